@@ -1,0 +1,182 @@
+//! Issuing leaf certificates: for a key the authority makes (`ca issue`), and for a public key
+//! that came in a request (`ca sign`, the web pages).
+
+use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, PublicKeyData, SanType};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use crate::authority::Authority;
+use crate::certificate::{Fingerprint, SerialNumber, certificate_pem};
+use crate::error::{Error, Result};
+use crate::key::{KeyAlgorithm, PrivateKey};
+use crate::name::SubjectName;
+use crate::profile::{LeafValidity, Profile, Validity};
+use crate::store::{Issuance, NewIssuance, RequestSource};
+
+/// Longest subject CN (RFC 5280 Appendix A, ub-common-name).
+const MAX_COMMON_NAME: usize = 64;
+/// Fresh serials drawn before giving up, should one already be in the log.
+const SERIAL_ATTEMPTS: usize = 4;
+
+/// A certificate the authority is asked to issue, key included.
+#[derive(Clone, Debug)]
+pub struct IssueRequest {
+    /// DNS names and IP addresses, in the order wanted; the first DNS name becomes the CN.
+    pub names: Vec<SubjectName>,
+    pub key: KeyAlgorithm,
+    /// Validity in days; by default 397.
+    pub days: Option<u32>,
+    pub profile: Profile,
+    /// Accept names that resolve only on a private network.
+    pub allow_internal: bool,
+    /// Who asked, for the log.
+    pub requester: String,
+}
+
+/// A certificate the authority issued and recorded.
+#[derive(Debug)]
+pub struct Issued {
+    /// The committed log row.
+    pub issuance: Issuance,
+    /// DER of the leaf.
+    pub leaf: Vec<u8>,
+    /// The leaf's key, when the authority made it; it is not kept anywhere else.
+    pub key: Option<PrivateKey>,
+    /// DER of the certificates above the leaf, nearest first (the root).
+    pub chain: Vec<Vec<u8>>,
+    /// The validity was cut short to end with the root.
+    pub shortened_to_root: bool,
+}
+
+impl Issued {
+    /// PEM of the leaf.
+    pub fn leaf_pem(&self) -> String {
+        certificate_pem(&self.leaf)
+    }
+
+    /// PEM of the leaf followed by its chain.
+    pub fn chain_pem(&self) -> String {
+        std::iter::once(&self.leaf)
+            .chain(&self.chain)
+            .map(|der| certificate_pem(der))
+            .collect()
+    }
+}
+
+/// The parts of a leaf that do not depend on who made its key.
+pub(crate) struct LeafSpec<'a> {
+    pub names: &'a [SubjectName],
+    pub validity: LeafValidity,
+    pub profile: Profile,
+    pub key_algorithm: KeyAlgorithm,
+    pub requester: &'a str,
+    pub source: RequestSource,
+    pub csr_der: Option<&'a [u8]>,
+    pub renewed_from: Option<i64>,
+}
+
+impl Authority {
+    /// Issues a server certificate for a new key: checks every name (DESIGN §3), makes the key,
+    /// signs, and returns only once the log row is committed.
+    #[instrument(skip_all)]
+    pub async fn issue(&self, request: IssueRequest) -> Result<Issued> {
+        let names = self.check_names(&request.names, request.allow_internal)?;
+        let validity = Validity::leaf(request.days, self.root().not_after(), OffsetDateTime::now_utc())?;
+        // Load the root key before making a leaf key, so a wrong passphrase fails fast.
+        self.issuer()?;
+        let key_pair = request.key.generate()?;
+        let spec = LeafSpec {
+            names: &names,
+            validity,
+            profile: request.profile,
+            key_algorithm: request.key,
+            requester: &request.requester,
+            source: RequestSource::Cli,
+            csr_der: None,
+            renewed_from: None,
+        };
+        let mut issued = self.sign_leaf(&spec, &key_pair).await?;
+        issued.key = Some(PrivateKey::new(request.key, &key_pair));
+        Ok(issued)
+    }
+
+    /// Signs a leaf for `public_key` and records it, drawing a new serial if one collides.
+    pub(crate) async fn sign_leaf(&self, spec: &LeafSpec<'_>, public_key: &impl PublicKeyData) -> Result<Issued> {
+        let issuer = self.issuer()?;
+        let names: Vec<String> = spec.names.iter().map(ToString::to_string).collect();
+        for _ in 0..SERIAL_ATTEMPTS {
+            let serial = SerialNumber::random()?;
+            let params = leaf_params(spec, &serial)?;
+            let der = params.signed_by(public_key, issuer)?.der().to_vec();
+            let fingerprint = Fingerprint::of(&der);
+            let recorded = self
+                .store()
+                .record_issuance(NewIssuance {
+                    requester: spec.requester,
+                    source: spec.source,
+                    names: &names,
+                    csr_der: spec.csr_der,
+                    serial: &serial.hex(),
+                    not_before: spec.validity.validity.not_before,
+                    not_after: spec.validity.validity.not_after,
+                    key_algorithm: spec.key_algorithm.name(),
+                    sha256: &fingerprint.hex(),
+                    der: &der,
+                    renewed_from: spec.renewed_from,
+                })
+                .await;
+            match recorded {
+                Ok(issuance) => {
+                    return Ok(Issued {
+                        issuance,
+                        leaf: der,
+                        key: None,
+                        chain: vec![self.root().der().to_vec()],
+                        shortened_to_root: spec.validity.shortened_to_root,
+                    });
+                }
+                Err(Error::Conflict(_)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Crypto("could not draw an unused serial number".into()))
+    }
+}
+
+/// The certificate template of DESIGN §3 "Server certificates".
+fn leaf_params(spec: &LeafSpec<'_>, serial: &SerialNumber) -> Result<CertificateParams> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    // Outlook matches "msstd:" principal names against the subject, so the CN stays even
+    // though browsers read only the SAN (RFC 6125 §6.4.4).
+    let common_name = spec
+        .names
+        .iter()
+        .find_map(SubjectName::dns)
+        .map(|dns| dns.as_str().to_owned())
+        .or_else(|| spec.names.first().map(ToString::to_string));
+    if let Some(cn) = common_name.filter(|cn| cn.len() <= MAX_COMMON_NAME) {
+        params.distinguished_name.push(DnType::CommonName, cn);
+    }
+    params.subject_alt_names = spec
+        .names
+        .iter()
+        .map(|name| match name {
+            SubjectName::Dns(dns) => dns
+                .as_str()
+                .to_owned()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|_| Error::invalid_name(dns.as_str(), "not an IA5 string")),
+            SubjectName::Ip(ip) => Ok(SanType::IpAddress(*ip)),
+        })
+        .collect::<Result<_>>()?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = spec.profile.key_usages(spec.key_algorithm);
+    params.extended_key_usages = spec.profile.extended_key_usages();
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
+    params.not_before = spec.validity.validity.not_before;
+    params.not_after = spec.validity.validity.not_after;
+    Ok(params)
+}

@@ -1,0 +1,301 @@
+//! Key algorithms, key generation, and private keys as PKCS#8 PEM files.
+
+use std::fmt;
+use std::str::FromStr;
+
+use pkcs8::der::Decode;
+use pkcs8::pkcs5::pbes2;
+use pkcs8::{EncryptedPrivateKeyInfoRef, LineEnding};
+use rcgen::{KeyPair, RsaKeySize, SignatureAlgorithm};
+
+use crate::error::{Error, Result};
+
+/// PBKDF2-HMAC-SHA256 iterations for encrypted key files (OWASP's 2023 figure).
+const PBKDF2_ITERATIONS: u32 = 600_000;
+
+/// The key types the authority makes and accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EcdsaP256,
+    EcdsaP384,
+}
+
+impl KeyAlgorithm {
+    /// Every algorithm, in the order the help text lists them.
+    pub const ALL: [KeyAlgorithm; 5] = [
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::Rsa3072,
+        KeyAlgorithm::Rsa4096,
+        KeyAlgorithm::EcdsaP256,
+        KeyAlgorithm::EcdsaP384,
+    ];
+
+    /// The name used on the command line and in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa2048 => "rsa2048",
+            KeyAlgorithm::Rsa3072 => "rsa3072",
+            KeyAlgorithm::Rsa4096 => "rsa4096",
+            KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
+            KeyAlgorithm::EcdsaP384 => "ecdsa-p384",
+        }
+    }
+
+    /// True for RSA keys, which also get keyEncipherment in a server certificate.
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096
+        )
+    }
+
+    /// The signature this key makes: SHA-256 with RSA and P-256, SHA-384 with P-384.
+    pub(crate) fn signature_algorithm(self) -> &'static SignatureAlgorithm {
+        match self {
+            KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => {
+                &rcgen::PKCS_RSA_SHA256
+            }
+            KeyAlgorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyAlgorithm::EcdsaP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        }
+    }
+
+    /// Makes a new key pair from the operating system's CSPRNG.
+    pub(crate) fn generate(self) -> Result<KeyPair> {
+        let alg = self.signature_algorithm();
+        let key = match self {
+            KeyAlgorithm::Rsa2048 => KeyPair::generate_rsa_for(alg, RsaKeySize::_2048),
+            KeyAlgorithm::Rsa3072 => KeyPair::generate_rsa_for(alg, RsaKeySize::_3072),
+            KeyAlgorithm::Rsa4096 => KeyPair::generate_rsa_for(alg, RsaKeySize::_4096),
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 => KeyPair::generate_for(alg),
+        };
+        key.map_err(|err| Error::Crypto(format!("could not generate a {} key: {err}", self.name())))
+    }
+
+    /// Identifies the algorithm of a parsed public key, if it is one the authority accepts.
+    pub(crate) fn of_public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Self> {
+        use x509_parser::public_key::PublicKey;
+        match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => match rsa.key_size() {
+                bits if bits < 2048 => Err(Error::WeakKey(format!(
+                    "the request's RSA key has {bits} bits; at least 2048 are required \
+                     (old IIS wizards default to 1024): regenerate the request with a 2048-bit key"
+                ))),
+                bits if bits <= 2048 => Ok(KeyAlgorithm::Rsa2048),
+                bits if bits <= 3072 => Ok(KeyAlgorithm::Rsa3072),
+                bits if bits <= 4096 => Ok(KeyAlgorithm::Rsa4096),
+                bits => Err(Error::WeakKey(format!(
+                    "the request's RSA key has {bits} bits; keys over 4096 bits are not accepted: \
+                     regenerate the request with a 2048-, 3072- or 4096-bit key"
+                ))),
+            },
+            Ok(PublicKey::EC(point)) => {
+                let curve = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.as_oid().ok());
+                match (curve.map(|oid| oid.to_id_string()).as_deref(), point.key_size()) {
+                    (Some("1.2.840.10045.3.1.7"), _) => Ok(KeyAlgorithm::EcdsaP256),
+                    (Some("1.3.132.0.34"), _) => Ok(KeyAlgorithm::EcdsaP384),
+                    _ => Err(Error::WeakKey(
+                        "the request's elliptic-curve key is not on P-256 or P-384: \
+                         regenerate the request with one of those curves or with RSA-2048"
+                            .into(),
+                    )),
+                }
+            }
+            _ => Err(Error::WeakKey(
+                "the request's key is neither RSA nor ECDSA P-256/P-384: regenerate it with one of those".into(),
+            )),
+        }
+    }
+}
+
+impl FromStr for KeyAlgorithm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_ascii_lowercase();
+        KeyAlgorithm::ALL
+            .into_iter()
+            .find(|alg| alg.name() == wanted || alg.name().replace('-', "") == wanted)
+            .ok_or_else(|| Error::UnknownKeyAlgorithm(s.to_owned()))
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A passphrase protecting a key file. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Passphrase(String);
+
+impl Passphrase {
+    /// Wraps a passphrase; an empty one is refused, as it would protect nothing.
+    pub fn new(secret: String) -> Result<Self> {
+        if secret.is_empty() {
+            return Err(Error::InvalidInput(
+                "the passphrase is empty: give a non-empty one, or none to leave the key unencrypted".into(),
+            ));
+        }
+        Ok(Passphrase(secret))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// A private key the authority made, in PKCS#8. Its `Debug` never shows the key.
+pub struct PrivateKey {
+    algorithm: KeyAlgorithm,
+    pkcs8_der: Vec<u8>,
+}
+
+impl PrivateKey {
+    pub(crate) fn new(algorithm: KeyAlgorithm, key: &KeyPair) -> Self {
+        PrivateKey {
+            algorithm,
+            pkcs8_der: key.serialize_der(),
+        }
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The unencrypted PKCS#8 DER, for containers (PFX) that encrypt it themselves.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8_der
+    }
+
+    /// PKCS#8 PEM: `ENCRYPTED PRIVATE KEY` (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC) when a
+    /// passphrase is given, else `PRIVATE KEY`.
+    pub fn to_pem(&self, passphrase: Option<&Passphrase>) -> Result<String> {
+        encode_pkcs8_pem(&self.pkcs8_der, passphrase)
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("algorithm", &self.algorithm)
+            .field("pkcs8_der", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Encodes PKCS#8 DER as PEM, encrypted under `passphrase` when one is given.
+pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> Result<String> {
+    let fail = |err: pkcs8::Error| Error::Crypto(format!("could not encode the private key: {err}"));
+    match passphrase {
+        None => pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
+            .map_err(|err| fail(err.into())),
+        Some(passphrase) => {
+            let mut salt = [0u8; 16];
+            let mut iv = [0u8; 16];
+            aws_lc_rs::rand::fill(&mut salt)
+                .and_then(|()| aws_lc_rs::rand::fill(&mut iv))
+                .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+            let params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
+                .map_err(|err| fail(err.into()))?;
+            let doc = pkcs8::PrivateKeyInfoRef::try_from(der)
+                .and_then(|info| info.encrypt_with_params(params, passphrase.expose()))
+                .map_err(fail)?;
+            doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+                .map(|pem| pem.to_string())
+                .map_err(|err| fail(err.into()))
+        }
+    }
+}
+
+/// Reads a PKCS#8 PEM key file's contents back to DER, decrypting with `passphrase` if the
+/// file is encrypted. `what` names the file in errors.
+pub(crate) fn decode_pkcs8_pem(pem: &str, passphrase: Option<&Passphrase>, what: &str) -> Result<Vec<u8>> {
+    let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
+        .map_err(|_| Error::CaKey(format!("{what} is not a PEM private key")))?;
+    match (label, passphrase) {
+        ("PRIVATE KEY", _) => Ok(der),
+        ("ENCRYPTED PRIVATE KEY", Some(passphrase)) => {
+            let info = EncryptedPrivateKeyInfoRef::from_der(&der)
+                .map_err(|_| Error::CaKey(format!("{what} is not a valid encrypted PKCS#8 key")))?;
+            let plain = info.decrypt(passphrase.expose()).map_err(|_| {
+                Error::CaKey(format!(
+                    "{what} could not be decrypted: the passphrase in $CA_PASSPHRASE is wrong"
+                ))
+            })?;
+            Ok(plain.as_bytes().to_vec())
+        }
+        ("ENCRYPTED PRIVATE KEY", None) => Err(Error::CaKey(format!(
+            "{what} is encrypted: set $CA_PASSPHRASE to its passphrase"
+        ))),
+        (other, _) => Err(Error::CaKey(format!(
+            "{what} holds a '{other}' block; a PKCS#8 'PRIVATE KEY' was expected"
+        ))),
+    }
+}
+
+/// Loads a PKCS#8 key for signing with `algorithm`.
+pub(crate) fn key_pair_from_pkcs8(der: &[u8], algorithm: KeyAlgorithm, what: &str) -> Result<KeyPair> {
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der);
+    KeyPair::from_pkcs8_der_and_sign_algo(&der, algorithm.signature_algorithm())
+        .map_err(|err| Error::CaKey(format!("{what} cannot be used: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_every_algorithm_name() {
+        for alg in KeyAlgorithm::ALL {
+            assert_eq!(alg.name().parse::<KeyAlgorithm>().unwrap(), alg);
+        }
+        assert_eq!("RSA2048".parse::<KeyAlgorithm>().unwrap(), KeyAlgorithm::Rsa2048);
+        assert!(matches!(
+            "rsa1024".parse::<KeyAlgorithm>(),
+            Err(Error::UnknownKeyAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn encrypted_key_round_trips_and_refuses_wrong_passphrase() {
+        let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let key = PrivateKey::new(KeyAlgorithm::EcdsaP256, &pair);
+        let pass = Passphrase::new("correct horse".into()).unwrap();
+        let pem = key.to_pem(Some(&pass)).unwrap();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+        let der = decode_pkcs8_pem(&pem, Some(&pass), "the key").unwrap();
+        assert_eq!(der, key.pkcs8_der());
+        let wrong = Passphrase::new("wrong".into()).unwrap();
+        assert!(matches!(
+            decode_pkcs8_pem(&pem, Some(&wrong), "the key"),
+            Err(Error::CaKey(_))
+        ));
+        assert!(matches!(decode_pkcs8_pem(&pem, None, "the key"), Err(Error::CaKey(_))));
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let pass = Passphrase::new("hunter2".into()).unwrap();
+        assert!(!format!("{pass:?}").contains("hunter2"));
+        let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let key = PrivateKey::new(KeyAlgorithm::EcdsaP256, &pair);
+        assert!(format!("{key:?}").contains("redacted"));
+    }
+}

@@ -1,0 +1,511 @@
+//! The issuance log: SQLite in WAL mode with foreign keys on, schema from `migrations/`.
+//!
+//! Every write is one `BEGIN IMMEDIATE` transaction, so concurrent processes queue on SQLite's
+//! write lock (with a generous busy timeout) instead of failing with "database is locked", and
+//! a certificate is handed out only after the transaction holding its row has committed.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use crate::error::{Error, Result, StoreError};
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An open issuance log.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Where a request came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestSource {
+    /// `ca issue`: the CA made the key.
+    Cli,
+    /// A PKCS#10 request signed with `ca sign`.
+    Csr,
+    /// A request submitted over the web pages.
+    Web,
+    /// `ca renew`.
+    Renewal,
+}
+
+impl RequestSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            RequestSource::Cli => "cli",
+            RequestSource::Csr => "csr",
+            RequestSource::Web => "web",
+            RequestSource::Renewal => "renewal",
+        }
+    }
+}
+
+/// What became of a request, as `ca list --status` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Pending,
+    Denied,
+    Valid,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Denied => "denied",
+            Status::Valid => "valid",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        [Status::Pending, Status::Denied, Status::Valid, Status::Revoked, Status::Expired]
+            .into_iter()
+            .find(|status| status.name() == s)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "unknown status '{s}': use valid, revoked, expired, pending or denied"
+                ))
+            })
+    }
+}
+
+/// A certificate as the log holds it.
+#[derive(Clone, Debug)]
+pub struct CertificateRecord {
+    /// Lowercase hex of the serial number's DER content octets.
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key_algorithm: String,
+    /// Lowercase hex SHA-256 of the DER.
+    pub sha256: String,
+    pub der: Vec<u8>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub revocation_reason: Option<String>,
+    pub renewed_from: Option<i64>,
+}
+
+/// One row of the log: a request and, once issued, its certificate.
+#[derive(Clone, Debug)]
+pub struct Issuance {
+    /// The request id (AD CS "ReqID"), also the certificate's id.
+    pub id: i64,
+    pub requested_at: OffsetDateTime,
+    pub requester: String,
+    pub source: String,
+    /// The names asked for (for an issued certificate: its SAN entries).
+    pub names: Vec<String>,
+    pub disposition: String,
+    pub status: Status,
+    pub certificate: Option<CertificateRecord>,
+}
+
+/// A certificate to be written to the log together with the request it answers.
+#[derive(Debug)]
+pub struct NewIssuance<'a> {
+    pub requester: &'a str,
+    pub source: RequestSource,
+    pub names: &'a [String],
+    pub csr_der: Option<&'a [u8]>,
+    pub serial: &'a str,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key_algorithm: &'a str,
+    pub sha256: &'a str,
+    pub der: &'a [u8],
+    pub renewed_from: Option<i64>,
+}
+
+/// Which rows `list` returns.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    /// Only certificates that are still valid and expire within this many days.
+    pub expiring_within_days: Option<u32>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the log at `path` and brings its schema up to date.
+    #[instrument(skip_all)]
+    pub async fn open(path: &Path, max_connections: u32) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from)?;
+        // Migrations of one folder run one process at a time: two processes opening a new
+        // folder together would otherwise race to create the same tables.
+        let lock = lock_file(&path.with_extension("lock"))?;
+        let migrated = sqlx::migrate!("../migrations").run(&pool).await;
+        drop(lock);
+        migrated.map_err(StoreError::from)?;
+        Ok(Store { pool })
+    }
+
+    /// A setting of the CA, if set.
+    #[instrument(skip_all)]
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let value = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value)
+    }
+
+    /// Sets several settings at once, and records the change in the audit trail.
+    #[instrument(skip_all)]
+    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (key, value) in pairs {
+            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            audit(&mut tx, actor, "setting", key, value).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an issued certificate and its request in one transaction, and returns the row
+    /// as committed. A serial already in the log yields [`Error::Conflict`], so the caller can
+    /// draw a new one.
+    #[instrument(skip_all)]
+    pub async fn record_issuance(&self, new: NewIssuance<'_>) -> Result<Issuance> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let names = serde_json::to_string(new.names).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
+             VALUES (?, ?, ?, ?, ?, 'issued', 'Issued', ?, ?) RETURNING id",
+        )
+        .bind(now)
+        .bind(new.requester)
+        .bind(new.source.as_str())
+        .bind(&names)
+        .bind(new.csr_der)
+        .bind(now)
+        .bind(new.requester)
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(new.serial)
+        .bind(&names)
+        .bind(new.not_before.unix_timestamp())
+        .bind(new.not_after.unix_timestamp())
+        .bind(new.key_algorithm)
+        .bind(new.sha256)
+        .bind(new.der)
+        .bind(new.renewed_from)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(db)) = &inserted
+            && db.is_unique_violation()
+        {
+            return Err(Error::Conflict(format!("serial {} is already in the log", new.serial)));
+        }
+        inserted?;
+        audit(
+            &mut tx,
+            new.requester,
+            "issue",
+            &id.to_string(),
+            &format!("serial {} for {}", new.serial, new.names.join(", ")),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issuance(id).await
+    }
+
+    /// The row with this request id.
+    #[instrument(skip_all)]
+    pub async fn issuance(&self, id: i64) -> Result<Issuance> {
+        let sql = format!("{SELECT} WHERE r.id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        issuance_from_row(&row)
+    }
+
+    /// The row of the certificate with this serial (lowercase hex, no separators).
+    #[instrument(skip_all)]
+    pub async fn issuance_by_serial(&self, serial: &str) -> Result<Issuance> {
+        let sql = format!("{SELECT} WHERE c.serial = ?");
+        let row = sqlx::query(&sql)
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("a certificate with serial {serial}")))?;
+        issuance_from_row(&row)
+    }
+
+    /// The rows matching `filter`, oldest first.
+    #[instrument(skip_all)]
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Issuance>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut clauses: Vec<&str> = Vec::new();
+        match filter.status {
+            None => {}
+            Some(Status::Pending) => clauses.push("r.status = 'pending'"),
+            Some(Status::Denied) => clauses.push("r.status = 'denied'"),
+            Some(Status::Revoked) => clauses.push("v.request_id IS NOT NULL"),
+            Some(Status::Expired) => clauses.push("v.request_id IS NULL AND c.not_after < ?1"),
+            Some(Status::Valid) => clauses.push("v.request_id IS NULL AND c.not_after >= ?1"),
+        }
+        if filter.expiring_within_days.is_some() {
+            clauses.push("v.request_id IS NULL AND c.not_after >= ?1 AND c.not_after <= ?2");
+        }
+        let mut sql = SELECT.to_owned();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY r.id");
+        let horizon = now + i64::from(filter.expiring_within_days.unwrap_or(0)) * 86_400;
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(horizon)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(issuance_from_row).collect()
+    }
+
+    /// Appends an event to the audit trail.
+    #[instrument(skip_all)]
+    pub async fn audit(&self, actor: &str, action: &str, subject: &str, detail: &str) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        audit(&mut tx, actor, action, subject, detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes every connection, checkpointing the write-ahead log.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const SELECT: &str = "SELECT r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
+        r.disposition, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
+        c.sha256, c.der, c.renewed_from, v.revoked_at, v.reason
+    FROM requests r
+    LEFT JOIN certificates c ON c.request_id = r.id
+    LEFT JOIN revocations v ON v.request_id = r.id";
+
+async fn audit(
+    tx: &mut sqlx::SqliteConnection,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn issuance_from_row(row: &SqliteRow) -> Result<Issuance> {
+    let time = |column: &str| -> Result<OffsetDateTime> {
+        let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|err| StoreError::Corrupt(err.to_string()).into())
+    };
+    let names = |column: &str| -> Result<Vec<String>> {
+        let json: String = row.try_get(column).map_err(StoreError::from)?;
+        serde_json::from_str(&json).map_err(|err| StoreError::Corrupt(err.to_string()).into())
+    };
+    let get = |column: &str| -> Result<Option<String>> { Ok(row.try_get(column).map_err(StoreError::from)?) };
+    let serial: Option<String> = get("serial")?;
+    let certificate = match serial {
+        None => None,
+        Some(serial) => {
+            let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(StoreError::from)?;
+            Some(CertificateRecord {
+                serial,
+                not_before: time("not_before")?,
+                not_after: time("not_after")?,
+                key_algorithm: get("key_algorithm")?.unwrap_or_default(),
+                sha256: get("sha256")?.unwrap_or_default(),
+                der: row.try_get("der").map_err(StoreError::from)?,
+                revoked_at: revoked_at
+                    .map(OffsetDateTime::from_unix_timestamp)
+                    .transpose()
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+                revocation_reason: get("reason")?,
+                renewed_from: row.try_get("renewed_from").map_err(StoreError::from)?,
+            })
+        }
+    };
+    let request_status = get("status")?.unwrap_or_default();
+    let status = match (&certificate, request_status.as_str()) {
+        (Some(cert), _) if cert.revoked_at.is_some() => Status::Revoked,
+        (Some(cert), _) if cert.not_after < OffsetDateTime::now_utc() => Status::Expired,
+        (Some(_), _) => Status::Valid,
+        (None, "denied") => Status::Denied,
+        (None, _) => Status::Pending,
+    };
+    Ok(Issuance {
+        id: row.try_get("id").map_err(StoreError::from)?,
+        requested_at: time("created_at")?,
+        requester: get("requester")?.unwrap_or_default(),
+        source: get("source")?.unwrap_or_default(),
+        names: if certificate.is_some() {
+            names("cert_names")?
+        } else {
+            names("request_names")?
+        },
+        disposition: get("disposition")?.unwrap_or_default(),
+        status,
+        certificate,
+    })
+}
+
+/// Takes an exclusive advisory lock on `path` (created if missing); released on drop.
+pub(crate) fn lock_file(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|err| Error::io(path, err))?;
+    file.lock().map_err(|err| Error::io(path, err))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn new_issuance<'a>(serial: &'a str, names: &'a [String], not_after: OffsetDateTime) -> NewIssuance<'a> {
+        NewIssuance {
+            requester: "tester",
+            source: RequestSource::Cli,
+            names,
+            csr_der: None,
+            serial,
+            not_before: OffsetDateTime::now_utc(),
+            not_after,
+            key_algorithm: "ecdsa-p256",
+            sha256: serial,
+            der: b"not really DER",
+            renewed_from: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_and_reads_back_an_issuance_on_a_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        let names = vec!["mail.example.com".to_owned()];
+        let later = OffsetDateTime::now_utc() + time::Duration::days(100);
+        let row = store.record_issuance(new_issuance("0a", &names, later)).await.unwrap();
+        assert_eq!(row.status, Status::Valid);
+        assert_eq!(row.names, names);
+        let again = store.issuance_by_serial("0a").await.unwrap();
+        assert_eq!(again.id, row.id);
+        store.close().await;
+        // The row survives a reopen.
+        let reopened = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        assert_eq!(reopened.issuance(row.id).await.unwrap().certificate.unwrap().serial, "0a");
+    }
+
+    #[tokio::test]
+    async fn refuses_a_duplicate_serial_and_keeps_no_half_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        let names = vec!["a.example.com".to_owned()];
+        let later = OffsetDateTime::now_utc() + time::Duration::days(1);
+        store.record_issuance(new_issuance("0b", &names, later)).await.unwrap();
+        let mut dup = new_issuance("0b", &names, later);
+        dup.sha256 = "other";
+        assert!(matches!(store.record_issuance(dup).await, Err(Error::Conflict(_))));
+        // The request row of the failed attempt was rolled back with it.
+        assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn filters_by_status_and_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        let names = vec!["a.example.com".to_owned()];
+        let now = OffsetDateTime::now_utc();
+        store
+            .record_issuance(new_issuance("01", &names, now + time::Duration::days(10)))
+            .await
+            .unwrap();
+        store
+            .record_issuance(new_issuance("02", &names, now + time::Duration::days(300)))
+            .await
+            .unwrap();
+        store
+            .record_issuance(new_issuance("03", &names, now - time::Duration::days(1)))
+            .await
+            .unwrap();
+        let serials = |rows: Vec<Issuance>| -> Vec<String> {
+            rows.into_iter().map(|r| r.certificate.unwrap().serial).collect()
+        };
+        let valid = ListFilter {
+            status: Some(Status::Valid),
+            expiring_within_days: None,
+        };
+        assert_eq!(serials(store.list(&valid).await.unwrap()), ["01", "02"]);
+        let expiring = ListFilter {
+            status: None,
+            expiring_within_days: Some(30),
+        };
+        assert_eq!(serials(store.list(&expiring).await.unwrap()), ["01"]);
+        let expired = ListFilter {
+            status: Some(Status::Expired),
+            expiring_within_days: None,
+        };
+        assert_eq!(serials(store.list(&expired).await.unwrap()), ["03"]);
+    }
+
+    #[tokio::test]
+    async fn audit_trail_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        store.audit("tester", "test", "", "").await.unwrap();
+        let deleted = sqlx::query("DELETE FROM audit").execute(&store.pool).await;
+        assert!(deleted.is_err());
+    }
+}

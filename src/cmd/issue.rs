@@ -1,0 +1,170 @@
+//! `ca issue`: a server certificate and its key, written as files.
+
+use std::path::{Path, PathBuf};
+
+use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
+use ca_core::{Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, Profile, SubjectName};
+
+use crate::cmd::{CLI_CONNECTIONS, Refused, init::describe_new_root, passphrase};
+use crate::output::human;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// DNS names (the first becomes the CN) and IP addresses the certificate is for.
+    #[arg(required = true, value_name = "NAME")]
+    names: Vec<String>,
+    /// An IP address to add to the certificate; repeatable.
+    #[arg(long = "ip", value_name = "ADDR")]
+    ips: Vec<String>,
+    /// The key: rsa2048 (works with every Windows since XP), rsa3072, rsa4096, ecdsa-p256, ecdsa-p384.
+    #[arg(long, default_value = "rsa2048", value_name = "ALG")]
+    key: String,
+    /// How long the certificate is valid, in days (at most 825) [default: 397]
+    #[arg(long, value_name = "N")]
+    days: Option<u32>,
+    /// Folder to write the files into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    out: PathBuf,
+    /// Accept names that resolve only inside a private network (MAIL, srv01.corp.local, ...).
+    #[arg(long)]
+    allow_internal: bool,
+    /// Also allow TLS client authentication with this certificate.
+    #[arg(long)]
+    client_auth: bool,
+    /// Replace files of the same names in the output folder.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let mut names = args
+        .names
+        .iter()
+        .map(|n| n.parse::<SubjectName>())
+        .collect::<Result<Vec<_>, _>>()?;
+    for ip in &args.ips {
+        match ip.parse::<SubjectName>()? {
+            name @ SubjectName::Ip(_) => names.push(name),
+            SubjectName::Dns(_) => {
+                return Err(Refused(format!("--ip '{ip}' is not an IP address; give DNS names without --ip")).into());
+            }
+        }
+    }
+    let key: KeyAlgorithm = args.key.parse()?;
+    let stem = match names.iter().find_map(SubjectName::dns) {
+        Some(dns) => dns.file_stem(),
+        None => names[0].to_string().replace(':', "_"),
+    };
+    let files = OutputFiles::new(&args.out, &stem);
+    if !args.out.is_dir() {
+        return Err(Refused(format!("the output folder {} does not exist", args.out.display())).into());
+    }
+    if !args.force
+        && let Some(existing) = files.existing()
+    {
+        return Err(Refused(format!(
+            "{} already exists: move it away, choose another --out folder, or pass --force to replace it",
+            existing.display()
+        ))
+        .into());
+    }
+
+    let init = InitOptions {
+        name: None,
+        permitted: Vec::new(),
+        passphrase: passphrase()?,
+        actor: "cli".into(),
+        ..InitOptions::default()
+    };
+    let authority = if Authority::exists(data) {
+        crate::cmd::open(data).await?
+    } else {
+        // Refuse bad names before creating anything.
+        ca_core::NamePolicy {
+            allow_internal: args.allow_internal,
+            permitted: Vec::new(),
+        }
+        .check(&names)?;
+        let init = InitOptions {
+            name: Some(ca_core::authority::default_root_name(names.iter().find_map(SubjectName::dns))),
+            ..init
+        };
+        let (authority, created) = Authority::open_or_init(data, init, CLI_CONNECTIONS).await?;
+        if created {
+            eprintln!("ca: there was no CA in {}, so one was created first:", data.display());
+            describe_new_root(&authority);
+        }
+        authority
+    };
+    let issued = authority
+        .issue(IssueRequest {
+            names,
+            key,
+            days: args.days,
+            profile: if args.client_auth {
+                Profile::ServerAndClient
+            } else {
+                Profile::Server
+            },
+            allow_internal: args.allow_internal,
+            requester: "cli".into(),
+        })
+        .await?;
+    files.write(&issued)?;
+    describe(&issued, &files);
+    Ok(())
+}
+
+struct OutputFiles {
+    leaf: PathBuf,
+    key: PathBuf,
+    chain: PathBuf,
+}
+
+impl OutputFiles {
+    fn new(dir: &Path, stem: &str) -> Self {
+        OutputFiles {
+            leaf: dir.join(format!("{stem}.crt")),
+            key: dir.join(format!("{stem}.key")),
+            chain: dir.join(format!("{stem}-chain.pem")),
+        }
+    }
+
+    fn existing(&self) -> Option<&Path> {
+        [&self.leaf, &self.key, &self.chain]
+            .into_iter()
+            .find(|p| p.exists())
+            .map(PathBuf::as_path)
+    }
+
+    fn write(&self, issued: &Issued) -> anyhow::Result<()> {
+        let key = issued
+            .key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the authority returned no key"))?;
+        write_atomic(&self.key, key.to_pem(None)?.as_bytes(), SECRET_MODE)?;
+        write_atomic(&self.leaf, issued.leaf_pem().as_bytes(), PUBLIC_MODE)?;
+        write_atomic(&self.chain, issued.chain_pem().as_bytes(), PUBLIC_MODE)?;
+        Ok(())
+    }
+}
+
+fn describe(issued: &Issued, files: &OutputFiles) {
+    let row = &issued.issuance;
+    let Some(cert) = &row.certificate else { return };
+    println!("Issued certificate {} for {}", row.id, row.names.join(", "));
+    println!("  serial   {}", cert.serial);
+    println!(
+        "  valid    {} to {}",
+        human(cert.not_before),
+        human(cert.not_after)
+    );
+    println!("  key      {}", cert.key_algorithm);
+    println!("  SHA-256  {}", ca_core::Fingerprint::of(&issued.leaf).colons());
+    if issued.shortened_to_root {
+        println!("  note     the validity was shortened to end with the root's");
+    }
+    println!("Wrote {}", files.leaf.display());
+    println!("      {} (private key, mode 0600: keep it secret)", files.key.display());
+    println!("      {} (certificate and root, for servers that want the chain)", files.chain.display());
+}

@@ -1,0 +1,66 @@
+//! `ca`: the command line of the embedded private certificate authority (DESIGN §5).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+/// An embedded private certificate authority: a root your clients trust, server certificates
+/// with the right names, keys and dates, and a log of everything issued.
+#[derive(Parser, Debug)]
+#[command(name = "ca", version, max_term_width = 100)]
+struct Cli {
+    /// The data folder holding the root, its key and the issuance log.
+    #[arg(long, global = true, env = "CA_DATA", default_value = "ca-data", value_name = "DIR")]
+    data: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new CA: a root certificate and key in the data folder.
+    Init(cmd::init::Args),
+    /// Issue a server certificate and key for one or more names.
+    Issue(cmd::issue::Args),
+    /// List requests and certificates in the issuance log.
+    List(cmd::list::Args),
+    /// Show one request or certificate.
+    Show(cmd::show::Args),
+    /// Write the root certificate, to install on clients.
+    Root(cmd::root::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CA_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ca: error: {err:#}");
+            ExitCode::from(cmd::exit_status(&err))
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Init(args) => cmd::init::run(&cli.data, args).await,
+            Command::Issue(args) => cmd::issue::run(&cli.data, args).await,
+            Command::List(args) => cmd::list::run(&cli.data, args).await,
+            Command::Show(args) => cmd::show::run(&cli.data, args).await,
+            Command::Root(args) => cmd::root::run(&cli.data, args).await,
+        }
+    })
+}
