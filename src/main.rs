@@ -14,7 +14,13 @@ mod output;
 #[command(name = "ca", version, max_term_width = 100)]
 struct Cli {
     /// The data folder holding the root, its key and the issuance log.
-    #[arg(long, global = true, env = "CA_DATA", default_value = "ca-data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CA_DATA",
+        default_value = "ca-data",
+        value_name = "DIR"
+    )]
     data: PathBuf,
 
     #[command(subcommand)]
@@ -53,7 +59,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Init(args) => cmd::init::run(&cli.data, args).await,

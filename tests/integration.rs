@@ -1,1 +1,8 @@
+//! End-to-end tests: the real `ca` binary, real SQLite files, and `openssl` as the independent
+//! verifier of everything written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod util;
+
+mod cli;

@@ -15,8 +15,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, NameConstraints,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
+    IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
@@ -154,8 +154,13 @@ impl Root {
 
     fn parse(der: Vec<u8>) -> Result<Root> {
         use x509_parser::extensions::{GeneralName, ParsedExtension};
-        let bad = |why: &str| Error::CaKey(format!("{ROOT_CERT} is not a usable root certificate: {why}"));
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|_| bad("it does not parse"))?;
+        let bad = |why: &str| {
+            Error::CaKey(format!(
+                "{ROOT_CERT} is not a usable root certificate: {why}"
+            ))
+        };
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(&der).map_err(|_| bad("it does not parse"))?;
         let common_name = cert
             .subject()
             .iter_common_name()
@@ -163,7 +168,8 @@ impl Root {
             .and_then(|cn| cn.as_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let key_algorithm = KeyAlgorithm::of_public_key(cert.public_key()).map_err(|_| bad("unsupported key"))?;
+        let key_algorithm =
+            KeyAlgorithm::of_public_key(cert.public_key()).map_err(|_| bad("unsupported key"))?;
         let mut permitted = Vec::new();
         for ext in cert.extensions() {
             if let ParsedExtension::NameConstraints(nc) = ext.parsed_extension() {
@@ -234,7 +240,11 @@ impl Authority {
     /// Opens the CA in `dir`, creating it with `options` first if there is none. The flag says
     /// whether it was created. Safe against several processes doing this at once.
     #[instrument(skip_all)]
-    pub async fn open_or_init(dir: &Path, options: InitOptions, max_connections: u32) -> Result<(Authority, bool)> {
+    pub async fn open_or_init(
+        dir: &Path,
+        options: InitOptions,
+        max_connections: u32,
+    ) -> Result<(Authority, bool)> {
         if Self::exists(dir) {
             let authority = Self::open(dir, options.passphrase, max_connections).await?;
             return Ok((authority, false));
@@ -263,10 +273,14 @@ impl Authority {
         let key_pair = options.key.generate()?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, name.clone());
+        params
+            .distinguished_name
+            .push(DnType::CommonName, name.clone());
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.serial_number = Some(rcgen::SerialNumber::from_slice(SerialNumber::random()?.as_bytes()));
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(
+            SerialNumber::random()?.as_bytes(),
+        ));
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
         params.name_constraints = name_constraints(&options.permitted);
@@ -290,16 +304,26 @@ impl Authority {
                 &options.actor,
                 "init",
                 &name,
-                &format!("{} root, valid until {}", options.key, validity.not_after.date()),
+                &format!(
+                    "{} root, valid until {}",
+                    options.key,
+                    validity.not_after.date()
+                ),
             )
             .await?;
 
-        let key_pem = key::encode_pkcs8_pem(key_pair.serialized_der(), options.passphrase.as_ref())?;
+        let key_pem =
+            key::encode_pkcs8_pem(key_pair.serialized_der(), options.passphrase.as_ref())?;
         write_atomic(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
-        write_atomic(&dir.join(ROOT_CERT), certificate.pem().as_bytes(), PUBLIC_MODE)?;
+        write_atomic(
+            &dir.join(ROOT_CERT),
+            certificate.pem().as_bytes(),
+            PUBLIC_MODE,
+        )?;
         let authority = Self::open_with_store(dir, store, options.passphrase).await?;
         // The key was just made: keep it rather than read it back.
-        let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(authority.root.der()), key_pair)?;
+        let issuer =
+            Issuer::from_ca_cert_der(&CertificateDer::from(authority.root.der()), key_pair)?;
         let _ = authority.issuer.set(issuer);
         Ok((authority, true))
     }
@@ -307,7 +331,11 @@ impl Authority {
     /// Opens the CA in `dir`. The root key is read (and decrypted with `passphrase`) only when
     /// something is signed, so read-only commands work without the passphrase.
     #[instrument(skip_all)]
-    pub async fn open(dir: &Path, passphrase: Option<Passphrase>, max_connections: u32) -> Result<Authority> {
+    pub async fn open(
+        dir: &Path,
+        passphrase: Option<Passphrase>,
+        max_connections: u32,
+    ) -> Result<Authority> {
         if !Self::exists(dir) {
             return Err(Error::NotInitialised(dir.to_owned()));
         }
@@ -315,13 +343,20 @@ impl Authority {
         Self::open_with_store(dir, store, passphrase).await
     }
 
-    async fn open_with_store(dir: &Path, store: Store, passphrase: Option<Passphrase>) -> Result<Authority> {
+    async fn open_with_store(
+        dir: &Path,
+        store: Store,
+        passphrase: Option<Passphrase>,
+    ) -> Result<Authority> {
         let path = dir.join(ROOT_CERT);
         let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
         let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
             .map_err(|_| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
         if label != "CERTIFICATE" {
-            return Err(Error::CaKey(format!("{} is not a PEM certificate", path.display())));
+            return Err(Error::CaKey(format!(
+                "{} is not a PEM certificate",
+                path.display()
+            )));
         }
         let root = Root::parse(der)?;
         let settings = Settings {
@@ -372,7 +407,11 @@ impl Authority {
     }
 
     /// Checks `names` against the name policy and the root's own name.
-    pub fn check_names(&self, names: &[SubjectName], allow_internal: bool) -> Result<Vec<SubjectName>> {
+    pub fn check_names(
+        &self,
+        names: &[SubjectName],
+        allow_internal: bool,
+    ) -> Result<Vec<SubjectName>> {
         let names = self.name_policy(allow_internal).check(names)?;
         if let Some(clash) = names
             .iter()
@@ -435,7 +474,8 @@ fn checked_root_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 64 {
         return Err(Error::InvalidInput(
-            "the root's name (--name) must be 1 to 64 characters: it becomes the certificate's CN".into(),
+            "the root's name (--name) must be 1 to 64 characters: it becomes the certificate's CN"
+                .into(),
         ));
     }
     if name.contains('.') && !name.contains(' ') && name.parse::<DnsName>().is_ok() {
@@ -471,10 +511,14 @@ fn name_constraints(permitted: &[PermittedSubtree]) -> Option<NameConstraints> {
     let mut has_ip = false;
     for subtree in permitted {
         match subtree {
-            PermittedSubtree::Dns(domain) => permitted_subtrees.push(GeneralSubtree::DnsName(domain.as_str().to_owned())),
+            PermittedSubtree::Dns(domain) => {
+                permitted_subtrees.push(GeneralSubtree::DnsName(domain.as_str().to_owned()))
+            }
             PermittedSubtree::Ip { network, prefix } => {
                 has_ip = true;
-                permitted_subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*network, *prefix)));
+                permitted_subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+                    *network, *prefix,
+                )));
             }
         }
     }
@@ -499,20 +543,26 @@ fn parse_ip_subtree(bytes: &[u8]) -> Result<PermittedSubtree> {
     let prefix_of = |mask: &[u8]| mask.iter().map(|b| b.count_ones() as u8).sum::<u8>();
     match bytes.len() {
         8 => {
-            let addr: [u8; 4] = bytes[..4].try_into().map_err(|_| Error::CaKey("bad IP constraint".into()))?;
+            let addr: [u8; 4] = bytes[..4]
+                .try_into()
+                .map_err(|_| Error::CaKey("bad IP constraint".into()))?;
             Ok(PermittedSubtree::Ip {
                 network: IpAddr::V4(Ipv4Addr::from(addr)),
                 prefix: prefix_of(&bytes[4..]),
             })
         }
         32 => {
-            let addr: [u8; 16] = bytes[..16].try_into().map_err(|_| Error::CaKey("bad IP constraint".into()))?;
+            let addr: [u8; 16] = bytes[..16]
+                .try_into()
+                .map_err(|_| Error::CaKey("bad IP constraint".into()))?;
             Ok(PermittedSubtree::Ip {
                 network: IpAddr::V6(Ipv6Addr::from(addr)),
                 prefix: prefix_of(&bytes[16..]),
             })
         }
-        _ => Err(Error::CaKey("the root holds an IP name constraint of unknown length".into())),
+        _ => Err(Error::CaKey(
+            "the root holds an IP name constraint of unknown length".into(),
+        )),
     }
 }
 
@@ -533,7 +583,10 @@ mod tests {
     fn refuses_a_root_named_like_a_host() {
         assert!(checked_root_name("mail.example.com").is_err());
         assert!(checked_root_name("").is_err());
-        assert_eq!(checked_root_name(" Example Root CA ").unwrap(), "Example Root CA");
+        assert_eq!(
+            checked_root_name(" Example Root CA ").unwrap(),
+            "Example Root CA"
+        );
     }
 
     #[test]
@@ -551,7 +604,9 @@ mod tests {
             permitted: vec!["example.com".parse().unwrap()],
             ..InitOptions::default()
         };
-        let created = Authority::init(dir.path(), options.clone(), 1).await.unwrap();
+        let created = Authority::init(dir.path(), options.clone(), 1)
+            .await
+            .unwrap();
         let opened = Authority::open(dir.path(), None, 1).await.unwrap();
         assert_eq!(created.root().der(), opened.root().der());
         assert_eq!(opened.root().common_name(), "example.com Root CA");
@@ -560,7 +615,10 @@ mod tests {
             Authority::init(dir.path(), options, 1).await,
             Err(Error::AlreadyInitialised(_))
         ));
-        let mode = fs::metadata(dir.path().join(ROOT_KEY)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(ROOT_KEY))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

@@ -50,7 +50,11 @@ pub fn normalise_serial(input: &str) -> Option<String> {
         return None;
     }
     let lower = digits.to_ascii_lowercase();
-    Some(if lower.len() % 2 == 1 { format!("0{lower}") } else { lower })
+    Some(if lower.len() % 2 == 1 {
+        format!("0{lower}")
+    } else {
+        lower
+    })
 }
 
 /// A SHA-256 fingerprint of a certificate's DER.
@@ -114,7 +118,10 @@ mod tests {
             assert_eq!(serial.as_bytes()[0] & 0xc0, 0x40);
             assert_eq!(serial.hex().len(), 32);
         }
-        assert_ne!(SerialNumber::random().unwrap(), SerialNumber::random().unwrap());
+        assert_ne!(
+            SerialNumber::random().unwrap(),
+            SerialNumber::random().unwrap()
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub enum Error {
     InvalidName { name: String, reason: String },
 
     /// A name is valid but lies outside the root's permitted subtrees (RFC 5280 §4.2.1.10).
-    #[error("'{name}' is refused: the root's name constraints permit only {permitted}; a certificate for it would be rejected by clients")]
+    #[error(
+        "'{name}' is refused: the root's name constraints permit only {permitted}; a certificate for it would be rejected by clients"
+    )]
     NameNotPermitted { name: String, permitted: String },
 
     /// No name at all was given for a certificate.

@@ -23,7 +23,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
     let mut random = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+    aws_lc_rs::rand::fill(&mut random)
+        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
     let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
     let result = (|| {
@@ -59,7 +60,10 @@ mod tests {
         let path = dir.path().join("a.key");
         write_atomic(&path, b"secret", SECRET_MODE).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"secret");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -81,7 +81,11 @@ impl Authority {
     #[instrument(skip_all)]
     pub async fn issue(&self, request: IssueRequest) -> Result<Issued> {
         let names = self.check_names(&request.names, request.allow_internal)?;
-        let validity = Validity::leaf(request.days, self.root().not_after(), OffsetDateTime::now_utc())?;
+        let validity = Validity::leaf(
+            request.days,
+            self.root().not_after(),
+            OffsetDateTime::now_utc(),
+        )?;
         // Load the root key before making a leaf key, so a wrong passphrase fails fast.
         self.issuer()?;
         let key_pair = request.key.generate()?;
@@ -101,7 +105,11 @@ impl Authority {
     }
 
     /// Signs a leaf for `public_key` and records it, drawing a new serial if one collides.
-    pub(crate) async fn sign_leaf(&self, spec: &LeafSpec<'_>, public_key: &impl PublicKeyData) -> Result<Issued> {
+    pub(crate) async fn sign_leaf(
+        &self,
+        spec: &LeafSpec<'_>,
+        public_key: &impl PublicKeyData,
+    ) -> Result<Issued> {
         let issuer = self.issuer()?;
         let names: Vec<String> = spec.names.iter().map(ToString::to_string).collect();
         for _ in 0..SERIAL_ATTEMPTS {
@@ -139,7 +147,9 @@ impl Authority {
                 Err(other) => return Err(other),
             }
         }
-        Err(Error::Crypto("could not draw an unused serial number".into()))
+        Err(Error::Crypto(
+            "could not draw an unused serial number".into(),
+        ))
     }
 }
 

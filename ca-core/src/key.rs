@@ -76,7 +76,9 @@ impl KeyAlgorithm {
     }
 
     /// Identifies the algorithm of a parsed public key, if it is one the authority accepts.
-    pub(crate) fn of_public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Self> {
+    pub(crate) fn of_public_key(
+        spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    ) -> Result<Self> {
         use x509_parser::public_key::PublicKey;
         match spki.parsed() {
             Ok(PublicKey::RSA(rsa)) => match rsa.key_size() {
@@ -201,7 +203,8 @@ impl fmt::Debug for PrivateKey {
 
 /// Encodes PKCS#8 DER as PEM, encrypted under `passphrase` when one is given.
 pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> Result<String> {
-    let fail = |err: pkcs8::Error| Error::Crypto(format!("could not encode the private key: {err}"));
+    let fail =
+        |err: pkcs8::Error| Error::Crypto(format!("could not encode the private key: {err}"));
     match passphrase {
         None => pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
             .map_err(|err| fail(err.into())),
@@ -211,8 +214,9 @@ pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> R
             aws_lc_rs::rand::fill(&mut salt)
                 .and_then(|()| aws_lc_rs::rand::fill(&mut iv))
                 .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
-            let params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
-                .map_err(|err| fail(err.into()))?;
+            let params =
+                pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
+                    .map_err(|err| fail(err.into()))?;
             let doc = pkcs8::PrivateKeyInfoRef::try_from(der)
                 .and_then(|info| info.encrypt_with_params(params, passphrase.expose()))
                 .map_err(fail)?;
@@ -225,7 +229,11 @@ pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> R
 
 /// Reads a PKCS#8 PEM key file's contents back to DER, decrypting with `passphrase` if the
 /// file is encrypted. `what` names the file in errors.
-pub(crate) fn decode_pkcs8_pem(pem: &str, passphrase: Option<&Passphrase>, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_pkcs8_pem(
+    pem: &str,
+    passphrase: Option<&Passphrase>,
+    what: &str,
+) -> Result<Vec<u8>> {
     let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
         .map_err(|_| Error::CaKey(format!("{what} is not a PEM private key")))?;
     match (label, passphrase) {
@@ -250,7 +258,11 @@ pub(crate) fn decode_pkcs8_pem(pem: &str, passphrase: Option<&Passphrase>, what:
 }
 
 /// Loads a PKCS#8 key for signing with `algorithm`.
-pub(crate) fn key_pair_from_pkcs8(der: &[u8], algorithm: KeyAlgorithm, what: &str) -> Result<KeyPair> {
+pub(crate) fn key_pair_from_pkcs8(
+    der: &[u8],
+    algorithm: KeyAlgorithm,
+    what: &str,
+) -> Result<KeyPair> {
     let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der);
     KeyPair::from_pkcs8_der_and_sign_algo(&der, algorithm.signature_algorithm())
         .map_err(|err| Error::CaKey(format!("{what} cannot be used: {err}")))
@@ -266,7 +278,10 @@ mod tests {
         for alg in KeyAlgorithm::ALL {
             assert_eq!(alg.name().parse::<KeyAlgorithm>().unwrap(), alg);
         }
-        assert_eq!("RSA2048".parse::<KeyAlgorithm>().unwrap(), KeyAlgorithm::Rsa2048);
+        assert_eq!(
+            "RSA2048".parse::<KeyAlgorithm>().unwrap(),
+            KeyAlgorithm::Rsa2048
+        );
         assert!(matches!(
             "rsa1024".parse::<KeyAlgorithm>(),
             Err(Error::UnknownKeyAlgorithm(_))
@@ -287,7 +302,10 @@ mod tests {
             decode_pkcs8_pem(&pem, Some(&wrong), "the key"),
             Err(Error::CaKey(_))
         ));
-        assert!(matches!(decode_pkcs8_pem(&pem, None, "the key"), Err(Error::CaKey(_))));
+        assert!(matches!(
+            decode_pkcs8_pem(&pem, None, "the key"),
+            Err(Error::CaKey(_))
+        ));
     }
 
     #[test]

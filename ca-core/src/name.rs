@@ -42,7 +42,11 @@ impl DnsName {
     /// The name as shown to people: IDNA U-labels where the name has any.
     pub fn unicode(&self) -> String {
         let (shown, result) = idna::domain_to_unicode(&self.0);
-        if result.is_ok() { shown } else { self.0.clone() }
+        if result.is_ok() {
+            shown
+        } else {
+            self.0.clone()
+        }
     }
 
     /// True for `*.example.com`.
@@ -88,7 +92,9 @@ impl FromStr for DnsName {
             return refuse("a DNS name cannot contain spaces");
         }
         if name.split('.').any(str::is_empty) {
-            return refuse("a DNS name cannot have an empty label (two dots in a row, or a leading dot)");
+            return refuse(
+                "a DNS name cannot have an empty label (two dots in a row, or a leading dot)",
+            );
         }
         let (wildcard, rest) = match name.strip_prefix("*.") {
             Some(rest) => (true, rest),
@@ -150,7 +156,9 @@ impl FromStr for DnsName {
             .next()
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
         {
-            return refuse("the last label is all digits, so it is neither a host name nor a valid IP address");
+            return refuse(
+                "the last label is all digits, so it is neither a host name nor a valid IP address",
+            );
         }
         Ok(DnsName(full))
     }
@@ -236,14 +244,19 @@ impl FromStr for PermittedSubtree {
     fn from_str(input: &str) -> Result<Self> {
         if let Some((addr, prefix)) = input.trim().split_once('/') {
             let network: IpAddr = addr.parse().map_err(|_| {
-                Error::invalid_name(input, "a permitted IP range is written as ADDRESS/PREFIX, as in 192.168.0.0/16")
+                Error::invalid_name(
+                    input,
+                    "a permitted IP range is written as ADDRESS/PREFIX, as in 192.168.0.0/16",
+                )
             })?;
             let max = if network.is_ipv4() { 32 } else { 128 };
             let prefix = prefix
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| Error::invalid_name(input, format!("the prefix length must be 0 to {max}")))?;
+                .ok_or_else(|| {
+                    Error::invalid_name(input, format!("the prefix length must be 0 to {max}"))
+                })?;
             return Ok(PermittedSubtree::Ip { network, prefix });
         }
         let domain = DnsName::from_str(input)?;
@@ -327,13 +340,21 @@ fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
             .enumerate()
             .map(|(i, b)| {
                 let bits = (prefix as usize).saturating_sub(i * 8).min(8);
-                if bits == 0 { 0 } else { b & (0xffu8 << (8 - bits)) }
+                if bits == 0 {
+                    0
+                } else {
+                    b & (0xffu8 << (8 - bits))
+                }
             })
             .collect()
     }
     match (ip, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => masked(&a.octets(), prefix) == masked(&n.octets(), prefix),
-        (IpAddr::V6(a), IpAddr::V6(n)) => masked(&a.octets(), prefix) == masked(&n.octets(), prefix),
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            masked(&a.octets(), prefix) == masked(&n.octets(), prefix)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            masked(&a.octets(), prefix) == masked(&n.octets(), prefix)
+        }
         _ => false,
     }
 }
@@ -449,10 +470,19 @@ mod tests {
             allow_internal: true,
             ..NamePolicy::default()
         };
-        for name in ["MAIL", "srv01.corp.local", "nas.lan", "host.internal", "printer.home.arpa"] {
+        for name in [
+            "MAIL",
+            "srv01.corp.local",
+            "nas.lan",
+            "host.internal",
+            "printer.home.arpa",
+        ] {
             match policy_reason(name, &strict) {
                 Error::InvalidName { reason, .. } => {
-                    assert!(reason.contains("clients outside the LAN cannot reach it"), "{name}: {reason}");
+                    assert!(
+                        reason.contains("clients outside the LAN cannot reach it"),
+                        "{name}: {reason}"
+                    );
                     assert!(reason.contains("--allow-internal"));
                 }
                 other => panic!("{name}: {other:?}"),
@@ -501,10 +531,15 @@ mod tests {
 
     #[test]
     fn removes_duplicates_keeping_order() {
-        let names: Vec<SubjectName> = ["b.example.com", "A.example.com", "b.example.com.", "a.example.com"]
-            .iter()
-            .map(|s| s.parse().unwrap())
-            .collect();
+        let names: Vec<SubjectName> = [
+            "b.example.com",
+            "A.example.com",
+            "b.example.com.",
+            "a.example.com",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
         let unique = NamePolicy::default().check(&names).unwrap();
         let shown: Vec<String> = unique.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["b.example.com", "a.example.com"]);

@@ -68,7 +68,11 @@ pub struct LeafValidity {
 impl Validity {
     /// A leaf valid for `days` (default 397, at most 825) counted from a notBefore backdated
     /// by [`BACKDATE`], and never past the root's notAfter.
-    pub fn leaf(days: Option<u32>, root_not_after: OffsetDateTime, now: OffsetDateTime) -> Result<LeafValidity> {
+    pub fn leaf(
+        days: Option<u32>,
+        root_not_after: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<LeafValidity> {
         let days = days.unwrap_or(LEAF_DEFAULT_DAYS);
         if days == 0 {
             return Err(Error::InvalidValidity("--days must be at least 1".into()));
@@ -89,7 +93,10 @@ impl Validity {
         let wanted = not_before + Duration::days(i64::from(days));
         let not_after = wanted.min(root_not_after);
         Ok(LeafValidity {
-            validity: Validity { not_before, not_after },
+            validity: Validity {
+                not_before,
+                not_after,
+            },
             shortened_to_root: wanted > root_not_after,
         })
     }
@@ -165,7 +172,10 @@ mod tests {
     fn rsa_keys_also_get_key_encipherment() {
         assert_eq!(
             Profile::Server.key_usages(KeyAlgorithm::Rsa2048),
-            [KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment]
+            [
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment
+            ]
         );
         assert_eq!(
             Profile::Server.key_usages(KeyAlgorithm::EcdsaP256),

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -76,14 +78,20 @@ impl FromStr for Status {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        [Status::Pending, Status::Denied, Status::Valid, Status::Revoked, Status::Expired]
-            .into_iter()
-            .find(|status| status.name() == s)
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "unknown status '{s}': use valid, revoked, expired, pending or denied"
-                ))
-            })
+        [
+            Status::Pending,
+            Status::Denied,
+            Status::Valid,
+            Status::Revoked,
+            Status::Expired,
+        ]
+        .into_iter()
+        .find(|status| status.name() == s)
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "unknown status '{s}': use valid, revoked, expired, pending or denied"
+            ))
+        })
     }
 }
 
@@ -200,7 +208,8 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn record_issuance(&self, new: NewIssuance<'_>) -> Result<Issuance> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let names = serde_json::to_string(new.names).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let names =
+            serde_json::to_string(new.names).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
@@ -233,7 +242,10 @@ impl Store {
         if let Err(sqlx::Error::Database(db)) = &inserted
             && db.is_unique_violation()
         {
-            return Err(Error::Conflict(format!("serial {} is already in the log", new.serial)));
+            return Err(Error::Conflict(format!(
+                "serial {} is already in the log",
+                new.serial
+            )));
         }
         inserted?;
         audit(
@@ -305,7 +317,13 @@ impl Store {
 
     /// Appends an event to the audit trail.
     #[instrument(skip_all)]
-    pub async fn audit(&self, actor: &str, action: &str, subject: &str, detail: &str) -> Result<()> {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         audit(&mut tx, actor, action, subject, detail).await?;
         tx.commit().await?;
@@ -318,7 +336,8 @@ impl Store {
     }
 }
 
-const SELECT: &str = "SELECT r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
+const SELECT: &str =
+    "SELECT r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
         r.disposition, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
         c.sha256, c.der, c.renewed_from, v.revoked_at, v.reason
     FROM requests r
@@ -346,13 +365,16 @@ async fn audit(
 fn issuance_from_row(row: &SqliteRow) -> Result<Issuance> {
     let time = |column: &str| -> Result<OffsetDateTime> {
         let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
-        OffsetDateTime::from_unix_timestamp(secs).map_err(|err| StoreError::Corrupt(err.to_string()).into())
+        OffsetDateTime::from_unix_timestamp(secs)
+            .map_err(|err| StoreError::Corrupt(err.to_string()).into())
     };
     let names = |column: &str| -> Result<Vec<String>> {
         let json: String = row.try_get(column).map_err(StoreError::from)?;
         serde_json::from_str(&json).map_err(|err| StoreError::Corrupt(err.to_string()).into())
     };
-    let get = |column: &str| -> Result<Option<String>> { Ok(row.try_get(column).map_err(StoreError::from)?) };
+    let get = |column: &str| -> Result<Option<String>> {
+        Ok(row.try_get(column).map_err(StoreError::from)?)
+    };
     let serial: Option<String> = get("serial")?;
     let certificate = match serial {
         None => None,
@@ -415,7 +437,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn new_issuance<'a>(serial: &'a str, names: &'a [String], not_after: OffsetDateTime) -> NewIssuance<'a> {
+    fn new_issuance<'a>(
+        serial: &'a str,
+        names: &'a [String],
+        not_after: OffsetDateTime,
+    ) -> NewIssuance<'a> {
         NewIssuance {
             requester: "tester",
             source: RequestSource::Cli,
@@ -437,7 +463,10 @@ mod tests {
         let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
         let names = vec!["mail.example.com".to_owned()];
         let later = OffsetDateTime::now_utc() + time::Duration::days(100);
-        let row = store.record_issuance(new_issuance("0a", &names, later)).await.unwrap();
+        let row = store
+            .record_issuance(new_issuance("0a", &names, later))
+            .await
+            .unwrap();
         assert_eq!(row.status, Status::Valid);
         assert_eq!(row.names, names);
         let again = store.issuance_by_serial("0a").await.unwrap();
@@ -445,7 +474,16 @@ mod tests {
         store.close().await;
         // The row survives a reopen.
         let reopened = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
-        assert_eq!(reopened.issuance(row.id).await.unwrap().certificate.unwrap().serial, "0a");
+        assert_eq!(
+            reopened
+                .issuance(row.id)
+                .await
+                .unwrap()
+                .certificate
+                .unwrap()
+                .serial,
+            "0a"
+        );
     }
 
     #[tokio::test]
@@ -454,10 +492,16 @@ mod tests {
         let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
         let names = vec!["a.example.com".to_owned()];
         let later = OffsetDateTime::now_utc() + time::Duration::days(1);
-        store.record_issuance(new_issuance("0b", &names, later)).await.unwrap();
+        store
+            .record_issuance(new_issuance("0b", &names, later))
+            .await
+            .unwrap();
         let mut dup = new_issuance("0b", &names, later);
         dup.sha256 = "other";
-        assert!(matches!(store.record_issuance(dup).await, Err(Error::Conflict(_))));
+        assert!(matches!(
+            store.record_issuance(dup).await,
+            Err(Error::Conflict(_))
+        ));
         // The request row of the failed attempt was rolled back with it.
         assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 1);
     }
@@ -481,7 +525,9 @@ mod tests {
             .await
             .unwrap();
         let serials = |rows: Vec<Issuance>| -> Vec<String> {
-            rows.into_iter().map(|r| r.certificate.unwrap().serial).collect()
+            rows.into_iter()
+                .map(|r| r.certificate.unwrap().serial)
+                .collect()
         };
         let valid = ListFilter {
             status: Some(Status::Valid),

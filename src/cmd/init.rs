@@ -52,7 +52,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
 /// Tells people what was created and what to do next.
 pub(crate) fn describe_new_root(authority: &Authority) {
     let root = authority.root();
-    println!("Created the CA \"{}\" in {}", root.common_name(), authority.dir().display());
+    println!(
+        "Created the CA \"{}\" in {}",
+        root.common_name(),
+        authority.dir().display()
+    );
     println!("  key          {}", root.key_algorithm());
     println!("  valid until  {}", human(root.not_after()));
     if !root.permitted().is_empty() {

@@ -46,7 +46,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         match ip.parse::<SubjectName>()? {
             name @ SubjectName::Ip(_) => names.push(name),
             SubjectName::Dns(_) => {
-                return Err(Refused(format!("--ip '{ip}' is not an IP address; give DNS names without --ip")).into());
+                return Err(Refused(format!(
+                    "--ip '{ip}' is not an IP address; give DNS names without --ip"
+                ))
+                .into());
             }
         }
     }
@@ -57,7 +60,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     };
     let files = OutputFiles::new(&args.out, &stem);
     if !args.out.is_dir() {
-        return Err(Refused(format!("the output folder {} does not exist", args.out.display())).into());
+        return Err(Refused(format!(
+            "the output folder {} does not exist",
+            args.out.display()
+        ))
+        .into());
     }
     if !args.force
         && let Some(existing) = files.existing()
@@ -86,12 +93,17 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
         .check(&names)?;
         let init = InitOptions {
-            name: Some(ca_core::authority::default_root_name(names.iter().find_map(SubjectName::dns))),
+            name: Some(ca_core::authority::default_root_name(
+                names.iter().find_map(SubjectName::dns),
+            )),
             ..init
         };
         let (authority, created) = Authority::open_or_init(data, init, CLI_CONNECTIONS).await?;
         if created {
-            eprintln!("ca: there was no CA in {}, so one was created first:", data.display());
+            eprintln!(
+                "ca: there was no CA in {}, so one was created first:",
+                data.display()
+            );
             describe_new_root(&authority);
         }
         authority
@@ -160,11 +172,20 @@ fn describe(issued: &Issued, files: &OutputFiles) {
         human(cert.not_after)
     );
     println!("  key      {}", cert.key_algorithm);
-    println!("  SHA-256  {}", ca_core::Fingerprint::of(&issued.leaf).colons());
+    println!(
+        "  SHA-256  {}",
+        ca_core::Fingerprint::of(&issued.leaf).colons()
+    );
     if issued.shortened_to_root {
         println!("  note     the validity was shortened to end with the root's");
     }
     println!("Wrote {}", files.leaf.display());
-    println!("      {} (private key, mode 0600: keep it secret)", files.key.display());
-    println!("      {} (certificate and root, for servers that want the chain)", files.chain.display());
+    println!(
+        "      {} (private key, mode 0600: keep it secret)",
+        files.key.display()
+    );
+    println!(
+        "      {} (certificate and root, for servers that want the chain)",
+        files.chain.display()
+    );
 }

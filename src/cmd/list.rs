@@ -21,7 +21,11 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let filter = ListFilter {
-        status: args.status.as_deref().map(str::parse::<Status>).transpose()?,
+        status: args
+            .status
+            .as_deref()
+            .map(str::parse::<Status>)
+            .transpose()?,
         expiring_within_days: args.expiring,
     };
     let authority = crate::cmd::open(data).await?;
@@ -35,7 +39,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         println!("Nothing matches.");
         return Ok(());
     }
-    println!("{:>6}  {:<8}  {:<20}  {:<32}  NAMES", "ID", "STATUS", "NOT AFTER", "SERIAL");
+    println!(
+        "{:>6}  {:<8}  {:<20}  {:<32}  NAMES",
+        "ID", "STATUS", "NOT AFTER", "SERIAL"
+    );
     for row in &rows {
         let (not_after, serial) = match &row.certificate {
             Some(cert) => (human(cert.not_after), cert.serial.as_str()),

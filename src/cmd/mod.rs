@@ -46,7 +46,9 @@ pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
 pub(crate) async fn find(authority: &Authority, id_or_serial: &str) -> anyhow::Result<Issuance> {
     let text = id_or_serial.trim();
     if !text.is_empty() && text.len() <= 15 && text.chars().all(|c| c.is_ascii_digit()) {
-        let id: i64 = text.parse().map_err(|_| Refused(format!("'{text}' is not a request id")))?;
+        let id: i64 = text
+            .parse()
+            .map_err(|_| Refused(format!("'{text}' is not a request id")))?;
         return Ok(authority.store().issuance(id).await?);
     }
     let serial = ca_core::certificate::normalise_serial(text).ok_or_else(|| {

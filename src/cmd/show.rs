@@ -23,7 +23,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     println!("Request {} ({})", row.id, row.status.name());
     println!("  names        {}", row.names.join(", "));
-    println!("  requested    {} by {} ({})", human(row.requested_at), row.requester, row.source);
+    println!(
+        "  requested    {} by {} ({})",
+        human(row.requested_at),
+        row.requester,
+        row.source
+    );
     if !row.disposition.is_empty() {
         println!("  disposition  {}", row.disposition);
     }
@@ -32,7 +37,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         println!("  not before   {}", human(cert.not_before));
         println!("  not after    {}", human(cert.not_after));
         println!("  key          {}", cert.key_algorithm);
-        println!("  SHA-256      {}", ca_core::Fingerprint::of(&cert.der).colons());
+        println!(
+            "  SHA-256      {}",
+            ca_core::Fingerprint::of(&cert.der).colons()
+        );
         if let Some(revoked_at) = cert.revoked_at {
             println!(
                 "  revoked      {} ({})",

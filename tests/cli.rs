@@ -1,0 +1,644 @@
+//! The command line of DESIGN §5, checked with `openssl`.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::util::{Sandbox, extension, extension_names, openssl, openssl_ok, x509_text};
+
+/// Checks a leaf against DESIGN §3 with `openssl`: it verifies under the root with
+/// `-x509_strict`, and carries exactly the listed extensions with the right criticality.
+fn assert_server_certificate(sb: &Sandbox, leaf: &str, rsa: bool) {
+    let root = sb.data().join("root.crt");
+    let root = root.to_str().unwrap();
+    let verified = openssl_ok(
+        sb.path(),
+        &["verify", "-x509_strict", "-CAfile", root, leaf],
+    );
+    assert_eq!(verified.trim(), format!("{leaf}: OK"));
+
+    let text = x509_text(sb.path(), leaf);
+    let mut names = extension_names(&text);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Authority Key Identifier",
+            "Basic Constraints",
+            "Extended Key Usage",
+            "Key Usage",
+            "Subject Alternative Name",
+            "Subject Key Identifier",
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        extension(&text, "X509v3 Basic Constraints:"),
+        Some((true, "CA:FALSE".into()))
+    );
+    let usage = if rsa {
+        "Digital Signature, Key Encipherment"
+    } else {
+        "Digital Signature"
+    };
+    assert_eq!(
+        extension(&text, "X509v3 Key Usage:"),
+        Some((true, usage.into()))
+    );
+    assert_eq!(
+        extension(&text, "X509v3 Extended Key Usage:"),
+        Some((false, "TLS Web Server Authentication".into()))
+    );
+    assert!(
+        text.contains("Signature Algorithm: sha256WithRSAEncryption")
+            || text.contains("ecdsa-with-SHA")
+    );
+
+    // AKI of the leaf = SKI of the root.
+    let root_text = x509_text(sb.path(), root);
+    let (_, root_ski) = extension(&root_text, "X509v3 Subject Key Identifier:").unwrap();
+    let (aki_critical, aki) = extension(&text, "X509v3 Authority Key Identifier:").unwrap();
+    assert!(!aki_critical);
+    assert_eq!(aki.trim_start_matches("keyid:"), root_ski);
+
+    // Serial: positive, at least 8 and at most 20 octets.
+    let serial = openssl_ok(sb.path(), &["x509", "-in", leaf, "-noout", "-serial"]);
+    let hex = serial.trim().strip_prefix("serial=").unwrap();
+    assert!(
+        hex.len().is_multiple_of(2) && hex.len() / 2 >= 8 && hex.len() / 2 <= 20,
+        "{hex}"
+    );
+    assert!(
+        u8::from_str_radix(&hex[..2], 16).unwrap() < 0x80,
+        "positive: {hex}"
+    );
+}
+
+fn assert_root(sb: &Sandbox) {
+    let text = x509_text(sb.path(), sb.data().join("root.crt").to_str().unwrap());
+    assert_eq!(
+        extension(&text, "X509v3 Basic Constraints:"),
+        Some((true, "CA:TRUE".into()))
+    );
+    assert_eq!(
+        extension(&text, "X509v3 Key Usage:"),
+        Some((true, "Certificate Sign, CRL Sign".into()))
+    );
+    assert!(extension(&text, "X509v3 Subject Key Identifier:").is_some());
+    assert!(text.contains("Subject: CN = "), "the root has a CN: {text}");
+}
+
+#[test]
+fn issues_rsa_leaf_under_default_rsa_root_that_openssl_verifies() {
+    let sb = Sandbox::new();
+    // No `ca init`: the first `ca issue` creates the CA and says so.
+    let out = sb.run(&["issue", "mail.example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("so one was created first"));
+    assert_root(&sb);
+    let root_text = x509_text(sb.path(), sb.data().join("root.crt").to_str().unwrap());
+    assert!(
+        root_text.contains("Public-Key: (3072 bit)"),
+        "RSA-3072 root by default"
+    );
+    assert!(root_text.contains("Subject: CN = example.com Root CA"));
+    assert_server_certificate(&sb, "mail.example.com.crt", true);
+    let leaf_text = x509_text(sb.path(), "mail.example.com.crt");
+    assert!(
+        leaf_text.contains("Public-Key: (2048 bit)"),
+        "RSA-2048 leaf by default"
+    );
+}
+
+#[test]
+fn issues_ecdsa_leaf_under_ecdsa_root() {
+    for (root_key, leaf_key, curve) in [
+        ("ecdsa-p256", "ecdsa-p256", "prime256v1"),
+        ("ecdsa-p384", "ecdsa-p384", "secp384r1"),
+    ] {
+        let sb = Sandbox::new();
+        sb.ok(&["init", "--key", root_key, "--name", "Example Root CA"]);
+        assert_root(&sb);
+        sb.ok(&["issue", "mail.example.com", "--key", leaf_key]);
+        assert_server_certificate(&sb, "mail.example.com.crt", false);
+        let text = x509_text(sb.path(), "mail.example.com.crt");
+        assert!(text.contains(curve), "{text}");
+        // The key file is the leaf's key.
+        let key_pub = openssl_ok(
+            sb.path(),
+            &["pkey", "-in", "mail.example.com.key", "-pubout"],
+        );
+        let cert_pub = openssl_ok(
+            sb.path(),
+            &["x509", "-in", "mail.example.com.crt", "-noout", "-pubkey"],
+        );
+        assert_eq!(key_pub, cert_pub);
+    }
+}
+
+#[test]
+fn issues_rsa_leaf_under_ecdsa_root_and_ecdsa_leaf_under_rsa_root() {
+    let sb = Sandbox::new();
+    sb.ok(&["init", "--key", "rsa2048"]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    assert_server_certificate(&sb, "a.example.com.crt", false);
+    sb.ok(&["issue", "b.example.com", "--key", "rsa3072"]);
+    assert_server_certificate(&sb, "b.example.com.crt", true);
+    assert!(x509_text(sb.path(), "b.example.com.crt").contains("(3072 bit)"));
+}
+
+#[test]
+fn normalises_names_and_puts_ips_in_ip_address_entries() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "Mail.Example.COM.",
+        "192.0.2.10",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let text = x509_text(sb.path(), "mail.example.com.crt");
+    assert_eq!(
+        extension(&text, "X509v3 Subject Alternative Name:"),
+        Some((false, "DNS:mail.example.com, IP Address:192.0.2.10".into()))
+    );
+    assert!(text.contains("Subject: CN = mail.example.com\n"), "{text}");
+    assert_server_certificate(&sb, "mail.example.com.crt", false);
+}
+
+#[test]
+fn writes_idna_a_label_for_unicode_names() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "bücher.example", "--key", "ecdsa-p256"]);
+    let text = x509_text(sb.path(), "xn--bcher-kva.example.crt");
+    assert_eq!(
+        extension(&text, "X509v3 Subject Alternative Name:"),
+        Some((false, "DNS:xn--bcher-kva.example".into()))
+    );
+    assert_server_certificate(&sb, "xn--bcher-kva.example.crt", false);
+}
+
+#[test]
+fn writes_wildcard_files_under_a_safe_name() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "*.example.com", "--key", "ecdsa-p256"]);
+    assert_eq!(
+        sb.files(),
+        [
+            "_wildcard.example.com-chain.pem",
+            "_wildcard.example.com.crt",
+            "_wildcard.example.com.key"
+        ]
+    );
+    let text = x509_text(sb.path(), "_wildcard.example.com.crt");
+    assert!(text.contains("DNS:*.example.com"));
+    assert_server_certificate(&sb, "_wildcard.example.com.crt", false);
+}
+
+#[test]
+fn writes_key_with_mode_0600_and_a_chain_of_leaf_then_root() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let mode = std::fs::metadata(sb.file("mail.example.com.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key = std::fs::read_to_string(sb.file("mail.example.com.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
+    let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
+    let leaf = std::fs::read_to_string(sb.file("mail.example.com.crt")).unwrap();
+    let root = std::fs::read_to_string(sb.data().join("root.crt")).unwrap();
+    assert_eq!(chain, format!("{leaf}{root}"));
+}
+
+#[test]
+fn refuses_each_bad_name_with_its_rule_and_leaves_nothing_behind() {
+    let cases: &[(&str, &str)] = &[
+        ("*.com", "at least two labels"),
+        ("mail.*.example.com", "leftmost label"),
+        ("m*.example.com", "leftmost label"),
+        ("mail_1.example.com", "'_' is not allowed"),
+        ("a..b.com", "empty label"),
+        ("-a.example.com", "hyphen"),
+        ("MAIL", "clients outside the LAN cannot reach"),
+        ("srv01.corp.local", "clients outside the LAN cannot reach"),
+        ("nas.lan", "clients outside the LAN cannot reach"),
+        ("host.internal", "clients outside the LAN cannot reach"),
+        ("printer.home.arpa", "clients outside the LAN cannot reach"),
+    ];
+    let long_label = format!("{}.example.com", "a".repeat(64));
+    let long_name = format!("{0}.{0}.{0}.{0}.example.com", "a".repeat(60));
+    let mut all: Vec<(String, &str)> = cases.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect();
+    all.push((long_label, "63 octets"));
+    all.push((long_name, "253 octets"));
+
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for (name, rule) in &all {
+        // `--` lets a name start with a hyphen, as with any command-line tool.
+        let stderr = sb.refused(&["issue", "--key", "ecdsa-p256", "--", name]);
+        assert!(
+            stderr.contains(&format!("'{}'", name.to_ascii_lowercase()))
+                || stderr.contains(&format!("'{name}'")),
+            "names the name: {stderr}"
+        );
+        assert!(
+            stderr.contains(rule),
+            "{name}: states the rule '{rule}': {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    }
+    assert!(sb.files().is_empty(), "no file written: {:?}", sb.files());
+    assert_eq!(sb.row_count(), 0, "no row written");
+
+    // A refusal on an empty data folder does not create a CA either.
+    let fresh = Sandbox::new();
+    fresh.refused(&["issue", "*.com"]);
+    assert!(!fresh.data().join("root.crt").exists());
+}
+
+#[test]
+fn internal_names_are_issued_with_allow_internal() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "srv01.corp.local",
+        "MAIL",
+        "--allow-internal",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let text = x509_text(sb.path(), "srv01.corp.local.crt");
+    assert!(text.contains("DNS:srv01.corp.local, DNS:mail"), "{text}");
+}
+
+#[test]
+fn refuses_more_than_825_days_with_the_reason() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let stderr = sb.refused(&["issue", "mail.example.com", "--days", "900"]);
+    assert!(
+        stderr.contains("825") && stderr.contains("Apple"),
+        "{stderr}"
+    );
+    assert!(sb.files().is_empty());
+    assert_eq!(sb.row_count(), 0);
+    // 825 itself is fine, and the dates say so.
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--days",
+        "825",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let row: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let nb = time::OffsetDateTime::parse(
+        row["not_before"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let na = time::OffsetDateTime::parse(
+        row["not_after"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!((na - nb).whole_days(), 825);
+    assert!(
+        nb < time::OffsetDateTime::now_utc() - time::Duration::minutes(30),
+        "notBefore is backdated"
+    );
+}
+
+#[test]
+fn name_constraints_limit_what_the_root_vouches_for() {
+    let sb = Sandbox::new();
+    sb.init(&["--permit", "example.com"]);
+    let root_text = x509_text(sb.path(), sb.data().join("root.crt").to_str().unwrap());
+    assert!(
+        root_text.contains("X509v3 Name Constraints: critical"),
+        "{root_text}"
+    );
+    assert!(root_text.contains("DNS:example.com"));
+    let stderr = sb.refused(&["issue", "mail.example.org"]);
+    assert!(
+        stderr.contains("'mail.example.org'") && stderr.contains("permit only example.com"),
+        "{stderr}"
+    );
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    assert_server_certificate(&sb, "mail.example.com.crt", false);
+}
+
+#[test]
+fn refuses_a_name_equal_to_the_roots_own() {
+    let sb = Sandbox::new();
+    sb.ok(&["init", "--key", "ecdsa-p256", "--name", "intranet"]);
+    let stderr = sb.refused(&["issue", "intranet", "--allow-internal"]);
+    assert!(stderr.contains("root's own name"), "{stderr}");
+    let stderr = sb.refused(&["init", "--name", "mail.example.com"]);
+    assert!(
+        stderr.contains("looks like a host name") || stderr.contains("already exists"),
+        "{stderr}"
+    );
+    let fresh = Sandbox::new();
+    let stderr = fresh.refused(&["init", "--name", "mail.example.com"]);
+    assert!(stderr.contains("looks like a host name"), "{stderr}");
+}
+
+#[test]
+fn refuses_to_overwrite_files_unless_forced() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let before = std::fs::read(sb.file("mail.example.com.key")).unwrap();
+    let stderr = sb.refused(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(sb.file("mail.example.com.key")).unwrap(),
+        before
+    );
+    assert_eq!(sb.row_count(), 1);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--force",
+    ]);
+    assert_ne!(
+        std::fs::read(sb.file("mail.example.com.key")).unwrap(),
+        before
+    );
+    assert_eq!(sb.row_count(), 2);
+}
+
+#[test]
+fn list_and_show_json_carry_the_documented_fields() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "192.0.2.10",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "www.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--days",
+        "20",
+    ]);
+    let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        for field in [
+            "id",
+            "serial",
+            "names",
+            "not_before",
+            "not_after",
+            "status",
+            "sha256",
+        ] {
+            assert!(!row[field].is_null(), "{field} in {row}");
+        }
+        assert_eq!(row["status"], "valid");
+    }
+    assert_eq!(
+        rows[0]["names"],
+        serde_json::json!(["mail.example.com", "192.0.2.10"])
+    );
+
+    // The fingerprint and serial are those openssl sees.
+    let fp = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "mail.example.com.crt",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
+    );
+    let fp = fp
+        .trim()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .replace(':', "")
+        .to_ascii_lowercase();
+    assert_eq!(rows[0]["sha256"], fp.as_str());
+    let serial = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "mail.example.com.crt", "-noout", "-serial"],
+    );
+    let serial = serial
+        .trim()
+        .strip_prefix("serial=")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert_eq!(rows[0]["serial"], serial.as_str());
+
+    // show by id and by serial (as openssl prints it, with colons) give the same object.
+    let by_id: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let with_colons: String = serial
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap().to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
+    let by_serial: Value = serde_json::from_str(&sb.ok(&["show", &with_colons, "--json"])).unwrap();
+    assert_eq!(by_id, by_serial);
+    assert_eq!(by_id, rows[0]);
+
+    // Filters.
+    let expiring: Value =
+        serde_json::from_str(&sb.ok(&["list", "--expiring", "30", "--json"])).unwrap();
+    assert_eq!(expiring.as_array().unwrap().len(), 1);
+    assert_eq!(expiring[0]["names"][0], "www.example.com");
+    let revoked: Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "revoked", "--json"])).unwrap();
+    assert!(revoked.as_array().unwrap().is_empty());
+    sb.refused(&["list", "--status", "bogus"]);
+    let stderr = sb.refused(&["show", "99"]);
+    assert!(stderr.contains("not found"), "{stderr}");
+    sb.refused(&["show", "not-a-serial"]);
+}
+
+#[test]
+fn root_is_written_as_pem_or_der() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let pem = sb.ok(&["root"]);
+    assert_eq!(
+        pem,
+        std::fs::read_to_string(sb.data().join("root.crt")).unwrap()
+    );
+    sb.ok(&["root", "--format", "der", "--out", "root.cer"]);
+    let from_der = openssl_ok(sb.path(), &["x509", "-inform", "DER", "-in", "root.cer"]);
+    assert_eq!(from_der, pem);
+    sb.refused(&["root", "--format", "pfx"]);
+}
+
+#[test]
+fn commands_on_an_empty_data_folder_say_to_run_init() {
+    let sb = Sandbox::new();
+    let stderr = sb.refused(&["list"]);
+    assert!(stderr.contains("ca init"), "{stderr}");
+    let out = sb.run(&["issue"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn encrypts_the_ca_key_when_a_passphrase_is_set() {
+    let sb = Sandbox::new();
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", "correct horse battery staple")
+        .args(["init", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = std::fs::read_to_string(sb.data().join("root.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let mode = std::fs::metadata(sb.data().join("root.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // openssl opens it with the passphrase, and finds PBES2 with PBKDF2 and AES-256-CBC.
+    let parsed = std::process::Command::new("openssl")
+        .args([
+            "pkey",
+            "-in",
+            sb.data().join("root.key").to_str().unwrap(),
+            "-noout",
+            "-passin",
+            "env:CA_PASSPHRASE",
+        ])
+        .env("CA_PASSPHRASE", "correct horse battery staple")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let asn1 = openssl_ok(
+        sb.path(),
+        &[
+            "asn1parse",
+            "-in",
+            sb.data().join("root.key").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        asn1.contains("PBES2") && asn1.contains("PBKDF2") && asn1.contains("aes-256-cbc"),
+        "{asn1}"
+    );
+
+    // Signing needs the passphrase; reading does not.
+    let out = sb.run(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CA_PASSPHRASE"));
+    assert!(sb.files().is_empty());
+    sb.ok(&["root"]);
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", "correct horse battery staple")
+        .args(["issue", "mail.example.com", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_server_certificate(&sb, "mail.example.com.crt", false);
+}
+
+#[test]
+fn fifty_parallel_issuances_against_one_data_folder() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            let out = sb.path().join(format!("out{i}"));
+            std::fs::create_dir(&out).unwrap();
+            sb.ca()
+                .args([
+                    "issue",
+                    &format!("host{i}.example.com"),
+                    "--key",
+                    "ecdsa-p256",
+                    "--out",
+                ])
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("locked"), "{stderr}");
+    }
+    let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 50);
+    let serials: HashSet<&str> = rows.iter().map(|r| r["serial"].as_str().unwrap()).collect();
+    assert_eq!(serials.len(), 50);
+    let ids: HashSet<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 50);
+    // Every certificate handed out is the one in the log.
+    for i in 0..50 {
+        let dir = sb.path().join(format!("out{i}"));
+        let fp = openssl_ok(
+            &dir,
+            &[
+                "x509",
+                "-in",
+                &format!("host{i}.example.com.crt"),
+                "-noout",
+                "-fingerprint",
+                "-sha256",
+            ],
+        );
+        let fp = fp
+            .trim()
+            .split('=')
+            .nth(1)
+            .unwrap()
+            .replace(':', "")
+            .to_ascii_lowercase();
+        assert!(
+            rows.iter().any(|r| r["sha256"] == fp.as_str()),
+            "host{i} is in the log"
+        );
+    }
+    let _ = openssl;
+}

@@ -1,0 +1,159 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// A scratch folder with a data folder inside it, and the `ca` binary pointed at it.
+pub struct Sandbox {
+    pub dir: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path().join("ca-data")
+    }
+
+    /// `ca` with `--data` set, run in the sandbox folder.
+    pub fn ca(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca"));
+        cmd.current_dir(self.path())
+            .env_remove("CA_PASSPHRASE")
+            .env_remove("CA_DATA")
+            .arg("--data")
+            .arg(self.data())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `ca ARGS` and returns its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ca().args(args).output().expect("ca runs")
+    }
+
+    /// Runs `ca ARGS` and insists it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ca {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs `ca ARGS`, insists it exits with status 2, and returns standard error.
+    pub fn refused(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "ca {args:?} should exit 2: {stderr}"
+        );
+        assert!(
+            stderr.starts_with("ca: error: "),
+            "one clear error line: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    /// `ca init` with a quick key, for tests that do not care about the root's key type.
+    pub fn init(&self, extra: &[&str]) {
+        let mut args = vec!["init", "--key", "ecdsa-p256"];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    /// The names of the files in the sandbox folder (not the data folder), sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "ca-data")
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// How many rows the issuance log holds, read through `ca list --json`.
+    pub fn row_count(&self) -> usize {
+        if !self.data().join("root.crt").exists() {
+            return 0;
+        }
+        let json: serde_json::Value = serde_json::from_str(&self.ok(&["list", "--json"])).unwrap();
+        json.as_array().unwrap().len()
+    }
+}
+
+/// Runs `openssl ARGS` in `dir`. A missing `openssl` is a failure, never a skip.
+pub fn openssl(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the openssl command line is needed to verify what ca writes")
+}
+
+/// Runs `openssl ARGS`, insists it succeeds, and returns standard output.
+pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
+    let out = openssl(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The text `openssl x509 -text` prints for a PEM certificate file.
+pub fn x509_text(dir: &Path, file: &str) -> String {
+    openssl_ok(dir, &["x509", "-in", file, "-noout", "-text"])
+}
+
+/// The value lines under an extension heading of `openssl x509 -text`, and whether the heading
+/// says "critical". `None` when the extension is absent.
+pub fn extension(text: &str, heading: &str) -> Option<(bool, String)> {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix(heading) {
+            let critical = rest.contains("critical");
+            let value = lines
+                .next()
+                .map(|l| l.trim().to_owned())
+                .unwrap_or_default();
+            return Some((critical, value));
+        }
+    }
+    None
+}
+
+/// The names of all X509v3 extensions in `openssl x509 -text` output, in order.
+pub fn extension_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("X509v3 "))
+        .map(|l| l.split(':').next().unwrap_or_default().trim().to_owned())
+        .filter(|n| n != "extensions")
+        .collect()
+}
