@@ -33,10 +33,14 @@ enum Command {
     Init(cmd::init::Args),
     /// Issue a server certificate and key for one or more names.
     Issue(cmd::issue::Args),
+    /// Sign a certificate request (PKCS#10) made by IIS, certreq or OpenSSL.
+    Sign(cmd::sign::Args),
     /// List requests and certificates in the issuance log.
     List(cmd::list::Args),
     /// Show one request or certificate.
     Show(cmd::show::Args),
+    /// Write an issued certificate as PEM, DER or PKCS#7.
+    Export(cmd::export::Args),
     /// Write the root certificate, to install on clients.
     Root(cmd::root::Args),
 }
@@ -66,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Init(args) => cmd::init::run(&cli.data, args).await,
             Command::Issue(args) => cmd::issue::run(&cli.data, args).await,
+            Command::Sign(args) => cmd::sign::run(&cli.data, args).await,
+            Command::Export(args) => cmd::export::run(&cli.data, args).await,
             Command::List(args) => cmd::list::run(&cli.data, args).await,
             Command::Show(args) => cmd::show::run(&cli.data, args).await,
             Command::Root(args) => cmd::root::run(&cli.data, args).await,

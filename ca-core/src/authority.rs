@@ -350,7 +350,7 @@ impl Authority {
     ) -> Result<Authority> {
         let path = dir.join(ROOT_CERT);
         let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
-        let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
+        let (label, der) = der::pem::decode_vec(pem.as_bytes())
             .map_err(|_| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
         if label != "CERTIFICATE" {
             return Err(Error::CaKey(format!(

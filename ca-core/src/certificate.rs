@@ -91,7 +91,7 @@ pub fn sha1_thumbprint(der: &[u8]) -> String {
 /// PEM of one certificate.
 pub fn certificate_pem(der: &[u8]) -> String {
     // Encoding fixed-label PEM into a String cannot fail except on allocation.
-    pkcs8::der::pem::encode_string("CERTIFICATE", pkcs8::LineEnding::LF, der).unwrap_or_default()
+    der::pem::encode_string("CERTIFICATE", pkcs8::LineEnding::LF, der).unwrap_or_default()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

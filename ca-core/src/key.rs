@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use pkcs8::der::Decode;
+use der::Decode;
 use pkcs8::pkcs5::pbes2;
 use pkcs8::{EncryptedPrivateKeyInfoRef, LineEnding};
 use rcgen::{KeyPair, RsaKeySize, SignatureAlgorithm};
@@ -206,7 +206,7 @@ pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> R
     let fail =
         |err: pkcs8::Error| Error::Crypto(format!("could not encode the private key: {err}"));
     match passphrase {
-        None => pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
+        None => der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
             .map_err(|err| fail(err.into())),
         Some(passphrase) => {
             let mut salt = [0u8; 16];
@@ -234,7 +234,7 @@ pub(crate) fn decode_pkcs8_pem(
     passphrase: Option<&Passphrase>,
     what: &str,
 ) -> Result<Vec<u8>> {
-    let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
+    let (label, der) = der::pem::decode_vec(pem.as_bytes())
         .map_err(|_| Error::CaKey(format!("{what} is not a PEM private key")))?;
     match (label, passphrase) {
         ("PRIVATE KEY", _) => Ok(der),

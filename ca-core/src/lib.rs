@@ -6,7 +6,9 @@
 
 pub mod authority;
 pub mod certificate;
+pub mod csr;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod issue;
 pub mod key;

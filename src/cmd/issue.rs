@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
 use ca_core::{Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, Profile, SubjectName};
 
@@ -31,6 +32,13 @@ pub(crate) struct Args {
     /// Also allow TLS client authentication with this certificate.
     #[arg(long)]
     client_auth: bool,
+    /// Also write NAME.pfx (key, certificate and root), protected by the password in FILE
+    /// (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pfx_password_file: Option<PathBuf>,
+    /// compat (every Windows since Server 2003) or modern (Windows Server 2019 and later).
+    #[arg(long, default_value = "compat", value_name = "PROFILE")]
+    pfx_profile: String,
     /// Replace files of the same names in the output folder.
     #[arg(long)]
     force: bool,
@@ -54,11 +62,19 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
     }
     let key: KeyAlgorithm = args.key.parse()?;
+    let pfx_profile: PfxProfile = args.pfx_profile.parse()?;
+    let pfx_password = match &args.pfx_password_file {
+        Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
+            path,
+            "PFX password",
+        )?)?),
+        None => None,
+    };
     let stem = match names.iter().find_map(SubjectName::dns) {
         Some(dns) => dns.file_stem(),
         None => names[0].to_string().replace(':', "_"),
     };
-    let files = OutputFiles::new(&args.out, &stem);
+    let files = OutputFiles::new(&args.out, &stem, pfx_password.map(|p| (p, pfx_profile)));
     if !args.out.is_dir() {
         return Err(Refused(format!(
             "the output folder {} does not exist",
@@ -131,22 +147,31 @@ struct OutputFiles {
     leaf: PathBuf,
     key: PathBuf,
     chain: PathBuf,
+    pfx: Option<(PathBuf, PfxPassword, PfxProfile)>,
 }
 
 impl OutputFiles {
-    fn new(dir: &Path, stem: &str) -> Self {
+    fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
         OutputFiles {
             leaf: dir.join(format!("{stem}.crt")),
             key: dir.join(format!("{stem}.key")),
             chain: dir.join(format!("{stem}-chain.pem")),
+            pfx: pfx
+                .map(|(password, profile)| (dir.join(format!("{stem}.pfx")), password, profile)),
         }
     }
 
     fn existing(&self) -> Option<&Path> {
-        [&self.leaf, &self.key, &self.chain]
-            .into_iter()
-            .find(|p| p.exists())
-            .map(PathBuf::as_path)
+        [
+            Some(&self.leaf),
+            Some(&self.key),
+            Some(&self.chain),
+            self.pfx.as_ref().map(|(p, ..)| p),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .map(PathBuf::as_path)
     }
 
     fn write(&self, issued: &Issued) -> anyhow::Result<()> {
@@ -157,6 +182,24 @@ impl OutputFiles {
         write_atomic(&self.key, key.to_pem(None)?.as_bytes(), SECRET_MODE)?;
         write_atomic(&self.leaf, issued.leaf_pem().as_bytes(), PUBLIC_MODE)?;
         write_atomic(&self.chain, issued.chain_pem().as_bytes(), PUBLIC_MODE)?;
+        if let Some((path, password, profile)) = &self.pfx {
+            let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
+            let friendly_name = issued
+                .issuance
+                .names
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default();
+            let pfx = ca_core::export::pkcs12::pfx(
+                key,
+                &issued.leaf,
+                &chain,
+                friendly_name,
+                password,
+                *profile,
+            )?;
+            write_atomic(path, &pfx, SECRET_MODE)?;
+        }
         Ok(())
     }
 }

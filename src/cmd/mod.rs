@@ -1,15 +1,18 @@
 //! One module per command. Each parses its arguments into domain types, calls `ca-core`, and
 //! prints the result.
 
+use std::io::Read;
 use std::path::Path;
 
 use ca_core::{Authority, Error, Issuance, Passphrase};
 
+pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
 pub(crate) mod root;
 pub(crate) mod show;
+pub(crate) mod sign;
 
 /// Connections the command line needs to the store.
 pub(crate) const CLI_CONNECTIONS: u32 = 1;
@@ -57,4 +60,40 @@ pub(crate) async fn find(authority: &Authority, id_or_serial: &str) -> anyhow::R
         ))
     })?;
     Ok(authority.store().issuance_by_serial(&serial).await?)
+}
+
+/// The largest secret or request file read, so that a wrong path (a disk image, /dev/zero)
+/// fails at once instead of filling memory.
+const MAX_INPUT: u64 = 1024 * 1024;
+
+/// Reads FILE, or standard input for `-`, refusing anything over 1 MiB.
+pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().take(MAX_INPUT + 1).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|err| {
+        Refused(format!(
+            "cannot read the {what} from {}: {err}",
+            path.display()
+        ))
+    })?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(Refused(format!("{} is too large to be a {what}", path.display())).into());
+    }
+    Ok(bytes)
+}
+
+/// Reads a password from FILE or standard input (`-`): the first line, without its line end.
+pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
+    let bytes = read_input(path, what)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Refused(format!(
+            "the {what} in {} is not UTF-8 text",
+            path.display()
+        ))
+    })?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
 }

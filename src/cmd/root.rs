@@ -2,12 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cmd::Refused;
+use ca_core::export::CertificateFormat;
+
 use crate::output::emit;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// pem or der.
+    /// pem, der, p7b or p7b-pem.
     #[arg(long, default_value = "pem")]
     format: String,
     /// Write to FILE instead of standard output.
@@ -16,11 +17,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let format: CertificateFormat = args.format.parse()?;
     let authority = crate::cmd::open(data).await?;
-    let root = authority.root();
-    match args.format.as_str() {
-        "pem" => emit(args.out.as_deref(), root.pem().as_bytes(), false),
-        "der" => emit(args.out.as_deref(), root.der(), true),
-        other => Err(Refused(format!("unknown format '{other}': use pem or der")).into()),
-    }
+    let bytes = format.render(authority.root().der(), &[])?;
+    emit(args.out.as_deref(), &bytes, format.is_binary())
 }

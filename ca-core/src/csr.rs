@@ -1,0 +1,312 @@
+//! PKCS#10 certificate requests, as IIS, certreq, OpenSSL and browsers make them.
+//!
+//! A request is accepted as PEM (`CERTIFICATE REQUEST`, or `NEW CERTIFICATE REQUEST` as IIS
+//! writes certreq.txt), as bare base64 with any line breaks, or as DER. Its signature must
+//! verify (proof of possession; SHA-1 is accepted for that, never for what the CA signs). Its
+//! names come from the subject CN and any requested subjectAltName, through the same rules as
+//! names typed on the command line; every other requested extension is ignored, so a request
+//! can never make itself a CA.
+
+use rustls_pki_types::CertificateSigningRequestDer;
+use rustls_pki_types::pem::PemObject;
+use time::OffsetDateTime;
+use tracing::instrument;
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+
+use crate::authority::Authority;
+use crate::error::{Error, Result};
+use crate::issue::{Issued, LeafSpec};
+use crate::key::KeyAlgorithm;
+use crate::name::SubjectName;
+use crate::profile::{Profile, Validity};
+use crate::store::RequestSource;
+
+/// The largest request accepted, in bytes of input (a 16384-bit RSA request is under 6 KiB).
+pub const MAX_REQUEST_SIZE: usize = 64 * 1024;
+
+/// A parsed request whose signature verified.
+#[derive(Clone, Debug)]
+pub struct CertificateRequest {
+    der: Vec<u8>,
+    names: Vec<SubjectName>,
+    key_algorithm: KeyAlgorithm,
+    public_key: rcgen::SubjectPublicKeyInfo,
+}
+
+/// How to sign a request.
+#[derive(Clone, Debug)]
+pub struct SignOptions {
+    pub days: Option<u32>,
+    pub allow_internal: bool,
+    pub profile: Profile,
+    /// Names to add to those of the request (AD CS `san:` attributes).
+    pub extra_names: Vec<SubjectName>,
+    pub requester: String,
+    pub source: RequestSource,
+}
+
+impl CertificateRequest {
+    /// Reads a request in any of the accepted encodings and verifies its signature.
+    pub fn parse(input: &[u8]) -> Result<Self> {
+        let der = decode(input)?;
+        let (rest, csr) = X509CertificationRequest::from_der(&der)
+            .map_err(|_| Error::InvalidRequest("it is not a PKCS#10 certificate request".into()))?;
+        if !rest.is_empty() {
+            return Err(Error::InvalidRequest(
+                "it has bytes after the end of the request".into(),
+            ));
+        }
+        let info = &csr.certification_request_info;
+        // The key is checked first: a 1024-bit request would otherwise fail with a signature
+        // error that hides the real reason.
+        let key_algorithm = KeyAlgorithm::of_public_key(&info.subject_pki)?;
+        csr.verify_signature().map_err(|_| {
+            Error::InvalidRequest(
+                "its signature does not verify (it was altered, or signed with an algorithm other than \
+                 RSA PKCS#1 with SHA-1/SHA-2 or ECDSA): make the request again"
+                    .into(),
+            )
+        })?;
+        let public_key =
+            rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw).map_err(|_| {
+                Error::InvalidRequest("its public key is not one the CA can sign".into())
+            })?;
+
+        let mut raw_names: Vec<String> = Vec::new();
+        for cn in info.subject.iter_common_name() {
+            let cn = cn.as_str().map_err(|_| {
+                Error::InvalidRequest("its subject CN is not a readable string".into())
+            })?;
+            raw_names.push(cn.to_owned());
+        }
+        if let Some(extensions) = csr.requested_extensions() {
+            for extension in extensions {
+                if let ParsedExtension::SubjectAlternativeName(san) = extension {
+                    for name in &san.general_names {
+                        match name {
+                            GeneralName::DNSName(dns) => raw_names.push((*dns).to_owned()),
+                            GeneralName::IPAddress(bytes) => raw_names.push(ip_text(bytes)?),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if raw_names.is_empty() {
+            return Err(Error::InvalidRequest(
+                "it names no server: put the server's name in the subject CN or a DNS subjectAltName".into(),
+            ));
+        }
+        let mut names: Vec<SubjectName> = Vec::with_capacity(raw_names.len());
+        for raw in &raw_names {
+            let name: SubjectName = raw.parse()?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(CertificateRequest {
+            der,
+            names,
+            key_algorithm,
+            public_key,
+        })
+    }
+
+    /// DER of the request.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The names asked for: the CN first, then the subjectAltName entries.
+    pub fn names(&self) -> &[SubjectName] {
+        &self.names
+    }
+
+    /// The algorithm of the request's key.
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.key_algorithm
+    }
+}
+
+impl Authority {
+    /// Signs a verified request under the name rules and records it like any issuance.
+    #[instrument(skip_all)]
+    pub async fn sign_request(
+        &self,
+        request: &CertificateRequest,
+        options: SignOptions,
+    ) -> Result<Issued> {
+        let mut names = request.names.clone();
+        names.extend(options.extra_names.iter().cloned());
+        let names = self.check_names(&names, options.allow_internal)?;
+        let validity = Validity::leaf(
+            options.days,
+            self.root().not_after(),
+            OffsetDateTime::now_utc(),
+        )?;
+        let spec = LeafSpec {
+            names: &names,
+            validity,
+            profile: options.profile,
+            key_algorithm: request.key_algorithm,
+            requester: &options.requester,
+            source: options.source,
+            csr_der: Some(&request.der),
+            renewed_from: None,
+        };
+        self.sign_leaf(&spec, &request.public_key).await
+    }
+}
+
+/// DER from PEM, bare base64 or DER input.
+fn decode(input: &[u8]) -> Result<Vec<u8>> {
+    if input.len() > MAX_REQUEST_SIZE {
+        return Err(Error::InvalidRequest(format!(
+            "it is larger than {} KiB, far more than any certificate request",
+            MAX_REQUEST_SIZE / 1024
+        )));
+    }
+    let trimmed = input.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(Error::InvalidRequest("the input is empty".into()));
+    }
+    if trimmed[0] == 0x30 {
+        return Ok(trimmed.to_vec());
+    }
+    let text = std::str::from_utf8(trimmed)
+        .map_err(|_| Error::InvalidRequest("it is neither PEM, base64 nor DER".into()))?;
+    // IIS and certreq label the block "NEW CERTIFICATE REQUEST"; RFC 7468 says
+    // "CERTIFICATE REQUEST". Bare base64 (the AD CS web form's textarea) gets the standard
+    // armour, so one PEM reader handles all three, CRLF line ends included.
+    let pem = if text.contains("-----BEGIN") {
+        text.replace("NEW CERTIFICATE REQUEST-----", "CERTIFICATE REQUEST-----")
+    } else {
+        let body: String = text.split_ascii_whitespace().collect();
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+            lines.join("\n")
+        )
+    };
+    CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
+        .map(|der| der.as_ref().to_vec())
+        .map_err(|err| match err {
+            rustls_pki_types::pem::Error::NoItemsFound => Error::InvalidRequest(
+                "no CERTIFICATE REQUEST block was found in the PEM input".into(),
+            ),
+            _ => Error::InvalidRequest("its base64 is damaged".into()),
+        })
+}
+
+fn ip_text(bytes: &[u8]) -> Result<String> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    match bytes.len() {
+        4 => Ok(Ipv4Addr::from(<[u8; 4]>::try_from(bytes).unwrap_or_default()).to_string()),
+        16 => Ok(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap_or_default()).to_string()),
+        _ => Err(Error::InvalidRequest(
+            "it asks for an IP address of a length that is neither IPv4 nor IPv6".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn request(names: &[&str], alg: KeyAlgorithm) -> (Vec<u8>, String) {
+        let pair = alg.generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(
+            names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0]);
+        let csr = params.serialize_request(&pair).unwrap();
+        (csr.der().to_vec(), csr.pem().unwrap())
+    }
+
+    #[test]
+    fn reads_pem_new_label_bare_base64_with_crlf_and_der() {
+        let (der, pem) = request(&["mail.example.com"], KeyAlgorithm::EcdsaP256);
+        let new_label = pem
+            .replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
+            .replace('\n', "\r\n");
+        let bare: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        let one_line: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        for input in [
+            pem.as_bytes(),
+            new_label.as_bytes(),
+            bare.as_bytes(),
+            one_line.as_bytes(),
+            &der,
+        ] {
+            let parsed = CertificateRequest::parse(input).unwrap();
+            assert_eq!(parsed.der(), der.as_slice());
+            assert_eq!(
+                parsed.names(),
+                &["mail.example.com".parse::<SubjectName>().unwrap()]
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_garbage_and_empty_input() {
+        for input in [
+            &b""[..],
+            b"   \n",
+            b"hello world",
+            b"\x30\x03\x02\x01\x01",
+            b"-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n",
+        ] {
+            assert!(
+                matches!(
+                    CertificateRequest::parse(input),
+                    Err(Error::InvalidRequest(_))
+                ),
+                "{input:?}"
+            );
+        }
+        assert!(CertificateRequest::parse(&vec![b'A'; MAX_REQUEST_SIZE + 1]).is_err());
+    }
+
+    #[test]
+    fn refuses_a_request_whose_signature_does_not_verify() {
+        let (mut der, _) = request(&["mail.example.com"], KeyAlgorithm::EcdsaP256);
+        // Flip a byte of the CN inside the signed part.
+        let at = der.windows(4).position(|w| w == b"mail").unwrap();
+        der[at] = b'n';
+        match CertificateRequest::parse(&der) {
+            Err(Error::InvalidRequest(msg)) => assert!(msg.contains("signature")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn takes_names_from_cn_and_san_through_the_name_rules() {
+        let (der, _) = request(
+            &["Mail.Example.com", "owa.example.com", "192.0.2.7"],
+            KeyAlgorithm::EcdsaP256,
+        );
+        let parsed = CertificateRequest::parse(&der).unwrap();
+        let shown: Vec<String> = parsed.names().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["mail.example.com", "owa.example.com", "192.0.2.7"]);
+        let (der, _) = request(&["*.com"], KeyAlgorithm::EcdsaP256);
+        assert!(matches!(
+            CertificateRequest::parse(&der),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+}

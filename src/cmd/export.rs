@@ -1,0 +1,36 @@
+//! `ca export`: an issued certificate in another format.
+
+use std::path::{Path, PathBuf};
+
+use ca_core::export::CertificateFormat;
+
+use crate::cmd::Refused;
+use crate::output::emit;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The request id, or the certificate's serial number in hex.
+    #[arg(value_name = "ID|SERIAL")]
+    id: String,
+    /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root).
+    #[arg(long)]
+    format: String,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let format: CertificateFormat = args.format.parse()?;
+    let authority = crate::cmd::open(data).await?;
+    let row = crate::cmd::find(&authority, &args.id).await?;
+    let cert = row.certificate.as_ref().ok_or_else(|| {
+        Refused(format!(
+            "request {} has no certificate: it is {}",
+            row.id,
+            row.status.name()
+        ))
+    })?;
+    let bytes = format.render(&cert.der, &[authority.root().der()])?;
+    emit(args.out.as_deref(), &bytes, format.is_binary())
+}

@@ -1,0 +1,63 @@
+//! `ca sign`: a certificate for a request made elsewhere (IIS, certreq, OpenSSL).
+
+use std::path::{Path, PathBuf};
+
+use ca_core::Profile;
+use ca_core::csr::{CertificateRequest, SignOptions};
+use ca_core::store::RequestSource;
+
+use crate::output::{emit, human};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The request: PEM, bare base64 or DER (`-` for standard input).
+    #[arg(value_name = "CSR_FILE")]
+    csr: PathBuf,
+    /// How long the certificate is valid, in days (at most 825) [default: 397]
+    #[arg(long, value_name = "N")]
+    days: Option<u32>,
+    /// Write the certificate (PEM) to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Accept names that resolve only inside a private network.
+    #[arg(long)]
+    allow_internal: bool,
+    /// Also allow TLS client authentication with this certificate.
+    #[arg(long)]
+    client_auth: bool,
+}
+
+pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let input = crate::cmd::read_input(&args.csr, "certificate request")?;
+    let request = CertificateRequest::parse(&input)?;
+    let authority = crate::cmd::open(data).await?;
+    let issued = authority
+        .sign_request(
+            &request,
+            SignOptions {
+                days: args.days,
+                allow_internal: args.allow_internal,
+                profile: if args.client_auth {
+                    Profile::ServerAndClient
+                } else {
+                    Profile::Server
+                },
+                extra_names: Vec::new(),
+                requester: "cli".into(),
+                source: RequestSource::Csr,
+            },
+        )
+        .await?;
+    emit(args.out.as_deref(), issued.leaf_pem().as_bytes(), false)?;
+    if let Some(cert) = &issued.issuance.certificate {
+        eprintln!(
+            "ca: issued certificate {} for {} ({} key), valid until {}, serial {}",
+            issued.issuance.id,
+            issued.issuance.names.join(", "),
+            cert.key_algorithm,
+            human(cert.not_after),
+            cert.serial
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,472 @@
+//! PKCS#7, PFX, DER/PEM exports and `ca sign`, each checked with `openssl`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{Sandbox, openssl, openssl_ok};
+
+/// `openssl pkcs12 -info` of a PFX, without `-legacy`: OpenSSL 3 must open it as it is.
+fn pkcs12_info(sb: &Sandbox, pfx: &str) -> String {
+    let out = openssl(
+        sb.path(),
+        &[
+            "pkcs12", "-info", "-noenc", "-passin", "file:pw", "-in", pfx,
+        ],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "openssl pkcs12 -info failed: {text}");
+    text
+}
+
+fn issue_with_pfx(sb: &Sandbox, name: &str, extra: &[&str]) -> String {
+    std::fs::write(sb.file("pw"), "Pfx pässword 1\n").unwrap();
+    let mut args = vec!["issue", name, "--pfx-password-file", "pw"];
+    args.extend_from_slice(extra);
+    sb.ok(&args);
+    pkcs12_info(sb, &format!("{name}.pfx"))
+}
+
+/// The key and certificates inside a PFX match the files `ca issue` wrote.
+fn assert_pfx_holds(sb: &Sandbox, name: &str) {
+    let pem = openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12",
+            "-in",
+            &format!("{name}.pfx"),
+            "-passin",
+            "file:pw",
+            "-noenc",
+        ],
+    );
+    std::fs::write(sb.file("from-pfx.pem"), &pem).unwrap();
+    let key_pub = openssl_ok(sb.path(), &["pkey", "-in", "from-pfx.pem", "-pubout"]);
+    let leaf_pub = openssl_ok(
+        sb.path(),
+        &["x509", "-in", &format!("{name}.crt"), "-noout", "-pubkey"],
+    );
+    assert_eq!(key_pub, leaf_pub, "the PFX's key belongs to the leaf");
+    let leaf = std::fs::read_to_string(sb.file(&format!("{name}.crt"))).unwrap();
+    let root = std::fs::read_to_string(sb.data().join("root.crt")).unwrap();
+    assert!(pem.contains(leaf.trim()), "the PFX holds the leaf");
+    assert!(pem.contains(root.trim()), "the PFX holds the root");
+}
+
+#[test]
+fn compat_pfx_opens_in_openssl_3_without_legacy_and_carries_what_iis_needs() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Example Root CA"]);
+    let info = issue_with_pfx(&sb, "mail.example.com", &[]);
+    assert!(info.contains("MAC: sha1"), "{info}");
+    assert!(
+        info.contains("PKCS7 Encrypted data: pbeWithSHA1And3-KeyTripleDES-CBC"),
+        "{info}"
+    );
+    assert!(
+        info.contains("Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC"),
+        "{info}"
+    );
+    assert!(!info.contains("RC2"), "{info}");
+    assert_eq!(
+        info.matches("localKeyID:").count(),
+        2,
+        "on the key and the leaf only: {info}"
+    );
+    assert_eq!(
+        info.matches("friendlyName: mail.example.com").count(),
+        2,
+        "{info}"
+    );
+    assert!(
+        info.contains("Microsoft CSP Name: Microsoft Enhanced RSA and AES Cryptographic Provider"),
+        "{info}"
+    );
+    // The root's bag carries no attributes at all.
+    assert!(
+        info.contains("Bag Attributes: <No Attributes>\nsubject=CN = Example Root CA"),
+        "{info}"
+    );
+    assert_pfx_holds(&sb, "mail.example.com");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(sb.file("mail.example.com.pfx"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Round trip: what OpenSSL takes out, it can put back into a PFX of its own.
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "mail.example.com.pfx",
+            "-passin",
+            "file:pw",
+            "-noenc",
+            "-out",
+            "all.pem",
+        ],
+    );
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "all.pem",
+            "-passout",
+            "file:pw",
+            "-out",
+            "again.pfx",
+        ],
+    );
+    pkcs12_info(&sb, "again.pfx");
+}
+
+#[test]
+fn modern_pfx_uses_pbes2_aes_256_and_an_hmac_sha256_mac() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let info = issue_with_pfx(&sb, "mail.example.com", &["--pfx-profile", "modern"]);
+    assert!(info.contains("MAC: sha256"), "{info}");
+    assert!(
+        info.contains("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC")
+            && info.contains("PRF hmacWithSHA256"),
+        "{info}"
+    );
+    assert!(
+        info.contains("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC"),
+        "{info}"
+    );
+    assert!(
+        !info.contains("Microsoft CSP Name"),
+        "the CSP attribute belongs to the compat profile"
+    );
+    assert_eq!(info.matches("localKeyID:").count(), 2, "{info}");
+    assert_pfx_holds(&sb, "mail.example.com");
+}
+
+#[test]
+fn pfx_for_an_ecdsa_key() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let info = issue_with_pfx(&sb, "mail.example.com", &["--key", "ecdsa-p256"]);
+    assert!(
+        !info.contains("Microsoft CSP Name"),
+        "an RSA provider cannot hold an EC key: {info}"
+    );
+    assert!(info.contains("friendlyName: mail.example.com"));
+    assert_pfx_holds(&sb, "mail.example.com");
+}
+
+#[test]
+fn refuses_an_empty_pfx_password_before_issuing_anything() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    std::fs::write(sb.file("pw"), "\n").unwrap();
+    let stderr = sb.refused(&["issue", "mail.example.com", "--pfx-password-file", "pw"]);
+    assert!(stderr.contains("PFX password is empty"), "{stderr}");
+    let stderr = sb.refused(&[
+        "issue",
+        "mail.example.com",
+        "--pfx-password-file",
+        "missing",
+    ]);
+    assert!(stderr.contains("cannot read the PFX password"), "{stderr}");
+    let stderr = sb.refused(&[
+        "issue",
+        "mail.example.com",
+        "--pfx-password-file",
+        "pw",
+        "--pfx-profile",
+        "rc2",
+    ]);
+    assert!(stderr.contains("unknown PFX profile"), "{stderr}");
+    assert_eq!(sb.files(), ["pw"]);
+    assert_eq!(sb.row_count(), 0);
+}
+
+fn subjects(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("subject="))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn pkcs7_chains_list_leaf_then_root_in_der_and_pem() {
+    let sb = Sandbox::new();
+    sb.ok(&["init", "--key", "ecdsa-p256", "--name", "Example Root CA"]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["export", "1", "--format", "p7b", "--out", "chain.p7b"]);
+    let der = openssl_ok(
+        sb.path(),
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "chain.p7b",
+            "-print_certs",
+            "-noout",
+        ],
+    );
+    assert_eq!(
+        subjects(&der),
+        ["CN = mail.example.com", "CN = Example Root CA"]
+    );
+    sb.ok(&["export", "1", "--format", "p7b-pem", "--out", "chain.p7c"]);
+    assert!(
+        std::fs::read_to_string(sb.file("chain.p7c"))
+            .unwrap()
+            .starts_with("-----BEGIN PKCS7-----")
+    );
+    let pem = openssl_ok(
+        sb.path(),
+        &["pkcs7", "-in", "chain.p7c", "-print_certs", "-noout"],
+    );
+    assert_eq!(
+        subjects(&pem),
+        ["CN = mail.example.com", "CN = Example Root CA"]
+    );
+
+    sb.ok(&["root", "--format", "p7b", "--out", "root.p7b"]);
+    let root = openssl_ok(
+        sb.path(),
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "root.p7b",
+            "-print_certs",
+            "-noout",
+        ],
+    );
+    assert_eq!(subjects(&root), ["CN = Example Root CA"]);
+    let root_pem = sb.ok(&["root", "--format", "p7b-pem"]);
+    std::fs::write(sb.file("root.p7c"), root_pem).unwrap();
+    let root = openssl_ok(
+        sb.path(),
+        &["pkcs7", "-in", "root.p7c", "-print_certs", "-noout"],
+    );
+    assert_eq!(subjects(&root), ["CN = Example Root CA"]);
+}
+
+#[test]
+fn exports_der_and_pem_by_id_and_by_serial() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let row: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let serial = row["serial"].as_str().unwrap().to_owned();
+    sb.ok(&["export", &serial, "--format", "der", "--out", "leaf.cer"]);
+    let from_der = openssl_ok(sb.path(), &["x509", "-inform", "DER", "-in", "leaf.cer"]);
+    let leaf = std::fs::read_to_string(sb.file("mail.example.com.crt")).unwrap();
+    assert_eq!(from_der, leaf);
+    let pem = sb.ok(&["export", "1", "--format", "pem"]);
+    let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
+    assert_eq!(pem, chain);
+    sb.refused(&["export", "1", "--format", "pfx"]);
+    sb.refused(&["export", "7", "--format", "pem"]);
+}
+
+/// Makes a request with `openssl req` and returns its file name.
+fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "req", "-new", "-newkey", key, "-nodes", "-keyout", "req.key", "-subj", subject, "-out",
+        file,
+    ];
+    args.extend_from_slice(extra);
+    openssl_ok(dir, &args);
+    file.to_owned()
+}
+
+fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
+    let out = format!("{csr}.crt");
+    sb.ok(&["sign", csr, "--out", &out]);
+    let root = sb.data().join("root.crt");
+    let verified = openssl_ok(
+        sb.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            &out,
+        ],
+    );
+    assert_eq!(verified.trim(), format!("{out}: OK"));
+    let text = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            &out,
+            "-noout",
+            "-ext",
+            "subjectAltName,basicConstraints",
+        ],
+    );
+    assert!(text.contains(expect_san), "{text}");
+    assert!(text.contains("CA:FALSE"), "{text}");
+}
+
+#[test]
+fn signs_requests_made_by_openssl_in_every_accepted_encoding() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let plain = openssl_request(
+        sb.path(),
+        "plain.csr",
+        "rsa:2048",
+        "/CN=Mail.Example.com/O=Example",
+        &[],
+    );
+    sign_and_verify(&sb, &plain, "DNS:mail.example.com");
+
+    let with_san = openssl_request(
+        sb.path(),
+        "san.csr",
+        "rsa:2048",
+        "/CN=mail.example.com",
+        &[
+            "-addext",
+            "subjectAltName=DNS:autodiscover.example.com,IP:192.0.2.10",
+        ],
+    );
+    sign_and_verify(
+        &sb,
+        &with_san,
+        "DNS:mail.example.com, DNS:autodiscover.example.com, IP Address:192.0.2.10",
+    );
+
+    let ec = openssl_request(
+        sb.path(),
+        "ec.csr",
+        "ec",
+        "/CN=ec.example.com",
+        &["-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    sign_and_verify(&sb, &ec, "DNS:ec.example.com");
+
+    // IIS's certreq.txt: "NEW CERTIFICATE REQUEST" with CRLF line ends.
+    let pem = std::fs::read_to_string(sb.file("plain.csr")).unwrap();
+    let iis = pem
+        .replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
+        .replace('\n', "\r\n");
+    std::fs::write(sb.file("certreq.txt"), iis).unwrap();
+    sign_and_verify(&sb, "certreq.txt", "DNS:mail.example.com");
+
+    // Bare base64 with CRLF, and DER.
+    let bare: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    std::fs::write(sb.file("bare.b64"), bare.join("\r\n")).unwrap();
+    sign_and_verify(&sb, "bare.b64", "DNS:mail.example.com");
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-in",
+            "plain.csr",
+            "-outform",
+            "DER",
+            "-out",
+            "plain.der",
+        ],
+    );
+    sign_and_verify(&sb, "plain.der", "DNS:mail.example.com");
+
+    // A request cannot make itself a CA: its extensions are ignored.
+    let ca_req = openssl_request(
+        sb.path(),
+        "ca.csr",
+        "rsa:2048",
+        "/CN=evil.example.com",
+        &[
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    sign_and_verify(&sb, &ca_req, "DNS:evil.example.com");
+    let text = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "ca.csr.crt", "-noout", "-ext", "keyUsage"],
+    );
+    assert!(!text.contains("Certificate Sign"), "{text}");
+
+    // Each request and its result are in the log.
+    let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 7);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["source"] == "csr" && r["status"] == "valid")
+    );
+}
+
+#[test]
+fn refuses_weak_forged_wildcard_garbage_and_empty_requests() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let weak = openssl_request(
+        sb.path(),
+        "weak.csr",
+        "rsa:1024",
+        "/CN=mail.example.com",
+        &[],
+    );
+    let stderr = sb.refused(&["sign", &weak]);
+    assert!(
+        stderr.contains("1024 bits")
+            && stderr.contains("regenerate the request with a 2048-bit key"),
+        "{stderr}"
+    );
+
+    let good = openssl_request(
+        sb.path(),
+        "good.csr",
+        "rsa:2048",
+        "/CN=mail.example.com",
+        &[],
+    );
+    openssl_ok(
+        sb.path(),
+        &["req", "-in", &good, "-outform", "DER", "-out", "good.der"],
+    );
+    let mut der = std::fs::read(sb.file("good.der")).unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    std::fs::write(sb.file("forged.der"), der).unwrap();
+    let stderr = sb.refused(&["sign", "forged.der"]);
+    assert!(stderr.contains("signature does not verify"), "{stderr}");
+
+    let wildcard = openssl_request(sb.path(), "wild.csr", "rsa:2048", "/CN=*.com", &[]);
+    let stderr = sb.refused(&["sign", &wildcard]);
+    assert!(
+        stderr.contains("'*.com'") && stderr.contains("at least two labels"),
+        "{stderr}"
+    );
+
+    std::fs::write(sb.file("garbage.csr"), "this is not a request\n").unwrap();
+    let stderr = sb.refused(&["sign", "garbage.csr"]);
+    assert!(
+        stderr.contains("certificate request is refused"),
+        "{stderr}"
+    );
+    std::fs::write(sb.file("empty.csr"), "").unwrap();
+    let stderr = sb.refused(&["sign", "empty.csr"]);
+    assert!(stderr.contains("empty"), "{stderr}");
+    let stderr = sb.refused(&["sign", "no-such.csr"]);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+
+    assert_eq!(sb.row_count(), 0, "nothing refused reaches the log");
+}
