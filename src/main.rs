@@ -43,15 +43,33 @@ enum Command {
     Export(cmd::export::Args),
     /// Write the root certificate, to install on clients.
     Root(cmd::root::Args),
+    /// List the requests waiting for an administrator.
+    Pending,
+    /// Issue a pending request.
+    Approve(cmd::pending::ApproveArgs),
+    /// Deny a pending request.
+    Deny(cmd::pending::DenyArgs),
+    /// Manage the users of the web pages.
+    #[command(subcommand)]
+    User(cmd::user::Command),
+    /// Serve the /certsrv pages over HTTP and HTTPS.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CA_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CA_LOG")
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,6 +93,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::List(args) => cmd::list::run(&cli.data, args).await,
             Command::Show(args) => cmd::show::run(&cli.data, args).await,
             Command::Root(args) => cmd::root::run(&cli.data, args).await,
+            Command::Pending => cmd::pending::list(&cli.data).await,
+            Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
+            Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,
+            Command::User(command) => cmd::user::run(&cli.data, command).await,
+            Command::Serve(args) => cmd::serve::run(&cli.data, args).await,
         }
     })
 }

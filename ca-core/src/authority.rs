@@ -112,6 +112,7 @@ pub struct Root {
     not_after: OffsetDateTime,
     key_algorithm: KeyAlgorithm,
     permitted: Vec<PermittedSubtree>,
+    key_identifier: Vec<u8>,
 }
 
 impl Root {
@@ -147,6 +148,11 @@ impl Root {
         &self.permitted
     }
 
+    /// The subjectKeyIdentifier, which every leaf and CRL names as its authorityKeyIdentifier.
+    pub fn key_identifier(&self) -> &[u8] {
+        &self.key_identifier
+    }
+
     /// SHA-256 fingerprint.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.der)
@@ -171,7 +177,11 @@ impl Root {
         let key_algorithm =
             KeyAlgorithm::of_public_key(cert.public_key()).map_err(|_| bad("unsupported key"))?;
         let mut permitted = Vec::new();
+        let mut key_identifier = Vec::new();
         for ext in cert.extensions() {
+            if let ParsedExtension::SubjectKeyIdentifier(ski) = ext.parsed_extension() {
+                key_identifier = ski.0.to_vec();
+            }
             if let ParsedExtension::NameConstraints(nc) = ext.parsed_extension() {
                 for subtree in nc.permitted_subtrees.iter().flatten() {
                     match &subtree.base {
@@ -190,6 +200,7 @@ impl Root {
             not_after: cert.validity().not_after.to_datetime(),
             key_algorithm,
             permitted,
+            key_identifier,
             der,
         })
     }

@@ -138,6 +138,18 @@ impl Authority {
         request: &CertificateRequest,
         options: SignOptions,
     ) -> Result<Issued> {
+        self.sign_request_for(request, &options, None, &options.requester)
+            .await
+    }
+
+    /// Signs `request`, answering the pending request `pending` when there is one.
+    pub(crate) async fn sign_request_for(
+        &self,
+        request: &CertificateRequest,
+        options: &SignOptions,
+        pending: Option<i64>,
+        decided_by: &str,
+    ) -> Result<Issued> {
         let mut names = request.names.clone();
         names.extend(options.extra_names.iter().cloned());
         let names = self.check_names(&names, options.allow_internal)?;
@@ -155,6 +167,8 @@ impl Authority {
             source: options.source,
             csr_der: Some(&request.der),
             renewed_from: None,
+            pending_request: pending,
+            decided_by,
         };
         self.sign_leaf(&spec, &request.public_key).await
     }
@@ -180,8 +194,22 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
     // IIS and certreq label the block "NEW CERTIFICATE REQUEST"; RFC 7468 says
     // "CERTIFICATE REQUEST". Bare base64 (the AD CS web form's textarea) gets the standard
     // armour, so one PEM reader handles all three, CRLF line ends included.
+    // Base64 has no spaces: a space inside a line is a '+' that a form post decoded as one
+    // (a request pasted into a script without URL-encoding).
+    let text: String = text
+        .lines()
+        .map(|line| {
+            let line = line.trim();
+            if line.starts_with("-----") {
+                line.to_owned()
+            } else {
+                line.replace(' ', "+")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let pem = if text.contains("-----BEGIN") {
-        text.replace("NEW CERTIFICATE REQUEST-----", "CERTIFICATE REQUEST-----")
+        text.replace("NEW CERTIFICATE REQUEST-----", "CERTIFICATE REQUEST-----") + "\n"
     } else {
         let body: String = text.split_ascii_whitespace().collect();
         let lines: Vec<&str> = body
@@ -246,11 +274,13 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\r\n");
         let one_line: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let plus_as_space = one_line.replace('+', " ");
         for input in [
             pem.as_bytes(),
             new_label.as_bytes(),
             bare.as_bytes(),
             one_line.as_bytes(),
+            plus_as_space.as_bytes(),
             &der,
         ] {
             let parsed = CertificateRequest::parse(input).unwrap();

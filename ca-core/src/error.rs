@@ -133,6 +133,9 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("the issuance log failed: {0}")]
     Database(sqlx::Error),
+    /// A certificate with this serial number is already in the log.
+    #[error("the serial number is already in the log")]
+    DuplicateSerial,
     /// A row holds a value this version cannot read.
     #[error("the issuance log holds an unreadable value: {0}")]
     Corrupt(String),

@@ -7,7 +7,7 @@ use tracing::instrument;
 
 use crate::authority::Authority;
 use crate::certificate::{Fingerprint, SerialNumber, certificate_pem};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::name::SubjectName;
 use crate::profile::{LeafValidity, Profile, Validity};
@@ -73,6 +73,8 @@ pub(crate) struct LeafSpec<'a> {
     pub source: RequestSource,
     pub csr_der: Option<&'a [u8]>,
     pub renewed_from: Option<i64>,
+    pub pending_request: Option<i64>,
+    pub decided_by: &'a str,
 }
 
 impl Authority {
@@ -98,6 +100,8 @@ impl Authority {
             source: RequestSource::Cli,
             csr_der: None,
             renewed_from: None,
+            pending_request: None,
+            decided_by: &request.requester,
         };
         let mut issued = self.sign_leaf(&spec, &key_pair).await?;
         issued.key = Some(PrivateKey::new(request.key, &key_pair));
@@ -131,6 +135,8 @@ impl Authority {
                     sha256: &fingerprint.hex(),
                     der: &der,
                     renewed_from: spec.renewed_from,
+                    pending_request: spec.pending_request,
+                    decided_by: spec.decided_by,
                 })
                 .await;
             match recorded {
@@ -143,7 +149,7 @@ impl Authority {
                         shortened_to_root: spec.validity.shortened_to_root,
                     });
                 }
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Store(StoreError::DuplicateSerial)) => continue,
                 Err(other) => return Err(other),
             }
         }

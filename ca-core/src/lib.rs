@@ -6,15 +6,19 @@
 
 pub mod authority;
 pub mod certificate;
+pub mod crl;
 pub mod csr;
+pub mod enroll;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod identity;
 pub mod issue;
 pub mod key;
 pub mod name;
 pub mod profile;
 pub mod store;
+pub mod users;
 
 pub use authority::{Authority, InitOptions, RequestPolicy, Root};
 pub use certificate::{Fingerprint, SerialNumber};

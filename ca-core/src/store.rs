@@ -140,6 +140,28 @@ pub struct NewIssuance<'a> {
     pub sha256: &'a str,
     pub der: &'a [u8],
     pub renewed_from: Option<i64>,
+    /// The pending request this certificate answers; `None` records a new request with it.
+    pub pending_request: Option<i64>,
+    /// Who decided to issue (the requester itself when the policy issued at once).
+    pub decided_by: &'a str,
+}
+
+/// A request waiting for an admin, as the log holds it.
+#[derive(Clone, Debug)]
+pub struct PendingRequest {
+    pub id: i64,
+    pub requester: String,
+    pub csr_der: Vec<u8>,
+    /// The CertAttrib lines submitted with it.
+    pub attributes: String,
+}
+
+/// A user of the web pages.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
 }
 
 /// Which rows `list` returns.
@@ -211,19 +233,39 @@ impl Store {
         let names =
             serde_json::to_string(new.names).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
-             VALUES (?, ?, ?, ?, ?, 'issued', 'Issued', ?, ?) RETURNING id",
-        )
-        .bind(now)
-        .bind(new.requester)
-        .bind(new.source.as_str())
-        .bind(&names)
-        .bind(new.csr_der)
-        .bind(now)
-        .bind(new.requester)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id: i64 = match new.pending_request {
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
+                     VALUES (?, ?, ?, ?, ?, 'issued', 'Issued', ?, ?) RETURNING id",
+                )
+                .bind(now)
+                .bind(new.requester)
+                .bind(new.source.as_str())
+                .bind(&names)
+                .bind(new.csr_der)
+                .bind(now)
+                .bind(new.decided_by)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            Some(id) => {
+                let updated = sqlx::query(
+                    "UPDATE requests SET status = 'issued', disposition = 'Issued', names = ?, decided_at = ?, decided_by = ?
+                     WHERE id = ? AND status = 'pending'",
+                )
+                .bind(&names)
+                .bind(now)
+                .bind(new.decided_by)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(Error::Conflict(format!("request {id} is not pending")));
+                }
+                id
+            }
+        };
         let inserted = sqlx::query(
             "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -250,7 +292,7 @@ impl Store {
         inserted?;
         audit(
             &mut tx,
-            new.requester,
+            new.decided_by,
             "issue",
             &id.to_string(),
             &format!("serial {} for {}", new.serial, new.names.join(", ")),
@@ -258,6 +300,191 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.issuance(id).await
+    }
+
+    /// Records a request left pending for an admin.
+    #[instrument(skip_all)]
+    pub async fn record_pending(
+        &self,
+        requester: &str,
+        source: RequestSource,
+        names: &[String],
+        csr_der: &[u8],
+        attributes: &str,
+    ) -> Result<Issuance> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let names =
+            serde_json::to_string(names).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO requests (created_at, requester, source, names, csr, attributes, status, disposition)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', 'Taken Under Submission') RETURNING id",
+        )
+        .bind(now)
+        .bind(requester)
+        .bind(source.as_str())
+        .bind(&names)
+        .bind(csr_der)
+        .bind(attributes)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit(&mut tx, requester, "submit", &id.to_string(), "pending").await?;
+        tx.commit().await?;
+        self.issuance(id).await
+    }
+
+    /// A pending request, with what is needed to sign it.
+    #[instrument(skip_all)]
+    pub async fn pending_request(&self, id: i64) -> Result<PendingRequest> {
+        let row =
+            sqlx::query("SELECT id, requester, csr, attributes, status FROM requests WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        let status: String = row.try_get("status").map_err(StoreError::from)?;
+        if status != "pending" {
+            return Err(Error::Conflict(format!(
+                "request {id} is not pending: it was {status}"
+            )));
+        }
+        let csr_der: Option<Vec<u8>> = row.try_get("csr").map_err(StoreError::from)?;
+        Ok(PendingRequest {
+            id,
+            requester: row.try_get("requester").map_err(StoreError::from)?,
+            csr_der: csr_der
+                .ok_or_else(|| StoreError::Corrupt(format!("request {id} has no CSR")))?,
+            attributes: row
+                .try_get::<Option<String>, _>("attributes")
+                .map_err(StoreError::from)?
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Denies a pending request with a reason.
+    #[instrument(skip_all)]
+    pub async fn deny(&self, id: i64, reason: &str, actor: &str) -> Result<Issuance> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE requests SET status = 'denied', disposition = ?, decided_at = ?, decided_by = ?
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(actor)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            drop(tx);
+            // Say why: unknown, or already decided.
+            let row = self.issuance(id).await?;
+            return Err(Error::Conflict(format!(
+                "request {id} is not pending: it is {}",
+                row.status.name()
+            )));
+        }
+        audit(&mut tx, actor, "deny", &id.to_string(), reason).await?;
+        tx.commit().await?;
+        self.issuance(id).await
+    }
+
+    /// Rows requested by `requester`, newest first.
+    #[instrument(skip_all)]
+    pub async fn list_by_requester(&self, requester: &str) -> Result<Vec<Issuance>> {
+        let sql = format!("{SELECT} WHERE r.requester = ? ORDER BY r.id DESC LIMIT 200");
+        let rows = sqlx::query(&sql)
+            .bind(requester)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(issuance_from_row).collect()
+    }
+
+    /// Adds a user, or replaces the role and password of an existing one.
+    #[instrument(skip_all)]
+    pub async fn put_user(
+        &self,
+        name: &str,
+        role: &str,
+        password_hash: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(password_hash)
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, actor, "user", name, role).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user with this name, if any.
+    #[instrument(skip_all)]
+    pub async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query("SELECT name, role, password_hash FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(UserRecord {
+                name: row.try_get("name").map_err(StoreError::from)?,
+                role: row.try_get("role").map_err(StoreError::from)?,
+                password_hash: row.try_get("password_hash").map_err(StoreError::from)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// How many users there are.
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Draws the next CRL number: one more than the last, kept in the log so it only grows
+    /// (RFC 5280 §5.2.3).
+    #[instrument(skip_all)]
+    pub async fn next_crl_number(&self) -> Result<i64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO settings (key, value) VALUES ('crl_number', '1')
+             ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+             RETURNING CAST(value AS INTEGER)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(number)
+    }
+
+    /// Every revoked certificate that has not yet expired: serial (hex), time, reason.
+    #[instrument(skip_all)]
+    pub async fn revoked(&self) -> Result<Vec<(String, OffsetDateTime, String)>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT c.serial, v.revoked_at, v.reason FROM revocations v
+             JOIN certificates c ON c.request_id = v.request_id
+             WHERE c.not_after >= ? ORDER BY v.revoked_at",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(serial, at, reason)| {
+                let at = OffsetDateTime::from_unix_timestamp(at)
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+                Ok((serial, at, reason))
+            })
+            .collect()
     }
 
     /// The row with this request id.
@@ -454,6 +681,8 @@ mod tests {
             sha256: serial,
             der: b"not really DER",
             renewed_from: None,
+            pending_request: None,
+            decided_by: "tester",
         }
     }
 

@@ -10,9 +10,12 @@ pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
+pub(crate) mod pending;
 pub(crate) mod root;
+pub(crate) mod serve;
 pub(crate) mod show;
 pub(crate) mod sign;
+pub(crate) mod user;
 
 /// Connections the command line needs to the store.
 pub(crate) const CLI_CONNECTIONS: u32 = 1;

@@ -1,0 +1,203 @@
+//! Requests that arrive over the web: submitted, then issued at once or left pending for an
+//! admin per the CA's policy (DESIGN §6), and the `CertAttrib` lines that come with them.
+
+use tracing::instrument;
+
+use crate::authority::{Authority, RequestPolicy};
+use crate::csr::{CertificateRequest, SignOptions};
+use crate::error::{Error, Result};
+use crate::issue::Issued;
+use crate::name::SubjectName;
+use crate::profile::Profile;
+use crate::store::{Issuance, RequestSource};
+
+/// The longest `CertAttrib` accepted.
+const MAX_ATTRIBUTES: usize = 8 * 1024;
+/// The certificate templates offered, as AD CS names them.
+pub const TEMPLATES: &[&str] = &["WebServer"];
+
+/// What a submission came to.
+#[derive(Debug)]
+pub enum Submission {
+    /// Issued at once: the certificate is in the log.
+    Issued(Box<Issued>),
+    /// Waiting for an admin.
+    Pending(Box<Issuance>),
+}
+
+/// The `CertAttrib` of an AD CS request: lines of `Name:Value`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestAttributes {
+    /// `CertificateTemplate:WebServer`.
+    pub template: Option<String>,
+    /// `san:dns=a.example.com&dns=b.example.com&ipaddress=192.0.2.1`.
+    pub san: Vec<SubjectName>,
+    /// The text as submitted, kept with a pending request.
+    pub raw: String,
+}
+
+impl RequestAttributes {
+    /// Parses `CertAttrib`. Lines may end in CRLF, LF or CR; unknown attribute names are
+    /// ignored, as AD CS does; a template other than those offered, a `san` entry of a type
+    /// a server certificate cannot carry, or a line without a colon is refused.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.len() > MAX_ATTRIBUTES {
+            return Err(Error::InvalidInput(format!(
+                "CertAttrib is longer than {MAX_ATTRIBUTES} bytes"
+            )));
+        }
+        let mut attributes = RequestAttributes {
+            raw: text.to_owned(),
+            ..RequestAttributes::default()
+        };
+        for line in text
+            .split(['\r', '\n'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "the CertAttrib line '{line}' is not of the form Name:Value (as in CertificateTemplate:WebServer)"
+                ))
+            })?;
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "certificatetemplate" => {
+                    let template = TEMPLATES
+                        .iter()
+                        .find(|t| t.eq_ignore_ascii_case(value))
+                        .ok_or_else(|| {
+                            Error::InvalidInput(format!(
+                                "the certificate template '{value}' is not offered by this CA: use {}",
+                                TEMPLATES.join(" or ")
+                            ))
+                        })?;
+                    attributes.template = Some((*template).to_owned());
+                }
+                "san" => {
+                    for entry in value.split('&').map(str::trim).filter(|e| !e.is_empty()) {
+                        let (kind, name) = entry.split_once('=').ok_or_else(|| {
+                            Error::InvalidInput(format!(
+                                "the san entry '{entry}' is not of the form dns=NAME or ipaddress=ADDRESS"
+                            ))
+                        })?;
+                        match kind.trim().to_ascii_lowercase().as_str() {
+                            "dns" | "ipaddress" => attributes.san.push(name.trim().parse()?),
+                            other => {
+                                return Err(Error::InvalidInput(format!(
+                                    "the san entry type '{other}' cannot go into a server certificate: use dns= or ipaddress="
+                                )));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(attributes)
+    }
+}
+
+impl Authority {
+    /// Takes a request submitted over the web: checks it fully (names included) so that a
+    /// request that can never be issued is refused now, then issues it or leaves it pending.
+    #[instrument(skip_all)]
+    pub async fn submit(
+        &self,
+        request: &CertificateRequest,
+        attributes: &RequestAttributes,
+        requester: &str,
+    ) -> Result<Submission> {
+        let mut names = request.names().to_vec();
+        names.extend(attributes.san.iter().cloned());
+        let names = self.check_names(&names, false)?;
+        match self.settings().policy {
+            RequestPolicy::Auto => {
+                let issued = self
+                    .sign_request(request, web_options(attributes, requester))
+                    .await?;
+                Ok(Submission::Issued(Box::new(issued)))
+            }
+            RequestPolicy::Pending => {
+                let shown: Vec<String> = names.iter().map(ToString::to_string).collect();
+                let row = self
+                    .store()
+                    .record_pending(
+                        requester,
+                        RequestSource::Web,
+                        &shown,
+                        request.der(),
+                        &attributes.raw,
+                    )
+                    .await?;
+                Ok(Submission::Pending(Box::new(row)))
+            }
+        }
+    }
+
+    /// Issues a pending request (`ca approve`, the admin page).
+    #[instrument(skip_all)]
+    pub async fn approve(&self, id: i64, actor: &str) -> Result<Issued> {
+        let pending = self.store().pending_request(id).await?;
+        let request = CertificateRequest::parse(&pending.csr_der)?;
+        let attributes = RequestAttributes::parse(&pending.attributes)?;
+        let options = web_options(&attributes, &pending.requester);
+        self.sign_request_for(&request, &options, Some(id), actor)
+            .await
+    }
+
+    /// Denies a pending request (`ca deny`, the admin page).
+    #[instrument(skip_all)]
+    pub async fn deny(&self, id: i64, reason: &str, actor: &str) -> Result<Issuance> {
+        let reason = reason.trim();
+        let reason = if reason.is_empty() {
+            "Denied by the CA administrator"
+        } else {
+            reason
+        };
+        if reason.len() > 500 {
+            return Err(Error::InvalidInput(
+                "the reason is longer than 500 characters".into(),
+            ));
+        }
+        self.store().deny(id, reason, actor).await
+    }
+}
+
+fn web_options(attributes: &RequestAttributes, requester: &str) -> SignOptions {
+    SignOptions {
+        days: None,
+        allow_internal: false,
+        profile: Profile::Server,
+        extra_names: attributes.san.clone(),
+        requester: requester.to_owned(),
+        source: RequestSource::Web,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_template_and_san_with_any_line_ends() {
+        let parsed = RequestAttributes::parse(
+            "CertificateTemplate:WebServer\r\nsan:dns=a.example.com&dns=b.example.com&ipaddress=192.0.2.1\nUserAgent:x",
+        )
+        .unwrap();
+        assert_eq!(parsed.template.as_deref(), Some("WebServer"));
+        let shown: Vec<String> = parsed.san.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["a.example.com", "b.example.com", "192.0.2.1"]);
+    }
+
+    #[test]
+    fn refuses_unknown_templates_and_san_types_and_malformed_lines() {
+        assert!(RequestAttributes::parse("CertificateTemplate:SubCA").is_err());
+        assert!(RequestAttributes::parse("san:upn=admin@example.com").is_err());
+        assert!(RequestAttributes::parse("san:dns=*.com").is_err());
+        assert!(RequestAttributes::parse("no colon here").is_err());
+        assert!(RequestAttributes::parse(&"a:b\n".repeat(5000)).is_err());
+        assert_eq!(RequestAttributes::parse("").unwrap().template, None);
+    }
+}

@@ -1,0 +1,157 @@
+//! The certificate `ca serve` presents over HTTPS: issued by the CA itself for the server's
+//! host names, kept in the data folder, and replaced before it expires.
+
+use std::fs;
+
+use time::{Duration, OffsetDateTime};
+use tracing::instrument;
+
+use crate::authority::Authority;
+use crate::error::{Error, Result};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
+use crate::issue::IssueRequest;
+use crate::key::{self, KeyAlgorithm};
+use crate::name::SubjectName;
+use crate::profile::Profile;
+
+const SERVER_CERT: &str = "https.crt";
+const SERVER_KEY: &str = "https.key";
+/// A server certificate is replaced once it has less than this left.
+pub const RENEW_BEFORE: Duration = Duration::days(30);
+
+/// A certificate chain and its key, for a TLS server.
+#[derive(Clone)]
+pub struct ServerIdentity {
+    /// DER, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// PKCS#8 DER.
+    pub key: Vec<u8>,
+    pub not_after: OffsetDateTime,
+}
+
+impl std::fmt::Debug for ServerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerIdentity")
+            .field("not_after", &self.not_after)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Authority {
+    /// The HTTPS identity for `names`: the one in the data folder while it covers exactly these
+    /// names and has more than [`RENEW_BEFORE`] left, else a new one (recorded in the log like
+    /// any certificate, its key kept mode 0600 beside the root's).
+    #[instrument(skip_all)]
+    pub async fn server_identity(&self, names: &[SubjectName]) -> Result<ServerIdentity> {
+        let wanted: Vec<String> = self
+            .check_names(names, true)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if let Some(identity) = self.stored_identity(&wanted)
+            && identity.not_after - OffsetDateTime::now_utc() > RENEW_BEFORE
+        {
+            return Ok(identity);
+        }
+        let issued = self
+            .issue(IssueRequest {
+                names: names.to_vec(),
+                key: KeyAlgorithm::EcdsaP256,
+                days: None,
+                profile: Profile::Server,
+                allow_internal: true,
+                requester: "ca serve".into(),
+            })
+            .await?;
+        let private = issued
+            .key
+            .as_ref()
+            .ok_or_else(|| Error::Crypto("no key was made for the server certificate".into()))?;
+        write_atomic(
+            &self.dir().join(SERVER_KEY),
+            private.to_pem(None)?.as_bytes(),
+            SECRET_MODE,
+        )?;
+        write_atomic(
+            &self.dir().join(SERVER_CERT),
+            issued.chain_pem().as_bytes(),
+            PUBLIC_MODE,
+        )?;
+        let not_after = issued
+            .issuance
+            .certificate
+            .as_ref()
+            .map(|c| c.not_after)
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        Ok(ServerIdentity {
+            chain: std::iter::once(issued.leaf.clone())
+                .chain(issued.chain.iter().cloned())
+                .collect(),
+            key: private.pkcs8_der().to_vec(),
+            not_after,
+        })
+    }
+
+    fn stored_identity(&self, wanted: &[String]) -> Option<ServerIdentity> {
+        let chain_pem = fs::read_to_string(self.dir().join(SERVER_CERT)).ok()?;
+        let key_pem = fs::read_to_string(self.dir().join(SERVER_KEY)).ok()?;
+        let chain = split_pem_certificates(&chain_pem)?;
+        let leaf = chain.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
+        // Only a certificate this root signed, for exactly these names.
+        if chain.get(1).map(Vec::as_slice) != Some(self.root().der()) {
+            return None;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for ext in cert.extensions() {
+            if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) =
+                ext.parsed_extension()
+            {
+                for name in &san.general_names {
+                    match name {
+                        x509_parser::extensions::GeneralName::DNSName(d) => {
+                            names.push((*d).to_owned())
+                        }
+                        x509_parser::extensions::GeneralName::IPAddress(b) => {
+                            names.push(ip_string(b)?);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if names != wanted {
+            return None;
+        }
+        let key = key::decode_pkcs8_pem(&key_pem, None, SERVER_KEY).ok()?;
+        Some(ServerIdentity {
+            not_after: cert.validity().not_after.to_datetime(),
+            chain,
+            key,
+        })
+    }
+}
+
+fn split_pem_certificates(pem: &str) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for block in pem.split_inclusive("-----END CERTIFICATE-----\n") {
+        if block.trim().is_empty() {
+            continue;
+        }
+        let (label, der) = der::pem::decode_vec(block.trim_start().as_bytes()).ok()?;
+        if label != "CERTIFICATE" {
+            return None;
+        }
+        out.push(der);
+    }
+    Some(out)
+}
+
+fn ip_string(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,221 @@
+//! Users of the web pages: a name, a role, and an argon2id password hash (RFC 9106).
+
+use std::fmt;
+use std::str::FromStr;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use tracing::instrument;
+
+use crate::authority::Authority;
+use crate::error::{Error, Result};
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Approves, denies and revokes; issues certificates with keys the CA makes.
+    Admin,
+    /// Submits requests and fetches what was issued.
+    Requester,
+}
+
+impl Role {
+    /// The name used on the command line and in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Requester => "requester",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "requester" => Ok(Role::Requester),
+            other => Err(Error::InvalidInput(format!(
+                "unknown role '{other}': use admin or requester"
+            ))),
+        }
+    }
+}
+
+/// An authenticated user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A password. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password; it must be at least 8 characters long.
+    pub fn new(password: String) -> Result<Self> {
+        if password.chars().count() < 8 {
+            return Err(Error::InvalidInput(
+                "the password is shorter than 8 characters".into(),
+            ));
+        }
+        Ok(Password(password))
+    }
+
+    /// A new random password of 20 characters from a 57-letter alphabet (over 116 bits).
+    pub fn random() -> Result<Self> {
+        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut bytes = [0u8; 20];
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+        // 256 is not a multiple of 57; the bias this leaves is under 0.5 bit in total.
+        Ok(Password(
+            bytes
+                .iter()
+                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+                .collect(),
+        ))
+    }
+
+    /// The password itself, for showing once to the person who asked for it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Checks a user name: 1 to 64 letters, digits, `.`, `_`, `-` or `@` (no `:`, which HTTP
+/// Basic uses as its separator).
+pub fn check_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "'{name}' is not a valid user name: use 1 to 64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+impl Authority {
+    /// Adds a user (or replaces its role and password).
+    #[instrument(skip_all)]
+    pub async fn put_user(
+        &self,
+        name: &str,
+        role: Role,
+        password: &Password,
+        actor: &str,
+    ) -> Result<()> {
+        check_user_name(name)?;
+        let salt = {
+            let mut bytes = [0u8; 16];
+            aws_lc_rs::rand::fill(&mut bytes)
+                .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+            SaltString::encode_b64(&bytes).map_err(|err| Error::Crypto(err.to_string()))?
+        };
+        let hash = Argon2::default()
+            .hash_password(password.0.as_bytes(), &salt)
+            .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))?
+            .to_string();
+        self.store().put_user(name, role.name(), &hash, actor).await
+    }
+
+    /// The user with this name and password, or `None` when either is wrong. The check
+    /// costs the same for unknown names, so it does not reveal which names exist.
+    #[instrument(skip_all)]
+    pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
+        let record = self.store().user(name).await?;
+        let hash = record
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|err| Error::Crypto(format!("password check failed: {err}")))?;
+        match record {
+            Some(record) if matches => Ok(Some(User {
+                name: record.name,
+                role: record.role.parse()?,
+            })),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The hash of a random password nobody knows, checked against for unknown user names.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8kZ1u8qzvJ2wD0pL2cQ0p6a6yC5y9H1mKqJZbXr3uQw";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{InitOptions, KeyAlgorithm};
+
+    #[test]
+    fn checks_names_and_passwords() {
+        assert!(check_user_name("alice").is_ok());
+        assert!(check_user_name("a:b").is_err());
+        assert!(check_user_name("").is_err());
+        assert!(Password::new("short".into()).is_err());
+        let random = Password::random().unwrap();
+        assert_eq!(random.reveal().len(), 20);
+        assert!(!format!("{random:?}").contains(random.reveal()));
+    }
+
+    #[tokio::test]
+    async fn authenticates_only_the_right_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = InitOptions {
+            key: KeyAlgorithm::EcdsaP256,
+            ..InitOptions::default()
+        };
+        let authority = Authority::init(dir.path(), options, 1).await.unwrap();
+        let password = Password::new("correct horse".into()).unwrap();
+        authority
+            .put_user("alice", Role::Requester, &password, "test")
+            .await
+            .unwrap();
+        let user = authority
+            .authenticate("alice", "correct horse")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.role, Role::Requester);
+        assert!(
+            authority
+                .authenticate("alice", "wrong horse")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            authority
+                .authenticate("bob", "correct horse")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Who is calling: HTTP Basic against the store's users (DESIGN §6).
+
+use std::net::SocketAddr;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::Engine;
+use ca_core::users::{Role, User};
+
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// The connection a request came over, set by the server for every connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// The caller: a user when valid credentials came with the request, else anonymous.
+/// Wrong credentials are answered 401 at once, as AD CS does (scripts test them this way).
+#[derive(Clone, Debug)]
+pub(crate) struct Caller {
+    pub user: Option<User>,
+}
+
+impl Caller {
+    /// The user, or 401 so the browser asks for credentials.
+    pub(crate) fn user(&self) -> Result<&User, WebError> {
+        self.user.as_ref().ok_or(WebError::Unauthorized)
+    }
+
+    /// The user if an admin, 401 when anonymous, 403 for a requester.
+    pub(crate) fn admin(&self) -> Result<&User, WebError> {
+        let user = self.user()?;
+        if user.role == Role::Admin {
+            Ok(user)
+        } else {
+            Err(WebError::Forbidden(format!(
+                "{} is a requester; only an administrator of this CA may do this.",
+                user.name
+            )))
+        }
+    }
+
+    pub(crate) fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Caller { user: None });
+        };
+        let peer = parts.extensions.get::<Peer>().copied();
+        let secure = peer.is_none_or(|p| p.tls || p.addr.ip().is_loopback());
+        if !secure {
+            return Err(WebError::InsecureCredentials);
+        }
+        let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
+        match state.authority.authenticate(&name, &password).await? {
+            Some(user) => Ok(Caller { user: Some(user) }),
+            None => {
+                tracing::warn!(user = %name, "wrong credentials");
+                Err(WebError::Unauthorized)
+            }
+        }
+    }
+}
+
+fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(header).ok()?;
+    let (scheme, encoded) = text.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (name, password) = decoded.split_once(':')?;
+    Some((name.to_owned(), password.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_basic_credentials() {
+        assert_eq!(
+            basic_credentials(b"Basic YWxpY2U6cGE6c3M="),
+            Some(("alice".to_owned(), "pa:ss".to_owned()))
+        );
+        assert_eq!(basic_credentials(b"Bearer x"), None);
+        assert_eq!(basic_credentials(b"Basic !!!"), None);
+    }
+}

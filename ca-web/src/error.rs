@@ -1,0 +1,86 @@
+//! Errors as pages: 4xx with the reason, anything else logged and shown as a generic page.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::pages::{Chrome, ErrorPage, render};
+
+/// Why a request failed.
+#[derive(Debug)]
+pub(crate) enum WebError {
+    /// The input was refused; the message says why.
+    BadRequest(String),
+    /// No credentials, or wrong ones.
+    Unauthorized,
+    /// Credentials sent over plain HTTP from another machine.
+    InsecureCredentials,
+    /// The caller may not do this.
+    Forbidden(String),
+    NotFound(String),
+    Conflict(String),
+    TooLarge,
+    /// Anything else: logged, never shown.
+    Internal(String),
+}
+
+impl From<ca_core::Error> for WebError {
+    fn from(err: ca_core::Error) -> Self {
+        match &err {
+            ca_core::Error::NotFound(_) | ca_core::Error::Store(ca_core::StoreError::NotFound) => {
+                WebError::NotFound(err.to_string())
+            }
+            ca_core::Error::Conflict(_) => WebError::Conflict(err.to_string()),
+            _ if err.is_refusal() => WebError::BadRequest(err.to_string()),
+            _ => WebError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, heading, message) = match self {
+            WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Request refused", message),
+            WebError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "Sign in required",
+                "This page needs a user name and password of this certificate authority.".to_owned(),
+            ),
+            WebError::InsecureCredentials => (
+                StatusCode::FORBIDDEN,
+                "Use HTTPS to sign in",
+                "Passwords are accepted over plain HTTP only from this machine itself: open this page with https:// instead."
+                    .to_owned(),
+            ),
+            WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message),
+            WebError::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
+            WebError::Conflict(message) => (StatusCode::CONFLICT, "Not possible now", message),
+            WebError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large",
+                "The request body is over 64 KiB; a certificate request is a few KiB at most.".to_owned(),
+            ),
+            WebError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The certificate authority could not complete this request. The details are in the server's log."
+                        .to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            chrome: Chrome::plain(),
+            heading,
+            message: &message,
+        };
+        let mut response = (status, render(&page)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Certificate Services\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}

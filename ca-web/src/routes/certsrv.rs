@@ -1,0 +1,424 @@
+//! The AD CS Web Enrollment pages: downloads, request forms, submission and status.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ca_core::certificate::sha1_thumbprint;
+use ca_core::csr::CertificateRequest;
+use ca_core::enroll::{RequestAttributes, Submission};
+use ca_core::export::CertificateFormat;
+use ca_core::{Fingerprint, Issuance, Status};
+
+use super::{Form, Params};
+use crate::auth::Caller;
+use crate::error::WebError;
+use crate::pages::{self, Chrome, RequestRow, render, when};
+use crate::state::AppState;
+
+/// Renewals of the CA certificate so far: a CA made by this product has its first root.
+const RENEWALS: u32 = 0;
+
+pub(crate) async fn welcome(State(state): State<AppState>, caller: Caller) -> Response {
+    render(&pages::Welcome {
+        chrome: Chrome::new(&state, &caller),
+        sha256: state.authority.root().fingerprint().colons(),
+    })
+}
+
+pub(crate) async fn certcarc(State(state): State<AppState>, caller: Caller) -> Response {
+    render(&pages::CertCarc {
+        chrome: Chrome::new(&state, &caller),
+        renewals: RENEWALS,
+        sha256: state.authority.root().fingerprint().colons(),
+    })
+}
+
+pub(crate) async fn certrqus(State(state): State<AppState>, caller: Caller) -> Response {
+    render(&pages::CertRqUs {
+        chrome: Chrome::new(&state, &caller),
+    })
+}
+
+pub(crate) async fn certrqad(State(state): State<AppState>, caller: Caller) -> Response {
+    render(&pages::CertRqAd {
+        chrome: Chrome::new(&state, &caller),
+    })
+}
+
+pub(crate) async fn certrqxt(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, WebError> {
+    caller.user()?;
+    Ok(render(&pages::CertRqXt {
+        chrome: Chrome::new(&state, &caller),
+    }))
+}
+
+/// `Enc=bin` or `Enc=b64`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Binary,
+    Base64,
+}
+
+fn encoding(params: &Params) -> Result<Encoding, WebError> {
+    match params.get("Enc") {
+        Some(enc) if enc.eq_ignore_ascii_case("bin") => Ok(Encoding::Binary),
+        Some(enc) if enc.eq_ignore_ascii_case("b64") => Ok(Encoding::Base64),
+        // The install link asks for the certificate itself.
+        None if params
+            .get("Mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("inst")) =>
+        {
+            Ok(Encoding::Binary)
+        }
+        Some(other) => Err(WebError::BadRequest(format!(
+            "Enc={other} is not an encoding: use Enc=bin (DER) or Enc=b64 (Base 64)."
+        ))),
+        None => Err(WebError::BadRequest(
+            "The encoding is missing: add Enc=bin (DER) or Enc=b64 (Base 64).".into(),
+        )),
+    }
+}
+
+/// Checks `Renewal=N` against the CA's renewals: absent, -1 (the current one) or 0.
+fn check_renewal(params: &Params) -> Result<(), WebError> {
+    match params.get("Renewal") {
+        None => Ok(()),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(-1) => Ok(()),
+            Ok(n) if n == i64::from(RENEWALS) => Ok(()),
+            Ok(n) => Err(WebError::NotFound(format!(
+                "This CA has no certificate for Renewal={n}: it has had {RENEWALS} renewals, so use Renewal=0 or Renewal=-1."
+            ))),
+            Err(_) => Err(WebError::BadRequest(format!(
+                "Renewal={text} is not a number."
+            ))),
+        },
+    }
+}
+
+/// What `ReqID` names.
+enum Target {
+    CaCert,
+    Request(i64),
+}
+
+fn target(params: &Params) -> Result<Target, WebError> {
+    let id = params.get("ReqID").ok_or_else(|| {
+        WebError::BadRequest("ReqID is missing: use ReqID=CACert or the id of your request.".into())
+    })?;
+    if id.eq_ignore_ascii_case("CACert") {
+        return Ok(Target::CaCert);
+    }
+    match id.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(Target::Request(n)),
+        _ => Err(WebError::BadRequest(format!(
+            "ReqID={id} is neither CACert nor a request id (a positive number)."
+        ))),
+    }
+}
+
+fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &'static str) -> Response {
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    response
+}
+
+/// The issued certificate of request `id`, if the caller may see it; a disposition page
+/// (4xx) for a pending, denied, unknown or someone else's request.
+async fn issued_certificate(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<Result<Issuance, Response>, WebError> {
+    let user = caller.user()?;
+    let missing = || {
+        Disposition::page(
+            state,
+            caller,
+            StatusCode::NOT_FOUND,
+            "Request Not Found",
+            id,
+            "The request id was not found.",
+        )
+    };
+    let row = match state.authority.store().issuance(id).await {
+        Ok(row) => row,
+        Err(ca_core::Error::NotFound(_)) => return Ok(Err(missing())),
+        Err(err) => return Err(err.into()),
+    };
+    if !caller.is_admin() && row.requester != user.name {
+        return Ok(Err(missing()));
+    }
+    match row.status {
+        Status::Pending => Ok(Err(Disposition::page(
+            state,
+            caller,
+            StatusCode::CONFLICT,
+            "Certificate Pending",
+            id,
+            "Taken Under Submission: an administrator has not yet issued this certificate.",
+        ))),
+        Status::Denied => Ok(Err(Disposition::page(
+            state,
+            caller,
+            StatusCode::CONFLICT,
+            "Certificate Request Denied",
+            id,
+            &format!("Denied by Policy Module: {}", row.disposition),
+        ))),
+        _ => Ok(Ok(row)),
+    }
+}
+
+struct Disposition;
+
+impl Disposition {
+    fn page(
+        state: &AppState,
+        caller: &Caller,
+        status: StatusCode,
+        heading: &'static str,
+        id: i64,
+        reason: &str,
+    ) -> Response {
+        let mut response = render(&pages::Disposition {
+            chrome: Chrome::new(state, caller),
+            heading,
+            id: id.to_string(),
+            reason: reason.to_owned(),
+        });
+        *response.status_mut() = status;
+        response
+    }
+}
+
+pub(crate) async fn certnew_cer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let params = Params::new(query);
+    let target = target(&params)?;
+    let enc = encoding(&params)?;
+    let format = if enc == Encoding::Binary {
+        CertificateFormat::Der
+    } else {
+        CertificateFormat::Pem
+    };
+    match target {
+        Target::CaCert => {
+            check_renewal(&params)?;
+            let install = params
+                .get("Mode")
+                .is_some_and(|m| m.eq_ignore_ascii_case("inst"));
+            let content_type = if install {
+                "application/x-x509-ca-cert"
+            } else {
+                "application/pkix-cert"
+            };
+            let bytes = format.render(state.authority.root().der(), &[])?;
+            Ok(download(bytes, content_type, "certnew.cer"))
+        }
+        Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
+            Err(page) => Ok(page),
+            Ok(row) => {
+                let der = row.certificate.map(|c| c.der).unwrap_or_default();
+                Ok(download(
+                    format.render(&der, &[])?,
+                    "application/pkix-cert",
+                    "certnew.cer",
+                ))
+            }
+        },
+    }
+}
+
+pub(crate) async fn certnew_p7b(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let params = Params::new(query);
+    let target = target(&params)?;
+    let enc = encoding(&params)?;
+    let format = if enc == Encoding::Binary {
+        CertificateFormat::P7b
+    } else {
+        CertificateFormat::P7bPem
+    };
+    let root = state.authority.root().der();
+    let bytes = match target {
+        Target::CaCert => {
+            check_renewal(&params)?;
+            format.render(root, &[])?
+        }
+        Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
+            Err(page) => return Ok(page),
+            Ok(row) => {
+                let der = row.certificate.map(|c| c.der).unwrap_or_default();
+                format.render(&der, &[root])?
+            }
+        },
+    };
+    Ok(download(
+        bytes,
+        "application/x-pkcs7-certificates",
+        "certnew.p7b",
+    ))
+}
+
+pub(crate) async fn certcrl(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let params = Params::new(query);
+    match params.get("Type") {
+        None => {}
+        Some(t) if t.eq_ignore_ascii_case("base") => {}
+        Some(t) if t.eq_ignore_ascii_case("delta") => {
+            return Err(WebError::NotFound(
+                "This CA publishes no delta CRLs: fetch the base CRL (Type=base), which is always complete.".into(),
+            ));
+        }
+        Some(other) => {
+            return Err(WebError::BadRequest(format!(
+                "Type={other} is not a CRL type: use Type=base."
+            )));
+        }
+    }
+    check_renewal(&params)?;
+    let enc = encoding(&params)?;
+    let crl = state.crl().await?;
+    let bytes = match enc {
+        Encoding::Binary => crl.der,
+        Encoding::Base64 => crl.pem().into_bytes(),
+    };
+    Ok(download(bytes, "application/pkix-crl", "certcrl.crl"))
+}
+
+/// `POST certfnsh.asp`: a request submitted by a form or a script.
+pub(crate) async fn certfnsh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let user = caller.user()?.clone();
+    let params = Params::new(form);
+    let denied = |reason: String| {
+        let mut response = render(&pages::Denied {
+            chrome: Chrome::new(&state, &caller),
+            reason,
+        });
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        response
+    };
+    match params.get("Mode") {
+        Some(mode) if mode.eq_ignore_ascii_case("newreq") => {}
+        Some(mode) => {
+            return Ok(denied(format!(
+                "Mode={mode} is not supported: use Mode=newreq."
+            )));
+        }
+        None => return Ok(denied("Mode is missing: use Mode=newreq.".into())),
+    }
+    let Some(text) = params.get("CertRequest").filter(|t| !t.trim().is_empty()) else {
+        return Ok(denied(
+            "CertRequest is empty: paste a base-64-encoded PKCS #10 request.".into(),
+        ));
+    };
+    let mut attributes = params.get("CertAttrib").unwrap_or_default().to_owned();
+    if let Some(template) = params.get("CertificateTemplate")
+        && !attributes
+            .to_ascii_lowercase()
+            .contains("certificatetemplate:")
+    {
+        attributes.push_str(&format!("\nCertificateTemplate:{template}"));
+    }
+    let request = match CertificateRequest::parse(text.as_bytes()) {
+        Ok(request) => request,
+        Err(err) if err.is_refusal() => return Ok(denied(err.to_string())),
+        Err(err) => return Err(err.into()),
+    };
+    let attributes = match RequestAttributes::parse(&attributes) {
+        Ok(attributes) => attributes,
+        Err(err) => return Ok(denied(err.to_string())),
+    };
+    match state
+        .authority
+        .submit(&request, &attributes, &user.name)
+        .await
+    {
+        Ok(Submission::Issued(issued)) => Ok(render(&pages::Issued {
+            chrome: Chrome::new(&state, &caller),
+            id: issued.issuance.id,
+        })),
+        Ok(Submission::Pending(row)) => Ok(render(&pages::Pending {
+            chrome: Chrome::new(&state, &caller),
+            id: row.id,
+        })),
+        Err(err) if err.is_refusal() => Ok(denied(err.to_string())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub(crate) async fn certckpn(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, WebError> {
+    let user = caller.user()?;
+    let rows = state
+        .authority
+        .store()
+        .list_by_requester(&user.name)
+        .await?;
+    Ok(render(&pages::CertCkPn {
+        chrome: Chrome::new(&state, &caller),
+        rows: rows.iter().map(RequestRow::from).collect(),
+    }))
+}
+
+/// What clients need to connect with a certificate.
+pub(crate) async fn certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| WebError::BadRequest(format!("'{id}' is not a request id.")))?;
+    let row = match issued_certificate(&state, &caller, id).await? {
+        Err(page) => return Ok(page),
+        Ok(row) => row,
+    };
+    let Some(cert) = &row.certificate else {
+        return Err(WebError::NotFound(
+            "This request has no certificate.".into(),
+        ));
+    };
+    Ok(render(&pages::CertPage {
+        chrome: Chrome::new(&state, &caller),
+        id: row.id,
+        first_name: row.names.first().cloned().unwrap_or_default(),
+        names: row.names.join(", "),
+        status: row.status.name(),
+        not_before: when(cert.not_before),
+        not_after: when(cert.not_after),
+        key_algorithm: cert.key_algorithm.clone(),
+        serial: cert.serial.clone(),
+        sha256: Fingerprint::of(&cert.der).colons(),
+        sha1: sha1_thumbprint(&cert.der),
+    }))
+}

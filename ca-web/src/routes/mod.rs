@@ -1,0 +1,169 @@
+//! The URL map of DESIGN §6, and what every response gets: security headers, no caching of
+//! authenticated pages, refusal of cross-site form posts, and a 64 KiB body limit.
+
+mod admin;
+mod assets;
+mod certsrv;
+mod install;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// Largest request body accepted (DESIGN §8: uploads are size-limited).
+pub(crate) const MAX_BODY: usize = 64 * 1024;
+
+/// Pages use one stylesheet from this origin, no scripts, and cannot be framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The application: every path of DESIGN §6 and the pages beyond AD CS.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/certsrv/") }))
+        .route("/certsrv", get(|| async { Redirect::to("/certsrv/") }))
+        .route("/certsrv/", get(certsrv::welcome))
+        .route("/certsrv/default.asp", get(certsrv::welcome))
+        .route("/certsrv/certcarc.asp", get(certsrv::certcarc))
+        .route("/certsrv/certnew.cer", get(certsrv::certnew_cer))
+        .route("/certsrv/certnew.p7b", get(certsrv::certnew_p7b))
+        .route("/certsrv/certcrl.crl", get(certsrv::certcrl))
+        .route("/certsrv/certrqus.asp", get(certsrv::certrqus))
+        .route("/certsrv/certrqad.asp", get(certsrv::certrqad))
+        .route("/certsrv/certrqxt.asp", get(certsrv::certrqxt))
+        .route("/certsrv/certfnsh.asp", post(certsrv::certfnsh))
+        .route("/certsrv/certckpn.asp", get(certsrv::certckpn))
+        .route("/certsrv/cert/{id}", get(certsrv::certificate))
+        .route(
+            "/certsrv/certrqma.asp",
+            get(admin::issue_form).post(admin::issue),
+        )
+        .route("/certsrv/admin", get(admin::overview))
+        .route("/certsrv/admin/approve", post(admin::approve))
+        .route("/certsrv/admin/deny", post(admin::deny))
+        .route("/certsrv/install", get(install::page))
+        .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
+        .route("/certsrv/static/style.css", get(assets::stylesheet))
+        .fallback(not_found)
+        .layer(middleware::from_fn(guard))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> WebError {
+    WebError::NotFound("There is no page at this address.".into())
+}
+
+/// Refuses cross-site form posts (a page elsewhere making the admin's browser approve or
+/// issue), while scripts that send neither `Origin` nor `Sec-Fetch-Site` keep working; and
+/// marks every answer to a request with credentials as not to be cached.
+async fn guard(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && is_cross_site(&request) {
+        return WebError::Forbidden(
+            "This form was posted from another site, so it was refused. Use the form on this site."
+                .into(),
+        )
+        .into_response();
+    }
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    if authenticated {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    }
+    response
+}
+
+fn is_cross_site(request: &Request) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get(HeaderName::from_static("sec-fetch-site")) {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let origin = origin.to_str().unwrap_or_default();
+        let origin_host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .unwrap_or("");
+        return origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host);
+    }
+    false
+}
+
+/// A form body, whose rejections become readable pages (413 over the limit).
+pub(crate) struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(Form(value)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(WebError::TooLarge)
+            }
+            Err(rejection) => Err(WebError::BadRequest(format!(
+                "The form could not be read: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// Query or form parameters by name, case-insensitively as ASP reads them.
+pub(crate) struct Params(HashMap<String, String>);
+
+impl Params {
+    pub(crate) fn new(map: HashMap<String, String>) -> Self {
+        Params(
+            map.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}

@@ -1,0 +1,161 @@
+//! `ca serve`: the /certsrv pages over HTTP and HTTPS.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ca_core::users::{Password, Role};
+use ca_core::{Authority, DnsName, InitOptions, SubjectName};
+use ca_web::{AppState, Config, Listeners, serve, tls_config};
+use tokio::net::TcpListener;
+
+use crate::cmd::{Refused, init::describe_new_root, passphrase};
+
+/// How often the server checks whether its own certificate needs renewing.
+const RENEWAL_CHECK: Duration = Duration::from_secs(6 * 3600);
+/// Connections to the store a server keeps.
+const SERVER_CONNECTIONS: u32 = 8;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// Address for plain HTTP (downloads work for anyone; passwords only from this machine).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    http: SocketAddr,
+    /// Address for HTTPS.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    https: SocketAddr,
+    /// A name clients use to reach this server, for its HTTPS certificate; repeatable
+    /// [default: this machine's host name]. localhost and 127.0.0.1 are always added.
+    #[arg(long, value_name = "NAME")]
+    hostname: Vec<String>,
+}
+
+pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let mut names: Vec<SubjectName> = Vec::new();
+    let given: Vec<String> = if args.hostname.is_empty() {
+        vec![host_name()]
+    } else {
+        args.hostname.clone()
+    };
+    for name in given
+        .iter()
+        .map(String::as_str)
+        .chain(["localhost", "127.0.0.1"])
+    {
+        let name: SubjectName = name.parse()?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let first_domain: Option<DnsName> = names.iter().find_map(SubjectName::dns).cloned();
+    let init = InitOptions {
+        name: Some(ca_core::authority::default_root_name(first_domain.as_ref())),
+        passphrase: passphrase()?,
+        actor: "ca serve".into(),
+        ..InitOptions::default()
+    };
+    let (authority, created) = Authority::open_or_init(data, init, SERVER_CONNECTIONS).await?;
+    if created {
+        describe_new_root(&authority);
+    }
+    if authority.store().user_count().await? == 0 {
+        let password = Password::random()?;
+        authority
+            .put_user("admin", Role::Admin, &password, "ca serve")
+            .await?;
+        println!(
+            "Created the user admin with the password {}",
+            password.reveal()
+        );
+        println!(
+            "  (shown only this once; set another with `ca user add admin --role admin --password-file -`)"
+        );
+    }
+    let identity = authority.server_identity(&names).await?;
+    let tls = tls_config(&identity)
+        .map_err(|err| anyhow::anyhow!("the HTTPS configuration failed: {err}"))?;
+
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|err| Refused(format!("cannot listen on {addr}: {err}")))
+    };
+    let http = bind(args.http).await?;
+    let https = bind(args.https).await?;
+    let shown = names.first().map(ToString::to_string).unwrap_or_default();
+    println!("listening on http://{}/certsrv/", http.local_addr()?);
+    println!(
+        "listening on https://{}/certsrv/ (certificate for {})",
+        https.local_addr()?,
+        shown
+    );
+    use std::io::Write;
+    std::io::stdout().flush()?;
+
+    let authority = Arc::new(authority);
+    let renewer = {
+        let authority = Arc::clone(&authority);
+        let tls = tls.clone();
+        let names = names.clone();
+        tokio::spawn(async move {
+            let mut current = identity.not_after;
+            loop {
+                tokio::time::sleep(RENEWAL_CHECK).await;
+                match authority.server_identity(&names).await {
+                    Ok(identity) if identity.not_after != current => match tls.replace(&identity) {
+                        Ok(()) => {
+                            current = identity.not_after;
+                            tracing::info!(not_after = %identity.not_after, "renewed the server's HTTPS certificate");
+                        }
+                        Err(err) => {
+                            tracing::error!(%err, "could not use the renewed HTTPS certificate")
+                        }
+                    },
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::error!(%err, "could not renew the server's HTTPS certificate")
+                    }
+                }
+            }
+        })
+    };
+    let state = AppState::new(authority, Config::default());
+    serve(
+        Listeners {
+            http: Some(http),
+            https: Some(https),
+        },
+        state,
+        Some(tls),
+        shutdown_signal(),
+    )
+    .await?;
+    renewer.abort();
+    println!("stopped");
+    Ok(())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
