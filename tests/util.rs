@@ -157,3 +157,86 @@ pub fn extension_names(text: &str) -> Vec<String> {
         .filter(|n| n != "extensions")
         .collect()
 }
+
+/// A running `ca serve` on 127.0.0.1 with ports chosen by the system; stopped on drop.
+pub struct Server {
+    child: std::process::Child,
+    pub http: String,
+    pub https_port: u16,
+    pub admin_password: String,
+    /// The server's standard output after the start-up lines, read on a thread.
+    _reader: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts `ca serve` on the sandbox's data folder (creating the CA if there is none).
+    pub fn start(sb: &Sandbox) -> Server {
+        use std::io::BufRead;
+        let mut child = sb
+            .ca()
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--https",
+                "127.0.0.1:0",
+                "--hostname",
+                "localhost",
+            ])
+            .env("CA_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ca serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut http, mut https, mut password) = (None, None, String::new());
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("Created the user admin with the password ") {
+                password = rest.trim().to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                http = Some(format!("http://{}", rest.split('/').next().unwrap()));
+            }
+            if let Some(rest) = line.strip_prefix("listening on https://") {
+                let addr = rest.split('/').next().unwrap();
+                https = Some(addr.rsplit(':').next().unwrap().parse::<u16>().unwrap());
+            }
+            if http.is_some() && https.is_some() {
+                break;
+            }
+        }
+        let reader = std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            http: http.expect("ca serve printed its HTTP address"),
+            https_port: https.expect("ca serve printed its HTTPS address"),
+            admin_password: password,
+            _reader: reader,
+        }
+    }
+
+    /// The HTTPS base URL, by the name the server's certificate carries.
+    pub fn https(&self) -> String {
+        format!("https://localhost:{}", self.https_port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTPS client that trusts only the sandbox's root, and follows no redirects.
+pub fn client(sb: &Sandbox) -> reqwest::blocking::Client {
+    let root = std::fs::read(sb.data().join("root.crt")).unwrap();
+    reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&root).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}

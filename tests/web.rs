@@ -1,0 +1,694 @@
+//! The /certsrv pages end to end: the real `ca serve` on 127.0.0.1, over HTTPS with only the
+//! root trusted, as scripts written for AD CS Web Enrollment use it.
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server, client, openssl_ok};
+
+fn make_request(sb: &Sandbox, file: &str, cn: &str) -> String {
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{file}.key"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            file,
+        ],
+    );
+    std::fs::read_to_string(sb.file(file)).unwrap()
+}
+
+fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
+    std::fs::write(sb.file("user-pw"), format!("{password}\n")).unwrap();
+    sb.ok(&[
+        "user",
+        "add",
+        name,
+        "--role",
+        role,
+        "--password-file",
+        "user-pw",
+    ]);
+}
+
+fn submit(client: &Client, server: &Server, user: &str, password: &str, csr: &str) -> Response {
+    client
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth(user, Some(password))
+        .form(&[
+            ("Mode", "newreq"),
+            ("CertRequest", csr),
+            (
+                "CertAttrib",
+                "CertificateTemplate:WebServer\r\nUserAgent:test",
+            ),
+            ("TargetStoreFlags", "0"),
+            ("SaveCert", "yes"),
+        ])
+        .send()
+        .unwrap()
+}
+
+fn request_id(body: &str) -> i64 {
+    let start =
+        body.find("Your Request Id is ").expect("a request id") + "Your Request Id is ".len();
+    body[start..]
+        .split('.')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Example Root CA"]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let base = server.https();
+
+    let page = web
+        .get(format!("{base}/certsrv/certcarc.asp"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().unwrap().contains("var nRenewals=0;"));
+
+    let der = web
+        .get(format!(
+            "{base}/certsrv/certnew.cer?ReqID=CACert&Renewal=0&Enc=bin"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(der.status(), StatusCode::OK);
+    assert_eq!(header(&der, "content-type"), "application/pkix-cert");
+    assert_eq!(
+        header(&der, "content-disposition"),
+        "attachment; filename=\"certnew.cer\""
+    );
+    assert_eq!(header(&der, "x-content-type-options"), "nosniff");
+    sb.ok(&["root", "--format", "der", "--out", "root.cer"]);
+    assert_eq!(
+        der.bytes().unwrap().as_ref(),
+        std::fs::read(sb.file("root.cer")).unwrap().as_slice()
+    );
+
+    let b64 = web
+        .get(format!(
+            "{base}/certsrv/certnew.cer?ReqID=CACert&Renewal=-1&Enc=b64"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(b64.text().unwrap(), sb.ok(&["root"]));
+
+    let install = web
+        .get(format!(
+            "{base}/certsrv/certnew.cer?ReqID=CACert&Renewal=0&Mode=inst&Type=CA"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(
+        header(&install, "content-type"),
+        "application/x-x509-ca-cert"
+    );
+
+    let chain = web
+        .get(format!(
+            "{base}/certsrv/certnew.p7b?ReqID=CACert&Renewal=0&Enc=bin"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(
+        header(&chain, "content-type"),
+        "application/x-pkcs7-certificates"
+    );
+    assert_eq!(
+        header(&chain, "content-disposition"),
+        "attachment; filename=\"certnew.p7b\""
+    );
+    sb.ok(&["root", "--format", "p7b", "--out", "root.p7b"]);
+    assert_eq!(
+        chain.bytes().unwrap().as_ref(),
+        std::fs::read(sb.file("root.p7b")).unwrap().as_slice()
+    );
+
+    let crl = web
+        .get(format!(
+            "{base}/certsrv/certcrl.crl?Type=base&Renewal=0&Enc=bin"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(crl.status(), StatusCode::OK);
+    assert_eq!(header(&crl, "content-type"), "application/pkix-crl");
+    std::fs::write(sb.file("ca.crl"), crl.bytes().unwrap()).unwrap();
+    let root = sb.data().join("root.crt");
+    let verified = crate::util::openssl(
+        sb.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "ca.crl",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&verified.stderr).contains("verify OK"),
+        "{verified:?}"
+    );
+
+    let delta = web
+        .get(format!(
+            "{base}/certsrv/certcrl.crl?Type=delta&Renewal=0&Enc=bin"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(delta.status(), StatusCode::NOT_FOUND);
+    assert!(delta.text().unwrap().contains("no delta CRLs"));
+    let renewal = web
+        .get(format!(
+            "{base}/certsrv/certnew.cer?ReqID=CACert&Renewal=3&Enc=bin"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(renewal.status(), StatusCode::NOT_FOUND);
+
+    // Plain HTTP serves the same root to anyone (a client must get it before it trusts HTTPS).
+    let plain = reqwest::blocking::get(format!(
+        "{}/certsrv/certnew.cer?ReqID=CACert&Enc=bin",
+        server.http
+    ))
+    .unwrap();
+    assert_eq!(
+        plain.bytes().unwrap().as_ref(),
+        std::fs::read(sb.file("root.cer")).unwrap().as_slice()
+    );
+}
+
+#[test]
+fn auto_policy_issues_a_submitted_request_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let csr = make_request(&sb, "mail.csr", "mail.example.com");
+
+    let answer = submit(&web, &server, "alice", "alice password", &csr);
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(header(&answer, "cache-control"), "no-store, private");
+    let body = answer.text().unwrap();
+    assert!(body.contains("Certificate Issued"), "{body}");
+    let id = request_id(&body);
+    assert!(
+        body.contains(&format!("certnew.cer?ReqID={id}&amp;Enc=bin")),
+        "{body}"
+    );
+    assert!(body.contains(&format!("certnew.cer?ReqID={id}&amp;Enc=b64")));
+    assert!(body.contains(&format!("certnew.p7b?ReqID={id}&amp;Enc=bin")));
+
+    let cert = web
+        .get(format!(
+            "{}/certsrv/certnew.cer?ReqID={id}&Enc=b64",
+            server.https()
+        ))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert_eq!(cert.status(), StatusCode::OK);
+    std::fs::write(sb.file("mail.crt"), cert.text().unwrap()).unwrap();
+    let root = sb.data().join("root.crt");
+    let verified = openssl_ok(
+        sb.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "mail.crt",
+        ],
+    );
+    assert_eq!(verified.trim(), "mail.crt: OK");
+    let key_pub = openssl_ok(sb.path(), &["pkey", "-in", "mail.csr.key", "-pubout"]);
+    let cert_pub = openssl_ok(sb.path(), &["x509", "-in", "mail.crt", "-noout", "-pubkey"]);
+    assert_eq!(key_pub, cert_pub);
+
+    let chain = web
+        .get(format!(
+            "{}/certsrv/certnew.p7b?ReqID={id}&Enc=bin",
+            server.https()
+        ))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    std::fs::write(sb.file("mail.p7b"), chain.bytes().unwrap()).unwrap();
+    let listed = openssl_ok(
+        sb.path(),
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "mail.p7b",
+            "-print_certs",
+            "-noout",
+        ],
+    );
+    let subjects: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.starts_with("subject="))
+        .collect();
+    assert_eq!(subjects.len(), 2);
+    assert_eq!(subjects[0], "subject=CN = mail.example.com");
+
+    // The log has it, with the web as its source and alice as requester.
+    let row: Value = serde_json::from_str(&sb.ok(&["show", &id.to_string(), "--json"])).unwrap();
+    assert_eq!(row["status"], "valid");
+    assert_eq!(row["requester"], "alice");
+    assert_eq!(row["source"], "web");
+}
+
+#[test]
+fn pending_policy_waits_for_approve_and_shows_denials() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let csr = make_request(&sb, "mail.csr", "mail.example.com");
+
+    let body = submit(&web, &server, "alice", "alice password", &csr)
+        .text()
+        .unwrap();
+    assert!(body.contains("Certificate Pending"), "{body}");
+    let id = request_id(&body);
+    assert!(body.contains(&format!("Your Request Id is {id}.")));
+
+    let url = format!("{}/certsrv/certnew.cer?ReqID={id}&Enc=bin", server.https());
+    let waiting = web
+        .get(&url)
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert!(waiting.status().is_client_error());
+    assert!(waiting.text().unwrap().contains("Disposition message:"));
+
+    let pending = sb.ok(&["pending"]);
+    assert!(
+        pending.contains("mail.example.com") && pending.contains("alice"),
+        "{pending}"
+    );
+    sb.ok(&["approve", &id.to_string()]);
+    let issued = web
+        .get(&url)
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert_eq!(issued.status(), StatusCode::OK);
+    assert_eq!(header(&issued, "content-type"), "application/pkix-cert");
+    std::fs::write(sb.file("mail.cer"), issued.bytes().unwrap()).unwrap();
+    openssl_ok(
+        sb.path(),
+        &[
+            "x509", "-inform", "DER", "-in", "mail.cer", "-out", "mail.pem",
+        ],
+    );
+    let root = sb.data().join("root.crt");
+    openssl_ok(
+        sb.path(),
+        &["verify", "-CAfile", root.to_str().unwrap(), "mail.pem"],
+    );
+
+    // A second request, denied with a reason the requester then reads.
+    let other = make_request(&sb, "www.csr", "www.example.com");
+    let denied_id = request_id(
+        &submit(&web, &server, "alice", "alice password", &other)
+            .text()
+            .unwrap(),
+    );
+    sb.ok(&[
+        "deny",
+        &denied_id.to_string(),
+        "--reason",
+        "Use the <public> name",
+    ]);
+    let page = web
+        .get(format!(
+            "{}/certsrv/certnew.cer?ReqID={denied_id}&Enc=bin",
+            server.https()
+        ))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert!(page.status().is_client_error());
+    let text = page.text().unwrap();
+    assert!(
+        text.contains("Disposition message:") && text.contains("Use the &#60;public&#62; name"),
+        "{text}"
+    );
+    assert!(!text.contains("<public>"), "the reason is escaped: {text}");
+    let twice = sb.refused(&["deny", &denied_id.to_string()]);
+    assert!(twice.contains("not pending"), "{twice}");
+
+    // certckpn lists both for alice.
+    let status = web
+        .get(format!("{}/certsrv/certckpn.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        status.contains("mail.example.com") && status.contains("denied"),
+        "{status}"
+    );
+}
+
+#[test]
+fn credentials_are_checked_and_anonymous_callers_cannot_submit() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let before = sb.row_count();
+    let web = client(&sb);
+    let base = server.https();
+
+    let wrong = web
+        .get(format!("{base}/certsrv/"))
+        .basic_auth("alice", Some("wrong"))
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(header(&wrong, "www-authenticate").starts_with("Basic realm="));
+    let right = web
+        .get(format!("{base}/certsrv/"))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    let anonymous = web.get(format!("{base}/certsrv/")).send().unwrap();
+    assert_eq!(anonymous.status(), StatusCode::OK);
+
+    let csr = make_request(&sb, "mail.csr", "mail.example.com");
+    let no_auth = web
+        .post(format!("{base}/certsrv/certfnsh.asp"))
+        .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(no_auth.status(), StatusCode::UNAUTHORIZED);
+
+    // A requester is not an admin.
+    let admin_page = web
+        .get(format!("{base}/certsrv/admin"))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert_eq!(admin_page.status(), StatusCode::FORBIDDEN);
+    let approve = web
+        .post(format!("{base}/certsrv/admin/approve"))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[("id", "1")])
+        .send()
+        .unwrap();
+    assert_eq!(approve.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sb.row_count(), before, "nothing was submitted");
+}
+
+#[test]
+fn bad_input_gets_a_clear_4xx_page_and_leaves_the_store_unchanged() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let before = sb.row_count();
+    let web = client(&sb);
+    let base = server.https();
+
+    let garbage = submit(
+        &web,
+        &server,
+        "alice",
+        "alice password",
+        "this is not a request",
+    );
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    let text = garbage.text().unwrap();
+    assert!(
+        text.contains("Certificate Request Denied") && text.contains("The disposition message is"),
+        "{text}"
+    );
+
+    let wildcard = make_request(&sb, "wild.csr", "*.com");
+    let refused = submit(&web, &server, "alice", "alice password", &wildcard);
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().unwrap().contains("at least two labels"));
+
+    let huge = "A".repeat(100 * 1024);
+    let too_large = submit(&web, &server, "alice", "alice password", &huge);
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(too_large.text().unwrap().contains("64 KiB"));
+
+    for (query, status) in [
+        ("ReqID=999&Enc=bin", StatusCode::NOT_FOUND),
+        ("ReqID=-1&Enc=bin", StatusCode::BAD_REQUEST),
+        ("ReqID=abc&Enc=bin", StatusCode::BAD_REQUEST),
+        ("ReqID=CACert", StatusCode::BAD_REQUEST),
+        ("ReqID=CACert&Enc=hex", StatusCode::BAD_REQUEST),
+        ("Enc=bin", StatusCode::BAD_REQUEST),
+    ] {
+        let answer = web
+            .get(format!("{base}/certsrv/certnew.cer?{query}"))
+            .basic_auth("alice", Some("alice password"))
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), status, "{query}");
+        assert!(
+            header(&answer, "content-type").starts_with("text/html"),
+            "{query}"
+        );
+        let text = answer.text().unwrap();
+        assert!(text.contains("<h1>"), "a readable page for {query}: {text}");
+    }
+    let traversal = web
+        .get(format!("{base}/certsrv/static/../../ca-data/root.key"))
+        .send()
+        .unwrap();
+    assert_eq!(traversal.status(), StatusCode::NOT_FOUND);
+    let encoded = web
+        .get(format!(
+            "{base}/certsrv/static/..%2f..%2fca-data%2froot.key"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(encoded.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sb.row_count(), before, "nothing refused reaches the log");
+}
+
+#[test]
+fn cross_site_posts_are_refused_while_scripts_keep_working() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let before = sb.row_count();
+    let web = client(&sb);
+    let csr = make_request(&sb, "mail.csr", "mail.example.com");
+    let post = |extra: &[(&str, &str)]| {
+        let mut request = web
+            .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+            .basic_auth("alice", Some("alice password"))
+            .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())]);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        request.send().unwrap()
+    };
+    assert_eq!(
+        post(&[("Sec-Fetch-Site", "cross-site")]).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&[("Origin", "https://evil.example")]).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(sb.row_count(), before);
+    let same = post(&[("Sec-Fetch-Site", "same-origin")]);
+    assert_eq!(same.status(), StatusCode::OK);
+    let origin = format!("https://localhost:{}", server.https_port);
+    assert_eq!(
+        post(&[("Origin", origin.as_str())]).status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&[]).status(),
+        StatusCode::OK,
+        "a script sends neither header"
+    );
+    assert_eq!(sb.row_count(), before + 3);
+}
+
+#[test]
+fn install_page_shows_fingerprints_and_offers_a_profile() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let page = web
+        .get(format!("{}/certsrv/install", server.https()))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = header(&page, "content-security-policy");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let text = page.text().unwrap();
+    let root = sb.data().join("root.crt");
+    for digest in ["-sha256", "-sha1"] {
+        let fp = openssl_ok(
+            sb.path(),
+            &[
+                "x509",
+                "-in",
+                root.to_str().unwrap(),
+                "-noout",
+                "-fingerprint",
+                digest,
+            ],
+        );
+        let fp = fp.trim().split('=').nth(1).unwrap().to_owned();
+        assert!(text.contains(&fp), "{digest} {fp} on the page");
+    }
+    for platform in [
+        "certutil",
+        "Certificate Trust Settings",
+        "update-ca-certificates",
+        "Firefox",
+        ".mobileconfig",
+    ] {
+        assert!(
+            text.contains(platform) || text.contains("mobileconfig"),
+            "{platform}"
+        );
+    }
+    let profile = web
+        .get(format!("{}/certsrv/ca.mobileconfig", server.https()))
+        .send()
+        .unwrap();
+    assert_eq!(
+        header(&profile, "content-type"),
+        "application/x-apple-aspen-config"
+    );
+    let body = profile.text().unwrap();
+    assert!(body.contains("com.apple.security.root"));
+    let der = std::fs::read(sb.data().join("root.crt")).unwrap();
+    let pem = String::from_utf8(der).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(body.contains(&b64), "the profile carries the root");
+}
+
+#[test]
+fn admin_issues_a_pfx_made_by_the_ca_and_approves_from_the_page() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    // On a fresh data folder the server makes the admin and prints the password once.
+    let server = Server::start(&sb);
+    let admin = server.admin_password.clone();
+    assert_eq!(admin.len(), 20);
+    add_user(&sb, "alice", "requester", "alice password");
+    let web = client(&sb);
+    let base = server.https();
+
+    let pfx = web
+        .post(format!("{base}/certsrv/certrqma.asp"))
+        .basic_auth("admin", Some(admin.as_str()))
+        .form(&[
+            ("names", "mail.example.com\r\nautodiscover.example.com"),
+            ("key", "rsa2048"),
+            ("days", "397"),
+            ("profile", "compat"),
+            ("password", "pfx secret"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(pfx.status(), StatusCode::OK);
+    assert_eq!(header(&pfx, "content-type"), "application/x-pkcs12");
+    assert_eq!(
+        header(&pfx, "content-disposition"),
+        "attachment; filename=\"mail.example.com.pfx\""
+    );
+    std::fs::write(sb.file("mail.pfx"), pfx.bytes().unwrap()).unwrap();
+    std::fs::write(sb.file("pw"), "pfx secret").unwrap();
+    let info = openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12", "-in", "mail.pfx", "-passin", "file:pw", "-noenc", "-info",
+        ],
+    );
+    assert!(info.contains("friendlyName: mail.example.com"), "{info}");
+
+    // A requester cannot reach the key-making form.
+    let form = web
+        .get(format!("{base}/certsrv/certrqma.asp"))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::FORBIDDEN);
+
+    // Approve a pending request from the admin page.
+    let csr = make_request(&sb, "www.csr", "www.example.com");
+    let id = request_id(
+        &submit(&web, &server, "alice", "alice password", &csr)
+            .text()
+            .unwrap(),
+    );
+    let overview = web
+        .get(format!("{base}/certsrv/admin"))
+        .basic_auth("admin", Some(admin.as_str()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(overview.contains("www.example.com"), "{overview}");
+    let approved = web
+        .post(format!("{base}/certsrv/admin/approve"))
+        .basic_auth("admin", Some(admin.as_str()))
+        .form(&[("id", id.to_string())])
+        .send()
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let cert_page = web
+        .get(format!("{base}/certsrv/cert/{id}"))
+        .basic_auth("admin", Some(admin.as_str()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(cert_page.contains("msstd:www.example.com"), "{cert_page}");
+    let row: Value = serde_json::from_str(&sb.ok(&["show", &id.to_string(), "--json"])).unwrap();
+    assert_eq!(row["status"], "valid");
+}
