@@ -167,3 +167,124 @@ impl Params {
         self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use ca_core::users::{Password, Role};
+    use ca_core::{Authority, InitOptions, KeyAlgorithm};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::Peer;
+    use crate::state::Config;
+
+    async fn app(dir: &std::path::Path) -> Router {
+        let options = InitOptions {
+            key: KeyAlgorithm::EcdsaP256,
+            ..InitOptions::default()
+        };
+        let authority = Authority::init(dir, options, 1).await.unwrap();
+        let password = Password::new("alice password".into()).unwrap();
+        authority
+            .put_user("alice", Role::Requester, &password, "test")
+            .await
+            .unwrap();
+        router(AppState::new(Arc::new(authority), Config::default()))
+    }
+
+    fn get(path: &str, peer: Peer, credentials: bool) -> Request<Body> {
+        let mut request = Request::get(path);
+        if credentials {
+            // alice:alice password
+            request = request.header(header::AUTHORIZATION, "Basic YWxpY2U6YWxpY2UgcGFzc3dvcmQ=");
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request.extensions_mut().insert(peer);
+        request
+    }
+
+    #[tokio::test]
+    async fn credentials_over_plain_http_are_accepted_only_from_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let remote_plain = Peer {
+            addr: "192.0.2.7:50000".parse().unwrap(),
+            tls: false,
+        };
+        let remote_tls = Peer {
+            tls: true,
+            ..remote_plain
+        };
+        let local_plain = Peer {
+            addr: "127.0.0.1:50000".parse().unwrap(),
+            tls: false,
+        };
+        let status = |response: Response| response.status();
+        let refused = app
+            .clone()
+            .oneshot(get("/certsrv/certckpn.asp", remote_plain, true))
+            .await
+            .unwrap();
+        assert_eq!(status(refused), StatusCode::FORBIDDEN);
+        let over_tls = app
+            .clone()
+            .oneshot(get("/certsrv/certckpn.asp", remote_tls, true))
+            .await
+            .unwrap();
+        assert_eq!(status(over_tls), StatusCode::OK);
+        let local = app
+            .clone()
+            .oneshot(get("/certsrv/certckpn.asp", local_plain, true))
+            .await
+            .unwrap();
+        assert_eq!(status(local), StatusCode::OK);
+        // Anonymous downloads of the root work from anywhere.
+        let root = app
+            .clone()
+            .oneshot(get(
+                "/certsrv/certnew.cer?ReqID=CACert&Enc=bin",
+                remote_plain,
+                false,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(status(root), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let peer = Peer {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            tls: true,
+        };
+        for path in [
+            "/certsrv/",
+            "/certsrv/nope",
+            "/certsrv/certnew.cer?ReqID=CACert&Enc=bin",
+        ] {
+            let response = app.clone().oneshot(get(path, peer, false)).await.unwrap();
+            let headers = response.headers();
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert!(
+                headers.contains_key(header::CONTENT_SECURITY_POLICY),
+                "{path}"
+            );
+        }
+        let authenticated = app
+            .clone()
+            .oneshot(get("/certsrv/", peer, true))
+            .await
+            .unwrap();
+        assert_eq!(
+            authenticated.headers()[header::CACHE_CONTROL],
+            "no-store, private"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Pages in a real browser: Debian's Chromium, headless, driven through chromedriver.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::util::{Sandbox, Server};
+
+/// A chromedriver process, stopped on drop. A missing chromedriver is a failure, not a skip:
+/// `tests/run` installs Debian's chromium and chromium-driver.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for _ in 0..5 {
+            // chromedriver cannot report a port it chose itself, so one is picked here.
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (Debian's chromium-driver) is needed for the browser tests");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Driver {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("chromedriver did not start");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn capabilities(downloads: &Path, profile: &Path) -> fantoccini::wd::Capabilities {
+    let options = json!({
+        "binary": "/usr/bin/chromium",
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--window-size=1000,1100",
+            format!("--user-data-dir={}", profile.display()),
+        ],
+        "prefs": {
+            "download.default_directory": downloads.display().to_string(),
+            "download.prompt_for_download": false,
+            "safebrowsing.enabled": false,
+        },
+    });
+    let mut caps = fantoccini::wd::Capabilities::new();
+    caps.insert("goog:chromeOptions".to_owned(), options);
+    caps
+}
+
+/// Waits for a finished download called `name` in `dir`.
+fn wait_for_download(dir: &Path, name: &str) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let path = dir.join(name);
+    while Instant::now() < deadline {
+        let partial = std::fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".crdownload")
+        });
+        if path.exists() && !partial {
+            return std::fs::read(&path).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    panic!("no download {name} in {}: {found:?}", dir.display());
+}
+
+#[test]
+fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Example Root CA"]);
+    let server = Server::start(&sb);
+    let driver = Driver::start();
+    let downloads = sb.path().join("downloads");
+    let profile = sb.path().join("chromium-profile");
+    std::fs::create_dir(&downloads).unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let browser = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities(&downloads, &profile))
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session");
+        let result = async {
+            browser.goto(&format!("{}/certsrv/", server.http)).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Welcome");
+            std::fs::write(shots.join("welcome.png"), browser.screenshot().await?).unwrap();
+
+            browser
+                .find(Locator::LinkText(
+                    "Download a CA certificate, certificate chain, or CRL",
+                ))
+                .await?
+                .click()
+                .await?;
+            let title = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(
+                title,
+                "Download a CA certificate, certificate chain, or CRL"
+            );
+            browser
+                .find(Locator::Css("a[href*='certnew.cer'][href*='Enc=b64']"))
+                .await?
+                .click()
+                .await?;
+            let downloaded = wait_for_download(&downloads, "certnew.cer");
+            assert_eq!(String::from_utf8(downloaded).unwrap(), sb.ok(&["root"]));
+
+            browser
+                .goto(&format!("{}/certsrv/install", server.http))
+                .await?;
+            let install = browser.source().await?;
+            assert!(install.contains("Certificate Trust Settings"));
+            std::fs::write(shots.join("install.png"), browser.screenshot().await?).unwrap();
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let _ = browser.close().await;
+        result.expect("the browser walk");
+    });
+}
