@@ -217,6 +217,17 @@ impl Server {
         }
     }
 
+    /// Asks the server to stop (SIGTERM, as Ctrl-C or a service manager would) and returns its
+    /// exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
     /// The HTTPS base URL, by the name the server's certificate carries.
     pub fn https(&self) -> String {
         format!("https://localhost:{}", self.https_port)

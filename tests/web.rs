@@ -692,3 +692,31 @@ fn admin_issues_a_pfx_made_by_the_ca_and_approves_from_the_page() {
     let row: Value = serde_json::from_str(&sb.ok(&["show", &id.to_string(), "--json"])).unwrap();
     assert_eq!(row["status"], "valid");
 }
+
+#[test]
+fn stops_gracefully_and_keeps_its_certificate_across_restarts() {
+    let sb = Sandbox::new();
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    assert_eq!(
+        web.get(format!("{}/certsrv/", server.https()))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let first = std::fs::read(sb.data().join("https.crt")).unwrap();
+    let status = server.stop();
+    assert!(status.success(), "{status:?}");
+    let again = Server::start(&sb);
+    assert!(again.admin_password.is_empty(), "the admin is created once");
+    assert_eq!(std::fs::read(sb.data().join("https.crt")).unwrap(), first);
+    let web = client(&sb);
+    assert_eq!(
+        web.get(format!("{}/certsrv/", again.https()))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -155,3 +155,42 @@ fn ip_string(bytes: &[u8]) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::authority::InitOptions;
+
+    #[tokio::test]
+    async fn keeps_a_valid_identity_and_makes_a_new_one_for_new_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = InitOptions {
+            key: KeyAlgorithm::EcdsaP256,
+            ..InitOptions::default()
+        };
+        let authority = Authority::init(dir.path(), options, 1).await.unwrap();
+        let names: Vec<SubjectName> =
+            vec!["localhost".parse().unwrap(), "127.0.0.1".parse().unwrap()];
+        let first = authority.server_identity(&names).await.unwrap();
+        assert_eq!(first.chain.len(), 2);
+        assert_eq!(first.chain[1], authority.root().der());
+        let again = authority.server_identity(&names).await.unwrap();
+        assert_eq!(
+            again.chain, first.chain,
+            "a valid certificate is kept across restarts"
+        );
+        let other: Vec<SubjectName> = vec!["mail.example.com".parse().unwrap()];
+        let renamed = authority.server_identity(&other).await.unwrap();
+        assert_ne!(
+            renamed.chain[0], first.chain[0],
+            "new names, new certificate"
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &fs::metadata(dir.path().join(SERVER_KEY))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
