@@ -43,12 +43,21 @@ enum Command {
     Export(cmd::export::Args),
     /// Write the root certificate, to install on clients.
     Root(cmd::root::Args),
+    /// Issue a new certificate and key for the names of an existing certificate.
+    Renew(cmd::renew::Args),
+    /// Revoke a certificate.
+    Revoke(cmd::revoke::RevokeArgs),
+    /// Write a new CRL signed by the root.
+    Crl(cmd::revoke::CrlArgs),
     /// List the requests waiting for an administrator.
     Pending,
     /// Issue a pending request.
     Approve(cmd::pending::ApproveArgs),
     /// Deny a pending request.
     Deny(cmd::pending::DenyArgs),
+    /// Show or change the CA's settings.
+    #[command(subcommand)]
+    Config(cmd::config::Command),
     /// Manage the users of the web pages.
     #[command(subcommand)]
     User(cmd::user::Command),
@@ -93,6 +102,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::List(args) => cmd::list::run(&cli.data, args).await,
             Command::Show(args) => cmd::show::run(&cli.data, args).await,
             Command::Root(args) => cmd::root::run(&cli.data, args).await,
+            Command::Renew(args) => cmd::renew::run(&cli.data, args).await,
+            Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
+            Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
+            Command::Config(command) => cmd::config::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,

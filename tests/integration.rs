@@ -8,4 +8,5 @@ mod util;
 mod browser;
 mod cli;
 mod exports;
+mod lifecycle;
 mod web;

@@ -209,9 +209,15 @@ impl Root {
 /// The CA's settings, kept in the store.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The public base URL of the pages, for CRL distribution points and AIA.
     pub url: Option<String>,
     pub policy: RequestPolicy,
+    /// Days from a CRL's thisUpdate to its nextUpdate.
+    pub crl_days: u32,
 }
+
+/// The settings `ca config set` changes.
+pub const SETTINGS: &[&str] = &["url", "policy", "crl-days"];
 
 /// An open certificate authority.
 pub struct Authority {
@@ -378,6 +384,10 @@ impl Authority {
                 .as_deref()
                 .unwrap_or("pending")
                 .parse()?,
+            crl_days: match store.setting("crl_days").await? {
+                Some(days) => parse_crl_days(&days)?,
+                None => crate::crl::DEFAULT_CRL_DAYS,
+            },
         };
         Ok(Authority {
             dir: dir.to_owned(),
@@ -402,6 +412,42 @@ impl Authority {
     /// The CA's settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Changes a setting (`url`, `policy` or `crl-days`) for this and every later process.
+    pub async fn set_setting(&mut self, key: &str, value: &str, actor: &str) -> Result<()> {
+        let value = value.trim();
+        match key {
+            "url" => {
+                check_url(value)?;
+                let url = value.trim_end_matches('/').to_owned();
+                self.store
+                    .set_settings(actor, &[("url", url.clone())])
+                    .await?;
+                self.settings.url = Some(url);
+            }
+            "policy" => {
+                let policy: RequestPolicy = value.parse()?;
+                self.store
+                    .set_settings(actor, &[("policy", policy.name().to_owned())])
+                    .await?;
+                self.settings.policy = policy;
+            }
+            "crl-days" => {
+                let days = parse_crl_days(value)?;
+                self.store
+                    .set_settings(actor, &[("crl_days", days.to_string())])
+                    .await?;
+                self.settings.crl_days = days;
+            }
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown setting '{other}': use one of {}",
+                    SETTINGS.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The issuance log.
@@ -479,6 +525,18 @@ pub fn default_root_name(domain: Option<&DnsName>) -> String {
             .unwrap_or_else(|| "Private".to_owned()),
     };
     format!("{base} Root CA")
+}
+
+fn parse_crl_days(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=365).contains(d))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "'{text}' is not a CRL lifetime: give 1 to 365 days"
+            ))
+        })
 }
 
 fn checked_root_name(name: &str) -> Result<String> {

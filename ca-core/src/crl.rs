@@ -1,11 +1,12 @@
 //! Certificate revocation lists signed by the root (RFC 5280 §5).
 
-use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams};
+use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use crate::authority::Authority;
 use crate::error::{Error, Result};
+use crate::revoke::RevocationReason;
 
 /// Days from thisUpdate to nextUpdate unless configured otherwise.
 pub const DEFAULT_CRL_DAYS: u32 = 7;
@@ -24,22 +25,6 @@ impl Crl {
     pub fn pem(&self) -> String {
         der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &self.der).unwrap_or_default()
     }
-}
-
-/// The RFC 5280 §5.3.1 reason code for a reason name as `ca revoke --reason` takes it.
-pub fn reason_code(name: &str) -> Option<RevocationReason> {
-    Some(match name {
-        "unspecified" => RevocationReason::Unspecified,
-        "keyCompromise" => RevocationReason::KeyCompromise,
-        "cACompromise" => RevocationReason::CaCompromise,
-        "affiliationChanged" => RevocationReason::AffiliationChanged,
-        "superseded" => RevocationReason::Superseded,
-        "cessationOfOperation" => RevocationReason::CessationOfOperation,
-        "certificateHold" => RevocationReason::CertificateHold,
-        "privilegeWithdrawn" => RevocationReason::PrivilegeWithdrawn,
-        "aACompromise" => RevocationReason::AaCompromise,
-        _ => return None,
-    })
 }
 
 impl Authority {
@@ -62,10 +47,10 @@ impl Authority {
                 Ok(RevokedCertParams {
                     serial_number: rcgen::SerialNumber::from_slice(&bytes),
                     revocation_time: *at,
-                    reason_code: match reason.as_str() {
-                        "unspecified" => None,
-                        other => reason_code(other),
-                    },
+                    reason_code: reason
+                        .parse::<RevocationReason>()
+                        .ok()
+                        .and_then(RevocationReason::code),
                     invalidity_date: None,
                 })
             })

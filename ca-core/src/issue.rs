@@ -108,6 +108,68 @@ impl Authority {
         Ok(issued)
     }
 
+    /// Renews the certificate of request `id`: the same names, key type and validity length,
+    /// a new key and a new serial, linked to the old row. The old certificate stays valid
+    /// until it expires or is revoked.
+    #[instrument(skip_all)]
+    pub async fn renew(&self, id: i64, requester: &str) -> Result<Issued> {
+        let old = self.store().issuance(id).await?;
+        let cert = old.certificate.as_ref().ok_or_else(|| {
+            Error::Conflict(format!(
+                "request {id} has no certificate to renew: it is {}",
+                old.status.name()
+            ))
+        })?;
+        let names = old
+            .names
+            .iter()
+            .map(|n| n.parse::<SubjectName>())
+            .collect::<Result<Vec<_>>>()?;
+        // Names accepted once stay accepted (internal ones included); the root's constraints
+        // are checked again.
+        let names = self.check_names(&names, true)?;
+        let key: KeyAlgorithm = cert.key_algorithm.parse()?;
+        let days = ((cert.not_after - cert.not_before)
+            .whole_days()
+            .clamp(1, i64::from(crate::profile::LEAF_MAX_DAYS))) as u32;
+        let validity = Validity::leaf(
+            Some(days),
+            self.root().not_after(),
+            OffsetDateTime::now_utc(),
+        )?;
+        let client_auth = x509_parser::parse_x509_certificate(&cert.der)
+            .ok()
+            .and_then(|(_, parsed)| {
+                parsed
+                    .extended_key_usage()
+                    .ok()
+                    .flatten()
+                    .map(|eku| eku.value.client_auth)
+            })
+            .unwrap_or(false);
+        self.issuer()?;
+        let key_pair = key.generate()?;
+        let spec = LeafSpec {
+            names: &names,
+            validity,
+            profile: if client_auth {
+                Profile::ServerAndClient
+            } else {
+                Profile::Server
+            },
+            key_algorithm: key,
+            requester,
+            source: RequestSource::Renewal,
+            csr_der: None,
+            renewed_from: Some(id),
+            pending_request: None,
+            decided_by: requester,
+        };
+        let mut issued = self.sign_leaf(&spec, &key_pair).await?;
+        issued.key = Some(PrivateKey::new(key, &key_pair));
+        Ok(issued)
+    }
+
     /// Signs a leaf for `public_key` and records it, drawing a new serial if one collides.
     pub(crate) async fn sign_leaf(
         &self,
@@ -118,7 +180,7 @@ impl Authority {
         let names: Vec<String> = spec.names.iter().map(ToString::to_string).collect();
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = SerialNumber::random()?;
-            let params = leaf_params(spec, &serial)?;
+            let params = leaf_params(spec, &serial, self.settings().url.as_deref())?;
             let der = params.signed_by(public_key, issuer)?.der().to_vec();
             let fingerprint = Fingerprint::of(&der);
             let recorded = self
@@ -159,8 +221,22 @@ impl Authority {
     }
 }
 
+/// Where clients fetch the CRL and the root, below the CA's public base URL.
+pub(crate) fn crl_url(base: &str) -> String {
+    format!("{base}/certsrv/ca.crl")
+}
+
+/// The URL of the root certificate (DER) below the CA's public base URL.
+pub(crate) fn ca_issuers_url(base: &str) -> String {
+    format!("{base}/certsrv/ca.cer")
+}
+
 /// The certificate template of DESIGN §3 "Server certificates".
-fn leaf_params(spec: &LeafSpec<'_>, serial: &SerialNumber) -> Result<CertificateParams> {
+fn leaf_params(
+    spec: &LeafSpec<'_>,
+    serial: &SerialNumber,
+    url: Option<&str>,
+) -> Result<CertificateParams> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     // Outlook matches "msstd:" principal names against the subject, so the CN stays even
@@ -194,5 +270,40 @@ fn leaf_params(spec: &LeafSpec<'_>, serial: &SerialNumber) -> Result<Certificate
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
     params.not_before = spec.validity.validity.not_before;
     params.not_after = spec.validity.validity.not_after;
+    if let Some(base) = url {
+        // RFC 5280 §4.2.1.13 and §4.2.2.1: where to find the CRL and the issuer's certificate.
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![crl_url(base)],
+        }];
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                authority_info_access(&ca_issuers_url(base)),
+            ));
+    }
     Ok(params)
+}
+
+/// DER of an AuthorityInfoAccessSyntax holding one caIssuers URI (RFC 5280 §4.2.2.1).
+fn authority_info_access(uri: &str) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else if len < 0x100 {
+            out.extend([0x81, len as u8]);
+        } else {
+            out.extend([0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    // id-ad-caIssuers, 1.3.6.1.5.5.7.48.2
+    let method = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02]);
+    // uniformResourceIdentifier [6] IMPLICIT IA5String
+    let location = tlv(0x86, uri.as_bytes());
+    let description = tlv(0x30, &[method, location].concat());
+    tlv(0x30, &description)
 }

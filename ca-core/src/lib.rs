@@ -17,6 +17,7 @@ pub mod issue;
 pub mod key;
 pub mod name;
 pub mod profile;
+pub mod revoke;
 pub mod store;
 pub mod users;
 

@@ -466,6 +466,63 @@ impl Store {
         Ok(number)
     }
 
+    /// Records the revocation of the certificate of request `id`. Revoking twice, or a
+    /// request without a certificate, is a [`Error::Conflict`] that says why.
+    #[instrument(skip_all)]
+    pub async fn revoke(&self, id: i64, reason: &str, actor: &str) -> Result<Issuance> {
+        let row = self.issuance(id).await?;
+        let Some(cert) = &row.certificate else {
+            return Err(Error::Conflict(format!(
+                "request {id} has no certificate to revoke: it is {}",
+                row.status.name()
+            )));
+        };
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() != 1 {
+            drop(tx);
+            let row = self.issuance(id).await?;
+            let when = row
+                .certificate
+                .as_ref()
+                .and_then(|c| c.revoked_at)
+                .map(|t| t.date().to_string())
+                .unwrap_or_default();
+            return Err(Error::Conflict(format!(
+                "certificate {id} (serial {}) was already revoked on {when}",
+                cert.serial
+            )));
+        }
+        audit(
+            &mut tx,
+            actor,
+            "revoke",
+            &id.to_string(),
+            &format!("serial {} reason {reason}", cert.serial),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issuance(id).await
+    }
+
+    /// Changes whenever a revocation is recorded, by this process or another: the number of
+    /// revocations and the newest one's row id.
+    pub async fn revocation_marker(&self) -> Result<(i64, i64)> {
+        Ok(
+            sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM revocations")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Every revoked certificate that has not yet expired: serial (hex), time, reason.
     #[instrument(skip_all)]
     pub async fn revoked(&self) -> Result<Vec<(String, OffsetDateTime, String)>> {

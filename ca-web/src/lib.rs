@@ -12,4 +12,4 @@ mod state;
 pub use auth::Peer;
 pub use routes::router;
 pub use server::{Listeners, TlsConfig, serve, tls_config};
-pub use state::{AppState, Config};
+pub use state::AppState;

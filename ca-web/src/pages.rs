@@ -164,6 +164,8 @@ pub(crate) struct Admin {
 pub(crate) struct CertPage {
     pub chrome: Chrome,
     pub id: i64,
+    pub revoked: bool,
+    pub reasons: Vec<&'static str>,
     pub first_name: String,
     pub names: String,
     pub status: &'static str,

@@ -143,7 +143,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct OutputFiles {
+pub(crate) struct OutputFiles {
     leaf: PathBuf,
     key: PathBuf,
     chain: PathBuf,
@@ -151,7 +151,7 @@ struct OutputFiles {
 }
 
 impl OutputFiles {
-    fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
+    pub(crate) fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
         OutputFiles {
             leaf: dir.join(format!("{stem}.crt")),
             key: dir.join(format!("{stem}.key")),
@@ -161,7 +161,7 @@ impl OutputFiles {
         }
     }
 
-    fn existing(&self) -> Option<&Path> {
+    pub(crate) fn existing(&self) -> Option<&Path> {
         [
             Some(&self.leaf),
             Some(&self.key),
@@ -174,7 +174,7 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    fn write(&self, issued: &Issued) -> anyhow::Result<()> {
+    pub(crate) fn write(&self, issued: &Issued) -> anyhow::Result<()> {
         let key = issued
             .key
             .as_ref()
@@ -204,7 +204,7 @@ impl OutputFiles {
     }
 }
 
-fn describe(issued: &Issued, files: &OutputFiles) {
+pub(crate) fn describe(issued: &Issued, files: &OutputFiles) {
     let row = &issued.issuance;
     let Some(cert) = &row.certificate else { return };
     println!("Issued certificate {} for {}", row.id, row.names.join(", "));

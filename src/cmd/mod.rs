@@ -6,11 +6,14 @@ use std::path::Path;
 
 use ca_core::{Authority, Error, Issuance, Passphrase};
 
+pub(crate) mod config;
 pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
 pub(crate) mod pending;
+pub(crate) mod renew;
+pub(crate) mod revoke;
 pub(crate) mod root;
 pub(crate) mod serve;
 pub(crate) mod show;

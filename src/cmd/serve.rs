@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ca_core::users::{Password, Role};
 use ca_core::{Authority, DnsName, InitOptions, SubjectName};
-use ca_web::{AppState, Config, Listeners, serve, tls_config};
+use ca_web::{AppState, Listeners, serve, tls_config};
 use tokio::net::TcpListener;
 
 use crate::cmd::{Refused, init::describe_new_root, passphrase};
@@ -120,7 +120,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let state = AppState::new(authority, Config::default());
+    let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
+    let state = AppState::new(Arc::clone(&authority));
     serve(
         Listeners {
             http: Some(http),
@@ -132,8 +133,39 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     )
     .await?;
     renewer.abort();
+    watcher.abort();
     println!("stopped");
     Ok(())
+}
+
+/// Days ahead `ca serve` warns of expiring certificates.
+const EXPIRY_WARNING_DAYS: u32 = 30;
+
+/// Logs a warning for each certificate that expires within 30 days, at start and daily.
+async fn warn_about_expiring(authority: Arc<Authority>) {
+    let filter = ca_core::ListFilter {
+        status: None,
+        expiring_within_days: Some(EXPIRY_WARNING_DAYS),
+    };
+    loop {
+        match authority.store().list(&filter).await {
+            Ok(rows) => {
+                for row in rows {
+                    if let Some(cert) = &row.certificate {
+                        tracing::warn!(
+                            id = row.id,
+                            names = %row.names.join(", "),
+                            not_after = %cert.not_after,
+                            "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
+                            row.id
+                        );
+                    }
+                }
+            }
+            Err(err) => tracing::error!(%err, "could not look for expiring certificates"),
+        }
+        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    }
 }
 
 fn host_name() -> String {

@@ -156,7 +156,71 @@ pub(crate) async fn issue(
     let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
     let first = issued.issuance.names.first().cloned().unwrap_or_default();
     let bytes = pfx(private, &issued.leaf, &chain, &first, &password, profile)?;
-    let file_name = format!("{}.pfx", first.replace('*', "_wildcard").replace(':', "_"));
+    Ok(pfx_download(bytes, &first))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RevokeForm {
+    id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let id = request_id(&form.id)?;
+    let reason: ca_core::revoke::RevocationReason = if form.reason.is_empty() {
+        ca_core::revoke::RevocationReason::Unspecified
+    } else {
+        form.reason.parse()?
+    };
+    state.authority.revoke(id, reason, &admin.name).await?;
+    Ok(Redirect::to(&format!("/certsrv/cert/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RenewForm {
+    id: String,
+    #[serde(default)]
+    profile: String,
+    password: String,
+}
+
+/// Renews a certificate with a new key the CA makes, answered with the PFX.
+pub(crate) async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<RenewForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let id = request_id(&form.id)?;
+    let profile: PfxProfile = if form.profile.is_empty() {
+        PfxProfile::Compat
+    } else {
+        form.profile.parse()?
+    };
+    let password = PfxPassword::new(form.password)?;
+    let issued = state.authority.renew(id, &admin.name).await?;
+    let private = issued
+        .key
+        .as_ref()
+        .ok_or_else(|| WebError::Internal("the authority returned no key".into()))?;
+    let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
+    let first = issued.issuance.names.first().cloned().unwrap_or_default();
+    let bytes = pfx(private, &issued.leaf, &chain, &first, &password, profile)?;
+    Ok(pfx_download(bytes, &first))
+}
+
+/// A PFX as a download that no cache keeps.
+fn pfx_download(bytes: Vec<u8>, first_name: &str) -> Response {
+    let file_name = format!(
+        "{}.pfx",
+        first_name.replace('*', "_wildcard").replace(':', "_")
+    );
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -167,5 +231,5 @@ pub(crate) async fn issue(
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    response
 }

@@ -307,6 +307,23 @@ pub(crate) async fn certcrl(
     Ok(download(bytes, "application/pkix-crl", "certcrl.crl"))
 }
 
+/// The CRL distribution point named in certificates (DER, as RFC 5280 §4.2.1.13 requires).
+pub(crate) async fn crl_distribution_point(
+    State(state): State<AppState>,
+) -> Result<Response, WebError> {
+    let crl = state.crl().await?;
+    Ok(download(crl.der, "application/pkix-crl", "ca.crl"))
+}
+
+/// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).
+pub(crate) async fn ca_issuers(State(state): State<AppState>) -> Response {
+    download(
+        state.authority.root().der().to_vec(),
+        "application/pkix-cert",
+        "ca.cer",
+    )
+}
+
 /// `POST certfnsh.asp`: a request submitted by a form or a script.
 pub(crate) async fn certfnsh(
     State(state): State<AppState>,
@@ -411,6 +428,11 @@ pub(crate) async fn certificate(
     Ok(render(&pages::CertPage {
         chrome: Chrome::new(&state, &caller),
         id: row.id,
+        revoked: cert.revoked_at.is_some(),
+        reasons: ca_core::revoke::RevocationReason::ALL
+            .iter()
+            .map(|r| r.name())
+            .collect(),
         first_name: row.names.first().cloned().unwrap_or_default(),
         names: row.names.join(", "),
         status: row.status.name(),

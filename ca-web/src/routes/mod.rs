@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/certsrv/certnew.cer", get(certsrv::certnew_cer))
         .route("/certsrv/certnew.p7b", get(certsrv::certnew_p7b))
         .route("/certsrv/certcrl.crl", get(certsrv::certcrl))
+        .route("/certsrv/ca.crl", get(certsrv::crl_distribution_point))
+        .route("/certsrv/ca.cer", get(certsrv::ca_issuers))
         .route("/certsrv/certrqus.asp", get(certsrv::certrqus))
         .route("/certsrv/certrqad.asp", get(certsrv::certrqad))
         .route("/certsrv/certrqxt.asp", get(certsrv::certrqxt))
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/certsrv/admin", get(admin::overview))
         .route("/certsrv/admin/approve", post(admin::approve))
         .route("/certsrv/admin/deny", post(admin::deny))
+        .route("/certsrv/admin/revoke", post(admin::revoke))
+        .route("/certsrv/admin/renew", post(admin::renew))
         .route("/certsrv/install", get(install::page))
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))
@@ -181,7 +185,6 @@ mod tests {
 
     use super::*;
     use crate::auth::Peer;
-    use crate::state::Config;
 
     async fn app(dir: &std::path::Path) -> Router {
         let options = InitOptions {
@@ -194,7 +197,7 @@ mod tests {
             .put_user("alice", Role::Requester, &password, "test")
             .await
             .unwrap();
-        router(AppState::new(Arc::new(authority), Config::default()))
+        router(AppState::new(Arc::new(authority)))
     }
 
     fn get(path: &str, peer: Peer, credentials: bool) -> Request<Body> {

@@ -1,0 +1,301 @@
+//! Revocation, CRLs, CRL distribution points, renewal and expiry, checked with `openssl`.
+
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server, client, openssl, openssl_ok};
+
+fn crl_verify(sb: &Sandbox, crl: &str, leaf: &str) -> (bool, String) {
+    let root = sb.data().join("root.crt");
+    let out = openssl(
+        sb.path(),
+        &[
+            "verify",
+            "-crl_check",
+            "-CRLfile",
+            crl,
+            "-CAfile",
+            root.to_str().unwrap(),
+            leaf,
+        ],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn crl_number(sb: &Sandbox, crl: &str) -> u64 {
+    let text = openssl_ok(sb.path(), &["crl", "-in", crl, "-noout", "-crlnumber"]);
+    let hex = text
+        .trim()
+        .strip_prefix("crlNumber=0x")
+        .or_else(|| text.trim().strip_prefix("crlNumber="))
+        .unwrap();
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+#[test]
+fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["crl", "--format", "pem", "--out", "before.pem"]);
+    let (ok, text) = crl_verify(&sb, "before.pem", "mail.example.com.crt");
+    assert!(ok, "{text}");
+
+    let out = sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    assert!(out.contains("Revoked certificate 1"), "{out}");
+    let twice = sb.refused(&["revoke", "1"]);
+    assert!(twice.contains("already revoked"), "{twice}");
+    sb.refused(&["revoke", "1", "--reason", "bogus"]);
+    sb.refused(&["revoke", "99"]);
+
+    sb.ok(&["crl", "--format", "pem", "--out", "after.pem"]);
+    let (ok, text) = crl_verify(&sb, "after.pem", "mail.example.com.crt");
+    assert!(!ok && text.contains("certificate revoked"), "{text}");
+
+    let crl = openssl_ok(sb.path(), &["crl", "-in", "after.pem", "-noout", "-text"]);
+    assert!(crl.contains("Key Compromise"), "{crl}");
+    let serial = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "mail.example.com.crt", "-noout", "-serial"],
+    );
+    assert!(
+        crl.to_ascii_uppercase()
+            .contains(serial.trim().strip_prefix("serial=").unwrap()),
+        "{crl}"
+    );
+    assert!(crl_number(&sb, "after.pem") > crl_number(&sb, "before.pem"));
+    assert!(crl.contains("Next Update:"), "{crl}");
+    let root = sb.data().join("root.crt");
+    let root_text = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            root.to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "subjectKeyIdentifier",
+        ],
+    );
+    let ski = root_text.lines().nth(1).unwrap().trim().to_owned();
+    assert!(crl.contains(&ski), "the CRL's AKI is the root's SKI: {crl}");
+    let verified = openssl(
+        sb.path(),
+        &[
+            "crl",
+            "-in",
+            "after.pem",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&verified.stderr).contains("verify OK"));
+
+    // DER too, and the log and list agree.
+    sb.ok(&["crl", "--out", "after.crl"]);
+    openssl_ok(
+        sb.path(),
+        &["crl", "-inform", "DER", "-in", "after.crl", "-noout"],
+    );
+    let row: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(row["status"], "revoked");
+    assert_eq!(row["revocation_reason"], "keyCompromise");
+    let revoked: Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "revoked", "--json"])).unwrap();
+    assert_eq!(revoked.as_array().unwrap().len(), 1);
+    sb.refused(&["crl", "--format", "txt"]);
+}
+
+#[test]
+fn crl_lifetime_is_configurable() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["config", "set", "crl-days", "2"]);
+    sb.refused(&["config", "set", "crl-days", "0"]);
+    sb.refused(&["config", "set", "colour", "blue"]);
+    sb.ok(&["crl", "--format", "pem", "--out", "c.pem"]);
+    let text = openssl_ok(
+        sb.path(),
+        &[
+            "crl",
+            "-in",
+            "c.pem",
+            "-noout",
+            "-lastupdate",
+            "-nextupdate",
+        ],
+    );
+    let date = |prefix: &str| {
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap();
+        let value = line.split_once('=').unwrap().1.trim().to_owned();
+        let format = time::macros::format_description!(
+            "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
+        );
+        time::PrimitiveDateTime::parse(&value, &format).unwrap()
+    };
+    assert_eq!((date("nextUpdate") - date("lastUpdate")).whole_days(), 2);
+}
+
+#[test]
+fn distribution_point_in_new_certificates_serves_a_crl_that_verifies() {
+    let sb = Sandbox::new();
+    sb.refused(&["init", "--url", "ftp://mail.example.com"]);
+    assert!(!sb.data().join("root.crt").exists());
+    let server = Server::start(&sb);
+    // The server's own port is the public URL here.
+    sb.ok(&["config", "set", "url", &format!("{}/", server.http)]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let ext = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "mail.example.com.crt",
+            "-noout",
+            "-ext",
+            "crlDistributionPoints,authorityInfoAccess",
+        ],
+    );
+    let cdp = format!("{}/certsrv/ca.crl", server.http);
+    let aia = format!("{}/certsrv/ca.cer", server.http);
+    assert!(ext.contains(&format!("URI:{cdp}")), "{ext}");
+    assert!(ext.contains(&format!("CA Issuers - URI:{aia}")), "{ext}");
+
+    let fetch = |url: &str| {
+        reqwest::blocking::get(url)
+            .unwrap()
+            .bytes()
+            .unwrap()
+            .to_vec()
+    };
+    std::fs::write(sb.file("cdp.crl"), fetch(&cdp)).unwrap();
+    let root = sb.data().join("root.crt");
+    let verified = openssl(
+        sb.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "cdp.crl",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&verified.stderr).contains("verify OK"),
+        "{verified:?}"
+    );
+    sb.ok(&["root", "--format", "der", "--out", "root.cer"]);
+    assert_eq!(fetch(&aia), std::fs::read(sb.file("root.cer")).unwrap());
+    openssl_ok(
+        sb.path(),
+        &["crl", "-inform", "DER", "-in", "cdp.crl", "-out", "cdp.pem"],
+    );
+    let (ok, text) = crl_verify(&sb, "cdp.pem", "mail.example.com.crt");
+    assert!(ok, "{text}");
+
+    // A revocation by another process shows in the server's next answer.
+    let id = serde_json::from_str::<Value>(&sb.ok(&["list", "--json"]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    sb.ok(&["revoke", &id.to_string(), "--reason", "superseded"]);
+    std::fs::write(sb.file("cdp2.crl"), fetch(&cdp)).unwrap();
+    openssl_ok(
+        sb.path(),
+        &[
+            "crl", "-inform", "DER", "-in", "cdp2.crl", "-out", "cdp2.pem",
+        ],
+    );
+    let (ok, text) = crl_verify(&sb, "cdp2.pem", "mail.example.com.crt");
+    assert!(!ok && text.contains("certificate revoked"), "{text}");
+
+    // An admin revokes from the certificate's page.
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let www = id + 1;
+    let web = client(&sb);
+    let answer = web
+        .post(format!("{}/certsrv/admin/revoke", server.https()))
+        .basic_auth("admin", Some(server.admin_password.as_str()))
+        .form(&[
+            ("id", www.to_string()),
+            ("reason", "cessationOfOperation".to_owned()),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::SEE_OTHER);
+    let row: Value = serde_json::from_str(&sb.ok(&["show", &www.to_string(), "--json"])).unwrap();
+    assert_eq!(row["revocation_reason"], "cessationOfOperation");
+}
+
+#[test]
+fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "192.0.2.10",
+        "--key",
+        "ecdsa-p384",
+        "--days",
+        "90",
+    ]);
+    std::fs::create_dir(sb.file("renewed")).unwrap();
+    let out = sb.ok(&["renew", "1", "--out", "renewed"]);
+    assert!(out.contains("It renews certificate 1"), "{out}");
+    let old: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let new: Value = serde_json::from_str(&sb.ok(&["show", "2", "--json"])).unwrap();
+    assert_eq!(new["names"], old["names"]);
+    assert_eq!(new["key_algorithm"], "ecdsa-p384");
+    assert_ne!(new["serial"], old["serial"]);
+    assert_eq!(new["renewed_from"], 1);
+    assert_eq!(new["source"], "renewal");
+    let old_key = openssl_ok(
+        sb.path(),
+        &["pkey", "-in", "mail.example.com.key", "-pubout"],
+    );
+    let new_key = openssl_ok(
+        sb.path(),
+        &["pkey", "-in", "renewed/mail.example.com.key", "-pubout"],
+    );
+    assert_ne!(old_key, new_key, "a new key");
+    let root = sb.data().join("root.crt");
+    openssl_ok(
+        sb.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "renewed/mail.example.com.crt",
+        ],
+    );
+    let text = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "renewed/mail.example.com.crt",
+            "-noout",
+            "-dates",
+        ],
+    );
+    assert!(text.contains("notAfter"), "{text}");
+    // Same folder without --force: refused, nothing changed.
+    let refused = sb.refused(&["renew", "1"]);
+    assert!(refused.contains("already exists"), "{refused}");
+    assert_eq!(sb.row_count(), 2);
+    sb.refused(&["renew", "42"]);
+}
