@@ -65,8 +65,14 @@ impl FromRequestParts<AppState> for Caller {
             return Err(WebError::InsecureCredentials);
         }
         let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
+        if let Some(user) = state.credentials.get(&name, &password) {
+            return Ok(Caller { user: Some(user) });
+        }
         match state.authority.authenticate(&name, &password).await? {
-            Some(user) => Ok(Caller { user: Some(user) }),
+            Some(user) => {
+                state.credentials.put(&name, &password, &user);
+                Ok(Caller { user: Some(user) })
+            }
             None => {
                 tracing::warn!(user = %name, "wrong credentials");
                 Err(WebError::Unauthorized)

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 pub struct AppState {
     pub authority: Arc<Authority>,
     crl: Arc<Mutex<Option<SignedCrl>>>,
+    pub(crate) credentials: Arc<CredentialCache>,
 }
 
 /// A CRL, and the revocation marker of the log when it was signed.
@@ -20,6 +21,7 @@ type SignedCrl = (Crl, (i64, i64));
 impl AppState {
     pub fn new(authority: Arc<Authority>) -> Self {
         AppState {
+            credentials: Arc::new(CredentialCache::new()),
             authority,
             crl: Arc::new(Mutex::new(None)),
         }
@@ -45,5 +47,64 @@ impl AppState {
             .await?;
         *cached = Some((crl.clone(), marker));
         Ok(crl)
+    }
+}
+
+/// Credentials that passed the argon2 check recently. An argon2id check costs tens of
+/// milliseconds by design; scripts send the same credentials with every request, so a
+/// success is remembered for a minute. Entries are keyed by an HMAC-SHA256 of name and
+/// password under a key drawn at start, so the cache holds no password and no plain hash of
+/// one; a changed password takes effect within the minute.
+pub(crate) struct CredentialCache {
+    key: aws_lc_rs::hmac::Key,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<Vec<u8>, (ca_core::users::User, std::time::Instant)>,
+    >,
+}
+
+/// How long a verified credential is remembered.
+const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// The most credentials remembered at once.
+const CREDENTIAL_CAPACITY: usize = 1024;
+
+impl CredentialCache {
+    fn new() -> Self {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
+            .unwrap_or_else(|_| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[0; 32]));
+        CredentialCache {
+            key,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn tag(&self, name: &str, password: &str) -> Vec<u8> {
+        let mut context = aws_lc_rs::hmac::Context::with_key(&self.key);
+        context.update(name.as_bytes());
+        context.update(&[0]);
+        context.update(password.as_bytes());
+        context.sign().as_ref().to_vec()
+    }
+
+    pub(crate) fn get(&self, name: &str, password: &str) -> Option<ca_core::users::User> {
+        let tag = self.tag(name, password);
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&tag)
+            .filter(|(_, at)| at.elapsed() < CREDENTIAL_TTL)
+            .map(|(user, _)| user.clone())
+    }
+
+    pub(crate) fn put(&self, name: &str, password: &str, user: &ca_core::users::User) {
+        let tag = self.tag(name, password);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CREDENTIAL_CAPACITY {
+                entries.retain(|_, (_, at)| at.elapsed() < CREDENTIAL_TTL);
+                if entries.len() >= CREDENTIAL_CAPACITY {
+                    entries.clear();
+                }
+            }
+            entries.insert(tag, (user.clone(), std::time::Instant::now()));
+        }
     }
 }
