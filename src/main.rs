@@ -55,6 +55,8 @@ enum Command {
     Approve(cmd::pending::ApproveArgs),
     /// Deny a pending request.
     Deny(cmd::pending::DenyArgs),
+    /// Check the data folder: the log's integrity, every certificate, and the root key.
+    Check,
     /// Show or change the CA's settings.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -105,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Renew(args) => cmd::renew::run(&cli.data, args).await,
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
+            Command::Check => cmd::check::run(&cli.data).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,

@@ -8,5 +8,7 @@ mod util;
 mod browser;
 mod cli;
 mod exports;
+mod fuzz_seeds;
 mod lifecycle;
+mod reliability;
 mod web;

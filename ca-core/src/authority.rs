@@ -483,6 +483,40 @@ impl Authority {
         Ok(names)
     }
 
+    /// Checks the data folder: the log (see [`Store::check`]), that every certificate in it
+    /// was signed by this root, and, when the key can be read, that the key is the root's.
+    pub async fn check(&self) -> Result<Vec<String>> {
+        let (mut problems, _) = self.store.check().await?;
+        let (_, root) = x509_parser::parse_x509_certificate(&self.root.der)
+            .map_err(|_| Error::CaKey("the root certificate does not parse".into()))?;
+        let rows = self
+            .store
+            .list(&crate::store::ListFilter::default())
+            .await?;
+        for row in &rows {
+            if let Some(cert) = &row.certificate {
+                let signed = x509_parser::parse_x509_certificate(&cert.der)
+                    .ok()
+                    .is_some_and(|(_, leaf)| {
+                        leaf.verify_signature(Some(root.public_key())).is_ok()
+                    });
+                if !signed {
+                    problems.push(format!("certificate {}: not signed by this root", row.id));
+                }
+            }
+        }
+        match self.issuer() {
+            Ok(issuer) => {
+                use rcgen::PublicKeyData;
+                if issuer.key().subject_public_key_info() != root.public_key().raw {
+                    problems.push(format!("{ROOT_KEY} is not the key of {ROOT_CERT}"));
+                }
+            }
+            Err(err) => problems.push(format!("the root key could not be checked: {err}")),
+        }
+        Ok(problems)
+    }
+
     /// The root's signer, reading the key file on first use.
     pub(crate) fn issuer(&self) -> Result<&Issuer<'static, KeyPair>> {
         if let Some(issuer) = self.issuer.get() {

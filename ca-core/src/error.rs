@@ -136,6 +136,9 @@ pub enum StoreError {
     /// A certificate with this serial number is already in the log.
     #[error("the serial number is already in the log")]
     DuplicateSerial,
+    /// A group of writes could not be committed.
+    #[error("the issuance log could not commit: {0}")]
+    Commit(String),
     /// A row holds a value this version cannot read.
     #[error("the issuance log holds an unreadable value: {0}")]
     Corrupt(String),

@@ -68,6 +68,16 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(user) = state.credentials.get(&name, &password) {
             return Ok(Caller { user: Some(user) });
         }
+        let _permit = state
+            .credentials
+            .checking
+            .acquire()
+            .await
+            .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+        // Another request may have checked the same credentials while this one waited.
+        if let Some(user) = state.credentials.get(&name, &password) {
+            return Ok(Caller { user: Some(user) });
+        }
         match state.authority.authenticate(&name, &password).await? {
             Some(user) => {
                 state.credentials.put(&name, &password, &user);

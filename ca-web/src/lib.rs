@@ -10,6 +10,17 @@ mod server;
 mod state;
 
 pub use auth::Peer;
+
+/// Parses a `certfnsh.asp` form body as the page does (URL-encoded fields, then the request
+/// and its attributes), for the fuzz targets: any input gives a result or a refusal, never a
+/// panic.
+pub fn parse_certfnsh_form(body: &[u8]) -> ca_core::Result<()> {
+    let fields: std::collections::HashMap<String, String> = serde_urlencoded::from_bytes(body)
+        .map_err(|err| {
+            ca_core::Error::InvalidInput(format!("the form could not be read: {err}"))
+        })?;
+    routes::certsrv::enrollment(&routes::Params::new(fields)).map(|_| ())
+}
 pub use routes::router;
 pub use server::{Listeners, TlsConfig, serve, tls_config};
 pub use state::AppState;

@@ -57,6 +57,9 @@ impl AppState {
 /// one; a changed password takes effect within the minute.
 pub(crate) struct CredentialCache {
     key: aws_lc_rs::hmac::Key,
+    /// One argon2id check at a time: each takes 19 MiB, and a burst of clients must not
+    /// multiply that (nor the CPU it burns).
+    pub(crate) checking: tokio::sync::Semaphore,
     entries: std::sync::Mutex<
         std::collections::HashMap<Vec<u8>, (ca_core::users::User, std::time::Instant)>,
     >,
@@ -74,6 +77,7 @@ impl CredentialCache {
             .unwrap_or_else(|_| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[0; 32]));
         CredentialCache {
             key,
+            checking: tokio::sync::Semaphore::new(1),
             entries: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }

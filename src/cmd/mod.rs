@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ca_core::{Authority, Error, Issuance, Passphrase};
 
+pub(crate) mod check;
 pub(crate) mod config;
 pub(crate) mod export;
 pub(crate) mod init;

@@ -122,14 +122,14 @@ fn target(params: &Params) -> Result<Target, WebError> {
     }
 }
 
-fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &'static str) -> Response {
+/// A file download: `disposition` is the whole Content-Disposition value.
+fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static str) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
-            .unwrap_or(HeaderValue::from_static("attachment")),
+        HeaderValue::from_static(disposition),
     );
     response
 }
@@ -228,7 +228,11 @@ pub(crate) async fn certnew_cer(
                 "application/pkix-cert"
             };
             let bytes = format.render(state.authority.root().der(), &[])?;
-            Ok(download(bytes, content_type, "certnew.cer"))
+            Ok(download(
+                bytes,
+                content_type,
+                "attachment; filename=\"certnew.cer\"",
+            ))
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
             Err(page) => Ok(page),
@@ -237,7 +241,7 @@ pub(crate) async fn certnew_cer(
                 Ok(download(
                     format.render(&der, &[])?,
                     "application/pkix-cert",
-                    "certnew.cer",
+                    "attachment; filename=\"certnew.cer\"",
                 ))
             }
         },
@@ -274,7 +278,7 @@ pub(crate) async fn certnew_p7b(
     Ok(download(
         bytes,
         "application/x-pkcs7-certificates",
-        "certnew.p7b",
+        "attachment; filename=\"certnew.p7b\"",
     ))
 }
 
@@ -304,7 +308,11 @@ pub(crate) async fn certcrl(
         Encoding::Binary => crl.der,
         Encoding::Base64 => crl.pem().into_bytes(),
     };
-    Ok(download(bytes, "application/pkix-crl", "certcrl.crl"))
+    Ok(download(
+        bytes,
+        "application/pkix-crl",
+        "attachment; filename=\"certcrl.crl\"",
+    ))
 }
 
 /// The CRL distribution point named in certificates (DER, as RFC 5280 §4.2.1.13 requires).
@@ -312,7 +320,11 @@ pub(crate) async fn crl_distribution_point(
     State(state): State<AppState>,
 ) -> Result<Response, WebError> {
     let crl = state.crl().await?;
-    Ok(download(crl.der, "application/pkix-crl", "ca.crl"))
+    Ok(download(
+        crl.der,
+        "application/pkix-crl",
+        "attachment; filename=\"ca.crl\"",
+    ))
 }
 
 /// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).
@@ -320,8 +332,47 @@ pub(crate) async fn ca_issuers(State(state): State<AppState>) -> Response {
     download(
         state.authority.root().der().to_vec(),
         "application/pkix-cert",
-        "ca.cer",
+        "attachment; filename=\"ca.cer\"",
     )
+}
+
+/// Reads the fields of a `certfnsh.asp` post: `Mode=newreq`, the `CertRequest`, and the
+/// `CertAttrib` lines (with the form's `CertificateTemplate` choice added as one).
+pub(crate) fn enrollment(
+    params: &Params,
+) -> ca_core::Result<(CertificateRequest, RequestAttributes)> {
+    match params.get("Mode") {
+        Some(mode) if mode.eq_ignore_ascii_case("newreq") => {}
+        Some(mode) => {
+            return Err(ca_core::Error::InvalidInput(format!(
+                "Mode={mode} is not supported: use Mode=newreq."
+            )));
+        }
+        None => {
+            return Err(ca_core::Error::InvalidInput(
+                "Mode is missing: use Mode=newreq.".into(),
+            ));
+        }
+    }
+    let text = params
+        .get("CertRequest")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            ca_core::Error::InvalidInput(
+                "CertRequest is empty: paste a base-64-encoded PKCS #10 request.".into(),
+            )
+        })?;
+    let mut attributes = params.get("CertAttrib").unwrap_or_default().to_owned();
+    if let Some(template) = params.get("CertificateTemplate")
+        && !attributes
+            .to_ascii_lowercase()
+            .contains("certificatetemplate:")
+    {
+        attributes.push_str(&format!("\nCertificateTemplate:{template}"));
+    }
+    let request = CertificateRequest::parse(text.as_bytes())?;
+    let attributes = RequestAttributes::parse(&attributes)?;
+    Ok((request, attributes))
 }
 
 /// `POST certfnsh.asp`: a request submitted by a form or a script.
@@ -340,36 +391,10 @@ pub(crate) async fn certfnsh(
         *response.status_mut() = StatusCode::BAD_REQUEST;
         response
     };
-    match params.get("Mode") {
-        Some(mode) if mode.eq_ignore_ascii_case("newreq") => {}
-        Some(mode) => {
-            return Ok(denied(format!(
-                "Mode={mode} is not supported: use Mode=newreq."
-            )));
-        }
-        None => return Ok(denied("Mode is missing: use Mode=newreq.".into())),
-    }
-    let Some(text) = params.get("CertRequest").filter(|t| !t.trim().is_empty()) else {
-        return Ok(denied(
-            "CertRequest is empty: paste a base-64-encoded PKCS #10 request.".into(),
-        ));
-    };
-    let mut attributes = params.get("CertAttrib").unwrap_or_default().to_owned();
-    if let Some(template) = params.get("CertificateTemplate")
-        && !attributes
-            .to_ascii_lowercase()
-            .contains("certificatetemplate:")
-    {
-        attributes.push_str(&format!("\nCertificateTemplate:{template}"));
-    }
-    let request = match CertificateRequest::parse(text.as_bytes()) {
-        Ok(request) => request,
+    let (request, attributes) = match enrollment(&params) {
+        Ok(parsed) => parsed,
         Err(err) if err.is_refusal() => return Ok(denied(err.to_string())),
         Err(err) => return Err(err.into()),
-    };
-    let attributes = match RequestAttributes::parse(&attributes) {
-        Ok(attributes) => attributes,
-        Err(err) => return Ok(denied(err.to_string())),
     };
     match state
         .authority

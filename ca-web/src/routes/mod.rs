@@ -3,7 +3,7 @@
 
 mod admin;
 mod assets;
-mod certsrv;
+pub(crate) mod certsrv;
 mod install;
 
 use std::collections::HashMap;
@@ -15,9 +15,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::error::WebError;
 use crate::state::AppState;
@@ -63,27 +60,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
         .with_state(state)
 }
 
@@ -91,26 +67,44 @@ async fn not_found() -> WebError {
     WebError::NotFound("There is no page at this address.".into())
 }
 
-/// Refuses cross-site form posts (a page elsewhere making the admin's browser approve or
+/// Logs every request, sets the security headers every answer carries; refuses cross-site form posts (a page elsewhere making the admin's browser approve or
 /// issue), while scripts that send neither `Origin` nor `Sec-Fetch-Site` keep working; and
 /// marks every answer to a request with credentials as not to be cached.
 async fn guard(request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && is_cross_site(&request) {
-        return WebError::Forbidden(
+    let started = std::time::Instant::now();
+    // The request log: method, path and status, never a header (credentials) or a body.
+    let logged = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (request.method().clone(), request.uri().path().to_owned()));
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = if request.method() == Method::POST && is_cross_site(&request) {
+        WebError::Forbidden(
             "This form was posted from another site, so it was refused. Use the form on this site."
                 .into(),
         )
-        .into_response();
+        .into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
-    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
     if authenticated {
-        let headers = response.headers_mut();
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store, private"),
         );
         headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
+    }
+    if let Some((method, path)) = logged {
+        tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     }
     response
 }
