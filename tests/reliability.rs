@@ -391,3 +391,57 @@ fn the_ca_key_never_appears_in_a_response_or_a_log() {
     assert!(!stderr.contains(&password), "no password in the log");
     assert!(!stderr.is_empty(), "the log was written");
 }
+
+#[test]
+fn slow_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let http = server.http.trim_start_matches("http://").to_owned();
+    let https = format!("127.0.0.1:{}", server.https_port);
+    let started = std::time::Instant::now();
+    let probes: Vec<_> = [
+        (
+            http,
+            b"GET /certsrv/ HTTP/1.1\r\nHost: localhost\r\n".to_vec(),
+        ),
+        (https, Vec::new()),
+    ]
+    .into_iter()
+    .map(|(addr, partial)| {
+        std::thread::spawn(move || {
+            // Headers that never end, or a TLS handshake that never starts.
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(40)))
+                .unwrap();
+            stream.write_all(&partial).unwrap();
+            let mut buf = Vec::new();
+            let _ = stream.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    })
+    .collect();
+    for probe in probes {
+        let answer = probe.join().unwrap();
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(35),
+        "the server closed the connections itself ({waited:?})"
+    );
+    // It still serves everyone else.
+    let web = client(&sb);
+    assert_eq!(
+        web.get(format!("{}/certsrv/", server.https()))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}

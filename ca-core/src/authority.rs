@@ -493,7 +493,9 @@ impl Authority {
             .store
             .list(&crate::store::ListFilter::default())
             .await?;
-        for row in &rows {
+        for listed in rows.iter().filter(|r| r.certificate.is_some()) {
+            // Lists leave the DER out; read each row whole.
+            let row = self.store.issuance(listed.id).await?;
             if let Some(cert) = &row.certificate {
                 let signed = x509_parser::parse_x509_certificate(&cert.der)
                     .ok()
