@@ -54,6 +54,26 @@ impl Issued {
         certificate_pem(&self.leaf)
     }
 
+    /// A PFX of the key the authority made, the leaf and its chain, whose friendlyName is the
+    /// first name (what IIS lists). Fails when the key came from a request.
+    pub fn pfx(
+        &self,
+        password: &crate::export::pkcs12::PfxPassword,
+        profile: crate::export::pkcs12::PfxProfile,
+    ) -> Result<Vec<u8>> {
+        let key = self.key.as_ref().ok_or_else(|| {
+            Error::Conflict("the key of this certificate is not the CA's to export".into())
+        })?;
+        let chain: Vec<&[u8]> = self.chain.iter().map(Vec::as_slice).collect();
+        let friendly_name = self
+            .issuance
+            .names
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        crate::export::pkcs12::pfx(key, &self.leaf, &chain, friendly_name, password, profile)
+    }
+
     /// PEM of the leaf followed by its chain.
     pub fn chain_pem(&self) -> String {
         std::iter::once(&self.leaf)

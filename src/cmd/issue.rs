@@ -23,15 +23,22 @@ pub(crate) struct Args {
     /// How long the certificate is valid, in days (at most 825) [default: 397]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
-    /// Folder to write the files into.
-    #[arg(long, default_value = ".", value_name = "DIR")]
-    out: PathBuf,
+    #[command(flatten)]
+    files: FileArgs,
     /// Accept names that resolve only inside a private network (MAIL, srv01.corp.local, ...).
     #[arg(long)]
     allow_internal: bool,
     /// Also allow TLS client authentication with this certificate.
     #[arg(long)]
     client_auth: bool,
+}
+
+/// Where `ca issue` and `ca renew` write, and whether they also write a PFX.
+#[derive(clap::Args, Debug)]
+pub(crate) struct FileArgs {
+    /// Folder to write the files into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    out: PathBuf,
     /// Also write NAME.pfx (key, certificate and root), protected by the password in FILE
     /// (`-` for standard input).
     #[arg(long, value_name = "FILE")]
@@ -42,6 +49,39 @@ pub(crate) struct Args {
     /// Replace files of the same names in the output folder.
     #[arg(long)]
     force: bool,
+}
+
+impl FileArgs {
+    /// The files to write for `stem`, once every argument is read and nothing would be
+    /// overwritten by mistake: all of this before anything is issued.
+    pub(crate) fn prepare(&self, stem: &str) -> anyhow::Result<OutputFiles> {
+        let profile: PfxProfile = self.pfx_profile.parse()?;
+        let password = match &self.pfx_password_file {
+            Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
+                path,
+                "PFX password",
+            )?)?),
+            None => None,
+        };
+        if !self.out.is_dir() {
+            return Err(Refused(format!(
+                "the output folder {} does not exist",
+                self.out.display()
+            ))
+            .into());
+        }
+        let files = OutputFiles::new(&self.out, stem, password.map(|p| (p, profile)));
+        if !self.force
+            && let Some(existing) = files.existing()
+        {
+            return Err(Refused(format!(
+                "{} already exists: move it away, choose another --out folder, or pass --force to replace it",
+                existing.display()
+            ))
+            .into());
+        }
+        Ok(files)
+    }
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
@@ -62,35 +102,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
     }
     let key: KeyAlgorithm = args.key.parse()?;
-    let pfx_profile: PfxProfile = args.pfx_profile.parse()?;
-    let pfx_password = match &args.pfx_password_file {
-        Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
-            path,
-            "PFX password",
-        )?)?),
-        None => None,
-    };
     let stem = match names.iter().find_map(SubjectName::dns) {
         Some(dns) => dns.file_stem(),
         None => names[0].to_string().replace(':', "_"),
     };
-    let files = OutputFiles::new(&args.out, &stem, pfx_password.map(|p| (p, pfx_profile)));
-    if !args.out.is_dir() {
-        return Err(Refused(format!(
-            "the output folder {} does not exist",
-            args.out.display()
-        ))
-        .into());
-    }
-    if !args.force
-        && let Some(existing) = files.existing()
-    {
-        return Err(Refused(format!(
-            "{} already exists: move it away, choose another --out folder, or pass --force to replace it",
-            existing.display()
-        ))
-        .into());
-    }
+    let files = args.files.prepare(&stem)?;
 
     let init = InitOptions {
         name: None,
@@ -151,7 +167,7 @@ pub(crate) struct OutputFiles {
 }
 
 impl OutputFiles {
-    pub(crate) fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
+    fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
         OutputFiles {
             leaf: dir.join(format!("{stem}.crt")),
             key: dir.join(format!("{stem}.key")),
@@ -161,7 +177,7 @@ impl OutputFiles {
         }
     }
 
-    pub(crate) fn existing(&self) -> Option<&Path> {
+    fn existing(&self) -> Option<&Path> {
         [
             Some(&self.leaf),
             Some(&self.key),
@@ -183,21 +199,7 @@ impl OutputFiles {
         write_atomic(&self.leaf, issued.leaf_pem().as_bytes(), PUBLIC_MODE)?;
         write_atomic(&self.chain, issued.chain_pem().as_bytes(), PUBLIC_MODE)?;
         if let Some((path, password, profile)) = &self.pfx {
-            let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
-            let friendly_name = issued
-                .issuance
-                .names
-                .first()
-                .map(String::as_str)
-                .unwrap_or_default();
-            let pfx = ca_core::export::pkcs12::pfx(
-                key,
-                &issued.leaf,
-                &chain,
-                friendly_name,
-                password,
-                *profile,
-            )?;
+            let pfx = issued.pfx(password, *profile)?;
             write_atomic(path, &pfx, SECRET_MODE)?;
         }
         Ok(())

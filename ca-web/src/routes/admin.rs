@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ca_core::export::pkcs12::{PfxPassword, PfxProfile, pfx};
+use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::{IssueRequest, KeyAlgorithm, ListFilter, Profile, Status, SubjectName};
 use serde::Deserialize;
 
@@ -149,13 +149,8 @@ pub(crate) async fn issue(
             requester: admin.name.clone(),
         })
         .await?;
-    let private = issued
-        .key
-        .as_ref()
-        .ok_or_else(|| WebError::Internal("the authority returned no key".into()))?;
-    let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
     let first = issued.issuance.names.first().cloned().unwrap_or_default();
-    let bytes = pfx(private, &issued.leaf, &chain, &first, &password, profile)?;
+    let bytes = issued.pfx(&password, profile)?;
     Ok(pfx_download(bytes, &first))
 }
 
@@ -205,13 +200,8 @@ pub(crate) async fn renew(
     };
     let password = PfxPassword::new(form.password)?;
     let issued = state.authority.renew(id, &admin.name).await?;
-    let private = issued
-        .key
-        .as_ref()
-        .ok_or_else(|| WebError::Internal("the authority returned no key".into()))?;
-    let chain: Vec<&[u8]> = issued.chain.iter().map(Vec::as_slice).collect();
     let first = issued.issuance.names.first().cloned().unwrap_or_default();
-    let bytes = pfx(private, &issued.leaf, &chain, &first, &password, profile)?;
+    let bytes = issued.pfx(&password, profile)?;
     Ok(pfx_download(bytes, &first))
 }
 
