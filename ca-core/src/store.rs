@@ -984,6 +984,88 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_group_commit_keeps_every_good_row_when_one_serial_collides() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 4).await.unwrap();
+        let names = vec!["a.example.com".to_owned()];
+        let later = OffsetDateTime::now_utc() + time::Duration::days(1);
+        store
+            .record_issuance(new_issuance("ff", &names, later))
+            .await
+            .unwrap();
+        let serials: Vec<String> = (0..40)
+            .map(|i| {
+                if i == 17 {
+                    "ff".to_owned()
+                } else {
+                    format!("{i:02x}")
+                }
+            })
+            .collect();
+        let fingerprints: Vec<String> = (0..40).map(|i| format!("fp{i}")).collect();
+        let tasks = serials.into_iter().zip(fingerprints).map(|(serial, fp)| {
+            let store = store.clone();
+            let names = names.clone();
+            async move {
+                let mut new = new_issuance(&serial, &names, later);
+                new.sha256 = &fp;
+                store.record_issuance(new).await.map(|row| row.id)
+            }
+        });
+        let results = futures_join_all(tasks).await;
+        let failed: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(failed, [17]);
+        assert!(matches!(
+            results[17],
+            Err(Error::Store(StoreError::DuplicateSerial))
+        ));
+        assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 40);
+    }
+
+    /// Runs futures concurrently on the test's runtime and collects their outputs in order.
+    async fn futures_join_all<F: Future + Send + 'static>(
+        futures: impl Iterator<Item = F>,
+    ) -> Vec<F::Output>
+    where
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = futures.map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            out.push(handle.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn check_finds_a_certificate_whose_der_was_altered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
+        let names = vec!["a.example.com".to_owned()];
+        let der = b"some DER".to_vec();
+        let fingerprint = crate::certificate::Fingerprint::of(&der).hex();
+        let mut new = new_issuance("0c", &names, OffsetDateTime::now_utc());
+        new.sha256 = &fingerprint;
+        new.der = &der;
+        store.record_issuance(new).await.unwrap();
+        let (problems, count) = store.check().await.unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(count, 1);
+        sqlx::query("UPDATE certificates SET der = x'00'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let (problems, _) = store.check().await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("does not match"));
+    }
+
+    #[tokio::test]
     async fn audit_trail_is_append_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("ca.db"), 1).await.unwrap();
