@@ -470,3 +470,54 @@ fn refuses_weak_forged_wildcard_garbage_and_empty_requests() {
 
     assert_eq!(sb.row_count(), 0, "nothing refused reaches the log");
 }
+
+#[test]
+fn encrypts_the_leaf_key_with_a_passphrase_from_a_file() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    std::fs::write(sb.file("kp"), "leaf key passphrase\n").unwrap();
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--key-passphrase-file",
+        "kp",
+    ]);
+    let key = std::fs::read_to_string(sb.file("mail.example.com.key")).unwrap();
+    assert!(
+        key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{key}"
+    );
+    let public = openssl_ok(
+        sb.path(),
+        &[
+            "pkey",
+            "-in",
+            "mail.example.com.key",
+            "-passin",
+            "file:kp",
+            "-pubout",
+        ],
+    );
+    let cert = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "mail.example.com.crt", "-noout", "-pubkey"],
+    );
+    assert_eq!(public, cert);
+    assert!(
+        !openssl(
+            sb.path(),
+            &[
+                "pkey",
+                "-in",
+                "mail.example.com.key",
+                "-passin",
+                "pass:wrong",
+                "-noout"
+            ]
+        )
+        .status
+        .success()
+    );
+}

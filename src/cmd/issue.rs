@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
-use ca_core::{Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, Profile, SubjectName};
+use ca_core::{
+    Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName,
+};
 
 use crate::cmd::{CLI_CONNECTIONS, Refused, init::describe_new_root, passphrase};
 use crate::output::human;
@@ -43,6 +45,9 @@ pub(crate) struct FileArgs {
     /// (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pfx_password_file: Option<PathBuf>,
+    /// Encrypt NAME.key (PBES2, AES-256) with the passphrase in FILE (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
     /// compat (every Windows since Server 2003) or modern (Windows Server 2019 and later).
     #[arg(long, default_value = "compat", value_name = "PROFILE")]
     pfx_profile: String,
@@ -70,7 +75,15 @@ impl FileArgs {
             ))
             .into());
         }
-        let files = OutputFiles::new(&self.out, stem, password.map(|p| (p, profile)));
+        let key_passphrase = match &self.key_passphrase_file {
+            Some(path) => Some(Passphrase::new(crate::cmd::read_password(
+                path,
+                "key passphrase",
+            )?)?),
+            None => None,
+        };
+        let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, profile)));
+        files.key_passphrase = key_passphrase;
         if !self.force
             && let Some(existing) = files.existing()
         {
@@ -164,6 +177,7 @@ pub(crate) struct OutputFiles {
     key: PathBuf,
     chain: PathBuf,
     pfx: Option<(PathBuf, PfxPassword, PfxProfile)>,
+    key_passphrase: Option<Passphrase>,
 }
 
 impl OutputFiles {
@@ -172,6 +186,7 @@ impl OutputFiles {
             leaf: dir.join(format!("{stem}.crt")),
             key: dir.join(format!("{stem}.key")),
             chain: dir.join(format!("{stem}-chain.pem")),
+            key_passphrase: None,
             pfx: pfx
                 .map(|(password, profile)| (dir.join(format!("{stem}.pfx")), password, profile)),
         }
@@ -195,7 +210,11 @@ impl OutputFiles {
             .key
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the authority returned no key"))?;
-        write_atomic(&self.key, key.to_pem(None)?.as_bytes(), SECRET_MODE)?;
+        write_atomic(
+            &self.key,
+            key.to_pem(self.key_passphrase.as_ref())?.as_bytes(),
+            SECRET_MODE,
+        )?;
         write_atomic(&self.leaf, issued.leaf_pem().as_bytes(), PUBLIC_MODE)?;
         write_atomic(&self.chain, issued.chain_pem().as_bytes(), PUBLIC_MODE)?;
         if let Some((path, password, profile)) = &self.pfx {
