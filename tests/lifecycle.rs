@@ -237,6 +237,40 @@ fn distribution_point_in_new_certificates_serves_a_crl_that_verifies() {
     assert_eq!(answer.status(), reqwest::StatusCode::SEE_OTHER);
     let row: Value = serde_json::from_str(&sb.ok(&["show", &www.to_string(), "--json"])).unwrap();
     assert_eq!(row["revocation_reason"], "cessationOfOperation");
+
+    // The running server issues with the URL set after it started.
+    let pfx = web
+        .post(format!("{}/certsrv/certrqma.asp", server.https()))
+        .basic_auth("admin", Some(server.admin_password.as_str()))
+        .form(&[
+            ("names", "owa.example.com"),
+            ("key", "ecdsa-p256"),
+            ("password", "pfx secret"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(pfx.status(), reqwest::StatusCode::OK);
+    std::fs::write(sb.file("owa.pfx"), pfx.bytes().unwrap()).unwrap();
+    std::fs::write(sb.file("pw"), "pfx secret").unwrap();
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12", "-in", "owa.pfx", "-passin", "file:pw", "-nokeys", "-clcerts", "-out",
+            "owa.pem",
+        ],
+    );
+    let ext = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "owa.pem",
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(ext.contains(&format!("URI:{cdp}")), "{ext}");
 }
 
 #[test]

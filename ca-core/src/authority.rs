@@ -216,6 +216,25 @@ pub struct Settings {
     pub crl_days: u32,
 }
 
+impl Settings {
+    /// The settings as the store holds them now.
+    pub async fn read(store: &Store) -> Result<Settings> {
+        Ok(Settings {
+            url: store.setting("url").await?,
+            policy: store
+                .setting("policy")
+                .await?
+                .as_deref()
+                .unwrap_or("pending")
+                .parse()?,
+            crl_days: match store.setting("crl_days").await? {
+                Some(days) => parse_crl_days(&days)?,
+                None => crate::crl::DEFAULT_CRL_DAYS,
+            },
+        })
+    }
+}
+
 /// The settings `ca config set` changes.
 pub const SETTINGS: &[&str] = &["url", "policy", "crl-days"];
 
@@ -376,19 +395,7 @@ impl Authority {
             )));
         }
         let root = Root::parse(der)?;
-        let settings = Settings {
-            url: store.setting("url").await?,
-            policy: store
-                .setting("policy")
-                .await?
-                .as_deref()
-                .unwrap_or("pending")
-                .parse()?,
-            crl_days: match store.setting("crl_days").await? {
-                Some(days) => parse_crl_days(&days)?,
-                None => crate::crl::DEFAULT_CRL_DAYS,
-            },
-        };
+        let settings = Settings::read(&store).await?;
         Ok(Authority {
             dir: dir.to_owned(),
             root,
@@ -409,9 +416,15 @@ impl Authority {
         &self.root
     }
 
-    /// The CA's settings.
+    /// The CA's settings as they were when it was opened; a long-running server reads
+    /// [`Authority::current_settings`] instead, so `ca config set` takes effect at once.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The settings as the store holds them now (another process may have changed them).
+    pub async fn current_settings(&self) -> Result<Settings> {
+        Settings::read(&self.store).await
     }
 
     /// Changes a setting (`url`, `policy` or `crl-days`) for this and every later process.

@@ -111,7 +111,7 @@ impl Authority {
         let mut names = request.names().to_vec();
         names.extend(attributes.san.iter().cloned());
         let names = self.check_names(&names, false)?;
-        match self.settings().policy {
+        match self.current_settings().await?.policy {
             RequestPolicy::Auto => {
                 let issued = self
                     .sign_request(request, web_options(attributes, requester))

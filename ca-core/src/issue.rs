@@ -198,9 +198,10 @@ impl Authority {
     ) -> Result<Issued> {
         let issuer = self.issuer()?;
         let names: Vec<String> = spec.names.iter().map(ToString::to_string).collect();
+        let url = self.current_settings().await?.url;
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = SerialNumber::random()?;
-            let params = leaf_params(spec, &serial, self.settings().url.as_deref())?;
+            let params = leaf_params(spec, &serial, url.as_deref())?;
             let der = params.signed_by(public_key, issuer)?.der().to_vec();
             let fingerprint = Fingerprint::of(&der);
             let recorded = self

@@ -43,7 +43,7 @@ impl AppState {
         }
         let crl = self
             .authority
-            .crl(self.authority.settings().crl_days)
+            .crl(self.authority.current_settings().await?.crl_days)
             .await?;
         *cached = Some((crl.clone(), marker));
         Ok(crl)
