@@ -159,7 +159,7 @@ def machine():
                 break
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) // 1024 // 1024
-    commit = subprocess.run("git rev-parse --short HEAD", shell=True, cwd=REPO, capture_output=True,
+    commit = subprocess.run("git describe --always --dirty", shell=True, cwd=REPO, capture_output=True,
                             text=True).stdout.strip()
     return {
         "cpu": f"{model}, {os.cpu_count()} cores", "memory": f"{mem} GiB",

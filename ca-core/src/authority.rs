@@ -219,16 +219,19 @@ pub struct Settings {
 impl Settings {
     /// The settings as the store holds them now.
     pub async fn read(store: &Store) -> Result<Settings> {
+        // One query: a server reads these for every issuance.
+        let values = store.settings(&["url", "policy", "crl_days"]).await?;
+        let get = |key: &str| {
+            values
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
         Ok(Settings {
-            url: store.setting("url").await?,
-            policy: store
-                .setting("policy")
-                .await?
-                .as_deref()
-                .unwrap_or("pending")
-                .parse()?,
-            crl_days: match store.setting("crl_days").await? {
-                Some(days) => parse_crl_days(&days)?,
+            url: get("url").map(str::to_owned),
+            policy: get("policy").unwrap_or("pending").parse()?,
+            crl_days: match get("crl_days") {
+                Some(days) => parse_crl_days(days)?,
                 None => crate::crl::DEFAULT_CRL_DAYS,
             },
         })

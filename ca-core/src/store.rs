@@ -355,6 +355,18 @@ impl Store {
         Ok(value)
     }
 
+    /// The settings among `keys` that are set, as (key, value) pairs.
+    #[instrument(skip_all)]
+    pub async fn settings(&self, keys: &[&str]) -> Result<Vec<(String, String)>> {
+        let placeholders = vec!["?"; keys.len()].join(", ");
+        let sql = format!("SELECT key, value FROM settings WHERE key IN ({placeholders})");
+        let mut query = sqlx::query_as(&sql);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// Sets several settings at once, and records the change in the audit trail.
     #[instrument(skip_all)]
     pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
