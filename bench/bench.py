@@ -159,8 +159,13 @@ def machine():
                 break
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) // 1024 // 1024
-    commit = subprocess.run("git describe --always --dirty", shell=True, cwd=REPO, capture_output=True,
+    commit = subprocess.run("git rev-parse --short HEAD", shell=True, cwd=REPO, capture_output=True,
                             text=True).stdout.strip()
+    # The report itself does not count as a change to what is measured.
+    changed = subprocess.run("git status --porcelain -- . ':!BENCHMARKS.md'", shell=True, cwd=REPO,
+                             capture_output=True, text=True).stdout.strip()
+    if changed:
+        commit += " with uncommitted changes"
     return {
         "cpu": f"{model}, {os.cpu_count()} cores", "memory": f"{mem} GiB",
         "kernel": platform.release(), "openssl": sh("openssl version").strip(),
