@@ -689,6 +689,24 @@ fn admin_issues_a_pfx_made_by_the_ca_and_approves_from_the_page() {
         .text()
         .unwrap();
     assert!(cert_page.contains("msstd:www.example.com"), "{cert_page}");
+    let title = cert_page
+        .split("<title>")
+        .nth(1)
+        .unwrap()
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(
+        title.starts_with(&format!("Certificate {id}")) && !title.contains('<'),
+        "{title}"
+    );
+    assert_eq!(
+        cert_page
+            .matches("action=\"/certsrv/admin/revoke\"")
+            .count(),
+        1,
+        "one revoke form for the admin"
+    );
     let row: Value = serde_json::from_str(&sb.ok(&["show", &id.to_string(), "--json"])).unwrap();
     assert_eq!(row["status"], "valid");
 }
