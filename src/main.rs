@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cmd;
+#[macro_use]
 mod output;
+mod cmd;
+mod explain;
 
 /// An embedded private certificate authority: a root your clients trust, server certificates
 /// with the right names, keys and dates, and a log of everything issued.
@@ -68,7 +70,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return explain::usage_error(err),
+    };
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
@@ -84,9 +89,11 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`ca list | head -1`) is not a failure.
+        Err(err) if explain::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("ca: error: {err:#}");
-            ExitCode::from(cmd::exit_status(&err))
+            eprintln!("ca: error: {}", explain::sentence(&err));
+            ExitCode::from(explain::exit_status(&err))
         }
     }
 }

@@ -3,13 +3,29 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use ca_core::Issuance;
+use ca_core::display::{rfc3339, time as human};
 use ca_core::files::{PUBLIC_MODE, write_atomic};
+use ca_core::{Issuance, RequestId};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::cmd::Refused;
+use crate::explain::Refused;
+
+/// `println!` that returns an error instead of panicking when standard output is closed, so a
+/// reader that goes away (`ca list | head -1`) ends the command quietly.
+macro_rules! say {
+    () => {
+        $crate::output::say(format_args!(""))?
+    };
+    ($($arg:tt)*) => {
+        $crate::output::say(format_args!($($arg)*))?
+    };
+}
+
+pub(crate) fn say(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")
+}
 
 /// Writes `bytes` to `out` (atomically), or to standard output. Binary output is not sent to a
 /// terminal, where it would garble the screen.
@@ -31,35 +47,30 @@ pub(crate) fn emit(out: Option<&Path>, bytes: &[u8], binary: bool) -> anyhow::Re
     }
 }
 
-/// RFC 3339, as `--json` writes times.
-pub(crate) fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_default()
-}
-
-/// A short date and time for people: `2027-12-27 10:04 UTC`.
-pub(crate) fn human(time: OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time.format(&format).unwrap_or_default()
+/// A date and time for people (one format everywhere, from ca-core).
+pub(crate) fn when(at: time::OffsetDateTime) -> String {
+    human(at)
 }
 
 /// The JSON object of a row (DESIGN §5: id, serial, names, not_before, not_after, status, sha256).
 pub(crate) fn issuance_json(row: &Issuance) -> Value {
     let cert = row.certificate.as_ref();
+    let revocation = cert.and_then(|c| c.revocation.as_ref());
     json!({
-        "id": row.id,
+        "id": row.id.get(),
         "status": row.status.name(),
-        "names": row.names,
-        "serial": cert.map(|c| c.serial.clone()),
+        "names": row.name_texts(),
+        "serial": cert.map(|c| c.serial.hex()),
         "not_before": cert.map(|c| rfc3339(c.not_before)),
         "not_after": cert.map(|c| rfc3339(c.not_after)),
-        "sha256": cert.map(|c| c.sha256.clone()),
-        "key_algorithm": cert.map(|c| c.key_algorithm.clone()),
+        "sha256": cert.map(|c| c.sha256.hex()),
+        "key_algorithm": cert.map(|c| c.key_algorithm.name()),
         "requested_at": rfc3339(row.requested_at),
         "requester": row.requester,
-        "source": row.source,
+        "source": row.source.to_string(),
         "disposition": row.disposition,
-        "revoked_at": cert.and_then(|c| c.revoked_at).map(rfc3339),
-        "revocation_reason": cert.and_then(|c| c.revocation_reason.clone()),
-        "renewed_from": cert.and_then(|c| c.renewed_from),
+        "revoked_at": revocation.map(|r| rfc3339(r.revoked_at)),
+        "revocation_reason": revocation.map(|r| r.reason.name()),
+        "renewed_from": cert.and_then(|c| c.renewed_from).map(RequestId::get),
     })
 }

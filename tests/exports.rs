@@ -187,7 +187,11 @@ fn refuses_an_empty_pfx_password_before_issuing_anything() {
         "--pfx-profile",
         "rc2",
     ]);
-    assert!(stderr.contains("unknown PFX profile"), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'rc2' for '--pfx-profile")
+            && stderr.contains("compat, modern"),
+        "{stderr}"
+    );
     assert_eq!(sb.files(), ["pw"]);
     assert_eq!(sb.row_count(), 0);
 }

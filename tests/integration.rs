@@ -5,6 +5,7 @@
 
 mod util;
 
+mod architecture;
 mod browser;
 mod cli;
 mod exports;

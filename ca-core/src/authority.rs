@@ -11,60 +11,61 @@ use std::fmt;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::OnceLock;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, GeneralSubtree,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
-};
+use rcgen::{Issuer, KeyPair};
 use rustls_pki_types::CertificateDer;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
-use crate::certificate::{Fingerprint, SerialNumber, certificate_pem};
-use crate::error::{Error, Result};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
-use crate::key::{self, KeyAlgorithm, Passphrase};
-use crate::name::{DnsName, NamePolicy, PermittedSubtree, SubjectName};
-use crate::profile::Validity;
-use crate::store::Store;
+use crate::crl::{self, Crl};
+use crate::error::{Error, NameRule, Result};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, lock_file, write_atomic};
+use crate::key::{self, Passphrase};
+use crate::name::{NamePolicy, SubjectName};
+use crate::revoke::RevocationReason;
+use crate::root::{Root, RootSpec};
+use crate::settings::{RequestPolicy, Setting, Settings};
+use crate::store::{CertificateRef, Issuance, ListFilter, RequestId, Store};
 
 const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
 const STORE: &str = "ca.db";
 const INIT_LOCK: &str = "init.lock";
 
-/// What happens to requests that arrive over the web.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum RequestPolicy {
-    /// Issued at once.
-    Auto,
-    /// Left pending until an admin approves or denies them.
-    #[default]
-    Pending,
+/// Where clients fetch the CA's public files, given its public base URL. The web layer owns
+/// the paths; the authority only writes the URLs into certificates.
+#[derive(Clone, Copy)]
+pub struct Links {
+    /// The CRL distribution point (RFC 5280 §4.2.1.13).
+    pub crl: fn(&str) -> String,
+    /// The AIA caIssuers location of the root certificate (RFC 5280 §4.2.2.1).
+    pub ca_issuers: fn(&str) -> String,
 }
 
-impl RequestPolicy {
-    /// The name used on the command line and in the store.
-    pub fn name(self) -> &'static str {
-        match self {
-            RequestPolicy::Auto => "auto",
-            RequestPolicy::Pending => "pending",
-        }
+impl fmt::Debug for Links {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Links")
     }
 }
 
-impl FromStr for RequestPolicy {
-    type Err = Error;
+/// How to open a CA.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Decrypts the root key, when it is encrypted.
+    pub passphrase: Option<Passphrase>,
+    /// Connections to the log a process keeps.
+    pub connections: u32,
+    /// The URLs certificates point at; without them certificates carry no CRL or AIA links.
+    pub links: Option<Links>,
+}
 
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(RequestPolicy::Auto),
-            "pending" => Ok(RequestPolicy::Pending),
-            other => Err(Error::InvalidInput(format!(
-                "unknown request policy '{other}': use auto or pending"
-            ))),
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            passphrase: None,
+            connections: 1,
+            links: None,
         }
     }
 }
@@ -72,18 +73,10 @@ impl FromStr for RequestPolicy {
 /// How to create a new CA.
 #[derive(Clone, Debug)]
 pub struct InitOptions {
-    /// The root's subject CN; by default "<domain or host name> Root CA".
-    pub name: Option<String>,
-    pub key: KeyAlgorithm,
-    /// The root's validity in days; by default ten years.
-    pub days: Option<u32>,
-    /// Name constraints: the root can vouch only for names in these subtrees.
-    pub permitted: Vec<PermittedSubtree>,
+    pub root: RootSpec,
     /// The public base URL of this CA's web pages, for CRL and AIA pointers.
     pub url: Option<String>,
     pub policy: RequestPolicy,
-    /// Encrypts the root key at rest.
-    pub passphrase: Option<Passphrase>,
     /// Recorded in the audit trail.
     pub actor: String,
 }
@@ -91,155 +84,13 @@ pub struct InitOptions {
 impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
-            name: None,
-            key: KeyAlgorithm::Rsa3072,
-            days: None,
-            permitted: Vec::new(),
+            root: RootSpec::default(),
             url: None,
             policy: RequestPolicy::default(),
-            passphrase: None,
             actor: "ca".into(),
         }
     }
 }
-
-/// The root certificate, parsed once.
-#[derive(Clone, Debug)]
-pub struct Root {
-    der: Vec<u8>,
-    common_name: String,
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
-    key_algorithm: KeyAlgorithm,
-    permitted: Vec<PermittedSubtree>,
-    key_identifier: Vec<u8>,
-}
-
-impl Root {
-    /// DER of the root certificate.
-    pub fn der(&self) -> &[u8] {
-        &self.der
-    }
-
-    /// PEM of the root certificate.
-    pub fn pem(&self) -> String {
-        certificate_pem(&self.der)
-    }
-
-    /// The subject CN.
-    pub fn common_name(&self) -> &str {
-        &self.common_name
-    }
-
-    pub fn not_before(&self) -> OffsetDateTime {
-        self.not_before
-    }
-
-    pub fn not_after(&self) -> OffsetDateTime {
-        self.not_after
-    }
-
-    pub fn key_algorithm(&self) -> KeyAlgorithm {
-        self.key_algorithm
-    }
-
-    /// The root's permitted subtrees; empty when it has no name constraints.
-    pub fn permitted(&self) -> &[PermittedSubtree] {
-        &self.permitted
-    }
-
-    /// The subjectKeyIdentifier, which every leaf and CRL names as its authorityKeyIdentifier.
-    pub fn key_identifier(&self) -> &[u8] {
-        &self.key_identifier
-    }
-
-    /// SHA-256 fingerprint.
-    pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(&self.der)
-    }
-
-    fn parse(der: Vec<u8>) -> Result<Root> {
-        use x509_parser::extensions::{GeneralName, ParsedExtension};
-        let bad = |why: &str| {
-            Error::CaKey(format!(
-                "{ROOT_CERT} is not a usable root certificate: {why}"
-            ))
-        };
-        let (_, cert) =
-            x509_parser::parse_x509_certificate(&der).map_err(|_| bad("it does not parse"))?;
-        let common_name = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let key_algorithm =
-            KeyAlgorithm::of_public_key(cert.public_key()).map_err(|_| bad("unsupported key"))?;
-        let mut permitted = Vec::new();
-        let mut key_identifier = Vec::new();
-        for ext in cert.extensions() {
-            if let ParsedExtension::SubjectKeyIdentifier(ski) = ext.parsed_extension() {
-                key_identifier = ski.0.to_vec();
-            }
-            if let ParsedExtension::NameConstraints(nc) = ext.parsed_extension() {
-                for subtree in nc.permitted_subtrees.iter().flatten() {
-                    match &subtree.base {
-                        GeneralName::DNSName(domain) => {
-                            permitted.push(PermittedSubtree::Dns(domain.parse::<DnsName>()?));
-                        }
-                        GeneralName::IPAddress(bytes) => permitted.push(parse_ip_subtree(bytes)?),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        Ok(Root {
-            common_name,
-            not_before: cert.validity().not_before.to_datetime(),
-            not_after: cert.validity().not_after.to_datetime(),
-            key_algorithm,
-            permitted,
-            key_identifier,
-            der,
-        })
-    }
-}
-
-/// The CA's settings, kept in the store.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The public base URL of the pages, for CRL distribution points and AIA.
-    pub url: Option<String>,
-    pub policy: RequestPolicy,
-    /// Days from a CRL's thisUpdate to its nextUpdate.
-    pub crl_days: u32,
-}
-
-impl Settings {
-    /// The settings as the store holds them now.
-    pub async fn read(store: &Store) -> Result<Settings> {
-        // One query: a server reads these for every issuance.
-        let values = store.settings(&["url", "policy", "crl_days"]).await?;
-        let get = |key: &str| {
-            values
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        Ok(Settings {
-            url: get("url").map(str::to_owned),
-            policy: get("policy").unwrap_or("pending").parse()?,
-            crl_days: match get("crl_days") {
-                Some(days) => parse_crl_days(days)?,
-                None => crate::crl::DEFAULT_CRL_DAYS,
-            },
-        })
-    }
-}
-
-/// The settings `ca config set` changes.
-pub const SETTINGS: &[&str] = &["url", "policy", "crl-days"];
 
 /// An open certificate authority.
 pub struct Authority {
@@ -248,14 +99,17 @@ pub struct Authority {
     settings: Settings,
     store: Store,
     passphrase: Option<Passphrase>,
+    links: Option<Links>,
     issuer: OnceLock<Issuer<'static, KeyPair>>,
+    /// The CRL last signed, and the revocation marker of the log when it was signed.
+    crl: tokio::sync::Mutex<Option<(Crl, (i64, i64))>>,
 }
 
 impl fmt::Debug for Authority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authority")
             .field("dir", &self.dir)
-            .field("root", &self.root.common_name)
+            .field("root", &self.root.common_name())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -269,97 +123,55 @@ impl Authority {
 
     /// Creates a new CA in `dir` (made if missing, mode 0700). Refuses if one exists.
     #[instrument(skip_all)]
-    pub async fn init(dir: &Path, options: InitOptions, max_connections: u32) -> Result<Authority> {
-        match Self::open_or_init(dir, options, max_connections).await? {
+    pub async fn init(dir: &Path, init: InitOptions, open: OpenOptions) -> Result<Authority> {
+        match Self::open_or_init(dir, init, open).await? {
             (authority, true) => Ok(authority),
             (_, false) => Err(Error::AlreadyInitialised(dir.to_owned())),
         }
     }
 
-    /// Opens the CA in `dir`, creating it with `options` first if there is none. The flag says
+    /// Opens the CA in `dir`, creating it with `init` first if there is none. The flag says
     /// whether it was created. Safe against several processes doing this at once.
     #[instrument(skip_all)]
     pub async fn open_or_init(
         dir: &Path,
-        options: InitOptions,
-        max_connections: u32,
+        init: InitOptions,
+        open: OpenOptions,
     ) -> Result<(Authority, bool)> {
         if Self::exists(dir) {
-            let authority = Self::open(dir, options.passphrase, max_connections).await?;
-            return Ok((authority, false));
+            return Ok((Self::open(dir, open).await?, false));
         }
+        // Everything that can be refused is checked before anything is written.
+        let name = init.root.common_name()?;
+        let settings = Settings::initial(init.url.as_deref(), init.policy)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(|err| Error::io(dir, err))?;
-        let _lock = crate::store::lock_file(&dir.join(INIT_LOCK))?;
+        let _lock = lock_file(&dir.join(INIT_LOCK))?;
         if Self::exists(dir) {
-            let authority = Self::open(dir, options.passphrase, max_connections).await?;
-            return Ok((authority, false));
+            return Ok((Self::open(dir, open).await?, false));
         }
-        let name = match options.name {
-            Some(name) => checked_root_name(&name)?,
-            None => default_root_name(options.permitted.iter().find_map(|p| match p {
-                PermittedSubtree::Dns(domain) => Some(domain),
-                PermittedSubtree::Ip { .. } => None,
-            })),
-        };
-        if let Some(url) = &options.url {
-            check_url(url)?;
-        }
-        let validity = Validity::root(options.days, OffsetDateTime::now_utc())?;
-        let key_pair = options.key.generate()?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, name.clone());
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.serial_number = Some(rcgen::SerialNumber::from_slice(
-            SerialNumber::random()?.as_bytes(),
-        ));
-        params.not_before = validity.not_before;
-        params.not_after = validity.not_after;
-        params.name_constraints = name_constraints(&options.permitted);
-        let certificate = params.self_signed(&key_pair)?;
-
-        let store = Store::open(&dir.join(STORE), max_connections).await?;
-        let permitted: Vec<String> = options.permitted.iter().map(ToString::to_string).collect();
-        let mut settings = vec![
-            ("name", name.clone()),
-            ("key_algorithm", options.key.name().to_owned()),
-            ("policy", options.policy.name().to_owned()),
-            ("permitted", permitted.join(" ")),
-            ("renewals", "0".to_owned()),
-        ];
-        if let Some(url) = &options.url {
-            settings.push(("url", url.trim_end_matches('/').to_owned()));
-        }
-        store.set_settings(&options.actor, &settings).await?;
+        let (key_pair, certificate) = init.root.make()?;
+        let store = Store::open(&dir.join(STORE), open.connections).await?;
+        store.set_settings(&init.actor, &settings).await?;
         store
             .audit(
-                &options.actor,
+                &init.actor,
                 "init",
                 &name,
-                &format!(
-                    "{} root, valid until {}",
-                    options.key,
-                    validity.not_after.date()
-                ),
+                &format!("{} root", init.root.key),
             )
             .await?;
-
-        let key_pem =
-            key::encode_pkcs8_pem(key_pair.serialized_der(), options.passphrase.as_ref())?;
+        let key_pem = key::encode_pkcs8_pem(key_pair.serialized_der(), open.passphrase.as_ref())?;
         write_atomic(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
         write_atomic(
             &dir.join(ROOT_CERT),
             certificate.pem().as_bytes(),
             PUBLIC_MODE,
         )?;
-        let authority = Self::open_with_store(dir, store, options.passphrase).await?;
+        let authority = Self::open_with_store(dir, store, open).await?;
         // The key was just made: keep it rather than read it back.
         let issuer =
             Issuer::from_ca_cert_der(&CertificateDer::from(authority.root.der()), key_pair)?;
@@ -367,45 +179,34 @@ impl Authority {
         Ok((authority, true))
     }
 
-    /// Opens the CA in `dir`. The root key is read (and decrypted with `passphrase`) only when
-    /// something is signed, so read-only commands work without the passphrase.
+    /// Opens the CA in `dir`. The root key is read (and decrypted with the passphrase) only
+    /// when something is signed, so read-only commands work without the passphrase.
     #[instrument(skip_all)]
-    pub async fn open(
-        dir: &Path,
-        passphrase: Option<Passphrase>,
-        max_connections: u32,
-    ) -> Result<Authority> {
+    pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
         if !Self::exists(dir) {
             return Err(Error::NotInitialised(dir.to_owned()));
         }
-        let store = Store::open(&dir.join(STORE), max_connections).await?;
-        Self::open_with_store(dir, store, passphrase).await
+        let store = Store::open(&dir.join(STORE), open.connections).await?;
+        Self::open_with_store(dir, store, open).await
     }
 
-    async fn open_with_store(
-        dir: &Path,
-        store: Store,
-        passphrase: Option<Passphrase>,
-    ) -> Result<Authority> {
+    async fn open_with_store(dir: &Path, store: Store, open: OpenOptions) -> Result<Authority> {
         let path = dir.join(ROOT_CERT);
-        let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
-        let (label, der) = der::pem::decode_vec(pem.as_bytes())
-            .map_err(|_| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
-        if label != "CERTIFICATE" {
-            return Err(Error::CaKey(format!(
-                "{} is not a PEM certificate",
-                path.display()
-            )));
-        }
-        let root = Root::parse(der)?;
+        let pem = fs::read(&path).map_err(|err| Error::io(&path, err))?;
+        let der = crate::certificate::pem_certificates(&pem)
+            .and_then(|certs| certs.into_iter().next())
+            .ok_or_else(|| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
+        let root = Root::parse(der, &path.display().to_string())?;
         let settings = Settings::read(&store).await?;
         Ok(Authority {
             dir: dir.to_owned(),
             root,
             settings,
             store,
-            passphrase,
+            passphrase: open.passphrase,
+            links: open.links,
             issuer: OnceLock::new(),
+            crl: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -420,63 +221,32 @@ impl Authority {
     }
 
     /// The CA's settings as they were when it was opened; a long-running server reads
-    /// [`Authority::current_settings`] instead, so `ca config set` takes effect at once.
+    /// [`Authority::current_settings`] instead, so a change made by another process takes effect at once.
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    /// The settings as the store holds them now (another process may have changed them).
+    /// The settings as the log holds them now (another process may have changed them).
     pub async fn current_settings(&self) -> Result<Settings> {
         Settings::read(&self.store).await
     }
 
-    /// Changes a setting (`url`, `policy` or `crl-days`) for this and every later process.
-    pub async fn set_setting(&mut self, key: &str, value: &str, actor: &str) -> Result<()> {
-        let value = value.trim();
-        match key {
-            "url" => {
-                check_url(value)?;
-                let url = value.trim_end_matches('/').to_owned();
-                self.store
-                    .set_settings(actor, &[("url", url.clone())])
-                    .await?;
-                self.settings.url = Some(url);
-            }
-            "policy" => {
-                let policy: RequestPolicy = value.parse()?;
-                self.store
-                    .set_settings(actor, &[("policy", policy.name().to_owned())])
-                    .await?;
-                self.settings.policy = policy;
-            }
-            "crl-days" => {
-                let days = parse_crl_days(value)?;
-                self.store
-                    .set_settings(actor, &[("crl_days", days.to_string())])
-                    .await?;
-                self.settings.crl_days = days;
-            }
-            other => {
-                return Err(Error::InvalidInput(format!(
-                    "unknown setting '{other}': use one of {}",
-                    SETTINGS.join(", ")
-                )));
-            }
-        }
+    /// Changes a setting for this and every later process.
+    pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
+        let row = setting.normalise(value)?;
+        self.store.set_settings(actor, &[row]).await?;
+        self.settings = Settings::read(&self.store).await?;
         Ok(())
     }
 
-    /// The issuance log.
-    pub fn store(&self) -> &Store {
+    /// The issuance log, for the operations of this crate.
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
-    /// The name policy for a request: the root's constraints, and internal names if allowed.
-    pub fn name_policy(&self, allow_internal: bool) -> NamePolicy {
-        NamePolicy {
-            allow_internal,
-            permitted: self.root.permitted.clone(),
-        }
+    /// The URLs certificates point at, given the configured public base URL.
+    pub(crate) fn links(&self) -> Option<Links> {
+        self.links
     }
 
     /// Checks `names` against the name policy and the root's own name.
@@ -485,30 +255,102 @@ impl Authority {
         names: &[SubjectName],
         allow_internal: bool,
     ) -> Result<Vec<SubjectName>> {
-        let names = self.name_policy(allow_internal).check(names)?;
+        let policy = NamePolicy {
+            allow_internal,
+            permitted: self.root.permitted().to_vec(),
+        };
+        let names = policy.check(names)?;
         if let Some(clash) = names
             .iter()
-            .find(|n| n.to_string().eq_ignore_ascii_case(&self.root.common_name))
+            .find(|n| n.to_string().eq_ignore_ascii_case(self.root.common_name()))
         {
-            return Err(Error::invalid_name(
-                clash.to_string(),
-                "it is the root's own name; a server certificate must not share it, \
-                 or clients mistake one for the other",
-            ));
+            return Err(Error::name(clash.to_string(), NameRule::RootName));
         }
         Ok(names)
     }
 
-    /// Checks the data folder: the log (see [`Store::check`]), that every certificate in it
-    /// was signed by this root, and, when the key can be read, that the key is the root's.
+    /// The row of request `id`.
+    pub async fn request(&self, id: RequestId) -> Result<Issuance> {
+        self.store.issuance(id).await
+    }
+
+    /// The row of a certificate named by its request id or its serial number.
+    pub async fn find(&self, reference: &CertificateRef) -> Result<Issuance> {
+        match reference {
+            CertificateRef::Id(id) => self.store.issuance(*id).await,
+            CertificateRef::Serial(serial) => self.store.issuance_by_serial(serial).await,
+        }
+    }
+
+    /// The rows matching `filter`, oldest first, without the certificates' DER.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Issuance>> {
+        self.store.list(filter).await
+    }
+
+    /// How many users the pages have.
+    pub async fn user_count(&self) -> Result<i64> {
+        self.store.user_count().await
+    }
+
+    /// Revokes the certificate of request `id`.
+    #[instrument(skip_all)]
+    pub async fn revoke(
+        &self,
+        id: RequestId,
+        reason: RevocationReason,
+        actor: &str,
+    ) -> Result<Issuance> {
+        self.store.revoke(id, reason, actor).await
+    }
+
+    /// Signs a new CRL listing every revoked, unexpired certificate, valid for the configured
+    /// number of days.
+    #[instrument(skip_all)]
+    pub async fn sign_crl(&self) -> Result<Crl> {
+        let issuer = self.issuer()?;
+        let days = self.current_settings().await?.crl_days;
+        let revoked = self.store.revoked().await?;
+        let number = self.store.next_crl_number().await?;
+        let this_update = OffsetDateTime::now_utc();
+        let next_update = this_update + Duration::days(i64::from(days.max(1)));
+        crl::sign(
+            &revoked,
+            number,
+            this_update,
+            next_update,
+            self.root.key_identifier(),
+            issuer,
+        )
+    }
+
+    /// The current CRL: signed anew when there is none yet, when a revocation was recorded
+    /// since (by this process or another), or when half its lifetime has passed, so clients
+    /// never hold one past its nextUpdate.
+    #[instrument(skip_all)]
+    pub async fn current_crl(&self) -> Result<Crl> {
+        let marker = self.store.revocation_marker().await?;
+        let mut cached = self.crl.lock().await;
+        if let Some((crl, seen)) = cached.as_ref() {
+            let half: Duration = (crl.next_update - crl.this_update) / 2;
+            if *seen == marker
+                && OffsetDateTime::now_utc() < crl.this_update + half.max(Duration::minutes(1))
+            {
+                return Ok(crl.clone());
+            }
+        }
+        let crl = self.sign_crl().await?;
+        *cached = Some((crl.clone(), marker));
+        Ok(crl)
+    }
+
+    /// Checks the data folder: the log (SQLite's own checks and every certificate's
+    /// fingerprint), that every certificate in it was signed by this root, and, when the key
+    /// can be read, that the key is the root's.
     pub async fn check(&self) -> Result<Vec<String>> {
         let (mut problems, _) = self.store.check().await?;
-        let (_, root) = x509_parser::parse_x509_certificate(&self.root.der)
+        let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
             .map_err(|_| Error::CaKey("the root certificate does not parse".into()))?;
-        let rows = self
-            .store
-            .list(&crate::store::ListFilter::default())
-            .await?;
+        let rows = self.store.list(&ListFilter::default()).await?;
         for listed in rows.iter().filter(|r| r.certificate.is_some()) {
             // Lists leave the DER out; read each row whole.
             let row = self.store.issuance(listed.id).await?;
@@ -535,155 +377,27 @@ impl Authority {
         Ok(problems)
     }
 
+    /// Closes the log.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     /// The root's signer, reading the key file on first use.
     pub(crate) fn issuer(&self) -> Result<&Issuer<'static, KeyPair>> {
         if let Some(issuer) = self.issuer.get() {
             return Ok(issuer);
         }
         let path = self.dir.join(ROOT_KEY);
-        let what = path.display().to_string();
         let meta = fs::metadata(&path).map_err(|err| Error::io(&path, err))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(Error::CaKey(format!(
-                "{what} is readable by other users (mode {mode:o}): run `chmod 600 {what}` and try again"
-            )));
+            return Err(Error::CaKeyExposed { path, mode });
         }
         let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
-        let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &what)?;
-        let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm, &what)?;
+        let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)?;
+        let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)?;
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
-    }
-}
-
-/// "example.com Root CA" for a CA whose first permitted domain, or first certificate, is under
-/// example.com; else "<host name> Root CA".
-pub fn default_root_name(domain: Option<&DnsName>) -> String {
-    let base = match domain {
-        Some(domain) => {
-            let name = domain.as_str().trim_start_matches("*.");
-            let labels: Vec<&str> = name.split('.').collect();
-            if labels.len() >= 3 {
-                labels[1..].join(".")
-            } else {
-                name.to_owned()
-            }
-        }
-        None => fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "Private".to_owned()),
-    };
-    format!("{base} Root CA")
-}
-
-fn parse_crl_days(text: &str) -> Result<u32> {
-    text.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|d| (1..=365).contains(d))
-        .ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "'{text}' is not a CRL lifetime: give 1 to 365 days"
-            ))
-        })
-}
-
-fn checked_root_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 64 {
-        return Err(Error::InvalidInput(
-            "the root's name (--name) must be 1 to 64 characters: it becomes the certificate's CN"
-                .into(),
-        ));
-    }
-    if name.contains('.') && !name.contains(' ') && name.parse::<DnsName>().is_ok() {
-        return Err(Error::InvalidInput(format!(
-            "the root's name '{name}' looks like a host name; a root named like a server confuses clients \
-             (and must never equal a name it issues for): choose a name such as 'Example Root CA'"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
-pub(crate) fn check_url(url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "'{url}' is not an http:// or https:// URL; give the public base URL, as in http://mail.example.com"
-            ))
-        })?;
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    if host.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(Error::InvalidInput(format!("'{url}' has no host name")));
-    }
-    Ok(())
-}
-
-fn name_constraints(permitted: &[PermittedSubtree]) -> Option<NameConstraints> {
-    if permitted.is_empty() {
-        return None;
-    }
-    let mut permitted_subtrees = Vec::new();
-    let mut has_ip = false;
-    for subtree in permitted {
-        match subtree {
-            PermittedSubtree::Dns(domain) => {
-                permitted_subtrees.push(GeneralSubtree::DnsName(domain.as_str().to_owned()))
-            }
-            PermittedSubtree::Ip { network, prefix } => {
-                has_ip = true;
-                permitted_subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
-                    *network, *prefix,
-                )));
-            }
-        }
-    }
-    // RFC 5280 §4.2.1.10 constrains only the name types listed; without an IP range the root
-    // would still vouch for any IP address, so every address is excluded explicitly.
-    let excluded_subtrees = if has_ip {
-        Vec::new()
-    } else {
-        vec![
-            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
-            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
-        ]
-    };
-    Some(NameConstraints {
-        permitted_subtrees,
-        excluded_subtrees,
-    })
-}
-
-fn parse_ip_subtree(bytes: &[u8]) -> Result<PermittedSubtree> {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let prefix_of = |mask: &[u8]| mask.iter().map(|b| b.count_ones() as u8).sum::<u8>();
-    match bytes.len() {
-        8 => {
-            let addr: [u8; 4] = bytes[..4]
-                .try_into()
-                .map_err(|_| Error::CaKey("bad IP constraint".into()))?;
-            Ok(PermittedSubtree::Ip {
-                network: IpAddr::V4(Ipv4Addr::from(addr)),
-                prefix: prefix_of(&bytes[4..]),
-            })
-        }
-        32 => {
-            let addr: [u8; 16] = bytes[..16]
-                .try_into()
-                .map_err(|_| Error::CaKey("bad IP constraint".into()))?;
-            Ok(PermittedSubtree::Ip {
-                network: IpAddr::V6(Ipv6Addr::from(addr)),
-                prefix: prefix_of(&bytes[16..]),
-            })
-        }
-        _ => Err(Error::CaKey(
-            "the root holds an IP name constraint of unknown length".into(),
-        )),
     }
 }
 
@@ -691,49 +405,35 @@ fn parse_ip_subtree(bytes: &[u8]) -> Result<PermittedSubtree> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::KeyAlgorithm;
 
-    #[test]
-    fn default_root_name_comes_from_the_domain() {
-        let name: DnsName = "mail.example.com".parse().unwrap();
-        assert_eq!(default_root_name(Some(&name)), "example.com Root CA");
-        let name: DnsName = "example.com".parse().unwrap();
-        assert_eq!(default_root_name(Some(&name)), "example.com Root CA");
-    }
-
-    #[test]
-    fn refuses_a_root_named_like_a_host() {
-        assert!(checked_root_name("mail.example.com").is_err());
-        assert!(checked_root_name("").is_err());
-        assert_eq!(
-            checked_root_name(" Example Root CA ").unwrap(),
-            "Example Root CA"
-        );
-    }
-
-    #[test]
-    fn refuses_urls_that_are_not_http() {
-        assert!(check_url("http://mail.example.com").is_ok());
-        assert!(check_url("ftp://mail.example.com").is_err());
-        assert!(check_url("http://").is_err());
+    pub(crate) fn quick() -> InitOptions {
+        InitOptions {
+            root: RootSpec {
+                key: KeyAlgorithm::EcdsaP256,
+                ..RootSpec::default()
+            },
+            ..InitOptions::default()
+        }
     }
 
     #[tokio::test]
     async fn init_then_open_gives_the_same_root_and_refuses_a_second_init() {
         let dir = tempfile::tempdir().unwrap();
-        let options = InitOptions {
-            key: KeyAlgorithm::EcdsaP256,
-            permitted: vec!["example.com".parse().unwrap()],
-            ..InitOptions::default()
-        };
-        let created = Authority::init(dir.path(), options.clone(), 1)
+        let mut options = quick();
+        options.root.permitted = vec!["example.com".parse().unwrap()];
+        let created = Authority::init(dir.path(), options.clone(), OpenOptions::default())
             .await
             .unwrap();
-        let opened = Authority::open(dir.path(), None, 1).await.unwrap();
+        let opened = Authority::open(dir.path(), OpenOptions::default())
+            .await
+            .unwrap();
         assert_eq!(created.root().der(), opened.root().der());
         assert_eq!(opened.root().common_name(), "example.com Root CA");
-        assert_eq!(opened.root().permitted(), options.permitted.as_slice());
+        assert_eq!(opened.root().permitted(), options.root.permitted.as_slice());
+        assert_eq!(opened.settings().renewals, 0);
         assert!(matches!(
-            Authority::init(dir.path(), options, 1).await,
+            Authority::init(dir.path(), options, OpenOptions::default()).await,
             Err(Error::AlreadyInitialised(_))
         ));
         let mode = fs::metadata(dir.path().join(ROOT_KEY))
@@ -746,15 +446,15 @@ mod tests {
     #[tokio::test]
     async fn refuses_a_key_readable_by_others() {
         let dir = tempfile::tempdir().unwrap();
-        let options = InitOptions {
-            key: KeyAlgorithm::EcdsaP256,
-            ..InitOptions::default()
-        };
-        Authority::init(dir.path(), options, 1).await.unwrap();
+        Authority::init(dir.path(), quick(), OpenOptions::default())
+            .await
+            .unwrap();
         fs::set_permissions(dir.path().join(ROOT_KEY), fs::Permissions::from_mode(0o644)).unwrap();
-        let opened = Authority::open(dir.path(), None, 1).await.unwrap();
+        let opened = Authority::open(dir.path(), OpenOptions::default())
+            .await
+            .unwrap();
         match opened.issuer() {
-            Err(Error::CaKey(msg)) => assert!(msg.contains("chmod 600")),
+            Err(Error::CaKeyExposed { mode, .. }) => assert_eq!(mode, 0o644),
             other => panic!("{:?}", other.map(|_| ())),
         }
     }

@@ -1,23 +1,40 @@
 //! Serial numbers, fingerprints and PEM for certificates.
 
 use std::fmt;
+use std::str::FromStr;
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::display::{colons, hex};
 use crate::error::{Error, Result};
 
-/// A certificate serial number: 16 bytes from the CSPRNG with the top bit cleared and the next
-/// one set, so it is positive and always 16 octets once DER-encoded (RFC 5280 §4.1.2.2 allows up
-/// to 20), with 126 random bits, well over CA/B Forum BR 7.1's 64.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SerialNumber([u8; 16]);
+/// The most octets of a serial number (RFC 5280 §4.1.2.2).
+const MAX_SERIAL: usize = 20;
+
+/// A certificate serial number: the big-endian octets of a positive INTEGER, at most 20 of
+/// them (RFC 5280 §4.1.2.2). The authority draws 16 random octets with the top bit cleared and
+/// the next one set, so each is positive, always 16 octets once DER-encoded, and carries 126
+/// random bits, well over CA/B Forum BR 7.1's 64.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SerialNumber(Vec<u8>);
 
 impl SerialNumber {
     /// Draws a new serial number.
     pub fn random() -> Result<Self> {
-        let mut bytes = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+        let mut bytes = crate::random::bytes::<16>()?;
         bytes[0] = (bytes[0] & 0x3f) | 0x40;
-        Ok(SerialNumber(bytes))
+        Ok(SerialNumber(bytes.to_vec()))
+    }
+
+    /// The serial number with these big-endian octets (the content octets of its DER INTEGER).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.is_empty() || bytes.len() > MAX_SERIAL + 1 {
+            return Err(Error::InvalidInput(format!(
+                "a serial number has 1 to {MAX_SERIAL} octets"
+            )));
+        }
+        Ok(SerialNumber(bytes.to_vec()))
     }
 
     /// The big-endian bytes.
@@ -25,9 +42,14 @@ impl SerialNumber {
         &self.0
     }
 
-    /// Lowercase hex, as the store keeps it.
+    /// Lowercase hex, as the log keeps it.
     pub fn hex(&self) -> String {
         hex(&self.0)
+    }
+
+    /// Uppercase hex pairs joined by colons, as Windows and `openssl x509 -serial` show it.
+    pub fn colons(&self) -> String {
+        colons(&self.0)
     }
 }
 
@@ -37,28 +59,56 @@ impl fmt::Display for SerialNumber {
     }
 }
 
-/// Normalises a serial number as people type it (`0A:1B...`, `0x0a1b`, any case) to the
-/// store's lowercase hex; `None` if it is not hex.
-pub fn normalise_serial(input: &str) -> Option<String> {
-    let trimmed = input.trim();
-    let trimmed = trimmed
-        .strip_prefix("0x")
-        .or_else(|| trimmed.strip_prefix("0X"))
-        .unwrap_or(trimmed);
-    let digits: String = trimmed.chars().filter(|c| *c != ':' && *c != ' ').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
+impl fmt::Debug for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SerialNumber({})", self.hex())
     }
-    let lower = digits.to_ascii_lowercase();
-    Some(if lower.len() % 2 == 1 {
-        format!("0{lower}")
-    } else {
-        lower
-    })
+}
+
+impl FromStr for SerialNumber {
+    type Err = Error;
+
+    /// Reads a serial number as people type it: hex in any case, with or without colons or
+    /// spaces between octets and a `0x` prefix (`0A:1B`, `0x0a1b`).
+    fn from_str(input: &str) -> Result<Self> {
+        let refuse = || {
+            Error::InvalidInput(format!(
+                "'{}' is not a serial number: give it in hex, as in 0A:1B:2C",
+                input.trim()
+            ))
+        };
+        let trimmed = input.trim();
+        let trimmed = trimmed
+            .strip_prefix("0x")
+            .or_else(|| trimmed.strip_prefix("0X"))
+            .unwrap_or(trimmed);
+        let digits: Vec<u8> = trimmed
+            .bytes()
+            .filter(|c| *c != b':' && *c != b' ')
+            .collect();
+        if digits.is_empty() || digits.len() > 2 * (MAX_SERIAL + 1) {
+            return Err(refuse());
+        }
+        let padded: Vec<u8> = if digits.len() % 2 == 1 {
+            std::iter::once(b'0').chain(digits).collect()
+        } else {
+            digits
+        };
+        let bytes = padded
+            .chunks(2)
+            .map(|pair| {
+                let high = (pair[0] as char).to_digit(16)?;
+                let low = (pair[1] as char).to_digit(16)?;
+                u8::try_from(high * 16 + low).ok()
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(refuse)?;
+        SerialNumber::from_bytes(&bytes)
+    }
 }
 
 /// A SHA-256 fingerprint of a certificate's DER.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint([u8; 32]);
 
 impl Fingerprint {
@@ -70,7 +120,21 @@ impl Fingerprint {
         Fingerprint(bytes)
     }
 
-    /// Lowercase hex without separators (JSON and the store).
+    /// Reads the lowercase or uppercase hex the log and JSON output write.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes: Vec<u8> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+            .collect::<Option<_>>()?;
+        bytes.try_into().ok().map(Fingerprint)
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex without separators (JSON and the log).
     pub fn hex(&self) -> String {
         hex(&self.0)
     }
@@ -78,6 +142,18 @@ impl Fingerprint {
     /// Uppercase hex pairs joined by colons, as `openssl x509 -fingerprint` and Windows show it.
     pub fn colons(&self) -> String {
         colons(&self.0)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.hex())
     }
 }
 
@@ -91,19 +167,15 @@ pub fn sha1_thumbprint(der: &[u8]) -> String {
 /// PEM of one certificate.
 pub fn certificate_pem(der: &[u8]) -> String {
     // Encoding fixed-label PEM into a String cannot fail except on allocation.
-    der::pem::encode_string("CERTIFICATE", pkcs8::LineEnding::LF, der).unwrap_or_default()
+    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der).unwrap_or_default()
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn colons(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+/// The DER of every `CERTIFICATE` block of a PEM text, in order; `None` when a block is
+/// damaged. Blocks with other labels are skipped.
+pub fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
+    CertificateDer::pem_slice_iter(pem)
+        .map(|cert| cert.ok().map(|der| der.as_ref().to_vec()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,20 +197,44 @@ mod tests {
     }
 
     #[test]
-    fn normalises_serials_as_people_type_them() {
-        assert_eq!(normalise_serial("0A:1B").as_deref(), Some("0a1b"));
-        assert_eq!(normalise_serial("0xABC").as_deref(), Some("0abc"));
-        assert_eq!(normalise_serial("zz"), None);
-        assert_eq!(normalise_serial(""), None);
+    fn reads_serials_as_people_type_them() {
+        let hex = |s: &str| s.parse::<SerialNumber>().map(|n| n.hex());
+        assert_eq!(hex("0A:1B").unwrap(), "0a1b");
+        assert_eq!(hex("0xABC").unwrap(), "0abc");
+        assert_eq!(hex("0a 1b").unwrap(), "0a1b");
+        assert!(hex("zz").is_err());
+        assert!(hex("").is_err());
+        assert!(hex("0x").is_err());
+        assert!(hex(&"ab".repeat(22)).is_err());
+        assert_eq!(hex(&"ab".repeat(20)).unwrap().len(), 40);
+        assert_eq!("0a:1b".parse::<SerialNumber>().unwrap().colons(), "0A:1B");
     }
 
     #[test]
-    fn fingerprint_formats() {
+    fn fingerprint_formats_and_reads_back() {
         let fp = Fingerprint::of(b"abc");
         assert_eq!(
             fp.hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert!(fp.colons().starts_with("BA:78:16"));
+        assert_eq!(Fingerprint::from_hex(&fp.hex()), Some(fp));
+        assert_eq!(Fingerprint::from_hex("ba78"), None);
+        assert_eq!(Fingerprint::from_hex(&"zz".repeat(32)), None);
+    }
+
+    #[test]
+    fn splits_pem_certificates_in_order() {
+        let a = certificate_pem(&[0x30, 0x00]);
+        let b = certificate_pem(&[0x30, 0x01, 0x00]);
+        let both = format!("{a}\n{b}");
+        assert_eq!(
+            pem_certificates(both.as_bytes()).unwrap(),
+            vec![vec![0x30, 0x00], vec![0x30, 0x01, 0x00]]
+        );
+        assert_eq!(
+            pem_certificates(b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"),
+            None
+        );
     }
 }

@@ -1,20 +1,17 @@
-//! Certificate revocation lists signed by the root (RFC 5280 §5).
+//! Certificate revocation lists signed by the root (RFC 5280 §5): a function of the
+//! revocations, the CRL number and the issuer, nothing else.
 
-use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
-use time::{Duration, OffsetDateTime};
-use tracing::instrument;
+use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, RevokedCertParams, SigningKey};
+use time::OffsetDateTime;
 
-use crate::authority::Authority;
-use crate::error::{Error, Result};
-use crate::revoke::RevocationReason;
-
-/// Days from thisUpdate to nextUpdate unless configured otherwise.
-pub const DEFAULT_CRL_DAYS: u32 = 7;
+use crate::error::Result;
+use crate::revoke::Revocation;
 
 /// A signed CRL.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Crl {
     pub der: Vec<u8>,
+    /// The cRLNumber (RFC 5280 §5.2.3): strictly greater for every newer CRL.
     pub number: i64,
     pub this_update: OffsetDateTime,
     pub next_update: OffsetDateTime,
@@ -27,48 +24,38 @@ impl Crl {
     }
 }
 
-impl Authority {
-    /// Signs a new CRL listing every revoked, unexpired certificate, valid for `days`.
-    #[instrument(skip_all)]
-    pub async fn crl(&self, days: u32) -> Result<Crl> {
-        let issuer = self.issuer()?;
-        let revoked = self.store().revoked().await?;
-        let number = self.store().next_crl_number().await?;
-        let this_update = OffsetDateTime::now_utc();
-        let next_update = this_update + Duration::days(i64::from(days.max(1)));
-        let revoked_certs = revoked
-            .iter()
-            .map(|(serial, at, reason)| {
-                let bytes = (0..serial.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(serial.get(i..i + 2).unwrap_or("00"), 16))
-                    .collect::<std::result::Result<Vec<u8>, _>>()
-                    .map_err(|_| Error::Crypto(format!("bad serial {serial} in the log")))?;
-                Ok(RevokedCertParams {
-                    serial_number: rcgen::SerialNumber::from_slice(&bytes),
-                    revocation_time: *at,
-                    reason_code: reason
-                        .parse::<RevocationReason>()
-                        .ok()
-                        .and_then(RevocationReason::code),
-                    invalidity_date: None,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let params = CertificateRevocationListParams {
-            this_update,
-            next_update,
-            crl_number: rcgen::SerialNumber::from_slice(&number.to_be_bytes()),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: KeyIdMethod::PreSpecified(self.root().key_identifier().to_vec()),
-        };
-        let crl = params.signed_by(issuer)?;
-        Ok(Crl {
-            der: crl.der().to_vec(),
-            number,
-            this_update,
-            next_update,
+/// Signs a CRL listing `revocations`, numbered `number`, valid from `this_update` to
+/// `next_update`, whose authorityKeyIdentifier is `key_identifier` (the root's SKI).
+pub(crate) fn sign(
+    revocations: &[Revocation],
+    number: i64,
+    this_update: OffsetDateTime,
+    next_update: OffsetDateTime,
+    key_identifier: &[u8],
+    issuer: &Issuer<'_, impl SigningKey>,
+) -> Result<Crl> {
+    let revoked_certs = revocations
+        .iter()
+        .map(|revocation| RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(revocation.serial.as_bytes()),
+            revocation_time: revocation.revoked_at,
+            reason_code: revocation.reason.crl_code(),
+            invalidity_date: None,
         })
-    }
+        .collect();
+    let params = CertificateRevocationListParams {
+        this_update,
+        next_update,
+        crl_number: rcgen::SerialNumber::from_slice(&number.to_be_bytes()),
+        issuing_distribution_point: None,
+        revoked_certs,
+        key_identifier_method: KeyIdMethod::PreSpecified(key_identifier.to_vec()),
+    };
+    let crl = params.signed_by(issuer)?;
+    Ok(Crl {
+        der: crl.der().to_vec(),
+        number,
+        this_update,
+        next_update,
+    })
 }

@@ -3,13 +3,15 @@
 
 use tracing::instrument;
 
-use crate::authority::{Authority, RequestPolicy};
+use crate::authority::Authority;
 use crate::csr::{CertificateRequest, SignOptions};
 use crate::error::{Error, Result};
 use crate::issue::Issued;
 use crate::name::SubjectName;
 use crate::profile::Profile;
-use crate::store::{Issuance, RequestSource};
+use crate::settings::RequestPolicy;
+use crate::store::{Issuance, RequestId, RequestSource};
+use crate::users::{Role, User};
 
 /// The longest `CertAttrib` accepted.
 const MAX_ATTRIBUTES: usize = 8 * 1024;
@@ -119,13 +121,12 @@ impl Authority {
                 Ok(Submission::Issued(Box::new(issued)))
             }
             RequestPolicy::Pending => {
-                let shown: Vec<String> = names.iter().map(ToString::to_string).collect();
                 let row = self
                     .store()
                     .record_pending(
                         requester,
                         RequestSource::Web,
-                        &shown,
+                        &names,
                         request.der(),
                         &attributes.raw,
                     )
@@ -135,9 +136,9 @@ impl Authority {
         }
     }
 
-    /// Issues a pending request (`ca approve`, the admin page).
+    /// Issues a pending request, as an admin decided.
     #[instrument(skip_all)]
-    pub async fn approve(&self, id: i64, actor: &str) -> Result<Issued> {
+    pub async fn approve(&self, id: RequestId, actor: &str) -> Result<Issued> {
         let pending = self.store().pending_request(id).await?;
         let request = CertificateRequest::parse(&pending.csr_der)?;
         let attributes = RequestAttributes::parse(&pending.attributes)?;
@@ -146,9 +147,9 @@ impl Authority {
             .await
     }
 
-    /// Denies a pending request (`ca deny`, the admin page).
+    /// Denies a pending request, as an admin decided.
     #[instrument(skip_all)]
-    pub async fn deny(&self, id: i64, reason: &str, actor: &str) -> Result<Issuance> {
+    pub async fn deny(&self, id: RequestId, reason: &str, actor: &str) -> Result<Issuance> {
         let reason = reason.trim();
         let reason = if reason.is_empty() {
             "Denied by the CA administrator"
@@ -161,6 +162,26 @@ impl Authority {
             ));
         }
         self.store().deny(id, reason, actor).await
+    }
+}
+
+impl Authority {
+    /// Request `id` as `user` may see it: an admin sees every request, a requester only their
+    /// own. Someone else's request is reported as not found, so ids reveal nothing.
+    #[instrument(skip_all)]
+    pub async fn request_seen_by(&self, id: RequestId, user: &User) -> Result<Issuance> {
+        let row = self.store().issuance(id).await?;
+        if user.role == Role::Admin || row.requester == user.name {
+            Ok(row)
+        } else {
+            Err(Error::NotFound(format!("request {id}")))
+        }
+    }
+
+    /// The requests of `user`, newest first (at most 200).
+    #[instrument(skip_all)]
+    pub async fn requests_of(&self, user: &User) -> Result<Vec<Issuance>> {
+        self.store().list_by_requester(&user.name).await
     }
 }
 

@@ -1,42 +1,87 @@
-//! The one error type of the authority. Each variant is a fact a caller can act on.
+//! The one error type of the authority. Each variant is a fact a caller can act on; the
+//! sentence it displays names no command-line flag, environment variable or web page, so the
+//! command line and the pages can each add what their reader should do.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// Why an operation of the authority did not happen.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A name given on the command line or found in a request breaks a rule of DESIGN §3.
-    #[error("'{name}' is refused: {reason}")]
-    InvalidName { name: String, reason: String },
+    /// A name given by a person or found in a request breaks a rule of DESIGN §3.
+    #[error("'{name}' is refused: {rule}")]
+    NameRefused { name: String, rule: NameRule },
 
     /// A name is valid but lies outside the root's permitted subtrees (RFC 5280 §4.2.1.10).
     #[error(
         "'{name}' is refused: the root's name constraints permit only {permitted}; a certificate for it would be rejected by clients"
     )]
-    NameNotPermitted { name: String, permitted: String },
+    NameNotPermitted {
+        name: String,
+        /// The permitted subtrees, as people write them: "example.com, 192.0.2.0/24".
+        permitted: String,
+    },
 
     /// No name at all was given for a certificate.
     #[error("no name given: a server certificate needs at least one DNS name or IP address")]
     NoNames,
 
-    /// A key (generated or in a request) is too weak to be signed.
-    #[error("{0}")]
-    WeakKey(String),
+    /// An RSA key (made, or in a request) is shorter than the minimum.
+    #[error(
+        "the RSA key has {bits} bits; at least {min} are required (old IIS wizards default to 1024): \
+         regenerate the request with a {min}-bit key"
+    )]
+    WeakKey { bits: usize, min: usize },
 
-    /// A key algorithm name was not one of those the authority offers.
-    #[error("unknown key type '{0}': use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384")]
-    UnknownKeyAlgorithm(String),
+    /// An RSA key is longer than the authority accepts.
+    #[error(
+        "the RSA key has {bits} bits; keys over {max} bits are not accepted: \
+         make the request again with a 2048-, 3072- or 4096-bit key"
+    )]
+    KeyTooLarge { bits: usize, max: usize },
 
-    /// A validity period was asked for that clients would reject or that makes no sense.
-    #[error("{0}")]
-    InvalidValidity(String),
+    /// A key is of a type the authority does not sign (not RSA, nor ECDSA on P-256 or P-384).
+    #[error(
+        "the key is {found}; only RSA and ECDSA on P-256 or P-384 are accepted: make the request again with one of those"
+    )]
+    UnsupportedKey { found: String },
+
+    /// A value was not one of a fixed set of choices (a key type, a format, a reason, ...).
+    #[error("unknown {what} '{value}': use {choices}")]
+    UnknownChoice {
+        what: &'static str,
+        value: String,
+        choices: String,
+    },
+
+    /// A validity period longer than clients accept.
+    #[error(
+        "{days} days is refused: {}",
+        if *.root {
+            format!("a root is valid for at most {max} days")
+        } else {
+            format!(
+                "Apple platforms reject server certificates valid for more than {max} days, even from a private root; \
+                 ask for {max} days or fewer"
+            )
+        }
+    )]
+    ValidityTooLong { days: u32, max: u32, root: bool },
+
+    /// A validity period of no days.
+    #[error("a certificate must be valid for at least one day")]
+    ValidityTooShort,
+
+    /// The root has expired: nothing it signs can be trusted.
+    #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", .not_after.date())]
+    RootExpired { not_after: time::OffsetDateTime },
 
     /// A certificate signing request could not be read, or its signature does not verify.
     #[error("the certificate request is refused: {0}")]
     InvalidRequest(String),
 
-    /// A request, certificate or user asked for by id or serial does not exist.
+    /// A request, certificate or user asked for does not exist.
     #[error("{0} was not found in the issuance log")]
     NotFound(String),
 
@@ -48,20 +93,36 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
-    /// The data folder holds no CA yet.
-    #[error("no CA in {}: run `ca init` first", .0.display())]
+    /// The data folder holds no CA.
+    #[error("there is no CA in {}", .0.display())]
     NotInitialised(PathBuf),
 
-    /// `init` was asked for where a CA already exists.
+    /// A new CA was asked for where one exists.
     #[error("a CA already exists in {}: it was left untouched", .0.display())]
     AlreadyInitialised(PathBuf),
 
-    /// The CA key could not be used as it is on disk.
+    /// The root key file can be read by other users.
+    #[error("{} can be read by other users (mode {mode:o}), so it is not used", .path.display())]
+    CaKeyExposed { path: PathBuf, mode: u32 },
+
+    /// The root key file is encrypted and no passphrase was given.
+    #[error("{} is encrypted and no passphrase was given", .path.display())]
+    CaKeyLocked { path: PathBuf },
+
+    /// The passphrase given does not decrypt the root key file.
+    #[error("{} could not be decrypted: the passphrase is wrong", .path.display())]
+    CaKeyPassphrase { path: PathBuf },
+
+    /// The root key or certificate could not be used as it is on disk.
     #[error("{0}")]
     CaKey(String),
 
-    /// Reading or writing a file of the data folder or an output file failed.
-    #[error("{}: {source}", path.display())]
+    /// The operating system's random number generator failed.
+    #[error("the system's random number generator failed")]
+    RandomUnavailable,
+
+    /// Reading or writing a file failed; the operating system's reason is the source.
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -72,9 +133,101 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
 
-    /// Building or signing a certificate failed inside the cryptographic library.
+    /// Building or signing something failed inside the cryptographic library.
     #[error("signing failed: {0}")]
     Crypto(String),
+}
+
+/// Which rule of DESIGN §3 a name breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameRule {
+    Empty,
+    Whitespace,
+    EmptyLabel,
+    /// `*` anywhere but as the whole leftmost label.
+    WildcardPosition,
+    /// `*.com`: fewer than two labels after the wildcard.
+    WildcardTooBroad,
+    /// Not a valid internationalised domain name (RFC 5891).
+    Idna,
+    /// A label over 63 octets.
+    LabelTooLong,
+    /// A character other than letters, digits and hyphens.
+    Character(char),
+    /// A label that starts or ends with a hyphen.
+    Hyphen,
+    /// A name over 253 octets.
+    NameTooLong,
+    /// A last label of digits only: neither a host name nor an IP address.
+    NumericTld,
+    /// 0.0.0.0, ::, or a multicast address.
+    UnusableAddress,
+    /// A name that resolves only on a private network, without the choice to allow it.
+    Internal,
+    /// An IP address in a private, loopback or link-local range, without the choice to allow it.
+    InternalAddress,
+    /// The root's own subject CN.
+    RootName,
+    /// A name on the CA's own server certificate, asked for by someone other than an admin.
+    Reserved,
+    /// A permitted subtree that is not a domain or an ADDRESS/PREFIX range.
+    Subtree(String),
+}
+
+impl fmt::Display for NameRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameRule::Empty => f.write_str("a name cannot be empty"),
+            NameRule::Whitespace => f.write_str("a DNS name cannot contain spaces"),
+            NameRule::EmptyLabel => f.write_str(
+                "a DNS name cannot have an empty label (two dots in a row, or a leading dot)",
+            ),
+            NameRule::WildcardPosition => f.write_str(
+                "'*' is allowed only as the whole leftmost label, as in *.example.com (CA/Browser Forum BR 7.1.4.2)",
+            ),
+            NameRule::WildcardTooBroad => f.write_str(
+                "a wildcard needs at least two labels after '*.', as in *.example.com: clients refuse *.com",
+            ),
+            NameRule::Idna => {
+                f.write_str("it is not a valid internationalised domain name (IDNA, RFC 5891)")
+            }
+            NameRule::LabelTooLong => {
+                f.write_str("a label is longer than 63 octets (RFC 1035 §2.3.4)")
+            }
+            NameRule::Character(c) => write!(
+                f,
+                "'{c}' is not allowed in a host name: only letters, digits and hyphens are (RFC 1123 §2.1)"
+            ),
+            NameRule::Hyphen => {
+                f.write_str("a label cannot start or end with a hyphen (RFC 1123 §2.1)")
+            }
+            NameRule::NameTooLong => {
+                f.write_str("the name is longer than 253 octets (RFC 1035 §2.3.4)")
+            }
+            NameRule::NumericTld => f.write_str(
+                "the last label is all digits, so it is neither a host name nor a valid IP address",
+            ),
+            NameRule::UnusableAddress => {
+                f.write_str("an unspecified or multicast address cannot identify a server")
+            }
+            NameRule::Internal => f.write_str(
+                "it is an internal name (a single label, or under .local, .lan, .internal, home.arpa or similar); \
+                 clients outside the LAN cannot reach it, so use the public name clients connect to",
+            ),
+            NameRule::InternalAddress => f.write_str(
+                "it is a private, loopback or link-local address; clients outside the LAN cannot reach it, \
+                 so use an address clients connect to",
+            ),
+            NameRule::RootName => f.write_str(
+                "it is the root's own name; a server certificate must not share it, or clients mistake one for the other",
+            ),
+            NameRule::Reserved => f.write_str(
+                "it names this certificate authority's own web server, so only an administrator may issue for it",
+            ),
+            NameRule::Subtree(why) => f.write_str(why),
+        }
+    }
 }
 
 impl Error {
@@ -82,12 +235,16 @@ impl Error {
     /// authority itself failed (exit status 1 / HTTP 500).
     pub fn is_refusal(&self) -> bool {
         match self {
-            Error::InvalidName { .. }
+            Error::NameRefused { .. }
             | Error::NameNotPermitted { .. }
             | Error::NoNames
-            | Error::WeakKey(_)
-            | Error::UnknownKeyAlgorithm(_)
-            | Error::InvalidValidity(_)
+            | Error::WeakKey { .. }
+            | Error::KeyTooLarge { .. }
+            | Error::UnsupportedKey { .. }
+            | Error::UnknownChoice { .. }
+            | Error::ValidityTooLong { .. }
+            | Error::ValidityTooShort
+            | Error::RootExpired { .. }
             | Error::InvalidRequest(_)
             | Error::NotFound(_)
             | Error::Conflict(_)
@@ -95,7 +252,14 @@ impl Error {
             | Error::NotInitialised(_)
             | Error::AlreadyInitialised(_) => true,
             Error::Store(StoreError::NotFound) => true,
-            Error::CaKey(_) | Error::Io { .. } | Error::Store(_) | Error::Crypto(_) => false,
+            Error::CaKeyExposed { .. }
+            | Error::CaKeyLocked { .. }
+            | Error::CaKeyPassphrase { .. }
+            | Error::CaKey(_)
+            | Error::RandomUnavailable
+            | Error::Io { .. }
+            | Error::Store(_)
+            | Error::Crypto(_) => false,
         }
     }
 
@@ -106,10 +270,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid_name(name: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidName {
+    pub(crate) fn name(name: impl Into<String>, rule: NameRule) -> Self {
+        Error::NameRefused {
             name: name.into(),
-            reason: reason.into(),
+            rule,
         }
     }
 }
@@ -130,7 +294,7 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("the issuance log could not be migrated: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// SQLite reported an error.
+    /// The database reported an error.
     #[error("the issuance log failed: {0}")]
     Database(sqlx::Error),
     /// A certificate with this serial number is already in the log.

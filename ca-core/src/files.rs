@@ -1,6 +1,6 @@
 //! Writing output files so that none is ever seen half-written (DESIGN §8).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -22,10 +22,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
-    let mut random = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut random)
-        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
-    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let suffix = crate::random::hex::<8>()?;
     let tmp = dir.join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -36,7 +33,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
-        if let Ok(dir) = fs::File::open(dir) {
+        if let Ok(dir) = File::open(dir) {
             // Make the rename itself durable; a failure here loses nothing already written.
             let _ = dir.sync_all();
         }
@@ -46,6 +43,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         Error::io(path, err)
     })
+}
+
+/// Takes an exclusive advisory lock on `path` (created if missing); released on drop.
+pub(crate) fn lock_file(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|err| Error::io(path, err))?;
+    file.lock().map_err(|err| Error::io(path, err))?;
+    Ok(file)
 }
 
 #[cfg(test)]

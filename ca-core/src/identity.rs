@@ -1,4 +1,4 @@
-//! The certificate `ca serve` presents over HTTPS: issued by the CA itself for the server's
+//! The certificate the CA's own web server presents over HTTPS: issued by the CA itself for the server's
 //! host names, kept in the data folder, and replaced before it expires.
 
 use std::fs;
@@ -7,11 +7,12 @@ use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use crate::authority::Authority;
+use crate::certificate::pem_certificates;
 use crate::error::{Error, Result};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
 use crate::issue::IssueRequest;
 use crate::key::{self, KeyAlgorithm};
-use crate::name::SubjectName;
+use crate::name::{SubjectName, san_texts};
 use crate::profile::Profile;
 
 const SERVER_CERT: &str = "https.crt";
@@ -94,37 +95,24 @@ impl Authority {
     }
 
     fn stored_identity(&self, wanted: &[String]) -> Option<ServerIdentity> {
-        let chain_pem = fs::read_to_string(self.dir().join(SERVER_CERT)).ok()?;
-        let key_pem = fs::read_to_string(self.dir().join(SERVER_KEY)).ok()?;
-        let chain = split_pem_certificates(&chain_pem)?;
+        let chain_pem = fs::read(self.dir().join(SERVER_CERT)).ok()?;
+        let key_path = self.dir().join(SERVER_KEY);
+        let key_pem = fs::read_to_string(&key_path).ok()?;
+        let chain = pem_certificates(&chain_pem)?;
         let leaf = chain.first()?;
         let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
         // Only a certificate this root signed, for exactly these names.
         if chain.get(1).map(Vec::as_slice) != Some(self.root().der()) {
             return None;
         }
-        let mut names: Vec<String> = Vec::new();
-        for ext in cert.extensions() {
-            if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) =
-                ext.parsed_extension()
-            {
-                for name in &san.general_names {
-                    match name {
-                        x509_parser::extensions::GeneralName::DNSName(d) => {
-                            names.push((*d).to_owned())
-                        }
-                        x509_parser::extensions::GeneralName::IPAddress(b) => {
-                            names.push(ip_string(b)?);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
+        let names = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san_texts(&san.value.general_names)?,
+            _ => return None,
+        };
         if names != wanted {
             return None;
         }
-        let key = key::decode_pkcs8_pem(&key_pem, None, SERVER_KEY).ok()?;
+        let key = key::decode_pkcs8_pem(&key_pem, None, &key_path).ok()?;
         Some(ServerIdentity {
             not_after: cert.validity().not_after.to_datetime(),
             chain,
@@ -133,43 +121,15 @@ impl Authority {
     }
 }
 
-fn split_pem_certificates(pem: &str) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for block in pem.split_inclusive("-----END CERTIFICATE-----\n") {
-        if block.trim().is_empty() {
-            continue;
-        }
-        let (label, der) = der::pem::decode_vec(block.trim_start().as_bytes()).ok()?;
-        if label != "CERTIFICATE" {
-            return None;
-        }
-        out.push(der);
-    }
-    Some(out)
-}
-
-fn ip_string(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
-        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::authority::InitOptions;
 
     #[tokio::test]
     async fn keeps_a_valid_identity_and_makes_a_new_one_for_new_names() {
         let dir = tempfile::tempdir().unwrap();
-        let options = InitOptions {
-            key: KeyAlgorithm::EcdsaP256,
-            ..InitOptions::default()
-        };
-        let authority = Authority::init(dir.path(), options, 1).await.unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
         let names: Vec<SubjectName> =
             vec!["localhost".parse().unwrap(), "127.0.0.1".parse().unwrap()];
         let first = authority.server_identity(&names).await.unwrap();

@@ -1,22 +1,30 @@
-//! Issuing leaf certificates: for a key the authority makes (`ca issue`), and for a public key
-//! that came in a request (`ca sign`, the web pages).
+//! Issuing leaf certificates: for a key the authority makes, and for a public key that came in
+//! a request.
 
+use der::Encode;
+use der::asn1::{Ia5String, ObjectIdentifier};
 use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, PublicKeyData, SanType};
 use time::OffsetDateTime;
 use tracing::instrument;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
 
-use crate::authority::Authority;
+use crate::authority::{Authority, Links};
 use crate::certificate::{Fingerprint, SerialNumber, certificate_pem};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, NameRule, Result, StoreError};
+use crate::export::pkcs12::{PfxPassword, PfxProfile};
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::name::SubjectName;
 use crate::profile::{LeafValidity, Profile, Validity};
-use crate::store::{Issuance, NewIssuance, RequestSource};
+use crate::root::MAX_COMMON_NAME;
+use crate::store::{Issuance, NewIssuance, RequestId, RequestSource};
 
-/// Longest subject CN (RFC 5280 Appendix A, ub-common-name).
-const MAX_COMMON_NAME: usize = 64;
 /// Fresh serials drawn before giving up, should one already be in the log.
 const SERIAL_ATTEMPTS: usize = 4;
+/// id-pe-authorityInfoAccess (RFC 5280 §4.2.2.1).
+const ID_PE_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// id-ad-caIssuers (RFC 5280 §4.2.2.1).
+const ID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 
 /// A certificate the authority is asked to issue, key included.
 #[derive(Clone, Debug)]
@@ -56,11 +64,7 @@ impl Issued {
 
     /// A PFX of the key the authority made, the leaf and its chain, whose friendlyName is the
     /// first name (what IIS lists). Fails when the key came from a request.
-    pub fn pfx(
-        &self,
-        password: &crate::export::pkcs12::PfxPassword,
-        profile: crate::export::pkcs12::PfxProfile,
-    ) -> Result<Vec<u8>> {
+    pub fn pfx(&self, password: &PfxPassword, profile: PfxProfile) -> Result<Vec<u8>> {
         let key = self.key.as_ref().ok_or_else(|| {
             Error::Conflict("the key of this certificate is not the CA's to export".into())
         })?;
@@ -69,9 +73,19 @@ impl Issued {
             .issuance
             .names
             .first()
-            .map(String::as_str)
+            .map(ToString::to_string)
             .unwrap_or_default();
-        crate::export::pkcs12::pfx(key, &self.leaf, &chain, friendly_name, password, profile)
+        crate::export::pkcs12::pfx(key, &self.leaf, &chain, &friendly_name, password, profile)
+    }
+
+    /// A file name stem for the files of this certificate: its first name's (see
+    /// [`crate::name::file_stem`]).
+    pub fn file_stem(&self) -> String {
+        self.issuance
+            .names
+            .first()
+            .map(SubjectName::file_stem)
+            .unwrap_or_else(|| crate::name::file_stem(""))
     }
 
     /// PEM of the leaf followed by its chain.
@@ -92,8 +106,8 @@ pub(crate) struct LeafSpec<'a> {
     pub requester: &'a str,
     pub source: RequestSource,
     pub csr_der: Option<&'a [u8]>,
-    pub renewed_from: Option<i64>,
-    pub pending_request: Option<i64>,
+    pub renewed_from: Option<RequestId>,
+    pub pending_request: Option<RequestId>,
     pub decided_by: &'a str,
 }
 
@@ -132,7 +146,7 @@ impl Authority {
     /// a new key and a new serial, linked to the old row. The old certificate stays valid
     /// until it expires or is revoked.
     #[instrument(skip_all)]
-    pub async fn renew(&self, id: i64, requester: &str) -> Result<Issued> {
+    pub async fn renew(&self, id: RequestId, requester: &str) -> Result<Issued> {
         let old = self.store().issuance(id).await?;
         let cert = old.certificate.as_ref().ok_or_else(|| {
             Error::Conflict(format!(
@@ -140,15 +154,10 @@ impl Authority {
                 old.status.name()
             ))
         })?;
-        let names = old
-            .names
-            .iter()
-            .map(|n| n.parse::<SubjectName>())
-            .collect::<Result<Vec<_>>>()?;
         // Names accepted once stay accepted (internal ones included); the root's constraints
         // are checked again.
-        let names = self.check_names(&names, true)?;
-        let key: KeyAlgorithm = cert.key_algorithm.parse()?;
+        let names = self.check_names(&old.names, true)?;
+        let key = cert.key_algorithm;
         let days = ((cert.not_after - cert.not_before)
             .whole_days()
             .clamp(1, i64::from(crate::profile::LEAF_MAX_DAYS))) as u32;
@@ -197,25 +206,24 @@ impl Authority {
         public_key: &impl PublicKeyData,
     ) -> Result<Issued> {
         let issuer = self.issuer()?;
-        let names: Vec<String> = spec.names.iter().map(ToString::to_string).collect();
         let url = self.current_settings().await?.url;
+        let links = url.as_deref().zip(self.links());
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = SerialNumber::random()?;
-            let params = leaf_params(spec, &serial, url.as_deref())?;
+            let params = leaf_params(spec, &serial, links)?;
             let der = params.signed_by(public_key, issuer)?.der().to_vec();
-            let fingerprint = Fingerprint::of(&der);
             let recorded = self
                 .store()
                 .record_issuance(NewIssuance {
                     requester: spec.requester,
                     source: spec.source,
-                    names: &names,
+                    names: spec.names,
                     csr_der: spec.csr_der,
-                    serial: &serial.hex(),
+                    serial: &serial,
                     not_before: spec.validity.validity.not_before,
                     not_after: spec.validity.validity.not_after,
-                    key_algorithm: spec.key_algorithm.name(),
-                    sha256: &fingerprint.hex(),
+                    key_algorithm: spec.key_algorithm,
+                    sha256: Fingerprint::of(&der),
                     der: &der,
                     renewed_from: spec.renewed_from,
                     pending_request: spec.pending_request,
@@ -242,32 +250,23 @@ impl Authority {
     }
 }
 
-/// Where clients fetch the CRL and the root, below the CA's public base URL.
-pub(crate) fn crl_url(base: &str) -> String {
-    format!("{base}/certsrv/ca.crl")
-}
-
-/// The URL of the root certificate (DER) below the CA's public base URL.
-pub(crate) fn ca_issuers_url(base: &str) -> String {
-    format!("{base}/certsrv/ca.cer")
-}
-
 /// The certificate template of DESIGN §3 "Server certificates".
 fn leaf_params(
     spec: &LeafSpec<'_>,
     serial: &SerialNumber,
-    url: Option<&str>,
+    links: Option<(&str, Links)>,
 ) -> Result<CertificateParams> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     // Outlook matches "msstd:" principal names against the subject, so the CN stays even
-    // though browsers read only the SAN (RFC 6125 §6.4.4).
+    // though browsers read only the SAN (RFC 6125 §6.4.4). A leaf without a DNS name has no
+    // CN: OpenSSL and GnuTLS check an IP text in a CN against a root's DNS name constraints
+    // when the SAN holds no DNS name, and refuse it.
     let common_name = spec
         .names
         .iter()
         .find_map(SubjectName::dns)
-        .map(|dns| dns.as_str().to_owned())
-        .or_else(|| spec.names.first().map(ToString::to_string));
+        .map(|dns| dns.as_str().to_owned());
     if let Some(cn) = common_name.filter(|cn| cn.len() <= MAX_COMMON_NAME) {
         params.distinguished_name.push(DnType::CommonName, cn);
     }
@@ -280,7 +279,8 @@ fn leaf_params(
                 .to_owned()
                 .try_into()
                 .map(SanType::DnsName)
-                .map_err(|_| Error::invalid_name(dns.as_str(), "not an IA5 string")),
+                // A DnsName is ASCII letters, digits, hyphens and dots: always an IA5String.
+                .map_err(|_| Error::name(dns.as_str(), NameRule::Idna)),
             SubjectName::Ip(ip) => Ok(SanType::IpAddress(*ip)),
         })
         .collect::<Result<_>>()?;
@@ -291,40 +291,53 @@ fn leaf_params(
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
     params.not_before = spec.validity.validity.not_before;
     params.not_after = spec.validity.validity.not_after;
-    if let Some(base) = url {
+    if let Some((base, links)) = links {
         // RFC 5280 §4.2.1.13 and §4.2.2.1: where to find the CRL and the issuer's certificate.
         params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
-            uris: vec![crl_url(base)],
+            uris: vec![(links.crl)(base)],
         }];
         params
             .custom_extensions
             .push(rcgen::CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
-                authority_info_access(&ca_issuers_url(base)),
+                ID_PE_AUTHORITY_INFO_ACCESS,
+                authority_info_access(&(links.ca_issuers)(base))?,
             ));
     }
     Ok(params)
 }
 
 /// DER of an AuthorityInfoAccessSyntax holding one caIssuers URI (RFC 5280 §4.2.2.1).
-fn authority_info_access(uri: &str) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else if len < 0x100 {
-            out.extend([0x81, len as u8]);
-        } else {
-            out.extend([0x82, (len >> 8) as u8, len as u8]);
+fn authority_info_access(ca_issuers: &str) -> Result<Vec<u8>> {
+    let encode = |err: der::Error| Error::Crypto(format!("could not encode the AIA: {err}"));
+    let uri = Ia5String::new(ca_issuers).map_err(encode)?;
+    AuthorityInfoAccessSyntax(vec![AccessDescription {
+        access_method: ID_AD_CA_ISSUERS,
+        access_location: GeneralName::UniformResourceIdentifier(uri),
+    }])
+    .to_der()
+    .map_err(encode)
+}
+
+#[cfg(test)]
+mod verification;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn encodes_long_aia_uris_whole() {
+        // Over 65,535 octets: a hand-written TLV with two length octets would truncate it.
+        let long = format!("http://example.com/{}", "a".repeat(70_000));
+        let der = authority_info_access(&long).unwrap();
+        assert!(der.len() > long.len());
+        let read = <AuthorityInfoAccessSyntax as der::Decode>::from_der(&der).unwrap();
+        assert_eq!(read.0.len(), 1);
+        assert_eq!(read.0[0].access_method, ID_AD_CA_ISSUERS);
+        match &read.0[0].access_location {
+            GeneralName::UniformResourceIdentifier(uri) => assert_eq!(uri.as_str(), long),
+            other => panic!("{other:?}"),
         }
-        out.extend_from_slice(content);
-        out
     }
-    // id-ad-caIssuers, 1.3.6.1.5.5.7.48.2
-    let method = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02]);
-    // uniformResourceIdentifier [6] IMPLICIT IA5String
-    let location = tlv(0x86, uri.as_bytes());
-    let description = tlv(0x30, &[method, location].concat());
-    tlv(0x30, &description)
 }

@@ -1,20 +1,27 @@
 //! Key algorithms, key generation, and private keys as PKCS#8 PEM files.
 
 use std::fmt;
-use std::str::FromStr;
+use std::path::Path;
 
 use der::Decode;
 use pkcs8::pkcs5::pbes2;
 use pkcs8::{EncryptedPrivateKeyInfoRef, LineEnding};
 use rcgen::{KeyPair, RsaKeySize, SignatureAlgorithm};
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 
 /// PBKDF2-HMAC-SHA256 iterations for encrypted key files (OWASP's 2023 figure).
 const PBKDF2_ITERATIONS: u32 = 600_000;
 
+/// The shortest RSA key signed or made (CA/B Forum BR 6.1.5; NIST SP 800-131A).
+pub const RSA_MIN_BITS: usize = 2048;
+/// The longest RSA key accepted in a request.
+pub const RSA_MAX_BITS: usize = 4096;
+
 /// The key types the authority makes and accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum KeyAlgorithm {
     Rsa2048,
     Rsa3072,
@@ -23,9 +30,9 @@ pub enum KeyAlgorithm {
     EcdsaP384,
 }
 
-impl KeyAlgorithm {
-    /// Every algorithm, in the order the help text lists them.
-    pub const ALL: [KeyAlgorithm; 5] = [
+impl Choice for KeyAlgorithm {
+    const WHAT: &'static str = "key type";
+    const ALL: &'static [Self] = &[
         KeyAlgorithm::Rsa2048,
         KeyAlgorithm::Rsa3072,
         KeyAlgorithm::Rsa4096,
@@ -33,14 +40,37 @@ impl KeyAlgorithm {
         KeyAlgorithm::EcdsaP384,
     ];
 
-    /// The name used on the command line and in the store.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             KeyAlgorithm::Rsa2048 => "rsa2048",
             KeyAlgorithm::Rsa3072 => "rsa3072",
             KeyAlgorithm::Rsa4096 => "rsa4096",
             KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
             KeyAlgorithm::EcdsaP384 => "ecdsa-p384",
+        }
+    }
+}
+
+impl KeyAlgorithm {
+    /// The key of a server certificate unless asked otherwise: RSA-2048 works with every
+    /// client back to Windows XP and Server 2003 (DESIGN §3).
+    pub const LEAF_DEFAULT: KeyAlgorithm = KeyAlgorithm::Rsa2048;
+    /// The key of a new root unless asked otherwise (DESIGN §3).
+    pub const ROOT_DEFAULT: KeyAlgorithm = KeyAlgorithm::Rsa3072;
+
+    /// The name used by people and in the log.
+    pub fn name(self) -> &'static str {
+        Choice::name(self)
+    }
+
+    /// What the choice means to the person making it.
+    pub fn description(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa2048 => "RSA 2048 (works with every Windows since XP)",
+            KeyAlgorithm::Rsa3072 => "RSA 3072",
+            KeyAlgorithm::Rsa4096 => "RSA 4096",
+            KeyAlgorithm::EcdsaP256 => "ECDSA P-256",
+            KeyAlgorithm::EcdsaP384 => "ECDSA P-384",
         }
     }
 
@@ -82,50 +112,42 @@ impl KeyAlgorithm {
         use x509_parser::public_key::PublicKey;
         match spki.parsed() {
             Ok(PublicKey::RSA(rsa)) => match rsa.key_size() {
-                bits if bits < 2048 => Err(Error::WeakKey(format!(
-                    "the request's RSA key has {bits} bits; at least 2048 are required \
-                     (old IIS wizards default to 1024): regenerate the request with a 2048-bit key"
-                ))),
+                bits if bits < RSA_MIN_BITS => Err(Error::WeakKey {
+                    bits,
+                    min: RSA_MIN_BITS,
+                }),
                 bits if bits <= 2048 => Ok(KeyAlgorithm::Rsa2048),
                 bits if bits <= 3072 => Ok(KeyAlgorithm::Rsa3072),
-                bits if bits <= 4096 => Ok(KeyAlgorithm::Rsa4096),
-                bits => Err(Error::WeakKey(format!(
-                    "the request's RSA key has {bits} bits; keys over 4096 bits are not accepted: \
-                     regenerate the request with a 2048-, 3072- or 4096-bit key"
-                ))),
+                bits if bits <= RSA_MAX_BITS => Ok(KeyAlgorithm::Rsa4096),
+                bits => Err(Error::KeyTooLarge {
+                    bits,
+                    max: RSA_MAX_BITS,
+                }),
             },
-            Ok(PublicKey::EC(point)) => {
+            Ok(PublicKey::EC(_)) => {
                 let curve = spki
                     .algorithm
                     .parameters
                     .as_ref()
                     .and_then(|p| p.as_oid().ok());
-                match (curve.map(|oid| oid.to_id_string()).as_deref(), point.key_size()) {
-                    (Some("1.2.840.10045.3.1.7"), _) => Ok(KeyAlgorithm::EcdsaP256),
-                    (Some("1.3.132.0.34"), _) => Ok(KeyAlgorithm::EcdsaP384),
-                    _ => Err(Error::WeakKey(
-                        "the request's elliptic-curve key is not on P-256 or P-384: \
-                         regenerate the request with one of those curves or with RSA-2048"
-                            .into(),
-                    )),
+                match curve.map(|oid| oid.to_id_string()).as_deref() {
+                    Some("1.2.840.10045.3.1.7") => Ok(KeyAlgorithm::EcdsaP256),
+                    Some("1.3.132.0.34") => Ok(KeyAlgorithm::EcdsaP384),
+                    _ => Err(Error::UnsupportedKey {
+                        found: "an elliptic-curve key on a curve other than P-256 or P-384".into(),
+                    }),
                 }
             }
-            _ => Err(Error::WeakKey(
-                "the request's key is neither RSA nor ECDSA P-256/P-384: regenerate it with one of those".into(),
-            )),
+            Ok(PublicKey::DSA(_)) => Err(Error::UnsupportedKey {
+                found: "a DSA key".into(),
+            }),
+            _ => Err(Error::UnsupportedKey {
+                found: format!(
+                    "a key of algorithm {}",
+                    spki.algorithm.algorithm.to_id_string()
+                ),
+            }),
         }
-    }
-}
-
-impl FromStr for KeyAlgorithm {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let wanted = s.trim().to_ascii_lowercase();
-        KeyAlgorithm::ALL
-            .into_iter()
-            .find(|alg| alg.name() == wanted || alg.name().replace('-', "") == wanted)
-            .ok_or_else(|| Error::UnknownKeyAlgorithm(s.to_owned()))
     }
 }
 
@@ -209,11 +231,8 @@ pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> R
         None => der::pem::encode_string("PRIVATE KEY", LineEnding::LF, der)
             .map_err(|err| fail(err.into())),
         Some(passphrase) => {
-            let mut salt = [0u8; 16];
-            let mut iv = [0u8; 16];
-            aws_lc_rs::rand::fill(&mut salt)
-                .and_then(|()| aws_lc_rs::rand::fill(&mut iv))
-                .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+            let salt = crate::random::bytes::<16>()?;
+            let iv = crate::random::bytes::<16>()?;
             let params =
                 pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
                     .map_err(|err| fail(err.into()))?;
@@ -228,12 +247,13 @@ pub(crate) fn encode_pkcs8_pem(der: &[u8], passphrase: Option<&Passphrase>) -> R
 }
 
 /// Reads a PKCS#8 PEM key file's contents back to DER, decrypting with `passphrase` if the
-/// file is encrypted. `what` names the file in errors.
+/// file is encrypted. `path` names the file in errors.
 pub(crate) fn decode_pkcs8_pem(
     pem: &str,
     passphrase: Option<&Passphrase>,
-    what: &str,
+    path: &Path,
 ) -> Result<Vec<u8>> {
+    let what = path.display();
     let (label, der) = der::pem::decode_vec(pem.as_bytes())
         .map_err(|_| Error::CaKey(format!("{what} is not a PEM private key")))?;
     match (label, passphrase) {
@@ -241,16 +261,16 @@ pub(crate) fn decode_pkcs8_pem(
         ("ENCRYPTED PRIVATE KEY", Some(passphrase)) => {
             let info = EncryptedPrivateKeyInfoRef::from_der(&der)
                 .map_err(|_| Error::CaKey(format!("{what} is not a valid encrypted PKCS#8 key")))?;
-            let plain = info.decrypt(passphrase.expose()).map_err(|_| {
-                Error::CaKey(format!(
-                    "{what} could not be decrypted: the passphrase in $CA_PASSPHRASE is wrong"
-                ))
-            })?;
+            let plain = info
+                .decrypt(passphrase.expose())
+                .map_err(|_| Error::CaKeyPassphrase {
+                    path: path.to_owned(),
+                })?;
             Ok(plain.as_bytes().to_vec())
         }
-        ("ENCRYPTED PRIVATE KEY", None) => Err(Error::CaKey(format!(
-            "{what} is encrypted: set $CA_PASSPHRASE to its passphrase"
-        ))),
+        ("ENCRYPTED PRIVATE KEY", None) => Err(Error::CaKeyLocked {
+            path: path.to_owned(),
+        }),
         (other, _) => Err(Error::CaKey(format!(
             "{what} holds a '{other}' block; a PKCS#8 'PRIVATE KEY' was expected"
         ))),
@@ -261,11 +281,11 @@ pub(crate) fn decode_pkcs8_pem(
 pub(crate) fn key_pair_from_pkcs8(
     der: &[u8],
     algorithm: KeyAlgorithm,
-    what: &str,
+    path: &Path,
 ) -> Result<KeyPair> {
     let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der);
     KeyPair::from_pkcs8_der_and_sign_algo(&der, algorithm.signature_algorithm())
-        .map_err(|err| Error::CaKey(format!("{what} cannot be used: {err}")))
+        .map_err(|err| Error::CaKey(format!("{} cannot be used: {err}", path.display())))
 }
 
 #[cfg(test)]
@@ -276,15 +296,19 @@ mod tests {
     #[test]
     fn parses_every_algorithm_name() {
         for alg in KeyAlgorithm::ALL {
-            assert_eq!(alg.name().parse::<KeyAlgorithm>().unwrap(), alg);
+            assert_eq!(KeyAlgorithm::from_name(alg.name()).unwrap(), *alg);
         }
         assert_eq!(
-            "RSA2048".parse::<KeyAlgorithm>().unwrap(),
+            KeyAlgorithm::from_name("RSA2048").unwrap(),
             KeyAlgorithm::Rsa2048
         );
+        assert_eq!(
+            KeyAlgorithm::from_name("ecdsap256").unwrap(),
+            KeyAlgorithm::EcdsaP256
+        );
         assert!(matches!(
-            "rsa1024".parse::<KeyAlgorithm>(),
-            Err(Error::UnknownKeyAlgorithm(_))
+            KeyAlgorithm::from_name("rsa1024"),
+            Err(Error::UnknownChoice { .. })
         ));
     }
 
@@ -295,16 +319,17 @@ mod tests {
         let pass = Passphrase::new("correct horse".into()).unwrap();
         let pem = key.to_pem(Some(&pass)).unwrap();
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
-        let der = decode_pkcs8_pem(&pem, Some(&pass), "the key").unwrap();
+        let path = Path::new("the.key");
+        let der = decode_pkcs8_pem(&pem, Some(&pass), path).unwrap();
         assert_eq!(der, key.pkcs8_der());
         let wrong = Passphrase::new("wrong".into()).unwrap();
         assert!(matches!(
-            decode_pkcs8_pem(&pem, Some(&wrong), "the key"),
-            Err(Error::CaKey(_))
+            decode_pkcs8_pem(&pem, Some(&wrong), path),
+            Err(Error::CaKeyPassphrase { .. })
         ));
         assert!(matches!(
-            decode_pkcs8_pem(&pem, None, "the key"),
-            Err(Error::CaKey(_))
+            decode_pkcs8_pem(&pem, None, path),
+            Err(Error::CaKeyLocked { .. })
         ));
     }
 

@@ -9,10 +9,15 @@ use std::str::FromStr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, NameRule, Result};
 
 /// Top-level domains and suffixes that never resolve on the public internet (RFC 6762 `.local`,
 /// RFC 8375 `home.arpa`, ICANN's `.internal`, and the de-facto `.lan`, `.corp`, `.home`, ...).
+/// The longest label (RFC 1035 §2.3.4).
+const MAX_LABEL: usize = 63;
+/// The longest name in its text form (RFC 1035 §2.3.4, less the root label's length octets).
+const MAX_NAME: usize = 253;
+
 const INTERNAL_SUFFIXES: &[&str] = &[
     "local",
     "lan",
@@ -71,10 +76,7 @@ impl DnsName {
 
     /// A file name stem for this name: `*.example.com` becomes `_wildcard.example.com`.
     pub fn file_stem(&self) -> String {
-        match self.0.strip_prefix("*.") {
-            Some(rest) => format!("_wildcard.{rest}"),
-            None => self.0.clone(),
-        }
+        file_stem(&self.0)
     }
 }
 
@@ -82,33 +84,27 @@ impl FromStr for DnsName {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
-        let refuse = |reason: &str| Err(Error::invalid_name(input, reason));
+        let refuse = |rule: NameRule| Err(Error::name(input, rule));
         let trimmed = input.trim();
         let name = trimmed.strip_suffix('.').unwrap_or(trimmed);
         if name.is_empty() {
-            return refuse("a name cannot be empty");
+            return refuse(NameRule::Empty);
         }
         if name.contains(char::is_whitespace) {
-            return refuse("a DNS name cannot contain spaces");
+            return refuse(NameRule::Whitespace);
         }
         if name.split('.').any(str::is_empty) {
-            return refuse(
-                "a DNS name cannot have an empty label (two dots in a row, or a leading dot)",
-            );
+            return refuse(NameRule::EmptyLabel);
         }
         let (wildcard, rest) = match name.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, name),
         };
         if rest.contains('*') {
-            return refuse(
-                "'*' is allowed only as the whole leftmost label, as in *.example.com (CA/Browser Forum BR 7.1.4.2)",
-            );
+            return refuse(NameRule::WildcardPosition);
         }
         if wildcard && rest.split('.').count() < 2 {
-            return refuse(
-                "a wildcard needs at least two labels after '*.', as in *.example.com: clients refuse *.com",
-            );
+            return refuse(NameRule::WildcardTooBroad);
         }
         let ascii = match Uts46::new().to_ascii(
             rest.as_bytes(),
@@ -117,30 +113,23 @@ impl FromStr for DnsName {
             DnsLength::Ignore,
         ) {
             Ok(ascii) => ascii.into_owned(),
-            Err(_) => {
-                return refuse("it is not a valid internationalised domain name (IDNA, RFC 5891)");
-            }
+            Err(_) => return refuse(NameRule::Idna),
         };
         for label in ascii.split('.') {
             if label.is_empty() {
-                return refuse("a DNS name cannot have an empty label");
+                return refuse(NameRule::EmptyLabel);
             }
-            if label.len() > 63 {
-                return refuse("a label is longer than 63 octets (RFC 1035 §2.3.4)");
+            if label.len() > MAX_LABEL {
+                return refuse(NameRule::LabelTooLong);
             }
             if let Some(bad) = label
                 .chars()
                 .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
             {
-                return Err(Error::invalid_name(
-                    input,
-                    format!(
-                        "'{bad}' is not allowed in a host name: only letters, digits and hyphens are (RFC 1123 §2.1)"
-                    ),
-                ));
+                return refuse(NameRule::Character(bad));
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return refuse("a label cannot start or end with a hyphen (RFC 1123 §2.1)");
+                return refuse(NameRule::Hyphen);
             }
         }
         let full = if wildcard {
@@ -148,17 +137,15 @@ impl FromStr for DnsName {
         } else {
             ascii
         };
-        if full.len() > 253 {
-            return refuse("the name is longer than 253 octets (RFC 1035 §2.3.4)");
+        if full.len() > MAX_NAME {
+            return refuse(NameRule::NameTooLong);
         }
         if full
             .rsplit('.')
             .next()
             .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
         {
-            return refuse(
-                "the last label is all digits, so it is neither a host name nor a valid IP address",
-            );
+            return refuse(NameRule::NumericTld);
         }
         Ok(DnsName(full))
     }
@@ -186,6 +173,39 @@ impl SubjectName {
             SubjectName::Ip(_) => None,
         }
     }
+
+    /// The name as shown to people: U-labels for DNS names (DESIGN §3), IP addresses as usual.
+    pub fn shown(&self) -> String {
+        match self {
+            SubjectName::Dns(name) => name.unicode(),
+            SubjectName::Ip(ip) => ip.to_string(),
+        }
+    }
+
+    /// A file name stem for this name (see [`file_stem`]).
+    pub fn file_stem(&self) -> String {
+        file_stem(&self.to_string())
+    }
+
+    /// True for IP addresses that only a private network reaches: RFC 1918 ranges, loopback,
+    /// link-local, and IPv6 unique-local (fc00::/7) and link-local (fe80::/10).
+    pub fn is_internal(&self) -> bool {
+        match self {
+            SubjectName::Dns(name) => name.is_internal(),
+            SubjectName::Ip(IpAddr::V4(ip)) => {
+                ip.is_private() || ip.is_loopback() || ip.is_link_local()
+            }
+            SubjectName::Ip(IpAddr::V6(ip)) => {
+                let first = ip.segments()[0];
+                ip.is_loopback()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+                    || ip
+                        .to_ipv4_mapped()
+                        .is_some_and(|v4| SubjectName::Ip(IpAddr::V4(v4)).is_internal())
+            }
+        }
+    }
 }
 
 impl FromStr for SubjectName {
@@ -199,10 +219,7 @@ impl FromStr for SubjectName {
             .unwrap_or(trimmed);
         if let Ok(ip) = literal.parse::<IpAddr>() {
             if ip.is_unspecified() || ip.is_multicast() {
-                return Err(Error::invalid_name(
-                    input,
-                    "an unspecified or multicast address cannot identify a server",
-                ));
+                return Err(Error::name(input, NameRule::UnusableAddress));
             }
             return Ok(SubjectName::Ip(ip));
         }
@@ -219,6 +236,60 @@ impl fmt::Display for SubjectName {
     }
 }
 
+/// The IP address of a subjectAltName iPAddress entry (4 or 16 octets, RFC 5280 §4.2.1.6).
+pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Some(IpAddr::from(v4));
+    }
+    <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from)
+}
+
+/// The DNS names and IP addresses among subjectAltName entries, as text (IP addresses in their
+/// usual notation), in order; entries of other types are skipped. `None` when an iPAddress
+/// entry has a length that is neither IPv4 nor IPv6.
+pub fn san_texts(names: &[x509_parser::extensions::GeneralName<'_>]) -> Option<Vec<String>> {
+    use x509_parser::extensions::GeneralName;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match name {
+            GeneralName::DNSName(dns) => out.push((*dns).to_owned()),
+            GeneralName::IPAddress(bytes) => out.push(ip_from_bytes(bytes)?.to_string()),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// A file name stem for `text`: `*.example.com` becomes `_wildcard.example.com`, `:` (IPv6)
+/// becomes `_`, and anything but letters, digits, `.`, `-` and `_` becomes `-`, so that no
+/// name can climb out of the folder it is written to.
+pub fn file_stem(text: &str) -> String {
+    let (prefix, rest) = match text.strip_prefix("*.") {
+        Some(rest) => ("_wildcard.", rest),
+        None => ("", text),
+    };
+    let mut stem: String = prefix.to_owned();
+    stem.extend(rest.chars().map(|c| match c {
+        ':' => '_',
+        c if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') => c,
+        _ => '-',
+    }));
+    if stem.is_empty() || stem.chars().all(|c| c == '.') {
+        stem = "certificate".to_owned();
+    }
+    stem
+}
+
+/// This machine's host name, or `localhost` when it has none that is a valid DNS name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|h| h.trim().parse::<DnsName>().ok())
+        .filter(|h| !h.is_wildcard())
+        .map(|h| h.as_str().to_owned())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// A subtree the root may vouch for: a domain and everything below it, or an IP range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PermittedSubtree {
@@ -227,7 +298,9 @@ pub enum PermittedSubtree {
 }
 
 impl PermittedSubtree {
-    fn permits(&self, name: &SubjectName) -> bool {
+    /// True when `name` lies in this subtree: a DNS name equal to or below the domain, an IP
+    /// address inside the range (RFC 5280 §4.2.1.10).
+    pub fn permits(&self, name: &SubjectName) -> bool {
         match (self, name) {
             (PermittedSubtree::Dns(domain), SubjectName::Dns(name)) => name.is_within(domain),
             (PermittedSubtree::Ip { network, prefix }, SubjectName::Ip(ip)) => {
@@ -244,9 +317,12 @@ impl FromStr for PermittedSubtree {
     fn from_str(input: &str) -> Result<Self> {
         if let Some((addr, prefix)) = input.trim().split_once('/') {
             let network: IpAddr = addr.parse().map_err(|_| {
-                Error::invalid_name(
+                Error::name(
                     input,
-                    "a permitted IP range is written as ADDRESS/PREFIX, as in 192.168.0.0/16",
+                    NameRule::Subtree(
+                        "a permitted IP range is written as ADDRESS/PREFIX, as in 192.168.0.0/16"
+                            .into(),
+                    ),
                 )
             })?;
             let max = if network.is_ipv4() { 32 } else { 128 };
@@ -255,15 +331,21 @@ impl FromStr for PermittedSubtree {
                 .ok()
                 .filter(|p| *p <= max)
                 .ok_or_else(|| {
-                    Error::invalid_name(input, format!("the prefix length must be 0 to {max}"))
+                    Error::name(
+                        input,
+                        NameRule::Subtree(format!("the prefix length must be 0 to {max}")),
+                    )
                 })?;
             return Ok(PermittedSubtree::Ip { network, prefix });
         }
         let domain = DnsName::from_str(input)?;
         if domain.is_wildcard() {
-            return Err(Error::invalid_name(
+            return Err(Error::name(
                 input,
-                "a permitted subtree is a domain such as example.com; it already covers every name below it",
+                NameRule::Subtree(
+                    "a permitted subtree is a domain such as example.com; it already covers every name below it"
+                        .into(),
+                ),
             ));
         }
         Ok(PermittedSubtree::Dns(domain))
@@ -282,7 +364,7 @@ impl fmt::Display for PermittedSubtree {
 /// What the CA may issue for: every name a certificate carries passes [`NamePolicy::check`].
 #[derive(Clone, Debug, Default)]
 pub struct NamePolicy {
-    /// Names that resolve only on a private network are accepted (`--allow-internal`).
+    /// Names and addresses that only a private network reaches are accepted.
     pub allow_internal: bool,
     /// The root's permitted subtrees; empty when the root has no name constraints.
     pub permitted: Vec<PermittedSubtree>,
@@ -306,54 +388,45 @@ impl NamePolicy {
     }
 
     fn check_one(&self, name: &SubjectName) -> Result<()> {
-        if let SubjectName::Dns(dns) = name
-            && dns.is_internal()
-            && !self.allow_internal
-        {
-            return Err(Error::invalid_name(
-                dns.as_str(),
-                "it is an internal name (a single label, or under .local, .lan, .internal, home.arpa or similar); \
-                 clients outside the LAN cannot reach it, so use the public name clients connect to, \
-                 or pass --allow-internal if this certificate is only for the LAN",
-            ));
+        if !self.allow_internal && name.is_internal() {
+            let rule = match name {
+                SubjectName::Dns(_) => NameRule::Internal,
+                SubjectName::Ip(_) => NameRule::InternalAddress,
+            };
+            return Err(Error::name(name.to_string(), rule));
         }
         if !self.permitted.is_empty() && !self.permitted.iter().any(|p| p.permits(name)) {
-            let permitted = self
-                .permitted
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let permitted: Vec<String> = self.permitted.iter().map(ToString::to_string).collect();
             return Err(Error::NameNotPermitted {
                 name: name.to_string(),
-                permitted,
+                permitted: permitted.join(", "),
             });
         }
         Ok(())
     }
 }
 
+/// True when the first `prefix` bits of `ip` and `network` agree (both of one family).
 fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    fn masked(bytes: &[u8], prefix: u8) -> Vec<u8> {
-        bytes
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let bits = (prefix as usize).saturating_sub(i * 8).min(8);
-                if bits == 0 {
-                    0
-                } else {
-                    b & (0xffu8 << (8 - bits))
-                }
-            })
-            .collect()
+    fn same_prefix(a: &[u8], b: &[u8], prefix: u8) -> bool {
+        let prefix = usize::from(prefix);
+        let whole = prefix / 8;
+        let bits = prefix % 8;
+        if a[..whole] != b[..whole] {
+            return false;
+        }
+        if bits == 0 {
+            return true;
+        }
+        let mask = 0xffu8 << (8 - bits);
+        (a[whole] & mask) == (b[whole] & mask)
     }
     match (ip, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            masked(&a.octets(), prefix) == masked(&n.octets(), prefix)
+        (IpAddr::V4(a), IpAddr::V4(n)) if prefix <= 32 => {
+            same_prefix(&a.octets(), &n.octets(), prefix)
         }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            masked(&a.octets(), prefix) == masked(&n.octets(), prefix)
+        (IpAddr::V6(a), IpAddr::V6(n)) if prefix <= 128 => {
+            same_prefix(&a.octets(), &n.octets(), prefix)
         }
         _ => false,
     }
@@ -368,18 +441,32 @@ mod tests {
         s.parse::<DnsName>().map(|n| n.as_str().to_owned())
     }
 
-    fn reason(s: &str) -> String {
+    fn rule(s: &str) -> NameRule {
         match s.parse::<SubjectName>() {
-            Err(Error::InvalidName { name, reason }) => {
+            Err(Error::NameRefused { name, rule }) => {
                 assert_eq!(name, s);
-                reason
+                rule
             }
             other => panic!("{s} should be refused, got {other:?}"),
         }
     }
 
-    fn policy_reason(s: &str, policy: &NamePolicy) -> Error {
-        policy.check(&[s.parse().unwrap()]).unwrap_err()
+    fn name(s: &str) -> SubjectName {
+        s.parse().unwrap()
+    }
+
+    fn policy_rule(s: &str, policy: &NamePolicy) -> NameRule {
+        match policy.check(&[name(s)]) {
+            Err(Error::NameRefused { rule, .. }) => rule,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn constrained(subtrees: &[&str]) -> NamePolicy {
+        NamePolicy {
+            allow_internal: true,
+            permitted: subtrees.iter().map(|s| s.parse().unwrap()).collect(),
+        }
     }
 
     #[test]
@@ -389,68 +476,105 @@ mod tests {
 
     #[test]
     fn writes_idna_a_label_and_shows_u_label() {
-        let name: DnsName = "bücher.example".parse().unwrap();
-        assert_eq!(name.as_str(), "xn--bcher-kva.example");
-        assert_eq!(name.unicode(), "bücher.example");
+        let parsed: DnsName = "bücher.example".parse().unwrap();
+        assert_eq!(parsed.as_str(), "xn--bcher-kva.example");
+        assert_eq!(parsed.unicode(), "bücher.example");
+        assert_eq!(name("bücher.example").shown(), "bücher.example");
+        assert_eq!(name("192.0.2.1").shown(), "192.0.2.1");
     }
 
     #[test]
     fn allows_wildcard_as_whole_leftmost_label() {
-        let name: DnsName = "*.Example.com".parse().unwrap();
-        assert_eq!(name.as_str(), "*.example.com");
-        assert!(name.is_wildcard());
-        assert_eq!(name.file_stem(), "_wildcard.example.com");
+        let parsed: DnsName = "*.Example.com".parse().unwrap();
+        assert_eq!(parsed.as_str(), "*.example.com");
+        assert!(parsed.is_wildcard());
+        assert_eq!(parsed.file_stem(), "_wildcard.example.com");
     }
 
     #[test]
     fn refuses_wildcard_over_a_public_suffix() {
-        assert!(reason("*.com").contains("at least two labels"));
+        assert_eq!(rule("*.com"), NameRule::WildcardTooBroad);
+        assert!(dns("*.example.com").is_ok());
     }
 
     #[test]
     fn refuses_wildcard_in_middle_label() {
-        assert!(reason("mail.*.example.com").contains("leftmost label"));
+        assert_eq!(rule("mail.*.example.com"), NameRule::WildcardPosition);
     }
 
     #[test]
     fn refuses_partial_wildcard_label() {
-        assert!(reason("m*.example.com").contains("leftmost label"));
+        assert_eq!(rule("m*.example.com"), NameRule::WildcardPosition);
     }
 
     #[test]
     fn refuses_underscore() {
-        assert!(reason("mail_1.example.com").contains("'_' is not allowed"));
+        assert_eq!(rule("mail_1.example.com"), NameRule::Character('_'));
     }
 
     #[test]
     fn refuses_empty_label() {
-        assert!(reason("a..b.com").contains("empty label"));
+        assert_eq!(rule("a..b.com"), NameRule::EmptyLabel);
+        assert_eq!(rule(".a.com"), NameRule::EmptyLabel);
     }
 
     #[test]
-    fn refuses_leading_hyphen() {
-        assert!(reason("-a.example.com").contains("hyphen"));
+    fn refuses_empty_names_and_spaces() {
+        assert_eq!(rule(""), NameRule::Empty);
+        assert_eq!(rule("."), NameRule::Empty);
+        assert_eq!(rule("a b.example.com"), NameRule::Whitespace);
+    }
+
+    #[test]
+    fn refuses_leading_and_trailing_hyphen() {
+        assert_eq!(rule("-a.example.com"), NameRule::Hyphen);
+        assert_eq!(rule("a-.example.com"), NameRule::Hyphen);
+        assert!(dns("a-b.example.com").is_ok());
     }
 
     #[test]
     fn refuses_label_over_63_octets() {
         let name = format!("{}.example.com", "a".repeat(64));
-        assert!(reason(&name).contains("63 octets"));
+        assert_eq!(rule(&name), NameRule::LabelTooLong);
         assert!(dns(&format!("{}.example.com", "a".repeat(63))).is_ok());
     }
 
     #[test]
-    fn refuses_name_over_253_octets() {
-        let label = "a".repeat(60);
-        let name = format!("{label}.{label}.{label}.{label}.example.com");
-        assert!(name.len() > 253);
-        assert!(reason(&name).contains("253 octets"));
+    fn refuses_name_over_253_octets_and_accepts_253() {
+        // 61 + 1 + 61 + 1 + 61 + 1 + 63 + 1 + 3 = 253
+        let at_limit = format!(
+            "{a}.{a}.{a}.{b}.com",
+            a = "a".repeat(61),
+            b = "b".repeat(63)
+        );
+        assert_eq!(at_limit.len(), 253);
+        assert!(dns(&at_limit).is_ok());
+        let over = format!("c{at_limit}");
+        assert_eq!(over.len(), 254);
+        assert_eq!(rule(&over), NameRule::NameTooLong);
+        // A wildcard counts its "*." too.
+        let wildcard = format!("*.{}", &at_limit[2..]);
+        assert_eq!(wildcard.len(), 253);
+        assert!(dns(&wildcard).is_ok());
+        let wildcard_over = format!("*.{}", &at_limit[1..]);
+        assert_eq!(rule(&wildcard_over), NameRule::NameTooLong);
+    }
+
+    #[test]
+    fn refuses_an_all_digit_last_label() {
+        assert_eq!(rule("host.123"), NameRule::NumericTld);
+        assert!(dns("host.a123").is_ok());
+    }
+
+    #[test]
+    fn refuses_invalid_idna() {
+        assert_eq!(rule("xn--a.example.com"), NameRule::Idna);
     }
 
     #[test]
     fn ipv4_literal_is_an_ip_address() {
         assert_eq!(
-            "192.0.2.10".parse::<SubjectName>().unwrap(),
+            name("192.0.2.10"),
             SubjectName::Ip("192.0.2.10".parse().unwrap())
         );
     }
@@ -458,9 +582,20 @@ mod tests {
     #[test]
     fn ipv6_literal_is_an_ip_address() {
         assert_eq!(
-            "2001:db8::1".parse::<SubjectName>().unwrap(),
+            name("2001:db8::1"),
             SubjectName::Ip("2001:db8::1".parse().unwrap())
         );
+        assert_eq!(
+            name("[2001:db8::1]"),
+            SubjectName::Ip("2001:db8::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn refuses_unspecified_and_multicast_addresses() {
+        for s in ["0.0.0.0", "::", "224.0.0.1", "ff02::1"] {
+            assert_eq!(rule(s), NameRule::UnusableAddress, "{s}");
+        }
     }
 
     #[test]
@@ -470,24 +605,56 @@ mod tests {
             allow_internal: true,
             ..NamePolicy::default()
         };
-        for name in [
+        for s in [
             "MAIL",
             "srv01.corp.local",
             "nas.lan",
             "host.internal",
             "printer.home.arpa",
+            "local",
         ] {
-            match policy_reason(name, &strict) {
-                Error::InvalidName { reason, .. } => {
-                    assert!(
-                        reason.contains("clients outside the LAN cannot reach it"),
-                        "{name}: {reason}"
-                    );
-                    assert!(reason.contains("--allow-internal"));
-                }
-                other => panic!("{name}: {other:?}"),
-            }
-            assert!(lan.check(&[name.parse().unwrap()]).is_ok(), "{name}");
+            assert_eq!(policy_rule(s, &strict), NameRule::Internal, "{s}");
+            assert!(lan.check(&[name(s)]).is_ok(), "{s}");
+        }
+        // A suffix counts only on a label boundary.
+        assert!(strict.check(&[name("mail.global")]).is_ok());
+        assert!(strict.check(&[name("mail.example.com")]).is_ok());
+    }
+
+    #[test]
+    fn private_loopback_and_link_local_addresses_need_allow_internal() {
+        let strict = NamePolicy::default();
+        let lan = NamePolicy {
+            allow_internal: true,
+            ..NamePolicy::default()
+        };
+        for s in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "fc00::1",
+            "fdff::1",
+            "fe80::1",
+            "febf::1",
+            "::1",
+            "::ffff:192.168.1.1",
+        ] {
+            assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
+            assert!(lan.check(&[name(s)]).is_ok(), "{s}");
+        }
+        for s in [
+            "192.0.2.10",
+            "172.32.0.1",
+            "172.15.255.255",
+            "2001:db8::1",
+            "fbff::1",
+            "fec0::1",
+            "::ffff:192.0.2.1",
+        ] {
+            assert!(strict.check(&[name(s)]).is_ok(), "{s}");
         }
     }
 
@@ -497,11 +664,11 @@ mod tests {
             allow_internal: false,
             permitted: vec!["example.com".parse().unwrap()],
         };
-        assert!(policy.check(&["mail.example.com".parse().unwrap()]).is_ok());
-        assert!(policy.check(&["*.example.com".parse().unwrap()]).is_ok());
-        assert!(policy.check(&["example.com".parse().unwrap()]).is_ok());
-        match policy_reason("mail.example.org", &policy) {
-            Error::NameNotPermitted { name, permitted } => {
+        assert!(policy.check(&[name("mail.example.com")]).is_ok());
+        assert!(policy.check(&[name("*.example.com")]).is_ok());
+        assert!(policy.check(&[name("example.com")]).is_ok());
+        match policy.check(&[name("mail.example.org")]) {
+            Err(Error::NameNotPermitted { name, permitted }) => {
                 assert_eq!(name, "mail.example.org");
                 assert_eq!(permitted, "example.com");
             }
@@ -509,24 +676,84 @@ mod tests {
         }
         // A suffix match must fall on a label boundary.
         assert!(matches!(
-            policy_reason("badexample.com", &policy),
-            Error::NameNotPermitted { .. }
+            policy.check(&[name("badexample.com")]),
+            Err(Error::NameNotPermitted { .. })
         ));
         // IP addresses need a permitted IP range of their own.
         assert!(matches!(
-            policy_reason("192.0.2.10", &policy),
-            Error::NameNotPermitted { .. }
+            policy.check(&[name("192.0.2.10")]),
+            Err(Error::NameNotPermitted { .. })
         ));
     }
 
     #[test]
-    fn permits_ip_inside_permitted_range() {
-        let policy = NamePolicy {
-            allow_internal: false,
-            permitted: vec!["192.0.2.0/24".parse().unwrap()],
-        };
-        assert!(policy.check(&["192.0.2.10".parse().unwrap()]).is_ok());
-        assert!(policy.check(&["198.51.100.1".parse().unwrap()]).is_err());
+    fn permits_ipv4_inside_permitted_range_only() {
+        let policy = constrained(&["192.0.2.0/24"]);
+        assert!(policy.check(&[name("192.0.2.0")]).is_ok());
+        assert!(policy.check(&[name("192.0.2.255")]).is_ok());
+        assert!(policy.check(&[name("192.0.3.0")]).is_err());
+        assert!(policy.check(&[name("198.51.100.1")]).is_err());
+        // A prefix that is not a multiple of eight.
+        let policy = constrained(&["192.0.2.64/26"]);
+        assert!(policy.check(&[name("192.0.2.64")]).is_ok());
+        assert!(policy.check(&[name("192.0.2.127")]).is_ok());
+        assert!(policy.check(&[name("192.0.2.63")]).is_err());
+        assert!(policy.check(&[name("192.0.2.128")]).is_err());
+        // /32 is one address, /0 all of them, and never an address of the other family.
+        let one = constrained(&["192.0.2.7/32"]);
+        assert!(one.check(&[name("192.0.2.7")]).is_ok());
+        assert!(one.check(&[name("192.0.2.6")]).is_err());
+        let all = constrained(&["0.0.0.0/0"]);
+        assert!(all.check(&[name("203.0.113.9")]).is_ok());
+        assert!(all.check(&[name("2001:db8::1")]).is_err());
+    }
+
+    #[test]
+    fn permits_ipv6_inside_permitted_range_only() {
+        let policy = constrained(&["2001:db8::/32"]);
+        assert!(policy.check(&[name("2001:db8::1")]).is_ok());
+        assert!(policy.check(&[name("2001:db8:ffff:ffff::1")]).is_ok());
+        assert!(policy.check(&[name("2001:db9::1")]).is_err());
+        assert!(policy.check(&[name("2001:d00::1")]).is_err());
+        assert!(policy.check(&[name("192.0.2.1")]).is_err());
+        let narrow = constrained(&["2001:db8:0:100::/57"]);
+        assert!(narrow.check(&[name("2001:db8:0:17f::1")]).is_ok());
+        assert!(narrow.check(&[name("2001:db8:0:180::1")]).is_err());
+        assert!(narrow.check(&[name("2001:db8:0:ff::1")]).is_err());
+        let one = constrained(&["2001:db8::7/128"]);
+        assert!(one.check(&[name("2001:db8::7")]).is_ok());
+        assert!(one.check(&[name("2001:db8::6")]).is_err());
+    }
+
+    #[test]
+    fn parses_permitted_subtrees_and_refuses_bad_ones() {
+        assert_eq!(
+            "192.0.2.0/24".parse::<PermittedSubtree>().unwrap(),
+            PermittedSubtree::Ip {
+                network: "192.0.2.0".parse().unwrap(),
+                prefix: 24
+            }
+        );
+        assert!("2001:db8::/128".parse::<PermittedSubtree>().is_ok());
+        assert!("192.0.2.0/32".parse::<PermittedSubtree>().is_ok());
+        for bad in [
+            "192.0.2.0/33",
+            "2001:db8::/129",
+            "nonsense/8",
+            "192.0.2.0/x",
+            "*.example.com",
+        ] {
+            assert!(
+                matches!(
+                    bad.parse::<PermittedSubtree>(),
+                    Err(Error::NameRefused {
+                        rule: NameRule::Subtree(_),
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -538,10 +765,37 @@ mod tests {
             "a.example.com",
         ]
         .iter()
-        .map(|s| s.parse().unwrap())
+        .map(|s| name(s))
         .collect();
         let unique = NamePolicy::default().check(&names).unwrap();
         let shown: Vec<String> = unique.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["b.example.com", "a.example.com"]);
+        assert!(matches!(
+            NamePolicy::default().check(&[]),
+            Err(Error::NoNames)
+        ));
+    }
+
+    #[test]
+    fn file_stems_cannot_leave_their_folder() {
+        assert_eq!(file_stem("*.example.com"), "_wildcard.example.com");
+        assert_eq!(file_stem("2001:db8::1"), "2001_db8__1");
+        assert_eq!(file_stem("Example Root CA"), "Example-Root-CA");
+        assert_eq!(file_stem("../../etc/passwd"), "..-..-etc-passwd");
+        assert_eq!(file_stem(".."), "certificate");
+        assert_eq!(file_stem(""), "certificate");
+    }
+
+    #[test]
+    fn reads_ip_addresses_of_both_lengths_only() {
+        assert_eq!(
+            ip_from_bytes(&[192, 0, 2, 1]),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        let mut v6 = [0u8; 16];
+        v6[15] = 1;
+        assert_eq!(ip_from_bytes(&v6), Some("::1".parse().unwrap()));
+        assert_eq!(ip_from_bytes(&[1, 2, 3]), None);
+        assert_eq!(ip_from_bytes(&[0; 8]), None);
     }
 }

@@ -30,6 +30,15 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// [`Profile::ServerAndClient`] when TLS client authentication is wanted too.
+    pub fn for_client_auth(client_auth: bool) -> Self {
+        if client_auth {
+            Profile::ServerAndClient
+        } else {
+            Profile::Server
+        }
+    }
+
     pub(crate) fn extended_key_usages(self) -> Vec<ExtendedKeyUsagePurpose> {
         match self {
             Profile::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
@@ -75,19 +84,19 @@ impl Validity {
     ) -> Result<LeafValidity> {
         let days = days.unwrap_or(LEAF_DEFAULT_DAYS);
         if days == 0 {
-            return Err(Error::InvalidValidity("--days must be at least 1".into()));
+            return Err(Error::ValidityTooShort);
         }
         if days > LEAF_MAX_DAYS {
-            return Err(Error::InvalidValidity(format!(
-                "{days} days is refused: Apple platforms reject server certificates valid for more than \
-                 {LEAF_MAX_DAYS} days, even from a private root; ask for {LEAF_MAX_DAYS} days or fewer \
-                 (the default, {LEAF_DEFAULT_DAYS}, also suits public-CA rules)"
-            )));
+            return Err(Error::ValidityTooLong {
+                days,
+                max: LEAF_MAX_DAYS,
+                root: false,
+            });
         }
         if root_not_after <= now {
-            return Err(Error::InvalidValidity(
-                "the root has expired, so nothing it signs can be trusted: create a new CA".into(),
-            ));
+            return Err(Error::RootExpired {
+                not_after: root_not_after,
+            });
         }
         let not_before = now - BACKDATE;
         let wanted = not_before + Duration::days(i64::from(days));
@@ -104,10 +113,15 @@ impl Validity {
     /// A root valid for `days` (default 3650, at most 10950) from a backdated notBefore.
     pub fn root(days: Option<u32>, now: OffsetDateTime) -> Result<Validity> {
         let days = days.unwrap_or(ROOT_DEFAULT_DAYS);
-        if days == 0 || days > ROOT_MAX_DAYS {
-            return Err(Error::InvalidValidity(format!(
-                "{days} days is refused for a root: give 1 to {ROOT_MAX_DAYS} days (the default is {ROOT_DEFAULT_DAYS}, ten years)"
-            )));
+        if days == 0 {
+            return Err(Error::ValidityTooShort);
+        }
+        if days > ROOT_MAX_DAYS {
+            return Err(Error::ValidityTooLong {
+                days,
+                max: ROOT_MAX_DAYS,
+                root: true,
+            });
         }
         let not_before = now - BACKDATE;
         Ok(Validity {
@@ -141,16 +155,37 @@ mod tests {
     }
 
     #[test]
-    fn refuses_more_than_825_days_naming_apple() {
+    fn accepts_825_days_and_refuses_826_naming_apple() {
         let root_end = now() + Duration::days(3650);
-        assert!(Validity::leaf(Some(825), root_end, now()).is_ok());
-        match Validity::leaf(Some(900), root_end, now()) {
-            Err(Error::InvalidValidity(msg)) => {
-                assert!(msg.contains("825"));
-                assert!(msg.contains("Apple"));
+        let longest = Validity::leaf(Some(825), root_end, now()).unwrap();
+        assert_eq!(longest.validity.days(), 825);
+        let refused = Validity::leaf(Some(826), root_end, now()).unwrap_err();
+        assert!(matches!(
+            refused,
+            Error::ValidityTooLong {
+                days: 826,
+                max: 825,
+                root: false
             }
-            other => panic!("{other:?}"),
-        }
+        ));
+        let text = refused.to_string();
+        assert!(text.contains("825") && text.contains("Apple"), "{text}");
+    }
+
+    #[test]
+    fn accepts_one_day_and_refuses_zero() {
+        let root_end = now() + Duration::days(30);
+        assert_eq!(
+            Validity::leaf(Some(1), root_end, now())
+                .unwrap()
+                .validity
+                .days(),
+            1
+        );
+        assert!(matches!(
+            Validity::leaf(Some(0), root_end, now()),
+            Err(Error::ValidityTooShort)
+        ));
     }
 
     #[test]
@@ -159,27 +194,82 @@ mod tests {
         let leaf = Validity::leaf(None, root_end, now()).unwrap();
         assert_eq!(leaf.validity.not_after, root_end);
         assert!(leaf.shortened_to_root);
+        // Ending exactly with the root is not a shortening.
+        let exact = now() - BACKDATE + Duration::days(397);
+        let leaf = Validity::leaf(None, exact, now()).unwrap();
+        assert_eq!(leaf.validity.not_after, exact);
+        assert!(!leaf.shortened_to_root);
     }
 
     #[test]
-    fn refuses_zero_days_and_an_expired_root() {
-        let root_end = now() + Duration::days(30);
-        assert!(Validity::leaf(Some(0), root_end, now()).is_err());
-        assert!(Validity::leaf(None, now() - Duration::days(1), now()).is_err());
+    fn refuses_an_expired_root() {
+        assert!(matches!(
+            Validity::leaf(None, now() - Duration::days(1), now()),
+            Err(Error::RootExpired { .. })
+        ));
+        assert!(matches!(
+            Validity::leaf(None, now(), now()),
+            Err(Error::RootExpired { .. })
+        ));
+        assert!(Validity::leaf(None, now() + Duration::seconds(1), now()).is_ok());
+    }
+
+    #[test]
+    fn root_defaults_to_ten_years_and_accepts_at_most_thirty() {
+        let root = Validity::root(None, now()).unwrap();
+        assert_eq!(root.days(), 3650);
+        assert_eq!(root.not_before, now() - BACKDATE);
+        assert_eq!(Validity::root(Some(10_950), now()).unwrap().days(), 10_950);
+        assert!(matches!(
+            Validity::root(Some(10_951), now()),
+            Err(Error::ValidityTooLong {
+                days: 10_951,
+                max: 10_950,
+                root: true
+            })
+        ));
+        assert!(matches!(
+            Validity::root(Some(0), now()),
+            Err(Error::ValidityTooShort)
+        ));
+        assert_eq!(Validity::root(Some(1), now()).unwrap().days(), 1);
+    }
+
+    #[test]
+    fn server_profiles_have_their_extended_key_usages() {
+        assert_eq!(
+            Profile::Server.extended_key_usages(),
+            [ExtendedKeyUsagePurpose::ServerAuth]
+        );
+        assert_eq!(
+            Profile::ServerAndClient.extended_key_usages(),
+            [
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth
+            ]
+        );
     }
 
     #[test]
     fn rsa_keys_also_get_key_encipherment() {
-        assert_eq!(
-            Profile::Server.key_usages(KeyAlgorithm::Rsa2048),
-            [
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment
-            ]
-        );
-        assert_eq!(
-            Profile::Server.key_usages(KeyAlgorithm::EcdsaP256),
-            [KeyUsagePurpose::DigitalSignature]
-        );
+        for key in [
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::Rsa3072,
+            KeyAlgorithm::Rsa4096,
+        ] {
+            assert_eq!(
+                Profile::Server.key_usages(key),
+                [
+                    KeyUsagePurpose::DigitalSignature,
+                    KeyUsagePurpose::KeyEncipherment
+                ]
+            );
+        }
+        for key in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384] {
+            assert_eq!(
+                Profile::Server.key_usages(key),
+                [KeyUsagePurpose::DigitalSignature]
+            );
+        }
     }
 }

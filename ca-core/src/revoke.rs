@@ -1,30 +1,52 @@
-//! Revocation: a certificate of the log is withdrawn, with an RFC 5280 §5.3.1 reason, and
-//! listed on every CRL until it expires.
+//! Revocations: a certificate of the log withdrawn at a time, for an RFC 5280 §5.3.1 reason,
+//! and listed on every CRL until it expires.
 
 use std::fmt;
-use std::str::FromStr;
 
-use tracing::instrument;
+use time::OffsetDateTime;
 
-use crate::authority::Authority;
-use crate::error::{Error, Result};
-use crate::store::Issuance;
+use crate::certificate::SerialNumber;
+use crate::choice::Choice;
 
 /// Why a certificate was revoked (RFC 5280 §5.3.1 CRLReason). certificateHold is not
 /// offered: a revocation here is final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RevocationReason {
+    #[cfg_attr(feature = "clap", value(name = "unspecified"))]
     Unspecified,
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "keyCompromise", alias = "key-compromise")
+    )]
     KeyCompromise,
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "cACompromise", alias = "ca-compromise")
+    )]
     CaCompromise,
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "affiliationChanged", alias = "affiliation-changed")
+    )]
     AffiliationChanged,
+    #[cfg_attr(feature = "clap", value(name = "superseded"))]
     Superseded,
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "cessationOfOperation", alias = "cessation-of-operation")
+    )]
     CessationOfOperation,
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "privilegeWithdrawn", alias = "privilege-withdrawn")
+    )]
     PrivilegeWithdrawn,
 }
 
-impl RevocationReason {
-    pub const ALL: [RevocationReason; 7] = [
+impl Choice for RevocationReason {
+    const WHAT: &'static str = "revocation reason";
+    const ALL: &'static [Self] = &[
         RevocationReason::Unspecified,
         RevocationReason::KeyCompromise,
         RevocationReason::CaCompromise,
@@ -34,8 +56,8 @@ impl RevocationReason {
         RevocationReason::PrivilegeWithdrawn,
     ];
 
-    /// The RFC 5280 name, as OpenSSL prints it and the store keeps it.
-    pub fn name(self) -> &'static str {
+    /// The RFC 5280 name, as OpenSSL prints it and the log keeps it.
+    fn name(self) -> &'static str {
         match self {
             RevocationReason::Unspecified => "unspecified",
             RevocationReason::KeyCompromise => "keyCompromise",
@@ -46,10 +68,30 @@ impl RevocationReason {
             RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
         }
     }
+}
 
-    /// The reason code written into CRL entries; `None` for unspecified, which RFC 5280
+impl RevocationReason {
+    /// The RFC 5280 name.
+    pub fn name(self) -> &'static str {
+        Choice::name(self)
+    }
+
+    /// The CRLReason code (RFC 5280 §5.3.1), as CRL entries and OCSP answers carry it.
+    pub fn code(self) -> u8 {
+        match self {
+            RevocationReason::Unspecified => 0,
+            RevocationReason::KeyCompromise => 1,
+            RevocationReason::CaCompromise => 2,
+            RevocationReason::AffiliationChanged => 3,
+            RevocationReason::Superseded => 4,
+            RevocationReason::CessationOfOperation => 5,
+            RevocationReason::PrivilegeWithdrawn => 9,
+        }
+    }
+
+    /// The reason as rcgen writes it into a CRL entry; `None` for unspecified, which RFC 5280
     /// §5.3.1 says to leave out.
-    pub(crate) fn code(self) -> Option<rcgen::RevocationReason> {
+    pub(crate) fn crl_code(self) -> Option<rcgen::RevocationReason> {
         match self {
             RevocationReason::Unspecified => None,
             RevocationReason::KeyCompromise => Some(rcgen::RevocationReason::KeyCompromise),
@@ -68,46 +110,18 @@ impl RevocationReason {
     }
 }
 
-impl FromStr for RevocationReason {
-    type Err = Error;
-
-    /// Accepts the RFC names in any case, with or without hyphens or underscores
-    /// (`keyCompromise`, `key-compromise`, `KEY_COMPROMISE`).
-    fn from_str(s: &str) -> Result<Self> {
-        // The store's own spelling first: a CRL of 100,000 entries parses as many reasons.
-        if let Some(reason) = RevocationReason::ALL.into_iter().find(|r| r.name() == s) {
-            return Ok(reason);
-        }
-        let wanted: String = s
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        RevocationReason::ALL
-            .into_iter()
-            .find(|r| r.name().to_ascii_lowercase() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<&str> = RevocationReason::ALL.iter().map(|r| r.name()).collect();
-                Error::InvalidInput(format!(
-                    "unknown revocation reason '{s}': use one of {}",
-                    names.join(", ")
-                ))
-            })
-    }
-}
-
 impl fmt::Display for RevocationReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl Authority {
-    /// Revokes the certificate of request `id`.
-    #[instrument(skip_all)]
-    pub async fn revoke(&self, id: i64, reason: RevocationReason, actor: &str) -> Result<Issuance> {
-        self.store().revoke(id, reason.name(), actor).await
-    }
+/// A certificate's revocation, as the log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub serial: SerialNumber,
+    pub reason: RevocationReason,
+    pub revoked_at: OffsetDateTime,
 }
 
 #[cfg(test)]
@@ -116,18 +130,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_reason_names_as_people_write_them() {
+    fn reads_reason_names_as_people_write_them() {
         for reason in RevocationReason::ALL {
-            assert_eq!(reason.name().parse::<RevocationReason>().unwrap(), reason);
+            assert_eq!(RevocationReason::from_name(reason.name()).unwrap(), *reason);
         }
         assert_eq!(
-            "key-compromise".parse::<RevocationReason>().unwrap(),
+            RevocationReason::from_name("key-compromise").unwrap(),
             RevocationReason::KeyCompromise
         );
         assert_eq!(
-            "SUPERSEDED".parse::<RevocationReason>().unwrap(),
+            RevocationReason::from_name("SUPERSEDED").unwrap(),
             RevocationReason::Superseded
         );
-        assert!("certificateHold".parse::<RevocationReason>().is_err());
+        assert!(RevocationReason::from_name("certificateHold").is_err());
+    }
+
+    #[test]
+    fn codes_are_rfc_5280s() {
+        let codes: Vec<u8> = RevocationReason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 9]);
+        assert_eq!(RevocationReason::Unspecified.crl_code(), None);
     }
 }

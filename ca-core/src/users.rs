@@ -1,17 +1,18 @@
 //! Users of the web pages: a name, a role, and an argon2id password hash (RFC 9106).
 
 use std::fmt;
-use std::str::FromStr;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tracing::instrument;
 
 use crate::authority::Authority;
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 
 /// What a user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Role {
     /// Approves, denies and revokes; issues certificates with keys the CA makes.
     Admin,
@@ -19,9 +20,11 @@ pub enum Role {
     Requester,
 }
 
-impl Role {
-    /// The name used on the command line and in the store.
-    pub fn name(self) -> &'static str {
+impl Choice for Role {
+    const WHAT: &'static str = "role";
+    const ALL: &'static [Self] = &[Role::Admin, Role::Requester];
+
+    fn name(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Requester => "requester",
@@ -29,17 +32,16 @@ impl Role {
     }
 }
 
-impl FromStr for Role {
-    type Err = Error;
+impl Role {
+    /// The name used by people and in the log.
+    pub fn name(self) -> &'static str {
+        Choice::name(self)
+    }
+}
 
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "requester" => Ok(Role::Requester),
-            other => Err(Error::InvalidInput(format!(
-                "unknown role '{other}': use admin or requester"
-            ))),
-        }
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -68,9 +70,7 @@ impl Password {
     /// A new random password of 20 characters from a 57-letter alphabet (over 116 bits).
     pub fn random() -> Result<Self> {
         const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-        let mut bytes = [0u8; 20];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
+        let bytes = crate::random::bytes::<20>()?;
         // 256 is not a multiple of 57; the bias this leaves is under 0.5 bit in total.
         Ok(Password(
             bytes
@@ -120,12 +120,8 @@ impl Authority {
         actor: &str,
     ) -> Result<()> {
         check_user_name(name)?;
-        let salt = {
-            let mut bytes = [0u8; 16];
-            aws_lc_rs::rand::fill(&mut bytes)
-                .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
-            SaltString::encode_b64(&bytes).map_err(|err| Error::Crypto(err.to_string()))?
-        };
+        let salt = SaltString::encode_b64(&crate::random::bytes::<16>()?)
+            .map_err(|err| Error::Crypto(err.to_string()))?;
         let hash = Argon2::default()
             .hash_password(password.0.as_bytes(), &salt)
             .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))?
@@ -157,7 +153,7 @@ impl Authority {
         match record {
             Some(record) if matches => Ok(Some(User {
                 name: record.name,
-                role: record.role.parse()?,
+                role: Role::from_name(&record.role)?,
             })),
             _ => Ok(None),
         }
@@ -171,7 +167,6 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::{InitOptions, KeyAlgorithm};
 
     #[test]
     fn checks_names_and_passwords() {
@@ -187,11 +182,7 @@ mod tests {
     #[tokio::test]
     async fn authenticates_only_the_right_password() {
         let dir = tempfile::tempdir().unwrap();
-        let options = InitOptions {
-            key: KeyAlgorithm::EcdsaP256,
-            ..InitOptions::default()
-        };
-        let authority = Authority::init(dir.path(), options, 1).await.unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
         let password = Password::new("correct horse".into()).unwrap();
         authority
             .put_user("alice", Role::Requester, &password, "test")

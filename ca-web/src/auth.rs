@@ -9,6 +9,7 @@ use base64::Engine;
 use ca_core::users::{Role, User};
 
 use crate::error::WebError;
+use crate::pages::Chrome;
 use crate::state::AppState;
 
 /// The connection a request came over, set by the server for every connection.
@@ -44,8 +45,9 @@ impl Caller {
         }
     }
 
-    pub(crate) fn is_admin(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    /// The frame of a page this caller sees.
+    pub(crate) fn chrome(&self, state: &AppState) -> Chrome {
+        Chrome::new(state.authority.root().common_name(), self.user.as_ref())
     }
 }
 

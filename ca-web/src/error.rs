@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ca_core::{Error, NameRule};
 
 use crate::pages::{Chrome, ErrorPage, render};
 
@@ -23,17 +24,31 @@ pub(crate) enum WebError {
     Internal(String),
 }
 
-impl From<ca_core::Error> for WebError {
-    fn from(err: ca_core::Error) -> Self {
+impl From<Error> for WebError {
+    fn from(err: Error) -> Self {
         match &err {
-            ca_core::Error::NotFound(_) | ca_core::Error::Store(ca_core::StoreError::NotFound) => {
-                WebError::NotFound(err.to_string())
+            Error::NotFound(_) | Error::Store(ca_core::StoreError::NotFound) => {
+                WebError::NotFound(explain(&err))
             }
-            ca_core::Error::Conflict(_) => WebError::Conflict(err.to_string()),
-            _ if err.is_refusal() => WebError::BadRequest(err.to_string()),
+            Error::Conflict(_) => WebError::Conflict(explain(&err)),
+            _ if err.is_refusal() => WebError::BadRequest(explain(&err)),
             _ => WebError::Internal(err.to_string()),
         }
     }
+}
+
+/// A refusal of the authority as a page says it: the fact, and what someone using the pages
+/// can do about it (never a command-line flag).
+pub(crate) fn explain(err: &Error) -> String {
+    let fact = err.to_string();
+    let advice = match err {
+        Error::NameRefused {
+            rule: NameRule::Internal | NameRule::InternalAddress,
+            ..
+        } => "; an administrator of this CA can issue a certificate for it for use on the LAN only",
+        _ => "",
+    };
+    format!("{fact}{advice}")
 }
 
 impl IntoResponse for WebError {

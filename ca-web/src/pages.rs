@@ -3,9 +3,10 @@
 use askama::Template;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use ca_core::RequestId;
+use ca_core::display;
 
-use crate::auth::Caller;
-use crate::state::AppState;
+use ca_core::users::{Role, User};
 
 /// What the frame of every page shows.
 pub(crate) struct Chrome {
@@ -15,11 +16,12 @@ pub(crate) struct Chrome {
 }
 
 impl Chrome {
-    pub(crate) fn new(state: &AppState, caller: &Caller) -> Self {
+    /// The frame for the CA `ca_name`, seen by `user` (anonymous when `None`).
+    pub(crate) fn new(ca_name: &str, user: Option<&User>) -> Self {
         Chrome {
-            ca_name: state.authority.root().common_name().to_owned(),
-            user: caller.user.as_ref().map(|u| u.name.clone()),
-            admin: caller.is_admin(),
+            ca_name: ca_name.to_owned(),
+            user: user.map(|u| u.name.clone()),
+            admin: user.is_some_and(|u| u.role == Role::Admin),
         }
     }
 
@@ -100,20 +102,46 @@ pub(crate) struct CertRqXt {
 #[template(path = "certrqma.html")]
 pub(crate) struct CertRqMa {
     pub chrome: Chrome,
+    /// Key choices: name, description, selected.
+    pub keys: Vec<(&'static str, &'static str, bool)>,
+    /// PFX profile choices: name, description, selected.
+    pub profiles: Vec<(&'static str, &'static str, bool)>,
+    pub default_days: u32,
+    pub max_days: u32,
+}
+
+impl CertRqMa {
+    pub(crate) fn new(chrome: Chrome) -> Self {
+        use ca_core::export::pkcs12::PfxProfile;
+        use ca_core::{Choice, KeyAlgorithm};
+        CertRqMa {
+            chrome,
+            keys: KeyAlgorithm::ALL
+                .iter()
+                .map(|k| (k.name(), k.description(), *k == KeyAlgorithm::LEAF_DEFAULT))
+                .collect(),
+            profiles: PfxProfile::ALL
+                .iter()
+                .map(|p| (p.name(), p.description(), *p == PfxProfile::default()))
+                .collect(),
+            default_days: ca_core::profile::LEAF_DEFAULT_DAYS,
+            max_days: ca_core::profile::LEAF_MAX_DAYS,
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "issued.html")]
 pub(crate) struct Issued {
     pub chrome: Chrome,
-    pub id: i64,
+    pub id: RequestId,
 }
 
 #[derive(Template)]
 #[template(path = "pending.html")]
 pub(crate) struct Pending {
     pub chrome: Chrome,
-    pub id: i64,
+    pub id: RequestId,
 }
 
 #[derive(Template)]
@@ -134,7 +162,7 @@ pub(crate) struct Disposition {
 
 /// One row of a list of requests.
 pub(crate) struct RequestRow {
-    pub id: i64,
+    pub id: RequestId,
     pub requested: String,
     pub requester: String,
     pub names: String,
@@ -163,9 +191,11 @@ pub(crate) struct Admin {
 #[template(path = "cert.html")]
 pub(crate) struct CertPage {
     pub chrome: Chrome,
-    pub id: i64,
+    pub id: RequestId,
     pub revoked: bool,
     pub reasons: Vec<&'static str>,
+    /// PFX profiles, the default first.
+    pub profiles: Vec<&'static str>,
     pub first_name: String,
     pub names: String,
     pub status: &'static str,
@@ -187,25 +217,19 @@ pub(crate) struct Install {
     pub file_stem: String,
 }
 
-/// `2027-12-27 10:04 UTC`.
-pub(crate) fn when(time: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time.format(&format).unwrap_or_default()
-}
-
 impl RequestRow {
     pub(crate) fn from(row: &ca_core::Issuance) -> Self {
         RequestRow {
             id: row.id,
-            requested: when(row.requested_at),
+            requested: display::time(row.requested_at),
             requester: row.requester.clone(),
-            names: row.names.join(", "),
+            names: row.names_shown(),
             status: row.status.name(),
             disposition: row.disposition.clone(),
             not_after: row
                 .certificate
                 .as_ref()
-                .map(|c| when(c.not_after))
+                .map(|c| display::time(c.not_after))
                 .unwrap_or_default(),
             issued: row.certificate.is_some(),
         }

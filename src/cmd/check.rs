@@ -6,7 +6,7 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     let problems = authority.check().await?;
     if problems.is_empty() {
-        println!(
+        say!(
             "The data folder {} is sound: the log passes SQLite's integrity and foreign-key checks, every certificate matches its fingerprint and was signed by the root, and the key is the root's.",
             data.display()
         );

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use ca_core::Setting;
+
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum Command {
     /// Show the settings.
@@ -9,8 +11,8 @@ pub(crate) enum Command {
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
     /// crl-days (1 to 365).
     Set {
-        /// url, policy or crl-days.
-        key: String,
+        #[arg(value_parser = crate::cmd::choice::<Setting>())]
+        key: Setting,
         value: String,
     },
 }
@@ -18,17 +20,19 @@ pub(crate) enum Command {
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     let mut authority = crate::cmd::open(data).await?;
     if let Command::Set { key, value } = &command {
-        authority.set_setting(key, value, "cli").await?;
+        authority
+            .set_setting(*key, value, &crate::cmd::actor())
+            .await?;
     }
     let settings = authority.settings();
-    println!(
+    say!(
         "url       {}",
         settings
             .url
             .as_deref()
             .unwrap_or("(none: certificates carry no CRL or AIA links)")
     );
-    println!("policy    {}", settings.policy.name());
-    println!("crl-days  {}", settings.crl_days);
+    say!("policy    {}", settings.policy);
+    say!("crl-days  {}", settings.crl_days);
     Ok(())
 }

@@ -5,23 +5,24 @@ use std::path::{Path, PathBuf};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
 use ca_core::{
-    Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName,
+    Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, NamePolicy, Passphrase, Profile,
+    RootSpec, SubjectName, root::default_root_name,
 };
 
-use crate::cmd::{CLI_CONNECTIONS, Refused, init::describe_new_root, passphrase};
-use crate::output::human;
+use crate::cmd::{Refused, init::describe_new_root, open_options};
+use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// DNS names (the first becomes the CN) and IP addresses the certificate is for.
     #[arg(required = true, value_name = "NAME")]
-    names: Vec<String>,
+    names: Vec<SubjectName>,
     /// An IP address to add to the certificate; repeatable.
     #[arg(long = "ip", value_name = "ADDR")]
-    ips: Vec<String>,
-    /// The key: rsa2048 (works with every Windows since XP), rsa3072, rsa4096, ecdsa-p256, ecdsa-p384.
-    #[arg(long, default_value = "rsa2048", value_name = "ALG")]
-    key: String,
+    ips: Vec<SubjectName>,
+    /// The key (rsa2048 works with every Windows since XP).
+    #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::LEAF_DEFAULT)]
+    key: KeyAlgorithm,
     /// How long the certificate is valid, in days (at most 825) [default: 397]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
@@ -49,8 +50,8 @@ pub(crate) struct FileArgs {
     #[arg(long, value_name = "FILE")]
     key_passphrase_file: Option<PathBuf>,
     /// compat (every Windows since Server 2003) or modern (Windows Server 2019 and later).
-    #[arg(long, default_value = "compat", value_name = "PROFILE")]
-    pfx_profile: String,
+    #[arg(long, value_parser = crate::cmd::choice::<PfxProfile>(), value_name = "PROFILE", default_value_t = PfxProfile::default())]
+    pfx_profile: PfxProfile,
     /// Replace files of the same names in the output folder.
     #[arg(long)]
     force: bool,
@@ -60,7 +61,6 @@ impl FileArgs {
     /// The files to write for `stem`, once every argument is read and nothing would be
     /// overwritten by mistake: all of this before anything is issued.
     pub(crate) fn prepare(&self, stem: &str) -> anyhow::Result<OutputFiles> {
-        let profile: PfxProfile = self.pfx_profile.parse()?;
         let password = match &self.pfx_password_file {
             Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
                 path,
@@ -82,7 +82,7 @@ impl FileArgs {
             )?)?),
             None => None,
         };
-        let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, profile)));
+        let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, self.pfx_profile)));
         files.key_passphrase = key_passphrase;
         if !self.force
             && let Some(existing) = files.existing()
@@ -98,14 +98,10 @@ impl FileArgs {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let mut names = args
-        .names
-        .iter()
-        .map(|n| n.parse::<SubjectName>())
-        .collect::<Result<Vec<_>, _>>()?;
-    for ip in &args.ips {
-        match ip.parse::<SubjectName>()? {
-            name @ SubjectName::Ip(_) => names.push(name),
+    let mut names = args.names;
+    for ip in args.ips {
+        match ip {
+            SubjectName::Ip(_) => names.push(ip),
             SubjectName::Dns(_) => {
                 return Err(Refused(format!(
                     "--ip '{ip}' is not an IP address; give DNS names without --ip"
@@ -114,61 +110,53 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    let key: KeyAlgorithm = args.key.parse()?;
-    let stem = match names.iter().find_map(SubjectName::dns) {
-        Some(dns) => dns.file_stem(),
-        None => names[0].to_string().replace(':', "_"),
-    };
+    let stem = names
+        .iter()
+        .find(|n| n.dns().is_some())
+        .or(names.first())
+        .map(SubjectName::file_stem)
+        .unwrap_or_default();
     let files = args.files.prepare(&stem)?;
 
-    let init = InitOptions {
-        name: None,
-        permitted: Vec::new(),
-        passphrase: passphrase()?,
-        actor: "cli".into(),
-        ..InitOptions::default()
-    };
     let authority = if Authority::exists(data) {
         crate::cmd::open(data).await?
     } else {
         // Refuse bad names before creating anything.
-        ca_core::NamePolicy {
+        NamePolicy {
             allow_internal: args.allow_internal,
             permitted: Vec::new(),
         }
         .check(&names)?;
         let init = InitOptions {
-            name: Some(ca_core::authority::default_root_name(
-                names.iter().find_map(SubjectName::dns),
-            )),
-            ..init
+            root: RootSpec {
+                name: Some(default_root_name(names.iter().find_map(SubjectName::dns))),
+                ..RootSpec::default()
+            },
+            actor: crate::cmd::actor(),
+            ..InitOptions::default()
         };
-        let (authority, created) = Authority::open_or_init(data, init, CLI_CONNECTIONS).await?;
+        let (authority, created) = Authority::open_or_init(data, init, open_options(1)?).await?;
         if created {
             eprintln!(
                 "ca: there was no CA in {}, so one was created first:",
                 data.display()
             );
-            describe_new_root(&authority);
+            describe_new_root(&authority)?;
         }
         authority
     };
     let issued = authority
         .issue(IssueRequest {
             names,
-            key,
+            key: args.key,
             days: args.days,
-            profile: if args.client_auth {
-                Profile::ServerAndClient
-            } else {
-                Profile::Server
-            },
+            profile: Profile::for_client_auth(args.client_auth),
             allow_internal: args.allow_internal,
-            requester: "cli".into(),
+            requester: crate::cmd::actor(),
         })
         .await?;
     files.write(&issued)?;
-    describe(&issued, &files);
+    describe(&issued, &files)?;
     Ok(())
 }
 
@@ -225,31 +213,37 @@ impl OutputFiles {
     }
 }
 
-pub(crate) fn describe(issued: &Issued, files: &OutputFiles) {
+pub(crate) fn describe(issued: &Issued, files: &OutputFiles) -> anyhow::Result<()> {
     let row = &issued.issuance;
-    let Some(cert) = &row.certificate else { return };
-    println!("Issued certificate {} for {}", row.id, row.names.join(", "));
-    println!("  serial   {}", cert.serial);
-    println!(
+    let Some(cert) = &row.certificate else {
+        return Ok(());
+    };
+    say!("Issued certificate {} for {}", row.id, row.names_shown());
+    say!("  serial   {}", cert.serial);
+    say!(
         "  valid    {} to {}",
-        human(cert.not_before),
-        human(cert.not_after)
+        when(cert.not_before),
+        when(cert.not_after)
     );
-    println!("  key      {}", cert.key_algorithm);
-    println!(
-        "  SHA-256  {}",
-        ca_core::Fingerprint::of(&issued.leaf).colons()
-    );
+    say!("  key      {}", cert.key_algorithm);
+    say!("  SHA-256  {}", cert.sha256.colons());
     if issued.shortened_to_root {
-        println!("  note     the validity was shortened to end with the root's");
+        say!("  note     the validity was shortened to end with the root's");
     }
-    println!("Wrote {}", files.leaf.display());
-    println!(
+    say!("Wrote {}", files.leaf.display());
+    say!(
         "      {} (private key, mode 0600: keep it secret)",
         files.key.display()
     );
-    println!(
+    say!(
         "      {} (certificate and root, for servers that want the chain)",
         files.chain.display()
     );
+    if let Some((pfx, _, profile)) = &files.pfx {
+        say!(
+            "      {} (key, certificate and root for IIS; {profile} protection)",
+            pfx.display()
+        );
+    }
+    Ok(())
 }

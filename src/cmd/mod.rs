@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use ca_core::{Authority, Error, Issuance, Passphrase};
+use ca_core::{Authority, OpenOptions, Passphrase};
 
 pub(crate) mod check;
 pub(crate) mod config;
@@ -21,23 +21,7 @@ pub(crate) mod show;
 pub(crate) mod sign;
 pub(crate) mod user;
 
-/// Connections the command line needs to the store.
-pub(crate) const CLI_CONNECTIONS: u32 = 1;
-
-/// A refusal of the caller's input that `ca-core` did not make (a file that cannot be read,
-/// a target that already exists): exit status 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct Refused(pub(crate) String);
-
-/// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure.
-pub(crate) fn exit_status(err: &anyhow::Error) -> u8 {
-    let refused = err.chain().any(|cause| {
-        cause.downcast_ref::<Refused>().is_some()
-            || cause.downcast_ref::<Error>().is_some_and(Error::is_refusal)
-    });
-    if refused { 2 } else { 1 }
-}
+pub(crate) use crate::explain::Refused;
 
 /// The CA key's passphrase, from `$CA_PASSPHRASE` (never from the command line).
 pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
@@ -47,26 +31,24 @@ pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
     }
 }
 
-/// Opens the CA in `data`.
-pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
-    Ok(Authority::open(data, passphrase()?, CLI_CONNECTIONS).await?)
+/// How the command line opens a CA: one connection to the log, the passphrase from the
+/// environment, and the pages' URLs for the links certificates carry.
+pub(crate) fn open_options(connections: u32) -> anyhow::Result<OpenOptions> {
+    Ok(OpenOptions {
+        passphrase: passphrase()?,
+        connections,
+        links: Some(ca_web::LINKS),
+    })
 }
 
-/// Finds a row by request id (digits) or by serial number (hex, colons allowed).
-pub(crate) async fn find(authority: &Authority, id_or_serial: &str) -> anyhow::Result<Issuance> {
-    let text = id_or_serial.trim();
-    if !text.is_empty() && text.len() <= 15 && text.chars().all(|c| c.is_ascii_digit()) {
-        let id: i64 = text
-            .parse()
-            .map_err(|_| Refused(format!("'{text}' is not a request id")))?;
-        return Ok(authority.store().issuance(id).await?);
-    }
-    let serial = ca_core::certificate::normalise_serial(text).ok_or_else(|| {
-        Refused(format!(
-            "'{text}' is neither a request id (digits) nor a serial number (hex): see `ca list`"
-        ))
-    })?;
-    Ok(authority.store().issuance_by_serial(&serial).await?)
+/// Opens the CA in `data`.
+pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
+    Ok(Authority::open(data, open_options(1)?).await?)
+}
+
+/// The user running the command, for the audit trail.
+pub(crate) fn actor() -> String {
+    "cli".to_owned()
 }
 
 /// The largest secret or request file read, so that a wrong path (a disk image, /dev/zero)
@@ -103,4 +85,45 @@ pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
         ))
     })?;
     Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Reads a value of one of `ca-core`'s fixed sets as `ca-core` reads it everywhere (any case,
+/// with or without hyphens or underscores), listing the values in help, completions and errors
+/// as clap's `ValueEnum` does.
+#[derive(Clone)]
+pub(crate) struct ChoiceParser<T>(std::marker::PhantomData<T>);
+
+/// The parser for `T`, for `#[arg(value_parser = choice::<T>())]`.
+pub(crate) fn choice<T>() -> ChoiceParser<T> {
+    ChoiceParser(std::marker::PhantomData)
+}
+
+impl<T> clap::builder::TypedValueParser for ChoiceParser<T>
+where
+    T: ca_core::Choice + clap::ValueEnum + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        match value.to_str().map(T::from_name) {
+            Some(Ok(choice)) => Ok(choice),
+            // clap's own parser words the refusal, with the possible values.
+            _ => clap::builder::EnumValueParser::<T>::new().parse_ref(cmd, arg, value),
+        }
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            T::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value),
+        ))
+    }
 }

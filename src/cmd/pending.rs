@@ -2,76 +2,66 @@
 
 use std::path::Path;
 
-use ca_core::{ListFilter, Status};
+use ca_core::{ListFilter, RequestId, Status};
 
-use crate::cmd::Refused;
-use crate::output::human;
+use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ApproveArgs {
     /// The request id.
-    id: String,
+    id: RequestId,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct DenyArgs {
     /// The request id.
-    id: String,
+    id: RequestId,
     /// Why, as the requester will read it.
     #[arg(long, default_value = "")]
     reason: String,
 }
 
-fn request_id(text: &str) -> anyhow::Result<i64> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Refused(format!("'{text}' is not a request id: see `ca pending`")).into())
-}
-
 pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     let rows = authority
-        .store()
         .list(&ListFilter {
             status: Some(Status::Pending),
             expiring_within_days: None,
         })
         .await?;
     if rows.is_empty() {
-        println!("No request is pending.");
+        say!("No request is pending.");
         return Ok(());
     }
-    println!("{:>6}  {:<20}  {:<16}  NAMES", "ID", "REQUESTED", "BY");
+    say!("{:>6}  {:<20}  {:<16}  NAMES", "ID", "REQUESTED", "BY");
     for row in rows {
-        println!(
+        say!(
             "{:>6}  {:<20}  {:<16}  {}",
             row.id,
-            human(row.requested_at),
+            when(row.requested_at),
             row.requester,
-            row.names.join(", ")
+            row.names_shown()
         );
     }
     Ok(())
 }
 
 pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()> {
-    let id = request_id(&args.id)?;
     let authority = crate::cmd::open(data).await?;
-    let issued = authority.approve(id, "cli").await?;
-    println!(
+    let issued = authority.approve(args.id, &crate::cmd::actor()).await?;
+    say!(
         "Issued certificate {} for {}",
         issued.issuance.id,
-        issued.issuance.names.join(", ")
+        issued.issuance.names_shown()
     );
     Ok(())
 }
 
 pub(crate) async fn deny(data: &Path, args: DenyArgs) -> anyhow::Result<()> {
-    let id = request_id(&args.id)?;
     let authority = crate::cmd::open(data).await?;
-    let row = authority.deny(id, &args.reason, "cli").await?;
-    println!("Denied request {}: {}", row.id, row.disposition);
+    let row = authority
+        .deny(args.id, &args.reason, &crate::cmd::actor())
+        .await?;
+    say!("Denied request {}: {}", row.id, row.disposition);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ca_core::DnsName;
+use ca_core::CertificateRef;
 
 use crate::cmd::issue::{FileArgs, describe};
 
@@ -10,26 +10,27 @@ use crate::cmd::issue::{FileArgs, describe};
 pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
-    id: String,
+    id: CertificateRef,
     #[command(flatten)]
     files: FileArgs,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
-    let old = crate::cmd::find(&authority, &args.id).await?;
-    let first = old.names.first().cloned().unwrap_or_default();
-    let stem = match first.parse::<DnsName>() {
-        Ok(dns) => dns.file_stem(),
-        Err(_) => first.replace(':', "_"),
-    };
+    let old = authority.find(&args.id).await?;
+    let stem = old
+        .names
+        .first()
+        .map(ca_core::SubjectName::file_stem)
+        .unwrap_or_default();
     let files = args.files.prepare(&stem)?;
-    let issued = authority.renew(old.id, "cli").await?;
+    let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
     files.write(&issued)?;
-    describe(&issued, &files);
-    println!(
+    describe(&issued, &files)?;
+    say!(
         "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
-        old.id, old.id
+        old.id,
+        old.id
     );
     Ok(())
 }

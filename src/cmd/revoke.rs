@@ -2,63 +2,57 @@
 
 use std::path::{Path, PathBuf};
 
-use ca_core::revoke::RevocationReason;
+use ca_core::export::CrlFormat;
+use ca_core::{CertificateRef, RevocationReason};
 
-use crate::cmd::Refused;
-use crate::output::{emit, human};
+use crate::output::{emit, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RevokeArgs {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
-    id: String,
-    /// unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
-    /// cessationOfOperation or privilegeWithdrawn (RFC 5280 §5.3.1).
-    #[arg(long, default_value = "unspecified")]
-    reason: String,
+    id: CertificateRef,
+    /// Why (RFC 5280 §5.3.1).
+    #[arg(long, value_parser = crate::cmd::choice::<RevocationReason>(), default_value_t = RevocationReason::Unspecified)]
+    reason: RevocationReason,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct CrlArgs {
-    /// der or pem.
-    #[arg(long, default_value = "der")]
-    format: String,
+    /// How to write it.
+    #[arg(long, value_parser = crate::cmd::choice::<CrlFormat>(), default_value_t = CrlFormat::default())]
+    format: CrlFormat,
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
 pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> {
-    let reason: RevocationReason = args.reason.parse()?;
     let authority = crate::cmd::open(data).await?;
-    let row = crate::cmd::find(&authority, &args.id).await?;
-    let revoked = authority.revoke(row.id, reason, "cli").await?;
+    let row = authority.find(&args.id).await?;
+    let revoked = authority
+        .revoke(row.id, args.reason, &crate::cmd::actor())
+        .await?;
     let cert = revoked.certificate.as_ref();
-    println!(
+    say!(
         "Revoked certificate {} ({}) for {}, reason {}, at {}",
         revoked.id,
-        cert.map(|c| c.serial.as_str()).unwrap_or_default(),
-        revoked.names.join(", "),
-        reason,
-        cert.and_then(|c| c.revoked_at)
-            .map(human)
+        cert.map(|c| c.serial.hex()).unwrap_or_default(),
+        revoked.names_shown(),
+        args.reason,
+        cert.and_then(|c| c.revocation.as_ref())
+            .map(|r| when(r.revoked_at))
             .unwrap_or_default()
     );
-    println!("Clients learn of it from the next CRL (`ca crl`; `ca serve` publishes one at once).");
+    say!("Clients learn of it from the next CRL (`ca crl`; `ca serve` publishes one at once).");
     Ok(())
 }
 
 pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
-    let binary = match args.format.as_str() {
-        "der" => true,
-        "pem" => false,
-        other => return Err(Refused(format!("unknown format '{other}': use der or pem")).into()),
-    };
     let authority = crate::cmd::open(data).await?;
-    let crl = authority.crl(authority.settings().crl_days).await?;
-    if binary {
-        emit(args.out.as_deref(), &crl.der, true)
-    } else {
-        emit(args.out.as_deref(), crl.pem().as_bytes(), false)
+    let crl = authority.sign_crl().await?;
+    match args.format {
+        CrlFormat::Der => emit(args.out.as_deref(), &crl.der, true),
+        CrlFormat::Pem => emit(args.out.as_deref(), crl.pem().as_bytes(), false),
     }
 }

@@ -8,17 +8,16 @@ use crate::output::emit;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// pem, der, p7b or p7b-pem.
-    #[arg(long, default_value = "pem")]
-    format: String,
+    /// How to write it.
+    #[arg(long, value_parser = crate::cmd::choice::<CertificateFormat>(), default_value_t = CertificateFormat::Pem)]
+    format: CertificateFormat,
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let format: CertificateFormat = args.format.parse()?;
     let authority = crate::cmd::open(data).await?;
-    let bytes = format.render(authority.root().der(), &[])?;
-    emit(args.out.as_deref(), &bytes, format.is_binary())
+    let bytes = args.format.render(authority.root().der(), &[])?;
+    emit(args.out.as_deref(), &bytes, args.format.is_binary())
 }

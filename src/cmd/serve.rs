@@ -5,12 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ca_core::name::host_name;
+use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
-use ca_core::{Authority, DnsName, InitOptions, SubjectName};
+use ca_core::{Authority, InitOptions, ListFilter, RootSpec, SubjectName};
 use ca_web::{AppState, Listeners, serve, tls_config};
 use tokio::net::TcpListener;
 
-use crate::cmd::{Refused, init::describe_new_root, passphrase};
+use crate::cmd::{Refused, init::describe_new_root, open_options};
 
 /// How often the server checks whether its own certificate needs renewing.
 const RENEWAL_CHECK: Duration = Duration::from_secs(6 * 3600);
@@ -28,47 +30,47 @@ pub(crate) struct Args {
     /// A name clients use to reach this server, for its HTTPS certificate; repeatable
     /// [default: this machine's host name]. localhost and 127.0.0.1 are always added.
     #[arg(long, value_name = "NAME")]
-    hostname: Vec<String>,
+    hostname: Vec<SubjectName>,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let mut names: Vec<SubjectName> = Vec::new();
-    let given: Vec<String> = if args.hostname.is_empty() {
-        vec![host_name()]
+    let given: Vec<SubjectName> = if args.hostname.is_empty() {
+        vec![host_name().parse()?]
     } else {
         args.hostname.clone()
     };
     for name in given
-        .iter()
-        .map(String::as_str)
-        .chain(["localhost", "127.0.0.1"])
+        .into_iter()
+        .chain(["localhost".parse()?, "127.0.0.1".parse()?])
     {
-        let name: SubjectName = name.parse()?;
         if !names.contains(&name) {
             names.push(name);
         }
     }
-    let first_domain: Option<DnsName> = names.iter().find_map(SubjectName::dns).cloned();
     let init = InitOptions {
-        name: Some(ca_core::authority::default_root_name(first_domain.as_ref())),
-        passphrase: passphrase()?,
+        root: RootSpec {
+            name: Some(default_root_name(names.iter().find_map(SubjectName::dns))),
+            ..RootSpec::default()
+        },
         actor: "ca serve".into(),
         ..InitOptions::default()
     };
-    let (authority, created) = Authority::open_or_init(data, init, SERVER_CONNECTIONS).await?;
+    let (authority, created) =
+        Authority::open_or_init(data, init, open_options(SERVER_CONNECTIONS)?).await?;
     if created {
-        describe_new_root(&authority);
+        describe_new_root(&authority)?;
     }
-    if authority.store().user_count().await? == 0 {
+    if authority.user_count().await? == 0 {
         let password = Password::random()?;
         authority
             .put_user("admin", Role::Admin, &password, "ca serve")
             .await?;
-        println!(
+        say!(
             "Created the user admin with the password {}",
             password.reveal()
         );
-        println!(
+        say!(
             "  (shown only this once; set another with `ca user add admin --role admin --password-file -`)"
         );
     }
@@ -84,8 +86,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let http = bind(args.http).await?;
     let https = bind(args.https).await?;
     let shown = names.first().map(ToString::to_string).unwrap_or_default();
-    println!("listening on http://{}/certsrv/", http.local_addr()?);
-    println!(
+    say!("listening on http://{}/certsrv/", http.local_addr()?);
+    say!(
         "listening on https://{}/certsrv/ (certificate for {})",
         https.local_addr()?,
         shown
@@ -134,7 +136,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     .await?;
     renewer.abort();
     watcher.abort();
-    println!("stopped");
+    say!("stopped");
     Ok(())
 }
 
@@ -143,18 +145,18 @@ const EXPIRY_WARNING_DAYS: u32 = 30;
 
 /// Logs a warning for each certificate that expires within 30 days, at start and daily.
 async fn warn_about_expiring(authority: Arc<Authority>) {
-    let filter = ca_core::ListFilter {
+    let filter = ListFilter {
         status: None,
         expiring_within_days: Some(EXPIRY_WARNING_DAYS),
     };
     loop {
-        match authority.store().list(&filter).await {
+        match authority.list(&filter).await {
             Ok(rows) => {
                 for row in rows {
                     if let Some(cert) = &row.certificate {
                         tracing::warn!(
-                            id = row.id,
-                            names = %row.names.join(", "),
+                            id = row.id.get(),
+                            names = %row.names_shown(),
                             not_after = %cert.not_after,
                             "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
                             row.id
@@ -166,14 +168,6 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
         }
         tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
     }
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 async fn shutdown_signal() {

@@ -2,13 +2,15 @@
 
 use std::path::Path;
 
-use crate::output::{human, issuance_json};
+use ca_core::CertificateRef;
+
+use crate::output::{issuance_json, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
-    id: String,
+    id: CertificateRef,
     /// Print a JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -16,40 +18,37 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
-    let row = crate::cmd::find(&authority, &args.id).await?;
+    let row = authority.find(&args.id).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&issuance_json(&row))?);
+        say!("{}", serde_json::to_string_pretty(&issuance_json(&row))?);
         return Ok(());
     }
-    println!("Request {} ({})", row.id, row.status.name());
-    println!("  names        {}", row.names.join(", "));
-    println!(
+    say!("Request {} ({})", row.id, row.status);
+    say!("  names        {}", row.names_shown());
+    say!(
         "  requested    {} by {} ({})",
-        human(row.requested_at),
+        when(row.requested_at),
         row.requester,
         row.source
     );
     if !row.disposition.is_empty() {
-        println!("  disposition  {}", row.disposition);
+        say!("  disposition  {}", row.disposition);
     }
     if let Some(cert) = &row.certificate {
-        println!("  serial       {}", cert.serial);
-        println!("  not before   {}", human(cert.not_before));
-        println!("  not after    {}", human(cert.not_after));
-        println!("  key          {}", cert.key_algorithm);
-        println!(
-            "  SHA-256      {}",
-            ca_core::Fingerprint::of(&cert.der).colons()
-        );
-        if let Some(revoked_at) = cert.revoked_at {
-            println!(
+        say!("  serial       {}", cert.serial);
+        say!("  not before   {}", when(cert.not_before));
+        say!("  not after    {}", when(cert.not_after));
+        say!("  key          {}", cert.key_algorithm);
+        say!("  SHA-256      {}", cert.sha256.colons());
+        if let Some(revocation) = &cert.revocation {
+            say!(
                 "  revoked      {} ({})",
-                human(revoked_at),
-                cert.revocation_reason.as_deref().unwrap_or("unspecified")
+                when(revocation.revoked_at),
+                revocation.reason
             );
         }
         if let Some(first) = row.names.first() {
-            println!("  Outlook      principal name for the proxy server: msstd:{first}");
+            say!("  Outlook      principal name for the proxy server: msstd:{first}");
         }
     }
     Ok(())

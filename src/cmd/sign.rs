@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use ca_core::Profile;
+use ca_core::RequestSource;
 use ca_core::csr::{CertificateRequest, SignOptions};
-use ca_core::store::RequestSource;
 
-use crate::output::{emit, human};
+use crate::output::{emit, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -37,13 +37,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             SignOptions {
                 days: args.days,
                 allow_internal: args.allow_internal,
-                profile: if args.client_auth {
-                    Profile::ServerAndClient
-                } else {
-                    Profile::Server
-                },
+                profile: Profile::for_client_auth(args.client_auth),
                 extra_names: Vec::new(),
-                requester: "cli".into(),
+                requester: crate::cmd::actor(),
                 source: RequestSource::Csr,
             },
         )
@@ -53,9 +49,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         eprintln!(
             "ca: issued certificate {} for {} ({} key), valid until {}, serial {}",
             issued.issuance.id,
-            issued.issuance.names.join(", "),
+            issued.issuance.names_shown(),
             cert.key_algorithm,
-            human(cert.not_after),
+            when(cert.not_after),
             cert.serial
         );
     }

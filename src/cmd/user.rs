@@ -15,8 +15,8 @@ pub(crate) struct AddArgs {
     /// The user name (letters, digits, '.', '_', '-', '@').
     name: String,
     /// admin (approves, denies, revokes, issues) or requester (submits requests).
-    #[arg(long)]
-    role: String,
+    #[arg(long, value_parser = crate::cmd::choice::<Role>())]
+    role: Role,
     /// Read the password from FILE (`-` for standard input) [default: make a random one and show it once]
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
@@ -25,7 +25,6 @@ pub(crate) struct AddArgs {
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Add(args) => {
-            let role: Role = args.role.parse()?;
             ca_core::users::check_user_name(&args.name)?;
             let (password, generated) = match &args.password_file {
                 Some(path) => (
@@ -36,17 +35,17 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             };
             let authority = crate::cmd::open(data).await?;
             authority
-                .put_user(&args.name, role, &password, "cli")
+                .put_user(&args.name, args.role, &password, &crate::cmd::actor())
                 .await?;
             if generated {
-                println!(
+                say!(
                     "The user {} ({}) has the password {} (shown only this once)",
                     args.name,
-                    role.name(),
+                    args.role,
                     password.reveal()
                 );
             } else {
-                println!("The user {} ({}) is set", args.name, role.name());
+                say!("The user {} ({}) is set", args.name, args.role);
             }
             Ok(())
         }

@@ -1,15 +1,19 @@
-//! What the authority writes for other software: PEM, DER, PKCS#7 and PKCS#12 (DESIGN §4).
+//! What the authority writes for other software: PEM, DER, PKCS#7, PKCS#12 and Apple
+//! configuration profiles (DESIGN §4).
 
+pub mod mobileconfig;
 pub mod pkcs12;
 pub mod pkcs7;
 
-use std::str::FromStr;
+use std::fmt;
 
 use crate::certificate::certificate_pem;
-use crate::error::{Error, Result};
+use crate::choice::Choice;
+use crate::error::Result;
 
 /// How a certificate, or a certificate with its chain, is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum CertificateFormat {
     /// PEM `CERTIFICATE` blocks (`.crt`/`.pem`): the certificate, then its chain.
     Pem,
@@ -19,6 +23,31 @@ pub enum CertificateFormat {
     P7b,
     /// PKCS#7 certs-only, PEM `PKCS7`.
     P7bPem,
+}
+
+impl Choice for CertificateFormat {
+    const WHAT: &'static str = "format";
+    const ALL: &'static [Self] = &[
+        CertificateFormat::Pem,
+        CertificateFormat::Der,
+        CertificateFormat::P7b,
+        CertificateFormat::P7bPem,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            CertificateFormat::Pem => "pem",
+            CertificateFormat::Der => "der",
+            CertificateFormat::P7b => "p7b",
+            CertificateFormat::P7bPem => "p7b-pem",
+        }
+    }
+}
+
+impl fmt::Display for CertificateFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl CertificateFormat {
@@ -43,18 +72,31 @@ impl CertificateFormat {
     }
 }
 
-impl FromStr for CertificateFormat {
-    type Err = Error;
+/// How a CRL is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum CrlFormat {
+    /// DER, as CRL distribution points serve it (RFC 5280 §4.2.1.13).
+    #[default]
+    Der,
+    /// PEM `X509 CRL`.
+    Pem,
+}
 
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "pem" => Ok(CertificateFormat::Pem),
-            "der" => Ok(CertificateFormat::Der),
-            "p7b" => Ok(CertificateFormat::P7b),
-            "p7b-pem" => Ok(CertificateFormat::P7bPem),
-            other => Err(Error::InvalidInput(format!(
-                "unknown format '{other}': use pem, der, p7b or p7b-pem"
-            ))),
+impl Choice for CrlFormat {
+    const WHAT: &'static str = "CRL format";
+    const ALL: &'static [Self] = &[CrlFormat::Der, CrlFormat::Pem];
+
+    fn name(self) -> &'static str {
+        match self {
+            CrlFormat::Der => "der",
+            CrlFormat::Pem => "pem",
         }
+    }
+}
+
+impl fmt::Display for CrlFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }

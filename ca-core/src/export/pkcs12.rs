@@ -17,7 +17,6 @@
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
 
 use cbc::cipher::{BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
 use cms::cert::x509::attr::{Attribute, Attributes};
@@ -37,8 +36,10 @@ use pkcs12::{CertBag, DigestInfo, MacData};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::key::PrivateKey;
+use crate::random::bytes as random;
 
 const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 const ID_ENCRYPTED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.6");
@@ -61,6 +62,7 @@ pub const MS_ENHANCED_RSA_AES_CSP: &str = "Microsoft Enhanced RSA and AES Crypto
 
 /// Which algorithms protect the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum PfxProfile {
     /// pbeWithSHAAnd3-KeyTripleDES-CBC for both bags and an HMAC-SHA1 MAC: imports on every
     /// Windows from Server 2003 on, and in OpenSSL 3 without `-legacy`.
@@ -71,12 +73,35 @@ pub enum PfxProfile {
     Modern,
 }
 
-impl PfxProfile {
-    /// The name used on the command line.
-    pub fn name(self) -> &'static str {
+impl Choice for PfxProfile {
+    const WHAT: &'static str = "PFX profile";
+    const ALL: &'static [Self] = &[PfxProfile::Compat, PfxProfile::Modern];
+
+    fn name(self) -> &'static str {
         match self {
             PfxProfile::Compat => "compat",
             PfxProfile::Modern => "modern",
+        }
+    }
+}
+
+impl fmt::Display for PfxProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PfxProfile {
+    /// The profile's name.
+    pub fn name(self) -> &'static str {
+        Choice::name(self)
+    }
+
+    /// What the choice means to the person making it.
+    pub fn description(self) -> &'static str {
+        match self {
+            PfxProfile::Compat => "3DES/SHA-1, every Windows since Server 2003",
+            PfxProfile::Modern => "AES-256/SHA-256, Windows Server 2019 and later",
         }
     }
 
@@ -85,20 +110,6 @@ impl PfxProfile {
             // OpenSSL's and Windows' own figure for the legacy profile.
             PfxProfile::Compat => 2048,
             PfxProfile::Modern => 10_000,
-        }
-    }
-}
-
-impl FromStr for PfxProfile {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "compat" => Ok(PfxProfile::Compat),
-            "modern" => Ok(PfxProfile::Modern),
-            other => Err(Error::InvalidInput(format!(
-                "unknown PFX profile '{other}': use compat (every Windows since Server 2003) or modern (Windows Server 2019 and later)"
-            ))),
         }
     }
 }
@@ -240,13 +251,6 @@ fn data_content_info(content: &[u8]) -> Result<ContentInfo> {
         content_type: ID_DATA,
         content: Any::encode_from(&OctetString::new(content).map_err(fail)?).map_err(fail)?,
     })
-}
-
-fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Error::Crypto("the system random number generator failed".into()))?;
-    Ok(bytes)
 }
 
 fn encrypt(

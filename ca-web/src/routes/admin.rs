@@ -5,13 +5,16 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
-use ca_core::{IssueRequest, KeyAlgorithm, ListFilter, Profile, Status, SubjectName};
+use ca_core::revoke::RevocationReason;
+use ca_core::{
+    Choice, IssueRequest, Issued, KeyAlgorithm, ListFilter, Profile, RequestId, Status, SubjectName,
+};
 use serde::Deserialize;
 
 use super::Form;
 use crate::auth::Caller;
 use crate::error::WebError;
-use crate::pages::{self, Chrome, RequestRow, render};
+use crate::pages::{self, RequestRow, render};
 use crate::state::AppState;
 
 /// Rows shown in the certificate list.
@@ -22,14 +25,14 @@ pub(crate) async fn overview(
     caller: Caller,
 ) -> Result<Response, WebError> {
     caller.admin()?;
-    let store = state.authority.store();
-    let pending = store
+    let pending = state
+        .authority
         .list(&ListFilter {
             status: Some(Status::Pending),
             expiring_within_days: None,
         })
         .await?;
-    let all = store.list(&ListFilter::default()).await?;
+    let all = state.authority.list(&ListFilter::default()).await?;
     let issued: Vec<RequestRow> = all
         .iter()
         .rev()
@@ -38,7 +41,7 @@ pub(crate) async fn overview(
         .map(RequestRow::from)
         .collect();
     Ok(render(&pages::Admin {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
         pending: pending.iter().map(RequestRow::from).collect(),
         issued,
     }))
@@ -51,12 +54,18 @@ pub(crate) struct Decision {
     reason: String,
 }
 
-fn request_id(text: &str) -> Result<i64, WebError> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| WebError::BadRequest(format!("'{text}' is not a request id.")))
+fn request_id(text: &str) -> Result<RequestId, WebError> {
+    text.parse()
+        .map_err(|_| WebError::BadRequest(format!("'{text}' is not a request id.")))
+}
+
+/// A choice from a form field: the default when the field is empty.
+fn choice<T: Choice + Default>(text: &str) -> Result<T, WebError> {
+    if text.trim().is_empty() {
+        Ok(T::default())
+    } else {
+        Ok(T::from_name(text)?)
+    }
 }
 
 pub(crate) async fn approve(
@@ -89,9 +98,7 @@ pub(crate) async fn issue_form(
     caller: Caller,
 ) -> Result<Response, WebError> {
     caller.admin()?;
-    Ok(render(&pages::CertRqMa {
-        chrome: Chrome::new(&state, &caller),
-    }))
+    Ok(render(&pages::CertRqMa::new(caller.chrome(&state))))
 }
 
 #[derive(Deserialize)]
@@ -103,6 +110,9 @@ pub(crate) struct IssueForm {
     days: String,
     #[serde(default)]
     profile: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    allow_internal: Option<String>,
     password: String,
 }
 
@@ -120,10 +130,10 @@ pub(crate) async fn issue(
         .filter(|n| !n.is_empty())
         .map(str::parse::<SubjectName>)
         .collect::<Result<Vec<_>, _>>()?;
-    let key: KeyAlgorithm = if form.key.is_empty() {
-        KeyAlgorithm::Rsa2048
+    let key = if form.key.trim().is_empty() {
+        KeyAlgorithm::LEAF_DEFAULT
     } else {
-        form.key.parse()?
+        KeyAlgorithm::from_name(&form.key)?
     };
     let days = match form.days.trim() {
         "" => None,
@@ -132,11 +142,7 @@ pub(crate) async fn issue(
                 .map_err(|_| WebError::BadRequest(format!("'{text}' is not a number of days.")))?,
         ),
     };
-    let profile: PfxProfile = if form.profile.is_empty() {
-        PfxProfile::Compat
-    } else {
-        form.profile.parse()?
-    };
+    let profile: PfxProfile = choice(&form.profile)?;
     let password = PfxPassword::new(form.password)?;
     let issued = state
         .authority
@@ -145,13 +151,11 @@ pub(crate) async fn issue(
             key,
             days,
             profile: Profile::Server,
-            allow_internal: false,
+            allow_internal: form.allow_internal.is_some(),
             requester: admin.name.clone(),
         })
         .await?;
-    let first = issued.issuance.names.first().cloned().unwrap_or_default();
-    let bytes = issued.pfx(&password, profile)?;
-    Ok(pfx_download(bytes, &first))
+    pfx_download(&issued, &password, profile)
 }
 
 #[derive(Deserialize)]
@@ -168,10 +172,10 @@ pub(crate) async fn revoke(
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
     let id = request_id(&form.id)?;
-    let reason: ca_core::revoke::RevocationReason = if form.reason.is_empty() {
-        ca_core::revoke::RevocationReason::Unspecified
+    let reason = if form.reason.trim().is_empty() {
+        RevocationReason::Unspecified
     } else {
-        form.reason.parse()?
+        RevocationReason::from_name(&form.reason)?
     };
     state.authority.revoke(id, reason, &admin.name).await?;
     Ok(Redirect::to(&format!("/certsrv/cert/{id}")).into_response())
@@ -193,24 +197,20 @@ pub(crate) async fn renew(
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
     let id = request_id(&form.id)?;
-    let profile: PfxProfile = if form.profile.is_empty() {
-        PfxProfile::Compat
-    } else {
-        form.profile.parse()?
-    };
+    let profile: PfxProfile = choice(&form.profile)?;
     let password = PfxPassword::new(form.password)?;
     let issued = state.authority.renew(id, &admin.name).await?;
-    let first = issued.issuance.names.first().cloned().unwrap_or_default();
-    let bytes = issued.pfx(&password, profile)?;
-    Ok(pfx_download(bytes, &first))
+    pfx_download(&issued, &password, profile)
 }
 
-/// A PFX as a download that no cache keeps.
-fn pfx_download(bytes: Vec<u8>, first_name: &str) -> Response {
-    let file_name = format!(
-        "{}.pfx",
-        first_name.replace('*', "_wildcard").replace(':', "_")
-    );
+/// The PFX of `issued` as a download that no cache keeps.
+fn pfx_download(
+    issued: &Issued,
+    password: &PfxPassword,
+    profile: PfxProfile,
+) -> Result<Response, WebError> {
+    let bytes = issued.pfx(password, profile)?;
+    let file_name = format!("{}.pfx", issued.file_stem());
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -221,5 +221,5 @@ fn pfx_download(bytes: Vec<u8>, first_name: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    response
+    Ok(response)
 }

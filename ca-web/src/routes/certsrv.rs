@@ -7,43 +7,42 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ca_core::certificate::sha1_thumbprint;
 use ca_core::csr::CertificateRequest;
+use ca_core::display;
 use ca_core::enroll::{RequestAttributes, Submission};
 use ca_core::export::CertificateFormat;
-use ca_core::{Fingerprint, Issuance, Status};
+use ca_core::revoke::RevocationReason;
+use ca_core::{Choice, Issuance, RequestId, Status};
 
 use super::{Form, Params};
 use crate::auth::Caller;
-use crate::error::WebError;
-use crate::pages::{self, Chrome, RequestRow, render, when};
+use crate::error::{WebError, explain};
+use crate::pages::{self, RequestRow, render};
 use crate::state::AppState;
-
-/// Renewals of the CA certificate so far: a CA made by this product has its first root.
-const RENEWALS: u32 = 0;
 
 pub(crate) async fn welcome(State(state): State<AppState>, caller: Caller) -> Response {
     render(&pages::Welcome {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
         sha256: state.authority.root().fingerprint().colons(),
     })
 }
 
 pub(crate) async fn certcarc(State(state): State<AppState>, caller: Caller) -> Response {
     render(&pages::CertCarc {
-        chrome: Chrome::new(&state, &caller),
-        renewals: RENEWALS,
+        chrome: caller.chrome(&state),
+        renewals: state.authority.settings().renewals,
         sha256: state.authority.root().fingerprint().colons(),
     })
 }
 
 pub(crate) async fn certrqus(State(state): State<AppState>, caller: Caller) -> Response {
     render(&pages::CertRqUs {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
     })
 }
 
 pub(crate) async fn certrqad(State(state): State<AppState>, caller: Caller) -> Response {
     render(&pages::CertRqAd {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
     })
 }
 
@@ -53,7 +52,7 @@ pub(crate) async fn certrqxt(
 ) -> Result<Response, WebError> {
     caller.user()?;
     Ok(render(&pages::CertRqXt {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
     }))
 }
 
@@ -84,15 +83,17 @@ fn encoding(params: &Params) -> Result<Encoding, WebError> {
     }
 }
 
-/// Checks `Renewal=N` against the CA's renewals: absent, -1 (the current one) or 0.
-fn check_renewal(params: &Params) -> Result<(), WebError> {
+/// Checks `Renewal=N` against the CA's renewals: absent, -1 (the current one) or the
+/// current number.
+fn check_renewal(state: &AppState, params: &Params) -> Result<(), WebError> {
+    let renewals = state.authority.settings().renewals;
     match params.get("Renewal") {
         None => Ok(()),
         Some(text) => match text.trim().parse::<i64>() {
             Ok(-1) => Ok(()),
-            Ok(n) if n == i64::from(RENEWALS) => Ok(()),
+            Ok(n) if n == i64::from(renewals) => Ok(()),
             Ok(n) => Err(WebError::NotFound(format!(
-                "This CA has no certificate for Renewal={n}: it has had {RENEWALS} renewals, so use Renewal=0 or Renewal=-1."
+                "This CA has no certificate for Renewal={n}: it has had {renewals} renewals, so use Renewal={renewals} or Renewal=-1."
             ))),
             Err(_) => Err(WebError::BadRequest(format!(
                 "Renewal={text} is not a number."
@@ -104,7 +105,7 @@ fn check_renewal(params: &Params) -> Result<(), WebError> {
 /// What `ReqID` names.
 enum Target {
     CaCert,
-    Request(i64),
+    Request(RequestId),
 }
 
 fn target(params: &Params) -> Result<Target, WebError> {
@@ -114,12 +115,11 @@ fn target(params: &Params) -> Result<Target, WebError> {
     if id.eq_ignore_ascii_case("CACert") {
         return Ok(Target::CaCert);
     }
-    match id.trim().parse::<i64>() {
-        Ok(n) if n > 0 => Ok(Target::Request(n)),
-        _ => Err(WebError::BadRequest(format!(
+    id.parse().map(Target::Request).map_err(|_| {
+        WebError::BadRequest(format!(
             "ReqID={id} is neither CACert nor a request id (a positive number)."
-        ))),
-    }
+        ))
+    })
 }
 
 /// A file download: `disposition` is the whole Content-Disposition value.
@@ -139,27 +139,23 @@ fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static st
 async fn issued_certificate(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: RequestId,
 ) -> Result<Result<Issuance, Response>, WebError> {
     let user = caller.user()?;
-    let missing = || {
-        Disposition::page(
-            state,
-            caller,
-            StatusCode::NOT_FOUND,
-            "Request Not Found",
-            id,
-            "The request id was not found.",
-        )
-    };
-    let row = match state.authority.store().issuance(id).await {
+    let row = match state.authority.request_seen_by(id, user).await {
         Ok(row) => row,
-        Err(ca_core::Error::NotFound(_)) => return Ok(Err(missing())),
+        Err(ca_core::Error::NotFound(_)) => {
+            return Ok(Err(Disposition::page(
+                state,
+                caller,
+                StatusCode::NOT_FOUND,
+                "Request Not Found",
+                id,
+                "The request id was not found.",
+            )));
+        }
         Err(err) => return Err(err.into()),
     };
-    if !caller.is_admin() && row.requester != user.name {
-        return Ok(Err(missing()));
-    }
     match row.status {
         Status::Pending => Ok(Err(Disposition::page(
             state,
@@ -189,11 +185,11 @@ impl Disposition {
         caller: &Caller,
         status: StatusCode,
         heading: &'static str,
-        id: i64,
+        id: RequestId,
         reason: &str,
     ) -> Response {
         let mut response = render(&pages::Disposition {
-            chrome: Chrome::new(state, caller),
+            chrome: caller.chrome(state),
             heading,
             id: id.to_string(),
             reason: reason.to_owned(),
@@ -218,7 +214,7 @@ pub(crate) async fn certnew_cer(
     };
     match target {
         Target::CaCert => {
-            check_renewal(&params)?;
+            check_renewal(&state, &params)?;
             let install = params
                 .get("Mode")
                 .is_some_and(|m| m.eq_ignore_ascii_case("inst"));
@@ -264,7 +260,7 @@ pub(crate) async fn certnew_p7b(
     let root = state.authority.root().der();
     let bytes = match target {
         Target::CaCert => {
-            check_renewal(&params)?;
+            check_renewal(&state, &params)?;
             format.render(root, &[])?
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
@@ -301,9 +297,9 @@ pub(crate) async fn certcrl(
             )));
         }
     }
-    check_renewal(&params)?;
+    check_renewal(&state, &params)?;
     let enc = encoding(&params)?;
-    let crl = state.crl().await?;
+    let crl = state.authority.current_crl().await?;
     let bytes = match enc {
         Encoding::Binary => crl.der,
         Encoding::Base64 => crl.pem().into_bytes(),
@@ -319,7 +315,7 @@ pub(crate) async fn certcrl(
 pub(crate) async fn crl_distribution_point(
     State(state): State<AppState>,
 ) -> Result<Response, WebError> {
-    let crl = state.crl().await?;
+    let crl = state.authority.current_crl().await?;
     Ok(download(
         crl.der,
         "application/pkix-crl",
@@ -385,7 +381,7 @@ pub(crate) async fn certfnsh(
     let params = Params::new(form);
     let denied = |reason: String| {
         let mut response = render(&pages::Denied {
-            chrome: Chrome::new(&state, &caller),
+            chrome: caller.chrome(&state),
             reason,
         });
         *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -393,7 +389,7 @@ pub(crate) async fn certfnsh(
     };
     let (request, attributes) = match enrollment(&params) {
         Ok(parsed) => parsed,
-        Err(err) if err.is_refusal() => return Ok(denied(err.to_string())),
+        Err(err) if err.is_refusal() => return Ok(denied(explain(&err))),
         Err(err) => return Err(err.into()),
     };
     match state
@@ -402,14 +398,14 @@ pub(crate) async fn certfnsh(
         .await
     {
         Ok(Submission::Issued(issued)) => Ok(render(&pages::Issued {
-            chrome: Chrome::new(&state, &caller),
+            chrome: caller.chrome(&state),
             id: issued.issuance.id,
         })),
         Ok(Submission::Pending(row)) => Ok(render(&pages::Pending {
-            chrome: Chrome::new(&state, &caller),
+            chrome: caller.chrome(&state),
             id: row.id,
         })),
-        Err(err) if err.is_refusal() => Ok(denied(err.to_string())),
+        Err(err) if err.is_refusal() => Ok(denied(explain(&err))),
         Err(err) => Err(err.into()),
     }
 }
@@ -419,13 +415,9 @@ pub(crate) async fn certckpn(
     caller: Caller,
 ) -> Result<Response, WebError> {
     let user = caller.user()?;
-    let rows = state
-        .authority
-        .store()
-        .list_by_requester(&user.name)
-        .await?;
+    let rows = state.authority.requests_of(user).await?;
     Ok(render(&pages::CertCkPn {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
         rows: rows.iter().map(RequestRow::from).collect(),
     }))
 }
@@ -436,11 +428,9 @@ pub(crate) async fn certificate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| WebError::BadRequest(format!("'{id}' is not a request id.")))?;
+    let id: RequestId = id
+        .parse()
+        .map_err(|_| WebError::BadRequest(format!("'{id}' is not a request id.")))?;
     let row = match issued_certificate(&state, &caller, id).await? {
         Err(page) => return Ok(page),
         Ok(row) => row,
@@ -451,21 +441,30 @@ pub(crate) async fn certificate(
         ));
     };
     Ok(render(&pages::CertPage {
-        chrome: Chrome::new(&state, &caller),
+        chrome: caller.chrome(&state),
         id: row.id,
-        revoked: cert.revoked_at.is_some(),
-        reasons: ca_core::revoke::RevocationReason::ALL
-            .iter()
-            .map(|r| r.name())
-            .collect(),
-        first_name: row.names.first().cloned().unwrap_or_default(),
-        names: row.names.join(", "),
+        revoked: cert.revocation.is_some(),
+        reasons: RevocationReason::ALL.iter().map(|r| r.name()).collect(),
+        profiles: {
+            use ca_core::export::pkcs12::PfxProfile;
+            let default = PfxProfile::default();
+            std::iter::once(default)
+                .chain(PfxProfile::ALL.iter().copied().filter(|p| *p != default))
+                .map(PfxProfile::name)
+                .collect()
+        },
+        first_name: row
+            .names
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        names: row.names_shown(),
         status: row.status.name(),
-        not_before: when(cert.not_before),
-        not_after: when(cert.not_after),
-        key_algorithm: cert.key_algorithm.clone(),
-        serial: cert.serial.clone(),
-        sha256: Fingerprint::of(&cert.der).colons(),
+        not_before: display::time(cert.not_before),
+        not_after: display::time(cert.not_after),
+        key_algorithm: cert.key_algorithm.name().to_owned(),
+        serial: cert.serial.hex(),
+        sha256: cert.sha256.colons(),
         sha1: sha1_thumbprint(&cert.der),
     }))
 }

@@ -174,7 +174,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use ca_core::users::{Password, Role};
-    use ca_core::{Authority, InitOptions, KeyAlgorithm};
+    use ca_core::{Authority, InitOptions, KeyAlgorithm, OpenOptions, RootSpec};
     use tower::ServiceExt;
 
     use super::*;
@@ -182,10 +182,15 @@ mod tests {
 
     async fn app(dir: &std::path::Path) -> Router {
         let options = InitOptions {
-            key: KeyAlgorithm::EcdsaP256,
+            root: RootSpec {
+                key: KeyAlgorithm::EcdsaP256,
+                ..RootSpec::default()
+            },
             ..InitOptions::default()
         };
-        let authority = Authority::init(dir, options, 1).await.unwrap();
+        let authority = Authority::init(dir, options, OpenOptions::default())
+            .await
+            .unwrap();
         let password = Password::new("alice password".into()).unwrap();
         authority
             .put_user("alice", Role::Requester, &password, "test")

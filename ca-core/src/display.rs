@@ -1,0 +1,61 @@
+//! How times and names are written for people and for scripts, the same on every page and in
+//! every command.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A date and time for people: `2027-12-27 10:04 UTC`.
+pub fn time(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+/// RFC 3339, for scripts: `2027-12-27T10:04:05Z`.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Lowercase hex without separators, as the log and JSON write serials and fingerprints.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Uppercase hex pairs joined by colons, as Windows and OpenSSL show fingerprints.
+pub fn colons(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push_str(&format!("{b:02X}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_utc_for_people_and_rfc3339_for_scripts() {
+        let at = time::macros::datetime!(2027-12-27 11:04:05 +1);
+        assert_eq!(time(at), "2027-12-27 10:04 UTC");
+        assert_eq!(rfc3339(at), "2027-12-27T10:04:05Z");
+    }
+
+    #[test]
+    fn writes_hex_both_ways() {
+        assert_eq!(hex(&[0x0a, 0xff]), "0aff");
+        assert_eq!(colons(&[0x0a, 0xff]), "0A:FF");
+        assert_eq!(colons(&[]), "");
+    }
+}

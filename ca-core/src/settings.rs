@@ -1,0 +1,227 @@
+//! The CA's settings, kept in the log so that every process sees the same ones at once.
+
+use std::fmt;
+
+use crate::choice::Choice;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
+pub const DEFAULT_CRL_DAYS: u32 = 7;
+/// The longest CRL lifetime that can be configured.
+const MAX_CRL_DAYS: u32 = 365;
+
+/// What happens to requests that arrive over the web.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum RequestPolicy {
+    /// Issued at once.
+    Auto,
+    /// Left pending until an admin approves or denies them.
+    #[default]
+    Pending,
+}
+
+impl Choice for RequestPolicy {
+    const WHAT: &'static str = "request policy";
+    const ALL: &'static [Self] = &[RequestPolicy::Auto, RequestPolicy::Pending];
+
+    fn name(self) -> &'static str {
+        match self {
+            RequestPolicy::Auto => "auto",
+            RequestPolicy::Pending => "pending",
+        }
+    }
+}
+
+impl fmt::Display for RequestPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A setting people may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Setting {
+    /// The public base URL of the CA's pages, for the links certificates carry.
+    Url,
+    /// What happens to requests that arrive over the web.
+    Policy,
+    /// Days from a CRL's thisUpdate to its nextUpdate.
+    CrlDays,
+}
+
+impl Choice for Setting {
+    const WHAT: &'static str = "setting";
+    const ALL: &'static [Self] = &[Setting::Url, Setting::Policy, Setting::CrlDays];
+
+    fn name(self) -> &'static str {
+        match self {
+            Setting::Url => "url",
+            Setting::Policy => "policy",
+            Setting::CrlDays => "crl-days",
+        }
+    }
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Setting {
+    /// The key the log keeps the setting under.
+    fn key(self) -> &'static str {
+        match self {
+            Setting::Url => "url",
+            Setting::Policy => "policy",
+            Setting::CrlDays => "crl_days",
+        }
+    }
+
+    /// Checks `value` and returns it as the log keeps it.
+    pub(crate) fn normalise(self, value: &str) -> Result<(&'static str, String)> {
+        let value = value.trim();
+        let stored = match self {
+            Setting::Url => {
+                check_url(value)?;
+                value.trim_end_matches('/').to_owned()
+            }
+            Setting::Policy => RequestPolicy::from_name(value)?.name().to_owned(),
+            Setting::CrlDays => parse_crl_days(value)?.to_string(),
+        };
+        Ok((self.key(), stored))
+    }
+}
+
+/// The CA's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The public base URL of the pages, for CRL distribution points and AIA.
+    pub url: Option<String>,
+    pub policy: RequestPolicy,
+    /// Days from a CRL's thisUpdate to its nextUpdate.
+    pub crl_days: u32,
+    /// How many times the CA certificate was renewed (AD CS `nRenewals`): 0 for a new CA.
+    pub renewals: u32,
+}
+
+impl Settings {
+    /// The settings as the log holds them now, in one query (a server reads them for every
+    /// issuance, so a change by another process takes effect at once).
+    pub(crate) async fn read(store: &Store) -> Result<Settings> {
+        let values = store
+            .settings(&["url", "policy", "crl_days", "renewals"])
+            .await?;
+        let get = |key: &str| {
+            values
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        Ok(Settings {
+            url: get("url").map(str::to_owned),
+            policy: match get("policy") {
+                Some(policy) => RequestPolicy::from_name(policy)?,
+                None => RequestPolicy::default(),
+            },
+            crl_days: match get("crl_days") {
+                Some(days) => parse_crl_days(days)?,
+                None => DEFAULT_CRL_DAYS,
+            },
+            renewals: get("renewals")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The rows a new CA starts with.
+    pub(crate) fn initial(
+        url: Option<&str>,
+        policy: RequestPolicy,
+    ) -> Result<Vec<(&'static str, String)>> {
+        let mut rows = vec![
+            ("policy", policy.name().to_owned()),
+            ("renewals", "0".to_owned()),
+        ];
+        if let Some(url) = url {
+            rows.push(Setting::Url.normalise(url)?);
+        }
+        Ok(rows)
+    }
+}
+
+fn parse_crl_days(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=MAX_CRL_DAYS).contains(d))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "'{text}' is not a CRL lifetime: give 1 to {MAX_CRL_DAYS} days"
+            ))
+        })
+}
+
+/// Checks a public base URL: http or https, with a host, without spaces.
+fn check_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "'{url}' is not an http:// or https:// URL; give the public base URL, as in http://mail.example.com"
+            ))
+        })?;
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
+        return Err(Error::InvalidInput(format!(
+            "'{url}' is not a base URL: give scheme and host (and a path if any), as in http://mail.example.com"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn refuses_urls_that_are_not_http() {
+        assert!(check_url("http://mail.example.com").is_ok());
+        assert!(check_url("https://mail.example.com:8443/ca").is_ok());
+        for bad in [
+            "ftp://mail.example.com",
+            "http://",
+            "mail.example.com",
+            "http://a b",
+            "http://a/?x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn normalises_each_setting() {
+        assert_eq!(
+            Setting::Url
+                .normalise(" http://mail.example.com/ ")
+                .unwrap(),
+            ("url", "http://mail.example.com".to_owned())
+        );
+        assert_eq!(
+            Setting::Policy.normalise("AUTO").unwrap(),
+            ("policy", "auto".to_owned())
+        );
+        assert_eq!(
+            Setting::CrlDays.normalise("365").unwrap(),
+            ("crl_days", "365".to_owned())
+        );
+        assert!(Setting::CrlDays.normalise("366").is_err());
+        assert!(Setting::CrlDays.normalise("0").is_err());
+        assert!(Setting::Policy.normalise("sometimes").is_err());
+    }
+}

@@ -1,0 +1,294 @@
+//! What the log holds, as the rest of the authority sees it: requests, certificates and their
+//! revocations, users.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::OffsetDateTime;
+
+use crate::certificate::{Fingerprint, SerialNumber};
+use crate::choice::Choice;
+use crate::error::{Error, Result};
+use crate::key::KeyAlgorithm;
+use crate::name::SubjectName;
+use crate::revoke::Revocation;
+
+/// A request id: the log's sequential number for a request and the certificate issued for it
+/// (AD CS "ReqID"), a positive integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(i64);
+
+impl RequestId {
+    /// The id as the log stores it.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// An id read from the log, which only ever hands out positive ones.
+    pub(crate) fn from_log(id: i64) -> Result<Self> {
+        if id > 0 {
+            Ok(RequestId(id))
+        } else {
+            Err(crate::error::StoreError::Corrupt(format!("request id {id}")).into())
+        }
+    }
+}
+
+impl FromStr for RequestId {
+    type Err = Error;
+
+    /// Reads a request id as people and scripts write it: decimal digits, nothing else.
+    fn from_str(text: &str) -> Result<Self> {
+        let trimmed = text.trim();
+        trimmed
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0 && trimmed.bytes().all(|b| b.is_ascii_digit()))
+            .map(RequestId)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "'{trimmed}' is not a request id: a request id is a positive number"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A certificate named by its request id or its serial number, as commands take them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateRef {
+    Id(RequestId),
+    Serial(SerialNumber),
+}
+
+impl FromStr for CertificateRef {
+    type Err = Error;
+
+    /// Digits (at most 15 of them) are a request id; anything else is read as a serial number
+    /// in hex (colons allowed).
+    fn from_str(text: &str) -> Result<Self> {
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && trimmed.len() <= 15 && trimmed.bytes().all(|b| b.is_ascii_digit())
+        {
+            return trimmed.parse().map(CertificateRef::Id);
+        }
+        trimmed.parse().map(CertificateRef::Serial).map_err(|_| {
+            Error::InvalidInput(format!(
+                "'{trimmed}' is neither a request id (digits) nor a serial number (hex)"
+            ))
+        })
+    }
+}
+
+/// Where a request came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestSource {
+    /// Issued by a person at the command line: the CA made the key.
+    Cli,
+    /// A PKCS#10 request signed at the command line.
+    Csr,
+    /// A request submitted over the web pages.
+    Web,
+    /// A renewal of an earlier certificate.
+    Renewal,
+}
+
+impl Choice for RequestSource {
+    const WHAT: &'static str = "source";
+    const ALL: &'static [Self] = &[
+        RequestSource::Cli,
+        RequestSource::Csr,
+        RequestSource::Web,
+        RequestSource::Renewal,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            RequestSource::Cli => "cli",
+            RequestSource::Csr => "csr",
+            RequestSource::Web => "web",
+            RequestSource::Renewal => "renewal",
+        }
+    }
+}
+
+impl fmt::Display for RequestSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What became of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Status {
+    Valid,
+    Revoked,
+    Expired,
+    Pending,
+    Denied,
+}
+
+impl Choice for Status {
+    const WHAT: &'static str = "status";
+    const ALL: &'static [Self] = &[
+        Status::Valid,
+        Status::Revoked,
+        Status::Expired,
+        Status::Pending,
+        Status::Denied,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Denied => "denied",
+            Status::Valid => "valid",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+impl Status {
+    /// The name used by people and in JSON.
+    pub fn name(self) -> &'static str {
+        Choice::name(self)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A certificate as the log holds it.
+#[derive(Clone, Debug)]
+pub struct CertificateRecord {
+    pub serial: SerialNumber,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key_algorithm: KeyAlgorithm,
+    pub sha256: Fingerprint,
+    /// The DER; empty in lists, which never need it.
+    pub der: Vec<u8>,
+    pub revocation: Option<Revocation>,
+    /// The certificate this one renews.
+    pub renewed_from: Option<RequestId>,
+}
+
+/// One row of the log: a request and, once issued, its certificate.
+#[derive(Clone, Debug)]
+pub struct Issuance {
+    /// The request id (AD CS "ReqID"), also the certificate's id.
+    pub id: RequestId,
+    pub requested_at: OffsetDateTime,
+    pub requester: String,
+    pub source: RequestSource,
+    /// The names asked for (for an issued certificate: its SAN entries).
+    pub names: Vec<SubjectName>,
+    pub disposition: String,
+    pub status: Status,
+    pub certificate: Option<CertificateRecord>,
+}
+
+impl Issuance {
+    /// The names as people read them (U-labels), joined by commas.
+    pub fn names_shown(&self) -> String {
+        self.names
+            .iter()
+            .map(SubjectName::shown)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The names as certificates carry them (A-labels).
+    pub fn name_texts(&self) -> Vec<String> {
+        self.names.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// A certificate to be written to the log together with the request it answers.
+#[derive(Debug)]
+pub struct NewIssuance<'a> {
+    pub requester: &'a str,
+    pub source: RequestSource,
+    pub names: &'a [SubjectName],
+    pub csr_der: Option<&'a [u8]>,
+    pub serial: &'a SerialNumber,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key_algorithm: KeyAlgorithm,
+    pub sha256: Fingerprint,
+    pub der: &'a [u8],
+    pub renewed_from: Option<RequestId>,
+    /// The pending request this certificate answers; `None` records a new request with it.
+    pub pending_request: Option<RequestId>,
+    /// Who decided to issue (the requester itself when the policy issued at once).
+    pub decided_by: &'a str,
+}
+
+/// A request waiting for an admin, as the log holds it.
+#[derive(Clone, Debug)]
+pub struct PendingRequest {
+    pub id: RequestId,
+    pub requester: String,
+    pub csr_der: Vec<u8>,
+    /// The CertAttrib lines submitted with it.
+    pub attributes: String,
+}
+
+/// A user of the web pages, as the log holds it.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+}
+
+/// Which rows a list returns.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    /// Only certificates that are still valid and expire within this many days.
+    pub expiring_within_days: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn request_ids_are_positive_decimal_numbers() {
+        assert_eq!("42".parse::<RequestId>().unwrap().get(), 42);
+        assert_eq!(" 7 ".parse::<RequestId>().unwrap().get(), 7);
+        for bad in ["0", "-1", "+5", "1e3", "abc", "", "99999999999999999999"] {
+            assert!(bad.parse::<RequestId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn certificate_refs_are_ids_or_serials() {
+        assert_eq!(
+            "12".parse::<CertificateRef>().unwrap(),
+            CertificateRef::Id("12".parse().unwrap())
+        );
+        assert_eq!(
+            "0A:1B".parse::<CertificateRef>().unwrap(),
+            CertificateRef::Serial("0a1b".parse().unwrap())
+        );
+        // Sixteen digits are too many for an id: a serial number in hex.
+        assert!(matches!(
+            "1234567890123456".parse::<CertificateRef>().unwrap(),
+            CertificateRef::Serial(_)
+        ));
+        assert!("xyz".parse::<CertificateRef>().is_err());
+    }
+}

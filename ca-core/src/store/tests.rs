@@ -1,0 +1,217 @@
+//! The log on real SQLite files in temporary folders.
+
+#![allow(clippy::unwrap_used)]
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::certificate::{Fingerprint, SerialNumber};
+use crate::error::{Error, StoreError};
+use crate::key::KeyAlgorithm;
+use crate::name::SubjectName;
+use crate::revoke::RevocationReason;
+
+/// An issuance whose DER is a few bytes named after its serial (the store does not parse it).
+struct Sample {
+    serial: SerialNumber,
+    names: Vec<SubjectName>,
+    der: Vec<u8>,
+    not_after: OffsetDateTime,
+}
+
+impl Sample {
+    fn new(serial: &str, name: &str, not_after: OffsetDateTime) -> Self {
+        Sample {
+            serial: serial.parse().unwrap(),
+            names: vec![name.parse().unwrap()],
+            der: format!("DER of {serial}").into_bytes(),
+            not_after,
+        }
+    }
+
+    fn issuance(&self) -> NewIssuance<'_> {
+        NewIssuance {
+            requester: "tester",
+            source: RequestSource::Cli,
+            names: &self.names,
+            csr_der: None,
+            serial: &self.serial,
+            not_before: OffsetDateTime::now_utc(),
+            not_after: self.not_after,
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            sha256: Fingerprint::of(&self.der),
+            der: &self.der,
+            renewed_from: None,
+            pending_request: None,
+            decided_by: "tester",
+        }
+    }
+}
+
+fn days(n: i64) -> OffsetDateTime {
+    OffsetDateTime::now_utc() + time::Duration::days(n)
+}
+
+async fn open(dir: &tempfile::TempDir, connections: u32) -> Store {
+    Store::open(&dir.path().join("ca.db"), connections)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn records_and_reads_back_an_issuance_on_a_real_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let sample = Sample::new("0a", "mail.example.com", days(100));
+    let row = store.record_issuance(sample.issuance()).await.unwrap();
+    assert_eq!(row.status, Status::Valid);
+    assert_eq!(row.names, sample.names);
+    let cert = row.certificate.as_ref().unwrap();
+    assert_eq!(cert.der, sample.der);
+    assert_eq!(cert.key_algorithm, KeyAlgorithm::EcdsaP256);
+    let again = store.issuance_by_serial(&sample.serial).await.unwrap();
+    assert_eq!(again.id, row.id);
+    store.close().await;
+    // The row survives a reopen.
+    let reopened = open(&dir, 1).await;
+    let read = reopened.issuance(row.id).await.unwrap();
+    assert_eq!(read.certificate.unwrap().serial, sample.serial);
+}
+
+#[tokio::test]
+async fn refuses_a_duplicate_serial_and_keeps_no_half_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let first = Sample::new("0b", "a.example.com", days(1));
+    store.record_issuance(first.issuance()).await.unwrap();
+    let mut dup = Sample::new("0b", "a.example.com", days(1));
+    dup.der = b"other DER".to_vec();
+    assert!(matches!(
+        store.record_issuance(dup.issuance()).await,
+        Err(Error::Store(StoreError::DuplicateSerial))
+    ));
+    // The request row of the failed attempt was rolled back with it.
+    assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn filters_by_status_and_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    for sample in [
+        Sample::new("01", "a.example.com", days(10)),
+        Sample::new("02", "a.example.com", days(300)),
+        Sample::new("03", "a.example.com", days(-1)),
+        Sample::new("04", "a.example.com", days(5)),
+    ] {
+        store.record_issuance(sample.issuance()).await.unwrap();
+    }
+    let revoked = store
+        .issuance_by_serial(&"04".parse().unwrap())
+        .await
+        .unwrap();
+    store
+        .revoke(revoked.id, RevocationReason::Superseded, "tester")
+        .await
+        .unwrap();
+    let serials = |rows: Vec<Issuance>| -> Vec<String> {
+        rows.into_iter()
+            .map(|r| r.certificate.unwrap().serial.hex())
+            .collect()
+    };
+    let list = |status: Option<Status>, expiring: Option<u32>| {
+        let store = store.clone();
+        async move {
+            serials(
+                store
+                    .list(&ListFilter {
+                        status,
+                        expiring_within_days: expiring,
+                    })
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    assert_eq!(list(Some(Status::Valid), None).await, ["01", "02"]);
+    assert_eq!(list(None, Some(30)).await, ["01"]);
+    assert_eq!(list(Some(Status::Expired), None).await, ["03"]);
+    assert_eq!(list(Some(Status::Revoked), None).await, ["04"]);
+    assert_eq!(list(None, None).await, ["01", "02", "03", "04"]);
+}
+
+#[tokio::test]
+async fn a_group_commit_keeps_every_good_row_when_one_serial_collides() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 4).await;
+    let taken = Sample::new("ff", "a.example.com", days(1));
+    store.record_issuance(taken.issuance()).await.unwrap();
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let serial = if i == 17 {
+                    "ff".to_owned()
+                } else {
+                    format!("{i:02x}")
+                };
+                let mut sample = Sample::new(&serial, "a.example.com", days(1));
+                sample.der = format!("DER {i}").into_bytes();
+                store.record_issuance(sample.issuance()).await.map(|r| r.id)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed, [17]);
+    assert!(matches!(
+        results[17],
+        Err(Error::Store(StoreError::DuplicateSerial))
+    ));
+    assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 40);
+}
+
+#[tokio::test]
+async fn check_finds_a_certificate_whose_der_was_altered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let sample = Sample::new("0c", "a.example.com", days(1));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    let (problems, count) = store.check().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(count, 1);
+    sqlx::query("UPDATE certificates SET der = x'00'")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let (problems, _) = store.check().await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("does not match"));
+}
+
+#[tokio::test]
+async fn audit_trail_is_append_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    store.audit("tester", "test", "", "").await.unwrap();
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("UPDATE audit SET actor = 'x'")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,101 @@
+//! Errors as the command line says them: one sentence on standard error, the fact from
+//! `ca-core` followed by what to type to fix it, and the exit status of DESIGN §5.
+
+use std::process::ExitCode;
+
+use ca_core::{Error, NameRule};
+
+/// A refusal of the caller's input that `ca-core` did not make (a file that cannot be read,
+/// a target that already exists): exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Refused(pub(crate) String);
+
+/// The sentence for `err`: every cause in order, each worded for someone at a shell.
+pub(crate) fn sentence(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = match cause.downcast_ref::<Error>() {
+            Some(core) => core_sentence(core),
+            None => cause.to_string(),
+        };
+        // A cause that only repeats its wrapper (thiserror's `transparent`) adds nothing.
+        if parts.last().is_none_or(|last| !last.ends_with(&text)) && !text.is_empty() {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure.
+pub(crate) fn exit_status(err: &anyhow::Error) -> u8 {
+    let refused = err.chain().any(|cause| {
+        cause.downcast_ref::<Refused>().is_some()
+            || cause.downcast_ref::<Error>().is_some_and(Error::is_refusal)
+    });
+    if refused { 2 } else { 1 }
+}
+
+/// True when standard output was closed by its reader (`ca list | head -1`).
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints a usage error as one `ca: error:` line (exit status 2), or help and version as clap
+/// writes them.
+pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+    }
+    let rendered = err.render().to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    let text = lines
+        .join(" ")
+        .trim_start_matches("error: ")
+        .replace("  ", " ");
+    eprintln!("ca: error: {text}");
+    ExitCode::from(2)
+}
+
+/// A `ca-core` error with the command line's advice added.
+fn core_sentence(err: &Error) -> String {
+    match err {
+        Error::NameRefused {
+            rule: NameRule::Internal | NameRule::InternalAddress,
+            ..
+        } => format!("{err}, or pass --allow-internal if this certificate is only for the LAN"),
+        Error::ValidityTooShort => format!("{err}: give --days 1 or more"),
+        Error::NotInitialised(dir) => format!(
+            "there is no CA in {}: run `ca init` to create one there, or point --data (or $CA_DATA) at the folder that holds yours",
+            absolute(dir).display()
+        ),
+        Error::CaKeyExposed { path, .. } => {
+            format!("{err}: run `chmod 600 {}` and try again", path.display())
+        }
+        Error::CaKeyLocked { .. } => format!("{err}: set $CA_PASSPHRASE to its passphrase"),
+        Error::CaKeyPassphrase { .. } => {
+            format!("{err}; $CA_PASSPHRASE must hold the passphrase the CA was created with")
+        }
+        _ => err.to_string(),
+    }
+}
+
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
