@@ -3,7 +3,7 @@
 use std::fmt;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use tracing::instrument;
 
 use crate::authority::Authority;
@@ -120,10 +120,9 @@ impl Authority {
         actor: &str,
     ) -> Result<()> {
         check_user_name(name)?;
-        let salt = SaltString::encode_b64(&crate::random::bytes::<16>()?)
-            .map_err(|err| Error::Crypto(err.to_string()))?;
+        let salt = crate::random::bytes::<16>()?;
         let hash = Argon2::default()
-            .hash_password(password.0.as_bytes(), &salt)
+            .hash_password_with_salt(password.0.as_bytes(), &salt)
             .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))?
             .to_string();
         self.store().put_user(name, role.name(), &hash, actor).await
@@ -140,13 +139,9 @@ impl Authority {
             .unwrap_or_else(|| DUMMY_HASH.to_owned());
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
+            Argon2::default()
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok()
         })
         .await
         .map_err(|err| Error::Crypto(format!("password check failed: {err}")))?;
@@ -177,6 +172,40 @@ mod tests {
         let random = Password::random().unwrap();
         assert_eq!(random.reveal().len(), 20);
         assert!(!format!("{random:?}").contains(random.reveal()));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2id_hash_of_an_unknown_password() {
+        use argon2::password_hash::phc::PasswordHash;
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(
+            Argon2::default()
+                .verify_password(b"password", DUMMY_HASH)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn verifies_hashes_made_by_the_reference_implementation() {
+        // libargon2 (through argon2-cffi) for "correct horse", salt "somesaltsomesalt", with the
+        // parameters of every hash in the log: argon2id v19, m=19456, t=2, p=1.
+        let reference = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$k9ohroejZy1PN5E1SbHNPug6vB8eQAahb5SOAp6iGF4";
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", reference)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horsf", reference)
+                .is_err()
+        );
+        let ours = Argon2::default()
+            .hash_password_with_salt(b"correct horse", b"somesaltsomesalt")
+            .unwrap()
+            .to_string();
+        assert_eq!(ours, reference);
     }
 
     #[tokio::test]
