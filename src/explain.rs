@@ -88,6 +88,22 @@ fn core_sentence(err: &Error) -> String {
         Error::CaKeyExposed { path, .. } => {
             format!("{err}: run `chmod 600 {}` and try again", path.display())
         }
+        Error::CaKeyNotOwned { path, .. } => format!(
+            "{err}: run ca as the user that owns the CA, or `chown` {} to the user running it",
+            path.display()
+        ),
+        Error::FolderExposed { path, .. } => {
+            format!("{err}: run `chmod go-w {}` and try again", path.display())
+        }
+        Error::RootMissing(_)
+        | Error::LogMissing(_)
+        | Error::LogEmpty(_)
+        | Error::LogOfAnotherRoot { .. } => format!(
+            "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
+        ),
+        Error::LogOutdated(_) => format!(
+            "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
+        ),
         Error::CaKeyLocked { .. } => format!("{err}: set $CA_PASSPHRASE to its passphrase"),
         Error::CaKeyPassphrase { .. } => {
             format!("{err}; $CA_PASSPHRASE must hold the passphrase the CA was created with")

@@ -59,6 +59,10 @@ enum Command {
     Deny(cmd::pending::DenyArgs),
     /// Check the data folder: the log's integrity, every certificate, and the root key.
     Check,
+    /// Copy the whole CA (log, root and key) into a folder, while it runs.
+    Backup(cmd::backup::BackupArgs),
+    /// Put a backup back into an empty data folder, after checking it.
+    Restore(cmd::backup::RestoreArgs),
     /// Show or change the CA's settings.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -115,6 +119,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
             Command::Check => cmd::check::run(&cli.data).await,
+            Command::Backup(args) => cmd::backup::backup(&cli.data, args).await,
+            Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,

@@ -1,6 +1,5 @@
 //! Pages in a real browser: Debian's Chromium, headless, driven through chromedriver.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,36 +18,37 @@ struct Driver {
 
 impl Driver {
     fn start() -> Driver {
-        for _ in 0..5 {
-            // chromedriver cannot report a port it chose itself, so one is picked here.
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver (Debian's chromium-driver) is needed for the browser tests");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Driver {
-                        child,
-                        url: format!("http://127.0.0.1:{port}"),
-                    };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        use std::io::BufRead;
+        // Port 0: chromedriver picks a free port itself and says which, so no other process
+        // can take it between a choice made here and chromedriver's bind.
+        let mut child = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) is needed for the browser tests");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let port = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split("started successfully on port ")
+                    .nth(1)
+                    .and_then(|rest| rest.trim().trim_end_matches('.').parse::<u16>().ok())
+            })
+            .expect("chromedriver says which port it listens on");
+        // Keep reading its output, so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("chromedriver did not start");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
     }
 }
 

@@ -93,14 +93,19 @@ fn assert_root(sb: &Sandbox) {
 #[test]
 fn issues_rsa_leaf_under_default_rsa_root_that_openssl_verifies() {
     let sb = Sandbox::new();
-    // No `ca init`: the first `ca issue` creates the CA and says so.
-    let out = sb.run(&["issue", "mail.example.com"]);
+    // No CA yet: `ca issue` never makes a root by accident (a typo in --data would issue
+    // certificates no client trusts); it names the folder and how to make one.
+    let stderr = sb.refused(&["issue", "mail.example.com"]);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains(&format!("there is no CA in {}", sb.data().display()))
+            && stderr.contains("ca init")
+            && stderr.contains("--data"),
+        "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("so one was created first"));
+    assert!(!sb.data().exists(), "nothing was created");
+    assert_eq!(sb.files(), Vec::<String>::new());
+    sb.ok(&["init", "--name", "example.com Root CA"]);
+    sb.ok(&["issue", "mail.example.com"]);
     assert_root(&sb);
     let root_text = x509_text(sb.path(), sb.data().join("root.crt").to_str().unwrap());
     assert!(

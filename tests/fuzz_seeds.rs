@@ -67,7 +67,19 @@ fn cert_attrib_seeds_parse_or_are_refused() {
             continue;
         };
         if let Ok(attributes) = ca_core::enroll::RequestAttributes::parse(text) {
-            assert_eq!(attributes.raw, text);
+            // What was accepted reads back the same, and names only what may be issued.
+            let again = ca_core::enroll::RequestAttributes::parse(&attributes.raw).unwrap();
+            assert_eq!(again, attributes);
+            if let Some(template) = &attributes.template {
+                assert!(ca_core::enroll::TEMPLATES.contains(&template.as_str()));
+            }
+            for name in &attributes.san {
+                assert_eq!(
+                    name.to_string().parse::<SubjectName>().unwrap(),
+                    *name,
+                    "{text}"
+                );
+            }
         }
     }
 }

@@ -8,6 +8,8 @@ mod util;
 mod architecture;
 mod browser;
 mod cli;
+mod constraints;
+mod datafolder;
 mod exports;
 mod fuzz_seeds;
 mod lifecycle;

@@ -120,14 +120,18 @@ fn five_hundred_web_requests_from_32_clients_while_other_processes_write() {
     for c in clients {
         c.join().unwrap();
     }
-    for out in &outputs {
+    for (i, out) in outputs.iter().enumerate() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("locked"), "{stderr}");
-        // A revoke may meet a request that is not yet issued or already revoked: a clear error.
-        assert!(
-            out.status.success() || stderr.starts_with("ca: error: "),
-            "{stderr}"
-        );
+        if i % 3 == 2 {
+            // A revoke may meet a request that is not yet issued or already revoked: a refusal.
+            assert!(
+                out.status.success()
+                    || (out.status.code() == Some(2) && stderr.starts_with("ca: error: ")),
+                "{stderr}"
+            );
+        } else {
+            assert!(out.status.success(), "{stderr}");
+        }
     }
     let answers = answers.lock().unwrap();
     assert_eq!(answers.len(), REQUESTS);
@@ -139,24 +143,16 @@ fn five_hundred_web_requests_from_32_clients_while_other_processes_write() {
         .collect();
     let mut issued = HashSet::new();
     for (status, body) in answers.iter() {
-        assert!(!body.contains("locked"), "{body}");
-        if *status == StatusCode::OK {
-            let id = issued_id(body).expect("an issued page names its request id");
-            let row = by_id
-                .get(&id)
-                .expect("every certificate handed out is in the log");
-            assert!(row["serial"].is_string());
-            assert!(issued.insert(id), "request ids are unique");
-        } else {
-            assert!(status.is_client_error() || status.is_server_error());
-            assert!(body.contains("<h1>"), "a clear page: {body}");
-        }
+        // Under load, every request is answered and issued: no server error, no refusal.
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        let id = issued_id(body).expect("an issued page names its request id");
+        let row = by_id
+            .get(&id)
+            .expect("every certificate handed out is in the log");
+        assert!(row["serial"].is_string());
+        assert!(issued.insert(id), "request ids are unique");
     }
-    assert!(
-        issued.len() >= REQUESTS * 9 / 10,
-        "{} of {REQUESTS} issued",
-        issued.len()
-    );
+    assert_eq!(issued.len(), REQUESTS);
     let serials: HashSet<&str> = rows.iter().filter_map(|r| r["serial"].as_str()).collect();
     assert_eq!(
         serials.len(),
@@ -254,6 +250,10 @@ fn sigkill_at_random_points_of_100_issuances_loses_nothing_handed_out() {
         }
     }
     drop(server);
+    assert!(
+        !received.is_empty(),
+        "some web requests were answered before their server was killed"
+    );
     let check = sb.ok(&["check"]);
     assert!(check.contains("is sound"), "{check}");
     let list: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
@@ -299,6 +299,10 @@ fn sigkill_at_random_points_of_100_issuances_loses_nothing_handed_out() {
             );
         }
     }
+    assert!(
+        files > 0,
+        "some command-line issuances finished before being killed"
+    );
     eprintln!(
         "crash test: {killed} processes killed, {files} certificate files, {} web answers, {} rows, 0 lost",
         received.len(),

@@ -164,6 +164,8 @@ pub struct Server {
     pub http: String,
     pub https_port: u16,
     pub admin_password: String,
+    /// What the server printed before it listened.
+    pub banner: Vec<String>,
     /// The server's standard output after the start-up lines, read on a thread.
     _reader: std::thread::JoinHandle<()>,
 }
@@ -171,18 +173,16 @@ pub struct Server {
 impl Server {
     /// Starts `ca serve` on the sandbox's data folder (creating the CA if there is none).
     pub fn start(sb: &Sandbox) -> Server {
+        Self::start_with(sb, &["--hostname", "localhost"])
+    }
+
+    /// Starts `ca serve` with `args` after its listening addresses.
+    pub fn start_with(sb: &Sandbox, args: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = sb
             .ca()
-            .args([
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--https",
-                "127.0.0.1:0",
-                "--hostname",
-                "localhost",
-            ])
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(args)
             .env("CA_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -191,8 +191,10 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let (mut http, mut https, mut password) = (None, None, String::new());
+        let mut banner = Vec::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
+            banner.push(line.clone());
             if let Some(rest) = line.strip_prefix("Created the user admin with the password ") {
                 password = rest.trim().to_owned();
             }
@@ -213,6 +215,7 @@ impl Server {
             http: http.expect("ca serve printed its HTTP address"),
             https_port: https.expect("ca serve printed its HTTPS address"),
             admin_password: password,
+            banner,
             _reader: reader,
         }
     }

@@ -15,23 +15,26 @@ use std::sync::OnceLock;
 
 use rcgen::{Issuer, KeyPair};
 use rustls_pki_types::CertificateDer;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use tracing::instrument;
 
+use crate::certificate::Fingerprint;
 use crate::crl::{self, Crl};
 use crate::error::{Error, NameRule, Result};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, lock_file, write_atomic};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, copy_atomic, lock_file, write_atomic};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
 use crate::revoke::RevocationReason;
 use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
-use crate::store::{CertificateRef, Issuance, ListFilter, RequestId, Store};
+use crate::store::{Access, CertificateRef, Issuance, ListFilter, RequestId, Store};
 
 const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
 const STORE: &str = "ca.db";
 const INIT_LOCK: &str = "init.lock";
+/// The setting that records the root's SHA-256 in the log, at creation.
+const ROOT_FINGERPRINT: &str = "root_sha256";
 
 /// Where clients fetch the CA's public files, given its public base URL. The web layer owns
 /// the paths; the authority only writes the URLs into certificates.
@@ -58,6 +61,8 @@ pub struct OpenOptions {
     pub connections: u32,
     /// The URLs certificates point at; without them certificates carry no CRL or AIA links.
     pub links: Option<Links>,
+    /// Only read the log (a read-only folder works too); nothing can be signed or recorded.
+    pub read_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -66,6 +71,7 @@ impl Default for OpenOptions {
             passphrase: None,
             connections: 1,
             links: None,
+            read_only: false,
         }
     }
 }
@@ -101,8 +107,6 @@ pub struct Authority {
     passphrase: Option<Passphrase>,
     links: Option<Links>,
     issuer: OnceLock<Issuer<'static, KeyPair>>,
-    /// The CRL last signed, and the revocation marker of the log when it was signed.
-    crl: tokio::sync::Mutex<Option<(Crl, (i64, i64))>>,
 }
 
 impl fmt::Debug for Authority {
@@ -153,9 +157,12 @@ impl Authority {
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
+        Self::clear_abandoned_log(dir).await?;
         let (key_pair, certificate) = init.root.make()?;
-        let store = Store::open(&dir.join(STORE), open.connections).await?;
-        store.set_settings(&init.actor, &settings).await?;
+        let store = Store::open(&dir.join(STORE), open.connections, Access::Create).await?;
+        let mut rows = settings;
+        rows.push((ROOT_FINGERPRINT, Fingerprint::of(certificate.der()).hex()));
+        store.set_settings(&init.actor, &rows).await?;
         store
             .audit(
                 &init.actor,
@@ -166,6 +173,7 @@ impl Authority {
             .await?;
         let key_pem = key::encode_pkcs8_pem(key_pair.serialized_der(), open.passphrase.as_ref())?;
         write_atomic(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
+        // The root certificate comes last: its presence marks a complete CA.
         write_atomic(
             &dir.join(ROOT_CERT),
             certificate.pem().as_bytes(),
@@ -179,14 +187,65 @@ impl Authority {
         Ok((authority, true))
     }
 
+    /// A log without a root certificate beside it is either what a creation that failed half
+    /// way left (no request, no user: removed, so creation can start again) or a CA's history
+    /// whose root went missing (refused: it must be restored, never replaced).
+    async fn clear_abandoned_log(dir: &Path) -> Result<()> {
+        let path = dir.join(STORE);
+        if !path.exists() {
+            return Ok(());
+        }
+        let store = match Store::open(&path, 1, Access::Write).await {
+            Ok(store) => store,
+            Err(Error::LogEmpty(_)) => {
+                return fs::remove_file(&path).map_err(|err| Error::io(&path, err));
+            }
+            Err(err) => return Err(err),
+        };
+        let used =
+            store.user_count().await? > 0 || !store.list(&ListFilter::default()).await?.is_empty();
+        store.close().await;
+        if used {
+            return Err(Error::RootMissing(dir.to_owned()));
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                fs::remove_file(&file).map_err(|err| Error::io(&file, err))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Opens the CA in `dir`. The root key is read (and decrypted with the passphrase) only
-    /// when something is signed, so read-only commands work without the passphrase.
+    /// when something is signed, so read-only commands work without the passphrase. A folder
+    /// whose log is missing, empty, or made for another root is refused.
     #[instrument(skip_all)]
     pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
+        let store_path = dir.join(STORE);
         if !Self::exists(dir) {
+            if store_path.exists() {
+                return Err(Error::RootMissing(dir.to_owned()));
+            }
             return Err(Error::NotInitialised(dir.to_owned()));
         }
-        let store = Store::open(&dir.join(STORE), open.connections).await?;
+        for path in [dir, store_path.as_path()] {
+            if let Ok(meta) = fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o022 != 0 {
+                    return Err(Error::FolderExposed {
+                        path: path.to_owned(),
+                        mode,
+                    });
+                }
+            }
+        }
+        let access = if open.read_only {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        let store = Store::open(&store_path, open.connections, access).await?;
         Self::open_with_store(dir, store, open).await
     }
 
@@ -197,6 +256,27 @@ impl Authority {
             .and_then(|certs| certs.into_iter().next())
             .ok_or_else(|| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
         let root = Root::parse(der, &path.display().to_string())?;
+        let found = root.fingerprint().hex();
+        match store.setting(ROOT_FINGERPRINT).await? {
+            Some(recorded) if recorded == found => {}
+            Some(recorded) => {
+                return Err(Error::LogOfAnotherRoot {
+                    path: store.path().to_owned(),
+                    recorded,
+                    found,
+                });
+            }
+            // A log from before the fingerprint was recorded: its settings show it belongs to
+            // a CA, and it is adopted by the root beside it.
+            None if store.setting("policy").await?.is_some() => {
+                if !open.read_only {
+                    store
+                        .set_settings("ca", &[(ROOT_FINGERPRINT, found)])
+                        .await?;
+                }
+            }
+            None => return Err(Error::LogEmpty(store.path().to_owned())),
+        }
         let settings = Settings::read(&store).await?;
         Ok(Authority {
             dir: dir.to_owned(),
@@ -206,8 +286,94 @@ impl Authority {
             passphrase: open.passphrase,
             links: open.links,
             issuer: OnceLock::new(),
-            crl: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Writes a consistent copy of the whole CA into `target` (made, mode 0700; it must not
+    /// hold a CA already) while other processes go on issuing: the log as one snapshot, the
+    /// root certificate, and its key (mode 0600), each under a temporary name then renamed.
+    #[instrument(skip_all)]
+    pub async fn backup(&self, target: &Path) -> Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(target)
+            .map_err(|err| Error::io(target, err))?;
+        for name in [STORE, ROOT_CERT, ROOT_KEY] {
+            if target.join(name).exists() {
+                return Err(Error::Conflict(format!(
+                    "{} already holds a backup: choose an empty folder",
+                    target.display()
+                )));
+            }
+        }
+        let staged = target.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
+        let copied = self.store.backup(&staged).await;
+        let renamed = copied.and_then(|()| {
+            fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
+                .and_then(|()| fs::rename(&staged, target.join(STORE)))
+                .map_err(|err| Error::io(target.join(STORE), err))
+        });
+        if let Err(err) = renamed {
+            let _ = fs::remove_file(&staged);
+            return Err(err);
+        }
+        copy_atomic(
+            &self.dir.join(ROOT_KEY),
+            &target.join(ROOT_KEY),
+            SECRET_MODE,
+        )?;
+        copy_atomic(
+            &self.dir.join(ROOT_CERT),
+            &target.join(ROOT_CERT),
+            PUBLIC_MODE,
+        )?;
+        Ok(())
+    }
+
+    /// Puts the backup in `backup` into the data folder `dir`, which must hold no CA: the
+    /// backup is checked first (as [`Authority::check`] does), then copied in, root
+    /// certificate last, and checked again where it now lies.
+    #[instrument(skip_all)]
+    pub async fn restore(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
+        if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
+            return Err(Error::AlreadyInitialised(dir.to_owned()));
+        }
+        let source = Self::open(
+            backup,
+            OpenOptions {
+                read_only: true,
+                ..open.clone()
+            },
+        )
+        .await?;
+        let problems = source.check().await?;
+        source.close().await;
+        if !problems.is_empty() {
+            return Err(Error::Conflict(format!(
+                "the backup in {} is not sound: {}",
+                backup.display(),
+                problems.join("; ")
+            )));
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|err| Error::io(dir, err))?;
+        copy_atomic(&backup.join(STORE), &dir.join(STORE), SECRET_MODE)?;
+        copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
+        copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
+        let restored = Self::open(dir, open).await?;
+        let problems = restored.check().await?;
+        if !problems.is_empty() {
+            return Err(Error::Conflict(format!(
+                "the restored CA in {} is not sound: {}",
+                dir.display(),
+                problems.join("; ")
+            )));
+        }
+        Ok(restored)
     }
 
     /// The data folder.
@@ -303,44 +469,39 @@ impl Authority {
         self.store.revoke(id, reason, actor).await
     }
 
-    /// Signs a new CRL listing every revoked, unexpired certificate, valid for the configured
-    /// number of days.
-    #[instrument(skip_all)]
-    pub async fn sign_crl(&self) -> Result<Crl> {
-        let issuer = self.issuer()?;
-        let days = self.current_settings().await?.crl_days;
-        let revoked = self.store.revoked().await?;
-        let number = self.store.next_crl_number().await?;
-        let this_update = OffsetDateTime::now_utc();
-        let next_update = this_update + Duration::days(i64::from(days.max(1)));
-        crl::sign(
-            &revoked,
-            number,
-            this_update,
-            next_update,
-            self.root.key_identifier(),
-            issuer,
-        )
-    }
-
-    /// The current CRL: signed anew when there is none yet, when a revocation was recorded
-    /// since (by this process or another), or when half its lifetime has passed, so clients
-    /// never hold one past its nextUpdate.
+    /// The current CRL: the one in the log while it is current, else a new one signed now
+    /// (see the rule in the store's CRL module). Every process hands out the same CRL.
     #[instrument(skip_all)]
     pub async fn current_crl(&self) -> Result<Crl> {
-        let marker = self.store.revocation_marker().await?;
-        let mut cached = self.crl.lock().await;
-        if let Some((crl, seen)) = cached.as_ref() {
-            let half: Duration = (crl.next_update - crl.this_update) / 2;
-            if *seen == marker
-                && OffsetDateTime::now_utc() < crl.this_update + half.max(Duration::minutes(1))
-            {
-                return Ok(crl.clone());
-            }
+        if let Some(crl) = self.store.current_crl().await? {
+            return Ok(crl);
         }
-        let crl = self.sign_crl().await?;
-        *cached = Some((crl.clone(), marker));
-        Ok(crl)
+        self.refresh_crl(false).await
+    }
+
+    /// Signs a new CRL now, even if the current one would do.
+    #[instrument(skip_all)]
+    pub async fn sign_crl(&self) -> Result<Crl> {
+        self.refresh_crl(true).await
+    }
+
+    async fn refresh_crl(&self, force: bool) -> Result<Crl> {
+        let issuer = self.issuer()?;
+        let days = self.current_settings().await?.crl_days;
+        let key_identifier = self.root.key_identifier();
+        self.store
+            .refresh_crl(force, |revoked, number, this_update| {
+                let next_update = this_update + Duration::days(i64::from(days.max(1)));
+                crl::sign(
+                    revoked,
+                    number,
+                    this_update,
+                    next_update,
+                    key_identifier,
+                    issuer,
+                )
+            })
+            .await
     }
 
     /// Checks the data folder: the log (SQLite's own checks and every certificate's
@@ -393,6 +554,10 @@ impl Authority {
         if mode & 0o077 != 0 {
             return Err(Error::CaKeyExposed { path, mode });
         }
+        let owner = std::os::unix::fs::MetadataExt::uid(&meta);
+        if owner != rustix::process::geteuid().as_raw() {
+            return Err(Error::CaKeyNotOwned { path, owner });
+        }
         let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
         let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)?;
         let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)?;
@@ -441,6 +606,59 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_log_left_by_a_creation_that_failed_half_way_is_replaced_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // A creation that died after making the log, before the root: an empty log.
+        Store::open(&dir.path().join(STORE), 1, Access::Create)
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let created = Authority::init(dir.path(), quick(), OpenOptions::default())
+            .await
+            .unwrap();
+        created.close().await;
+        // A log with history and no root is another matter: it is never replaced.
+        fs::remove_file(dir.path().join(ROOT_CERT)).unwrap();
+        let reopened = Store::open(&dir.path().join(STORE), 1, Access::Write)
+            .await
+            .unwrap();
+        reopened.audit("test", "test", "", "").await.unwrap();
+        reopened
+            .put_user("alice", "admin", "x", "test")
+            .await
+            .unwrap();
+        reopened.close().await;
+        assert!(matches!(
+            Authority::init(dir.path(), quick(), OpenOptions::default()).await,
+            Err(Error::RootMissing(_))
+        ));
+        assert!(matches!(
+            Authority::open(dir.path(), OpenOptions::default()).await,
+            Err(Error::RootMissing(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_log_of_another_root() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for dir in [&one, &two] {
+            Authority::init(dir.path(), quick(), OpenOptions::default())
+                .await
+                .unwrap()
+                .close()
+                .await;
+        }
+        fs::copy(two.path().join(ROOT_CERT), one.path().join(ROOT_CERT)).unwrap();
+        match Authority::open(one.path(), OpenOptions::default()).await {
+            Err(Error::LogOfAnotherRoot {
+                recorded, found, ..
+            }) => assert_ne!(recorded, found),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -97,6 +97,37 @@ pub enum Error {
     #[error("there is no CA in {}", .0.display())]
     NotInitialised(PathBuf),
 
+    /// The data folder holds an issuance log but no root certificate.
+    #[error("{} holds an issuance log but no root certificate (root.crt)", .0.display())]
+    RootMissing(PathBuf),
+
+    /// The issuance log of a CA is missing.
+    #[error("the issuance log {} is missing, so this CA's requests, certificates and revocations are not there", .0.display())]
+    LogMissing(PathBuf),
+
+    /// The issuance log of a CA is empty: it holds none of the CA's history.
+    #[error("the issuance log {} is empty or is not an issuance log", .0.display())]
+    LogEmpty(PathBuf),
+
+    /// The issuance log was made for another root than the folder's root certificate.
+    #[error(
+        "the issuance log {} was made for another root (SHA-256 {recorded}), not for this folder's root.crt (SHA-256 {found})",
+        .path.display()
+    )]
+    LogOfAnotherRoot {
+        path: PathBuf,
+        recorded: String,
+        found: String,
+    },
+
+    /// The issuance log needs a schema upgrade, which a read-only folder cannot take.
+    #[error("the issuance log {} was written by an older version and needs an upgrade, which a read-only folder cannot take", .0.display())]
+    LogOutdated(PathBuf),
+
+    /// The data folder or its log can be changed by other users.
+    #[error("{} can be changed by other users (mode {mode:o}), so it is not used", .path.display())]
+    FolderExposed { path: PathBuf, mode: u32 },
+
     /// A new CA was asked for where one exists.
     #[error("a CA already exists in {}: it was left untouched", .0.display())]
     AlreadyInitialised(PathBuf),
@@ -104,6 +135,10 @@ pub enum Error {
     /// The root key file can be read by other users.
     #[error("{} can be read by other users (mode {mode:o}), so it is not used", .path.display())]
     CaKeyExposed { path: PathBuf, mode: u32 },
+
+    /// The root key file belongs to another user.
+    #[error("{} belongs to another user (uid {owner}), so it is not used", .path.display())]
+    CaKeyNotOwned { path: PathBuf, owner: u32 },
 
     /// The root key file is encrypted and no passphrase was given.
     #[error("{} is encrypted and no passphrase was given", .path.display())]
@@ -252,7 +287,14 @@ impl Error {
             | Error::NotInitialised(_)
             | Error::AlreadyInitialised(_) => true,
             Error::Store(StoreError::NotFound) => true,
-            Error::CaKeyExposed { .. }
+            Error::RootMissing(_)
+            | Error::LogMissing(_)
+            | Error::LogEmpty(_)
+            | Error::LogOfAnotherRoot { .. }
+            | Error::LogOutdated(_)
+            | Error::FolderExposed { .. }
+            | Error::CaKeyNotOwned { .. }
+            | Error::CaKeyExposed { .. }
             | Error::CaKeyLocked { .. }
             | Error::CaKeyPassphrase { .. }
             | Error::CaKey(_)

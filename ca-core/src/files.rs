@@ -45,6 +45,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     })
 }
 
+/// Copies `from` to `to` through a temporary file created with `mode`, then renamed.
+pub(crate) fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<()> {
+    let bytes = fs::read(from).map_err(|err| Error::io(from, err))?;
+    write_atomic(to, &bytes, mode)
+}
+
 /// Takes an exclusive advisory lock on `path` (created if missing); released on drop.
 pub(crate) fn lock_file(path: &Path) -> Result<File> {
     let file = OpenOptions::new()

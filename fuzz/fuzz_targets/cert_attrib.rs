@@ -6,6 +6,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     if let Ok(attributes) = ca_core::enroll::RequestAttributes::parse(text) {
-        assert_eq!(attributes.raw, text);
+        let again = ca_core::enroll::RequestAttributes::parse(&attributes.raw).expect("accepted once, accepted again");
+        assert_eq!(again, attributes);
+        if let Some(template) = &attributes.template {
+            assert!(ca_core::enroll::TEMPLATES.contains(&template.as_str()));
+        }
     }
 });

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_read(data).await?;
     let problems = authority.check().await?;
     if problems.is_empty() {
         say!(

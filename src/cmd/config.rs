@@ -18,12 +18,16 @@ pub(crate) enum Command {
 }
 
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
-    let mut authority = crate::cmd::open(data).await?;
-    if let Command::Set { key, value } = &command {
-        authority
-            .set_setting(*key, value, &crate::cmd::actor())
-            .await?;
-    }
+    let authority = match &command {
+        Command::Show => crate::cmd::open_read(data).await?,
+        Command::Set { key, value } => {
+            let mut authority = crate::cmd::open(data).await?;
+            authority
+                .set_setting(*key, value, &crate::cmd::actor())
+                .await?;
+            authority
+        }
+    };
     let settings = authority.settings();
     say!(
         "url       {}",

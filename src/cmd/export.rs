@@ -22,7 +22,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
     let cert = row.certificate.as_ref().ok_or_else(|| {
         Refused(format!(

@@ -52,7 +52,7 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     say!(
         "Created the CA \"{}\" in {}",
         root.common_name(),
-        authority.dir().display()
+        std::path::absolute(authority.dir())?.display()
     );
     say!("  key          {}", root.key_algorithm());
     say!("  valid until  {}", when(root.not_after()));
@@ -63,7 +63,7 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     say!("  SHA-256      {}", root.fingerprint().colons());
     say!(
         "Install {} on every client as a trusted root (`ca root --out root.crt` writes a copy).",
-        authority.dir().join("root.crt").display()
+        std::path::absolute(authority.dir().join("root.crt"))?.display()
     );
     Ok(())
 }

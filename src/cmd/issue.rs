@@ -4,12 +4,9 @@ use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
-use ca_core::{
-    Authority, InitOptions, IssueRequest, Issued, KeyAlgorithm, NamePolicy, Passphrase, Profile,
-    RootSpec, SubjectName, root::default_root_name,
-};
+use ca_core::{IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
 
-use crate::cmd::{Refused, init::describe_new_root, open_options};
+use crate::cmd::Refused;
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -118,33 +115,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let files = args.files.prepare(&stem)?;
 
-    let authority = if Authority::exists(data) {
-        crate::cmd::open(data).await?
-    } else {
-        // Refuse bad names before creating anything.
-        NamePolicy {
-            allow_internal: args.allow_internal,
-            permitted: Vec::new(),
-        }
-        .check(&names)?;
-        let init = InitOptions {
-            root: RootSpec {
-                name: Some(default_root_name(names.iter().find_map(SubjectName::dns))),
-                ..RootSpec::default()
-            },
-            actor: crate::cmd::actor(),
-            ..InitOptions::default()
-        };
-        let (authority, created) = Authority::open_or_init(data, init, open_options(1)?).await?;
-        if created {
-            eprintln!(
-                "ca: there was no CA in {}, so one was created first:",
-                data.display()
-            );
-            describe_new_root(&authority)?;
-        }
-        authority
-    };
+    let authority = crate::cmd::open(data).await?;
     let issued = authority
         .issue(IssueRequest {
             names,
@@ -155,7 +126,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             requester: crate::cmd::actor(),
         })
         .await?;
-    files.write(&issued)?;
+    files.write_issued(&issued)?;
     describe(&issued, &files)?;
     Ok(())
 }
@@ -193,7 +164,21 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    pub(crate) fn write(&self, issued: &Issued) -> anyhow::Result<()> {
+    /// Writes the files of a certificate whose row is already committed. When that fails (a
+    /// full disk), the error says that the certificate exists and how to get another key.
+    pub(crate) fn write_issued(&self, issued: &Issued) -> anyhow::Result<()> {
+        self.write(issued).map_err(|err| {
+            let id = issued.issuance.id;
+            anyhow::anyhow!(
+                "certificate {id} was issued and is in the log, but its files could not be written ({}); \
+                 its key existed only in memory and is lost: run `ca renew {id}` for a new key and certificate, \
+                 and `ca revoke {id} --reason superseded` to withdraw this one",
+                crate::explain::sentence(&err)
+            )
+        })
+    }
+
+    fn write(&self, issued: &Issued) -> anyhow::Result<()> {
         let key = issued
             .key
             .as_ref()

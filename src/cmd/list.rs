@@ -24,7 +24,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         status: args.status,
         expiring_within_days: args.expiring,
     };
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_read(data).await?;
     let rows = authority.list(&filter).await?;
     if args.json {
         let array: Vec<_> = rows.iter().map(issuance_json).collect();

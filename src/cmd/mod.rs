@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ca_core::{Authority, OpenOptions, Passphrase};
 
+pub(crate) mod backup;
 pub(crate) mod check;
 pub(crate) mod config;
 pub(crate) mod export;
@@ -31,19 +32,29 @@ pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
     }
 }
 
-/// How the command line opens a CA: one connection to the log, the passphrase from the
-/// environment, and the pages' URLs for the links certificates carry.
+/// How the command line opens a CA: the passphrase from the environment, and the pages' URLs
+/// for the links certificates carry.
 pub(crate) fn open_options(connections: u32) -> anyhow::Result<OpenOptions> {
     Ok(OpenOptions {
         passphrase: passphrase()?,
         connections,
         links: Some(ca_web::LINKS),
+        read_only: false,
     })
 }
 
-/// Opens the CA in `data`.
+/// Opens the CA in `data` to change it.
 pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
     Ok(Authority::open(data, open_options(1)?).await?)
+}
+
+/// Opens the CA in `data` only to read it: works on a read-only folder too.
+pub(crate) async fn open_read(data: &Path) -> anyhow::Result<Authority> {
+    let options = OpenOptions {
+        read_only: true,
+        ..open_options(1)?
+    };
+    Ok(Authority::open(data, options).await?)
 }
 
 /// The user running the command, for the audit trail.

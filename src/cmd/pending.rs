@@ -22,7 +22,7 @@ pub(crate) struct DenyArgs {
 }
 
 pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_read(data).await?;
     let rows = authority
         .list(&ListFilter {
             status: Some(Status::Pending),

@@ -25,7 +25,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let files = args.files.prepare(&stem)?;
     let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
-    files.write(&issued)?;
+    files.write_issued(&issued)?;
     describe(&issued, &files)?;
     say!(
         "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",

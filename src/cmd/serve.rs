@@ -8,7 +8,7 @@ use std::time::Duration;
 use ca_core::name::host_name;
 use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
-use ca_core::{Authority, InitOptions, ListFilter, RootSpec, SubjectName};
+use ca_core::{Authority, InitOptions, ListFilter, Root, RootSpec, SubjectName};
 use ca_web::{AppState, Listeners, serve, tls_config};
 use tokio::net::TcpListener;
 
@@ -28,29 +28,22 @@ pub(crate) struct Args {
     #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
     https: SocketAddr,
     /// A name clients use to reach this server, for its HTTPS certificate; repeatable
-    /// [default: this machine's host name]. localhost and 127.0.0.1 are always added.
+    /// [default: this machine's host name]. localhost and 127.0.0.1 are added when the root's
+    /// name constraints permit them.
     #[arg(long, value_name = "NAME")]
     hostname: Vec<SubjectName>,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let mut names: Vec<SubjectName> = Vec::new();
-    let given: Vec<SubjectName> = if args.hostname.is_empty() {
+    let defaulted = args.hostname.is_empty();
+    let wanted: Vec<SubjectName> = if defaulted {
         vec![host_name().parse()?]
     } else {
         args.hostname.clone()
     };
-    for name in given
-        .into_iter()
-        .chain(["localhost".parse()?, "127.0.0.1".parse()?])
-    {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
     let init = InitOptions {
         root: RootSpec {
-            name: Some(default_root_name(names.iter().find_map(SubjectName::dns))),
+            name: Some(default_root_name(wanted.iter().find_map(SubjectName::dns))),
             ..RootSpec::default()
         },
         actor: "ca serve".into(),
@@ -61,6 +54,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     if created {
         describe_new_root(&authority)?;
     }
+    let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
         authority
@@ -168,6 +162,66 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
         }
         tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
     }
+}
+
+/// The names on the server's own certificate: those asked for (or this machine's host name),
+/// then `localhost` and `127.0.0.1`, each only when the root's name constraints permit it, so
+/// that clients accept the certificate. A name asked for outside the constraints is refused.
+fn server_names(
+    root: &Root,
+    wanted: Vec<SubjectName>,
+    defaulted: bool,
+) -> anyhow::Result<Vec<SubjectName>> {
+    let permitted = || {
+        root.permitted()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut names: Vec<SubjectName> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    for name in wanted {
+        if root.permits(&name) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        } else if defaulted {
+            left_out.push(name.to_string());
+        } else {
+            return Err(Refused(format!(
+                "--hostname {name} is outside the root's name constraints ({}), so clients would refuse the server's certificate: give --hostname a name under them",
+                permitted()
+            ))
+            .into());
+        }
+    }
+    for local in ["localhost", "127.0.0.1"] {
+        let name: SubjectName = local.parse()?;
+        if root.permits(&name) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        } else {
+            left_out.push(local.to_owned());
+        }
+    }
+    if names.is_empty() {
+        return Err(Refused(format!(
+            "the root's name constraints ({}) permit none of this server's names: pass --hostname with the name clients use, under them",
+            permitted()
+        ))
+        .into());
+    }
+    if !left_out.is_empty() {
+        say!(
+            "Left {} out of the server's certificate: the root's name constraints ({}) do not permit {}.",
+            left_out.join(" and "),
+            permitted(),
+            if left_out.len() == 1 { "it" } else { "them" }
+        );
+    }
+    Ok(names)
 }
 
 async fn shutdown_signal() {

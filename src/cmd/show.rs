@@ -17,7 +17,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
     if args.json {
         say!("{}", serde_json::to_string_pretty(&issuance_json(&row))?);

@@ -6,6 +6,7 @@ use ca_core::Profile;
 use ca_core::RequestSource;
 use ca_core::csr::{CertificateRequest, SignOptions};
 
+use crate::cmd::Refused;
 use crate::output::{emit, when};
 
 #[derive(clap::Args, Debug)]
@@ -25,9 +26,22 @@ pub(crate) struct Args {
     /// Also allow TLS client authentication with this certificate.
     #[arg(long)]
     client_auth: bool,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    if let Some(out) = &args.out
+        && out.exists()
+        && !args.force
+    {
+        return Err(Refused(format!(
+            "{} already exists: choose another --out file, or pass --force to replace it",
+            out.display()
+        ))
+        .into());
+    }
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open(data).await?;
@@ -44,7 +58,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             },
         )
         .await?;
-    emit(args.out.as_deref(), issued.leaf_pem().as_bytes(), false)?;
+    emit(args.out.as_deref(), issued.leaf_pem().as_bytes(), false).map_err(|err| {
+        let id = issued.issuance.id;
+        anyhow::anyhow!(
+            "certificate {id} was issued and is in the log, but could not be written ({}): \
+             `ca export {id} --format pem --out FILE` writes it again",
+            crate::explain::sentence(&err)
+        )
+    })?;
     if let Some(cert) = &issued.issuance.certificate {
         eprintln!(
             "ca: issued certificate {} for {} ({} key), valid until {}, serial {}",

@@ -9,6 +9,7 @@
 //! keep the rest. [`records`] holds the types the rest of the authority sees.
 
 mod audit;
+mod crl;
 mod records;
 mod requests;
 mod revocations;
@@ -16,7 +17,7 @@ mod settings;
 mod users;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -24,7 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tracing::instrument;
 
 use crate::certificate::Fingerprint;
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
 pub use records::{
@@ -35,38 +36,144 @@ pub use records::{
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// True when the database holds an issuance log (its migrations table), not an empty file.
+async fn is_log(pool: &SqlitePool) -> Result<bool> {
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|_| StoreError::Corrupt("the file is not a SQLite database".into()))?;
+    Ok(tables == 1)
+}
+
 /// An open issuance log.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
     writer: writer::Writer,
+    path: PathBuf,
+}
+
+/// How a log is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A new log for a new CA: created, and brought up to the current schema.
+    Create,
+    /// An existing log, read and written; its schema is brought up to date. A missing or
+    /// empty file is refused: the log is never silently replaced.
+    Write,
+    /// An existing log, only read (a read-only folder works too).
+    Read,
 }
 
 impl Store {
-    /// Opens (creating if needed) the log at `path` and brings its schema up to date.
+    /// Opens the log at `path` as `access` says.
     #[instrument(skip_all)]
-    pub async fn open(path: &Path, max_connections: u32) -> Result<Store> {
+    pub async fn open(path: &Path, max_connections: u32, access: Access) -> Result<Store> {
+        if access != Access::Create {
+            match std::fs::metadata(path) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::LogMissing(path.to_owned()));
+                }
+                Err(err) => return Err(Error::io(path, err)),
+                Ok(meta) if meta.len() == 0 => return Err(Error::LogEmpty(path.to_owned())),
+                Ok(_) => {}
+            }
+        }
+        let pool = match access {
+            Access::Read => Self::connect_read_only(path, max_connections).await?,
+            Access::Create | Access::Write => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(access == Access::Create)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(BUSY_TIMEOUT);
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::from)?
+            }
+        };
+        let migrator = sqlx::migrate!("../migrations");
+        if access != Access::Create && !is_log(&pool).await? {
+            pool.close().await;
+            return Err(Error::LogEmpty(path.to_owned()));
+        }
+        if access == Access::Read {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&pool)
+                    .await?;
+            let latest = migrator.iter().map(|m| m.version).max();
+            if applied < latest {
+                pool.close().await;
+                return Err(Error::LogOutdated(path.to_owned()));
+            }
+        } else {
+            // Migrations of one folder run one process at a time: two processes opening a
+            // new folder together would otherwise race to create the same tables.
+            let lock = lock_file(&path.with_extension("lock"))?;
+            let migrated = migrator.run(&pool).await;
+            drop(lock);
+            migrated.map_err(StoreError::from)?;
+        }
+        let writer = writer::Writer::start(pool.clone());
+        Ok(Store {
+            pool,
+            writer,
+            path: path.to_owned(),
+        })
+    }
+
+    /// A read-only pool: through SQLite's locks when the folder allows it, else (a read-only
+    /// folder, where the write-ahead log's index cannot be made) as an unchanging file.
+    async fn connect_read_only(path: &Path, max_connections: u32) -> Result<SqlitePool> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .read_only(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
+            .acquire_timeout(BUSY_TIMEOUT);
+        if let Ok(locked) = pool.clone().connect_with(options.clone()).await {
+            let readable = sqlx::query("SELECT 1 FROM sqlite_master LIMIT 1")
+                .fetch_optional(&locked)
+                .await
+                .is_ok();
+            if readable {
+                return Ok(locked);
+            }
+            locked.close().await;
+        }
+        Ok(pool
+            .connect_with(options.immutable(true))
             .await
-            .map_err(StoreError::from)?;
-        // Migrations of one folder run one process at a time: two processes opening a new
-        // folder together would otherwise race to create the same tables.
-        let lock = lock_file(&path.with_extension("lock"))?;
-        let migrated = sqlx::migrate!("../migrations").run(&pool).await;
-        drop(lock);
-        migrated.map_err(StoreError::from)?;
-        let writer = writer::Writer::start(pool.clone());
-        Ok(Store { pool, writer })
+            .map_err(StoreError::from)?)
+    }
+
+    /// The file the log is kept in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a consistent copy of the whole log to `target` (which must not exist), while
+    /// other processes go on writing: SQLite's `VACUUM INTO` reads one snapshot.
+    #[instrument(skip_all)]
+    pub async fn backup(&self, target: &Path) -> Result<()> {
+        let text = target.to_str().ok_or_else(|| {
+            Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(text)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// SQLite's own checks (`PRAGMA integrity_check` and `foreign_key_check`), and every

@@ -4,9 +4,8 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::{Issuance, RequestId, Store, audit};
-use crate::choice::Choice;
-use crate::error::{Error, Result, StoreError};
-use crate::revoke::{Revocation, RevocationReason};
+use crate::error::{Error, Result};
+use crate::revoke::RevocationReason;
 
 impl Store {
     /// Records the revocation of the certificate of request `id`. Revoking twice, or a
@@ -60,59 +59,5 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.issuance(id).await
-    }
-
-    /// Changes whenever a revocation is recorded, by this process or another: the number of
-    /// revocations and the newest one's row id.
-    pub async fn revocation_marker(&self) -> Result<(i64, i64)> {
-        Ok(
-            sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM revocations")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    /// Every revoked certificate that has not yet expired, oldest revocation first.
-    #[instrument(skip_all)]
-    pub async fn revoked(&self) -> Result<Vec<Revocation>> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT c.serial, v.revoked_at, v.reason FROM revocations v
-             JOIN certificates c ON c.request_id = v.request_id
-             WHERE c.not_after >= $1 ORDER BY v.revoked_at",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(serial, at, reason)| {
-                let corrupt = |what: String| -> Error { StoreError::Corrupt(what).into() };
-                Ok(Revocation {
-                    serial: serial
-                        .parse()
-                        .map_err(|_| corrupt(format!("serial {serial}")))?,
-                    revoked_at: OffsetDateTime::from_unix_timestamp(at)
-                        .map_err(|err| corrupt(err.to_string()))?,
-                    reason: RevocationReason::from_name(&reason)
-                        .map_err(|_| corrupt(format!("reason {reason}")))?,
-                })
-            })
-            .collect()
-    }
-
-    /// Draws the next CRL number: one more than the last, kept in the log so it only grows
-    /// (RFC 5280 §5.2.3).
-    #[instrument(skip_all)]
-    pub async fn next_crl_number(&self) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let number: i64 = sqlx::query_scalar(
-            "INSERT INTO settings (key, value) VALUES ('crl_number', '1')
-             ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
-             RETURNING CAST(value AS INTEGER)",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(number)
     }
 }

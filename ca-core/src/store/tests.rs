@@ -53,9 +53,13 @@ fn days(n: i64) -> OffsetDateTime {
 }
 
 async fn open(dir: &tempfile::TempDir, connections: u32) -> Store {
-    Store::open(&dir.path().join("ca.db"), connections)
-        .await
-        .unwrap()
+    let path = dir.path().join("ca.db");
+    let access = if path.exists() {
+        Access::Write
+    } else {
+        Access::Create
+    };
+    Store::open(&path, connections, access).await.unwrap()
 }
 
 #[tokio::test]

@@ -1,0 +1,48 @@
+//! `ca backup DIR` and `ca restore DIR`: the whole CA, copied out while it runs, and put back.
+
+use std::path::{Path, PathBuf};
+
+use ca_core::Authority;
+
+use crate::cmd::open_options;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct BackupArgs {
+    /// The folder to write the backup into (made if missing; it must hold no backup).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RestoreArgs {
+    /// The folder `ca backup` wrote.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+}
+
+pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> {
+    let authority = crate::cmd::open(data).await?;
+    authority.backup(&args.dir).await?;
+    say!(
+        "Backed up the CA \"{}\" from {} to {}: the log (one consistent snapshot), root.crt and root.key (mode 0600).",
+        authority.root().common_name(),
+        data.display(),
+        args.dir.display()
+    );
+    say!("Keep it as safe as the CA itself: root.key signs for every client that trusts the root.");
+    Ok(())
+}
+
+pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()> {
+    let authority = Authority::restore(&args.dir, data, open_options(1)?).await?;
+    let rows = authority.list(&ca_core::ListFilter::default()).await?;
+    say!(
+        "Restored the CA \"{}\" from {} into {}: {} requests, root SHA-256 {}. It passes every check of `ca check`.",
+        authority.root().common_name(),
+        args.dir.display(),
+        std::path::absolute(data)?.display(),
+        rows.len(),
+        authority.root().fingerprint().colons()
+    );
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Roots with name constraints: what they issue verifies in OpenSSL and GnuTLS, and the CA's
+//! own server can be run under them.
+
+use std::process::{Command, Stdio};
+
+use crate::util::{Sandbox, Server, openssl, openssl_ok};
+
+/// `certtool --verify` (GnuTLS) of `file` under the sandbox's root, for `host`.
+fn certtool_verifies(sb: &Sandbox, file: &str, host: &str) -> bool {
+    let out = Command::new("certtool")
+        .current_dir(sb.path())
+        .args(["--verify", "--load-ca-certificate"])
+        .arg(sb.data().join("root.crt"))
+        .args(["--infile", file, "--verify-hostname", host])
+        .stdin(Stdio::null())
+        .output()
+        .expect("GnuTLS certtool (Debian's gnutls-bin) is needed to verify what ca writes");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.contains("Chain verification output: Verified.")
+}
+
+fn openssl_verifies(sb: &Sandbox, file: &str, check: &[&str]) -> bool {
+    let root = sb.data().join("root.crt");
+    let mut args = vec!["verify", "-CAfile", root.to_str().unwrap()];
+    args.extend_from_slice(check);
+    args.push(file);
+    openssl(sb.path(), &args).status.success()
+}
+
+#[test]
+fn leaves_for_ip_addresses_have_no_common_name_and_verify_under_a_constrained_root() {
+    let sb = Sandbox::new();
+    sb.init(&["--permit", "example.com", "--permit", "192.0.2.0/24"]);
+    sb.ok(&["issue", "192.0.2.10", "--key", "ecdsa-p256"]);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--ip",
+        "192.0.2.11",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    // An IP address alone: no CN (OpenSSL and GnuTLS would check an IP text in a CN against
+    // the DNS constraints, and refuse it).
+    let subject = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "192.0.2.10.crt", "-noout", "-subject"],
+    );
+    assert_eq!(subject.trim(), "subject=", "{subject}");
+    assert!(openssl_verifies(
+        &sb,
+        "192.0.2.10.crt",
+        &["-verify_ip", "192.0.2.10"]
+    ));
+    assert!(!openssl_verifies(
+        &sb,
+        "192.0.2.10.crt",
+        &["-verify_ip", "192.0.2.12"]
+    ));
+    assert!(certtool_verifies(&sb, "192.0.2.10.crt", "192.0.2.10"));
+    // A DNS name and an IP address: the CN is the DNS name; both verify.
+    let subject = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "mail.example.com.crt", "-noout", "-subject"],
+    );
+    assert_eq!(subject.trim(), "subject=CN = mail.example.com", "{subject}");
+    assert!(openssl_verifies(
+        &sb,
+        "mail.example.com.crt",
+        &["-verify_hostname", "mail.example.com"]
+    ));
+    assert!(openssl_verifies(
+        &sb,
+        "mail.example.com.crt",
+        &["-verify_ip", "192.0.2.11"]
+    ));
+    assert!(certtool_verifies(
+        &sb,
+        "mail.example.com.crt",
+        "mail.example.com"
+    ));
+    assert!(certtool_verifies(&sb, "mail.example.com.crt", "192.0.2.11"));
+    assert!(!certtool_verifies(
+        &sb,
+        "mail.example.com.crt",
+        "www.example.com"
+    ));
+}
+
+#[test]
+fn a_constrained_root_serves_its_own_pages_with_a_certificate_clients_accept() {
+    let sb = Sandbox::new();
+    sb.init(&["--permit", "example.com"]);
+    // Outside the constraints: refused before anything starts, naming the flag.
+    let stderr = sb.refused(&[
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--hostname",
+        "ca.example.org",
+    ]);
+    assert!(
+        stderr.contains("--hostname ca.example.org is outside") && stderr.contains("example.com"),
+        "{stderr}"
+    );
+    let server = Server::start_with(&sb, &["--hostname", "mail.example.com"]);
+    let banner = server.banner.join("\n");
+    assert!(
+        banner.contains("Left localhost and 127.0.0.1 out of the server's certificate"),
+        "{banner}"
+    );
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect"])
+        .arg(format!("127.0.0.1:{}", server.https_port))
+        .args([
+            "-servername",
+            "mail.example.com",
+            "-verify_hostname",
+            "mail.example.com",
+            "-verify_return_error",
+            "-brief",
+            "-CAfile",
+        ])
+        .arg(sb.data().join("root.crt"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Verification: OK"), "{text}");
+    // The certificate holds only what the root permits.
+    let served = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            sb.data().join("https.crt").to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ],
+    );
+    assert!(served.contains("DNS:mail.example.com"), "{served}");
+    assert!(
+        !served.contains("localhost") && !served.contains("127.0.0.1"),
+        "{served}"
+    );
+}
