@@ -12,6 +12,7 @@ mod constraints;
 mod datafolder;
 mod exports;
 mod fuzz_seeds;
+mod hardening;
 mod lifecycle;
 mod reliability;
 mod web;

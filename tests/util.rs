@@ -166,6 +166,8 @@ pub struct Server {
     pub admin_password: String,
     /// What the server printed before it listened.
     pub banner: Vec<String>,
+    /// Everything the server wrote to its log (standard error) so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
     /// The server's standard output after the start-up lines, read on a thread.
     _reader: std::thread::JoinHandle<()>,
 }
@@ -178,16 +180,48 @@ impl Server {
 
     /// Starts `ca serve` with `args` after its listening addresses.
     pub fn start_with(sb: &Sandbox, args: &[&str]) -> Server {
+        Self::start_wrapped(sb, &[], args, "warn")
+    }
+
+    /// Starts `ca serve` with `args`, through `wrapper` (a command such as `prlimit ... --`,
+    /// empty for none), logging at `level`.
+    pub fn start_wrapped(sb: &Sandbox, wrapper: &[&str], args: &[&str], level: &str) -> Server {
         use std::io::BufRead;
-        let mut child = sb
-            .ca()
+        let mut command = match wrapper.split_first() {
+            None => sb.ca(),
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.current_dir(sb.path())
+                    .args(rest)
+                    .arg(env!("CARGO_BIN_EXE_ca"))
+                    .env_remove("CA_PASSPHRASE")
+                    .env_remove("CA_DATA")
+                    .arg("--data")
+                    .arg(sb.data())
+                    .stdin(Stdio::null());
+                cmd
+            }
+        };
+        let mut child = command
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(args)
-            .env("CA_LOG", "warn")
+            .env("CA_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("ca serve starts");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("ca serve: {line}");
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let (mut http, mut https, mut password) = (None, None, String::new());
@@ -212,12 +246,28 @@ impl Server {
         let reader = std::thread::spawn(move || for _ in lines {});
         Server {
             child,
-            http: http.expect("ca serve printed its HTTP address"),
+            http: http.unwrap_or_else(|| panic!("ca serve printed its HTTP address: {banner:?}")),
             https_port: https.expect("ca serve printed its HTTPS address"),
             admin_password: password,
             banner,
+            log,
             _reader: reader,
         }
+    }
+
+    /// The server's HTTP address, `127.0.0.1:PORT`.
+    pub fn http_addr(&self) -> String {
+        self.http.trim_start_matches("http://").to_owned()
+    }
+
+    /// The server's HTTPS address, `127.0.0.1:PORT`.
+    pub fn https_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.https_port)
+    }
+
+    /// What the server has logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// Asks the server to stop (SIGTERM, as Ctrl-C or a service manager would) and returns its

@@ -413,12 +413,21 @@ fn credentials_are_checked_and_anonymous_callers_cannot_submit() {
     assert_eq!(anonymous.status(), StatusCode::OK);
 
     let csr = make_request(&sb, "mail.csr", "mail.example.com");
+    // Without credentials: a page of this site asks for them...
     let no_auth = web
         .post(format!("{base}/certsrv/certfnsh.asp"))
+        .header("Origin", format!("https://localhost:{}", server.https_port))
         .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
         .send()
         .unwrap();
     assert_eq!(no_auth.status(), StatusCode::UNAUTHORIZED);
+    // ... and a post that says nothing of where it comes from is refused outright.
+    let unknown = web
+        .post(format!("{base}/certsrv/certfnsh.asp"))
+        .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
 
     // A requester is not an admin.
     let admin_page = web

@@ -5,7 +5,7 @@ use tracing::instrument;
 
 use crate::authority::Authority;
 use crate::csr::{CertificateRequest, SignOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, NameRule, Result};
 use crate::issue::Issued;
 use crate::name::SubjectName;
 use crate::profile::Profile;
@@ -113,7 +113,12 @@ impl Authority {
         let mut names = request.names().to_vec();
         names.extend(attributes.san.iter().cloned());
         let names = self.check_names(&names, false)?;
-        match self.current_settings().await?.policy {
+        let settings = self.current_settings().await?;
+        // A requester with a certificate for the CA's own server could impersonate its pages.
+        if let Some(reserved) = names.iter().find(|n| settings.server_names.contains(n)) {
+            return Err(Error::name(reserved.to_string(), NameRule::Reserved));
+        }
+        match settings.policy {
             RequestPolicy::Auto => {
                 let issued = self
                     .sign_request(request, web_options(attributes, requester))

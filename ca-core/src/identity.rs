@@ -45,11 +45,15 @@ impl Authority {
     /// any certificate, its key kept mode 0600 beside the root's).
     #[instrument(skip_all)]
     pub async fn server_identity(&self, names: &[SubjectName]) -> Result<ServerIdentity> {
-        let wanted: Vec<String> = self
-            .check_names(names, true)?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let checked = self.check_names(names, true)?;
+        let wanted: Vec<String> = checked.iter().map(ToString::to_string).collect();
+        // These names are reserved: no requester may get a certificate for them.
+        let reserved = wanted.join(" ");
+        if self.current_settings().await?.server_names != checked {
+            self.store()
+                .set_settings("ca serve", &[(crate::settings::SERVER_NAMES, reserved)])
+                .await?;
+        }
         if let Some(identity) = self.stored_identity(&wanted)
             && identity.not_after - OffsetDateTime::now_utc() > RENEW_BEFORE
         {

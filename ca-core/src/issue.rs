@@ -124,7 +124,7 @@ impl Authority {
         )?;
         // Load the root key before making a leaf key, so a wrong passphrase fails fast.
         self.issuer()?;
-        let key_pair = request.key.generate()?;
+        let key_pair = request.key.generate_off_thread().await?;
         let spec = LeafSpec {
             names: &names,
             validity,
@@ -177,7 +177,7 @@ impl Authority {
             })
             .unwrap_or(false);
         self.issuer()?;
-        let key_pair = key.generate()?;
+        let key_pair = key.generate_off_thread().await?;
         let spec = LeafSpec {
             names: &names,
             validity,

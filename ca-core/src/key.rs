@@ -93,6 +93,14 @@ impl KeyAlgorithm {
         }
     }
 
+    /// Makes a new key pair on the blocking pool: an RSA-4096 key takes seconds of CPU, which
+    /// must not hold up the threads that serve other requests.
+    pub(crate) async fn generate_off_thread(self) -> Result<KeyPair> {
+        tokio::task::spawn_blocking(move || self.generate())
+            .await
+            .map_err(|err| Error::Crypto(format!("key generation stopped: {err}")))?
+    }
+
     /// Makes a new key pair from the operating system's CSPRNG.
     pub(crate) fn generate(self) -> Result<KeyPair> {
         let alg = self.signature_algorithm();

@@ -4,12 +4,15 @@ use std::fmt;
 
 use crate::choice::Choice;
 use crate::error::{Error, Result};
+use crate::name::SubjectName;
 use crate::store::Store;
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
 pub const DEFAULT_CRL_DAYS: u32 = 7;
 /// The longest CRL lifetime that can be configured.
 const MAX_CRL_DAYS: u32 = 365;
+/// The setting that holds the names of the CA's own web server.
+pub(crate) const SERVER_NAMES: &str = "server_names";
 
 /// What happens to requests that arrive over the web.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -106,6 +109,8 @@ pub struct Settings {
     pub crl_days: u32,
     /// How many times the CA certificate was renewed (AD CS `nRenewals`): 0 for a new CA.
     pub renewals: u32,
+    /// The names on the CA's own web server's certificate: only an admin may issue for them.
+    pub server_names: Vec<SubjectName>,
 }
 
 impl Settings {
@@ -113,7 +118,7 @@ impl Settings {
     /// issuance, so a change by another process takes effect at once).
     pub(crate) async fn read(store: &Store) -> Result<Settings> {
         let values = store
-            .settings(&["url", "policy", "crl_days", "renewals"])
+            .settings(&["url", "policy", "crl_days", "renewals", SERVER_NAMES])
             .await?;
         let get = |key: &str| {
             values
@@ -134,6 +139,11 @@ impl Settings {
             renewals: get("renewals")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_default(),
+            server_names: get(SERVER_NAMES)
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
         })
     }
 

@@ -50,6 +50,18 @@ impl fmt::Display for Role {
 pub struct User {
     pub name: String,
     pub role: Role,
+    /// The user's generation when the password was verified: a later change of password,
+    /// role or state makes it stale (see [`Authority::is_current`]).
+    pub generation: i64,
+}
+
+/// A user as an administrator sees it: no password hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: time::OffsetDateTime,
 }
 
 /// A password. Its `Debug` never shows it.
@@ -120,16 +132,50 @@ impl Authority {
         actor: &str,
     ) -> Result<()> {
         check_user_name(name)?;
-        let salt = crate::random::bytes::<16>()?;
-        let hash = Argon2::default()
-            .hash_password_with_salt(password.0.as_bytes(), &salt)
-            .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))?
-            .to_string();
+        let hash = hash(password).await?;
         self.store().put_user(name, role.name(), &hash, actor).await
     }
 
-    /// The user with this name and password, or `None` when either is wrong. The check
-    /// costs the same for unknown names, so it does not reveal which names exist.
+    /// Sets an existing user's password.
+    #[instrument(skip_all)]
+    pub async fn set_password(&self, name: &str, password: &Password, actor: &str) -> Result<()> {
+        let hash = hash(password).await?;
+        self.store().set_password(name, &hash, actor).await
+    }
+
+    /// Disables a user (their credentials stop working at once) or enables them again.
+    #[instrument(skip_all)]
+    pub async fn set_disabled(&self, name: &str, disabled: bool, actor: &str) -> Result<()> {
+        self.store().set_disabled(name, disabled, actor).await
+    }
+
+    /// Removes a user; what they requested stays in the log.
+    #[instrument(skip_all)]
+    pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
+        self.store().remove_user(name, actor).await
+    }
+
+    /// Every user, by name.
+    #[instrument(skip_all)]
+    pub async fn users(&self) -> Result<Vec<UserInfo>> {
+        self.store()
+            .users()
+            .await?
+            .into_iter()
+            .map(|record| {
+                Ok(UserInfo {
+                    role: Role::from_name(&record.role)?,
+                    name: record.name,
+                    disabled: record.disabled,
+                    created_at: record.created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The user with this name and password, or `None` when either is wrong or the user is
+    /// disabled. The check costs the same for unknown names, so it does not reveal which
+    /// names exist.
     #[instrument(skip_all)]
     pub async fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>> {
         let record = self.store().user(name).await?;
@@ -146,13 +192,42 @@ impl Authority {
         .await
         .map_err(|err| Error::Crypto(format!("password check failed: {err}")))?;
         match record {
-            Some(record) if matches => Ok(Some(User {
+            Some(record) if matches && !record.disabled => Ok(Some(User {
                 name: record.name,
                 role: Role::from_name(&record.role)?,
+                generation: record.generation,
             })),
             _ => Ok(None),
         }
     }
+
+    /// True when `user`, verified earlier, still stands: not removed, not disabled, and
+    /// neither password nor role changed since.
+    pub async fn is_current(&self, user: &User) -> Result<bool> {
+        Ok(matches!(
+            self.store().user_state(&user.name).await?,
+            Some((generation, false)) if generation == user.generation
+        ))
+    }
+
+    /// True when a user of this name exists (for logs, which never show names that do not).
+    pub async fn user_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.store().user_state(name).await?.is_some())
+    }
+}
+
+/// The argon2id hash of `password` with a fresh salt, computed off the async threads.
+async fn hash(password: &Password) -> Result<String> {
+    let salt = crate::random::bytes::<16>()?;
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password_with_salt(password.0.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))
+    })
+    .await
+    .map_err(|err| Error::Crypto(format!("could not hash the password: {err}")))?
 }
 
 /// The hash of a random password nobody knows, checked against for unknown user names.
@@ -206,6 +281,75 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(ours, reference);
+    }
+
+    #[tokio::test]
+    async fn a_change_of_password_role_or_state_makes_a_verified_user_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
+        let password = Password::new("correct horse".into()).unwrap();
+        authority
+            .put_user("alice", Role::Admin, &password, "test")
+            .await
+            .unwrap();
+        async fn verified(authority: &Authority) -> Option<User> {
+            authority
+                .authenticate("alice", "correct horse")
+                .await
+                .unwrap()
+        }
+        let user = verified(&authority).await.unwrap();
+        assert!(authority.is_current(&user).await.unwrap());
+        // A new role, with the same password.
+        authority
+            .put_user("alice", Role::Requester, &password, "test")
+            .await
+            .unwrap();
+        assert!(!authority.is_current(&user).await.unwrap());
+        let user = verified(&authority).await.unwrap();
+        assert_eq!(user.role, Role::Requester);
+        // A new password.
+        let other = Password::new("battery staple".into()).unwrap();
+        authority
+            .set_password("alice", &other, "test")
+            .await
+            .unwrap();
+        assert!(!authority.is_current(&user).await.unwrap());
+        assert!(verified(&authority).await.is_none());
+        // Disabled, then enabled, then removed.
+        let user = authority
+            .authenticate("alice", "battery staple")
+            .await
+            .unwrap()
+            .unwrap();
+        authority.set_disabled("alice", true, "test").await.unwrap();
+        assert!(!authority.is_current(&user).await.unwrap());
+        assert!(
+            authority
+                .authenticate("alice", "battery staple")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        authority
+            .set_disabled("alice", false, "test")
+            .await
+            .unwrap();
+        let user = authority
+            .authenticate("alice", "battery staple")
+            .await
+            .unwrap()
+            .unwrap();
+        authority.remove_user("alice", "test").await.unwrap();
+        assert!(!authority.is_current(&user).await.unwrap());
+        assert!(matches!(
+            authority.remove_user("alice", "test").await,
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            authority.set_disabled("bob", true, "test").await,
+            Err(Error::NotFound(_))
+        ));
     }
 
     #[tokio::test]

@@ -61,14 +61,23 @@ impl FromRequestParts<AppState> for Caller {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(Caller { user: None });
         };
+        // Without the server's word on where a request came from, it came from afar.
         let peer = parts.extensions.get::<Peer>().copied();
-        let secure = peer.is_none_or(|p| p.tls || p.addr.ip().is_loopback());
+        let secure = peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback());
         if !secure {
             return Err(WebError::InsecureCredentials);
         }
+        let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
         let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
+        let authority = &state.authority;
         if let Some(user) = state.credentials.get(&name, &password) {
-            return Ok(Caller { user: Some(user) });
+            if authority.is_current(&user).await? {
+                return Ok(Caller { user: Some(user) });
+            }
+            state.credentials.forget(&name, &password);
+        }
+        if let Some(wait) = state.throttle.wait(&name, addr) {
+            return Err(WebError::TooManyAttempts(wait));
         }
         let _permit = state
             .credentials
@@ -77,16 +86,27 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
         // Another request may have checked the same credentials while this one waited.
-        if let Some(user) = state.credentials.get(&name, &password) {
+        if let Some(user) = state.credentials.get(&name, &password)
+            && authority.is_current(&user).await?
+        {
             return Ok(Caller { user: Some(user) });
         }
-        match state.authority.authenticate(&name, &password).await? {
+        match authority.authenticate(&name, &password).await? {
             Some(user) => {
                 state.credentials.put(&name, &password, &user);
+                state.throttle.succeeded(&name, addr);
                 Ok(Caller { user: Some(user) })
             }
             None => {
-                tracing::warn!(user = %name, "wrong credentials");
+                state.throttle.failed(&name, addr);
+                // A name is written to the log only when it is a user's: what was typed into
+                // the name field may be a password.
+                let who = if authority.user_exists(&name).await? {
+                    crate::log::clean(&name)
+                } else {
+                    format!("unknown user {}", state.credentials.tag_of(&name))
+                };
+                tracing::warn!(user = %who, %addr, "wrong credentials");
                 Err(WebError::Unauthorized)
             }
         }

@@ -20,6 +20,8 @@ pub(crate) enum WebError {
     NotFound(String),
     Conflict(String),
     TooLarge,
+    /// Too many failed sign-ins: try again after this long.
+    TooManyAttempts(std::time::Duration),
     /// Anything else: logged, never shown.
     Internal(String),
 }
@@ -53,6 +55,10 @@ pub(crate) fn explain(err: &Error) -> String {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            WebError::TooManyAttempts(wait) => Some(*wait),
+            _ => None,
+        };
         let (status, heading, message) = match self {
             WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Request refused", message),
             WebError::Unauthorized => (
@@ -74,8 +80,16 @@ impl IntoResponse for WebError {
                 "Request too large",
                 "The request body is over 64 KiB; a certificate request is a few KiB at most.".to_owned(),
             ),
+            WebError::TooManyAttempts(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed sign-ins",
+                format!(
+                    "Too many sign-ins failed from this address or for this user. Try again in {} seconds.",
+                    wait.as_secs().max(1)
+                ),
+            ),
             WebError::Internal(detail) => {
-                tracing::error!(%detail, "request failed");
+                tracing::error!(detail = %crate::log::clean(&detail), "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",
@@ -90,6 +104,12 @@ impl IntoResponse for WebError {
             message: &message,
         };
         let mut response = (status, render(&page)).into_response();
+        if let Some(wait) = retry_after {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

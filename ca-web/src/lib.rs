@@ -4,10 +4,12 @@
 
 mod auth;
 mod error;
+mod log;
 mod pages;
 mod routes;
 mod server;
 mod state;
+mod throttle;
 
 pub use auth::Peer;
 

@@ -4,19 +4,25 @@ use std::sync::Arc;
 
 use ca_core::Authority;
 
+use crate::throttle::Throttle;
+
 /// The application state handed to every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub authority: Arc<Authority>,
     pub(crate) credentials: Arc<CredentialCache>,
+    pub(crate) throttle: Arc<Throttle>,
 }
 
 impl AppState {
-    pub fn new(authority: Arc<Authority>) -> Self {
-        AppState {
-            credentials: Arc::new(CredentialCache::new()),
+    /// The state of a server. Fails when the random generator does (the credential cache's
+    /// key would be predictable), so that a server never runs without it.
+    pub fn new(authority: Arc<Authority>) -> ca_core::Result<Self> {
+        Ok(AppState {
+            credentials: Arc::new(CredentialCache::new()?),
+            throttle: Arc::new(Throttle::new()),
             authority,
-        }
+        })
     }
 }
 
@@ -24,7 +30,8 @@ impl AppState {
 /// milliseconds by design; scripts send the same credentials with every request, so a
 /// success is remembered for a minute. Entries are keyed by an HMAC-SHA256 of name and
 /// password under a key drawn at start, so the cache holds no password and no plain hash of
-/// one; a changed password takes effect within the minute.
+/// one. Each use checks the user's generation in the log, so a change of password, role or
+/// state takes effect at the next request.
 pub(crate) struct CredentialCache {
     key: aws_lc_rs::hmac::Key,
     /// One argon2id check at a time: each takes 19 MiB, and a burst of clients must not
@@ -41,14 +48,28 @@ const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 const CREDENTIAL_CAPACITY: usize = 1024;
 
 impl CredentialCache {
-    fn new() -> Self {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let key = aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
-            .unwrap_or_else(|_| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &[0; 32]));
-        CredentialCache {
-            key,
+    fn new() -> ca_core::Result<Self> {
+        let secret = ca_core::random::bytes::<32>()?;
+        Ok(CredentialCache {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
             checking: tokio::sync::Semaphore::new(1),
             entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// A short tag of a user name that does not exist, for the log: the same name gives the
+    /// same tag while the server runs, and the tag does not give the name away (a password
+    /// typed into the name field, say).
+    pub(crate) fn tag_of(&self, name: &str) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.key, name.as_bytes());
+        ca_core::display::hex(&tag.as_ref()[..4])
+    }
+
+    /// Forgets a credential (its user changed since it was verified).
+    pub(crate) fn forget(&self, name: &str, password: &str) {
+        let tag = self.tag(name, password);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&tag);
         }
     }
 

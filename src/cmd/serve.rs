@@ -117,7 +117,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         })
     };
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
-    let state = AppState::new(Arc::clone(&authority));
+    let state = AppState::new(Arc::clone(&authority))?;
     serve(
         Listeners {
             http: Some(http),

@@ -1,13 +1,26 @@
-//! `ca user add`: users of the web pages.
+//! `ca user`: the users of the web pages. Every change takes effect at once in a running
+//! server, and goes into the audit trail.
 
 use std::path::{Path, PathBuf};
 
 use ca_core::users::{Password, Role};
 
+use crate::output::when;
+
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum Command {
     /// Add a user, or set the role and password of an existing one.
     Add(AddArgs),
+    /// List the users.
+    List,
+    /// Set a user's password.
+    Passwd(PasswdArgs),
+    /// Stop a user from signing in (their requests and certificates stay).
+    Disable(NameArg),
+    /// Let a disabled user sign in again.
+    Enable(NameArg),
+    /// Remove a user (their requests and certificates stay in the log).
+    Remove(NameArg),
 }
 
 #[derive(clap::Args, Debug)]
@@ -22,20 +35,41 @@ pub(crate) struct AddArgs {
     password_file: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+pub(crate) struct PasswdArgs {
+    /// The user name.
+    name: String,
+    /// Read the password from FILE (`-` for standard input) [default: make a random one and show it once]
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NameArg {
+    /// The user name.
+    name: String,
+}
+
+/// The password from FILE, or a new random one (and whether it was made here).
+fn password(file: Option<&Path>) -> anyhow::Result<(Password, bool)> {
+    Ok(match file {
+        Some(path) => (
+            Password::new(crate::cmd::read_password(path, "password")?)?,
+            false,
+        ),
+        None => (Password::random()?, true),
+    })
+}
+
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
+    let actor = crate::cmd::actor();
     match command {
         Command::Add(args) => {
             ca_core::users::check_user_name(&args.name)?;
-            let (password, generated) = match &args.password_file {
-                Some(path) => (
-                    Password::new(crate::cmd::read_password(path, "password")?)?,
-                    false,
-                ),
-                None => (Password::random()?, true),
-            };
+            let (password, generated) = password(args.password_file.as_deref())?;
             let authority = crate::cmd::open(data).await?;
             authority
-                .put_user(&args.name, args.role, &password, &crate::cmd::actor())
+                .put_user(&args.name, args.role, &password, &actor)
                 .await?;
             if generated {
                 say!(
@@ -47,7 +81,59 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             } else {
                 say!("The user {} ({}) is set", args.name, args.role);
             }
-            Ok(())
+        }
+        Command::List => {
+            let authority = crate::cmd::open_read(data).await?;
+            let users = authority.users().await?;
+            if users.is_empty() {
+                say!("There are no users.");
+            } else {
+                say!("{:<24}  {:<9}  {:<8}  CREATED", "NAME", "ROLE", "STATE");
+                for user in users {
+                    say!(
+                        "{:<24}  {:<9}  {:<8}  {}",
+                        user.name,
+                        user.role,
+                        if user.disabled { "disabled" } else { "active" },
+                        when(user.created_at)
+                    );
+                }
+            }
+        }
+        Command::Passwd(args) => {
+            let (password, generated) = password(args.password_file.as_deref())?;
+            let authority = crate::cmd::open(data).await?;
+            authority
+                .set_password(&args.name, &password, &actor)
+                .await?;
+            if generated {
+                say!(
+                    "The user {} has the new password {} (shown only this once)",
+                    args.name,
+                    password.reveal()
+                );
+            } else {
+                say!("The password of {} is changed", args.name);
+            }
+        }
+        Command::Disable(args) => {
+            let authority = crate::cmd::open(data).await?;
+            authority.set_disabled(&args.name, true, &actor).await?;
+            say!("The user {} can no longer sign in", args.name);
+        }
+        Command::Enable(args) => {
+            let authority = crate::cmd::open(data).await?;
+            authority.set_disabled(&args.name, false, &actor).await?;
+            say!("The user {} can sign in again", args.name);
+        }
+        Command::Remove(args) => {
+            let authority = crate::cmd::open(data).await?;
+            authority.remove_user(&args.name, &actor).await?;
+            say!(
+                "Removed the user {}; their requests and certificates stay in the log",
+                args.name
+            );
         }
     }
+    Ok(())
 }

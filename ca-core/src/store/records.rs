@@ -245,11 +245,27 @@ pub struct PendingRequest {
 }
 
 /// A user of the web pages, as the log holds it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct UserRecord {
     pub name: String,
     pub role: String,
     pub password_hash: String,
+    pub disabled: bool,
+    /// Bumped by every change of password, role or state.
+    pub generation: i64,
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .field("disabled", &self.disabled)
+            .field("generation", &self.generation)
+            .finish()
+    }
 }
 
 /// Which rows a list returns.

@@ -1,11 +1,16 @@
-//! The users of the web pages.
+//! The users of the web pages. Every change of a user's password, role or state bumps its
+//! generation in the same transaction, so a server that verified the old credentials sees the
+//! change at its next request.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::{Store, UserRecord, audit};
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result, StoreError};
+
+const COLUMNS: &str = "name, role, password_hash, disabled, generation, created_at";
 
 impl Store {
     /// Adds a user, or replaces the role and password of an existing one.
@@ -20,7 +25,8 @@ impl Store {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role,
+                 password_hash = excluded.password_hash, generation = users.generation + 1",
         )
         .bind(name)
         .bind(role)
@@ -33,21 +39,102 @@ impl Store {
         Ok(())
     }
 
+    /// Changes an existing user: `assignments` is the SQL of the columns set (with `$2` for
+    /// `value`, when there is one), recorded in the audit trail as `action`. Unknown users are
+    /// [`Error::NotFound`].
+    async fn change_user(
+        &self,
+        name: &str,
+        assignments: &str,
+        value: Option<&str>,
+        action: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql =
+            format!("UPDATE users SET {assignments}, generation = generation + 1 WHERE name = $1");
+        let mut query = sqlx::query(&sql).bind(name);
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
+        let changed = query.execute(&mut *tx).await?;
+        if changed.rows_affected() != 1 {
+            return Err(Error::NotFound(format!("the user {name}")));
+        }
+        audit::record(&mut tx, actor, action, name, "").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets a user's password hash.
+    #[instrument(skip_all)]
+    pub async fn set_password(&self, name: &str, password_hash: &str, actor: &str) -> Result<()> {
+        self.change_user(
+            name,
+            "password_hash = $2",
+            Some(password_hash),
+            "passwd",
+            actor,
+        )
+        .await
+    }
+
+    /// Disables or enables a user.
+    #[instrument(skip_all)]
+    pub async fn set_disabled(&self, name: &str, disabled: bool, actor: &str) -> Result<()> {
+        let (assignment, action) = if disabled {
+            ("disabled = 1", "disable")
+        } else {
+            ("disabled = 0", "enable")
+        };
+        self.change_user(name, assignment, None, action, actor)
+            .await
+    }
+
+    /// Removes a user; what they requested stays in the log under their name.
+    #[instrument(skip_all)]
+    pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let removed = sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() != 1 {
+            return Err(Error::NotFound(format!("the user {name}")));
+        }
+        audit::record(&mut tx, actor, "remove user", name, "").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The user with this name, if any.
     #[instrument(skip_all)]
     pub async fn user(&self, name: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT name, role, password_hash FROM users WHERE name = $1")
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE name = $1");
+        let row = sqlx::query(&sql)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(UserRecord {
-                name: row.try_get("name").map_err(StoreError::from)?,
-                role: row.try_get("role").map_err(StoreError::from)?,
-                password_hash: row.try_get("password_hash").map_err(StoreError::from)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Every user, by name.
+    #[instrument(skip_all)]
+    pub async fn users(&self) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM users ORDER BY name");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// A user's generation and whether it is disabled, in one cheap read: what a server checks
+    /// a remembered credential against. `None` when the user no longer exists.
+    pub async fn user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
+        Ok(
+            sqlx::query_as("SELECT generation, disabled FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// How many users there are.
@@ -56,4 +143,17 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
+    let created: i64 = row.try_get("created_at").map_err(StoreError::from)?;
+    Ok(UserRecord {
+        name: row.try_get("name").map_err(StoreError::from)?,
+        role: row.try_get("role").map_err(StoreError::from)?,
+        password_hash: row.try_get("password_hash").map_err(StoreError::from)?,
+        disabled: row.try_get("disabled").map_err(StoreError::from)?,
+        generation: row.try_get("generation").map_err(StoreError::from)?,
+        created_at: OffsetDateTime::from_unix_timestamp(created)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+    })
 }

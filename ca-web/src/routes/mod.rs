@@ -1,5 +1,6 @@
 //! The URL map of DESIGN §6, and what every response gets: security headers, no caching of
-//! authenticated pages, refusal of cross-site form posts, and a 64 KiB body limit.
+//! authenticated pages, refusal of cross-site form posts, a 64 KiB body limit, a deadline, a
+//! page instead of a dropped connection when a handler panics, and a line in the log.
 
 mod admin;
 mod assets;
@@ -8,13 +9,20 @@ mod install;
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
+use tower_http::LatencyUnit;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::WebError;
 use crate::state::AppState;
@@ -26,8 +34,17 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// How long a request may take, its body included; a client that sends its body too slowly
+/// gets 408.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The application: every path of DESIGN §6 and the pages beyond AD CS.
 pub fn router(state: AppState) -> Router {
+    app(routes(), state)
+}
+
+/// The paths and their handlers.
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/certsrv/") }))
         .route("/certsrv", get(|| async { Redirect::to("/certsrv/") }))
@@ -58,23 +75,68 @@ pub fn router(state: AppState) -> Router {
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))
         .fallback(not_found)
+}
+
+/// `routes` with what every answer passes through.
+fn app(routes: Router<AppState>, state: AppState) -> Router {
+    let security_headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    let mut app = routes
         .layer(middleware::from_fn(guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_page));
+    for (name, value) in security_headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request| {
+                // Method and path only: never a header (credentials), a query or a body.
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %crate::log::clean(request.uri().path()),
+                )
+            })
+            .on_request(())
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(LatencyUnit::Micros),
+            )
+            .on_failure(()),
+    )
+    .with_state(state)
 }
 
 async fn not_found() -> WebError {
     WebError::NotFound("There is no page at this address.".into())
 }
 
-/// Logs every request, sets the security headers every answer carries; refuses cross-site form posts (a page elsewhere making the admin's browser approve or
-/// issue), while scripts that send neither `Origin` nor `Sec-Fetch-Site` keep working; and
-/// marks every answer to a request with credentials as not to be cached.
+/// A handler that panicked: a 500 page and a line in the log, never a dropped connection.
+fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    WebError::Internal(format!("a handler panicked: {}", crate::log::clean(what))).into_response()
+}
+
+/// Refuses cross-site form posts (a page elsewhere making an admin's browser approve or
+/// issue), and marks every answer to a request with credentials as not to be cached.
 async fn guard(request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    // The request log: method, path and status, never a header (credentials) or a body.
-    let logged = tracing::enabled!(tracing::Level::INFO)
-        .then(|| (request.method().clone(), request.uri().path().to_owned()));
     let authenticated = request.headers().contains_key(header::AUTHORIZATION);
     let mut response = if request.method() == Method::POST && is_cross_site(&request) {
         WebError::Forbidden(
@@ -85,48 +147,44 @@ async fn guard(request: Request, next: Next) -> Response {
     } else {
         next.run(request).await
     };
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ] {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
-    }
     if authenticated {
+        let headers = response.headers_mut();
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store, private"),
         );
         headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     }
-    if let Some((method, path)) = logged {
-        tracing::info!(%method, %path, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    }
     response
 }
 
+/// True for a POST another site made a browser send: `Sec-Fetch-Site` says so, or `Origin`,
+/// or (when a browser sent neither) `Referer` names another host. A POST with none of the
+/// three is a script's, accepted only when it carries its own credentials.
 fn is_cross_site(request: &Request) -> bool {
     let headers = request.headers();
     if let Some(site) = headers.get(HeaderName::from_static("sec-fetch-site")) {
         return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        let origin = origin.to_str().unwrap_or_default();
-        let origin_host = origin
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let other_host = |url: &str| {
+        let rest = url
             .strip_prefix("https://")
-            .or_else(|| origin.strip_prefix("http://"))
+            .or_else(|| url.strip_prefix("http://"))
             .unwrap_or("");
-        return origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority.is_empty() || !authority.eq_ignore_ascii_case(host)
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return other_host(origin.to_str().unwrap_or_default());
     }
-    false
+    if let Some(referer) = headers.get(header::REFERER) {
+        return other_host(referer.to_str().unwrap_or_default());
+    }
+    !headers.contains_key(header::AUTHORIZATION)
 }
 
 /// A form body, whose rejections become readable pages (413 over the limit).
@@ -138,7 +196,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Form::<T>::from_request(request, state).await {
             Ok(axum::Form(value)) => Ok(Form(value)),
-            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(WebError::TooLarge)
             }
             Err(rejection) => Err(WebError::BadRequest(format!(
@@ -196,7 +254,7 @@ mod tests {
             .put_user("alice", Role::Requester, &password, "test")
             .await
             .unwrap();
-        router(AppState::new(Arc::new(authority)))
+        router(AppState::new(Arc::new(authority)).unwrap())
     }
 
     fn get(path: &str, peer: Peer, credentials: bool) -> Request<Body> {
@@ -256,6 +314,66 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(status(root), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_did_not_place_is_remote() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        // No Peer: the router used without the server. Credentials are not taken over it.
+        let request = Request::get("/certsrv/certckpn.asp")
+            .header(header::AUTHORIZATION, "Basic YWxpY2U6YWxpY2UgcGFzc3dvcmQ=")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_gives_a_page_not_a_dropped_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = InitOptions {
+            root: RootSpec {
+                key: KeyAlgorithm::EcdsaP256,
+                ..RootSpec::default()
+            },
+            ..InitOptions::default()
+        };
+        let authority = Authority::init(dir.path(), options, OpenOptions::default())
+            .await
+            .unwrap();
+        let state = AppState::new(Arc::new(authority)).unwrap();
+        let routes = routes().route(
+            "/certsrv/boom",
+            axum::routing::get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("boom");
+                }
+                "never"
+            }),
+        );
+        let peer = Peer {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            tls: true,
+        };
+        let response = super::app(routes, state)
+            .oneshot(get("/certsrv/boom", peer, false))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("Something went wrong"), "{text}");
+        assert!(
+            !text.contains("boom"),
+            "internal text stays in the log: {text}"
+        );
     }
 
     #[tokio::test]
