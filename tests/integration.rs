@@ -5,6 +5,7 @@
 
 mod util;
 
+mod adcs;
 mod architecture;
 mod browser;
 mod cli;

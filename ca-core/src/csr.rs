@@ -62,13 +62,8 @@ impl CertificateRequest {
         // The key is checked first: a 1024-bit request would otherwise fail with a signature
         // error that hides the real reason.
         let key_algorithm = KeyAlgorithm::of_public_key(&info.subject_pki)?;
-        csr.verify_signature().map_err(|_| {
-            Error::InvalidRequest(
-                "its signature does not verify (it was altered, or signed with an algorithm other than \
-                 RSA PKCS#1 with SHA-1/SHA-2 or ECDSA): make the request again"
-                    .into(),
-            )
-        })?;
+        csr.verify_signature()
+            .map_err(|_| Error::BadRequestSignature)?;
         let public_key =
             rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw).map_err(|_| {
                 Error::InvalidRequest("its public key is not one the CA can sign".into())
@@ -328,10 +323,10 @@ mod tests {
         // Flip a byte of the CN inside the signed part.
         let at = der.windows(4).position(|w| w == b"mail").unwrap();
         der[at] = b'n';
-        match CertificateRequest::parse(&der) {
-            Err(Error::InvalidRequest(msg)) => assert!(msg.contains("signature")),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(
+            CertificateRequest::parse(&der),
+            Err(Error::BadRequestSignature)
+        ));
     }
 
     #[test]

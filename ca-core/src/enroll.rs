@@ -10,7 +10,7 @@ use crate::issue::Issued;
 use crate::name::SubjectName;
 use crate::profile::Profile;
 use crate::settings::RequestPolicy;
-use crate::store::{Issuance, RequestId, RequestSource};
+use crate::store::{Issuance, Refusal, RequestId, RequestSource};
 use crate::users::{Role, User};
 
 /// The longest `CertAttrib` accepted.
@@ -68,11 +68,9 @@ impl RequestAttributes {
                     let template = TEMPLATES
                         .iter()
                         .find(|t| t.eq_ignore_ascii_case(value))
-                        .ok_or_else(|| {
-                            Error::InvalidInput(format!(
-                                "the certificate template '{value}' is not offered by this CA: use {}",
-                                TEMPLATES.join(" or ")
-                            ))
+                        .ok_or_else(|| Error::UnsupportedTemplate {
+                            template: value.chars().take(64).collect(),
+                            offered: TEMPLATES.join(" or "),
                         })?;
                     attributes.template = Some((*template).to_owned());
                 }
@@ -171,6 +169,30 @@ impl Authority {
 }
 
 impl Authority {
+    /// Records a submission refused for `err` as a denied request, with `disposition` (the
+    /// refusal as the requester reads it) and the status code of the refusal.
+    #[instrument(skip_all)]
+    pub async fn record_refusal(
+        &self,
+        requester: &str,
+        request: Option<&CertificateRequest>,
+        attributes: &str,
+        err: &Error,
+        disposition: &str,
+    ) -> Result<Issuance> {
+        self.store()
+            .record_refusal(Refusal {
+                requester,
+                source: RequestSource::Web,
+                names: request.map(CertificateRequest::names).unwrap_or_default(),
+                csr_der: request.map(CertificateRequest::der),
+                attributes,
+                disposition,
+                status_code: err.status_code(),
+            })
+            .await
+    }
+
     /// Request `id` as `user` may see it: an admin sees every request, a requester only their
     /// own. Someone else's request is reported as not found, so ids reveal nothing.
     #[instrument(skip_all)]

@@ -77,9 +77,21 @@ pub enum Error {
     #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", .not_after.date())]
     RootExpired { not_after: time::OffsetDateTime },
 
-    /// A certificate signing request could not be read, or its signature does not verify.
+    /// A certificate signing request could not be read.
     #[error("the certificate request is refused: {0}")]
     InvalidRequest(String),
+
+    /// A certificate signing request's signature does not verify.
+    #[error(
+        "the certificate request is refused: its signature does not verify (it was altered, or signed with an algorithm other than RSA PKCS#1 with SHA-1/SHA-2 or ECDSA): make the request again"
+    )]
+    BadRequestSignature,
+
+    /// A request asked for a certificate template this CA does not offer.
+    #[error(
+        "the request was for a certificate template that is not supported by this CA: {template}; use {offered}"
+    )]
+    UnsupportedTemplate { template: String, offered: String },
 
     /// A request, certificate or user asked for does not exist.
     #[error("{0} was not found in the issuance log")]
@@ -281,6 +293,8 @@ impl Error {
             | Error::ValidityTooShort
             | Error::RootExpired { .. }
             | Error::InvalidRequest(_)
+            | Error::BadRequestSignature
+            | Error::UnsupportedTemplate { .. }
             | Error::NotFound(_)
             | Error::Conflict(_)
             | Error::InvalidInput(_)

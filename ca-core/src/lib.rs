@@ -25,6 +25,7 @@ pub mod random;
 pub mod revoke;
 pub mod root;
 pub mod settings;
+pub mod status;
 pub mod store;
 pub mod users;
 

@@ -21,7 +21,9 @@ pub fn parse_certfnsh_form(body: &[u8]) -> ca_core::Result<()> {
         .map_err(|err| {
             ca_core::Error::InvalidInput(format!("the form could not be read: {err}"))
         })?;
-    routes::certsrv::enrollment(&routes::Params::new(fields)).map(|_| ())
+    routes::certsrv::enrollment(&routes::Params::new(fields))
+        .1
+        .map(|_| ())
 }
 pub use routes::router;
 

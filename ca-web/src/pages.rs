@@ -148,7 +148,9 @@ pub(crate) struct Pending {
 #[template(path = "denied.html")]
 pub(crate) struct Denied {
     pub chrome: Chrome,
-    pub reason: String,
+    pub id: RequestId,
+    pub disposition: String,
+    pub last_status: String,
 }
 
 #[derive(Template)]
@@ -157,7 +159,8 @@ pub(crate) struct Disposition {
     pub chrome: Chrome,
     pub heading: &'static str,
     pub id: String,
-    pub reason: String,
+    pub disposition: String,
+    pub last_status: String,
 }
 
 /// One row of a list of requests.
@@ -184,6 +187,8 @@ pub(crate) struct CertCkPn {
 pub(crate) struct Admin {
     pub chrome: Chrome,
     pub pending: Vec<RequestRow>,
+    /// Refused and denied requests, newest first.
+    pub denied: Vec<RequestRow>,
     pub issued: Vec<RequestRow>,
 }
 

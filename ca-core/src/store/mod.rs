@@ -29,7 +29,7 @@ use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
 pub use records::{
-    CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest,
+    CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
 

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::key::KeyAlgorithm;
 use crate::name::SubjectName;
 use crate::revoke::Revocation;
+use crate::status::StatusCode;
 
 /// A request id: the log's sequential number for a request and the certificate issued for it
 /// (AD CS "ReqID"), a positive integer.
@@ -194,6 +195,8 @@ pub struct Issuance {
     /// The names asked for (for an issued certificate: its SAN entries).
     pub names: Vec<SubjectName>,
     pub disposition: String,
+    /// The code the outcome was recorded with (see [`crate::status::StatusCode`]).
+    pub status_code: StatusCode,
     pub status: Status,
     pub certificate: Option<CertificateRecord>,
 }
@@ -232,6 +235,22 @@ pub struct NewIssuance<'a> {
     pub pending_request: Option<RequestId>,
     /// Who decided to issue (the requester itself when the policy issued at once).
     pub decided_by: &'a str,
+}
+
+/// A submission that was refused, to be recorded as a denied request.
+#[derive(Debug)]
+pub struct Refusal<'a> {
+    pub requester: &'a str,
+    pub source: RequestSource,
+    /// The names asked for, when they could be read.
+    pub names: &'a [SubjectName],
+    /// The request's DER, when it could be read.
+    pub csr_der: Option<&'a [u8]>,
+    /// The request attributes as submitted.
+    pub attributes: &'a str,
+    /// Why, as the requester will read it.
+    pub disposition: &'a str,
+    pub status_code: StatusCode,
 }
 
 /// A request waiting for an admin, as the log holds it.

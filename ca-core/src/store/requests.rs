@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::{
-    CertificateRecord, Issuance, ListFilter, PendingRequest, RequestId, RequestSource, Status,
-    Store, audit,
+    CertificateRecord, Issuance, ListFilter, PendingRequest, Refusal, RequestId, RequestSource,
+    Status, Store, audit,
 };
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::choice::Choice;
@@ -16,12 +16,13 @@ use crate::error::{Error, Result, StoreError};
 use crate::key::KeyAlgorithm;
 use crate::name::SubjectName;
 use crate::revoke::{Revocation, RevocationReason};
+use crate::status::StatusCode;
 
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
 const COLUMNS: &str =
     "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
-        r.disposition, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
+        r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
         c.sha256, c.renewed_from, v.revoked_at, v.reason";
 
 const JOINS: &str = "FROM requests r
@@ -61,6 +62,44 @@ impl Store {
         self.issuance(RequestId::from_log(id)?).await
     }
 
+    /// Records a refused submission as a denied request, so the requester gets an id for it
+    /// and the administrator sees it among the failed requests.
+    #[instrument(skip_all)]
+    pub async fn record_refusal(&self, refusal: Refusal<'_>) -> Result<Issuance> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let texts: Vec<String> = refusal.names.iter().map(ToString::to_string).collect();
+        let names =
+            serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let attributes: String = refusal.attributes.chars().take(8 * 1024).collect();
+        let disposition: String = refusal.disposition.chars().take(2 * 1024).collect();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO requests (created_at, requester, source, names, csr, attributes, status, disposition, status_code, decided_at, decided_by)
+             VALUES ($1, $2, $3, $4, $5, $6, 'denied', $7, $8, $9, 'policy') RETURNING id",
+        )
+        .bind(now)
+        .bind(refusal.requester)
+        .bind(refusal.source.name())
+        .bind(&names)
+        .bind(refusal.csr_der)
+        .bind(&attributes)
+        .bind(&disposition)
+        .bind(i64::from(refusal.status_code.value))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            refusal.requester,
+            "submit",
+            &id.to_string(),
+            &format!("refused: {disposition}"),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issuance(RequestId::from_log(id)?).await
+    }
+
     /// A pending request, with what is needed to sign it.
     #[instrument(skip_all)]
     pub async fn pending_request(&self, id: RequestId) -> Result<PendingRequest> {
@@ -95,13 +134,15 @@ impl Store {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let updated = sqlx::query(
-            "UPDATE requests SET status = 'denied', disposition = $1, decided_at = $2, decided_by = $3
+            "UPDATE requests SET status = 'denied', disposition = $1, decided_at = $2, decided_by = $3,
+                 status_code = $5
              WHERE id = $4 AND status = 'pending'",
         )
         .bind(reason)
         .bind(now)
         .bind(actor)
         .bind(id.get())
+        .bind(i64::from(StatusCode::ADMIN_DENIED.value))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -274,6 +315,13 @@ fn issuance_from_row(row: &SqliteRow, with_der: bool) -> Result<Issuance> {
             names("request_names")?
         },
         disposition: get("disposition")?.unwrap_or_default(),
+        status_code: StatusCode::from_value(
+            u32::try_from(
+                row.try_get::<i64, _>("status_code")
+                    .map_err(StoreError::from)?,
+            )
+            .map_err(corrupt)?,
+        ),
         status,
         certificate,
     })

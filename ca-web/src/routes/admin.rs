@@ -32,6 +32,13 @@ pub(crate) async fn overview(
             expiring_within_days: None,
         })
         .await?;
+    let denied = state
+        .authority
+        .list(&ListFilter {
+            status: Some(Status::Denied),
+            expiring_within_days: None,
+        })
+        .await?;
     let all = state.authority.list(&ListFilter::default()).await?;
     let issued: Vec<RequestRow> = all
         .iter()
@@ -43,6 +50,12 @@ pub(crate) async fn overview(
     Ok(render(&pages::Admin {
         chrome: caller.chrome(&state),
         pending: pending.iter().map(RequestRow::from).collect(),
+        denied: denied
+            .iter()
+            .rev()
+            .take(RECENT)
+            .map(RequestRow::from)
+            .collect(),
         issued,
     }))
 }

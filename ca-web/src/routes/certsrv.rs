@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ca_core::certificate::sha1_thumbprint;
 use ca_core::csr::CertificateRequest;
@@ -11,6 +11,7 @@ use ca_core::display;
 use ca_core::enroll::{RequestAttributes, Submission};
 use ca_core::export::CertificateFormat;
 use ca_core::revoke::RevocationReason;
+use ca_core::status::StatusCode;
 use ca_core::{Choice, Issuance, RequestId, Status};
 
 use super::{Form, Params};
@@ -63,41 +64,41 @@ enum Encoding {
     Base64,
 }
 
-fn encoding(params: &Params) -> Result<Encoding, WebError> {
+/// A parameter that cannot be read: answered, as AD CS does, with a 200 page that says so.
+struct BadParameter(String);
+
+/// `Enc`: `bin` or `b64`; Base 64 when absent (as AD CS answers), DER for the browser install
+/// link (`Mode=inst`).
+fn encoding(params: &Params) -> Result<Encoding, BadParameter> {
     match params.get("Enc") {
         Some(enc) if enc.eq_ignore_ascii_case("bin") => Ok(Encoding::Binary),
         Some(enc) if enc.eq_ignore_ascii_case("b64") => Ok(Encoding::Base64),
-        // The install link asks for the certificate itself.
         None if params
             .get("Mode")
             .is_some_and(|m| m.eq_ignore_ascii_case("inst")) =>
         {
             Ok(Encoding::Binary)
         }
-        Some(other) => Err(WebError::BadRequest(format!(
+        None => Ok(Encoding::Base64),
+        Some(other) => Err(BadParameter(format!(
             "Enc={other} is not an encoding: use Enc=bin (DER) or Enc=b64 (Base 64)."
         ))),
-        None => Err(WebError::BadRequest(
-            "The encoding is missing: add Enc=bin (DER) or Enc=b64 (Base 64).".into(),
-        )),
     }
 }
 
 /// Checks `Renewal=N` against the CA's renewals: absent, -1 (the current one) or the
 /// current number.
-fn check_renewal(state: &AppState, params: &Params) -> Result<(), WebError> {
+fn check_renewal(state: &AppState, params: &Params) -> Result<(), BadParameter> {
     let renewals = state.authority.settings().renewals;
     match params.get("Renewal") {
         None => Ok(()),
         Some(text) => match text.trim().parse::<i64>() {
             Ok(-1) => Ok(()),
             Ok(n) if n == i64::from(renewals) => Ok(()),
-            Ok(n) => Err(WebError::NotFound(format!(
+            Ok(n) => Err(BadParameter(format!(
                 "This CA has no certificate for Renewal={n}: it has had {renewals} renewals, so use Renewal={renewals} or Renewal=-1."
             ))),
-            Err(_) => Err(WebError::BadRequest(format!(
-                "Renewal={text} is not a number."
-            ))),
+            Err(_) => Err(BadParameter(format!("Renewal={text} is not a number."))),
         },
     }
 }
@@ -108,15 +109,15 @@ enum Target {
     Request(RequestId),
 }
 
-fn target(params: &Params) -> Result<Target, WebError> {
+fn target(params: &Params) -> Result<Target, BadParameter> {
     let id = params.get("ReqID").ok_or_else(|| {
-        WebError::BadRequest("ReqID is missing: use ReqID=CACert or the id of your request.".into())
+        BadParameter("ReqID is missing: use ReqID=CACert or the id of your request.".into())
     })?;
     if id.eq_ignore_ascii_case("CACert") {
         return Ok(Target::CaCert);
     }
     id.parse().map(Target::Request).map_err(|_| {
-        WebError::BadRequest(format!(
+        BadParameter(format!(
             "ReqID={id} is neither CACert nor a request id (a positive number)."
         ))
     })
@@ -134,8 +135,61 @@ fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static st
     response
 }
 
-/// The issued certificate of request `id`, if the caller may see it; a disposition page
-/// (4xx) for a pending, denied, unknown or someone else's request.
+/// A message as a disposition line carries it: plain text on one line, no quotes that a
+/// page would have to escape (clients read it with a regular expression).
+pub(crate) fn plain(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '\'' && *c != '"')
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The disposition of a request as AD CS words it: `Taken Under Submission` while pending,
+/// `Denied by Policy Module  0x..., why` when refused or denied.
+fn disposition_of(row: &Issuance) -> String {
+    match row.status {
+        Status::Pending => "Taken Under Submission".to_owned(),
+        Status::Denied => format!(
+            "Denied by Policy Module  {}, {}",
+            row.status_code,
+            plain(&row.disposition)
+        ),
+        _ => plain(&row.disposition),
+    }
+}
+
+/// The page AD CS answers (with 200) when a certificate cannot be handed out: the request's
+/// id, its disposition and its last status, in the layout clients parse.
+fn disposition_page(
+    state: &AppState,
+    caller: &Caller,
+    heading: &'static str,
+    id: String,
+    disposition: String,
+    last_status: StatusCode,
+) -> Response {
+    render(&pages::Disposition {
+        chrome: caller.chrome(state),
+        heading,
+        id,
+        disposition,
+        last_status: last_status.last_status(),
+    })
+}
+
+fn bad_parameter(state: &AppState, caller: &Caller, BadParameter(why): BadParameter) -> Response {
+    disposition_page(
+        state,
+        caller,
+        "Error",
+        String::new(),
+        plain(&why),
+        StatusCode::INVALID_ARGUMENT,
+    )
+}
+
+/// The issued certificate of request `id`, if the caller may see it; else the disposition
+/// page for a pending, denied, unknown or someone else's request.
 async fn issued_certificate(
     state: &AppState,
     caller: &Caller,
@@ -145,58 +199,36 @@ async fn issued_certificate(
     let row = match state.authority.request_seen_by(id, user).await {
         Ok(row) => row,
         Err(ca_core::Error::NotFound(_)) => {
-            return Ok(Err(Disposition::page(
+            let empty = StatusCode::PROPERTY_EMPTY;
+            return Ok(Err(disposition_page(
                 state,
                 caller,
-                StatusCode::NOT_FOUND,
-                "Request Not Found",
-                id,
-                "The request id was not found.",
+                "Certificate Not Found",
+                id.to_string(),
+                format!("{} {empty} ({})", empty.text, empty.name),
+                empty,
             )));
         }
         Err(err) => return Err(err.into()),
     };
-    match row.status {
-        Status::Pending => Ok(Err(Disposition::page(
-            state,
-            caller,
-            StatusCode::CONFLICT,
-            "Certificate Pending",
-            id,
-            "Taken Under Submission: an administrator has not yet issued this certificate.",
-        ))),
-        Status::Denied => Ok(Err(Disposition::page(
-            state,
-            caller,
-            StatusCode::CONFLICT,
-            "Certificate Request Denied",
-            id,
-            &format!("Denied by Policy Module: {}", row.disposition),
-        ))),
-        _ => Ok(Ok(row)),
-    }
-}
-
-struct Disposition;
-
-impl Disposition {
-    fn page(
-        state: &AppState,
-        caller: &Caller,
-        status: StatusCode,
-        heading: &'static str,
-        id: RequestId,
-        reason: &str,
-    ) -> Response {
-        let mut response = render(&pages::Disposition {
-            chrome: caller.chrome(state),
-            heading,
-            id: id.to_string(),
-            reason: reason.to_owned(),
-        });
-        *response.status_mut() = status;
-        response
-    }
+    let heading = match row.status {
+        Status::Pending => "Certificate Pending",
+        Status::Denied => "Certificate Request Denied",
+        _ => return Ok(Ok(row)),
+    };
+    let code = if row.status == Status::Pending {
+        StatusCode::SUCCESS
+    } else {
+        row.status_code
+    };
+    Ok(Err(disposition_page(
+        state,
+        caller,
+        heading,
+        id.to_string(),
+        disposition_of(&row),
+        code,
+    )))
 }
 
 pub(crate) async fn certnew_cer(
@@ -205,8 +237,10 @@ pub(crate) async fn certnew_cer(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let params = Params::new(query);
-    let target = target(&params)?;
-    let enc = encoding(&params)?;
+    let (target, enc) = match target(&params).and_then(|t| Ok((t, encoding(&params)?))) {
+        Ok(parsed) => parsed,
+        Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
+    };
     let format = if enc == Encoding::Binary {
         CertificateFormat::Der
     } else {
@@ -214,7 +248,9 @@ pub(crate) async fn certnew_cer(
     };
     match target {
         Target::CaCert => {
-            check_renewal(&state, &params)?;
+            if let Err(bad) = check_renewal(&state, &params) {
+                return Ok(bad_parameter(&state, &caller, bad));
+            }
             let install = params
                 .get("Mode")
                 .is_some_and(|m| m.eq_ignore_ascii_case("inst"));
@@ -250,8 +286,10 @@ pub(crate) async fn certnew_p7b(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let params = Params::new(query);
-    let target = target(&params)?;
-    let enc = encoding(&params)?;
+    let (target, enc) = match target(&params).and_then(|t| Ok((t, encoding(&params)?))) {
+        Ok(parsed) => parsed,
+        Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
+    };
     let format = if enc == Encoding::Binary {
         CertificateFormat::P7b
     } else {
@@ -260,7 +298,9 @@ pub(crate) async fn certnew_p7b(
     let root = state.authority.root().der();
     let bytes = match target {
         Target::CaCert => {
-            check_renewal(&state, &params)?;
+            if let Err(bad) = check_renewal(&state, &params) {
+                return Ok(bad_parameter(&state, &caller, bad));
+            }
             format.render(root, &[])?
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
@@ -280,25 +320,27 @@ pub(crate) async fn certnew_p7b(
 
 pub(crate) async fn certcrl(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let params = Params::new(query);
-    match params.get("Type") {
-        None => {}
-        Some(t) if t.eq_ignore_ascii_case("base") => {}
-        Some(t) if t.eq_ignore_ascii_case("delta") => {
-            return Err(WebError::NotFound(
-                "This CA publishes no delta CRLs: fetch the base CRL (Type=base), which is always complete.".into(),
-            ));
-        }
-        Some(other) => {
-            return Err(WebError::BadRequest(format!(
-                "Type={other} is not a CRL type: use Type=base."
-            )));
-        }
-    }
-    check_renewal(&state, &params)?;
-    let enc = encoding(&params)?;
+    let checked = match params.get("Type") {
+        None => Ok(()),
+        Some(t) if t.eq_ignore_ascii_case("base") => Ok(()),
+        Some(t) if t.eq_ignore_ascii_case("delta") => Err(BadParameter(
+            "This CA publishes no delta CRLs: fetch the base CRL (Type=base), which is always complete.".into(),
+        )),
+        Some(other) => Err(BadParameter(format!(
+            "Type={other} is not a CRL type: use Type=base."
+        ))),
+    };
+    let enc = match checked
+        .and_then(|()| check_renewal(&state, &params))
+        .and_then(|()| encoding(&params))
+    {
+        Ok(enc) => enc,
+        Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
+    };
     let crl = state.authority.current_crl().await?;
     let bytes = match enc {
         Encoding::Binary => crl.der,
@@ -332,32 +374,9 @@ pub(crate) async fn ca_issuers(State(state): State<AppState>) -> Response {
     )
 }
 
-/// Reads the fields of a `certfnsh.asp` post: `Mode=newreq`, the `CertRequest`, and the
-/// `CertAttrib` lines (with the form's `CertificateTemplate` choice added as one).
-pub(crate) fn enrollment(
-    params: &Params,
-) -> ca_core::Result<(CertificateRequest, RequestAttributes)> {
-    match params.get("Mode") {
-        Some(mode) if mode.eq_ignore_ascii_case("newreq") => {}
-        Some(mode) => {
-            return Err(ca_core::Error::InvalidInput(format!(
-                "Mode={mode} is not supported: use Mode=newreq."
-            )));
-        }
-        None => {
-            return Err(ca_core::Error::InvalidInput(
-                "Mode is missing: use Mode=newreq.".into(),
-            ));
-        }
-    }
-    let text = params
-        .get("CertRequest")
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            ca_core::Error::InvalidInput(
-                "CertRequest is empty: paste a base-64-encoded PKCS #10 request.".into(),
-            )
-        })?;
+/// The `CertAttrib` of a `certfnsh.asp` post, with the form's `CertificateTemplate` choice
+/// added as one of its lines.
+fn attributes_text(params: &Params) -> String {
     let mut attributes = params.get("CertAttrib").unwrap_or_default().to_owned();
     if let Some(template) = params.get("CertificateTemplate")
         && !attributes
@@ -366,12 +385,46 @@ pub(crate) fn enrollment(
     {
         attributes.push_str(&format!("\nCertificateTemplate:{template}"));
     }
-    let request = CertificateRequest::parse(text.as_bytes())?;
-    let attributes = RequestAttributes::parse(&attributes)?;
-    Ok((request, attributes))
+    attributes
 }
 
-/// `POST certfnsh.asp`: a request submitted by a form or a script.
+/// Reads the fields of a `certfnsh.asp` post: `Mode=newreq`, the `CertRequest`, and the
+/// `CertAttrib` lines. The request is returned when it could be read, even if the rest is
+/// refused, so the refusal can be recorded with it.
+pub(crate) fn enrollment(
+    params: &Params,
+) -> (
+    Option<CertificateRequest>,
+    ca_core::Result<(CertificateRequest, RequestAttributes)>,
+) {
+    let mode = match params.get("Mode") {
+        Some(mode) if mode.eq_ignore_ascii_case("newreq") => Ok(()),
+        Some(mode) => Err(ca_core::Error::InvalidInput(format!(
+            "Mode={mode} is not supported: use Mode=newreq."
+        ))),
+        None => Err(ca_core::Error::InvalidInput(
+            "Mode is missing: use Mode=newreq.".into(),
+        )),
+    };
+    let text = params
+        .get("CertRequest")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            ca_core::Error::InvalidInput(
+                "CertRequest is empty: paste a base-64-encoded PKCS #10 request.".into(),
+            )
+        });
+    let request = text.and_then(|t| CertificateRequest::parse(t.as_bytes()));
+    let readable = request.as_ref().ok().cloned();
+    let parsed = mode.and(request).and_then(|request| {
+        let attributes = RequestAttributes::parse(&attributes_text(params))?;
+        Ok((request, attributes))
+    });
+    (readable, parsed)
+}
+
+/// `POST certfnsh.asp`: a request submitted by a form or a script. Whatever becomes of it,
+/// the answer is a 200 page: issued, pending, or denied with a request id and the reason.
 pub(crate) async fn certfnsh(
     State(state): State<AppState>,
     caller: Caller,
@@ -379,24 +432,17 @@ pub(crate) async fn certfnsh(
 ) -> Result<Response, WebError> {
     let user = caller.user()?.clone();
     let params = Params::new(form);
-    let denied = |reason: String| {
-        let mut response = render(&pages::Denied {
-            chrome: caller.chrome(&state),
-            reason,
-        });
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        response
+    let (readable, parsed) = enrollment(&params);
+    let outcome = match parsed {
+        Ok((request, attributes)) => {
+            state
+                .authority
+                .submit(&request, &attributes, &user.name)
+                .await
+        }
+        Err(err) => Err(err),
     };
-    let (request, attributes) = match enrollment(&params) {
-        Ok(parsed) => parsed,
-        Err(err) if err.is_refusal() => return Ok(denied(explain(&err))),
-        Err(err) => return Err(err.into()),
-    };
-    match state
-        .authority
-        .submit(&request, &attributes, &user.name)
-        .await
-    {
+    match outcome {
         Ok(Submission::Issued(issued)) => Ok(render(&pages::Issued {
             chrome: caller.chrome(&state),
             id: issued.issuance.id,
@@ -405,7 +451,25 @@ pub(crate) async fn certfnsh(
             chrome: caller.chrome(&state),
             id: row.id,
         })),
-        Err(err) if err.is_refusal() => Ok(denied(explain(&err))),
+        Err(err) if err.is_refusal() => {
+            let why = plain(&explain(&err));
+            let row = state
+                .authority
+                .record_refusal(
+                    &user.name,
+                    readable.as_ref(),
+                    &attributes_text(&params),
+                    &err,
+                    &why,
+                )
+                .await?;
+            Ok(render(&pages::Denied {
+                chrome: caller.chrome(&state),
+                id: row.id,
+                disposition: disposition_of(&row),
+                last_status: row.status_code.last_status(),
+            }))
+        }
         Err(err) => Err(err.into()),
     }
 }

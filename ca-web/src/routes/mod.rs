@@ -18,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
+use tower::ServiceExt;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -38,9 +39,36 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img
 /// gets 408.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The application: every path of DESIGN §6 and the pages beyond AD CS.
+/// The application: every path of DESIGN §6 and the pages beyond AD CS. Paths under
+/// `/certsrv` are case-insensitive, as on IIS (`/CertSrv/CertNew.cer` works).
 pub fn router(state: AppState) -> Router {
-    app(routes(), state)
+    let app = app(routes(), state);
+    Router::new().fallback_service(app.map_request(certsrv_in_lowercase))
+}
+
+/// The request with its path lowercased when it lies under `/certsrv` (every path there is
+/// lowercase, and ids are digits); other paths, and every query, are left as they are.
+fn certsrv_in_lowercase(mut request: Request) -> Request {
+    let path = request.uri().path();
+    let under_certsrv = path
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("/certsrv"));
+    if !under_certsrv || !path.bytes().any(|b| b.is_ascii_uppercase()) {
+        return request;
+    }
+    let mut lowered = path.to_ascii_lowercase();
+    if let Some(query) = request.uri().query() {
+        lowered.push('?');
+        lowered.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path_and_query) = lowered.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// The paths and their handlers.

@@ -1,0 +1,379 @@
+//! AD CS Web Enrollment on every path, as the scripts and libraries written against
+//! Microsoft's pages read it: a 200 page for everything that is not a certificate, a request id
+//! for every refusal, dispositions in the layout clients parse, AD CS's words and codes, an
+//! optional `Enc`, and paths in any case. certsrv, the Python client, is the judge at the end.
+
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server, client, openssl_ok};
+
+fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
+    std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
+    sb.ok(&["user", "add", name, "--role", role, "--password-file", "pw"]);
+}
+
+fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{file}.key"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            file,
+        ],
+    );
+    std::fs::read_to_string(sb.file(file)).unwrap()
+}
+
+fn submit(web: &Client, server: &Server, csr: &str, attributes: &str) -> Response {
+    web.post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[
+            ("Mode", "newreq"),
+            ("CertRequest", csr),
+            ("CertAttrib", attributes),
+            ("TargetStoreFlags", "0"),
+            ("SaveCert", "yes"),
+        ])
+        .send()
+        .unwrap()
+}
+
+fn get(web: &Client, server: &Server, path_and_query: &str) -> Response {
+    web.get(format!("{}{path_and_query}", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap()
+}
+
+/// What clients extract with `LABEL:[^\t]+\t\t([^\r\n]+)`: after the label, characters that
+/// are not tabs (at least one), then exactly two tabs, then the message up to the line's end.
+fn field(text: &str, label: &str) -> Option<String> {
+    let start = text.find(label)? + label.len();
+    let rest = &text[start..];
+    let tabs = rest.find('\t')?;
+    if tabs == 0 || !rest[tabs..].starts_with("\t\t") {
+        return None;
+    }
+    let message = &rest[tabs + 2..];
+    let end = message.find(['\r', '\n']).unwrap_or(message.len());
+    Some(message[..end].to_owned())
+}
+
+/// What clients extract with `The disposition message is "([^"]+)`.
+fn quoted_disposition(text: &str) -> Option<String> {
+    let start = text.find("The disposition message is \"")? + "The disposition message is \"".len();
+    let rest = &text[start..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+fn request_id(text: &str) -> i64 {
+    let start = text.find("Your Request Id is ").unwrap() + "Your Request Id is ".len();
+    text[start..].split('.').next().unwrap().parse().unwrap()
+}
+
+/// A page, not a certificate: 200, HTML, and a disposition and status in the clients' layout.
+fn assert_page(response: Response, disposition: &str, status: &str) -> String {
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let text = response.text().unwrap();
+    assert_eq!(
+        field(&text, "Disposition message:").as_deref(),
+        Some(disposition),
+        "{text}"
+    );
+    let last = field(&text, "LastStatus:").unwrap_or_default();
+    assert!(
+        last.starts_with(status),
+        "LastStatus {last:?} should start {status:?}"
+    );
+    text
+}
+
+#[test]
+fn every_outcome_is_a_page_scripts_can_read() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "pending"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let good = csr(&sb, "good.csr", "mail.example.com");
+
+    // Pending.
+    let pending = submit(&web, &server, &good, "CertificateTemplate:WebServer");
+    assert_eq!(pending.status(), StatusCode::OK);
+    let pending_id = request_id(&pending.text().unwrap());
+    for file in ["certnew.cer", "certnew.p7b"] {
+        assert_page(
+            get(
+                &web,
+                &server,
+                &format!("/certsrv/{file}?ReqID={pending_id}&Enc=bin"),
+            ),
+            "Taken Under Submission",
+            "The operation completed successfully. 0x0",
+        );
+    }
+
+    // Refused at submission: a request id, a logged denied row, AD CS's code and our reason.
+    let refused = submit(&web, &server, &good, "CertificateTemplate:NoSuchTemplate");
+    assert_eq!(refused.status(), StatusCode::OK);
+    let text = refused.text().unwrap();
+    let refused_id = request_id(&text);
+    let expected = "Denied by Policy Module  0x80094800, the request was for a certificate template that is not supported by this CA: NoSuchTemplate; use WebServer";
+    assert_eq!(
+        quoted_disposition(&text).as_deref(),
+        Some(expected),
+        "{text}"
+    );
+    assert_eq!(
+        field(&text, "Disposition message:").as_deref(),
+        Some(expected)
+    );
+    assert!(
+        !text.contains("&#39;") && !text.contains("&quot;"),
+        "{text}"
+    );
+    assert!(
+        field(&text, "LastStatus:")
+            .unwrap()
+            .starts_with("The requested certificate template is not supported by this CA. 0x80094800 (-2146875392 CERTSRV_E_UNSUPPORTED_CERT_TYPE)")
+    );
+    assert_page(
+        get(
+            &web,
+            &server,
+            &format!("/certsrv/certnew.cer?ReqID={refused_id}&Enc=b64"),
+        ),
+        expected,
+        "The requested certificate template is not supported by this CA. 0x80094800",
+    );
+    let denied: Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "denied", "--json"])).unwrap();
+    let row = denied
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == refused_id)
+        .expect("the refusal is in the log");
+    assert_eq!(row["requester"], "alice");
+    assert!(
+        row["disposition"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchTemplate")
+    );
+
+    // Each kind of refusal has its code, and the sentence says why in words for a web user.
+    let weak = {
+        openssl_ok(
+            sb.path(),
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "rsa:1024",
+                "-nodes",
+                "-keyout",
+                "weak.key",
+                "-subj",
+                "/CN=weak.example.com",
+                "-out",
+                "weak.csr",
+            ],
+        );
+        std::fs::read_to_string(sb.file("weak.csr")).unwrap()
+    };
+    let internal = csr(&sb, "internal.csr", "nas.lan");
+    for (request, code, words) in [
+        (weak.as_str(), "0x80094811", "1024 bits"),
+        (
+            internal.as_str(),
+            "0x80094001",
+            "an administrator of this CA can issue",
+        ),
+        ("not a request at all", "0x8009310b", "not a PKCS#10"),
+    ] {
+        let text = submit(&web, &server, request, "").text().unwrap();
+        let disposition = quoted_disposition(&text).unwrap_or_default();
+        assert!(
+            disposition.starts_with(&format!("Denied by Policy Module  {code}, ")),
+            "{disposition}"
+        );
+        assert!(disposition.contains(words), "{disposition}");
+        assert!(
+            !disposition.contains("--"),
+            "no command-line flag on a page: {disposition}"
+        );
+    }
+
+    // Denied by an administrator.
+    let officer = submit(&web, &server, &good, "").text().unwrap();
+    let officer_id = request_id(&officer);
+    sb.ok(&["deny", &officer_id.to_string(), "--reason", "Not this one"]);
+    assert_page(
+        get(
+            &web,
+            &server,
+            &format!("/certsrv/certnew.p7b?ReqID={officer_id}&Enc=bin"),
+        ),
+        "Denied by Policy Module  0x80094014, Not this one",
+        "The request was denied by a certificate manager or CA administrator. 0x80094014",
+    );
+
+    // Unknown.
+    assert_page(
+        get(&web, &server, "/certsrv/certnew.cer?ReqID=424242&Enc=bin"),
+        "The requested property value is empty. 0x80094004 (CERTSRV_E_PROPERTY_EMPTY)",
+        "The requested property value is empty. 0x80094004 (-2146877436 CERTSRV_E_PROPERTY_EMPTY)",
+    );
+
+    // Issued, once approved: the certificate, and nothing else.
+    sb.ok(&["approve", &pending_id.to_string()]);
+    let issued = get(
+        &web,
+        &server,
+        &format!("/certsrv/certnew.cer?ReqID={pending_id}&Enc=bin"),
+    );
+    assert_eq!(issued.status(), StatusCode::OK);
+    assert_eq!(issued.headers()["content-type"], "application/pkix-cert");
+
+    // The admin page lists the failed and denied requests.
+    add_user(&sb, "boss", "admin", "boss password");
+    let admin = client(&sb)
+        .get(format!("{}/certsrv/admin", server.https()))
+        .basic_auth("boss", Some("boss password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        admin.contains("Failed and denied requests") && admin.contains("NoSuchTemplate"),
+        "{admin}"
+    );
+}
+
+#[test]
+fn the_issued_page_enc_and_paths_are_as_ad_cs_has_them() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let good = csr(&sb, "good.csr", "mail.example.com");
+    let issued = submit(&web, &server, &good, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    let id = request_id(&issued);
+    assert!(
+        issued.contains(&format!("location=\"certnew.cer?ReqID={id}&Enc=b64\"")),
+        "{issued}"
+    );
+    assert!(
+        issued.contains(&format!("certnew.cer?ReqID={id}&amp;Enc=bin")),
+        "{issued}"
+    );
+
+    // No Enc: Base 64, for the CA certificate and for an issued one.
+    for query in ["ReqID=CACert", &format!("ReqID={id}")] {
+        let answer = get(&web, &server, &format!("/certsrv/certnew.cer?{query}"));
+        assert_eq!(answer.status(), StatusCode::OK, "{query}");
+        assert_eq!(answer.headers()["content-type"], "application/pkix-cert");
+        assert!(
+            answer
+                .text()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----"),
+            "{query}"
+        );
+    }
+
+    // Paths and parameter names in any case, as on IIS.
+    for path in [
+        "/CertSrv/",
+        "/certsrv/CertCarc.asp",
+        &format!("/CERTSRV/CertNew.cer?reqid={id}&ENC=B64"),
+        "/certsrv/CertNew.P7B?ReqID=CACert&Enc=bin",
+    ] {
+        let answer = get(&web, &server, path);
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    }
+}
+
+/// The Python interpreter of the test venv `tests/run` makes, with certsrv installed.
+fn python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: tests/run installs certsrv (PyPI) there",
+        venv.display()
+    );
+    venv
+}
+
+fn run_certsrv_client(sb: &Sandbox, server: &Server, extra: &[&str]) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/adcs_client.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(format!("localhost:{}", server.https_port))
+        .arg(sb.data().join("root.crt"))
+        .arg(sb.file("client.csr"))
+        .args(extra)
+        // requests lets these override the CA file the client is given (requests issue 3829).
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    text
+}
+
+#[test]
+fn certsrv_the_python_client_gets_certificates_and_reads_every_refusal() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    csr(&sb, "client.csr", "mail.example.com");
+    let server = Server::start(&sb);
+    let text = run_certsrv_client(&sb, &server, &[]);
+    assert_eq!(
+        text.matches("\nok ").count() + usize::from(text.starts_with("ok ")),
+        7,
+        "{text}"
+    );
+}
+
+#[test]
+fn certsrv_the_python_client_waits_for_a_pending_request() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "pending"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    csr(&sb, "client.csr", "mail.example.com");
+    let server = Server::start(&sb);
+    let text = run_certsrv_client(&sb, &server, &["pending"]);
+    assert!(
+        text.contains("ok a pending certificate is Taken Under Submission"),
+        "{text}"
+    );
+}
