@@ -15,13 +15,18 @@ pub(crate) struct Refused(pub(crate) String);
 pub(crate) fn sentence(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let text = match cause.downcast_ref::<Error>() {
+        let core = cause.downcast_ref::<Error>();
+        let text = match core {
             Some(core) => core_sentence(core),
             None => cause.to_string(),
         };
         // A cause that only repeats its wrapper (thiserror's `transparent`) adds nothing.
         if parts.last().is_none_or(|last| !last.ends_with(&text)) && !text.is_empty() {
             parts.push(text);
+        }
+        // The operating system's reason is already in the sentence of a file error.
+        if matches!(core, Some(Error::Io { .. })) {
+            break;
         }
     }
     parts.join(": ")
@@ -62,8 +67,8 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
     let lines: Vec<&str> = rendered
         .lines()
         .map(str::trim)
-        .take_while(|line| !line.starts_with("For more information"))
-        .filter(|line| !line.is_empty())
+        .take_while(|line| !line.starts_with("For more information") && !line.starts_with("Usage:"))
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
         .collect();
     let text = lines
         .join(" ")
@@ -107,6 +112,20 @@ fn core_sentence(err: &Error) -> String {
         Error::CaKeyLocked { .. } => format!("{err}: set $CA_PASSPHRASE to its passphrase"),
         Error::CaKeyPassphrase { .. } => {
             format!("{err}; $CA_PASSPHRASE must hold the passphrase the CA was created with")
+        }
+        Error::NotFound(_) => format!("{err}: `ca list` (or `ca user list`) shows what there is"),
+        Error::Io { source, .. } => {
+            let advice = match source.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    "; ca must be able to write there: run it as the user that owns the CA, on a writable folder"
+                }
+                std::io::ErrorKind::NotFound => {
+                    "; a file of the data folder is missing: restore the folder from a backup (`ca restore`)"
+                }
+                std::io::ErrorKind::StorageFull => "; the disk is full: make room and try again",
+                _ => "",
+            };
+            format!("{err}: {source}{advice}")
         }
         _ => err.to_string(),
     }

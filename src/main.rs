@@ -49,7 +49,7 @@ enum Command {
     Renew(cmd::renew::Args),
     /// Revoke a certificate.
     Revoke(cmd::revoke::RevokeArgs),
-    /// Write a new CRL signed by the root.
+    /// Write the current CRL (signed by the root; the same one the server hands out).
     Crl(cmd::revoke::CrlArgs),
     /// List the requests waiting for an administrator.
     Pending,

@@ -693,3 +693,103 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("ca: error: "));
     chmod("u+w");
 }
+
+#[test]
+fn ca_crl_hands_out_the_current_crl_until_a_revocation() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["crl", "--out", "one.crl"]);
+    sb.ok(&["crl", "--out", "two.crl"]);
+    assert_eq!(
+        std::fs::read(sb.file("one.crl")).unwrap(),
+        std::fs::read(sb.file("two.crl")).unwrap(),
+        "no revocation, the same CRL"
+    );
+    sb.ok(&["revoke", "1"]);
+    sb.ok(&["crl", "--out", "three.crl"]);
+    let (first, _) = crl_contents(sb.path(), "one.crl");
+    let (third, serials) = crl_contents(sb.path(), "three.crl");
+    assert!(third > first);
+    assert_eq!(serials.len(), 1);
+}
+
+#[test]
+fn refusals_that_come_before_anything_is_made_leave_nothing_behind() {
+    let sb = Sandbox::new();
+    // A refused init makes no folder.
+    sb.refused(&["init", "--days", "0"]);
+    assert!(!sb.data().exists());
+    sb.init(&[]);
+    // A sign whose output folder does not exist issues nothing.
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "r.key",
+            "-subj",
+            "/CN=mail.example.com",
+            "-out",
+            "r.csr",
+        ],
+    );
+    let stderr = sb.refused(&["sign", "r.csr", "--out", "missing/mail.crt"]);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert_eq!(sb.row_count(), 0);
+    // A restore from a folder that holds no backup says so.
+    std::fs::create_dir(sb.file("empty")).unwrap();
+    let other = Sandbox::new();
+    let out = other
+        .ca()
+        .arg("restore")
+        .arg(sb.file("empty"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds no backup"), "{stderr}");
+    assert!(!other.data().exists());
+    // A backup inside the data folder is refused.
+    let stderr = sb.refused(&["backup", sb.data().join("bk").to_str().unwrap()]);
+    assert!(stderr.contains("inside the data folder"), "{stderr}");
+}
+
+#[test]
+fn serve_on_an_address_in_use_fails_and_creates_nothing() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "serve",
+        "--http",
+        &format!("127.0.0.1:{port}"),
+        "--https",
+        "127.0.0.1:0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--http"), "{stderr}");
+    assert!(!sb.data().exists(), "no CA was made");
+}
+
+#[test]
+fn check_reports_an_encrypted_key_as_unread_not_as_a_problem() {
+    let sb = Sandbox::new();
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", "correct horse battery")
+        .args(["init", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let check = sb.ok(&["check"]);
+    assert!(
+        check.contains("is sound") && check.contains("encrypted"),
+        "{check}"
+    );
+}

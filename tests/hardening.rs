@@ -358,6 +358,7 @@ fn making_rsa_4096_keys_does_not_stall_other_clients() {
 fn credential_changes_take_effect_at_once_in_a_running_server() {
     let sb = Sandbox::new();
     sb.init(&[]);
+    add_user(&sb, "boss", "admin", "boss password");
     add_user(&sb, "carol", "admin", "carol password");
     let server = Server::start(&sb);
     let web = client(&sb);
@@ -391,6 +392,9 @@ fn credential_changes_take_effect_at_once_in_a_running_server() {
     assert_eq!(admin_page("carol second"), StatusCode::UNAUTHORIZED);
     let stderr = sb.refused(&["user", "disable", "carol"]);
     assert!(stderr.contains("not found"), "{stderr}");
+    // The last administrator who can sign in stays one.
+    let stderr = sb.refused(&["user", "remove", "boss"]);
+    assert!(stderr.contains("last administrator"), "{stderr}");
 }
 
 #[test]

@@ -147,6 +147,7 @@ impl Authority {
         }
         // Everything that can be refused is checked before anything is written.
         let name = init.root.common_name()?;
+        crate::profile::Validity::root(init.root.days, time::OffsetDateTime::now_utc())?;
         let settings = Settings::initial(init.url.as_deref(), init.policy)?;
         fs::DirBuilder::new()
             .recursive(true)
@@ -294,6 +295,16 @@ impl Authority {
     /// root certificate, and its key (mode 0600), each under a temporary name then renamed.
     #[instrument(skip_all)]
     pub async fn backup(&self, target: &Path) -> Result<()> {
+        let inside = std::path::absolute(target)
+            .ok()
+            .zip(std::path::absolute(&self.dir).ok())
+            .is_some_and(|(target, dir)| target.starts_with(dir));
+        if inside {
+            return Err(Error::InvalidInput(format!(
+                "{} is inside the data folder: a backup belongs elsewhere (another disk, another machine)",
+                target.display()
+            )));
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -339,6 +350,15 @@ impl Authority {
         if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
+        if !Self::exists(backup)
+            || !backup.join(STORE).is_file()
+            || !backup.join(ROOT_KEY).is_file()
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} holds no backup: a backup has root.crt, root.key and ca.db, as a backup of a CA holds them",
+                backup.display()
+            )));
+        }
         let source = Self::open(
             backup,
             OpenOptions {
@@ -346,7 +366,13 @@ impl Authority {
                 ..open.clone()
             },
         )
-        .await?;
+        .await
+        .map_err(|err| {
+            Error::Conflict(format!(
+                "the backup in {} cannot be used: {err}",
+                backup.display()
+            ))
+        })?;
         let problems = source.check().await?;
         source.close().await;
         if !problems.is_empty() {
@@ -533,9 +559,17 @@ impl Authority {
                     problems.push(format!("{ROOT_KEY} is not the key of {ROOT_CERT}"));
                 }
             }
+            // An encrypted key without its passphrase is as it should be; it is only unread.
+            Err(Error::CaKeyLocked { .. }) => {}
             Err(err) => problems.push(format!("the root key could not be checked: {err}")),
         }
         Ok(problems)
+    }
+
+    /// True when the root key can be read now (it is not encrypted, or its passphrase was
+    /// given): what [`Authority::check`] compares with the root.
+    pub fn key_is_readable(&self) -> bool {
+        self.issuer().is_ok()
     }
 
     /// Closes the log.

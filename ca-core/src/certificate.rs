@@ -55,7 +55,7 @@ impl SerialNumber {
 
 impl fmt::Display for SerialNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.hex())
+        f.pad(&self.hex())
     }
 }
 
@@ -147,7 +147,7 @@ impl Fingerprint {
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.hex())
+        f.pad(&self.hex())
     }
 }
 

@@ -94,7 +94,7 @@ pub enum Error {
     UnsupportedTemplate { template: String, offered: String },
 
     /// A request, certificate or user asked for does not exist.
-    #[error("{0} was not found in the issuance log")]
+    #[error("{0} was not found")]
     NotFound(String),
 
     /// The operation does not apply to the object in its current state.

@@ -41,7 +41,7 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -122,7 +122,8 @@ pub fn check_user_name(name: &str) -> Result<()> {
 }
 
 impl Authority {
-    /// Adds a user (or replaces its role and password).
+    /// Adds a user (or replaces its role and password); true when the user is new. The last
+    /// administrator who can sign in cannot be made a requester.
     #[instrument(skip_all)]
     pub async fn put_user(
         &self,
@@ -130,10 +131,29 @@ impl Authority {
         role: Role,
         password: &Password,
         actor: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         check_user_name(name)?;
+        if role != Role::Admin {
+            self.keep_an_admin(name).await?;
+        }
         let hash = hash(password).await?;
         self.store().put_user(name, role.name(), &hash, actor).await
+    }
+
+    /// Refuses a change that would leave no administrator who can sign in: the pages could
+    /// then no longer approve, deny or revoke anything.
+    async fn keep_an_admin(&self, name: &str) -> Result<()> {
+        let is_active_admin = self
+            .store()
+            .user(name)
+            .await?
+            .is_some_and(|u| u.role == "admin" && !u.disabled);
+        if is_active_admin && self.store().other_admins(name).await? == 0 {
+            return Err(Error::Conflict(format!(
+                "{name} is the last administrator who can sign in: add another administrator first"
+            )));
+        }
+        Ok(())
     }
 
     /// Sets an existing user's password.
@@ -146,12 +166,16 @@ impl Authority {
     /// Disables a user (their credentials stop working at once) or enables them again.
     #[instrument(skip_all)]
     pub async fn set_disabled(&self, name: &str, disabled: bool, actor: &str) -> Result<()> {
+        if disabled {
+            self.keep_an_admin(name).await?;
+        }
         self.store().set_disabled(name, disabled, actor).await
     }
 
     /// Removes a user; what they requested stays in the log.
     #[instrument(skip_all)]
     pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
+        self.keep_an_admin(name).await?;
         self.store().remove_user(name, actor).await
     }
 
@@ -299,6 +323,21 @@ mod tests {
                 .unwrap()
         }
         let user = verified(&authority).await.unwrap();
+        assert!(authority.is_current(&user).await.unwrap());
+        // The last administrator stays one...
+        assert!(matches!(
+            authority
+                .put_user("alice", Role::Requester, &password, "test")
+                .await,
+            Err(Error::Conflict(_))
+        ));
+        assert!(authority.set_disabled("alice", true, "test").await.is_err());
+        assert!(authority.remove_user("alice", "test").await.is_err());
+        // ... until there is another.
+        authority
+            .put_user("root", Role::Admin, &password, "test")
+            .await
+            .unwrap();
         assert!(authority.is_current(&user).await.unwrap());
         // A new role, with the same password.
         authority

@@ -5,15 +5,25 @@ use std::path::Path;
 pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let problems = authority.check().await?;
+    let folder = std::path::absolute(data)?;
     if problems.is_empty() {
+        let key = if authority.key_is_readable() {
+            "and the key is the root's"
+        } else {
+            "and the key is encrypted (set $CA_PASSPHRASE to check it against the root too)"
+        };
         say!(
-            "The data folder {} is sound: the log passes SQLite's integrity and foreign-key checks, every certificate matches its fingerprint and was signed by the root, and the key is the root's.",
-            data.display()
+            "The data folder {} is sound: the log passes SQLite's integrity and foreign-key checks, every certificate matches its fingerprint and was signed by the root, {key}.",
+            folder.display()
         );
         return Ok(());
     }
     for problem in &problems {
         eprintln!("ca: problem: {problem}");
     }
-    anyhow::bail!("{} problem(s) found in {}", problems.len(), data.display())
+    anyhow::bail!(
+        "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",
+        problems.len(),
+        folder.display()
+    )
 }

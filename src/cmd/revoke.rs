@@ -50,7 +50,7 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
 
 pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
-    let crl = authority.sign_crl().await?;
+    let crl = authority.current_crl().await?;
     match args.format {
         CrlFormat::Der => emit(args.out.as_deref(), &crl.der, true),
         CrlFormat::Pem => emit(args.out.as_deref(), crl.pem().as_bytes(), false),

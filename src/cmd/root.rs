@@ -8,7 +8,7 @@ use crate::output::emit;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// How to write it.
+    /// pem or der (the root alone), p7b or p7b-pem (PKCS#7 holding the root).
     #[arg(long, value_parser = crate::cmd::choice::<CertificateFormat>(), default_value_t = CertificateFormat::Pem)]
     format: CertificateFormat,
     /// Write to FILE instead of standard output.

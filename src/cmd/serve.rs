@@ -35,6 +35,16 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    // The addresses first: a server that cannot listen creates nothing.
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {addr} ({err}): stop the program that uses it, or choose another address with --http or --https"
+            )
+        })
+    };
+    let http = bind(args.http).await?;
+    let https = bind(args.https).await?;
     let defaulted = args.hostname.is_empty();
     let wanted: Vec<SubjectName> = if defaulted {
         vec![host_name().parse()?]
@@ -64,27 +74,18 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             "Created the user admin with the password {}",
             password.reveal()
         );
-        say!(
-            "  (shown only this once; set another with `ca user add admin --role admin --password-file -`)"
-        );
+        say!("  (shown only this once; set another with `ca user passwd admin --password-file -`)");
     }
     let identity = authority.server_identity(&names).await?;
     let tls = tls_config(&identity)
         .map_err(|err| anyhow::anyhow!("the HTTPS configuration failed: {err}"))?;
 
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|err| Refused(format!("cannot listen on {addr}: {err}")))
-    };
-    let http = bind(args.http).await?;
-    let https = bind(args.https).await?;
-    let shown = names.first().map(ToString::to_string).unwrap_or_default();
+    let shown: Vec<String> = names.iter().map(SubjectName::shown).collect();
     say!("listening on http://{}/certsrv/", http.local_addr()?);
     say!(
         "listening on https://{}/certsrv/ (certificate for {})",
         https.local_addr()?,
-        shown
+        shown.join(", ")
     );
     use std::io::Write;
     std::io::stdout().flush()?;

@@ -42,6 +42,19 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if let Some(out) = &args.out {
+        let folder = match out.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(Refused(format!(
+                "the folder {} of --out does not exist: create it first, or choose another file",
+                folder.display()
+            ))
+            .into());
+        }
+    }
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open(data).await?;

@@ -68,18 +68,24 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             ca_core::users::check_user_name(&args.name)?;
             let (password, generated) = password(args.password_file.as_deref())?;
             let authority = crate::cmd::open(data).await?;
-            authority
+            let new = authority
                 .put_user(&args.name, args.role, &password, &actor)
                 .await?;
+            let what = if new {
+                format!("Added the user {} ({})", args.name, args.role)
+            } else {
+                format!(
+                    "The user {} existed: its role is now {} and its password replaced",
+                    args.name, args.role
+                )
+            };
             if generated {
                 say!(
-                    "The user {} ({}) has the password {} (shown only this once)",
-                    args.name,
-                    args.role,
+                    "{what}; the password is {} (shown only this once)",
                     password.reveal()
                 );
             } else {
-                say!("The user {} ({}) is set", args.name, args.role);
+                say!("{what}");
             }
         }
         Command::List => {

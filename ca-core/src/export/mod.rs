@@ -46,7 +46,7 @@ impl Choice for CertificateFormat {
 
 impl fmt::Display for CertificateFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -97,6 +97,6 @@ impl Choice for CrlFormat {
 
 impl fmt::Display for CrlFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }

@@ -87,7 +87,7 @@ impl Choice for PfxProfile {
 
 impl fmt::Display for PfxProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 

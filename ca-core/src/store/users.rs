@@ -13,7 +13,8 @@ use crate::error::{Error, Result, StoreError};
 const COLUMNS: &str = "name, role, password_hash, disabled, generation, created_at";
 
 impl Store {
-    /// Adds a user, or replaces the role and password of an existing one.
+    /// Adds a user, or replaces the role and password of an existing one; true when the user
+    /// is new.
     #[instrument(skip_all)]
     pub async fn put_user(
         &self,
@@ -21,22 +22,33 @@ impl Store {
         role: &str,
         password_hash: &str,
         actor: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let generation: i64 = sqlx::query_scalar(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (name) DO UPDATE SET role = excluded.role,
-                 password_hash = excluded.password_hash, generation = users.generation + 1",
+                 password_hash = excluded.password_hash, generation = users.generation + 1
+             RETURNING generation",
         )
         .bind(name)
         .bind(role)
         .bind(password_hash)
         .bind(OffsetDateTime::now_utc().unix_timestamp())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
         audit::record(&mut tx, actor, "user", name, role).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(generation == 0)
+    }
+
+    /// How many enabled administrators there are besides `name`.
+    pub async fn other_admins(&self, name: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name <> $1",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Changes an existing user: `assignments` is the SQL of the columns set (with `$2` for
