@@ -4,7 +4,8 @@
 Every comparison runs side by side in one run on this machine: medians of several runs,
 ratios per pair. Loads go to 127.0.0.1 only and are bounded in time. Writes BENCHMARKS.md
 with the figures, the machine and the exact commands, and prints the same table.
-Pass --quick for shorter loads and fewer runs (to try the script, not to report).
+Pass --quick for shorter loads and fewer runs (to try the script, not to report), and
+--only SECTION... (issue, server, crl, list, acme) to run some sections alone.
 """
 
 import base64
@@ -137,7 +138,9 @@ def start_server(data):
         m = re.match(r"listening on http://([^/]+)/", line)
         if m:
             http = m.group(1)
-        if line.startswith("listening on https://"):
+        m = re.match(r"listening on https://[^:]+:(\d+)/", line)
+        if m:
+            proc.https_port = int(m.group(1))
             break
     return proc, http
 
@@ -404,6 +407,134 @@ def bench_list():
         "< 50 ms", ours < 0.050)
 
 
+ACME_NAMES = [f"host{i}.example.com" for i in range(64)]
+ACME_WORKERS = 16
+
+
+class AcmePeer:
+    """dnsmasq answering A records for the benchmark's names, and a static web server that
+    answers http-01 from a webroot every lego writes into (so any number of clients share the
+    one port the validators dial)."""
+
+    def __init__(self):
+        self.dir = os.path.join(WORK, "acme")
+        self.webroot = os.path.join(self.dir, "webroot")
+        os.makedirs(os.path.join(self.webroot, ".well-known", "acme-challenge"), exist_ok=True)
+        self.dns_port, self.http_port = free_port(), free_port()
+        conf = os.path.join(self.dir, "dns.conf")
+        with open(conf, "w") as f:
+            f.write(f"port={self.dns_port}\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n")
+            for name in ACME_NAMES:
+                f.write(f"host-record={name},127.0.0.1\n")
+        dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        self.dns = subprocess.Popen([dnsmasq, "--keep-in-foreground", f"--conf-file={conf}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.web = subprocess.Popen([sys.executable, "-m", "http.server", str(self.http_port), "--bind",
+                                     "127.0.0.1", "--directory", self.webroot],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.http_port)
+
+    def stop(self):
+        for p in (self.dns, self.web):
+            p.terminate()
+            p.wait()
+
+
+def lego_command(server, root, path, name, peer):
+    return (f"LEGO_CA_CERTIFICATES={root} lego --server {server} --accept-tos --email bench@example.com "
+            f"--path {path} -d {name} --http --http.webroot {peer.webroot} run")
+
+
+def orders_per_second(server, root, peer, label):
+    """Complete lego http-01 issuances per second with ACME_WORKERS clients at once, each a new
+    account, over LOAD_SECONDS (at least one round)."""
+    import concurrent.futures
+    work = os.path.join(WORK, f"load-{label}")
+    counter = iter(range(10**9))
+    deadline = time.time() + LOAD_SECONDS
+
+    def worker(w):
+        done = 0
+        while time.time() < deadline or done == 0:
+            n = next(counter)
+            cmd = lego_command(server, root, os.path.join(work, str(n)), ACME_NAMES[n % len(ACME_NAMES)], peer)
+            subprocess.run(cmd, shell=True, check=True, capture_output=True)
+            done += 1
+        return done
+
+    started = time.time()
+    with concurrent.futures.ThreadPoolExecutor(ACME_WORKERS) as pool:
+        total = sum(pool.map(worker, range(ACME_WORKERS)))
+    COMMANDS.append((f"ACME load, {label} ({ACME_WORKERS} at once)",
+                     lego_command(server, root, "$PATH", "hostN.example.com", peer)))
+    return total / (time.time() - started)
+
+
+def start_pebble(peer):
+    """Debian's pebble with its random sleeps and nonce rejections off, its validator pointed at
+    the same DNS server and web server; returns the process, its directory and root file."""
+    d = os.path.join(WORK, "pebble")
+    os.makedirs(d, exist_ok=True)
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls-ca.key "
+       "-out tls-ca.crt -days 2 -subj /CN=bench-tls-ca 2>/dev/null", cwd=d)
+    sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr "
+       "-subj /CN=localhost 2>/dev/null", cwd=d)
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    sh("openssl x509 -req -in tls.csr -CA tls-ca.crt -CAkey tls-ca.key -CAcreateserial -days 2 "
+       "-extfile ext -out tls.crt 2>/dev/null", cwd=d)
+    port, mgmt = free_port(), free_port()
+    config = {"pebble": {"listenAddress": f"127.0.0.1:{port}", "managementListenAddress": f"127.0.0.1:{mgmt}",
+                         "certificate": os.path.join(d, "tls.crt"), "privateKey": os.path.join(d, "tls.key"),
+                         "httpPort": peer.http_port, "tlsPort": free_port(), "ocspResponderURL": "",
+                         "externalAccountBindingRequired": False}}
+    with open(os.path.join(d, "pebble.json"), "w") as f:
+        json.dump(config, f)
+    env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+    proc = subprocess.Popen(["pebble", "-config", os.path.join(d, "pebble.json"), "-dnsserver",
+                             f"127.0.0.1:{peer.dns_port}", "-strict=false"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, f"https://localhost:{port}/dir", os.path.join(d, "tls-ca.crt")
+
+
+def bench_acme():
+    if not (shutil.which("lego") and shutil.which("pebble")):
+        raise SystemExit("bench: lego and pebble are needed (bench/run installs them)")
+    peer = AcmePeer()
+    data = os.path.join(WORK, "acme-ca")
+    sh(ca(data, "init --key ecdsa-p256 --name 'Bench ACME Root'"))
+    for key, value in (("acme-http-port", peer.http_port), ("acme-dns", f"127.0.0.1:{peer.dns_port}")):
+        sh(ca(data, f"config set {key} {value}"))
+    proc, _ = start_server(data)
+    pebble = None
+    try:
+        ours_dir = f"https://localhost:{proc.https_port}/acme/directory"
+        pebble, pebble_dir, pebble_root = start_pebble(peer)
+        ours_root = os.path.join(data, "root.crt")
+        runs = 3 if QUICK else 10
+        commands = [lego_command(ours_dir, ours_root, "$(mktemp -d)",
+                                 "host0.example.com", peer),
+                    lego_command(pebble_dir, pebble_root, "$(mktemp -d)",
+                                 "host0.example.com", peer)]
+        ours, theirs = hyperfine("one lego http-01 issuance", commands, runs=runs, warmup=1)
+        row("one complete lego http-01 issuance (new account, order, validation, certificate) vs Debian's "
+            "pebble (sleeps off)", f"{ours * 1000:.0f} ms", f"{theirs * 1000:.0f} ms", f"{theirs / ours:.1f}x",
+            "faster than pebble", ours < theirs)
+        ours_rate = orders_per_second(ours_dir, ours_root, peer, "ca")
+        theirs_rate = orders_per_second(pebble_dir, pebble_root, peer, "pebble")
+        row(f"complete lego http-01 issuances per second, {ACME_WORKERS} clients at once, vs pebble",
+            f"{ours_rate:.1f}/s", f"{theirs_rate:.1f}/s", f"{ours_rate / theirs_rate:.2f}x",
+            "at least pebble's", ours_rate >= theirs_rate)
+    finally:
+        proc.terminate()
+        proc.wait()
+        if pebble:
+            pebble.terminate()
+            pebble.wait()
+        peer.stop()
+
+
 def report(info):
     lines = ["# Benchmarks", "",
              "Made by `bench/run` (see the README): every comparison runs side by side in one run on the machine "
@@ -432,15 +563,16 @@ def main():
         raise SystemExit("bench: build ca first (bench/run does)")
     info = machine()
     print(f"bench: working in {WORK}", flush=True)
+    sections = {"issue": bench_issue, "server": bench_server, "crl": bench_crl, "list": bench_list,
+                "acme": bench_acme}
+    only = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else list(sections)
     try:
-        bench_issue()
-        bench_server()
-        bench_crl()
-        bench_list()
+        for name in only:
+            sections[name]()
     finally:
         if "--keep" not in sys.argv:
             shutil.rmtree(WORK, ignore_errors=True)
-    if not QUICK:
+    if not QUICK and "--only" not in sys.argv:
         report(info)
         print("bench: wrote BENCHMARKS.md")
 

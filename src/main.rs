@@ -69,8 +69,10 @@ enum Command {
     /// Manage the users of the web pages.
     #[command(subcommand)]
     User(cmd::user::Command),
-    /// Serve the /certsrv pages over HTTP and HTTPS.
+    /// Serve the /certsrv pages over HTTP and HTTPS, and ACME over HTTPS.
     Serve(cmd::serve::Args),
+    /// Show the ACME server's settings and its recent orders.
+    Acme,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,
             Command::User(command) => cmd::user::run(&cli.data, command).await,
             Command::Serve(args) => cmd::serve::run(&cli.data, args).await,
+            Command::Acme => cmd::acme::run(&cli.data).await,
         }
     })
 }

@@ -83,3 +83,24 @@ fn cert_attrib_seeds_parse_or_are_refused() {
         }
     }
 }
+
+#[test]
+fn jws_seeds_read_back_or_are_refused() {
+    use ca_core::acme::jws::{self, Jws};
+    let mut read = 0;
+    for data in seeds("jws") {
+        let Ok(request) = Jws::parse(&data) else {
+            continue;
+        };
+        read += 1;
+        assert_eq!(request.is_post_as_get(), request.payload.is_empty());
+        if let Some(key) = &request.header.jwk {
+            if let Ok(first) = jws::thumbprint(key) {
+                assert_eq!(jws::thumbprint(key).ok(), Some(first));
+            }
+            let _ = request.verify_account(key);
+        }
+        let _ = request.verify_mac(b"a key of some sort");
+    }
+    assert!(read > 0, "some seeds are requests real clients sent");
+}

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod acme;
 mod adcs;
 mod architecture;
 mod browser;

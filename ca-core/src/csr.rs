@@ -45,6 +45,10 @@ pub struct SignOptions {
     pub extra_names: Vec<SubjectName>,
     pub requester: String,
     pub source: RequestSource,
+    /// The certificate this one replaces (an ACME order's `replaces`).
+    pub renewed_from: Option<RequestId>,
+    /// The ACME order this certificate completes.
+    pub acme_order: Option<String>,
 }
 
 impl CertificateRequest {
@@ -160,8 +164,9 @@ impl Authority {
             requester: &options.requester,
             source: options.source,
             csr_der: Some(&request.der),
-            renewed_from: None,
+            renewed_from: options.renewed_from,
             pending_request: pending,
+            acme_order: options.acme_order.as_deref(),
             decided_by,
         };
         self.sign_leaf(&spec, &request.public_key).await

@@ -220,6 +220,8 @@ fn web_options(attributes: &RequestAttributes, requester: &str) -> SignOptions {
         extra_names: attributes.san.clone(),
         requester: requester.to_owned(),
         source: RequestSource::Web,
+        renewed_from: None,
+        acme_order: None,
     }
 }
 

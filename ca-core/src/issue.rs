@@ -108,6 +108,7 @@ pub(crate) struct LeafSpec<'a> {
     pub csr_der: Option<&'a [u8]>,
     pub renewed_from: Option<RequestId>,
     pub pending_request: Option<RequestId>,
+    pub acme_order: Option<&'a str>,
     pub decided_by: &'a str,
 }
 
@@ -135,6 +136,7 @@ impl Authority {
             csr_der: None,
             renewed_from: None,
             pending_request: None,
+            acme_order: None,
             decided_by: &request.requester,
         };
         let mut issued = self.sign_leaf(&spec, &key_pair).await?;
@@ -192,6 +194,7 @@ impl Authority {
             csr_der: None,
             renewed_from: Some(id),
             pending_request: None,
+            acme_order: None,
             decided_by: requester,
         };
         let mut issued = self.sign_leaf(&spec, &key_pair).await?;
@@ -227,6 +230,7 @@ impl Authority {
                     der: &der,
                     renewed_from: spec.renewed_from,
                     pending_request: spec.pending_request,
+                    acme_order: spec.acme_order,
                     decided_by: spec.decided_by,
                 })
                 .await;

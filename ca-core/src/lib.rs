@@ -6,6 +6,8 @@
 //! line and the pages word them for their readers. ARCHITECTURE.md at the repository's root
 //! maps every rule of DESIGN to its module.
 
+pub mod acme;
+mod acme_server;
 pub mod authority;
 pub mod certificate;
 pub mod choice;

@@ -1,10 +1,12 @@
 //! The CA's settings, kept in the log so that every process sees the same ones at once.
 
 use std::fmt;
+use std::net::SocketAddr;
 
+pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::name::SubjectName;
+use crate::name::{DnsName, SubjectName};
 use crate::store::Store;
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
@@ -53,17 +55,49 @@ pub enum Setting {
     Policy,
     /// Days from a CRL's thisUpdate to its nextUpdate.
     CrlDays,
+    /// ACME on or off.
+    Acme,
+    /// Whether ACME accounts need an external account binding (a user's key).
+    AcmeEab,
+    /// The domains ACME accounts may ask for (comma-separated; empty for any the rules allow).
+    AcmeDomains,
+    /// How long ACME certificates are valid, in days.
+    AcmeDays,
+    /// The port the http-01 validator connects to.
+    AcmeHttpPort,
+    /// The port the tls-alpn-01 validator connects to.
+    AcmeTlsPort,
+    /// The DNS server the validators ask (host:port), or `system`.
+    AcmeDns,
 }
 
 impl Choice for Setting {
     const WHAT: &'static str = "setting";
-    const ALL: &'static [Self] = &[Setting::Url, Setting::Policy, Setting::CrlDays];
+    const ALL: &'static [Self] = &[
+        Setting::Url,
+        Setting::Policy,
+        Setting::CrlDays,
+        Setting::Acme,
+        Setting::AcmeEab,
+        Setting::AcmeDomains,
+        Setting::AcmeDays,
+        Setting::AcmeHttpPort,
+        Setting::AcmeTlsPort,
+        Setting::AcmeDns,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Setting::Url => "url",
             Setting::Policy => "policy",
             Setting::CrlDays => "crl-days",
+            Setting::Acme => "acme",
+            Setting::AcmeEab => "acme-eab",
+            Setting::AcmeDomains => "acme-domains",
+            Setting::AcmeDays => "acme-days",
+            Setting::AcmeHttpPort => "acme-http-port",
+            Setting::AcmeTlsPort => "acme-tls-port",
+            Setting::AcmeDns => "acme-dns",
         }
     }
 }
@@ -81,6 +115,13 @@ impl Setting {
             Setting::Url => "url",
             Setting::Policy => "policy",
             Setting::CrlDays => "crl_days",
+            Setting::Acme => "acme",
+            Setting::AcmeEab => "acme_eab",
+            Setting::AcmeDomains => "acme_domains",
+            Setting::AcmeDays => "acme_days",
+            Setting::AcmeHttpPort => "acme_http_port",
+            Setting::AcmeTlsPort => "acme_tls_port",
+            Setting::AcmeDns => "acme_dns",
         }
     }
 
@@ -94,6 +135,34 @@ impl Setting {
             }
             Setting::Policy => RequestPolicy::from_name(value)?.name().to_owned(),
             Setting::CrlDays => parse_crl_days(value)?.to_string(),
+            Setting::Acme => on_off(value)?.to_owned(),
+            Setting::AcmeEab => match value.to_ascii_lowercase().as_str() {
+                "required" | "on" | "yes" => "required".to_owned(),
+                "optional" | "off" | "no" => "optional".to_owned(),
+                _ => {
+                    return Err(Error::InvalidInput(format!(
+                        "'{value}' is not an external account binding choice: use required or optional"
+                    )));
+                }
+            },
+            Setting::AcmeDomains => parse_domains(value)?
+                .iter()
+                .map(DnsName::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            Setting::AcmeDays => parse_acme_days(value)?.to_string(),
+            Setting::AcmeHttpPort | Setting::AcmeTlsPort => parse_port(value)?.to_string(),
+            Setting::AcmeDns => match value {
+                "system" | "" => "system".to_owned(),
+                address => address
+                    .parse::<SocketAddr>()
+                    .map_err(|_| {
+                        Error::InvalidInput(format!(
+                            "'{address}' is not a DNS server address: give IP:PORT, as in 192.0.2.53:53, or system"
+                        ))
+                    })?
+                    .to_string(),
+            },
         };
         Ok((self.key(), stored))
     }
@@ -111,6 +180,7 @@ pub struct Settings {
     pub renewals: u32,
     /// The names on the CA's own web server's certificate: only an admin may issue for them.
     pub server_names: Vec<SubjectName>,
+    pub acme: AcmeSettings,
 }
 
 impl Settings {
@@ -118,7 +188,20 @@ impl Settings {
     /// issuance, so a change by another process takes effect at once).
     pub(crate) async fn read(store: &Store) -> Result<Settings> {
         let values = store
-            .settings(&["url", "policy", "crl_days", "renewals", SERVER_NAMES])
+            .settings(&[
+                "url",
+                "policy",
+                "crl_days",
+                "renewals",
+                SERVER_NAMES,
+                "acme",
+                "acme_eab",
+                "acme_domains",
+                "acme_days",
+                "acme_http_port",
+                "acme_tls_port",
+                "acme_dns",
+            ])
             .await?;
         let get = |key: &str| {
             values
@@ -144,6 +227,24 @@ impl Settings {
                 .split_whitespace()
                 .filter_map(|n| n.parse().ok())
                 .collect(),
+            acme: AcmeSettings {
+                enabled: get("acme") != Some("off"),
+                eab_required: get("acme_eab") == Some("required"),
+                domains: parse_domains(get("acme_domains").unwrap_or_default())?,
+                days: match get("acme_days") {
+                    Some(days) => parse_acme_days(days)?,
+                    None => ACME_DEFAULT_DAYS,
+                },
+                http_port: get("acme_http_port")
+                    .map(parse_port)
+                    .transpose()?
+                    .unwrap_or(80),
+                tls_port: get("acme_tls_port")
+                    .map(parse_port)
+                    .transpose()?
+                    .unwrap_or(443),
+                dns: get("acme_dns").and_then(|d| d.parse().ok()),
+            },
         })
     }
 
@@ -161,6 +262,53 @@ impl Settings {
         }
         Ok(rows)
     }
+}
+
+fn on_off(text: &str) -> Result<&'static str> {
+    match text.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok("on"),
+        "off" | "no" | "false" => Ok("off"),
+        _ => Err(Error::InvalidInput(format!(
+            "'{text}' is neither on nor off"
+        ))),
+    }
+}
+
+fn parse_domains(text: &str) -> Result<Vec<DnsName>> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let domain: DnsName = d.parse()?;
+            if domain.is_wildcard() {
+                return Err(Error::InvalidInput(format!(
+                    "'{d}' is not a domain: give example.com, which covers every name below it"
+                )));
+            }
+            Ok(domain)
+        })
+        .collect()
+}
+
+fn parse_acme_days(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=crate::profile::LEAF_MAX_DAYS).contains(d))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "'{text}' is not a certificate lifetime: give 1 to {} days",
+                crate::profile::LEAF_MAX_DAYS
+            ))
+        })
+}
+
+fn parse_port(text: &str) -> Result<u16> {
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| Error::InvalidInput(format!("'{text}' is not a port: give 1 to 65535")))
 }
 
 fn parse_crl_days(text: &str) -> Result<u32> {

@@ -70,6 +70,13 @@ pub(crate) struct ErrorPage<'a> {
 pub(crate) struct Welcome {
     pub chrome: Chrome,
     pub sha256: String,
+    pub acme: Option<AcmeInfo>,
+}
+
+/// Where ACME clients find this CA, for the pages that tell people.
+pub(crate) struct AcmeInfo {
+    pub directory: String,
+    pub eab_required: bool,
 }
 
 #[derive(Template)]
@@ -220,6 +227,7 @@ pub(crate) struct Install {
     pub sha1: String,
     pub not_after: String,
     pub file_stem: String,
+    pub acme: Option<AcmeInfo>,
 }
 
 impl RequestRow {

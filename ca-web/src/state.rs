@@ -12,6 +12,9 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub(crate) credentials: Arc<CredentialCache>,
     pub(crate) throttle: Arc<Throttle>,
+    /// The server's HTTPS address as clients write it (`https://NAME:PORT`), for pages read
+    /// over plain HTTP that point at the ACME directory.
+    pub(crate) https_origin: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -21,8 +24,15 @@ impl AppState {
         Ok(AppState {
             credentials: Arc::new(CredentialCache::new()?),
             throttle: Arc::new(Throttle::new()),
+            https_origin: None,
             authority,
         })
+    }
+
+    /// The same state, telling pages the server's HTTPS origin (`https://NAME:PORT`).
+    pub fn with_https_origin(mut self, origin: String) -> Self {
+        self.https_origin = Some(origin.into());
+        self
     }
 }
 

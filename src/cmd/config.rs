@@ -9,7 +9,9 @@ pub(crate) enum Command {
     /// Show the settings.
     Show,
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
-    /// crl-days (1 to 365).
+    /// crl-days (1 to 365), acme (on|off), acme-eab (required|optional), acme-domains
+    /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
+    /// acme-dns (IP:PORT or system).
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
@@ -38,5 +40,35 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     );
     say!("policy    {}", settings.policy);
     say!("crl-days  {}", settings.crl_days);
+    let acme = &settings.acme;
+    say!(
+        "acme            {}",
+        if acme.enabled { "on" } else { "off" }
+    );
+    say!(
+        "acme-eab        {}",
+        if acme.eab_required {
+            "required"
+        } else {
+            "optional"
+        }
+    );
+    let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
+    say!(
+        "acme-domains    {}",
+        if domains.is_empty() {
+            "(any)".to_owned()
+        } else {
+            domains.join(",")
+        }
+    );
+    say!("acme-days       {}", acme.days);
+    say!("acme-http-port  {}", acme.http_port);
+    say!("acme-tls-port   {}", acme.tls_port);
+    say!(
+        "acme-dns        {}",
+        acme.dns
+            .map_or_else(|| "system".to_owned(), |d| d.to_string())
+    );
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ca_core::{Authority, OpenOptions, Passphrase};
 
+pub(crate) mod acme;
 pub(crate) mod backup;
 pub(crate) mod check;
 pub(crate) mod config;

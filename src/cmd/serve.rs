@@ -16,6 +16,8 @@ use crate::cmd::{Refused, init::describe_new_root, open_options};
 
 /// How often the server checks whether its own certificate needs renewing.
 const RENEWAL_CHECK: Duration = Duration::from_secs(6 * 3600);
+/// How often used ACME nonces and abandoned orders are forgotten.
+const ACME_PRUNE: Duration = Duration::from_secs(3600);
 /// Connections to the store a server keeps.
 const SERVER_CONNECTIONS: u32 = 8;
 
@@ -87,6 +89,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         https.local_addr()?,
         shown.join(", ")
     );
+    if authority.settings().acme.enabled {
+        say!(
+            "ACME directory at https://{}/acme/directory",
+            https.local_addr()?
+        );
+    }
     use std::io::Write;
     std::io::stdout().flush()?;
 
@@ -118,7 +126,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         })
     };
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
-    let state = AppState::new(Arc::clone(&authority))?;
+    let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
+    let state = AppState::new(Arc::clone(&authority))?
+        .with_https_origin(https_origin(&names, https.local_addr()?));
     serve(
         Listeners {
             http: Some(http),
@@ -131,8 +141,42 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     .await?;
     renewer.abort();
     watcher.abort();
+    pruner.abort();
     say!("stopped");
     Ok(())
+}
+
+/// The HTTPS origin clients use: the server's first name, and the port unless it is 443.
+fn https_origin(names: &[SubjectName], addr: SocketAddr) -> String {
+    let host = names
+        .first()
+        .map_or_else(|| addr.ip().to_string(), ToString::to_string);
+    let host = match names.first() {
+        Some(SubjectName::Ip(std::net::IpAddr::V6(_))) => format!("[{host}]"),
+        _ => host,
+    };
+    match addr.port() {
+        443 => format!("https://{host}"),
+        port => format!("https://{host}:{port}"),
+    }
+}
+
+/// Forgets used ACME nonces past their expiry and orders abandoned a day ago, hourly.
+async fn prune_acme(authority: Arc<Authority>) {
+    loop {
+        match authority.prune_acme().await {
+            Ok((0, 0)) => {}
+            Ok((nonces, orders)) => {
+                tracing::info!(
+                    nonces,
+                    orders,
+                    "forgot expired ACME nonces and abandoned orders"
+                )
+            }
+            Err(err) => tracing::error!(%err, "could not prune expired ACME state"),
+        }
+        tokio::time::sleep(ACME_PRUNE).await;
+    }
 }
 
 /// Days ahead `ca serve` warns of expiring certificates.

@@ -68,6 +68,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 extra_names: Vec::new(),
                 requester: crate::cmd::actor(),
                 source: RequestSource::Csr,
+                renewed_from: None,
+                acme_order: None,
             },
         )
         .await?;

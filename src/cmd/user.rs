@@ -21,6 +21,9 @@ pub(crate) enum Command {
     Enable(NameArg),
     /// Remove a user (their requests and certificates stay in the log).
     Remove(NameArg),
+    /// Make an ACME external account binding key for a user: the ACME account made with it
+    /// belongs to that user in the log.
+    Eab(NameArg),
 }
 
 #[derive(clap::Args, Debug)]
@@ -131,6 +134,19 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             let authority = crate::cmd::open(data).await?;
             authority.set_disabled(&args.name, false, &actor).await?;
             say!("The user {} can sign in again", args.name);
+        }
+        Command::Eab(args) => {
+            let authority = crate::cmd::open(data).await?;
+            let (kid, key) = authority.new_eab_key(&args.name, &actor).await?;
+            say!(
+                "An external account binding key for {} (the key is shown only this once; it binds one ACME account):",
+                args.name
+            );
+            say!("  key id    {kid}");
+            say!("  HMAC key  {key}");
+            say!("certbot:  --eab-kid {kid} --eab-hmac-key {key}");
+            say!("lego:     --eab --kid {kid} --hmac {key}");
+            say!("win-acme: --eab-key-identifier {kid} --eab-key {key}");
         }
         Command::Remove(args) => {
             let authority = crate::cmd::open(data).await?;

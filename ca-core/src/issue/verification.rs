@@ -176,6 +176,7 @@ async fn a_constrained_root_refuses_names_outside_and_clients_would_too() {
             csr_der: None,
             renewed_from: None,
             pending_request: None,
+            acme_order: None,
             decided_by: "test",
         };
         let outside = authority.sign_leaf(&spec, &key).await.unwrap();

@@ -8,6 +8,7 @@
 //! [`revocations`] records revocations and numbers CRLs; [`users`], [`settings`] and [`audit`]
 //! keep the rest. [`records`] holds the types the rest of the authority sees.
 
+mod acme;
 mod audit;
 mod crl;
 mod records;
@@ -53,6 +54,8 @@ pub struct Store {
     pool: SqlitePool,
     writer: writer::Writer,
     path: PathBuf,
+    /// The ACME nonce key, once read.
+    nonce_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// How a log is opened.
@@ -127,6 +130,7 @@ impl Store {
             pool,
             writer,
             path: path.to_owned(),
+            nonce_key: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -97,6 +97,8 @@ pub enum RequestSource {
     Web,
     /// A renewal of an earlier certificate.
     Renewal,
+    /// An ACME order (RFC 8555).
+    Acme,
 }
 
 impl Choice for RequestSource {
@@ -106,6 +108,7 @@ impl Choice for RequestSource {
         RequestSource::Csr,
         RequestSource::Web,
         RequestSource::Renewal,
+        RequestSource::Acme,
     ];
 
     fn name(self) -> &'static str {
@@ -114,6 +117,7 @@ impl Choice for RequestSource {
             RequestSource::Csr => "csr",
             RequestSource::Web => "web",
             RequestSource::Renewal => "renewal",
+            RequestSource::Acme => "acme",
         }
     }
 }
@@ -233,6 +237,8 @@ pub struct NewIssuance<'a> {
     pub renewed_from: Option<RequestId>,
     /// The pending request this certificate answers; `None` records a new request with it.
     pub pending_request: Option<RequestId>,
+    /// The ACME order this certificate completes: it becomes valid in the same transaction.
+    pub acme_order: Option<&'a str>,
     /// Who decided to issue (the requester itself when the policy issued at once).
     pub decided_by: &'a str,
 }

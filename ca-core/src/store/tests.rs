@@ -43,6 +43,7 @@ impl Sample {
             der: &self.der,
             renewed_from: None,
             pending_request: None,
+            acme_order: None,
             decided_by: "tester",
         }
     }

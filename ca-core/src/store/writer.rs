@@ -29,6 +29,7 @@ struct Job {
     renewed_from: Option<i64>,
     pending_request: Option<i64>,
     decided_by: String,
+    acme_order: Option<String>,
 }
 
 type Reply = oneshot::Sender<Result<i64>>;
@@ -74,6 +75,7 @@ impl Store {
             renewed_from: new.renewed_from.map(RequestId::get),
             pending_request: new.pending_request.map(RequestId::get),
             decided_by: new.decided_by.to_owned(),
+            acme_order: new.acme_order.map(str::to_owned),
         };
         let stopped = || StoreError::Commit("the store's writer has stopped".into());
         let (reply, answer) = oneshot::channel();
@@ -189,6 +191,20 @@ async fn write_one(tx: &mut SqliteConnection, job: &Job) -> Result<i64> {
         return Err(StoreError::DuplicateSerial.into());
     }
     inserted?;
+    if let Some(order) = &job.acme_order {
+        let completed = sqlx::query(
+            "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(order)
+        .execute(&mut *tx)
+        .await?;
+        if completed.rows_affected() != 1 {
+            return Err(Error::Conflict(format!(
+                "the ACME order {order} is not being finalized"
+            )));
+        }
+    }
     audit::record(
         tx,
         &job.decided_by,

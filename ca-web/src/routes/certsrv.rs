@@ -20,10 +20,15 @@ use crate::error::{WebError, explain};
 use crate::pages::{self, RequestRow, render};
 use crate::state::AppState;
 
-pub(crate) async fn welcome(State(state): State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn welcome(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: axum::http::request::Parts,
+) -> Response {
     render(&pages::Welcome {
         chrome: caller.chrome(&state),
         sha256: state.authority.root().fingerprint().colons(),
+        acme: super::acme::info(&state, &request).await,
     })
 }
 

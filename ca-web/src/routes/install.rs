@@ -12,7 +12,11 @@ use crate::auth::Caller;
 use crate::pages::{self, render};
 use crate::state::AppState;
 
-pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Response {
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: axum::http::request::Parts,
+) -> Response {
     let root = state.authority.root();
     render(&pages::Install {
         chrome: caller.chrome(&state),
@@ -20,6 +24,7 @@ pub(crate) async fn page(State(state): State<AppState>, caller: Caller) -> Respo
         sha1: sha1_thumbprint(root.der()),
         not_after: display::time(root.not_after()),
         file_stem: file_stem(root.common_name()),
+        acme: super::acme::info(&state, &request).await,
     })
 }
 

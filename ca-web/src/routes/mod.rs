@@ -2,6 +2,7 @@
 //! authenticated pages, refusal of cross-site form posts, a 64 KiB body limit, a deadline, a
 //! page instead of a dropped connection when a handler panics, and a line in the log.
 
+mod acme;
 mod admin;
 mod assets;
 pub(crate) mod certsrv;
@@ -102,6 +103,7 @@ fn routes() -> Router<AppState> {
         .route("/certsrv/install", get(install::page))
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))
+        .merge(acme::routes())
         .fallback(not_found)
 }
 
@@ -166,7 +168,9 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// issue), and marks every answer to a request with credentials as not to be cached.
 async fn guard(request: Request, next: Next) -> Response {
     let authenticated = request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = if request.method() == Method::POST && is_cross_site(&request) {
+    // ACME requests carry their own signatures (and no browser headers): the rule is for forms.
+    let form_post = request.method() == Method::POST && !request.uri().path().starts_with("/acme/");
+    let mut response = if form_post && is_cross_site(&request) {
         WebError::Forbidden(
             "This form was posted from another site, so it was refused. Use the form on this site."
                 .into(),

@@ -1,0 +1,263 @@
+//! JSON Web Signatures as ACME sends them (RFC 8555 §6.2, RFC 7515 flattened serialization):
+//! read, checked against a key, and the keys' RFC 7638 thumbprints. Signatures are verified by
+//! jsonwebtoken's aws-lc backend; only what ACME allows is accepted.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
+use serde::Deserialize;
+
+use super::{Problem, ProblemType};
+
+/// The signature algorithms accepted for account keys (RFC 8555 §6.2 requires RS256 and ES256).
+const ACCOUNT_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+/// The shortest RSA account key accepted.
+const RSA_MIN_BITS: usize = 2048;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Flattened {
+    protected: String,
+    payload: String,
+    signature: String,
+}
+
+/// A JWS read from a request body, not yet verified.
+#[derive(Clone, Debug)]
+pub struct Jws {
+    pub header: Header,
+    protected: String,
+    payload_b64: String,
+    signature: String,
+    /// The payload's bytes (empty for POST-as-GET).
+    pub payload: Vec<u8>,
+}
+
+impl Jws {
+    /// Reads a flattened JWS; anything else is `malformed`.
+    pub fn parse(body: &[u8]) -> Result<Jws, Problem> {
+        let malformed = |why: &str| Problem::new(ProblemType::Malformed, why);
+        let flat: Flattened = serde_json::from_slice(body).map_err(|_| {
+            malformed("the body is not a flattened JWS (protected, payload, signature)")
+        })?;
+        let protected = URL_SAFE_NO_PAD
+            .decode(&flat.protected)
+            .map_err(|_| malformed("the protected header is not base64url"))?;
+        let header: Header = match serde_json::from_slice(&protected) {
+            Ok(header) => header,
+            Err(_) => {
+                // An algorithm jsonwebtoken does not know (`none`, `HS256` outside EAB, ...).
+                return Err(Problem::new(
+                    ProblemType::BadSignatureAlgorithm,
+                    "the protected header names no supported signature algorithm: use RS256, ES256, ES384 or EdDSA",
+                ));
+            }
+        };
+        if header.crit.is_some()
+            || header
+                .extras
+                .get::<serde_json::Value>("b64")
+                .map_or(true, |b64| b64.is_some())
+        {
+            return Err(malformed("critical header parameters are not supported"));
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(&flat.payload)
+            .map_err(|_| malformed("the payload is not base64url"))?;
+        Ok(Jws {
+            header,
+            protected: flat.protected,
+            payload_b64: flat.payload,
+            signature: flat.signature,
+            payload,
+        })
+    }
+
+    /// True for POST-as-GET (RFC 8555 §6.3): an empty payload.
+    pub fn is_post_as_get(&self) -> bool {
+        self.payload_b64.is_empty()
+    }
+
+    /// Checks the signature with an account key (RS256, ES256, ES384 or EdDSA).
+    pub fn verify_account(&self, jwk: &Jwk) -> Result<(), Problem> {
+        if !ACCOUNT_ALGORITHMS.contains(&self.header.alg) {
+            return Err(Problem::new(
+                ProblemType::BadSignatureAlgorithm,
+                "account keys sign with RS256, ES256, ES384 or EdDSA",
+            ));
+        }
+        check_key(jwk)?;
+        self.verify(jwk_key(jwk)?)
+    }
+
+    /// Checks an HS256 signature with a MAC key (external account binding, RFC 8555 §7.3.4).
+    pub fn verify_mac(&self, key: &[u8]) -> Result<(), Problem> {
+        if self.header.alg != Algorithm::HS256 {
+            return Err(Problem::new(
+                ProblemType::Malformed,
+                "the external account binding must be signed with HS256",
+            ));
+        }
+        self.verify(DecodingKey::from_secret(key))
+    }
+
+    fn verify(&self, key: DecodingKey) -> Result<(), Problem> {
+        let message = format!("{}.{}", self.protected, self.payload_b64);
+        match jsonwebtoken::crypto::verify(
+            &self.signature,
+            message.as_bytes(),
+            &key,
+            self.header.alg,
+        ) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Problem::new(
+                ProblemType::Unauthorized,
+                "the JWS signature does not verify with the key",
+            )),
+            Err(_) => Err(Problem::new(
+                ProblemType::BadSignatureAlgorithm,
+                "the JWS algorithm does not fit the key",
+            )),
+        }
+    }
+}
+
+/// A key jsonwebtoken can verify with.
+fn jwk_key(jwk: &Jwk) -> Result<DecodingKey, Problem> {
+    DecodingKey::from_jwk(jwk).map_err(|_| {
+        Problem::new(
+            ProblemType::BadPublicKey,
+            "the JWK is not a usable public key",
+        )
+    })
+}
+
+/// Refuses keys too weak to stand for an account.
+fn check_key(jwk: &Jwk) -> Result<(), Problem> {
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            let bytes = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| {
+                Problem::new(
+                    ProblemType::BadPublicKey,
+                    "the RSA modulus is not base64url",
+                )
+            })?;
+            let bits = bytes.iter().skip_while(|b| **b == 0).count() * 8;
+            if bits < RSA_MIN_BITS {
+                return Err(Problem::new(
+                    ProblemType::BadPublicKey,
+                    format!(
+                        "the RSA account key has {bits} bits; at least {RSA_MIN_BITS} are required"
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        AlgorithmParameters::EllipticCurve(_) | AlgorithmParameters::OctetKeyPair(_) => Ok(()),
+        _ => Err(Problem::new(
+            ProblemType::BadPublicKey,
+            "account keys are RSA, ECDSA or Ed25519 public keys",
+        )),
+    }
+}
+
+/// The RFC 7638 SHA-256 thumbprint of `jwk`, base64url.
+pub fn thumbprint(jwk: &Jwk) -> Result<String, Problem> {
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| Problem::new(ProblemType::BadPublicKey, "the JWK has no thumbprint"))
+}
+
+/// The key authorization of a challenge token for an account key (RFC 8555 §8.1).
+pub fn key_authorization(token: &str, jwk: &Jwk) -> Result<String, Problem> {
+    Ok(format!("{token}.{}", thumbprint(jwk)?))
+}
+
+/// True when `jwk` is the public key `spki` holds (revocation signed by a certificate's key).
+pub fn is_key_of(jwk: &Jwk, spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> bool {
+    use x509_parser::public_key::PublicKey;
+    let decode = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
+    let strip = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .skip_while(|b| **b == 0)
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    match (&jwk.algorithm, spki.parsed()) {
+        (AlgorithmParameters::RSA(rsa), Ok(PublicKey::RSA(key))) => {
+            decode(&rsa.n).is_some_and(|n| strip(&n) == strip(key.modulus))
+                && decode(&rsa.e).is_some_and(|e| strip(&e) == strip(key.exponent))
+        }
+        (AlgorithmParameters::EllipticCurve(ec), Ok(PublicKey::EC(point))) => {
+            match (decode(&ec.x), decode(&ec.y)) {
+                (Some(x), Some(y)) => {
+                    let mut uncompressed = vec![0x04];
+                    uncompressed.extend(x);
+                    uncompressed.extend(y);
+                    point.data() == uncompressed.as_slice()
+                }
+                _ => false,
+            }
+        }
+        (AlgorithmParameters::OctetKeyPair(okp), _) => {
+            decode(&okp.x).is_some_and(|x| spki.subject_public_key.data.as_ref() == x.as_slice())
+        }
+        _ => false,
+    }
+}
+
+/// Base64url without padding, as ACME writes binary fields.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Reads base64url without padding.
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_a_flattened_jws() {
+        for body in [
+            &b""[..],
+            b"{}",
+            b"[]",
+            b"not json",
+            b"{\"protected\":\"!!\",\"payload\":\"\",\"signature\":\"\"}",
+            b"{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"\",\"extra\":1}",
+        ] {
+            assert!(
+                Jws::parse(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // alg none is not an algorithm.
+        let header = b64(br#"{"alg":"none","nonce":"n","url":"u","jwk":{}}"#);
+        let body = format!(r#"{{"protected":"{header}","payload":"","signature":""}}"#);
+        assert_eq!(
+            Jws::parse(body.as_bytes()).unwrap_err().kind,
+            ProblemType::BadSignatureAlgorithm
+        );
+    }
+
+    #[test]
+    fn the_rfc_7638_example_thumbprint() {
+        let jwk: Jwk = serde_json::from_str(r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB"}"#).unwrap();
+        assert_eq!(
+            thumbprint(&jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! `ca acme`: the ACME server's settings and its recent orders.
+
+use std::path::Path;
+
+use crate::output::when;
+
+/// How many recent orders are shown.
+const RECENT: i64 = 20;
+
+pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
+    let authority = crate::cmd::open_read(data).await?;
+    let settings = authority.settings();
+    let acme = &settings.acme;
+    let host = settings
+        .server_names
+        .first()
+        .map_or_else(|| "HOST:8443".to_owned(), ToString::to_string);
+    say!(
+        "acme            {}",
+        if acme.enabled {
+            format!("on: https://{host}/acme/directory while `ca serve` runs")
+        } else {
+            "off (ca config set acme on)".to_owned()
+        }
+    );
+    say!(
+        "acme-eab        {}",
+        if acme.eab_required {
+            "required: each account needs a key from `ca user eab NAME`"
+        } else {
+            "optional"
+        }
+    );
+    let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
+    say!(
+        "acme-domains    {}",
+        if domains.is_empty() {
+            "any name the rules and the root's constraints allow".to_owned()
+        } else {
+            domains.join(", ")
+        }
+    );
+    say!("acme-days       {}", acme.days);
+    say!(
+        "acme-http-port  {} (http-01 is checked on this port)",
+        acme.http_port
+    );
+    say!(
+        "acme-tls-port   {} (tls-alpn-01 is checked on this port)",
+        acme.tls_port
+    );
+    say!(
+        "acme-dns        {}",
+        acme.dns.map_or_else(
+            || "system (the resolver of this machine)".to_owned(),
+            |d| d.to_string()
+        )
+    );
+    let orders = authority.acme_recent_orders(RECENT).await?;
+    say!();
+    if orders.is_empty() {
+        say!("No ACME orders yet.");
+        return Ok(());
+    }
+    say!("Recent orders, newest first:");
+    say!(
+        "{:<20}  {:<10}  {:<11}  {:<22}  NAMES",
+        "CREATED",
+        "STATUS",
+        "CERTIFICATE",
+        "ACCOUNT"
+    );
+    for order in orders {
+        let names: Vec<&str> = order.identifiers.iter().map(|i| i.value.as_str()).collect();
+        say!(
+            "{:<20}  {:<10}  {:<11}  {:<22}  {}",
+            when(order.created_at),
+            order.status.name(),
+            order
+                .certificate
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            order.account_id,
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
