@@ -25,6 +25,12 @@ pub fn parse_certfnsh_form(body: &[u8]) -> ca_core::Result<()> {
         .1
         .map(|_| ())
 }
+/// The DER OCSP request a `GET /ocsp/{request}` path carries (after `/ocsp/`), for the fuzz
+/// targets: any text gives a request's bytes or `None`, never a panic.
+pub fn ocsp_request_from_path(path: &str) -> Option<Vec<u8>> {
+    routes::ocsp::request_from_path(path)
+}
+
 pub use routes::router;
 
 /// Where certificates point clients for the CRL, the root and the OCSP responder: the pages

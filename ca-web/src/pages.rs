@@ -210,6 +210,9 @@ pub(crate) struct CertPage {
     pub serial: String,
     pub sha256: String,
     pub sha1: String,
+    /// The OCSP responders and CRLs the certificate names, where clients check it.
+    pub ocsp_urls: Vec<String>,
+    pub crl_urls: Vec<String>,
 }
 
 #[derive(Template)]
@@ -220,6 +223,9 @@ pub(crate) struct Install {
     pub sha1: String,
     pub not_after: String,
     pub file_stem: String,
+    /// Where new certificates send clients to check revocation, when a public URL is set.
+    pub ocsp_url: Option<String>,
+    pub crl_url: Option<String>,
 }
 
 impl RequestRow {
