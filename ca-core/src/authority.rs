@@ -504,6 +504,14 @@ impl Authority {
         actor: &str,
     ) -> Result<Issuance> {
         let row = self.store.revoke(id, reason, actor).await?;
+        if let Some(cert) = &row.certificate
+            && let Some(responder) = Responder::read(&self.dir, &self.root)
+            && responder.info().serial == cert.serial
+        {
+            // The responder itself: it signs no more, nor does anything it signed go out.
+            self.retire_responder().await?;
+            return Ok(row);
+        }
         if let Err(err) = self.sign_ahead_for(&row).await {
             tracing::warn!(%err, id = id.get(), "could not sign the revoked certificate's OCSP response ahead; the responder signs it when asked");
         }
@@ -531,6 +539,8 @@ impl Authority {
     pub(crate) fn stored_responder(&self) -> Option<Arc<Responder>> {
         let now = OffsetDateTime::now_utc();
         let held = self.responder.read().ok().and_then(|held| held.clone());
+        // A responder whose certificate left the data folder was retired by another process.
+        let held = held.filter(|_| self.dir.join(ocsp::signer::RESPONDER_CERT).exists());
         if let Some(responder) = &held
             && !responder.needs_renewal(now)
         {
@@ -544,6 +554,23 @@ impl Authority {
         };
         self.hold_responder(Arc::clone(&newest));
         newest.can_sign(now).then_some(newest)
+    }
+
+    /// Stops using the responder in the data folder (its certificate was revoked): its files
+    /// go, and every response it signed ahead; the next answer makes a new responder.
+    async fn retire_responder(&self) -> Result<()> {
+        if let Ok(mut held) = self.responder.write() {
+            *held = None;
+        }
+        for name in [ocsp::signer::RESPONDER_CERT, ocsp::signer::RESPONDER_KEY] {
+            let path = self.dir.join(name);
+            if let Err(err) = fs::remove_file(&path)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::io(path, err));
+            }
+        }
+        self.store.forget_ocsp_responses().await
     }
 
     /// Keeps `responder` as the one this process signs with.

@@ -530,3 +530,33 @@ async fn the_crl_and_the_responder_agree_on_every_serial() {
         );
     }
 }
+
+#[tokio::test]
+async fn revoking_the_responder_retires_it_and_what_it_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = crate::testing::authority(dir.path()).await;
+    let (_, serial) = issue(&authority, "mail.example.com").await;
+    authority.refresh_ocsp().await.unwrap();
+    let old = authority.ocsp_responder_info().unwrap();
+    let row = authority
+        .find(&crate::CertificateRef::Serial(old.serial.clone()))
+        .await
+        .unwrap();
+    authority
+        .revoke(row.id, RevocationReason::KeyCompromise, "test")
+        .await
+        .unwrap();
+    assert_eq!(authority.ocsp_responder_info(), None);
+    let der = request(
+        vec![cert_id_for(
+            authority.root(),
+            HashAlgorithm::Sha1,
+            serial.as_bytes(),
+        )],
+        None,
+    );
+    let (_, basic) = read(&authority.answer_ocsp(&der).await.der);
+    let signer = crate::Fingerprint::of(&basic.unwrap().certs.unwrap()[0].to_der().unwrap());
+    assert_ne!(signer, old.sha256, "signed by a new responder");
+    assert_eq!(authority.ocsp_responder_info().unwrap().sha256, signer);
+}

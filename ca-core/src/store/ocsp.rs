@@ -148,6 +148,15 @@ impl Store {
         Ok(())
     }
 
+    /// Drops every kept response (their responder was retired).
+    #[instrument(skip_all)]
+    pub(crate) async fn forget_ocsp_responses(&self) -> Result<()> {
+        sqlx::query("DELETE FROM ocsp_responses")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Drops the responses kept for certificates that expired before `now`: nobody asks
     /// about them any more, and whoever does gets an answer signed then.
     #[instrument(skip_all)]
