@@ -55,7 +55,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// The length of its digests, in octets.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlgorithm::Sha1 => 20,
             HashAlgorithm::Sha256 => 32,

@@ -184,7 +184,7 @@ fn cert_id(id: &x509_ocsp::CertId) -> Result<CertId, RequestRefused> {
     }
     let name_hash = id.issuer_name_hash.as_bytes();
     let key_hash = id.issuer_key_hash.as_bytes();
-    if name_hash.len() != hash.len() || key_hash.len() != hash.len() {
+    if name_hash.len() != hash.digest_len() || key_hash.len() != hash.digest_len() {
         return Err(RequestRefused::Malformed(
             "a CertID's hashes are not as long as its algorithm's",
         ));
