@@ -533,6 +533,108 @@ def bench_acme():
             pebble.terminate()
             pebble.wait()
         peer.stop()
+def bench_ocsp():
+    """OCSP answers for a certificate whose response was signed ahead: ca vs nginx serving the
+    same bytes, and vs `openssl ocsp -port` answering from an index.txt of the same store."""
+    count = 1_000
+    data = os.path.join(WORK, "ocsp-ca")
+    sh(ca(data, "init --key ecdsa-p256 --name 'Bench Root CA'"))
+    fill(data, count, count // 10, 300)
+    sh(ca(data, f"root --out {WORK}/ocsp-root.pem"))
+    db = sqlite3.connect(os.path.join(data, "ca.db"))
+    try:
+        rows = db.execute("SELECT c.serial, c.not_after, v.revoked_at, v.reason FROM certificates c"
+                          " LEFT JOIN revocations v ON v.request_id = c.request_id").fetchall()
+    finally:
+        db.close()
+    proc, http = start_server(data)
+    try:
+        # A certificate that is still valid: its response is signed ahead when the server starts.
+        serial = next(r[0] for r in rows if r[2] is None)
+        sh(f"openssl ocsp -issuer {WORK}/ocsp-root.pem -serial 0x{serial} -no_nonce -reqout {WORK}/ocsp-req.der")
+        with open(f"{WORK}/ocsp-req.der", "rb") as f:
+            path = urllib.parse.quote(base64.b64encode(f.read()).decode(), safe="")
+        url = f"http://{http}/ocsp/{path}"
+        deadline = time.time() + 30
+        while True:
+            fetch(url, f"{WORK}/ocsp-resp.der")
+            status = sh(f"openssl ocsp -respin {WORK}/ocsp-resp.der -resp_text -noverify | grep -c 'Cert Status: good' || true").strip()
+            if status == "1" or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        if status != "1":
+            raise SystemExit("bench: the responder did not answer good")
+
+        www = os.path.join(WORK, "www-ocsp")
+        os.makedirs(www)
+        shutil.copy(f"{WORK}/ocsp-resp.der", os.path.join(www, "resp.der"))
+        nport = free_port()
+        conf = os.path.join(WORK, "nginx-ocsp.conf")
+        with open(conf, "w") as f:
+            f.write(f"worker_processes auto;\ndaemon off;\npid {WORK}/nginx-ocsp.pid;\nerror_log stderr error;\n"
+                    f"events {{ worker_connections 1024; }}\nhttp {{ access_log off;\n"
+                    f"  server {{ listen 127.0.0.1:{nport}; root {www};\n"
+                    f"    location = /resp.der {{ default_type application/ocsp-response; }} }} }}\n")
+        nginx = subprocess.Popen(["nginx", "-c", conf, "-p", WORK], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        COMMANDS.append(("OCSP, nginx", "nginx -c nginx-ocsp.conf (worker_processes auto, access_log off)"))
+        wait_port(nport)
+        try:
+            static, _, _ = wrk("OCSP, nginx", f"http://127.0.0.1:{nport}/resp.der")
+        finally:
+            nginx.terminate()
+            nginx.wait()
+
+        # openssl ocsp answers from an index.txt of the same certificates, signing each answer
+        # with the same responder certificate and key.
+        index = os.path.join(WORK, "ocsp-index.txt")
+        with open(index, "w") as f:
+            for serial_hex, not_after, revoked_at, reason in rows:
+                expiry = time.strftime("%y%m%d%H%M%SZ", time.gmtime(not_after))
+                if revoked_at is None:
+                    f.write(f"V\t{expiry}\t\t{serial_hex.upper()}\tunknown\t/CN=fill.example.com\n")
+                else:
+                    when = time.strftime("%y%m%d%H%M%SZ", time.gmtime(revoked_at))
+                    f.write(f"R\t{expiry}\t{when},{reason}\t{serial_hex.upper()}\tunknown\t/CN=fill.example.com\n")
+        with open(index + ".attr", "w") as f:
+            f.write("unique_subject = no\n")
+        oport = free_port()
+        cmd = (f"openssl ocsp -index {index} -port 127.0.0.1:{oport} -CA {WORK}/ocsp-root.pem"
+               f" -rsigner {data}/ocsp.crt -rkey {data}/ocsp.key -ndays 4 -multi 2")
+        responder = subprocess.Popen(cmd, shell=True, cwd=WORK, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        COMMANDS.append(("OCSP, openssl ocsp -port", cmd))
+        wait_port(oport)
+        try:
+            fetch(f"http://127.0.0.1:{oport}/{path}", f"{WORK}/ocsp-openssl.der")
+            good = sh(f"openssl ocsp -respin {WORK}/ocsp-openssl.der -resp_text -noverify | grep -c 'Cert Status: good' || true").strip()
+            if good != "1":
+                raise SystemExit("bench: openssl ocsp did not answer good")
+            signed, _, _ = wrk("OCSP, openssl ocsp -port", f"http://127.0.0.1:{oport}/{path}")
+        finally:
+            os.killpg(responder.pid, signal.SIGTERM)
+            responder.wait()
+
+        ours, bad, errors = wrk("OCSP, ca", url)
+        if bad:
+            print(f"    warning: {bad} answers were not 2xx/3xx {errors}")
+        r1, r2 = ours / static, ours / signed
+        row(f"`GET /ocsp/{{request}}` for a certificate whose response was signed ahead ({count} certificates "
+            "in the store), `wrk -t2 -c32` vs nginx serving the same response bytes as a static file",
+            f"{ours:.0f}/s", f"{static:.0f}/s", f"{r1:.2f}x", ">= 0.8x", r1 >= 0.8)
+        row("... the same vs `openssl ocsp -port -multi 2` answering the same GET from an index.txt of the "
+            "same certificates with the same responder certificate and key",
+            f"{ours:.0f}/s", f"{signed:.0f}/s", f"{r2:.1f}x", ">= 10x", r2 >= 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+
+
+def fetch(url, out):
+    """Writes the body `url` answers to the file `out`."""
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as response, open(out, "wb") as f:
+        f.write(response.read())
 
 
 def report(info):
@@ -564,7 +666,7 @@ def main():
     info = machine()
     print(f"bench: working in {WORK}", flush=True)
     sections = {"issue": bench_issue, "server": bench_server, "crl": bench_crl, "list": bench_list,
-                "acme": bench_acme}
+                "acme": bench_acme, "ocsp": bench_ocsp}
     only = sys.argv[sys.argv.index("--only") + 1:] if "--only" in sys.argv else list(sections)
     try:
         for name in only:

@@ -51,6 +51,8 @@ enum Command {
     Revoke(cmd::revoke::RevokeArgs),
     /// Write the current CRL (signed by the root; the same one the server hands out).
     Crl(cmd::revoke::CrlArgs),
+    /// Show what the OCSP responder answers for a certificate, and the responder's certificate.
+    Ocsp(cmd::ocsp::Args),
     /// List the requests waiting for an administrator.
     Pending,
     /// Issue a pending request.
@@ -127,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Renew(args) => cmd::renew::run(&cli.data, args).await,
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
+            Command::Ocsp(args) => cmd::ocsp::run(&cli.data, args).await,
             Command::Check => cmd::check::run(&cli.data).await,
             Command::Backup(args) => cmd::backup::backup(&cli.data, args).await,
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,

@@ -42,7 +42,9 @@ fn module_graph(src: &Path) -> Graph {
             .as_os_str()
             .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_owned();
-        if module == "lib" || module == "main" {
+        // Tests kept in their own file (`mod tests;` under `#[cfg(test)]`) are tests too.
+        if module == "lib" || module == "main" || path.file_name().is_some_and(|f| f == "tests.rs")
+        {
             continue;
         }
         let code = without_tests(&text);

@@ -104,3 +104,22 @@ fn jws_seeds_read_back_or_are_refused() {
     }
     assert!(read > 0, "some seeds are requests real clients sent");
 }
+
+#[test]
+fn ocsp_request_seeds_are_read_or_refused() {
+    let mut read = 0;
+    for data in seeds("ocsp_request") {
+        if let Ok(request) = ca_core::ocsp::OcspRequest::from_der(&data) {
+            read += 1;
+            assert!(!request.entries().is_empty());
+            assert!(request.entries().len() <= ca_core::ocsp::MAX_ENTRIES);
+        }
+        // The same bytes as a GET path, as the fuzz target tries them.
+        if let Ok(path) = std::str::from_utf8(&data)
+            && let Some(der) = ca_web::ocsp_request_from_path(path)
+        {
+            let _ = ca_core::ocsp::OcspRequest::from_der(&der);
+        }
+    }
+    assert!(read >= 4, "the requests openssl wrote are read");
+}

@@ -16,5 +16,6 @@ mod exports;
 mod fuzz_seeds;
 mod hardening;
 mod lifecycle;
+mod ocsp;
 mod reliability;
 mod web;

@@ -11,11 +11,11 @@ use std::fmt;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use rcgen::{Issuer, KeyPair};
 use rustls_pki_types::CertificateDer;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use crate::certificate::Fingerprint;
@@ -24,10 +24,13 @@ use crate::error::{Error, NameRule, Result};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, copy_atomic, lock_file, write_atomic};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
+use crate::ocsp::{self, Responder};
 use crate::revoke::RevocationReason;
 use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
-use crate::store::{Access, CertificateRef, Issuance, ListFilter, RequestId, Store};
+use crate::store::{
+    Access, CertificateRef, CertificateState, Issuance, ListFilter, RequestId, Store,
+};
 
 const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
@@ -44,6 +47,8 @@ pub struct Links {
     pub crl: fn(&str) -> String,
     /// The AIA caIssuers location of the root certificate (RFC 5280 §4.2.2.1).
     pub ca_issuers: fn(&str) -> String,
+    /// The AIA location of the OCSP responder (RFC 5280 §4.2.2.1, RFC 6960 §3.1).
+    pub ocsp: fn(&str) -> String,
 }
 
 impl fmt::Debug for Links {
@@ -107,6 +112,8 @@ pub struct Authority {
     passphrase: Option<Passphrase>,
     links: Option<Links>,
     issuer: OnceLock<Issuer<'static, KeyPair>>,
+    /// The OCSP responder as last read or made, so that answers do not read its key each time.
+    responder: RwLock<Option<Arc<Responder>>>,
 }
 
 impl fmt::Debug for Authority {
@@ -147,7 +154,7 @@ impl Authority {
         }
         // Everything that can be refused is checked before anything is written.
         let name = init.root.common_name()?;
-        crate::profile::Validity::root(init.root.days, time::OffsetDateTime::now_utc())?;
+        crate::profile::Validity::root(init.root.days, OffsetDateTime::now_utc())?;
         let settings = Settings::initial(init.url.as_deref(), init.policy)?;
         fs::DirBuilder::new()
             .recursive(true)
@@ -287,6 +294,7 @@ impl Authority {
             passphrase: open.passphrase,
             links: open.links,
             issuer: OnceLock::new(),
+            responder: RwLock::new(None),
         })
     }
 
@@ -484,7 +492,10 @@ impl Authority {
         self.store.user_count().await
     }
 
-    /// Revokes the certificate of request `id`.
+    /// Revokes the certificate of request `id`. The OCSP response signed ahead for it goes in
+    /// the same transaction, so no process answers "good" once the revocation is recorded; a
+    /// new one stating the revocation is signed at once when the responder is at hand (else the
+    /// responder signs it when first asked).
     #[instrument(skip_all)]
     pub async fn revoke(
         &self,
@@ -492,7 +503,81 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
-        self.store.revoke(id, reason, actor).await
+        let row = self.store.revoke(id, reason, actor).await?;
+        if let Some(cert) = &row.certificate
+            && let Some(responder) = Responder::read(&self.dir, &self.root)
+            && responder.info().serial == cert.serial
+        {
+            // The responder itself: it signs no more, nor does anything it signed go out.
+            self.retire_responder().await?;
+            return Ok(row);
+        }
+        if let Err(err) = self.sign_ahead_for(&row).await {
+            tracing::warn!(%err, id = id.get(), "could not sign the revoked certificate's OCSP response ahead; the responder signs it when asked");
+        }
+        Ok(row)
+    }
+
+    /// Signs and keeps the OCSP response of the certificate in `row`, if a responder can sign.
+    async fn sign_ahead_for(&self, row: &Issuance) -> Result<()> {
+        let (Some(responder), Some(cert)) = (self.stored_responder(), &row.certificate) else {
+            return Ok(());
+        };
+        let state = CertificateState {
+            id: row.id,
+            serial: cert.serial.clone(),
+            not_after: cert.not_after,
+            revocation: cert.revocation.clone(),
+        };
+        let response = ocsp::sign_ahead(&responder, &self.root, &state, OffsetDateTime::now_utc())?;
+        self.store.keep_ocsp_responses(&[(row.id, response)]).await
+    }
+
+    /// The OCSP responder that signs now: the one this process holds while it is not due for
+    /// renewal, else the newer of that one and the one in the data folder (another process
+    /// may have renewed it). `None` when no responder can sign.
+    pub(crate) fn stored_responder(&self) -> Option<Arc<Responder>> {
+        let now = OffsetDateTime::now_utc();
+        let held = self.responder.read().ok().and_then(|held| held.clone());
+        // A responder whose certificate left the data folder was retired by another process.
+        let held = held.filter(|_| self.dir.join(ocsp::signer::RESPONDER_CERT).exists());
+        if let Some(responder) = &held
+            && !responder.needs_renewal(now)
+        {
+            return held;
+        }
+        let on_disk = Responder::read(&self.dir, &self.root).map(Arc::new);
+        let newest = match (held, on_disk) {
+            (Some(held), Some(read)) if read.not_after() > held.not_after() => read,
+            (Some(held), _) => held,
+            (None, read) => read?,
+        };
+        self.hold_responder(Arc::clone(&newest));
+        newest.can_sign(now).then_some(newest)
+    }
+
+    /// Stops using the responder in the data folder (its certificate was revoked): its files
+    /// go, and every response it signed ahead; the next answer makes a new responder.
+    async fn retire_responder(&self) -> Result<()> {
+        if let Ok(mut held) = self.responder.write() {
+            *held = None;
+        }
+        for name in [ocsp::signer::RESPONDER_CERT, ocsp::signer::RESPONDER_KEY] {
+            let path = self.dir.join(name);
+            if let Err(err) = fs::remove_file(&path)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::io(path, err));
+            }
+        }
+        self.store.forget_ocsp_responses().await
+    }
+
+    /// Keeps `responder` as the one this process signs with.
+    pub(crate) fn hold_responder(&self, responder: Arc<Responder>) {
+        if let Ok(mut held) = self.responder.write() {
+            *held = Some(responder);
+        }
     }
 
     /// The current CRL: the one in the log while it is current, else a new one signed now

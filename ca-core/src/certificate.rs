@@ -164,6 +164,60 @@ pub fn sha1_thumbprint(der: &[u8]) -> String {
     colons(digest.as_ref())
 }
 
+/// Where a certificate tells clients to check whether it was revoked: the URIs of its CRL
+/// distribution points (RFC 5280 §4.2.1.13) and of its OCSP responders (the AIA's id-ad-ocsp,
+/// RFC 5280 §4.2.2.1). Clients follow these, not the CA's current settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevocationPointers {
+    pub crl: Vec<String>,
+    pub ocsp: Vec<String>,
+}
+
+impl RevocationPointers {
+    /// The pointers `der` carries; none when it carries none (or does not parse).
+    pub fn of(der: &[u8]) -> Self {
+        use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+        let mut pointers = RevocationPointers::default();
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+            return pointers;
+        };
+        let uri = |name: &GeneralName<'_>| match name {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        };
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) =
+                            &point.distribution_point
+                        {
+                            pointers.crl.extend(names.iter().filter_map(uri));
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    pointers.ocsp.extend(
+                        aia.iter()
+                            .filter(|d| {
+                                d.access_method
+                                    == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                            })
+                            .filter_map(|d| uri(&d.access_location)),
+                    );
+                }
+                _ => {}
+            }
+        }
+        pointers
+    }
+
+    /// True when the certificate names no place to check it.
+    pub fn is_empty(&self) -> bool {
+        self.crl.is_empty() && self.ocsp.is_empty()
+    }
+}
+
 /// PEM of one certificate.
 pub fn certificate_pem(der: &[u8]) -> String {
     // Encoding fixed-label PEM into a String cannot fail except on allocation.

@@ -47,6 +47,10 @@ pub(crate) fn sign(
         this_update,
         next_update,
         crl_number: rcgen::SerialNumber::from_slice(&number.to_be_bytes()),
+        // No issuing distribution point: this CRL covers every certificate the root issued,
+        // and an IDP whose name differed from the leaves' CRL distribution point, or that
+        // carried scope flags, would make OpenSSL and Windows treat it as a partial CRL
+        // (RFC 5280 §5.2.5, §6.3.3) and refuse to decide revocation with it.
         issuing_distribution_point: None,
         revoked_certs,
         key_identifier_method: KeyIdMethod::PreSpecified(key_identifier.to_vec()),

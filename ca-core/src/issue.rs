@@ -23,6 +23,8 @@ use crate::store::{Issuance, NewIssuance, RequestId, RequestSource};
 const SERIAL_ATTEMPTS: usize = 4;
 /// id-pe-authorityInfoAccess (RFC 5280 §4.2.2.1).
 const ID_PE_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// id-ad-ocsp (RFC 5280 §4.2.2.1, RFC 6960 §3.1).
+const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
 /// id-ad-caIssuers (RFC 5280 §4.2.2.1).
 const ID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 
@@ -208,13 +210,28 @@ impl Authority {
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
     ) -> Result<Issued> {
-        let issuer = self.issuer()?;
         let url = self.current_settings().await?.url;
         let links = url.as_deref().zip(self.links());
+        self.sign_recorded(spec, public_key, |serial| leaf_params(spec, serial, links))
+            .await
+    }
+
+    /// Signs the certificate `template` makes for a serial, for `public_key`, and records it
+    /// as `spec` says, drawing a new serial if one collides. The certificate is returned only
+    /// once its row is committed.
+    pub(crate) async fn sign_recorded(
+        &self,
+        spec: &LeafSpec<'_>,
+        public_key: &impl PublicKeyData,
+        template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
+    ) -> Result<Issued> {
+        let issuer = self.issuer()?;
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = SerialNumber::random()?;
-            let params = leaf_params(spec, &serial, links)?;
-            let der = params.signed_by(public_key, issuer)?.der().to_vec();
+            let der = template(&serial)?
+                .signed_by(public_key, issuer)?
+                .der()
+                .to_vec();
             let recorded = self
                 .store()
                 .record_issuance(NewIssuance {
@@ -304,20 +321,28 @@ fn leaf_params(
             .custom_extensions
             .push(rcgen::CustomExtension::from_oid_content(
                 ID_PE_AUTHORITY_INFO_ACCESS,
-                authority_info_access(&(links.ca_issuers)(base))?,
+                authority_info_access(&(links.ocsp)(base), &(links.ca_issuers)(base))?,
             ));
     }
     Ok(params)
 }
 
-/// DER of an AuthorityInfoAccessSyntax holding one caIssuers URI (RFC 5280 §4.2.2.1).
-fn authority_info_access(ca_issuers: &str) -> Result<Vec<u8>> {
+/// DER of an AuthorityInfoAccessSyntax (RFC 5280 §4.2.2.1) holding the OCSP responder's URI
+/// (RFC 6960 §3.1), then the caIssuers URI, the order OpenSSL and Windows list them in.
+fn authority_info_access(ocsp: &str, ca_issuers: &str) -> Result<Vec<u8>> {
     let encode = |err: der::Error| Error::Crypto(format!("could not encode the AIA: {err}"));
-    let uri = Ia5String::new(ca_issuers).map_err(encode)?;
-    AuthorityInfoAccessSyntax(vec![AccessDescription {
-        access_method: ID_AD_CA_ISSUERS,
-        access_location: GeneralName::UniformResourceIdentifier(uri),
-    }])
+    let description = |method, uri: &str| -> Result<AccessDescription> {
+        Ok(AccessDescription {
+            access_method: method,
+            access_location: GeneralName::UniformResourceIdentifier(
+                Ia5String::new(uri).map_err(encode)?,
+            ),
+        })
+    };
+    AuthorityInfoAccessSyntax(vec![
+        description(ID_AD_OCSP, ocsp)?,
+        description(ID_AD_CA_ISSUERS, ca_issuers)?,
+    ])
     .to_der()
     .map_err(encode)
 }
@@ -334,12 +359,13 @@ mod tests {
     fn encodes_long_aia_uris_whole() {
         // Over 65,535 octets: a hand-written TLV with two length octets would truncate it.
         let long = format!("http://example.com/{}", "a".repeat(70_000));
-        let der = authority_info_access(&long).unwrap();
+        let der = authority_info_access("http://example.com/ocsp", &long).unwrap();
         assert!(der.len() > long.len());
         let read = <AuthorityInfoAccessSyntax as der::Decode>::from_der(&der).unwrap();
-        assert_eq!(read.0.len(), 1);
-        assert_eq!(read.0[0].access_method, ID_AD_CA_ISSUERS);
-        match &read.0[0].access_location {
+        assert_eq!(read.0.len(), 2);
+        assert_eq!(read.0[0].access_method, ID_AD_OCSP);
+        assert_eq!(read.0[1].access_method, ID_AD_CA_ISSUERS);
+        match &read.0[1].access_location {
             GeneralName::UniformResourceIdentifier(uri) => assert_eq!(uri.as_str(), long),
             other => panic!("{other:?}"),
         }

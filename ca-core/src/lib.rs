@@ -22,8 +22,10 @@ pub mod identity;
 pub mod issue;
 pub mod key;
 pub mod name;
+pub mod ocsp;
 pub mod profile;
 pub mod random;
+pub mod responder;
 pub mod revoke;
 pub mod root;
 pub mod settings;
@@ -57,6 +59,7 @@ pub(crate) mod testing {
     pub(crate) const LINKS: Links = Links {
         crl: |base| format!("{base}/crl"),
         ca_issuers: |base| format!("{base}/root.cer"),
+        ocsp: |base| format!("{base}/status"),
     };
 
     pub(crate) fn init(permitted: &[&str]) -> InitOptions {

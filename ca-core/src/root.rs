@@ -26,6 +26,8 @@ pub struct Root {
     key_algorithm: KeyAlgorithm,
     permitted: Vec<PermittedSubtree>,
     key_identifier: Vec<u8>,
+    subject: Vec<u8>,
+    public_key: Vec<u8>,
 }
 
 impl Root {
@@ -69,6 +71,18 @@ impl Root {
     /// The subjectKeyIdentifier, which every leaf and CRL names as its authorityKeyIdentifier.
     pub fn key_identifier(&self) -> &[u8] {
         &self.key_identifier
+    }
+
+    /// The DER of the subject Name, which an OCSP CertID hashes as issuerNameHash
+    /// (RFC 6960 §4.1.1).
+    pub fn subject_der(&self) -> &[u8] {
+        &self.subject
+    }
+
+    /// The subjectPublicKey bits (without the BIT STRING's tag, length and unused-bits
+    /// octet), which an OCSP CertID hashes as issuerKeyHash (RFC 6960 §4.1.1).
+    pub fn public_key_bits(&self) -> &[u8] {
+        &self.public_key
     }
 
     /// SHA-256 fingerprint.
@@ -123,6 +137,8 @@ impl Root {
             key_algorithm,
             permitted,
             key_identifier,
+            subject: cert.subject().as_raw().to_vec(),
+            public_key: cert.public_key().subject_public_key.data.to_vec(),
             der,
         })
     }

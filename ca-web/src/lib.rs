@@ -25,13 +25,20 @@ pub fn parse_certfnsh_form(body: &[u8]) -> ca_core::Result<()> {
         .1
         .map(|_| ())
 }
+/// The DER OCSP request a `GET /ocsp/{request}` path carries (after `/ocsp/`), for the fuzz
+/// targets: any text gives a request's bytes or `None`, never a panic.
+pub fn ocsp_request_from_path(path: &str) -> Option<Vec<u8>> {
+    routes::ocsp::request_from_path(path)
+}
+
 pub use routes::router;
 
-/// Where certificates point clients for the CRL and the root: the pages that serve them,
-/// below the CA's public base URL.
+/// Where certificates point clients for the CRL, the root and the OCSP responder: the pages
+/// that serve them, below the CA's public base URL.
 pub const LINKS: ca_core::Links = ca_core::Links {
     crl: |base| format!("{base}/certsrv/ca.crl"),
     ca_issuers: |base| format!("{base}/certsrv/ca.cer"),
+    ocsp: |base| format!("{base}/ocsp"),
 };
 pub use server::{Listeners, TlsConfig, serve, tls_config};
 pub use state::AppState;

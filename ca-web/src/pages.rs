@@ -217,6 +217,9 @@ pub(crate) struct CertPage {
     pub serial: String,
     pub sha256: String,
     pub sha1: String,
+    /// The OCSP responders and CRLs the certificate names, where clients check it.
+    pub ocsp_urls: Vec<String>,
+    pub crl_urls: Vec<String>,
 }
 
 #[derive(Template)]
@@ -228,6 +231,9 @@ pub(crate) struct Install {
     pub not_after: String,
     pub file_stem: String,
     pub acme: Option<AcmeInfo>,
+    /// Where new certificates send clients to check revocation, when a public URL is set.
+    pub ocsp_url: Option<String>,
+    pub crl_url: Option<String>,
 }
 
 impl RequestRow {

@@ -14,6 +14,7 @@ pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
+pub(crate) mod ocsp;
 pub(crate) mod pending;
 pub(crate) mod renew;
 pub(crate) mod revoke;

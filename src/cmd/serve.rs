@@ -18,6 +18,9 @@ use crate::cmd::{Refused, init::describe_new_root, open_options};
 const RENEWAL_CHECK: Duration = Duration::from_secs(6 * 3600);
 /// How often used ACME nonces and abandoned orders are forgotten.
 const ACME_PRUNE: Duration = Duration::from_secs(3600);
+/// How often the server renews the OCSP responder certificate when due and signs ahead the
+/// responses that are missing or half way through their lifetime.
+const OCSP_REFRESH: Duration = Duration::from_secs(3600);
 /// Connections to the store a server keeps.
 const SERVER_CONNECTIONS: u32 = 8;
 
@@ -81,6 +84,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let identity = authority.server_identity(&names).await?;
     let tls = tls_config(&identity)
         .map_err(|err| anyhow::anyhow!("the HTTPS configuration failed: {err}"))?;
+    let responder = authority.ocsp_responder().await?;
 
     let shown: Vec<String> = names.iter().map(SubjectName::shown).collect();
     say!("listening on http://{}/certsrv/", http.local_addr()?);
@@ -95,6 +99,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             https.local_addr()?
         );
     }
+    say!(
+        "OCSP responder on http://{}/ocsp (responder certificate valid until {})",
+        http.local_addr()?,
+        crate::output::when(responder.not_after)
+    );
     use std::io::Write;
     std::io::stdout().flush()?;
 
@@ -127,6 +136,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     };
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
+    let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
     let state = AppState::new(Arc::clone(&authority))?
         .with_https_origin(https_origin(&names, https.local_addr()?));
     serve(
@@ -142,6 +152,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     renewer.abort();
     watcher.abort();
     pruner.abort();
+    signer.abort();
     say!("stopped");
     Ok(())
 }
@@ -179,6 +190,19 @@ async fn prune_acme(authority: Arc<Authority>) {
     }
 }
 
+/// Keeps the OCSP responder current: renews its certificate when due and signs ahead every
+/// response that is missing or half way through its lifetime, at start and hourly.
+async fn sign_ocsp_ahead(authority: Arc<Authority>) {
+    loop {
+        match authority.refresh_ocsp().await {
+            Ok(0) => {}
+            Ok(signed) => tracing::info!(signed, "signed OCSP responses ahead"),
+            Err(err) => tracing::error!(%err, "could not sign OCSP responses ahead"),
+        }
+        tokio::time::sleep(OCSP_REFRESH).await;
+    }
+}
+
 /// Days ahead `ca serve` warns of expiring certificates.
 const EXPIRY_WARNING_DAYS: u32 = 30;
 
@@ -191,6 +215,10 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
     loop {
         match authority.list(&filter).await {
             Ok(rows) => {
+                // The OCSP responder's certificate lives 30 days and renews itself.
+                let rows = rows
+                    .into_iter()
+                    .filter(|row| row.requester != ca_core::responder::RESPONDER_REQUESTER);
                 for row in rows {
                     if let Some(cert) = &row.certificate {
                         tracing::warn!(

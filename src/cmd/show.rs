@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use ca_core::CertificateRef;
+use ca_core::certificate::RevocationPointers;
 
 use crate::output::{issuance_json, when};
 
@@ -49,6 +50,30 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
         if let Some(first) = row.names.first() {
             say!("  Outlook      principal name for the proxy server: msstd:{first}");
+        }
+        if row.requester == ca_core::responder::RESPONDER_REQUESTER {
+            say!(
+                "  role         the OCSP responder's certificate: clients do not check its revocation (OCSP No Check), and `ca serve` renews it"
+            );
+            return Ok(());
+        }
+        // Where clients check it is what the certificate itself names.
+        let pointers = RevocationPointers::of(&cert.der);
+        for url in &pointers.ocsp {
+            say!("  OCSP         {url}");
+        }
+        for url in &pointers.crl {
+            say!("  CRL          {url}");
+        }
+        if pointers.is_empty() {
+            say!(
+                "  revocation   none: the certificate names no OCSP responder or CRL, so clients cannot check it{}",
+                if authority.settings().url.is_some() {
+                    " (it was issued before the public URL was set: `ca renew` it)"
+                } else {
+                    " (set a public URL with `ca config set url http://...`, then renew it)"
+                }
+            );
         }
     }
     Ok(())

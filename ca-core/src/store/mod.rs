@@ -5,12 +5,14 @@
 //! a certificate is handed out only after the transaction holding its row has committed.
 //!
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
-//! [`revocations`] records revocations and numbers CRLs; [`users`], [`settings`] and [`audit`]
+//! [`revocations`] records revocations and numbers CRLs; [`ocsp`] keeps OCSP responses signed
+//! ahead; [`users`], [`settings`] and [`audit`]
 //! keep the rest. [`records`] holds the types the rest of the authority sees.
 
 mod acme;
 mod audit;
 mod crl;
+mod ocsp;
 mod records;
 mod requests;
 mod revocations;
@@ -29,6 +31,7 @@ use crate::certificate::Fingerprint;
 use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
+pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,

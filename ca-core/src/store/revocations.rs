@@ -49,6 +49,12 @@ impl Store {
                 cert.serial
             )));
         }
+        // The response signed ahead says good: it goes with the same commit, so no process
+        // hands it out once the revocation is recorded.
+        sqlx::query("DELETE FROM ocsp_responses WHERE request_id = $1")
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await?;
         audit::record(
             &mut tx,
             actor,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ca_core::certificate::sha1_thumbprint;
+use ca_core::certificate::{RevocationPointers, sha1_thumbprint};
 use ca_core::csr::CertificateRequest;
 use ca_core::display;
 use ca_core::enroll::{RequestAttributes, Submission};
@@ -509,6 +509,7 @@ pub(crate) async fn certificate(
             "This request has no certificate.".into(),
         ));
     };
+    let pointers = RevocationPointers::of(&cert.der);
     Ok(render(&pages::CertPage {
         chrome: caller.chrome(&state),
         id: row.id,
@@ -535,5 +536,7 @@ pub(crate) async fn certificate(
         serial: cert.serial.hex(),
         sha256: cert.sha256.colons(),
         sha1: sha1_thumbprint(&cert.der),
+        ocsp_urls: pointers.ocsp,
+        crl_urls: pointers.crl,
     }))
 }

@@ -9,6 +9,7 @@ use ca_core::export::mobileconfig;
 use ca_core::name::file_stem;
 
 use crate::auth::Caller;
+use crate::error::WebError;
 use crate::pages::{self, render};
 use crate::state::AppState;
 
@@ -16,16 +17,19 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     caller: Caller,
     request: axum::http::request::Parts,
-) -> Response {
+) -> Result<Response, WebError> {
     let root = state.authority.root();
-    render(&pages::Install {
+    let url = state.authority.current_settings().await?.url;
+    Ok(render(&pages::Install {
         chrome: caller.chrome(&state),
         sha256: root.fingerprint().colons(),
         sha1: sha1_thumbprint(root.der()),
         not_after: display::time(root.not_after()),
         file_stem: file_stem(root.common_name()),
         acme: super::acme::info(&state, &request).await,
-    })
+        ocsp_url: url.as_deref().map(crate::LINKS.ocsp),
+        crl_url: url.as_deref().map(crate::LINKS.crl),
+    }))
 }
 
 /// A configuration profile (`.mobileconfig`) holding the root, for iOS, iPadOS and macOS.

@@ -7,6 +7,7 @@ mod admin;
 mod assets;
 pub(crate) mod certsrv;
 mod install;
+pub(crate) mod ocsp;
 
 use std::collections::HashMap;
 
@@ -104,6 +105,9 @@ fn routes() -> Router<AppState> {
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))
         .merge(acme::routes())
+        .route(ocsp::PATH, get(ocsp::get).post(ocsp::post))
+        .route("/ocsp/", get(ocsp::get).post(ocsp::post))
+        .route("/ocsp/{*request}", get(ocsp::get).post(ocsp::post))
         .fallback(not_found)
 }
 
@@ -165,11 +169,17 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Refuses cross-site form posts (a page elsewhere making an admin's browser approve or
-/// issue), and marks every answer to a request with credentials as not to be cached.
+/// issue), and marks every answer to a request with credentials as not to be cached. OCSP
+/// requests are posted by clients that send no Origin, Referer or credentials, and change
+/// nothing: they pass.
 async fn guard(request: Request, next: Next) -> Response {
     let authenticated = request.headers().contains_key(header::AUTHORIZATION);
-    // ACME requests carry their own signatures (and no browser headers): the rule is for forms.
-    let form_post = request.method() == Method::POST && !request.uri().path().starts_with("/acme/");
+    // ACME requests carry their own signatures and OCSP requests change nothing; neither
+    // comes with browser headers: the rule is for forms.
+    let path = request.uri().path();
+    let form_post = request.method() == Method::POST
+        && !path.starts_with("/acme/")
+        && !ocsp::is_responder_path(path);
     let mut response = if form_post && is_cross_site(&request) {
         WebError::Forbidden(
             "This form was posted from another site, so it was refused. Use the form on this site."
@@ -406,6 +416,45 @@ mod tests {
             !text.contains("boom"),
             "internal text stays in the log: {text}"
         );
+    }
+
+    #[tokio::test]
+    async fn ocsp_clients_get_an_ocsp_status_for_anything_they_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path()).await;
+        let peer = Peer {
+            addr: "192.0.2.7:50000".parse().unwrap(),
+            tls: false,
+        };
+        // A client's POST: no Origin, Referer or credentials, and a body that is no request,
+        // one that is empty, and one over the size limit.
+        for body in [b"garbage".to_vec(), Vec::new(), vec![0x30; MAX_BODY + 1]] {
+            let mut request = Request::post("/ocsp")
+                .header(header::CONTENT_TYPE, "application/ocsp-request")
+                .body(Body::from(body))
+                .unwrap();
+            request.extensions_mut().insert(peer);
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "application/ocsp-response"
+            );
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            // OCSPResponse { responseStatus malformedRequest (1) }
+            assert_eq!(bytes.as_ref(), [0x30, 0x03, 0x0a, 0x01, 0x01]);
+        }
+        for path in ["/ocsp", "/ocsp/", "/ocsp/not%20base64", "/ocsp/MAA%3D"] {
+            let response = app.clone().oneshot(get(path, peer, false)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert_eq!(bytes.as_ref(), [0x30, 0x03, 0x0a, 0x01, 0x01], "{path}");
+        }
     }
 
     #[tokio::test]
