@@ -590,3 +590,118 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
         "ecdsa-p256",
     ]);
 }
+
+/// An HTTP/2 (h2c, prior knowledge) connection to `addr` that asks for `/certsrv/` and then
+/// never lets the answer through: its flow-control window is zero. Its driver answers the
+/// server's PINGs, as h2hold.py did. Returns what keeps it open, and the driver, which ends
+/// when the server closes the connection.
+async fn h2_that_never_reads(
+    addr: &str,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    h2::RecvStream,
+    tokio::task::JoinHandle<()>,
+) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = http::Request::get(format!("http://{addr}/certsrv/"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    // The headers come (they are not flow-controlled); the page cannot.
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    (send, response.into_body(), driver)
+}
+
+#[test]
+fn an_http2_client_that_never_takes_its_answer_is_cut_off() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let waited = runtime.block_on(async {
+        let (_send, _body, driver) = h2_that_never_reads(&addr).await;
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(50), driver)
+            .await
+            .expect("the server closed the connection")
+            .unwrap();
+        started.elapsed()
+    });
+    // Not before the client had a fair chance (20 s to take an answer) ...
+    assert!(waited >= Duration::from_secs(15), "cut after {waited:?}");
+    // ... and the server still serves everyone else.
+    assert_eq!(
+        client(&sb)
+            .get(format!("{}/certsrv/", server.https()))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn http2_clients_that_never_take_their_answers_do_not_keep_a_client_out() {
+    let sb = auto_ca_with_alice();
+    // 96 files: room for 32 connections.
+    let server = Server::start_wrapped(
+        &sb,
+        &["prlimit", "--nofile=96:96", "--"],
+        &["--hostname", "localhost"],
+        "warn",
+    );
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // More stalled connections than the server has room for, each with an answer it will
+    // never take, answering PINGs all along.
+    let stalled = runtime.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            held.push(h2_that_never_reads(&addr).await);
+        }
+        held
+    });
+    // A normal client still gets its pages and its certificate, at once.
+    let started = Instant::now();
+    normal_client_works(&sb, &server);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}
+
+#[test]
+fn an_http2_connection_carries_only_a_few_requests_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limit = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // One round trip, so the server's SETTINGS have arrived.
+        let request = http::Request::get(format!("http://{addr}/certsrv/"))
+            .body(())
+            .unwrap();
+        let (response, _) = send.send_request(request, true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+        send.current_max_send_streams()
+    });
+    assert!(limit <= 8, "{limit} streams at once");
+}
