@@ -7,6 +7,8 @@ use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
@@ -704,4 +706,115 @@ fn an_http2_connection_carries_only_a_few_requests_at_once() {
         send.current_max_send_streams()
     });
     assert!(limit <= 8, "{limit} streams at once");
+}
+
+#[test]
+fn same_origin_posts_over_http2_are_accepted_and_cross_site_ones_refused() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let credentials = format!("admin:{}", server.admin_password);
+    let authorization = format!("Basic {}", BASE64_STANDARD.encode(credentials));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let post = |origin: &str| {
+        runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let mut send = send.ready().await.unwrap();
+            // No Host header: HTTP/2 carries the authority in the request line.
+            let request = http::Request::post(format!("http://{addr}/certsrv/admin/deny"))
+                .header("origin", origin)
+                .header("authorization", authorization.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(())
+                .unwrap();
+            let (response, mut body) = send.send_request(request, false).unwrap();
+            body.send_data(bytes::Bytes::from_static(b"id=999&reason=x"), true)
+                .unwrap();
+            response.await.unwrap().status().as_u16()
+        })
+    };
+    // From the page itself: decided on the merits (there is no request 999).
+    assert_eq!(post(&format!("http://{addr}")), 404);
+    // From elsewhere: refused.
+    assert_eq!(post("https://evil.example"), 403);
+    assert_eq!(post(&format!("http://{addr}.evil.example")), 403);
+}
+
+#[test]
+fn a_parameter_given_twice_with_different_values_is_refused() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    for (query, name) in [
+        ("ReqID=CACert&Enc=bin&enc=b64", "enc"),
+        ("reqid=3&REQID=4", "reqid"),
+        ("ReqID=CACert&REQID=3&Enc=bin", "reqid"),
+    ] {
+        // Asked many times, the answer is always the same refusal.
+        for _ in 0..5 {
+            let answer = web
+                .get(format!("{}/certsrv/certnew.cer?{query}", server.https()))
+                .basic_auth("alice", Some("alice password"))
+                .send()
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{query}");
+            let text = answer.text().unwrap().to_ascii_lowercase();
+            assert!(
+                text.contains(&format!("the parameter {name} is given more than once")),
+                "{query}: {text}"
+            );
+        }
+    }
+    // The same value twice says the same thing twice: accepted.
+    let answer = web
+        .get(format!(
+            "{}/certsrv/certnew.cer?ReqID=CACert&reqid=CACert&Enc=bin",
+            server.https()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    // Forms too.
+    let answer = web
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[
+            ("Mode", "newreq"),
+            ("CertRequest", "x"),
+            ("certrequest", "y"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    assert!(answer.text().unwrap().contains("certrequest"));
+}
+
+#[test]
+fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let mut stream = tcp(&server.http_addr());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /certsrv/certfnsh.asp HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n\r\nM")
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
