@@ -545,43 +545,76 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
     add_user(&sb, "alice", "requester", "alice password");
     let server = Server::start_with(&sb, &["--hostname", "ca.example.com"]);
     let web = client(&sb);
-    for (name, why) in [
-        ("ca.example.com", "only an administrator may issue"),
-        ("10.1.2.3", "private, loopback or link-local"),
+    let reserved = "only an administrator may issue";
+    // (subject CN, subjectAltName extension of the CSR, CertAttrib, why)
+    for (cn, san, attributes, why) in [
+        ("ca.example.com", None, "", reserved),
+        ("10.1.2.3", None, "", "private, loopback or link-local"),
+        // A wildcard that covers the server's name, wherever it is asked for.
+        ("*.example.com", None, "", reserved),
+        (
+            "web.example.com",
+            Some("DNS:web.example.com,DNS:*.example.com"),
+            "",
+            reserved,
+        ),
+        ("web.example.com", None, "san:dns=*.EXAMPLE.com", reserved),
     ] {
-        openssl_ok(
-            sb.path(),
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "r.key",
-                "-subj",
-                &format!("/CN={name}"),
-                "-out",
-                "r.csr",
-            ],
-        );
+        let subject = format!("/CN={cn}");
+        let mut args = vec![
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "r.key",
+            "-subj",
+            &subject,
+            "-out",
+            "r.csr",
+        ];
+        let extension = san.map(|san| format!("subjectAltName={san}"));
+        if let Some(extension) = &extension {
+            args.extend(["-addext", extension.as_str()]);
+        }
+        openssl_ok(sb.path(), &args);
         let csr = std::fs::read_to_string(sb.file("r.csr")).unwrap();
         let answer = web
             .post(format!("{}/certsrv/certfnsh.asp", server.https()))
             .basic_auth("alice", Some("alice password"))
-            .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
+            .form(&[
+                ("Mode", "newreq"),
+                ("CertRequest", csr.as_str()),
+                ("CertAttrib", attributes),
+            ])
             .send()
             .unwrap();
         let text = answer.text().unwrap();
         assert!(
             text.contains("Certificate Request Denied"),
-            "{name}: {text}"
+            "{cn} {san:?} {attributes}: {text}"
         );
-        assert!(text.contains(why), "{name}: {text}");
-        assert!(!text.contains("--allow-internal"), "{name}: {text}");
+        assert!(text.contains(why), "{cn} {san:?} {attributes}: {text}");
+        assert!(!text.contains("--allow-internal"), "{cn}: {text}");
     }
+    // A wildcard one level further down does not cover the server's name.
+    let answer = web
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[
+            ("Mode", "newreq"),
+            (
+                "CertRequest",
+                std::fs::read_to_string(sb.file("r.csr")).unwrap().as_str(),
+            ),
+            ("CertAttrib", "san:dns=*.web.example.com"),
+        ])
+        .send()
+        .unwrap();
+    assert!(answer.text().unwrap().contains("Certificate Issued"));
     // An administrator can.
     sb.ok(&["issue", "ca.example.com", "--key", "ecdsa-p256"]);
     sb.ok(&[
