@@ -793,3 +793,47 @@ fn check_reports_an_encrypted_key_as_unread_not_as_a_problem() {
         "{check}"
     );
 }
+
+#[test]
+fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_case() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    std::fs::write(sb.file("pw"), "a password\n").unwrap();
+    let stderr = sb.refused(&[
+        "user",
+        "add",
+        "eve\u{1b}[2J\nca: error: forged",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("\\u{1b}[2J\\nca: error: forged"),
+        "{stderr:?}"
+    );
+    let add = |name: &str| {
+        sb.run(&[
+            "user",
+            "add",
+            name,
+            "--role",
+            "requester",
+            "--password-file",
+            "pw",
+        ])
+    };
+    assert!(add("alice").status.success());
+    let out = add("Alice");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("alice") && stderr.contains("case"),
+        "{stderr}"
+    );
+    assert!(add("alice").status.success(), "the same name replaces");
+    let list = sb.ok(&["user", "list"]);
+    assert!(!list.contains("Alice"), "{list}");
+}

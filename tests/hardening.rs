@@ -851,3 +851,24 @@ fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_user_removed_and_added_again_gets_the_new_role_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "boss", "admin", "boss password");
+    add_user(&sb, "carol", "admin", "carol password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let admin_page = || {
+        web.get(format!("{}/certsrv/admin", server.https()))
+            .basic_auth("carol", Some("carol password"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(admin_page(), StatusCode::OK);
+    sb.ok(&["user", "remove", "carol"]);
+    add_user(&sb, "carol", "requester", "carol password");
+    assert_eq!(admin_page(), StatusCode::FORBIDDEN);
+}

@@ -270,7 +270,7 @@ pub struct UserRecord {
     pub role: String,
     pub password_hash: String,
     pub disabled: bool,
-    /// Bumped by every change of password, role or state.
+    /// Drawn anew (at random) by every change of password, role or state.
     pub generation: i64,
     pub created_at: OffsetDateTime,
 }
