@@ -872,3 +872,62 @@ fn a_user_removed_and_added_again_gets_the_new_role_at_once() {
     add_user(&sb, "carol", "requester", "carol password");
     assert_eq!(admin_page(), StatusCode::FORBIDDEN);
 }
+
+#[test]
+fn guesses_sent_at_once_are_checked_no_faster_than_guesses_sent_in_turn() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let url = format!("{}/certsrv/certckpn.asp", server.http);
+    const AT_ONCE: usize = 60;
+    let barrier = Arc::new(std::sync::Barrier::new(AT_ONCE));
+    let guesses: Vec<_> = (0..AT_ONCE)
+        .map(|i| {
+            let (barrier, url) = (barrier.clone(), url.clone());
+            let web = Client::builder()
+                .local_address(IpAddr::from([127, 0, 0, 5]))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap();
+            std::thread::spawn(move || {
+                barrier.wait();
+                web.get(&url)
+                    .basic_auth("alice", Some(format!("guess {i}")))
+                    .send()
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let statuses: Vec<StatusCode> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, AT_ONCE, "{statuses:?}");
+    // As many as one address may try in turn before it must wait: three free, and a fourth.
+    assert!(
+        checked <= 5,
+        "{checked} of {AT_ONCE} guesses sent at once were checked"
+    );
+    // Alice, from her own machine, is not kept out.
+    let alice = Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 6]))
+        .build()
+        .unwrap();
+    let status = alice
+        .get(&url)
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap()
+        .status();
+    assert!(
+        status == StatusCode::OK || status == StatusCode::TOO_MANY_REQUESTS,
+        "{status}"
+    );
+}
