@@ -142,6 +142,7 @@ impl Authority {
         init: InitOptions,
         open: OpenOptions,
     ) -> Result<(Authority, bool)> {
+        refuse_a_file(dir)?;
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -223,6 +224,7 @@ impl Authority {
     /// whose log is missing, empty, or made for another root is refused.
     #[instrument(skip_all)]
     pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
+        refuse_a_file(dir)?;
         let store_path = dir.join(STORE);
         if !Self::exists(dir) {
             if store_path.exists() {
@@ -305,6 +307,12 @@ impl Authority {
                 target.display()
             )));
         }
+        if target.exists() && !target.is_dir() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a file, not a folder: a backup is a folder of three files; give a folder that is empty or does not exist yet",
+                target.display()
+            )));
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -345,8 +353,14 @@ impl Authority {
     /// Puts the backup in `backup` into the data folder `dir`, which must hold no CA: the
     /// backup is checked first (as [`Authority::check`] does), then copied in, root
     /// certificate last, and checked again where it now lies.
+    ///
+    /// The log is copied through SQLite (`VACUUM INTO`), never as a file: changes still in a
+    /// write-ahead log beside it (`ca.db-wal`, in a live data folder or a plain copy of one)
+    /// are part of the copy, and the copy is one consistent snapshot. A backup that cannot be
+    /// read, or is not sound, is refused as the caller's input.
     #[instrument(skip_all)]
     pub async fn restore(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
+        refuse_a_file(dir)?;
         if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
@@ -359,6 +373,12 @@ impl Authority {
                 backup.display()
             )));
         }
+        let unusable = |err: Error| {
+            Error::Conflict(format!(
+                "the backup in {} cannot be used: {err}",
+                backup.display()
+            ))
+        };
         let source = Self::open(
             backup,
             OpenOptions {
@@ -367,27 +387,42 @@ impl Authority {
             },
         )
         .await
-        .map_err(|err| {
-            Error::Conflict(format!(
-                "the backup in {} cannot be used: {err}",
-                backup.display()
-            ))
-        })?;
-        let problems = source.check().await?;
-        source.close().await;
+        .map_err(unusable)?;
+        let problems = match source.check().await {
+            Ok(problems) => problems,
+            Err(err) => {
+                source.close().await;
+                return Err(unusable(err));
+            }
+        };
         if !problems.is_empty() {
+            source.close().await;
             return Err(Error::Conflict(format!(
                 "the backup in {} is not sound: {}",
                 backup.display(),
                 problems.join("; ")
             )));
         }
-        fs::DirBuilder::new()
+        if let Err(err) = fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|err| Error::io(dir, err))?;
-        copy_atomic(&backup.join(STORE), &dir.join(STORE), SECRET_MODE)?;
+        {
+            source.close().await;
+            return Err(Error::io(dir, err));
+        }
+        let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
+        let copied = source.store.backup(&staged).await.map_err(unusable);
+        source.close().await;
+        let placed = copied.and_then(|()| {
+            fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
+                .and_then(|()| fs::rename(&staged, dir.join(STORE)))
+                .map_err(|err| Error::io(dir.join(STORE), err))
+        });
+        if let Err(err) = placed {
+            let _ = fs::remove_file(&staged);
+            return Err(err);
+        }
         copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
         copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
         let restored = Self::open(dir, open).await?;
@@ -598,6 +633,18 @@ impl Authority {
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
     }
+}
+
+/// Refuses a data folder `dir` that is a file (a mistyped folder name): as the caller's input,
+/// before anything is read or made.
+fn refuse_a_file(dir: &Path) -> Result<()> {
+    if fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
+        return Err(Error::InvalidInput(format!(
+            "{} is a file, not a folder: a CA's data folder is a folder (one that does not exist yet is made)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
