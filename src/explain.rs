@@ -116,6 +116,9 @@ fn core_sentence(err: &Error) -> String {
         Error::FolderExposed { path, .. } => {
             format!("{err}: run `chmod go-w {}` and try again", path.display())
         }
+        Error::LogAltered { .. } => format!(
+            "{err}: restore the folder from a backup (`ca restore`); `ca check` lists every altered row"
+        ),
         Error::RootMissing(_)
         | Error::LogMissing(_)
         | Error::LogEmpty(_)

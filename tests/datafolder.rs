@@ -1025,3 +1025,98 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
         assert_eq!(std::fs::read_to_string(sb.file("afile")).unwrap(), "x");
     }
 }
+
+/// Runs `sqlite3 DB SQL`, as someone with a hand on the log would. A missing `sqlite3` is a
+/// failure, never a skip.
+fn sqlite(db: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the sqlite3 command line is needed to alter a log as an attacker would");
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
+{
+    for (column, change) in [
+        ("serial", "serial = '7f' || substr(serial, 3)"),
+        ("not_after", "not_after = not_after + 86400 * 365"),
+        ("not_before", "not_before = not_before - 86400"),
+        ("names", "names = '[\"forged.example.com\"]'"),
+        ("sha256", "sha256 = '00' || substr(sha256, 3)"),
+    ] {
+        let sb = populated();
+        sb.ok(&["backup", "bk"]);
+        let db = sb.file("bk").join("ca.db");
+        sqlite(
+            &db,
+            &format!("UPDATE certificates SET {change} WHERE request_id = 1"),
+        );
+        let after = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 1");
+        // `ca check` on the altered folder names the row and the column.
+        let altered = Sandbox::new();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+            .env_remove("CA_DATA")
+            .arg("--data")
+            .arg(sb.file("bk"))
+            .arg("check")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{column}: {stderr}");
+        assert!(stderr.contains("certificate 1"), "{column}: {stderr}");
+        let named = if column == "sha256" {
+            "SHA-256"
+        } else {
+            column
+        };
+        assert!(stderr.contains(named), "{column}: {stderr}");
+        // `ca restore` refuses it.
+        let out = altered
+            .ca()
+            .arg("restore")
+            .arg(sb.file("bk"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{column}: {stderr}");
+        assert!(stderr.contains("not sound"), "{column}: {stderr}");
+        assert!(!altered.data().join("root.crt").exists());
+        // Revoking the altered row is refused: the revocation could name a certificate
+        // the root never signed.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+            .env_remove("CA_DATA")
+            .arg("--data")
+            .arg(sb.file("bk"))
+            .args(["revoke", &after])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{column}: {stderr}");
+        assert!(stderr.contains("altered"), "{column}: {stderr}");
+    }
+    // A revocation recorded on an altered row (by hand, in the log) still puts the serial the
+    // root signed on the CRL, not the forged one.
+    let sb = populated();
+    let db = sb.data().join("ca.db");
+    let real = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 3");
+    sqlite(
+        &db,
+        "UPDATE certificates SET serial = '7f' || substr(serial, 3) WHERE request_id = 3;
+         INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, strftime('%s','now'), 'keyCompromise')",
+    );
+    sb.ok(&["crl", "--out", "after.crl"]);
+    let (_, serials) = crl_contents(sb.path(), "after.crl");
+    assert!(serials.contains(&real), "{serials:?} {real}");
+    assert!(!serials.iter().any(|s| s.starts_with("7f")), "{serials:?}");
+}

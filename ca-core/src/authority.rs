@@ -519,7 +519,9 @@ impl Authority {
         self.store.user_count().await
     }
 
-    /// Revokes the certificate of request `id`.
+    /// Revokes the certificate of request `id`. A row whose columns disagree with its
+    /// certificate (see [`Issuance::disagreements`]) is refused: the log was altered, and
+    /// the revocation might name a certificate other than the one meant.
     #[instrument(skip_all)]
     pub async fn revoke(
         &self,
@@ -527,6 +529,10 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
+        self.store
+            .issuance(id)
+            .await?
+            .agrees_with_its_certificate()?;
         self.store.revoke(id, reason, actor).await
     }
 
@@ -565,9 +571,12 @@ impl Authority {
             .await
     }
 
-    /// Checks the data folder: the log (SQLite's own checks and every certificate's
-    /// fingerprint), that every certificate in it was signed by this root, and, when the key
-    /// can be read, that the key is the root's.
+    /// Checks the data folder: the log (SQLite's own checks), every certificate in it
+    /// (signed by this root, and its row saying what its DER says: serial, validity, names,
+    /// fingerprint), and, when the key can be read, that the key is the root's.
+    ///
+    /// What no certificate vouches for (a user's role, a setting, a request's status) cannot
+    /// be checked this way: the log is not signed.
     pub async fn check(&self) -> Result<Vec<String>> {
         let (mut problems, _) = self.store.check().await?;
         let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
@@ -576,6 +585,16 @@ impl Authority {
         for listed in rows.iter().filter(|r| r.certificate.is_some()) {
             // Lists leave the DER out; read each row whole.
             let row = self.store.issuance(listed.id).await?;
+            let mut fields = row.disagreements();
+            // The store's check has reported a fingerprint that disagrees already.
+            fields.retain(|field| *field != "sha256");
+            if !fields.is_empty() {
+                problems.push(format!(
+                    "certificate {}: the {} recorded in the log disagree with the certificate itself (the log was altered)",
+                    row.id,
+                    fields.join(", ")
+                ));
+            }
             if let Some(cert) = &row.certificate {
                 let signed = x509_parser::parse_x509_certificate(&cert.der)
                     .ok()

@@ -160,6 +160,18 @@ pub enum Error {
     #[error("{} could not be decrypted: the passphrase is wrong", .path.display())]
     CaKeyPassphrase { path: PathBuf },
 
+    /// A certificate's row in the log says something its own DER does not (its serial,
+    /// dates, names or fingerprint): the log was altered after the certificate was issued.
+    #[error(
+        "the issuance log was altered: the {fields} recorded for certificate {id} disagree with the certificate the root signed"
+    )]
+    LogAltered {
+        /// The request id of the certificate's row.
+        id: i64,
+        /// The columns that disagree, as in "serial, not_after".
+        fields: String,
+    },
+
     /// The root key or certificate could not be used as it is on disk.
     #[error("{0}")]
     CaKey(String),
@@ -315,6 +327,7 @@ impl Error {
             | Error::LogEmpty(_)
             | Error::LogOfAnotherRoot { .. }
             | Error::LogOutdated(_)
+            | Error::LogAltered { .. }
             | Error::FolderExposed { .. }
             | Error::CaKeyNotOwned { .. }
             | Error::CaKeyExposed { .. }
