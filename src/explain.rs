@@ -11,7 +11,23 @@ use ca_core::{Error, NameRule};
 #[error("{0}")]
 pub(crate) struct Refused(pub(crate) String);
 
-/// The sentence for `err`: every cause in order, each worded for someone at a shell.
+/// `text` with its control characters written as escapes (`\n`, `\u{1b}`): what a user typed
+/// is repeated in messages, and must not move the cursor, clear the screen or forge a line
+/// on the terminal that shows them.
+pub(crate) fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+/// The sentence for `err`: every cause in order, each worded for someone at a shell, with
+/// control characters escaped.
 pub(crate) fn sentence(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
@@ -29,7 +45,7 @@ pub(crate) fn sentence(err: &anyhow::Error) -> String {
             break;
         }
     }
-    parts.join(": ")
+    printable(&parts.join(": "))
 }
 
 /// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure.
@@ -74,7 +90,7 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         .join(" ")
         .trim_start_matches("error: ")
         .replace("  ", " ");
-    eprintln!("ca: error: {text}");
+    eprintln!("ca: error: {}", printable(&text));
     ExitCode::from(2)
 }
 
@@ -100,6 +116,9 @@ fn core_sentence(err: &Error) -> String {
         Error::FolderExposed { path, .. } => {
             format!("{err}: run `chmod go-w {}` and try again", path.display())
         }
+        Error::LogAltered { .. } => format!(
+            "{err}: restore the folder from a backup (`ca restore`); `ca check` lists every altered row"
+        ),
         Error::RootMissing(_)
         | Error::LogMissing(_)
         | Error::LogEmpty(_)
@@ -133,4 +152,18 @@ fn core_sentence(err: &Error) -> String {
 
 fn absolute(path: &std::path::Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_as_escapes() {
+        assert_eq!(
+            printable("'bad\u{1b}[2Jname\nca: ok' is not"),
+            "'bad\\u{1b}[2Jname\\nca: ok' is not"
+        );
+        assert_eq!(printable("bücher.example"), "bücher.example");
+    }
 }

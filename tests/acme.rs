@@ -551,6 +551,7 @@ fn names_outside_the_constraints_or_the_rules_are_refused_with_the_reason() {
     for (name, reason) in [
         ("mail.example.org", "permit only example.com"),
         ("ca.example.com", "own web server"),
+        ("*.example.com", "own web server"),
         ("printer.local", "internal name"),
     ] {
         let out = acme.lego("lego", &["-d", name, "--http", "--http.port", &http, "run"]);

@@ -793,3 +793,330 @@ fn check_reports_an_encrypted_key_as_unread_not_as_a_problem() {
         "{check}"
     );
 }
+
+#[test]
+fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_case() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    std::fs::write(sb.file("pw"), "a password\n").unwrap();
+    let stderr = sb.refused(&[
+        "user",
+        "add",
+        "eve\u{1b}[2J\nca: error: forged",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains("\\u{1b}[2J\\nca: error: forged"),
+        "{stderr:?}"
+    );
+    let add = |name: &str| {
+        sb.run(&[
+            "user",
+            "add",
+            name,
+            "--role",
+            "requester",
+            "--password-file",
+            "pw",
+        ])
+    };
+    assert!(add("alice").status.success());
+    let out = add("Alice");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("alice") && stderr.contains("case"),
+        "{stderr}"
+    );
+    assert!(add("alice").status.success(), "the same name replaces");
+    let list = sb.ok(&["user", "list"]);
+    assert!(!list.contains("Alice"), "{list}");
+}
+
+/// How many rows `ca list --json` shows in `data`.
+fn rows_in(data: &std::path::Path) -> usize {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+        .env_remove("CA_DATA")
+        .arg("--data")
+        .arg(data)
+        .args(["list", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list.as_array().unwrap().len()
+}
+
+#[test]
+fn restore_from_a_live_folder_or_a_plain_copy_of_one_takes_what_is_in_its_write_ahead_log() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    // A running server keeps the log open, so what commands write stays in ca.db-wal.
+    let server = Server::start(&sb);
+    for name in ["a.example.com", "b.example.com", "c.example.com"] {
+        sb.ok(&["issue", name, "--key", "ecdsa-p256"]);
+    }
+    let wal = sb.data().join("ca.db-wal");
+    assert!(
+        std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0),
+        "the test needs changes in the write-ahead log"
+    );
+    let expected = rows_in(&sb.data());
+    assert!(expected >= 3, "{expected} rows");
+    // A plain copy of the live folder, write-ahead log and all.
+    let copy = sb.file("copy");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(sb.data())
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Restored from the live folder, while the server runs ...
+    let live = Sandbox::new();
+    let out = live.ca().arg("restore").arg(sb.data()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        rows_in(&live.data()),
+        expected,
+        "restored from the live folder"
+    );
+    assert!(live.ok(&["check"]).contains("is sound"));
+    drop(server);
+    // ... and from the copy: every certificate is there.
+    let copied = Sandbox::new();
+    let out = copied.ca().arg("restore").arg(&copy).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows_in(&copied.data()), expected, "restored from a copy");
+    assert!(copied.ok(&["check"]).contains("is sound"));
+    // The restored log stands alone: no write-ahead log was needed beside it.
+    assert!(
+        !copied.data().join("ca.db-wal").exists()
+            || std::fs::metadata(copied.data().join("ca.db-wal"))
+                .unwrap()
+                .len()
+                == 0
+    );
+}
+
+#[test]
+fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
+    let sb = populated();
+    sb.ok(&["backup", "bk"]);
+    // A backup into a file.
+    std::fs::write(sb.file("afile"), "x").unwrap();
+    let stderr = sb.refused(&["backup", sb.file("afile").to_str().unwrap()]);
+    assert!(stderr.contains("is a file"), "{stderr}");
+    // A restore into a data folder that is a file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+        .current_dir(sb.path())
+        .env_remove("CA_DATA")
+        .args(["--data", "afile", "restore", "bk"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is a file"), "{stderr}");
+    // Backups whose root is another CA's or garbage, or whose log is cut short.
+    let broken = |name: &str, damage: &dyn Fn(&std::path::Path)| {
+        let dir = sb.file(name);
+        assert!(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(sb.file("bk"))
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+        damage(&dir);
+        let target = Sandbox::new();
+        let out = target.ca().arg("restore").arg(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.starts_with("ca: error: "), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!target.data().join("root.crt").exists(), "{name}");
+    };
+    let other = Sandbox::new();
+    other.init(&[]);
+    let other_root = other.data().join("root.crt");
+    broken("swapped", &|dir| {
+        std::fs::copy(&other_root, dir.join("root.crt")).unwrap();
+    });
+    broken("garbage", &|dir| {
+        std::fs::write(dir.join("root.crt"), "not a certificate\n").unwrap();
+    });
+    broken("truncated", &|dir| {
+        let db = dir.join("ca.db");
+        let len = std::fs::metadata(&db).unwrap().len();
+        let file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        file.set_len(len / 2).unwrap();
+    });
+    broken("truncated to a page", &|dir| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("ca.db"))
+            .unwrap();
+        file.set_len(4096).unwrap();
+    });
+}
+
+#[test]
+fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.file("afile"), "x").unwrap();
+    let serve = [
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--hostname",
+        "localhost",
+    ];
+    for args in [
+        &["init", "--key", "ecdsa-p256"][..],
+        &serve[..],
+        &["list"][..],
+        &["check"][..],
+        &["user", "list"][..],
+        &["restore", "elsewhere"][..],
+    ] {
+        // Under `timeout`: a server that does not refuse would otherwise never end.
+        let out = std::process::Command::new("timeout")
+            .arg("60")
+            .arg(env!("CARGO_BIN_EXE_ca"))
+            .current_dir(sb.path())
+            .env_remove("CA_DATA")
+            .env_remove("CA_PASSPHRASE")
+            .args(["--data", "afile"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("ca: error: ") && stderr.contains("afile is a file, not a folder"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(std::fs::read_to_string(sb.file("afile")).unwrap(), "x");
+    }
+}
+
+/// Runs `sqlite3 DB SQL`, as someone with a hand on the log would. A missing `sqlite3` is a
+/// failure, never a skip.
+fn sqlite(db: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the sqlite3 command line is needed to alter a log as an attacker would");
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
+{
+    for (column, change) in [
+        ("serial", "serial = '7f' || substr(serial, 3)"),
+        ("not_after", "not_after = not_after + 86400 * 365"),
+        ("not_before", "not_before = not_before - 86400"),
+        ("names", "names = '[\"forged.example.com\"]'"),
+        ("sha256", "sha256 = '00' || substr(sha256, 3)"),
+    ] {
+        let sb = populated();
+        sb.ok(&["backup", "bk"]);
+        let db = sb.file("bk").join("ca.db");
+        sqlite(
+            &db,
+            &format!("UPDATE certificates SET {change} WHERE request_id = 1"),
+        );
+        let after = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 1");
+        // `ca check` on the altered folder names the row and the column.
+        let altered = Sandbox::new();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+            .env_remove("CA_DATA")
+            .arg("--data")
+            .arg(sb.file("bk"))
+            .arg("check")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{column}: {stderr}");
+        assert!(stderr.contains("certificate 1"), "{column}: {stderr}");
+        let named = if column == "sha256" {
+            "SHA-256"
+        } else {
+            column
+        };
+        assert!(stderr.contains(named), "{column}: {stderr}");
+        // `ca restore` refuses it.
+        let out = altered
+            .ca()
+            .arg("restore")
+            .arg(sb.file("bk"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{column}: {stderr}");
+        assert!(stderr.contains("not sound"), "{column}: {stderr}");
+        assert!(!altered.data().join("root.crt").exists());
+        // Revoking the altered row is refused: the revocation could name a certificate
+        // the root never signed.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+            .env_remove("CA_DATA")
+            .arg("--data")
+            .arg(sb.file("bk"))
+            .args(["revoke", &after])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{column}: {stderr}");
+        assert!(stderr.contains("altered"), "{column}: {stderr}");
+    }
+    // A revocation recorded on an altered row (by hand, in the log) still puts the serial the
+    // root signed on the CRL, not the forged one.
+    let sb = populated();
+    let db = sb.data().join("ca.db");
+    let real = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 3");
+    sqlite(
+        &db,
+        "UPDATE certificates SET serial = '7f' || substr(serial, 3) WHERE request_id = 3;
+         INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, strftime('%s','now'), 'keyCompromise')",
+    );
+    sb.ok(&["crl", "--out", "after.crl"]);
+    let (_, serials) = crl_contents(sb.path(), "after.crl");
+    assert!(serials.contains(&real), "{serials:?} {real}");
+    assert!(!serials.iter().any(|s| s.starts_with("7f")), "{serials:?}");
+}

@@ -7,6 +7,8 @@ use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
@@ -543,43 +545,76 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
     add_user(&sb, "alice", "requester", "alice password");
     let server = Server::start_with(&sb, &["--hostname", "ca.example.com"]);
     let web = client(&sb);
-    for (name, why) in [
-        ("ca.example.com", "only an administrator may issue"),
-        ("10.1.2.3", "private, loopback or link-local"),
+    let reserved = "only an administrator may issue";
+    // (subject CN, subjectAltName extension of the CSR, CertAttrib, why)
+    for (cn, san, attributes, why) in [
+        ("ca.example.com", None, "", reserved),
+        ("10.1.2.3", None, "", "private, loopback or link-local"),
+        // A wildcard that covers the server's name, wherever it is asked for.
+        ("*.example.com", None, "", reserved),
+        (
+            "web.example.com",
+            Some("DNS:web.example.com,DNS:*.example.com"),
+            "",
+            reserved,
+        ),
+        ("web.example.com", None, "san:dns=*.EXAMPLE.com", reserved),
     ] {
-        openssl_ok(
-            sb.path(),
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "r.key",
-                "-subj",
-                &format!("/CN={name}"),
-                "-out",
-                "r.csr",
-            ],
-        );
+        let subject = format!("/CN={cn}");
+        let mut args = vec![
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "r.key",
+            "-subj",
+            &subject,
+            "-out",
+            "r.csr",
+        ];
+        let extension = san.map(|san| format!("subjectAltName={san}"));
+        if let Some(extension) = &extension {
+            args.extend(["-addext", extension.as_str()]);
+        }
+        openssl_ok(sb.path(), &args);
         let csr = std::fs::read_to_string(sb.file("r.csr")).unwrap();
         let answer = web
             .post(format!("{}/certsrv/certfnsh.asp", server.https()))
             .basic_auth("alice", Some("alice password"))
-            .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
+            .form(&[
+                ("Mode", "newreq"),
+                ("CertRequest", csr.as_str()),
+                ("CertAttrib", attributes),
+            ])
             .send()
             .unwrap();
         let text = answer.text().unwrap();
         assert!(
             text.contains("Certificate Request Denied"),
-            "{name}: {text}"
+            "{cn} {san:?} {attributes}: {text}"
         );
-        assert!(text.contains(why), "{name}: {text}");
-        assert!(!text.contains("--allow-internal"), "{name}: {text}");
+        assert!(text.contains(why), "{cn} {san:?} {attributes}: {text}");
+        assert!(!text.contains("--allow-internal"), "{cn}: {text}");
     }
+    // A wildcard one level further down does not cover the server's name.
+    let answer = web
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[
+            ("Mode", "newreq"),
+            (
+                "CertRequest",
+                std::fs::read_to_string(sb.file("r.csr")).unwrap().as_str(),
+            ),
+            ("CertAttrib", "san:dns=*.web.example.com"),
+        ])
+        .send()
+        .unwrap();
+    assert!(answer.text().unwrap().contains("Certificate Issued"));
     // An administrator can.
     sb.ok(&["issue", "ca.example.com", "--key", "ecdsa-p256"]);
     sb.ok(&[
@@ -589,4 +624,310 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
         "--key",
         "ecdsa-p256",
     ]);
+}
+
+/// An HTTP/2 (h2c, prior knowledge) connection to `addr` that asks for `/certsrv/` and then
+/// never lets the answer through: its flow-control window is zero. Its driver answers the
+/// server's PINGs, as h2hold.py did. Returns what keeps it open, and the driver, which ends
+/// when the server closes the connection.
+async fn h2_that_never_reads(
+    addr: &str,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    h2::RecvStream,
+    tokio::task::JoinHandle<()>,
+) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, connection) = h2::client::Builder::new()
+        .initial_window_size(0)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = http::Request::get(format!("http://{addr}/certsrv/"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    // The headers come (they are not flow-controlled); the page cannot.
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    (send, response.into_body(), driver)
+}
+
+#[test]
+fn an_http2_client_that_never_takes_its_answer_is_cut_off() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let waited = runtime.block_on(async {
+        let (_send, _body, driver) = h2_that_never_reads(&addr).await;
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(50), driver)
+            .await
+            .expect("the server closed the connection")
+            .unwrap();
+        started.elapsed()
+    });
+    // Not before the client had a fair chance (20 s to take an answer) ...
+    assert!(waited >= Duration::from_secs(15), "cut after {waited:?}");
+    // ... and the server still serves everyone else.
+    assert_eq!(
+        client(&sb)
+            .get(format!("{}/certsrv/", server.https()))
+            .send()
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn http2_clients_that_never_take_their_answers_do_not_keep_a_client_out() {
+    let sb = auto_ca_with_alice();
+    // 96 files: room for 32 connections.
+    let server = Server::start_wrapped(
+        &sb,
+        &["prlimit", "--nofile=96:96", "--"],
+        &["--hostname", "localhost"],
+        "warn",
+    );
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // More stalled connections than the server has room for, each with an answer it will
+    // never take, answering PINGs all along.
+    let stalled = runtime.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..40 {
+            held.push(h2_that_never_reads(&addr).await);
+        }
+        held
+    });
+    // A normal client still gets its pages and its certificate, at once.
+    let started = Instant::now();
+    normal_client_works(&sb, &server);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}
+
+#[test]
+fn an_http2_connection_carries_only_a_few_requests_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limit = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        // One round trip, so the server's SETTINGS have arrived.
+        let request = http::Request::get(format!("http://{addr}/certsrv/"))
+            .body(())
+            .unwrap();
+        let (response, _) = send.send_request(request, true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+        send.current_max_send_streams()
+    });
+    assert!(limit <= 8, "{limit} streams at once");
+}
+
+#[test]
+fn same_origin_posts_over_http2_are_accepted_and_cross_site_ones_refused() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let addr = server.http_addr();
+    let credentials = format!("admin:{}", server.admin_password);
+    let authorization = format!("Basic {}", BASE64_STANDARD.encode(credentials));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let post = |origin: &str| {
+        runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let mut send = send.ready().await.unwrap();
+            // No Host header: HTTP/2 carries the authority in the request line.
+            let request = http::Request::post(format!("http://{addr}/certsrv/admin/deny"))
+                .header("origin", origin)
+                .header("authorization", authorization.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(())
+                .unwrap();
+            let (response, mut body) = send.send_request(request, false).unwrap();
+            body.send_data(bytes::Bytes::from_static(b"id=999&reason=x"), true)
+                .unwrap();
+            response.await.unwrap().status().as_u16()
+        })
+    };
+    // From the page itself: decided on the merits (there is no request 999).
+    assert_eq!(post(&format!("http://{addr}")), 404);
+    // From elsewhere: refused.
+    assert_eq!(post("https://evil.example"), 403);
+    assert_eq!(post(&format!("http://{addr}.evil.example")), 403);
+}
+
+#[test]
+fn a_parameter_given_twice_with_different_values_is_refused() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    for (query, name) in [
+        ("ReqID=CACert&Enc=bin&enc=b64", "enc"),
+        ("reqid=3&REQID=4", "reqid"),
+        ("ReqID=CACert&REQID=3&Enc=bin", "reqid"),
+    ] {
+        // Asked many times, the answer is always the same refusal.
+        for _ in 0..5 {
+            let answer = web
+                .get(format!("{}/certsrv/certnew.cer?{query}", server.https()))
+                .basic_auth("alice", Some("alice password"))
+                .send()
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{query}");
+            let text = answer.text().unwrap().to_ascii_lowercase();
+            assert!(
+                text.contains(&format!("the parameter {name} is given more than once")),
+                "{query}: {text}"
+            );
+        }
+    }
+    // The same value twice says the same thing twice: accepted.
+    let answer = web
+        .get(format!(
+            "{}/certsrv/certnew.cer?ReqID=CACert&reqid=CACert&Enc=bin",
+            server.https()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    // Forms too.
+    let answer = web
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[
+            ("Mode", "newreq"),
+            ("CertRequest", "x"),
+            ("certrequest", "y"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    assert!(answer.text().unwrap().contains("certrequest"));
+}
+
+#[test]
+fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let mut stream = tcp(&server.http_addr());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /certsrv/certfnsh.asp HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n\r\nM")
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_user_removed_and_added_again_gets_the_new_role_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "boss", "admin", "boss password");
+    add_user(&sb, "carol", "admin", "carol password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let admin_page = || {
+        web.get(format!("{}/certsrv/admin", server.https()))
+            .basic_auth("carol", Some("carol password"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(admin_page(), StatusCode::OK);
+    sb.ok(&["user", "remove", "carol"]);
+    add_user(&sb, "carol", "requester", "carol password");
+    assert_eq!(admin_page(), StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn guesses_sent_at_once_are_checked_no_faster_than_guesses_sent_in_turn() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let url = format!("{}/certsrv/certckpn.asp", server.http);
+    const AT_ONCE: usize = 60;
+    let barrier = Arc::new(std::sync::Barrier::new(AT_ONCE));
+    let guesses: Vec<_> = (0..AT_ONCE)
+        .map(|i| {
+            let (barrier, url) = (barrier.clone(), url.clone());
+            let web = Client::builder()
+                .local_address(IpAddr::from([127, 0, 0, 5]))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap();
+            std::thread::spawn(move || {
+                barrier.wait();
+                web.get(&url)
+                    .basic_auth("alice", Some(format!("guess {i}")))
+                    .send()
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let statuses: Vec<StatusCode> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, AT_ONCE, "{statuses:?}");
+    // As many as one address may try in turn before it must wait: three free, and a fourth.
+    assert!(
+        checked <= 5,
+        "{checked} of {AT_ONCE} guesses sent at once were checked"
+    );
+    // Alice, from her own machine, is not kept out.
+    let alice = Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 6]))
+        .build()
+        .unwrap();
+    let status = alice
+        .get(&url)
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap()
+        .status();
+    assert!(
+        status == StatusCode::OK || status == StatusCode::TOO_MANY_REQUESTS,
+        "{status}"
+    );
 }

@@ -558,7 +558,7 @@ impl Authority {
             .check_names(std::slice::from_ref(&name), false)
             .map_err(Problem::from)?;
         let name = checked.into_iter().next().unwrap_or(name);
-        if server_names.contains(&name) {
+        if crate::settings::is_reserved(server_names, &name) {
             return Err(Problem::from(Error::name(
                 name.to_string(),
                 NameRule::Reserved,

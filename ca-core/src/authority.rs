@@ -149,6 +149,7 @@ impl Authority {
         init: InitOptions,
         open: OpenOptions,
     ) -> Result<(Authority, bool)> {
+        refuse_a_file(dir)?;
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -230,6 +231,7 @@ impl Authority {
     /// whose log is missing, empty, or made for another root is refused.
     #[instrument(skip_all)]
     pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
+        refuse_a_file(dir)?;
         let store_path = dir.join(STORE);
         if !Self::exists(dir) {
             if store_path.exists() {
@@ -313,6 +315,12 @@ impl Authority {
                 target.display()
             )));
         }
+        if target.exists() && !target.is_dir() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a file, not a folder: a backup is a folder of three files; give a folder that is empty or does not exist yet",
+                target.display()
+            )));
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -353,8 +361,14 @@ impl Authority {
     /// Puts the backup in `backup` into the data folder `dir`, which must hold no CA: the
     /// backup is checked first (as [`Authority::check`] does), then copied in, root
     /// certificate last, and checked again where it now lies.
+    ///
+    /// The log is copied through SQLite (`VACUUM INTO`), never as a file: changes still in a
+    /// write-ahead log beside it (`ca.db-wal`, in a live data folder or a plain copy of one)
+    /// are part of the copy, and the copy is one consistent snapshot. A backup that cannot be
+    /// read, or is not sound, is refused as the caller's input.
     #[instrument(skip_all)]
     pub async fn restore(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
+        refuse_a_file(dir)?;
         if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
@@ -367,6 +381,12 @@ impl Authority {
                 backup.display()
             )));
         }
+        let unusable = |err: Error| {
+            Error::Conflict(format!(
+                "the backup in {} cannot be used: {err}",
+                backup.display()
+            ))
+        };
         let source = Self::open(
             backup,
             OpenOptions {
@@ -375,27 +395,42 @@ impl Authority {
             },
         )
         .await
-        .map_err(|err| {
-            Error::Conflict(format!(
-                "the backup in {} cannot be used: {err}",
-                backup.display()
-            ))
-        })?;
-        let problems = source.check().await?;
-        source.close().await;
+        .map_err(unusable)?;
+        let problems = match source.check().await {
+            Ok(problems) => problems,
+            Err(err) => {
+                source.close().await;
+                return Err(unusable(err));
+            }
+        };
         if !problems.is_empty() {
+            source.close().await;
             return Err(Error::Conflict(format!(
                 "the backup in {} is not sound: {}",
                 backup.display(),
                 problems.join("; ")
             )));
         }
-        fs::DirBuilder::new()
+        if let Err(err) = fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|err| Error::io(dir, err))?;
-        copy_atomic(&backup.join(STORE), &dir.join(STORE), SECRET_MODE)?;
+        {
+            source.close().await;
+            return Err(Error::io(dir, err));
+        }
+        let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
+        let copied = source.store.backup(&staged).await.map_err(unusable);
+        source.close().await;
+        let placed = copied.and_then(|()| {
+            fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
+                .and_then(|()| fs::rename(&staged, dir.join(STORE)))
+                .map_err(|err| Error::io(dir.join(STORE), err))
+        });
+        if let Err(err) = placed {
+            let _ = fs::remove_file(&staged);
+            return Err(err);
+        }
         copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
         copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
         let restored = Self::open(dir, open).await?;
@@ -492,10 +527,12 @@ impl Authority {
         self.store.user_count().await
     }
 
-    /// Revokes the certificate of request `id`. The OCSP response signed ahead for it goes in
-    /// the same transaction, so no process answers "good" once the revocation is recorded; a
-    /// new one stating the revocation is signed at once when the responder is at hand (else the
-    /// responder signs it when first asked).
+    /// Revokes the certificate of request `id`. A row whose columns disagree with its
+    /// certificate (see [`Issuance::disagreements`]) is refused: the log was altered, and
+    /// the revocation might name a certificate other than the one meant. The OCSP response
+    /// signed ahead for it goes in the same transaction, so no process answers "good" once the
+    /// revocation is recorded; a new one stating the revocation is signed at once when the
+    /// responder is at hand (else the responder signs it when first asked).
     #[instrument(skip_all)]
     pub async fn revoke(
         &self,
@@ -503,6 +540,10 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
+        self.store
+            .issuance(id)
+            .await?
+            .agrees_with_its_certificate()?;
         let row = self.store.revoke(id, reason, actor).await?;
         if let Some(cert) = &row.certificate
             && let Some(responder) = Responder::read(&self.dir, &self.root)
@@ -615,9 +656,12 @@ impl Authority {
             .await
     }
 
-    /// Checks the data folder: the log (SQLite's own checks and every certificate's
-    /// fingerprint), that every certificate in it was signed by this root, and, when the key
-    /// can be read, that the key is the root's.
+    /// Checks the data folder: the log (SQLite's own checks), every certificate in it
+    /// (signed by this root, and its row saying what its DER says: serial, validity, names,
+    /// fingerprint), and, when the key can be read, that the key is the root's.
+    ///
+    /// What no certificate vouches for (a user's role, a setting, a request's status) cannot
+    /// be checked this way: the log is not signed.
     pub async fn check(&self) -> Result<Vec<String>> {
         let (mut problems, _) = self.store.check().await?;
         let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
@@ -626,6 +670,16 @@ impl Authority {
         for listed in rows.iter().filter(|r| r.certificate.is_some()) {
             // Lists leave the DER out; read each row whole.
             let row = self.store.issuance(listed.id).await?;
+            let mut fields = row.disagreements();
+            // The store's check has reported a fingerprint that disagrees already.
+            fields.retain(|field| *field != "sha256");
+            if !fields.is_empty() {
+                problems.push(format!(
+                    "certificate {}: the {} recorded in the log disagree with the certificate itself (the log was altered)",
+                    row.id,
+                    fields.join(", ")
+                ));
+            }
             if let Some(cert) = &row.certificate {
                 let signed = x509_parser::parse_x509_certificate(&cert.der)
                     .ok()
@@ -683,6 +737,18 @@ impl Authority {
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
     }
+}
+
+/// Refuses a data folder `dir` that is a file (a mistyped folder name): as the caller's input,
+/// before anything is read or made.
+fn refuse_a_file(dir: &Path) -> Result<()> {
+    if fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
+        return Err(Error::InvalidInput(format!(
+            "{} is a file, not a folder: a CA's data folder is a folder (one that does not exist yet is made)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

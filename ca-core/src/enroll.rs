@@ -112,8 +112,9 @@ impl Authority {
         names.extend(attributes.san.iter().cloned());
         let names = self.check_names(&names, false)?;
         let settings = self.current_settings().await?;
-        // A requester with a certificate for the CA's own server could impersonate its pages.
-        if let Some(reserved) = names.iter().find(|n| settings.server_names.contains(n)) {
+        // A requester with a certificate for the CA's own server could impersonate its pages:
+        // its names are refused, and so is any wildcard that covers one of them.
+        if let Some(reserved) = names.iter().find(|n| settings.is_reserved(n)) {
             return Err(Error::name(reserved.to_string(), NameRule::Reserved));
         }
         match settings.policy {

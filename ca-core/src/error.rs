@@ -160,6 +160,18 @@ pub enum Error {
     #[error("{} could not be decrypted: the passphrase is wrong", .path.display())]
     CaKeyPassphrase { path: PathBuf },
 
+    /// A certificate's row in the log says something its own DER does not (its serial,
+    /// dates, names or fingerprint): the log was altered after the certificate was issued.
+    #[error(
+        "the issuance log was altered: the {fields} recorded for certificate {id} disagree with the certificate the root signed"
+    )]
+    LogAltered {
+        /// The request id of the certificate's row.
+        id: i64,
+        /// The columns that disagree, as in "serial, not_after".
+        fields: String,
+    },
+
     /// The root key or certificate could not be used as it is on disk.
     #[error("{0}")]
     CaKey(String),
@@ -204,6 +216,8 @@ pub enum NameRule {
     Character(char),
     /// A label that starts or ends with a hyphen.
     Hyphen,
+    /// A label that mixes Latin letters with Cyrillic or Greek ones (a look-alike name).
+    MixedScript,
     /// A name over 253 octets.
     NameTooLong,
     /// A last label of digits only: neither a host name nor an IP address.
@@ -212,7 +226,8 @@ pub enum NameRule {
     UnusableAddress,
     /// A name that resolves only on a private network, without the choice to allow it.
     Internal,
-    /// An IP address in a private, loopback or link-local range, without the choice to allow it.
+    /// An IP address in a private, loopback, link-local, site-local or shared (CGNAT) range,
+    /// or an IPv6 address carrying one, without the choice to allow it.
     InternalAddress,
     /// The root's own subject CN.
     RootName,
@@ -249,6 +264,10 @@ impl fmt::Display for NameRule {
             NameRule::Hyphen => {
                 f.write_str("a label cannot start or end with a hyphen (RFC 1123 §2.1)")
             }
+            NameRule::MixedScript => f.write_str(
+                "a label mixes Latin letters with Cyrillic or Greek ones, so it looks like another name \
+                 (a Cyrillic 'а' passes for a Latin 'a'); write each label in one script",
+            ),
             NameRule::NameTooLong => {
                 f.write_str("the name is longer than 253 octets (RFC 1035 §2.3.4)")
             }
@@ -263,14 +282,16 @@ impl fmt::Display for NameRule {
                  clients outside the LAN cannot reach it, so use the public name clients connect to",
             ),
             NameRule::InternalAddress => f.write_str(
-                "it is a private, loopback or link-local address; clients outside the LAN cannot reach it, \
+                "it is a private, loopback or link-local address (or an address only a private network routes, \
+                 or one that carries such an address inside it); clients outside the LAN cannot reach it, \
                  so use an address clients connect to",
             ),
             NameRule::RootName => f.write_str(
                 "it is the root's own name; a server certificate must not share it, or clients mistake one for the other",
             ),
             NameRule::Reserved => f.write_str(
-                "it names this certificate authority's own web server, so only an administrator may issue for it",
+                "it names this certificate authority's own web server (or, as a wildcard, covers its name), \
+                 so only an administrator may issue for it",
             ),
             NameRule::Subtree(why) => f.write_str(why),
         }
@@ -306,6 +327,7 @@ impl Error {
             | Error::LogEmpty(_)
             | Error::LogOfAnotherRoot { .. }
             | Error::LogOutdated(_)
+            | Error::LogAltered { .. }
             | Error::FolderExposed { .. }
             | Error::CaKeyNotOwned { .. }
             | Error::CaKeyExposed { .. }

@@ -4,7 +4,7 @@
 //! (DESIGN §3, "Name rules"); nothing downstream re-checks it.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
@@ -68,6 +68,20 @@ impl DnsName {
                 .any(|suffix| self.0 == *suffix || self.0.ends_with(&format!(".{suffix}")))
     }
 
+    /// True when some host name is matched by both this name and `other`: they are equal, or
+    /// one is a wildcard whose `*` stands for the leftmost label of the other (RFC 6125
+    /// §6.4.3: `*` matches exactly one whole label, so `*.example.com` covers
+    /// `ca.example.com` but neither `example.com` nor `a.b.example.com`).
+    pub fn overlaps(&self, other: &DnsName) -> bool {
+        fn covers(wildcard: &DnsName, name: &DnsName) -> bool {
+            match (wildcard.0.strip_prefix("*."), name.0.split_once('.')) {
+                (Some(base), Some((first, rest))) => first != "*" && rest == base,
+                _ => false,
+            }
+        }
+        self == other || covers(self, other) || covers(other, self)
+    }
+
     /// True when this name equals `domain` or lies below it (RFC 5280 §4.2.1.10 dNSName rule).
     pub fn is_within(&self, domain: &DnsName) -> bool {
         let name = self.0.strip_prefix("*.").unwrap_or(&self.0);
@@ -115,6 +129,9 @@ impl FromStr for DnsName {
             Ok(ascii) => ascii.into_owned(),
             Err(_) => return refuse(NameRule::Idna),
         };
+        if mixes_scripts(&ascii) {
+            return refuse(NameRule::MixedScript);
+        }
         for label in ascii.split('.') {
             if label.is_empty() {
                 return refuse(NameRule::EmptyLabel);
@@ -187,23 +204,24 @@ impl SubjectName {
         file_stem(&self.to_string())
     }
 
-    /// True for IP addresses that only a private network reaches: RFC 1918 ranges, loopback,
-    /// link-local, and IPv6 unique-local (fc00::/7) and link-local (fe80::/10).
+    /// True when a certificate for this name would also be good for `other`, or the reverse:
+    /// the same address, or DNS names that overlap (see [`DnsName::overlaps`]).
+    pub fn overlaps(&self, other: &SubjectName) -> bool {
+        match (self, other) {
+            (SubjectName::Dns(a), SubjectName::Dns(b)) => a.overlaps(b),
+            (SubjectName::Ip(a), SubjectName::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// True for names that resolve only inside a private network (see
+    /// [`DnsName::is_internal`]), and IP addresses that only a private network reaches (see
+    /// [`is_internal_v4`] and [`is_internal_v6`]).
     pub fn is_internal(&self) -> bool {
         match self {
             SubjectName::Dns(name) => name.is_internal(),
-            SubjectName::Ip(IpAddr::V4(ip)) => {
-                ip.is_private() || ip.is_loopback() || ip.is_link_local()
-            }
-            SubjectName::Ip(IpAddr::V6(ip)) => {
-                let first = ip.segments()[0];
-                ip.is_loopback()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80
-                    || ip
-                        .to_ipv4_mapped()
-                        .is_some_and(|v4| SubjectName::Ip(IpAddr::V4(v4)).is_internal())
-            }
+            SubjectName::Ip(IpAddr::V4(ip)) => is_internal_v4(*ip),
+            SubjectName::Ip(IpAddr::V6(ip)) => is_internal_v6(*ip),
         }
     }
 }
@@ -234,6 +252,95 @@ impl fmt::Display for SubjectName {
             SubjectName::Ip(ip) => ip.fmt(f),
         }
     }
+}
+
+/// True for IPv4 addresses only a private network reaches: RFC 1918 ranges, loopback
+/// (127.0.0.0/8), link-local (169.254.0.0/16), and the shared address space of carrier-grade
+/// NAT (100.64.0.0/10, RFC 6598).
+pub fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let shared = ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64;
+    ip.is_private() || ip.is_loopback() || ip.is_link_local() || shared
+}
+
+/// True for IPv6 addresses only a private network reaches: loopback, unique-local
+/// (fc00::/7, RFC 4193), link-local (fe80::/10), the deprecated site-local (fec0::/10,
+/// RFC 3879), the local-use NAT64 prefix (64:ff9b:1::/48, RFC 8215), and every form that
+/// carries an internal IPv4 address inside it (see [`embedded_v4`]).
+pub fn is_internal_v6(ip: Ipv6Addr) -> bool {
+    let segments = ip.segments();
+    let first = segments[0];
+    ip.is_loopback()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || segments[..3] == [0x64, 0xff9b, 1]
+        || embedded_v4(ip).is_some_and(is_internal_v4)
+}
+
+/// The IPv4 address an IPv6 address carries, in the forms that reach it: IPv4-mapped
+/// (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d, RFC 4291 §2.5.5), SIIT's IPv4-translated
+/// (::ffff:0:a.b.c.d, RFC 2765), NAT64's well-known prefix (64:ff9b::/96, RFC 6052) and 6to4
+/// (2002:AABB:CCDD::/48, RFC 3056).
+pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let last = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(last),
+        // :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible ones.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        [0, 0, 0, 0, 0, 0, _, _] => Some(last),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(last),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(last),
+        [0x2002, high, low, ..] => Some(Ipv4Addr::from((u32::from(high) << 16) | u32::from(low))),
+        _ => None,
+    }
+}
+
+/// True when a label of `ascii` (a name in A-labels) mixes Latin letters with Cyrillic or
+/// Greek ones, or Cyrillic with Greek: look-alike names such as `cа.example.com` with a
+/// Cyrillic `а`, which people cannot tell from the real one (Unicode TS #39 §5.1, the
+/// "single script" restriction browsers apply before they show a U-label).
+fn mixes_scripts(ascii: &str) -> bool {
+    if !ascii.contains("xn--") {
+        return false;
+    }
+    let (unicode, result) = idna::domain_to_unicode(ascii);
+    if result.is_err() {
+        return false;
+    }
+    unicode.split('.').any(|label| {
+        let mut scripts = label.chars().filter_map(script);
+        let Some(first) = scripts.next() else {
+            return false;
+        };
+        scripts.any(|other| other != first)
+    })
+}
+
+/// The script among Latin, Greek and Cyrillic that a letter belongs to, if any.
+fn script(c: char) -> Option<Script> {
+    match c {
+        'a'..='z'
+        | 'A'..='Z'
+        | '\u{00c0}'..='\u{024f}'
+        | '\u{1e00}'..='\u{1eff}'
+        | '\u{2c60}'..='\u{2c7f}'
+        | '\u{a720}'..='\u{a7ff}'
+        | '\u{ab30}'..='\u{ab6f}' => (c != '\u{00d7}' && c != '\u{00f7}').then_some(Script::Latin),
+        '\u{0370}'..='\u{03ff}' | '\u{1f00}'..='\u{1fff}' => Some(Script::Greek),
+        '\u{0400}'..='\u{052f}'
+        | '\u{1c80}'..='\u{1c8f}'
+        | '\u{2de0}'..='\u{2dff}'
+        | '\u{a640}'..='\u{a69f}' => Some(Script::Cyrillic),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Greek,
+    Cyrillic,
 }
 
 /// The IP address of a subjectAltName iPAddress entry (4 or 16 octets, RFC 5280 §4.2.1.6).
@@ -651,11 +758,98 @@ mod tests {
             "172.15.255.255",
             "2001:db8::1",
             "fbff::1",
-            "fec0::1",
             "::ffff:192.0.2.1",
         ] {
             assert!(strict.check(&[name(s)]).is_ok(), "{s}");
         }
+    }
+
+    #[test]
+    fn the_shared_address_space_of_carrier_grade_nat_is_internal() {
+        let strict = NamePolicy::default();
+        for s in ["100.64.0.1", "100.100.100.100", "100.127.255.254"] {
+            assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
+        }
+        for s in ["100.63.255.255", "100.128.0.1"] {
+            assert!(strict.check(&[name(s)]).is_ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_deprecated_site_local_range_is_internal() {
+        let strict = NamePolicy::default();
+        for s in ["fec0::1", "feff:ffff::1"] {
+            assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
+        }
+    }
+
+    #[test]
+    fn ipv6_forms_that_carry_an_internal_ipv4_address_are_internal() {
+        let strict = NamePolicy::default();
+        let lan = NamePolicy {
+            allow_internal: true,
+            ..NamePolicy::default()
+        };
+        for s in [
+            // IPv4-compatible
+            "::10.1.2.3",
+            "::127.0.0.1",
+            // NAT64, well-known prefix
+            "64:ff9b::192.168.1.1",
+            "64:ff9b::a01:203",
+            // NAT64, local-use prefix: local whatever it carries
+            "64:ff9b:1::192.0.2.1",
+            "64:ff9b:1:ffff::1",
+            // 6to4 of a private address
+            "2002:c0a8:101::1",
+            "2002:a00:1::",
+            "2002:7f00:1::1",
+            // SIIT IPv4-translated
+            "::ffff:0:192.168.1.1",
+            "::ffff:0:100.64.0.1",
+        ] {
+            assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
+            assert!(lan.check(&[name(s)]).is_ok(), "{s}");
+        }
+        // The same forms around public addresses are public.
+        for s in [
+            "::192.0.2.1",
+            "64:ff9b::192.0.2.1",
+            "2002:c000:201::1",
+            "::ffff:0:192.0.2.1",
+            "64:ff9c::192.168.1.1",
+        ] {
+            assert!(strict.check(&[name(s)]).is_ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn refuses_labels_that_mix_latin_with_cyrillic_or_greek() {
+        // "cа" with a Cyrillic а, "pаypal" likewise, Latin o beside Greek letters.
+        for s in [
+            "c\u{0430}.example.com",
+            "p\u{0430}ypal.com",
+            "\u{03b1}\u{03b2}o.example",
+            "\u{0430}\u{03b1}.example",
+            "*.c\u{0430}.example.com",
+        ] {
+            assert_eq!(rule(s), NameRule::MixedScript, "{s}");
+        }
+        // One script per label is fine, and labels may differ from each other.
+        for s in [
+            "\u{0431}\u{044e}\u{0440}\u{043e}.example",
+            "\u{03b1}\u{03b2}\u{03b3}.example",
+            "bücher.example",
+            "\u{0431}\u{044e}\u{0440}\u{043e}-24.example.com",
+            "xn--80aswg.xn--p1ai",
+        ] {
+            assert!(dns(s).is_ok(), "{s}");
+        }
+        assert!(
+            NameRule::MixedScript.to_string().contains("look"),
+            "{}",
+            NameRule::MixedScript
+        );
     }
 
     #[test]

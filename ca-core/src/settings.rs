@@ -16,6 +16,16 @@ const MAX_CRL_DAYS: u32 = 365;
 /// The setting that holds the names of the CA's own web server.
 pub(crate) const SERVER_NAMES: &str = "server_names";
 
+/// True when `name` is reserved for the CA's own web server, whose names are `reserved`
+/// ([`Settings::server_names`]): a certificate for it would also be good for one of them (the
+/// same name, or a wildcard that covers it, as `*.example.com` covers `ca.example.com`).
+/// Only an administrator may issue such a certificate: a requester holding one could
+/// impersonate the CA's pages. Every check of requested names against the server's names
+/// goes through here.
+pub fn is_reserved(reserved: &[SubjectName], name: &SubjectName) -> bool {
+    reserved.iter().any(|server| server.overlaps(name))
+}
+
 /// What happens to requests that arrive over the web.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -184,6 +194,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// True when `name` is reserved for the CA's own web server (see [`is_reserved`]).
+    pub fn is_reserved(&self, name: &SubjectName) -> bool {
+        is_reserved(&self.server_names, name)
+    }
+
     /// The settings as the log holds them now, in one query (a server reads them for every
     /// issuance, so a change by another process takes effect at once).
     pub(crate) async fn read(store: &Store) -> Result<Settings> {
@@ -346,6 +361,42 @@ fn check_url(url: &str) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn names(texts: &[&str]) -> Vec<SubjectName> {
+        texts.iter().map(|t| t.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_name_is_reserved_when_a_certificate_for_it_would_serve_the_cas_own_server() {
+        let server = names(&["ca.example.com", "192.0.2.10"]);
+        for reserved in [
+            "ca.example.com",
+            "CA.Example.COM.",
+            "*.example.com",
+            "192.0.2.10",
+        ] {
+            assert!(
+                is_reserved(&server, &reserved.parse().unwrap()),
+                "{reserved}"
+            );
+        }
+        for free in [
+            "example.com",
+            "mail.example.com",
+            "*.ca.example.com",
+            "*.mail.example.com",
+            "ca.example.org",
+            "*.com.example.com",
+            "192.0.2.11",
+        ] {
+            assert!(!is_reserved(&server, &free.parse().unwrap()), "{free}");
+        }
+        // A server known by a wildcard reserves every name it covers.
+        let wildcard = names(&["*.example.net"]);
+        assert!(is_reserved(&wildcard, &"ca.example.net".parse().unwrap()));
+        assert!(is_reserved(&wildcard, &"*.example.net".parse().unwrap()));
+        assert!(!is_reserved(&wildcard, &"a.b.example.net".parse().unwrap()));
+    }
 
     #[test]
     fn refuses_urls_that_are_not_http() {

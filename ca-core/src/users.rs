@@ -392,6 +392,97 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_removed_and_added_again_with_the_same_password_is_a_new_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
+        let password = Password::new("correct horse".into()).unwrap();
+        authority
+            .put_user("root", Role::Admin, &password, "test")
+            .await
+            .unwrap();
+        authority
+            .put_user("alice", Role::Admin, &password, "test")
+            .await
+            .unwrap();
+        let admin = authority
+            .authenticate("alice", "correct horse")
+            .await
+            .unwrap()
+            .unwrap();
+        // Removed, and added again as a requester with the same password: what a server
+        // verified before stands no more, however often this is done.
+        for _ in 0..3 {
+            authority.remove_user("alice", "test").await.unwrap();
+            assert!(
+                authority
+                    .put_user("alice", Role::Requester, &password, "test")
+                    .await
+                    .unwrap(),
+                "a new user"
+            );
+            assert!(!authority.is_current(&admin).await.unwrap());
+        }
+        let requester = authority
+            .authenticate("alice", "correct horse")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(requester.role, Role::Requester);
+        assert_ne!(requester.generation, admin.generation);
+        // Every change draws a new generation.
+        let mut seen = vec![admin.generation, requester.generation];
+        for _ in 0..5 {
+            authority.set_disabled("alice", true, "test").await.unwrap();
+            authority
+                .set_disabled("alice", false, "test")
+                .await
+                .unwrap();
+            let user = authority
+                .authenticate("alice", "correct horse")
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!seen.contains(&user.generation), "{seen:?}");
+            seen.push(user.generation);
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_a_new_user_whose_name_differs_from_another_only_in_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
+        let password = Password::new("correct horse".into()).unwrap();
+        assert!(
+            authority
+                .put_user("alice", Role::Admin, &password, "test")
+                .await
+                .unwrap()
+        );
+        match authority
+            .put_user("Alice", Role::Requester, &password, "test")
+            .await
+        {
+            Err(Error::Conflict(why)) => assert!(why.contains("alice"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // The same name, as it was written, replaces role and password.
+        assert!(
+            !authority
+                .put_user("alice", Role::Admin, &password, "test")
+                .await
+                .unwrap()
+        );
+        let names: Vec<String> = authority
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(names, ["alice"]);
+    }
+
+    #[tokio::test]
     async fn authenticates_only_the_right_password() {
         let dir = tempfile::tempdir().unwrap();
         let authority = crate::testing::authority(dir.path()).await;

@@ -12,6 +12,9 @@ use crate::error::WebError;
 use crate::pages::Chrome;
 use crate::state::AppState;
 
+/// What a client whose address has too many attempts waiting for the check is told to wait.
+const QUEUE_FULL_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The connection a request came over, set by the server for every connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Peer {
@@ -79,6 +82,13 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(wait) = state.throttle.wait(&name, addr) {
             return Err(WebError::TooManyAttempts(wait));
         }
+        // The attempts of one address wait in a line of their own (a bounded one), so that
+        // only one of them at a time waits for the check with everyone else's.
+        let queued = state
+            .throttle
+            .queue(addr)
+            .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
+        let _turn = queued.turn().await;
         let _permit = state
             .credentials
             .checking
@@ -90,6 +100,11 @@ impl FromRequestParts<AppState> for Caller {
             && authority.is_current(&user).await?
         {
             return Ok(Caller { user: Some(user) });
+        }
+        // Attempts that arrived together passed the first look together: the failures of
+        // those checked meanwhile count now.
+        if let Some(wait) = state.throttle.wait(&name, addr) {
+            return Err(WebError::TooManyAttempts(wait));
         }
         match authority.authenticate(&name, &password).await? {
             Some(user) => {

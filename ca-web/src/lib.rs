@@ -17,13 +17,13 @@ pub use auth::Peer;
 /// and its attributes), for the fuzz targets: any input gives a result or a refusal, never a
 /// panic.
 pub fn parse_certfnsh_form(body: &[u8]) -> ca_core::Result<()> {
-    let fields: std::collections::HashMap<String, String> = serde_urlencoded::from_bytes(body)
-        .map_err(|err| {
-            ca_core::Error::InvalidInput(format!("the form could not be read: {err}"))
-        })?;
-    routes::certsrv::enrollment(&routes::Params::new(fields))
-        .1
-        .map(|_| ())
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|err| {
+        ca_core::Error::InvalidInput(format!("the form could not be read: {err}"))
+    })?;
+    let params = routes::Params::new(fields).map_err(|_| {
+        ca_core::Error::InvalidInput("a field is given twice with different values".into())
+    })?;
+    routes::certsrv::enrollment(&params).1.map(|_| ())
 }
 /// The DER OCSP request a `GET /ocsp/{request}` path carries (after `/ocsp/`), for the fuzz
 /// targets: any text gives a request's bytes or `None`, never a panic.

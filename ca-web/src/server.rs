@@ -2,17 +2,20 @@
 //! the CA issued for itself (swapped in place when renewed), deadlines for every connection,
 //! a cap on connections below the process's file limit, and graceful shutdown.
 //!
-//! Every connection has a deadline for as long as it owes the server something: the TLS
-//! handshake, the first request's headers (on HTTP/1.1, HTTP/2 over TLS and h2c alike), and
-//! the next request on an idle keep-alive connection. A connection that misses its deadline
-//! is closed. When the cap is reached, the connection idle the longest makes room for the new
-//! one, so idle sockets cannot lock everyone else out.
+//! Every connection has a deadline in every state: the TLS handshake, the first request's
+//! headers (on HTTP/1.1, HTTP/2 over TLS and h2c alike), the next request on an idle
+//! keep-alive connection, and the sending of each answer, so a client that stops reading (an
+//! HTTP/2 client that keeps its flow-control window at zero while it answers PINGs) cannot
+//! keep its connection busy forever. A connection that misses its deadline is closed. When
+//! the cap is reached, the waiting connection nearest its deadline (idle, or only waiting for
+//! its client to read) makes room for the new one, so neither idle nor stalled sockets can
+//! lock everyone else out; HTTP/2 connections carry at most a few requests at once.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -41,6 +44,15 @@ use crate::state::AppState;
 pub(crate) const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a keep-alive connection may wait, with no request in flight, for the next one.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an answer may take to reach the client once its handler made it. Answers are a
+/// few KiB; one not sent by then waits on a client that stopped reading.
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a request may stay in flight at all: its handler is bounded by
+/// `REQUEST_TIMEOUT` (30 s), and sending its answer by `SEND_TIMEOUT`.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Requests one HTTP/2 connection may have in flight at once: enough for a page and its
+/// stylesheet, few enough that one connection cannot pile up work.
+const MAX_STREAMS: u32 = 8;
 /// How long open connections get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// File descriptors kept free beside the connections, for the log, TLS and the like.
@@ -144,7 +156,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let app = router(state);
-    let connections = Arc::new(Connections::new(connection_limit()));
+    let connections = Arc::new(Connections::new(connection_limit(), DEADLINES));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(listener) = listeners.http {
@@ -177,84 +189,203 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long a connection may owe the server something, in each of its states.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadlines {
+    /// From connecting to the complete headers of the first request.
+    pub(crate) first_request: Duration,
+    /// With no request in flight, until the next request's headers.
+    pub(crate) idle: Duration,
+    /// From a handler's answer until its body is wholly handed to the connection.
+    pub(crate) send: Duration,
+    /// From a request's headers until its answer is wholly sent, whatever happens.
+    pub(crate) request: Duration,
+}
+
+/// The deadlines `ca serve` keeps.
+pub(crate) const DEADLINES: Deadlines = Deadlines {
+    first_request: FIRST_REQUEST_TIMEOUT,
+    idle: IDLE_TIMEOUT,
+    send: SEND_TIMEOUT,
+    request: BUSY_TIMEOUT,
+};
+
 /// What the server knows of one connection.
 struct Connection {
     opened: Instant,
-    /// Requests whose response is not yet wholly sent.
-    in_flight: AtomicUsize,
-    /// Requests received so far.
-    requests: AtomicU64,
-    /// Milliseconds after `opened` at which the connection last became idle.
-    idle_since: AtomicU64,
+    deadlines: Deadlines,
+    state: Mutex<ConnectionState>,
+    /// Told whenever the state changes, so the watchdog looks at the new deadline.
+    changed: Notify,
     /// Told when the connection must close (its deadline passed, or room is needed).
     close: Notify,
 }
 
+/// Requests received so far, when the connection last had none in flight, and those in
+/// flight.
+struct ConnectionState {
+    requests: u64,
+    idle_since: Instant,
+    in_flight: Vec<Exchange>,
+}
+
+/// One request in flight: when its headers came, and when its handler answered (the body
+/// may still be on its way to the client).
+#[derive(Clone, Copy, Debug)]
+struct Exchange {
+    id: u64,
+    started: Instant,
+    answered: Option<Instant>,
+}
+
+/// Why a connection's deadline is what it is, for the log line when it passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waiting {
+    /// For the first request's headers (or the TLS handshake).
+    FirstRequest,
+    /// For the next request on an idle keep-alive connection.
+    NextRequest,
+    /// For the client to take an answer it does not read.
+    Sending,
+}
+
+impl Waiting {
+    fn overdue(self) -> &'static str {
+        match self {
+            Waiting::FirstRequest | Waiting::NextRequest => {
+                "connection closed: it sent no request in time"
+            }
+            Waiting::Sending => {
+                "connection closed: an answer could not be sent in time (the client stopped reading)"
+            }
+        }
+    }
+}
+
 impl Connection {
-    fn new() -> Self {
+    fn new(deadlines: Deadlines) -> Self {
+        let opened = Instant::now();
         Connection {
-            opened: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
-            idle_since: AtomicU64::new(0),
+            opened,
+            deadlines,
+            state: Mutex::new(ConnectionState {
+                requests: 0,
+                idle_since: opened,
+                in_flight: Vec::new(),
+            }),
+            changed: Notify::new(),
             close: Notify::new(),
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    fn state(&self) -> std::sync::MutexGuard<'_, ConnectionState> {
+        // The state is a few plain values, consistent after any panic.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// When the connection must have sent its next request's headers, if it is waiting for
-    /// one; `None` while a request is in flight.
-    fn deadline(&self) -> Option<Instant> {
-        if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return None;
+    /// When the connection must have moved on, and what it is waiting for. Every state has
+    /// a deadline: waiting for a request, and sending an answer alike (a client that stops
+    /// reading, such as an HTTP/2 client that keeps its flow-control window at zero, would
+    /// otherwise hold the connection forever).
+    fn deadline(&self) -> (Instant, Waiting) {
+        let state = self.state();
+        let d = &self.deadlines;
+        if state.in_flight.is_empty() {
+            return if state.requests == 0 {
+                (self.opened + d.first_request, Waiting::FirstRequest)
+            } else {
+                (state.idle_since + d.idle, Waiting::NextRequest)
+            };
         }
-        let idle_since =
-            self.opened + Duration::from_millis(self.idle_since.load(Ordering::SeqCst));
-        Some(if self.requests.load(Ordering::SeqCst) == 0 {
-            self.opened + FIRST_REQUEST_TIMEOUT
-        } else {
-            idle_since + IDLE_TIMEOUT
-        })
+        state
+            .in_flight
+            .iter()
+            .map(|exchange| {
+                let whole = exchange.started + d.request;
+                match exchange.answered {
+                    Some(answered) => (whole.min(answered + d.send), Waiting::Sending),
+                    None => (whole, Waiting::Sending),
+                }
+            })
+            .min_by_key(|(at, _)| *at)
+            .unwrap_or((self.opened + d.first_request, Waiting::FirstRequest))
     }
 
-    fn started(&self) {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
+    /// The deadline, when the connection may be closed to make room for a new one: it waits
+    /// for a request, or only for its client to take answers already made. A connection
+    /// whose handler is still at work is not closed (handlers are bounded by
+    /// `REQUEST_TIMEOUT`).
+    fn evictable(&self) -> Option<Instant> {
+        let computing = self.state().in_flight.iter().any(|e| e.answered.is_none());
+        (!computing).then(|| self.deadline().0)
     }
 
-    fn finished(&self) {
-        self.idle_since.store(self.now_ms(), Ordering::SeqCst);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    /// A request's headers came: returns its id in this connection.
+    fn started(&self) -> u64 {
+        let mut state = self.state();
+        let id = state.requests;
+        state.requests += 1;
+        state.in_flight.push(Exchange {
+            id,
+            started: Instant::now(),
+            answered: None,
+        });
+        drop(state);
+        self.changed.notify_one();
+        id
+    }
+
+    /// The handler of request `id` answered; its body is on its way.
+    fn answered(&self, id: u64) {
+        let mut state = self.state();
+        if let Some(exchange) = state.in_flight.iter_mut().find(|e| e.id == id) {
+            exchange.answered = Some(Instant::now());
+        }
+        drop(state);
+        self.changed.notify_one();
+    }
+
+    /// Request `id` is wholly answered, or abandoned.
+    fn finished(&self, id: u64) {
+        let mut state = self.state();
+        state.in_flight.retain(|e| e.id != id);
+        if state.in_flight.is_empty() {
+            state.idle_since = Instant::now();
+        }
+        drop(state);
+        self.changed.notify_one();
     }
 }
 
 /// Every open connection, and the cap on their number.
 struct Connections {
     limit: usize,
+    deadlines: Deadlines,
     next: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Connection>>>,
 }
 
 impl Connections {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, deadlines: Deadlines) -> Self {
         Connections {
             limit,
+            deadlines,
             next: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Registers a new connection, first closing the one idle the longest when the cap is
-    /// reached; `None` when every connection is busy with a request.
+    /// Registers a new connection. When the cap is reached, the connection nearest its
+    /// deadline among those that wait (for a request, or for their client to read an answer)
+    /// is closed first; `None` when every connection has a handler at work.
     fn admit(&self) -> Option<(u64, Arc<Connection>)> {
         let mut open = self.open.lock().ok()?;
         if open.len() >= self.limit {
             let evicted = open
                 .iter()
-                .filter_map(|(id, conn)| conn.deadline().map(|d| (d, *id)))
+                .filter_map(|(id, conn)| conn.evictable().map(|d| (d, *id)))
                 .min()
                 .map(|(_, id)| id)?;
             if let Some(conn) = open.remove(&evicted) {
@@ -262,7 +393,7 @@ impl Connections {
             }
         }
         let id = self.next.fetch_add(1, Ordering::SeqCst);
-        let conn = Arc::new(Connection::new());
+        let conn = Arc::new(Connection::new(self.deadlines));
         open.insert(id, Arc::clone(&conn));
         Some((id, conn))
     }
@@ -340,11 +471,11 @@ async fn accept_loop(
             let served = serve_connection(stream, peer, app, tls, Arc::clone(&conn), watcher);
             tokio::select! {
                 () = served => {}
-                () = watchdog(&conn) => {
-                    tracing::debug!(addr = %peer.addr, "connection closed: it sent no request in time");
+                waiting = watchdog(&conn) => {
+                    tracing::debug!(addr = %peer.addr, "{}", waiting.overdue());
                 }
                 () = conn.close.notified() => {
-                    tracing::debug!(addr = %peer.addr, "idle connection closed to make room");
+                    tracing::debug!(addr = %peer.addr, "waiting connection closed to make room");
                 }
             }
             connections.release(id);
@@ -359,15 +490,18 @@ async fn accept_loop(
     }
 }
 
-/// Completes when the connection has missed its deadline.
-async fn watchdog(conn: &Connection) {
+/// Completes when the connection has missed its deadline, saying what it waited for.
+async fn watchdog(conn: &Connection) -> Waiting {
     loop {
-        match conn.deadline() {
-            Some(deadline) if Instant::now() >= deadline => return,
-            Some(deadline) => {
-                tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
-            }
-            None => tokio::time::sleep(Duration::from_secs(1)).await,
+        // Created before the deadline is read, so no change between the two is missed.
+        let changed = conn.changed.notified();
+        let (deadline, waiting) = conn.deadline();
+        if Instant::now() >= deadline {
+            return waiting;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {}
+            () = changed => {}
         }
     }
 }
@@ -383,11 +517,14 @@ async fn serve_connection(
     let tracked = Arc::clone(&conn);
     let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(peer);
-        tracked.started();
-        let guard = InFlight(Arc::clone(&tracked));
+        let guard = InFlight {
+            id: tracked.started(),
+            conn: Arc::clone(&tracked),
+        };
         let response = app.clone().oneshot(request.map(Body::new));
         async move {
             let response = response.await?;
+            guard.conn.answered(guard.id);
             // The request stays in flight until its body is sent, or the connection drops.
             Ok::<_, std::convert::Infallible>(response.map(|body| {
                 Body::new(Guarded {
@@ -407,7 +544,7 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(IDLE_TIMEOUT))
         .keep_alive_timeout(FIRST_REQUEST_TIMEOUT)
-        .max_concurrent_streams(64);
+        .max_concurrent_streams(MAX_STREAMS);
     let served = match tls {
         Some(acceptor) => match acceptor.accept(stream).await {
             Ok(stream) => {
@@ -431,11 +568,14 @@ async fn serve_connection(
 }
 
 /// Marks a request finished when dropped.
-struct InFlight(Arc<Connection>);
+struct InFlight {
+    id: u64,
+    conn: Arc<Connection>,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.finished();
+        self.conn.finished(self.id);
     }
 }
 
@@ -470,37 +610,111 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Deadlines short enough for a test to watch them pass.
+    const SHORT: Deadlines = Deadlines {
+        first_request: Duration::from_millis(300),
+        idle: Duration::from_millis(200),
+        send: Duration::from_millis(100),
+        request: Duration::from_millis(400),
+    };
+
     #[test]
-    fn a_full_table_makes_room_by_closing_the_longest_idle_connection() {
-        let connections = Connections::new(2);
-        let (first, a) = connections.admit().unwrap();
+    fn a_full_table_makes_room_by_closing_the_connection_that_waits_longest() {
+        let connections = Connections::new(2, DEADLINES);
+        let (first, _a) = connections.admit().unwrap();
         let (_, b) = connections.admit().unwrap();
-        // `b` is busy; `a` has waited longest for its first request.
+        // `b` has a handler at work; `a` has waited longest for its first request.
         b.started();
-        let (_, _c) = connections.admit().unwrap();
+        let (_, c) = connections.admit().unwrap();
         assert!(!connections.open.lock().unwrap().contains_key(&first));
-        drop(a);
-        // Now two busy connections: nothing can be closed, so nothing is admitted.
-        let (_, c) = {
-            let open = connections.open.lock().unwrap();
-            let mut ids: Vec<_> = open.iter().map(|(id, c)| (*id, Arc::clone(c))).collect();
-            ids.sort_by_key(|(id, _)| *id);
-            ids.pop().unwrap()
-        };
+        // Now two handlers at work: nothing can be closed, so nothing is admitted.
         c.started();
         assert!(connections.admit().is_none());
     }
 
     #[test]
+    fn a_connection_whose_client_does_not_read_its_answer_makes_room() {
+        let connections = Connections::new(2, DEADLINES);
+        let (stalled, a) = connections.admit().unwrap();
+        let (_, b) = connections.admit().unwrap();
+        // `a` answered, and its client takes nothing (an HTTP/2 window of zero); `b` has a
+        // handler at work.
+        let id = a.started();
+        a.answered(id);
+        b.started();
+        let (_, _c) = connections.admit().unwrap();
+        assert!(!connections.open.lock().unwrap().contains_key(&stalled));
+    }
+
+    #[test]
     fn deadlines_follow_the_state_of_the_connection() {
-        let conn = Connection::new();
-        assert_eq!(conn.deadline(), Some(conn.opened + FIRST_REQUEST_TIMEOUT));
-        conn.started();
-        assert_eq!(conn.deadline(), None);
-        conn.finished();
-        let deadline = conn.deadline().unwrap();
+        let conn = Connection::new(DEADLINES);
+        assert_eq!(
+            conn.deadline(),
+            (conn.opened + FIRST_REQUEST_TIMEOUT, Waiting::FirstRequest)
+        );
+        let id = conn.started();
+        let (deadline, waiting) = conn.deadline();
+        assert_eq!(waiting, Waiting::Sending);
+        assert!(deadline <= Instant::now() + BUSY_TIMEOUT);
+        assert!(deadline > conn.opened + BUSY_TIMEOUT - Duration::from_millis(1));
+        assert_eq!(conn.evictable(), None, "a handler is at work");
+        conn.answered(id);
+        let (deadline, _) = conn.deadline();
+        assert!(deadline <= Instant::now() + SEND_TIMEOUT);
+        assert_eq!(conn.evictable(), Some(deadline));
+        conn.finished(id);
+        let (deadline, waiting) = conn.deadline();
+        assert_eq!(waiting, Waiting::NextRequest);
         assert!(deadline > conn.opened + IDLE_TIMEOUT - Duration::from_millis(1));
         assert!(deadline <= Instant::now() + IDLE_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_closes_a_connection_stuck_sending_an_answer() {
+        let conn = Connection::new(SHORT);
+        let started = Instant::now();
+        let id = conn.started();
+        conn.answered(id);
+        // The client never takes the answer: the watchdog fires after `send`.
+        let waiting = tokio::time::timeout(Duration::from_secs(5), watchdog(&conn))
+            .await
+            .unwrap();
+        assert_eq!(waiting, Waiting::Sending);
+        assert!(started.elapsed() >= SHORT.send);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_closes_a_request_in_flight_too_long() {
+        let conn = Connection::new(SHORT);
+        let started = Instant::now();
+        conn.started();
+        let waiting = tokio::time::timeout(Duration::from_secs(5), watchdog(&conn))
+            .await
+            .unwrap();
+        assert_eq!(waiting, Waiting::Sending);
+        assert!(started.elapsed() >= SHORT.request);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_follows_a_deadline_that_moves() {
+        let conn = Arc::new(Connection::new(SHORT));
+        let id = conn.started();
+        let watched = tokio::spawn({
+            let conn = Arc::clone(&conn);
+            async move { watchdog(&conn).await }
+        });
+        // Answered and sent at once: the connection goes idle, and its deadline is the idle
+        // one, not the request's.
+        conn.answered(id);
+        conn.finished(id);
+        let idle_since = Instant::now();
+        let waiting = tokio::time::timeout(Duration::from_secs(5), watched)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(waiting, Waiting::NextRequest);
+        assert!(idle_since.elapsed() >= SHORT.idle);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     for problem in &problems {
-        eprintln!("ca: problem: {problem}");
+        eprintln!("ca: problem: {}", crate::explain::printable(problem));
     }
     anyhow::bail!(
         "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",

@@ -9,6 +9,7 @@ use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use super::Store;
+use crate::certificate::SerialNumber;
 use crate::choice::Choice;
 use crate::crl::Crl;
 use crate::error::{Error, Result, StoreError};
@@ -128,32 +129,44 @@ async fn revocation_count(conn: &mut SqliteConnection) -> Result<i64> {
 }
 
 /// Every revocation of a certificate whose notAfter is at or after `since`, oldest first.
+/// Serial and notAfter are read from each certificate's DER, what the root signed, never
+/// from the log's columns: a CRL lists only serials the CA issued, whatever a hand on the log
+/// changed.
 async fn revoked_since(
     conn: &mut SqliteConnection,
     since: OffsetDateTime,
 ) -> Result<Vec<Revocation>> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT c.serial, v.revoked_at, v.reason FROM revocations v
-         JOIN certificates c ON c.request_id = v.request_id
-         WHERE c.not_after >= $1 ORDER BY v.revoked_at, c.serial",
+    let rows: Vec<(i64, Vec<u8>, i64, String)> = sqlx::query_as(
+        "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
+         JOIN certificates c ON c.request_id = v.request_id",
     )
-    .bind(since.unix_timestamp())
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|(serial, at, reason)| {
-            let corrupt = |what: String| -> Error { StoreError::Corrupt(what).into() };
-            Ok(Revocation {
-                serial: serial
-                    .parse()
-                    .map_err(|_| corrupt(format!("serial {serial}")))?,
-                revoked_at: OffsetDateTime::from_unix_timestamp(at)
-                    .map_err(|err| corrupt(err.to_string()))?,
-                reason: RevocationReason::from_name(&reason)
-                    .map_err(|_| corrupt(format!("reason {reason}")))?,
+    let corrupt = |what: String| -> Error { StoreError::Corrupt(what).into() };
+    let mut revoked = Vec::with_capacity(rows.len());
+    for (id, der, at, reason) in rows {
+        let (serial, not_after) = x509_parser::parse_x509_certificate(&der)
+            .ok()
+            .and_then(|(_, cert)| {
+                let serial = SerialNumber::from_bytes(cert.tbs_certificate.raw_serial()).ok()?;
+                Some((serial, cert.validity().not_after.timestamp()))
             })
-        })
-        .collect()
+            .ok_or_else(|| corrupt(format!("the certificate of request {id}")))?;
+        if not_after < since.unix_timestamp() {
+            continue;
+        }
+        revoked.push(Revocation {
+            serial,
+            revoked_at: OffsetDateTime::from_unix_timestamp(at)
+                .map_err(|err| corrupt(err.to_string()))?,
+            reason: RevocationReason::from_name(&reason)
+                .map_err(|_| corrupt(format!("reason {reason}")))?,
+        });
+    }
+    revoked.sort_by(|a, b| {
+        (a.revoked_at, a.serial.as_bytes()).cmp(&(b.revoked_at, b.serial.as_bytes()))
+    });
+    Ok(revoked)
 }
 
 #[cfg(test)]

@@ -158,6 +158,17 @@ impl Store {
             }
             locked.close().await;
         }
+        // An unchanging file is read without its write-ahead log: refused when there is one
+        // to read, rather than showing the log as it was before those changes.
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        if std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > 0) {
+            return Err(Error::Conflict(format!(
+                "{} holds changes not yet written into {}, and SQLite cannot read them in a folder it may not write: \
+                 open it once where it is writable (or copy the folder somewhere writable)",
+                wal.display(),
+                path.display()
+            )));
+        }
         Ok(pool
             .connect_with(options.immutable(true))
             .await
@@ -184,8 +195,9 @@ impl Store {
     }
 
     /// SQLite's own checks (`PRAGMA integrity_check` and `foreign_key_check`), and every
-    /// certificate's DER against its recorded fingerprint. Returns the problems found (none
-    /// when the log is sound) and how many certificates were read.
+    /// certificate's DER against its recorded fingerprint (also for rows too damaged to be
+    /// read whole). Returns the problems found (none when the log is sound) and how many
+    /// certificates were read.
     #[instrument(skip_all)]
     pub async fn check(&self) -> Result<(Vec<String>, usize)> {
         let mut problems = Vec::new();

@@ -219,6 +219,67 @@ impl Issuance {
     pub fn name_texts(&self) -> Vec<String> {
         self.names.iter().map(ToString::to_string).collect()
     }
+
+    /// The columns of this row that say something its certificate's own DER does not: its
+    /// `serial`, `not_before`, `not_after`, `names` (the subjectAltName entries) or `sha256`
+    /// (or `der` when the DER does not parse). Empty when the row agrees, or has no
+    /// certificate. The row must have been read with its DER.
+    ///
+    /// The columns are what commands search, list and revoke by; the DER is what the root
+    /// signed. A log altered after issuance (a serial changed so that a revocation names a
+    /// certificate that was never issued, a date moved) shows here.
+    pub fn disagreements(&self) -> Vec<&'static str> {
+        let Some(cert) = &self.certificate else {
+            return Vec::new();
+        };
+        let parsed = match x509_parser::parse_x509_certificate(&cert.der) {
+            Ok(([], parsed)) => parsed,
+            _ => return vec!["der"],
+        };
+        let mut fields = Vec::new();
+        let trimmed =
+            |bytes: &[u8]| -> Vec<u8> { bytes.iter().copied().skip_while(|b| *b == 0).collect() };
+        if trimmed(parsed.tbs_certificate.raw_serial()) != trimmed(cert.serial.as_bytes()) {
+            fields.push("serial");
+        }
+        let validity = parsed.validity();
+        if validity.not_before.timestamp() != cert.not_before.unix_timestamp() {
+            fields.push("not_before");
+        }
+        if validity.not_after.timestamp() != cert.not_after.unix_timestamp() {
+            fields.push("not_after");
+        }
+        let mut in_der = match parsed.subject_alternative_name() {
+            Ok(Some(san)) => crate::name::san_texts(&san.value.general_names),
+            Ok(None) => Some(Vec::new()),
+            Err(_) => None,
+        };
+        let mut in_row = self.name_texts();
+        in_row.sort();
+        if let Some(names) = in_der.as_mut() {
+            names.sort();
+        }
+        if in_der.as_ref() != Some(&in_row) {
+            fields.push("names");
+        }
+        if Fingerprint::of(&cert.der) != cert.sha256 {
+            fields.push("sha256");
+        }
+        fields
+    }
+
+    /// [`Issuance::disagreements`] as an error: [`Error::LogAltered`] when there are any.
+    pub(crate) fn agrees_with_its_certificate(&self) -> Result<()> {
+        let fields = self.disagreements();
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::LogAltered {
+                id: self.id.get(),
+                fields: fields.join(", "),
+            })
+        }
+    }
 }
 
 /// A certificate to be written to the log together with the request it answers.
@@ -276,7 +337,7 @@ pub struct UserRecord {
     pub role: String,
     pub password_hash: String,
     pub disabled: bool,
-    /// Bumped by every change of password, role or state.
+    /// Drawn anew (at random) by every change of password, role or state.
     pub generation: i64,
     pub created_at: OffsetDateTime,
 }

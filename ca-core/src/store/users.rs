@@ -1,6 +1,8 @@
-//! The users of the web pages. Every change of a user's password, role or state bumps its
-//! generation in the same transaction, so a server that verified the old credentials sees the
-//! change at its next request.
+//! The users of the web pages. Every change of a user's password, role or state gives it a
+//! new generation in the same transaction, so a server that verified the old credentials sees
+//! the change at its next request. A generation is 63 random bits, never a count: a user
+//! removed and added again with the same password must not get back a generation a server
+//! still remembers (a count would start again at its first value).
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -14,7 +16,8 @@ const COLUMNS: &str = "name, role, password_hash, disabled, generation, created_
 
 impl Store {
     /// Adds a user, or replaces the role and password of an existing one; true when the user
-    /// is new.
+    /// is new. A new name that differs from an existing one only in case (`Alice` beside
+    /// `alice`) is refused: people and logs would take the two for one.
     #[instrument(skip_all)]
     pub async fn put_user(
         &self,
@@ -23,22 +26,36 @@ impl Store {
         password_hash: &str,
         actor: &str,
     ) -> Result<bool> {
+        let generation = new_generation()?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let generation: i64 = sqlx::query_scalar(
-            "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT name FROM users WHERE name = $1 COLLATE NOCASE")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(existing) = &existing
+            && existing != name
+        {
+            return Err(Error::Conflict(format!(
+                "the user {existing} exists already, and a user name may not differ from another only in case: use {existing}, or another name"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO users (name, role, password_hash, created_at, generation)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (name) DO UPDATE SET role = excluded.role,
-                 password_hash = excluded.password_hash, generation = users.generation + 1
-             RETURNING generation",
+                 password_hash = excluded.password_hash, generation = excluded.generation",
         )
         .bind(name)
         .bind(role)
         .bind(password_hash)
         .bind(OffsetDateTime::now_utc().unix_timestamp())
-        .fetch_one(&mut *tx)
+        .bind(generation)
+        .execute(&mut *tx)
         .await?;
         audit::record(&mut tx, actor, "user", name, role).await?;
         tx.commit().await?;
-        Ok(generation == 0)
+        Ok(existing.is_none())
     }
 
     /// How many enabled administrators there are besides `name`.
@@ -51,8 +68,8 @@ impl Store {
         .await?)
     }
 
-    /// Changes an existing user: `assignments` is the SQL of the columns set (with `$2` for
-    /// `value`, when there is one), recorded in the audit trail as `action`. Unknown users are
+    /// Changes an existing user and gives it a new generation: `assignments` is the SQL of
+    /// the columns set (with `$3` for `value`, when there is one), recorded in the audit trail as `action`. Unknown users are
     /// [`Error::NotFound`].
     async fn change_user(
         &self,
@@ -62,10 +79,10 @@ impl Store {
         action: &str,
         actor: &str,
     ) -> Result<()> {
+        let generation = new_generation()?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let sql =
-            format!("UPDATE users SET {assignments}, generation = generation + 1 WHERE name = $1");
-        let mut query = sqlx::query(&sql).bind(name);
+        let sql = format!("UPDATE users SET {assignments}, generation = $2 WHERE name = $1");
+        let mut query = sqlx::query(&sql).bind(name).bind(generation);
         if let Some(value) = value {
             query = query.bind(value);
         }
@@ -83,7 +100,7 @@ impl Store {
     pub async fn set_password(&self, name: &str, password_hash: &str, actor: &str) -> Result<()> {
         self.change_user(
             name,
-            "password_hash = $2",
+            "password_hash = $3",
             Some(password_hash),
             "passwd",
             actor,
@@ -155,6 +172,13 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// A generation for a user's new state: 63 random bits (positive as an SQLite integer), so
+/// that no generation a server remembers comes back (2^-63 per change).
+fn new_generation() -> Result<i64> {
+    let bytes = crate::random::bytes::<8>()?;
+    Ok(i64::from_be_bytes(bytes) & i64::MAX)
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {

@@ -1,7 +1,5 @@
 //! The AD CS Web Enrollment pages: downloads, request forms, submission and status.
 
-use std::collections::HashMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -239,9 +237,9 @@ async fn issued_certificate(
 pub(crate) async fn certnew_cer(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let params = Params::new(query);
+    let params = Params::new(query)?;
     let (target, enc) = match target(&params).and_then(|t| Ok((t, encoding(&params)?))) {
         Ok(parsed) => parsed,
         Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
@@ -288,9 +286,9 @@ pub(crate) async fn certnew_cer(
 pub(crate) async fn certnew_p7b(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let params = Params::new(query);
+    let params = Params::new(query)?;
     let (target, enc) = match target(&params).and_then(|t| Ok((t, encoding(&params)?))) {
         Ok(parsed) => parsed,
         Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
@@ -326,9 +324,9 @@ pub(crate) async fn certnew_p7b(
 pub(crate) async fn certcrl(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<HashMap<String, String>>,
+    Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let params = Params::new(query);
+    let params = Params::new(query)?;
     let checked = match params.get("Type") {
         None => Ok(()),
         Some(t) if t.eq_ignore_ascii_case("base") => Ok(()),
@@ -433,10 +431,10 @@ pub(crate) fn enrollment(
 pub(crate) async fn certfnsh(
     State(state): State<AppState>,
     caller: Caller,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let user = caller.user()?.clone();
-    let params = Params::new(form);
+    let params = Params::new(form)?;
     let (readable, parsed) = enrollment(&params);
     let outcome = match parsed {
         Ok((request, attributes)) => {

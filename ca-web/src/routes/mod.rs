@@ -32,6 +32,9 @@ use crate::state::AppState;
 
 /// Largest request body accepted (DESIGN §8: uploads are size-limited).
 pub(crate) const MAX_BODY: usize = 64 * 1024;
+/// The largest body declared over `MAX_BODY` that is still read (and dropped) before the
+/// refusal, so that its client, still sending, gets to read the answer.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// Pages use one stylesheet from this origin, no scripts, and cannot be framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -169,18 +172,32 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Refuses cross-site form posts (a page elsewhere making an admin's browser approve or
-/// issue), and marks every answer to a request with credentials as not to be cached. OCSP
-/// requests are posted by clients that send no Origin, Referer or credentials, and change
-/// nothing: they pass.
+/// issue) and bodies declared larger than the limit (before any handler, sign-in or
+/// parsing), and marks every answer to a request with credentials as not to be cached.
+///
+/// A body declared over the limit but under `DRAIN_LIMIT` is read and dropped first: a
+/// client still sending it when the connection closed would see a broken pipe instead of the
+/// answer. One declared larger still is answered at once, and the connection closes.
+///
+/// ACME and OCSP are protocols, not forms: their requests carry their own signatures or
+/// change nothing, come without browser headers, and are refused in the protocol's own terms
+/// (a problem document, an OCSP status) by their handlers, which read bodies to the same limit.
 async fn guard(request: Request, next: Next) -> Response {
     let authenticated = request.headers().contains_key(header::AUTHORIZATION);
-    // ACME requests carry their own signatures and OCSP requests change nothing; neither
-    // comes with browser headers: the rule is for forms.
     let path = request.uri().path();
-    let form_post = request.method() == Method::POST
-        && !path.starts_with("/acme/")
-        && !ocsp::is_responder_path(path);
-    let mut response = if form_post && is_cross_site(&request) {
+    let protocol = path.starts_with("/acme/") || ocsp::is_responder_path(path);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let oversized = declared.filter(|l| *l > MAX_BODY as u64 && !protocol);
+    let mut response = if let Some(length) = oversized {
+        if length <= DRAIN_LIMIT as u64 {
+            discard(request.into_body(), DRAIN_LIMIT).await;
+        }
+        WebError::TooLarge.into_response()
+    } else if request.method() == Method::POST && !protocol && is_cross_site(&request) {
         WebError::Forbidden(
             "This form was posted from another site, so it was refused. Use the form on this site."
                 .into(),
@@ -200,9 +217,23 @@ async fn guard(request: Request, next: Next) -> Response {
     response
 }
 
+/// Reads `body` to its end, or until `limit` bytes or an error, keeping nothing.
+async fn discard(mut body: axum::body::Body, limit: usize) {
+    use http_body::Body as _;
+    let mut read = 0usize;
+    while read < limit {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.len()),
+            Some(Err(_)) | None => break,
+        }
+    }
+}
+
 /// True for a POST another site made a browser send: `Sec-Fetch-Site` says so, or `Origin`,
-/// or (when a browser sent neither) `Referer` names another host. A POST with none of the
-/// three is a script's, accepted only when it carries its own credentials.
+/// or (when a browser sent neither) `Referer` names another host than the one the request
+/// was sent to (its `Host` header, or on HTTP/2, which has none, its `:authority`). A POST
+/// with none of the three is a script's, accepted only when it carries its own credentials.
 fn is_cross_site(request: &Request) -> bool {
     let headers = request.headers();
     if let Some(site) = headers.get(HeaderName::from_static("sec-fetch-site")) {
@@ -211,6 +242,12 @@ fn is_cross_site(request: &Request) -> bool {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|a| a.as_str().rsplit('@').next().unwrap_or_default())
+        })
         .unwrap_or_default();
     let other_host = |url: &str| {
         let rest = url
@@ -253,12 +290,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
 pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
-    pub(crate) fn new(map: HashMap<String, String>) -> Self {
-        Params(
-            map.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
-        )
+    /// The parameters, in the order they came. A name given twice (in any case) with
+    /// different values is refused: which one counts would otherwise be a matter of chance.
+    pub(crate) fn new(pairs: Vec<(String, String)>) -> Result<Self, WebError> {
+        use std::collections::hash_map::Entry;
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            match map.entry(name.to_ascii_lowercase()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(seen) if *seen.get() == value => {}
+                Entry::Occupied(_) => {
+                    let shown: String = name.chars().take(64).collect();
+                    return Err(WebError::BadRequest(format!(
+                        "The parameter {shown} is given more than once, with different values: give it once."
+                    )));
+                }
+            }
+        }
+        Ok(Params(map))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
@@ -416,6 +467,30 @@ mod tests {
             !text.contains("boom"),
             "internal text stays in the log: {text}"
         );
+    }
+
+    #[test]
+    fn a_parameter_given_twice_with_different_values_is_refused_whatever_its_case() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        for list in [
+            &[("reqid", "3"), ("REQID", "4")][..],
+            &[("ReqID", "3"), ("Enc", "bin"), ("reqID", "4")][..],
+            &[("ReqID", "4"), ("ReqID", "3")][..],
+        ] {
+            match Params::new(pairs(list)) {
+                Err(WebError::BadRequest(why)) => {
+                    assert!(why.to_ascii_lowercase().contains("reqid"), "{why}")
+                }
+                _ => panic!("{list:?} was accepted"),
+            }
+        }
+        // The same value twice is no contradiction.
+        let params = Params::new(pairs(&[("ReqID", "3"), ("reqid", "3")])).unwrap();
+        assert_eq!(params.get("REQID"), Some("3"));
     }
 
     #[tokio::test]
