@@ -674,9 +674,42 @@ def main():
     finally:
         if "--keep" not in sys.argv:
             shutil.rmtree(WORK, ignore_errors=True)
-    if not QUICK and "--only" not in sys.argv:
+    if QUICK:
+        return
+    if "--only" in sys.argv:
+        report_sections(info, only)
+    else:
         report(info)
-        print("bench: wrote BENCHMARKS.md")
+    print("bench: wrote BENCHMARKS.md")
+
+
+def report_sections(info, sections):
+    """Adds (or replaces) in BENCHMARKS.md the results of sections run on their own with
+    `--only`, under a heading naming them and the commit, leaving the other runs' rows as they
+    are. Each row still compares ca and its peer in the same run."""
+    path = os.path.join(REPO, "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    title = f"## Results: {', '.join(sections)} (run on their own with `--only`)"
+    lines = [title, "", f"ca: {info.get('ca', '?')}", "",
+             "| what | ca | baseline | ratio | target | |", "|---|---|---|---|---|---|"]
+    for r in ROWS:
+        lines.append(f"| {r['what']} | {r['ours']} | {r['baseline']} | {r['ratio']} | {r['target']} | "
+                     f"{'met' if r['met'] else '**missed**'} |")
+    for r in ROWS:
+        if not r["met"]:
+            lines.append(f"\n- missed: {r['what']}: {cause(r['what'])}")
+    lines += ["", "Commands:", ""]
+    lines += [f"- {label}: `{command.replace(WORK, '$WORK')}`" for label, command in COMMANDS]
+    block = "\n".join(lines) + "\n"
+    start = text.find(title)
+    if start >= 0:
+        end = text.find("\n## ", start + len(title))
+        text = text[:start] + block + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":

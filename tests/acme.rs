@@ -1250,3 +1250,163 @@ fn a_key_change_moves_the_account_to_the_new_key() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["location"], kid.as_str());
 }
+
+#[test]
+fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_clients_leave_them() {
+    let acme = Acme::start();
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    http01_responder(acme.http_port, Arc::clone(&answers));
+
+    // Requests for one new key that race each other make one account, and all succeed.
+    let racer = Raw::new(&acme);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    racer
+                        .post(
+                            &racer.url("newAccount"),
+                            Some(&json!({ "termsOfServiceAgreed": true })),
+                        )
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 201),
+        "{statuses:?}"
+    );
+
+    // Two challenges of one authorization: only the first is attempted. An authorization the
+    // client deactivates stays deactivated, whatever the validation in flight finds.
+    let mut raw = Raw::new(&acme);
+    raw.register();
+    let response = raw.post(
+        &raw.url("newOrder"),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "mail.example.com" }] })),
+    );
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let order_url = response.headers()["location"].to_str().unwrap().to_owned();
+    let order: Value = response.json().unwrap();
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let (_, authz) = raw.json(&authz_url, None);
+    let challenge = |kind: &str| {
+        authz["challenges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .unwrap()
+            .clone()
+    };
+    let (http01, tls) = (challenge("http-01"), challenge("tls-alpn-01"));
+    let token = http01["token"].as_str().unwrap().to_owned();
+    answers
+        .lock()
+        .unwrap()
+        .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
+    let (status, _) = raw.json(http01["url"].as_str().unwrap(), Some(&json!({})));
+    assert_eq!(status, StatusCode::OK);
+    let (status, second) = raw.json(tls["url"].as_str().unwrap(), Some(&json!({})));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["status"], "pending", "{second}");
+    let (status, body) = raw.json(&authz_url, Some(&json!({ "status": "deactivated" })));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "deactivated");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, authz) = raw.json(&authz_url, None);
+    assert_eq!(authz["status"], "deactivated", "{authz}");
+    let (_, order) = raw.json(&order_url, None);
+    assert_ne!(order["status"], "ready", "{order}");
+    let (_, tls_now) = raw.json(tls["url"].as_str().unwrap(), None);
+    assert_eq!(tls_now["status"], "pending", "{tls_now}");
+
+    // Contacts are plain addresses.
+    let (status, body) = raw.json(
+        raw.kid.as_deref().unwrap(),
+        Some(&json!({ "contact": ["mailto:<script>x</script>@example.com"] })),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Once bindings are required, an account made without one acts no more.
+    acme.sb.ok(&["config", "set", "acme-eab", "required"]);
+    let (code, kind, detail) = problem(raw.post(
+        &raw.url("newOrder"),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "mail.example.com" }] })),
+    ));
+    assert_eq!(
+        (code, kind.as_str()),
+        (400, "externalAccountRequired"),
+        "{detail}"
+    );
+
+    // A bound account acts while its user is enabled, and not once the user is disabled
+    // or removed and added again.
+    std::fs::write(acme.sb.file("pw"), "a long enough password\n").unwrap();
+    let add = [
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ];
+    acme.sb.ok(&add);
+    let shown = acme.sb.ok(&["user", "eab", "bob"]);
+    let field = |label: &str| {
+        shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (kid, key) = (field("key id"), field("HMAC key"));
+    let mut bob = Raw::new(&acme);
+    let url = bob.url("newAccount");
+    let binding = {
+        let mac_key = URL_SAFE_NO_PAD.decode(&key).unwrap();
+        let protected = b64(json!({ "alg": "HS256", "kid": kid, "url": url })
+            .to_string()
+            .as_bytes());
+        let payload = b64(bob.key.jwk.to_string().as_bytes());
+        let signature = jsonwebtoken::crypto::sign(
+            format!("{protected}.{payload}").as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(&mac_key),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap();
+        json!({ "protected": protected, "payload": payload, "signature": signature })
+    };
+    let response = bob.post(
+        &url,
+        Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": binding })),
+    );
+    assert_eq!(response.status(), StatusCode::CREATED);
+    bob.kid = Some(response.headers()["location"].to_str().unwrap().to_owned());
+    let account = bob.kid.clone().unwrap();
+    assert_eq!(bob.json(&account, None).0, StatusCode::OK);
+    acme.sb.ok(&["user", "disable", "bob"]);
+    let (code, kind, detail) = problem(bob.post(&account, None));
+    assert_eq!((code, kind.as_str()), (403, "unauthorized"), "{detail}");
+    assert!(
+        detail.contains("bob") && detail.contains("disabled"),
+        "{detail}"
+    );
+    acme.sb.ok(&["user", "enable", "bob"]);
+    assert_eq!(bob.json(&account, None).0, StatusCode::OK);
+    acme.sb.ok(&["user", "remove", "bob"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    acme.sb.ok(&add);
+    let (code, kind, _) = problem(bob.post(&account, None));
+    assert_eq!((code, kind.as_str()), (403, "unauthorized"));
+}

@@ -23,7 +23,7 @@ use crate::error::{Error, NameRule};
 use crate::name::{DnsName, SubjectName};
 use crate::profile::Profile;
 use crate::revoke::RevocationReason;
-use crate::store::{RequestId, RequestSource, Status};
+use crate::store::{NewAccountOutcome, RequestId, RequestSource, Status};
 
 /// How long a nonce may wait to be used.
 const NONCE_LIFETIME: Duration = Duration::hours(1);
@@ -31,6 +31,9 @@ const NONCE_LIFETIME: Duration = Duration::hours(1);
 const ORDER_LIFETIME: Duration = Duration::days(7);
 /// The most identifiers one order may hold.
 const MAX_IDENTIFIERS: usize = 100;
+/// The most pending authorizations one account may hold (as Let's Encrypt): a client that
+/// orders and never validates cannot fill the log.
+const MAX_PENDING_AUTHZS: i64 = 300;
 
 /// A nonce's length: expiry (8), random (8), MAC (16).
 const NONCE_LEN: usize = 32;
@@ -108,7 +111,7 @@ impl Authority {
         signer: Signer,
         account_id: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Verified, Problem> {
-        self.acme_settings().await?;
+        let settings = self.acme_settings().await?;
         let jws = Jws::parse(body)?;
         let header = &jws.header;
         let nonce = header
@@ -181,7 +184,61 @@ impl Authority {
                 "the nonce was not handed out by this server, was used already, or expired: get a new one",
             ));
         }
+        if let Some(account) = &account {
+            self.check_standing(account, &settings).await?;
+        }
         Ok(Verified { jws, account, jwk })
+    }
+
+    /// An account acts only while what let it in still holds: the user of its external account
+    /// binding exists, is enabled and is the one who had the key (a user removed and added
+    /// again under the same name is someone else); and once bindings are required, an account
+    /// made without one acts no more.
+    async fn check_standing(
+        &self,
+        account: &Account,
+        settings: &AcmeSettings,
+    ) -> Result<(), Problem> {
+        let refusal = match &account.owner {
+            Some(owner) => (!self.is_owner_since(owner, account.created_at).await?).then(|| {
+                Problem::new(
+                    ProblemType::Unauthorized,
+                    format!(
+                        "the user {owner}, whose external account binding made this account, is disabled or removed"
+                    ),
+                )
+            }),
+            None => settings.eab_required.then(|| {
+                Problem::new(
+                    ProblemType::ExternalAccountRequired,
+                    "this certificate authority now needs an external account binding: make a new account with a key from its administrator",
+                )
+            }),
+        };
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// True when the user `name` exists, is enabled, and existed at `since`.
+    async fn is_owner_since(&self, name: &str, since: OffsetDateTime) -> Result<bool, Problem> {
+        Ok(self
+            .store()
+            .user(name)
+            .await?
+            .is_some_and(|user| !user.disabled && user.created_at <= since))
+    }
+
+    /// True when `account` may act on the certificate of `row`: it ordered it, or (for a
+    /// certificate requested another way) its user requested it, while being the same user.
+    async fn may_act_on(&self, account: &Account, row: &crate::Issuance) -> Result<bool, Problem> {
+        Ok(match self.store().order_of_certificate(row.id).await? {
+            Some(order) => order.account_id == account.id,
+            None => match account.owner.as_deref() {
+                Some(owner) if owner == row.requester => {
+                    self.is_owner_since(owner, row.requested_at).await?
+                }
+                _ => false,
+            },
+        })
     }
 
     /// newAccount (RFC 8555 §7.3): the account of this key, made when it does not exist yet.
@@ -232,17 +289,25 @@ impl Authority {
             owner,
             created_at: OffsetDateTime::now_utc(),
         };
-        if !self
+        match self
             .store()
             .insert_account(&account, eab_kid.as_deref())
             .await?
         {
-            return Err(Problem::new(
+            NewAccountOutcome::Made => Ok((account, true)),
+            NewAccountOutcome::BindingTaken => Err(Problem::new(
                 ProblemType::Unauthorized,
                 "this external account binding key is already bound to another account",
-            ));
+            )),
+            NewAccountOutcome::KeyHasAccount => {
+                let existing = self
+                    .store()
+                    .account_by_thumbprint(&account.thumbprint)
+                    .await?
+                    .ok_or_else(|| Problem::not_found("account"))?;
+                Ok((existing, false))
+            }
         }
-        Ok((account, true))
     }
 
     /// Checks an external account binding (RFC 8555 §7.3.4): an HS256 JWS over the account's
@@ -273,7 +338,15 @@ impl Authority {
                 "the external account binding key is not known",
             )
         })?;
-        inner.verify_mac(&key)?;
+        inner.verify_mac(&key).map_err(|problem| match problem.kind {
+            ProblemType::Unauthorized => Problem::new(
+                ProblemType::Unauthorized,
+                format!(
+                    "the external account binding does not verify with the HMAC key of key id {kid}: check the HMAC key given to the client"
+                ),
+            ),
+            _ => problem,
+        })?;
         let bound_key: Jwk = serde_json::from_slice(&inner.payload)
             .map_err(|_| malformed("the binding's payload is not a JWK"))?;
         if jws::thumbprint(&bound_key)? != jws::thumbprint(account_key)? {
@@ -433,6 +506,15 @@ impl Authority {
             return Err(Problem::new(
                 ProblemType::Malformed,
                 format!("an order names 1 to {MAX_IDENTIFIERS} identifiers"),
+            ));
+        }
+        let pending = self.store().pending_authzs(&account.id).await?;
+        if pending + payload.identifiers.len() as i64 > MAX_PENDING_AUTHZS {
+            return Err(Problem::new(
+                ProblemType::RateLimited,
+                format!(
+                    "this account has {pending} pending authorizations; at most {MAX_PENDING_AUTHZS}: complete or deactivate some first"
+                ),
             ));
         }
         let server_names = self.current_settings().await?.server_names;
@@ -597,10 +679,7 @@ impl Authority {
                     "replaces names no certificate of this CA",
                 )
             })?;
-        let owned = match self.store().order_of_certificate(row.id).await? {
-            Some(order) => order.account_id == account.id,
-            None => account.owner.as_deref() == Some(row.requester.as_str()),
-        };
+        let owned = self.may_act_on(account, &row).await?;
         if !owned {
             return Err(Problem::new(
                 ProblemType::Unauthorized,
@@ -712,7 +791,23 @@ impl Authority {
                     "an authorization can only be deactivated",
                 ));
             }
-            self.store().set_authz(id, AuthzStatus::Deactivated).await?;
+            if !self
+                .store()
+                .move_authz(
+                    id,
+                    &[AuthzStatus::Pending, AuthzStatus::Valid],
+                    AuthzStatus::Deactivated,
+                )
+                .await?
+            {
+                return Err(Problem::new(
+                    ProblemType::Malformed,
+                    format!(
+                        "the authorization is {}: only a pending or valid one can be deactivated",
+                        authz.status.name()
+                    ),
+                ));
+            }
             authz.status = AuthzStatus::Deactivated;
         }
         Ok(authz)
@@ -802,7 +897,7 @@ impl Authority {
                     )
                     .await?;
                 self.store()
-                    .set_authz(&authz.id, AuthzStatus::Valid)
+                    .move_authz(&authz.id, &[AuthzStatus::Pending], AuthzStatus::Valid)
                     .await?;
             }
             Err(problem) => {
@@ -816,7 +911,7 @@ impl Authority {
                     )
                     .await?;
                 self.store()
-                    .set_authz(&authz.id, AuthzStatus::Invalid)
+                    .move_authz(&authz.id, &[AuthzStatus::Pending], AuthzStatus::Invalid)
                     .await?;
             }
         }
@@ -963,10 +1058,7 @@ impl Authority {
             ));
         }
         let allowed = match &request.account {
-            Some(account) => match self.store().order_of_certificate(row.id).await? {
-                Some(order) => order.account_id == account.id,
-                None => account.owner.as_deref() == Some(row.requester.as_str()),
-            },
+            Some(account) => self.may_act_on(account, &row).await?,
             None => jws::is_key_of(&request.jwk, cert.public_key()),
         };
         if !allowed {
@@ -1070,8 +1162,11 @@ fn check_contact(contact: Vec<String>) -> Result<Vec<String>, Problem> {
                 format!("{entry} is not a mailto: contact"),
             ));
         };
+        // One address, plainly written: no lists, headers, quoting, markup or controls.
         let valid = address.len() <= 254
-            && !address.contains([',', '?', ' '])
+            && !address.contains([',', '?', ' ', '<', '>', '"', '\\', ';', '(', ')', '[', ']'])
+            && !address.chars().any(char::is_control)
+            && address.matches('@').count() == 1
             && address
                 .split_once('@')
                 .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
@@ -1096,6 +1191,14 @@ mod tests {
         assert!(check_contact(vec!["tel:+1".into()]).is_err());
         assert!(check_contact(vec!["mailto:nobody".into()]).is_err());
         assert!(check_contact(vec!["mailto:a@b.c".into(); 5]).is_err());
+        for hostile in [
+            "mailto:<script>alert(1)</script>@x.com",
+            "mailto:a@b@c.com",
+            "mailto:a@b.com\r\nBcc: c@d.com",
+            "mailto:\"a b\"@c.com",
+        ] {
+            assert!(check_contact(vec![hostile.into()]).is_err(), "{hostile}");
+        }
     }
 
     #[test]

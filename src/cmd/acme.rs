@@ -14,11 +14,13 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     let host = settings
         .server_names
         .first()
-        .map_or_else(|| "HOST:8443".to_owned(), ToString::to_string);
+        .map_or_else(|| "HOST".to_owned(), ToString::to_string);
     say!(
         "acme            {}",
         if acme.enabled {
-            format!("on: https://{host}/acme/directory while `ca serve` runs")
+            format!(
+                "on: https://{host}:PORT/acme/directory while `ca serve` runs (PORT: its --https port, 8443 unless set, left out when 443; `ca serve` prints the whole URL)"
+            )
         } else {
             "off (ca config set acme on)".to_owned()
         }

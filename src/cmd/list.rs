@@ -25,7 +25,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         expiring_within_days: args.expiring,
     };
     let authority = crate::cmd::open_read(data).await?;
-    let rows = authority.list(&filter).await?;
+    let mut rows = authority.list(&filter).await?;
+    if filter.expiring_within_days.is_some() {
+        // The OCSP responder's certificate lives 30 days and renews itself: nothing to act on.
+        rows.retain(|row| row.requester != ca_core::responder::RESPONDER_REQUESTER);
+    }
     if args.json {
         let array: Vec<_> = rows.iter().map(issuance_json).collect();
         say!("{}", serde_json::to_string_pretty(&array)?);

@@ -10,7 +10,8 @@ use crate::output::when;
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex (any serial: one this CA
-    /// never issued is answered "unknown").
+    /// never issued is answered "unknown"); all digits are read as an id, so write a serial
+    /// such as 1234 as 0x1234.
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
 }

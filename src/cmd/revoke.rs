@@ -34,17 +34,29 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .revoke(row.id, args.reason, &crate::cmd::actor())
         .await?;
     let cert = revoked.certificate.as_ref();
+    let names = revoked.names_shown();
     say!(
-        "Revoked certificate {} ({}) for {}, reason {}, at {}",
+        "Revoked certificate {} ({}){}, reason {}, at {}",
         revoked.id,
         cert.map(|c| c.serial.hex()).unwrap_or_default(),
-        revoked.names_shown(),
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" for {names}")
+        },
         args.reason,
         cert.and_then(|c| c.revocation.as_ref())
             .map(|r| when(r.revoked_at))
             .unwrap_or_default()
     );
-    say!("Clients learn of it from the next CRL (`ca crl`; `ca serve` publishes one at once).");
+    if revoked.requester == ca_core::responder::RESPONDER_REQUESTER {
+        say!(
+            "That was the OCSP responder's certificate: the responder makes a new one when next asked."
+        );
+    }
+    say!(
+        "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`ca crl`; `ca serve` publishes one at once)."
+    );
     Ok(())
 }
 

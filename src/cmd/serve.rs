@@ -93,11 +93,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         https.local_addr()?,
         shown.join(", ")
     );
+    let origin = https_origin(&names, https.local_addr()?);
     if authority.settings().acme.enabled {
-        say!(
-            "ACME directory at https://{}/acme/directory",
-            https.local_addr()?
-        );
+        // Clients check the server's name, so the directory is given by the first one.
+        say!("ACME directory at {origin}/acme/directory");
     }
     say!(
         "OCSP responder on http://{}/ocsp (responder certificate valid until {})",
@@ -137,8 +136,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
     let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
-    let state = AppState::new(Arc::clone(&authority))?
-        .with_https_origin(https_origin(&names, https.local_addr()?));
+    let state = AppState::new(Arc::clone(&authority))?.with_https_origin(origin);
     serve(
         Listeners {
             http: Some(http),

@@ -51,21 +51,34 @@ impl Jws {
             .map_err(|_| malformed("the protected header is not base64url"))?;
         let header: Header = match serde_json::from_slice(&protected) {
             Ok(header) => header,
-            Err(_) => {
-                // An algorithm jsonwebtoken does not know (`none`, `HS256` outside EAB, ...).
-                return Err(Problem::new(
-                    ProblemType::BadSignatureAlgorithm,
-                    "the protected header names no supported signature algorithm: use RS256, ES256, ES384 or EdDSA",
-                ));
+            Err(err) => {
+                // An algorithm jsonwebtoken does not know (`none`, ...) is the client's choice
+                // to fix; anything else wrong with the header is a malformed request.
+                let alg = serde_json::from_slice::<serde_json::Value>(&protected)
+                    .ok()
+                    .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+                let known = alg
+                    .as_deref()
+                    .is_some_and(|alg| serde_json::from_value::<Algorithm>(alg.into()).is_ok());
+                return Err(match alg {
+                    Some(_) if !known => Problem::new(
+                        ProblemType::BadSignatureAlgorithm,
+                        "the protected header names no supported signature algorithm: use RS256, ES256, ES384 or EdDSA",
+                    ),
+                    _ => Problem::new(
+                        ProblemType::Malformed,
+                        format!("the protected header is not valid: {err}"),
+                    ),
+                });
             }
         };
-        if header.crit.is_some()
-            || header
-                .extras
-                .get::<serde_json::Value>("b64")
-                .map_or(true, |b64| b64.is_some())
-        {
+        if header.crit.is_some() {
             return Err(malformed("critical header parameters are not supported"));
+        }
+        if header.extras.inner().contains_key("b64") {
+            return Err(malformed(
+                "the b64 header parameter (RFC 7797) is not supported: send the payload base64url-encoded, without b64",
+            ));
         }
         let payload = URL_SAFE_NO_PAD
             .decode(&flat.payload)

@@ -85,6 +85,7 @@ pub enum ProblemType {
     InvalidContact,
     Malformed,
     OrderNotReady,
+    RateLimited,
     RejectedIdentifier,
     ServerInternal,
     Tls,
@@ -94,7 +95,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    const ALL: [ProblemType; 21] = [
+    const ALL: [ProblemType; 22] = [
         ProblemType::AccountDoesNotExist,
         ProblemType::AlreadyReplaced,
         ProblemType::AlreadyRevoked,
@@ -110,6 +111,7 @@ impl ProblemType {
         ProblemType::InvalidContact,
         ProblemType::Malformed,
         ProblemType::OrderNotReady,
+        ProblemType::RateLimited,
         ProblemType::RejectedIdentifier,
         ProblemType::ServerInternal,
         ProblemType::Tls,
@@ -136,6 +138,7 @@ impl ProblemType {
             ProblemType::InvalidContact => "invalidContact",
             ProblemType::Malformed => "malformed",
             ProblemType::OrderNotReady => "orderNotReady",
+            ProblemType::RateLimited => "rateLimited",
             ProblemType::RejectedIdentifier => "rejectedIdentifier",
             ProblemType::ServerInternal => "serverInternal",
             ProblemType::Tls => "tls",
@@ -156,6 +159,7 @@ impl ProblemType {
             ProblemType::Unauthorized | ProblemType::OrderNotReady => 403,
             ProblemType::ServerInternal => 500,
             ProblemType::AlreadyReplaced => 409,
+            ProblemType::RateLimited => 429,
             _ => 400,
         }
     }

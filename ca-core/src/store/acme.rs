@@ -14,6 +14,16 @@ use crate::acme::{
 use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
 
+/// What recording a new account did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NewAccountOutcome {
+    Made,
+    /// The external account binding key was bound to another account meanwhile.
+    BindingTaken,
+    /// Another request made an account for this key meanwhile.
+    KeyHasAccount,
+}
+
 fn corrupt(what: impl std::fmt::Display) -> Error {
     StoreError::Corrupt(what.to_string()).into()
 }
@@ -105,14 +115,22 @@ impl Store {
     }
 
     /// Records a new account, binding the external account key `eab` to it when given (a
-    /// key binds one account only: false when it was taken meanwhile).
+    /// key binds one account only). Requests for one key that race each other make one account.
     #[instrument(skip_all)]
     pub(crate) async fn insert_account(
         &self,
         account: &Account,
         eab: Option<&str>,
-    ) -> Result<bool> {
+    ) -> Result<NewAccountOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM acme_accounts WHERE thumbprint = $1")
+                .bind(&account.thumbprint)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if existing.is_some() {
+            return Ok(NewAccountOutcome::KeyHasAccount);
+        }
         if let Some(kid) = eab {
             let bound = sqlx::query(
                 "UPDATE acme_eab_keys SET account_id = $1 WHERE kid = $2 AND account_id IS NULL",
@@ -122,7 +140,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if bound.rows_affected() != 1 {
-                return Ok(false);
+                return Ok(NewAccountOutcome::BindingTaken);
             }
         }
         sqlx::query(
@@ -148,7 +166,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(NewAccountOutcome::Made)
     }
 
     pub(crate) async fn account(&self, id: &str) -> Result<Option<Account>> {
@@ -402,7 +420,9 @@ impl Store {
         row.as_ref().map(challenge_from_row).transpose()
     }
 
-    /// Moves a challenge from `from` to `to`; false when it was not in `from`.
+    /// Moves a challenge from `from` to `to`; false when it was not in `from`. A challenge
+    /// starts processing only while its authorization is pending and no other challenge of
+    /// it has started: one attempt per authorization (RFC 8555 §7.1.4).
     pub(crate) async fn move_challenge(
         &self,
         id: &str,
@@ -416,7 +436,11 @@ impl Store {
             .map_err(corrupt)?;
         let validated = (to == ChallengeStatus::Valid).then(now);
         let moved = sqlx::query(
-            "UPDATE acme_challenges SET status = $1, error = $2, validated_at = $3 WHERE id = $4 AND status = $5",
+            "UPDATE acme_challenges SET status = $1, error = $2, validated_at = $3 \
+             WHERE id = $4 AND status = $5 AND ($1 <> 'processing' OR ( \
+                 EXISTS (SELECT 1 FROM acme_authzs a WHERE a.id = acme_challenges.authz_id AND a.status = 'pending') \
+                 AND NOT EXISTS (SELECT 1 FROM acme_challenges o \
+                     WHERE o.authz_id = acme_challenges.authz_id AND o.status <> 'pending')))",
         )
         .bind(to.name())
         .bind(error)
@@ -428,14 +452,42 @@ impl Store {
         Ok(moved.rows_affected() == 1)
     }
 
-    /// Sets an authorization's status.
-    pub(crate) async fn set_authz(&self, id: &str, status: AuthzStatus) -> Result<()> {
-        sqlx::query("UPDATE acme_authzs SET status = $1 WHERE id = $2")
-            .bind(status.name())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// How many unexpired authorizations of `account` are pending.
+    pub(crate) async fn pending_authzs(&self, account: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM acme_authzs a JOIN acme_orders o ON o.id = a.order_id \
+             WHERE o.account_id = $1 AND a.status = 'pending' AND a.expires_at > $2",
+        )
+        .bind(account)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Moves an authorization to `to` from any of `from`; false when it was in none of them
+    /// (a late validation does not bring back an authorization the client deactivated).
+    pub(crate) async fn move_authz(
+        &self,
+        id: &str,
+        from: &[AuthzStatus],
+        to: AuthzStatus,
+    ) -> Result<bool> {
+        let mut moved = false;
+        for status in from {
+            moved |=
+                sqlx::query("UPDATE acme_authzs SET status = $1 WHERE id = $2 AND status = $3")
+                    .bind(to.name())
+                    .bind(id)
+                    .bind(status.name())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            if moved {
+                break;
+            }
+        }
+        Ok(moved)
     }
 
     /// Forgets used nonces that have expired, and orders that expired unfinished a day ago (their

@@ -31,6 +31,7 @@ use crate::certificate::Fingerprint;
 use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
+pub(crate) use acme::NewAccountOutcome;
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
