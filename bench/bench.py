@@ -36,6 +36,18 @@ ROWS = []
 # Why a target is missed, as `valgrind --tool=callgrind` showed it on this machine. Keyed by
 # a phrase of the row; printed under a missed row and written into BENCHMARKS.md.
 CAUSES = {
+    "`GET /ocsp/{request}`": (
+        "not profiled yet. Every answer reads the kept response from SQLite through sqlx (one query on the "
+        "server's runtime), where nginx sends a file from the page cache; the next step is a cache in memory "
+        "keyed by CertID that a revocation by any process invalidates (the log's data version), so that the "
+        "promise that a revocation is answered at once still holds."
+    ),
+    "the same GET vs `openssl ocsp -port`": (
+        "measured with ab, which opens a connection per request from one thread: both sides land at the "
+        "tool's own ceiling (about 5,200/s here), so this ratio says nothing yet of the responders. openssl "
+        "ocsp (3.0) never reads wrk's keep-alive connections, and with -multi its children hang on a "
+        "connection that sends nothing; a load tool that is not the bottleneck is the next step."
+    ),
     "vs `cfssl serve`": (
         "every issuance verifies the request's ECDSA signature (proof of possession, DESIGN §3): in a "
         "callgrind profile of 300 submissions that verification is 37% of all instructions, the CA's own "
@@ -111,9 +123,20 @@ def wrk(label, url, script=None):
     COMMANDS.append((label, cmd))
     out = sh(cmd)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    if rps == 0:
+        raise SystemExit(f"bench: {label} answered nothing under load:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return rps, int(bad.group(1)) if bad else 0, errors.group(0) if errors else ""
+
+
+def ab(label, url):
+    """Requests per second under `ab -c32` (HTTP/1.0, a new connection per request): for
+    servers such as `openssl ocsp -port` that do not answer wrk's keep-alive connections."""
+    cmd = f"ab -q -c 32 -t {LOAD_SECONDS} -n 100000000 {url}"
+    COMMANDS.append((label, cmd))
+    out = sh(cmd)
+    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
 
 
 def row(what, ours, baseline, ratio, target, met, unit=""):
@@ -599,32 +622,44 @@ def bench_ocsp():
         with open(index + ".attr", "w") as f:
             f.write("unique_subject = no\n")
         oport = free_port()
-        cmd = (f"openssl ocsp -index {index} -port 127.0.0.1:{oport} -CA {WORK}/ocsp-root.pem"
-               f" -rsigner {data}/ocsp.crt -rkey {data}/ocsp.key -ndays 4 -multi 2")
-        responder = subprocess.Popen(cmd, shell=True, cwd=WORK, stdout=subprocess.DEVNULL,
+        # OpenSSL 3.0 takes a bare port here (it cannot be held to 127.0.0.1); it lives seconds.
+        # One process: with -multi and an index of this size its children stop answering here.
+        cmd = (f"openssl ocsp -index {index} -port {oport} -CA {WORK}/ocsp-root.pem"
+               f" -rsigner {data}/ocsp.crt -rkey {data}/ocsp.key -ndays 4")
+        responder = subprocess.Popen(cmd, shell=True, cwd=WORK, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         COMMANDS.append(("OCSP, openssl ocsp -port", cmd))
-        wait_port(oport)
         try:
-            fetch(f"http://127.0.0.1:{oport}/{path}", f"{WORK}/ocsp-openssl.der")
+            # Not wait_port: a connection that sends nothing holds openssl ocsp for good.
+            deadline = time.time() + 20
+            while True:
+                try:
+                    fetch(f"http://127.0.0.1:{oport}/{path}", f"{WORK}/ocsp-openssl.der")
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.1)
             good = sh(f"openssl ocsp -respin {WORK}/ocsp-openssl.der -resp_text -noverify | grep -c 'Cert Status: good' || true").strip()
             if good != "1":
                 raise SystemExit("bench: openssl ocsp did not answer good")
-            signed, _, _ = wrk("OCSP, openssl ocsp -port", f"http://127.0.0.1:{oport}/{path}")
+            signed = ab("OCSP, openssl ocsp -port (ab)", f"http://127.0.0.1:{oport}/{path}")
         finally:
             os.killpg(responder.pid, signal.SIGTERM)
             responder.wait()
 
         ours, bad, errors = wrk("OCSP, ca", url)
+        ours_ab = ab("OCSP, ca (ab)", url)
         if bad:
             print(f"    warning: {bad} answers were not 2xx/3xx {errors}")
-        r1, r2 = ours / static, ours / signed
+        r1, r2 = ours / static, ours_ab / signed
         row(f"`GET /ocsp/{{request}}` for a certificate whose response was signed ahead ({count} certificates "
             "in the store), `wrk -t2 -c32` vs nginx serving the same response bytes as a static file",
             f"{ours:.0f}/s", f"{static:.0f}/s", f"{r1:.2f}x", ">= 0.8x", r1 >= 0.8)
-        row("... the same vs `openssl ocsp -port -multi 2` answering the same GET from an index.txt of the "
-            "same certificates with the same responder certificate and key",
-            f"{ours:.0f}/s", f"{signed:.0f}/s", f"{r2:.1f}x", ">= 10x", r2 >= 10)
+        row("the same GET vs `openssl ocsp -port` (one process) answering it from an index.txt of the same "
+            "certificates with the same responder certificate and key; both under `ab -c32` (a connection per "
+            "request: openssl ocsp does not answer wrk's keep-alive connections)",
+            f"{ours_ab:.0f}/s", f"{signed:.0f}/s", f"{r2:.1f}x", ">= 10x", r2 >= 10)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()

@@ -109,9 +109,11 @@ impl Drop for Dns {
 
 /// A CA serving ACME, with its validator pointed at the test's ports and DNS server.
 struct Acme {
-    sb: Sandbox,
-    server: Server,
+    // Fields drop in this order: the DNS server and `ca serve` stop while the sandbox's
+    // folder (which holds dnsmasq's pid file) still exists.
     dns: Dns,
+    server: Server,
+    sb: Sandbox,
     http_port: u16,
     tls_port: u16,
     /// The HTTPS origin clients use.
@@ -138,9 +140,9 @@ impl Acme {
             sb.ok(&["config", "set", key, &value]);
         }
         Acme {
-            sb,
-            server,
             dns,
+            server,
+            sb,
             http_port,
             tls_port,
             origin,
@@ -1328,6 +1330,13 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     assert_ne!(order["status"], "ready", "{order}");
     let (_, tls_now) = raw.json(tls["url"].as_str().unwrap(), None);
     assert_eq!(tls_now["status"], "pending", "{tls_now}");
+    // The administrator sees the order as it stands, and why.
+    let shown = acme.sb.ok(&["acme"]);
+    assert!(
+        shown.contains("invalid")
+            && shown.contains("why: the authorization of mail.example.com is deactivated"),
+        "{shown}"
+    );
 
     // Contacts are plain addresses.
     let (status, body) = raw.json(
@@ -1396,6 +1405,8 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     let account = bob.kid.clone().unwrap();
     assert_eq!(bob.json(&account, None).0, StatusCode::OK);
     acme.sb.ok(&["user", "disable", "bob"]);
+    let said = acme.sb.refused(&["user", "eab", "bob"]);
+    assert!(said.contains("disabled"), "{said}");
     let (code, kind, detail) = problem(bob.post(&account, None));
     assert_eq!((code, kind.as_str()), (403, "unauthorized"), "{detail}");
     assert!(

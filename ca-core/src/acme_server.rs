@@ -377,8 +377,14 @@ impl Authority {
     /// Makes an external account binding key for `user`: its id, and the key (shown once).
     #[instrument(skip_all)]
     pub async fn new_eab_key(&self, user: &str, actor: &str) -> crate::Result<(String, String)> {
-        if self.store().user_state(user).await?.is_none() {
-            return Err(Error::NotFound(format!("the user {user}")));
+        match self.store().user_state(user).await? {
+            None => return Err(Error::NotFound(format!("the user {user}"))),
+            Some((_, true)) => {
+                return Err(Error::InvalidInput(format!(
+                    "the user {user} is disabled: an account bound to it could not act"
+                )));
+            }
+            Some(_) => {}
         }
         let kid = jws::b64(&crate::random::bytes::<12>()?);
         let key = crate::random::bytes::<32>()?;
@@ -698,12 +704,18 @@ impl Authority {
     /// An order of `account`, its status brought up to date (RFC 8555 §7.1.6).
     #[instrument(skip_all)]
     pub async fn acme_order(&self, account: &Account, id: &str) -> Result<Order, Problem> {
-        let mut order = self
+        let order = self
             .store()
             .order(id)
             .await?
             .filter(|o| o.account_id == account.id)
             .ok_or_else(|| Problem::not_found("order"))?;
+        self.order_now(order).await
+    }
+
+    /// An order with its status as of now: ready once every authorization is valid, invalid
+    /// (with the failed authorization's error) once one is not, or when it expired.
+    async fn order_now(&self, mut order: Order) -> Result<Order, Problem> {
         if order.status == OrderStatus::Pending {
             let now = OffsetDateTime::now_utc();
             let mut all_valid = true;
@@ -758,7 +770,11 @@ impl Authority {
 
     /// Recent orders, for people.
     pub async fn acme_recent_orders(&self, limit: i64) -> crate::Result<Vec<Order>> {
-        self.store().recent_orders(limit).await
+        let mut orders = Vec::new();
+        for order in self.store().recent_orders(limit).await? {
+            orders.push(self.order_now(order).await?);
+        }
+        Ok(orders)
     }
 
     /// An authorization with its status as of now (expired when past its time).

@@ -84,6 +84,9 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
             order.account_id,
             names.join(", ")
         );
+        if let Some(error) = &order.error {
+            say!("{:<20}  why: {}", "", error.detail);
+        }
     }
     Ok(())
 }
