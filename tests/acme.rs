@@ -1315,15 +1315,29 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
         .lock()
         .unwrap()
         .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
-    let (status, _) = raw.json(http01["url"].as_str().unwrap(), Some(&json!({})));
+    // While the test holds the answers, the responder waits: the validation stays in flight.
+    let held = answers.lock().unwrap();
+    let (status, first) = raw.json(http01["url"].as_str().unwrap(), Some(&json!({})));
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["status"], "processing", "{first}");
     let (status, second) = raw.json(tls["url"].as_str().unwrap(), Some(&json!({})));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second["status"], "pending", "{second}");
     let (status, body) = raw.json(&authz_url, Some(&json!({ "status": "deactivated" })));
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "deactivated");
-    std::thread::sleep(Duration::from_secs(2));
+    drop(held);
+    // The validation then succeeds, and changes nothing.
+    let started = Instant::now();
+    loop {
+        let (_, now) = raw.json(http01["url"].as_str().unwrap(), None);
+        if now["status"] != "processing" {
+            assert_eq!(now["status"], "valid", "{now}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{now}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (_, authz) = raw.json(&authz_url, None);
     assert_eq!(authz["status"], "deactivated", "{authz}");
     let (_, order) = raw.json(&order_url, None);
