@@ -125,6 +125,12 @@ fn core_sentence(err: &Error) -> String {
         | Error::LogOfAnotherRoot { .. } => format!(
             "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
         ),
+        Error::LogMoved { to, .. } => {
+            format!("{err}: give it to every command with --database {to} (or set CA_DATABASE)")
+        }
+        Error::LogInUse { .. } => format!(
+            "{err}: to serve that CA from this node too, copy its root.crt and root.key into the data folder; to make a new CA, give an empty database"
+        ),
         Error::LogOutdated(_) => format!(
             "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
         ),

@@ -25,6 +25,20 @@ struct Cli {
     )]
     data: PathBuf,
 
+    /// The PostgreSQL database holding the issuance log, for several servers on one log
+    /// (postgres://USER@HOST:PORT/NAME; a password goes in $PGPASSWORD, ~/.pgpass or
+    /// $CA_DATABASE, never on the command line) [default: the SQLite file ca.db in the data
+    /// folder].
+    #[arg(
+        long,
+        global = true,
+        env = "CA_DATABASE",
+        value_name = "URL",
+        value_parser = cmd::database_url,
+        hide_env_values = true
+    )]
+    database: Option<ca_core::DatabaseUrl>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +79,8 @@ enum Command {
     Backup(cmd::backup::BackupArgs),
     /// Put a backup back into an empty data folder, after checking it.
     Restore(cmd::backup::RestoreArgs),
+    /// Copy the issuance log into an empty PostgreSQL database, for several servers on one log.
+    Migrate(cmd::migrate::Args),
     /// Show or change the CA's settings.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -78,12 +94,30 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => return explain::usage_error(err),
+    };
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => return explain::usage_error(err),
     };
+    // DESIGN §5: secrets never travel on the command line, where `ps` shows them to everyone.
+    if let Some(url) = &cli.database
+        && url.has_password()
+        && matches.value_source("database") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        eprintln!(
+            "ca: error: the database URL given with --database holds a password, which would be visible to every user of this machine: \
+             remove it from the URL and put it in $PGPASSWORD or ~/.pgpass, or give the whole URL in $CA_DATABASE"
+        );
+        return ExitCode::from(2);
+    }
+    cmd::set_database(cli.database.clone());
+    // PostgreSQL's notices ("relation ... already exists, skipping" as migrations check
+    // themselves) say nothing to an administrator.
     let default_filter = if matches!(cli.command, Command::Serve(_)) {
-        "info"
+        "info,sqlx::postgres::notice=warn"
     } else {
         "warn"
     };
@@ -133,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Check => cmd::check::run(&cli.data).await,
             Command::Backup(args) => cmd::backup::backup(&cli.data, args).await,
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
+            Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,

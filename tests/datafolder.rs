@@ -64,9 +64,37 @@ fn log_files(sb: &Sandbox) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// How many tables the sandbox's PostgreSQL database holds.
+fn tables_in(database: &crate::util::Database) -> String {
+    database.sql("SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'")
+}
+
 #[test]
 fn a_missing_log_is_refused_by_every_command_and_never_recreated() {
     let sb = populated();
+    if let Some(database) = &sb.database {
+        // The database itself is gone: nothing is made in its place.
+        crate::util::psql(
+            &crate::util::postgres_admin().unwrap(),
+            &format!("DROP DATABASE {} WITH (FORCE)", database.name),
+        );
+        for args in COMMANDS.iter().chain([&["init"][..]].iter()) {
+            let stderr = failed(&sb, args);
+            assert!(
+                stderr.contains("cannot connect") && stderr.contains("does not exist"),
+                "{args:?}: {stderr}"
+            );
+        }
+        let exists = crate::util::psql(
+            &crate::util::postgres_admin().unwrap(),
+            &format!(
+                "SELECT COUNT(*) FROM pg_database WHERE datname = '{}'",
+                database.name
+            ),
+        );
+        assert_eq!(exists.trim(), "0", "a command made the database again");
+        return;
+    }
     for file in log_files(&sb) {
         let _ = std::fs::remove_file(file);
     }
@@ -84,13 +112,45 @@ fn a_missing_log_is_refused_by_every_command_and_never_recreated() {
     assert!(!sb.data().join("ca.db").exists());
 }
 
+/// Empties the sandbox's log: an empty ca.db, or its database dropped and made again empty.
+fn empty_log(sb: &Sandbox) {
+    match &sb.database {
+        Some(database) => {
+            let admin = crate::util::postgres_admin().unwrap();
+            crate::util::psql(
+                &admin,
+                &format!("DROP DATABASE {} WITH (FORCE)", database.name),
+            );
+            crate::util::psql(&admin, &format!("CREATE DATABASE {}", database.name));
+        }
+        None => {
+            for file in log_files(sb) {
+                let _ = std::fs::remove_file(file);
+            }
+            std::fs::write(sb.data().join("ca.db"), b"").unwrap();
+        }
+    }
+}
+
 #[test]
 fn an_emptied_log_is_refused_by_every_command() {
     let sb = populated();
-    for file in log_files(&sb) {
-        let _ = std::fs::remove_file(file);
+    empty_log(&sb);
+    if let Some(database) = &sb.database {
+        for args in COMMANDS {
+            let stderr = failed(&sb, args);
+            assert!(
+                stderr.contains("is empty") && stderr.contains("ca restore"),
+                "{args:?}: {stderr}"
+            );
+        }
+        assert_eq!(
+            tables_in(database).trim(),
+            "0",
+            "the empty database was left as it was"
+        );
+        return;
     }
-    std::fs::write(sb.data().join("ca.db"), b"").unwrap();
     for args in COMMANDS {
         let stderr = failed(&sb, args);
         assert!(
@@ -112,11 +172,29 @@ fn a_log_made_for_another_root_is_refused() {
     other.init(&[]);
     other.ok(&["issue", "x.example.com", "--key", "ecdsa-p256"]);
     // A log that belongs to another CA, copied in by mistake.
-    for file in log_files(&sb) {
-        let _ = std::fs::remove_file(file);
-    }
     other.ok(&["backup", "bk"]);
-    std::fs::copy(other.file("bk/ca.db"), sb.data().join("ca.db")).unwrap();
+    if sb.on_postgres() {
+        // Restored into this CA's database through a scratch folder.
+        empty_log(&sb);
+        let mut restore = std::process::Command::new(env!("CARGO_BIN_EXE_ca"));
+        restore
+            .current_dir(sb.path())
+            .env_remove("CA_DATA")
+            .args(["--data", "scratch", "restore"])
+            .arg(other.file("bk"));
+        sb.log_env(&mut restore);
+        let out = restore.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        for file in log_files(&sb) {
+            let _ = std::fs::remove_file(file);
+        }
+        std::fs::copy(other.file("bk/ca.db"), sb.data().join("ca.db")).unwrap();
+    }
     for args in COMMANDS {
         let stderr = failed(&sb, args);
         assert!(stderr.contains("another root"), "{args:?}: {stderr}");
@@ -341,10 +419,12 @@ fn crl_numbers_grow_and_each_crl_lists_every_revocation_a_lower_one_listed() {
     let revokers: Vec<_> = (0..2)
         .map(|r| {
             let ids: Vec<usize> = (1..=CERTIFICATES).filter(|i| i % 2 == r).collect();
-            let data = sb.data();
+            let (data, database) = (sb.data(), sb.database_url());
             std::thread::spawn(move || {
                 for id in ids {
-                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+                    let mut revoke = std::process::Command::new(env!("CARGO_BIN_EXE_ca"));
+                    crate::util::log_env(&mut revoke, database.as_deref());
+                    let out = revoke
                         .args(["--data"])
                         .arg(&data)
                         .args(["revoke", &id.to_string(), "--reason", "superseded"])
@@ -363,13 +443,16 @@ fn crl_numbers_grow_and_each_crl_lists_every_revocation_a_lower_one_listed() {
     let fetchers: Vec<_> = (0..2)
         .map(|f| {
             let (fetched, done, data) = (fetched.clone(), done.clone(), sb.data());
+            let database = sb.database_url();
             let web = client(&sb);
             let url = crl_url.clone();
             std::thread::spawn(move || {
                 let mut rounds = 0;
                 while !done.load(std::sync::atomic::Ordering::SeqCst) || rounds < 100 {
                     let der = if f == 0 {
-                        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+                        let mut crl = std::process::Command::new(env!("CARGO_BIN_EXE_ca"));
+                        crate::util::log_env(&mut crl, database.as_deref());
+                        let out = crl
                             .arg("--data")
                             .arg(&data)
                             .arg("crl")
@@ -586,6 +669,11 @@ fn a_data_folder_or_log_others_can_change_is_refused_with_the_fix() {
         "{stderr}"
     );
     std::fs::set_permissions(sb.data(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    if sb.on_postgres() {
+        // The log is in the database: the folder's mode is all there is to check here.
+        sb.ok(&["list"]);
+        return;
+    }
     let log = sb.data().join("ca.db");
     std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
     let stderr = failed(&sb, &["issue", "x.example.com"]);
@@ -641,6 +729,7 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
         } else {
             std::process::Command::new(ca)
         };
+        sb.log_env(&mut cmd);
         cmd.env_remove("CA_DATA")
             .arg("--data")
             .arg(&data)
@@ -687,10 +776,20 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
     }
     let check = String::from_utf8_lossy(&run(&["check"]).stdout).into_owned();
     assert!(check.contains("is sound"), "{check}");
-    // Writing is refused with a clear error, and the folder is as it was.
     let out = run(&["revoke", "1"]);
+    if sb.on_postgres() {
+        // The log is in the database, which a read-only folder does not make read-only.
+        assert!(out.status.success(), "{out:?}");
+        chmod("u+w");
+        assert!(sb.ok(&["show", "1"]).contains("revoked"));
+        return;
+    }
+    // Writing is refused with a clear error, and the folder is as it was.
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("ca: error: "));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("ca: error: "),
+        "{out:?}"
+    );
     chmod("u+w");
 }
 
@@ -838,10 +937,11 @@ fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_ca
     assert!(!list.contains("Alice"), "{list}");
 }
 
-/// How many rows `ca list --json` shows in `data`.
+/// How many rows `ca list --json` shows in `data`, whose log is its own ca.db.
 fn rows_in(data: &std::path::Path) -> usize {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
         .env_remove("CA_DATA")
+        .env_remove("CA_DATABASE")
         .arg("--data")
         .arg(data)
         .args(["list", "--json"])
@@ -861,6 +961,9 @@ fn rows_in(data: &std::path::Path) -> usize {
 fn restore_from_a_live_folder_or_a_plain_copy_of_one_takes_what_is_in_its_write_ahead_log() {
     let sb = Sandbox::new();
     sb.init(&[]);
+    if sb.on_postgres() {
+        return backup_of_a_live_database_restores_into_either_backend(&sb);
+    }
     // A running server keeps the log open, so what commands write stays in ca.db-wal.
     let server = Server::start(&sb);
     for name in ["a.example.com", "b.example.com", "c.example.com"] {
@@ -917,6 +1020,64 @@ fn restore_from_a_live_folder_or_a_plain_copy_of_one_takes_what_is_in_its_write_
                 .len()
                 == 0
     );
+}
+
+/// On PostgreSQL the folder holds no log, so a live folder is no backup; a backup taken while
+/// a server runs is one snapshot of the database, as a SQLite file, that restores into a
+/// folder of its own and into an empty database alike.
+fn backup_of_a_live_database_restores_into_either_backend(sb: &Sandbox) {
+    let server = Server::start(sb);
+    for name in ["a.example.com", "b.example.com", "c.example.com"] {
+        sb.ok(&["issue", name, "--key", "ecdsa-p256"]);
+    }
+    let expected = sb.row_count();
+    assert!(expected >= 3, "{expected} rows");
+    let live = Sandbox::new();
+    let out = live.ca().arg("restore").arg(sb.data()).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a folder without ca.db is no backup"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no backup"));
+    sb.ok(&["backup", "bk"]);
+    drop(server);
+    assert!(
+        sb.file("bk/ca.db").is_file(),
+        "the backup's log is a SQLite file"
+    );
+    // Into an empty database (the new sandbox's own) ...
+    let database = Sandbox::new();
+    let out = database
+        .ca()
+        .arg("restore")
+        .arg(sb.file("bk"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(database.row_count(), expected);
+    assert!(database.ok(&["check"]).contains("is sound"));
+    // ... and into a folder of its own, without a database.
+    let folder = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
+        .env_remove("CA_DATA")
+        .env_remove("CA_DATABASE")
+        .arg("--data")
+        .arg(sb.file("restored"))
+        .arg("restore")
+        .arg(sb.file("bk"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        folder.status.success(),
+        "{}",
+        String::from_utf8_lossy(&folder.stderr)
+    );
+    assert_eq!(rows_in(&sb.file("restored")), expected);
 }
 
 #[test]
@@ -1026,22 +1187,7 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
     }
 }
 
-/// Runs `sqlite3 DB SQL`, as someone with a hand on the log would. A missing `sqlite3` is a
-/// failure, never a skip.
-fn sqlite(db: &std::path::Path, sql: &str) -> String {
-    let out = std::process::Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the sqlite3 command line is needed to alter a log as an attacker would");
-    assert!(
-        out.status.success(),
-        "sqlite3 {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::util::sqlite;
 
 #[test]
 fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
@@ -1108,13 +1254,15 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
     // A revocation recorded on an altered row (by hand, in the log) still puts the serial the
     // root signed on the CRL, not the forged one.
     let sb = populated();
-    let db = sb.data().join("ca.db");
-    let real = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 3");
-    sqlite(
-        &db,
-        "UPDATE certificates SET serial = '7f' || substr(serial, 3) WHERE request_id = 3;
-         INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, strftime('%s','now'), 'keyCompromise')",
-    );
+    let real = sb.alter_log("SELECT serial FROM certificates WHERE request_id = 3");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    sb.alter_log("UPDATE certificates SET serial = '7f' || substr(serial, 3) WHERE request_id = 3");
+    sb.alter_log(&format!(
+        "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, {now}, 'keyCompromise')"
+    ));
     sb.ok(&["crl", "--out", "after.crl"]);
     let (_, serials) = crl_contents(sb.path(), "after.crl");
     assert!(serials.contains(&real), "{serials:?} {real}");

@@ -5,15 +5,45 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
-/// A scratch folder with a data folder inside it, and the `ca` binary pointed at it.
+/// A scratch folder with a data folder inside it, and the `ca` binary pointed at it. When the
+/// suite runs against PostgreSQL (`$CA_TEST_POSTGRES`, the URL of a server's maintenance
+/// database), each sandbox also gets a database of its own, given to every command as
+/// `$CA_DATABASE` and dropped with the sandbox.
 pub struct Sandbox {
     pub dir: TempDir,
+    /// The sandbox's database, when the suite runs against PostgreSQL.
+    pub database: Option<Database>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Sandbox {
             dir: tempfile::tempdir().expect("a temporary folder"),
+            database: postgres_admin().map(|admin| Database::create(&admin)),
+        }
+    }
+
+    /// True when the log is a PostgreSQL database rather than the SQLite file ca.db.
+    pub fn on_postgres(&self) -> bool {
+        self.database.is_some()
+    }
+
+    /// Points `cmd` (a `ca` command) at this sandbox's log.
+    pub fn log_env(&self, cmd: &mut Command) {
+        log_env(cmd, self.database_url().as_deref());
+    }
+
+    /// The URL of the sandbox's database, when the suite runs against PostgreSQL.
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|database| database.url.clone())
+    }
+
+    /// Runs SQL on the sandbox's log as someone with a hand on it would: `sqlite3` on ca.db,
+    /// or `psql` on the database. Returns what it printed, trimmed.
+    pub fn alter_log(&self, sql: &str) -> String {
+        match &self.database {
+            Some(database) => database.sql(sql).trim().to_owned(),
+            None => sqlite(&self.data().join("ca.db"), sql),
         }
     }
 
@@ -34,6 +64,7 @@ impl Sandbox {
             .arg("--data")
             .arg(self.data())
             .stdin(Stdio::null());
+        self.log_env(&mut cmd);
         cmd
     }
 
@@ -101,6 +132,103 @@ impl Sandbox {
         let json: serde_json::Value = serde_json::from_str(&self.ok(&["list", "--json"])).unwrap();
         json.as_array().unwrap().len()
     }
+}
+
+/// Points `cmd` (a `ca` command) at the log in `database`, or at the data folder's own.
+pub fn log_env(cmd: &mut Command, database: Option<&str>) {
+    cmd.env_remove("CA_DATABASE");
+    if let Some(url) = database {
+        cmd.env("CA_DATABASE", url);
+    }
+}
+
+/// Runs `sqlite3 DB SQL`, as someone with a hand on the log would. A missing `sqlite3` is a
+/// failure, never a skip.
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the sqlite3 command line is needed to alter a log as an attacker would");
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The URL of the PostgreSQL server's maintenance database the suite runs against, if any.
+pub fn postgres_admin() -> Option<String> {
+    std::env::var("CA_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A database of its own for one sandbox, dropped with it.
+pub struct Database {
+    pub name: String,
+    /// Its URL, as `ca` takes it.
+    pub url: String,
+    admin: String,
+}
+
+impl Database {
+    /// Creates an empty database on the server `admin` names.
+    pub fn create(admin: &str) -> Database {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "ca_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(admin, &format!("CREATE DATABASE {name}"));
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin, |(server, _)| server)
+            .to_owned();
+        Database {
+            url: format!("{base}/{name}"),
+            name,
+            admin: admin.to_owned(),
+        }
+    }
+
+    /// Runs SQL in this database as its owner would, with `psql`.
+    pub fn sql(&self, sql: &str) -> String {
+        psql(&self.url, sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qAtc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// Runs `psql URL -c SQL`, insists it succeeds, and returns what it printed (unaligned, tuples
+/// only). A missing `psql` is a failure when the suite runs against PostgreSQL.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql is needed to run the suite against PostgreSQL");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs `openssl ARGS` in `dir`. A missing `openssl` is a failure, never a skip.
@@ -199,6 +327,7 @@ impl Server {
                     .arg("--data")
                     .arg(sb.data())
                     .stdin(Stdio::null());
+                sb.log_env(&mut cmd);
                 cmd
             }
         };

@@ -4,8 +4,12 @@
 //! ```text
 //! DIR/root.crt   the root certificate (PEM); its presence marks an initialised folder
 //! DIR/root.key   the root key, PKCS#8 PEM, mode 0600, encrypted when a passphrase was given
-//! DIR/ca.db      the issuance log (SQLite, WAL)
+//! DIR/ca.db      the issuance log (SQLite, WAL), unless it is kept in PostgreSQL
 //! ```
+//!
+//! With a PostgreSQL database several data folders (one per node) share one log: each holds
+//! the same root and key, and the log records the root's SHA-256 so that no folder serves
+//! another CA's log.
 
 use std::fmt;
 use std::fs;
@@ -29,7 +33,8 @@ use crate::revoke::RevocationReason;
 use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
 use crate::store::{
-    Access, CertificateRef, CertificateState, Issuance, ListFilter, RequestId, Store,
+    Access, CertificateRef, CertificateState, CopyReport, DatabaseUrl, Issuance, ListFilter,
+    LogLocation, RequestId, Store,
 };
 
 const ROOT_CERT: &str = "root.crt";
@@ -38,6 +43,9 @@ const STORE: &str = "ca.db";
 const INIT_LOCK: &str = "init.lock";
 /// The setting that records the root's SHA-256 in the log, at creation.
 const ROOT_FINGERPRINT: &str = "root_sha256";
+/// The setting that marks a SQLite log whose rows were copied into a database (shown URL): the
+/// database is the log from then on, and this copy is refused, so the two never diverge.
+const MOVED_TO: &str = "log_moved_to";
 
 /// Where clients fetch the CA's public files, given its public base URL. The web layer owns
 /// the paths; the authority only writes the URLs into certificates.
@@ -68,6 +76,8 @@ pub struct OpenOptions {
     pub links: Option<Links>,
     /// Only read the log (a read-only folder works too); nothing can be signed or recorded.
     pub read_only: bool,
+    /// The PostgreSQL database holding the log; `None` for the SQLite file in the folder.
+    pub database: Option<DatabaseUrl>,
 }
 
 impl Default for OpenOptions {
@@ -77,6 +87,17 @@ impl Default for OpenOptions {
             connections: 1,
             links: None,
             read_only: false,
+            database: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Where the log of the CA in `dir` is: the database when one is given, else `ca.db`.
+    pub fn log_location(&self, dir: &Path) -> LogLocation {
+        match &self.database {
+            Some(url) => LogLocation::Postgres(url.clone()),
+            None => LogLocation::File(dir.join(STORE)),
         }
     }
 }
@@ -166,9 +187,10 @@ impl Authority {
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
-        Self::clear_abandoned_log(dir).await?;
+        let location = open.log_location(dir);
+        Self::clear_abandoned_log(dir, &location).await?;
         let (key_pair, certificate) = init.root.make()?;
-        let store = Store::open(&dir.join(STORE), open.connections, Access::Create).await?;
+        let store = Store::open(&location, open.connections, Access::Create).await?;
         let mut rows = settings;
         rows.push((ROOT_FINGERPRINT, Fingerprint::of(certificate.der()).hex()));
         store.set_settings(&init.actor, &rows).await?;
@@ -198,21 +220,45 @@ impl Authority {
 
     /// A log without a root certificate beside it is either what a creation that failed half
     /// way left (no request, no user: removed, so creation can start again) or a CA's history
-    /// whose root went missing (refused: it must be restored, never replaced).
-    async fn clear_abandoned_log(dir: &Path) -> Result<()> {
-        let path = dir.join(STORE);
+    /// whose root went missing (refused: it must be restored, never replaced). A PostgreSQL
+    /// database is never removed: one whose log already names a root, or has history, belongs
+    /// to another CA (or to this one, on another node) and is refused.
+    async fn clear_abandoned_log(dir: &Path, location: &LogLocation) -> Result<()> {
+        let path = match location {
+            LogLocation::File(path) => path.clone(),
+            LogLocation::Postgres(_) => {
+                let store = Store::open(location, 1, Access::Create).await?;
+                let recorded = store.setting(ROOT_FINGERPRINT).await?;
+                let unused = store.is_unused().await?;
+                store.close().await;
+                return match recorded {
+                    // This folder held that CA's key: its root went missing here.
+                    Some(_) if dir.join(ROOT_KEY).exists() => {
+                        Err(Error::RootMissing(dir.to_owned()))
+                    }
+                    Some(recorded) => Err(Error::LogInUse {
+                        location: location.clone(),
+                        recorded,
+                    }),
+                    None if !unused => Err(Error::LogInUse {
+                        location: location.clone(),
+                        recorded: "not recorded".into(),
+                    }),
+                    None => Ok(()),
+                };
+            }
+        };
         if !path.exists() {
             return Ok(());
         }
-        let store = match Store::open(&path, 1, Access::Write).await {
+        let store = match Store::open(location, 1, Access::Write).await {
             Ok(store) => store,
             Err(Error::LogEmpty(_)) => {
                 return fs::remove_file(&path).map_err(|err| Error::io(&path, err));
             }
             Err(err) => return Err(err),
         };
-        let used =
-            store.user_count().await? > 0 || !store.list(&ListFilter::default()).await?.is_empty();
+        let used = !store.is_unused().await?;
         store.close().await;
         if used {
             return Err(Error::RootMissing(dir.to_owned()));
@@ -232,14 +278,15 @@ impl Authority {
     #[instrument(skip_all)]
     pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
-        let store_path = dir.join(STORE);
+        let location = open.log_location(dir);
         if !Self::exists(dir) {
-            if store_path.exists() {
+            // The log in the folder, or the root's key, shows that a CA lived here.
+            if location.file().is_some_and(Path::exists) || dir.join(ROOT_KEY).exists() {
                 return Err(Error::RootMissing(dir.to_owned()));
             }
             return Err(Error::NotInitialised(dir.to_owned()));
         }
-        for path in [dir, store_path.as_path()] {
+        for path in std::iter::once(dir).chain(location.file()) {
             if let Ok(meta) = fs::metadata(path) {
                 let mode = meta.permissions().mode() & 0o777;
                 if mode & 0o022 != 0 {
@@ -255,7 +302,7 @@ impl Authority {
         } else {
             Access::Write
         };
-        let store = Store::open(&store_path, open.connections, access).await?;
+        let store = Store::open(&location, open.connections, access).await?;
         Self::open_with_store(dir, store, open).await
     }
 
@@ -270,8 +317,10 @@ impl Authority {
         match store.setting(ROOT_FINGERPRINT).await? {
             Some(recorded) if recorded == found => {}
             Some(recorded) => {
+                let location = store.location().clone();
+                store.close().await;
                 return Err(Error::LogOfAnotherRoot {
-                    path: store.path().to_owned(),
+                    location,
                     recorded,
                     found,
                 });
@@ -285,7 +334,16 @@ impl Authority {
                         .await?;
                 }
             }
-            None => return Err(Error::LogEmpty(store.path().to_owned())),
+            None => {
+                let location = store.location().clone();
+                store.close().await;
+                return Err(Error::LogEmpty(location));
+            }
+        }
+        if let Some(to) = store.setting(MOVED_TO).await? {
+            let location = store.location().clone();
+            store.close().await;
+            return Err(Error::LogMoved { location, to });
         }
         let settings = Settings::read(&store).await?;
         Ok(Authority {
@@ -362,13 +420,17 @@ impl Authority {
     /// backup is checked first (as [`Authority::check`] does), then copied in, root
     /// certificate last, and checked again where it now lies.
     ///
-    /// The log is copied through SQLite (`VACUUM INTO`), never as a file: changes still in a
+    /// A backup's log is a SQLite file, whichever backend it was taken from. Into a folder it
+    /// is copied through SQLite (`VACUUM INTO`), never as a file: changes still in a
     /// write-ahead log beside it (`ca.db-wal`, in a live data folder or a plain copy of one)
-    /// are part of the copy, and the copy is one consistent snapshot. A backup that cannot be
-    /// read, or is not sound, is refused as the caller's input.
+    /// are part of the copy, and the copy is one consistent snapshot. Into a PostgreSQL
+    /// database (`open.database`), which must hold no log yet or an empty one, every row is
+    /// copied with its id in one transaction. A backup that cannot be read, or is not sound,
+    /// is refused as the caller's input.
     #[instrument(skip_all)]
     pub async fn restore(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
+        let location = open.log_location(dir);
         if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
@@ -391,6 +453,7 @@ impl Authority {
             backup,
             OpenOptions {
                 read_only: true,
+                database: None,
                 ..open.clone()
             },
         )
@@ -419,18 +482,31 @@ impl Authority {
             source.close().await;
             return Err(Error::io(dir, err));
         }
-        let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
-        let copied = source.store.backup(&staged).await.map_err(unusable);
+        let placed = match &location {
+            LogLocation::File(path) => {
+                let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
+                let copied = source.store.backup(&staged).await.map_err(unusable);
+                let placed = copied.and_then(|()| {
+                    fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
+                        .and_then(|()| fs::rename(&staged, path))
+                        .map_err(|err| Error::io(path, err))
+                });
+                if placed.is_err() {
+                    let _ = fs::remove_file(&staged);
+                }
+                placed
+            }
+            LogLocation::Postgres(_) => match Store::open(&location, 1, Access::Create).await {
+                Ok(target) => {
+                    let copied = source.store.copy_into(&target).await.map(|_| ());
+                    target.close().await;
+                    copied
+                }
+                Err(err) => Err(err),
+            },
+        };
         source.close().await;
-        let placed = copied.and_then(|()| {
-            fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
-                .and_then(|()| fs::rename(&staged, dir.join(STORE)))
-                .map_err(|err| Error::io(dir.join(STORE), err))
-        });
-        if let Err(err) = placed {
-            let _ = fs::remove_file(&staged);
-            return Err(err);
-        }
+        placed?;
         copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
         copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
         let restored = Self::open(dir, open).await?;
@@ -443,6 +519,35 @@ impl Authority {
             )));
         }
         Ok(restored)
+    }
+
+    /// Copies this CA's log into the empty PostgreSQL database `to` (its tables made there
+    /// first): every row with its id, sequences set after them, then counts and every
+    /// certificate's fingerprint compared. This CA's own log is only read, and stays as it is.
+    #[instrument(skip_all)]
+    pub async fn migrate_log(&self, to: &DatabaseUrl) -> Result<CopyReport> {
+        let location = LogLocation::Postgres(to.clone());
+        if &location == self.store.location() {
+            return Err(Error::InvalidInput(format!(
+                "the log is already in {to}: give another, empty database"
+            )));
+        }
+        let target = Store::open(&location, 2, Access::Create).await?;
+        let copied = self.store.copy_into(&target).await;
+        target.close().await;
+        let report = copied?;
+        // The copy is the log from now on, unless something wrote to this one meanwhile (a
+        // server still running): then the two differ, and the database must be emptied and
+        // the copy made again with every writer stopped.
+        self.store
+            .mark_moved(&report, MOVED_TO, &to.to_string())
+            .await?;
+        Ok(report)
+    }
+
+    /// Where the log is kept.
+    pub fn log_location(&self) -> &LogLocation {
+        self.store.location()
     }
 
     /// The data folder.
@@ -772,10 +877,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut options = quick();
         options.root.permitted = vec!["example.com".parse().unwrap()];
-        let created = Authority::init(dir.path(), options.clone(), OpenOptions::default())
-            .await
-            .unwrap();
-        let opened = Authority::open(dir.path(), OpenOptions::default())
+        let created = Authority::init(
+            dir.path(),
+            options.clone(),
+            crate::testing::open_in(dir.path()),
+        )
+        .await
+        .unwrap();
+        let opened = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
             .await
             .unwrap();
         assert_eq!(created.root().der(), opened.root().der());
@@ -783,7 +892,7 @@ mod tests {
         assert_eq!(opened.root().permitted(), options.root.permitted.as_slice());
         assert_eq!(opened.settings().renewals, 0);
         assert!(matches!(
-            Authority::init(dir.path(), options, OpenOptions::default()).await,
+            Authority::init(dir.path(), options, crate::testing::open_in(dir.path())).await,
             Err(Error::AlreadyInitialised(_))
         ));
         let mode = fs::metadata(dir.path().join(ROOT_KEY))
@@ -796,49 +905,56 @@ mod tests {
     #[tokio::test]
     async fn a_log_left_by_a_creation_that_failed_half_way_is_replaced_by_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
+        let location = crate::testing::log_location(dir.path());
         // A creation that died after making the log, before the root: an empty log.
-        Store::open(&dir.path().join(STORE), 1, Access::Create)
+        Store::open(&location, 1, Access::Create)
             .await
             .unwrap()
             .close()
             .await;
-        let created = Authority::init(dir.path(), quick(), OpenOptions::default())
+        let created = Authority::init(dir.path(), quick(), crate::testing::open_in(dir.path()))
             .await
             .unwrap();
         created.close().await;
         // A log with history and no root is another matter: it is never replaced.
         fs::remove_file(dir.path().join(ROOT_CERT)).unwrap();
-        let reopened = Store::open(&dir.path().join(STORE), 1, Access::Write)
-            .await
-            .unwrap();
+        let reopened = Store::open(&location, 1, Access::Write).await.unwrap();
         reopened.audit("test", "test", "", "").await.unwrap();
         reopened
             .put_user("alice", "admin", "x", "test")
             .await
             .unwrap();
         reopened.close().await;
-        assert!(matches!(
-            Authority::init(dir.path(), quick(), OpenOptions::default()).await,
-            Err(Error::RootMissing(_))
-        ));
-        assert!(matches!(
-            Authority::open(dir.path(), OpenOptions::default()).await,
-            Err(Error::RootMissing(_))
-        ));
+        let init = Authority::init(dir.path(), quick(), crate::testing::open_in(dir.path())).await;
+        assert!(matches!(init, Err(Error::RootMissing(_))), "{init:?}");
+        let open = Authority::open(dir.path(), crate::testing::open_in(dir.path())).await;
+        assert!(matches!(open, Err(Error::RootMissing(_))), "{open:?}");
+        // Without the folder's key, a database with history belongs to another CA; a folder
+        // holds nothing of one.
+        fs::remove_file(dir.path().join(ROOT_KEY)).unwrap();
+        let init = Authority::init(dir.path(), quick(), crate::testing::open_in(dir.path())).await;
+        match location {
+            LogLocation::File(_) => {
+                assert!(matches!(init, Err(Error::RootMissing(_))), "{init:?}")
+            }
+            LogLocation::Postgres(_) => {
+                assert!(matches!(init, Err(Error::LogInUse { .. })), "{init:?}")
+            }
+        }
     }
 
     #[tokio::test]
     async fn refuses_a_log_of_another_root() {
         let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         for dir in [&one, &two] {
-            Authority::init(dir.path(), quick(), OpenOptions::default())
+            Authority::init(dir.path(), quick(), crate::testing::open_in(dir.path()))
                 .await
                 .unwrap()
                 .close()
                 .await;
         }
         fs::copy(two.path().join(ROOT_CERT), one.path().join(ROOT_CERT)).unwrap();
-        match Authority::open(one.path(), OpenOptions::default()).await {
+        match Authority::open(one.path(), crate::testing::open_in(one.path())).await {
             Err(Error::LogOfAnotherRoot {
                 recorded, found, ..
             }) => assert_ne!(recorded, found),
@@ -849,11 +965,11 @@ mod tests {
     #[tokio::test]
     async fn refuses_a_key_readable_by_others() {
         let dir = tempfile::tempdir().unwrap();
-        Authority::init(dir.path(), quick(), OpenOptions::default())
+        Authority::init(dir.path(), quick(), crate::testing::open_in(dir.path()))
             .await
             .unwrap();
         fs::set_permissions(dir.path().join(ROOT_KEY), fs::Permissions::from_mode(0o644)).unwrap();
-        let opened = Authority::open(dir.path(), OpenOptions::default())
+        let opened = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
             .await
             .unwrap();
         match opened.issuer() {

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::location::{InvalidDatabaseUrl, LogLocation};
+
 /// Why an operation of the authority did not happen.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -109,32 +111,50 @@ pub enum Error {
     #[error("there is no CA in {}", .0.display())]
     NotInitialised(PathBuf),
 
-    /// The data folder holds an issuance log but no root certificate.
-    #[error("{} holds an issuance log but no root certificate (root.crt)", .0.display())]
+    /// The data folder holds a CA's issuance log or root key, but no root certificate.
+    #[error("{} holds the issuance log or the key of a CA but no root certificate (root.crt)", .0.display())]
     RootMissing(PathBuf),
 
     /// The issuance log of a CA is missing.
-    #[error("the issuance log {} is missing, so this CA's requests, certificates and revocations are not there", .0.display())]
-    LogMissing(PathBuf),
+    #[error(
+        "the issuance log {0} is missing, so this CA's requests, certificates and revocations are not there"
+    )]
+    LogMissing(LogLocation),
 
     /// The issuance log of a CA is empty: it holds none of the CA's history.
-    #[error("the issuance log {} is empty or is not an issuance log", .0.display())]
-    LogEmpty(PathBuf),
+    #[error("the issuance log {0} is empty or is not an issuance log")]
+    LogEmpty(LogLocation),
 
     /// The issuance log was made for another root than the folder's root certificate.
     #[error(
-        "the issuance log {} was made for another root (SHA-256 {recorded}), not for this folder's root.crt (SHA-256 {found})",
-        .path.display()
+        "the issuance log {location} was made for another root (SHA-256 {recorded}), not for this folder's root.crt (SHA-256 {found})"
     )]
     LogOfAnotherRoot {
-        path: PathBuf,
+        location: LogLocation,
         recorded: String,
         found: String,
     },
 
+    /// The log in the data folder was copied into a database, which is the log now.
+    #[error(
+        "the issuance log {location} was copied into the database {to}, which is this CA's log now"
+    )]
+    LogMoved { location: LogLocation, to: String },
+
+    /// A database given for a new CA already holds a CA's log (or the history of one).
+    #[error(
+        "the database {location} already holds the issuance log of a CA (its root's SHA-256: {recorded})"
+    )]
+    LogInUse {
+        location: LogLocation,
+        recorded: String,
+    },
+
     /// The issuance log needs a schema upgrade, which a read-only folder cannot take.
-    #[error("the issuance log {} was written by an older version and needs an upgrade, which a read-only folder cannot take", .0.display())]
-    LogOutdated(PathBuf),
+    #[error(
+        "the issuance log {0} was written by an older version and needs an upgrade, which a read-only folder cannot take"
+    )]
+    LogOutdated(LogLocation),
 
     /// The data folder or its log can be changed by other users.
     #[error("{} can be changed by other users (mode {mode:o}), so it is not used", .path.display())]
@@ -320,7 +340,9 @@ impl Error {
             | Error::Conflict(_)
             | Error::InvalidInput(_)
             | Error::NotInitialised(_)
-            | Error::AlreadyInitialised(_) => true,
+            | Error::AlreadyInitialised(_)
+            | Error::LogInUse { .. }
+            | Error::LogMoved { .. } => true,
             Error::Store(StoreError::NotFound) => true,
             Error::RootMissing(_)
             | Error::LogMissing(_)
@@ -356,6 +378,12 @@ impl Error {
     }
 }
 
+impl From<InvalidDatabaseUrl> for Error {
+    fn from(err: InvalidDatabaseUrl) -> Self {
+        Error::InvalidInput(err.to_string())
+    }
+}
+
 impl From<rcgen::Error> for Error {
     fn from(err: rcgen::Error) -> Self {
         Error::Crypto(err.to_string())
@@ -384,12 +412,31 @@ pub enum StoreError {
     /// A row holds a value this version cannot read.
     #[error("the issuance log holds an unreadable value: {0}")]
     Corrupt(String),
+    /// The database cannot be reached now (a PostgreSQL server that is down, restarting or
+    /// cut off; no connection within the time allowed): trying again later may succeed.
+    #[error("the issuance log cannot be reached: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            // SQLSTATE class 08 (connection exception) and 57P (the server shutting down or
+            // starting): PostgreSQL is away, not the request wrong.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) =>
+            {
+                StoreError::Unavailable(db.message().to_owned())
+            }
             other => StoreError::Database(other),
         }
     }

@@ -21,6 +21,7 @@ pub mod files;
 pub mod identity;
 pub mod issue;
 pub mod key;
+pub mod location;
 pub mod name;
 pub mod ocsp;
 pub mod profile;
@@ -44,15 +45,21 @@ pub use profile::{Profile, Validity};
 pub use revoke::{Revocation, RevocationReason};
 pub use root::{Root, RootSpec};
 pub use settings::{RequestPolicy, Setting, Settings};
-pub use store::{CertificateRef, Issuance, ListFilter, RequestId, RequestSource, Status};
+pub use store::{
+    CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter, LogLocation, RequestId,
+    RequestSource, Status,
+};
 
 /// What the unit tests of several modules share: a CA with a quick key in a folder.
 #[cfg(test)]
 pub(crate) mod testing {
     #![allow(clippy::unwrap_used)]
 
-    use std::path::Path;
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
 
+    use crate::store::{DatabaseUrl, LogLocation};
     use crate::{Authority, InitOptions, KeyAlgorithm, Links, OpenOptions, RootSpec};
 
     /// Links as a web layer would hand them in.
@@ -73,15 +80,57 @@ pub(crate) mod testing {
         }
     }
 
-    pub(crate) fn open() -> OpenOptions {
+    /// How the tests open the CA in `dir`: with its own PostgreSQL database when the suite
+    /// runs against one (see [`database`]), else with the SQLite file in the folder.
+    pub(crate) fn open_in(dir: &Path) -> OpenOptions {
         OpenOptions {
             links: Some(LINKS),
+            database: database(dir),
             ..OpenOptions::default()
         }
     }
 
+    /// Where the log of the CA in `dir` is, as [`open_in`] opens it.
+    pub(crate) fn log_location(dir: &Path) -> LogLocation {
+        open_in(dir).log_location(dir)
+    }
+
     /// A new CA in `dir` with an ECDSA root and no name constraints.
     pub(crate) async fn authority(dir: &Path) -> Authority {
-        Authority::init(dir, init(&[]), open()).await.unwrap()
+        Authority::init(dir, init(&[]), open_in(dir)).await.unwrap()
+    }
+
+    /// The database of the data folder `dir` when the suite runs against PostgreSQL
+    /// (`$CA_TEST_POSTGRES`, the URL of a server's maintenance database): one per folder,
+    /// made with `psql` on first use; `None` on SQLite.
+    pub(crate) fn database(dir: &Path) -> Option<DatabaseUrl> {
+        static MADE: Mutex<Option<HashMap<PathBuf, DatabaseUrl>>> = Mutex::new(None);
+        let admin = std::env::var("CA_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let mut made = MADE.lock().unwrap();
+        let made = made.get_or_insert_with(HashMap::new);
+        if let Some(url) = made.get(dir) {
+            return Some(url.clone());
+        }
+        let name = format!("ca_unit_{}_{}", std::process::id(), made.len());
+        let out = std::process::Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-qAtX",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql is needed to run the tests against PostgreSQL");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let server = admin.rsplit_once('/').map_or(admin.as_str(), |(s, _)| s);
+        let url: DatabaseUrl = format!("{server}/{name}").parse().unwrap();
+        made.insert(dir.to_owned(), url.clone());
+        Some(url)
     }
 }

@@ -109,6 +109,11 @@ impl Authority {
         };
         match self.answer(&request).await {
             Ok(answer) => answer,
+            // RFC 6960 §2.3: tryLater, "the service exists but is temporarily unable to respond".
+            Err(err @ Error::Store(crate::StoreError::Unavailable(_))) => {
+                tracing::warn!(%err, "an OCSP request waits for the issuance log");
+                OcspAnswer::error(ResponseStatus::TryLater)
+            }
             Err(err) => {
                 tracing::error!(%err, "could not answer an OCSP request");
                 OcspAnswer::error(ResponseStatus::InternalError)

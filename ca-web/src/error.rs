@@ -22,9 +22,14 @@ pub(crate) enum WebError {
     TooLarge,
     /// Too many failed sign-ins: try again after this long.
     TooManyAttempts(std::time::Duration),
+    /// The issuance log cannot be reached now (its database is away): 503, try again.
+    Unavailable(String),
     /// Anything else: logged, never shown.
     Internal(String),
 }
+
+/// What a client is told to wait when the issuance log is away (a database restarting).
+pub(crate) const UNAVAILABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl From<Error> for WebError {
     fn from(err: Error) -> Self {
@@ -33,6 +38,9 @@ impl From<Error> for WebError {
                 WebError::NotFound(explain(&err))
             }
             Error::Conflict(_) => WebError::Conflict(explain(&err)),
+            Error::Store(ca_core::StoreError::Unavailable(_)) => {
+                WebError::Unavailable(err.to_string())
+            }
             _ if err.is_refusal() => WebError::BadRequest(explain(&err)),
             _ => WebError::Internal(err.to_string()),
         }
@@ -57,6 +65,7 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let retry_after = match &self {
             WebError::TooManyAttempts(wait) => Some(*wait),
+            WebError::Unavailable(_) => Some(UNAVAILABLE_RETRY),
             _ => None,
         };
         let (status, heading, message) = match self {
@@ -88,6 +97,15 @@ impl IntoResponse for WebError {
                     wait.as_secs().max(1)
                 ),
             ),
+            WebError::Unavailable(detail) => {
+                tracing::warn!(detail = %crate::log::clean(&detail), "the issuance log is away");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again shortly",
+                    "The certificate authority cannot reach its issuance log just now. Try again in a few seconds."
+                        .to_owned(),
+                )
+            }
             WebError::Internal(detail) => {
                 tracing::error!(detail = %crate::log::clean(&detail), "request failed");
                 (

@@ -36,8 +36,12 @@ pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> 
 pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()> {
     let authority = Authority::restore(&args.dir, data, open_options(1)?).await?;
     let rows = authority.list(&ca_core::ListFilter::default()).await?;
+    let log = match authority.log_location() {
+        ca_core::LogLocation::Postgres(url) => format!(" (the log in {url})"),
+        ca_core::LogLocation::File(_) => String::new(),
+    };
     say!(
-        "Restored the CA \"{}\" from {} into {}: {} requests, root SHA-256 {}. It passes every check of `ca check`.",
+        "Restored the CA \"{}\" from {} into {}{log}: {} requests, root SHA-256 {}. It passes every check of `ca check`.",
         authority.root().common_name(),
         args.dir.display(),
         std::path::absolute(data)?.display(),

@@ -12,8 +12,14 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
         } else {
             "and the key is encrypted (set $CA_PASSPHRASE to check it against the root too)"
         };
+        let log = match authority.log_location() {
+            ca_core::LogLocation::File(_) => {
+                "the log passes SQLite's integrity and foreign-key checks".to_owned()
+            }
+            ca_core::LogLocation::Postgres(url) => format!("the log in {url} is readable"),
+        };
         say!(
-            "The data folder {} is sound: the log passes SQLite's integrity and foreign-key checks, every certificate matches its fingerprint and was signed by the root, {key}.",
+            "The data folder {} is sound: {log}, every certificate matches its fingerprint and was signed by the root, {key}.",
             folder.display()
         );
         return Ok(());

@@ -3,8 +3,9 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::OnceLock;
 
-use ca_core::{Authority, OpenOptions, Passphrase};
+use ca_core::{Authority, DatabaseUrl, OpenOptions, Passphrase};
 
 pub(crate) mod acme;
 pub(crate) mod backup;
@@ -14,6 +15,7 @@ pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
+pub(crate) mod migrate;
 pub(crate) mod ocsp;
 pub(crate) mod pending;
 pub(crate) mod renew;
@@ -34,14 +36,35 @@ pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
     }
 }
 
-/// How the command line opens a CA: the passphrase from the environment, and the pages' URLs
-/// for the links certificates carry.
+/// The database `--database` (or `$CA_DATABASE`) named for this run: every command opens the
+/// log there, set once by `main` before any command runs.
+static DATABASE: OnceLock<Option<DatabaseUrl>> = OnceLock::new();
+
+/// Records the database named for this run (`None`: the SQLite file in the data folder).
+pub(crate) fn set_database(database: Option<DatabaseUrl>) {
+    let _ = DATABASE.set(database);
+}
+
+/// The database named for this run, if any.
+pub(crate) fn database() -> Option<DatabaseUrl> {
+    DATABASE.get().cloned().flatten()
+}
+
+/// Reads `--database URL` for clap.
+pub(crate) fn database_url(text: &str) -> Result<DatabaseUrl, String> {
+    text.parse()
+        .map_err(|err: ca_core::location::InvalidDatabaseUrl| err.to_string())
+}
+
+/// How the command line opens a CA: the passphrase from the environment, the pages' URLs
+/// for the links certificates carry, and the database named for this run.
 pub(crate) fn open_options(connections: u32) -> anyhow::Result<OpenOptions> {
     Ok(OpenOptions {
         passphrase: passphrase()?,
         connections,
         links: Some(ca_web::LINKS),
         read_only: false,
+        database: database(),
     })
 }
 

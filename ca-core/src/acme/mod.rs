@@ -225,6 +225,14 @@ impl From<Error> for Problem {
             | Error::BadRequestSignature => Problem::new(ProblemType::BadCsr, err.to_string()),
             Error::NotFound(what) => Problem::not_found(what),
             _ if err.is_refusal() => Problem::new(ProblemType::Malformed, err.to_string()),
+            Error::Store(crate::StoreError::Unavailable(_)) => {
+                tracing::warn!(%err, "an ACME request waits for the issuance log");
+                Problem::new(
+                    ProblemType::ServerInternal,
+                    "the certificate authority's log cannot be reached just now; try again shortly",
+                )
+                .with_status(503)
+            }
             _ => {
                 tracing::error!(%err, "an ACME request failed");
                 Problem::new(

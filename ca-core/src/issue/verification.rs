@@ -116,7 +116,7 @@ async fn an_ip_only_leaf_has_no_common_name_and_verifies_under_constraints() {
     let authority = Authority::init(
         dir.path(),
         testing::init(&["example.com", "192.0.2.0/24", "2001:db8::/32"]),
-        testing::open(),
+        testing::open_in(dir.path()),
     )
     .await
     .unwrap();
@@ -141,9 +141,13 @@ async fn an_ip_only_leaf_has_no_common_name_and_verifies_under_constraints() {
 #[tokio::test]
 async fn a_constrained_root_refuses_names_outside_and_clients_would_too() {
     let dir = tempfile::tempdir().unwrap();
-    let authority = Authority::init(dir.path(), testing::init(&["example.com"]), testing::open())
-        .await
-        .unwrap();
+    let authority = Authority::init(
+        dir.path(),
+        testing::init(&["example.com"]),
+        testing::open_in(dir.path()),
+    )
+    .await
+    .unwrap();
     let inside = authority
         .issue(request(&["mail.example.com"]))
         .await

@@ -349,7 +349,7 @@ async fn a_revocation_by_another_process_is_answered_at_once() {
     );
     let (_, before) = read(&server.answer_ocsp(&der).await.der);
     assert_eq!(statuses(&before.unwrap())[0], x509_ocsp::CertStatus::good());
-    let command = Authority::open(dir.path(), crate::testing::open())
+    let command = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
         .await
         .unwrap();
     command
@@ -459,7 +459,7 @@ async fn the_responder_is_issued_by_the_root_logged_and_renewed_under_ten_days()
         .signed_by(&key_pair, authority.issuer().unwrap())
         .unwrap();
     Responder::write(dir.path(), old.der(), &key_pair).unwrap();
-    let reopened = Authority::open(dir.path(), crate::testing::open())
+    let reopened = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
         .await
         .unwrap();
     assert_eq!(reopened.ocsp_responder_info().unwrap().serial, serial);

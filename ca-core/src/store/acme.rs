@@ -2,7 +2,7 @@
 //! authorizations and challenges (RFC 8555 §7.1).
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -86,7 +86,7 @@ impl Store {
         key: &[u8],
         actor: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO acme_eab_keys (kid, user_name, hmac_key, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -122,7 +122,7 @@ impl Store {
         account: &Account,
         eab: Option<&str>,
     ) -> Result<NewAccountOutcome> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<(String,)> =
             sqlx::query_as("SELECT id FROM acme_accounts WHERE thumbprint = $1")
                 .bind(&account.thumbprint)
@@ -196,7 +196,7 @@ impl Store {
         contact: &[String],
         status: AccountStatus,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE acme_accounts SET contact = $1, status = $2 WHERE id = $3")
             .bind(serde_json::to_string(contact).map_err(corrupt)?)
             .bind(status.name())
@@ -215,7 +215,7 @@ impl Store {
         jwk: &jsonwebtoken::jwk::Jwk,
         thumbprint: &str,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let changed =
             sqlx::query("UPDATE acme_accounts SET jwk = $1, thumbprint = $2 WHERE id = $3")
                 .bind(serde_json::to_string(jwk).map_err(corrupt)?)
@@ -237,7 +237,7 @@ impl Store {
     /// Records a new order with its authorizations and their challenges, in one transaction.
     #[instrument(skip_all)]
     pub(crate) async fn insert_order(&self, order: &Order, authzs: &[Authz]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO acme_orders (id, account_id, status, identifiers, expires_at, replaces, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -495,7 +495,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn prune_acme(&self) -> Result<(u64, u64)> {
         let now = now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let nonces = sqlx::query("DELETE FROM acme_used_nonces WHERE expires_at <= $1")
             .bind(now)
             .execute(&mut *tx)
@@ -517,7 +517,7 @@ const ACCOUNT: &str = "id, thumbprint, jwk, contact, status, owner, created_at";
 const ORDER: &str =
     "id, account_id, status, identifiers, expires_at, error, request_id, replaces, created_at";
 
-fn account_from_row(row: &SqliteRow) -> Result<Account> {
+fn account_from_row(row: &AnyRow) -> Result<Account> {
     let get = |c: &str| -> Result<String> { Ok(row.try_get(c).map_err(StoreError::from)?) };
     Ok(Account {
         id: get("id")?,
@@ -530,7 +530,7 @@ fn account_from_row(row: &SqliteRow) -> Result<Account> {
     })
 }
 
-fn order_from_row(row: &SqliteRow) -> Result<Order> {
+fn order_from_row(row: &AnyRow) -> Result<Order> {
     let get = |c: &str| -> Result<String> { Ok(row.try_get(c).map_err(StoreError::from)?) };
     let error: Option<String> = row.try_get("error").map_err(StoreError::from)?;
     let request: Option<i64> = row.try_get("request_id").map_err(StoreError::from)?;
@@ -552,7 +552,7 @@ fn order_from_row(row: &SqliteRow) -> Result<Order> {
     })
 }
 
-fn challenge_from_row(row: &SqliteRow) -> Result<Challenge> {
+fn challenge_from_row(row: &AnyRow) -> Result<Challenge> {
     let get = |c: &str| -> Result<String> { Ok(row.try_get(c).map_err(StoreError::from)?) };
     let validated: Option<i64> = row.try_get("validated_at").map_err(StoreError::from)?;
     let error: Option<String> = row.try_get("error").map_err(StoreError::from)?;

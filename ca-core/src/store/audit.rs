@@ -1,7 +1,7 @@
 //! The append-only audit trail: who did what, when. The schema's triggers refuse every
 //! UPDATE and DELETE of it.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -18,7 +18,7 @@ impl Store {
         subject: &str,
         detail: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         record(&mut tx, actor, action, subject, detail).await?;
         tx.commit().await?;
         Ok(())
@@ -27,7 +27,7 @@ impl Store {
 
 /// Appends an event inside the caller's transaction, so it commits with what it describes.
 pub(super) async fn record(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     actor: &str,
     action: &str,
     subject: &str,

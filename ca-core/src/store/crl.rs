@@ -4,7 +4,7 @@
 //! the same write transaction that stores the new CRL, so a higher number always lists every
 //! revocation a lower one listed, whichever process signs it.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
@@ -53,7 +53,7 @@ impl Store {
         force: bool,
         sign: impl FnOnce(&[Revocation], i64, OffsetDateTime) -> Result<Crl>,
     ) -> Result<Crl> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let now = OffsetDateTime::now_utc();
         let previous = stored(&mut tx).await?;
         let revocations = revocation_count(&mut tx).await?;
@@ -98,7 +98,7 @@ impl Store {
     }
 }
 
-async fn stored(conn: &mut SqliteConnection) -> Result<Option<StoredCrl>> {
+async fn stored(conn: &mut AnyConnection) -> Result<Option<StoredCrl>> {
     let row = sqlx::query(
         "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1",
     )
@@ -122,7 +122,7 @@ async fn stored(conn: &mut SqliteConnection) -> Result<Option<StoredCrl>> {
 }
 
 /// How many revocations the log holds; it only grows, since none is ever removed.
-async fn revocation_count(conn: &mut SqliteConnection) -> Result<i64> {
+async fn revocation_count(conn: &mut AnyConnection) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
         .fetch_one(conn)
         .await?)
@@ -132,10 +132,7 @@ async fn revocation_count(conn: &mut SqliteConnection) -> Result<i64> {
 /// Serial and notAfter are read from each certificate's DER, what the root signed, never
 /// from the log's columns: a CRL lists only serials the CA issued, whatever a hand on the log
 /// changed.
-async fn revoked_since(
-    conn: &mut SqliteConnection,
-    since: OffsetDateTime,
-) -> Result<Vec<Revocation>> {
+async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Result<Vec<Revocation>> {
     let rows: Vec<(i64, Vec<u8>, i64, String)> = sqlx::query_as(
         "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
          JOIN certificates c ON c.request_id = v.request_id",

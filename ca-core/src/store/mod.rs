@@ -1,16 +1,26 @@
-//! The issuance log: SQLite in WAL mode with foreign keys on, schema from `migrations/`.
+//! The issuance log, on one of two backends with one interface:
 //!
-//! Every write is one `BEGIN IMMEDIATE` transaction, so concurrent processes queue on SQLite's
-//! write lock (with a generous busy timeout) instead of failing with "database is locked", and
-//! a certificate is handed out only after the transaction holding its row has committed.
+//! - SQLite, a file in the data folder (the default): WAL, foreign keys on, `synchronous=FULL`;
+//!   a write is one `BEGIN IMMEDIATE` transaction, so processes queue on SQLite's write lock.
+//! - PostgreSQL, one database that several servers and commands share: a write that reads
+//!   before it writes takes one transaction-scoped advisory lock first, the same queue across
+//!   every node; issuances need no lock (ids come from sequences, serials are unique).
+//!
+//! Both run the same queries through sqlx's `Any` driver; only opening, the write lock, the
+//! backup and the integrity checks differ, and they are decided in this file. Nothing above
+//! the store knows which backend it runs on. Schemas: `migrations/sqlite/` and
+//! `migrations/postgres/`, applied at open.
 //!
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
-//! [`revocations`] records revocations and numbers CRLs; [`ocsp`] keeps OCSP responses signed
-//! ahead; [`users`], [`settings`] and [`audit`]
-//! keep the rest. [`records`] holds the types the rest of the authority sees.
+//! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
+//! keeps OCSP responses signed ahead; [`users`], [`settings`], [`audit`] and [`acme`] keep the
+//! rest; [`copy`] copies a whole log from one backend to another (migration, backups of a
+//! PostgreSQL log). [`records`] holds the types the rest
+//! of the authority sees.
 
 mod acme;
 mod audit;
+mod copy;
 mod crl;
 mod ocsp;
 mod records;
@@ -23,41 +33,46 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use tracing::instrument;
 
 use crate::certificate::Fingerprint;
 use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
+pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
+pub use copy::CopyReport;
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
 
-/// How long a writer waits for another process's transaction before giving up.
+/// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request waits for a PostgreSQL connection: while the database is away, callers
+/// hear so after this long (a server answers 503) rather than waiting on.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The key of the PostgreSQL advisory lock every write transaction that reads before it
+/// writes takes ("ca log" in ASCII): SQLite's one-writer rule, across nodes.
+const PG_WRITE_LOCK: i64 = 0x6361_206c_6f67;
 
-/// True when the database holds an issuance log (its migrations table), not an empty file.
-async fn is_log(pool: &SqlitePool) -> Result<bool> {
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(|_| StoreError::Corrupt("the file is not a SQLite database".into()))?;
-    Ok(tables == 1)
+/// Which database a log is kept in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 /// An open issuance log.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     writer: writer::Writer,
-    path: PathBuf,
+    location: LogLocation,
     /// The ACME nonce key, once read.
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
 }
@@ -65,51 +80,42 @@ pub struct Store {
 /// How a log is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// A new log for a new CA: created, and brought up to the current schema.
+    /// A new log for a new CA: created (a SQLite file; a PostgreSQL database must exist, and
+    /// gets the tables), and brought up to the current schema.
     Create,
     /// An existing log, read and written; its schema is brought up to date. A missing or
-    /// empty file is refused: the log is never silently replaced.
+    /// empty log is refused: the log is never silently replaced.
     Write,
     /// An existing log, only read (a read-only folder works too).
     Read,
 }
 
 impl Store {
-    /// Opens the log at `path` as `access` says.
+    /// Opens the log at `location` as `access` says.
     #[instrument(skip_all)]
-    pub async fn open(path: &Path, max_connections: u32, access: Access) -> Result<Store> {
-        if access != Access::Create {
-            match std::fs::metadata(path) {
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(Error::LogMissing(path.to_owned()));
-                }
-                Err(err) => return Err(Error::io(path, err)),
-                Ok(meta) if meta.len() == 0 => return Err(Error::LogEmpty(path.to_owned())),
-                Ok(_) => {}
-            }
-        }
-        let pool = match access {
-            Access::Read => Self::connect_read_only(path, max_connections).await?,
-            Access::Create | Access::Write => {
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(access == Access::Create)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(BUSY_TIMEOUT);
-                SqlitePoolOptions::new()
-                    .max_connections(max_connections.max(1))
-                    .acquire_timeout(BUSY_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(StoreError::from)?
-            }
+    pub async fn open(
+        location: &LogLocation,
+        max_connections: u32,
+        access: Access,
+    ) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (pool, backend) = match location {
+            LogLocation::File(path) => (
+                Self::connect_sqlite(path, max_connections, access).await?,
+                Backend::Sqlite,
+            ),
+            LogLocation::Postgres(url) => (
+                Self::connect_postgres(url, max_connections).await?,
+                Backend::Postgres,
+            ),
         };
-        let migrator = sqlx::migrate!("../migrations");
-        if access != Access::Create && !is_log(&pool).await? {
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        if access != Access::Create && !is_log(&pool, backend).await? {
             pool.close().await;
-            return Err(Error::LogEmpty(path.to_owned()));
+            return Err(Error::LogEmpty(location.clone()));
         }
         if access == Access::Read {
             let applied: Option<i64> =
@@ -119,37 +125,110 @@ impl Store {
             let latest = migrator.iter().map(|m| m.version).max();
             if applied < latest {
                 pool.close().await;
-                return Err(Error::LogOutdated(path.to_owned()));
+                return Err(Error::LogOutdated(location.clone()));
             }
         } else {
-            // Migrations of one folder run one process at a time: two processes opening a
-            // new folder together would otherwise race to create the same tables.
-            let lock = lock_file(&path.with_extension("lock"))?;
+            // Migrations of one log run one process at a time: two processes opening a new
+            // folder together would otherwise race to create the same tables. PostgreSQL's
+            // migrator takes an advisory lock of its own; SQLite's takes none.
+            let lock = match location {
+                LogLocation::File(path) => Some(lock_file(&path.with_extension("lock"))?),
+                LogLocation::Postgres(_) => None,
+            };
             let migrated = migrator.run(&pool).await;
             drop(lock);
-            migrated.map_err(StoreError::from)?;
+            if let Err(err) = migrated {
+                pool.close().await;
+                return Err(StoreError::from(err).into());
+            }
         }
-        let writer = writer::Writer::start(pool.clone());
+        let writer = writer::Writer::start(pool.clone(), backend);
         Ok(Store {
             pool,
+            backend,
             writer,
-            path: path.to_owned(),
+            location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
         })
     }
 
+    /// A pool of connections to the SQLite file at `path`.
+    async fn connect_sqlite(path: &Path, max_connections: u32, access: Access) -> Result<AnyPool> {
+        if access != Access::Create {
+            match std::fs::metadata(path) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::LogMissing(LogLocation::File(path.to_owned())));
+                }
+                Err(err) => return Err(Error::io(path, err)),
+                Ok(meta) if meta.len() == 0 => {
+                    return Err(Error::LogEmpty(LogLocation::File(path.to_owned())));
+                }
+                Ok(_) => {}
+            }
+        }
+        match access {
+            Access::Read => Self::connect_read_only(path, max_connections).await,
+            Access::Create | Access::Write => {
+                let mode = if access == Access::Create {
+                    "rwc"
+                } else {
+                    "rw"
+                };
+                let options = sqlite_options(path, mode, false)?;
+                // One connection first, whose failure is reported at once: a pool retries a
+                // connection hook that fails (a folder that cannot be written) until its
+                // timeout.
+                {
+                    use sqlx::Connection;
+                    let mut probe = sqlx::AnyConnection::connect_with(&options)
+                        .await
+                        .map_err(StoreError::from)?;
+                    let pragmas = probe
+                        .execute("PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL;")
+                        .await;
+                    let _ = probe.close().await;
+                    pragmas.map_err(StoreError::from)?;
+                }
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections.max(1))
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;
+                                 PRAGMA synchronous = FULL;",
+                            )
+                            .await
+                            .map(|_| ())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::from)?;
+                Ok(pool)
+            }
+        }
+    }
+
     /// A read-only pool: through SQLite's locks when the folder allows it, else (a read-only
     /// folder, where the write-ahead log's index cannot be made) as an unchanging file.
-    async fn connect_read_only(path: &Path, max_connections: u32) -> Result<SqlitePool> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(BUSY_TIMEOUT);
-        if let Ok(locked) = pool.clone().connect_with(options.clone()).await {
+    async fn connect_read_only(path: &Path, max_connections: u32) -> Result<AnyPool> {
+        let pool = || {
+            AnyPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(BUSY_TIMEOUT)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;")
+                            .await
+                            .map(|_| ())
+                    })
+                })
+        };
+        if let Ok(locked) = pool()
+            .connect_with(sqlite_options(path, "ro", false)?)
+            .await
+        {
             let readable = sqlx::query("SELECT 1 FROM sqlite_master LIMIT 1")
                 .fetch_optional(&locked)
                 .await
@@ -170,53 +249,100 @@ impl Store {
                 path.display()
             )));
         }
-        Ok(pool
-            .connect_with(options.immutable(true))
+        Ok(pool()
+            .connect_with(sqlite_options(path, "ro", true)?)
             .await
             .map_err(StoreError::from)?)
     }
 
-    /// The file the log is kept in.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A pool of connections to a PostgreSQL database.
+    async fn connect_postgres(url: &DatabaseUrl, max_connections: u32) -> Result<AnyPool> {
+        let options: AnyConnectOptions = url.secret().parse().map(quiet).map_err(|_| {
+            Error::InvalidInput(format!("'{url}' is not a database URL the driver can read"))
+        })?;
+        AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|err| {
+                // The driver's own words, without the URL (they may hold a password).
+                Error::Store(StoreError::Unavailable(format!(
+                    "cannot connect to the PostgreSQL database {url}: {}",
+                    describe(&err)
+                )))
+            })
     }
 
-    /// Writes a consistent copy of the whole log to `target` (which must not exist), while
-    /// other processes go on writing: SQLite's `VACUUM INTO` reads one snapshot.
+    /// Where the log lives.
+    pub fn location(&self) -> &LogLocation {
+        &self.location
+    }
+
+    /// Which database the log is kept in.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a write transaction that reads before it writes, queued behind every other such
+    /// transaction of every process (SQLite's write lock; PostgreSQL's advisory lock).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        begin_write(&self.pool, self.backend).await
+    }
+
+    /// Writes a consistent copy of the whole log to `target` (which must not exist), a new
+    /// SQLite file, while other processes go on writing: SQLite's `VACUUM INTO` reads one
+    /// snapshot; a PostgreSQL log is read in one repeatable-read transaction and written into
+    /// a new SQLite log, which either backend can restore from.
     #[instrument(skip_all)]
     pub async fn backup(&self, target: &Path) -> Result<()> {
-        let text = target.to_str().ok_or_else(|| {
-            Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
-        })?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(text)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        match self.backend {
+            Backend::Sqlite => {
+                let text = target.to_str().ok_or_else(|| {
+                    Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
+                })?;
+                sqlx::query("VACUUM INTO $1")
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+            Backend::Postgres => {
+                let copy =
+                    Store::open(&LogLocation::File(target.to_owned()), 1, Access::Create).await?;
+                let copied = self.copy_into(&copy).await;
+                copy.close().await;
+                // The copy's migration lock is of no use beside a file nobody else opens yet.
+                let _ = std::fs::remove_file(target.with_extension("lock"));
+                copied.map(|_| ())
+            }
+        }
     }
 
-    /// SQLite's own checks (`PRAGMA integrity_check` and `foreign_key_check`), and every
-    /// certificate's DER against its recorded fingerprint (also for rows too damaged to be
-    /// read whole). Returns the problems found (none when the log is sound) and how many
-    /// certificates were read.
+    /// The database's own checks (SQLite's `integrity_check` and `foreign_key_check`;
+    /// PostgreSQL enforces its foreign keys at every write), and every certificate's DER against
+    /// its recorded fingerprint (also for rows too damaged to be read whole). Returns the
+    /// problems found (none when the log is sound) and how many certificates were read.
     #[instrument(skip_all)]
     pub async fn check(&self) -> Result<(Vec<String>, usize)> {
         let mut problems = Vec::new();
-        let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_all(&self.pool)
-            .await?;
-        if integrity != ["ok"] {
-            problems.extend(integrity.into_iter().map(|p| format!("integrity: {p}")));
-        }
-        let foreign: Vec<(String, i64)> =
-            sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
+        if self.backend == Backend::Sqlite {
+            let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
                 .fetch_all(&self.pool)
                 .await?;
-        problems.extend(
-            foreign
-                .into_iter()
-                .map(|(table, row)| format!("row {row} of {table} points at nothing")),
-        );
+            if integrity != ["ok"] {
+                problems.extend(integrity.into_iter().map(|p| format!("integrity: {p}")));
+            }
+            let foreign: Vec<(String, i64)> =
+                sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
+                    .fetch_all(&self.pool)
+                    .await?;
+            problems.extend(
+                foreign
+                    .into_iter()
+                    .map(|(table, row)| format!("row {row} of {table} points at nothing")),
+            );
+        }
         let rows: Vec<(i64, String, Vec<u8>)> =
             sqlx::query_as("SELECT request_id, sha256, der FROM certificates")
                 .fetch_all(&self.pool)
@@ -231,9 +357,104 @@ impl Store {
         Ok((problems, rows.len()))
     }
 
-    /// Closes every connection, checkpointing the write-ahead log.
+    /// True when the log holds no request and no user: what a creation that failed half way
+    /// leaves, which the next creation may take over.
+    pub(crate) async fn is_unused(&self) -> Result<bool> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM requests)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(used == 0)
+    }
+
+    /// Closes every connection (a SQLite log checkpoints its write-ahead log).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Begins a write transaction on `pool` (see [`Store::begin_write`]).
+async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    match backend {
+        Backend::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// The options of a connection to the SQLite file at `path` in `mode` (`ro`, `rw`, `rwc`).
+fn sqlite_options(path: &Path, mode: &str, immutable: bool) -> Result<AnyConnectOptions> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| Error::InvalidInput(format!("{} is not a UTF-8 path", path.display())))?;
+    let absolute = std::path::absolute(text).map_err(|err| Error::io(path, err))?;
+    let absolute = absolute.to_str().unwrap_or(text);
+    // The driver reads the file name percent-decoded, after the URL's own syntax.
+    let escaped = absolute
+        .replace('%', "%25")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    let immutable = if immutable { "&immutable=true" } else { "" };
+    format!("sqlite://{escaped}?mode={mode}{immutable}")
+        .parse::<AnyConnectOptions>()
+        .map(quiet)
+        .map_err(|err: sqlx::Error| {
+            Error::InvalidInput(format!(
+                "{} cannot be opened as a SQLite file: {err}",
+                path.display()
+            ))
+        })
+}
+
+/// Options that keep the driver's own statement logging out of the way: a slow statement
+/// (one that waited for another process's write lock) is not something to warn a person about
+/// in the middle of a command's output, and statements never go to the log.
+fn quiet(options: AnyConnectOptions) -> AnyConnectOptions {
+    use sqlx::ConnectOptions;
+    options
+        .log_statements(log::LevelFilter::Off)
+        .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(60))
+}
+
+/// True when the database holds an issuance log (its migrations table), not an empty file or
+/// an empty database.
+async fn is_log(pool: &AnyPool, backend: Backend) -> Result<bool> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables
+             WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'"
+        }
+    };
+    let tables: i64 =
+        sqlx::query_scalar(sql)
+            .fetch_one(pool)
+            .await
+            .map_err(|err| match backend {
+                Backend::Sqlite => StoreError::Corrupt("the file is not a SQLite database".into()),
+                Backend::Postgres => StoreError::from(err),
+            })?;
+    Ok(tables == 1)
+}
+
+/// What a driver error says, for a person: the database's own message, never a URL.
+fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
+        sqlx::Error::PoolTimedOut => "no connection within the time allowed".into(),
+        sqlx::Error::Configuration(config) => config.to_string(),
+        other => other.to_string(),
     }
 }
 

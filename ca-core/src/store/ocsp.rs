@@ -5,7 +5,7 @@
 //! records it (see `revoke`), and the rule catches a response a slower writer stored after it.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
@@ -90,7 +90,7 @@ impl Store {
     ) -> Result<Vec<(CertificateState, Option<PresignedResponse>)>> {
         let sql = format!(
             "SELECT {STATE_COLUMNS}, o.this_update, o.next_update, o.revoked_at AS stated,
-                 o.request_id IS NOT NULL AS kept
+                 CASE WHEN o.request_id IS NULL THEN 0 ELSE 1 END AS kept
              FROM certificates c
              LEFT JOIN revocations v ON v.request_id = c.request_id
              LEFT JOIN ocsp_responses o ON o.request_id = c.request_id
@@ -103,10 +103,10 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let state = state_from_row(row)?;
-                let kept: bool = row.try_get("kept").map_err(StoreError::from)?;
+                let kept: i64 = row.try_get("kept").map_err(StoreError::from)?;
                 let presigned = match kept {
-                    false => None,
-                    true => Some(PresignedResponse {
+                    0 => None,
+                    _ => Some(PresignedResponse {
                         der: Vec::new(),
                         this_update: time(row, "this_update")?,
                         next_update: time(row, "next_update")?,
@@ -127,7 +127,7 @@ impl Store {
         if responses.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for (id, response) in responses {
             sqlx::query(
                 "INSERT INTO ocsp_responses (request_id, this_update, next_update, revoked_at, der)
@@ -179,18 +179,18 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
     StoreError::Corrupt(what.to_string()).into()
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<OffsetDateTime> {
+fn time(row: &AnyRow, column: &str) -> Result<OffsetDateTime> {
     let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
     OffsetDateTime::from_unix_timestamp(secs).map_err(corrupt)
 }
 
-fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<OffsetDateTime>> {
+fn optional_time(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>> {
     let secs: Option<i64> = row.try_get(column).map_err(StoreError::from)?;
     secs.map(|s| OffsetDateTime::from_unix_timestamp(s).map_err(corrupt))
         .transpose()
 }
 
-fn state_from_row(row: &SqliteRow) -> Result<CertificateState> {
+fn state_from_row(row: &AnyRow) -> Result<CertificateState> {
     let serial: String = row.try_get("serial").map_err(StoreError::from)?;
     let serial: SerialNumber = serial
         .parse()

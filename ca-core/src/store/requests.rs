@@ -2,7 +2,7 @@
 //! rows back one at a time or as filtered lists.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -44,7 +44,7 @@ impl Store {
         let texts: Vec<String> = names.iter().map(ToString::to_string).collect();
         let names =
             serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO requests (created_at, requester, source, names, csr, attributes, status, disposition)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 'Taken Under Submission') RETURNING id",
@@ -72,7 +72,7 @@ impl Store {
             serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let attributes: String = refusal.attributes.chars().take(8 * 1024).collect();
         let disposition: String = refusal.disposition.chars().take(2 * 1024).collect();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO requests (created_at, requester, source, names, csr, attributes, status, disposition, status_code, decided_at, decided_by)
              VALUES ($1, $2, $3, $4, $5, $6, 'denied', $7, $8, $9, 'policy') RETURNING id",
@@ -132,7 +132,7 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn deny(&self, id: RequestId, reason: &str, actor: &str) -> Result<Issuance> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE requests SET status = 'denied', disposition = $1, decided_at = $2, decided_by = $3,
                  status_code = $5
@@ -238,7 +238,7 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
 }
 
 /// Reads a row of [`COLUMNS`] (and `der` when `with_der`).
-fn issuance_from_row(row: &SqliteRow, with_der: bool) -> Result<Issuance> {
+fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
     let get = |column: &str| -> Result<Option<String>> {
         Ok(row.try_get(column).map_err(StoreError::from)?)
     };

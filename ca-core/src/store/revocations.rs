@@ -25,7 +25,7 @@ impl Store {
             )));
         };
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO revocations (request_id, revoked_at, reason) VALUES ($1, $2, $3)
              ON CONFLICT (request_id) DO NOTHING",

@@ -34,7 +34,7 @@ impl Store {
     /// Sets several settings at once, and records the change in the audit trail.
     #[instrument(skip_all)]
     pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in pairs {
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2)

@@ -1,4 +1,5 @@
-//! The log on real SQLite files in temporary folders.
+//! The log on real SQLite files in temporary folders, or on a real PostgreSQL server when the
+//! suite runs against one (see `crate::testing::database`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -53,14 +54,15 @@ fn days(n: i64) -> OffsetDateTime {
     OffsetDateTime::now_utc() + time::Duration::days(n)
 }
 
+/// The log of a test in `dir`: the SQLite file, or the folder's PostgreSQL database when the
+/// suite runs against one.
 async fn open(dir: &tempfile::TempDir, connections: u32) -> Store {
-    let path = dir.path().join("ca.db");
-    let access = if path.exists() {
-        Access::Write
-    } else {
-        Access::Create
+    let location = crate::testing::log_location(dir.path());
+    let access = match &location {
+        LogLocation::File(path) if path.exists() => Access::Write,
+        _ => Access::Create,
     };
-    Store::open(&path, connections, access).await.unwrap()
+    Store::open(&location, connections, access).await.unwrap()
 }
 
 #[tokio::test]
@@ -193,7 +195,8 @@ async fn check_finds_a_certificate_whose_der_was_altered() {
     let (problems, count) = store.check().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(count, 1);
-    sqlx::query("UPDATE certificates SET der = x'00'")
+    sqlx::query("UPDATE certificates SET der = $1")
+        .bind(vec![0_u8])
         .execute(&store.pool)
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 //! still remembers (a count would start again at its first value).
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -27,9 +27,9 @@ impl Store {
         actor: &str,
     ) -> Result<bool> {
         let generation = new_generation()?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<String> =
-            sqlx::query_scalar("SELECT name FROM users WHERE name = $1 COLLATE NOCASE")
+            sqlx::query_scalar("SELECT name FROM users WHERE lower(name) = lower($1)")
                 .bind(name)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -80,7 +80,7 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let generation = new_generation()?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!("UPDATE users SET {assignments}, generation = $2 WHERE name = $1");
         let mut query = sqlx::query(&sql).bind(name).bind(generation);
         if let Some(value) = value {
@@ -123,7 +123,7 @@ impl Store {
     /// Removes a user; what they requested stays in the log under their name.
     #[instrument(skip_all)]
     pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -158,12 +158,12 @@ impl Store {
     /// A user's generation and whether it is disabled, in one cheap read: what a server checks
     /// a remembered credential against. `None` when the user no longer exists.
     pub async fn user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
-        Ok(
+        let state: Option<(i64, i64)> =
             sqlx::query_as("SELECT generation, disabled FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(state.map(|(generation, disabled)| (generation, disabled != 0)))
     }
 
     /// How many users there are.
@@ -181,13 +181,16 @@ fn new_generation() -> Result<i64> {
     Ok(i64::from_be_bytes(bytes) & i64::MAX)
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord> {
+fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
     let created: i64 = row.try_get("created_at").map_err(StoreError::from)?;
     Ok(UserRecord {
         name: row.try_get("name").map_err(StoreError::from)?,
         role: row.try_get("role").map_err(StoreError::from)?,
         password_hash: row.try_get("password_hash").map_err(StoreError::from)?,
-        disabled: row.try_get("disabled").map_err(StoreError::from)?,
+        disabled: row
+            .try_get::<i64, _>("disabled")
+            .map_err(StoreError::from)?
+            != 0,
         generation: row.try_get("generation").map_err(StoreError::from)?,
         created_at: OffsetDateTime::from_unix_timestamp(created)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?,

@@ -1,11 +1,11 @@
 //! Group commit: issuances that arrive together are written in one transaction, one fsync.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
 
-use super::{Issuance, NewIssuance, RequestId, RequestSource, Store, audit};
+use super::{Backend, Issuance, NewIssuance, RequestId, RequestSource, Store, audit};
 use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
 
@@ -42,9 +42,9 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer task on the current runtime.
-    pub(super) fn start(pool: SqlitePool) -> Self {
+    pub(super) fn start(pool: AnyPool, backend: Backend) -> Self {
         let (jobs, receiver) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(run(pool, receiver));
+        tokio::spawn(run(pool, backend, receiver));
         Writer { jobs }
     }
 }
@@ -90,9 +90,13 @@ impl Store {
 }
 
 /// Commits issuances in groups: it takes every job that is waiting (up to [`MAX_GROUP`]),
-/// writes each in a savepoint of one `BEGIN IMMEDIATE` transaction, commits once, and then
-/// answers every caller. No caller hears "issued" before the commit is durable.
-async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<(Job, Reply)>) {
+/// writes each in a savepoint of one transaction, commits once, and then answers every
+/// caller. No caller hears "issued" before the commit is durable. On SQLite the transaction is
+/// `BEGIN IMMEDIATE` (one writer at a time); on PostgreSQL it takes no lock, so the writers of
+/// several nodes commit side by side: request ids come from a sequence, a serial already taken
+/// is a unique violation, and a pending request or an ACME order moves only from the state it
+/// is expected in.
+async fn run(pool: AnyPool, backend: Backend, mut jobs: mpsc::Receiver<(Job, Reply)>) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -101,24 +105,39 @@ async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<(Job, Reply)>) {
                 Err(_) => break,
             }
         }
-        match write_group(&pool, &batch).await {
+        match write_group(&pool, backend, &batch).await {
             Ok(results) => {
                 for ((_, reply), result) in batch.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
             Err(err) => {
+                // A database that is away stays "unavailable" (a server answers 503 and the
+                // client tries again); anything else failed the commit.
+                let unavailable = matches!(err, Error::Store(StoreError::Unavailable(_)));
                 let message = err.to_string();
                 for (_, reply) in batch {
-                    let _ = reply.send(Err(StoreError::Commit(message.clone()).into()));
+                    let failure = if unavailable {
+                        StoreError::Unavailable(message.clone())
+                    } else {
+                        StoreError::Commit(message.clone())
+                    };
+                    let _ = reply.send(Err(failure.into()));
                 }
             }
         }
     }
 }
 
-async fn write_group(pool: &SqlitePool, batch: &[(Job, Reply)]) -> Result<Vec<Result<i64>>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+async fn write_group(
+    pool: &AnyPool,
+    backend: Backend,
+    batch: &[(Job, Reply)],
+) -> Result<Vec<Result<i64>>> {
+    let mut tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         sqlx::query("SAVEPOINT issuance").execute(&mut *tx).await?;
@@ -135,7 +154,7 @@ async fn write_group(pool: &SqlitePool, batch: &[(Job, Reply)]) -> Result<Vec<Re
     Ok(results)
 }
 
-async fn write_one(tx: &mut SqliteConnection, job: &Job) -> Result<i64> {
+async fn write_one(tx: &mut AnyConnection, job: &Job) -> Result<i64> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let id: i64 = match job.pending_request {
         None => {

@@ -161,12 +161,19 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
 fn problem_response(problem: &Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
     let body = serde_json::to_string(problem).unwrap_or_default();
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM))],
         body,
     )
-        .into_response()
+        .into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        retry_after(
+            response.headers_mut(),
+            crate::error::UNAVAILABLE_RETRY.as_secs(),
+        );
+    }
+    response
 }
 
 /// What every ACME answer gets: a fresh nonce, the index link, and no caching.
