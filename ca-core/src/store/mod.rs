@@ -6,11 +6,12 @@
 //!
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
 //! [`revocations`] records revocations and numbers CRLs; [`ocsp`] keeps OCSP responses signed
-//! ahead; [`users`], [`settings`] and [`audit`]
+//! ahead; [`changes`] tells when anything was committed; [`users`], [`settings`] and [`audit`]
 //! keep the rest. [`records`] holds the types the rest of the authority sees.
 
 mod acme;
 mod audit;
+mod changes;
 mod crl;
 mod ocsp;
 mod records;
@@ -21,7 +22,7 @@ mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -60,6 +61,7 @@ pub struct Store {
     path: PathBuf,
     /// The ACME nonce key, once read.
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
+    changes: changes::Changes,
 }
 
 /// How a log is opened.
@@ -135,6 +137,7 @@ impl Store {
             writer,
             path: path.to_owned(),
             nonce_key: tokio::sync::OnceCell::new(),
+            changes: changes::Changes::default(),
         })
     }
 
@@ -179,6 +182,13 @@ impl Store {
     /// The file the log is kept in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A number that changes whenever anything is committed to the log, by any connection of
+    /// any process, as read by a look that began after `since`: what is kept in memory from
+    /// the log holds while it reads the same. `None` when it cannot be read.
+    pub(crate) fn change_counter(&self, since: Instant) -> Option<i64> {
+        self.changes.read(&self.path, since)
     }
 
     /// Writes a consistent copy of the whole log to `target` (which must not exist), while
