@@ -153,12 +153,15 @@ fn a_revocation_by_another_process_is_answered_at_once() {
         &["-cert", "mail.example.com.crt", "-no_nonce"],
     );
     assert!(text.contains("mail.example.com.crt: good"), "{text}");
-    let (_, text) = ask(
-        &sb,
-        &server,
-        &["-cert", "mail.example.com.crt", "-no_nonce"],
-    );
-    assert!(text.contains("mail.example.com.crt: good"), "kept: {text}");
+    // The second answer is read from the log and held in memory; the third comes from there.
+    for _ in 0..2 {
+        let (_, text) = ask(
+            &sb,
+            &server,
+            &["-cert", "mail.example.com.crt", "-no_nonce"],
+        );
+        assert!(text.contains("mail.example.com.crt: good"), "kept: {text}");
+    }
     sb.ok(&["revoke", &id, "--reason", "superseded"]);
     let (ok, text) = ask(
         &sb,

@@ -28,6 +28,7 @@ use crate::error::{Error, NameRule, Result};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, copy_atomic, lock_file, write_atomic};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
+use crate::ocsp::cache::AnswerCache;
 use crate::ocsp::{self, Responder};
 use crate::revoke::RevocationReason;
 use crate::root::{Root, RootSpec};
@@ -135,6 +136,8 @@ pub struct Authority {
     issuer: OnceLock<Issuer<'static, KeyPair>>,
     /// The OCSP responder as last read or made, so that answers do not read its key each time.
     responder: RwLock<Option<Arc<Responder>>>,
+    /// The OCSP responses answers were last given from, while the log has not changed.
+    ocsp_answers: AnswerCache,
 }
 
 impl fmt::Debug for Authority {
@@ -355,6 +358,7 @@ impl Authority {
             links: open.links,
             issuer: OnceLock::new(),
             responder: RwLock::new(None),
+            ocsp_answers: AnswerCache::default(),
         })
     }
 
@@ -717,6 +721,11 @@ impl Authority {
             }
         }
         self.store.forget_ocsp_responses().await
+    }
+
+    /// The OCSP responses answers were last given from.
+    pub(crate) fn ocsp_answers(&self) -> &AnswerCache {
+        &self.ocsp_answers
     }
 
     /// Keeps `responder` as the one this process signs with.

@@ -3,6 +3,7 @@
 //! responses signed ahead. The protocol and its rules are in [`crate::ocsp`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -13,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::files::lock_file;
 use crate::issue::LeafSpec;
 use crate::key::KeyAlgorithm;
+use crate::ocsp::cache::Entry;
 use crate::ocsp::signer::{self, Responder};
 use crate::ocsp::{
     self, CertId, CertStatus, OcspAnswer, OcspRequest, RESPONDER_DAYS, ResponderInfo,
@@ -95,19 +97,30 @@ impl Authority {
     }
 
     /// Answers a DER OCSP request: the response kept for the certificate while it is current
-    /// (a lookup), else one signed now (and kept, when it is one that is signed ahead). Any
-    /// input gets an answer: `malformedRequest`, `unauthorized`, `tryLater` (no responder can
-    /// sign yet) or `internalError` (the log failed) when there is nothing to sign.
+    /// (a lookup in memory while the log has not changed since, else in the log), else one
+    /// signed now (and kept, when it is one that is signed ahead). Any input gets an answer:
+    /// `malformedRequest`, `unauthorized`, `tryLater` (no responder can sign yet) or
+    /// `internalError` (the log failed) when there is nothing to sign.
     #[instrument(skip_all)]
-    pub async fn answer_ocsp(&self, request: &[u8]) -> OcspAnswer {
-        let request = match OcspRequest::from_der(request) {
+    pub async fn answer_ocsp(&self, der: &[u8]) -> OcspAnswer {
+        // Whatever was committed before the request arrived is in the answer: the cache in
+        // memory holds while nothing was committed since.
+        let arrived = Instant::now();
+        let version = self.store().change_counter(arrived);
+        if let Some(version) = version
+            && let Some(hit) = self.ocsp_answers().get(version, der)
+            && hit.is_current(OffsetDateTime::now_utc())
+        {
+            return kept_answer(&hit.kept, hit.sha256);
+        }
+        let request = match OcspRequest::from_der(der) {
             Ok(request) => request,
             Err(refused) => {
                 tracing::debug!(%refused, "refused an OCSP request");
                 return OcspAnswer::error(refused.status());
             }
         };
-        match self.answer(&request).await {
+        match self.answer(der, &request, version).await {
             Ok(answer) => answer,
             // RFC 6960 §2.3: tryLater, "the service exists but is temporarily unable to respond".
             Err(err @ Error::Store(crate::StoreError::Unavailable(_))) => {
@@ -191,14 +204,21 @@ impl Authority {
         Ok(signed)
     }
 
-    async fn answer(&self, request: &OcspRequest) -> Result<OcspAnswer> {
+    /// The answer to `request` (read from `der`), from the log, which was read after the
+    /// change counter read `version`.
+    async fn answer(
+        &self,
+        der: &[u8],
+        request: &OcspRequest,
+        version: Option<i64>,
+    ) -> Result<OcspAnswer> {
         let now = OffsetDateTime::now_utc();
         let mut found = Vec::with_capacity(request.entries().len());
         for entry in request.entries() {
             found.push((entry, self.lookup(entry).await?));
         }
         // The common case: one certificate, no nonce, and the CertID this responder signs
-        // ahead: the response kept for it, while it is current.
+        // ahead: the response kept for it, while it is current; kept in memory too.
         let ahead = match found.as_slice() {
             [(entry, Some((state, kept)))] if request.nonce().is_none() => (entry.der()
                 == ocsp::presigned_cert_id(self.root(), &state.serial)?)
@@ -208,11 +228,16 @@ impl Authority {
         if let Some((state, Some(kept))) = ahead
             && kept.is_current(state.revocation.as_ref(), now)
         {
-            return Ok(OcspAnswer {
-                der: kept.der.clone(),
-                status: ResponseStatus::Successful,
-                validity: Some((kept.this_update, kept.next_update)),
-            });
+            let sha256 = ocsp::sha256(&kept.der);
+            if let Some(version) = version {
+                let cached = Entry {
+                    revocation: state.revocation.clone(),
+                    kept: kept.clone(),
+                    sha256,
+                };
+                self.ocsp_answers().insert(version, der, cached);
+            }
+            return Ok(kept_answer(kept, sha256));
         }
         let Some(responder) = self.signing_responder().await else {
             return Ok(OcspAnswer::error(ResponseStatus::TryLater));
@@ -231,6 +256,7 @@ impl Authority {
                 next_update,
                 revoked_at: state.revocation.as_ref().map(|r| r.revoked_at),
             };
+            // Not kept in memory: this commit changes the log, which empties the cache.
             if let Err(err) = self.store().keep_ocsp_responses(&[(state.id, kept)]).await {
                 tracing::warn!(%err, "could not keep an OCSP response");
             }
@@ -266,5 +292,15 @@ impl Authority {
             tracing::warn!(%err, "could not make the OCSP responder certificate");
         }
         self.stored_responder()
+    }
+}
+
+/// The answer a response signed ahead gives.
+fn kept_answer(kept: &PresignedResponse, sha256: [u8; 32]) -> OcspAnswer {
+    OcspAnswer {
+        der: kept.der.clone(),
+        status: ResponseStatus::Successful,
+        validity: Some((kept.this_update, kept.next_update)),
+        sha256: Some(sha256),
     }
 }

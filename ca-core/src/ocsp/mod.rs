@@ -8,6 +8,8 @@
 //! - Responses are signed ahead, one per certificate that has not expired, and kept in the
 //!   log; one is signed anew once half its lifetime has passed, or when the certificate was
 //!   revoked after it was signed (the rule is `PresignedResponse::is_current` in the store).
+//!   Those answers were last given from are also kept in memory ([`cache`]) until anything
+//!   is committed to the log.
 //! - A request with a nonce gets a response signed for it, echoing the nonce (RFC 8954).
 //! - Each CertID is answered `good`, `revoked` (time and reason, as the CRL lists them) or
 //!   `unknown` (a serial this CA never issued, or a CertID naming another issuer, RFC 6960
@@ -18,6 +20,7 @@
 //!   days, with id-kp-OCSPSigning and id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2), replaced when
 //!   it has less than [`RESPONDER_RENEW_BEFORE`] (10 days) left; no response outlives it.
 
+pub(crate) mod cache;
 pub mod signer;
 mod wire;
 
@@ -259,6 +262,9 @@ pub struct OcspAnswer {
     /// thisUpdate and nextUpdate, for an answer any client may be given (signed, without a
     /// nonce): what HTTP caches may keep it by (RFC 5019 §6.2). `None` for the others.
     pub validity: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// The SHA-256 of `der`, for the same answers as `validity`: what caches tell versions
+    /// apart by. Computed once for a response kept in memory.
+    pub sha256: Option<[u8; 32]>,
 }
 
 impl OcspAnswer {
@@ -268,6 +274,7 @@ impl OcspAnswer {
             der: wire::error_response(status),
             status,
             validity: None,
+            sha256: None,
         }
     }
 }
@@ -321,11 +328,20 @@ pub(crate) fn sign(
             sign: &sign,
         },
     )?;
+    let sha256 = nonce.is_none().then(|| sha256(&der));
     Ok(OcspAnswer {
         der,
         status: ResponseStatus::Successful,
         validity: nonce.is_none().then_some((this_update, next_update)),
+        sha256,
     })
+}
+
+/// The SHA-256 of `der`.
+pub(crate) fn sha256(der: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    // SHA-256 digests are 32 octets.
+    <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default()
 }
 
 /// The CertID this responder signs ahead for `serial`: SHA-1, as RFC 5019 §2.1.1 has every

@@ -363,6 +363,103 @@ async fn a_revocation_by_another_process_is_answered_at_once() {
     ));
 }
 
+/// A server whose answer for a certificate is held in memory, and the request it answers.
+async fn held_in_memory(dir: &std::path::Path) -> (Authority, RequestId, SerialNumber, Vec<u8>) {
+    let server = crate::testing::authority(dir).await;
+    let (id, serial) = issue(&server, "mail.example.com").await;
+    let der = request(
+        vec![cert_id_for(
+            server.root(),
+            HashAlgorithm::Sha1,
+            serial.as_bytes(),
+        )],
+        None,
+    );
+    // The first answer is signed and kept in the log; the next is read from there and kept
+    // in memory; the third comes from memory.
+    let first = server.answer_ocsp(&der).await;
+    for _ in 0..2 {
+        assert_eq!(server.answer_ocsp(&der).await, first);
+    }
+    // On PostgreSQL every answer is read from the database: another node's commit is seen
+    // only there.
+    let held = usize::from(!server.log_location().is_postgres());
+    assert_eq!(server.ocsp_answers().len(), held, "held in memory");
+    (server, id, serial, der)
+}
+
+#[tokio::test]
+async fn an_answer_held_in_memory_gives_way_to_another_process_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, id, _, der) = held_in_memory(dir.path()).await;
+    let command = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
+        .await
+        .unwrap();
+    command
+        .revoke(id, RevocationReason::KeyCompromise, "test")
+        .await
+        .unwrap();
+    let (_, after) = read(&server.answer_ocsp(&der).await.der);
+    assert!(matches!(
+        statuses(&after.unwrap())[0],
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+    // And a revocation the other process records without signing anything ahead: the
+    // server reads the log and signs.
+    let (other, other_serial) = issue(&command, "other.example.com").await;
+    let der = request(
+        vec![cert_id_for(
+            server.root(),
+            HashAlgorithm::Sha1,
+            other_serial.as_bytes(),
+        )],
+        None,
+    );
+    for _ in 0..3 {
+        let (_, good) = read(&server.answer_ocsp(&der).await.der);
+        assert_eq!(statuses(&good.unwrap())[0], x509_ocsp::CertStatus::good());
+    }
+    // On PostgreSQL every answer is read from the database: another node's commit is seen
+    // only there.
+    let held = usize::from(!server.log_location().is_postgres());
+    assert_eq!(server.ocsp_answers().len(), held, "held in memory");
+    command
+        .store()
+        .revoke(other, RevocationReason::Superseded, "test")
+        .await
+        .unwrap();
+    let (_, after) = read(&server.answer_ocsp(&der).await.der);
+    assert!(matches!(
+        statuses(&after.unwrap())[0],
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_response_another_process_signs_anew_replaces_the_one_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, id, serial, der) = held_in_memory(dir.path()).await;
+    let held = server.answer_ocsp(&der).await;
+    let other = Authority::open(dir.path(), crate::testing::open_in(dir.path()))
+        .await
+        .unwrap();
+    let (state, _) = other.store().ocsp_lookup(&serial).await.unwrap().unwrap();
+    let responder = other.stored_responder().unwrap();
+    let fresh = sign_ahead(&responder, other.root(), &state, OffsetDateTime::now_utc()).unwrap();
+    other
+        .store()
+        .keep_ocsp_responses(&[(id, fresh.clone())])
+        .await
+        .unwrap();
+    let answer = server.answer_ocsp(&der).await;
+    assert_ne!(answer.der, held.der);
+    assert_eq!(
+        answer.der, fresh.der,
+        "the response the other process signed"
+    );
+    assert_eq!(server.answer_ocsp(&der).await.der, fresh.der);
+}
+
 #[tokio::test]
 async fn a_good_response_kept_after_the_revocation_is_not_handed_out() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,13 +13,14 @@
 //!
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
 //! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
-//! keeps OCSP responses signed ahead; [`users`], [`settings`], [`audit`] and [`acme`] keep the
-//! rest; [`copy`] copies a whole log from one backend to another (migration, backups of a
-//! PostgreSQL log). [`records`] holds the types the rest
-//! of the authority sees.
+//! keeps OCSP responses signed ahead; [`changes`] tells when anything was committed to a
+//! SQLite log; [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies
+//! a whole log from one backend to another (migration, backups of a PostgreSQL log).
+//! [`records`] holds the types the rest of the authority sees.
 
 mod acme;
 mod audit;
+mod changes;
 mod copy;
 mod crl;
 mod ocsp;
@@ -31,7 +32,7 @@ mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -75,6 +76,7 @@ pub struct Store {
     location: LogLocation,
     /// The ACME nonce key, once read.
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
+    changes: changes::Changes,
 }
 
 /// How a log is opened.
@@ -149,6 +151,7 @@ impl Store {
             writer,
             location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
+            changes: changes::Changes::default(),
         })
     }
 
@@ -288,6 +291,18 @@ impl Store {
     /// transaction of every process (SQLite's write lock; PostgreSQL's advisory lock).
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
         begin_write(&self.pool, self.backend).await
+    }
+
+    /// A number that changes whenever anything is committed to the log, by any connection of
+    /// any process, as read by a look that began after `since`: what is kept in memory from
+    /// the log holds while it reads the same. `None` when it cannot be read, and always on
+    /// PostgreSQL, where every answer is read from the database (a commit on another node
+    /// would otherwise reach this one only after a round trip of its own).
+    pub(crate) fn change_counter(&self, since: Instant) -> Option<i64> {
+        match &self.location {
+            LogLocation::File(path) => self.changes.read(path, since),
+            LogLocation::Postgres(_) => None,
+        }
     }
 
     /// Writes a consistent copy of the whole log to `target` (which must not exist), a new

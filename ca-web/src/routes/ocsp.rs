@@ -7,8 +7,8 @@
 //! response's thisUpdate and nextUpdate (RFC 5019 §6.2), so HTTP caches can keep them.
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::alphabet;
@@ -38,12 +38,13 @@ pub(crate) async fn post(State(state): State<AppState>, body: Body) -> Response 
         // Over the limit, or a body that broke off.
         Err(_) => OcspAnswer::error(ResponseStatus::MalformedRequest),
     };
-    respond(&answer, None)
+    respond(answer, None)
 }
 
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
-pub(crate) async fn get(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
-    let encoded = uri
+pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
+    let encoded = request
+        .uri()
         .path()
         .strip_prefix(PATH)
         .and_then(|rest| rest.strip_prefix('/'))
@@ -52,7 +53,7 @@ pub(crate) async fn get(State(state): State<AppState>, uri: Uri, headers: Header
         Some(der) => state.authority.answer_ocsp(&der).await,
         None => OcspAnswer::error(ResponseStatus::MalformedRequest),
     };
-    respond(&answer, Some(&headers))
+    respond(answer, Some(request.headers()))
 }
 
 /// The DER request a GET path carries: percent-decoded (clients encode `/`, `+` and `=` as
@@ -95,9 +96,9 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 /// nonce), `Cache-Control: max-age` up to nextUpdate, `Expires` (nextUpdate), `Last-Modified`
 /// (thisUpdate) and an `ETag` of the bytes, honouring `If-None-Match`. Anything else is
 /// `no-store`.
-fn respond(answer: &OcspAnswer, get: Option<&HeaderMap>) -> Response {
+fn respond(answer: OcspAnswer, get: Option<&HeaderMap>) -> Response {
     let cacheable = answer.validity.zip(get);
-    let etag = cacheable.map(|_| etag(&answer.der));
+    let etag = cacheable.map(|_| etag(&answer.der, answer.sha256));
     let not_modified = match (&etag, get) {
         (Some(etag), Some(headers)) => headers
             .get(header::IF_NONE_MATCH)
@@ -111,7 +112,7 @@ fn respond(answer: &OcspAnswer, get: Option<&HeaderMap>) -> Response {
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        answer.der.clone().into_response()
+        answer.der.into_response()
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -122,11 +123,12 @@ fn respond(answer: &OcspAnswer, get: Option<&HeaderMap>) -> Response {
         (Some(((this_update, next_update), _)), Some(etag)) => {
             let now = OffsetDateTime::now_utc();
             let max_age = (next_update - now).whole_seconds().max(0);
+            let mut cache_control = String::with_capacity(64);
+            cache_control.push_str("max-age=");
+            push_number(&mut cache_control, max_age.unsigned_abs(), 1);
+            cache_control.push_str(", public, no-transform, must-revalidate");
             let values = [
-                (
-                    header::CACHE_CONTROL,
-                    format!("max-age={max_age}, public, no-transform, must-revalidate"),
-                ),
+                (header::CACHE_CONTROL, cache_control),
                 (header::EXPIRES, http_date(next_update)),
                 (header::LAST_MODIFIED, http_date(this_update)),
                 (header::ETAG, etag),
@@ -144,20 +146,64 @@ fn respond(answer: &OcspAnswer, get: Option<&HeaderMap>) -> Response {
     response
 }
 
-/// A strong entity tag: the first 128 bits of the bytes' SHA-256.
-fn etag(der: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-    format!("\"{}\"", ca_core::display::hex(&digest.as_ref()[..16]))
+/// A strong entity tag: the first 128 bits of the bytes' SHA-256 (`sha256`, when the answer
+/// carries it).
+fn etag(der: &[u8], sha256: Option<[u8; 32]>) -> String {
+    let digest = sha256.unwrap_or_else(|| {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default()
+    });
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for byte in &digest[..16] {
+        tag.push(char::from(HEX[usize::from(byte >> 4)]));
+        tag.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    tag.push('"');
+    tag
 }
 
-/// An HTTP date (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// An HTTP date (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`. Written out by hand: two
+/// go into every answer, and `time`'s formatting costs more than the rest of the answer.
 fn http_date(at: OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_default()
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let mut out = String::with_capacity(29);
+    out.push_str(DAYS[usize::from(at.weekday().number_days_from_monday())]);
+    out.push_str(", ");
+    push_number(&mut out, at.day().into(), 2);
+    out.push(' ');
+    out.push_str(MONTHS[usize::from(u8::from(at.month()) - 1)]);
+    out.push(' ');
+    push_number(&mut out, at.year().unsigned_abs().into(), 4);
+    out.push(' ');
+    push_number(&mut out, at.hour().into(), 2);
+    out.push(':');
+    push_number(&mut out, at.minute().into(), 2);
+    out.push(':');
+    push_number(&mut out, at.second().into(), 2);
+    out.push_str(" GMT");
+    out
+}
+
+/// Appends `value` in decimal, with leading zeros to at least `width` digits.
+fn push_number(out: &mut String, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    while value > 0 || digits.len() - start < width.max(1) {
+        start -= 1;
+        // A digit: `value % 10` is below 10.
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]
@@ -201,5 +247,23 @@ mod tests {
     fn http_dates_are_imf_fixdates() {
         let at = time::macros::datetime!(1994-11-06 08:49:37 UTC);
         assert_eq!(http_date(at), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let at = time::macros::datetime!(2027-01-01 00:00:09 +02:00);
+        assert_eq!(http_date(at), "Thu, 31 Dec 2026 22:00:09 GMT");
+        let mut text = String::new();
+        for (value, width) in [(0, 1), (7, 2), (345_600, 1), (u64::MAX, 2)] {
+            push_number(&mut text, value, width);
+            text.push(' ');
+        }
+        assert_eq!(text, format!("0 07 345600 {} ", u64::MAX));
+    }
+
+    #[test]
+    fn entity_tags_are_the_first_half_of_the_sha256_in_hex() {
+        let der = [0x30, 0x03, 0x0a, 0x01, 0x01];
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+        let expected = format!("\"{}\"", ca_core::display::hex(&digest.as_ref()[..16]));
+        assert_eq!(etag(&der, None), expected);
+        let known = <[u8; 32]>::try_from(digest.as_ref()).unwrap();
+        assert_eq!(etag(&der, Some(known)), expected);
     }
 }
