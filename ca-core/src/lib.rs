@@ -23,6 +23,7 @@ pub mod issue;
 pub mod key;
 pub mod name;
 pub mod ocsp;
+pub mod probe;
 pub mod profile;
 pub mod random;
 pub mod responder;
