@@ -345,7 +345,8 @@ fn crl_reason(reason: RevocationReason) -> Option<CrlReason> {
 
 /// The time an OCSP GeneralizedTime states.
 fn time_of(at: &OcspGeneralizedTime) -> Result<OffsetDateTime, &'static str> {
-    let seconds = i64::try_from(at.0.to_unix_duration().as_secs()).map_err(|_| "a time is out of range")?;
+    let seconds =
+        i64::try_from(at.0.to_unix_duration().as_secs()).map_err(|_| "a time is out of range")?;
     OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| "a time is out of range")
 }
 

@@ -48,7 +48,11 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
     };
     let parsed: Vec<Option<X509Certificate<'_>>> = chain
         .iter()
-        .map(|der| x509_parser::parse_x509_certificate(der).ok().map(|(_, c)| c))
+        .map(|der| {
+            x509_parser::parse_x509_certificate(der)
+                .ok()
+                .map(|(_, c)| c)
+        })
         .collect();
     let Some(Some(leaf)) = parsed.first() else {
         analysis.findings.push(
@@ -68,7 +72,10 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
                 Topic::Chain,
                 Verdict::Fail,
                 "unreadable",
-                format!("Certificate {} the server sends is not a readable X.509 certificate.", index + 1),
+                format!(
+                    "Certificate {} the server sends is not a readable X.509 certificate.",
+                    index + 1
+                ),
             )
             .fix("Rebuild the server's chain file from the issuer's certificates."),
         );
@@ -93,14 +100,18 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
             .iter()
             .enumerate()
             .filter(|(i, c)| {
-                !path.contains(i) && c.as_ref().is_some_and(|c| c.subject().as_raw() == issuer_name)
+                !path.contains(i)
+                    && c.as_ref()
+                        .is_some_and(|c| c.subject().as_raw() == issuer_name)
             })
             .map(|(i, _)| i)
             .collect();
         let mut found = None;
         let mut refused = None;
         for i in candidates {
-            let Some(candidate) = &parsed[i] else { continue };
+            let Some(candidate) = &parsed[i] else {
+                continue;
+            };
             match verify_certificate(current, candidate.public_key()) {
                 SignatureCheck::Verified => {
                     found = Some(i);
@@ -137,18 +148,39 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
         .filter(|i| !(matches!(end, End::SelfSigned) && **i == last && path.len() > 1))
         .map(|i| chain[*i].clone())
         .collect();
+    // A trusted root the server sends as well is part of the chain (harmless), not a stranger.
+    let sent_root = match &end {
+        End::Root(root) => (0..chain.len()).find(|i| {
+            !path.contains(i)
+                && (chain[*i] == root.der
+                    || parsed[*i].as_ref().is_some_and(|c| {
+                        c.subject().as_raw() == root.subject.as_slice()
+                            && c.public_key().raw == root.key.as_slice()
+                    }))
+        }),
+        _ => None,
+    };
+    if sent_root.is_some_and(|i| i != path.len()) {
+        in_order = false;
+    }
     let extra: Vec<String> = (0..chain.len())
-        .filter(|i| !path.contains(i))
+        .filter(|i| !path.contains(i) && Some(*i) != sent_root)
         .filter(|i| !matches!(end, End::BadSignature(bad, _) if bad == *i))
-        .map(|i| parsed[i].as_ref().map(name_of).unwrap_or_else(|| format!("certificate {}", i + 1)))
+        .map(|i| {
+            parsed[i]
+                .as_ref()
+                .map(name_of)
+                .unwrap_or_else(|| format!("certificate {}", i + 1))
+        })
         .collect();
 
     // What was sent, and whether it is whole.
     let sent: Vec<String> = path
         .iter()
+        .chain(sent_root.iter())
         .map(|i| parsed[*i].as_ref().map(name_of).unwrap_or_default())
         .collect();
-    let root_sent = matches!(end, End::SelfSigned) && path.len() > 1;
+    let root_sent = (matches!(end, End::SelfSigned) && path.len() > 1) || sent_root.is_some();
     match &end {
         End::Root(_) | End::SelfSigned => analysis.findings.push(Finding::new(
             Topic::Chain,
@@ -347,7 +379,9 @@ pub(super) fn strict_client(
         return None;
     }
     let anchor_der = CertificateDer::from(analysis.anchor.as_deref()?);
-    let anchor = webpki::anchor_from_trusted_cert(&anchor_der).ok()?.to_owned();
+    let anchor = webpki::anchor_from_trusted_cert(&anchor_der)
+        .ok()?
+        .to_owned();
     let leaf = CertificateDer::from(chain.first()?.as_slice());
     let intermediates: Vec<CertificateDer<'_>> = chain[1..]
         .iter()
@@ -385,7 +419,10 @@ pub(super) fn strict_client(
 }
 
 /// Checks the signature of `cert` with `key`.
-pub(super) fn verify_certificate(cert: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> SignatureCheck {
+pub(super) fn verify_certificate(
+    cert: &X509Certificate<'_>,
+    key: &SubjectPublicKeyInfo<'_>,
+) -> SignatureCheck {
     verify_signed(
         key,
         &cert.signature_algorithm,
@@ -507,6 +544,9 @@ enum Source {
 /// A trusted root, as found.
 struct Root {
     der: Vec<u8>,
+    /// Its subject and subjectPublicKeyInfo (DER), to recognise another copy of it.
+    subject: Vec<u8>,
+    key: Vec<u8>,
     name: String,
     not_after: Option<OffsetDateTime>,
     source: Source,
@@ -548,6 +588,8 @@ impl Roots {
             (root.subject().as_raw() == cert.issuer().as_raw()
                 && verify_certificate(cert, root.public_key()) == SignatureCheck::Verified)
                 .then(|| Root {
+                    subject: root.subject().as_raw().to_vec(),
+                    key: root.public_key().raw.to_vec(),
                     der: der.clone(),
                     name: name_of(&root),
                     not_after: Some(root.validity().not_after.to_datetime()),

@@ -145,7 +145,9 @@ async fn start_tls(stream: &mut TcpStream, protocol: Protocol) -> Result<(), Fin
                     .is_some_and(|keyword| keyword.eq_ignore_ascii_case("STARTTLS"))
             });
             if !offered {
-                return Err(no_starttls("The SMTP server does not offer STARTTLS in its EHLO reply"));
+                return Err(no_starttls(
+                    "The SMTP server does not offer STARTTLS in its EHLO reply",
+                ));
             }
             talk.send("STARTTLS\r\n").await?;
             let reply = talk.smtp_reply().await?;
@@ -203,8 +205,13 @@ async fn start_tls(stream: &mut TcpStream, protocol: Protocol) -> Result<(), Fin
 }
 
 fn no_starttls(fact: &str) -> Finding {
-    Finding::new(Topic::Connection, Verdict::Fail, "no-starttls", format!("{fact}."))
-        .fix("Turn on TLS (STARTTLS) in the mail server with this certificate, or check the port.")
+    Finding::new(
+        Topic::Connection,
+        Verdict::Fail,
+        "no-starttls",
+        format!("{fact}."),
+    )
+    .fix("Turn on TLS (STARTTLS) in the mail server with this certificate, or check the port.")
 }
 
 /// Text with control characters escaped, for what a server said.

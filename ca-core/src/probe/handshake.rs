@@ -102,12 +102,15 @@ pub(super) async fn shake(
         Some(name) => ServerName::try_from(name).ok(),
         None => None,
     }
-    .or_else(|| stream.peer_addr().ok().map(|a| ServerName::IpAddress(a.ip().into())))
+    .or_else(|| {
+        stream
+            .peer_addr()
+            .ok()
+            .map(|a| ServerName::IpAddress(a.ip().into()))
+    })
     .ok_or_else(|| Failure::Broken("the connection has no peer".to_owned()))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let step = budget
-        .step()
-        .ok_or(Failure::TimedOut(0))?;
+    let step = budget.step().ok_or(Failure::TimedOut(0))?;
     let tls = tokio::time::timeout(step, connector.connect(server_name, stream))
         .await
         .map_err(|_| Failure::TimedOut(step.as_secs()))?
@@ -167,7 +170,11 @@ pub(super) fn findings(handshake: &Handshake, facts: &TlsFacts, target: &Target)
 }
 
 /// The findings when rustls could not agree with the server but a hand-built hello could.
-pub(super) fn fallback_findings(failure: &Failure, accepted: &Accepted, facts: &TlsFacts) -> Vec<Finding> {
+pub(super) fn fallback_findings(
+    failure: &Failure,
+    accepted: &Accepted,
+    facts: &TlsFacts,
+) -> Vec<Finding> {
     let suite = accepted.cipher_suite;
     let broken = matches!(suite, 0x0004 | 0x0005 | 0x000a);
     let mut out = vec![
@@ -213,10 +220,19 @@ fn version_findings(facts: &TlsFacts) -> Vec<Finding> {
         .filter(|(_, on)| on.is_none())
         .map(|(name, _)| *name)
         .collect();
-    let list = |names: &[&str]| if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
     let mut text = format!("Versions on: {}; off: {}", list(&on), list(&off));
     if !unknown.is_empty() {
-        text.push_str(&format!("; not asked (time ran out): {}", unknown.join(", ")));
+        text.push_str(&format!(
+            "; not asked (time ran out): {}",
+            unknown.join(", ")
+        ));
     }
     text.push('.');
     let mut out = vec![Finding::new(Topic::Tls, Verdict::Ok, "versions", text)];
@@ -267,7 +283,10 @@ fn version_findings(facts: &TlsFacts) -> Vec<Finding> {
 
 /// A rustls error as the reason a handshake failed.
 fn classify(err: std::io::Error) -> Failure {
-    let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+    let Some(tls) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
         return match err.kind() {
             std::io::ErrorKind::UnexpectedEof => {
                 Failure::Refused("the server closed the connection".to_owned())
@@ -380,7 +399,8 @@ fn proof(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct)
         return Proof::Unverifiable;
     };
     let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from(parsed.public_key().raw);
-    let algorithms = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+    let algorithms =
+        rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
     let verified = webpki::RawPublicKeyEntity::try_from(&spki).is_ok_and(|key| {
         algorithms
             .mapping
@@ -394,14 +414,19 @@ fn proof(message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct)
     }
     let legacy: Option<&'static sig::RsaParameters> = match dss.scheme {
         SignatureScheme::RSA_PKCS1_SHA1 => Some(&sig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY),
-        SignatureScheme::RSA_PKCS1_SHA256 => Some(&sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY),
-        SignatureScheme::RSA_PKCS1_SHA512 => Some(&sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY),
+        SignatureScheme::RSA_PKCS1_SHA256 => {
+            Some(&sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY)
+        }
+        SignatureScheme::RSA_PKCS1_SHA512 => {
+            Some(&sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY)
+        }
         _ => None,
     };
     let weak_rsa = super::leaf::rsa_bits(&parsed).is_some_and(|bits| bits < 2048);
     match legacy {
         Some(alg) if weak_rsa => {
-            let key = sig::UnparsedPublicKey::new(alg, &parsed.public_key().subject_public_key.data);
+            let key =
+                sig::UnparsedPublicKey::new(alg, &parsed.public_key().subject_public_key.data);
             if key.verify(message, dss.signature()).is_ok() {
                 Proof::Verified
             } else {

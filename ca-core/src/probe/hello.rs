@@ -366,7 +366,10 @@ mod tests {
     #[tokio::test]
     async fn an_alert_or_a_closed_connection_is_a_refusal() {
         // alert: fatal, protocol_version
-        assert_eq!(read(vec![21, 3, 1, 0, 2, 2, 70]).await.unwrap(), Answer::Refused);
+        assert_eq!(
+            read(vec![21, 3, 1, 0, 2, 2, 70]).await.unwrap(),
+            Answer::Refused
+        );
         assert_eq!(read(Vec::new()).await.unwrap(), Answer::Refused);
     }
 
@@ -402,7 +405,10 @@ mod tests {
     fn the_client_hello_offers_the_version_and_names_the_server() {
         let hello = client_hello(TLS11, Some("mail.example.com"), &[1; 32]);
         assert_eq!(&hello[..3], &[0x16, 0x03, 0x01]);
-        assert_eq!(usize::from(u16::from_be_bytes([hello[3], hello[4]])), hello.len() - 5);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([hello[3], hello[4]])),
+            hello.len() - 5
+        );
         assert_eq!(hello[5], 0x01);
         assert_eq!(u24(&hello[6..9]), hello.len() - 9);
         assert_eq!(&hello[9..11], &[0x03, 0x02]);

@@ -208,7 +208,10 @@ fn dates(cert: &X509Certificate<'_>, now: OffsetDateTime) -> Vec<Finding> {
                     Topic::Dates,
                     Verdict::Warn,
                     "expires-soon",
-                    format!("The certificate expires on {}, in {left} days.", shown(not_after)),
+                    format!(
+                        "The certificate expires on {}, in {left} days.",
+                        shown(not_after)
+                    ),
                 )
                 .fix("Renew it now and install the new certificate before then."),
             );
@@ -473,7 +476,11 @@ mod tests {
 
     #[test]
     fn apple_rules_start_on_the_first_of_july_2019() {
-        assert!(!apple_rules_apply(time::macros::datetime!(2019-06-30 23:59 UTC)));
-        assert!(apple_rules_apply(time::macros::datetime!(2019-07-01 00:00 UTC)));
+        assert!(!apple_rules_apply(
+            time::macros::datetime!(2019-06-30 23:59 UTC)
+        ));
+        assert!(apple_rules_apply(
+            time::macros::datetime!(2019-07-01 00:00 UTC)
+        ));
     }
 }

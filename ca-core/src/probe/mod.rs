@@ -402,9 +402,14 @@ async fn connect_and_shake(target: &Target, budget: &Budget, report: &mut Report
         Ok(h) => Some(h.version == hello::TLS13),
         Err(_) => None,
     };
+    // A server that let the modern handshake time out is not answering TLS: asking it three
+    // more times would only take three more timeouts.
+    let silent = matches!(modern, Err(handshake::Failure::TimedOut(_)));
     for version in [hello::TLS12, hello::TLS11, hello::TLS10] {
         let answer = if modern_version == Some(version) {
             Some(true)
+        } else if silent {
+            None
         } else {
             match ask_legacy(target, address, version, budget).await {
                 Some(hello::Answer::Accepted(accepted)) => {

@@ -34,7 +34,11 @@ pub(super) async fn judge(
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf) else {
         return Vec::new();
     };
-    let issuer = issuer.and_then(|der| x509_parser::parse_x509_certificate(der).ok().map(|(_, c)| c));
+    let issuer = issuer.and_then(|der| {
+        x509_parser::parse_x509_certificate(der)
+            .ok()
+            .map(|(_, c)| c)
+    });
     let pointers = RevocationPointers::of(leaf);
     let mut out = Vec::new();
     if let Some(stapled) = stapled {
@@ -177,7 +181,9 @@ async fn crl(
                 "crl-unusable",
                 format!("The CRL {url} cannot be used: {why}."),
             )
-            .fix(format!("Make {url} reachable from clients, serving the issuer's current CRL.")),
+            .fix(format!(
+                "Make {url} reachable from clients, serving the issuer's current CRL."
+            )),
             false,
         )
     };
@@ -193,7 +199,10 @@ async fn crl(
         return unusable("it is not a CRL".to_owned());
     };
     if list.issuer().as_raw() != cert.issuer().as_raw() {
-        return unusable(format!("it is the CRL of {}, not of the certificate's issuer", list.issuer()));
+        return unusable(format!(
+            "it is the CRL of {}, not of the certificate's issuer",
+            list.issuer()
+        ));
     }
     if let Some(issuer) = issuer {
         let check = verify_signed(
@@ -308,26 +317,53 @@ fn ocsp_answer(
         Err(why) => return (unanswered(what, why), false),
     };
     let Some(basic) = read.basic else {
-        return (unanswered(what, &format!("it answered {}", read.status)), false);
+        return (
+            unanswered(what, &format!("it answered {}", read.status)),
+            false,
+        );
     };
-    let Ok((_, algorithm)) = <x509_parser::x509::AlgorithmIdentifier<'_> as x509_parser::prelude::FromDer<'_, x509_parser::error::X509Error>>::from_der(&basic.signature_algorithm) else {
-        return (unanswered(what, "its signature algorithm does not parse"), false);
+    let Ok((_, algorithm)) =
+        <x509_parser::x509::AlgorithmIdentifier<'_> as x509_parser::prelude::FromDer<
+            '_,
+            x509_parser::error::X509Error,
+        >>::from_der(&basic.signature_algorithm)
+    else {
+        return (
+            unanswered(what, "its signature algorithm does not parse"),
+            false,
+        );
     };
-    let signed_by_issuer = verify_signed(issuer.public_key(), &algorithm, &basic.signature, &basic.signed_data)
-        == SignatureCheck::Verified;
+    let signed_by_issuer = verify_signed(
+        issuer.public_key(),
+        &algorithm,
+        &basic.signature,
+        &basic.signed_data,
+    ) == SignatureCheck::Verified;
     let signed_by_responder = !signed_by_issuer
         && basic.certs.iter().any(|der| {
             x509_parser::parse_x509_certificate(der).is_ok_and(|(_, responder)| {
-                let delegated = responder.extended_key_usage().ok().flatten().is_some_and(|eku| {
-                    eku.value.ocsp_signing
-                        || eku.value.other.iter().any(|oid| oid.to_id_string() == OCSP_SIGNING)
-                });
+                let delegated = responder
+                    .extended_key_usage()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|eku| {
+                        eku.value.ocsp_signing
+                            || eku
+                                .value
+                                .other
+                                .iter()
+                                .any(|oid| oid.to_id_string() == OCSP_SIGNING)
+                    });
                 delegated
                     && responder.issuer().as_raw() == issuer.subject().as_raw()
                     && super::chain::verify_certificate(&responder, issuer.public_key())
                         == SignatureCheck::Verified
-                    && verify_signed(responder.public_key(), &algorithm, &basic.signature, &basic.signed_data)
-                        == SignatureCheck::Verified
+                    && verify_signed(
+                        responder.public_key(),
+                        &algorithm,
+                        &basic.signature,
+                        &basic.signed_data,
+                    ) == SignatureCheck::Verified
             })
         });
     if !signed_by_issuer && !signed_by_responder {
@@ -352,7 +388,10 @@ fn ocsp_answer(
         .iter()
         .find(|single| single.is_about(subject, key, cert.raw_serial()))
     else {
-        return (unanswered(what, "its answer is about another certificate"), false);
+        return (
+            unanswered(what, "its answer is about another certificate"),
+            false,
+        );
     };
     if single.next_update.is_some_and(|next| next < now) {
         return (

@@ -135,7 +135,9 @@ impl FromStr for Target {
             ));
         }
         let (host, port) = split_host_port(authority).ok_or_else(|| {
-            Error::InvalidInput(format!("'{shown}' has no host, or a port that is not 1 to 65535"))
+            Error::InvalidInput(format!(
+                "'{shown}' has no host, or a port that is not 1 to 65535"
+            ))
         })?;
         let host: SubjectName = host.parse().map_err(|err| match err {
             Error::NameRefused { rule, .. } => {
@@ -232,18 +234,35 @@ mod tests {
     #[test]
     fn reads_urls_and_host_port_as_clients_mean_them() {
         let https = |host: &str, port| ("https".to_owned(), host.to_owned(), port, Protocol::Tls);
-        assert_eq!(read("https://Mail.Example.COM"), https("mail.example.com", 443));
-        assert_eq!(read("https://mail.example.com:8443/owa?x#y"), https("mail.example.com", 8443));
+        assert_eq!(
+            read("https://Mail.Example.COM"),
+            https("mail.example.com", 443)
+        );
+        assert_eq!(
+            read("https://mail.example.com:8443/owa?x#y"),
+            https("mail.example.com", 8443)
+        );
         assert_eq!(read("mail.example.com"), https("mail.example.com", 443));
-        assert_eq!(read("HTTPS://[2001:db8::1]:8443/"), https("2001:db8::1", 8443));
-        assert_eq!(read("https://bücher.example"), https("xn--bcher-kva.example", 443));
+        assert_eq!(
+            read("HTTPS://[2001:db8::1]:8443/"),
+            https("2001:db8::1", 8443)
+        );
+        assert_eq!(
+            read("https://bücher.example"),
+            https("xn--bcher-kva.example", 443)
+        );
         assert_eq!(
             read("smtp://mail.example.com"),
             ("smtp".into(), "mail.example.com".into(), 25, Protocol::Smtp)
         );
         assert_eq!(
             read("mail.example.com:587"),
-            ("smtp".into(), "mail.example.com".into(), 587, Protocol::Smtp)
+            (
+                "smtp".into(),
+                "mail.example.com".into(),
+                587,
+                Protocol::Smtp
+            )
         );
         assert_eq!(
             read("imap://192.0.2.7"),
