@@ -73,8 +73,9 @@ enum Command {
     Approve(cmd::pending::ApproveArgs),
     /// Deny a pending request.
     Deny(cmd::pending::DenyArgs),
-    /// Check the data folder: the log's integrity, every certificate, and the root key.
-    Check,
+    /// Check the data folder (the log's integrity, every certificate, the root key), or with
+    /// a URL a live TLS server as its clients see it.
+    Check(cmd::check::Args),
     /// Copy the whole CA (log, root and key) into a folder, while it runs.
     Backup(cmd::backup::BackupArgs),
     /// Put a backup back into an empty data folder, after checking it.
@@ -164,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
             Command::Ocsp(args) => cmd::ocsp::run(&cli.data, args).await,
-            Command::Check => cmd::check::run(&cli.data).await,
+            Command::Check(args) => cmd::check::run(&cli.data, args).await,
             Command::Backup(args) => cmd::backup::backup(&cli.data, args).await,
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
             Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,

@@ -9,6 +9,7 @@ mod acme;
 mod adcs;
 mod architecture;
 mod browser;
+mod check;
 mod cli;
 mod constraints;
 mod datafolder;

@@ -218,6 +218,11 @@ impl RevocationPointers {
     }
 }
 
+/// True when `der` is one DER X.509 certificate and nothing after it.
+pub fn is_certificate(der: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der).is_ok_and(|(rest, _)| rest.is_empty())
+}
+
 /// PEM of one certificate.
 pub fn certificate_pem(der: &[u8]) -> String {
     // Encoding fixed-label PEM into a String cannot fail except on allocation.

@@ -24,6 +24,7 @@ pub mod key;
 pub mod location;
 pub mod name;
 pub mod ocsp;
+pub mod probe;
 pub mod profile;
 pub mod random;
 pub mod responder;

@@ -220,6 +220,40 @@ pub(crate) struct CertPage {
     /// The OCSP responders and CRLs the certificate names, where clients check it.
     pub ocsp_urls: Vec<String>,
     pub crl_urls: Vec<String>,
+    /// The server to check for this certificate (`https://` and its first name that is not
+    /// a wildcard), for admins.
+    pub check_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "check.html")]
+pub(crate) struct Check {
+    pub chrome: Chrome,
+    /// The address as typed, to check again.
+    pub url: String,
+    pub max_url: usize,
+    /// The longest a check takes, in seconds.
+    pub deadline: u64,
+    pub report: Option<CheckReport>,
+}
+
+/// A server's check as the page shows it.
+pub(crate) struct CheckReport {
+    pub summary: String,
+    pub target: String,
+    pub address: Option<String>,
+    pub checked_at: String,
+    pub trust: String,
+    pub issued_here: Option<RequestId>,
+    pub findings: Vec<FindingRow>,
+}
+
+/// One finding of a check.
+pub(crate) struct FindingRow {
+    pub verdict: &'static str,
+    pub topic: &'static str,
+    pub fact: String,
+    pub fix: String,
 }
 
 #[derive(Template)]

@@ -1,8 +1,242 @@
-//! `ca check`: is the data folder sound?
+//! `ca check`: is the data folder sound? With a URL: will clients connect to that server?
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
+use ca_core::probe::{self, Finding, Report, Target, Trust, Verdict};
+use ca_core::{Authority, Choice};
+use serde_json::{Value, json};
+
+use crate::explain::{Refused, printable};
+use crate::output::when;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A server to check as its clients see it: https://HOST[:PORT], smtp://HOST[:PORT]
+    /// (STARTTLS; also imap://, pop3://), imaps://, pop3s://, smtps://, ldaps://, or HOST:PORT
+    /// for any service that speaks TLS from the first byte. Without it, the data folder is
+    /// checked.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
+    /// Judge the chain against the root certificate(s) in FILE (PEM or DER) instead of this
+    /// CA's root and this machine's trust store.
+    #[arg(long, value_name = "FILE", requires = "url")]
+    root: Option<PathBuf>,
+    /// Print the findings as a JSON object.
+    #[arg(long, requires = "url")]
+    json: bool,
+    /// The longest one step may take (a lookup, a connection, a handshake, a CRL or OCSP
+    /// fetch), in seconds; the whole check takes at most six times as long.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=300)
+    )]
+    timeout: u64,
+}
+
+pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    match &args.url {
+        // Read here rather than by clap, whose refusal would repeat the URL whole, a password
+        // in it included.
+        Some(url) => server(data, &url.parse()?, &args).await,
+        None => folder(data).await,
+    }
+}
+
+/// Checks the server at `target`: against `--root`, else against the CA in the data folder
+/// (when there is one) and this machine's trust store, else against the trust store alone.
+async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()> {
+    let step = Duration::from_secs(args.timeout);
+    let options = probe::Options {
+        step_timeout: step,
+        deadline: step * 6,
+    };
+    let (report, trust) = if let Some(file) = &args.root {
+        let trust = Trust::given(roots_in(file)?, format!("the root in {}", file.display()));
+        (probe::check(target, &trust, options).await, trust)
+    } else if Authority::exists(data) {
+        let authority = crate::cmd::open_read(data).await?;
+        let trust = Trust::of_ca(&authority);
+        (authority.check_server(target, options).await, trust)
+    } else {
+        let trust = Trust::system_only();
+        (probe::check(target, &trust, options).await, trust)
+    };
+    let advice = Advice {
+        target,
+        trust: &trust,
+        report: &report,
+    };
+    if args.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report, &trust, &advice))?
+        );
+    } else {
+        say!(
+            "Checked {target}{} on {}, against {}:",
+            report
+                .address
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default(),
+            when(report.checked_at),
+            trust.described_as
+        );
+        for finding in &report.findings {
+            say!(
+                "{:<5} {:<11} {}",
+                label(finding.verdict),
+                finding.topic.name(),
+                printable(&line(finding, &advice))
+            );
+        }
+    }
+    let warnings = report.count(Verdict::Warn);
+    if report.clients_connect() {
+        if !args.json {
+            say!(
+                "Clients will connect to {target}{}.",
+                match warnings {
+                    0 => String::new(),
+                    1 => "; 1 warning above".to_owned(),
+                    n => format!("; {n} warnings above"),
+                }
+            );
+        }
+        return Ok(());
+    }
+    anyhow::bail!(
+        "some clients will not connect to {target}: {} finding(s) marked FAIL{}",
+        report.count(Verdict::Fail),
+        if args.json {
+            ""
+        } else {
+            " above say why and what to do"
+        }
+    )
+}
+
+/// The roots in FILE: PEM certificates, or one DER certificate.
+fn roots_in(file: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let bytes = crate::cmd::read_input(file, "root certificate")?;
+    let roots = match ca_core::certificate::pem_certificates(&bytes) {
+        Some(certs) if !certs.is_empty() => certs,
+        _ if ca_core::certificate::is_certificate(&bytes) => vec![bytes],
+        _ => {
+            return Err(Refused(format!(
+                "{} holds no certificate: give the root as PEM (-----BEGIN CERTIFICATE-----) or DER, as `ca root --out FILE` writes it",
+                file.display()
+            ))
+            .into());
+        }
+    };
+    Ok(roots)
+}
+
+/// How a verdict is printed: failures stand out.
+fn label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "ok",
+        Verdict::Note => "note",
+        Verdict::Warn => "WARN",
+        Verdict::Fail => "FAIL",
+    }
+}
+
+/// The finding's line: the fact, then the fix with the command that carries it out here.
+fn line(finding: &Finding, advice: &Advice<'_>) -> String {
+    let mut text = finding.fact.clone();
+    if let Some(fix) = &finding.fix {
+        text.push_str(" Fix: ");
+        text.push_str(fix);
+    }
+    if let Some(extra) = advice.for_finding(finding) {
+        text.push(' ');
+        text.push_str(&extra);
+    }
+    text
+}
+
+/// What the command line adds to a fix: the `ca` command that does it.
+struct Advice<'a> {
+    target: &'a Target,
+    trust: &'a Trust,
+    report: &'a Report,
+}
+
+impl Advice<'_> {
+    fn for_finding(&self, finding: &Finding) -> Option<String> {
+        let host = &self.target.host;
+        let here = self.report.issued_here;
+        match finding.code {
+            "name-mismatch" | "no-san" if self.trust.this_ca => {
+                Some(format!("With this CA: `ca issue {host}`."))
+            }
+            "expired" | "expires-soon" | "revoked" | "validity-too-long" | "weak-key"
+            | "sha1" => here.map(|id| format!("This CA issued it: `ca renew {id}`.")),
+            "unknown-issuer" | "untrusted-root" | "self-signed" | "chain-incomplete"
+                if self.trust.roots.is_empty() =>
+            {
+                Some(
+                    "Judged against this machine's trust store only: pass --root FILE with the root your clients trust, or run the check where the CA's data folder is (--data DIR)."
+                        .to_owned(),
+                )
+            }
+            "revocation-unreachable" if self.trust.this_ca => Some(
+                "`ca serve` answers the CRL and OCSP at the CA's public URL (`ca config show`): it must run, and be reachable there."
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The report as JSON: the same findings, each with its topic, verdict, code, fact and fix.
+fn report_json(report: &Report, trust: &Trust, advice: &Advice<'_>) -> Value {
+    use ca_core::display::rfc3339;
+    let target = &report.target;
+    json!({
+        "url": target.to_string(),
+        "scheme": target.scheme,
+        "host": target.host.to_string(),
+        "port": target.port,
+        "address": report.address.map(|a| a.to_string()),
+        "checked_at": rfc3339(report.checked_at),
+        "trust": trust.described_as,
+        "verdict": report.verdict().name(),
+        "clients_connect": report.clients_connect(),
+        "issued_here": report.issued_here.map(|id| id.get()),
+        "tls": report.tls.as_ref().map(|tls| json!({
+            "version": tls.version,
+            "cipher_suite": tls.cipher_suite,
+            "versions": tls.versions.iter().map(|(name, on)| ((*name).to_owned(), json!(on))).collect::<serde_json::Map<_, _>>(),
+        })),
+        "chain": report.chain.iter().map(|cert| json!({
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "serial": cert.serial,
+            "not_before": cert.not_before.map(rfc3339),
+            "not_after": cert.not_after.map(rfc3339),
+            "sha256": cert.sha256.hex(),
+        })).collect::<Vec<_>>(),
+        "findings": report.findings.iter().map(|finding| json!({
+            "topic": finding.topic.name(),
+            "verdict": finding.verdict.name(),
+            "code": finding.code,
+            "fact": finding.fact,
+            "fix": match (&finding.fix, advice.for_finding(finding)) {
+                (Some(fix), Some(extra)) => Some(format!("{fix} {extra}")),
+                (Some(fix), None) => Some(fix.clone()),
+                (None, extra) => extra,
+            },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The data folder: the log's integrity, every certificate, the root key.
+async fn folder(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let problems = authority.check().await?;
     let folder = std::path::absolute(data)?;
@@ -25,7 +259,7 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     for problem in &problems {
-        eprintln!("ca: problem: {}", crate::explain::printable(problem));
+        eprintln!("ca: problem: {}", printable(problem));
     }
     anyhow::bail!(
         "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",

@@ -375,5 +375,79 @@ pub(crate) fn sign_ahead(
     })
 }
 
+/// An OCSPRequest about one certificate, as a client sends it (RFC 5019 §2.1.1: a SHA-1
+/// CertID, unsigned, no nonce), given its issuer's subject (DER), the issuer's
+/// subjectPublicKey bits and the certificate's serial number octets.
+pub fn client_request(
+    issuer_subject: &[u8],
+    issuer_key_bits: &[u8],
+    serial: &[u8],
+) -> Result<Vec<u8>> {
+    let hash = HashAlgorithm::Sha1;
+    let cert_id = wire::cert_id_der(
+        hash,
+        &hash.digest(issuer_subject),
+        &hash.digest(issuer_key_bits),
+        serial,
+    )?;
+    wire::client_request(&cert_id)
+}
+
+/// What a responder answered, read but not yet judged: whoever reads it checks the
+/// signature, the signer and the dates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadResponse {
+    /// The responseStatus as OpenSSL names it (`successful`, `tryLater`, ...).
+    pub status: &'static str,
+    /// The BasicOCSPResponse of a successful response.
+    pub basic: Option<BasicResponse>,
+}
+
+/// A BasicOCSPResponse (RFC 6960 §4.2.1), as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasicResponse {
+    /// The DER of its ResponseData: what the signature covers.
+    pub signed_data: Vec<u8>,
+    /// The DER of the signature's AlgorithmIdentifier.
+    pub signature_algorithm: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// The certificates it carries (a delegated responder's, RFC 6960 §4.2.2.2).
+    pub certs: Vec<Vec<u8>>,
+    pub singles: Vec<SingleStatus>,
+}
+
+/// One SingleResponse, as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SingleStatus {
+    /// The serial number octets of the certificate it is about.
+    pub serial: Vec<u8>,
+    /// The SHA-1 hashes of the issuer's name and key, when the CertID uses SHA-1.
+    pub sha1_issuer_hashes: Option<(Vec<u8>, Vec<u8>)>,
+    pub status: CertStatus,
+    pub this_update: OffsetDateTime,
+    pub next_update: Option<OffsetDateTime>,
+}
+
+impl SingleStatus {
+    /// True when it is about the certificate with `serial` issued by the issuer of that
+    /// subject (DER) and subjectPublicKey bits.
+    pub fn is_about(&self, issuer_subject: &[u8], issuer_key_bits: &[u8], serial: &[u8]) -> bool {
+        let hash = HashAlgorithm::Sha1;
+        let strip = |octets: &[u8]| -> Vec<u8> {
+            let first = octets.iter().position(|b| *b != 0).unwrap_or(octets.len());
+            octets[first..].to_vec()
+        };
+        strip(&self.serial) == strip(serial)
+            && self.sha1_issuer_hashes.as_ref().is_some_and(|(name, key)| {
+                *name == hash.digest(issuer_subject) && *key == hash.digest(issuer_key_bits)
+            })
+    }
+}
+
+/// Reads a DER OCSPResponse (RFC 6960 §4.2.1); an error says why it cannot be read.
+pub fn read_response(der: &[u8]) -> Result<ReadResponse, &'static str> {
+    wire::read_response(der)
+}
+
 #[cfg(test)]
 mod tests;

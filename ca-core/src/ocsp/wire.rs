@@ -82,6 +82,96 @@ pub(super) fn cert_id_der(
     .map_err(encoding)
 }
 
+/// An unsigned OCSPRequest about the one certificate `cert_id` (DER) names.
+pub(super) fn client_request(cert_id: &[u8]) -> Result<Vec<u8>> {
+    x509_ocsp::OcspRequest {
+        tbs_request: x509_ocsp::TbsRequest {
+            version: Version::V1,
+            requestor_name: None,
+            request_list: vec![x509_ocsp::Request {
+                req_cert: x509_ocsp::CertId::from_der(cert_id).map_err(encoding)?,
+                single_request_extensions: None,
+            }],
+            request_extensions: None,
+        },
+        optional_signature: None,
+    }
+    .to_der()
+    .map_err(encoding)
+}
+
+/// Reads an OCSPResponse, DER and nothing after it, without judging it.
+pub(super) fn read_response(der: &[u8]) -> Result<super::ReadResponse, &'static str> {
+    use x509_ocsp::OcspResponseStatus as S;
+    let response = OcspResponse::from_der(der).map_err(|_| "it is not a DER OCSPResponse")?;
+    let status = match response.response_status {
+        S::Successful => "successful",
+        S::MalformedRequest => "malformedRequest",
+        S::InternalError => "internalError",
+        S::TryLater => "tryLater",
+        S::SigRequired => "sigRequired",
+        S::Unauthorized => "unauthorized",
+    };
+    let Some(bytes) = response.response_bytes else {
+        return Ok(super::ReadResponse {
+            status,
+            basic: None,
+        });
+    };
+    // id-pkix-ocsp-basic (RFC 6960 §4.2.1), the only response type there is.
+    const ID_PKIX_OCSP_BASIC: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+    if bytes.response_type != ID_PKIX_OCSP_BASIC {
+        return Err("its response is not a BasicOCSPResponse");
+    }
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes())
+        .map_err(|_| "its BasicOCSPResponse does not parse")?;
+    let unreadable = |_| "it does not encode again";
+    let singles = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .map(|single| {
+            let id = &single.cert_id;
+            let status = match &single.cert_status {
+                WireStatus::Good(_) => CertStatus::Good,
+                WireStatus::Unknown(_) => CertStatus::Unknown,
+                WireStatus::Revoked(info) => CertStatus::Revoked {
+                    at: time_of(&info.revocation_time)?,
+                    reason: reason_of(info.revocation_reason),
+                },
+            };
+            Ok(super::SingleStatus {
+                serial: id.serial_number.as_bytes().to_vec(),
+                sha1_issuer_hashes: (id.hash_algorithm.oid == ID_SHA1).then(|| {
+                    (
+                        id.issuer_name_hash.as_bytes().to_vec(),
+                        id.issuer_key_hash.as_bytes().to_vec(),
+                    )
+                }),
+                status,
+                this_update: time_of(&single.this_update)?,
+                next_update: single.next_update.as_ref().map(time_of).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, &'static str>>()?;
+    Ok(super::ReadResponse {
+        status,
+        basic: Some(super::BasicResponse {
+            signed_data: basic.tbs_response_data.to_der().map_err(unreadable)?,
+            signature_algorithm: basic.signature_algorithm.to_der().map_err(unreadable)?,
+            signature: basic.signature.raw_bytes().to_vec(),
+            certs: basic
+                .certs
+                .iter()
+                .flatten()
+                .map(|cert| cert.to_der().map_err(unreadable))
+                .collect::<Result<Vec<_>, _>>()?,
+            singles,
+        }),
+    })
+}
+
 /// What a signed response is made of, besides its single responses.
 pub(super) struct Signer<'a> {
     /// SHA-1 of the responder's subjectPublicKey bits (ResponderID byKey, RFC 6960 §4.2.2.3).
@@ -250,6 +340,27 @@ fn crl_reason(reason: RevocationReason) -> Option<CrlReason> {
         RevocationReason::Superseded => Some(CrlReason::Superseded),
         RevocationReason::CessationOfOperation => Some(CrlReason::CessationOfOperation),
         RevocationReason::PrivilegeWithdrawn => Some(CrlReason::PrivilegeWithdrawn),
+    }
+}
+
+/// The time an OCSP GeneralizedTime states.
+fn time_of(at: &OcspGeneralizedTime) -> Result<OffsetDateTime, &'static str> {
+    let seconds =
+        i64::try_from(at.0.to_unix_duration().as_secs()).map_err(|_| "a time is out of range")?;
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| "a time is out of range")
+}
+
+/// The reason of a revoked answer; those this CA never gives (certificateHold, ...) read as
+/// unspecified.
+fn reason_of(reason: Option<CrlReason>) -> RevocationReason {
+    match reason {
+        Some(CrlReason::KeyCompromise) => RevocationReason::KeyCompromise,
+        Some(CrlReason::CaCompromise) => RevocationReason::CaCompromise,
+        Some(CrlReason::AffiliationChanged) => RevocationReason::AffiliationChanged,
+        Some(CrlReason::Superseded) => RevocationReason::Superseded,
+        Some(CrlReason::CessationOfOperation) => RevocationReason::CessationOfOperation,
+        Some(CrlReason::PrivilegeWithdrawn) => RevocationReason::PrivilegeWithdrawn,
+        _ => RevocationReason::Unspecified,
     }
 }
 

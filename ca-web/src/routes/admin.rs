@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
+use ca_core::probe;
 use ca_core::revoke::RevocationReason;
 use ca_core::{
     Choice, IssueRequest, Issued, KeyAlgorithm, ListFilter, Profile, RequestId, Status, SubjectName,
@@ -214,6 +215,120 @@ pub(crate) async fn renew(
     let password = PfxPassword::new(form.password)?;
     let issued = state.authority.renew(id, &admin.name).await?;
     pfx_download(&issued, &password, profile)
+}
+
+/// How long a check from the page may take: each step, and the whole, well within the
+/// request's own deadline.
+const CHECK_OPTIONS: probe::Options = probe::Options {
+    step_timeout: std::time::Duration::from_secs(5),
+    deadline: std::time::Duration::from_secs(20),
+};
+
+pub(crate) async fn check_form(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, WebError> {
+    caller.admin()?;
+    Ok(render(&check_page(
+        caller.chrome(&state),
+        String::new(),
+        None,
+    )))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CheckForm {
+    #[serde(default)]
+    url: String,
+}
+
+/// Checks a server as its clients see it, against this CA's root, and shows the findings.
+pub(crate) async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<CheckForm>,
+) -> Result<Response, WebError> {
+    caller.admin()?;
+    let target: probe::Target = form.url.parse()?;
+    let report = state.authority.check_server(&target, CHECK_OPTIONS).await;
+    let trust = probe::Trust::of_ca(&state.authority);
+    let view = check_report(&report, &trust);
+    Ok(render(&check_page(
+        caller.chrome(&state),
+        form.url,
+        Some(view),
+    )))
+}
+
+fn check_page(
+    chrome: pages::Chrome,
+    url: String,
+    report: Option<pages::CheckReport>,
+) -> pages::Check {
+    pages::Check {
+        chrome,
+        url,
+        max_url: probe::MAX_URL,
+        deadline: CHECK_OPTIONS.deadline.as_secs(),
+        report,
+    }
+}
+
+/// A report as the page shows it, with what an admin of this CA can do on its pages.
+fn check_report(report: &probe::Report, trust: &probe::Trust) -> pages::CheckReport {
+    let fails = report.count(probe::Verdict::Fail);
+    let warnings = report.count(probe::Verdict::Warn);
+    let summary = if fails > 0 {
+        format!(
+            "Some clients will not connect: {fails} finding{} marked fail.",
+            if fails == 1 { "" } else { "s" }
+        )
+    } else if warnings > 0 {
+        format!(
+            "Clients will connect; {warnings} warning{}.",
+            if warnings == 1 { "" } else { "s" }
+        )
+    } else {
+        "Clients will connect.".to_owned()
+    };
+    let findings = report
+        .findings
+        .iter()
+        .map(|finding| {
+            let advice = match finding.code {
+                "name-mismatch" | "no-san" => Some(
+                    "An administrator issues one under Manage, \"Issue a server certificate\".",
+                ),
+                "expired" | "expires-soon" | "revoked" | "validity-too-long" | "weak-key"
+                | "sha1"
+                    if report.issued_here.is_some() =>
+                {
+                    Some("Renew it on its certificate page.")
+                }
+                _ => None,
+            };
+            let fix = [finding.fix.as_deref(), advice]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            pages::FindingRow {
+                verdict: finding.verdict.name(),
+                topic: finding.topic.name(),
+                fact: finding.fact.clone(),
+                fix,
+            }
+        })
+        .collect();
+    pages::CheckReport {
+        summary,
+        target: report.target.to_string(),
+        address: report.address.map(|a| a.to_string()),
+        checked_at: ca_core::display::time(report.checked_at),
+        trust: trust.described_as.clone(),
+        issued_here: report.issued_here,
+        findings,
+    }
 }
 
 /// The PFX of `issued` as a download that no cache keeps.

@@ -536,5 +536,13 @@ pub(crate) async fn certificate(
         sha1: sha1_thumbprint(&cert.der),
         ocsp_urls: pointers.ocsp,
         crl_urls: pointers.crl,
+        check_url: row
+            .names
+            .iter()
+            .find(|name| name.dns().is_none_or(|dns| !dns.is_wildcard()))
+            .map(|name| {
+                let target = ca_core::probe::Target::https(name.clone());
+                format!("https://{}", target.host_in_url())
+            }),
     }))
 }

@@ -103,6 +103,10 @@ fn routes() -> Router<AppState> {
         .route("/certsrv/admin/deny", post(admin::deny))
         .route("/certsrv/admin/revoke", post(admin::revoke))
         .route("/certsrv/admin/renew", post(admin::renew))
+        .route(
+            "/certsrv/admin/check",
+            get(admin::check_form).post(admin::check),
+        )
         .route("/certsrv/install", get(install::page))
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))

@@ -1,0 +1,1048 @@
+//! `ca check URL` and the admin page's check, against real TLS servers on 127.0.0.1 that each
+//! test starts: `openssl s_server`, Debian's nginx, and a small SMTP server with STARTTLS in
+//! Python. Certificates come from `ca` or from the `openssl` command line (other CAs,
+//! intermediates, wrong dates, SHA-1, RSA-1024).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server, client, openssl_ok};
+
+/// A TLS server on 127.0.0.1, stopped on drop.
+struct Tls {
+    child: Child,
+    port: u16,
+}
+
+impl Tls {
+    /// `openssl s_server` presenting `cert` and `key` (files in `dir`), with `extra` options.
+    fn openssl(dir: &Path, cert: &str, key: &str, extra: &[&str]) -> Tls {
+        let port = free_port();
+        let child = Command::new("openssl")
+            .current_dir(dir)
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+            .args(["-cert", cert, "-key", key, "-quiet", "-www"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the openssl command line runs the test servers");
+        Tls::ready(child, port)
+    }
+
+    /// Debian's nginx presenting `chain` (leaf first) and `key`, with its default protocols.
+    fn nginx(dir: &Path, chain: &Path, key: &Path) -> Tls {
+        let port = free_port();
+        let home = dir.join(format!("nginx-{port}"));
+        std::fs::create_dir_all(home.join("logs")).unwrap();
+        let d = home.display();
+        let conf = format!(
+            "events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {chain};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    location / {{ return 200 \"ok\\n\"; }}
+  }}
+}}
+",
+            chain = chain.display(),
+            key = key.display(),
+        );
+        std::fs::write(home.join("nginx.conf"), conf).unwrap();
+        let binary = if Path::new("/usr/sbin/nginx").exists() {
+            "/usr/sbin/nginx"
+        } else {
+            "nginx"
+        };
+        let child = Command::new(binary)
+            .args(["-p", &d.to_string(), "-c", "nginx.conf", "-g"])
+            .arg(format!(
+                "daemon off; master_process off; pid {d}/nginx.pid; error_log stderr error;"
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("nginx (Debian's nginx package) is needed for the check tests");
+        Tls::ready(child, port)
+    }
+
+    /// An SMTP server that offers STARTTLS (or, with `offer` false, does not), presenting
+    /// `cert` and `key`.
+    fn smtp(dir: &Path, cert: &str, key: &str, offer: bool) -> Tls {
+        let mut child = Command::new("python3")
+            .current_dir(dir)
+            .args([
+                "-c",
+                SMTP_SERVER,
+                cert,
+                key,
+                if offer { "yes" } else { "no" },
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("Python 3 runs the test's SMTP server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("port: {line:?}"));
+        Tls::ready(child, port)
+    }
+
+    fn ready(mut child: Child, port: u16) -> Tls {
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Tls { child, port };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the test server on port {port} exited: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the test server never listened on port {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+}
+
+impl Drop for Tls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SMTP server in the smallest form that speaks STARTTLS (RFC 3207): greeting, EHLO,
+/// STARTTLS, then a TLS handshake; it prints its port first.
+const SMTP_SERVER: &str = r#"
+import socket, ssl, sys
+cert, key, offer = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+print(srv.getsockname()[1], flush=True)
+while True:
+    conn, _ = srv.accept()
+    conn.settimeout(10)
+    try:
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 localhost ESMTP test\r\n")
+        while True:
+            line = reader.readline()
+            if not line:
+                break
+            command = line.strip().upper()
+            if command.startswith(b"EHLO"):
+                conn.sendall(b"250-localhost\r\n" + (b"250-STARTTLS\r\n" if offer else b"") + b"250 SIZE 1000000\r\n")
+            elif command == b"STARTTLS" and offer:
+                conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+                ctx.wrap_socket(conn, server_side=True).close()
+                break
+            else:
+                conn.sendall(b"502 5.5.2 not here\r\n")
+    except Exception:
+        pass
+    finally:
+        conn.close()
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `ca check ARGS --json` in the sandbox: its exit status and the report.
+fn check(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = sb.run(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("ca {all:?}: {err}: {stdout}\n{stderr}"));
+    (out.status.code().unwrap(), report)
+}
+
+/// The findings of `report` with `code`.
+fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+/// The one finding with `code`, insisting on its verdict.
+fn finding<'a>(report: &'a Value, code: &str, verdict: &str) -> &'a Value {
+    let found = findings(report, code);
+    assert!(!found.is_empty(), "no {code} finding in {report:#}");
+    assert!(
+        found.iter().all(|f| f["verdict"] == verdict),
+        "{code} should be {verdict}: {report:#}"
+    );
+    found[0]
+}
+
+fn codes_failing(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "fail")
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A CA made with the openssl command line in `dir`: `NAME.crt`, `NAME.key`.
+fn openssl_root(dir: &Path, name: &str, cn: &str) {
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-days",
+            "3650",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// A certificate `NAME.crt` (key `NAME.key`, RSA of `bits`) for `names`, signed by `ca` with
+/// the digest `digest`, `extra` added to the `openssl x509 -req` command line.
+fn openssl_leaf(
+    dir: &Path,
+    name: &str,
+    ca: &str,
+    bits: &str,
+    digest: &str,
+    extensions: &str,
+    extra: &[&str],
+) {
+    std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            &format!("rsa:{bits}"),
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        &format!("{name}.csr"),
+        "-CA",
+        &format!("{ca}.crt"),
+        "-CAkey",
+        &format!("{ca}.key"),
+        "-CAcreateserial",
+        "-out",
+        &format!("{name}.crt"),
+        &format!("-{digest}"),
+        "-extfile",
+        &format!("{name}.ext"),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    openssl_ok(dir, &args);
+}
+
+const SERVER_EXTENSIONS: &str =
+    "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n";
+
+/// The request id of the newest certificate whose first name is `name`.
+fn id_of(sb: &Sandbox, name: &str) -> String {
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|row| row["names"][0] == name)
+        .map(|row| row["id"].as_i64().unwrap().to_string())
+        .unwrap()
+}
+
+/// A CA whose data folder holds the sandbox's, and a leaf for `localhost` from it
+/// (`localhost.crt`, `localhost.key`, `localhost-chain.pem`).
+fn ca_with_localhost(extra: &[&str]) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.init(extra);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    sb.ok(&["root", "--out", "root.pem"]);
+    sb
+}
+
+#[test]
+fn a_correct_server_behind_nginx_passes_and_says_where_its_chain_ends() {
+    let sb = ca_with_localhost(&[]);
+    let nginx = Tls::nginx(
+        sb.path(),
+        &sb.file("localhost-chain.pem"),
+        &sb.file("localhost.key"),
+    );
+    let (status, report) = check(&sb, &[&nginx.url()]);
+    assert_eq!(status, 0, "{report:#}");
+    assert_eq!(report["clients_connect"], true);
+    assert_eq!(report["verdict"], "note", "{report:#}");
+    assert_eq!(report["address"], format!("127.0.0.1:{}", nginx.port));
+    assert_eq!(report["issued_here"], 1);
+    finding(&report, "chain-complete", "ok");
+    let trusted = finding(&report, "trusted", "ok");
+    assert!(
+        trusted["fact"].as_str().unwrap().contains("this CA's root"),
+        "{trusted}"
+    );
+    let name = finding(&report, "name-match", "ok");
+    assert!(
+        name["fact"].as_str().unwrap().contains("localhost"),
+        "{name}"
+    );
+    finding(&report, "internal-name", "note");
+    finding(&report, "valid", "ok");
+    finding(&report, "server-auth", "ok");
+    let outlook = finding(&report, "msstd", "ok");
+    assert!(
+        outlook["fact"]
+            .as_str()
+            .unwrap()
+            .contains("msstd:localhost"),
+        "{outlook}"
+    );
+    finding(&report, "no-revocation-info", "note");
+    // Debian's nginx asked for every version: OpenSSL 3 at its default security level still
+    // refuses TLS 1.0 and 1.1.
+    let versions = &report["tls"]["versions"];
+    assert_eq!(versions["TLSv1.3"], true, "{report:#}");
+    assert_eq!(versions["TLSv1.2"], true, "{report:#}");
+    assert_eq!(versions["TLSv1.0"], false, "{report:#}");
+    assert_eq!(versions["TLSv1.1"], false, "{report:#}");
+    assert_eq!(report["tls"]["version"], "TLSv1.3");
+    assert_eq!(report["chain"].as_array().unwrap().len(), 2);
+    // The same in words: one line per finding, and the verdict.
+    let out = sb.ok(&["check", &nginx.url()]);
+    assert!(out.contains("Clients will connect to"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("ok    trust")), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    // Without the URL, the data folder is checked as before.
+    assert!(sb.ok(&["check"]).contains("is sound"));
+}
+
+#[test]
+fn without_a_data_folder_the_chain_is_judged_against_a_root_file_or_reported_unknown() {
+    let sb = ca_with_localhost(&[]);
+    let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let elsewhere = Sandbox::new();
+    std::fs::copy(sb.file("root.pem"), elsewhere.file("root.pem")).unwrap();
+    let (status, report) = check(&elsewhere, &[&server.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let unknown = finding(&report, "unknown-issuer", "fail");
+    assert!(
+        unknown["fix"].as_str().unwrap().contains("--root FILE"),
+        "{unknown}"
+    );
+    assert!(!elsewhere.data().exists(), "no data folder is made");
+    let (status, report) = check(&elsewhere, &[&server.url(), "--root", "root.pem"]);
+    assert_eq!(status, 0, "{report:#}");
+    finding(&report, "trusted", "ok");
+    assert_eq!(report["trust"], "the root in root.pem");
+    // A root file that holds no certificate is refused.
+    std::fs::write(elsewhere.file("junk.pem"), "not a certificate").unwrap();
+    let err = elsewhere.refused(&["check", &server.url(), "--root", "junk.pem"]);
+    assert!(err.contains("holds no certificate"), "{err}");
+    let err = elsewhere.refused(&["check", &server.url(), "--root", "missing.pem"]);
+    assert!(err.contains("missing.pem"), "{err}");
+}
+
+#[test]
+fn a_missing_intermediate_or_a_wrong_one_fails_the_chain() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    openssl_root(dir, "root", "Test Root");
+    openssl_root(dir, "other", "Other Intermediate");
+    // An intermediate under the root, and a leaf under the intermediate.
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "inter.key",
+            "-out",
+            "inter.csr",
+            "-subj",
+            "/CN=Test Intermediate",
+        ],
+    );
+    std::fs::write(
+        sb.file("inter.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    openssl_ok(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "inter.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "inter.crt",
+            "-days",
+            "3650",
+            "-extfile",
+            "inter.ext",
+        ],
+    );
+    openssl_leaf(
+        dir,
+        "leaf",
+        "inter",
+        "2048",
+        "sha256",
+        SERVER_EXTENSIONS,
+        &["-days", "90"],
+    );
+    let root = ["--root", "root.crt"];
+    let with_args = |server: &Tls| {
+        let url = server.url();
+        let mut args = vec![url];
+        args.extend(root.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let run = |server: &Tls| {
+        let args = with_args(server);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        check(&sb, &args)
+    };
+    // Only the leaf: the intermediate is missing.
+    let alone = Tls::openssl(dir, "leaf.crt", "leaf.key", &[]);
+    let (status, report) = run(&alone);
+    assert_eq!(status, 1, "{report:#}");
+    let incomplete = finding(&report, "chain-incomplete", "fail");
+    assert!(
+        incomplete["fact"]
+            .as_str()
+            .unwrap()
+            .contains("Test Intermediate"),
+        "{incomplete}"
+    );
+    drop(alone);
+    // The leaf and its intermediate: complete, even without the root.
+    let whole = Tls::openssl(dir, "leaf.crt", "leaf.key", &["-cert_chain", "inter.crt"]);
+    let (status, report) = run(&whole);
+    assert_eq!(status, 0, "{report:#}");
+    finding(&report, "chain-complete", "ok");
+    finding(&report, "trusted", "ok");
+    drop(whole);
+    // The leaf and another CA's certificate: incomplete, and the stranger named.
+    let wrong = Tls::openssl(dir, "leaf.crt", "leaf.key", &["-cert_chain", "other.crt"]);
+    let (status, report) = run(&wrong);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "chain-incomplete", "fail");
+    let extra = finding(&report, "chain-extra", "warn");
+    assert!(
+        extra["fact"]
+            .as_str()
+            .unwrap()
+            .contains("Other Intermediate"),
+        "{extra}"
+    );
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_not_trusted_and_its_issuer_is_named() {
+    let sb = ca_with_localhost(&[]);
+    let dir = sb.path();
+    openssl_root(dir, "other", "Other Root CA");
+    openssl_leaf(
+        dir,
+        "stranger",
+        "other",
+        "2048",
+        "sha256",
+        SERVER_EXTENSIONS,
+        &["-days", "90"],
+    );
+    let server = Tls::openssl(dir, "stranger.crt", "stranger.key", &[]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let unknown = finding(&report, "unknown-issuer", "fail");
+    let fact = unknown["fact"].as_str().unwrap();
+    assert!(
+        fact.contains("Other Root CA") && fact.contains("this CA's root"),
+        "{unknown}"
+    );
+    assert_eq!(report["issued_here"], Value::Null);
+    // The name and dates are still judged: only the trust fails.
+    finding(&report, "name-match", "ok");
+    assert_eq!(
+        codes_failing(&report),
+        ["chain-incomplete", "unknown-issuer"],
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_name_mismatch_lists_the_names_held_and_how_to_get_the_right_one() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let server = Tls::openssl(sb.path(), "www.example.com.crt", "www.example.com.key", &[]);
+    for url in [server.url(), format!("https://127.0.0.1:{}", server.port)] {
+        let (status, report) = check(&sb, &[&url]);
+        assert_eq!(status, 1, "{report:#}");
+        let mismatch = finding(&report, "name-mismatch", "fail");
+        assert!(
+            mismatch["fact"]
+                .as_str()
+                .unwrap()
+                .contains("www.example.com"),
+            "{mismatch}"
+        );
+        assert!(
+            mismatch["fix"].as_str().unwrap().contains("`ca issue "),
+            "{mismatch}"
+        );
+        finding(&report, "trusted", "ok");
+    }
+    let out = sb.run(&["check", &server.url()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL  name") && l.contains("Fix: ")),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("ca: error: some clients will not connect"),
+        "{stderr}"
+    );
+}
+
+/// `openssl ca` in `dir` with `root` as the CA: a leaf `NAME.crt` for localhost valid from
+/// `start` to `end` (YYYYMMDDHHMMSSZ).
+fn dated_leaf(dir: &Path, name: &str, start: &str, end: &str) {
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\npolicy = p\n\
+         default_md = sha256\nunique_subject = no\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "1000\n").unwrap();
+    std::fs::write(dir.join("server.ext"), SERVER_EXTENSIONS).unwrap();
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    openssl_ok(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "root.crt",
+            "-keyfile",
+            "root.key",
+            "-in",
+            &format!("{name}.csr"),
+            "-out",
+            &format!("{name}.crt"),
+            "-notext",
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+#[test]
+fn expired_not_yet_valid_and_overlong_certificates_fail_with_their_dates() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    openssl_root(dir, "root", "Dates Root");
+    let stamp = |at: time::OffsetDateTime| {
+        let f = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+        at.format(&f).unwrap()
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let cases = [
+        ("expired", stamp(now - day * 60), stamp(now - day * 2)),
+        ("not-yet-valid", stamp(now + day * 3), stamp(now + day * 90)),
+        (
+            "validity-too-long",
+            stamp(now - day),
+            stamp(now + day * 900),
+        ),
+        ("expires-soon", stamp(now - day), stamp(now + day * 10)),
+    ];
+    for (code, start, end) in cases {
+        dated_leaf(dir, code, &start, &end);
+        let server = Tls::openssl(dir, &format!("{code}.crt"), &format!("{code}.key"), &[]);
+        let (status, report) = check(&sb, &[&server.url(), "--root", "root.crt"]);
+        let verdict = if code == "expires-soon" {
+            "warn"
+        } else {
+            "fail"
+        };
+        finding(&report, code, verdict);
+        assert_eq!(status, if verdict == "fail" { 1 } else { 0 }, "{report:#}");
+        assert_eq!(
+            codes_failing(&report),
+            if verdict == "fail" {
+                vec![code.to_owned()]
+            } else {
+                vec![]
+            },
+            "{report:#}"
+        );
+    }
+}
+
+#[test]
+fn a_revoked_certificate_is_seen_by_its_crl_and_its_ocsp_responder() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let ca = Server::start(&sb);
+    sb.ok(&["config", "set", "url", &ca.http]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 0, "{report:#}");
+    let crl = finding(&report, "crl-good", "ok");
+    assert!(
+        crl["fact"].as_str().unwrap().contains("/certsrv/ca.crl"),
+        "{crl}"
+    );
+    let ocsp = finding(&report, "ocsp-good", "ok");
+    assert!(ocsp["fact"].as_str().unwrap().contains("/ocsp"), "{ocsp}");
+    let id = id_of(&sb, "localhost");
+    sb.ok(&["revoke", &id, "--reason", "keyCompromise"]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let revoked = findings(&report, "revoked");
+    assert_eq!(revoked.len(), 2, "the CRL and OCSP both say so: {report:#}");
+    for finding in revoked {
+        assert_eq!(finding["verdict"], "fail");
+        let renew = format!("`ca renew {id}`");
+        assert!(
+            finding["fix"].as_str().unwrap().contains(&renew),
+            "{finding}"
+        );
+    }
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fact"].as_str().unwrap().contains("keyCompromise")),
+        "{report:#}"
+    );
+    // With the CA's server stopped, nothing answers: Outlook and its kind refuse.
+    drop(ca);
+    let (status, report) = check(&sb, &[&server.url(), "--timeout", "3"]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "revocation-unreachable", "fail");
+    finding(&report, "crl-unusable", "warn");
+    finding(&report, "ocsp-unusable", "warn");
+}
+
+#[test]
+fn sha1_and_rsa_1024_certificates_fail_and_tls_1_0_still_on_is_a_fact() {
+    let sb = Sandbox::new();
+    let dir = sb.path();
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.crt",
+            "-subj",
+            "/CN=Legacy Root",
+            "-days",
+            "3650",
+            "-sha256",
+        ],
+    );
+    openssl_leaf(
+        dir,
+        "old",
+        "root",
+        "1024",
+        "sha1",
+        SERVER_EXTENSIONS,
+        &["-days", "90"],
+    );
+    // OpenSSL 3 serves RSA-1024, SHA-1 and TLS 1.0 only at security level 0.
+    let server = Tls::openssl(
+        dir,
+        "old.crt",
+        "old.key",
+        &["-cipher", "DEFAULT@SECLEVEL=0", "-min_protocol", "TLSv1"],
+    );
+    let (status, report) = check(&sb, &[&server.url(), "--root", "root.crt"]);
+    assert_eq!(status, 1, "{report:#}");
+    let weak = finding(&report, "weak-key", "fail");
+    assert!(
+        weak["fact"].as_str().unwrap().contains("1024 bits"),
+        "{weak}"
+    );
+    let sha1 = finding(&report, "sha1", "fail");
+    assert!(
+        sha1["fact"]
+            .as_str()
+            .unwrap()
+            .contains("sha1WithRSAEncryption"),
+        "{sha1}"
+    );
+    assert_eq!(codes_failing(&report), ["weak-key", "sha1"], "{report:#}");
+    // The chain itself is followed to the root despite its weak signature.
+    finding(&report, "trusted", "ok");
+    assert_eq!(report["tls"]["versions"]["TLSv1.0"], true, "{report:#}");
+    assert_eq!(report["tls"]["versions"]["TLSv1.1"], true, "{report:#}");
+    finding(&report, "legacy-versions", "note");
+
+    // A modern server on the same root: TLS 1.0 and 1.1 off, and no note about them.
+    openssl_leaf(
+        dir,
+        "new",
+        "root",
+        "2048",
+        "sha256",
+        SERVER_EXTENSIONS,
+        &["-days", "90"],
+    );
+    let modern = Tls::openssl(dir, "new.crt", "new.key", &["-min_protocol", "TLSv1.2"]);
+    let (status, report) = check(&sb, &[&modern.url(), "--root", "root.crt"]);
+    assert_eq!(status, 0, "{report:#}");
+    assert_eq!(report["tls"]["versions"]["TLSv1.0"], false, "{report:#}");
+    assert!(
+        findings(&report, "legacy-versions").is_empty(),
+        "{report:#}"
+    );
+    finding(&report, "key", "ok");
+}
+
+#[test]
+fn smtp_is_checked_after_starttls_and_a_server_without_it_is_named() {
+    let sb = ca_with_localhost(&[]);
+    let smtp = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", true);
+    let url = format!("smtp://localhost:{}", smtp.port);
+    let (status, report) = check(&sb, &[&url]);
+    assert_eq!(status, 0, "{report:#}");
+    let connected = finding(&report, "connected", "ok");
+    assert!(
+        connected["fact"].as_str().unwrap().contains("STARTTLS"),
+        "{connected}"
+    );
+    finding(&report, "trusted", "ok");
+    finding(&report, "name-match", "ok");
+    assert!(
+        findings(&report, "msstd").is_empty(),
+        "Outlook Anywhere is HTTPS only"
+    );
+    assert_eq!(report["scheme"], "smtp");
+    drop(smtp);
+    let plain = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", false);
+    let (status, report) = check(&sb, &[&format!("smtp://localhost:{}", plain.port)]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "no-starttls", "fail");
+    // Checked as TLS from the first byte, the SMTP greeting is no handshake.
+    let (status, report) = check(
+        &sb,
+        &[&format!("localhost:{}", plain.port), "--timeout", "3"],
+    );
+    assert_eq!(status, 1, "{report:#}");
+    let not_tls = finding(&report, "not-tls", "fail");
+    assert!(
+        not_tls["fix"].as_str().unwrap().contains("smtp://"),
+        "{not_tls}"
+    );
+}
+
+#[test]
+fn hostile_urls_are_refused_and_dead_or_silent_servers_fail_in_bounded_time() {
+    let sb = ca_with_localhost(&[]);
+    let huge = format!("https://{}.example.com", "a".repeat(5000));
+    for bad in [
+        "https://",
+        "http://localhost",
+        "gopher://localhost",
+        "https://user:secret@localhost",
+        "https://localhost:99999",
+        "https://*.example.com",
+        "https://bad_name.example.com",
+        huge.as_str(),
+        "\u{1b}[2Jhttps://localhost",
+    ] {
+        let err = sb.refused(&["check", bad]);
+        assert!(!err.contains("secret"), "{err}");
+        assert!(err.len() < 600, "{err}");
+    }
+    sb.refused(&["check", "--json"]);
+    sb.refused(&["check", "--root", "root.pem"]);
+    sb.refused(&["check", "https://localhost", "--timeout", "0"]);
+    // Nobody listens.
+    let dead = free_port();
+    let (status, report) = check(&sb, &[&format!("https://127.0.0.1:{dead}")]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "unreachable", "fail");
+    assert_eq!(report["tls"], Value::Null);
+    // A server that accepts connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        while let Ok((stream, _)) = silent.accept() {
+            kept.push(stream);
+            if kept.len() >= 8 {
+                break;
+            }
+        }
+    });
+    let (status, report) = check(
+        &sb,
+        &[&format!("https://127.0.0.1:{port}"), "--timeout", "1"],
+    );
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "no-answer", "fail");
+    drop(held);
+    // A name that does not resolve.
+    let (status, report) = check(&sb, &["https://no-such-host.invalid", "--timeout", "3"]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "dns", "fail");
+}
+
+#[test]
+fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
+    let sb = Sandbox::new();
+    let ca = Server::start(&sb);
+    std::fs::write(sb.file("pw"), "alice password\n").unwrap();
+    sb.ok(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    let id = id_of(&sb, "localhost");
+    let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let web = client(&sb);
+    let page = |url: &str| {
+        web.post(format!("{}/certsrv/admin/check", ca.https()))
+            .basic_auth("admin", Some(&ca.admin_password))
+            .form(&[("url", url)])
+            .send()
+            .unwrap()
+    };
+    let form = web
+        .get(format!("{}/certsrv/admin/check", ca.https()))
+        .basic_auth("admin", Some(&ca.admin_password))
+        .send()
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().unwrap().contains("name=\"url\""));
+    let admin = web
+        .get(format!("{}/certsrv/admin", ca.https()))
+        .basic_auth("admin", Some(&ca.admin_password))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(admin.contains("href=\"/certsrv/admin/check\""), "{admin}");
+
+    let good = page(&server.url());
+    assert_eq!(good.status(), StatusCode::OK);
+    let text = good.text().unwrap();
+    assert!(text.contains("Clients will connect."), "{text}");
+    assert!(
+        text.contains(&format!("href=\"/certsrv/cert/{id}\"")),
+        "{text}"
+    );
+    assert!(text.contains("msstd:localhost"), "{text}");
+
+    // The certificate page offers the check of its host.
+    let cert_page = web
+        .get(format!("{}/certsrv/cert/{id}", ca.https()))
+        .basic_auth("admin", Some(&ca.admin_password))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        cert_page.contains("action=\"/certsrv/admin/check\""),
+        "{cert_page}"
+    );
+    assert!(
+        cert_page.contains("value=\"https://localhost\""),
+        "{cert_page}"
+    );
+
+    // A port nobody listens on: a page that says so.
+    let dead = page(&format!("https://127.0.0.1:{}", free_port()));
+    assert_eq!(dead.status(), StatusCode::OK);
+    let text = dead.text().unwrap();
+    assert!(text.contains("Some clients will not connect"), "{text}");
+    assert!(text.contains("cannot be reached"), "{text}");
+
+    // Hostile input: a readable refusal, nothing echoed unescaped.
+    for bad in [
+        "<script>alert(1)</script>",
+        "https://user:pw@localhost",
+        "gopher://x",
+    ] {
+        let refused = page(bad);
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let text = refused.text().unwrap();
+        assert!(!text.contains("<script>alert"), "{text}");
+    }
+    let huge = format!("https://{}.example", "a".repeat(10_000));
+    assert_eq!(page(&huge).status(), StatusCode::BAD_REQUEST);
+    let oversized = format!("https://{}.example", "a".repeat(70_000));
+    assert_eq!(page(&oversized).status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Admins only, and only from this site.
+    let as_requester = web
+        .post(format!("{}/certsrv/admin/check", ca.https()))
+        .basic_auth("alice", Some("alice password"))
+        .form(&[("url", server.url())])
+        .send()
+        .unwrap();
+    assert_eq!(as_requester.status(), StatusCode::FORBIDDEN);
+    let anonymous = web
+        .post(format!("{}/certsrv/admin/check", ca.https()))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[("url", server.url())])
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let cross_site = web
+        .post(format!("{}/certsrv/admin/check", ca.https()))
+        .basic_auth("admin", Some(&ca.admin_password))
+        .header("Origin", "https://evil.example")
+        .form(&[("url", server.url())])
+        .send()
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    // A server that never answers: the page comes back before the request's deadline.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        while let Ok((stream, _)) = silent.accept() {
+            kept.push(stream);
+        }
+    });
+    let stalled = page(&format!("https://127.0.0.1:{port}"));
+    assert_eq!(stalled.status(), StatusCode::OK);
+    let text = stalled.text().unwrap();
+    assert!(text.contains("did not complete a TLS handshake"), "{text}");
+}
