@@ -18,4 +18,5 @@ mod hardening;
 mod lifecycle;
 mod ocsp;
 mod reliability;
+mod service;
 mod web;
