@@ -78,6 +78,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Show the ACME server's settings and its recent orders.
     Acme,
+    /// Write the shell completion script for SHELL to standard output.
+    Completions(cmd::completions::Args),
+    /// Write the manual pages (ca.1, ca-serve.1, ...) into a folder.
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -142,6 +146,8 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
                 cmd::serve::run(data_given.then_some(cli.data.as_path()), args).await
             }
             Command::Acme => cmd::acme::run(&cli.data).await,
+            Command::Completions(args) => cmd::completions::run(Cli::command(), args),
+            Command::Man(args) => cmd::man::run(Cli::command(), args),
         }
     })
 }
