@@ -214,6 +214,22 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_file_and_the_readmes_example_are_read() {
+        let packaged = parse(include_str!("../packaging/ca.toml")).unwrap();
+        assert_eq!(packaged.data, Some(PathBuf::from("/var/lib/ca")));
+        assert_eq!(packaged.http, Some("127.0.0.1:8080".parse().unwrap()));
+        let readme = include_str!("../README.md");
+        let example = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap();
+        let file = parse(example).unwrap();
+        assert_eq!(file.hostname.len(), 2);
+        assert!(file.data.is_some() && file.https.is_some() && file.log.is_some());
+    }
+
+    #[test]
     fn an_empty_file_sets_nothing() {
         assert_eq!(parse("").unwrap(), ConfigFile::default());
         assert_eq!(parse("# only comments\n\n").unwrap(), ConfigFile::default());
