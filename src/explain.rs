@@ -134,10 +134,12 @@ fn core_sentence(err: &Error) -> String {
         Error::LogOutdated(_) => format!(
             "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
         ),
-        Error::CaKeyLocked { .. } => format!("{err}: set $CA_PASSPHRASE to its passphrase"),
-        Error::CaKeyPassphrase { .. } => {
-            format!("{err}; $CA_PASSPHRASE must hold the passphrase the CA was created with")
-        }
+        Error::CaKeyLocked { .. } => format!(
+            "{err}: set $CA_PASSPHRASE to its passphrase (a service gets it from the systemd credential ca.passphrase)"
+        ),
+        Error::CaKeyPassphrase { .. } => format!(
+            "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase the CA was created with"
+        ),
         Error::NotFound(_) => format!("{err}: `ca list` (or `ca user list`) shows what there is"),
         Error::Io { source, .. } => {
             let advice = match source.kind() {

@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[macro_use]
 mod output;
 mod cmd;
+mod config_file;
 mod explain;
+mod log;
 
 /// An embedded private certificate authority: a root your clients trust, server certificates
 /// with the right names, keys and dates, and a log of everything issued.
@@ -92,21 +95,24 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Show the ACME server's settings and its recent orders.
     Acme,
+    /// Write the shell completion script for SHELL to standard output.
+    Completions(cmd::completions::Args),
+    /// Write the manual pages (ca.1, ca-serve.1, ...) into a folder.
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
-    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
-        Ok(matches) => matches,
-        Err(err) => return explain::usage_error(err),
-    };
-    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => return explain::usage_error(err),
     };
     // DESIGN §5: secrets never travel on the command line, where `ps` shows them to everyone.
     if let Some(url) = &cli.database
         && url.has_password()
-        && matches.value_source("database") == Some(clap::parser::ValueSource::CommandLine)
+        && matches.value_source("database") == Some(ValueSource::CommandLine)
     {
         eprintln!(
             "ca: error: the database URL given with --database holds a password, which would be visible to every user of this machine: \
@@ -115,22 +121,14 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     cmd::set_database(cli.database.clone());
-    // PostgreSQL's notices ("relation ... already exists, skipping" as migrations check
-    // themselves) say nothing to an administrator.
-    let default_filter = if matches!(cli.command, Command::Serve(_)) {
-        "info,sqlx::postgres::notice=warn"
+    // `ca serve` takes the data folder from its configuration file unless it is given here.
+    let data_given = matches.value_source("data") != Some(ValueSource::DefaultValue);
+    log::init(if matches!(cli.command, Command::Serve(_)) {
+        cmd::serve::DEFAULT_LOG
     } else {
         "warn"
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CA_LOG")
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match run(cli) {
+    });
+    match run(cli, data_given) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`ca list | head -1`) is not a failure.
         Err(err) if explain::is_broken_pipe(&err) => ExitCode::SUCCESS,
@@ -141,7 +139,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
     // The server answers many clients at once on every core; a command does one thing.
     let runtime = if matches!(cli.command, Command::Serve(_)) {
         tokio::runtime::Builder::new_multi_thread()
@@ -174,8 +172,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,
             Command::User(command) => cmd::user::run(&cli.data, command).await,
-            Command::Serve(args) => cmd::serve::run(&cli.data, args).await,
+            Command::Serve(args) => {
+                cmd::serve::run(data_given.then_some(cli.data.as_path()), args).await
+            }
             Command::Acme => cmd::acme::run(&cli.data).await,
+            Command::Completions(args) => cmd::completions::run(Cli::command(), args),
+            Command::Man(args) => cmd::man::run(Cli::command(), args),
         }
     })
 }

@@ -18,5 +18,7 @@ mod fuzz_seeds;
 mod hardening;
 mod lifecycle;
 mod ocsp;
+mod package;
 mod reliability;
+mod service;
 mod web;

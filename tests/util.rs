@@ -57,13 +57,18 @@ impl Sandbox {
 
     /// `ca` with `--data` set, run in the sandbox folder.
     pub fn ca(&self) -> Command {
+        let mut cmd = self.ca_bare();
+        cmd.arg("--data").arg(self.data());
+        cmd
+    }
+
+    /// `ca` run in the sandbox folder with nothing from the machine: no data folder, passphrase
+    /// or credentials from the environment, and no configuration file (not even
+    /// /etc/ca/ca.toml, which the package test installs while other tests run).
+    pub fn ca_bare(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca"));
-        cmd.current_dir(self.path())
-            .env_remove("CA_PASSPHRASE")
-            .env_remove("CA_DATA")
-            .arg("--data")
-            .arg(self.data())
-            .stdin(Stdio::null());
+        isolate(&mut cmd);
+        cmd.current_dir(self.path()).stdin(Stdio::null());
         self.log_env(&mut cmd);
         cmd
     }
@@ -231,6 +236,15 @@ pub fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Keeps the machine's settings for `ca` out of `cmd`.
+pub fn isolate(cmd: &mut Command) {
+    cmd.env_remove("CA_PASSPHRASE")
+        .env_remove("CA_DATA")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("JOURNAL_STREAM")
+        .env("CA_CONFIG", "/dev/null");
+}
+
 /// Runs `openssl ARGS` in `dir`. A missing `openssl` is a failure, never a skip.
 pub fn openssl(dir: &Path, args: &[&str]) -> Output {
     Command::new("openssl")
@@ -314,16 +328,14 @@ impl Server {
     /// Starts `ca serve` with `args`, through `wrapper` (a command such as `prlimit ... --`,
     /// empty for none), logging at `level`.
     pub fn start_wrapped(sb: &Sandbox, wrapper: &[&str], args: &[&str], level: &str) -> Server {
-        use std::io::BufRead;
         let mut command = match wrapper.split_first() {
             None => sb.ca(),
             Some((program, rest)) => {
                 let mut cmd = Command::new(program);
+                isolate(&mut cmd);
                 cmd.current_dir(sb.path())
                     .args(rest)
                     .arg(env!("CARGO_BIN_EXE_ca"))
-                    .env_remove("CA_PASSPHRASE")
-                    .env_remove("CA_DATA")
                     .arg("--data")
                     .arg(sb.data())
                     .stdin(Stdio::null());
@@ -331,10 +343,18 @@ impl Server {
                 cmd
             }
         };
-        let mut child = command
+        command
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
             .args(args)
-            .env("CA_LOG", level)
+            .env("CA_LOG", level);
+        Self::spawn(command)
+    }
+
+    /// Starts `command`, a `ca serve` whose output is not redirected yet, and reads its
+    /// start-up lines up to both listening addresses.
+    pub fn spawn(mut command: Command) -> Server {
+        use std::io::BufRead;
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -399,6 +419,35 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Sends the server `signal` (`HUP`, `TERM`, ...).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Waits until the server's log holds `text` (or the server exits, or a minute passes),
+    /// and returns the log.
+    pub fn wait_for_log(&mut self, text: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let log = self.log_text();
+            if log.contains(text) {
+                return log;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("ca serve exited ({status}) before logging {text:?}: {log}");
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "ca serve did not log {text:?}: {log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Asks the server to stop (SIGTERM, as Ctrl-C or a service manager would) and returns its
     /// exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
@@ -407,6 +456,11 @@ impl Server {
             .status()
             .unwrap();
         assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
+    /// Waits for the server to exit (after a signal sent with [`Server::signal`]).
+    pub fn wait_exit(mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
     }
 

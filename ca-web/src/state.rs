@@ -1,6 +1,6 @@
 //! What every handler shares: the authority, and the credentials verified recently.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ca_core::Authority;
 
@@ -13,8 +13,9 @@ pub struct AppState {
     pub(crate) credentials: Arc<CredentialCache>,
     pub(crate) throttle: Arc<Throttle>,
     /// The server's HTTPS address as clients write it (`https://NAME:PORT`), for pages read
-    /// over plain HTTP that point at the ACME directory.
-    pub(crate) https_origin: Option<Arc<str>>,
+    /// over plain HTTP that point at the ACME directory; shared by every clone, so that a
+    /// server given new names tells every page at once.
+    https_origin: Arc<RwLock<Option<Arc<str>>>>,
 }
 
 impl AppState {
@@ -24,15 +25,30 @@ impl AppState {
         Ok(AppState {
             credentials: Arc::new(CredentialCache::new()?),
             throttle: Arc::new(Throttle::new()),
-            https_origin: None,
+            https_origin: Arc::new(RwLock::new(None)),
             authority,
         })
     }
 
     /// The same state, telling pages the server's HTTPS origin (`https://NAME:PORT`).
-    pub fn with_https_origin(mut self, origin: String) -> Self {
-        self.https_origin = Some(origin.into());
+    pub fn with_https_origin(self, origin: String) -> Self {
+        self.set_https_origin(origin);
         self
+    }
+
+    /// Tells pages from now on that the server's HTTPS origin is `origin`.
+    pub fn set_https_origin(&self, origin: String) {
+        if let Ok(mut current) = self.https_origin.write() {
+            *current = Some(origin.into());
+        }
+    }
+
+    /// The server's HTTPS origin, when it has one.
+    pub(crate) fn https_origin(&self) -> Option<Arc<str>> {
+        self.https_origin
+            .read()
+            .ok()
+            .and_then(|origin| origin.clone())
     }
 }
 

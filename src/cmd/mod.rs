@@ -10,11 +10,13 @@ use ca_core::{Authority, DatabaseUrl, OpenOptions, Passphrase};
 pub(crate) mod acme;
 pub(crate) mod backup;
 pub(crate) mod check;
+pub(crate) mod completions;
 pub(crate) mod config;
 pub(crate) mod export;
 pub(crate) mod init;
 pub(crate) mod issue;
 pub(crate) mod list;
+pub(crate) mod man;
 pub(crate) mod migrate;
 pub(crate) mod ocsp;
 pub(crate) mod pending;
@@ -28,8 +30,28 @@ pub(crate) mod user;
 
 pub(crate) use crate::explain::Refused;
 
-/// The CA key's passphrase, from `$CA_PASSPHRASE` (never from the command line).
+/// The name of the systemd credential that holds the CA key's passphrase
+/// (`LoadCredential=ca.passphrase`, systemd.exec(5)).
+pub(crate) const PASSPHRASE_CREDENTIAL: &str = "ca.passphrase";
+
+/// The CA key's passphrase (never from the command line): the systemd credential
+/// `ca.passphrase` when the service manager passed one (its first line), else
+/// `$CA_PASSPHRASE`.
 pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
+    if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+        let path = Path::new(&dir).join(PASSPHRASE_CREDENTIAL);
+        if path.exists() {
+            let secret = read_password(&path, "CA passphrase")?;
+            if secret.is_empty() {
+                return Err(Refused(format!(
+                    "the credential {} is empty: put the CA key's passphrase in it, or leave it out for an unencrypted key",
+                    path.display()
+                ))
+                .into());
+            }
+            return Ok(Some(Passphrase::new(secret)?));
+        }
+    }
     match std::env::var("CA_PASSPHRASE") {
         Ok(secret) if !secret.is_empty() => Ok(Some(Passphrase::new(secret)?)),
         _ => Ok(None),

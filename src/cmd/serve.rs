@@ -1,19 +1,30 @@
-//! `ca serve`: the /certsrv pages over HTTP and HTTPS.
+//! `ca serve`: the /certsrv pages over HTTP and HTTPS, run as a service: settings from a
+//! configuration file that flags override, SIGHUP to read it again and to take a new server
+//! certificate without dropping a connection, SIGTERM to finish the requests in flight.
 
-use std::net::SocketAddr;
-use std::path::Path;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ca_core::identity::ServerIdentity;
 use ca_core::name::host_name;
 use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
 use ca_core::{Authority, InitOptions, ListFilter, Root, RootSpec, SubjectName};
-use ca_web::{AppState, Listeners, serve, tls_config};
+use ca_web::{AppState, Listeners, TlsConfig, serve, tls_config};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cmd::{Refused, init::describe_new_root, open_options};
+use crate::config_file::ConfigFile;
 
+/// What `ca serve` logs unless `$CA_LOG` or its configuration file say otherwise.
+pub(crate) const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn";
+/// The data folder when neither `--data`, `$CA_DATA` nor the configuration file name one.
+const DEFAULT_DATA: &str = "ca-data";
+const DEFAULT_HTTP: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+const DEFAULT_HTTPS: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8443));
 /// How often the server checks whether its own certificate needs renewing.
 const RENEWAL_CHECK: Duration = Duration::from_secs(6 * 3600);
 /// How often used ACME nonces and abandoned orders are forgotten.
@@ -24,14 +35,20 @@ const OCSP_REFRESH: Duration = Duration::from_secs(3600);
 /// Connections to the store a server keeps.
 const SERVER_CONNECTIONS: u32 = 8;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Args {
-    /// Address for plain HTTP (downloads work for anyone; passwords only from this machine).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-    http: SocketAddr,
-    /// Address for HTTPS.
-    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
-    https: SocketAddr,
+    /// The configuration file (TOML) [default: /etc/ca/ca.toml when it exists]. Its keys are
+    /// data, http, https, hostname and log; the flags here, --data, $CA_DATA and $CA_LOG
+    /// override them. SIGHUP reads it again.
+    #[arg(long, env = "CA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address for plain HTTP (downloads work for anyone; passwords only from this machine)
+    /// [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Address for HTTPS [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR")]
+    https: Option<SocketAddr>,
     /// A name clients use to reach this server, for its HTTPS certificate; repeatable
     /// [default: this machine's host name]. localhost and 127.0.0.1 are added when the root's
     /// name constraints permit them.
@@ -39,23 +56,85 @@ pub(crate) struct Args {
     hostname: Vec<SubjectName>,
 }
 
-pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+/// What the server runs with: each from its flag (or environment variable), else from the
+/// configuration file, else the default.
+#[derive(Clone, Debug, PartialEq)]
+struct Settings {
+    data: PathBuf,
+    http: SocketAddr,
+    https: SocketAddr,
+    /// Empty for this machine's host name.
+    hostname: Vec<SubjectName>,
+    log: Option<String>,
+    /// The database holding the log: `--database` or `$CA_DATABASE`, else the file's.
+    database: Option<ca_core::DatabaseUrl>,
+}
+
+impl Settings {
+    /// `data` is the folder given by `--data` or `$CA_DATA`, if one was.
+    fn of(data: Option<&Path>, args: &Args, file: &ConfigFile) -> Settings {
+        Settings {
+            data: data
+                .map(Path::to_owned)
+                .or_else(|| file.data.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            http: args.http.or(file.http).unwrap_or(DEFAULT_HTTP),
+            https: args.https.or(file.https).unwrap_or(DEFAULT_HTTPS),
+            hostname: if args.hostname.is_empty() {
+                file.hostname.clone()
+            } else {
+                args.hostname.clone()
+            },
+            log: file.log.clone(),
+            database: crate::cmd::database().or_else(|| file.database.clone()),
+        }
+    }
+
+    /// How the server opens its CA: the log in the database these settings name.
+    fn open_options(&self) -> anyhow::Result<ca_core::OpenOptions> {
+        Ok(ca_core::OpenOptions {
+            database: self.database.clone(),
+            ..open_options(SERVER_CONNECTIONS)?
+        })
+    }
+
+    /// The names asked for, or this machine's host name; and whether it was that default.
+    fn wanted_names(&self) -> anyhow::Result<(Vec<SubjectName>, bool)> {
+        if self.hostname.is_empty() {
+            Ok((vec![host_name().parse()?], true))
+        } else {
+            Ok((self.hostname.clone(), false))
+        }
+    }
+}
+
+/// Serves the CA in the data folder; `data` is the folder given by `--data` or `$CA_DATA`.
+pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
+    // Before anything else: until a handler is installed, SIGHUP would end the process.
+    let hangup = signal(SignalKind::hangup())
+        .map_err(|err| anyhow::anyhow!("cannot receive SIGHUP: {err}"))?;
+    let terminate = signal(SignalKind::terminate())
+        .map_err(|err| anyhow::anyhow!("cannot receive SIGTERM: {err}"))?;
+    let file = match ConfigFile::load(args.config.as_deref())? {
+        Some((path, file)) => {
+            say!("Configuration from {}", absolute(&path).display());
+            file
+        }
+        None => ConfigFile::default(),
+    };
+    let settings = Settings::of(data, &args, &file);
+    crate::log::set_filter(settings.log.as_deref(), DEFAULT_LOG);
     // The addresses first: a server that cannot listen creates nothing.
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr).await.map_err(|err| {
             anyhow::anyhow!(
-                "cannot listen on {addr} ({err}): stop the program that uses it, or choose another address with --http or --https"
+                "cannot listen on {addr} ({err}): stop the program that uses it, or choose another address with --http or --https (or http and https in the configuration file)"
             )
         })
     };
-    let http = bind(args.http).await?;
-    let https = bind(args.https).await?;
-    let defaulted = args.hostname.is_empty();
-    let wanted: Vec<SubjectName> = if defaulted {
-        vec![host_name().parse()?]
-    } else {
-        args.hostname.clone()
-    };
+    let http = bind(settings.http).await?;
+    let https = bind(settings.https).await?;
+    let (wanted, defaulted) = settings.wanted_names()?;
     let init = InitOptions {
         root: RootSpec {
             name: Some(default_root_name(wanted.iter().find_map(SubjectName::dns))),
@@ -65,9 +144,17 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         ..InitOptions::default()
     };
     let (authority, created) =
-        Authority::open_or_init(data, init, open_options(SERVER_CONNECTIONS)?).await?;
+        Authority::open_or_init(&settings.data, init, settings.open_options()?).await?;
     if created {
         describe_new_root(&authority)?;
+    } else {
+        let root = authority.root();
+        say!(
+            "Serving the CA \"{}\" in {}",
+            root.common_name(),
+            absolute(authority.dir()).display()
+        );
+        say!("  root SHA-256 {}", root.fingerprint().colons());
     }
     let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
@@ -75,11 +162,21 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         authority
             .put_user("admin", Role::Admin, &password, "ca serve")
             .await?;
-        say!(
-            "Created the user admin with the password {}",
-            password.reveal()
-        );
-        say!("  (shown only this once; set another with `ca user passwd admin --password-file -`)");
+        if crate::log::stdout_is_journal() {
+            // The journal keeps what it is given, for whoever may read it: no password there.
+            say!(
+                "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
+                absolute(authority.dir()).display()
+            );
+        } else {
+            say!(
+                "Created the user admin with the password {}",
+                password.reveal()
+            );
+            say!(
+                "  (shown only this once; set another with `ca user passwd admin --password-file -`)"
+            );
+        }
     }
     let identity = authority.server_identity(&names).await?;
     let tls = tls_config(&identity)
@@ -93,7 +190,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         https.local_addr()?,
         shown.join(", ")
     );
-    let origin = https_origin(&names, https.local_addr()?);
+    let https_addr = https.local_addr()?;
+    let origin = https_origin(&names, https_addr);
     if authority.settings().acme.enabled {
         // Clients check the server's name, so the directory is given by the first one.
         say!("ACME directory at {origin}/acme/directory");
@@ -107,36 +205,25 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
 
     let authority = Arc::new(authority);
-    let renewer = {
-        let authority = Arc::clone(&authority);
-        let tls = tls.clone();
-        let names = names.clone();
-        tokio::spawn(async move {
-            let mut current = identity.not_after;
-            loop {
-                tokio::time::sleep(RENEWAL_CHECK).await;
-                match authority.server_identity(&names).await {
-                    Ok(identity) if identity.not_after != current => match tls.replace(&identity) {
-                        Ok(()) => {
-                            current = identity.not_after;
-                            tracing::info!(not_after = %identity.not_after, "renewed the server's HTTPS certificate");
-                        }
-                        Err(err) => {
-                            tracing::error!(%err, "could not use the renewed HTTPS certificate")
-                        }
-                    },
-                    Ok(_) => {}
-                    Err(err) => {
-                        tracing::error!(%err, "could not renew the server's HTTPS certificate")
-                    }
-                }
-            }
-        })
-    };
+    let state = AppState::new(Arc::clone(&authority))?.with_https_origin(origin);
+    let keeper = tokio::spawn(
+        Keeper {
+            authority: Arc::clone(&authority),
+            tls: tls.clone(),
+            state: state.clone(),
+            https: https_addr,
+            names,
+            leaf: identity.chain.first().cloned().unwrap_or_default(),
+            not_after: identity.not_after,
+            data: data.map(Path::to_owned),
+            args,
+            running: settings,
+        }
+        .run(hangup),
+    );
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
     let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
-    let state = AppState::new(Arc::clone(&authority))?.with_https_origin(origin);
     serve(
         Listeners {
             http: Some(http),
@@ -144,15 +231,126 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         },
         state,
         Some(tls),
-        shutdown_signal(),
+        shutdown_signal(terminate),
     )
     .await?;
-    renewer.abort();
+    keeper.abort();
     watcher.abort();
     pruner.abort();
     signer.abort();
     say!("stopped");
     Ok(())
+}
+
+/// Keeps the server's own certificate current: renews it when due, and on SIGHUP reads the
+/// configuration file again and takes the certificate for its names, each presented from the
+/// next TLS handshake on while open connections carry on.
+struct Keeper {
+    authority: Arc<Authority>,
+    tls: TlsConfig,
+    state: AppState,
+    /// The HTTPS address listened on, for the origin pages give.
+    https: SocketAddr,
+    /// The names on the certificate presented now, the certificate (DER) and its expiry.
+    names: Vec<SubjectName>,
+    leaf: Vec<u8>,
+    not_after: time::OffsetDateTime,
+    /// The data folder given by `--data` or `$CA_DATA`, and the flags: they still win.
+    data: Option<PathBuf>,
+    args: Args,
+    /// The settings in force.
+    running: Settings,
+}
+
+impl Keeper {
+    async fn run(mut self, mut hangup: Signal) {
+        let mut hangups = true;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(RENEWAL_CHECK) => {
+                    match self.authority.server_identity(&self.names).await {
+                        Ok(identity) => self.present(identity),
+                        Err(err) => {
+                            tracing::error!(%err, "could not renew the server's HTTPS certificate")
+                        }
+                    }
+                }
+                received = hangup.recv(), if hangups => {
+                    if received.is_none() {
+                        hangups = false;
+                        continue;
+                    }
+                    if let Err(err) = self.reload().await {
+                        tracing::error!(
+                            "the configuration was not reloaded: {}; the server carries on as it was",
+                            crate::explain::sentence(&err)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the configuration file again and applies what can change while the server runs:
+    /// the log filter and the names on its certificate (which is read again from the data
+    /// folder, or made anew for new names).
+    async fn reload(&mut self) -> anyhow::Result<()> {
+        let file = ConfigFile::load(self.args.config.as_deref())?
+            .map(|(_, file)| file)
+            .unwrap_or_default();
+        let wanted = Settings::of(self.data.as_deref(), &self.args, &file);
+        let (names, defaulted) = wanted.wanted_names()?;
+        let names = server_names(self.authority.root(), names, defaulted)?;
+        let identity = self.authority.server_identity(&names).await?;
+        crate::log::set_filter(wanted.log.as_deref(), DEFAULT_LOG);
+        let restart: Vec<&str> = [
+            ("data", wanted.data != self.running.data),
+            ("database", wanted.database != self.running.database),
+            ("http", wanted.http != self.running.http),
+            ("https", wanted.https != self.running.https),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect();
+        if !restart.is_empty() {
+            tracing::warn!(
+                "{} changed: that takes effect when the server restarts",
+                restart.join(", ")
+            );
+        }
+        self.names = names;
+        self.state
+            .set_https_origin(https_origin(&self.names, self.https));
+        self.running.hostname = wanted.hostname;
+        self.running.log = wanted.log;
+        self.present(identity);
+        let shown: Vec<String> = self.names.iter().map(SubjectName::shown).collect();
+        tracing::info!(
+            not_after = %self.not_after,
+            "reloaded the configuration; the HTTPS certificate is for {}",
+            shown.join(", ")
+        );
+        Ok(())
+    }
+
+    /// Presents `identity` from the next handshake on, if it is not the one presented now.
+    fn present(&mut self, identity: ServerIdentity) {
+        if identity.chain.first() == Some(&self.leaf) {
+            return;
+        }
+        match self.tls.replace(&identity) {
+            Ok(()) => {
+                self.leaf = identity.chain.first().cloned().unwrap_or_default();
+                self.not_after = identity.not_after;
+                tracing::info!(not_after = %identity.not_after, "presenting a new HTTPS certificate");
+            }
+            Err(err) => tracing::error!(%err, "could not use the new HTTPS certificate"),
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// The HTTPS origin clients use: the server's first name, and the port unless it is 443.
@@ -295,18 +493,11 @@ fn server_names(
     Ok(names)
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+/// Completes on SIGTERM (what a service manager sends) or SIGINT (Ctrl-C).
+async fn shutdown_signal(mut terminate: Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        _ = terminate.recv() => {}
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: no new connections; the requests in flight finish");
 }

@@ -69,7 +69,7 @@ pub enum PfxProfile {
     #[default]
     Compat,
     /// PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) and an HMAC-SHA256 MAC: Windows 10 1709 /
-    /// Server 2019 and later (older Windows answers "password incorrect").
+    /// Server 2019 and later (older Windows takes the password for a wrong one).
     Modern,
 }
 

@@ -127,7 +127,7 @@ pub(crate) async fn info(state: &AppState, parts: &Parts) -> Option<crate::pages
     let settings = state.authority.acme_settings().await.ok()?;
     let directory = match Endpoint::of(parts) {
         Ok(endpoint) => format!("{}/directory", endpoint.base),
-        Err(_) => format!("{}/acme/directory", state.https_origin.as_deref()?),
+        Err(_) => format!("{}/acme/directory", state.https_origin()?),
     };
     Some(crate::pages::AcmeInfo {
         directory,
