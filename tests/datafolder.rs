@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl, openssl_ok};
+use crate::util::{Sandbox, Server, client, crl_contents, openssl, openssl_ok};
 
 /// Runs `ca ARGS`, insists it exits with status 1 (a failure of the folder, not of the input)
 /// in one `ca: error:` line, and returns standard error.
@@ -382,27 +382,6 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
     assert_eq!(again.status.code(), Some(2));
     let stderr = sb.refused(&["backup", "bk"]);
     assert!(stderr.contains("already holds a backup"), "{stderr}");
-}
-
-/// The serials a DER CRL lists and its number, as `openssl crl` reads them.
-fn crl_contents(dir: &std::path::Path, file: &str) -> (i64, BTreeSet<String>) {
-    let text = openssl_ok(
-        dir,
-        &["crl", "-inform", "DER", "-in", file, "-noout", "-text"],
-    );
-    let mut lines = text.lines();
-    let mut number = None;
-    let mut serials = BTreeSet::new();
-    while let Some(line) = lines.next() {
-        let line = line.trim();
-        if line.starts_with("X509v3 CRL Number:") {
-            number = lines.next().map(|n| n.trim().parse::<i64>().unwrap());
-        }
-        if let Some(serial) = line.strip_prefix("Serial Number: ") {
-            serials.insert(serial.to_ascii_lowercase());
-        }
-    }
-    (number.expect("a CRL number"), serials)
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod exports;
 mod fuzz_seeds;
 mod hardening;
 mod lifecycle;
+mod nodes;
 mod ocsp;
 mod package;
 mod reliability;

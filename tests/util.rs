@@ -23,6 +23,20 @@ impl Sandbox {
         }
     }
 
+    /// A sandbox whose log is the database at `url`, which others may share (it is not
+    /// dropped with the sandbox): a node of several on one database.
+    pub fn on_database(url: &str) -> Self {
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+            database: Some(Database {
+                name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+                url: url.to_owned(),
+                admin: String::new(),
+                owned: false,
+            }),
+        }
+    }
+
     /// True when the log is a PostgreSQL database rather than the SQLite file ca.db.
     pub fn on_postgres(&self) -> bool {
         self.database.is_some()
@@ -177,6 +191,8 @@ pub struct Database {
     /// Its URL, as `ca` takes it.
     pub url: String,
     admin: String,
+    /// Dropped with this value: false for a database several sandboxes share.
+    owned: bool,
 }
 
 impl Database {
@@ -198,6 +214,7 @@ impl Database {
             url: format!("{base}/{name}"),
             name,
             admin: admin.to_owned(),
+            owned: true,
         }
     }
 
@@ -209,6 +226,9 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = Command::new("psql")
             .args([
                 &self.admin,
@@ -243,6 +263,35 @@ pub fn isolate(cmd: &mut Command) {
         .env_remove("CREDENTIALS_DIRECTORY")
         .env_remove("JOURNAL_STREAM")
         .env("CA_CONFIG", "/dev/null");
+}
+
+/// The serials a DER CRL lists and its number, as `openssl crl` reads them.
+pub fn crl_contents(dir: &Path, file: &str) -> (i64, std::collections::BTreeSet<String>) {
+    let text = openssl_ok(
+        dir,
+        &["crl", "-inform", "DER", "-in", file, "-noout", "-text"],
+    );
+    let mut lines = text.lines();
+    let mut number = None;
+    let mut serials = std::collections::BTreeSet::new();
+    while let Some(line) = lines.next() {
+        let line = line.trim();
+        if line.starts_with("X509v3 CRL Number:") {
+            number = lines.next().map(|n| n.trim().parse::<i64>().unwrap());
+        }
+        if let Some(serial) = line.strip_prefix("Serial Number: ") {
+            serials.insert(serial.to_ascii_lowercase());
+        }
+    }
+    (number.expect("a CRL number"), serials)
+}
+
+/// True when the tests run as root (as CI does).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 /// Runs `openssl ARGS` in `dir`. A missing `openssl` is a failure, never a skip.

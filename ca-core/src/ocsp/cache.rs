@@ -5,7 +5,7 @@
 //! Each entry was read from the log after the log's change counter (see the store's `changes`
 //! module) read the value the cache is tagged with; an entry is handed out only while a look
 //! made after the request arrived reads that same value. Any commit by any process (a
-//! revocation by `ca revoke`, a response signed anew, a second server on the same log) changes
+//! revocation by a command, a response signed anew, a second server on the same log) changes
 //! the counter, and the cache starts over: a revocation is answered at once, as from the log.
 
 use std::collections::HashMap;
