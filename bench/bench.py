@@ -5,7 +5,7 @@ Every comparison runs side by side in one run on this machine: medians of severa
 ratios per pair. Loads go to 127.0.0.1 only and are bounded in time. Writes BENCHMARKS.md
 with the figures, the machine and the exact commands, and prints the same table.
 Pass --quick for shorter loads and fewer runs (to try the script, not to report), and
---only SECTION... (issue, server, crl, list, acme) to run some sections alone.
+--only SECTION... (issue, server, crl, list, acme, ocsp, nodes) to run some sections alone.
 """
 
 import base64
@@ -339,6 +339,134 @@ def bench_server():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait()
+
+
+def wrk_split(label, urls, script):
+    """Requests per second of one `wrk -t1 -c16` per URL, run at once and summed (32 clients
+    in all, as in the other rows)."""
+    procs = []
+    for url in urls:
+        cmd = f"wrk -t1 -c16 -d{LOAD_SECONDS}s -s {script} {url}"
+        COMMANDS.append((label, cmd))
+        procs.append(subprocess.Popen(cmd, shell=True, cwd=WORK, stdout=subprocess.PIPE, text=True))
+    total = 0.0
+    for proc in procs:
+        out, _ = proc.communicate()
+        total += float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return total
+
+
+class Postgres:
+    """A PostgreSQL server of the benchmark's own (Debian's binaries), on a loopback port, with
+    fsync on as a production server runs; as root it runs as the user postgres."""
+
+    def __init__(self):
+        bins = sorted(d for d in os.listdir("/usr/lib/postgresql") if os.path.exists(
+            f"/usr/lib/postgresql/{d}/bin/initdb"))
+        if not bins:
+            raise SystemExit("bench: PostgreSQL's server programs are needed (bench/run installs them)")
+        self.bin = f"/usr/lib/postgresql/{bins[-1]}/bin"
+        self.dir = tempfile.mkdtemp(prefix="ca-bench-pg-")
+        self.prefix = ""
+        if os.geteuid() == 0:
+            os.chmod(self.dir, 0o755)
+            shutil.chown(self.dir, "postgres")
+            self.prefix = "runuser -u postgres -- "
+        self.port = free_port()
+        sh(f"{self.prefix}{self.bin}/initdb -D {self.dir}/data -A trust -U postgres >/dev/null")
+        sh(f"{self.prefix}{self.bin}/pg_ctl -D {self.dir}/data -l {self.dir}/log -w start "
+           f"-o '-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=100' >/dev/null")
+        COMMANDS.append(("PostgreSQL", f"pg_ctl start (PostgreSQL {bins[-1]}, Debian's defaults, fsync on)"))
+
+    def database(self, name):
+        sh(f"psql postgres://postgres@127.0.0.1:{self.port}/postgres -qc 'CREATE DATABASE {name}'")
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self):
+        subprocess.run(f"{self.prefix}{self.bin}/pg_ctl -D {self.dir}/data -m fast stop", shell=True,
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def bench_nodes():
+    """Web issuance on the SQLite log, on PostgreSQL with one node, and with two nodes on one
+    database, in the same run: `certfnsh.asp` under 32 clients, every issuance committed before
+    its answer."""
+    with open(os.path.join(WORK, "pw"), "w") as f:
+        f.write("bench password\n")
+    sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout nodes.key"
+       " -subj /CN=mail.example.com -out nodes.csr 2>/dev/null")
+    with open(os.path.join(WORK, "nodes.csr")) as f:
+        csr = f.read()
+    auth = base64.b64encode(b"bench:bench password").decode()
+    body = urllib.parse.urlencode({"Mode": "newreq", "CertRequest": csr,
+                                   "CertAttrib": "CertificateTemplate:WebServer"})
+    script = os.path.join(WORK, "nodes.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                f'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                f'wrk.headers["Authorization"] = "Basic {auth}"\n')
+
+    def make(data, env):
+        sh(ca(data, "init --key ecdsa-p256 --policy auto --name 'Bench Root CA'"), env=env)
+        sh(ca(data, f"user add bench --role requester --password-file {WORK}/pw"), env=env)
+
+    def serve(data, env):
+        proc = subprocess.Popen([CA, "--data", data, "serve", "--http", "127.0.0.1:0", "--https",
+                                 "127.0.0.1:0", "--hostname", "localhost"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=dict(env, CA_LOG="warn"))
+        for line in proc.stdout:
+            m = re.match(r"listening on http://([^/]+)/", line)
+            if m:
+                proc.http = m.group(1)
+            if line.startswith("listening on https://"):
+                break
+        return proc
+
+    def stop(*procs):
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+
+    sqlite_env = {k: v for k, v in os.environ.items() if k != "CA_DATABASE"}
+    data = os.path.join(WORK, "nodes-sqlite")
+    make(data, sqlite_env)
+    node = serve(data, sqlite_env)
+    try:
+        on_sqlite, _, _ = wrk("web issuance, SQLite", f"http://{node.http}/certsrv/certfnsh.asp", script)
+    finally:
+        stop(node)
+    pg = Postgres()
+    try:
+        env = dict(os.environ, CA_DATABASE=pg.database("one"))
+        data = os.path.join(WORK, "nodes-pg-one")
+        make(data, env)
+        node = serve(data, env)
+        try:
+            one, _, _ = wrk("web issuance, PostgreSQL, one node",
+                            f"http://{node.http}/certsrv/certfnsh.asp", script)
+        finally:
+            stop(node)
+        env = dict(os.environ, CA_DATABASE=pg.database("two"))
+        first, second = os.path.join(WORK, "nodes-pg-a"), os.path.join(WORK, "nodes-pg-b")
+        make(first, env)
+        os.makedirs(second, mode=0o700)
+        for name in ("root.crt", "root.key"):
+            shutil.copy2(os.path.join(first, name), os.path.join(second, name))
+        a, b = serve(first, env), serve(second, env)
+        try:
+            two = wrk_split("web issuance, PostgreSQL, two nodes (one wrk -t1 -c16 each)",
+                            [f"http://{a.http}/certsrv/certfnsh.asp", f"http://{b.http}/certsrv/certfnsh.asp"],
+                            script)
+        finally:
+            stop(a, b)
+    finally:
+        pg.stop()
+    row("web issuance through `certfnsh.asp`, 32 clients: PostgreSQL, one node, vs the SQLite log "
+        "(same machine, same run)", f"{one:.0f}/s", f"{on_sqlite:.0f}/s", f"{one / on_sqlite:.2f}x",
+        "reported", True)
+    row("... PostgreSQL, two nodes on one database, 16 clients each, vs the SQLite log",
+        f"{two:.0f}/s", f"{on_sqlite:.0f}/s", f"{two / on_sqlite:.2f}x", "reported", True)
 
 
 def count_certificates(data):
@@ -722,7 +850,7 @@ def main():
     info = machine()
     print(f"bench: working in {WORK}", flush=True)
     sections = {"issue": bench_issue, "server": bench_server, "crl": bench_crl, "list": bench_list,
-                "acme": bench_acme, "ocsp": bench_ocsp}
+                "acme": bench_acme, "ocsp": bench_ocsp, "nodes": bench_nodes}
     only = ([a for a in sys.argv[sys.argv.index("--only") + 1:] if not a.startswith("--")]
             if "--only" in sys.argv else list(sections))
     try:
