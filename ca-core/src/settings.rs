@@ -7,6 +7,7 @@ pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::name::{DnsName, SubjectName};
+use crate::notify::config as notify;
 use crate::store::Store;
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
@@ -79,6 +80,28 @@ pub enum Setting {
     AcmeTlsPort,
     /// The DNS server the validators ask (host:port), or `system`.
     AcmeDns,
+    /// Days before expiry at which a certificate is warned about (`30,7,1`, or `off`).
+    NotifyDays,
+    /// Minutes between two rounds of `ca serve`'s notices.
+    NotifyInterval,
+    /// The SMTP relay's host name or address (empty: no e-mail).
+    SmtpHost,
+    /// The SMTP relay's port.
+    SmtpPort,
+    /// How the connection to the relay is protected: starttls, tls or none.
+    SmtpTls,
+    /// The user to log in to the relay as (empty: no login).
+    SmtpUser,
+    /// The relay's password (read from a file by the command line).
+    SmtpPassword,
+    /// The sender of e-mail notices.
+    SmtpFrom,
+    /// The recipients of e-mail notices (comma-separated).
+    SmtpTo,
+    /// The URL notices are POSTed to as JSON (empty: none).
+    Webhook,
+    /// The servers checked daily, as `ca check` takes them (comma-separated).
+    Watch,
 }
 
 impl Choice for Setting {
@@ -94,6 +117,17 @@ impl Choice for Setting {
         Setting::AcmeHttpPort,
         Setting::AcmeTlsPort,
         Setting::AcmeDns,
+        Setting::NotifyDays,
+        Setting::NotifyInterval,
+        Setting::SmtpHost,
+        Setting::SmtpPort,
+        Setting::SmtpTls,
+        Setting::SmtpUser,
+        Setting::SmtpPassword,
+        Setting::SmtpFrom,
+        Setting::SmtpTo,
+        Setting::Webhook,
+        Setting::Watch,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +142,17 @@ impl Choice for Setting {
             Setting::AcmeHttpPort => "acme-http-port",
             Setting::AcmeTlsPort => "acme-tls-port",
             Setting::AcmeDns => "acme-dns",
+            Setting::NotifyDays => "notify-days",
+            Setting::NotifyInterval => "notify-interval",
+            Setting::SmtpHost => "smtp-host",
+            Setting::SmtpPort => "smtp-port",
+            Setting::SmtpTls => "smtp-tls",
+            Setting::SmtpUser => "smtp-user",
+            Setting::SmtpPassword => "smtp-password",
+            Setting::SmtpFrom => "smtp-from",
+            Setting::SmtpTo => "smtp-to",
+            Setting::Webhook => "webhook",
+            Setting::Watch => "watch",
         }
     }
 }
@@ -120,7 +165,7 @@ impl fmt::Display for Setting {
 
 impl Setting {
     /// The key the log keeps the setting under.
-    fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Setting::Url => "url",
             Setting::Policy => "policy",
@@ -132,11 +177,23 @@ impl Setting {
             Setting::AcmeHttpPort => "acme_http_port",
             Setting::AcmeTlsPort => "acme_tls_port",
             Setting::AcmeDns => "acme_dns",
+            Setting::NotifyDays => notify::NOTIFY_DAYS,
+            Setting::NotifyInterval => notify::NOTIFY_INTERVAL,
+            Setting::SmtpHost => notify::SMTP_HOST,
+            Setting::SmtpPort => notify::SMTP_PORT,
+            Setting::SmtpTls => notify::SMTP_TLS,
+            Setting::SmtpUser => notify::SMTP_USER,
+            Setting::SmtpPassword => notify::SMTP_PASSWORD,
+            Setting::SmtpFrom => notify::SMTP_FROM,
+            Setting::SmtpTo => notify::SMTP_TO,
+            Setting::Webhook => notify::WEBHOOK,
+            Setting::Watch => notify::WATCH,
         }
     }
 
     /// Checks `value` and returns it as the log keeps it.
     pub(crate) fn normalise(self, value: &str) -> Result<(&'static str, String)> {
+        let raw = value;
         let value = value.trim();
         let stored = match self {
             Setting::Url => {
@@ -173,6 +230,17 @@ impl Setting {
                     })?
                     .to_string(),
             },
+            Setting::NotifyDays
+            | Setting::NotifyInterval
+            | Setting::SmtpHost
+            | Setting::SmtpPort
+            | Setting::SmtpTls
+            | Setting::SmtpUser
+            | Setting::SmtpPassword
+            | Setting::SmtpFrom
+            | Setting::SmtpTo
+            | Setting::Webhook
+            | Setting::Watch => notify::normalise(self.key(), raw)?,
         };
         Ok((self.key(), stored))
     }
