@@ -216,13 +216,48 @@ fn id_of(sb: &Sandbox, name: &str) -> String {
 fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&["issue", "soon.example.com", "--days", "5", "--key", "ecdsa-p256"]);
-    sb.ok(&["issue", "later.example.com", "--days", "20", "--key", "ecdsa-p256"]);
-    sb.ok(&["issue", "far.example.com", "--days", "100", "--key", "ecdsa-p256"]);
-    sb.ok(&["issue", "renewed.example.com", "--days", "5", "--key", "ecdsa-p256"]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "later.example.com",
+        "--days",
+        "20",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "far.example.com",
+        "--days",
+        "100",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "renewed.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
     let renewed = id_of(&sb, "renewed.example.com");
     sb.ok(&["renew", &renewed, "--force"]);
-    sb.ok(&["issue", "revoked.example.com", "--days", "5", "--key", "ecdsa-p256"]);
+    sb.ok(&[
+        "issue",
+        "revoked.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
     let revoked = id_of(&sb, "revoked.example.com");
     sb.ok(&["revoke", &revoked, "--reason", "superseded"]);
     let soon = id_of(&sb, "soon.example.com");
@@ -253,7 +288,12 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     sb.ok(&["config", "set", "smtp-tls", "none"]);
     sb.ok(&["config", "set", "smtp-port", &port]);
     sb.ok(&["config", "set", "smtp-from", "Example CA <ca@example.com>"]);
-    sb.ok(&["config", "set", "smtp-to", "admin@example.com,ops@example.net"]);
+    sb.ok(&[
+        "config",
+        "set",
+        "smtp-to",
+        "admin@example.com,ops@example.net",
+    ]);
     let hook_url = format!("http://127.0.0.1:{}/hooks/T0/token-123", hook.port);
     sb.ok(&["config", "set", "webhook", &hook_url]);
     let shown = sb.ok(&["config", "show"]);
@@ -273,29 +313,41 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     let subjects = subjects(&mail);
     assert_eq!(subjects.len(), 2, "{mail:#?}");
     assert!(
-        subjects
-            .iter()
-            .any(|s| s.contains(&format!("Certificate {soon} for soon.example.com expires in 5 days"))),
+        subjects.iter().any(|s| s.contains(&format!(
+            "Certificate {soon} for soon.example.com expires in 5 days"
+        ))),
         "{subjects:?}"
     );
     assert!(
-        subjects
-            .iter()
-            .any(|s| s.contains(&format!("Certificate {later} for later.example.com expires in 20 days"))),
+        subjects.iter().any(|s| s.contains(&format!(
+            "Certificate {later} for later.example.com expires in 20 days"
+        ))),
         "{subjects:?}"
     );
     for message in &mail {
         assert!(message.contains("X-Envelope-To: admin@example.com,ops@example.net"));
-        assert!(message.contains("X-From: Example CA <ca@example.com>"), "{message}");
+        assert!(
+            message.contains("X-From: Example CA <ca@example.com>"),
+            "{message}"
+        );
     }
-    let soon_mail = mail.iter().find(|m| m.contains("soon.example.com")).unwrap();
-    assert!(soon_mail.contains(&format!("ca renew {soon}")), "{soon_mail}");
+    let soon_mail = mail
+        .iter()
+        .find(|m| m.contains("soon.example.com"))
+        .unwrap();
+    assert!(
+        soon_mail.contains(&format!("ca renew {soon}")),
+        "{soon_mail}"
+    );
     let mut windows: Vec<(i64, i64)> = posts
         .iter()
         .map(|p| {
             let json: Value = serde_json::from_str(p).unwrap();
             assert_eq!(json["kind"], "expiry", "{json}");
-            (json["request_id"].as_i64().unwrap(), json["window"].as_i64().unwrap())
+            (
+                json["request_id"].as_i64().unwrap(),
+                json["window"].as_i64().unwrap(),
+            )
         })
         .collect();
     windows.sort_unstable();
@@ -304,7 +356,10 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
         vec![(soon.parse().unwrap(), 7), (later.parse().unwrap(), 30)]
     );
     let first: Value = serde_json::from_str(
-        posts.iter().find(|p| p.contains("soon.example.com")).unwrap(),
+        posts
+            .iter()
+            .find(|p| p.contains("soon.example.com"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(first["names"], serde_json::json!(["soon.example.com"]));
@@ -323,7 +378,10 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
 
     // `ca notify test` goes through both channels.
     let out = sb.ok(&["notify", "test"]);
-    assert!(out.contains("email    sent to admin@example.com, ops@example.net"), "{out}");
+    assert!(
+        out.contains("email    sent to admin@example.com, ops@example.net"),
+        "{out}"
+    );
     assert!(out.contains("webhook  sent to http://127.0.0.1:"), "{out}");
     assert!(!out.contains("token-123"), "{out}");
     assert_eq!(smtp.wait_for(3).len(), 3);
@@ -335,7 +393,14 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
 fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&["issue", "soon.example.com", "--days", "5", "--key", "ecdsa-p256"]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
     let port = free_port();
     sb.ok(&["config", "set", "smtp-host", "localhost"]);
     sb.ok(&["config", "set", "smtp-tls", "none"]);
@@ -347,7 +412,10 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     let out = sb.run(&["notify", "test"]);
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("email    FAILED: the SMTP relay localhost:"), "{said}");
+    assert!(
+        said.contains("email    FAILED: the SMTP relay localhost:"),
+        "{said}"
+    );
     let mut server = serve(&sb);
     let log = server.wait_for_log("notice not sent");
     assert!(log.contains("tried again at the next round"), "{log}");
@@ -362,7 +430,10 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     server.wait_for_log("notice sent");
     assert!(server.stop().success());
     assert_eq!(mail.len(), 1);
-    assert!(subjects(&mail)[0].contains("soon.example.com expires in 5 days"), "{mail:?}");
+    assert!(
+        subjects(&mail)[0].contains("soon.example.com expires in 5 days"),
+        "{mail:?}"
+    );
     let mut server = serve(&sb);
     server.wait_for_log("notice round");
     std::thread::sleep(Duration::from_secs(1));
@@ -374,8 +445,21 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
 fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_shown() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&["issue", "localhost", "--key", "ecdsa-p256", "--allow-internal"]);
-    sb.ok(&["issue", "soon.example.com", "--days", "1", "--key", "ecdsa-p256"]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "1",
+        "--key",
+        "ecdsa-p256",
+    ]);
     let smtp = Receiver::smtp(
         sb.path(),
         free_port(),
@@ -391,14 +475,20 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
     assert!(refused.contains("smtp-password"), "{refused}");
     // A password file that is missing: a clear error, nothing set.
     let missing = sb.refused(&["config", "set", "smtp-password", "nowhere.txt"]);
-    assert!(missing.contains("cannot read the SMTP password from nowhere.txt"), "{missing}");
+    assert!(
+        missing.contains("cannot read the SMTP password from nowhere.txt"),
+        "{missing}"
+    );
     std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
     let out = sb.ok(&["config", "set", "smtp-password", "password.txt"]);
     assert!(!out.contains("s3cret"), "{out}");
     assert!(out.contains("smtp-password    (set)"), "{out}");
     assert!(out.contains("smtp-tls         starttls"), "{out}");
     let out = sb.ok(&["notify", "test"]);
-    assert!(out.contains("email    sent to admin@example.com via localhost:"), "{out}");
+    assert!(
+        out.contains("email    sent to admin@example.com via localhost:"),
+        "{out}"
+    );
     let mut server = serve(&sb);
     let mail = smtp.wait_for(2);
     let log = server.wait_for_log("notice sent");
@@ -413,7 +503,10 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
     );
     // The audit trail says the password changed, never what it is.
     let audit = sb.alter_log("SELECT detail FROM audit WHERE subject = 'smtp_password'");
-    assert!(audit.contains("(changed)") && !audit.contains("s3cret"), "{audit}");
+    assert!(
+        audit.contains("(changed)") && !audit.contains("s3cret"),
+        "{audit}"
+    );
 }
 
 #[test]
@@ -427,8 +520,16 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
         ("smtp-port", "70000", "not a port"),
         ("smtp-tls", "maybe", "starttls"),
         ("smtp-from", "nobody", "not an e-mail address"),
-        ("smtp-to", "a@example.com\r\nBcc: x@example.com", "not an e-mail address"),
-        ("smtp-to", "a@example.com,@example.com", "not an e-mail address"),
+        (
+            "smtp-to",
+            "a@example.com\r\nBcc: x@example.com",
+            "not an e-mail address",
+        ),
+        (
+            "smtp-to",
+            "a@example.com,@example.com",
+            "not an e-mail address",
+        ),
         ("webhook", "http://hooks.example.com/x", "on this machine"),
         ("webhook", "ftp://hooks.example.com/", "scheme"),
         ("watch", "ftp://mail.example.com", "ftp"),
@@ -448,7 +549,10 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
     assert!(refused.contains("no notice channel is set up"), "{refused}");
     // The password never comes from the command line: a value is a file's name.
     let refused = sb.refused(&["config", "set", "smtp-password", "s3cret"]);
-    assert!(refused.contains("cannot read the SMTP password from s3cret"), "{refused}");
+    assert!(
+        refused.contains("cannot read the SMTP password from s3cret"),
+        "{refused}"
+    );
     let shown = sb.ok(&["config", "show"]);
     assert!(shown.contains("smtp-password    (not set)"), "{shown}");
 }
@@ -457,7 +561,13 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
 fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&["issue", "localhost", "--key", "ecdsa-p256", "--allow-internal"]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
     let hook = Receiver::webhook(sb.path());
     sb.ok(&[
         "config",
@@ -488,7 +598,14 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     let mut tls = Command::new("openssl")
         .current_dir(sb.path())
         .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
-        .args(["-cert", "localhost-chain.pem", "-key", "localhost.key", "-quiet", "-www"])
+        .args([
+            "-cert",
+            "localhost-chain.pem",
+            "-key",
+            "localhost.key",
+            "-quiet",
+            "-www",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

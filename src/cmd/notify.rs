@@ -20,9 +20,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     match command {
         Command::Test => {
-            let deliveries = authority
-                .notify_test(&crate::cmd::actor())
-                .await?;
+            let deliveries = authority.notify_test(&crate::cmd::actor()).await?;
             let mut failed = Vec::new();
             for delivery in &deliveries {
                 match &delivery.outcome {

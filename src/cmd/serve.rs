@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ca_core::identity::ServerIdentity;
-use ca_core::notify::Watch;
 use ca_core::name::host_name;
+use ca_core::notify::Watch;
 use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
 use ca_core::{Authority, InitOptions, ListFilter, Root, RootSpec, SubjectName};
@@ -413,7 +413,13 @@ async fn send_notices(authority: Arc<Authority>) {
                 let recorded = round.expiry_notices + round.watch_notices;
                 let failed = round.failed.len();
                 if round.sent > 0 || failed > 0 || round.checked > 0 || recorded > 0 {
-                    tracing::info!(recorded, checked = round.checked, sent = round.sent, failed, "notice round");
+                    tracing::info!(
+                        recorded,
+                        checked = round.checked,
+                        sent = round.sent,
+                        failed,
+                        "notice round"
+                    );
                 } else {
                     tracing::debug!("notice round: nothing due");
                 }

@@ -61,7 +61,11 @@ pub enum SmtpSecurity {
 
 impl Choice for SmtpSecurity {
     const WHAT: &'static str = "SMTP connection security";
-    const ALL: &'static [Self] = &[SmtpSecurity::StartTls, SmtpSecurity::Tls, SmtpSecurity::None];
+    const ALL: &'static [Self] = &[
+        SmtpSecurity::StartTls,
+        SmtpSecurity::Tls,
+        SmtpSecurity::None,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -159,7 +163,12 @@ impl fmt::Display for WebhookUrl {
     /// `https://hooks.example.com:8443/...`: what may be shown of it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = &self.0;
-        write!(f, "{}://{}", url.scheme(), url.host_str().unwrap_or_default())?;
+        write!(
+            f,
+            "{}://{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        )?;
         if let Some(port) = url.port() {
             write!(f, ":{port}")?;
         }
@@ -555,7 +564,11 @@ fn parse_webhook(text: &str) -> Result<WebhookUrl> {
 /// Comma-separated servers, as `ca check` reads them; each once, at most [`MAX_WATCHED`].
 fn parse_watch(text: &str) -> Result<Vec<Target>> {
     let mut targets: Vec<Target> = Vec::new();
-    for part in text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let target: Target = part.parse()?;
         if !targets.contains(&target) {
             targets.push(target);

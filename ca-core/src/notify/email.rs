@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -73,10 +73,8 @@ pub(crate) async fn send(
         .timeout(Some(TIMEOUT))
         .hello_name(ClientId::Domain(crate::name::host_name()));
     if let (Some(user), Some(password)) = (&smtp.user, &smtp.password) {
-        transport = transport.credentials(Credentials::new(
-            user.clone(),
-            password.reveal().to_owned(),
-        ));
+        transport =
+            transport.credentials(Credentials::new(user.clone(), password.reveal().to_owned()));
     }
     let transport: AsyncSmtpTransport<Tokio1Executor> = transport.build();
     match tokio::time::timeout(TIMEOUT * 2, transport.send(message)).await {

@@ -130,7 +130,9 @@ impl Authority {
         .to_string();
         let mut deliveries = Vec::new();
         for channel in settings.channels() {
-            let outcome = self.send(&settings, channel, &subject, &body, &payload).await;
+            let outcome = self
+                .send(&settings, channel, &subject, &body, &payload)
+                .await;
             deliveries.push(Delivery {
                 channel,
                 to: destination(&settings, channel),
@@ -289,12 +291,17 @@ impl Authority {
                 tracing::info!(url = %url, verdict, "watched server's verdict changed");
                 let worth = last.is_some() || report.verdict() >= Verdict::Warn;
                 if worth && !channels.is_empty() {
-                    let about = format!(
-                        "watch {url} {}",
-                        last.as_ref().map_or(0, |l| l.changes + 1)
-                    );
+                    let about =
+                        format!("watch {url} {}", last.as_ref().map_or(0, |l| l.changes + 1));
                     recorded += self
-                        .record_watch_notice(target, &report, last.map(|l| l.verdict), &about, channels, now)
+                        .record_watch_notice(
+                            target,
+                            &report,
+                            last.map(|l| l.verdict),
+                            &about,
+                            channels,
+                            now,
+                        )
                         .await?;
                 }
             }
@@ -325,7 +332,10 @@ impl Authority {
         let mut body = format!(
             "The check of {target} changed: it is now {}{}.\n\n",
             verdict.name(),
-            before.as_deref().map(|b| format!(" (was {b})")).unwrap_or_default()
+            before
+                .as_deref()
+                .map(|b| format!(" (was {b})"))
+                .unwrap_or_default()
         );
         for finding in &report.findings {
             let _ = writeln!(body, "{:<5} {}", finding.verdict.name(), finding.fact);
@@ -374,7 +384,10 @@ impl Authority {
         let due = self.store().due_notices(now, PER_ROUND).await?;
         let mut broken: Vec<Channel> = Vec::new();
         for notice in due {
-            let Some(channel) = channels.iter().copied().find(|c| c.name() == notice.channel)
+            let Some(channel) = channels
+                .iter()
+                .copied()
+                .find(|c| c.name() == notice.channel)
             else {
                 continue;
             };
@@ -386,7 +399,13 @@ impl Authority {
                 continue;
             }
             match self
-                .send(settings, channel, &notice.subject, &notice.body, &notice.payload)
+                .send(
+                    settings,
+                    channel,
+                    &notice.subject,
+                    &notice.body,
+                    &notice.payload,
+                )
                 .await
             {
                 Ok(()) => {

@@ -71,10 +71,11 @@ impl Store {
 
     /// True when a notice about `about` was recorded (on any channel).
     pub(crate) async fn notice_exists(&self, about: &str) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM notices WHERE about = $1 LIMIT 1")
-            .bind(about)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM notices WHERE about = $1 LIMIT 1")
+                .bind(about)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 
@@ -160,7 +161,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
-            let text = |c: &str| -> Result<String> { Ok(row.try_get(c).map_err(StoreError::from)?) };
+            let text =
+                |c: &str| -> Result<String> { Ok(row.try_get(c).map_err(StoreError::from)?) };
             Ok(WatchedServer {
                 verdict: text("verdict")?,
                 codes: text("codes")?,
