@@ -211,7 +211,8 @@ fn id_of(sb: &Sandbox, name: &str) -> String {
 }
 
 /// A CA with certificates in each state: 5 days left (7-day window), 20 days (30-day
-/// window), 100 days (none), 5 days but renewed, 5 days but revoked. Returns the ids of the
+/// window), 100 days (none), 5 days but renewed (`ca renew` keeps the lifetime: that renewal
+/// is then issued again for 100 days), 5 days but revoked. Returns the ids of the
 /// two that are to be warned about.
 fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
     let sb = Sandbox::new();
@@ -250,6 +251,15 @@ fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
     ]);
     let renewed = id_of(&sb, "renewed.example.com");
     sb.ok(&["renew", &renewed, "--force"]);
+    sb.ok(&[
+        "issue",
+        "renewed.example.com",
+        "--days",
+        "100",
+        "--key",
+        "ecdsa-p256",
+        "--force",
+    ]);
     sb.ok(&[
         "issue",
         "revoked.example.com",

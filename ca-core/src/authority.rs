@@ -578,17 +578,6 @@ impl Authority {
     /// Changes a setting for this and every later process.
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
         let row = setting.normalise(value)?;
-        // A relay without TLS must be on this machine, whichever of the two settings changes.
-        if matches!(setting, Setting::SmtpHost | Setting::SmtpTls) {
-            let host = self.store.setting(crate::notify::config::SMTP_HOST).await?;
-            let tls = self.store.setting(crate::notify::config::SMTP_TLS).await?;
-            let (host, tls) = if setting == Setting::SmtpHost {
-                (Some(row.1.clone()), tls)
-            } else {
-                (host, Some(row.1.clone()))
-            };
-            crate::notify::config::check_security(host.as_deref(), tls.as_deref())?;
-        }
         self.store.set_settings(actor, &[row]).await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())

@@ -7,7 +7,6 @@ pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::name::{DnsName, SubjectName};
-use crate::notify::config as notify;
 use crate::store::Store;
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
@@ -82,7 +81,7 @@ pub enum Setting {
     AcmeDns,
     /// Days before expiry at which a certificate is warned about (`30,7,1`, or `off`).
     NotifyDays,
-    /// Minutes between two rounds of `ca serve`'s notices.
+    /// Minutes between two rounds of the server's notices.
     NotifyInterval,
     /// The SMTP relay's host name or address (empty: no e-mail).
     SmtpHost,
@@ -100,7 +99,7 @@ pub enum Setting {
     SmtpTo,
     /// The URL notices are POSTed to as JSON (empty: none).
     Webhook,
-    /// The servers checked daily, as `ca check` takes them (comma-separated).
+    /// The servers checked daily, as the check of a live server takes them (comma-separated).
     Watch,
 }
 
@@ -177,23 +176,41 @@ impl Setting {
             Setting::AcmeHttpPort => "acme_http_port",
             Setting::AcmeTlsPort => "acme_tls_port",
             Setting::AcmeDns => "acme_dns",
-            Setting::NotifyDays => notify::NOTIFY_DAYS,
-            Setting::NotifyInterval => notify::NOTIFY_INTERVAL,
-            Setting::SmtpHost => notify::SMTP_HOST,
-            Setting::SmtpPort => notify::SMTP_PORT,
-            Setting::SmtpTls => notify::SMTP_TLS,
-            Setting::SmtpUser => notify::SMTP_USER,
-            Setting::SmtpPassword => notify::SMTP_PASSWORD,
-            Setting::SmtpFrom => notify::SMTP_FROM,
-            Setting::SmtpTo => notify::SMTP_TO,
-            Setting::Webhook => notify::WEBHOOK,
-            Setting::Watch => notify::WATCH,
+            Setting::NotifyDays => "notify_days",
+            Setting::NotifyInterval => "notify_interval",
+            Setting::SmtpHost => "smtp_host",
+            Setting::SmtpPort => "smtp_port",
+            Setting::SmtpTls => "smtp_tls",
+            Setting::SmtpUser => "smtp_user",
+            Setting::SmtpPassword => "smtp_password",
+            Setting::SmtpFrom => "smtp_from",
+            Setting::SmtpTo => "smtp_to",
+            Setting::Webhook => "webhook",
+            Setting::Watch => "watch",
         }
+    }
+
+    /// True for a setting of the notices: `Authority::set_notice_setting` checks and sets
+    /// those (notify/config.rs reads them).
+    pub fn is_notice(self) -> bool {
+        matches!(
+            self,
+            Setting::NotifyDays
+                | Setting::NotifyInterval
+                | Setting::SmtpHost
+                | Setting::SmtpPort
+                | Setting::SmtpTls
+                | Setting::SmtpUser
+                | Setting::SmtpPassword
+                | Setting::SmtpFrom
+                | Setting::SmtpTo
+                | Setting::Webhook
+                | Setting::Watch
+        )
     }
 
     /// Checks `value` and returns it as the log keeps it.
     pub(crate) fn normalise(self, value: &str) -> Result<(&'static str, String)> {
-        let raw = value;
         let value = value.trim();
         let stored = match self {
             Setting::Url => {
@@ -240,7 +257,11 @@ impl Setting {
             | Setting::SmtpFrom
             | Setting::SmtpTo
             | Setting::Webhook
-            | Setting::Watch => notify::normalise(self.key(), raw)?,
+            | Setting::Watch => {
+                return Err(Error::InvalidInput(format!(
+                    "{self} is a notice setting, set with the notices' own checks"
+                )));
+            }
         };
         Ok((self.key(), stored))
     }

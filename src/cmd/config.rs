@@ -41,6 +41,10 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             let mut authority = crate::cmd::open(data).await?;
             if *key == Setting::SmtpPassword && value.is_empty() {
                 authority.clear_setting(*key, &crate::cmd::actor()).await?;
+            } else if key.is_notice() {
+                authority
+                    .set_notice_setting(*key, &value, &crate::cmd::actor())
+                    .await?;
             } else {
                 authority
                     .set_setting(*key, &value, &crate::cmd::actor())

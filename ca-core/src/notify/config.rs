@@ -26,12 +26,7 @@ pub const WEBHOOK: &str = "webhook";
 pub const WATCH: &str = "watch";
 pub const NOTIFY_INTERVAL: &str = "notify_interval";
 
-/// True for the settings whose values are never shown nor recorded in the audit trail.
-pub(crate) fn is_secret(key: &str) -> bool {
-    key == SMTP_PASSWORD
-}
-
-/// Minutes between two rounds of `ca serve` (expiry warnings, notices due again) unless
+/// Minutes between two rounds of the server (expiry warnings, notices due again) unless
 /// configured; each round also checks the watched servers not checked for a day.
 pub const DEFAULT_INTERVAL: u32 = 60;
 /// The shortest and longest interval between rounds, in minutes.
@@ -218,7 +213,7 @@ pub struct NotifySettings {
     pub webhook: Option<WebhookUrl>,
     /// The servers checked daily.
     pub watch: Vec<Target>,
-    /// Minutes between two rounds of `ca serve`.
+    /// Minutes between two rounds of the server.
     pub interval: u32,
 }
 
@@ -561,7 +556,7 @@ fn parse_webhook(text: &str) -> Result<WebhookUrl> {
     Ok(WebhookUrl(url))
 }
 
-/// Comma-separated servers, as `ca check` reads them; each once, at most [`MAX_WATCHED`].
+/// Comma-separated servers, as the check of a live server reads them; each once, at most [`MAX_WATCHED`].
 fn parse_watch(text: &str) -> Result<Vec<Target>> {
     let mut targets: Vec<Target> = Vec::new();
     for part in text
@@ -624,13 +619,35 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_are_those_of_the_settings() {
+        use crate::settings::Setting;
+        for (setting, key) in [
+            (Setting::NotifyDays, NOTIFY_DAYS),
+            (Setting::NotifyInterval, NOTIFY_INTERVAL),
+            (Setting::SmtpHost, SMTP_HOST),
+            (Setting::SmtpPort, SMTP_PORT),
+            (Setting::SmtpTls, SMTP_TLS),
+            (Setting::SmtpUser, SMTP_USER),
+            (Setting::SmtpPassword, SMTP_PASSWORD),
+            (Setting::SmtpFrom, SMTP_FROM),
+            (Setting::SmtpTo, SMTP_TO),
+            (Setting::Webhook, WEBHOOK),
+            (Setting::Watch, WATCH),
+        ] {
+            assert_eq!(setting.key(), key);
+            assert!(setting.is_notice());
+        }
+        assert!(!Setting::Url.is_notice());
+        assert!(Setting::SmtpHost.normalise("mail.example.com").is_err());
+    }
+
+    #[test]
     fn rounds_are_one_minute_to_one_day_apart() {
         assert_eq!(normalise(NOTIFY_INTERVAL, " 15 ").unwrap(), "15");
         assert_eq!(normalise(NOTIFY_INTERVAL, "1440").unwrap(), "1440");
         for bad in ["0", "1441", "-5", "hourly", "1.5"] {
             assert!(normalise(NOTIFY_INTERVAL, bad).is_err(), "{bad}");
         }
-        assert!(is_secret(SMTP_PASSWORD) && !is_secret(SMTP_USER));
     }
 
     #[test]

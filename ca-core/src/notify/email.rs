@@ -24,7 +24,7 @@ pub(crate) async fn send(
     body: &str,
 ) -> Result<(), String> {
     let Some(host) = &smtp.host else {
-        return Err("no SMTP relay is set (ca config set smtp-host)".to_owned());
+        return Err("no SMTP relay is set".to_owned());
     };
     let missing = smtp.missing();
     if !missing.is_empty() {

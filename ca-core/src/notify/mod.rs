@@ -25,6 +25,7 @@ use crate::authority::Authority;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::probe::{Options, Report, Target, Verdict};
+use crate::settings::Setting;
 use crate::store::{ListFilter, NewNotice, Notice};
 
 /// How long a server that took a notice for sending keeps it from the others.
@@ -72,6 +73,30 @@ impl Authority {
         NotifySettings::read(self.store()).await
     }
 
+    /// Changes a notice setting, checked here (addresses, the relay, the webhook, the
+    /// watched servers); an empty value turns it off. A relay without TLS must be on this
+    /// machine, whichever of its host and its TLS setting changes last.
+    pub async fn set_notice_setting(
+        &self,
+        setting: Setting,
+        value: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let key = setting.key();
+        let value = config::normalise(key, value)?;
+        if matches!(setting, Setting::SmtpHost | Setting::SmtpTls) {
+            let host = self.store().setting(config::SMTP_HOST).await?;
+            let tls = self.store().setting(config::SMTP_TLS).await?;
+            let (host, tls) = if setting == Setting::SmtpHost {
+                (Some(value.clone()), tls)
+            } else {
+                (host, Some(value.clone()))
+            };
+            config::check_security(host.as_deref(), tls.as_deref())?;
+        }
+        self.store().set_settings(actor, &[(key, value)]).await
+    }
+
     /// How many notices wait to be sent, and how many were sent.
     pub async fn notice_counts(&self) -> Result<(i64, i64)> {
         self.store().notice_counts().await
@@ -99,7 +124,7 @@ impl Authority {
         let settings = self.notify_settings().await?;
         if settings.channels().is_empty() {
             return Err(Error::InvalidInput(
-                "no notice channel is set up: set smtp-host, smtp-from and smtp-to for e-mail, or webhook, with `ca config set`"
+                "no notice channel is set up: set smtp-host, smtp-from and smtp-to for e-mail, or webhook"
                     .to_owned(),
             ));
         }
@@ -107,7 +132,7 @@ impl Authority {
             let missing = settings.smtp.missing();
             if !missing.is_empty() {
                 return Err(Error::InvalidInput(format!(
-                    "e-mail is not fully set up: set {} with `ca config set`",
+                    "e-mail is not fully set up: set {}",
                     missing.join(" and ")
                 )));
             }
@@ -196,7 +221,7 @@ impl Authority {
             );
             let body = format!(
                 "The certificate {} for {names} expires on {} ({} from now).\n\
-                 Renew it with `ca renew {}` (or on the certificate's page), then install the new \
+                 Renew it (ca renew {} on the CA's machine, or from the certificate's page), then install the new \
                  certificate and key on the server.\n\n\
                  Serial number: {}\nRequested by: {}\nCA: {ca}\n",
                 row.id,
@@ -238,9 +263,10 @@ impl Authority {
         Ok(recorded)
     }
 
-    /// True when a later certificate, neither revoked nor expired, covers every name of `row`.
+    /// True when a certificate issued later, neither revoked nor expired, covers every name
+    /// of `row` (a renewal, or the same names issued again).
     async fn is_renewed(&self, row: &crate::store::Issuance) -> Result<bool> {
-        let (Some(cert), Some(first)) = (&row.certificate, row.names.first()) else {
+        let (Some(_), Some(first)) = (&row.certificate, row.names.first()) else {
             return Ok(false);
         };
         let wanted = row.name_texts();
@@ -249,7 +275,7 @@ impl Authority {
             .later_certificates_naming(
                 row.id.get(),
                 &first.to_string(),
-                cert.not_after.unix_timestamp(),
+                OffsetDateTime::now_utc().unix_timestamp(),
             )
             .await?;
         Ok(later.iter().any(|names| {
@@ -343,7 +369,7 @@ impl Authority {
                 let _ = writeln!(body, "      fix: {fix}");
             }
         }
-        let _ = write!(body, "\nSee it again with `ca check {target}`.\nCA: {ca}\n");
+        let _ = write!(body, "\nCheck it again with: ca check {target}\nCA: {ca}\n");
         let findings: Vec<_> = report
             .findings
             .iter()
@@ -439,7 +465,7 @@ impl Authority {
             Channel::Email => email::send(&settings.smtp, root, subject, body).await,
             Channel::Webhook => match &settings.webhook {
                 Some(url) => webhook::send(url, root, payload).await,
-                None => Err("no webhook is set (ca config set webhook)".to_owned()),
+                None => Err("no webhook is set".to_owned()),
             },
         }
     }

@@ -211,20 +211,20 @@ impl Store {
         Ok(())
     }
 
-    /// The names (JSON arrays) of the certificates other than `id`, neither revoked nor
-    /// expired, that expire after `not_after` and may hold `name`: the candidates for a
-    /// renewal of certificate `id`.
+    /// The names (JSON arrays) of the certificates issued after `id`, neither revoked nor
+    /// expired at `now`, that may hold `name`: the candidates for a renewal of certificate
+    /// `id`.
     pub(crate) async fn later_certificates_naming(
         &self,
         id: i64,
         name: &str,
-        not_after: i64,
+        now: i64,
     ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT c.names FROM certificates c LEFT JOIN revocations v ON v.request_id = c.request_id
-             WHERE c.not_after > $1 AND c.request_id <> $2 AND v.request_id IS NULL AND c.names LIKE $3",
+             WHERE c.not_after > $1 AND c.request_id > $2 AND v.request_id IS NULL AND c.names LIKE $3",
         )
-        .bind(not_after)
+        .bind(now)
         .bind(id)
         .bind(format!("%\"{name}\"%"))
         .fetch_all(&self.pool)

@@ -45,7 +45,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             // A secret is recorded as changed, never as what it became.
-            let shown = if crate::notify::config::is_secret(key) {
+            let shown = if key.ends_with("password") {
                 "(changed)"
             } else {
                 value.as_str()
