@@ -13,10 +13,10 @@ pub(crate) enum Command {
     /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
     /// acme-dns (IP:PORT or system); notices: notify-days (30,7,1 or off), notify-interval
     /// (minutes between rounds, 1 to 1440), smtp-host, smtp-port, smtp-tls
-    /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line, or
-    /// - for standard input: never the password itself), smtp-from, smtp-to (comma-separated),
-    /// webhook (https:// URL), watch (servers as `ca check` takes them, comma-separated). An
-    /// empty value turns a setting off.
+    /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line,
+    /// or `-` for standard input: never the password itself), smtp-from, smtp-to
+    /// (comma-separated), webhook (https:// URL), watch (servers as `ca check` takes them,
+    /// comma-separated). An empty value turns a setting off.
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
