@@ -18,6 +18,7 @@ mod fuzz_seeds;
 mod hardening;
 mod lifecycle;
 mod nodes;
+mod notify;
 mod ocsp;
 mod package;
 mod reliability;

@@ -23,6 +23,7 @@ pub mod issue;
 pub mod key;
 pub mod location;
 pub mod name;
+pub mod notify;
 pub mod ocsp;
 pub mod probe;
 pub mod profile;

@@ -219,6 +219,37 @@ const TABLES: &[Table] = &[
         order: "request_id",
         identity: None,
     },
+    Table {
+        name: "notices",
+        columns: &[
+            ("id", Int),
+            ("about", Text),
+            ("channel", Text),
+            ("created_at", Int),
+            ("subject", Text),
+            ("body", Text),
+            ("payload", Text),
+            ("attempts", Int),
+            ("next_attempt", Int),
+            ("sent_at", Int),
+            ("last_error", Text),
+        ],
+        order: "id",
+        identity: Some("id"),
+    },
+    Table {
+        name: "watched_servers",
+        columns: &[
+            ("url", Text),
+            ("verdict", Text),
+            ("codes", Text),
+            ("checked_at", Int),
+            ("changed_at", Int),
+            ("changes", Int),
+        ],
+        order: "url",
+        identity: None,
+    },
 ];
 
 /// Rows written in one INSERT: well under both backends' limits on bound values.

@@ -23,6 +23,7 @@ mod audit;
 mod changes;
 mod copy;
 mod crl;
+mod notices;
 mod ocsp;
 mod records;
 mod requests;
@@ -45,6 +46,7 @@ use crate::files::lock_file;
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
+pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,

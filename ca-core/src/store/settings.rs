@@ -44,7 +44,13 @@ impl Store {
             .bind(value)
             .execute(&mut *tx)
             .await?;
-            audit::record(&mut tx, actor, "setting", key, value).await?;
+            // A secret is recorded as changed, never as what it became.
+            let shown = if key.ends_with("password") {
+                "(changed)"
+            } else {
+                value.as_str()
+            };
+            audit::record(&mut tx, actor, "setting", key, shown).await?;
         }
         tx.commit().await?;
         Ok(())
