@@ -79,6 +79,9 @@ pub enum Setting {
     AcmeTlsPort,
     /// The DNS server the validators ask (host:port), or `system`.
     AcmeDns,
+    /// The file holding the bearer token that may read the metrics (`-` for standard input;
+    /// empty to remove the token). Only the token's SHA-256 is kept.
+    MetricsTokenFile,
 }
 
 impl Choice for Setting {
@@ -94,6 +97,7 @@ impl Choice for Setting {
         Setting::AcmeHttpPort,
         Setting::AcmeTlsPort,
         Setting::AcmeDns,
+        Setting::MetricsTokenFile,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +112,7 @@ impl Choice for Setting {
             Setting::AcmeHttpPort => "acme-http-port",
             Setting::AcmeTlsPort => "acme-tls-port",
             Setting::AcmeDns => "acme-dns",
+            Setting::MetricsTokenFile => "metrics-token-file",
         }
     }
 }
@@ -132,6 +137,7 @@ impl Setting {
             Setting::AcmeHttpPort => "acme_http_port",
             Setting::AcmeTlsPort => "acme_tls_port",
             Setting::AcmeDns => "acme_dns",
+            Setting::MetricsTokenFile => "metrics_token_sha256",
         }
     }
 
@@ -162,6 +168,11 @@ impl Setting {
                 .join(","),
             Setting::AcmeDays => parse_acme_days(value)?.to_string(),
             Setting::AcmeHttpPort | Setting::AcmeTlsPort => parse_port(value)?.to_string(),
+            Setting::MetricsTokenFile => {
+                return Err(Error::InvalidInput(
+                    "metrics-token-file takes the path of a file that holds the token, which is read from it".into(),
+                ));
+            }
             Setting::AcmeDns => match value {
                 "system" | "" => "system".to_owned(),
                 address => address

@@ -18,6 +18,8 @@ pub(crate) enum WebError {
     /// The caller may not do this.
     Forbidden(String),
     NotFound(String),
+    /// A method the path does not take; the value is the `Allow` header.
+    MethodNotAllowed(&'static str),
     Conflict(String),
     TooLarge,
     /// Too many failed sign-ins: try again after this long.
@@ -63,6 +65,10 @@ pub(crate) fn explain(err: &Error) -> String {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let allow = match &self {
+            WebError::MethodNotAllowed(allow) => Some(*allow),
+            _ => None,
+        };
         let retry_after = match &self {
             WebError::TooManyAttempts(wait) => Some(*wait),
             WebError::Unavailable(_) => Some(UNAVAILABLE_RETRY),
@@ -83,6 +89,11 @@ impl IntoResponse for WebError {
             ),
             WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message),
             WebError::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
+            WebError::MethodNotAllowed(allow) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                format!("This address answers {allow} only."),
+            ),
             WebError::Conflict(message) => (StatusCode::CONFLICT, "Not possible now", message),
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,6 +138,11 @@ impl IntoResponse for WebError {
                 header::RETRY_AFTER,
                 HeaderValue::from(wait.as_secs().max(1)),
             );
+        }
+        if let Some(allow) = allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -11,7 +11,8 @@ pub(crate) enum Command {
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
     /// crl-days (1 to 365), acme (on|off), acme-eab (required|optional), acme-domains
     /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
-    /// acme-dns (IP:PORT or system).
+    /// acme-dns (IP:PORT or system), metrics-token-file (a file holding the bearer token
+    /// that may read /metrics, `-` for standard input, empty to remove it).
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
@@ -22,6 +23,22 @@ pub(crate) enum Command {
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     let authority = match &command {
         Command::Show => crate::cmd::open_read(data).await?,
+        Command::Set {
+            key: Setting::MetricsTokenFile,
+            value,
+        } => {
+            let authority = crate::cmd::open(data).await?;
+            let token = if value.trim().is_empty() {
+                None
+            } else {
+                let text = crate::cmd::read_password(Path::new(value), "metrics token")?;
+                Some(ca_core::metrics::MetricsToken::from_text(&text)?)
+            };
+            authority
+                .set_metrics_token(token.as_ref(), &crate::cmd::actor())
+                .await?;
+            authority
+        }
         Command::Set { key, value } => {
             let mut authority = crate::cmd::open(data).await?;
             authority
@@ -69,6 +86,14 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         "acme-dns        {}",
         acme.dns
             .map_or_else(|| "system".to_owned(), |d| d.to_string())
+    );
+    say!(
+        "metrics-token   {}",
+        if authority.has_metrics_token().await? {
+            "set (only its SHA-256 is kept)"
+        } else {
+            "(none: /metrics answers administrators only)"
+        }
     );
     Ok(())
 }
