@@ -18,7 +18,9 @@ const TOKEN_ATTEMPTS: &str = "metrics token";
 
 pub(crate) async fn get(State(state): State<AppState>, mut parts: Parts) -> Response {
     match authorise(&state, &mut parts).await {
-        Ok(()) => expose(&state).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(()) => expose(&state)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(err) => err.into_response(),
     }
 }
