@@ -103,11 +103,7 @@ impl Authority {
 
     /// Sets the metrics token (its SHA-256 is kept), or with `None` removes it, and records
     /// the change, not the token, in the audit trail.
-    pub async fn set_metrics_token(
-        &self,
-        token: Option<&MetricsToken>,
-        actor: &str,
-    ) -> Result<()> {
+    pub async fn set_metrics_token(&self, token: Option<&MetricsToken>, actor: &str) -> Result<()> {
         let digest = token.map(MetricsToken::digest);
         self.store()
             .set_hidden_setting(actor, TOKEN_DIGEST, digest.as_deref())
@@ -127,13 +123,11 @@ impl Authority {
             return Ok(false);
         };
         let presented = digest_hex(presented);
-        Ok(
-            aws_lc_rs::constant_time::verify_slices_are_equal(
-                presented.as_bytes(),
-                stored.as_bytes(),
-            )
-            .is_ok(),
+        Ok(aws_lc_rs::constant_time::verify_slices_are_equal(
+            presented.as_bytes(),
+            stored.as_bytes(),
         )
+        .is_ok())
     }
 }
 

@@ -24,6 +24,7 @@ mod audit;
 mod changes;
 mod copy;
 mod crl;
+mod holders;
 mod ocsp;
 mod records;
 mod requests;
@@ -47,12 +48,13 @@ use crate::files::lock_file;
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
+pub use holders::Holder;
 pub use ocsp::{CertificateState, PresignedResponse};
-pub use tallies::LogCounts;
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
+pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -109,7 +109,10 @@ impl Store {
                 Status::Valid,
                 non_negative(valid_after + today_total - expired_today)?,
             ),
-            (Status::Expired, non_negative(expired_before + expired_today)?),
+            (
+                Status::Expired,
+                non_negative(expired_before + expired_today)?,
+            ),
             (Status::Revoked, non_negative(revoked)?),
             (Status::Pending, total("pending")),
             (Status::Denied, total("denied")),
@@ -164,7 +167,15 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        type Change = (i64, Option<String>, Option<String>, i64, Option<i64>, i64, i64);
+        type Change = (
+            i64,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            i64,
+            i64,
+        );
         let changes: Vec<Change> = sqlx::query_as(
             "SELECT id, source, status, requests, day, issued, revoked
              FROM tally_changes ORDER BY id LIMIT $1",
@@ -176,7 +187,9 @@ impl Store {
         let mut days: HashMap<i64, (i64, i64)> = HashMap::new();
         for (_, source, status, count, day, issued, revoked) in &changes {
             if let (Some(source), Some(status)) = (source, status) {
-                *requests.entry((source.clone(), status.clone())).or_default() += count;
+                *requests
+                    .entry((source.clone(), status.clone()))
+                    .or_default() += count;
             }
             if let Some(day) = day {
                 let entry = days.entry(*day).or_default();
@@ -228,6 +241,7 @@ impl Store {
 
 /// A count read from the tallies, which can never be negative in a log nobody altered.
 fn non_negative(count: i64) -> Result<u64> {
-    u64::try_from(count)
-        .map_err(|_| StoreError::Corrupt(format!("a tally of the log is negative ({count})")).into())
+    u64::try_from(count).map_err(|_| {
+        StoreError::Corrupt(format!("a tally of the log is negative ({count})")).into()
+    })
 }
