@@ -20,6 +20,7 @@ mod lifecycle;
 mod nodes;
 mod ocsp;
 mod package;
+mod pages;
 mod reliability;
 mod service;
 mod web;
