@@ -21,6 +21,7 @@ mod nodes;
 mod notify;
 mod ocsp;
 mod package;
+mod pages;
 mod reliability;
 mod service;
 mod web;

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod issue;
 pub mod key;
 pub mod location;
+pub mod metrics;
 pub mod name;
 pub mod notify;
 pub mod ocsp;

@@ -101,6 +101,9 @@ pub enum Setting {
     Webhook,
     /// The servers checked daily, as the check of a live server takes them (comma-separated).
     Watch,
+    /// The file holding the bearer token that may read the metrics (`-` for standard input;
+    /// empty to remove the token). Only the token's SHA-256 is kept.
+    MetricsTokenFile,
 }
 
 impl Choice for Setting {
@@ -127,6 +130,7 @@ impl Choice for Setting {
         Setting::SmtpTo,
         Setting::Webhook,
         Setting::Watch,
+        Setting::MetricsTokenFile,
     ];
 
     fn name(self) -> &'static str {
@@ -152,6 +156,7 @@ impl Choice for Setting {
             Setting::SmtpTo => "smtp-to",
             Setting::Webhook => "webhook",
             Setting::Watch => "watch",
+            Setting::MetricsTokenFile => "metrics-token-file",
         }
     }
 }
@@ -187,6 +192,7 @@ impl Setting {
             Setting::SmtpTo => "smtp_to",
             Setting::Webhook => "webhook",
             Setting::Watch => "watch",
+            Setting::MetricsTokenFile => "metrics_token_sha256",
         }
     }
 
@@ -236,6 +242,11 @@ impl Setting {
                 .join(","),
             Setting::AcmeDays => parse_acme_days(value)?.to_string(),
             Setting::AcmeHttpPort | Setting::AcmeTlsPort => parse_port(value)?.to_string(),
+            Setting::MetricsTokenFile => {
+                return Err(Error::InvalidInput(
+                    "metrics-token-file takes the path of a file that holds the token, which is read from it".into(),
+                ));
+            }
             Setting::AcmeDns => match value {
                 "system" | "" => "system".to_owned(),
                 address => address

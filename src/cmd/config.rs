@@ -16,7 +16,9 @@ pub(crate) enum Command {
     /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line,
     /// or `-` for standard input: never the password itself), smtp-from, smtp-to
     /// (comma-separated), webhook (https:// URL), watch (servers as `ca check` takes them,
-    /// comma-separated). An empty value turns a setting off.
+    /// comma-separated); metrics-token-file (a file holding the bearer token that may read
+    /// /metrics, `-` for standard input, empty to remove it). An empty value turns a setting
+    /// off.
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
@@ -27,6 +29,22 @@ pub(crate) enum Command {
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     let authority = match &command {
         Command::Show => crate::cmd::open_read(data).await?,
+        Command::Set {
+            key: Setting::MetricsTokenFile,
+            value,
+        } => {
+            let authority = crate::cmd::open(data).await?;
+            let token = if value.trim().is_empty() {
+                None
+            } else {
+                let text = crate::cmd::read_password(Path::new(value), "metrics token")?;
+                Some(ca_core::metrics::MetricsToken::from_text(&text)?)
+            };
+            authority
+                .set_metrics_token(token.as_ref(), &crate::cmd::actor())
+                .await?;
+            authority
+        }
         Command::Set { key, value } => {
             // The password comes from a file: a command line is visible to every user.
             let value = if *key == Setting::SmtpPassword {
@@ -92,6 +110,14 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         "acme-dns        {}",
         acme.dns
             .map_or_else(|| "system".to_owned(), |d| d.to_string())
+    );
+    say!(
+        "metrics-token    {}",
+        if authority.has_metrics_token().await? {
+            "set (only its SHA-256 is kept)"
+        } else {
+            "(none: /metrics answers administrators only)"
+        }
     );
     show_notices(&authority).await
 }

@@ -329,7 +329,7 @@ impl Keeper {
         self.present(identity);
         let shown: Vec<String> = self.names.iter().map(SubjectName::shown).collect();
         tracing::info!(
-            not_after = %self.not_after,
+            not_after = %crate::output::when(self.not_after),
             "reloaded the configuration; the HTTPS certificate is for {}",
             shown.join(", ")
         );
@@ -345,7 +345,7 @@ impl Keeper {
             Ok(()) => {
                 self.leaf = identity.chain.first().cloned().unwrap_or_default();
                 self.not_after = identity.not_after;
-                tracing::info!(not_after = %identity.not_after, "presenting a new HTTPS certificate");
+                tracing::info!(not_after = %crate::output::when(identity.not_after), "presenting a new HTTPS certificate");
             }
             Err(err) => tracing::error!(%err, "could not use the new HTTPS certificate"),
         }
@@ -459,7 +459,7 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
                         tracing::warn!(
                             id = row.id.get(),
                             names = %row.names_shown(),
-                            not_after = %cert.not_after,
+                            not_after = %crate::output::when(cert.not_after),
                             "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
                             row.id
                         );
