@@ -91,6 +91,9 @@ enum Command {
     /// Show or change the CA's settings.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Send a test notice, or show where expiry warnings and watched servers' findings go.
+    #[command(subcommand)]
+    Notify(cmd::notify::Command),
     /// Manage the users of the web pages.
     #[command(subcommand)]
     User(cmd::user::Command),
@@ -208,6 +211,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
             Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
+            Command::Notify(command) => cmd::notify::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,

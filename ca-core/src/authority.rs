@@ -620,6 +620,15 @@ impl Authority {
         Ok(())
     }
 
+    /// Turns a setting off (or back to its default): the password of the SMTP relay, say.
+    pub async fn clear_setting(&mut self, setting: Setting, actor: &str) -> Result<()> {
+        self.store
+            .set_settings(actor, &[(setting.key(), String::new())])
+            .await?;
+        self.settings = Settings::read(&self.store).await?;
+        Ok(())
+    }
+
     /// The issuance log, for the operations of this crate.
     pub(crate) fn store(&self) -> &Store {
         &self.store

@@ -76,7 +76,7 @@ pub enum Error {
     ValidityTooShort,
 
     /// The root has expired: nothing it signs can be trusted.
-    #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", .not_after.date())]
+    #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", crate::display::time(.not_after.to_offset(time::UtcOffset::UTC)))]
     RootExpired { not_after: time::OffsetDateTime },
 
     /// A certificate signing request could not be read.

@@ -54,6 +54,17 @@ impl Caller {
     }
 }
 
+/// Where a request's handler leaves the user it identified, for the error pages drawn after
+/// it (see [`crate::error::sign_error_pages`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SignedIn(std::sync::Arc<std::sync::OnceLock<User>>);
+
+impl SignedIn {
+    pub(crate) fn user(&self) -> Option<User> {
+        self.0.get().cloned()
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = WebError;
 
@@ -61,69 +72,78 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller { user: None });
-        };
-        // Without the server's word on where a request came from, it came from afar.
-        let peer = parts.extensions.get::<Peer>().copied();
-        let secure = peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback());
-        if !secure {
-            return Err(WebError::InsecureCredentials);
+        let caller = identify(parts, state).await?;
+        if let (Some(user), Some(signed_in)) = (&caller.user, parts.extensions.get::<SignedIn>()) {
+            let _ = signed_in.0.set(user.clone());
         }
-        let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
-        let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
-        let authority = &state.authority;
-        if let Some(user) = state.credentials.get(&name, &password) {
-            if authority.is_current(&user).await? {
-                return Ok(Caller { user: Some(user) });
-            }
-            state.credentials.forget(&name, &password);
-        }
-        if let Some(wait) = state.throttle.wait(&name, addr) {
-            return Err(WebError::TooManyAttempts(wait));
-        }
-        // The attempts of one address wait in a line of their own (a bounded one), so that
-        // only one of them at a time waits for the check with everyone else's.
-        let queued = state
-            .throttle
-            .queue(addr)
-            .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
-        let _turn = queued.turn().await;
-        let _permit = state
-            .credentials
-            .checking
-            .acquire()
-            .await
-            .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
-        // Another request may have checked the same credentials while this one waited.
-        if let Some(user) = state.credentials.get(&name, &password)
-            && authority.is_current(&user).await?
-        {
+        Ok(caller)
+    }
+}
+
+/// The caller of a request, from its credentials (see [`Caller`]).
+async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(Caller { user: None });
+    };
+    // Without the server's word on where a request came from, it came from afar.
+    let peer = parts.extensions.get::<Peer>().copied();
+    let secure = peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback());
+    if !secure {
+        return Err(WebError::InsecureCredentials);
+    }
+    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
+    let authority = &state.authority;
+    if let Some(user) = state.credentials.get(&name, &password) {
+        if authority.is_current(&user).await? {
             return Ok(Caller { user: Some(user) });
         }
-        // Attempts that arrived together passed the first look together: the failures of
-        // those checked meanwhile count now.
-        if let Some(wait) = state.throttle.wait(&name, addr) {
-            return Err(WebError::TooManyAttempts(wait));
+        state.credentials.forget(&name, &password);
+    }
+    if let Some(wait) = state.throttle.wait(&name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    // The attempts of one address wait in a line of their own (a bounded one), so that
+    // only one of them at a time waits for the check with everyone else's.
+    let queued = state
+        .throttle
+        .queue(addr)
+        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
+    let _turn = queued.turn().await;
+    let _permit = state
+        .credentials
+        .checking
+        .acquire()
+        .await
+        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    // Another request may have checked the same credentials while this one waited.
+    if let Some(user) = state.credentials.get(&name, &password)
+        && authority.is_current(&user).await?
+    {
+        return Ok(Caller { user: Some(user) });
+    }
+    // Attempts that arrived together passed the first look together: the failures of
+    // those checked meanwhile count now.
+    if let Some(wait) = state.throttle.wait(&name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    match authority.authenticate(&name, &password).await? {
+        Some(user) => {
+            state.credentials.put(&name, &password, &user);
+            state.throttle.succeeded(&name, addr);
+            Ok(Caller { user: Some(user) })
         }
-        match authority.authenticate(&name, &password).await? {
-            Some(user) => {
-                state.credentials.put(&name, &password, &user);
-                state.throttle.succeeded(&name, addr);
-                Ok(Caller { user: Some(user) })
-            }
-            None => {
-                state.throttle.failed(&name, addr);
-                // A name is written to the log only when it is a user's: what was typed into
-                // the name field may be a password.
-                let who = if authority.user_exists(&name).await? {
-                    crate::log::clean(&name)
-                } else {
-                    format!("unknown user {}", state.credentials.tag_of(&name))
-                };
-                tracing::warn!(user = %who, %addr, "wrong credentials");
-                Err(WebError::Unauthorized)
-            }
+        None => {
+            state.throttle.failed(&name, addr);
+            // A name is written to the log only when it is a user's: what was typed into
+            // the name field may be a password.
+            let who = if authority.user_exists(&name).await? {
+                crate::log::clean(&name)
+            } else {
+                format!("unknown user {}", state.credentials.tag_of(&name))
+            };
+            tracing::warn!(user = %who, %addr, "wrong credentials");
+            Err(WebError::Unauthorized)
         }
     }
 }

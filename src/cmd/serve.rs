@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ca_core::identity::ServerIdentity;
 use ca_core::name::host_name;
+use ca_core::notify::Watch;
 use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
 use ca_core::{Authority, InitOptions, ListFilter, Root, RootSpec, SubjectName};
@@ -229,6 +230,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .run(hangup),
     );
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
+    let notifier = tokio::spawn(send_notices(Arc::clone(&authority)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
     let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
     serve(
@@ -243,6 +245,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     .await?;
     keeper.abort();
     watcher.abort();
+    notifier.abort();
     pruner.abort();
     signer.abort();
     say!("stopped");
@@ -333,7 +336,7 @@ impl Keeper {
         self.present(identity);
         let shown: Vec<String> = self.names.iter().map(SubjectName::shown).collect();
         tracing::info!(
-            not_after = %self.not_after,
+            not_after = %crate::output::when(self.not_after),
             "reloaded the configuration; the HTTPS certificate is for {}",
             shown.join(", ")
         );
@@ -349,7 +352,7 @@ impl Keeper {
             Ok(()) => {
                 self.leaf = identity.chain.first().cloned().unwrap_or_default();
                 self.not_after = identity.not_after;
-                tracing::info!(not_after = %identity.not_after, "presenting a new HTTPS certificate");
+                tracing::info!(not_after = %crate::output::when(identity.not_after), "presenting a new HTTPS certificate");
             }
             Err(err) => tracing::error!(%err, "could not use the new HTTPS certificate"),
         }
@@ -406,6 +409,42 @@ async fn sign_ocsp_ahead(authority: Arc<Authority>) {
     }
 }
 
+/// The notices that reach a person: at start (checking every watched server) and then every
+/// `notify-interval` minutes (checking those not checked for a day), records the expiry
+/// warnings and changed verdicts due and sends every notice due, retrying those that failed.
+async fn send_notices(authority: Arc<Authority>) {
+    let mut watch = Watch::All;
+    loop {
+        match authority.notify_round(watch).await {
+            Ok(round) => {
+                let recorded = round.expiry_notices + round.watch_notices;
+                let failed = round.failed.len();
+                if round.sent > 0 || failed > 0 || round.checked > 0 || recorded > 0 {
+                    tracing::info!(
+                        recorded,
+                        checked = round.checked,
+                        sent = round.sent,
+                        failed,
+                        "notice round"
+                    );
+                } else {
+                    tracing::debug!("notice round: nothing due");
+                }
+            }
+            Err(err) => tracing::error!(%err, "the notice round failed"),
+        }
+        watch = Watch::Due;
+        let minutes = match authority.notify_settings().await {
+            Ok(settings) => settings.interval,
+            Err(err) => {
+                tracing::error!(%err, "the notice settings could not be read");
+                ca_core::notify::config::DEFAULT_INTERVAL
+            }
+        };
+        tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
+    }
+}
+
 /// Days ahead `ca serve` warns of expiring certificates.
 const EXPIRY_WARNING_DAYS: u32 = 30;
 
@@ -427,7 +466,7 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
                         tracing::warn!(
                             id = row.id.get(),
                             names = %row.names_shown(),
-                            not_after = %cert.not_after,
+                            not_after = %crate::output::when(cert.not_after),
                             "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
                             row.id
                         );

@@ -14,7 +14,8 @@
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
 //! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
 //! keeps OCSP responses signed ahead; [`changes`] tells when anything was committed to a
-//! SQLite log; [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies
+//! SQLite log; [`tallies`] counts the log for the metrics from what its triggers keep;
+//! [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies
 //! a whole log from one backend to another (migration, backups of a PostgreSQL log).
 //! [`records`] holds the types the rest of the authority sees.
 
@@ -23,11 +24,14 @@ mod audit;
 mod changes;
 mod copy;
 mod crl;
+mod holders;
+mod notices;
 mod ocsp;
 mod records;
 mod requests;
 mod revocations;
 mod settings;
+mod tallies;
 mod users;
 mod writer;
 
@@ -45,11 +49,14 @@ use crate::files::lock_file;
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
+pub use holders::Holder;
+pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
+pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -66,6 +66,40 @@ impl Store {
         Ok(None)
     }
 
+    /// Sets (or with `None` removes) a setting that must not be shown: the audit trail records
+    /// that it changed, never its value.
+    #[instrument(skip_all)]
+    pub async fn set_hidden_setting(
+        &self,
+        actor: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+                audit::record(&mut tx, actor, "setting", key, "a new value (not shown)").await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM settings WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(&mut tx, actor, "setting", key, "removed").await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Sets several settings at once, and records the change in the audit trail.
     #[instrument(skip_all)]
     pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
@@ -91,7 +125,13 @@ async fn write_settings(
         .bind(value)
         .execute(&mut *tx)
         .await?;
-        audit::record(tx, actor, "setting", key, value).await?;
+        // A secret is recorded as changed, never as what it became.
+        let shown = if key.ends_with("password") {
+            "(changed)"
+        } else {
+            value.as_str()
+        };
+        audit::record(tx, actor, "setting", key, shown).await?;
     }
     Ok(())
 }
