@@ -205,6 +205,13 @@ fn serve_takes_every_key_from_the_configuration_file() {
         banner_line(&server, "  root SHA-256 "),
         format!("  root SHA-256 {fingerprint}")
     );
+    let log = sb
+        .database_url()
+        .unwrap_or_else(|| data.join("ca.db").display().to_string());
+    assert_eq!(
+        banner_line(&server, "  issuance log "),
+        format!("  issuance log {log}")
+    );
 }
 
 #[test]

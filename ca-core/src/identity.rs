@@ -19,7 +19,7 @@ const SERVER_CERT: &str = "https.crt";
 const SERVER_KEY: &str = "https.key";
 /// A server certificate is replaced once it has less than this left.
 pub const RENEW_BEFORE: Duration = Duration::days(30);
-/// Who the log names as the requester of the certificates `ca serve` makes for itself.
+/// Who the log names as the requester of the certificates the server makes for itself.
 pub const IDENTITY_REQUESTER: &str = "ca serve";
 
 /// A certificate chain and its key, for a TLS server.

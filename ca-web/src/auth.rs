@@ -8,8 +8,11 @@ use axum::http::request::Parts;
 use base64::Engine;
 use ca_core::users::{Role, User};
 
-use crate::error::WebError;
-use crate::pages::Chrome;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::error::{ErrorText, WebError};
+use crate::pages::{Chrome, ErrorPage, render};
 use crate::state::AppState;
 
 /// What a client whose address has too many attempts waiting for the check is told to wait.
@@ -55,7 +58,7 @@ impl Caller {
 }
 
 /// Where a request's handler leaves the user it identified, for the error pages drawn after
-/// it (see [`crate::error::sign_error_pages`]).
+/// it (see [`sign_error_pages`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SignedIn(std::sync::Arc<std::sync::OnceLock<User>>);
 
@@ -175,4 +178,52 @@ mod tests {
         assert_eq!(basic_credentials(b"Bearer x"), None);
         assert_eq!(basic_credentials(b"Basic !!!"), None);
     }
+}
+
+/// Draws error pages again with the signed-in caller in their frame: an error (a page that
+/// is not there, a refused form, a panic) can come before or without the handler's sign-in
+/// check, and its page should still say who is signed in, as every page does. The caller is
+/// the one the handler identified; failing that, the request's credentials are checked here,
+/// unless the error was about them (401, 429) or the log is away (503).
+pub(crate) async fn sign_error_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let signed_in = SignedIn::default();
+    request.extensions_mut().insert(signed_in.clone());
+    let credentials = request.headers().get(header::AUTHORIZATION).cloned();
+    let peer = request.extensions().get::<Peer>().copied();
+    let mut response = next.run(request).await;
+    let Some(text) = response.extensions_mut().remove::<ErrorText>() else {
+        return response;
+    };
+    let mut user = signed_in.user();
+    let about_credentials = matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    if user.is_none()
+        && !about_credentials
+        && let Some(credentials) = credentials
+    {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.headers.insert(header::AUTHORIZATION, credentials);
+        if let Some(peer) = peer {
+            parts.extensions.insert(peer);
+        }
+        user = Caller::from_request_parts(&mut parts, &state)
+            .await
+            .ok()
+            .and_then(|caller| caller.user);
+    }
+    let page = ErrorPage {
+        chrome: Chrome::new(state.authority.root().common_name(), user.as_ref()),
+        heading: text.heading,
+        message: &text.message,
+    };
+    let body = render(&page).into_body();
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = body;
+    response
 }

@@ -164,6 +164,10 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         );
         say!("  root SHA-256 {}", root.fingerprint().colons());
     }
+    match authority.log_location() {
+        ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
+        database => say!("  issuance log {database}"),
+    }
     let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
