@@ -165,21 +165,6 @@ fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
     Some((name.to_owned(), password.to_owned()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_basic_credentials() {
-        assert_eq!(
-            basic_credentials(b"Basic YWxpY2U6cGE6c3M="),
-            Some(("alice".to_owned(), "pa:ss".to_owned()))
-        );
-        assert_eq!(basic_credentials(b"Bearer x"), None);
-        assert_eq!(basic_credentials(b"Basic !!!"), None);
-    }
-}
-
 /// Draws error pages again with the signed-in caller in their frame: an error (a page that
 /// is not there, a refused form, a panic) can come before or without the handler's sign-in
 /// check, and its page should still say who is signed in, as every page does. The caller is
@@ -226,4 +211,19 @@ pub(crate) async fn sign_error_pages(
     response.headers_mut().remove(header::CONTENT_LENGTH);
     *response.body_mut() = body;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_basic_credentials() {
+        assert_eq!(
+            basic_credentials(b"Basic YWxpY2U6cGE6c3M="),
+            Some(("alice".to_owned(), "pa:ss".to_owned()))
+        );
+        assert_eq!(basic_credentials(b"Bearer x"), None);
+        assert_eq!(basic_credentials(b"Basic !!!"), None);
+    }
 }
