@@ -15,6 +15,9 @@ use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
 use crate::profile::Profile;
 
+/// Who the log names as the requester of the certificates `ca serve` presents.
+pub const SERVER_REQUESTER: &str = "ca serve";
+
 const SERVER_CERT: &str = "https.crt";
 const SERVER_KEY: &str = "https.key";
 /// A server certificate is replaced once it has less than this left.
@@ -66,7 +69,7 @@ impl Authority {
                 days: None,
                 profile: Profile::Server,
                 allow_internal: true,
-                requester: "ca serve".into(),
+                requester: SERVER_REQUESTER.into(),
             })
             .await?;
         let private = issued

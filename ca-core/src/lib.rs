@@ -47,8 +47,9 @@ pub use revoke::{Revocation, RevocationReason};
 pub use root::{Root, RootSpec};
 pub use settings::{RequestPolicy, Setting, Settings};
 pub use store::{
-    CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter, LogLocation, RequestId,
-    RequestSource, Status,
+    AuditEvent, AuditFilter, CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter,
+    ListKey, ListOrder, ListPage, LogLocation, NameSearch, OwnCertificate, RequestId, RequestSource,
+    Status,
 };
 
 /// What the unit tests of several modules share: a CA with a quick key in a folder.

@@ -47,8 +47,9 @@ pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
-    CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
-    RequestId, RequestSource, Status, UserRecord,
+    AuditEvent, AuditFilter, CertificateRecord, CertificateRef, Issuance, ListFilter, ListKey,
+    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest, Refusal, RequestId,
+    RequestSource, Status, UserRecord,
 };
 
 /// How long a SQLite writer waits for another process's transaction before giving up.
