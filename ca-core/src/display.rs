@@ -80,7 +80,13 @@ mod tests {
             parse_time(" 2027-12-27T11:04:05+01:00 ").unwrap(),
             time::macros::datetime!(2027-12-27 10:04:05 UTC)
         );
-        for bad in ["", "yesterday", "2027-13-01", "27-12-2027", "2027-12-27 10:04"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2027-13-01",
+            "27-12-2027",
+            "2027-12-27 10:04",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
     }

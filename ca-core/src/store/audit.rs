@@ -48,7 +48,14 @@ impl Store {
             int(since.unix_timestamp(), "at >= ?");
         }
         if let Some(after) = filter.after {
-            int(after, if filter.newest_first { "id < ?" } else { "id > ?" });
+            int(
+                after,
+                if filter.newest_first {
+                    "id < ?"
+                } else {
+                    "id > ?"
+                },
+            );
         }
         let mut sql = "SELECT id, at, actor, action, subject, detail FROM audit".to_owned();
         for (i, clause) in clauses.iter().enumerate() {

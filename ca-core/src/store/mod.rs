@@ -48,8 +48,8 @@ pub use copy::CopyReport;
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     AuditEvent, AuditFilter, CertificateRecord, CertificateRef, Issuance, ListFilter, ListKey,
-    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest, Refusal, RequestId,
-    RequestSource, Status, UserRecord,
+    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest, Refusal,
+    RequestId, RequestSource, Status, UserRecord,
 };
 
 /// How long a SQLite writer waits for another process's transaction before giving up.

@@ -650,7 +650,17 @@ mod tests {
         ] {
             assert_eq!(key.to_string().parse::<ListKey>().unwrap(), key);
         }
-        for bad in ["", "x", "0", "-3", "1:0", "a:3", "1:2:3", "1 :2", "99999999999999999999:1"] {
+        for bad in [
+            "",
+            "x",
+            "0",
+            "-3",
+            "1:0",
+            "a:3",
+            "1:2:3",
+            "1 :2",
+            "99999999999999999999:1",
+        ] {
             assert!(bad.parse::<ListKey>().is_err(), "{bad}");
         }
         assert_eq!(

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::{
-    CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest,
-    Refusal, RequestId, RequestSource, Status, Store, audit,
+    CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
+    RequestId, RequestSource, Status, Store, audit,
 };
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::choice::Choice;
@@ -230,9 +230,7 @@ impl Store {
                 // A key of the second phase: the first is over.
                 (Phase::Certificates, Some(ListKey::Id(_))) if phases.len() == 2 => continue,
                 // A key of the first phase: the second starts at its beginning.
-                (Phase::WithoutCertificate, Some(ListKey::Expiry(..))) if phases.len() == 2 => {
-                    None
-                }
+                (Phase::WithoutCertificate, Some(ListKey::Expiry(..))) if phases.len() == 2 => None,
                 (_, after) => after,
             };
             let remaining = wanted.map(|w| w.saturating_sub(rows.len() as u64));

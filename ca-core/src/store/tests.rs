@@ -244,7 +244,11 @@ async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {
         seen.extend(page.rows.iter().map(|row| row.id.get()));
         match page.next {
             Some(next) => {
-                assert_eq!(page.rows.len(), limit as usize, "a full page before a next one");
+                assert_eq!(
+                    page.rows.len(),
+                    limit as usize,
+                    "a full page before a next one"
+                );
                 after = Some(next);
             }
             None => return seen,
@@ -282,7 +286,11 @@ async fn pages_by_id_and_by_expiry_meet_every_row_once_in_order() {
         }
     }
     store
-        .revoke(RequestId::from_log(3).unwrap(), RevocationReason::KeyCompromise, "tester")
+        .revoke(
+            RequestId::from_log(3).unwrap(),
+            RevocationReason::KeyCompromise,
+            "tester",
+        )
         .await
         .unwrap();
     let all = store.list(&ListFilter::default()).await.unwrap();
@@ -317,8 +325,14 @@ async fn pages_by_id_and_by_expiry_meet_every_row_once_in_order() {
         assert_eq!(walk(&store, &order(ListOrder::Id), limit).await, by_id);
         let mut reversed = by_id.clone();
         reversed.reverse();
-        assert_eq!(walk(&store, &order(ListOrder::IdDesc), limit).await, reversed);
-        assert_eq!(walk(&store, &order(ListOrder::Expiry), limit).await, ascending);
+        assert_eq!(
+            walk(&store, &order(ListOrder::IdDesc), limit).await,
+            reversed
+        );
+        assert_eq!(
+            walk(&store, &order(ListOrder::Expiry), limit).await,
+            ascending
+        );
         assert_eq!(
             walk(&store, &order(ListOrder::ExpiryDesc), limit).await,
             descending
@@ -405,7 +419,10 @@ async fn pages_by_id_and_by_expiry_meet_every_row_once_in_order() {
             ..ListFilter::default()
         })
         .await;
-    assert!(matches!(refused, Err(Error::InvalidInput(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
