@@ -169,3 +169,120 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
         result.expect("the browser walk");
     });
 }
+
+#[test]
+fn shows_the_inventory_users_and_audit_pages_in_chromium() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Example Root CA"]);
+    for name in ["mail.example.com", "bücher.example", "intranet.example.com"] {
+        sb.ok(&[
+            "issue",
+            name,
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            ".",
+            "--force",
+        ]);
+    }
+    sb.ok(&[
+        "issue",
+        "vpn.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--days",
+        "9",
+        "--out",
+        ".",
+    ]);
+    sb.ok(&["revoke", "3", "--reason", "superseded"]);
+    std::fs::write(sb.file("pw"), "alice password\n").unwrap();
+    sb.ok(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    let server = Server::start(&sb);
+    let driver = Driver::start();
+    let downloads = sb.path().join("downloads");
+    let profile = sb.path().join("chromium-profile");
+    std::fs::create_dir(&downloads).unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    // Credentials in the address: Chromium answers the server's Basic challenge with them.
+    let password: String = server
+        .admin_password
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let base = server
+        .http
+        .replace("http://", &format!("http://admin:{password}@"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let browser = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities(&downloads, &profile))
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session");
+        let result = async {
+            browser.goto(&format!("{base}/certsrv/admin")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Manage requests and certificates");
+            let page = browser.source().await?;
+            assert!(page.contains("days left"), "{page}");
+            assert!(page.contains("this CA's HTTPS server"), "{page}");
+            std::fs::write(shots.join("inventory.png"), browser.screenshot().await?).unwrap();
+            // The filter form is a GET form: its answer's address holds the filter.
+            browser
+                .find(Locator::Css("#name"))
+                .await?
+                .send_keys("bücher")
+                .await?;
+            browser
+                .find(Locator::Css("form.filter button"))
+                .await?
+                .click()
+                .await?;
+            let url = browser.current_url().await?;
+            assert!(url.as_str().contains("name=b%C3%BCcher"), "{url}");
+            let rows = browser.find_all(Locator::Css("table.inventory tr")).await?;
+            assert_eq!(rows.len(), 2, "a heading and one row");
+
+            browser.goto(&format!("{base}/certsrv/admin/users")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Users");
+            std::fs::write(shots.join("users.png"), browser.screenshot().await?).unwrap();
+            // Disable alice from the page: the form posts same-origin, and the trail says who.
+            browser
+                .find(Locator::Css(
+                    "form[action$='/users/state'] input[value='alice'] ~ button",
+                ))
+                .await?
+                .click()
+                .await?;
+            browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Audit trail");
+            let page = browser.source().await?;
+            assert!(page.contains(">disable<"), "{page}");
+            std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let _ = browser.close().await;
+        result.expect("the browser walk");
+    });
+}

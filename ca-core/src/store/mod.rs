@@ -24,8 +24,8 @@ mod audit;
 mod changes;
 mod copy;
 mod crl;
-mod notices;
 mod holders;
+mod notices;
 mod ocsp;
 mod records;
 mod requests;
@@ -49,11 +49,12 @@ use crate::files::lock_file;
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
-pub(crate) use notices::{NewNotice, Notice};
 pub use holders::Holder;
+pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
-    CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
+    AuditEvent, AuditFilter, CertificateRecord, CertificateRef, Issuance, ListFilter, ListKey,
+    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
 pub use tallies::LogCounts;
