@@ -30,7 +30,7 @@ fn bulk_fill(sb: &Sandbox) {
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let series = format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1000000 UNION ALL SELECT i + 1 FROM n WHERE i < {})",
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1000000 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {})",
         1_000_000 + BULK - 1
     );
     // Expiry: i % 1000 = 0 within 5 days, every other row expired within the last two years
