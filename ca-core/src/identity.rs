@@ -15,8 +15,7 @@ use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
 use crate::profile::Profile;
 
-/// Who the log names as the requester of the certificates `ca serve` presents.
-pub const SERVER_REQUESTER: &str = "ca serve";
+pub use crate::store::SERVER_REQUESTER;
 
 const SERVER_CERT: &str = "https.crt";
 const SERVER_KEY: &str = "https.key";

@@ -3,12 +3,13 @@
 use std::net::SocketAddr;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use base64::Engine;
 use ca_core::users::{Role, User};
 
-use crate::error::WebError;
+use crate::error::{ErrorText, WebError};
 use crate::pages::Chrome;
 use crate::state::AppState;
 
@@ -55,7 +56,7 @@ impl Caller {
 }
 
 /// Where a request's handler leaves the user it identified, for the error pages drawn after
-/// it (see [`crate::error::sign_error_pages`]).
+/// it (see [`sign_error_pages`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SignedIn(std::sync::Arc<std::sync::OnceLock<User>>);
 
@@ -160,6 +161,47 @@ fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (name, password) = decoded.split_once(':')?;
     Some((name.to_owned(), password.to_owned()))
+}
+
+/// Draws error pages again with the signed-in caller in their frame: an error (a page that
+/// is not there, a refused form, a panic) can come before or without the handler's sign-in
+/// check, and its page should still say who is signed in, as every page does. The caller is
+/// the one the handler identified; failing that, the request's credentials are checked here,
+/// unless the error was about them (401, 429) or the log is away (503).
+pub(crate) async fn sign_error_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let signed_in = SignedIn::default();
+    request.extensions_mut().insert(signed_in.clone());
+    let credentials = request.headers().get(header::AUTHORIZATION).cloned();
+    let peer = request.extensions().get::<Peer>().copied();
+    let mut response = next.run(request).await;
+    let Some(text) = response.extensions_mut().remove::<ErrorText>() else {
+        return response;
+    };
+    let mut user = signed_in.user();
+    let about_credentials = matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    if user.is_none()
+        && !about_credentials
+        && let Some(credentials) = credentials
+    {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.headers.insert(header::AUTHORIZATION, credentials);
+        if let Some(peer) = peer {
+            parts.extensions.insert(peer);
+        }
+        user = Caller::from_request_parts(&mut parts, &state)
+            .await
+            .ok()
+            .and_then(|caller| caller.user);
+    }
+    let chrome = Chrome::new(state.authority.root().common_name(), user.as_ref());
+    text.redraw(chrome, response)
 }
 
 #[cfg(test)]

@@ -4,66 +4,29 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ca_core::{Error, NameRule};
 
-use axum::extract::FromRequestParts;
-
-use crate::auth::{Caller, Peer, SignedIn};
 use crate::pages::{Chrome, ErrorPage, render};
-use crate::state::AppState;
 
-/// What an error page says, kept on its response so that [`sign_error_pages`] can draw it
-/// again in the frame of the caller it did not know.
+/// What an error page says, kept on its response so that the middleware that knows the
+/// caller (`sign_error_pages`, beside the sign-in) can draw it again in the caller's frame.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorText {
     heading: &'static str,
     message: String,
 }
 
-/// Draws error pages again with the signed-in caller in their frame: an error (a page that
-/// is not there, a refused form, a panic) can come before or without the handler's sign-in
-/// check, and its page should still say who is signed in, as every page does. The caller is
-/// the one the handler identified; failing that, the request's credentials are checked here,
-/// unless the error was about them (401, 429) or the log is away (503).
-pub(crate) async fn sign_error_pages(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let signed_in = SignedIn::default();
-    request.extensions_mut().insert(signed_in.clone());
-    let credentials = request.headers().get(header::AUTHORIZATION).cloned();
-    let peer = request.extensions().get::<Peer>().copied();
-    let mut response = next.run(request).await;
-    let Some(text) = response.extensions_mut().remove::<ErrorText>() else {
-        return response;
-    };
-    let mut user = signed_in.user();
-    let about_credentials = matches!(
-        response.status(),
-        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-    );
-    if user.is_none()
-        && !about_credentials
-        && let Some(credentials) = credentials
-    {
-        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-        parts.headers.insert(header::AUTHORIZATION, credentials);
-        if let Some(peer) = peer {
-            parts.extensions.insert(peer);
-        }
-        user = Caller::from_request_parts(&mut parts, &state)
-            .await
-            .ok()
-            .and_then(|caller| caller.user);
+impl ErrorText {
+    /// The error page in `chrome`'s frame, in place of `response`'s body.
+    pub(crate) fn redraw(&self, chrome: Chrome, mut response: Response) -> Response {
+        let page = ErrorPage {
+            chrome,
+            heading: self.heading,
+            message: &self.message,
+        };
+        let body = render(&page).into_body();
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        *response.body_mut() = body;
+        response
     }
-    let page = ErrorPage {
-        chrome: Chrome::new(state.authority.root().common_name(), user.as_ref()),
-        heading: text.heading,
-        message: &text.message,
-    };
-    let body = render(&page).into_body();
-    response.headers_mut().remove(header::CONTENT_LENGTH);
-    *response.body_mut() = body;
-    response
 }
 
 /// Why a request failed.

@@ -1,4 +1,4 @@
-//! The valid certificates that already hold a name: what `ca issue` points to before making
+//! The valid certificates that already hold a name: what issuing points to before making
 //! another certificate for it.
 
 use time::OffsetDateTime;

@@ -54,8 +54,8 @@ pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     AuditEvent, AuditFilter, CertificateRecord, CertificateRef, Issuance, ListFilter, ListKey,
-    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest, Refusal,
-    RequestId, RequestSource, Status, UserRecord,
+    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest,
+    RESPONDER_REQUESTER, Refusal, RequestId, RequestSource, SERVER_REQUESTER, Status, UserRecord,
 };
 pub use tallies::LogCounts;
 

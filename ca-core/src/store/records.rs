@@ -206,10 +206,15 @@ pub struct Issuance {
     pub certificate: Option<CertificateRecord>,
 }
 
+/// Who the log names as the requester of the certificates the CA's own web server presents.
+pub const SERVER_REQUESTER: &str = "ca serve";
+/// Who the log names as the requester of responder certificates.
+pub const RESPONDER_REQUESTER: &str = "ca ocsp";
+
 /// The certificates the CA made for its own use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OwnCertificate {
-    /// What `ca serve` presents on HTTPS.
+    /// What the CA's own web server presents on HTTPS.
     Server,
     /// The OCSP responder's, which signs the answers about every other certificate.
     OcspResponder,
@@ -219,8 +224,8 @@ impl Issuance {
     /// Which of the CA's own certificates this is, if it is one.
     pub fn own(&self) -> Option<OwnCertificate> {
         match self.requester.as_str() {
-            crate::identity::SERVER_REQUESTER => Some(OwnCertificate::Server),
-            crate::responder::RESPONDER_REQUESTER => Some(OwnCertificate::OcspResponder),
+            SERVER_REQUESTER => Some(OwnCertificate::Server),
+            RESPONDER_REQUESTER => Some(OwnCertificate::OcspResponder),
             _ => None,
         }
     }
@@ -408,9 +413,9 @@ pub struct ListFilter {
 const MAX_SEARCH: usize = 253;
 
 /// What a name search looks for: a name or a part of one, as certificates carry it (lowercase,
-/// A-labels). Read from what people type: `Bücher` becomes `xn--bcher-kva`, so it finds
-/// `xn--bcher-kva.example`; each label holding letters beyond ASCII is converted whole
-/// (UTS #46), which is why part of such a label finds nothing.
+/// A-labels). Read from what people type: `Bücher` becomes its A-label, so it finds the
+/// certificate for `bücher.example`, which carries that A-label; each label holding letters
+/// beyond ASCII is converted whole (UTS #46), which is why part of such a label finds nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameSearch(String);
 
@@ -583,7 +588,7 @@ pub struct AuditEvent {
     pub id: i64,
     pub at: OffsetDateTime,
     /// Who: a web user, the operating-system user who ran a command, or the part of the CA
-    /// that acted by itself (`ca serve`, `acme`, `policy`).
+    /// that acted by itself (its web server, `acme`, `policy`).
     pub actor: String,
     pub action: String,
     /// What it was done to (a request id, a user name, a setting).

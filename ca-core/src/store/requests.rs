@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
+use super::records::RESPONDER_REQUESTER;
 use super::{
     CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
     RequestId, RequestSource, Status, Store, audit,
@@ -15,7 +16,6 @@ use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
 use crate::key::KeyAlgorithm;
 use crate::name::SubjectName;
-use crate::responder::RESPONDER_REQUESTER;
 use crate::revoke::{Revocation, RevocationReason};
 use crate::status::StatusCode;
 

@@ -143,7 +143,7 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_page))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::error::sign_error_pages,
+            crate::auth::sign_error_pages,
         ))
         // One layer for the four headers: each layer costs every request a clone and a future.
         .layer(middleware::map_response(security_headers))
