@@ -532,6 +532,20 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
         assert!(status.is_client_error(), "{path} {form:?}: {status} {body}");
         assert!(body.contains("<h1>"), "{body}");
     }
+    // A refused add form comes back with the name and role typed, never the password.
+    let refused = post(&web, format!("{users}/add"), admin)
+        .form(&[("name", "dave"), ("role", "admin"), ("password", "Tiny7")])
+        .send()
+        .unwrap();
+    let body = text_of(refused, StatusCode::BAD_REQUEST);
+    assert!(body.contains("class=\"refused\""), "{body}");
+    assert!(body.contains("value=\"dave\""), "{body}");
+    assert!(body.contains("<option value=\"admin\" selected>"), "{body}");
+    assert!(!body.contains("Tiny7"), "{body}");
+    assert!(
+        body.contains("Signed in as <strong>admin</strong>"),
+        "{body}"
+    );
     assert_eq!(get(&web, &users, admin).status(), StatusCode::OK);
     // A form without credentials, or posted by another site, changes nothing.
     let forged = web

@@ -298,6 +298,11 @@ pub(crate) struct Users {
     pub chrome: Chrome,
     pub roles: Vec<&'static str>,
     pub users: Vec<UserRow>,
+    /// Why the add form was refused, shown above it.
+    pub refusal: Option<String>,
+    /// What the refused add form held (never its password).
+    pub typed_name: String,
+    pub typed_role: String,
 }
 
 /// One user, as the users page shows it.

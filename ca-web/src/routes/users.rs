@@ -21,21 +21,33 @@ pub(crate) async fn page(
     caller: Caller,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
+    Ok(render(&users_page(&state, &caller, &admin.name).await?))
+}
+
+/// The users page as `admin` sees it, its add form empty.
+async fn users_page(
+    state: &AppState,
+    caller: &Caller,
+    admin: &str,
+) -> Result<pages::Users, WebError> {
     let users = state.authority.users().await?;
-    Ok(render(&pages::Users {
-        chrome: caller.chrome(&state),
+    Ok(pages::Users {
+        chrome: caller.chrome(state),
         roles: Role::ALL.iter().map(|r| r.name()).collect(),
         users: users
             .into_iter()
             .map(|user| UserRow {
-                yourself: user.name == admin.name,
+                yourself: user.name == admin,
                 role: user.role.name(),
                 disabled: user.disabled,
                 created: ca_core::display::time(user.created_at),
                 name: user.name,
             })
             .collect(),
-    }))
+        refusal: None,
+        typed_name: String::new(),
+        typed_role: Role::Requester.name().to_owned(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -54,9 +66,32 @@ pub(crate) async fn add(
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
     let name = form.name.trim();
-    ca_core::users::check_user_name(name)?;
-    let role = Role::from_name(&form.role)?;
-    let (password, made) = password(form.password)?;
+    // A refused form comes back with the name and role typed (never the password).
+    let checked = ca_core::users::check_user_name(name)
+        .and_then(|()| Role::from_name(&form.role))
+        .and_then(|role| {
+            if form.password.is_empty() {
+                Ok((role, None))
+            } else {
+                Password::new(form.password).map(|typed| (role, Some(typed)))
+            }
+        });
+    let (role, typed) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            let mut page = users_page(&state, &caller, &admin.name).await?;
+            page.refusal = Some(err.to_string());
+            page.typed_name = name.to_owned();
+            page.typed_role = form.role.trim().to_owned();
+            let mut response = render(&page);
+            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+    };
+    let (password, made) = match typed {
+        Some(typed) => (typed, false),
+        None => (Password::random()?, true),
+    };
     let new = state
         .authority
         .put_user(name, role, &password, &admin.name)
