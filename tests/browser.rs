@@ -170,6 +170,42 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
     });
 }
 
+/// Signs the browser in as `name`: every request it sends from now on carries HTTP Basic
+/// credentials, set through chromedriver's DevTools endpoint. (Chromium no longer answers a
+/// Basic challenge with credentials written in the address, and a headless one shows no
+/// dialog to type them in.)
+async fn sign_in(driver: &Driver, browser: &fantoccini::Client, name: &str, password: &str) {
+    use base64::Engine;
+    let session = browser
+        .session_id()
+        .await
+        .expect("the session's id")
+        .expect("a session");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+    let cdp = format!("{}/session/{session}/goog/cdp/execute", driver.url);
+    let client = reqwest::Client::new();
+    for (cmd, params) in [
+        ("Network.enable", json!({})),
+        (
+            "Network.setExtraHTTPHeaders",
+            json!({ "headers": { "Authorization": format!("Basic {token}") } }),
+        ),
+    ] {
+        let answer = client
+            .post(&cdp)
+            .json(&json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .expect("chromedriver answers");
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "{cmd}: {status} {:?}",
+            answer.text().await
+        );
+    }
+}
+
 #[test]
 fn shows_the_inventory_users_and_audit_pages_in_chromium() {
     let sb = Sandbox::new();
@@ -196,16 +232,15 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
         ".",
     ]);
     sb.ok(&["revoke", "3", "--reason", "superseded"]);
-    std::fs::write(sb.file("pw"), "alice password\n").unwrap();
-    sb.ok(&[
-        "user",
-        "add",
-        "alice",
-        "--role",
-        "requester",
-        "--password-file",
-        "pw",
-    ]);
+    // Users made before the server starts: it makes no admin of its own then.
+    let admin_password = "admin password of the browser walk";
+    for (name, role, password) in [
+        ("admin", "admin", admin_password),
+        ("alice", "requester", "alice password"),
+    ] {
+        std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
+        sb.ok(&["user", "add", name, "--role", role, "--password-file", "pw"]);
+    }
     let server = Server::start(&sb);
     let driver = Driver::start();
     let downloads = sb.path().join("downloads");
@@ -213,21 +248,7 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
     std::fs::create_dir(&downloads).unwrap();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    // Credentials in the address: Chromium answers the server's Basic challenge with them.
-    let password: String = server
-        .admin_password
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let base = server
-        .http
-        .replace("http://", &format!("http://admin:{password}@"));
+    let base = &server.http;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -237,13 +258,29 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             .connect(&driver.url)
             .await
             .expect("a Chromium session");
+        sign_in(&driver, &browser, "admin", admin_password).await;
         let result = async {
             browser.goto(&format!("{base}/certsrv/admin")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Manage requests and certificates");
+            let who = browser.find(Locator::Css(".who")).await?.text().await?;
+            assert_eq!(who, "Signed in as admin (administrator)");
             let page = browser.source().await?;
             assert!(page.contains("days left"), "{page}");
             assert!(page.contains("this CA's HTTPS server"), "{page}");
+            let table = browser
+                .find(Locator::Css("table.inventory"))
+                .await?
+                .text()
+                .await?;
+            for name in [
+                "mail.example.com",
+                "bücher.example",
+                "intranet.example.com",
+                "vpn.example.com",
+            ] {
+                assert!(table.contains(name), "{name} in {table}");
+            }
             std::fs::write(shots.join("inventory.png"), browser.screenshot().await?).unwrap();
             // The filter form is a GET form: its answer's address holds the filter.
             browser
@@ -264,6 +301,14 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             browser.goto(&format!("{base}/certsrv/admin/users")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Users");
+            let users = browser.find_all(Locator::Css("table.users tr")).await?;
+            let mut rows = Vec::new();
+            for row in &users[1..] {
+                rows.push(row.text().await?);
+            }
+            assert_eq!(rows.len(), 2, "{rows:?}");
+            assert!(rows[0].starts_with("admin (you) admin active"), "{rows:?}");
+            assert!(rows[1].starts_with("alice requester active"), "{rows:?}");
             std::fs::write(shots.join("users.png"), browser.screenshot().await?).unwrap();
             // Disable alice from the page: the form posts same-origin, and the trail says who.
             browser
@@ -276,8 +321,12 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Audit trail");
-            let page = browser.source().await?;
-            assert!(page.contains(">disable<"), "{page}");
+            let newest = browser
+                .find(Locator::Css("table.audit tr:nth-child(2)"))
+                .await?
+                .text()
+                .await?;
+            assert!(newest.contains("admin disable alice"), "{newest}");
             std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
             Ok::<(), fantoccini::error::CmdError>(())
         }
