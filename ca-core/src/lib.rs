@@ -37,7 +37,7 @@ pub mod status;
 pub mod store;
 pub mod users;
 
-pub use authority::{Authority, InitOptions, Links, OpenOptions};
+pub use authority::{Authority, InitOptions, Links, OpenOptions, ServingGuard};
 pub use certificate::{Fingerprint, SerialNumber};
 pub use choice::Choice;
 pub use error::{Error, NameRule, Result, StoreError};

@@ -39,8 +39,8 @@ const SERVER_CONNECTIONS: u32 = 8;
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Args {
     /// The configuration file (TOML) [default: /etc/ca/ca.toml when it exists]. Its keys are
-    /// data, http, https, hostname and log; the flags here, --data, $CA_DATA and $CA_LOG
-    /// override them. SIGHUP reads it again.
+    /// data, database, http, https, hostname and log; the flags here, --data, $CA_DATA,
+    /// --database, $CA_DATABASE and $CA_LOG override them. SIGHUP reads it again.
     #[arg(long, env = "CA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address for plain HTTP (downloads work for anyone; passwords only from this machine)
@@ -144,8 +144,15 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         actor: "ca serve".into(),
         ..InitOptions::default()
     };
+    // Held for the server's life: `ca migrate` is refused while a server writes to the log.
+    let held = Authority::hold_serving(&settings.data)?;
     let (authority, created) =
         Authority::open_or_init(&settings.data, init, settings.open_options()?).await?;
+    let _serving = match held {
+        Some(held) => held,
+        None => Authority::hold_serving(&settings.data)?
+            .ok_or_else(|| anyhow::anyhow!("the data folder vanished"))?,
+    };
     if created {
         describe_new_root(&authority)?;
     } else {
@@ -156,6 +163,10 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             absolute(authority.dir()).display()
         );
         say!("  root SHA-256 {}", root.fingerprint().colons());
+    }
+    match authority.log_location() {
+        ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
+        database => say!("  issuance log {database}"),
     }
     let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {

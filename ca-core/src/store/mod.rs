@@ -185,6 +185,22 @@ impl Store {
                 } else {
                     "rw"
                 };
+                if access == Access::Create {
+                    // The log holds password hashes and ACME keys: owner-only from the
+                    // start, whatever the umask (SQLite gives its -wal and -shm files the
+                    // log's own mode).
+                    use std::os::unix::fs::OpenOptionsExt;
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)
+                    {
+                        Ok(_) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(err) => return Err(Error::io(path, err)),
+                    }
+                }
                 let options = sqlite_options(path, mode, false)?;
                 // One connection first, whose failure is reported at once: a pool retries a
                 // connection hook that fails (a folder that cannot be written) until its
