@@ -278,6 +278,8 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 "bücher.example",
                 "intranet.example.com",
                 "vpn.example.com",
+                // The OCSP responder's row: its certificate names no host, its subject this.
+                "Example Root CA OCSP Responder",
             ] {
                 assert!(table.contains(name), "{name} in {table}");
             }

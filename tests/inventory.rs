@@ -267,6 +267,13 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
     assert!(own.contains("<span class=\"own\">this CA&#"), "{own}");
     assert!(own.contains("s HTTPS server</span>"), "{own}");
     assert!(own.contains("ca serve"), "{own}");
+    // The OCSP responder's certificate names no host: its row shows its subject.
+    let responder = text_of(inventory("requester=ca+ocsp"), StatusCode::OK);
+    assert_eq!(row_ids(&responder).len(), 1, "{responder}");
+    assert!(
+        responder.contains("<td>Inventory Root CA OCSP Responder <span class=\"own\">"),
+        "{responder}"
+    );
 
     // Revoke from the list with a reason: back to the same filtered list.
     let answer = web

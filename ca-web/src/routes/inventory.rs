@@ -306,7 +306,10 @@ pub(crate) async fn overview(
         rows: page
             .rows
             .iter()
-            .map(|row| inventory_row(row, now, view.days.unwrap_or(MARK_DAYS)))
+            .map(|row| {
+                let days = view.days.unwrap_or(MARK_DAYS);
+                inventory_row(row, state.authority.root(), now, days)
+            })
             .collect(),
         by_id: toggle(ListOrder::Id, ListOrder::IdDesc),
         by_expiry: toggle(ListOrder::Expiry, ListOrder::ExpiryDesc),
@@ -340,11 +343,23 @@ fn order_label(order: ListOrder) -> &'static str {
     }
 }
 
-fn inventory_row(row: &Issuance, now: time::OffsetDateTime, days: u32) -> InventoryRow {
+fn inventory_row(
+    row: &Issuance,
+    root: &ca_core::Root,
+    now: time::OffsetDateTime,
+    days: u32,
+) -> InventoryRow {
     let days_left = row.expires_within(days.max(MARK_DAYS), now);
+    // The responder's certificate names no host: its subject says what it is.
+    let names = match row.own() {
+        Some(OwnCertificate::OcspResponder) if row.names.is_empty() => {
+            ca_core::ocsp::signer::responder_common_name(root)
+        }
+        _ => row.names_shown(),
+    };
     InventoryRow {
         id: row.id,
-        names: row.names_shown(),
+        names,
         requester: row.requester.clone(),
         source: row.source.name(),
         status: row.status.name(),
