@@ -5,10 +5,13 @@
 mod acme;
 mod admin;
 mod assets;
+mod audit;
 pub(crate) mod certsrv;
 mod install;
+mod inventory;
 mod metrics;
 pub(crate) mod ocsp;
+mod users;
 
 use std::collections::HashMap;
 
@@ -99,7 +102,13 @@ fn routes() -> Router<AppState> {
             "/certsrv/certrqma.asp",
             get(admin::issue_form).post(admin::issue),
         )
-        .route("/certsrv/admin", get(admin::overview))
+        .route("/certsrv/admin", get(inventory::overview))
+        .route("/certsrv/admin/users", get(users::page))
+        .route("/certsrv/admin/users/add", post(users::add))
+        .route("/certsrv/admin/users/password", post(users::reset_password))
+        .route("/certsrv/admin/users/role", post(users::set_role))
+        .route("/certsrv/admin/users/state", post(users::set_state))
+        .route("/certsrv/admin/audit", get(audit::page))
         .route("/certsrv/admin/approve", post(admin::approve))
         .route("/certsrv/admin/deny", post(admin::deny))
         .route("/certsrv/admin/revoke", post(admin::revoke))
