@@ -150,6 +150,9 @@ fn core_sentence(err: &Error) -> String {
         Error::LogOutdated(_) => format!(
             "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
         ),
+        Error::SchemaNotOwned(_) => format!(
+            "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
+        ),
         Error::CaKeyLocked { .. } => format!(
             "{err}: set $CA_PASSPHRASE to its passphrase (a service gets it from the systemd credential ca.passphrase)"
         ),

@@ -35,7 +35,7 @@ use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
 use crate::store::{
     Access, CertificateRef, CertificateState, CopyReport, DatabaseUrl, Issuance, ListFilter,
-    LogLocation, RequestId, Store,
+    LogLocation, RequestId, RoleName, Store,
 };
 
 const ROOT_CERT: &str = "root.crt";
@@ -571,6 +571,30 @@ impl Authority {
             .mark_moved(&report, MOVED_TO, &to.to_string())
             .await?;
         Ok(report)
+    }
+
+    /// Makes or brings up to date the tables of the PostgreSQL log at `url` (opened as the
+    /// role that owns them), then gives `runtime`, the role servers and commands run as, what
+    /// they need and no more (see [`Store::grant_runtime_role`]). Works on an empty database
+    /// too, before any CA is made in it; needs no data folder.
+    #[instrument(skip_all)]
+    pub async fn prepare_database(url: &DatabaseUrl, runtime: &RoleName) -> Result<()> {
+        let store = Store::open(&LogLocation::Postgres(url.clone()), 1, Access::Create).await?;
+        let granted = store.grant_runtime_role(runtime).await;
+        store.close().await;
+        granted
+    }
+
+    /// The role this CA's PostgreSQL log is opened as, when that role could alter or empty
+    /// the audit trail despite its triggers (it owns the table, or is a superuser): the trail
+    /// is then append-only only by this program's good conduct. `None` on SQLite, and for a
+    /// runtime role set up as the README says.
+    #[instrument(skip_all)]
+    pub async fn audit_exposed_to(&self) -> Result<Option<String>> {
+        if !self.store.audit_is_alterable().await? {
+            return Ok(None);
+        }
+        Ok(Some(self.store.current_role().await?))
     }
 
     /// Marks this data folder as served for as long as the guard lives (what must not run

@@ -50,7 +50,7 @@ pub use root::{Root, RootSpec};
 pub use settings::{RequestPolicy, Setting, Settings};
 pub use store::{
     CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter, LogLocation, RequestId,
-    RequestSource, Status,
+    RequestSource, RoleName, Status,
 };
 
 /// What the unit tests of several modules share: a CA with a quick key in a folder.

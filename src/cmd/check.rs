@@ -240,6 +240,9 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let problems = authority.check().await?;
     let folder = std::path::absolute(data)?;
+    if let Some(role) = authority.audit_exposed_to().await? {
+        eprintln!("ca: warning: {}", crate::cmd::audit_exposed(&role));
+    }
     if problems.is_empty() {
         let key = if authority.key_is_readable() {
             "and the key is the root's"
