@@ -275,9 +275,14 @@ mod tests {
         let cases = [
             ("data = \"\"", 1, "data is empty"),
             (
+                "\ndatabase = \"postgres://ca:pa/ssSECRET@db/ca\"",
+                2,
+                "database: the database URL cannot be read",
+            ),
+            (
                 "database = \"mysql://x\"",
                 1,
-                "database: 'mysql://x' is not a PostgreSQL URL",
+                "database: it is not a PostgreSQL URL",
             ),
             (
                 "\nhttp = \"localhost\"",
@@ -304,6 +309,7 @@ mod tests {
         ];
         for (text, line, reason) in cases {
             let invalid = refusal(text);
+            assert!(!invalid.reason.contains("SECRET"), "{invalid:?}");
             assert_eq!(invalid.line, line, "{text:?}: {invalid:?}");
             assert!(invalid.reason.contains(reason), "{text:?}: {invalid:?}");
         }

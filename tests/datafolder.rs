@@ -1362,3 +1362,55 @@ fn init_into_a_folder_that_cannot_take_the_key_leaves_the_log_unclaimed() {
     sb.init(&[]);
     sb.ok(&["issue", "after.example.com", "--key", "ecdsa-p256"]);
 }
+
+/// A value that is not a database URL may be a password typed in the wrong place: no part of
+/// it is echoed, wherever it came from, and the refusal names where it came from.
+#[test]
+fn a_bad_database_value_is_never_echoed_and_its_source_is_named() {
+    let sb = Sandbox::new();
+    let refused = |mut cmd: std::process::Command| {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with("ca: error: "), "{stderr}");
+        for part in ["hunter", "SECRET", "pa/ss", "//c"] {
+            assert!(!stderr.contains(part), "{part} echoed: {stderr}");
+        }
+        stderr
+    };
+    for value in ["hunter2SECRET", "postgres://ca:pa/ssSECRET@db/ca"] {
+        let mut cmd = sb.ca();
+        cmd.env("CA_DATABASE", value).arg("list");
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains("invalid value for $CA_DATABASE"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("--database"), "{stderr}");
+
+        let mut cmd = sb.ca();
+        cmd.env_remove("CA_DATABASE")
+            .args(["--database", value, "list"]);
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains("invalid value for '--database <URL>'"),
+            "{stderr}"
+        );
+
+        let config = sb.file("ca.toml");
+        std::fs::write(&config, format!("# ca\ndatabase = \"{value}\"\n")).unwrap();
+        let mut cmd = sb.ca_bare();
+        cmd.env_remove("CA_DATABASE")
+            .env("CA_CONFIG", &config)
+            .arg("list");
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains(&format!(
+                "the configuration file {} is refused at line 2: database:",
+                config.display()
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("--database"), "{stderr}");
+    }
+}
