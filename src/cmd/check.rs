@@ -36,6 +36,13 @@ pub(crate) struct Args {
     timeout: u64,
 }
 
+impl Args {
+    /// True for `ca check URL`, which looks at a live server rather than the data folder.
+    pub(crate) fn checks_a_server(&self) -> bool {
+        self.url.is_some()
+    }
+}
+
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     match &args.url {
         // Read here rather than by clap, whose refusal would repeat the URL whole, a password
