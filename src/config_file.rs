@@ -51,6 +51,29 @@ struct Raw {
     log: Option<Spanned<String>>,
 }
 
+/// Who reads the configuration file: what a refusal tells to do differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reader {
+    /// `ca serve`, which takes `--config FILE` (or `$CA_CONFIG`).
+    Serve,
+    /// Any other command that opens the CA without `--data`: it reads `$CA_CONFIG`, else the
+    /// default file, for the data folder and database `ca serve` uses.
+    Command,
+}
+
+impl Reader {
+    /// How to name another file, or none.
+    fn elsewhere(self) -> &'static str {
+        match self {
+            Reader::Serve => "give --config (or $CA_CONFIG) the path of a readable file",
+            Reader::Command => {
+                "run this as the user the server runs as (sudo -u ca ...), point $CA_CONFIG at a readable file, \
+                 or give --data DIR (with --database or $CA_DATABASE for a PostgreSQL log) so that no configuration file is read"
+            }
+        }
+    }
+}
+
 /// Why a configuration file is refused: the line, and what is wrong on it.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Invalid {
@@ -61,32 +84,37 @@ pub(crate) struct Invalid {
 impl ConfigFile {
     /// The file `--config` names, else the default one when it exists, else nothing: the
     /// path read and what it sets.
-    pub(crate) fn load(explicit: Option<&Path>) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
+    pub(crate) fn load(
+        explicit: Option<&Path>,
+        reader: Reader,
+    ) -> anyhow::Result<Option<(PathBuf, ConfigFile)>> {
         let path = match explicit {
             Some(path) => path.to_owned(),
             None if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
             None => return Ok(None),
         };
-        let file = Self::read(&path)?;
+        let file = Self::read(&path, reader)?;
         Ok(Some((path, file)))
     }
 
     /// Reads and checks the file at `path`; a refusal (exit status 2) names the line.
-    pub(crate) fn read(path: &Path) -> anyhow::Result<ConfigFile> {
+    pub(crate) fn read(path: &Path, reader: Reader) -> anyhow::Result<ConfigFile> {
         use std::io::Read;
         let mut bytes = Vec::new();
         std::fs::File::open(path)
             .and_then(|file| file.take(MAX_SIZE + 1).read_to_end(&mut bytes))
             .map_err(|err| {
                 Refused(format!(
-                    "cannot read the configuration file {}: {err}: give --config the path of a readable file",
-                    path.display()
+                    "cannot read the configuration file {}: {err}: {}",
+                    path.display(),
+                    reader.elsewhere()
                 ))
             })?;
         if bytes.len() as u64 > MAX_SIZE {
             return Err(Refused(format!(
-                "{} is too large to be a configuration file: give --config the path of ca's TOML file",
-                path.display()
+                "{} is too large to be a configuration file: {}",
+                path.display(),
+                reader.elsewhere()
             ))
             .into());
         }
@@ -275,9 +303,14 @@ mod tests {
         let cases = [
             ("data = \"\"", 1, "data is empty"),
             (
+                "\ndatabase = \"postgres://ca:pa/ssSECRET@db/ca\"",
+                2,
+                "database: the database URL cannot be read",
+            ),
+            (
                 "database = \"mysql://x\"",
                 1,
-                "database: 'mysql://x' is not a PostgreSQL URL",
+                "database: it is not a PostgreSQL URL",
             ),
             (
                 "\nhttp = \"localhost\"",
@@ -304,6 +337,7 @@ mod tests {
         ];
         for (text, line, reason) in cases {
             let invalid = refusal(text);
+            assert!(!invalid.reason.contains("SECRET"), "{invalid:?}");
             assert_eq!(invalid.line, line, "{text:?}: {invalid:?}");
             assert!(invalid.reason.contains(reason), "{text:?}: {invalid:?}");
         }
@@ -314,7 +348,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.toml");
         std::fs::write(&path, "http = \"127.0.0.1:8080\"\nport = 80\n").unwrap();
-        let err = ConfigFile::read(&path).unwrap_err();
+        let err = ConfigFile::read(&path, Reader::Serve).unwrap_err();
         assert_eq!(crate::explain::exit_status(&err), 2);
         let text = crate::explain::sentence(&err);
         assert!(
@@ -325,14 +359,21 @@ mod tests {
             "{text}"
         );
         std::fs::write(&path, b"log = \"info\"\n# caf\xe9\n").unwrap();
-        let text = crate::explain::sentence(&ConfigFile::read(&path).unwrap_err());
+        let text = crate::explain::sentence(&ConfigFile::read(&path, Reader::Serve).unwrap_err());
         assert!(text.contains("at line 2: it is not UTF-8 text"), "{text}");
         let missing = dir.path().join("missing.toml");
-        let err = ConfigFile::read(&missing).unwrap_err();
+        let err = ConfigFile::read(&missing, Reader::Command).unwrap_err();
         assert_eq!(crate::explain::exit_status(&err), 2);
+        let text = crate::explain::sentence(&err);
         assert!(
-            crate::explain::sentence(&err).contains("cannot read the configuration file"),
-            "{err:#}"
+            text.contains("cannot read the configuration file"),
+            "{text}"
+        );
+        // Only `ca serve` has --config: other commands are told what they can do.
+        assert!(!text.contains("--config"), "{text}");
+        assert!(
+            text.contains("$CA_CONFIG") && text.contains("--data"),
+            "{text}"
         );
     }
 }

@@ -89,8 +89,19 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         let reason = std::error::Error::source(&err)
             .map(ToString::to_string)
             .unwrap_or_else(|| "not a database URL".into());
+        // clap names the option even when the value came from its environment variable.
+        let flag = arg.split(' ').next().unwrap_or_default();
+        let given = std::env::args_os()
+            .skip(1)
+            .take_while(|a| a != "--")
+            .any(|a| a == flag || a.to_string_lossy().starts_with(&format!("{flag}=")));
+        let source = if flag == "--database" && !given {
+            "$CA_DATABASE".to_owned()
+        } else {
+            format!("'{arg}'")
+        };
         eprintln!(
-            "ca: error: invalid value for '{arg}': {}",
+            "ca: error: invalid value for {source}: {}",
             printable(&reason)
         );
         return ExitCode::from(2);
@@ -149,6 +160,9 @@ fn core_sentence(err: &Error) -> String {
         ),
         Error::LogOutdated(_) => format!(
             "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
+        ),
+        Error::SchemaNotOwned(_) => format!(
+            "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
         ),
         Error::CaKeyLocked { .. } => format!(
             "{err}: set $CA_PASSPHRASE to its passphrase (a service gets it from the systemd credential ca.passphrase)"

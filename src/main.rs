@@ -27,6 +27,7 @@ struct Cli {
         env = "CA_DATA",
         default_value = "ca-data",
         hide_default_value = true,
+        hide_env_values = true,
         value_name = "DIR"
     )]
     data: PathBuf,
@@ -133,7 +134,12 @@ fn main() -> ExitCode {
     // every other command that opens the CA does the same, so that on an installed server
     // `sudo -u ca ca list` works on the served folder and log without naming them.
     let data_given = matches.value_source("data") != Some(ValueSource::DefaultValue);
-    if !data_given && opens_the_ca(&cli.command) {
+    let checks_a_server = matches!(&cli.command, Command::Check(args) if args.checks_a_server());
+    if !data_given && checks_a_server {
+        // The configuration only lends `ca check URL` the CA's root to trust; a user who may
+        // not read it checks against the system's trust store, or `--data`/`--root`.
+        let _ = configured(&mut cli);
+    } else if !data_given && opens_the_ca(&cli.command) {
         match configured(&mut cli) {
             Ok(()) => {}
             Err(err) => {
@@ -160,19 +166,24 @@ fn main() -> ExitCode {
 }
 
 /// True for the commands that open a data folder (not `serve`, which reads its configuration
-/// file itself, nor the ones that only print what clap knows).
+/// file itself, nor the ones that only print what clap knows, nor `check URL`, which looks at
+/// a server and must work for any user, who may not read the server's configuration file: it
+/// reads the file only when it can).
 fn opens_the_ca(command: &Command) -> bool {
-    !matches!(
-        command,
-        Command::Serve(_) | Command::Completions(_) | Command::Man(_)
-    )
+    match command {
+        Command::Serve(_) | Command::Completions(_) | Command::Man(_) => false,
+        Command::Check(args) => !args.checks_a_server(),
+        _ => true,
+    }
 }
 
 /// Takes the data folder, and the database unless one was given, from the configuration file
 /// `ca serve` reads: `$CA_CONFIG`, else /etc/ca/ca.toml when it exists.
 fn configured(cli: &mut Cli) -> anyhow::Result<()> {
     let explicit = std::env::var_os("CA_CONFIG").map(PathBuf::from);
-    let Some((_, file)) = config_file::ConfigFile::load(explicit.as_deref())? else {
+    let Some((_, file)) =
+        config_file::ConfigFile::load(explicit.as_deref(), config_file::Reader::Command)?
+    else {
         return Ok(());
     };
     if let Some(data) = file.data {

@@ -1296,3 +1296,121 @@ fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
     let (_, stderr) = run(Some("postgres://ca:SECRET@127.0.0.1:1/ca"), &["list"]);
     assert!(stderr.contains("ca:***@127.0.0.1:1/ca"), "{stderr}");
 }
+
+/// A data folder that cannot take the new root's key fails `ca init` before the log is
+/// claimed: on PostgreSQL the database stays free for the next attempt, not claimed by a root
+/// whose key nobody holds; nothing half-written is left in the folder.
+#[test]
+fn init_into_a_folder_that_cannot_take_the_key_leaves_the_log_unclaimed() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    std::fs::create_dir(&data).unwrap();
+    // The folder's lock file is there from an earlier attempt (so the lock is taken); the
+    // folder itself may not be written by the user running `ca`.
+    let lock = data.join("init.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let as_root = crate::util::is_root();
+    let mut init = if as_root {
+        // Root writes anywhere: `ca` runs as nobody, who may reach the folder but not write it.
+        for dir in [sb.path(), data.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let nobody = std::process::Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap();
+        let uid: u32 = String::from_utf8_lossy(&nobody.stdout)
+            .trim()
+            .parse()
+            .unwrap();
+        std::os::unix::fs::chown(&lock, Some(uid), None).unwrap();
+        let mut cmd = std::process::Command::new("runuser");
+        crate::util::isolate(&mut cmd);
+        cmd.args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_ca"), "--data"])
+            .arg(&data)
+            .current_dir(sb.path())
+            .stdin(Stdio::null());
+        sb.log_env(&mut cmd);
+        cmd
+    } else {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o500)).unwrap();
+        sb.ca()
+    };
+    let out = init.args(["init", "--key", "ecdsa-p256"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("ca: error: ") && stderr.contains("ermission denied"),
+        "{stderr}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "init.lock")
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "left in the folder: {left:?}");
+    if let Some(database) = &sb.database {
+        assert_eq!(
+            database.sql("SELECT count(*) FROM settings").trim(),
+            "0",
+            "the database was claimed"
+        );
+    }
+    // Once the folder may be written, the next attempt makes the CA on the same log.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    sb.init(&[]);
+    sb.ok(&["issue", "after.example.com", "--key", "ecdsa-p256"]);
+}
+
+/// A value that is not a database URL may be a password typed in the wrong place: no part of
+/// it is echoed, wherever it came from, and the refusal names where it came from.
+#[test]
+fn a_bad_database_value_is_never_echoed_and_its_source_is_named() {
+    let sb = Sandbox::new();
+    let refused = |mut cmd: std::process::Command| {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.starts_with("ca: error: "), "{stderr}");
+        for part in ["hunter", "SECRET", "pa/ss", "//c"] {
+            assert!(!stderr.contains(part), "{part} echoed: {stderr}");
+        }
+        stderr
+    };
+    for value in ["hunter2SECRET", "postgres://ca:pa/ssSECRET@db/ca"] {
+        let mut cmd = sb.ca();
+        cmd.env("CA_DATABASE", value).arg("list");
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains("invalid value for $CA_DATABASE"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("--database"), "{stderr}");
+
+        let mut cmd = sb.ca();
+        cmd.env_remove("CA_DATABASE")
+            .args(["--database", value, "list"]);
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains("invalid value for '--database <URL>'"),
+            "{stderr}"
+        );
+
+        let config = sb.file("ca.toml");
+        std::fs::write(&config, format!("# ca\ndatabase = \"{value}\"\n")).unwrap();
+        let mut cmd = sb.ca_bare();
+        cmd.env_remove("CA_DATABASE")
+            .env("CA_CONFIG", &config)
+            .arg("list");
+        let stderr = refused(cmd);
+        assert!(
+            stderr.contains(&format!(
+                "the configuration file {} is refused at line 2: database:",
+                config.display()
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("--database"), "{stderr}");
+    }
+}

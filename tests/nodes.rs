@@ -696,3 +696,193 @@ fn a_log_migrates_only_while_no_server_writes_to_it() {
     assert_eq!(crl.status(), 200);
     server.stop();
 }
+
+/// Runs `sql` with `psql` at `url` and returns whether it succeeded, and what it printed.
+fn psql_try(url: &str, sql: &str) -> (bool, String) {
+    let out = Command::new("psql")
+        .args([url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql is needed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The two roles of the README's "PostgreSQL roles": one owns the database and its tables and
+/// runs `ca migrate`, the other runs servers and commands. Named uniquely and dropped after.
+struct Roles {
+    admin: String,
+    owner: String,
+    runtime: String,
+    database: String,
+    port: u16,
+}
+
+impl Roles {
+    fn create(cluster: &Cluster, tag: &str) -> Roles {
+        let unique = format!("{tag}_{}", std::process::id());
+        let roles = Roles {
+            admin: cluster.url("postgres"),
+            owner: format!("ca_owner_{unique}"),
+            runtime: format!("ca_runtime_{unique}"),
+            database: format!("ca_log_{unique}"),
+            port: cluster.port,
+        };
+        // As the README has the administrator do it.
+        for sql in [
+            format!("CREATE ROLE {} LOGIN", roles.owner),
+            format!("CREATE ROLE {} LOGIN", roles.runtime),
+            format!("CREATE DATABASE {} OWNER {}", roles.database, roles.owner),
+        ] {
+            crate::util::psql(&roles.admin, &sql);
+        }
+        roles
+    }
+
+    fn url(&self, role: &str) -> String {
+        format!(
+            "postgres://{role}@127.0.0.1:{}/{}",
+            self.port, self.database
+        )
+    }
+}
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
+            format!("DROP ROLE IF EXISTS {}", self.runtime),
+            format!("DROP ROLE IF EXISTS {}", self.owner),
+        ] {
+            let _ = psql_try(&self.admin, &sql);
+        }
+    }
+}
+
+/// With the owner and runtime roles set up as the README says, servers and commands work as
+/// the runtime role, which can neither change nor empty the audit trail nor switch off the
+/// trigger that keeps it append-only; run as the owner, `ca serve` and `ca check` warn.
+#[test]
+fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
+    let cluster = Cluster::start();
+    let roles = Roles::create(&cluster, "audit");
+    let owner_url = roles.url(&roles.owner);
+    let runtime_url = roles.url(&roles.runtime);
+
+    // The runtime role cannot make the tables itself, nor use them until they are granted to
+    // it: the owner must.
+    let owner = Sandbox::on_database(&owner_url);
+    let node = Sandbox::on_database(&runtime_url);
+    let not_granted = |node: &Sandbox| {
+        let out = node.run(&["init", "--key", "ecdsa-p256"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with("ca: error: ")
+                && stderr.contains("only the role that owns them")
+                && stderr.contains("ca migrate --grant"),
+            "{stderr}"
+        );
+        assert!(!node.data().join("root.crt").exists());
+    };
+    not_granted(&node);
+
+    // Hostile or mistaken roles are refused before anything is granted.
+    for (role, reason) in [
+        ("ca\"; DROP TABLE audit; --", "a role name is"),
+        ("no_such_role", "there is no role no_such_role"),
+        (roles.owner.as_str(), "owns the log's tables"),
+        ("postgres", "owns the log's tables"),
+    ] {
+        let stderr = owner.refused(&["migrate", "--grant", role]);
+        assert!(stderr.contains(reason), "{role}: {stderr}");
+    }
+    not_granted(&node);
+
+    let said = owner.ok(&["migrate", "--grant", &roles.runtime]);
+    assert!(said.contains(&roles.runtime), "{said}");
+    // Run again (after an upgrade), it changes nothing that works.
+    owner.ok(&["migrate", "--grant", &roles.runtime]);
+
+    node.init(&["--policy", "auto"]);
+    node.ok(&["issue", "cli.example.com", "--key", "ecdsa-p256"]);
+    node.ok(&["revoke", "1", "--reason", "superseded"]);
+    std::fs::write(node.file("pw"), "load password\n").unwrap();
+    node.ok(&[
+        "user",
+        "add",
+        "load",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    let checked = node.run(&["check"]);
+    let checked_err = String::from_utf8_lossy(&checked.stderr).into_owned();
+    assert!(checked.status.success(), "{checked_err}");
+    assert!(!checked_err.contains("not protected"), "{checked_err}");
+
+    let server = Server::start(&node);
+    let issued = submit(&web(), &server.http, &csr(&node, "web.example.com"));
+    assert!(matches!(issued, Answer::Issued(_)), "{issued:?}");
+    let crl = web()
+        .get(format!("http://{}/certsrv/certcrl.crl", server.http_addr()))
+        .send()
+        .unwrap();
+    assert_eq!(crl.status(), 200);
+    let log = server.log.clone();
+    server.stop();
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("not protected"), "{log}");
+
+    let audit = "SELECT count(*) FROM audit";
+    let before = crate::util::psql(&runtime_url, audit);
+    assert!(before.trim().parse::<u32>().unwrap() >= 4, "{before}");
+    for attack in [
+        "UPDATE audit SET actor = 'nobody'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+        "ALTER TABLE audit DISABLE TRIGGER USER",
+        "ALTER TABLE audit DISABLE TRIGGER ALL",
+        "DROP TRIGGER audit_is_append_only_change ON audit",
+        "DROP TABLE audit",
+        "ALTER TABLE audit OWNER TO CURRENT_USER",
+        "CREATE TABLE evidence (id int)",
+    ] {
+        let (done, said) = psql_try(&runtime_url, attack);
+        assert!(!done, "the runtime role could {attack}: {said}");
+        assert!(
+            said.contains("permission denied") || said.contains("must be owner"),
+            "{attack}: {said}"
+        );
+    }
+    assert_eq!(crate::util::psql(&runtime_url, audit), before);
+    // Adding to it is what the role is for.
+    let (added, said) = psql_try(
+        &runtime_url,
+        "INSERT INTO audit (at, actor, action) VALUES (0, 'x', 'y')",
+    );
+    assert!(added, "{said}");
+
+    // The same CA run as the owner: warned at start-up and by `ca check`.
+    let as_owner = Sandbox::on_database(&owner_url);
+    copy_ca(&node.data(), &as_owner.data());
+    let checked = as_owner.run(&["check"]);
+    let checked_err = String::from_utf8_lossy(&checked.stderr).into_owned();
+    assert!(checked.status.success(), "{checked_err}");
+    assert!(
+        checked_err.contains(&format!(
+            "ca: warning: the audit trail is not protected against the role {}",
+            roles.owner
+        )) && checked_err.contains("ca migrate --grant"),
+        "{checked_err}"
+    );
+    let mut server = Server::start(&as_owner);
+    let log = server.wait_for_log("not protected");
+    assert!(log.contains(&roles.owner), "{log}");
+    server.stop();
+}

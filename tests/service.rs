@@ -770,3 +770,92 @@ fn commands_take_the_data_folder_and_database_from_the_configuration_file() {
         "{stderr}"
     );
 }
+
+/// Only what opens the data folder reads the configuration file: `ca check URL` works for a
+/// user who may not read it (the packaged file is 0640 root:ca); a command that cannot read it
+/// is told what it can do (only `ca serve` has --config); and help shows no variable's value.
+#[test]
+fn check_url_reads_no_configuration_file_and_refusals_say_what_each_command_can_do() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    // A configuration file that cannot be read (root reads any file: a folder stands in).
+    let unreadable = sb.file("unreadable.toml");
+    std::fs::create_dir(&unreadable).unwrap();
+    let bare = |args: &[&str]| {
+        let mut cmd = sb.ca_bare();
+        cmd.env("CA_CONFIG", &unreadable).args(args);
+        cmd.output().unwrap()
+    };
+    let url = format!("https://127.0.0.1:{}", server.https_port);
+    let out = bare(&[
+        "check",
+        &url,
+        "--root",
+        sb.data().join("root.crt").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("configuration file"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("chain"),
+        "the server was checked: {stdout}{stderr}"
+    );
+    // Without --root, away from the default data folder, an unreadable file lends no root; a
+    // readable one lends the CA's.
+    let untrusted = sb
+        .ca_bare()
+        .env("CA_CONFIG", &unreadable)
+        .current_dir("/")
+        .args(["check", &url])
+        .output()
+        .unwrap();
+    assert_ne!(untrusted.status.code(), out.status.code(), "{untrusted:?}");
+    let readable = sb.file("readable.toml");
+    std::fs::write(
+        &readable,
+        format!("data = \"{}\"\n", sb.data().to_str().unwrap()),
+    )
+    .unwrap();
+    let lent = sb
+        .ca_bare()
+        .env("CA_CONFIG", &readable)
+        .current_dir("/")
+        .args(["check", &url])
+        .output()
+        .unwrap();
+    assert_eq!(lent.status.code(), out.status.code(), "{lent:?}");
+    server.stop();
+
+    let out = bare(&["list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read the configuration file")
+            && stderr.contains("$CA_CONFIG")
+            && stderr.contains("--data")
+            && !stderr.contains("--config"),
+        "{stderr}"
+    );
+    let mut serve = serve_command(&sb, &unreadable, true, &[]);
+    let out = serve.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("give --config"), "{stderr}");
+
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let mut cmd = sb.ca_bare();
+        cmd.env("CA_DATA", "/secret-folder")
+            .env("CA_CONFIG", "/secret.toml")
+            .env("CA_DATABASE", "postgres://ca@db.example.com/secret")
+            .args(args);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(!help.contains("secret"), "{help}");
+        assert!(!help.contains("[env: CA_DATA="), "{help}");
+        for variable in ["[env: CA_DATA]", "[env: CA_DATABASE]"] {
+            assert!(help.contains(variable), "{variable}: {help}");
+        }
+    }
+}

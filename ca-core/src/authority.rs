@@ -25,7 +25,7 @@ use tracing::instrument;
 use crate::certificate::Fingerprint;
 use crate::crl::{self, Crl};
 use crate::error::{Error, NameRule, Result};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, copy_atomic, lock_file, write_atomic};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
 use crate::ocsp::cache::AnswerCache;
@@ -35,7 +35,7 @@ use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
 use crate::store::{
     Access, AuditEvent, AuditFilter, CertificateRef, CertificateState, CopyReport, DatabaseUrl,
-    Issuance, ListFilter, ListPage, LogLocation, RequestId, Store,
+    Issuance, ListFilter, ListPage, LogLocation, RequestId, RoleName, Store,
 };
 
 const ROOT_CERT: &str = "root.crt";
@@ -206,28 +206,29 @@ impl Authority {
         let store = Store::open(&location, open.connections, Access::Create).await?;
         let mut rows = settings;
         rows.push((ROOT_FINGERPRINT, Fingerprint::of(certificate.der()).hex()));
-        // Claimed in one transaction: of two nodes creating a CA in one empty database at
-        // once, one wins and the other is refused before it writes its key or certificate.
-        if let Some(recorded) = store.claim(&init.actor, ROOT_FINGERPRINT, &rows).await? {
-            store.close().await;
-            return Err(Error::LogInUse { location, recorded });
-        }
-        store
-            .audit(
-                &init.actor,
-                "init",
-                &name,
-                &format!("{} root", init.root.key),
-            )
-            .await?;
+        // The key and the certificate are written first, under temporary names: a folder
+        // that cannot take them fails before the log is claimed, which would otherwise be
+        // left (a PostgreSQL database) claimed by a root whose key nobody holds.
         let key_pem = key::encode_pkcs8_pem(key_pair.serialized_der(), open.passphrase.as_ref())?;
-        write_atomic(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
-        // The root certificate comes last: its presence marks a complete CA.
-        write_atomic(
+        let staged_key = Staged::write(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
+        let staged_cert = Staged::write(
             &dir.join(ROOT_CERT),
             certificate.pem().as_bytes(),
             PUBLIC_MODE,
         )?;
+        // Claimed in one transaction, with its audit entry: of two nodes creating a CA in one
+        // empty database at once, one wins and the other is refused, and its staged files go.
+        let event = format!("{} root", init.root.key);
+        if let Some(recorded) = store
+            .claim(&init.actor, ROOT_FINGERPRINT, &rows, (&name, &event))
+            .await?
+        {
+            store.close().await;
+            return Err(Error::LogInUse { location, recorded });
+        }
+        staged_key.commit()?;
+        // The root certificate comes last: its presence marks a complete CA.
+        staged_cert.commit()?;
         let authority = Self::open_with_store(dir, store, open).await?;
         // The key was just made: keep it rather than read it back.
         let issuer =
@@ -571,6 +572,30 @@ impl Authority {
             .mark_moved(&report, MOVED_TO, &to.to_string())
             .await?;
         Ok(report)
+    }
+
+    /// Makes or brings up to date the tables of the PostgreSQL log at `url` (opened as the
+    /// role that owns them), then gives `runtime`, the role servers and commands run as, what
+    /// they need and no more (see [`Store::grant_runtime_role`]). Works on an empty database
+    /// too, before any CA is made in it; needs no data folder.
+    #[instrument(skip_all)]
+    pub async fn prepare_database(url: &DatabaseUrl, runtime: &RoleName) -> Result<()> {
+        let store = Store::open(&LogLocation::Postgres(url.clone()), 1, Access::Create).await?;
+        let granted = store.grant_runtime_role(runtime).await;
+        store.close().await;
+        granted
+    }
+
+    /// The role this CA's PostgreSQL log is opened as, when that role could alter or empty
+    /// the audit trail despite its triggers (it owns the table, or is a superuser): the trail
+    /// is then append-only only by this program's good conduct. `None` on SQLite, and for a
+    /// runtime role set up as the README says.
+    #[instrument(skip_all)]
+    pub async fn audit_exposed_to(&self) -> Result<Option<String>> {
+        if !self.store.audit_is_alterable().await? {
+            return Ok(None);
+        }
+        Ok(Some(self.store.current_role().await?))
     }
 
     /// Marks this data folder as served for as long as the guard lives (what must not run

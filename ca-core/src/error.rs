@@ -156,6 +156,13 @@ pub enum Error {
     )]
     LogOutdated(LogLocation),
 
+    /// The PostgreSQL log's schema must be made or brought up to date, and the role it is
+    /// opened as may not change it (it is not the role that owns the tables).
+    #[error(
+        "the issuance log {0} needs its tables made or brought up to date, which only the role that owns them may do"
+    )]
+    SchemaNotOwned(LogLocation),
+
     /// The data folder or its log can be changed by other users.
     #[error("{} can be changed by other users (mode {mode:o}), so it is not used", .path.display())]
     FolderExposed { path: PathBuf, mode: u32 },
@@ -349,6 +356,7 @@ impl Error {
             | Error::LogEmpty(_)
             | Error::LogOfAnotherRoot { .. }
             | Error::LogOutdated(_)
+            | Error::SchemaNotOwned(_)
             | Error::LogAltered { .. }
             | Error::FolderExposed { .. }
             | Error::CaKeyNotOwned { .. }

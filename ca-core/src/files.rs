@@ -45,6 +45,80 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     })
 }
 
+/// A file written in full under a temporary name beside its place, put there only by
+/// [`Staged::commit`]: what must not appear unless something else succeeds first (a new CA's
+/// key, before its log is claimed). Dropped uncommitted, the temporary file is removed.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    /// False once committed (or once a failed commit leaves the file for the administrator).
+    remove: bool,
+}
+
+impl Staged {
+    /// Writes `bytes` to a new temporary file created with `mode` beside `path`, flushed to
+    /// disk: a folder that cannot take the file fails here.
+    pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Staged> {
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
+        let suffix = crate::random::hex::<8>()?;
+        let staged = Staged {
+            tmp: dir.join(format!(".{}.{suffix}.tmp", name.to_string_lossy())),
+            path: path.to_owned(),
+            remove: true,
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&staged.tmp)
+            .map_err(|err| Error::io(path, err))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|err| Error::io(path, err))?;
+        Ok(staged)
+    }
+
+    /// Renames the file into its place. Should that fail, the file is kept under its temporary
+    /// name, which the error gives, so that nothing written is lost.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        self.remove = false;
+        fs::rename(&self.tmp, &self.path).map_err(|err| {
+            Error::Conflict(format!(
+                "{} could not be put in place ({err}): it was written to {}; rename it to {}",
+                self.path.display(),
+                self.tmp.display(),
+                self.path.display()
+            ))
+        })?;
+        if let Some(dir) = self.path.parent()
+            && let Ok(dir) = File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        {
+            // Make the rename itself durable; a failure here loses nothing already written.
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Copies `from` to `to` through a temporary file created with `mode`, then renamed.
 pub(crate) fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<()> {
     let bytes = fs::read(from).map_err(|err| Error::io(from, err))?;
@@ -109,6 +183,43 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.key");
+        let staged = Staged::write(&path, b"secret", SECRET_MODE).unwrap();
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(staged);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let staged = Staged::write(&path, b"secret", SECRET_MODE).unwrap();
+        staged.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"secret");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_commit_keeps_the_staged_file_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.key");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("inside"), b"x").unwrap();
+        let staged = Staged::write(&path, b"secret", SECRET_MODE).unwrap();
+        let err = staged.commit().unwrap_err().to_string();
+        let kept: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p != &path)
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(fs::read(&kept[0]).unwrap(), b"secret");
+        assert!(err.contains(&kept[0].display().to_string()), "{err}");
     }
 
     #[test]

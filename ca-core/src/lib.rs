@@ -51,7 +51,7 @@ pub use settings::{RequestPolicy, Setting, Settings};
 pub use store::{
     AuditEvent, AuditFilter, CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter,
     ListKey, ListOrder, ListPage, LogLocation, NameSearch, OwnCertificate, RequestId,
-    RequestSource, Status,
+    RequestSource, RoleName, Status,
 };
 
 /// What the unit tests of several modules share: a CA with a quick key in a folder.

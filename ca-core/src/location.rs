@@ -43,11 +43,13 @@ impl FromStr for DatabaseUrl {
         text.strip_prefix("postgres://")
             .or_else(|| text.strip_prefix("postgresql://"))
             .ok_or_else(|| {
-                InvalidDatabaseUrl(format!(
-                    "'{}' is not a PostgreSQL URL: the issuance log is the SQLite file in the data folder, \
-                     unless a database of the form postgres://USER@HOST:PORT/NAME is given",
-                    shown_prefix(text)
-                ))
+                // Nothing of it is shown: it may be a password typed in the wrong place.
+                InvalidDatabaseUrl(
+                    "it is not a PostgreSQL URL (it is not shown: it may hold a password): the issuance log is \
+                     the SQLite file in the data folder, unless a database of the form \
+                     postgres://USER@HOST:PORT/NAME is given"
+                        .into(),
+                )
             })?;
         if text.chars().any(char::is_control) || text.contains(char::is_whitespace) {
             return Err(InvalidDatabaseUrl(
@@ -58,12 +60,12 @@ impl FromStr for DatabaseUrl {
         // hidden here is the one the driver would send. What it cannot read is not echoed:
         // a password with an unencoded '/', '?', '#' or '@' would show through.
         let unreadable = || {
-            InvalidDatabaseUrl(format!(
-                "the database URL beginning '{}' cannot be read (the rest is not shown: it may \
-                 hold a password): write postgres://USER@HOST:PORT/NAME, with any '/', '?', '#', \
-                 '@' or ':' in the user name or password percent-encoded (%2F, %3F, %23, %40, %3A)",
-                shown_prefix(text)
-            ))
+            InvalidDatabaseUrl(
+                "the database URL cannot be read (it is not shown: it may hold a password): write \
+                 postgres://USER@HOST:PORT/NAME, with any '/', '?', '#', '@' or ':' in the user \
+                 name or password percent-encoded (%2F, %3F, %23, %40, %3A)"
+                    .into(),
+            )
         };
         let parsed = url::Url::parse(text).map_err(|_| unreadable())?;
         // An '@' after the host, or a '#' anywhere, means part of a password ended up in the
@@ -103,17 +105,6 @@ impl FromStr for DatabaseUrl {
             shown,
             has_password,
         })
-    }
-}
-
-/// The start of something that is not a URL, short, for an error message (it may be a
-/// password typed in the wrong place, so only its first characters).
-fn shown_prefix(text: &str) -> String {
-    let prefix: String = text.chars().take(12).collect();
-    if prefix.len() < text.len() {
-        format!("{prefix}...")
-    } else {
-        prefix
     }
 }
 
@@ -210,8 +201,11 @@ mod tests {
         ] {
             assert!(text.parse::<DatabaseUrl>().is_err(), "{text}");
         }
-        let err = "hunter2-is-my-password".parse::<DatabaseUrl>().unwrap_err();
-        assert!(!err.to_string().contains("my-password"), "{err}");
+        // Nothing of what was given is echoed: it may be a password typed in the wrong place.
+        for secret in ["hunter2-is-my-password", "hunter", "mysql://hunter2@db/x"] {
+            let err = secret.parse::<DatabaseUrl>().unwrap_err().to_string();
+            assert!(!err.contains("hunter"), "{err}");
+        }
     }
 
     #[test]
@@ -228,6 +222,10 @@ mod tests {
         ] {
             let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
             assert!(!err.contains("SECRET"), "{text}: {err}");
+            assert!(
+                !err.contains("ca:") && !err.contains("//c"),
+                "{text}: {err}"
+            );
         }
         // Percent-encoded, the same password is read and hidden.
         let url: DatabaseUrl = "postgres://ca:pa%2FssSECRET@127.0.0.1:5432/ca"

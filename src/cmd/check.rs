@@ -36,6 +36,13 @@ pub(crate) struct Args {
     timeout: u64,
 }
 
+impl Args {
+    /// True for `ca check URL`, which looks at a live server rather than the data folder.
+    pub(crate) fn checks_a_server(&self) -> bool {
+        self.url.is_some()
+    }
+}
+
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     match &args.url {
         // Read here rather than by clap, whose refusal would repeat the URL whole, a password
@@ -240,6 +247,9 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let problems = authority.check().await?;
     let folder = std::path::absolute(data)?;
+    if let Some(role) = authority.audit_exposed_to().await? {
+        eprintln!("ca: warning: {}", crate::cmd::audit_exposed(&role));
+    }
     if problems.is_empty() {
         let key = if authority.key_is_readable() {
             "and the key is the root's"

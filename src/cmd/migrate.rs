@@ -1,22 +1,52 @@
-//! `ca migrate --to URL`: the issuance log copied into an empty PostgreSQL database, so that
-//! several servers can share it.
+//! `ca migrate`: the issuance log copied into an empty PostgreSQL database (`--to URL`), so
+//! that several servers can share it; and, run as the role that owns a PostgreSQL log, its
+//! tables brought up to date and the servers' own role granted what it needs (`--grant ROLE`).
 
 use std::path::Path;
 
-use ca_core::DatabaseUrl;
+use ca_core::{Authority, DatabaseUrl, RoleName};
 
 use crate::cmd::{Refused, database_url};
 
 #[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["to", "grant"]))]
 pub(crate) struct Args {
     /// The empty PostgreSQL database to copy the log into (postgres://USER@HOST:PORT/NAME; a
     /// password goes in $PGPASSWORD or ~/.pgpass, never on the command line).
     #[arg(long, value_name = "URL", value_parser = database_url)]
-    to: DatabaseUrl,
+    to: Option<DatabaseUrl>,
+
+    /// The PostgreSQL role servers and commands run as: given what they need of the log and
+    /// no more (the audit trail only read and added to). Run as the role that owns the log's
+    /// tables, on the database --to names, else on --database (or $CA_DATABASE), which may
+    /// be empty still; again after every upgrade of ca.
+    #[arg(long, value_name = "ROLE", value_parser = role_name)]
+    grant: Option<RoleName>,
+}
+
+fn role_name(text: &str) -> Result<RoleName, String> {
+    text.parse().map_err(|err: ca_core::Error| err.to_string())
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    if args.to.has_password() {
+    let to = match (args.to, &args.grant) {
+        (Some(to), _) => to,
+        // `--grant` alone: the database named for this run, whether or not a CA is in it yet.
+        (None, Some(role)) => {
+            let Some(url) = crate::cmd::database() else {
+                return Err(Refused(
+                    "--grant works on a PostgreSQL log: give the database with --database or $CA_DATABASE (or the database key of the configuration file), connecting as the role that owns it"
+                        .into(),
+                )
+                .into());
+            };
+            return grant(&url, role).await;
+        }
+        (None, None) => {
+            return Err(Refused("give --to URL, --grant ROLE, or both".into()).into());
+        }
+    };
+    if to.has_password() {
         return Err(Refused(
             "the URL given with --to holds a password, which would be visible to every user of this machine: \
              remove it from the URL and put it in $PGPASSWORD or ~/.pgpass"
@@ -26,7 +56,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     let authority = crate::cmd::open(data).await?;
     let from = authority.log_location().clone();
-    let report = authority.migrate_log(&args.to).await?;
+    let report = authority.migrate_log(&to).await?;
     let rows: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
     let requests = report
         .rows
@@ -36,16 +66,28 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     say!(
         "Copied the issuance log of \"{}\" from {from} into {}: {rows} rows ({requests} requests, {} certificates, each matching its fingerprint), ids kept.",
         authority.root().common_name(),
-        args.to,
+        to,
         report.certificates
     );
     say!(
         "From now on give every command and every `ca serve` the database: --database {} (or CA_DATABASE={}), with this folder's root.crt and root.key on each node.",
-        args.to,
-        args.to
+        to,
+        to
     );
     say!(
         "{from} keeps its rows as a backup and is marked as copied: commands refuse it from now on, so the two logs never diverge."
+    );
+    if let Some(role) = args.grant {
+        grant(&to, &role).await?;
+    }
+    Ok(())
+}
+
+/// Brings the log at `url` up to date and grants `role` its share, saying so.
+async fn grant(url: &DatabaseUrl, role: &RoleName) -> anyhow::Result<()> {
+    Authority::prepare_database(url, role).await?;
+    say!(
+        "The log in {url} is up to date, and the role {role} may read and write it but only add to its audit trail: give servers and commands a URL that connects as {role}, and run this again, as the owner, after every upgrade of ca."
     );
     Ok(())
 }

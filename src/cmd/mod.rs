@@ -106,6 +106,15 @@ pub(crate) async fn open_read(data: &Path) -> anyhow::Result<Authority> {
     Ok(Authority::open(data, options).await?)
 }
 
+/// What `ca serve` and `ca check` say when the PostgreSQL role they run as could alter the
+/// audit trail (it owns the tables, or is a superuser), and how to set up roles that cannot.
+pub(crate) fn audit_exposed(role: &str) -> String {
+    format!(
+        "the audit trail is not protected against the role {role} this runs as: it owns the log's tables (or is a superuser), so it can switch off the trigger that keeps the trail append-only; \
+         run servers and commands as a role of their own, granted with `ca migrate --grant ROLE` run as the owner (README, \"Several nodes on PostgreSQL\")"
+    )
+}
+
 /// Who runs the command, for the audit trail and as the requester of what it issues:
 /// `os:NAME`, the login name of the effective user id (getpwuid_r(3), so users of LDAP or other
 /// NSS sources are found too; `sudo ca ...` is `os:root`), or `os:uid:N` when the system has no

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cmd::{Refused, init::describe_new_root, open_options};
-use crate::config_file::ConfigFile;
+use crate::config_file::{ConfigFile, Reader};
 
 /// What `ca serve` logs unless `$CA_LOG` or its configuration file say otherwise.
 pub(crate) const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn";
@@ -41,7 +41,7 @@ pub(crate) struct Args {
     /// The configuration file (TOML) [default: /etc/ca/ca.toml when it exists]. Its keys are
     /// data, database, http, https, hostname and log; the flags here, --data, $CA_DATA,
     /// --database, $CA_DATABASE and $CA_LOG override them. SIGHUP reads it again.
-    #[arg(long, env = "CA_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "CA_CONFIG", value_name = "FILE", hide_env_values = true)]
     config: Option<PathBuf>,
     /// Address for plain HTTP (downloads work for anyone; passwords only from this machine)
     /// [default: 127.0.0.1:8080].
@@ -116,7 +116,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("cannot receive SIGHUP: {err}"))?;
     let terminate = signal(SignalKind::terminate())
         .map_err(|err| anyhow::anyhow!("cannot receive SIGTERM: {err}"))?;
-    let file = match ConfigFile::load(args.config.as_deref())? {
+    let file = match ConfigFile::load(args.config.as_deref(), Reader::Serve)? {
         Some((path, file)) => {
             say!("Configuration from {}", absolute(&path).display());
             file
@@ -167,6 +167,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     match authority.log_location() {
         ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
         database => say!("  issuance log {database}"),
+    }
+    if let Some(role) = authority.audit_exposed_to().await? {
+        tracing::warn!("{}", crate::cmd::audit_exposed(&role));
     }
     let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
@@ -309,7 +312,7 @@ impl Keeper {
     /// the log filter and the names on its certificate (which is read again from the data
     /// folder, or made anew for new names).
     async fn reload(&mut self) -> anyhow::Result<()> {
-        let file = ConfigFile::load(self.args.config.as_deref())?
+        let file = ConfigFile::load(self.args.config.as_deref(), Reader::Serve)?
             .map(|(_, file)| file)
             .unwrap_or_default();
         let wanted = Settings::of(self.data.as_deref(), &self.args, &file);

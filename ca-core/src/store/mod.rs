@@ -15,7 +15,8 @@
 //! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
 //! keeps OCSP responses signed ahead; [`changes`] tells when anything was committed to a
 //! SQLite log; [`tallies`] counts the log for the metrics from what its triggers keep;
-//! [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies
+//! [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`roles`] gives a
+//! PostgreSQL runtime role its grants; [`copy`] copies
 //! a whole log from one backend to another (migration, backups of a PostgreSQL log).
 //! [`records`] holds the types the rest of the authority sees.
 
@@ -30,6 +31,7 @@ mod ocsp;
 mod records;
 mod requests;
 mod revocations;
+mod roles;
 mod settings;
 mod tallies;
 mod users;
@@ -57,6 +59,7 @@ pub use records::{
     ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest,
     RESPONDER_REQUESTER, Refusal, RequestId, RequestSource, SERVER_REQUESTER, Status, UserRecord,
 };
+pub use roles::RoleName;
 pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.
@@ -136,6 +139,28 @@ impl Store {
             if applied < latest {
                 pool.close().await;
                 return Err(Error::LogOutdated(location.clone()));
+            }
+        } else if backend == Backend::Postgres && !may_change_schema(&pool).await? {
+            // A runtime role (README "Several nodes on PostgreSQL"): it may not create tables,
+            // so the log must be up to date already, and granted to it, by its owner.
+            let latest = migrator.iter().map(|m| m.version).max();
+            let granted = is_log(&pool, backend).await?
+                && sqlx::query_scalar(
+                    "SELECT has_table_privilege(
+                         quote_ident(current_schema()) || '._sqlx_migrations', 'SELECT')",
+                )
+                .fetch_one(&pool)
+                .await?;
+            let applied = if granted {
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&pool)
+                    .await?
+            } else {
+                None
+            };
+            if applied < latest {
+                pool.close().await;
+                return Err(Error::SchemaNotOwned(location.clone()));
             }
         } else {
             // Migrations of one log run one process at a time: two processes opening a new
@@ -483,6 +508,16 @@ async fn is_log(pool: &AnyPool, backend: Backend) -> Result<bool> {
                 Backend::Postgres => StoreError::from(err),
             })?;
     Ok(tables == 1)
+}
+
+/// True when the role a PostgreSQL log is opened as may create tables in its schema (the
+/// owner's role does; a runtime role does not).
+async fn may_change_schema(pool: &AnyPool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT has_schema_privilege(current_schema(), 'CREATE')")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// What a driver error says, for a person: the database's own message, never a URL.

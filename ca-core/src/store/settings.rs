@@ -36,13 +36,15 @@ impl Store {
     /// database-wide write lock), checks that no root is recorded and nothing was ever
     /// written, then sets `pairs` (the root's fingerprint under `root_key` among them). When
     /// another process claimed the log first, nothing is written and the fingerprint it
-    /// recorded is returned (`"not recorded"` for a log with history but no root).
+    /// recorded is returned (`"not recorded"` for a log with history but no root). The audit
+    /// trail records the creation (`init` of `subject`, with `detail`) in the same transaction.
     #[instrument(skip_all)]
     pub async fn claim(
         &self,
         actor: &str,
         root_key: &str,
         pairs: &[(&str, String)],
+        (subject, detail): (&str, &str),
     ) -> Result<Option<String>> {
         let mut tx = self.begin_write().await?;
         let recorded: Option<String> =
@@ -62,6 +64,7 @@ impl Store {
             return Ok(Some("not recorded".into()));
         }
         write_settings(&mut tx, actor, pairs).await?;
+        audit::record(&mut tx, actor, "init", subject, detail).await?;
         tx.commit().await?;
         Ok(None)
     }
