@@ -38,12 +38,12 @@ pub(super) async fn record(
     detail: &str,
 ) -> Result<()> {
     sqlx::query(INSERT)
-    .bind(OffsetDateTime::now_utc().unix_timestamp())
-    .bind(actor)
-    .bind(action)
-    .bind(subject)
-    .bind(detail)
-    .execute(tx)
-    .await?;
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(tx)
+        .await?;
     Ok(())
 }

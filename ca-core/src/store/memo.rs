@@ -36,7 +36,10 @@ struct Kept {
 impl Memo {
     /// The values kept for the counter `version`, emptied first when it moved.
     fn at(&self, version: i64) -> MutexGuard<'_, Kept> {
-        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.version != Some(version) {
             kept.version = Some(version);
             kept.settings = None;

@@ -194,9 +194,8 @@ fn row_of(new: &NewIssuance<'_>, written: Written) -> Result<Issuance> {
     let status_code = u32::try_from(written.status_code)
         .map_err(|_| corrupt(format!("status code {}", written.status_code)))?;
     // Only whole seconds are kept.
-    let seconds = |at: OffsetDateTime| {
-        OffsetDateTime::from_unix_timestamp(at.unix_timestamp()).unwrap_or(at)
-    };
+    let seconds =
+        |at: OffsetDateTime| OffsetDateTime::from_unix_timestamp(at.unix_timestamp()).unwrap_or(at);
     let not_after = seconds(new.not_after);
     Ok(Issuance {
         id: RequestId::from_log(written.id)?,
@@ -280,8 +279,9 @@ fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = rusqlite::Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection
-        .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;")?;
+    connection.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;",
+    )?;
     Ok(connection)
 }
 
@@ -371,17 +371,19 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
             .optional()?
             .ok_or_else(|| JobError::Refused(not_pending(id)))?,
     };
-    let inserted = tx.prepare_cached(INSERT_CERTIFICATE)?.execute(rusqlite::params![
-        written.id,
-        job.serial,
-        job.names,
-        job.not_before,
-        job.not_after,
-        job.key_algorithm,
-        job.sha256,
-        job.der,
-        job.renewed_from,
-    ]);
+    let inserted = tx
+        .prepare_cached(INSERT_CERTIFICATE)?
+        .execute(rusqlite::params![
+            written.id,
+            job.serial,
+            job.names,
+            job.not_before,
+            job.not_after,
+            job.key_algorithm,
+            job.sha256,
+            job.der,
+            job.renewed_from,
+        ]);
     match inserted {
         Err(rusqlite::Error::SqliteFailure(failure, _))
             if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
@@ -398,13 +400,14 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
             return Err(JobError::Refused(order_not_finalizing(order)));
         }
     }
-    tx.prepare_cached(audit::INSERT)?.execute(rusqlite::params![
-        now,
-        job.decided_by,
-        "issue",
-        written.id.to_string(),
-        job.detail,
-    ])?;
+    tx.prepare_cached(audit::INSERT)?
+        .execute(rusqlite::params![
+            now,
+            job.decided_by,
+            "issue",
+            written.id.to_string(),
+            job.detail,
+        ])?;
     Ok(written)
 }
 
