@@ -79,6 +79,22 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         let _ = err.print();
         return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
     }
+    // A database URL may hold a password: clap would quote the value whole, so only the
+    // parser's own sentence (which shows the URL without it) is printed.
+    if err.kind() == ErrorKind::ValueValidation
+        && let Some(clap::error::ContextValue::String(arg)) =
+            err.get(clap::error::ContextKind::InvalidArg)
+        && arg.contains("<URL>")
+    {
+        let reason = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "not a database URL".into());
+        eprintln!(
+            "ca: error: invalid value for '{arg}': {}",
+            printable(&reason)
+        );
+        return ExitCode::from(2);
+    }
     let rendered = err.render().to_string();
     let lines: Vec<&str> = rendered
         .lines()

@@ -18,20 +18,23 @@ mod log;
 #[derive(Parser, Debug)]
 #[command(name = "ca", version, max_term_width = 100)]
 struct Cli {
-    /// The data folder holding the root, its key and the issuance log.
+    /// The data folder holding the root, its key and the issuance log [default: the data key
+    /// of the configuration file ($CA_CONFIG, else /etc/ca/ca.toml when it exists), else
+    /// ca-data].
     #[arg(
         long,
         global = true,
         env = "CA_DATA",
         default_value = "ca-data",
+        hide_default_value = true,
         value_name = "DIR"
     )]
     data: PathBuf,
 
     /// The PostgreSQL database holding the issuance log, for several servers on one log
     /// (postgres://USER@HOST:PORT/NAME; a password goes in $PGPASSWORD, ~/.pgpass or
-    /// $CA_DATABASE, never on the command line) [default: the SQLite file ca.db in the data
-    /// folder].
+    /// $CA_DATABASE, never on the command line) [default: the database key of the
+    /// configuration file, else the SQLite file ca.db in the data folder].
     #[arg(
         long,
         global = true,
@@ -88,6 +91,9 @@ enum Command {
     /// Show or change the CA's settings.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Send a test notice, or show where expiry warnings and watched servers' findings go.
+    #[command(subcommand)]
+    Notify(cmd::notify::Command),
     /// Manage the users of the web pages.
     #[command(subcommand)]
     User(cmd::user::Command),
@@ -120,9 +126,21 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    cmd::set_database(cli.database.clone());
-    // `ca serve` takes the data folder from its configuration file unless it is given here.
+    let mut cli = cli;
+    // `ca serve` takes the data folder from its configuration file unless it is given here;
+    // every other command that opens the CA does the same, so that on an installed server
+    // `sudo -u ca ca list` works on the served folder and log without naming them.
     let data_given = matches.value_source("data") != Some(ValueSource::DefaultValue);
+    if !data_given && opens_the_ca(&cli.command) {
+        match configured(&mut cli) {
+            Ok(()) => {}
+            Err(err) => {
+                eprintln!("ca: error: {}", explain::sentence(&err));
+                return ExitCode::from(explain::exit_status(&err));
+            }
+        }
+    }
+    cmd::set_database(cli.database.clone());
     log::init(if matches!(cli.command, Command::Serve(_)) {
         cmd::serve::DEFAULT_LOG
     } else {
@@ -137,6 +155,31 @@ fn main() -> ExitCode {
             ExitCode::from(explain::exit_status(&err))
         }
     }
+}
+
+/// True for the commands that open a data folder (not `serve`, which reads its configuration
+/// file itself, nor the ones that only print what clap knows).
+fn opens_the_ca(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Serve(_) | Command::Completions(_) | Command::Man(_)
+    )
+}
+
+/// Takes the data folder, and the database unless one was given, from the configuration file
+/// `ca serve` reads: `$CA_CONFIG`, else /etc/ca/ca.toml when it exists.
+fn configured(cli: &mut Cli) -> anyhow::Result<()> {
+    let explicit = std::env::var_os("CA_CONFIG").map(PathBuf::from);
+    let Some((_, file)) = config_file::ConfigFile::load(explicit.as_deref())? else {
+        return Ok(());
+    };
+    if let Some(data) = file.data {
+        cli.data = data;
+    }
+    if cli.database.is_none() {
+        cli.database = file.database;
+    }
+    Ok(())
 }
 
 fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
@@ -168,6 +211,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
             Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
+            Command::Notify(command) => cmd::notify::run(&cli.data, command).await,
             Command::Pending => cmd::pending::list(&cli.data).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,

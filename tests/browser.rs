@@ -145,7 +145,8 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
                 .await?
                 .click()
                 .await?;
-            let downloaded = wait_for_download(&downloads, "certnew.cer");
+            // Saved under the name the install page gives it.
+            let downloaded = wait_for_download(&downloads, "root.crt");
             assert_eq!(String::from_utf8(downloaded).unwrap(), sb.ok(&["root"]));
 
             browser
@@ -153,6 +154,13 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
                 .await?;
             let install = browser.source().await?;
             assert!(install.contains("Certificate Trust Settings"));
+            // The QR code is drawn in the first screen, at a size a phone's camera reads.
+            let qr = browser.find(Locator::Css("figure.qr svg")).await?;
+            let (_, top, width, height) = qr.rectangle().await?;
+            assert!(
+                width >= 120.0 && height >= 120.0 && top + height < 1000.0,
+                "{width}x{height} at {top}"
+            );
             std::fs::write(shots.join("install.png"), browser.screenshot().await?).unwrap();
             Ok::<(), fantoccini::error::CmdError>(())
         }

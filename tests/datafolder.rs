@@ -1238,12 +1238,61 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    sb.alter_log("UPDATE certificates SET serial = '7f' || substr(serial, 3) WHERE request_id = 3");
+    // A forged first byte that differs from the real one (1 serial in 128 starts with 7f).
+    let forged = if real.starts_with("7f") { "7e" } else { "7f" };
+    sb.alter_log(&format!(
+        "UPDATE certificates SET serial = '{forged}' || substr(serial, 3) WHERE request_id = 3"
+    ));
     sb.alter_log(&format!(
         "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, {now}, 'keyCompromise')"
     ));
     sb.ok(&["crl", "--out", "after.crl"]);
     let (_, serials) = crl_contents(sb.path(), "after.crl");
     assert!(serials.contains(&real), "{serials:?} {real}");
-    assert!(!serials.iter().any(|s| s.starts_with("7f")), "{serials:?}");
+    let forged_serial = format!("{forged}{}", &real[2..]);
+    assert!(!serials.contains(&forged_serial), "{serials:?}");
+}
+
+/// A database password is refused on the command line, and never printed: not by the parser,
+/// not for a URL the driver cannot read, not when the server cannot be reached.
+#[test]
+fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let run = |env: Option<&str>, args: &[&str]| {
+        let mut cmd = sb.ca();
+        if let Some(url) = env {
+            cmd.env("CA_DATABASE", url);
+        }
+        let out = cmd.args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} {env:?}");
+        assert!(!stderr.contains("SECRET"), "{args:?} {env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code(), stderr)
+    };
+    // On the command line, in the URL's user part or its query (decoded as the driver does).
+    for url in [
+        "postgres://ca:SECRET@127.0.0.1:1/ca",
+        "postgres://ca@127.0.0.1:1/ca?password=SECRET",
+        "postgres://ca@127.0.0.1:1/ca?pass%77ord=SECRET",
+    ] {
+        let (code, stderr) = run(None, &["--database", url, "list"]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("PGPASSWORD"), "{stderr}");
+        let (code, stderr) = run(None, &["migrate", "--to", url]);
+        assert_eq!(code, Some(2), "{stderr}");
+    }
+    // From the environment: malformed, unreadable by the driver, or unreachable.
+    for url in [
+        "postgres://ca:SECRET@/ca",
+        "postgres://ca:pa/ssSECRET@127.0.0.1:1/ca",
+        "postgres://ca:pa#ssSECRET@127.0.0.1:1/ca",
+        "postgres://ca:SECRET ca@127.0.0.1:1/ca",
+    ] {
+        let (code, stderr) = run(Some(url), &["list"]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+    }
+    let (_, stderr) = run(Some("postgres://ca:SECRET@127.0.0.1:1/ca"), &["list"]);
+    assert!(stderr.contains("ca:***@127.0.0.1:1/ca"), "{stderr}");
 }

@@ -653,3 +653,46 @@ fn a_node_cut_off_from_the_database_answers_503_while_the_other_serves() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `ca migrate` copies a SQLite log into an empty database: refused while a `ca serve` runs on
+/// the folder (it would go on writing to the SQLite log after the copy), done once it stops;
+/// afterwards the folder's old log is refused and the database holds every certificate.
+#[test]
+fn a_log_migrates_only_while_no_server_writes_to_it() {
+    let cluster = Cluster::start();
+    let mut sb = Sandbox {
+        dir: tempfile::tempdir().unwrap(),
+        database: None,
+    };
+    sb.init(&[]);
+    sb.ok(&["issue", "before.example.com", "--key", "ecdsa-p256"]);
+    let target = cluster.database("moved");
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+
+    let server = Server::start(&sb);
+    let refused = sb.refused(&["migrate", "--to", &target]);
+    assert!(refused.contains("a server is running"), "{refused}");
+    assert_eq!(crate::util::psql(&target, tables).trim(), "0");
+    server.stop();
+
+    sb.ok(&["migrate", "--to", &target]);
+    let old = sb.refused(&["list"]);
+    assert!(old.contains("moved"), "{old}");
+    // From now on the folder's commands and servers are given the database.
+    sb.database = Sandbox::on_database(&target).database;
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row.to_string().contains("before.example.com")),
+        "{rows}"
+    );
+    let server = Server::start(&sb);
+    let crl = web()
+        .get(format!("http://{}/certsrv/certcrl.crl", server.http_addr()))
+        .send()
+        .unwrap();
+    assert_eq!(crl.status(), 200);
+    server.stop();
+}

@@ -205,6 +205,13 @@ fn serve_takes_every_key_from_the_configuration_file() {
         banner_line(&server, "  root SHA-256 "),
         format!("  root SHA-256 {fingerprint}")
     );
+    let log = sb
+        .database_url()
+        .unwrap_or_else(|| data.join("ca.db").display().to_string());
+    assert_eq!(
+        banner_line(&server, "  issuance log "),
+        format!("  issuance log {log}")
+    );
 }
 
 #[test]
@@ -712,4 +719,54 @@ fn the_ca_passphrase_comes_from_the_systemd_credential() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+/// Every command that opens the CA reads the data folder and the database from the same
+/// file `ca serve` reads, so that on an installed server `ca list` needs no `--data`; a flag
+/// still wins, and a file that is refused stops the command with its line, creating nothing.
+#[test]
+fn commands_take_the_data_folder_and_database_from_the_configuration_file() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Configured Root"]);
+    let config = sb.file("ca.toml");
+    let mut text = format!("data = {:?}\n", sb.data().display().to_string());
+    if let Some(url) = sb.database_url() {
+        text.push_str(&format!("database = {url:?}\n"));
+    }
+    std::fs::write(&config, text).unwrap();
+    // No --data, no $CA_DATA, no $CA_DATABASE: everything comes from the file.
+    // Run from another folder, where the default ca-data holds nothing.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bare = |args: &[&str]| {
+        let mut cmd = sb.ca_bare();
+        cmd.current_dir(elsewhere.path())
+            .env("CA_CONFIG", &config)
+            .env_remove("CA_DATABASE")
+            .args(args);
+        cmd.output().unwrap()
+    };
+    let out = bare(&["issue", "configured.example.com", "--key", "ecdsa-p256"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = bare(&["list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("configured.example.com"));
+    let shown = bare(&["root"]);
+    assert!(shown.status.success(), "{shown:?}");
+    assert!(
+        !elsewhere.path().join("ca-data").exists(),
+        "the default folder was used"
+    );
+    // --data wins over the file: this folder holds no CA.
+    let empty = sb.file("empty");
+    let out = bare(&["--data", empty.to_str().unwrap(), "list"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // A refused file stops the command, naming its line.
+    std::fs::write(&config, "data = \"/x\"\nhtps = 1\n").unwrap();
+    let out = bare(&["list"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is refused at line 2: unknown key `htps`"),
+        "{stderr}"
+    );
 }

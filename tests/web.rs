@@ -103,7 +103,7 @@ fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
     assert_eq!(header(&der, "content-type"), "application/pkix-cert");
     assert_eq!(
         header(&der, "content-disposition"),
-        "attachment; filename=\"certnew.cer\""
+        "attachment; filename=\"root.cer\""
     );
     assert_eq!(header(&der, "x-content-type-options"), "nosniff");
     sb.ok(&["root", "--format", "der", "--out", "root.cer"]);
@@ -143,7 +143,7 @@ fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
     );
     assert_eq!(
         header(&chain, "content-disposition"),
-        "attachment; filename=\"certnew.p7b\""
+        "attachment; filename=\"root.p7b\""
     );
     sb.ok(&["root", "--format", "p7b", "--out", "root.p7b"]);
     assert_eq!(

@@ -42,6 +42,16 @@ const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
 const STORE: &str = "ca.db";
 const INIT_LOCK: &str = "init.lock";
+/// Held shared by every server on the folder (see [`Authority::hold_serving`]).
+const SERVING_LOCK: &str = "serve.lock";
+
+/// A data folder marked as served; the mark goes when this is dropped.
+#[derive(Debug)]
+pub struct ServingGuard(
+    /// Held for its lock only.
+    #[allow(dead_code)]
+    fs::File,
+);
 /// The setting that records the root's SHA-256 in the log, at creation.
 const ROOT_FINGERPRINT: &str = "root_sha256";
 /// The setting that marks a SQLite log whose rows were copied into a database (shown URL): the
@@ -196,7 +206,12 @@ impl Authority {
         let store = Store::open(&location, open.connections, Access::Create).await?;
         let mut rows = settings;
         rows.push((ROOT_FINGERPRINT, Fingerprint::of(certificate.der()).hex()));
-        store.set_settings(&init.actor, &rows).await?;
+        // Claimed in one transaction: of two nodes creating a CA in one empty database at
+        // once, one wins and the other is refused before it writes its key or certificate.
+        if let Some(recorded) = store.claim(&init.actor, ROOT_FINGERPRINT, &rows).await? {
+            store.close().await;
+            return Err(Error::LogInUse { location, recorded });
+        }
         store
             .audit(
                 &init.actor,
@@ -536,6 +551,15 @@ impl Authority {
                 "the log is already in {to}: give another, empty database"
             )));
         }
+        // A server on this folder would go on writing to the SQLite log after the copy (it
+        // reads the moved mark only when it opens the log): refused while one runs.
+        let serving = self.dir.join(SERVING_LOCK);
+        let Some(_no_server) = crate::files::try_lock_file(&serving)? else {
+            return Err(Error::InvalidInput(format!(
+                "a server is running on the data folder {}: stop every server using it, then migrate",
+                self.dir.display()
+            )));
+        };
         let target = Store::open(&location, 2, Access::Create).await?;
         let copied = self.store.copy_into(&target).await;
         target.close().await;
@@ -547,6 +571,19 @@ impl Authority {
             .mark_moved(&report, MOVED_TO, &to.to_string())
             .await?;
         Ok(report)
+    }
+
+    /// Marks this data folder as served for as long as the guard lives (what must not run
+    /// beside a server, such as [`Authority::migrate_log`], is refused meanwhile). Several
+    /// servers may hold it at once.
+    /// Taken before the log is opened, so that a server that waited for a migration sees
+    /// the log's moved mark. `None` while the folder does not exist yet.
+    pub fn hold_serving(dir: &Path) -> Result<Option<ServingGuard>> {
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let path = dir.join(SERVING_LOCK);
+        Ok(Some(ServingGuard(crate::files::lock_file_shared(&path)?)))
     }
 
     /// Where the log is kept.
@@ -579,6 +616,15 @@ impl Authority {
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
         let row = setting.normalise(value)?;
         self.store.set_settings(actor, &[row]).await?;
+        self.settings = Settings::read(&self.store).await?;
+        Ok(())
+    }
+
+    /// Turns a setting off (or back to its default): the password of the SMTP relay, say.
+    pub async fn clear_setting(&mut self, setting: Setting, actor: &str) -> Result<()> {
+        self.store
+            .set_settings(actor, &[(setting.key(), String::new())])
+            .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())
     }
@@ -949,6 +995,39 @@ mod tests {
             LogLocation::Postgres(_) => {
                 assert!(matches!(init, Err(Error::LogInUse { .. })), "{init:?}")
             }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_two_creations_in_one_empty_database_at_once_one_wins() {
+        // Two nodes started together on one new PostgreSQL database: one CA, not two roots.
+        for _ in 0..3 {
+            let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let Some(shared) = crate::testing::database(one.path()) else {
+                return; // a SQLite log belongs to one folder
+            };
+            let open = |dir: &Path| OpenOptions {
+                database: Some(shared.clone()),
+                ..crate::testing::open_in(dir)
+            };
+            let (a, b) = tokio::join!(
+                Authority::open_or_init(one.path(), quick(), open(one.path())),
+                Authority::open_or_init(two.path(), quick(), open(two.path())),
+            );
+            let (won, lost, lost_dir) = match (a, b) {
+                (Ok((won, true)), Err(lost)) => (won, lost, two.path()),
+                (Err(lost), Ok((won, true))) => (won, lost, one.path()),
+                other => panic!("expected one creation and one refusal: {other:?}"),
+            };
+            assert!(matches!(lost, Error::LogInUse { .. }), "{lost:?}");
+            // The loser wrote neither key nor certificate, and the log names the winner's root.
+            assert!(!lost_dir.join(ROOT_CERT).exists());
+            assert!(!lost_dir.join(ROOT_KEY).exists());
+            assert_eq!(
+                won.store.setting(ROOT_FINGERPRINT).await.unwrap(),
+                Some(won.root().fingerprint().hex())
+            );
+            won.close().await;
         }
     }
 

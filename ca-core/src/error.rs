@@ -76,7 +76,7 @@ pub enum Error {
     ValidityTooShort,
 
     /// The root has expired: nothing it signs can be trusted.
-    #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", .not_after.date())]
+    #[error("the root expired on {}, so nothing it signs can be trusted: create a new CA", crate::display::time(.not_after.to_offset(time::UtcOffset::UTC)))]
     RootExpired { not_after: time::OffsetDateTime },
 
     /// A certificate signing request could not be read.
@@ -428,12 +428,19 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
-            // SQLSTATE class 08 (connection exception) and 57P (the server shutting down or
-            // starting): PostgreSQL is away, not the request wrong.
+            // PostgreSQL away or refusing connections, not the request wrong: SQLSTATE class
+            // 08 (connection exception), 28 (the login refused, as after a password change),
+            // 53 (too many connections, disk or memory full), 57 (shutting down, starting,
+            // cancelled), 3D000 (the database gone) and 55000 (a database not accepting
+            // connections).
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) =>
+                if db.code().is_some_and(|code| {
+                    ["08", "28", "53", "57"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                        || code == "3D000"
+                        || code == "55000"
+                }) =>
             {
                 StoreError::Unavailable(db.message().to_owned())
             }

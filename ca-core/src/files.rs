@@ -1,6 +1,6 @@
 //! Writing output files so that none is ever seen half-written (DESIGN §8).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -61,6 +61,35 @@ pub(crate) fn lock_file(path: &Path) -> Result<File> {
         .map_err(|err| Error::io(path, err))?;
     file.lock().map_err(|err| Error::io(path, err))?;
     Ok(file)
+}
+
+/// Takes a shared advisory lock on `path` (created if missing, mode 0600): several holders
+/// at once, none while someone holds it exclusively; released on drop.
+pub(crate) fn lock_file_shared(path: &Path) -> Result<File> {
+    let file = lock_target(path)?;
+    file.lock_shared().map_err(|err| Error::io(path, err))?;
+    Ok(file)
+}
+
+/// Takes an exclusive advisory lock on `path` without waiting: `None` while another process
+/// holds it, shared or exclusive.
+pub(crate) fn try_lock_file(path: &Path) -> Result<Option<File>> {
+    let file = lock_target(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(err)) => Err(Error::io(path, err)),
+    }
+}
+
+fn lock_target(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|err| Error::io(path, err))
 }
 
 #[cfg(test)]

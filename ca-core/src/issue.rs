@@ -115,6 +115,13 @@ pub(crate) struct LeafSpec<'a> {
 }
 
 impl Authority {
+    /// The valid certificates (not expired, revoked or renewed) that already hold any of
+    /// `names`, oldest first: before issuing another, say so, since renewing is usually meant.
+    #[instrument(skip_all)]
+    pub async fn holders_of(&self, names: &[SubjectName]) -> Result<Vec<crate::store::Holder>> {
+        self.store().holders(names, OffsetDateTime::now_utc()).await
+    }
+
     /// Issues a server certificate for a new key: checks every name (DESIGN §3), makes the key,
     /// signs, and returns only once the log row is committed.
     #[instrument(skip_all)]

@@ -22,7 +22,9 @@ pub mod identity;
 pub mod issue;
 pub mod key;
 pub mod location;
+pub mod metrics;
 pub mod name;
+pub mod notify;
 pub mod ocsp;
 pub mod probe;
 pub mod profile;
@@ -35,7 +37,7 @@ pub mod status;
 pub mod store;
 pub mod users;
 
-pub use authority::{Authority, InitOptions, Links, OpenOptions};
+pub use authority::{Authority, InitOptions, Links, OpenOptions, ServingGuard};
 pub use certificate::{Fingerprint, SerialNumber};
 pub use choice::Choice;
 pub use error::{Error, NameRule, Result, StoreError};

@@ -40,8 +40,7 @@ impl FromStr for DatabaseUrl {
     /// default log is.
     fn from_str(text: &str) -> Result<Self, InvalidDatabaseUrl> {
         let text = text.trim();
-        let rest = text
-            .strip_prefix("postgres://")
+        text.strip_prefix("postgres://")
             .or_else(|| text.strip_prefix("postgresql://"))
             .ok_or_else(|| {
                 InvalidDatabaseUrl(format!(
@@ -55,24 +54,46 @@ impl FromStr for DatabaseUrl {
                 "a database URL may not contain spaces or control characters".into(),
             ));
         }
-        let scheme = &text[..text.len() - rest.len()];
-        // userinfo ends at the last '@' before the first '/', '?' or '#'.
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let (shown, has_password) = match authority.rfind('@') {
-            Some(at) => match authority[..at].split_once(':') {
-                Some((user, _password)) => (format!("{scheme}{user}:***{}", &rest[at..]), true),
-                None => (text.to_owned(), false),
-            },
-            None => (text.to_owned(), false),
+        // Read as the database driver reads it (the same URL parser), so that the password
+        // hidden here is the one the driver would send. What it cannot read is not echoed:
+        // a password with an unencoded '/', '?', '#' or '@' would show through.
+        let unreadable = || {
+            InvalidDatabaseUrl(format!(
+                "the database URL beginning '{}' cannot be read (the rest is not shown: it may \
+                 hold a password): write postgres://USER@HOST:PORT/NAME, with any '/', '?', '#', \
+                 '@' or ':' in the user name or password percent-encoded (%2F, %3F, %23, %40, %3A)",
+                shown_prefix(text)
+            ))
         };
-        let has_password = has_password || has_query_password(&rest[authority_end..]);
-        let shown = if has_query_password(&rest[authority_end..]) {
-            redact_query_password(&shown)
-        } else {
-            shown
-        };
-        if authority.is_empty() || authority.ends_with('@') {
+        let parsed = url::Url::parse(text).map_err(|_| unreadable())?;
+        // An '@' after the host, or a '#' anywhere, means part of a password ended up in the
+        // path, the query or a fragment, where it would be neither sent nor hidden.
+        let after_host = &parsed[url::Position::BeforePath..];
+        if parsed.fragment().is_some() || after_host.contains('@') {
+            return Err(unreadable());
+        }
+        let in_query = parsed.query_pairs().any(|(key, _)| key == "password");
+        let has_password = parsed.password().is_some() || in_query;
+        let mut shown = parsed.clone();
+        if shown.password().is_some() {
+            shown.set_password(Some("***")).map_err(|()| unreadable())?;
+        }
+        if in_query {
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(key, value)| {
+                    let value = if key == "password" {
+                        "***".into()
+                    } else {
+                        value.into_owned()
+                    };
+                    (key.into_owned(), value)
+                })
+                .collect();
+            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        let shown = shown.to_string();
+        if parsed.host_str().is_none_or(str::is_empty) {
             return Err(InvalidDatabaseUrl(format!(
                 "'{shown}' names no database server: write postgres://USER@HOST:PORT/NAME"
             )));
@@ -83,28 +104,6 @@ impl FromStr for DatabaseUrl {
             has_password,
         })
     }
-}
-
-/// True when a query string (`?a=b&password=...`) carries a password.
-fn has_query_password(query: &str) -> bool {
-    query
-        .trim_start_matches(['/', '?'])
-        .split(['?', '&'])
-        .any(|pair| pair.split('=').next() == Some("password"))
-}
-
-fn redact_query_password(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("password", _)) => "password=***".to_owned(),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", pairs.join("&"))
 }
 
 /// The start of something that is not a URL, short, for an error message (it may be a
@@ -213,5 +212,36 @@ mod tests {
         }
         let err = "hunter2-is-my-password".parse::<DatabaseUrl>().unwrap_err();
         assert!(!err.to_string().contains("my-password"), "{err}");
+    }
+
+    #[test]
+    fn a_password_the_driver_cannot_read_is_never_shown() {
+        // Unencoded '/', '?', '#' or '@' in a password: refused without echoing the rest.
+        for text in [
+            "postgres://ca:pa/ssSECRET@127.0.0.1:5432/ca",
+            "postgres://ca:pa?ssSECRET@127.0.0.1:5432/ca",
+            "postgres://ca:pa#ssSECRET@127.0.0.1:5432/ca",
+            "postgres://ca:1234#SECRET@db/ca",
+            "postgres://ca:1234?SECRET@db/ca",
+            "postgres://ca:1234/SECRET@db/ca",
+            "postgres://ca:p@ssSECRET@db/ca#x",
+        ] {
+            let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
+            assert!(!err.contains("SECRET"), "{text}: {err}");
+        }
+        // Percent-encoded, the same password is read and hidden.
+        let url: DatabaseUrl = "postgres://ca:pa%2FssSECRET@127.0.0.1:5432/ca"
+            .parse()
+            .unwrap();
+        assert!(url.has_password());
+        assert!(!url.to_string().contains("SECRET"), "{url}");
+    }
+
+    #[test]
+    fn a_password_in_an_encoded_query_key_is_found() {
+        // The driver decodes the query, so `pass%77ord` is its password parameter.
+        let url: DatabaseUrl = "postgres://ca@db/ca?pass%77ord=SECRET".parse().unwrap();
+        assert!(url.has_password());
+        assert!(!url.to_string().contains("SECRET"), "{url}");
     }
 }

@@ -79,6 +79,31 @@ pub enum Setting {
     AcmeTlsPort,
     /// The DNS server the validators ask (host:port), or `system`.
     AcmeDns,
+    /// Days before expiry at which a certificate is warned about (`30,7,1`, or `off`).
+    NotifyDays,
+    /// Minutes between two rounds of the server's notices.
+    NotifyInterval,
+    /// The SMTP relay's host name or address (empty: no e-mail).
+    SmtpHost,
+    /// The SMTP relay's port.
+    SmtpPort,
+    /// How the connection to the relay is protected: starttls, tls or none.
+    SmtpTls,
+    /// The user to log in to the relay as (empty: no login).
+    SmtpUser,
+    /// The relay's password (read from a file by the command line).
+    SmtpPassword,
+    /// The sender of e-mail notices.
+    SmtpFrom,
+    /// The recipients of e-mail notices (comma-separated).
+    SmtpTo,
+    /// The URL notices are POSTed to as JSON (empty: none).
+    Webhook,
+    /// The servers checked daily, as the check of a live server takes them (comma-separated).
+    Watch,
+    /// The file holding the bearer token that may read the metrics (`-` for standard input;
+    /// empty to remove the token). Only the token's SHA-256 is kept.
+    MetricsTokenFile,
 }
 
 impl Choice for Setting {
@@ -94,6 +119,18 @@ impl Choice for Setting {
         Setting::AcmeHttpPort,
         Setting::AcmeTlsPort,
         Setting::AcmeDns,
+        Setting::NotifyDays,
+        Setting::NotifyInterval,
+        Setting::SmtpHost,
+        Setting::SmtpPort,
+        Setting::SmtpTls,
+        Setting::SmtpUser,
+        Setting::SmtpPassword,
+        Setting::SmtpFrom,
+        Setting::SmtpTo,
+        Setting::Webhook,
+        Setting::Watch,
+        Setting::MetricsTokenFile,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +145,18 @@ impl Choice for Setting {
             Setting::AcmeHttpPort => "acme-http-port",
             Setting::AcmeTlsPort => "acme-tls-port",
             Setting::AcmeDns => "acme-dns",
+            Setting::NotifyDays => "notify-days",
+            Setting::NotifyInterval => "notify-interval",
+            Setting::SmtpHost => "smtp-host",
+            Setting::SmtpPort => "smtp-port",
+            Setting::SmtpTls => "smtp-tls",
+            Setting::SmtpUser => "smtp-user",
+            Setting::SmtpPassword => "smtp-password",
+            Setting::SmtpFrom => "smtp-from",
+            Setting::SmtpTo => "smtp-to",
+            Setting::Webhook => "webhook",
+            Setting::Watch => "watch",
+            Setting::MetricsTokenFile => "metrics-token-file",
         }
     }
 }
@@ -120,7 +169,7 @@ impl fmt::Display for Setting {
 
 impl Setting {
     /// The key the log keeps the setting under.
-    fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Setting::Url => "url",
             Setting::Policy => "policy",
@@ -132,7 +181,38 @@ impl Setting {
             Setting::AcmeHttpPort => "acme_http_port",
             Setting::AcmeTlsPort => "acme_tls_port",
             Setting::AcmeDns => "acme_dns",
+            Setting::NotifyDays => "notify_days",
+            Setting::NotifyInterval => "notify_interval",
+            Setting::SmtpHost => "smtp_host",
+            Setting::SmtpPort => "smtp_port",
+            Setting::SmtpTls => "smtp_tls",
+            Setting::SmtpUser => "smtp_user",
+            Setting::SmtpPassword => "smtp_password",
+            Setting::SmtpFrom => "smtp_from",
+            Setting::SmtpTo => "smtp_to",
+            Setting::Webhook => "webhook",
+            Setting::Watch => "watch",
+            Setting::MetricsTokenFile => "metrics_token_sha256",
         }
+    }
+
+    /// True for a setting of the notices: `Authority::set_notice_setting` checks and sets
+    /// those (notify/config.rs reads them).
+    pub fn is_notice(self) -> bool {
+        matches!(
+            self,
+            Setting::NotifyDays
+                | Setting::NotifyInterval
+                | Setting::SmtpHost
+                | Setting::SmtpPort
+                | Setting::SmtpTls
+                | Setting::SmtpUser
+                | Setting::SmtpPassword
+                | Setting::SmtpFrom
+                | Setting::SmtpTo
+                | Setting::Webhook
+                | Setting::Watch
+        )
     }
 
     /// Checks `value` and returns it as the log keeps it.
@@ -162,6 +242,11 @@ impl Setting {
                 .join(","),
             Setting::AcmeDays => parse_acme_days(value)?.to_string(),
             Setting::AcmeHttpPort | Setting::AcmeTlsPort => parse_port(value)?.to_string(),
+            Setting::MetricsTokenFile => {
+                return Err(Error::InvalidInput(
+                    "metrics-token-file takes the path of a file that holds the token, which is read from it".into(),
+                ));
+            }
             Setting::AcmeDns => match value {
                 "system" | "" => "system".to_owned(),
                 address => address
@@ -173,6 +258,21 @@ impl Setting {
                     })?
                     .to_string(),
             },
+            Setting::NotifyDays
+            | Setting::NotifyInterval
+            | Setting::SmtpHost
+            | Setting::SmtpPort
+            | Setting::SmtpTls
+            | Setting::SmtpUser
+            | Setting::SmtpPassword
+            | Setting::SmtpFrom
+            | Setting::SmtpTo
+            | Setting::Webhook
+            | Setting::Watch => {
+                return Err(Error::InvalidInput(format!(
+                    "{self} is a notice setting, set with the notices' own checks"
+                )));
+            }
         };
         Ok((self.key(), stored))
     }

@@ -8,8 +8,11 @@ use axum::http::request::Parts;
 use base64::Engine;
 use ca_core::users::{Role, User};
 
-use crate::error::WebError;
-use crate::pages::Chrome;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::error::{ErrorText, WebError};
+use crate::pages::{Chrome, ErrorPage, render};
 use crate::state::AppState;
 
 /// What a client whose address has too many attempts waiting for the check is told to wait.
@@ -54,6 +57,17 @@ impl Caller {
     }
 }
 
+/// Where a request's handler leaves the user it identified, for the error pages drawn after
+/// it (see [`sign_error_pages`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SignedIn(std::sync::Arc<std::sync::OnceLock<User>>);
+
+impl SignedIn {
+    pub(crate) fn user(&self) -> Option<User> {
+        self.0.get().cloned()
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = WebError;
 
@@ -61,69 +75,78 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller { user: None });
-        };
-        // Without the server's word on where a request came from, it came from afar.
-        let peer = parts.extensions.get::<Peer>().copied();
-        let secure = peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback());
-        if !secure {
-            return Err(WebError::InsecureCredentials);
+        let caller = identify(parts, state).await?;
+        if let (Some(user), Some(signed_in)) = (&caller.user, parts.extensions.get::<SignedIn>()) {
+            let _ = signed_in.0.set(user.clone());
         }
-        let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
-        let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
-        let authority = &state.authority;
-        if let Some(user) = state.credentials.get(&name, &password) {
-            if authority.is_current(&user).await? {
-                return Ok(Caller { user: Some(user) });
-            }
-            state.credentials.forget(&name, &password);
-        }
-        if let Some(wait) = state.throttle.wait(&name, addr) {
-            return Err(WebError::TooManyAttempts(wait));
-        }
-        // The attempts of one address wait in a line of their own (a bounded one), so that
-        // only one of them at a time waits for the check with everyone else's.
-        let queued = state
-            .throttle
-            .queue(addr)
-            .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
-        let _turn = queued.turn().await;
-        let _permit = state
-            .credentials
-            .checking
-            .acquire()
-            .await
-            .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
-        // Another request may have checked the same credentials while this one waited.
-        if let Some(user) = state.credentials.get(&name, &password)
-            && authority.is_current(&user).await?
-        {
+        Ok(caller)
+    }
+}
+
+/// The caller of a request, from its credentials (see [`Caller`]).
+async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(Caller { user: None });
+    };
+    // Without the server's word on where a request came from, it came from afar.
+    let peer = parts.extensions.get::<Peer>().copied();
+    let secure = peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback());
+    if !secure {
+        return Err(WebError::InsecureCredentials);
+    }
+    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
+    let authority = &state.authority;
+    if let Some(user) = state.credentials.get(&name, &password) {
+        if authority.is_current(&user).await? {
             return Ok(Caller { user: Some(user) });
         }
-        // Attempts that arrived together passed the first look together: the failures of
-        // those checked meanwhile count now.
-        if let Some(wait) = state.throttle.wait(&name, addr) {
-            return Err(WebError::TooManyAttempts(wait));
+        state.credentials.forget(&name, &password);
+    }
+    if let Some(wait) = state.throttle.wait(&name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    // The attempts of one address wait in a line of their own (a bounded one), so that
+    // only one of them at a time waits for the check with everyone else's.
+    let queued = state
+        .throttle
+        .queue(addr)
+        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
+    let _turn = queued.turn().await;
+    let _permit = state
+        .credentials
+        .checking
+        .acquire()
+        .await
+        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    // Another request may have checked the same credentials while this one waited.
+    if let Some(user) = state.credentials.get(&name, &password)
+        && authority.is_current(&user).await?
+    {
+        return Ok(Caller { user: Some(user) });
+    }
+    // Attempts that arrived together passed the first look together: the failures of
+    // those checked meanwhile count now.
+    if let Some(wait) = state.throttle.wait(&name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    match authority.authenticate(&name, &password).await? {
+        Some(user) => {
+            state.credentials.put(&name, &password, &user);
+            state.throttle.succeeded(&name, addr);
+            Ok(Caller { user: Some(user) })
         }
-        match authority.authenticate(&name, &password).await? {
-            Some(user) => {
-                state.credentials.put(&name, &password, &user);
-                state.throttle.succeeded(&name, addr);
-                Ok(Caller { user: Some(user) })
-            }
-            None => {
-                state.throttle.failed(&name, addr);
-                // A name is written to the log only when it is a user's: what was typed into
-                // the name field may be a password.
-                let who = if authority.user_exists(&name).await? {
-                    crate::log::clean(&name)
-                } else {
-                    format!("unknown user {}", state.credentials.tag_of(&name))
-                };
-                tracing::warn!(user = %who, %addr, "wrong credentials");
-                Err(WebError::Unauthorized)
-            }
+        None => {
+            state.throttle.failed(&name, addr);
+            // A name is written to the log only when it is a user's: what was typed into
+            // the name field may be a password.
+            let who = if authority.user_exists(&name).await? {
+                crate::log::clean(&name)
+            } else {
+                format!("unknown user {}", state.credentials.tag_of(&name))
+            };
+            tracing::warn!(user = %who, %addr, "wrong credentials");
+            Err(WebError::Unauthorized)
         }
     }
 }
@@ -140,6 +163,54 @@ fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (name, password) = decoded.split_once(':')?;
     Some((name.to_owned(), password.to_owned()))
+}
+
+/// Draws error pages again with the signed-in caller in their frame: an error (a page that
+/// is not there, a refused form, a panic) can come before or without the handler's sign-in
+/// check, and its page should still say who is signed in, as every page does. The caller is
+/// the one the handler identified; failing that, the request's credentials are checked here,
+/// unless the error was about them (401, 429) or the log is away (503).
+pub(crate) async fn sign_error_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let signed_in = SignedIn::default();
+    request.extensions_mut().insert(signed_in.clone());
+    let credentials = request.headers().get(header::AUTHORIZATION).cloned();
+    let peer = request.extensions().get::<Peer>().copied();
+    let mut response = next.run(request).await;
+    let Some(text) = response.extensions_mut().remove::<ErrorText>() else {
+        return response;
+    };
+    let mut user = signed_in.user();
+    let about_credentials = matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    if user.is_none()
+        && !about_credentials
+        && let Some(credentials) = credentials
+    {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.headers.insert(header::AUTHORIZATION, credentials);
+        if let Some(peer) = peer {
+            parts.extensions.insert(peer);
+        }
+        user = Caller::from_request_parts(&mut parts, &state)
+            .await
+            .ok()
+            .and_then(|caller| caller.user);
+    }
+    let page = ErrorPage {
+        chrome: Chrome::new(state.authority.root().common_name(), user.as_ref()),
+        heading: text.heading,
+        message: &text.message,
+    };
+    let body = render(&page).into_body();
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    *response.body_mut() = body;
+    response
 }
 
 #[cfg(test)]

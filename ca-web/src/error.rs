@@ -6,6 +6,14 @@ use ca_core::{Error, NameRule};
 
 use crate::pages::{Chrome, ErrorPage, render};
 
+/// What an error page says, kept on its response so that the sign-in layer can draw it
+/// again in the frame of the caller it did not know.
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorText {
+    pub(crate) heading: &'static str,
+    pub(crate) message: String,
+}
+
 /// Why a request failed.
 #[derive(Debug)]
 pub(crate) enum WebError {
@@ -18,6 +26,8 @@ pub(crate) enum WebError {
     /// The caller may not do this.
     Forbidden(String),
     NotFound(String),
+    /// A method the path does not take; the value is the `Allow` header.
+    MethodNotAllowed(&'static str),
     Conflict(String),
     TooLarge,
     /// Too many failed sign-ins: try again after this long.
@@ -63,6 +73,10 @@ pub(crate) fn explain(err: &Error) -> String {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let allow = match &self {
+            WebError::MethodNotAllowed(allow) => Some(*allow),
+            _ => None,
+        };
         let retry_after = match &self {
             WebError::TooManyAttempts(wait) => Some(*wait),
             WebError::Unavailable(_) => Some(UNAVAILABLE_RETRY),
@@ -83,6 +97,11 @@ impl IntoResponse for WebError {
             ),
             WebError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message),
             WebError::NotFound(message) => (StatusCode::NOT_FOUND, "Not found", message),
+            WebError::MethodNotAllowed(allow) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                format!("This address answers {allow} only."),
+            ),
             WebError::Conflict(message) => (StatusCode::CONFLICT, "Not possible now", message),
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,11 +141,20 @@ impl IntoResponse for WebError {
             message: &message,
         };
         let mut response = (status, render(&page)).into_response();
+        response.extensions_mut().insert(ErrorText {
+            heading,
+            message: message.clone(),
+        });
         if let Some(wait) = retry_after {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(wait.as_secs().max(1)),
             );
+        }
+        if let Some(allow) = allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

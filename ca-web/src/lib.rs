@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod log;
+mod metrics;
 mod pages;
 mod routes;
 mod server;

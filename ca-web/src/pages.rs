@@ -113,8 +113,13 @@ pub(crate) struct CertRqMa {
     pub keys: Vec<(&'static str, &'static str, bool)>,
     /// PFX profile choices: name, description, selected.
     pub profiles: Vec<(&'static str, &'static str, bool)>,
-    pub default_days: u32,
     pub max_days: u32,
+    /// What was typed, when the form comes back refused (never the password).
+    pub names: String,
+    pub days: String,
+    pub allow_internal: bool,
+    /// Why the form came back.
+    pub refusal: Option<String>,
 }
 
 impl CertRqMa {
@@ -131,9 +136,51 @@ impl CertRqMa {
                 .iter()
                 .map(|p| (p.name(), p.description(), *p == PfxProfile::default()))
                 .collect(),
-            default_days: ca_core::profile::LEAF_DEFAULT_DAYS,
             max_days: ca_core::profile::LEAF_MAX_DAYS,
+            names: String::new(),
+            days: ca_core::profile::LEAF_DEFAULT_DAYS.to_string(),
+            allow_internal: false,
+            refusal: None,
         }
+    }
+
+    /// The form again, refused for `why`, with what was typed in it: the names, the key, the
+    /// days, the PFX protection and the box (the password is typed again).
+    pub(crate) fn refused(chrome: Chrome, typed: Typed<'_>, why: String) -> Self {
+        let mut page = CertRqMa::new(chrome);
+        if !typed.key.trim().is_empty() {
+            for key in &mut page.keys {
+                key.2 = key.0 == typed.key.trim();
+            }
+        }
+        if !typed.profile.trim().is_empty() {
+            for profile in &mut page.profiles {
+                profile.2 = profile.0 == typed.profile.trim();
+            }
+        }
+        page.names = typed.names.to_owned();
+        page.days = typed.days.to_owned();
+        page.allow_internal = typed.allow_internal;
+        page.refusal = Some(why);
+        page
+    }
+}
+
+/// What was typed into the form that issues a certificate with a PFX.
+pub(crate) struct Typed<'a> {
+    pub names: &'a str,
+    pub key: &'a str,
+    pub days: &'a str,
+    pub profile: &'a str,
+    pub allow_internal: bool,
+}
+
+impl CertRqMa {
+    /// Renders the refused form with status 400.
+    pub(crate) fn into_refusal(self) -> Response {
+        let mut response = render(&self);
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+        response
     }
 }
 
@@ -158,6 +205,9 @@ pub(crate) struct Denied {
     pub id: RequestId,
     pub disposition: String,
     pub last_status: String,
+    /// The request and attributes as they were sent, to correct and send again.
+    pub typed_request: String,
+    pub typed_attributes: String,
 }
 
 #[derive(Template)]
@@ -268,6 +318,9 @@ pub(crate) struct Install {
     /// Where new certificates send clients to check revocation, when a public URL is set.
     pub ocsp_url: Option<String>,
     pub crl_url: Option<String>,
+    /// This page's address for phones, and the same as a QR code (an SVG element).
+    pub install_url: Option<String>,
+    pub qr_svg: Option<String>,
 }
 
 impl RequestRow {

@@ -12,6 +12,8 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub(crate) credentials: Arc<CredentialCache>,
     pub(crate) throttle: Arc<Throttle>,
+    /// Request latencies this server measured, for `/metrics`.
+    pub(crate) metrics: Arc<crate::metrics::Recorder>,
     /// The server's HTTPS address as clients write it (`https://NAME:PORT`), for pages read
     /// over plain HTTP that point at the ACME directory; shared by every clone, so that a
     /// server given new names tells every page at once.
@@ -25,6 +27,7 @@ impl AppState {
         Ok(AppState {
             credentials: Arc::new(CredentialCache::new()?),
             throttle: Arc::new(Throttle::new()),
+            metrics: Arc::new(crate::metrics::Recorder::new()),
             https_origin: Arc::new(RwLock::new(None)),
             authority,
         })

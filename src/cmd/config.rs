@@ -11,7 +11,14 @@ pub(crate) enum Command {
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
     /// crl-days (1 to 365), acme (on|off), acme-eab (required|optional), acme-domains
     /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
-    /// acme-dns (IP:PORT or system).
+    /// acme-dns (IP:PORT or system); notices: notify-days (30,7,1 or off), notify-interval
+    /// (minutes between rounds, 1 to 1440), smtp-host, smtp-port, smtp-tls
+    /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line,
+    /// or `-` for standard input: never the password itself), smtp-from, smtp-to
+    /// (comma-separated), webhook (https:// URL), watch (servers as `ca check` takes them,
+    /// comma-separated); metrics-token-file (a file holding the bearer token that may read
+    /// /metrics, `-` for standard input, empty to remove it). An empty value turns a setting
+    /// off.
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
@@ -22,11 +29,45 @@ pub(crate) enum Command {
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     let authority = match &command {
         Command::Show => crate::cmd::open_read(data).await?,
-        Command::Set { key, value } => {
-            let mut authority = crate::cmd::open(data).await?;
+        Command::Set {
+            key: Setting::MetricsTokenFile,
+            value,
+        } => {
+            let authority = crate::cmd::open(data).await?;
+            let token = if value.trim().is_empty() {
+                None
+            } else {
+                let text = crate::cmd::read_password(Path::new(value), "metrics token")?;
+                Some(ca_core::metrics::MetricsToken::from_text(&text)?)
+            };
             authority
-                .set_setting(*key, value, &crate::cmd::actor())
+                .set_metrics_token(token.as_ref(), &crate::cmd::actor())
                 .await?;
+            authority
+        }
+        Command::Set { key, value } => {
+            // The password comes from a file: a command line is visible to every user.
+            let value = if *key == Setting::SmtpPassword {
+                if value.is_empty() {
+                    String::new()
+                } else {
+                    crate::cmd::read_password(Path::new(value), "SMTP password")?
+                }
+            } else {
+                value.clone()
+            };
+            let mut authority = crate::cmd::open(data).await?;
+            if *key == Setting::SmtpPassword && value.is_empty() {
+                authority.clear_setting(*key, &crate::cmd::actor()).await?;
+            } else if key.is_notice() {
+                authority
+                    .set_notice_setting(*key, &value, &crate::cmd::actor())
+                    .await?;
+            } else {
+                authority
+                    .set_setting(*key, &value, &crate::cmd::actor())
+                    .await?;
+            }
             authority
         }
     };
@@ -70,5 +111,97 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         acme.dns
             .map_or_else(|| "system".to_owned(), |d| d.to_string())
     );
+    say!(
+        "metrics-token    {}",
+        if authority.has_metrics_token().await? {
+            "set (only its SHA-256 is kept)"
+        } else {
+            "(none: /metrics answers administrators only)"
+        }
+    );
+    show_notices(&authority).await
+}
+
+/// The notice settings; the password only as set or not.
+async fn show_notices(authority: &ca_core::Authority) -> anyhow::Result<()> {
+    let notify = authority.notify_settings().await?;
+    let none = |what: &str| format!("({what})");
+    say!(
+        "notify-days      {}",
+        if notify.days.is_empty() {
+            "off".to_owned()
+        } else {
+            notify
+                .days
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    );
+    say!("notify-interval  {} minutes", notify.interval);
+    let smtp = &notify.smtp;
+    say!(
+        "smtp-host        {}",
+        smtp.host
+            .as_ref()
+            .map_or_else(|| none("none: no e-mail"), ToString::to_string)
+    );
+    say!("smtp-port        {}", smtp.port());
+    say!("smtp-tls         {}", smtp.security);
+    say!(
+        "smtp-user        {}",
+        smtp.user.clone().unwrap_or_else(|| none("none: no login"))
+    );
+    say!(
+        "smtp-password    {}",
+        if smtp.password.is_some() {
+            "(set)"
+        } else {
+            "(not set)"
+        }
+    );
+    say!(
+        "smtp-from        {}",
+        smtp.from.clone().unwrap_or_else(|| none("not set"))
+    );
+    say!(
+        "smtp-to          {}",
+        if smtp.to.is_empty() {
+            none("not set")
+        } else {
+            smtp.to.join(",")
+        }
+    );
+    say!(
+        "webhook          {}",
+        notify
+            .webhook
+            .as_ref()
+            .map_or_else(|| none("none"), ToString::to_string)
+    );
+    say!(
+        "watch            {}",
+        if notify.watch.is_empty() {
+            none("none")
+        } else {
+            notify
+                .watch
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    );
+    if smtp.host.is_some() {
+        let missing = smtp.missing();
+        if !missing.is_empty() {
+            say!(
+                "  (e-mail notices wait until {} {} set)",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            );
+        }
+    }
     Ok(())
 }

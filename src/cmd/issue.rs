@@ -116,6 +116,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let files = args.files.prepare(&stem)?;
 
     let authority = crate::cmd::open(data).await?;
+    // Looked up before issuing, so that the new certificate is not among them.
+    let holders = authority.holders_of(&names).await?;
     let issued = authority
         .issue(IssueRequest {
             names,
@@ -128,6 +130,24 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .await?;
     files.write_issued(&issued)?;
     describe(&issued, &files)?;
+    point_to_renewal(&holders)?;
+    Ok(())
+}
+
+/// Says which valid certificates already held these names, and how to renew one instead of
+/// keeping two (the new one is issued all the same: some want two, on two servers).
+fn point_to_renewal(holders: &[ca_core::store::Holder]) -> anyhow::Result<()> {
+    for holder in holders {
+        say!(
+            "Note: certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
+             the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
+            holder.id,
+            holder.names.join(", "),
+            when(holder.not_after),
+            holder.id,
+            holder.id
+        );
+    }
     Ok(())
 }
 

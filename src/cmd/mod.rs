@@ -18,6 +18,7 @@ pub(crate) mod issue;
 pub(crate) mod list;
 pub(crate) mod man;
 pub(crate) mod migrate;
+pub(crate) mod notify;
 pub(crate) mod ocsp;
 pub(crate) mod pending;
 pub(crate) mod renew;

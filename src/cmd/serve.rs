@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ca_core::identity::ServerIdentity;
 use ca_core::name::host_name;
+use ca_core::notify::Watch;
 use ca_core::root::default_root_name;
 use ca_core::users::{Password, Role};
 use ca_core::{Authority, InitOptions, ListFilter, Root, RootSpec, SubjectName};
@@ -38,8 +39,8 @@ const SERVER_CONNECTIONS: u32 = 8;
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Args {
     /// The configuration file (TOML) [default: /etc/ca/ca.toml when it exists]. Its keys are
-    /// data, http, https, hostname and log; the flags here, --data, $CA_DATA and $CA_LOG
-    /// override them. SIGHUP reads it again.
+    /// data, database, http, https, hostname and log; the flags here, --data, $CA_DATA,
+    /// --database, $CA_DATABASE and $CA_LOG override them. SIGHUP reads it again.
     #[arg(long, env = "CA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address for plain HTTP (downloads work for anyone; passwords only from this machine)
@@ -143,8 +144,15 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         actor: "ca serve".into(),
         ..InitOptions::default()
     };
+    // Held for the server's life: `ca migrate` is refused while a server writes to the log.
+    let held = Authority::hold_serving(&settings.data)?;
     let (authority, created) =
         Authority::open_or_init(&settings.data, init, settings.open_options()?).await?;
+    let _serving = match held {
+        Some(held) => held,
+        None => Authority::hold_serving(&settings.data)?
+            .ok_or_else(|| anyhow::anyhow!("the data folder vanished"))?,
+    };
     if created {
         describe_new_root(&authority)?;
     } else {
@@ -155,6 +163,10 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             absolute(authority.dir()).display()
         );
         say!("  root SHA-256 {}", root.fingerprint().colons());
+    }
+    match authority.log_location() {
+        ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
+        database => say!("  issuance log {database}"),
     }
     let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
@@ -222,6 +234,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .run(hangup),
     );
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
+    let notifier = tokio::spawn(send_notices(Arc::clone(&authority)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
     let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
     serve(
@@ -236,6 +249,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     .await?;
     keeper.abort();
     watcher.abort();
+    notifier.abort();
     pruner.abort();
     signer.abort();
     say!("stopped");
@@ -326,7 +340,7 @@ impl Keeper {
         self.present(identity);
         let shown: Vec<String> = self.names.iter().map(SubjectName::shown).collect();
         tracing::info!(
-            not_after = %self.not_after,
+            not_after = %crate::output::when(self.not_after),
             "reloaded the configuration; the HTTPS certificate is for {}",
             shown.join(", ")
         );
@@ -342,7 +356,7 @@ impl Keeper {
             Ok(()) => {
                 self.leaf = identity.chain.first().cloned().unwrap_or_default();
                 self.not_after = identity.not_after;
-                tracing::info!(not_after = %identity.not_after, "presenting a new HTTPS certificate");
+                tracing::info!(not_after = %crate::output::when(identity.not_after), "presenting a new HTTPS certificate");
             }
             Err(err) => tracing::error!(%err, "could not use the new HTTPS certificate"),
         }
@@ -399,6 +413,42 @@ async fn sign_ocsp_ahead(authority: Arc<Authority>) {
     }
 }
 
+/// The notices that reach a person: at start (checking every watched server) and then every
+/// `notify-interval` minutes (checking those not checked for a day), records the expiry
+/// warnings and changed verdicts due and sends every notice due, retrying those that failed.
+async fn send_notices(authority: Arc<Authority>) {
+    let mut watch = Watch::All;
+    loop {
+        match authority.notify_round(watch).await {
+            Ok(round) => {
+                let recorded = round.expiry_notices + round.watch_notices;
+                let failed = round.failed.len();
+                if round.sent > 0 || failed > 0 || round.checked > 0 || recorded > 0 {
+                    tracing::info!(
+                        recorded,
+                        checked = round.checked,
+                        sent = round.sent,
+                        failed,
+                        "notice round"
+                    );
+                } else {
+                    tracing::debug!("notice round: nothing due");
+                }
+            }
+            Err(err) => tracing::error!(%err, "the notice round failed"),
+        }
+        watch = Watch::Due;
+        let minutes = match authority.notify_settings().await {
+            Ok(settings) => settings.interval,
+            Err(err) => {
+                tracing::error!(%err, "the notice settings could not be read");
+                ca_core::notify::config::DEFAULT_INTERVAL
+            }
+        };
+        tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
+    }
+}
+
 /// Days ahead `ca serve` warns of expiring certificates.
 const EXPIRY_WARNING_DAYS: u32 = 30;
 
@@ -420,7 +470,7 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
                         tracing::warn!(
                             id = row.id.get(),
                             names = %row.names_shown(),
-                            not_after = %cert.not_after,
+                            not_after = %crate::output::when(cert.not_after),
                             "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
                             row.id
                         );

@@ -208,7 +208,7 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
                     subject(last_cert),
                     quoted(last_cert.issuer().to_string()),
                     trust.described_as,
-                    if trust.system { "nor a root of this machine's trust store" } else { "" }
+                    if trust.system && !trust.roots.is_empty() { "nor a root of this machine's trust store" } else { "" }
                 ).replace(" .", "."),
             )
             .fix(format!(
@@ -339,7 +339,7 @@ pub(super) fn analyse(chain: &[Vec<u8>], trust: &Trust, now: OffsetDateTime) -> 
                             "The chain ends at the root {}, which is not {}{}: clients that do not hold that root refuse it.",
                             subject(last_cert),
                             trust.described_as,
-                            if trust.system { " and not in this machine's trust store" } else { "" }
+                            if trust.system && !trust.roots.is_empty() { " and not in this machine's trust store" } else { "" }
                         ),
                     )
                     .fix(format!("Install a certificate issued by {} instead, or install that root on every client.", issuer_of_trust(trust))),

@@ -45,6 +45,14 @@ impl Store {
             .map(|s| s.crl))
     }
 
+    /// The CRL the log holds now, current or not (none before the first is signed): what
+    /// clients were last handed, for the metrics. Signs nothing.
+    #[instrument(skip_all)]
+    pub(crate) async fn latest_crl(&self) -> Result<Option<Crl>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(stored(&mut conn).await?.map(|s| s.crl))
+    }
+
     /// The current CRL, signed anew by `sign` (given the revocations to list, the number, and
     /// thisUpdate) when the rule above asks for it, or always when `force` is set. Runs in one
     /// write transaction.

@@ -15,21 +15,25 @@
 //! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
 //! keeps OCSP responses signed ahead; [`changes`] tells when anything was committed to a
 //! SQLite log, and [`memo`] keeps the settings and users' states in memory until then;
-//! [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies a whole log
-//! from one backend to another (migration, backups of a PostgreSQL log). [`records`] holds
-//! the types the rest of the authority sees.
+//! [`tallies`] counts the log for the metrics from what its triggers keep; [`users`],
+//! [`settings`], [`audit`] and [`acme`] keep the rest; [`copy`] copies a whole log from one
+//! backend to another (migration, backups of a PostgreSQL log). [`records`] holds the types
+//! the rest of the authority sees.
 
 mod acme;
 mod audit;
 mod changes;
 mod copy;
 mod crl;
+mod holders;
 mod memo;
+mod notices;
 mod ocsp;
 mod records;
 mod requests;
 mod revocations;
 mod settings;
+mod tallies;
 mod users;
 mod writer;
 
@@ -48,11 +52,14 @@ use crate::files::lock_file;
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::NewAccountOutcome;
 pub use copy::CopyReport;
+pub use holders::Holder;
+pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
+pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -185,6 +192,22 @@ impl Store {
                 } else {
                     "rw"
                 };
+                if access == Access::Create {
+                    // The log holds password hashes and ACME keys: owner-only from the
+                    // start, whatever the umask (SQLite gives its -wal and -shm files the
+                    // log's own mode).
+                    use std::os::unix::fs::OpenOptionsExt;
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)
+                    {
+                        Ok(_) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(err) => return Err(Error::io(path, err)),
+                    }
+                }
                 let options = sqlite_options(path, mode, false)?;
                 // One connection first, whose failure is reported at once: a pool retries a
                 // connection hook that fails (a folder that cannot be written) until its

@@ -42,7 +42,7 @@ impl Store {
                 .certificate
                 .as_ref()
                 .and_then(|c| c.revocation.as_ref())
-                .map(|r| r.revoked_at.date().to_string())
+                .map(|r| crate::display::time(r.revoked_at))
                 .unwrap_or_default();
             return Err(Error::Conflict(format!(
                 "certificate {id} (serial {}) was already revoked on {when}",

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use sqlx::AnyConnection;
 use tracing::instrument;
 
 use super::{Store, audit};
@@ -51,22 +52,106 @@ impl Store {
             .await?)
     }
 
-    /// Sets several settings at once, and records the change in the audit trail.
+    /// Makes this log a new CA's: in one write transaction (which on PostgreSQL holds the
+    /// database-wide write lock), checks that no root is recorded and nothing was ever
+    /// written, then sets `pairs` (the root's fingerprint under `root_key` among them). When
+    /// another process claimed the log first, nothing is written and the fingerprint it
+    /// recorded is returned (`"not recorded"` for a log with history but no root).
     #[instrument(skip_all)]
-    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
+    pub async fn claim(
+        &self,
+        actor: &str,
+        root_key: &str,
+        pairs: &[(&str, String)],
+    ) -> Result<Option<String>> {
         let mut tx = self.begin_write().await?;
-        for (key, value) in pairs {
-            sqlx::query(
-                "INSERT INTO settings (key, value) VALUES ($1, $2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-            audit::record(&mut tx, actor, "setting", key, value).await?;
+        let recorded: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(root_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(recorded) = recorded {
+            return Ok(Some(recorded));
+        }
+        let used: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM requests)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if used != 0 {
+            return Ok(Some("not recorded".into()));
+        }
+        write_settings(&mut tx, actor, pairs).await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// Sets (or with `None` removes) a setting that must not be shown: the audit trail records
+    /// that it changed, never its value.
+    #[instrument(skip_all)]
+    pub async fn set_hidden_setting(
+        &self,
+        actor: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+                audit::record(&mut tx, actor, "setting", key, "a new value (not shown)").await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM settings WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(&mut tx, actor, "setting", key, "removed").await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
+
+    /// Sets several settings at once, and records the change in the audit trail.
+    #[instrument(skip_all)]
+    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        write_settings(&mut tx, actor, pairs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets each of `pairs` and records it in the audit trail, inside the caller's transaction.
+async fn write_settings(
+    tx: &mut AnyConnection,
+    actor: &str,
+    pairs: &[(&str, String)],
+) -> Result<()> {
+    for (key, value) in pairs {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        // A secret is recorded as changed, never as what it became.
+        let shown = if key.ends_with("password") {
+            "(changed)"
+        } else {
+            value.as_str()
+        };
+        audit::record(tx, actor, "setting", key, shown).await?;
+    }
+    Ok(())
 }

@@ -136,7 +136,7 @@ pub(crate) async fn info(state: &AppState, parts: &Parts) -> Option<crate::pages
 }
 
 /// True for `name`, `name:port`, `1.2.3.4:port` or `[v6]:port`.
-fn is_host(host: &str) -> bool {
+pub(crate) fn is_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 261
         && host

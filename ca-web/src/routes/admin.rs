@@ -138,6 +138,23 @@ pub(crate) async fn issue(
     Form(form): Form<IssueForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
+    match issue_pfx(&state, &admin.name, &form).await {
+        Err(WebError::BadRequest(why)) => {
+            let typed = pages::Typed {
+                names: &form.names,
+                key: &form.key,
+                days: &form.days,
+                profile: &form.profile,
+                allow_internal: form.allow_internal.is_some(),
+            };
+            Ok(pages::CertRqMa::refused(caller.chrome(&state), typed, why).into_refusal())
+        }
+        answer => answer,
+    }
+}
+
+/// Issues what `form` asks for, requested by `admin`, answered with the PFX.
+async fn issue_pfx(state: &AppState, admin: &str, form: &IssueForm) -> Result<Response, WebError> {
     let names = form
         .names
         .split(|c: char| c == ',' || c.is_whitespace())
@@ -157,7 +174,7 @@ pub(crate) async fn issue(
         ),
     };
     let profile: PfxProfile = choice(&form.profile)?;
-    let password = PfxPassword::new(form.password)?;
+    let password = PfxPassword::new(form.password.clone())?;
     let issued = state
         .authority
         .issue(IssueRequest {
@@ -166,7 +183,7 @@ pub(crate) async fn issue(
             days,
             profile: Profile::Server,
             allow_internal: form.allow_internal.is_some(),
-            requester: admin.name.clone(),
+            requester: admin.to_owned(),
         })
         .await?;
     pfx_download(&issued, &password, profile)

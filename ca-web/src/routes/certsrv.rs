@@ -60,6 +60,9 @@ pub(crate) async fn certrqxt(
     }))
 }
 
+/// The stem of the root's files, as the install page names them.
+const ROOT_STEM: &str = "root";
+
 /// `Enc=bin` or `Enc=b64`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -127,15 +130,34 @@ fn target(params: &Params) -> Result<Target, BadParameter> {
 }
 
 /// A file download: `disposition` is the whole Content-Disposition value.
-fn download(bytes: Vec<u8>, content_type: &'static str, disposition: &'static str) -> Response {
+/// A file to save as `file_name` (the name the pages give it: `root.cer`, `root.crt`,
+/// `mail.example.com.cer`).
+fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static(disposition),
-    );
+    // File names are made by `file_stem` (letters, digits, `.-_`): always a valid header.
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    headers.insert(header::CONTENT_DISPOSITION, disposition);
     response
+}
+
+/// The name a downloaded certificate is saved as: `root` or the certificate's first name,
+/// `.cer` for DER (what Windows opens) and `.crt` for PEM (what Linux's trust stores read).
+fn certificate_file(stem: &str, enc: Encoding) -> String {
+    match enc {
+        Encoding::Binary => format!("{stem}.cer"),
+        Encoding::Base64 => format!("{stem}.crt"),
+    }
+}
+
+/// The stem of a request's files: its first name, as `ca issue` names its files.
+fn stem_of(row: &Issuance) -> String {
+    row.names
+        .first()
+        .map(ca_core::SubjectName::file_stem)
+        .unwrap_or_else(|| ca_core::name::file_stem(""))
 }
 
 /// A message as a disposition line carries it: plain text on one line, no quotes that a
@@ -266,17 +288,18 @@ pub(crate) async fn certnew_cer(
             Ok(download(
                 bytes,
                 content_type,
-                "attachment; filename=\"certnew.cer\"",
+                &certificate_file(ROOT_STEM, enc),
             ))
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
             Err(page) => Ok(page),
             Ok(row) => {
+                let name = certificate_file(&stem_of(&row), enc);
                 let der = row.certificate.map(|c| c.der).unwrap_or_default();
                 Ok(download(
                     format.render(&der, &[])?,
                     "application/pkix-cert",
-                    "attachment; filename=\"certnew.cer\"",
+                    &name,
                 ))
             }
         },
@@ -299,25 +322,26 @@ pub(crate) async fn certnew_p7b(
         CertificateFormat::P7bPem
     };
     let root = state.authority.root().der();
-    let bytes = match target {
+    let (bytes, stem) = match target {
         Target::CaCert => {
             if let Err(bad) = check_renewal(&state, &params) {
                 return Ok(bad_parameter(&state, &caller, bad));
             }
-            format.render(root, &[])?
+            (format.render(root, &[])?, ROOT_STEM.to_owned())
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
             Err(page) => return Ok(page),
             Ok(row) => {
+                let stem = stem_of(&row);
                 let der = row.certificate.map(|c| c.der).unwrap_or_default();
-                format.render(&der, &[root])?
+                (format.render(&der, &[root])?, stem)
             }
         },
     };
     Ok(download(
         bytes,
         "application/x-pkcs7-certificates",
-        "attachment; filename=\"certnew.p7b\"",
+        &format!("{stem}.p7b"),
     ))
 }
 
@@ -349,11 +373,7 @@ pub(crate) async fn certcrl(
         Encoding::Binary => crl.der,
         Encoding::Base64 => crl.pem().into_bytes(),
     };
-    Ok(download(
-        bytes,
-        "application/pkix-crl",
-        "attachment; filename=\"certcrl.crl\"",
-    ))
+    Ok(download(bytes, "application/pkix-crl", "certcrl.crl"))
 }
 
 /// The CRL distribution point named in certificates (DER, as RFC 5280 §4.2.1.13 requires).
@@ -361,11 +381,7 @@ pub(crate) async fn crl_distribution_point(
     State(state): State<AppState>,
 ) -> Result<Response, WebError> {
     let crl = state.authority.current_crl().await?;
-    Ok(download(
-        crl.der,
-        "application/pkix-crl",
-        "attachment; filename=\"ca.crl\"",
-    ))
+    Ok(download(crl.der, "application/pkix-crl", "ca.crl"))
 }
 
 /// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).
@@ -373,7 +389,7 @@ pub(crate) async fn ca_issuers(State(state): State<AppState>) -> Response {
     download(
         state.authority.root().der().to_vec(),
         "application/pkix-cert",
-        "attachment; filename=\"ca.cer\"",
+        "ca.cer",
     )
 }
 
@@ -471,6 +487,8 @@ pub(crate) async fn certfnsh(
                 id: row.id,
                 disposition: disposition_of(&row),
                 last_status: row.status_code.last_status(),
+                typed_request: params.get("CertRequest").unwrap_or_default().to_owned(),
+                typed_attributes: params.get("CertAttrib").unwrap_or_default().to_owned(),
             }))
         }
         Err(err) => Err(err.into()),

@@ -7,6 +7,7 @@ mod admin;
 mod assets;
 pub(crate) mod certsrv;
 mod install;
+mod metrics;
 pub(crate) mod ocsp;
 
 use std::collections::HashMap;
@@ -114,6 +115,10 @@ fn routes() -> Router<AppState> {
         .route(ocsp::PATH, get(ocsp::get).post(ocsp::post))
         .route("/ocsp/", get(ocsp::get).post(ocsp::post))
         .route("/ocsp/{*request}", get(ocsp::get).post(ocsp::post))
+        .route(
+            "/metrics",
+            get(metrics::get).fallback(metrics::other_method),
+        )
         .fallback(not_found)
 }
 
@@ -127,8 +132,13 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_page))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::sign_error_pages,
+        ))
         // One layer for the four headers: each layer costs every request a clone and a future.
-        .layer(middleware::map_response(security_headers));
+        .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), measure));
     app.layer(
         TraceLayer::new_for_http()
             .make_span_with(|request: &Request| {
@@ -148,6 +158,20 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
             .on_failure(()),
     )
     .with_state(state)
+}
+
+/// Times every request, by route group, for `/metrics`: from its arrival to its answer's
+/// headers, panics and timeouts included.
+async fn measure(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let group = crate::metrics::group(request.uri().path());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe(group, started.elapsed());
+    response
 }
 
 /// The headers every answer carries, unless its handler set them: no sniffing, no framing,

@@ -1,0 +1,77 @@
+//! The valid certificates that already hold a name: what issuing points to before making
+//! another certificate for it.
+
+use time::OffsetDateTime;
+use tracing::instrument;
+
+use super::Store;
+use super::records::RequestId;
+use crate::error::{Result, StoreError};
+use crate::name::SubjectName;
+
+/// A valid certificate that holds some of the names asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    pub id: RequestId,
+    pub not_after: OffsetDateTime,
+    /// The names asked for that it holds, as the log writes them.
+    pub names: Vec<String>,
+}
+
+impl Store {
+    /// The certificates valid at `now` (not expired, not revoked, not renewed since) whose
+    /// names include any of `names`, oldest first. The query narrows with `LIKE` on the JSON
+    /// of each row's names; the names are then compared exactly.
+    #[instrument(skip_all)]
+    pub(crate) async fn holders(
+        &self,
+        names: &[SubjectName],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Holder>> {
+        let wanted: Vec<String> = names.iter().map(ToString::to_string).collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from(
+            "SELECT c.request_id, c.not_after, c.names FROM certificates c
+             WHERE c.not_after >= $1
+               AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
+               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)
+               AND (",
+        );
+        for index in 0..wanted.len() {
+            if index > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("c.names LIKE ${}", index + 2));
+        }
+        sql.push_str(") ORDER BY c.request_id");
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(now.unix_timestamp());
+        for name in &wanted {
+            // A name's characters hold no LIKE escape; `_` matching any character only
+            // widens the narrowing, which the exact comparison below undoes.
+            query = query.bind(format!("%\"{name}\"%"));
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut holders = Vec::new();
+        for (id, not_after, json) in rows {
+            let held: Vec<String> = serde_json::from_str(&json)
+                .map_err(|err| StoreError::Corrupt(format!("names of certificate {id}: {err}")))?;
+            let names: Vec<String> = wanted
+                .iter()
+                .filter(|name| held.contains(name))
+                .cloned()
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            holders.push(Holder {
+                id: RequestId::from_log(id)?,
+                not_after: OffsetDateTime::from_unix_timestamp(not_after)
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+                names,
+            });
+        }
+        Ok(holders)
+    }
+}

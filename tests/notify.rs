@@ -1,0 +1,642 @@
+//! Notices that reach a person: expiry warnings and watched servers' findings, received by a
+//! real SMTP server (aiosmtpd, with and without STARTTLS and a login) and by a webhook (a small
+//! HTTP server), each once across restarts of `ca serve`; the relay down, then back; hostile
+//! settings.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server};
+
+/// `ca serve` on the sandbox, logging its notice rounds (quiet ones are at debug).
+fn serve(sb: &Sandbox) -> Server {
+    Server::start_wrapped(
+        sb,
+        &[],
+        &["--hostname", "localhost"],
+        "info,ca::cmd::serve=debug",
+    )
+}
+
+/// The test venv's Python, which has aiosmtpd.
+fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "tests/run makes the venv with aiosmtpd: {}",
+        venv.display()
+    );
+    venv
+}
+
+/// An SMTP server (aiosmtpd) on 127.0.0.1 that writes each message it takes into `out`,
+/// with STARTTLS required and a login (user `notifier`) when `tls` names a certificate and key.
+const SMTP_SERVER: &str = r#"
+import email, email.header, email.policy, os, ssl, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+out, port = sys.argv[1], int(sys.argv[2])
+kwargs = {}
+if len(sys.argv) > 4:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    def authenticate(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and data.login == b"notifier" and data.password == b"pw s3cret"
+        return AuthResult(success=ok)
+    kwargs = dict(tls_context=ctx, require_starttls=True, authenticator=authenticate, auth_require_tls=True, auth_required=True)
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        name = os.path.join(out, "%d.eml" % time.time_ns())
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with open(name + ".tmp", "w") as f:
+            f.write("X-Envelope-To: " + ",".join(envelope.rcpt_tos) + "\n")
+            f.write("X-Tls: " + ("yes" if session.ssl else "no") + "\n")
+            f.write("X-From: " + str(message["From"]) + "\n")
+            f.write("X-Subject: " + " ".join(str(message["Subject"]).split()) + "\n\n")
+            f.write(message.get_content())
+        os.rename(name + ".tmp", name)
+        return "250 OK"
+controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+/// A webhook: answers every POST with 204 and writes its body into `out`.
+const WEBHOOK: &str = r#"
+import http.server, os, sys, time
+out = sys.argv[1]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        name = os.path.join(out, "%d.json" % time.time_ns())
+        with open(name + ".tmp", "wb") as f:
+            f.write(body)
+        os.rename(name + ".tmp", name)
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+print(server.server_port, flush=True)
+server.serve_forever()
+"#;
+
+/// A receiver (SMTP server or webhook) run by Python, stopped on drop.
+struct Receiver {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Receiver {
+    fn smtp(dir: &Path, port: u16, tls: Option<(&str, &str)>) -> Receiver {
+        let out = dir.join(format!("mail-{port}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut command = Command::new(python());
+        command
+            .current_dir(dir)
+            .args(["-c", SMTP_SERVER])
+            .arg(&out)
+            .arg(port.to_string());
+        if let Some((cert, key)) = tls {
+            command.args([cert, key]);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the venv's Python runs aiosmtpd");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "aiosmtpd started");
+        wait_listening(port);
+        Receiver { child, port, out }
+    }
+
+    fn webhook(dir: &Path) -> Receiver {
+        let out = dir.join("hook");
+        std::fs::create_dir_all(&out).unwrap();
+        let mut child = Command::new("python3")
+            .args(["-c", WEBHOOK])
+            .arg(&out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("Python 3 runs the webhook");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap();
+        wait_listening(port);
+        Receiver { child, port, out }
+    }
+
+    /// What it received, oldest first.
+    fn received(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e != "tmp"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Waits until it received `count` messages (a minute at most), and returns them.
+    fn wait_for(&self, count: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let got = self.received();
+            if got.len() >= count {
+                return got;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "received {} of {count}: {got:#?}",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The id of the last row for `name`.
+fn id_of(sb: &Sandbox, name: &str) -> String {
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|row| row["names"][0] == name)
+        .map(|row| row["id"].as_i64().unwrap().to_string())
+        .unwrap()
+}
+
+/// A CA with certificates in each state: 5 days left (7-day window), 20 days (30-day
+/// window), 100 days (none), 5 days but renewed (`ca renew` keeps the lifetime: that renewal
+/// is then issued again for 100 days), 5 days but revoked. Returns the ids of the
+/// two that are to be warned about.
+fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "later.example.com",
+        "--days",
+        "20",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "far.example.com",
+        "--days",
+        "100",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&[
+        "issue",
+        "renewed.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let renewed = id_of(&sb, "renewed.example.com");
+    sb.ok(&["renew", &renewed, "--force"]);
+    sb.ok(&[
+        "issue",
+        "renewed.example.com",
+        "--days",
+        "100",
+        "--key",
+        "ecdsa-p256",
+        "--force",
+    ]);
+    sb.ok(&[
+        "issue",
+        "revoked.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let revoked = id_of(&sb, "revoked.example.com");
+    sb.ok(&["revoke", &revoked, "--reason", "superseded"]);
+    let soon = id_of(&sb, "soon.example.com");
+    let later = id_of(&sb, "later.example.com");
+    (sb, soon, later)
+}
+
+fn subjects(messages: &[String]) -> Vec<String> {
+    let mut subjects: Vec<String> = messages
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("X-Subject: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    subjects.sort();
+    subjects
+}
+
+#[test]
+fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
+    let (sb, soon, later) = ca_with_expiring_certificates();
+    let smtp = Receiver::smtp(sb.path(), free_port(), None);
+    let hook = Receiver::webhook(sb.path());
+    let port = smtp.port.to_string();
+    sb.ok(&["config", "set", "smtp-host", "127.0.0.1"]);
+    sb.ok(&["config", "set", "smtp-tls", "none"]);
+    sb.ok(&["config", "set", "smtp-port", &port]);
+    sb.ok(&["config", "set", "smtp-from", "Example CA <ca@example.com>"]);
+    sb.ok(&[
+        "config",
+        "set",
+        "smtp-to",
+        "admin@example.com,ops@example.net",
+    ]);
+    let hook_url = format!("http://127.0.0.1:{}/hooks/T0/token-123", hook.port);
+    sb.ok(&["config", "set", "webhook", &hook_url]);
+    let shown = sb.ok(&["config", "show"]);
+    assert!(shown.contains("smtp-host        127.0.0.1"), "{shown}");
+    assert!(
+        shown.contains("smtp-to          admin@example.com,ops@example.net"),
+        "{shown}"
+    );
+    assert!(shown.contains("notify-days      30,7,1"), "{shown}");
+    // The webhook's path may hold a token: it is shown as its origin only.
+    assert!(!shown.contains("token-123"), "{shown}");
+
+    let mut server = serve(&sb);
+    let mail = smtp.wait_for(2);
+    let posts = hook.wait_for(2);
+    server.wait_for_log("notice round");
+    let subjects = subjects(&mail);
+    assert_eq!(subjects.len(), 2, "{mail:#?}");
+    assert!(
+        subjects.iter().any(|s| s.contains(&format!(
+            "Certificate {soon} for soon.example.com expires in 5 days"
+        ))),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains(&format!(
+            "Certificate {later} for later.example.com expires in 20 days"
+        ))),
+        "{subjects:?}"
+    );
+    for message in &mail {
+        assert!(message.contains("X-Envelope-To: admin@example.com,ops@example.net"));
+        assert!(
+            message.contains("X-From: Example CA <ca@example.com>"),
+            "{message}"
+        );
+    }
+    let soon_mail = mail
+        .iter()
+        .find(|m| m.contains("soon.example.com"))
+        .unwrap();
+    assert!(
+        soon_mail.contains(&format!("ca renew {soon}")),
+        "{soon_mail}"
+    );
+    let mut windows: Vec<(i64, i64)> = posts
+        .iter()
+        .map(|p| {
+            let json: Value = serde_json::from_str(p).unwrap();
+            assert_eq!(json["kind"], "expiry", "{json}");
+            (
+                json["request_id"].as_i64().unwrap(),
+                json["window"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    windows.sort_unstable();
+    assert_eq!(
+        windows,
+        vec![(soon.parse().unwrap(), 7), (later.parse().unwrap(), 30)]
+    );
+    let first: Value = serde_json::from_str(
+        posts
+            .iter()
+            .find(|p| p.contains("soon.example.com"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["names"], serde_json::json!(["soon.example.com"]));
+    assert_eq!(first["days_left"], 5);
+    assert!(server.stop().success());
+
+    // A restart sends nothing again.
+    let mut server = serve(&sb);
+    server.wait_for_log("notice round");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(smtp.received().len(), 2, "{:#?}", smtp.received());
+    assert_eq!(hook.received().len(), 2);
+    assert!(server.stop().success());
+    let status = sb.ok(&["notify", "show"]);
+    assert!(status.contains("4 notices sent, 0 waiting"), "{status}");
+
+    // `ca notify test` goes through both channels.
+    let out = sb.ok(&["notify", "test"]);
+    assert!(
+        out.contains("email    sent to admin@example.com, ops@example.net"),
+        "{out}"
+    );
+    assert!(out.contains("webhook  sent to http://127.0.0.1:"), "{out}");
+    assert!(!out.contains("token-123"), "{out}");
+    assert_eq!(smtp.wait_for(3).len(), 3);
+    let test: Value = serde_json::from_str(&hook.wait_for(3)[2]).unwrap();
+    assert_eq!(test["kind"], "test");
+}
+
+#[test]
+fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let port = free_port();
+    sb.ok(&["config", "set", "smtp-host", "localhost"]);
+    sb.ok(&["config", "set", "smtp-tls", "none"]);
+    sb.ok(&["config", "set", "smtp-port", &port.to_string()]);
+    sb.ok(&["config", "set", "smtp-from", "ca@example.com"]);
+    sb.ok(&["config", "set", "smtp-to", "admin@example.com"]);
+
+    // Nobody listens: the test says so (exit 1), the server logs it and keeps the notice.
+    let out = sb.run(&["notify", "test"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("email    FAILED: the SMTP relay localhost:"),
+        "{said}"
+    );
+    let mut server = serve(&sb);
+    let log = server.wait_for_log("notice not sent");
+    assert!(log.contains("tried again at the next round"), "{log}");
+    assert!(server.stop().success());
+    let status = sb.ok(&["notify", "show"]);
+    assert!(status.contains("0 notices sent, 1 waiting"), "{status}");
+
+    // The relay is back: the next round (here, at the next start) sends it, once.
+    let smtp = Receiver::smtp(sb.path(), port, None);
+    let mut server = serve(&sb);
+    let mail = smtp.wait_for(1);
+    server.wait_for_log("notice sent");
+    assert!(server.stop().success());
+    assert_eq!(mail.len(), 1);
+    assert!(
+        subjects(&mail)[0].contains("soon.example.com expires in 5 days"),
+        "{mail:?}"
+    );
+    let mut server = serve(&sb);
+    server.wait_for_log("notice round");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(server.stop().success());
+    assert_eq!(smtp.received().len(), 1);
+}
+
+#[test]
+fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_shown() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "1",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let smtp = Receiver::smtp(
+        sb.path(),
+        free_port(),
+        Some(("localhost-chain.pem", "localhost.key")),
+    );
+    sb.ok(&["config", "set", "smtp-host", "localhost"]);
+    sb.ok(&["config", "set", "smtp-port", &smtp.port.to_string()]);
+    sb.ok(&["config", "set", "smtp-user", "notifier"]);
+    sb.ok(&["config", "set", "smtp-from", "ca@example.com"]);
+    sb.ok(&["config", "set", "smtp-to", "admin@example.com"]);
+    // Without the password, the settings are incomplete: exit 2.
+    let refused = sb.refused(&["notify", "test"]);
+    assert!(refused.contains("smtp-password"), "{refused}");
+    // A password file that is missing: a clear error, nothing set.
+    let missing = sb.refused(&["config", "set", "smtp-password", "nowhere.txt"]);
+    assert!(
+        missing.contains("cannot read the SMTP password from nowhere.txt"),
+        "{missing}"
+    );
+    std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
+    let out = sb.ok(&["config", "set", "smtp-password", "password.txt"]);
+    assert!(!out.contains("s3cret"), "{out}");
+    assert!(out.contains("smtp-password    (set)"), "{out}");
+    assert!(out.contains("smtp-tls         starttls"), "{out}");
+    let out = sb.ok(&["notify", "test"]);
+    assert!(
+        out.contains("email    sent to admin@example.com via localhost:"),
+        "{out}"
+    );
+    let mut server = serve(&sb);
+    let mail = smtp.wait_for(2);
+    let log = server.wait_for_log("notice sent");
+    assert!(server.stop().success());
+    assert!(!log.contains("s3cret"), "{log}");
+    assert!(mail.iter().all(|m| m.contains("X-Tls: yes")), "{mail:#?}");
+    assert!(
+        subjects(&mail)
+            .iter()
+            .any(|s| s.contains("soon.example.com expires in 1 day")),
+        "{mail:#?}"
+    );
+    // The audit trail says the password changed, never what it is.
+    let audit = sb.alter_log("SELECT detail FROM audit WHERE subject = 'smtp_password'");
+    assert!(
+        audit.contains("(changed)") && !audit.contains("s3cret"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn hostile_notice_settings_are_refused_with_a_reason() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for (key, value, said) in [
+        ("smtp-host", "not a host!", "not a host name"),
+        ("smtp-host", "*.example.com", "wildcard"),
+        ("smtp-port", "0", "not a port"),
+        ("smtp-port", "70000", "not a port"),
+        ("smtp-tls", "maybe", "starttls"),
+        ("smtp-from", "nobody", "not an e-mail address"),
+        (
+            "smtp-to",
+            "a@example.com\r\nBcc: x@example.com",
+            "not an e-mail address",
+        ),
+        (
+            "smtp-to",
+            "a@example.com,@example.com",
+            "not an e-mail address",
+        ),
+        ("webhook", "http://hooks.example.com/x", "on this machine"),
+        ("webhook", "ftp://hooks.example.com/", "scheme"),
+        ("watch", "ftp://mail.example.com", "ftp"),
+        ("notify-days", "0,7", "not a number of days"),
+        ("notify-interval", "0", "not an interval"),
+    ] {
+        let refused = sb.refused(&["config", "set", key, value]);
+        assert!(refused.contains(said), "{key} {value:?}: {refused}");
+    }
+    // A relay in the clear beyond this machine, whichever setting comes last.
+    sb.ok(&["config", "set", "smtp-host", "mail.example.com"]);
+    let refused = sb.refused(&["config", "set", "smtp-tls", "none"]);
+    assert!(refused.contains("must be on this machine"), "{refused}");
+    // No channel: `ca notify test` has nothing to do.
+    sb.ok(&["config", "set", "smtp-host", ""]);
+    let refused = sb.refused(&["notify", "test"]);
+    assert!(refused.contains("no notice channel is set up"), "{refused}");
+    // The password never comes from the command line: a value is a file's name.
+    let refused = sb.refused(&["config", "set", "smtp-password", "s3cret"]);
+    assert!(
+        refused.contains("cannot read the SMTP password from s3cret"),
+        "{refused}"
+    );
+    let shown = sb.ok(&["config", "show"]);
+    assert!(shown.contains("smtp-password    (not set)"), "{shown}");
+}
+
+#[test]
+fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    let hook = Receiver::webhook(sb.path());
+    sb.ok(&[
+        "config",
+        "set",
+        "webhook",
+        &format!("http://127.0.0.1:{}/", hook.port),
+    ]);
+    // Nothing listens there yet: the first check fails, and says so.
+    let port = free_port();
+    let url = format!("https://localhost:{port}");
+    sb.ok(&["config", "set", "watch", &url]);
+    let mut server = serve(&sb);
+    let posts = hook.wait_for(1);
+    server.wait_for_log("notice sent");
+    assert!(server.stop().success());
+    let first: Value = serde_json::from_str(&posts[0]).unwrap();
+    assert_eq!(first["kind"], "watch", "{first}");
+    assert_eq!(first["verdict"], "fail", "{first}");
+    assert_eq!(first["url"], format!("https://localhost:{port}"));
+
+    // Unchanged after a restart: nothing new.
+    let mut server = serve(&sb);
+    server.wait_for_log("notice round");
+    assert!(server.stop().success());
+    assert_eq!(hook.received().len(), 1);
+
+    // The server comes up with a good certificate: the change is reported, with findings.
+    let mut tls = Command::new("openssl")
+        .current_dir(sb.path())
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+        .args([
+            "-cert",
+            "localhost-chain.pem",
+            "-key",
+            "localhost.key",
+            "-quiet",
+            "-www",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let mut server = serve(&sb);
+    let posts = hook.wait_for(2);
+    server.wait_for_log("notice sent");
+    assert!(server.stop().success());
+    let second: Value = serde_json::from_str(&posts[1]).unwrap();
+    assert_eq!(second["previous"], "fail", "{second}");
+    assert_ne!(second["verdict"], "fail", "{second}");
+    assert!(
+        second["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "trusted"),
+        "{second}"
+    );
+    let _ = tls.kill();
+    let _ = tls.wait();
+}
