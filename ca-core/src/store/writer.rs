@@ -91,7 +91,7 @@ struct SqliteWriter {
 }
 
 enum Message {
-    Job(Job, Reply),
+    Job(Box<Job>, Reply),
     /// Close the connection (SQLite checkpoints the write-ahead log) and end the thread.
     Stop(oneshot::Sender<()>),
 }
@@ -123,7 +123,7 @@ impl Writer {
                     None => jobs.insert(start_sqlite(&writer.path)?),
                 };
                 sender
-                    .send(Message::Job(job, reply))
+                    .send(Message::Job(Box::new(job), reply))
                     .map_err(|_| stopped())?;
             }
             Inner::Postgres(jobs) => jobs.send((job, reply)).await.map_err(|_| stopped())?,
@@ -245,12 +245,12 @@ fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>) {
         let mut batch = Vec::new();
         let mut stop = None;
         match first {
-            Message::Job(job, reply) => batch.push((job, reply)),
+            Message::Job(job, reply) => batch.push((*job, reply)),
             Message::Stop(done) => stop = Some(done),
         }
         while stop.is_none() && batch.len() < MAX_GROUP {
             match messages.try_recv() {
-                Ok(Message::Job(job, reply)) => batch.push((job, reply)),
+                Ok(Message::Job(job, reply)) => batch.push((*job, reply)),
                 Ok(Message::Stop(done)) => stop = Some(done),
                 Err(_) => break,
             }
