@@ -101,6 +101,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Show the ACME server's settings and its recent orders.
     Acme,
+    /// Print the audit trail, oldest first: who did what, when.
+    Audit(cmd::audit::Args),
     /// Write the shell completion script for SHELL to standard output.
     Completions(cmd::completions::Args),
     /// Write the manual pages (ca.1, ca-serve.1, ...) into a folder.
@@ -220,6 +222,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
                 cmd::serve::run(data_given.then_some(cli.data.as_path()), args).await
             }
             Command::Acme => cmd::acme::run(&cli.data).await,
+            Command::Audit(args) => cmd::audit::run(&cli.data, args).await,
             Command::Completions(args) => cmd::completions::run(Cli::command(), args),
             Command::Man(args) => cmd::man::run(Cli::command(), args),
         }

@@ -169,3 +169,171 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
         result.expect("the browser walk");
     });
 }
+
+/// Signs the browser in as `name`: every request it sends from now on carries HTTP Basic
+/// credentials, set through chromedriver's DevTools endpoint. (Chromium no longer answers a
+/// Basic challenge with credentials written in the address, and a headless one shows no
+/// dialog to type them in.)
+async fn sign_in(driver: &Driver, browser: &fantoccini::Client, name: &str, password: &str) {
+    use base64::Engine;
+    let session = browser
+        .session_id()
+        .await
+        .expect("the session's id")
+        .expect("a session");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+    let cdp = format!("{}/session/{session}/goog/cdp/execute", driver.url);
+    let client = reqwest::Client::new();
+    for (cmd, params) in [
+        ("Network.enable", json!({})),
+        (
+            "Network.setExtraHTTPHeaders",
+            json!({ "headers": { "Authorization": format!("Basic {token}") } }),
+        ),
+    ] {
+        let answer = client
+            .post(&cdp)
+            .json(&json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .expect("chromedriver answers");
+        let status = answer.status();
+        assert!(
+            status.is_success(),
+            "{cmd}: {status} {:?}",
+            answer.text().await
+        );
+    }
+}
+
+#[test]
+fn shows_the_inventory_users_and_audit_pages_in_chromium() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Example Root CA"]);
+    for name in ["mail.example.com", "bücher.example", "intranet.example.com"] {
+        sb.ok(&[
+            "issue",
+            name,
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            ".",
+            "--force",
+        ]);
+    }
+    sb.ok(&[
+        "issue",
+        "vpn.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--days",
+        "9",
+        "--out",
+        ".",
+    ]);
+    sb.ok(&["revoke", "3", "--reason", "superseded"]);
+    // Users made before the server starts: it makes no admin of its own then.
+    let admin_password = "admin password of the browser walk";
+    for (name, role, password) in [
+        ("admin", "admin", admin_password),
+        ("alice", "requester", "alice password"),
+    ] {
+        std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
+        sb.ok(&["user", "add", name, "--role", role, "--password-file", "pw"]);
+    }
+    let server = Server::start(&sb);
+    let driver = Driver::start();
+    let downloads = sb.path().join("downloads");
+    let profile = sb.path().join("chromium-profile");
+    std::fs::create_dir(&downloads).unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let base = &server.http;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let browser = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities(&downloads, &profile))
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session");
+        sign_in(&driver, &browser, "admin", admin_password).await;
+        let result = async {
+            browser.goto(&format!("{base}/certsrv/admin")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Manage requests and certificates");
+            let who = browser.find(Locator::Css(".who")).await?.text().await?;
+            assert_eq!(who, "Signed in as admin (administrator)");
+            let page = browser.source().await?;
+            assert!(page.contains("days left"), "{page}");
+            assert!(page.contains("this CA's HTTPS server"), "{page}");
+            let table = browser
+                .find(Locator::Css("table.inventory"))
+                .await?
+                .text()
+                .await?;
+            for name in [
+                "mail.example.com",
+                "bücher.example",
+                "intranet.example.com",
+                "vpn.example.com",
+                // The OCSP responder's row: its certificate names no host, its subject this.
+                "Example Root CA OCSP Responder",
+            ] {
+                assert!(table.contains(name), "{name} in {table}");
+            }
+            std::fs::write(shots.join("inventory.png"), browser.screenshot().await?).unwrap();
+            // The filter form is a GET form: its answer's address holds the filter.
+            browser
+                .find(Locator::Css("#name"))
+                .await?
+                .send_keys("bücher")
+                .await?;
+            browser
+                .find(Locator::Css("form.filter button"))
+                .await?
+                .click()
+                .await?;
+            let url = browser.current_url().await?;
+            assert!(url.as_str().contains("name=b%C3%BCcher"), "{url}");
+            let rows = browser.find_all(Locator::Css("table.inventory tr")).await?;
+            assert_eq!(rows.len(), 2, "a heading and one row");
+
+            browser.goto(&format!("{base}/certsrv/admin/users")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Users");
+            let users = browser.find_all(Locator::Css("table.users tr")).await?;
+            let mut rows = Vec::new();
+            for row in &users[1..] {
+                rows.push(row.text().await?);
+            }
+            assert_eq!(rows.len(), 2, "{rows:?}");
+            assert!(rows[0].starts_with("admin (you) admin active"), "{rows:?}");
+            assert!(rows[1].starts_with("alice requester active"), "{rows:?}");
+            std::fs::write(shots.join("users.png"), browser.screenshot().await?).unwrap();
+            // Disable alice from the page: the form posts same-origin, and the trail says who.
+            browser
+                .find(Locator::Css(
+                    "form[action$='/users/state'] input[value='alice'] ~ button",
+                ))
+                .await?
+                .click()
+                .await?;
+            browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
+            let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+            assert_eq!(heading, "Audit trail");
+            let newest = browser
+                .find(Locator::Css("table.audit tr:nth-child(2)"))
+                .await?
+                .text()
+                .await?;
+            assert!(newest.contains("admin disable alice"), "{newest}");
+            std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
+            Ok::<(), fantoccini::error::CmdError>(())
+        }
+        .await;
+        let _ = browser.close().await;
+        result.expect("the browser walk");
+    });
+}

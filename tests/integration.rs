@@ -16,6 +16,7 @@ mod datafolder;
 mod exports;
 mod fuzz_seeds;
 mod hardening;
+mod inventory;
 mod lifecycle;
 mod nodes;
 mod notify;

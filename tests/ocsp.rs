@@ -290,6 +290,29 @@ fn get_requests_are_answered_with_caching_headers_that_match_the_response() {
         .send()
         .unwrap();
     assert_eq!(again.status(), 304);
+    // A GET is answered before the router; it carries the headers every answer carries, as
+    // the POST (answered through the router) does.
+    let posted = http
+        .post(format!("{}/ocsp", server.http))
+        .header("Content-Type", "application/ocsp-request")
+        .body(request)
+        .send()
+        .unwrap();
+    assert_eq!(
+        posted.bytes().unwrap().to_vec(),
+        *body,
+        "POST and GET agree"
+    );
+    let page = http.get(format!("{}/ocsp", server.http)).send().unwrap();
+    for name in [
+        "x-content-type-options",
+        "content-security-policy",
+        "referrer-policy",
+        "x-frame-options",
+    ] {
+        assert!(headers.contains_key(name), "{name} on a GET answer");
+        assert_eq!(headers[name], page.headers()[name], "{name}");
+    }
 }
 
 #[test]

@@ -34,8 +34,8 @@ use crate::revoke::RevocationReason;
 use crate::root::{Root, RootSpec};
 use crate::settings::{RequestPolicy, Setting, Settings};
 use crate::store::{
-    Access, CertificateRef, CertificateState, CopyReport, DatabaseUrl, Issuance, ListFilter,
-    LogLocation, RequestId, Store,
+    Access, AuditEvent, AuditFilter, CertificateRef, CertificateState, CopyReport, DatabaseUrl,
+    Issuance, ListFilter, ListPage, LogLocation, RequestId, Store,
 };
 
 const ROOT_CERT: &str = "root.crt";
@@ -672,9 +672,20 @@ impl Authority {
         }
     }
 
-    /// The rows matching `filter`, oldest first, without the certificates' DER.
+    /// The rows matching `filter`, in its order, without the certificates' DER.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Issuance>> {
         self.store.list(filter).await
+    }
+
+    /// A page of the rows matching `filter`, and where the next one starts (see
+    /// [`Store::list_page`]).
+    pub async fn list_page(&self, filter: &ListFilter) -> Result<ListPage> {
+        self.store.list_page(filter).await
+    }
+
+    /// The events of the audit trail that `filter` asks for.
+    pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        self.store.audit_events(filter).await
     }
 
     /// How many users the pages have.

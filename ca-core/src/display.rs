@@ -19,6 +19,24 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Reads a time as people and scripts write it: RFC 3339 (`2027-12-27T10:04:05Z`, any
+/// offset), or a date alone (`2027-12-27`, its first second in UTC).
+pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
+    let trimmed = text.trim();
+    if let Ok(at) = OffsetDateTime::parse(trimmed, &Rfc3339) {
+        return Ok(at);
+    }
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(trimmed, &date)
+        .map(|day| day.midnight().assume_utc())
+        .map_err(|_| {
+            let shown: String = trimmed.chars().take(64).collect();
+            crate::Error::InvalidInput(format!(
+                "'{shown}' is not a date: write 2027-12-27, or 2027-12-27T10:04:05Z"
+            ))
+        })
+}
+
 /// Lowercase hex without separators, as the log and JSON write serials and fingerprints.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -50,6 +68,27 @@ mod tests {
         let at = time::macros::datetime!(2027-12-27 11:04:05 +1);
         assert_eq!(time(at), "2027-12-27 10:04 UTC");
         assert_eq!(rfc3339(at), "2027-12-27T10:04:05Z");
+    }
+
+    #[test]
+    fn reads_dates_and_rfc3339_times() {
+        assert_eq!(
+            parse_time("2027-12-27").expect("a date"),
+            time::macros::datetime!(2027-12-27 00:00:00 UTC)
+        );
+        assert_eq!(
+            parse_time(" 2027-12-27T11:04:05+01:00 ").expect("an RFC 3339 time"),
+            time::macros::datetime!(2027-12-27 10:04:05 UTC)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2027-13-01",
+            "27-12-2027",
+            "2027-12-27 10:04",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -15,12 +15,12 @@ use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
 use crate::profile::Profile;
 
+pub use crate::store::SERVER_REQUESTER;
+
 const SERVER_CERT: &str = "https.crt";
 const SERVER_KEY: &str = "https.key";
 /// A server certificate is replaced once it has less than this left.
 pub const RENEW_BEFORE: Duration = Duration::days(30);
-/// Who the log names as the requester of the certificates the server makes for itself.
-pub const IDENTITY_REQUESTER: &str = "ca serve";
 
 /// A certificate chain and its key, for a TLS server.
 #[derive(Clone)]
@@ -68,7 +68,7 @@ impl Authority {
                 days: None,
                 profile: Profile::Server,
                 allow_internal: true,
-                requester: IDENTITY_REQUESTER.into(),
+                requester: SERVER_REQUESTER.into(),
             })
             .await?;
         let private = issued

@@ -49,7 +49,8 @@ pub use revoke::{Revocation, RevocationReason};
 pub use root::{Root, RootSpec};
 pub use settings::{RequestPolicy, Setting, Settings};
 pub use store::{
-    CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter, LogLocation, RequestId,
+    AuditEvent, AuditFilter, CertificateRef, CopyReport, DatabaseUrl, Issuance, ListFilter,
+    ListKey, ListOrder, ListPage, LogLocation, NameSearch, OwnCertificate, RequestId,
     RequestSource, Status,
 };
 

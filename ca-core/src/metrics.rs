@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use crate::authority::Authority;
 use crate::error::{Error, Result};
-use crate::identity::IDENTITY_REQUESTER;
+use crate::identity::SERVER_REQUESTER;
 use crate::responder::RESPONDER_REQUESTER;
 use crate::store::LogCounts;
 
@@ -91,7 +91,7 @@ impl Authority {
         let at = OffsetDateTime::now_utc();
         let counts = self
             .store()
-            .counts(at, &[IDENTITY_REQUESTER, RESPONDER_REQUESTER])
+            .counts(at, &[SERVER_REQUESTER, RESPONDER_REQUESTER])
             .await?;
         let crl = self.store().latest_crl().await?.map(|crl| CrlDates {
             number: crl.number,

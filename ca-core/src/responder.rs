@@ -23,8 +23,7 @@ use crate::ocsp::{
 use crate::profile::{Profile, Validity};
 use crate::store::{CertificateRef, CertificateState, PresignedResponse, RequestSource};
 
-/// Who the log names as the requester of responder certificates.
-pub const RESPONDER_REQUESTER: &str = "ca ocsp";
+pub use crate::store::RESPONDER_REQUESTER;
 /// Taken while a responder certificate is made, so that processes make one at a time.
 const RESPONDER_LOCK: &str = "ocsp.lock";
 /// Responses signed in one go off the threads that answer requests, then kept in one

@@ -156,6 +156,16 @@ impl Authority {
         Ok(())
     }
 
+    /// Sets an existing user's role, keeping its password. The last administrator who can
+    /// sign in cannot be made a requester.
+    #[instrument(skip_all)]
+    pub async fn set_role(&self, name: &str, role: Role, actor: &str) -> Result<()> {
+        if role != Role::Admin {
+            self.keep_an_admin(name).await?;
+        }
+        self.store().set_role(name, role.name(), actor).await
+    }
+
     /// Sets an existing user's password.
     #[instrument(skip_all)]
     pub async fn set_password(&self, name: &str, password: &Password, actor: &str) -> Result<()> {

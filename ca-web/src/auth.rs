@@ -3,16 +3,14 @@
 use std::net::SocketAddr;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use base64::Engine;
 use ca_core::users::{Role, User};
 
-use axum::http::StatusCode;
-use axum::response::Response;
-
 use crate::error::{ErrorText, WebError};
-use crate::pages::{Chrome, ErrorPage, render};
+use crate::pages::Chrome;
 use crate::state::AppState;
 
 /// What a client whose address has too many attempts waiting for the check is told to wait.
@@ -202,15 +200,8 @@ pub(crate) async fn sign_error_pages(
             .ok()
             .and_then(|caller| caller.user);
     }
-    let page = ErrorPage {
-        chrome: Chrome::new(state.authority.root().common_name(), user.as_ref()),
-        heading: text.heading,
-        message: &text.message,
-    };
-    let body = render(&page).into_body();
-    response.headers_mut().remove(header::CONTENT_LENGTH);
-    *response.body_mut() = body;
-    response
+    let chrome = Chrome::new(state.authority.root().common_name(), user.as_ref());
+    text.redraw(chrome, response)
 }
 
 #[cfg(test)]

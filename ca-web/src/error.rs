@@ -6,12 +6,27 @@ use ca_core::{Error, NameRule};
 
 use crate::pages::{Chrome, ErrorPage, render};
 
-/// What an error page says, kept on its response so that the sign-in layer can draw it
-/// again in the frame of the caller it did not know.
+/// What an error page says, kept on its response so that the middleware that knows the
+/// caller (`sign_error_pages`, beside the sign-in) can draw it again in the caller's frame.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorText {
-    pub(crate) heading: &'static str,
-    pub(crate) message: String,
+    heading: &'static str,
+    message: String,
+}
+
+impl ErrorText {
+    /// The error page in `chrome`'s frame, in place of `response`'s body.
+    pub(crate) fn redraw(&self, chrome: Chrome, mut response: Response) -> Response {
+        let page = ErrorPage {
+            chrome,
+            heading: self.heading,
+            message: &self.message,
+        };
+        let body = render(&page).into_body();
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        *response.body_mut() = body;
+        response
+    }
 }
 
 /// Why a request failed.

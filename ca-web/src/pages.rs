@@ -228,7 +228,6 @@ pub(crate) struct RequestRow {
     pub names: String,
     pub status: &'static str,
     pub disposition: String,
-    pub not_after: String,
     pub issued: bool,
 }
 
@@ -243,10 +242,110 @@ pub(crate) struct CertCkPn {
 #[template(path = "admin.html")]
 pub(crate) struct Admin {
     pub chrome: Chrome,
+    /// The newest pending requests, and the list of all of them when there are more.
     pub pending: Vec<RequestRow>,
-    /// Refused and denied requests, newest first.
-    pub denied: Vec<RequestRow>,
-    pub issued: Vec<RequestRow>,
+    pub more_pending: Option<String>,
+    pub heading: String,
+    /// The filter's fields as the form shows them.
+    pub name: String,
+    /// Status choices: value, label, selected.
+    pub statuses: Vec<(&'static str, &'static str, bool)>,
+    pub days: u32,
+    pub requester: String,
+    /// Source choices: value, selected.
+    pub sources: Vec<(&'static str, bool)>,
+    /// Orders: value, label, selected.
+    pub sorts: Vec<(&'static str, &'static str, bool)>,
+    pub limit: u32,
+    /// True when anything but the defaults is asked for.
+    pub filtered: bool,
+    pub rows: Vec<InventoryRow>,
+    /// The list sorted by request id, and by expiry (the other direction when already so).
+    pub by_id: String,
+    pub by_expiry: String,
+    /// The first page, when this is not it, and the next, when there is one.
+    pub first: Option<String>,
+    pub next: Option<String>,
+    /// This list's query, for the forms to come back to.
+    pub back: String,
+    pub reasons: Vec<&'static str>,
+    /// PFX profiles, the default first.
+    pub profiles: Vec<&'static str>,
+}
+
+/// One row of the inventory.
+pub(crate) struct InventoryRow {
+    pub id: RequestId,
+    pub names: String,
+    pub requester: String,
+    pub source: &'static str,
+    pub status: &'static str,
+    /// For valid certificates expiring soon: "12 days left".
+    pub days_left: Option<String>,
+    /// For the CA's own certificates: which.
+    pub own: Option<&'static str>,
+    pub not_after: String,
+    /// Why, for a denied request.
+    pub disposition: String,
+    pub issued: bool,
+    pub revocable: bool,
+    pub pending: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+pub(crate) struct Users {
+    pub chrome: Chrome,
+    pub roles: Vec<&'static str>,
+    pub users: Vec<UserRow>,
+    /// Why the add form was refused, shown above it.
+    pub refusal: Option<String>,
+    /// What the refused add form held (never its password).
+    pub typed_name: String,
+    pub typed_role: String,
+}
+
+/// One user, as the users page shows it.
+pub(crate) struct UserRow {
+    pub name: String,
+    pub role: &'static str,
+    pub disabled: bool,
+    pub created: String,
+    /// The administrator looking at the page.
+    pub yourself: bool,
+}
+
+#[derive(Template)]
+#[template(path = "user_done.html")]
+pub(crate) struct UserDone {
+    pub chrome: Chrome,
+    pub name: String,
+    pub done: String,
+    /// A password made for the user, shown only on this page.
+    pub password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub(crate) struct Audit {
+    pub chrome: Chrome,
+    pub actor: String,
+    pub action: String,
+    pub events: Vec<AuditRow>,
+    pub first: Option<String>,
+    pub next: Option<String>,
+}
+
+/// One event of the audit trail.
+pub(crate) struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    /// The trail of this actor, and of this action.
+    pub actor_link: String,
+    pub action_link: String,
 }
 
 #[derive(Template)]
@@ -332,11 +431,6 @@ impl RequestRow {
             names: row.names_shown(),
             status: row.status.name(),
             disposition: row.disposition.clone(),
-            not_after: row
-                .certificate
-                .as_ref()
-                .map(|c| display::time(c.not_after))
-                .unwrap_or_default(),
             issued: row.certificate.is_some(),
         }
     }

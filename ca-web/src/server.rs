@@ -155,7 +155,10 @@ pub async fn serve(
     tls: Option<TlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let app = router(state);
+    let app = App {
+        router: router(state.clone()),
+        state,
+    };
     let connections = Arc::new(Connections::new(connection_limit(), DEADLINES));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -429,9 +432,16 @@ impl Backoff {
     }
 }
 
+/// The application: the router, and the state for the answers given before it.
+#[derive(Clone)]
+struct App {
+    router: Router,
+    state: AppState,
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    app: Router,
+    app: App,
     tls: Option<TlsAcceptor>,
     connections: Arc<Connections>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -509,7 +519,7 @@ async fn watchdog(conn: &Connection) -> Waiting {
 async fn serve_connection(
     stream: TcpStream,
     peer: Peer,
-    app: Router,
+    app: App,
     tls: Option<TlsAcceptor>,
     conn: Arc<Connection>,
     watcher: hyper_util::server::graceful::Watcher,
@@ -521,9 +531,13 @@ async fn serve_connection(
             id: tracked.started(),
             conn: Arc::clone(&tracked),
         };
-        let response = app.clone().oneshot(request.map(Body::new));
+        let app = app.clone();
         async move {
-            let response = response.await?;
+            let response = if crate::routes::ocsp::answered_before_routing(&request) {
+                crate::routes::responder_get(&app.state, &request).await
+            } else {
+                app.router.oneshot(request.map(Body::new)).await?
+            };
             guard.conn.answered(guard.id);
             // The request stays in flight until its body is sent, or the connection drops.
             Ok::<_, std::convert::Infallible>(response.map(|body| {

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use ca_core::{Authority, DatabaseUrl, OpenOptions, Passphrase};
 
 pub(crate) mod acme;
+pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod check;
 pub(crate) mod completions;
@@ -105,9 +106,17 @@ pub(crate) async fn open_read(data: &Path) -> anyhow::Result<Authority> {
     Ok(Authority::open(data, options).await?)
 }
 
-/// The user running the command, for the audit trail.
+/// Who runs the command, for the audit trail and as the requester of what it issues:
+/// `os:NAME`, the login name of the effective user id (getpwuid_r(3), so users of LDAP or other
+/// NSS sources are found too; `sudo ca ...` is `os:root`), or `os:uid:N` when the system has no
+/// name for it. The prefix keeps an operating-system user apart from a user of the pages with
+/// the same name.
 pub(crate) fn actor() -> String {
-    "cli".to_owned()
+    let name = whoami::fallible::username()
+        .ok()
+        .filter(|name| !name.is_empty() && !name.chars().any(char::is_control))
+        .unwrap_or_else(|| format!("uid:{}", rustix::process::geteuid().as_raw()));
+    format!("os:{name}")
 }
 
 /// The largest secret or request file read, so that a wrong path (a disk image, /dev/zero)

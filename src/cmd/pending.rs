@@ -26,7 +26,7 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
     let rows = authority
         .list(&ListFilter {
             status: Some(Status::Pending),
-            expiring_within_days: None,
+            ..ListFilter::default()
         })
         .await?;
     if rows.is_empty() {

@@ -455,8 +455,8 @@ const EXPIRY_WARNING_DAYS: u32 = 30;
 /// Logs a warning for each certificate that expires within 30 days, at start and daily.
 async fn warn_about_expiring(authority: Arc<Authority>) {
     let filter = ListFilter {
-        status: None,
         expiring_within_days: Some(EXPIRY_WARNING_DAYS),
+        ..ListFilter::default()
     };
     loop {
         match authority.list(&filter).await {

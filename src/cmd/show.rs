@@ -5,7 +5,7 @@ use std::path::Path;
 use ca_core::CertificateRef;
 use ca_core::certificate::RevocationPointers;
 
-use crate::output::{issuance_json, when};
+use crate::output::{IssuanceJson, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -21,7 +21,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
     if args.json {
-        say!("{}", serde_json::to_string_pretty(&issuance_json(&row))?);
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&IssuanceJson::new(&row))?
+        );
         return Ok(());
     }
     say!("Request {} ({})", row.id, row.status);

@@ -15,6 +15,8 @@ pub(crate) enum Command {
     List,
     /// Set a user's password.
     Passwd(PasswdArgs),
+    /// Set a user's role, keeping their password.
+    Role(RoleArgs),
     /// Stop a user from signing in (their requests and certificates stay).
     Disable(NameArg),
     /// Let a disabled user sign in again.
@@ -45,6 +47,15 @@ pub(crate) struct PasswdArgs {
     /// Read the password from FILE (`-` for standard input) [default: make a random one and show it once]
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RoleArgs {
+    /// The user name.
+    name: String,
+    /// admin (approves, denies, revokes, issues) or requester (submits requests).
+    #[arg(value_parser = crate::cmd::choice::<Role>())]
+    role: Role,
 }
 
 #[derive(clap::Args, Debug)]
@@ -124,6 +135,11 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             } else {
                 say!("The password of {} is changed", args.name);
             }
+        }
+        Command::Role(args) => {
+            let authority = crate::cmd::open(data).await?;
+            authority.set_role(&args.name, args.role, &actor).await?;
+            say!("The user {} is now {}", args.name, args.role);
         }
         Command::Disable(args) => {
             let authority = crate::cmd::open(data).await?;

@@ -181,8 +181,8 @@ impl Authority {
         // Valid (neither revoked nor expired) and within the widest window.
         let rows = self
             .list(&ListFilter {
-                status: None,
                 expiring_within_days: Some(widest),
+                ..ListFilter::default()
             })
             .await?;
         let mut recorded = 0;

@@ -158,6 +158,15 @@ impl Responder {
     }
 }
 
+/// The subject common name of `root`'s OCSP responder certificates, which name no host: what
+/// the lists show for their names.
+pub fn responder_common_name(root: &Root) -> String {
+    format!("{} OCSP Responder", root.common_name())
+        .chars()
+        .take(MAX_COMMON_NAME)
+        .collect()
+}
+
 /// The template of a responder certificate (RFC 6960 §4.2.2.2): a subject naming the root,
 /// keyUsage digitalSignature (critical), extendedKeyUsage id-kp-OCSPSigning only, the nocheck
 /// extension, CA=FALSE, and the root's key identifier; no CRL or OCSP pointer, since clients
@@ -165,11 +174,7 @@ impl Responder {
 pub(crate) fn params(root: &Root, serial: &SerialNumber, validity: &Validity) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut subject = DistinguishedName::new();
-    let name: String = format!("{} OCSP Responder", root.common_name())
-        .chars()
-        .take(MAX_COMMON_NAME)
-        .collect();
-    subject.push(DnType::CommonName, name);
+    subject.push(DnType::CommonName, responder_common_name(root));
     params.distinguished_name = subject;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

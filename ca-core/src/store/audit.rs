@@ -5,8 +5,8 @@ use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use tracing::instrument;
 
-use super::Store;
-use crate::error::Result;
+use super::{AuditEvent, AuditFilter, Store};
+use crate::error::{Result, StoreError};
 
 impl Store {
     /// Appends an event to the audit trail.
@@ -22,6 +22,78 @@ impl Store {
         record(&mut tx, actor, action, subject, detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The events of the audit trail that `filter` asks for, in its order. Read by id (the
+    /// order of the trail), from where the page before ended, never by OFFSET.
+    #[instrument(skip_all)]
+    pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut clauses = Vec::new();
+        let mut texts: Vec<&str> = Vec::new();
+        let mut ints: Vec<i64> = Vec::new();
+        // Texts are bound first, then integers: each placeholder is numbered as it is bound.
+        if let Some(actor) = &filter.actor {
+            texts.push(actor);
+            clauses.push(format!("actor = ${}", texts.len()));
+        }
+        if let Some(action) = &filter.action {
+            texts.push(action);
+            clauses.push(format!("action = ${}", texts.len()));
+        }
+        let mut int = |value: i64, clause: &str| {
+            ints.push(value);
+            clauses.push(clause.replace('?', &format!("${}", texts.len() + ints.len())));
+        };
+        if let Some(since) = filter.since {
+            int(since.unix_timestamp(), "at >= ?");
+        }
+        if let Some(after) = filter.after {
+            int(
+                after,
+                if filter.newest_first {
+                    "id < ?"
+                } else {
+                    "id > ?"
+                },
+            );
+        }
+        let mut sql = "SELECT id, at, actor, action, subject, detail FROM audit".to_owned();
+        for (i, clause) in clauses.iter().enumerate() {
+            sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+            sql.push_str(clause);
+        }
+        sql.push_str(if filter.newest_first {
+            " ORDER BY id DESC"
+        } else {
+            " ORDER BY id"
+        });
+        if let Some(limit) = filter.limit {
+            ints.push(i64::from(limit));
+            sql.push_str(&format!(" LIMIT ${}", texts.len() + ints.len()));
+        }
+        let mut query = sqlx::query_as::<_, (i64, i64, String, String, String, String)>(&sql);
+        for text in texts {
+            query = query.bind(text);
+        }
+        for value in ints {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|(id, at, actor, action, subject, detail)| {
+                Ok(AuditEvent {
+                    id,
+                    at: OffsetDateTime::from_unix_timestamp(at)
+                        .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+                    actor,
+                    action,
+                    subject,
+                    detail,
+                })
+            })
+            .collect()
     }
 }
 

@@ -56,8 +56,9 @@ pub use holders::Holder;
 pub(crate) use notices::{NewNotice, Notice};
 pub use ocsp::{CertificateState, PresignedResponse};
 pub use records::{
-    CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
-    RequestId, RequestSource, Status, UserRecord,
+    AuditEvent, AuditFilter, CertificateRecord, CertificateRef, Issuance, ListFilter, ListKey,
+    ListOrder, ListPage, NameSearch, NewIssuance, OwnCertificate, PendingRequest,
+    RESPONDER_REQUESTER, Refusal, RequestId, RequestSource, SERVER_REQUESTER, Status, UserRecord,
 };
 pub use tallies::LogCounts;
 

@@ -88,6 +88,7 @@ impl FromStr for CertificateRef {
 
 /// Where a request came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum RequestSource {
     /// Issued by a person at the command line: the CA made the key.
     Cli,
@@ -205,7 +206,41 @@ pub struct Issuance {
     pub certificate: Option<CertificateRecord>,
 }
 
+/// Who the log names as the requester of the certificates the CA's own web server presents.
+pub const SERVER_REQUESTER: &str = "ca serve";
+/// Who the log names as the requester of responder certificates.
+pub const RESPONDER_REQUESTER: &str = "ca ocsp";
+
+/// The certificates the CA made for its own use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnCertificate {
+    /// What the CA's own web server presents on HTTPS.
+    Server,
+    /// The OCSP responder's, which signs the answers about every other certificate.
+    OcspResponder,
+}
+
 impl Issuance {
+    /// Which of the CA's own certificates this is, if it is one.
+    pub fn own(&self) -> Option<OwnCertificate> {
+        match self.requester.as_str() {
+            SERVER_REQUESTER => Some(OwnCertificate::Server),
+            RESPONDER_REQUESTER => Some(OwnCertificate::OcspResponder),
+            _ => None,
+        }
+    }
+
+    /// Whole days until the certificate expires (0 on its last day), for a certificate that
+    /// is valid and expires within `days`; `None` otherwise.
+    pub fn expires_within(&self, days: u32, now: OffsetDateTime) -> Option<i64> {
+        let cert = self.certificate.as_ref()?;
+        if self.status != Status::Valid {
+            return None;
+        }
+        let left = (cert.not_after - now).whole_days();
+        (left < i64::from(days)).then_some(left)
+    }
+
     /// The names as people read them (U-labels), joined by commas.
     pub fn names_shown(&self) -> String {
         self.names
@@ -354,12 +389,225 @@ impl fmt::Debug for UserRecord {
     }
 }
 
-/// Which rows a list returns.
+/// Which rows a list returns, in which order, and from where on.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub status: Option<Status>,
     /// Only certificates that are still valid and expire within this many days.
     pub expiring_within_days: Option<u32>,
+    /// Only rows one of whose names holds this text.
+    pub name: Option<NameSearch>,
+    /// Only rows requested by this user (a web user, an ACME account's user, or the
+    /// operating-system user who ran a command).
+    pub requester: Option<String>,
+    /// Only rows that came this way.
+    pub source: Option<RequestSource>,
+    pub order: ListOrder,
+    /// Only rows after this one in `order` (the last row of the page before).
+    pub after: Option<ListKey>,
+    /// At most this many rows.
+    pub limit: Option<u32>,
+}
+
+/// The longest text a name search takes: the longest name (RFC 1035 §2.3.4).
+const MAX_SEARCH: usize = 253;
+
+/// What a name search looks for: a name or a part of one, as certificates carry it (lowercase,
+/// A-labels). Read from what people type: `Bücher` becomes its A-label, so it finds the
+/// certificate for `bücher.example`, which carries that A-label; each label holding letters
+/// beyond ASCII is converted whole (UTS #46), which is why part of such a label finds nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameSearch(String);
+
+impl NameSearch {
+    /// The text searched for, as the log writes names.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for NameSearch {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let trimmed = text.trim();
+        let refuse = |why: &str| {
+            let shown: String = trimmed.chars().take(64).collect();
+            Err(Error::InvalidInput(format!(
+                "'{shown}' cannot be part of a name: {why}"
+            )))
+        };
+        if trimmed.is_empty() {
+            return refuse("it is empty");
+        }
+        if trimmed.len() > MAX_SEARCH {
+            return refuse("a name is at most 253 characters long");
+        }
+        let mut labels = Vec::new();
+        for label in trimmed.split('.') {
+            if label.is_ascii() {
+                labels.push(label.to_ascii_lowercase());
+            } else {
+                match idna::domain_to_ascii(label) {
+                    Ok(ascii) if !ascii.contains('.') => labels.push(ascii),
+                    _ => return refuse("a label of it is no valid international name"),
+                }
+            }
+        }
+        let search = labels.join(".");
+        // What a name, an IP address or a wildcard holds; nothing else can match, and nothing
+        // else reaches the query.
+        if !search
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'*' | b':'))
+        {
+            return refuse("names hold only letters, digits, '.', '-', '*' and ':'");
+        }
+        Ok(NameSearch(search))
+    }
+}
+
+impl fmt::Display for NameSearch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The order of a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ListOrder {
+    /// By request id, oldest first.
+    #[default]
+    Id,
+    /// By request id, newest first.
+    IdDesc,
+    /// By notAfter, the soonest first; rows without a certificate (pending, denied) after
+    /// every certificate, by request id.
+    Expiry,
+    /// By notAfter, the latest first; rows without a certificate after every certificate, by
+    /// request id.
+    ExpiryDesc,
+}
+
+impl Choice for ListOrder {
+    const WHAT: &'static str = "order";
+    const ALL: &'static [Self] = &[
+        ListOrder::Id,
+        ListOrder::IdDesc,
+        ListOrder::Expiry,
+        ListOrder::ExpiryDesc,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ListOrder::Id => "id",
+            ListOrder::IdDesc => "id-desc",
+            ListOrder::Expiry => "expiry",
+            ListOrder::ExpiryDesc => "expiry-desc",
+        }
+    }
+}
+
+impl ListOrder {
+    /// True for the orders by notAfter.
+    pub fn by_expiry(self) -> bool {
+        matches!(self, ListOrder::Expiry | ListOrder::ExpiryDesc)
+    }
+}
+
+impl fmt::Display for ListOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Where a page of a list ended: its last row's place in the list's order, from which the
+/// next page goes on (keyset pagination: the next page costs the same wherever it starts).
+/// Written `ID` (a request id), or `NOTAFTER:ID` (Unix seconds and request id) for a
+/// certificate in a list by expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKey {
+    /// A request id: in a list by id, or a row without a certificate in a list by expiry.
+    Id(RequestId),
+    /// A certificate's notAfter, in Unix seconds, and its request id, in a list by expiry.
+    Expiry(i64, RequestId),
+}
+
+impl ListKey {
+    /// The key of `row` in a list in `order`.
+    pub fn of(row: &Issuance, order: ListOrder) -> ListKey {
+        match (&row.certificate, order.by_expiry()) {
+            (Some(cert), true) => ListKey::Expiry(cert.not_after.unix_timestamp(), row.id),
+            _ => ListKey::Id(row.id),
+        }
+    }
+}
+
+impl FromStr for ListKey {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let trimmed = text.trim();
+        let key = match trimmed.split_once(':') {
+            None => trimmed.parse().ok().map(ListKey::Id),
+            Some((at, id)) => match (at.parse::<i64>(), id.parse::<RequestId>()) {
+                (Ok(at), Ok(id)) => Some(ListKey::Expiry(at, id)),
+                _ => None,
+            },
+        };
+        key.ok_or_else(|| {
+            let shown: String = trimmed.chars().take(64).collect();
+            Error::InvalidInput(format!(
+                "'{shown}' is not where a list ended: that is a request id, or NOTAFTER:ID in a list by expiry"
+            ))
+        })
+    }
+}
+
+impl fmt::Display for ListKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListKey::Id(id) => write!(f, "{id}"),
+            ListKey::Expiry(at, id) => write!(f, "{at}:{id}"),
+        }
+    }
+}
+
+/// One page of a list: its rows, and where the next page starts when there are more.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub rows: Vec<Issuance>,
+    pub next: Option<ListKey>,
+}
+
+/// One event of the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The event's place in the trail: later events have larger ids.
+    pub id: i64,
+    pub at: OffsetDateTime,
+    /// Who: a web user, the operating-system user who ran a command, or the part of the CA
+    /// that acted by itself (its web server, `acme`, `policy`).
+    pub actor: String,
+    pub action: String,
+    /// What it was done to (a request id, a user name, a setting).
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Which events of the audit trail to read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// The newest first (else the oldest first).
+    pub newest_first: bool,
+    /// Only events after this id in the order asked for (the last of the page before).
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 #[cfg(test)]
@@ -374,6 +622,56 @@ mod tests {
         for bad in ["0", "-1", "+5", "1e3", "abc", "", "99999999999999999999"] {
             assert!(bad.parse::<RequestId>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn name_searches_take_u_labels_and_a_labels() {
+        let search = |text: &str| text.parse::<NameSearch>().map(|s| s.to_string());
+        assert_eq!(search("bücher").unwrap(), "xn--bcher-kva");
+        assert_eq!(search(" Bücher.Example ").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(search("xn--bcher-kva").unwrap(), "xn--bcher-kva");
+        assert_eq!(search("MAIL.example").unwrap(), "mail.example");
+        assert_eq!(search("*.example.com").unwrap(), "*.example.com");
+        assert_eq!(search("2001:db8::1").unwrap(), "2001:db8::1");
+        for bad in [
+            "",
+            "   ",
+            "%",
+            "a_b",
+            "' OR 1=1 --",
+            "x\"]",
+            "\\",
+            &"a".repeat(254),
+        ] {
+            assert!(bad.parse::<NameSearch>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_keys_read_back_as_written() {
+        for key in [
+            ListKey::Id(RequestId(7)),
+            ListKey::Expiry(1_767_225_600, RequestId(12)),
+        ] {
+            assert_eq!(key.to_string().parse::<ListKey>().unwrap(), key);
+        }
+        for bad in [
+            "",
+            "x",
+            "0",
+            "-3",
+            "1:0",
+            "a:3",
+            "1:2:3",
+            "1 :2",
+            "99999999999999999999:1",
+        ] {
+            assert!(bad.parse::<ListKey>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            ListOrder::from_name("expiry-desc").unwrap(),
+            ListOrder::ExpiryDesc
+        );
     }
 
     #[test]

@@ -6,9 +6,10 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use tracing::instrument;
 
+use super::records::RESPONDER_REQUESTER;
 use super::{
-    CertificateRecord, Issuance, ListFilter, PendingRequest, Refusal, RequestId, RequestSource,
-    Status, Store, audit,
+    CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
+    RequestId, RequestSource, Status, Store, audit,
 };
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::choice::Choice;
@@ -197,40 +198,221 @@ impl Store {
             .collect()
     }
 
-    /// The rows matching `filter`, oldest first, without the certificates' DER.
+    /// The rows matching `filter`, in its order, without the certificates' DER.
     #[instrument(skip_all)]
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Issuance>> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let mut clauses: Vec<&str> = Vec::new();
-        match filter.status {
-            None => {}
-            Some(Status::Pending) => clauses.push("r.status = 'pending'"),
-            Some(Status::Denied) => clauses.push("r.status = 'denied'"),
-            Some(Status::Revoked) => clauses.push("v.request_id IS NOT NULL"),
-            Some(Status::Expired) => clauses.push("v.request_id IS NULL AND c.not_after < $1"),
-            Some(Status::Valid) => clauses.push("v.request_id IS NULL AND c.not_after >= $1"),
-        }
-        if filter.expiring_within_days.is_some() {
-            clauses.push("v.request_id IS NULL AND c.not_after >= $1 AND c.not_after <= $2");
-        }
-        // Both parameters are always bound; SQLite wants each one used, so the query names
-        // them once in a clause that is always true.
-        let mut sql = format!("SELECT {COLUMNS} {JOINS} WHERE $1 = $1 AND $2 = $2");
-        for clause in &clauses {
-            sql.push_str(" AND ");
-            sql.push_str(clause);
-        }
-        sql.push_str(" ORDER BY r.id");
-        let horizon = now + i64::from(filter.expiring_within_days.unwrap_or(0)) * 86_400;
-        let rows = sqlx::query(&sql)
-            .bind(now)
-            .bind(horizon)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| issuance_from_row(row, false))
-            .collect()
+        Ok(self.list_page(filter).await?.rows)
     }
+
+    /// A page of the rows matching `filter` (all of them without a limit), and where the next
+    /// page starts when there are more.
+    ///
+    /// Every page is read by its keys (keyset pagination, never OFFSET): by request id
+    /// (the primary key) or by notAfter and id (an index), from where the page before ended,
+    /// so the millionth row costs what the first does.
+    #[instrument(skip_all)]
+    pub async fn list_page(&self, filter: &ListFilter) -> Result<ListPage> {
+        // A row is expired once its notAfter second has begun (as `issuance_from_row` says), so
+        // the queries' valid is `not_after > now`.
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let phases: &[Phase] = match (filter.order.by_expiry(), filter.status) {
+            (false, _) => &[Phase::All],
+            (true, Some(Status::Pending | Status::Denied)) => &[Phase::WithoutCertificate],
+            (true, Some(_)) => &[Phase::Certificates],
+            (true, None) if filter.expiring_within_days.is_some() => &[Phase::Certificates],
+            (true, None) => &[Phase::Certificates, Phase::WithoutCertificate],
+        };
+        // One row more than asked for says whether there is a next page.
+        let wanted = filter.limit.map(|limit| u64::from(limit) + 1);
+        let mut rows = Vec::new();
+        for phase in phases {
+            let after = match (phase, filter.after) {
+                // A key of the second phase: the first is over.
+                (Phase::Certificates, Some(ListKey::Id(_))) if phases.len() == 2 => continue,
+                // A key of the first phase: the second starts at its beginning.
+                (Phase::WithoutCertificate, Some(ListKey::Expiry(..))) if phases.len() == 2 => None,
+                (_, after) => after,
+            };
+            let remaining = wanted.map(|w| w.saturating_sub(rows.len() as u64));
+            if remaining == Some(0) {
+                break;
+            }
+            let sql = select(filter, *phase, after, remaining, now)?;
+            let mut query = sqlx::query(&sql.text);
+            for arg in sql.args {
+                query = match arg {
+                    Arg::Int(value) => query.bind(value),
+                    Arg::Text(value) => query.bind(value),
+                };
+            }
+            let fetched = query.fetch_all(&self.pool).await?;
+            for row in &fetched {
+                rows.push(issuance_from_row(row, false)?);
+            }
+        }
+        let next = match filter.limit {
+            Some(limit) if rows.len() > limit as usize => {
+                rows.truncate(limit as usize);
+                rows.last().map(|row| ListKey::of(row, filter.order))
+            }
+            _ => None,
+        };
+        Ok(ListPage { rows, next })
+    }
+}
+
+/// Which rows one query of a list reads: every row (lists by id), or in lists by expiry the
+/// certificates first, then the rows without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    All,
+    Certificates,
+    WithoutCertificate,
+}
+
+/// A value bound to a query.
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL and the values bound to its `$n`, in order: each value is named where it is used
+/// (SQLite refuses a value bound and never used).
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    /// Binds `arg`, and returns its placeholder.
+    fn arg(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+}
+
+/// The query of one phase of a list: only the filter's values are bound, never written into
+/// the text.
+fn select(
+    filter: &ListFilter,
+    phase: Phase,
+    after: Option<ListKey>,
+    limit: Option<u64>,
+    now: i64,
+) -> Result<Sql> {
+    let mut sql = Sql {
+        text: String::new(),
+        args: Vec::new(),
+    };
+    let mut clauses: Vec<String> = Vec::new();
+    match phase {
+        Phase::All => {}
+        Phase::Certificates => clauses.push("r.status = 'issued'".into()),
+        Phase::WithoutCertificate => clauses.push("r.status IN ('pending', 'denied')".into()),
+    }
+    match filter.status {
+        None => {}
+        Some(Status::Pending) => clauses.push("r.status = 'pending'".into()),
+        Some(Status::Denied) => clauses.push("r.status = 'denied'".into()),
+        Some(Status::Revoked) => clauses.push("v.request_id IS NOT NULL".into()),
+        Some(Status::Expired) => {
+            let now = sql.arg(Arg::Int(now));
+            clauses.push(format!("v.request_id IS NULL AND c.not_after <= {now}"));
+        }
+        Some(Status::Valid) => {
+            let now = sql.arg(Arg::Int(now));
+            clauses.push(format!("v.request_id IS NULL AND c.not_after > {now}"));
+        }
+    }
+    if let Some(days) = filter.expiring_within_days {
+        let horizon = now.saturating_add(i64::from(days).saturating_mul(86_400));
+        let now = sql.arg(Arg::Int(now));
+        let horizon = sql.arg(Arg::Int(horizon));
+        // The OCSP responder's certificate lives 30 days and renews itself: nothing to act on.
+        let responder = sql.arg(Arg::Text(RESPONDER_REQUESTER.to_owned()));
+        clauses.push(format!(
+            "v.request_id IS NULL AND c.not_after > {now} AND c.not_after <= {horizon}
+             AND r.requester <> {responder}"
+        ));
+    }
+    if let Some(search) = &filter.name {
+        // The names are a JSON array of A-labels; the search holds only characters of names
+        // (no LIKE wildcard, no quote), so it matches inside one name.
+        let pattern = sql.arg(Arg::Text(format!("%{search}%")));
+        clauses.push(format!("r.names LIKE {pattern}"));
+    }
+    if let Some(requester) = &filter.requester {
+        let requester = sql.arg(Arg::Text(requester.clone()));
+        clauses.push(format!("r.requester = {requester}"));
+    }
+    if let Some(source) = filter.source {
+        let source = sql.arg(Arg::Text(source.name().to_owned()));
+        clauses.push(format!("r.source = {source}"));
+    }
+    let descending = matches!(filter.order, ListOrder::IdDesc | ListOrder::ExpiryDesc);
+    let order = match phase {
+        Phase::Certificates => {
+            if let Some(key) = after {
+                let ListKey::Expiry(at, id) = key else {
+                    return Err(Error::InvalidInput(format!(
+                        "{key} is where a list by id ended, not one by expiry: start again without it"
+                    )));
+                };
+                let at = sql.arg(Arg::Int(at));
+                let id = sql.arg(Arg::Int(id.get()));
+                // The first half bounds the index range, the second leaves out the rows up
+                // to the key within its second.
+                clauses.push(if descending {
+                    format!("c.not_after <= {at} AND (c.not_after < {at} OR c.request_id < {id})")
+                } else {
+                    format!("c.not_after >= {at} AND (c.not_after > {at} OR c.request_id > {id})")
+                });
+            }
+            if descending {
+                "c.not_after DESC, c.request_id DESC"
+            } else {
+                "c.not_after, c.request_id"
+            }
+        }
+        Phase::All | Phase::WithoutCertificate => {
+            // Rows without a certificate come after the certificates in both orders by
+            // expiry, oldest first.
+            let descending = descending && phase == Phase::All;
+            if let Some(key) = after {
+                let ListKey::Id(id) = key else {
+                    return Err(Error::InvalidInput(format!(
+                        "{key} is where a list by expiry ended, not one by id: start again without it"
+                    )));
+                };
+                let id = sql.arg(Arg::Int(id.get()));
+                clauses.push(if descending {
+                    format!("r.id < {id}")
+                } else {
+                    format!("r.id > {id}")
+                });
+            }
+            if descending { "r.id DESC" } else { "r.id" }
+        }
+    };
+    let from = if phase == Phase::Certificates {
+        "FROM certificates c JOIN requests r ON r.id = c.request_id
+         LEFT JOIN revocations v ON v.request_id = c.request_id"
+    } else {
+        JOINS
+    };
+    sql.text = format!("SELECT {COLUMNS} {from}");
+    for (i, clause) in clauses.iter().enumerate() {
+        sql.text.push_str(if i == 0 { " WHERE " } else { " AND " });
+        sql.text.push_str(clause);
+    }
+    sql.text.push_str(" ORDER BY ");
+    sql.text.push_str(order);
+    if let Some(limit) = limit {
+        let limit = sql.arg(Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+        sql.text.push_str(" LIMIT ");
+        sql.text.push_str(&limit);
+    }
+    Ok(sql)
 }
 
 fn corrupt(what: impl std::fmt::Display) -> Error {

@@ -26,7 +26,7 @@ const DELETE_BATCH: usize = 500;
 /// expiry of a certificate someone has to renew.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogCounts {
-    /// How many rows the list of status S holds, for each status S.
+    /// How many rows a list filtered by status S holds, for each status S.
     pub by_status: Vec<(Status, u64)>,
     /// Certificates issued, by where their request came from; only ever grows.
     pub issued: Vec<(RequestSource, u64)>,

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::*;
 use crate::certificate::{Fingerprint, SerialNumber};
+use crate::choice::Choice;
 use crate::error::{Error, StoreError};
 use crate::key::KeyAlgorithm;
 use crate::name::SubjectName;
@@ -134,6 +135,7 @@ async fn filters_by_status_and_expiry() {
                     .list(&ListFilter {
                         status,
                         expiring_within_days: expiring,
+                        ..ListFilter::default()
                     })
                     .await
                     .unwrap(),
@@ -368,4 +370,276 @@ async fn settings_and_users_states_follow_every_commit() {
     store.remove_user("alice", "tester").await.unwrap();
     assert_eq!(store.user_state("alice").await.unwrap(), None);
     other.close().await;
+}
+
+/// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
+/// before said.
+async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let page = store
+            .list_page(&ListFilter {
+                after,
+                limit: Some(limit),
+                ..filter.clone()
+            })
+            .await
+            .unwrap();
+        assert!(page.rows.len() <= limit as usize);
+        seen.extend(page.rows.iter().map(|row| row.id.get()));
+        match page.next {
+            Some(next) => {
+                assert_eq!(
+                    page.rows.len(),
+                    limit as usize,
+                    "a full page before a next one"
+                );
+                after = Some(next);
+            }
+            None => return seen,
+        }
+    }
+    panic!("the pages never ended");
+}
+
+#[tokio::test]
+async fn pages_by_id_and_by_expiry_meet_every_row_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let mut samples = Vec::new();
+    for i in 0..40i64 {
+        // Several certificates share a notAfter, so the id decides among them.
+        let at = OffsetDateTime::from_unix_timestamp(
+            OffsetDateTime::now_utc().unix_timestamp() + (i % 7 - 2) * 86_400 * 10,
+        )
+        .unwrap();
+        let name = if i % 5 == 0 {
+            format!("h{i}.xn--bcher-kva.example")
+        } else {
+            format!("host{i}.example.com")
+        };
+        samples.push(Sample::new(&format!("{:02x}", i + 16), &name, at));
+    }
+    let names: Vec<SubjectName> = vec!["pending.example.com".parse().unwrap()];
+    for (i, sample) in samples.iter().enumerate() {
+        store.record_issuance(sample.issuance()).await.unwrap();
+        if i % 9 == 0 {
+            store
+                .record_pending("alice", RequestSource::Web, &names, b"csr", "")
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .revoke(
+            RequestId::from_log(3).unwrap(),
+            RevocationReason::KeyCompromise,
+            "tester",
+        )
+        .await
+        .unwrap();
+    let all = store.list(&ListFilter::default()).await.unwrap();
+    let by_id: Vec<i64> = all.iter().map(|row| row.id.get()).collect();
+    let expiry = |row: &Issuance| row.certificate.as_ref().map(|c| c.not_after);
+    let mut by_expiry: Vec<&Issuance> = all.iter().filter(|r| expiry(r).is_some()).collect();
+    by_expiry.sort_by_key(|row| (expiry(row), row.id));
+    let without: Vec<i64> = all
+        .iter()
+        .filter(|r| expiry(r).is_none())
+        .map(|r| r.id.get())
+        .collect();
+    assert_eq!(without.len(), 5);
+    let ascending: Vec<i64> = by_expiry
+        .iter()
+        .map(|r| r.id.get())
+        .chain(without.iter().copied())
+        .collect();
+    let descending: Vec<i64> = {
+        let mut rows = by_expiry.clone();
+        rows.sort_by_key(|row| std::cmp::Reverse((expiry(row), row.id)));
+        rows.iter()
+            .map(|r| r.id.get())
+            .chain(without.iter().copied())
+            .collect()
+    };
+    for limit in [1, 3, 7, 45, 100] {
+        let order = |order| ListFilter {
+            order,
+            ..ListFilter::default()
+        };
+        assert_eq!(walk(&store, &order(ListOrder::Id), limit).await, by_id);
+        let mut reversed = by_id.clone();
+        reversed.reverse();
+        assert_eq!(
+            walk(&store, &order(ListOrder::IdDesc), limit).await,
+            reversed
+        );
+        assert_eq!(
+            walk(&store, &order(ListOrder::Expiry), limit).await,
+            ascending
+        );
+        assert_eq!(
+            walk(&store, &order(ListOrder::ExpiryDesc), limit).await,
+            descending
+        );
+    }
+    // Filters hold on every page, in every order.
+    let now = OffsetDateTime::now_utc();
+    type Holds = Box<dyn Fn(&Issuance) -> bool>;
+    let checks: Vec<(ListFilter, Holds)> = vec![
+        (
+            ListFilter {
+                status: Some(Status::Valid),
+                ..ListFilter::default()
+            },
+            Box::new(|r: &Issuance| r.status == Status::Valid),
+        ),
+        (
+            ListFilter {
+                status: Some(Status::Pending),
+                ..ListFilter::default()
+            },
+            Box::new(|r: &Issuance| r.status == Status::Pending),
+        ),
+        (
+            ListFilter {
+                expiring_within_days: Some(15),
+                ..ListFilter::default()
+            },
+            Box::new(move |r: &Issuance| r.expires_within(15, now).is_some()),
+        ),
+        (
+            ListFilter {
+                name: Some("Bücher".parse().unwrap()),
+                ..ListFilter::default()
+            },
+            Box::new(|r: &Issuance| r.names_shown().contains("bücher")),
+        ),
+        (
+            ListFilter {
+                requester: Some("alice".into()),
+                source: Some(RequestSource::Web),
+                ..ListFilter::default()
+            },
+            Box::new(|r: &Issuance| r.requester == "alice"),
+        ),
+        (
+            ListFilter {
+                status: Some(Status::Revoked),
+                ..ListFilter::default()
+            },
+            Box::new(|r: &Issuance| r.id == RequestId::from_log(3).unwrap()),
+        ),
+    ];
+    for (filter, wanted) in &checks {
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|r| wanted(r))
+            .map(|r| r.id.get())
+            .collect();
+        assert!(!expected.is_empty(), "{filter:?}");
+        for order in ListOrder::ALL {
+            let filter = ListFilter {
+                order: *order,
+                ..filter.clone()
+            };
+            let mut got = walk(&store, &filter, 2).await;
+            let mut full: Vec<i64> = store
+                .list(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id.get())
+                .collect();
+            assert_eq!(got, full, "{filter:?}");
+            got.sort_unstable();
+            full.sort_unstable();
+            assert_eq!(got, expected, "{filter:?}");
+        }
+    }
+    // A key of one order is refused in the other.
+    let refused = store
+        .list_page(&ListFilter {
+            order: ListOrder::Id,
+            after: Some(ListKey::Expiry(5, RequestId::from_log(3).unwrap())),
+            ..ListFilter::default()
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn reads_the_audit_trail_by_actor_action_and_time_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    for i in 0..12 {
+        let actor = if i % 3 == 0 { "root" } else { "alice" };
+        let action = if i % 2 == 0 { "issue" } else { "revoke" };
+        store
+            .audit(actor, action, &i.to_string(), "")
+            .await
+            .unwrap();
+    }
+    let read = |filter: AuditFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_events(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.subject)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = read(AuditFilter::default()).await;
+    assert_eq!(all.len(), 12);
+    assert_eq!(all[0], "0");
+    let root_issues = read(AuditFilter {
+        actor: Some("root".into()),
+        action: Some("issue".into()),
+        newest_first: true,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(root_issues, ["6", "0"]);
+    // Newest first, three at a time.
+    let mut after = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = store
+            .audit_events(&AuditFilter {
+                newest_first: true,
+                after,
+                limit: Some(3),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|e| e.id);
+        seen.extend(page.into_iter().map(|e| e.subject));
+    }
+    let mut newest_first = all.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    let future = read(AuditFilter {
+        since: Some(days(1)),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert!(future.is_empty());
+    // Text that looks like SQL is only text.
+    let injected = read(AuditFilter {
+        actor: Some("x' OR '1'='1".into()),
+        ..AuditFilter::default()
+    })
+    .await;
+    assert!(injected.is_empty());
 }

@@ -71,14 +71,14 @@ impl Store {
     }
 
     /// Changes an existing user and gives it a new generation: `assignments` is the SQL of
-    /// the columns set (with `$3` for `value`, when there is one), recorded in the audit trail as `action`. Unknown users are
-    /// [`Error::NotFound`].
+    /// the columns set (with `$3` for `value`, when there is one), recorded in the audit trail
+    /// as `action` with `detail`. Unknown users are [`Error::NotFound`].
     async fn change_user(
         &self,
         name: &str,
         assignments: &str,
         value: Option<&str>,
-        action: &str,
+        (action, detail): (&str, &str),
         actor: &str,
     ) -> Result<()> {
         let generation = new_generation()?;
@@ -92,9 +92,16 @@ impl Store {
         if changed.rows_affected() != 1 {
             return Err(Error::NotFound(format!("the user {name}")));
         }
-        audit::record(&mut tx, actor, action, name, "").await?;
+        audit::record(&mut tx, actor, action, name, detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Sets a user's role, keeping its password.
+    #[instrument(skip_all)]
+    pub async fn set_role(&self, name: &str, role: &str, actor: &str) -> Result<()> {
+        self.change_user(name, "role = $3", Some(role), ("role", role), actor)
+            .await
     }
 
     /// Sets a user's password hash.
@@ -104,7 +111,7 @@ impl Store {
             name,
             "password_hash = $3",
             Some(password_hash),
-            "passwd",
+            ("passwd", ""),
             actor,
         )
         .await
@@ -118,7 +125,7 @@ impl Store {
         } else {
             ("disabled = 0", "enable")
         };
-        self.change_user(name, assignment, None, action, actor)
+        self.change_user(name, assignment, None, (action, ""), actor)
             .await
     }
 

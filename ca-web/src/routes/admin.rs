@@ -1,5 +1,6 @@
-//! The administrator's pages: pending requests, certificates, and issuing with a key the CA
-//! makes (downloaded once as a PFX, never kept).
+//! The administrator's forms: approving, denying, revoking and renewing (from the inventory,
+//! `inventory.rs`, or a certificate's page), issuing with a key the CA makes (downloaded once
+//! as a PFX, never kept), and checking a server.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -7,65 +8,24 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::probe;
 use ca_core::revoke::RevocationReason;
-use ca_core::{
-    Choice, IssueRequest, Issued, KeyAlgorithm, ListFilter, Profile, RequestId, Status, SubjectName,
-};
+use ca_core::{Choice, IssueRequest, Issued, KeyAlgorithm, Profile, RequestId, SubjectName};
 use serde::Deserialize;
 
 use super::Form;
+use super::inventory::back_to_list;
 use crate::auth::Caller;
 use crate::error::WebError;
-use crate::pages::{self, RequestRow, render};
+use crate::pages::{self, render};
 use crate::state::AppState;
-
-/// Rows shown in the certificate list.
-const RECENT: usize = 200;
-
-pub(crate) async fn overview(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, WebError> {
-    caller.admin()?;
-    let pending = state
-        .authority
-        .list(&ListFilter {
-            status: Some(Status::Pending),
-            expiring_within_days: None,
-        })
-        .await?;
-    let denied = state
-        .authority
-        .list(&ListFilter {
-            status: Some(Status::Denied),
-            expiring_within_days: None,
-        })
-        .await?;
-    let all = state.authority.list(&ListFilter::default()).await?;
-    let issued: Vec<RequestRow> = all
-        .iter()
-        .rev()
-        .filter(|row| row.certificate.is_some())
-        .take(RECENT)
-        .map(RequestRow::from)
-        .collect();
-    Ok(render(&pages::Admin {
-        chrome: caller.chrome(&state),
-        pending: pending.iter().map(RequestRow::from).collect(),
-        denied: denied
-            .iter()
-            .rev()
-            .take(RECENT)
-            .map(RequestRow::from)
-            .collect(),
-        issued,
-    }))
-}
 
 #[derive(Deserialize)]
 pub(crate) struct Decision {
     id: String,
     #[serde(default)]
     reason: String,
+    /// The filter of the list the form was posted from, to go back to.
+    #[serde(default)]
+    back: Option<String>,
 }
 
 fn request_id(text: &str) -> Result<RequestId, WebError> {
@@ -104,7 +64,8 @@ pub(crate) async fn deny(
         .authority
         .deny(id, &decision.reason, &admin.name)
         .await?;
-    Ok(Redirect::to("/certsrv/admin").into_response())
+    let back = back_to_list(decision.back.as_deref());
+    Ok(Redirect::to(back.as_deref().unwrap_or("/certsrv/admin")).into_response())
 }
 
 pub(crate) async fn issue_form(
@@ -194,6 +155,9 @@ pub(crate) struct RevokeForm {
     id: String,
     #[serde(default)]
     reason: String,
+    /// The filter of the list the form was posted from, to go back to.
+    #[serde(default)]
+    back: Option<String>,
 }
 
 pub(crate) async fn revoke(
@@ -209,7 +173,8 @@ pub(crate) async fn revoke(
         RevocationReason::from_name(&form.reason)?
     };
     state.authority.revoke(id, reason, &admin.name).await?;
-    Ok(Redirect::to(&format!("/certsrv/cert/{id}")).into_response())
+    let back = back_to_list(form.back.as_deref()).unwrap_or_else(|| format!("/certsrv/cert/{id}"));
+    Ok(Redirect::to(&back).into_response())
 }
 
 #[derive(Deserialize)]

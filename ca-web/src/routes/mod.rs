@@ -5,10 +5,13 @@
 mod acme;
 mod admin;
 mod assets;
+mod audit;
 pub(crate) mod certsrv;
 mod install;
+mod inventory;
 mod metrics;
 pub(crate) mod ocsp;
+mod users;
 
 use std::collections::HashMap;
 
@@ -99,7 +102,13 @@ fn routes() -> Router<AppState> {
             "/certsrv/certrqma.asp",
             get(admin::issue_form).post(admin::issue),
         )
-        .route("/certsrv/admin", get(admin::overview))
+        .route("/certsrv/admin", get(inventory::overview))
+        .route("/certsrv/admin/users", get(users::page))
+        .route("/certsrv/admin/users/add", post(users::add))
+        .route("/certsrv/admin/users/password", post(users::reset_password))
+        .route("/certsrv/admin/users/role", post(users::set_role))
+        .route("/certsrv/admin/users/state", post(users::set_state))
+        .route("/certsrv/admin/audit", get(audit::page))
         .route("/certsrv/admin/approve", post(admin::approve))
         .route("/certsrv/admin/deny", post(admin::deny))
         .route("/certsrv/admin/revoke", post(admin::revoke))
@@ -158,6 +167,38 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
             .on_failure(()),
     )
     .with_state(state)
+}
+
+/// `GET /ocsp/{request}` as the router and its layers would answer it, without them: the
+/// responder's GETs are most of what a busy server answers, and an answer kept in memory costs
+/// less than the layers around it. What the layers do to such a GET is done here: the
+/// response's own headers and the security headers, the timing for `/metrics`, the log line,
+/// a panic answered as a 500 page. (The body limit, the cross-site check and the sign-in have
+/// nothing to do for a GET without credentials; the connection's own deadline bounds its time.)
+pub(crate) async fn responder_get<B>(
+    state: &AppState,
+    request: &axum::http::Request<B>,
+) -> Response {
+    use futures_util::FutureExt as _;
+    let started = std::time::Instant::now();
+    let path = request.uri().path();
+    let answer = ocsp::answer_get(state, path, request.headers());
+    let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
+        Ok(response) => response,
+        Err(err) => panic_page(err),
+    };
+    let response = security_headers(response).await;
+    let latency = started.elapsed();
+    state.metrics.observe("ocsp", latency);
+    // The line TraceLayer writes for every other request.
+    tracing::info!(
+        method = "GET",
+        path = %crate::log::clean(path),
+        latency = format_args!("{} μs", latency.as_micros()),
+        status = response.status().as_u16(),
+        "finished processing request"
+    );
+    response
 }
 
 /// Times every request, by route group, for `/metrics`: from its arrival to its answer's

@@ -43,9 +43,24 @@ pub(crate) async fn post(State(state): State<AppState>, body: Body) -> Response 
 
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
 pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
-    let encoded = request
-        .uri()
-        .path()
+    answer_get(&state, request.uri().path(), request.headers()).await
+}
+
+/// True for a GET the responder answers before the router (see `super::responder_get`): one
+/// with a request in its path and no credentials, which any client may be given.
+pub(crate) fn answered_before_routing<B>(request: &axum::http::Request<B>) -> bool {
+    request.method() == axum::http::Method::GET
+        && request
+            .uri()
+            .path()
+            .strip_prefix(PATH)
+            .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+        && !request.headers().contains_key(header::AUTHORIZATION)
+}
+
+/// The answer to a GET of `path` (`/ocsp/` and the request) with `headers`.
+pub(crate) async fn answer_get(state: &AppState, path: &str, headers: &HeaderMap) -> Response {
+    let encoded = path
         .strip_prefix(PATH)
         .and_then(|rest| rest.strip_prefix('/'))
         .unwrap_or_default();
@@ -53,7 +68,7 @@ pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Resp
         Some(der) => state.authority.answer_ocsp(&der).await,
         None => OcspAnswer::error(ResponseStatus::MalformedRequest),
     };
-    respond(answer, Some(request.headers()))
+    respond(answer, Some(headers))
 }
 
 /// The DER request a GET path carries: percent-decoded (clients encode `/`, `+` and `=` as

@@ -1,0 +1,215 @@
+//! The users page for administrators: add a user, disable or enable one, reset a password
+//! (typed, or made here and shown once), change a role. Each form calls the ca-core operation
+//! `ca user` calls, and the audit trail names the administrator who posted it.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use ca_core::Choice;
+use ca_core::users::{Password, Role};
+use serde::Deserialize;
+
+use super::Form;
+use crate::auth::Caller;
+use crate::error::WebError;
+use crate::pages::{self, UserRow, render};
+use crate::state::AppState;
+
+const USERS: &str = "/certsrv/admin/users";
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    Ok(render(&users_page(&state, &caller, &admin.name).await?))
+}
+
+/// The users page as `admin` sees it, its add form empty.
+async fn users_page(
+    state: &AppState,
+    caller: &Caller,
+    admin: &str,
+) -> Result<pages::Users, WebError> {
+    let users = state.authority.users().await?;
+    Ok(pages::Users {
+        chrome: caller.chrome(state),
+        roles: Role::ALL.iter().map(|r| r.name()).collect(),
+        users: users
+            .into_iter()
+            .map(|user| UserRow {
+                yourself: user.name == admin,
+                role: user.role.name(),
+                disabled: user.disabled,
+                created: ca_core::display::time(user.created_at),
+                name: user.name,
+            })
+            .collect(),
+        refusal: None,
+        typed_name: String::new(),
+        typed_role: Role::Requester.name().to_owned(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AddForm {
+    name: String,
+    role: String,
+    /// Empty: a random one, shown once.
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<AddForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let name = form.name.trim();
+    // A refused form comes back with the name and role typed (never the password).
+    let checked = ca_core::users::check_user_name(name)
+        .and_then(|()| Role::from_name(&form.role))
+        .and_then(|role| {
+            if form.password.is_empty() {
+                Ok((role, None))
+            } else {
+                Password::new(form.password).map(|typed| (role, Some(typed)))
+            }
+        });
+    let (role, typed) = match checked {
+        Ok(checked) => checked,
+        Err(err) => {
+            let mut page = users_page(&state, &caller, &admin.name).await?;
+            page.refusal = Some(err.to_string());
+            page.typed_name = name.to_owned();
+            page.typed_role = form.role.trim().to_owned();
+            let mut response = render(&page);
+            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+    };
+    let (password, made) = match typed {
+        Some(typed) => (typed, false),
+        None => (Password::random()?, true),
+    };
+    let new = state
+        .authority
+        .put_user(name, role, &password, &admin.name)
+        .await?;
+    let done = if new {
+        format!("Added the user {name} ({role}).")
+    } else {
+        format!("The user {name} existed: its role is now {role} and its password replaced.")
+    };
+    Ok(done_page(
+        &state,
+        &caller,
+        name,
+        done,
+        made.then_some(password),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let (password, made) = password(form.password)?;
+    state
+        .authority
+        .set_password(&form.name, &password, &admin.name)
+        .await?;
+    let done = format!("The password of {} is changed.", form.name);
+    Ok(done_page(
+        &state,
+        &caller,
+        &form.name,
+        done,
+        made.then_some(password),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RoleForm {
+    name: String,
+    role: String,
+}
+
+pub(crate) async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let role = Role::from_name(&form.role)?;
+    state
+        .authority
+        .set_role(&form.name, role, &admin.name)
+        .await?;
+    Ok(Redirect::to(USERS).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StateForm {
+    name: String,
+    /// `disable` or `enable`.
+    state: String,
+}
+
+pub(crate) async fn set_state(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<StateForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let disabled = match form.state.as_str() {
+        "disable" => true,
+        "enable" => false,
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "'{}' is not a state to set: disable or enable.",
+                other.chars().take(64).collect::<String>()
+            )));
+        }
+    };
+    state
+        .authority
+        .set_disabled(&form.name, disabled, &admin.name)
+        .await?;
+    Ok(Redirect::to(USERS).into_response())
+}
+
+/// The password typed, or a new random one (and whether it was made here).
+fn password(typed: String) -> Result<(Password, bool), WebError> {
+    if typed.is_empty() {
+        Ok((Password::random()?, true))
+    } else {
+        Ok((Password::new(typed)?, false))
+    }
+}
+
+/// What was done, and the password made for it, shown only in this answer (which no cache
+/// keeps: it answers a request with credentials).
+fn done_page(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    done: String,
+    made: Option<Password>,
+) -> Response {
+    render(&pages::UserDone {
+        chrome: caller.chrome(state),
+        name: name.to_owned(),
+        done,
+        password: made.map(|p| p.reveal().to_owned()),
+    })
+}

@@ -1,0 +1,668 @@
+//! The administrator's inventory, users and audit pages, and `ca list` / `ca audit`, end to
+//! end: the real `ca serve` over HTTPS, on a log of 100,000 rows written by bulk SQL.
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
+
+use crate::util::{Sandbox, Server, client};
+
+/// Rows added by bulk SQL to the log, beside the few real certificates.
+const BULK: i64 = 100_000;
+
+/// The operating-system user the tests run as, as the audit trail names them.
+fn os_actor() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    format!("os:{}", String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Adds `BULK` issued rows (ids from 1,000,000 on) as `ca issue` would write them, with the DER
+/// of request 1's certificate: a third requested by alice on the web, one row in a hundred
+/// expiring within 10 days, the rest spread over the years before and after.
+fn bulk_fill(sb: &Sandbox) {
+    let (serial, sha) = if sb.on_postgres() {
+        ("lpad(to_hex(i), 32, '0')", "lpad(to_hex(i), 64, '0')")
+    } else {
+        ("printf('%032x', i)", "printf('%064x', i)")
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let series = format!(
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1000000 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {})",
+        1_000_000 + BULK - 1
+    );
+    // Expiry: i % 1000 = 0 within 5 days, every other row expired within the last two years
+    // (a running server signs OCSP answers ahead only for valid certificates).
+    let not_after = format!(
+        "CASE WHEN i % 1000 = 0 THEN {now} + 5 * 86400 ELSE {now} - 86400 - (i * 7919 % (730 * 86400)) END"
+    );
+    sb.alter_log(&format!(
+        "{series} INSERT INTO requests (id, created_at, requester, source, names, status, disposition)
+         SELECT i, {now} - 86400, CASE WHEN i % 3 = 0 THEN 'alice' ELSE 'os:bulk' END,
+                CASE WHEN i % 3 = 0 THEN 'web' ELSE 'cli' END,
+                '[\"h' || i || '.bulk.example\"]', 'issued', 'Issued' FROM n"
+    ));
+    sb.alter_log(&format!(
+        "{series} INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der)
+         SELECT i, {serial}, '[\"h' || i || '.bulk.example\"]', {now} - 86400, {not_after},
+                'ecdsa-p256', {sha}, (SELECT der FROM certificates WHERE request_id = 1) FROM n"
+    ));
+    if sb.on_postgres() {
+        sb.alter_log("SELECT setval(pg_get_serial_sequence('requests', 'id'), (SELECT max(id) FROM requests))");
+    }
+}
+
+fn get(web: &Client, url: &str, user: (&str, &str)) -> Response {
+    web.get(url)
+        .basic_auth(user.0, Some(user.1))
+        .send()
+        .unwrap()
+}
+
+fn text_of(response: Response, status: StatusCode) -> String {
+    let code = response.status();
+    let body = response.text().unwrap();
+    assert_eq!(code, status, "{body}");
+    body
+}
+
+/// The request ids of the inventory's rows, in the page's order.
+fn row_ids(page: &str) -> Vec<i64> {
+    page.split("<tr")
+        .skip(1)
+        .filter_map(|row| {
+            let cell = row.split("<td>").nth(1)?;
+            let text = cell.split('<').find(|part| {
+                let digits = part
+                    .trim_start_matches(|c: char| c != '>')
+                    .trim_start_matches('>');
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            })?;
+            text.trim_start_matches(|c: char| c != '>')
+                .trim_start_matches('>')
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The address of the page's "Next page" link, unescaped (askama writes `&` as `&#38;`).
+fn next_link(page: &str) -> Option<String> {
+    let end = page.find("\" rel=\"next\"")?;
+    let start = page[..end].rfind("href=\"")? + 6;
+    let mut link = page[start..end].to_owned();
+    for (escaped, plain) in [
+        ("&#38;", "&"),
+        ("&#x26;", "&"),
+        ("&#61;", "="),
+        ("&#x3D;", "="),
+        ("&amp;", "&"),
+    ] {
+        link = link.replace(escaped, plain);
+    }
+    assert!(!link.contains('#'), "an escape left in {link}");
+    Some(link)
+}
+
+#[test]
+fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Inventory Root CA"]);
+    sb.ok(&[
+        "issue",
+        "bücher.example",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        ".",
+    ]);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        ".",
+    ]);
+    sb.ok(&[
+        "issue",
+        "old.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        ".",
+        "--force",
+    ]);
+    sb.ok(&["revoke", "3", "--reason", "superseded"]);
+    // A real certificate to revoke from the list (the bulk rows carry another one's DER,
+    // which revocation's integrity check refuses).
+    sb.ok(&[
+        "issue",
+        "spare.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        ".",
+    ]);
+    std::fs::write(sb.file("pw"), "alice password\n").unwrap();
+    sb.ok(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "requester",
+        "--password-file",
+        "pw",
+    ]);
+    std::fs::write(sb.file("pw"), "boss password\n").unwrap();
+    sb.ok(&[
+        "user",
+        "add",
+        "boss",
+        "--role",
+        "admin",
+        "--password-file",
+        "pw",
+    ]);
+    bulk_fill(&sb);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let base = server.https();
+    let admin = ("boss", "boss password");
+    let inventory = |query: &str| get(&web, &format!("{base}/certsrv/admin?{query}"), admin);
+
+    // The first page: the newest first, 50 rows, a next page that keeps the filter.
+    let first = text_of(inventory(""), StatusCode::OK);
+    let ids = row_ids(&first);
+    assert_eq!(ids.len(), 50, "{first}");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+    assert!(first.contains("<th>Requester</th>"), "{first}");
+    // Walk a few pages: each goes on where the one before ended, none repeats a row.
+    let mut seen = ids.clone();
+    let mut url = next_link(&first).expect("a next page");
+    for _ in 0..3 {
+        let page = text_of(get(&web, &format!("{base}{url}"), admin), StatusCode::OK);
+        let ids = row_ids(&page);
+        assert_eq!(ids.len(), 50);
+        assert!(ids[0] < *seen.last().unwrap(), "{ids:?}");
+        seen.extend(&ids);
+        url = next_link(&page).unwrap();
+    }
+    // The last rows: a cursor near the end of the list reads as fast as the first page.
+    let tail = text_of(inventory("after=5"), StatusCode::OK);
+    let tail_ids = row_ids(&tail);
+    assert_eq!(tail_ids, [4, 3, 2, 1], "{tail}");
+    assert!(next_link(&tail).is_none());
+
+    // Name search: U-label, A-label, substring; shown as people read it.
+    for query in [
+        "name=b%C3%BCcher",
+        "name=xn--bcher-kva",
+        "name=B%C3%9CCHER.example",
+    ] {
+        let page = text_of(inventory(query), StatusCode::OK);
+        assert_eq!(row_ids(&page), [1], "{query}: {page}");
+        assert!(page.contains("bücher.example"), "{page}");
+    }
+    let page = text_of(inventory("name=h1000042.bulk"), StatusCode::OK);
+    assert_eq!(row_ids(&page), [1_000_042]);
+
+    // Status filters.
+    let revoked = text_of(inventory("status=revoked"), StatusCode::OK);
+    assert_eq!(row_ids(&revoked), [3], "{revoked}");
+    // Expiring within 10 days, soonest first: 100 bulk rows, marked with the days left,
+    // and a next page that keeps the filter and the order.
+    let expiring = text_of(
+        inventory("status=expiring&days=10&sort=expiry&limit=20"),
+        StatusCode::OK,
+    );
+    let ids = row_ids(&expiring);
+    assert_eq!(ids.len(), 20);
+    assert!(ids.iter().all(|id| id % 1000 == 0), "{ids:?}");
+    assert!(expiring.contains("class=\"expiring\""));
+    assert!(expiring.contains("days left"), "{expiring}");
+    let next = next_link(&expiring).unwrap();
+    for kept in [
+        "status=expiring",
+        "days=10",
+        "sort=expiry",
+        "limit=20",
+        "after=",
+    ] {
+        assert!(next.contains(kept), "{next}");
+    }
+    let mut count = ids.len();
+    let mut url = Some(next);
+    let mut pages = 1;
+    while let Some(next) = url {
+        pages += 1;
+        assert!(
+            pages <= 5,
+            "100 rows in pages of 20 took more than 5 pages: {next}"
+        );
+        let page = text_of(get(&web, &format!("{base}{next}"), admin), StatusCode::OK);
+        let ids = row_ids(&page);
+        assert!(ids.iter().all(|id| id % 1000 == 0));
+        count += ids.len();
+        url = next_link(&page);
+    }
+    assert_eq!(count, 100);
+    // Expired, sorted by expiry (latest first): every row ended before now.
+    let expired = text_of(inventory("status=expired&sort=expiry-desc"), StatusCode::OK);
+    assert_eq!(row_ids(&expired).len(), 50);
+    // Requester and source.
+    let alices = text_of(
+        inventory("requester=alice&source=web&sort=id&limit=10"),
+        StatusCode::OK,
+    );
+    let ids = row_ids(&alices);
+    assert_eq!(ids, (0..10).map(|k| 1_000_002 + 3 * k).collect::<Vec<_>>());
+    let cli = text_of(inventory("source=cli&sort=id&limit=5"), StatusCode::OK);
+    assert_eq!(row_ids(&cli), [1, 2, 3, 4, 1_000_000], "{cli}");
+    // The CA's own server certificate is marked.
+    let own = text_of(inventory("requester=ca+serve"), StatusCode::OK);
+    // (askama writes the apostrophe as an entity, whichever its version uses.)
+    assert!(own.contains("<span class=\"own\">this CA&#"), "{own}");
+    assert!(own.contains("s HTTPS server</span>"), "{own}");
+    assert!(own.contains("ca serve"), "{own}");
+    // The OCSP responder's certificate names no host: its row shows its subject.
+    let responder = text_of(inventory("requester=ca+ocsp"), StatusCode::OK);
+    assert_eq!(row_ids(&responder).len(), 1, "{responder}");
+    assert!(
+        responder.contains("<td>Inventory Root CA OCSP Responder <span class=\"own\">"),
+        "{responder}"
+    );
+
+    // Revoke from the list with a reason: back to the same filtered list.
+    let answer = web
+        .post(format!("{base}/certsrv/admin/revoke"))
+        .basic_auth(admin.0, Some(admin.1))
+        .form(&[
+            ("id", "2"),
+            ("reason", "keyCompromise"),
+            ("back", "name=mail&status=valid"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.headers()["location"].to_str().unwrap(),
+        "/certsrv/admin?name=mail&status=valid"
+    );
+    let revoked: Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "revoked", "--json"])).unwrap();
+    let row = revoked
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == 2)
+        .expect("request 2 revoked");
+    assert_eq!(row["revocation_reason"], "keyCompromise");
+    // A back address that is not a filter of the list goes to the list.
+    let answer = web
+        .post(format!("{base}/certsrv/admin/revoke"))
+        .basic_auth(admin.0, Some(admin.1))
+        .form(&[
+            ("id", "4"),
+            ("reason", "superseded"),
+            ("back", "https://evil.example/"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(
+        answer.headers()["location"].to_str().unwrap(),
+        "/certsrv/admin"
+    );
+
+    // Hostile input: readable 4xx pages.
+    let huge = "9".repeat(40);
+    let long_name = "a".repeat(300);
+    for query in [
+        "status=bogus",
+        "status=valid&STATUS=revoked",
+        "days=0",
+        "days=99999999999",
+        "limit=0",
+        "limit=100000",
+        "sort=name",
+        "source=fax",
+        "after=abc",
+        &format!("after={huge}"),
+        "after=1:2:3",
+        "sort=id&after=5:7",
+        "name=%27%20OR%201%3D1%20--",
+        "name=%25",
+        "name=a_b",
+        &format!("name={long_name}"),
+        "requester=a%0Ab",
+        "name=%FF%FE",
+    ] {
+        let answer = inventory(query);
+        let status = answer.status();
+        let body = answer.text().unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.contains("<h1>"), "{query}: a page: {body}");
+        assert!(!body.contains("panicked"), "{body}");
+    }
+    // The largest cursor there is, in ascending order, reads an empty page.
+    let end = text_of(
+        inventory(&format!("sort=id&after={}", i64::MAX)),
+        StatusCode::OK,
+    );
+    assert!(end.contains("Nothing matches."), "{end}");
+    assert!(row_ids(&end).is_empty());
+    // A requester is not an admin; no credentials ask for them.
+    let refused = get(
+        &web,
+        &format!("{base}/certsrv/admin?status=valid"),
+        ("alice", "alice password"),
+    );
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().unwrap().contains("only an administrator"));
+    let anonymous = web.get(format!("{base}/certsrv/admin")).send().unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // A revocation another site's page posts is refused, and nothing is revoked.
+    let forged = web
+        .post(format!("{base}/certsrv/admin/revoke"))
+        .basic_auth(admin.0, Some(admin.1))
+        .header("Origin", "https://evil.example")
+        .form(&[("id", "1"), ("reason", "keyCompromise")])
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let one: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(one["status"], "valid");
+
+    // The same list on the command line.
+    let found: Value =
+        serde_json::from_str(&sb.ok(&["list", "--name", "Bücher", "--json"])).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["names"][0], "xn--bcher-kva.example");
+    let out = sb
+        .ca()
+        .args([
+            "list", "--source", "web", "--sort", "expiry", "--limit", "3", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 3);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let after = stderr
+        .split("--after ")
+        .nth(1)
+        .expect("where the page ended")
+        .trim();
+    let more: Value = serde_json::from_str(&sb.ok(&[
+        "list", "--source", "web", "--sort", "expiry", "--limit", "3", "--after", after, "--json",
+    ]))
+    .unwrap();
+    assert_ne!(more[0]["id"], page[0]["id"]);
+    assert!(more[0]["not_after"].as_str() >= page[2]["not_after"].as_str());
+    let expiring: Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "valid", "--expiring", "10", "--json"]))
+            .unwrap();
+    assert_eq!(expiring.as_array().unwrap().len(), 100);
+    for bad in [
+        vec!["list", "--name", "' OR 1=1 --"],
+        vec!["list", "--source", "fax"],
+        vec!["list", "--sort", "name"],
+        vec!["list", "--after", "abc"],
+        vec!["list", "--limit", "0"],
+        vec!["list", "--sort", "id", "--after", "5:7"],
+    ] {
+        sb.refused(&bad);
+    }
+    drop(server);
+}
+
+fn post<'a>(web: &Client, url: String, admin: (&'a str, &'a str)) -> RequestBuilder {
+    web.post(url).basic_auth(admin.0, Some(admin.1))
+}
+
+/// The password a page shows once.
+fn shown_password(page: &str) -> String {
+    let start = page
+        .find("<code class=\"password\">")
+        .expect("a password shown")
+        + 23;
+    page[start..].split('<').next().unwrap().to_owned()
+}
+
+#[test]
+fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let base = server.https();
+    let admin = ("admin", server.admin_password.as_str());
+    let users = format!("{base}/certsrv/admin/users");
+
+    // Add a requester with a password made by the page, shown once.
+    let added = text_of(
+        post(&web, format!("{users}/add"), admin)
+            .form(&[("name", "carol"), ("role", "requester"), ("password", "")])
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    let password = shown_password(&added);
+    assert!(password.len() >= 12, "{password}");
+    let carol = ("carol", password.as_str());
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&web, &format!("{base}/certsrv/admin/audit"), carol).status(),
+        StatusCode::FORBIDDEN
+    );
+    let list = text_of(get(&web, &users, admin), StatusCode::OK);
+    assert!(list.contains("carol"), "{list}");
+    // Make her an admin: the admin pages open to her.
+    let answer = post(&web, format!("{users}/role"), admin)
+        .form(&[("name", "carol"), ("role", "admin")])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::OK);
+    // Disabled, she cannot sign in; enabled, she can.
+    post(&web, format!("{users}/state"), admin)
+        .form(&[("name", "carol"), ("state", "disable")])
+        .send()
+        .unwrap();
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::UNAUTHORIZED);
+    post(&web, format!("{users}/state"), admin)
+        .form(&[("name", "carol"), ("state", "enable")])
+        .send()
+        .unwrap();
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::OK);
+    // A password typed by the admin replaces hers.
+    let reset = text_of(
+        post(&web, format!("{users}/password"), admin)
+            .form(&[("name", "carol"), ("password", "a new long password")])
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    assert!(
+        !reset.contains("class=\"password\""),
+        "a typed password is not shown: {reset}"
+    );
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&web, &users, ("carol", "a new long password")).status(),
+        StatusCode::OK
+    );
+    // The same operations from the command line, named by the operating-system user.
+    sb.ok(&["user", "role", "carol", "requester"]);
+    assert_eq!(
+        get(&web, &users, ("carol", "a new long password")).status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Hostile forms: readable 4xx pages, nothing changed.
+    for (path, form) in [
+        (
+            "add",
+            vec![
+                ("name", "bad name;drop"),
+                ("role", "requester"),
+                ("password", ""),
+            ],
+        ),
+        (
+            "add",
+            vec![("name", "dave"), ("role", "root"), ("password", "")],
+        ),
+        (
+            "add",
+            vec![("name", "dave"), ("role", "admin"), ("password", "short")],
+        ),
+        ("role", vec![("name", "nobody"), ("role", "admin")]),
+        ("state", vec![("name", "carol"), ("state", "delete")]),
+        (
+            "password",
+            vec![("name", "nobody"), ("password", "a long enough one")],
+        ),
+        // The last administrator who can sign in stays one.
+        ("role", vec![("name", "admin"), ("role", "requester")]),
+        ("state", vec![("name", "admin"), ("state", "disable")]),
+    ] {
+        let answer = post(&web, format!("{users}/{path}"), admin)
+            .form(&form)
+            .send()
+            .unwrap();
+        let status = answer.status();
+        let body = answer.text().unwrap();
+        assert!(status.is_client_error(), "{path} {form:?}: {status} {body}");
+        assert!(body.contains("<h1>"), "{body}");
+    }
+    // A refused add form comes back with the name and role typed, never the password.
+    let refused = post(&web, format!("{users}/add"), admin)
+        .form(&[("name", "dave"), ("role", "admin"), ("password", "Tiny7")])
+        .send()
+        .unwrap();
+    let body = text_of(refused, StatusCode::BAD_REQUEST);
+    assert!(body.contains("class=\"refused\""), "{body}");
+    assert!(body.contains("value=\"dave\""), "{body}");
+    assert!(body.contains("<option value=\"admin\" selected>"), "{body}");
+    assert!(!body.contains("Tiny7"), "{body}");
+    assert!(
+        body.contains("Signed in as <strong>admin</strong>"),
+        "{body}"
+    );
+    assert_eq!(get(&web, &users, admin).status(), StatusCode::OK);
+    // A form without credentials, or posted by another site, changes nothing.
+    let forged = web
+        .post(format!("{users}/role"))
+        .basic_auth(admin.0, Some(admin.1))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("name", "carol"), ("role", "admin")])
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let unsigned = web
+        .post(format!("{users}/role"))
+        .form(&[("name", "carol"), ("role", "admin")])
+        .send()
+        .unwrap();
+    assert!(unsigned.status().is_client_error());
+    let requester = post(
+        &web,
+        format!("{users}/role"),
+        ("carol", "a new long password"),
+    )
+    .form(&[("name", "carol"), ("role", "admin")])
+    .send()
+    .unwrap();
+    assert_eq!(requester.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&web, &users, ("carol", "a new long password")).status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // The audit page: newest first, filtered by actor and action, a page at a time.
+    let audit = format!("{base}/certsrv/admin/audit");
+    let page = text_of(get(&web, &audit, admin), StatusCode::OK);
+    let role_at = page.find(&os_actor()).expect("the command's role change");
+    let add_at = page
+        .find(">user<")
+        .or_else(|| page.find(">add<"))
+        .unwrap_or(usize::MAX);
+    assert!(role_at < add_at, "newest first: {page}");
+    let by_admin = text_of(
+        get(&web, &format!("{audit}?actor=admin&action=role"), admin),
+        StatusCode::OK,
+    );
+    assert_eq!(by_admin.matches("<td>carol</td>").count(), 1, "{by_admin}");
+    let paged = text_of(
+        get(&web, &format!("{audit}?actor=admin&limit=2"), admin),
+        StatusCode::OK,
+    );
+    let next = next_link(&paged).expect("an older page");
+    assert!(
+        next.contains("actor=admin") && next.contains("limit=2"),
+        "{next}"
+    );
+    let older = text_of(get(&web, &format!("{base}{next}"), admin), StatusCode::OK);
+    assert!(older.contains("<td>carol</td>"), "{older}");
+    for query in [
+        "after=abc",
+        "after=0",
+        "limit=100000",
+        "actor=a%0Ab",
+        &format!("after={}", "9".repeat(30)),
+    ] {
+        let answer = get(&web, &format!("{audit}?{query}"), admin);
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    let injected = text_of(
+        get(
+            &web,
+            &format!("{audit}?actor=x%27%20OR%20%271%27%3D%271"),
+            admin,
+        ),
+        StatusCode::OK,
+    );
+    assert!(injected.contains("Nothing matches."));
+
+    // `ca audit` prints the same trail, oldest first.
+    let trail: Value = serde_json::from_str(&sb.ok(&["audit", "--json"])).unwrap();
+    let events = trail.as_array().unwrap();
+    let by = |actor: &str, action: &str| {
+        events
+            .iter()
+            .filter(|e| e["actor"] == actor && e["action"] == action && e["subject"] == "carol")
+            .count()
+    };
+    assert_eq!(by("admin", "role"), 1, "{trail:#}");
+    assert_eq!(by("admin", "disable"), 1);
+    assert_eq!(by("admin", "enable"), 1);
+    assert_eq!(by("admin", "passwd"), 1);
+    assert_eq!(by(&os_actor(), "role"), 1, "{trail:#}");
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64())
+    );
+    assert!(!events.iter().any(|e| e["actor"] == "cli"), "{trail:#}");
+    let table = sb.ok(&["audit", "--since", "2020-01-01"]);
+    assert!(
+        table.contains("carol") && table.contains(&os_actor()),
+        "{table}"
+    );
+    let none: Value =
+        serde_json::from_str(&sb.ok(&["audit", "--since", "2999-01-01", "--json"])).unwrap();
+    assert!(none.as_array().unwrap().is_empty());
+    sb.refused(&["audit", "--since", "yesterday"]);
+    sb.refused(&["audit", "--since", "2027-13-01"]);
+    // Secrets never reach the trail.
+    assert!(!serde_json::to_string(&trail).unwrap().contains(&password));
+    assert!(
+        !serde_json::to_string(&trail)
+            .unwrap()
+            .contains("a new long password")
+    );
+}
