@@ -295,7 +295,13 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 .await?
                 .click()
                 .await?;
-            let url = browser.current_url().await?;
+            // The click starts the navigation; a loaded machine may answer before it ends.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut url = browser.current_url().await?;
+            while !url.as_str().contains("name=") && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                url = browser.current_url().await?;
+            }
             assert!(url.as_str().contains("name=b%C3%BCcher"), "{url}");
             let rows = browser.find_all(Locator::Css("table.inventory tr")).await?;
             assert_eq!(rows.len(), 2, "a heading and one row");

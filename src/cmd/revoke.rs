@@ -25,6 +25,9 @@ pub(crate) struct CrlArgs {
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Sign a new CRL now, even while the current one is still good to hand out.
+    #[arg(long)]
+    new: bool,
 }
 
 pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> {
@@ -62,7 +65,11 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
 
 pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
-    let crl = authority.current_crl().await?;
+    let crl = if args.new {
+        authority.sign_crl().await?
+    } else {
+        authority.current_crl().await?
+    };
     match args.format {
         CrlFormat::Der => emit(args.out.as_deref(), &crl.der, true),
         CrlFormat::Pem => emit(args.out.as_deref(), crl.pem().as_bytes(), false),

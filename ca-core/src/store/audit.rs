@@ -97,6 +97,10 @@ impl Store {
     }
 }
 
+/// The statement that appends an event.
+pub(super) const INSERT: &str =
+    "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)";
+
 /// Appends an event inside the caller's transaction, so it commits with what it describes.
 pub(super) async fn record(
     tx: &mut AnyConnection,
@@ -105,15 +109,13 @@ pub(super) async fn record(
     subject: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(OffsetDateTime::now_utc().unix_timestamp())
-    .bind(actor)
-    .bind(action)
-    .bind(subject)
-    .bind(detail)
-    .execute(tx)
-    .await?;
+    sqlx::query(INSERT)
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(tx)
+        .await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! the same write transaction that stores the new CRL, so a higher number always lists every
 //! revocation a lower one listed, whichever process signs it.
 
+use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
@@ -139,29 +140,26 @@ async fn revocation_count(conn: &mut AnyConnection) -> Result<i64> {
 /// Every revocation of a certificate whose notAfter is at or after `since`, oldest first.
 /// Serial and notAfter are read from each certificate's DER, what the root signed, never
 /// from the log's columns: a CRL lists only serials the CA issued, whatever a hand on the log
-/// changed.
+/// changed. Rows are taken one at a time as SQLite yields them (no copy of every row's DER
+/// held at once), and only the two fields are read from the DER, not the whole certificate.
 async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Result<Vec<Revocation>> {
-    let rows: Vec<(i64, Vec<u8>, i64, String)> = sqlx::query_as(
+    let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, i64, String)>(
         "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
          JOIN certificates c ON c.request_id = v.request_id",
     )
-    .fetch_all(conn)
-    .await?;
+    .fetch(conn);
     let corrupt = |what: String| -> Error { StoreError::Corrupt(what).into() };
-    let mut revoked = Vec::with_capacity(rows.len());
-    for (id, der, at, reason) in rows {
-        let (serial, not_after) = x509_parser::parse_x509_certificate(&der)
-            .ok()
-            .and_then(|(_, cert)| {
-                let serial = SerialNumber::from_bytes(cert.tbs_certificate.raw_serial()).ok()?;
-                Some((serial, cert.validity().not_after.timestamp()))
-            })
+    let since = since.unix_timestamp();
+    let mut revoked = Vec::new();
+    while let Some((id, der, at, reason)) = rows.try_next().await.map_err(StoreError::from)? {
+        let (serial, not_after) = serial_and_not_after(&der)
             .ok_or_else(|| corrupt(format!("the certificate of request {id}")))?;
-        if not_after < since.unix_timestamp() {
+        if not_after < since {
             continue;
         }
         revoked.push(Revocation {
-            serial,
+            serial: SerialNumber::from_bytes(serial)
+                .map_err(|_| corrupt(format!("the serial of request {id}")))?,
             revoked_at: OffsetDateTime::from_unix_timestamp(at)
                 .map_err(|err| corrupt(err.to_string()))?,
             reason: RevocationReason::from_name(&reason)
@@ -172,6 +170,91 @@ async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Resul
         (a.revoked_at, a.serial.as_bytes()).cmp(&(b.revoked_at, b.serial.as_bytes()))
     });
     Ok(revoked)
+}
+
+/// A certificate's serial (the content octets of its INTEGER) and notAfter (Unix time), read
+/// by walking the DER to them; `None` when the DER is not a certificate's shape there.
+fn serial_and_not_after(der: &[u8]) -> Option<(&[u8], i64)> {
+    let (certificate, _) = element(der, 0x30)?;
+    let (tbs, _) = element(certificate, 0x30)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xA0) {
+        rest = element(rest, 0xA0)?.1;
+    }
+    let (serial, rest) = element(rest, 0x02)?;
+    let (_, rest) = element(rest, 0x30)?; // signature algorithm
+    let (_, rest) = element(rest, 0x30)?; // issuer
+    let (validity, _) = element(rest, 0x30)?;
+    let (tag, _, after_not_before) = any_element(validity)?;
+    if tag != 0x17 && tag != 0x18 {
+        return None;
+    }
+    let (tag, not_after, _) = any_element(after_not_before)?;
+    Some((serial, time_of(tag, not_after)?))
+}
+
+/// The content of the element at the start of `input` if its tag is `tag`, and what follows.
+fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (found, content, rest) = any_element(input)?;
+    (found == tag).then_some((content, rest))
+}
+
+/// The tag, content and what follows of the DER element at the start of `input`.
+fn any_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let octets = usize::from(first & 0x7F);
+        if octets == 0 || octets > 4 || rest.len() < octets {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at(octets);
+        let length = bytes
+            .iter()
+            .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
+        (length, rest)
+    };
+    if rest.len() < length {
+        return None;
+    }
+    let (content, rest) = rest.split_at(length);
+    Some((tag, content, rest))
+}
+
+/// A UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, tag 0x18) as
+/// Unix time.
+fn time_of(tag: u8, text: &[u8]) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i32> {
+        let part = text.get(range)?;
+        part.iter().try_fold(0i32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + i32::from(byte - b'0'))
+        })
+    };
+    let (year, at) = match (tag, text.len()) {
+        (0x17, 13) => {
+            let year = digits(0..2)?;
+            (if year < 50 { 2000 + year } else { 1900 + year }, 2)
+        }
+        (0x18, 15) => (digits(0..4)?, 4),
+        _ => return None,
+    };
+    if text.last() != Some(&b'Z') {
+        return None;
+    }
+    let month = time::Month::try_from(u8::try_from(digits(at..at + 2)?).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(year, month, u8::try_from(digits(at + 2..at + 4)?).ok()?)
+            .ok()?;
+    let time = time::Time::from_hms(
+        u8::try_from(digits(at + 4..at + 6)?).ok()?,
+        u8::try_from(digits(at + 6..at + 8)?).ok()?,
+        u8::try_from(digits(at + 8..at + 10)?).ok()?,
+    )
+    .ok()?;
+    Some(date.with_time(time).assume_utc().unix_timestamp())
 }
 
 #[cfg(test)]
@@ -208,5 +291,38 @@ mod tests {
         let start = crl.crl.this_update;
         assert!(crl.is_current(0, start + Duration::seconds(59)));
         assert!(!crl.is_current(0, start + Duration::seconds(60)));
+    }
+
+    #[test]
+    fn serial_and_not_after_read_what_a_full_parse_reads() {
+        #![allow(clippy::unwrap_used)]
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        // UTCTime up to 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
+        for year in [2030, 2049, 2050, 2199] {
+            let mut params = rcgen::CertificateParams::new(vec!["a.example".into()]).unwrap();
+            params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x7F, 0, 1, 2, 3]));
+            params.not_after = time::macros::datetime!(2030-06-30 12:34:56 UTC)
+                .replace_year(year)
+                .unwrap();
+            let der = params.self_signed(&key).unwrap().der().to_vec();
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+            assert_eq!(
+                serial_and_not_after(&der),
+                Some((
+                    cert.tbs_certificate.raw_serial(),
+                    cert.validity().not_after.timestamp()
+                )),
+                "{year}"
+            );
+            assert_eq!(
+                serial_and_not_after(&der).unwrap().1,
+                params.not_after.unix_timestamp()
+            );
+            for cut in [0, 1, 4, 20, der.len() / 2] {
+                assert_eq!(serial_and_not_after(&der[..cut]), None, "cut at {cut}");
+            }
+        }
+        assert_eq!(serial_and_not_after(b"\x30\x84\xff\xff\xff\xff"), None);
+        assert_eq!(serial_and_not_after(b"not a certificate"), None);
     }
 }

@@ -14,11 +14,11 @@
 //! The parts: [`writer`] commits issuances in groups; [`requests`] reads and decides requests;
 //! [`revocations`] records revocations; [`crl`] keeps the current CRL and its number; [`ocsp`]
 //! keeps OCSP responses signed ahead; [`changes`] tells when anything was committed to a
-//! SQLite log; [`tallies`] counts the log for the metrics from what its triggers keep;
-//! [`users`], [`settings`], [`audit`] and [`acme`] keep the rest; [`roles`] gives a
-//! PostgreSQL runtime role its grants; [`copy`] copies
-//! a whole log from one backend to another (migration, backups of a PostgreSQL log).
-//! [`records`] holds the types the rest of the authority sees.
+//! SQLite log, and [`memo`] keeps the settings and users' states in memory until then;
+//! [`tallies`] counts the log for the metrics from what its triggers keep; [`users`],
+//! [`settings`], [`audit`] and [`acme`] keep the rest; [`roles`] gives a PostgreSQL runtime
+//! role its grants; [`copy`] copies a whole log from one backend to another (migration,
+//! backups of a PostgreSQL log). [`records`] holds the types the rest of the authority sees.
 
 mod acme;
 mod audit;
@@ -26,6 +26,7 @@ mod changes;
 mod copy;
 mod crl;
 mod holders;
+mod memo;
 mod notices;
 mod ocsp;
 mod records;
@@ -38,6 +39,7 @@ mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -88,6 +90,7 @@ pub struct Store {
     /// The ACME nonce key, once read.
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
     changes: changes::Changes,
+    memo: Arc<memo::Memo>,
 }
 
 /// How a log is opened.
@@ -177,7 +180,10 @@ impl Store {
                 return Err(StoreError::from(err).into());
             }
         }
-        let writer = writer::Writer::start(pool.clone(), backend);
+        let writer = match location {
+            LogLocation::File(path) => writer::Writer::sqlite(path),
+            LogLocation::Postgres(_) => writer::Writer::postgres(pool.clone()),
+        };
         Ok(Store {
             pool,
             backend,
@@ -185,6 +191,7 @@ impl Store {
             location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
             changes: changes::Changes::default(),
+            memo: Arc::default(),
         })
     }
 
@@ -229,17 +236,19 @@ impl Store {
                 let options = sqlite_options(path, mode, false)?;
                 // One connection first, whose failure is reported at once: a pool retries a
                 // connection hook that fails (a folder that cannot be written) until its
-                // timeout.
-                {
-                    use sqlx::Connection;
-                    let mut probe = sqlx::AnyConnection::connect_with(&options)
-                        .await
-                        .map_err(StoreError::from)?;
-                    let pragmas = probe
-                        .execute("PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL;")
-                        .await;
+                // timeout. It stays open until the pool has its first connection: the last
+                // connection to close checkpoints and removes the write-ahead log, which the
+                // next one would make again (three fsyncs more for every command).
+                use sqlx::Connection;
+                let mut probe = sqlx::AnyConnection::connect_with(&options)
+                    .await
+                    .map_err(StoreError::from)?;
+                let pragmas = probe
+                    .execute("PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL;")
+                    .await;
+                if let Err(err) = pragmas {
                     let _ = probe.close().await;
-                    pragmas.map_err(StoreError::from)?;
+                    return Err(StoreError::from(err).into());
                 }
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections.max(1))
@@ -255,9 +264,9 @@ impl Store {
                         })
                     })
                     .connect_with(options)
-                    .await
-                    .map_err(StoreError::from)?;
-                Ok(pool)
+                    .await;
+                let _ = probe.close().await;
+                Ok(pool.map_err(StoreError::from)?)
             }
         }
     }
@@ -434,6 +443,7 @@ impl Store {
 
     /// Closes every connection (a SQLite log checkpoints its write-ahead log).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -1,5 +1,8 @@
 //! The CA's settings, as key/value rows every process reads.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use sqlx::AnyConnection;
 use tracing::instrument;
 
@@ -17,19 +20,36 @@ impl Store {
         Ok(value)
     }
 
-    /// The settings among `keys` that are set, as (key, value) pairs, in one query.
+    /// The settings among `keys` that are set, as (key, value) pairs: from memory while
+    /// nothing was committed to the log since they were read (see [`super::memo`]), else in
+    /// one query.
     #[instrument(skip_all)]
     pub async fn settings(&self, keys: &[&str]) -> Result<Vec<(String, String)>> {
-        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT key, value FROM settings WHERE key IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query_as(&sql);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        Ok(query.fetch_all(&self.pool).await?)
+        let wanted = |all: &[(String, String)]| -> Vec<(String, String)> {
+            all.iter()
+                .filter(|(key, _)| keys.contains(&key.as_str()))
+                .cloned()
+                .collect()
+        };
+        let Some(version) = self.change_counter(Instant::now()) else {
+            return Ok(wanted(&self.all_settings().await?));
+        };
+        let all = match self.memo.settings(version) {
+            Some(all) => all,
+            None => {
+                let all = Arc::new(self.all_settings().await?);
+                self.memo.keep_settings(version, Arc::clone(&all));
+                all
+            }
+        };
+        Ok(wanted(&all))
+    }
+
+    /// Every setting, in one query (the table holds a dozen rows at most).
+    async fn all_settings(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT key, value FROM settings")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Makes this log a new CA's: in one write transaction (which on PostgreSQL holds the

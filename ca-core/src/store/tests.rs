@@ -226,6 +226,152 @@ async fn audit_trail_is_append_only() {
     );
 }
 
+#[tokio::test]
+async fn the_row_answered_for_an_issuance_is_the_row_the_log_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    let new = Sample::new("1a", "new.example.com", days(30));
+    let row = store.record_issuance(new.issuance()).await.unwrap();
+    let read = store.issuance(row.id).await.unwrap();
+    assert_eq!(format!("{row:?}"), format!("{read:?}"));
+
+    // A pending request answered keeps who asked, how, and when.
+    let pending = Sample::new("1b", "pending.example.com", days(30));
+    let asked = store
+        .record_pending(
+            "asker",
+            RequestSource::Web,
+            &pending.names,
+            b"CSR",
+            "attributes",
+        )
+        .await
+        .unwrap();
+    let mut answer = pending.issuance();
+    answer.pending_request = Some(asked.id);
+    answer.decided_by = "admin";
+    let row = store.record_issuance(answer).await.unwrap();
+    let read = store.issuance(asked.id).await.unwrap();
+    assert_eq!(row.requester, "asker");
+    assert_eq!(row.source, RequestSource::Web);
+    assert_eq!(format!("{row:?}"), format!("{read:?}"));
+    // Only once.
+    let other = Sample::new("1c", "pending.example.com", days(30));
+    let mut again = other.issuance();
+    again.pending_request = Some(asked.id);
+    assert!(matches!(
+        store.record_issuance(again).await,
+        Err(Error::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn issuances_through_the_writer_are_tallied() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    let count = |counts: &LogCounts, status: Status| {
+        counts
+            .by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, n)| *n)
+            .unwrap()
+    };
+    let first = Sample::new("2a", "a.example.com", days(30));
+    let second = Sample::new("2b", "b.example.com", days(60));
+    let row = store.record_issuance(first.issuance()).await.unwrap();
+    store.record_issuance(second.issuance()).await.unwrap();
+    let pending = Sample::new("2c", "c.example.com", days(90));
+    let asked = store
+        .record_pending("asker", RequestSource::Web, &pending.names, b"CSR", "")
+        .await
+        .unwrap();
+    let counts = store.counts(OffsetDateTime::now_utc(), &[]).await.unwrap();
+    assert_eq!(count(&counts, Status::Valid), 2);
+    assert_eq!(count(&counts, Status::Pending), 1);
+
+    // Answering the pending request moves it from pending to issued.
+    let mut answer = pending.issuance();
+    answer.pending_request = Some(asked.id);
+    store.record_issuance(answer).await.unwrap();
+    store
+        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+        .await
+        .unwrap();
+    let counts = store.counts(OffsetDateTime::now_utc(), &[]).await.unwrap();
+    assert_eq!(count(&counts, Status::Valid), 2);
+    assert_eq!(count(&counts, Status::Revoked), 1);
+    assert_eq!(count(&counts, Status::Pending), 0);
+    let issued = |source| {
+        counts
+            .issued
+            .iter()
+            .find(|(s, _)| *s == source)
+            .map(|(_, n)| *n)
+            .unwrap()
+    };
+    assert_eq!(issued(RequestSource::Cli), 2);
+    assert_eq!(issued(RequestSource::Web), 1);
+}
+
+#[tokio::test]
+async fn settings_and_users_states_follow_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    let value = async |store: &Store| -> Option<String> {
+        let found = store.settings(&["x", "y"]).await.unwrap();
+        found
+            .into_iter()
+            .find(|(key, _)| key == "x")
+            .map(|(_, v)| v)
+    };
+    assert_eq!(value(&store).await, None);
+    store
+        .set_settings("tester", &[("x", "1".into())])
+        .await
+        .unwrap();
+    assert_eq!(value(&store).await.as_deref(), Some("1"));
+    store
+        .set_hidden_setting("tester", "x", Some("2"))
+        .await
+        .unwrap();
+    assert_eq!(value(&store).await.as_deref(), Some("2"));
+    store.set_hidden_setting("tester", "x", None).await.unwrap();
+    assert_eq!(value(&store).await, None);
+    // An issuance (the writer's own connection) in between changes nothing read.
+    let sample = Sample::new("3a", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    assert_eq!(value(&store).await, None);
+
+    // Another process's commits are read too.
+    let other = open(&dir, 1).await;
+    other
+        .set_settings("tester", &[("x", "3".into())])
+        .await
+        .unwrap();
+    assert_eq!(value(&store).await.as_deref(), Some("3"));
+
+    assert_eq!(store.user_state("alice").await.unwrap(), None);
+    other
+        .put_user("alice", "requester", "hash", "tester")
+        .await
+        .unwrap();
+    let (generation, disabled) = store.user_state("alice").await.unwrap().unwrap();
+    assert!(!disabled);
+    other.set_disabled("alice", true, "tester").await.unwrap();
+    let (_, disabled) = store.user_state("alice").await.unwrap().unwrap();
+    assert!(disabled);
+    other
+        .set_password("alice", "other hash", "tester")
+        .await
+        .unwrap();
+    let (changed, _) = store.user_state("alice").await.unwrap().unwrap();
+    assert_ne!(changed, generation);
+    store.remove_user("alice", "tester").await.unwrap();
+    assert_eq!(store.user_state("alice").await.unwrap(), None);
+    other.close().await;
+}
+
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
 /// before said.
 async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {

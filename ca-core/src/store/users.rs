@@ -4,6 +4,8 @@
 //! removed and added again with the same password must not get back a generation a server
 //! still remembers (a count would start again at its first value).
 
+use std::time::Instant;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -163,8 +165,21 @@ impl Store {
     }
 
     /// A user's generation and whether it is disabled, in one cheap read: what a server checks
-    /// a remembered credential against. `None` when the user no longer exists.
+    /// a remembered credential against. `None` when the user no longer exists. From memory
+    /// while nothing was committed to the log since it was read (see [`super::memo`]).
     pub async fn user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
+        let Some(version) = self.change_counter(Instant::now()) else {
+            return self.read_user_state(name).await;
+        };
+        if let Some(state) = self.memo.user(version, name) {
+            return Ok(state);
+        }
+        let state = self.read_user_state(name).await?;
+        self.memo.keep_user(version, name, state);
+        Ok(state)
+    }
+
+    async fn read_user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
         let state: Option<(i64, i64)> =
             sqlx::query_as("SELECT generation, disabled FROM users WHERE name = $1")
                 .bind(name)

@@ -1,16 +1,43 @@
 //! Group commit: issuances that arrive together are written in one transaction, one fsync.
+//!
+//! On SQLite the writer is a thread of its own with one connection of its own (rusqlite): a
+//! group is written with no hop between threads per statement, where a query through sqlx's
+//! SQLite driver is a round trip to the connection's worker thread (two thread wake-ups),
+//! which under load cost more than the writes themselves. On PostgreSQL the writer is a task
+//! on the runtime that writes through the pool. Both run the same statements.
 
-use sqlx::{AnyConnection, AnyPool};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::time::Duration;
+
+use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
+use sqlx::{AnyConnection, AnyPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
 
-use super::{Backend, Issuance, NewIssuance, RequestId, RequestSource, Store, audit};
+use super::{
+    CertificateRecord, Issuance, NewIssuance, RequestId, RequestSource, Status, Store, audit,
+};
 use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
+use crate::status::StatusCode;
 
 /// The most issuances committed in one transaction.
 const MAX_GROUP: usize = 64;
+/// How long the SQLite writer waits for another process's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A new request row with its certificate, issued at once.
+const INSERT_REQUEST: &str = "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
+     VALUES ($1, $2, $3, $4, $5, 'issued', 'Issued', $6, $7) RETURNING id";
+/// A pending request answered: only from the pending state; what the row already held is
+/// returned, so the caller's copy of the row needs no second read.
+const ISSUE_PENDING: &str = "UPDATE requests SET status = 'issued', disposition = 'Issued', names = $1, decided_at = $2, decided_by = $3
+     WHERE id = $4 AND status = 'pending' RETURNING created_at, requester, source, status_code";
+const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const COMPLETE_ORDER: &str = "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'";
 
 /// An issuance waiting for the writer, with owned copies of what it writes.
 #[derive(Debug)]
@@ -18,7 +45,8 @@ struct Job {
     requester: String,
     source: RequestSource,
     names: String,
-    names_shown: String,
+    /// The audit trail's words for the issuance.
+    detail: String,
     csr_der: Option<Vec<u8>>,
     serial: String,
     not_before: i64,
@@ -32,20 +60,89 @@ struct Job {
     acme_order: Option<String>,
 }
 
-type Reply = oneshot::Sender<Result<i64>>;
+/// What the log's row holds beyond what the caller wrote.
+#[derive(Debug)]
+struct Written {
+    id: i64,
+    created_at: i64,
+    /// For a pending request answered: who asked, and how (the row keeps them).
+    requester: Option<String>,
+    source: Option<String>,
+    status_code: i64,
+}
 
-/// The handle through which issuances reach the writer task.
+type Reply = oneshot::Sender<Result<Written>>;
+
+/// The handle through which issuances reach the writer.
 #[derive(Clone, Debug)]
-pub(super) struct Writer {
-    jobs: mpsc::Sender<(Job, Reply)>,
+pub(super) struct Writer(Inner);
+
+#[derive(Clone, Debug)]
+enum Inner {
+    /// The thread that writes to the SQLite file, started by the first issuance.
+    Sqlite(Arc<SqliteWriter>),
+    Postgres(mpsc::Sender<(Job, Reply)>),
+}
+
+#[derive(Debug)]
+struct SqliteWriter {
+    path: PathBuf,
+    jobs: Mutex<Option<std_mpsc::Sender<Message>>>,
+}
+
+enum Message {
+    Job(Box<Job>, Reply),
+    /// Close the connection (SQLite checkpoints the write-ahead log) and end the thread.
+    Stop(oneshot::Sender<()>),
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
-    pub(super) fn start(pool: AnyPool, backend: Backend) -> Self {
+    /// The writer of a SQLite log at `path`; its thread starts with the first issuance.
+    pub(super) fn sqlite(path: &Path) -> Self {
+        Writer(Inner::Sqlite(Arc::new(SqliteWriter {
+            path: path.to_owned(),
+            jobs: Mutex::new(None),
+        })))
+    }
+
+    /// Starts the writer task of a PostgreSQL log on the current runtime.
+    pub(super) fn postgres(pool: AnyPool) -> Self {
         let (jobs, receiver) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(run(pool, backend, receiver));
-        Writer { jobs }
+        tokio::spawn(run_postgres(pool, receiver));
+        Writer(Inner::Postgres(jobs))
+    }
+
+    async fn send(&self, job: Job) -> Result<Written> {
+        let stopped = || StoreError::Commit("the store's writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        match &self.0 {
+            Inner::Sqlite(writer) => {
+                let mut jobs = writer.jobs.lock().map_err(|_| stopped())?;
+                let sender = match jobs.as_ref() {
+                    Some(sender) => sender,
+                    None => jobs.insert(start_sqlite(&writer.path)?),
+                };
+                sender
+                    .send(Message::Job(Box::new(job), reply))
+                    .map_err(|_| stopped())?;
+            }
+            Inner::Postgres(jobs) => jobs.send((job, reply)).await.map_err(|_| stopped())?,
+        }
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Ends the SQLite writer's thread, once it has answered every issuance sent before,
+    /// closing its connection; the next issuance starts a new one.
+    pub(super) async fn close(&self) {
+        if let Inner::Sqlite(writer) = &self.0 {
+            let sender = writer.jobs.lock().ok().and_then(|mut jobs| jobs.take());
+            if let Some(sender) = sender {
+                let (done, stopped) = oneshot::channel();
+                if sender.send(Message::Stop(done)).is_ok() {
+                    let _ = stopped.await;
+                }
+            }
+        }
     }
 }
 
@@ -60,13 +157,15 @@ impl Store {
         let texts: Vec<String> = new.names.iter().map(ToString::to_string).collect();
         let names =
             serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let serial = new.serial.hex();
+        let detail = format!("serial {serial} for {}", texts.join(", "));
         let job = Job {
             requester: new.requester.to_owned(),
             source: new.source,
             names,
-            names_shown: texts.join(", "),
+            detail,
             csr_der: new.csr_der.map(<[u8]>::to_vec),
-            serial: new.serial.hex(),
+            serial,
             not_before: new.not_before.unix_timestamp(),
             not_after: new.not_after.unix_timestamp(),
             key_algorithm: new.key_algorithm.name(),
@@ -77,26 +176,285 @@ impl Store {
             decided_by: new.decided_by.to_owned(),
             acme_order: new.acme_order.map(str::to_owned),
         };
-        let stopped = || StoreError::Commit("the store's writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .jobs
-            .send((job, reply))
-            .await
-            .map_err(|_| stopped())?;
-        let id = answer.await.map_err(|_| stopped())??;
-        self.issuance(RequestId::from_log(id)?).await
+        let written = self.writer.send(job).await?;
+        row_of(&new, written)
     }
 }
 
-/// Commits issuances in groups: it takes every job that is waiting (up to [`MAX_GROUP`]),
-/// writes each in a savepoint of one transaction, commits once, and then answers every
-/// caller. No caller hears "issued" before the commit is durable. On SQLite the transaction is
-/// `BEGIN IMMEDIATE` (one writer at a time); on PostgreSQL it takes no lock, so the writers of
-/// several nodes commit side by side: request ids come from a sequence, a serial already taken
-/// is a unique violation, and a pending request or an ACME order moves only from the state it
-/// is expected in.
-async fn run(pool: AnyPool, backend: Backend, mut jobs: mpsc::Receiver<(Job, Reply)>) {
+/// The row as the log now holds it, from what was written: the same [`Issuance`] a read of
+/// the row would give, without that read.
+fn row_of(new: &NewIssuance<'_>, written: Written) -> Result<Issuance> {
+    let corrupt = |what: String| Error::from(StoreError::Corrupt(what));
+    let requested_at = OffsetDateTime::from_unix_timestamp(written.created_at)
+        .map_err(|_| corrupt(format!("time {}", written.created_at)))?;
+    let source = match &written.source {
+        Some(source) => RequestSource::from_name(source).map_err(|err| corrupt(err.to_string()))?,
+        None => new.source,
+    };
+    let status_code = u32::try_from(written.status_code)
+        .map_err(|_| corrupt(format!("status code {}", written.status_code)))?;
+    // Only whole seconds are kept.
+    let seconds =
+        |at: OffsetDateTime| OffsetDateTime::from_unix_timestamp(at.unix_timestamp()).unwrap_or(at);
+    let not_after = seconds(new.not_after);
+    Ok(Issuance {
+        id: RequestId::from_log(written.id)?,
+        requested_at,
+        requester: written
+            .requester
+            .unwrap_or_else(|| new.requester.to_owned()),
+        source,
+        names: new.names.to_vec(),
+        disposition: "Issued".to_owned(),
+        status_code: StatusCode::from_value(status_code),
+        status: if not_after < OffsetDateTime::now_utc() {
+            Status::Expired
+        } else {
+            Status::Valid
+        },
+        certificate: Some(CertificateRecord {
+            serial: new.serial.clone(),
+            not_before: seconds(new.not_before),
+            not_after,
+            key_algorithm: new.key_algorithm,
+            sha256: new.sha256,
+            der: new.der.to_vec(),
+            revocation: None,
+            renewed_from: new.renewed_from,
+        }),
+    })
+}
+
+/// Starts the SQLite writer's thread; it opens its connection at its first group.
+fn start_sqlite(path: &Path) -> Result<std_mpsc::Sender<Message>> {
+    let (sender, receiver) = std_mpsc::channel();
+    let path = path.to_owned();
+    std::thread::Builder::new()
+        .name("ca-log-writer".into())
+        .spawn(move || run_sqlite(&path, &receiver))
+        .map_err(|err| StoreError::Commit(format!("could not start the log's writer: {err}")))?;
+    Ok(sender)
+}
+
+/// The SQLite writer: takes every job that is waiting (up to [`MAX_GROUP`]), writes each in a
+/// savepoint of one `BEGIN IMMEDIATE` transaction, commits once (`synchronous=FULL`: durable
+/// when the commit returns), and only then answers every caller.
+fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>) {
+    let mut connection: Option<rusqlite::Connection> = None;
+    while let Ok(first) = messages.recv() {
+        let mut batch = Vec::new();
+        let mut stop = None;
+        match first {
+            Message::Job(job, reply) => batch.push((*job, reply)),
+            Message::Stop(done) => stop = Some(done),
+        }
+        while stop.is_none() && batch.len() < MAX_GROUP {
+            match messages.try_recv() {
+                Ok(Message::Job(job, reply)) => batch.push((*job, reply)),
+                Ok(Message::Stop(done)) => stop = Some(done),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let written = match &mut connection {
+                Some(open) => write_sqlite_group(open, &batch),
+                None => open_sqlite(path).and_then(|mut open| {
+                    let written = write_sqlite_group(&mut open, &batch);
+                    connection = Some(open);
+                    written
+                }),
+            };
+            answer(batch, written.map_err(|err| sqlite_error(&err)));
+        }
+        if let Some(done) = stop {
+            drop(connection.take());
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// The writer's connection, set up as the pool's are.
+fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = rusqlite::Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;",
+    )?;
+    Ok(connection)
+}
+
+fn write_sqlite_group(
+    connection: &mut rusqlite::Connection,
+    batch: &[(Job, Reply)],
+) -> rusqlite::Result<Vec<Result<Written>>> {
+    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for (job, _) in batch {
+        let savepoint = tx.savepoint()?;
+        let result = write_sqlite_one(&savepoint, job);
+        match result {
+            Ok(written) => {
+                savepoint.commit()?;
+                results.push(Ok(written));
+            }
+            Err(err) => {
+                // Dropping the savepoint rolls it back.
+                drop(savepoint);
+                results.push(Err(job_error(err)));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+/// Why one issuance of a group was not written.
+enum JobError {
+    Sqlite(rusqlite::Error),
+    Refused(Error),
+}
+
+impl From<rusqlite::Error> for JobError {
+    fn from(err: rusqlite::Error) -> Self {
+        JobError::Sqlite(err)
+    }
+}
+
+fn job_error(err: JobError) -> Error {
+    match err {
+        JobError::Refused(err) => err,
+        JobError::Sqlite(err) => sqlite_error(&err),
+    }
+}
+
+fn sqlite_error(err: &rusqlite::Error) -> Error {
+    StoreError::Commit(err.to_string()).into()
+}
+
+fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, JobError> {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let written = match job.pending_request {
+        None => Written {
+            id: tx.prepare_cached(INSERT_REQUEST)?.query_row(
+                rusqlite::params![
+                    now,
+                    job.requester,
+                    job.source.name(),
+                    job.names,
+                    job.csr_der,
+                    now,
+                    job.decided_by,
+                ],
+                |row| row.get(0),
+            )?,
+            created_at: now,
+            requester: None,
+            source: None,
+            status_code: 0,
+        },
+        Some(id) => tx
+            .prepare_cached(ISSUE_PENDING)?
+            .query_row(
+                rusqlite::params![job.names, now, job.decided_by, id],
+                |row| {
+                    Ok(Written {
+                        id,
+                        created_at: row.get(0)?,
+                        requester: Some(row.get(1)?),
+                        source: Some(row.get(2)?),
+                        status_code: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| JobError::Refused(not_pending(id)))?,
+    };
+    let inserted = tx
+        .prepare_cached(INSERT_CERTIFICATE)?
+        .execute(rusqlite::params![
+            written.id,
+            job.serial,
+            job.names,
+            job.not_before,
+            job.not_after,
+            job.key_algorithm,
+            job.sha256,
+            job.der,
+            job.renewed_from,
+        ]);
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            return Err(JobError::Refused(StoreError::DuplicateSerial.into()));
+        }
+        inserted => inserted?,
+    };
+    if let Some(order) = &job.acme_order {
+        let completed = tx
+            .prepare_cached(COMPLETE_ORDER)?
+            .execute(rusqlite::params![written.id, order])?;
+        if completed != 1 {
+            return Err(JobError::Refused(order_not_finalizing(order)));
+        }
+    }
+    tx.prepare_cached(audit::INSERT)?
+        .execute(rusqlite::params![
+            now,
+            job.decided_by,
+            "issue",
+            written.id.to_string(),
+            job.detail,
+        ])?;
+    Ok(written)
+}
+
+fn not_pending(id: i64) -> Error {
+    Error::Conflict(format!("request {id} is not pending"))
+}
+
+fn order_not_finalizing(order: &str) -> Error {
+    Error::Conflict(format!("the ACME order {order} is not being finalized"))
+}
+
+/// Answers every caller of a group: its own result once the group committed, else the
+/// group's failure.
+fn answer(batch: Vec<(Job, Reply)>, written: Result<Vec<Result<Written>>>) {
+    match written {
+        Ok(results) => {
+            for ((_, reply), result) in batch.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(err) => {
+            // A database that is away stays "unavailable" (a server answers 503 and the
+            // client tries again); anything else failed the commit.
+            let unavailable = matches!(err, Error::Store(StoreError::Unavailable(_)));
+            let message = match err {
+                Error::Store(StoreError::Commit(message) | StoreError::Unavailable(message)) => {
+                    message
+                }
+                other => other.to_string(),
+            };
+            for (_, reply) in batch {
+                let failure = if unavailable {
+                    StoreError::Unavailable(message.clone())
+                } else {
+                    StoreError::Commit(message.clone())
+                };
+                let _ = reply.send(Err(failure.into()));
+            }
+        }
+    }
+}
+
+/// The PostgreSQL writer: groups as the SQLite one does. The transaction takes no lock, so
+/// the writers of several nodes commit side by side: request ids come from a sequence, a
+/// serial already taken is a unique violation, and a pending request or an ACME order moves
+/// only from the state it is expected in.
+async fn run_postgres(pool: AnyPool, mut jobs: mpsc::Receiver<(Job, Reply)>) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -105,43 +463,20 @@ async fn run(pool: AnyPool, backend: Backend, mut jobs: mpsc::Receiver<(Job, Rep
                 Err(_) => break,
             }
         }
-        match write_group(&pool, backend, &batch).await {
-            Ok(results) => {
-                for ((_, reply), result) in batch.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(err) => {
-                // A database that is away stays "unavailable" (a server answers 503 and the
-                // client tries again); anything else failed the commit.
-                let unavailable = matches!(err, Error::Store(StoreError::Unavailable(_)));
-                let message = err.to_string();
-                for (_, reply) in batch {
-                    let failure = if unavailable {
-                        StoreError::Unavailable(message.clone())
-                    } else {
-                        StoreError::Commit(message.clone())
-                    };
-                    let _ = reply.send(Err(failure.into()));
-                }
-            }
-        }
+        let written = write_postgres_group(&pool, &batch).await;
+        answer(batch, written);
     }
 }
 
-async fn write_group(
+async fn write_postgres_group(
     pool: &AnyPool,
-    backend: Backend,
     batch: &[(Job, Reply)],
-) -> Result<Vec<Result<i64>>> {
-    let mut tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    };
+) -> Result<Vec<Result<Written>>> {
+    let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         sqlx::query("SAVEPOINT issuance").execute(&mut *tx).await?;
-        let result = write_one(&mut tx, job).await;
+        let result = write_postgres_one(&mut tx, job).await;
         if result.is_err() {
             sqlx::query("ROLLBACK TO issuance")
                 .execute(&mut *tx)
@@ -154,56 +489,55 @@ async fn write_group(
     Ok(results)
 }
 
-async fn write_one(tx: &mut AnyConnection, job: &Job) -> Result<i64> {
+async fn write_postgres_one(tx: &mut AnyConnection, job: &Job) -> Result<Written> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let id: i64 = match job.pending_request {
-        None => {
-            sqlx::query_scalar(
-                "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
-                 VALUES ($1, $2, $3, $4, $5, 'issued', 'Issued', $6, $7) RETURNING id",
-            )
-            .bind(now)
-            .bind(&job.requester)
-            .bind(job.source.name())
-            .bind(&job.names)
-            .bind(job.csr_der.as_deref())
-            .bind(now)
-            .bind(&job.decided_by)
-            .fetch_one(&mut *tx)
-            .await?
-        }
+    let written = match job.pending_request {
+        None => Written {
+            id: sqlx::query_scalar(INSERT_REQUEST)
+                .bind(now)
+                .bind(&job.requester)
+                .bind(job.source.name())
+                .bind(&job.names)
+                .bind(job.csr_der.as_deref())
+                .bind(now)
+                .bind(&job.decided_by)
+                .fetch_one(&mut *tx)
+                .await?,
+            created_at: now,
+            requester: None,
+            source: None,
+            status_code: 0,
+        },
         Some(id) => {
-            let updated = sqlx::query(
-                "UPDATE requests SET status = 'issued', disposition = 'Issued', names = $1, decided_at = $2, decided_by = $3
-                 WHERE id = $4 AND status = 'pending'",
-            )
-            .bind(&job.names)
-            .bind(now)
-            .bind(&job.decided_by)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() != 1 {
-                return Err(Error::Conflict(format!("request {id} is not pending")));
+            let row = sqlx::query(ISSUE_PENDING)
+                .bind(&job.names)
+                .bind(now)
+                .bind(&job.decided_by)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| not_pending(id))?;
+            Written {
+                id,
+                created_at: row.try_get(0).map_err(StoreError::from)?,
+                requester: Some(row.try_get(1).map_err(StoreError::from)?),
+                source: Some(row.try_get(2).map_err(StoreError::from)?),
+                status_code: row.try_get(3).map_err(StoreError::from)?,
             }
-            id
         }
     };
-    let inserted = sqlx::query(
-        "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(&job.serial)
-    .bind(&job.names)
-    .bind(job.not_before)
-    .bind(job.not_after)
-    .bind(job.key_algorithm)
-    .bind(&job.sha256)
-    .bind(&job.der)
-    .bind(job.renewed_from)
-    .execute(&mut *tx)
-    .await;
+    let inserted = sqlx::query(INSERT_CERTIFICATE)
+        .bind(written.id)
+        .bind(&job.serial)
+        .bind(&job.names)
+        .bind(job.not_before)
+        .bind(job.not_after)
+        .bind(job.key_algorithm)
+        .bind(&job.sha256)
+        .bind(&job.der)
+        .bind(job.renewed_from)
+        .execute(&mut *tx)
+        .await;
     if let Err(sqlx::Error::Database(db)) = &inserted
         && db.is_unique_violation()
     {
@@ -211,26 +545,22 @@ async fn write_one(tx: &mut AnyConnection, job: &Job) -> Result<i64> {
     }
     inserted?;
     if let Some(order) = &job.acme_order {
-        let completed = sqlx::query(
-            "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'",
-        )
-        .bind(id)
-        .bind(order)
-        .execute(&mut *tx)
-        .await?;
+        let completed = sqlx::query(COMPLETE_ORDER)
+            .bind(written.id)
+            .bind(order)
+            .execute(&mut *tx)
+            .await?;
         if completed.rows_affected() != 1 {
-            return Err(Error::Conflict(format!(
-                "the ACME order {order} is not being finalized"
-            )));
+            return Err(order_not_finalizing(order));
         }
     }
     audit::record(
         tx,
         &job.decided_by,
         "issue",
-        &id.to_string(),
-        &format!("serial {} for {}", job.serial, job.names_shown),
+        &written.id.to_string(),
+        &job.detail,
     )
     .await?;
-    Ok(id)
+    Ok(written)
 }
