@@ -168,10 +168,10 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
         database => say!("  issuance log {database}"),
     }
+    let names = server_names(authority.root(), wanted, defaulted)?;
     if let Some(role) = authority.audit_exposed_to().await? {
         tracing::warn!("{}", crate::cmd::audit_exposed(&role));
     }
-    let names = server_names(authority.root(), wanted, defaulted)?;
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
         authority
