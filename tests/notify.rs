@@ -48,7 +48,12 @@ if len(sys.argv) > 4:
     def authenticate(server, session, envelope, mechanism, data):
         ok = isinstance(data, LoginPassword) and data.login == b"notifier" and data.password == b"pw s3cret"
         return AuthResult(success=ok)
-    kwargs = dict(tls_context=ctx, require_starttls=True, authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    kwargs = dict(authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    if len(sys.argv) > 5 and sys.argv[5] == "implicit":
+        # aiosmtpd counts only STARTTLS as TLS for AUTH: here every byte is in TLS.
+        kwargs.update(ssl_context=ctx, auth_require_tls=False)
+    else:
+        kwargs.update(tls_context=ctx, require_starttls=True)
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         name = os.path.join(out, "%d.eml" % time.time_ns())
@@ -57,7 +62,8 @@ class Handler:
             f.write("X-Envelope-To: " + ",".join(envelope.rcpt_tos) + "\n")
             f.write("X-Tls: " + ("yes" if session.ssl else "no") + "\n")
             f.write("X-From: " + str(message["From"]) + "\n")
-            f.write("X-Subject: " + " ".join(str(message["Subject"]).split()) + "\n\n")
+            f.write("X-Subject: " + " ".join(str(message["Subject"]).split()) + "\n")
+            f.write("X-Message-Id: " + str(message["Message-ID"]) + "\n\n")
             f.write(message.get_content())
         os.rename(name + ".tmp", name)
         return "250 OK"
@@ -96,7 +102,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn smtp(dir: &Path, port: u16, tls: Option<(&str, &str)>) -> Receiver {
+    /// aiosmtpd on `port`; with `tls` (certificate and key), STARTTLS and a login are
+    /// required, or with `implicit`, TLS from the first byte and a login.
+    fn smtp(dir: &Path, port: u16, tls: Option<(&str, &str)>, implicit: bool) -> Receiver {
         let out = dir.join(format!("mail-{port}"));
         std::fs::create_dir_all(&out).unwrap();
         let mut command = Command::new(python());
@@ -107,6 +115,9 @@ impl Receiver {
             .arg(port.to_string());
         if let Some((cert, key)) = tls {
             command.args([cert, key]);
+            if implicit {
+                command.arg("implicit");
+            }
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -291,7 +302,7 @@ fn subjects(messages: &[String]) -> Vec<String> {
 #[test]
 fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     let (sb, soon, later) = ca_with_expiring_certificates();
-    let smtp = Receiver::smtp(sb.path(), free_port(), None);
+    let smtp = Receiver::smtp(sb.path(), free_port(), None, false);
     let hook = Receiver::webhook(sb.path());
     let port = smtp.port.to_string();
     sb.ok(&["config", "set", "smtp-host", "127.0.0.1"]);
@@ -336,6 +347,14 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     );
     for message in &mail {
         assert!(message.contains("X-Envelope-To: admin@example.com,ops@example.net"));
+        let id = message
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Message-Id: "))
+            .unwrap();
+        assert!(
+            id.starts_with('<') && id.ends_with("@example.com>") && id.len() > 30,
+            "{message}"
+        );
         assert!(
             message.contains("X-From: Example CA <ca@example.com>"),
             "{message}"
@@ -434,7 +453,7 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     assert!(status.contains("0 notices sent, 1 waiting"), "{status}");
 
     // The relay is back: the next round (here, at the next start) sends it, once.
-    let smtp = Receiver::smtp(sb.path(), port, None);
+    let smtp = Receiver::smtp(sb.path(), port, None, false);
     let mut server = serve(&sb);
     let mail = smtp.wait_for(1);
     server.wait_for_log("notice sent");
@@ -474,6 +493,7 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
         sb.path(),
         free_port(),
         Some(("localhost-chain.pem", "localhost.key")),
+        false,
     );
     sb.ok(&["config", "set", "smtp-host", "localhost"]);
     sb.ok(&["config", "set", "smtp-port", &smtp.port.to_string()]);
@@ -639,4 +659,235 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     );
     let _ = tls.kill();
     let _ = tls.wait();
+}
+
+/// A hostile SMTP server on 127.0.0.1 that prints its port, then answers every connection
+/// as `mode` says: `line`, an endless greeting line; `tls-line`, a proper greeting and
+/// STARTTLS (with the certificate and key given), then an endless line inside TLS; `echo`,
+/// a relay that refuses the login and echoes the AUTH command.
+const HOSTILE_SMTP: &str = r#"
+import socket, ssl, sys, threading
+mode = sys.argv[1]
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+print(srv.getsockname()[1], flush=True)
+def endless(conn, start):
+    conn.sendall(start)
+    chunk = b"A" * 65536
+    while True:
+        conn.sendall(chunk)
+def serve(conn):
+    try:
+        if mode == "line":
+            endless(conn, b"220-")
+        f = conn.makefile("rb")
+        conn.sendall(b"220 fake ESMTP\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.strip()
+            up = cmd.upper()
+            if up.startswith(b"EHLO") and mode == "tls-line" and isinstance(conn, ssl.SSLSocket):
+                endless(conn, b"250-")
+            elif up.startswith(b"EHLO"):
+                conn.sendall(b"250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif up.startswith(b"STARTTLS"):
+                conn.sendall(b"220 go ahead\r\n")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+                conn = ctx.wrap_socket(conn, server_side=True)
+                f = conn.makefile("rb")
+            elif up.startswith(b"AUTH"):
+                conn.sendall(b"535 5.7.8 Authentication failed for " + cmd + b"\r\n")
+            elif up.startswith(b"QUIT"):
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
+/// The hostile server, stopped on drop.
+struct Hostile {
+    child: Child,
+    port: u16,
+}
+
+impl Hostile {
+    fn start(dir: &Path, args: &[&str]) -> Hostile {
+        let mut child = Command::new("python3")
+            .current_dir(dir)
+            .args(["-c", HOSTILE_SMTP])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("Python 3 runs the hostile SMTP server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap();
+        wait_listening(port);
+        Hostile { child, port }
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sets up e-mail through `host:port`, with `tls`.
+fn mail_through(sb: &Sandbox, host: &str, port: u16, tls: &str) {
+    sb.ok(&["config", "set", "smtp-host", host]);
+    sb.ok(&["config", "set", "smtp-tls", tls]);
+    sb.ok(&["config", "set", "smtp-port", &port.to_string()]);
+    sb.ok(&["config", "set", "smtp-from", "ca@example.com"]);
+    sb.ok(&["config", "set", "smtp-to", "admin@example.com"]);
+}
+
+/// `ca notify test`, which must fail (exit 1) within 20 seconds: what it said.
+fn failed_test_notice(sb: &Sandbox) -> String {
+    let start = Instant::now();
+    let out = sb.run(&["notify", "test"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}: {said}",
+        start.elapsed()
+    );
+    said
+}
+
+#[test]
+fn a_relay_sending_an_endless_line_is_cut_off_in_the_test_and_in_the_server() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let hostile = Hostile::start(sb.path(), &["line"]);
+    mail_through(&sb, "127.0.0.1", hostile.port, "none");
+    let said = failed_test_notice(&sb);
+    assert!(
+        said.contains(&format!(
+            "the mail server 127.0.0.1:{} sent a reply line of more than 1024 bytes; notice not sent",
+            hostile.port
+        )),
+        "{said}"
+    );
+    let mut server = serve(&sb);
+    let log = server.wait_for_log("notice not sent");
+    assert!(server.stop().success());
+    assert!(
+        log.contains("sent a reply line of more than 1024 bytes"),
+        "{log}"
+    );
+    let status = sb.ok(&["notify", "show"]);
+    assert!(status.contains("0 notices sent, 1 waiting"), "{status}");
+}
+
+#[test]
+fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    let hostile = Hostile::start(
+        sb.path(),
+        &["tls-line", "localhost-chain.pem", "localhost.key"],
+    );
+    mail_through(&sb, "localhost", hostile.port, "starttls");
+    let said = failed_test_notice(&sb);
+    assert!(
+        said.contains(&format!(
+            "the mail server localhost:{} sent more than 256 KiB; notice not sent",
+            hostile.port
+        )),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_relay_echoing_the_login_in_its_refusal_does_not_put_the_password_in_the_log() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let hostile = Hostile::start(sb.path(), &["echo"]);
+    mail_through(&sb, "localhost", hostile.port, "none");
+    sb.ok(&["config", "set", "smtp-user", "notifier"]);
+    std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
+    sb.ok(&["config", "set", "smtp-password", "password.txt"]);
+    // What AUTH PLAIN sends: the user and password in base64.
+    let plain = "AG5vdGlmaWVyAHB3IHMzY3JldA==";
+    let said = failed_test_notice(&sb);
+    assert!(said.contains("permanent error (535)"), "{said}");
+    assert!(said.contains("Authentication failed"), "{said}");
+    assert!(!said.contains(plain) && !said.contains("s3cret"), "{said}");
+    let mut server = serve(&sb);
+    let log = server.wait_for_log("notice not sent");
+    assert!(server.stop().success());
+    assert!(log.contains("(535)"), "{log}");
+    assert!(!log.contains(plain) && !log.contains("s3cret"), "{log}");
+    let stored = sb.alter_log("SELECT last_error FROM notices");
+    assert!(stored.contains("(535)"), "{stored}");
+    assert!(!stored.contains(plain), "{stored}");
+}
+
+#[test]
+fn a_relay_with_tls_from_the_first_byte_takes_the_notice() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    let smtp = Receiver::smtp(
+        sb.path(),
+        free_port(),
+        Some(("localhost-chain.pem", "localhost.key")),
+        true,
+    );
+    mail_through(&sb, "localhost", smtp.port, "tls");
+    sb.ok(&["config", "set", "smtp-user", "notifier"]);
+    std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
+    sb.ok(&["config", "set", "smtp-password", "password.txt"]);
+    let out = sb.ok(&["notify", "test"]);
+    assert!(
+        out.contains("email    sent to admin@example.com via localhost:"),
+        "{out}"
+    );
+    assert!(subjects(&smtp.wait_for(1))[0].contains("Test notice"));
 }

@@ -90,7 +90,7 @@ impl fmt::Display for SmtpSecurity {
 
 /// The SMTP relay's password: never shown, never logged.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SmtpPassword(String);
+pub struct SmtpPassword(pub(super) String);
 
 impl SmtpPassword {
     pub(crate) fn reveal(&self) -> &str {
