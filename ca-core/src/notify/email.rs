@@ -94,9 +94,9 @@ pub(crate) async fn send(
     }
     match outcome {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(Failure::Connect(err))) => {
-            Err(format!("the SMTP relay {relay} could not be reached: {err}"))
-        }
+        Ok(Err(Failure::Connect(err))) => Err(format!(
+            "the SMTP relay {relay} could not be reached: {err}"
+        )),
         Ok(Err(Failure::Tls(err))) => Err(format!("TLS to {relay} could not be set up: {err}")),
         Ok(Err(Failure::Smtp(err))) => Err(format!(
             "the SMTP relay {relay} ({}) did not take the message: {}",
