@@ -317,6 +317,12 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     ]);
     let hook_url = format!("http://127.0.0.1:{}/hooks/T0/token-123", hook.port);
     sb.ok(&["config", "set", "webhook", &hook_url]);
+    // The audit trail, which every administrator reads, holds its origin only.
+    let audit = sb.alter_log("SELECT detail FROM audit WHERE subject = 'webhook'");
+    assert!(
+        audit.contains(&format!("http://127.0.0.1:{}", hook.port)) && !audit.contains("token-123"),
+        "{audit}"
+    );
     let shown = sb.ok(&["config", "show"]);
     assert!(shown.contains("smtp-host        127.0.0.1"), "{shown}");
     assert!(
@@ -506,7 +512,7 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
     // A password file that is missing: a clear error, nothing set.
     let missing = sb.refused(&["config", "set", "smtp-password", "nowhere.txt"]);
     assert!(
-        missing.contains("cannot read the SMTP password from nowhere.txt"),
+        missing.contains("cannot read the SMTP password: no such file"),
         "{missing}"
     );
     std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
@@ -561,6 +567,8 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
             "not an e-mail address",
         ),
         ("webhook", "http://hooks.example.com/x", "on this machine"),
+        ("webhook", "http://localhost./x", "on this machine"),
+        ("webhook", "http://LOCALHOST.:8080/x", "on this machine"),
         ("webhook", "ftp://hooks.example.com/", "scheme"),
         ("watch", "ftp://mail.example.com", "ftp"),
         ("notify-days", "0,7", "not a number of days"),
@@ -578,11 +586,16 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
     let refused = sb.refused(&["notify", "test"]);
     assert!(refused.contains("no notice channel is set up"), "{refused}");
     // The password never comes from the command line: a value is a file's name.
+    // A password typed where its file's name goes is not repeated.
     let refused = sb.refused(&["config", "set", "smtp-password", "s3cret"]);
     assert!(
-        refused.contains("cannot read the SMTP password from s3cret"),
+        refused.contains("cannot read the SMTP password: no such file")
+            && !refused.contains("s3cret"),
         "{refused}"
     );
+    // Nor one typed after a mistyped key.
+    let refused = sb.refused(&["config", "set", "smtp-pasword", "s3cret"]);
+    assert!(!refused.contains("s3cret"), "{refused}");
     let shown = sb.ok(&["config", "show"]);
     assert!(shown.contains("smtp-password    (not set)"), "{shown}");
 }

@@ -348,7 +348,7 @@ impl Authority {
             None if store.setting("policy").await?.is_some() => {
                 if !open.read_only {
                     store
-                        .set_settings("ca", &[(ROOT_FINGERPRINT, found)])
+                        .set_settings("ca", &[(ROOT_FINGERPRINT, Some(found.as_str()))])
                         .await?;
                 }
             }
@@ -614,8 +614,10 @@ impl Authority {
 
     /// Changes a setting for this and every later process.
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
-        let row = setting.normalise(value)?;
-        self.store.set_settings(actor, &[row]).await?;
+        let (key, value) = setting.normalise(value)?;
+        self.store
+            .set_settings(actor, &[(key, Some(value.as_str()))])
+            .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())
     }
@@ -623,7 +625,7 @@ impl Authority {
     /// Turns a setting off (or back to its default): the password of the SMTP relay, say.
     pub async fn clear_setting(&mut self, setting: Setting, actor: &str) -> Result<()> {
         self.store
-            .set_settings(actor, &[(setting.key(), String::new())])
+            .set_settings(actor, &[(setting.key(), None)])
             .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())

@@ -55,7 +55,10 @@ impl Authority {
         let reserved = wanted.join(" ");
         if self.current_settings().await?.server_names != checked {
             self.store()
-                .set_settings("ca serve", &[(crate::settings::SERVER_NAMES, reserved)])
+                .set_settings(
+                    "ca serve",
+                    &[(crate::settings::SERVER_NAMES, Some(reserved.as_str()))],
+                )
                 .await?;
         }
         if let Some(identity) = self.stored_identity(&wanted)

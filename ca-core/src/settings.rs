@@ -196,6 +196,15 @@ impl Setting {
         }
     }
 
+    /// How a change of the setting is written into the audit trail.
+    pub fn audit(self) -> Audit {
+        match self {
+            Setting::SmtpPassword | Setting::MetricsTokenFile => Audit::Hidden,
+            Setting::Webhook => Audit::Origin,
+            _ => Audit::Value,
+        }
+    }
+
     /// True for a setting of the notices: `Authority::set_notice_setting` checks and sets
     /// those (notify/config.rs reads them).
     pub fn is_notice(self) -> bool {
@@ -258,23 +267,53 @@ impl Setting {
                     })?
                     .to_string(),
             },
-            Setting::NotifyDays
-            | Setting::NotifyInterval
-            | Setting::SmtpHost
-            | Setting::SmtpPort
-            | Setting::SmtpTls
-            | Setting::SmtpUser
-            | Setting::SmtpPassword
-            | Setting::SmtpFrom
-            | Setting::SmtpTo
-            | Setting::Webhook
-            | Setting::Watch => {
+            // The notice settings (`is_notice`).
+            _ => {
                 return Err(Error::InvalidInput(format!(
                     "{self} is a notice setting, set with the notices' own checks"
                 )));
             }
         };
         Ok((self.key(), stored))
+    }
+}
+
+/// How a change of a setting is written into the audit trail, which every administrator
+/// reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audit {
+    /// As it is.
+    Value,
+    /// A URL, as its scheme, host and port only: its path or user may hold a secret.
+    Origin,
+    /// Only that it changed: a password, a token.
+    Hidden,
+}
+
+/// What the audit trail says a setting (by the key the log keeps it under) became; `None`:
+/// it was removed. Keys that are no [`Setting`] (the server's names, the root's fingerprint)
+/// are shown as they are.
+pub(crate) fn audited(key: &str, value: Option<&str>) -> String {
+    let Some(value) = value else {
+        return "removed".to_owned();
+    };
+    let audit = Setting::ALL
+        .iter()
+        .find(|setting| setting.key() == key)
+        .map_or(Audit::Value, |setting| setting.audit());
+    match audit {
+        Audit::Value => value.to_owned(),
+        Audit::Hidden => "(changed)".to_owned(),
+        Audit::Origin if value.is_empty() => String::new(),
+        Audit::Origin => url::Url::parse(value).map_or_else(
+            |_| "(changed)".to_owned(),
+            |url| {
+                format!(
+                    "{} (the rest not shown)",
+                    url.origin().ascii_serialization()
+                )
+            },
+        ),
     }
 }
 
@@ -461,6 +500,23 @@ fn check_url(url: &str) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_audit_trail_holds_no_secret() {
+        assert_eq!(audited("smtp_password", Some("pw s3cret")), "(changed)");
+        assert_eq!(audited("metrics_token_sha256", Some("ab12")), "(changed)");
+        assert_eq!(
+            audited(
+                "webhook",
+                Some("https://u:pw@hooks.example.com:8443/T0/token?k=v")
+            ),
+            "https://hooks.example.com:8443 (the rest not shown)"
+        );
+        assert_eq!(audited("webhook", Some("")), "");
+        assert_eq!(audited("policy", Some("auto")), "auto");
+        assert_eq!(audited("server_names", Some("localhost")), "localhost");
+        assert_eq!(audited("smtp_password", None), "removed");
+    }
 
     fn names(texts: &[&str]) -> Vec<SubjectName> {
         texts.iter().map(|t| t.parse().unwrap()).collect()

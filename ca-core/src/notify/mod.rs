@@ -94,7 +94,9 @@ impl Authority {
             };
             config::check_security(host.as_deref(), tls.as_deref())?;
         }
-        self.store().set_settings(actor, &[(key, value)]).await
+        self.store()
+            .set_settings(actor, &[(key, Some(value.as_str()))])
+            .await
     }
 
     /// How many notices wait to be sent, and how many were sent.

@@ -61,21 +61,35 @@ impl Store {
         if used != 0 {
             return Ok(Some("not recorded".into()));
         }
-        write_settings(&mut tx, actor, pairs).await?;
+        let pairs: Vec<(&str, Option<&str>)> = pairs
+            .iter()
+            .map(|(key, value)| (*key, Some(value.as_str())))
+            .collect();
+        write_settings(&mut tx, actor, &pairs).await?;
         tx.commit().await?;
         Ok(None)
     }
 
-    /// Sets (or with `None` removes) a setting that must not be shown: the audit trail records
-    /// that it changed, never its value.
+    /// Sets (or, with `None`, removes) several settings at once, and records each change in
+    /// the audit trail as its setting asks ([`crate::settings::audited`]: a secret as changed,
+    /// a URL as its origin, anything else as it is).
     #[instrument(skip_all)]
-    pub async fn set_hidden_setting(
-        &self,
-        actor: &str,
-        key: &str,
-        value: Option<&str>,
-    ) -> Result<()> {
+    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, Option<&str>)]) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        write_settings(&mut tx, actor, pairs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets (or removes) each of `pairs` and records it in the audit trail, inside the caller's
+/// transaction.
+async fn write_settings(
+    tx: &mut AnyConnection,
+    actor: &str,
+    pairs: &[(&str, Option<&str>)],
+) -> Result<()> {
+    for (key, value) in pairs {
         match value {
             Some(value) => {
                 sqlx::query(
@@ -86,52 +100,16 @@ impl Store {
                 .bind(value)
                 .execute(&mut *tx)
                 .await?;
-                audit::record(&mut tx, actor, "setting", key, "a new value (not shown)").await?;
             }
             None => {
                 sqlx::query("DELETE FROM settings WHERE key = $1")
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
-                audit::record(&mut tx, actor, "setting", key, "removed").await?;
             }
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Sets several settings at once, and records the change in the audit trail.
-    #[instrument(skip_all)]
-    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        write_settings(&mut tx, actor, pairs).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Sets each of `pairs` and records it in the audit trail, inside the caller's transaction.
-async fn write_settings(
-    tx: &mut AnyConnection,
-    actor: &str,
-    pairs: &[(&str, String)],
-) -> Result<()> {
-    for (key, value) in pairs {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-        // A secret is recorded as changed, never as what it became.
-        let shown = if key.ends_with("password") {
-            "(changed)"
-        } else {
-            value.as_str()
-        };
-        audit::record(tx, actor, "setting", key, shown).await?;
+        let shown = crate::settings::audited(key, *value);
+        audit::record(tx, actor, "setting", key, &shown).await?;
     }
     Ok(())
 }
