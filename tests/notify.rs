@@ -629,6 +629,13 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     let first: Value = serde_json::from_str(&posts[0]).unwrap();
     assert_eq!(first["kind"], "watch", "{first}");
     assert_eq!(first["verdict"], "fail", "{first}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("The first check of https://localhost:"),
+        "{first}"
+    );
     assert_eq!(first["url"], format!("https://localhost:{port}"));
 
     // Unchanged after a restart: nothing new.
@@ -661,6 +668,10 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     assert!(server.stop().success());
     let second: Value = serde_json::from_str(&posts[1]).unwrap();
     assert_eq!(second["previous"], "fail", "{second}");
+    assert!(
+        second["text"].as_str().unwrap().contains("(was fail)"),
+        "{second}"
+    );
     assert_ne!(second["verdict"], "fail", "{second}");
     assert!(
         second["findings"]
