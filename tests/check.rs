@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl_ok};
+use crate::util::{Sandbox, Server, ca_with_localhost, client, free_port, id_of, openssl_ok};
 
 /// A TLS server on 127.0.0.1, stopped on drop.
 struct Tls {
@@ -167,14 +167,6 @@ while True:
         conn.close()
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `ca check ARGS --json` in the sandbox: its exit status and the report.
 fn check(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["check"];
@@ -301,34 +293,6 @@ fn openssl_leaf(
 
 const SERVER_EXTENSIONS: &str =
     "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n";
-
-/// The request id of the newest certificate whose first name is `name`.
-fn id_of(sb: &Sandbox, name: &str) -> String {
-    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|row| row["names"][0] == name)
-        .map(|row| row["id"].as_i64().unwrap().to_string())
-        .unwrap()
-}
-
-/// A CA whose data folder holds the sandbox's, and a leaf for `localhost` from it
-/// (`localhost.crt`, `localhost.key`, `localhost-chain.pem`).
-fn ca_with_localhost(extra: &[&str]) -> Sandbox {
-    let sb = Sandbox::new();
-    sb.init(extra);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
-    sb.ok(&["root", "--out", "root.pem"]);
-    sb
-}
 
 #[test]
 fn a_correct_server_behind_nginx_passes_and_says_where_its_chain_ends() {

@@ -4,14 +4,15 @@
 //! settings.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server};
+use crate::util::{
+    Sandbox, Server, ca_with_localhost, free_port, id_of, spawn_listening, wait_listening,
+};
 
 /// `ca serve` on the sandbox, logging its notice rounds (quiet ones are at debug).
 fn serve(sb: &Sandbox) -> Server {
@@ -136,19 +137,8 @@ impl Receiver {
     fn webhook(dir: &Path) -> Receiver {
         let out = dir.join("hook");
         std::fs::create_dir_all(&out).unwrap();
-        let mut child = Command::new("python3")
-            .args(["-c", WEBHOOK])
-            .arg(&out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("Python 3 runs the webhook");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().unwrap();
-        wait_listening(port);
+        let (child, port) =
+            spawn_listening(Command::new("python3").args(["-c", WEBHOOK]).arg(&out));
         Receiver { child, port, out }
     }
 
@@ -191,36 +181,6 @@ impl Drop for Receiver {
     }
 }
 
-fn wait_listening(port: u16) {
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nothing listens on port {port}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The id of the last row for `name`.
-fn id_of(sb: &Sandbox, name: &str) -> String {
-    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|row| row["names"][0] == name)
-        .map(|row| row["id"].as_i64().unwrap().to_string())
-        .unwrap()
-}
-
 /// A CA with certificates in each state: 5 days left (7-day window), 20 days (30-day
 /// window), 100 days (none), 5 days but renewed (`ca renew` keeps the lifetime: that renewal
 /// is then issued again for 100 days), 5 days but revoked. Returns the ids of the
@@ -228,38 +188,10 @@ fn id_of(sb: &Sandbox, name: &str) -> String {
 fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "later.example.com",
-        "--days",
-        "20",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "far.example.com",
-        "--days",
-        "100",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "renewed.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
+    issue_for_days(&sb, "later.example.com", "20");
+    issue_for_days(&sb, "far.example.com", "100");
+    issue_for_days(&sb, "renewed.example.com", "5");
     let renewed = id_of(&sb, "renewed.example.com");
     sb.ok(&["renew", &renewed, "--force"]);
     sb.ok(&[
@@ -271,19 +203,17 @@ fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
         "ecdsa-p256",
         "--force",
     ]);
-    sb.ok(&[
-        "issue",
-        "revoked.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "revoked.example.com", "5");
     let revoked = id_of(&sb, "revoked.example.com");
     sb.ok(&["revoke", &revoked, "--reason", "superseded"]);
     let soon = id_of(&sb, "soon.example.com");
     let later = id_of(&sb, "later.example.com");
     (sb, soon, later)
+}
+
+/// `ca issue NAME --days DAYS` with a quick key.
+fn issue_for_days(sb: &Sandbox, name: &str, days: &str) {
+    sb.ok(&["issue", name, "--days", days, "--key", "ecdsa-p256"]);
 }
 
 fn subjects(messages: &[String]) -> Vec<String> {
@@ -428,14 +358,7 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
 fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
     let port = free_port();
     sb.ok(&["config", "set", "smtp-host", "localhost"]);
     sb.ok(&["config", "set", "smtp-tls", "none"]);
@@ -478,23 +401,8 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
 
 #[test]
 fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_shown() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "1",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    let sb = ca_with_localhost(&[]);
+    issue_for_days(&sb, "soon.example.com", "1");
     let smtp = Receiver::smtp(
         sb.path(),
         free_port(),
@@ -602,15 +510,7 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
 
 #[test]
 fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
+    let sb = ca_with_localhost(&[]);
     let hook = Receiver::webhook(sb.path());
     sb.ok(&[
         "config",
@@ -747,20 +647,12 @@ struct Hostile {
 
 impl Hostile {
     fn start(dir: &Path, args: &[&str]) -> Hostile {
-        let mut child = Command::new("python3")
-            .current_dir(dir)
-            .args(["-c", HOSTILE_SMTP])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("Python 3 runs the hostile SMTP server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().unwrap();
-        wait_listening(port);
+        let (child, port) = spawn_listening(
+            Command::new("python3")
+                .current_dir(dir)
+                .args(["-c", HOSTILE_SMTP])
+                .args(args),
+        );
         Hostile { child, port }
     }
 }
@@ -799,14 +691,7 @@ fn failed_test_notice(sb: &Sandbox) -> String {
 fn a_relay_sending_an_endless_line_is_cut_off_in_the_test_and_in_the_server() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
     let hostile = Hostile::start(sb.path(), &["line"]);
     mail_through(&sb, "127.0.0.1", hostile.port, "none");
     let said = failed_test_notice(&sb);
@@ -830,15 +715,7 @@ fn a_relay_sending_an_endless_line_is_cut_off_in_the_test_and_in_the_server() {
 
 #[test]
 fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
+    let sb = ca_with_localhost(&[]);
     let hostile = Hostile::start(
         sb.path(),
         &["tls-line", "localhost-chain.pem", "localhost.key"],
@@ -858,14 +735,7 @@ fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
 fn a_relay_echoing_the_login_in_its_refusal_does_not_put_the_password_in_the_log() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
     let hostile = Hostile::start(sb.path(), &["echo"]);
     mail_through(&sb, "localhost", hostile.port, "none");
     sb.ok(&["config", "set", "smtp-user", "notifier"]);
@@ -889,15 +759,7 @@ fn a_relay_echoing_the_login_in_its_refusal_does_not_put_the_password_in_the_log
 
 #[test]
 fn a_relay_with_tls_from_the_first_byte_takes_the_notice() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
+    let sb = ca_with_localhost(&[]);
     let smtp = Receiver::smtp(
         sb.path(),
         free_port(),
