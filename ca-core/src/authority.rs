@@ -348,7 +348,14 @@ impl Authority {
             None if store.setting("policy").await?.is_some() => {
                 if !open.read_only {
                     store
-                        .set_settings("ca", &[(ROOT_FINGERPRINT, Some(found.as_str()))])
+                        .set_settings(
+                            "ca",
+                            &[(
+                                ROOT_FINGERPRINT,
+                                Some(found.as_str()),
+                                crate::store::Audit::Value,
+                            )],
+                        )
                         .await?;
                 }
             }
@@ -616,7 +623,7 @@ impl Authority {
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
         let (key, value) = setting.normalise(value)?;
         self.store
-            .set_settings(actor, &[(key, Some(value.as_str()))])
+            .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
             .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())
@@ -625,7 +632,7 @@ impl Authority {
     /// Turns a setting off (or back to its default): the password of the SMTP relay, say.
     pub async fn clear_setting(&mut self, setting: Setting, actor: &str) -> Result<()> {
         self.store
-            .set_settings(actor, &[(setting.key(), None)])
+            .set_settings(actor, &[(setting.key(), None, setting.audit())])
             .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())

@@ -57,7 +57,11 @@ impl Authority {
             self.store()
                 .set_settings(
                     "ca serve",
-                    &[(crate::settings::SERVER_NAMES, Some(reserved.as_str()))],
+                    &[(
+                        crate::settings::SERVER_NAMES,
+                        Some(reserved.as_str()),
+                        crate::store::Audit::Value,
+                    )],
                 )
                 .await?;
         }
@@ -126,8 +130,8 @@ impl Authority {
         })
     }
 
-    /// True when the certificate with `serial` is the one `ca serve` keeps in the data folder
-    /// and presents.
+    /// True when the certificate with `serial` is the one the CA's own web server keeps in
+    /// the data folder and presents.
     pub fn is_server_identity(&self, serial: &SerialNumber) -> bool {
         fs::read(self.dir().join(SERVER_CERT))
             .ok()

@@ -7,7 +7,7 @@ pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::name::{DnsName, SubjectName};
-use crate::store::Store;
+use crate::store::{Audit, Store};
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
 pub const DEFAULT_CRL_DAYS: u32 = 7;
@@ -278,45 +278,6 @@ impl Setting {
     }
 }
 
-/// How a change of a setting is written into the audit trail, which every administrator
-/// reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audit {
-    /// As it is.
-    Value,
-    /// A URL, as its scheme, host and port only: its path or user may hold a secret.
-    Origin,
-    /// Only that it changed: a password, a token.
-    Hidden,
-}
-
-/// What the audit trail says a setting (by the key the log keeps it under) became; `None`:
-/// it was removed. Keys that are no [`Setting`] (the server's names, the root's fingerprint)
-/// are shown as they are.
-pub(crate) fn audited(key: &str, value: Option<&str>) -> String {
-    let Some(value) = value else {
-        return "removed".to_owned();
-    };
-    let audit = Setting::ALL
-        .iter()
-        .find(|setting| setting.key() == key)
-        .map_or(Audit::Value, |setting| setting.audit());
-    match audit {
-        Audit::Value => value.to_owned(),
-        Audit::Hidden => "(changed)".to_owned(),
-        Audit::Origin if value.is_empty() => String::new(),
-        Audit::Origin => url::Url::parse(value).map_or_else(
-            |_| "(changed)".to_owned(),
-            |url| {
-                format!(
-                    "{} (the rest not shown)",
-                    url.origin().ascii_serialization()
-                )
-            },
-        ),
-    }
-}
-
 /// The CA's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -503,19 +464,25 @@ mod tests {
 
     #[test]
     fn the_audit_trail_holds_no_secret() {
-        assert_eq!(audited("smtp_password", Some("pw s3cret")), "(changed)");
-        assert_eq!(audited("metrics_token_sha256", Some("ab12")), "(changed)");
+        use crate::store::audited;
+        assert_eq!(
+            audited(Setting::SmtpPassword.audit(), Some("pw s3cret")),
+            "(changed)"
+        );
+        assert_eq!(
+            audited(Setting::MetricsTokenFile.audit(), Some("ab12")),
+            "(changed)"
+        );
         assert_eq!(
             audited(
-                "webhook",
+                Setting::Webhook.audit(),
                 Some("https://u:pw@hooks.example.com:8443/T0/token?k=v")
             ),
             "https://hooks.example.com:8443 (the rest not shown)"
         );
-        assert_eq!(audited("webhook", Some("")), "");
-        assert_eq!(audited("policy", Some("auto")), "auto");
-        assert_eq!(audited("server_names", Some("localhost")), "localhost");
-        assert_eq!(audited("smtp_password", None), "removed");
+        assert_eq!(audited(Setting::Webhook.audit(), Some("")), "");
+        assert_eq!(audited(Setting::Policy.audit(), Some("auto")), "auto");
+        assert_eq!(audited(Audit::Hidden, None), "removed");
     }
 
     fn names(texts: &[&str]) -> Vec<SubjectName> {

@@ -99,7 +99,7 @@ impl Authority {
             config::check_security(host.as_deref(), tls.as_deref())?;
         }
         self.store()
-            .set_settings(actor, &[(key, Some(value.as_str()))])
+            .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
             .await
     }
 

@@ -56,6 +56,9 @@ pub use records::{
     CertificateRecord, CertificateRef, Issuance, ListFilter, NewIssuance, PendingRequest, Refusal,
     RequestId, RequestSource, Status, UserRecord,
 };
+pub use settings::Audit;
+#[cfg(test)]
+pub(crate) use settings::audited;
 pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.

@@ -61,9 +61,9 @@ impl Store {
         if used != 0 {
             return Ok(Some("not recorded".into()));
         }
-        let pairs: Vec<(&str, Option<&str>)> = pairs
+        let pairs: Vec<(&str, Option<&str>, Audit)> = pairs
             .iter()
-            .map(|(key, value)| (*key, Some(value.as_str())))
+            .map(|(key, value)| (*key, Some(value.as_str()), Audit::Value))
             .collect();
         write_settings(&mut tx, actor, &pairs).await?;
         tx.commit().await?;
@@ -71,10 +71,14 @@ impl Store {
     }
 
     /// Sets (or, with `None`, removes) several settings at once, and records each change in
-    /// the audit trail as its setting asks ([`crate::settings::audited`]: a secret as changed,
-    /// a URL as its origin, anything else as it is).
+    /// the audit trail as its setting asks ([`Audit`]: a secret as changed, a URL as its
+    /// origin, anything else as it is).
     #[instrument(skip_all)]
-    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, Option<&str>)]) -> Result<()> {
+    pub async fn set_settings(
+        &self,
+        actor: &str,
+        pairs: &[(&str, Option<&str>, Audit)],
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         write_settings(&mut tx, actor, pairs).await?;
         tx.commit().await?;
@@ -87,9 +91,9 @@ impl Store {
 async fn write_settings(
     tx: &mut AnyConnection,
     actor: &str,
-    pairs: &[(&str, Option<&str>)],
+    pairs: &[(&str, Option<&str>, Audit)],
 ) -> Result<()> {
-    for (key, value) in pairs {
+    for (key, value, how) in pairs {
         match value {
             Some(value) => {
                 sqlx::query(
@@ -108,8 +112,41 @@ async fn write_settings(
                     .await?;
             }
         }
-        let shown = crate::settings::audited(key, *value);
+        let shown = audited(*how, *value);
         audit::record(tx, actor, "setting", key, &shown).await?;
     }
     Ok(())
+}
+
+/// How a change of a setting is written into the audit trail, which every administrator
+/// reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audit {
+    /// As it is.
+    Value,
+    /// A URL, as its scheme, host and port only: its path or user may hold a secret.
+    Origin,
+    /// Only that it changed: a password, a token.
+    Hidden,
+}
+
+/// What the audit trail says a setting became; `None`: it was removed.
+pub(crate) fn audited(audit: Audit, value: Option<&str>) -> String {
+    let Some(value) = value else {
+        return "removed".to_owned();
+    };
+    match audit {
+        Audit::Value => value.to_owned(),
+        Audit::Hidden => "(changed)".to_owned(),
+        Audit::Origin if value.is_empty() => String::new(),
+        Audit::Origin => url::Url::parse(value).map_or_else(
+            |_| "(changed)".to_owned(),
+            |url| {
+                format!(
+                    "{} (the rest not shown)",
+                    url.origin().ascii_serialization()
+                )
+            },
+        ),
+    }
 }
