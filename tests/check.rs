@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl_ok};
+use crate::util::{Sandbox, Server, ca_with_localhost, client, free_port, id_of, openssl_ok};
 
 /// A TLS server on 127.0.0.1, stopped on drop.
 struct Tls {
@@ -167,14 +167,6 @@ while True:
         conn.close()
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `ca check ARGS --json` in the sandbox: its exit status and the report.
 fn check(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["check"];
@@ -301,34 +293,6 @@ fn openssl_leaf(
 
 const SERVER_EXTENSIONS: &str =
     "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n";
-
-/// The request id of the newest certificate whose first name is `name`.
-fn id_of(sb: &Sandbox, name: &str) -> String {
-    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|row| row["names"][0] == name)
-        .map(|row| row["id"].as_i64().unwrap().to_string())
-        .unwrap()
-}
-
-/// A CA whose data folder holds the sandbox's, and a leaf for `localhost` from it
-/// (`localhost.crt`, `localhost.key`, `localhost-chain.pem`).
-fn ca_with_localhost(extra: &[&str]) -> Sandbox {
-    let sb = Sandbox::new();
-    sb.init(extra);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
-    sb.ok(&["root", "--out", "root.pem"]);
-    sb
-}
 
 #[test]
 fn a_correct_server_behind_nginx_passes_and_says_where_its_chain_ends() {
@@ -716,7 +680,7 @@ fn a_revoked_certificate_is_seen_by_its_crl_and_its_ocsp_responder() {
     assert_eq!(revoked.len(), 2, "the CRL and OCSP both say so: {report:#}");
     for finding in revoked {
         assert_eq!(finding["verdict"], "fail");
-        let renew = format!("`ca renew {id}`");
+        let renew = format!("`ca renew {id}` writes a new certificate and key");
         assert!(
             finding["fix"].as_str().unwrap().contains(&renew),
             "{finding}"
@@ -1045,4 +1009,76 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
     assert_eq!(stalled.status(), StatusCode::OK);
     let text = stalled.text().unwrap();
     assert!(text.contains("did not complete a TLS handshake"), "{text}");
+}
+
+#[test]
+fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_so() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let port = free_port();
+    sb.ok(&["config", "set", "url", &format!("http://127.0.0.1:{port}")]);
+    let mut command = sb.ca();
+    command
+        .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+        .args(["--https", "127.0.0.1:0", "--hostname", "localhost"])
+        .env("CA_LOG", "info");
+    let mut ca = Server::spawn(command);
+    let url = format!("https://localhost:{}", ca.https_port);
+    let (status, report) = check(&sb, &[&url]);
+    assert_eq!(status, 0, "{report:#}");
+    let id = report["issued_here"].as_i64().unwrap().to_string();
+
+    // Revoking it says what it breaks and what happens next.
+    let out = sb.run(&["revoke", &id, "--reason", "keyCompromise"]);
+    assert!(out.status.success());
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains("warning: that is the HTTPS certificate `ca serve` presents")
+            && warned.contains("next start or reload"),
+        "{warned}"
+    );
+    let (status, report) = check(&sb, &[&url]);
+    assert_eq!(status, 1, "{report:#}");
+    for finding in findings(&report, "revoked") {
+        let fix = finding["fix"].as_str().unwrap();
+        assert!(fix.contains("`ca serve`'s own certificate"), "{fix}");
+        assert!(!fix.contains("ca renew"), "{fix}");
+    }
+
+    // A reload replaces it, and says so.
+    ca.signal("HUP");
+    let log = ca.wait_for_log("presenting a new HTTPS certificate");
+    assert!(log.contains("was revoked"), "{log}");
+    let (status, report) = check(&sb, &[&url]);
+    assert_eq!(status, 0, "{report:#}");
+    assert_ne!(report["issued_here"].as_i64().unwrap().to_string(), id);
+    assert!(ca.stop().success());
+}
+
+#[test]
+fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
+    let sb = ca_with_localhost(&[]);
+    let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let (_, report) = check(&sb, &[&url]);
+    let fix = finding(&report, "name-mismatch", "fail")["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        fix.contains("`ca issue 127.0.0.1 --allow-internal`"),
+        "{fix}"
+    );
+
+    let constrained = Sandbox::new();
+    constrained.init(&["--permit", "example.com"]);
+    let (_, report) = check(&constrained, &[&url]);
+    let mismatch = finding(&report, "name-mismatch", "fail");
+    assert!(
+        !mismatch["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ca issue"),
+        "{mismatch}"
+    );
 }

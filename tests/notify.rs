@@ -4,14 +4,15 @@
 //! settings.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server};
+use crate::util::{
+    Sandbox, Server, ca_with_localhost, free_port, id_of, spawn_listening, wait_listening,
+};
 
 /// `ca serve` on the sandbox, logging its notice rounds (quiet ones are at debug).
 fn serve(sb: &Sandbox) -> Server {
@@ -48,7 +49,12 @@ if len(sys.argv) > 4:
     def authenticate(server, session, envelope, mechanism, data):
         ok = isinstance(data, LoginPassword) and data.login == b"notifier" and data.password == b"pw s3cret"
         return AuthResult(success=ok)
-    kwargs = dict(tls_context=ctx, require_starttls=True, authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    kwargs = dict(authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    if len(sys.argv) > 5 and sys.argv[5] == "implicit":
+        # aiosmtpd counts only STARTTLS as TLS for AUTH: here every byte is in TLS.
+        kwargs.update(ssl_context=ctx, auth_require_tls=False)
+    else:
+        kwargs.update(tls_context=ctx, require_starttls=True)
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         name = os.path.join(out, "%d.eml" % time.time_ns())
@@ -57,7 +63,8 @@ class Handler:
             f.write("X-Envelope-To: " + ",".join(envelope.rcpt_tos) + "\n")
             f.write("X-Tls: " + ("yes" if session.ssl else "no") + "\n")
             f.write("X-From: " + str(message["From"]) + "\n")
-            f.write("X-Subject: " + " ".join(str(message["Subject"]).split()) + "\n\n")
+            f.write("X-Subject: " + " ".join(str(message["Subject"]).split()) + "\n")
+            f.write("X-Message-Id: " + str(message["Message-ID"]) + "\n\n")
             f.write(message.get_content())
         os.rename(name + ".tmp", name)
         return "250 OK"
@@ -96,7 +103,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn smtp(dir: &Path, port: u16, tls: Option<(&str, &str)>) -> Receiver {
+    /// aiosmtpd on `port`; with `tls` (certificate and key), STARTTLS and a login are
+    /// required, or with `implicit`, TLS from the first byte and a login.
+    fn smtp(dir: &Path, port: u16, tls: Option<(&str, &str)>, implicit: bool) -> Receiver {
         let out = dir.join(format!("mail-{port}"));
         std::fs::create_dir_all(&out).unwrap();
         let mut command = Command::new(python());
@@ -107,6 +116,9 @@ impl Receiver {
             .arg(port.to_string());
         if let Some((cert, key)) = tls {
             command.args([cert, key]);
+            if implicit {
+                command.arg("implicit");
+            }
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -125,19 +137,8 @@ impl Receiver {
     fn webhook(dir: &Path) -> Receiver {
         let out = dir.join("hook");
         std::fs::create_dir_all(&out).unwrap();
-        let mut child = Command::new("python3")
-            .args(["-c", WEBHOOK])
-            .arg(&out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("Python 3 runs the webhook");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().unwrap();
-        wait_listening(port);
+        let (child, port) =
+            spawn_listening(Command::new("python3").args(["-c", WEBHOOK]).arg(&out));
         Receiver { child, port, out }
     }
 
@@ -180,36 +181,6 @@ impl Drop for Receiver {
     }
 }
 
-fn wait_listening(port: u16) {
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nothing listens on port {port}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The id of the last row for `name`.
-fn id_of(sb: &Sandbox, name: &str) -> String {
-    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|row| row["names"][0] == name)
-        .map(|row| row["id"].as_i64().unwrap().to_string())
-        .unwrap()
-}
-
 /// A CA with certificates in each state: 5 days left (7-day window), 20 days (30-day
 /// window), 100 days (none), 5 days but renewed (`ca renew` keeps the lifetime: that renewal
 /// is then issued again for 100 days), 5 days but revoked. Returns the ids of the
@@ -217,38 +188,10 @@ fn id_of(sb: &Sandbox, name: &str) -> String {
 fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "later.example.com",
-        "--days",
-        "20",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "far.example.com",
-        "--days",
-        "100",
-        "--key",
-        "ecdsa-p256",
-    ]);
-    sb.ok(&[
-        "issue",
-        "renewed.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
+    issue_for_days(&sb, "later.example.com", "20");
+    issue_for_days(&sb, "far.example.com", "100");
+    issue_for_days(&sb, "renewed.example.com", "5");
     let renewed = id_of(&sb, "renewed.example.com");
     sb.ok(&["renew", &renewed, "--force"]);
     sb.ok(&[
@@ -260,19 +203,17 @@ fn ca_with_expiring_certificates() -> (Sandbox, String, String) {
         "ecdsa-p256",
         "--force",
     ]);
-    sb.ok(&[
-        "issue",
-        "revoked.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "revoked.example.com", "5");
     let revoked = id_of(&sb, "revoked.example.com");
     sb.ok(&["revoke", &revoked, "--reason", "superseded"]);
     let soon = id_of(&sb, "soon.example.com");
     let later = id_of(&sb, "later.example.com");
     (sb, soon, later)
+}
+
+/// `ca issue NAME --days DAYS` with a quick key.
+fn issue_for_days(sb: &Sandbox, name: &str, days: &str) {
+    sb.ok(&["issue", name, "--days", days, "--key", "ecdsa-p256"]);
 }
 
 fn subjects(messages: &[String]) -> Vec<String> {
@@ -291,7 +232,7 @@ fn subjects(messages: &[String]) -> Vec<String> {
 #[test]
 fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     let (sb, soon, later) = ca_with_expiring_certificates();
-    let smtp = Receiver::smtp(sb.path(), free_port(), None);
+    let smtp = Receiver::smtp(sb.path(), free_port(), None, false);
     let hook = Receiver::webhook(sb.path());
     let port = smtp.port.to_string();
     sb.ok(&["config", "set", "smtp-host", "127.0.0.1"]);
@@ -306,6 +247,12 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     ]);
     let hook_url = format!("http://127.0.0.1:{}/hooks/T0/token-123", hook.port);
     sb.ok(&["config", "set", "webhook", &hook_url]);
+    // The audit trail, which every administrator reads, holds its origin only.
+    let audit = sb.alter_log("SELECT detail FROM audit WHERE subject = 'webhook'");
+    assert!(
+        audit.contains(&format!("http://127.0.0.1:{}", hook.port)) && !audit.contains("token-123"),
+        "{audit}"
+    );
     let shown = sb.ok(&["config", "show"]);
     assert!(shown.contains("smtp-host        127.0.0.1"), "{shown}");
     assert!(
@@ -336,6 +283,14 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     );
     for message in &mail {
         assert!(message.contains("X-Envelope-To: admin@example.com,ops@example.net"));
+        let id = message
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Message-Id: "))
+            .unwrap();
+        assert!(
+            id.starts_with('<') && id.ends_with("@example.com>") && id.len() > 30,
+            "{message}"
+        );
         assert!(
             message.contains("X-From: Example CA <ca@example.com>"),
             "{message}"
@@ -403,14 +358,7 @@ fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
 fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "5",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    issue_for_days(&sb, "soon.example.com", "5");
     let port = free_port();
     sb.ok(&["config", "set", "smtp-host", "localhost"]);
     sb.ok(&["config", "set", "smtp-tls", "none"]);
@@ -434,7 +382,7 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
     assert!(status.contains("0 notices sent, 1 waiting"), "{status}");
 
     // The relay is back: the next round (here, at the next start) sends it, once.
-    let smtp = Receiver::smtp(sb.path(), port, None);
+    let smtp = Receiver::smtp(sb.path(), port, None, false);
     let mut server = serve(&sb);
     let mail = smtp.wait_for(1);
     server.wait_for_log("notice sent");
@@ -453,27 +401,13 @@ fn a_relay_that_is_down_loses_nothing_and_gets_the_notice_when_back() {
 
 #[test]
 fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_shown() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
-    sb.ok(&[
-        "issue",
-        "soon.example.com",
-        "--days",
-        "1",
-        "--key",
-        "ecdsa-p256",
-    ]);
+    let sb = ca_with_localhost(&[]);
+    issue_for_days(&sb, "soon.example.com", "1");
     let smtp = Receiver::smtp(
         sb.path(),
         free_port(),
         Some(("localhost-chain.pem", "localhost.key")),
+        false,
     );
     sb.ok(&["config", "set", "smtp-host", "localhost"]);
     sb.ok(&["config", "set", "smtp-port", &smtp.port.to_string()]);
@@ -486,14 +420,18 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
     // A password file that is missing: a clear error, nothing set.
     let missing = sb.refused(&["config", "set", "smtp-password", "nowhere.txt"]);
     assert!(
-        missing.contains("cannot read the SMTP password from nowhere.txt"),
+        missing.contains("cannot read the SMTP password: no such file"),
         "{missing}"
     );
     std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
     let out = sb.ok(&["config", "set", "smtp-password", "password.txt"]);
     assert!(!out.contains("s3cret"), "{out}");
-    assert!(out.contains("smtp-password    (set)"), "{out}");
-    assert!(out.contains("smtp-tls         starttls"), "{out}");
+    // Only the setting changed is shown.
+    assert_eq!(out.trim(), "smtp-password    (set)", "{out}");
+    assert!(
+        sb.ok(&["config", "show"])
+            .contains("smtp-tls         starttls")
+    );
     let out = sb.ok(&["notify", "test"]);
     assert!(
         out.contains("email    sent to admin@example.com via localhost:"),
@@ -541,6 +479,8 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
             "not an e-mail address",
         ),
         ("webhook", "http://hooks.example.com/x", "on this machine"),
+        ("webhook", "http://localhost./x", "on this machine"),
+        ("webhook", "http://LOCALHOST.:8080/x", "on this machine"),
         ("webhook", "ftp://hooks.example.com/", "scheme"),
         ("watch", "ftp://mail.example.com", "ftp"),
         ("notify-days", "0,7", "not a number of days"),
@@ -558,26 +498,23 @@ fn hostile_notice_settings_are_refused_with_a_reason() {
     let refused = sb.refused(&["notify", "test"]);
     assert!(refused.contains("no notice channel is set up"), "{refused}");
     // The password never comes from the command line: a value is a file's name.
+    // A password typed where its file's name goes is not repeated.
     let refused = sb.refused(&["config", "set", "smtp-password", "s3cret"]);
     assert!(
-        refused.contains("cannot read the SMTP password from s3cret"),
+        refused.contains("cannot read the SMTP password: no such file")
+            && !refused.contains("s3cret"),
         "{refused}"
     );
+    // Nor one typed after a mistyped key.
+    let refused = sb.refused(&["config", "set", "smtp-pasword", "s3cret"]);
+    assert!(!refused.contains("s3cret"), "{refused}");
     let shown = sb.ok(&["config", "show"]);
     assert!(shown.contains("smtp-password    (not set)"), "{shown}");
 }
 
 #[test]
 fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&[
-        "issue",
-        "localhost",
-        "--key",
-        "ecdsa-p256",
-        "--allow-internal",
-    ]);
+    let sb = ca_with_localhost(&[]);
     let hook = Receiver::webhook(sb.path());
     sb.ok(&[
         "config",
@@ -596,6 +533,13 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     let first: Value = serde_json::from_str(&posts[0]).unwrap();
     assert_eq!(first["kind"], "watch", "{first}");
     assert_eq!(first["verdict"], "fail", "{first}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("The first check of https://localhost:"),
+        "{first}"
+    );
     assert_eq!(first["url"], format!("https://localhost:{port}"));
 
     // Unchanged after a restart: nothing new.
@@ -628,6 +572,10 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     assert!(server.stop().success());
     let second: Value = serde_json::from_str(&posts[1]).unwrap();
     assert_eq!(second["previous"], "fail", "{second}");
+    assert!(
+        second["text"].as_str().unwrap().contains("(was fail)"),
+        "{second}"
+    );
     assert_ne!(second["verdict"], "fail", "{second}");
     assert!(
         second["findings"]
@@ -639,4 +587,197 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     );
     let _ = tls.kill();
     let _ = tls.wait();
+}
+
+/// A hostile SMTP server on 127.0.0.1 that prints its port, then answers every connection
+/// as `mode` says: `line`, an endless greeting line; `tls-line`, a proper greeting and
+/// STARTTLS (with the certificate and key given), then an endless line inside TLS; `echo`,
+/// a relay that refuses the login and echoes the AUTH command.
+const HOSTILE_SMTP: &str = r#"
+import socket, ssl, sys, threading
+mode = sys.argv[1]
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+print(srv.getsockname()[1], flush=True)
+def endless(conn, start):
+    conn.sendall(start)
+    chunk = b"A" * 65536
+    while True:
+        conn.sendall(chunk)
+def serve(conn):
+    try:
+        if mode == "line":
+            endless(conn, b"220-")
+        f = conn.makefile("rb")
+        conn.sendall(b"220 fake ESMTP\r\n")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            cmd = line.strip()
+            up = cmd.upper()
+            if up.startswith(b"EHLO") and mode == "tls-line" and isinstance(conn, ssl.SSLSocket):
+                endless(conn, b"250-")
+            elif up.startswith(b"EHLO"):
+                conn.sendall(b"250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif up.startswith(b"STARTTLS"):
+                conn.sendall(b"220 go ahead\r\n")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+                conn = ctx.wrap_socket(conn, server_side=True)
+                f = conn.makefile("rb")
+            elif up.startswith(b"AUTH"):
+                conn.sendall(b"535 5.7.8 Authentication failed for " + cmd + b"\r\n")
+            elif up.startswith(b"QUIT"):
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
+/// The hostile server, stopped on drop.
+struct Hostile {
+    child: Child,
+    port: u16,
+}
+
+impl Hostile {
+    fn start(dir: &Path, args: &[&str]) -> Hostile {
+        let (child, port) = spawn_listening(
+            Command::new("python3")
+                .current_dir(dir)
+                .args(["-c", HOSTILE_SMTP])
+                .args(args),
+        );
+        Hostile { child, port }
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sets up e-mail through `host:port`, with `tls`.
+fn mail_through(sb: &Sandbox, host: &str, port: u16, tls: &str) {
+    sb.ok(&["config", "set", "smtp-host", host]);
+    sb.ok(&["config", "set", "smtp-tls", tls]);
+    sb.ok(&["config", "set", "smtp-port", &port.to_string()]);
+    sb.ok(&["config", "set", "smtp-from", "ca@example.com"]);
+    sb.ok(&["config", "set", "smtp-to", "admin@example.com"]);
+}
+
+/// `ca notify test`, which must fail (exit 1) within 20 seconds: what it said.
+fn failed_test_notice(sb: &Sandbox) -> String {
+    let start = Instant::now();
+    let out = sb.run(&["notify", "test"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}: {said}",
+        start.elapsed()
+    );
+    said
+}
+
+#[test]
+fn a_relay_sending_an_endless_line_is_cut_off_in_the_test_and_in_the_server() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    issue_for_days(&sb, "soon.example.com", "5");
+    let hostile = Hostile::start(sb.path(), &["line"]);
+    mail_through(&sb, "127.0.0.1", hostile.port, "none");
+    let said = failed_test_notice(&sb);
+    assert!(
+        said.contains(&format!(
+            "the mail server 127.0.0.1:{} sent a reply line of more than 1024 bytes; notice not sent",
+            hostile.port
+        )),
+        "{said}"
+    );
+    let mut server = serve(&sb);
+    let log = server.wait_for_log("notice not sent");
+    assert!(server.stop().success());
+    assert!(
+        log.contains("sent a reply line of more than 1024 bytes"),
+        "{log}"
+    );
+    let status = sb.ok(&["notify", "show"]);
+    assert!(status.contains("0 notices sent, 1 waiting"), "{status}");
+}
+
+#[test]
+fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
+    let sb = ca_with_localhost(&[]);
+    let hostile = Hostile::start(
+        sb.path(),
+        &["tls-line", "localhost-chain.pem", "localhost.key"],
+    );
+    mail_through(&sb, "localhost", hostile.port, "starttls");
+    let said = failed_test_notice(&sb);
+    assert!(
+        said.contains(&format!(
+            "the mail server localhost:{} sent more than 256 KiB; notice not sent",
+            hostile.port
+        )),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_relay_echoing_the_login_in_its_refusal_does_not_put_the_password_in_the_log() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    issue_for_days(&sb, "soon.example.com", "5");
+    let hostile = Hostile::start(sb.path(), &["echo"]);
+    mail_through(&sb, "localhost", hostile.port, "none");
+    sb.ok(&["config", "set", "smtp-user", "notifier"]);
+    std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
+    sb.ok(&["config", "set", "smtp-password", "password.txt"]);
+    // What AUTH PLAIN sends: the user and password in base64.
+    let plain = "AG5vdGlmaWVyAHB3IHMzY3JldA==";
+    let said = failed_test_notice(&sb);
+    assert!(said.contains("permanent error (535)"), "{said}");
+    assert!(said.contains("Authentication failed"), "{said}");
+    assert!(!said.contains(plain) && !said.contains("s3cret"), "{said}");
+    let mut server = serve(&sb);
+    let log = server.wait_for_log("notice not sent");
+    assert!(server.stop().success());
+    assert!(log.contains("(535)"), "{log}");
+    assert!(!log.contains(plain) && !log.contains("s3cret"), "{log}");
+    let stored = sb.alter_log("SELECT last_error FROM notices");
+    assert!(stored.contains("(535)"), "{stored}");
+    assert!(!stored.contains(plain), "{stored}");
+}
+
+#[test]
+fn a_relay_with_tls_from_the_first_byte_takes_the_notice() {
+    let sb = ca_with_localhost(&[]);
+    let smtp = Receiver::smtp(
+        sb.path(),
+        free_port(),
+        Some(("localhost-chain.pem", "localhost.key")),
+        true,
+    );
+    mail_through(&sb, "localhost", smtp.port, "tls");
+    sb.ok(&["config", "set", "smtp-user", "notifier"]);
+    std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
+    sb.ok(&["config", "set", "smtp-password", "password.txt"]);
+    let out = sb.ok(&["notify", "test"]);
+    assert!(
+        out.contains("email    sent to admin@example.com via localhost:"),
+        "{out}"
+    );
+    assert!(subjects(&smtp.wait_for(1))[0].contains("Test notice"));
 }

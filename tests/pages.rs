@@ -364,6 +364,30 @@ fn metrics_answer_the_token_or_an_administrator_and_no_one_else() {
         StatusCode::UNAUTHORIZED
     );
 
+    // Wrong guesses from one address slow that address down, never the holder of the token.
+    sb.ok(&["config", "set", "metrics-token-file", "token"]);
+    let from = |addr: [u8; 4]| {
+        let root = std::fs::read(sb.data().join("root.crt")).unwrap();
+        Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&root).unwrap()])
+            .local_address(std::net::IpAddr::from(addr))
+            .build()
+            .unwrap()
+    };
+    let guesser = from([127, 0, 0, 2]);
+    let mut refused = Vec::new();
+    for _ in 0..6 {
+        refused.push(status(guesser.get(&url).bearer_auth(format!("{second}0"))));
+    }
+    assert!(
+        refused.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{refused:?}"
+    );
+    assert_eq!(
+        status(from([127, 0, 0, 3]).get(&url).bearer_auth(second)),
+        StatusCode::OK
+    );
+
     let log = server.log_text();
     assert!(!log.contains(token) && !log.contains(second), "{log}");
     let audit = sb.alter_log("SELECT detail FROM audit WHERE subject = 'metrics_token_sha256'");

@@ -536,3 +536,69 @@ pub fn client(sb: &Sandbox) -> reqwest::blocking::Client {
         .build()
         .unwrap()
 }
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on 127.0.0.1:`port` (5 seconds at most).
+pub fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Starts `command`, a server that prints the port it listens on as its first line, and
+/// waits until it listens.
+pub fn spawn_listening(command: &mut Command) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the test server starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    wait_listening(port);
+    (child, port)
+}
+
+/// The request id of the newest certificate whose first name is `name`.
+pub fn id_of(sb: &Sandbox, name: &str) -> String {
+    let rows: serde_json::Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|row| row["names"][0] == name)
+        .map(|row| row["id"].as_i64().unwrap().to_string())
+        .unwrap()
+}
+
+/// A CA whose data folder holds the sandbox's, and a leaf for `localhost` from it
+/// (`localhost.crt`, `localhost.key`, `localhost-chain.pem`).
+pub fn ca_with_localhost(extra: &[&str]) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.init(extra);
+    sb.ok(&[
+        "issue",
+        "localhost",
+        "--key",
+        "ecdsa-p256",
+        "--allow-internal",
+    ]);
+    sb.ok(&["root", "--out", "root.pem"]);
+    sb
+}

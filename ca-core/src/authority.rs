@@ -349,7 +349,14 @@ impl Authority {
             None if store.setting("policy").await?.is_some() => {
                 if !open.read_only {
                     store
-                        .set_settings("ca", &[(ROOT_FINGERPRINT, found)])
+                        .set_settings(
+                            "ca",
+                            &[(
+                                ROOT_FINGERPRINT,
+                                Some(found.as_str()),
+                                crate::store::Audit::Value,
+                            )],
+                        )
                         .await?;
                 }
             }
@@ -639,8 +646,10 @@ impl Authority {
 
     /// Changes a setting for this and every later process.
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
-        let row = setting.normalise(value)?;
-        self.store.set_settings(actor, &[row]).await?;
+        let (key, value) = setting.normalise(value)?;
+        self.store
+            .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
+            .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())
     }
@@ -648,7 +657,7 @@ impl Authority {
     /// Turns a setting off (or back to its default): the password of the SMTP relay, say.
     pub async fn clear_setting(&mut self, setting: Setting, actor: &str) -> Result<()> {
         self.store
-            .set_settings(actor, &[(setting.key(), String::new())])
+            .set_settings(actor, &[(setting.key(), None, setting.audit())])
             .await?;
         self.settings = Settings::read(&self.store).await?;
         Ok(())

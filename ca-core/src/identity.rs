@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use crate::authority::Authority;
-use crate::certificate::pem_certificates;
+use crate::certificate::{SerialNumber, pem_certificates};
 use crate::error::{Error, Result};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
 use crate::issue::IssueRequest;
@@ -30,6 +30,8 @@ pub struct ServerIdentity {
     /// PKCS#8 DER.
     pub key: Vec<u8>,
     pub not_after: OffsetDateTime,
+    /// The leaf's serial number.
+    pub serial: SerialNumber,
 }
 
 impl std::fmt::Debug for ServerIdentity {
@@ -53,13 +55,35 @@ impl Authority {
         let reserved = wanted.join(" ");
         if self.current_settings().await?.server_names != checked {
             self.store()
-                .set_settings("ca serve", &[(crate::settings::SERVER_NAMES, reserved)])
+                .set_settings(
+                    "ca serve",
+                    &[(
+                        crate::settings::SERVER_NAMES,
+                        Some(reserved.as_str()),
+                        crate::store::Audit::Value,
+                    )],
+                )
                 .await?;
         }
         if let Some(identity) = self.stored_identity(&wanted)
             && identity.not_after - OffsetDateTime::now_utc() > RENEW_BEFORE
         {
-            return Ok(identity);
+            match self.store().issuance_by_serial(&identity.serial).await {
+                Ok(row)
+                    if row
+                        .certificate
+                        .as_ref()
+                        .is_some_and(|c| c.revocation.is_some()) =>
+                {
+                    tracing::warn!(
+                        id = row.id.get(),
+                        serial = %identity.serial,
+                        "the server's HTTPS certificate was revoked: a new one is issued in its place"
+                    );
+                }
+                Ok(_) | Err(Error::NotFound(_)) => return Ok(identity),
+                Err(err) => return Err(err),
+            }
         }
         let issued = self
             .issue(IssueRequest {
@@ -97,7 +121,28 @@ impl Authority {
                 .collect(),
             key: private.pkcs8_der().to_vec(),
             not_after,
+            serial: issued
+                .issuance
+                .certificate
+                .as_ref()
+                .map(|c| c.serial.clone())
+                .ok_or_else(|| Error::Crypto("the server certificate has no serial".into()))?,
         })
+    }
+
+    /// True when the certificate with `serial` is the one the CA's own web server keeps in
+    /// the data folder and presents.
+    pub fn is_server_identity(&self, serial: &SerialNumber) -> bool {
+        fs::read(self.dir().join(SERVER_CERT))
+            .ok()
+            .and_then(|pem| pem_certificates(&pem))
+            .and_then(|chain| chain.into_iter().next())
+            .and_then(|leaf| {
+                x509_parser::parse_x509_certificate(&leaf)
+                    .ok()
+                    .and_then(|(_, cert)| SerialNumber::from_bytes(cert.raw_serial()).ok())
+            })
+            .is_some_and(|stored| &stored == serial)
     }
 
     fn stored_identity(&self, wanted: &[String]) -> Option<ServerIdentity> {
@@ -121,6 +166,7 @@ impl Authority {
         let key = key::decode_pkcs8_pem(&key_pem, None, &key_path).ok()?;
         Some(ServerIdentity {
             not_after: cert.validity().not_after.to_datetime(),
+            serial: SerialNumber::from_bytes(cert.raw_serial()).ok()?,
             chain,
             key,
         })
@@ -152,11 +198,32 @@ mod tests {
             renamed.chain[0], first.chain[0],
             "new names, new certificate"
         );
+        assert!(authority.is_server_identity(&renamed.serial));
+        assert!(!authority.is_server_identity(&first.serial));
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &fs::metadata(dir.path().join(SERVER_KEY))
                 .unwrap()
                 .permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_identity_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
+        let names: Vec<SubjectName> = vec!["localhost".parse().unwrap()];
+        let first = authority.server_identity(&names).await.unwrap();
+        let row = authority
+            .find(&crate::CertificateRef::Serial(first.serial.clone()))
+            .await
+            .unwrap();
+        authority
+            .revoke(row.id, crate::RevocationReason::KeyCompromise, "test")
+            .await
+            .unwrap();
+        let again = authority.server_identity(&names).await.unwrap();
+        assert_ne!(again.serial, first.serial);
+        assert!(authority.is_server_identity(&again.serial));
     }
 }

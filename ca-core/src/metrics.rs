@@ -106,7 +106,10 @@ impl Authority {
     pub async fn set_metrics_token(&self, token: Option<&MetricsToken>, actor: &str) -> Result<()> {
         let digest = token.map(MetricsToken::digest);
         self.store()
-            .set_hidden_setting(actor, TOKEN_DIGEST, digest.as_deref())
+            .set_settings(
+                actor,
+                &[(TOKEN_DIGEST, digest.as_deref(), crate::store::Audit::Hidden)],
+            )
             .await
     }
 

@@ -7,7 +7,7 @@ pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
 use crate::name::{DnsName, SubjectName};
-use crate::store::Store;
+use crate::store::{Audit, Store};
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
 pub const DEFAULT_CRL_DAYS: u32 = 7;
@@ -196,6 +196,15 @@ impl Setting {
         }
     }
 
+    /// How a change of the setting is written into the audit trail.
+    pub fn audit(self) -> Audit {
+        match self {
+            Setting::SmtpPassword | Setting::MetricsTokenFile => Audit::Hidden,
+            Setting::Webhook => Audit::Origin,
+            _ => Audit::Value,
+        }
+    }
+
     /// True for a setting of the notices: `Authority::set_notice_setting` checks and sets
     /// those (notify/config.rs reads them).
     pub fn is_notice(self) -> bool {
@@ -258,17 +267,8 @@ impl Setting {
                     })?
                     .to_string(),
             },
-            Setting::NotifyDays
-            | Setting::NotifyInterval
-            | Setting::SmtpHost
-            | Setting::SmtpPort
-            | Setting::SmtpTls
-            | Setting::SmtpUser
-            | Setting::SmtpPassword
-            | Setting::SmtpFrom
-            | Setting::SmtpTo
-            | Setting::Webhook
-            | Setting::Watch => {
+            // The notice settings (`is_notice`).
+            _ => {
                 return Err(Error::InvalidInput(format!(
                     "{self} is a notice setting, set with the notices' own checks"
                 )));
@@ -461,6 +461,29 @@ fn check_url(url: &str) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_audit_trail_holds_no_secret() {
+        use crate::store::audited;
+        assert_eq!(
+            audited(Setting::SmtpPassword.audit(), Some("pw s3cret")),
+            "(changed)"
+        );
+        assert_eq!(
+            audited(Setting::MetricsTokenFile.audit(), Some("ab12")),
+            "(changed)"
+        );
+        assert_eq!(
+            audited(
+                Setting::Webhook.audit(),
+                Some("https://u:pw@hooks.example.com:8443/T0/token?k=v")
+            ),
+            "https://hooks.example.com:8443 (the rest not shown)"
+        );
+        assert_eq!(audited(Setting::Webhook.audit(), Some("")), "");
+        assert_eq!(audited(Setting::Policy.audit(), Some("auto")), "auto");
+        assert_eq!(audited(Audit::Hidden, None), "removed");
+    }
 
     fn names(texts: &[&str]) -> Vec<SubjectName> {
         texts.iter().map(|t| t.parse().unwrap()).collect()

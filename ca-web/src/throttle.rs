@@ -179,6 +179,25 @@ impl Throttle {
         by_addr.max(by_name)
     }
 
+    /// How long `addr` must wait before its next attempt at a secret that is no one's (the
+    /// metrics token): only its own failures count, so wrong guesses from elsewhere never
+    /// lock out the holder of the secret.
+    pub(crate) fn wait_from(&self, addr: IpAddr) -> Option<Duration> {
+        let now = Instant::now();
+        let tables = self.tables.lock().ok()?;
+        tables
+            .by_addr
+            .get(&client(addr), now)
+            .and_then(|f| f.wait(now, MAX_DELAY))
+    }
+
+    /// Records a failed attempt of `addr` at a secret that is no one's (see [`Self::wait_from`]).
+    pub(crate) fn failed_from(&self, addr: IpAddr) {
+        if let Ok(mut tables) = self.tables.lock() {
+            tables.by_addr.fail(&client(addr), Instant::now());
+        }
+    }
+
     /// A place for an attempt of `addr` in its address's line for the argon2 check, held
     /// until the returned guard is dropped; `None` when `MAX_QUEUED` attempts of that address
     /// wait already (or the throttle cannot tell). [`Queued::turn`] waits for the front.

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ca_core::identity::SERVER_REQUESTER;
 use ca_core::probe::{self, Finding, Report, Target, Trust, Verdict};
 use ca_core::{Authority, Choice};
 use serde_json::{Value, json};
@@ -60,22 +61,21 @@ async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()>
         step_timeout: step,
         deadline: step * 6,
     };
+    let mut advice = Advice::default();
     let (report, trust) = if let Some(file) = &args.root {
         let trust = Trust::given(roots_in(file)?, format!("the root in {}", file.display()));
         (probe::check(target, &trust, options).await, trust)
     } else if Authority::exists(data) {
         let authority = crate::cmd::open_read(data).await?;
         let trust = Trust::of_ca(&authority);
-        (authority.check_server(target, options).await, trust)
+        let report = authority.check_server(target, options).await;
+        advice = Advice::of_ca(&authority, target, &report).await?;
+        (report, trust)
     } else {
         let trust = Trust::system_only();
         (probe::check(target, &trust, options).await, trust)
     };
-    let advice = Advice {
-        target,
-        trust: &trust,
-        report: &report,
-    };
+    advice.trust_store_only = trust.roots.is_empty();
     if args.json {
         say!(
             "{}",
@@ -153,7 +153,7 @@ fn label(verdict: Verdict) -> &'static str {
 }
 
 /// The finding's line: the fact, then the fix with the command that carries it out here.
-fn line(finding: &Finding, advice: &Advice<'_>) -> String {
+fn line(finding: &Finding, advice: &Advice) -> String {
     let mut text = finding.fact.clone();
     if let Some(fix) = &finding.fix {
         text.push_str(" Fix: ");
@@ -166,32 +166,72 @@ fn line(finding: &Finding, advice: &Advice<'_>) -> String {
     text
 }
 
-/// What the command line adds to a fix: the `ca` command that does it.
-struct Advice<'a> {
-    target: &'a Target,
-    trust: &'a Trust,
-    report: &'a Report,
+/// What the command line adds to a fix: the `ca` command that does it, when it would work.
+#[derive(Default)]
+struct Advice {
+    /// The command that issues a certificate for the host, when this CA may.
+    issue: Option<String>,
+    /// What replaces the certificate, when this CA issued it.
+    replace: Option<String>,
+    /// Whether the chain was judged against this CA's root (so `ca serve` is the fix for
+    /// revocation that cannot be fetched).
+    this_ca: bool,
+    trust_store_only: bool,
 }
 
-impl Advice<'_> {
-    fn for_finding(&self, finding: &Finding) -> Option<String> {
-        let host = &self.target.host;
-        let here = self.report.issued_here;
-        match finding.code {
-            "name-mismatch" | "no-san" if self.trust.this_ca => {
-                Some(format!("With this CA: `ca issue {host}`."))
+impl Advice {
+    /// The advice of the CA in the data folder: `ca issue` only for a name its policy and
+    /// name constraints accept; for a certificate it issued, `ca renew`, or for `ca serve`'s
+    /// own, the restart or reload that makes a new one.
+    async fn of_ca(
+        authority: &Authority,
+        target: &Target,
+        report: &Report,
+    ) -> anyhow::Result<Self> {
+        let host = &target.host;
+        let names = std::slice::from_ref(host);
+        let issue = if authority.check_names(names, false).is_ok() {
+            Some(format!("With this CA: `ca issue {host}`."))
+        } else if authority.check_names(names, true).is_ok() {
+            Some(format!(
+                "With this CA: `ca issue {host} --allow-internal` ({host} is an internal name)."
+            ))
+        } else {
+            None
+        };
+        let replace = match report.issued_here {
+            Some(id) if authority.request(id).await?.requester == SERVER_REQUESTER => {
+                Some(format!(
+                    "This is `ca serve`'s own certificate (number {id}): restart the server, or reload it (`systemctl reload ca` or SIGHUP), and it makes and presents a new one."
+                ))
             }
+            Some(id) => Some(format!(
+                "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
+            )),
+            None => None,
+        };
+        Ok(Advice {
+            issue,
+            replace,
+            this_ca: true,
+            trust_store_only: false,
+        })
+    }
+
+    fn for_finding(&self, finding: &Finding) -> Option<String> {
+        match finding.code {
+            "name-mismatch" | "no-san" => self.issue.clone(),
             "expired" | "expires-soon" | "revoked" | "validity-too-long" | "weak-key"
-            | "sha1" => here.map(|id| format!("This CA issued it: `ca renew {id}`.")),
+            | "sha1" => self.replace.clone(),
             "unknown-issuer" | "untrusted-root" | "self-signed" | "chain-incomplete"
-                if self.trust.roots.is_empty() =>
+                if self.trust_store_only =>
             {
                 Some(
                     "Judged against this machine's trust store only: pass --root FILE with the root your clients trust, or run the check where the CA's data folder is (--data DIR)."
                         .to_owned(),
                 )
             }
-            "revocation-unreachable" if self.trust.this_ca => Some(
+            "revocation-unreachable" if self.this_ca => Some(
                 "`ca serve` answers the CRL and OCSP at the CA's public URL (`ca config show`): it must run, and be reachable there."
                     .to_owned(),
             ),
@@ -201,7 +241,7 @@ impl Advice<'_> {
 }
 
 /// The report as JSON: the same findings, each with its topic, verdict, code, fact and fix.
-fn report_json(report: &Report, trust: &Trust, advice: &Advice<'_>) -> Value {
+fn report_json(report: &Report, trust: &Trust, advice: &Advice) -> Value {
     use ca_core::display::rfc3339;
     let target = &report.target;
     json!({

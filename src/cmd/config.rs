@@ -71,62 +71,85 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             authority
         }
     };
+    let mut lines = Vec::new();
     let settings = authority.settings();
-    say!(
+    lines.push(format!(
         "url       {}",
         settings
             .url
             .as_deref()
             .unwrap_or("(none: certificates carry no CRL or AIA links)")
-    );
-    say!("policy    {}", settings.policy);
-    say!("crl-days  {}", settings.crl_days);
+    ));
+    lines.push(format!("policy    {}", settings.policy));
+    lines.push(format!("crl-days  {}", settings.crl_days));
     let acme = &settings.acme;
-    say!(
+    lines.push(format!(
         "acme            {}",
         if acme.enabled { "on" } else { "off" }
-    );
-    say!(
+    ));
+    lines.push(format!(
         "acme-eab        {}",
         if acme.eab_required {
             "required"
         } else {
             "optional"
         }
-    );
+    ));
     let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
-    say!(
+    lines.push(format!(
         "acme-domains    {}",
         if domains.is_empty() {
             "(any)".to_owned()
         } else {
             domains.join(",")
         }
-    );
-    say!("acme-days       {}", acme.days);
-    say!("acme-http-port  {}", acme.http_port);
-    say!("acme-tls-port   {}", acme.tls_port);
-    say!(
+    ));
+    lines.push(format!("acme-days       {}", acme.days));
+    lines.push(format!("acme-http-port  {}", acme.http_port));
+    lines.push(format!("acme-tls-port   {}", acme.tls_port));
+    lines.push(format!(
         "acme-dns        {}",
         acme.dns
             .map_or_else(|| "system".to_owned(), |d| d.to_string())
-    );
-    say!(
+    ));
+    lines.push(format!(
         "metrics-token    {}",
         if authority.has_metrics_token().await? {
             "set (only its SHA-256 is kept)"
         } else {
             "(none: /metrics answers administrators only)"
         }
-    );
-    show_notices(&authority).await
+    ));
+    show_notices(&authority, &mut lines).await?;
+    let changed = match &command {
+        Command::Show => None,
+        Command::Set {
+            key: Setting::MetricsTokenFile,
+            ..
+        } => Some("metrics-token"),
+        Command::Set { key, .. } => Some(ca_core::Choice::name(*key)),
+    };
+    // After a change, only the setting changed (and, for e-mail, what it still lacks).
+    let shown = |line: &&String| {
+        changed.is_none_or(|name| {
+            line.split_whitespace().next() == Some(name)
+                || (name.starts_with("smtp-") && line.trim_start().starts_with("(e-mail"))
+        })
+    };
+    for line in lines.iter().filter(shown) {
+        say!("{line}");
+    }
+    Ok(())
 }
 
 /// The notice settings; the password only as set or not.
-async fn show_notices(authority: &ca_core::Authority) -> anyhow::Result<()> {
+async fn show_notices(
+    authority: &ca_core::Authority,
+    lines: &mut Vec<String>,
+) -> anyhow::Result<()> {
     let notify = authority.notify_settings().await?;
     let none = |what: &str| format!("({what})");
-    say!(
+    lines.push(format!(
         "notify-days      {}",
         if notify.days.is_empty() {
             "off".to_owned()
@@ -138,49 +161,49 @@ async fn show_notices(authority: &ca_core::Authority) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(",")
         }
-    );
-    say!("notify-interval  {} minutes", notify.interval);
+    ));
+    lines.push(format!("notify-interval  {} minutes", notify.interval));
     let smtp = &notify.smtp;
-    say!(
+    lines.push(format!(
         "smtp-host        {}",
         smtp.host
             .as_ref()
             .map_or_else(|| none("none: no e-mail"), ToString::to_string)
-    );
-    say!("smtp-port        {}", smtp.port());
-    say!("smtp-tls         {}", smtp.security);
-    say!(
+    ));
+    lines.push(format!("smtp-port        {}", smtp.port()));
+    lines.push(format!("smtp-tls         {}", smtp.security));
+    lines.push(format!(
         "smtp-user        {}",
         smtp.user.clone().unwrap_or_else(|| none("none: no login"))
-    );
-    say!(
+    ));
+    lines.push(format!(
         "smtp-password    {}",
         if smtp.password.is_some() {
             "(set)"
         } else {
             "(not set)"
         }
-    );
-    say!(
+    ));
+    lines.push(format!(
         "smtp-from        {}",
         smtp.from.clone().unwrap_or_else(|| none("not set"))
-    );
-    say!(
+    ));
+    lines.push(format!(
         "smtp-to          {}",
         if smtp.to.is_empty() {
             none("not set")
         } else {
             smtp.to.join(",")
         }
-    );
-    say!(
+    ));
+    lines.push(format!(
         "webhook          {}",
         notify
             .webhook
             .as_ref()
             .map_or_else(|| none("none"), ToString::to_string)
-    );
-    say!(
+    ));
+    lines.push(format!(
         "watch            {}",
         if notify.watch.is_empty() {
             none("none")
@@ -192,15 +215,15 @@ async fn show_notices(authority: &ca_core::Authority) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(",")
         }
-    );
+    ));
     if smtp.host.is_some() {
         let missing = smtp.missing();
         if !missing.is_empty() {
-            say!(
+            lines.push(format!(
                 "  (e-mail notices wait until {} {} set)",
                 missing.join(" and "),
                 if missing.len() == 1 { "is" } else { "are" }
-            );
+            ));
         }
     }
     Ok(())

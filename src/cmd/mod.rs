@@ -153,7 +153,15 @@ pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Reads a password from FILE or standard input (`-`): the first line, without its line end.
+/// A FILE that does not exist is not named in the refusal: it may be the password itself,
+/// typed where its file's name was asked for.
 pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
+    if path != Path::new("-") && !path.exists() {
+        return Err(Refused(format!(
+            "cannot read the {what}: no such file (give the name of a file that holds it, or - for standard input, never the {what} itself; what was given is not repeated here)"
+        ))
+        .into());
+    }
     let bytes = read_input(path, what)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Refused(format!(

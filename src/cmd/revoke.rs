@@ -33,6 +33,10 @@ pub(crate) struct CrlArgs {
 pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     let row = authority.find(&args.id).await?;
+    let serves = row
+        .certificate
+        .as_ref()
+        .is_some_and(|c| authority.is_server_identity(&c.serial));
     let revoked = authority
         .revoke(row.id, args.reason, &crate::cmd::actor())
         .await?;
@@ -52,6 +56,14 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
             .map(|r| when(r.revoked_at))
             .unwrap_or_default()
     );
+    if serves {
+        eprintln!(
+            "ca: warning: that is the HTTPS certificate `ca serve` presents (from {}). Clients that check revocation now refuse the server's pages, ACME and downloads. The server issues itself a new one at its next start or reload (`systemctl reload ca`, or SIGHUP), or within 6 hours; do that now.",
+            authority.dir().display()
+        );
+    } else if revoked.requester == ca_core::identity::SERVER_REQUESTER {
+        say!("That was an earlier HTTPS certificate of `ca serve`'s; it presents another now.");
+    }
     if revoked.requester == ca_core::responder::RESPONDER_REQUESTER {
         say!(
             "That was the OCSP responder's certificate: the responder makes a new one when next asked."

@@ -90,7 +90,7 @@ impl fmt::Display for SmtpSecurity {
 
 /// The SMTP relay's password: never shown, never logged.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SmtpPassword(String);
+pub struct SmtpPassword(pub(super) String);
 
 impl SmtpPassword {
     pub(crate) fn reveal(&self) -> &str {
@@ -534,9 +534,12 @@ fn parse_webhook(text: &str) -> Result<WebhookUrl> {
             shorten_url(text)
         )));
     };
+    // `localhost.` is a name in the DNS, which may answer anything: only `localhost` (from
+    // /etc/hosts) and loopback addresses are this machine.
+    let fully_qualified = url.host_str().is_some_and(|h| h.ends_with('.'));
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&host) => {}
+        "http" if is_loopback(&host) && !fully_qualified => {}
         "http" => {
             return Err(Error::InvalidInput(format!(
                 "a webhook over plain http:// must be on this machine, not {host}: notices would cross the network in the clear; give its https:// URL"

@@ -15,6 +15,8 @@ mod webhook;
 
 use std::fmt::Write as _;
 
+use futures_util::StreamExt as _;
+
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -34,6 +36,8 @@ const LEASE: i64 = 600;
 const PER_ROUND: i64 = 200;
 /// A watched server is checked again once a day.
 const WATCH_EVERY: i64 = 86_400;
+/// The most watched servers checked at once.
+const WATCH_AT_ONCE: usize = 8;
 
 /// Which watched servers a round checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +98,9 @@ impl Authority {
             };
             config::check_security(host.as_deref(), tls.as_deref())?;
         }
-        self.store().set_settings(actor, &[(key, value)]).await
+        self.store()
+            .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
+            .await
     }
 
     /// How many notices wait to be sent, and how many were sent.
@@ -297,15 +303,26 @@ impl Authority {
             Watch::All => Vec::new(),
             Watch::Due => self.store().watched_since(now - WATCH_EVERY).await?,
         };
-        let mut checked = 0;
+        // The checks run side by side (each bounded in time by `Options`), a few at once;
+        // their outcomes are recorded one by one.
+        let due: Vec<Target> = settings
+            .watch
+            .iter()
+            .filter(|target| !recent.contains(&target.to_string()))
+            .cloned()
+            .collect();
+        let reports: Vec<(Target, Report)> = futures_util::stream::iter(due)
+            .map(|target| async move {
+                let report = self.check_server(&target, Options::default()).await;
+                (target, report)
+            })
+            .buffered(WATCH_AT_ONCE)
+            .collect()
+            .await;
+        let checked = reports.len();
         let mut recorded = 0;
-        for target in &settings.watch {
+        for (target, report) in reports {
             let url = target.to_string();
-            if recent.contains(&url) {
-                continue;
-            }
-            let report = self.check_server(target, Options::default()).await;
-            checked += 1;
             let verdict = report.verdict().name();
             let codes = codes(&report);
             let last = self.store().watched_server(&url).await?;
@@ -321,7 +338,7 @@ impl Authority {
                         format!("watch {url} {}", last.as_ref().map_or(0, |l| l.changes + 1));
                     recorded += self
                         .record_watch_notice(
-                            target,
+                            &target,
                             &report,
                             last.map(|l| l.verdict),
                             &about,
@@ -355,14 +372,16 @@ impl Authority {
             Verdict::Note | Verdict::Ok => "clients connect",
         };
         let subject = format!("[{ca}] {target}: {summary}");
-        let mut body = format!(
-            "The check of {target} changed: it is now {}{}.\n\n",
-            verdict.name(),
-            before
-                .as_deref()
-                .map(|b| format!(" (was {b})"))
-                .unwrap_or_default()
-        );
+        let mut body = match before.as_deref() {
+            Some(before) => format!(
+                "The check of {target} changed: it is now {} (was {before}).\n\n",
+                verdict.name()
+            ),
+            None => format!(
+                "The first check of {target} since it is watched: it is {}.\n\n",
+                verdict.name()
+            ),
+        };
         for finding in &report.findings {
             let _ = writeln!(body, "{:<5} {}", finding.verdict.name(), finding.fact);
             if let Some(fix) = &finding.fix {

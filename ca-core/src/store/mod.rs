@@ -62,6 +62,9 @@ pub use records::{
     RESPONDER_REQUESTER, Refusal, RequestId, RequestSource, SERVER_REQUESTER, Status, UserRecord,
 };
 pub use roles::RoleName;
+pub use settings::Audit;
+#[cfg(test)]
+pub(crate) use settings::audited;
 pub use tallies::LogCounts;
 
 /// How long a SQLite writer waits for another process's transaction before giving up.

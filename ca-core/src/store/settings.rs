@@ -83,22 +83,40 @@ impl Store {
         if used != 0 {
             return Ok(Some("not recorded".into()));
         }
-        write_settings(&mut tx, actor, pairs).await?;
+        let pairs: Vec<(&str, Option<&str>, Audit)> = pairs
+            .iter()
+            .map(|(key, value)| (*key, Some(value.as_str()), Audit::Value))
+            .collect();
+        write_settings(&mut tx, actor, &pairs).await?;
         audit::record(&mut tx, actor, "init", subject, detail).await?;
         tx.commit().await?;
         Ok(None)
     }
 
-    /// Sets (or with `None` removes) a setting that must not be shown: the audit trail records
-    /// that it changed, never its value.
+    /// Sets (or, with `None`, removes) several settings at once, and records each change in
+    /// the audit trail as its setting asks ([`Audit`]: a secret as changed, a URL as its
+    /// origin, anything else as it is).
     #[instrument(skip_all)]
-    pub async fn set_hidden_setting(
+    pub async fn set_settings(
         &self,
         actor: &str,
-        key: &str,
-        value: Option<&str>,
+        pairs: &[(&str, Option<&str>, Audit)],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        write_settings(&mut tx, actor, pairs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sets (or removes) each of `pairs` and records it in the audit trail, inside the caller's
+/// transaction.
+async fn write_settings(
+    tx: &mut AnyConnection,
+    actor: &str,
+    pairs: &[(&str, Option<&str>, Audit)],
+) -> Result<()> {
+    for (key, value, how) in pairs {
         match value {
             Some(value) => {
                 sqlx::query(
@@ -109,52 +127,49 @@ impl Store {
                 .bind(value)
                 .execute(&mut *tx)
                 .await?;
-                audit::record(&mut tx, actor, "setting", key, "a new value (not shown)").await?;
             }
             None => {
                 sqlx::query("DELETE FROM settings WHERE key = $1")
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
-                audit::record(&mut tx, actor, "setting", key, "removed").await?;
             }
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Sets several settings at once, and records the change in the audit trail.
-    #[instrument(skip_all)]
-    pub async fn set_settings(&self, actor: &str, pairs: &[(&str, String)]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        write_settings(&mut tx, actor, pairs).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Sets each of `pairs` and records it in the audit trail, inside the caller's transaction.
-async fn write_settings(
-    tx: &mut AnyConnection,
-    actor: &str,
-    pairs: &[(&str, String)],
-) -> Result<()> {
-    for (key, value) in pairs {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-        // A secret is recorded as changed, never as what it became.
-        let shown = if key.ends_with("password") {
-            "(changed)"
-        } else {
-            value.as_str()
-        };
-        audit::record(tx, actor, "setting", key, shown).await?;
+        let shown = audited(*how, *value);
+        audit::record(tx, actor, "setting", key, &shown).await?;
     }
     Ok(())
+}
+
+/// How a change of a setting is written into the audit trail, which every administrator
+/// reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audit {
+    /// As it is.
+    Value,
+    /// A URL, as its scheme, host and port only: its path or user may hold a secret.
+    Origin,
+    /// Only that it changed: a password, a token.
+    Hidden,
+}
+
+/// What the audit trail says a setting became; `None`: it was removed.
+pub(crate) fn audited(audit: Audit, value: Option<&str>) -> String {
+    let Some(value) = value else {
+        return "removed".to_owned();
+    };
+    match audit {
+        Audit::Value => value.to_owned(),
+        Audit::Hidden => "(changed)".to_owned(),
+        Audit::Origin if value.is_empty() => String::new(),
+        Audit::Origin => url::Url::parse(value).map_or_else(
+            |_| "(changed)".to_owned(),
+            |url| {
+                format!(
+                    "{} (the rest not shown)",
+                    url.origin().ascii_serialization()
+                )
+            },
+        ),
+    }
 }

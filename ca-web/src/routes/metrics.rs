@@ -13,9 +13,6 @@ use crate::auth::{Caller, Peer};
 use crate::error::WebError;
 use crate::state::AppState;
 
-/// The name failed token attempts are throttled under, beside users' names.
-const TOKEN_ATTEMPTS: &str = "metrics token";
-
 pub(crate) async fn get(State(state): State<AppState>, mut parts: Parts) -> Response {
     match authorise(&state, &mut parts).await {
         Ok(()) => expose(&state)
@@ -59,14 +56,13 @@ async fn authorise(state: &AppState, parts: &mut Parts) -> Result<(), WebError> 
         return Err(WebError::InsecureCredentials);
     }
     let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
-    if let Some(wait) = state.throttle.wait(TOKEN_ATTEMPTS, addr) {
+    if let Some(wait) = state.throttle.wait_from(addr) {
         return Err(WebError::TooManyAttempts(wait));
     }
     if state.authority.is_metrics_token(&token).await? {
-        state.throttle.succeeded(TOKEN_ATTEMPTS, addr);
         Ok(())
     } else {
-        state.throttle.failed(TOKEN_ATTEMPTS, addr);
+        state.throttle.failed_from(addr);
         tracing::warn!(%addr, "wrong metrics token");
         Err(WebError::Unauthorized)
     }
