@@ -327,16 +327,19 @@ async fn settings_and_users_states_follow_every_commit() {
     };
     assert_eq!(value(&store).await, None);
     store
-        .set_settings("tester", &[("x", "1".into())])
+        .set_settings("tester", &[("x", Some("1"), Audit::Value)])
         .await
         .unwrap();
     assert_eq!(value(&store).await.as_deref(), Some("1"));
     store
-        .set_hidden_setting("tester", "x", Some("2"))
+        .set_settings("tester", &[("x", Some("2"), Audit::Hidden)])
         .await
         .unwrap();
     assert_eq!(value(&store).await.as_deref(), Some("2"));
-    store.set_hidden_setting("tester", "x", None).await.unwrap();
+    store
+        .set_settings("tester", &[("x", None, Audit::Hidden)])
+        .await
+        .unwrap();
     assert_eq!(value(&store).await, None);
     // An issuance (the writer's own connection) in between changes nothing read.
     let sample = Sample::new("3a", "a.example.com", days(30));
@@ -346,7 +349,7 @@ async fn settings_and_users_states_follow_every_commit() {
     // Another process's commits are read too.
     let other = open(&dir, 1).await;
     other
-        .set_settings("tester", &[("x", "3".into())])
+        .set_settings("tester", &[("x", Some("3"), Audit::Value)])
         .await
         .unwrap();
     assert_eq!(value(&store).await.as_deref(), Some("3"));
