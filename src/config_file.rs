@@ -100,6 +100,7 @@ impl ConfigFile {
     /// Reads and checks the file at `path`; a refusal (exit status 2) names the line.
     pub(crate) fn read(path: &Path, reader: Reader) -> anyhow::Result<ConfigFile> {
         use std::io::Read;
+        refuse_unsafe_file(path, reader)?;
         let mut bytes = Vec::new();
         std::fs::File::open(path)
             .and_then(|file| file.take(MAX_SIZE + 1).read_to_end(&mut bytes))
@@ -131,7 +132,7 @@ impl ConfigFile {
                 "the configuration file {} is refused at line {}: {}; correct that line, or leave the key out for its default",
                 path.display(),
                 invalid.line,
-                printable(&invalid.reason)
+                printable(&without_passwords(&invalid.reason))
             ))
             .into()
         })
@@ -206,6 +207,74 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// Refuses a configuration file that other users could change (it names the database the CA
+/// trusts, and where its data lives), as sshd refuses such files: writable by others, by a
+/// group other than root's, or owned by someone other than root or the user reading it. A
+/// pipe is refused before it is opened (opening one waits for a writer for ever). Devices
+/// (`/dev/null`, an empty configuration) are read as they are.
+fn refuse_unsafe_file(path: &Path, reader: Reader) -> anyhow::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(meta) = std::fs::metadata(path) else {
+        // Not there or not reachable: the read that follows says so.
+        return Ok(());
+    };
+    let kind = meta.file_type();
+    if kind.is_fifo() || kind.is_socket() {
+        return Err(Refused(format!(
+            "{} is a pipe or a socket, not a configuration file: {}",
+            path.display(),
+            reader.elsewhere()
+        ))
+        .into());
+    }
+    if !kind.is_file() {
+        return Ok(());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let mode = meta.mode() & 0o7777;
+    let others_write = mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != 0);
+    let foreign = meta.uid() != 0 && meta.uid() != me;
+    if others_write || foreign {
+        return Err(Refused(format!(
+            "the configuration file {} could be changed by other users (owner uid {}, mode {mode:04o}), and it decides which database and data folder the CA trusts: make it owned by root (or by the user running ca) and writable by its owner only (chown root {0}; chmod go-w {0})",
+            path.display(),
+            meta.uid(),
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `text` with the password of any `scheme://user:password@` in it replaced by `***`: a
+/// refusal quotes the value it refused, which may be a database URL under the wrong key.
+fn without_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                out.push_str(user);
+                if userinfo.contains(':') {
+                    out.push_str(":***");
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The line (from 1) that the text before a position ends on.
@@ -341,6 +410,66 @@ mod tests {
             assert_eq!(invalid.line, line, "{text:?}: {invalid:?}");
             assert!(invalid.reason.contains(reason), "{text:?}: {invalid:?}");
         }
+    }
+
+    #[test]
+    fn refusals_never_quote_a_password() {
+        for (text, shown) in [
+            (
+                "invalid type: string \"postgres://ca:S3cret@db/ca\", expected a sequence",
+                "invalid type: string \"postgres://ca:***@db/ca\", expected a sequence",
+            ),
+            (
+                "http = \"smtp://u:p@h:25\" x",
+                "http = \"smtp://u:***@h:25\" x",
+            ),
+            ("a://b@c and x://y d", "a://b@c and x://y d"),
+            ("no url", "no url"),
+        ] {
+            assert_eq!(without_passwords(text), shown);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.toml");
+        std::fs::write(&path, "hostname = \"postgres://ca:S3cretPW@db/ca\"\n").unwrap();
+        let err = ConfigFile::read(&path, Reader::Serve)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1") && !err.contains("S3cretPW"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_file_others_can_change_or_a_pipe() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.toml");
+        std::fs::write(&path, "log = \"info\"\n").unwrap();
+        for mode in [0o600, 0o644, 0o640] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            ConfigFile::read(&path, Reader::Serve).unwrap();
+        }
+        for mode in [0o666, 0o646, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = ConfigFile::read(&path, Reader::Serve)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("could be changed by other users"),
+                "{mode:o}: {err}"
+            );
+        }
+        let fifo = dir.path().join("fifo.toml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let err = ConfigFile::read(&fifo, Reader::Serve)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a pipe"), "{err}");
+        ConfigFile::read(Path::new("/dev/null"), Reader::Serve).unwrap();
     }
 
     #[test]

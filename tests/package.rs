@@ -429,6 +429,9 @@ fn the_debian_package_installs_upgrades_and_purges_cleanly() {
         .write_all(edited.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
+    // An owner and mode the administrator chose are kept too.
+    root_ok(&["chown", "ca:ca", "/etc/ca/ca.toml"]);
+    root_ok(&["chmod", "0600", "/etc/ca/ca.toml"]);
     root_ok(&["dpkg", "-i", second.to_str().unwrap()]);
     assert_eq!(package_state(), "install ok installed 0.1.0-2");
     assert_eq!(
@@ -437,7 +440,7 @@ fn the_debian_package_installs_upgrades_and_purges_cleanly() {
         "the conffile is kept"
     );
     assert!(!exists("/etc/ca/ca.toml.dpkg-dist") && !exists("/etc/ca/ca.toml.dpkg-new"));
-    assert_eq!(stat("/etc/ca/ca.toml"), "640 root ca regular file");
+    assert_eq!(stat("/etc/ca/ca.toml"), "600 ca ca regular file");
 
     // The service's command, as the user ca, reads /etc/ca/ca.toml by default. (setpriv
     // and env exec it, so that the signals the test sends reach it.)

@@ -147,7 +147,9 @@ fn extra_sections(page: &str) -> Roff {
             roff.text([roman(
                 "A TOML file, given by --config (or CA_CONFIG), else /etc/ca/ca.toml when it exists. \
                  Flags and environment variables override its keys. A key ca serve does not know, or a \
-                 value it cannot use, refuses the file (exit status 2), naming its line.",
+                 value it cannot use, refuses the file (exit status 2), naming its line; so does a file \
+                 other users could change (writable by others or by a group other than root's, or \
+                 owned by someone other than root or the user running ca).",
             )]);
             definitions(
                 &mut roff,
@@ -155,6 +157,10 @@ fn extra_sections(page: &str) -> Roff {
                     (
                         "data = \"/var/lib/ca\"",
                         "the data folder; a relative path is taken from the file's folder; --data and CA_DATA override it",
+                    ),
+                    (
+                        "database = \"postgres://ca@db.example.com/ca\"",
+                        "the issuance log on PostgreSQL instead of the SQLite file in the data folder (its password in PGPASSWORD, ~/.pgpass or the file kept readable by root and ca only); --database and CA_DATABASE override it",
                     ),
                     (
                         "http = \"127.0.0.1:8080\"",
