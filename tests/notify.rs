@@ -590,7 +590,8 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
 }
 
 /// A hostile SMTP server on 127.0.0.1 that prints its port, then answers every connection
-/// as `mode` says: `line`, an endless greeting line; `tls-line`, a proper greeting and
+/// as `mode` says: `line`, an endless greeting line; `lines`, a greeting of endless short
+/// lines; `tls-line`, a proper greeting and
 /// STARTTLS (with the certificate and key given), then an endless line inside TLS; `echo`,
 /// a relay that refuses the login and echoes the AUTH command.
 const HOSTILE_SMTP: &str = r#"
@@ -609,6 +610,9 @@ def serve(conn):
     try:
         if mode == "line":
             endless(conn, b"220-")
+        if mode == "lines":
+            while True:
+                conn.sendall(b"220-\r\n" * 16384)
         f = conn.makefile("rb")
         conn.sendall(b"220 fake ESMTP\r\n")
         while True:
@@ -718,6 +722,22 @@ fn a_relay_sending_an_endless_line_is_cut_off_in_the_test_and_in_the_server() {
 }
 
 #[test]
+fn a_relay_sending_endless_short_lines_is_cut_off_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let hostile = Hostile::start(sb.path(), &["lines"]);
+    mail_through(&sb, "127.0.0.1", hostile.port, "none");
+    let said = failed_test_notice(&sb);
+    assert!(
+        said.contains(&format!(
+            "the mail server 127.0.0.1:{} sent more than 256 reply lines; notice not sent",
+            hostile.port
+        )),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
     let sb = ca_with_localhost(&[]);
     let hostile = Hostile::start(
@@ -728,7 +748,7 @@ fn a_relay_sending_an_endless_line_inside_tls_is_cut_off() {
     let said = failed_test_notice(&sb);
     assert!(
         said.contains(&format!(
-            "the mail server localhost:{} sent more than 256 KiB; notice not sent",
+            "the mail server localhost:{} sent more than 32 KiB; notice not sent",
             hostile.port
         )),
         "{said}"

@@ -2,7 +2,8 @@
 //!
 //! lettre speaks SMTP over a connection of ours that bounds what the relay may send: a notice
 //! is a few kilobytes each way, so a relay (or someone between us and it before STARTTLS)
-//! that sends more than [`MAX_RECEIVED`] bytes, or a reply line longer than [`MAX_LINE`], is
+//! that sends more than [`MAX_RECEIVED`] bytes, more than [`MAX_LINES`] lines in the clear, or
+//! a reply line longer than [`MAX_LINE`], is
 //! cut off instead of filling memory; the whole exchange has [`EXCHANGE`] to finish.
 
 use std::fmt;
@@ -34,7 +35,11 @@ const CONNECT: Duration = Duration::from_secs(30);
 /// The longest the whole exchange (connection, TLS, login, message) may take.
 const EXCHANGE: Duration = Duration::from_secs(60);
 /// The most bytes the relay may send in one exchange (TLS included).
-pub(crate) const MAX_RECEIVED: usize = 256 * 1024;
+pub(crate) const MAX_RECEIVED: usize = 32 * 1024;
+/// The most reply lines the relay may send in the clear in one exchange (a notice takes a few
+/// dozen): SMTP's reader parses a reply again after each of its lines, so a reply of endless
+/// short lines costs the square of its length.
+pub(crate) const MAX_LINES: usize = 256;
 /// The longest reply line the relay may send in the clear (RFC 5321 §4.5.3.1.5: 512).
 pub(crate) const MAX_LINE: usize = 1024;
 /// The longest text of the relay's own kept in an error.
@@ -210,6 +215,7 @@ async fn tls_wrapped(
 enum Overflow {
     Total,
     Line,
+    Lines,
 }
 
 impl fmt::Display for Overflow {
@@ -217,6 +223,7 @@ impl fmt::Display for Overflow {
         match self {
             Overflow::Total => write!(f, "more than {} KiB", MAX_RECEIVED / 1024),
             Overflow::Line => write!(f, "a reply line of more than {MAX_LINE} bytes"),
+            Overflow::Lines => write!(f, "more than {MAX_LINES} reply lines"),
         }
     }
 }
@@ -254,6 +261,8 @@ struct Bounded<S> {
     peer: SocketAddr,
     received: usize,
     line: usize,
+    /// Lines received in the clear.
+    count: usize,
     lines: Lines,
     tripwire: Tripwire,
 }
@@ -265,6 +274,7 @@ impl<S> Bounded<S> {
             peer,
             received: 0,
             line: 0,
+            count: 0,
             lines: Lines::Measured,
             tripwire,
         }
@@ -294,13 +304,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Bounded<S> {
         }
         if self.lines != Lines::Encrypted {
             let mut line = self.line;
+            let mut count = self.count;
             for byte in new {
-                line = if *byte == b'\n' { 0 } else { line + 1 };
+                if *byte == b'\n' {
+                    line = 0;
+                    count += 1;
+                } else {
+                    line += 1;
+                }
                 if line > MAX_LINE {
                     return self.cut(Overflow::Line);
                 }
+                if count > MAX_LINES {
+                    return self.cut(Overflow::Lines);
+                }
             }
             self.line = line;
+            self.count = count;
         }
         Poll::Ready(Ok(()))
     }
