@@ -460,6 +460,26 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
     );
     let list = text_of(get(&web, &users, admin), StatusCode::OK);
     assert!(list.contains("carol"), "{list}");
+    // Adding her again is refused (409), with the form as typed and the buttons that change
+    // a user named; her role and password stay.
+    let again = post(&web, format!("{users}/add"), admin)
+        .form(&[
+            ("name", "carol"),
+            ("role", "admin"),
+            ("password", "a replacement password"),
+        ])
+        .send()
+        .unwrap();
+    let body = text_of(again, StatusCode::CONFLICT);
+    assert!(body.contains("the user carol exists already"), "{body}");
+    assert!(
+        body.contains("Set role") && body.contains("Reset password"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"carol\""), "{body}");
+    assert!(body.contains("<option value=\"admin\" selected>"), "{body}");
+    assert!(!body.contains("a replacement password"), "{body}");
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::FORBIDDEN);
     // Make her an admin: the admin pages open to her.
     let answer = post(&web, format!("{users}/role"), admin)
         .form(&[("name", "carol"), ("role", "admin")])

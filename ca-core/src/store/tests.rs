@@ -353,7 +353,7 @@ async fn settings_and_users_states_follow_every_commit() {
 
     assert_eq!(store.user_state("alice").await.unwrap(), None);
     other
-        .put_user("alice", "requester", "hash", "tester")
+        .add_user("alice", "requester", "hash", "tester")
         .await
         .unwrap();
     let (generation, disabled) = store.user_state("alice").await.unwrap().unwrap();
