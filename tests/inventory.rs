@@ -406,6 +406,46 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         serde_json::from_str(&sb.ok(&["list", "--status", "valid", "--expiring", "10", "--json"]))
             .unwrap();
     assert_eq!(expiring.as_array().unwrap().len(), 100);
+    for row in expiring.as_array().unwrap() {
+        assert_eq!(row["days_left"], 4, "{row}");
+        assert!(row["own"].is_null(), "{row}");
+    }
+    // The table has what the page has: requester, source, days left, the CA's own
+    // certificates marked, and the responder's row named by its subject.
+    let table = sb.ok(&["list", "--expiring", "10", "--limit", "2"]);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains("REQUESTER") && header.contains("SOURCE"),
+        "{table}"
+    );
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.contains("(4 days left)"), "{table}");
+    assert!(row.contains(" cli ") || row.contains(" web "), "{table}");
+    assert!(row.contains("os:bulk") || row.contains("alice"), "{table}");
+    let all: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let own: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["own"].as_str())
+        .collect();
+    assert!(own.contains(&"https-server"), "{own:?}");
+    assert!(own.contains(&"ocsp-responder"), "{own:?}");
+    // The CA's own certificates are among the first rows and the last (a renewal).
+    let table = sb.ok(&["list", "--limit", "100"])
+        + &sb.ok(&["list", "--sort", "id-desc", "--limit", "100"]);
+    let responder = table
+        .lines()
+        .find(|line| line.contains("this CA's OCSP responder"))
+        .expect("the responder's row");
+    assert!(responder.contains(" OCSP Responder"), "{responder}");
+    assert!(
+        table
+            .lines()
+            .any(|line| line.ends_with("this CA's HTTPS server)")),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| !l.contains('\u{1b}')));
     for bad in [
         vec!["list", "--name", "' OR 1=1 --"],
         vec!["list", "--source", "fax"],

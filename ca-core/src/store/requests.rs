@@ -263,7 +263,13 @@ impl Store {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let mut plan = Vec::new();
         for phase in phases(filter) {
-            let sql = select(filter, *phase, filter.after, filter.limit.map(u64::from), now)?;
+            let sql = select(
+                filter,
+                *phase,
+                filter.after,
+                filter.limit.map(u64::from),
+                now,
+            )?;
             let text = format!("EXPLAIN QUERY PLAN {}", sql.text);
             let mut query = sqlx::query(&text);
             for arg in sql.args {

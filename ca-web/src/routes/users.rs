@@ -128,7 +128,12 @@ struct Refused {
 
 impl Refused {
     /// The users page with the refusal above the add form, filled as it was sent.
-    async fn page(self, state: &AppState, caller: &Caller, admin: &str) -> Result<Response, WebError> {
+    async fn page(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        admin: &str,
+    ) -> Result<Response, WebError> {
         let mut page = users_page(state, caller, admin).await?;
         page.refusal = Some(self.why);
         page.typed_name = self.name;
