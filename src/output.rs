@@ -75,6 +75,7 @@ pub(crate) struct IssuanceJson<'a> {
     not_before: Option<String>,
     /// One of the CA's own certificates: `https-server` or `ocsp-responder`.
     own: Option<&'static str>,
+    renewed_by: Option<i64>,
     renewed_from: Option<i64>,
     requested_at: String,
     requester: &'a str,
@@ -111,6 +112,7 @@ impl<'a> IssuanceJson<'a> {
                 OwnCertificate::Server => "https-server",
                 OwnCertificate::OcspResponder => "ocsp-responder",
             }),
+            renewed_by: cert.and_then(|c| c.renewed_by).map(RequestId::get),
             renewed_from: cert.and_then(|c| c.renewed_from).map(RequestId::get),
             requested_at: rfc3339(row.requested_at),
             requester: &row.requester,

@@ -274,6 +274,11 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         responder.contains("<td>Inventory Root CA OCSP Responder <span class=\"own\">"),
         "{responder}"
     );
+    // Both renew themselves in the server: no days-left mark, no Renew button.
+    for page in [&own, &responder] {
+        assert!(!page.contains("days left"), "{page}");
+        assert!(!page.contains("action=\"/certsrv/admin/renew\""), "{page}");
+    }
 
     // Revoke from the list with a reason: back to the same filtered list.
     let answer = web

@@ -113,6 +113,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             if let Some(left) = row.expires_within(mark_days, now) {
                 notes.push(days_left(left));
             }
+            if let Some(by) = row.certificate.as_ref().and_then(|c| c.renewed_by) {
+                notes.push(format!("renewed by {by}"));
+            }
             match row.own() {
                 Some(OwnCertificate::Server) => notes.push("this CA's HTTPS server".to_owned()),
                 Some(OwnCertificate::OcspResponder) => {

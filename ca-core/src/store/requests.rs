@@ -24,7 +24,8 @@ use crate::status::StatusCode;
 const COLUMNS: &str =
     "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
         r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
-        c.sha256, c.renewed_from, v.revoked_at, v.reason";
+        c.sha256, c.renewed_from, v.revoked_at, v.reason,
+        (SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id) AS renewed_by";
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -414,11 +415,13 @@ fn select(
         let horizon = now.saturating_add(i64::from(days).saturating_mul(86_400));
         let now = sql.arg(Arg::Int(now));
         let horizon = sql.arg(Arg::Int(horizon));
-        // The OCSP responder's certificate lives 30 days and renews itself: nothing to act on.
+        // The OCSP responder's certificate lives 30 days and renews itself, and a renewed
+        // certificate has its successor: nothing to act on.
         let responder = sql.arg(Arg::Text(RESPONDER_REQUESTER.to_owned()));
         clauses.push(format!(
             "v.request_id IS NULL AND {not_after} > {now} AND {not_after} <= {horizon}
-             AND r.requester <> {responder}"
+             AND r.requester <> {responder}
+             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
         ));
     }
     if let Some(search) = &filter.name {
@@ -544,6 +547,7 @@ fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
             let sha256 = get("sha256")?.unwrap_or_default();
             let renewed_from: Option<i64> =
                 row.try_get("renewed_from").map_err(StoreError::from)?;
+            let renewed_by: Option<i64> = row.try_get("renewed_by").map_err(StoreError::from)?;
             Some(CertificateRecord {
                 serial,
                 not_before: time("not_before")?,
@@ -559,6 +563,7 @@ fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
                 },
                 revocation,
                 renewed_from: renewed_from.map(RequestId::from_log).transpose()?,
+                renewed_by: renewed_by.map(RequestId::from_log).transpose()?,
             })
         }
     };

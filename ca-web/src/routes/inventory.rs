@@ -372,6 +372,7 @@ fn inventory_row(
             OwnCertificate::Server => "this CA's HTTPS server",
             OwnCertificate::OcspResponder => "this CA's OCSP responder",
         }),
+        renewed_by: row.certificate.as_ref().and_then(|c| c.renewed_by),
         not_after: row
             .certificate
             .as_ref()
@@ -383,6 +384,7 @@ fn inventory_row(
         },
         issued: row.certificate.is_some(),
         revocable: row.certificate.is_some() && row.status != Status::Revoked,
+        renewable: row.certificate.is_some() && row.own().is_none(),
         pending: row.status == Status::Pending,
     }
 }
