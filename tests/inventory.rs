@@ -351,6 +351,13 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         assert!(body.contains("<h1>"), "{query}: a page: {body}");
         assert!(!body.contains("panicked"), "{body}");
     }
+    // A control character typed into the address is not repeated on the page.
+    let body = inventory("after=a%00%1Bb").text().unwrap();
+    assert!(
+        body.contains("ab&#") && body.contains(" is not where a list ended"),
+        "{body}"
+    );
+    assert!(!body.contains('\0') && !body.contains('\u{1b}'), "{body:?}");
     // The largest cursor there is, in ascending order, reads an empty page.
     let end = text_of(
         inventory(&format!("sort=id&after={}", i64::MAX)),
@@ -683,6 +690,15 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
         let answer = get(&web, &format!("{audit}?{query}"), admin);
         assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{query}");
     }
+    let zero = get(&web, &format!("{audit}?after=0%07"), admin)
+        .text()
+        .unwrap();
+    assert!(
+        zero.contains("&#39;0&#39; cannot be after: it is the number of the entry")
+            || zero.contains("&#x27;0&#x27; cannot be after: it is the number of the entry"),
+        "{zero}"
+    );
+    assert!(!zero.contains('\u{7}'), "{zero:?}");
     let injected = text_of(
         get(
             &web,

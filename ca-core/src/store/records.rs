@@ -565,7 +565,8 @@ impl FromStr for ListKey {
             },
         };
         key.ok_or_else(|| {
-            let shown: String = trimmed.chars().take(64).collect();
+            // Quoted back without its control characters (a page, a terminal shows it).
+            let shown: String = trimmed.chars().filter(|c| !c.is_control()).take(64).collect();
             Error::InvalidInput(format!(
                 "'{shown}' is not where a list ended: that is a request id, or NOTAFTER:ID in a list by expiry"
             ))

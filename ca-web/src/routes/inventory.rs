@@ -234,9 +234,10 @@ fn refused(err: ca_core::Error) -> WebError {
     WebError::BadRequest(crate::error::explain(&err))
 }
 
-/// At most 64 characters of what was typed, to quote it back.
+/// At most 64 characters of what was typed, to quote it back, without its control
+/// characters.
 fn shown(text: &str) -> String {
-    text.chars().take(64).collect()
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 pub(crate) async fn overview(
