@@ -617,7 +617,8 @@ def bench_inventory():
         auth = "Basic " + base64.b64encode(b"boss:bench admin password").decode()
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         pages = ["/certsrv/admin", "/certsrv/admin?status=expiring&days=30&sort=expiry",
-                 "/certsrv/admin?name=mail.example&status=valid&after=1000"]
+                 "/certsrv/admin?name=mail.example&status=valid&after=1000",
+                 "/certsrv/admin?sort=expiry", "/certsrv/admin?status=revoked"]
         worst = 0.0
         for path in pages:
             times = []

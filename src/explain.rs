@@ -170,6 +170,9 @@ fn core_sentence(err: &Error) -> String {
         Error::CaKeyPassphrase { .. } => format!(
             "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase the CA was created with"
         ),
+        Error::UserExists(name) => format!(
+            "{err}: `ca user role {name} ROLE` changes its role, `ca user passwd {name}` its password"
+        ),
         Error::NotFound(_) => format!("{err}: `ca list` (or `ca user list`) shows what there is"),
         Error::Io { source, .. } => {
             let advice = match source.kind() {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ca_core::display::{rfc3339, time as human};
 use ca_core::files::{PUBLIC_MODE, write_atomic};
-use ca_core::{Choice, Issuance, RequestId};
+use ca_core::{Choice, Issuance, OwnCertificate, RequestId};
 
 use crate::explain::Refused;
 
@@ -51,17 +51,31 @@ pub(crate) fn when(at: time::OffsetDateTime) -> String {
     human(at)
 }
 
+/// Days left before a certificate expires, as the inventory page says them.
+pub(crate) fn days_left(left: i64) -> String {
+    match left {
+        0 => "expires today".to_owned(),
+        1 => "1 day left".to_owned(),
+        n => format!("{n} days left"),
+    }
+}
+
 /// The JSON object of a row (DESIGN §5: id, serial, names, not_before, not_after, status,
 /// sha256), written straight to its output by serde: no intermediate `serde_json::Value`, so a
 /// list of thousands of rows costs one pass. Keys in alphabetical order.
 #[derive(serde::Serialize)]
 pub(crate) struct IssuanceJson<'a> {
+    /// Whole days until a valid certificate expires (0 on its last day).
+    days_left: Option<i64>,
     disposition: &'a str,
     id: i64,
     key_algorithm: Option<&'static str>,
     names: Names<'a>,
     not_after: Option<String>,
     not_before: Option<String>,
+    /// One of the CA's own certificates: `https-server` or `ocsp-responder`.
+    own: Option<&'static str>,
+    renewed_by: Option<i64>,
     renewed_from: Option<i64>,
     requested_at: String,
     requester: &'a str,
@@ -87,12 +101,18 @@ impl<'a> IssuanceJson<'a> {
         let cert = row.certificate.as_ref();
         let revocation = cert.and_then(|c| c.revocation.as_ref());
         IssuanceJson {
+            days_left: row.expires_within(u32::MAX, time::OffsetDateTime::now_utc()),
             disposition: &row.disposition,
             id: row.id.get(),
             key_algorithm: cert.map(|c| c.key_algorithm.name()),
             names: Names(&row.names),
             not_after: cert.map(|c| rfc3339(c.not_after)),
             not_before: cert.map(|c| rfc3339(c.not_before)),
+            own: row.own().map(|own| match own {
+                OwnCertificate::Server => "https-server",
+                OwnCertificate::OcspResponder => "ocsp-responder",
+            }),
+            renewed_by: cert.and_then(|c| c.renewed_by).map(RequestId::get),
             renewed_from: cert.and_then(|c| c.renewed_from).map(RequestId::get),
             requested_at: rfc3339(row.requested_at),
             requester: &row.requester,

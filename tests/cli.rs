@@ -647,3 +647,35 @@ fn fifty_parallel_issuances_against_one_data_folder() {
     }
     let _ = openssl;
 }
+
+#[test]
+fn a_renewed_certificate_is_marked_renewed_and_not_expiring() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for name in ["old.example.com", "kept.example.com"] {
+        sb.ok(&["issue", name, "--days", "5", "--key", "ecdsa-p256"]);
+    }
+    sb.ok(&["renew", "1", "--force"]);
+    let expiring: Value =
+        serde_json::from_str(&sb.ok(&["list", "--expiring", "30", "--json"])).unwrap();
+    let ids: Vec<i64> = expiring
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&2) && !ids.contains(&1), "{expiring}");
+    let old: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(old["renewed_by"], 3, "{old}");
+    assert!(old["days_left"].is_null(), "{old}");
+    let table = sb.ok(&["list"]);
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("row {id}: {table}"))
+            .to_owned()
+    };
+    assert!(row("1").ends_with("(renewed by 3)"), "{table}");
+    assert!(row("2").contains("days left"), "{table}");
+}

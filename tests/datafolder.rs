@@ -911,9 +911,36 @@ fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_ca
         stderr.contains("alice") && stderr.contains("case"),
         "{stderr}"
     );
-    assert!(add("alice").status.success(), "the same name replaces");
     let list = sb.ok(&["user", "list"]);
     assert!(!list.contains("Alice"), "{list}");
+    // The same name is refused too, pointing to the commands that change a user; its role
+    // and password stay, and the audit trail records no change.
+    let audited = sb.ok(&["audit"]).lines().count();
+    std::fs::write(sb.file("pw2"), "another password\n").unwrap();
+    let out = sb.run(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "admin",
+        "--password-file",
+        "pw2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the user alice exists already")
+            && stderr.contains("ca user role alice")
+            && stderr.contains("ca user passwd alice"),
+        "{stderr}"
+    );
+    let list = sb.ok(&["user", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("alice ") && l.contains("requester")),
+        "{list}"
+    );
+    assert_eq!(sb.ok(&["audit"]).lines().count(), audited);
 }
 
 /// How many rows `ca list --json` shows in `data`, whose log is its own ca.db.

@@ -274,6 +274,11 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         responder.contains("<td>Inventory Root CA OCSP Responder <span class=\"own\">"),
         "{responder}"
     );
+    // Both renew themselves in the server: no days-left mark, no Renew button.
+    for page in [&own, &responder] {
+        assert!(!page.contains("days left"), "{page}");
+        assert!(!page.contains("action=\"/certsrv/admin/renew\""), "{page}");
+    }
 
     // Revoke from the list with a reason: back to the same filtered list.
     let answer = web
@@ -346,6 +351,13 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         assert!(body.contains("<h1>"), "{query}: a page: {body}");
         assert!(!body.contains("panicked"), "{body}");
     }
+    // A control character typed into the address is not repeated on the page.
+    let body = inventory("after=a%00%1Bb").text().unwrap();
+    assert!(
+        body.contains("ab&#") && body.contains(" is not where a list ended"),
+        "{body}"
+    );
+    assert!(!body.contains('\0') && !body.contains('\u{1b}'), "{body:?}");
     // The largest cursor there is, in ascending order, reads an empty page.
     let end = text_of(
         inventory(&format!("sort=id&after={}", i64::MAX)),
@@ -406,6 +418,46 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         serde_json::from_str(&sb.ok(&["list", "--status", "valid", "--expiring", "10", "--json"]))
             .unwrap();
     assert_eq!(expiring.as_array().unwrap().len(), 100);
+    for row in expiring.as_array().unwrap() {
+        assert_eq!(row["days_left"], 4, "{row}");
+        assert!(row["own"].is_null(), "{row}");
+    }
+    // The table has what the page has: requester, source, days left, the CA's own
+    // certificates marked, and the responder's row named by its subject.
+    let table = sb.ok(&["list", "--expiring", "10", "--limit", "2"]);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains("REQUESTER") && header.contains("SOURCE"),
+        "{table}"
+    );
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.contains("(4 days left)"), "{table}");
+    assert!(row.contains(" cli ") || row.contains(" web "), "{table}");
+    assert!(row.contains("os:bulk") || row.contains("alice"), "{table}");
+    let all: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let own: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["own"].as_str())
+        .collect();
+    assert!(own.contains(&"https-server"), "{own:?}");
+    assert!(own.contains(&"ocsp-responder"), "{own:?}");
+    // The CA's own certificates are among the first rows and the last (a renewal).
+    let table = sb.ok(&["list", "--limit", "100"])
+        + &sb.ok(&["list", "--sort", "id-desc", "--limit", "100"]);
+    let responder = table
+        .lines()
+        .find(|line| line.contains("this CA's OCSP responder"))
+        .expect("the responder's row");
+    assert!(responder.contains(" OCSP Responder"), "{responder}");
+    assert!(
+        table
+            .lines()
+            .any(|line| line.ends_with("this CA's HTTPS server)")),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| !l.contains('\u{1b}')));
     for bad in [
         vec!["list", "--name", "' OR 1=1 --"],
         vec!["list", "--source", "fax"],
@@ -460,6 +512,26 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
     );
     let list = text_of(get(&web, &users, admin), StatusCode::OK);
     assert!(list.contains("carol"), "{list}");
+    // Adding her again is refused (409), with the form as typed and the buttons that change
+    // a user named; her role and password stay.
+    let again = post(&web, format!("{users}/add"), admin)
+        .form(&[
+            ("name", "carol"),
+            ("role", "admin"),
+            ("password", "a replacement password"),
+        ])
+        .send()
+        .unwrap();
+    let body = text_of(again, StatusCode::CONFLICT);
+    assert!(body.contains("the user carol exists already"), "{body}");
+    assert!(
+        body.contains("Set role") && body.contains("Reset password"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"carol\""), "{body}");
+    assert!(body.contains("<option value=\"admin\" selected>"), "{body}");
+    assert!(!body.contains("a replacement password"), "{body}");
+    assert_eq!(get(&web, &users, carol).status(), StatusCode::FORBIDDEN);
     // Make her an admin: the admin pages open to her.
     let answer = post(&web, format!("{users}/role"), admin)
         .form(&[("name", "carol"), ("role", "admin")])
@@ -618,6 +690,15 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
         let answer = get(&web, &format!("{audit}?{query}"), admin);
         assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{query}");
     }
+    let zero = get(&web, &format!("{audit}?after=0%07"), admin)
+        .text()
+        .unwrap();
+    assert!(
+        zero.contains("&#39;0&#39; cannot be after: it is the number of the entry")
+            || zero.contains("&#x27;0&#x27; cannot be after: it is the number of the entry"),
+        "{zero}"
+    );
+    assert!(!zero.contains('\u{7}'), "{zero:?}");
     let injected = text_of(
         get(
             &web,

@@ -352,6 +352,15 @@ fn pending_policy_waits_for_approve_and_shows_denials() {
             .text()
             .unwrap(),
     );
+    // A reason with control characters is refused: it would reach terminals and pages.
+    let stderr = sb.refused(&[
+        "deny",
+        &denied_id.to_string(),
+        "--reason",
+        "bad\u{1b}[2J\u{7}",
+    ]);
+    assert!(stderr.contains("control characters"), "{stderr:?}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     sb.ok(&[
         "deny",
         &denied_id.to_string(),

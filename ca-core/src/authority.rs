@@ -1021,7 +1021,7 @@ mod tests {
         let reopened = Store::open(&location, 1, Access::Write).await.unwrap();
         reopened.audit("test", "test", "", "").await.unwrap();
         reopened
-            .put_user("alice", "admin", "x", "test")
+            .add_user("alice", "admin", "x", "test")
             .await
             .unwrap();
         reopened.close().await;

@@ -20,11 +20,17 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 /// Reads a time as people and scripts write it: RFC 3339 (`2027-12-27T10:04:05Z`, any
-/// offset), or a date alone (`2027-12-27`, its first second in UTC).
+/// offset), as [`time`] prints it (`2027-12-27 10:04 UTC`, the `UTC` optional), or a date
+/// alone (`2027-12-27`, its first second in UTC).
 pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
     let trimmed = text.trim();
     if let Ok(at) = OffsetDateTime::parse(trimmed, &Rfc3339) {
         return Ok(at);
+    }
+    let printed = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let minute = trimmed.strip_suffix("UTC").unwrap_or(trimmed).trim_end();
+    if let Ok(at) = time::PrimitiveDateTime::parse(minute, &printed) {
+        return Ok(at.assume_utc());
     }
     let date = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(trimmed, &date)
@@ -32,7 +38,7 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
         .map_err(|_| {
             let shown: String = trimmed.chars().take(64).collect();
             crate::Error::InvalidInput(format!(
-                "'{shown}' is not a date: write 2027-12-27, or 2027-12-27T10:04:05Z"
+                "'{shown}' is not a date: write 2027-12-27, 2027-12-27 10:04 (UTC), or 2027-12-27T10:04:05Z"
             ))
         })
 }
@@ -80,12 +86,17 @@ mod tests {
             parse_time(" 2027-12-27T11:04:05+01:00 ").expect("an RFC 3339 time"),
             time::macros::datetime!(2027-12-27 10:04:05 UTC)
         );
+        // What `ca audit` and `ca list` print reads back, with or without its zone.
+        let at = time::macros::datetime!(2027-12-27 10:04:00 UTC);
+        assert_eq!(parse_time(&time(at)).expect("as printed"), at);
+        assert_eq!(parse_time("2027-12-27 10:04").expect("as printed"), at);
         for bad in [
             "",
             "yesterday",
             "2027-13-01",
             "27-12-2027",
-            "2027-12-27 10:04",
+            "2027-12-27 10:04 CET",
+            "2027-12-27 25:04",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }

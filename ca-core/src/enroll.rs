@@ -165,6 +165,13 @@ impl Authority {
                 "the reason is longer than 500 characters".into(),
             ));
         }
+        // The reason is shown on pages, in terminals and in logs: no control character (an
+        // escape sequence, a bell, a line break) may come with it.
+        if reason.chars().any(char::is_control) {
+            return Err(Error::InvalidInput(
+                "the reason may not contain control characters (line breaks, tabs, escapes): write it on one line".into(),
+            ));
+        }
         self.store().deny(id, reason, actor).await
     }
 }

@@ -103,6 +103,11 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// A user was to be added under a name that is taken: adding never replaces a user's role
+    /// or password (setting a role and a password are their own operations).
+    #[error("the user {0} exists already")]
+    UserExists(String),
+
     /// A value given by the caller (a setting, a reason, a user name) is not acceptable.
     #[error("{0}")]
     InvalidInput(String),
@@ -345,6 +350,7 @@ impl Error {
             | Error::UnsupportedTemplate { .. }
             | Error::NotFound(_)
             | Error::Conflict(_)
+            | Error::UserExists(_)
             | Error::InvalidInput(_)
             | Error::NotInitialised(_)
             | Error::AlreadyInitialised(_)

@@ -122,22 +122,19 @@ pub fn check_user_name(name: &str) -> Result<()> {
 }
 
 impl Authority {
-    /// Adds a user (or replaces its role and password); true when the user is new. The last
-    /// administrator who can sign in cannot be made a requester.
+    /// Adds a user. A name that is taken is [`Error::UserExists`]: adding never replaces a
+    /// role or a password ([`Authority::set_role`] and [`Authority::set_password`] do).
     #[instrument(skip_all)]
-    pub async fn put_user(
+    pub async fn add_user(
         &self,
         name: &str,
         role: Role,
         password: &Password,
         actor: &str,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         check_user_name(name)?;
-        if role != Role::Admin {
-            self.keep_an_admin(name).await?;
-        }
         let hash = hash(password).await?;
-        self.store().put_user(name, role.name(), &hash, actor).await
+        self.store().add_user(name, role.name(), &hash, actor).await
     }
 
     /// Refuses a change that would leave no administrator who can sign in: the pages could
@@ -323,7 +320,7 @@ mod tests {
         let authority = crate::testing::authority(dir.path()).await;
         let password = Password::new("correct horse".into()).unwrap();
         authority
-            .put_user("alice", Role::Admin, &password, "test")
+            .add_user("alice", Role::Admin, &password, "test")
             .await
             .unwrap();
         async fn verified(authority: &Authority) -> Option<User> {
@@ -336,22 +333,20 @@ mod tests {
         assert!(authority.is_current(&user).await.unwrap());
         // The last administrator stays one...
         assert!(matches!(
-            authority
-                .put_user("alice", Role::Requester, &password, "test")
-                .await,
+            authority.set_role("alice", Role::Requester, "test").await,
             Err(Error::Conflict(_))
         ));
         assert!(authority.set_disabled("alice", true, "test").await.is_err());
         assert!(authority.remove_user("alice", "test").await.is_err());
         // ... until there is another.
         authority
-            .put_user("root", Role::Admin, &password, "test")
+            .add_user("root", Role::Admin, &password, "test")
             .await
             .unwrap();
         assert!(authority.is_current(&user).await.unwrap());
         // A new role, with the same password.
         authority
-            .put_user("alice", Role::Requester, &password, "test")
+            .set_role("alice", Role::Requester, "test")
             .await
             .unwrap();
         assert!(!authority.is_current(&user).await.unwrap());
@@ -407,11 +402,11 @@ mod tests {
         let authority = crate::testing::authority(dir.path()).await;
         let password = Password::new("correct horse".into()).unwrap();
         authority
-            .put_user("root", Role::Admin, &password, "test")
+            .add_user("root", Role::Admin, &password, "test")
             .await
             .unwrap();
         authority
-            .put_user("alice", Role::Admin, &password, "test")
+            .add_user("alice", Role::Admin, &password, "test")
             .await
             .unwrap();
         let admin = authority
@@ -423,13 +418,10 @@ mod tests {
         // verified before stands no more, however often this is done.
         for _ in 0..3 {
             authority.remove_user("alice", "test").await.unwrap();
-            assert!(
-                authority
-                    .put_user("alice", Role::Requester, &password, "test")
-                    .await
-                    .unwrap(),
-                "a new user"
-            );
+            authority
+                .add_user("alice", Role::Requester, &password, "test")
+                .await
+                .unwrap();
             assert!(!authority.is_current(&admin).await.unwrap());
         }
         let requester = authority
@@ -458,30 +450,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refuses_a_new_user_whose_name_differs_from_another_only_in_case() {
+    async fn refuses_a_new_user_whose_name_is_taken_in_any_case() {
         let dir = tempfile::tempdir().unwrap();
         let authority = crate::testing::authority(dir.path()).await;
         let password = Password::new("correct horse".into()).unwrap();
-        assert!(
-            authority
-                .put_user("alice", Role::Admin, &password, "test")
-                .await
-                .unwrap()
-        );
+        authority
+            .add_user("alice", Role::Admin, &password, "test")
+            .await
+            .unwrap();
         match authority
-            .put_user("Alice", Role::Requester, &password, "test")
+            .add_user("Alice", Role::Requester, &password, "test")
             .await
         {
             Err(Error::Conflict(why)) => assert!(why.contains("alice"), "{why}"),
             other => panic!("{other:?}"),
         }
-        // The same name, as it was written, replaces role and password.
-        assert!(
-            !authority
-                .put_user("alice", Role::Admin, &password, "test")
-                .await
-                .unwrap()
-        );
+        // The same name, as it was written, is refused too: role and password stay.
+        let other = Password::new("battery staple".into()).unwrap();
+        assert!(matches!(
+            authority
+                .add_user("alice", Role::Requester, &other, "test")
+                .await,
+            Err(Error::UserExists(name)) if name == "alice"
+        ));
+        let alice = authority
+            .authenticate("alice", "correct horse")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alice.role, Role::Admin);
         let names: Vec<String> = authority
             .users()
             .await
@@ -498,7 +495,7 @@ mod tests {
         let authority = crate::testing::authority(dir.path()).await;
         let password = Password::new("correct horse".into()).unwrap();
         authority
-            .put_user("alice", Role::Requester, &password, "test")
+            .add_user("alice", Role::Requester, &password, "test")
             .await
             .unwrap();
         let user = authority

@@ -62,7 +62,7 @@ impl From<Error> for WebError {
             Error::NotFound(_) | Error::Store(ca_core::StoreError::NotFound) => {
                 WebError::NotFound(explain(&err))
             }
-            Error::Conflict(_) => WebError::Conflict(explain(&err)),
+            Error::Conflict(_) | Error::UserExists(_) => WebError::Conflict(explain(&err)),
             Error::Store(ca_core::StoreError::Unavailable(_)) => {
                 WebError::Unavailable(err.to_string())
             }
@@ -81,6 +81,9 @@ pub(crate) fn explain(err: &Error) -> String {
             rule: NameRule::Internal | NameRule::InternalAddress,
             ..
         } => "; an administrator of this CA can issue a certificate for it for use on the LAN only",
+        Error::UserExists(_) => {
+            ": its role is changed with Set role and its password with Reset password, in its row of the list of users"
+        }
         _ => "",
     };
     format!("{fact}{advice}")

@@ -284,11 +284,15 @@ pub(crate) struct InventoryRow {
     pub days_left: Option<String>,
     /// For the CA's own certificates: which.
     pub own: Option<&'static str>,
+    /// The certificate that renews this one, if one does.
+    pub renewed_by: Option<RequestId>,
     pub not_after: String,
     /// Why, for a denied request.
     pub disposition: String,
     pub issued: bool,
     pub revocable: bool,
+    /// Not for the CA's own certificates, which the server renews itself.
+    pub renewable: bool,
     pub pending: bool,
 }
 

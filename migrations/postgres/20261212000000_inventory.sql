@@ -12,3 +12,6 @@ DROP INDEX certificates_not_after;
 CREATE INDEX audit_actor_id ON audit (actor, id);
 CREATE INDEX audit_action_id ON audit (action, id);
 CREATE INDEX audit_at ON audit (at);
+-- Requests without a certificate (pending or denied), read in order after the certificates in
+-- a list by expiry.
+CREATE INDEX requests_without_certificate ON requests (id) WHERE status <> 'issued';

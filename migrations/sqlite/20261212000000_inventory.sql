@@ -6,3 +6,6 @@ CREATE INDEX requests_source ON requests (source);
 CREATE INDEX audit_actor ON audit (actor);
 CREATE INDEX audit_action ON audit (action);
 CREATE INDEX audit_at ON audit (at);
+-- Requests without a certificate (pending or denied), read in order after the certificates in
+-- a list by expiry.
+CREATE INDEX requests_without_certificate ON requests (id) WHERE status <> 'issued';

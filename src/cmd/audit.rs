@@ -10,7 +10,7 @@ use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Only events at or after DATE (2027-12-27 or 2027-12-27T10:04:05Z).
+    /// Only events at or after DATE (2027-12-27, 2027-12-27 10:04 as printed, or 2027-12-27T10:04:05Z).
     #[arg(long, value_name = "DATE", value_parser = date)]
     since: Option<time::OffsetDateTime>,
     /// Only events by this user (a user of the pages, or who ran a command).

@@ -2,9 +2,29 @@
 
 use std::path::Path;
 
-use ca_core::{ListFilter, ListKey, ListOrder, NameSearch, RequestSource, Status};
+use ca_core::{
+    Choice, ListFilter, ListKey, ListOrder, NameSearch, OwnCertificate, RequestSource, Status,
+};
 
-use crate::output::{print_json_rows, when};
+use crate::output::{days_left, print_json_rows, when};
+
+/// Valid certificates that expire within this many days are marked with the days left (as
+/// on the inventory page).
+const MARK_DAYS: u32 = 30;
+
+/// The width of the requester column: longer names are cut, ending with `…`.
+const REQUESTER: usize = 16;
+
+/// `text` in at most `width` characters.
+fn clipped(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -65,11 +85,16 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     } else if rows.is_empty() {
         say!("Nothing matches.");
     } else {
+        let now = time::OffsetDateTime::now_utc();
+        // Rows are marked with the days left as the inventory page marks them.
+        let mark_days = args.expiring.unwrap_or(0).max(MARK_DAYS);
         say!(
-            "{:>6}  {:<8}  {:<20}  {:<32}  NAMES",
+            "{:>6}  {:<8}  {:<20}  {:<REQUESTER$}  {:<7}  {:<32}  NAMES",
             "ID",
             "STATUS",
             "NOT AFTER",
+            "REQUESTER",
+            "SOURCE",
             "SERIAL"
         );
         for row in &rows {
@@ -77,13 +102,40 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 Some(cert) => (when(cert.not_after), cert.serial.hex()),
                 None => ("-".to_owned(), "-".to_owned()),
             };
+            // The responder's certificate names no host: its subject says what it is.
+            let names = match row.own() {
+                Some(OwnCertificate::OcspResponder) if row.names.is_empty() => {
+                    ca_core::ocsp::signer::responder_common_name(authority.root())
+                }
+                _ => row.names_shown(),
+            };
+            let mut notes = Vec::new();
+            if let Some(left) = row.expires_within(mark_days, now) {
+                notes.push(days_left(left));
+            }
+            if let Some(by) = row.certificate.as_ref().and_then(|c| c.renewed_by) {
+                notes.push(format!("renewed by {by}"));
+            }
+            match row.own() {
+                Some(OwnCertificate::Server) => notes.push("this CA's HTTPS server".to_owned()),
+                Some(OwnCertificate::OcspResponder) => {
+                    notes.push("this CA's OCSP responder".to_owned());
+                }
+                None => {}
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join("; "))
+            };
             say!(
-                "{:>6}  {:<8}  {:<20}  {:<32}  {}",
+                "{:>6}  {:<8}  {:<20}  {:<REQUESTER$}  {:<7}  {:<32}  {names}{notes}",
                 row.id,
                 row.status,
                 not_after,
+                clipped(&row.requester, REQUESTER),
+                row.source.name(),
                 serial,
-                row.names_shown()
             );
         }
     }

@@ -62,6 +62,10 @@ pub(crate) async fn deny(data: &Path, args: DenyArgs) -> anyhow::Result<()> {
     let row = authority
         .deny(args.id, &args.reason, &crate::cmd::actor())
         .await?;
-    say!("Denied request {}: {}", row.id, row.disposition);
+    say!(
+        "Denied request {}: {}",
+        row.id,
+        crate::explain::printable(&row.disposition)
+    );
     Ok(())
 }

@@ -175,7 +175,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
         authority
-            .put_user("admin", Role::Admin, &password, "ca serve")
+            .add_user("admin", Role::Admin, &password, "ca serve")
             .await?;
         if crate::log::stdout_is_journal() {
             // The journal keeps what it is given, for whoever may read it: no password there.

@@ -36,7 +36,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         row.source
     );
     if !row.disposition.is_empty() {
-        say!("  disposition  {}", row.disposition);
+        say!(
+            "  disposition  {}",
+            crate::explain::printable(&row.disposition)
+        );
     }
     if let Some(cert) = &row.certificate {
         say!("  serial       {}", cert.serial);

@@ -9,7 +9,7 @@ use crate::output::when;
 
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum Command {
-    /// Add a user, or set the role and password of an existing one.
+    /// Add a user (an existing one keeps its role and password: see `role` and `passwd`).
     Add(AddArgs),
     /// List the users.
     List,
@@ -82,17 +82,10 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             ca_core::users::check_user_name(&args.name)?;
             let (password, generated) = password(args.password_file.as_deref())?;
             let authority = crate::cmd::open(data).await?;
-            let new = authority
-                .put_user(&args.name, args.role, &password, &actor)
+            authority
+                .add_user(&args.name, args.role, &password, &actor)
                 .await?;
-            let what = if new {
-                format!("Added the user {} ({})", args.name, args.role)
-            } else {
-                format!(
-                    "The user {} existed: its role is now {} and its password replaced",
-                    args.name, args.role
-                )
-            };
+            let what = format!("Added the user {} ({})", args.name, args.role);
             if generated {
                 say!(
                     "{what}; the password is {} (shown only this once)",

@@ -187,6 +187,9 @@ pub struct CertificateRecord {
     pub revocation: Option<Revocation>,
     /// The certificate this one renews.
     pub renewed_from: Option<RequestId>,
+    /// The first certificate that renews this one (`ca renew`, a renewal from the pages, an
+    /// ACME order that replaces it): once renewed, its expiry needs no one's attention.
+    pub renewed_by: Option<RequestId>,
 }
 
 /// One row of the log: a request and, once issued, its certificate.
@@ -232,9 +235,14 @@ impl Issuance {
 
     /// Whole days until the certificate expires (0 on its last day), for a certificate that
     /// is valid and expires within `days`; `None` otherwise.
+    /// A renewed certificate, and the OCSP responder's (which the server renews itself), are
+    /// never expiring in this sense: nothing is left to do about them.
     pub fn expires_within(&self, days: u32, now: OffsetDateTime) -> Option<i64> {
         let cert = self.certificate.as_ref()?;
-        if self.status != Status::Valid {
+        if self.status != Status::Valid
+            || cert.renewed_by.is_some()
+            || self.own() == Some(OwnCertificate::OcspResponder)
+        {
             return None;
         }
         let left = (cert.not_after - now).whole_days();
@@ -557,7 +565,8 @@ impl FromStr for ListKey {
             },
         };
         key.ok_or_else(|| {
-            let shown: String = trimmed.chars().take(64).collect();
+            // Quoted back without its control characters (a page, a terminal shows it).
+            let shown: String = trimmed.chars().filter(|c| !c.is_control()).take(64).collect();
             Error::InvalidInput(format!(
                 "'{shown}' is not where a list ended: that is a request id, or NOTAFTER:ID in a list by expiry"
             ))

@@ -24,7 +24,8 @@ use crate::status::StatusCode;
 const COLUMNS: &str =
     "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
         r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
-        c.sha256, c.renewed_from, v.revoked_at, v.reason";
+        c.sha256, c.renewed_from, v.revoked_at, v.reason,
+        (SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id) AS renewed_by";
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -215,13 +216,7 @@ impl Store {
         // A row is expired once its notAfter second has begun (as `issuance_from_row` says), so
         // the queries' valid is `not_after > now`.
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let phases: &[Phase] = match (filter.order.by_expiry(), filter.status) {
-            (false, _) => &[Phase::All],
-            (true, Some(Status::Pending | Status::Denied)) => &[Phase::WithoutCertificate],
-            (true, Some(_)) => &[Phase::Certificates],
-            (true, None) if filter.expiring_within_days.is_some() => &[Phase::Certificates],
-            (true, None) => &[Phase::Certificates, Phase::WithoutCertificate],
-        };
+        let phases = phases(filter);
         // One row more than asked for says whether there is a next page.
         let wanted = filter.limit.map(|limit| u64::from(limit) + 1);
         let mut rows = Vec::new();
@@ -261,6 +256,48 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// SQLite's plan of each query `list_page` runs for `filter` (its first page), one line
+    /// per step: how the inventory reads the log.
+    pub(super) async fn list_plan(&self, filter: &ListFilter) -> Result<Vec<String>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut plan = Vec::new();
+        for phase in phases(filter) {
+            let sql = select(
+                filter,
+                *phase,
+                filter.after,
+                filter.limit.map(u64::from),
+                now,
+            )?;
+            let text = format!("EXPLAIN QUERY PLAN {}", sql.text);
+            let mut query = sqlx::query(&text);
+            for arg in sql.args {
+                query = match arg {
+                    Arg::Int(value) => query.bind(value),
+                    Arg::Text(value) => query.bind(value),
+                };
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                plan.push(row.try_get::<String, _>("detail")?);
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// The queries of a list, in order.
+fn phases(filter: &ListFilter) -> &'static [Phase] {
+    match (filter.order.by_expiry(), filter.status) {
+        (false, _) => &[Phase::All],
+        (true, Some(Status::Pending | Status::Denied)) => &[Phase::WithoutCertificate],
+        (true, Some(_)) => &[Phase::Certificates],
+        (true, None) if filter.expiring_within_days.is_some() => &[Phase::Certificates],
+        (true, None) => &[Phase::Certificates, Phase::WithoutCertificate],
+    }
+}
+
 /// Which rows one query of a list reads: every row (lists by id), or in lists by expiry the
 /// certificates first, then the rows without one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,6 +305,25 @@ enum Phase {
     All,
     Certificates,
     WithoutCertificate,
+}
+
+/// The table a query reads in the list's order, the others joined to it row by row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drive {
+    Requests,
+    Certificates,
+    Revocations,
+}
+
+impl Drive {
+    /// The request id as this table holds it (its key).
+    fn id(self) -> &'static str {
+        match self {
+            Drive::Requests => "r.id",
+            Drive::Certificates => "c.request_id",
+            Drive::Revocations => "v.request_id",
+        }
+    }
 }
 
 /// A value bound to a query.
@@ -304,11 +360,42 @@ fn select(
         text: String::new(),
         args: Vec::new(),
     };
+    // Which table a list by id reads in order, so that a page is a range of one B-tree read
+    // until it is full (SQLite orders a join by its first table: CROSS JOIN keeps that table
+    // first, and PostgreSQL takes it as an inner join): the revocations when only revoked
+    // certificates are asked for, the certificates when only certificates can match, else
+    // the requests (by the index of the filter's column, which ends with the id).
+    let drive = match (phase, filter.status) {
+        (Phase::Certificates, _) => Drive::Certificates,
+        (Phase::WithoutCertificate, _) => Drive::Requests,
+        (Phase::All, Some(Status::Revoked)) => Drive::Revocations,
+        (Phase::All, Some(Status::Valid | Status::Expired)) => Drive::Certificates,
+        (Phase::All, _) if filter.expiring_within_days.is_some() => Drive::Certificates,
+        (Phase::All, _) => Drive::Requests,
+    };
     let mut clauses: Vec<String> = Vec::new();
-    match phase {
-        Phase::All => {}
-        Phase::Certificates => clauses.push("r.status = 'issued'".into()),
-        Phase::WithoutCertificate => clauses.push("r.status IN ('pending', 'denied')".into()),
+    let from = match drive {
+        Drive::Requests => JOINS,
+        Drive::Certificates => {
+            clauses.push("r.id = c.request_id".into());
+            "FROM certificates c CROSS JOIN requests r
+             LEFT JOIN revocations v ON v.request_id = c.request_id"
+        }
+        Drive::Revocations => {
+            clauses.push("c.request_id = v.request_id AND r.id = v.request_id".into());
+            "FROM revocations v CROSS JOIN certificates c CROSS JOIN requests r"
+        }
+    };
+    // In a list by id, notAfter only filters: `+` keeps SQLite from reading its index (a
+    // range it would then have to sort).
+    let not_after = if phase == Phase::Certificates {
+        "c.not_after"
+    } else {
+        "+c.not_after"
+    };
+    if phase == Phase::WithoutCertificate {
+        // Read along the partial index requests_without_certificate.
+        clauses.push("r.status <> 'issued'".into());
     }
     match filter.status {
         None => {}
@@ -317,22 +404,24 @@ fn select(
         Some(Status::Revoked) => clauses.push("v.request_id IS NOT NULL".into()),
         Some(Status::Expired) => {
             let now = sql.arg(Arg::Int(now));
-            clauses.push(format!("v.request_id IS NULL AND c.not_after <= {now}"));
+            clauses.push(format!("v.request_id IS NULL AND {not_after} <= {now}"));
         }
         Some(Status::Valid) => {
             let now = sql.arg(Arg::Int(now));
-            clauses.push(format!("v.request_id IS NULL AND c.not_after > {now}"));
+            clauses.push(format!("v.request_id IS NULL AND {not_after} > {now}"));
         }
     }
     if let Some(days) = filter.expiring_within_days {
         let horizon = now.saturating_add(i64::from(days).saturating_mul(86_400));
         let now = sql.arg(Arg::Int(now));
         let horizon = sql.arg(Arg::Int(horizon));
-        // The OCSP responder's certificate lives 30 days and renews itself: nothing to act on.
+        // The OCSP responder's certificate lives 30 days and renews itself, and a renewed
+        // certificate has its successor: nothing to act on.
         let responder = sql.arg(Arg::Text(RESPONDER_REQUESTER.to_owned()));
         clauses.push(format!(
-            "v.request_id IS NULL AND c.not_after > {now} AND c.not_after <= {horizon}
-             AND r.requester <> {responder}"
+            "v.request_id IS NULL AND {not_after} > {now} AND {not_after} <= {horizon}
+             AND r.requester <> {responder}
+             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
         ));
     }
     if let Some(search) = &filter.name {
@@ -369,15 +458,16 @@ fn select(
                 });
             }
             if descending {
-                "c.not_after DESC, c.request_id DESC"
+                "c.not_after DESC, c.request_id DESC".to_owned()
             } else {
-                "c.not_after, c.request_id"
+                "c.not_after, c.request_id".to_owned()
             }
         }
         Phase::All | Phase::WithoutCertificate => {
             // Rows without a certificate come after the certificates in both orders by
             // expiry, oldest first.
             let descending = descending && phase == Phase::All;
+            let column = drive.id();
             if let Some(key) = after {
                 let ListKey::Id(id) = key else {
                     return Err(Error::InvalidInput(format!(
@@ -386,19 +476,17 @@ fn select(
                 };
                 let id = sql.arg(Arg::Int(id.get()));
                 clauses.push(if descending {
-                    format!("r.id < {id}")
+                    format!("{column} < {id}")
                 } else {
-                    format!("r.id > {id}")
+                    format!("{column} > {id}")
                 });
             }
-            if descending { "r.id DESC" } else { "r.id" }
+            if descending {
+                format!("{column} DESC")
+            } else {
+                column.to_owned()
+            }
         }
-    };
-    let from = if phase == Phase::Certificates {
-        "FROM certificates c JOIN requests r ON r.id = c.request_id
-         LEFT JOIN revocations v ON v.request_id = c.request_id"
-    } else {
-        JOINS
     };
     sql.text = format!("SELECT {COLUMNS} {from}");
     for (i, clause) in clauses.iter().enumerate() {
@@ -406,7 +494,7 @@ fn select(
         sql.text.push_str(clause);
     }
     sql.text.push_str(" ORDER BY ");
-    sql.text.push_str(order);
+    sql.text.push_str(&order);
     if let Some(limit) = limit {
         let limit = sql.arg(Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
         sql.text.push_str(" LIMIT ");
@@ -459,6 +547,7 @@ fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
             let sha256 = get("sha256")?.unwrap_or_default();
             let renewed_from: Option<i64> =
                 row.try_get("renewed_from").map_err(StoreError::from)?;
+            let renewed_by: Option<i64> = row.try_get("renewed_by").map_err(StoreError::from)?;
             Some(CertificateRecord {
                 serial,
                 not_before: time("not_before")?,
@@ -474,6 +563,7 @@ fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
                 },
                 revocation,
                 renewed_from: renewed_from.map(RequestId::from_log).transpose()?,
+                renewed_by: renewed_by.map(RequestId::from_log).transpose()?,
             })
         }
     };

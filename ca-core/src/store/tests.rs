@@ -356,7 +356,7 @@ async fn settings_and_users_states_follow_every_commit() {
 
     assert_eq!(store.user_state("alice").await.unwrap(), None);
     other
-        .put_user("alice", "requester", "hash", "tester")
+        .add_user("alice", "requester", "hash", "tester")
         .await
         .unwrap();
     let (generation, disabled) = store.user_state("alice").await.unwrap().unwrap();
@@ -645,4 +645,100 @@ async fn reads_the_audit_trail_by_actor_action_and_time_a_page_at_a_time() {
     })
     .await;
     assert!(injected.is_empty());
+}
+
+/// The inventory reads a page of the log along an index in the list's order and stops there:
+/// no filter makes SQLite sort what it read (a temporary B-tree) or scan every request to
+/// filter it. (The default list reads the requests' own B-tree, newest first, and stops after
+/// a page: that is the one `SCAN r` allowed.)
+#[tokio::test]
+async fn inventory_pages_read_an_index_in_order_whatever_the_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    if store.backend() != Backend::Sqlite {
+        return;
+    }
+    let base = ListFilter {
+        order: ListOrder::IdDesc,
+        limit: Some(50),
+        ..ListFilter::default()
+    };
+    let by_expiry = ListFilter {
+        order: ListOrder::Expiry,
+        ..base.clone()
+    };
+    let cases = [
+        ("default", base.clone(), true),
+        ("sort=expiry", by_expiry.clone(), false),
+        (
+            "sort=-expiry",
+            ListFilter {
+                order: ListOrder::ExpiryDesc,
+                ..base.clone()
+            },
+            false,
+        ),
+        (
+            "status=revoked",
+            ListFilter {
+                status: Some(Status::Revoked),
+                ..base.clone()
+            },
+            false,
+        ),
+        (
+            "status=revoked&sort=expiry",
+            ListFilter {
+                status: Some(Status::Revoked),
+                ..by_expiry.clone()
+            },
+            false,
+        ),
+        (
+            "status=expiring",
+            ListFilter {
+                expiring_within_days: Some(30),
+                ..base.clone()
+            },
+            false,
+        ),
+        (
+            "requester=alice&sort=expiry",
+            ListFilter {
+                requester: Some("alice".into()),
+                ..by_expiry.clone()
+            },
+            false,
+        ),
+        (
+            "requester=alice",
+            ListFilter {
+                requester: Some("alice".into()),
+                ..base.clone()
+            },
+            false,
+        ),
+        (
+            "status=pending",
+            ListFilter {
+                status: Some(Status::Pending),
+                ..base.clone()
+            },
+            false,
+        ),
+    ];
+    for (what, filter, scan_allowed) in cases {
+        let plan = store.list_plan(&filter).await.unwrap();
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{what}: {plan:#?}"
+        );
+        if !scan_allowed {
+            assert!(
+                !plan.iter().any(|step| step.starts_with("SCAN r")
+                    && !step.contains("requests_without_certificate")),
+                "{what}: {plan:#?}"
+            );
+        }
+    }
 }

@@ -17,17 +17,17 @@ use crate::error::{Error, Result, StoreError};
 const COLUMNS: &str = "name, role, password_hash, disabled, generation, created_at";
 
 impl Store {
-    /// Adds a user, or replaces the role and password of an existing one; true when the user
-    /// is new. A new name that differs from an existing one only in case (`Alice` beside
-    /// `alice`) is refused: people and logs would take the two for one.
+    /// Adds a user. A name that exists is [`Error::UserExists`], and a new name that differs
+    /// from an existing one only in case (`Alice` beside `alice`) is refused too: people and
+    /// logs would take the two for one.
     #[instrument(skip_all)]
-    pub async fn put_user(
+    pub async fn add_user(
         &self,
         name: &str,
         role: &str,
         password_hash: &str,
         actor: &str,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let generation = new_generation()?;
         let mut tx = self.begin_write().await?;
         let existing: Option<String> =
@@ -35,18 +35,18 @@ impl Store {
                 .bind(name)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if let Some(existing) = &existing
-            && existing != name
-        {
-            return Err(Error::Conflict(format!(
-                "the user {existing} exists already, and a user name may not differ from another only in case: use {existing}, or another name"
-            )));
+        match existing {
+            Some(existing) if existing == name => return Err(Error::UserExists(existing)),
+            Some(existing) => {
+                return Err(Error::Conflict(format!(
+                    "the user {existing} exists already, and a user name may not differ from another only in case: use {existing}, or another name"
+                )));
+            }
+            None => {}
         }
         sqlx::query(
             "INSERT INTO users (name, role, password_hash, created_at, generation)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (name) DO UPDATE SET role = excluded.role,
-                 password_hash = excluded.password_hash, generation = excluded.generation",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(name)
         .bind(role)
@@ -57,7 +57,7 @@ impl Store {
         .await?;
         audit::record(&mut tx, actor, "user", name, role).await?;
         tx.commit().await?;
-        Ok(existing.is_none())
+        Ok(())
     }
 
     /// How many enabled administrators there are besides `name`.

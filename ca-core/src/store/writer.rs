@@ -221,6 +221,7 @@ fn row_of(new: &NewIssuance<'_>, written: Written) -> Result<Issuance> {
             der: new.der.to_vec(),
             revocation: None,
             renewed_from: new.renewed_from,
+            renewed_by: None,
         }),
     })
 }

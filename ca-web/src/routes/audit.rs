@@ -41,7 +41,8 @@ pub(crate) async fn page(
     };
     let actor = text("actor")?;
     let action = text("action")?;
-    let number = |name: &str, max: i64| -> Result<Option<i64>, WebError> {
+    // What each number is, for a refusal that says what to write.
+    let number = |name: &str, what: &str, max: i64| -> Result<Option<i64>, WebError> {
         match params.get(name).map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(value) => value
@@ -51,14 +52,26 @@ pub(crate) async fn page(
                 .map(Some)
                 .ok_or_else(|| {
                     WebError::BadRequest(format!(
-                        "'{}' is not a {name} from 1 to {max}.",
-                        value.chars().take(64).collect::<String>()
+                        "'{}' cannot be {name}: {what}.",
+                        value
+                            .chars()
+                            .filter(|c| !c.is_control())
+                            .take(64)
+                            .collect::<String>()
                     ))
                 }),
         }
     };
-    let after = number("after", i64::MAX)?;
-    let limit = number("limit", i64::from(MAX_PAGE))?;
+    let after = number(
+        "after",
+        "it is the number of the entry a page ended with, a whole number from 1 up",
+        i64::MAX,
+    )?;
+    let limit = number(
+        "limit",
+        &format!("it is how many entries a page shows, from 1 to {MAX_PAGE}"),
+        i64::from(MAX_PAGE),
+    )?;
     let page_size = limit.map_or(PAGE, |n| u32::try_from(n).unwrap_or(PAGE));
     let mut events = state
         .authority

@@ -234,9 +234,10 @@ fn refused(err: ca_core::Error) -> WebError {
     WebError::BadRequest(crate::error::explain(&err))
 }
 
-/// At most 64 characters of what was typed, to quote it back.
+/// At most 64 characters of what was typed, to quote it back, without its control
+/// characters.
 fn shown(text: &str) -> String {
-    text.chars().take(64).collect()
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 pub(crate) async fn overview(
@@ -372,6 +373,7 @@ fn inventory_row(
             OwnCertificate::Server => "this CA's HTTPS server",
             OwnCertificate::OcspResponder => "this CA's OCSP responder",
         }),
+        renewed_by: row.certificate.as_ref().and_then(|c| c.renewed_by),
         not_after: row
             .certificate
             .as_ref()
@@ -383,6 +385,7 @@ fn inventory_row(
         },
         issued: row.certificate.is_some(),
         revocable: row.certificate.is_some() && row.status != Status::Revoked,
+        renewable: row.certificate.is_some() && row.own().is_none(),
         pending: row.status == Status::Pending,
     }
 }

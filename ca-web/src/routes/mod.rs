@@ -420,7 +420,7 @@ mod tests {
             .unwrap();
         let password = Password::new("alice password".into()).unwrap();
         authority
-            .put_user("alice", Role::Requester, &password, "test")
+            .add_user("alice", Role::Requester, &password, "test")
             .await
             .unwrap();
         router(AppState::new(Arc::new(authority)).unwrap())

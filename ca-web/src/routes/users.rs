@@ -3,6 +3,7 @@
 //! `ca user` calls, and the audit trail names the administrator who posted it.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::Choice;
 use ca_core::users::{Password, Role};
@@ -76,31 +77,38 @@ pub(crate) async fn add(
                 Password::new(form.password).map(|typed| (role, Some(typed)))
             }
         });
+    let refused = |err: ca_core::Error, status| Refused {
+        why: crate::error::explain(&err),
+        status,
+        name: name.to_owned(),
+        role: form.role.trim().to_owned(),
+    };
     let (role, typed) = match checked {
         Ok(checked) => checked,
         Err(err) => {
-            let mut page = users_page(&state, &caller, &admin.name).await?;
-            page.refusal = Some(err.to_string());
-            page.typed_name = name.to_owned();
-            page.typed_role = form.role.trim().to_owned();
-            let mut response = render(&page);
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            return Ok(response);
+            return refused(err, StatusCode::BAD_REQUEST)
+                .page(&state, &caller, &admin.name)
+                .await;
         }
     };
     let (password, made) = match typed {
         Some(typed) => (typed, false),
         None => (Password::random()?, true),
     };
-    let new = state
+    match state
         .authority
-        .put_user(name, role, &password, &admin.name)
-        .await?;
-    let done = if new {
-        format!("Added the user {name} ({role}).")
-    } else {
-        format!("The user {name} existed: its role is now {role} and its password replaced.")
-    };
+        .add_user(name, role, &password, &admin.name)
+        .await
+    {
+        Ok(()) => {}
+        Err(err @ (ca_core::Error::UserExists(_) | ca_core::Error::Conflict(_))) => {
+            return refused(err, StatusCode::CONFLICT)
+                .page(&state, &caller, &admin.name)
+                .await;
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let done = format!("Added the user {name} ({role}).");
     Ok(done_page(
         &state,
         &caller,
@@ -108,6 +116,32 @@ pub(crate) async fn add(
         done,
         made.then_some(password),
     ))
+}
+
+/// An add form refused: why, and what was typed (never the password).
+struct Refused {
+    why: String,
+    status: StatusCode,
+    name: String,
+    role: String,
+}
+
+impl Refused {
+    /// The users page with the refusal above the add form, filled as it was sent.
+    async fn page(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        admin: &str,
+    ) -> Result<Response, WebError> {
+        let mut page = users_page(state, caller, admin).await?;
+        page.refusal = Some(self.why);
+        page.typed_name = self.name;
+        page.typed_role = self.role;
+        let mut response = render(&page);
+        *response.status_mut() = self.status;
+        Ok(response)
+    }
 }
 
 #[derive(Deserialize)]
