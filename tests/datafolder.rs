@@ -1166,7 +1166,7 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
     }
 }
 
-use crate::util::sqlite;
+use crate::util::{UNGUARD_CERTIFICATES_SQLITE, sqlite};
 
 #[test]
 fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
@@ -1183,7 +1183,9 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         let db = sb.file("bk").join("ca.db");
         sqlite(
             &db,
-            &format!("UPDATE certificates SET {change} WHERE request_id = 1"),
+            &format!(
+                "{UNGUARD_CERTIFICATES_SQLITE}; UPDATE certificates SET {change} WHERE request_id = 1"
+            ),
         );
         let after = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 1");
         // `ca check` on the altered folder names the row and the column.
@@ -1240,6 +1242,7 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         .as_secs();
     // A forged first byte that differs from the real one (1 serial in 128 starts with 7f).
     let forged = if real.starts_with("7f") { "7e" } else { "7f" };
+    sb.unguard_certificates();
     sb.alter_log(&format!(
         "UPDATE certificates SET serial = '{forged}' || substr(serial, 3) WHERE request_id = 3"
     ));
