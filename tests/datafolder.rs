@@ -1298,6 +1298,25 @@ fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
     }
     let (_, stderr) = run(Some("postgres://ca:SECRET@127.0.0.1:1/ca"), &["list"]);
     assert!(stderr.contains("ca:***@127.0.0.1:1/ca"), "{stderr}");
+    // A parameter the driver would ignore (and log with its value), and a URL too long to
+    // echo: refused, without the value.
+    for url in [
+        "postgres://ca@127.0.0.1:1/ca?sslpassword=SECRET",
+        "postgres://ca@127.0.0.1:1/ca?sslmode=disable&passwd=SECRET",
+    ] {
+        let (code, stderr) = run(Some(url), &["list"]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+        assert!(stderr.contains("not one ca passes"), "{url}: {stderr}");
+        let (code, stderr) = run(None, &["--database", url, "serve"]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+    }
+    let long = format!(
+        "postgres://ca@127.0.0.1:1/ca?sslmode={}",
+        "SECRET".repeat(20_000)
+    );
+    let (code, stderr) = run(Some(&long), &["list"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.len() < 1000, "{}", stderr.len());
 }
 
 /// A data folder that cannot take the new root's key fails `ca init` before the log is
