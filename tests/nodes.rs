@@ -908,12 +908,9 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     let after = crate::util::psql(&runtime_url, "SELECT max(request_id) FROM certificates");
     node.ok(&["revoke", after.trim(), "--reason", "superseded"]);
     node.ok(&["crl", "--new", "--out", "after.crl"]);
-    let (_, serials) = crate::util::crl_contents(node.path(), "after.crl");
+    let (_, serials) = crl_contents(node.path(), "after.crl");
     for serial in revoked_before.lines() {
-        assert!(
-            serials.contains(&serial.trim().to_owned()),
-            "{serials:?} {serial}"
-        );
+        assert!(serials.contains(serial.trim()), "{serials:?} {serial}");
     }
     assert_eq!(
         serials.len(),

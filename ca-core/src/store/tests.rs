@@ -207,7 +207,7 @@ async fn check_finds_a_certificate_whose_der_was_altered() {
             .is_err()
     );
     let unguard = match store.backend {
-        super::Backend::Postgres => {
+        Backend::Postgres => {
             "ALTER TABLE certificates DISABLE TRIGGER certificates_are_append_only"
         }
         _ => "DROP TRIGGER certificates_are_append_only_update",
