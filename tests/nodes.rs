@@ -951,6 +951,30 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     );
     crate::util::psql(&roles.admin, &format!("DROP ROLE {creator}"));
 
+    // A CA moved into a database of the owner's and granted in the same go is told to run as
+    // the runtime role from then on, not as the owner.
+    let second = format!("{}_moved", roles.database);
+    crate::util::psql(
+        &roles.admin,
+        &format!("CREATE DATABASE {second} OWNER {}", roles.owner),
+    );
+    let moved = Sandbox::new();
+    moved.init(&[]);
+    let target = format!(
+        "postgres://{}@127.0.0.1:{}/{second}",
+        roles.owner, roles.port
+    );
+    let said = moved.ok(&["migrate", "--to", &target, "--grant", &roles.runtime]);
+    let runtime_target = format!(
+        "postgres://{}@127.0.0.1:{}/{second}",
+        roles.runtime, roles.port
+    );
+    assert!(
+        said.contains(&format!("--database {runtime_target}")),
+        "{said}"
+    );
+    assert!(!said.contains(&format!("--database {target}")), "{said}");
+
     // The same CA run as the owner: warned at start-up and by `ca check`.
     let as_owner = Sandbox::on_database(&owner_url);
     copy_ca(&node.data(), &as_owner.data());

@@ -22,6 +22,30 @@ impl DatabaseUrl {
         &self.url
     }
 
+    /// The URL as shown, for another role: its user name replaced by `user`, without any
+    /// password (which that role keeps in `$PGPASSWORD` or `~/.pgpass`).
+    pub fn shown_as(&self, user: &str) -> String {
+        let Ok(mut url) = url::Url::parse(&self.shown) else {
+            return self.shown.clone();
+        };
+        if url.set_username(user).is_err() || url.set_password(None).is_err() {
+            return self.shown.clone();
+        }
+        if url.query().is_some() {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(key, _)| key != "password" && key != "user")
+                .map(|(key, value)| (key.into_owned(), value.into_owned()))
+                .collect();
+            if pairs.is_empty() {
+                url.set_query(None);
+            } else {
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+        }
+        url.to_string()
+    }
+
     /// True when the URL carries a password (which then must not come from a command line).
     pub fn has_password(&self) -> bool {
         self.has_password
@@ -335,6 +359,19 @@ mod tests {
         assert!(shown.contains("sslmode=verify-full"), "{shown}");
         assert!(shown.contains("sslrootcert=%2Fetc%2Fca.pem"), "{shown}");
         assert!(!shown.contains("SECRET"), "{shown}");
+    }
+
+    #[test]
+    fn shown_for_another_role_without_the_password() {
+        let url: DatabaseUrl = "postgres://owner:SECRET@db:5432/ca?sslmode=require&password=X"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.shown_as("ca"),
+            "postgres://ca@db:5432/ca?sslmode=require"
+        );
+        let url: DatabaseUrl = "postgres://owner@db/ca".parse().unwrap();
+        assert_eq!(url.shown_as("ca"), "postgres://ca@db/ca");
     }
 
     #[test]
