@@ -1193,7 +1193,7 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
     }
 }
 
-use crate::util::sqlite;
+use crate::util::{UNGUARD_CERTIFICATES_SQLITE, sqlite};
 
 #[test]
 fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
@@ -1210,7 +1210,9 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         let db = sb.file("bk").join("ca.db");
         sqlite(
             &db,
-            &format!("UPDATE certificates SET {change} WHERE request_id = 1"),
+            &format!(
+                "{UNGUARD_CERTIFICATES_SQLITE}; UPDATE certificates SET {change} WHERE request_id = 1"
+            ),
         );
         let after = sqlite(&db, "SELECT serial FROM certificates WHERE request_id = 1");
         // `ca check` on the altered folder names the row and the column.
@@ -1267,6 +1269,7 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         .as_secs();
     // A forged first byte that differs from the real one (1 serial in 128 starts with 7f).
     let forged = if real.starts_with("7f") { "7e" } else { "7f" };
+    sb.unguard_certificates();
     sb.alter_log(&format!(
         "UPDATE certificates SET serial = '{forged}' || substr(serial, 3) WHERE request_id = 3"
     ));
@@ -1322,6 +1325,25 @@ fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
     }
     let (_, stderr) = run(Some("postgres://ca:SECRET@127.0.0.1:1/ca"), &["list"]);
     assert!(stderr.contains("ca:***@127.0.0.1:1/ca"), "{stderr}");
+    // A parameter the driver would ignore (and log with its value), and a URL too long to
+    // echo: refused, without the value.
+    for url in [
+        "postgres://ca@127.0.0.1:1/ca?sslpassword=SECRET",
+        "postgres://ca@127.0.0.1:1/ca?sslmode=disable&passwd=SECRET",
+    ] {
+        let (code, stderr) = run(Some(url), &["list"]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+        assert!(stderr.contains("not one ca passes"), "{url}: {stderr}");
+        let (code, stderr) = run(None, &["--database", url, "serve"]);
+        assert_eq!(code, Some(2), "{url}: {stderr}");
+    }
+    let long = format!(
+        "postgres://ca@127.0.0.1:1/ca?sslmode={}",
+        "SECRET".repeat(20_000)
+    );
+    let (code, stderr) = run(Some(&long), &["list"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.len() < 1000, "{}", stderr.len());
 }
 
 /// A data folder that cannot take the new root's key fails `ca init` before the log is

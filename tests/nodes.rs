@@ -868,6 +868,113 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     );
     assert!(added, "{said}");
 
+    // Nor can it unrevoke a certificate, change or remove what was issued or asked for, or
+    // make a CRL number be used again.
+    let revoked =
+        "SELECT serial FROM certificates c JOIN revocations r ON r.request_id = c.request_id";
+    let revoked_before = crate::util::psql(&runtime_url, revoked);
+    assert!(!revoked_before.trim().is_empty());
+    let crl_number = "SELECT number FROM crl";
+    let number_before = crate::util::psql(&runtime_url, crl_number);
+    for attack in [
+        "DELETE FROM revocations WHERE request_id = 1",
+        "UPDATE revocations SET revoked_at = 0",
+        "TRUNCATE revocations",
+        "DELETE FROM certificates WHERE request_id = 1",
+        "UPDATE certificates SET not_after = not_after + 86400",
+        "TRUNCATE certificates CASCADE",
+        "DELETE FROM requests WHERE id = 1",
+        "UPDATE requests SET status = 'denied' WHERE id = 1",
+        "UPDATE crl SET number = 0",
+        "UPDATE crl SET number = number",
+        "DELETE FROM crl",
+        "ALTER TABLE revocations DISABLE TRIGGER USER",
+        "DROP TRIGGER revocations_are_append_only ON revocations",
+    ] {
+        let (done, said) = psql_try(&runtime_url, attack);
+        assert!(!done, "the runtime role could {attack}: {said}");
+        assert!(
+            said.contains("permission denied")
+                || said.contains("must be owner")
+                || said.contains("append-only")
+                || said.contains("only grows"),
+            "{attack}: {said}"
+        );
+    }
+    assert_eq!(crate::util::psql(&runtime_url, revoked), revoked_before);
+    assert_eq!(crate::util::psql(&runtime_url, crl_number), number_before);
+    // And the program still does all it did: issue, revoke, sign a CRL with a higher number.
+    node.ok(&["issue", "after.example.com", "--key", "ecdsa-p256"]);
+    let after = crate::util::psql(&runtime_url, "SELECT max(request_id) FROM certificates");
+    node.ok(&["revoke", after.trim(), "--reason", "superseded"]);
+    node.ok(&["crl", "--new", "--out", "after.crl"]);
+    let (_, serials) = crl_contents(node.path(), "after.crl");
+    for serial in revoked_before.lines() {
+        assert!(serials.contains(serial.trim()), "{serials:?} {serial}");
+    }
+    assert_eq!(
+        serials.len(),
+        revoked_before.lines().count() + 1,
+        "{serials:?}"
+    );
+    let number_after = crate::util::psql(&runtime_url, crl_number);
+    assert!(
+        number_after.trim().parse::<i64>().unwrap() > number_before.trim().parse::<i64>().unwrap()
+    );
+    node.ok(&["check"]);
+
+    // A role that can make itself anything (CREATEROLE) is no runtime role: refused by
+    // --grant, and warned about once it is given the right.
+    let creator = format!("{}_creator", roles.runtime);
+    crate::util::psql(
+        &roles.admin,
+        &format!("CREATE ROLE {creator} LOGIN CREATEROLE"),
+    );
+    let stderr = owner.refused(&["migrate", "--grant", &creator]);
+    assert!(stderr.contains("CREATEROLE"), "{stderr}");
+    crate::util::psql(
+        &roles.admin,
+        &format!("ALTER ROLE {} CREATEROLE", roles.runtime),
+    );
+    let checked = node.run(&["check"]);
+    let checked_err = String::from_utf8_lossy(&checked.stderr).into_owned();
+    assert!(
+        checked_err.contains(&format!(
+            "ca: warning: the audit trail is not protected against the role {}",
+            roles.runtime
+        )),
+        "{checked_err}"
+    );
+    crate::util::psql(
+        &roles.admin,
+        &format!("ALTER ROLE {} NOCREATEROLE", roles.runtime),
+    );
+    crate::util::psql(&roles.admin, &format!("DROP ROLE {creator}"));
+
+    // A CA moved into a database of the owner's and granted in the same go is told to run as
+    // the runtime role from then on, not as the owner.
+    let second = format!("{}_moved", roles.database);
+    crate::util::psql(
+        &roles.admin,
+        &format!("CREATE DATABASE {second} OWNER {}", roles.owner),
+    );
+    let moved = Sandbox::new();
+    moved.init(&[]);
+    let target = format!(
+        "postgres://{}@127.0.0.1:{}/{second}",
+        roles.owner, roles.port
+    );
+    let said = moved.ok(&["migrate", "--to", &target, "--grant", &roles.runtime]);
+    let runtime_target = format!(
+        "postgres://{}@127.0.0.1:{}/{second}",
+        roles.runtime, roles.port
+    );
+    assert!(
+        said.contains(&format!("--database {runtime_target}")),
+        "{said}"
+    );
+    assert!(!said.contains(&format!("--database {target}")), "{said}");
+
     // The same CA run as the owner: warned at start-up and by `ca check`.
     let as_owner = Sandbox::on_database(&owner_url);
     copy_ca(&node.data(), &as_owner.data());

@@ -22,11 +22,83 @@ impl DatabaseUrl {
         &self.url
     }
 
+    /// The URL as shown, for another role: its user name replaced by `user`, without any
+    /// password (which that role keeps in `$PGPASSWORD` or `~/.pgpass`).
+    pub fn shown_as(&self, user: &str) -> String {
+        let Ok(mut url) = url::Url::parse(&self.shown) else {
+            return self.shown.clone();
+        };
+        if url.set_username(user).is_err() || url.set_password(None).is_err() {
+            return self.shown.clone();
+        }
+        if url.query().is_some() {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(key, _)| key != "password" && key != "user")
+                .map(|(key, value)| (key.into_owned(), value.into_owned()))
+                .collect();
+            if pairs.is_empty() {
+                url.set_query(None);
+            } else {
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+        }
+        url.to_string()
+    }
+
     /// True when the URL carries a password (which then must not come from a command line).
     pub fn has_password(&self) -> bool {
         self.has_password
     }
 }
+
+/// The query parameters the database driver reads (sqlx's `PgConnectOptions`); any other is
+/// refused, since the driver would ignore it and log it with its value.
+const PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The parameters whose values are shown; every other value (`password`, `options`) is
+/// shown as `***`.
+const SHOWN_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "application_name",
+];
+
+/// The longest database URL read: far more than any real one, and short enough to refuse
+/// without a second look.
+const MAX_URL: usize = 4096;
 
 /// Why a text is not a database URL: a sentence saying what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +112,11 @@ impl FromStr for DatabaseUrl {
     /// default log is.
     fn from_str(text: &str) -> Result<Self, InvalidDatabaseUrl> {
         let text = text.trim();
+        if text.len() > MAX_URL {
+            return Err(InvalidDatabaseUrl(format!(
+                "the database URL is longer than {MAX_URL} bytes (it is not shown): write postgres://USER@HOST:PORT/NAME"
+            )));
+        }
         text.strip_prefix("postgres://")
             .or_else(|| text.strip_prefix("postgresql://"))
             .ok_or_else(|| {
@@ -74,20 +151,41 @@ impl FromStr for DatabaseUrl {
         if parsed.fragment().is_some() || after_host.contains('@') {
             return Err(unreadable());
         }
+        // A parameter the driver does not know it would ignore, and log with its value (a
+        // mistyped `passwd=`, or `sslpassword=`): refused, naming only the key, and only when
+        // it reads as a parameter's name (not a password typed without its `password=`).
+        if let Some((key, _)) = parsed
+            .query_pairs()
+            .find(|(key, _)| !PARAMETERS.contains(&key.as_ref()))
+        {
+            let named = if key.len() <= 40
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+            {
+                format!("'{key}'")
+            } else {
+                "a parameter".to_owned()
+            };
+            return Err(InvalidDatabaseUrl(format!(
+                "the database URL has {named}, which is not one ca passes to PostgreSQL (its value is not shown): the parameters read are {}",
+                PARAMETERS.join(", ")
+            )));
+        }
         let in_query = parsed.query_pairs().any(|(key, _)| key == "password");
         let has_password = parsed.password().is_some() || in_query;
         let mut shown = parsed.clone();
         if shown.password().is_some() {
             shown.set_password(Some("***")).map_err(|()| unreadable())?;
         }
-        if in_query {
+        if parsed.query().is_some() {
             let pairs: Vec<(String, String)> = parsed
                 .query_pairs()
                 .map(|(key, value)| {
-                    let value = if key == "password" {
-                        "***".into()
-                    } else {
+                    let value = if SHOWN_PARAMETERS.contains(&key.as_ref()) {
                         value.into_owned()
+                    } else {
+                        "***".into()
                     };
                     (key.into_owned(), value)
                 })
@@ -233,6 +331,58 @@ mod tests {
             .unwrap();
         assert!(url.has_password());
         assert!(!url.to_string().contains("SECRET"), "{url}");
+    }
+
+    #[test]
+    fn a_parameter_the_driver_would_ignore_is_refused_without_its_value() {
+        for text in [
+            "postgres://ca@db/ca?sslpassword=KEYPASS1",
+            "postgres://ca@db/ca?sslmode=require&passwd=KEYPASS1",
+            "postgres://ca@db/ca?ssl%70assword=KEYPASS1",
+            "postgres://ca@db/ca?KEYPASS1=x",
+        ] {
+            let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
+            assert!(!err.contains("KEYPASS1"), "{text}: {err}");
+            assert!(err.contains("not one ca passes"), "{text}: {err}");
+        }
+        let err = "postgres://ca@db/ca?passwd=x"
+            .parse::<DatabaseUrl>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'passwd'"), "{err}");
+        // What is known is read; only harmless values are shown.
+        let url: DatabaseUrl =
+            "postgres://ca@db/ca?sslmode=verify-full&sslrootcert=/etc/ca.pem&options=-c%20x%3DSECRET"
+                .parse()
+                .unwrap();
+        let shown = url.to_string();
+        assert!(shown.contains("sslmode=verify-full"), "{shown}");
+        assert!(shown.contains("sslrootcert=%2Fetc%2Fca.pem"), "{shown}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+    }
+
+    #[test]
+    fn shown_for_another_role_without_the_password() {
+        let url: DatabaseUrl = "postgres://owner:SECRET@db:5432/ca?sslmode=require&password=X"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.shown_as("ca"),
+            "postgres://ca@db:5432/ca?sslmode=require"
+        );
+        let url: DatabaseUrl = "postgres://owner@db/ca".parse().unwrap();
+        assert_eq!(url.shown_as("ca"), "postgres://ca@db/ca");
+    }
+
+    #[test]
+    fn a_very_long_url_is_refused_without_being_shown() {
+        let text = format!("postgres://ca@db/ca?sslmode={}", "SECRET".repeat(20_000));
+        let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
+        assert!(!err.contains("SECRET"), "{}", err.len());
+        assert!(err.len() < 200, "{err}");
+        let text = format!("postgres://{}/ca", "h".repeat(100_000));
+        let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
+        assert!(err.len() < 200, "{}", err.len());
     }
 
     #[test]

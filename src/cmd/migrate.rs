@@ -69,10 +69,15 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         to,
         report.certificates
     );
+    // Servers and commands run as the runtime role, when one is granted, never as the owner.
+    let shown = match &args.grant {
+        Some(role) => to.shown_as(&role.to_string()),
+        None => to.to_string(),
+    };
     say!(
         "From now on give every command and every `ca serve` the database: --database {} (or CA_DATABASE={}), with this folder's root.crt and root.key on each node.",
-        to,
-        to
+        shown,
+        shown
     );
     say!(
         "{from} keeps its rows as a backup and is marked as copied: commands refuse it from now on, so the two logs never diverge."

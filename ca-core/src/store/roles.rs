@@ -45,10 +45,44 @@ impl fmt::Display for RoleName {
     }
 }
 
+/// The tables whose rows the program changes (requests only while pending, the CRL only to a
+/// higher number, as the log's triggers insist). Certificates, revocations and the audit
+/// trail are never changed.
+const UPDATED: &[&str] = &[
+    "settings",
+    "users",
+    "requests",
+    "crl",
+    "acme_eab_keys",
+    "acme_accounts",
+    "acme_orders",
+    "acme_authzs",
+    "acme_challenges",
+    "ocsp_responses",
+    "notices",
+    "watched_servers",
+    "request_tallies",
+    "expiry_tallies",
+];
+
+/// The tables whose rows the program removes: none of what the log records about requests,
+/// certificates, revocations, the CRL or the audit trail.
+const DELETED: &[&str] = &[
+    "settings",
+    "users",
+    "acme_orders",
+    "acme_authzs",
+    "acme_challenges",
+    "acme_used_nonces",
+    "ocsp_responses",
+    "tally_changes",
+];
+
 impl Store {
     /// Gives `role` what servers and commands need of this PostgreSQL log, and no more: read
-    /// and write every table, except the audit trail, which it may only read and add to, and
-    /// the migrations' record, which it may only read. Run by the role that owns the tables,
+    /// and add to every table (but the migrations' record, which it may only read), change
+    /// only the rows of [`UPDATED`] and remove only those of [`DELETED`]. Certificates,
+    /// revocations and the audit trail it may only read and add to. Run by the role that owns the tables,
     /// after every schema change (new tables get their grants this way). Refused for a role
     /// that could switch off the audit trail's triggers (its owner, a member of the owner, a
     /// superuser), and on SQLite.
@@ -62,7 +96,7 @@ impl Store {
         }
         let mut tx = self.pool.begin().await?;
         let found: Option<(bool, bool)> = sqlx::query_as(
-            "SELECT r.rolsuper, pg_has_role(r.oid, c.relowner, 'MEMBER')
+            "SELECT r.rolsuper OR r.rolcreaterole, pg_has_role(r.oid, c.relowner, 'MEMBER')
              FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
              WHERE r.rolname = $1 AND c.oid = 'audit'::regclass",
         )
@@ -77,7 +111,7 @@ impl Store {
             }
             Some((superuser, owner)) if superuser || owner => {
                 return Err(Error::InvalidInput(format!(
-                    "the role {role} owns the log's tables (or is a superuser, or a member of their owner), so it could switch off the audit trail's protection: give a role of its own to the servers"
+                    "the role {role} owns the log's tables (or is a superuser, has CREATEROLE, or is a member of their owner), so it could switch off the log's protection: give the servers a role of their own, without CREATEROLE"
                 )));
             }
             Some(_) => {}
@@ -90,13 +124,21 @@ impl Store {
             format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
             format!("REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}"),
             format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}"),
-            format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
-            ),
-            format!("REVOKE UPDATE, DELETE ON {schema}.audit FROM {role}"),
-            format!("REVOKE INSERT, UPDATE, DELETE ON {schema}._sqlx_migrations FROM {role}"),
+            format!("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+            format!("REVOKE INSERT ON {schema}._sqlx_migrations FROM {role}"),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            UPDATED
+                .iter()
+                .map(|table| format!("GRANT UPDATE ON {schema}.{table} TO {role}")),
+        )
+        .chain(
+            DELETED
+                .iter()
+                .map(|table| format!("GRANT DELETE ON {schema}.{table} TO {role}")),
+        ) {
             sqlx::query(&sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -104,8 +146,9 @@ impl Store {
     }
 
     /// True when the role this log is opened as could alter or empty the audit trail despite
-    /// its triggers: on PostgreSQL, the owner of its table, a member of the owner or a
-    /// superuser (who can switch the triggers off). Always false on SQLite, whose file is as
+    /// its triggers: on PostgreSQL, the owner of its table, a member of the owner, a
+    /// superuser or a role with CREATEROLE (who can switch the triggers off, or make itself
+    /// able to). Always false on SQLite, whose file is as
     /// safe as the data folder's permissions.
     #[instrument(skip_all)]
     pub async fn audit_is_alterable(&self) -> Result<bool> {
@@ -114,7 +157,7 @@ impl Store {
         }
         let alterable: bool = sqlx::query_scalar(
             "SELECT pg_has_role(c.relowner, 'MEMBER')
-                 OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+                 OR (SELECT rolsuper OR rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user)
              FROM pg_catalog.pg_class c WHERE c.oid = 'audit'::regclass",
         )
         .fetch_one(&self.pool)

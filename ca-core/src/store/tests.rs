@@ -197,6 +197,22 @@ async fn check_finds_a_certificate_whose_der_was_altered() {
     let (problems, count) = store.check().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(count, 1);
+    // The log refuses the change; the tables' owner (or whoever holds the file) can switch
+    // its guard off, and `check` must still find what they did.
+    assert!(
+        sqlx::query("UPDATE certificates SET der = $1")
+            .bind(vec![0_u8])
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    let unguard = match store.backend {
+        Backend::Postgres => {
+            "ALTER TABLE certificates DISABLE TRIGGER certificates_are_append_only"
+        }
+        _ => "DROP TRIGGER certificates_are_append_only_update",
+    };
+    sqlx::query(unguard).execute(&store.pool).await.unwrap();
     sqlx::query("UPDATE certificates SET der = $1")
         .bind(vec![0_u8])
         .execute(&store.pool)
@@ -224,6 +240,50 @@ async fn audit_trail_is_append_only() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn certificates_revocations_requests_and_the_crl_number_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let sample = Sample::new("0d", "a.example.com", days(1));
+    let row = store.record_issuance(sample.issuance()).await.unwrap();
+    store
+        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO crl (id, number, this_update, next_update, revocations, der) VALUES (1, 5, 0, 0, 1, $1)",
+    )
+    .bind(vec![0_u8])
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    for refused in [
+        "DELETE FROM revocations",
+        "UPDATE revocations SET reason = 'superseded'",
+        "DELETE FROM certificates",
+        "UPDATE certificates SET not_after = not_after + 1",
+        "DELETE FROM requests",
+        "UPDATE requests SET status = 'denied'",
+        "UPDATE crl SET number = 0",
+        "UPDATE crl SET number = 5",
+        "DELETE FROM crl",
+    ] {
+        assert!(
+            sqlx::query(refused).execute(&store.pool).await.is_err(),
+            "{refused}"
+        );
+    }
+    sqlx::query("UPDATE crl SET number = 6")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let revoked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
 }
 
 #[tokio::test]
