@@ -373,7 +373,7 @@ fn credential_changes_take_effect_at_once_in_a_running_server() {
     };
     assert_eq!(admin_page("carol password"), StatusCode::OK);
     // Demoted: the remembered admin credentials stop working at once.
-    add_user(&sb, "carol", "requester", "carol password");
+    sb.ok(&["user", "role", "carol", "requester"]);
     assert_eq!(admin_page("carol password"), StatusCode::FORBIDDEN);
     // A new password: the old one stops working at once.
     std::fs::write(sb.file("new-pw"), "carol second\n").unwrap();

@@ -187,7 +187,7 @@ pub struct CertificateRecord {
     pub revocation: Option<Revocation>,
     /// The certificate this one renews.
     pub renewed_from: Option<RequestId>,
-    /// The first certificate that renews this one (`ca renew`, a renewal from the pages, an
+    /// The first certificate that renews this one (a renewal from the command line or the pages, an
     /// ACME order that replaces it): once renewed, its expiry needs no one's attention.
     pub renewed_by: Option<RequestId>,
 }
