@@ -326,6 +326,15 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 .await?
                 .click()
                 .await?;
+            // The post answers with the users page again, alice disabled: wait for it, or
+            // the next navigation races the post's answer.
+            browser
+                .wait()
+                .at_most(std::time::Duration::from_secs(20))
+                .for_element(Locator::XPath(
+                    "//tr[contains(., 'alice') and contains(., 'disabled')]",
+                ))
+                .await?;
             browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Audit trail");
