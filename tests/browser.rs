@@ -330,7 +330,7 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             // the next navigation races the post's answer.
             browser
                 .wait()
-                .at_most(std::time::Duration::from_secs(20))
+                .at_most(Duration::from_secs(20))
                 .for_element(Locator::XPath(
                     "//tr[contains(., 'alice') and contains(., 'disabled')]",
                 ))
