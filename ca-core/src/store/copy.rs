@@ -313,6 +313,11 @@ impl Store {
         }
         written.commit().await?;
         source.commit().await?;
+        if target.backend == Backend::Postgres {
+            // Statistics for the planner at once, not when autovacuum comes round: without
+            // them it takes the copied tables for empty and scans them once per row.
+            sqlx::query("ANALYZE").execute(&target.pool).await?;
+        }
         report.certificates = self.compare_copy(target, &report).await?;
         Ok(report)
     }
