@@ -75,26 +75,8 @@ const PARAMETERS: &[&str] = &[
     "options",
 ];
 
-/// The parameters whose values are shown; every other value (`password`, `options`) is
-/// shown as `***`.
-const SHOWN_PARAMETERS: &[&str] = &[
-    "sslmode",
-    "ssl-mode",
-    "sslrootcert",
-    "ssl-root-cert",
-    "ssl-ca",
-    "sslcert",
-    "ssl-cert",
-    "sslkey",
-    "ssl-key",
-    "statement-cache-capacity",
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "application_name",
-];
+/// The parameters whose values are never shown (as `***`): the rest of [`PARAMETERS`] are.
+const HIDDEN_PARAMETERS: &[&str] = &["password", "options"];
 
 /// The longest database URL read: far more than any real one, and short enough to refuse
 /// without a second look.
@@ -182,10 +164,10 @@ impl FromStr for DatabaseUrl {
             let pairs: Vec<(String, String)> = parsed
                 .query_pairs()
                 .map(|(key, value)| {
-                    let value = if SHOWN_PARAMETERS.contains(&key.as_ref()) {
-                        value.into_owned()
-                    } else {
+                    let value = if HIDDEN_PARAMETERS.contains(&key.as_ref()) {
                         "***".into()
+                    } else {
+                        value.into_owned()
                     };
                     (key.into_owned(), value)
                 })
