@@ -1044,6 +1044,13 @@ fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_
         assert!(fix.contains("`ca serve`'s own certificate"), "{fix}");
         assert!(!fix.contains("ca renew"), "{fix}");
     }
+    // The admin page gives the same advice in its own words: a reload, not a renewal.
+    let text = admin_check(&client(&sb), &ca.https(), &ca, &url);
+    assert!(
+        text.contains("own web server&#39;s certificate") && text.contains("reload the server"),
+        "{text}"
+    );
+    assert!(!text.contains("Renew it on its certificate page"), "{text}");
 
     // A reload replaces it, and says so.
     ca.signal("HUP");
@@ -1056,15 +1063,71 @@ fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_
 }
 
 #[test]
+fn the_servers_own_certificate_checked_by_another_name_gets_the_servers_names_as_fix() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    // On 127.0.0.2: the server's certificate names 127.0.0.1 and localhost, not that address.
+    let mut command = sb.ca();
+    command
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.2:0"])
+        .args(["--hostname", "mail.example.com"])
+        .env("CA_LOG", "warn");
+    let ca = Server::spawn(command);
+    let url = format!("https://127.0.0.2:{}", ca.https_port);
+    let fix = mismatch_fix(&sb, &url);
+    // An issuance would not change what the server presents: its names would.
+    assert!(
+        fix.contains("add 127.0.0.2 to them (`hostname` in ca.toml, or --hostname)"),
+        "{fix}"
+    );
+    assert!(!fix.contains("ca issue"), "{fix}");
+    let text = admin_check_page(&sb, &ca, [127, 0, 0, 2], &url);
+    assert!(text.contains("add 127.0.0.2 to them"), "{text}");
+    assert!(!text.contains("Issue a server certificate"), "{text}");
+}
+
+/// The fix `ca check URL` gives for the name mismatch it finds.
+fn mismatch_fix(sb: &Sandbox, url: &str) -> String {
+    let (_, report) = check(sb, &[url]);
+    finding(&report, "name-mismatch", "fail")["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The admin page's check of `url`, asked of the `ca serve` at `base` through `web`.
+fn admin_check(web: &reqwest::blocking::Client, base: &str, ca: &Server, url: &str) -> String {
+    web.post(format!("{base}/certsrv/admin/check"))
+        .basic_auth("admin", Some(&ca.admin_password))
+        .form(&[("url", url)])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
+/// The admin page's check of `url`, asked of the sandbox's `ca serve` by the name
+/// mail.example.com, at `ip`.
+fn admin_check_page(sb: &Sandbox, ca: &Server, ip: [u8; 4], url: &str) -> String {
+    let root = std::fs::read(sb.data().join("root.crt")).unwrap();
+    let web = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&root).unwrap()])
+        .resolve(
+            "mail.example.com",
+            std::net::SocketAddr::from((ip, ca.https_port)),
+        )
+        .build()
+        .unwrap();
+    let base = format!("https://mail.example.com:{}", ca.https_port);
+    admin_check(&web, &base, ca, url)
+}
+
+#[test]
 fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     let sb = ca_with_localhost(&[]);
     let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
     let url = format!("https://127.0.0.1:{}", server.port);
-    let (_, report) = check(&sb, &[&url]);
-    let fix = finding(&report, "name-mismatch", "fail")["fix"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fix = mismatch_fix(&sb, &url);
     assert!(
         fix.contains("`ca issue 127.0.0.1 --allow-internal`"),
         "{fix}"
@@ -1081,4 +1144,46 @@ fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
             .contains("ca issue"),
         "{mismatch}"
     );
+
+    // The admin page of the constrained CA does not offer the issuance either.
+    let ca = Server::start_with(&constrained, &["--hostname", "mail.example.com"]);
+    let text = admin_check_page(&constrained, &ca, [127, 0, 0, 1], &url);
+    assert!(text.contains("does not cover 127.0.0.1"), "{text}");
+    assert!(!text.contains("Issue a server certificate"), "{text}");
+}
+
+#[test]
+fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_it() {
+    // A CA without a public URL: its certificates point to no CRL and no OCSP responder.
+    let sb = ca_with_localhost(&[]);
+    let id = id_of(&sb, "localhost");
+    let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 0, "{report:#}");
+    finding(&report, "no-revocation-info", "note");
+    assert!(findings(&report, "revoked-in-log").is_empty(), "{report:#}");
+
+    sb.ok(&["revoke", &id, "--reason", "superseded"]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 0, "clients still connect: {report:#}");
+    let revoked = finding(&report, "revoked-in-log", "warn");
+    assert!(
+        revoked["fact"].as_str().unwrap().contains("superseded"),
+        "{revoked}"
+    );
+    assert!(
+        revoked["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`ca renew {id}`")),
+        "{revoked}"
+    );
+    let out = sb.run(&["check", &server.url()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("WARN  revocation") && l.contains("revoked on")),
+        "{text}"
+    );
+    assert!(text.contains("1 warning above"), "{text}");
 }

@@ -569,7 +569,6 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
     let mut server = serve(&sb);
     let posts = hook.wait_for(2);
     server.wait_for_log("notice sent");
-    assert!(server.stop().success());
     let second: Value = serde_json::from_str(&posts[1]).unwrap();
     assert_eq!(second["previous"], "fail", "{second}");
     assert!(
@@ -584,6 +583,34 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
             .iter()
             .any(|f| f["code"] == "trusted"),
         "{second}"
+    );
+
+    // A server added to the watch while `ca serve` runs is checked within seconds, not at the
+    // end of the interval (an hour by default).
+    let other = format!("https://localhost:{}", free_port());
+    sb.ok(&["config", "set", "watch", &format!("{url},{other}")]);
+    let posts = hook.wait_for(3);
+    let third: Value = serde_json::from_str(&posts[2]).unwrap();
+    assert_eq!(third["url"], other, "{third}");
+    assert_eq!(third["verdict"], "fail", "{third}");
+    server.wait_for_log("the notice settings changed");
+    // A reload checks every watched server again at once.
+    let before = server.log_text().matches("checked=2").count();
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.log_text().matches("checked=2").count() == before {
+        assert!(
+            Instant::now() < deadline,
+            "no round after the reload: {}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.stop().success());
+    assert_eq!(
+        hook.received().len(),
+        3,
+        "verdicts unchanged: no new notice"
     );
     let _ = tls.kill();
     let _ = tls.wait();

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ca_core::identity::SERVER_REQUESTER;
-use ca_core::probe::{self, Finding, Report, Target, Trust, Verdict};
+use ca_core::probe::{self, Finding, Remedy, Report, Target, Trust, Verdict};
 use ca_core::{Authority, Choice};
 use serde_json::{Value, json};
 
@@ -69,7 +68,7 @@ async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()>
         let authority = crate::cmd::open_read(data).await?;
         let trust = Trust::of_ca(&authority);
         let report = authority.check_server(target, options).await;
-        advice = Advice::of_ca(&authority, target, &report).await?;
+        advice = Advice::of_ca(&authority, &report);
         (report, trust)
     } else {
         let trust = Trust::system_only();
@@ -91,12 +90,12 @@ async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()>
             when(report.checked_at),
             trust.described_as
         );
-        for finding in &report.findings {
+        for (index, finding) in report.findings.iter().enumerate() {
             say!(
                 "{:<5} {:<11} {}",
                 label(finding.verdict),
                 finding.topic.name(),
-                printable(&line(finding, &advice))
+                printable(&line(index, finding, &advice))
             );
         }
     }
@@ -153,13 +152,13 @@ fn label(verdict: Verdict) -> &'static str {
 }
 
 /// The finding's line: the fact, then the fix with the command that carries it out here.
-fn line(finding: &Finding, advice: &Advice) -> String {
+fn line(index: usize, finding: &Finding, advice: &Advice) -> String {
     let mut text = finding.fact.clone();
     if let Some(fix) = &finding.fix {
         text.push_str(" Fix: ");
         text.push_str(fix);
     }
-    if let Some(extra) = advice.for_finding(finding) {
+    if let Some(extra) = advice.for_finding(index, finding) {
         text.push(' ');
         text.push_str(&extra);
     }
@@ -169,10 +168,10 @@ fn line(finding: &Finding, advice: &Advice) -> String {
 /// What the command line adds to a fix: the `ca` command that does it, when it would work.
 #[derive(Default)]
 struct Advice {
-    /// The command that issues a certificate for the host, when this CA may.
-    issue: Option<String>,
-    /// What replaces the certificate, when this CA issued it.
-    replace: Option<String>,
+    /// What this CA can do about each finding, by finding (the report's order).
+    remedies: Vec<Option<Remedy>>,
+    /// The host checked, as the commands name it.
+    host: String,
     /// Whether the chain was judged against this CA's root (so `ca serve` is the fix for
     /// revocation that cannot be fetched).
     this_ca: bool,
@@ -180,49 +179,40 @@ struct Advice {
 }
 
 impl Advice {
-    /// The advice of the CA in the data folder: `ca issue` only for a name its policy and
-    /// name constraints accept; for a certificate it issued, `ca renew`, or for `ca serve`'s
-    /// own, the restart or reload that makes a new one.
-    async fn of_ca(
-        authority: &Authority,
-        target: &Target,
-        report: &Report,
-    ) -> anyhow::Result<Self> {
-        let host = &target.host;
-        let names = std::slice::from_ref(host);
-        let issue = if authority.check_names(names, false).is_ok() {
-            Some(format!("With this CA: `ca issue {host}`."))
-        } else if authority.check_names(names, true).is_ok() {
-            Some(format!(
-                "With this CA: `ca issue {host} --allow-internal` ({host} is an internal name)."
-            ))
-        } else {
-            None
-        };
-        let replace = match report.issued_here {
-            Some(id) if authority.request(id).await?.requester == SERVER_REQUESTER => {
-                Some(format!(
-                    "This is `ca serve`'s own certificate (number {id}): restart the server, or reload it (`systemctl reload ca` or SIGHUP), and it makes and presents a new one."
-                ))
-            }
-            Some(id) => Some(format!(
-                "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
-            )),
-            None => None,
-        };
-        Ok(Advice {
-            issue,
-            replace,
+    /// The advice of the CA in the data folder (see [`Authority::remedy`]).
+    fn of_ca(authority: &Authority, report: &Report) -> Self {
+        Advice {
+            remedies: report
+                .findings
+                .iter()
+                .map(|finding| authority.remedy(report, finding))
+                .collect(),
+            host: report.target.host.to_string(),
             this_ca: true,
             trust_store_only: false,
-        })
+        }
     }
 
-    fn for_finding(&self, finding: &Finding) -> Option<String> {
+    fn for_finding(&self, index: usize, finding: &Finding) -> Option<String> {
+        let host = &self.host;
+        if let Some(remedy) = self.remedies.get(index).copied().flatten() {
+            return Some(match remedy {
+                Remedy::Issue { internal: false } => format!("With this CA: `ca issue {host}`."),
+                Remedy::Issue { internal: true } => format!(
+                    "With this CA: `ca issue {host} --allow-internal` ({host} is an internal name)."
+                ),
+                Remedy::Renew(id) => format!(
+                    "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
+                ),
+                Remedy::ReloadServer(id) => format!(
+                    "This is `ca serve`'s own certificate (number {id}): restart the server, or reload it (`systemctl reload ca` or SIGHUP), and it makes and presents a new one."
+                ),
+                Remedy::AddServerName(id) => format!(
+                    "This is `ca serve`'s own certificate (number {id}), made for the server's names: add {host} to them (`hostname` in ca.toml, or --hostname), then reload the server (`systemctl reload ca` or SIGHUP) and it presents a certificate that names it."
+                ),
+            });
+        }
         match finding.code {
-            "name-mismatch" | "no-san" => self.issue.clone(),
-            "expired" | "expires-soon" | "revoked" | "validity-too-long" | "weak-key"
-            | "sha1" => self.replace.clone(),
             "unknown-issuer" | "untrusted-root" | "self-signed" | "chain-incomplete"
                 if self.trust_store_only =>
             {
@@ -268,12 +258,12 @@ fn report_json(report: &Report, trust: &Trust, advice: &Advice) -> Value {
             "not_after": cert.not_after.map(rfc3339),
             "sha256": cert.sha256.hex(),
         })).collect::<Vec<_>>(),
-        "findings": report.findings.iter().map(|finding| json!({
+        "findings": report.findings.iter().enumerate().map(|(index, finding)| json!({
             "topic": finding.topic.name(),
             "verdict": finding.verdict.name(),
             "code": finding.code,
             "fact": finding.fact,
-            "fix": match (&finding.fix, advice.for_finding(finding)) {
+            "fix": match (&finding.fix, advice.for_finding(index, finding)) {
                 (Some(fix), Some(extra)) => Some(format!("{fix} {extra}")),
                 (Some(fix), None) => Some(fix.clone()),
                 (None, extra) => extra,

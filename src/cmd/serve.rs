@@ -33,6 +33,9 @@ const ACME_PRUNE: Duration = Duration::from_secs(3600);
 /// How often the server renews the OCSP responder certificate when due and signs ahead the
 /// responses that are missing or half way through their lifetime.
 const OCSP_REFRESH: Duration = Duration::from_secs(3600);
+/// How often the notifier looks, between rounds, whether its settings changed (a new watched
+/// server, a shorter interval), so that a change takes effect without waiting out the interval.
+const NOTICE_SETTINGS_LOOK: Duration = Duration::from_secs(5);
 /// Connections to the store a server keeps.
 const SERVER_CONNECTIONS: u32 = 8;
 
@@ -221,6 +224,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
 
     let authority = Arc::new(authority);
     let state = AppState::new(Arc::clone(&authority))?.with_https_origin(origin);
+    let reloaded = Arc::new(tokio::sync::Notify::new());
     let keeper = tokio::spawn(
         Keeper {
             authority: Arc::clone(&authority),
@@ -233,11 +237,12 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             data: data.map(Path::to_owned),
             args,
             running: settings,
+            reloaded: Arc::clone(&reloaded),
         }
         .run(hangup),
     );
     let watcher = tokio::spawn(warn_about_expiring(Arc::clone(&authority)));
-    let notifier = tokio::spawn(send_notices(Arc::clone(&authority)));
+    let notifier = tokio::spawn(send_notices(Arc::clone(&authority), Arc::clone(&reloaded)));
     let pruner = tokio::spawn(prune_acme(Arc::clone(&authority)));
     let signer = tokio::spawn(sign_ocsp_ahead(Arc::clone(&authority)));
     serve(
@@ -277,6 +282,8 @@ struct Keeper {
     args: Args,
     /// The settings in force.
     running: Settings,
+    /// Told of each reload, which starts a notice round at once.
+    reloaded: Arc<tokio::sync::Notify>,
 }
 
 impl Keeper {
@@ -303,6 +310,7 @@ impl Keeper {
                             crate::explain::sentence(&err)
                         );
                     }
+                    self.reloaded.notify_one();
                 }
             }
         }
@@ -416,10 +424,12 @@ async fn sign_ocsp_ahead(authority: Arc<Authority>) {
     }
 }
 
-/// The notices that reach a person: at start (checking every watched server) and then every
-/// `notify-interval` minutes (checking those not checked for a day), records the expiry
-/// warnings and changed verdicts due and sends every notice due, retrying those that failed.
-async fn send_notices(authority: Arc<Authority>) {
+/// The notices that reach a person: at start and at each reload (checking every watched
+/// server), and then every `notify-interval` minutes (checking those not checked for a day),
+/// records the expiry warnings and changed verdicts due and sends every notice due, retrying
+/// those that failed. A change of the notice settings (a server to watch, a channel, the
+/// interval) starts a round within seconds rather than at the end of the interval.
+async fn send_notices(authority: Arc<Authority>, reloaded: Arc<tokio::sync::Notify>) {
     let mut watch = Watch::All;
     loop {
         match authority.notify_round(watch).await {
@@ -440,15 +450,37 @@ async fn send_notices(authority: Arc<Authority>) {
             }
             Err(err) => tracing::error!(%err, "the notice round failed"),
         }
-        watch = Watch::Due;
-        let minutes = match authority.notify_settings().await {
-            Ok(settings) => settings.interval,
+        let settings = match authority.notify_settings().await {
+            Ok(settings) => Some(settings),
             Err(err) => {
                 tracing::error!(%err, "the notice settings could not be read");
-                ca_core::notify::config::DEFAULT_INTERVAL
+                None
             }
         };
-        tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
+        let minutes = settings
+            .as_ref()
+            .map_or(ca_core::notify::config::DEFAULT_INTERVAL, |s| s.interval);
+        let next = tokio::time::Instant::now() + Duration::from_secs(u64::from(minutes) * 60);
+        watch = Watch::Due;
+        loop {
+            let look = next.min(tokio::time::Instant::now() + NOTICE_SETTINGS_LOOK);
+            tokio::select! {
+                () = tokio::time::sleep_until(look) => {}
+                () = reloaded.notified() => {
+                    watch = Watch::All;
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() >= next {
+                break;
+            }
+            if let (Some(before), Ok(now)) = (&settings, authority.notify_settings().await)
+                && *before != now
+            {
+                tracing::info!("the notice settings changed: a notice round starts now");
+                break;
+            }
+        }
     }
 }
 

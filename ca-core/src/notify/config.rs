@@ -590,13 +590,18 @@ fn shorten(text: &str) -> String {
     shown
 }
 
-/// What is repeated of a URL that may hold a token: up to its path.
+/// What is repeated of a URL that may hold a token: up to its path, without a user and
+/// password.
 fn shorten_url(text: &str) -> String {
     let start = text.find("://").map_or(0, |at| at + 3);
     let end = text[start..]
         .find(['/', '?', '#'])
         .map_or(text.len(), |p| start + p);
-    let shown = shorten(&text[..end]);
+    let host = match text[start..end].rfind('@') {
+        Some(at) => format!("{}...@{}", &text[..start], &text[start + at + 1..end]),
+        None => text[..end].to_owned(),
+    };
+    let shown = shorten(&host);
     if end < text.len() {
         format!("{shown}/...")
     } else {
@@ -608,6 +613,26 @@ fn shorten_url(text: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    #[test]
+    fn a_refused_webhook_url_is_repeated_without_its_user_password_or_path() {
+        for bad in [
+            "https://user:s3cret@ho st/hook?token=t0ken",
+            "https://user:s3cret@/",
+            "ht tps://user:s3cret@example.com/t0ken",
+        ] {
+            let refusal = parse_webhook(bad).unwrap_err().to_string();
+            assert!(
+                !refusal.contains("s3cret")
+                    && !refusal.contains("t0ken")
+                    && !refusal.contains("user"),
+                "{refusal}"
+            );
+        }
+        let refusal = parse_webhook("https://u:p@ho st/x")
+            .unwrap_err()
+            .to_string();
+        assert!(refusal.contains("https://...@ho st/..."), "{refusal}");
+    }
 
     #[test]
     fn reads_warning_windows_widest_first_each_once() {

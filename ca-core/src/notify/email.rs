@@ -378,7 +378,7 @@ fn cleaned(text: &str, smtp: &SmtpSettings) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret.as_str(), "[…]");
+        text = without_spread(&text, secret);
     }
     let mut words: Vec<&str> = text
         .split_whitespace()
@@ -390,6 +390,42 @@ fn cleaned(text: &str, smtp: &SmtpSettings) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text,
     }
+}
+
+/// `text` with each occurrence of `secret` replaced by `[…]`, also where white space splits
+/// it (a relay may echo the AUTH exchange folded or cut into words).
+fn without_spread(text: &str, secret: &str) -> String {
+    let kept: Vec<(usize, char)> = text
+        .char_indices()
+        .filter(|(_, c)| !c.is_whitespace())
+        .collect();
+    let squeezed: String = kept.iter().map(|(_, c)| *c).collect();
+    let squeezed_at: Vec<usize> = squeezed.char_indices().map(|(at, _)| at).collect();
+    let secret: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut from = 0;
+    while let Some(found) = squeezed[from..].find(&secret) {
+        let start = from + found;
+        let end = start + secret.len();
+        // From the byte offsets in the squeezed text back to the characters of `text`.
+        let first = squeezed_at.partition_point(|&at| at < start);
+        let last = squeezed_at.partition_point(|&at| at < end) - 1;
+        let (last_at, last_char) = kept[last];
+        spans.push((kept[first].0, last_at + last_char.len_utf8()));
+        from = end;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str("[…]");
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 /// True for a word that looks like base64 rather than language: 8 characters or more of the
@@ -434,6 +470,25 @@ mod tests {
         assert!(!looks_encoded("STARTTLS"));
         assert!(!looks_encoded("mail.example.com"));
         assert!(looks_encoded("bm90aWZpZXI="));
+        // Folded or cut into short words, the echoed exchange is still found.
+        let folded = format!(
+            "535 5.7.8 rejected {} and {}",
+            plain
+                .as_bytes()
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join(" "),
+            BASE64
+                .encode("pw s3cret")
+                .as_bytes()
+                .chunks(3)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join("\t")
+        );
+        assert_eq!(cleaned(&folded, &smtp), "535 5.7.8 rejected […] and […]");
+        assert_eq!(cleaned("pw  s3cret ünïcode", &smtp), "[…] ünïcode");
         let long = "x ".repeat(400);
         assert!(cleaned(&long, &smtp).chars().count() <= MAX_TEXT + 1);
     }

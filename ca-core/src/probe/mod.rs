@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use crate::authority::Authority;
 use crate::certificate::Fingerprint;
 use crate::choice::Choice;
-use crate::store::{CertificateRef, RequestId};
+use crate::store::{CertificateRef, OwnCertificate, RequestId};
 
 pub use target::{MAX_URL, Protocol, Target};
 
@@ -257,6 +257,8 @@ pub struct Report {
     pub chain: Vec<SentCertificate>,
     /// The leaf's row in this CA's log, when it was issued here.
     pub issued_here: Option<RequestId>,
+    /// Which of the CA's own certificates the leaf is, when it is one (`ca serve`'s).
+    pub own: Option<OwnCertificate>,
     pub findings: Vec<Finding>,
 }
 
@@ -294,6 +296,7 @@ pub async fn check(target: &Target, trust: &Trust, options: Options) -> Report {
         tls: None,
         chain: Vec::new(),
         issued_here: None,
+        own: None,
         findings: Vec::new(),
     };
     let Some(seen) = connect_and_shake(target, &budget, &mut report).await else {
@@ -340,6 +343,7 @@ impl Authority {
                 .is_some_and(|c| c.sha256 == leaf.sha256)
         {
             report.issued_here = Some(row.id);
+            report.own = row.own();
             let names = row.names_shown();
             report.findings.push(Finding::new(
                 Topic::Trust,
@@ -350,8 +354,77 @@ impl Authority {
                     row.id
                 ),
             ));
+            // Clients learn of a revocation only where the certificate points them (and only
+            // when they look): the log's own word is reported when no answer said revoked.
+            if let Some(revocation) = row.certificate.as_ref().and_then(|c| c.revocation.as_ref())
+                && !report.findings.iter().any(|f| f.code == "revoked")
+            {
+                report.findings.push(
+                    Finding::new(
+                        Topic::Revocation,
+                        Verdict::Warn,
+                        "revoked-in-log",
+                        format!(
+                            "This CA's log records the certificate as revoked on {} ({}), but no CRL or OCSP answer the check could read says so: clients that cannot learn of it still accept the certificate.",
+                            crate::display::time(revocation.revoked_at),
+                            revocation.reason
+                        ),
+                    )
+                    .fix("Install a new certificate: a revocation cannot be undone."),
+                );
+            }
         }
         report
+    }
+}
+
+/// What this CA can do about a server's findings. Each front end phrases it its own way (a
+/// command on the command line, a page on the web); the decisions are made once, here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// Issue a certificate for the host; `internal` when only an internal-name issuance may.
+    Issue { internal: bool },
+    /// Renew certificate `id`, which this CA issued, and install the new one.
+    Renew(RequestId),
+    /// The certificate is `ca serve`'s own: a reload or restart makes a new one.
+    ReloadServer(RequestId),
+    /// `ca serve`'s own certificate lacks the host: add it to the server's names, then reload.
+    AddServerName(RequestId),
+}
+
+impl Authority {
+    /// What this CA can do about `finding` of `report`: `None` when it can do nothing (a name
+    /// its policy or name constraints refuse, a certificate another CA issued).
+    pub fn remedy(&self, report: &Report, finding: &Finding) -> Option<Remedy> {
+        let own_server = report.own == Some(OwnCertificate::Server);
+        let names = std::slice::from_ref(&report.target.host);
+        let may_issue = || {
+            if self.check_names(names, false).is_ok() {
+                Some(false)
+            } else if self.check_names(names, true).is_ok() {
+                Some(true)
+            } else {
+                None
+            }
+        };
+        match (finding.code, report.issued_here) {
+            ("name-mismatch" | "no-san", Some(id)) if own_server => {
+                may_issue().map(|_| Remedy::AddServerName(id))
+            }
+            ("name-mismatch" | "no-san", _) => {
+                may_issue().map(|internal| Remedy::Issue { internal })
+            }
+            (
+                "expired" | "expires-soon" | "revoked" | "revoked-in-log" | "validity-too-long"
+                | "weak-key" | "sha1",
+                Some(id),
+            ) => Some(if own_server {
+                Remedy::ReloadServer(id)
+            } else {
+                Remedy::Renew(id)
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -127,6 +127,26 @@ impl FromStr for Target {
             Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
             None => (None, text),
         };
+        // The scheme first: `file:///etc/passwd` is refused for its scheme, not its host.
+        let known = match &scheme {
+            Some(scheme) => Some(known_scheme(scheme)?),
+            None => {
+                // `file:/x`: a scheme and a path, not HOST:PORT.
+                if let Some((name, after)) = text.split_once(':')
+                    && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                    && after.starts_with('/')
+                {
+                    return refuse(format!(
+                        "'{}:' is no server address: give https://HOST[:PORT], or HOST:PORT",
+                        shorten(name)
+                    ));
+                }
+                None
+            }
+        };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
             return refuse(format!(
@@ -150,25 +170,8 @@ impl FromStr for Target {
                 "'{shown}' names a wildcard, which is no host to connect to: give one of the names it covers"
             ));
         }
-        let (scheme, default_port, protocol) = match scheme {
-            Some(scheme) => match SCHEMES.iter().find(|(name, _, _)| *name == scheme) {
-                Some((name, port, protocol)) => ((*name).to_owned(), *port, *protocol),
-                None => {
-                    let advice = match scheme.as_str() {
-                        "http" => "http:// carries no TLS; check https:// instead".to_owned(),
-                        "ldap" => "check LDAP over TLS as ldaps://HOST (port 636)".to_owned(),
-                        _ => format!(
-                            "use {}, or HOST:PORT for any other service that speaks TLS from the first byte",
-                            SCHEMES
-                                .iter()
-                                .map(|(name, _, _)| format!("{name}://"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    };
-                    return refuse(format!("'{scheme}://' cannot be checked: {advice}"));
-                }
-            },
+        let (scheme, default_port, protocol) = match known {
+            Some(known) => known,
             None => match port {
                 None => ("https".to_owned(), 443, Protocol::Tls),
                 Some(25 | 587) => ("smtp".to_owned(), 25, Protocol::Smtp),
@@ -184,6 +187,29 @@ impl FromStr for Target {
             protocol,
         })
     }
+}
+
+/// The scheme's name, default port and protocol, or why it cannot be checked.
+fn known_scheme(scheme: &str) -> Result<(String, u16, Protocol)> {
+    if let Some((name, port, protocol)) = SCHEMES.iter().find(|(name, _, _)| *name == scheme) {
+        return Ok(((*name).to_owned(), *port, *protocol));
+    }
+    let advice = match scheme {
+        "http" => "http:// carries no TLS; check https:// instead".to_owned(),
+        "ldap" => "check LDAP over TLS as ldaps://HOST (port 636)".to_owned(),
+        _ => format!(
+            "use {}, or HOST:PORT for any other service that speaks TLS from the first byte",
+            SCHEMES
+                .iter()
+                .map(|(name, _, _)| format!("{name}://"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(Error::InvalidInput(format!(
+        "'{}://' cannot be checked: {advice}",
+        shorten(scheme)
+    )))
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`; `None` when the host is empty or the port is
@@ -311,6 +337,23 @@ mod tests {
             assert!(err.is_refusal(), "{bad:?}: {err}");
             assert!(!err.to_string().contains("secret"), "{err}");
         }
+        // What is no server at all is refused for its scheme, before its host is read.
+        for (bad, said) in [
+            (
+                "file:///etc/passwd",
+                "'file://' cannot be checked: use https://",
+            ),
+            ("FILE:/etc/passwd", "'FILE:' is no server address"),
+            ("ftp://user:secret@", "'ftp://' cannot be checked"),
+        ] {
+            let err = bad.parse::<Target>().unwrap_err().to_string();
+            assert!(err.starts_with(said), "{bad}: {err}");
+        }
+        let err = "mail.example.com:abc"
+            .parse::<Target>()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("a port that is not 1 to 65535"), "{err}");
         let huge = format!("https://{}.example.com", "a".repeat(5000));
         let err = huge.parse::<Target>().unwrap_err().to_string();
         assert!(err.len() < 300, "{err}");

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::probe;
 use ca_core::revoke::RevocationReason;
-use ca_core::{Choice, IssueRequest, Issued, KeyAlgorithm, Profile, RequestId, SubjectName};
+use ca_core::{
+    Authority, Choice, IssueRequest, Issued, KeyAlgorithm, Profile, RequestId, SubjectName,
+};
 use serde::Deserialize;
 
 use super::Form;
@@ -234,7 +236,7 @@ pub(crate) async fn check(
     let target: probe::Target = form.url.parse()?;
     let report = state.authority.check_server(&target, CHECK_OPTIONS).await;
     let trust = probe::Trust::of_ca(&state.authority);
-    let view = check_report(&report, &trust);
+    let view = check_report(&state.authority, &report, &trust);
     Ok(render(&check_page(
         caller.chrome(&state),
         form.url,
@@ -257,7 +259,11 @@ fn check_page(
 }
 
 /// A report as the page shows it, with what an admin of this CA can do on its pages.
-fn check_report(report: &probe::Report, trust: &probe::Trust) -> pages::CheckReport {
+fn check_report(
+    authority: &Authority,
+    report: &probe::Report,
+    trust: &probe::Trust,
+) -> pages::CheckReport {
     let fails = report.count(probe::Verdict::Fail);
     let warnings = report.count(probe::Verdict::Warn);
     let summary = if fails > 0 {
@@ -273,23 +279,29 @@ fn check_report(report: &probe::Report, trust: &probe::Trust) -> pages::CheckRep
     } else {
         "Clients will connect.".to_owned()
     };
+    let host = report.target.host.shown();
     let findings = report
         .findings
         .iter()
         .map(|finding| {
-            let advice = match finding.code {
-                "name-mismatch" | "no-san" => Some(
-                    "An administrator issues one under Manage, \"Issue a server certificate\".",
+            let advice = authority.remedy(report, finding).map(|remedy| match remedy {
+                probe::Remedy::Issue { internal: false } => format!(
+                    "An administrator issues one for {host} under Manage, \"Issue a server certificate\"."
                 ),
-                "expired" | "expires-soon" | "revoked" | "validity-too-long" | "weak-key"
-                | "sha1"
-                    if report.issued_here.is_some() =>
-                {
-                    Some("Renew it on its certificate page.")
-                }
-                _ => None,
-            };
-            let fix = [finding.fix.as_deref(), advice]
+                probe::Remedy::Issue { internal: true } => format!(
+                    "An administrator issues one for {host} under Manage, \"Issue a server certificate\", with internal names allowed ({host} is an internal name)."
+                ),
+                probe::Remedy::Renew(id) => format!(
+                    "Renew it on its certificate page (certificate {id}) and install the new one on the server."
+                ),
+                probe::Remedy::ReloadServer(id) => format!(
+                    "This is this CA's own web server's certificate (number {id}): reload the server (systemctl reload ca) or restart it, and it makes and presents a new one."
+                ),
+                probe::Remedy::AddServerName(id) => format!(
+                    "This is this CA's own web server's certificate (number {id}), made for the server's names: add {host} to them (hostname in ca.toml), then reload the server (systemctl reload ca) and it presents a certificate that names it."
+                ),
+            });
+            let fix = [finding.fix.as_deref(), advice.as_deref()]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
