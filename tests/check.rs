@@ -1028,6 +1028,22 @@ fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_
     assert_eq!(status, 0, "{report:#}");
     let id = report["issued_here"].as_i64().unwrap().to_string();
 
+    // Its page warns what revoking it does; an ordinary certificate's page does not.
+    let web = client(&sb);
+    let cert_page = |id: &str| {
+        web.get(format!("{}/certsrv/cert/{id}", ca.https()))
+            .basic_auth("admin", Some(&ca.admin_password))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let warning = "This is a certificate of this CA&#39;s own web server";
+    assert!(cert_page(&id).contains(warning), "{}", cert_page(&id));
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let other = id_of(&sb, "www.example.com");
+    assert!(!cert_page(&other).contains(warning));
+
     // Revoking it says what it breaks and what happens next.
     let out = sb.run(&["revoke", &id, "--reason", "keyCompromise"]);
     assert!(out.status.success());
@@ -1045,7 +1061,7 @@ fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_
         assert!(!fix.contains("ca renew"), "{fix}");
     }
     // The admin page gives the same advice in its own words: a reload, not a renewal.
-    let text = admin_check(&client(&sb), &ca.https(), &ca, &url);
+    let text = admin_check(&web, &ca.https(), &ca, &url);
     assert!(
         text.contains("own web server&#39;s certificate") && text.contains("reload the server"),
         "{text}"
