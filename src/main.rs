@@ -219,7 +219,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,
             Command::Ocsp(args) => cmd::ocsp::run(&cli.data, args).await,
-            Command::Check(args) => cmd::check::run(&cli.data, args).await,
+            Command::Check(args) => cmd::check::run(&cli.data, data_given, args).await,
             Command::Backup(args) => cmd::backup::backup(&cli.data, args).await,
             Command::Restore(args) => cmd::backup::restore(&cli.data, args).await,
             Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,

@@ -355,8 +355,20 @@ fn without_a_data_folder_the_chain_is_judged_against_a_root_file_or_reported_unk
     let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
     let elsewhere = Sandbox::new();
     std::fs::copy(sb.file("root.pem"), elsewhere.file("root.pem")).unwrap();
-    let (status, report) = check(&elsewhere, &[&server.url()]);
-    assert_eq!(status, 1, "{report:#}");
+    // A data folder named that holds no CA is a mistake, refused as one.
+    let err = elsewhere.refused(&["check", &server.url()]);
+    assert!(
+        err.contains("holds no CA to judge the server against"),
+        "{err}"
+    );
+    // Without one, the chain is judged against this machine's trust store.
+    let out = elsewhere
+        .ca_bare()
+        .args(["check", &server.url(), "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
     let unknown = finding(&report, "unknown-issuer", "fail");
     assert!(
         unknown["fix"].as_str().unwrap().contains("--root FILE"),
@@ -373,6 +385,27 @@ fn without_a_data_folder_the_chain_is_judged_against_a_root_file_or_reported_unk
     assert!(err.contains("holds no certificate"), "{err}");
     let err = elsewhere.refused(&["check", &server.url(), "--root", "missing.pem"]);
     assert!(err.contains("missing.pem"), "{err}");
+}
+
+#[test]
+fn a_server_that_asks_for_a_client_certificate_is_named() {
+    let sb = ca_with_localhost(&[]);
+    let plain = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
+    let (status, report) = check(&sb, &[&plain.url()]);
+    assert_eq!(status, 0, "{report:#}");
+    assert!(findings(&report, "client-certificate-asked").is_empty());
+    let demanding = Tls::openssl(
+        sb.path(),
+        "localhost.crt",
+        "localhost.key",
+        &["-Verify", "1", "-CAfile", "root.pem"],
+    );
+    let (_, report) = check(&sb, &[&demanding.url()]);
+    let asked = finding(&report, "client-certificate-asked", "warn");
+    assert!(
+        asked["fix"].as_str().unwrap().contains("ssl_verify_client"),
+        "{asked}"
+    );
 }
 
 #[test]
@@ -647,6 +680,33 @@ fn expired_not_yet_valid_and_overlong_certificates_fail_with_their_dates() {
             "{report:#}"
         );
     }
+}
+
+#[test]
+fn a_certificate_made_with_the_root_key_outside_the_log_is_flagged() {
+    let sb = ca_with_localhost(&[]);
+    let dir = sb.path();
+    let issued = Tls::openssl(dir, "localhost.crt", "localhost.key", &[]);
+    let (_, report) = check(&sb, &[&issued.url()]);
+    assert!(findings(&report, "not-in-log").is_empty(), "{report:#}");
+    // The same root and key, used by the openssl command line: a certificate no log holds.
+    std::fs::copy(sb.data().join("root.crt"), dir.join("root.crt")).unwrap();
+    std::fs::copy(sb.data().join("root.key"), dir.join("root.key")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let f = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+    let start = (now - time::Duration::days(1)).format(&f).unwrap();
+    let end = (now + time::Duration::days(90)).format(&f).unwrap();
+    dated_leaf(dir, "outside", &start, &end);
+    let outside = Tls::openssl(dir, "outside.crt", "outside.key", &[]);
+    let (status, report) = check(&sb, &[&outside.url()]);
+    assert_eq!(status, 0, "clients connect: {report:#}");
+    finding(&report, "trusted", "ok");
+    let flagged = finding(&report, "not-in-log", "warn");
+    assert!(
+        flagged["fact"].as_str().unwrap().contains("not in its log"),
+        "{flagged}"
+    );
+    assert_eq!(report["issued_here"], Value::Null);
 }
 
 #[test]
@@ -1144,8 +1204,11 @@ fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     let server = Tls::openssl(sb.path(), "localhost.crt", "localhost.key", &[]);
     let url = format!("https://127.0.0.1:{}", server.port);
     let fix = mismatch_fix(&sb, &url);
+    // The names the certificate holds stay: the clients that use them keep working.
     assert!(
-        fix.contains("`ca issue 127.0.0.1 --allow-internal`"),
+        fix.contains(
+            "`ca issue 127.0.0.1 localhost --allow-internal` (the names it holds now stay"
+        ),
         "{fix}"
     );
 

@@ -581,7 +581,7 @@ fn a_watched_server_is_reported_when_its_verdict_changes_and_only_then() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["code"] == "trusted"),
+            .any(|f| f["code"] == "trusted" && f["topic"] == "trust"),
         "{second}"
     );
 

@@ -376,6 +376,7 @@ pub(crate) struct CertPage {
     /// The server to check for this certificate (`https://` and its first name that is not
     /// a wildcard), for admins.
     pub check_url: Option<String>,
+    pub max_url: usize,
     /// What revoking it does to the CA itself, for the CA's own certificates.
     pub revoke_note: Option<&'static str>,
 }

@@ -43,11 +43,24 @@ impl Args {
     }
 }
 
-pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+/// `data_given`: the folder was named (`--data`, `$CA_DATA`), not taken by default.
+pub(crate) async fn run(data: &Path, data_given: bool, args: Args) -> anyhow::Result<()> {
     match &args.url {
         // Read here rather than by clap, whose refusal would repeat the URL whole, a password
         // in it included.
-        Some(url) => server(data, &url.parse()?, &args).await,
+        Some(url) => {
+            let target = url.parse()?;
+            // A folder named that holds no CA is a mistake, not a request to judge against
+            // this machine's trust store only.
+            if data_given && args.root.is_none() && !Authority::exists(data) {
+                return Err(Refused(format!(
+                    "{} holds no CA to judge the server against: give the data folder `ca init` made (--data DIR), --root FILE with the root your clients trust, or neither to judge against this machine's trust store",
+                    data.display()
+                ))
+                .into());
+            }
+            server(data, &target, &args).await
+        }
         None => folder(data).await,
     }
 }
@@ -195,12 +208,27 @@ impl Advice {
 
     fn for_finding(&self, index: usize, finding: &Finding) -> Option<String> {
         let host = &self.host;
-        if let Some(remedy) = self.remedies.get(index).copied().flatten() {
+        if let Some(remedy) = self.remedies.get(index).cloned().flatten() {
             return Some(match remedy {
-                Remedy::Issue { internal: false } => format!("With this CA: `ca issue {host}`."),
-                Remedy::Issue { internal: true } => format!(
-                    "With this CA: `ca issue {host} --allow-internal` ({host} is an internal name)."
-                ),
+                Remedy::Issue { names, internal } => {
+                    let kept = names.len() > 1;
+                    let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+                    format!(
+                        "With this CA: `ca issue {}{}`{}{}.",
+                        names.join(" "),
+                        if internal { " --allow-internal" } else { "" },
+                        if kept {
+                            " (the names it holds now stay, for the clients that use them)"
+                        } else {
+                            ""
+                        },
+                        if internal {
+                            " (internal names need --allow-internal)"
+                        } else {
+                            ""
+                        }
+                    )
+                }
                 Remedy::Renew(id) => format!(
                     "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
                 ),

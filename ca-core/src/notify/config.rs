@@ -433,6 +433,13 @@ pub(crate) fn join_days(days: &[u32]) -> String {
 }
 
 fn parse_host(text: &str) -> Result<SubjectName> {
+    // `user:password@relay`: the login goes in smtp-user and smtp-password, and is never
+    // repeated.
+    if text.contains('@') {
+        return Err(Error::InvalidInput(
+            "the SMTP relay is a host name or address alone: put a login in smtp-user and smtp-password, not before an '@'".to_owned(),
+        ));
+    }
     let host: SubjectName = text.trim().parse().map_err(|_| {
         Error::InvalidInput(format!(
             "'{}' is not a host name or IP address for the SMTP relay, as in mail.example.com",
@@ -613,6 +620,17 @@ fn shorten_url(text: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    #[test]
+    fn a_relay_given_with_a_login_is_refused_without_repeating_it() {
+        let refusal = parse_host("user:s3cret@relay.example.com")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !refusal.contains("s3cret") && !refusal.contains("user:"),
+            "{refusal}"
+        );
+    }
+
     #[test]
     fn a_refused_webhook_url_is_repeated_without_its_user_password_or_path() {
         for bad in [

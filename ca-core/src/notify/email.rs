@@ -377,6 +377,9 @@ fn cleaned(text: &str, smtp: &SmtpSettings) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
+    // The longest first: the login's base64 ends with the password's own base64 when the
+    // user name's length is a multiple of three, which would otherwise be cut out alone.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         text = without_spread(&text, secret);
     }
@@ -489,6 +492,17 @@ mod tests {
         );
         assert_eq!(cleaned(&folded, &smtp), "535 5.7.8 rejected […] and […]");
         assert_eq!(cleaned("pw  s3cret ünïcode", &smtp), "[…] ünïcode");
+        // A user name of a length divisible by three: its part of the login's base64 goes too.
+        let notices = SmtpSettings {
+            user: Some("notices".to_owned()),
+            ..smtp.clone()
+        };
+        let login = BASE64.encode("\0notices\0pw s3cret");
+        assert!(login.ends_with(&BASE64.encode("pw s3cret")));
+        assert_eq!(
+            cleaned(&format!("535 AUTH PLAIN {login}"), &notices),
+            "535 AUTH PLAIN […]"
+        );
         let long = "x ".repeat(400);
         assert!(cleaned(&long, &smtp).chars().count() <= MAX_TEXT + 1);
     }

@@ -394,6 +394,7 @@ impl Authority {
             .iter()
             .map(|f| {
                 json!({
+                    "topic": f.topic.name(),
                     "verdict": f.verdict.name(),
                     "code": f.code,
                     "fact": f.fact,

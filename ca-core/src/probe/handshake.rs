@@ -21,6 +21,8 @@ pub(super) struct Handshake {
     pub chain: Vec<Vec<u8>>,
     pub stapled: Option<Vec<u8>>,
     pub proof: Proof,
+    /// Whether the server asked for a client certificate (the check sends none).
+    pub client_certificate_asked: bool,
 }
 
 /// Whether the server's handshake signature verifies with the key of the certificate it sent.
@@ -97,7 +99,7 @@ pub(super) async fn shake(
         .map_err(|err| Failure::Refused(err.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
+        .with_client_cert_resolver(recorder.clone());
     let server_name = match target.sni() {
         Some(name) => ServerName::try_from(name).ok(),
         None => None,
@@ -135,6 +137,7 @@ pub(super) async fn shake(
         chain,
         stapled: recorded.stapled,
         proof: recorded.proof.unwrap_or(Proof::Unverifiable),
+        client_certificate_asked: recorded.client_certificate_asked,
     })
 }
 
@@ -150,6 +153,17 @@ pub(super) fn findings(handshake: &Handshake, facts: &TlsFacts, target: &Target)
         ),
     )];
     out.extend(version_findings(facts));
+    if handshake.client_certificate_asked {
+        out.push(
+            Finding::new(
+                Topic::Tls,
+                Verdict::Warn,
+                "client-certificate-asked",
+                "The server asks clients for a certificate of their own (TLS client authentication); the check sent none. A server that requires one refuses every client without it (browsers, Outlook, phones), often only after the handshake.".to_owned(),
+            )
+            .fix("If the server is for everyone, make the client certificate optional or turn the request off (nginx ssl_verify_client off, IIS \"Client certificates: Ignore\"); if it is meant, install a client certificate on each client."),
+        );
+    }
     match handshake.proof {
         Proof::Verified => {}
         Proof::Unverifiable => {}
@@ -176,6 +190,29 @@ pub(super) fn fallback_findings(
     facts: &TlsFacts,
 ) -> Vec<Finding> {
     let suite = accepted.cipher_suite;
+    // TLS 1.2 with ECDHE and AES-GCM or ChaCha20: what a current client offers. A server that
+    // picks one of those for a hand-built hello but fails the current client's handshake does
+    // not complete the handshakes it starts (and never proved it holds the key).
+    let current = accepted.version == hello::TLS12
+        && matches!(suite, 0xc02b | 0xc02c | 0xc02f | 0xc030 | 0xcca8 | 0xcca9);
+    if current {
+        let mut out = vec![
+            Finding::new(
+                Topic::Tls,
+                Verdict::Fail,
+                "handshake-failed",
+                format!(
+                    "A current client's handshake failed ({}), although the server answers a hello with {} and {}, which current clients offer: it starts handshakes it does not complete, and never proved it holds the certificate's key.",
+                    failure.reason(),
+                    facts.version,
+                    facts.cipher_suite
+                ),
+            )
+            .fix("Check that the server's key matches its certificate, and the server's log; look for a proxy that intercepts TLS."),
+        ];
+        out.extend(version_findings(facts));
+        return out;
+    }
     let broken = matches!(suite, 0x0004 | 0x0005 | 0x000a);
     let mut out = vec![
         Finding::new(
@@ -230,7 +267,7 @@ fn version_findings(facts: &TlsFacts) -> Vec<Finding> {
     let mut text = format!("Versions on: {}; off: {}", list(&on), list(&off));
     if !unknown.is_empty() {
         text.push_str(&format!(
-            "; not asked (time ran out): {}",
+            "; not settled (no answer in time, or the handshake broke): {}",
             unknown.join(", ")
         ));
     }
@@ -311,6 +348,7 @@ struct Recorded {
     chain: Vec<Vec<u8>>,
     stapled: Option<Vec<u8>>,
     proof: Option<Proof>,
+    client_certificate_asked: bool,
 }
 
 /// Accepts every chain, and records it with the stapled OCSP answer and the signature check.
@@ -341,6 +379,22 @@ impl Recorder {
     fn prove(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) {
         let proof = proof(message, cert, dss);
         self.with(|recorded| recorded.proof = Some(proof));
+    }
+}
+
+/// Records that the server asked for a client certificate, and offers none.
+impl rustls::client::ResolvesClientCert for Recorder {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.with(|recorded| recorded.client_certificate_asked = true);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 

@@ -33,6 +33,7 @@ use time::OffsetDateTime;
 use crate::authority::Authority;
 use crate::certificate::Fingerprint;
 use crate::choice::Choice;
+use crate::name::SubjectName;
 use crate::store::{CertificateRef, OwnCertificate, RequestId};
 
 pub use target::{MAX_URL, Protocol, Target};
@@ -145,15 +146,42 @@ impl Finding {
             topic,
             verdict,
             code,
-            fact,
+            fact: inert(&fact),
             fix: None,
         }
     }
 
     pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
+        self.fix = Some(inert(&fix.into()));
         self
     }
+}
+
+/// The longest fact or fix kept, in characters: a certificate's names and URLs are the
+/// server's to choose.
+const MAX_FINDING_TEXT: usize = 4000;
+
+/// `text` as it may travel to a terminal, a page, an e-mail or a webhook: control characters
+/// (a line break that would forge a finding in a notice) and the marks that reorder text
+/// (U+202E) written as escapes, and cut at [`MAX_FINDING_TEXT`] characters. What a server
+/// sends (its names, the URLs its certificate names) goes into findings.
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_FINDING_TEXT));
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_FINDING_TEXT {
+            out.push('…');
+            break;
+        }
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else if reorders {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The roots a chain is judged against.
@@ -314,6 +342,7 @@ pub async fn check(target: &Target, trust: &Trust, options: Options) -> Report {
             revocation::judge(
                 leaf,
                 analysis.issuer.as_deref(),
+                analysis.anchor.is_some(),
                 seen.stapled.as_deref(),
                 &budget,
                 now,
@@ -332,47 +361,71 @@ impl Authority {
     /// for servers with public certificates), and finds its certificate in the log.
     pub async fn check_server(&self, target: &Target, options: Options) -> Report {
         let mut report = check(target, &Trust::of_ca(self), options).await;
-        if let Some(leaf) = report.chain.first()
-            && let Ok((_, cert)) = x509_parser::parse_x509_certificate(&leaf.der)
-            && cert.issuer().as_raw() == self.root().subject_der()
-            && let Ok(serial) = crate::certificate::SerialNumber::from_bytes(cert.raw_serial())
-            && let Ok(row) = self.find(&CertificateRef::Serial(serial)).await
-            && row
-                .certificate
+        let Some(leaf) = report.chain.first() else {
+            return report;
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&leaf.der) else {
+            return report;
+        };
+        if cert.issuer().as_raw() != self.root().subject_der() {
+            return report;
+        }
+        let row = match crate::certificate::SerialNumber::from_bytes(cert.raw_serial()) {
+            Ok(serial) => self.find(&CertificateRef::Serial(serial)).await.ok(),
+            Err(_) => None,
+        };
+        let Some(row) = row.filter(|row| {
+            row.certificate
                 .as_ref()
                 .is_some_and(|c| c.sha256 == leaf.sha256)
-        {
-            report.issued_here = Some(row.id);
-            report.own = row.own();
-            let names = row.names_shown();
-            report.findings.push(Finding::new(
-                Topic::Trust,
-                Verdict::Note,
-                "issued-here",
-                format!(
-                    "The certificate is number {} in this CA's log, issued for {names}.",
-                    row.id
-                ),
-            ));
-            // Clients learn of a revocation only where the certificate points them (and only
-            // when they look): the log's own word is reported when no answer said revoked.
-            if let Some(revocation) = row.certificate.as_ref().and_then(|c| c.revocation.as_ref())
-                && !report.findings.iter().any(|f| f.code == "revoked")
-            {
+        }) else {
+            // Made with the root's key, but not by this CA: whoever holds the key issued it
+            // outside the log, which no revocation, list or notice of this CA knows of.
+            let signed = x509_parser::parse_x509_certificate(self.root().der())
+                .is_ok_and(|(_, root)| cert.verify_signature(Some(root.public_key())).is_ok());
+            if signed {
                 report.findings.push(
                     Finding::new(
-                        Topic::Revocation,
+                        Topic::Trust,
                         Verdict::Warn,
-                        "revoked-in-log",
-                        format!(
-                            "This CA's log records the certificate as revoked on {} ({}), but no CRL or OCSP answer the check could read says so: clients that cannot learn of it still accept the certificate.",
-                            crate::display::time(revocation.revoked_at),
-                            revocation.reason
-                        ),
+                        "not-in-log",
+                        "The certificate is signed by this CA's root key but is not in its log: it was made outside this CA (with a copy of the root key), so the CA cannot list, renew or revoke it.".to_owned(),
                     )
-                    .fix("Install a new certificate: a revocation cannot be undone."),
+                    .fix("Find out who made it and how they had the root key; replace it with one this CA issues, and if the key may have leaked, make a new root."),
                 );
             }
+            return report;
+        };
+        report.issued_here = Some(row.id);
+        report.own = row.own();
+        let names = row.names_shown();
+        report.findings.push(Finding::new(
+            Topic::Trust,
+            Verdict::Note,
+            "issued-here",
+            format!(
+                "The certificate is number {} in this CA's log, issued for {names}.",
+                row.id
+            ),
+        ));
+        // Clients learn of a revocation only where the certificate points them (and only
+        // when they look): the log's own word is reported when no answer said revoked.
+        if let Some(revocation) = row.certificate.as_ref().and_then(|c| c.revocation.as_ref())
+            && !report.findings.iter().any(|f| f.code == "revoked")
+        {
+            report.findings.push(
+                Finding::new(
+                    Topic::Revocation,
+                    Verdict::Warn,
+                    "revoked-in-log",
+                    format!(
+                        "This CA's log records the certificate as revoked on {} ({}), but no CRL or OCSP answer the check could read says so: clients that cannot learn of it still accept the certificate.",
+                        crate::display::time(revocation.revoked_at),
+                        revocation.reason
+                    ),
+                )
+                .fix("Install a new certificate: a revocation cannot be undone."),
+            );
         }
         report
     }
@@ -380,10 +433,15 @@ impl Authority {
 
 /// What this CA can do about a server's findings. Each front end phrases it its own way (a
 /// command on the command line, a page on the web); the decisions are made once, here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remedy {
-    /// Issue a certificate for the host; `internal` when only an internal-name issuance may.
-    Issue { internal: bool },
+    /// Issue a certificate for `names`: the host first, then the names the server's
+    /// certificate holds now (which its other clients use); `internal` when only an
+    /// internal-name issuance may.
+    Issue {
+        names: Vec<SubjectName>,
+        internal: bool,
+    },
     /// Renew certificate `id`, which this CA issued, and install the new one.
     Renew(RequestId),
     /// The certificate is `ca serve`'s own: a reload or restart makes a new one.
@@ -397,22 +455,32 @@ impl Authority {
     /// its policy or name constraints refuse, a certificate another CA issued).
     pub fn remedy(&self, report: &Report, finding: &Finding) -> Option<Remedy> {
         let own_server = report.own == Some(OwnCertificate::Server);
-        let names = std::slice::from_ref(&report.target.host);
-        let may_issue = || {
-            if self.check_names(names, false).is_ok() {
-                Some(false)
-            } else if self.check_names(names, true).is_ok() {
-                Some(true)
-            } else {
-                None
-            }
+        let host = std::slice::from_ref(&report.target.host);
+        let internal = if self.check_names(host, false).is_ok() {
+            Some(false)
+        } else if self.check_names(host, true).is_ok() {
+            Some(true)
+        } else {
+            None
         };
         match (finding.code, report.issued_here) {
             ("name-mismatch" | "no-san", Some(id)) if own_server => {
-                may_issue().map(|_| Remedy::AddServerName(id))
+                internal.map(|_| Remedy::AddServerName(id))
             }
             ("name-mismatch" | "no-san", _) => {
-                may_issue().map(|internal| Remedy::Issue { internal })
+                internal?;
+                // The names held now stay (those this CA may issue): a certificate for the
+                // host alone would break the clients that use the others.
+                let mut names = vec![report.target.host.clone()];
+                for held in held_names(report) {
+                    if !names.contains(&held)
+                        && self.check_names(std::slice::from_ref(&held), true).is_ok()
+                    {
+                        names.push(held);
+                    }
+                }
+                let internal = self.check_names(&names, false).is_err();
+                Some(Remedy::Issue { names, internal })
             }
             (
                 "expired" | "expires-soon" | "revoked" | "revoked-in-log" | "validity-too-long"
@@ -426,6 +494,24 @@ impl Authority {
             _ => None,
         }
     }
+}
+
+/// The DNS names and IP addresses of the server's certificate, as names this CA reads.
+fn held_names(report: &Report) -> Vec<SubjectName> {
+    let Some(leaf) = report.chain.first() else {
+        return Vec::new();
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&leaf.der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    crate::name::san_texts(&san.value.general_names)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|text| text.parse().ok())
+        .collect()
 }
 
 /// What the server sent in the handshake that took its chain.
@@ -471,8 +557,10 @@ async fn connect_and_shake(target: &Target, budget: &Budget, report: &mut Report
     // TLS 1.2 with every suite a client of the last fifteen years may offer: whether it is
     // on when rustls settled on 1.3, and the chain when rustls could not agree at all.
     let modern_version = modern.as_ref().ok().map(|h| h.version);
+    // Every TLS 1.3 server has the suites rustls offers: a refusal says 1.3 is off.
     let tls13 = match &modern {
         Ok(h) => Some(h.version == hello::TLS13),
+        Err(handshake::Failure::Refused(_)) => Some(false),
         Err(_) => None,
     };
     // A server that let the modern handshake time out is not answering TLS: asking it three
@@ -619,4 +707,27 @@ impl Budget {
 /// Days (rounded down) between two times, for sentences.
 pub(crate) fn days(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
     (to - from).whole_days()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_carry_no_line_breaks_or_reordering_marks() {
+        let finding = Finding::new(
+            Topic::Name,
+            Verdict::Fail,
+            "name-mismatch",
+            "names x\nok    trust  forged, \u{202e}moc.elpmaxe".to_owned(),
+        )
+        .fix("a\r\nb");
+        assert_eq!(
+            finding.fact,
+            "names x\\nok    trust  forged, \\u{202e}moc.elpmaxe"
+        );
+        assert_eq!(finding.fix.as_deref(), Some("a\\r\\nb"));
+        let long = inert(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_FINDING_TEXT + 1);
+    }
 }

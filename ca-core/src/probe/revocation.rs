@@ -23,10 +23,14 @@ const MAX_URLS: usize = 4;
 /// id-kp-OCSPSigning (RFC 5280 §4.2.1.12).
 const OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 
-/// The findings on the revocation of `leaf`, issued by `issuer` when known.
+/// The findings on the revocation of `leaf`, issued by `issuer` when known. What the leaf
+/// points to is fetched only when its chain is `trusted`: a certificate anyone can make
+/// would otherwise choose the addresses this machine asks (its own services, a cloud's
+/// metadata address).
 pub(super) async fn judge(
     leaf: &[u8],
     issuer: Option<&[u8]>,
+    trusted: bool,
     stapled: Option<&[u8]>,
     budget: &Budget,
     now: OffsetDateTime,
@@ -61,6 +65,15 @@ pub(super) async fn judge(
             Verdict::Note,
             "no-revocation-info",
             "The certificate names no CRL and no OCSP responder, so clients cannot check whether it was revoked.".to_owned(),
+        ));
+        return out;
+    }
+    if !trusted {
+        out.push(Finding::new(
+            Topic::Revocation,
+            Verdict::Note,
+            "revocation-not-asked",
+            "The CRL and OCSP responder the certificate names were not asked: its chain leads to no trusted root, and what an untrusted certificate names is not fetched from this machine.".to_owned(),
         ));
         return out;
     }
@@ -122,7 +135,19 @@ fn http_client(budget: &Budget) -> Option<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(step)
         .connect_timeout(step)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        // A redirect within the same host only (http to https, a moved path): never to an
+        // address the certificate did not name.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_host = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.host_str() == attempt.url().host_str());
+            if attempt.previous().len() > 3 || !same_host {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
         .no_proxy()
         .user_agent("ca check")
         .build()

@@ -154,6 +154,13 @@ impl FromStr for Target {
                 shorten(&text.replace(authority, "..."))
             ));
         }
+        // A password may hold `/`, `?` or `#`, which would end the authority early: a URL
+        // with `@` anywhere is never repeated (the check needs none).
+        if text.contains('@') {
+            return refuse(
+                "the URL holds '@', as a user name or password would: leave them out, the check sends none".to_owned(),
+            );
+        }
         let (host, port) = split_host_port(authority).ok_or_else(|| {
             Error::InvalidInput(format!(
                 "'{shown}' has no host, or a port that is not 1 to 65535"
@@ -345,6 +352,14 @@ mod tests {
             ),
             ("FILE:/etc/passwd", "'FILE:' is no server address"),
             ("ftp://user:secret@", "'ftp://' cannot be checked"),
+            (
+                "https://admin:S3cret/x@mail.example.com",
+                "the URL holds '@'",
+            ),
+            (
+                "https://admin:S3c?ret@mail.example.com",
+                "the URL holds '@'",
+            ),
         ] {
             let err = bad.parse::<Target>().unwrap_err().to_string();
             assert!(err.starts_with(said), "{bad}: {err}");

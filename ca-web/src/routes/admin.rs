@@ -285,11 +285,10 @@ fn check_report(
         .iter()
         .map(|finding| {
             let advice = authority.remedy(report, finding).map(|remedy| match remedy {
-                probe::Remedy::Issue { internal: false } => format!(
-                    "An administrator issues one for {host} under Manage, \"Issue a server certificate\"."
-                ),
-                probe::Remedy::Issue { internal: true } => format!(
-                    "An administrator issues one for {host} under Manage, \"Issue a server certificate\", with internal names allowed ({host} is an internal name)."
+                probe::Remedy::Issue { names, internal } => format!(
+                    "An administrator issues one for {} under Manage, \"Issue a server certificate\"{}.",
+                    names.iter().map(SubjectName::shown).collect::<Vec<_>>().join(", "),
+                    if internal { ", with internal names allowed" } else { "" }
                 ),
                 probe::Remedy::Renew(id) => format!(
                     "Renew it on its certificate page (certificate {id}) and install the new one on the server."

@@ -554,6 +554,7 @@ pub(crate) async fn certificate(
         sha1: sha1_thumbprint(&cert.der),
         ocsp_urls: pointers.ocsp,
         crl_urls: pointers.crl,
+        max_url: ca_core::probe::MAX_URL,
         revoke_note: match row.own() {
             Some(ca_core::OwnCertificate::Server) => Some(
                 "This is a certificate of this CA's own web server. If it is the one the server presents now, clients that check revocation refuse these pages, ACME and the downloads until the server presents a new one: it makes one at its next start or reload (systemctl reload ca), or within 6 hours.",
