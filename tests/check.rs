@@ -514,6 +514,53 @@ fn a_missing_intermediate_or_a_wrong_one_fails_the_chain() {
 }
 
 #[test]
+fn what_an_untrusted_certificate_names_is_never_fetched() {
+    let sb = ca_with_localhost(&[]);
+    let dir = sb.path();
+    // A listener that counts who connects: the address the certificate names.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    openssl_root(dir, "other", "Other Root CA");
+    let extensions = format!(
+        "{SERVER_EXTENSIONS}crlDistributionPoints=URI:http://127.0.0.1:{port}/admin?secret=1\n\
+         authorityInfoAccess=OCSP;URI:http://127.0.0.1:{port}/ocsp\n"
+    );
+    openssl_leaf(
+        dir,
+        "pointing",
+        "other",
+        "2048",
+        "sha256",
+        &extensions,
+        &["-days", "90"],
+    );
+    let server = Tls::openssl(dir, "pointing.crt", "pointing.key", &[]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "revocation-not-asked", "note");
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{report:#}"
+    );
+    // Trusted (its root given), the same certificate's pointers are asked.
+    let (_, report) = check(&sb, &[&server.url(), "--root", "other.crt"]);
+    assert!(
+        findings(&report, "revocation-not-asked").is_empty(),
+        "{report:#}"
+    );
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) > 0);
+}
+
+#[test]
 fn a_certificate_from_another_ca_is_not_trusted_and_its_issuer_is_named() {
     let sb = ca_with_localhost(&[]);
     let dir = sb.path();
