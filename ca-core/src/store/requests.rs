@@ -298,6 +298,12 @@ fn phases(filter: &ListFilter) -> &'static [Phase] {
     }
 }
 
+/// True for a list without a limit of the certificates expiring within some days: bounded
+/// by the expiry index, whatever the order.
+fn expiring_whole_list(filter: &ListFilter) -> bool {
+    filter.limit.is_none() && filter.expiring_within_days.is_some()
+}
+
 /// Which rows one query of a list reads: every row (lists by id), or in lists by expiry the
 /// certificates first, then the rows without one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -386,9 +392,11 @@ fn select(
             "FROM revocations v CROSS JOIN certificates c CROSS JOIN requests r"
         }
     };
-    // In a list by id, notAfter only filters: `+` keeps SQLite from reading its index (a
-    // range it would then have to sort).
-    let not_after = if phase == Phase::Certificates {
+    // In a page by id, notAfter only filters: `+` keeps SQLite from reading its index (a
+    // range it would then have to sort before the page's first row). A whole list of the
+    // certificates expiring soon reads them along the index and sorts them: a few thousand
+    // rows, where reading the table in id order is every certificate ever issued.
+    let not_after = if phase == Phase::Certificates || expiring_whole_list(filter) {
         "c.not_after"
     } else {
         "+c.not_after"
