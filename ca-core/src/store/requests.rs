@@ -19,13 +19,29 @@ use crate::name::SubjectName;
 use crate::revoke::{Revocation, RevocationReason};
 use crate::status::StatusCode;
 
+/// The columns of a row, with `renewed_by` as given.
+macro_rules! columns {
+    ($renewed_by:literal) => {
+        concat!(
+            "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
+        r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
+        c.sha256, c.renewed_from, v.revoked_at, v.reason, ",
+            $renewed_by,
+            " AS renewed_by"
+        )
+    };
+}
+
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
-const COLUMNS: &str =
-    "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
-        r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
-        c.sha256, c.renewed_from, v.revoked_at, v.reason,
-        (SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id) AS renewed_by";
+const COLUMNS: &str = columns!(
+    "(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)"
+);
+
+/// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
+/// renewed one has its successor), so none has a successor to look up.
+const COLUMNS_NOT_RENEWED: &str = columns!("CAST(NULL AS BIGINT)");
+
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -235,6 +251,14 @@ impl Store {
             let sql = select(filter, *phase, after, remaining, now)?;
             rows.extend(self.read_rows(sql).await?);
         }
+        if expiring_whole_list(filter) && !filter.order.by_expiry() {
+            // Read by expiry along its index (see `select`); the list's order is the id's.
+            if filter.order == ListOrder::IdDesc {
+                rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.id));
+            } else {
+                rows.sort_unstable_by_key(|row| row.id);
+            }
+        }
         let next = match filter.limit {
             Some(limit) if rows.len() > limit as usize => {
                 rows.truncate(limit as usize);
@@ -443,8 +467,9 @@ fn select(
     };
     // In a page by id, notAfter only filters: `+` keeps SQLite from reading its index (a
     // range it would then have to sort before the page's first row). A whole list of the
-    // certificates expiring soon reads them along the index and sorts them: a few thousand
-    // rows, where reading the table in id order is every certificate ever issued.
+    // certificates expiring soon reads them along the index and is sorted by id once read:
+    // a few thousand rows, where reading the table in id order is every certificate ever
+    // issued.
     let not_after = if phase == Phase::Certificates || expiring_whole_list(filter) {
         "c.not_after"
     } else {
@@ -538,14 +563,23 @@ fn select(
                     format!("{column} > {id}")
                 });
             }
-            if descending {
+            if expiring_whole_list(filter) {
+                // Along the expiry index, without a sort in SQLite (which would carry every
+                // column of every row): `list_page` sorts the rows by id.
+                "c.not_after, c.request_id".to_owned()
+            } else if descending {
                 format!("{column} DESC")
             } else {
                 column.to_owned()
             }
         }
     };
-    sql.text = format!("SELECT {COLUMNS} {from}");
+    let columns = if filter.expiring_within_days.is_some() {
+        COLUMNS_NOT_RENEWED
+    } else {
+        COLUMNS
+    };
+    sql.text = format!("SELECT {columns} {from}");
     for (i, clause) in clauses.iter().enumerate() {
         sql.text.push_str(if i == 0 { " WHERE " } else { " AND " });
         sql.text.push_str(clause);
