@@ -122,7 +122,11 @@ impl Fingerprint {
 
     /// Reads the lowercase or uppercase hex the log and JSON output write.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let nibble = |digit: u8| char::from(digit).to_digit(16).and_then(|n| u8::try_from(n).ok());
+        let nibble = |digit: u8| {
+            char::from(digit)
+                .to_digit(16)
+                .and_then(|n| u8::try_from(n).ok())
+        };
         let text = text.as_bytes();
         if text.len() != 64 {
             return None;

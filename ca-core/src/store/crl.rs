@@ -38,7 +38,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn current_crl(&self) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
-        let stored = stored(&mut conn).await?;
+        let stored = stored(&mut conn, true).await?;
         let revocations = revocation_count(&mut conn).await?;
         Ok(stored
             .filter(|s| s.is_current(revocations, OffsetDateTime::now_utc()))
@@ -50,7 +50,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn latest_crl(&self) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
-        Ok(stored(&mut conn).await?.map(|s| s.crl))
+        Ok(stored(&mut conn, true).await?.map(|s| s.crl))
     }
 
     /// The current CRL, signed anew by `sign` (given the revocations to list, the number, and
@@ -64,7 +64,8 @@ impl Store {
     ) -> Result<Crl> {
         let mut tx = self.begin_write().await?;
         let now = OffsetDateTime::now_utc();
-        let previous = stored(&mut tx).await?;
+        // Forced, the old CRL's DER is never handed out: only its number and dates are read.
+        let previous = stored(&mut tx, !force).await?;
         let revocations = revocation_count(&mut tx).await?;
         if !force
             && let Some(previous) = &previous
@@ -120,12 +121,15 @@ impl Store {
     }
 }
 
-async fn stored(conn: &mut AnyConnection) -> Result<Option<StoredCrl>> {
-    let row = sqlx::query(
-        "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1",
-    )
-    .fetch_optional(conn)
-    .await?;
+/// The CRL the log holds, its DER left empty unless `with_der` (a CRL of 100,000 entries is
+/// 4 MB, and signing a new one needs only the old one's number and dates).
+async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<StoredCrl>> {
+    let sql = if with_der {
+        "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1"
+    } else {
+        "SELECT number, this_update, next_update, revocations FROM crl WHERE id = 1"
+    };
+    let row = sqlx::query(sql).fetch_optional(conn).await?;
     let Some(row) = row else { return Ok(None) };
     let time = |column: &str| -> Result<OffsetDateTime> {
         let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
@@ -137,7 +141,11 @@ async fn stored(conn: &mut AnyConnection) -> Result<Option<StoredCrl>> {
             number: row.try_get("number").map_err(StoreError::from)?,
             this_update: time("this_update")?,
             next_update: time("next_update")?,
-            der: row.try_get("der").map_err(StoreError::from)?,
+            der: if with_der {
+                row.try_get("der").map_err(StoreError::from)?
+            } else {
+                Vec::new()
+            },
         },
         revocations: row.try_get("revocations").map_err(StoreError::from)?,
     }))

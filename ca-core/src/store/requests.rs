@@ -8,8 +8,8 @@ use tracing::instrument;
 
 use super::records::RESPONDER_REQUESTER;
 use super::{
-    reader, CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
-    RequestId, RequestSource, Status, Store, audit,
+    CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
+    RequestId, RequestSource, Status, Store, audit, reader,
 };
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::choice::Choice;
@@ -34,14 +34,12 @@ macro_rules! columns {
 
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
-const COLUMNS: &str = columns!(
-    "(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)"
-);
+const COLUMNS: &str =
+    columns!("(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)");
 
 /// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
 /// renewed one has its successor), so none has a successor to look up.
 const COLUMNS_NOT_RENEWED: &str = columns!("CAST(NULL AS BIGINT)");
-
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -664,17 +662,15 @@ fn issuance_from_row(row: &impl Columns, with_der: bool) -> Result<Issuance> {
         row.int(at)?
             .ok_or_else(|| corrupt(format!("column {at} is empty")))
     };
-    let text = |at: usize| -> Result<std::borrow::Cow<'_, str>> {
-        Ok(row.text(at)?.unwrap_or_default())
-    };
+    let text =
+        |at: usize| -> Result<std::borrow::Cow<'_, str>> { Ok(row.text(at)?.unwrap_or_default()) };
     let time = |at: usize| -> Result<OffsetDateTime> {
         OffsetDateTime::from_unix_timestamp(int(at)?).map_err(corrupt)
     };
     let names = |at: usize| -> Result<Vec<SubjectName>> {
         let json = text(at)?;
         // Names are read in place; one written with an escape, if any ever was, is copied.
-        let texts: Vec<std::borrow::Cow<'_, str>> = match serde_json::from_str::<Vec<&str>>(&json)
-        {
+        let texts: Vec<std::borrow::Cow<'_, str>> = match serde_json::from_str::<Vec<&str>>(&json) {
             Ok(texts) => texts.into_iter().map(std::borrow::Cow::Borrowed).collect(),
             Err(_) => serde_json::from_str::<Vec<String>>(&json)
                 .map_err(corrupt)?
