@@ -71,6 +71,19 @@ impl FromStr for SerialNumber {
     /// Reads a serial number as people type it: hex in any case, with or without colons or
     /// spaces between octets and a `0x` prefix (`0A:1B`, `0x0a1b`).
     fn from_str(input: &str) -> Result<Self> {
+        // The log's own form (hex, an even number of digits, nothing else), read at once:
+        // lists read one a row.
+        if !input.is_empty() && input.len() <= 2 * (MAX_SERIAL + 1) && input.len() % 2 == 0 {
+            let nibble = |digit: u8| char::from(digit).to_digit(16);
+            let bytes: Option<Vec<u8>> = input
+                .as_bytes()
+                .chunks_exact(2)
+                .map(|pair| u8::try_from(nibble(pair[0])? * 16 + nibble(pair[1])?).ok())
+                .collect();
+            if let Some(bytes) = bytes {
+                return Ok(SerialNumber(bytes));
+            }
+        }
         let refuse = || {
             Error::InvalidInput(format!(
                 "'{}' is not a serial number: give it in hex, as in 0A:1B:2C",

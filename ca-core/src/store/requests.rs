@@ -251,11 +251,21 @@ impl Store {
         }
         if expiring_whole_list(filter) && !filter.order.by_expiry() {
             // Read by expiry along its index (see `select`); the list's order is the id's.
+            // The ids are sorted, and each row moved once to its place.
+            let mut order: Vec<(RequestId, usize)> = rows
+                .iter()
+                .enumerate()
+                .map(|(at, row)| (row.id, at))
+                .collect();
+            order.sort_unstable();
             if filter.order == ListOrder::IdDesc {
-                rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.id));
-            } else {
-                rows.sort_unstable_by_key(|row| row.id);
+                order.reverse();
             }
+            let mut read: Vec<Option<Issuance>> = rows.into_iter().map(Some).collect();
+            rows = order
+                .iter()
+                .filter_map(|(_, at)| read.get_mut(*at).and_then(Option::take))
+                .collect();
         }
         let next = match filter.limit {
             Some(limit) if rows.len() > limit as usize => {
