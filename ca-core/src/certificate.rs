@@ -73,7 +73,8 @@ impl FromStr for SerialNumber {
     fn from_str(input: &str) -> Result<Self> {
         // The log's own form (hex, an even number of digits, nothing else), read at once:
         // lists read one a row.
-        if !input.is_empty() && input.len() <= 2 * (MAX_SERIAL + 1) && input.len() % 2 == 0 {
+        if !input.is_empty() && input.len() <= 2 * (MAX_SERIAL + 1) && input.len().is_multiple_of(2)
+        {
             let nibble = |digit: u8| char::from(digit).to_digit(16);
             let bytes: Option<Vec<u8>> = input
                 .as_bytes()
