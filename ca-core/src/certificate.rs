@@ -71,6 +71,20 @@ impl FromStr for SerialNumber {
     /// Reads a serial number as people type it: hex in any case, with or without colons or
     /// spaces between octets and a `0x` prefix (`0A:1B`, `0x0a1b`).
     fn from_str(input: &str) -> Result<Self> {
+        // The log's own form (hex, an even number of digits, nothing else), read at once:
+        // lists read one a row.
+        if !input.is_empty() && input.len() <= 2 * (MAX_SERIAL + 1) && input.len().is_multiple_of(2)
+        {
+            let nibble = |digit: u8| char::from(digit).to_digit(16);
+            let bytes: Option<Vec<u8>> = input
+                .as_bytes()
+                .chunks_exact(2)
+                .map(|pair| u8::try_from(nibble(pair[0])? * 16 + nibble(pair[1])?).ok())
+                .collect();
+            if let Some(bytes) = bytes {
+                return Ok(SerialNumber(bytes));
+            }
+        }
         let refuse = || {
             Error::InvalidInput(format!(
                 "'{}' is not a serial number: give it in hex, as in 0A:1B:2C",
@@ -122,11 +136,20 @@ impl Fingerprint {
 
     /// Reads the lowercase or uppercase hex the log and JSON output write.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let bytes: Vec<u8> = (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-            .collect::<Option<_>>()?;
-        bytes.try_into().ok().map(Fingerprint)
+        let nibble = |digit: u8| {
+            char::from(digit)
+                .to_digit(16)
+                .and_then(|n| u8::try_from(n).ok())
+        };
+        let text = text.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Fingerprint(bytes))
     }
 
     /// The 32 bytes.

@@ -16,11 +16,18 @@ pub trait Choice: Copy + Eq + Sized + 'static {
     /// Reads a name in any case, with or without hyphens or underscores (`keyCompromise`,
     /// `key-compromise`, `KEY_COMPROMISE`; `ecdsa-p256`, `ECDSAP256`).
     fn from_name(text: &str) -> Result<Self> {
-        let wanted = squash(text);
+        // The name as the log keeps it first; then any spelling, compared without copying
+        // (the log's lists and CRLs read one of these a row).
         Self::ALL
             .iter()
             .copied()
-            .find(|value| squash(value.name()) == wanted)
+            .find(|value| value.name() == text)
+            .or_else(|| {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| squash(value.name()).eq(squash(text)))
+            })
             .ok_or_else(|| Error::UnknownChoice {
                 what: Self::WHAT,
                 value: text.trim().to_owned(),
@@ -39,12 +46,13 @@ pub fn names<T: Choice>() -> String {
     }
 }
 
-fn squash(text: &str) -> String {
+/// The characters of `text` that count when names are compared: trimmed, lowercase, without
+/// hyphens or underscores.
+fn squash(text: &str) -> impl Iterator<Item = char> + '_ {
     text.trim()
         .chars()
         .filter(|c| *c != '-' && *c != '_')
         .flat_map(char::to_lowercase)
-        .collect()
 }
 
 #[cfg(test)]

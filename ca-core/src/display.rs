@@ -45,10 +45,12 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
 
 /// Lowercase hex without separators, as the log and JSON write serials and fingerprints.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    // A digit table, not `write!` per byte: lists write two of these a row.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
     }
     out
 }

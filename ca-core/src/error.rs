@@ -423,6 +423,9 @@ pub enum StoreError {
     /// A group of writes could not be committed.
     #[error("the issuance log could not commit: {0}")]
     Commit(String),
+    /// Rows could not be read (SQLite's own words).
+    #[error("the issuance log could not be read: {0}")]
+    Read(String),
     /// A row holds a value this version cannot read.
     #[error("the issuance log holds an unreadable value: {0}")]
     Corrupt(String),

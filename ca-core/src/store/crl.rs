@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
-use super::Store;
+use super::{Store, reader};
 use crate::certificate::SerialNumber;
 use crate::choice::Choice;
 use crate::crl::Crl;
@@ -38,7 +38,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn current_crl(&self) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
-        let stored = stored(&mut conn).await?;
+        let stored = stored(&mut conn, true).await?;
         let revocations = revocation_count(&mut conn).await?;
         Ok(stored
             .filter(|s| s.is_current(revocations, OffsetDateTime::now_utc()))
@@ -50,7 +50,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn latest_crl(&self) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
-        Ok(stored(&mut conn).await?.map(|s| s.crl))
+        Ok(stored(&mut conn, true).await?.map(|s| s.crl))
     }
 
     /// The current CRL, signed anew by `sign` (given the revocations to list, the number, and
@@ -64,7 +64,8 @@ impl Store {
     ) -> Result<Crl> {
         let mut tx = self.begin_write().await?;
         let now = OffsetDateTime::now_utc();
-        let previous = stored(&mut tx).await?;
+        // Forced, the old CRL's DER is never handed out: only its number and dates are read.
+        let previous = stored(&mut tx, !force).await?;
         let revocations = revocation_count(&mut tx).await?;
         if !force
             && let Some(previous) = &previous
@@ -79,7 +80,20 @@ impl Store {
         let since = previous
             .as_ref()
             .map_or(now, |p| p.crl.this_update.min(now));
-        let listed = revoked_since(&mut tx, since).await?;
+        let listed = match &self.reader {
+            // The write lock is held: the reader's own snapshot, taken now, is this
+            // transaction's.
+            Some(reader) => {
+                reader
+                    .read(move |connection| revoked_since_sqlite(connection, since))
+                    .await?
+            }
+            None => None,
+        };
+        let listed = match listed {
+            Some(listed) => listed,
+            None => revoked_since(&mut tx, since).await?,
+        };
         let legacy: Option<String> =
             sqlx::query_scalar("SELECT value FROM settings WHERE key = 'crl_number'")
                 .fetch_optional(&mut *tx)
@@ -107,12 +121,15 @@ impl Store {
     }
 }
 
-async fn stored(conn: &mut AnyConnection) -> Result<Option<StoredCrl>> {
-    let row = sqlx::query(
-        "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1",
-    )
-    .fetch_optional(conn)
-    .await?;
+/// The CRL the log holds, its DER left empty unless `with_der` (a CRL of 100,000 entries is
+/// 4 MB, and signing a new one needs only the old one's number and dates).
+async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<StoredCrl>> {
+    let sql = if with_der {
+        "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1"
+    } else {
+        "SELECT number, this_update, next_update, revocations FROM crl WHERE id = 1"
+    };
+    let row = sqlx::query(sql).fetch_optional(conn).await?;
     let Some(row) = row else { return Ok(None) };
     let time = |column: &str| -> Result<OffsetDateTime> {
         let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
@@ -124,7 +141,11 @@ async fn stored(conn: &mut AnyConnection) -> Result<Option<StoredCrl>> {
             number: row.try_get("number").map_err(StoreError::from)?,
             this_update: time("this_update")?,
             next_update: time("next_update")?,
-            der: row.try_get("der").map_err(StoreError::from)?,
+            der: if with_der {
+                row.try_get("der").map_err(StoreError::from)?
+            } else {
+                Vec::new()
+            },
         },
         revocations: row.try_get("revocations").map_err(StoreError::from)?,
     }))
@@ -143,33 +164,75 @@ async fn revocation_count(conn: &mut AnyConnection) -> Result<i64> {
 /// changed. Rows are taken one at a time as SQLite yields them (no copy of every row's DER
 /// held at once), and only the two fields are read from the DER, not the whole certificate.
 async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Result<Vec<Revocation>> {
-    let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, i64, String)>(
-        "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
-         JOIN certificates c ON c.request_id = v.request_id",
-    )
-    .fetch(conn);
-    let corrupt = |what: String| -> Error { StoreError::Corrupt(what).into() };
-    let since = since.unix_timestamp();
+    let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, i64, String)>(REVOKED).fetch(conn);
     let mut revoked = Vec::new();
     while let Some((id, der, at, reason)) = rows.try_next().await.map_err(StoreError::from)? {
-        let (serial, not_after) = serial_and_not_after(&der)
-            .ok_or_else(|| corrupt(format!("the certificate of request {id}")))?;
-        if not_after < since {
-            continue;
-        }
-        revoked.push(Revocation {
-            serial: SerialNumber::from_bytes(serial)
-                .map_err(|_| corrupt(format!("the serial of request {id}")))?,
-            revoked_at: OffsetDateTime::from_unix_timestamp(at)
-                .map_err(|err| corrupt(err.to_string()))?,
-            reason: RevocationReason::from_name(&reason)
-                .map_err(|_| corrupt(format!("reason {reason}")))?,
-        });
+        revoked.extend(listed(since, id, &der, at, &reason)?);
     }
+    Ok(in_order(revoked))
+}
+
+/// [`revoked_since`] on SQLite's reader: each DER read where SQLite holds it, not copied.
+fn revoked_since_sqlite(
+    connection: &rusqlite::Connection,
+    since: OffsetDateTime,
+) -> Result<Vec<Revocation>> {
+    let failed = |err: rusqlite::Error| reader::failed(&err);
+    let mut statement = connection.prepare_cached(REVOKED).map_err(failed)?;
+    let mut rows = statement.raw_query();
+    let mut revoked = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        let der = row.get_ref(1).map_err(failed)?;
+        let reason = row.get_ref(3).map_err(failed)?;
+        revoked.extend(listed(
+            since,
+            row.get(0).map_err(failed)?,
+            der.as_blob().map_err(|err| corrupt(err.to_string()))?,
+            row.get(2).map_err(failed)?,
+            reason.as_str().map_err(|err| corrupt(err.to_string()))?,
+        )?);
+    }
+    Ok(in_order(revoked))
+}
+
+/// Every revocation with its certificate's DER.
+const REVOKED: &str = "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
+     JOIN certificates c ON c.request_id = v.request_id";
+
+fn corrupt(what: String) -> Error {
+    StoreError::Corrupt(what).into()
+}
+
+/// The CRL entry of the revocation of request `id`, unless its certificate expired before
+/// `since`.
+fn listed(
+    since: OffsetDateTime,
+    id: i64,
+    der: &[u8],
+    at: i64,
+    reason: &str,
+) -> Result<Option<Revocation>> {
+    let (serial, not_after) = serial_and_not_after(der)
+        .ok_or_else(|| corrupt(format!("the certificate of request {id}")))?;
+    if not_after < since.unix_timestamp() {
+        return Ok(None);
+    }
+    Ok(Some(Revocation {
+        serial: SerialNumber::from_bytes(serial)
+            .map_err(|_| corrupt(format!("the serial of request {id}")))?,
+        revoked_at: OffsetDateTime::from_unix_timestamp(at)
+            .map_err(|err| corrupt(err.to_string()))?,
+        reason: RevocationReason::from_name(reason)
+            .map_err(|_| corrupt(format!("reason {reason}")))?,
+    }))
+}
+
+/// The entries oldest first (then by serial), as every CRL lists them.
+fn in_order(mut revoked: Vec<Revocation>) -> Vec<Revocation> {
     revoked.sort_by(|a, b| {
         (a.revoked_at, a.serial.as_bytes()).cmp(&(b.revoked_at, b.serial.as_bytes()))
     });
-    Ok(revoked)
+    revoked
 }
 
 /// A certificate's serial (the content octets of its INTEGER) and notAfter (Unix time), read

@@ -29,6 +29,7 @@ mod holders;
 mod memo;
 mod notices;
 mod ocsp;
+mod reader;
 mod records;
 mod requests;
 mod revocations;
@@ -89,6 +90,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     writer: writer::Writer,
+    /// SQLite's reader of many rows (`None` on PostgreSQL).
+    reader: Option<reader::Reader>,
     location: LogLocation,
     /// The ACME nonce key, once read.
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
@@ -187,10 +190,12 @@ impl Store {
             LogLocation::File(path) => writer::Writer::sqlite(path),
             LogLocation::Postgres(_) => writer::Writer::postgres(pool.clone()),
         };
+        let reader = location.file().map(reader::Reader::new);
         Ok(Store {
             pool,
             backend,
             writer,
+            reader,
             location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
             changes: changes::Changes::default(),

@@ -9,7 +9,7 @@ use tracing::instrument;
 use super::records::RESPONDER_REQUESTER;
 use super::{
     CertificateRecord, Issuance, ListFilter, ListKey, ListOrder, ListPage, PendingRequest, Refusal,
-    RequestId, RequestSource, Status, Store, audit,
+    RequestId, RequestSource, Status, Store, audit, reader,
 };
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::choice::Choice;
@@ -19,13 +19,27 @@ use crate::name::SubjectName;
 use crate::revoke::{Revocation, RevocationReason};
 use crate::status::StatusCode;
 
+/// The columns of a row, with `renewed_by` as given.
+macro_rules! columns {
+    ($renewed_by:literal) => {
+        concat!(
+            "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
+        r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
+        c.sha256, c.renewed_from, v.revoked_at, v.reason, ",
+            $renewed_by,
+            " AS renewed_by"
+        )
+    };
+}
+
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
 const COLUMNS: &str =
-    "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
-        r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
-        c.sha256, c.renewed_from, v.revoked_at, v.reason,
-        (SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id) AS renewed_by";
+    columns!("(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)");
+
+/// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
+/// renewed one has its successor), so none has a successor to look up.
+const COLUMNS_NOT_RENEWED: &str = columns!("CAST(NULL AS BIGINT)");
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -233,17 +247,25 @@ impl Store {
                 break;
             }
             let sql = select(filter, *phase, after, remaining, now)?;
-            let mut query = sqlx::query(&sql.text);
-            for arg in sql.args {
-                query = match arg {
-                    Arg::Int(value) => query.bind(value),
-                    Arg::Text(value) => query.bind(value),
-                };
+            rows.extend(self.read_rows(sql).await?);
+        }
+        if expiring_whole_list(filter) && !filter.order.by_expiry() {
+            // Read by expiry along its index (see `select`); the list's order is the id's.
+            // The ids are sorted, and each row moved once to its place.
+            let mut order: Vec<(RequestId, usize)> = rows
+                .iter()
+                .enumerate()
+                .map(|(at, row)| (row.id, at))
+                .collect();
+            order.sort_unstable();
+            if filter.order == ListOrder::IdDesc {
+                order.reverse();
             }
-            let fetched = query.fetch_all(&self.pool).await?;
-            for row in &fetched {
-                rows.push(issuance_from_row(row, false)?);
-            }
+            let mut read: Vec<Option<Issuance>> = rows.into_iter().map(Some).collect();
+            rows = order
+                .iter()
+                .filter_map(|(_, at)| read.get_mut(*at).and_then(Option::take))
+                .collect();
         }
         let next = match filter.limit {
             Some(limit) if rows.len() > limit as usize => {
@@ -253,6 +275,65 @@ impl Store {
             _ => None,
         };
         Ok(ListPage { rows, next })
+    }
+}
+
+impl Store {
+    /// The rows `sql` selects ([`COLUMNS`], without the DER): on SQLite through the reader's
+    /// own connection, else through the pool.
+    async fn read_rows(&self, sql: Sql) -> Result<Vec<Issuance>> {
+        if let Some(reader) = &self.reader {
+            let text = sql.text.clone();
+            let args: Vec<rusqlite::types::Value> = sql
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    Arg::Int(value) => rusqlite::types::Value::Integer(*value),
+                    Arg::Text(value) => rusqlite::types::Value::Text(value.clone()),
+                })
+                .collect();
+            let read = reader
+                .read(move |connection| {
+                    let mut statement = connection
+                        .prepare_cached(&text)
+                        .map_err(|err| reader::failed(&err))?;
+                    // SQLite reads `$n` as a name: each value is bound by its own.
+                    for (n, arg) in args.into_iter().enumerate() {
+                        let name = format!("${}", n + 1);
+                        if let Some(at) = statement
+                            .parameter_index(&name)
+                            .map_err(|err| reader::failed(&err))?
+                        {
+                            statement
+                                .raw_bind_parameter(at, arg)
+                                .map_err(|err| reader::failed(&err))?;
+                        }
+                    }
+                    let mut found = statement.raw_query();
+                    let mut rows = Vec::new();
+                    while let Some(row) = found.next().map_err(|err| reader::failed(&err))? {
+                        rows.push(issuance_from_row(row, false)?);
+                    }
+                    Ok(rows)
+                })
+                .await?;
+            if let Some(rows) = read {
+                return Ok(rows);
+            }
+        }
+        let mut query = sqlx::query(&sql.text);
+        for arg in sql.args {
+            query = match arg {
+                Arg::Int(value) => query.bind(value),
+                Arg::Text(value) => query.bind(value),
+            };
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| issuance_from_row(row, false))
+            .collect()
     }
 }
 
@@ -296,6 +377,12 @@ fn phases(filter: &ListFilter) -> &'static [Phase] {
         (true, None) if filter.expiring_within_days.is_some() => &[Phase::Certificates],
         (true, None) => &[Phase::Certificates, Phase::WithoutCertificate],
     }
+}
+
+/// True for a list without a limit of the certificates expiring within some days: bounded
+/// by the expiry index, whatever the order.
+fn expiring_whole_list(filter: &ListFilter) -> bool {
+    filter.limit.is_none() && filter.expiring_within_days.is_some()
 }
 
 /// Which rows one query of a list reads: every row (lists by id), or in lists by expiry the
@@ -386,9 +473,12 @@ fn select(
             "FROM revocations v CROSS JOIN certificates c CROSS JOIN requests r"
         }
     };
-    // In a list by id, notAfter only filters: `+` keeps SQLite from reading its index (a
-    // range it would then have to sort).
-    let not_after = if phase == Phase::Certificates {
+    // In a page by id, notAfter only filters: `+` keeps SQLite from reading its index (a
+    // range it would then have to sort before the page's first row). A whole list of the
+    // certificates expiring soon reads them along the index and is sorted by id once read:
+    // a few thousand rows, where reading the table in id order is every certificate ever
+    // issued.
+    let not_after = if phase == Phase::Certificates || expiring_whole_list(filter) {
         "c.not_after"
     } else {
         "+c.not_after"
@@ -481,14 +571,23 @@ fn select(
                     format!("{column} > {id}")
                 });
             }
-            if descending {
+            if expiring_whole_list(filter) {
+                // Along the expiry index, without a sort in SQLite (which would carry every
+                // column of every row): `list_page` sorts the rows by id.
+                "c.not_after, c.request_id".to_owned()
+            } else if descending {
                 format!("{column} DESC")
             } else {
                 column.to_owned()
             }
         }
     };
-    sql.text = format!("SELECT {COLUMNS} {from}");
+    let columns = if filter.expiring_within_days.is_some() {
+        COLUMNS_NOT_RENEWED
+    } else {
+        COLUMNS
+    };
+    sql.text = format!("SELECT {columns} {from}");
     for (i, clause) in clauses.iter().enumerate() {
         sql.text.push_str(if i == 0 { " WHERE " } else { " AND " });
         sql.text.push_str(clause);
@@ -507,18 +606,88 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
     StoreError::Corrupt(what.to_string()).into()
 }
 
+/// The positions of [`COLUMNS`] in a row (then `der`, when asked for).
+mod col {
+    pub(super) const ID: usize = 0;
+    pub(super) const CREATED_AT: usize = 1;
+    pub(super) const REQUESTER: usize = 2;
+    pub(super) const SOURCE: usize = 3;
+    pub(super) const REQUEST_NAMES: usize = 4;
+    pub(super) const STATUS: usize = 5;
+    pub(super) const DISPOSITION: usize = 6;
+    pub(super) const STATUS_CODE: usize = 7;
+    pub(super) const SERIAL: usize = 8;
+    pub(super) const CERT_NAMES: usize = 9;
+    pub(super) const NOT_BEFORE: usize = 10;
+    pub(super) const NOT_AFTER: usize = 11;
+    pub(super) const KEY_ALGORITHM: usize = 12;
+    pub(super) const SHA256: usize = 13;
+    pub(super) const RENEWED_FROM: usize = 14;
+    pub(super) const REVOKED_AT: usize = 15;
+    pub(super) const REASON: usize = 16;
+    pub(super) const RENEWED_BY: usize = 17;
+    pub(super) const DER: usize = 18;
+}
+
+/// A row as either driver yields it, read by position: sqlx's (PostgreSQL, and SQLite where
+/// the reader cannot open the log) or rusqlite's, whose text is read in place.
+trait Columns {
+    fn int(&self, at: usize) -> Result<Option<i64>>;
+    fn text(&self, at: usize) -> Result<Option<std::borrow::Cow<'_, str>>>;
+    fn blob(&self, at: usize) -> Result<Option<Vec<u8>>>;
+}
+
+impl Columns for AnyRow {
+    fn int(&self, at: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(at).map_err(StoreError::from)?)
+    }
+    fn text(&self, at: usize) -> Result<Option<std::borrow::Cow<'_, str>>> {
+        let text: Option<String> = self.try_get(at).map_err(StoreError::from)?;
+        Ok(text.map(std::borrow::Cow::Owned))
+    }
+    fn blob(&self, at: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.try_get(at).map_err(StoreError::from)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, at: usize) -> Result<Option<i64>> {
+        self.get(at).map_err(|err| reader::failed(&err))
+    }
+    fn text(&self, at: usize) -> Result<Option<std::borrow::Cow<'_, str>>> {
+        let value = self.get_ref(at).map_err(|err| reader::failed(&err))?;
+        Ok(value
+            .as_str_or_null()
+            .map_err(|err| corrupt(format!("column {at}: {err}")))?
+            .map(std::borrow::Cow::Borrowed))
+    }
+    fn blob(&self, at: usize) -> Result<Option<Vec<u8>>> {
+        self.get(at).map_err(|err| reader::failed(&err))
+    }
+}
+
 /// Reads a row of [`COLUMNS`] (and `der` when `with_der`).
-fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
-    let get = |column: &str| -> Result<Option<String>> {
-        Ok(row.try_get(column).map_err(StoreError::from)?)
+fn issuance_from_row(row: &impl Columns, with_der: bool) -> Result<Issuance> {
+    let int = |at: usize| -> Result<i64> {
+        row.int(at)?
+            .ok_or_else(|| corrupt(format!("column {at} is empty")))
     };
-    let time = |column: &str| -> Result<OffsetDateTime> {
-        let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
-        OffsetDateTime::from_unix_timestamp(secs).map_err(corrupt)
+    let text =
+        |at: usize| -> Result<std::borrow::Cow<'_, str>> { Ok(row.text(at)?.unwrap_or_default()) };
+    let time = |at: usize| -> Result<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp(int(at)?).map_err(corrupt)
     };
-    let names = |column: &str| -> Result<Vec<SubjectName>> {
-        let json: String = row.try_get(column).map_err(StoreError::from)?;
-        let texts: Vec<String> = serde_json::from_str(&json).map_err(corrupt)?;
+    let names = |at: usize| -> Result<Vec<SubjectName>> {
+        let json = text(at)?;
+        // Names are read in place; one written with an escape, if any ever was, is copied.
+        let texts: Vec<std::borrow::Cow<'_, str>> = match serde_json::from_str::<Vec<&str>>(&json) {
+            Ok(texts) => texts.into_iter().map(std::borrow::Cow::Borrowed).collect(),
+            Err(_) => serde_json::from_str::<Vec<String>>(&json)
+                .map_err(corrupt)?
+                .into_iter()
+                .map(std::borrow::Cow::Owned)
+                .collect(),
+        };
         texts
             .iter()
             .map(|t| {
@@ -527,72 +696,68 @@ fn issuance_from_row(row: &AnyRow, with_der: bool) -> Result<Issuance> {
             })
             .collect()
     };
-    let id = RequestId::from_log(row.try_get("id").map_err(StoreError::from)?)?;
-    let certificate = match get("serial")? {
+    let now = OffsetDateTime::now_utc();
+    let id = RequestId::from_log(int(col::ID)?)?;
+    let certificate = match row.text(col::SERIAL)? {
         None => None,
         Some(serial_hex) => {
             let serial: SerialNumber = serial_hex
                 .parse()
                 .map_err(|_| corrupt(format!("serial {serial_hex}")))?;
-            let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(StoreError::from)?;
-            let revocation = match revoked_at {
+            let revocation = match row.int(col::REVOKED_AT)? {
                 None => None,
                 Some(at) => Some(Revocation {
                     serial: serial.clone(),
                     revoked_at: OffsetDateTime::from_unix_timestamp(at).map_err(corrupt)?,
-                    reason: RevocationReason::from_name(&get("reason")?.unwrap_or_default())
-                        .map_err(corrupt)?,
+                    reason: RevocationReason::from_name(&text(col::REASON)?).map_err(corrupt)?,
                 }),
             };
-            let sha256 = get("sha256")?.unwrap_or_default();
-            let renewed_from: Option<i64> =
-                row.try_get("renewed_from").map_err(StoreError::from)?;
-            let renewed_by: Option<i64> = row.try_get("renewed_by").map_err(StoreError::from)?;
+            let sha256 = text(col::SHA256)?;
             Some(CertificateRecord {
                 serial,
-                not_before: time("not_before")?,
-                not_after: time("not_after")?,
-                key_algorithm: KeyAlgorithm::from_name(&get("key_algorithm")?.unwrap_or_default())
+                not_before: time(col::NOT_BEFORE)?,
+                not_after: time(col::NOT_AFTER)?,
+                key_algorithm: KeyAlgorithm::from_name(&text(col::KEY_ALGORITHM)?)
                     .map_err(corrupt)?,
                 sha256: Fingerprint::from_hex(&sha256)
                     .ok_or_else(|| corrupt(format!("fingerprint {sha256}")))?,
                 der: if with_der {
-                    row.try_get("der").map_err(StoreError::from)?
+                    row.blob(col::DER)?.unwrap_or_default()
                 } else {
                     Vec::new()
                 },
                 revocation,
-                renewed_from: renewed_from.map(RequestId::from_log).transpose()?,
-                renewed_by: renewed_by.map(RequestId::from_log).transpose()?,
+                renewed_from: row
+                    .int(col::RENEWED_FROM)?
+                    .map(RequestId::from_log)
+                    .transpose()?,
+                renewed_by: row
+                    .int(col::RENEWED_BY)?
+                    .map(RequestId::from_log)
+                    .transpose()?,
             })
         }
     };
-    let request_status = get("status")?.unwrap_or_default();
-    let status = match (&certificate, request_status.as_str()) {
+    let status = match (&certificate, &*text(col::STATUS)?) {
         (Some(cert), _) if cert.revocation.is_some() => Status::Revoked,
-        (Some(cert), _) if cert.not_after < OffsetDateTime::now_utc() => Status::Expired,
+        (Some(cert), _) if cert.not_after < now => Status::Expired,
         (Some(_), _) => Status::Valid,
         (None, "denied") => Status::Denied,
         (None, _) => Status::Pending,
     };
-    let source = get("source")?.unwrap_or_default();
     Ok(Issuance {
         id,
-        requested_at: time("created_at")?,
-        requester: get("requester")?.unwrap_or_default(),
-        source: RequestSource::from_name(&source).map_err(corrupt)?,
+        requested_at: time(col::CREATED_AT)?,
+        requester: text(col::REQUESTER)?.into_owned(),
+        source: RequestSource::from_name(&text(col::SOURCE)?).map_err(corrupt)?,
         names: if certificate.is_some() {
-            names("cert_names")?
+            names(col::CERT_NAMES)?
         } else {
-            names("request_names")?
+            names(col::REQUEST_NAMES)?
         },
-        disposition: get("disposition")?.unwrap_or_default(),
+        disposition: text(col::DISPOSITION)?.into_owned(),
         status_code: StatusCode::from_value(
-            u32::try_from(
-                row.try_get::<i64, _>("status_code")
-                    .map_err(StoreError::from)?,
-            )
-            .map_err(corrupt)?,
+            u32::try_from(int(col::STATUS_CODE)?).map_err(corrupt)?,
         ),
         status,
         certificate,

@@ -802,3 +802,39 @@ async fn inventory_pages_read_an_index_in_order_whatever_the_filter() {
         }
     }
 }
+
+/// `ca list --expiring N` without a limit reads the certificates along the expiry index and
+/// sorts the few it finds, in either order, rather than every certificate of the log.
+#[tokio::test]
+async fn a_whole_list_of_the_expiring_reads_the_expiry_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    if store.backend() != Backend::Sqlite {
+        return;
+    }
+    for (order, status) in [
+        (ListOrder::Id, None),
+        (ListOrder::Id, Some(Status::Valid)),
+        (ListOrder::IdDesc, Some(Status::Valid)),
+        (ListOrder::Expiry, Some(Status::Valid)),
+    ] {
+        let filter = ListFilter {
+            order,
+            status,
+            expiring_within_days: Some(30),
+            ..ListFilter::default()
+        };
+        let plan = store.list_plan(&filter).await.unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH c USING INDEX certificates_not_after")),
+            "{order:?} {status:?}: {plan:#?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|step| step.starts_with("SCAN") || step.contains("TEMP B-TREE")),
+            "{order:?} {status:?}: {plan:#?}"
+        );
+    }
+}
