@@ -285,7 +285,7 @@ pub struct Report {
     pub chain: Vec<SentCertificate>,
     /// The leaf's row in this CA's log, when it was issued here.
     pub issued_here: Option<RequestId>,
-    /// Which of the CA's own certificates the leaf is, when it is one (`ca serve`'s).
+    /// Which of the CA's own certificates the leaf is, when it is one (the web server's).
     pub own: Option<OwnCertificate>,
     pub findings: Vec<Finding>,
 }
@@ -444,9 +444,9 @@ pub enum Remedy {
     },
     /// Renew certificate `id`, which this CA issued, and install the new one.
     Renew(RequestId),
-    /// The certificate is `ca serve`'s own: a reload or restart makes a new one.
+    /// The certificate is the CA's own web server's: a reload or restart makes a new one.
     ReloadServer(RequestId),
-    /// `ca serve`'s own certificate lacks the host: add it to the server's names, then reload.
+    /// The CA's own web server's certificate lacks the host: add it to the server's names, then reload.
     AddServerName(RequestId),
 }
 
