@@ -282,6 +282,16 @@ pub struct Reuse {
 }
 
 impl Reuse {
+    /// An answer given while the change counter read `version`, whose response is current
+    /// from `from` until `until`.
+    pub fn new(version: i64, from: OffsetDateTime, until: OffsetDateTime) -> Reuse {
+        Reuse {
+            version,
+            from,
+            until,
+        }
+    }
+
     /// The change counter the answer was given under.
     pub fn version(&self) -> i64 {
         self.version

@@ -180,8 +180,18 @@ mod tests {
             // Unchanged: the same version, from the header once the pragma was read with it.
             assert_eq!(changes.read(&path, Instant::now()), Some(last));
             assert_eq!(changes.read(&path, Instant::now()), Some(last));
-            let watch = changes.watch.get().unwrap().as_ref().unwrap().lock().unwrap();
-            assert!(watch.shm.is_some() && watch.header.is_some(), "the header is read");
+            let watch = changes
+                .watch
+                .get()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .lock()
+                .unwrap();
+            assert!(
+                watch.shm.is_some() && watch.header.is_some(),
+                "the header is read"
+            );
             drop(watch);
             writer.execute("INSERT INTO t VALUES (?1)", [n]).unwrap();
             if n % 10 == 9 {

@@ -425,6 +425,72 @@ mod tests {
         assert_eq!(text, format!("0 07 345600 {} ", u64::MAX));
     }
 
+    fn prepared(version: i64) -> Arc<Prepared> {
+        let this_update = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let next_update = this_update + time::Duration::days(4);
+        let der = vec![0x30, 0x03, 0x0a, 0x01, 0x00];
+        let answer = OcspAnswer {
+            sha256: None,
+            ..OcspAnswer::error(ResponseStatus::Successful)
+        };
+        let answer = OcspAnswer { der, ..answer };
+        let reuse = Reuse::new(version, this_update, next_update - time::Duration::days(2));
+        Arc::new(Prepared::new(answer, reuse, this_update, next_update))
+    }
+
+    #[test]
+    fn prepared_answers_are_bounded_and_start_over_when_the_log_changes() {
+        let gets = PreparedGets::default();
+        for n in 0..PREPARED_CAPACITY {
+            gets.insert(&format!("path{n}"), prepared(1));
+        }
+        assert_eq!(gets.len(), PREPARED_CAPACITY);
+        assert!(gets.get("path7").is_some());
+        assert!(gets.get("other").is_none());
+        gets.insert("one more", prepared(1));
+        assert_eq!(gets.len(), 1, "full: started over");
+        gets.insert("path7", prepared(2));
+        assert_eq!(gets.len(), 1, "the log changed: started over");
+        assert!(gets.get("one more").is_none());
+    }
+
+    #[test]
+    fn a_prepared_answer_carries_every_header_and_honours_if_none_match() {
+        let prepared = prepared(1);
+        let now = OffsetDateTime::now_utc();
+        let answer = prepared.respond(&HeaderMap::new(), now);
+        assert_eq!(answer.status(), StatusCode::OK);
+        let headers = answer.headers();
+        let names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "cache-control",
+                "expires",
+                "last-modified",
+                "etag",
+                "x-content-type-options",
+                "content-security-policy",
+                "referrer-policy",
+                "x-frame-options"
+            ]
+        );
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            cache_control(prepared.next_update, now).as_str()
+        );
+        assert_eq!(
+            headers[header::EXPIRES],
+            http_date(prepared.next_update).as_str()
+        );
+        let mut request = HeaderMap::new();
+        request.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
+        let again = prepared.respond(&request, now);
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers(), headers);
+    }
+
     #[test]
     fn entity_tags_are_the_first_half_of_the_sha256_in_hex() {
         let der = [0x30, 0x03, 0x0a, 0x01, 0x01];
