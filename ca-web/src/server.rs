@@ -552,18 +552,22 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let tracked = Arc::clone(&conn);
+    // One reference per request, not one per part of the state.
+    let app = Arc::new(app);
     let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(peer);
         let guard = InFlight {
             id: tracked.started(),
             conn: Arc::clone(&tracked),
         };
-        let app = app.clone();
+        let app = Arc::clone(&app);
         async move {
             let response = if crate::routes::ocsp::answered_before_routing(&request) {
+                // Answered without the client's address, which only the router's handlers
+                // (sign-in, throttling, the log of changes) read.
                 crate::routes::responder_get(&app.state, &request).await
             } else {
-                app.router.oneshot(request.map(Body::new)).await?
+                request.extensions_mut().insert(peer);
+                app.router.clone().oneshot(request.map(Body::new)).await?
             };
             guard.conn.answered(guard.id);
             // The request stays in flight until its body is sent, or the connection drops.
