@@ -158,6 +158,7 @@ pub async fn serve(
     let app = App {
         router: router(state.clone()),
         state,
+        ocsp_gets: Arc::default(),
     };
     let connections = Arc::new(Connections::new(connection_limit(), DEADLINES));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -464,6 +465,8 @@ impl Backoff {
 struct App {
     router: Router,
     state: AppState,
+    /// The responder's answers to GETs, prepared for the paths that asked for them.
+    ocsp_gets: Arc<crate::routes::ocsp::PreparedGets>,
 }
 
 async fn accept_loop(
@@ -564,7 +567,7 @@ async fn serve_connection(
             let response = if crate::routes::ocsp::answered_before_routing(&request) {
                 // Answered without the client's address, which only the router's handlers
                 // (sign-in, throttling, the log of changes) read.
-                crate::routes::responder_get(&app.state, &request).await
+                crate::routes::responder_get(&app.state, &app.ocsp_gets, &request).await
             } else {
                 request.extensions_mut().insert(peer);
                 app.router.clone().oneshot(request.map(Body::new)).await?

@@ -14,8 +14,6 @@ pub struct AppState {
     pub(crate) throttle: Arc<Throttle>,
     /// Request latencies this server measured, for `/metrics`.
     pub(crate) metrics: Arc<crate::metrics::Recorder>,
-    /// The responder's answers to GETs, prepared for the paths that asked for them.
-    pub(crate) ocsp_gets: Arc<crate::routes::ocsp::PreparedGets>,
     /// The server's HTTPS address as clients write it (`https://NAME:PORT`), for pages read
     /// over plain HTTP that point at the ACME directory; shared by every clone, so that a
     /// server given new names tells every page at once.
@@ -30,7 +28,6 @@ impl AppState {
             credentials: Arc::new(CredentialCache::new()?),
             throttle: Arc::new(Throttle::new()),
             metrics: Arc::new(crate::metrics::Recorder::new()),
-            ocsp_gets: Arc::default(),
             https_origin: Arc::new(RwLock::new(None)),
             authority,
         })

@@ -177,12 +177,13 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
 /// nothing to do for a GET without credentials; the connection's own deadline bounds its time.)
 pub(crate) async fn responder_get<B>(
     state: &AppState,
+    prepared: &ocsp::PreparedGets,
     request: &axum::http::Request<B>,
 ) -> Response {
     use futures_util::FutureExt as _;
     let started = std::time::Instant::now();
     let path = request.uri().path();
-    let answer = ocsp::answer_get(state, path, request.headers(), started);
+    let answer = ocsp::answer_get(state, Some(prepared), path, request.headers(), started);
     let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
         Ok(response) => response,
         Err(err) => panic_page(err),

@@ -48,7 +48,14 @@ pub(crate) async fn post(State(state): State<AppState>, body: Body) -> Response 
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
 pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
     let arrived = Instant::now();
-    answer_get(&state, request.uri().path(), request.headers(), arrived).await
+    answer_get(
+        &state,
+        None,
+        request.uri().path(),
+        request.headers(),
+        arrived,
+    )
+    .await
 }
 
 /// True for a GET the responder answers before the router (see `super::responder_get`): one
@@ -64,9 +71,11 @@ pub(crate) fn answered_before_routing<B>(request: &axum::http::Request<B>) -> bo
 }
 
 /// The answer to a GET of `path` (`/ocsp/` and the request) with `headers`, which arrived at
-/// `arrived`: the answer prepared for that very path while it holds, else the responder's.
+/// `arrived`: the answer in `prepared` for that very path while it holds, else the
+/// responder's (then kept there, when it may be given again).
 pub(crate) async fn answer_get(
     state: &AppState,
+    prepared: Option<&PreparedGets>,
     path: &str,
     headers: &HeaderMap,
     arrived: Instant,
@@ -75,22 +84,23 @@ pub(crate) async fn answer_get(
         .strip_prefix(PATH)
         .and_then(|rest| rest.strip_prefix('/'))
         .unwrap_or_default();
-    if let Some(prepared) = state.ocsp_gets.get(encoded)
-        && state.authority.ocsp_answer_holds(&prepared.reuse, arrived)
+    if let Some(ready) = prepared.and_then(|prepared| prepared.get(encoded))
+        && state.authority.ocsp_answer_holds(&ready.reuse, arrived)
     {
-        return prepared.respond(headers, OffsetDateTime::now_utc());
+        return ready.respond(headers, OffsetDateTime::now_utc());
     }
     let answer = match request_from_path(encoded) {
         Some(der) => state.authority.answer_ocsp(&der).await,
         None => OcspAnswer::error(ResponseStatus::MalformedRequest),
     };
-    if let Some(reuse) = answer.reuse
+    if let Some(prepared) = prepared
+        && let Some(reuse) = answer.reuse
         && encoded.len() <= MAX_PREPARED_PATH
         && let Some((this_update, next_update)) = answer.validity
     {
-        let prepared = Arc::new(Prepared::new(answer, reuse, this_update, next_update));
-        state.ocsp_gets.insert(encoded, Arc::clone(&prepared));
-        return prepared.respond(headers, OffsetDateTime::now_utc());
+        let ready = Arc::new(Prepared::new(answer, reuse, this_update, next_update));
+        prepared.insert(encoded, Arc::clone(&ready));
+        return ready.respond(headers, OffsetDateTime::now_utc());
     }
     respond(answer, Some(headers))
 }
