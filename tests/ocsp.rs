@@ -162,7 +162,66 @@ fn a_revocation_by_another_process_is_answered_at_once() {
         );
         assert!(text.contains("mail.example.com.crt: good"), "kept: {text}");
     }
+    // The same request as GET, in two spellings: the answers prepared for each path are held
+    // as the answers in memory are, and give way to the revocation as they do.
+    openssl_ok(
+        sb.path(),
+        &[
+            "ocsp",
+            "-issuer",
+            "root.pem",
+            "-cert",
+            "mail.example.com.crt",
+            "-no_nonce",
+            "-reqout",
+            "get-req.der",
+        ],
+    );
+    let encoded = base64_standard(&std::fs::read(sb.file("get-req.der")).unwrap());
+    let paths = [
+        encoded.clone(),
+        encoded
+            .replace('/', "%2F")
+            .replace('+', "%2B")
+            .replace('=', "%3D"),
+    ];
+    let get_status = |path: &str| {
+        let body = http
+            .get(format!("{}/ocsp/{path}", server.http))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        std::fs::write(sb.file("get-resp.der"), &body).unwrap();
+        openssl_ok(
+            sb.path(),
+            &[
+                "ocsp",
+                "-respin",
+                "get-resp.der",
+                "-issuer",
+                "root.pem",
+                "-cert",
+                "mail.example.com.crt",
+                "-CAfile",
+                "root.pem",
+            ],
+        )
+    };
+    for _ in 0..3 {
+        for path in &paths {
+            let text = get_status(path);
+            assert!(text.contains("mail.example.com.crt: good"), "GET: {text}");
+        }
+    }
     sb.ok(&["revoke", &id, "--reason", "superseded"]);
+    for path in &paths {
+        let text = get_status(path);
+        assert!(
+            text.contains("mail.example.com.crt: revoked"),
+            "GET {path}: {text}"
+        );
+    }
     let (ok, text) = ask(
         &sb,
         &server,

@@ -18,7 +18,7 @@ use crate::ocsp::cache::Entry;
 use crate::ocsp::signer::{self, Responder};
 use crate::ocsp::{
     self, CertId, CertStatus, OcspAnswer, OcspRequest, RESPONDER_DAYS, ResponderInfo,
-    ResponseStatus,
+    ResponseStatus, Reuse,
 };
 use crate::profile::{Profile, Validity};
 use crate::store::{CertificateRef, CertificateState, PresignedResponse, RequestSource};
@@ -110,7 +110,7 @@ impl Authority {
             && let Some(hit) = self.ocsp_answers().get(version, der)
             && hit.is_current(OffsetDateTime::now_utc())
         {
-            return kept_answer(&hit.kept, hit.sha256);
+            return kept_answer(&hit.kept, hit.sha256, Some(version));
         }
         let request = match OcspRequest::from_der(der) {
             Ok(request) => request,
@@ -131,6 +131,15 @@ impl Authority {
                 OcspAnswer::error(ResponseStatus::InternalError)
             }
         }
+    }
+
+    /// True when an answer this responder gave (see [`OcspAnswer::reuse`]) is still the
+    /// answer to the same request, which arrived at `arrived`: the log's change counter, read
+    /// by a look that began after that, reads what it read then, and the response is current.
+    pub fn ocsp_answer_holds(&self, reuse: &Reuse, arrived: Instant) -> bool {
+        self.store()
+            .change_counter(arrived)
+            .is_some_and(|version| reuse.holds(version, OffsetDateTime::now_utc()))
     }
 
     /// What the responder says of a certificate named by its request id or serial number.
@@ -236,7 +245,7 @@ impl Authority {
                 };
                 self.ocsp_answers().insert(version, der, cached);
             }
-            return Ok(kept_answer(kept, sha256));
+            return Ok(kept_answer(kept, sha256, version));
         }
         let Some(responder) = self.signing_responder().await else {
             return Ok(OcspAnswer::error(ResponseStatus::TryLater));
@@ -294,12 +303,18 @@ impl Authority {
     }
 }
 
-/// The answer a response signed ahead gives.
-fn kept_answer(kept: &PresignedResponse, sha256: [u8; 32]) -> OcspAnswer {
+/// The answer a response signed ahead gives, read while the log's change counter read
+/// `version`.
+fn kept_answer(kept: &PresignedResponse, sha256: [u8; 32], version: Option<i64>) -> OcspAnswer {
     OcspAnswer {
         der: kept.der.clone(),
         status: ResponseStatus::Successful,
         validity: Some((kept.this_update, kept.next_update)),
         sha256: Some(sha256),
+        reuse: version.map(|version| Reuse {
+            version,
+            from: kept.this_update,
+            until: kept.current_until(),
+        }),
     }
 }

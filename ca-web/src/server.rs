@@ -158,6 +158,7 @@ pub async fn serve(
     let app = App {
         router: router(state.clone()),
         state,
+        ocsp_gets: Arc::default(),
     };
     let connections = Arc::new(Connections::new(connection_limit(), DEADLINES));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -218,7 +219,10 @@ struct Connection {
     opened: Instant,
     deadlines: Deadlines,
     state: Mutex<ConnectionState>,
-    /// Told whenever the state changes, so the watchdog looks at the new deadline.
+    /// Told when the deadline moves before the one the watchdog waits for, so that it looks
+    /// at the new one. (A deadline that moves later is found when the watchdog wakes at the
+    /// old one; in the common case, requests answered at once on a kept-alive connection,
+    /// every move is later, and the connection's task is not woken for any.)
     changed: Notify,
     /// Told when the connection must close (its deadline passed, or room is needed).
     close: Notify,
@@ -230,6 +234,8 @@ struct ConnectionState {
     requests: u64,
     idle_since: Instant,
     in_flight: Vec<Exchange>,
+    /// The deadline the watchdog waits for, once it looked.
+    watched: Option<Instant>,
 }
 
 /// One request in flight: when its headers came, and when its handler answered (the body
@@ -275,6 +281,7 @@ impl Connection {
                 requests: 0,
                 idle_since: opened,
                 in_flight: Vec::new(),
+                watched: None,
             }),
             changed: Notify::new(),
             close: Notify::new(),
@@ -293,7 +300,31 @@ impl Connection {
     /// reading, such as an HTTP/2 client that keeps its flow-control window at zero, would
     /// otherwise hold the connection forever).
     fn deadline(&self) -> (Instant, Waiting) {
-        let state = self.state();
+        self.deadline_in(&self.state())
+    }
+
+    /// The deadline, and what it waits for, the watchdog now waits for.
+    fn watch(&self) -> (Instant, Waiting) {
+        let mut state = self.state();
+        let (deadline, waiting) = self.deadline_in(&state);
+        state.watched = Some(deadline);
+        (deadline, waiting)
+    }
+
+    /// Tells the watchdog of the change just made to `state` when it moved the deadline
+    /// before the one it waits for.
+    fn changed(&self, state: std::sync::MutexGuard<'_, ConnectionState>) {
+        let earlier = state
+            .watched
+            .is_none_or(|watched| self.deadline_in(&state).0 < watched);
+        drop(state);
+        if earlier {
+            self.changed.notify_one();
+        }
+    }
+
+    /// The deadline of a connection in `state`.
+    fn deadline_in(&self, state: &ConnectionState) -> (Instant, Waiting) {
         let d = &self.deadlines;
         if state.in_flight.is_empty() {
             return if state.requests == 0 {
@@ -335,8 +366,7 @@ impl Connection {
             started: Instant::now(),
             answered: None,
         });
-        drop(state);
-        self.changed.notify_one();
+        self.changed(state);
         id
     }
 
@@ -346,8 +376,7 @@ impl Connection {
         if let Some(exchange) = state.in_flight.iter_mut().find(|e| e.id == id) {
             exchange.answered = Some(Instant::now());
         }
-        drop(state);
-        self.changed.notify_one();
+        self.changed(state);
     }
 
     /// Request `id` is wholly answered, or abandoned.
@@ -357,8 +386,7 @@ impl Connection {
         if state.in_flight.is_empty() {
             state.idle_since = Instant::now();
         }
-        drop(state);
-        self.changed.notify_one();
+        self.changed(state);
     }
 }
 
@@ -437,6 +465,8 @@ impl Backoff {
 struct App {
     router: Router,
     state: AppState,
+    /// The responder's answers to GETs, prepared for the paths that asked for them.
+    ocsp_gets: Arc<crate::routes::ocsp::PreparedGets>,
 }
 
 async fn accept_loop(
@@ -505,7 +535,7 @@ async fn watchdog(conn: &Connection) -> Waiting {
     loop {
         // Created before the deadline is read, so no change between the two is missed.
         let changed = conn.changed.notified();
-        let (deadline, waiting) = conn.deadline();
+        let (deadline, waiting) = conn.watch();
         if Instant::now() >= deadline {
             return waiting;
         }
@@ -525,18 +555,22 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let tracked = Arc::clone(&conn);
+    // One reference per request, not one per part of the state.
+    let app = Arc::new(app);
     let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(peer);
         let guard = InFlight {
             id: tracked.started(),
             conn: Arc::clone(&tracked),
         };
-        let app = app.clone();
+        let app = Arc::clone(&app);
         async move {
             let response = if crate::routes::ocsp::answered_before_routing(&request) {
-                crate::routes::responder_get(&app.state, &request).await
+                // Answered without the client's address, which only the router's handlers
+                // (sign-in, throttling, the log of changes) read.
+                crate::routes::responder_get(&app.state, &app.ocsp_gets, &request).await
             } else {
-                app.router.oneshot(request.map(Body::new)).await?
+                request.extensions_mut().insert(peer);
+                app.router.clone().oneshot(request.map(Body::new)).await?
             };
             guard.conn.answered(guard.id);
             // The request stays in flight until its body is sent, or the connection drops.
@@ -729,6 +763,49 @@ mod tests {
             .unwrap();
         assert_eq!(waiting, Waiting::NextRequest);
         assert!(idle_since.elapsed() >= SHORT.idle);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_follows_a_deadline_that_moves_earlier_and_not_a_later_one() {
+        let conn = Arc::new(Connection::new(SHORT));
+        let started = Instant::now();
+        let id = conn.started();
+        let watched = tokio::spawn({
+            let conn = Arc::clone(&conn);
+            async move { watchdog(&conn).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The answer is made: the deadline moves from the request's (400 ms) to the send's
+        // (100 ms from now), and the watchdog is told.
+        conn.answered(id);
+        let waiting = tokio::time::timeout(Duration::from_secs(5), watched)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(waiting, Waiting::Sending);
+        assert!(started.elapsed() < SHORT.request, "{:?}", started.elapsed());
+        // On a kept-alive connection whose requests are answered at once, the deadline only
+        // moves later (as with `DEADLINES`, an answer may take as long to send as the next
+        // request to come), which tells the watchdog nothing.
+        let conn = Connection::new(Deadlines {
+            send: SHORT.idle,
+            ..SHORT
+        });
+        let id = conn.started();
+        conn.answered(id);
+        conn.finished(id);
+        let (deadline, _) = conn.watch();
+        let _ = tokio::time::timeout(Duration::from_millis(1), conn.changed.notified()).await;
+        let id = conn.started();
+        conn.answered(id);
+        conn.finished(id);
+        assert!(conn.deadline().0 > deadline);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), conn.changed.notified())
+                .await
+                .is_err(),
+            "not woken"
+        );
     }
 
     #[test]

@@ -265,6 +265,42 @@ pub struct OcspAnswer {
     /// The SHA-256 of `der`, for the same answers as `validity`: what caches tell versions
     /// apart by. Computed once for a response kept in memory.
     pub sha256: Option<[u8; 32]>,
+    /// For an answer given from a response signed ahead, while the log's change counter could
+    /// be read: when the same request may be given the same answer again without asking.
+    pub reuse: Option<Reuse>,
+}
+
+/// When an answer given from a response signed ahead holds for the same request again: while
+/// the log's change counter still reads `version` (nothing was committed since it was read,
+/// by any process), and its response is current (`PresignedResponse::is_current`, which for
+/// an unchanged log is a span of time). See [`crate::Authority::ocsp_answer_holds`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    pub(crate) version: i64,
+    pub(crate) from: OffsetDateTime,
+    pub(crate) until: OffsetDateTime,
+}
+
+impl Reuse {
+    /// An answer given while the change counter read `version`, whose response is current
+    /// from `from` until `until`.
+    pub fn new(version: i64, from: OffsetDateTime, until: OffsetDateTime) -> Reuse {
+        Reuse {
+            version,
+            from,
+            until,
+        }
+    }
+
+    /// The change counter the answer was given under.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// True when the counter reads `version` at `now`, inside the span.
+    pub(crate) fn holds(&self, version: i64, now: OffsetDateTime) -> bool {
+        self.version == version && self.from <= now && now < self.until
+    }
 }
 
 impl OcspAnswer {
@@ -275,6 +311,7 @@ impl OcspAnswer {
             status,
             validity: None,
             sha256: None,
+            reuse: None,
         }
     }
 }
@@ -334,6 +371,7 @@ pub(crate) fn sign(
         status: ResponseStatus::Successful,
         validity: nonce.is_none().then_some((this_update, next_update)),
         sha256,
+        reuse: None,
     })
 }
 

@@ -6,7 +6,19 @@
 //! The connection is opened with rusqlite, not through the pool: a query through sqlx's
 //! worker thread costs more than the lookup it guards, where this is a call of a few
 //! microseconds on the caller's thread.
+//!
+//! Most looks do not even ask SQLite. The log is in WAL mode, and every commit, by any
+//! process, rewrites the wal-index header at the start of the `-shm` file (SQLite's
+//! "walformat" document, §2.2.1: two copies of 48 bytes, with a checksum); it is what SQLite
+//! itself compares to tell whether `data_version` moved. A look reads that header with one
+//! `pread` (no locks, no read transaction): the same bytes as at the last pragma mean the same
+//! version. Anything else (a header changed, torn by a write under way, not yet written, or
+//! unreadable) is answered by the pragma, and the header read just before it is remembered
+//! with what it read; read in that order, a commit between the two only makes the next look
+//! ask again.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -27,7 +39,16 @@ struct Watch {
     connection: Connection,
     /// When the last look began, and what it read.
     looked: Option<(Instant, i64)>,
+    /// The `-shm` file, when the log is in WAL mode and SQLite made it.
+    shm: Option<File>,
+    /// Whether to look for the `-shm` file (the log is in WAL mode, and it was not found yet).
+    find_shm: bool,
+    /// The wal-index header read before the last pragma, and what the pragma read.
+    header: Option<([u8; HEADER], i64)>,
 }
+
+/// The length of the wal-index header; the file begins with two copies of it.
+const HEADER: usize = 48;
 
 impl Changes {
     /// The counter as a look that began after `since` read it; `None` when it cannot be read.
@@ -42,6 +63,13 @@ impl Changes {
             return Some(version);
         }
         let began = Instant::now();
+        let header = watch.shm.as_ref().and_then(wal_index_header);
+        if let (Some(header), Some((seen, version))) = (header, watch.header)
+            && header == seen
+        {
+            watch.looked = Some((began, version));
+            return Some(version);
+        }
         let read = watch
             .connection
             .prepare_cached("PRAGMA data_version")
@@ -49,15 +77,55 @@ impl Changes {
         match read {
             Ok(version) => {
                 watch.looked = Some((began, version));
+                watch.header = header.map(|header| (header, version));
+                if watch.find_shm {
+                    // SQLite made it for the pragma's read, if not before.
+                    watch.shm = File::open(shm_path(path)).ok();
+                    watch.find_shm = watch.shm.is_none();
+                }
                 Some(version)
             }
             Err(err) => {
                 tracing::debug!(%err, "could not read the log's data version");
                 watch.looked = None;
+                watch.header = None;
                 None
             }
         }
     }
+}
+
+/// The `-shm` file of the log at `path`.
+fn shm_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-shm");
+    name.into()
+}
+
+/// The wal-index header in `shm`, when both copies are written, the same, and their checksum
+/// (SQLite's, over the first 40 bytes in native byte order) is right; `None` otherwise (a
+/// commit may be writing it).
+fn wal_index_header(shm: &File) -> Option<[u8; HEADER]> {
+    let mut both = [0; 2 * HEADER];
+    shm.read_exact_at(&mut both, 0).ok()?;
+    let (first, second) = both.split_at(HEADER);
+    // Byte 12 is isInit: 1 once SQLite wrote the header.
+    if first != second || first[12] != 1 {
+        return None;
+    }
+    let mut words = [0u32; HEADER / 4];
+    for (word, bytes) in words.iter_mut().zip(first.chunks_exact(4)) {
+        *word = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
+    let (mut s1, mut s2) = (0u32, 0u32);
+    for pair in words[..10].chunks_exact(2) {
+        s1 = s1.wrapping_add(pair[0]).wrapping_add(s2);
+        s2 = s2.wrapping_add(pair[1]).wrapping_add(s1);
+    }
+    if (s1, s2) != (words[10], words[11]) {
+        return None;
+    }
+    <[u8; HEADER]>::try_from(first).ok()
 }
 
 /// A read-only connection to the log at `path`; `None` when SQLite cannot open one (the
@@ -66,16 +134,101 @@ fn open(path: &Path) -> Option<Watch> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let opened = Connection::open_with_flags(path, flags).and_then(|connection| {
         connection.busy_timeout(LOOK_TIMEOUT)?;
-        Ok(connection)
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        Ok((connection, mode))
     });
     match opened {
-        Ok(connection) => Some(Watch {
+        // While this connection is open in WAL mode, no other can take the log out of it
+        // (that needs the log to itself), so the `-shm` file stays the one to read.
+        Ok((connection, mode)) => Some(Watch {
             connection,
             looked: None,
+            shm: None,
+            find_shm: mode.eq_ignore_ascii_case("wal"),
+            header: None,
         }),
         Err(err) => {
             tracing::warn!(%err, path = %path.display(), "could not open the log to watch for changes; OCSP answers are read from it each time");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A log in WAL mode with a table, and a connection that writes to it, as another
+    /// process would.
+    fn log(dir: &Path) -> (std::path::PathBuf, Connection) {
+        let path = dir.join("ca.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        (path, writer)
+    }
+
+    #[test]
+    fn every_commit_is_seen_by_the_next_look_and_the_header_answers_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = log(dir.path());
+        let changes = Changes::default();
+        let mut last = changes.read(&path, Instant::now()).unwrap();
+        for n in 0..50 {
+            // Unchanged: the same version, from the header once the pragma was read with it.
+            assert_eq!(changes.read(&path, Instant::now()), Some(last));
+            assert_eq!(changes.read(&path, Instant::now()), Some(last));
+            let watch = changes
+                .watch
+                .get()
+                .unwrap()
+                .as_ref()
+                .unwrap()
+                .lock()
+                .unwrap();
+            assert!(
+                watch.shm.is_some() && watch.header.is_some(),
+                "the header is read"
+            );
+            drop(watch);
+            writer.execute("INSERT INTO t VALUES (?1)", [n]).unwrap();
+            if n % 10 == 9 {
+                // A checkpoint that restarts the WAL: the next commit writes from its start.
+                writer
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                    .unwrap();
+            }
+            let version = changes.read(&path, Instant::now()).unwrap();
+            assert_ne!(version, last, "commit {n} is seen");
+            last = version;
+        }
+    }
+
+    #[test]
+    fn a_header_that_does_not_check_out_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = log(dir.path());
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let shm = File::open(shm_path(&path)).unwrap();
+        let header = wal_index_header(&shm).unwrap();
+        // A copy of the file with the two copies differing, and with a wrong checksum.
+        let mut both = [0; 2 * HEADER];
+        shm.read_exact_at(&mut both, 0).unwrap();
+        assert_eq!(both[..HEADER], header);
+        let copy = dir.path().join("copy");
+        for (at, bad) in [(HEADER + 16, "copies differ"), (16, "")] {
+            let mut altered = both;
+            altered[at] ^= 1;
+            if bad.is_empty() {
+                // Both copies alike, the checksum wrong.
+                altered[HEADER + 16] ^= 1;
+            }
+            std::fs::write(&copy, altered).unwrap();
+            assert_eq!(wal_index_header(&File::open(&copy).unwrap()), None, "{at}");
+        }
+        std::fs::write(&copy, &both[..HEADER]).unwrap();
+        assert_eq!(wal_index_header(&File::open(&copy).unwrap()), None, "short");
     }
 }

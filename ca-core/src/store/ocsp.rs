@@ -39,10 +39,15 @@ impl PresignedResponse {
     /// True while it may be handed out for a certificate whose revocation is `revocation`:
     /// it says the same, and less than half its lifetime (at least a minute) has passed.
     pub fn is_current(&self, revocation: Option<&Revocation>, now: OffsetDateTime) -> bool {
-        let half: Duration = (self.next_update - self.this_update) / 2;
         self.revoked_at == revocation.map(|r| r.revoked_at)
             && self.this_update <= now
-            && now < self.this_update + half.max(Duration::minutes(1))
+            && now < self.current_until()
+    }
+
+    /// When it stops being current, whatever happens to the certificate.
+    pub(crate) fn current_until(&self) -> OffsetDateTime {
+        let half: Duration = (self.next_update - self.this_update) / 2;
+        self.this_update + half.max(Duration::minutes(1))
     }
 }
 

@@ -177,12 +177,13 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
 /// nothing to do for a GET without credentials; the connection's own deadline bounds its time.)
 pub(crate) async fn responder_get<B>(
     state: &AppState,
+    prepared: &ocsp::PreparedGets,
     request: &axum::http::Request<B>,
 ) -> Response {
     use futures_util::FutureExt as _;
     let started = std::time::Instant::now();
     let path = request.uri().path();
-    let answer = ocsp::answer_get(state, path, request.headers());
+    let answer = ocsp::answer_get(state, Some(prepared), path, request.headers(), started);
     let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
         Ok(response) => response,
         Err(err) => panic_page(err),
@@ -218,7 +219,12 @@ async fn measure(
 /// The headers every answer carries, unless its handler set them: no sniffing, no framing,
 /// no referrer, and the content security policy.
 async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut());
+    response
+}
+
+/// Adds to `headers` those of [`security_headers`] they do not set.
+pub(crate) fn add_security_headers(headers: &mut axum::http::HeaderMap) {
     let values = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
@@ -230,7 +236,6 @@ async fn security_headers(mut response: Response) -> Response {
             headers.insert(name, HeaderValue::from_static(value));
         }
     }
-    response
 }
 
 async fn not_found() -> WebError {

@@ -6,7 +6,11 @@
 //! 413). Answers to GET that any client may be given carry caching headers that match the
 //! response's thisUpdate and nextUpdate (RFC 5019 §6.2), so HTTP caches can keep them.
 
-use axum::body::Body;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +18,7 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use ca_core::ocsp::{OcspAnswer, ResponseStatus};
+use ca_core::ocsp::{OcspAnswer, ResponseStatus, Reuse};
 use time::OffsetDateTime;
 
 use super::MAX_BODY;
@@ -43,7 +47,15 @@ pub(crate) async fn post(State(state): State<AppState>, body: Body) -> Response 
 
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
 pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
-    answer_get(&state, request.uri().path(), request.headers()).await
+    let arrived = Instant::now();
+    answer_get(
+        &state,
+        None,
+        request.uri().path(),
+        request.headers(),
+        arrived,
+    )
+    .await
 }
 
 /// True for a GET the responder answers before the router (see `super::responder_get`): one
@@ -58,17 +70,177 @@ pub(crate) fn answered_before_routing<B>(request: &axum::http::Request<B>) -> bo
         && !request.headers().contains_key(header::AUTHORIZATION)
 }
 
-/// The answer to a GET of `path` (`/ocsp/` and the request) with `headers`.
-pub(crate) async fn answer_get(state: &AppState, path: &str, headers: &HeaderMap) -> Response {
+/// The answer to a GET of `path` (`/ocsp/` and the request) with `headers`, which arrived at
+/// `arrived`: the answer in `prepared` for that very path while it holds, else the
+/// responder's (then kept there, when it may be given again).
+pub(crate) async fn answer_get(
+    state: &AppState,
+    prepared: Option<&PreparedGets>,
+    path: &str,
+    headers: &HeaderMap,
+    arrived: Instant,
+) -> Response {
     let encoded = path
         .strip_prefix(PATH)
         .and_then(|rest| rest.strip_prefix('/'))
         .unwrap_or_default();
+    if let Some(ready) = prepared.and_then(|prepared| prepared.get(encoded))
+        && state.authority.ocsp_answer_holds(&ready.reuse, arrived)
+    {
+        return ready.respond(headers, OffsetDateTime::now_utc());
+    }
     let answer = match request_from_path(encoded) {
         Some(der) => state.authority.answer_ocsp(&der).await,
         None => OcspAnswer::error(ResponseStatus::MalformedRequest),
     };
+    if let Some(prepared) = prepared
+        && let Some(reuse) = answer.reuse
+        && encoded.len() <= MAX_PREPARED_PATH
+        && let Some((this_update, next_update)) = answer.validity
+    {
+        let ready = Arc::new(Prepared::new(answer, reuse, this_update, next_update));
+        prepared.insert(encoded, Arc::clone(&ready));
+        return ready.respond(headers, OffsetDateTime::now_utc());
+    }
     respond(answer, Some(headers))
+}
+
+/// The longest request path (after `/ocsp/`) whose answer is prepared: a client's request
+/// about one certificate is about 100 characters in base64.
+const MAX_PREPARED_PATH: usize = 512;
+/// The most paths with a prepared answer; past it they start over. Each holds a response
+/// (about 1 KiB): a client that sends many spellings of one request costs at most this many.
+const PREPARED_CAPACITY: usize = 4096;
+
+/// The answers to GETs given from responses signed ahead, prepared once (the body and every
+/// header but the `max-age`, which counts down), by the path exactly as the client sent it:
+/// clients send the same text for the same certificate, so an answer needs neither decoding
+/// nor a lookup of the request. Only paths that were answered from a response signed ahead
+/// are remembered, at most [`PREPARED_CAPACITY`] of them; an answer is handed out again only
+/// while the responder says it holds ([`ca_core::Authority::ocsp_answer_holds`]).
+#[derive(Default)]
+pub(crate) struct PreparedGets {
+    kept: Mutex<PreparedByPath>,
+}
+
+#[derive(Default)]
+struct PreparedByPath {
+    /// The log's change counter the answers were given under: one that reads otherwise
+    /// replaces them all.
+    version: Option<i64>,
+    answers: HashMap<Box<str>, Arc<Prepared>>,
+}
+
+impl PreparedGets {
+    fn get(&self, path: &str) -> Option<Arc<Prepared>> {
+        self.kept.lock().ok()?.answers.get(path).cloned()
+    }
+
+    fn insert(&self, path: &str, prepared: Arc<Prepared>) {
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
+        let version = Some(prepared.reuse.version());
+        if kept.version != version || kept.answers.len() >= PREPARED_CAPACITY {
+            kept.answers.clear();
+            kept.version = version;
+        }
+        kept.answers.insert(path.into(), prepared);
+    }
+
+    /// How many paths have an answer prepared, for tests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.kept.lock().map(|kept| kept.answers.len()).unwrap_or(0)
+    }
+}
+
+/// One answer to a GET, ready to send again.
+struct Prepared {
+    reuse: Reuse,
+    next_update: OffsetDateTime,
+    body: Bytes,
+    /// Every header of the answer, those every answer carries included; its `Cache-Control`
+    /// is replaced with the `max-age` left at each answer.
+    headers: HeaderMap,
+}
+
+impl Prepared {
+    fn new(
+        answer: OcspAnswer,
+        reuse: Reuse,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Prepared {
+        let etag = etag(&answer.der, answer.sha256);
+        let mut headers = HeaderMap::with_capacity(12);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/ocsp-response"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let values = [
+            (header::EXPIRES, http_date(next_update)),
+            (header::LAST_MODIFIED, http_date(this_update)),
+            (header::ETAG, etag),
+        ];
+        for (name, value) in values {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        super::add_security_headers(&mut headers);
+        Prepared {
+            reuse,
+            next_update,
+            body: Bytes::from(answer.der),
+            headers,
+        }
+    }
+
+    /// The answer at `now` to a request with `request` headers: the bytes, or 304 when it
+    /// names them by their ETag.
+    fn respond(&self, request: &HeaderMap, now: OffsetDateTime) -> Response {
+        let etag = self
+            .headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let mut response = if matches_etag(request, etag) {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            response
+        } else {
+            Response::new(Body::from(self.body.clone()))
+        };
+        let headers = response.headers_mut();
+        *headers = self.headers.clone();
+        if let Ok(value) = HeaderValue::from_str(&cache_control(self.next_update, now)) {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+        response
+    }
+}
+
+/// True when `If-None-Match` among `headers` names `etag` (or any).
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
+}
+
+/// `Cache-Control` for an answer valid until `next_update`, at `now`.
+fn cache_control(next_update: OffsetDateTime, now: OffsetDateTime) -> String {
+    let max_age = (next_update - now).whole_seconds().max(0);
+    let mut cache_control = String::with_capacity(64);
+    cache_control.push_str("max-age=");
+    push_number(&mut cache_control, max_age.unsigned_abs(), 1);
+    cache_control.push_str(", public, no-transform, must-revalidate");
+    cache_control
 }
 
 /// The DER request a GET path carries: percent-decoded (clients encode `/`, `+` and `=` as
@@ -115,13 +287,7 @@ fn respond(answer: OcspAnswer, get: Option<&HeaderMap>) -> Response {
     let cacheable = answer.validity.zip(get);
     let etag = cacheable.map(|_| etag(&answer.der, answer.sha256));
     let not_modified = match (&etag, get) {
-        (Some(etag), Some(headers)) => headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|tag| tag.trim() == etag || tag.trim() == "*")
-            }),
+        (Some(etag), Some(headers)) => matches_etag(headers, etag),
         _ => false,
     };
     let mut response = if not_modified {
@@ -136,14 +302,11 @@ fn respond(answer: OcspAnswer, get: Option<&HeaderMap>) -> Response {
     );
     match (cacheable, etag) {
         (Some(((this_update, next_update), _)), Some(etag)) => {
-            let now = OffsetDateTime::now_utc();
-            let max_age = (next_update - now).whole_seconds().max(0);
-            let mut cache_control = String::with_capacity(64);
-            cache_control.push_str("max-age=");
-            push_number(&mut cache_control, max_age.unsigned_abs(), 1);
-            cache_control.push_str(", public, no-transform, must-revalidate");
             let values = [
-                (header::CACHE_CONTROL, cache_control),
+                (
+                    header::CACHE_CONTROL,
+                    cache_control(next_update, OffsetDateTime::now_utc()),
+                ),
                 (header::EXPIRES, http_date(next_update)),
                 (header::LAST_MODIFIED, http_date(this_update)),
                 (header::ETAG, etag),
@@ -270,6 +433,72 @@ mod tests {
             text.push(' ');
         }
         assert_eq!(text, format!("0 07 345600 {} ", u64::MAX));
+    }
+
+    fn prepared(version: i64) -> Arc<Prepared> {
+        let this_update = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let next_update = this_update + time::Duration::days(4);
+        let der = vec![0x30, 0x03, 0x0a, 0x01, 0x00];
+        let answer = OcspAnswer {
+            sha256: None,
+            ..OcspAnswer::error(ResponseStatus::Successful)
+        };
+        let answer = OcspAnswer { der, ..answer };
+        let reuse = Reuse::new(version, this_update, next_update - time::Duration::days(2));
+        Arc::new(Prepared::new(answer, reuse, this_update, next_update))
+    }
+
+    #[test]
+    fn prepared_answers_are_bounded_and_start_over_when_the_log_changes() {
+        let gets = PreparedGets::default();
+        for n in 0..PREPARED_CAPACITY {
+            gets.insert(&format!("path{n}"), prepared(1));
+        }
+        assert_eq!(gets.len(), PREPARED_CAPACITY);
+        assert!(gets.get("path7").is_some());
+        assert!(gets.get("other").is_none());
+        gets.insert("one more", prepared(1));
+        assert_eq!(gets.len(), 1, "full: started over");
+        gets.insert("path7", prepared(2));
+        assert_eq!(gets.len(), 1, "the log changed: started over");
+        assert!(gets.get("one more").is_none());
+    }
+
+    #[test]
+    fn a_prepared_answer_carries_every_header_and_honours_if_none_match() {
+        let prepared = prepared(1);
+        let now = OffsetDateTime::now_utc();
+        let answer = prepared.respond(&HeaderMap::new(), now);
+        assert_eq!(answer.status(), StatusCode::OK);
+        let headers = answer.headers();
+        let names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "content-type",
+                "cache-control",
+                "expires",
+                "last-modified",
+                "etag",
+                "x-content-type-options",
+                "content-security-policy",
+                "referrer-policy",
+                "x-frame-options"
+            ]
+        );
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            cache_control(prepared.next_update, now).as_str()
+        );
+        assert_eq!(
+            headers[header::EXPIRES],
+            http_date(prepared.next_update).as_str()
+        );
+        let mut request = HeaderMap::new();
+        request.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
+        let again = prepared.respond(&request, now);
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers(), headers);
     }
 
     #[test]
