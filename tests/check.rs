@@ -81,16 +81,12 @@ http {{
 
     /// An SMTP server that offers STARTTLS (or, with `offer` false, does not), presenting
     /// `cert` and `key`.
-    fn smtp(dir: &Path, cert: &str, key: &str, offer: bool) -> Tls {
+    /// `starttls`: `yes` (offered and done), `no` (not offered), `refuse` (offered, then
+    /// refused with 454).
+    fn smtp(dir: &Path, cert: &str, key: &str, starttls: &str) -> Tls {
         let mut child = Command::new("python3")
             .current_dir(dir)
-            .args([
-                "-c",
-                SMTP_SERVER,
-                cert,
-                key,
-                if offer { "yes" } else { "no" },
-            ])
+            .args(["-c", SMTP_SERVER, cert, key, starttls])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -135,7 +131,7 @@ impl Drop for Tls {
 /// STARTTLS, then a TLS handshake; it prints its port first.
 const SMTP_SERVER: &str = r#"
 import socket, ssl, sys
-cert, key, offer = sys.argv[1], sys.argv[2], sys.argv[3] == "yes"
+cert, key, offer, refuse = sys.argv[1], sys.argv[2], sys.argv[3] != "no", sys.argv[3] == "refuse"
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 srv = socket.socket()
@@ -155,6 +151,8 @@ while True:
             command = line.strip().upper()
             if command.startswith(b"EHLO"):
                 conn.sendall(b"250-localhost\r\n" + (b"250-STARTTLS\r\n" if offer else b"") + b"250 SIZE 1000000\r\n")
+            elif command == b"STARTTLS" and refuse:
+                conn.sendall(b"454 4.7.0 TLS not available due to local problem\r\n")
             elif command == b"STARTTLS" and offer:
                 conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
                 ctx.wrap_socket(conn, server_side=True).close()
@@ -165,6 +163,35 @@ while True:
         pass
     finally:
         conn.close()
+"#;
+
+/// A server that holds a copy of a certificate but not its key: to every hello it answers
+/// a TLS 1.2 ServerHello (ECDHE-RSA-AES128-GCM), the certificate (DER in argv[1]) and
+/// ServerHelloDone, and never a key exchange. Prints its port first.
+const KEYLESS_SERVER: &str = r#"
+import socket, sys, threading, struct, os
+der = open(sys.argv[1], "rb").read()
+def hs(t, body): return bytes([t]) + len(body).to_bytes(3, "big") + body
+hello = hs(2, b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack(">H", 0xc02f) + b"\x00")
+certs = len(der).to_bytes(3, "big") + der
+msg = hello + hs(11, len(certs).to_bytes(3, "big") + certs) + hs(14, b"")
+record = b"\x16\x03\x03" + struct.pack(">H", len(msg)) + msg
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(50)
+print(srv.getsockname()[1], flush=True)
+def answer(conn):
+    try:
+        conn.settimeout(10)
+        conn.recv(65536)
+        conn.sendall(record)
+        conn.recv(100)
+    except Exception:
+        pass
+    conn.close()
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=answer, args=(conn,), daemon=True).start()
 "#;
 
 /// `ca check ARGS --json` in the sandbox: its exit status and the report.
@@ -406,6 +433,41 @@ fn a_server_that_asks_for_a_client_certificate_is_named() {
         asked["fix"].as_str().unwrap().contains("ssl_verify_client"),
         "{asked}"
     );
+}
+
+#[test]
+fn a_server_without_the_certificates_key_fails_though_it_sends_the_certificate() {
+    let sb = ca_with_localhost(&[]);
+    openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "localhost.crt",
+            "-outform",
+            "DER",
+            "-out",
+            "localhost.der",
+        ],
+    );
+    let mut child = Command::new("python3")
+        .current_dir(sb.path())
+        .args(["-c", KEYLESS_SERVER, "localhost.der"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!("https://localhost:{}", line.trim());
+    let (status, report) = check(&sb, &[&url, "--timeout", "3"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 1, "{report:#}");
+    assert_eq!(report["clients_connect"], false, "{report:#}");
+    finding(&report, "handshake-failed", "fail");
 }
 
 #[test]
@@ -895,7 +957,7 @@ fn sha1_and_rsa_1024_certificates_fail_and_tls_1_0_still_on_is_a_fact() {
 #[test]
 fn smtp_is_checked_after_starttls_and_a_server_without_it_is_named() {
     let sb = ca_with_localhost(&[]);
-    let smtp = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", true);
+    let smtp = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", "yes");
     let url = format!("smtp://localhost:{}", smtp.port);
     let (status, report) = check(&sb, &[&url]);
     assert_eq!(status, 0, "{report:#}");
@@ -912,10 +974,19 @@ fn smtp_is_checked_after_starttls_and_a_server_without_it_is_named() {
     );
     assert_eq!(report["scheme"], "smtp");
     drop(smtp);
-    let plain = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", false);
+    let plain = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", "no");
     let (status, report) = check(&sb, &[&format!("smtp://localhost:{}", plain.port)]);
     assert_eq!(status, 1, "{report:#}");
     finding(&report, "no-starttls", "fail");
+    // Offered, then refused: the server's TLS set-up is broken, not the protocol wrong.
+    let refusing = Tls::smtp(sb.path(), "localhost-chain.pem", "localhost.key", "refuse");
+    let (status, report) = check(&sb, &[&format!("smtp://localhost:{}", refusing.port)]);
+    assert_eq!(status, 1, "{report:#}");
+    let refused = finding(&report, "starttls-refused", "fail");
+    assert!(
+        refused["fact"].as_str().unwrap().contains("454 4.7.0"),
+        "{refused}"
+    );
     // Checked as TLS from the first byte, the SMTP greeting is no handshake.
     let (status, report) = check(
         &sb,

@@ -151,6 +151,20 @@ async fn start_tls(stream: &mut TcpStream, protocol: Protocol) -> Result<(), Fin
             }
             talk.send("STARTTLS\r\n").await?;
             let reply = talk.smtp_reply().await?;
+            // 454 (RFC 3207): TLS not available, often a certificate or key the server
+            // could not load; any other 4xx or 5xx is a refusal too.
+            if reply.starts_with(['4', '5']) {
+                return Err(Finding::new(
+                    Topic::Connection,
+                    Verdict::Fail,
+                    "starttls-refused",
+                    format!(
+                        "The SMTP server offers STARTTLS but refused it: '{}'.",
+                        printable(&reply)
+                    ),
+                )
+                .fix("The server's TLS set-up is broken (most often a certificate or key file it cannot read): check its log and its certificate settings."));
+            }
             if !reply.starts_with("220") {
                 return Err(talk.refused("SMTP", "STARTTLS", &reply));
             }
