@@ -433,6 +433,27 @@ fn a_server_that_asks_for_a_client_certificate_is_named() {
         asked["fix"].as_str().unwrap().contains("ssl_verify_client"),
         "{asked}"
     );
+    // Over TLS 1.2 the refusal ends the handshake: the request is named as its cause.
+    let tls12 = Tls::openssl(
+        sb.path(),
+        "localhost.crt",
+        "localhost.key",
+        &["-Verify", "1", "-CAfile", "root.pem", "-no_tls1_3"],
+    );
+    let (status, report) = check(&sb, &[&tls12.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let required = finding(&report, "client-certificate-required", "fail");
+    assert!(
+        required["fix"]
+            .as_str()
+            .unwrap()
+            .contains("ssl_verify_client"),
+        "{required}"
+    );
+    assert!(
+        findings(&report, "handshake-failed").is_empty(),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -575,11 +596,8 @@ fn a_missing_intermediate_or_a_wrong_one_fails_the_chain() {
     );
 }
 
-#[test]
-fn what_an_untrusted_certificate_names_is_never_fetched() {
-    let sb = ca_with_localhost(&[]);
-    let dir = sb.path();
-    // A listener that counts who connects: the address the certificate names.
+/// A port on 127.0.0.1 and the count of connections made to it.
+fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -590,6 +608,15 @@ fn what_an_untrusted_certificate_names_is_never_fetched() {
             drop(stream);
         }
     });
+    (port, connections)
+}
+
+#[test]
+fn what_an_untrusted_certificate_names_is_never_fetched() {
+    let sb = ca_with_localhost(&[]);
+    let dir = sb.path();
+    // A listener that counts who connects: the address the certificate names.
+    let (port, connections) = counting_listener();
     openssl_root(dir, "other", "Other Root CA");
     let extensions = format!(
         "{SERVER_EXTENSIONS}crlDistributionPoints=URI:http://127.0.0.1:{port}/admin?secret=1\n\
@@ -620,6 +647,44 @@ fn what_an_untrusted_certificate_names_is_never_fetched() {
         "{report:#}"
     );
     assert!(connections.load(std::sync::atomic::Ordering::SeqCst) > 0);
+
+    // A trusted certificate's CRL that redirects to another port of the same host: the
+    // redirect is not followed.
+    let (elsewhere_port, landed) = counting_listener();
+    let redirecting = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let redirecting_port = redirecting.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in redirecting.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{elsewhere_port}/landed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let extensions = format!(
+        "{SERVER_EXTENSIONS}crlDistributionPoints=URI:http://127.0.0.1:{redirecting_port}/ca.crl\n"
+    );
+    openssl_leaf(
+        dir,
+        "redirected",
+        "other",
+        "2048",
+        "sha256",
+        &extensions,
+        &["-days", "90"],
+    );
+    let server = Tls::openssl(dir, "redirected.crt", "redirected.key", &[]);
+    let (_, report) = check(&sb, &[&server.url(), "--root", "other.crt"]);
+    finding(&report, "crl-unusable", "warn");
+    assert_eq!(
+        landed.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -1325,7 +1390,7 @@ fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     // The names the certificate holds stay: the clients that use them keep working.
     assert!(
         fix.contains(
-            "`ca issue 127.0.0.1 localhost --allow-internal` (the names it holds now stay"
+            "`ca issue localhost 127.0.0.1 --allow-internal` (it keeps the names the certificate holds now, for the clients that use them; internal names need --allow-internal)"
         ),
         "{fix}"
     );

@@ -211,21 +211,24 @@ impl Advice {
         if let Some(remedy) = self.remedies.get(index).cloned().flatten() {
             return Some(match remedy {
                 Remedy::Issue { names, internal } => {
-                    let kept = names.len() > 1;
+                    let notes: Vec<&str> = [
+                        (names.len() > 1).then_some(
+                            "it keeps the names the certificate holds now, for the clients that use them",
+                        ),
+                        internal.then_some("internal names need --allow-internal"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                     let names: Vec<String> = names.iter().map(ToString::to_string).collect();
                     format!(
-                        "With this CA: `ca issue {}{}`{}{}.",
+                        "With this CA: `ca issue {}{}`{}.",
                         names.join(" "),
                         if internal { " --allow-internal" } else { "" },
-                        if kept {
-                            " (the names it holds now stay, for the clients that use them)"
+                        if notes.is_empty() {
+                            String::new()
                         } else {
-                            ""
-                        },
-                        if internal {
-                            " (internal names need --allow-internal)"
-                        } else {
-                            ""
+                            format!(" ({})", notes.join("; "))
                         }
                     )
                 }

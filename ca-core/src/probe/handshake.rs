@@ -45,6 +45,8 @@ pub(super) enum Failure {
     Refused(String),
     /// The connection broke.
     Broken(String),
+    /// The server asked for a client certificate and ended the handshake without one.
+    ClientCertificateRequired(String),
 }
 
 impl Failure {
@@ -74,17 +76,37 @@ impl Failure {
                 format!("The connection broke during the TLS handshake: {why}."),
                 "Check the server's log, and any firewall or proxy in between.".to_owned(),
             ),
+            Failure::ClientCertificateRequired(_) => return self.finding_of_required_certificate(),
         };
         Finding::new(Topic::Tls, Verdict::Fail, code, fact).fix(fix)
+    }
+
+    fn finding_of_required_certificate(&self) -> Finding {
+        Finding::new(
+            Topic::Tls,
+            Verdict::Fail,
+            "client-certificate-required",
+            format!(
+                "The server requires a client certificate and ended the handshake without one ({}): clients without one (browsers, Outlook, phones) cannot connect.",
+                self.reason()
+            ),
+        )
+        .fix(CLIENT_CERTIFICATE_FIX)
     }
 
     fn reason(&self) -> String {
         match self {
             Failure::TimedOut(seconds) => format!("no answer within {seconds} s"),
-            Failure::NotTls(why) | Failure::Refused(why) | Failure::Broken(why) => why.clone(),
+            Failure::NotTls(why)
+            | Failure::Refused(why)
+            | Failure::Broken(why)
+            | Failure::ClientCertificateRequired(why) => why.clone(),
         }
     }
 }
+
+/// What to do about a server that asks for client certificates.
+const CLIENT_CERTIFICATE_FIX: &str = "If the server is for everyone, make the client certificate optional or turn the request off (nginx ssl_verify_client off, IIS \"Client certificates: Ignore\"); if it is meant, install a client certificate on each client.";
 
 /// Shakes hands on `stream` as a current client does, taking whatever chain is sent.
 pub(super) async fn shake(
@@ -116,7 +138,14 @@ pub(super) async fn shake(
     let tls = tokio::time::timeout(step, connector.connect(server_name, stream))
         .await
         .map_err(|_| Failure::TimedOut(step.as_secs()))?
-        .map_err(classify)?;
+        .map_err(|err| {
+            // Asked for a client certificate, then refused: that request is the reason.
+            if recorder.client_certificate_asked() {
+                Failure::ClientCertificateRequired(classify(err).reason())
+            } else {
+                classify(err)
+            }
+        })?;
     let (_, session) = tls.get_ref();
     let version = match session.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => hello::TLS13,
@@ -161,7 +190,7 @@ pub(super) fn findings(handshake: &Handshake, facts: &TlsFacts, target: &Target)
                 "client-certificate-asked",
                 "The server asks clients for a certificate of their own (TLS client authentication); the check sent none. A server that requires one refuses every client without it (browsers, Outlook, phones), often only after the handshake.".to_owned(),
             )
-            .fix("If the server is for everyone, make the client certificate optional or turn the request off (nginx ssl_verify_client off, IIS \"Client certificates: Ignore\"); if it is meant, install a client certificate on each client."),
+            .fix(CLIENT_CERTIFICATE_FIX),
         );
     }
     match handshake.proof {
@@ -195,6 +224,11 @@ pub(super) fn fallback_findings(
     // not complete the handshakes it starts (and never proved it holds the key).
     let current = accepted.version == hello::TLS12
         && matches!(suite, 0xc02b | 0xc02c | 0xc02f | 0xc030 | 0xcca8 | 0xcca9);
+    if let Failure::ClientCertificateRequired(_) = failure {
+        let mut out = vec![failure.finding_of_required_certificate()];
+        out.extend(version_findings(facts));
+        return out;
+    }
     if current {
         let mut out = vec![
             Finding::new(
@@ -214,10 +248,13 @@ pub(super) fn fallback_findings(
         return out;
     }
     let broken = matches!(suite, 0x0004 | 0x0005 | 0x000a);
+    // Current clients cannot connect (rustls, Go, Apple's App Transport Security refuse
+    // anything else), so some clients will not: a failure, whatever older ones do. The
+    // hand-built hello also never proves the server holds the certificate's key.
     let mut out = vec![
         Finding::new(
             Topic::Tls,
-            if broken { Verdict::Fail } else { Verdict::Warn },
+            Verdict::Fail,
             "legacy-only",
             format!(
                 "A current client (TLS 1.2 or 1.3 with forward secrecy and AES-GCM or ChaCha20) cannot connect ({}); an older one gets {} with {}.",
@@ -362,6 +399,13 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
+    fn client_certificate_asked(&self) -> bool {
+        match self.0.lock() {
+            Ok(recorded) => recorded.client_certificate_asked,
+            Err(poisoned) => poisoned.into_inner().client_certificate_asked,
+        }
+    }
+
     fn take(&self) -> Recorded {
         match self.0.lock() {
             Ok(mut recorded) => std::mem::take(&mut *recorded),

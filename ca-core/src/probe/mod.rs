@@ -435,8 +435,8 @@ impl Authority {
 /// command on the command line, a page on the web); the decisions are made once, here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remedy {
-    /// Issue a certificate for `names`: the host first, then the names the server's
-    /// certificate holds now (which its other clients use); `internal` when only an
+    /// Issue a certificate for `names`: those the server's certificate holds now (which its
+    /// other clients use, the first its CN), then the host; `internal` when only an
     /// internal-name issuance may.
     Issue {
         names: Vec<SubjectName>,
@@ -469,15 +469,19 @@ impl Authority {
             }
             ("name-mismatch" | "no-san", _) => {
                 internal?;
-                // The names held now stay (those this CA may issue): a certificate for the
-                // host alone would break the clients that use the others.
-                let mut names = vec![report.target.host.clone()];
+                // The names held now stay (those this CA may issue), first as they were, so
+                // that the subject's CN (Outlook's msstd: principal) stays too: a certificate
+                // for the host alone would break the clients that use the others.
+                let mut names: Vec<SubjectName> = Vec::new();
                 for held in held_names(report) {
                     if !names.contains(&held)
                         && self.check_names(std::slice::from_ref(&held), true).is_ok()
                     {
                         names.push(held);
                     }
+                }
+                if !names.contains(&report.target.host) {
+                    names.push(report.target.host.clone());
                 }
                 let internal = self.check_names(&names, false).is_err();
                 Some(Remedy::Issue { names, internal })
@@ -669,8 +673,12 @@ fn sent(der: &[u8]) -> SentCertificate {
     let parsed = x509_parser::parse_x509_certificate(der).ok();
     let cert = parsed.as_ref().map(|(_, c)| c);
     SentCertificate {
-        subject: cert.map(|c| c.subject().to_string()).unwrap_or_default(),
-        issuer: cert.map(|c| c.issuer().to_string()).unwrap_or_default(),
+        subject: cert
+            .map(|c| inert(&c.subject().to_string()))
+            .unwrap_or_default(),
+        issuer: cert
+            .map(|c| inert(&c.issuer().to_string()))
+            .unwrap_or_default(),
         serial: cert
             .map(|c| crate::display::hex(c.raw_serial()))
             .unwrap_or_default(),

@@ -135,14 +135,19 @@ fn http_client(budget: &Budget) -> Option<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(step)
         .connect_timeout(step)
-        // A redirect within the same host only (http to https, a moved path): never to an
-        // address the certificate did not name.
+        // A redirect to the same host and port only (a moved path), or from http:// to
+        // https:// on their default ports: never to an address the certificate did not name.
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let same_host = attempt
-                .previous()
-                .first()
-                .is_some_and(|first| first.host_str() == attempt.url().host_str());
-            if attempt.previous().len() > 3 || !same_host {
+            let url = attempt.url();
+            let same_place = attempt.previous().first().is_some_and(|first| {
+                first.host_str() == url.host_str()
+                    && (first.port_or_known_default() == url.port_or_known_default()
+                        || (first.scheme() == "http"
+                            && url.scheme() == "https"
+                            && first.port().is_none()
+                            && url.port().is_none()))
+            });
+            if attempt.previous().len() > 3 || !same_place {
                 attempt.stop()
             } else {
                 attempt.follow()
