@@ -17,8 +17,12 @@ pub(crate) struct Refused(pub(crate) String);
 pub(crate) fn printable(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
+        // The marks that reorder text (U+202E) would make a line read other than it is.
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         if c.is_control() {
             shown.extend(c.escape_debug());
+        } else if reorders {
+            shown.extend(c.escape_unicode());
         } else {
             shown.push(c);
         }
@@ -206,5 +210,6 @@ mod tests {
             "'bad\\u{1b}[2Jname\\nca: ok' is not"
         );
         assert_eq!(printable("bücher.example"), "bücher.example");
+        assert_eq!(printable("exa\u{202e}mple"), "exa\\u{202e}mple");
     }
 }

@@ -575,7 +575,11 @@ fn parse_watch(text: &str) -> Result<Vec<Target>> {
         .filter(|p| !p.is_empty())
     {
         let target: Target = part.parse()?;
-        if !targets.contains(&target) {
+        // `https://host:443`, `host` and `host:443` are one server, checked once.
+        let same = |t: &Target| {
+            t.host == target.host && t.port == target.port && t.protocol == target.protocol
+        };
+        if !targets.iter().any(same) {
             targets.push(target);
         }
     }
@@ -600,7 +604,11 @@ fn shorten(text: &str) -> String {
 /// What is repeated of a URL that may hold a token: up to its path, without a user and
 /// password.
 fn shorten_url(text: &str) -> String {
-    let start = text.find("://").map_or(0, |at| at + 3);
+    // Without `//` there is no host to show, and what follows the scheme may be a password
+    // (`user:secret`).
+    let Some(start) = text.find("://").map(|at| at + 3) else {
+        return "(the value given)".to_owned();
+    };
     let end = text[start..]
         .find(['/', '?', '#'])
         .map_or(text.len(), |p| start + p);
@@ -645,6 +653,10 @@ mod tests {
                     && !refusal.contains("user"),
                 "{refusal}"
             );
+        }
+        for bad in ["user:S3CRET", "admin:S3CRET/x"] {
+            let refusal = parse_webhook(bad).unwrap_err().to_string();
+            assert!(!refusal.contains("S3CRET"), "{refusal}");
         }
         let refusal = parse_webhook("https://u:p@ho st/x")
             .unwrap_err()
@@ -778,5 +790,14 @@ mod tests {
         assert!(normalise(WATCH, "ftp://mail.example.com").is_err());
         assert!(normalise(WATCH, "https://user:pw@mail.example.com").is_err());
         assert_eq!(normalise(WATCH, "").unwrap(), "");
+        // One server, however it is written, is watched once.
+        assert_eq!(
+            normalise(
+                WATCH,
+                "https://mail.example.com:443,mail.example.com,mail.example.com:443"
+            )
+            .unwrap(),
+            "https://mail.example.com:443"
+        );
     }
 }
