@@ -124,6 +124,30 @@ pub(super) fn version_name(version: u16) -> &'static str {
 
 /// The IANA name of a cipher suite, as rustls knows it.
 pub(super) fn suite_name(suite: u16) -> String {
+    // The suites old servers still pick, which rustls does not name (IANA's names).
+    let legacy = match suite {
+        0x0004 => Some("TLS_RSA_WITH_RC4_128_MD5"),
+        0x0005 => Some("TLS_RSA_WITH_RC4_128_SHA"),
+        0x000a => Some("TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+        0x002f => Some("TLS_RSA_WITH_AES_128_CBC_SHA"),
+        0x0035 => Some("TLS_RSA_WITH_AES_256_CBC_SHA"),
+        0x003c => Some("TLS_RSA_WITH_AES_128_CBC_SHA256"),
+        0x003d => Some("TLS_RSA_WITH_AES_256_CBC_SHA256"),
+        0x009c => Some("TLS_RSA_WITH_AES_128_GCM_SHA256"),
+        0x009d => Some("TLS_RSA_WITH_AES_256_GCM_SHA384"),
+        0xc009 => Some("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+        0xc00a => Some("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+        0xc013 => Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+        0xc014 => Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+        0xc023 => Some("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
+        0xc024 => Some("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
+        0xc027 => Some("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+        0xc028 => Some("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+        _ => None,
+    };
+    if let Some(name) = legacy {
+        return name.to_owned();
+    }
     let named = rustls::CipherSuite::from(suite);
     let text = format!("{named:?}");
     if !text.starts_with("TLS") {
@@ -399,6 +423,14 @@ mod tests {
         put_u16_prefixed(&mut record, &lying);
         let lying = record;
         assert!(matches!(read(lying).await, Err(Unreadable::NotTls)));
+    }
+
+    #[test]
+    fn suites_are_named_as_iana_names_them() {
+        assert_eq!(suite_name(0x009c), "TLS_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(suite_name(0xc013), "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+        assert_eq!(suite_name(0xc02f), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(suite_name(0xfefe), "0xfefe");
     }
 
     #[test]
