@@ -1255,6 +1255,55 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
 }
 
 #[test]
+fn the_admin_page_runs_a_few_checks_at_once_and_says_when_it_is_busy() {
+    let sb = Sandbox::new();
+    let ca = Server::start(&sb);
+    // A server that accepts and never answers: each check waits out its handshake step.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        while let Ok((stream, _)) = silent.accept() {
+            kept.push(stream);
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let post = {
+        let web = client(&sb);
+        let base = ca.https();
+        let password = ca.admin_password.clone();
+        move |url: String| {
+            web.post(format!("{base}/certsrv/admin/check"))
+                .basic_auth("admin", Some(&password))
+                .form(&[("url", url)])
+                .send()
+                .unwrap()
+        }
+    };
+    let running: Vec<_> = (0..4)
+        .map(|_| {
+            let post = post.clone();
+            let url = url.clone();
+            std::thread::spawn(move || post(url).status())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let busy = post(url.clone());
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(busy.headers().contains_key("retry-after"));
+    let text = busy.text().unwrap();
+    assert!(
+        text.contains("checks of live servers are running"),
+        "{text}"
+    );
+    for check in running {
+        assert_eq!(check.join().unwrap(), StatusCode::OK);
+    }
+    // Once they are done, a check runs again.
+    assert_eq!(post(url).status(), StatusCode::OK);
+}
+
+#[test]
 fn the_servers_own_certificate_revoked_is_replaced_on_reload_and_the_check_says_so() {
     let sb = Sandbox::new();
     sb.init(&[]);

@@ -49,6 +49,9 @@ pub(crate) enum WebError {
     TooManyAttempts(std::time::Duration),
     /// The issuance log cannot be reached now (its database is away): 503, try again.
     Unavailable(String),
+    /// Too much of one kind of work is under way (checks of live servers): 503, try again;
+    /// the message says what.
+    Busy(String),
     /// Anything else: logged, never shown.
     Internal(String),
 }
@@ -97,7 +100,7 @@ impl IntoResponse for WebError {
         };
         let retry_after = match &self {
             WebError::TooManyAttempts(wait) => Some(*wait),
-            WebError::Unavailable(_) => Some(UNAVAILABLE_RETRY),
+            WebError::Unavailable(_) | WebError::Busy(_) => Some(UNAVAILABLE_RETRY),
             _ => None,
         };
         let (status, heading, message) = match self {
@@ -134,6 +137,7 @@ impl IntoResponse for WebError {
                     wait.as_secs().max(1)
                 ),
             ),
+            WebError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "Busy", message),
             WebError::Unavailable(detail) => {
                 tracing::warn!(detail = %crate::log::clean(&detail), "the issuance log is away");
                 (

@@ -201,6 +201,11 @@ pub(crate) async fn renew(
     pfx_download(&issued, &password, profile)
 }
 
+/// How many checks of live servers the pages run at once.
+const CHECKS_AT_ONCE_LIMIT: usize = 4;
+static CHECKS_AT_ONCE: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(CHECKS_AT_ONCE_LIMIT);
+
 /// How long a check from the page may take: each step, and the whole, well within the
 /// request's own deadline.
 const CHECK_OPTIONS: probe::Options = probe::Options {
@@ -234,6 +239,13 @@ pub(crate) async fn check(
 ) -> Result<Response, WebError> {
     caller.admin()?;
     let target: probe::Target = form.url.parse()?;
+    // Each check may hold a CRL of up to 16 MiB in memory while it runs: a few at once.
+    let Ok(_permit) = CHECKS_AT_ONCE.try_acquire() else {
+        return Err(WebError::Busy(format!(
+            "{} checks of live servers are running already: try again in a few seconds.",
+            CHECKS_AT_ONCE_LIMIT
+        )));
+    };
     let report = state.authority.check_server(&target, CHECK_OPTIONS).await;
     let trust = probe::Trust::of_ca(&state.authority);
     let view = check_report(&state.authority, &report, &trust);
