@@ -1240,6 +1240,15 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
 
     // A server that never answers: the page comes back before the request's deadline.
+    let port = silent_server();
+    let stalled = page(&format!("https://127.0.0.1:{port}"));
+    assert_eq!(stalled.status(), StatusCode::OK);
+    let text = stalled.text().unwrap();
+    assert!(text.contains("did not complete a TLS handshake"), "{text}");
+}
+
+/// A port on 127.0.0.1 where connections are accepted and never answered.
+fn silent_server() -> u16 {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -1248,10 +1257,7 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
             kept.push(stream);
         }
     });
-    let stalled = page(&format!("https://127.0.0.1:{port}"));
-    assert_eq!(stalled.status(), StatusCode::OK);
-    let text = stalled.text().unwrap();
-    assert!(text.contains("did not complete a TLS handshake"), "{text}");
+    port
 }
 
 #[test]
@@ -1259,14 +1265,7 @@ fn the_admin_page_runs_a_few_checks_at_once_and_says_when_it_is_busy() {
     let sb = Sandbox::new();
     let ca = Server::start(&sb);
     // A server that accepts and never answers: each check waits out its handshake step.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        while let Ok((stream, _)) = silent.accept() {
-            kept.push(stream);
-        }
-    });
+    let port = silent_server();
     let url = format!("https://127.0.0.1:{port}");
     let post = {
         let web = client(&sb);
