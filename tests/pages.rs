@@ -672,7 +672,7 @@ fn every_page_says_who_is_signed_in_and_a_refused_form_keeps_what_was_typed() {
 fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     let sb = Sandbox::new();
     sb.init(&["--policy", "auto"]);
-    for dir in ["first", "second", "third"] {
+    for dir in ["first", "second", "third", "fourth"] {
         std::fs::create_dir(sb.file(dir)).unwrap();
     }
     let first = sb.ok(&[
@@ -731,4 +731,18 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
         third.contains("ca renew"),
         "the second still holds it: {third}"
     );
+
+    // The CA's own web server's certificate (for localhost here) is no holder to renew.
+    let ca = Server::start(&sb);
+    drop(ca);
+    let fourth = sb.ok(&[
+        "issue",
+        "localhost",
+        "--allow-internal",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "fourth",
+    ]);
+    assert!(!fourth.contains("Note: certificate"), "{fourth}");
 }

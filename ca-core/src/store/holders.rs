@@ -19,8 +19,8 @@ pub struct Holder {
 }
 
 impl Store {
-    /// The certificates valid at `now` (not expired, not revoked, not renewed since) whose
-    /// names include any of `names`, oldest first. The query narrows with `LIKE` on the JSON
+    /// The certificates valid at `now` (not expired, not revoked, not renewed since, not the
+    /// CA's own) whose names include any of `names`, oldest first. The query narrows with `LIKE` on the JSON
     /// of each row's names; the names are then compared exactly.
     #[instrument(skip_all)]
     pub(crate) async fn holders(
@@ -34,7 +34,9 @@ impl Store {
         }
         let mut sql = String::from(
             "SELECT c.request_id, c.not_after, c.names FROM certificates c
+             JOIN requests r ON r.id = c.request_id
              WHERE c.not_after >= $1
+               AND r.requester <> $2 AND r.requester <> $3
                AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
                AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)
                AND (",
@@ -43,10 +45,15 @@ impl Store {
             if index > 0 {
                 sql.push_str(" OR ");
             }
-            sql.push_str(&format!("c.names LIKE ${}", index + 2));
+            sql.push_str(&format!("c.names LIKE ${}", index + 4));
         }
         sql.push_str(") ORDER BY c.request_id");
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql).bind(now.unix_timestamp());
+        // The CA's own certificates (its web server's, its OCSP responder's) are its to
+        // renew, never an administrator's: they are no holder to point to.
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql)
+            .bind(now.unix_timestamp())
+            .bind(super::SERVER_REQUESTER)
+            .bind(super::RESPONDER_REQUESTER);
         for name in &wanted {
             // A name's characters hold no LIKE escape; `_` matching any character only
             // widens the narrowing, which the exact comparison below undoes.
