@@ -907,7 +907,11 @@ fn a_revoked_certificate_is_seen_by_its_crl_and_its_ocsp_responder() {
     let ocsp = finding(&report, "ocsp-good", "ok");
     assert!(ocsp["fact"].as_str().unwrap().contains("/ocsp"), "{ocsp}");
     let id = id_of(&sb, "localhost");
-    sb.ok(&["revoke", &id, "--reason", "keyCompromise"]);
+    let said = sb.ok(&["revoke", &id, "--reason", "keyCompromise"]);
+    assert!(
+        said.contains("The OCSP responder answers \"revoked\" at once"),
+        "{said}"
+    );
     let (status, report) = check(&sb, &[&server.url()]);
     assert_eq!(status, 1, "{report:#}");
     let revoked = findings(&report, "revoked");
@@ -1473,7 +1477,12 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
     finding(&report, "no-revocation-info", "note");
     assert!(findings(&report, "revoked-in-log").is_empty(), "{report:#}");
 
-    sb.ok(&["revoke", &id, "--reason", "superseded"]);
+    let said = sb.ok(&["revoke", &id, "--reason", "superseded"]);
+    assert!(
+        said.contains("names no OCSP responder and no CRL")
+            && !said.contains("answers \"revoked\""),
+        "{said}"
+    );
     let (status, report) = check(&sb, &[&server.url()]);
     assert_eq!(status, 0, "clients still connect: {report:#}");
     let revoked = finding(&report, "revoked-in-log", "warn");
@@ -1496,4 +1505,9 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
         "{text}"
     );
     assert!(text.contains("1 warning above"), "{text}");
+    let renewed = sb.ok(&["renew", &id, "--out", ".", "--force"]);
+    assert!(
+        renewed.contains(&format!("It renews certificate {id}, which is revoked.")),
+        "{renewed}"
+    );
 }

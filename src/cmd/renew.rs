@@ -27,10 +27,18 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
     files.write_issued(&issued)?;
     describe(&issued, &files)?;
-    say!(
-        "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
-        old.id,
-        old.id
-    );
+    let revoked = old
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.revocation.is_some());
+    if revoked {
+        say!("It renews certificate {}, which is revoked.", old.id);
+    } else {
+        say!(
+            "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
+            old.id,
+            old.id
+        );
+    }
     Ok(())
 }

@@ -69,9 +69,18 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
             "That was the OCSP responder's certificate: the responder makes a new one when next asked."
         );
     }
-    say!(
-        "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`ca crl`; `ca serve` publishes one at once)."
-    );
+    let pointers = cert
+        .map(|c| ca_core::certificate::RevocationPointers::of(&c.der))
+        .unwrap_or_default();
+    if pointers.ocsp.is_empty() && pointers.crl.is_empty() {
+        say!(
+            "The certificate names no OCSP responder and no CRL (it was issued before the CA's public URL was set), so clients cannot learn of the revocation: replace it on its server."
+        );
+    } else {
+        say!(
+            "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`ca crl`; `ca serve` publishes one at once)."
+        );
+    }
     Ok(())
 }
 
