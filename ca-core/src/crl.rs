@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::revoke::Revocation;
+use crate::tlv::element;
 
 /// A signed CRL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,26 +99,6 @@ fn algorithm(signed: &[u8]) -> Option<&[u8]> {
     let after_tbs = skip(list)?;
     let algorithm = &after_tbs[..after_tbs.len() - skip(after_tbs)?.len()];
     Some(algorithm)
-}
-
-/// The content of the element at the start of `input` if its tag is `tag`, and what follows.
-fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&found, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let octets = usize::from(first & 0x7F);
-        if octets == 0 || octets > 4 || rest.len() < octets {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at(octets);
-        (
-            bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b)),
-            rest,
-        )
-    };
-    (found == tag && rest.len() >= length).then(|| rest.split_at(length))
 }
 
 /// What follows the element at the start of `input`, whatever its tag.

@@ -35,6 +35,7 @@ pub mod root;
 pub mod settings;
 pub mod status;
 pub mod store;
+mod tlv;
 pub mod users;
 
 pub use authority::{Authority, InitOptions, Links, OpenOptions, ServingGuard};

@@ -15,6 +15,7 @@ use crate::choice::Choice;
 use crate::crl::Crl;
 use crate::error::{Error, Result, StoreError};
 use crate::revoke::{Revocation, RevocationReason};
+use crate::tlv::{any_element, element};
 
 /// The CRL as the log keeps it, with the number of revocations it was signed over.
 #[derive(Clone, Debug)]
@@ -254,36 +255,6 @@ fn serial_and_not_after(der: &[u8]) -> Option<(&[u8], i64)> {
     }
     let (tag, not_after, _) = any_element(after_not_before)?;
     Some((serial, time_of(tag, not_after)?))
-}
-
-/// The content of the element at the start of `input` if its tag is `tag`, and what follows.
-fn element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (found, content, rest) = any_element(input)?;
-    (found == tag).then_some((content, rest))
-}
-
-/// The tag, content and what follows of the DER element at the start of `input`.
-fn any_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let octets = usize::from(first & 0x7F);
-        if octets == 0 || octets > 4 || rest.len() < octets {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at(octets);
-        let length = bytes
-            .iter()
-            .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
-        (length, rest)
-    };
-    if rest.len() < length {
-        return None;
-    }
-    let (content, rest) = rest.split_at(length);
-    Some((tag, content, rest))
 }
 
 /// A UTCTime (`YYMMDDHHMMSSZ`, tag 0x17) or GeneralizedTime (`YYYYMMDDHHMMSSZ`, tag 0x18) as
