@@ -564,13 +564,15 @@ async fn serve_connection(
         };
         let app = Arc::clone(&app);
         async move {
-            let response = if crate::routes::ocsp::answered_before_routing(&request) {
-                // Answered without the client's address, which only the router's handlers
-                // (sign-in, throttling, the log of changes) read.
-                crate::routes::responder_get(&app.state, &app.ocsp_gets, &request).await
-            } else {
-                request.extensions_mut().insert(peer);
-                app.router.clone().oneshot(request.map(Body::new)).await?
+            // Answered without the client's address, which only the router's handlers
+            // (sign-in, throttling, the log of changes) read.
+            let early = crate::routes::before_routing(&app.state, &app.ocsp_gets, &request).await;
+            let response = match early {
+                Some(response) => response,
+                None => {
+                    request.extensions_mut().insert(peer);
+                    app.router.clone().oneshot(request.map(Body::new)).await?
+                }
             };
             guard.conn.answered(guard.id);
             // The request stays in flight until its body is sent, or the connection drops.

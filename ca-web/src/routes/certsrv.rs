@@ -70,6 +70,16 @@ enum Encoding {
     Base64,
 }
 
+impl Encoding {
+    /// How a certificate is written in this encoding.
+    fn certificate(self) -> CertificateFormat {
+        match self {
+            Encoding::Binary => CertificateFormat::Der,
+            Encoding::Base64 => CertificateFormat::Pem,
+        }
+    }
+}
+
 /// A parameter that cannot be read: answered, as AD CS does, with a 200 page that says so.
 struct BadParameter(String);
 
@@ -266,43 +276,79 @@ pub(crate) async fn certnew_cer(
         Ok(parsed) => parsed,
         Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
     };
-    let format = if enc == Encoding::Binary {
-        CertificateFormat::Der
-    } else {
-        CertificateFormat::Pem
-    };
     match target {
-        Target::CaCert => {
-            if let Err(bad) = check_renewal(&state, &params) {
-                return Ok(bad_parameter(&state, &caller, bad));
-            }
-            let install = params
-                .get("Mode")
-                .is_some_and(|m| m.eq_ignore_ascii_case("inst"));
-            let content_type = if install {
-                "application/x-x509-ca-cert"
-            } else {
-                "application/pkix-cert"
-            };
-            let bytes = format.render(state.authority.root().der(), &[])?;
-            Ok(download(
-                bytes,
-                content_type,
-                &certificate_file(ROOT_STEM, enc),
-            ))
-        }
+        Target::CaCert => match root_download(&state, &params, enc)? {
+            Ok(file) => Ok(file),
+            Err(bad) => Ok(bad_parameter(&state, &caller, bad)),
+        },
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
             Err(page) => Ok(page),
             Ok(row) => {
                 let name = certificate_file(&stem_of(&row), enc);
                 let der = row.certificate.map(|c| c.der).unwrap_or_default();
                 Ok(download(
-                    format.render(&der, &[])?,
+                    enc.certificate().render(&der, &[])?,
                     "application/pkix-cert",
                     &name,
                 ))
             }
         },
+    }
+}
+
+/// The root as `certnew.cer?ReqID=CACert` gives it with `params`, read in `enc`.
+fn root_download(
+    state: &AppState,
+    params: &Params,
+    enc: Encoding,
+) -> Result<Result<Response, BadParameter>, WebError> {
+    if let Err(bad) = check_renewal(state, params) {
+        return Ok(Err(bad));
+    }
+    let install = params
+        .get("Mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("inst"));
+    let content_type = if install {
+        "application/x-x509-ca-cert"
+    } else {
+        "application/pkix-cert"
+    };
+    let bytes = enc
+        .certificate()
+        .render(state.authority.root().der(), &[])?;
+    Ok(Ok(download(
+        bytes,
+        content_type,
+        &certificate_file(ROOT_STEM, enc),
+    )))
+}
+
+/// The root's downloads, answered before the router (see `super::before_routing`): a GET
+/// without credentials of `ca.cer`, or of `certnew.cer` with parameters that ask for the
+/// root and can be read. Whatever else, or whatever would be refused, is left to the router
+/// (`None`), which answers it as before.
+pub(crate) fn root_before_routing<B>(
+    state: &AppState,
+    request: &axum::http::Request<B>,
+) -> Option<Response> {
+    if request.method() != axum::http::Method::GET
+        || request.headers().contains_key(header::AUTHORIZATION)
+    {
+        return None;
+    }
+    let path = request.uri().path();
+    if path.eq_ignore_ascii_case("/certsrv/ca.cer") {
+        return Some(ca_issuers_file(state));
+    }
+    if !path.eq_ignore_ascii_case("/certsrv/certnew.cer") {
+        return None;
+    }
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+    let params = Params::new(pairs).ok()?;
+    let enc = encoding(&params).ok()?;
+    match target(&params).ok()? {
+        Target::CaCert => root_download(state, &params, enc).ok()?.ok(),
+        Target::Request(_) => None,
     }
 }
 
@@ -386,6 +432,10 @@ pub(crate) async fn crl_distribution_point(
 
 /// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).
 pub(crate) async fn ca_issuers(State(state): State<AppState>) -> Response {
+    ca_issuers_file(&state)
+}
+
+fn ca_issuers_file(state: &AppState) -> Response {
     download(
         state.authority.root().der().to_vec(),
         "application/pkix-cert",

@@ -169,28 +169,39 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
     .with_state(state)
 }
 
-/// `GET /ocsp/{request}` as the router and its layers would answer it, without them: the
-/// responder's GETs are most of what a busy server answers, and an answer kept in memory costs
-/// less than the layers around it. What the layers do to such a GET is done here: the
-/// response's own headers and the security headers, the timing for `/metrics`, the log line,
-/// a panic answered as a 500 page. (The body limit, the cross-site check and the sign-in have
-/// nothing to do for a GET without credentials; the connection's own deadline bounds its time.)
-pub(crate) async fn responder_get<B>(
+/// The answers given before the router, as the router and its layers would give them: the
+/// responder's GETs (`GET /ocsp/{request}`) and the root's downloads, most of what a busy
+/// server answers, where an answer kept in memory costs less than the layers around it. What
+/// the layers do to such a GET is done here: the response's own headers and the security
+/// headers, the timing for `/metrics`, the log line, a panic answered as a 500 page. (The body
+/// limit, the cross-site check and the sign-in have nothing to do for a GET without
+/// credentials; the connection's own deadline bounds its time.) `None`: the router answers.
+pub(crate) async fn before_routing<B>(
     state: &AppState,
     prepared: &ocsp::PreparedGets,
     request: &axum::http::Request<B>,
-) -> Response {
+) -> Option<Response> {
     use futures_util::FutureExt as _;
     let started = std::time::Instant::now();
     let path = request.uri().path();
-    let answer = ocsp::answer_get(state, Some(prepared), path, request.headers(), started);
-    let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
-        Ok(response) => response,
-        Err(err) => panic_page(err),
+    let (group, answered) = if ocsp::answered_before_routing(request) {
+        let answer = ocsp::answer_get(state, Some(prepared), path, request.headers(), started);
+        (
+            "ocsp",
+            std::panic::AssertUnwindSafe(answer).catch_unwind().await,
+        )
+    } else {
+        let answer = || certsrv::root_before_routing(state, request);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(answer)) {
+            Ok(None) => return None,
+            Ok(Some(response)) => ("downloads", Ok(response)),
+            Err(err) => ("downloads", Err(err)),
+        }
     };
+    let response = answered.unwrap_or_else(panic_page);
     let response = security_headers(response).await;
     let latency = started.elapsed();
-    state.metrics.observe("ocsp", latency);
+    state.metrics.observe(group, latency);
     // The line TraceLayer writes for every other request.
     tracing::info!(
         method = "GET",
@@ -199,7 +210,7 @@ pub(crate) async fn responder_get<B>(
         status = response.status().as_u16(),
         "finished processing request"
     );
-    response
+    Some(response)
 }
 
 /// Times every request, by route group, for `/metrics`: from its arrival to its answer's
@@ -413,6 +424,10 @@ mod tests {
     use crate::auth::Peer;
 
     async fn app(dir: &std::path::Path) -> Router {
+        router(state(dir).await)
+    }
+
+    async fn state(dir: &std::path::Path) -> AppState {
         let options = InitOptions {
             root: RootSpec {
                 key: KeyAlgorithm::EcdsaP256,
@@ -428,7 +443,7 @@ mod tests {
             .add_user("alice", Role::Requester, &password, "test")
             .await
             .unwrap();
-        router(AppState::new(Arc::new(authority)).unwrap())
+        AppState::new(Arc::new(authority)).unwrap()
     }
 
     fn get(path: &str, peer: Peer, credentials: bool) -> Request<Body> {
@@ -488,6 +503,70 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(status(root), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_roots_downloads_given_before_the_router_are_the_routers_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let app = router(state.clone());
+        let prepared = ocsp::PreparedGets::default();
+        let peer = Peer {
+            addr: "192.0.2.7:50000".parse().unwrap(),
+            tls: true,
+        };
+        let early = [
+            "/certsrv/ca.cer",
+            "/CertSrv/CA.cer?x=1",
+            "/certsrv/certnew.cer?ReqID=CACert&Enc=bin",
+            "/certsrv/certnew.cer?ReqID=CACert&Renewal=0&Mode=inst&Enc=b64",
+            "/certsrv/certnew.cer?reqid=cacert&mode=inst",
+            "/CERTSRV/CERTNEW.CER?ReqID=CACert&Renewal=-1",
+        ];
+        for path in early {
+            let request = get(path, peer, false);
+            let answer = before_routing(&state, &prepared, &request).await;
+            let answer = answer.unwrap_or_else(|| panic!("{path}: left to the router"));
+            let mut routed = app.clone().oneshot(get(path, peer, false)).await.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "{path}");
+            assert_eq!(answer.status(), routed.status(), "{path}");
+            // The router states the length; the server states it for either from the body.
+            let length = routed.headers_mut().remove(header::CONTENT_LENGTH);
+            assert_eq!(answer.headers(), routed.headers(), "{path}");
+            let body = |response: Response| axum::body::to_bytes(response.into_body(), 1 << 20);
+            let (ours, theirs) = (body(answer).await.unwrap(), body(routed).await.unwrap());
+            assert!(!ours.is_empty(), "{path}");
+            assert_eq!(ours, theirs, "{path}");
+            assert_eq!(length.unwrap(), ours.len().to_string().as_str(), "{path}");
+        }
+        // Whatever asks for more than the root, or is refused, goes to the router.
+        let routed = [
+            "/certsrv/certnew.cer",
+            "/certsrv/certnew.cer?ReqID=1&Enc=bin",
+            "/certsrv/certnew.cer?ReqID=CACert&Enc=der",
+            "/certsrv/certnew.cer?ReqID=CACert&Renewal=3",
+            "/certsrv/certnew.cer?ReqID=CACert&Enc=bin&enc=b64",
+            "/certsrv/certnew.cer?ReqID=CACert&Enc=%ZZ",
+            "/certsrv/certnew.p7b?ReqID=CACert",
+            "/certsrv/ca.crl",
+            "/certsrv/",
+        ];
+        for path in routed {
+            let request = get(path, peer, false);
+            assert!(
+                before_routing(&state, &prepared, &request).await.is_none(),
+                "{path}"
+            );
+        }
+        let signed_in = get("/certsrv/ca.cer", peer, true);
+        assert!(
+            before_routing(&state, &prepared, &signed_in)
+                .await
+                .is_none()
+        );
+        let mut head = get("/certsrv/ca.cer", peer, false);
+        *head.method_mut() = Method::HEAD;
+        assert!(before_routing(&state, &prepared, &head).await.is_none());
     }
 
     #[tokio::test]

@@ -58,7 +58,7 @@ pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Resp
     .await
 }
 
-/// True for a GET the responder answers before the router (see `super::responder_get`): one
+/// True for a GET the responder answers before the router (see `super::before_routing`): one
 /// with a request in its path and no credentials, which any client may be given.
 pub(crate) fn answered_before_routing<B>(request: &axum::http::Request<B>) -> bool {
     request.method() == axum::http::Method::GET
