@@ -95,6 +95,29 @@ impl Changes {
     }
 }
 
+impl Changes {
+    /// Runs `read` on the watching connection, on the caller's thread: for the few rows that
+    /// nearly every request reads again after a commit (the settings, a user's state), where
+    /// a query through the pool's worker thread costs two thread switches more than the
+    /// read. `None` when the connection cannot be had, or the read failed (the caller reads
+    /// through the pool instead).
+    pub(super) fn query<T>(
+        &self,
+        path: &Path,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let watch = self.watch.get_or_init(|| open(path).map(Mutex::new));
+        let watch = watch.as_ref()?.lock().ok()?;
+        match read(&watch.connection) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                tracing::debug!(%err, "could not read the log on the watching connection");
+                None
+            }
+        }
+    }
+}
+
 /// The `-shm` file of the log at `path`.
 fn shm_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();

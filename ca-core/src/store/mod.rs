@@ -364,6 +364,18 @@ impl Store {
     /// the log holds while it reads the same. `None` when it cannot be read, and always on
     /// PostgreSQL, where every answer is read from the database (a commit on another node
     /// would otherwise reach this one only after a round trip of its own).
+    /// Runs `read` on the connection that watches a SQLite log for changes, on the caller's
+    /// thread (see [`changes::Changes::query`]); `None` on PostgreSQL, or when it cannot.
+    fn read_here<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        match &self.location {
+            LogLocation::File(path) => self.changes.query(path, read),
+            LogLocation::Postgres(_) => None,
+        }
+    }
+
     pub(crate) fn change_counter(&self, since: Instant) -> Option<i64> {
         match &self.location {
             LogLocation::File(path) => self.changes.read(path, since),

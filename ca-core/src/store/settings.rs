@@ -47,6 +47,14 @@ impl Store {
 
     /// Every setting, in one query (the table holds a dozen rows at most).
     async fn all_settings(&self) -> Result<Vec<(String, String)>> {
+        let here = self.read_here(|connection| {
+            let mut statement = connection.prepare_cached("SELECT key, value FROM settings")?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<(String, String)>>>()
+        });
+        if let Some(all) = here {
+            return Ok(all);
+        }
         Ok(sqlx::query_as("SELECT key, value FROM settings")
             .fetch_all(&self.pool)
             .await?)

@@ -435,6 +435,28 @@ async fn settings_and_users_states_follow_every_commit() {
     other.close().await;
 }
 
+#[tokio::test]
+async fn settings_and_users_states_are_read_without_the_pool_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    store
+        .set_settings("tester", &[("x", Some("1"), Audit::Value)])
+        .await
+        .unwrap();
+    store
+        .add_user("alice", "requester", "hash", "tester")
+        .await
+        .unwrap();
+    // Nothing read yet, so nothing kept: with the pool closed, only the connection that
+    // watches the log for changes, on the caller's thread, can answer.
+    store.pool.close().await;
+    let found = store.settings(&["x"]).await.unwrap();
+    assert_eq!(found, [("x".to_owned(), "1".to_owned())]);
+    let (_, disabled) = store.user_state("alice").await.unwrap().unwrap();
+    assert!(!disabled);
+    assert_eq!(store.user_state("bob").await.unwrap(), None);
+}
+
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
 /// before said.
 async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {

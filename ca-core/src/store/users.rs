@@ -180,6 +180,18 @@ impl Store {
     }
 
     async fn read_user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
+        let here = self.read_here(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT generation, disabled FROM users WHERE name = ?1")?;
+            let mut rows = statement.query([name])?;
+            match rows.next()? {
+                Some(row) => Ok(Some((row.get::<_, i64>(0)?, row.get::<_, i64>(1)? != 0))),
+                None => Ok(None),
+            }
+        });
+        if let Some(state) = here {
+            return Ok(state);
+        }
         let state: Option<(i64, i64)> =
             sqlx::query_as("SELECT generation, disabled FROM users WHERE name = $1")
                 .bind(name)
