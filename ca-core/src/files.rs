@@ -15,34 +15,82 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// Writes `bytes` to `path` through a temporary file in the same folder that is created with
 /// `mode` from the start, flushed to disk, and then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
-    let suffix = crate::random::hex::<8>()?;
-    let tmp = dir.join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(dir) = File::open(dir) {
-            // Make the rename itself durable; a failure here loses nothing already written.
-            let _ = dir.sync_all();
+    write_all_atomic(&[(path, bytes, mode)])
+}
+
+/// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
+/// name, all flushed to disk at once (each flush waits for the disk; side by side they wait
+/// about as long as one), then each renamed into place, and each folder flushed once. Files
+/// are renamed in the order given; on a failure, what was not renamed yet is removed.
+pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    let written = (|| {
+        for &(path, bytes, mode) in files {
+            let name = path.file_name().ok_or_else(|| {
+                Error::InvalidInput(format!("{} is not a file name", path.display()))
+            })?;
+            let suffix = crate::random::hex::<8>()?;
+            let tmp = folder_of(path).join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)
+                .map_err(|err| Error::io(path, err))?;
+            let filled = file.write_all(bytes);
+            staged.push((tmp, path, file));
+            filled.map_err(|err| Error::io(path, err))?;
+        }
+        std::thread::scope(|scope| {
+            let flushes: Vec<_> = staged
+                .iter()
+                .map(|(_, path, file)| (*path, scope.spawn(|| file.sync_all())))
+                .collect();
+            for (path, flush) in flushes {
+                flush
+                    .join()
+                    .unwrap_or_else(|_| Err(io_gone()))
+                    .map_err(|err| Error::io(path, err))?;
+            }
+            Ok(())
+        })
+    })();
+    let mut placed = 0;
+    let renamed = written.and_then(|()| {
+        let mut folders: Vec<&Path> = Vec::new();
+        for (tmp, path, _) in &staged {
+            fs::rename(tmp, path).map_err(|err| Error::io(path, err))?;
+            placed += 1;
+            let folder = folder_of(path);
+            if !folders.contains(&folder) {
+                folders.push(folder);
+            }
+        }
+        for folder in folders {
+            if let Ok(dir) = File::open(folder) {
+                // Makes the renames durable; a failure here loses nothing already written.
+                let _ = dir.sync_all();
+            }
         }
         Ok(())
-    })();
-    result.map_err(|err| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, err)
-    })
+    });
+    for (tmp, _, _) in staged.iter().skip(placed) {
+        let _ = fs::remove_file(tmp);
+    }
+    renamed
+}
+
+/// The folder `path` is in.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// The error of a flush whose thread ended without an answer.
+fn io_gone() -> std::io::Error {
+    std::io::Error::other("the flush to disk did not finish")
 }
 
 /// A file written in full under a temporary name beside its place, put there only by
@@ -220,6 +268,45 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(fs::read(&kept[0]).unwrap(), b"secret");
         assert!(err.contains(&kept[0].display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn several_files_are_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, crt) = (dir.path().join("a.key"), dir.path().join("a.crt"));
+        fs::write(&crt, b"old").unwrap();
+        write_all_atomic(&[(&key, b"secret", SECRET_MODE), (&crt, b"new", PUBLIC_MODE)]).unwrap();
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        assert_eq!(fs::read(&crt).unwrap(), b"new");
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&key), mode(&crt)), (0o600, 0o644));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+        // One that cannot be written: none is replaced, and no temporary file is left.
+        fs::remove_file(&key).unwrap();
+        let missing = dir.path().join("no-such-folder").join("a.pem");
+        let refused = write_all_atomic(&[
+            (&key, b"secret", SECRET_MODE),
+            (&crt, b"newer", PUBLIC_MODE),
+            (&missing, b"x", PUBLIC_MODE),
+        ]);
+        assert!(refused.unwrap_err().to_string().contains("a.pem"));
+        assert!(!key.exists());
+        assert_eq!(fs::read(&crt).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A place that cannot take its file (a folder): the files before it are in place,
+        // the rest and every temporary file are gone.
+        let blocked = dir.path().join("b.pem");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("inside"), b"x").unwrap();
+        let refused = write_all_atomic(&[
+            (&key, b"secret", SECRET_MODE),
+            (&blocked, b"x", PUBLIC_MODE),
+            (&crt, b"newest", PUBLIC_MODE),
+        ]);
+        assert!(refused.is_err());
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        assert_eq!(fs::read(&crt).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]

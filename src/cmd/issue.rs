@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
-use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
+use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_all_atomic};
 use ca_core::{IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
 
 use crate::cmd::Refused;
@@ -203,17 +203,21 @@ impl OutputFiles {
             .key
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the authority returned no key"))?;
-        write_atomic(
-            &self.key,
-            key.to_pem(self.key_passphrase.as_ref())?.as_bytes(),
-            SECRET_MODE,
-        )?;
-        write_atomic(&self.leaf, issued.leaf_pem().as_bytes(), PUBLIC_MODE)?;
-        write_atomic(&self.chain, issued.chain_pem().as_bytes(), PUBLIC_MODE)?;
-        if let Some((path, password, profile)) = &self.pfx {
-            let pfx = issued.pfx(password, *profile)?;
-            write_atomic(path, &pfx, SECRET_MODE)?;
+        let key = key.to_pem(self.key_passphrase.as_ref())?;
+        let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
+        let pfx = match &self.pfx {
+            Some((path, password, profile)) => Some((path, issued.pfx(password, *profile)?)),
+            None => None,
+        };
+        let mut files = vec![
+            (self.key.as_path(), key.as_bytes(), SECRET_MODE),
+            (self.leaf.as_path(), leaf.as_bytes(), PUBLIC_MODE),
+            (self.chain.as_path(), chain.as_bytes(), PUBLIC_MODE),
+        ];
+        if let Some((path, pfx)) = &pfx {
+            files.push((path.as_path(), pfx.as_slice(), SECRET_MODE));
         }
+        write_all_atomic(&files)?;
         Ok(())
     }
 }
