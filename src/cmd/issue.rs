@@ -131,6 +131,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     files.write_issued(&issued)?;
     describe(&issued, &files)?;
     point_to_renewal(&holders)?;
+    authority.close().await;
     Ok(())
 }
 

@@ -40,5 +40,6 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             old.id
         );
     }
+    authority.close().await;
     Ok(())
 }

@@ -81,6 +81,7 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
             "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`ca crl`; `ca serve` publishes one at once)."
         );
     }
+    authority.close().await;
     Ok(())
 }
 
@@ -91,6 +92,7 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
     } else {
         authority.current_crl().await?
     };
+    authority.close().await;
     match args.format {
         CrlFormat::Der => emit(args.out.as_deref(), &crl.der, true),
         CrlFormat::Pem => emit(args.out.as_deref(), crl.pem().as_bytes(), false),

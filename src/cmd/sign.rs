@@ -91,5 +91,6 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             cert.serial
         );
     }
+    authority.close().await;
     Ok(())
 }

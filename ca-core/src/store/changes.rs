@@ -36,7 +36,8 @@ pub(super) struct Changes {
 
 #[derive(Debug)]
 struct Watch {
-    connection: Connection,
+    /// `None` once closed.
+    connection: Option<Connection>,
     /// When the last look began, and what it read.
     looked: Option<(Instant, i64)>,
     /// The `-shm` file, when the log is in WAL mode and SQLite made it.
@@ -57,6 +58,7 @@ impl Changes {
     pub(super) fn read(&self, path: &Path, since: Instant) -> Option<i64> {
         let watch = self.watch.get_or_init(|| open(path).map(Mutex::new));
         let mut watch = watch.as_ref()?.lock().ok()?;
+        watch.connection.as_ref()?;
         if let Some((began, version)) = watch.looked
             && began > since
         {
@@ -72,6 +74,7 @@ impl Changes {
         }
         let read = watch
             .connection
+            .as_ref()?
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
         match read {
@@ -108,12 +111,29 @@ impl Changes {
     ) -> Option<T> {
         let watch = self.watch.get_or_init(|| open(path).map(Mutex::new));
         let watch = watch.as_ref()?.lock().ok()?;
-        match read(&watch.connection) {
+        match read(watch.connection.as_ref()?) {
             Ok(value) => Some(value),
             Err(err) => {
                 tracing::debug!(%err, "could not read the log on the watching connection");
                 None
             }
+        }
+    }
+}
+
+impl Changes {
+    /// Closes the watching connection (it reads only, so it cannot checkpoint the log: closed
+    /// before the connections that write, the last of those puts the write-ahead log into the
+    /// log file). Every look after it reads `None`.
+    pub(super) fn close(&self) {
+        let watch = self.watch.get_or_init(|| None);
+        if let Some(watch) = watch
+            && let Ok(mut watch) = watch.lock()
+        {
+            watch.connection = None;
+            watch.shm = None;
+            watch.looked = None;
+            watch.header = None;
         }
     }
 }
@@ -164,7 +184,7 @@ fn open(path: &Path) -> Option<Watch> {
         // While this connection is open in WAL mode, no other can take the log out of it
         // (that needs the log to itself), so the `-shm` file stays the one to read.
         Ok((connection, mode)) => Some(Watch {
-            connection,
+            connection: Some(connection),
             looked: None,
             shm: None,
             find_shm: mode.eq_ignore_ascii_case("wal"),

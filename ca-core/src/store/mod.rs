@@ -463,6 +463,14 @@ impl Store {
 
     /// Closes every connection (a SQLite log checkpoints its write-ahead log).
     pub async fn close(&self) {
+        // The connections that only read first: the last connection to close puts the
+        // write-ahead log into the log file, which only one that may write can do. Left to
+        // the next process, the log would be recovered from it (read whole, every frame's
+        // checksum checked) when it opens it.
+        self.changes.close();
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         self.writer.close().await;
         self.pool.close().await;
     }

@@ -56,6 +56,16 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// Closes the connection (see [`super::changes::Changes::close`]); reads after it go
+    /// through the pool.
+    pub(super) fn close(&self) {
+        if let Ok(mut slot) = self.connection.lock() {
+            *slot = Some(None);
+        }
+    }
+}
+
 /// A read-only connection to the log at `path` that can read it, or `None`.
 fn open(path: &Path) -> Option<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;

@@ -457,6 +457,30 @@ async fn settings_and_users_states_are_read_without_the_pool_on_sqlite() {
     assert_eq!(store.user_state("bob").await.unwrap(), None);
 }
 
+#[tokio::test]
+async fn a_closed_sqlite_log_has_its_write_ahead_log_put_back_into_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    let LogLocation::File(path) = store.location().clone() else {
+        return; // PostgreSQL has no write-ahead log beside the folder.
+    };
+    // Every kind of connection open: the pool's, the writer's, the one that watches for
+    // changes (the settings), and the reader of lists.
+    let sample = Sample::new("4a", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    store.settings(&["x"]).await.unwrap();
+    assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 1);
+    let wal = path.with_extension("db-wal");
+    assert!(wal.exists());
+    store.close().await;
+    // The last connection to close, one that may write, checkpointed and removed it: the
+    // next process reads the log file alone, with nothing to recover.
+    assert!(!wal.exists(), "the write-ahead log is left behind");
+    let again = open(&dir, 1).await;
+    assert_eq!(again.list(&ListFilter::default()).await.unwrap().len(), 1);
+    again.close().await;
+}
+
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
 /// before said.
 async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {
