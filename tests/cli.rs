@@ -679,3 +679,38 @@ fn a_renewed_certificate_is_marked_renewed_and_not_expiring() {
     assert!(row("1").ends_with("(renewed by 3)"), "{table}");
     assert!(row("2").contains("days left"), "{table}");
 }
+
+#[test]
+fn commands_that_write_leave_the_log_whole_in_its_file() {
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        return; // A database has no write-ahead log beside the folder.
+    }
+    sb.init(&[]);
+    std::fs::write(sb.file("pw"), "a long password\n").unwrap();
+    let wal = sb.data().join("ca.db-wal");
+    let commands: [&[&str]; 7] = [
+        &["issue", "mail.example.com", "--key", "ecdsa-p256"],
+        &["renew", "1", "--force"],
+        &["revoke", "1", "--reason", "superseded"],
+        &["crl", "--new", "--out", "ca.crl"],
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "requester",
+            "--password-file",
+            "pw",
+        ],
+        &["user", "disable", "alice"],
+        &["user", "remove", "alice"],
+    ];
+    for args in commands {
+        sb.ok(args);
+        // Closed last by a connection that may write, the log put its write-ahead log back
+        // into the file: the next command has nothing to recover, and a copy of the file
+        // alone holds everything.
+        assert!(!wal.exists(), "{args:?} left the write-ahead log behind");
+    }
+}

@@ -54,6 +54,7 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
         issued.issuance.id,
         issued.issuance.names_shown()
     );
+    authority.close().await;
     Ok(())
 }
 
@@ -67,5 +68,6 @@ pub(crate) async fn deny(data: &Path, args: DenyArgs) -> anyhow::Result<()> {
         row.id,
         crate::explain::printable(&row.disposition)
     );
+    authority.close().await;
     Ok(())
 }

@@ -94,6 +94,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             } else {
                 say!("{what}");
             }
+            authority.close().await;
         }
         Command::List => {
             let authority = crate::cmd::open_read(data).await?;
@@ -128,21 +129,25 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             } else {
                 say!("The password of {} is changed", args.name);
             }
+            authority.close().await;
         }
         Command::Role(args) => {
             let authority = crate::cmd::open(data).await?;
             authority.set_role(&args.name, args.role, &actor).await?;
             say!("The user {} is now {}", args.name, args.role);
+            authority.close().await;
         }
         Command::Disable(args) => {
             let authority = crate::cmd::open(data).await?;
             authority.set_disabled(&args.name, true, &actor).await?;
             say!("The user {} can no longer sign in", args.name);
+            authority.close().await;
         }
         Command::Enable(args) => {
             let authority = crate::cmd::open(data).await?;
             authority.set_disabled(&args.name, false, &actor).await?;
             say!("The user {} can sign in again", args.name);
+            authority.close().await;
         }
         Command::Eab(args) => {
             let authority = crate::cmd::open(data).await?;
@@ -156,6 +161,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             say!("certbot:  --eab-kid {kid} --eab-hmac-key {key}");
             say!("lego:     --eab --kid {kid} --hmac {key}");
             say!("win-acme: --eab-key-identifier {kid} --eab-key {key}");
+            authority.close().await;
         }
         Command::Remove(args) => {
             let authority = crate::cmd::open(data).await?;
@@ -164,6 +170,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
                 "Removed the user {}; their requests and certificates stay in the log",
                 args.name
             );
+            authority.close().await;
         }
     }
     Ok(())
