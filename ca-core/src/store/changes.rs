@@ -96,9 +96,7 @@ impl Changes {
             }
         }
     }
-}
 
-impl Changes {
     /// Runs `read` on the watching connection, on the caller's thread: for the few rows that
     /// nearly every request reads again after a commit (the settings, a user's state), where
     /// a query through the pool's worker thread costs two thread switches more than the
@@ -119,9 +117,7 @@ impl Changes {
             }
         }
     }
-}
 
-impl Changes {
     /// Closes the watching connection (it reads only, so it cannot checkpoint the log: closed
     /// before the connections that write, the last of those puts the write-ahead log into the
     /// log file). Every look after it reads `None`.

@@ -359,11 +359,6 @@ impl Store {
         begin_write(&self.pool, self.backend).await
     }
 
-    /// A number that changes whenever anything is committed to the log, by any connection of
-    /// any process, as read by a look that began after `since`: what is kept in memory from
-    /// the log holds while it reads the same. `None` when it cannot be read, and always on
-    /// PostgreSQL, where every answer is read from the database (a commit on another node
-    /// would otherwise reach this one only after a round trip of its own).
     /// Runs `read` on the connection that watches a SQLite log for changes, on the caller's
     /// thread (see [`changes::Changes::query`]); `None` on PostgreSQL, or when it cannot.
     fn read_here<T>(
@@ -376,6 +371,11 @@ impl Store {
         }
     }
 
+    /// A number that changes whenever anything is committed to the log, by any connection of
+    /// any process, as read by a look that began after `since`: what is kept in memory from
+    /// the log holds while it reads the same. `None` when it cannot be read, and always on
+    /// PostgreSQL, where every answer is read from the database (a commit on another node
+    /// would otherwise reach this one only after a round trip of its own).
     pub(crate) fn change_counter(&self, since: Instant) -> Option<i64> {
         match &self.location {
             LogLocation::File(path) => self.changes.read(path, since),

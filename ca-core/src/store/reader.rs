@@ -54,9 +54,7 @@ impl Reader {
         .await
         .map_err(|err| Error::from(StoreError::Read(err.to_string())))?
     }
-}
 
-impl Reader {
     /// Closes the connection (see [`super::changes::Changes::close`]); reads after it go
     /// through the pool.
     pub(super) fn close(&self) {
