@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -23,8 +24,8 @@ use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
 use crate::certificate::Fingerprint;
-use crate::crl::{self, Crl};
-use crate::error::{Error, NameRule, Result};
+use crate::crl::{self, Crl, CrlDates};
+use crate::error::{Error, NameRule, Result, StoreError};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
@@ -833,24 +834,46 @@ impl Authority {
         if let Some(crl) = self.store.current_crl().await? {
             return Ok(crl);
         }
-        self.refresh_crl(false).await
+        self.refresh_crl(false).await?;
+        self.stored_crl().await
     }
 
     /// Signs a new CRL now, even if the current one would do.
     #[instrument(skip_all)]
     pub async fn sign_crl(&self) -> Result<Crl> {
-        self.refresh_crl(true).await
+        self.refresh_crl(true).await?;
+        self.stored_crl().await
     }
 
-    async fn refresh_crl(&self, force: bool) -> Result<Crl> {
+    /// Writes the current CRL (a new one if `new`, as [`Authority::sign_crl`] signs it) to
+    /// `out` as it is read from the log, never whole in memory: a CRL of a million entries
+    /// is ~50 MB. Its number and dates.
+    #[instrument(skip_all)]
+    pub async fn write_crl(&self, new: bool, out: &mut (dyn Write + Send)) -> Result<CrlDates> {
+        if new || self.store.current_crl_dates().await?.is_none() {
+            self.refresh_crl(new).await?;
+        }
+        self.store.write_crl(out).await?.ok_or_else(|| {
+            StoreError::Corrupt("the CRL just signed is not in the log".into()).into()
+        })
+    }
+
+    /// The CRL the log holds, whole.
+    async fn stored_crl(&self) -> Result<Crl> {
+        self.store.crl().await?.ok_or_else(|| {
+            StoreError::Corrupt("the CRL just signed is not in the log".into()).into()
+        })
+    }
+
+    async fn refresh_crl(&self, force: bool) -> Result<CrlDates> {
         let issuer = self.issuer()?;
         let days = self.current_settings().await?.crl_days;
         let key_identifier = self.root.key_identifier();
         self.store
-            .refresh_crl(force, |revoked, number, this_update| {
+            .refresh_crl(force, |entries, number, this_update| {
                 let next_update = this_update + Duration::days(i64::from(days.max(1)));
                 crl::sign(
-                    revoked,
+                    entries,
                     number,
                     this_update,
                     next_update,

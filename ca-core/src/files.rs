@@ -14,8 +14,24 @@ pub const PUBLIC_MODE: u32 = 0o644;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder that is created with
 /// `mode` from the start, flushed to disk, and then renamed over `path`.
+///
+/// A path that names something other than a file or a folder (`/dev/null`, `/dev/stdout`, a
+/// named pipe) is written to in place: renaming a file over it would replace a device node.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    if is_special(path) {
+        return OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(|err| Error::io(path, err));
+    }
     write_all_atomic(&[(path, bytes, mode)])
+}
+
+/// True when `path` names something that is neither a file nor a folder: a device, a pipe, a
+/// socket.
+fn is_special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
 /// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
@@ -108,10 +124,16 @@ impl Staged {
     /// Writes `bytes` to a new temporary file created with `mode` beside `path`, flushed to
     /// disk: a folder that cannot take the file fails here.
     pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Staged> {
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
+        let (staged, mut file) = Staged::open(path, mode)?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|err| Error::io(path, err))?;
+        Ok(staged)
+    }
+
+    /// A new, empty temporary file created with `mode` beside `path`, to be written.
+    fn open(path: &Path, mode: u32) -> Result<(Staged, File)> {
+        let dir = folder_of(path);
         let name = path
             .file_name()
             .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
@@ -121,16 +143,13 @@ impl Staged {
             path: path.to_owned(),
             remove: true,
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
             .open(&staged.tmp)
             .map_err(|err| Error::io(path, err))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|err| Error::io(path, err))?;
-        Ok(staged)
+        Ok((staged, file))
     }
 
     /// Renames the file into its place. Should that fail, the file is kept under its temporary
@@ -164,6 +183,61 @@ impl Drop for Staged {
         if self.remove {
             let _ = fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// A file written in pieces, as [`write_atomic`] writes one whole: under a temporary name
+/// beside its place until [`AtomicFile::commit`] flushes it to disk and renames it over its
+/// path. Dropped uncommitted (something failed on the way), the temporary file is removed and
+/// what was at the path is left as it was.
+#[derive(Debug)]
+pub struct AtomicFile {
+    /// `None` for a path written in place (see [`write_atomic`]).
+    staged: Option<Staged>,
+    file: File,
+    path: std::path::PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path, mode: u32) -> Result<Self> {
+        if is_special(path) {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|err| Error::io(path, err))?;
+            return Ok(AtomicFile {
+                staged: None,
+                file,
+                path: path.to_owned(),
+            });
+        }
+        let (staged, file) = Staged::open(path, mode)?;
+        Ok(AtomicFile {
+            staged: Some(staged),
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Flushes the file to disk and puts it in its place.
+    pub fn commit(self) -> Result<()> {
+        let Some(staged) = self.staged else {
+            return Ok(());
+        };
+        self.file
+            .sync_all()
+            .map_err(|err| Error::io(&self.path, err))?;
+        staged.commit()
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -250,6 +324,68 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_written_in_pieces_replaces_the_old_one_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.crl");
+        fs::write(&path, b"old").unwrap();
+        let mut file = AtomicFile::create(&path, PUBLIC_MODE).unwrap();
+        file.write_all(b"new, ").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        drop(file);
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut file = AtomicFile::create(&path, PUBLIC_MODE).unwrap();
+        file.write_all(b"new, ").unwrap();
+        file.write_all(b"in pieces").unwrap();
+        file.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new, in pieces");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_named_pipe_or_a_device_is_written_in_place_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for round in 0..2 {
+            let reader = {
+                let pipe = pipe.clone();
+                std::thread::spawn(move || fs::read(pipe).unwrap())
+            };
+            if round == 0 {
+                write_atomic(&pipe, b"whole", PUBLIC_MODE).unwrap();
+            } else {
+                let mut file = AtomicFile::create(&pipe, PUBLIC_MODE).unwrap();
+                file.write_all(b"in ").unwrap();
+                file.write_all(b"pieces").unwrap();
+                file.commit().unwrap();
+            }
+            let read = reader.join().unwrap();
+            assert_eq!(
+                read,
+                if round == 0 {
+                    &b"whole"[..]
+                } else {
+                    b"in pieces"
+                }
+            );
+            assert!(
+                std::os::unix::fs::FileTypeExt::is_fifo(&fs::metadata(&pipe).unwrap().file_type()),
+                "round {round}: the pipe was replaced"
+            );
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
     }
 
     #[test]

@@ -27,13 +27,7 @@ pub struct Snapshot {
     pub crl: Option<CrlDates>,
 }
 
-/// A CRL's number and dates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CrlDates {
-    pub number: i64,
-    pub this_update: OffsetDateTime,
-    pub next_update: OffsetDateTime,
-}
+pub use crate::crl::CrlDates;
 
 /// A bearer token for the metrics, as read from its file. Its `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,11 +87,7 @@ impl Authority {
             .store()
             .counts(at, &[SERVER_REQUESTER, RESPONDER_REQUESTER])
             .await?;
-        let crl = self.store().latest_crl().await?.map(|crl| CrlDates {
-            number: crl.number,
-            this_update: crl.this_update,
-            next_update: crl.next_update,
-        });
+        let crl = self.store().latest_crl().await?;
         Ok(Snapshot { at, counts, crl })
     }
 

@@ -1,11 +1,14 @@
 //! `ca revoke` and `ca crl`: withdrawing certificates, and the list that says so.
 
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use ca_core::export::CrlFormat;
-use ca_core::{CertificateRef, RevocationReason};
+use ca_core::export::{CrlFormat, PemWriter};
+use ca_core::files::{AtomicFile, PUBLIC_MODE};
+use ca_core::{Authority, CertificateRef, RevocationReason};
 
-use crate::output::{emit, when};
+use crate::explain::Refused;
+use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RevokeArgs {
@@ -86,15 +89,55 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
 }
 
 pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
-    let crl = if args.new {
-        authority.sign_crl().await?
-    } else {
-        authority.current_crl().await?
-    };
-    authority.close().await;
-    match args.format {
-        CrlFormat::Der => emit(args.out.as_deref(), &crl.der, true),
-        CrlFormat::Pem => emit(args.out.as_deref(), crl.pem().as_bytes(), false),
+    if args.out.is_none() && args.format == CrlFormat::Der && std::io::stdout().is_terminal() {
+        return Err(Refused(
+            "binary output is not written to a terminal: pass --out FILE or redirect standard output".into(),
+        )
+        .into());
     }
+    let authority = crate::cmd::open(data).await?;
+    let written = write_crl(&authority, &args).await;
+    authority.close().await;
+    written
+}
+
+/// Writes the CRL to `--out` (in full or not at all) or to standard output, as it is read from
+/// the log: a CRL of a million entries is never whole in memory.
+async fn write_crl(authority: &Authority, args: &CrlArgs) -> anyhow::Result<()> {
+    match &args.out {
+        Some(path) => {
+            let mut file =
+                BufWriter::with_capacity(OUTPUT_BUFFER, AtomicFile::create(path, PUBLIC_MODE)?);
+            write_as(authority, args, &mut file).await?;
+            file.into_inner()
+                .map_err(|err| err.into_error())?
+                .commit()?;
+        }
+        None => {
+            let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout());
+            write_as(authority, args, &mut out).await?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
+async fn write_as(
+    authority: &Authority,
+    args: &CrlArgs,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<()> {
+    match args.format {
+        CrlFormat::Der => {
+            authority.write_crl(args.new, out).await?;
+        }
+        CrlFormat::Pem => {
+            let mut pem = PemWriter::new(out, "X509 CRL")?;
+            authority.write_crl(args.new, &mut pem).await?;
+            pem.finish()?;
+        }
+    }
+    Ok(())
 }

@@ -227,3 +227,71 @@ async fn a_revoked_leaf_fails_against_the_crl_and_others_pass() {
         Some(webpki::RevocationReason::KeyCompromise)
     );
 }
+
+#[tokio::test]
+async fn a_crl_longer_than_a_part_is_read_back_whole_and_written_out_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = testing::authority(dir.path()).await;
+    let kept = authority
+        .issue(request(&["kept.example.com"]))
+        .await
+        .unwrap();
+    let mut revoked = Vec::new();
+    for n in 0..24 {
+        let issued = authority
+            .issue(request(&[&format!("host{n}.example.com")]))
+            .await
+            .unwrap();
+        authority
+            .revoke(issued.issuance.id, RevocationReason::Superseded, "test")
+            .await
+            .unwrap();
+        revoked.push(issued);
+    }
+    for round in 0..2 {
+        let crl = authority.current_crl().await.unwrap();
+        assert!(
+            crl.der.len() > 3 * crate::store::CRL_PART,
+            "{} octets",
+            crl.der.len()
+        );
+        let mut written = Vec::new();
+        let dates = authority.write_crl(false, &mut written).await.unwrap();
+        assert_eq!(written, crl.der, "round {round}");
+        assert_eq!(dates, crl.dates());
+        for issued in &revoked {
+            assert_eq!(
+                verify(&authority, &issued.leaf, None, &[&crl.der]),
+                Err(webpki::Error::CertRevoked)
+            );
+        }
+        verify(&authority, &kept.leaf, None, &[&crl.der]).unwrap();
+        let entries = BorrowedCertRevocationList::from_der(&crl.der)
+            .unwrap()
+            .into_iter()
+            .count();
+        assert_eq!(entries, revoked.len());
+        // A new CRL, one entry longer, replaces every part of the one before.
+        let issued = authority
+            .issue(request(&["late.example.com"]))
+            .await
+            .unwrap();
+        authority
+            .revoke(issued.issuance.id, RevocationReason::KeyCompromise, "test")
+            .await
+            .unwrap();
+        revoked.push(issued);
+    }
+    let mut written = Vec::new();
+    let dates = authority.write_crl(true, &mut written).await.unwrap();
+    let signed = authority.current_crl().await.unwrap();
+    assert_eq!(dates, signed.dates());
+    assert_eq!(written, signed.der);
+    assert_eq!(
+        BorrowedCertRevocationList::from_der(&written)
+            .unwrap()
+            .into_iter()
+            .count(),
+        revoked.len()
+    );
+}

@@ -123,6 +123,12 @@ const TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "crl_parts",
+        columns: &[("part", Int), ("bytes", Blob)],
+        order: "part",
+        identity: None,
+    },
+    Table {
         name: "acme_eab_keys",
         columns: &[
             ("kid", Text),

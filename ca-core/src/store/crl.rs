@@ -3,6 +3,12 @@
 //! no client ever holds one past its nextUpdate). The revocations and the number are read in
 //! the same write transaction that stores the new CRL, so a higher number always lists every
 //! revocation a lower one listed, whichever process signs it.
+//!
+//! A CRL is kept in parts of at most [`PART`] octets: the first in the `crl` row with its
+//! number and dates, the others in `crl_parts`, so that neither signing nor storing nor
+//! handing out a CRL of a million entries needs it whole in memory.
+
+use std::io::{Read, Write};
 
 use futures_util::TryStreamExt;
 use sqlx::{AnyConnection, Row};
@@ -12,10 +18,15 @@ use tracing::instrument;
 use super::{Store, reader};
 use crate::certificate::SerialNumber;
 use crate::choice::Choice;
-use crate::crl::Crl;
+use crate::crl::{Crl, CrlDates, Entries, Signed};
 use crate::error::{Error, Result, StoreError};
 use crate::revoke::{Revocation, RevocationReason};
 use crate::tlv::{any_element, element};
+
+/// The most octets of a CRL kept in one row (a few hundred in this crate's tests, so that they
+/// store CRLs in many parts). Small enough that the rows sqlx reads ahead of its caller (up to
+/// 50 on SQLite) hold a few MiB, not the whole CRL.
+pub(crate) const PART: usize = if cfg!(test) { 256 } else { 64 * 1024 };
 
 /// The CRL as the log keeps it, with the number of revocations it was signed over.
 #[derive(Clone, Debug)]
@@ -38,43 +49,82 @@ impl Store {
     /// The stored CRL if it is still current, read without a write lock (the common case).
     #[instrument(skip_all)]
     pub(crate) async fn current_crl(&self) -> Result<Option<Crl>> {
+        self.current(true).await
+    }
+
+    /// The number and dates of the stored CRL if it is still current.
+    #[instrument(skip_all)]
+    pub(crate) async fn current_crl_dates(&self) -> Result<Option<CrlDates>> {
+        Ok(self.current(false).await?.map(|crl| crl.dates()))
+    }
+
+    async fn current(&self, with_der: bool) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
-        let stored = stored(&mut conn, true).await?;
+        let stored = stored(&mut conn, with_der).await?;
         let revocations = revocation_count(&mut conn).await?;
         Ok(stored
             .filter(|s| s.is_current(revocations, OffsetDateTime::now_utc()))
             .map(|s| s.crl))
     }
 
-    /// The CRL the log holds now, current or not (none before the first is signed): what
-    /// clients were last handed, for the metrics. Signs nothing.
+    /// The CRL the log holds now, whole, current or not (none before the first is signed).
     #[instrument(skip_all)]
-    pub(crate) async fn latest_crl(&self) -> Result<Option<Crl>> {
+    pub(crate) async fn crl(&self) -> Result<Option<Crl>> {
         let mut conn = self.pool.acquire().await?;
         Ok(stored(&mut conn, true).await?.map(|s| s.crl))
     }
 
-    /// The current CRL, signed anew by `sign` (given the revocations to list, the number, and
-    /// thisUpdate) when the rule above asks for it, or always when `force` is set. Runs in one
-    /// write transaction.
+    /// The number and dates of the CRL the log holds now, current or not (none before the
+    /// first is signed): what clients were last handed, for the metrics. Signs nothing.
+    #[instrument(skip_all)]
+    pub(crate) async fn latest_crl(&self) -> Result<Option<CrlDates>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(stored(&mut conn, false).await?.map(|s| s.crl.dates()))
+    }
+
+    /// The CRL the log holds now, current or not, written to `out` part by part as it is
+    /// read (one statement: one snapshot); its number and dates, or `None` (nothing written)
+    /// before the first is signed.
+    #[instrument(skip_all)]
+    pub(crate) async fn write_crl(&self, out: &mut (dyn Write + Send)) -> Result<Option<CrlDates>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut rows = sqlx::query(WHOLE).fetch(&mut *conn);
+        let mut dates = None;
+        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+            let part: i64 = row.try_get(0).map_err(StoreError::from)?;
+            if part == 0 {
+                dates = Some(dates_of(&row)?);
+            } else if dates.is_none() {
+                return Err(corrupt("parts of a CRL without its first".into()));
+            }
+            let bytes: Vec<u8> = row.try_get(1).map_err(StoreError::from)?;
+            out.write_all(&bytes)
+                .map_err(|err| Error::io("the CRL's output", err))?;
+        }
+        Ok(dates)
+    }
+
+    /// Makes sure the log holds a current CRL: signed anew by `sign` (given the entries to
+    /// list, the number, and thisUpdate) when the rule above asks for it, or always when
+    /// `force` is set. Its number and dates. Runs in one write transaction.
     #[instrument(skip_all)]
     pub(crate) async fn refresh_crl(
         &self,
         force: bool,
-        sign: impl FnOnce(&[Revocation], i64, OffsetDateTime) -> Result<Crl>,
-    ) -> Result<Crl> {
+        sign: impl FnOnce(Entries, i64, OffsetDateTime) -> Result<Signed>,
+    ) -> Result<CrlDates> {
         let mut tx = self.begin_write().await?;
         let now = OffsetDateTime::now_utc();
-        // Forced, the old CRL's DER is never handed out: only its number and dates are read.
-        let previous = stored(&mut tx, !force).await?;
+        // Only the old CRL's number and dates are read, never its DER.
+        let previous = stored(&mut tx, false).await?;
         let revocations = revocation_count(&mut tx).await?;
         if !force
             && let Some(previous) = &previous
             && previous.is_current(revocations, now)
         {
-            let crl = previous.crl.clone();
+            let dates = previous.crl.dates();
             tx.commit().await?;
-            return Ok(crl);
+            return Ok(dates);
         }
         // An entry leaves the CRL only after a CRL issued past the certificate's expiry listed
         // it (RFC 5280 §5): certificates still valid when the previous CRL was signed stay.
@@ -103,34 +153,121 @@ impl Store {
             .as_ref()
             .map_or(0, |p| p.crl.number)
             .max(legacy.and_then(|n| n.parse().ok()).unwrap_or(0));
-        let crl = sign(&listed, last + 1, now)?;
+        let mut signed = sign(listed, last + 1, now)?;
+        let dates = CrlDates {
+            number: signed.number,
+            this_update: signed.this_update,
+            next_update: signed.next_update,
+        };
+        // The parts after the first, then the first with the number and dates.
+        let expected = signed.len;
+        sqlx::query("DELETE FROM crl_parts")
+            .execute(&mut *tx)
+            .await?;
+        let mut first = read_part(&mut signed)?;
+        let mut written = first.len();
+        let mut part = 1i64;
+        loop {
+            let bytes = read_part(&mut signed)?;
+            if bytes.is_empty() {
+                break;
+            }
+            written += bytes.len();
+            sqlx::query("INSERT INTO crl_parts (part, bytes) VALUES ($1, $2)")
+                .bind(part)
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await?;
+            part += 1;
+        }
+        if written != expected {
+            return Err(Error::CaKey(format!(
+                "the CRL's entries came back short from their spool ({written} of {expected} octets)"
+            )));
+        }
+        first.shrink_to_fit();
         sqlx::query(
             "INSERT INTO crl (id, number, this_update, next_update, revocations, der)
              VALUES (1, $1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET number = excluded.number, this_update = excluded.this_update,
                  next_update = excluded.next_update, revocations = excluded.revocations, der = excluded.der",
         )
-        .bind(crl.number)
-        .bind(crl.this_update.unix_timestamp())
-        .bind(crl.next_update.unix_timestamp())
+        .bind(dates.number)
+        .bind(dates.this_update.unix_timestamp())
+        .bind(dates.next_update.unix_timestamp())
         .bind(revocations)
-        .bind(&crl.der)
+        .bind(first)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(crl)
+        Ok(dates)
     }
+}
+
+/// The next part of `signed`: [`PART`] octets, fewer at its end, none after it.
+fn read_part(signed: &mut Signed) -> Result<Vec<u8>> {
+    let mut part = Vec::with_capacity(PART.min(signed.len));
+    signed
+        .take(PART as u64)
+        .read_to_end(&mut part)
+        .map_err(|err| Error::io(std::env::temp_dir(), err))?;
+    Ok(part)
+}
+
+/// A CRL whole, part by part: the first (number 0) with the CRL's number and dates. (A
+/// compound query ordered by its first column: SQLite merges the two ordered arms as it reads
+/// them; a sub-query ordered outside would sort every part, whole, in a temporary tree.)
+const WHOLE: &str = "SELECT 0 AS part, der AS bytes, number, this_update, next_update, revocations
+         FROM crl WHERE id = 1
+     UNION ALL
+     SELECT part, bytes, NULL, NULL, NULL, NULL FROM crl_parts
+     ORDER BY part";
+
+/// The number and dates in a row of [`WHOLE`].
+fn dates_of(row: &sqlx::any::AnyRow) -> Result<CrlDates> {
+    let time = |column: usize| -> Result<OffsetDateTime> {
+        let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
+        OffsetDateTime::from_unix_timestamp(secs).map_err(|err| corrupt(err.to_string()))
+    };
+    Ok(CrlDates {
+        number: row.try_get(2).map_err(StoreError::from)?,
+        this_update: time(3)?,
+        next_update: time(4)?,
+    })
 }
 
 /// The CRL the log holds, its DER left empty unless `with_der` (a CRL of 100,000 entries is
 /// 4 MB, and signing a new one needs only the old one's number and dates).
 async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<StoredCrl>> {
-    let sql = if with_der {
-        "SELECT number, this_update, next_update, revocations, der FROM crl WHERE id = 1"
-    } else {
-        "SELECT number, this_update, next_update, revocations FROM crl WHERE id = 1"
-    };
-    let row = sqlx::query(sql).fetch_optional(conn).await?;
+    if with_der {
+        let mut rows = sqlx::query(WHOLE).fetch(conn);
+        let mut found: Option<StoredCrl> = None;
+        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+            let part: i64 = row.try_get(0).map_err(StoreError::from)?;
+            let bytes: Vec<u8> = row.try_get(1).map_err(StoreError::from)?;
+            match &mut found {
+                Some(stored) => stored.crl.der.extend_from_slice(&bytes),
+                None if part == 0 => {
+                    let dates = dates_of(&row)?;
+                    found = Some(StoredCrl {
+                        crl: Crl {
+                            der: bytes,
+                            number: dates.number,
+                            this_update: dates.this_update,
+                            next_update: dates.next_update,
+                        },
+                        revocations: row.try_get(5).map_err(StoreError::from)?,
+                    });
+                }
+                None => return Err(corrupt("parts of a CRL without its first".into())),
+            }
+        }
+        return Ok(found);
+    }
+    let row =
+        sqlx::query("SELECT number, this_update, next_update, revocations FROM crl WHERE id = 1")
+            .fetch_optional(conn)
+            .await?;
     let Some(row) = row else { return Ok(None) };
     let time = |column: &str| -> Result<OffsetDateTime> {
         let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
@@ -142,11 +279,7 @@ async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<Store
             number: row.try_get("number").map_err(StoreError::from)?,
             this_update: time("this_update")?,
             next_update: time("next_update")?,
-            der: if with_der {
-                row.try_get("der").map_err(StoreError::from)?
-            } else {
-                Vec::new()
-            },
+            der: Vec::new(),
         },
         revocations: row.try_get("revocations").map_err(StoreError::from)?,
     }))
@@ -159,46 +292,54 @@ async fn revocation_count(conn: &mut AnyConnection) -> Result<i64> {
         .await?)
 }
 
-/// Every revocation of a certificate whose notAfter is at or after `since`, oldest first.
-/// Serial and notAfter are read from each certificate's DER, what the root signed, never
-/// from the log's columns: a CRL lists only serials the CA issued, whatever a hand on the log
-/// changed. Rows are taken one at a time as SQLite yields them (no copy of every row's DER
-/// held at once), and only the two fields are read from the DER, not the whole certificate.
-async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Result<Vec<Revocation>> {
+/// The entries of every revocation of a certificate whose notAfter is at or after `since`,
+/// oldest first (then in the order of the requests). Serial and notAfter are read from each
+/// certificate's DER, what the root signed, never from the log's columns: a CRL lists only
+/// serials the CA issued, whatever a hand on the log changed. Rows are taken one at a time as
+/// the log yields them, in the order of an index (no sort), each entry spooled as it is read,
+/// and only the two fields are read from the DER, not the whole certificate.
+async fn revoked_since(conn: &mut AnyConnection, since: OffsetDateTime) -> Result<Entries> {
     let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, i64, String)>(REVOKED).fetch(conn);
-    let mut revoked = Vec::new();
+    let mut entries = Entries::new()?;
     while let Some((id, der, at, reason)) = rows.try_next().await.map_err(StoreError::from)? {
-        revoked.extend(listed(since, id, &der, at, &reason)?);
+        if let Some(revocation) = listed(since, id, &der, at, &reason)? {
+            entries.push(&revocation)?;
+        }
     }
-    Ok(in_order(revoked))
+    Ok(entries)
 }
 
 /// [`revoked_since`] on SQLite's reader: each DER read where SQLite holds it, not copied.
 fn revoked_since_sqlite(
     connection: &rusqlite::Connection,
     since: OffsetDateTime,
-) -> Result<Vec<Revocation>> {
+) -> Result<Entries> {
     let failed = |err: rusqlite::Error| reader::failed(&err);
     let mut statement = connection.prepare_cached(REVOKED).map_err(failed)?;
     let mut rows = statement.raw_query();
-    let mut revoked = Vec::new();
+    let mut entries = Entries::new()?;
     while let Some(row) = rows.next().map_err(failed)? {
         let der = row.get_ref(1).map_err(failed)?;
         let reason = row.get_ref(3).map_err(failed)?;
-        revoked.extend(listed(
+        let revocation = listed(
             since,
             row.get(0).map_err(failed)?,
             der.as_blob().map_err(|err| corrupt(err.to_string()))?,
             row.get(2).map_err(failed)?,
             reason.as_str().map_err(|err| corrupt(err.to_string()))?,
-        )?);
+        )?;
+        if let Some(revocation) = revocation {
+            entries.push(&revocation)?;
+        }
     }
-    Ok(in_order(revoked))
+    Ok(entries)
 }
 
-/// Every revocation with its certificate's DER.
+/// Every revocation with its certificate's DER, oldest first, in the order of the index on
+/// (revoked_at, request_id).
 const REVOKED: &str = "SELECT v.request_id, c.der, v.revoked_at, v.reason FROM revocations v
-     JOIN certificates c ON c.request_id = v.request_id";
+     JOIN certificates c ON c.request_id = v.request_id
+     ORDER BY v.revoked_at, v.request_id";
 
 fn corrupt(what: String) -> Error {
     StoreError::Corrupt(what).into()
@@ -226,14 +367,6 @@ fn listed(
         reason: RevocationReason::from_name(reason)
             .map_err(|_| corrupt(format!("reason {reason}")))?,
     }))
-}
-
-/// The entries oldest first (then by serial), as every CRL lists them.
-fn in_order(mut revoked: Vec<Revocation>) -> Vec<Revocation> {
-    revoked.sort_by(|a, b| {
-        (a.revoked_at, a.serial.as_bytes()).cmp(&(b.revoked_at, b.serial.as_bytes()))
-    });
-    revoked
 }
 
 /// A certificate's serial (the content octets of its INTEGER) and notAfter (Unix time), read

@@ -25,6 +25,8 @@ mod audit;
 mod changes;
 mod copy;
 mod crl;
+#[cfg(test)]
+pub(crate) use crl::PART as CRL_PART;
 mod holders;
 mod memo;
 mod notices;

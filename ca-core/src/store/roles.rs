@@ -66,9 +66,11 @@ const UPDATED: &[&str] = &[
 ];
 
 /// The tables whose rows the program removes: none of what the log records about requests,
-/// certificates, revocations, the CRL or the audit trail.
+/// certificates, revocations, the CRL or the audit trail (the parts of a long CRL after its
+/// first are replaced with every new CRL, whose row keeps the number).
 const DELETED: &[&str] = &[
     "settings",
+    "crl_parts",
     "users",
     "acme_orders",
     "acme_authzs",
