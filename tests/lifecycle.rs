@@ -333,3 +333,84 @@ fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
     assert_eq!(sb.row_count(), 2);
     sb.refused(&["renew", "42"]);
 }
+
+/// A CRL many times longer than one part of the log (64 KiB, ~1,600 entries) is stored in
+/// parts and written out whole by the command line: openssl reads every entry and verifies the
+/// signature, and DER, PEM and standard output carry the same CRL.
+#[test]
+fn a_crl_of_thousands_of_entries_is_written_out_whole_and_verifies() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "fill.example.com"]);
+    // Thousands of revoked copies of that certificate, added by hand as the log would hold them.
+    let last: i64 = sb
+        .alter_log("SELECT MAX(request_id) FROM certificates")
+        .parse()
+        .unwrap();
+    let copies = 6000;
+    let numbers = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {copies})"
+    );
+    sb.alter_log(&format!(
+        "{numbers} INSERT INTO requests (id, created_at, requester, source, names, status, disposition)
+         SELECT {last} + n.i, r.created_at, r.requester, r.source, r.names, r.status, r.disposition
+         FROM n, requests r WHERE r.id = {last}"
+    ));
+    sb.alter_log(&format!(
+        "{numbers} INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der)
+         SELECT {last} + n.i, 'ff' || n.i, c.names, c.not_before, c.not_after, c.key_algorithm, 'ee' || n.i, c.der
+         FROM n, certificates c WHERE c.request_id = {last}"
+    ));
+    sb.alter_log(&format!(
+        "{numbers} INSERT INTO revocations (request_id, revoked_at, reason)
+         SELECT {last} + n.i, c.not_before, 'keyCompromise' FROM n, certificates c WHERE c.request_id = {last}"
+    ));
+
+    sb.ok(&["crl", "--new", "--out", "big.crl"]);
+    let der = std::fs::read(sb.file("big.crl")).unwrap();
+    assert!(der.len() > 3 * 64 * 1024, "{} octets", der.len());
+    let root = sb.data().join("root.crt");
+    let verified = openssl(
+        sb.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "big.crl",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&verified.stderr).contains("verify OK"),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let text = openssl_ok(
+        sb.path(),
+        &["crl", "-inform", "DER", "-in", "big.crl", "-noout", "-text"],
+    );
+    assert_eq!(text.matches("Serial Number:").count(), copies);
+
+    sb.ok(&["crl", "--format", "pem", "--out", "big.pem"]);
+    openssl_ok(
+        sb.path(),
+        &[
+            "crl", "-in", "big.pem", "-outform", "DER", "-out", "back.der",
+        ],
+    );
+    assert_eq!(std::fs::read(sb.file("back.der")).unwrap(), der);
+    let printed = sb.ok(&["crl", "--format", "pem"]);
+    assert_eq!(
+        printed,
+        std::fs::read_to_string(sb.file("big.pem")).unwrap()
+    );
+
+    // A folder is refused before anything is written, and nothing is left behind.
+    let before = sb.files();
+    let refused = sb.refused(&["crl", "--out", "."]);
+    assert!(refused.contains("is a folder"), "{refused}");
+    assert_eq!(sb.files(), before);
+}

@@ -200,6 +200,12 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path, mode: u32) -> Result<Self> {
+        if path.is_dir() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a folder: give the name of a file to write",
+                path.display()
+            )));
+        }
         if is_special(path) {
             let file = OpenOptions::new()
                 .write(true)
@@ -341,6 +347,8 @@ mod tests {
         file.write_all(b"new, ").unwrap();
         file.write_all(b"in pieces").unwrap();
         file.commit().unwrap();
+        let refused = AtomicFile::create(dir.path(), PUBLIC_MODE).unwrap_err();
+        assert!(refused.to_string().contains("is a folder"), "{refused}");
         assert_eq!(fs::read(&path).unwrap(), b"new, in pieces");
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
