@@ -819,6 +819,16 @@ fn refusals_that_come_before_anything_is_made_leave_nothing_behind() {
     let stderr = sb.refused(&["sign", "r.csr", "--out", "missing/mail.crt"]);
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert_eq!(sb.row_count(), 0);
+    // Nor does any other output into a missing folder: a bad argument, not a damaged data
+    // folder to restore from a backup.
+    for args in [
+        &["root", "--out", "missing/root.crt"][..],
+        &["crl", "--out", "missing/ca.crl"],
+    ] {
+        let stderr = sb.refused(args);
+        assert!(stderr.contains("missing does not exist"), "{stderr}");
+        assert!(!stderr.contains("restore"), "{stderr}");
+    }
     // A restore from a folder that holds no backup says so.
     std::fs::create_dir(sb.file("empty")).unwrap();
     let other = Sandbox::new();

@@ -42,6 +42,7 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
     let mut staged = Vec::with_capacity(files.len());
     let written = (|| {
         for &(path, bytes, mode) in files {
+            existing_folder_of(path)?;
             let name = path.file_name().ok_or_else(|| {
                 Error::InvalidInput(format!("{} is not a file name", path.display()))
             })?;
@@ -104,6 +105,20 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
+/// The folder `path` is in, refused (bad input, not a missing part of the data folder) when
+/// it does not exist.
+fn existing_folder_of(path: &Path) -> Result<&Path> {
+    let folder = folder_of(path);
+    if folder.is_dir() {
+        Ok(folder)
+    } else {
+        Err(Error::InvalidInput(format!(
+            "the folder {} does not exist: create it, or write somewhere else",
+            folder.display()
+        )))
+    }
+}
+
 /// The error of a flush whose thread ended without an answer.
 fn io_gone() -> std::io::Error {
     std::io::Error::other("the flush to disk did not finish")
@@ -133,7 +148,7 @@ impl Staged {
 
     /// A new, empty temporary file created with `mode` beside `path`, to be written.
     fn open(path: &Path, mode: u32) -> Result<(Staged, File)> {
-        let dir = folder_of(path);
+        let dir = existing_folder_of(path)?;
         let name = path
             .file_name()
             .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
@@ -349,6 +364,16 @@ mod tests {
         file.commit().unwrap();
         let refused = AtomicFile::create(dir.path(), PUBLIC_MODE).unwrap_err();
         assert!(refused.to_string().contains("is a folder"), "{refused}");
+        let nowhere = dir.path().join("missing").join("ca.crl");
+        for refused in [
+            AtomicFile::create(&nowhere, PUBLIC_MODE).unwrap_err(),
+            write_atomic(&nowhere, b"x", PUBLIC_MODE).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&refused, Error::InvalidInput(why) if why.contains("does not exist")),
+                "{refused}"
+            );
+        }
         assert_eq!(fs::read(&path).unwrap(), b"new, in pieces");
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -433,7 +458,12 @@ mod tests {
             (&crt, b"newer", PUBLIC_MODE),
             (&missing, b"x", PUBLIC_MODE),
         ]);
-        assert!(refused.unwrap_err().to_string().contains("a.pem"));
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("no-such-folder does not exist")
+        );
         assert!(!key.exists());
         assert_eq!(fs::read(&crt).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
