@@ -919,6 +919,20 @@ impl Authority {
                 }
             }
         }
+        // The CRL the log hands out, reassembled from its parts: still this root's signature
+        // over what it lists.
+        if let Some(crl) = self.store.crl().await? {
+            let signed = x509_parser::parse_x509_crl(&crl.der)
+                .ok()
+                .filter(|(rest, _)| rest.is_empty())
+                .is_some_and(|(_, parsed)| parsed.verify_signature(root.public_key()).is_ok());
+            if !signed {
+                problems.push(format!(
+                    "the CRL kept in the log (number {}) is not one this root signed (the log was altered): `ca crl --new` signs a new one",
+                    crl.number
+                ));
+            }
+        }
         match self.issuer() {
             Ok(issuer) => {
                 use rcgen::PublicKeyData;
