@@ -928,7 +928,7 @@ impl Authority {
                 .is_some_and(|(_, parsed)| parsed.verify_signature(root.public_key()).is_ok());
             if !signed {
                 problems.push(format!(
-                    "the CRL kept in the log (number {}) is not one this root signed (the log was altered): `ca crl --new` signs a new one",
+                    "the CRL kept in the log (number {}) is not one this root signed (the log was altered): a new CRL, signed now, replaces it",
                     crl.number
                 ));
             }
