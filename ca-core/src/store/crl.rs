@@ -88,20 +88,7 @@ impl Store {
     #[instrument(skip_all)]
     pub(crate) async fn write_crl(&self, out: &mut (dyn Write + Send)) -> Result<Option<CrlDates>> {
         let mut conn = self.pool.acquire().await?;
-        let mut rows = sqlx::query(WHOLE).fetch(&mut *conn);
-        let mut dates = None;
-        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-            let part: i64 = row.try_get(0).map_err(StoreError::from)?;
-            if part == 0 {
-                dates = Some(dates_of(&row)?);
-            } else if dates.is_none() {
-                return Err(corrupt("parts of a CRL without its first".into()));
-            }
-            let bytes: Vec<u8> = row.try_get(1).map_err(StoreError::from)?;
-            out.write_all(&bytes)
-                .map_err(|err| Error::io("the CRL's output", err))?;
-        }
-        Ok(dates)
+        Ok(read_whole(&mut conn, out).await?.map(|(dates, _)| dates))
     }
 
     /// Makes sure the log holds a current CRL: signed anew by `sign` (given the entries to
@@ -223,6 +210,29 @@ const WHOLE: &str = "SELECT 0 AS part, der AS bytes, number, this_update, next_u
      SELECT part, bytes, NULL, NULL, NULL, NULL FROM crl_parts
      ORDER BY part";
 
+/// The CRL the log holds written to `out` part by part, in one statement (one snapshot); its
+/// number and dates and the count of revocations it was signed over, or `None` (nothing
+/// written) before the first is signed.
+async fn read_whole(
+    conn: &mut AnyConnection,
+    out: &mut (dyn Write + Send),
+) -> Result<Option<(CrlDates, i64)>> {
+    let mut rows = sqlx::query(WHOLE).fetch(conn);
+    let mut first = None;
+    while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
+        let part: i64 = row.try_get(0).map_err(StoreError::from)?;
+        if part == 0 {
+            first = Some((dates_of(&row)?, row.try_get(5).map_err(StoreError::from)?));
+        } else if first.is_none() {
+            return Err(corrupt("parts of a CRL without its first".into()));
+        }
+        let bytes: Vec<u8> = row.try_get(1).map_err(StoreError::from)?;
+        out.write_all(&bytes)
+            .map_err(|err| Error::io("the CRL's output", err))?;
+    }
+    Ok(first)
+}
+
 /// The number and dates in a row of [`WHOLE`].
 fn dates_of(row: &sqlx::any::AnyRow) -> Result<CrlDates> {
     let time = |column: usize| -> Result<OffsetDateTime> {
@@ -240,29 +250,18 @@ fn dates_of(row: &sqlx::any::AnyRow) -> Result<CrlDates> {
 /// 4 MB, and signing a new one needs only the old one's number and dates).
 async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<StoredCrl>> {
     if with_der {
-        let mut rows = sqlx::query(WHOLE).fetch(conn);
-        let mut found: Option<StoredCrl> = None;
-        while let Some(row) = rows.try_next().await.map_err(StoreError::from)? {
-            let part: i64 = row.try_get(0).map_err(StoreError::from)?;
-            let bytes: Vec<u8> = row.try_get(1).map_err(StoreError::from)?;
-            match &mut found {
-                Some(stored) => stored.crl.der.extend_from_slice(&bytes),
-                None if part == 0 => {
-                    let dates = dates_of(&row)?;
-                    found = Some(StoredCrl {
-                        crl: Crl {
-                            der: bytes,
-                            number: dates.number,
-                            this_update: dates.this_update,
-                            next_update: dates.next_update,
-                        },
-                        revocations: row.try_get(5).map_err(StoreError::from)?,
-                    });
-                }
-                None => return Err(corrupt("parts of a CRL without its first".into())),
-            }
-        }
-        return Ok(found);
+        let mut der = Vec::new();
+        return Ok(read_whole(conn, &mut der)
+            .await?
+            .map(|(dates, revocations)| StoredCrl {
+                crl: Crl {
+                    der,
+                    number: dates.number,
+                    this_update: dates.this_update,
+                    next_update: dates.next_update,
+                },
+                revocations,
+            }));
     }
     let row =
         sqlx::query("SELECT number, this_update, next_update, revocations FROM crl WHERE id = 1")
