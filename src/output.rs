@@ -140,13 +140,15 @@ pub(crate) fn print_json_rows(rows: &[Issuance]) -> anyhow::Result<()> {
 
 fn write_json_rows(out: &mut impl Write, rows: &[Issuance]) -> std::io::Result<()> {
     let mut out = out;
+    // One reading of the clock for the whole list, as `IssuanceJson::new` reads it per row.
+    let now = time::OffsetDateTime::now_utc();
     if rows.is_empty() {
         out.write_all(b"[]\n")?;
     } else {
         out.write_all(b"[")?;
         for (i, row) in rows.iter().enumerate() {
             out.write_all(if i == 0 { b"\n  {" } else { b",\n  {" })?;
-            write_json_row(&mut out, &IssuanceJson::new(row))?;
+            write_json_row(&mut out, row, now)?;
             out.write_all(b"\n  }")?;
         }
         out.write_all(b"\n]\n")?;
@@ -154,22 +156,53 @@ fn write_json_rows(out: &mut impl Write, rows: &[Issuance]) -> std::io::Result<(
     Ok(())
 }
 
-/// The fields of one row of [`print_json_rows`], as serde_json's pretty printer lays out an
-/// object two levels deep.
-fn write_json_row(out: &mut impl Write, row: &IssuanceJson<'_>) -> std::io::Result<()> {
+/// The fields of one row of [`print_json_rows`], as serde_json's pretty printer lays out
+/// [`IssuanceJson`] two levels deep; the values written straight from the row, without a
+/// string made for each.
+fn write_json_row(
+    out: &mut impl Write,
+    row: &Issuance,
+    now: time::OffsetDateTime,
+) -> std::io::Result<()> {
     fn key(out: &mut impl Write, name: &str, first: bool) -> std::io::Result<()> {
         out.write_all(if first { b"\n    \"" } else { b",\n    \"" })?;
         out.write_all(name.as_bytes())?;
         out.write_all(b"\": ")
     }
     fn text(out: &mut impl Write, value: &str) -> std::io::Result<()> {
+        // Most text of the log (names, requesters) needs no escape: written as it is.
+        if value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            out.write_all(b"\"")?;
+            out.write_all(value.as_bytes())?;
+            return out.write_all(b"\"");
+        }
         serde_json::to_writer(out, value).map_err(std::io::Error::other)
     }
     fn number(out: &mut impl Write, value: Option<i64>) -> std::io::Result<()> {
-        match value {
-            Some(n) => write!(out, "{n}"),
-            None => out.write_all(b"null"),
+        let Some(n) = value else {
+            return out.write_all(b"null");
+        };
+        // Digits from the last, into a buffer as long as the longest i64.
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            at -= 1;
+            if let Some(place) = digits.get_mut(at) {
+                *place = b'0' + (rest % 10) as u8;
+            }
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
+        if n < 0 {
+            out.write_all(b"-")?;
+        }
+        out.write_all(digits.get(at..).unwrap_or_default())
     }
     fn maybe(out: &mut impl Write, value: Option<&str>) -> std::io::Result<()> {
         match value {
@@ -177,50 +210,123 @@ fn write_json_row(out: &mut impl Write, row: &IssuanceJson<'_>) -> std::io::Resu
             None => out.write_all(b"null"),
         }
     }
+    fn hex(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.write_all(b"\"")?;
+        for chunk in bytes.chunks(32) {
+            let mut digits = [0u8; 64];
+            for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
+                pair.copy_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]);
+            }
+            out.write_all(digits.get(..chunk.len() * 2).unwrap_or_default())?;
+        }
+        out.write_all(b"\"")
+    }
+    fn date(out: &mut impl Write, at: Option<time::OffsetDateTime>) -> std::io::Result<()> {
+        let Some(at) = at else {
+            return out.write_all(b"null");
+        };
+        let at = at.to_offset(time::UtcOffset::UTC);
+        if at.nanosecond() != 0 || !(0..=9999).contains(&at.year()) {
+            return text(out, &rfc3339(at));
+        }
+        // What the `time` crate's RFC 3339 writes for a whole second in UTC, digit by digit
+        // (formatting machinery per field cost a list more than its rows' text).
+        let (hour, minute, second) = at.to_hms();
+        let year = at.year().unsigned_abs();
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let two = |n: u8| [b'0' + n / 10, b'0' + n % 10];
+        let [m1, m2] = two(u8::from(at.month()));
+        let [d1, d2] = two(at.day());
+        let [h1, h2] = two(hour);
+        let [i1, i2] = two(minute);
+        let [s1, s2] = two(second);
+        out.write_all(&[
+            b'"',
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            m1,
+            m2,
+            b'-',
+            d1,
+            d2,
+            b'T',
+            h1,
+            h2,
+            b':',
+            i1,
+            i2,
+            b':',
+            s1,
+            s2,
+            b'Z',
+            b'"',
+        ])
+    }
+    let cert = row.certificate.as_ref();
+    let revocation = cert.and_then(|c| c.revocation.as_ref());
     key(out, "days_left", true)?;
-    number(out, row.days_left)?;
+    number(out, row.expires_within(u32::MAX, now))?;
     key(out, "disposition", false)?;
-    text(out, row.disposition)?;
+    text(out, &row.disposition)?;
     key(out, "id", false)?;
-    number(out, Some(row.id))?;
+    number(out, Some(row.id.get()))?;
     key(out, "key_algorithm", false)?;
-    maybe(out, row.key_algorithm)?;
+    maybe(out, cert.map(|c| c.key_algorithm.name()))?;
     key(out, "names", false)?;
-    if row.names.0.is_empty() {
+    if row.names.is_empty() {
         out.write_all(b"[]")?;
     } else {
-        for (i, name) in row.names.0.iter().enumerate() {
+        for (i, name) in row.names.iter().enumerate() {
             out.write_all(if i == 0 { b"[\n      " } else { b",\n      " })?;
-            text(out, &name.to_string())?;
+            match name.dns() {
+                Some(dns) => text(out, dns.as_str())?,
+                None => text(out, &name.to_string())?,
+            }
         }
         out.write_all(b"\n    ]")?;
     }
     key(out, "not_after", false)?;
-    maybe(out, row.not_after.as_deref())?;
+    date(out, cert.map(|c| c.not_after))?;
     key(out, "not_before", false)?;
-    maybe(out, row.not_before.as_deref())?;
+    date(out, cert.map(|c| c.not_before))?;
     key(out, "own", false)?;
-    maybe(out, row.own)?;
+    maybe(
+        out,
+        row.own().map(|own| match own {
+            OwnCertificate::Server => "https-server",
+            OwnCertificate::OcspResponder => "ocsp-responder",
+        }),
+    )?;
     key(out, "renewed_by", false)?;
-    number(out, row.renewed_by)?;
+    number(out, cert.and_then(|c| c.renewed_by).map(RequestId::get))?;
     key(out, "renewed_from", false)?;
-    number(out, row.renewed_from)?;
+    number(out, cert.and_then(|c| c.renewed_from).map(RequestId::get))?;
     key(out, "requested_at", false)?;
-    text(out, &row.requested_at)?;
+    date(out, Some(row.requested_at))?;
     key(out, "requester", false)?;
-    text(out, row.requester)?;
+    text(out, &row.requester)?;
     key(out, "revocation_reason", false)?;
-    maybe(out, row.revocation_reason)?;
+    maybe(out, revocation.map(|r| r.reason.name()))?;
     key(out, "revoked_at", false)?;
-    maybe(out, row.revoked_at.as_deref())?;
+    date(out, revocation.map(|r| r.revoked_at))?;
     key(out, "serial", false)?;
-    maybe(out, row.serial.as_deref())?;
+    match cert {
+        Some(c) => hex(out, c.serial.as_bytes())?,
+        None => out.write_all(b"null")?,
+    }
     key(out, "sha256", false)?;
-    maybe(out, row.sha256.as_deref())?;
+    match cert {
+        Some(c) => hex(out, c.sha256.as_bytes())?,
+        None => out.write_all(b"null")?,
+    }
     key(out, "source", false)?;
-    text(out, row.source)?;
+    text(out, row.source.name())?;
     key(out, "status", false)?;
-    text(out, row.status)
+    text(out, row.status.name())
 }
 
 #[cfg(test)]
@@ -281,7 +387,37 @@ mod tests {
             disposition: "Taken Under Submission".into(),
             ..issued.clone()
         };
-        for rows in [vec![], vec![pending.clone()], vec![issued, pending]] {
+        // A valid certificate (days left), a long serial, and times the log never holds
+        // (a fraction of a second, another offset) written as serde writes them too.
+        let mut valid = issued.clone();
+        valid.status = Status::Valid;
+        valid.requester = "admin".into();
+        valid.requested_at = at + time::Duration::milliseconds(250);
+        if let Some(cert) = valid.certificate.as_mut() {
+            cert.revocation = None;
+            cert.serial = "7f:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13"
+                .parse()
+                .unwrap();
+            cert.not_before = at.to_offset(time::macros::offset!(+2));
+            cert.not_after = time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap()
+                + time::Duration::days(20);
+        }
+        // Its last day: 0 days left; and an id of many digits.
+        let mut last_day = valid.clone();
+        last_day.id = id(4_294_967_295);
+        if let Some(cert) = last_day.certificate.as_mut() {
+            cert.not_after = time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap()
+                + time::Duration::hours(2);
+        }
+        for rows in [
+            vec![],
+            vec![pending.clone()],
+            vec![issued, pending, valid, last_day],
+        ] {
             let mut ours = Vec::new();
             write_json_rows(&mut ours, &rows).unwrap();
             let json: Vec<IssuanceJson<'_>> = rows.iter().map(IssuanceJson::new).collect();

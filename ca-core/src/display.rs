@@ -47,12 +47,12 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
 pub fn hex(bytes: &[u8]) -> String {
     // A digit table, not `write!` per byte: lists write two of these a row.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]);
     }
-    out
+    // Only ASCII digits were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Uppercase hex pairs joined by colons, as Windows and OpenSSL show fingerprints.

@@ -34,6 +34,11 @@ impl Reader {
 
     /// Runs `read` on the connection, on a blocking thread; `None` when the log cannot be
     /// read this way (the caller reads it through the pool).
+    ///
+    /// On a current-thread runtime (a command's, not the server's) the read runs on the
+    /// caller's thread: that thread has nothing else to do meanwhile, and a thread of its own
+    /// would build the rows in a heap of its own, which glibc grows a page at a time (a
+    /// thousand `mprotect` calls for a list of thousands of rows).
     pub(super) async fn read<T, F>(&self, read: F) -> Result<Option<T>>
     where
         T: Send + 'static,
@@ -41,7 +46,7 @@ impl Reader {
     {
         let path = self.path.clone();
         let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let mut slot = connection
                 .lock()
                 .map_err(|_| StoreError::Read("the reader failed before".into()))?;
@@ -50,9 +55,16 @@ impl Reader {
                 Some(connection) => read(connection).map(Some),
                 None => Ok(None),
             }
-        })
-        .await
-        .map_err(|err| Error::from(StoreError::Read(err.to_string())))?
+        };
+        let current_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+        });
+        if current_thread {
+            return run();
+        }
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|err| Error::from(StoreError::Read(err.to_string())))?
     }
 
     /// Closes the connection (see [`super::changes::Changes::close`]); reads after it go

@@ -247,7 +247,13 @@ impl Store {
                 break;
             }
             let sql = select(filter, *phase, after, remaining, now)?;
-            rows.extend(self.read_rows(sql).await?);
+            let read = self.read_rows(sql).await?;
+            if rows.is_empty() {
+                // Taken as read: a list of thousands of rows is not copied into another.
+                rows = read;
+            } else {
+                rows.extend(read);
+            }
         }
         if expiring_whole_list(filter) && !filter.order.by_expiry() {
             // Read by expiry along its index (see `select`); the list's order is the id's.
@@ -261,11 +267,8 @@ impl Store {
             if filter.order == ListOrder::IdDesc {
                 order.reverse();
             }
-            let mut read: Vec<Option<Issuance>> = rows.into_iter().map(Some).collect();
-            rows = order
-                .iter()
-                .filter_map(|(_, at)| read.get_mut(*at).and_then(Option::take))
-                .collect();
+            let sources: Vec<usize> = order.into_iter().map(|(_, at)| at).collect();
+            permute(&mut rows, sources);
         }
         let next = match filter.limit {
             Some(limit) if rows.len() > limit as usize => {
@@ -275,6 +278,28 @@ impl Store {
             _ => None,
         };
         Ok(ListPage { rows, next })
+    }
+}
+
+/// Puts `rows[sources[k]]` at `k` for every `k`, in place: each row is moved along its cycle
+/// of the permutation, never copied into a second list of rows (a list of thousands of rows
+/// would otherwise be built twice). `sources` must be a permutation of `0..rows.len()`.
+fn permute<T>(rows: &mut [T], mut sources: Vec<usize>) {
+    for start in 0..rows.len() {
+        // Follow the cycle through `start`: each swap puts one row in its place, and the
+        // places done point at themselves.
+        let mut at = start;
+        loop {
+            let from = sources.get(at).copied().unwrap_or(at);
+            if let Some(place) = sources.get_mut(at) {
+                *place = at;
+            }
+            if from == start || from == at {
+                break;
+            }
+            rows.swap(at, from);
+            at = from;
+        }
     }
 }
 
@@ -311,8 +336,9 @@ impl Store {
                     }
                     let mut found = statement.raw_query();
                     let mut rows = Vec::new();
+                    let now = OffsetDateTime::now_utc();
                     while let Some(row) = found.next().map_err(|err| reader::failed(&err))? {
-                        rows.push(issuance_from_row(row, false)?);
+                        rows.push(issuance_from_row_at(row, false, now)?);
                     }
                     Ok(rows)
                 })
@@ -668,6 +694,15 @@ impl Columns for rusqlite::Row<'_> {
 
 /// Reads a row of [`COLUMNS`] (and `der` when `with_der`).
 fn issuance_from_row(row: &impl Columns, with_der: bool) -> Result<Issuance> {
+    issuance_from_row_at(row, with_der, OffsetDateTime::now_utc())
+}
+
+/// [`issuance_from_row`] with its status as of `now` (one reading of the clock for a list).
+fn issuance_from_row_at(
+    row: &impl Columns,
+    with_der: bool,
+    now: OffsetDateTime,
+) -> Result<Issuance> {
     let int = |at: usize| -> Result<i64> {
         row.int(at)?
             .ok_or_else(|| corrupt(format!("column {at} is empty")))
@@ -696,7 +731,6 @@ fn issuance_from_row(row: &impl Columns, with_der: bool) -> Result<Issuance> {
             })
             .collect()
     };
-    let now = OffsetDateTime::now_utc();
     let id = RequestId::from_log(int(col::ID)?)?;
     let certificate = match row.text(col::SERIAL)? {
         None => None,
@@ -762,4 +796,50 @@ fn issuance_from_row(row: &impl Columns, with_der: bool) -> Result<Issuance> {
         status,
         certificate,
     })
+}
+
+#[cfg(test)]
+mod permute_tests {
+    use super::permute;
+
+    /// Every arrangement of a few rows, and a large shuffled one, ends with each row where its
+    /// source said: cycles of every length, fixed points, and the reversal.
+    #[test]
+    fn rows_land_where_their_sources_say() {
+        fn check(sources: Vec<usize>) {
+            let mut rows: Vec<String> = (0..sources.len()).map(|n| format!("row {n}")).collect();
+            let expected: Vec<String> = sources.iter().map(|at| format!("row {at}")).collect();
+            permute(&mut rows, sources);
+            assert_eq!(rows, expected);
+        }
+        fn arrangements(n: usize) -> Vec<Vec<usize>> {
+            if n == 0 {
+                return vec![Vec::new()];
+            }
+            let mut all = Vec::new();
+            for shorter in arrangements(n - 1) {
+                for at in 0..=shorter.len() {
+                    let mut longer = shorter.clone();
+                    longer.insert(at, n - 1);
+                    all.push(longer);
+                }
+            }
+            all
+        }
+        for n in 0..=6 {
+            for sources in arrangements(n) {
+                check(sources);
+            }
+        }
+        let mut shuffled: Vec<usize> = (0..10_000).collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        check(shuffled);
+        check((0..1000).rev().collect());
+    }
 }
