@@ -672,7 +672,9 @@ fn every_page_says_who_is_signed_in_and_a_refused_form_keeps_what_was_typed() {
 fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     let sb = Sandbox::new();
     sb.init(&["--policy", "auto"]);
-    for dir in ["first", "second", "third", "fourth"] {
+    for dir in [
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+    ] {
         std::fs::create_dir(sb.file(dir)).unwrap();
     }
     let first = sb.ok(&[
@@ -731,6 +733,52 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
         third.contains("ca renew"),
         "the second still holds it: {third}"
     );
+
+    // Past three holders, one note counts them and says how to list them, the newest named.
+    let mut newest = Vec::new();
+    for out in ["fifth", "sixth"] {
+        let issued = sb.ok(&[
+            "issue",
+            "mail.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            out,
+        ]);
+        newest.push(
+            issued
+                .trim_start_matches("Issued certificate ")
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>(),
+        );
+    }
+    let seventh = sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "seventh",
+    ]);
+    assert!(!seventh.contains("Note: certificate"), "{seventh}");
+    assert_eq!(seventh.matches("Note: ").count(), 1, "{seventh}");
+    assert!(
+        seventh.contains("Note: 4 certificates for mail.example.com are still valid (the newest: ")
+            && newest.iter().all(|id| seventh.contains(&format!(", {id}")))
+            && seventh.contains("`ca list --status valid --name mail.example.com`")
+            && seventh.contains("`ca renew ID`"),
+        "{seventh}"
+    );
+    let listed = sb.ok(&["list", "--status", "valid", "--name", "mail.example.com"]);
+    for id in &newest {
+        assert!(
+            listed
+                .lines()
+                .any(|line| line.trim_start().starts_with(id.as_str())),
+            "{listed}"
+        );
+    }
 
     // The CA's own web server's certificate (for localhost here) is no holder to renew.
     let ca = Server::start(&sb);

@@ -135,21 +135,67 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The most holders named one by one; more are summed up in one note.
+const HOLDERS_NAMED: usize = 3;
+
 /// Says which valid certificates already held these names, and how to renew one instead of
-/// keeping two (the new one is issued all the same: some want two, on two servers).
+/// keeping two (the new one is issued all the same: some want two, on two servers). Past a
+/// few, one note counts them and says how to list them, rather than a screenful of notes.
 fn point_to_renewal(holders: &[ca_core::store::Holder]) -> anyhow::Result<()> {
-    for holder in holders {
-        say!(
-            "Note: certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
-             the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
-            holder.id,
-            holder.names.join(", "),
-            when(holder.not_after),
-            holder.id,
-            holder.id
-        );
+    if holders.len() <= HOLDERS_NAMED {
+        for holder in holders {
+            say!(
+                "Note: certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
+                 the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
+                holder.id,
+                holder.names.join(", "),
+                when(holder.not_after),
+                holder.id,
+                holder.id
+            );
+        }
+        return Ok(());
     }
+    let mut names: Vec<&str> = Vec::new();
+    for name in holders.iter().flat_map(|holder| &holder.names) {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    // Oldest first: the newest are the last.
+    let newest: Vec<String> = holders
+        .iter()
+        .rev()
+        .take(HOLDERS_NAMED)
+        .rev()
+        .map(|holder| holder.id.to_string())
+        .collect();
+    let latest = holders
+        .iter()
+        .map(|holder| holder.not_after)
+        .max()
+        .map(when)
+        .unwrap_or_default();
+    say!(
+        "Note: {} certificates for {} are still valid (the newest: {}; the last until {}). \
+         `ca list --status valid --name {}` lists them. To replace one, `ca renew ID` gives the same \
+         names a new key; then `ca revoke ID --reason superseded` withdraws the old one.",
+        holders.len(),
+        names.join(", "),
+        newest.join(", "),
+        latest,
+        shell_word(names.first().copied().unwrap_or_default())
+    );
     Ok(())
+}
+
+/// `name` as a shell reads it back: a wildcard quoted, so that no file name replaces it.
+fn shell_word(name: &str) -> String {
+    if name.contains('*') {
+        format!("'{name}'")
+    } else {
+        name.to_owned()
+    }
 }
 
 pub(crate) struct OutputFiles {
