@@ -28,10 +28,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     write_all_atomic(&[(path, bytes, mode)])
 }
 
-/// True when `path` names something that is neither a file nor a folder: a device, a pipe, a
-/// socket.
+/// True when `path` names something that is neither a file nor a folder (a device, a pipe, a
+/// socket), or one of this process's open files by its descriptor (`/dev/stdout`,
+/// `/dev/fd/N`, `/proc/self/fd/N`, or a link to one): standard output redirected to a file
+/// is written where the shell opened it, not replaced by a new file renamed over the link.
+///
+/// Other symbolic links are not followed: the new file replaces the link, so that a link
+/// planted where the output goes cannot send a key or a certificate anywhere else.
 fn is_special(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
+    let descriptor = |path: &Path| {
+        [Path::new("/dev/stdout"), Path::new("/dev/stderr")].contains(&path)
+            || path.starts_with("/dev/fd")
+            || path.starts_with("/proc/self/fd")
+    };
+    descriptor(path)
+        || fs::read_link(path).is_ok_and(|target| descriptor(&target))
+        || fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
 /// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
@@ -380,6 +392,47 @@ mod tests {
             0o644
         );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Standard output redirected to a file, named by its descriptor (as `--out /dev/stdout`
+    /// reaches it): written where the shell opened it, and the link left as it was. Any other
+    /// link is replaced by the new file, its target untouched.
+    #[test]
+    fn a_descriptor_is_written_in_place_and_other_links_are_replaced() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let redirected = dir.path().join("redirected.crl");
+        let shell = File::create(&redirected).unwrap();
+        let link = dir.path().join("stdout");
+        let by_descriptor = format!("/proc/self/fd/{}", shell.as_raw_fd());
+        std::os::unix::fs::symlink(&by_descriptor, &link).unwrap();
+        write_atomic(&link, b"whole", PUBLIC_MODE).unwrap();
+        assert_eq!(fs::read(&redirected).unwrap(), b"whole");
+        let mut file = AtomicFile::create(Path::new(&by_descriptor), PUBLIC_MODE).unwrap();
+        file.write_all(b"in pieces").unwrap();
+        file.commit().unwrap();
+        assert_eq!(fs::read(&redirected).unwrap(), b"in pieces");
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, b"kept").unwrap();
+        let planted = dir.path().join("planted.key");
+        std::os::unix::fs::symlink(&target, &planted).unwrap();
+        write_atomic(&planted, b"secret", SECRET_MODE).unwrap();
+        assert!(
+            !fs::symlink_metadata(&planted)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&planted).unwrap(), b"secret");
+        assert_eq!(fs::read(&target).unwrap(), b"kept");
     }
 
     #[test]
