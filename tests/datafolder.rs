@@ -847,6 +847,49 @@ fn refusals_that_come_before_anything_is_made_leave_nothing_behind() {
     assert!(stderr.contains("inside the data folder"), "{stderr}");
 }
 
+/// `--out /dev/stdout` with standard output redirected to a file, as a shell's `>` leaves it:
+/// the output lands where the shell's own writes stand (after what was written before it,
+/// before what is written after), and neither /dev/stdout nor the file is replaced.
+#[test]
+fn out_dev_stdout_redirected_to_a_file_lands_between_the_shells_writes() {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["root", "--out", "root.pem"]);
+    let root = std::fs::read(sb.file("root.pem")).unwrap();
+    let path = sb.file("redirected.txt");
+    let mut shell = std::fs::File::create(&path).unwrap();
+    shell.write_all(b"before\n").unwrap();
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    for out in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+        let status = sb
+            .ca()
+            .args(["root", "--out", out])
+            .stdout(shell.try_clone().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{out}");
+        shell.write_all(b"after\n").unwrap();
+    }
+    let mut expected = b"before\n".to_vec();
+    for _ in 0..3 {
+        expected.extend_from_slice(&root);
+        expected.extend_from_slice(b"after\n");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&path).unwrap()),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    assert!(
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
 #[test]
 fn serve_on_an_address_in_use_fails_and_creates_nothing() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -19,13 +19,43 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// named pipe) is written to in place: renaming a file over it would replace a device node.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     if is_special(path) {
-        return OpenOptions::new()
-            .write(true)
-            .open(path)
+        return open_in_place(path)
             .and_then(|mut file| file.write_all(bytes))
             .map_err(|err| Error::io(path, err));
     }
     write_all_atomic(&[(path, bytes, mode)])
+}
+
+/// Opens a path [`is_special`] names, to write in place. Standard output and standard error
+/// named by their descriptors are written through the descriptors themselves, so that what
+/// is written lands where the shell's own writes stand (after a header echoed before, before
+/// a line echoed after), not at the start of the file a second opening would give.
+fn open_in_place(path: &Path) -> std::io::Result<File> {
+    use std::os::fd::AsFd;
+    match own_descriptor(path) {
+        Some(1) => Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?)),
+        Some(2) => Ok(File::from(std::io::stderr().as_fd().try_clone_to_owned()?)),
+        _ => OpenOptions::new().write(true).open(path),
+    }
+}
+
+/// The number of the process's own descriptor that `path` names (`/dev/stdout`,
+/// `/dev/fd/N`, `/proc/self/fd/N`, or a link to one), if it names one.
+fn own_descriptor(path: &Path) -> Option<u32> {
+    let number = |path: &Path| -> Option<u32> {
+        if path == Path::new("/dev/stdout") {
+            return Some(1);
+        }
+        if path == Path::new("/dev/stderr") {
+            return Some(2);
+        }
+        let rest = path
+            .strip_prefix("/dev/fd")
+            .or_else(|_| path.strip_prefix("/proc/self/fd"))
+            .ok()?;
+        rest.to_str()?.parse().ok()
+    };
+    number(path).or_else(|| number(&fs::read_link(path).ok()?))
 }
 
 /// True when `path` names something that is neither a file nor a folder (a device, a pipe, a
@@ -36,13 +66,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// Other symbolic links are not followed: the new file replaces the link, so that a link
 /// planted where the output goes cannot send a key or a certificate anywhere else.
 fn is_special(path: &Path) -> bool {
-    let descriptor = |path: &Path| {
-        [Path::new("/dev/stdout"), Path::new("/dev/stderr")].contains(&path)
-            || path.starts_with("/dev/fd")
-            || path.starts_with("/proc/self/fd")
-    };
-    descriptor(path)
-        || fs::read_link(path).is_ok_and(|target| descriptor(&target))
+    own_descriptor(path).is_some()
         || fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
@@ -234,10 +258,7 @@ impl AtomicFile {
             )));
         }
         if is_special(path) {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|err| Error::io(path, err))?;
+            let file = open_in_place(path).map_err(|err| Error::io(path, err))?;
             return Ok(AtomicFile {
                 staged: None,
                 file,
