@@ -888,6 +888,25 @@ fn out_dev_stdout_redirected_to_a_file_lands_between_the_shells_writes() {
             .file_type()
             .is_symlink()
     );
+    // Any other descriptor of the command may be its own log or key: refused, and the log
+    // is as it was.
+    for n in 0..=12 {
+        if n == 1 || n == 2 {
+            continue;
+        }
+        for command in ["root", "crl"] {
+            let stderr = sb.refused(&[command, "--out", &format!("/dev/fd/{n}")]);
+            assert!(
+                stderr.contains("descriptor"),
+                "{command} /dev/fd/{n}: {stderr}"
+            );
+        }
+    }
+    assert!(sb.ok(&["check"]).contains("is sound"));
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&path).unwrap()),
+        String::from_utf8_lossy(&expected)
+    );
 }
 
 #[test]

@@ -16,27 +16,63 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// `mode` from the start, flushed to disk, and then renamed over `path`.
 ///
 /// A path that names something other than a file or a folder (`/dev/null`, `/dev/stdout`, a
-/// named pipe) is written to in place: renaming a file over it would replace a device node.
+/// named pipe) is written to in place: renaming a file over it would replace a device node
+/// (see [`open_in_place`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    if is_special(path) {
-        return open_in_place(path)
-            .and_then(|mut file| file.write_all(bytes))
-            .map_err(|err| Error::io(path, err));
+    if let Some(mut file) = open_in_place(path)? {
+        return file.write_all(bytes).map_err(|err| Error::io(path, err));
     }
     write_all_atomic(&[(path, bytes, mode)])
 }
 
-/// Opens a path [`is_special`] names, to write in place. Standard output and standard error
-/// named by their descriptors are written through the descriptors themselves, so that what
-/// is written lands where the shell's own writes stand (after a header echoed before, before
-/// a line echoed after), not at the start of the file a second opening would give.
-fn open_in_place(path: &Path) -> std::io::Result<File> {
+/// The open file to write `path` through in place, or `None` for a path written through a
+/// temporary file renamed over it.
+///
+/// - Standard output and standard error named by their descriptors (`/dev/stdout`,
+///   `/dev/fd/1`, `/proc/self/fd/2`, or a link to one) are written through the descriptors
+///   themselves, so that what is written lands where the shell's own writes stand (after a
+///   header echoed before, before a line echoed after), and no link is replaced.
+/// - Another descriptor of this process is written only when it is a pipe (a shell's
+///   `>(...)`), and refused otherwise: it may be the command's own log, key or socket.
+/// - Any other path that is neither a file nor a folder (a device, a named pipe, a socket) is
+///   opened and written in place.
+///
+/// Other symbolic links are not followed: the new file replaces the link, so that a link
+/// planted where the output goes cannot send a key or a certificate anywhere else.
+fn open_in_place(path: &Path) -> Result<Option<File>> {
     use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let failed = |err| Error::io(path, err);
     match own_descriptor(path) {
-        Some(1) => Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?)),
-        Some(2) => Ok(File::from(std::io::stderr().as_fd().try_clone_to_owned()?)),
-        _ => OpenOptions::new().write(true).open(path),
+        Some(1) => {
+            let fd = std::io::stdout().as_fd().try_clone_to_owned();
+            return fd.map(|fd| Some(File::from(fd))).map_err(failed);
+        }
+        Some(2) => {
+            let fd = std::io::stderr().as_fd().try_clone_to_owned();
+            return fd.map(|fd| Some(File::from(fd))).map_err(failed);
+        }
+        Some(number) => {
+            if !fs::metadata(path).is_ok_and(|meta| meta.file_type().is_fifo()) {
+                return Err(Error::InvalidInput(format!(
+                    "{} names descriptor {number} of this command itself, which may be its own \
+                     log, a key or a socket, not a place to write: give a file name, /dev/stdout \
+                     or /dev/stderr",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            if !fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+                return Ok(None);
+            }
+        }
     }
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map(Some)
+        .map_err(failed)
 }
 
 /// The number of the process's own descriptor that `path` names (`/dev/stdout`,
@@ -56,18 +92,6 @@ fn own_descriptor(path: &Path) -> Option<u32> {
         rest.to_str()?.parse().ok()
     };
     number(path).or_else(|| number(&fs::read_link(path).ok()?))
-}
-
-/// True when `path` names something that is neither a file nor a folder (a device, a pipe, a
-/// socket), or one of this process's open files by its descriptor (`/dev/stdout`,
-/// `/dev/fd/N`, `/proc/self/fd/N`, or a link to one): standard output redirected to a file
-/// is written where the shell opened it, not replaced by a new file renamed over the link.
-///
-/// Other symbolic links are not followed: the new file replaces the link, so that a link
-/// planted where the output goes cannot send a key or a certificate anywhere else.
-fn is_special(path: &Path) -> bool {
-    own_descriptor(path).is_some()
-        || fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
 
 /// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
@@ -257,8 +281,7 @@ impl AtomicFile {
                 path.display()
             )));
         }
-        if is_special(path) {
-            let file = open_in_place(path).map_err(|err| Error::io(path, err))?;
+        if let Some(file) = open_in_place(path)? {
             return Ok(AtomicFile {
                 staged: None,
                 file,
@@ -415,31 +438,52 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
-    /// Standard output redirected to a file, named by its descriptor (as `--out /dev/stdout`
-    /// reaches it): written where the shell opened it, and the link left as it was. Any other
+    /// A descriptor of the process other than standard output and error, by name or through
+    /// a link: refused when it is a file (it may be the command's own log or key), whose bytes
+    /// stay as they were; written in place when it is a pipe (a shell's `>(...)`). Any other
     /// link is replaced by the new file, its target untouched.
     #[test]
-    fn a_descriptor_is_written_in_place_and_other_links_are_replaced() {
+    fn own_descriptors_are_refused_pipes_written_and_other_links_replaced() {
+        use std::io::Read;
         use std::os::fd::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
-        let redirected = dir.path().join("redirected.crl");
-        let shell = File::create(&redirected).unwrap();
-        let link = dir.path().join("stdout");
-        let by_descriptor = format!("/proc/self/fd/{}", shell.as_raw_fd());
+        let own = dir.path().join("ca.db");
+        fs::write(&own, b"the log").unwrap();
+        let open = File::options().read(true).write(true).open(&own).unwrap();
+        let by_descriptor = format!("/proc/self/fd/{}", open.as_raw_fd());
+        let by_dev_fd = format!("/dev/fd/{}", open.as_raw_fd());
+        let link = dir.path().join("out");
         std::os::unix::fs::symlink(&by_descriptor, &link).unwrap();
-        write_atomic(&link, b"whole", PUBLIC_MODE).unwrap();
-        assert_eq!(fs::read(&redirected).unwrap(), b"whole");
-        let mut file = AtomicFile::create(Path::new(&by_descriptor), PUBLIC_MODE).unwrap();
-        file.write_all(b"in pieces").unwrap();
-        file.commit().unwrap();
-        assert_eq!(fs::read(&redirected).unwrap(), b"in pieces");
+        for path in [Path::new(&by_descriptor), Path::new(&by_dev_fd), &link] {
+            let refused = write_atomic(path, b"a certificate", PUBLIC_MODE).unwrap_err();
+            assert!(
+                matches!(&refused, Error::InvalidInput(why) if why.contains("descriptor")),
+                "{refused}"
+            );
+            let refused = AtomicFile::create(path, PUBLIC_MODE).unwrap_err();
+            assert!(matches!(refused, Error::InvalidInput(_)), "{refused}");
+        }
+        assert_eq!(fs::read(&own).unwrap(), b"the log");
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
                 .file_type()
                 .is_symlink()
         );
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+
+        // A pipe by its descriptor, opened both ways so that nothing blocks.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut pipe = File::options().read(true).write(true).open(&fifo).unwrap();
+        let by_descriptor = format!("/dev/fd/{}", pipe.as_raw_fd());
+        write_atomic(Path::new(&by_descriptor), b"through", PUBLIC_MODE).unwrap();
+        let mut read = [0u8; 7];
+        pipe.read_exact(&mut read).unwrap();
+        assert_eq!(&read, b"through");
 
         let target = dir.path().join("elsewhere");
         fs::write(&target, b"kept").unwrap();
