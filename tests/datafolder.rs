@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, crl_contents, openssl, openssl_ok};
+use crate::util::{Sandbox, Server, assert_crl_verifies, client, crl_contents, openssl_ok};
 
 /// Runs `ca ARGS`, insists it exits with status 1 (a failure of the folder, not of the input)
 /// in one `ca: error:` line, and returns standard error.
@@ -493,20 +493,7 @@ fn crl_numbers_grow_and_each_crl_lists_every_revocation_a_lower_one_listed() {
         );
     }
     // And it is signed by the root.
-    let verified = openssl(
-        sb.path(),
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "crl0.der",
-            "-CAfile",
-            sb.data().join("root.crt").to_str().unwrap(),
-            "-noout",
-        ],
-    );
-    assert!(String::from_utf8_lossy(&verified.stderr).contains("verify OK"));
+    assert_crl_verifies(sb.path(), "crl0.der", &sb.data().join("root.crt"));
     eprintln!(
         "CRL test: {} CRLs fetched, numbers {}..{}",
         fetched.len(),

@@ -283,6 +283,27 @@ pub fn isolate(cmd: &mut Command) {
         .env("CA_CONFIG", "/dev/null");
 }
 
+/// Insists that `openssl crl` finds the DER CRL `file` (in `dir`) signed by the root `root`.
+pub fn assert_crl_verifies(dir: &Path, file: &str, root: &Path) {
+    let verified = openssl(
+        dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            file,
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&verified.stderr).contains("verify OK"),
+        "{file}: {verified:?}"
+    );
+}
+
 /// The serials a DER CRL lists and its number, as `openssl crl` reads them.
 pub fn crl_contents(dir: &Path, file: &str) -> (i64, std::collections::BTreeSet<String>) {
     let text = openssl_ok(

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl_ok};
+use crate::util::{Sandbox, Server, assert_crl_verifies, client, openssl_ok};
 
 fn make_request(sb: &Sandbox, file: &str, cn: &str) -> String {
     openssl_ok(
@@ -161,23 +161,7 @@ fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
     assert_eq!(header(&crl, "content-type"), "application/pkix-crl");
     std::fs::write(sb.file("ca.crl"), crl.bytes().unwrap()).unwrap();
     let root = sb.data().join("root.crt");
-    let verified = crate::util::openssl(
-        sb.path(),
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "ca.crl",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "-noout",
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&verified.stderr).contains("verify OK"),
-        "{verified:?}"
-    );
+    assert_crl_verifies(sb.path(), "ca.crl", &root);
 
     let delta = web
         .get(format!(
