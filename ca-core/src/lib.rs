@@ -55,6 +55,14 @@ pub use store::{
     RequestSource, RoleName, Status,
 };
 
+/// True on a current-thread runtime (a command's, not the server's): there the caller has
+/// nothing else to do while a blocking piece of work runs, and running it on the caller's own
+/// thread saves handing it to another and waking the caller again.
+pub(crate) fn on_current_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
 /// What the unit tests of several modules share: a CA with a quick key in a folder.
 #[cfg(test)]
 pub(crate) mod testing {

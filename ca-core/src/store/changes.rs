@@ -52,6 +52,15 @@ struct Watch {
 const HEADER: usize = 48;
 
 impl Changes {
+    /// Changes watched on `connection`, already open to the log (the one that found it
+    /// current, see [`super::Store::open_current`]).
+    pub(super) fn adopt(connection: Connection) -> Changes {
+        let watch = watch(connection).ok().map(Mutex::new);
+        Changes {
+            watch: Arc::new(OnceLock::from(watch)),
+        }
+    }
+
     /// The counter as a look that began after `since` read it; `None` when it cannot be read.
     /// Callers that arrive while a look is under way share the next one, so that one
     /// connection serves any number of them.
@@ -118,9 +127,8 @@ impl Changes {
         }
     }
 
-    /// Closes the watching connection (it reads only, so it cannot checkpoint the log: closed
-    /// before the connections that write, the last of those puts the write-ahead log into the
-    /// log file). Every look after it reads `None`.
+    /// Closes the watching connection (before the connections that write: the last of those
+    /// puts the write-ahead log into the log file). Every look after it reads `None`.
     pub(super) fn close(&self) {
         let watch = self.watch.get_or_init(|| None);
         if let Some(watch) = watch
@@ -171,26 +179,28 @@ fn wal_index_header(shm: &File) -> Option<[u8; HEADER]> {
 /// answers are then read from the log each time).
 fn open(path: &Path) -> Option<Watch> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let opened = Connection::open_with_flags(path, flags).and_then(|connection| {
-        connection.busy_timeout(LOOK_TIMEOUT)?;
-        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
-        Ok((connection, mode))
-    });
-    match opened {
-        // While this connection is open in WAL mode, no other can take the log out of it
-        // (that needs the log to itself), so the `-shm` file stays the one to read.
-        Ok((connection, mode)) => Some(Watch {
-            connection: Some(connection),
-            looked: None,
-            shm: None,
-            find_shm: mode.eq_ignore_ascii_case("wal"),
-            header: None,
-        }),
+    match Connection::open_with_flags(path, flags).and_then(watch) {
+        Ok(watch) => Some(watch),
         Err(err) => {
             tracing::warn!(%err, path = %path.display(), "could not open the log to watch for changes; OCSP answers are read from it each time");
             None
         }
     }
+}
+
+/// A watch on `connection`, its waits for SQLite's locks cut short.
+fn watch(connection: Connection) -> rusqlite::Result<Watch> {
+    connection.busy_timeout(LOOK_TIMEOUT)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    // While this connection is open in WAL mode, no other can take the log out of it (that
+    // needs the log to itself), so the `-shm` file stays the one to read.
+    Ok(Watch {
+        connection: Some(connection),
+        looked: None,
+        shm: None,
+        find_shm: mode.eq_ignore_ascii_case("wal"),
+        header: None,
+    })
 }
 
 #[cfg(test)]

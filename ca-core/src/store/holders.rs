@@ -32,6 +32,7 @@ impl Store {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
+        let now_secs = now.unix_timestamp();
         let mut sql = String::from(
             "SELECT c.request_id, c.not_after, c.names FROM certificates c
              JOIN requests r ON r.id = c.request_id
@@ -50,16 +51,37 @@ impl Store {
         sql.push_str(") ORDER BY c.request_id");
         // The CA's own certificates (its web server's, its OCSP responder's) are its to
         // renew, never an administrator's: they are no holder to point to.
-        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql)
-            .bind(now.unix_timestamp())
-            .bind(super::SERVER_REQUESTER)
-            .bind(super::RESPONDER_REQUESTER);
-        for name in &wanted {
-            // A name's characters hold no LIKE escape; `_` matching any character only
-            // widens the narrowing, which the exact comparison below undoes.
-            query = query.bind(format!("%\"{name}\"%"));
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        // A name's characters hold no LIKE escape; `_` matching any character only widens
+        // the narrowing, which the exact comparison below undoes.
+        let patterns: Vec<String> = wanted.iter().map(|name| format!("%\"{name}\"%")).collect();
+        // On SQLite, on the caller's thread (parameters `$1`, `$2`... are numbered in the
+        // order they first appear, which is theirs).
+        let here = self.read_here(|connection| {
+            let mut statement = connection.prepare(&sql)?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+                &now_secs,
+                &super::SERVER_REQUESTER,
+                &super::RESPONDER_REQUESTER,
+            ];
+            values.extend(patterns.iter().map(|p| p as &dyn rusqlite::ToSql));
+            let rows = statement.query_map(values.as_slice(), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<(i64, i64, String)>>>()
+        });
+        let rows = match here {
+            Some(rows) => rows,
+            None => {
+                let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql)
+                    .bind(now_secs)
+                    .bind(super::SERVER_REQUESTER)
+                    .bind(super::RESPONDER_REQUESTER);
+                for pattern in &patterns {
+                    query = query.bind(pattern);
+                }
+                query.fetch_all(&self.pool).await?
+            }
+        };
         let mut holders = Vec::new();
         for (id, not_after, json) in rows {
             let held: Vec<String> = serde_json::from_str(&json)

@@ -123,6 +123,11 @@ impl Store {
         access: Access,
     ) -> Result<Store> {
         sqlx::any::install_default_drivers();
+        if let (LogLocation::File(path), Access::Write | Access::Read) = (location, access)
+            && let Some(store) = Self::open_current(path, max_connections, access)
+        {
+            return Ok(store);
+        }
         let (pool, backend) = match location {
             LogLocation::File(path) => (
                 Self::connect_sqlite(path, max_connections, access).await?,
@@ -201,6 +206,63 @@ impl Store {
             location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
             changes: changes::Changes::default(),
+            memo: Arc::default(),
+        })
+    }
+
+    /// The SQLite log at `path` opened without a connection through the pool, when it is a
+    /// log and its schema is current (every migration applied, with the same checksum, and
+    /// no other): one connection on the caller's thread checks it and stays open as the one
+    /// that watches for changes; the pool connects only when a query needs it. A one-shot
+    /// command that reads and writes through its own connections (`ca issue`, `ca list`)
+    /// then starts no worker thread and parses the schema once less. `None` for anything
+    /// else (a log to create or migrate, one that cannot be read this way, any error): the
+    /// caller opens it the usual way, which reports what is wrong.
+    fn open_current(path: &Path, max_connections: u32, access: Access) -> Option<Store> {
+        use rusqlite::OpenFlags;
+        if !std::fs::metadata(path).is_ok_and(|meta| meta.len() > 0) {
+            return None;
+        }
+        let mode = match access {
+            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Access::Write | Access::Create => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        };
+        let connection =
+            rusqlite::Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .ok()?;
+        connection.busy_timeout(BUSY_TIMEOUT).ok()?;
+        if access == Access::Write {
+            // What the probe of the usual way sets: a log always runs in WAL mode.
+            connection
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .ok()?;
+        }
+        if !schema_is_current(&connection, &sqlx::migrate!("../migrations/sqlite")).ok()? {
+            return None;
+        }
+        let mode = if access == Access::Read { "ro" } else { "rw" };
+        let options = sqlite_options(path, mode, false).ok()?;
+        let after_connect = if access == Access::Read {
+            "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;"
+        } else {
+            "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(BUSY_TIMEOUT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move { conn.execute(after_connect).await.map(|_| ()) })
+            })
+            .connect_lazy_with(options);
+        let location = LogLocation::File(path.to_owned());
+        Some(Store {
+            pool,
+            backend: Backend::Sqlite,
+            writer: writer::Writer::sqlite(path),
+            reader: Some(reader::Reader::new(path)),
+            location,
+            nonce_key: tokio::sync::OnceCell::new(),
+            changes: changes::Changes::adopt(connection),
             memo: Arc::default(),
         })
     }
@@ -469,10 +531,10 @@ impl Store {
         // write-ahead log into the log file, which only one that may write can do. Left to
         // the next process, the log would be recovered from it (read whole, every frame's
         // checksum checked) when it opens it.
-        self.changes.close();
         if let Some(reader) = &self.reader {
             reader.close();
         }
+        self.changes.close();
         self.writer.close().await;
         self.pool.close().await;
     }
@@ -548,6 +610,39 @@ async fn is_log(pool: &AnyPool, backend: Backend) -> Result<bool> {
                 Backend::Postgres => StoreError::from(err),
             })?;
     Ok(tables == 1)
+}
+
+/// True when the SQLite log `connection` reads has applied every migration of `migrator`,
+/// each successfully and with the same checksum, and no other: what `Migrator::run` would
+/// leave as it is.
+fn schema_is_current(
+    connection: &rusqlite::Connection,
+    migrator: &sqlx::migrate::Migrator,
+) -> rusqlite::Result<bool> {
+    let mut statement = connection
+        .prepare("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")?;
+    let applied = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, bool>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut wanted: Vec<(i64, &[u8])> = migrator
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .map(|migration| (migration.version, &*migration.checksum))
+        .collect();
+    wanted.sort_unstable();
+    Ok(applied.len() == wanted.len()
+        && applied
+            .iter()
+            .zip(&wanted)
+            .all(|((version, success, checksum), (want, sum))| {
+                *success && version == want && checksum.as_slice() == *sum
+            }))
 }
 
 /// True when the role a PostgreSQL log is opened as may create tables in its schema (the

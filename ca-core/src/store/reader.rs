@@ -56,10 +56,7 @@ impl Reader {
                 None => Ok(None),
             }
         };
-        let current_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
-            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
-        });
-        if current_thread {
+        if crate::on_current_thread() {
             return run();
         }
         tokio::task::spawn_blocking(run)

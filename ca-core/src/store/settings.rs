@@ -10,14 +10,11 @@ use super::{Store, audit};
 use crate::error::Result;
 
 impl Store {
-    /// A setting of the CA, if set.
+    /// A setting of the CA, if set (see [`Store::settings`]).
     #[instrument(skip_all)]
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        let value = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(value)
+        let mut found = self.settings(&[key]).await?;
+        Ok(found.pop().map(|(_, value)| value))
     }
 
     /// The settings among `keys` that are set, as (key, value) pairs: from memory while

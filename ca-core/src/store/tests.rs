@@ -473,6 +473,7 @@ async fn a_closed_sqlite_log_has_its_write_ahead_log_put_back_into_the_file() {
     store.record_issuance(sample.issuance()).await.unwrap();
     store.settings(&["x"]).await.unwrap();
     assert_eq!(store.list(&ListFilter::default()).await.unwrap().len(), 1);
+    assert!(!store.is_unused().await.unwrap());
     let wal = path.with_extension("db-wal");
     assert!(wal.exists());
     store.close().await;
@@ -482,6 +483,123 @@ async fn a_closed_sqlite_log_has_its_write_ahead_log_put_back_into_the_file() {
     let again = open(&dir, 1).await;
     assert_eq!(again.list(&ListFilter::default()).await.unwrap().len(), 1);
     again.close().await;
+}
+
+#[tokio::test]
+async fn a_command_on_a_current_sqlite_log_reads_and_writes_without_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = LogLocation::File(dir.path().join("ca.db"));
+    Store::open(&location, 1, Access::Create)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    // What `ca issue` does, then `ca list`: with the pool closed, every step must go through
+    // the store's own connections on the caller's thread and the writer (the pool would
+    // start a worker thread and parse the schema once more for each command).
+    let store = Store::open(&location, 1, Access::Write).await.unwrap();
+    assert_eq!(store.pool.size(), 0, "the pool connected at open");
+    store.pool.close().await;
+    // The pool is closed indeed: what needs it fails.
+    store
+        .set_settings("tester", &[("x", Some("1"), Audit::Value)])
+        .await
+        .unwrap_err();
+    assert_eq!(store.setting("x").await.unwrap(), None);
+    let name: SubjectName = "a.example.com".parse().unwrap();
+    assert!(
+        store
+            .holders(std::slice::from_ref(&name), OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let sample = Sample::new("4a", "a.example.com", days(30));
+    let id = store.record_issuance(sample.issuance()).await.unwrap().id;
+    let holders = store
+        .holders(&[name], OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(holders.len(), 1);
+    assert_eq!(holders[0].id, id);
+    store.close().await;
+    let read = Store::open(&location, 1, Access::Read).await.unwrap();
+    assert_eq!(read.pool.size(), 0, "the pool connected at open");
+    read.pool.close().await;
+    assert_eq!(read.list(&ListFilter::default()).await.unwrap().len(), 1);
+    read.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_log_whose_schema_is_not_current_is_left_to_the_migrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.db");
+    let location = LogLocation::File(path.clone());
+    Store::open(&location, 1, Access::Create)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let migrator = sqlx::migrate!("../migrations/sqlite");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    assert!(schema_is_current(&connection, &migrator).unwrap());
+    for change in [
+        // A migration changed since it was applied.
+        "UPDATE _sqlx_migrations SET checksum = x'00'
+         WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)",
+        // One that failed half way.
+        "UPDATE _sqlx_migrations SET success = FALSE
+         WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+        // One not applied yet.
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+        // One of a newer release.
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000000, 'newer', TRUE, x'00', 0)",
+    ] {
+        connection.execute_batch("BEGIN").unwrap();
+        connection.execute(change, []).unwrap();
+        assert!(
+            !schema_is_current(&connection, &migrator).unwrap(),
+            "{change}"
+        );
+        connection.execute_batch("ROLLBACK").unwrap();
+    }
+    // A changed migration: refused by the migrator, as before the shortcut.
+    connection
+        .execute(
+            "UPDATE _sqlx_migrations SET checksum = x'00'
+             WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)",
+            [],
+        )
+        .unwrap();
+    let refused = Store::open(&location, 1, Access::Write).await.unwrap_err();
+    assert!(matches!(refused, Error::Store(_)), "{refused:?}");
+    drop(connection);
+
+    // A log made by the release before the newest migration: a command that only reads is
+    // told to let it be brought up to date; one that writes brings it up to date.
+    let older = dir.path().join("older.db");
+    let older_location = LogLocation::File(older.clone());
+    std::fs::File::create(&older).unwrap();
+    let mut partial = sqlx::migrate!("../migrations/sqlite");
+    let all = partial.migrations.to_vec();
+    partial.migrations = std::borrow::Cow::Owned(all[..all.len() - 1].to_vec());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", older.display()))
+        .await
+        .unwrap();
+    partial.run(&pool).await.unwrap();
+    pool.close().await;
+    let outdated = Store::open(&older_location, 1, Access::Read)
+        .await
+        .unwrap_err();
+    assert!(matches!(outdated, Error::LogOutdated(_)), "{outdated:?}");
+    Store::open(&older_location, 1, Access::Write)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let connection = rusqlite::Connection::open(&older).unwrap();
+    assert!(schema_is_current(&connection, &migrator).unwrap());
 }
 
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
