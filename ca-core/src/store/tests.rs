@@ -149,7 +149,9 @@ async fn filters_by_status_and_expiry() {
     assert_eq!(list(None, None).await, ["01", "02", "03", "04"]);
 }
 
-#[tokio::test]
+// On a multi-threaded runtime, as the server's: there the writer is a thread of its own that
+// groups what arrives together (on a command's runtime each issuance is written alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_commit_keeps_every_good_row_when_one_serial_collides() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir, 4).await;

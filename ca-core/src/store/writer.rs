@@ -3,7 +3,9 @@
 //! On SQLite the writer is a thread of its own with one connection of its own (rusqlite): a
 //! group is written with no hop between threads per statement, where a query through sqlx's
 //! SQLite driver is a round trip to the connection's worker thread (two thread wake-ups),
-//! which under load cost more than the writes themselves. On PostgreSQL the writer is a task
+//! which under load cost more than the writes themselves. A command (a current-thread
+//! runtime, one issuance at a time) writes on its own thread instead, on a connection it
+//! keeps until the store closes. On PostgreSQL the writer is a task
 //! on the runtime that writes through the pool. Both run the same statements.
 
 use std::path::{Path, PathBuf};
@@ -88,6 +90,10 @@ enum Inner {
 struct SqliteWriter {
     path: PathBuf,
     jobs: Mutex<Option<std_mpsc::Sender<Message>>>,
+    /// On a command's current-thread runtime: the connection issuances are written on, on
+    /// the caller's thread (a command issues one at a time; a thread of its own would only
+    /// add its start, its heap and two wake-ups to each).
+    here: Mutex<Option<rusqlite::Connection>>,
 }
 
 enum Message {
@@ -102,6 +108,7 @@ impl Writer {
         Writer(Inner::Sqlite(Arc::new(SqliteWriter {
             path: path.to_owned(),
             jobs: Mutex::new(None),
+            here: Mutex::new(None),
         })))
     }
 
@@ -114,8 +121,20 @@ impl Writer {
 
     async fn send(&self, job: Job) -> Result<Written> {
         let stopped = || StoreError::Commit("the store's writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
+        let (reply, answered) = oneshot::channel();
         match &self.0 {
+            Inner::Sqlite(writer) if crate::on_current_thread() => {
+                let mut here = writer.here.lock().map_err(|_| stopped())?;
+                let connection = match here.as_mut() {
+                    Some(open) => open,
+                    None => {
+                        here.insert(open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?)
+                    }
+                };
+                let batch = vec![(job, reply)];
+                let written = write_sqlite_group(connection, &batch);
+                answer(batch, written.map_err(|err| sqlite_error(&err)));
+            }
             Inner::Sqlite(writer) => {
                 let mut jobs = writer.jobs.lock().map_err(|_| stopped())?;
                 let sender = match jobs.as_ref() {
@@ -128,13 +147,17 @@ impl Writer {
             }
             Inner::Postgres(jobs) => jobs.send((job, reply)).await.map_err(|_| stopped())?,
         }
-        answer.await.map_err(|_| stopped())?
+        answered.await.map_err(|_| stopped())?
     }
 
-    /// Ends the SQLite writer's thread, once it has answered every issuance sent before,
-    /// closing its connection; the next issuance starts a new one.
+    /// Closes the connection a command wrote on, and ends the SQLite writer's thread once it
+    /// has answered every issuance sent before, closing its connection; the next issuance
+    /// starts a new one.
     pub(super) async fn close(&self) {
         if let Inner::Sqlite(writer) = &self.0 {
+            if let Ok(mut here) = writer.here.lock() {
+                drop(here.take());
+            }
             let sender = writer.jobs.lock().ok().and_then(|mut jobs| jobs.take());
             if let Some(sender) = sender {
                 let (done, stopped) = oneshot::channel();
