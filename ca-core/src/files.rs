@@ -118,18 +118,24 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
             staged.push((tmp, path, file));
             filled.map_err(|err| Error::io(path, err))?;
         }
+        // Flushed side by side: every file but the last on a thread of its own, the last on
+        // this thread, which would otherwise only wait.
         std::thread::scope(|scope| {
-            let flushes: Vec<_> = staged
+            let Some(((_, last_path, last), others)) = staged.split_last() else {
+                return Ok(());
+            };
+            let flushes: Vec<_> = others
                 .iter()
                 .map(|(_, path, file)| (*path, scope.spawn(|| file.sync_all())))
                 .collect();
+            let here = last.sync_all();
             for (path, flush) in flushes {
                 flush
                     .join()
                     .unwrap_or_else(|_| Err(io_gone()))
                     .map_err(|err| Error::io(path, err))?;
             }
-            Ok(())
+            here.map_err(|err| Error::io(last_path, err))
         })
     })();
     let mut placed = 0;
