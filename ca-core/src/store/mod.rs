@@ -373,7 +373,7 @@ impl Store {
         }
         // An unchanging file is read without its write-ahead log: refused when there is one
         // to read, rather than showing the log as it was before those changes.
-        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let wal = wal_path(path);
         if std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > 0) {
             return Err(Error::Conflict(format!(
                 "{} holds changes not yet written into {}, and SQLite cannot read them in a folder it may not write: \
@@ -536,7 +536,30 @@ impl Store {
         }
         self.changes.close();
         self.writer.close().await;
-        self.pool.close().await;
+        // A connection on its way back to the pool when it closes (just used: sqlx tests it
+        // first) is closed a moment after `close` returns: waited for, up to a second.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            self.pool.close().await;
+            if self.pool.size() == 0 || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Two of the pool's connections closing at once, each on its worker thread, can each
+        // see the other still open, and neither puts the write-ahead log back. One more
+        // connection, opened and closed here alone, does, when no other process has the log
+        // open (the log read-only or busy: nothing lost, the next opening recovers it).
+        if let LogLocation::File(path) = &self.location
+            && std::fs::metadata(wal_path(path)).is_ok_and(|meta| meta.len() > 0)
+        {
+            use rusqlite::OpenFlags;
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if let Ok(last) = rusqlite::Connection::open_with_flags(path, flags) {
+                let _ = last.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()));
+                drop(last);
+            }
+        }
     }
 }
 
@@ -553,6 +576,13 @@ async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Transaction<'st
             Ok(tx)
         }
     }
+}
+
+/// The write-ahead log beside the SQLite log at `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
 }
 
 /// The options of a connection to the SQLite file at `path` in `mode` (`ro`, `rw`, `rwc`).
