@@ -93,11 +93,11 @@ impl KeyAlgorithm {
         }
     }
 
-    /// Makes a new key pair on the blocking pool: an RSA-4096 key takes seconds of CPU, which
-    /// must not hold up the threads that serve other requests.
+    /// Makes a new key pair; an RSA key on the server's runtime on the blocking pool: an
+    /// RSA-4096 key takes seconds of CPU, which must not hold up the threads that serve other
+    /// requests. On a command's current-thread runtime the caller has nothing else to do, and
+    /// an elliptic-curve key takes microseconds, less than handing it to another thread.
     pub(crate) async fn generate_off_thread(self) -> Result<KeyPair> {
-        // On a current-thread runtime (a command's) the caller has nothing else to do; an
-        // elliptic-curve key takes microseconds, less than handing it to another thread.
         if crate::on_current_thread() || !self.is_rsa() {
             return self.generate();
         }

@@ -92,7 +92,7 @@ impl Changes {
                 watch.header = header.map(|header| (header, version));
                 if watch.find_shm {
                     // SQLite made it for the pragma's read, if not before.
-                    watch.shm = File::open(shm_path(path)).ok();
+                    watch.shm = File::open(super::beside(path, "-shm")).ok();
                     watch.find_shm = watch.shm.is_none();
                 }
                 Some(version)
@@ -140,13 +140,6 @@ impl Changes {
             watch.header = None;
         }
     }
-}
-
-/// The `-shm` file of the log at `path`.
-fn shm_path(path: &Path) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-shm");
-    name.into()
 }
 
 /// The wal-index header in `shm`, when both copies are written, the same, and their checksum
@@ -260,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, writer) = log(dir.path());
         writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
-        let shm = File::open(shm_path(&path)).unwrap();
+        let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
         let header = wal_index_header(&shm).unwrap();
         // A copy of the file with the two copies differing, and with a wrong checksum.
         let mut both = [0; 2 * HEADER];

@@ -99,6 +99,8 @@ pub struct Store {
     nonce_key: tokio::sync::OnceCell<Vec<u8>>,
     changes: changes::Changes,
     memo: Arc<memo::Memo>,
+    /// Opened only to read ([`Access::Read`]): closing it writes nothing either.
+    read_only: bool,
 }
 
 /// How a log is opened.
@@ -207,6 +209,7 @@ impl Store {
             nonce_key: tokio::sync::OnceCell::new(),
             changes: changes::Changes::default(),
             memo: Arc::default(),
+            read_only: access == Access::Read,
         })
     }
 
@@ -264,6 +267,7 @@ impl Store {
             nonce_key: tokio::sync::OnceCell::new(),
             changes: changes::Changes::adopt(connection),
             memo: Arc::default(),
+            read_only: access == Access::Read,
         })
     }
 
@@ -373,7 +377,7 @@ impl Store {
         }
         // An unchanging file is read without its write-ahead log: refused when there is one
         // to read, rather than showing the log as it was before those changes.
-        let wal = wal_path(path);
+        let wal = beside(path, "-wal");
         if std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > 0) {
             return Err(Error::Conflict(format!(
                 "{} holds changes not yet written into {}, and SQLite cannot read them in a folder it may not write: \
@@ -549,9 +553,11 @@ impl Store {
         // Two of the pool's connections closing at once, each on its worker thread, can each
         // see the other still open, and neither puts the write-ahead log back. One more
         // connection, opened and closed here alone, does, when no other process has the log
-        // open (the log read-only or busy: nothing lost, the next opening recovers it).
+        // open (the log read-only or busy: nothing lost, the next opening recovers it). A
+        // log opened only to read is left as it is.
         if let LogLocation::File(path) = &self.location
-            && std::fs::metadata(wal_path(path)).is_ok_and(|meta| meta.len() > 0)
+            && !self.read_only
+            && std::fs::metadata(beside(path, "-wal")).is_ok_and(|meta| meta.len() > 0)
         {
             use rusqlite::OpenFlags;
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -578,10 +584,10 @@ async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Transaction<'st
     }
 }
 
-/// The write-ahead log beside the SQLite log at `path`.
-fn wal_path(path: &Path) -> PathBuf {
+/// The file beside the SQLite log at `path` that SQLite names with `suffix` (`-wal`, `-shm`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
+    name.push(suffix);
     name.into()
 }
 
