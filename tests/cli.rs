@@ -686,11 +686,14 @@ fn commands_that_write_leave_the_log_whole_in_its_file() {
     if sb.on_postgres() {
         return; // A database has no write-ahead log beside the folder.
     }
-    sb.init(&[]);
-    std::fs::write(sb.file("pw"), "a long password\n").unwrap();
     let wal = sb.data().join("ca.db-wal");
-    let commands: [&[&str]; 7] = [
+    sb.init(&[]);
+    assert!(!wal.exists(), "init left the write-ahead log behind");
+    std::fs::write(sb.file("pw"), "a long password\n").unwrap();
+    let commands: [&[&str]; 9] = [
         &["issue", "mail.example.com", "--key", "ecdsa-p256"],
+        &["config", "set", "url", "http://ca.example.com"],
+        &["backup", "a-backup"],
         &["renew", "1", "--force"],
         &["revoke", "1", "--reason", "superseded"],
         &["crl", "--new", "--out", "ca.crl"],
@@ -713,4 +716,14 @@ fn commands_that_write_leave_the_log_whole_in_its_file() {
         // alone holds everything.
         assert!(!wal.exists(), "{args:?} left the write-ahead log behind");
     }
+    let copy = sb.file("copy.db");
+    std::fs::copy(sb.data().join("ca.db"), &copy).unwrap();
+    assert_eq!(
+        crate::util::sqlite(&copy, "SELECT value FROM settings WHERE key = 'url'"),
+        "http://ca.example.com"
+    );
+    assert_eq!(
+        crate::util::sqlite(&copy, "SELECT COUNT(*) FROM revocations"),
+        "1"
+    );
 }

@@ -30,6 +30,7 @@ pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> 
         args.dir.display()
     );
     say!("Keep it as safe as the CA itself: root.key signs for every client that trusts the root.");
+    authority.close().await;
     Ok(())
 }
 
@@ -48,5 +49,6 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         rows.len(),
         authority.root().fingerprint().colons()
     );
+    authority.close().await;
     Ok(())
 }

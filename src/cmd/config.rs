@@ -139,6 +139,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     for line in lines.iter().filter(shown) {
         say!("{line}");
     }
+    authority.close().await;
     Ok(())
 }
 

@@ -43,6 +43,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     };
     let authority = Authority::init(data, init, open_options(1)?).await?;
     describe_new_root(&authority)?;
+    authority.close().await;
     Ok(())
 }
 

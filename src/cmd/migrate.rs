@@ -82,6 +82,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     say!(
         "{from} keeps its rows as a backup and is marked as copied: commands refuse it from now on, so the two logs never diverge."
     );
+    authority.close().await;
     if let Some(role) = args.grant {
         grant(&to, &role).await?;
     }
