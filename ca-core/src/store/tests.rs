@@ -604,6 +604,134 @@ async fn a_sqlite_log_whose_schema_is_not_current_is_left_to_the_migrator() {
     assert!(schema_is_current(&connection, &migrator).unwrap());
 }
 
+#[tokio::test]
+async fn a_log_from_before_the_fingerprint_index_keeps_every_row_trigger_and_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.db");
+    std::fs::File::create(&path).unwrap();
+    let mut before = sqlx::migrate!("../migrations/sqlite");
+    let all = before.migrations.to_vec();
+    let newest = all
+        .iter()
+        .position(|m| m.description.contains("fingerprint not indexed"))
+        .unwrap();
+    before.migrations = std::borrow::Cow::Owned(all[..newest].to_vec());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    before.run(&pool).await.unwrap();
+    pool.close().await;
+    // Every index and trigger of the tables around the one rebuilt, by name.
+    const SCHEMA_NAMES: &str = "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema
+         WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name)";
+    let day = 20_000_i64;
+    let older = rusqlite::Connection::open(&path).unwrap();
+    let kept: String = older.query_row(SCHEMA_NAMES, [], |row| row.get(0)).unwrap();
+    let kept = format!("Text({kept:?})");
+    assert!(kept.contains("expiry_tallies_revoke"), "{kept}");
+    older
+        .execute_batch(&format!(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO requests (created_at, requester, source, names, status)
+                 VALUES (1, 'alice', 'cli', '[]', 'issued'), (2, 'alice', 'renewal', '[]', 'issued');
+             INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                       key_algorithm, sha256, der, renewed_from)
+                 VALUES (1, '01', '[]', 0, {day} * 86400, 'ecdsa-p256', 'aa', x'30', NULL),
+                        (2, '02', '[]', 0, {day} * 86400, 'ecdsa-p256', 'bb', x'30', 1);
+             INSERT INTO revocations (request_id, revoked_at, reason) VALUES (1, 5, 'keyCompromise');
+             INSERT INTO ocsp_responses (request_id, this_update, next_update, revoked_at, der)
+                 VALUES (2, 0, 1, NULL, x'30');"
+        ))
+        .unwrap();
+    drop(older);
+
+    let location = LogLocation::File(path.clone());
+    Store::open(&location, 1, Access::Write)
+        .await
+        .unwrap()
+        .close()
+        .await;
+
+    let log = rusqlite::Connection::open(&path).unwrap();
+    log.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let one = |sql: &str| -> String {
+        log.query_row(sql, [], |row| row.get::<_, rusqlite::types::Value>(0))
+            .map(|value| format!("{value:?}"))
+            .unwrap()
+    };
+    assert_eq!(
+        one(
+            "SELECT group_concat(request_id || serial || sha256 || ifnull(renewed_from, '-'))
+             FROM certificates"
+        ),
+        r#"Text("101aa-,202bb1")"#,
+    );
+    assert_eq!(one("SELECT COUNT(*) FROM revocations"), "Integer(1)");
+    assert_eq!(one("SELECT COUNT(*) FROM ocsp_responses"), "Integer(1)");
+    assert_eq!(
+        one("SELECT COUNT(*) FROM pragma_foreign_key_check"),
+        "Integer(0)"
+    );
+    assert_eq!(one("PRAGMA integrity_check"), r#"Text("ok")"#);
+    // The serial alone is unique now.
+    assert_eq!(
+        one(
+            r#"SELECT group_concat(i.name) FROM pragma_index_list('certificates') AS l,
+               pragma_index_info(l.name) AS i WHERE l."unique""#
+        ),
+        r#"Text("serial")"#,
+        "the table's unique indexes"
+    );
+    assert_eq!(one(SCHEMA_NAMES), kept, "the indexes and triggers");
+    assert_eq!(
+        one(&format!(
+            "SELECT issued || '/' || revoked FROM expiry_tallies WHERE day = {day}"
+        )),
+        r#"Text("2/1")"#
+    );
+
+    // The triggers still keep the tallies and the rows.
+    log.execute_batch(&format!(
+        "INSERT INTO requests (created_at, requester, source, names, status)
+             VALUES (3, 'alice', 'cli', '[]', 'issued');
+         INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                   key_algorithm, sha256, der)
+             VALUES (3, '03', '[]', 0, {day} * 86400, 'ecdsa-p256', 'cc', x'30');
+         INSERT INTO revocations (request_id, revoked_at, reason) VALUES (3, 6, 'superseded');"
+    ))
+    .unwrap();
+    assert_eq!(
+        one(&format!(
+            "SELECT issued || '/' || revoked FROM expiry_tallies WHERE day = {day}"
+        )),
+        r#"Text("3/2")"#
+    );
+    let changed = log
+        .execute(
+            "UPDATE certificates SET der = x'31' WHERE request_id = 1",
+            [],
+        )
+        .unwrap_err();
+    assert!(changed.to_string().contains("append-only"), "{changed}");
+    let duplicate = log
+        .execute_batch(
+            "INSERT INTO requests (created_at, requester, source, names, status)
+                 VALUES (4, 'alice', 'cli', '[]', 'issued');
+             INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                       key_algorithm, sha256, der)
+                 VALUES (4, '01', '[]', 0, 1, 'ecdsa-p256', 'dd', x'30');",
+        )
+        .unwrap_err();
+    assert!(duplicate.to_string().contains("UNIQUE"), "{duplicate}");
+    let orphan = log
+        .execute(
+            "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (99, 1, 'superseded')",
+            [],
+        )
+        .unwrap_err();
+    assert!(orphan.to_string().contains("FOREIGN KEY"), "{orphan}");
+}
+
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
 /// before said.
 async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {
