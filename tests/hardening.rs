@@ -156,12 +156,18 @@ fn every_connection_has_a_deadline() {
     }
     {
         let mut stream = tcp(&http);
+        // Timed from before the request: the server's idle clock starts once it has answered,
+        // which may be before the probe's thread starts its own.
+        let sent = Instant::now();
         stream
             .write_all(b"GET /certsrv/ HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         probes.push((
             "an idle keep-alive connection",
-            std::thread::spawn(move || until_closed(stream)),
+            std::thread::spawn(move || {
+                let (_, read) = until_closed(stream);
+                (sent.elapsed(), read)
+            }),
         ));
     }
     for (what, probe) in probes {
