@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_all_atomic};
-use ca_core::{IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
+use ca_core::{Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
 
 use crate::cmd::Refused;
 use crate::output::when;
@@ -128,10 +128,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             requester: crate::cmd::actor(),
         })
         .await?;
-    files.write_issued(&issued)?;
+    let (files, issued) = files.write_closing(issued, &authority).await?;
     describe(&issued, &files)?;
     point_to_renewal(&holders)?;
-    authority.close().await;
     Ok(())
 }
 
@@ -233,6 +232,26 @@ impl OutputFiles {
 
     /// Writes the files of a certificate whose row is already committed. When that fails (a
     /// full disk), the error says that the certificate exists and how to get another key.
+    /// Writes the files of `issued`, committed to the log already, on a thread of their own
+    /// while `authority` closes: the log's checkpoint and the files' flushes wait on the disk
+    /// side by side. Hands both back for the description.
+    pub(crate) async fn write_closing(
+        self,
+        issued: Issued,
+        authority: &Authority,
+    ) -> anyhow::Result<(OutputFiles, Issued)> {
+        let writing = std::thread::spawn(move || {
+            let written = self.write_issued(&issued);
+            (self, issued, written)
+        });
+        authority.close().await;
+        let (files, issued, written) = writing
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread writing the certificate's files stopped"))?;
+        written?;
+        Ok((files, issued))
+    }
+
     pub(crate) fn write_issued(&self, issued: &Issued) -> anyhow::Result<()> {
         self.write(issued).map_err(|err| {
             let id = issued.issuance.id;
