@@ -188,11 +188,17 @@ impl Store {
                 LogLocation::File(path) => Some(lock_file(&path.with_extension("lock"))?),
                 LogLocation::Postgres(_) => None,
             };
-            let migrated = migrator.run(&pool).await;
+            let migrated = match backend {
+                Backend::Sqlite => migrate_sqlite(&pool, &migrator).await,
+                Backend::Postgres => migrator
+                    .run(&pool)
+                    .await
+                    .map_err(|err| StoreError::from(err).into()),
+            };
             drop(lock);
             if let Err(err) = migrated {
                 pool.close().await;
-                return Err(StoreError::from(err).into());
+                return Err(err);
             }
         }
         let writer = match location {
@@ -623,6 +629,34 @@ fn quiet(options: AnyConnectOptions) -> AnyConnectOptions {
     options
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(60))
+}
+
+/// Brings a SQLite log up to date as SQLite advises for changes that make a table again:
+/// with foreign keys off while the migrations run, then every reference checked once. With
+/// them on, a table dropped and made again under its name (the requests for ACME, the
+/// certificates without their fingerprint's index) counts every row that refers to it as
+/// broken, deferred or not, and the migration of any log holding certificates failed.
+async fn migrate_sqlite(pool: &AnyPool, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+    let mut connection = pool.acquire().await?;
+    connection.execute("PRAGMA foreign_keys = OFF").await?;
+    let migrated = migrator.run(&mut *connection).await;
+    let broken: Result<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM pragma_foreign_key_check")
+        .fetch_one(&mut *connection)
+        .await
+        .map_err(Into::into);
+    // The connection goes back to the pool as every other is, or not at all.
+    if let Err(err) = connection.execute("PRAGMA foreign_keys = ON").await {
+        drop(connection.detach());
+        return Err(err.into());
+    }
+    migrated.map_err(StoreError::from)?;
+    match broken? {
+        0 => Ok(()),
+        rows => Err(StoreError::Corrupt(format!(
+            "{rows} rows of the log refer to rows it does not hold (PRAGMA foreign_key_check)"
+        ))
+        .into()),
+    }
 }
 
 /// True when the database holds an issuance log (its migrations table), not an empty file or

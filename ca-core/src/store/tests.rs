@@ -732,6 +732,60 @@ async fn a_log_from_before_the_fingerprint_index_keeps_every_row_trigger_and_ref
     assert!(orphan.to_string().contains("FOREIGN KEY"), "{orphan}");
 }
 
+#[tokio::test]
+async fn a_log_from_before_acme_that_holds_certificates_is_brought_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.db");
+    std::fs::File::create(&path).unwrap();
+    let mut before = sqlx::migrate!("../migrations/sqlite");
+    let all = before.migrations.to_vec();
+    let acme = all.iter().position(|m| m.description == "acme").unwrap();
+    before.migrations = std::borrow::Cow::Owned(all[..acme].to_vec());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    before.run(&pool).await.unwrap();
+    pool.close().await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO requests (created_at, requester, source, names, status)
+                 VALUES (1, 'alice', 'cli', '[\"a.example.com\"]', 'issued');
+             INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                       key_algorithm, sha256, der)
+                 VALUES (1, '01', '[\"a.example.com\"]', 0, 4102444800, 'ecdsa-p256', '{fingerprint}', x'30');
+             INSERT INTO revocations (request_id, revoked_at, reason) VALUES (1, 5, 'keyCompromise');",
+            fingerprint = "ab".repeat(32)
+        ))
+        .unwrap();
+
+    let location = LogLocation::File(path.clone());
+    let store = Store::open(&location, 1, Access::Write).await.unwrap();
+    let rows = store.list(&ListFilter::default()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let certificate = rows[0].certificate.as_ref().unwrap();
+    assert_eq!(certificate.serial.hex(), "01");
+    assert!(certificate.revocation.is_some(), "the revocation is kept");
+    // The pool's one connection ran the migrations: it enforces foreign keys again.
+    let orphan = sqlx::query(
+        "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (99, 1, 'superseded')",
+    )
+    .execute(&store.pool)
+    .await;
+    assert!(orphan.is_err(), "a revocation of no certificate was taken");
+    store.close().await;
+    let log = rusqlite::Connection::open(&path).unwrap();
+    let broken: i64 = log
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    let migrator = sqlx::migrate!("../migrations/sqlite");
+    assert!(schema_is_current(&log, &migrator).unwrap());
+}
+
 /// Every row of `filter`, read a page of `limit` at a time, each page starting where the one
 /// before said.
 async fn walk(store: &Store, filter: &ListFilter, limit: u32) -> Vec<i64> {
