@@ -681,6 +681,46 @@ fn a_renewed_certificate_is_marked_renewed_and_not_expiring() {
 }
 
 #[test]
+fn a_certificate_whose_files_cannot_be_written_is_in_the_log_and_the_error_says_what_next() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let out = sb.file("out");
+    // Where the certificate goes stands a folder that is not empty: no file can replace it.
+    std::fs::create_dir_all(out.join("mail.example.com.crt").join("inside")).unwrap();
+    let run = sb.run(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "out",
+        "--force",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "certificate 1 was issued and is in the log, but its files could not be written"
+        ) && stderr.contains("ca renew 1")
+            && stderr.contains("ca revoke 1 --reason superseded"),
+        "{stderr}"
+    );
+    if !sb.on_postgres() {
+        assert!(
+            !sb.data().join("ca.db-wal").exists(),
+            "the log was left open with its write-ahead log"
+        );
+    }
+    assert!(sb.ok(&["show", "1"]).contains("mail.example.com"));
+    let staged: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(staged.is_empty(), "staged files left behind: {staged:?}");
+}
+
+#[test]
 fn commands_that_write_leave_the_log_whole_in_its_file() {
     let sb = Sandbox::new();
     if sb.on_postgres() {

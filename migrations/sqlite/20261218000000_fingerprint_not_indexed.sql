@@ -4,8 +4,9 @@
 -- cost every issuance a page written at a random place (a fingerprint is random by nature),
 -- a fifth of the pages a group of issuances writes, and ~80 bytes of store per certificate.
 -- SQLite cannot drop a column's UNIQUE, so the table is made again under its own name with
--- every row kept, by way of a copy: the rows that refer to it (revocations, OCSP responses,
--- renewals) wait for their certificate to come back, since foreign keys are checked at commit.
+-- every row kept, by way of a copy. The store migrates with foreign keys off and checks every
+-- reference afterwards; run with them on, the rows that refer to it (revocations, OCSP
+-- responses, renewals) wait for their certificate to come back, checked at commit.
 PRAGMA defer_foreign_keys = ON;
 
 CREATE TABLE certificates_kept AS SELECT * FROM certificates;

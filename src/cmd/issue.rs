@@ -230,8 +230,6 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    /// Writes the files of a certificate whose row is already committed. When that fails (a
-    /// full disk), the error says that the certificate exists and how to get another key.
     /// Writes the files of `issued`, committed to the log already, on a thread of their own
     /// while `authority` closes: the log's checkpoint and the files' flushes wait on the disk
     /// side by side. Hands both back for the description.
@@ -252,7 +250,9 @@ impl OutputFiles {
         Ok((files, issued))
     }
 
-    pub(crate) fn write_issued(&self, issued: &Issued) -> anyhow::Result<()> {
+    /// Writes the files of a certificate whose row is already committed. When that fails (a
+    /// full disk), the error says that the certificate exists and how to get another key.
+    fn write_issued(&self, issued: &Issued) -> anyhow::Result<()> {
         self.write(issued).map_err(|err| {
             let id = issued.issuance.id;
             anyhow::anyhow!(
