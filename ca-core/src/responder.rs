@@ -26,8 +26,9 @@ use crate::store::{CertificateRef, CertificateState, PresignedResponse, RequestS
 pub use crate::store::RESPONDER_REQUESTER;
 /// Taken while a responder certificate is made, so that processes make one at a time.
 const RESPONDER_LOCK: &str = "ocsp.lock";
-/// Responses signed in one go off the threads that answer requests, then kept in one
-/// transaction.
+/// Certificates read from the log in one page when responses are signed ahead; those of a
+/// page that are due are signed in one go off the threads that answer requests, then kept in
+/// one transaction.
 const SIGN_AHEAD_BATCH: usize = 512;
 
 impl Authority {
@@ -175,38 +176,52 @@ impl Authority {
     /// OCSP module), and forgets those of expired certificates. Returns how many it signed.
     #[instrument(skip_all)]
     pub async fn refresh_ocsp(&self) -> Result<usize> {
+        self.refresh_ocsp_in_pages(SIGN_AHEAD_BATCH).await
+    }
+
+    /// [`Self::refresh_ocsp`], reading the log `page` certificates at a time.
+    pub(crate) async fn refresh_ocsp_in_pages(&self, page: usize) -> Result<usize> {
         self.ocsp_responder().await?;
         let responder = self
             .stored_responder()
             .ok_or_else(|| Error::Crypto("no OCSP responder certificate can sign".into()))?;
         let now = OffsetDateTime::now_utc();
-        let due: Vec<CertificateState> = self
-            .store()
-            .ocsp_certificates(now)
-            .await?
-            .into_iter()
-            .filter(|(state, kept)| {
-                !kept
-                    .as_ref()
-                    .is_some_and(|kept| kept.is_current(state.revocation.as_ref(), now))
-            })
-            .map(|(state, _)| state)
-            .collect();
         let mut signed = 0;
-        for batch in due.chunks(SIGN_AHEAD_BATCH) {
-            let batch = batch.to_vec();
-            let responder = Arc::clone(&responder);
-            let root = self.root().clone();
-            let responses = tokio::task::spawn_blocking(move || {
-                batch
-                    .iter()
-                    .map(|state| Ok((state.id, ocsp::sign_ahead(&responder, &root, state, now)?)))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .await
-            .map_err(|err| Error::Crypto(format!("signing OCSP responses stopped: {err}")))??;
-            self.store().keep_ocsp_responses(&responses).await?;
-            signed += responses.len();
+        // A page of the log at a time: the certificates of a log of any size are never all
+        // in memory (a million of them held about a gigabyte).
+        let mut after = None;
+        loop {
+            let read = self.store().ocsp_certificates(now, after, page).await?;
+            let Some((last, _)) = read.last() else { break };
+            after = Some(last.id);
+            let full = read.len() == page;
+            let due: Vec<CertificateState> = read
+                .into_iter()
+                .filter(|(state, kept)| {
+                    !kept
+                        .as_ref()
+                        .is_some_and(|kept| kept.is_current(state.revocation.as_ref(), now))
+                })
+                .map(|(state, _)| state)
+                .collect();
+            if !due.is_empty() {
+                let responder = Arc::clone(&responder);
+                let root = self.root().clone();
+                let responses = tokio::task::spawn_blocking(move || {
+                    due.iter()
+                        .map(|state| {
+                            Ok((state.id, ocsp::sign_ahead(&responder, &root, state, now)?))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .await
+                .map_err(|err| Error::Crypto(format!("signing OCSP responses stopped: {err}")))??;
+                self.store().keep_ocsp_responses(&responses).await?;
+                signed += responses.len();
+            }
+            if !full {
+                break;
+            }
         }
         self.store().forget_ocsp_responses_of_expired(now).await?;
         Ok(signed)

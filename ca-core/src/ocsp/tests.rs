@@ -518,6 +518,17 @@ async fn a_good_response_kept_after_the_revocation_is_not_handed_out() {
     ));
 }
 
+/// A response kept for a certificate, signed a little more than half its lifetime ago.
+fn past_half_way() -> PresignedResponse {
+    let now = OffsetDateTime::now_utc();
+    PresignedResponse {
+        der: vec![0x30, 0x00],
+        this_update: now - Duration::days(2) - Duration::minutes(1),
+        next_update: now + Duration::days(2) - Duration::minutes(1),
+        revoked_at: None,
+    }
+}
+
 #[tokio::test]
 async fn refresh_signs_each_certificate_once_until_its_response_is_half_way() {
     let dir = tempfile::tempdir().unwrap();
@@ -528,13 +539,7 @@ async fn refresh_signs_each_certificate_once_until_its_response_is_half_way() {
     assert_eq!(authority.refresh_ocsp().await.unwrap(), 3);
     assert_eq!(authority.refresh_ocsp().await.unwrap(), 0);
     // One signed more than half its lifetime ago is signed again.
-    let now = OffsetDateTime::now_utc();
-    let old = PresignedResponse {
-        der: vec![0x30, 0x00],
-        this_update: now - Duration::days(2) - Duration::minutes(1),
-        next_update: now + Duration::days(2) - Duration::minutes(1),
-        revoked_at: None,
-    };
+    let old = past_half_way();
     authority
         .store()
         .keep_ocsp_responses(&[(first, old)])
@@ -542,6 +547,39 @@ async fn refresh_signs_each_certificate_once_until_its_response_is_half_way() {
         .unwrap();
     assert_eq!(authority.refresh_ocsp().await.unwrap(), 1);
     assert_eq!(authority.refresh_ocsp().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn refresh_reads_the_log_in_pages_and_signs_every_certificate_of_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = crate::testing::authority(dir.path()).await;
+    let mut issued = Vec::new();
+    for n in 0..6 {
+        issued.push(issue(&authority, &format!("n{n}.example.com")).await);
+    }
+    // Seven certificates (the responder's too) in pages of two: three full pages, then one
+    // with a single certificate.
+    assert_eq!(authority.refresh_ocsp_in_pages(2).await.unwrap(), 7);
+    for (_, serial) in &issued {
+        let (_, kept) = authority
+            .store()
+            .ocsp_lookup(serial)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(kept.is_some(), "{serial:?} has a response signed ahead");
+    }
+    assert_eq!(authority.refresh_ocsp_in_pages(2).await.unwrap(), 0);
+    // A page boundary falls on each side of the one that is due again: it is found.
+    let old = past_half_way();
+    let (last, _) = issued[5];
+    authority
+        .store()
+        .keep_ocsp_responses(&[(last, old)])
+        .await
+        .unwrap();
+    assert_eq!(authority.refresh_ocsp_in_pages(3).await.unwrap(), 1);
+    assert_eq!(authority.refresh_ocsp_in_pages(1).await.unwrap(), 0);
 }
 
 #[tokio::test]

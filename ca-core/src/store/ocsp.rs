@@ -86,12 +86,16 @@ impl Store {
         Ok(Some((state, presigned)))
     }
 
-    /// Every certificate that has not expired at `now`, with the lifetime and stated
-    /// revocation of the response kept for it (its DER left out).
+    /// The certificates that have not expired at `now`, with the lifetime and stated
+    /// revocation of the response kept for each (its DER left out): at most `limit` of them,
+    /// in the order of their request ids, from the first after `after`. The caller walks the
+    /// log a page at a time, so that a log of any size is read in bounded memory.
     #[instrument(skip_all)]
     pub(crate) async fn ocsp_certificates(
         &self,
         now: OffsetDateTime,
+        after: Option<RequestId>,
+        limit: usize,
     ) -> Result<Vec<(CertificateState, Option<PresignedResponse>)>> {
         let sql = format!(
             "SELECT {STATE_COLUMNS}, o.this_update, o.next_update, o.revoked_at AS stated,
@@ -99,10 +103,12 @@ impl Store {
              FROM certificates c
              LEFT JOIN revocations v ON v.request_id = c.request_id
              LEFT JOIN ocsp_responses o ON o.request_id = c.request_id
-             WHERE c.not_after >= $1 ORDER BY c.request_id"
+             WHERE c.not_after >= $1 AND c.request_id > $2 ORDER BY c.request_id LIMIT $3"
         );
         let rows = sqlx::query(&sql)
             .bind(now.unix_timestamp())
+            .bind(after.map_or(0, RequestId::get))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

@@ -1189,3 +1189,32 @@ async fn a_whole_list_of_the_expiring_reads_the_expiry_index() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_sqlite_pool_keeps_a_small_page_cache_and_writes_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.db");
+    let location = LogLocation::File(path.clone());
+    let pragma = |store: &Store, name: &str| {
+        let sql = format!("PRAGMA {name}");
+        let pool = store.pool.clone();
+        async move {
+            let row = sqlx::query(&sql).fetch_one(&pool).await.unwrap();
+            sqlx::Row::try_get::<i64, _>(&row, 0).unwrap()
+        }
+    };
+    // Made anew, then opened again as the current log, then for reading only.
+    let made = Store::open(&location, 2, Access::Create).await.unwrap();
+    assert_eq!(pragma(&made, "cache_size").await, -512);
+    assert_eq!(pragma(&made, "synchronous").await, 2, "FULL");
+    assert_eq!(pragma(&made, "foreign_keys").await, 1);
+    made.close().await;
+    let reopened = Store::open(&location, 2, Access::Write).await.unwrap();
+    assert_eq!(pragma(&reopened, "cache_size").await, -512);
+    assert_eq!(pragma(&reopened, "synchronous").await, 2, "FULL");
+    reopened.close().await;
+    let read = Store::open(&location, 2, Access::Read).await.unwrap();
+    assert_eq!(pragma(&read, "cache_size").await, -512);
+    assert_eq!(pragma(&read, "foreign_keys").await, 1);
+    read.close().await;
+}
