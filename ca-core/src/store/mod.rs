@@ -73,15 +73,28 @@ pub use tallies::LogCounts;
 /// How long a SQLite writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// What each connection of a SQLite pool sets: waits for other processes' locks (as long as
-/// [`BUSY_TIMEOUT`]), checks references, and keeps a page cache of 512 KiB rather than
-/// SQLite's 2 MiB: a server's eight connections each filled theirs on a large log (signing
-/// OCSP responses ahead walks every certificate), ~10 MiB of its resident memory, where a page
-/// not cached is a read from the kernel's page cache.
-const READ_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -512;";
+/// [`BUSY_TIMEOUT`]) and checks references.
+const READ_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON;";
 /// [`READ_PRAGMAS`], and every commit durable before it returns.
-const WRITE_PRAGMAS: &str = "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; \
-     PRAGMA cache_size = -512; PRAGMA synchronous = FULL;";
+const WRITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 60000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
+/// A page cache of 512 KiB rather than SQLite's 2 MiB for each connection of a pool: a
+/// server's eight connections each filled theirs on a large log (signing OCSP responses ahead
+/// walks every certificate), ~10 MiB of its resident memory, where a page not cached is a read
+/// from the kernel's page cache.
+const CACHE_PRAGMA: &str = "PRAGMA cache_size = -512";
+
+/// Sets up a new connection of a SQLite pool with `pragmas`. The cache's size is set apart
+/// and may fail: it reads the schema, which a damaged log cannot give, and the pool would
+/// retry the connection until its timeout; the first query reports the damage instead.
+async fn set_up(conn: &mut sqlx::AnyConnection, pragmas: &str) -> Result<(), sqlx::Error> {
+    conn.execute(pragmas).await?;
+    if let Err(err) = conn.execute(CACHE_PRAGMA).await {
+        tracing::debug!(%err, "could not set the page cache's size");
+    }
+    Ok(())
+}
+
 /// How long a request waits for a PostgreSQL connection: while the database is away, callers
 /// hear so after this long (a server answers 503) rather than waiting on.
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -269,9 +282,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(BUSY_TIMEOUT)
-            .after_connect(move |conn, _| {
-                Box::pin(async move { conn.execute(after_connect).await.map(|_| ()) })
-            })
+            .after_connect(move |conn, _| Box::pin(set_up(conn, after_connect)))
             .connect_lazy_with(options);
         let location = LogLocation::File(path.to_owned());
         Some(Store {
@@ -345,9 +356,7 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections.max(1))
                     .acquire_timeout(BUSY_TIMEOUT)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move { conn.execute(WRITE_PRAGMAS).await.map(|_| ()) })
-                    })
+                    .after_connect(|conn, _| Box::pin(set_up(conn, WRITE_PRAGMAS)))
                     .connect_with(options)
                     .await;
                 let _ = probe.close().await;
@@ -363,9 +372,7 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(BUSY_TIMEOUT)
-                .after_connect(|conn, _| {
-                    Box::pin(async move { conn.execute(READ_PRAGMAS).await.map(|_| ()) })
-                })
+                .after_connect(|conn, _| Box::pin(set_up(conn, READ_PRAGMAS)))
         };
         if let Ok(locked) = pool()
             .connect_with(sqlite_options(path, "ro", false)?)
