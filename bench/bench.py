@@ -265,7 +265,7 @@ def h2load(label, url, header=None):
            + (f" -H '{header}'" if header else "") + f" {url}")
     COMMANDS.append((label, cmd))
     out = sh(cmd)
-    rate = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))
+    rate = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out).group(1))
     done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", out)
     if rate == 0 or done is None or int(done.group(2)) > 0:
         raise SystemExit(f"bench: {label} did not answer every request under load:\n{out}")
