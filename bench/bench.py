@@ -98,23 +98,26 @@ CAUSES = {
         "writer 141-157 us per issuance before, 121-131 us after, alternating runs). 0.56x became 0.83x-0.98x, "
         "then 0.97x-1.14x over single ten-second loads, and with three alternating loads of each server "
         "0.94x to 1.04x between two runs of the same code an hour apart (single pairs of loads the same "
-        "afternoon: 0.97x-1.12x): the two sit at parity, inside this machine's noise. What bounds the rate "
-        "is not CPU: under cfssl's load the machine is 1.95 of its 2 cores busy, under ca's 1.70-1.74 "
-        "(/proc/stat; wrk ~25 us per request in both), and ca's CPU per answer (292-328 us) is no more "
-        "than cfssl's (303-363 us). Per thread, the two runtime workers were each busy 47% of the time "
-        "(~97 us per issuance each) and the log's writer 57% (117 us per issuance, 0.87 sleeps per "
-        "issuance): the writer is the serial stage, its group's CPU (the shared pages written) then its "
-        "fsync, while the workers wait for it; 64 or 128 clients instead of 32 leave most of the idle "
-        "share (1.74 and 1.82 cores busy). "
-        "So what is left is the writer's per-group cost (the log's ~22 shared pages per commit) and its "
-        "fsync on the path of every group. Tried and not kept: mimalloc as the "
-        "allocator (+4%, but resident memory 17 MiB "
-        "to 31 MiB idle); holding a group open 0.3 or 1 ms for issuances announced as coming (bigger "
-        "groups, fewer page writes, but more idle CPU and no higher rate); synchronous=NORMAL as a measure "
-        "only (no gain beyond the noise: the disk's latency is not the limit); no checkpoints at all on "
-        "the writer's connection, as a measure only (6,000-6,190/s against 6,138-6,473/s, alternating: the "
-        "checkpoint is not what bounds it); a larger page cache for the "
-        "writer. Earlier: each issuance was its own fsync'd transaction (1,058/s) until group commit, and "
+        "afternoon: 0.97x-1.12x): the two sit at parity, inside this machine's noise. Then the bundled "
+        "SQLite's build (.cargo/config.toml): with memory statistics on, every allocation and free of every "
+        "connection took one process-wide mutex, and with SQLITE_ENABLE_MEMORY_MANAGEMENT every page fetched "
+        "a second: the writer and both runtime threads queued on them (89,627 futex calls in 4 s under "
+        "load, 45,192 after); alternating runs 7,305/s (7,109-7,817) before, 8,059/s (7,678-8,089) after, "
+        "fdatasync instead of fsync a little more (8,166/s against 8,038/s). "
+        "What bounds the rate now is not the CPU alone: under ca's load the machine is 80-83% busy "
+        "(/proc/stat), under cfssl's 1.95 of 2 cores; `perf sched` over 2 s: a runtime worker, once woken, "
+        "waits 131 us on average for a core, the writer 59 us, wrk 81 us (five busy threads, two cores, "
+        "each issuance two wake-ups across threads: worker to writer, writer to worker). Per issuance the "
+        "writer spends ~120-135 us of wall time whatever the group's size: held open 200 us, groups grew "
+        "from 3.8 to 11.4 issuances and fdatasyncs fell to a third, at the same rate. Tried and not kept, "
+        "each against the same build in alternating runs: holding groups open 50-500 us (no gain, 500 us "
+        "-8%); the write-ahead log made durable by a second thread while the writer wrote the next group "
+        "(commits visible before they are durable, answers still after; 7,353-7,730/s against "
+        "7,513-7,910/s); the writer spinning 20-150 us before it sleeps (no gain); the writer's thread at "
+        "nice -20 (+3%, a privilege the service does not have); mimalloc as the allocator (+4%, but "
+        "resident memory 17 MiB to 31 MiB idle); synchronous=NORMAL; no checkpoints on the writer's "
+        "connection (6,000-6,190/s against 6,138-6,473/s); a larger page cache for the writer; 64 or 128 "
+        "clients. Earlier: each issuance was its own fsync'd transaction (1,058/s) until group commit, and "
         "argon2 checks are cached and serialised."
     ),
     "`ca issue mail.example.com --key ecdsa-p256`": (
@@ -215,16 +218,25 @@ def ca(data, args):
     return f"{CA} --data {data} {args}"
 
 
-def hyperfine(label, commands, runs=RUNS, warmup=3):
-    """Median wall time in seconds of each command, measured together by hyperfine."""
+def hyperfine(label, commands, runs=RUNS, warmup=3, rounds=None):
+    """Median wall time in seconds of each command, measured together by hyperfine in
+    `rounds` alternating rounds of `runs / rounds` runs each (hyperfine runs one command's
+    runs, then the next's: in one round, a drift of the machine over its seconds falls on one
+    command only), the runs of every round taken together. One command alone: one round."""
+    if rounds is None:
+        rounds = 3 if len(commands) > 1 else 1
     out = os.path.join(WORK, "hyperfine.json")
     quoted = " ".join("'" + c.replace("'", "'\\''") + "'" for c in commands)
-    sh(f"hyperfine --style none --warmup {warmup} --runs {runs} --export-json {out} {quoted}")
-    with open(out) as f:
-        results = json.load(f)["results"]
+    times = [[] for _ in commands]
+    for _ in range(rounds):
+        sh(f"hyperfine --style none --warmup {warmup} --runs {max(2, runs // rounds)} "
+           f"--export-json {out} {quoted}")
+        with open(out) as f:
+            for kept, result in zip(times, json.load(f)["results"]):
+                kept.extend(result["times"])
     for command in commands:
         COMMANDS.append((label, command))
-    return [statistics.median(r["times"]) for r in results]
+    return [statistics.median(t) for t in times]
 
 
 def peak_rss_kib(command):
@@ -971,7 +983,7 @@ def bench_acme():
                                  "host0.example.com", peer),
                     lego_command(pebble_dir, pebble_root, "$(mktemp -d)",
                                  "host0.example.com", peer)]
-        ours, theirs = hyperfine("one lego http-01 issuance", commands, runs=runs, warmup=1)
+        ours, theirs = hyperfine("one lego http-01 issuance", commands, runs=runs, warmup=1, rounds=1)
         row("one complete lego http-01 issuance (new account, order, validation, certificate) vs Debian's "
             "pebble (sleeps off)", f"{ours * 1000:.0f} ms", f"{theirs * 1000:.0f} ms", f"{theirs / ours:.1f}x",
             "faster than pebble", ours < theirs)
