@@ -146,8 +146,8 @@ CAUSES = {
         "migrations are checked), the issuance ~2.6 ms (key, signature, commit, checkpoint, three files). "
         "The next step is one connection per command (the watching connection also writing the command's "
         "issuance, with what it keeps in memory dropped after each write, since its own commits do not "
-        "move its data_version). The leanest pipeline itself ranged 25.8-31.4 ms between two runs of this "
-        "report's code (the runs now alternate in three rounds), ca 5.6-5.9 ms: 0.19x-0.23x."
+        "move its data_version). Over three whole runs of this round's code on one afternoon the leanest "
+        "pipeline read 25.8-31.4 ms and ca 5.6-6.6 ms (its rounds now alternate): 0.19x-0.24x."
     ),
     "certificates stored: web issuances": (
         "the rate is measured once `ca serve` has gone idle after its start (it first signs OCSP responses "
