@@ -16,6 +16,11 @@
 //! unreadable) is answered by the pragma, and the header read just before it is remembered
 //! with what it read; read in that order, a commit between the two only makes the next look
 //! ask again.
+//!
+//! A command's log (opened by [`super::Store::open_current`] to be written) has one
+//! connection in all: this one also writes the command's issuances (see
+//! [`Changes::write`]). SQLite's `data_version` does not move for a connection's own commits,
+//! so what a look reads is a count of the changes seen, which such a write moves too.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -38,6 +43,13 @@ pub(super) struct Changes {
 struct Watch {
     /// `None` once closed.
     connection: Option<Connection>,
+    /// Whether the connection may write (the command's own, see [`Changes::write`]).
+    writable: bool,
+    /// What the pragma last read.
+    data_version: Option<i64>,
+    /// The changes seen: the pragma reading something new, or a write on this connection.
+    /// What a look reads.
+    seen: i64,
     /// When the last look began, and what it read.
     looked: Option<(Instant, i64)>,
     /// The `-shm` file, when the log is in WAL mode and SQLite made it.
@@ -53,9 +65,10 @@ const HEADER: usize = 48;
 
 impl Changes {
     /// Changes watched on `connection`, already open to the log (the one that found it
-    /// current, see [`super::Store::open_current`]).
-    pub(super) fn adopt(connection: Connection) -> Changes {
-        let watch = watch(connection).ok().map(Mutex::new);
+    /// current, see [`super::Store::open_current`]); `writable` when it may also write the
+    /// log's issuances (opened read-write, and set up as the writer's are).
+    pub(super) fn adopt(connection: Connection, writable: bool) -> Changes {
+        let watch = watch(connection, writable).ok().map(Mutex::new);
         Changes {
             watch: Arc::new(OnceLock::from(watch)),
         }
@@ -87,7 +100,12 @@ impl Changes {
             .prepare_cached("PRAGMA data_version")
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
         match read {
-            Ok(version) => {
+            Ok(data_version) => {
+                if watch.data_version != Some(data_version) {
+                    watch.data_version = Some(data_version);
+                    watch.seen += 1;
+                }
+                let version = watch.seen;
                 watch.looked = Some((began, version));
                 watch.header = header.map(|header| (header, version));
                 if watch.find_shm {
@@ -125,6 +143,32 @@ impl Changes {
                 None
             }
         }
+    }
+
+    /// Runs `write` on the watching connection when it may write (see [`Changes::adopt`]),
+    /// waiting up to `busy` for another connection's write lock, and counts it as a change
+    /// (its commits do not move the connection's own `data_version`); `None`, without
+    /// running it, when it may not.
+    pub(super) fn write<T>(
+        &self,
+        busy: Duration,
+        write: impl FnOnce(&mut Connection) -> T,
+    ) -> Option<T> {
+        let watch = self.watch.get()?.as_ref()?;
+        let mut watch = watch.lock().ok()?;
+        if !watch.writable {
+            return None;
+        }
+        let connection = watch.connection.as_mut()?;
+        connection.busy_timeout(busy).ok()?;
+        let written = write(connection);
+        let _ = connection.busy_timeout(LOOK_TIMEOUT);
+        // Whatever `write` did, the next look reads a new count: a look already made would
+        // hand out what was read before it, and a header remembered would match again.
+        watch.seen += 1;
+        watch.looked = None;
+        watch.header = None;
+        Some(written)
     }
 
     /// Closes the watching connection (before the connections that write: the last of those
@@ -172,7 +216,7 @@ fn wal_index_header(shm: &File) -> Option<[u8; HEADER]> {
 /// answers are then read from the log each time).
 fn open(path: &Path) -> Option<Watch> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    match Connection::open_with_flags(path, flags).and_then(watch) {
+    match Connection::open_with_flags(path, flags).and_then(|connection| watch(connection, false)) {
         Ok(watch) => Some(watch),
         Err(err) => {
             tracing::warn!(%err, path = %path.display(), "could not open the log to watch for changes; OCSP answers are read from it each time");
@@ -182,13 +226,16 @@ fn open(path: &Path) -> Option<Watch> {
 }
 
 /// A watch on `connection`, its waits for SQLite's locks cut short.
-fn watch(connection: Connection) -> rusqlite::Result<Watch> {
+fn watch(connection: Connection, writable: bool) -> rusqlite::Result<Watch> {
     connection.busy_timeout(LOOK_TIMEOUT)?;
     let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
     // While this connection is open in WAL mode, no other can take the log out of it (that
     // needs the log to itself), so the `-shm` file stays the one to read.
     Ok(Watch {
         connection: Some(connection),
+        writable,
+        data_version: None,
+        seen: 0,
         looked: None,
         shm: None,
         find_shm: mode.eq_ignore_ascii_case("wal"),

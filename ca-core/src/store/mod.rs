@@ -225,7 +225,7 @@ impl Store {
             }
         }
         let writer = match location {
-            LogLocation::File(path) => writer::Writer::sqlite(path),
+            LogLocation::File(path) => writer::Writer::sqlite(path, None),
             LogLocation::Postgres(_) => writer::Writer::postgres(pool.clone()),
         };
         let reader = location.file().map(reader::Reader::new);
@@ -264,10 +264,13 @@ impl Store {
                 .ok()?;
         connection.busy_timeout(BUSY_TIMEOUT).ok()?;
         if access == Access::Write {
-            // What the probe of the usual way sets: a log always runs in WAL mode.
+            // What the probe of the usual way sets (a log always runs in WAL mode), and what
+            // the writer's connection is set up with: this one writes the command's
+            // issuances (see [`changes::Changes::write`]).
             connection
                 .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
                 .ok()?;
+            connection.execute_batch(writer::SQLITE_PRAGMAS).ok()?;
         }
         if !schema_is_current(&connection, &sqlx::migrate!("../migrations/sqlite")).ok()? {
             return None;
@@ -285,14 +288,15 @@ impl Store {
             .after_connect(move |conn, _| Box::pin(set_up(conn, after_connect)))
             .connect_lazy_with(options);
         let location = LogLocation::File(path.to_owned());
+        let changes = changes::Changes::adopt(connection, access == Access::Write);
         Some(Store {
             pool,
             backend: Backend::Sqlite,
-            writer: writer::Writer::sqlite(path),
+            writer: writer::Writer::sqlite(path, Some(changes.clone())),
             reader: Some(reader::Reader::new(path)),
             location,
             nonce_key: tokio::sync::OnceCell::new(),
-            changes: changes::Changes::adopt(connection),
+            changes,
             memo: Arc::default(),
             read_only: access == Access::Read,
         })

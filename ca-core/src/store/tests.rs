@@ -487,19 +487,25 @@ async fn a_closed_sqlite_log_has_its_write_ahead_log_put_back_into_the_file() {
     again.close().await;
 }
 
-#[tokio::test]
-async fn a_command_on_a_current_sqlite_log_reads_and_writes_without_the_pool() {
-    let dir = tempfile::tempdir().unwrap();
+/// A new SQLite log in `dir`, closed, then opened again to write as a command opens it.
+async fn a_commands_log(dir: &tempfile::TempDir) -> (LogLocation, Store) {
     let location = LogLocation::File(dir.path().join("ca.db"));
     Store::open(&location, 1, Access::Create)
         .await
         .unwrap()
         .close()
         .await;
+    let store = Store::open(&location, 1, Access::Write).await.unwrap();
+    (location, store)
+}
+
+#[tokio::test]
+async fn a_command_on_a_current_sqlite_log_reads_and_writes_without_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
     // What `ca issue` does, then `ca list`: with the pool closed, every step must go through
     // the store's own connections on the caller's thread and the writer (the pool would
     // start a worker thread and parse the schema once more for each command).
-    let store = Store::open(&location, 1, Access::Write).await.unwrap();
+    let (location, store) = a_commands_log(&dir).await;
     assert_eq!(store.pool.size(), 0, "the pool connected at open");
     store.pool.close().await;
     // The pool is closed indeed: what needs it fails.
@@ -518,6 +524,13 @@ async fn a_command_on_a_current_sqlite_log_reads_and_writes_without_the_pool() {
     );
     let sample = Sample::new("4a", "a.example.com", days(30));
     let id = store.record_issuance(sample.issuance()).await.unwrap().id;
+    // One connection to the log in all: the one that found it current, watches it for
+    // changes and read the holders wrote the issuance too (a second would parse the whole
+    // schema again).
+    let LogLocation::File(path) = &location else {
+        unreachable!()
+    };
+    assert_eq!(files_open_at(path), 1, "connections to the log");
     let holders = store
         .holders(&[name], OffsetDateTime::now_utc())
         .await
@@ -530,6 +543,47 @@ async fn a_command_on_a_current_sqlite_log_reads_and_writes_without_the_pool() {
     read.pool.close().await;
     assert_eq!(read.list(&ListFilter::default()).await.unwrap().len(), 1);
     read.close().await;
+}
+
+/// How many of this process's open files are the file at `path`.
+fn files_open_at(path: &Path) -> usize {
+    let path = path.canonicalize().unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| *target == path)
+        .count()
+}
+
+#[tokio::test]
+async fn a_commands_own_issuances_and_other_processes_commits_move_the_change_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    // A command's store: its one connection watches the log and writes its issuances, and
+    // SQLite's data_version does not move for a connection's own commits.
+    let (_, store) = a_commands_log(&dir).await;
+    let counter = || store.change_counter(Instant::now()).unwrap();
+    let mut last = counter();
+    for n in 0..3 {
+        assert_eq!(counter(), last, "nothing committed");
+        let sample = Sample::new(&format!("5{n}"), "a.example.com", days(30));
+        store.record_issuance(sample.issuance()).await.unwrap();
+        let after = counter();
+        assert_ne!(after, last, "the command's own issuance {n} is seen");
+        last = after;
+        // Another process's commit, through a connection of its own.
+        let other = rusqlite::Connection::open(dir.path().join("ca.db")).unwrap();
+        other
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, 'x')",
+                [format!("k{n}")],
+            )
+            .unwrap();
+        drop(other);
+        let after = counter();
+        assert_ne!(after, last, "another process's commit {n} is seen");
+        last = after;
+    }
+    store.close().await;
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 //! group is written with no hop between threads per statement, where a query through sqlx's
 //! SQLite driver is a round trip to the connection's worker thread (two thread wake-ups),
 //! which under load cost more than the writes themselves. A command (a current-thread
-//! runtime, one issuance at a time) writes on its own thread instead, on a connection it
-//! keeps until the store closes. On PostgreSQL the writer is a task
+//! runtime, one issuance at a time) writes on its own thread instead, on the connection
+//! that watches the log for changes when it opened the log to write (one connection in all,
+//! the schema parsed once), else on one it keeps until the store closes. On PostgreSQL the writer is a task
 //! on the runtime that writes through the pool. Both run the same statements.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
 
+use super::changes::Changes;
 use super::{
     CertificateRecord, Issuance, NewIssuance, RequestId, RequestSource, Status, Store, audit,
 };
@@ -90,6 +92,9 @@ enum Inner {
 struct SqliteWriter {
     path: PathBuf,
     jobs: Mutex<Option<std_mpsc::Sender<Message>>>,
+    /// On a command's current-thread runtime: the store's watching connection, when it may
+    /// write (see [`Changes::write`]).
+    watch: Option<Changes>,
     /// On a command's current-thread runtime: the connection issuances are written on, on
     /// the caller's thread (a command issues one at a time; a thread of its own would only
     /// add its start, its heap and two wake-ups to each).
@@ -103,11 +108,13 @@ enum Message {
 }
 
 impl Writer {
-    /// The writer of a SQLite log at `path`; its thread starts with the first issuance.
-    pub(super) fn sqlite(path: &Path) -> Self {
+    /// The writer of a SQLite log at `path`; its thread starts with the first issuance. On a
+    /// command's runtime it writes on `watch`'s connection when that may write.
+    pub(super) fn sqlite(path: &Path, watch: Option<Changes>) -> Self {
         Writer(Inner::Sqlite(Arc::new(SqliteWriter {
             path: path.to_owned(),
             jobs: Mutex::new(None),
+            watch,
             here: Mutex::new(None),
         })))
     }
@@ -124,15 +131,25 @@ impl Writer {
         let (reply, answered) = oneshot::channel();
         match &self.0 {
             Inner::Sqlite(writer) if crate::on_current_thread() => {
-                let mut here = writer.here.lock().map_err(|_| stopped())?;
-                let connection = match here.as_mut() {
-                    Some(open) => open,
+                let batch = vec![(job, reply)];
+                let watched = writer.watch.as_ref().and_then(|watch| {
+                    watch.write(BUSY_TIMEOUT, |connection| {
+                        write_sqlite_group(connection, &batch)
+                    })
+                });
+                let written = match watched {
+                    Some(written) => written,
                     None => {
-                        here.insert(open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?)
+                        let mut here = writer.here.lock().map_err(|_| stopped())?;
+                        let connection = match here.as_mut() {
+                            Some(open) => open,
+                            None => here.insert(
+                                open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?,
+                            ),
+                        };
+                        write_sqlite_group(connection, &batch)
                     }
                 };
-                let batch = vec![(job, reply)];
-                let written = write_sqlite_group(connection, &batch);
                 answer(batch, written.map_err(|err| sqlite_error(&err)));
             }
             Inner::Sqlite(writer) => {
@@ -303,15 +320,17 @@ fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = rusqlite::Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.execute_batch(
-        // Each issuance of a group is written in a savepoint, whose journal (the pages it
-        // changed, as they were) is kept in memory: in a file it cost every group a file
-        // made, written and removed.
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;
-         PRAGMA temp_store = MEMORY;",
-    )?;
+    connection.execute_batch("PRAGMA journal_mode = WAL;")?;
+    connection.execute_batch(SQLITE_PRAGMAS)?;
     Ok(connection)
 }
+
+/// How a connection that writes issuances is set up (with the log in WAL mode). Each
+/// issuance of a group is written in a savepoint, whose journal (the pages it changed, as
+/// they were) is kept in memory: in a file it cost every group a file made, written and
+/// removed.
+pub(super) const SQLITE_PRAGMAS: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;";
 
 fn write_sqlite_group(
     connection: &mut rusqlite::Connection,
