@@ -95,9 +95,12 @@ fn own_descriptor(path: &Path) -> Option<u32> {
 }
 
 /// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
-/// name, all flushed to disk at once (each flush waits for the disk; side by side they wait
-/// about as long as one), then each renamed into place, and each folder flushed once. Files
-/// are renamed in the order given; on a failure, what was not renamed yet is removed.
+/// name, then each flushed to disk, then each renamed into place, and each folder flushed
+/// once. Files are renamed in the order given; on a failure, what was not renamed yet is
+/// removed. The flushes run one after the other: on threads of their own, side by side, they
+/// cost more CPU than the wait they saved (a command issuing a certificate, its three files
+/// flushed on threads of their own beside the log's close: 6.6-6.9 ms of CPU; all on one
+/// thread: 3.9-4.1 ms, and less wall time too).
 pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
     let mut staged = Vec::with_capacity(files.len());
     let written = (|| {
@@ -118,25 +121,10 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
             staged.push((tmp, path, file));
             filled.map_err(|err| Error::io(path, err))?;
         }
-        // Flushed side by side: every file but the last on a thread of its own, the last on
-        // this thread, which would otherwise only wait.
-        std::thread::scope(|scope| {
-            let Some(((_, last_path, last), others)) = staged.split_last() else {
-                return Ok(());
-            };
-            let flushes: Vec<_> = others
-                .iter()
-                .map(|(_, path, file)| (*path, scope.spawn(|| file.sync_all())))
-                .collect();
-            let here = last.sync_all();
-            for (path, flush) in flushes {
-                flush
-                    .join()
-                    .unwrap_or_else(|_| Err(io_gone()))
-                    .map_err(|err| Error::io(path, err))?;
-            }
-            here.map_err(|err| Error::io(last_path, err))
-        })
+        for (_, path, file) in &staged {
+            file.sync_all().map_err(|err| Error::io(path, err))?;
+        }
+        Ok(())
     })();
     let mut placed = 0;
     let renamed = written.and_then(|()| {
@@ -183,11 +171,6 @@ fn existing_folder_of(path: &Path) -> Result<&Path> {
             folder.display()
         )))
     }
-}
-
-/// The error of a flush whose thread ended without an answer.
-fn io_gone() -> std::io::Error {
-    std::io::Error::other("the flush to disk did not finish")
 }
 
 /// A file written in full under a temporary name beside its place, put there only by

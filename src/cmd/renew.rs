@@ -25,7 +25,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let files = args.files.prepare(&stem)?;
     let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
-    let (files, issued) = files.write_closing(issued, &authority).await?;
+    let (files, issued) = files.write_and_close(issued, &authority).await?;
     describe(&issued, &files)?;
     let revoked = old
         .certificate
