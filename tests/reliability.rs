@@ -405,12 +405,18 @@ fn slow_clients_are_cut_off() {
     let http = server.http.trim_start_matches("http://").to_owned();
     let https = format!("127.0.0.1:{}", server.https_port);
     let started = std::time::Instant::now();
+    let root = b"GET /certsrv/certnew.cer?ReqID=CACert&Enc=bin HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let probes: Vec<_> = [
         (
-            http,
+            http.clone(),
             b"GET /certsrv/ HTTP/1.1\r\nHost: localhost\r\n".to_vec(),
         ),
         (https, Vec::new()),
+        // A whole request answered on a kept-alive connection, then headers that never end.
+        (
+            http,
+            [&root[..], b"GET /certsrv/ HTTP/1.1\r\nHost: localhost\r\n"].concat(),
+        ),
     ]
     .into_iter()
     .map(|(addr, partial)| {
@@ -427,8 +433,18 @@ fn slow_clients_are_cut_off() {
         })
     })
     .collect();
-    for probe in probes {
+    for (n, probe) in probes.into_iter().enumerate() {
         let answer = probe.join().unwrap();
+        // The kept-alive connection got its first answer, and nothing after it.
+        let answer = match n {
+            2 => {
+                let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or_default();
+                assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+                rest.split_once("HTTP/1.1 ")
+                    .map_or(String::new(), |(_, next)| format!("HTTP/1.1 {next}"))
+            }
+            _ => answer,
+        };
         assert!(
             answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
             "{answer}"
