@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
-use ca_core::files::{PUBLIC_MODE, SECRET_MODE, write_all_atomic};
+use ca_core::files::{PUBLIC_MODE, SECRET_MODE, StagedFiles, stage_all};
 use ca_core::{Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
 
 use crate::cmd::Refused;
@@ -230,36 +230,25 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    /// Writes the files of `issued`, committed to the log already, then closes `authority`
-    /// (written or not), and hands both back for the description. All on this thread: the
-    /// files' flushes on threads of their own, beside the log's checkpoint, saved less wait
-    /// than the threads cost.
+    /// Writes the files of `issued`, committed to the log already, closes `authority`
+    /// (written or not), and hands both back for the description. The files are written
+    /// under temporary names first and their writeback started, so that their pages go to
+    /// the disk while the log's checkpoint waits on it; then they are flushed and put in
+    /// place. All on this thread: flushes on threads of their own cost more than they saved.
     pub(crate) async fn write_and_close(
         self,
         issued: Issued,
         authority: &Authority,
     ) -> anyhow::Result<(OutputFiles, Issued)> {
-        let written = self.write_issued(&issued);
+        let staged = self.stage(&issued);
         authority.close().await;
-        written?;
+        staged
+            .and_then(|staged| Ok(staged.place()?))
+            .map_err(|err| written_but(&issued, &err))?;
         Ok((self, issued))
     }
 
-    /// Writes the files of a certificate whose row is already committed. When that fails (a
-    /// full disk), the error says that the certificate exists and how to get another key.
-    fn write_issued(&self, issued: &Issued) -> anyhow::Result<()> {
-        self.write(issued).map_err(|err| {
-            let id = issued.issuance.id;
-            anyhow::anyhow!(
-                "certificate {id} was issued and is in the log, but its files could not be written ({}); \
-                 its key existed only in memory and is lost: run `ca renew {id}` for a new key and certificate, \
-                 and `ca revoke {id} --reason superseded` to withdraw this one",
-                crate::explain::sentence(&err)
-            )
-        })
-    }
-
-    fn write(&self, issued: &Issued) -> anyhow::Result<()> {
+    fn stage(&self, issued: &Issued) -> anyhow::Result<StagedFiles<'_>> {
         let key = issued
             .key
             .as_ref()
@@ -278,9 +267,20 @@ impl OutputFiles {
         if let Some((path, pfx)) = &pfx {
             files.push((path.as_path(), pfx.as_slice(), SECRET_MODE));
         }
-        write_all_atomic(&files)?;
-        Ok(())
+        Ok(stage_all(&files)?)
     }
+}
+
+/// Why the files of a certificate whose row is already committed were not written (a full
+/// disk): the certificate exists, and this says how to get another key.
+fn written_but(issued: &Issued, err: &anyhow::Error) -> anyhow::Error {
+    let id = issued.issuance.id;
+    anyhow::anyhow!(
+        "certificate {id} was issued and is in the log, but its files could not be written ({}); \
+         its key existed only in memory and is lost: run `ca renew {id}` for a new key and certificate, \
+         and `ca revoke {id} --reason superseded` to withdraw this one",
+        crate::explain::sentence(err)
+    )
 }
 
 pub(crate) fn describe(issued: &Issued, files: &OutputFiles) -> anyhow::Result<()> {
