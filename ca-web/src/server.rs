@@ -588,11 +588,8 @@ async fn serve_connection(
     // No header timeout of hyper's: the watchdog bounds the wait for every request's headers
     // (the first within FIRST_REQUEST_TIMEOUT of the connection, each next one within
     // IDLE_TIMEOUT of the last answer), where hyper's timer was armed and dropped again for
-    // every request on a kept-alive connection.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None);
+    // every request on a kept-alive connection. (Without it, HTTP/1 needs no timer.)
+    builder.http1().header_read_timeout(None);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -6,8 +6,9 @@
 //! which under load cost more than the writes themselves. A command (a current-thread
 //! runtime, one issuance at a time) writes on its own thread instead, on the connection
 //! that watches the log for changes when it opened the log to write (one connection in all,
-//! the schema parsed once), else on one it keeps until the store closes. On PostgreSQL the writer is a task
-//! on the runtime that writes through the pool. Both run the same statements.
+//! the schema parsed once), else on one it keeps until the store closes. On PostgreSQL the
+//! writer is a task on the runtime that writes through the pool. Both run the same
+//! statements.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
