@@ -65,7 +65,7 @@ impl DnsName {
         !self.0.contains('.')
             || INTERNAL_SUFFIXES
                 .iter()
-                .any(|suffix| self.0 == *suffix || self.0.ends_with(&format!(".{suffix}")))
+                .any(|suffix| is_at_or_below(&self.0, suffix))
     }
 
     /// True when some host name is matched by both this name and `other`: they are equal, or
@@ -85,7 +85,7 @@ impl DnsName {
     /// True when this name equals `domain` or lies below it (RFC 5280 §4.2.1.10 dNSName rule).
     pub fn is_within(&self, domain: &DnsName) -> bool {
         let name = self.0.strip_prefix("*.").unwrap_or(&self.0);
-        name == domain.0 || name.ends_with(&format!(".{}", domain.0))
+        is_at_or_below(name, &domain.0)
     }
 
     /// A file name stem for this name: `*.example.com` becomes `_wildcard.example.com`.
@@ -252,6 +252,12 @@ impl fmt::Display for SubjectName {
             SubjectName::Ip(ip) => ip.fmt(f),
         }
     }
+}
+
+/// True when `name` is `domain` or ends in `.` and `domain`.
+fn is_at_or_below(name: &str, domain: &str) -> bool {
+    name.strip_suffix(domain)
+        .is_some_and(|head| head.is_empty() || head.ends_with('.'))
 }
 
 /// True for IPv4 addresses only a private network reaches: RFC 1918 ranges, loopback

@@ -36,6 +36,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// A new request row with its certificate, issued at once.
 const INSERT_REQUEST: &str = "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
      VALUES ($1, $2, $3, $4, $5, 'issued', 'Issued', $6, $7) RETURNING id";
+/// The same on SQLite, whose row id is read after it: SQLite gathers what `RETURNING` returns
+/// in a temporary table, made and dropped for every row.
+const INSERT_REQUEST_SQLITE: &str = "INSERT INTO requests (created_at, requester, source, names, csr, status, disposition, decided_at, decided_by)
+     VALUES ($1, $2, $3, $4, $5, 'issued', 'Issued', $6, $7)";
 /// A pending request answered: only from the pending state; what the row already held is
 /// returned, so the caller's copy of the row needs no second read.
 const ISSUE_PENDING: &str = "UPDATE requests SET status = 'issued', disposition = 'Issued', names = $1, decided_at = $2, decided_by = $3
@@ -385,18 +389,20 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let written = match job.pending_request {
         None => Written {
-            id: tx.prepare_cached(INSERT_REQUEST)?.query_row(
-                rusqlite::params![
-                    now,
-                    job.requester,
-                    job.source.name(),
-                    job.names,
-                    job.csr_der,
-                    now,
-                    job.decided_by,
-                ],
-                |row| row.get(0),
-            )?,
+            id: {
+                tx.prepare_cached(INSERT_REQUEST_SQLITE)?
+                    .execute(rusqlite::params![
+                        now,
+                        job.requester,
+                        job.source.name(),
+                        job.names,
+                        job.csr_der,
+                        now,
+                        job.decided_by,
+                    ])?;
+                // The row just inserted: the rows the insert's triggers write do not count.
+                tx.last_insert_rowid()
+            },
             created_at: now,
             requester: None,
             source: None,

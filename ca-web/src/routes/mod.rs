@@ -24,7 +24,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
-use tower::ServiceExt;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -50,8 +49,7 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The application: every path of DESIGN §6 and the pages beyond AD CS. Paths under
 /// `/certsrv` are case-insensitive, as on IIS (`/CertSrv/CertNew.cer` works).
 pub fn router(state: AppState) -> Router {
-    let app = app(routes(), state);
-    Router::new().fallback_service(app.map_request(certsrv_in_lowercase))
+    app(routes(), state)
 }
 
 /// The request with its path lowercased when it lies under `/certsrv` (every path there is
@@ -131,42 +129,46 @@ fn routes() -> Router<AppState> {
         .fallback(not_found)
 }
 
-/// `routes` with what every answer passes through.
+/// `routes` with what every answer passes through, outermost first. The layers wrap the
+/// router, not each of its routes: a layer given to a router is given to every route, in a
+/// box, and each request then clones the boxes of its route's layers, one inside the other.
 fn app(routes: Router<AppState>, state: AppState) -> Router {
-    let app = routes
-        .layer(middleware::from_fn(guard))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::custom(panic_page))
+    let app = tower::ServiceBuilder::new()
+        .map_request(certsrv_in_lowercase)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    // Method and path only: never a header (credentials), a query or a body.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %crate::log::clean(request.uri().path()),
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                )
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
+        // One layer for the four headers: each layer costs every request a future.
+        .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::sign_error_pages,
         ))
-        // One layer for the four headers: each layer costs every request a clone and a future.
-        .layer(middleware::map_response(security_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), measure));
-    app.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &Request| {
-                // Method and path only: never a header (credentials), a query or a body.
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %crate::log::clean(request.uri().path()),
-                )
-            })
-            .on_request(())
-            .on_response(
-                DefaultOnResponse::new()
-                    .level(tracing::Level::INFO)
-                    .latency_unit(LatencyUnit::Micros),
-            )
-            .on_failure(()),
-    )
-    .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_page))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(guard))
+        .service(routes.with_state(state));
+    Router::new().fallback_service(app)
 }
 
 /// The answers given before the router, as the router and its layers would give them: the
