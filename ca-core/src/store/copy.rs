@@ -260,7 +260,12 @@ const TABLES: &[Table] = &[
 
 /// Tables the log's triggers fill from the rows of [`TABLES`] (the tallies the metrics read):
 /// a copy does not copy them, since inserting the rows into the target rebuilds them there.
-const DERIVED: &[&str] = &["request_tallies", "expiry_tallies", "tally_changes"];
+const DERIVED: &[&str] = &[
+    "request_tallies",
+    "expiry_tallies",
+    "tally_changes",
+    "certificate_names",
+];
 
 /// Rows written in one INSERT: well under both backends' limits on bound values.
 const BATCH: usize = 200;

@@ -20,8 +20,9 @@ pub struct Holder {
 
 impl Store {
     /// The certificates valid at `now` (not expired, not revoked, not renewed since, not the
-    /// CA's own) whose names include any of `names`, oldest first. The query narrows with `LIKE` on the JSON
-    /// of each row's names; the names are then compared exactly.
+    /// CA's own) whose names include any of `names`, oldest first: found through the key of
+    /// `certificate_names` (a row per name of each certificate), so the cost follows the
+    /// certificates that hold the names, not the size of the log.
     #[instrument(skip_all)]
     pub(crate) async fn holders(
         &self,
@@ -33,27 +34,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let now_secs = now.unix_timestamp();
-        let mut sql = String::from(
-            "SELECT c.request_id, c.not_after, c.names FROM certificates c
-             JOIN requests r ON r.id = c.request_id
-             WHERE c.not_after >= $1
-               AND r.requester <> $2 AND r.requester <> $3
-               AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
-               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)
-               AND (",
-        );
-        for index in 0..wanted.len() {
-            if index > 0 {
-                sql.push_str(" OR ");
-            }
-            sql.push_str(&format!("c.names LIKE ${}", index + 4));
-        }
-        sql.push_str(") ORDER BY c.request_id");
+        let sql = holders_sql(wanted.len());
         // The CA's own certificates (its web server's, its OCSP responder's) are its to
         // renew, never an administrator's: they are no holder to point to.
-        // A name's characters hold no LIKE escape; `_` matching any character only widens
-        // the narrowing, which the exact comparison below undoes.
-        let patterns: Vec<String> = wanted.iter().map(|name| format!("%\"{name}\"%")).collect();
         // On SQLite, on the caller's thread (parameters `$1`, `$2`... are numbered in the
         // order they first appear, which is theirs).
         let here = self.read_here(|connection| {
@@ -63,7 +46,7 @@ impl Store {
                 &super::SERVER_REQUESTER,
                 &super::RESPONDER_REQUESTER,
             ];
-            values.extend(patterns.iter().map(|p| p as &dyn rusqlite::ToSql));
+            values.extend(wanted.iter().map(|name| name as &dyn rusqlite::ToSql));
             let rows = statement.query_map(values.as_slice(), |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?;
@@ -76,8 +59,8 @@ impl Store {
                     .bind(now_secs)
                     .bind(super::SERVER_REQUESTER)
                     .bind(super::RESPONDER_REQUESTER);
-                for pattern in &patterns {
-                    query = query.bind(pattern);
+                for name in &wanted {
+                    query = query.bind(name);
                 }
                 query.fetch_all(&self.pool).await?
             }
@@ -102,5 +85,73 @@ impl Store {
             });
         }
         Ok(holders)
+    }
+}
+
+/// The query of [`Store::holders`] for `count` names: `$1` the time, `$2` and `$3` the CA's own
+/// requesters, then the names (on SQLite, parameters are numbered in the order they first
+/// appear in the text, so they appear in this order).
+fn holders_sql(count: usize) -> String {
+    let names: Vec<String> = (0..count).map(|index| format!("${}", index + 4)).collect();
+    format!(
+        "SELECT c.request_id, c.not_after, c.names FROM certificates c
+         JOIN requests r ON r.id = c.request_id
+         WHERE c.not_after >= $1
+           AND r.requester <> $2 AND r.requester <> $3
+           AND c.request_id IN (SELECT request_id FROM certificate_names WHERE name IN ({}))
+           AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
+           AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)
+         ORDER BY c.request_id",
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::holders_sql;
+
+    /// SQLite finds the holders through the names' key, whatever the log holds: it reads no
+    /// certificate that does not hold a name asked for.
+    #[test]
+    fn the_holders_are_found_through_the_names_key_not_by_reading_every_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let location = crate::store::LogLocation::File(path.clone());
+            crate::store::Store::open(&location, 1, crate::store::Access::Create)
+                .await
+                .unwrap()
+                .close()
+                .await;
+        });
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        for count in [1, 3] {
+            let mut plan = connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", holders_sql(count)))
+                .unwrap();
+            let steps: Vec<String> = plan
+                .query_map(
+                    rusqlite::params_from_iter(vec![rusqlite::types::Null; count + 3]),
+                    |row| row.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let text = steps.join("\n");
+            assert!(
+                text.contains("certificate_names USING PRIMARY KEY (name=?)")
+                    || text.contains("certificate_names USING COVERING INDEX"),
+                "{text}"
+            );
+            assert!(
+                !steps.iter().any(|step| step.starts_with("SCAN c")),
+                "every certificate read: {text}"
+            );
+        }
     }
 }
