@@ -163,7 +163,7 @@ fn core_sentence(err: &Error) -> String {
             "{err}: to serve that CA from this node too, copy its root.crt and root.key into the data folder; to make a new CA, give an empty database"
         ),
         Error::LogOutdated(_) => format!(
-            "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder where it is writable"
+            "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder, as a user who may write to it"
         ),
         Error::SchemaNotOwned(_) => format!(
             "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"

@@ -1540,3 +1540,68 @@ fn a_bad_database_value_is_never_echoed_and_its_source_is_named() {
         assert!(!stderr.contains("--database"), "{stderr}");
     }
 }
+
+/// A backup taken by the release before the newest migration (that release's schema, without
+/// the migration's record) restores into this one, brought up to date in a copy of its own:
+/// the backup stays as it was, and a command that only reads it says what to do.
+#[test]
+fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "a.example.com",
+        "b.example.com",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let backup = sb.file("bk");
+    sb.ok(&["backup", backup.to_str().unwrap()]);
+    sqlite(
+        &backup.join("ca.db"),
+        "DROP TRIGGER certificate_names_insert; DROP TABLE certificate_names;
+         DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
+    );
+    let before = std::fs::read(backup.join("ca.db")).unwrap();
+    let mut read = sb.ca_bare();
+    read.env_remove("CA_DATABASE");
+    let out = read
+        .arg("--data")
+        .arg(&backup)
+        .args(["list"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("needs an upgrade, which a command that only reads does not make")
+            && said.contains("`ca crl --out /dev/null`"),
+        "{said}"
+    );
+    let restored = Sandbox::new();
+    let out = restored.ca().arg("restore").arg(&backup).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(restored.ok(&["check"]).contains("is sound"));
+    // The restored log is current: its names table was filled from the backup's rows.
+    let issued = restored.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
+    assert!(
+        issued.contains("for b.example.com is still valid"),
+        "{issued}"
+    );
+    assert_eq!(
+        std::fs::read(backup.join("ca.db")).unwrap(),
+        before,
+        "the backup was changed"
+    );
+    assert!(!backup.join("ca.db-wal").exists());
+    let left: Vec<String> = std::fs::read_dir(restored.data())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left in the restored folder: {left:?}");
+}

@@ -444,6 +444,47 @@ impl Authority {
         Ok(())
     }
 
+    /// Restores a backup taken by an earlier release, whose log needs an upgrade: its log is
+    /// copied (read-only) into a folder of the target's own with the root beside it, brought
+    /// up to date there, and restored from there, the folder removed after. The backup itself
+    /// stays as it was.
+    async fn restore_outdated(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|err| Error::io(dir, err))?;
+        let upgraded = dir.join(format!(".upgrade.{}.tmp", crate::random::hex::<8>()?));
+        let restored = async {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&upgraded)
+                .map_err(|err| Error::io(&upgraded, err))?;
+            Store::copy_sqlite_file(&backup.join(STORE), &upgraded.join(STORE)).await?;
+            copy_atomic(
+                &backup.join(ROOT_KEY),
+                &upgraded.join(ROOT_KEY),
+                SECRET_MODE,
+            )?;
+            copy_atomic(
+                &backup.join(ROOT_CERT),
+                &upgraded.join(ROOT_CERT),
+                PUBLIC_MODE,
+            )?;
+            // Opened to write: the log's migrations run.
+            let writable = OpenOptions {
+                read_only: false,
+                database: None,
+                ..open.clone()
+            };
+            Self::open(&upgraded, writable).await?.close().await;
+            Box::pin(Self::restore(&upgraded, dir, open)).await
+        }
+        .await;
+        let _ = fs::remove_dir_all(&upgraded);
+        restored
+    }
+
     /// Puts the backup in `backup` into the data folder `dir`, which must hold no CA: the
     /// backup is checked first (as [`Authority::check`] does), then copied in, root
     /// certificate last, and checked again where it now lies.
@@ -477,7 +518,7 @@ impl Authority {
                 backup.display()
             ))
         };
-        let source = Self::open(
+        let opened = Self::open(
             backup,
             OpenOptions {
                 read_only: true,
@@ -485,8 +526,11 @@ impl Authority {
                 ..open.clone()
             },
         )
-        .await
-        .map_err(unusable)?;
+        .await;
+        let source = match opened {
+            Err(Error::LogOutdated(_)) => return Self::restore_outdated(backup, dir, open).await,
+            opened => opened.map_err(unusable)?,
+        };
         let problems = match source.check().await {
             Ok(problems) => problems,
             Err(err) => {

@@ -155,9 +155,10 @@ pub enum Error {
         recorded: String,
     },
 
-    /// The issuance log needs a schema upgrade, which a read-only folder cannot take.
+    /// The issuance log needs a schema upgrade, which a command that only reads does not make
+    /// (its folder may be read-only, or another user's).
     #[error(
-        "the issuance log {0} was written by an older version and needs an upgrade, which a read-only folder cannot take"
+        "the issuance log {0} was written by an older version and needs an upgrade, which a command that only reads does not make"
     )]
     LogOutdated(LogLocation),
 

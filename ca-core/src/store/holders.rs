@@ -34,39 +34,16 @@ impl Store {
             return Ok(Vec::new());
         }
         let now_secs = now.unix_timestamp();
-        let sql = holders_sql(wanted.len());
-        // The CA's own certificates (its web server's, its OCSP responder's) are its to
-        // renew, never an administrator's: they are no holder to point to.
-        // On SQLite, on the caller's thread (parameters `$1`, `$2`... are numbered in the
-        // order they first appear, which is theirs).
-        let here = self.read_here(|connection| {
-            let mut statement = connection.prepare(&sql)?;
-            let mut values: Vec<&dyn rusqlite::ToSql> = vec![
-                &now_secs,
-                &super::SERVER_REQUESTER,
-                &super::RESPONDER_REQUESTER,
-            ];
-            values.extend(wanted.iter().map(|name| name as &dyn rusqlite::ToSql));
-            let rows = statement.query_map(values.as_slice(), |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<(i64, i64, String)>>>()
-        });
-        let rows = match here {
-            Some(rows) => rows,
-            None => {
-                let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql)
-                    .bind(now_secs)
-                    .bind(super::SERVER_REQUESTER)
-                    .bind(super::RESPONDER_REQUESTER);
-                for name in &wanted {
-                    query = query.bind(name);
-                }
-                query.fetch_all(&self.pool).await?
+        // A query binds at most so many names (SQLite takes 32,766 values in all); a
+        // certificate found by names of two batches is one row.
+        let mut rows = std::collections::BTreeMap::new();
+        for batch in wanted.chunks(NAMES_PER_QUERY) {
+            for (id, not_after, json) in self.holder_rows(batch, now_secs).await? {
+                rows.insert(id, (not_after, json));
             }
-        };
+        }
         let mut holders = Vec::new();
-        for (id, not_after, json) in rows {
+        for (id, (not_after, json)) in rows {
             let held: Vec<String> = serde_json::from_str(&json)
                 .map_err(|err| StoreError::Corrupt(format!("names of certificate {id}: {err}")))?;
             let names: Vec<String> = wanted
@@ -86,7 +63,50 @@ impl Store {
         }
         Ok(holders)
     }
+
+    /// The rows (id, notAfter, names) of the certificates valid at `now_secs` that hold any of
+    /// `names`.
+    async fn holder_rows(
+        &self,
+        names: &[String],
+        now_secs: i64,
+    ) -> Result<Vec<(i64, i64, String)>> {
+        let sql = holders_sql(names.len());
+        // The CA's own certificates (its web server's, its OCSP responder's) are its to
+        // renew, never an administrator's: they are no holder to point to.
+        // On SQLite, on the caller's thread (parameters `$1`, `$2`... are numbered in the
+        // order they first appear, which is theirs).
+        let here = self.read_here(|connection| {
+            let mut statement = connection.prepare(&sql)?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+                &now_secs,
+                &super::SERVER_REQUESTER,
+                &super::RESPONDER_REQUESTER,
+            ];
+            values.extend(names.iter().map(|name| name as &dyn rusqlite::ToSql));
+            let rows = statement.query_map(values.as_slice(), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<(i64, i64, String)>>>()
+        });
+        match here {
+            Some(rows) => Ok(rows),
+            None => {
+                let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql)
+                    .bind(now_secs)
+                    .bind(super::SERVER_REQUESTER)
+                    .bind(super::RESPONDER_REQUESTER);
+                for name in names {
+                    query = query.bind(name);
+                }
+                Ok(query.fetch_all(&self.pool).await?)
+            }
+        }
+    }
 }
+
+/// The most names one query of the holders binds.
+const NAMES_PER_QUERY: usize = 500;
 
 /// The query of [`Store::holders`] for `count` names: `$1` the time, `$2` and `$3` the CA's own
 /// requesters, then the names (on SQLite, parameters are numbered in the order they first

@@ -467,6 +467,24 @@ impl Store {
         }
     }
 
+    /// Copies the SQLite log at `path` into `target` (a new file) through SQLite, read-only,
+    /// whatever release wrote it: an older release's backup is brought up to date in the copy,
+    /// and stays as it was.
+    pub(crate) async fn copy_sqlite_file(path: &Path, target: &Path) -> Result<()> {
+        sqlx::any::install_default_drivers();
+        let text = target.to_str().ok_or_else(|| {
+            Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
+        })?;
+        let pool = Self::connect_sqlite(path, 1, Access::Read).await?;
+        let copied = sqlx::query("VACUUM INTO $1")
+            .bind(text)
+            .execute(&pool)
+            .await;
+        pool.close().await;
+        copied?;
+        Ok(())
+    }
+
     /// Writes a consistent copy of the whole log to `target` (which must not exist), a new
     /// SQLite file, while other processes go on writing: SQLite's `VACUUM INTO` reads one
     /// snapshot; a PostgreSQL log is read in one repeatable-read transaction and written into

@@ -1354,3 +1354,44 @@ async fn migrated_until(path: &Path, description: &str) {
     before.run(&pool).await.unwrap();
     pool.close().await;
 }
+
+#[tokio::test]
+async fn holders_of_more_names_than_one_query_binds_are_each_found_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // On either backend (a server's pool), and on a command's own connection.
+    let store = open(&dir, 2).await;
+    let command = tempfile::tempdir().unwrap();
+    let (_, command_store) = a_commands_log(&command).await;
+    // More than SQLite binds in one statement (32,766 values).
+    let asked: Vec<SubjectName> = (0..33_000)
+        .map(|n| format!("h{n}.example.com").parse().unwrap())
+        .collect();
+    // Held names in the first and the last batches of the query, in one certificate.
+    let mut sample = Sample::new("4b", "h0.example.com", days(30));
+    sample.names.push(asked[32_900].clone());
+    let other = Sample::new("4c", "h700.example.com", days(30));
+    for store in [&store, &command_store] {
+        let first = store.record_issuance(sample.issuance()).await.unwrap().id;
+        let second = store.record_issuance(other.issuance()).await.unwrap().id;
+        let holders = store
+            .holders(&asked, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let found: Vec<_> = holders
+            .iter()
+            .map(|holder| (holder.id, holder.names.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    first,
+                    vec!["h0.example.com".to_owned(), "h32900.example.com".to_owned()]
+                ),
+                (second, vec!["h700.example.com".to_owned()])
+            ]
+        );
+    }
+    store.close().await;
+    command_store.close().await;
+}
