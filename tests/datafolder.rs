@@ -1597,7 +1597,12 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
         before,
         "the backup was changed"
     );
-    assert!(!backup.join("ca.db-wal").exists());
+    // Reading it may leave SQLite's empty write-ahead log beside it, never a change.
+    assert!(
+        std::fs::metadata(backup.join("ca.db-wal")).map_or(true, |wal| wal.len() == 0),
+        "the backup has changes beside it: {:?}",
+        std::fs::metadata(backup.join("ca.db-wal")).map(|wal| wal.len())
+    );
     let left: Vec<String> = std::fs::read_dir(restored.data())
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

@@ -405,6 +405,15 @@ impl From<rcgen::Error> for Error {
     }
 }
 
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        match err {
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Newer(version),
+            err => StoreError::Migrate(err),
+        }
+    }
+}
+
 /// Why the issuance log could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -414,7 +423,13 @@ pub enum StoreError {
     NotFound,
     /// The schema could not be brought up to date.
     #[error("the issuance log could not be migrated: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+    /// The log was brought up to date by a newer release: it records a change of its schema
+    /// that this release does not know.
+    #[error(
+        "the issuance log was brought up to date by a newer release (its change {0} is unknown to this one): run that release or a later one"
+    )]
+    Newer(i64),
     /// The database reported an error.
     #[error("the issuance log failed: {0}")]
     Database(sqlx::Error),

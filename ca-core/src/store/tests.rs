@@ -1395,3 +1395,38 @@ async fn holders_of_more_names_than_one_query_binds_are_each_found_once() {
     store.close().await;
     command_store.close().await;
 }
+
+#[tokio::test]
+async fn a_log_a_newer_release_brought_up_to_date_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.db");
+    let location = LogLocation::File(path.clone());
+    Store::open(&location, 1, Access::Create)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (99991231000000, 'newer', TRUE, x'00', 0)",
+            [],
+        )
+        .unwrap();
+    let refused = Store::open(&location, 1, Access::Write).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::Store(StoreError::Newer(99_991_231_000_000))),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("brought up to date by a newer release"),
+        "{refused}"
+    );
+    // Reading it still works: what this release reads is all there.
+    let read = Store::open(&location, 1, Access::Read).await.unwrap();
+    assert!(read.list(&ListFilter::default()).await.unwrap().is_empty());
+    read.close().await;
+}
