@@ -154,8 +154,9 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(middleware::from_fn_with_state(state.clone(), measure))
-        // One layer for the four headers: each layer costs every request a future.
-        .layer(middleware::map_response(security_headers))
+        // One layer for the headers every answer gets: each layer costs every request a
+        // future. Outside the deadline and the panic page, whose answers get them too.
+        .layer(middleware::from_fn(answer_headers))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::sign_error_pages,
@@ -267,7 +268,7 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Refuses cross-site form posts (a page elsewhere making an admin's browser approve or
 /// issue) and bodies declared larger than the limit (before any handler, sign-in or
-/// parsing), and marks every answer to a request with credentials as not to be cached.
+/// parsing).
 ///
 /// A body declared over the limit but under `DRAIN_LIMIT` is read and dropped first: a
 /// client still sending it when the connection closed would see a broken pipe instead of the
@@ -277,7 +278,6 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// change nothing, come without browser headers, and are refused in the protocol's own terms
 /// (a problem document, an OCSP status) by their handlers, which read bodies to the same limit.
 async fn guard(request: Request, next: Next) -> Response {
-    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
     let path = request.uri().path();
     let protocol = path.starts_with("/acme/") || ocsp::is_responder_path(path);
     let declared = request
@@ -286,7 +286,7 @@ async fn guard(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let oversized = declared.filter(|l| *l > MAX_BODY as u64 && !protocol);
-    let mut response = if let Some(length) = oversized {
+    if let Some(length) = oversized {
         if length <= DRAIN_LIMIT as u64 {
             discard(request.into_body(), DRAIN_LIMIT).await;
         }
@@ -299,9 +299,18 @@ async fn guard(request: Request, next: Next) -> Response {
         .into_response()
     } else {
         next.run(request).await
-    };
+    }
+}
+
+/// The security headers (see [`security_headers`]) on every answer, and on the answer to a
+/// request with credentials, no caching by anyone but for that caller: its page, its error
+/// page, its timeout or the page of a handler's panic alike.
+async fn answer_headers(request: Request, next: Next) -> Response {
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    add_security_headers(headers);
     if authenticated {
-        let headers = response.headers_mut();
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store, private"),
@@ -611,7 +620,9 @@ mod tests {
             addr: "127.0.0.1:1".parse().unwrap(),
             tls: true,
         };
-        let response = super::app(routes, state)
+        let app = super::app(routes, state);
+        let response = app
+            .clone()
             .oneshot(get("/certsrv/boom", peer, false))
             .await
             .unwrap();
@@ -620,6 +631,12 @@ mod tests {
             response.headers()[header::X_CONTENT_TYPE_OPTIONS],
             "nosniff"
         );
+        assert!(response.headers().get(header::CACHE_CONTROL).is_none());
+        // Asked with credentials, the page is the caller's alone, as every other answer.
+        let theirs = app.oneshot(get("/certsrv/boom", peer, true)).await.unwrap();
+        assert_eq!(theirs.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(theirs.headers()[header::CACHE_CONTROL], "no-store, private");
+        assert_eq!(theirs.headers()[header::VARY], "Authorization");
         let body = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap();
