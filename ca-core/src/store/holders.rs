@@ -133,22 +133,11 @@ mod tests {
 
     /// SQLite finds the holders through the names' key, whatever the log holds: it reads no
     /// certificate that does not hold a name asked for.
-    #[test]
-    fn the_holders_are_found_through_the_names_key_not_by_reading_every_certificate() {
+    #[tokio::test]
+    async fn the_holders_are_found_through_the_names_key_not_by_reading_every_certificate() {
         let dir = tempfile::tempdir().unwrap();
+        crate::store::tests::new_sqlite_log(dir.path()).await;
         let path = dir.path().join("ca.db");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let location = crate::store::LogLocation::File(path.clone());
-            crate::store::Store::open(&location, 1, crate::store::Access::Create)
-                .await
-                .unwrap()
-                .close()
-                .await;
-        });
         let connection = rusqlite::Connection::open(&path).unwrap();
         for count in [1, 3] {
             let mut plan = connection

@@ -487,14 +487,20 @@ async fn a_closed_sqlite_log_has_its_write_ahead_log_put_back_into_the_file() {
     again.close().await;
 }
 
-/// A new SQLite log in `dir`, closed, then opened again to write as a command opens it.
-async fn a_commands_log(dir: &tempfile::TempDir) -> (LogLocation, Store) {
-    let location = LogLocation::File(dir.path().join("ca.db"));
+/// A new SQLite log, `ca.db` in `dir`, made and closed.
+pub(super) async fn new_sqlite_log(dir: &Path) -> LogLocation {
+    let location = LogLocation::File(dir.join("ca.db"));
     Store::open(&location, 1, Access::Create)
         .await
         .unwrap()
         .close()
         .await;
+    location
+}
+
+/// A new SQLite log in `dir`, closed, then opened again to write as a command opens it.
+async fn a_commands_log(dir: &tempfile::TempDir) -> (LogLocation, Store) {
+    let location = new_sqlite_log(dir.path()).await;
     let store = Store::open(&location, 1, Access::Write).await.unwrap();
     (location, store)
 }
@@ -589,13 +595,8 @@ async fn a_commands_own_issuances_and_other_processes_commits_move_the_change_co
 #[tokio::test]
 async fn a_sqlite_log_whose_schema_is_not_current_is_left_to_the_migrator() {
     let dir = tempfile::tempdir().unwrap();
+    let location = new_sqlite_log(dir.path()).await;
     let path = dir.path().join("ca.db");
-    let location = LogLocation::File(path.clone());
-    Store::open(&location, 1, Access::Create)
-        .await
-        .unwrap()
-        .close()
-        .await;
     let migrator = sqlx::migrate!("../migrations/sqlite");
     let connection = rusqlite::Connection::open(&path).unwrap();
     assert!(schema_is_current(&connection, &migrator).unwrap());
@@ -1399,13 +1400,8 @@ async fn holders_of_more_names_than_one_query_binds_are_each_found_once() {
 #[tokio::test]
 async fn a_log_a_newer_release_brought_up_to_date_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
+    let location = new_sqlite_log(dir.path()).await;
     let path = dir.path().join("ca.db");
-    let location = LogLocation::File(path.clone());
-    Store::open(&location, 1, Access::Create)
-        .await
-        .unwrap()
-        .close()
-        .await;
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute(
