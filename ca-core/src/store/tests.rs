@@ -1236,18 +1236,23 @@ async fn a_whole_list_of_the_expiring_reads_the_expiry_index() {
     }
 }
 
+/// The options the bundled SQLite was built with.
+fn compile_options() -> Vec<String> {
+    let connection = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = connection.prepare("PRAGMA compile_options").unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 /// The bundled SQLite is built as `.cargo/config.toml` says: every allocation of every
 /// connection taking one process-wide mutex (memory statistics), and every page fetched a
 /// second (the shared page-cache pool), cost the web issuance about a tenth of its rate.
 #[test]
 fn the_bundled_sqlite_takes_no_process_wide_lock_per_allocation() {
-    let connection = rusqlite::Connection::open_in_memory().unwrap();
-    let mut statement = connection.prepare("PRAGMA compile_options").unwrap();
-    let options: Vec<String> = statement
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let options = compile_options();
     assert!(
         options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
         "{options:?}"
@@ -1256,6 +1261,48 @@ fn the_bundled_sqlite_takes_no_process_wide_lock_per_allocation() {
         !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
         "{options:?}"
     );
+}
+
+/// Nor with the extensions the log never uses, whose modules and functions every connection
+/// registered as it opened: a one-shot command opens one, and paid for them on every run.
+#[test]
+fn the_bundled_sqlite_registers_no_extension_the_log_does_not_use() {
+    let options = compile_options();
+    let connection = rusqlite::Connection::open_in_memory().unwrap();
+    for unused in [
+        "ENABLE_FTS3",
+        "ENABLE_FTS5",
+        "ENABLE_RTREE",
+        "ENABLE_DBSTAT_VTAB",
+        "SOUNDEX",
+    ] {
+        assert!(
+            !options.iter().any(|o| o == unused),
+            "{unused}: {options:?}"
+        );
+    }
+    let modules: Vec<String> = connection
+        .prepare("SELECT name FROM pragma_module_list")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        !modules
+            .iter()
+            .any(|m| ["fts4", "fts5", "rtree", "dbstat"].contains(&m.as_str())),
+        "{modules:?}"
+    );
+    // What the log does use stays: JSON (the names of each certificate) and its table functions.
+    let names: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM json_each('[\"a\", \"b\"]')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(names, 2);
 }
 
 #[tokio::test]
