@@ -1014,7 +1014,7 @@ fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_ca
 }
 
 /// How many rows `ca list --json` shows in `data`, whose log is its own ca.db.
-fn rows_in(data: &std::path::Path) -> usize {
+fn rows_in(data: &Path) -> usize {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
         .env_remove("CA_DATA")
         .env_remove("CA_DATABASE")
@@ -1176,7 +1176,7 @@ fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is a file"), "{stderr}");
     // Backups whose root is another CA's or garbage, or whose log is cut short.
-    let broken = |name: &str, damage: &dyn Fn(&std::path::Path)| {
+    let broken = |name: &str, damage: &dyn Fn(&Path)| {
         let dir = sb.file(name);
         assert!(
             std::process::Command::new("cp")
@@ -1264,6 +1264,7 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
 }
 
 use crate::util::{UNGUARD_CERTIFICATES_SQLITE, sqlite};
+use std::path::Path;
 
 #[test]
 fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
@@ -1557,11 +1558,7 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
     ]);
     let backup = sb.file("bk");
     sb.ok(&["backup", backup.to_str().unwrap()]);
-    sqlite(
-        &backup.join("ca.db"),
-        "DROP TRIGGER certificate_names_insert; DROP TABLE certificate_names;
-         DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
-    );
+    as_the_release_before_left_it(&backup);
     let before = std::fs::read(backup.join("ca.db")).unwrap();
     let mut read = sb.ca_bare();
     read.env_remove("CA_DATABASE");
@@ -1609,4 +1606,47 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "left in the restored folder: {left:?}");
+}
+
+/// Makes the backup in `backup` one the release before the newest migration took: that
+/// release's schema, without the migration's record.
+fn as_the_release_before_left_it(backup: &Path) {
+    sqlite(
+        &backup.join("ca.db"),
+        "DROP TRIGGER certificate_names_insert; DROP TABLE certificate_names;
+         DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
+    );
+}
+
+/// Such a backup that cannot be used is refused as the backup it is (exit 2, its own file
+/// named, never the copy its log was brought up to date in), and the target folder, made for
+/// the copy, is gone again.
+#[test]
+fn a_broken_backup_from_the_release_before_is_refused_by_its_own_name() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let backup = sb.file("bk");
+    sb.ok(&["backup", backup.to_str().unwrap()]);
+    as_the_release_before_left_it(&backup);
+    for (file, text) in [
+        ("root.key", "not a key\n"),
+        ("root.crt", "not a certificate\n"),
+    ] {
+        let broken = sb.file(&format!("broken-{file}"));
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&backup)
+            .arg(&broken)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        std::fs::write(broken.join(file), text).unwrap();
+        let restored = Sandbox::new();
+        let said = restored.refused(&["restore", broken.to_str().unwrap()]);
+        assert!(
+            said.contains(&broken.join(file).display().to_string()) && !said.contains(".upgrade."),
+            "{said}"
+        );
+        assert!(!restored.data().exists(), "{said}");
+    }
 }

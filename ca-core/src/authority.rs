@@ -444,45 +444,19 @@ impl Authority {
         Ok(())
     }
 
-    /// Restores a backup taken by an earlier release, whose log needs an upgrade: its log is
-    /// copied (read-only) into a folder of the target's own with the root beside it, brought
-    /// up to date there, and restored from there, the folder removed after. The backup itself
-    /// stays as it was.
-    async fn restore_outdated(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|err| Error::io(dir, err))?;
-        let upgraded = dir.join(format!(".upgrade.{}.tmp", crate::random::hex::<8>()?));
-        let restored = async {
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&upgraded)
-                .map_err(|err| Error::io(&upgraded, err))?;
-            Store::copy_sqlite_file(&backup.join(STORE), &upgraded.join(STORE)).await?;
-            copy_atomic(
-                &backup.join(ROOT_KEY),
-                &upgraded.join(ROOT_KEY),
-                SECRET_MODE,
-            )?;
-            copy_atomic(
-                &backup.join(ROOT_CERT),
-                &upgraded.join(ROOT_CERT),
-                PUBLIC_MODE,
-            )?;
-            // Opened to write: the log's migrations run.
-            let writable = OpenOptions {
-                read_only: false,
-                database: None,
-                ..open.clone()
-            };
-            Self::open(&upgraded, writable).await?.close().await;
-            Box::pin(Self::restore(&upgraded, dir, open)).await
-        }
-        .await;
-        let _ = fs::remove_dir_all(&upgraded);
-        restored
+    /// The CA in `backup`, a backup taken by an earlier release whose log needs an upgrade, to
+    /// restore from: its root files where they are, its log copied (read-only, through SQLite)
+    /// to `copy`, a new file, and brought up to date there. The backup stays as it was.
+    async fn open_upgraded(backup: &Path, copy: &Path, open: &OpenOptions) -> Result<Authority> {
+        Store::copy_sqlite_file(&backup.join(STORE), copy).await?;
+        // Opened to write: the log's migrations run on the copy.
+        let store = Store::open(&LogLocation::File(copy.to_owned()), 1, Access::Write).await?;
+        let read_only = OpenOptions {
+            read_only: true,
+            database: None,
+            ..open.clone()
+        };
+        Self::open_with_store(backup, store, read_only).await
     }
 
     /// Puts the backup in `backup` into the data folder `dir`, which must hold no CA: the
@@ -527,9 +501,40 @@ impl Authority {
             },
         )
         .await;
-        let source = match opened {
-            Err(Error::LogOutdated(_)) => return Self::restore_outdated(backup, dir, open).await,
-            opened => opened.map_err(unusable)?,
+        // An earlier release's backup: restored from an up-to-date copy of its log, made in
+        // the target folder and removed whatever happens, with the folder if it was made for it.
+        let upgrade = match &opened {
+            Err(Error::LogOutdated(_)) => Some(Upgrade::new(dir)?),
+            _ => None,
+        };
+        let source = match &upgrade {
+            Some(upgrade) => Self::open_upgraded(backup, &upgrade.copy, &open).await,
+            None => opened,
+        };
+        let restored = match source {
+            Ok(source) => Self::restore_from(source, backup, dir, &location, open).await,
+            Err(err) => Err(unusable(err)),
+        };
+        if let Some(upgrade) = upgrade {
+            upgrade.remove(restored.is_err());
+        }
+        restored
+    }
+
+    /// The rest of [`Authority::restore`], from the backup's CA opened: checked, its log
+    /// copied into place, its root files after it, and the restored CA checked again.
+    async fn restore_from(
+        source: Authority,
+        backup: &Path,
+        dir: &Path,
+        location: &LogLocation,
+        open: OpenOptions,
+    ) -> Result<Authority> {
+        let unusable = |err: Error| {
+            Error::Conflict(format!(
+                "the backup in {} cannot be used: {err}",
+                backup.display()
+            ))
         };
         let problems = match source.check().await {
             Ok(problems) => problems,
@@ -554,7 +559,7 @@ impl Authority {
             source.close().await;
             return Err(Error::io(dir, err));
         }
-        let placed = match &location {
+        let placed = match location {
             LogLocation::File(path) => {
                 let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
                 let copied = source.store.backup(&staged).await.map_err(unusable);
@@ -568,7 +573,7 @@ impl Authority {
                 }
                 placed
             }
-            LogLocation::Postgres(_) => match Store::open(&location, 1, Access::Create).await {
+            LogLocation::Postgres(_) => match Store::open(location, 1, Access::Create).await {
                 Ok(target) => {
                     let copied = source.store.copy_into(&target).await.map(|_| ());
                     target.close().await;
@@ -1035,6 +1040,46 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Where [`Authority::restore`] brings an earlier release's log up to date: a copy in the
+/// target folder (made for it when missing), removed after the restore, the folder with it
+/// when the restore failed and it was made for the copy.
+struct Upgrade {
+    copy: PathBuf,
+    folder: Option<PathBuf>,
+}
+
+impl Upgrade {
+    fn new(dir: &Path) -> Result<Upgrade> {
+        let made = !dir.exists();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|err| Error::io(dir, err))?;
+        Ok(Upgrade {
+            copy: dir.join(format!(
+                ".{STORE}.upgrade.{}.tmp",
+                crate::random::hex::<8>()?
+            )),
+            folder: made.then(|| dir.to_owned()),
+        })
+    }
+
+    fn remove(self, failed: bool) {
+        // The copy, SQLite's files beside it, and the lock its opening took.
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = self.copy.clone().into_os_string();
+            path.push(suffix);
+            let _ = fs::remove_file(path);
+        }
+        let _ = fs::remove_file(self.copy.with_extension("lock"));
+        if failed && let Some(folder) = self.folder {
+            // Only when empty: nothing of the restore is left in it then.
+            let _ = fs::remove_dir(folder);
+        }
+    }
 }
 
 #[cfg(test)]
