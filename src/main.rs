@@ -50,7 +50,10 @@ struct Cli {
     command: Command,
 }
 
+/// Each command's arguments are built only when it runs (clap's `defer`): building those of
+/// every command cost each run ~0.07 ms. Help, completions and man pages build them all.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// Create a new CA: a root certificate and key in the data folder.
     Init(cmd::init::Args),

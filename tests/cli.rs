@@ -767,3 +767,40 @@ fn commands_that_write_leave_the_log_whole_in_its_file() {
         "1"
     );
 }
+
+/// The binary carries GCC's unwinder instead of loading libgcc_s.so.1 at every start
+/// (build.rs): `ca` names no such library, and a panic still unwinds, dropping what it leaves,
+/// through the unwinder linked the same way into this test binary (which has no libgcc_s
+/// mapped either), as the web server's catching of a handler's panic needs.
+#[test]
+fn the_binary_carries_its_own_unwinder_and_a_panic_still_unwinds() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dynamic = std::process::Command::new("readelf")
+        .args(["--dynamic", env!("CARGO_BIN_EXE_ca")])
+        .output()
+        .unwrap();
+    assert!(dynamic.status.success(), "{dynamic:?}");
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(
+        dynamic.contains("(NEEDED)") && dynamic.contains("[libc.so.6]"),
+        "{dynamic}"
+    );
+    assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
+
+    struct Guard<'a>(&'a AtomicBool);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = AtomicBool::new(false);
+    let caught = std::panic::catch_unwind(|| {
+        let _guard = Guard(&dropped);
+        panic!("a panic this test catches on purpose");
+    });
+    assert!(caught.is_err());
+    assert!(dropped.load(Ordering::SeqCst));
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    assert!(!maps.contains("libgcc_s"), "{maps}");
+}

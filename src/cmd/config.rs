@@ -5,6 +5,7 @@ use std::path::Path;
 use ca_core::Setting;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Show the settings.
     Show,

@@ -33,7 +33,8 @@ pub(crate) struct Args {
     client_auth: bool,
 }
 
-/// Where `ca issue` and `ca renew` write, and whether they also write a PFX.
+// Where `ca issue` and `ca renew` write, and whether they also write a PFX. Not a doc
+// comment: clap would show it as the help of the commands that flatten it.
 #[derive(clap::Args, Debug)]
 pub(crate) struct FileArgs {
     /// Folder to write the files into.

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Send a test message through every configured channel (e-mail, webhook) and say what
     /// failed: exit status 1 when a delivery failed, 2 when the settings are incomplete.

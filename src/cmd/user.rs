@@ -8,6 +8,7 @@ use ca_core::users::{Password, Role};
 use crate::output::when;
 
 #[derive(clap::Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum Command {
     /// Add a user (an existing one keeps its role and password: see `role` and `passwd`).
     Add(AddArgs),
