@@ -50,8 +50,9 @@ struct Cli {
     command: Command,
 }
 
-/// Each command's arguments are built only when it runs (clap's `defer`): building those of
-/// every command cost each run ~0.07 ms. Help, completions and man pages build them all.
+// Each command's arguments are built only when it runs (clap's `defer`): building those of
+// every command cost each run ~0.07 ms. Help, completions and man pages build them all. With
+// defer, a doc comment on an arguments struct becomes its command's help: keep them `//`.
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 enum Command {
