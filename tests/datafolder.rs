@@ -827,6 +827,18 @@ fn refusals_that_come_before_anything_is_made_leave_nothing_behind() {
         assert!(stderr.contains("missing does not exist"), "{stderr}");
         assert!(!stderr.contains("restore"), "{stderr}");
     }
+    // An --out that names a file is called a file, not a missing folder, and issues nothing.
+    std::fs::write(sb.file("a-file"), "").unwrap();
+    let a_file = sb.file("a-file");
+    let stderr = sb.refused(&[
+        "issue",
+        "mail.example.com",
+        "--out",
+        a_file.to_str().unwrap(),
+    ]);
+    assert!(stderr.contains("a-file is not a folder"), "{stderr}");
+    assert!(!stderr.contains("does not exist"), "{stderr}");
+    assert_eq!(sb.row_count(), 0);
     // A restore from a folder that holds no backup says so.
     std::fs::create_dir(sb.file("empty")).unwrap();
     let other = Sandbox::new();

@@ -67,11 +67,12 @@ impl FileArgs {
             None => None,
         };
         if !self.out.is_dir() {
-            return Err(Refused(format!(
-                "the output folder {} does not exist",
-                self.out.display()
-            ))
-            .into());
+            let what = if self.out.exists() {
+                "is not a folder: --out names the folder the files go into"
+            } else {
+                "does not exist"
+            };
+            return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
         }
         let key_passphrase = match &self.key_passphrase_file {
             Some(path) => Some(Passphrase::new(crate::cmd::read_password(
