@@ -115,12 +115,23 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         .lines()
         .map(str::trim)
         .take_while(|line| !line.starts_with("For more information") && !line.starts_with("Usage:"))
-        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
+        .filter(|line| !line.is_empty())
         .collect();
-    let text = lines
+    // clap's tips stay, on the same line: the command or option meant by a mistyped one ("a
+    // similar subcommand exists: 'issue'"), or how to pass a value that starts with '-'.
+    let (tips, said): (Vec<&str>, Vec<&str>) =
+        lines.into_iter().partition(|line| line.starts_with("tip:"));
+    let mut text = said
         .join(" ")
         .trim_start_matches("error: ")
         .replace("  ", " ");
+    let tips: Vec<&str> = tips
+        .iter()
+        .map(|tip| tip.trim_start_matches("tip:").trim())
+        .collect();
+    if !tips.is_empty() {
+        text = format!("{text} ({})", tips.join("; "));
+    }
     eprintln!("ca: error: {}", printable(&text));
     ExitCode::from(2)
 }

@@ -804,3 +804,41 @@ fn the_binary_carries_its_own_unwinder_and_a_panic_still_unwinds() {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     assert!(!maps.contains("libgcc_s"), "{maps}");
 }
+
+/// A mistyped command, option or value is answered on the one error line with what was meant,
+/// and a name that starts with '-' with how to pass it: clap's tips, kept on the same line.
+#[test]
+fn a_mistyped_command_or_option_is_answered_with_the_one_meant() {
+    let sb = Sandbox::new();
+    for (args, said, meant) in [
+        (
+            &["isue", "mail.example.com"][..],
+            "unrecognized subcommand 'isue'",
+            "(a similar subcommand exists: 'issue')",
+        ),
+        (
+            &["issue", "mail.example.com", "--forse"],
+            "unexpected argument '--forse'",
+            "(a similar argument exists: '--force')",
+        ),
+        (
+            &["issue", "--key", "ecdsa", "mail.example.com"],
+            "invalid value 'ecdsa' for '--key <ALG>'",
+            "a similar value exists: 'ecdsa-p",
+        ),
+        (
+            &["issue", "-x.example.com"],
+            "unexpected argument '-x'",
+            "use '-- -x'",
+        ),
+    ] {
+        let stderr = sb.refused(args);
+        assert!(stderr.contains(said) && stderr.contains(meant), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            !stderr.contains("tip:") && !stderr.contains("Usage:"),
+            "{stderr}"
+        );
+    }
+    assert!(!sb.data().exists());
+}
