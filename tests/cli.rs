@@ -842,3 +842,19 @@ fn a_mistyped_command_or_option_is_answered_with_the_one_meant() {
     }
     assert!(!sb.data().exists());
 }
+
+/// A name with a line break in it is refused for its white space, named as such: the one-line
+/// error shows the break as a space, so "cannot contain spaces" alone read as a false claim.
+#[test]
+fn a_name_with_a_line_break_is_refused_for_white_space() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for name in ["a\nb.example.com", "a\tb.example.com", "a b.example.com"] {
+        let stderr = sb.refused(&["issue", name]);
+        assert!(
+            stderr.contains("cannot contain white space (a space, tab or line break)"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(sb.row_count(), 0);
+}

@@ -274,7 +274,7 @@ impl fmt::Display for NameRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NameRule::Empty => f.write_str("a name cannot be empty"),
-            NameRule::Whitespace => f.write_str("a DNS name cannot contain spaces"),
+            NameRule::Whitespace => f.write_str("a DNS name cannot contain white space (a space, tab or line break)"),
             NameRule::EmptyLabel => f.write_str(
                 "a DNS name cannot have an empty label (two dots in a row, or a leading dot)",
             ),
