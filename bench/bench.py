@@ -168,7 +168,11 @@ CAUSES = {
         "Left: the nine flushes (SQLite's five are the write-ahead log's life in each command: made, synced, "
         "checkpointed, removed) and the process's start. Leaving the write-ahead log for the next command "
         "would save three flushes and the discard, but a copy of ca.db alone, made while nothing runs, would "
-        "then miss the last issuances, and a data folder copied to read-only media could not be read."
+        "then miss the last issuances, and a data folder copied to read-only media could not be read. "
+        "Because ca's share is mostly waits on the disk and the pipeline's is CPU, the ratio follows the "
+        "host's disk latency from minute to minute: five `bench/run --only issue` of one binary within "
+        "twenty minutes on a fresh machine gave 0.250x, 0.192x, 0.214x, 0.188x and 0.209x (ca 5.1-7.3 ms, "
+        "the pipeline 26.9-29.4 ms), so a rerun can print either word."
     ),
     "certificates stored: web issuances": (
         "the rate is measured once `ca serve` has gone idle after its start (it first signs OCSP responses "

@@ -110,6 +110,29 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // clap quotes a refused value whole before the parser's reason, which for a name quotes it
+    // again: the value is shown once, and a long one (a file pasted by mistake) shortened.
+    // Only the reason's own quoted copy stands in for it, not the value met by chance.
+    if err.kind() == ErrorKind::ValueValidation
+        && let (
+            Some(clap::error::ContextValue::String(arg)),
+            Some(clap::error::ContextValue::String(value)),
+            Some(reason),
+        ) = (
+            err.get(clap::error::ContextKind::InvalidArg),
+            err.get(clap::error::ContextKind::InvalidValue),
+            std::error::Error::source(&err).map(ToString::to_string),
+        )
+    {
+        let shown = ca_core::display::quoted(value);
+        let text = if reason.contains(&shown) {
+            format!("invalid value for '{arg}': {reason}")
+        } else {
+            format!("invalid value {shown} for '{arg}': {reason}")
+        };
+        eprintln!("ca: error: {}", printable(&text));
+        return ExitCode::from(2);
+    }
     let rendered = err.render().to_string();
     let lines: Vec<&str> = rendered
         .lines()

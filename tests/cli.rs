@@ -858,3 +858,41 @@ fn a_name_with_a_line_break_is_refused_for_white_space() {
     }
     assert_eq!(sb.row_count(), 0);
 }
+
+#[test]
+fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let stderr = sb.refused(&["issue", "a_b.example.com"]);
+    assert_eq!(stderr.matches("'a_b.example.com'").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("invalid value for '<NAME>...': 'a_b.example.com' is refused"),
+        "{stderr}"
+    );
+    // A file's contents pasted as a name: its beginning and its length, once.
+    let pasted = "a.".repeat(50_000) + "com";
+    let stderr = sb.refused(&["issue", &pasted]);
+    assert!(stderr.len() < 400, "{} bytes: {stderr:.400}", stderr.len());
+    assert_eq!(
+        stderr
+            .matches("...' (100003 characters) is refused")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    // A value the parser's reason does not quote is still shown, shortened the same way.
+    let stderr = sb.refused(&["issue", "mail.example.com", "--days", &"9".repeat(5000)]);
+    assert!(
+        stderr.contains("invalid value '9999")
+            && stderr.contains("...' (5000 characters) for '--days"),
+        "{stderr}"
+    );
+    assert!(stderr.len() < 400, "{stderr}");
+    // A reason that holds the value only by chance does not stand in for it.
+    let stderr = sb.refused(&["migrate", "--grant", "public"]);
+    assert!(
+        stderr.contains("invalid value 'public' for '--grant"),
+        "{stderr}"
+    );
+    assert_eq!(sb.row_count(), 0);
+}

@@ -1662,3 +1662,51 @@ fn a_broken_backup_from_the_release_before_is_refused_by_its_own_name() {
         assert!(!restored.data().exists(), "{said}");
     }
 }
+
+#[test]
+fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    // Standard output on a full disk: exit status 1 and what was done, on standard error.
+    let to_a_full_disk = |args: &[&str]| {
+        let full = std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = sb.ca().args(args).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        stderr
+    };
+    let stderr = to_a_full_disk(&["issue", "mail.example.com"]);
+    assert!(
+        stderr.contains(
+            "the report of certificate 1 could not be written to standard output (No space left on device"
+        ) && stderr.contains("the certificate was issued, is in the log and its files are written")
+            && stderr.contains("mail.example.com.key")
+            && stderr.contains("do not run this command again")
+            && stderr.contains("ca show 1"),
+        "{stderr}"
+    );
+    assert_eq!(sb.row_count(), 1);
+    assert!(sb.file("mail.example.com.crt").exists() && sb.file("mail.example.com.key").exists());
+    let stderr = to_a_full_disk(&["renew", "1", "--force"]);
+    assert!(
+        stderr.contains("the report of certificate 2 could not be written")
+            && stderr.contains("do not run this command again"),
+        "{stderr}"
+    );
+    // A reader that goes away (`| head -1`) is still no failure.
+    let mut reader = sb
+        .ca()
+        .args(["issue", "www.example.com"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(reader.stdout.take());
+    let out = reader.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+    assert_eq!(sb.row_count(), 3);
+}

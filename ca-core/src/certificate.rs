@@ -106,8 +106,8 @@ impl FromStr for SerialNumber {
         }
         let refuse = || {
             Error::InvalidInput(format!(
-                "'{}' is not a serial number: give it in hex, as in 0A:1B:2C",
-                input.trim()
+                "{} is not a serial number: give it in hex, as in 0A:1B:2C",
+                crate::display::quoted(input.trim())
             ))
         };
         let trimmed = input.trim();

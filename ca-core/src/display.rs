@@ -43,6 +43,22 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
         })
 }
 
+/// Longest text quoted whole in a message: four times a DNS name's longest (RFC 1035 §3.1),
+/// so that any name typed, even one refused for its length, is shown as it was given.
+const QUOTED_WHOLE: usize = 1024;
+
+/// `text` in single quotes, as a message quotes what was given: whole up to [`QUOTED_WHOLE`]
+/// characters, otherwise its beginning and then its length, so that a value pasted by mistake
+/// (a file's contents, 100,000 characters) does not fill a screen or a page.
+pub fn quoted(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= QUOTED_WHOLE {
+        return format!("'{text}'");
+    }
+    let start: String = text.chars().take(64).collect();
+    format!("'{start}...' ({count} characters)")
+}
+
 /// Lowercase hex without separators, as the log and JSON write serials and fingerprints.
 pub fn hex(bytes: &[u8]) -> String {
     // A digit table, not `write!` per byte: lists write two of these a row.
@@ -70,6 +86,20 @@ pub fn colons(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_what_was_typed_whole_and_anything_longer_by_its_start() {
+        let longest = "a".repeat(QUOTED_WHOLE);
+        assert_eq!(quoted(&longest), format!("'{longest}'"));
+        // Characters are counted, not bytes.
+        let accented = "é".repeat(QUOTED_WHOLE);
+        assert_eq!(quoted(&accented), format!("'{accented}'"));
+        let longer = "é".repeat(QUOTED_WHOLE + 1);
+        assert_eq!(
+            quoted(&longer),
+            format!("'{}...' (1025 characters)", "é".repeat(64))
+        );
+    }
 
     #[test]
     fn writes_utc_for_people_and_rfc3339_for_scripts() {

@@ -12,12 +12,13 @@ use crate::location::{InvalidDatabaseUrl, LogLocation};
 #[non_exhaustive]
 pub enum Error {
     /// A name given by a person or found in a request breaks a rule of DESIGN §3.
-    #[error("'{name}' is refused: {rule}")]
+    #[error("{} is refused: {rule}", crate::display::quoted(name))]
     NameRefused { name: String, rule: NameRule },
 
     /// A name is valid but lies outside the root's permitted subtrees (RFC 5280 §4.2.1.10).
     #[error(
-        "'{name}' is refused: the root's name constraints permit only {permitted}; a certificate for it would be rejected by clients"
+        "{} is refused: the root's name constraints permit only {permitted}; a certificate for it would be rejected by clients",
+        crate::display::quoted(name)
     )]
     NameNotPermitted {
         name: String,

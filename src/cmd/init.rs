@@ -15,7 +15,7 @@ pub(crate) struct Args {
     /// The root's key.
     #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::ROOT_DEFAULT)]
     key: KeyAlgorithm,
-    /// How long the root is valid, in days [default: 3650]
+    /// How long the root is valid, in days from an hour before it is made [default: 3650]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
     /// Restrict the root to names under DOMAIN (or an IP range ADDR/PREFIX); repeatable.

@@ -20,7 +20,7 @@ pub(crate) struct Args {
     /// The key (rsa2048 works with every Windows since XP).
     #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::LEAF_DEFAULT)]
     key: KeyAlgorithm,
-    /// How long the certificate is valid, in days (at most 825) [default: 397]
+    /// How long the certificate is valid, in days from an hour before it is made (at most 825) [default: 397]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
     #[command(flatten)]
@@ -131,9 +131,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         })
         .await?;
     let (files, issued) = files.write_and_close(issued, &authority).await?;
-    describe(&issued, &files)?;
-    point_to_renewal(&holders)?;
-    Ok(())
+    describe(&issued, &files)
+        .and_then(|()| point_to_renewal(&holders))
+        .map_err(|err| reported_but(&issued, &files, err))
 }
 
 /// The most holders named one by one; more are summed up in one note.
@@ -282,6 +282,40 @@ fn written_but(issued: &Issued, err: &anyhow::Error) -> anyhow::Error {
          its key existed only in memory and is lost: run `ca renew {id}` for a new key and certificate, \
          and `ca revoke {id} --reason superseded` to withdraw this one",
         crate::explain::sentence(err)
+    )
+}
+
+/// Why the report of a certificate whose row and files are written did not reach standard
+/// output (a full disk behind it): the certificate exists, and running the command again would
+/// issue a second one. A reader that went away (`| head -1`) is passed on as it is, so that the
+/// command still ends quietly.
+pub(crate) fn reported_but(
+    issued: &Issued,
+    files: &OutputFiles,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    if crate::explain::is_broken_pipe(&err) {
+        return err;
+    }
+    let mut written = vec![
+        files.leaf.display(),
+        files.key.display(),
+        files.chain.display(),
+    ];
+    if let Some((pfx, ..)) = &files.pfx {
+        written.push(pfx.display());
+    }
+    let id = issued.issuance.id;
+    anyhow::anyhow!(
+        "the report of certificate {id} could not be written to standard output ({}), but the certificate \
+         was issued, is in the log and its files are written ({}): do not run this command again; \
+         `ca show {id}` shows the certificate",
+        crate::explain::sentence(&err),
+        written
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 

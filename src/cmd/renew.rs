@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ca_core::CertificateRef;
 
-use crate::cmd::issue::{FileArgs, describe};
+use crate::cmd::issue::{FileArgs, describe, reported_but};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -26,19 +26,22 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let files = args.files.prepare(&stem)?;
     let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
     let (files, issued) = files.write_and_close(issued, &authority).await?;
-    describe(&issued, &files)?;
     let revoked = old
         .certificate
         .as_ref()
         .is_some_and(|c| c.revocation.is_some());
-    if revoked {
-        say!("It renews certificate {}, which is revoked.", old.id);
-    } else {
-        say!(
-            "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
-            old.id,
-            old.id
-        );
-    }
-    Ok(())
+    describe(&issued, &files)
+        .and_then(|()| {
+            if revoked {
+                say!("It renews certificate {}, which is revoked.", old.id);
+            } else {
+                say!(
+                    "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
+                    old.id,
+                    old.id
+                );
+            }
+            Ok(())
+        })
+        .map_err(|err| reported_but(&issued, &files, err))
 }

@@ -14,7 +14,7 @@ pub(crate) struct Args {
     /// The request: PEM, bare base64 or DER (`-` for standard input).
     #[arg(value_name = "CSR_FILE")]
     csr: PathBuf,
-    /// How long the certificate is valid, in days (at most 825) [default: 397]
+    /// How long the certificate is valid, in days from an hour before it is made (at most 825) [default: 397]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
     /// Write the certificate (PEM) to FILE instead of standard output.

@@ -48,7 +48,8 @@ impl FromStr for RequestId {
             .map(RequestId)
             .ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "'{trimmed}' is not a request id: a request id is a positive number"
+                    "{} is not a request id: a request id is a positive number",
+                    crate::display::quoted(trimmed)
                 ))
             })
     }
@@ -80,7 +81,8 @@ impl FromStr for CertificateRef {
         }
         trimmed.parse().map(CertificateRef::Serial).map_err(|_| {
             Error::InvalidInput(format!(
-                "'{trimmed}' is neither a request id (digits) nor a serial number (hex)"
+                "{} is neither a request id (digits) nor a serial number (hex)",
+                crate::display::quoted(trimmed)
             ))
         })
     }
