@@ -155,6 +155,16 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
     if !tips.is_empty() {
         text = format!("{text} ({})", tips.join("; "));
     }
+    // A value pasted by mistake is not repeated whole: clap quotes an unknown argument up to
+    // three times, a value that is not one of the choices once.
+    for (_, value) in err.context() {
+        if let clap::error::ContextValue::String(value) = value
+            && let shown = ca_core::display::shortened(value)
+            && shown != value.as_str()
+        {
+            text = text.replace(value.as_str(), &shown);
+        }
+    }
     eprintln!("ca: error: {}", printable(&text));
     ExitCode::from(2)
 }

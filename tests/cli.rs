@@ -888,6 +888,17 @@ fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
         "{stderr}"
     );
     assert!(stderr.len() < 400, "{stderr}");
+    // clap's other refusals of a value, or of an argument, shorten it too.
+    let pasted = "x".repeat(100_000);
+    for args in [
+        vec!["issue", "mail.example.com", "--key", pasted.as_str()],
+        vec![pasted.as_str()],
+        vec!["issue", "mail.example.com", &format!("--{pasted}")],
+    ] {
+        let stderr = sb.refused(&args);
+        assert!(stderr.len() < 800, "{} bytes: {stderr:.800}", stderr.len());
+        assert!(stderr.contains("... (10000"), "{stderr}");
+    }
     // A reason that holds the value only by chance does not stand in for it.
     let stderr = sb.refused(&["migrate", "--grant", "public"]);
     assert!(

@@ -36,9 +36,9 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
     time::Date::parse(trimmed, &date)
         .map(|day| day.midnight().assume_utc())
         .map_err(|_| {
-            let shown: String = trimmed.chars().take(64).collect();
             crate::Error::InvalidInput(format!(
-                "'{shown}' is not a date: write 2027-12-27, 2027-12-27 10:04 (UTC), or 2027-12-27T10:04:05Z"
+                "{} is not a date: write 2027-12-27, 2027-12-27 10:04 (UTC), or 2027-12-27T10:04:05Z",
+                quoted(trimmed)
             ))
         })
 }
@@ -57,6 +57,17 @@ pub fn quoted(text: &str) -> String {
     }
     let start: String = text.chars().take(64).collect();
     format!("'{start}...' ({count} characters)")
+}
+
+/// `text` whole up to [`QUOTED_WHOLE`] characters, otherwise its beginning and its length,
+/// for a message that quotes it in its own way.
+pub fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= QUOTED_WHOLE {
+        return text.into();
+    }
+    let start: String = text.chars().take(64).collect();
+    format!("{start}... ({count} characters)").into()
 }
 
 /// Lowercase hex without separators, as the log and JSON write serials and fingerprints.
@@ -98,6 +109,11 @@ mod tests {
         assert_eq!(
             quoted(&longer),
             format!("'{}...' (1025 characters)", "é".repeat(64))
+        );
+        assert_eq!(shortened(&accented), accented);
+        assert_eq!(
+            shortened(&longer),
+            format!("{}... (1025 characters)", "é".repeat(64))
         );
     }
 

@@ -442,9 +442,9 @@ impl FromStr for NameSearch {
     fn from_str(text: &str) -> Result<Self> {
         let trimmed = text.trim();
         let refuse = |why: &str| {
-            let shown: String = trimmed.chars().take(64).collect();
             Err(Error::InvalidInput(format!(
-                "'{shown}' cannot be part of a name: {why}"
+                "{} cannot be part of a name: {why}",
+                crate::display::quoted(trimmed)
             )))
         };
         if trimmed.is_empty() {
@@ -568,9 +568,10 @@ impl FromStr for ListKey {
         };
         key.ok_or_else(|| {
             // Quoted back without its control characters (a page, a terminal shows it).
-            let shown: String = trimmed.chars().filter(|c| !c.is_control()).take(64).collect();
+            let shown: String = trimmed.chars().filter(|c| !c.is_control()).collect();
             Error::InvalidInput(format!(
-                "'{shown}' is not where a list ended: that is a request id, or NOTAFTER:ID in a list by expiry"
+                "{} is not where a list ended: that is a request id, or NOTAFTER:ID in a list by expiry",
+                crate::display::quoted(&shown)
             ))
         })
     }
