@@ -5,6 +5,7 @@ use tracing::instrument;
 
 use crate::authority::Authority;
 use crate::csr::{CertificateRequest, SignOptions};
+use crate::display::quoted;
 use crate::error::{Error, NameRule, Result};
 use crate::issue::Issued;
 use crate::name::SubjectName;
@@ -59,7 +60,8 @@ impl RequestAttributes {
         {
             let (name, value) = line.split_once(':').ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "the CertAttrib line '{line}' is not of the form Name:Value (as in CertificateTemplate:WebServer)"
+                    "the CertAttrib line {} is not of the form Name:Value (as in CertificateTemplate:WebServer)",
+                    quoted(line)
                 ))
             })?;
             let value = value.trim();
@@ -78,14 +80,16 @@ impl RequestAttributes {
                     for entry in value.split('&').map(str::trim).filter(|e| !e.is_empty()) {
                         let (kind, name) = entry.split_once('=').ok_or_else(|| {
                             Error::InvalidInput(format!(
-                                "the san entry '{entry}' is not of the form dns=NAME or ipaddress=ADDRESS"
+                                "the san entry {} is not of the form dns=NAME or ipaddress=ADDRESS",
+                                quoted(entry)
                             ))
                         })?;
                         match kind.trim().to_ascii_lowercase().as_str() {
                             "dns" | "ipaddress" => attributes.san.push(name.trim().parse()?),
                             other => {
                                 return Err(Error::InvalidInput(format!(
-                                    "the san entry type '{other}' cannot go into a server certificate: use dns= or ipaddress="
+                                    "the san entry type {} cannot go into a server certificate: use dns= or ipaddress=",
+                                    quoted(other)
                                 )));
                             }
                         }
@@ -237,6 +241,21 @@ fn web_options(attributes: &RequestAttributes, requester: &str) -> SignOptions {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_long_refused_line_or_entry_is_quoted_by_its_start() {
+        for (text, count) in [
+            ("x".repeat(5000), 5000),
+            (format!("san:{}", "y".repeat(5000)), 5000),
+            (format!("san:{}=a.example.com", "z".repeat(5000)), 5000),
+        ] {
+            let said = RequestAttributes::parse(&text).unwrap_err().to_string();
+            assert!(
+                said.len() < 300 && said.contains(&format!("...' ({count} characters)")),
+                "{said}"
+            );
+        }
+    }
 
     #[test]
     fn parses_template_and_san_with_any_line_ends() {

@@ -51,7 +51,7 @@ pub enum Error {
     UnsupportedKey { found: String },
 
     /// A value was not one of a fixed set of choices (a key type, a format, a reason, ...).
-    #[error("unknown {what} '{value}': use {choices}")]
+    #[error("unknown {what} {}: use {choices}", crate::display::quoted(value))]
     UnknownChoice {
         what: &'static str,
         value: String,

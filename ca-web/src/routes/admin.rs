@@ -31,8 +31,12 @@ pub(crate) struct Decision {
 }
 
 fn request_id(text: &str) -> Result<RequestId, WebError> {
-    text.parse()
-        .map_err(|_| WebError::BadRequest(format!("'{text}' is not a request id.")))
+    text.parse().map_err(|_| {
+        WebError::BadRequest(format!(
+            "{} is not a request id.",
+            ca_core::display::quoted(text)
+        ))
+    })
 }
 
 /// A choice from a form field: the default when the field is empty.
@@ -131,10 +135,12 @@ async fn issue_pfx(state: &AppState, admin: &str, form: &IssueForm) -> Result<Re
     };
     let days = match form.days.trim() {
         "" => None,
-        text => Some(
-            text.parse::<u32>()
-                .map_err(|_| WebError::BadRequest(format!("'{text}' is not a number of days.")))?,
-        ),
+        text => Some(text.parse::<u32>().map_err(|_| {
+            WebError::BadRequest(format!(
+                "{} is not a number of days.",
+                ca_core::display::quoted(text)
+            ))
+        })?),
     };
     let profile: PfxProfile = choice(&form.profile)?;
     let password = PfxPassword::new(form.password.clone())?;
