@@ -104,7 +104,7 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         } else {
             format!("'{arg}'")
         };
-        eprintln!(
+        tell!(
             "ca: error: invalid value for {source}: {}",
             printable(&reason)
         );
@@ -130,7 +130,7 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         } else {
             format!("invalid value {shown} for '{arg}': {reason}")
         };
-        eprintln!("ca: error: {}", printable(&text));
+        tell!("ca: error: {}", printable(&text));
         return ExitCode::from(2);
     }
     let rendered = err.render().to_string();
@@ -165,7 +165,7 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
             text = text.replace(value.as_str(), &shown);
         }
     }
-    eprintln!("ca: error: {}", printable(&text));
+    tell!("ca: error: {}", printable(&text));
     ExitCode::from(2)
 }
 

@@ -127,7 +127,7 @@ fn main() -> ExitCode {
         && url.has_password()
         && matches.value_source("database") == Some(ValueSource::CommandLine)
     {
-        eprintln!(
+        tell!(
             "ca: error: the database URL given with --database holds a password, which would be visible to every user of this machine: \
              remove it from the URL and put it in $PGPASSWORD or ~/.pgpass, or give the whole URL in $CA_DATABASE"
         );
@@ -147,7 +147,7 @@ fn main() -> ExitCode {
         match configured(&mut cli) {
             Ok(()) => {}
             Err(err) => {
-                eprintln!("ca: error: {}", explain::sentence(&err));
+                tell!("ca: error: {}", explain::sentence(&err));
                 return ExitCode::from(explain::exit_status(&err));
             }
         }
@@ -164,7 +164,7 @@ fn main() -> ExitCode {
         // A reader that went away (`ca list | head -1`) is not a failure.
         Err(err) if explain::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("ca: error: {}", explain::sentence(&err));
+            tell!("ca: error: {}", explain::sentence(&err));
             ExitCode::from(explain::exit_status(&err))
         }
     }

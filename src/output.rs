@@ -20,6 +20,19 @@ macro_rules! say {
     };
 }
 
+/// `eprintln!` that does not panic when standard error cannot be written (a full disk behind
+/// it): the command still ends with its own exit status.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::output::tell(format_args!($($arg)*))
+    };
+}
+
+pub(crate) fn tell(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
 pub(crate) fn say(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_fmt(args)?;

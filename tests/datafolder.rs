@@ -1696,6 +1696,28 @@ fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() 
             && stderr.contains("do not run this command again"),
         "{stderr}"
     );
+    // With standard error on a full disk too, nothing can be said, but the exit status says it:
+    // 1 for the report, 2 for a refused name, never a panic's 101.
+    for (args, status) in [
+        (&["issue", "www.example.org"][..], 1),
+        (&["issue", "a_b.example.com"][..], 2),
+    ] {
+        let full = || {
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap()
+        };
+        let out = sb
+            .ca()
+            .args(args)
+            .stdout(full())
+            .stderr(full())
+            .status()
+            .unwrap();
+        assert_eq!(out.code(), Some(status), "{args:?}");
+    }
+    assert_eq!(sb.row_count(), 3);
     // A reader that goes away (`| head -1`) is still no failure.
     let mut reader = sb
         .ca()
@@ -1708,5 +1730,5 @@ fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() 
     let out = reader.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.is_empty(), "{stderr}");
-    assert_eq!(sb.row_count(), 3);
+    assert_eq!(sb.row_count(), 4);
 }

@@ -309,7 +309,7 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
     let problems = authority.check().await?;
     let folder = std::path::absolute(data)?;
     if let Some(role) = authority.audit_exposed_to().await? {
-        eprintln!("ca: warning: {}", crate::cmd::audit_exposed(&role));
+        tell!("ca: warning: {}", crate::cmd::audit_exposed(&role));
     }
     if problems.is_empty() {
         let key = if authority.key_is_readable() {
@@ -330,7 +330,7 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     for problem in &problems {
-        eprintln!("ca: problem: {}", printable(problem));
+        tell!("ca: problem: {}", printable(problem));
     }
     anyhow::bail!(
         "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",

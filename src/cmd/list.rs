@@ -140,7 +140,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
     }
     if let Some(next) = page.next {
-        eprintln!("ca: more rows follow: the next page is --after {next}");
+        tell!("ca: more rows follow: the next page is --after {next}");
     }
     Ok(())
 }

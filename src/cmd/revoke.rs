@@ -60,7 +60,7 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
             .unwrap_or_default()
     );
     if serves {
-        eprintln!(
+        tell!(
             "ca: warning: that is the HTTPS certificate `ca serve` presents (from {}). Clients that check revocation now refuse the server's pages, ACME and downloads. The server issues itself a new one at its next start or reload (`systemctl reload ca`, or SIGHUP), or within 6 hours; do that now.",
             authority.dir().display()
         );

@@ -82,7 +82,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         )
     })?;
     if let Some(cert) = &issued.issuance.certificate {
-        eprintln!(
+        tell!(
             "ca: issued certificate {} for {} ({} key), valid until {}, serial {}",
             issued.issuance.id,
             issued.issuance.names_shown(),
