@@ -51,23 +51,26 @@ const QUOTED_WHOLE: usize = 1024;
 /// characters, otherwise its beginning and then its length, so that a value pasted by mistake
 /// (a file's contents, 100,000 characters) does not fill a screen or a page.
 pub fn quoted(text: &str) -> String {
-    let count = text.chars().count();
-    if count <= QUOTED_WHOLE {
-        return format!("'{text}'");
+    match beginning(text) {
+        None => format!("'{text}'"),
+        Some((start, count)) => format!("'{start}...' ({count} characters)"),
     }
-    let start: String = text.chars().take(64).collect();
-    format!("'{start}...' ({count} characters)")
 }
 
 /// `text` whole up to [`QUOTED_WHOLE`] characters, otherwise its beginning and its length,
 /// for a message that quotes it in its own way.
 pub fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
-    let count = text.chars().count();
-    if count <= QUOTED_WHOLE {
-        return text.into();
+    match beginning(text) {
+        None => text.into(),
+        Some((start, count)) => format!("{start}... ({count} characters)").into(),
     }
-    let start: String = text.chars().take(64).collect();
-    format!("{start}... ({count} characters)").into()
+}
+
+/// The first 64 characters of `text` and its length in characters, when it is too long to be
+/// quoted whole.
+fn beginning(text: &str) -> Option<(String, usize)> {
+    let count = text.chars().count();
+    (count > QUOTED_WHOLE).then(|| (text.chars().take(64).collect(), count))
 }
 
 /// Lowercase hex without separators, as the log and JSON write serials and fingerprints.

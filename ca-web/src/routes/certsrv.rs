@@ -563,9 +563,7 @@ pub(crate) async fn certificate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let id: RequestId = id.parse().map_err(|_| {
-        WebError::BadRequest(format!("{} is not a request id.", display::quoted(&id)))
-    })?;
+    let id: RequestId = id.parse()?;
     let row = match issued_certificate(&state, &caller, id).await? {
         Err(page) => return Ok(page),
         Ok(row) => row,
