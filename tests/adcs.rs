@@ -224,6 +224,20 @@ fn every_outcome_is_a_page_scripts_can_read() {
         );
     }
 
+    // More names than one certificate holds: the request's CN and a hundred in the attributes.
+    let many: Vec<String> = (0..100).map(|i| format!("dns=h{i}.example.com")).collect();
+    let text = submit(&web, &server, &good, &format!("san:{}", many.join("&")))
+        .text()
+        .unwrap();
+    let disposition = quoted_disposition(&text).unwrap_or_default();
+    assert!(
+        disposition.starts_with(
+            "Denied by Policy Module  0x80094001, 101 names: a certificate holds at most 100 "
+        ),
+        "{disposition}"
+    );
+    request_id(&text);
+
     // Denied by an administrator.
     let officer = submit(&web, &server, &good, "").text().unwrap();
     let officer_id = request_id(&officer);

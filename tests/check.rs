@@ -755,6 +755,21 @@ fn a_name_mismatch_lists_the_names_held_and_how_to_get_the_right_one() {
         stderr.starts_with("ca: error: some clients will not connect"),
         "{stderr}"
     );
+
+    // A certificate holding as many names as one can: none holds them and the host too, so
+    // no `ca issue` is offered (it would be refused).
+    let names: Vec<String> = (0..100).map(|i| format!("h{i}.example.com")).collect();
+    let mut args = vec!["issue", "--key", "ecdsa-p256"];
+    args.extend(names.iter().map(String::as_str));
+    sb.ok(&args);
+    let full = Tls::openssl(sb.path(), "h0.example.com.crt", "h0.example.com.key", &[]);
+    let (status, report) = check(&sb, &[&full.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let mismatch = finding(&report, "name-mismatch", "fail");
+    assert!(
+        !mismatch["fix"].as_str().unwrap().contains("`ca issue "),
+        "{mismatch}"
+    );
 }
 
 /// `openssl ca` in `dir` with `root` as the CA: a leaf `NAME.crt` for localhost valid from

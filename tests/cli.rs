@@ -860,6 +860,33 @@ fn a_name_with_a_line_break_is_refused_for_white_space() {
 }
 
 #[test]
+fn a_certificate_holds_at_most_a_hundred_names() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let names: Vec<String> = (0..101).map(|i| format!("h{i}.example.com")).collect();
+    let mut args = vec!["issue"];
+    args.extend(names.iter().map(String::as_str));
+    let stderr = sb.refused(&args);
+    assert!(
+        stderr.contains(
+            "101 names: a certificate holds at most 100 different DNS names and IP addresses"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(sb.row_count(), 0);
+    assert!(sb.files().is_empty(), "{:?}", sb.files());
+    // A hundred, one of them given twice, make one certificate that names them all.
+    args.pop();
+    args.push("h7.example.com");
+    sb.ok(&args);
+    let text = x509_text(sb.path(), "h0.example.com.crt");
+    let (_, san) = extension(&text, "X509v3 Subject Alternative Name").unwrap();
+    let held: Vec<&str> = san.split(", ").collect();
+    assert_eq!(held.len(), 100, "{san}");
+    assert_eq!(held[99], "DNS:h99.example.com", "{san}");
+}
+
+#[test]
 fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
     let sb = Sandbox::new();
     sb.init(&[]);

@@ -29,8 +29,8 @@ use crate::store::{NewAccountOutcome, RequestId, RequestSource, Status};
 const NONCE_LIFETIME: Duration = Duration::hours(1);
 /// How long an order and its authorizations wait to be completed.
 const ORDER_LIFETIME: Duration = Duration::days(7);
-/// The most identifiers one order may hold.
-const MAX_IDENTIFIERS: usize = 100;
+/// The most identifiers one order may hold: as many names as a certificate holds.
+const MAX_IDENTIFIERS: usize = crate::name::MAX_NAMES;
 /// The most pending authorizations one account may hold (as Let's Encrypt): a client that
 /// orders and never validates cannot fill the log.
 const MAX_PENDING_AUTHZS: i64 = 300;

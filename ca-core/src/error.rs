@@ -26,6 +26,14 @@ pub enum Error {
         permitted: String,
     },
 
+    /// More different names were given than one certificate holds (the name rules' `MAX_NAMES`).
+    #[error(
+        "{given} names: a certificate holds at most {max} different DNS names and IP addresses \
+         (a larger one outgrows what TLS clients accept in a handshake: Java's limit is 32 KB); \
+         split them across several certificates"
+    )]
+    TooManyNames { given: usize, max: usize },
+
     /// No name at all was given for a certificate.
     #[error("no name given: a server certificate needs at least one DNS name or IP address")]
     NoNames,
@@ -340,6 +348,7 @@ impl Error {
             Error::NameRefused { .. }
             | Error::NameNotPermitted { .. }
             | Error::NoNames
+            | Error::TooManyNames { .. }
             | Error::WeakKey { .. }
             | Error::KeyTooLarge { .. }
             | Error::UnsupportedKey { .. }

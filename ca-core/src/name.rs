@@ -474,6 +474,12 @@ impl fmt::Display for PermittedSubtree {
     }
 }
 
+/// The most names (DNS names and IP addresses, after duplicates are dropped) one certificate
+/// holds, as Let's Encrypt allows: a certificate of a few thousand names outgrows what TLS
+/// clients take in one handshake message (Java's default limit is 32 KB), and the server
+/// sends it, root and all, at every handshake. An ACME order is held to the same number.
+pub const MAX_NAMES: usize = 100;
+
 /// What the CA may issue for: every name a certificate carries passes [`NamePolicy::check`].
 #[derive(Clone, Debug, Default)]
 pub struct NamePolicy {
@@ -484,12 +490,19 @@ pub struct NamePolicy {
 }
 
 impl NamePolicy {
-    /// Checks every name and returns them with duplicates removed, in the order given.
+    /// Checks every name and returns them with duplicates removed, in the order given; more
+    /// than [`MAX_NAMES`] different ones are refused (before the rest are compared).
     pub fn check(&self, names: &[SubjectName]) -> Result<Vec<SubjectName>> {
-        let mut unique: Vec<SubjectName> = Vec::with_capacity(names.len());
+        let mut unique: Vec<SubjectName> = Vec::with_capacity(names.len().min(MAX_NAMES));
         for name in names {
             if unique.contains(name) {
                 continue;
+            }
+            if unique.len() == MAX_NAMES {
+                return Err(Error::TooManyNames {
+                    given: names.len(),
+                    max: MAX_NAMES,
+                });
             }
             self.check_one(name)?;
             unique.push(name.clone());
@@ -973,6 +986,40 @@ mod tests {
         assert!(matches!(
             NamePolicy::default().check(&[]),
             Err(Error::NoNames)
+        ));
+    }
+
+    #[test]
+    fn a_certificate_holds_at_most_a_hundred_different_names() {
+        let numbered = |n: usize| -> Vec<SubjectName> {
+            (0..n).map(|i| name(&format!("h{i}.example.com"))).collect()
+        };
+        let policy = NamePolicy::default();
+        assert_eq!(policy.check(&numbered(MAX_NAMES)).unwrap().len(), MAX_NAMES);
+        // Repeats do not count: a hundred names each given twice is a hundred.
+        let twice: Vec<SubjectName> = [numbered(MAX_NAMES), numbered(MAX_NAMES)].concat();
+        assert_eq!(policy.check(&twice).unwrap().len(), MAX_NAMES);
+        for given in [MAX_NAMES + 1, 5_000] {
+            match policy.check(&numbered(given)) {
+                Err(err @ Error::TooManyNames { .. }) => {
+                    assert!(err.is_refusal());
+                    let text = err.to_string();
+                    assert!(
+                        text.starts_with(&format!(
+                            "{given} names: a certificate holds at most 100 "
+                        )),
+                        "{text}"
+                    );
+                }
+                other => panic!("{given} names: {other:?}"),
+            }
+        }
+        // A name refused for itself past the hundredth is not what is reported: the count is.
+        let mut names = numbered(MAX_NAMES);
+        names.push(name("nas.lan"));
+        assert!(matches!(
+            policy.check(&names),
+            Err(Error::TooManyNames { given: 101, .. })
         ));
     }
 

@@ -130,7 +130,9 @@ impl Error {
                 StatusCode::KEY_LENGTH
             }
             Error::NameNotPermitted { .. } => StatusCode::NAME_NOT_PERMITTED,
-            Error::NameRefused { .. } | Error::NoNames => StatusCode::BAD_REQUEST_SUBJECT,
+            Error::NameRefused { .. } | Error::NoNames | Error::TooManyNames { .. } => {
+                StatusCode::BAD_REQUEST_SUBJECT
+            }
             Error::BadRequestSignature => StatusCode::BAD_SIGNATURE,
             Error::InvalidRequest(_) => StatusCode::BAD_ENCODING,
             _ => StatusCode::INVALID_ARGUMENT,

@@ -483,6 +483,10 @@ impl Authority {
                 if !names.contains(&report.target.host) {
                     names.push(report.target.host.clone());
                 }
+                // More than one certificate holds: no single certificate can replace it.
+                if names.len() > crate::name::MAX_NAMES {
+                    return None;
+                }
                 let internal = self.check_names(&names, false).is_err();
                 Some(Remedy::Issue { names, internal })
             }
