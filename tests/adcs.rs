@@ -232,7 +232,7 @@ fn every_outcome_is_a_page_scripts_can_read() {
     let disposition = quoted_disposition(&text).unwrap_or_default();
     assert!(
         disposition.starts_with(
-            "Denied by Policy Module  0x80094001, 101 names: a certificate holds at most 100 "
+            "Denied by Policy Module  0x80094001, 101 different names: a certificate holds at most 100 "
         ),
         "{disposition}"
     );

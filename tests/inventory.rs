@@ -528,6 +528,10 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
     let body = text_of(again, StatusCode::CONFLICT);
     assert!(body.contains("the user carol exists already"), "{body}");
     assert!(
+        body.contains(". Correct the form and submit it again"),
+        "the reason ends as a sentence: {body}"
+    );
+    assert!(
         body.contains("Set role") && body.contains("Reset password"),
         "{body}"
     );

@@ -660,6 +660,11 @@ fn every_page_says_who_is_signed_in_and_a_refused_form_keeps_what_was_typed() {
         assert!(page.contains(kept), "{kept} in {page}");
     }
     assert!(!page.contains(password), "the password is not sent back");
+    // The reason ends as a sentence before the page goes on.
+    assert!(
+        page.contains("§2.1). Correct the form and submit it again"),
+        "{page}"
+    );
     assert!(
         !page.contains("<option value=\"rsa2048\" selected>"),
         "{page}"

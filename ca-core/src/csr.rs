@@ -97,13 +97,12 @@ impl CertificateRequest {
                 "it names no server: put the server's name in the subject CN or a DNS subjectAltName".into(),
             ));
         }
-        let mut names: Vec<SubjectName> = Vec::with_capacity(raw_names.len());
-        for raw in &raw_names {
-            let name: SubjectName = raw.parse()?;
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        let names = crate::name::distinct(
+            raw_names
+                .iter()
+                .map(|raw| raw.parse::<SubjectName>())
+                .collect::<Result<Vec<_>>>()?,
+        );
         Ok(CertificateRequest {
             der,
             names,

@@ -28,9 +28,9 @@ pub enum Error {
 
     /// More different names were given than one certificate holds (the name rules' `MAX_NAMES`).
     #[error(
-        "{given} names: a certificate holds at most {max} different DNS names and IP addresses \
+        "{given} different names: a certificate holds at most {max} DNS names and IP addresses \
          (a larger one outgrows what TLS clients accept in a handshake: Java's limit is 32 KB); \
-         split them across several certificates"
+         split the names across several certificates"
     )]
     TooManyNames { given: usize, max: usize },
 

@@ -480,6 +480,16 @@ impl fmt::Display for PermittedSubtree {
 /// sends it, root and all, at every handshake. An ACME order is held to the same number.
 pub const MAX_NAMES: usize = 100;
 
+/// `names` without repeats, in the order each first appears (one pass: a request may carry
+/// thousands).
+pub(crate) fn distinct(names: impl IntoIterator<Item = SubjectName>) -> Vec<SubjectName> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter(|name| seen.insert(name.clone()))
+        .collect()
+}
+
 /// What the CA may issue for: every name a certificate carries passes [`NamePolicy::check`].
 #[derive(Clone, Debug, Default)]
 pub struct NamePolicy {
@@ -491,24 +501,20 @@ pub struct NamePolicy {
 
 impl NamePolicy {
     /// Checks every name and returns them with duplicates removed, in the order given; more
-    /// than [`MAX_NAMES`] different ones are refused (before the rest are compared).
+    /// than [`MAX_NAMES`] different ones are refused before any is checked.
     pub fn check(&self, names: &[SubjectName]) -> Result<Vec<SubjectName>> {
-        let mut unique: Vec<SubjectName> = Vec::with_capacity(names.len().min(MAX_NAMES));
-        for name in names {
-            if unique.contains(name) {
-                continue;
-            }
-            if unique.len() == MAX_NAMES {
-                return Err(Error::TooManyNames {
-                    given: names.len(),
-                    max: MAX_NAMES,
-                });
-            }
-            self.check_one(name)?;
-            unique.push(name.clone());
+        let unique = distinct(names.iter().cloned());
+        if unique.len() > MAX_NAMES {
+            return Err(Error::TooManyNames {
+                given: unique.len(),
+                max: MAX_NAMES,
+            });
         }
         if unique.is_empty() {
             return Err(Error::NoNames);
+        }
+        for name in &unique {
+            self.check_one(name)?;
         }
         Ok(unique)
     }
@@ -1000,13 +1006,14 @@ mod tests {
         let twice: Vec<SubjectName> = [numbered(MAX_NAMES), numbered(MAX_NAMES)].concat();
         assert_eq!(policy.check(&twice).unwrap().len(), MAX_NAMES);
         for given in [MAX_NAMES + 1, 5_000] {
-            match policy.check(&numbered(given)) {
+            // Each given twice: the message counts the different ones.
+            match policy.check(&[numbered(given), numbered(given)].concat()) {
                 Err(err @ Error::TooManyNames { .. }) => {
                     assert!(err.is_refusal());
                     let text = err.to_string();
                     assert!(
                         text.starts_with(&format!(
-                            "{given} names: a certificate holds at most 100 "
+                            "{given} different names: a certificate holds at most 100 "
                         )),
                         "{text}"
                     );

@@ -161,9 +161,17 @@ impl CertRqMa {
         page.names = typed.names.to_owned();
         page.days = typed.days.to_owned();
         page.allow_internal = typed.allow_internal;
-        page.refusal = Some(why);
+        page.refusal = Some(full_stop(why));
         page
     }
+}
+
+/// `why` ended as a sentence, for a page that says more after it ("Correct the form ...").
+pub(crate) fn full_stop(mut why: String) -> String {
+    if !why.ends_with(['.', '!', '?']) {
+        why.push('.');
+    }
+    why
 }
 
 /// What was typed into the form that issues a certificate with a PFX.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::Form;
 use crate::auth::Caller;
 use crate::error::WebError;
-use crate::pages::{self, UserRow, render};
+use crate::pages::{self, UserRow, full_stop, render};
 use crate::state::AppState;
 
 const USERS: &str = "/certsrv/admin/users";
@@ -135,7 +135,7 @@ impl Refused {
         admin: &str,
     ) -> Result<Response, WebError> {
         let mut page = users_page(state, caller, admin).await?;
-        page.refusal = Some(self.why);
+        page.refusal = Some(full_stop(self.why));
         page.typed_name = self.name;
         page.typed_role = self.role;
         let mut response = render(&page);
