@@ -852,9 +852,44 @@ fn refusals_that_come_before_anything_is_made_leave_nothing_behind() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("holds no backup"), "{stderr}");
     assert!(!other.data().exists());
-    // A backup inside the data folder is refused.
-    let stderr = sb.refused(&["backup", sb.data().join("bk").to_str().unwrap()]);
-    assert!(stderr.contains("inside the data folder"), "{stderr}");
+    // A backup inside the data folder is refused, however the path reaches it: through
+    // `..` after a folder that does not exist, or through a link to the folder.
+    std::os::unix::fs::symlink(sb.data(), sb.file("link")).unwrap();
+    for target in [
+        sb.data().join("bk"),
+        sb.file("nowhere/../ca-data/bk"),
+        sb.file("link/bk"),
+        sb.file("link"),
+    ] {
+        let stderr = sb.refused(&["backup", target.to_str().unwrap()]);
+        assert!(
+            stderr.contains("inside the data folder"),
+            "{target:?}: {stderr}"
+        );
+    }
+    assert!(!sb.data().join("bk").exists() && !sb.file("nowhere").exists());
+    // A restore into a folder holding what an earlier log left (a crash) is refused: SQLite
+    // would apply that write-ahead log to the restored log.
+    let target = Sandbox::new();
+    if target.on_postgres() {
+        return; // The log goes into the database: nothing in the folder is applied to it.
+    }
+    std::fs::create_dir_all(target.data()).unwrap();
+    std::fs::write(target.data().join("ca.db-wal"), b"left by a crash").unwrap();
+    sb.ok(&["backup", "bk2"]);
+    let out = target
+        .ca()
+        .arg("restore")
+        .arg(sb.file("bk2"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("holds ca.db-wal, left by a log that was there before"),
+        "{stderr}"
+    );
+    assert!(!target.data().join("ca.db").exists() && !target.data().join("root.crt").exists());
 }
 
 /// `--out /dev/stdout` with standard output redirected to a file, as a shell's `>` leaves it:
@@ -1731,4 +1766,77 @@ fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.is_empty(), "{stderr}");
     assert_eq!(sb.row_count(), 4);
+}
+
+/// `ca check` on `sb`'s folder, which fails: what it printed on standard error.
+fn check_fails(sb: &Sandbox) -> String {
+    let out = sb.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+/// A backup of `sb`, refused by `ca restore` before anything is made: what it said.
+fn restore_refused(sb: &Sandbox) -> String {
+    sb.ok(&["backup", "bk"]);
+    let target = Sandbox::new();
+    let out = target
+        .ca()
+        .arg("restore")
+        .arg(sb.file("bk"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not sound"), "{stderr}");
+    assert!(!target.data().exists(), "nothing restored");
+    stderr
+}
+
+/// What someone with a hand on the log file could do to forget a revocation, found by
+/// `ca check` and refused by `ca restore`: the revocation removed (its guard dropped and put
+/// back as it was), then the guard rewritten to undo every revocation as it is made.
+#[test]
+fn a_revocation_removed_or_a_guard_rewritten_is_found_and_not_restored() {
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        return; // The tables' owner can do as much there; the file is SQLite's case.
+    }
+    sb.init(&[]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    sb.ok(&["crl", "--out", "ca.crl"]);
+    let guard = sb.alter_log(
+        "SELECT sql FROM sqlite_master WHERE name = 'revocations_are_append_only_delete'",
+    );
+    assert!(guard.starts_with("CREATE TRIGGER"), "{guard}");
+    sb.alter_log(&format!(
+        "DROP TRIGGER revocations_are_append_only_delete; DELETE FROM revocations WHERE request_id = 1; {guard};"
+    ));
+    let removed = "as revoked, but the log holds certificate 1 as not revoked (a revocation was removed from the log)";
+    let stderr = check_fails(&sb);
+    assert!(stderr.contains(removed), "{stderr}");
+    assert!(
+        !stderr.contains("trigger"),
+        "the guard is back as it was: {stderr}"
+    );
+    let stderr = restore_refused(&sb);
+    assert!(stderr.contains(removed), "{stderr}");
+
+    // The guard rewritten: a revocation made now would be undone as it is written.
+    let other = Sandbox::new();
+    other.init(&[]);
+    other.alter_log(
+        "DROP TRIGGER revocations_are_append_only_delete; \
+         CREATE TRIGGER revocations_are_append_only_delete AFTER INSERT ON revocations \
+         BEGIN DELETE FROM revocations WHERE request_id = NEW.request_id; END; \
+         CREATE TABLE kept (x);",
+    );
+    for stderr in [check_fails(&other), restore_refused(&other)] {
+        assert!(
+            stderr.contains("the trigger revocations_are_append_only_delete is not as this release made it (the log was altered)")
+                && stderr.contains("the log holds a table kept that this release never made"),
+            "{stderr}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use base64::prelude::BASE64_STANDARD;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 
-use crate::util::{Sandbox, Server, client, openssl_ok};
+use crate::util::{Sandbox, Server, client, id_of, openssl_ok};
 
 fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
     std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
@@ -833,6 +833,33 @@ fn a_parameter_given_twice_with_different_values_is_refused() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
     assert!(answer.text().unwrap().contains("certrequest"));
+    // The admin pages' forms too: neither of two certificates named is revoked.
+    add_user(&sb, "boss", "admin", "boss password");
+    for name in ["a.example.com", "b.example.com"] {
+        sb.ok(&["issue", name, "--key", "ecdsa-p256"]);
+    }
+    let (a, b) = (id_of(&sb, "a.example.com"), id_of(&sb, "b.example.com"));
+    let answer = web
+        .post(format!("{}/certsrv/admin/revoke", server.https()))
+        .basic_auth("boss", Some("boss password"))
+        .form(&[
+            ("id", a.as_str()),
+            ("ID", b.as_str()),
+            ("reason", "superseded"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let text = answer.text().unwrap();
+    assert!(
+        text.contains("The parameter ID is given more than once"),
+        "{text}"
+    );
+    assert_eq!(
+        sb.ok(&["list", "--status", "revoked", "--json"]).trim(),
+        "[]",
+        "none revoked"
+    );
 }
 
 #[test]

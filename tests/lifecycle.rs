@@ -406,3 +406,90 @@ fn a_crl_of_thousands_of_entries_is_written_out_whole_and_verifies() {
     assert!(refused.contains("is a folder"), "{refused}");
     assert_eq!(sb.files(), before);
 }
+
+#[test]
+fn a_certificate_is_renewed_once_even_when_asked_at_once() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let server = Server::start(&sb);
+    let admin = server.admin_password.clone();
+    let base = server.https();
+    // Eight renewals at once from the admin pages (a double-click, two admins): one PFX;
+    // the others are refused with 409 and say which certificate renewed it.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let answers: Vec<(reqwest::StatusCode, Vec<u8>)> = (0..8)
+        .map(|_| {
+            let (barrier, web, admin, base) =
+                (barrier.clone(), client(&sb), admin.clone(), base.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let answer = web
+                    .post(format!("{base}/certsrv/admin/renew"))
+                    .basic_auth("admin", Some(admin))
+                    .form(&[
+                        ("id", "1"),
+                        ("password", "a pfx password"),
+                        ("profile", "modern"),
+                    ])
+                    .send()
+                    .unwrap();
+                (answer.status(), answer.bytes().unwrap().to_vec())
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|thread| thread.join().unwrap())
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let renewals: Vec<i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["renewed_from"] == 1)
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(renewals.len(), 1, "{rows:#}");
+    let renewal = renewals[0];
+    let refusal = format!(
+        "certificate 1 was renewed already, as certificate {renewal}: renew certificate {renewal} instead"
+    );
+    for (status, body) in &answers {
+        if *status != reqwest::StatusCode::OK {
+            let body = String::from_utf8_lossy(body);
+            assert_eq!(*status, reqwest::StatusCode::CONFLICT, "{body}");
+            assert!(body.contains(&refusal), "{body}");
+        }
+    }
+    // The certificate page says so and offers no second renewal.
+    let page = client(&sb)
+        .get(format!("{base}/certsrv/cert/1"))
+        .basic_auth("admin", Some(&admin))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "<dt>Renewed by</dt><dd><a href=\"/certsrv/cert/{renewal}\">certificate {renewal}</a>"
+        )),
+        "{page}"
+    );
+    assert!(!page.contains("action=\"/certsrv/admin/renew\""), "{page}");
+    drop(server);
+    // The audit trail says what the renewal renewed.
+    let audit = sb.ok(&["audit"]);
+    assert!(audit.contains(", renewing certificate 1"), "{audit}");
+    // The command line is refused the same way and writes nothing; the renewal renews.
+    std::fs::create_dir(sb.file("again")).unwrap();
+    let stderr = sb.refused(&["renew", "1", "--out", "again"]);
+    assert!(stderr.contains(&refusal), "{stderr}");
+    assert_eq!(std::fs::read_dir(sb.file("again")).unwrap().count(), 0);
+    sb.ok(&["renew", &renewal.to_string(), "--out", "again"]);
+}

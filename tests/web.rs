@@ -345,6 +345,19 @@ fn pending_policy_waits_for_approve_and_shows_denials() {
     ]);
     assert!(stderr.contains("control characters"), "{stderr:?}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // At most 500 characters, counted as characters: 501 'é' are refused, 500 would do.
+    let stderr = sb.refused(&["deny", &denied_id.to_string(), "--reason", &"é".repeat(501)]);
+    assert!(stderr.contains("longer than 500 characters"), "{stderr}");
+    let long = format!("{}<", "é".repeat(499));
+    sb.ok(&["deny", &denied_id.to_string(), "--reason", &long]);
+    let denied = sb.ok(&["show", &denied_id.to_string(), "--json"]);
+    assert!(denied.contains(&"é".repeat(499)), "{denied}");
+    let other = make_request(&sb, "www2.csr", "www.example.com");
+    let denied_id = request_id(
+        &submit(&web, &server, "alice", "alice password", &other)
+            .text()
+            .unwrap(),
+    );
     sb.ok(&[
         "deny",
         &denied_id.to_string(),

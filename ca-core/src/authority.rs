@@ -23,7 +23,7 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
-use crate::certificate::Fingerprint;
+use crate::certificate::{Fingerprint, SerialNumber};
 use crate::crl::{self, Crl, CrlDates};
 use crate::error::{Error, NameRule, Result, StoreError};
 use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file};
@@ -391,9 +391,8 @@ impl Authority {
     /// root certificate, and its key (mode 0600), each under a temporary name then renamed.
     #[instrument(skip_all)]
     pub async fn backup(&self, target: &Path) -> Result<()> {
-        let inside = std::path::absolute(target)
-            .ok()
-            .zip(std::path::absolute(&self.dir).ok())
+        let inside = resolved(target)
+            .zip(resolved(&self.dir))
             .is_some_and(|(target, dir)| target.starts_with(dir));
         if inside {
             return Err(Error::InvalidInput(format!(
@@ -476,6 +475,19 @@ impl Authority {
         let location = open.log_location(dir);
         if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
+        }
+        // What a log that was here left (a crash, or a log removed by hand while a process
+        // had it open): SQLite would take it for the restored log's and apply it to it.
+        if matches!(location, LogLocation::File(_)) {
+            for leftover in ["ca.db-wal", "ca.db-shm", "ca.db-journal"] {
+                if fs::symlink_metadata(dir.join(leftover)).is_ok() {
+                    return Err(Error::Conflict(format!(
+                        "{} holds {leftover}, left by a log that was there before: SQLite would apply it to the restored log; \
+                         move it out of the folder (or choose an empty folder) and restore again",
+                        dir.display()
+                    )));
+                }
+            }
         }
         if !Self::exists(backup)
             || !backup.join(STORE).is_file()
@@ -944,6 +956,9 @@ impl Authority {
         let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
             .map_err(|_| Error::CaKey("the root certificate does not parse".into()))?;
         let rows = self.store.list(&ListFilter::default()).await?;
+        // Each certificate's serial as the certificate itself holds it (what CRLs list), and
+        // whether the log holds it as revoked.
+        let mut serials: Vec<(String, RequestId, bool)> = Vec::new();
         for listed in rows.iter().filter(|r| r.certificate.is_some()) {
             // Lists leave the DER out; read each row whole.
             let row = self.store.issuance(listed.id).await?;
@@ -958,11 +973,16 @@ impl Authority {
                 ));
             }
             if let Some(cert) = &row.certificate {
-                let signed = x509_parser::parse_x509_certificate(&cert.der)
-                    .ok()
-                    .is_some_and(|(_, leaf)| {
-                        leaf.verify_signature(Some(root.public_key())).is_ok()
-                    });
+                let parsed = x509_parser::parse_x509_certificate(&cert.der).ok();
+                if let Some(serial) = parsed
+                    .as_ref()
+                    .and_then(|(_, leaf)| SerialNumber::from_bytes(leaf.raw_serial()).ok())
+                {
+                    serials.push((serial.hex(), row.id, cert.revocation.is_some()));
+                }
+                let signed = parsed.is_some_and(|(_, leaf)| {
+                    leaf.verify_signature(Some(root.public_key())).is_ok()
+                });
                 if !signed {
                     problems.push(format!("certificate {}: not signed by this root", row.id));
                 }
@@ -971,15 +991,45 @@ impl Authority {
         // The CRL the log hands out, reassembled from its parts: still this root's signature
         // over what it lists.
         if let Some(crl) = self.store.crl().await? {
-            let signed = x509_parser::parse_x509_crl(&crl.der)
+            let parsed = x509_parser::parse_x509_crl(&crl.der)
                 .ok()
                 .filter(|(rest, _)| rest.is_empty())
-                .is_some_and(|(_, parsed)| parsed.verify_signature(root.public_key()).is_ok());
-            if !signed {
-                problems.push(format!(
+                .filter(|(_, parsed)| parsed.verify_signature(root.public_key()).is_ok());
+            match parsed {
+                // What this root signed as revoked stays revoked: a serial it lists that the
+                // log no longer holds as revoked is a revocation removed from the log.
+                Some((_, parsed)) => {
+                    let revoked: std::collections::HashSet<&str> = serials
+                        .iter()
+                        .filter(|(_, _, revoked)| *revoked)
+                        .map(|(serial, _, _)| serial.as_str())
+                        .collect();
+                    for entry in parsed.iter_revoked_certificates() {
+                        let serial = SerialNumber::from_bytes(entry.raw_serial())
+                            .map(|serial| serial.hex())
+                            .unwrap_or_else(|_| entry.raw_serial_as_string());
+                        if !revoked.contains(serial.as_str()) {
+                            let holder = serials
+                                .iter()
+                                .find(|(held, _, _)| *held == serial)
+                                .map_or_else(
+                                    || "no certificate of the log has it".to_owned(),
+                                    |(_, id, _)| {
+                                        format!("the log holds certificate {id} as not revoked")
+                                    },
+                                );
+                            problems.push(format!(
+                                "the CRL kept in the log (number {}), signed by this root, lists serial {serial} as revoked, but {holder} \
+                                 (a revocation was removed from the log): revoke it again",
+                                crl.number
+                            ));
+                        }
+                    }
+                }
+                None => problems.push(format!(
                     "the CRL kept in the log (number {}) is not one this root signed (the log was altered): a new CRL, signed now, replaces it",
                     crl.number
-                ));
+                )),
             }
         }
         match self.issuer() {
@@ -1028,6 +1078,27 @@ impl Authority {
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
     }
+}
+
+/// Where `path` leads, part by part: every part that exists with its links followed, `..`
+/// taken from what the part before really is (not from how it was written).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let mut resolved = PathBuf::new();
+    for part in std::path::absolute(path).ok()?.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            part => {
+                resolved.push(part);
+                if let Ok(real) = fs::canonicalize(&resolved) {
+                    resolved = real;
+                }
+            }
+        }
+    }
+    Some(resolved)
 }
 
 /// Refuses a data folder `dir` that is a file (a mistyped folder name): as the caller's input,

@@ -164,7 +164,7 @@ impl Authority {
         } else {
             reason
         };
-        if reason.len() > 500 {
+        if reason.chars().count() > 500 {
             return Err(Error::InvalidInput(
                 "the reason is longer than 500 characters".into(),
             ));

@@ -165,6 +165,10 @@ impl Authority {
                 old.status.name()
             ))
         })?;
+        // Checked again as the renewal is written, for two renewals at once.
+        if let Some(by) = cert.renewed_by {
+            return Err(crate::store::renewed_already(id.get(), by.get()));
+        }
         // Names accepted once stay accepted (internal ones included); the root's constraints
         // are checked again.
         let names = self.check_names(&old.names, true)?;

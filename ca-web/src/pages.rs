@@ -366,6 +366,8 @@ pub(crate) struct CertPage {
     pub chrome: Chrome,
     pub id: RequestId,
     pub revoked: bool,
+    /// The certificate that renewed this one: it is renewed once, and its renewal carries on.
+    pub renewed_by: Option<RequestId>,
     pub reasons: Vec<&'static str>,
     /// PFX profiles, the default first.
     pub profiles: Vec<&'static str>,

@@ -40,6 +40,7 @@ mod settings;
 mod tallies;
 mod users;
 mod writer;
+pub(crate) use writer::renewed_already;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -476,6 +477,10 @@ impl Store {
             Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
         })?;
         let pool = Self::connect_sqlite(path, 1, Access::Read).await?;
+        if let Err(err) = create_secret(target) {
+            pool.close().await;
+            return Err(err);
+        }
         let copied = sqlx::query("VACUUM INTO $1")
             .bind(text)
             .execute(&pool)
@@ -496,6 +501,7 @@ impl Store {
                 let text = target.to_str().ok_or_else(|| {
                     Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
                 })?;
+                create_secret(target)?;
                 sqlx::query("VACUUM INTO $1")
                     .bind(text)
                     .execute(&self.pool)
@@ -537,6 +543,9 @@ impl Store {
                     .into_iter()
                     .map(|(table, row)| format!("row {row} of {table} points at nothing")),
             );
+            let schema: Vec<(String, String, Option<String>)> =
+                sqlx::query_as(SCHEMA).fetch_all(&self.pool).await?;
+            problems.extend(schema_changes(schema)?);
         }
         let rows: Vec<(i64, String, Vec<u8>)> =
             sqlx::query_as("SELECT request_id, sha256, der FROM certificates")
@@ -601,6 +610,71 @@ impl Store {
             }
         }
     }
+}
+
+/// The log's own tables, indexes, triggers and views (not SQLite's, nor the migrations' record,
+/// which is checked against the migrations themselves at every opening).
+const SCHEMA: &str = "SELECT type, name, sql FROM sqlite_master \
+     WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations' ORDER BY type, name";
+
+/// How the schema `found` in a SQLite log differs from the one its migrations make: a trigger
+/// that keeps the audit trail or the revocations append-only dropped or rewritten, a table or
+/// trigger added that acts on every write. Each difference is a sentence; none when it is as
+/// made.
+fn schema_changes(found: Vec<(String, String, Option<String>)>) -> Result<Vec<String>> {
+    let made = || -> rusqlite::Result<Vec<(String, String, Option<String>)>> {
+        let connection = rusqlite::Connection::open_in_memory()?;
+        for migration in sqlx::migrate!("../migrations/sqlite").iter() {
+            connection.execute_batch(&migration.sql)?;
+        }
+        let mut statement = connection.prepare(SCHEMA)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        rows.collect()
+    };
+    let made = made().map_err(|err| StoreError::Read(format!("the log's schema: {err}")))?;
+    let made: std::collections::BTreeMap<(String, String), Option<String>> = made
+        .into_iter()
+        .map(|(kind, name, sql)| ((kind, name), sql))
+        .collect();
+    let found: std::collections::BTreeMap<(String, String), Option<String>> = found
+        .into_iter()
+        .map(|(kind, name, sql)| ((kind, name), sql))
+        .collect();
+    let mut changes = Vec::new();
+    for ((kind, name), sql) in &made {
+        match found.get(&(kind.clone(), name.clone())) {
+            None => changes.push(format!(
+                "the {kind} {name} is missing from the log (the log was altered)"
+            )),
+            Some(found) if found != sql => changes.push(format!(
+                "the {kind} {name} is not as this release made it (the log was altered)"
+            )),
+            Some(_) => {}
+        }
+    }
+    for (kind, name) in found.keys() {
+        if !made.contains_key(&(kind.clone(), name.clone())) {
+            changes.push(format!(
+                "the log holds a {kind} {name} that this release never made (the log was altered)"
+            ));
+        }
+    }
+    Ok(changes)
+}
+
+/// Creates `path`, empty and readable by its owner only, for `VACUUM INTO` to fill: SQLite
+/// would make it (and its journal, which takes the file's mode) with the umask's mode, so
+/// that the log's password hashes and keys were readable by anyone while it was written, and
+/// ever after when the copy was cut short.
+fn create_secret(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|err| Error::io(path, err))
 }
 
 /// Begins a write transaction on `pool` (see [`Store::begin_write`]).

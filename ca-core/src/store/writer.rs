@@ -46,6 +46,9 @@ const ISSUE_PENDING: &str = "UPDATE requests SET status = 'issued', disposition 
      WHERE id = $4 AND status = 'pending' RETURNING created_at, requester, source, status_code";
 const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// The renewal a certificate has already (the first, of a log written before a certificate
+/// could be renewed only once).
+const RENEWAL_OF: &str = "SELECT min(request_id) FROM certificates WHERE renewed_from = $1";
 const COMPLETE_ORDER: &str = "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'";
 
 /// An issuance waiting for the writer, with owned copies of what it writes.
@@ -203,7 +206,10 @@ impl Store {
         let names =
             serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let serial = new.serial.hex();
-        let detail = format!("serial {serial} for {}", texts.join(", "));
+        let mut detail = format!("serial {serial} for {}", texts.join(", "));
+        if let Some(old) = new.renewed_from {
+            detail.push_str(&format!(", renewing certificate {old}"));
+        }
         let job = Job {
             requester: new.requester.to_owned(),
             source: new.source,
@@ -386,6 +392,14 @@ fn sqlite_error(err: &rusqlite::Error) -> Error {
 }
 
 fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, JobError> {
+    if let Some(old) = renewal(job) {
+        let by: Option<i64> = tx
+            .prepare_cached(RENEWAL_OF)?
+            .query_row([old], |row| row.get(0))?;
+        if let Some(by) = by {
+            return Err(JobError::Refused(renewed_already(old, by)));
+        }
+    }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let written = match job.pending_request {
         None => Written {
@@ -465,6 +479,22 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
     Ok(written)
 }
 
+/// The certificate `job` renews, when it is a renewal the rule of one renewal holds for: an
+/// ACME order that replaces a certificate follows ACME's own rule (RFC 9773's
+/// alreadyReplaced, when the order is made).
+fn renewal(job: &Job) -> Option<i64> {
+    job.renewed_from.filter(|_| job.acme_order.is_none())
+}
+
+/// Why a certificate renewed already is not renewed again: two renewals would leave two
+/// current certificates of one line, each with a key handed out (a double-click, two
+/// administrators at once), where the one renewed carries the line on.
+pub(crate) fn renewed_already(id: i64, by: i64) -> Error {
+    Error::Conflict(format!(
+        "certificate {id} was renewed already, as certificate {by}: renew certificate {by} instead"
+    ))
+}
+
 fn not_pending(id: i64) -> Error {
     Error::Conflict(format!("request {id} is not pending"))
 }
@@ -527,6 +557,15 @@ async fn write_postgres_group(
     batch: &[(Job, Reply)],
 ) -> Result<Vec<Result<Written>>> {
     let mut tx = pool.begin().await?;
+    // A renewal reads before it writes (is the certificate renewed already?): it takes the
+    // write lock every such writer takes, first, so that two nodes renewing one certificate
+    // at once renew it once.
+    if batch.iter().any(|(job, _)| renewal(job).is_some()) {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(super::PG_WRITE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         sqlx::query("SAVEPOINT issuance").execute(&mut *tx).await?;
@@ -544,6 +583,15 @@ async fn write_postgres_group(
 }
 
 async fn write_postgres_one(tx: &mut AnyConnection, job: &Job) -> Result<Written> {
+    if let Some(old) = renewal(job) {
+        let by: Option<i64> = sqlx::query_scalar(RENEWAL_OF)
+            .bind(old)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(by) = by {
+            return Err(renewed_already(old, by));
+        }
+    }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let written = match job.pending_request {
         None => Written {

@@ -578,6 +578,7 @@ pub(crate) async fn certificate(
         chrome: caller.chrome(&state),
         id: row.id,
         revoked: cert.revocation.is_some(),
+        renewed_by: cert.renewed_by,
         reasons: RevocationReason::ALL.iter().map(|r| r.name()).collect(),
         profiles: {
             use ca_core::export::pkcs12::PfxProfile;

@@ -385,7 +385,11 @@ fn inventory_row(
         },
         issued: row.certificate.is_some(),
         revocable: row.certificate.is_some() && row.status != Status::Revoked,
-        renewable: row.certificate.is_some() && row.own().is_none(),
+        renewable: row
+            .certificate
+            .as_ref()
+            .is_some_and(|cert| cert.renewed_by.is_none())
+            && row.own().is_none(),
         pending: row.status == Status::Pending,
     }
 }

@@ -369,23 +369,30 @@ fn is_cross_site(request: &Request) -> bool {
     !headers.contains_key(header::AUTHORIZATION)
 }
 
-/// A form body, whose rejections become readable pages (413 over the limit).
+/// A form body, whose rejections become readable pages (413 over the limit). A name given
+/// twice, in any case, with different values is refused as on the AD CS pages ([`Params`]):
+/// otherwise one of them would count by chance (`id=1&ID=2` acted on 1, the other dropped).
 pub(crate) struct Form<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     type Rejection = WebError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Form::<T>::from_request(request, state).await {
-            Ok(axum::Form(value)) => Ok(Form(value)),
+        let unreadable =
+            |why: String| WebError::BadRequest(format!("The form could not be read: {why}"));
+        let pairs = match axum::Form::<Vec<(String, String)>>::from_request(request, state).await {
+            Ok(axum::Form(pairs)) => pairs,
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(WebError::TooLarge)
+                return Err(WebError::TooLarge);
             }
-            Err(rejection) => Err(WebError::BadRequest(format!(
-                "The form could not be read: {}",
-                rejection.body_text()
-            ))),
-        }
+            Err(rejection) => return Err(unreadable(rejection.body_text())),
+        };
+        let encoded =
+            serde_urlencoded::to_string(&pairs).map_err(|err| unreadable(err.to_string()))?;
+        Params::new(pairs)?;
+        serde_urlencoded::from_str(&encoded)
+            .map(Form)
+            .map_err(|err| unreadable(err.to_string()))
     }
 }
 
