@@ -1840,3 +1840,46 @@ fn a_revocation_removed_or_a_guard_rewritten_is_found_and_not_restored() {
         );
     }
 }
+
+#[test]
+fn two_restores_into_one_folder_at_once_restore_one_whole() {
+    let (one, two) = (Sandbox::new(), Sandbox::new());
+    one.init(&["--name", "Root One"]);
+    two.init(&["--name", "Root Two"]);
+    for sb in [&one, &two] {
+        sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+        sb.ok(&["backup", "bk"]);
+    }
+    for round in 0..4 {
+        let target = Sandbox::new();
+        let children: Vec<std::process::Child> = [&one, &two]
+            .iter()
+            .map(|from| {
+                target
+                    .ca()
+                    .arg("restore")
+                    .arg(from.file("bk"))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outs: Vec<std::process::Output> = children
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect();
+        let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {outs:?}");
+        let lost = String::from_utf8_lossy(&outs[1 - won[0]].stderr);
+        assert_eq!(outs[1 - won[0]].status.code(), Some(2), "{lost}");
+        assert!(lost.contains("already exists"), "{lost}");
+        // The folder holds the winner's CA, whole.
+        let winner = [&one, &two][won[0]];
+        assert_eq!(
+            std::fs::read(target.data().join("root.crt")).unwrap(),
+            std::fs::read(winner.data().join("root.crt")).unwrap()
+        );
+        target.ok(&["check"]);
+    }
+}

@@ -571,6 +571,19 @@ impl Authority {
             source.close().await;
             return Err(Error::io(dir, err));
         }
+        // One restore (or creation) at a time in a folder: two at once each found it empty,
+        // and both reported success over a folder holding one CA's root and the other's log.
+        let _lock = match lock_file(&dir.join(INIT_LOCK)) {
+            Ok(lock) => lock,
+            Err(err) => {
+                source.close().await;
+                return Err(err);
+            }
+        };
+        if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
+            source.close().await;
+            return Err(Error::AlreadyInitialised(dir.to_owned()));
+        }
         let placed = match location {
             LogLocation::File(path) => {
                 let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
