@@ -1841,6 +1841,31 @@ fn a_revocation_removed_or_a_guard_rewritten_is_found_and_not_restored() {
     }
 }
 
+/// Runs both commands at once: one succeeds, the other is refused (exit 2) saying `refusal`.
+/// Which one succeeded.
+fn one_of_two_at_once(commands: [std::process::Command; 2], refusal: &str, round: usize) -> usize {
+    let children: Vec<std::process::Child> = commands
+        .into_iter()
+        .map(|mut command| {
+            command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<std::process::Output> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
+    assert_eq!(won.len(), 1, "round {round}: {outs:?}");
+    let lost = String::from_utf8_lossy(&outs[1 - won[0]].stderr);
+    assert_eq!(outs[1 - won[0]].status.code(), Some(2), "{lost}");
+    assert!(lost.contains(refusal), "{lost}");
+    won[0]
+}
+
 #[test]
 fn two_restores_into_one_folder_at_once_restore_one_whole() {
     let (one, two) = (Sandbox::new(), Sandbox::new());
@@ -1852,34 +1877,48 @@ fn two_restores_into_one_folder_at_once_restore_one_whole() {
     }
     for round in 0..4 {
         let target = Sandbox::new();
-        let children: Vec<std::process::Child> = [&one, &two]
-            .iter()
-            .map(|from| {
-                target
-                    .ca()
-                    .arg("restore")
-                    .arg(from.file("bk"))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let outs: Vec<std::process::Output> = children
-            .into_iter()
-            .map(|child| child.wait_with_output().unwrap())
-            .collect();
-        let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
-        assert_eq!(won.len(), 1, "round {round}: {outs:?}");
-        let lost = String::from_utf8_lossy(&outs[1 - won[0]].stderr);
-        assert_eq!(outs[1 - won[0]].status.code(), Some(2), "{lost}");
-        assert!(lost.contains("already exists"), "{lost}");
+        let restore = |from: &Sandbox| {
+            let mut command = target.ca();
+            command.arg("restore").arg(from.file("bk"));
+            command
+        };
+        let won = one_of_two_at_once([restore(&one), restore(&two)], "already exists", round);
         // The folder holds the winner's CA, whole.
-        let winner = [&one, &two][won[0]];
+        let winner = [&one, &two][won];
         assert_eq!(
             std::fs::read(target.data().join("root.crt")).unwrap(),
             std::fs::read(winner.data().join("root.crt")).unwrap()
         );
         target.ok(&["check"]);
+    }
+}
+
+#[test]
+fn two_backups_into_one_folder_at_once_leave_one_whole_backup() {
+    let (one, two) = (Sandbox::new(), Sandbox::new());
+    one.init(&["--name", "Root One"]);
+    two.init(&["--name", "Root Two"]);
+    let shared = tempfile::tempdir().unwrap();
+    for round in 0..4 {
+        let folder = shared.path().join(format!("bk{round}"));
+        let backup = |from: &Sandbox| {
+            let mut command = from.ca();
+            command.arg("backup").arg(&folder);
+            command
+        };
+        let won = one_of_two_at_once(
+            [backup(&one), backup(&two)],
+            "already holds a backup",
+            round,
+        );
+        // What is there is the winner's backup, whole: it restores, as that CA.
+        let winner = [&one, &two][won];
+        let target = Sandbox::new();
+        let out = target.ca().arg("restore").arg(&folder).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read(target.data().join("root.crt")).unwrap(),
+            std::fs::read(winner.data().join("root.crt")).unwrap()
+        );
     }
 }

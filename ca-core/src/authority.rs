@@ -411,20 +411,28 @@ impl Authority {
             .mode(0o700)
             .create(target)
             .map_err(|err| Error::io(target, err))?;
+        let holds_one = || {
+            Error::Conflict(format!(
+                "{} already holds a backup: choose an empty folder",
+                target.display()
+            ))
+        };
         for name in [STORE, ROOT_CERT, ROOT_KEY] {
             if target.join(name).exists() {
-                return Err(Error::Conflict(format!(
-                    "{} already holds a backup: choose an empty folder",
-                    target.display()
-                )));
+                return Err(holds_one());
             }
         }
         let staged = target.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
         let copied = self.store.backup(&staged).await;
+        // The log goes in only where none is yet: of two backups into one folder at once, the
+        // second stops here instead of replacing the first's log under its root files.
         let renamed = copied.and_then(|()| {
             fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
-                .and_then(|()| fs::rename(&staged, target.join(STORE)))
-                .map_err(|err| Error::io(target.join(STORE), err))
+                .and_then(|()| rename_new(&staged, &target.join(STORE)))
+                .map_err(|err| match err.kind() {
+                    std::io::ErrorKind::AlreadyExists => holds_one(),
+                    _ => Error::io(target.join(STORE), err),
+                })
         });
         if let Err(err) = renamed {
             let _ = fs::remove_file(&staged);
@@ -1090,6 +1098,23 @@ impl Authority {
         let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)?;
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
+    }
+}
+
+/// Renames `from` to `to` when nothing is at `to` yet, in one step where the file system can
+/// (`RENAME_NOREPLACE`); `AlreadyExists` otherwise.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        // A file system without it (some network ones): looked at first, then renamed.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::ErrorKind::AlreadyExists.into());
+            }
+            fs::rename(from, to)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
