@@ -883,6 +883,18 @@ fn a_certificate_holds_at_most_a_hundred_names() {
     args.pop();
     args.push("h7.example.com");
     sb.ok(&args);
+    let root = sb.data().join("root.crt");
+    let verified = openssl_ok(
+        sb.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "h0.example.com.crt",
+        ],
+    );
+    assert_eq!(verified.trim(), "h0.example.com.crt: OK");
     let text = x509_text(sb.path(), "h0.example.com.crt");
     let (_, san) = extension(&text, "X509v3 Subject Alternative Name").unwrap();
     let held: Vec<&str> = san.split(", ").collect();
