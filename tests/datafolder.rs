@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -1854,7 +1854,7 @@ fn one_of_two_at_once(commands: [std::process::Command; 2], refusal: &str, round
                 .unwrap()
         })
         .collect();
-    let outs: Vec<std::process::Output> = children
+    let outs: Vec<Output> = children
         .into_iter()
         .map(|child| child.wait_with_output().unwrap())
         .collect();
@@ -1921,4 +1921,150 @@ fn two_backups_into_one_folder_at_once_leave_one_whole_backup() {
             std::fs::read(winner.data().join("root.crt")).unwrap()
         );
     }
+}
+
+/// Runs `ca --data DATA ARGS` for `sb`'s log with writes past `blocks` 512-byte blocks of any
+/// one file failing (EFBIG, as on a full disk: `ulimit -f`, with the signal that would
+/// otherwise end the process ignored).
+fn with_file_size_limit(sb: &Sandbox, data: &Path, blocks: u32, args: &[&str]) -> Output {
+    let cmd = sb.ca_bare();
+    let program = cmd.get_program().to_owned();
+    let mut limited = std::process::Command::new("sh");
+    limited
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+        ))
+        .arg(program)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .current_dir(sb.path())
+        .stdin(Stdio::null());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => limited.env(key, value),
+            None => limited.env_remove(key),
+        };
+    }
+    limited.output().unwrap()
+}
+
+/// [`populated`], its root file padded with 4.5 MB of text after its certificate: large
+/// enough for a file-size limit to stop its copy after the log's.
+fn populated_with_a_large_root_file() -> Sandbox {
+    let sb = populated();
+    let root = sb.data().join("root.crt");
+    let mut padded = std::fs::read_to_string(&root).unwrap();
+    padded.push_str(&"# not part of the certificate\n".repeat(150_000));
+    std::fs::write(&root, padded).unwrap();
+    sb
+}
+
+/// The names in `dir` (none when it does not exist), lock files aside.
+fn left_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".lock"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A restore that fails leaves the folder as it found it, so that it can be tried again: what
+/// would stop the CA from opening where it lands (a log from a newer release, a folder others
+/// may change) is refused before anything is copied, and a copy cut short (a root file that
+/// does not fit) is taken out again.
+#[test]
+fn a_restore_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
+    let sb = populated_with_a_large_root_file();
+    sb.ok(&["backup", "bk"]);
+    let backup = sb.file("bk");
+
+    // A backup whose log records a change this release does not know.
+    let newer = sb.file("newer");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&backup)
+            .arg(&newer)
+            .status()
+            .unwrap()
+            .success()
+    );
+    sqlite(
+        &newer.join("ca.db"),
+        "INSERT INTO _sqlx_migrations SELECT version + 1, 'later', installed_on, success, checksum, \
+         execution_time FROM _sqlx_migrations ORDER BY version DESC LIMIT 1",
+    );
+    let target = Sandbox::new();
+    let said = target.refused(&["restore", newer.to_str().unwrap()]);
+    assert!(said.contains("newer release"), "{said}");
+    assert_eq!(left_in(&target.data()), Vec::<String>::new());
+    target.ok(&["restore", backup.to_str().unwrap()]);
+    assert!(target.ok(&["check"]).contains("is sound"));
+
+    // A folder other users may change: refused before anything is copied into it.
+    let exposed = Sandbox::new();
+    std::fs::create_dir(exposed.data()).unwrap();
+    std::fs::set_permissions(exposed.data(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let said = failed(&exposed, &["restore", backup.to_str().unwrap()]);
+    assert!(said.contains("can be changed by other users"), "{said}");
+    assert_eq!(left_in(&exposed.data()), Vec::<String>::new());
+    std::fs::set_permissions(exposed.data(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    exposed.ok(&["restore", backup.to_str().unwrap()]);
+
+    // The root certificate's copy fails after the log's: both go again.
+    let cut = Sandbox::new();
+    let out = with_file_size_limit(
+        &cut,
+        &cut.data(),
+        4096,
+        &["restore", backup.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("root.crt") && said.contains("File too large"),
+        "{said}"
+    );
+    assert_eq!(left_in(&cut.data()), Vec::<String>::new(), "{said}");
+    // On PostgreSQL the log was copied into the database, which now holds it: only the
+    // root files were this folder's to take out.
+    if !cut.on_postgres() {
+        cut.ok(&["restore", backup.to_str().unwrap()]);
+        assert!(cut.ok(&["check"]).contains("is sound"));
+    }
+}
+
+/// A backup that fails on the way (its log's copy, or a root file after it, does not fit)
+/// leaves nothing in its folder: the next backup into it is not refused as "already holds a
+/// backup", and the message names the copy, not the live log.
+#[test]
+fn a_backup_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
+    let sb = populated_with_a_large_root_file();
+    let target = sb.file("bk");
+    for (blocks, what) in [
+        (64, "the copy could not be written"),
+        (4096, "File too large"),
+    ] {
+        let out = with_file_size_limit(
+            &sb,
+            &sb.data(),
+            blocks,
+            &["backup", target.to_str().unwrap()],
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains(what), "{blocks}: {said}");
+        assert!(!said.contains("issuance log failed"), "{said}");
+        assert_eq!(left_in(&target), Vec::<String>::new(), "{said}");
+    }
+    sb.ok(&["backup", target.to_str().unwrap()]);
+    let restored = Sandbox::new();
+    restored.ok(&["restore", target.to_str().unwrap()]);
+    assert!(restored.ok(&["check"]).contains("is sound"));
 }

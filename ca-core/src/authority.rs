@@ -307,15 +307,7 @@ impl Authority {
             return Err(Error::NotInitialised(dir.to_owned()));
         }
         for path in std::iter::once(dir).chain(location.file()) {
-            if let Ok(meta) = fs::metadata(path) {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o022 != 0 {
-                    return Err(Error::FolderExposed {
-                        path: path.to_owned(),
-                        mode,
-                    });
-                }
-            }
+            refuse_exposed(path)?;
         }
         let access = if open.read_only {
             Access::Read
@@ -438,16 +430,27 @@ impl Authority {
             let _ = fs::remove_file(&staged);
             return Err(err);
         }
-        copy_atomic(
+        let roots = copy_atomic(
             &self.dir.join(ROOT_KEY),
             &target.join(ROOT_KEY),
             SECRET_MODE,
-        )?;
-        copy_atomic(
-            &self.dir.join(ROOT_CERT),
-            &target.join(ROOT_CERT),
-            PUBLIC_MODE,
-        )?;
+        )
+        .and_then(|()| {
+            copy_atomic(
+                &self.dir.join(ROOT_CERT),
+                &target.join(ROOT_CERT),
+                PUBLIC_MODE,
+            )
+        });
+        if let Err(err) = roots {
+            // Half a backup is none, and would refuse the next attempt into this folder as
+            // "already holds a backup": what this one placed goes (its log went in only where
+            // none was, so it is this backup's, and so are the root files after it).
+            for name in [ROOT_CERT, ROOT_KEY, STORE] {
+                let _ = fs::remove_file(target.join(name));
+            }
+            return Err(err);
+        }
         Ok(())
     }
 
@@ -571,6 +574,24 @@ impl Authority {
                 problems.join("; ")
             )));
         }
+        // What would stop the restored CA from opening is found before anything is copied:
+        // a log from a newer release (read here, it could not be written there), and a
+        // folder other users may change.
+        match source.store.newer_change().await {
+            Ok(None) => {}
+            Ok(Some(version)) => {
+                source.close().await;
+                return Err(unusable(StoreError::Newer(version).into()));
+            }
+            Err(err) => {
+                source.close().await;
+                return Err(unusable(err));
+            }
+        }
+        if let Err(err) = refuse_exposed(dir) {
+            source.close().await;
+            return Err(err);
+        }
         if let Err(err) = fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -592,10 +613,21 @@ impl Authority {
             source.close().await;
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
+        // What this restore puts into the folder is taken out again if it fails on the way
+        // (a full disk, a root file that cannot be copied, a CA that does not open or is not
+        // sound where it now lies): the folder is left as it was found, and a second restore
+        // (room made on the disk, another backup) finds it empty instead of "a CA already
+        // exists".
+        let mut undo = Undo::new(dir, location);
         let placed = match location {
             LogLocation::File(path) => {
                 let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
-                let copied = source.store.backup(&staged).await.map_err(unusable);
+                // A copy that could not be written (a full disk) is this folder's failure,
+                // not the backup's.
+                let copied = source.store.backup(&staged).await.map_err(|err| match err {
+                    Error::Io { .. } => err,
+                    other => unusable(other),
+                });
                 let placed = copied.and_then(|()| {
                     fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
                         .and_then(|()| fs::rename(&staged, path))
@@ -620,14 +652,22 @@ impl Authority {
         copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
         copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
         let restored = Self::open(dir, open).await?;
-        let problems = restored.check().await?;
+        let problems = match restored.check().await {
+            Ok(problems) => problems,
+            Err(err) => {
+                restored.close().await;
+                return Err(err);
+            }
+        };
         if !problems.is_empty() {
+            restored.close().await;
             return Err(Error::Conflict(format!(
                 "the restored CA in {} is not sound: {}",
                 dir.display(),
                 problems.join("; ")
             )));
         }
+        undo.keep();
         Ok(restored)
     }
 
@@ -1149,6 +1189,55 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a data folder or log file at `path` that other users may change (nothing to
+/// refuse where there is nothing yet: a folder made here is made owner-only).
+fn refuse_exposed(path: &Path) -> Result<()> {
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(Error::FolderExposed {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The files a restore puts into a data folder, removed when it is dropped before
+/// [`Undo::keep`]: the log (a SQLite file, with what SQLite keeps beside it) and the root's
+/// two files. Made once the folder was found holding none of them, under its lock.
+struct Undo {
+    paths: Vec<PathBuf>,
+}
+
+impl Undo {
+    fn new(dir: &Path, location: &LogLocation) -> Undo {
+        let mut paths = vec![dir.join(ROOT_CERT), dir.join(ROOT_KEY)];
+        if let Some(log) = location.file() {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut path = log.as_os_str().to_owned();
+                path.push(suffix);
+                paths.push(PathBuf::from(path));
+            }
+        }
+        Undo { paths }
+    }
+
+    /// The restore succeeded: everything stays.
+    fn keep(&mut self) {
+        self.paths.clear();
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for path in &self.paths {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// Where [`Authority::restore`] brings an earlier release's log up to date: a copy in the

@@ -502,20 +502,45 @@ impl Store {
                     Error::InvalidInput(format!("{} is not a UTF-8 path", target.display()))
                 })?;
                 create_secret(target)?;
-                sqlx::query("VACUUM INTO $1")
+                let copied = sqlx::query("VACUUM INTO $1")
                     .bind(text)
                     .execute(&self.pool)
-                    .await?;
+                    .await;
+                if let Err(err) = copied {
+                    // The copy and the journal SQLite kept beside it as it wrote (a full disk
+                    // leaves both).
+                    for suffix in ["", "-journal"] {
+                        let _ = std::fs::remove_file(beside(target, suffix));
+                    }
+                    return Err(copy_error(target, err));
+                }
                 Ok(())
             }
             Backend::Postgres => {
-                let copy =
-                    Store::open(&LogLocation::File(target.to_owned()), 1, Access::Create).await?;
-                let copied = self.copy_into(&copy).await;
-                copy.close().await;
-                // The copy's migration lock is of no use beside a file nobody else opens yet.
+                let copied =
+                    match Store::open(&LogLocation::File(target.to_owned()), 1, Access::Create)
+                        .await
+                    {
+                        Ok(copy) => {
+                            let copied = self.copy_into(&copy).await;
+                            copy.close().await;
+                            copied.map(|_| ())
+                        }
+                        // The copy's tables could not be made: a failure of the target.
+                        Err(err) => Err(Error::io(
+                            target,
+                            std::io::Error::other(format!("the copy could not be written: {err}")),
+                        )),
+                    };
+                // The copy's migration lock is of no use beside a file nobody else opens yet;
+                // a copy that failed is no copy, nor is what SQLite kept beside it.
                 let _ = std::fs::remove_file(target.with_extension("lock"));
-                copied.map(|_| ())
+                if copied.is_err() {
+                    for suffix in ["", "-journal", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(beside(target, suffix));
+                    }
+                }
+                copied
             }
         }
     }
@@ -666,6 +691,36 @@ fn schema_changes(found: Vec<(String, String, Option<String>)>) -> Result<Vec<St
 /// would make it (and its journal, which takes the file's mode) with the umask's mode, so
 /// that the log's password hashes and keys were readable by anyone while it was written, and
 /// ever after when the copy was cut short.
+/// What `VACUUM INTO target` reports: a copy that could not be opened, written or synced
+/// (a full disk, a file-size limit) is the target's failure, said of the target; anything
+/// else is the log's.
+fn copy_error(target: &Path, err: sqlx::Error) -> Error {
+    const SQLITE_FULL: i32 = 13;
+    const SQLITE_CANTOPEN: i32 = 14;
+    // Writing, syncing or truncating a file: VACUUM INTO only reads the log and writes the copy.
+    const SQLITE_IOERR_WRITE: i32 = 10 | (3 << 8);
+    const SQLITE_IOERR_FSYNC: i32 = 10 | (4 << 8);
+    const SQLITE_IOERR_TRUNCATE: i32 = 10 | (6 << 8);
+    let code = match &err {
+        sqlx::Error::Database(db) => db.code().and_then(|code| code.parse::<i32>().ok()),
+        _ => None,
+    };
+    let of_the_copy = code.is_some_and(|code| {
+        matches!(code & 0xff, SQLITE_FULL | SQLITE_CANTOPEN)
+            || matches!(
+                code,
+                SQLITE_IOERR_WRITE | SQLITE_IOERR_FSYNC | SQLITE_IOERR_TRUNCATE
+            )
+    });
+    match &err {
+        sqlx::Error::Database(db) if of_the_copy => Error::io(
+            target,
+            std::io::Error::other(format!("the copy could not be written: {}", db.message())),
+        ),
+        _ => StoreError::from(err).into(),
+    }
+}
+
 fn create_secret(path: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -787,6 +842,25 @@ async fn is_log(pool: &AnyPool, backend: Backend) -> Result<bool> {
 /// True when the SQLite log `connection` reads has applied every migration of `migrator`,
 /// each successfully and with the same checksum, and no other: what `Migrator::run` would
 /// leave as it is.
+impl Store {
+    /// The first change recorded in the log's schema that this release does not know (the
+    /// log was brought up to date by a newer release), if any. A log opened only to read
+    /// is not refused for it; one opened to write is.
+    pub async fn newer_change(&self) -> Result<Option<i64>> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(applied
+            .into_iter()
+            .find(|version| !migrator.iter().any(|known| known.version == *version)))
+    }
+}
+
 fn schema_is_current(
     connection: &rusqlite::Connection,
     migrator: &sqlx::migrate::Migrator,
