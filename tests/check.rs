@@ -1525,4 +1525,32 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
         renewed.contains(&format!("It renews certificate {id}, which is revoked.")),
         "{renewed}"
     );
+    // The server still presents the old certificate: a second renewal of it would be
+    // refused, so the advice is to install the renewal, the newest one of a chain of them.
+    let mut renewal = id_of(&sb, "localhost");
+    std::fs::create_dir(sb.file("again")).unwrap();
+    for round in 0..2 {
+        assert_ne!(renewal, id);
+        let (_, report) = check(&sb, &[&server.url()]);
+        let fix = finding(&report, "revoked-in-log", "warn")["fix"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            fix.contains(&format!("renewed it already, as certificate {renewal}"))
+                && fix.contains(&format!("`ca renew {renewal}`"))
+                && !fix.contains(&format!("`ca renew {id}`")),
+            "{round}: {fix}"
+        );
+        sb.ok(&["renew", &renewal, "--out", "again", "--force"]);
+        renewal = id_of(&sb, "localhost");
+    }
+    // The administrator's check page gives the same advice.
+    let ca = Server::start_with(&sb, &["--hostname", "mail.example.com"]);
+    let text = admin_check_page(&sb, &ca, [127, 0, 0, 1], &server.url());
+    assert!(
+        text.contains(&format!("renewed already, as certificate {renewal}"))
+            && !text.contains(&format!("Renew it on its certificate page (certificate {id})")),
+        "{text}"
+    );
 }

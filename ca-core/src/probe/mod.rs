@@ -34,7 +34,7 @@ use crate::authority::Authority;
 use crate::certificate::Fingerprint;
 use crate::choice::Choice;
 use crate::name::SubjectName;
-use crate::store::{CertificateRef, OwnCertificate, RequestId};
+use crate::store::{CertificateRef, Issuance, OwnCertificate, RequestId};
 
 pub use target::{MAX_URL, Protocol, Target};
 
@@ -285,6 +285,9 @@ pub struct Report {
     pub chain: Vec<SentCertificate>,
     /// The leaf's row in this CA's log, when it was issued here.
     pub issued_here: Option<RequestId>,
+    /// The newest certificate of the leaf's renewals (the renewal of its renewal, and so
+    /// on), when this CA renewed it: the one to install rather than renewing it again.
+    pub renewed_as: Option<RequestId>,
     /// Which of the CA's own certificates the leaf is, when it is one (the web server's).
     pub own: Option<OwnCertificate>,
     pub findings: Vec<Finding>,
@@ -324,6 +327,7 @@ pub async fn check(target: &Target, trust: &Trust, options: Options) -> Report {
         tls: None,
         chain: Vec::new(),
         issued_here: None,
+        renewed_as: None,
         own: None,
         findings: Vec::new(),
     };
@@ -398,6 +402,7 @@ impl Authority {
         };
         report.issued_here = Some(row.id);
         report.own = row.own();
+        report.renewed_as = self.newest_renewal(&row).await;
         let names = row.names_shown();
         report.findings.push(Finding::new(
             Topic::Trust,
@@ -444,6 +449,9 @@ pub enum Remedy {
     },
     /// Renew certificate `id`, which this CA issued, and install the new one.
     Renew(RequestId),
+    /// Certificate `id` was renewed already, `renewal` the newest of its renewals: install
+    /// that one (or renew it, when its key is lost).
+    InstallRenewal { id: RequestId, renewal: RequestId },
     /// The certificate is the CA's own web server's: a reload or restart makes a new one.
     ReloadServer(RequestId),
     /// The CA's own web server's certificate lacks the host: add it to the server's names, then reload.
@@ -496,6 +504,9 @@ impl Authority {
                 Some(id),
             ) => Some(if own_server {
                 Remedy::ReloadServer(id)
+            } else if let Some(renewal) = report.renewed_as {
+                // Renewed already: a second renewal of it is refused.
+                Remedy::InstallRenewal { id, renewal }
             } else {
                 Remedy::Renew(id)
             }),
@@ -503,6 +514,30 @@ impl Authority {
         }
     }
 }
+
+impl Authority {
+    /// The newest certificate of `row`'s renewals, following each renewal's own (at most
+    /// [`RENEWALS_FOLLOWED`] of them); `None` when it was not renewed, or the log cannot say.
+    async fn newest_renewal(&self, row: &Issuance) -> Option<RequestId> {
+        let mut newest = row.certificate.as_ref()?.renewed_by?;
+        for _ in 0..RENEWALS_FOLLOWED {
+            let next = self
+                .find(&CertificateRef::Id(newest))
+                .await
+                .ok()?
+                .certificate?
+                .renewed_by;
+            match next {
+                Some(next) => newest = next,
+                None => break,
+            }
+        }
+        Some(newest)
+    }
+}
+
+/// How many renewals of a certificate [`Authority::newest_renewal`] follows, at most.
+const RENEWALS_FOLLOWED: usize = 100;
 
 /// The DNS names and IP addresses of the server's certificate, as names this CA reads.
 fn held_names(report: &Report) -> Vec<SubjectName> {

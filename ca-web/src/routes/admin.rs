@@ -306,6 +306,9 @@ fn check_report(
                 probe::Remedy::Renew(id) => format!(
                     "Renew it on its certificate page (certificate {id}) and install the new one on the server."
                 ),
+                probe::Remedy::InstallRenewal { id, renewal } => format!(
+                    "It was renewed already, as certificate {renewal}: install that one on the server, with the key downloaded when it was made; if that key is lost, renew certificate {renewal} on its page. Certificate {id} cannot be renewed a second time."
+                ),
                 probe::Remedy::ReloadServer(id) => format!(
                     "This is this CA's own web server's certificate (number {id}): reload the server (systemctl reload ca) or restart it, and it makes and presents a new one."
                 ),
