@@ -1550,7 +1550,9 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
     let text = admin_check_page(&sb, &ca, [127, 0, 0, 1], &server.url());
     assert!(
         text.contains(&format!("renewed already, as certificate {renewal}"))
-            && !text.contains(&format!("Renew it on its certificate page (certificate {id})")),
+            && !text.contains(&format!(
+                "Renew it on its certificate page (certificate {id})"
+            )),
         "{text}"
     );
 }

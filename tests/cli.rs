@@ -581,6 +581,34 @@ fn encrypts_the_ca_key_when_a_passphrase_is_set() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_server_certificate(&sb, "mail.example.com.crt", false);
+
+    // Restored without the passphrase, the key cannot be compared with the root: the restore
+    // says so rather than "passes every check"; with it, it compares and says that.
+    sb.ok(&["backup", "bk"]);
+    for (passphrase, said) in [
+        (
+            None,
+            "every check of `ca check` but one: the root key is encrypted",
+        ),
+        (
+            Some("correct horse battery staple"),
+            "It passes every check of `ca check`.",
+        ),
+    ] {
+        let target = Sandbox::new();
+        let mut restore = target.ca();
+        if let Some(passphrase) = passphrase {
+            restore.env("CA_PASSPHRASE", passphrase);
+        }
+        let out = restore.arg("restore").arg(sb.file("bk")).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(said), "{stdout}");
+    }
 }
 
 #[test]

@@ -1950,13 +1950,13 @@ fn with_file_size_limit(sb: &Sandbox, data: &Path, blocks: u32, args: &[&str]) -
     limited.output().unwrap()
 }
 
-/// [`populated`], its root file padded with 4.5 MB of text after its certificate: large
+/// [`populated`], its root file padded with 750 KB of text after its certificate: large
 /// enough for a file-size limit to stop its copy after the log's.
 fn populated_with_a_large_root_file() -> Sandbox {
     let sb = populated();
     let root = sb.data().join("root.crt");
     let mut padded = std::fs::read_to_string(&root).unwrap();
-    padded.push_str(&"# not part of the certificate\n".repeat(150_000));
+    padded.push_str(&"# not part of the certificate\n".repeat(25_000));
     std::fs::write(&root, padded).unwrap();
     sb
 }
@@ -2022,7 +2022,7 @@ fn a_restore_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
     let out = with_file_size_limit(
         &cut,
         &cut.data(),
-        4096,
+        1200,
         &["restore", backup.to_str().unwrap()],
     );
     let said = String::from_utf8_lossy(&out.stderr);
@@ -2049,7 +2049,7 @@ fn a_backup_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
     let target = sb.file("bk");
     for (blocks, what) in [
         (64, "the copy could not be written"),
-        (4096, "File too large"),
+        (1200, "File too large"),
     ] {
         let out = with_file_size_limit(
             &sb,
@@ -2067,4 +2067,54 @@ fn a_backup_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
     let restored = Sandbox::new();
     restored.ok(&["restore", target.to_str().unwrap()]);
     assert!(restored.ok(&["check"]).contains("is sound"));
+}
+
+/// The root file is what administrators install on clients: a second certificate or a key
+/// after the root (a tampered backup, a file put together by hand) is reported by `ca check`
+/// and refused by `ca restore`, and a file of more than a megabyte is not read at all.
+#[test]
+fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
+    let sb = populated();
+    let root_file = sb.data().join("root.crt");
+    let root = std::fs::read_to_string(&root_file).unwrap();
+    let other = Sandbox::new();
+    other.init(&[]);
+    let foreign = std::fs::read_to_string(other.data().join("root.crt")).unwrap();
+    let key = std::fs::read_to_string(other.data().join("root.key")).unwrap();
+    for (extra, label) in [(&foreign, "CERTIFICATE"), (&key, "PRIVATE KEY")] {
+        std::fs::write(&root_file, format!("{root}{extra}")).unwrap();
+        let out = sb.run(&["check"]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!(
+                "root.crt holds more than the root certificate ({label} after it)"
+            )),
+            "{said}"
+        );
+        std::fs::remove_dir_all(sb.file("bk")).ok();
+        sb.ok(&["backup", "bk"]);
+        let target = Sandbox::new();
+        let said = target.refused(&["restore", sb.file("bk").to_str().unwrap()]);
+        assert!(
+            said.contains("is not sound") && said.contains(label),
+            "{said}"
+        );
+        assert_eq!(left_in(&target.data()), Vec::<String>::new(), "{said}");
+    }
+    // Text around the root (comments) is no certificate, and no problem.
+    std::fs::write(&root_file, format!("# the root\n{root}# end\n")).unwrap();
+    assert!(sb.ok(&["check"]).contains("is sound"));
+    // Past a megabyte the file is not read.
+    let mut padded = root.clone();
+    padded.push_str(&"#".repeat(1024 * 1024));
+    std::fs::write(&root_file, padded).unwrap();
+    let out = sb.run(&["list"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("larger than 1024 KiB"), "{said}");
 }

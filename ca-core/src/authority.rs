@@ -320,7 +320,7 @@ impl Authority {
 
     async fn open_with_store(dir: &Path, store: Store, open: OpenOptions) -> Result<Authority> {
         let path = dir.join(ROOT_CERT);
-        let pem = fs::read(&path).map_err(|err| Error::io(&path, err))?;
+        let pem = read_root_file(&path)?;
         let der = crate::certificate::pem_certificates(&pem)
             .and_then(|certs| certs.into_iter().next())
             .ok_or_else(|| Error::CaKey(format!("{} is not a PEM certificate", path.display())))?;
@@ -1093,6 +1093,21 @@ impl Authority {
                 )),
             }
         }
+        // The root file is what administrators install on clients: anything in it besides
+        // the root would go along (a second certificate trusted as a root, a key handed out).
+        let path = self.dir.join(ROOT_CERT);
+        let pem = read_root_file(&path)?;
+        let others: Vec<String> = crate::certificate::pem_labels(&pem)
+            .into_iter()
+            .skip(1)
+            .collect();
+        if !others.is_empty() {
+            problems.push(format!(
+                "{ROOT_CERT} holds more than the root certificate ({} after it): every client that installs the file would take that too; \
+                 keep the root alone in it (`openssl x509 -in {ROOT_CERT}` prints just the root)",
+                others.join(", ")
+            ));
+        }
         match self.issuer() {
             Ok(issuer) => {
                 use rcgen::PublicKeyData;
@@ -1189,6 +1204,29 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The most a root certificate's file is read: a root is a few kilobytes of PEM; a file of
+/// gigabytes (a wrong file, or one filled on purpose) is refused rather than read whole by
+/// every command.
+const ROOT_FILE_MAX: u64 = 1024 * 1024;
+
+/// The root certificate's file at `path`, refused past [`ROOT_FILE_MAX`] bytes.
+fn read_root_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(|err| Error::io(path, err))?;
+    let mut pem = Vec::new();
+    file.take(ROOT_FILE_MAX + 1)
+        .read_to_end(&mut pem)
+        .map_err(|err| Error::io(path, err))?;
+    if pem.len() as u64 > ROOT_FILE_MAX {
+        return Err(Error::CaKey(format!(
+            "{} is larger than {} KiB: a root certificate is a few kilobytes of PEM",
+            path.display(),
+            ROOT_FILE_MAX / 1024
+        )));
+    }
+    Ok(pem)
 }
 
 /// Refuses a data folder or log file at `path` that other users may change (nothing to

@@ -279,6 +279,23 @@ pub fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// The label of every PEM block in `pem` (`CERTIFICATE`, `PRIVATE KEY`...), in order: the
+/// text of each `-----BEGIN LABEL-----` line that opens one.
+pub fn pem_labels(pem: &[u8]) -> Vec<String> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const END: &[u8] = b"-----";
+    let mut labels = Vec::new();
+    let mut rest = pem;
+    while let Some(at) = rest.windows(BEGIN.len()).position(|w| w == BEGIN) {
+        rest = &rest[at + BEGIN.len()..];
+        let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+        if let Some(end) = line.windows(END.len()).position(|w| w == END) {
+            labels.push(String::from_utf8_lossy(&line[..end]).into_owned());
+        }
+    }
+    labels
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
