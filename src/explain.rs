@@ -200,6 +200,9 @@ fn core_sentence(err: &Error) -> String {
         | Error::LogOfAnotherRoot { .. } => format!(
             "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
         ),
+        Error::RestoreUnfinished(_) => format!(
+            "{err}: run the same `ca restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
+        ),
         Error::LogMoved { to, .. } => {
             format!("{err}: give it to every command with --database {to} (or set CA_DATABASE)")
         }

@@ -1961,14 +1961,22 @@ fn populated_with_a_large_root_file() -> Sandbox {
     sb
 }
 
-/// The names in `dir` (none when it does not exist), lock files aside.
+/// The names in `dir` (none when it does not exist), lock files aside, and SQLite's index
+/// and empty write-ahead log beside a log that a command only read (it cannot remove them).
 fn left_in(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut names: Vec<String> = entries
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.ends_with(".lock"))
+        .map(|entry| entry.unwrap())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let empty = entry.metadata().is_ok_and(|meta| meta.len() == 0);
+            !(name.ends_with(".lock")
+                || name.ends_with("-shm")
+                || (name.ends_with("-wal") && empty))
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
     names
@@ -2059,7 +2067,13 @@ fn a_backup_that_fails_leaves_nothing_behind_and_can_be_tried_again() {
         );
         let said = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{said}");
-        assert!(said.contains(what), "{blocks}: {said}");
+        // From PostgreSQL the copy is written row by row, in a file larger than VACUUM
+        // INTO's: the limit may stop it before the root file.
+        assert!(
+            said.contains(what)
+                || (sb.on_postgres() && said.contains("the copy could not be written")),
+            "{blocks}: {said}"
+        );
         assert!(!said.contains("issuance log failed"), "{said}");
         assert_eq!(left_in(&target), Vec::<String>::new(), "{said}");
     }
@@ -2117,4 +2131,148 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("larger than 1024 KiB"), "{said}");
+}
+
+/// A restore stopped half-way (killed; the machine going down would stop it the same way)
+/// leaves its mark: nothing opens the folder meanwhile, `ca init` does not begin a CA in it,
+/// and the next restore takes out what the stopped one placed and restores.
+#[test]
+fn a_restore_stopped_half_way_is_finished_by_the_next_and_nothing_opens_meanwhile() {
+    let sb = populated();
+    sb.ok(&["backup", "bk"]);
+    let backup = sb.file("bk");
+
+    // What a restore stopped after its log and key were in place leaves, written here.
+    let target = Sandbox::new();
+    std::fs::create_dir(target.data()).unwrap();
+    std::fs::write(target.data().join("restore.unfinished"), "").unwrap();
+    if !target.on_postgres() {
+        std::fs::copy(backup.join("ca.db"), target.data().join("ca.db")).unwrap();
+    }
+    std::fs::copy(backup.join("root.key"), target.data().join("root.key")).unwrap();
+    std::fs::write(target.data().join(".root.crt.0123456789abcdef.tmp"), "half").unwrap();
+    let said = failed(&target, &["list"]);
+    assert!(
+        said.contains("did not finish") && said.contains("`ca restore BACKUP_DIR` again"),
+        "{said}"
+    );
+    let said = failed(&target, &["init", "--key", "ecdsa-p256"]);
+    assert!(said.contains("did not finish"), "{said}");
+    target.ok(&["restore", backup.to_str().unwrap()]);
+    assert!(target.ok(&["check"]).contains("is sound"));
+    let mut left = vec!["root.crt", "root.key"];
+    if !target.on_postgres() {
+        left.insert(0, "ca.db");
+    }
+    assert_eq!(left_in(&target.data()), left);
+
+    // Killed at moments along the way, for real: whatever it left, the next restore
+    // finishes the job and leaves nothing of the stopped one. (On PostgreSQL a restore
+    // killed after its log's transaction committed leaves the database filled.)
+    if sb.on_postgres() {
+        return;
+    }
+    for delay in [2, 5, 10, 20, 40, 80, 160] {
+        let target = Sandbox::new();
+        let mut child = target
+            .ca()
+            .arg("restore")
+            .arg(&backup)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let done = target.data().join("root.crt").exists()
+            && !target.data().join("restore.unfinished").exists();
+        if !done {
+            target.ok(&["restore", backup.to_str().unwrap()]);
+        }
+        assert!(target.ok(&["check"]).contains("is sound"), "{delay} ms");
+        assert_eq!(
+            left_in(&target.data()),
+            ["ca.db", "root.crt", "root.key"],
+            "killed after {delay} ms"
+        );
+    }
+}
+
+/// A backup stopped half-way leaves its mark: a restore from it is refused, and the next
+/// backup into the folder takes out what the stopped one placed. A backup waits for a
+/// restore (or another backup) into the same folder to end, and then finds it taken; a
+/// folder other users may change is refused, as a restore would refuse the backup later.
+#[test]
+fn a_backup_stopped_half_way_is_no_backup_and_the_next_one_replaces_it() {
+    let sb = populated();
+    let target = sb.file("bk");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("backup.unfinished"), "").unwrap();
+    std::fs::copy(sb.data().join("root.key"), target.join("root.key")).unwrap();
+    std::fs::write(target.join(".ca.db.0123456789abcdef.tmp"), "half").unwrap();
+    let restored = Sandbox::new();
+    let said = restored.refused(&["restore", target.to_str().unwrap()]);
+    assert!(said.contains("did not finish"), "{said}");
+    sb.ok(&["backup", target.to_str().unwrap()]);
+    assert_eq!(left_in(&target), ["ca.db", "root.crt", "root.key"]);
+    restored.ok(&["restore", target.to_str().unwrap()]);
+
+    // A restore holding the folder (its init lock) while it places its files: the backup
+    // waits for it, then finds the folder taken rather than mixing two CAs' files.
+    let busy = sb.file("busy");
+    std::fs::create_dir(&busy).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg(busy.join("init.lock"))
+        .arg("-c")
+        .arg(format!(
+            "sleep 1 && cp {0}/ca.db {0}/root.key {0}/root.crt {1}/",
+            target.display(),
+            busy.display()
+        ))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let said = sb.refused(&["backup", busy.to_str().unwrap()]);
+    assert!(said.contains("already holds a backup"), "{said}");
+    assert!(holder.wait().unwrap().success());
+
+    let exposed = sb.file("exposed");
+    std::fs::create_dir(&exposed).unwrap();
+    std::fs::set_permissions(&exposed, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let said = failed(&sb, &["backup", exposed.to_str().unwrap()]);
+    assert!(said.contains("can be changed by other users"), "{said}");
+    assert_eq!(left_in(&exposed), Vec::<String>::new());
+}
+
+/// What already lies in a restore's folder under the CA's file names (a link, even one that
+/// leads nowhere, a named pipe) refuses the restore before anything is written, and stays.
+#[test]
+fn a_restore_into_a_folder_with_odd_entries_under_the_ca_names_is_refused_and_they_stay() {
+    let sb = populated();
+    sb.ok(&["backup", "bk"]);
+    for (name, make) in [
+        ("root.crt", "ln -s /dev/null root.crt"),
+        ("root.key", "ln -s nowhere root.key"),
+        ("root.crt", "mkfifo root.crt"),
+    ] {
+        let target = Sandbox::new();
+        std::fs::create_dir(target.data()).unwrap();
+        assert!(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(make)
+                .current_dir(target.data())
+                .status()
+                .unwrap()
+                .success()
+        );
+        let said = target.refused(&["restore", sb.file("bk").to_str().unwrap()]);
+        assert!(said.contains("already exists"), "{make}: {said}");
+        assert!(
+            std::fs::symlink_metadata(target.data().join(name)).is_ok(),
+            "{make}: removed"
+        );
+        assert_eq!(left_in(&target.data()), [name], "{make}");
+    }
 }

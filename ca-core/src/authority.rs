@@ -45,6 +45,12 @@ const STORE: &str = "ca.db";
 const INIT_LOCK: &str = "init.lock";
 /// Held shared by every server on the folder (see [`Authority::hold_serving`]).
 const SERVING_LOCK: &str = "serve.lock";
+/// Made by a restore before it puts anything into a folder, removed once every file is in
+/// place: while it is there, the folder holds a restore that is running or was stopped
+/// (killed, the machine down), never a CA to open.
+const RESTORE_MARK: &str = "restore.unfinished";
+/// The same for a backup, in its folder: a backup folder holding it is no backup.
+const BACKUP_MARK: &str = "backup.unfinished";
 
 /// A data folder marked as served; the mark goes when this is dropped.
 #[derive(Debug)]
@@ -163,6 +169,14 @@ impl fmt::Debug for Authority {
 
 impl Authority {
     /// True when `dir` holds a CA.
+    /// True when `dir` holds a CA, or what is left of one (its log or its key): what a
+    /// restore or a new CA must not land on.
+    fn holds_a_ca(dir: &Path) -> bool {
+        [ROOT_CERT, STORE, ROOT_KEY]
+            .iter()
+            .any(|name| occupied(&dir.join(name)))
+    }
+
     pub fn exists(dir: &Path) -> bool {
         dir.join(ROOT_CERT).is_file()
     }
@@ -185,6 +199,11 @@ impl Authority {
         open: OpenOptions,
     ) -> Result<(Authority, bool)> {
         refuse_a_file(dir)?;
+        // What a stopped restore left is the next restore's to take out, not a CA's to
+        // begin on (that restore would take the new CA's files out with it).
+        if dir.join(RESTORE_MARK).exists() {
+            return Err(Error::RestoreUnfinished(dir.to_owned()));
+        }
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -198,6 +217,9 @@ impl Authority {
             .create(dir)
             .map_err(|err| Error::io(dir, err))?;
         let _lock = lock_file(&dir.join(INIT_LOCK))?;
+        if dir.join(RESTORE_MARK).exists() {
+            return Err(Error::RestoreUnfinished(dir.to_owned()));
+        }
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -297,6 +319,14 @@ impl Authority {
     /// whose log is missing, empty, or made for another root is refused.
     #[instrument(skip_all)]
     pub async fn open(dir: &Path, open: OpenOptions) -> Result<Authority> {
+        if dir.join(RESTORE_MARK).exists() {
+            return Err(Error::RestoreUnfinished(dir.to_owned()));
+        }
+        Self::open_unmarked(dir, open).await
+    }
+
+    /// [`Authority::open`], whether or not a restore marked the folder: for that restore.
+    async fn open_unmarked(dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
         let location = open.log_location(dir);
         if !Self::exists(dir) {
@@ -398,6 +428,8 @@ impl Authority {
                 target.display()
             )));
         }
+        // A backup that other users may change is no backup (a restore refuses it).
+        refuse_exposed(target)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -409,11 +441,20 @@ impl Authority {
                 target.display()
             ))
         };
-        for name in [STORE, ROOT_CERT, ROOT_KEY] {
-            if target.join(name).exists() {
-                return Err(holds_one());
-            }
+        // One backup, restore or new CA at a time in a folder (the init lock), each taking
+        // out only what it placed; a stopped backup's leftovers are the next one's to take out.
+        let _lock = lock_file(&target.join(INIT_LOCK))?;
+        if occupied(&target.join(BACKUP_MARK)) {
+            drop(Undo::backup(target).with_mark(target, BACKUP_MARK));
+        } else if [STORE, ROOT_CERT, ROOT_KEY]
+            .iter()
+            .any(|name| occupied(&target.join(name)))
+            || occupied(&target.join(RESTORE_MARK))
+        {
+            return Err(holds_one());
         }
+        mark_folder(target, BACKUP_MARK)?;
+        let mut undo = Undo::backup(target).with_mark(target, BACKUP_MARK);
         let staged = target.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
         let copied = self.store.backup(&staged).await;
         // The log goes in only where none is yet: of two backups into one folder at once, the
@@ -430,7 +471,7 @@ impl Authority {
             let _ = fs::remove_file(&staged);
             return Err(err);
         }
-        let roots = copy_atomic(
+        copy_atomic(
             &self.dir.join(ROOT_KEY),
             &target.join(ROOT_KEY),
             SECRET_MODE,
@@ -441,16 +482,11 @@ impl Authority {
                 &target.join(ROOT_CERT),
                 PUBLIC_MODE,
             )
-        });
-        if let Err(err) = roots {
-            // Half a backup is none, and would refuse the next attempt into this folder as
-            // "already holds a backup": what this one placed goes (its log went in only where
-            // none was, so it is this backup's, and so are the root files after it).
-            for name in [ROOT_CERT, ROOT_KEY, STORE] {
-                let _ = fs::remove_file(target.join(name));
-            }
-            return Err(err);
-        }
+        })?;
+        // Half a backup is none: until here, what this one placed goes if it fails.
+        fs::remove_file(target.join(BACKUP_MARK))
+            .map_err(|err| Error::io(target.join(BACKUP_MARK), err))?;
+        undo.keep();
         Ok(())
     }
 
@@ -484,12 +520,18 @@ impl Authority {
     pub async fn restore(backup: &Path, dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
         let location = open.log_location(dir);
-        if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
+        // A restore that was stopped left its mark: what it placed is its own, taken out
+        // under the folder's lock before this one begins (see [`Authority::restore_from`]).
+        let unfinished = dir.join(RESTORE_MARK).exists();
+        if !unfinished && Self::holds_a_ca(dir) {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
+        // A folder other users may change is refused before anything is copied into it
+        // (an earlier release's log is brought up to date in a copy made there).
+        refuse_exposed(dir)?;
         // What a log that was here left (a crash, or a log removed by hand while a process
         // had it open): SQLite would take it for the restored log's and apply it to it.
-        if matches!(location, LogLocation::File(_)) {
+        if !unfinished && matches!(location, LogLocation::File(_)) {
             for leftover in ["ca.db-wal", "ca.db-shm", "ca.db-journal"] {
                 if fs::symlink_metadata(dir.join(leftover)).is_ok() {
                     return Err(Error::Conflict(format!(
@@ -499,6 +541,12 @@ impl Authority {
                     )));
                 }
             }
+        }
+        if occupied(&backup.join(BACKUP_MARK)) {
+            return Err(Error::InvalidInput(format!(
+                "{} holds a backup that did not finish (it was stopped, or is still being written): take the backup again",
+                backup.display()
+            )));
         }
         if !Self::exists(backup)
             || !backup.join(STORE).is_file()
@@ -588,10 +636,6 @@ impl Authority {
                 return Err(unusable(err));
             }
         }
-        if let Err(err) = refuse_exposed(dir) {
-            source.close().await;
-            return Err(err);
-        }
         if let Err(err) = fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -609,16 +653,24 @@ impl Authority {
                 return Err(err);
             }
         };
-        if Self::exists(dir) || dir.join(STORE).exists() || dir.join(ROOT_KEY).exists() {
+        if dir.join(RESTORE_MARK).exists() {
+            // A restore stopped before it finished (its lock is free: it is not running):
+            // everything it may have placed goes, its mark last.
+            drop(Undo::restore(dir, location).with_mark(dir, RESTORE_MARK));
+        } else if Self::holds_a_ca(dir) {
             source.close().await;
             return Err(Error::AlreadyInitialised(dir.to_owned()));
+        }
+        if let Err(err) = mark_folder(dir, RESTORE_MARK) {
+            source.close().await;
+            return Err(err);
         }
         // What this restore puts into the folder is taken out again if it fails on the way
         // (a full disk, a root file that cannot be copied, a CA that does not open or is not
         // sound where it now lies): the folder is left as it was found, and a second restore
         // (room made on the disk, another backup) finds it empty instead of "a CA already
         // exists".
-        let mut undo = Undo::new(dir, location);
+        let mut undo = Undo::restore(dir, location).with_mark(dir, RESTORE_MARK);
         let placed = match location {
             LogLocation::File(path) => {
                 let staged = dir.join(format!(".{STORE}.{}.tmp", crate::random::hex::<8>()?));
@@ -630,7 +682,7 @@ impl Authority {
                 });
                 let placed = copied.and_then(|()| {
                     fs::set_permissions(&staged, fs::Permissions::from_mode(SECRET_MODE))
-                        .and_then(|()| fs::rename(&staged, path))
+                        .and_then(|()| rename_new(&staged, path))
                         .map_err(|err| Error::io(path, err))
                 });
                 if placed.is_err() {
@@ -651,7 +703,14 @@ impl Authority {
         placed?;
         copy_atomic(&backup.join(ROOT_KEY), &dir.join(ROOT_KEY), SECRET_MODE)?;
         copy_atomic(&backup.join(ROOT_CERT), &dir.join(ROOT_CERT), PUBLIC_MODE)?;
-        let restored = Self::open(dir, open).await?;
+        // Opened and checked where it lies while the mark still keeps every other command
+        // out: what it finds wrong goes, with nothing written meanwhile.
+        let restored = Self::open_unmarked(dir, open).await.map_err(|err| {
+            Error::io(
+                dir,
+                std::io::Error::other(format!("the restored CA could not be opened: {err}")),
+            )
+        })?;
         let problems = match restored.check().await {
             Ok(problems) => problems,
             Err(err) => {
@@ -666,6 +725,10 @@ impl Authority {
                 dir.display(),
                 problems.join("; ")
             )));
+        }
+        if let Err(err) = fs::remove_file(dir.join(RESTORE_MARK)) {
+            restored.close().await;
+            return Err(Error::io(dir.join(RESTORE_MARK), err));
         }
         undo.keep();
         Ok(restored)
@@ -1148,7 +1211,9 @@ impl Authority {
         if owner != rustix::process::geteuid().as_raw() {
             return Err(Error::CaKeyNotOwned { path, owner });
         }
-        let pem = fs::read_to_string(&path).map_err(|err| Error::io(&path, err))?;
+        let pem = read_small_file(&path, KEY_FILE_MAX, "a key is a few kilobytes of PEM")?;
+        let pem = String::from_utf8(pem)
+            .map_err(|_| Error::CaKey(format!("{} is not a PEM key", path.display())))?;
         let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)?;
         let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)?;
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
@@ -1213,21 +1278,39 @@ const ROOT_FILE_MAX: u64 = 1024 * 1024;
 
 /// The root certificate's file at `path`, refused past [`ROOT_FILE_MAX`] bytes.
 fn read_root_file(path: &Path) -> Result<Vec<u8>> {
+    read_small_file(
+        path,
+        ROOT_FILE_MAX,
+        "a root certificate is a few kilobytes of PEM",
+    )
+}
+
+/// The file at `path`, when it is a file (links followed: not a device, a named pipe, a
+/// folder, which could block or never end) of at most `max` bytes; `what` says why more is
+/// refused.
+fn read_small_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     use std::io::Read;
+    let meta = fs::metadata(path).map_err(|err| Error::io(path, err))?;
+    if !meta.is_file() {
+        return Err(Error::CaKey(format!("{} is not a file", path.display())));
+    }
     let file = fs::File::open(path).map_err(|err| Error::io(path, err))?;
-    let mut pem = Vec::new();
-    file.take(ROOT_FILE_MAX + 1)
-        .read_to_end(&mut pem)
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
         .map_err(|err| Error::io(path, err))?;
-    if pem.len() as u64 > ROOT_FILE_MAX {
+    if bytes.len() as u64 > max {
         return Err(Error::CaKey(format!(
-            "{} is larger than {} KiB: a root certificate is a few kilobytes of PEM",
+            "{} is larger than {} KiB: {what}",
             path.display(),
-            ROOT_FILE_MAX / 1024
+            max / 1024
         )));
     }
-    Ok(pem)
+    Ok(bytes)
 }
+
+/// The most a root key's file is read (an encrypted RSA-4096 key is under 4 KiB of PEM).
+const KEY_FILE_MAX: u64 = 64 * 1024;
 
 /// Refuses a data folder or log file at `path` that other users may change (nothing to
 /// refuse where there is nothing yet: a folder made here is made owner-only).
@@ -1244,15 +1327,18 @@ fn refuse_exposed(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The files a restore puts into a data folder, removed when it is dropped before
-/// [`Undo::keep`]: the log (a SQLite file, with what SQLite keeps beside it) and the root's
-/// two files. Made once the folder was found holding none of them, under its lock.
+/// The files a restore or backup puts into a folder, removed when it is dropped before
+/// [`Undo::keep`]. Made under the folder's init lock, once the folder was found holding none
+/// of them (or holding only what a stopped restore or backup left, marked so): everything it
+/// names is then the command's own.
 struct Undo {
     paths: Vec<PathBuf>,
 }
 
 impl Undo {
-    fn new(dir: &Path, location: &LogLocation) -> Undo {
+    /// A restore's: the log (a SQLite file, with what SQLite keeps beside it) and the root's
+    /// two files.
+    fn restore(dir: &Path, location: &LogLocation) -> Undo {
         let mut paths = vec![dir.join(ROOT_CERT), dir.join(ROOT_KEY)];
         if let Some(log) = location.file() {
             for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -1264,10 +1350,58 @@ impl Undo {
         Undo { paths }
     }
 
-    /// The restore succeeded: everything stays.
+    /// A backup's: its three files.
+    fn backup(target: &Path) -> Undo {
+        Undo {
+            paths: [ROOT_CERT, ROOT_KEY, STORE]
+                .iter()
+                .map(|name| target.join(name))
+                .collect(),
+        }
+    }
+
+    /// The command's `mark` in `dir` too, and the temporary files a restore or backup writes
+    /// before renaming them into place (`.ca.db.X.tmp` and SQLite's journal beside it,
+    /// `.root.key.X.tmp`...), taken out after the files they stand for.
+    fn with_mark(mut self, dir: &Path, mark: &str) -> Undo {
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                // Not a copy of an earlier release's log being brought up to date
+                // (`.ca.db.upgrade.X.tmp`): that may be the running restore's own source.
+                let staged = [STORE, ROOT_KEY, ROOT_CERT].iter().any(|file| {
+                    name.starts_with(&format!(".{file}."))
+                        && !name.contains(".upgrade.")
+                        && (name.ends_with(".tmp") || name.ends_with(".tmp-journal"))
+                });
+                if staged {
+                    self.paths.push(entry.path());
+                }
+            }
+        }
+        self.paths.push(dir.join(mark));
+        self
+    }
+
+    /// The command succeeded: everything stays.
     fn keep(&mut self) {
         self.paths.clear();
     }
+}
+
+/// Marks `dir` with `mark` ([`RESTORE_MARK`], [`BACKUP_MARK`]): a restore or backup under
+/// way, the mark on the disk before anything else is placed.
+fn mark_folder(dir: &Path, mark: &str) -> Result<()> {
+    let path = dir.join(mark);
+    fs::write(&path, b"Began and has not finished.\n")
+        .and_then(|()| fs::File::open(&path)?.sync_all())
+        .and_then(|()| fs::File::open(dir)?.sync_all())
+        .map_err(|err| Error::io(&path, err))
+}
+
+/// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
+fn occupied(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 impl Drop for Undo {

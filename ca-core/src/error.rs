@@ -125,6 +125,10 @@ pub enum Error {
     #[error("there is no CA in {}", .0.display())]
     NotInitialised(PathBuf),
 
+    /// A restore into the data folder began and did not finish (it runs, or was stopped).
+    #[error("a restore into {} began and did not finish (it is running, or was stopped before its last file was in place), so nothing in the folder is used", .0.display())]
+    RestoreUnfinished(PathBuf),
+
     /// The data folder holds a CA's issuance log or root key, but no root certificate.
     #[error("{} holds the issuance log or the key of a CA but no root certificate (root.crt)", .0.display())]
     RootMissing(PathBuf),
@@ -369,6 +373,7 @@ impl Error {
             | Error::LogMoved { .. } => true,
             Error::Store(StoreError::NotFound) => true,
             Error::RootMissing(_)
+            | Error::RestoreUnfinished(_)
             | Error::LogMissing(_)
             | Error::LogEmpty(_)
             | Error::LogOfAnotherRoot { .. }

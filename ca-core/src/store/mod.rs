@@ -524,13 +524,18 @@ impl Store {
                         Ok(copy) => {
                             let copied = self.copy_into(&copy).await;
                             copy.close().await;
-                            copied.map(|_| ())
+                            copied.map(|_| ()).map_err(|err| match &err {
+                                Error::Store(StoreError::Database(failed)) => {
+                                    match copy_write_failure(failed) {
+                                        Some(why) => copy_not_written(target, &why),
+                                        None => err,
+                                    }
+                                }
+                                _ => err,
+                            })
                         }
                         // The copy's tables could not be made: a failure of the target.
-                        Err(err) => Err(Error::io(
-                            target,
-                            std::io::Error::other(format!("the copy could not be written: {err}")),
-                        )),
+                        Err(err) => Err(copy_not_written(target, &err.to_string())),
                     };
                 // The copy's migration lock is of no use beside a file nobody else opens yet;
                 // a copy that failed is no copy, nor is what SQLite kept beside it.
@@ -695,30 +700,40 @@ fn schema_changes(found: Vec<(String, String, Option<String>)>) -> Result<Vec<St
 /// (a full disk, a file-size limit) is the target's failure, said of the target; anything
 /// else is the log's.
 fn copy_error(target: &Path, err: sqlx::Error) -> Error {
+    match copy_write_failure(&err) {
+        Some(message) => copy_not_written(target, &message),
+        None => StoreError::from(err).into(),
+    }
+}
+
+/// The copy at `target` could not be written, for `why`.
+fn copy_not_written(target: &Path, why: &str) -> Error {
+    Error::io(
+        target,
+        std::io::Error::other(format!("the copy could not be written: {why}")),
+    )
+}
+
+/// SQLite's own message, when `err` is SQLite failing to open, write, sync or truncate a file
+/// for want of room or of a file it may write: in a copy (`VACUUM INTO`, or rows copied into
+/// a new SQLite file), where the log copied from is only read, that is the copy's failure.
+fn copy_write_failure(err: &sqlx::Error) -> Option<String> {
     const SQLITE_FULL: i32 = 13;
     const SQLITE_CANTOPEN: i32 = 14;
-    // Writing, syncing or truncating a file: VACUUM INTO only reads the log and writes the copy.
     const SQLITE_IOERR_WRITE: i32 = 10 | (3 << 8);
     const SQLITE_IOERR_FSYNC: i32 = 10 | (4 << 8);
     const SQLITE_IOERR_TRUNCATE: i32 = 10 | (6 << 8);
-    let code = match &err {
-        sqlx::Error::Database(db) => db.code().and_then(|code| code.parse::<i32>().ok()),
-        _ => None,
+    let sqlx::Error::Database(db) = err else {
+        return None;
     };
-    let of_the_copy = code.is_some_and(|code| {
-        matches!(code & 0xff, SQLITE_FULL | SQLITE_CANTOPEN)
-            || matches!(
-                code,
-                SQLITE_IOERR_WRITE | SQLITE_IOERR_FSYNC | SQLITE_IOERR_TRUNCATE
-            )
-    });
-    match &err {
-        sqlx::Error::Database(db) if of_the_copy => Error::io(
-            target,
-            std::io::Error::other(format!("the copy could not be written: {}", db.message())),
-        ),
-        _ => StoreError::from(err).into(),
-    }
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code = db.code()?.parse::<i32>().ok()?;
+    let written = matches!(code & 0xff, SQLITE_FULL | SQLITE_CANTOPEN)
+        || matches!(
+            code,
+            SQLITE_IOERR_WRITE | SQLITE_IOERR_FSYNC | SQLITE_IOERR_TRUNCATE
+        );
+    written.then(|| db.message().to_owned())
 }
 
 fn create_secret(path: &Path) -> Result<()> {
