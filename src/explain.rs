@@ -225,13 +225,22 @@ fn core_sentence(err: &Error) -> String {
             "{err}: `ca user role {name} ROLE` changes its role, `ca user passwd {name}` its password"
         ),
         Error::NotFound(_) => format!("{err}: `ca list` (or `ca user list`) shows what there is"),
-        Error::Io { source, .. } => {
+        Error::Io { source, path } => {
+            // The data folder's own files, by their names: elsewhere (an output folder) a
+            // missing file is no reason to restore the CA.
+            let of_the_ca = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| ["root.crt", "root.key", "ca.db"].contains(&name));
             let advice = match source.kind() {
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                     "; ca must be able to write there: run it as the user that owns the CA, on a writable folder"
                 }
-                std::io::ErrorKind::NotFound => {
+                std::io::ErrorKind::NotFound if of_the_ca => {
                     "; a file of the data folder is missing: restore the folder from a backup (`ca restore`)"
+                }
+                std::io::ErrorKind::NotFound => {
+                    "; it, or a folder on the way to it, does not exist (or cannot hold files)"
                 }
                 std::io::ErrorKind::StorageFull => "; the disk is full: make room and try again",
                 _ => "",
@@ -258,5 +267,24 @@ mod tests {
         );
         assert_eq!(printable("bücher.example"), "bücher.example");
         assert_eq!(printable("exa\u{202e}mple"), "exa\\u{202e}mple");
+    }
+
+    /// A file missing from the data folder sends the reader to the backups; one missing
+    /// elsewhere (an output folder) does not.
+    #[test]
+    fn only_a_missing_file_of_the_data_folder_calls_for_a_restore() {
+        let missing = |path: &str| {
+            core_sentence(&Error::Io {
+                path: path.into(),
+                source: std::io::ErrorKind::NotFound.into(),
+            })
+        };
+        assert!(missing("/var/lib/ca/root.key").contains("ca restore"));
+        assert!(missing("/var/lib/ca/ca.db").contains("ca restore"));
+        let output = missing("/proc/.mail.example.com.key.0123.tmp");
+        assert!(
+            !output.contains("restore") && output.contains("does not exist"),
+            "{output}"
+        );
     }
 }

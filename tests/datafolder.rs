@@ -663,6 +663,52 @@ fn a_data_folder_or_log_others_can_change_is_refused_with_the_fix() {
 }
 
 /// True when the tests run as root, who can give files to other users.
+/// Gives `path` and everything in it to the user nobody.
+fn chown_to_nobody(path: &Path) {
+    assert!(
+        std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Makes `sb`'s data folder the user nobody's when running as root (whose writes
+/// permissions do not stop), the sandbox folder open to it: what [`unprivileged`] runs as.
+/// True when running as root.
+fn given_to_nobody(sb: &Sandbox) -> bool {
+    let as_root = root();
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if as_root {
+        chown_to_nobody(&sb.data());
+    }
+    as_root
+}
+
+/// Runs `ca ARGS` on `sb`'s data folder in the sandbox folder, as the user nobody when
+/// `as_root` (root's writes are not stopped by permissions), else as this user.
+fn unprivileged(sb: &Sandbox, as_root: bool, args: &[&str]) -> Output {
+    let ca = env!("CARGO_BIN_EXE_ca");
+    let mut cmd = if as_root {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", ca]);
+        cmd
+    } else {
+        std::process::Command::new(ca)
+    };
+    sb.log_env(&mut cmd);
+    cmd.env_remove("CA_DATA")
+        .current_dir(sb.path())
+        .arg("--data")
+        .arg(sb.data())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
@@ -693,28 +739,11 @@ fn a_root_key_owned_by_another_user_is_refused() {
 #[test]
 fn list_show_check_and_root_work_on_a_read_only_data_folder() {
     let sb = populated();
-    let ca = env!("CARGO_BIN_EXE_ca");
     // As root, permissions do not stop writes: the folder is given to an unprivileged user who
     // then cannot write it (no w bits); otherwise it is simply made read-only.
     let as_root = root();
     let data = sb.data();
-    let run = |args: &[&str]| {
-        let mut cmd = if as_root {
-            let mut cmd = std::process::Command::new("setpriv");
-            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", ca]);
-            cmd
-        } else {
-            std::process::Command::new(ca)
-        };
-        sb.log_env(&mut cmd);
-        cmd.env_remove("CA_DATA")
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| unprivileged(&sb, as_root, args);
     std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let chmod = |mode: &str| {
         assert!(
@@ -727,14 +756,7 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
         );
     };
     if as_root {
-        assert!(
-            std::process::Command::new("chown")
-                .args(["-R", "65534:65534"])
-                .arg(&data)
-                .status()
-                .unwrap()
-                .success()
-        );
+        chown_to_nobody(&data);
     }
     chmod("a-w");
     for args in [
@@ -2275,4 +2297,41 @@ fn a_restore_into_a_folder_with_odd_entries_under_the_ca_names_is_refused_and_th
         );
         assert_eq!(left_in(&target.data()), [name], "{make}");
     }
+}
+
+/// `ca issue` and `ca renew` into a folder they cannot write refuse before anything is
+/// issued: the certificate was otherwise in the log with its key lost.
+#[test]
+fn an_output_folder_that_cannot_be_written_is_refused_before_anything_is_issued() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    // As root, permissions do not stop writes: the CA is given to an unprivileged user, who
+    // runs the commands; the output folder stays root's, without write bits either way.
+    let as_root = given_to_nobody(&sb);
+    let closed = sb.file("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let run = |args: &[&str]| unprivileged(&sb, as_root, args);
+    for args in [
+        &[
+            "issue",
+            "b.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "closed",
+        ][..],
+        &["renew", "1", "--out", "closed"],
+    ] {
+        let out = run(args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("closed cannot be written"), "{said}");
+        assert!(!said.contains("is lost"), "{said}");
+    }
+    let out = run(&["list", "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert!(std::fs::read_dir(&closed).unwrap().next().is_none());
 }

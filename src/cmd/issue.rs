@@ -74,6 +74,22 @@ impl FileArgs {
             };
             return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
         }
+        // Before anything is issued: a certificate issued into a folder its key cannot be
+        // written to is in the log with its key lost. (Effective ids, as the writes will be.)
+        let writable = rustix::fs::accessat(
+            rustix::fs::CWD,
+            &self.out,
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+            rustix::fs::AtFlags::EACCESS,
+        );
+        if let Err(err) = writable {
+            return Err(Refused(format!(
+                "the output folder {} cannot be written ({}): choose another --out folder, or run ca as a user that may write there",
+                self.out.display(),
+                std::io::Error::from(err)
+            ))
+            .into());
+        }
         let key_passphrase = match &self.key_passphrase_file {
             Some(path) => Some(Passphrase::new(crate::cmd::read_password(
                 path,
