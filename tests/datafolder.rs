@@ -2115,10 +2115,22 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
     let root = std::fs::read_to_string(&root_file).unwrap();
     let other = Sandbox::new();
     other.init(&[]);
-    let foreign = std::fs::read_to_string(other.data().join("root.crt")).unwrap();
-    let key = std::fs::read_to_string(other.data().join("root.key")).unwrap();
-    for (extra, label) in [(&foreign, "CERTIFICATE"), (&key, "PRIVATE KEY")] {
-        std::fs::write(&root_file, format!("{root}{extra}")).unwrap();
+    let foreign = std::fs::read(other.data().join("root.crt")).unwrap();
+    let key = std::fs::read(other.data().join("root.key")).unwrap();
+    // The other root in DER right after this one's PEM: Java's reader takes it for a
+    // second certificate.
+    let der = std::process::Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(other.data().join("root.crt"))
+        .output()
+        .unwrap()
+        .stdout;
+    for (extra, label) in [
+        (&foreign, "CERTIFICATE"),
+        (&key, "PRIVATE KEY"),
+        (&der, "binary data"),
+    ] {
+        std::fs::write(&root_file, [root.as_bytes(), extra].concat()).unwrap();
         let out = sb.run(&["check"]);
         let said = format!(
             "{}{}",
@@ -2128,7 +2140,7 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
         assert!(!out.status.success(), "{said}");
         assert!(
             said.contains(&format!(
-                "root.crt holds more than the root certificate ({label} after it)"
+                "root.crt holds more than the root certificate (also: {label})"
             )),
             "{said}"
         );
@@ -2142,8 +2154,13 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
         );
         assert_eq!(left_in(&target.data()), Vec::<String>::new(), "{said}");
     }
-    // Text around the root (comments) is no certificate, and no problem.
-    std::fs::write(&root_file, format!("# the root\n{root}# end\n")).unwrap();
+    // Text around the root (comments, one that names a PEM header) is no certificate, and
+    // no problem.
+    std::fs::write(
+        &root_file,
+        format!("# the root, after -----BEGIN CERTIFICATE-----\n{root}# end\n"),
+    )
+    .unwrap();
     assert!(sb.ok(&["check"]).contains("is sound"));
     // Past a megabyte the file is not read.
     let mut padded = root.clone();

@@ -1160,13 +1160,10 @@ impl Authority {
         // the root would go along (a second certificate trusted as a root, a key handed out).
         let path = self.dir.join(ROOT_CERT);
         let pem = read_root_file(&path)?;
-        let others: Vec<String> = crate::certificate::pem_labels(&pem)
-            .into_iter()
-            .skip(1)
-            .collect();
+        let others = crate::certificate::pem_extras(&pem);
         if !others.is_empty() {
             problems.push(format!(
-                "{ROOT_CERT} holds more than the root certificate ({} after it): every client that installs the file would take that too; \
+                "{ROOT_CERT} holds more than the root certificate (also: {}): every client that installs the file would take that too; \
                  keep the root alone in it (`openssl x509 -in {ROOT_CERT}` prints just the root)",
                 others.join(", ")
             ));

@@ -279,27 +279,77 @@ pub fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// The label of every PEM block in `pem` (`CERTIFICATE`, `PRIVATE KEY`...), in order: the
-/// text of each `-----BEGIN LABEL-----` line that opens one.
-pub fn pem_labels(pem: &[u8]) -> Vec<String> {
+/// What a PEM file holds besides its first certificate: the label of every other PEM block
+/// (`CERTIFICATE`, `PRIVATE KEY`...), in order, and `binary data` once when bytes outside the
+/// blocks are not text (a DER certificate appended, which Java's and others' readers take for
+/// a second certificate). A block begins at a line whose text begins with `-----BEGIN `
+/// (after blanks): a comment that mentions one is text.
+pub fn pem_extras(pem: &[u8]) -> Vec<String> {
     const BEGIN: &[u8] = b"-----BEGIN ";
-    const END: &[u8] = b"-----";
-    let mut labels = Vec::new();
-    let mut rest = pem;
-    while let Some(at) = rest.windows(BEGIN.len()).position(|w| w == BEGIN) {
-        rest = &rest[at + BEGIN.len()..];
-        let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-        if let Some(end) = line.windows(END.len()).position(|w| w == END) {
-            labels.push(String::from_utf8_lossy(&line[..end]).into_owned());
+    const END: &[u8] = b"-----END ";
+    let mut extras = Vec::new();
+    let mut first_certificate = true;
+    let mut inside = false;
+    let mut binary = false;
+    for line in pem.split(|&b| b == b'\n') {
+        let text = line.trim_ascii_start();
+        if !inside && text.starts_with(BEGIN) {
+            let rest = &text[BEGIN.len()..];
+            let label = rest
+                .windows(5)
+                .position(|w| w == b"-----")
+                .map_or(rest, |end| &rest[..end]);
+            let label = String::from_utf8_lossy(label).into_owned();
+            if label == "CERTIFICATE" && first_certificate {
+                first_certificate = false;
+            } else {
+                extras.push(label);
+            }
+            inside = true;
+        } else if inside && text.starts_with(END) {
+            inside = false;
+        } else if !inside {
+            let text_only = std::str::from_utf8(line).is_ok_and(|line| {
+                line.chars()
+                    .all(|c| !c.is_control() || matches!(c, '\t' | '\r'))
+            });
+            binary |= !text_only;
         }
     }
-    labels
+    if binary {
+        extras.push("binary data".to_owned());
+    }
+    extras
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_pem_file_s_extras_are_its_blocks_after_the_first_certificate_and_binary_data() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        assert!(pem_extras(cert.as_bytes()).is_empty());
+        let commented = format!("# -----BEGIN CERTIFICATE----- is how it starts\n{cert}# end\n");
+        assert!(pem_extras(commented.as_bytes()).is_empty());
+        assert_eq!(
+            pem_extras(format!("{cert}{cert}").as_bytes()),
+            ["CERTIFICATE"]
+        );
+        assert_eq!(
+            pem_extras(format!("{key}{cert}").as_bytes()),
+            ["PRIVATE KEY"]
+        );
+        let crlf = format!("{cert}{cert}").replace('\n', "\r\n");
+        assert_eq!(pem_extras(crlf.as_bytes()), ["CERTIFICATE"]);
+        let indented = format!("{cert}  {cert}");
+        assert_eq!(pem_extras(indented.as_bytes()), ["CERTIFICATE"]);
+        let mut der = cert.as_bytes().to_vec();
+        der.extend_from_slice(&[0x30, 0x82, 0x01, 0x0a, 0x02, 0x01]);
+        assert_eq!(pem_extras(&der), ["binary data"]);
+    }
 
     #[test]
     fn serial_is_positive_and_sixteen_octets() {
