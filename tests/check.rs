@@ -1481,6 +1481,15 @@ fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     assert!(!text.contains("Issue a server certificate"), "{text}");
 }
 
+/// The fix `ca check URL` gives for the certificate at `url`, revoked in the log.
+fn revoked_fix(sb: &Sandbox, url: &str) -> String {
+    let (_, report) = check(sb, &[url]);
+    finding(&report, "revoked-in-log", "warn")["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_it() {
     // A CA without a public URL: its certificates point to no CRL and no OCSP responder.
@@ -1531,11 +1540,7 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
     std::fs::create_dir(sb.file("again")).unwrap();
     for round in 0..2 {
         assert_ne!(renewal, id);
-        let (_, report) = check(&sb, &[&server.url()]);
-        let fix = finding(&report, "revoked-in-log", "warn")["fix"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let fix = revoked_fix(&sb, &server.url());
         assert!(
             fix.contains(&format!("renewed it already, as certificate {renewal}"))
                 && fix.contains(&format!("`ca renew {renewal}`"))
@@ -1554,5 +1559,22 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
                 "Renew it on its certificate page (certificate {id})"
             )),
         "{text}"
+    );
+    drop(ca);
+    // Renewing the first of the chain names the newest renewal, not the next link.
+    let said = sb.refused(&["renew", &id, "--out", "again", "--force"]);
+    assert!(
+        said.contains(&format!(
+            "renew certificate {renewal}, the newest of its renewals, instead"
+        )),
+        "{said}"
+    );
+    // The newest renewal revoked too: it is the one to renew, not to install.
+    sb.ok(&["revoke", &renewal, "--reason", "keyCompromise"]);
+    let fix = revoked_fix(&sb, &server.url());
+    assert!(
+        fix.contains(&format!("`ca renew {renewal}` writes a new certificate"))
+            && !fix.contains("install that one"),
+        "{fix}"
     );
 }

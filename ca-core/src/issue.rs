@@ -114,7 +114,23 @@ pub(crate) struct LeafSpec<'a> {
     pub decided_by: &'a str,
 }
 
+/// How many renewals of a certificate [`Authority::newest_renewal`] follows, at most.
+const RENEWALS_FOLLOWED: usize = 1000;
+
 impl Authority {
+    /// The newest of a certificate's renewals, from `first`, its renewal, following each
+    /// renewal's own (at most [`RENEWALS_FOLLOWED`]); `None` when the log cannot say.
+    pub(crate) async fn newest_renewal(&self, first: RequestId) -> Option<Issuance> {
+        let mut newest = self.store().issuance(first).await.ok()?;
+        for _ in 0..RENEWALS_FOLLOWED {
+            let Some(next) = newest.certificate.as_ref().and_then(|cert| cert.renewed_by) else {
+                break;
+            };
+            newest = self.store().issuance(next).await.ok()?;
+        }
+        Some(newest)
+    }
+
     /// The valid certificates (not expired, revoked or renewed) that already hold any of
     /// `names`, oldest first: before issuing another, say so, since renewing is usually meant.
     #[instrument(skip_all)]
@@ -167,7 +183,14 @@ impl Authority {
         })?;
         // Checked again as the renewal is written, for two renewals at once.
         if let Some(by) = cert.renewed_by {
-            return Err(crate::store::renewed_already(id.get(), by.get()));
+            let newest = self.newest_renewal(by).await.map_or(by, |row| row.id);
+            if newest == by {
+                return Err(crate::store::renewed_already(id.get(), by.get()));
+            }
+            return Err(Error::Conflict(format!(
+                "certificate {id} was renewed already, as certificate {by}, which was renewed since: \
+                 renew certificate {newest}, the newest of its renewals, instead"
+            )));
         }
         // Names accepted once stay accepted (internal ones included); the root's constraints
         // are checked again.

@@ -34,7 +34,7 @@ use crate::authority::Authority;
 use crate::certificate::Fingerprint;
 use crate::choice::Choice;
 use crate::name::SubjectName;
-use crate::store::{CertificateRef, Issuance, OwnCertificate, RequestId};
+use crate::store::{CertificateRef, OwnCertificate, RequestId};
 
 pub use target::{MAX_URL, Protocol, Target};
 
@@ -287,10 +287,20 @@ pub struct Report {
     pub issued_here: Option<RequestId>,
     /// The newest certificate of the leaf's renewals (the renewal of its renewal, and so
     /// on), when this CA renewed it: the one to install rather than renewing it again.
-    pub renewed_as: Option<RequestId>,
+    pub renewed_as: Option<Renewal>,
     /// Which of the CA's own certificates the leaf is, when it is one (the web server's).
     pub own: Option<OwnCertificate>,
     pub findings: Vec<Finding>,
+}
+
+/// The newest renewal of a certificate, and whether it can take the certificate's place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Renewal {
+    pub id: RequestId,
+    /// Valid now: not revoked, not expired.
+    pub valid: bool,
+    /// It holds every name of the certificate it renews (an ACME replacement may hold fewer).
+    pub holds_every_name: bool,
 }
 
 impl Report {
@@ -402,7 +412,19 @@ impl Authority {
         };
         report.issued_here = Some(row.id);
         report.own = row.own();
-        report.renewed_as = self.newest_renewal(&row).await;
+        if let Some(first) = row.certificate.as_ref().and_then(|cert| cert.renewed_by)
+            && let Some(newest) = self.newest_renewal(first).await
+        {
+            let now = OffsetDateTime::now_utc();
+            report.renewed_as = Some(Renewal {
+                id: newest.id,
+                valid: newest
+                    .certificate
+                    .as_ref()
+                    .is_some_and(|cert| cert.revocation.is_none() && cert.not_after > now),
+                holds_every_name: row.names.iter().all(|name| newest.names.contains(name)),
+            });
+        }
         let names = row.names_shown();
         report.findings.push(Finding::new(
             Topic::Trust,
@@ -452,6 +474,9 @@ pub enum Remedy {
     /// Certificate `id` was renewed already, `renewal` the newest of its renewals: install
     /// that one (or renew it, when its key is lost).
     InstallRenewal { id: RequestId, renewal: RequestId },
+    /// Certificate `id` was renewed already, and `renewal`, the newest of its renewals, is
+    /// revoked or expired too: renew that one, and install the new one.
+    RenewRenewal { id: RequestId, renewal: RequestId },
     /// The certificate is the CA's own web server's: a reload or restart makes a new one.
     ReloadServer(RequestId),
     /// The CA's own web server's certificate lacks the host: add it to the server's names, then reload.
@@ -477,67 +502,62 @@ impl Authority {
             }
             ("name-mismatch" | "no-san", _) => {
                 internal?;
-                // The names held now stay (those this CA may issue), first as they were, so
-                // that the subject's CN (Outlook's msstd: principal) stays too: a certificate
-                // for the host alone would break the clients that use the others.
-                let mut names: Vec<SubjectName> = Vec::new();
-                for held in held_names(report) {
-                    if !names.contains(&held)
-                        && self.check_names(std::slice::from_ref(&held), true).is_ok()
-                    {
-                        names.push(held);
-                    }
-                }
-                if !names.contains(&report.target.host) {
-                    names.push(report.target.host.clone());
-                }
-                // More than one certificate holds: no single certificate can replace it.
-                if names.len() > crate::name::MAX_NAMES {
-                    return None;
-                }
-                let internal = self.check_names(&names, false).is_err();
-                Some(Remedy::Issue { names, internal })
+                self.reissue(report)
             }
             (
                 "expired" | "expires-soon" | "revoked" | "revoked-in-log" | "validity-too-long"
                 | "weak-key" | "sha1",
                 Some(id),
-            ) => Some(if own_server {
-                Remedy::ReloadServer(id)
-            } else if let Some(renewal) = report.renewed_as {
-                // Renewed already: a second renewal of it is refused.
-                Remedy::InstallRenewal { id, renewal }
-            } else {
-                Remedy::Renew(id)
-            }),
+            ) => {
+                if own_server {
+                    return Some(Remedy::ReloadServer(id));
+                }
+                // Renewed already, a second renewal of it is refused: its newest renewal is
+                // installed if it can take its place, renewed if it expired or was revoked,
+                // and a certificate for its names is issued if the renewal dropped some.
+                Some(match report.renewed_as {
+                    None => Remedy::Renew(id),
+                    Some(renewal) if !renewal.holds_every_name => {
+                        internal?;
+                        return self.reissue(report);
+                    }
+                    Some(renewal) if renewal.valid => Remedy::InstallRenewal {
+                        id,
+                        renewal: renewal.id,
+                    },
+                    Some(renewal) => Remedy::RenewRenewal {
+                        id,
+                        renewal: renewal.id,
+                    },
+                })
+            }
             _ => None,
         }
     }
-}
 
-impl Authority {
-    /// The newest certificate of `row`'s renewals, following each renewal's own (at most
-    /// [`RENEWALS_FOLLOWED`] of them); `None` when it was not renewed, or the log cannot say.
-    async fn newest_renewal(&self, row: &Issuance) -> Option<RequestId> {
-        let mut newest = row.certificate.as_ref()?.renewed_by?;
-        for _ in 0..RENEWALS_FOLLOWED {
-            let next = self
-                .find(&CertificateRef::Id(newest))
-                .await
-                .ok()?
-                .certificate?
-                .renewed_by;
-            match next {
-                Some(next) => newest = next,
-                None => break,
+    /// A certificate for the names the server's certificate holds now (those this CA may
+    /// issue), first as they were, so that the subject's CN (Outlook's msstd: principal)
+    /// stays too, then the host checked: a certificate for the host alone would break the
+    /// clients that use the others. `None` past [`crate::name::MAX_NAMES`] names (more than
+    /// one certificate holds them: no single one can replace it).
+    fn reissue(&self, report: &Report) -> Option<Remedy> {
+        let mut names: Vec<SubjectName> = Vec::new();
+        for held in held_names(report) {
+            if !names.contains(&held) && self.check_names(std::slice::from_ref(&held), true).is_ok()
+            {
+                names.push(held);
             }
         }
-        Some(newest)
+        if !names.contains(&report.target.host) {
+            names.push(report.target.host.clone());
+        }
+        if names.len() > crate::name::MAX_NAMES {
+            return None;
+        }
+        let internal = self.check_names(&names, false).is_err();
+        Some(Remedy::Issue { names, internal })
     }
 }
-
-/// How many renewals of a certificate [`Authority::newest_renewal`] follows, at most.
-const RENEWALS_FOLLOWED: usize = 100;
 
 /// The DNS names and IP addresses of the server's certificate, as names this CA reads.
 fn held_names(report: &Report) -> Vec<SubjectName> {

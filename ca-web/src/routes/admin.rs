@@ -309,6 +309,9 @@ fn check_report(
                 probe::Remedy::InstallRenewal { id, renewal } => format!(
                     "It was renewed already, as certificate {renewal}: install that one on the server, with the key downloaded when it was made; if that key is lost, renew certificate {renewal} on its page. Certificate {id} cannot be renewed a second time."
                 ),
+                probe::Remedy::RenewRenewal { id, renewal } => format!(
+                    "It was renewed already, as certificate {renewal}, which is revoked or expired too: renew certificate {renewal} on its page and install the new one on the server. Certificate {id} cannot be renewed a second time."
+                ),
                 probe::Remedy::ReloadServer(id) => format!(
                     "This is this CA's own web server's certificate (number {id}): reload the server (systemctl reload ca) or restart it, and it makes and presents a new one."
                 ),
