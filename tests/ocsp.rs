@@ -413,6 +413,28 @@ fn the_responder_certificate_verifies_and_says_what_it_is_for() {
             .any(|row| row["requester"] == "ca ocsp" && row["status"] == "valid"),
         "{rows}"
     );
+    // The server's own certificates are its to renew: `ca renew` says so, and makes nothing.
+    for (requester, said) in [
+        ("ca ocsp", "the CA's OCSP responder's certificate"),
+        ("ca serve", "the CA's own web server's certificate"),
+    ] {
+        let id = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["requester"] == requester)
+            .map(|row| row["id"].to_string())
+            .unwrap();
+        let refusal = sb.refused(&["renew", &id, "--out", "."]);
+        assert!(
+            refusal.contains(said)
+                && (refusal.contains("renews it itself")
+                    || refusal.contains("makes a new one itself")),
+            "{refusal}"
+        );
+    }
+    let after: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    assert_eq!(after, rows);
     let (_, answer) = ask(
         &sb,
         &server,

@@ -181,6 +181,22 @@ impl Authority {
                 old.status.name()
             ))
         })?;
+        // The CA's own certificates are the server's to renew: a renewal here would hand
+        // out a key the server never uses (its web server's), or fail on a certificate
+        // without names (its OCSP responder's).
+        match old.own() {
+            Some(crate::store::OwnCertificate::Server) => {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} is the CA's own web server's certificate: the server makes a new one itself when it starts or reloads"
+                )));
+            }
+            Some(crate::store::OwnCertificate::OcspResponder) => {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} is the CA's OCSP responder's certificate: the server renews it itself before it expires"
+                )));
+            }
+            None => {}
+        }
         // Checked again as the renewal is written, for two renewals at once.
         if let Some(by) = cert.renewed_by {
             let newest = self.newest_renewal(by).await.map_or(by, |row| row.id);
