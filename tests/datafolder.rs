@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, assert_crl_verifies, client, crl_contents, openssl_ok};
+use crate::util::{
+    Sandbox, Server, assert_crl_verifies, chown_to_nobody, client, crl_contents, given_to_nobody,
+    issue_where_a_file_cannot_be_replaced, openssl_ok, root, unprivileged,
+};
 
 /// Runs `ca ARGS`, insists it exits with status 1 (a failure of the folder, not of the input)
 /// in one `ca: error:` line, and returns standard error.
@@ -566,10 +569,7 @@ fn sign_out_refuses_to_overwrite_without_force() {
 fn a_write_that_fails_after_the_commit_says_the_certificate_exists_and_what_to_do() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    // With --force existing files are replaced; a folder under the certificate's file name
-    // cannot be, so the write fails after the row was committed.
-    std::fs::create_dir_all(sb.file("mail.example.com.crt/inside")).unwrap();
-    let out = sb.run(&["issue", "mail.example.com", "--force"]);
+    let out = issue_where_a_file_cannot_be_replaced(&sb);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -579,7 +579,7 @@ fn a_write_that_fails_after_the_commit_says_the_certificate_exists_and_what_to_d
         "{stderr}"
     );
     assert_eq!(
-        stderr.matches("Is a directory").count(),
+        stderr.matches("Operation not permitted").count(),
         1,
         "the OS's reason once: {stderr}"
     );
@@ -663,58 +663,6 @@ fn a_data_folder_or_log_others_can_change_is_refused_with_the_fix() {
 }
 
 /// True when the tests run as root, who can give files to other users.
-/// Gives `path` and everything in it to the user nobody.
-fn chown_to_nobody(path: &Path) {
-    assert!(
-        std::process::Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(path)
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-/// Makes `sb`'s data folder the user nobody's when running as root (whose writes
-/// permissions do not stop), the sandbox folder open to it: what [`unprivileged`] runs as.
-/// True when running as root.
-fn given_to_nobody(sb: &Sandbox) -> bool {
-    let as_root = root();
-    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if as_root {
-        chown_to_nobody(&sb.data());
-    }
-    as_root
-}
-
-/// Runs `ca ARGS` on `sb`'s data folder in the sandbox folder, as the user nobody when
-/// `as_root` (root's writes are not stopped by permissions), else as this user.
-fn unprivileged(sb: &Sandbox, as_root: bool, args: &[&str]) -> Output {
-    let ca = env!("CARGO_BIN_EXE_ca");
-    let mut cmd = if as_root {
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", ca]);
-        cmd
-    } else {
-        std::process::Command::new(ca)
-    };
-    sb.log_env(&mut cmd);
-    cmd.env_remove("CA_DATA")
-        .current_dir(sb.path())
-        .arg("--data")
-        .arg(sb.data())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
 
 #[test]
 fn a_root_key_owned_by_another_user_is_refused() {
@@ -2154,11 +2102,10 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
         );
         assert_eq!(left_in(&target.data()), Vec::<String>::new(), "{said}");
     }
-    // Text around the root (comments, one that names a PEM header) is no certificate, and
-    // no problem.
+    // Text around the root (comments, in any script) is no certificate, and no problem.
     std::fs::write(
         &root_file,
-        format!("# the root, after -----BEGIN CERTIFICATE-----\n{root}# end\n"),
+        format!("# the root\n{root}# end, f\u{fc}r alle\n"),
     )
     .unwrap();
     assert!(sb.ok(&["check"]).contains("is sound"));
@@ -2253,6 +2200,22 @@ fn a_backup_stopped_half_way_is_no_backup_and_the_next_one_replaces_it() {
     let restored = Sandbox::new();
     let said = restored.refused(&["restore", target.to_str().unwrap()]);
     assert!(said.contains("did not finish"), "{said}");
+    // Nor is it a folder to begin a CA in, or to restore into (the next backup would take
+    // that CA's files out).
+    for args in [
+        &["init", "--key", "ecdsa-p256"][..],
+        &["list"],
+        &["restore", sb.file("never").to_str().unwrap()],
+    ] {
+        let mut cmd = sb.ca_bare();
+        let out = cmd.arg("--data").arg(&target).args(args).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains("holds a backup that did not finish"),
+            "{args:?}: {said}"
+        );
+    }
     sb.ok(&["backup", target.to_str().unwrap()]);
     assert_eq!(left_in(&target), ["ca.db", "root.crt", "root.key"]);
     restored.ok(&["restore", target.to_str().unwrap()]);
@@ -2275,6 +2238,13 @@ fn a_backup_stopped_half_way_is_no_backup_and_the_next_one_replaces_it() {
     let said = sb.refused(&["backup", busy.to_str().unwrap()]);
     assert!(said.contains("already holds a backup"), "{said}");
     assert!(holder.wait().unwrap().success());
+
+    // What a log left in an empty folder is refused: SQLite would apply it to the copy.
+    let stale = sb.file("stale");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("ca.db-wal"), "left").unwrap();
+    let said = sb.refused(&["backup", stale.to_str().unwrap()]);
+    assert!(said.contains("holds ca.db-wal"), "{said}");
 
     let exposed = sb.file("exposed");
     std::fs::create_dir(&exposed).unwrap();
@@ -2351,4 +2321,97 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_anything_is_issued(
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert!(std::fs::read_dir(&closed).unwrap().next().is_none());
+}
+
+/// A backup or restore refuses a folder someone else could swap for a link while it works
+/// (its failure would then take files out of wherever the link leads, a live CA's): one,
+/// or one on the way to it, that belongs to another user, or that others may write
+/// without the sticky bit of /tmp.
+#[test]
+fn a_backup_or_restore_into_a_folder_another_user_controls_is_refused() {
+    let sb = populated();
+    sb.ok(&["backup", "bk"]);
+    let before = left_in(&sb.data());
+    // Open to everyone, not sticky: anyone may rename what is in it.
+    let open = sb.file("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut targets = vec![open.join("bk"), open.join("ca")];
+    if root() {
+        // Another user's folder (mode 755: only its owner may change it), and a folder in it.
+        let theirs = sb.file("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::create_dir(theirs.join("made")).unwrap();
+        chown_to_nobody(&theirs);
+        targets.extend([theirs.clone(), theirs.join("made"), theirs.join("new")]);
+    }
+    for target in &targets {
+        let said = failed(&sb, &["backup", target.to_str().unwrap()]);
+        assert!(
+            said.contains("belongs to another user")
+                || said.contains("can be changed by other users"),
+            "{}: {said}",
+            target.display()
+        );
+        let restore = Sandbox::new();
+        let out = restore
+            .ca_bare()
+            .arg("--data")
+            .arg(target)
+            .arg("restore")
+            .arg(sb.file("bk"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {said}", target.display());
+        assert!(
+            said.contains("belongs to another user")
+                || said.contains("can be changed by other users"),
+            "{}: {said}",
+            target.display()
+        );
+        let placed: Vec<String> = left_in(target)
+            .into_iter()
+            .filter(|name| name != "made")
+            .collect();
+        assert_eq!(placed, Vec::<String>::new(), "{}", target.display());
+    }
+    assert_eq!(left_in(&sb.data()), before);
+    // /tmp's sticky bit is no reason to refuse: the sandboxes live there.
+    sb.ok(&["backup", sb.file("fine").to_str().unwrap()]);
+}
+
+/// What would stop `ca issue` from writing its files after issuing is refused before: file
+/// names too long for the file system (a long first name), a link where a file goes (even
+/// one that leads nowhere), a folder where --force would replace a file.
+#[test]
+fn output_files_that_could_not_be_written_refuse_the_issue_before_it_is_made() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let long = format!(
+        "{}.{}.{}.{}.example.com",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(20)
+    );
+    std::os::unix::fs::symlink("nowhere", sb.file("x.example.com.key")).unwrap();
+    std::fs::create_dir(sb.file("y.example.com.key")).unwrap();
+    for (args, said) in [
+        (vec![long.as_str()], "too long for a file name"),
+        (vec!["x.example.com"], "x.example.com.key already exists"),
+        (
+            vec!["y.example.com", "--force"],
+            "is a folder, which --force does not replace",
+        ),
+    ] {
+        let mut all = vec!["issue", "--key", "ecdsa-p256"];
+        all.extend(&args);
+        let refusal = sb.refused(&all);
+        assert!(refusal.contains(said), "{args:?}: {refusal}");
+    }
+    assert_eq!(sb.row_count(), 0);
+    // The same long name, second, names no file: it is issued.
+    sb.ok(&["issue", "z.example.com", &long, "--key", "ecdsa-p256"]);
+    assert_eq!(sb.row_count(), 1);
 }

@@ -641,3 +641,112 @@ pub fn ca_with_localhost(extra: &[&str]) -> Sandbox {
     sb.ok(&["root", "--out", "root.pem"]);
     sb
 }
+
+/// Gives `path` and everything in it to the user nobody.
+pub fn chown_to_nobody(path: &Path) {
+    assert!(
+        privileged("chown")
+            .args(["-R", "65534:65534"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Makes `sb`'s data folder the user nobody's when running as root (whose writes
+/// permissions do not stop), the sandbox folder open to it: what [`unprivileged`] runs as.
+/// True when running as root.
+pub fn given_to_nobody(sb: &Sandbox) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let as_root = root();
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if as_root {
+        chown_to_nobody(&sb.data());
+    }
+    as_root
+}
+
+/// Runs `ca ARGS` on `sb`'s data folder in the sandbox folder, as the user nobody when
+/// `as_root` (root's writes are not stopped by permissions), else as this user.
+pub fn unprivileged(sb: &Sandbox, as_root: bool, args: &[&str]) -> Output {
+    let ca = env!("CARGO_BIN_EXE_ca");
+    let mut cmd = if as_root {
+        let mut cmd = privileged("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", ca]);
+        cmd
+    } else {
+        Command::new(ca)
+    };
+    sb.log_env(&mut cmd);
+    cmd.env_remove("CA_DATA")
+        .current_dir(sb.path())
+        .arg("--data")
+        .arg(sb.data())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// `program` run as root: directly when the tests run as root (as on CI), else through
+/// `sudo -n`.
+pub fn privileged(program: &str) -> Command {
+    if root() {
+        Command::new(program)
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.args(["-n", program]);
+        cmd
+    }
+}
+
+/// Runs `ca issue mail.example.com --force` on `sb` so that its files cannot be put in place
+/// once the certificate is committed: as the user nobody (the data folder given to it, run
+/// as root or through `sudo -n`), into `out`, a sticky folder open to all (as /tmp is) where
+/// `mail.example.com.crt` already stands, root's: there only its owner may replace it, and
+/// nothing before the commit can tell.
+pub fn issue_where_a_file_cannot_be_replaced(sb: &Sandbox) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_to_nobody(&sb.data());
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("mail.example.com.crt"), "root's").unwrap();
+    assert!(
+        privileged("chown")
+            .args(["-R", "0:0"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        privileged("chmod")
+            .arg("1777")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    unprivileged(
+        sb,
+        true,
+        &[
+            "issue",
+            "mail.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "out",
+            "--force",
+        ],
+    )
+}

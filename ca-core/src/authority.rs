@@ -204,6 +204,7 @@ impl Authority {
         if dir.join(RESTORE_MARK).exists() {
             return Err(Error::RestoreUnfinished(dir.to_owned()));
         }
+        refuse_unfinished_backup(dir)?;
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -220,6 +221,7 @@ impl Authority {
         if dir.join(RESTORE_MARK).exists() {
             return Err(Error::RestoreUnfinished(dir.to_owned()));
         }
+        refuse_unfinished_backup(dir)?;
         if Self::exists(dir) {
             return Ok((Self::open(dir, open).await?, false));
         }
@@ -322,6 +324,7 @@ impl Authority {
         if dir.join(RESTORE_MARK).exists() {
             return Err(Error::RestoreUnfinished(dir.to_owned()));
         }
+        refuse_unfinished_backup(dir)?;
         Self::open_unmarked(dir, open).await
     }
 
@@ -428,13 +431,16 @@ impl Authority {
                 target.display()
             )));
         }
-        // A backup that other users may change is no backup (a restore refuses it).
+        // A backup that other users may change is no backup (a restore refuses it), and
+        // one whose folder they could swap for a link could land, or be taken out, anywhere.
         refuse_exposed(target)?;
+        refuse_unsafe_path(target)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(target)
             .map_err(|err| Error::io(target, err))?;
+        refuse_unsafe_path(target)?;
         let holds_one = || {
             Error::Conflict(format!(
                 "{} already holds a backup: choose an empty folder",
@@ -452,6 +458,15 @@ impl Authority {
             || occupied(&target.join(RESTORE_MARK))
         {
             return Err(holds_one());
+        } else if let Some(leftover) = ["ca.db-wal", "ca.db-shm", "ca.db-journal"]
+            .into_iter()
+            .find(|name| occupied(&target.join(name)))
+        {
+            // SQLite would take it for the copy's, and apply it to it when it is restored.
+            return Err(Error::Conflict(format!(
+                "{} holds {leftover}, left by a log that was there before: move it out of the folder (or choose an empty folder) and back up again",
+                target.display()
+            )));
         }
         mark_folder(target, BACKUP_MARK)?;
         let mut undo = Undo::backup(target).with_mark(target, BACKUP_MARK);
@@ -522,13 +537,15 @@ impl Authority {
         let location = open.log_location(dir);
         // A restore that was stopped left its mark: what it placed is its own, taken out
         // under the folder's lock before this one begins (see [`Authority::restore_from`]).
+        refuse_unfinished_backup(dir)?;
         let unfinished = dir.join(RESTORE_MARK).exists();
         if !unfinished && Self::holds_a_ca(dir) {
             return Err(Error::AlreadyInitialised(dir.to_owned()));
         }
-        // A folder other users may change is refused before anything is copied into it
-        // (an earlier release's log is brought up to date in a copy made there).
+        // A folder other users may change, or swap for a link, is refused before anything is
+        // copied into it (an earlier release's log is brought up to date in a copy made there).
         refuse_exposed(dir)?;
+        refuse_unsafe_path(dir)?;
         // What a log that was here left (a crash, or a log removed by hand while a process
         // had it open): SQLite would take it for the restored log's and apply it to it.
         if !unfinished && matches!(location, LogLocation::File(_)) {
@@ -644,6 +661,10 @@ impl Authority {
             source.close().await;
             return Err(Error::io(dir, err));
         }
+        if let Err(err) = refuse_unsafe_path(dir) {
+            source.close().await;
+            return Err(err);
+        }
         // One restore (or creation) at a time in a folder: two at once each found it empty,
         // and both reported success over a folder holding one CA's root and the other's log.
         let _lock = match lock_file(&dir.join(INIT_LOCK)) {
@@ -653,6 +674,10 @@ impl Authority {
                 return Err(err);
             }
         };
+        if let Err(err) = refuse_unfinished_backup(dir) {
+            source.close().await;
+            return Err(err);
+        }
         if dir.join(RESTORE_MARK).exists() {
             // A restore stopped before it finished (its lock is free: it is not running):
             // everything it may have placed goes, its mark last.
@@ -1309,6 +1334,47 @@ fn read_small_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
 /// The most a root key's file is read (an encrypted RSA-4096 key is under 4 KiB of PEM).
 const KEY_FILE_MAX: u64 = 64 * 1024;
 
+/// Refuses `path`, a folder a backup or restore writes into and takes its files out of
+/// again when it fails, when someone other than this user or root could put a link in its
+/// place (or in place of a folder on the way to it) while the command works: every part of
+/// the path as given, and of the path its links lead to, that exists must belong to this
+/// user or root, and a folder there must not be writable by others unless it is sticky (as
+/// /tmp is: there only an entry's owner may rename it). Looked at again once the folder is
+/// made, since someone could have made it first.
+fn refuse_unsafe_path(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let absolute = std::path::absolute(path).map_err(|err| Error::io(path, err))?;
+    let mut existing = absolute.as_path();
+    while fs::symlink_metadata(existing).is_err() {
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => return Ok(()),
+        }
+    }
+    let real = fs::canonicalize(existing).map_err(|err| Error::io(existing, err))?;
+    let me = rustix::process::geteuid().as_raw();
+    for chain in [existing, real.as_path()] {
+        for part in chain.ancestors() {
+            let meta = fs::symlink_metadata(part).map_err(|err| Error::io(part, err))?;
+            let owner = meta.uid();
+            if owner != 0 && owner != me {
+                return Err(Error::FolderNotOwned {
+                    path: part.to_owned(),
+                    owner,
+                });
+            }
+            let mode = meta.mode();
+            if meta.is_dir() && mode & 0o022 != 0 && mode & 0o1000 == 0 {
+                return Err(Error::FolderExposed {
+                    path: part.to_owned(),
+                    mode: mode & 0o7777,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a data folder or log file at `path` that other users may change (nothing to
 /// refuse where there is nothing yet: a folder made here is made owner-only).
 fn refuse_exposed(path: &Path) -> Result<()> {
@@ -1347,13 +1413,21 @@ impl Undo {
         Undo { paths }
     }
 
-    /// A backup's: its three files.
+    /// A backup's: its three files, and what SQLite keeps beside its log (a stopped
+    /// backup's log may have been opened since).
     fn backup(target: &Path) -> Undo {
         Undo {
-            paths: [ROOT_CERT, ROOT_KEY, STORE]
-                .iter()
-                .map(|name| target.join(name))
-                .collect(),
+            paths: [
+                ROOT_CERT,
+                ROOT_KEY,
+                STORE,
+                "ca.db-wal",
+                "ca.db-shm",
+                "ca.db-journal",
+            ]
+            .iter()
+            .map(|name| target.join(name))
+            .collect(),
         }
     }
 
@@ -1396,6 +1470,19 @@ fn mark_folder(dir: &Path, mark: &str) -> Result<()> {
         .map_err(|err| Error::io(&path, err))
 }
 
+/// Refuses `dir` when it holds a backup that did not finish ([`BACKUP_MARK`]): no CA to
+/// open, begin or restore into; the next backup into it is what takes it out.
+fn refuse_unfinished_backup(dir: &Path) -> Result<()> {
+    if occupied(&dir.join(BACKUP_MARK)) {
+        return Err(Error::InvalidInput(format!(
+            "{} holds a backup that did not finish (it was stopped, or is still being written), not a CA: \
+             back up into it again to finish it, or choose another folder",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
 fn occupied(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
@@ -1425,6 +1512,7 @@ impl Upgrade {
             .mode(0o700)
             .create(dir)
             .map_err(|err| Error::io(dir, err))?;
+        refuse_unsafe_path(dir)?;
         Ok(Upgrade {
             copy: dir.join(format!(
                 ".{STORE}.upgrade.{}.tmp",

@@ -281,42 +281,50 @@ pub fn pem_certificates(pem: &[u8]) -> Option<Vec<Vec<u8>>> {
 
 /// What a PEM file holds besides its first certificate: the label of every other PEM block
 /// (`CERTIFICATE`, `PRIVATE KEY`...), in order, and `binary data` once when bytes outside the
-/// blocks are not text (a DER certificate appended, which Java's and others' readers take for
-/// a second certificate). A block begins at a line whose text begins with `-----BEGIN `
-/// (after blanks): a comment that mentions one is text.
+/// blocks are control characters (a DER certificate appended, which Java's and others'
+/// readers take for a second certificate). A block is found wherever `-----BEGIN ` appears,
+/// not only at a line's start: OpenSSL reads long lines in pieces, and a header at the start
+/// of a piece begins a block for it (a comment that names a header is reported too).
 pub fn pem_extras(pem: &[u8]) -> Vec<String> {
     const BEGIN: &[u8] = b"-----BEGIN ";
     const END: &[u8] = b"-----END ";
+    const DASHES: &[u8] = b"-----";
+    let find = |haystack: &[u8], needle: &[u8]| {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    };
+    let binary = |text: &[u8]| {
+        text.iter()
+            .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
+    };
     let mut extras = Vec::new();
     let mut first_certificate = true;
-    let mut inside = false;
-    let mut binary = false;
-    for line in pem.split(|&b| b == b'\n') {
-        let text = line.trim_ascii_start();
-        if !inside && text.starts_with(BEGIN) {
-            let rest = &text[BEGIN.len()..];
-            let label = rest
-                .windows(5)
-                .position(|w| w == b"-----")
-                .map_or(rest, |end| &rest[..end]);
-            let label = String::from_utf8_lossy(label).into_owned();
-            if label == "CERTIFICATE" && first_certificate {
-                first_certificate = false;
-            } else {
-                extras.push(label);
-            }
-            inside = true;
-        } else if inside && text.starts_with(END) {
-            inside = false;
-        } else if !inside {
-            let text_only = std::str::from_utf8(line).is_ok_and(|line| {
-                line.chars()
-                    .all(|c| !c.is_control() || matches!(c, '\t' | '\r'))
-            });
-            binary |= !text_only;
+    let mut found_binary = false;
+    let mut rest = pem;
+    while let Some(at) = find(rest, BEGIN) {
+        found_binary |= binary(&rest[..at]);
+        let after = &rest[at + BEGIN.len()..];
+        let label_end = find(after, DASHES).unwrap_or(after.len());
+        let label = String::from_utf8_lossy(&after[..label_end]).into_owned();
+        if label == "CERTIFICATE" && first_certificate {
+            first_certificate = false;
+        } else {
+            extras.push(label);
         }
+        // Past the block's end line, or past its header when it has none.
+        let body = &after[label_end.min(after.len())..];
+        rest = match find(body, END) {
+            Some(end) => {
+                let tail = &body[end + END.len()..];
+                let close = find(tail, DASHES).map_or(tail.len(), |close| close + DASHES.len());
+                &tail[close..]
+            }
+            None => body.get(DASHES.len()..).unwrap_or_default(),
+        };
     }
-    if binary {
+    found_binary |= binary(rest);
+    if found_binary {
         extras.push("binary data".to_owned());
     }
     extras
@@ -332,8 +340,12 @@ mod tests {
         let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
         let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
         assert!(pem_extras(cert.as_bytes()).is_empty());
-        let commented = format!("# -----BEGIN CERTIFICATE----- is how it starts\n{cert}# end\n");
+        let commented = format!("# the root\n{cert}# end, \u{fc}ber alles\n");
         assert!(pem_extras(commented.as_bytes()).is_empty());
+        // A header anywhere counts: OpenSSL reads a long line in pieces, and one that
+        // begins a piece begins a block.
+        let hidden = format!("{cert}# {}{cert}", "x".repeat(252));
+        assert_eq!(pem_extras(hidden.as_bytes()), ["CERTIFICATE"]);
         assert_eq!(
             pem_extras(format!("{cert}{cert}").as_bytes()),
             ["CERTIFICATE"]

@@ -186,6 +186,12 @@ pub enum Error {
     #[error("{} can be changed by other users (mode {mode:o}), so it is not used", .path.display())]
     FolderExposed { path: PathBuf, mode: u32 },
 
+    /// A folder a backup or restore writes into, or one on the way to it, belongs to another
+    /// user, who could put a link in its place while the command works (and have what it
+    /// writes, or removes when it fails, land elsewhere).
+    #[error("{} belongs to another user (uid {owner}), who could replace what is written there, so it is not used", .path.display())]
+    FolderNotOwned { path: PathBuf, owner: u32 },
+
     /// A new CA was asked for where one exists.
     #[error("a CA already exists in {}: it was left untouched", .0.display())]
     AlreadyInitialised(PathBuf),
@@ -382,6 +388,7 @@ impl Error {
             | Error::LogAltered { .. }
             | Error::FolderExposed { .. }
             | Error::CaKeyNotOwned { .. }
+            | Error::FolderNotOwned { .. }
             | Error::CaKeyExposed { .. }
             | Error::CaKeyLocked { .. }
             | Error::CaKeyPassphrase { .. }

@@ -99,14 +99,38 @@ impl FileArgs {
         };
         let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, self.pfx_profile)));
         files.key_passphrase = key_passphrase;
-        if !self.force
-            && let Some(existing) = files.existing()
+        // Each file is written under a temporary name 22 bytes longer (`.NAME.<16 hex>.tmp`)
+        // before it is renamed: a name the file system cannot hold would fail after issuing.
+        if let Some(long) = files
+            .paths()
+            .find(|path| path.file_name().map_or(0, |name| name.len()) + 22 > NAME_MAX)
         {
             return Err(Refused(format!(
-                "{} already exists: move it away, choose another --out folder, or pass --force to replace it",
-                existing.display()
+                "{} is too long for a file name here (the files are named after the first DNS name, and a file name holds at most {} bytes with its temporary suffix): give a shorter name first",
+                long.display(),
+                NAME_MAX - 22
             ))
             .into());
+        }
+        for path in files.paths() {
+            // Links count, even one that leads nowhere: it would be replaced.
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
+                continue;
+            };
+            if !self.force {
+                return Err(Refused(format!(
+                    "{} already exists: move it away, choose another --out folder, or pass --force to replace it",
+                    path.display()
+                ))
+                .into());
+            }
+            if meta.is_dir() {
+                return Err(Refused(format!(
+                    "{} is a folder, which --force does not replace: move it away or choose another --out folder",
+                    path.display()
+                ))
+                .into());
+            }
         }
         Ok(files)
     }
@@ -215,6 +239,9 @@ fn shell_word(name: &str) -> String {
     }
 }
 
+/// The longest file name Linux file systems hold, in bytes.
+const NAME_MAX: usize = 255;
+
 pub(crate) struct OutputFiles {
     leaf: PathBuf,
     key: PathBuf,
@@ -235,7 +262,8 @@ impl OutputFiles {
         }
     }
 
-    fn existing(&self) -> Option<&Path> {
+    /// Every file to write.
+    fn paths(&self) -> impl Iterator<Item = &Path> {
         [
             Some(&self.leaf),
             Some(&self.key),
@@ -244,7 +272,6 @@ impl OutputFiles {
         ]
         .into_iter()
         .flatten()
-        .find(|p| p.exists())
         .map(PathBuf::as_path)
     }
 
