@@ -188,9 +188,9 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run ca as the user that owns the CA, or `chown` {} to the user running it",
             path.display()
         ),
-        Error::FolderNotOwned { .. } => {
-            format!("{err}: choose a folder that only you (or root) can change, all the way from /")
-        }
+        Error::FolderNotOwned { owner, .. } => format!(
+            "{err}: run ca as that user (`sudo -u '#{owner}' ca ...`), or choose a folder that only you (or root) can change, all the way from /"
+        ),
         Error::FolderExposed { path, .. } => {
             format!("{err}: run `chmod go-w {}` and try again", path.display())
         }

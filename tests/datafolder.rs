@@ -60,7 +60,7 @@ const COMMANDS: &[&[&str]] = &[
     ],
 ];
 
-fn log_files(sb: &Sandbox) -> Vec<std::path::PathBuf> {
+fn log_files(sb: &Sandbox) -> Vec<PathBuf> {
     ["ca.db", "ca.db-wal", "ca.db-shm"]
         .iter()
         .map(|f| sb.data().join(f))
@@ -1281,7 +1281,7 @@ fn a_data_folder_that_is_a_file_is_refused_as_input_by_every_command() {
 }
 
 use crate::util::{UNGUARD_CERTIFICATES_SQLITE, sqlite};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_serial_on_the_crl()
@@ -2344,6 +2344,16 @@ fn a_backup_or_restore_into_a_folder_another_user_controls_is_refused() {
         std::fs::create_dir(theirs.join("made")).unwrap();
         chown_to_nobody(&theirs);
         targets.extend([theirs.clone(), theirs.join("made"), theirs.join("new")]);
+        // A link of ours that leads through a link of theirs to a folder of ours: they could
+        // point theirs elsewhere (a live CA's folder) while the command works.
+        let ours = sb.file("ours");
+        std::fs::create_dir(&ours).unwrap();
+        let hop = sb.file("hop");
+        std::os::unix::fs::symlink(&ours, &hop).unwrap();
+        std::os::unix::fs::lchown(&hop, Some(65534), Some(65534)).unwrap();
+        let link = sb.file("link");
+        std::os::unix::fs::symlink(&hop, &link).unwrap();
+        targets.extend([link.clone(), link.join("new")]);
     }
     for target in &targets {
         let said = failed(&sb, &["backup", target.to_str().unwrap()]);
@@ -2410,8 +2420,82 @@ fn output_files_that_could_not_be_written_refuse_the_issue_before_it_is_made() {
         let refusal = sb.refused(&all);
         assert!(refusal.contains(said), "{args:?}: {refusal}");
     }
+    // The data folder as --out: `root` with --force would replace the CA's own root key.
+    let key = std::fs::read(sb.data().join("root.key")).unwrap();
+    let refusal = sb.refused(&[
+        "issue",
+        "root",
+        "--allow-internal",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        sb.data().to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(refusal.contains("is the CA's data folder"), "{refusal}");
+    assert_eq!(std::fs::read(sb.data().join("root.key")).unwrap(), key);
+    // The current folder removed under the command (--out is `.` by default).
+    std::fs::create_dir(sb.file("gone")).unwrap();
+    let mut gone = std::process::Command::new("sh");
+    sb.log_env(&mut gone);
+    let out = gone
+        .current_dir(sb.path())
+        .arg("-c")
+        .arg(format!(
+            "cd gone && rmdir ../gone && exec {} --data {} issue gone.example.com --key ecdsa-p256",
+            env!("CARGO_BIN_EXE_ca"),
+            sb.data().display()
+        ))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("was removed"), "{said}");
+    assert_eq!(sb.row_count(), 0);
+    // A file mounted over a file's name (a container's single-file mount): a rename
+    // cannot replace it, even with --force.
+    std::fs::write(sb.file("bind.example.com.key"), "").unwrap();
+    std::fs::write(sb.file("elsewhere"), "mounted").unwrap();
+    let mounted = Mounted::bind(&sb.file("elsewhere"), &sb.file("bind.example.com.key"));
+    let refusal = sb.refused(&[
+        "issue",
+        "bind.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--force",
+    ]);
+    assert!(
+        refusal.contains("is mounted there from elsewhere"),
+        "{refusal}"
+    );
+    drop(mounted);
     assert_eq!(sb.row_count(), 0);
     // The same long name, second, names no file: it is issued.
     sb.ok(&["issue", "z.example.com", &long, "--key", "ecdsa-p256"]);
     assert_eq!(sb.row_count(), 1);
+}
+
+/// A bind mount of `from` over `to`, undone when dropped (as root, or through `sudo -n`).
+struct Mounted(PathBuf);
+
+impl Mounted {
+    fn bind(from: &Path, to: &Path) -> Mounted {
+        assert!(
+            crate::util::privileged("mount")
+                .arg("--bind")
+                .arg(from)
+                .arg(to)
+                .status()
+                .unwrap()
+                .success()
+        );
+        Mounted(to.to_owned())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = crate::util::privileged("umount").arg(&self.0).status();
+    }
 }

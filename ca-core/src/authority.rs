@@ -1336,40 +1336,81 @@ const KEY_FILE_MAX: u64 = 64 * 1024;
 
 /// Refuses `path`, a folder a backup or restore writes into and takes its files out of
 /// again when it fails, when someone other than this user or root could put a link in its
-/// place (or in place of a folder on the way to it) while the command works: every part of
-/// the path as given, and of the path its links lead to, that exists must belong to this
-/// user or root, and a folder there must not be writable by others unless it is sticky (as
-/// /tmp is: there only an entry's owner may rename it). Looked at again once the folder is
-/// made, since someone could have made it first.
+/// place (or in place of a folder on the way to it) while the command works. The path is
+/// followed part by part from `/`, as the kernel resolves it: every part that exists, and
+/// every link met on the way (each one read and followed in turn), must belong to this user
+/// or root, and a folder must not be writable by others unless it is sticky (as /tmp is:
+/// there only an entry's owner may rename it). What does not exist yet is made by the
+/// command, inside the last folder found safe; the caller looks again once it is made.
 fn refuse_unsafe_path(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let absolute = std::path::absolute(path).map_err(|err| Error::io(path, err))?;
-    let mut existing = absolute.as_path();
-    while fs::symlink_metadata(existing).is_err() {
-        match existing.parent() {
-            Some(parent) => existing = parent,
-            None => return Ok(()),
-        }
-    }
-    let real = fs::canonicalize(existing).map_err(|err| Error::io(existing, err))?;
+    use std::path::Component;
     let me = rustix::process::geteuid().as_raw();
-    for chain in [existing, real.as_path()] {
-        for part in chain.ancestors() {
-            let meta = fs::symlink_metadata(part).map_err(|err| Error::io(part, err))?;
-            let owner = meta.uid();
-            if owner != 0 && owner != me {
-                return Err(Error::FolderNotOwned {
-                    path: part.to_owned(),
-                    owner,
-                });
+    let absolute = std::path::absolute(path).map_err(|err| Error::io(path, err))?;
+    // The parts still to follow, the next last; a link's target is pushed in its place.
+    let mut pending: Vec<std::ffi::OsString> = Vec::new();
+    let push = |pending: &mut Vec<std::ffi::OsString>, path: &Path| {
+        for part in path.components().rev() {
+            match part {
+                Component::RootDir => pending.push("/".into()),
+                Component::ParentDir => pending.push("..".into()),
+                Component::Normal(name) => pending.push(name.to_owned()),
+                Component::CurDir | Component::Prefix(_) => {}
             }
-            let mode = meta.mode();
-            if meta.is_dir() && mode & 0o022 != 0 && mode & 0o1000 == 0 {
-                return Err(Error::FolderExposed {
-                    path: part.to_owned(),
-                    mode: mode & 0o7777,
-                });
+        }
+    };
+    push(&mut pending, &absolute);
+    let mut current = PathBuf::from("/");
+    let mut links = 0;
+    let check = |part: &Path, meta: &fs::Metadata| -> Result<()> {
+        let owner = meta.uid();
+        if owner != 0 && owner != me {
+            return Err(Error::FolderNotOwned {
+                path: part.to_owned(),
+                owner,
+            });
+        }
+        let mode = meta.mode();
+        if meta.is_dir() && mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(Error::FolderExposed {
+                path: part.to_owned(),
+                mode: mode & 0o7777,
+            });
+        }
+        Ok(())
+    };
+    let root = fs::symlink_metadata("/").map_err(|err| Error::io("/", err))?;
+    check(Path::new("/"), &root)?;
+    while let Some(part) = pending.pop() {
+        if part == "/" {
+            current = PathBuf::from("/");
+            continue;
+        }
+        if part == ".." {
+            current.pop();
+            continue;
+        }
+        let next = current.join(&part);
+        let meta = match fs::symlink_metadata(&next) {
+            Ok(meta) => meta,
+            // Made by the command, in `current`, found safe.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(Error::io(&next, err)),
+        };
+        check(&next, &meta)?;
+        if meta.file_type().is_symlink() {
+            links += 1;
+            if links > 40 {
+                return Err(Error::io(
+                    &next,
+                    std::io::Error::other("too many links on the way"),
+                ));
             }
+            let target = fs::read_link(&next).map_err(|err| Error::io(&next, err))?;
+            // A relative target is read from the link's folder, `current`.
+            push(&mut pending, &target);
+        } else {
+            current = next;
         }
     }
     Ok(())

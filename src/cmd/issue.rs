@@ -58,7 +58,7 @@ pub(crate) struct FileArgs {
 impl FileArgs {
     /// The files to write for `stem`, once every argument is read and nothing would be
     /// overwritten by mistake: all of this before anything is issued.
-    pub(crate) fn prepare(&self, stem: &str) -> anyhow::Result<OutputFiles> {
+    pub(crate) fn prepare(&self, stem: &str, data: &Path) -> anyhow::Result<OutputFiles> {
         let password = match &self.pfx_password_file {
             Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
                 path,
@@ -73,6 +73,27 @@ impl FileArgs {
                 "does not exist"
             };
             return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
+        }
+        // The CA's own files live in its data folder: `ca issue root --force` there would
+        // replace its root key (and `https`, `ocsp` the server's own).
+        if let (Ok(out), Ok(data)) = (
+            std::fs::canonicalize(&self.out),
+            std::fs::canonicalize(data),
+        ) && out == data
+        {
+            return Err(Refused(format!(
+                "{} is the CA's data folder, where its own key and certificates are kept: choose another --out folder",
+                self.out.display()
+            ))
+            .into());
+        }
+        // A folder removed while it was the current one still opens, and takes no file.
+        if std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&self.out)?) == 0 {
+            return Err(Refused(format!(
+                "the output folder {} was removed: choose another --out folder",
+                self.out.display()
+            ))
+            .into());
         }
         // Before anything is issued: a certificate issued into a folder its key cannot be
         // written to is in the log with its key lost. (Effective ids, as the writes will be.)
@@ -131,6 +152,31 @@ impl FileArgs {
                 ))
                 .into());
             }
+            // A file mounted over the name (a container's single-file mount) cannot be
+            // replaced by a rename: its mount is not the folder's.
+            let mount = |path: &Path| {
+                rustix::fs::statx(
+                    rustix::fs::CWD,
+                    path,
+                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    rustix::fs::StatxFlags::MNT_ID,
+                )
+                .ok()
+                .filter(|statx| {
+                    rustix::fs::StatxFlags::from_bits_retain(statx.stx_mask)
+                        .contains(rustix::fs::StatxFlags::MNT_ID)
+                })
+                .map(|statx| statx.stx_mnt_id)
+            };
+            if let (Some(file), Some(folder)) = (mount(path), mount(&self.out))
+                && file != folder
+            {
+                return Err(Refused(format!(
+                    "{} is mounted there from elsewhere, which --force cannot replace: write the files into another --out folder and copy them",
+                    path.display()
+                ))
+                .into());
+            }
         }
         Ok(files)
     }
@@ -155,7 +201,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .or(names.first())
         .map(SubjectName::file_stem)
         .unwrap_or_default();
-    let files = args.files.prepare(&stem)?;
+    let files = args.files.prepare(&stem, data)?;
 
     let authority = crate::cmd::open(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.

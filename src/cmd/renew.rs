@@ -23,7 +23,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .first()
         .map(ca_core::SubjectName::file_stem)
         .unwrap_or_default();
-    let files = args.files.prepare(&stem)?;
+    let files = args.files.prepare(&stem, data)?;
     let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
     let (files, issued) = files.write_and_close(issued, &authority).await?;
     let revoked = old
