@@ -1814,20 +1814,7 @@ fn a_revocation_removed_or_a_guard_rewritten_is_found_and_not_restored() {
 /// Runs both commands at once: one succeeds, the other is refused (exit 2) saying `refusal`.
 /// Which one succeeded.
 fn one_of_two_at_once(commands: [std::process::Command; 2], refusal: &str, round: usize) -> usize {
-    let children: Vec<std::process::Child> = commands
-        .into_iter()
-        .map(|mut command| {
-            command
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<Output> = children
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
+    let outs = at_once(commands);
     let won: Vec<usize> = (0..2).filter(|i| outs[*i].status.success()).collect();
     assert_eq!(won.len(), 1, "round {round}: {outs:?}");
     let lost = String::from_utf8_lossy(&outs[1 - won[0]].stderr);
@@ -2420,19 +2407,27 @@ fn output_files_that_could_not_be_written_refuse_the_issue_before_it_is_made() {
         let refusal = sb.refused(&all);
         assert!(refusal.contains(said), "{args:?}: {refusal}");
     }
-    // The data folder as --out: `root` with --force would replace the CA's own root key.
+    // A CA's data folder as --out: `root` with --force would replace its own root key. This
+    // one, another CA's, and this one's through a bind mount.
     let key = std::fs::read(sb.data().join("root.key")).unwrap();
-    let refusal = sb.refused(&[
-        "issue",
-        "root",
-        "--allow-internal",
-        "--key",
-        "ecdsa-p256",
-        "--out",
-        sb.data().to_str().unwrap(),
-        "--force",
-    ]);
-    assert!(refusal.contains("is the CA's data folder"), "{refusal}");
+    let other = Sandbox::new();
+    other.init(&[]);
+    std::fs::create_dir(sb.file("alias")).unwrap();
+    let alias = Mounted::bind(&sb.data(), &sb.file("alias"));
+    for out in [sb.data(), other.data(), sb.file("alias")] {
+        let refusal = sb.refused(&[
+            "issue",
+            "root",
+            "--allow-internal",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            out.to_str().unwrap(),
+            "--force",
+        ]);
+        assert!(refusal.contains("is a CA's data folder"), "{refusal}");
+    }
+    drop(alias);
     assert_eq!(std::fs::read(sb.data().join("root.key")).unwrap(), key);
     // The current folder removed under the command (--out is `.` by default).
     std::fs::create_dir(sb.file("gone")).unwrap();
@@ -2498,4 +2493,51 @@ impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = crate::util::privileged("umount").arg(&self.0).status();
     }
+}
+
+/// Two `ca issue` of one name into one folder at once, without --force: one writes its
+/// files, the other is told its files could not be written (its certificate is in the log),
+/// rather than both saying "Wrote" and the second's replacing the first's key.
+#[test]
+fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for round in 0..6 {
+        let out = sb.file(&format!("race{round}"));
+        std::fs::create_dir(&out).unwrap();
+        let issue = || {
+            let mut cmd = sb.ca();
+            cmd.args(["issue", "dup.example.com", "--key", "ecdsa-p256", "--out"])
+                .arg(&out);
+            cmd
+        };
+        let outs = at_once([issue(), issue()]);
+        let wrote = outs.iter().filter(|out| out.status.success()).count();
+        assert_eq!(wrote, 1, "round {round}: {outs:?}");
+        // What is in the folder is one certificate's: its key is the certificate's.
+        let key = openssl_ok(&out, &["pkey", "-in", "dup.example.com.key", "-pubout"]);
+        let cert = openssl_ok(
+            &out,
+            &["x509", "-in", "dup.example.com.crt", "-noout", "-pubkey"],
+        );
+        assert_eq!(key, cert, "round {round}");
+    }
+}
+
+/// Runs `commands` at once and waits for each, their output captured.
+fn at_once<const N: usize>(commands: [std::process::Command; N]) -> Vec<Output> {
+    let children: Vec<std::process::Child> = commands
+        .into_iter()
+        .map(|mut command| {
+            command
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect()
 }

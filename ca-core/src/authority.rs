@@ -26,7 +26,7 @@ use tracing::instrument;
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::crl::{self, Crl, CrlDates};
 use crate::error::{Error, NameRule, Result, StoreError};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file, rename_new};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
 use crate::ocsp::cache::AnswerCache;
@@ -434,13 +434,13 @@ impl Authority {
         // A backup that other users may change is no backup (a restore refuses it), and
         // one whose folder they could swap for a link could land, or be taken out, anywhere.
         refuse_exposed(target)?;
-        refuse_unsafe_path(target)?;
+        refuse_unsafe_path(target, Made::NotYet)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(target)
             .map_err(|err| Error::io(target, err))?;
-        refuse_unsafe_path(target)?;
+        refuse_unsafe_path(target, Made::Now)?;
         let holds_one = || {
             Error::Conflict(format!(
                 "{} already holds a backup: choose an empty folder",
@@ -545,7 +545,7 @@ impl Authority {
         // A folder other users may change, or swap for a link, is refused before anything is
         // copied into it (an earlier release's log is brought up to date in a copy made there).
         refuse_exposed(dir)?;
-        refuse_unsafe_path(dir)?;
+        refuse_unsafe_path(dir, Made::NotYet)?;
         // What a log that was here left (a crash, or a log removed by hand while a process
         // had it open): SQLite would take it for the restored log's and apply it to it.
         if !unfinished && matches!(location, LogLocation::File(_)) {
@@ -661,7 +661,7 @@ impl Authority {
             source.close().await;
             return Err(Error::io(dir, err));
         }
-        if let Err(err) = refuse_unsafe_path(dir) {
+        if let Err(err) = refuse_unsafe_path(dir, Made::Now) {
             source.close().await;
             return Err(err);
         }
@@ -1243,23 +1243,6 @@ impl Authority {
     }
 }
 
-/// Renames `from` to `to` when nothing is at `to` yet, in one step where the file system can
-/// (`RENAME_NOREPLACE`); `AlreadyExists` otherwise.
-fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        // A file system without it (some network ones): looked at first, then renamed.
-        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
-            if fs::symlink_metadata(to).is_ok() {
-                return Err(std::io::ErrorKind::AlreadyExists.into());
-            }
-            fs::rename(from, to)
-        }
-        Err(err) => Err(err.into()),
-    }
-}
-
 /// Where `path` leads, part by part: every part that exists with its links followed, `..`
 /// taken from what the part before really is (not from how it was written).
 fn resolved(path: &Path) -> Option<PathBuf> {
@@ -1334,6 +1317,15 @@ fn read_small_file(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
 /// The most a root key's file is read (an encrypted RSA-4096 key is under 4 KiB of PEM).
 const KEY_FILE_MAX: u64 = 64 * 1024;
 
+/// Whether the folder [`refuse_unsafe_path`] looks at was made yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// Before: what does not exist yet will be made.
+    NotYet,
+    /// After: every part must exist.
+    Now,
+}
+
 /// Refuses `path`, a folder a backup or restore writes into and takes its files out of
 /// again when it fails, when someone other than this user or root could put a link in its
 /// place (or in place of a folder on the way to it) while the command works. The path is
@@ -1342,7 +1334,7 @@ const KEY_FILE_MAX: u64 = 64 * 1024;
 /// or root, and a folder must not be writable by others unless it is sticky (as /tmp is:
 /// there only an entry's owner may rename it). What does not exist yet is made by the
 /// command, inside the last folder found safe; the caller looks again once it is made.
-fn refuse_unsafe_path(path: &Path) -> Result<()> {
+fn refuse_unsafe_path(path: &Path, made: Made) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     use std::path::Component;
     let me = rustix::process::geteuid().as_raw();
@@ -1393,8 +1385,20 @@ fn refuse_unsafe_path(path: &Path) -> Result<()> {
         let next = current.join(&part);
         let meta = match fs::symlink_metadata(&next) {
             Ok(meta) => meta,
-            // Made by the command, in `current`, found safe.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // To be made by the command, in `current`, found safe.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && made == Made::NotYet => {
+                return Ok(());
+            }
+            // Made a moment ago, and gone: someone else is changing the path (in a sticky
+            // folder, an entry of theirs that was there when the folder was made).
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::io(
+                    &next,
+                    std::io::Error::other(
+                        "it was there a moment ago, when the folder was made: something else is changing the path",
+                    ),
+                ));
+            }
             Err(err) => return Err(Error::io(&next, err)),
         };
         check(&next, &meta)?;
@@ -1553,7 +1557,7 @@ impl Upgrade {
             .mode(0o700)
             .create(dir)
             .map_err(|err| Error::io(dir, err))?;
-        refuse_unsafe_path(dir)?;
+        refuse_unsafe_path(dir, Made::Now)?;
         Ok(Upgrade {
             copy: dir.join(format!(
                 ".{STORE}.upgrade.{}.tmp",

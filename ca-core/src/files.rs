@@ -147,13 +147,29 @@ pub fn stage_all<'a>(files: &[(&'a Path, &[u8], u32)]) -> Result<StagedFiles<'a>
 impl StagedFiles<'_> {
     /// Flushes each file to disk, renames each into place (in the order given), and flushes
     /// each folder once.
-    pub fn place(mut self) -> Result<()> {
+    pub fn place(self) -> Result<()> {
+        self.place_as(true)
+    }
+
+    /// [`StagedFiles::place`], each file only where nothing is yet (`RENAME_NOREPLACE`): of
+    /// two commands writing the same names at once, the second stops instead of replacing
+    /// the first's files (its key among them).
+    pub fn place_new(self) -> Result<()> {
+        self.place_as(false)
+    }
+
+    fn place_as(mut self, replace: bool) -> Result<()> {
         for (_, path, file) in &self.staged {
             file.sync_all().map_err(|err| Error::io(path, err))?;
         }
         let mut folders: Vec<&Path> = Vec::new();
         for (tmp, path, _) in &self.staged {
-            fs::rename(tmp, path).map_err(|err| Error::io(path, err))?;
+            let renamed = if replace {
+                fs::rename(tmp, path)
+            } else {
+                rename_new(tmp, path)
+            };
+            renamed.map_err(|err| Error::io(path, err))?;
             self.placed += 1;
             let folder = folder_of(path);
             if !folders.contains(&folder) {
@@ -175,6 +191,23 @@ impl Drop for StagedFiles<'_> {
         for (tmp, _, _) in self.staged.iter().skip(self.placed) {
             let _ = fs::remove_file(tmp);
         }
+    }
+}
+
+/// Renames `from` to `to` when nothing is at `to` yet, in one step where the file system can
+/// (`RENAME_NOREPLACE`); `AlreadyExists` otherwise.
+pub(crate) fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        // A file system without it (some network ones): looked at first, then renamed.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(std::io::ErrorKind::AlreadyExists.into());
+            }
+            fs::rename(from, to)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -75,14 +75,20 @@ impl FileArgs {
             return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
         }
         // The CA's own files live in its data folder: `ca issue root --force` there would
-        // replace its root key (and `https`, `ocsp` the server's own).
-        if let (Ok(out), Ok(data)) = (
-            std::fs::canonicalize(&self.out),
-            std::fs::canonicalize(data),
-        ) && out == data
-        {
+        // replace its root key (and `https`, `ocsp` the server's own). The same folder by
+        // device and inode (a link or a bind mount of it too), or any folder holding a CA.
+        let same = |a: &Path, b: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(a), std::fs::metadata(b)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            }
+        };
+        let holds_a_ca = self.out.join("root.crt").exists()
+            && (self.out.join("root.key").exists() || self.out.join("ca.db").exists());
+        if same(&self.out, data) || holds_a_ca {
             return Err(Refused(format!(
-                "{} is the CA's data folder, where its own key and certificates are kept: choose another --out folder",
+                "{} is a CA's data folder, where its own key and certificates are kept: choose another --out folder",
                 self.out.display()
             ))
             .into());
@@ -120,6 +126,7 @@ impl FileArgs {
         };
         let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, self.pfx_profile)));
         files.key_passphrase = key_passphrase;
+        files.replace = self.force;
         // Each file is written under a temporary name 22 bytes longer (`.NAME.<16 hex>.tmp`)
         // before it is renamed: a name the file system cannot hold would fail after issuing.
         if let Some(long) = files
@@ -294,6 +301,8 @@ pub(crate) struct OutputFiles {
     chain: PathBuf,
     pfx: Option<(PathBuf, PfxPassword, PfxProfile)>,
     key_passphrase: Option<Passphrase>,
+    /// Whether files already in place are replaced (--force).
+    replace: bool,
 }
 
 impl OutputFiles {
@@ -303,6 +312,7 @@ impl OutputFiles {
             key: dir.join(format!("{stem}.key")),
             chain: dir.join(format!("{stem}-chain.pem")),
             key_passphrase: None,
+            replace: false,
             pfx: pfx
                 .map(|(password, profile)| (dir.join(format!("{stem}.pfx")), password, profile)),
         }
@@ -334,7 +344,16 @@ impl OutputFiles {
         let staged = self.stage(&issued);
         authority.close().await;
         staged
-            .and_then(|staged| Ok(staged.place()?))
+            .and_then(|staged| {
+                // Without --force, only where nothing is yet: another command writing the
+                // same names meanwhile keeps its files.
+                if self.replace {
+                    staged.place()?;
+                } else {
+                    staged.place_new()?;
+                }
+                Ok(())
+            })
             .map_err(|err| written_but(&issued, &err))?;
         Ok((self, issued))
     }
