@@ -39,11 +39,46 @@ pub(crate) fn say(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// Refuses to replace the file at `path` when it holds a private key (a PEM key of any kind,
+/// or a PKCS#12 file by its name): the CA keeps no server's key, so a certificate or CRL
+/// written over one by a mistyped --out loses the only copy.
+pub(crate) fn refuse_replacing_a_key(path: &Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let pkcs12 = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
+    let mut head = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(64 * 1024).read_to_end(&mut head);
+    }
+    let pem_key = head
+        .windows(b"PRIVATE KEY-----".len())
+        .any(|window| window == b"PRIVATE KEY-----");
+    if pem_key || (pkcs12 && meta.len() > 0) {
+        return Err(Refused(format!(
+            "{} holds a private key, which is not replaced by what this writes: give another file name, or move the key away first",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `out` (atomically), or to standard output. Binary output is not sent to a
 /// terminal, where it would garble the screen.
 pub(crate) fn emit(out: Option<&Path>, bytes: &[u8], binary: bool) -> anyhow::Result<()> {
     match out {
-        Some(path) => Ok(write_atomic(path, bytes, PUBLIC_MODE)?),
+        Some(path) => {
+            refuse_replacing_a_key(path)?;
+            Ok(write_atomic(path, bytes, PUBLIC_MODE)?)
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             if binary && stdout.is_terminal() {

@@ -969,3 +969,33 @@ fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
     );
     assert_eq!(sb.row_count(), 0);
 }
+
+/// A mistyped --out never replaces a private key with a certificate or a CRL: the CA keeps
+/// no server's key, so that file would be its only copy.
+#[test]
+fn export_root_and_crl_do_not_write_over_a_private_key() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let key = std::fs::read(sb.file("mail.example.com.key")).unwrap();
+    std::fs::write(sb.file("old.pfx"), b"\x30\x82pkcs12").unwrap();
+    for out in ["mail.example.com.key", "old.pfx"] {
+        for args in [
+            &["export", "1", "--format", "pem", "--out", out][..],
+            &["root", "--out", out],
+            &["crl", "--out", out],
+        ] {
+            let said = sb.refused(args);
+            assert!(said.contains("holds a private key"), "{args:?}: {said}");
+        }
+    }
+    assert_eq!(std::fs::read(sb.file("mail.example.com.key")).unwrap(), key);
+    // Any other file is replaced, as before.
+    std::fs::write(sb.file("root.pem"), "old").unwrap();
+    sb.ok(&["root", "--out", "root.pem"]);
+    assert!(
+        std::fs::read_to_string(sb.file("root.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+}

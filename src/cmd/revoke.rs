@@ -106,6 +106,7 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
 async fn write_crl(authority: &Authority, args: &CrlArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => {
+            crate::output::refuse_replacing_a_key(path)?;
             let mut file =
                 BufWriter::with_capacity(OUTPUT_BUFFER, AtomicFile::create(path, PUBLIC_MODE)?);
             write_as(authority, args, &mut file).await?;
