@@ -11,13 +11,7 @@ use crate::util::{Sandbox, extension, extension_names, openssl, openssl_ok, x509
 /// Checks a leaf against DESIGN §3 with `openssl`: it verifies under the root with
 /// `-x509_strict`, and carries exactly the listed extensions with the right criticality.
 fn assert_server_certificate(sb: &Sandbox, leaf: &str, rsa: bool) {
-    let root = sb.data().join("root.crt");
-    let root = root.to_str().unwrap();
-    let verified = openssl_ok(
-        sb.path(),
-        &["verify", "-x509_strict", "-CAfile", root, leaf],
-    );
-    assert_eq!(verified.trim(), format!("{leaf}: OK"));
+    crate::util::assert_verifies_strictly(sb, leaf);
 
     let text = x509_text(sb.path(), leaf);
     let mut names = extension_names(&text);
@@ -57,7 +51,8 @@ fn assert_server_certificate(sb: &Sandbox, leaf: &str, rsa: bool) {
     );
 
     // AKI of the leaf = SKI of the root.
-    let root_text = x509_text(sb.path(), root);
+    let root = sb.data().join("root.crt");
+    let root_text = x509_text(sb.path(), root.to_str().unwrap());
     let (_, root_ski) = extension(&root_text, "X509v3 Subject Key Identifier:").unwrap();
     let (aki_critical, aki) = extension(&text, "X509v3 Authority Key Identifier:").unwrap();
     assert!(!aki_critical);
@@ -902,18 +897,7 @@ fn a_certificate_holds_at_most_a_hundred_names() {
     args.pop();
     args.push("h7.example.com");
     sb.ok(&args);
-    let root = sb.data().join("root.crt");
-    let verified = openssl_ok(
-        sb.path(),
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "h0.example.com.crt",
-        ],
-    );
-    assert_eq!(verified.trim(), "h0.example.com.crt: OK");
+    crate::util::assert_verifies_strictly(&sb, "h0.example.com.crt");
     let text = x509_text(sb.path(), "h0.example.com.crt");
     let (_, san) = extension(&text, "X509v3 Subject Alternative Name").unwrap();
     let held: Vec<&str> = san.split(", ").collect();

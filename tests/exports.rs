@@ -301,18 +301,7 @@ fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: &[&s
 fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
     let out = format!("{csr}.crt");
     sb.ok(&["sign", csr, "--out", &out]);
-    let root = sb.data().join("root.crt");
-    let verified = openssl_ok(
-        sb.path(),
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            &out,
-        ],
-    );
-    assert_eq!(verified.trim(), format!("{out}: OK"));
+    crate::util::assert_verifies_strictly(sb, &out);
     let text = openssl_ok(
         sb.path(),
         &[

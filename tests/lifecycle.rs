@@ -289,17 +289,7 @@ fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
         &["pkey", "-in", "renewed/mail.example.com.key", "-pubout"],
     );
     assert_ne!(old_key, new_key, "a new key");
-    let root = sb.data().join("root.crt");
-    openssl_ok(
-        sb.path(),
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "renewed/mail.example.com.crt",
-        ],
-    );
+    crate::util::assert_verifies_strictly(&sb, "renewed/mail.example.com.crt");
     let text = openssl_ok(
         sb.path(),
         &[

@@ -750,3 +750,20 @@ pub fn issue_where_a_file_cannot_be_replaced(sb: &Sandbox) -> Output {
         ],
     )
 }
+
+/// Insists `openssl verify -x509_strict` accepts the certificate in `file` (in `sb`'s folder)
+/// as issued by `sb`'s root.
+pub fn assert_verifies_strictly(sb: &Sandbox, file: &str) {
+    let root = sb.data().join("root.crt");
+    let verified = openssl_ok(
+        sb.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            file,
+        ],
+    );
+    assert_eq!(verified.trim(), format!("{file}: OK"));
+}

@@ -226,18 +226,7 @@ fn auto_policy_issues_a_submitted_request_at_once() {
         .unwrap();
     assert_eq!(cert.status(), StatusCode::OK);
     std::fs::write(sb.file("mail.crt"), cert.text().unwrap()).unwrap();
-    let root = sb.data().join("root.crt");
-    let verified = openssl_ok(
-        sb.path(),
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "mail.crt",
-        ],
-    );
-    assert_eq!(verified.trim(), "mail.crt: OK");
+    crate::util::assert_verifies_strictly(&sb, "mail.crt");
     let key_pub = openssl_ok(sb.path(), &["pkey", "-in", "mail.csr.key", "-pubout"]);
     let cert_pub = openssl_ok(sb.path(), &["x509", "-in", "mail.crt", "-noout", "-pubkey"]);
     assert_eq!(key_pub, cert_pub);

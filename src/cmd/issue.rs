@@ -127,19 +127,19 @@ impl FileArgs {
         let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, self.pfx_profile)));
         files.key_passphrase = key_passphrase;
         files.replace = self.force;
-        // Each file is written under a temporary name 22 bytes longer (`.NAME.<16 hex>.tmp`)
-        // before it is renamed: a name the file system cannot hold would fail after issuing.
-        if let Some(long) = files
-            .paths()
-            .find(|path| path.file_name().map_or(0, |name| name.len()) + 22 > NAME_MAX)
-        {
+        // Each file is written under a longer temporary name (`.NAME.<16 hex>.tmp`) before
+        // it is renamed: a name the file system cannot hold would fail after issuing.
+        if let Some(long) = files.paths().find(|path| {
+            path.file_name().map_or(0, |name| name.len()) + TEMPORARY_SUFFIX > NAME_MAX
+        }) {
             return Err(Refused(format!(
                 "{} is too long for a file name here (the files are named after the first DNS name, and a file name holds at most {} bytes with its temporary suffix): give a shorter name first",
                 long.display(),
-                NAME_MAX - 22
+                NAME_MAX - TEMPORARY_SUFFIX
             ))
             .into());
         }
+        let folder_mount = mount_id(&self.out);
         for path in files.paths() {
             // Links count, even one that leads nowhere: it would be replaced.
             let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -161,21 +161,7 @@ impl FileArgs {
             }
             // A file mounted over the name (a container's single-file mount) cannot be
             // replaced by a rename: its mount is not the folder's.
-            let mount = |path: &Path| {
-                rustix::fs::statx(
-                    rustix::fs::CWD,
-                    path,
-                    rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                    rustix::fs::StatxFlags::MNT_ID,
-                )
-                .ok()
-                .filter(|statx| {
-                    rustix::fs::StatxFlags::from_bits_retain(statx.stx_mask)
-                        .contains(rustix::fs::StatxFlags::MNT_ID)
-                })
-                .map(|statx| statx.stx_mnt_id)
-            };
-            if let (Some(file), Some(folder)) = (mount(path), mount(&self.out))
+            if let (Some(file), Some(folder)) = (mount_id(path), folder_mount)
                 && file != folder
             {
                 return Err(Refused(format!(
@@ -294,6 +280,20 @@ fn shell_word(name: &str) -> String {
 
 /// The longest file name Linux file systems hold, in bytes.
 const NAME_MAX: usize = 255;
+
+/// What a file's temporary name adds to its name (`.` before, `.<16 hex>.tmp` after; see
+/// [`ca_core::files::stage_all`]).
+const TEMPORARY_SUFFIX: usize = 22;
+
+/// The id of the mount `path` itself is on (a file bind-mounted over a name is on its own),
+/// links not followed; `None` where the kernel does not say.
+fn mount_id(path: &Path) -> Option<u64> {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)
+        .ok()
+        .filter(|found| StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID))
+        .map(|found| found.stx_mnt_id)
+}
 
 pub(crate) struct OutputFiles {
     leaf: PathBuf,
