@@ -574,8 +574,8 @@ fn a_write_that_fails_after_the_commit_says_the_certificate_exists_and_what_to_d
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("certificate 1 was issued and is in the log")
-            && stderr.contains("ca renew 1")
-            && stderr.contains("ca revoke 1"),
+            && stderr.contains("kept under temporary names")
+            && stderr.contains("rename "),
         "{stderr}"
     );
     assert_eq!(
@@ -583,6 +583,48 @@ fn a_write_that_fails_after_the_commit_says_the_certificate_exists_and_what_to_d
         1,
         "the OS's reason once: {stderr}"
     );
+    assert_eq!(sb.row_count(), 1);
+}
+
+/// A file that cannot be written (a full disk) stops `ca issue` and `ca renew` before the
+/// certificate is committed: no row, no key lost, nothing left in the folder.
+#[test]
+fn a_file_that_cannot_be_written_leaves_no_certificate_behind() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    let full = sb.file("full");
+    std::fs::create_dir(&full).unwrap();
+    let mounted = Mounted::tmpfs(&full, "16k");
+    // Room for one page: the key goes in, its certificate does not.
+    std::fs::write(full.join("filler"), vec![0u8; 12 * 1024]).unwrap();
+    for args in [
+        &[
+            "issue",
+            "b.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "full",
+        ][..],
+        &["renew", "1", "--out", "full"],
+    ] {
+        let out = sb.ca().args(args).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {said}");
+        assert!(
+            said.contains("No space left on device") && said.contains("make room"),
+            "{said}"
+        );
+        assert!(!said.contains("was issued"), "{said}");
+        let left: Vec<_> = std::fs::read_dir(&full)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .filter(|name| name != "filler")
+            .collect();
+        assert!(left.is_empty(), "{args:?}: {left:?}");
+    }
+    drop(mounted);
     assert_eq!(sb.row_count(), 1);
 }
 
@@ -2486,6 +2528,19 @@ impl Mounted {
                 .success()
         );
         Mounted(to.to_owned())
+    }
+
+    /// A tmpfs of `size` (as `mount -o size=` takes it) on `on`.
+    fn tmpfs(on: &Path, size: &str) -> Mounted {
+        assert!(
+            crate::util::privileged("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(on)
+                .status()
+                .unwrap()
+                .success()
+        );
+        Mounted(on.to_owned())
     }
 }
 

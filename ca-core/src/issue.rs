@@ -3,7 +3,7 @@
 
 use der::Encode;
 use der::asn1::{Ia5String, ObjectIdentifier};
-use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, PublicKeyData, SanType};
+use rcgen::{CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, PublicKeyData, SanType};
 use time::OffsetDateTime;
 use tracing::instrument;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -70,14 +70,14 @@ impl Issued {
         let key = self.key.as_ref().ok_or_else(|| {
             Error::Conflict("the key of this certificate is not the CA's to export".into())
         })?;
-        let chain: Vec<&[u8]> = self.chain.iter().map(Vec::as_slice).collect();
-        let friendly_name = self
-            .issuance
-            .names
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        crate::export::pkcs12::pfx(key, &self.leaf, &chain, &friendly_name, password, profile)
+        pfx_of(
+            key,
+            &self.leaf,
+            &self.chain,
+            &self.issuance.names,
+            password,
+            profile,
+        )
     }
 
     /// A file name stem for the files of this certificate: its first name's (see
@@ -92,11 +92,64 @@ impl Issued {
 
     /// PEM of the leaf followed by its chain.
     pub fn chain_pem(&self) -> String {
-        std::iter::once(&self.leaf)
-            .chain(&self.chain)
-            .map(|der| certificate_pem(der))
-            .collect()
+        chain_pem(&self.leaf, &self.chain)
     }
+}
+
+/// A certificate signed for a key the authority made, its row not yet committed: what a
+/// caller writes out first ([`Authority::issue_staged`]), so that a file that cannot be
+/// written stops the issuance, rather than following a certificate whose key is lost.
+#[derive(Debug)]
+pub struct Signed<'a> {
+    /// DER of the leaf.
+    pub leaf: &'a [u8],
+    pub key: &'a PrivateKey,
+    /// DER of the certificates above the leaf, nearest first (the root).
+    pub chain: &'a [Vec<u8>],
+    /// The leaf's names, in its order.
+    pub names: &'a [SubjectName],
+}
+
+impl Signed<'_> {
+    /// PEM of the leaf.
+    pub fn leaf_pem(&self) -> String {
+        certificate_pem(self.leaf)
+    }
+
+    /// PEM of the leaf followed by its chain.
+    pub fn chain_pem(&self) -> String {
+        chain_pem(self.leaf, self.chain)
+    }
+
+    /// A PFX of the key, the leaf and its chain, as [`Issued::pfx`] makes it.
+    pub fn pfx(&self, password: &PfxPassword, profile: PfxProfile) -> Result<Vec<u8>> {
+        pfx_of(
+            self.key, self.leaf, self.chain, self.names, password, profile,
+        )
+    }
+}
+
+/// PEM of `leaf` followed by `chain`.
+fn chain_pem(leaf: &[u8], chain: &[Vec<u8>]) -> String {
+    std::iter::once(leaf)
+        .chain(chain.iter().map(Vec::as_slice))
+        .map(certificate_pem)
+        .collect()
+}
+
+/// A PFX of `key`, `leaf` and `chain`, whose friendlyName is the first of `names` (what IIS
+/// lists).
+fn pfx_of(
+    key: &PrivateKey,
+    leaf: &[u8],
+    chain: &[Vec<u8>],
+    names: &[SubjectName],
+    password: &PfxPassword,
+    profile: PfxProfile,
+) -> Result<Vec<u8>> {
+    let chain: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+    let friendly_name = names.first().map(ToString::to_string).unwrap_or_default();
+    crate::export::pkcs12::pfx(key, leaf, &chain, &friendly_name, password, profile)
 }
 
 /// The parts of a leaf that do not depend on who made its key.
@@ -140,8 +193,20 @@ impl Authority {
 
     /// Issues a server certificate for a new key: checks every name (DESIGN §3), makes the key,
     /// signs, and returns only once the log row is committed.
-    #[instrument(skip_all)]
     pub async fn issue(&self, request: IssueRequest) -> Result<Issued> {
+        Ok(self.issue_staged(request, |_| Ok(())).await?.0)
+    }
+
+    /// [`Authority::issue`], calling `stage` with the certificate and its key once signed and
+    /// before the row is committed (again for another serial, should one collide): where the
+    /// key is written, so that a key that cannot be written leaves no certificate in the log.
+    /// Its failure ends the issuance; what it returns is handed back beside the certificate.
+    #[instrument(skip_all)]
+    pub async fn issue_staged<T>(
+        &self,
+        request: IssueRequest,
+        stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let names = self.check_names(&request.names, request.allow_internal)?;
         let validity = Validity::leaf(
             request.days,
@@ -164,16 +229,24 @@ impl Authority {
             acme_order: None,
             decided_by: &request.requester,
         };
-        let mut issued = self.sign_leaf(&spec, &key_pair).await?;
-        issued.key = Some(PrivateKey::new(request.key, &key_pair));
-        Ok(issued)
+        self.sign_new_key(&spec, &key_pair, stage).await
     }
 
     /// Renews the certificate of request `id`: the same names, key type and validity length,
     /// a new key and a new serial, linked to the old row. The old certificate stays valid
     /// until it expires or is revoked.
-    #[instrument(skip_all)]
     pub async fn renew(&self, id: RequestId, requester: &str) -> Result<Issued> {
+        Ok(self.renew_staged(id, requester, |_| Ok(())).await?.0)
+    }
+
+    /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does.
+    #[instrument(skip_all)]
+    pub async fn renew_staged<T>(
+        &self,
+        id: RequestId,
+        requester: &str,
+        stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let old = self.store().issuance(id).await?;
         let cert = old.certificate.as_ref().ok_or_else(|| {
             Error::Conflict(format!(
@@ -249,9 +322,31 @@ impl Authority {
             acme_order: None,
             decided_by: requester,
         };
-        let mut issued = self.sign_leaf(&spec, &key_pair).await?;
-        issued.key = Some(PrivateKey::new(key, &key_pair));
-        Ok(issued)
+        self.sign_new_key(&spec, &key_pair, stage).await
+    }
+
+    /// Signs and records a leaf for `key_pair`, a key the authority made, calling `stage`
+    /// before the commit (see [`Authority::issue_staged`]); the key comes back in the
+    /// certificate.
+    async fn sign_new_key<T>(
+        &self,
+        spec: &LeafSpec<'_>,
+        key_pair: &KeyPair,
+        mut stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
+        let key = PrivateKey::new(spec.key_algorithm, key_pair);
+        let (mut issued, staged) = self
+            .sign_leaf_staged(spec, key_pair, |leaf, chain| {
+                stage(&Signed {
+                    leaf,
+                    key: &key,
+                    chain,
+                    names: spec.names,
+                })
+            })
+            .await?;
+        issued.key = Some(key);
+        Ok((issued, staged))
     }
 
     /// Signs a leaf for `public_key` and records it, drawing a new serial if one collides.
@@ -260,10 +355,29 @@ impl Authority {
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
     ) -> Result<Issued> {
+        Ok(self
+            .sign_leaf_staged(spec, public_key, |_, _| Ok(()))
+            .await?
+            .0)
+    }
+
+    /// [`Authority::sign_leaf`], calling `stage` with the leaf and its chain before the row is
+    /// committed (see [`Authority::sign_recorded_staged`]).
+    async fn sign_leaf_staged<T>(
+        &self,
+        spec: &LeafSpec<'_>,
+        public_key: &impl PublicKeyData,
+        stage: impl FnMut(&[u8], &[Vec<u8>]) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let url = self.current_settings().await?.url;
         let links = url.as_deref().zip(self.links());
-        self.sign_recorded(spec, public_key, |serial| leaf_params(spec, serial, links))
-            .await
+        self.sign_recorded_staged(
+            spec,
+            public_key,
+            |serial| leaf_params(spec, serial, links),
+            stage,
+        )
+        .await
     }
 
     /// Signs the certificate `template` makes for a serial, for `public_key`, and records it
@@ -275,13 +389,31 @@ impl Authority {
         public_key: &impl PublicKeyData,
         template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
     ) -> Result<Issued> {
+        Ok(self
+            .sign_recorded_staged(spec, public_key, template, |_, _| Ok(()))
+            .await?
+            .0)
+    }
+
+    /// [`Authority::sign_recorded`], calling `stage` with each certificate signed and its chain
+    /// before its row is written: its failure writes no row, and what it made for a serial
+    /// that collided is dropped.
+    async fn sign_recorded_staged<T>(
+        &self,
+        spec: &LeafSpec<'_>,
+        public_key: &impl PublicKeyData,
+        template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
+        mut stage: impl FnMut(&[u8], &[Vec<u8>]) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let issuer = self.issuer()?;
+        let chain = vec![self.root().der().to_vec()];
         for _ in 0..SERIAL_ATTEMPTS {
             let serial = SerialNumber::random()?;
             let der = template(&serial)?
                 .signed_by(public_key, issuer)?
                 .der()
                 .to_vec();
+            let staged = stage(&der, &chain)?;
             let recorded = self
                 .store()
                 .record_issuance(NewIssuance {
@@ -303,13 +435,14 @@ impl Authority {
                 .await;
             match recorded {
                 Ok(issuance) => {
-                    return Ok(Issued {
+                    let issued = Issued {
                         issuance,
                         leaf: der,
                         key: None,
-                        chain: vec![self.root().der().to_vec()],
+                        chain,
                         shortened_to_root: spec.validity.shortened_to_root,
-                    });
+                    };
+                    return Ok((issued, staged));
                 }
                 Err(Error::Store(StoreError::DuplicateSerial)) => continue,
                 Err(other) => return Err(other),

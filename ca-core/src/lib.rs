@@ -42,7 +42,7 @@ pub use authority::{Authority, InitOptions, Links, OpenOptions, ServingGuard};
 pub use certificate::{Fingerprint, SerialNumber};
 pub use choice::Choice;
 pub use error::{Error, NameRule, Result, StoreError};
-pub use issue::{IssueRequest, Issued};
+pub use issue::{IssueRequest, Issued, Signed};
 pub use key::{KeyAlgorithm, Passphrase, PrivateKey};
 pub use name::{DnsName, NamePolicy, PermittedSubtree, SubjectName};
 pub use profile::{Profile, Validity};

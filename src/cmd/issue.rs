@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
-use ca_core::files::{PUBLIC_MODE, SECRET_MODE, StagedFiles, stage_all};
-use ca_core::{Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, SubjectName};
+use ca_core::files::{PUBLIC_MODE, SECRET_MODE, StagedFiles, Unplaced, stage_all};
+use ca_core::{
+    Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, Signed, SubjectName,
+};
 
 use crate::cmd::Refused;
 use crate::output::when;
@@ -199,17 +201,22 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(&names).await?;
-    let issued = authority
-        .issue(IssueRequest {
-            names,
-            key: args.key,
-            days: args.days,
-            profile: Profile::for_client_auth(args.client_auth),
-            allow_internal: args.allow_internal,
-            requester: crate::cmd::actor(),
-        })
+    // The files are written (under temporary names) before the certificate is committed: a
+    // key that cannot be written leaves no certificate behind.
+    let (issued, staged) = authority
+        .issue_staged(
+            IssueRequest {
+                names,
+                key: args.key,
+                days: args.days,
+                profile: Profile::for_client_auth(args.client_auth),
+                allow_internal: args.allow_internal,
+                requester: crate::cmd::actor(),
+            },
+            |signed| files.stage(signed),
+        )
         .await?;
-    let (files, issued) = files.write_and_close(issued, &authority).await?;
+    files.place_and_close(&issued, staged, &authority).await?;
     describe(&issued, &files)
         .and_then(|()| point_to_renewal(&holders))
         .map_err(|err| reported_but(&issued, &files, err))
@@ -331,42 +338,29 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    /// Writes the files of `issued`, committed to the log already, closes `authority`
-    /// (written or not), and hands both back for the description. The files are written
-    /// under temporary names first and their writeback started, so that their pages go to
-    /// the disk while the log's checkpoint waits on it; then they are flushed and put in
-    /// place. All on this thread: flushes on threads of their own cost more than they saved.
-    pub(crate) async fn write_and_close(
-        self,
-        issued: Issued,
+    /// Puts the files staged for `issued` in place, its row committed, once `authority` is
+    /// closed (written or not). Without --force, only where nothing is yet: another command
+    /// writing the same names meanwhile keeps its files, and these are kept under their
+    /// temporary names, which the error gives.
+    pub(crate) async fn place_and_close(
+        &self,
+        issued: &Issued,
+        staged: StagedFiles<'_>,
         authority: &Authority,
-    ) -> anyhow::Result<(OutputFiles, Issued)> {
-        let staged = self.stage(&issued);
+    ) -> anyhow::Result<()> {
         authority.close().await;
         staged
-            .and_then(|staged| {
-                // Without --force, only where nothing is yet: another command writing the
-                // same names meanwhile keeps its files.
-                if self.replace {
-                    staged.place()?;
-                } else {
-                    staged.place_new()?;
-                }
-                Ok(())
-            })
-            .map_err(|err| written_but(&issued, &err))?;
-        Ok((self, issued))
+            .place_or_keep(self.replace)
+            .map_err(|unplaced| not_placed(issued, *unplaced))
     }
 
-    fn stage(&self, issued: &Issued) -> anyhow::Result<StagedFiles<'_>> {
-        let key = issued
-            .key
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("the authority returned no key"))?;
-        let key = key.to_pem(self.key_passphrase.as_ref())?;
-        let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
+    /// Writes the files of a certificate signed and not yet committed, under temporary names,
+    /// flushed to disk.
+    pub(crate) fn stage(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles<'_>> {
+        let key = signed.key.to_pem(self.key_passphrase.as_ref())?;
+        let (leaf, chain) = (signed.leaf_pem(), signed.chain_pem());
         let pfx = match &self.pfx {
-            Some((path, password, profile)) => Some((path, issued.pfx(password, *profile)?)),
+            Some((path, password, profile)) => Some((path, signed.pfx(password, *profile)?)),
             None => None,
         };
         let mut files = vec![
@@ -377,19 +371,25 @@ impl OutputFiles {
         if let Some((path, pfx)) = &pfx {
             files.push((path.as_path(), pfx.as_slice(), SECRET_MODE));
         }
-        Ok(stage_all(&files)?)
+        stage_all(&files)
     }
 }
 
-/// Why the files of a certificate whose row is already committed were not written (a full
-/// disk): the certificate exists, and this says how to get another key.
-fn written_but(issued: &Issued, err: &anyhow::Error) -> anyhow::Error {
+/// Why some files of a certificate whose row is committed are not in place (another user's
+/// file in a sticky folder, a file another command put there meanwhile): the certificate
+/// exists, and its files, the key among them, are kept under temporary names to rename.
+fn not_placed(issued: &Issued, unplaced: Unplaced) -> anyhow::Error {
     let id = issued.issuance.id;
+    let renames: Vec<String> = unplaced
+        .kept
+        .iter()
+        .map(|(tmp, path)| format!("{} to {}", tmp.display(), path.display()))
+        .collect();
     anyhow::anyhow!(
-        "certificate {id} was issued and is in the log, but its files could not be written ({}); \
-         its key existed only in memory and is lost: run `ca renew {id}` for a new key and certificate, \
-         and `ca revoke {id} --reason superseded` to withdraw this one",
-        crate::explain::sentence(err)
+        "certificate {id} was issued and is in the log, but not all its files could be put in place ({}): \
+         those that were not are kept under temporary names (the key's is readable only by you): rename {}",
+        crate::explain::sentence(&anyhow::Error::from(unplaced.error)),
+        renames.join(", ")
     )
 }
 

@@ -24,8 +24,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .map(ca_core::SubjectName::file_stem)
         .unwrap_or_default();
     let files = args.files.prepare(&stem, data)?;
-    let issued = authority.renew(old.id, &crate::cmd::actor()).await?;
-    let (files, issued) = files.write_and_close(issued, &authority).await?;
+    let (issued, staged) = authority
+        .renew_staged(old.id, &crate::cmd::actor(), |signed| files.stage(signed))
+        .await?;
+    files.place_and_close(&issued, staged, &authority).await?;
     let revoked = old
         .certificate
         .as_ref()
