@@ -671,6 +671,31 @@ fn fifty_parallel_issuances_against_one_data_folder() {
     let _ = openssl;
 }
 
+/// `ca renew` writes its files under the names `ca issue` gave them (after the first DNS name,
+/// even when an address comes first), so that `--force` replaces what the server uses.
+#[test]
+fn a_renewal_writes_the_files_its_certificate_was_written_to() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "192.0.2.7",
+        "mixed.example.com",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&["renew", "1", "--force"]);
+    let serial = openssl_ok(
+        sb.path(),
+        &["x509", "-in", "mixed.example.com.crt", "-noout", "-serial"],
+    );
+    let shown = sb.ok(&["show", "2"]);
+    let renewed = serial.trim().trim_start_matches("serial=").to_lowercase();
+    assert!(shown.to_lowercase().contains(&renewed), "{serial} {shown}");
+    assert!(!sb.file("192.0.2.7.crt").exists());
+    assert!(!sb.file("192.0.2.7.key").exists());
+}
+
 #[test]
 fn a_renewed_certificate_is_marked_renewed_and_not_expiring() {
     let sb = Sandbox::new();

@@ -80,14 +80,9 @@ impl Issued {
         )
     }
 
-    /// A file name stem for the files of this certificate: its first name's (see
-    /// [`crate::name::file_stem`]).
+    /// A file name stem for the files of this certificate (see [`crate::name::files_stem`]).
     pub fn file_stem(&self) -> String {
-        self.issuance
-            .names
-            .first()
-            .map(SubjectName::file_stem)
-            .unwrap_or_else(|| crate::name::file_stem(""))
+        crate::name::files_stem(&self.issuance.names)
     }
 
     /// PEM of the leaf followed by its chain.

@@ -373,6 +373,17 @@ pub fn san_texts(names: &[x509_parser::extensions::GeneralName<'_>]) -> Option<V
     Some(out)
 }
 
+/// The file name stem of a certificate's files: its first DNS name's (its CN), else its first
+/// name's (see [`file_stem`]). Every place that writes or offers a certificate's files names
+/// them so: a renewal's files replace the ones the server uses.
+pub fn files_stem(names: &[SubjectName]) -> String {
+    names
+        .iter()
+        .find(|name| name.dns().is_some())
+        .or(names.first())
+        .map_or_else(|| file_stem(""), SubjectName::file_stem)
+}
+
 /// A file name stem for `text`: `*.example.com` becomes `_wildcard.example.com`, `:` (IPv6)
 /// becomes `_`, and anything but letters, digits, `.`, `-` and `_` becomes `-`, so that no
 /// name can climb out of the folder it is written to.
@@ -1038,6 +1049,26 @@ mod tests {
         assert_eq!(file_stem("../../etc/passwd"), "..-..-etc-passwd");
         assert_eq!(file_stem(".."), "certificate");
         assert_eq!(file_stem(""), "certificate");
+    }
+
+    #[test]
+    fn a_certificates_files_are_named_after_its_first_dns_name_else_its_first_name() {
+        let names = |text: &[&str]| -> Vec<SubjectName> {
+            text.iter().map(|name| name.parse().unwrap()).collect()
+        };
+        assert_eq!(
+            files_stem(&names(&["192.0.2.7", "mixed.example.com", "b.example.com"])),
+            "mixed.example.com"
+        );
+        assert_eq!(
+            files_stem(&names(&["*.example.com", "example.com"])),
+            "_wildcard.example.com"
+        );
+        assert_eq!(
+            files_stem(&names(&["2001:db8::1", "192.0.2.7"])),
+            "2001_db8__1"
+        );
+        assert_eq!(files_stem(&[]), "certificate");
     }
 
     #[test]

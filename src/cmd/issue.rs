@@ -190,13 +190,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    let stem = names
-        .iter()
-        .find(|n| n.dns().is_some())
-        .or(names.first())
-        .map(SubjectName::file_stem)
-        .unwrap_or_default();
-    let files = args.files.prepare(&stem, data)?;
+    let files = args
+        .files
+        .prepare(&ca_core::name::files_stem(&names), data)?;
 
     let authority = crate::cmd::open(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.

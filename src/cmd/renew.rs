@@ -18,12 +18,9 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     let old = authority.find(&args.id).await?;
-    let stem = old
-        .names
-        .first()
-        .map(ca_core::SubjectName::file_stem)
-        .unwrap_or_default();
-    let files = args.files.prepare(&stem, data)?;
+    let files = args
+        .files
+        .prepare(&ca_core::name::files_stem(&old.names), data)?;
     let (issued, staged) = authority
         .renew_staged(old.id, &crate::cmd::actor(), |signed| files.stage(signed))
         .await?;

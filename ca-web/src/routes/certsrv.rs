@@ -162,12 +162,9 @@ fn certificate_file(stem: &str, enc: Encoding) -> String {
     }
 }
 
-/// The stem of a request's files: its first name, as `ca issue` names its files.
+/// The stem of a request's files, as `ca issue` names its files.
 fn stem_of(row: &Issuance) -> String {
-    row.names
-        .first()
-        .map(ca_core::SubjectName::file_stem)
-        .unwrap_or_else(|| ca_core::name::file_stem(""))
+    ca_core::name::files_stem(&row.names)
 }
 
 /// A message as a disposition line carries it: plain text on one line, no quotes that a
