@@ -2551,8 +2551,9 @@ impl Drop for Mounted {
 }
 
 /// Two `ca issue` of one name into one folder at once, without --force: one writes its
-/// files, the other is told its files could not be written (its certificate is in the log),
-/// rather than both saying "Wrote" and the second's replacing the first's key.
+/// files, the other is told its files could not be put in place (its certificate is in the
+/// log, its files kept under temporary names), rather than both saying "Wrote" and the
+/// second's replacing the first's key.
 #[test]
 fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
     let sb = Sandbox::new();
@@ -2576,6 +2577,28 @@ fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
             &["x509", "-in", "dup.example.com.crt", "-noout", "-pubkey"],
         );
         assert_eq!(key, cert, "round {round}");
+        // The other's files, its key among them, are kept under the names its error gives.
+        let said = outs
+            .iter()
+            .find(|out| !out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stderr).into_owned())
+            .unwrap();
+        let kept = |stem: &str| {
+            let name = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .find(|name| name.starts_with(stem) && name.ends_with(".tmp"))
+                .unwrap_or_else(|| panic!("round {round}: no {stem}*.tmp: {said}"));
+            assert!(said.contains(&name), "round {round}: {said}");
+            name
+        };
+        let (kept_key, kept_cert) = (kept(".dup.example.com.key."), kept(".dup.example.com.crt."));
+        assert!(said.contains("readable only by you"), "{said}");
+        assert_eq!(
+            openssl_ok(&out, &["pkey", "-in", &kept_key, "-pubout"]),
+            openssl_ok(&out, &["x509", "-in", &kept_cert, "-noout", "-pubkey"]),
+            "round {round}"
+        );
     }
 }
 

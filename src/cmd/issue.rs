@@ -347,7 +347,7 @@ impl OutputFiles {
         authority.close().await;
         staged
             .place_or_keep(self.replace)
-            .map_err(|unplaced| not_placed(issued, *unplaced))
+            .map_err(|unplaced| not_placed(issued, *unplaced, &self.key))
     }
 
     /// Writes the files of a certificate signed and not yet committed, under temporary names,
@@ -373,17 +373,23 @@ impl OutputFiles {
 
 /// Why some files of a certificate whose row is committed are not in place (another user's
 /// file in a sticky folder, a file another command put there meanwhile): the certificate
-/// exists, and its files, the key among them, are kept under temporary names to rename.
-fn not_placed(issued: &Issued, unplaced: Unplaced) -> anyhow::Error {
+/// exists, and what was not put in place is kept under temporary names to rename; the key,
+/// when it is among them, is not lost.
+fn not_placed(issued: &Issued, unplaced: Unplaced, key: &Path) -> anyhow::Error {
     let id = issued.issuance.id;
     let renames: Vec<String> = unplaced
         .kept
         .iter()
         .map(|(tmp, path)| format!("{} to {}", tmp.display(), path.display()))
         .collect();
+    let secret = if unplaced.kept.iter().any(|(_, path)| path == key) {
+        " (the key's file, like the key, is readable only by you)"
+    } else {
+        ""
+    };
     anyhow::anyhow!(
         "certificate {id} was issued and is in the log, but not all its files could be put in place ({}): \
-         those that were not are kept under temporary names (the key's is readable only by you): rename {}",
+         those that were not are kept under temporary names: rename {}{secret}",
         crate::explain::sentence(&anyhow::Error::from(unplaced.error)),
         renames.join(", ")
     )
