@@ -82,7 +82,14 @@ if [ -f dns.pid ]; then
   while kill -0 "$old" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 fi
 dnsmasq=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-"$dnsmasq" --conf-file=dns.conf --conf-file=txt.conf --pid-file="$PWD/dns.pid"
+# Between the old server's end and the new one's start, another socket can hold the port for
+# a moment (a client's ephemeral port): try again for up to five seconds.
+i=0
+until "$dnsmasq" --conf-file=dns.conf --conf-file=txt.conf --pid-file="$PWD/dns.pid" 2>>dns.err; do
+  i=$((i + 1))
+  if [ $i -ge 50 ]; then cat dns.err >&2; exit 1; fi
+  sleep 0.1
+done
 "#,
         )
         .unwrap();

@@ -586,18 +586,28 @@ fn a_write_that_fails_after_the_commit_says_the_certificate_exists_and_what_to_d
     assert_eq!(sb.row_count(), 1);
 }
 
-/// A file that cannot be written (a full disk) stops `ca issue` and `ca renew` before the
-/// certificate is committed: no row, no key lost, nothing left in the folder.
+/// A key that cannot be written (a full disk) stops `ca issue` and `ca renew` before the
+/// certificate is committed: no row, nothing left in the folder. Certificate files that cannot
+/// be written after it (the disk filled between) leave the key in place and say how the log
+/// writes the certificate again.
 #[test]
-fn a_file_that_cannot_be_written_leaves_no_certificate_behind() {
+fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
     let sb = Sandbox::new();
     sb.init(&[]);
     sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
     let full = sb.file("full");
     std::fs::create_dir(&full).unwrap();
     let mounted = Mounted::tmpfs(&full, "16k");
-    // Room for one page: the key goes in, its certificate does not.
-    std::fs::write(full.join("filler"), vec![0u8; 12 * 1024]).unwrap();
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&full)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != "filler")
+            .collect();
+        names.sort();
+        names
+    };
+    std::fs::write(full.join("filler"), vec![0u8; 16 * 1024]).unwrap();
     for args in [
         &[
             "issue",
@@ -617,15 +627,56 @@ fn a_file_that_cannot_be_written_leaves_no_certificate_behind() {
             "{said}"
         );
         assert!(!said.contains("was issued"), "{said}");
-        let left: Vec<_> = std::fs::read_dir(&full)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name())
-            .filter(|name| name != "filler")
-            .collect();
-        assert!(left.is_empty(), "{args:?}: {left:?}");
+        assert!(files().is_empty(), "{args:?}: {:?}", files());
     }
-    drop(mounted);
     assert_eq!(sb.row_count(), 1);
+    // Room for one page: the key goes in, its certificate does not.
+    std::fs::write(full.join("filler"), vec![0u8; 12 * 1024]).unwrap();
+    let out = sb
+        .ca()
+        .args([
+            "issue",
+            "c.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "full",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("certificate 2 was issued and is in the log, but its certificate files could not be written")
+            && said.contains("its key is in full/c.example.com.key")
+            && said.contains("`ca export 2 --format pem --out full/c.example.com-chain.pem`"),
+        "{said}"
+    );
+    assert_eq!(files(), ["c.example.com.key"]);
+    assert_eq!(sb.row_count(), 2);
+    std::fs::remove_file(full.join("filler")).unwrap();
+    sb.ok(&[
+        "export",
+        "2",
+        "--format",
+        "pem",
+        "--out",
+        "full/c.example.com-chain.pem",
+    ]);
+    assert_eq!(
+        openssl_ok(&full, &["pkey", "-in", "c.example.com.key", "-pubout"]),
+        openssl_ok(
+            &full,
+            &[
+                "x509",
+                "-in",
+                "c.example.com-chain.pem",
+                "-noout",
+                "-pubkey"
+            ]
+        )
+    );
+    drop(mounted);
 }
 
 #[test]
@@ -2599,6 +2650,38 @@ fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
             openssl_ok(&out, &["x509", "-in", &kept_cert, "-noout", "-pubkey"]),
             "round {round}"
         );
+    }
+}
+
+/// Four `ca issue --force` of one name into one folder at once: each replaces the files, one
+/// set after the other, so that what stays is one certificate's key, certificate and chain.
+#[test]
+fn issues_replacing_the_same_files_at_once_leave_one_certificates_files() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for round in 0..12 {
+        let out = sb.file(&format!("force{round}"));
+        std::fs::create_dir(&out).unwrap();
+        let issue = || {
+            let mut cmd = sb.ca();
+            cmd.args([
+                "issue",
+                "dup.example.com",
+                "--key",
+                "ecdsa-p256",
+                "--force",
+                "--out",
+            ])
+            .arg(&out);
+            cmd
+        };
+        let outs = at_once([issue(), issue(), issue(), issue()]);
+        assert!(outs.iter().all(|out| out.status.success()), "{outs:?}");
+        let key = openssl_ok(&out, &["pkey", "-in", "dup.example.com.key", "-pubout"]);
+        for file in ["dup.example.com.crt", "dup.example.com-chain.pem"] {
+            let cert = openssl_ok(&out, &["x509", "-in", file, "-noout", "-pubkey"]);
+            assert_eq!(key, cert, "round {round}: {file}");
+        }
     }
 }
 

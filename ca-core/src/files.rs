@@ -118,41 +118,63 @@ pub fn stage_all<'a>(files: &[(&'a Path, &[u8], u32)]) -> Result<StagedFiles<'a>
         staged: Vec::with_capacity(files.len()),
         placed: 0,
     };
-    let mut written = Vec::with_capacity(files.len());
-    for &(path, bytes, mode) in files {
-        existing_folder_of(path)?;
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
-        let suffix = crate::random::hex::<8>()?;
-        let tmp = folder_of(path).join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|err| Error::io(path, err))?;
-        staged.staged.push((tmp, path));
-        file.write_all(bytes).map_err(|err| Error::io(path, err))?;
-        // Starts the pages' writeback without waiting for it (Linux writes a file's dirty
-        // pages out when told they are not needed soon), so that the files go to the disk
-        // together and the flushes below wait for less (~0.2 ms of three small files here).
-        // Only advice: nothing depends on it.
-        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
-        written.push((file, path));
-    }
-    for (file, path) in written {
-        file.sync_all().map_err(|err| Error::io(path, err))?;
-    }
+    staged.stage_more(files)?;
     Ok(staged)
 }
 
-/// Why [`StagedFiles::place_or_keep`] did not put every file in place, and the files it kept
-/// under their temporary names, as (temporary name, place), in order.
+/// Why [`StagedFiles::place_or_keep`] did not put every file in place: the error, the files
+/// it put in place before it, and those it kept under their temporary names, as (temporary
+/// name, place), in order.
 #[derive(Debug)]
 pub struct Unplaced {
     pub error: Error,
+    pub placed: Vec<PathBuf>,
     pub kept: Vec<(PathBuf, PathBuf)>,
+}
+
+impl<'a> StagedFiles<'a> {
+    /// Writes more files as [`stage_all`] does, to be placed after those staged already; when
+    /// one fails, those of this call are removed and the earlier ones stay staged.
+    pub fn stage_more(&mut self, files: &[(&'a Path, &[u8], u32)]) -> Result<()> {
+        let before = self.staged.len();
+        let written = self.write_more(files);
+        if written.is_err() {
+            for (tmp, _) in self.staged.drain(before..) {
+                let _ = fs::remove_file(tmp);
+            }
+        }
+        written
+    }
+
+    fn write_more(&mut self, files: &[(&'a Path, &[u8], u32)]) -> Result<()> {
+        let mut written = Vec::with_capacity(files.len());
+        for &(path, bytes, mode) in files {
+            existing_folder_of(path)?;
+            let name = path.file_name().ok_or_else(|| {
+                Error::InvalidInput(format!("{} is not a file name", path.display()))
+            })?;
+            let suffix = crate::random::hex::<8>()?;
+            let tmp = folder_of(path).join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)
+                .map_err(|err| Error::io(path, err))?;
+            self.staged.push((tmp, path));
+            file.write_all(bytes).map_err(|err| Error::io(path, err))?;
+            // Starts the pages' writeback without waiting for it (Linux writes a file's dirty
+            // pages out when told they are not needed soon), so that the files go to the disk
+            // together and the flushes below wait for less (~0.2 ms of three small files
+            // here). Only advice: nothing depends on it.
+            let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+            written.push((file, path));
+        }
+        for (file, path) in written {
+            file.sync_all().map_err(|err| Error::io(path, err))?;
+        }
+        Ok(())
+    }
 }
 
 impl StagedFiles<'_> {
@@ -175,17 +197,44 @@ impl StagedFiles<'_> {
         match self.rename_all(replace) {
             Ok(()) => Ok(()),
             Err(error) => {
+                let placed = self.staged[..self.placed]
+                    .iter()
+                    .map(|(_, path)| path.to_path_buf())
+                    .collect();
                 let kept = self.staged[self.placed..]
                     .iter()
                     .map(|(tmp, path)| (tmp.clone(), path.to_path_buf()))
                     .collect();
                 self.placed = self.staged.len();
-                Err(Box::new(Unplaced { error, kept }))
+                Err(Box::new(Unplaced {
+                    error,
+                    placed,
+                    kept,
+                }))
             }
         }
     }
 
+    /// Renames every file into place, each folder locked meanwhile (an advisory lock on the
+    /// folder itself), so that two commands placing files of the same names at once place
+    /// them one set after the other, never a key of one beside a certificate of the other.
     fn rename_all(&mut self, replace: bool) -> Result<()> {
+        let mut locked: Vec<File> = Vec::new();
+        let mut lock_folders: Vec<&Path> = Vec::new();
+        for (_, path) in &self.staged {
+            let folder = folder_of(path);
+            if !lock_folders.contains(&folder) {
+                lock_folders.push(folder);
+            }
+        }
+        lock_folders.sort();
+        for folder in lock_folders {
+            // A folder that cannot be opened to lock is left to the renames to report.
+            if let Ok(dir) = File::open(folder) {
+                dir.lock().map_err(|err| Error::io(folder, err))?;
+                locked.push(dir);
+            }
+        }
         let mut folders: Vec<&Path> = Vec::new();
         for (tmp, path) in &self.staged {
             let renamed = if replace {

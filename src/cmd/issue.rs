@@ -197,8 +197,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(&names).await?;
-    // The files are written (under temporary names) before the certificate is committed: a
-    // key that cannot be written leaves no certificate behind.
+    // The key is written (under a temporary name) before the certificate is committed: a key
+    // that cannot be written leaves no certificate behind, and a certificate is never lost
+    // with its key.
     let (issued, staged) = authority
         .issue_staged(
             IssueRequest {
@@ -209,7 +210,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 allow_internal: args.allow_internal,
                 requester: crate::cmd::actor(),
             },
-            |signed| files.stage(signed),
+            |signed| files.stage_key(signed),
         )
         .await?;
     files.place_and_close(&issued, staged, &authority).await?;
@@ -334,41 +335,80 @@ impl OutputFiles {
         .map(PathBuf::as_path)
     }
 
-    /// Puts the files staged for `issued` in place, its row committed, once `authority` is
-    /// closed (written or not). Without --force, only where nothing is yet: another command
-    /// writing the same names meanwhile keeps its files, and these are kept under their
-    /// temporary names, which the error gives.
-    pub(crate) async fn place_and_close(
-        &self,
+    /// Puts the files of `issued`, its row committed, in place once `authority` is closed
+    /// (written or not): its key, written before the commit (`staged`), and its certificate
+    /// files, written now: a certificate is written nowhere before the log holds it. Without
+    /// --force, only where nothing is yet: another command writing the same names meanwhile
+    /// keeps its files, and these are kept under their temporary names, which the error gives.
+    pub(crate) async fn place_and_close<'a>(
+        &'a self,
         issued: &Issued,
-        staged: StagedFiles<'_>,
+        mut staged: StagedFiles<'a>,
         authority: &Authority,
     ) -> anyhow::Result<()> {
         authority.close().await;
+        if let Err(err) = self.stage_certificate(issued, &mut staged) {
+            // The certificate is in the log, from which it can be written again; its key
+            // exists only here, and goes in.
+            let key = staged.place_or_keep(self.replace);
+            return Err(certificate_not_written(issued, &err.into(), key, self));
+        }
         staged
             .place_or_keep(self.replace)
             .map_err(|unplaced| not_placed(issued, *unplaced, &self.key))
     }
 
-    /// Writes the files of a certificate signed and not yet committed, under temporary names,
-    /// flushed to disk.
-    pub(crate) fn stage(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles<'_>> {
+    /// Writes the key of a certificate signed and not yet committed, under a temporary name,
+    /// flushed to disk: a key that cannot be written stops the issuance.
+    pub(crate) fn stage_key(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles<'_>> {
         let key = signed.key.to_pem(self.key_passphrase.as_ref())?;
-        let (leaf, chain) = (signed.leaf_pem(), signed.chain_pem());
+        stage_all(&[(self.key.as_path(), key.as_bytes(), SECRET_MODE)])
+    }
+
+    /// Writes the certificate files of `issued` (certificate, chain, PFX) under temporary
+    /// names, flushed to disk, to be placed after its key.
+    fn stage_certificate<'a>(
+        &'a self,
+        issued: &Issued,
+        staged: &mut StagedFiles<'a>,
+    ) -> ca_core::Result<()> {
+        let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
         let pfx = match &self.pfx {
-            Some((path, password, profile)) => Some((path, signed.pfx(password, *profile)?)),
+            Some((path, password, profile)) => Some((path, issued.pfx(password, *profile)?)),
             None => None,
         };
         let mut files = vec![
-            (self.key.as_path(), key.as_bytes(), SECRET_MODE),
             (self.leaf.as_path(), leaf.as_bytes(), PUBLIC_MODE),
             (self.chain.as_path(), chain.as_bytes(), PUBLIC_MODE),
         ];
         if let Some((path, pfx)) = &pfx {
             files.push((path.as_path(), pfx.as_slice(), SECRET_MODE));
         }
-        stage_all(&files)
+        staged.stage_more(&files)
     }
+}
+
+/// What went in before a failure, if anything: `a and b went in; `.
+fn went_in(placed: &[PathBuf]) -> String {
+    if placed.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = placed.iter().map(|p| p.display().to_string()).collect();
+    format!("{} went in; ", names.join(" and "))
+}
+
+/// `rename X to Y, ...` for files kept under temporary names, with a word on the key's.
+fn renames(kept: &[(PathBuf, PathBuf)], key: &Path) -> String {
+    let renames: Vec<String> = kept
+        .iter()
+        .map(|(tmp, path)| format!("{} to {}", tmp.display(), path.display()))
+        .collect();
+    let secret = if kept.iter().any(|(_, path)| path == key) {
+        " (the key's file, like the key, is readable only by you)"
+    } else {
+        ""
+    };
+    format!("rename {}{secret}", renames.join(", "))
 }
 
 /// Why some files of a certificate whose row is committed are not in place (another user's
@@ -377,21 +417,38 @@ impl OutputFiles {
 /// when it is among them, is not lost.
 fn not_placed(issued: &Issued, unplaced: Unplaced, key: &Path) -> anyhow::Error {
     let id = issued.issuance.id;
-    let renames: Vec<String> = unplaced
-        .kept
-        .iter()
-        .map(|(tmp, path)| format!("{} to {}", tmp.display(), path.display()))
-        .collect();
-    let secret = if unplaced.kept.iter().any(|(_, path)| path == key) {
-        " (the key's file, like the key, is readable only by you)"
-    } else {
-        ""
-    };
     anyhow::anyhow!(
         "certificate {id} was issued and is in the log, but not all its files could be put in place ({}): \
-         those that were not are kept under temporary names: rename {}{secret}",
+         {}those that were not are kept under temporary names: {}",
         crate::explain::sentence(&anyhow::Error::from(unplaced.error)),
-        renames.join(", ")
+        went_in(&unplaced.placed),
+        renames(&unplaced.kept, key)
+    )
+}
+
+/// Why the certificate files of a certificate whose row is committed were not written (a
+/// disk that filled between its key and them): its key is in place (or kept, as `key`
+/// says), and the log writes the certificate again.
+fn certificate_not_written(
+    issued: &Issued,
+    err: &anyhow::Error,
+    key: Result<(), Box<Unplaced>>,
+    files: &OutputFiles,
+) -> anyhow::Error {
+    let id = issued.issuance.id;
+    let key = match key {
+        Ok(()) => format!("its key is in {}", files.key.display()),
+        Err(unplaced) => format!(
+            "its key could not be put in place either ({}): {}",
+            crate::explain::sentence(&anyhow::Error::from(unplaced.error)),
+            renames(&unplaced.kept, &files.key)
+        ),
+    };
+    anyhow::anyhow!(
+        "certificate {id} was issued and is in the log, but its certificate files could not be written ({}); \
+         {key}. Once that is mended, `ca export {id} --format pem --out {}` writes the certificate and its chain",
+        crate::explain::sentence(err),
+        files.chain.display()
     )
 }
 

@@ -22,7 +22,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;
     let (issued, staged) = authority
-        .renew_staged(old.id, &crate::cmd::actor(), |signed| files.stage(signed))
+        .renew_staged(old.id, &crate::cmd::actor(), |signed| {
+            files.stage_key(signed)
+        })
         .await?;
     files.place_and_close(&issued, staged, &authority).await?;
     let revoked = old
