@@ -648,11 +648,23 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
         said.contains("certificate 2 was issued and is in the log, but its certificate files could not be written")
-            && said.contains("its key is in full/c.example.com.key")
-            && said.contains("`ca export 2 --format pem --out full/c.example.com-chain.pem`"),
+            && said.contains("could not be written (full/c.example.com.crt: No space left on device")
+            && said.contains("nothing in the folder was replaced")
+            && said.contains("`ca export 2 --format pem --out full/c.example.com-chain.pem`")
+            && !said.contains("try again"),
         "{said}"
     );
-    assert_eq!(files(), ["c.example.com.key"]);
+    let left = files();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let key = left[0].as_str();
+    assert!(
+        key.starts_with(".c.example.com.key.") && key.ends_with(".tmp"),
+        "{key}"
+    );
+    assert!(
+        said.contains(&format!("rename full/{key} to full/c.example.com.key")),
+        "{said}"
+    );
     assert_eq!(sb.row_count(), 2);
     std::fs::remove_file(full.join("filler")).unwrap();
     sb.ok(&[
@@ -664,7 +676,7 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
         "full/c.example.com-chain.pem",
     ]);
     assert_eq!(
-        openssl_ok(&full, &["pkey", "-in", "c.example.com.key", "-pubout"]),
+        openssl_ok(&full, &["pkey", "-in", key, "-pubout"]),
         openssl_ok(
             &full,
             &[

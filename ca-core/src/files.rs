@@ -215,6 +215,18 @@ impl StagedFiles<'_> {
         }
     }
 
+    /// Keeps every file under its temporary name, placing none: for a set that cannot be
+    /// completed, whose first files must not replace files of another set. Returns (temporary
+    /// name, place) of each, in order.
+    pub fn keep(mut self) -> Vec<(PathBuf, PathBuf)> {
+        let kept = self.staged[self.placed..]
+            .iter()
+            .map(|(tmp, path)| (tmp.clone(), path.to_path_buf()))
+            .collect();
+        self.placed = self.staged.len();
+        kept
+    }
+
     /// Renames every file into place, each folder locked meanwhile (an advisory lock on the
     /// folder itself), so that two commands placing files of the same names at once place
     /// them one set after the other, never a key of one beside a certificate of the other.

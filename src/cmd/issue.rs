@@ -349,9 +349,10 @@ impl OutputFiles {
         authority.close().await;
         if let Err(err) = self.stage_certificate(issued, &mut staged) {
             // The certificate is in the log, from which it can be written again; its key
-            // exists only here, and goes in.
-            let key = staged.place_or_keep(self.replace);
-            return Err(certificate_not_written(issued, &err.into(), key, self));
+            // exists only here, and is kept, not put in place: over an older key (--force)
+            // it would leave the folder a key that matches none of its certificates.
+            let kept = staged.keep();
+            return Err(certificate_not_written(issued, &err.into(), &kept, self));
         }
         staged
             .place_or_keep(self.replace)
@@ -427,28 +428,23 @@ fn not_placed(issued: &Issued, unplaced: Unplaced, key: &Path) -> anyhow::Error 
 }
 
 /// Why the certificate files of a certificate whose row is committed were not written (a
-/// disk that filled between its key and them): its key is in place (or kept, as `key`
-/// says), and the log writes the certificate again.
+/// disk that filled between its key and them): its key is kept under a temporary name, the
+/// files in place untouched, and the log writes the certificate again.
 fn certificate_not_written(
     issued: &Issued,
     err: &anyhow::Error,
-    key: Result<(), Box<Unplaced>>,
+    kept: &[(PathBuf, PathBuf)],
     files: &OutputFiles,
 ) -> anyhow::Error {
     let id = issued.issuance.id;
-    let key = match key {
-        Ok(()) => format!("its key is in {}", files.key.display()),
-        Err(unplaced) => format!(
-            "its key could not be put in place either ({}): {}",
-            crate::explain::sentence(&anyhow::Error::from(unplaced.error)),
-            renames(&unplaced.kept, &files.key)
-        ),
-    };
+    // The operating system's reason alone: the usual advice ("try again") would issue
+    // another certificate.
     anyhow::anyhow!(
-        "certificate {id} was issued and is in the log, but its certificate files could not be written ({}); \
-         {key}. Once that is mended, `ca export {id} --format pem --out {}` writes the certificate and its chain",
-        crate::explain::sentence(err),
-        files.chain.display()
+        "certificate {id} was issued and is in the log, but its certificate files could not be written ({err:#}); \
+         nothing in the folder was replaced, and its key is kept under a temporary name. Once that is mended, \
+         `ca export {id} --format pem --out {}` writes the certificate and its chain; then {}",
+        files.chain.display(),
+        renames(kept, &files.key)
     )
 }
 
