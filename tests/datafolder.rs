@@ -675,19 +675,7 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
         "--out",
         "full/c.example.com-chain.pem",
     ]);
-    assert_eq!(
-        openssl_ok(&full, &["pkey", "-in", key, "-pubout"]),
-        openssl_ok(
-            &full,
-            &[
-                "x509",
-                "-in",
-                "c.example.com-chain.pem",
-                "-noout",
-                "-pubkey"
-            ]
-        )
-    );
+    assert_key_of(&full, key, "c.example.com-chain.pem");
     drop(mounted);
 }
 
@@ -2634,12 +2622,7 @@ fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
         let wrote = outs.iter().filter(|out| out.status.success()).count();
         assert_eq!(wrote, 1, "round {round}: {outs:?}");
         // What is in the folder is one certificate's: its key is the certificate's.
-        let key = openssl_ok(&out, &["pkey", "-in", "dup.example.com.key", "-pubout"]);
-        let cert = openssl_ok(
-            &out,
-            &["x509", "-in", "dup.example.com.crt", "-noout", "-pubkey"],
-        );
-        assert_eq!(key, cert, "round {round}");
+        assert_key_of(&out, "dup.example.com.key", "dup.example.com.crt");
         // The other's files, its key among them, are kept under the names its error gives.
         let said = outs
             .iter()
@@ -2657,11 +2640,7 @@ fn two_issues_of_one_name_into_one_folder_at_once_never_both_write() {
         };
         let (kept_key, kept_cert) = (kept(".dup.example.com.key."), kept(".dup.example.com.crt."));
         assert!(said.contains("readable only by you"), "{said}");
-        assert_eq!(
-            openssl_ok(&out, &["pkey", "-in", &kept_key, "-pubout"]),
-            openssl_ok(&out, &["x509", "-in", &kept_cert, "-noout", "-pubkey"]),
-            "round {round}"
-        );
+        assert_key_of(&out, &kept_key, &kept_cert);
     }
 }
 
@@ -2689,12 +2668,21 @@ fn issues_replacing_the_same_files_at_once_leave_one_certificates_files() {
         };
         let outs = at_once([issue(), issue(), issue(), issue()]);
         assert!(outs.iter().all(|out| out.status.success()), "{outs:?}");
-        let key = openssl_ok(&out, &["pkey", "-in", "dup.example.com.key", "-pubout"]);
         for file in ["dup.example.com.crt", "dup.example.com-chain.pem"] {
-            let cert = openssl_ok(&out, &["x509", "-in", file, "-noout", "-pubkey"]);
-            assert_eq!(key, cert, "round {round}: {file}");
+            assert_key_of(&out, "dup.example.com.key", file);
         }
     }
+}
+
+/// Insists, by `openssl`, that the key in `dir/key` is the one whose public key the (first)
+/// certificate in `dir/certificate` holds.
+fn assert_key_of(dir: &Path, key: &str, certificate: &str) {
+    assert_eq!(
+        openssl_ok(dir, &["pkey", "-in", key, "-pubout"]),
+        openssl_ok(dir, &["x509", "-in", certificate, "-noout", "-pubkey"]),
+        "{key} and {certificate} in {}",
+        dir.display()
+    );
 }
 
 /// Runs `commands` at once and waits for each, their output captured.
