@@ -1,10 +1,11 @@
 //! Writing results to files or standard output, and describing rows for people and scripts.
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use ca_core::display::{rfc3339, time as human};
-use ca_core::files::{PUBLIC_MODE, write_atomic};
+use ca_core::files::{AtomicFile, Folder, PUBLIC_MODE, Target};
 use ca_core::{Choice, Issuance, OwnCertificate, RequestId};
 
 use crate::explain::Refused;
@@ -39,15 +40,54 @@ pub(crate) fn say(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Refuses to replace the file at `path` when it holds a private key (a PEM key of any kind,
-/// or a PKCS#12 file by its name): the CA keeps no server's key, so a certificate or CRL
-/// written over one by a mistyped --out loses the only copy.
-pub(crate) fn refuse_replacing_a_key(path: &Path) -> anyhow::Result<()> {
+/// A file named by --out, checked and its folder opened before anything is written (before
+/// anything is issued, for `ca sign`): what is written goes into the folder that was checked,
+/// whatever its path names by then.
+pub(crate) struct OutFile<'a> {
+    target: Target,
+    path: &'a Path,
+}
+
+impl<'a> OutFile<'a> {
+    /// Opens the folder of `path`, refusing a CA's data folder (`data`'s, or any holding a
+    /// root with its key or log: a CRL written over ca.db would lose the log, a certificate
+    /// over root.crt the CA) and a file that holds a private key.
+    pub(crate) fn open(path: &'a Path, data: &Path) -> anyhow::Result<OutFile<'a>> {
+        let target = ca_core::files::target(path)?;
+        if let Target::Named(folder, name) = &target {
+            if folder.is(data) || ca_core::authority::is_data_folder(folder) {
+                return Err(Refused(format!(
+                    "{} would go into {}, a CA's data folder, where its own root, key and log are kept: write it somewhere else",
+                    path.display(),
+                    folder.path().display()
+                ))
+                .into());
+            }
+            refuse_replacing_a_key(folder, name, path)?;
+        }
+        Ok(OutFile { target, path })
+    }
+
+    /// Writes `bytes` in full, or nothing.
+    pub(crate) fn write(self, bytes: &[u8]) -> anyhow::Result<()> {
+        Ok(self.target.write(self.path, bytes, PUBLIC_MODE)?)
+    }
+
+    /// The file to write in pieces, put in place when committed.
+    pub(crate) fn create(self) -> anyhow::Result<AtomicFile> {
+        Ok(AtomicFile::create_at(self.target, self.path, PUBLIC_MODE)?)
+    }
+}
+
+/// Refuses to replace `name` in `folder` (`path`) when it holds a private key (a PEM key of
+/// any kind, or a PKCS#12 file by its name): the CA keeps no server's key, so a certificate
+/// or CRL written over one by a mistyped --out loses the only copy.
+fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow::Result<()> {
     use std::io::Read;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
+    let Some(entry) = folder.entry(name) else {
         return Ok(());
     };
-    if !meta.is_file() {
+    if rustix::fs::FileType::from_raw_mode(entry.st_mode) != rustix::fs::FileType::RegularFile {
         return Ok(());
     }
     let pkcs12 = path
@@ -55,13 +95,13 @@ pub(crate) fn refuse_replacing_a_key(path: &Path) -> anyhow::Result<()> {
         .and_then(|ext| ext.to_str())
         .is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
     let mut head = Vec::new();
-    if let Ok(file) = std::fs::File::open(path) {
+    if let Ok(file) = folder.open_read(name) {
         let _ = file.take(64 * 1024).read_to_end(&mut head);
     }
     let pem_key = head
         .windows(b"PRIVATE KEY-----".len())
         .any(|window| window == b"PRIVATE KEY-----");
-    if pem_key || (pkcs12 && meta.len() > 0) {
+    if pem_key || (pkcs12 && entry.st_size > 0) {
         return Err(Refused(format!(
             "{} holds a private key, which is not replaced by what this writes: give another file name, or move the key away first",
             path.display()
@@ -71,14 +111,17 @@ pub(crate) fn refuse_replacing_a_key(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `out` (atomically), or to standard output. Binary output is not sent to a
-/// terminal, where it would garble the screen.
-pub(crate) fn emit(out: Option<&Path>, bytes: &[u8], binary: bool) -> anyhow::Result<()> {
+/// Writes `bytes` to `out` (atomically; see [`OutFile`]; `data` is the CA's data folder), or
+/// to standard output. Binary output is not sent to a terminal, where it would garble the
+/// screen.
+pub(crate) fn emit(
+    data: &Path,
+    out: Option<&Path>,
+    bytes: &[u8],
+    binary: bool,
+) -> anyhow::Result<()> {
     match out {
-        Some(path) => {
-            refuse_replacing_a_key(path)?;
-            Ok(write_atomic(path, bytes, PUBLIC_MODE)?)
-        }
+        Some(path) => OutFile::open(path, data)?.write(bytes),
         None => {
             let mut stdout = std::io::stdout().lock();
             if binary && stdout.is_terminal() {

@@ -9,33 +9,11 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl_ok};
+use crate::util::{Sandbox, Server, client, csr, openssl_ok};
 
 fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
     std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
     sb.ok(&["user", "add", name, "--role", role, "--password-file", "pw"]);
-}
-
-fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{file}.key"),
-            "-subj",
-            &format!("/CN={cn}"),
-            "-out",
-            file,
-        ],
-    );
-    std::fs::read_to_string(sb.file(file)).unwrap()
 }
 
 fn submit(web: &Client, server: &Server, csr: &str, attributes: &str) -> Response {

@@ -2702,3 +2702,162 @@ fn at_once<const N: usize>(commands: [std::process::Command; N]) -> Vec<Output> 
         .map(|child| child.wait_with_output().unwrap())
         .collect()
 }
+
+/// A file that --out would put into a CA's data folder is refused before anything is done:
+/// `ca crl --out DATA/ca.db` replaced the whole log with a CRL, `ca export ID --out
+/// DATA/root.crt` the root with a leaf, both saying nothing. This CA's folder by its own path,
+/// another spelling of it, a link to it, and another CA's folder; `ca sign` issues nothing.
+#[test]
+fn files_named_into_a_data_folder_are_refused_and_the_cas_own_files_kept() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let other = Sandbox::new();
+    other.init(&[]);
+    std::os::unix::fs::symlink(sb.data(), sb.file("link")).unwrap();
+    crate::util::csr(&sb, "request.csr", "web.example.com");
+    let own = |data: &Path| {
+        ["root.crt", "root.key", "ca.db"].map(|name| std::fs::read(data.join(name)).ok())
+    };
+    let (before, others_before, rows) = (own(&sb.data()), own(&other.data()), sb.row_count());
+    let data = sb.data().display().to_string();
+    let spelled = format!("{}/../ca-data", data);
+    let others = other.data().display().to_string();
+    for folder in [data.as_str(), &spelled, "link", &others] {
+        for (args, file) in [
+            (vec!["crl"], "ca.db"),
+            (vec!["crl", "--format", "pem"], "root.crt"),
+            (vec!["export", "1", "--format", "pem"], "root.crt"),
+            (vec!["export", "1", "--format", "der"], "new.der"),
+            (vec!["root"], "root.crt"),
+            (vec!["sign", "request.csr"], "web.crt"),
+        ] {
+            let out = format!("{folder}/{file}");
+            let mut all = args.clone();
+            all.extend(["--out", out.as_str()]);
+            let refusal = sb.refused(&all);
+            assert!(
+                refusal.contains("a CA's data folder")
+                    && refusal.contains("write it somewhere else"),
+                "{all:?}: {refusal}"
+            );
+        }
+    }
+    assert_eq!(own(&sb.data()), before);
+    assert_eq!(own(&other.data()), others_before);
+    assert!(!sb.data().join("new.der").exists() && !other.data().join("web.crt").exists());
+    assert_eq!(sb.row_count(), rows, "ca sign issued nothing");
+    // Elsewhere, the same commands write.
+    sb.ok(&["crl", "--out", "ca.crl"]);
+    sb.ok(&["export", "1", "--format", "pem", "--out", "www.pem"]);
+    sb.ok(&["sign", "request.csr", "--out", "web.crt"]);
+    openssl_ok(
+        sb.path(),
+        &["crl", "-inform", "DER", "-in", "ca.crl", "-noout"],
+    );
+    openssl_ok(sb.path(), &["x509", "-in", "web.crt", "-noout"]);
+}
+
+/// The folder --out names is opened once, before anything is issued: the files go into the
+/// folder that was checked even when its path is changed meanwhile (its owner renames it and
+/// puts a link to the CA's data folder in its place, while the command waits for the key's
+/// passphrase or the request): nothing goes into the data folder, whose root key stays.
+#[test]
+fn files_go_into_the_folder_that_was_checked_whatever_its_path_names_meanwhile() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let key = std::fs::read(sb.data().join("root.key")).unwrap();
+    let data_files = || {
+        let mut names: Vec<String> = std::fs::read_dir(sb.data())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with("ca.db-"))
+            .collect();
+        names.sort();
+        names
+    };
+    let before = data_files();
+    let fifo = sb.file("waits");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let csr = crate::util::csr(&sb, "request.csr", "web.example.com").into_bytes();
+    for (round, (args, feed)) in [
+        (
+            vec![
+                "issue",
+                "root",
+                "--allow-internal",
+                "--key",
+                "ecdsa-p256",
+                "--force",
+                "--key-passphrase-file",
+                "waits",
+                "--out",
+                "swapped",
+            ],
+            b"a passphrase long enough\n".as_slice(),
+        ),
+        (
+            vec![
+                "sign",
+                "waits",
+                "--allow-internal",
+                "--force",
+                "--out",
+                "swapped/root.crt",
+            ],
+            csr.as_slice(),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let moved = sb.file(&format!("moved{round}"));
+        std::fs::create_dir(sb.file("swapped")).unwrap();
+        let command = sb
+            .ca()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Waits until the command holds the pipe open for reading, past its checks.
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        std::fs::rename(sb.file("swapped"), &moved).unwrap();
+        std::os::unix::fs::symlink(sb.data(), sb.file("swapped")).unwrap();
+        std::io::Write::write_all(&mut writer, feed).unwrap();
+        drop(writer);
+        let out = command.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(sb.file("swapped")).unwrap();
+        assert_eq!(data_files(), before, "{args:?}");
+        assert_eq!(
+            std::fs::read(sb.data().join("root.key")).unwrap(),
+            key,
+            "{args:?}"
+        );
+        openssl_ok(&moved, &["x509", "-in", "root.crt", "-noout"]);
+    }
+    let moved = sb.file("moved0");
+    assert_eq!(
+        openssl_ok(
+            &moved,
+            &[
+                "pkey",
+                "-in",
+                "root.key",
+                "-passin",
+                "pass:a passphrase long enough",
+                "-pubout"
+            ]
+        ),
+        openssl_ok(&moved, &["x509", "-in", "root.crt", "-noout", "-pubkey"])
+    );
+}

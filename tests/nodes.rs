@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, crl_contents, openssl_ok};
+use crate::util::{Sandbox, Server, crl_contents};
 
 /// A PostgreSQL server of a test's own, on a loopback port, stopped when dropped.
 struct Cluster {
@@ -196,25 +196,7 @@ fn copy_ca(from: &Path, to: &Path) {
 
 /// A certificate request for `name`, made with openssl.
 fn csr(sb: &Sandbox, name: &str) -> String {
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    std::fs::read_to_string(sb.file(&format!("{name}.csr"))).unwrap()
+    crate::util::csr(sb, &format!("{name}.csr"), name)
 }
 
 fn issued_id(body: &str) -> Option<i64> {

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 
-use crate::util::{Sandbox, Server, client, crl_contents, openssl_ok};
+use crate::util::{Sandbox, Server, client, crl_contents, csr};
 
 fn python() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python")
@@ -120,28 +120,6 @@ fn unix(rfc3339: &str) -> f64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{file}.key"),
-            "-subj",
-            &format!("/CN={cn}"),
-            "-out",
-            file,
-        ],
-    );
-    std::fs::read_to_string(sb.file(file)).unwrap()
 }
 
 #[test]

@@ -26,25 +26,7 @@ fn requester(sb: &Sandbox) {
 }
 
 fn csr(sb: &Sandbox, name: &str) -> String {
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    std::fs::read_to_string(sb.file(&format!("{name}.csr"))).unwrap()
+    crate::util::csr(sb, &format!("{name}.csr"), name)
 }
 
 fn issued_id(body: &str) -> Option<i64> {

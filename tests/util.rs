@@ -356,6 +356,30 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
 }
 
 /// The text `openssl x509 -text` prints for a PEM certificate file.
+/// A PEM certificate request for `cn` (no other name), made by `openssl req` with a new P-256
+/// key, written to `file` in the sandbox (its key to `file.key`) and returned.
+pub fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{file}.key"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            file,
+        ],
+    );
+    std::fs::read_to_string(sb.file(file)).unwrap()
+}
+
 pub fn x509_text(dir: &Path, file: &str) -> String {
     openssl_ok(dir, &["x509", "-in", file, "-noout", "-text"])
 }

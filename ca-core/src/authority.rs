@@ -42,6 +42,12 @@ use crate::store::{
 const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
 const STORE: &str = "ca.db";
+
+/// Whether `folder` is a CA's data folder: it holds a root certificate, and its key or its
+/// log (what no output file may go into).
+pub fn is_data_folder(folder: &crate::files::Folder) -> bool {
+    folder.exists(ROOT_CERT) && (folder.exists(ROOT_KEY) || folder.exists(STORE))
+}
 const INIT_LOCK: &str = "init.lock";
 /// Held shared by every server on the folder (see [`Authority::hold_serving`]).
 const SERVING_LOCK: &str = "serve.lock";
@@ -168,7 +174,6 @@ impl fmt::Debug for Authority {
 }
 
 impl Authority {
-    /// True when `dir` holds a CA.
     /// True when `dir` holds a CA, or what is left of one (its log or its key): what a
     /// restore or a new CA must not land on.
     fn holds_a_ca(dir: &Path) -> bool {

@@ -1,9 +1,14 @@
 //! Writing output files so that none is ever seen half-written (DESIGN §8).
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::{Error, Result};
 
@@ -19,10 +24,44 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// named pipe) is written to in place: renaming a file over it would replace a device node
 /// (see [`open_in_place`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    if let Some(mut file) = open_in_place(path)? {
-        return file.write_all(bytes).map_err(|err| Error::io(path, err));
+    target(path)?.write(path, bytes, mode)
+}
+
+/// Where a file named by its path is written: in place (standard output, a pipe, a device), or
+/// by its name into its folder, opened once (see [`Folder`]).
+#[derive(Debug)]
+pub enum Target {
+    InPlace(File),
+    Named(Arc<Folder>, OsString),
+}
+
+/// The [`Target`] of `path`: refused when it names a folder, or a folder that does not exist.
+pub fn target(path: &Path) -> Result<Target> {
+    if let Some(file) = open_in_place(path)? {
+        return Ok(Target::InPlace(file));
     }
-    write_all_atomic(&[(path, bytes, mode)])
+    if path.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "{} is a folder: give the name of a file to write",
+            path.display()
+        )));
+    }
+    let name = file_name(path)?;
+    Ok(Target::Named(Folder::open(folder_of(path))?, name))
+}
+
+impl Target {
+    /// Writes `bytes` to this target (`path` is its name in messages), as [`write_atomic`].
+    pub fn write(self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        match self {
+            Target::InPlace(mut file) => file.write_all(bytes).map_err(|err| Error::io(path, err)),
+            Target::Named(folder, name) => {
+                let mut staged = StagedFiles::default();
+                staged.stage_in(&folder, &[(&name, path, bytes, mode)])?;
+                staged.place()
+            }
+        }
+    }
 }
 
 /// The open file to write `path` through in place, or `None` for a path written through a
@@ -94,6 +133,186 @@ fn own_descriptor(path: &Path) -> Option<u32> {
     number(path).or_else(|| number(&fs::read_link(path).ok()?))
 }
 
+/// The name `path` ends in, refused when it ends in none (`/`, `..`).
+fn file_name(path: &Path) -> Result<OsString> {
+    path.file_name()
+        .map(OsStr::to_os_string)
+        .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))
+}
+
+/// A folder opened once, through which files are looked at, written, renamed and removed by
+/// name: what was checked about it (that it holds no CA, say) holds for what goes into it,
+/// whatever its path names meanwhile (a user may rename a folder of theirs and put a link in
+/// its place between the check and the writes).
+#[derive(Debug)]
+pub struct Folder {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// Opened for reading, so that it can be locked and flushed. A folder its user may write
+    /// but not read is opened as a place only (`O_PATH`): written into, neither locked nor
+    /// flushed.
+    readable: bool,
+}
+
+impl Folder {
+    /// Opens the folder at `path` (links on the way followed, as for any path).
+    pub fn open(path: &Path) -> Result<Arc<Folder>> {
+        use rustix::io::Errno;
+        let flags = OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let opened = match rustix::fs::open(path, flags | OFlags::RDONLY, Mode::empty()) {
+            Ok(fd) => Ok((fd, true)),
+            Err(Errno::ACCESS) => {
+                rustix::fs::open(path, flags | OFlags::PATH, Mode::empty()).map(|fd| (fd, false))
+            }
+            Err(err) => Err(err),
+        };
+        match opened {
+            Ok((fd, readable)) => Ok(Arc::new(Folder {
+                fd,
+                path: path.to_owned(),
+                readable,
+            })),
+            Err(Errno::NOENT | Errno::NOTDIR) => Err(Error::InvalidInput(format!(
+                "the folder {} does not exist: create it, or write somewhere else",
+                path.display()
+            ))),
+            Err(err) => Err(Error::io(path, err.into())),
+        }
+    }
+
+    /// The path the folder was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this is the folder at `other`: the same device and inode, whatever the path.
+    pub fn is(&self, other: &Path) -> bool {
+        match (rustix::fs::fstat(&self.fd), rustix::fs::stat(other)) {
+            (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+            _ => false,
+        }
+    }
+
+    /// Whether something is at `name` in the folder, links followed.
+    pub fn exists(&self, name: &str) -> bool {
+        rustix::fs::statat(&self.fd, name, AtFlags::empty()).is_ok()
+    }
+
+    /// The folder's own status (its links: 0 once removed).
+    pub fn stat(&self) -> std::io::Result<rustix::fs::Stat> {
+        Ok(rustix::fs::fstat(&self.fd)?)
+    }
+
+    /// The status of `name` in the folder, links not followed; `None` when nothing is there.
+    pub fn entry(&self, name: &OsStr) -> Option<rustix::fs::Stat> {
+        rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()
+    }
+
+    /// The id of the mount `name` in the folder is on (the folder's own for an empty name),
+    /// links not followed; `None` where the kernel does not say.
+    pub fn mount_id(&self, name: &OsStr) -> Option<u64> {
+        use rustix::fs::{StatxFlags, statx};
+        let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH;
+        statx(&self.fd, name, flags, StatxFlags::MNT_ID)
+            .ok()
+            .filter(|found| {
+                StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID)
+            })
+            .map(|found| found.stx_mnt_id)
+    }
+
+    /// Whether this process may create files in the folder (its effective ids, as the
+    /// writes will use).
+    pub fn writable(&self) -> std::io::Result<()> {
+        use rustix::fs::{Access, accessat};
+        let access = Access::WRITE_OK | Access::EXEC_OK;
+        Ok(accessat(&self.fd, ".", access, AtFlags::EACCESS)?)
+    }
+
+    /// Opens the file `name` in the folder for reading, not through a link, without waiting
+    /// on a pipe.
+    pub fn open_read(&self, name: &OsStr) -> std::io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        Ok(File::from(rustix::fs::openat(
+            &self.fd,
+            name,
+            flags,
+            Mode::empty(),
+        )?))
+    }
+
+    /// Creates `name`, which must not exist, for writing, with `mode` (less the umask).
+    fn create_new(&self, name: &OsStr, mode: u32) -> std::io::Result<File> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        Ok(File::from(rustix::fs::openat(
+            &self.fd,
+            name,
+            flags,
+            Mode::from_raw_mode(mode),
+        )?))
+    }
+
+    /// Renames `from` to `to` in the folder: over what is there (`replace`), or only where
+    /// nothing is yet, in one step where the file system can (`RENAME_NOREPLACE`),
+    /// `AlreadyExists` otherwise.
+    fn rename(&self, from: &OsStr, to: &OsStr, replace: bool) -> std::io::Result<()> {
+        use rustix::fs::{RenameFlags, renameat, renameat_with};
+        if replace {
+            return Ok(renameat(&self.fd, from, &self.fd, to)?);
+        }
+        match renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            // A file system without it (some network ones): looked at first, then renamed.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                if self.entry(to).is_some() {
+                    return Err(std::io::ErrorKind::AlreadyExists.into());
+                }
+                Ok(renameat(&self.fd, from, &self.fd, to)?)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Removes `name` from the folder, if it can.
+    fn remove(&self, name: &OsStr) {
+        let _ = rustix::fs::unlinkat(&self.fd, name, AtFlags::empty());
+    }
+
+    /// Takes an advisory lock on the folder, released by [`Folder::unlock`]; nothing for a
+    /// folder opened as a place only.
+    fn lock(&self) -> std::io::Result<()> {
+        use rustix::fs::{FlockOperation, flock};
+        if self.readable {
+            flock(&self.fd, FlockOperation::LockExclusive)?;
+        }
+        Ok(())
+    }
+
+    fn unlock(&self) {
+        use rustix::fs::{FlockOperation, flock};
+        if self.readable {
+            let _ = flock(&self.fd, FlockOperation::Unlock);
+        }
+    }
+
+    /// Flushes the folder's entries to disk (renames made durable); a failure loses nothing
+    /// already written.
+    fn sync(&self) {
+        if self.readable {
+            let _ = rustix::fs::fsync(&self.fd);
+        }
+    }
+
+    /// A temporary name for `name` (`.NAME.<16 hex>.tmp`).
+    fn temporary_name(name: &OsStr) -> Result<OsString> {
+        let suffix = crate::random::hex::<8>()?;
+        Ok(OsString::from(format!(
+            ".{}.{suffix}.tmp",
+            name.to_string_lossy()
+        )))
+    }
+}
+
 /// Writes several files as [`write_atomic`] writes one: every file in full under a temporary
 /// name, then each flushed to disk, then each renamed into place, and each folder flushed
 /// once. Files are renamed in the order given; on a failure, what was not renamed yet is
@@ -103,22 +322,52 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
 }
 
 /// Files written in full under temporary names beside their places and flushed to disk (all
-/// written, then each flushed), put in place by [`StagedFiles::place`]; dropped unplaced, the temporary files are removed. A
-/// file that cannot be written (a full disk, a quota, an I/O error) fails the staging, before
-/// anything that depends on the files is done.
-pub struct StagedFiles<'a> {
-    staged: Vec<(PathBuf, &'a Path)>,
+/// written, then each flushed), put in place by [`StagedFiles::place`]; dropped unplaced, the
+/// temporary files are removed. A file that cannot be written (a full disk, a quota, an I/O
+/// error) fails the staging, before anything that depends on the files is done.
+#[derive(Default)]
+pub struct StagedFiles {
+    staged: Vec<StagedFile>,
     placed: usize,
 }
 
+/// A file of [`StagedFiles`]: its folder, temporary name and name there, and its path as the
+/// caller named it (for messages).
+struct StagedFile {
+    folder: Arc<Folder>,
+    tmp: OsString,
+    name: OsString,
+    path: PathBuf,
+}
+
+impl StagedFile {
+    /// The temporary file's path, for messages.
+    fn tmp_path(&self) -> PathBuf {
+        folder_of(&self.path).join(&self.tmp)
+    }
+}
+
 /// Writes `files` (path, bytes, mode) under temporary names and flushes them; see
-/// [`StagedFiles`].
-pub fn stage_all<'a>(files: &[(&'a Path, &[u8], u32)]) -> Result<StagedFiles<'a>> {
-    let mut staged = StagedFiles {
-        staged: Vec::with_capacity(files.len()),
-        placed: 0,
-    };
-    staged.stage_more(files)?;
+/// [`StagedFiles`]. Each folder is opened once, by its path.
+pub fn stage_all(files: &[(&Path, &[u8], u32)]) -> Result<StagedFiles> {
+    let mut folders: Vec<(&Path, Arc<Folder>)> = Vec::new();
+    let mut named = Vec::with_capacity(files.len());
+    for &(path, bytes, mode) in files {
+        let at = existing_folder_of(path)?;
+        let folder = match folders.iter().find(|(opened, _)| *opened == at) {
+            Some((_, folder)) => folder.clone(),
+            None => {
+                let folder = Folder::open(at)?;
+                folders.push((at, folder.clone()));
+                folder
+            }
+        };
+        named.push((folder, file_name(path)?, path, bytes, mode));
+    }
+    let mut staged = StagedFiles::default();
+    staged.write_more(named.iter().map(|(folder, name, path, bytes, mode)| {
+        (folder, name.as_os_str(), *path, *bytes, *mode)
+    }))?;
     Ok(staged)
 }
 
@@ -132,36 +381,52 @@ pub struct Unplaced {
     pub kept: Vec<(PathBuf, PathBuf)>,
 }
 
-impl<'a> StagedFiles<'a> {
-    /// Writes more files as [`stage_all`] does, to be placed after those staged already; when
-    /// one fails, those of this call are removed and the earlier ones stay staged.
-    pub fn stage_more(&mut self, files: &[(&'a Path, &[u8], u32)]) -> Result<()> {
+impl StagedFiles {
+    /// Writes more files as [`stage_all`] does, into `folder` by their names (name, path
+    /// for messages, bytes, mode), to be placed after those staged already; when one fails,
+    /// those of this call are removed and the earlier ones stay staged.
+    pub fn stage_in(
+        &mut self,
+        folder: &Arc<Folder>,
+        files: &[(&OsStr, &Path, &[u8], u32)],
+    ) -> Result<()> {
+        self.write_more(
+            files
+                .iter()
+                .map(|&(name, path, bytes, mode)| (folder, name, path, bytes, mode)),
+        )
+    }
+
+    fn write_more<'f>(
+        &mut self,
+        files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
+    ) -> Result<()> {
         let before = self.staged.len();
-        let written = self.write_more(files);
+        let written = self.write_each(files);
         if written.is_err() {
-            for (tmp, _) in self.staged.drain(before..) {
-                let _ = fs::remove_file(tmp);
+            for file in self.staged.drain(before..) {
+                file.folder.remove(&file.tmp);
             }
         }
         written
     }
 
-    fn write_more(&mut self, files: &[(&'a Path, &[u8], u32)]) -> Result<()> {
-        let mut written = Vec::with_capacity(files.len());
-        for &(path, bytes, mode) in files {
-            existing_folder_of(path)?;
-            let name = path.file_name().ok_or_else(|| {
-                Error::InvalidInput(format!("{} is not a file name", path.display()))
-            })?;
-            let suffix = crate::random::hex::<8>()?;
-            let tmp = folder_of(path).join(format!(".{}.{suffix}.tmp", name.to_string_lossy()));
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)
+    fn write_each<'f>(
+        &mut self,
+        files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
+    ) -> Result<()> {
+        let mut written = Vec::new();
+        for (folder, name, path, bytes, mode) in files {
+            let tmp = Folder::temporary_name(name)?;
+            let mut file = folder
+                .create_new(&tmp, mode)
                 .map_err(|err| Error::io(path, err))?;
-            self.staged.push((tmp, path));
+            self.staged.push(StagedFile {
+                folder: folder.clone(),
+                tmp,
+                name: name.to_os_string(),
+                path: path.to_owned(),
+            });
             file.write_all(bytes).map_err(|err| Error::io(path, err))?;
             // Starts the pages' writeback without waiting for it (Linux writes a file's dirty
             // pages out when told they are not needed soon), so that the files go to the disk
@@ -175,9 +440,7 @@ impl<'a> StagedFiles<'a> {
         }
         Ok(())
     }
-}
 
-impl StagedFiles<'_> {
     /// Renames each file into place (in the order given), and flushes each folder once.
     pub fn place(mut self) -> Result<()> {
         self.rename_all(true)
@@ -199,13 +462,9 @@ impl StagedFiles<'_> {
             Err(error) => {
                 let placed = self.staged[..self.placed]
                     .iter()
-                    .map(|(_, path)| path.to_path_buf())
+                    .map(|file| file.path.clone())
                     .collect();
-                let kept = self.staged[self.placed..]
-                    .iter()
-                    .map(|(tmp, path)| (tmp.clone(), path.to_path_buf()))
-                    .collect();
-                self.placed = self.staged.len();
+                let kept = self.keep();
                 Err(Box::new(Unplaced {
                     error,
                     placed,
@@ -221,7 +480,7 @@ impl StagedFiles<'_> {
     pub fn keep(mut self) -> Vec<(PathBuf, PathBuf)> {
         let kept = self.staged[self.placed..]
             .iter()
-            .map(|(tmp, path)| (tmp.clone(), path.to_path_buf()))
+            .map(|file| (file.tmp_path(), file.path.clone()))
             .collect();
         self.placed = self.staged.len();
         kept
@@ -231,50 +490,52 @@ impl StagedFiles<'_> {
     /// folder itself), so that two commands placing files of the same names at once place
     /// them one set after the other, never a key of one beside a certificate of the other.
     fn rename_all(&mut self, replace: bool) -> Result<()> {
-        let mut locked: Vec<File> = Vec::new();
-        let mut lock_folders: Vec<&Path> = Vec::new();
-        for (_, path) in &self.staged {
-            let folder = folder_of(path);
-            if !lock_folders.contains(&folder) {
-                lock_folders.push(folder);
+        // Each folder once, by device and inode, in that order.
+        let mut folders: Vec<((u64, u64), &Arc<Folder>)> = Vec::new();
+        for file in &self.staged {
+            let id = file
+                .folder
+                .stat()
+                .map_or((0, 0), |stat| (stat.st_dev, stat.st_ino));
+            if !folders.iter().any(|(seen, _)| *seen == id) {
+                folders.push((id, &file.folder));
             }
         }
-        lock_folders.sort();
-        for folder in lock_folders {
-            // A folder that cannot be opened to lock is left to the renames to report.
-            if let Ok(dir) = File::open(folder) {
-                dir.lock().map_err(|err| Error::io(folder, err))?;
-                locked.push(dir);
+        folders.sort_by_key(|(id, _)| *id);
+        let mut locked: Vec<&Arc<Folder>> = Vec::new();
+        let mut renamed = Ok(());
+        for (_, folder) in &folders {
+            if let Err(err) = folder.lock() {
+                renamed = Err(Error::io(folder.path(), err));
+                break;
+            }
+            locked.push(folder);
+        }
+        if renamed.is_ok() {
+            for file in &self.staged[self.placed..] {
+                if let Err(err) = file.folder.rename(&file.tmp, &file.name, replace) {
+                    renamed = Err(Error::io(&file.path, err));
+                    break;
+                }
+                self.placed += 1;
             }
         }
-        let mut folders: Vec<&Path> = Vec::new();
-        for (tmp, path) in &self.staged {
-            let renamed = if replace {
-                fs::rename(tmp, path)
-            } else {
-                rename_new(tmp, path)
-            };
-            renamed.map_err(|err| Error::io(path, err))?;
-            self.placed += 1;
-            let folder = folder_of(path);
-            if !folders.contains(&folder) {
-                folders.push(folder);
+        for folder in locked {
+            folder.unlock();
+        }
+        if self.placed > 0 {
+            for (_, folder) in &folders {
+                folder.sync();
             }
         }
-        for folder in folders {
-            if let Ok(dir) = File::open(folder) {
-                // Makes the renames durable; a failure here loses nothing already written.
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+        renamed
     }
 }
 
-impl Drop for StagedFiles<'_> {
+impl Drop for StagedFiles {
     fn drop(&mut self) {
-        for (tmp, _) in self.staged.iter().skip(self.placed) {
-            let _ = fs::remove_file(tmp);
+        for file in self.staged.iter().skip(self.placed) {
+            file.folder.remove(&file.tmp);
         }
     }
 }
@@ -321,43 +582,48 @@ fn existing_folder_of(path: &Path) -> Result<&Path> {
 /// A file written in full under a temporary name beside its place, put there only by
 /// [`Staged::commit`]: what must not appear unless something else succeeds first (a new CA's
 /// key, before its log is claimed). Dropped uncommitted, the temporary file is removed.
-#[derive(Debug)]
 pub(crate) struct Staged {
-    tmp: PathBuf,
-    path: PathBuf,
+    file: StagedFile,
     /// False once committed (or once a failed commit leaves the file for the administrator).
     remove: bool,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("path", &self.file.path)
+            .finish()
+    }
 }
 
 impl Staged {
     /// Writes `bytes` to a new temporary file created with `mode` beside `path`, flushed to
     /// disk: a folder that cannot take the file fails here.
     pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Staged> {
-        let (staged, mut file) = Staged::open(path, mode)?;
+        let folder = Folder::open(existing_folder_of(path)?)?;
+        let (staged, mut file) = Staged::open(&folder, &file_name(path)?, path, mode)?;
         file.write_all(bytes)
             .and_then(|()| file.sync_all())
             .map_err(|err| Error::io(path, err))?;
         Ok(staged)
     }
 
-    /// A new, empty temporary file created with `mode` beside `path`, to be written.
-    fn open(path: &Path, mode: u32) -> Result<(Staged, File)> {
-        let dir = existing_folder_of(path)?;
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::InvalidInput(format!("{} is not a file name", path.display())))?;
-        let suffix = crate::random::hex::<8>()?;
+    /// A new, empty temporary file created with `mode` beside `name` in `folder`, to be
+    /// written (`path` names it in messages).
+    fn open(folder: &Arc<Folder>, name: &OsStr, path: &Path, mode: u32) -> Result<(Staged, File)> {
+        let tmp = Folder::temporary_name(name)?;
+        let file = folder
+            .create_new(&tmp, mode)
+            .map_err(|err| Error::io(path, err))?;
         let staged = Staged {
-            tmp: dir.join(format!(".{}.{suffix}.tmp", name.to_string_lossy())),
-            path: path.to_owned(),
+            file: StagedFile {
+                folder: folder.clone(),
+                tmp,
+                name: name.to_os_string(),
+                path: path.to_owned(),
+            },
             remove: true,
         };
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&staged.tmp)
-            .map_err(|err| Error::io(path, err))?;
         Ok((staged, file))
     }
 
@@ -365,24 +631,19 @@ impl Staged {
     /// name, which the error gives, so that nothing written is lost.
     pub(crate) fn commit(mut self) -> Result<()> {
         self.remove = false;
-        fs::rename(&self.tmp, &self.path).map_err(|err| {
-            Error::Conflict(format!(
-                "{} could not be put in place ({err}): it was written to {}; rename it to {}",
-                self.path.display(),
-                self.tmp.display(),
-                self.path.display()
-            ))
-        })?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(dir) = File::open(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            })
-        {
-            // Make the rename itself durable; a failure here loses nothing already written.
-            let _ = dir.sync_all();
-        }
+        let file = &self.file;
+        file.folder
+            .rename(&file.tmp, &file.name, true)
+            .map_err(|err| {
+                Error::Conflict(format!(
+                    "{} could not be put in place ({err}): it was written to {}; rename it to {}",
+                    file.path.display(),
+                    file.tmp_path().display(),
+                    file.path.display()
+                ))
+            })?;
+        // Makes the rename itself durable; a failure here loses nothing already written.
+        file.folder.sync();
         Ok(())
     }
 }
@@ -390,7 +651,7 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.remove {
-            let _ = fs::remove_file(&self.tmp);
+            self.file.folder.remove(&self.file.tmp);
         }
     }
 }
@@ -409,25 +670,26 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path, mode: u32) -> Result<Self> {
-        if path.is_dir() {
-            return Err(Error::InvalidInput(format!(
-                "{} is a folder: give the name of a file to write",
-                path.display()
-            )));
-        }
-        if let Some(file) = open_in_place(path)? {
-            return Ok(AtomicFile {
+        AtomicFile::create_at(target(path)?, path, mode)
+    }
+
+    /// [`AtomicFile::create`] for a target already opened (`path` names it in messages).
+    pub fn create_at(target: Target, path: &Path, mode: u32) -> Result<Self> {
+        match target {
+            Target::InPlace(file) => Ok(AtomicFile {
                 staged: None,
                 file,
                 path: path.to_owned(),
-            });
+            }),
+            Target::Named(folder, name) => {
+                let (staged, file) = Staged::open(&folder, &name, path, mode)?;
+                Ok(AtomicFile {
+                    staged: Some(staged),
+                    file,
+                    path: path.to_owned(),
+                })
+            }
         }
-        let (staged, file) = Staged::open(path, mode)?;
-        Ok(AtomicFile {
-            staged: Some(staged),
-            file,
-            path: path.to_owned(),
-        })
     }
 
     /// Flushes the file to disk and puts it in its place.
@@ -652,7 +914,7 @@ mod tests {
                 use std::os::unix::fs::OpenOptionsExt;
                 File::options()
                     .read(true)
-                    .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                    .custom_flags(OFlags::NONBLOCK.bits() as i32)
                     .open(&pipe)
                     .unwrap()
             };
@@ -664,7 +926,7 @@ mod tests {
                 file.write_all(b"pieces").unwrap();
                 file.commit().unwrap();
             }
-            rustix::fs::fcntl_setfl(&reader, rustix::fs::OFlags::empty()).unwrap();
+            rustix::fs::fcntl_setfl(&reader, OFlags::empty()).unwrap();
             let mut read = Vec::new();
             std::io::Read::read_to_end(&mut reader, &mut read).unwrap();
             assert_eq!(

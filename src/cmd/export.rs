@@ -31,5 +31,5 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         ))
     })?;
     let bytes = args.format.render(&cert.der, &[authority.root().der()])?;
-    emit(args.out.as_deref(), &bytes, args.format.is_binary())
+    emit(data, args.out.as_deref(), &bytes, args.format.is_binary())
 }

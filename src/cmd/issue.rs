@@ -1,9 +1,11 @@
 //! `ca issue`: a server certificate and its key, written as files.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
-use ca_core::files::{PUBLIC_MODE, SECRET_MODE, StagedFiles, Unplaced, stage_all};
+use ca_core::files::{Folder, PUBLIC_MODE, SECRET_MODE, StagedFiles, Unplaced};
 use ca_core::{
     Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, Signed, SubjectName,
 };
@@ -76,19 +78,14 @@ impl FileArgs {
             };
             return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
         }
+        // Opened once: what is checked below and what is written later are this folder,
+        // whatever its path names meanwhile (a folder of another user's, renamed and a link
+        // to the data folder put in its place while this runs, takes nothing of the CA's).
+        let folder = Folder::open(&self.out)?;
         // The CA's own files live in its data folder: `ca issue root --force` there would
         // replace its root key (and `https`, `ocsp` the server's own). The same folder by
         // device and inode (a link or a bind mount of it too), or any folder holding a CA.
-        let same = |a: &Path, b: &Path| {
-            use std::os::unix::fs::MetadataExt;
-            match (std::fs::metadata(a), std::fs::metadata(b)) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                _ => false,
-            }
-        };
-        let holds_a_ca = self.out.join("root.crt").exists()
-            && (self.out.join("root.key").exists() || self.out.join("ca.db").exists());
-        if same(&self.out, data) || holds_a_ca {
+        if folder.is(data) || ca_core::authority::is_data_folder(&folder) {
             return Err(Refused(format!(
                 "{} is a CA's data folder, where its own key and certificates are kept: choose another --out folder",
                 self.out.display()
@@ -96,7 +93,7 @@ impl FileArgs {
             .into());
         }
         // A folder removed while it was the current one still opens, and takes no file.
-        if std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&self.out)?) == 0 {
+        if folder.stat()?.st_nlink == 0 {
             return Err(Refused(format!(
                 "the output folder {} was removed: choose another --out folder",
                 self.out.display()
@@ -105,17 +102,10 @@ impl FileArgs {
         }
         // Before anything is issued: a certificate issued into a folder its key cannot be
         // written to is in the log with its key lost. (Effective ids, as the writes will be.)
-        let writable = rustix::fs::accessat(
-            rustix::fs::CWD,
-            &self.out,
-            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
-            rustix::fs::AtFlags::EACCESS,
-        );
-        if let Err(err) = writable {
+        if let Err(err) = folder.writable() {
             return Err(Refused(format!(
-                "the output folder {} cannot be written ({}): choose another --out folder, or run ca as a user that may write there",
+                "the output folder {} cannot be written ({err}): choose another --out folder, or run ca as a user that may write there",
                 self.out.display(),
-                std::io::Error::from(err)
             ))
             .into());
         }
@@ -126,7 +116,12 @@ impl FileArgs {
             )?)?),
             None => None,
         };
-        let mut files = OutputFiles::new(&self.out, stem, password.map(|p| (p, self.pfx_profile)));
+        let mut files = OutputFiles::new(
+            folder,
+            &self.out,
+            stem,
+            password.map(|p| (p, self.pfx_profile)),
+        );
         files.key_passphrase = key_passphrase;
         files.replace = self.force;
         // Each file is written under a longer temporary name (`.NAME.<16 hex>.tmp`) before
@@ -141,10 +136,10 @@ impl FileArgs {
             ))
             .into());
         }
-        let folder_mount = mount_id(&self.out);
-        for path in files.paths() {
+        let folder_mount = files.folder.mount_id(OsStr::new(""));
+        for (name, path) in files.names() {
             // Links count, even one that leads nowhere: it would be replaced.
-            let Ok(meta) = std::fs::symlink_metadata(path) else {
+            let Some(entry) = files.folder.entry(name) else {
                 continue;
             };
             if !self.force {
@@ -154,7 +149,8 @@ impl FileArgs {
                 ))
                 .into());
             }
-            if meta.is_dir() {
+            if rustix::fs::FileType::from_raw_mode(entry.st_mode) == rustix::fs::FileType::Directory
+            {
                 return Err(Refused(format!(
                     "{} is a folder, which --force does not replace: move it away or choose another --out folder",
                     path.display()
@@ -163,7 +159,7 @@ impl FileArgs {
             }
             // A file mounted over the name (a container's single-file mount) cannot be
             // replaced by a rename: its mount is not the folder's.
-            if let (Some(file), Some(folder)) = (mount_id(path), folder_mount)
+            if let (Some(file), Some(folder)) = (files.folder.mount_id(name), folder_mount)
                 && file != folder
             {
                 return Err(Refused(format!(
@@ -286,20 +282,12 @@ fn shell_word(name: &str) -> String {
 const NAME_MAX: usize = 255;
 
 /// What a file's temporary name adds to its name (`.` before, `.<16 hex>.tmp` after; see
-/// [`ca_core::files::stage_all`]).
+/// [`ca_core::files::StagedFiles`]).
 const TEMPORARY_SUFFIX: usize = 22;
 
-/// The id of the mount `path` itself is on (a file bind-mounted over a name is on its own),
-/// links not followed; `None` where the kernel does not say.
-fn mount_id(path: &Path) -> Option<u64> {
-    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
-    statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)
-        .ok()
-        .filter(|found| StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID))
-        .map(|found| found.stx_mnt_id)
-}
-
 pub(crate) struct OutputFiles {
+    /// The folder they go into, opened once.
+    folder: Arc<Folder>,
     leaf: PathBuf,
     key: PathBuf,
     chain: PathBuf,
@@ -310,8 +298,14 @@ pub(crate) struct OutputFiles {
 }
 
 impl OutputFiles {
-    fn new(dir: &Path, stem: &str, pfx: Option<(PfxPassword, PfxProfile)>) -> Self {
+    fn new(
+        folder: Arc<Folder>,
+        dir: &Path,
+        stem: &str,
+        pfx: Option<(PfxPassword, PfxProfile)>,
+    ) -> Self {
         OutputFiles {
+            folder,
             leaf: dir.join(format!("{stem}.crt")),
             key: dir.join(format!("{stem}.key")),
             chain: dir.join(format!("{stem}-chain.pem")),
@@ -320,6 +314,12 @@ impl OutputFiles {
             pfx: pfx
                 .map(|(password, profile)| (dir.join(format!("{stem}.pfx")), password, profile)),
         }
+    }
+
+    /// Every file to write, by its name in the folder and its path.
+    fn names(&self) -> impl Iterator<Item = (&OsStr, &Path)> {
+        self.paths()
+            .filter_map(|path| Some((path.file_name()?, path)))
     }
 
     /// Every file to write.
@@ -340,10 +340,10 @@ impl OutputFiles {
     /// files, written now: a certificate is written nowhere before the log holds it. Without
     /// --force, only where nothing is yet: another command writing the same names meanwhile
     /// keeps its files, and these are kept under their temporary names, which the error gives.
-    pub(crate) async fn place_and_close<'a>(
-        &'a self,
+    pub(crate) async fn place_and_close(
+        &self,
         issued: &Issued,
-        mut staged: StagedFiles<'a>,
+        mut staged: StagedFiles,
         authority: &Authority,
     ) -> anyhow::Result<()> {
         authority.close().await;
@@ -361,31 +361,41 @@ impl OutputFiles {
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,
     /// flushed to disk: a key that cannot be written stops the issuance.
-    pub(crate) fn stage_key(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles<'_>> {
+    pub(crate) fn stage_key(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles> {
         let key = signed.key.to_pem(self.key_passphrase.as_ref())?;
-        stage_all(&[(self.key.as_path(), key.as_bytes(), SECRET_MODE)])
+        let mut staged = StagedFiles::default();
+        staged.stage_in(
+            &self.folder,
+            &[Self::file(&self.key, key.as_bytes(), SECRET_MODE)],
+        )?;
+        Ok(staged)
+    }
+
+    /// A file to stage: its name in the folder, its path, its bytes and mode.
+    fn file<'f>(
+        path: &'f Path,
+        bytes: &'f [u8],
+        mode: u32,
+    ) -> (&'f OsStr, &'f Path, &'f [u8], u32) {
+        (path.file_name().unwrap_or_default(), path, bytes, mode)
     }
 
     /// Writes the certificate files of `issued` (certificate, chain, PFX) under temporary
     /// names, flushed to disk, to be placed after its key.
-    fn stage_certificate<'a>(
-        &'a self,
-        issued: &Issued,
-        staged: &mut StagedFiles<'a>,
-    ) -> ca_core::Result<()> {
+    fn stage_certificate(&self, issued: &Issued, staged: &mut StagedFiles) -> ca_core::Result<()> {
         let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
         let pfx = match &self.pfx {
             Some((path, password, profile)) => Some((path, issued.pfx(password, *profile)?)),
             None => None,
         };
         let mut files = vec![
-            (self.leaf.as_path(), leaf.as_bytes(), PUBLIC_MODE),
-            (self.chain.as_path(), chain.as_bytes(), PUBLIC_MODE),
+            Self::file(&self.leaf, leaf.as_bytes(), PUBLIC_MODE),
+            Self::file(&self.chain, chain.as_bytes(), PUBLIC_MODE),
         ];
         if let Some((path, pfx)) = &pfx {
-            files.push((path.as_path(), pfx.as_slice(), SECRET_MODE));
+            files.push(Self::file(path, pfx, SECRET_MODE));
         }
-        staged.stage_more(&files)
+        staged.stage_in(&self.folder, &files)
     }
 }
 

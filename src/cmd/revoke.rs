@@ -4,11 +4,10 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use ca_core::export::{CrlFormat, PemWriter};
-use ca_core::files::{AtomicFile, PUBLIC_MODE};
 use ca_core::{Authority, CertificateRef, RevocationReason};
 
 use crate::explain::Refused;
-use crate::output::when;
+use crate::output::{OutFile, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RevokeArgs {
@@ -95,20 +94,26 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    let out = match &args.out {
+        Some(path) => Some(OutFile::open(path, data)?),
+        None => None,
+    };
     let authority = crate::cmd::open(data).await?;
-    let written = write_crl(&authority, &args).await;
+    let written = write_crl(&authority, &args, out).await;
     authority.close().await;
     written
 }
 
 /// Writes the CRL to `--out` (in full or not at all) or to standard output, as it is read from
 /// the log: a CRL of a million entries is never whole in memory.
-async fn write_crl(authority: &Authority, args: &CrlArgs) -> anyhow::Result<()> {
-    match &args.out {
-        Some(path) => {
-            crate::output::refuse_replacing_a_key(path)?;
-            let mut file =
-                BufWriter::with_capacity(OUTPUT_BUFFER, AtomicFile::create(path, PUBLIC_MODE)?);
+async fn write_crl(
+    authority: &Authority,
+    args: &CrlArgs,
+    out: Option<OutFile<'_>>,
+) -> anyhow::Result<()> {
+    match out {
+        Some(out) => {
+            let mut file = BufWriter::with_capacity(OUTPUT_BUFFER, out.create()?);
             write_as(authority, args, &mut file).await?;
             file.into_inner()
                 .map_err(|err| err.into_error())?

@@ -19,5 +19,5 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let bytes = args.format.render(authority.root().der(), &[])?;
-    emit(args.out.as_deref(), &bytes, args.format.is_binary())
+    emit(data, args.out.as_deref(), &bytes, args.format.is_binary())
 }

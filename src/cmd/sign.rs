@@ -7,7 +7,7 @@ use ca_core::RequestSource;
 use ca_core::csr::{CertificateRequest, SignOptions};
 
 use crate::cmd::Refused;
-use crate::output::{emit, when};
+use crate::output::{OutFile, emit, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -42,19 +42,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    if let Some(out) = &args.out {
-        let folder = match out.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        if !folder.is_dir() {
-            return Err(Refused(format!(
-                "the folder {} of --out does not exist: create it first, or choose another file",
-                folder.display()
-            ))
-            .into());
-        }
-    }
+    // Opened and checked before anything is issued: a certificate issued to a file that
+    // cannot be written is in the log all the same.
+    let out = match &args.out {
+        Some(path) => Some(OutFile::open(path, data)?),
+        None => None,
+    };
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open(data).await?;
@@ -73,7 +66,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             },
         )
         .await?;
-    emit(args.out.as_deref(), issued.leaf_pem().as_bytes(), false).map_err(|err| {
+    let pem = issued.leaf_pem();
+    let written = match out {
+        Some(out) => out.write(pem.as_bytes()),
+        None => emit(data, None, pem.as_bytes(), false),
+    };
+    written.map_err(|err| {
         let id = issued.issuance.id;
         anyhow::anyhow!(
             "certificate {id} was issued and is in the log, but could not be written ({}): \
