@@ -520,3 +520,135 @@ fn encrypts_the_leaf_key_with_a_passphrase_from_a_file() {
         .success()
     );
 }
+
+/// `ca issue --force` (or `ca renew --force`) without a PFX password, where NAME.pfx is left
+/// from an earlier certificate, would leave that PFX (the old key, the old certificate)
+/// beside the new files, where IIS imports it: refused before anything is issued. With a
+/// PFX password it is replaced, and holds the new key.
+#[test]
+fn a_pfx_left_from_an_earlier_certificate_is_replaced_or_the_issue_refused() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    issue_with_pfx(&sb, "mail.example.com", &["--key", "ecdsa-p256"]);
+    let (pfx, rows) = (
+        std::fs::read(sb.file("mail.example.com.pfx")).unwrap(),
+        sb.row_count(),
+    );
+    for args in [
+        vec![
+            "issue",
+            "mail.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--force",
+        ],
+        vec!["renew", "1", "--force"],
+    ] {
+        let refusal = sb.refused(&args);
+        assert!(
+            refusal.contains("mail.example.com.pfx is there already")
+                && refusal.contains("--pfx-password-file"),
+            "{args:?}: {refusal}"
+        );
+    }
+    assert_eq!(sb.row_count(), rows, "nothing issued");
+    assert_eq!(std::fs::read(sb.file("mail.example.com.pfx")).unwrap(), pfx);
+    assert_pfx_holds(&sb, "mail.example.com");
+    issue_with_pfx(&sb, "mail.example.com", &["--key", "ecdsa-p256", "--force"]);
+    assert_pfx_holds(&sb, "mail.example.com");
+    assert_ne!(std::fs::read(sb.file("mail.example.com.pfx")).unwrap(), pfx);
+}
+
+/// A password read from standard input that is a terminal (`--pfx-password-file -`) is not
+/// shown as it is typed, and is asked twice: two that differ issue nothing. Typed through a
+/// real pseudo-terminal (Python's pty module).
+#[test]
+fn a_password_typed_at_a_terminal_is_not_shown_and_asked_twice() {
+    const AT_A_TERMINAL: &str = r#"
+import os, pty, select, signal, sys, time
+answers = sys.argv[1].encode().split(b"|")
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out, deadline = b"", time.monotonic() + 30
+def more():
+    global out
+    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+        os.kill(pid, signal.SIGKILL)
+        sys.stdout.buffer.write(out + b"\n(still waiting after 30 s: killed)")
+        sys.exit(124)
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    out += chunk
+    return bool(chunk)
+for asked, answer in zip([b"not shown", b"again"], answers):
+    while asked not in out and more():
+        pass
+    os.write(fd, answer + b"\n")
+while more():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let typed = |answers: &str, name: &str| {
+        let mut python = std::process::Command::new("python3");
+        crate::util::isolate(&mut python);
+        sb.log_env(&mut python);
+        let out = python
+            .current_dir(sb.path())
+            .args([
+                "-c",
+                AT_A_TERMINAL,
+                answers,
+                env!("CARGO_BIN_EXE_ca"),
+                "--data",
+            ])
+            .arg(sb.data())
+            .args([
+                "issue",
+                name,
+                "--key",
+                "ecdsa-p256",
+                "--pfx-password-file",
+                "-",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (status, said) = typed("Typed säcret 7|Typed säcret 7", "tty.example.com");
+    assert_eq!(status, Some(0), "{said}");
+    assert!(
+        said.contains("PFX password (not shown as you type):"),
+        "{said}"
+    );
+    assert!(said.contains("PFX password again:"), "{said}");
+    assert!(
+        !said.contains("säcret"),
+        "the password is not shown: {said}"
+    );
+    std::fs::write(sb.file("pw"), "Typed säcret 7\n").unwrap();
+    assert_pfx_holds(&sb, "tty.example.com");
+
+    let rows = sb.row_count();
+    let (status, said) = typed("one säcret|another", "tty2.example.com");
+    assert_eq!(status, Some(2), "{said}");
+    assert!(
+        said.contains("the two PFX passwords typed differ"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("säcret") && !said.contains("another"),
+        "{said}"
+    );
+    assert_eq!(sb.row_count(), rows, "nothing issued");
+    assert!(!sb.file("tty2.example.com.key").exists());
+}

@@ -136,6 +136,20 @@ impl FileArgs {
             ))
             .into());
         }
+        // A NAME.pfx this does not write, left from an earlier issue, would stay beside the
+        // new files holding the key they replace (and be what IIS imports).
+        if files.pfx.is_none() {
+            let pfx = self.out.join(format!("{stem}.pfx"));
+            if let Some(name) = pfx.file_name()
+                && files.folder.entry(name).is_some()
+            {
+                return Err(Refused(format!(
+                    "{} is there already, from an earlier certificate, and would be left beside the new files holding another key: pass --pfx-password-file FILE (with --force) to write a new one over it, or move it away",
+                    pfx.display()
+                ))
+                .into());
+            }
+        }
         let folder_mount = files.folder.mount_id(OsStr::new(""));
         for (name, path) in files.names() {
             // Links count, even one that leads nowhere: it would be replaced.

@@ -1,7 +1,7 @@
 //! One module per command. Each parses its arguments into domain types, calls `ca-core`, and
 //! prints the result.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -154,8 +154,12 @@ pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Reads a password from FILE or standard input (`-`): the first line, without its line end.
 /// A FILE that does not exist is not named in the refusal: it may be the password itself,
-/// typed where its file's name was asked for.
+/// typed where its file's name was asked for. Standard input that is a terminal is asked,
+/// twice, with the terminal's echo off (see [`ask_secret`]).
 pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
+    if path == Path::new("-") && std::io::stdin().is_terminal() {
+        return ask_secret(what);
+    }
     if path != Path::new("-") && !path.exists() {
         return Err(Refused(format!(
             "cannot read the {what}: no such file (give the name of a file that holds it, or - for standard input, never the {what} itself; what was given is not repeated here)"
@@ -170,6 +174,49 @@ pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
         ))
     })?;
     Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Asks for `what` at the terminal on standard input, as OpenSSL and passwd(1) do: not shown
+/// as it is typed, and asked again, since a mistyped new password locks away what it protects.
+fn ask_secret(what: &str) -> anyhow::Result<String> {
+    let mut asked = what.to_owned();
+    if let Some(first) = asked.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    let first = ask_unechoed(&format!("{asked} (not shown as you type): "), what)?;
+    let again = ask_unechoed(&format!("{asked} again: "), what)?;
+    if first != again {
+        return Err(Refused(format!(
+            "the two {what}s typed differ: nothing was done; run the command again"
+        ))
+        .into());
+    }
+    Ok(first)
+}
+
+/// One line from the terminal on standard input, `prompt` written to standard error, the
+/// terminal's echo switched off meanwhile (the line end still shown) and restored after.
+fn ask_unechoed(prompt: &str, what: &str) -> anyhow::Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    // Quiet before the prompt: what is typed once it shows is never echoed.
+    tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    read.map_err(|err| Refused(format!("cannot read the {what} from the terminal: {err}")))?;
+    restored?;
+    if line.is_empty() {
+        return Err(Refused(format!("no {what} was typed: nothing was done")).into());
+    }
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// Reads a value of one of `ca-core`'s fixed sets as `ca-core` reads it everywhere (any case,
