@@ -63,9 +63,26 @@ impl<'a> OutFile<'a> {
                 ))
                 .into());
             }
+            // Before anything is done (issued, for `ca sign`): what cannot be written here.
+            if let Err(err) = folder.writable() {
+                return Err(Refused(format!(
+                    "{} cannot be written into ({err}): choose another --out file, or run ca as a user that may write there",
+                    folder.path().display()
+                ))
+                .into());
+            }
             refuse_replacing_a_key(folder, name, path)?;
         }
         Ok(OutFile { target, path })
+    }
+
+    /// Whether a file (or a link) is at the name already; never for standard output, a pipe
+    /// or a device, which are written in place.
+    pub(crate) fn exists(&self) -> bool {
+        match &self.target {
+            Target::InPlace(_) => false,
+            Target::Named(folder, name) => folder.entry(name).is_some(),
+        }
     }
 
     /// Writes `bytes` in full, or nothing.
@@ -79,11 +96,11 @@ impl<'a> OutFile<'a> {
     }
 }
 
-/// Refuses to replace `name` in `folder` (`path`) when it holds a private key (a PEM key of
-/// any kind, or a PKCS#12 file by its name): the CA keeps no server's key, so a certificate
-/// or CRL written over one by a mistyped --out loses the only copy.
+/// Refuses to replace `name` in `folder` (`path`) when it holds a private key (PEM or DER of
+/// any kind, anywhere in the file; a PKCS#12 file, also by its name): the CA keeps no
+/// server's key, so a certificate or CRL written over one by a mistyped --out loses the only
+/// copy.
 fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow::Result<()> {
-    use std::io::Read;
     let Some(entry) = folder.entry(name) else {
         return Ok(());
     };
@@ -94,14 +111,16 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
         .extension()
         .and_then(|ext| ext.to_str())
         .is_some_and(|ext| ext.eq_ignore_ascii_case("pfx") || ext.eq_ignore_ascii_case("p12"));
-    let mut head = Vec::new();
-    if let Ok(file) = folder.open_read(name) {
-        let _ = file.take(64 * 1024).read_to_end(&mut head);
-    }
-    let pem_key = head
-        .windows(b"PRIVATE KEY-----".len())
-        .any(|window| window == b"PRIVATE KEY-----");
-    if pem_key || (pkcs12 && entry.st_size > 0) {
+    let key = folder
+        .open_read(name)
+        .and_then(ca_core::key::holds_a_private_key)
+        .map_err(|err| {
+            Refused(format!(
+                "{} is there and cannot be read ({err}), so it is not replaced: it may hold a private key; give another file name, or move it away first",
+                path.display()
+            ))
+        })?;
+    if key || (pkcs12 && entry.st_size > 0) {
         return Err(Refused(format!(
             "{} holds a private key, which is not replaced by what this writes: give another file name, or move the key away first",
             path.display()

@@ -2375,6 +2375,7 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_anything_is_issued(
     sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
     // As root, permissions do not stop writes: the CA is given to an unprivileged user, who
     // runs the commands; the output folder stays root's, without write bits either way.
+    crate::util::csr(&sb, "c.csr", "c.example.com");
     let as_root = given_to_nobody(&sb);
     let closed = sb.file("closed");
     std::fs::create_dir(&closed).unwrap();
@@ -2390,6 +2391,11 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_anything_is_issued(
             "closed",
         ][..],
         &["renew", "1", "--out", "closed"],
+        // One file into it: refused before anything is done (for `ca sign`, issued).
+        &["sign", "c.csr", "--out", "closed/c.crt"],
+        &["export", "1", "--format", "pem", "--out", "closed/a.pem"],
+        &["crl", "--out", "closed/ca.crl"],
+        &["root", "--out", "closed/root.crt"],
     ] {
         let out = run(args);
         let said = String::from_utf8_lossy(&out.stderr);
@@ -2860,4 +2866,124 @@ fn files_go_into_the_folder_that_was_checked_whatever_its_path_names_meanwhile()
         ),
         openssl_ok(&moved, &["x509", "-in", "root.crt", "-noout", "-pubkey"])
     );
+}
+
+/// A file that holds a private key in any encoding is never written over by `--out`: DER
+/// (PKCS#8 plain and encrypted, SEC1, PKCS#1), PKCS#12 under any name, and PEM however far
+/// into the file the key starts (a certificate bundle before it); certificates, CRLs and
+/// requests in DER are replaced as asked.
+#[test]
+fn a_private_key_in_any_encoding_is_never_written_over() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    for command in [
+        "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem",
+        "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem",
+        "pkey -in ec.pem -outform DER -out pkcs8.der",
+        "ec -in ec.pem -outform DER -out sec1.der",
+        "rsa -in rsa.pem -traditional -outform DER -out pkcs1.der",
+        "pkcs8 -topk8 -in ec.pem -outform DER -passout pass:secret -out encrypted.der",
+        "pkcs12 -export -inkey rsa.pem -nocerts -passout pass:secret -out bundle.bin",
+        "x509 -in www.example.com.crt -outform DER -out cert.der",
+        "req -new -key ec.pem -subj /CN=x.example.com -outform DER -out request.der",
+    ] {
+        let args: Vec<&str> = command.split(' ').collect();
+        openssl_ok(sb.path(), &args);
+    }
+    let chain = std::fs::read_to_string(sb.file("www.example.com-chain.pem")).unwrap();
+    let ec = std::fs::read_to_string(sb.file("ec.pem")).unwrap();
+    std::fs::write(sb.file("bundle.pem"), format!("{}{ec}", chain.repeat(60))).unwrap();
+    assert!(chain.len() * 60 > 64 * 1024);
+    let keys = [
+        "pkcs8.der",
+        "sec1.der",
+        "pkcs1.der",
+        "encrypted.der",
+        "bundle.bin",
+        "bundle.pem",
+    ];
+    for key in keys {
+        let before = std::fs::read(sb.file(key)).unwrap();
+        for args in [
+            vec!["root", "--format", "der"],
+            vec!["crl"],
+            vec!["export", "1", "--format", "der"],
+        ] {
+            let mut all = args.clone();
+            all.extend(["--out", key]);
+            let refusal = sb.refused(&all);
+            assert!(
+                refusal.contains("holds a private key"),
+                "{all:?}: {refusal}"
+            );
+        }
+        assert_eq!(std::fs::read(sb.file(key)).unwrap(), before, "{key}");
+    }
+    sb.ok(&["root", "--format", "der", "--out", "cert.der"]);
+    sb.ok(&["crl", "--out", "request.der"]);
+    assert_eq!(
+        openssl_ok(sb.path(), &["x509", "-inform", "DER", "-in", "cert.der"]),
+        std::fs::read_to_string(sb.data().join("root.crt")).unwrap()
+    );
+    openssl_ok(
+        sb.path(),
+        &["crl", "-inform", "DER", "-in", "request.der", "-noout"],
+    );
+}
+
+/// Files are put in place under a lock on their folder; a lock held by another process (a
+/// folder's owner, on purpose) stops the command after a few seconds, not for good: its
+/// certificate is in the log, its files are kept under temporary names, which it names.
+#[test]
+fn a_folder_locked_by_another_process_does_not_stall_an_issue_for_good() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let folder = sb.file("held");
+    std::fs::create_dir(&folder).unwrap();
+    let held = std::fs::File::open(&folder).unwrap();
+    held.lock().unwrap();
+    let started = std::time::Instant::now();
+    let mut command = sb
+        .ca()
+        .args([
+            "issue",
+            "held.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "held",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while command.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waited = started.elapsed();
+    let _ = command.kill();
+    let out = command.wait_with_output().unwrap();
+    drop(held);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        waited < Duration::from_secs(60),
+        "still waiting after {waited:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("locked") && said.contains("is in the log"),
+        "{said}"
+    );
+    assert_eq!(sb.row_count(), 1);
+    let kept = |suffix: &str| {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|name| name.starts_with(&format!(".held.example.com.{suffix}.")))
+            .unwrap_or_else(|| panic!("no kept .{suffix}: {said}"))
+    };
+    let (key, crt) = (kept("key"), kept("crt"));
+    assert!(said.contains(&key) && said.contains(&crt), "{said}");
+    assert_key_of(&folder, &key, &crt);
 }

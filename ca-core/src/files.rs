@@ -17,6 +17,9 @@ pub const SECRET_MODE: u32 = 0o600;
 /// Mode of public files (certificates, chains, CRLs).
 pub const PUBLIC_MODE: u32 = 0o644;
 
+/// How long files wait to be placed while another process holds their folder's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Writes `bytes` to `path` through a temporary file in the same folder that is created with
 /// `mode` from the start, flushed to disk, and then renamed over `path`.
 ///
@@ -279,13 +282,35 @@ impl Folder {
     }
 
     /// Takes an advisory lock on the folder, released by [`Folder::unlock`]; nothing for a
-    /// folder opened as a place only.
+    /// folder opened as a place only. Waits at most [`LOCK_WAIT`]: another command places
+    /// its files in milliseconds, and a folder's owner holding the lock on purpose must not
+    /// stall the command for good.
     fn lock(&self) -> std::io::Result<()> {
         use rustix::fs::{FlockOperation, flock};
-        if self.readable {
-            flock(&self.fd, FlockOperation::LockExclusive)?;
+        use rustix::io::Errno;
+        if !self.readable {
+            return Ok(());
         }
-        Ok(())
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match flock(&self.fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(()),
+                Err(Errno::INTR) => {}
+                Err(Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(Errno::WOULDBLOCK) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        format!(
+                            "another process has held the folder locked for {} seconds",
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     fn unlock(&self) {

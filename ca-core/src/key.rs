@@ -301,6 +301,65 @@ pub(crate) fn key_pair_from_pkcs8(
         .map_err(|err| Error::CaKey(format!("{} cannot be used: {err}", path.display())))
 }
 
+/// Whether what `reader` yields is, or holds, a private key: a PEM block of any kind of key
+/// (`-----BEGIN ... PRIVATE KEY-----`: PKCS#8, encrypted, SEC1, PKCS#1, OpenSSH), anywhere in
+/// it, or a DER key (PKCS#8 plain or encrypted, SEC1, PKCS#1) or PKCS#12 file whole. For what
+/// must not be written over: a certificate or CRL written over a server's key loses it.
+pub fn holds_a_private_key(reader: impl std::io::Read) -> std::io::Result<bool> {
+    use std::io::Read;
+    const MARK: &[u8] = b"PRIVATE KEY-----";
+    const CHUNK: u64 = 64 * 1024;
+    let marked = |bytes: &[u8]| bytes.windows(MARK.len()).any(|window| window == MARK);
+    let mut reader = reader;
+    let mut chunk = Vec::new();
+    (&mut reader).take(CHUNK).read_to_end(&mut chunk)?;
+    if marked(&chunk) || der_private_key(&chunk) {
+        return Ok(true);
+    }
+    // The rest, a chunk at a time, each after the end of the one before (a mark across two).
+    while chunk.len() as u64 >= CHUNK {
+        let carried = chunk.len() - (MARK.len() - 1);
+        chunk.drain(..carried);
+        if (&mut reader).take(CHUNK).read_to_end(&mut chunk)? == 0 {
+            break;
+        }
+        if marked(&chunk) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `der` is a private key in DER: PKCS#8 (plain or encrypted), or a SEQUENCE that
+/// opens with the version SEC1 (1, then the key as an OCTET STRING) and PKCS#1 (0, then the
+/// modulus) give, or PKCS#12's (3, then its content).
+fn der_private_key(der: &[u8]) -> bool {
+    use der::asn1::AnyRef;
+    use der::{SliceReader, Tag, Tagged};
+    if pkcs8::PrivateKeyInfoRef::try_from(der).is_ok()
+        || EncryptedPrivateKeyInfoRef::try_from(der).is_ok()
+    {
+        return true;
+    }
+    let Ok(outer) = AnyRef::from_der(der) else {
+        return false;
+    };
+    if outer.tag() != Tag::Sequence {
+        return false;
+    }
+    let Ok(mut inner) = SliceReader::new(outer.value()) else {
+        return false;
+    };
+    let (Ok(version), Ok(next)) = (AnyRef::decode(&mut inner), AnyRef::decode(&mut inner)) else {
+        return false;
+    };
+    version.tag() == Tag::Integer
+        && matches!(
+            (version.value(), next.tag()),
+            ([1], Tag::OctetString) | ([0], Tag::Integer) | ([3], Tag::Sequence)
+        )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -353,5 +412,21 @@ mod tests {
         let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
         let key = PrivateKey::new(KeyAlgorithm::EcdsaP256, &pair);
         assert!(format!("{key:?}").contains("redacted"));
+    }
+
+    /// The PEM mark is found wherever it lies: in the first chunk, across the boundary of
+    /// two, far into the file; a file without one, however long, holds no key.
+    #[test]
+    fn a_pem_key_is_found_anywhere_in_a_file() {
+        let mark = b"-----BEGIN EC PRIVATE KEY-----";
+        for at in [0, 65_530, 65_536 - 10, 65_536 * 3 + 7, 300_000] {
+            let mut bytes = vec![b'A'; at];
+            bytes.extend_from_slice(mark);
+            bytes.extend_from_slice(&[b'B'; 100]);
+            assert!(holds_a_private_key(&bytes[..]).unwrap(), "at {at}");
+        }
+        let plain = vec![b'C'; 400_000];
+        assert!(!holds_a_private_key(&plain[..]).unwrap());
+        assert!(!holds_a_private_key(&b""[..]).unwrap());
     }
 }

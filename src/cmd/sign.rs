@@ -32,22 +32,22 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    if let Some(out) = &args.out
-        && out.exists()
-        && !args.force
-    {
-        return Err(Refused(format!(
-            "{} already exists: choose another --out file, or pass --force to replace it",
-            out.display()
-        ))
-        .into());
-    }
     // Opened and checked before anything is issued: a certificate issued to a file that
     // cannot be written is in the log all the same.
     let out = match &args.out {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
     };
+    if let (Some(path), Some(out)) = (&args.out, &out)
+        && out.exists()
+        && !args.force
+    {
+        return Err(Refused(format!(
+            "{} already exists: choose another --out file, or pass --force to replace it",
+            path.display()
+        ))
+        .into());
+    }
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open(data).await?;
