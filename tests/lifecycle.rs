@@ -111,11 +111,15 @@ fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
     sb.refused(&["crl", "--format", "txt"]);
 }
 
+/// The CRL's lifetime is the setting's, counted from when it is signed; its thisUpdate is an
+/// hour before that, as certificates' notBefore and OCSP answers' thisUpdate are, so that a
+/// client whose clock is slow does not find a new CRL not yet valid.
 #[test]
 fn crl_lifetime_is_configurable() {
     let sb = Sandbox::new();
     sb.init(&[]);
     sb.ok(&["config", "set", "crl-days", "2"]);
+    let signed = time::OffsetDateTime::now_utc();
     sb.refused(&["config", "set", "crl-days", "0"]);
     sb.refused(&["config", "set", "colour", "blue"]);
     sb.ok(&["crl", "--format", "pem", "--out", "c.pem"]);
@@ -138,7 +142,21 @@ fn crl_lifetime_is_configurable() {
         );
         time::PrimitiveDateTime::parse(&value, &format).unwrap()
     };
-    assert_eq!((date("nextUpdate") - date("lastUpdate")).whole_days(), 2);
+    let after = time::OffsetDateTime::now_utc();
+    let at = |prefix: &str| date(prefix).assume_utc();
+    let second = time::Duration::seconds(1);
+    let hour = time::Duration::hours(1);
+    assert!(
+        at("lastUpdate") >= signed - hour - second && at("lastUpdate") <= after - hour,
+        "lastUpdate {} for a CRL signed between {signed} and {after}",
+        at("lastUpdate")
+    );
+    let two_days = time::Duration::days(2);
+    assert!(
+        at("nextUpdate") >= signed + two_days - second && at("nextUpdate") <= after + two_days,
+        "nextUpdate {}",
+        at("nextUpdate")
+    );
 }
 
 #[test]

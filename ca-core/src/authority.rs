@@ -1085,8 +1085,14 @@ impl Authority {
         let days = self.current_settings().await?.crl_days;
         let key_identifier = self.root.key_identifier();
         self.store
-            .refresh_crl(force, |entries, number, this_update| {
-                let next_update = this_update + Duration::days(i64::from(days.max(1)));
+            .refresh_crl(force, |entries, number, now| {
+                // Dated back as certificates and OCSP answers are (an hour; AD CS dates its
+                // CRLs back by its clock skew, ten minutes): a client whose clock is a little
+                // slow finds a CRL signed a moment ago not yet valid, and so no revocation
+                // information (OpenSSL: "CRL is not yet valid"). Its next update counts from
+                // now.
+                let this_update = now - crate::profile::BACKDATE;
+                let next_update = now + Duration::days(i64::from(days.max(1)));
                 crl::sign(
                     entries,
                     number,
