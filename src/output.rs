@@ -72,6 +72,15 @@ impl<'a> OutFile<'a> {
                 .into());
             }
             refuse_replacing_a_key(folder, name, path)?;
+            if let Some(entry) = folder.entry(name)
+                && !folder.may_replace(&entry)
+            {
+                return Err(Refused(format!(
+                    "{} belongs to another user, and the folder's sticky bit lets only them replace it: write another file, or ask them to move it away",
+                    path.display()
+                ))
+                .into());
+            }
         }
         Ok(OutFile { target, path })
     }

@@ -780,8 +780,16 @@ fn a_certificate_whose_files_cannot_be_put_in_place_is_in_the_log_and_its_files_
         assert!(read.status.success(), "{read:?}");
         read.stdout
     };
+    let passphrase = format!("pass:{}", crate::util::KEPT_KEY_PASSPHRASE);
     assert_eq!(
-        public_key(&["pkey", "-in", "mail.example.com.key", "-pubout"]),
+        public_key(&[
+            "pkey",
+            "-in",
+            "mail.example.com.key",
+            "-passin",
+            &passphrase,
+            "-pubout"
+        ]),
         public_key(&["x509", "-in", certificate, "-noout", "-pubkey"])
     );
     assert_eq!(

@@ -2403,6 +2403,45 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_anything_is_issued(
         assert!(said.contains("closed cannot be written"), "{said}");
         assert!(!said.contains("is lost"), "{said}");
     }
+    // Another user's file in a folder with the sticky bit (/tmp's): its rename would be
+    // refused after the issuing.
+    if as_root {
+        let sticky = sb.file("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        std::fs::write(sticky.join("c.crt"), "root's").unwrap();
+        for (args, said) in [
+            (
+                vec!["sign", "c.csr", "--force", "--out", "sticky/c.crt"],
+                "sticky/c.crt",
+            ),
+            (
+                vec![
+                    "issue",
+                    "c.example.com",
+                    "--key",
+                    "ecdsa-p256",
+                    "--force",
+                    "--out",
+                    "sticky",
+                ],
+                "sticky/c.example.com.crt",
+            ),
+        ] {
+            std::fs::write(sticky.join("c.example.com.crt"), "root's").unwrap();
+            let out = run(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{said} belongs to another user")),
+                "{stderr}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(sticky.join("c.crt")).unwrap(),
+            "root's"
+        );
+    }
     let out = run(&["list", "--json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
@@ -2895,6 +2934,41 @@ fn a_private_key_in_any_encoding_is_never_written_over() {
     let ec = std::fs::read_to_string(sb.file("ec.pem")).unwrap();
     std::fs::write(sb.file("bundle.pem"), format!("{}{ec}", chain.repeat(60))).unwrap();
     assert!(chain.len() * 60 > 64 * 1024);
+    // As other tools leave them: a line break or more after the DER, BER's indefinite
+    // length (older Windows and Java PKCS#12), UTF-16 PEM, a Java key store, a PGP key.
+    let der = |name: &str| std::fs::read(sb.file(name)).unwrap();
+    let trailing = |name: &str, tail: &[u8]| [der(name), tail.to_vec()].concat();
+    let indefinite = |name: &str| {
+        let der = der(name);
+        let header = if der[1] < 0x80 {
+            2
+        } else {
+            2 + usize::from(der[1] & 0x7f)
+        };
+        [&[0x30, 0x80][..], &der[header..], &[0, 0]].concat()
+    };
+    let utf16: Vec<u8> = ec.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    for (name, bytes) in [
+        ("trailing.der", trailing("pkcs8.der", b"\0\0more")),
+        ("pfx-and-line.bin", trailing("bundle.bin", b"\n")),
+        ("sec1.ber", indefinite("sec1.der")),
+        ("pkcs12.ber", indefinite("bundle.bin")),
+        ("utf16.pem", [&[0xff, 0xfe][..], &utf16].concat()),
+        (
+            "store.jks",
+            vec![0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2, 0, 0, 0, 1],
+        ),
+        (
+            "pgp.asc",
+            b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF...\n".to_vec(),
+        ),
+    ] {
+        std::fs::write(sb.file(name), bytes).unwrap();
+    }
+    openssl_ok(
+        sb.path(),
+        &["ec", "-inform", "DER", "-in", "sec1.ber", "-noout"],
+    );
     let keys = [
         "pkcs8.der",
         "sec1.der",
@@ -2902,6 +2976,13 @@ fn a_private_key_in_any_encoding_is_never_written_over() {
         "encrypted.der",
         "bundle.bin",
         "bundle.pem",
+        "trailing.der",
+        "pfx-and-line.bin",
+        "sec1.ber",
+        "pkcs12.ber",
+        "utf16.pem",
+        "store.jks",
+        "pgp.asc",
     ];
     for key in keys {
         let before = std::fs::read(sb.file(key)).unwrap();

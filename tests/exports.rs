@@ -554,6 +554,29 @@ fn a_pfx_left_from_an_earlier_certificate_is_replaced_or_the_issue_refused() {
     assert_eq!(sb.row_count(), rows, "nothing issued");
     assert_eq!(std::fs::read(sb.file("mail.example.com.pfx")).unwrap(), pfx);
     assert_pfx_holds(&sb, "mail.example.com");
+    // Passwords are read last, after what would refuse the command anyway (here the
+    // folder), and only one of them from standard input.
+    let refusal = sb.refused(&[
+        "issue",
+        "b.example.com",
+        "--pfx-password-file",
+        "no-such-file",
+        "--out",
+        "missing",
+    ]);
+    assert!(refusal.contains("missing does not exist"), "{refusal}");
+    let refusal = sb.refused(&[
+        "issue",
+        "b.example.com",
+        "--pfx-password-file",
+        "-",
+        "--key-passphrase-file",
+        "-",
+    ]);
+    assert!(
+        refusal.contains("cannot both read standard input"),
+        "{refusal}"
+    );
     issue_with_pfx(&sb, "mail.example.com", &["--key", "ecdsa-p256", "--force"]);
     assert_pfx_holds(&sb, "mail.example.com");
     assert_ne!(std::fs::read(sb.file("mail.example.com.pfx")).unwrap(), pfx);
@@ -565,7 +588,7 @@ fn a_pfx_left_from_an_earlier_certificate_is_replaced_or_the_issue_refused() {
 #[test]
 fn a_password_typed_at_a_terminal_is_not_shown_and_asked_twice() {
     const AT_A_TERMINAL: &str = r#"
-import os, pty, select, signal, sys, time
+import os, pty, select, signal, sys, termios, time
 answers = sys.argv[1].encode().split(b"|")
 pid, fd = pty.fork()
 if pid == 0:
@@ -586,11 +609,12 @@ def more():
 for asked, answer in zip([b"not shown", b"again"], answers):
     while asked not in out and more():
         pass
-    os.write(fd, answer + b"\n")
+    os.write(fd, answer if answer.endswith(b"\x03") else answer + b"\n")
 while more():
     pass
+echo = termios.tcgetattr(fd)[3] & termios.ECHO
 _, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out)
+sys.stdout.buffer.write(out + (b"[echo on]" if echo else b"[echo off]"))
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
     let sb = Sandbox::new();
@@ -651,4 +675,33 @@ sys.exit(os.waitstatus_to_exitcode(status))
     );
     assert_eq!(sb.row_count(), rows, "nothing issued");
     assert!(!sb.file("tty2.example.com.key").exists());
+
+    // Ctrl-C at the prompt: the command stops by itself, nothing done, the terminal's echo
+    // on again (a signal would have left it off).
+    let (status, said) = typed("half typed\u{3}", "tty3.example.com");
+    assert_eq!(status, Some(2), "{said}");
+    assert!(
+        said.contains("stopped at the PFX password: nothing was done"),
+        "{said}"
+    );
+    assert!(
+        said.ends_with("[echo on]") && !said.contains("half"),
+        "{said}"
+    );
+    assert_eq!(sb.row_count(), rows, "nothing issued");
+    // Lines longer than a terminal's line (4095 bytes) are read whole; an erased character
+    // is not part of the password.
+    let long = "L".repeat(5000);
+    let (status, said) = typed(&format!("{long}x\u{7f}|{long}"), "tty4.example.com");
+    assert_eq!(status, Some(0), "{said}");
+    let pass = format!("pass:{long}");
+    let args = [
+        "pkcs12",
+        "-in",
+        "tty4.example.com.pfx",
+        "-passin",
+        &pass,
+        "-noout",
+    ];
+    openssl_ok(sb.path(), &args);
 }

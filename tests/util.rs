@@ -694,6 +694,11 @@ pub fn given_to_nobody(sb: &Sandbox) -> bool {
 /// Runs `ca ARGS` on `sb`'s data folder in the sandbox folder, as the user nobody when
 /// `as_root` (root's writes are not stopped by permissions), else as this user.
 pub fn unprivileged(sb: &Sandbox, as_root: bool, args: &[&str]) -> Output {
+    unprivileged_command(sb, as_root, args).output().unwrap()
+}
+
+/// The command [`unprivileged`] runs, to be spawned.
+pub fn unprivileged_command(sb: &Sandbox, as_root: bool, args: &[&str]) -> Command {
     let ca = env!("CARGO_BIN_EXE_ca");
     let mut cmd = if as_root {
         let mut cmd = privileged("setpriv");
@@ -708,9 +713,8 @@ pub fn unprivileged(sb: &Sandbox, as_root: bool, args: &[&str]) -> Output {
         .arg("--data")
         .arg(sb.data())
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .stdin(Stdio::null());
+    cmd
 }
 
 pub fn root() -> bool {
@@ -743,15 +747,6 @@ pub fn issue_where_a_file_cannot_be_replaced(sb: &Sandbox) -> Output {
     chown_to_nobody(&sb.data());
     let out = sb.file("out");
     std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("mail.example.com.crt"), "root's").unwrap();
-    assert!(
-        privileged("chown")
-            .args(["-R", "0:0"])
-            .arg(&out)
-            .status()
-            .unwrap()
-            .success()
-    );
     assert!(
         privileged("chmod")
             .arg("1777")
@@ -760,7 +755,17 @@ pub fn issue_where_a_file_cannot_be_replaced(sb: &Sandbox) -> Output {
             .unwrap()
             .success()
     );
-    unprivileged(
+    // The command checks its folder first (another user's file there would be refused), then
+    // reads the key's passphrase from this pipe: root's file appears in between.
+    let fifo = sb.file("passphrase");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let command = unprivileged_command(
         sb,
         true,
         &[
@@ -771,9 +776,31 @@ pub fn issue_where_a_file_cannot_be_replaced(sb: &Sandbox) -> Output {
             "--out",
             "out",
             "--force",
+            "--key-passphrase-file",
+            "passphrase",
         ],
     )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::fs::write(out.join("mail.example.com.crt"), "root's").unwrap();
+    assert!(
+        privileged("chown")
+            .args(["0:0"])
+            .arg(out.join("mail.example.com.crt"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::io::Write::write_all(&mut writer, format!("{KEPT_KEY_PASSPHRASE}\n").as_bytes()).unwrap();
+    drop(writer);
+    command.wait_with_output().unwrap()
 }
+
+/// The passphrase of the key [`issue_where_a_file_cannot_be_replaced`] writes.
+pub const KEPT_KEY_PASSPHRASE: &str = "kept key passphrase";
 
 /// Insists `openssl verify -x509_strict` accepts the certificate in `file` (in `sb`'s folder)
 /// as issued by `sb`'s root.

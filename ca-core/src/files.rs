@@ -175,8 +175,12 @@ impl Folder {
                 path: path.to_owned(),
                 readable,
             })),
-            Err(Errno::NOENT | Errno::NOTDIR) => Err(Error::InvalidInput(format!(
+            Err(Errno::NOENT) => Err(Error::InvalidInput(format!(
                 "the folder {} does not exist: create it, or write somewhere else",
+                path.display()
+            ))),
+            Err(Errno::NOTDIR) => Err(Error::InvalidInput(format!(
+                "{} is not a folder (it, or a name on the way to it, is a file): write somewhere else",
                 path.display()
             ))),
             Err(err) => Err(Error::io(path, err.into())),
@@ -222,6 +226,17 @@ impl Folder {
                 StatxFlags::from_bits_retain(found.stx_mask).contains(StatxFlags::MNT_ID)
             })
             .map(|found| found.stx_mnt_id)
+    }
+
+    /// Whether this process may rename a file over `entry` (the status of a file in this
+    /// folder): not another user's file in a folder whose sticky bit (/tmp's) keeps it
+    /// theirs, unless this process owns the folder or is root.
+    pub fn may_replace(&self, entry: &rustix::fs::Stat) -> bool {
+        let me = rustix::process::geteuid().as_raw();
+        let Ok(folder) = self.stat() else {
+            return true;
+        };
+        folder.st_mode & 0o1000 == 0 || me == 0 || entry.st_uid == me || folder.st_uid == me
     }
 
     /// Whether this process may create files in the folder (its effective ids, as the
@@ -512,9 +527,11 @@ impl StagedFiles {
     }
 
     /// Renames every file into place, each folder locked meanwhile (an advisory lock on the
-    /// folder itself), so that two commands placing files of the same names at once place
-    /// them one set after the other, never a key of one beside a certificate of the other.
+    /// folder itself) when they are a set, so that two commands placing files of the same
+    /// names at once place them one set after the other, never a key of one beside a
+    /// certificate of the other. One file alone is renamed without: nothing to keep together.
     fn rename_all(&mut self, replace: bool) -> Result<()> {
+        let set = self.staged.len() > 1;
         // Each folder once, by device and inode, in that order.
         let mut folders: Vec<((u64, u64), &Arc<Folder>)> = Vec::new();
         for file in &self.staged {
@@ -529,7 +546,7 @@ impl StagedFiles {
         folders.sort_by_key(|(id, _)| *id);
         let mut locked: Vec<&Arc<Folder>> = Vec::new();
         let mut renamed = Ok(());
-        for (_, folder) in &folders {
+        for (_, folder) in folders.iter().filter(|_| set) {
             if let Err(err) = folder.lock() {
                 renamed = Err(Error::io(folder.path(), err));
                 break;

@@ -302,23 +302,41 @@ pub(crate) fn key_pair_from_pkcs8(
 }
 
 /// Whether what `reader` yields is, or holds, a private key: a PEM block of any kind of key
-/// (`-----BEGIN ... PRIVATE KEY-----`: PKCS#8, encrypted, SEC1, PKCS#1, OpenSSH), anywhere in
-/// it, or a DER key (PKCS#8 plain or encrypted, SEC1, PKCS#1) or PKCS#12 file whole. For what
-/// must not be written over: a certificate or CRL written over a server's key loses it.
+/// (`-----BEGIN ... PRIVATE KEY-----`: PKCS#8, encrypted, SEC1, PKCS#1, OpenSSH; PGP's
+/// `PRIVATE KEY BLOCK`; in UTF-8 or UTF-16), or a PuTTY key, anywhere in it; or a key or key
+/// store in binary form at its start: DER or BER (PKCS#8 plain or encrypted, SEC1, PKCS#1,
+/// PKCS#12, trailing bytes allowed), a Java key store (JKS, JCEKS) or a Microsoft PVK or
+/// private key blob. For what must not be written over: a certificate or CRL written over a
+/// server's key loses it.
 pub fn holds_a_private_key(reader: impl std::io::Read) -> std::io::Result<bool> {
     use std::io::Read;
-    const MARK: &[u8] = b"PRIVATE KEY-----";
     const CHUNK: u64 = 64 * 1024;
-    let marked = |bytes: &[u8]| bytes.windows(MARK.len()).any(|window| window == MARK);
+    const MARKS: [&str; 3] = [
+        "PRIVATE KEY-----",
+        "PRIVATE KEY BLOCK-----",
+        "PuTTY-User-Key-File-",
+    ];
+    let utf16: Vec<Vec<u8>> = MARKS
+        .iter()
+        .map(|mark| mark.encode_utf16().flat_map(u16::to_le_bytes).collect())
+        .collect();
+    let longest = utf16.iter().map(Vec::len).max().unwrap_or_default();
+    let marked = |bytes: &[u8]| {
+        MARKS
+            .iter()
+            .map(|mark| mark.as_bytes())
+            .chain(utf16.iter().map(Vec::as_slice))
+            .any(|mark| bytes.windows(mark.len()).any(|window| window == mark))
+    };
     let mut reader = reader;
     let mut chunk = Vec::new();
     (&mut reader).take(CHUNK).read_to_end(&mut chunk)?;
-    if marked(&chunk) || der_private_key(&chunk) {
+    if marked(&chunk) || binary_private_key(&chunk) {
         return Ok(true);
     }
     // The rest, a chunk at a time, each after the end of the one before (a mark across two).
     while chunk.len() as u64 >= CHUNK {
-        let carried = chunk.len() - (MARK.len() - 1);
+        let carried = chunk.len() - (longest - 1);
         chunk.drain(..carried);
         if (&mut reader).take(CHUNK).read_to_end(&mut chunk)? == 0 {
             break;
@@ -330,34 +348,82 @@ pub fn holds_a_private_key(reader: impl std::io::Read) -> std::io::Result<bool> 
     Ok(false)
 }
 
-/// Whether `der` is a private key in DER: PKCS#8 (plain or encrypted), or a SEQUENCE that
-/// opens with the version SEC1 (1, then the key as an OCTET STRING) and PKCS#1 (0, then the
-/// modulus) give, or PKCS#12's (3, then its content).
-fn der_private_key(der: &[u8]) -> bool {
-    use der::asn1::AnyRef;
-    use der::{SliceReader, Tag, Tagged};
-    if pkcs8::PrivateKeyInfoRef::try_from(der).is_ok()
-        || EncryptedPrivateKeyInfoRef::try_from(der).is_ok()
+/// Whether `bytes` open with a private key or key store in binary form: DER or BER, its first
+/// element read alone (whatever follows it); a Java key store; a Microsoft PVK file or
+/// private key blob.
+fn binary_private_key(bytes: &[u8]) -> bool {
+    const JKS: [u8; 4] = [0xfe, 0xed, 0xfe, 0xed];
+    const JCEKS: [u8; 4] = [0xce, 0xce, 0xce, 0xce];
+    const PVK: [u8; 4] = [0x1e, 0xf1, 0xb5, 0xb0];
+    // PUBLICKEYSTRUC: PRIVATEKEYBLOB (7), version 2, reserved 0.
+    const PRIVATE_KEY_BLOB: [u8; 4] = [0x07, 0x02, 0x00, 0x00];
+    if [JKS, JCEKS, PVK, PRIVATE_KEY_BLOB]
+        .iter()
+        .any(|magic| bytes.starts_with(magic))
     {
         return true;
     }
-    let Ok(outer) = AnyRef::from_der(der) else {
-        return false;
-    };
-    if outer.tag() != Tag::Sequence {
+    der_private_key(bytes)
+}
+
+/// Whether `der` opens with a private key in DER (or BER: an indefinite length): PKCS#8
+/// plain or encrypted, or a SEQUENCE that opens with the version SEC1 (1, then the key as
+/// an OCTET STRING), PKCS#1 (0, then the modulus), PKCS#8 (0 or 1, then the algorithm) or
+/// PKCS#12 (3, then its content) give. Certificates, CRLs and requests open with a SEQUENCE.
+fn der_private_key(der: &[u8]) -> bool {
+    use der::asn1::AnyRef;
+    use der::{Decode, Reader, SliceReader, Tag, Tagged};
+    const SEQUENCE: u8 = 0x30;
+    /// The version INTEGER a key's SEQUENCE opens with, and what follows it.
+    fn versioned(inner: &[u8], indefinite: bool) -> bool {
+        let Ok(mut reader) = SliceReader::new(inner) else {
+            return false;
+        };
+        let Ok(version) = AnyRef::decode(&mut reader) else {
+            return false;
+        };
+        if version.tag() != Tag::Integer {
+            return false;
+        }
+        // What follows may itself be of indefinite length (BER), which DER does not read:
+        // then its first octet, its tag, is all there is to go by.
+        let next = match AnyRef::decode(&mut reader) {
+            Ok(next) => Some(next.tag()),
+            Err(_) if indefinite => match reader.peek_byte() {
+                Some(0x02) => Some(Tag::Integer),
+                Some(0x04) => Some(Tag::OctetString),
+                Some(0x30) => Some(Tag::Sequence),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        matches!(
+            (version.value(), next),
+            ([1], Some(Tag::OctetString))
+                | ([0], Some(Tag::Integer))
+                | ([0 | 1 | 3], Some(Tag::Sequence))
+        )
+    }
+    if der.first() != Some(&SEQUENCE) {
         return false;
     }
-    let Ok(mut inner) = SliceReader::new(outer.value()) else {
+    if der.get(1) == Some(&0x80) {
+        return versioned(&der[2..], true);
+    }
+    // The first element alone: a key file may end in a line break, or more.
+    let Ok(mut reader) = SliceReader::new(der) else {
         return false;
     };
-    let (Ok(version), Ok(next)) = (AnyRef::decode(&mut inner), AnyRef::decode(&mut inner)) else {
+    let Ok(outer) = AnyRef::decode(&mut reader) else {
         return false;
     };
-    version.tag() == Tag::Integer
-        && matches!(
-            (version.value(), next.tag()),
-            ([1], Tag::OctetString) | ([0], Tag::Integer) | ([3], Tag::Sequence)
-        )
+    let Ok(length) = usize::try_from(reader.position()) else {
+        return false;
+    };
+    let first = &der[..length];
+    pkcs8::PrivateKeyInfoRef::try_from(first).is_ok()
+        || EncryptedPrivateKeyInfoRef::try_from(first).is_ok()
+        || versioned(outer.value(), false)
 }
 
 #[cfg(test)]

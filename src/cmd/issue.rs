@@ -63,13 +63,6 @@ impl FileArgs {
     /// The files to write for `stem`, once every argument is read and nothing would be
     /// overwritten by mistake: all of this before anything is issued.
     pub(crate) fn prepare(&self, stem: &str, data: &Path) -> anyhow::Result<OutputFiles> {
-        let password = match &self.pfx_password_file {
-            Some(path) => Some(PfxPassword::new(crate::cmd::read_password(
-                path,
-                "PFX password",
-            )?)?),
-            None => None,
-        };
         if !self.out.is_dir() {
             let what = if self.out.exists() {
                 "is not a folder: --out names the folder the files go into"
@@ -109,24 +102,16 @@ impl FileArgs {
             ))
             .into());
         }
-        let key_passphrase = match &self.key_passphrase_file {
-            Some(path) => Some(Passphrase::new(crate::cmd::read_password(
-                path,
-                "key passphrase",
-            )?)?),
-            None => None,
-        };
-        let mut files = OutputFiles::new(
-            folder,
-            &self.out,
-            stem,
-            password.map(|p| (p, self.pfx_profile)),
-        );
-        files.key_passphrase = key_passphrase;
+        let mut files = OutputFiles::new(folder, &self.out, stem);
         files.replace = self.force;
+        let pfx = self.out.join(format!("{stem}.pfx"));
+        let wanted: Vec<&Path> = files
+            .paths()
+            .chain(self.pfx_password_file.as_ref().map(|_| pfx.as_path()))
+            .collect();
         // Each file is written under a longer temporary name (`.NAME.<16 hex>.tmp`) before
         // it is renamed: a name the file system cannot hold would fail after issuing.
-        if let Some(long) = files.paths().find(|path| {
+        if let Some(long) = wanted.iter().find(|path| {
             path.file_name().map_or(0, |name| name.len()) + TEMPORARY_SUFFIX > NAME_MAX
         }) {
             return Err(Refused(format!(
@@ -138,20 +123,21 @@ impl FileArgs {
         }
         // A NAME.pfx this does not write, left from an earlier issue, would stay beside the
         // new files holding the key they replace (and be what IIS imports).
-        if files.pfx.is_none() {
-            let pfx = self.out.join(format!("{stem}.pfx"));
-            if let Some(name) = pfx.file_name()
-                && files.folder.entry(name).is_some()
-            {
-                return Err(Refused(format!(
-                    "{} is there already, from an earlier certificate, and would be left beside the new files holding another key: pass --pfx-password-file FILE (with --force) to write a new one over it, or move it away",
-                    pfx.display()
-                ))
-                .into());
-            }
+        if self.pfx_password_file.is_none()
+            && let Some(name) = pfx.file_name()
+            && files.folder.entry(name).is_some()
+        {
+            return Err(Refused(format!(
+                "{} is there already, from an earlier certificate, and would be left beside the new files holding another key: pass --pfx-password-file FILE (with --force) to write a new one over it, or move it away",
+                pfx.display()
+            ))
+            .into());
         }
         let folder_mount = files.folder.mount_id(OsStr::new(""));
-        for (name, path) in files.names() {
+        for (name, path) in wanted
+            .iter()
+            .filter_map(|path| Some((path.file_name()?, *path)))
+        {
             // Links count, even one that leads nowhere: it would be replaced.
             let Some(entry) = files.folder.entry(name) else {
                 continue;
@@ -182,6 +168,32 @@ impl FileArgs {
                 ))
                 .into());
             }
+            // Another user's file in a folder whose sticky bit (/tmp's) keeps it theirs.
+            if !files.folder.may_replace(&entry) {
+                return Err(Refused(format!(
+                    "{} belongs to another user, and the folder's sticky bit lets only them replace it: choose another --out folder, or ask them to move it away",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+        drop(wanted);
+        // The secrets last: nothing is asked for that a refusal above would waste.
+        if self.pfx_password_file.as_deref() == Some(Path::new("-"))
+            && self.key_passphrase_file.as_deref() == Some(Path::new("-"))
+        {
+            return Err(Refused(
+                "--pfx-password-file and --key-passphrase-file cannot both read standard input (-): give one of them a file".into(),
+            )
+            .into());
+        }
+        if let Some(path) = &self.pfx_password_file {
+            let password = PfxPassword::new(crate::cmd::read_password(path, "PFX password")?)?;
+            files.pfx = Some((pfx, password, self.pfx_profile));
+        }
+        if let Some(path) = &self.key_passphrase_file {
+            let passphrase = crate::cmd::read_password(path, "key passphrase")?;
+            files.key_passphrase = Some(Passphrase::new(passphrase)?);
         }
         Ok(files)
     }
@@ -312,12 +324,9 @@ pub(crate) struct OutputFiles {
 }
 
 impl OutputFiles {
-    fn new(
-        folder: Arc<Folder>,
-        dir: &Path,
-        stem: &str,
-        pfx: Option<(PfxPassword, PfxProfile)>,
-    ) -> Self {
+    /// The files for `stem` in `folder` (`dir`): certificate, key and chain; a PFX is added
+    /// once its password is read.
+    fn new(folder: Arc<Folder>, dir: &Path, stem: &str) -> Self {
         OutputFiles {
             folder,
             leaf: dir.join(format!("{stem}.crt")),
@@ -325,15 +334,8 @@ impl OutputFiles {
             chain: dir.join(format!("{stem}-chain.pem")),
             key_passphrase: None,
             replace: false,
-            pfx: pfx
-                .map(|(password, profile)| (dir.join(format!("{stem}.pfx")), password, profile)),
+            pfx: None,
         }
-    }
-
-    /// Every file to write, by its name in the folder and its path.
-    fn names(&self) -> impl Iterator<Item = (&OsStr, &Path)> {
-        self.paths()
-            .filter_map(|path| Some((path.file_name()?, path)))
     }
 
     /// Every file to write.

@@ -183,8 +183,10 @@ fn ask_secret(what: &str) -> anyhow::Result<String> {
     if let Some(first) = asked.get_mut(..1) {
         first.make_ascii_uppercase();
     }
-    let first = ask_unechoed(&format!("{asked} (not shown as you type): "), what)?;
-    let again = ask_unechoed(&format!("{asked} again: "), what)?;
+    let terminal = QuietTerminal::new()?;
+    let first = terminal.ask(&format!("{asked} (not shown as you type): "), what)?;
+    let again = terminal.ask(&format!("{asked} again: "), what)?;
+    drop(terminal);
     if first != again {
         return Err(Refused(format!(
             "the two {what}s typed differ: nothing was done; run the command again"
@@ -194,29 +196,83 @@ fn ask_secret(what: &str) -> anyhow::Result<String> {
     Ok(first)
 }
 
-/// One line from the terminal on standard input, `prompt` written to standard error, the
-/// terminal's echo switched off meanwhile (the line end still shown) and restored after.
-fn ask_unechoed(prompt: &str, what: &str) -> anyhow::Result<String> {
-    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
-    use std::io::{BufRead, Write};
-    let stdin = std::io::stdin();
-    let saved = tcgetattr(&stdin)?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    quiet.local_modes.insert(LocalModes::ECHONL);
-    // Quiet before the prompt: what is typed once it shows is never echoed.
-    tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    let restored = tcsetattr(&stdin, OptionalActions::Now, &saved);
-    read.map_err(|err| Refused(format!("cannot read the {what} from the terminal: {err}")))?;
-    restored?;
-    if line.is_empty() {
-        return Err(Refused(format!("no {what} was typed: nothing was done")).into());
+/// The terminal on standard input with its echo off and its keys read one by one, restored
+/// when dropped. The command itself reads the terminal's interrupt, quit and suspend keys
+/// (Ctrl-C, Ctrl-\, Ctrl-Z), so that no signal stops it while the echo is off (which some
+/// shells would not switch back on), and its erase and kill keys; lines of any length.
+struct QuietTerminal {
+    saved: rustix::termios::Termios,
+}
+
+impl QuietTerminal {
+    fn new() -> anyhow::Result<QuietTerminal> {
+        use rustix::termios::{
+            LocalModes, OptionalActions, SpecialCodeIndex, tcgetattr, tcsetattr,
+        };
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin)?;
+        let mut quiet = saved.clone();
+        quiet
+            .local_modes
+            .remove(LocalModes::ECHO | LocalModes::ECHONL | LocalModes::ICANON | LocalModes::ISIG);
+        quiet.special_codes[SpecialCodeIndex::VMIN] = 1;
+        quiet.special_codes[SpecialCodeIndex::VTIME] = 0;
+        // What was typed before the prompt showed (and was shown) is dropped.
+        tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
+        Ok(QuietTerminal { saved })
     }
-    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+
+    /// One line, `prompt` written to standard error first; the line end is echoed.
+    fn ask(&self, prompt: &str, what: &str) -> anyhow::Result<String> {
+        use rustix::termios::SpecialCodeIndex as Key;
+        use std::io::Write;
+        let key = |index| self.saved.special_codes[index];
+        let (interrupt, quit, suspend) = (key(Key::VINTR), key(Key::VQUIT), key(Key::VSUSP));
+        let (erase, kill, end) = (key(Key::VERASE), key(Key::VKILL), key(Key::VEOF));
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
+        let mut line: Vec<u8> = Vec::new();
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut byte = [0u8];
+            let read = stdin.read(&mut byte).map_err(|err| {
+                Refused(format!("cannot read the {what} from the terminal: {err}"))
+            })?;
+            let byte = byte[0];
+            if read == 0 || (byte == end && line.is_empty()) {
+                let _ = err.write_all(b"\n");
+                return Err(Refused(format!("no {what} was typed: nothing was done")).into());
+            }
+            if byte == interrupt || byte == quit {
+                let _ = err.write_all(b"\n");
+                return Err(Refused(format!("stopped at the {what}: nothing was done")).into());
+            }
+            match byte {
+                b'\n' | b'\r' => break,
+                _ if byte == erase || byte == 0x08 || byte == 0x7f => {
+                    // One character, however many bytes it took in UTF-8.
+                    while line.pop().is_some_and(|last| last & 0xc0 == 0x80) {}
+                }
+                _ if byte == kill => line.clear(),
+                _ if byte == suspend || byte == end => {}
+                _ => line.push(byte),
+            }
+            if line.len() > MAX_INPUT as usize {
+                let _ = err.write_all(b"\n");
+                return Err(Refused(format!("the {what} typed is too long")).into());
+            }
+        }
+        let _ = err.write_all(b"\n");
+        String::from_utf8(line)
+            .map_err(|_| Refused(format!("the {what} typed is not UTF-8 text")).into())
+    }
+}
+
+impl Drop for QuietTerminal {
+    fn drop(&mut self) {
+        use rustix::termios::{OptionalActions, tcsetattr};
+        let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &self.saved);
+    }
 }
 
 /// Reads a value of one of `ca-core`'s fixed sets as `ca-core` reads it everywhere (any case,
