@@ -163,6 +163,14 @@ fn crl_lifetime_is_configurable() {
 fn distribution_point_in_new_certificates_serves_a_crl_that_verifies() {
     let sb = Sandbox::new();
     sb.refused(&["init", "--url", "ftp://mail.example.com"]);
+    // A password in the URL would be in every certificate: refused, and not repeated; so is
+    // a port that cannot be.
+    let refusal = sb.refused(&["init", "--url", "http://admin:s3cret@mail.example.com"]);
+    assert!(
+        refusal.contains("user name or password") && !refusal.contains("s3cret"),
+        "{refusal}"
+    );
+    sb.refused(&["init", "--url", "http://mail.example.com:99999"]);
     assert!(!sb.data().join("root.crt").exists());
     let server = Server::start(&sb);
     // The server's own port is the public URL here.

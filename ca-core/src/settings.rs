@@ -448,10 +448,33 @@ fn check_url(url: &str) -> Result<()> {
                 "'{url}' is not an http:// or https:// URL; give the public base URL, as in http://mail.example.com"
             ))
         })?;
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    let (authority, _) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // Every certificate carries this URL for anyone to read: never a password (not repeated).
+    if authority.contains('@') {
+        return Err(Error::InvalidInput(
+            "the URL holds a user name or password (before @), which every certificate would show to anyone who reads it: give it without them, as in http://mail.example.com".into(),
+        ));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(literal) => match literal.split_once(']') {
+            Some((address, after)) => (address, after.strip_prefix(':')),
+            None => ("", None),
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
     if host.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
         return Err(Error::InvalidInput(format!(
             "'{url}' is not a base URL: give scheme and host (and a path if any), as in http://mail.example.com"
+        )));
+    }
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|port| port > 0)
+    {
+        return Err(Error::InvalidInput(format!(
+            "'{url}' has no usable port ('{port}'): give 1 to 65535, or none for the scheme's own"
         )));
     }
     Ok(())
@@ -531,9 +554,18 @@ mod tests {
             "mail.example.com",
             "http://a b",
             "http://a/?x",
+            "http://ca.example.com:99999",
+            "http://ca.example.com:0",
+            "http://ca.example.com:http",
+            "http://[2001:db8::1",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
+        assert!(check_url("http://[2001:db8::1]:8080/pki").is_ok());
+        assert!(check_url("http://192.0.2.1:80").is_ok());
+        // A password is refused and not repeated.
+        let refused = check_url("http://admin:s3cret@ca.example.com").unwrap_err();
+        assert!(!refused.to_string().contains("s3cret"), "{refused}");
     }
 
     #[test]
