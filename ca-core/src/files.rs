@@ -274,21 +274,10 @@ impl Folder {
     /// nothing is yet, in one step where the file system can (`RENAME_NOREPLACE`),
     /// `AlreadyExists` otherwise.
     fn rename(&self, from: &OsStr, to: &OsStr, replace: bool) -> std::io::Result<()> {
-        use rustix::fs::{RenameFlags, renameat, renameat_with};
         if replace {
-            return Ok(renameat(&self.fd, from, &self.fd, to)?);
+            return Ok(rustix::fs::renameat(&self.fd, from, &self.fd, to)?);
         }
-        match renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE) {
-            Ok(()) => Ok(()),
-            // A file system without it (some network ones): looked at first, then renamed.
-            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
-                if self.entry(to).is_some() {
-                    return Err(std::io::ErrorKind::AlreadyExists.into());
-                }
-                Ok(renameat(&self.fd, from, &self.fd, to)?)
-            }
-            Err(err) => Err(err.into()),
-        }
+        renameat_new(&self.fd, from, to)
     }
 
     /// Removes `name` from the folder, if it can.
@@ -585,15 +574,25 @@ impl Drop for StagedFiles {
 /// Renames `from` to `to` when nothing is at `to` yet, in one step where the file system can
 /// (`RENAME_NOREPLACE`); `AlreadyExists` otherwise.
 pub(crate) fn rename_new(from: &Path, to: &Path) -> std::io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+    renameat_new(rustix::fs::CWD, from, to)
+}
+
+/// [`rename_new`] of `from` to `to`, both relative to the folder `dir`.
+fn renameat_new<P: rustix::path::Arg + Copy>(
+    dir: impl std::os::fd::AsFd,
+    from: P,
+    to: P,
+) -> std::io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat, renameat_with, statat};
+    let dir = dir.as_fd();
+    match renameat_with(dir, from, dir, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
         // A file system without it (some network ones): looked at first, then renamed.
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
-            if fs::symlink_metadata(to).is_ok() {
+            if statat(dir, to, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
                 return Err(std::io::ErrorKind::AlreadyExists.into());
             }
-            fs::rename(from, to)
+            Ok(renameat(dir, from, dir, to)?)
         }
         Err(err) => Err(err.into()),
     }
