@@ -1693,7 +1693,8 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(restored.ok(&["check"]).contains("is sound"));
-    // The restored log is current: its names table was filled from the backup's rows.
+    // The restored log is current: its names table was given each certificate's end of
+    // validity from the backup's rows.
     let issued = restored.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
     assert!(
         issued.contains("for b.example.com is still valid"),
@@ -1723,7 +1724,13 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
 fn as_the_release_before_left_it(backup: &Path) {
     sqlite(
         &backup.join("ca.db"),
-        "DROP TRIGGER certificate_names_insert; DROP TABLE certificate_names;
+        "DROP TRIGGER certificate_names_insert;
+         ALTER TABLE certificate_names DROP COLUMN not_after;
+         CREATE TRIGGER certificate_names_insert AFTER INSERT ON certificates
+         BEGIN
+             INSERT OR IGNORE INTO certificate_names (name, request_id)
+                 SELECT value, NEW.request_id FROM json_each(NEW.names);
+         END;
          DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
     );
 }

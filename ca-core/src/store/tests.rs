@@ -1401,17 +1401,108 @@ async fn a_log_from_before_the_names_table_points_to_the_holders_it_already_had(
     store.close().await;
 }
 
-/// A SQLite log at `path` with every migration before the one whose description holds
-/// `description`: what an earlier release left.
-async fn migrated_until(path: &Path, description: &str) {
-    std::fs::File::create(path).unwrap();
-    let mut before = sqlx::migrate!("../migrations/sqlite");
-    let all = before.migrations.to_vec();
+#[tokio::test]
+async fn a_log_from_before_the_names_kept_their_end_of_validity_points_to_its_valid_holders_only() {
+    // On the backend the suite runs against: each has its own migration.
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let location = log_migrated_until(dir.path(), "certificate names not after").await;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let (later, earlier) = (now + 30 * 86_400, now - 86_400);
+    let pool = AnyPool::connect(&match &location {
+        LogLocation::File(path) => format!("sqlite://{}", path.display()),
+        LogLocation::Postgres(url) => url.secret().to_owned(),
+    })
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for (serial, names, not_after) in [
+        ("01", r#"["a.example.com"]"#, earlier),
+        ("02", r#"["a.example.com","b.example.com"]"#, later),
+    ] {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO requests (created_at, requester, source, names, status)
+             VALUES (1, 'alice', 'cli', '[]', 'issued') RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                       key_algorithm, sha256, der)
+             VALUES ($1, $2, $3, 0, $4, 'ecdsa-p256', $2, $5)",
+        )
+        .bind(id)
+        .bind(serial)
+        .bind(names)
+        .bind(not_after)
+        .bind(vec![0x30_u8])
+        .execute(&pool)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    pool.close().await;
+    let store = Store::open(&location, 1, Access::Write).await.unwrap();
+    let asked: Vec<SubjectName> = ["a.example.com", "b.example.com"]
+        .iter()
+        .map(|name| name.parse().unwrap())
+        .collect();
+    let holders = store
+        .holders(&asked, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    // The expired certificate is no holder; the valid one is, until its own end.
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    assert_eq!(holders[0].id.get(), ids[1]);
+    assert_eq!(holders[0].not_after.unix_timestamp(), later);
+    assert_eq!(holders[0].names, ["a.example.com", "b.example.com"]);
+    // A certificate added after the migration carries its end of validity too.
+    let sample = Sample::new("4d", "b.example.com", days(30));
+    let id = store.record_issuance(sample.issuance()).await.unwrap().id;
+    let holders = store
+        .holders(&asked[1..], OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let found: Vec<_> = holders.iter().map(|holder| holder.id).collect();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[1], id);
+    assert!(holders[1].not_after > OffsetDateTime::now_utc() + time::Duration::days(29));
+    store.close().await;
+}
+
+/// `migrator` without the migrations from the one whose description holds `description` on.
+fn before(mut migrator: sqlx::migrate::Migrator, description: &str) -> sqlx::migrate::Migrator {
+    let all = migrator.migrations.to_vec();
     let newest = all
         .iter()
         .position(|m| m.description.contains(description))
         .unwrap();
-    before.migrations = std::borrow::Cow::Owned(all[..newest].to_vec());
+    migrator.migrations = std::borrow::Cow::Owned(all[..newest].to_vec());
+    migrator
+}
+
+/// A log for `dir` on the backend the suite runs against, with every migration before the one
+/// whose description holds `description`: what an earlier release left.
+async fn log_migrated_until(dir: &Path, description: &str) -> LogLocation {
+    let location = crate::testing::log_location(dir);
+    match &location {
+        LogLocation::File(path) => migrated_until(path, description).await,
+        LogLocation::Postgres(url) => {
+            let before = before(sqlx::migrate!("../migrations/postgres"), description);
+            let pool = sqlx::PgPool::connect(url.secret()).await.unwrap();
+            before.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    location
+}
+
+/// A SQLite log at `path` with every migration before the one whose description holds
+/// `description`: what an earlier release left.
+async fn migrated_until(path: &Path, description: &str) {
+    std::fs::File::create(path).unwrap();
+    let before = before(sqlx::migrate!("../migrations/sqlite"), description);
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
