@@ -509,6 +509,37 @@ fn commands_on_an_empty_data_folder_say_to_run_init() {
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
 
+/// A passphrase variable that is set but holds nothing (`CA_PASSPHRASE="$PW"` with PW unset)
+/// or no text is refused before anything is made, never taken for "no passphrase": `ca init`
+/// would write the root key unencrypted without a word.
+#[test]
+fn an_empty_or_unreadable_passphrase_is_refused_not_taken_for_none() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    for (value, said) in [
+        (std::ffi::OsStr::new(""), "$CA_PASSPHRASE is set but empty"),
+        (
+            std::ffi::OsStr::from_bytes(b"caf\xe9"),
+            "$CA_PASSPHRASE is not UTF-8 text",
+        ),
+    ] {
+        let out = sb
+            .ca()
+            .env("CA_PASSPHRASE", value)
+            .args(["init", "--key", "ecdsa-p256"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(!sb.data().join("root.key").exists(), "{stderr}");
+    }
+    // Unset, the key is made unencrypted, as asked.
+    sb.ok(&["init", "--key", "ecdsa-p256"]);
+    let key = std::fs::read_to_string(sb.data().join("root.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+}
+
 #[test]
 fn encrypts_the_ca_key_when_a_passphrase_is_set() {
     let sb = Sandbox::new();

@@ -127,7 +127,7 @@ fn extra_sections(page: &str) -> Roff {
                     ),
                     (
                         "CA_PASSPHRASE",
-                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it",
+                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it; set but empty (or not UTF-8), it is refused: unset it for an unencrypted key",
                     ),
                     (
                         "CREDENTIALS_DIRECTORY",

@@ -54,9 +54,19 @@ pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
             return Ok(Some(Passphrase::new(secret)?));
         }
     }
+    // Set but empty, or not text, it is a mistake (a variable meant to hold it that did not),
+    // never "no passphrase": `ca init` would write the root key unencrypted without a word.
     match std::env::var("CA_PASSPHRASE") {
-        Ok(secret) if !secret.is_empty() => Ok(Some(Passphrase::new(secret)?)),
-        _ => Ok(None),
+        Ok(secret) if secret.is_empty() => Err(Refused(
+            "$CA_PASSPHRASE is set but empty: set it to the CA key's passphrase, or unset it (`unset CA_PASSPHRASE`) for an unencrypted key".into(),
+        )
+        .into()),
+        Ok(secret) => Ok(Some(Passphrase::new(secret)?)),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Refused(
+            "$CA_PASSPHRASE is not UTF-8 text: give the CA key's passphrase in UTF-8".into(),
+        )
+        .into()),
+        Err(std::env::VarError::NotPresent) => Ok(None),
     }
 }
 
