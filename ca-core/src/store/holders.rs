@@ -31,7 +31,12 @@ impl Store {
         names: &[SubjectName],
         now: OffsetDateTime,
     ) -> Result<Vec<Holder>> {
-        let wanted: Vec<String> = names.iter().map(ToString::to_string).collect();
+        // Each name once (a command line may repeat one, in any case or with a trailing dot,
+        // which parsing made the same name): the note names it once.
+        let wanted: Vec<String> = crate::name::distinct(names.iter().cloned())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
         }

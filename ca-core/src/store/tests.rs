@@ -1510,6 +1510,30 @@ async fn migrated_until(path: &Path, description: &str) {
     pool.close().await;
 }
 
+/// A name asked for more than once (a command line repeating it, in another case or with a
+/// trailing dot) is held once: the note names it once, not once per repeat.
+#[tokio::test]
+async fn a_name_asked_twice_is_held_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let sample = Sample::new("4e", "m10.example.com", days(30));
+    let id = store.record_issuance(sample.issuance()).await.unwrap().id;
+    let asked: Vec<SubjectName> = ["m10.example.com", "M10.EXAMPLE.COM.", "m10.example.com"]
+        .iter()
+        .map(|name| name.parse().unwrap())
+        .collect();
+    let holders = store
+        .holders(&asked, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let found: Vec<_> = holders
+        .iter()
+        .map(|holder| (holder.id, holder.names.clone()))
+        .collect();
+    assert_eq!(found, [(id, vec!["m10.example.com".to_owned()])]);
+    store.close().await;
+}
+
 #[tokio::test]
 async fn holders_of_more_names_than_one_query_binds_are_each_found_once() {
     let dir = tempfile::tempdir().unwrap();
