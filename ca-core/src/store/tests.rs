@@ -1370,14 +1370,8 @@ async fn a_log_from_before_the_names_table_points_to_the_holders_it_already_had(
     let store = Store::open(&LogLocation::File(path.clone()), 1, Access::Write)
         .await
         .unwrap();
-    let asked: Vec<SubjectName> = ["b.example.com", "10.0.0.1", "d.example.com"]
-        .iter()
-        .map(|name| name.parse().unwrap())
-        .collect();
-    let holders = store
-        .holders(&asked, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let asked = ["b.example.com", "10.0.0.1", "d.example.com"];
+    let holders = holders_now(&store, &asked).await;
     let found: Vec<(i64, Vec<String>)> = holders
         .iter()
         .map(|holder| (holder.id.get(), holder.names.clone()))
@@ -1392,10 +1386,7 @@ async fn a_log_from_before_the_names_table_points_to_the_holders_it_already_had(
     // A certificate added after the migration is found by its trigger's rows.
     let sample = Sample::new("4a", "d.example.com", days(30));
     let id = store.record_issuance(sample.issuance()).await.unwrap().id;
-    let holders = store
-        .holders(&asked[2..], OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let holders = holders_now(&store, &asked[2..]).await;
     assert_eq!(holders.len(), 1);
     assert_eq!(holders[0].id, id);
     store.close().await;
@@ -1444,14 +1435,8 @@ async fn a_log_from_before_the_names_kept_their_end_of_validity_points_to_its_va
     }
     pool.close().await;
     let store = Store::open(&location, 1, Access::Write).await.unwrap();
-    let asked: Vec<SubjectName> = ["a.example.com", "b.example.com"]
-        .iter()
-        .map(|name| name.parse().unwrap())
-        .collect();
-    let holders = store
-        .holders(&asked, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let asked = ["a.example.com", "b.example.com"];
+    let holders = holders_now(&store, &asked).await;
     // The expired certificate is no holder; the valid one is, until its own end.
     assert_eq!(holders.len(), 1, "{holders:?}");
     assert_eq!(holders[0].id.get(), ids[1]);
@@ -1460,10 +1445,7 @@ async fn a_log_from_before_the_names_kept_their_end_of_validity_points_to_its_va
     // A certificate added after the migration carries its end of validity too.
     let sample = Sample::new("4d", "b.example.com", days(30));
     let id = store.record_issuance(sample.issuance()).await.unwrap().id;
-    let holders = store
-        .holders(&asked[1..], OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let holders = holders_now(&store, &asked[1..]).await;
     let found: Vec<_> = holders.iter().map(|holder| holder.id).collect();
     assert_eq!(found.len(), 2);
     assert_eq!(found[1], id);
@@ -1498,6 +1480,15 @@ async fn log_migrated_until(dir: &Path, description: &str) -> LogLocation {
     location
 }
 
+/// The holders `store` finds now for `names`, parsed as the command line parses them.
+async fn holders_now(store: &Store, names: &[&str]) -> Vec<Holder> {
+    let asked: Vec<SubjectName> = names.iter().map(|name| name.parse().unwrap()).collect();
+    store
+        .holders(&asked, OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+}
+
 /// A SQLite log at `path` with every migration before the one whose description holds
 /// `description`: what an earlier release left.
 async fn migrated_until(path: &Path, description: &str) {
@@ -1518,14 +1509,11 @@ async fn a_name_asked_twice_is_held_once() {
     let store = open(&dir, 1).await;
     let sample = Sample::new("4e", "m10.example.com", days(30));
     let id = store.record_issuance(sample.issuance()).await.unwrap().id;
-    let asked: Vec<SubjectName> = ["m10.example.com", "M10.EXAMPLE.COM.", "m10.example.com"]
-        .iter()
-        .map(|name| name.parse().unwrap())
-        .collect();
-    let holders = store
-        .holders(&asked, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    let holders = holders_now(
+        &store,
+        &["m10.example.com", "M10.EXAMPLE.COM.", "m10.example.com"],
+    )
+    .await;
     let found: Vec<_> = holders
         .iter()
         .map(|holder| (holder.id, holder.names.clone()))
