@@ -54,9 +54,18 @@ pub(crate) fn sentence(err: &anyhow::Error) -> String {
 
 /// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure.
 pub(crate) fn exit_status(err: &anyhow::Error) -> u8 {
+    // A missing or wrong passphrase for the CA key is the caller's input, refused like any
+    // other here; to a web client the same error is the server's, which is why the library's
+    // `is_refusal` (what pages answer 4xx for) leaves it out.
     let refused = err.chain().any(|cause| {
         cause.downcast_ref::<Refused>().is_some()
-            || cause.downcast_ref::<Error>().is_some_and(Error::is_refusal)
+            || cause.downcast_ref::<Error>().is_some_and(|err| {
+                err.is_refusal()
+                    || matches!(
+                        err,
+                        Error::CaKeyLocked { .. } | Error::CaKeyPassphrase { .. }
+                    )
+            })
     });
     if refused { 2 } else { 1 }
 }

@@ -540,6 +540,63 @@ fn an_empty_or_unreadable_passphrase_is_refused_not_taken_for_none() {
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
 }
 
+/// A passphrase the CA key could not be given back with is refused before anything is made
+/// (one holding a line break: the systemd credential gives only its first line), and a
+/// missing or wrong one is the caller's input, refused with exit status 2; `ca check` says the
+/// passphrase is wrong instead of finding a problem in the folder and advising a restore.
+#[test]
+fn a_passphrase_on_two_lines_missing_or_wrong_is_refused_input() {
+    let sb = Sandbox::new();
+    let run = |passphrase: Option<&str>, args: &[&str]| {
+        let mut cmd = sb.ca();
+        if let Some(passphrase) = passphrase {
+            cmd.env("CA_PASSPHRASE", passphrase);
+        }
+        let out = cmd.args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for two_lines in ["correct horse\nbattery staple", "correct horse\r"] {
+        let (code, stderr) = run(Some(two_lines), &["init", "--key", "ecdsa-p256"]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("holds a line break"), "{stderr}");
+        assert!(!sb.data().exists(), "{stderr}");
+    }
+    let right = "correct horse battery staple";
+    let (code, stderr) = run(Some(right), &["init", "--key", "ecdsa-p256"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let issue = ["issue", "mail.example.com", "--key", "ecdsa-p256"];
+    for (passphrase, said) in [
+        (None, "is encrypted and no passphrase was given"),
+        (Some("wrong horse"), "the passphrase is wrong"),
+    ] {
+        let (code, stderr) = run(passphrase, &issue);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(sb.files().is_empty(), "{stderr}");
+    }
+    let (code, stderr) = run(Some("wrong horse"), &["check"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the passphrase is wrong"), "{stderr}");
+    assert!(!stderr.contains("restore"), "{stderr}");
+    // Opened with the right one, the folder is sound and the key is the root's.
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", right)
+        .arg("check")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("the key is the root's"), "{stdout}");
+}
+
 #[test]
 fn encrypts_the_ca_key_when_a_passphrase_is_set() {
     let sb = Sandbox::new();

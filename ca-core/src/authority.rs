@@ -217,6 +217,9 @@ impl Authority {
         let name = init.root.common_name()?;
         crate::profile::Validity::root(init.root.days, OffsetDateTime::now_utc())?;
         let settings = Settings::initial(init.url.as_deref(), init.policy)?;
+        if let Some(passphrase) = &open.passphrase {
+            passphrase.refuse_line_breaks()?;
+        }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -1112,6 +1115,11 @@ impl Authority {
     /// What no certificate vouches for (a user's role, a setting, a request's status) cannot
     /// be checked this way: the log is not signed.
     pub async fn check(&self) -> Result<Vec<String>> {
+        // A passphrase that does not open the key is the caller's mistake, not the folder's:
+        // said first and alone, it is no reason to restore anything.
+        if let Err(err @ Error::CaKeyPassphrase { .. }) = self.issuer() {
+            return Err(err);
+        }
         let (mut problems, _) = self.store.check().await?;
         let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
             .map_err(|_| Error::CaKey("the root certificate does not parse".into()))?;

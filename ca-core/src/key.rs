@@ -188,6 +188,18 @@ impl Passphrase {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Refuses, for a key about to be encrypted, a passphrase that could not be given back
+    /// the same way everywhere: one holding a line break, since a passphrase read from a
+    /// file or typed at a prompt ends where its first line does.
+    pub(crate) fn refuse_line_breaks(&self) -> Result<()> {
+        if self.0.contains(['\n', '\r']) {
+            return Err(Error::InvalidInput(
+                "the passphrase holds a line break: a passphrase read from a file or typed at a prompt ends at the end of its first line, so a key encrypted with this one could not be opened from those; choose one on a single line".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Passphrase {

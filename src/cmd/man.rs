@@ -105,7 +105,7 @@ fn extra_sections(page: &str) -> Roff {
                     ("0", "done"),
                     (
                         "2",
-                        "bad usage or refused input (a bad name, a weak key, an unknown id, a bad configuration file)",
+                        "bad usage or refused input (a bad name, a weak key, an unknown id, a bad configuration file, a missing or wrong passphrase)",
                     ),
                     ("1", "any other failure"),
                 ],
@@ -127,7 +127,7 @@ fn extra_sections(page: &str) -> Roff {
                     ),
                     (
                         "CA_PASSPHRASE",
-                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it; set but empty (or not UTF-8), it is refused: unset it for an unencrypted key",
+                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it; set but empty (or not UTF-8), it is refused: unset it for an unencrypted key; one holding a line break is refused for a new key, since the credential gives only its first line",
                     ),
                     (
                         "CREDENTIALS_DIRECTORY",
