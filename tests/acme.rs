@@ -862,6 +862,21 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
         Some(&json!({ "csr": csr(&["mail.example.com", "www.example.com"]).0 })),
     ));
     assert_eq!((status, kind.as_str()), (400, "badCSR"));
+    // One that also asks for an email address, which the certificate would not carry: badCSR,
+    // naming it, rather than a certificate without it.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.subject_alt_names.push(rcgen::SanType::Rfc822Name(
+        "admin@example.com".try_into().unwrap(),
+    ));
+    let with_email = b64(params.serialize_request(&key).unwrap().der());
+    let (status, kind, detail) = problem(raw.post(
+        order["finalize"].as_str().unwrap(),
+        Some(&json!({ "csr": with_email })),
+    ));
+    assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
+    assert!(detail.contains("email admin@example.com"), "{detail}");
     let (csr_b64, cert_key) = csr(&["mail.example.com"]);
     let response = raw.post(
         order["finalize"].as_str().unwrap(),

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, csr, openssl_ok};
+use crate::util::{Sandbox, Server, client, csr, openssl_ok, openssl_request};
 
 fn add_user(sb: &Sandbox, name: &str, role: &str, password: &str) {
     std::fs::write(sb.file("pw"), format!("{password}\n")).unwrap();
@@ -278,6 +278,32 @@ fn the_issued_page_enc_and_paths_are_as_ad_cs_has_them() {
     assert!(
         issued.contains(&format!("certnew.cer?ReqID={id}&amp;Enc=bin")),
         "{issued}"
+    );
+    assert!(!issued.contains("Note:"), "{issued}");
+    // A request for more than a server certificate carries is told what was left out, in
+    // text escaped like everything a request brings.
+    openssl_request(
+        sb.path(),
+        "extra.csr",
+        "ec",
+        "/CN=app.example.com/O=<b>Example",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:app.example.com,email:admin@example.com",
+        ],
+    );
+    let extra = std::fs::read_to_string(sb.file("extra.csr")).unwrap();
+    let page = submit(&web, &server, &extra, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    assert!(page.contains("Certificate Issued"), "{page}");
+    assert!(
+        page.contains(
+            "Note: the request also asked for O=&#60;b&#62;Example, email admin@example.com, which"
+        ),
+        "{page}"
     );
 
     // No Enc: Base 64, for the CA certificate and for an issued one.

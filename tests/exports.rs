@@ -1,10 +1,8 @@
 //! PKCS#7, PFX, DER/PEM exports and `ca sign`, each checked with `openssl`.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::util::{Sandbox, openssl, openssl_ok};
+use crate::util::{Sandbox, openssl, openssl_ok, openssl_request};
 
 /// `openssl pkcs12 -info` of a PFX, without `-legacy`: OpenSSL 3 must open it as it is.
 fn pkcs12_info(sb: &Sandbox, pfx: &str) -> String {
@@ -287,17 +285,6 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     sb.refused(&["export", "7", "--format", "pem"]);
 }
 
-/// Makes a request with `openssl req` and returns its file name.
-fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "req", "-new", "-newkey", key, "-nodes", "-keyout", "req.key", "-subj", subject, "-out",
-        file,
-    ];
-    args.extend_from_slice(extra);
-    openssl_ok(dir, &args);
-    file.to_owned()
-}
-
 fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
     let out = format!("{csr}.crt");
     sb.ok(&["sign", csr, "--out", &out]);
@@ -315,6 +302,67 @@ fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
     );
     assert!(text.contains(expect_san), "{text}");
     assert!(text.contains("CA:FALSE"), "{text}");
+}
+
+/// What a request asks for that a server certificate does not carry (subject attributes
+/// besides the CN, an email address, a URI) is named in a note instead of being dropped
+/// unseen, with no control character of the request reaching the terminal; a request that
+/// asks for nothing more gets no note.
+#[test]
+fn a_request_is_told_what_it_asked_for_and_did_not_get() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let extra = openssl_request(
+        sb.path(),
+        "extra.csr",
+        "ec",
+        "/CN=app.example.com/O=Example Ltd/OU=IT\x1b[31m",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:app.example.com,email:admin@example.com,URI:https://app.example.com/",
+        ],
+    );
+    let out = sb.run(&["sign", &extra, "--out", "extra.crt"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "ca: note: the request also asked for O=Example Ltd, OU=IT\u{FFFD}[31m, email admin@example.com, URI https://app.example.com/, which"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+    let san = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "extra.crt",
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+        ],
+    );
+    assert!(san.contains("DNS:app.example.com"), "{san}");
+    assert!(
+        !san.contains("admin@") && !san.contains("Example Ltd"),
+        "{san}"
+    );
+
+    let plain = openssl_request(
+        sb.path(),
+        "plain.csr",
+        "ec",
+        "/CN=www.example.com",
+        &["-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let out = sb.run(&["sign", &plain, "--out", "plain.crt"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("note"), "{stderr}");
 }
 
 #[test]

@@ -380,6 +380,17 @@ pub fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
     std::fs::read_to_string(sb.file(file)).unwrap()
 }
 
+/// Makes a request with `openssl req` (its key in req.key) and returns its file name.
+pub fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "req", "-new", "-newkey", key, "-nodes", "-keyout", "req.key", "-subj", subject, "-out",
+        file,
+    ];
+    args.extend_from_slice(extra);
+    openssl_ok(dir, &args);
+    file.to_owned()
+}
+
 pub fn x509_text(dir: &Path, file: &str) -> String {
     openssl_ok(dir, &["x509", "-in", file, "-noout", "-text"])
 }

@@ -961,6 +961,17 @@ impl Authority {
         // included) is a bad CSR (RFC 8555 §7.4).
         let csr = CertificateRequest::parse(&der)
             .map_err(|err| Problem::new(ProblemType::BadCsr, err.to_string()))?;
+        // An order names DNS names and IP addresses only: a CSR that asks for more (an email
+        // address, a URI) would get a certificate without it, which RFC 8555 §7.4 has the
+        // server refuse rather than sign.
+        if let Some(extra) = csr.alt_names_left_out().first() {
+            return Err(Problem::new(
+                ProblemType::BadCsr,
+                format!(
+                    "the CSR asks for {extra} in its subjectAltName, which no identifier of the order names: ask for the order's DNS names and IP addresses only"
+                ),
+            ));
+        }
         let mut asked: Vec<Identifier> = csr.names().iter().map(Identifier::of).collect();
         let mut ordered = order.identifiers.clone();
         let key = |i: &Identifier| (i.kind.name(), i.value.clone());

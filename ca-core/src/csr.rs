@@ -5,7 +5,9 @@
 //! verify (proof of possession; SHA-1 is accepted for that, never for what the CA signs). Its
 //! names come from the subject CN and any requested subjectAltName, through the same rules as
 //! names typed on the command line; every other requested extension is ignored, so a request
-//! can never make itself a CA.
+//! can never make itself a CA. What it asks for that no certificate here carries (subject
+//! attributes besides the CN, subjectAltName entries besides DNS names and IP addresses) is
+//! left out and named in [`CertificateRequest::left_out_note`], for the caller to show.
 
 use rustls_pki_types::CertificateSigningRequestDer;
 use rustls_pki_types::pem::PemObject;
@@ -23,6 +25,43 @@ use crate::name::{SubjectName, san_texts};
 use crate::profile::{Profile, Validity};
 use crate::store::{RequestId, RequestSource};
 
+/// How many of the things a request asked for and did not get a note names.
+const LEFT_OUT_SHOWN: usize = 5;
+
+/// A subjectAltName entry no certificate of this CA carries, for people; `None` for the DNS
+/// names and IP addresses it does.
+fn unsupported(name: &x509_parser::extensions::GeneralName<'_>) -> Option<String> {
+    use x509_parser::extensions::GeneralName;
+    /// The otherName Windows puts a user principal name (UPN) in.
+    const UPN: &str = "1.3.6.1.4.1.311.20.2.3";
+    Some(match name {
+        GeneralName::DNSName(_) | GeneralName::IPAddress(_) => return None,
+        GeneralName::RFC822Name(email) => format!("email {}", printable(email)),
+        GeneralName::URI(uri) => format!("URI {}", printable(uri)),
+        GeneralName::OtherName(oid, _) if oid.to_id_string() == UPN => {
+            "a Windows user principal name (otherName)".to_owned()
+        }
+        GeneralName::OtherName(oid, _) => format!("otherName {oid}"),
+        GeneralName::DirectoryName(name) => {
+            format!("directoryName {}", printable(&name.to_string()))
+        }
+        GeneralName::RegisteredID(oid) => format!("registeredID {oid}"),
+        GeneralName::X400Address(_) => "an X.400 address".to_owned(),
+        GeneralName::EDIPartyName(_) => "an EDI party name".to_owned(),
+        GeneralName::Invalid(..) => "an entry that cannot be read".to_owned(),
+    })
+}
+
+/// Text from a request as it may be shown on a terminal or a page: control characters (an
+/// escape sequence, a line break) replaced, and shortened when long.
+fn printable(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    crate::display::shortened(&clean).into_owned()
+}
+
 /// The largest request accepted, in bytes of input (a 16384-bit RSA request is under 6 KiB).
 pub const MAX_REQUEST_SIZE: usize = 64 * 1024;
 
@@ -33,6 +72,11 @@ pub struct CertificateRequest {
     names: Vec<SubjectName>,
     key_algorithm: KeyAlgorithm,
     public_key: rcgen::SubjectPublicKeyInfo,
+    /// Subject attributes other than the CN, as `O=Example Ltd`.
+    subject_left_out: Vec<String>,
+    /// subjectAltName entries other than DNS names and IP addresses, as
+    /// `email admin@example.com`.
+    alt_names_left_out: Vec<String>,
 }
 
 /// How to sign a request.
@@ -74,6 +118,25 @@ impl CertificateRequest {
             })?;
 
         let mut raw_names: Vec<String> = Vec::new();
+        let subject_left_out = info
+            .subject
+            .iter_attributes()
+            .filter(|attribute| {
+                attribute.attr_type() != &x509_parser::oid_registry::OID_X509_COMMON_NAME
+            })
+            .map(|attribute| {
+                let kind = x509_parser::objects::oid2abbrev(
+                    attribute.attr_type(),
+                    x509_parser::objects::oid_registry(),
+                )
+                .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
+                let value = attribute
+                    .as_str()
+                    .map_or_else(|_| "(not text)".into(), printable);
+                format!("{kind}={value}")
+            })
+            .collect();
+        let mut alt_names_left_out = Vec::new();
         for cn in info.subject.iter_common_name() {
             let cn = cn.as_str().map_err(|_| {
                 Error::InvalidRequest("its subject CN is not a readable string".into())
@@ -83,6 +146,7 @@ impl CertificateRequest {
         if let Some(extensions) = csr.requested_extensions() {
             for extension in extensions {
                 if let ParsedExtension::SubjectAlternativeName(san) = extension {
+                    alt_names_left_out.extend(san.general_names.iter().filter_map(unsupported));
                     raw_names.extend(san_texts(&san.general_names).ok_or_else(|| {
                         Error::InvalidRequest(
                             "it asks for an IP address of a length that is neither IPv4 nor IPv6"
@@ -108,6 +172,42 @@ impl CertificateRequest {
             names,
             key_algorithm,
             public_key,
+            subject_left_out,
+            alt_names_left_out,
+        })
+    }
+
+    /// The subjectAltName entries the request asks for that are neither DNS names nor IP
+    /// addresses (an email address, a URI, a Windows user principal name...), for people.
+    pub fn alt_names_left_out(&self) -> &[String] {
+        &self.alt_names_left_out
+    }
+
+    /// What the request asks for that the certificate will not carry, in a sentence, or
+    /// `None` when it carries everything asked: subject attributes other than the CN, and
+    /// subjectAltName entries other than DNS names and IP addresses. A server certificate
+    /// holds names only (its subject is its first name), so these are left out; saying so
+    /// beats leaving them out unseen.
+    pub fn left_out_note(&self) -> Option<String> {
+        let all: Vec<&String> = self
+            .subject_left_out
+            .iter()
+            .chain(&self.alt_names_left_out)
+            .collect();
+        let shown: Vec<&str> = all
+            .iter()
+            .take(LEFT_OUT_SHOWN)
+            .map(|text| text.as_str())
+            .collect();
+        let more = match all.len().saturating_sub(LEFT_OUT_SHOWN) {
+            0 => String::new(),
+            count => format!(" and {count} more"),
+        };
+        (!shown.is_empty()).then(|| {
+            format!(
+                "the request also asked for {}{more}, which no certificate of this CA carries (it holds DNS names and IP addresses, with the first name as its subject): left out",
+                shown.join(", ")
+            )
         })
     }
 

@@ -197,6 +197,8 @@ impl CertRqMa {
 pub(crate) struct Issued {
     pub chrome: Chrome,
     pub id: RequestId,
+    /// What the request asked for that the certificate does not carry, in a sentence.
+    pub left_out: Option<String>,
 }
 
 #[derive(Template)]

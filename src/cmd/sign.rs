@@ -89,6 +89,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             cert.serial
         );
     }
+    if let Some(note) = request.left_out_note() {
+        tell!("ca: note: {note}");
+    }
     authority.close().await;
     Ok(())
 }

@@ -512,6 +512,9 @@ pub(crate) async fn certfnsh(
         Ok(Submission::Issued(issued)) => Ok(render(&pages::Issued {
             chrome: caller.chrome(&state),
             id: issued.issuance.id,
+            left_out: readable
+                .as_ref()
+                .and_then(CertificateRequest::left_out_note),
         })),
         Ok(Submission::Pending(row)) => Ok(render(&pages::Pending {
             chrome: caller.chrome(&state),
