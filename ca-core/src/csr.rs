@@ -53,13 +53,52 @@ fn unsupported(name: &x509_parser::extensions::GeneralName<'_>) -> Option<String
 }
 
 /// Text from a request as it may be shown on a terminal or a page: control characters (an
-/// escape sequence, a line break) replaced, and shortened when long.
+/// escape sequence, a line break) replaced, and so are the marks that reorder text (U+202E),
+/// separate lines (U+2028) or hide (U+200B), which would make a line read other than it is;
+/// shortened when long.
 fn printable(text: &str) -> String {
     let clean: String = text
         .chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .map(|c| {
+            let hidden = matches!(
+                c,
+                '\u{200b}'..='\u{200f}'
+                    | '\u{2028}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}'
+            );
+            if c.is_control() || hidden {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect();
     crate::display::shortened(&clean).into_owned()
+}
+
+/// The text of a subject attribute in any of the string types requests use: UTF-8 and the
+/// ASCII ones, and BMPString (UTF-16, which Windows writes) and UniversalString (UTF-32);
+/// `None` for a value that is no text.
+fn attribute_text(attribute: &x509_parser::x509::AttributeTypeAndValue<'_>) -> Option<String> {
+    use x509_parser::asn1_rs::Tag;
+    if let Ok(text) = attribute.as_str() {
+        return Some(text.to_owned());
+    }
+    let data = attribute.as_slice();
+    match attribute.attr_value().tag() {
+        Tag::BmpString if data.len().is_multiple_of(2) => char::decode_utf16(
+            data.chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
+        )
+        .collect::<Result<String, _>>()
+        .ok(),
+        Tag::UniversalString if data.len().is_multiple_of(4) => data
+            .chunks_exact(4)
+            .map(|four| char::from_u32(u32::from_be_bytes([four[0], four[1], four[2], four[3]])))
+            .collect(),
+        _ => None,
+    }
 }
 
 /// The largest request accepted, in bytes of input (a 16384-bit RSA request is under 6 KiB).
@@ -130,9 +169,8 @@ impl CertificateRequest {
                     x509_parser::objects::oid_registry(),
                 )
                 .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
-                let value = attribute
-                    .as_str()
-                    .map_or_else(|_| "(not text)".into(), printable);
+                let value = attribute_text(attribute)
+                    .map_or_else(|| "(not text)".into(), |text| printable(&text));
                 format!("{kind}={value}")
             })
             .collect();
@@ -349,6 +387,41 @@ mod tests {
             .push(rcgen::DnType::CommonName, names[0]);
         let csr = params.serialize_request(&pair).unwrap();
         (csr.der().to_vec(), csr.pem().unwrap())
+    }
+
+    /// The note reads the string types Windows writes (BMPString, UniversalString) and shows
+    /// no mark that reorders, hides or breaks a line.
+    #[test]
+    fn the_note_reads_every_string_type_and_shows_no_hidden_mark() {
+        let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let dn = &mut params.distinguished_name;
+        dn.push(rcgen::DnType::CommonName, "mail.example.com");
+        dn.push(
+            rcgen::DnType::OrganizationName,
+            rcgen::DnValue::BmpString("Bücher GmbH".try_into().unwrap()),
+        );
+        dn.push(
+            rcgen::DnType::OrganizationalUnitName,
+            rcgen::DnValue::UniversalString("IT".try_into().unwrap()),
+        );
+        dn.push(
+            rcgen::DnType::LocalityName,
+            "a\u{202e}gnp.exe\u{200b}\u{2028}x\u{feff}",
+        );
+        let der = params.serialize_request(&pair).unwrap().der().to_vec();
+        let note = CertificateRequest::parse(&der)
+            .unwrap()
+            .left_out_note()
+            .unwrap();
+        assert!(
+            note.starts_with(
+                "the request also asked for O=Bücher GmbH, OU=IT, L=a\u{FFFD}gnp.exe\u{FFFD}\u{FFFD}x\u{FFFD}, which"
+            ),
+            "{note}"
+        );
     }
 
     #[test]
