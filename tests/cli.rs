@@ -597,6 +597,45 @@ fn a_passphrase_on_two_lines_missing_or_wrong_is_refused_input() {
     assert!(stdout.contains("the key is the root's"), "{stdout}");
 }
 
+/// A CA whose certificates will not let clients learn of a revocation says so when it is
+/// made: without a URL they carry no CRL or OCSP address, and with an https one they send
+/// clients where they must validate a server before they can check revocation. `ca config`
+/// repeats the https note; an http URL gets none.
+#[test]
+fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
+    for (url, said) in [
+        (
+            None,
+            Some("certificates carry no CRL or OCSP address while the CA has no URL"),
+        ),
+        (
+            Some("https://ca.example.com"),
+            Some("certificates will send clients to https://ca.example.com for the CRL and OCSP"),
+        ),
+        (Some("http://ca.example.com"), None),
+    ] {
+        let sb = Sandbox::new();
+        let mut args = vec!["init", "--key", "ecdsa-p256"];
+        if let Some(url) = url {
+            args.extend(["--url", url]);
+        }
+        let made = sb.ok(&args);
+        let shown = sb.ok(&["config", "show"]);
+        match said {
+            Some(said) => {
+                assert!(made.contains(&format!("Note: {said}")), "{made}");
+                assert!(made.contains("`ca config set url http://HOST`"), "{made}");
+            }
+            None => assert!(!made.contains("Note:"), "{made}"),
+        }
+        assert_eq!(
+            shown.contains("(note: certificates will send clients"),
+            url.is_some_and(|url| url.starts_with("https")),
+            "{shown}"
+        );
+    }
+}
+
 #[test]
 fn encrypts_the_ca_key_when_a_passphrase_is_set() {
     let sb = Sandbox::new();

@@ -81,6 +81,11 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("(none: certificates carry no CRL or AIA links)")
     ));
+    if let Some(url) = settings.url.as_deref()
+        && let Some(note) = crate::cmd::init::revocation_links_note(Some(url))
+    {
+        lines.push(format!("          (note: {note})"));
+    }
     lines.push(format!("policy    {}", settings.policy));
     lines.push(format!("crl-days  {}", settings.crl_days));
     let acme = &settings.acme;

@@ -66,5 +66,27 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         "Install {} on every client as a trusted root (`ca root --out root.crt` writes a copy).",
         std::path::absolute(authority.dir().join("root.crt"))?.display()
     );
+    if let Some(note) = revocation_links_note(authority.settings().url.as_deref()) {
+        say!("Note: {note}");
+    }
     Ok(())
+}
+
+/// What the CA's URL means for revocation, when clients would not learn of one: no URL (no
+/// CRL or OCSP address in certificates), or one over https (which a client must validate
+/// before it can fetch from it, and which the CA/Browser Forum's certificate profiles do not
+/// allow there). `None` for an http:// URL.
+pub(crate) fn revocation_links_note(url: Option<&str>) -> Option<String> {
+    match url {
+        None => Some(
+            "certificates carry no CRL or OCSP address while the CA has no URL, so clients cannot learn that one was revoked: \
+             `ca config set url http://HOST` (where clients reach this CA's pages over plain HTTP) adds them to every certificate issued after"
+                .to_owned(),
+        ),
+        Some(url) if url.to_ascii_lowercase().starts_with("https://") => Some(format!(
+            "certificates will send clients to {url} for the CRL and OCSP: over https a client must first validate that server's certificate, \
+             and the CA/Browser Forum's certificate profiles require http:// there; `ca config set url http://HOST` is the usual choice"
+        )),
+        Some(_) => None,
+    }
 }
