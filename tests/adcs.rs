@@ -332,6 +332,46 @@ fn the_issued_page_enc_and_paths_are_as_ad_cs_has_them() {
     }
 }
 
+/// A request left pending is told what its certificate will not carry, and the
+/// administrator who approves it is told again; a plain request gets no note on either.
+#[test]
+fn a_pending_request_and_its_approval_say_what_is_left_out() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "pending"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    openssl_request(
+        sb.path(),
+        "extra.csr",
+        "ec",
+        "/CN=app.example.com/OU=IT",
+        &["-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let extra = std::fs::read_to_string(sb.file("extra.csr")).unwrap();
+    let plain = csr(&sb, "plain.csr", "www.example.com");
+    let mut ids = Vec::new();
+    for (request, note) in [(&extra, true), (&plain, false)] {
+        let page = submit(&web, &server, request, "CertificateTemplate:WebServer")
+            .text()
+            .unwrap();
+        assert!(page.contains("Certificate Pending"), "{page}");
+        assert_eq!(
+            page.contains("Note: the request also asked for OU=IT, which"),
+            note,
+            "{page}"
+        );
+        ids.push(request_id(&page));
+    }
+    let approved = sb.ok(&["approve", &ids[0].to_string()]);
+    assert!(
+        approved.contains("Note: the request also asked for OU=IT, which"),
+        "{approved}"
+    );
+    let approved = sb.ok(&["approve", &ids[1].to_string()]);
+    assert!(!approved.contains("Note:"), "{approved}");
+}
+
 /// The Python interpreter of the test venv `tests/run` makes, with certsrv installed.
 fn python() -> std::path::PathBuf {
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");

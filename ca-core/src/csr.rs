@@ -306,7 +306,9 @@ impl Authority {
             acme_order: options.acme_order.as_deref(),
             decided_by,
         };
-        self.sign_leaf(&spec, &request.public_key).await
+        let mut issued = self.sign_leaf(&spec, &request.public_key).await?;
+        issued.left_out = request.left_out_note();
+        Ok(issued)
     }
 }
 

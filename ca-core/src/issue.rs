@@ -56,6 +56,9 @@ pub struct Issued {
     pub chain: Vec<Vec<u8>>,
     /// The validity was cut short to end with the root.
     pub shortened_to_root: bool,
+    /// For a signed request: what it asked for that the certificate does not carry, in a
+    /// sentence (see [`crate::csr::CertificateRequest::left_out_note`]).
+    pub left_out: Option<String>,
 }
 
 impl Issued {
@@ -436,6 +439,7 @@ impl Authority {
                         key: None,
                         chain,
                         shortened_to_root: spec.validity.shortened_to_root,
+                        left_out: None,
                     };
                     return Ok((issued, staged));
                 }

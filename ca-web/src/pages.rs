@@ -206,6 +206,8 @@ pub(crate) struct Issued {
 pub(crate) struct Pending {
     pub chrome: Chrome,
     pub id: RequestId,
+    /// What the request asked for that its certificate will not carry, in a sentence.
+    pub left_out: Option<String>,
 }
 
 #[derive(Template)]

@@ -54,6 +54,9 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
         issued.issuance.id,
         issued.issuance.names_shown()
     );
+    if let Some(note) = &issued.left_out {
+        say!("Note: {note}");
+    }
     authority.close().await;
     Ok(())
 }

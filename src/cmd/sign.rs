@@ -89,7 +89,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             cert.serial
         );
     }
-    if let Some(note) = request.left_out_note() {
+    if let Some(note) = &issued.left_out {
         tell!("ca: note: {note}");
     }
     authority.close().await;

@@ -512,13 +512,14 @@ pub(crate) async fn certfnsh(
         Ok(Submission::Issued(issued)) => Ok(render(&pages::Issued {
             chrome: caller.chrome(&state),
             id: issued.issuance.id,
-            left_out: readable
-                .as_ref()
-                .and_then(CertificateRequest::left_out_note),
+            left_out: issued.left_out,
         })),
         Ok(Submission::Pending(row)) => Ok(render(&pages::Pending {
             chrome: caller.chrome(&state),
             id: row.id,
+            left_out: readable
+                .as_ref()
+                .and_then(CertificateRequest::left_out_note),
         })),
         Err(err) if err.is_refusal() => {
             let why = plain(&explain(&err));
