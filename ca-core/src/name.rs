@@ -11,13 +11,13 @@ use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 use crate::error::{Error, NameRule, Result};
 
-/// Top-level domains and suffixes that never resolve on the public internet (RFC 6762 `.local`,
-/// RFC 8375 `home.arpa`, ICANN's `.internal`, and the de-facto `.lan`, `.corp`, `.home`, ...).
 /// The longest label (RFC 1035 §2.3.4).
 const MAX_LABEL: usize = 63;
 /// The longest name in its text form (RFC 1035 §2.3.4, less the root label's length octets).
 const MAX_NAME: usize = 253;
 
+/// Top-level domains and suffixes that never resolve on the public internet (RFC 6762 `.local`,
+/// RFC 8375 `home.arpa`, ICANN's `.internal`, and the de-facto `.lan`, `.corp`, `.home`, ...).
 const INTERNAL_SUFFIXES: &[&str] = &[
     "local",
     "lan",
