@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use ca_core::display::{rfc3339, time as human};
-use ca_core::files::{AtomicFile, Folder, PUBLIC_MODE, Target};
+use ca_core::files::{AtomicFile, Folder, PUBLIC_MODE, SECRET_MODE, Target};
 use ca_core::{Choice, Issuance, OwnCertificate, RequestId};
 
 use crate::explain::Refused;
@@ -97,6 +97,12 @@ impl<'a> OutFile<'a> {
     /// Writes `bytes` in full, or nothing.
     pub(crate) fn write(self, bytes: &[u8]) -> anyhow::Result<()> {
         Ok(self.target.write(self.path, bytes, PUBLIC_MODE)?)
+    }
+
+    /// Writes `bytes` that hold a secret (a key) in full, or nothing, readable by its owner
+    /// only.
+    pub(crate) fn write_secret(self, bytes: &[u8]) -> anyhow::Result<()> {
+        Ok(self.target.write(self.path, bytes, SECRET_MODE)?)
     }
 
     /// The file to write in pieces, put in place when committed.

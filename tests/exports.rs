@@ -285,6 +285,179 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     sb.refused(&["export", "7", "--format", "pem"]);
 }
 
+/// `ca export ID --format pfx --key KEY --pfx-password-file pw --out OUT EXTRA...`.
+fn export_pfx(
+    sb: &Sandbox,
+    id: &str,
+    key: &str,
+    out: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "export",
+        id,
+        "--format",
+        "pfx",
+        "--key",
+        key,
+        "--pfx-password-file",
+        "pw",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    sb.run(&args)
+}
+
+/// A certificate issued without a PFX gets one later, from the key its holder kept (for IIS:
+/// `openssl pkcs12 -export` writes AES-256 by default, which Windows before Server 2019 cannot
+/// import). Only the certificate's own key goes in, an encrypted one with its passphrase, and
+/// only into a new file, mode 0600; every refusal writes nothing.
+#[test]
+fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "rsa2048"]);
+    sb.ok(&["issue", "www.example.com", "--key", "rsa2048"]);
+    sb.ok(&["issue", "ec.example.com", "--key", "ecdsa-p256"]);
+    std::fs::write(sb.file("pw"), "Pfx pässword 1\n").unwrap();
+    let out = export_pfx(
+        &sb,
+        "1",
+        "mail.example.com.key",
+        "mail.example.com.pfx",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_pfx_holds(&sb, "mail.example.com");
+    let info = pkcs12_info(&sb, "mail.example.com.pfx");
+    assert!(info.contains("friendlyName: mail.example.com"), "{info}");
+    assert!(info.contains("pbeWithSHA1And3-KeyTripleDES-CBC"), "{info}");
+    let mode = std::fs::metadata(sb.file("mail.example.com.pfx"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    openssl_ok(
+        sb.path(),
+        &["ec", "-in", "ec.example.com.key", "-out", "sec1.key"],
+    );
+    std::fs::write(sb.file("kp"), "key secret\n").unwrap();
+    std::fs::write(sb.file("wrong"), "not it\n").unwrap();
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            "ec.example.com.key",
+            "-out",
+            "enc.key",
+            "-passout",
+            "file:kp",
+        ],
+    );
+    for (id, key, out, extra, said) in [
+        (
+            "1",
+            "www.example.com.key",
+            "a.pfx",
+            &[][..],
+            "holds another key than the certificate's",
+        ),
+        (
+            "1",
+            "ec.example.com.key",
+            "a.pfx",
+            &[],
+            "does not hold the certificate's kind of key",
+        ),
+        (
+            "1",
+            "mail.example.com.crt",
+            "a.pfx",
+            &[],
+            "holds no PEM private key",
+        ),
+        ("3", "sec1.key", "a.pfx", &[], "openssl pkcs8 -topk8"),
+        (
+            "3",
+            "enc.key",
+            "a.pfx",
+            &[],
+            "is encrypted: give its passphrase",
+        ),
+        (
+            "3",
+            "enc.key",
+            "a.pfx",
+            &["--key-passphrase-file", "wrong"],
+            "the passphrase is wrong",
+        ),
+        (
+            "1",
+            "mail.example.com.key",
+            "mail.example.com.pfx",
+            &[],
+            "holds a private key",
+        ),
+        (
+            "9",
+            "mail.example.com.key",
+            "a.pfx",
+            &[],
+            "request 9 was not found",
+        ),
+    ] {
+        let out = export_pfx(&sb, id, key, out, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(said), "{key}: {stderr}");
+        assert!(!sb.file("a.pfx").exists(), "{key}: {stderr}");
+    }
+    let stderr = sb.refused(&[
+        "export",
+        "1",
+        "--format",
+        "pfx",
+        "--key",
+        "mail.example.com.key",
+    ]);
+    assert!(stderr.contains("--pfx-password-file"), "{stderr}");
+    let stderr = sb.refused(&[
+        "export",
+        "1",
+        "--format",
+        "pem",
+        "--key",
+        "mail.example.com.key",
+    ]);
+    assert!(stderr.contains("go with --format pfx"), "{stderr}");
+
+    // An encrypted key, with its passphrase.
+    let out = export_pfx(
+        &sb,
+        "3",
+        "enc.key",
+        "ec.example.com.pfx",
+        &["--key-passphrase-file", "kp"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_pfx_holds(&sb, "ec.example.com");
+}
+
 fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
     let out = format!("{csr}.crt");
     sb.ok(&["sign", csr, "--out", &out]);

@@ -127,6 +127,29 @@ impl Signed<'_> {
     }
 }
 
+/// A PFX of an issued certificate (`issuance`) with the key its holder kept (see
+/// [`PrivateKey::of_certificate`]) and `chain` above it, as [`Issued::pfx`] makes one.
+pub fn pfx_with_key(
+    issuance: &Issuance,
+    key: &PrivateKey,
+    chain: &[Vec<u8>],
+    password: &PfxPassword,
+    profile: PfxProfile,
+) -> Result<Vec<u8>> {
+    let certificate = issuance
+        .certificate
+        .as_ref()
+        .ok_or_else(|| Error::Conflict(format!("request {} has no certificate", issuance.id)))?;
+    pfx_of(
+        key,
+        &certificate.der,
+        chain,
+        &issuance.names,
+        password,
+        profile,
+    )
+}
+
 /// PEM of `leaf` followed by `chain`.
 fn chain_pem(leaf: &[u8], chain: &[Vec<u8>]) -> String {
     std::iter::once(leaf)

@@ -237,6 +237,93 @@ impl PrivateKey {
     pub fn to_pem(&self, passphrase: Option<&Passphrase>) -> Result<String> {
         encode_pkcs8_pem(&self.pkcs8_der, passphrase)
     }
+
+    /// Reads the key a certificate's holder kept, from `file` (PEM, named `what` in errors; it
+    /// may hold certificates too): a PKCS#8 `PRIVATE KEY`, or an `ENCRYPTED PRIVATE KEY`
+    /// opened with `passphrase`. Refused unless it is the key of the certificate whose
+    /// SubjectPublicKeyInfo is `spki` (DER), of `algorithm`.
+    pub fn of_certificate(
+        file: &[u8],
+        passphrase: Option<&Passphrase>,
+        algorithm: KeyAlgorithm,
+        spki: &[u8],
+        what: &str,
+    ) -> Result<PrivateKey> {
+        let refused = |why: String| Error::InvalidInput(format!("{what} {why}"));
+        let text = std::str::from_utf8(file).map_err(|_| {
+            refused("is not a PEM file (text with a -----BEGIN ... PRIVATE KEY----- block)".into())
+        })?;
+        let blocks = pem_blocks(text);
+        let Some((label, der)) = blocks
+            .iter()
+            .find(|(label, _)| label.ends_with("PRIVATE KEY"))
+        else {
+            return Err(refused(
+                "holds no PEM private key (-----BEGIN PRIVATE KEY-----)".into(),
+            ));
+        };
+        let der = match (label.as_str(), passphrase) {
+            ("PRIVATE KEY", _) => der.clone(),
+            ("ENCRYPTED PRIVATE KEY", Some(passphrase)) => {
+                EncryptedPrivateKeyInfoRef::from_der(der)
+                    .map_err(|_| refused("holds an encrypted key that cannot be read".into()))?
+                    .decrypt(passphrase.expose())
+                    .map_err(|_| refused("could not be decrypted: the passphrase is wrong".into()))?
+                    .as_bytes()
+                    .to_vec()
+            }
+            ("ENCRYPTED PRIVATE KEY", None) => {
+                return Err(refused(
+                    "is encrypted: give its passphrase with --key-passphrase-file FILE".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(refused(format!(
+                    "holds the PEM block '{other}', but a PKCS#8 key is needed: `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8` converts it"
+                )));
+            }
+        };
+        let key = KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_slice()),
+            algorithm.signature_algorithm(),
+        )
+        .map_err(|_| {
+            refused(format!(
+                "does not hold the certificate's kind of key ({algorithm})"
+            ))
+        })?;
+        use rcgen::PublicKeyData;
+        if key.subject_public_key_info() != spki {
+            return Err(refused(
+                "holds another key than the certificate's: give the key made with its request"
+                    .into(),
+            ));
+        }
+        Ok(PrivateKey::new(algorithm, &key))
+    }
+}
+
+/// The PEM blocks of `text` (label and DER), in order; blocks that do not decode are skipped.
+fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let from = &rest[start..];
+        let Some(label_end) = from["-----BEGIN ".len()..].find("-----") else {
+            break;
+        };
+        let label = &from["-----BEGIN ".len().."-----BEGIN ".len() + label_end];
+        let end_line = format!("-----END {label}-----");
+        let Some(end) = from.find(&end_line) else {
+            break;
+        };
+        let block = &from[..end + end_line.len()];
+        if let Ok((label, der)) = der::pem::decode_vec(block.as_bytes()) {
+            blocks.push((label.to_owned(), der));
+        }
+        rest = &from[end + end_line.len()..];
+    }
+    blocks
 }
 
 impl fmt::Debug for PrivateKey {
@@ -442,6 +529,36 @@ fn der_private_key(der: &[u8]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A file given as a certificate's key that holds none, or a broken one, is refused with
+    /// a reason, never a panic.
+    #[test]
+    fn a_key_file_that_holds_no_usable_key_is_refused() {
+        let files: [&[u8]; 8] = [
+            b"",
+            b"\xff\xfe\x00",
+            b"-----BEGIN ",
+            b"-----BEGIN PRIVATE KEY-----\nMIIB\n",
+            b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN \u{dc}-----x-----END \u{dc}-----".as_bytes(),
+        ];
+        let passphrase = Passphrase::new("p".into()).unwrap();
+        for file in files {
+            let err = PrivateKey::of_certificate(
+                file,
+                Some(&passphrase),
+                KeyAlgorithm::EcdsaP256,
+                b"",
+                "k.pem",
+            )
+            .err()
+            .unwrap();
+            assert!(err.is_refusal(), "{err}");
+            assert!(err.to_string().starts_with("k.pem "), "{err}");
+        }
+    }
 
     #[test]
     fn parses_every_algorithm_name() {

@@ -1,35 +1,165 @@
-//! `ca export`: an issued certificate in another format.
+//! `ca export`: an issued certificate in another format, or in a PFX with the key its holder
+//! kept.
 
 use std::path::{Path, PathBuf};
 
-use ca_core::CertificateRef;
 use ca_core::export::CertificateFormat;
+use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
+use ca_core::{CertificateRef, Choice, Passphrase, PrivateKey};
 
 use crate::cmd::Refused;
-use crate::output::emit;
+use crate::output::{OutFile, emit};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
-    /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root).
-    #[arg(long, value_parser = crate::cmd::choice::<CertificateFormat>())]
-    format: CertificateFormat,
-    /// Write to FILE instead of standard output.
+    /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
+    #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]
+    format: ExportFormat,
+    /// Write to FILE instead of standard output (a PFX only to a file, made with mode 0600).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// For pfx: the certificate's key, as its request left it (PEM PKCS#8, such as NAME.key).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// For pfx: the passphrase of an encrypted --key, in FILE (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
+    /// For pfx: the password that protects it, in FILE (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pfx_password_file: Option<PathBuf>,
+    /// For pfx: compat (every Windows since Server 2003) or modern (Windows Server 2019 and later).
+    #[arg(long, value_parser = crate::cmd::choice::<PfxProfile>(), value_name = "PROFILE", default_value_t = PfxProfile::default())]
+    pfx_profile: PfxProfile,
+}
+
+/// What `ca export` writes: a certificate format, or a PFX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    Pem,
+    Der,
+    P7b,
+    P7bPem,
+    Pfx,
+}
+
+impl Choice for ExportFormat {
+    const WHAT: &'static str = "format";
+    const ALL: &'static [Self] = &[
+        ExportFormat::Pem,
+        ExportFormat::Der,
+        ExportFormat::P7b,
+        ExportFormat::P7bPem,
+        ExportFormat::Pfx,
+    ];
+
+    fn name(self) -> &'static str {
+        match self.certificate() {
+            Some(format) => format.name(),
+            None => "pfx",
+        }
+    }
+}
+
+impl ExportFormat {
+    /// The certificate format, or `None` for a PFX.
+    fn certificate(self) -> Option<CertificateFormat> {
+        match self {
+            ExportFormat::Pem => Some(CertificateFormat::Pem),
+            ExportFormat::Der => Some(CertificateFormat::Der),
+            ExportFormat::P7b => Some(CertificateFormat::P7b),
+            ExportFormat::P7bPem => Some(CertificateFormat::P7bPem),
+            ExportFormat::Pfx => None,
+        }
+    }
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    let Some(format) = args.format.certificate() else {
+        return pfx(data, args).await;
+    };
+    if args.key.is_some() || args.key_passphrase_file.is_some() || args.pfx_password_file.is_some()
+    {
+        return Err(Refused(format!(
+            "--key, --key-passphrase-file and --pfx-password-file go with --format pfx; a {format} file holds no key"
+        ))
+        .into());
+    }
     let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
-    let cert = row.certificate.as_ref().ok_or_else(|| {
+    let cert = certificate_of(&row)?;
+    let bytes = format.render(&cert.der, &[authority.root().der()])?;
+    emit(data, args.out.as_deref(), &bytes, format.is_binary())
+}
+
+/// `--format pfx`: the certificate, its root and the key its holder kept, which is checked to
+/// be the certificate's; written only to a file, mode 0600, never over one holding a key.
+async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
+    let (Some(key_path), Some(password_path), Some(out_path)) =
+        (&args.key, &args.pfx_password_file, &args.out)
+    else {
+        return Err(Refused(
+            "--format pfx needs the certificate's key (--key FILE, such as NAME.key), a password (--pfx-password-file FILE) and a file to write (--out NAME.pfx): the CA keeps no server's key"
+                .into(),
+        )
+        .into());
+    };
+    if password_path.as_path() == Path::new("-")
+        && args.key_passphrase_file.as_deref() == Some(Path::new("-"))
+    {
+        return Err(Refused(
+            "--pfx-password-file and --key-passphrase-file cannot both read standard input (-): give one of them a file".into(),
+        )
+        .into());
+    }
+    let out = OutFile::open(out_path, data)?;
+    let authority = crate::cmd::open_read(data).await?;
+    let row = authority.find(&args.id).await?;
+    let cert = certificate_of(&row)?;
+    let spki = ca_core::certificate::public_key_info(&cert.der)?;
+    let file = crate::cmd::read_input(key_path, "key")?;
+    let passphrase = match &args.key_passphrase_file {
+        Some(path) => Some(Passphrase::new(crate::cmd::read_password(
+            path,
+            "key passphrase",
+        )?)?),
+        None => None,
+    };
+    let key = PrivateKey::of_certificate(
+        &file,
+        passphrase.as_ref(),
+        cert.key_algorithm,
+        &spki,
+        &key_path.display().to_string(),
+    )?;
+    let password = PfxPassword::new(crate::cmd::read_password(password_path, "PFX password")?)?;
+    let bytes = ca_core::issue::pfx_with_key(
+        &row,
+        &key,
+        &[authority.root().der().to_vec()],
+        &password,
+        args.pfx_profile,
+    )?;
+    out.write_secret(&bytes)?;
+    tell!(
+        "ca: wrote {} (key, certificate {} and root; {} profile, mode 0600: keep it secret)",
+        out_path.display(),
+        row.id,
+        args.pfx_profile
+    );
+    Ok(())
+}
+
+/// The certificate of `row`, or a refusal saying what the request is instead.
+fn certificate_of(
+    row: &ca_core::store::Issuance,
+) -> anyhow::Result<&ca_core::store::CertificateRecord> {
+    Ok(row.certificate.as_ref().ok_or_else(|| {
         Refused(format!(
             "request {} has no certificate: it is {}",
             row.id, row.status
         ))
-    })?;
-    let bytes = args.format.render(&cert.der, &[authority.root().der()])?;
-    emit(data, args.out.as_deref(), &bytes, args.format.is_binary())
+    })?)
 }
