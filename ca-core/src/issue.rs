@@ -57,7 +57,7 @@ pub struct Issued {
     /// The validity was cut short to end with the root.
     pub shortened_to_root: bool,
     /// For a signed request: what it asked for that the certificate does not carry, in a
-    /// sentence (see [`crate::csr::CertificateRequest::left_out_note`]).
+    /// sentence (the request's `left_out_note`).
     pub left_out: Option<String>,
 }
 

@@ -274,7 +274,7 @@ impl PrivateKey {
             }
             ("ENCRYPTED PRIVATE KEY", None) => {
                 return Err(refused(
-                    "is encrypted: give its passphrase with --key-passphrase-file FILE".into(),
+                    "is encrypted, and no passphrase was given for it".into(),
                 ));
             }
             (other, _) => {

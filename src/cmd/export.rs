@@ -120,6 +120,17 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
     let cert = certificate_of(&row)?;
     let spki = ca_core::certificate::public_key_info(&cert.der)?;
     let file = crate::cmd::read_input(key_path, "key")?;
+    if args.key_passphrase_file.is_none()
+        && file
+            .windows(ENCRYPTED.len())
+            .any(|window| window == ENCRYPTED)
+    {
+        return Err(Refused(format!(
+            "{} is encrypted: give its passphrase with --key-passphrase-file FILE",
+            key_path.display()
+        ))
+        .into());
+    }
     let passphrase = match &args.key_passphrase_file {
         Some(path) => Some(Passphrase::new(crate::cmd::read_password(
             path,
@@ -151,6 +162,9 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The start of an encrypted PKCS#8 PEM block.
+const ENCRYPTED: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 
 /// The certificate of `row`, or a refusal saying what the request is instead.
 fn certificate_of(
