@@ -66,7 +66,7 @@ enum Command {
     List(cmd::list::Args),
     /// Show one request or certificate.
     Show(cmd::show::Args),
-    /// Write an issued certificate as PEM, DER or PKCS#7.
+    /// Write an issued certificate as PEM, DER or PKCS#7, or as a PFX with the key its holder kept.
     Export(cmd::export::Args),
     /// Write the root certificate, to install on clients.
     Root(cmd::root::Args),

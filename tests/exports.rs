@@ -378,7 +378,7 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
             "ec.example.com.key",
             "a.pfx",
             &[],
-            "does not hold the certificate's kind of key",
+            "does not hold a usable key of the certificate's kind",
         ),
         (
             "1",
@@ -407,7 +407,14 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
             "mail.example.com.key",
             "mail.example.com.pfx",
             &[],
-            "holds a private key",
+            "already exists",
+        ),
+        (
+            "1",
+            "mail.example.com.key",
+            "mail.example.com.crt",
+            &[],
+            "already exists",
         ),
         (
             "9",
@@ -423,6 +430,14 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         assert!(stderr.contains(said), "{key}: {stderr}");
         assert!(!sb.file("a.pfx").exists(), "{key}: {stderr}");
     }
+    for out in ["/dev/stdout", "-"] {
+        let out = export_pfx(&sb, "1", "mail.example.com.key", out, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(out.stdout.is_empty(), "{stderr}");
+    }
+    let crt = std::fs::read_to_string(sb.file("mail.example.com.crt")).unwrap();
+    assert!(crt.starts_with("-----BEGIN CERTIFICATE-----"), "{crt}");
     let stderr = sb.refused(&[
         "export",
         "1",
@@ -441,6 +456,16 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         "mail.example.com.key",
     ]);
     assert!(stderr.contains("go with --format pfx"), "{stderr}");
+
+    // A revoked certificate's PFX is made, with a warning.
+    sb.ok(&["revoke", "2"]);
+    let out = export_pfx(&sb, "2", "www.example.com.key", "www.example.com.pfx", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ca: warning: certificate 2 is revoked"),
+        "{stderr}"
+    );
 
     // An encrypted key, with its passphrase.
     let out = export_pfx(

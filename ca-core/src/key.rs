@@ -289,7 +289,7 @@ impl PrivateKey {
         )
         .map_err(|_| {
             refused(format!(
-                "does not hold the certificate's kind of key ({algorithm})"
+                "does not hold a usable key of the certificate's kind ({algorithm}): give the key made with its request"
             ))
         })?;
         use rcgen::PublicKeyData;

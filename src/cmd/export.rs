@@ -106,18 +106,50 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
         )
         .into());
     };
-    if password_path.as_path() == Path::new("-")
-        && args.key_passphrase_file.as_deref() == Some(Path::new("-"))
-    {
+    let stdin = Path::new("-");
+    let from_stdin = [
+        Some(key_path.as_path()),
+        Some(password_path.as_path()),
+        args.key_passphrase_file.as_deref(),
+    ]
+    .into_iter()
+    .filter(|path| *path == Some(stdin))
+    .count();
+    if from_stdin > 1 {
         return Err(Refused(
-            "--pfx-password-file and --key-passphrase-file cannot both read standard input (-): give one of them a file".into(),
+            "--key, --pfx-password-file and --key-passphrase-file cannot share standard input (-): give all but one of them a file".into(),
         )
+        .into());
+    }
+    if out_path.as_path() == stdin {
+        return Err(Refused(
+            "a PFX holds a key, so it is written only to a new file (--out NAME.pfx, mode 0600), never to standard output".into(),
+        )
+        .into());
+    }
+    // A PFX is a new secret: it replaces no file, whatever that file holds, and goes into no
+    // device or pipe (/dev/stdout), where its mode would not protect it.
+    if out_path.symlink_metadata().is_ok() {
+        return Err(Refused(format!(
+            "{} already exists: a PFX is written only to a new file; choose another --out name, or move that file away",
+            out_path.display()
+        ))
         .into());
     }
     let out = OutFile::open(out_path, data)?;
     let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
     let cert = certificate_of(&row)?;
+    if matches!(
+        row.status,
+        ca_core::store::Status::Revoked | ca_core::store::Status::Expired
+    ) {
+        tell!(
+            "ca: warning: certificate {} is {}: clients will refuse it, in a PFX as anywhere (`ca list --name NAME` shows its successor, if any)",
+            row.id,
+            row.status
+        );
+    }
     let spki = ca_core::certificate::public_key_info(&cert.der)?;
     let file = crate::cmd::read_input(key_path, "key")?;
     if args.key_passphrase_file.is_none()

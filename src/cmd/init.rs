@@ -67,7 +67,7 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         std::path::absolute(authority.dir().join("root.crt"))?.display()
     );
     if let Some(note) = revocation_links_note(authority.settings().url.as_deref()) {
-        say!("Note: {note}");
+        say!("Note: {note}.");
     }
     Ok(())
 }

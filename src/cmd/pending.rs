@@ -55,7 +55,7 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
         issued.issuance.names_shown()
     );
     if let Some(note) = &issued.left_out {
-        say!("Note: {note}");
+        say!("Note: {note}.");
     }
     authority.close().await;
     Ok(())
