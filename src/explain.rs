@@ -236,7 +236,12 @@ fn core_sentence(err: &Error) -> String {
         Error::UserExists(name) => format!(
             "{err}: `ca user role {name} ROLE` changes its role, `ca user passwd {name}` its password"
         ),
-        Error::NotFound(_) => format!("{err}: `ca list` (or `ca user list`) shows what there is"),
+        Error::NotFound(what) if what.starts_with("the user ") => {
+            format!("{err}: `ca user list` shows the users there are")
+        }
+        Error::NotFound(_) => {
+            format!("{err}: `ca list` shows the requests and certificates there are")
+        }
         Error::Io { source, path } => {
             // The data folder's own files, by their names: elsewhere (an output folder) a
             // missing file is no reason to restore the CA.

@@ -436,6 +436,17 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(out.stdout.is_empty(), "{stderr}");
     }
+    // What is not found is pointed to where it would be listed.
+    let stderr = sb.refused(&["export", "9", "--format", "pem"]);
+    assert!(
+        stderr.contains("`ca list` shows the requests and certificates there are"),
+        "{stderr}"
+    );
+    let stderr = sb.refused(&["user", "role", "nobody", "admin"]);
+    assert!(
+        stderr.contains("`ca user list` shows the users"),
+        "{stderr}"
+    );
     let crt = std::fs::read_to_string(sb.file("mail.example.com.crt")).unwrap();
     assert!(crt.starts_with("-----BEGIN CERTIFICATE-----"), "{crt}");
     let stderr = sb.refused(&[
