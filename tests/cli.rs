@@ -629,11 +629,38 @@ fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
             None => assert!(!made.contains("Note:"), "{made}"),
         }
         assert_eq!(
-            shown.contains("(note: certificates will send clients"),
+            shown.contains("Note: certificates will send clients"),
             url.is_some_and(|url| url.starts_with("https")),
             "{shown}"
         );
     }
+}
+
+/// Where requests over the web wait for an administrator (policy pending, the default) while
+/// ACME issues at once to anonymous accounts, `ca config` and `ca acme` say so, and how to
+/// close it; binding ACME accounts to users, turning ACME off or the policy to auto ends the
+/// note.
+#[test]
+fn acme_issuing_past_a_pending_policy_is_said() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let said = "Note: requests over the web pages wait for an administrator (policy pending), but ACME issues at once";
+    assert!(sb.ok(&["config", "show"]).contains(said));
+    assert!(sb.ok(&["acme"]).contains(said));
+    let set = sb.ok(&["config", "set", "acme-eab", "required"]);
+    assert!(!set.contains("Note:"), "{set}");
+    assert!(!sb.ok(&["config", "show"]).contains(said));
+    assert!(!sb.ok(&["acme"]).contains(said));
+    assert!(
+        sb.ok(&["config", "set", "acme-eab", "optional"])
+            .contains(said)
+    );
+    // Shown after a change of what it is about, not of another setting.
+    assert!(!sb.ok(&["config", "set", "crl-days", "5"]).contains(said));
+    assert!(!sb.ok(&["config", "set", "acme", "off"]).contains(said));
+    sb.ok(&["config", "set", "acme", "on"]);
+    assert!(!sb.ok(&["config", "set", "policy", "auto"]).contains(said));
+    assert!(!sb.ok(&["config", "show"]).contains(said));
 }
 
 #[test]

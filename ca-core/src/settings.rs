@@ -294,6 +294,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// True when ACME issues at once what a request over the web pages would wait for: the
+    /// policy is `pending`, ACME is on, and its accounts are bound to no user (anyone who
+    /// proves control of a name gets a certificate for it, unseen by an administrator).
+    pub fn acme_skips_approval(&self) -> bool {
+        self.policy == RequestPolicy::Pending && self.acme.enabled && !self.acme.eab_required
+    }
+
     /// True when `name` is reserved for the CA's own web server (see [`is_reserved`]).
     pub fn is_reserved(&self, name: &SubjectName) -> bool {
         is_reserved(&self.server_names, name)

@@ -33,6 +33,9 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
             "optional"
         }
     );
+    if settings.acme_skips_approval() {
+        say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
+    }
     let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
     say!(
         "acme-domains    {}",

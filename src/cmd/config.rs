@@ -81,10 +81,19 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             .as_deref()
             .unwrap_or("(none: certificates carry no CRL or AIA links)")
     ));
+    // Notes after the settings, each with the keys it is about: shown with every setting, or
+    // after a change of one of its keys.
+    let mut notes: Vec<(&[&str], String)> = Vec::new();
     if let Some(url) = settings.url.as_deref()
         && let Some(note) = crate::cmd::init::revocation_links_note(Some(url))
     {
-        lines.push(format!("          (note: {note})"));
+        notes.push((&["url"], note));
+    }
+    if settings.acme_skips_approval() {
+        notes.push((
+            &["policy", "acme", "acme-eab"],
+            crate::cmd::init::ACME_SKIPS_APPROVAL.to_owned(),
+        ));
     }
     lines.push(format!("policy    {}", settings.policy));
     lines.push(format!("crl-days  {}", settings.crl_days));
@@ -144,6 +153,11 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     };
     for line in lines.iter().filter(shown) {
         say!("{line}");
+    }
+    for (keys, note) in &notes {
+        if changed.is_none_or(|name| keys.contains(&name)) {
+            say!("Note: {note}.");
+        }
     }
     authority.close().await;
     Ok(())

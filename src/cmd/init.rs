@@ -72,6 +72,11 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `acme_skips_approval` means, for the administrator who set the policy.
+pub(crate) const ACME_SKIPS_APPROVAL: &str = "requests over the web pages wait for an administrator (policy pending), but ACME issues at once \
+     to any client that proves control of a name, with no account bound to a user: `ca config set acme-eab required` binds each ACME account \
+     to a user (keys from `ca user eab NAME`), `ca config set acme off` turns ACME off";
+
 /// What the CA's URL means for revocation, when clients would not learn of one: no URL (no
 /// CRL or OCSP address in certificates), or one over https (which a client must validate
 /// before it can fetch from it, and which the CA/Browser Forum's certificate profiles do not
