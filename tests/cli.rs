@@ -628,6 +628,16 @@ fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
             }
             None => assert!(!made.contains("Note:"), "{made}"),
         }
+        // The addresses certificates will carry, shown where they are chosen.
+        assert_eq!(
+            made.contains(&format!(
+                "  CRL          {}/certsrv/ca.crl\n  OCSP         {}/ocsp\n",
+                url.unwrap_or("-"),
+                url.unwrap_or("-")
+            )),
+            url.is_some(),
+            "{made}"
+        );
         assert_eq!(
             shown.contains("Note: certificates will send clients"),
             url.is_some_and(|url| url.starts_with("https")),

@@ -62,6 +62,12 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         say!("  permits only {}", permitted.join(", "));
     }
     say!("  SHA-256      {}", root.fingerprint().colons());
+    // Where the certificates it issues send clients to check revocation (`ca serve` answers
+    // there), so that an administrator can try them before a client does.
+    if let Some(url) = authority.settings().url.as_deref() {
+        say!("  CRL          {}", (ca_web::LINKS.crl)(url));
+        say!("  OCSP         {}", (ca_web::LINKS.ocsp)(url));
+    }
     say!(
         "Install {} on every client as a trusted root (`ca root --out root.crt` writes a copy).",
         std::path::absolute(authority.dir().join("root.crt"))?.display()
