@@ -309,6 +309,49 @@ fn export_pfx(
     sb.run(&args)
 }
 
+/// What GnuTLS (`certtool --p12-info`) and NSS (`pk12util -l`) read in `pfx`, made with the
+/// password in the sandbox's file `pw`: the second opinions on a PFX, beside OpenSSL's.
+fn pfx_second_opinions(sb: &Sandbox, pfx: &str, friendly_name: &str) {
+    let password = std::fs::read_to_string(sb.file("pw")).unwrap();
+    let password = password.trim_end();
+    let gnutls = std::process::Command::new("certtool")
+        .args([
+            "--p12-info",
+            "--inder",
+            "--infile",
+            pfx,
+            "--password",
+            password,
+        ])
+        .current_dir(sb.path())
+        .output()
+        .expect("GnuTLS certtool (Debian's gnutls-bin) reads PFX files");
+    let said = String::from_utf8_lossy(&gnutls.stdout);
+    assert!(
+        gnutls.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&gnutls.stderr)
+    );
+    assert!(
+        said.contains(&format!("Friendly name: {friendly_name}")),
+        "{said}"
+    );
+    assert!(said.contains("Type: PKCS #8 Encrypted key"), "{said}");
+    let nss = std::process::Command::new("pk12util")
+        .args(["-l", pfx, "-W", password])
+        .current_dir(sb.path())
+        .output()
+        .expect("NSS pk12util (Debian's libnss3-tools) reads PFX files");
+    let said = String::from_utf8_lossy(&nss.stdout);
+    assert!(
+        nss.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&nss.stderr)
+    );
+    assert!(said.contains("Certificate(has private key)"), "{said}");
+    assert!(said.contains("Key(shrouded)"), "{said}");
+}
+
 /// A certificate issued without a PFX gets one later, from the key its holder kept (for IIS:
 /// `openssl pkcs12 -export` writes AES-256 by default, which Windows before Server 2019 cannot
 /// import). Only the certificate's own key goes in, an encrypted one with its passphrase, and
@@ -335,6 +378,7 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_pfx_holds(&sb, "mail.example.com");
+    pfx_second_opinions(&sb, "mail.example.com.pfx", "mail.example.com");
     let info = pkcs12_info(&sb, "mail.example.com.pfx");
     assert!(info.contains("friendlyName: mail.example.com"), "{info}");
     assert!(info.contains("pbeWithSHA1And3-KeyTripleDES-CBC"), "{info}");
@@ -478,13 +522,13 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         "{stderr}"
     );
 
-    // An encrypted key, with its passphrase.
+    // An encrypted key, with its passphrase; in the modern profile.
     let out = export_pfx(
         &sb,
         "3",
         "enc.key",
         "ec.example.com.pfx",
-        &["--key-passphrase-file", "kp"],
+        &["--key-passphrase-file", "kp", "--pfx-profile", "modern"],
     );
     assert!(
         out.status.success(),
@@ -492,6 +536,12 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_pfx_holds(&sb, "ec.example.com");
+    pfx_second_opinions(&sb, "ec.example.com.pfx", "ec.example.com");
+    let info = pkcs12_info(&sb, "ec.example.com.pfx");
+    assert!(
+        info.contains("PBES2") && info.contains("AES-256-CBC"),
+        "{info}"
+    );
 }
 
 fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
