@@ -99,10 +99,10 @@ impl<'a> OutFile<'a> {
         Ok(self.target.write(self.path, bytes, PUBLIC_MODE)?)
     }
 
-    /// Writes `bytes` that hold a secret (a key) in full, or nothing, readable by its owner
-    /// only.
-    pub(crate) fn write_secret(self, bytes: &[u8]) -> anyhow::Result<()> {
-        Ok(self.target.write(self.path, bytes, SECRET_MODE)?)
+    /// Writes `bytes` that hold a secret (a key) in full, or nothing, as a new file readable
+    /// by its owner only: never over a file, not even one that appeared since it was opened.
+    pub(crate) fn write_new_secret(self, bytes: &[u8]) -> anyhow::Result<()> {
+        Ok(self.target.write_new(self.path, bytes, SECRET_MODE)?)
     }
 
     /// The file to write in pieces, put in place when committed.

@@ -65,6 +65,23 @@ impl Target {
             }
         }
     }
+
+    /// Writes `bytes` as a new file at this target, as [`Target::write`] but only where
+    /// nothing is yet (`RENAME_NOREPLACE`): a file that appeared meanwhile stays, and the
+    /// write fails. Never in place (a device, a pipe), where the mode would protect nothing.
+    pub fn write_new(self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        match self {
+            Target::InPlace(_) => Err(Error::InvalidInput(format!(
+                "{} is no file to make: give the name of a new file",
+                path.display()
+            ))),
+            Target::Named(folder, name) => {
+                let mut staged = StagedFiles::default();
+                staged.stage_in(&folder, &[(&name, path, bytes, mode)])?;
+                staged.place_new()
+            }
+        }
+    }
 }
 
 /// The open file to write `path` through in place, or `None` for a path written through a
@@ -819,6 +836,36 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A new file only: one that is there by the time it is placed (made after its folder
+    /// was opened) stays as it was, and no temporary file is left; a device is refused.
+    #[test]
+    fn a_new_file_replaces_nothing_that_appeared_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pfx");
+        let opened = target(&path).unwrap();
+        fs::write(&path, b"theirs").unwrap();
+        assert!(opened.write_new(&path, b"ours", SECRET_MODE).is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"theirs");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let fresh = dir.path().join("b.pfx");
+        target(&fresh)
+            .unwrap()
+            .write_new(&fresh, b"ours", SECRET_MODE)
+            .unwrap();
+        assert_eq!(fs::read(&fresh).unwrap(), b"ours");
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let null = Path::new("/dev/null");
+        assert!(
+            target(null)
+                .unwrap()
+                .write_new(null, b"ours", SECRET_MODE)
+                .is_err()
+        );
     }
 
     #[test]

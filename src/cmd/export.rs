@@ -185,7 +185,7 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
         &password,
         args.pfx_profile,
     )?;
-    out.write_secret(&bytes)?;
+    out.write_new_secret(&bytes)?;
     tell!(
         "ca: wrote {} (key, certificate {} and root; {} profile, mode 0600: keep it secret)",
         out_path.display(),
