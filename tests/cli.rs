@@ -673,6 +673,59 @@ fn acme_issuing_past_a_pending_policy_is_said() {
     assert!(!sb.ok(&["config", "show"]).contains(said));
 }
 
+/// A passphrase given for a root key that is not encrypted protects nothing: the command says
+/// so, and the way it gives to encrypt the key works (the key then opens with it, silently).
+#[test]
+fn a_passphrase_for_an_unencrypted_root_key_is_pointed_out() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let issue = |passphrase: Option<&str>, name: &str| {
+        let mut cmd = sb.ca();
+        if let Some(passphrase) = passphrase {
+            cmd.env("CA_PASSPHRASE", passphrase);
+        }
+        let out = cmd
+            .args(["issue", name, "--key", "ecdsa-p256"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let warned = "root.key is not encrypted, so the passphrase given";
+    let stderr = issue(Some("correct horse"), "a.example.com");
+    assert!(stderr.contains(warned), "{stderr}");
+    assert!(!issue(None, "b.example.com").contains(warned));
+    // The way the warning gives.
+    let key = sb.data().join("root.key");
+    let new = sb.data().join("root.key.new");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "env:CA_PASSPHRASE",
+        ])
+        .arg("-in")
+        .arg(&key)
+        .arg("-out")
+        .arg(&new)
+        .env("CA_PASSPHRASE", "correct horse")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&new, &key).unwrap();
+    let stderr = issue(Some("correct horse"), "c.example.com");
+    assert!(!stderr.contains(warned), "{stderr}");
+}
+
 #[test]
 fn encrypts_the_ca_key_when_a_passphrase_is_set() {
     let sb = Sandbox::new();

@@ -1226,6 +1226,14 @@ impl Authority {
         Ok(problems)
     }
 
+    /// True when the root key file is encrypted (a PKCS#8 `ENCRYPTED PRIVATE KEY`).
+    pub fn key_is_encrypted(&self) -> Result<bool> {
+        let path = self.dir.join(ROOT_KEY);
+        let pem = fs::read(&path).map_err(|err| Error::io(&path, err))?;
+        let label = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+        Ok(pem.windows(label.len()).any(|window| window == label))
+    }
+
     /// True when the root key can be read now (it is not encrypted, or its passphrase was
     /// given): what [`Authority::check`] compares with the root.
     pub fn key_is_readable(&self) -> bool {

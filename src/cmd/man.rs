@@ -127,7 +127,7 @@ fn extra_sections(page: &str) -> Roff {
                     ),
                     (
                         "CA_PASSPHRASE",
-                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it; set but empty (or not UTF-8), it is refused: unset it for an unencrypted key; one holding a line break is refused for a new key, since the credential gives only its first line",
+                        "the passphrase of the root key: ca init encrypts the key with it, and every command that signs needs it; set but empty (or not UTF-8), it is refused: unset it for an unencrypted key; one holding a line break is refused for a new key, since the credential gives only its first line; given for a key that is not encrypted, it is pointed out with a warning",
                     ),
                     (
                         "CREDENTIALS_DIRECTORY",

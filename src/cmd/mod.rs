@@ -104,7 +104,23 @@ pub(crate) fn open_options(connections: u32) -> anyhow::Result<OpenOptions> {
 
 /// Opens the CA in `data` to change it.
 pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
-    Ok(Authority::open(data, open_options(1)?).await?)
+    let options = open_options(1)?;
+    let given = options.passphrase.is_some();
+    let authority = Authority::open(data, options).await?;
+    warn_of_an_unused_passphrase(&authority, given);
+    Ok(authority)
+}
+
+/// Warns when a passphrase was given for a root key that is not encrypted: there it protects
+/// nothing, and whoever set it may believe it does.
+pub(crate) fn warn_of_an_unused_passphrase(authority: &Authority, given: bool) {
+    if given && matches!(authority.key_is_encrypted(), Ok(false)) {
+        tell!(
+            "ca: warning: {} is not encrypted, so the passphrase given ($CA_PASSPHRASE, or the credential {PASSPHRASE_CREDENTIAL}) protects nothing; \
+             to encrypt the key with it: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in root.key -out root.key.new`, then put root.key.new (mode 0600) in place of root.key",
+            authority.dir().join("root.key").display()
+        );
+    }
 }
 
 /// Opens the CA in `data` only to read it: works on a read-only folder too.

@@ -151,6 +151,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let held = Authority::hold_serving(&settings.data)?;
     let (authority, created) =
         Authority::open_or_init(&settings.data, init, settings.open_options()?).await?;
+    if !created {
+        crate::cmd::warn_of_an_unused_passphrase(&authority, crate::cmd::passphrase()?.is_some());
+    }
     let _serving = match held {
         Some(held) => held,
         None => Authority::hold_serving(&settings.data)?
