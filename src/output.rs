@@ -145,6 +145,12 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
     Ok(())
 }
 
+/// The file named by --out, or `None` for standard output: none given, or `-`, as OpenSSL and
+/// most tools read it (a file named `-` would be a surprise nobody asked for).
+pub(crate) fn named(out: Option<&Path>) -> Option<&Path> {
+    out.filter(|path| *path != Path::new("-"))
+}
+
 /// Writes `bytes` to `out` (atomically; see [`OutFile`]; `data` is the CA's data folder), or
 /// to standard output. Binary output is not sent to a terminal, where it would garble the
 /// screen.

@@ -281,6 +281,18 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     let pem = sb.ok(&["export", "1", "--format", "pem"]);
     let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
     assert_eq!(pem, chain);
+    // `--out -` is standard output, as OpenSSL reads it, never a file named `-`.
+    assert_eq!(
+        sb.ok(&["export", "1", "--format", "pem", "--out", "-"]),
+        chain
+    );
+    let root = std::fs::read_to_string(sb.data().join("root.crt")).unwrap();
+    assert_eq!(sb.ok(&["root", "--out", "-"]), root);
+    assert!(
+        sb.ok(&["crl", "--format", "pem", "--out", "-"])
+            .starts_with("-----BEGIN X509 CRL-----")
+    );
+    assert!(!sb.file("-").exists());
     sb.refused(&["export", "1", "--format", "pfx"]);
     sb.refused(&["export", "7", "--format", "pem"]);
 }

@@ -18,7 +18,7 @@ pub(crate) struct Args {
     /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
     #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]
     format: ExportFormat,
-    /// Write to FILE instead of standard output (a PFX only to a file, made with mode 0600).
+    /// Write to FILE instead of standard output (`-`); a PFX only to a new file, mode 0600.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// For pfx: the certificate's key, as its request left it (PEM PKCS#8, such as NAME.key).
@@ -91,7 +91,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let row = authority.find(&args.id).await?;
     let cert = certificate_of(&row)?;
     let bytes = format.render(&cert.der, &[authority.root().der()])?;
-    emit(data, args.out.as_deref(), &bytes, format.is_binary())
+    emit(
+        data,
+        crate::output::named(args.out.as_deref()),
+        &bytes,
+        format.is_binary(),
+    )
 }
 
 /// `--format pfx`: the certificate, its root and the key its holder kept, which is checked to

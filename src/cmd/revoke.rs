@@ -24,7 +24,7 @@ pub(crate) struct CrlArgs {
     /// How to write it.
     #[arg(long, value_parser = crate::cmd::choice::<CrlFormat>(), default_value_t = CrlFormat::default())]
     format: CrlFormat,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (`-`).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Sign a new CRL now, even while the current one is still good to hand out.
@@ -88,13 +88,14 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
 }
 
 pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
-    if args.out.is_none() && args.format == CrlFormat::Der && std::io::stdout().is_terminal() {
+    let named = crate::output::named(args.out.as_deref());
+    if named.is_none() && args.format == CrlFormat::Der && std::io::stdout().is_terminal() {
         return Err(Refused(
             "binary output is not written to a terminal: pass --out FILE or redirect standard output".into(),
         )
         .into());
     }
-    let out = match &args.out {
+    let out = match named {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
     };

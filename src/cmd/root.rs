@@ -11,7 +11,7 @@ pub(crate) struct Args {
     /// pem or der (the root alone), p7b or p7b-pem (PKCS#7 holding the root).
     #[arg(long, value_parser = crate::cmd::choice::<CertificateFormat>(), default_value_t = CertificateFormat::Pem)]
     format: CertificateFormat,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (`-`).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -19,5 +19,10 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let bytes = args.format.render(authority.root().der(), &[])?;
-    emit(data, args.out.as_deref(), &bytes, args.format.is_binary())
+    emit(
+        data,
+        crate::output::named(args.out.as_deref()),
+        &bytes,
+        args.format.is_binary(),
+    )
 }

@@ -17,7 +17,7 @@ pub(crate) struct Args {
     /// How long the certificate is valid, in days from an hour before it is made (at most 825) [default: 397]
     #[arg(long, value_name = "N")]
     days: Option<u32>,
-    /// Write the certificate (PEM) to FILE instead of standard output.
+    /// Write the certificate (PEM) to FILE instead of standard output (`-`).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Accept names that resolve only inside a private network.
@@ -34,7 +34,7 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     // Opened and checked before anything is issued: a certificate issued to a file that
     // cannot be written is in the log all the same.
-    let out = match &args.out {
+    let out = match crate::output::named(args.out.as_deref()) {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
     };
