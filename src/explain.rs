@@ -15,19 +15,7 @@ pub(crate) struct Refused(pub(crate) String);
 /// is repeated in messages, and must not move the cursor, clear the screen or forge a line
 /// on the terminal that shows them.
 pub(crate) fn printable(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    for c in text.chars() {
-        // The marks that reorder text (U+202E) would make a line read other than it is.
-        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() {
-            shown.extend(c.escape_debug());
-        } else if reorders {
-            shown.extend(c.escape_unicode());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    ca_core::display::inert(text)
 }
 
 /// The sentence for `err`: every cause in order, each worded for someone at a shell, with

@@ -600,7 +600,7 @@ fn a_request_is_told_what_it_asked_for_and_did_not_get() {
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "ca: note: the request also asked for O=Example Ltd, OU=IT\u{FFFD}[31m, email admin@example.com, URI https://app.example.com/, which"
+            "ca: note: the request also asked for O=Example Ltd, OU=IT\\u{1b}[31m, email admin@example.com, URI https://app.example.com/, which"
         ),
         "{stderr}"
     );

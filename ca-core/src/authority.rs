@@ -1230,8 +1230,7 @@ impl Authority {
     pub fn key_is_encrypted(&self) -> Result<bool> {
         let path = self.dir.join(ROOT_KEY);
         let pem = fs::read(&path).map_err(|err| Error::io(&path, err))?;
-        let label = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
-        Ok(pem.windows(label.len()).any(|window| window == label))
+        Ok(key::holds_an_encrypted_key(&pem))
     }
 
     /// True when the root key can be read now (it is not encrypted, or its passphrase was

@@ -260,7 +260,6 @@ impl RevocationPointers {
     }
 }
 
-/// True when `der` is one DER X.509 certificate and nothing after it.
 /// DER of the SubjectPublicKeyInfo of the certificate `der` (one from the log).
 pub fn public_key_info(der: &[u8]) -> Result<Vec<u8>> {
     let (_, certificate) = x509_parser::parse_x509_certificate(der).map_err(|_| {
@@ -271,6 +270,7 @@ pub fn public_key_info(der: &[u8]) -> Result<Vec<u8>> {
     Ok(certificate.public_key().raw.to_vec())
 }
 
+/// True when `der` is one DER X.509 certificate and nothing after it.
 pub fn is_certificate(der: &[u8]) -> bool {
     x509_parser::parse_x509_certificate(der).is_ok_and(|(rest, _)| rest.is_empty())
 }

@@ -52,29 +52,10 @@ fn unsupported(name: &x509_parser::extensions::GeneralName<'_>) -> Option<String
     })
 }
 
-/// Text from a request as it may be shown on a terminal or a page: control characters (an
-/// escape sequence, a line break) replaced, and so are the marks that reorder text (U+202E),
-/// separate lines (U+2028) or hide (U+200B), which would make a line read other than it is;
-/// shortened when long.
+/// Text from a request as it may be shown on a terminal or a page: made inert (see
+/// [`crate::display::inert`]) and shortened when long.
 fn printable(text: &str) -> String {
-    let clean: String = text
-        .chars()
-        .map(|c| {
-            let hidden = matches!(
-                c,
-                '\u{200b}'..='\u{200f}'
-                    | '\u{2028}'..='\u{202e}'
-                    | '\u{2060}'..='\u{2069}'
-                    | '\u{feff}'
-            );
-            if c.is_control() || hidden {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    crate::display::shortened(&clean).into_owned()
+    crate::display::inert(&crate::display::shortened(text))
 }
 
 /// The text of a subject attribute in any of the string types requests use: UTF-8 and the
@@ -420,7 +401,7 @@ mod tests {
             .unwrap();
         assert!(
             note.starts_with(
-                "the request also asked for O=Bücher GmbH, OU=IT, L=a\u{FFFD}gnp.exe\u{FFFD}\u{FFFD}x\u{FFFD}, which"
+                "the request also asked for O=Bücher GmbH, OU=IT, L=a\\u{202e}gnp.exe\\u{200b}\\u{2028}x\\u{feff}, which"
             ),
             "{note}"
         );

@@ -47,6 +47,29 @@ pub fn parse_time(text: &str) -> crate::Result<OffsetDateTime> {
 /// so that any name typed, even one refused for its length, is shown as it was given.
 const QUOTED_WHOLE: usize = 1024;
 
+/// `text` as it may go to a terminal, a page, an e-mail or a log line when someone else chose
+/// it (a name typed, a field of a request, a server's certificate): control characters (an
+/// escape sequence, a line break that would forge a line) written as escapes (`\u{1b}`,
+/// `\n`), and so are the marks that make a line read other than it is: those that reorder
+/// text (U+202E), hide (U+200B, U+FEFF) or break a line without being a control (U+2028).
+pub fn inert(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        let misleads = matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        );
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else if misleads {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 /// `text` in single quotes, as a message quotes what was given: whole up to [`QUOTED_WHOLE`]
 /// characters, otherwise its beginning and then its length, so that a value pasted by mistake
 /// (a file's contents, 100,000 characters) does not fill a screen or a page.

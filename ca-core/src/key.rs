@@ -303,6 +303,12 @@ impl PrivateKey {
     }
 }
 
+/// True when `file` holds an encrypted PKCS#8 PEM key (`ENCRYPTED PRIVATE KEY`).
+pub fn holds_an_encrypted_key(file: &[u8]) -> bool {
+    let label = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    file.windows(label.len()).any(|window| window == label)
+}
+
 /// The PEM blocks of `text` (label and DER), in order; blocks that do not decode are skipped.
 fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
     let mut blocks = Vec::new();

@@ -157,11 +157,7 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     let spki = ca_core::certificate::public_key_info(&cert.der)?;
     let file = crate::cmd::read_input(key_path, "key")?;
-    if args.key_passphrase_file.is_none()
-        && file
-            .windows(ENCRYPTED.len())
-            .any(|window| window == ENCRYPTED)
-    {
+    if args.key_passphrase_file.is_none() && ca_core::key::holds_an_encrypted_key(&file) {
         return Err(Refused(format!(
             "{} is encrypted: give its passphrase with --key-passphrase-file FILE",
             key_path.display()
@@ -199,9 +195,6 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-/// The start of an encrypted PKCS#8 PEM block.
-const ENCRYPTED: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
 
 /// The certificate of `row`, or a refusal saying what the request is instead.
 fn certificate_of(

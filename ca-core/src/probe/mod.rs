@@ -166,22 +166,10 @@ const MAX_FINDING_TEXT: usize = 4000;
 /// (U+202E) written as escapes, and cut at [`MAX_FINDING_TEXT`] characters. What a server
 /// sends (its names, the URLs its certificate names) goes into findings.
 fn inert(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_FINDING_TEXT));
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_FINDING_TEXT {
-            out.push('…');
-            break;
-        }
-        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else if reorders {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
+    match text.char_indices().nth(MAX_FINDING_TEXT) {
+        Some((cut, _)) => format!("{}…", crate::display::inert(&text[..cut])),
+        None => crate::display::inert(text),
     }
-    out
 }
 
 /// The roots a chain is judged against.
