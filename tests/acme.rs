@@ -877,6 +877,16 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
     ));
     assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
     assert!(detail.contains("email admin@example.com"), "{detail}");
+    // One whose key is the account key: badCSR (a leaked server key would hold the account).
+    let mut params = rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let with_account_key = b64(params.serialize_request(&raw.key.pair).unwrap().der());
+    let (status, kind, detail) = problem(raw.post(
+        order["finalize"].as_str().unwrap(),
+        Some(&json!({ "csr": with_account_key })),
+    ));
+    assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
+    assert!(detail.contains("account key"), "{detail}");
     let (csr_b64, cert_key) = csr(&["mail.example.com"]);
     let response = raw.post(
         order["finalize"].as_str().unwrap(),
@@ -1166,6 +1176,35 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         problem(raw.send(&new_order, &body)).1,
         "badSignatureAlgorithm"
     );
+
+    // One key written as another JWK (its curve renamed, a coordinate padded) is no new
+    // account: the account is the key's thumbprint, so a key has one JWK (badPublicKey).
+    let twin = Raw::new(&acme);
+    let new_account = raw.url("newAccount");
+    let terms = json!({ "termsOfServiceAgreed": true });
+    let coordinate = URL_SAFE_NO_PAD
+        .decode(twin.key.jwk["x"].as_str().unwrap())
+        .unwrap();
+    for jwk in [
+        json!({ "kty": "EC", "crv": "P-384", "x": twin.key.jwk["x"], "y": twin.key.jwk["y"] }),
+        json!({ "kty": "EC", "crv": "P-521", "x": twin.key.jwk["x"], "y": twin.key.jwk["y"] }),
+        json!({ "kty": "EC", "crv": "P-256", "x": b64(&[&[0][..], &coordinate].concat()), "y": twin.key.jwk["y"] }),
+    ] {
+        let mut header = json!({ "alg": "ES256", "nonce": twin.nonce(), "url": new_account });
+        header["jwk"] = jwk.clone();
+        let (status, kind, detail) =
+            problem(twin.send(&new_account, &twin.key.sign(&header, Some(&terms))));
+        assert_eq!(
+            (status, kind.as_str()),
+            (400, "badPublicKey"),
+            "{jwk}: {detail}"
+        );
+    }
+    // ES384 named over a P-256 key: the key is not one ES384 signs with (badPublicKey).
+    let mut header = json!({ "alg": "ES384", "nonce": twin.nonce(), "url": new_account });
+    header["jwk"] = twin.key.jwk.clone();
+    let (_, kind, detail) = problem(twin.send(&new_account, &twin.key.sign(&header, Some(&terms))));
+    assert_eq!(kind, "badPublicKey", "{detail}");
 
     // An account that does not exist; a jwk where a kid is due; not JSON at all.
     let mut ghost = Raw::new(&acme);

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::{Sandbox, Server, client, csr, openssl_ok, openssl_request};
 
@@ -200,6 +200,15 @@ fn every_outcome_is_a_page_scripts_can_read() {
             !disposition.contains("--"),
             "no command-line flag on a page: {disposition}"
         );
+        // The log's row shows the names asked for, even of a request refused as it was read.
+        let id = request_id(&text).to_string();
+        let row: Value = serde_json::from_str(&sb.ok(&["show", &id, "--json"])).unwrap();
+        let names = &row["names"];
+        match request {
+            r if r == weak => assert_eq!(names, &json!(["weak.example.com"]), "{row}"),
+            r if r == internal => assert_eq!(names, &json!(["nas.lan"]), "{row}"),
+            _ => assert_eq!(names, &json!([]), "{row}"),
+        }
     }
 
     // More names than one certificate holds: the request's CN and a hundred in the attributes.
@@ -363,13 +372,48 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         );
         ids.push(request_id(&page));
     }
+    // Said before it is decided, by `ca pending`, and kept for later: `ca show` and the
+    // certificate's page.
+    let pending = sb.ok(&["pending"]);
+    assert!(
+        pending.contains("note: the request also asked for OU=IT, which"),
+        "{pending}"
+    );
     let approved = sb.ok(&["approve", &ids[0].to_string()]);
     assert!(
         approved.contains("Note: the request also asked for OU=IT, which"),
         "{approved}"
     );
+    let shown = sb.ok(&["show", &ids[0].to_string()]);
+    assert!(
+        shown.contains("left out     the request also asked for OU=IT, which"),
+        "{shown}"
+    );
+    let page = get(&web, &server, &format!("/certsrv/cert/{}", ids[0]))
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("<dt>Left out</dt><dd>the request also asked for OU=IT, which"),
+        "{page}"
+    );
+    let plain_shown = sb.ok(&["show", &ids[1].to_string()]);
+    assert!(!plain_shown.contains("left out"), "{plain_shown}");
     let approved = sb.ok(&["approve", &ids[1].to_string()]);
     assert!(!approved.contains("Note:"), "{approved}");
+    // A second request for names a valid certificate holds: approving it says so, as
+    // `ca issue` and `ca sign` do.
+    let page = submit(&web, &server, &plain, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    let again = request_id(&page);
+    let approved = sb.ok(&["approve", &again.to_string()]);
+    assert!(
+        approved.contains(&format!(
+            "Note: certificate {} for www.example.com is still valid",
+            ids[1]
+        )),
+        "{approved}"
+    );
 }
 
 /// The Python interpreter of the test venv `tests/run` makes, with certsrv installed.

@@ -933,6 +933,14 @@ fn a_revoked_certificate_is_seen_by_its_crl_and_its_ocsp_responder() {
     assert_eq!(revoked.len(), 2, "the CRL and OCSP both say so: {report:#}");
     for finding in revoked {
         assert_eq!(finding["verdict"], "fail");
+        // The reason as RFC 5280 and OpenSSL name it, by the CRL as by OCSP.
+        assert!(
+            finding["fact"]
+                .as_str()
+                .unwrap()
+                .contains("(keyCompromise)"),
+            "{finding}"
+        );
         let renew = format!("`ca renew {id}` writes a new certificate and key");
         assert!(
             finding["fix"].as_str().unwrap().contains(&renew),
@@ -1503,7 +1511,7 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
 
     let said = sb.ok(&["revoke", &id, "--reason", "superseded"]);
     assert!(
-        said.contains("names no OCSP responder and no CRL")
+        said.contains("names no OCSP responder and no CRL (the CA has no public URL")
             && !said.contains("answers \"revoked\""),
         "{said}"
     );
@@ -1546,6 +1554,16 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
                 && fix.contains(&format!("`ca renew {renewal}`"))
                 && !fix.contains(&format!("`ca renew {id}`")),
             "{round}: {fix}"
+        );
+        // The command it gives to write that certificate again runs as written.
+        let export = format!("`ca export {renewal} --format pem --out FILE`");
+        assert!(fix.contains(&export), "{fix}");
+        let file = format!("again/{round}.pem");
+        sb.ok(&["export", &renewal, "--format", "pem", "--out", &file]);
+        assert!(
+            std::fs::read_to_string(sb.file(&file))
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
         );
         sb.ok(&["renew", &renewal, "--out", "again", "--force"]);
         renewal = id_of(&sb, "localhost");

@@ -295,6 +295,27 @@ fn refuses_more_than_825_days_with_the_reason() {
     );
     assert!(sb.files().is_empty());
     assert_eq!(sb.row_count(), 0);
+    // Said first, before anything about where the files would go, by `ca sign` too.
+    let stderr = sb.refused(&[
+        "issue",
+        "mail.example.com",
+        "--days",
+        "900",
+        "--out",
+        "nowhere",
+    ]);
+    assert!(
+        stderr.contains("825") && !stderr.contains("nowhere"),
+        "{stderr}"
+    );
+    crate::util::csr(&sb, "r.csr", "mail.example.com");
+    let stderr = sb.refused(&["sign", "r.csr", "--days", "900", "--out", "nowhere/r.crt"]);
+    assert!(
+        stderr.contains("825") && !stderr.contains("nowhere"),
+        "{stderr}"
+    );
+    std::fs::remove_file(sb.file("r.csr")).unwrap();
+    std::fs::remove_file(sb.file("r.csr.key")).unwrap();
     // 825 itself is fine, and the dates say so.
     sb.ok(&[
         "issue",
@@ -339,6 +360,34 @@ fn name_constraints_limit_what_the_root_vouches_for() {
     );
     sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
     assert_server_certificate(&sb, "mail.example.com.crt", false);
+}
+
+#[test]
+fn refuses_addresses_no_client_connects_to() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for address in ["255.255.255.255", "0.0.0.0", "240.1.2.3", "ff02::1"] {
+        let stderr = sb.refused(&["issue", address, "--key", "ecdsa-p256"]);
+        assert!(stderr.contains("no client connects"), "{address}: {stderr}");
+    }
+    // A request naming one is refused the same way, before anything is issued.
+    let csr = crate::util::openssl_request(
+        sb.path(),
+        "r.csr",
+        "ec",
+        "/CN=mail.example.com",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:mail.example.com,IP:255.255.255.255",
+        ],
+    );
+    let stderr = sb.refused(&["sign", &csr]);
+    assert!(stderr.contains("no client connects"), "{stderr}");
+    let listed = sb.ok(&["list", "--json"]);
+    assert_eq!(listed.trim(), "[]", "nothing issued: {listed}");
+    sb.ok(&["issue", "203.0.113.7", "--key", "ecdsa-p256"]);
 }
 
 #[test]
@@ -643,6 +692,34 @@ fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
             url.is_some_and(|url| url.starts_with("https")),
             "{shown}"
         );
+        // And every `ca serve` after says it again, right after the responder it starts.
+        if let Some(said) = said {
+            use std::io::BufRead;
+            let mut serve = sb
+                .ca()
+                .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap()).lines();
+            let banner: Vec<String> = lines
+                .by_ref()
+                .map(Result::unwrap)
+                .take_while(|line| !line.starts_with("OCSP responder on"))
+                .collect();
+            let next = lines.next().map(Result::unwrap).unwrap_or_default();
+            serve.kill().unwrap();
+            serve.wait().unwrap();
+            assert!(
+                banner.iter().any(|l| l.starts_with("Serving the CA")),
+                "{banner:?}"
+            );
+            assert!(
+                next.starts_with(&format!("Note: {said}")),
+                "{banner:?} {next}"
+            );
+        }
     }
 }
 
@@ -669,8 +746,20 @@ fn acme_issuing_past_a_pending_policy_is_said() {
     assert!(!sb.ok(&["config", "set", "crl-days", "5"]).contains(said));
     assert!(!sb.ok(&["config", "set", "acme", "off"]).contains(said));
     sb.ok(&["config", "set", "acme", "on"]);
-    assert!(!sb.ok(&["config", "set", "policy", "auto"]).contains(said));
+    let auto = sb.ok(&["config", "set", "policy", "auto"]);
+    assert!(!auto.contains(said));
     assert!(!sb.ok(&["config", "show"]).contains(said));
+    // Issuing at once on the pages is said to be for requesters trusted with every name.
+    let every_name = "issued at once, for any name the rules allow, to every signed-in user";
+    assert!(auto.contains(every_name), "{auto}");
+    assert!(sb.ok(&["config", "show"]).contains(every_name));
+    assert!(
+        !sb.ok(&["config", "set", "policy", "pending"])
+            .contains(every_name)
+    );
+    // Chosen when the CA is made, it is said then.
+    let made = Sandbox::new().ok(&["init", "--key", "ecdsa-p256", "--policy", "auto"]);
+    assert!(made.contains(every_name), "{made}");
 }
 
 /// A passphrase given for a root key that is not encrypted protects nothing: the command says
@@ -1263,4 +1352,167 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
             .unwrap()
             .starts_with("-----BEGIN CERTIFICATE-----")
     );
+}
+
+#[test]
+fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs() {
+    let sb = Sandbox::new();
+    sb.init(&["--url", "http://old.example.com"]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    let changed = sb.ok(&["config", "set", "url", "http://new.example.com"]);
+    assert!(
+        changed.contains(
+            "valid certificates issued before do not name the OCSP responder of this URL (1 names http://old.example.com/ocsp)"
+        ) && changed.contains("`ca renew ID`"),
+        "{changed}"
+    );
+    // Set again to the same: nothing changed, nothing said.
+    let again = sb.ok(&["config", "set", "url", "http://new.example.com"]);
+    assert!(!again.contains("Note:"), "{again}");
+    // Back to the old URL: the certificate names it, nothing is left behind.
+    let back = sb.ok(&["config", "set", "url", "http://old.example.com"]);
+    assert!(!back.contains("Note:"), "{back}");
+    sb.ok(&["config", "set", "url", "http://new.example.com"]);
+    let old = sb.ok(&["ocsp", "1"]);
+    assert!(
+        old.contains("this certificate names http://old.example.com/ocsp, where its clients ask")
+            && old.contains("http://new.example.com/ocsp"),
+        "{old}"
+    );
+    sb.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
+    let new = sb.ok(&["ocsp", "2"]);
+    assert!(
+        new.contains("responder: http://new.example.com/ocsp\n"),
+        "{new}"
+    );
+
+    let bare = Sandbox::new();
+    bare.init(&[]);
+    bare.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    bare.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
+    let set = bare.ok(&["config", "set", "url", "http://ca.example.com"]);
+    assert!(set.contains("(2 carry no address)"), "{set}");
+    // A certificate issued under this URL, then another URL: both kinds counted apart.
+    bare.ok(&["issue", "c.example.com", "--key", "ecdsa-p256"]);
+    let set = bare.ok(&["config", "set", "url", "http://other.example.com"]);
+    assert!(
+        set.contains("(2 carry no address; 1 names http://ca.example.com/ocsp)"),
+        "{set}"
+    );
+    let shown = bare.ok(&["ocsp", "1"]);
+    assert!(
+        shown.contains("but this certificate names none") && shown.contains("`ca renew`"),
+        "{shown}"
+    );
+    // Renewed, the renewal is the one to install, not a second renewal.
+    bare.ok(&["renew", "1", "--force"]);
+    let shown = bare.ok(&["ocsp", "1"]);
+    assert!(
+        shown.contains("certificate 4, its renewal, is the one to install"),
+        "{shown}"
+    );
+}
+
+/// `ca sign` says which valid certificates already hold the request's names, as `ca issue`
+/// does (on standard error: standard output may be the certificate), and leaves out, with a
+/// word, a subject CN that is no host name beside the names of the subjectAltName.
+#[test]
+fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let csr = crate::util::openssl_request(
+        sb.path(),
+        "r.csr",
+        "ec",
+        "/O=Example/CN=Exchange Server 2019",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:mail.example.com,DNS:owa.example.com",
+        ],
+    );
+    let out = sb.run(&["sign", &csr, "--out", "signed.crt"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ca: note: certificate 1 for mail.example.com is still valid")
+            && stderr.contains("`ca renew 1`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the request also asked for CN=Exchange Server 2019, O=Example")
+            && stderr.contains("left out"),
+        "named first: {stderr}"
+    );
+    let text = x509_text(sb.path(), "signed.crt");
+    assert!(
+        text.contains("Subject: CN = mail.example.com")
+            && text.contains("DNS:mail.example.com, DNS:owa.example.com"),
+        "{text}"
+    );
+}
+
+/// An elliptic-curve key in compressed form (which some clients do not read, and which
+/// would let one key pass for another) is refused, with what to do.
+#[test]
+fn a_request_with_a_compressed_key_is_refused() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    openssl_ok(
+        sb.path(),
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "k.pem",
+        ],
+    );
+    openssl_ok(
+        sb.path(),
+        &[
+            "ec",
+            "-in",
+            "k.pem",
+            "-conv_form",
+            "compressed",
+            "-out",
+            "kc.pem",
+        ],
+    );
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "kc.pem",
+            "-subj",
+            "/CN=x.example.com",
+            "-out",
+            "c.csr",
+        ],
+    );
+    let stderr = sb.refused(&["sign", "c.csr"]);
+    assert!(stderr.contains("compressed or hybrid form"), "{stderr}");
+    assert_eq!(sb.row_count(), 0);
+    // The same key, uncompressed, is signed.
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "k.pem",
+            "-subj",
+            "/CN=x.example.com",
+            "-out",
+            "u.csr",
+        ],
+    );
+    sb.ok(&["sign", "u.csr", "--out", "u.crt"]);
 }

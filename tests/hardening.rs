@@ -621,7 +621,21 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
         .send()
         .unwrap();
     assert!(answer.text().unwrap().contains("Certificate Issued"));
-    // An administrator can.
+    // An administrator can: on the pages, with a request of their own, and on the command line.
+    add_user(&sb, "carol", "admin", "carol password");
+    let own = crate::util::csr(&sb, "own.csr", "ca.example.com");
+    let answer = web
+        .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+        .basic_auth("carol", Some("carol password"))
+        .form(&[
+            ("Mode", "newreq"),
+            ("CertRequest", own.as_str()),
+            ("CertAttrib", ""),
+        ])
+        .send()
+        .unwrap();
+    let text = answer.text().unwrap();
+    assert!(text.contains("Certificate Issued"), "{text}");
     sb.ok(&["issue", "ca.example.com", "--key", "ecdsa-p256"]);
     sb.ok(&[
         "issue",
@@ -883,6 +897,26 @@ fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
         "{:?}",
         started.elapsed()
     );
+    // Declared over the limit but not sent: answered after a short wait for what comes, not
+    // after the request's 30 seconds; a client waiting for 100 Continue is answered at once,
+    // with no 100 Continue first.
+    for (expect, within) in [("", 10), ("Expect: 100-continue\r\n", 1)] {
+        let mut stream = tcp(&server.http_addr());
+        stream
+            .set_read_timeout(Some(Duration::from_secs(within)))
+            .unwrap();
+        stream
+            .write_all(format!("POST /certsrv/certfnsh.asp HTTP/1.1\r\nHost: localhost\r\nOrigin: http://localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n{expect}Content-Length: 100000\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        assert_eq!(
+            &head,
+            b"HTTP/1.1 413",
+            "{expect}: {}",
+            String::from_utf8_lossy(&head)
+        );
+    }
 }
 
 #[test]
@@ -963,4 +997,80 @@ fn guesses_sent_at_once_are_checked_no_faster_than_guesses_sent_in_turn() {
         status == StatusCode::OK || status == StatusCode::TOO_MANY_REQUESTS,
         "{status}"
     );
+}
+
+#[test]
+fn marks_a_requester_slips_into_a_refusal_are_escaped_on_every_page_and_in_the_trail() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    add_user(&sb, "alice", "requester", "alice password");
+    add_user(&sb, "carol", "admin", "carol password");
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let csr = crate::util::csr(&sb, "r.csr", "web.example.com");
+    // A name that reads backwards past U+202E, a line broken by U+2028, a hidden U+200B, and a
+    // template name with U+2066.
+    let hostile = [
+        (
+            "CertAttrib",
+            "san:dns=x.example.com\u{202e}moc.evil\u{2028}\u{200b}",
+        ),
+        ("CertAttrib", "CertificateTemplate:Web\u{2066}Server"),
+    ];
+    let marks = ['\u{202e}', '\u{2028}', '\u{200b}', '\u{2066}'];
+    for (field, value) in hostile {
+        let page = web
+            .post(format!("{}/certsrv/certfnsh.asp", server.https()))
+            .basic_auth("alice", Some("alice password"))
+            .form(&[
+                ("Mode", "newreq"),
+                ("CertRequest", csr.as_str()),
+                (field, value),
+            ])
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(page.contains("Certificate Request Denied"), "{page}");
+        // The form given back to the requester holds what they typed, as they typed it.
+        let shown: String = page
+            .split("<textarea")
+            .map(|part| {
+                part.split_once("</textarea>")
+                    .map_or(part, |(_, after)| after)
+            })
+            .collect();
+        assert!(!shown.contains(&marks[..]), "{value:?}: {page}");
+        assert!(page.contains("\\u{20"), "written as an escape: {page}");
+    }
+    let inventory = web
+        .get(format!("{}/certsrv/admin?status=denied", server.https()))
+        .basic_auth("carol", Some("carol password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(inventory.contains("\\u{202e}"), "{inventory}");
+    assert!(!inventory.contains(&marks[..]), "{inventory}");
+    let trail = sb.ok(&["audit"]);
+    assert!(trail.contains("\\u{202e}"), "{trail}");
+    assert!(!trail.contains(&marks[..]), "{trail}");
+    let listed = sb.ok(&["list", "--status", "denied"]);
+    assert!(!listed.contains(&marks[..]), "{listed}");
+    // A link made to show an administrator reversed text: its value is quoted escaped.
+    let refused = web
+        .get(format!(
+            "{}/certsrv/admin?status=%E2%80%AEdilav",
+            server.https()
+        ))
+        .basic_auth("carol", Some("carol password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(refused.contains("\\u{202e}dilav"), "{refused}");
+    assert!(!refused.contains(&marks[..]), "{refused}");
+    // An administrator's reason for a denial, shown to the requester, may not hold them.
+    let stderr = sb.refused(&["deny", "1", "--reason", "bad \u{202e}evil"]);
+    assert!(stderr.contains("marks that reorder"), "{stderr}");
 }

@@ -701,8 +701,8 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
         .text()
         .unwrap();
     assert!(
-        zero.contains("&#39;0&#39; cannot be after: it is the number of the entry")
-            || zero.contains("&#x27;0&#x27; cannot be after: it is the number of the entry"),
+        zero.contains("&#39;0\\u{7}&#39; cannot be after: it is the number of the entry")
+            || zero.contains("&#x27;0\\u{7}&#x27; cannot be after: it is the number of the entry"),
         "{zero}"
     );
     assert!(!zero.contains('\u{7}'), "{zero:?}");

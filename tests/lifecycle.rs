@@ -327,8 +327,14 @@ fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
         ],
     );
     assert!(text.contains("notAfter"), "{text}");
-    // Same folder without --force: refused, nothing changed.
+    // Renewed already: said first, before the files in the way; nothing changed.
     let refused = sb.refused(&["renew", "1"]);
+    assert!(
+        refused.contains("renewed already, as certificate 2"),
+        "{refused}"
+    );
+    // The renewal renewed into the folder of the first files, without --force: refused.
+    let refused = sb.refused(&["renew", "2"]);
     assert!(refused.contains("already exists"), "{refused}");
     assert_eq!(sb.row_count(), 2);
     sb.refused(&["renew", "42"]);

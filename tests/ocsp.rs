@@ -99,7 +99,16 @@ fn openssl_hears_good_revoked_and_unknown_with_and_without_a_nonce() {
         assert!(ok, "{text}");
         assert!(text.contains("revoked.example.com.crt: revoked"), "{text}");
         assert!(text.contains("Reason: keyCompromise"), "{text}");
-        assert!(text.contains("Revocation Time: "), "{text}");
+        // Dated back an hour for slow clocks like every answer, even when it states a
+        // revocation of a moment ago (as the CRL lists it): dated at the revocation, a client
+        // whose clock is a few minutes slow would refuse it as not yet valid ("status times
+        // invalid", Firefox's "OCSP response from the future") instead of reading "revoked".
+        let revoked_at = openssl_time(&text, "Revocation Time: ").unwrap();
+        let this_update = openssl_time(&text, "This Update: ").unwrap();
+        assert!(
+            this_update <= revoked_at - time::Duration::minutes(59),
+            "{text}"
+        );
         // A serial this CA never issued.
         let (ok, text) = with(&["-serial", "0x0123456789abcdef"]);
         assert!(ok, "{text}");
@@ -306,19 +315,7 @@ fn get_requests_are_answered_with_caching_headers_that_match_the_response() {
         ],
     );
     assert!(text.contains("mail.example.com.crt: good"), "{text}");
-    let date = |prefix: &str| {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap();
-        let format = time::macros::format_description!(
-            "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
-        );
-        time::PrimitiveDateTime::parse(line.trim(), &format)
-            .unwrap()
-            .assume_utc()
-    };
+    let date = |prefix: &str| openssl_time(&text, prefix).unwrap();
     let http_date = |name: &str| {
         let format = time::macros::format_description!(
             "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -413,23 +410,27 @@ fn the_responder_certificate_verifies_and_says_what_it_is_for() {
             .any(|row| row["requester"] == "ca ocsp" && row["status"] == "valid"),
         "{rows}"
     );
-    // The server's own certificates are its to renew: `ca renew` says so, and makes nothing.
+    // The server's own certificates are its to renew: `ca renew` says so, and makes nothing,
+    // before it looks at the files a renewal would write (here in the way).
     for (requester, said) in [
         ("ca ocsp", "the CA's OCSP responder's certificate"),
         ("ca serve", "the CA's own web server's certificate"),
     ] {
-        let id = rows
+        let row = rows
             .as_array()
             .unwrap()
             .iter()
             .find(|row| row["requester"] == requester)
-            .map(|row| row["id"].to_string())
             .unwrap();
+        let id = row["id"].to_string();
+        if let Some(name) = row["names"][0].as_str() {
+            std::fs::write(sb.file(&format!("{name}.crt")), "in the way").unwrap();
+            std::fs::write(sb.file(&format!("{name}.key")), "in the way").unwrap();
+        }
         let refusal = sb.refused(&["renew", &id, "--out", "."]);
         assert!(
             refusal.contains(said)
-                && (refusal.contains("renews it itself")
-                    || refusal.contains("makes a new one itself")),
+                && (refusal.contains("renews it itself") || refusal.contains("replaces it itself")),
             "{refusal}"
         );
     }
@@ -604,6 +605,17 @@ fn the_crl_and_the_responder_agree_on_every_serial_after_revocations() {
         }
     }
     assert_eq!(listed.len(), 3, "{crl}");
+    // The CRL is dated back an hour for slow clocks even when it lists a revocation of a
+    // moment ago (as AD CS dates it): dated at the revocation, it would not yet be valid there
+    // for any certificate.
+    let last_update = openssl_time(&crl, "Last Update: ").unwrap();
+    let latest = crl
+        .lines()
+        .filter(|line| line.contains("Revocation Date: "))
+        .map(|line| openssl_time(line, "Revocation Date: ").unwrap())
+        .max()
+        .unwrap();
+    assert!(last_update <= latest - time::Duration::minutes(59), "{crl}");
     let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
     let serials: Vec<String> = rows
         .as_array()
@@ -779,6 +791,21 @@ fn nginx_staples_our_answer_and_stops_once_the_certificate_is_revoked() {
     };
     assert!(text.contains("OCSP response: no response sent"), "{text}");
     assert!(!text.contains("Cert Status: good"), "{text}");
+}
+
+/// The first date `openssl` prints after `prefix` on a line of `text` ("Dec  5 21:50:00 2026
+/// GMT").
+fn openssl_time(text: &str, prefix: &str) -> Option<time::OffsetDateTime> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(prefix))?;
+    let format = time::macros::format_description!(
+        "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
+    );
+    time::PrimitiveDateTime::parse(line.trim(), &format)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 fn base64_standard(bytes: &[u8]) -> String {

@@ -355,7 +355,6 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The text `openssl x509 -text` prints for a PEM certificate file.
 /// A PEM certificate request for `cn` (no other name), made by `openssl req` with a new P-256
 /// key, written to `file` in the sandbox (its key to `file.key`) and returned.
 pub fn csr(sb: &Sandbox, file: &str, cn: &str) -> String {
@@ -391,6 +390,7 @@ pub fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: 
     file.to_owned()
 }
 
+/// The text `openssl x509 -text` prints for a PEM certificate file.
 pub fn x509_text(dir: &Path, file: &str) -> String {
     openssl_ok(dir, &["x509", "-in", file, "-noout", "-text"])
 }

@@ -752,3 +752,40 @@ fn stops_gracefully_and_keeps_its_certificate_across_restarts() {
         StatusCode::OK
     );
 }
+
+#[test]
+fn a_method_a_page_does_not_take_gets_a_page_saying_which_it_takes() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    for (request, allowed) in [
+        (
+            web.get(format!("{}/certsrv/certfnsh.asp", server.https())),
+            "POST",
+        ),
+        (
+            web.delete(format!("{}/certsrv/certckpn.asp", server.https())),
+            "GET, HEAD",
+        ),
+        (web.put(format!("{}/certsrv/", server.https())), "GET, HEAD"),
+    ] {
+        let answer = request.send().unwrap();
+        assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = answer.headers()["allow"].to_str().unwrap().to_owned();
+        let page = answer.text().unwrap();
+        assert!(
+            page.contains("Method not allowed")
+                && page.contains(&format!("This address answers {allowed} only.")),
+            "{allow}: {page}"
+        );
+        assert_eq!(allow.replace(", ", ","), allowed.replace(", ", ","));
+    }
+    // ACME answers in its own terms, a problem document.
+    let answer = web
+        .get(format!("{}/acme/new-order", server.https()))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
+}

@@ -972,6 +972,22 @@ impl Authority {
                 ),
             ));
         }
+        // The certificate's key is not the account's (Let's Encrypt refuses it too): a server
+        // key that leaked would then also hold the account, its orders and its revocations.
+        let same_key = {
+            use x509_parser::prelude::FromDer;
+            x509_parser::certification_request::X509CertificationRequest::from_der(&der).is_ok_and(
+                |(_, parsed)| {
+                    jws::is_key_of(&request.jwk, &parsed.certification_request_info.subject_pki)
+                },
+            )
+        };
+        if same_key {
+            return Err(Problem::new(
+                ProblemType::BadCsr,
+                "the CSR's key is the account key: a certificate needs a key of its own",
+            ));
+        }
         let mut asked: Vec<Identifier> = csr.names().iter().map(Identifier::of).collect();
         let mut ordered = order.identifiers.clone();
         let key = |i: &Identifier| (i.kind.name(), i.value.clone());

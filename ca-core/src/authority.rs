@@ -1092,8 +1092,11 @@ impl Authority {
                 // Dated back as certificates and OCSP answers are (an hour; AD CS dates its
                 // CRLs back by its clock skew, ten minutes): a client whose clock is a little
                 // slow finds a CRL signed a moment ago not yet valid, and so no revocation
-                // information (OpenSSL: "CRL is not yet valid"). Its next update counts from
-                // now.
+                // information (OpenSSL: "CRL is not yet valid"). A revocation recorded within
+                // the hour is listed with its own date, after thisUpdate, as AD CS lists it:
+                // dating the CRL at the revocation would make it, and so the revocation status
+                // of every certificate of this CA, not yet valid on those slow clocks (OCSP
+                // answers are dated the same way). Its next update counts from now.
                 let this_update = now - crate::profile::BACKDATE;
                 let next_update = now + Duration::days(i64::from(days.max(1)));
                 crl::sign(

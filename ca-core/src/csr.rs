@@ -14,6 +14,7 @@ use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 use tracing::instrument;
 use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 
@@ -99,6 +100,9 @@ pub struct CertificateRequest {
     alt_names_left_out: Vec<String>,
 }
 
+/// The most names [`CertificateRequest::names_asked`] reads from a refused request.
+pub const NAMES_ASKED: usize = 100;
+
 /// How to sign a request.
 #[derive(Clone, Debug)]
 pub struct SignOptions {
@@ -138,7 +142,7 @@ impl CertificateRequest {
             })?;
 
         let mut raw_names: Vec<String> = Vec::new();
-        let subject_left_out = info
+        let mut subject_left_out: Vec<String> = info
             .subject
             .iter_attributes()
             .filter(|attribute| {
@@ -155,18 +159,45 @@ impl CertificateRequest {
                 format!("{kind}={value}")
             })
             .collect();
-        let mut alt_names_left_out = Vec::new();
-        for cn in info.subject.iter_common_name() {
-            let cn = cn.as_str().map_err(|_| {
-                Error::InvalidRequest("its subject CN is not a readable string".into())
-            })?;
-            raw_names.push(cn.to_owned());
+        // One extension request, whose subjectAltName reads: a second one, or a name list
+        // that cannot be read, would otherwise be dropped and the rest issued without it.
+        let mut extension_requests = 0;
+        for attribute in info.iter_attributes() {
+            if attribute.oid != x509_parser::oid_registry::OID_PKCS9_EXTENSION_REQUEST {
+                continue;
+            }
+            extension_requests += 1;
+            let readable = match attribute.parsed_attribute() {
+                ParsedCriAttribute::ExtensionRequest(requested) => {
+                    requested.extensions.iter().all(|extension| {
+                        extension.oid != x509_parser::oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME
+                            || matches!(
+                                extension.parsed_extension(),
+                                ParsedExtension::SubjectAlternativeName(_)
+                            )
+                    })
+                }
+                _ => false,
+            };
+            if !readable {
+                return Err(Error::InvalidRequest(
+                    "its requested extensions (its subjectAltName among them) cannot be read"
+                        .into(),
+                ));
+            }
         }
+        if extension_requests > 1 {
+            return Err(Error::InvalidRequest(format!(
+                "it holds {extension_requests} lists of requested extensions, where a request has one"
+            )));
+        }
+        let mut alt_names_left_out = Vec::new();
+        let mut alt_names = Vec::new();
         if let Some(extensions) = csr.requested_extensions() {
             for extension in extensions {
                 if let ParsedExtension::SubjectAlternativeName(san) = extension {
                     alt_names_left_out.extend(san.general_names.iter().filter_map(unsupported));
-                    raw_names.extend(san_texts(&san.general_names).ok_or_else(|| {
+                    alt_names.extend(san_texts(&san.general_names).ok_or_else(|| {
                         Error::InvalidRequest(
                             "it asks for an IP address of a length that is neither IPv4 nor IPv6"
                                 .into(),
@@ -175,6 +206,22 @@ impl CertificateRequest {
                 }
             }
         }
+        for cn in info.subject.iter_common_name() {
+            let cn = cn.as_str().map_err(|_| {
+                Error::InvalidRequest("its subject CN is not a readable string".into())
+            })?;
+            // A CN with spaces ("Exchange Server 2019", as Exchange's and IIS's wizards let
+            // people write) names no host; beside names in the subjectAltName, which are what
+            // clients check (RFC 6125 §6.4.4), it is left out like the subject's other
+            // attributes. Alone, it is refused for what it is.
+            if !alt_names.is_empty() && cn.chars().any(char::is_whitespace) {
+                // Named first: of what is left out, it is what its author meant most.
+                subject_left_out.insert(0, format!("CN={}", printable(cn)));
+            } else {
+                raw_names.push(cn.to_owned());
+            }
+        }
+        raw_names.extend(alt_names);
         if raw_names.is_empty() {
             return Err(Error::InvalidRequest(
                 "it names no server: put the server's name in the subject CN or a DNS subjectAltName".into(),
@@ -194,6 +241,34 @@ impl CertificateRequest {
             subject_left_out,
             alt_names_left_out,
         })
+    }
+
+    /// The names a request asks for (its CN, its DNS and IP subjectAltNames), read without
+    /// judging the request (its key, its signature): for the log's row of a request refused
+    /// for one of those, so that an administrator sees what it asked for. Names the rules
+    /// refuse are not read; a text that is no request reads none. At most [`NAMES_ASKED`].
+    pub fn names_asked(input: &[u8]) -> Vec<SubjectName> {
+        let Ok(der) = decode(input) else {
+            return Vec::new();
+        };
+        let Ok((_, csr)) = X509CertificationRequest::from_der(&der) else {
+            return Vec::new();
+        };
+        let mut raw: Vec<String> = csr
+            .certification_request_info
+            .subject
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok().map(str::to_owned))
+            .collect();
+        for extension in csr.requested_extensions().into_iter().flatten() {
+            if let ParsedExtension::SubjectAlternativeName(san) = extension {
+                raw.extend(san_texts(&san.general_names).unwrap_or_default());
+            }
+        }
+        let mut names =
+            crate::name::distinct(raw.iter().filter_map(|raw| raw.parse::<SubjectName>().ok()));
+        names.truncate(NAMES_ASKED);
+        names
     }
 
     /// The subjectAltName entries the request asks for that are neither DNS names nor IP
@@ -343,6 +418,45 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
             lines.join("\n")
         )
     };
+    // One request at a time: of two pasted one after the other, one would be signed and
+    // the other dropped unseen. Besides a second block, text around the block that reads
+    // like a request (a line of base64, armour in any case or length) is refused; a text
+    // dump such as `openssl req -text` writes before the block is not.
+    let count = pem.matches("-----BEGIN CERTIFICATE REQUEST-----").count();
+    if count > 1 {
+        return Err(Error::InvalidRequest(format!(
+            "it holds {count} certificate requests: give one at a time"
+        )));
+    }
+    if count == 1 {
+        let start = pem
+            .find("-----BEGIN CERTIFICATE REQUEST-----")
+            .unwrap_or_default();
+        let end = pem[start..]
+            .find("-----END CERTIFICATE REQUEST-----")
+            .map_or(pem.len(), |at| {
+                start + at + "-----END CERTIFICATE REQUEST-----".len()
+            });
+        let looks_like_a_request = |line: &str| {
+            let line = line.trim();
+            let upper = line.to_ascii_uppercase();
+            let armour = line.contains("--") && (upper.contains("BEGIN") || upper.contains("END"));
+            let base64 = line.len() >= 40
+                && line
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+            armour || base64
+        };
+        if pem[..start]
+            .lines()
+            .chain(pem[end..].lines())
+            .any(looks_like_a_request)
+        {
+            return Err(Error::InvalidRequest(
+                "it holds more than the one PEM block of a request (a second request in another form, or armour of its own): give one request alone".into(),
+            ));
+        }
+    }
     CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
         .map(|der| der.as_ref().to_vec())
         .map_err(|err| match err {
@@ -490,6 +604,90 @@ mod tests {
     }
 
     #[test]
+    fn refuses_two_requests_given_as_one() {
+        let (_, first) = request(&["a.example.com"], KeyAlgorithm::EcdsaP256);
+        let (_, second) = request(&["b.example.com"], KeyAlgorithm::EcdsaP256);
+        let both = format!("{first}{second}");
+        let err = CertificateRequest::parse(both.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("2 certificate requests"), "{err}");
+        assert!(CertificateRequest::parse(first.as_bytes()).is_ok());
+        // The other one in another form, before or after the block.
+        let bare = |pem: &str| -> String {
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for hidden in [
+            format!("{}\n{second}", bare(&first)),
+            format!("{first}{}\n", bare(&second)),
+            format!("{}{second}", first.replace("CERTIFICATE REQUEST", "X")),
+            format!("{}{second}", first.to_lowercase()),
+            format!("{}{second}", first.replace("-----", "----")),
+        ] {
+            let err = CertificateRequest::parse(hidden.as_bytes()).unwrap_err();
+            assert!(
+                err.to_string().contains("more than the one PEM block"),
+                "{hidden}: {err}"
+            );
+        }
+        // A text dump before the block, as `openssl req -text` writes it, is no request.
+        let dumped = format!(
+            "Certificate Request:\n    Data:\n        Subject: CN = a.example.com\n                    04:2b:9c:11:aa:0f\n{first}"
+        );
+        assert!(CertificateRequest::parse(dumped.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_subject_alt_name_that_cannot_be_read() {
+        let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mail.example.com");
+        // A subjectAltName whose content is an OCTET STRING, not a list of names.
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[2, 5, 29, 17],
+                vec![0x04, 0x01, 0x00],
+            ));
+        let der = params.serialize_request(&pair).unwrap();
+        let err = CertificateRequest::parse(der.der()).unwrap_err();
+        assert!(err.to_string().contains("cannot be read"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_names_a_refused_request_asked_for() {
+        let (mut der, _) = request(
+            &["mail.example.com", "owa.example.com"],
+            KeyAlgorithm::EcdsaP256,
+        );
+        // Its signature no longer verifies: refused, yet its names read.
+        let at = der.windows(4).position(|w| w == b"mail").unwrap();
+        der[at] = b'n';
+        assert!(CertificateRequest::parse(&der).is_err());
+        let asked: Vec<String> = CertificateRequest::names_asked(&der)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        // The CN (changed) first, then the subjectAltNames.
+        assert_eq!(
+            asked,
+            ["nail.example.com", "mail.example.com", "owa.example.com"]
+        );
+        for garbage in [
+            &b"not a request"[..],
+            b"",
+            &[0x30, 0x82, 0xff, 0xff],
+            &der[..20],
+        ] {
+            assert!(CertificateRequest::names_asked(garbage).is_empty());
+        }
+    }
+
+    #[test]
     fn takes_names_from_cn_and_san_through_the_name_rules() {
         let (der, _) = request(
             &["Mail.Example.com", "owa.example.com", "192.0.2.7"],
@@ -503,5 +701,43 @@ mod tests {
             CertificateRequest::parse(&der),
             Err(Error::NameRefused { .. })
         ));
+    }
+
+    /// A CN that is no host name ("Exchange Server 2019") beside names in the
+    /// subjectAltName is left out with a word; alone, it is refused.
+    #[test]
+    fn a_cn_with_spaces_beside_alt_names_is_left_out_and_said() {
+        let with_cn = |cn: &str, alt_names: &[&str]| {
+            let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(
+                alt_names
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            params.distinguished_name = rcgen::DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+            CertificateRequest::parse(params.serialize_request(&pair).unwrap().der())
+        };
+        let parsed = with_cn(
+            "Exchange Server 2019",
+            &["mail.example.com", "owa.example.com"],
+        )
+        .unwrap();
+        let shown: Vec<String> = parsed.names().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["mail.example.com", "owa.example.com"]);
+        let note = parsed.left_out_note().unwrap();
+        assert!(note.contains("CN=Exchange Server 2019"), "{note}");
+        assert!(matches!(
+            with_cn("Exchange Server 2019", &[]),
+            Err(Error::NameRefused { .. })
+        ));
+        // A CN that could be a host name stays a name asked for, for the rules to judge.
+        let kept = with_cn("mail", &["mail.example.com"]).unwrap();
+        let shown: Vec<String> = kept.names().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["mail", "mail.example.com"]);
     }
 }

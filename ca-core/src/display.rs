@@ -55,13 +55,9 @@ const QUOTED_WHOLE: usize = 1024;
 pub fn inert(text: &str) -> String {
     let mut shown = String::with_capacity(text.len());
     for c in text.chars() {
-        let misleads = matches!(
-            c,
-            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
-        );
         if c.is_control() {
             shown.extend(c.escape_debug());
-        } else if misleads {
+        } else if misleads(c) {
             shown.extend(c.escape_unicode());
         } else {
             shown.push(c);
@@ -70,13 +66,23 @@ pub fn inert(text: &str) -> String {
     shown
 }
 
+/// True for the marks that make a line read other than it is without being control
+/// characters: those that reorder text (U+202A-U+202E, U+2066-U+2069, U+200E-U+200F), hide
+/// (U+200B-U+200D, U+2060-U+2064, U+FEFF) or break a line (U+2028, U+2029).
+pub fn misleads(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
+}
+
 /// `text` in single quotes, as a message quotes what was given: whole up to [`QUOTED_WHOLE`]
 /// characters, otherwise its beginning and then its length, so that a value pasted by mistake
 /// (a file's contents, 100,000 characters) does not fill a screen or a page.
 pub fn quoted(text: &str) -> String {
     match beginning(text) {
-        None => format!("'{text}'"),
-        Some((start, count)) => format!("'{start}...' ({count} characters)"),
+        None => format!("'{}'", inert(text)),
+        Some((start, count)) => format!("'{}...' ({count} characters)", inert(&start)),
     }
 }
 
@@ -123,6 +129,15 @@ pub fn colons(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_what_someone_else_chose_with_its_controls_and_marks_escaped() {
+        assert_eq!(
+            quoted("x.example.com\u{1b}[31m\u{202e}moc"),
+            "'x.example.com\\u{1b}[31m\\u{202e}moc'"
+        );
+        assert_eq!(quoted("bücher.example"), "'bücher.example'");
+    }
 
     #[test]
     fn quotes_what_was_typed_whole_and_anything_longer_by_its_start() {

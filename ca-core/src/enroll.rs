@@ -103,22 +103,25 @@ impl RequestAttributes {
 }
 
 impl Authority {
-    /// Takes a request submitted over the web: checks it fully (names included) so that a
-    /// request that can never be issued is refused now, then issues it or leaves it pending.
+    /// Takes a request submitted over the web by `requester`, an administrator when
+    /// `administrator` is set: checks it fully (names included) so that a request that can
+    /// never be issued is refused now, then issues it or leaves it pending.
     #[instrument(skip_all)]
     pub async fn submit(
         &self,
         request: &CertificateRequest,
         attributes: &RequestAttributes,
         requester: &str,
+        administrator: bool,
     ) -> Result<Submission> {
         let mut names = request.names().to_vec();
         names.extend(attributes.san.iter().cloned());
         let names = self.check_names(&names, false)?;
         let settings = self.current_settings().await?;
         // A requester with a certificate for the CA's own server could impersonate its pages:
-        // its names are refused, and so is any wildcard that covers one of them.
-        if let Some(reserved) = names.iter().find(|n| settings.is_reserved(n)) {
+        // its names are refused, and so is any wildcard that covers one of them. An
+        // administrator may ask for them, as on the command line.
+        if !administrator && let Some(reserved) = names.iter().find(|n| settings.is_reserved(n)) {
             return Err(Error::name(reserved.to_string(), NameRule::Reserved));
         }
         match settings.policy {
@@ -142,6 +145,20 @@ impl Authority {
                 Ok(Submission::Pending(Box::new(row)))
             }
         }
+    }
+
+    /// What request `id` asked for that its certificate does not carry, in a sentence (see
+    /// [`CertificateRequest::left_out_note`]): for an administrator deciding a pending request,
+    /// or reading an issued one. `None` for a request without a CSR, or one asking nothing
+    /// more.
+    #[instrument(skip_all)]
+    pub async fn left_out_of(&self, id: RequestId) -> Result<Option<String>> {
+        Ok(self
+            .store()
+            .csr_of(id)
+            .await?
+            .and_then(|der| CertificateRequest::parse(&der).ok())
+            .and_then(|request| request.left_out_note()))
     }
 
     /// Issues a pending request, as an admin decided.
@@ -171,9 +188,12 @@ impl Authority {
         }
         // The reason is shown on pages, in terminals and in logs: no control character (an
         // escape sequence, a bell, a line break) may come with it.
-        if reason.chars().any(char::is_control) {
+        if reason
+            .chars()
+            .any(|c| c.is_control() || crate::display::misleads(c))
+        {
             return Err(Error::InvalidInput(
-                "the reason may not contain control characters (line breaks, tabs, escapes): write it on one line".into(),
+                "the reason may not contain control characters (line breaks, tabs, escapes) or marks that reorder, hide or break text (U+202E, U+200B, U+2028...): write it on one line".into(),
             ));
         }
         self.store().deny(id, reason, actor).await
@@ -182,21 +202,29 @@ impl Authority {
 
 impl Authority {
     /// Records a submission refused for `err` as a denied request, with `disposition` (the
-    /// refusal as the requester reads it) and the status code of the refusal.
+    /// refusal as the requester reads it) and the status code of the refusal; `typed` is the
+    /// request as given, read for the names it asks for when `request` could not be read.
     #[instrument(skip_all)]
     pub async fn record_refusal(
         &self,
         requester: &str,
         request: Option<&CertificateRequest>,
+        typed: &str,
         attributes: &str,
         err: &Error,
         disposition: &str,
     ) -> Result<Issuance> {
+        // A request refused as it was read (a weak key, a bad signature) still shows the
+        // names it asked for.
+        let asked = match request {
+            Some(_) => Vec::new(),
+            None => CertificateRequest::names_asked(typed.as_bytes()),
+        };
         self.store()
             .record_refusal(Refusal {
                 requester,
                 source: RequestSource::Web,
-                names: request.map(CertificateRequest::names).unwrap_or_default(),
+                names: request.map_or(&asked[..], CertificateRequest::names),
                 csr_der: request.map(CertificateRequest::der),
                 attributes,
                 disposition,

@@ -274,7 +274,7 @@ pub enum NameRule {
     NameTooLong,
     /// A last label of digits only: neither a host name nor an IP address.
     NumericTld,
-    /// 0.0.0.0, ::, or a multicast address.
+    /// An address no server is reached at: unspecified, multicast, reserved or broadcast.
     UnusableAddress,
     /// A name that resolves only on a private network, without the choice to allow it.
     Internal,
@@ -311,7 +311,8 @@ impl fmt::Display for NameRule {
             }
             NameRule::Character(c) => write!(
                 f,
-                "'{c}' is not allowed in a host name: only letters, digits and hyphens are (RFC 1123 §2.1)"
+                "{} is not allowed in a host name: only letters, digits and hyphens are (RFC 1123 §2.1)",
+                crate::display::quoted(&c.to_string())
             ),
             NameRule::Hyphen => {
                 f.write_str("a label cannot start or end with a hyphen (RFC 1123 §2.1)")
@@ -327,7 +328,9 @@ impl fmt::Display for NameRule {
                 "the last label is all digits, so it is neither a host name nor a valid IP address",
             ),
             NameRule::UnusableAddress => {
-                f.write_str("an unspecified or multicast address cannot identify a server")
+                f.write_str(
+                "no client connects to a server at an unspecified, multicast, reserved or broadcast address",
+            )
             }
             NameRule::Internal => f.write_str(
                 "it is an internal name (a single label, or under .local, .lan, .internal, home.arpa or similar); \

@@ -260,15 +260,14 @@ impl Authority {
         Ok(self.renew_staged(id, requester, |_| Ok(())).await?.0)
     }
 
-    /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does.
-    #[instrument(skip_all)]
-    pub async fn renew_staged<T>(
+    /// Refuses what cannot be renewed, before anything is made or written: a request with no
+    /// certificate (pending, denied), the CA's own certificates, and a certificate renewed
+    /// already (checked again as the renewal is written). The certificate to renew.
+    pub async fn refuse_unrenewable<'a>(
         &self,
-        id: RequestId,
-        requester: &str,
-        stage: impl FnMut(&Signed<'_>) -> Result<T>,
-    ) -> Result<(Issued, T)> {
-        let old = self.store().issuance(id).await?;
+        old: &'a Issuance,
+    ) -> Result<&'a crate::store::CertificateRecord> {
+        let id = old.id;
         let cert = old.certificate.as_ref().ok_or_else(|| {
             Error::Conflict(format!(
                 "request {id} has no certificate to renew: it is {}",
@@ -281,7 +280,7 @@ impl Authority {
         match old.own() {
             Some(crate::store::OwnCertificate::Server) => {
                 return Err(Error::Conflict(format!(
-                    "certificate {id} is the CA's own web server's certificate: the server makes a new one itself when it starts or reloads"
+                    "certificate {id} is the CA's own web server's certificate: the server replaces it itself, before it expires, or at its next start or reload once it is revoked or its host names change"
                 )));
             }
             Some(crate::store::OwnCertificate::OcspResponder) => {
@@ -302,6 +301,19 @@ impl Authority {
                  renew certificate {newest}, the newest of its renewals, instead"
             )));
         }
+        Ok(cert)
+    }
+
+    /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does.
+    #[instrument(skip_all)]
+    pub async fn renew_staged<T>(
+        &self,
+        id: RequestId,
+        requester: &str,
+        stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
+        let old = self.store().issuance(id).await?;
+        let cert = self.refuse_unrenewable(&old).await?;
         // Names accepted once stay accepted (internal ones included); the root's constraints
         // are checked again.
         let names = self.check_names(&old.names, true)?;

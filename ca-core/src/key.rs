@@ -137,19 +137,31 @@ impl KeyAlgorithm {
                     max: RSA_MAX_BITS,
                 }),
             },
-            Ok(PublicKey::EC(_)) => {
+            Ok(PublicKey::EC(point)) => {
                 let curve = spki
                     .algorithm
                     .parameters
                     .as_ref()
                     .and_then(|p| p.as_oid().ok());
-                match curve.map(|oid| oid.to_id_string()).as_deref() {
-                    Some("1.2.840.10045.3.1.7") => Ok(KeyAlgorithm::EcdsaP256),
-                    Some("1.3.132.0.34") => Ok(KeyAlgorithm::EcdsaP384),
-                    _ => Err(Error::UnsupportedKey {
-                        found: "an elliptic-curve key on a curve other than P-256 or P-384".into(),
-                    }),
+                let (algorithm, length) = match curve.map(|oid| oid.to_id_string()).as_deref() {
+                    Some("1.2.840.10045.3.1.7") => (KeyAlgorithm::EcdsaP256, 65),
+                    Some("1.3.132.0.34") => (KeyAlgorithm::EcdsaP384, 97),
+                    _ => {
+                        return Err(Error::UnsupportedKey {
+                            found: "an elliptic-curve key on a curve other than P-256 or P-384"
+                                .into(),
+                        });
+                    }
+                };
+                // The uncompressed point alone: every client reads it (RFC 5480 §2.2), where
+                // the compressed form is optional (Go's x509 refuses it) and the hybrid form
+                // is not allowed at all. One key, one encoding.
+                if point.data().first() != Some(&0x04) || point.data().len() != length {
+                    return Err(Error::InvalidRequest(
+                        "its elliptic-curve key is written in compressed or hybrid form, which not every client reads: make it again with the key in uncompressed form, as common tools write it".into(),
+                    ));
                 }
+                Ok(algorithm)
             }
             Ok(PublicKey::DSA(_)) => Err(Error::UnsupportedKey {
                 found: "a DSA key".into(),

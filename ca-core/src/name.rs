@@ -205,11 +205,17 @@ impl SubjectName {
     }
 
     /// True when a certificate for this name would also be good for `other`, or the reverse:
-    /// the same address, or DNS names that overlap (see [`DnsName::overlaps`]).
+    /// DNS names that overlap (see [`DnsName::overlaps`]), or addresses that reach the same
+    /// host: the same, or an IPv6 form that carries the other's IPv4 address (see
+    /// [`embedded_v4`]; Java and Go take `::ffff:203.0.113.9` for `203.0.113.9`).
     pub fn overlaps(&self, other: &SubjectName) -> bool {
+        let reached = |ip: &IpAddr| match ip {
+            IpAddr::V6(v6) => embedded_v4(*v6).map_or(*ip, IpAddr::V4),
+            IpAddr::V4(_) => *ip,
+        };
         match (self, other) {
             (SubjectName::Dns(a), SubjectName::Dns(b)) => a.overlaps(b),
-            (SubjectName::Ip(a), SubjectName::Ip(b)) => a == b,
+            (SubjectName::Ip(a), SubjectName::Ip(b)) => reached(a) == reached(b),
             _ => false,
         }
     }
@@ -236,7 +242,7 @@ impl FromStr for SubjectName {
             .and_then(|s| s.strip_suffix(']'))
             .unwrap_or(trimmed);
         if let Ok(ip) = literal.parse::<IpAddr>() {
-            if ip.is_unspecified() || ip.is_multicast() {
+            if is_unusable(ip) {
                 return Err(Error::name(input, NameRule::UnusableAddress));
             }
             return Ok(SubjectName::Ip(ip));
@@ -258,6 +264,19 @@ impl fmt::Display for SubjectName {
 fn is_at_or_below(name: &str, domain: &str) -> bool {
     name.strip_suffix(domain)
         .is_some_and(|head| head.is_empty() || head.ends_with('.'))
+}
+
+/// True for addresses no client can connect to a server at: unspecified ("this network",
+/// 0.0.0.0/8 and ::), multicast (224.0.0.0/4, ff00::/8), and IPv4's reserved 240.0.0.0/4 with
+/// the limited broadcast address, directly or inside an IPv6 address (see [`embedded_v4`]).
+fn is_unusable(ip: IpAddr) -> bool {
+    let v4 = |ip: Ipv4Addr| ip.octets()[0] == 0 || ip.is_multicast() || ip.octets()[0] >= 240;
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => {
+            ip.is_unspecified() || ip.is_multicast() || embedded_v4(ip).is_some_and(v4)
+        }
+    }
 }
 
 /// True for IPv4 addresses only a private network reaches: RFC 1918 ranges, loopback
@@ -735,8 +754,28 @@ mod tests {
     }
 
     #[test]
-    fn refuses_unspecified_and_multicast_addresses() {
-        for s in ["0.0.0.0", "::", "224.0.0.1", "ff02::1"] {
+    fn refuses_addresses_no_server_is_reached_at() {
+        for s in [
+            "1.2.3.4",
+            "223.255.255.254",
+            "::ffff:8.8.8.8",
+            "2001:db8::1",
+            "fd00::1",
+        ] {
+            assert!(s.parse::<SubjectName>().is_ok(), "{s}");
+        }
+        for s in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "::",
+            "224.0.0.1",
+            "239.255.255.250",
+            "ff02::1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::ffff:255.255.255.255",
+            "64:ff9b::e000:1",
+        ] {
             assert_eq!(rule(s), NameRule::UnusableAddress, "{s}");
         }
     }

@@ -12,6 +12,22 @@ pub const LEAF_DEFAULT_DAYS: u32 = 397;
 /// The longest server certificate Apple platforms accept from any root, private ones included
 /// (Apple, "Requirements for trusted certificates in iOS 13 and macOS 10.15").
 pub const LEAF_MAX_DAYS: u32 = 825;
+
+/// Refuses a leaf's validity of `days` outside 1 to [`LEAF_MAX_DAYS`]: checkable before
+/// anything else about an issuance, so that it is the first thing said.
+pub fn check_leaf_days(days: u32) -> Result<()> {
+    if days == 0 {
+        return Err(Error::ValidityTooShort);
+    }
+    if days > LEAF_MAX_DAYS {
+        return Err(Error::ValidityTooLong {
+            days,
+            max: LEAF_MAX_DAYS,
+            root: false,
+        });
+    }
+    Ok(())
+}
 /// Days a new root is valid for unless asked otherwise.
 pub const ROOT_DEFAULT_DAYS: u32 = 3650;
 /// The longest root the authority makes (30 years).
@@ -83,16 +99,7 @@ impl Validity {
         now: OffsetDateTime,
     ) -> Result<LeafValidity> {
         let days = days.unwrap_or(LEAF_DEFAULT_DAYS);
-        if days == 0 {
-            return Err(Error::ValidityTooShort);
-        }
-        if days > LEAF_MAX_DAYS {
-            return Err(Error::ValidityTooLong {
-                days,
-                max: LEAF_MAX_DAYS,
-                root: false,
-            });
-        }
+        check_leaf_days(days)?;
         if root_not_after <= now {
             return Err(Error::RootExpired {
                 not_after: root_not_after,

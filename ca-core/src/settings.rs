@@ -447,6 +447,11 @@ fn parse_crl_days(text: &str) -> Result<u32> {
 
 /// Checks a public base URL: http or https, with a host, without spaces.
 fn check_url(url: &str) -> Result<()> {
+    if url.trim().is_empty() {
+        return Err(Error::InvalidInput(
+            "the URL is not taken away: certificates issued without one carry no CRL or OCSP address, so their clients never learn of a revocation; give the public base URL, as in http://mail.example.com".into(),
+        ));
+    }
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -520,6 +525,28 @@ mod tests {
     }
 
     #[test]
+    fn an_address_is_reserved_in_every_form_that_carries_it() {
+        let server: Vec<SubjectName> = vec!["203.0.113.9".parse().unwrap()];
+        for reserved in [
+            "203.0.113.9",
+            "::ffff:203.0.113.9",
+            "::203.0.113.9",
+            "64:ff9b::cb00:7109",
+            "2002:cb00:7109::1",
+        ] {
+            assert!(
+                is_reserved(&server, &reserved.parse().unwrap()),
+                "{reserved}"
+            );
+        }
+        assert!(!is_reserved(&server, &"203.0.113.10".parse().unwrap()));
+        assert!(!is_reserved(
+            &server,
+            &"2001:db8::cb00:7109".parse().unwrap()
+        ));
+    }
+
+    #[test]
     fn a_name_is_reserved_when_a_certificate_for_it_would_serve_the_cas_own_server() {
         let server = names(&["ca.example.com", "192.0.2.10"]);
         for reserved in [
@@ -568,6 +595,9 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
+        // Emptied, it would leave certificates without revocation links: said so.
+        let emptied = check_url(" ").unwrap_err().to_string();
+        assert!(emptied.contains("no CRL or OCSP address"), "{emptied}");
         assert!(check_url("http://[2001:db8::1]:8080/pki").is_ok());
         assert!(check_url("http://192.0.2.1:80").is_ok());
         // A password is refused and not repeated.

@@ -178,6 +178,20 @@ pub(crate) async fn sign_error_pages(
     let credentials = request.headers().get(header::AUTHORIZATION).cloned();
     let peer = request.extensions().get::<Peer>().copied();
     let mut response = next.run(request).await;
+    // A method a page does not take gets the router's bare 405: a page like every other
+    // refusal, saying which methods it takes (the protocols' own 405s carry their bodies).
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && http_body::Body::size_hint(response.body()).exact() == Some(0)
+    {
+        let allow = response
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|allow| allow.to_str().ok())
+            .unwrap_or_default()
+            .replace(',', ", ");
+        response =
+            axum::response::IntoResponse::into_response(WebError::MethodNotAllowed(allow.into()));
+    }
     let Some(text) = response.extensions_mut().remove::<ErrorText>() else {
         return response;
     };

@@ -42,7 +42,7 @@ pub(crate) enum WebError {
     Forbidden(String),
     NotFound(String),
     /// A method the path does not take; the value is the `Allow` header.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(std::borrow::Cow<'static, str>),
     Conflict(String),
     TooLarge,
     /// Too many failed sign-ins: try again after this long.
@@ -95,7 +95,7 @@ pub(crate) fn explain(err: &Error) -> String {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let allow = match &self {
-            WebError::MethodNotAllowed(allow) => Some(*allow),
+            WebError::MethodNotAllowed(allow) => HeaderValue::from_str(allow).ok(),
             _ => None,
         };
         let retry_after = match &self {
@@ -174,9 +174,7 @@ impl IntoResponse for WebError {
             );
         }
         if let Some(allow) = allow {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+            response.headers_mut().insert(header::ALLOW, allow);
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -393,6 +393,8 @@ pub(crate) struct CertPage {
     pub max_url: usize,
     /// What revoking it does to the CA itself, for the CA's own certificates.
     pub revoke_note: Option<&'static str>,
+    /// What its request asked for that it does not carry.
+    pub left_out: Option<String>,
 }
 
 #[derive(Template)]

@@ -236,7 +236,7 @@ impl Advice {
                     "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
                 ),
                 Remedy::InstallRenewal { id, renewal } => format!(
-                    "This CA renewed it already, as certificate {renewal}: install that one on the server, with the key written when it was made (`ca export {renewal}` writes the certificate again); if that key is lost, `ca renew {renewal}` makes another. Certificate {id} cannot be renewed a second time."
+                    "This CA renewed it already, as certificate {renewal}: install that one on the server, with the key written when it was made (`ca export {renewal} --format pem --out FILE` writes the certificate and its chain again); if that key is lost, `ca renew {renewal}` makes another. Certificate {id} cannot be renewed a second time."
                 ),
                 Remedy::RenewRenewal { id, renewal } => format!(
                     "This CA renewed it already, as certificate {renewal}, which is revoked or expired too: `ca renew {renewal}` writes a new certificate and key into the current folder (or --out DIR); install both on the server. Certificate {id} cannot be renewed a second time."

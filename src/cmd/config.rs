@@ -19,7 +19,7 @@ pub(crate) enum Command {
     /// (comma-separated), webhook (https:// URL), watch (servers as `ca check` takes them,
     /// comma-separated); metrics-token-file (a file holding the bearer token that may read
     /// /metrics, `-` for standard input, empty to remove it). An empty value turns a setting
-    /// off.
+    /// off (not url: certificates would lose their revocation links).
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
@@ -28,6 +28,8 @@ pub(crate) enum Command {
 }
 
 pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
+    // The URL before a change: certificates issued under it keep its links.
+    let mut before = None;
     let authority = match &command {
         Command::Show => crate::cmd::open_read(data).await?,
         Command::Set {
@@ -58,6 +60,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
                 value.clone()
             };
             let mut authority = crate::cmd::open(data).await?;
+            before = authority.settings().url.clone();
             if *key == Setting::SmtpPassword && value.is_empty() {
                 authority.clear_setting(*key, &crate::cmd::actor()).await?;
             } else if key.is_notice() {
@@ -88,6 +91,20 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         && let Some(note) = crate::cmd::init::revocation_links_note(Some(url))
     {
         notes.push((&["url"], note));
+    }
+    if matches!(
+        command,
+        Command::Set {
+            key: Setting::Url,
+            ..
+        }
+    ) && before != settings.url
+        && let Some(note) = links_left_behind(&authority, settings.url.as_deref()).await?
+    {
+        notes.push((&["url"], note));
+    }
+    if settings.policy == ca_core::settings::RequestPolicy::Auto {
+        notes.push((&["policy"], crate::cmd::init::POLICY_AUTO.to_owned()));
     }
     if settings.acme_skips_approval() {
         notes.push((
@@ -161,6 +178,72 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
     }
     authority.close().await;
     Ok(())
+}
+
+/// What a change of the public URL leaves behind: valid certificates that name another OCSP
+/// responder than the URL `now` gives (or none), read from each certificate, since clients
+/// follow those, not the setting. Counted among the newest [`COUNTED`].
+async fn links_left_behind(
+    authority: &ca_core::Authority,
+    now: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    const COUNTED: u32 = 1000;
+    let filter = ca_core::ListFilter {
+        status: Some(ca_core::Status::Valid),
+        order: ca_core::ListOrder::IdDesc,
+        limit: Some(COUNTED),
+        ..Default::default()
+    };
+    let wanted = now.map(|base| (ca_web::LINKS.ocsp)(base));
+    // What each names instead (its first OCSP address, else its first CRL), how many.
+    let mut elsewhere: std::collections::BTreeMap<Option<String>, usize> = Default::default();
+    // The CA's own certificates are made anew by `ca serve`.
+    for listed in authority
+        .list(&filter)
+        .await?
+        .iter()
+        .filter(|row| row.own().is_none())
+    {
+        let Some(cert) = authority.request(listed.id).await?.certificate else {
+            continue;
+        };
+        let named = ca_core::certificate::RevocationPointers::of(&cert.der);
+        if wanted
+            .as_ref()
+            .is_some_and(|wanted| named.ocsp.contains(wanted))
+        {
+            continue;
+        }
+        let shown = named.ocsp.first().or(named.crl.first()).cloned();
+        *elsewhere.entry(shown).or_default() += 1;
+    }
+    if elsewhere.is_empty() {
+        return Ok(None);
+    }
+    let total: usize = elsewhere.values().sum();
+    let parts: Vec<String> = elsewhere
+        .iter()
+        .map(|(named, count)| {
+            let (verb, carry) = if *count == 1 {
+                ("names", "carries")
+            } else {
+                ("name", "carry")
+            };
+            match named {
+                Some(url) => format!("{count} {verb} {url}"),
+                None => format!("{count} {carry} no address"),
+            }
+        })
+        .collect();
+    let (them, their) = if total == 1 {
+        ("it", "its")
+    } else {
+        ("them", "their")
+    };
+    Ok(Some(format!(
+        "valid certificates issued before do not name the OCSP responder of this URL ({}): {their} clients ask where each names, or, where none is named, cannot learn of a revocation; keep those addresses answering, or renew {them} (`ca list --status valid`, then `ca renew ID`)",
+        parts.join("; ")
+    )))
 }
 
 /// The notice settings; the password only as set or not.

@@ -75,8 +75,16 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     if let Some(note) = revocation_links_note(authority.settings().url.as_deref()) {
         say!("Note: {note}.");
     }
+    if authority.settings().policy == RequestPolicy::Auto {
+        say!("Note: {POLICY_AUTO}.");
+    }
     Ok(())
 }
+
+/// What the policy auto means, for the administrator who chose it.
+pub(crate) const POLICY_AUTO: &str = "requests over the web pages are issued at once, for any name the rules allow, to every signed-in user \
+     (a request may name any host, and a CertAttrib line such as san:dns=NAME adds more, as AD CS's EDITF_ATTRIBUTESUBJECTALTNAME2 does): \
+     keep it for requesters trusted with every name, else `ca config set policy pending`";
 
 /// What `acme_skips_approval` means, for the administrator who set the policy.
 pub(crate) const ACME_SKIPS_APPROVAL: &str = "requests over the web pages wait for an administrator (policy pending), but ACME issues at once \

@@ -200,6 +200,10 @@ impl FileArgs {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
+    // What is wrong with the request itself is said before anything about its files.
+    if let Some(days) = args.days {
+        ca_core::profile::check_leaf_days(days)?;
+    }
     let mut names = args.names;
     for ip in args.ips {
         match ip {
@@ -237,30 +241,37 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .await?;
     files.place_and_close(&issued, staged, &authority).await?;
     describe(&issued, &files)
-        .and_then(|()| point_to_renewal(&holders))
+        .and_then(|()| {
+            for note in renewal_notes(&holders) {
+                say!("Note: {note}");
+            }
+            Ok(())
+        })
         .map_err(|err| reported_but(&issued, &files, err))
 }
 
 /// The most holders named one by one; more are summed up in one note.
 const HOLDERS_NAMED: usize = 3;
 
-/// Says which valid certificates already held these names, and how to renew one instead of
+/// Which valid certificates already held these names, and how to renew one instead of
 /// keeping two (the new one is issued all the same: some want two, on two servers). Past a
 /// few, one note counts them and says how to list them, rather than a screenful of notes.
-fn point_to_renewal(holders: &[ca_core::store::Holder]) -> anyhow::Result<()> {
+pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
     if holders.len() <= HOLDERS_NAMED {
-        for holder in holders {
-            say!(
-                "Note: certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
-                 the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
-                holder.id,
-                holder.names.join(", "),
-                when(holder.not_after),
-                holder.id,
-                holder.id
-            );
-        }
-        return Ok(());
+        return holders
+            .iter()
+            .map(|holder| {
+                format!(
+                    "certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
+                     the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
+                    holder.id,
+                    holder.names.join(", "),
+                    when(holder.not_after),
+                    holder.id,
+                    holder.id
+                )
+            })
+            .collect();
     }
     let mut names: Vec<&str> = Vec::new();
     for name in holders.iter().flat_map(|holder| &holder.names) {
@@ -282,8 +293,8 @@ fn point_to_renewal(holders: &[ca_core::store::Holder]) -> anyhow::Result<()> {
         .max()
         .map(when)
         .unwrap_or_default();
-    say!(
-        "Note: {} certificates for {} are still valid (the newest: {}; the last until {}). \
+    vec![format!(
+        "{} certificates for {} are still valid (the newest: {}; the last until {}). \
          `ca list --status valid --name {}` lists them. To replace one, `ca renew ID` gives the same \
          names a new key; then `ca revoke ID --reason superseded` withdraws the old one.",
         holders.len(),
@@ -291,8 +302,7 @@ fn point_to_renewal(holders: &[ca_core::store::Holder]) -> anyhow::Result<()> {
         newest.join(", "),
         latest,
         shell_word(names.first().copied().unwrap_or_default())
-    );
-    Ok(())
+    )]
 }
 
 /// `name` as a shell reads it back: a wildcard quoted, so that no file name replaces it.

@@ -19,8 +19,22 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let (serial, status) = authority.ocsp_status(&args.id).await?;
+    let cert = match authority.find(&args.id).await {
+        Ok(row) => row.certificate,
+        Err(_) => None,
+    };
+    let expired = cert
+        .as_ref()
+        .map(|cert| cert.not_after)
+        .filter(|at| *at <= time::OffsetDateTime::now_utc());
     match status {
-        CertStatus::Good => say!("serial {serial}: good"),
+        CertStatus::Good => match expired {
+            Some(at) => say!(
+                "serial {serial}: good, but expired on {} (clients refuse it for that)",
+                when(at)
+            ),
+            None => say!("serial {serial}: good"),
+        },
         CertStatus::Revoked { at, reason } => {
             say!("serial {serial}: revoked at {} for {reason}", when(at))
         }
@@ -40,10 +54,36 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             "responder certificate: none yet (`ca serve` makes one when it starts, and answers OCSP only then)"
         ),
     }
-    let url = authority.settings().url.clone();
-    match url {
-        Some(base) => say!("responder: {}", (ca_web::LINKS.ocsp)(&base)),
-        None => say!(
+    // Clients ask where the certificate says, whatever the setting says today.
+    let named = cert
+        .as_ref()
+        .map(|cert| ca_core::certificate::RevocationPointers::of(&cert.der).ocsp);
+    // What gives its holder a certificate that names this URL's responder.
+    let replace = match cert.as_ref().and_then(|cert| cert.renewed_by) {
+        Some(by) => format!("certificate {by}, its renewal, is the one to install"),
+        None => "`ca renew` gives one that names it".to_owned(),
+    };
+    let now = authority
+        .settings()
+        .url
+        .as_deref()
+        .map(|base| (ca_web::LINKS.ocsp)(base));
+    match (named, now) {
+        (Some(named), now) if named.is_empty() => match now {
+            Some(now) => say!(
+                "responder: {now}, but this certificate names none (it was issued before a public URL was set): its clients cannot ask; {replace}"
+            ),
+            None => say!(
+                "responder: none named in this certificate, since no public URL was set (`ca config set url http://...`)"
+            ),
+        },
+        (Some(named), Some(now)) if !named.contains(&now) => say!(
+            "responder: this certificate names {}, where its clients ask; the URL set now gives {now}: keep the old address answering, or replace the certificate ({replace})",
+            named.join(", ")
+        ),
+        (Some(named), _) => say!("responder: {}", named.join(", ")),
+        (None, Some(now)) => say!("responder: {now}"),
+        (None, None) => say!(
             "responder: not named in certificates, since no public URL is set (`ca config set url http://...`)"
         ),
     }

@@ -42,12 +42,19 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
             row.requester,
             row.names_shown()
         );
+        // What approving it would leave out, said before it is decided.
+        if let Some(note) = authority.left_out_of(row.id).await? {
+            say!("        note: {}", crate::explain::printable(&note));
+        }
     }
     Ok(())
 }
 
 pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
+    // Looked up before issuing, so that the new certificate is not among them.
+    let asked = authority.request(args.id).await?.names;
+    let holders = authority.holders_of(&asked).await?;
     let issued = authority.approve(args.id, &crate::cmd::actor()).await?;
     say!(
         "Issued certificate {} for {}",
@@ -56,6 +63,9 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
     );
     if let Some(note) = &issued.left_out {
         say!("Note: {note}.");
+    }
+    for note in crate::cmd::issue::renewal_notes(&holders) {
+        say!("Note: {note}");
     }
     authority.close().await;
     Ok(())

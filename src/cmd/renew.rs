@@ -18,6 +18,9 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     let old = authority.find(&args.id).await?;
+    // What cannot be renewed is said before the files: a pending request is refused for
+    // being pending, not for a file in the way.
+    authority.refuse_unrenewable(&old).await?;
     let files = args
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;

@@ -75,8 +75,13 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .map(|c| ca_core::certificate::RevocationPointers::of(&c.der))
         .unwrap_or_default();
     if pointers.ocsp.is_empty() && pointers.crl.is_empty() {
+        let why = if authority.settings().url.is_some() {
+            "it was issued before the CA's public URL was set"
+        } else {
+            "the CA has no public URL: `ca config set url http://HOST` gives the next ones both"
+        };
         say!(
-            "The certificate names no OCSP responder and no CRL (it was issued before the CA's public URL was set), so clients cannot learn of the revocation: replace it on its server."
+            "The certificate names no OCSP responder and no CRL ({why}), so clients cannot learn of the revocation: replace it on its server."
         );
     } else {
         say!(

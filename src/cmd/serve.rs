@@ -222,6 +222,14 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         http.local_addr()?,
         crate::output::when(responder.not_after)
     );
+    // Said by the new root's description on the first start, and at every start after it:
+    // a responder no certificate names answers no client.
+    if !created
+        && let Some(note) =
+            crate::cmd::init::revocation_links_note(authority.settings().url.as_deref())
+    {
+        say!("Note: {note}.");
+    }
     use std::io::Write;
     std::io::stdout().flush()?;
 

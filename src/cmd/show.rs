@@ -41,6 +41,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             crate::explain::printable(&row.disposition)
         );
     }
+    if let Some(note) = authority.left_out_of(row.id).await? {
+        say!("  left out     {}", crate::explain::printable(&note));
+    }
     if let Some(cert) = &row.certificate {
         say!("  serial       {}", cert.serial);
         say!("  not before   {}", when(cert.not_before));

@@ -32,8 +32,14 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    // Opened and checked before anything is issued: a certificate issued to a file that
-    // cannot be written is in the log all the same.
+    // What is wrong with the command line itself is said first, before anything about its
+    // file.
+    if let Some(days) = args.days {
+        ca_core::profile::check_leaf_days(days)?;
+    }
+    // Opened and checked before the request is read (it may come slowly, from a pipe or a
+    // terminal) and before anything is issued: a certificate issued to a file that cannot
+    // be written is in the log all the same.
     let out = match crate::output::named(args.out.as_deref()) {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
@@ -51,6 +57,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open(data).await?;
+    // Looked up before issuing, so that the new certificate is not among them.
+    let holders = authority.holders_of(request.names()).await?;
     let issued = authority
         .sign_request(
             &request,
@@ -90,6 +98,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(note) = &issued.left_out {
+        tell!("ca: note: {note}");
+    }
+    for note in crate::cmd::issue::renewal_notes(&holders) {
         tell!("ca: note: {note}");
     }
     authority.close().await;

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, ThumbprintHash};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Deserialize;
 
@@ -75,6 +75,22 @@ impl Jws {
         if header.crit.is_some() {
             return Err(malformed("critical header parameters are not supported"));
         }
+        // A JWK with private members is a client giving its secret away: never taken for an
+        // account key (as Let's Encrypt refuses it), and the client is told to start again.
+        let private = serde_json::from_slice::<serde_json::Value>(&protected)
+            .ok()
+            .and_then(|value| value.get("jwk").and_then(|jwk| jwk.as_object()).cloned())
+            .is_some_and(|jwk| {
+                ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+                    .iter()
+                    .any(|member| jwk.contains_key(*member))
+            });
+        if private {
+            return Err(Problem::new(
+                ProblemType::BadPublicKey,
+                "the JWK holds private key members: send the public key alone, and make a new key, since this one has left the client",
+            ));
+        }
         if header.extras.inner().contains_key("b64") {
             return Err(malformed(
                 "the b64 header parameter (RFC 7797) is not supported: send the payload base64url-encoded, without b64",
@@ -105,7 +121,7 @@ impl Jws {
                 "account keys sign with RS256, ES256, ES384 or EdDSA",
             ));
         }
-        check_key(jwk)?;
+        check_key(jwk, self.header.alg)?;
         self.verify(jwk_key(jwk)?)
     }
 
@@ -151,33 +167,76 @@ fn jwk_key(jwk: &Jwk) -> Result<DecodingKey, Problem> {
     })
 }
 
-/// Refuses keys too weak to stand for an account.
-fn check_key(jwk: &Jwk) -> Result<(), Problem> {
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(rsa) => {
-            let bytes = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|_| {
-                Problem::new(
-                    ProblemType::BadPublicKey,
-                    "the RSA modulus is not base64url",
-                )
-            })?;
-            let bits = bytes.iter().skip_while(|b| **b == 0).count() * 8;
+/// Refuses keys too weak to stand for an account, keys `alg` does not sign with, and keys
+/// written in more than one way: the account is its key's thumbprint (RFC 7638), so a key
+/// must have exactly one JWK. Its curve is the one `alg` names, its coordinates are of that
+/// curve's length (RFC 7518 §6.2.1.2), and an RSA key's integers have no leading zero octet
+/// (§6.3.1.1): otherwise one key, its `crv` changed or its modulus padded, would stand for
+/// several accounts, each verifying with the same signature.
+fn check_key(jwk: &Jwk, alg: Algorithm) -> Result<(), Problem> {
+    let bad = |why: String| Err(Problem::new(ProblemType::BadPublicKey, why));
+    let octets = |name: &str, text: &str| {
+        URL_SAFE_NO_PAD.decode(text).map_err(|_| {
+            Problem::new(
+                ProblemType::BadPublicKey,
+                format!("the JWK's {name} is not base64url"),
+            )
+        })
+    };
+    let (curve, length) = match (&jwk.algorithm, alg) {
+        (AlgorithmParameters::RSA(rsa), Algorithm::RS256) => {
+            let n = octets("n", &rsa.n)?;
+            let e = octets("e", &rsa.e)?;
+            if n.first().is_none_or(|b| *b == 0) || e.first().is_none_or(|b| *b == 0) {
+                return bad("the RSA key's n and e must be written without leading zero octets (RFC 7518 §6.3.1)".into());
+            }
+            let bits = n.len() * 8;
             if bits < RSA_MIN_BITS {
-                return Err(Problem::new(
-                    ProblemType::BadPublicKey,
-                    format!(
-                        "the RSA account key has {bits} bits; at least {RSA_MIN_BITS} are required"
-                    ),
+                return bad(format!(
+                    "the RSA account key has {bits} bits; at least {RSA_MIN_BITS} are required"
                 ));
             }
-            Ok(())
+            return Ok(());
         }
-        AlgorithmParameters::EllipticCurve(_) | AlgorithmParameters::OctetKeyPair(_) => Ok(()),
-        _ => Err(Problem::new(
-            ProblemType::BadPublicKey,
-            "account keys are RSA, ECDSA or Ed25519 public keys",
-        )),
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256 | Algorithm::ES384) => {
+            let (curve, length, named) = match alg {
+                Algorithm::ES256 => (EllipticCurve::P256, 32, "P-256"),
+                _ => (EllipticCurve::P384, 48, "P-384"),
+            };
+            if ec.curve != curve {
+                return bad(format!(
+                    "{alg:?} signs with a {named} key: the JWK's crv must be {named}"
+                ));
+            }
+            for (name, text) in [("x", &ec.x), ("y", &ec.y)] {
+                if octets(name, text)?.len() != length {
+                    return bad(format!(
+                        "the JWK's {name} must be the {length} octets of a {named} coordinate (RFC 7518 §6.2.1)"
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
+            (&okp.curve, octets("x", &okp.x)?.len())
+        }
+        (
+            AlgorithmParameters::RSA(_)
+            | AlgorithmParameters::EllipticCurve(_)
+            | AlgorithmParameters::OctetKeyPair(_),
+            _,
+        ) => {
+            return Err(Problem::new(
+                ProblemType::BadSignatureAlgorithm,
+                format!("{alg:?} does not sign with this JWK's kind of key"),
+            ));
+        }
+        _ => return bad("account keys are RSA, ECDSA or Ed25519 public keys".into()),
+    };
+    if *curve != EllipticCurve::Ed25519 || length != 32 {
+        return bad("an EdDSA account key is an Ed25519 key of 32 octets".into());
     }
+    Ok(())
 }
 
 /// The RFC 7638 SHA-256 thumbprint of `jwk`, base64url.
@@ -263,6 +322,16 @@ mod tests {
             Jws::parse(body.as_bytes()).unwrap_err().kind,
             ProblemType::BadSignatureAlgorithm
         );
+    }
+
+    #[test]
+    fn refuses_a_jwk_that_holds_a_private_key() {
+        let header = b64(
+            br#"{"alg":"ES256","nonce":"n","url":"u","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}}"#,
+        );
+        let body = format!(r#"{{"protected":"{header}","payload":"","signature":""}}"#);
+        let problem = Jws::parse(body.as_bytes()).unwrap_err();
+        assert_eq!(problem.kind, ProblemType::BadPublicKey);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! The rules, each decided here:
 //! - A response is valid for [`RESPONSE_LIFETIME`] (4 days) from its thisUpdate, which lies
 //!   [`BACKDATE`] (an hour) before it is signed for clients with a slow clock; CA/Browser Forum
-//!   BR 4.9.10 caps public responses at 10 days and asks for a new one every 4.
+//!   BR 4.9.10 caps public responses at 10 days and asks for a new one every 4. So does the
+//!   answer about a certificate revoked a moment ago, whose revocationTime then lies after its
+//!   thisUpdate (as on the CRL, and as AD CS dates both): dated at the revocation, it would be
+//!   refused as not yet valid by those slow clocks, which then never read "revoked".
 //! - Responses are signed ahead, one per certificate that has not expired, and kept in the
 //!   log; one is signed anew once half its lifetime has passed, or when the certificate was
 //!   revoked after it was signed (the rule is `PresignedResponse::is_current` in the store).

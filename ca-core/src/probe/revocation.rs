@@ -252,7 +252,7 @@ async fn crl(
     {
         let reason = entry
             .reason_code()
-            .map(|(_, code)| format!(" ({code})"))
+            .map(|(_, code)| format!(" ({})", reason_name(code.0)))
             .unwrap_or_default();
         return (
             Finding::new(
@@ -503,4 +503,26 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A CRLReason's RFC 5280 name (§5.3.1), as OpenSSL and OCSP answers write it; a code RFC
+/// 5280 does not name, by its number.
+fn reason_name(code: u8) -> String {
+    const NAMES: [&str; 11] = [
+        "unspecified",
+        "keyCompromise",
+        "cACompromise",
+        "affiliationChanged",
+        "superseded",
+        "cessationOfOperation",
+        "certificateHold",
+        "",
+        "removeFromCRL",
+        "privilegeWithdrawn",
+        "aACompromise",
+    ];
+    match NAMES.get(usize::from(code)) {
+        Some(name) if !name.is_empty() => (*name).to_owned(),
+        _ => format!("reason code {code}"),
+    }
 }

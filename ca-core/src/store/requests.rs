@@ -116,6 +116,18 @@ impl Store {
         self.issuance(RequestId::from_log(id)?).await
     }
 
+    /// The CSR a request came with, whatever became of it; `None` for a request without one
+    /// (an issuance with a key the CA made, a renewal).
+    #[instrument(skip_all)]
+    pub(crate) async fn csr_of(&self, id: RequestId) -> Result<Option<Vec<u8>>> {
+        let csr: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT csr FROM requests WHERE id = $1")
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(csr.flatten())
+    }
+
     /// A pending request, with what is needed to sign it.
     #[instrument(skip_all)]
     pub async fn pending_request(&self, id: RequestId) -> Result<PendingRequest> {

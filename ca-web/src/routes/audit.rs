@@ -53,11 +53,7 @@ pub(crate) async fn page(
                 .ok_or_else(|| {
                     WebError::BadRequest(format!(
                         "'{}' cannot be {name}: {what}.",
-                        value
-                            .chars()
-                            .filter(|c| !c.is_control())
-                            .take(64)
-                            .collect::<String>()
+                        super::echoed(value)
                     ))
                 }),
         }

@@ -10,6 +10,7 @@ use ca_core::enroll::{RequestAttributes, Submission};
 use ca_core::export::CertificateFormat;
 use ca_core::revoke::RevocationReason;
 use ca_core::status::StatusCode;
+use ca_core::users::Role;
 use ca_core::{Choice, Issuance, RequestId, Status};
 
 use super::{Form, Params};
@@ -168,12 +169,27 @@ fn stem_of(row: &Issuance) -> String {
 }
 
 /// A message as a disposition line carries it: plain text on one line, no quotes that a
-/// page would have to escape (clients read it with a regular expression).
+/// page would have to escape (clients read it with a regular expression). Double quotes go;
+/// an apostrophe becomes a typographic one, an opening one after a space or a bracket
+/// ("the CA’s", "‘name’"); a mark that would reorder, hide or break the line is written as an
+/// escape (`\u{202e}`), as [`display::inert`] writes it.
 pub(crate) fn plain(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '\'' && *c != '"')
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    let mut after_word = false;
+    for c in text.chars().filter(|c| *c != '"') {
+        out.push(match c {
+            '\'' if after_word => '\u{2019}',
+            '\'' => '\u{2018}',
+            c if c.is_control() => ' ',
+            c if display::misleads(c) => {
+                out.extend(c.escape_unicode());
+                continue;
+            }
+            c => c,
+        });
+        after_word = !c.is_whitespace() && !c.is_control() && !matches!(c, '(' | '[');
+    }
+    out
 }
 
 /// The disposition of a request as AD CS words it: `Taken Under Submission` while pending,
@@ -503,7 +519,7 @@ pub(crate) async fn certfnsh(
         Ok((request, attributes)) => {
             state
                 .authority
-                .submit(&request, &attributes, &user.name)
+                .submit(&request, &attributes, &user.name, user.role == Role::Admin)
                 .await
         }
         Err(err) => Err(err),
@@ -528,6 +544,7 @@ pub(crate) async fn certfnsh(
                 .record_refusal(
                     &user.name,
                     readable.as_ref(),
+                    params.get("CertRequest").unwrap_or_default(),
                     &attributes_text(&params),
                     &err,
                     &why,
@@ -575,7 +592,9 @@ pub(crate) async fn certificate(
         ));
     };
     let pointers = RevocationPointers::of(&cert.der);
+    let left_out = state.authority.left_out_of(row.id).await?;
     Ok(render(&pages::CertPage {
+        left_out,
         chrome: caller.chrome(&state),
         id: row.id,
         revoked: cert.revocation.is_some(),
@@ -623,4 +642,22 @@ pub(crate) async fn certificate(
                 format!("https://{}", target.host_in_url())
             }),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn a_disposition_keeps_its_apostrophes_readable_and_loses_its_quotes() {
+        assert_eq!(
+            plain("'mail.example.com' names the CA's \"own\" server\r\n(it's reserved)"),
+            "\u{2018}mail.example.com\u{2019} names the CA\u{2019}s own server  (it\u{2019}s reserved)"
+        );
+        assert_eq!(plain("('x')"), "(\u{2018}x\u{2019})");
+        assert_eq!(
+            plain("x.example.com\u{202e}moc\u{2028}\u{200b}"),
+            "x.example.com\\u{202e}moc\\u{2028}\\u{200b}"
+        );
+    }
 }

@@ -237,7 +237,7 @@ fn refused(err: ca_core::Error) -> WebError {
 /// At most 64 characters of what was typed, to quote it back, without its control
 /// characters.
 fn shown(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(64).collect()
+    super::echoed(text)
 }
 
 pub(crate) async fn overview(

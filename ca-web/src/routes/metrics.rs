@@ -24,7 +24,7 @@ pub(crate) async fn get(State(state): State<AppState>, mut parts: Parts) -> Resp
 
 /// Any other method than GET or HEAD.
 pub(crate) async fn other_method() -> WebError {
-    WebError::MethodNotAllowed("GET, HEAD")
+    WebError::MethodNotAllowed("GET, HEAD".into())
 }
 
 /// Lets an administrator or the token's holder through.

@@ -37,6 +37,9 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 /// The largest body declared over `MAX_BODY` that is still read (and dropped) before the
 /// refusal, so that its client, still sending, gets to read the answer.
 const DRAIN_LIMIT: usize = 1024 * 1024;
+/// How long such a body is read before the answer goes anyway: a client sending it at any
+/// usable speed is done by then, one that declared it and sends nothing is not waited for.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// Pages use one stylesheet from this origin, no scripts, and cannot be framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -270,9 +273,10 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// issue) and bodies declared larger than the limit (before any handler, sign-in or
 /// parsing).
 ///
-/// A body declared over the limit but under `DRAIN_LIMIT` is read and dropped first: a
-/// client still sending it when the connection closed would see a broken pipe instead of the
-/// answer. One declared larger still is answered at once, and the connection closes.
+/// A body declared over the limit but under `DRAIN_LIMIT` is read and dropped first, for at
+/// most `DRAIN_TIME`: a client still sending it when the connection closed would see a broken
+/// pipe instead of the answer. One declared larger still, or by a client that waits for
+/// `100 Continue`, is answered at once, and the connection closes.
 ///
 /// ACME and OCSP are protocols, not forms: their requests carry their own signatures or
 /// change nothing, come without browser headers, and are refused in the protocol's own terms
@@ -287,8 +291,15 @@ async fn guard(request: Request, next: Next) -> Response {
         .and_then(|v| v.trim().parse::<u64>().ok());
     let oversized = declared.filter(|l| *l > MAX_BODY as u64 && !protocol);
     if let Some(length) = oversized {
-        if length <= DRAIN_LIMIT as u64 {
-            discard(request.into_body(), DRAIN_LIMIT).await;
+        // A client that waits for 100 Continue has sent nothing: answered at once. Another
+        // gets what it sends within DRAIN_TIME read first, never its whole 30 seconds.
+        let waits = request
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if length <= DRAIN_LIMIT as u64 && !waits {
+            let _ =
+                tokio::time::timeout(DRAIN_TIME, discard(request.into_body(), DRAIN_LIMIT)).await;
         }
         WebError::TooLarge.into_response()
     } else if request.method() == Method::POST && !protocol && is_cross_site(&request) {
@@ -318,6 +329,13 @@ async fn answer_headers(request: Request, next: Next) -> Response {
         headers.insert(header::VARY, HeaderValue::from_static("Authorization"));
     }
     response
+}
+
+/// A value from the address or a form, as a refusal quotes it back: its first 64
+/// characters, with controls and the marks that reorder, hide or break text escaped
+/// (`display::inert`), so that a link made to mislead an administrator reads as it is.
+pub(crate) fn echoed(text: &str) -> String {
+    ca_core::display::inert(&text.chars().take(64).collect::<String>())
 }
 
 /// Reads `body` to its end, or until `limit` bytes or an error, keeping nothing.

@@ -211,7 +211,7 @@ pub(crate) async fn set_state(
         other => {
             return Err(WebError::BadRequest(format!(
                 "'{}' is not a state to set: disable or enable.",
-                other.chars().take(64).collect::<String>()
+                super::echoed(other)
             )));
         }
     };
