@@ -245,6 +245,18 @@ fn every_outcome_is_a_page_scripts_can_read() {
         "The requested property value is empty. 0x80094004 (CERTSRV_E_PROPERTY_EMPTY)",
         "The requested property value is empty. 0x80094004 (-2146877436 CERTSRV_E_PROPERTY_EMPTY)",
     );
+    // ca's own certificate page is no AD CS answer: an unknown request there is a missing
+    // page (404), with the same explanation, while a denied one keeps its page.
+    let unknown = get(&web, &server, "/certsrv/cert/424242");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let said = unknown.text().unwrap();
+    assert!(
+        said.contains("The requested property value is empty."),
+        "{said}"
+    );
+    let denied = get(&web, &server, &format!("/certsrv/cert/{officer_id}"));
+    assert_eq!(denied.status(), StatusCode::OK);
+    assert!(denied.text().unwrap().contains("Not this one"));
 
     // Issued, once approved: the certificate, and nothing else.
     sb.ok(&["approve", &pending_id.to_string()]);

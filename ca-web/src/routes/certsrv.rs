@@ -236,26 +236,34 @@ fn bad_parameter(state: &AppState, caller: &Caller, BadParameter(why): BadParame
     )
 }
 
+/// The disposition page answered instead of a certificate, and whether the request is one the
+/// caller may see at all (pending or denied) or unknown to them.
+struct Unissued {
+    page: Response,
+    known: bool,
+}
+
 /// The issued certificate of request `id`, if the caller may see it; else the disposition
 /// page for a pending, denied, unknown or someone else's request.
 async fn issued_certificate(
     state: &AppState,
     caller: &Caller,
     id: RequestId,
-) -> Result<Result<Issuance, Response>, WebError> {
+) -> Result<Result<Issuance, Unissued>, WebError> {
     let user = caller.user()?;
     let row = match state.authority.request_seen_by(id, user).await {
         Ok(row) => row,
         Err(ca_core::Error::NotFound(_)) => {
             let empty = StatusCode::PROPERTY_EMPTY;
-            return Ok(Err(disposition_page(
+            let page = disposition_page(
                 state,
                 caller,
                 "Certificate Not Found",
                 id.to_string(),
                 format!("{} {empty} ({})", empty.text, empty.name),
                 empty,
-            )));
+            );
+            return Ok(Err(Unissued { page, known: false }));
         }
         Err(err) => return Err(err.into()),
     };
@@ -269,14 +277,15 @@ async fn issued_certificate(
     } else {
         row.status_code
     };
-    Ok(Err(disposition_page(
+    let page = disposition_page(
         state,
         caller,
         heading,
         id.to_string(),
         disposition_of(&row),
         code,
-    )))
+    );
+    Ok(Err(Unissued { page, known: true }))
 }
 
 pub(crate) async fn certnew_cer(
@@ -295,7 +304,7 @@ pub(crate) async fn certnew_cer(
             Err(bad) => Ok(bad_parameter(&state, &caller, bad)),
         },
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
-            Err(page) => Ok(page),
+            Err(unissued) => Ok(unissued.page),
             Ok(row) => {
                 let name = certificate_file(&stem_of(&row), enc);
                 let der = row.certificate.map(|c| c.der).unwrap_or_default();
@@ -389,7 +398,7 @@ pub(crate) async fn certnew_p7b(
             (format.render(root, &[])?, ROOT_STEM.to_owned())
         }
         Target::Request(id) => match issued_certificate(&state, &caller, id).await? {
-            Err(page) => return Ok(page),
+            Err(unissued) => return Ok(unissued.page),
             Ok(row) => {
                 let stem = stem_of(&row);
                 let der = row.certificate.map(|c| c.der).unwrap_or_default();
@@ -583,7 +592,14 @@ pub(crate) async fn certificate(
 ) -> Result<Response, WebError> {
     let id: RequestId = id.parse()?;
     let row = match issued_certificate(&state, &caller, id).await? {
-        Err(page) => return Ok(page),
+        // This page is ca's own, not one AD CS clients parse: a request the caller cannot
+        // see is a missing page, as any other unknown address is.
+        Err(Unissued { mut page, known }) => {
+            if !known {
+                *page.status_mut() = axum::http::StatusCode::NOT_FOUND;
+            }
+            return Ok(page);
+        }
         Ok(row) => row,
     };
     let Some(cert) = &row.certificate else {
