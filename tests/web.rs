@@ -548,6 +548,17 @@ fn cross_site_posts_are_refused_while_scripts_keep_working() {
         post(&[("Origin", "https://evil.example")]).status(),
         StatusCode::FORBIDDEN
     );
+    // A page on the same host and port served over plain HTTP is another origin: anyone on
+    // the path can write it, and a browser sends it the same Basic credentials.
+    let plain = format!("http://localhost:{}", server.https_port);
+    assert_eq!(
+        post(&[("Origin", plain.as_str())]).status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&[("Referer", format!("{plain}/certsrv/").as_str())]).status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(sb.row_count(), before);
     let same = post(&[("Sec-Fetch-Site", "same-origin")]);
     assert_eq!(same.status(), StatusCode::OK);

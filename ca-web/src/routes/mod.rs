@@ -352,9 +352,12 @@ async fn discard(mut body: axum::body::Body, limit: usize) {
 }
 
 /// True for a POST another site made a browser send: `Sec-Fetch-Site` says so, or `Origin`,
-/// or (when a browser sent neither) `Referer` names another host than the one the request
-/// was sent to (its `Host` header, or on HTTP/2, which has none, its `:authority`). A POST
-/// with none of the three is a script's, accepted only when it carries its own credentials.
+/// or (when a browser sent neither) `Referer` names another origin than the one the request
+/// was sent to: another scheme than the connection's (a page served over plain HTTP, which
+/// anyone on the path can write, is not this site's HTTPS pages, though a browser sends both
+/// the same Basic credentials), or another host (its `Host` header, or on HTTP/2, which has
+/// none, its `:authority`). A POST with none of the three is a script's, accepted only when
+/// it carries its own credentials.
 fn is_cross_site(request: &Request) -> bool {
     let headers = request.headers();
     if let Some(site) = headers.get(HeaderName::from_static("sec-fetch-site")) {
@@ -370,11 +373,18 @@ fn is_cross_site(request: &Request) -> bool {
                 .map(|a| a.as_str().rsplit('@').next().unwrap_or_default())
         })
         .unwrap_or_default();
+    let scheme = request
+        .extensions()
+        .get::<crate::auth::Peer>()
+        .map(|peer| if peer.tls { "https://" } else { "http://" });
     let other_host = |url: &str| {
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .unwrap_or("");
+        let rest = match scheme {
+            Some(scheme) => url.strip_prefix(scheme),
+            None => url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://")),
+        }
+        .unwrap_or("");
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         authority.is_empty() || !authority.eq_ignore_ascii_case(host)
     };
