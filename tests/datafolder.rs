@@ -204,6 +204,50 @@ fn a_log_made_for_another_root_is_refused() {
     }
 }
 
+/// A root.key that is not root.crt's key (another CA's, of the same kind or another) signs
+/// nothing: a certificate or CRL it signed would verify nowhere, and stay in the log.
+#[test]
+fn a_root_key_that_is_not_the_roots_signs_nothing() {
+    let sb = populated();
+    let same_kind = Sandbox::new();
+    same_kind.init(&[]);
+    let other_kind = Sandbox::new();
+    other_kind.ok(&["init", "--key", "ecdsa-p384"]);
+    let key = sb.data().join("root.key");
+    let own = std::fs::read(&key).unwrap();
+    let before = sb.row_count();
+    for other in [&same_kind, &other_kind] {
+        std::fs::write(&key, std::fs::read(other.data().join("root.key")).unwrap()).unwrap();
+        for args in [
+            &["issue", "d.example.com", "--key", "ecdsa-p256"][..],
+            &["crl", "--new", "--out", "after.crl"],
+        ] {
+            let stderr = failed(&sb, args);
+            assert!(
+                stderr.contains("root.key is not the key of root.crt")
+                    && stderr.contains("nothing was signed"),
+                "{args:?}: {stderr}"
+            );
+        }
+        let out = sb.run(&["check"]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains("root.key is not the key of root.crt"),
+            "{said}"
+        );
+        assert_eq!(sb.row_count(), before);
+        assert!(!sb.path().join("after.crl").exists());
+        assert!(!sb.path().join("d.example.com.crt").exists());
+    }
+    std::fs::write(&key, own).unwrap();
+    sb.ok(&["issue", "d.example.com", "--key", "ecdsa-p256"]);
+}
+
 #[test]
 fn a_folder_whose_root_went_missing_is_refused_and_not_reinitialised() {
     let sb = populated();

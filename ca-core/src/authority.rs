@@ -1216,14 +1216,10 @@ impl Authority {
             ));
         }
         match self.issuer() {
-            Ok(issuer) => {
-                use rcgen::PublicKeyData;
-                if issuer.key().subject_public_key_info() != root.public_key().raw {
-                    problems.push(format!("{ROOT_KEY} is not the key of {ROOT_CERT}"));
-                }
-            }
+            Ok(_) => {}
             // An encrypted key without its passphrase is as it should be; it is only unread.
             Err(Error::CaKeyLocked { .. }) => {}
+            Err(err @ Error::CaKey(_)) => problems.push(err.to_string()),
             Err(err) => problems.push(format!("the root key could not be checked: {err}")),
         }
         Ok(problems)
@@ -1266,7 +1262,23 @@ impl Authority {
         let pem = String::from_utf8(pem)
             .map_err(|_| Error::CaKey(format!("{} is not a PEM key", path.display())))?;
         let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)?;
-        let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)?;
+        // Whatever signs must be the root's own key: a certificate or CRL signed by another
+        // verifies nowhere, and the log would keep it for good.
+        let not_the_roots = || {
+            Error::CaKey(format!(
+                "{} is not the key of {ROOT_CERT} (a {} key): nothing was signed; put back the key made with this root (a backup has both)",
+                path.display(),
+                self.root.key_algorithm().name()
+            ))
+        };
+        let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)
+            .map_err(|_| not_the_roots())?;
+        {
+            use rcgen::PublicKeyData;
+            if key_pair.der_bytes() != self.root.public_key_bits() {
+                return Err(not_the_roots());
+            }
+        }
         let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
         Ok(self.issuer.get_or_init(|| issuer))
     }
