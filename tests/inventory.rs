@@ -378,6 +378,29 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
     assert!(refused.text().unwrap().contains("only an administrator"));
     let anonymous = web.get(format!("{base}/certsrv/admin")).send().unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Every action is refused to a requester as not theirs, before their form is read.
+    for action in [
+        "admin/approve",
+        "admin/deny",
+        "admin/revoke",
+        "admin/renew",
+        "admin/check",
+        "admin/users/add",
+        "admin/users/password",
+        "admin/users/role",
+        "admin/users/state",
+        "certrqma.asp",
+    ] {
+        let refused = web
+            .post(format!("{base}/certsrv/{action}"))
+            .basic_auth("alice", Some("alice password"))
+            .form(&[("x", "1")])
+            .send()
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{action}");
+        let said = refused.text().unwrap();
+        assert!(said.contains("only an administrator"), "{action}: {said}");
+    }
     // A revocation another site's page posts is refused, and nothing is revoked.
     let forged = web
         .post(format!("{base}/certsrv/admin/revoke"))

@@ -81,6 +81,24 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller who is an administrator, for handlers that read a form: taken before the form,
+/// so that a requester is told the action is not theirs (403) rather than what their form
+/// lacks.
+pub(crate) struct AdminCaller(pub Caller);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.admin()?;
+        Ok(AdminCaller(caller))
+    }
+}
+
 /// The caller of a request, from its credentials (see [`Caller`]).
 async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {

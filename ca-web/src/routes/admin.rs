@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::Form;
 use super::inventory::back_to_list;
-use crate::auth::Caller;
+use crate::auth::{AdminCaller, Caller};
 use crate::error::WebError;
 use crate::pages::{self, render};
 use crate::state::AppState;
@@ -45,7 +45,7 @@ fn choice<T: Choice + Default>(text: &str) -> Result<T, WebError> {
 
 pub(crate) async fn approve(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(decision): Form<Decision>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -56,7 +56,7 @@ pub(crate) async fn approve(
 
 pub(crate) async fn deny(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(decision): Form<Decision>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -96,7 +96,7 @@ pub(crate) struct IssueForm {
 /// only in this response.
 pub(crate) async fn issue(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<IssueForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -165,7 +165,7 @@ pub(crate) struct RevokeForm {
 
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -191,7 +191,7 @@ pub(crate) struct RenewForm {
 /// Renews a certificate with a new key the CA makes, answered with the PFX.
 pub(crate) async fn renew(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<RenewForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -235,7 +235,7 @@ pub(crate) struct CheckForm {
 /// Checks a server as its clients see it, against this CA's root, and shows the findings.
 pub(crate) async fn check(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<CheckForm>,
 ) -> Result<Response, WebError> {
     caller.admin()?;

@@ -10,7 +10,7 @@ use ca_core::users::{Password, Role};
 use serde::Deserialize;
 
 use super::Form;
-use crate::auth::Caller;
+use crate::auth::{AdminCaller, Caller};
 use crate::error::WebError;
 use crate::pages::{self, UserRow, full_stop, render};
 use crate::state::AppState;
@@ -62,7 +62,7 @@ pub(crate) struct AddForm {
 
 pub(crate) async fn add(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<AddForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -153,7 +153,7 @@ pub(crate) struct PasswordForm {
 
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -180,7 +180,7 @@ pub(crate) struct RoleForm {
 
 pub(crate) async fn set_role(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<RoleForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
@@ -201,7 +201,7 @@ pub(crate) struct StateForm {
 
 pub(crate) async fn set_state(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     Form(form): Form<StateForm>,
 ) -> Result<Response, WebError> {
     let admin = caller.admin()?;
