@@ -149,3 +149,87 @@ fn a_constrained_root_serves_its_own_pages_with_a_certificate_clients_accept() {
         "{served}"
     );
 }
+
+/// A root limited to an IP range vouches for no host name: a certificate its key signs for
+/// one (as a thief of the key would, with OpenSSL) fails in OpenSSL and GnuTLS, while its own
+/// certificates for its range verify. A range written with host bits is refused.
+#[test]
+fn a_root_limited_to_addresses_vouches_for_no_host_name() {
+    let sb = Sandbox::new();
+    let said = sb.refused(&["init", "--key", "ecdsa-p256", "--permit", "192.0.2.1/24"]);
+    assert!(said.contains("192.0.2.0/24"), "{said}");
+    assert!(!sb.data().join("root.crt").exists());
+    sb.init(&["--permit", "192.0.2.0/24"]);
+    let text = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "ca-data/root.crt",
+            "-noout",
+            "-ext",
+            "nameConstraints",
+        ],
+    );
+    assert!(
+        text.contains("Excluded:") && text.contains("DNS:"),
+        "{text}"
+    );
+    sb.ok(&["issue", "192.0.2.10", "--key", "ecdsa-p256"]);
+    assert!(openssl_verifies(
+        &sb,
+        "192.0.2.10.crt",
+        &["-verify_ip", "192.0.2.10"]
+    ));
+    assert!(certtool_verifies(&sb, "192.0.2.10.crt", "192.0.2.10"));
+    // What a thief of the root key would sign for a host name, CN and SAN alike (OpenSSL 3's
+    // `req -CA` writes a certificate).
+    let root = sb.data().join("root.crt");
+    let key = sb.data().join("root.key");
+    let forged = crate::util::openssl_request(
+        sb.path(),
+        "forged.crt",
+        "ec",
+        "/CN=www.example.org",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=DNS:www.example.org",
+            "-CA",
+            root.to_str().unwrap(),
+            "-CAkey",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(!openssl_verifies(
+        &sb,
+        "forged.crt",
+        &["-verify_hostname", "www.example.org"]
+    ));
+    assert!(!openssl_verifies(&sb, &forged, &[]));
+    assert!(!certtool_verifies(&sb, &forged, "www.example.org"));
+    // The same made for an address in the range verifies: the constraint, nothing else, is
+    // what refuses the host name.
+    let inside = crate::util::openssl_request(
+        sb.path(),
+        "inside.crt",
+        "ec",
+        "/",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "subjectAltName=IP:192.0.2.20",
+            "-CA",
+            root.to_str().unwrap(),
+            "-CAkey",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(openssl_verifies(
+        &sb,
+        &inside,
+        &["-verify_ip", "192.0.2.20"]
+    ));
+}

@@ -479,6 +479,24 @@ impl FromStr for PermittedSubtree {
                         NameRule::Subtree(format!("the prefix length must be 0 to {max}")),
                     )
                 })?;
+            // A range written with bits past its prefix (192.0.2.1/24) is a typo for a host
+            // or for a range: which one, only its writer knows.
+            let masked = match network {
+                IpAddr::V4(ip) => IpAddr::V4(Ipv4Addr::from(
+                    u32::from(ip) & u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0),
+                )),
+                IpAddr::V6(ip) => IpAddr::V6(Ipv6Addr::from(
+                    u128::from(ip) & u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0),
+                )),
+            };
+            if masked != network {
+                return Err(Error::name(
+                    input,
+                    NameRule::Subtree(format!(
+                        "{network} has bits set past the first {prefix}: the range is {masked}/{prefix}, or for one address give /{max}"
+                    )),
+                ));
+            }
             return Ok(PermittedSubtree::Ip { network, prefix });
         }
         let domain = DnsName::from_str(input)?;

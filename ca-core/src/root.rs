@@ -242,9 +242,11 @@ fn name_constraints(permitted: &[PermittedSubtree]) -> Option<NameConstraints> {
     }
     let mut permitted_subtrees = Vec::new();
     let mut has_ip = false;
+    let mut has_dns = false;
     for subtree in permitted {
         match subtree {
             PermittedSubtree::Dns(domain) => {
+                has_dns = true;
                 permitted_subtrees.push(GeneralSubtree::DnsName(domain.as_str().to_owned()))
             }
             PermittedSubtree::Ip { network, prefix } => {
@@ -255,16 +257,19 @@ fn name_constraints(permitted: &[PermittedSubtree]) -> Option<NameConstraints> {
             }
         }
     }
-    // RFC 5280 §4.2.1.10 constrains only the name types listed; without an IP range the root
-    // would still vouch for any IP address, so every address is excluded explicitly.
-    let excluded_subtrees = if has_ip {
-        Vec::new()
-    } else {
-        vec![
-            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
-            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
-        ]
-    };
+    // RFC 5280 §4.2.1.10 constrains only the name types listed: without an IP range the root
+    // would still vouch for any IP address, and without a domain for any host name. What is
+    // not permitted is excluded whole, as the CA/Browser Forum's rules for constrained CAs
+    // write it: every IPv4 and IPv6 address, or a zero-length dNSName, which every name
+    // matches.
+    let mut excluded_subtrees = Vec::new();
+    if !has_ip {
+        excluded_subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])));
+        excluded_subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])));
+    }
+    if !has_dns {
+        excluded_subtrees.push(GeneralSubtree::DnsName(String::new()));
+    }
     Some(NameConstraints {
         permitted_subtrees,
         excluded_subtrees,
