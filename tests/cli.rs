@@ -404,6 +404,23 @@ fn refuses_a_name_equal_to_the_roots_own() {
     let fresh = Sandbox::new();
     let stderr = fresh.refused(&["init", "--name", "mail.example.com"]);
     assert!(stderr.contains("looks like a host name"), "{stderr}");
+    // A name that would clear a terminal, forge a line or read backwards is refused, and
+    // quoted back inert.
+    for name in [
+        "Evil\u{1b}[2J Root",
+        "Root\nFAKE LINE",
+        "A\tB",
+        "Root \u{202e}AC",
+    ] {
+        let stderr = fresh.refused(&["init", "--key", "ecdsa-p256", "--name", name]);
+        assert!(stderr.contains("control character"), "{stderr}");
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}'),
+            "{stderr:?}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+    assert!(!fresh.data().join("root.crt").exists());
 }
 
 #[test]

@@ -222,6 +222,18 @@ pub fn default_root_name(domain: Option<&DnsName>) -> String {
 
 fn checked_root_name(name: &str) -> Result<String> {
     let name = name.trim();
+    // The name is shown wherever the root is: in every client's certificate list, and by
+    // every command. A control character or a mark that reorders or hides text would make
+    // it read as something else there (or clear a terminal).
+    if name
+        .chars()
+        .any(|c| c.is_control() || crate::display::misleads(c))
+    {
+        return Err(Error::InvalidInput(format!(
+            "the root's name '{}' holds a control character or a mark that changes how text reads: choose a name of letters, digits, spaces and punctuation, such as 'Example Root CA'",
+            crate::display::inert(name)
+        )));
+    }
     if name.is_empty() || name.len() > MAX_COMMON_NAME {
         return Err(Error::InvalidInput(format!(
             "the root's name must be 1 to {MAX_COMMON_NAME} characters: it becomes the certificate's CN"
