@@ -276,6 +276,9 @@ pub enum NameRule {
     NumericTld,
     /// An address no server is reached at: unspecified, multicast, reserved or broadcast.
     UnusableAddress,
+    /// An IPv4 address written in one of IPv6's forms for it (::ffff:192.0.2.1, ::192.0.2.1),
+    /// which a certificate would hold as 16 octets that no IPv4 connection matches.
+    Ipv4InIpv6(std::net::Ipv4Addr),
     /// A name that resolves only on a private network, without the choice to allow it.
     Internal,
     /// An IP address in a private, loopback, link-local, site-local or shared (CGNAT) range,
@@ -332,6 +335,11 @@ impl fmt::Display for NameRule {
                 "no client connects to a server at an unspecified, multicast, reserved or broadcast address",
             )
             }
+            NameRule::Ipv4InIpv6(v4) => write!(
+                f,
+                "it is the IPv4 address {v4} written in IPv6 form: a client connecting to {v4} compares the \
+                 certificate's addresses with those 4 octets, not 16, and would refuse it; give {v4}"
+            ),
             NameRule::Internal => f.write_str(
                 "it is an internal name (a single label, or under .local, .lan, .internal, home.arpa or similar); \
                  clients outside the LAN cannot reach it, so use the public name clients connect to",

@@ -575,6 +575,17 @@ impl NamePolicy {
             };
             return Err(Error::name(name.to_string(), rule));
         }
+        // An IPv4 address in IPv6 form would be written as 16 octets no IPv4 client matches.
+        if let SubjectName::Ip(IpAddr::V6(v6)) = name {
+            let s = v6.segments();
+            if matches!(
+                s,
+                [0, 0, 0, 0, 0, 0xffff | 0, _, _] | [0, 0, 0, 0, 0xffff, 0, _, _]
+            ) && let Some(v4) = embedded_v4(*v6)
+            {
+                return Err(Error::name(name.to_string(), NameRule::Ipv4InIpv6(v4)));
+            }
+        }
         if !self.permitted.is_empty() && !self.permitted.iter().any(|p| p.permits(name)) {
             let permitted: Vec<String> = self.permitted.iter().map(ToString::to_string).collect();
             return Err(Error::NameNotPermitted {
@@ -798,6 +809,43 @@ mod tests {
         }
     }
 
+    /// Asserts that `lan` (internal names allowed) takes `s`, unless `s` is an IPv4 address in
+    /// one of IPv6's forms for it, which no IPv4 client would match.
+    fn allowed_unless_in_ipv6_form(lan: &NamePolicy, s: &str) {
+        let in_v6_form = s.starts_with("::") && s.contains('.');
+        match lan.check(&[name(s)]) {
+            Err(Error::NameRefused {
+                rule: NameRule::Ipv4InIpv6(_),
+                ..
+            }) if in_v6_form => {}
+            other => assert!(other.is_ok() && !in_v6_form, "{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv4_addresses_in_ipv6_form_are_refused_naming_the_ipv4_address() {
+        let policy = NamePolicy {
+            allow_internal: true,
+            ..NamePolicy::default()
+        };
+        for s in [
+            "::ffff:8.8.8.8",
+            "::8.8.8.8",
+            "::ffff:0:8.8.8.8",
+            "[::ffff:808:808]",
+        ] {
+            let name: SubjectName = s.parse().unwrap();
+            let err = policy.check(&[name]).unwrap_err();
+            assert!(
+                matches!(&err, Error::NameRefused { rule: NameRule::Ipv4InIpv6(v4), .. } if v4.to_string() == "8.8.8.8"),
+                "{s}: {err:?}"
+            );
+            assert!(err.to_string().contains("give 8.8.8.8"), "{err}");
+        }
+        assert!(policy.check(&["::1".parse().unwrap()]).is_ok());
+        assert!(policy.check(&["64:ff9b::808:808".parse().unwrap()]).is_ok());
+    }
+
     #[test]
     fn internal_names_need_allow_internal() {
         let strict = NamePolicy::default();
@@ -843,7 +891,7 @@ mod tests {
             "::ffff:192.168.1.1",
         ] {
             assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
-            assert!(lan.check(&[name(s)]).is_ok(), "{s}");
+            allowed_unless_in_ipv6_form(&lan, s);
         }
         for s in [
             "192.0.2.10",
@@ -853,7 +901,7 @@ mod tests {
             "fbff::1",
             "::ffff:192.0.2.1",
         ] {
-            assert!(strict.check(&[name(s)]).is_ok(), "{s}");
+            assert!(!name(s).is_internal(), "{s}");
         }
     }
 
@@ -902,7 +950,7 @@ mod tests {
             "::ffff:0:100.64.0.1",
         ] {
             assert_eq!(policy_rule(s, &strict), NameRule::InternalAddress, "{s}");
-            assert!(lan.check(&[name(s)]).is_ok(), "{s}");
+            allowed_unless_in_ipv6_form(&lan, s);
         }
         // The same forms around public addresses are public.
         for s in [
@@ -912,7 +960,7 @@ mod tests {
             "::ffff:0:192.0.2.1",
             "64:ff9c::192.168.1.1",
         ] {
-            assert!(strict.check(&[name(s)]).is_ok(), "{s}");
+            assert!(!name(s).is_internal(), "{s}");
         }
     }
 
