@@ -489,6 +489,23 @@ fn check_url(url: &str) -> Result<()> {
             "'{url}' has no usable port ('{port}'): give 1 to 65535, or none for the scheme's own"
         )));
     }
+    // Certificates carry the URL as an IA5String: ASCII only, or nothing could be issued.
+    if !url.is_ascii() {
+        let how = match host.parse::<DnsName>() {
+            Ok(name) if !host.is_ascii() => format!("write the host as {}", name.as_str()),
+            _ => "percent-encode what is not ASCII (%C3%A9 for é)".to_owned(),
+        };
+        return Err(Error::InvalidInput(format!(
+            "'{url}' holds characters other than ASCII, which a certificate's CRL and OCSP addresses cannot: {how}"
+        )));
+    }
+    if host.parse::<std::net::IpAddr>().is_err()
+        && let Err(err) = host.parse::<DnsName>()
+    {
+        return Err(Error::InvalidInput(format!(
+            "'{url}' does not name a host clients can look up: {err}"
+        )));
+    }
     Ok(())
 }
 
@@ -603,6 +620,25 @@ mod tests {
         // A password is refused and not repeated.
         let refused = check_url("http://admin:s3cret@ca.example.com").unwrap_err();
         assert!(!refused.to_string().contains("s3cret"), "{refused}");
+        // What no certificate can carry, or no client look up, is refused with the fix.
+        let idn = check_url("http://bücher.example/pki")
+            .unwrap_err()
+            .to_string();
+        assert!(idn.contains("xn--bcher-kva.example"), "{idn}");
+        let path = check_url("http://ca.example.com/pkí")
+            .unwrap_err()
+            .to_string();
+        assert!(path.contains("percent-encode"), "{path}");
+        for bad in [
+            "http://ca_x.example.com",
+            "http://-bad.example.com/ca",
+            "http://a..b",
+        ] {
+            let said = check_url(bad).unwrap_err().to_string();
+            assert!(said.contains("does not name a host"), "{bad}: {said}");
+        }
+        assert!(check_url("http://ca:8080").is_ok());
+        assert!(check_url("http://xn--bcher-kva.example/pki").is_ok());
     }
 
     #[test]
