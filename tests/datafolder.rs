@@ -248,6 +248,36 @@ fn a_root_key_that_is_not_the_roots_signs_nothing() {
     sb.ok(&["issue", "d.example.com", "--key", "ecdsa-p256"]);
 }
 
+/// `ca init` makes nothing through a link under a CA's file names (the log would land where
+/// it points, readable there), nor in a folder others may change.
+#[test]
+fn init_refuses_links_and_a_folder_others_may_change() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let data = sb.data();
+    for name in ["ca.db", "root.key", "ca.db-wal"] {
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let target = sb.path().join(format!("elsewhere-{name}"));
+        std::os::unix::fs::symlink(&target, data.join(name)).unwrap();
+        let said = sb.refused(&["init", "--key", "ecdsa-p256"]);
+        assert!(said.contains("is a link"), "{name}: {said}");
+        assert!(!target.exists(), "{name}: made through the link");
+        assert!(!data.join("root.crt").exists());
+        std::fs::remove_file(data.join(name)).unwrap();
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = sb.run(&["init", "--key", "ecdsa-p256"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("chmod go-w"), "{said}");
+    for name in ["root.key", "root.crt", "ca.db"] {
+        assert!(!data.join(name).exists(), "{name} written");
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    sb.init(&[]);
+}
+
 #[test]
 fn a_folder_whose_root_went_missing_is_refused_and_not_reinitialised() {
     let sb = populated();

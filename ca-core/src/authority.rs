@@ -220,6 +220,9 @@ impl Authority {
         if let Some(passphrase) = &open.passphrase {
             passphrase.refuse_line_breaks()?;
         }
+        // A folder others may change is refused before the key is made in it, as every
+        // command that opens the CA would refuse it afterwards.
+        refuse_exposed(dir)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -234,6 +237,7 @@ impl Authority {
             return Ok((Self::open(dir, open).await?, false));
         }
         let location = open.log_location(dir);
+        refuse_links(dir)?;
         Self::clear_abandoned_log(dir, &location).await?;
         let (key_pair, certificate) = init.root.make()?;
         let store = Store::open(&location, open.connections, Access::Create).await?;
@@ -1565,6 +1569,29 @@ fn refuse_unfinished_backup(dir: &Path) -> Result<()> {
              back up into it again to finish it, or choose another folder",
             dir.display()
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a link, dangling or not, in `dir` under a name a new CA's files take: the log
+/// made through it would land wherever it points, with that place's permissions.
+fn refuse_links(dir: &Path) -> Result<()> {
+    let names = [
+        ROOT_CERT,
+        ROOT_KEY,
+        STORE,
+        "ca.db-wal",
+        "ca.db-shm",
+        "ca.db-journal",
+    ];
+    for name in names {
+        let path = dir.join(name);
+        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(Error::InvalidInput(format!(
+                "{} is a link: a new CA's files are made in its folder itself, never through a link; remove it, then run the command again",
+                path.display()
+            )));
+        }
     }
     Ok(())
 }
