@@ -264,6 +264,29 @@ fn auto_policy_issues_a_submitted_request_at_once() {
     assert_eq!(row["status"], "valid");
     assert_eq!(row["requester"], "alice");
     assert_eq!(row["source"], "web");
+
+    // A user removed and added again under the name is someone else: the requests made
+    // before are not theirs to see (the log keeps times in seconds: one goes by first).
+    let seen_by = |password: &str, path: &str| {
+        web.get(format!("{}{path}", server.https()))
+            .basic_auth("alice", Some(password))
+            .send()
+            .unwrap()
+    };
+    let listed = seen_by("alice password", "/certsrv/certckpn.asp");
+    let mine = format!("<a href=\"/certsrv/cert/{id}\">");
+    assert!(listed.text().unwrap().contains(&mine));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    sb.ok(&["user", "remove", "alice"]);
+    add_user(&sb, "alice", "requester", "another alice password");
+    let later = "another alice password";
+    let cert = seen_by(later, &format!("/certsrv/certnew.cer?ReqID={id}&Enc=b64"));
+    assert!(cert.text().unwrap().contains("0x80094004"));
+    let page = seen_by(later, &format!("/certsrv/cert/{id}"));
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let listed = seen_by(later, "/certsrv/certckpn.asp").text().unwrap();
+    assert!(!listed.contains(&mine), "{listed}");
+    assert!(listed.contains("There are no certificate requests of yours."));
 }
 
 #[test]

@@ -234,21 +234,40 @@ impl Authority {
     }
 
     /// Request `id` as `user` may see it: an admin sees every request, a requester only their
-    /// own. Someone else's request is reported as not found, so ids reveal nothing.
+    /// own. Someone else's request is reported as not found, so ids reveal nothing; so is a
+    /// request made under the same name before this user was added (a user removed and
+    /// added again is someone else, as for ACME).
     #[instrument(skip_all)]
     pub async fn request_seen_by(&self, id: RequestId, user: &User) -> Result<Issuance> {
         let row = self.store().issuance(id).await?;
-        if user.role == Role::Admin || row.requester == user.name {
+        if user.role == Role::Admin
+            || (row.requester == user.name
+                && (self.user_since(user).await?).is_some_and(|since| since <= row.requested_at))
+        {
             Ok(row)
         } else {
             Err(Error::NotFound(format!("request {id}")))
         }
     }
 
-    /// The requests of `user`, newest first (at most 200).
+    /// The requests of `user` since they were added, newest first (at most 200).
     #[instrument(skip_all)]
     pub async fn requests_of(&self, user: &User) -> Result<Vec<Issuance>> {
-        self.store().list_by_requester(&user.name).await
+        let Some(since) = self.user_since(user).await? else {
+            return Ok(Vec::new());
+        };
+        let mut rows = self.store().list_by_requester(&user.name).await?;
+        rows.retain(|row| row.requested_at >= since);
+        Ok(rows)
+    }
+
+    /// When `user` was added; none for a user removed meanwhile.
+    async fn user_since(&self, user: &User) -> Result<Option<time::OffsetDateTime>> {
+        Ok(self
+            .store()
+            .user(&user.name)
+            .await?
+            .map(|record| record.created_at))
     }
 }
 
