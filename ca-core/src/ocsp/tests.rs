@@ -217,6 +217,46 @@ fn nonces_of_1_to_32_octets_are_echoed_and_others_left_out() {
 }
 
 #[test]
+fn critical_extensions_unknown_and_extensions_given_twice_are_malformed() {
+    let with = |extensions: Vec<Extension>, single: Option<Vec<Extension>>| {
+        let der = x509_ocsp::OcspRequest {
+            tbs_request: TbsRequest {
+                version: Version::V1,
+                requestor_name: None,
+                request_list: vec![Request {
+                    req_cert: cert_id(SHA1, &[1; 20], &[2; 20], &[1]),
+                    single_request_extensions: single,
+                }],
+                request_extensions: Some(extensions),
+            },
+            optional_signature: None,
+        }
+        .to_der()
+        .unwrap();
+        OcspRequest::from_der(&der)
+    };
+    let extension = |oid: &str, critical: bool| Extension {
+        extn_id: ObjectIdentifier::new_unwrap(oid),
+        critical,
+        extn_value: OctetString::new(OctetString::new(&[7u8][..]).unwrap().to_der().unwrap())
+            .unwrap(),
+    };
+    // Unknown, but not critical: ignored; the nonce, critical or not, is understood.
+    assert!(with(vec![extension("1.2.3.4", false)], None).is_ok());
+    assert!(with(vec![extension(NONCE, true)], None).is_ok());
+    for (extensions, single) in [
+        (vec![extension("1.2.3.4", true)], None),
+        (vec![], Some(vec![extension("1.2.3.4", true)])),
+        (vec![extension(NONCE, false), extension(NONCE, false)], None),
+    ] {
+        assert!(matches!(
+            with(extensions, single),
+            Err(RequestRefused::Malformed(_))
+        ));
+    }
+}
+
+#[test]
 fn error_answers_carry_only_their_status() {
     for status in [
         ResponseStatus::MalformedRequest,

@@ -51,6 +51,35 @@ pub(super) fn read_request(der: &[u8]) -> Result<OcspRequest, RequestRefused> {
         .iter()
         .map(|entry| cert_id(&entry.req_cert))
         .collect::<Result<Vec<_>, _>>()?;
+    // An extension this responder does not understand may be ignored only when it is not
+    // critical (RFC 6960 §4.4, RFC 5280 §4.2); none may appear twice, or which one counts
+    // (two nonces, say) would be chance.
+    let singles = list.iter().map(|entry| {
+        entry
+            .single_request_extensions
+            .as_deref()
+            .unwrap_or_default()
+    });
+    let whole = request
+        .tbs_request
+        .request_extensions
+        .as_deref()
+        .unwrap_or_default();
+    for extensions in std::iter::once(whole).chain(singles) {
+        for (at, ext) in extensions.iter().enumerate() {
+            if ext.critical && ext.extn_id != ID_PKIX_OCSP_NONCE {
+                return Err(RequestRefused::Malformed(
+                    "it holds a critical extension this responder does not know",
+                ));
+            }
+            if extensions[..at]
+                .iter()
+                .any(|other| other.extn_id == ext.extn_id)
+            {
+                return Err(RequestRefused::Malformed("it holds an extension twice"));
+            }
+        }
+    }
     let nonce = request
         .tbs_request
         .request_extensions
