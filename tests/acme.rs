@@ -1143,6 +1143,28 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
     let body = raw.key.sign(&raw.header(&new_order, &nonce), Some(&order));
     assert_eq!(raw.send(&new_order, &body).status(), StatusCode::CREATED);
 
+    // An identifier with spaces or a line break around the name: malformed, not trimmed.
+    for value in [
+        "mail.example.com\n",
+        " mail.example.com",
+        "mail.example.com\t",
+    ] {
+        let odd = json!({ "identifiers": [{ "type": "dns", "value": value }] });
+        let body = raw
+            .key
+            .sign(&raw.header(&new_order, &raw.nonce()), Some(&odd));
+        let (status, kind, detail) = problem(raw.send(&new_order, &body));
+        assert_eq!(
+            (status, kind.as_str()),
+            (400, "malformed"),
+            "{value:?}: {detail}"
+        );
+        assert!(
+            !detail.contains('\n') && detail.contains("name alone"),
+            "{detail}"
+        );
+    }
+
     // A body over the limit: 413 malformed.
     let big = json!({ "identifiers": [{ "type": "dns", "value": "x".repeat(70 * 1024) }] });
     let body = raw

@@ -538,12 +538,13 @@ impl Authority {
             }
         }
         if !subproblems.is_empty() {
+            // One kind of fault throughout is the order's; mixed ones, its identifiers'.
+            let first = subproblems
+                .first()
+                .map_or(ProblemType::RejectedIdentifier, |s| s.kind);
             let mut problem = Problem::new(
-                if subproblems
-                    .iter()
-                    .all(|s| s.kind == ProblemType::UnsupportedIdentifier)
-                {
-                    ProblemType::UnsupportedIdentifier
+                if subproblems.iter().all(|s| s.kind == first) {
+                    first
                 } else {
                     ProblemType::RejectedIdentifier
                 },
@@ -628,6 +629,18 @@ impl Authority {
         settings: &AcmeSettings,
         server_names: &[SubjectName],
     ) -> Result<Identifier, Problem> {
+        // The value is the name alone (RFC 8555 §9.7.7): what the command line forgives
+        // (spaces around a name typed) a client's order does not need.
+        let value = &identifier.value;
+        if value.trim() != value || value.chars().any(char::is_control) {
+            return Err(Problem::new(
+                ProblemType::Malformed,
+                format!(
+                    "the identifier \"{}\" holds spaces or control characters: send the name alone",
+                    crate::display::inert(value)
+                ),
+            ));
+        }
         let name: SubjectName = identifier.value.parse().map_err(Problem::from)?;
         let kind_matches = match (&name, identifier.kind) {
             (SubjectName::Dns(_), IdentifierKind::Dns)
