@@ -1198,6 +1198,17 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         problem(raw.send(&new_order, &body)).1,
         "badSignatureAlgorithm"
     );
+    // A signature written with padding or another alphabet: malformed.
+    for signature in ["AAAA==", "a+b/"] {
+        let header = raw.header(&new_order, &raw.nonce());
+        let body = json!({
+            "protected": b64(header.to_string().as_bytes()),
+            "payload": b64(order.to_string().as_bytes()),
+            "signature": signature,
+        });
+        let (status, kind, detail) = problem(raw.send(&new_order, &body));
+        assert_eq!((status, kind.as_str()), (400, "malformed"), "{detail}");
+    }
 
     // One key written as another JWK (its curve renamed, a coordinate padded) is no new
     // account: the account is the key's thumbprint, so a key has one JWK (badPublicKey).
@@ -1307,6 +1318,16 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         problem(raw.post(&new_order, Some(&order))).1,
         "unauthorized"
     );
+    // Nor does its key find it again through newAccount (onlyReturnExisting or not).
+    raw.kid = None;
+    for payload in [
+        json!({ "onlyReturnExisting": true }),
+        json!({ "termsOfServiceAgreed": true }),
+    ] {
+        let (status, kind, detail) = problem(raw.post(&raw.url("newAccount"), Some(&payload)));
+        assert_eq!((status, kind.as_str()), (403, "unauthorized"), "{detail}");
+        assert!(detail.contains("deactivated"), "{detail}");
+    }
     assert!(!acme.server.log_text().contains("panicked"));
 }
 
@@ -1496,6 +1517,22 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
         .unwrap();
         json!({ "protected": protected, "payload": payload, "signature": signature })
     };
+    // A binding signed with no MAC at all is told which algorithm a binding takes.
+    let unsigned = json!({
+        "protected": b64(json!({ "alg": "none", "kid": kid, "url": url }).to_string().as_bytes()),
+        "payload": binding["payload"],
+        "signature": "",
+    });
+    let (code, kind, detail) = problem(bob.post(
+        &url,
+        Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": unsigned })),
+    ));
+    assert_eq!(
+        (code, kind.as_str()),
+        (400, "badSignatureAlgorithm"),
+        "{detail}"
+    );
+    assert!(detail.contains("HS256"), "{detail}");
     let response = bob.post(
         &url,
         Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": binding })),

@@ -253,6 +253,13 @@ impl Authority {
         let payload: NewAccount = request.payload()?;
         let thumbprint = jws::thumbprint(&request.jwk)?;
         if let Some(existing) = self.store().account_by_thumbprint(&thumbprint).await? {
+            // Deactivated for good (RFC 8555 §7.3.6): its key makes no account again.
+            if existing.status == AccountStatus::Deactivated {
+                return Err(Problem::new(
+                    ProblemType::Unauthorized,
+                    "the account of this key was deactivated: make a new key for a new account",
+                ));
+            }
             return Ok((existing, false));
         }
         if payload.only_return_existing == Some(true) {
@@ -321,7 +328,14 @@ impl Authority {
         let malformed = |why: &str| Problem::new(ProblemType::Malformed, why);
         let bytes =
             serde_json::to_vec(binding).map_err(|_| malformed("the binding is not JSON"))?;
-        let inner = Jws::parse(&bytes)?;
+        let inner = Jws::parse(&bytes).map_err(|problem| match problem.kind {
+            // The binding's own algorithm is a MAC's, not an account key's.
+            ProblemType::BadSignatureAlgorithm => Problem::new(
+                ProblemType::BadSignatureAlgorithm,
+                "the external account binding must be signed with HS256",
+            ),
+            _ => problem,
+        })?;
         if inner.header.nonce.is_some() || inner.header.url.as_deref() != Some(url) {
             return Err(malformed(
                 "the binding must be signed for the newAccount URL, without a nonce",

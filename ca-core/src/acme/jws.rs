@@ -149,6 +149,12 @@ impl Jws {
                 ProblemType::Unauthorized,
                 "the JWS signature does not verify with the key",
             )),
+            // The key was checked to fit the algorithm: what is left is the signature's
+            // own writing (padding, another alphabet).
+            Err(_) if URL_SAFE_NO_PAD.decode(&self.signature).is_err() => Err(Problem::new(
+                ProblemType::Malformed,
+                "the JWS signature is not base64url without padding (RFC 7515 §2)",
+            )),
             Err(_) => Err(Problem::new(
                 ProblemType::BadSignatureAlgorithm,
                 "the JWS algorithm does not fit the key",
