@@ -1533,3 +1533,37 @@ fn a_request_with_a_compressed_key_is_refused() {
     );
     sb.ok(&["sign", "u.csr", "--out", "u.crt"]);
 }
+
+/// A request signed with SHA-1 is taken as proof of possession (old IIS and Windows tools
+/// still sign so); one signed with a digest or padding the CA cannot check is refused naming
+/// it and the command to make it again, not reported as altered.
+#[test]
+fn request_signatures_are_checked_or_named() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let old = crate::util::openssl_request(
+        sb.path(),
+        "sha1.csr",
+        "rsa:2048",
+        "/CN=old.example.com",
+        &["-sha1"],
+    );
+    sb.ok(&["sign", &old]);
+    for (file, extra, named) in [
+        ("md5.csr", &["-md5"][..], "MD5"),
+        (
+            "pss.csr",
+            &["-sha256", "-sigopt", "rsa_padding_mode:pss"][..],
+            "RSA-PSS",
+        ),
+    ] {
+        let csr =
+            crate::util::openssl_request(sb.path(), file, "rsa:2048", "/CN=new.example.com", extra);
+        let said = sb.refused(&["sign", &csr]);
+        assert!(
+            said.contains(named) && said.contains("-sha256"),
+            "{file}: {said}"
+        );
+        assert!(!said.contains("altered"), "{said}");
+    }
+}

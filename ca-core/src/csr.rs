@@ -134,6 +134,19 @@ impl CertificateRequest {
         // The key is checked first: a 1024-bit request would otherwise fail with a signature
         // error that hides the real reason.
         let key_algorithm = KeyAlgorithm::of_public_key(&info.subject_pki)?;
+        // Signatures the CA cannot check are named, not reported as altered.
+        let unchecked = match csr.signature_algorithm.algorithm.to_id_string().as_str() {
+            "1.2.840.113549.1.1.2" | "1.2.840.113549.1.1.3" | "1.2.840.113549.1.1.4" => Some(
+                "it is signed with MD2, MD4 or MD5, which are broken and which this CA does not check: make the request again with SHA-256 (openssl req -sha256, or the tool's SHA-256 setting)",
+            ),
+            "1.2.840.113549.1.1.10" => Some(
+                "it is signed with RSA-PSS, which this CA does not check: make the request again with RSA PKCS#1 v1.5 and SHA-256 (openssl req -sha256, without -sigopt rsa_padding_mode:pss)",
+            ),
+            _ => None,
+        };
+        if let Some(why) = unchecked {
+            return Err(Error::InvalidRequest(why.into()));
+        }
         csr.verify_signature()
             .map_err(|_| Error::BadRequestSignature)?;
         let public_key =
