@@ -1566,4 +1566,12 @@ fn request_signatures_are_checked_or_named() {
         );
         assert!(!said.contains("altered"), "{said}");
     }
+    // A key of a kind the CA does not sign for is named as administrators know it.
+    let csr =
+        crate::util::openssl_request(sb.path(), "ed.csr", "ed25519", "/CN=ed.example.com", &[]);
+    let said = sb.refused(&["sign", &csr]);
+    assert!(
+        said.contains("an Ed25519 key") && !said.contains("1.3.101"),
+        "{said}"
+    );
 }

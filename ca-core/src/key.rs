@@ -166,12 +166,25 @@ impl KeyAlgorithm {
             Ok(PublicKey::DSA(_)) => Err(Error::UnsupportedKey {
                 found: "a DSA key".into(),
             }),
-            _ => Err(Error::UnsupportedKey {
-                found: format!(
-                    "a key of algorithm {}",
-                    spki.algorithm.algorithm.to_id_string()
-                ),
-            }),
+            _ => {
+                let oid = spki.algorithm.algorithm.to_id_string();
+                // The names administrators know, for the keys tools make most often.
+                let known = match oid.as_str() {
+                    "1.3.101.112" => Some("an Ed25519 key"),
+                    "1.3.101.113" => Some("an Ed448 key"),
+                    "1.3.101.110" | "1.3.101.111" => {
+                        Some("an X25519 or X448 key (for key agreement only)")
+                    }
+                    "1.2.840.113549.1.1.10" => {
+                        Some("an RSA-PSS key (an RSA key limited to PSS signatures)")
+                    }
+                    "1.2.156.10197.1.301" => Some("an SM2 key"),
+                    _ => None,
+                };
+                Err(Error::UnsupportedKey {
+                    found: known.map_or_else(|| format!("a key of algorithm {oid}"), str::to_owned),
+                })
+            }
         }
     }
 }
