@@ -85,6 +85,11 @@ impl<'a> OutFile<'a> {
         Ok(OutFile { target, path })
     }
 
+    /// The path as given.
+    pub(crate) fn path(&self) -> &Path {
+        self.path
+    }
+
     /// Whether a file (or a link) is at the name already; never for standard output, a pipe
     /// or a device, which are written in place.
     pub(crate) fn exists(&self) -> bool {

@@ -1842,6 +1842,20 @@ fn a_broken_backup_from_the_release_before_is_refused_by_its_own_name() {
     }
 }
 
+/// A CRL written to a file that cannot take it names the file with the system's reason.
+#[test]
+fn a_crl_that_cannot_be_written_names_the_file() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let out = sb.run(&["crl", "--out", "/dev/full"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("cannot write /dev/full: No space left on device"),
+        "{said}"
+    );
+}
+
 #[test]
 fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() {
     let sb = Sandbox::new();

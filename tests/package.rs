@@ -81,6 +81,9 @@ fn the_man_pages_are_read_by_man() {
     std::fs::write(sb.file("a-file"), "x").unwrap();
     let stderr = sb.refused(&["man", sb.file("a-file/man1").to_str().unwrap()]);
     assert!(stderr.contains("cannot make the folder"), "{stderr}");
+    // A file given as the folder is named as what it is.
+    let stderr = sb.refused(&["man", sb.file("a-file").to_str().unwrap()]);
+    assert!(stderr.contains("a-file is not a folder"), "{stderr}");
 }
 
 #[test]

@@ -18,6 +18,13 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(cli: clap::Command, args: Args) -> anyhow::Result<()> {
+    if args.dir.exists() && !args.dir.is_dir() {
+        return Err(Refused(format!(
+            "{} is not a folder: give the folder the manual pages go into, such as /usr/local/share/man/man1",
+            args.dir.display()
+        ))
+        .into());
+    }
     std::fs::create_dir_all(&args.dir).map_err(|err| {
         Refused(format!(
             "cannot make the folder {} for the manual pages: {err}",

@@ -119,11 +119,23 @@ async fn write_crl(
 ) -> anyhow::Result<()> {
     match out {
         Some(out) => {
-            let mut file = BufWriter::with_capacity(OUTPUT_BUFFER, out.create()?);
-            write_as(authority, args, &mut file).await?;
-            file.into_inner()
-                .map_err(|err| err.into_error())?
-                .commit()?;
+            let path = out.path().to_owned();
+            let written = async {
+                let mut file = BufWriter::with_capacity(OUTPUT_BUFFER, out.create()?);
+                write_as(authority, args, &mut file).await?;
+                file.into_inner()
+                    .map_err(|err| err.into_error())?
+                    .commit()?;
+                anyhow::Ok(())
+            };
+            // The operating system's reason alone ("No space left on device") names no file.
+            written.await.map_err(|err| {
+                if err.chain().any(|cause| cause.is::<ca_core::Error>()) {
+                    err
+                } else {
+                    err.context(format!("cannot write {}", path.display()))
+                }
+            })?;
         }
         None => {
             let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout());
