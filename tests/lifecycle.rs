@@ -306,6 +306,10 @@ fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
     assert_ne!(new["serial"], old["serial"]);
     assert_eq!(new["renewed_from"], 1);
     assert_eq!(new["source"], "renewal");
+    // The text says both ends of the link, as --json does.
+    let shown = sb.ok(&["show", "1"]);
+    assert!(shown.contains("renewed by   2"), "{shown}");
+    assert!(sb.ok(&["show", "2"]).contains("renews       1"));
     let old_key = openssl_ok(
         sb.path(),
         &["pkey", "-in", "mail.example.com.key", "-pubout"],

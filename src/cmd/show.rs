@@ -57,6 +57,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 revocation.reason
             );
         }
+        if let Some(old) = cert.renewed_from {
+            say!("  renews       {old}");
+        }
+        if let Some(new) = cert.renewed_by {
+            say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+        }
         if let Some(first) = row.names.first() {
             say!("  Outlook      principal name for the proxy server: msstd:{first}");
         }
