@@ -328,7 +328,9 @@ impl fmt::Display for NameRule {
                 f.write_str("the name is longer than 253 octets (RFC 1035 §2.3.4)")
             }
             NameRule::NumericTld => f.write_str(
-                "the last label is all digits, so it is neither a host name nor a valid IP address",
+                "the last label is all digits, so it is neither a host name nor a valid IP address \
+                 (an IPv4 address is four numbers of 0 to 255 without leading zeros, as in 192.0.2.1: \
+                 some clients read 010 as octal 8, others as 10)",
             ),
             NameRule::UnusableAddress => {
                 f.write_str(

@@ -754,6 +754,10 @@ mod tests {
     #[test]
     fn refuses_an_all_digit_last_label() {
         assert_eq!(rule("host.123"), NameRule::NumericTld);
+        // An address with a leading zero is told how addresses are written.
+        assert_eq!(rule("01.2.3.4"), NameRule::NumericTld);
+        let said = "01.2.3.4".parse::<SubjectName>().unwrap_err().to_string();
+        assert!(said.contains("without leading zeros"), "{said}");
         assert!(dns("host.a123").is_ok());
     }
 
