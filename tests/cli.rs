@@ -184,6 +184,15 @@ fn writes_idna_a_label_for_unicode_names() {
         Some((false, "DNS:xn--bcher-kva.example".into()))
     );
     assert_server_certificate(&sb, "xn--bcher-kva.example.crt", false);
+    // The note on the certificate that already holds the name shows it as every line does.
+    let out = sb.run(&["issue", "bücher.example", "--key", "ecdsa-p256", "--force"]);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("certificate 1 for bücher.example is still valid"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -257,6 +257,11 @@ const HOLDERS_NAMED: usize = 3;
 /// keeping two (the new one is issued all the same: some want two, on two servers). Past a
 /// few, one note counts them and says how to list them, rather than a screenful of notes.
 pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
+    // As every other line shows a name: its U-label beside the A-label the log keeps.
+    let shown = |name: &str| {
+        name.parse::<SubjectName>()
+            .map_or_else(|_| name.to_owned(), |name| name.shown())
+    };
     if holders.len() <= HOLDERS_NAMED {
         return holders
             .iter()
@@ -265,7 +270,12 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
                     "certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
                      the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
                     holder.id,
-                    holder.names.join(", "),
+                    holder
+                        .names
+                        .iter()
+                        .map(|name| shown(name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     when(holder.not_after),
                     holder.id,
                     holder.id
@@ -298,7 +308,11 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
          `ca list --status valid --name {}` lists them. To replace one, `ca renew ID` gives the same \
          names a new key; then `ca revoke ID --reason superseded` withdraws the old one.",
         holders.len(),
-        names.join(", "),
+        names
+            .iter()
+            .map(|name| shown(name))
+            .collect::<Vec<_>>()
+            .join(", "),
         newest.join(", "),
         latest,
         shell_word(names.first().copied().unwrap_or_default())
