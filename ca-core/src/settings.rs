@@ -260,9 +260,11 @@ impl Setting {
                 "system" | "" => "system".to_owned(),
                 address => address
                     .parse::<SocketAddr>()
-                    .map_err(|_| {
+                    .ok()
+                    .filter(|server| server.port() != 0)
+                    .ok_or_else(|| {
                         Error::InvalidInput(format!(
-                            "'{address}' is not a DNS server address: give IP:PORT, as in 192.0.2.53:53, or system"
+                            "'{address}' is not a DNS server address: give IP:PORT with a port of 1 to 65535, as in 192.0.2.53:53, or system"
                         ))
                     })?
                     .to_string(),
@@ -489,6 +491,14 @@ fn check_url(url: &str) -> Result<()> {
             "'{url}' has no usable port ('{port}'): give 1 to 65535, or none for the scheme's own"
         )));
     }
+    // A control character would go into every certificate's addresses, and be printed raw
+    // wherever the URL is shown.
+    if url.contains(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "'{}' holds a control character, which no URL may: give the public base URL as clients type it",
+            crate::display::inert(url)
+        )));
+    }
     // Certificates carry the URL as an IA5String: ASCII only, or nothing could be issued.
     if !url.is_ascii() {
         let how = match host.parse::<DnsName>() {
@@ -596,6 +606,13 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_server_needs_a_port() {
+        assert!(Setting::AcmeDns.normalise("1.2.3.4:0").is_err());
+        assert!(Setting::AcmeDns.normalise("1.2.3.4:53").is_ok());
+        assert!(Setting::AcmeDns.normalise("[2001:db8::53]:53").is_ok());
+    }
+
+    #[test]
     fn refuses_urls_that_are_not_http() {
         assert!(check_url("http://mail.example.com").is_ok());
         assert!(check_url("https://mail.example.com:8443/ca").is_ok());
@@ -638,6 +655,12 @@ mod tests {
             assert!(said.contains("does not name a host"), "{bad}: {said}");
         }
         assert!(check_url("http://ca:8080").is_ok());
+        let control = check_url("http://ca.example.com/\u{1b}[31m\u{7}x").unwrap_err();
+        assert!(
+            control.to_string().contains("control character")
+                && !control.to_string().contains('\u{1b}'),
+            "{control}"
+        );
         assert!(check_url("http://xn--bcher-kva.example/pki").is_ok());
     }
 
