@@ -423,6 +423,10 @@ fn a_relay_with_starttls_and_a_login_takes_the_notice_and_the_password_is_never_
         missing.contains("cannot read the SMTP password: no such file"),
         "{missing}"
     );
+    // An empty file is refused, as a mistake, not taken as "no password".
+    std::fs::write(sb.file("empty.txt"), "").unwrap();
+    let empty = sb.refused(&["config", "set", "smtp-password", "empty.txt"]);
+    assert!(empty.contains("holds no SMTP password"), "{empty}");
     std::fs::write(sb.file("password.txt"), "pw s3cret\n").unwrap();
     let out = sb.ok(&["config", "set", "smtp-password", "password.txt"]);
     assert!(!out.contains("s3cret"), "{out}");

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use ca_core::Setting;
 
+use crate::cmd::Refused;
+
 #[derive(clap::Subcommand, Debug)]
 #[command(defer = true)]
 pub(crate) enum Command {
@@ -54,7 +56,16 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
                 if value.is_empty() {
                     String::new()
                 } else {
-                    crate::cmd::read_password(Path::new(value), "SMTP password")?
+                    let password = crate::cmd::read_password(Path::new(value), "SMTP password")?;
+                    // An empty file is a mistake more often than a wish: removing the password
+                    // takes an empty value, said as such.
+                    if password.is_empty() {
+                        return Err(Refused(format!(
+                            "{value} holds no SMTP password, so the one stored is kept: put the password on its first line, or remove it with `ca config set smtp-password ''`"
+                        ))
+                        .into());
+                    }
+                    password
                 }
             } else {
                 value.clone()
