@@ -1456,6 +1456,24 @@ fn admin_check_page(sb: &Sandbox, ca: &Server, ip: [u8; 4], url: &str) -> String
     admin_check(&web, &base, ca, url)
 }
 
+/// A wildcard in the suggested command is quoted: pasted into a shell, it expands no files.
+#[test]
+fn a_wildcard_in_the_suggested_command_is_quoted() {
+    let sb = ca_with_localhost(&[]);
+    sb.ok(&["issue", "*.example.com", "--key", "ecdsa-p256"]);
+    let server = Tls::openssl(
+        sb.path(),
+        "_wildcard.example.com.crt",
+        "_wildcard.example.com.key",
+        &[],
+    );
+    let fix = mismatch_fix(&sb, &format!("https://127.0.0.1:{}", server.port));
+    assert!(
+        fix.contains("`ca issue '*.example.com' 127.0.0.1 --allow-internal`"),
+        "{fix}"
+    );
+}
+
 #[test]
 fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     let sb = ca_with_localhost(&[]);

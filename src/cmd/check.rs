@@ -220,7 +220,18 @@ impl Advice {
                     .into_iter()
                     .flatten()
                     .collect();
-                    let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+                    // A wildcard quoted, so that a shell pasting it expands no file names.
+                    let names: Vec<String> = names
+                        .iter()
+                        .map(ToString::to_string)
+                        .map(|name| {
+                            if name.contains('*') {
+                                format!("'{name}'")
+                            } else {
+                                name
+                            }
+                        })
+                        .collect();
                     format!(
                         "With this CA: `ca issue {}{}`{}.",
                         names.join(" "),
