@@ -133,7 +133,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 row.id,
                 row.status,
                 not_after,
-                clipped(&row.requester, REQUESTER),
+                clipped(&crate::explain::printable(&row.requester), REQUESTER),
                 row.source.name(),
                 serial,
             );

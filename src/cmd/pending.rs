@@ -39,7 +39,7 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
             "{:>6}  {:<20}  {:<16}  {}",
             row.id,
             when(row.requested_at),
-            row.requester,
+            crate::explain::printable(&row.requester),
             row.names_shown()
         );
         // What approving it would leave out, said before it is decided.

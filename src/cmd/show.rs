@@ -32,7 +32,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     say!(
         "  requested    {} by {} ({})",
         when(row.requested_at),
-        row.requester,
+        crate::explain::printable(&row.requester),
         row.source
     );
     if !row.disposition.is_empty() {
