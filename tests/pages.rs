@@ -639,6 +639,22 @@ fn every_page_says_who_is_signed_in_and_a_refused_form_keeps_what_was_typed() {
         assert!(page.contains(kept), "{kept} in {page}");
     }
     assert!(!page.contains(password), "the password is not sent back");
+    // Typed twice on the page, the two must agree: the PFX is downloaded once.
+    let differ = admin(web.post(format!("{https}/certsrv/certrqma.asp")), &server)
+        .form(&[
+            ("names", "mail.example.com"),
+            ("password", password),
+            ("password_again", "the pfx password 8"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(differ.status(), StatusCode::BAD_REQUEST);
+    let said = differ.text().unwrap();
+    assert!(
+        said.contains("The two PFX passwords typed differ"),
+        "{said}"
+    );
+    assert!(!said.contains(password), "{said}");
     // The reason ends as a sentence before the page goes on.
     assert!(
         page.contains("§2.1). Correct the form and submit it again"),

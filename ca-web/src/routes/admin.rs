@@ -90,6 +90,20 @@ pub(crate) struct IssueForm {
     #[serde(default)]
     allow_internal: Option<String>,
     password: String,
+    /// The password typed again, on the page (a script may leave it out): the PFX is
+    /// downloaded once, so a mistyped password would lock its key away.
+    #[serde(default)]
+    password_again: Option<String>,
+}
+
+/// Refuses two passwords typed that differ; none typed again is a script's form.
+fn same_password(password: &str, again: Option<&str>) -> Result<(), WebError> {
+    match again {
+        Some(again) if again != password => Err(WebError::BadRequest(
+            "The two PFX passwords typed differ: nothing was issued.".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Issues a certificate with a key the CA makes, and answers with the PFX. The key exists
@@ -138,6 +152,7 @@ async fn issue_pfx(state: &AppState, admin: &str, form: &IssueForm) -> Result<Re
         })?),
     };
     let profile: PfxProfile = choice(&form.profile)?;
+    same_password(&form.password, form.password_again.as_deref())?;
     let password = PfxPassword::new(form.password.clone())?;
     let issued = state
         .authority
@@ -186,6 +201,9 @@ pub(crate) struct RenewForm {
     #[serde(default)]
     profile: String,
     password: String,
+    /// As on the issue form.
+    #[serde(default)]
+    password_again: Option<String>,
 }
 
 /// Renews a certificate with a new key the CA makes, answered with the PFX.
@@ -197,6 +215,7 @@ pub(crate) async fn renew(
     let admin = caller.admin()?;
     let id = request_id(&form.id)?;
     let profile: PfxProfile = choice(&form.profile)?;
+    same_password(&form.password, form.password_again.as_deref())?;
     let password = PfxPassword::new(form.password)?;
     let issued = state.authority.renew(id, &admin.name).await?;
     pfx_download(&issued, &password, profile)
