@@ -421,18 +421,38 @@ fn a_server_that_asks_for_a_client_certificate_is_named() {
     let (status, report) = check(&sb, &[&plain.url()]);
     assert_eq!(status, 0, "{report:#}");
     assert!(findings(&report, "client-certificate-asked").is_empty());
+    // Asked, not required (openssl's -verify): clients without one connect; said as a warning.
+    let asking = Tls::openssl(
+        sb.path(),
+        "localhost.crt",
+        "localhost.key",
+        &["-verify", "1", "-CAfile", "root.pem"],
+    );
+    let (status, report) = check(&sb, &[&asking.url()]);
+    assert_eq!(status, 0, "{report:#}");
+    let asked = finding(&report, "client-certificate-asked", "warn");
+    assert!(
+        asked["fix"].as_str().unwrap().contains("ssl_verify_client"),
+        "{asked}"
+    );
+    // Required over TLS 1.3 (-Verify): the refusal comes after the handshake, and is found.
     let demanding = Tls::openssl(
         sb.path(),
         "localhost.crt",
         "localhost.key",
         &["-Verify", "1", "-CAfile", "root.pem"],
     );
-    let (_, report) = check(&sb, &[&demanding.url()]);
-    let asked = finding(&report, "client-certificate-asked", "warn");
+    let (status, report) = check(&sb, &[&demanding.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let required = finding(&report, "client-certificate-required", "fail");
     assert!(
-        asked["fix"].as_str().unwrap().contains("ssl_verify_client"),
-        "{asked}"
+        required["fact"]
+            .as_str()
+            .unwrap()
+            .contains("after the handshake"),
+        "{required}"
     );
+    assert_eq!(report["clients_connect"], false, "{report:#}");
     // Over TLS 1.2 the refusal ends the handshake: the request is named as its cause.
     let tls12 = Tls::openssl(
         sb.path(),

@@ -146,6 +146,36 @@ pub(super) async fn shake(
                 classify(err)
             }
         })?;
+    let mut tls = tls;
+    if recorder.client_certificate_asked() {
+        // Over TLS 1.3 a server that requires the certificate refuses only after the client's
+        // Finished, with an alert (certificate_required) read after the handshake: waited for
+        // briefly. A server that takes the client without one waits for its request instead.
+        use tokio::io::AsyncReadExt;
+        let mut first = [0u8; 1];
+        let wait = step.min(std::time::Duration::from_secs(1));
+        match tokio::time::timeout(wait, tls.read(&mut first)).await {
+            Ok(Err(err)) => {
+                let alert = err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<rustls::Error>())
+                    .and_then(|e| match e {
+                        rustls::Error::AlertReceived(alert) => Some(format!("{alert:?}")),
+                        _ => None,
+                    });
+                return Err(Failure::ClientCertificateRequired(match alert {
+                    Some(alert) => format!("the alert {alert}, after the handshake"),
+                    None => classify(err).reason(),
+                }));
+            }
+            Ok(Ok(0)) => {
+                return Err(Failure::ClientCertificateRequired(
+                    "the connection closed after the handshake".to_owned(),
+                ));
+            }
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
     let (_, session) = tls.get_ref();
     let version = match session.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => hello::TLS13,
