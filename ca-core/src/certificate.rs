@@ -101,7 +101,7 @@ impl FromStr for SerialNumber {
                 .map(|pair| u8::try_from(nibble(pair[0])? * 16 + nibble(pair[1])?).ok())
                 .collect();
             if let Some(bytes) = bytes {
-                return Ok(SerialNumber(bytes));
+                return Ok(SerialNumber(minimal(bytes)));
             }
         }
         let refuse = || {
@@ -136,8 +136,19 @@ impl FromStr for SerialNumber {
             })
             .collect::<Option<Vec<u8>>>()
             .ok_or_else(refuse)?;
-        SerialNumber::from_bytes(&bytes)
+        SerialNumber::from_bytes(&minimal(bytes))
     }
+}
+
+/// `bytes` without the zero octets a DER INTEGER would not write before its first (`0041`
+/// is `41`; `0080` keeps its zero, which keeps it positive): as the log keeps serials.
+fn minimal(mut bytes: Vec<u8>) -> Vec<u8> {
+    let extra = bytes
+        .windows(2)
+        .take_while(|pair| pair[0] == 0 && pair[1] & 0x80 == 0)
+        .count();
+    bytes.drain(..extra);
+    bytes
 }
 
 /// A SHA-256 fingerprint of a certificate's DER.
@@ -423,6 +434,11 @@ mod tests {
         assert!(hex(&"ab".repeat(22)).is_err());
         assert_eq!(hex(&"ab".repeat(20)).unwrap().len(), 40);
         assert_eq!("0a:1b".parse::<SerialNumber>().unwrap().colons(), "0A:1B");
+        // Zero octets a DER INTEGER would not write are dropped, as typed or pasted.
+        assert_eq!(hex("0041a2").unwrap(), "41a2");
+        assert_eq!(hex("00:00:41").unwrap(), "41");
+        assert_eq!(hex("0080").unwrap(), "0080");
+        assert_eq!(hex("00").unwrap(), "00");
     }
 
     #[test]

@@ -316,8 +316,10 @@ impl Talk<'_> {
             Verdict::Fail,
             "unexpected-reply",
             format!(
-                "The server's {protocol} {step} reply was '{}', not what a {protocol} server says.",
-                printable(reply)
+                "The server's {protocol} {step} reply was '{}', not what {} {protocol} server says.",
+                printable(reply),
+                // "an IMAP server", "an SMTP server", "a POP3 server": as the letters are read.
+                if protocol.to_string().starts_with(['I', 'S']) { "an" } else { "a" }
             ),
         )
         .fix("Check that this port serves the protocol named by the URL's scheme.")
