@@ -945,6 +945,11 @@ impl Authority {
         self.store.audit_events(filter).await
     }
 
+    /// The actions the audit trail holds (for a filter that names none of them).
+    pub async fn audit_actions(&self) -> Result<Vec<String>> {
+        self.store.audit_actions().await
+    }
+
     /// How many users the pages have.
     pub async fn user_count(&self) -> Result<i64> {
         self.store.user_count().await

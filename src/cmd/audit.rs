@@ -6,6 +6,7 @@ use ca_core::AuditFilter;
 use ca_core::display::rfc3339;
 use serde_json::json;
 
+use crate::cmd::Refused;
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -30,14 +31,29 @@ fn date(text: &str) -> Result<time::OffsetDateTime, String> {
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
+    // Actions are written in lower case; one the trail never held is a typo, not "nothing".
+    let action = args.action.map(|action| action.to_lowercase());
     let events = authority
         .audit_events(&AuditFilter {
             actor: args.actor,
-            action: args.action,
+            action: action.clone(),
             since: args.since,
             ..AuditFilter::default()
         })
         .await?;
+    if let Some(action) = &action
+        && events.is_empty()
+    {
+        let held = authority.audit_actions().await?;
+        if !held.contains(action) {
+            return Err(Refused(format!(
+                "no event of the audit trail has the action {}: the actions it holds are {}",
+                ca_core::display::quoted(action),
+                held.join(", ")
+            ))
+            .into());
+        }
+    }
     if args.json {
         let array: Vec<_> = events
             .iter()

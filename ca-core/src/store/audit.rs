@@ -24,6 +24,16 @@ impl Store {
         Ok(())
     }
 
+    /// The actions the audit trail holds, in order.
+    #[instrument(skip_all)]
+    pub async fn audit_actions(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT action FROM audit ORDER BY action")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(action,)| action).collect())
+    }
+
     /// The events of the audit trail that `filter` asks for, in its order. Read by id (the
     /// order of the trail), from where the page before ended, never by OFFSET.
     #[instrument(skip_all)]
