@@ -443,6 +443,12 @@ impl Authority {
                 target.display()
             )));
         }
+        if !target.exists() && fs::symlink_metadata(target).is_ok() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a link to nothing: give a folder that is empty or does not exist yet, or make the folder it points to first",
+                target.display()
+            )));
+        }
         // A backup that other users may change is no backup (a restore refuses it), and
         // one whose folder they could swap for a link could land, or be taken out, anywhere.
         refuse_exposed(target)?;
@@ -454,8 +460,13 @@ impl Authority {
             .map_err(|err| Error::io(target, err))?;
         refuse_unsafe_path(target, Made::Now)?;
         let holds_one = || {
+            let what = [STORE, ROOT_CERT, ROOT_KEY, RESTORE_MARK]
+                .into_iter()
+                .filter(|name| occupied(&target.join(name)))
+                .collect::<Vec<_>>()
+                .join(", ");
             Error::Conflict(format!(
-                "{} already holds a backup: choose an empty folder",
+                "{} already holds a backup, or part of one ({what}): choose an empty folder",
                 target.display()
             ))
         };
