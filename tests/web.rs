@@ -130,6 +130,12 @@ fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
         header(&install, "content-type"),
         "application/x-x509-ca-cert"
     );
+    // Opened, not saved: a browser offers a CA certificate it opens for its trust store.
+    assert!(
+        header(&install, "content-disposition").starts_with("inline"),
+        "{}",
+        header(&install, "content-disposition")
+    );
 
     let chain = web
         .get(format!(

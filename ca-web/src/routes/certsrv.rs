@@ -338,11 +338,18 @@ fn root_download(
     let bytes = enc
         .certificate()
         .render(state.authority.root().der(), &[])?;
-    Ok(Ok(download(
-        bytes,
-        content_type,
-        &certificate_file(ROOT_STEM, enc),
-    )))
+    let name = certificate_file(ROOT_STEM, enc);
+    let mut response = download(bytes, content_type, &name);
+    if install {
+        // The install link is for the browser to offer the root for its trust store, which
+        // Firefox does only for a CA certificate it opens, not one it is told to save.
+        let inline = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("inline"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, inline);
+    }
+    Ok(Ok(response))
 }
 
 /// The root's downloads, answered before the router (see `super::before_routing`): a GET
