@@ -414,6 +414,51 @@ fn without_a_data_folder_the_chain_is_judged_against_a_root_file_or_reported_unk
     assert!(err.contains("missing.pem"), "{err}");
 }
 
+/// A certificate message over 64 KiB (thousands of names) is named as what it is, not as a
+/// broken handshake, and TLS 1.3 is not said to be off because of it.
+#[test]
+fn a_certificate_too_large_for_clients_is_named() {
+    let sb = ca_with_localhost(&[]);
+    let names: Vec<String> = (0..3500)
+        .map(|i| format!("DNS:host{i}.example.com"))
+        .collect();
+    std::fs::write(
+        sb.file("big.cnf"),
+        format!(
+            "[req]\ndistinguished_name = dn\nx509_extensions = ext\n[dn]\n[ext]\nsubjectAltName = {}\n",
+            names.join(",")
+        ),
+    )
+    .unwrap();
+    let cert = crate::util::openssl_request(
+        sb.path(),
+        "big.crt",
+        "ec",
+        "/CN=localhost",
+        &[
+            "-x509",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-config",
+            "big.cnf",
+        ],
+    );
+    let server = Tls::openssl(sb.path(), &cert, "req.key", &[]);
+    let (status, report) = check(&sb, &[&server.url()]);
+    assert_eq!(status, 1, "{report:#}");
+    let large = finding(&report, "handshake-too-large", "fail");
+    assert!(
+        large["fact"].as_str().unwrap().contains("64 KiB"),
+        "{large}"
+    );
+    assert!(
+        findings(&report, "handshake-failed").is_empty(),
+        "{report:#}"
+    );
+    let text = report.to_string();
+    assert!(!text.contains("off: TLSv1.0, TLSv1.1, TLSv1.3"), "{text}");
+}
+
 #[test]
 fn a_server_that_asks_for_a_client_certificate_is_named() {
     let sb = ca_with_localhost(&[]);

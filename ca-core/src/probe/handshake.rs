@@ -47,6 +47,8 @@ pub(super) enum Failure {
     Broken(String),
     /// The server asked for a client certificate and ended the handshake without one.
     ClientCertificateRequired(String),
+    /// A handshake message of the server's is over the 64 KiB current clients read.
+    TooLarge,
 }
 
 impl Failure {
@@ -77,6 +79,7 @@ impl Failure {
                 "Check the server's log, and any firewall or proxy in between.".to_owned(),
             ),
             Failure::ClientCertificateRequired(_) => return self.finding_of_required_certificate(),
+            Failure::TooLarge => return Failure::finding_of_too_large(),
         };
         Finding::new(Topic::Tls, Verdict::Fail, code, fact).fix(fix)
     }
@@ -94,8 +97,19 @@ impl Failure {
         .fix(CLIENT_CERTIFICATE_FIX)
     }
 
+    fn finding_of_too_large() -> Finding {
+        Finding::new(
+            Topic::Tls,
+            Verdict::Fail,
+            "handshake-too-large",
+            "The check's handshake failed: the server's certificate message is larger than 64 KiB (its chain, or the certificate's list of names, is too long). Clients with that limit (rustls, as this check uses) refuse it; OpenSSL's stops at 100 KiB; every client downloads it on every new connection.".to_owned(),
+        )
+        .fix("Send the leaf certificate and its intermediates only (not the root, nor unrelated certificates), and split a long list of names over several certificates.")
+    }
+
     fn reason(&self) -> String {
         match self {
+            Failure::TooLarge => "a handshake message over 64 KiB".to_owned(),
             Failure::TimedOut(seconds) => format!("no answer within {seconds} s"),
             Failure::NotTls(why)
             | Failure::Refused(why)
@@ -259,6 +273,11 @@ pub(super) fn fallback_findings(
         out.extend(version_findings(facts));
         return out;
     }
+    if let Failure::TooLarge = failure {
+        let mut out = vec![Failure::finding_of_too_large()];
+        out.extend(version_findings(facts));
+        return out;
+    }
     if current {
         let mut out = vec![
             Finding::new(
@@ -399,6 +418,12 @@ fn classify(err: std::io::Error) -> Failure {
         };
     };
     match tls {
+        // A Certificate message over the 64 KiB current clients read (a long chain, or
+        // thousands of names): the server does speak TLS, but no such client connects.
+        rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::HandshakePayloadTooLarge
+            | rustls::InvalidMessage::MessageTooLarge,
+        ) => Failure::TooLarge,
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
             Failure::NotTls("its answer is not a TLS handshake".to_owned())
         }
