@@ -229,13 +229,7 @@ fn a_root_key_that_is_not_the_roots_signs_nothing() {
                 "{args:?}: {stderr}"
             );
         }
-        let out = sb.run(&["check"]);
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!out.status.success(), "{said}");
+        let said = check_fails(&sb);
         assert!(
             said.contains("root.key is not the key of root.crt"),
             "{said}"
@@ -2259,13 +2253,7 @@ fn a_root_file_holding_more_than_the_root_fails_check_and_restore() {
         (&der, "binary data"),
     ] {
         std::fs::write(&root_file, [root.as_bytes(), extra].concat()).unwrap();
-        let out = sb.run(&["check"]);
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!out.status.success(), "{said}");
+        let said = check_fails(&sb);
         assert!(
             said.contains(&format!(
                 "root.crt holds more than the root certificate (also: {label})"

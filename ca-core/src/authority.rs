@@ -42,6 +42,16 @@ use crate::store::{
 const ROOT_CERT: &str = "root.crt";
 const ROOT_KEY: &str = "root.key";
 const STORE: &str = "ca.db";
+/// Every file a CA keeps in its data folder (and a backup holds): the root, its key, the log
+/// and what SQLite keeps beside the log.
+const CA_FILES: [&str; 6] = [
+    ROOT_CERT,
+    ROOT_KEY,
+    STORE,
+    "ca.db-wal",
+    "ca.db-shm",
+    "ca.db-journal",
+];
 
 /// Whether `folder` is a CA's data folder: it holds a root certificate, and its key or its
 /// log (what no output file may go into).
@@ -1523,17 +1533,7 @@ impl Undo {
     /// backup's log may have been opened since).
     fn backup(target: &Path) -> Undo {
         Undo {
-            paths: [
-                ROOT_CERT,
-                ROOT_KEY,
-                STORE,
-                "ca.db-wal",
-                "ca.db-shm",
-                "ca.db-journal",
-            ]
-            .iter()
-            .map(|name| target.join(name))
-            .collect(),
+            paths: CA_FILES.iter().map(|name| target.join(name)).collect(),
         }
     }
 
@@ -1592,15 +1592,7 @@ fn refuse_unfinished_backup(dir: &Path) -> Result<()> {
 /// Refuses a link, dangling or not, in `dir` under a name a new CA's files take: the log
 /// made through it would land wherever it points, with that place's permissions.
 fn refuse_links(dir: &Path) -> Result<()> {
-    let names = [
-        ROOT_CERT,
-        ROOT_KEY,
-        STORE,
-        "ca.db-wal",
-        "ca.db-shm",
-        "ca.db-journal",
-    ];
-    for name in names {
+    for name in CA_FILES {
         let path = dir.join(name);
         if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
             return Err(Error::InvalidInput(format!(

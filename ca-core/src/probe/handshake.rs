@@ -47,7 +47,7 @@ pub(super) enum Failure {
     Broken(String),
     /// The server asked for a client certificate and ended the handshake without one.
     ClientCertificateRequired(String),
-    /// A handshake message of the server's is over the 64 KiB current clients read.
+    /// A handshake message of the server's is over the 64 KiB the check (rustls) reads.
     TooLarge,
 }
 
@@ -161,7 +161,8 @@ pub(super) async fn shake(
             }
         })?;
     let mut tls = tls;
-    if recorder.client_certificate_asked() {
+    let tls13 = tls.get_ref().1.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    if tls13 && recorder.client_certificate_asked() {
         // Over TLS 1.3 a server that requires the certificate refuses only after the client's
         // Finished, with an alert (certificate_required) read after the handshake: waited for
         // briefly. A server that takes the client without one waits for its request instead.
@@ -418,8 +419,8 @@ fn classify(err: std::io::Error) -> Failure {
         };
     };
     match tls {
-        // A Certificate message over the 64 KiB current clients read (a long chain, or
-        // thousands of names): the server does speak TLS, but no such client connects.
+        // A Certificate message over the 64 KiB rustls reads (a long chain, or thousands of
+        // names): the server does speak TLS, but clients with that limit cannot connect.
         rustls::Error::InvalidMessage(
             rustls::InvalidMessage::HandshakePayloadTooLarge
             | rustls::InvalidMessage::MessageTooLarge,
