@@ -200,6 +200,11 @@ fn core_sentence(err: &Error) -> String {
         | Error::LogOfAnotherRoot { .. } => format!(
             "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
         ),
+        Error::Backup(dir) => format!(
+            "{err}; to use it, restore it into an empty folder: `ca restore {} --data NEW_FOLDER` \
+             (list, show, export, root and check read it where it is)",
+            dir.display()
+        ),
         Error::RestoreUnfinished(_) => format!(
             "{err}: run the same `ca restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
         ),
@@ -216,7 +221,7 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
         ),
         Error::CaKeyLocked { .. } => format!(
-            "{err}: set $CA_PASSPHRASE to its passphrase (a service gets it from the systemd credential ca.passphrase)"
+            "{err}: run the command at a terminal, where it is asked, or set $CA_PASSPHRASE to it (a service gets it from the systemd credential ca.passphrase)"
         ),
         Error::CaKeyPassphrase { .. } => format!(
             "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase the CA was created with"

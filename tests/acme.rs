@@ -1006,6 +1006,22 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
         pair: cert_key,
     };
     let url = raw.url("revokeCert");
+    // A number that is no reason code is badRevocationReason, however large or negative
+    // (7 is unused, RFC 5280 §5.3.1), and revokes nothing.
+    for reason in [json!(-1), json!(7), json!(99_999_999_999_i64)] {
+        let header =
+            json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
+        let body = cert_signer.sign(
+            &header,
+            Some(&json!({ "certificate": b64(&leaf_der), "reason": reason })),
+        );
+        let (status, kind, _) = problem(raw.send(&url, &body));
+        assert_eq!(
+            (status, kind.as_str()),
+            (400, "badRevocationReason"),
+            "{reason}"
+        );
+    }
     let header =
         json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
     let body = cert_signer.sign(
@@ -1233,6 +1249,28 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
             "{jwk}: {detail}"
         );
     }
+    // An RSA key whose exponent is 1 (or even) signs nothing: badPublicKey, before any
+    // signature is looked at; so is a 2047-bit modulus, counted in bits, not octets.
+    let mut modulus = vec![0x7f];
+    modulus.extend([0xc3; 255]);
+    for (n, e) in [
+        (vec![0xc3; 256], "AQ"),
+        (vec![0xc3; 256], "Ag"),
+        (modulus, "AQAB"),
+    ] {
+        let mut header = json!({ "alg": "RS256", "nonce": twin.nonce(), "url": new_account });
+        header["jwk"] = json!({ "kty": "RSA", "n": b64(&n), "e": e });
+        let (status, kind, detail) =
+            problem(twin.send(&new_account, &twin.key.sign(&header, Some(&terms))));
+        assert_eq!(
+            (status, kind.as_str()),
+            (400, "badPublicKey"),
+            "{e}: {detail}"
+        );
+        if e == "AQAB" {
+            assert!(detail.contains("has 2047 bits"), "{detail}");
+        }
+    }
     // ES384 named over a P-256 key: the key is not one ES384 signs with (badPublicKey).
     let mut header = json!({ "alg": "ES384", "nonce": twin.nonce(), "url": new_account });
     header["jwk"] = twin.key.jwk.clone();
@@ -1338,7 +1376,18 @@ fn a_key_change_moves_the_account_to_the_new_key() {
     raw.register();
     let kid = raw.kid.clone().unwrap();
     let url = raw.url("keyChange");
+    // The inner JWS names its key by jwk alone, and rolls over to another key.
+    let same = raw.key.sign(
+        &json!({ "alg": "ES256", "jwk": raw.key.jwk, "url": url }),
+        Some(&json!({ "account": kid, "oldKey": raw.key.jwk })),
+    );
+    assert_eq!(problem(raw.post(&url, Some(&same))).1, "malformed");
     let new_key = Key::new();
+    let both = new_key.sign(
+        &json!({ "alg": "ES256", "jwk": new_key.jwk, "kid": kid, "url": url }),
+        Some(&json!({ "account": kid, "oldKey": raw.key.jwk })),
+    );
+    assert_eq!(problem(raw.post(&url, Some(&both))).1, "malformed");
     let inner = new_key.sign(
         &json!({ "alg": "ES256", "jwk": new_key.jwk, "url": url }),
         Some(&json!({ "account": kid, "oldKey": raw.key.jwk })),
@@ -1503,20 +1552,22 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     let (kid, key) = (field("key id"), field("HMAC key"));
     let mut bob = Raw::new(&acme);
     let url = bob.url("newAccount");
-    let binding = {
+    // A binding of the account's key, signed with `alg` under the key `ca user eab` gave.
+    let bind = |alg: jsonwebtoken::Algorithm| {
         let mac_key = URL_SAFE_NO_PAD.decode(&key).unwrap();
-        let protected = b64(json!({ "alg": "HS256", "kid": kid, "url": url })
+        let protected = b64(json!({ "alg": format!("{alg:?}"), "kid": kid, "url": url })
             .to_string()
             .as_bytes());
         let payload = b64(bob.key.jwk.to_string().as_bytes());
         let signature = jsonwebtoken::crypto::sign(
             format!("{protected}.{payload}").as_bytes(),
             &jsonwebtoken::EncodingKey::from_secret(&mac_key),
-            jsonwebtoken::Algorithm::HS256,
+            alg,
         )
         .unwrap();
         json!({ "protected": protected, "payload": payload, "signature": signature })
     };
+    let binding = bind(jsonwebtoken::Algorithm::HS256);
     // A binding signed with no MAC at all is told which algorithm a binding takes.
     let unsigned = json!({
         "protected": b64(json!({ "alg": "none", "kid": kid, "url": url }).to_string().as_bytes()),
@@ -1533,6 +1584,17 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
         "{detail}"
     );
     assert!(detail.contains("HS256"), "{detail}");
+    // A binding with another MAC (HS512, the right key): the same problem.
+    let hs512 = bind(jsonwebtoken::Algorithm::HS512);
+    let (code, kind, detail) = problem(bob.post(
+        &url,
+        Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": hs512 })),
+    ));
+    assert_eq!(
+        (code, kind.as_str()),
+        (400, "badSignatureAlgorithm"),
+        "{detail}"
+    );
     let response = bob.post(
         &url,
         Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": binding })),

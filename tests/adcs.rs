@@ -398,7 +398,7 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     );
     let shown = sb.ok(&["show", &ids[0].to_string()]);
     assert!(
-        shown.contains("left out     the request also asked for OU=IT, which"),
+        shown.contains("note         the request also asked for OU=IT, which"),
         "{shown}"
     );
     let page = get(&web, &server, &format!("/certsrv/cert/{}", ids[0]))
@@ -419,11 +419,14 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         .unwrap();
     let again = request_id(&page);
     let approved = sb.ok(&["approve", &again.to_string()]);
+    // Its key is the server's: the way to replace the old one is to withdraw it, not to
+    // renew it (which makes a key).
     assert!(
         approved.contains(&format!(
             "Note: certificate {} for www.example.com is still valid",
             ids[1]
-        )),
+        )) && approved.contains("once its server has the new one")
+            && !approved.contains("ca renew"),
         "{approved}"
     );
 }

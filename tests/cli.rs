@@ -396,6 +396,20 @@ fn refuses_addresses_no_client_connects_to() {
     assert!(stderr.contains("no client connects"), "{stderr}");
     let listed = sb.ok(&["list", "--json"]);
     assert_eq!(listed.trim(), "[]", "nothing issued: {listed}");
+    // --ip takes one address: a range or a host name is said to be none, as such.
+    let range = sb.refused(&["issue", "a.example.com", "--ip", "192.0.2.7/24"]);
+    assert!(
+        range.contains("'192.0.2.7/24' is not an IP address: a certificate holds single addresses")
+            && !range.contains("host name"),
+        "{range}"
+    );
+    let name = sb.refused(&["issue", "a.example.com", "--ip", "b.example.com"]);
+    assert!(
+        name.contains("'b.example.com' is not an IP address; give DNS names without --ip"),
+        "{name}"
+    );
+    let zeros = sb.refused(&["issue", "a.example.com", "--ip", "010.1.2.3"]);
+    assert!(zeros.contains("leading zero"), "{zeros}");
     sb.ok(&["issue", "203.0.113.7", "--key", "ecdsa-p256"]);
 }
 
@@ -670,6 +684,70 @@ fn a_passphrase_on_two_lines_missing_or_wrong_is_refused_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("the key is the root's"), "{stdout}");
+}
+
+/// The root key's passphrase, when neither the environment nor the service manager gives it,
+/// is asked at a terminal (not shown, three tries) by the commands that sign, before anything
+/// is done; a command that signs nothing does not ask; without a terminal, nothing is asked.
+#[test]
+fn the_root_keys_passphrase_is_asked_at_a_terminal() {
+    let sb = Sandbox::new();
+    let right = "correct horse battery staple";
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", right)
+        .args(["init", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let issue = [
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--force",
+    ];
+    let (status, said) = crate::util::at_a_terminal(&sb, right, &issue, &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(
+        said.contains("Passphrase of the root key ")
+            && said.contains("root.key (not shown as you type):")
+            && said.contains("Issued certificate 1")
+            && !said.contains("correct horse"),
+        "{said}"
+    );
+    // A wrong one is said, and asked again.
+    let (status, said) = crate::util::at_a_terminal(
+        &sb,
+        &format!("wrong horse|{right}"),
+        &["revoke", "1", "--reason", "superseded"],
+        &[],
+    );
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("that passphrase does not decrypt"), "{said}");
+    // Three wrong ones: refused, nothing done, the terminal's echo on again.
+    let rows = sb.row_count();
+    let (status, said) = crate::util::at_a_terminal(&sb, "a1|b2|c3", &issue, &[]);
+    assert_eq!(status, Some(2), "{said}");
+    assert!(
+        said.contains("the passphrase is wrong") && said.ends_with("[echo on]"),
+        "{said}"
+    );
+    assert_eq!(sb.row_count(), rows);
+    // Given by the environment, it is not asked; a command that signs nothing does not ask.
+    let (status, said) = crate::util::at_a_terminal(&sb, "", &issue, &[("CA_PASSPHRASE", right)]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(!said.contains("Passphrase of the root key"), "{said}");
+    let (status, said) = crate::util::at_a_terminal(&sb, "", &["list"], &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(!said.contains("Passphrase"), "{said}");
+    // Without a terminal, the refusal says both ways.
+    let refused = sb.refused(&issue);
+    assert!(
+        refused.contains("no passphrase was given")
+            && refused.contains("at a terminal, where it is asked"),
+        "{refused}"
+    );
 }
 
 /// A CA whose certificates will not let clients learn of a revocation says so when it is
@@ -1437,6 +1515,17 @@ fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs
         shown.contains("certificate 4, its renewal, is the one to install"),
         "{shown}"
     );
+    // A URL with a path: `ca serve` answers at the root of its address, so the links work
+    // only behind a proxy that takes the path off; said, and not said for a bare host.
+    let proxied = bare.ok(&["config", "set", "url", "http://ca.example.com/pki/"]);
+    assert!(
+        proxied.contains(
+            "http://ca.example.com/pki/certsrv/ca.crl and http://ca.example.com/pki/ocsp"
+        ) && proxied.contains("reverse proxy that takes /pki off"),
+        "{proxied}"
+    );
+    let bare_host = bare.ok(&["config", "set", "url", "http://ca.example.com/"]);
+    assert!(!bare_host.contains("reverse proxy"), "{bare_host}");
 }
 
 /// `ca sign` says which valid certificates already hold the request's names, as `ca issue`
@@ -1464,7 +1553,10 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains("ca: note: certificate 1 for mail.example.com is still valid")
-            && stderr.contains("`ca renew 1`"),
+            && stderr.contains(
+                "If this certificate replaces it, `ca revoke 1 --reason superseded` withdraws the old one once its server has the new one."
+            )
+            && !stderr.contains("ca renew"),
         "{stderr}"
     );
     assert!(
@@ -1477,6 +1569,51 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
         text.contains("Subject: CN = mail.example.com")
             && text.contains("DNS:mail.example.com, DNS:owa.example.com"),
         "{text}"
+    );
+    assert!(!stderr.contains("--client-auth"), "{stderr}");
+    // A request that asks to be a CA, and for client authentication and code signing (as
+    // certreq's and IIS's often ask for clientAuth): a server's certificate, and said so,
+    // with the option that adds client authentication.
+    let usages = crate::util::openssl_request(
+        sb.path(),
+        "u.csr",
+        "ec",
+        "/CN=vpn.example.com",
+        &[
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "extendedKeyUsage=serverAuth,clientAuth,codeSigning",
+        ],
+    );
+    let out = sb.run(&["sign", &usages, "--out", "u.crt"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the request also asked to be a CA (basicConstraints CA:TRUE) and for TLS client authentication, code signing, \
+             which this certificate is not: it is a server's (TLS server authentication, CA:FALSE)"
+        ) && stderr.contains("sign the request again with --client-auth"),
+        "{stderr}"
+    );
+    let text = x509_text(sb.path(), "u.crt");
+    assert!(
+        text.contains("CA:FALSE")
+            && text.contains("TLS Web Server Authentication")
+            && !text.contains("Client Authentication")
+            && !text.contains("Code Signing"),
+        "{text}"
+    );
+    // With --client-auth, only what it still is not.
+    let out = sb.run(&["sign", &usages, "--out", "u2.crt", "--client-auth"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("asked to be a CA (basicConstraints CA:TRUE) and for code signing, which")
+            && stderr.contains("(TLS server and client authentication, CA:FALSE)")
+            && !stderr.contains("sign the request again"),
+        "{stderr}"
     );
 }
 

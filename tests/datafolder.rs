@@ -1339,6 +1339,61 @@ fn backup_of_a_live_database_restores_into_either_backend(sb: &Sandbox) {
     assert_eq!(rows_in(&sb.file("restored")), expected);
 }
 
+/// A backup is never a live CA: named by --data, it is read where it is, and what would
+/// change its log refuses (so that it never issues beside the CA it copies, under the same
+/// ids); restored, the copy is a CA again, and the backup stays as it was.
+#[test]
+fn a_backup_is_read_where_it_is_and_changed_only_once_restored() {
+    let sb = populated();
+    sb.ok(&["backup", "bk"]);
+    let note = std::fs::read_to_string(sb.file("bk/backup.txt")).unwrap();
+    assert!(
+        note.contains("is a backup of the certificate authority in") && note.contains("Restore it"),
+        "{note}"
+    );
+    let bk = sb.file("bk");
+    let on_backup = |args: &[&str]| {
+        sb.ca_bare()
+            .arg("--data")
+            .arg(&bk)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = on_backup(&["list"]);
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("a.example.com"));
+    assert!(on_backup(&["show", "1"]).status.success());
+    let before = std::fs::read(bk.join("ca.db")).unwrap();
+    for args in [
+        &["issue", "d.example.com", "--key", "ecdsa-p256"][..],
+        &["revoke", "1", "--reason", "superseded"],
+        &["renew", "3", "--force"],
+        &["crl", "--new", "--out", "new.crl"],
+        &["config", "set", "url", "http://ca.example.com"],
+    ] {
+        let out = on_backup(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is a backup of a CA, not its data folder")
+                && stderr.contains("`ca restore "),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(bk.join("ca.db")).unwrap(),
+        before,
+        "nothing changed"
+    );
+    let target = Sandbox::new();
+    let out = target.ca().arg("restore").arg(&bk).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!target.data().join("backup.txt").exists());
+    target.ok(&["issue", "d.example.com", "--key", "ecdsa-p256"]);
+    assert!(bk.join("backup.txt").exists(), "the backup stays one");
+}
+
 #[test]
 fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
     let sb = populated();
@@ -1507,7 +1562,9 @@ fn a_log_altered_after_issuance_fails_check_and_restore_and_cannot_put_a_forged_
         assert!(stderr.contains("not sound"), "{column}: {stderr}");
         assert!(!altered.data().join("root.crt").exists());
         // Revoking the altered row is refused: the revocation could name a certificate
-        // the root never signed.
+        // the root never signed. (The backup's folder is used as a CA's here, its note taken
+        // out: a backup refuses every change by itself.)
+        std::fs::remove_file(sb.file("bk").join("backup.txt")).unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_ca"))
             .env_remove("CA_DATA")
             .arg("--data")
@@ -2385,7 +2442,10 @@ fn a_backup_stopped_half_way_is_no_backup_and_the_next_one_replaces_it() {
         );
     }
     sb.ok(&["backup", target.to_str().unwrap()]);
-    assert_eq!(left_in(&target), ["ca.db", "root.crt", "root.key"]);
+    assert_eq!(
+        left_in(&target),
+        ["backup.txt", "ca.db", "root.crt", "root.key"]
+    );
     restored.ok(&["restore", target.to_str().unwrap()]);
 
     // A restore holding the folder (its init lock) while it places its files: the backup

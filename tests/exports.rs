@@ -906,65 +906,21 @@ fn a_pfx_left_from_an_earlier_certificate_is_replaced_or_the_issue_refused() {
 /// real pseudo-terminal (Python's pty module).
 #[test]
 fn a_password_typed_at_a_terminal_is_not_shown_and_asked_twice() {
-    const AT_A_TERMINAL: &str = r#"
-import os, pty, select, signal, sys, termios, time
-answers = sys.argv[1].encode().split(b"|")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-out, deadline = b"", time.monotonic() + 30
-def more():
-    global out
-    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
-        os.kill(pid, signal.SIGKILL)
-        sys.stdout.buffer.write(out + b"\n(still waiting after 30 s: killed)")
-        sys.exit(124)
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        return False
-    out += chunk
-    return bool(chunk)
-for asked, answer in zip([b"not shown", b"again"], answers):
-    while asked not in out and more():
-        pass
-    os.write(fd, answer if answer.endswith(b"\x03") else answer + b"\n")
-while more():
-    pass
-echo = termios.tcgetattr(fd)[3] & termios.ECHO
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(out + (b"[echo on]" if echo else b"[echo off]"))
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
     let sb = Sandbox::new();
     sb.init(&[]);
     let typed = |answers: &str, name: &str| {
-        let mut python = std::process::Command::new("python3");
-        crate::util::isolate(&mut python);
-        sb.log_env(&mut python);
-        let out = python
-            .current_dir(sb.path())
-            .args([
-                "-c",
-                AT_A_TERMINAL,
-                answers,
-                env!("CARGO_BIN_EXE_ca"),
-                "--data",
-            ])
-            .arg(sb.data())
-            .args([
+        crate::util::at_a_terminal(
+            &sb,
+            answers,
+            &[
                 "issue",
                 name,
                 "--key",
                 "ecdsa-p256",
                 "--pfx-password-file",
                 "-",
-            ])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
+            ],
+            &[],
         )
     };
     let (status, said) = typed("Typed säcret 7|Typed säcret 7", "tty.example.com");

@@ -342,6 +342,25 @@ fn renew_makes_a_new_key_and_serial_for_the_same_names_linked_to_the_old() {
     assert!(refused.contains("already exists"), "{refused}");
     assert_eq!(sb.row_count(), 2);
     sb.refused(&["renew", "42"]);
+    // As long as the old one (90 days), unless --days says otherwise; checked as ca issue
+    // checks it, before anything is made.
+    let length = |id: &str| {
+        let row: Value = serde_json::from_str(&sb.ok(&["show", id, "--json"])).unwrap();
+        let at = |field: &str| {
+            time::OffsetDateTime::parse(
+                row[field].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        (at("not_after") - at("not_before")).whole_days()
+    };
+    assert_eq!(length("2"), 90);
+    let refused = sb.refused(&["renew", "2", "--days", "900", "--force"]);
+    assert!(refused.contains("825"), "{refused}");
+    assert_eq!(sb.row_count(), 2);
+    sb.ok(&["renew", "2", "--days", "30", "--force"]);
+    assert_eq!(length("3"), 30);
 }
 
 /// A CRL longer than one part of the log (64 KiB, ~1,600 entries) is stored in

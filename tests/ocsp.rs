@@ -453,6 +453,29 @@ fn the_responder_certificate_verifies_and_says_what_it_is_for() {
     assert_eq!(sent, body);
     let shown = sb.ok(&["ocsp", "1"]);
     assert!(shown.contains("responder certificate: serial "), "{shown}");
+    // Revoked, it is replaced; what `ca revoke` says is about it, not about a certificate
+    // issued before the CA had a public URL (it names no responder or CRL on purpose).
+    let responder_id = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["requester"] == "ca ocsp")
+        .unwrap()["id"]
+        .to_string();
+    let said = sb.ok(&["revoke", &responder_id, "--reason", "key-compromise"]);
+    assert!(
+        said.contains("the responder makes a new one")
+            && said.contains("OCSP No Check")
+            && !said.contains("public URL")
+            && !said.contains("replace it on its server"),
+        "{said}"
+    );
+    // The trail says whose certificate it was, not "for " and nothing.
+    let trail = sb.ok(&["audit"]);
+    assert!(
+        trail.contains("for the OCSP responder") && !trail.lines().any(|l| l.ends_with(" for ")),
+        "{trail}"
+    );
 }
 
 #[test]

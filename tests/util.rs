@@ -829,3 +829,69 @@ pub fn assert_verifies_strictly(sb: &Sandbox, file: &str) {
     );
     assert_eq!(verified.trim(), format!("{file}: OK"));
 }
+
+/// Runs `ca --data DATA ARGS` at a pseudo-terminal (Python's pty module), with `env` set,
+/// typing the answers (separated by `|`; none when empty) one per prompt as each comes (a prompt ends in "not
+/// shown as you type" or " again:"); an answer ending in Ctrl-C is sent without a line end.
+/// Returns the exit status and all the terminal showed, followed by whether its echo was on
+/// at the end (`[echo on]`, `[echo off]`).
+pub fn at_a_terminal(
+    sb: &Sandbox,
+    answers: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    const AT_A_TERMINAL: &str = r#"
+import os, pty, select, signal, sys, termios, time
+answers = sys.argv[1].encode().split(b"|") if sys.argv[1] else []
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out, deadline = b"", time.monotonic() + 30
+def more():
+    global out
+    if not select.select([fd], [], [], max(0, deadline - time.monotonic()))[0]:
+        os.kill(pid, signal.SIGKILL)
+        sys.stdout.buffer.write(out + b"\n(still waiting after 30 s: killed)")
+        sys.exit(124)
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    out += chunk
+    return bool(chunk)
+def prompts():
+    return out.count(b"not shown as you type") + out.count(b" again:")
+for number, answer in enumerate(answers):
+    while prompts() <= number and more():
+        pass
+    os.write(fd, answer if answer.endswith(b"\x03") else answer + b"\n")
+while more():
+    pass
+echo = termios.tcgetattr(fd)[3] & termios.ECHO
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out + (b"[echo on]" if echo else b"[echo off]"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut python = Command::new("python3");
+    isolate(&mut python);
+    sb.log_env(&mut python);
+    let out = python
+        .current_dir(sb.path())
+        .envs(env.iter().copied())
+        .args([
+            "-c",
+            AT_A_TERMINAL,
+            answers,
+            env!("CARGO_BIN_EXE_ca"),
+            "--data",
+        ])
+        .arg(sb.data())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

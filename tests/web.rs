@@ -450,13 +450,13 @@ fn credentials_are_checked_and_anonymous_callers_cannot_submit() {
         .send()
         .unwrap();
     assert_eq!(no_auth.status(), StatusCode::UNAUTHORIZED);
-    // ... and a post that says nothing of where it comes from is refused outright.
+    // ... and so does a post that says nothing of where it comes from (a script's).
     let unknown = web
         .post(format!("{base}/certsrv/certfnsh.asp"))
         .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
         .send()
         .unwrap();
-    assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
 
     // A requester is not an admin.
     let admin_page = web
@@ -535,6 +535,21 @@ fn bad_input_gets_a_clear_page_and_only_submissions_are_logged() {
             "a readable page for {query}: {text}"
         );
     }
+    // A long bad value is quoted back cut short, as the admin pages quote theirs.
+    let long = "9x".repeat(2500);
+    let answer = web
+        .get(format!("{base}/certsrv/certnew.cer?ReqID={long}&Enc=bin"))
+        .basic_auth("alice", Some("alice password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        answer.contains(&format!("ReqID={}", &long[..64]))
+            && !answer.contains(&long[..65])
+            && answer.contains("is neither CACert nor a request id"),
+        "{answer}"
+    );
     let traversal = web
         .get(format!("{base}/certsrv/static/../../ca-data/root.key"))
         .send()
@@ -602,6 +617,40 @@ fn cross_site_posts_are_refused_while_scripts_keep_working() {
         "a script sends neither header"
     );
     assert_eq!(sb.row_count(), before + 3);
+}
+
+/// .NET's `HttpClient`, PowerShell's `Invoke-WebRequest -Credential` and `curl --anyauth`
+/// send their credentials only once challenged: their first post, without any, gets 401 and
+/// the challenge (not a cross-site refusal), and the second, with them, is issued.
+#[test]
+fn scripts_that_wait_for_the_challenge_can_submit() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    let server = Server::start(&sb);
+    let before = sb.row_count();
+    let web = client(&sb);
+    let csr = make_request(&sb, "mail.csr", "mail.example.com");
+    let url = format!("{}/certsrv/certfnsh.asp", server.https());
+    let form = [("Mode", "newreq"), ("CertRequest", csr.as_str())];
+    let first = web.post(&url).form(&form).send().unwrap();
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    let challenge = first.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Basic realm="), "{challenge}");
+    assert_eq!(
+        sb.row_count(),
+        before,
+        "nothing is recorded before the credentials"
+    );
+    let second = web
+        .post(&url)
+        .basic_auth("alice", Some("alice password"))
+        .form(&form)
+        .send()
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::OK);
+    assert!(second.text().unwrap().contains("Certificate Issued"));
+    assert_eq!(sb.row_count(), before + 1);
 }
 
 #[test]
@@ -704,6 +753,20 @@ fn admin_issues_a_pfx_made_by_the_ca_and_approves_from_the_page() {
         ],
     );
     assert!(info.contains("friendlyName: mail.example.com"), "{info}");
+    // The log says where it was made: on the pages, by the admin.
+    let made: Value = serde_json::from_str(&sb.ok(&[
+        "list",
+        "--source",
+        "web",
+        "--name",
+        "autodiscover.example.com",
+        "--json",
+    ]))
+    .unwrap();
+    let made = made.as_array().unwrap();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["source"], "web", "{made:?}");
+    assert_eq!(made[0]["requester"], "admin", "{made:?}");
 
     // A requester cannot reach the key-making form.
     let form = web

@@ -468,6 +468,13 @@ impl Authority {
                 "the inner JWS must be signed for the keyChange URL, without a nonce",
             ));
         }
+        // A JWS names its key one way (RFC 8555 §6.2), the inner one as any other (§7.3.5).
+        if inner.header.kid.is_some() {
+            return Err(Problem::new(
+                ProblemType::Malformed,
+                "the inner JWS names its key by jwk alone: leave kid out",
+            ));
+        }
         inner.verify_account(&new_key)?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -489,6 +496,12 @@ impl Authority {
             ));
         }
         let thumbprint = jws::thumbprint(&new_key)?;
+        if thumbprint == account.thumbprint {
+            return Err(Problem::new(
+                ProblemType::Malformed,
+                "the new key is the account's key already: roll over to another key",
+            ));
+        }
         if !self
             .store()
             .set_account_key(&account.id, &new_key, &thumbprint)
@@ -1141,7 +1154,7 @@ impl Authority {
         let reason = RevocationReason::ALL
             .iter()
             .copied()
-            .find(|r| r.code() == code)
+            .find(|r| i64::from(r.code()) == code)
             .ok_or_else(|| {
                 Problem::new(
                     ProblemType::BadRevocationReason,

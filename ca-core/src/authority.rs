@@ -26,7 +26,9 @@ use tracing::instrument;
 use crate::certificate::{Fingerprint, SerialNumber};
 use crate::crl::{self, Crl, CrlDates};
 use crate::error::{Error, NameRule, Result, StoreError};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file, rename_new};
+use crate::files::{
+    PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file, rename_new, write_atomic,
+};
 use crate::key::{self, Passphrase};
 use crate::name::{NamePolicy, SubjectName};
 use crate::ocsp::cache::AnswerCache;
@@ -67,6 +69,11 @@ const SERVING_LOCK: &str = "serve.lock";
 const RESTORE_MARK: &str = "restore.unfinished";
 /// The same for a backup, in its folder: a backup folder holding it is no backup.
 const BACKUP_MARK: &str = "backup.unfinished";
+/// Written into a backup as it completes, saying what it is: a folder holding it is opened
+/// only to read, so that a backup used as a data folder by mistake never issues beside the
+/// CA it copies (two logs giving out the same ids, each missing the other's revocations). A
+/// restore copies the CA's files, not this one.
+const BACKUP_NOTE: &str = "backup.txt";
 
 /// A data folder marked as served; the mark goes when this is dropped.
 #[derive(Debug)]
@@ -364,6 +371,9 @@ impl Authority {
         for path in std::iter::once(dir).chain(location.file()) {
             refuse_exposed(path)?;
         }
+        if !open.read_only && occupied(&dir.join(BACKUP_NOTE)) {
+            return Err(Error::Backup(dir.to_owned()));
+        }
         let access = if open.read_only {
             Access::Read
         } else {
@@ -531,6 +541,15 @@ impl Authority {
                 PUBLIC_MODE,
             )
         })?;
+        let note = format!(
+            "This folder is a backup of the certificate authority in {}, taken {}.\n\
+             It is not a data folder: what would change its log refuses it, so that it never issues\n\
+             beside the CA it copies. Restore it into an empty data folder (or database) to use it;\n\
+             what only reads (listing, showing, exporting, checking) works on it where it is.\n",
+            self.dir.display(),
+            crate::display::rfc3339(OffsetDateTime::now_utc())
+        );
+        write_atomic(&target.join(BACKUP_NOTE), note.as_bytes(), PUBLIC_MODE)?;
         // Half a backup is none: until here, what this one placed goes if it fails.
         fs::remove_file(target.join(BACKUP_MARK))
             .map_err(|err| Error::io(target.join(BACKUP_MARK), err))?;
@@ -1262,6 +1281,17 @@ impl Authority {
         Ok(key::holds_an_encrypted_key(&pem))
     }
 
+    /// Reads the root key with `passphrase`, which is used from now on: a wrong one (or any
+    /// other reason the key cannot be read) leaves the CA as it was, and is returned.
+    pub fn unlock(&mut self, passphrase: Passphrase) -> Result<()> {
+        let before = self.passphrase.replace(passphrase);
+        let read = self.issuer().map(|_| ());
+        if read.is_err() {
+            self.passphrase = before;
+        }
+        read
+    }
+
     /// True when the root key can be read now (it is not encrypted, or its passphrase was
     /// given): what [`Authority::check`] compares with the root.
     pub fn key_is_readable(&self) -> bool {
@@ -1340,7 +1370,7 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 fn refuse_a_file(dir: &Path) -> Result<()> {
     if fs::metadata(dir).is_ok_and(|meta| !meta.is_dir()) {
         return Err(Error::InvalidInput(format!(
-            "{} is a file, not a folder: a CA's data folder is a folder (one that does not exist yet is made)",
+            "{} is a file, not a folder: a CA's data folder is the folder that holds its root.crt, root.key and ca.db",
             dir.display()
         )));
     }
@@ -1533,7 +1563,11 @@ impl Undo {
     /// backup's log may have been opened since).
     fn backup(target: &Path) -> Undo {
         Undo {
-            paths: CA_FILES.iter().map(|name| target.join(name)).collect(),
+            paths: CA_FILES
+                .iter()
+                .chain(&[BACKUP_NOTE])
+                .map(|name| target.join(name))
+                .collect(),
         }
     }
 

@@ -98,6 +98,44 @@ pub struct CertificateRequest {
     /// subjectAltName entries other than DNS names and IP addresses, as
     /// `email admin@example.com`.
     alt_names_left_out: Vec<String>,
+    /// Whether it asks to be a CA (basicConstraints cA TRUE).
+    asks_ca: bool,
+    /// The extended key usages it asks for, as read (serverAuth among them or not).
+    usages_asked: Vec<Usage>,
+}
+
+/// An extended key usage a request may ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Usage {
+    ServerAuth,
+    ClientAuth,
+    /// Any other, in words or as its OID.
+    Other(String),
+}
+
+impl Usage {
+    /// The usages of `eku`, in the order RFC 5280 lists them.
+    fn of(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<Usage> {
+        let named = [
+            (eku.server_auth, Usage::ServerAuth),
+            (eku.client_auth, Usage::ClientAuth),
+            (eku.code_signing, Usage::Other("code signing".into())),
+            (
+                eku.email_protection,
+                Usage::Other("email protection".into()),
+            ),
+            (eku.time_stamping, Usage::Other("time stamping".into())),
+            (eku.ocsp_signing, Usage::Other("OCSP signing".into())),
+            (eku.any, Usage::Other("any usage".into())),
+        ];
+        let mut usages: Vec<Usage> = named
+            .into_iter()
+            .filter(|(asked, _)| *asked)
+            .map(|(_, usage)| usage)
+            .collect();
+        usages.extend(eku.other.iter().map(|oid| Usage::Other(oid.to_id_string())));
+        usages
+    }
 }
 
 /// The most names [`CertificateRequest::names_asked`] reads from a refused request.
@@ -123,8 +161,13 @@ impl CertificateRequest {
     /// Reads a request in any of the accepted encodings and verifies its signature.
     pub fn parse(input: &[u8]) -> Result<Self> {
         let der = decode(input)?;
-        let (rest, csr) = X509CertificationRequest::from_der(&der)
-            .map_err(|_| Error::InvalidRequest("it is not a PKCS#10 certificate request".into()))?;
+        let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(|_| {
+            if x509_parser::parse_x509_certificate(&der).is_ok() {
+                Error::InvalidRequest(not_a_request("a certificate"))
+            } else {
+                Error::InvalidRequest("it is not a PKCS#10 certificate request".into())
+            }
+        })?;
         if !rest.is_empty() {
             return Err(Error::InvalidRequest(
                 "it has bytes after the end of the request".into(),
@@ -140,7 +183,7 @@ impl CertificateRequest {
                 "it is signed with MD2, MD4 or MD5, which are broken and which this CA does not check: make the request again with SHA-256 (openssl req -sha256, or the tool's SHA-256 setting)",
             ),
             "1.2.840.113549.1.1.10" => Some(
-                "it is signed with RSA-PSS, which this CA does not check: make the request again with RSA PKCS#1 v1.5 and SHA-256 (openssl req -sha256, without -sigopt rsa_padding_mode:pss)",
+                "it is signed with RSA-PSS, which this CA does not check: make the request again with RSA PKCS#1 v1.5 and SHA-256 (openssl req -sha256, without -sigopt rsa_padding_mode:pss; certreq: AlternateSignatureAlgorithm = FALSE in the INF file's [NewRequest])",
             ),
             _ => None,
         };
@@ -206,8 +249,15 @@ impl CertificateRequest {
         }
         let mut alt_names_left_out = Vec::new();
         let mut alt_names = Vec::new();
+        let mut asks_ca = false;
+        let mut usages_asked = Vec::new();
         if let Some(extensions) = csr.requested_extensions() {
             for extension in extensions {
+                match extension {
+                    ParsedExtension::BasicConstraints(constraints) => asks_ca |= constraints.ca,
+                    ParsedExtension::ExtendedKeyUsage(eku) => usages_asked.extend(Usage::of(eku)),
+                    _ => {}
+                }
                 if let ParsedExtension::SubjectAlternativeName(san) = extension {
                     alt_names_left_out.extend(san.general_names.iter().filter_map(unsupported));
                     alt_names.extend(san_texts(&san.general_names).ok_or_else(|| {
@@ -253,6 +303,8 @@ impl CertificateRequest {
             public_key,
             subject_left_out,
             alt_names_left_out,
+            asks_ca,
+            usages_asked,
         })
     }
 
@@ -318,6 +370,42 @@ impl CertificateRequest {
         })
     }
 
+    /// Whether the request asks for TLS client authentication (extendedKeyUsage clientAuth).
+    pub fn asks_client_auth(&self) -> bool {
+        self.usages_asked.contains(&Usage::ClientAuth)
+    }
+
+    /// What the request asks its certificate to be for that a certificate of `profile` is
+    /// not, in a sentence, or `None`: to be a CA, or usages other than the profile's. A
+    /// certificate of this CA is a server's (CA:FALSE); saying so beats dropping them unseen.
+    pub fn usage_note(&self, profile: Profile) -> Option<String> {
+        let mut asked = Vec::new();
+        if self.asks_ca {
+            asked.push("to be a CA (basicConstraints CA:TRUE)".to_owned());
+        }
+        let usages: Vec<&str> = self
+            .usages_asked
+            .iter()
+            .filter_map(|usage| match usage {
+                Usage::ServerAuth => None,
+                Usage::ClientAuth => {
+                    (profile != Profile::ServerAndClient).then_some("TLS client authentication")
+                }
+                Usage::Other(name) => Some(name.as_str()),
+            })
+            .collect();
+        if !usages.is_empty() {
+            asked.push(format!("for {}", usages.join(", ")));
+        }
+        (!asked.is_empty()).then(|| {
+            format!(
+                "the request also asked {}, which this certificate is not: it is a server's ({}, CA:FALSE)",
+                asked.join(" and "),
+                profile.usages_named()
+            )
+        })
+    }
+
     /// DER of the request.
     pub fn der(&self) -> &[u8] {
         &self.der
@@ -376,7 +464,11 @@ impl Authority {
             decided_by,
         };
         let mut issued = self.sign_leaf(&spec, &request.public_key).await?;
-        issued.left_out = request.left_out_note();
+        let notes: Vec<String> = [request.left_out_note(), request.usage_note(options.profile)]
+            .into_iter()
+            .flatten()
+            .collect();
+        issued.left_out = (!notes.is_empty()).then(|| notes.join("; "));
         Ok(issued)
     }
 }
@@ -473,17 +565,72 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
     CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
         .map(|der| der.as_ref().to_vec())
         .map_err(|err| match err {
-            rustls_pki_types::pem::Error::NoItemsFound => Error::InvalidRequest(
-                "no CERTIFICATE REQUEST block was found in the PEM input".into(),
-            ),
+            rustls_pki_types::pem::Error::NoItemsFound => Error::InvalidRequest(other_pem(&pem)),
             _ => Error::InvalidRequest("its base64 is damaged".into()),
         })
+}
+
+/// Why PEM input without a request's block is no request: what it holds instead, when it is a
+/// certificate or a key (given by mistake for the request they belong with).
+fn other_pem(pem: &str) -> String {
+    let label = pem
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("-----BEGIN "))
+        .and_then(|rest| rest.strip_suffix("-----"));
+    let what = match label {
+        Some("CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE") => "a certificate",
+        Some("PKCS7") => "a PKCS#7 file of certificates",
+        Some(label) if label.ends_with("PRIVATE KEY") => "a private key",
+        Some("PUBLIC KEY") => "a public key",
+        Some("X509 CRL") => "a CRL",
+        _ => return "no CERTIFICATE REQUEST block was found in the PEM input".into(),
+    };
+    not_a_request(what)
+}
+
+/// That the input is `what` (a certificate, a key), not a request.
+fn not_a_request(what: &str) -> String {
+    format!(
+        "it is {what}, not a certificate request: give the request (CSR) the server made, a .csr or .req file whose PEM block is CERTIFICATE REQUEST"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A certificate or a key given for a request is named as what it is.
+    #[test]
+    fn a_certificate_or_key_given_for_a_request_is_named() {
+        let (_, csr) = request(&["mail.example.com"], KeyAlgorithm::EcdsaP256);
+        let certificate = csr.replace("CERTIFICATE REQUEST", "CERTIFICATE");
+        let key = csr.replace("CERTIFICATE REQUEST", "EC PRIVATE KEY");
+        for (pem, what) in [(certificate, "a certificate"), (key, "a private key")] {
+            let err = CertificateRequest::parse(pem.as_bytes()).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains(&format!("it is {what}, not a certificate request")),
+                "{err}"
+            );
+        }
+        let issued = rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()])
+            .unwrap()
+            .self_signed(&KeyAlgorithm::EcdsaP256.generate().unwrap())
+            .unwrap();
+        let err = CertificateRequest::parse(issued.der()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("it is a certificate, not a certificate request"),
+            "DER: {err}"
+        );
+        let other = csr.replace("CERTIFICATE REQUEST", "SOMETHING");
+        let err = CertificateRequest::parse(other.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("no CERTIFICATE REQUEST block"),
+            "{err}"
+        );
+    }
 
     fn request(names: &[&str], alg: KeyAlgorithm) -> (Vec<u8>, String) {
         let pair = alg.generate().unwrap();

@@ -129,6 +129,10 @@ pub enum Error {
     #[error("a restore into {} began and did not finish (it is running, or was stopped before its last file was in place), so nothing in the folder is used", .0.display())]
     RestoreUnfinished(PathBuf),
 
+    /// The data folder is a backup (it holds the note a backup writes), opened to change.
+    #[error("{} is a backup of a CA, not its data folder: nothing is changed in a backup, so that it never issues beside the CA it copies", .0.display())]
+    Backup(PathBuf),
+
     /// The data folder holds a CA's issuance log or root key, but no root certificate.
     #[error("{} holds the issuance log or the key of a CA but no root certificate (root.crt)", .0.display())]
     RootMissing(PathBuf),
@@ -389,7 +393,8 @@ impl Error {
             | Error::NotInitialised(_)
             | Error::AlreadyInitialised(_)
             | Error::LogInUse { .. }
-            | Error::LogMoved { .. } => true,
+            | Error::LogMoved { .. }
+            | Error::Backup(_) => true,
             Error::Store(StoreError::NotFound) => true,
             Error::RootMissing(_)
             | Error::RestoreUnfinished(_)

@@ -14,6 +14,7 @@ use crate::issue::IssueRequest;
 use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
 use crate::profile::Profile;
+use crate::store::RequestSource;
 
 pub use crate::store::SERVER_REQUESTER;
 
@@ -93,6 +94,7 @@ impl Authority {
                 profile: Profile::Server,
                 allow_internal: true,
                 requester: SERVER_REQUESTER.into(),
+                source: RequestSource::Cli,
             })
             .await?;
         let private = issued

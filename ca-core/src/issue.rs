@@ -41,6 +41,8 @@ pub struct IssueRequest {
     pub allow_internal: bool,
     /// Who asked, for the log.
     pub requester: String,
+    /// Where it was asked: the command line, or an administrator's page (certrqma.asp).
+    pub source: RequestSource,
 }
 
 /// A certificate the authority issued and recorded.
@@ -243,7 +245,7 @@ impl Authority {
             profile: request.profile,
             key_algorithm: request.key,
             requester: &request.requester,
-            source: RequestSource::Cli,
+            source: request.source,
             csr_der: None,
             renewed_from: None,
             pending_request: None,
@@ -257,7 +259,7 @@ impl Authority {
     /// a new key and a new serial, linked to the old row. The old certificate stays valid
     /// until it expires or is revoked.
     pub async fn renew(&self, id: RequestId, requester: &str) -> Result<Issued> {
-        Ok(self.renew_staged(id, requester, |_| Ok(())).await?.0)
+        Ok(self.renew_staged(id, requester, None, |_| Ok(())).await?.0)
     }
 
     /// Refuses what cannot be renewed, before anything is made or written: a request with no
@@ -304,12 +306,14 @@ impl Authority {
         Ok(cert)
     }
 
-    /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does.
+    /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does, valid for
+    /// `days` when given (else as long as the certificate it renews).
     #[instrument(skip_all)]
     pub async fn renew_staged<T>(
         &self,
         id: RequestId,
         requester: &str,
+        days: Option<u32>,
         stage: impl FnMut(&Signed<'_>) -> Result<T>,
     ) -> Result<(Issued, T)> {
         let old = self.store().issuance(id).await?;
@@ -318,9 +322,11 @@ impl Authority {
         // are checked again.
         let names = self.check_names(&old.names, true)?;
         let key = cert.key_algorithm;
-        let days = ((cert.not_after - cert.not_before)
-            .whole_days()
-            .clamp(1, i64::from(crate::profile::LEAF_MAX_DAYS))) as u32;
+        let days = days.unwrap_or_else(|| {
+            (cert.not_after - cert.not_before)
+                .whole_days()
+                .clamp(1, i64::from(crate::profile::LEAF_MAX_DAYS)) as u32
+        });
         let validity = Validity::leaf(
             Some(days),
             self.root().not_after(),

@@ -124,7 +124,7 @@ impl KeyAlgorithm {
     ) -> Result<Self> {
         use x509_parser::public_key::PublicKey;
         match spki.parsed() {
-            Ok(PublicKey::RSA(rsa)) => match rsa.key_size() {
+            Ok(PublicKey::RSA(rsa)) => match bit_length(rsa.modulus) {
                 bits if bits < RSA_MIN_BITS => Err(Error::WeakKey {
                     bits,
                     min: RSA_MIN_BITS,
@@ -556,10 +556,37 @@ fn der_private_key(der: &[u8]) -> bool {
         || versioned(outer.value(), false)
 }
 
+/// The length in bits of the unsigned big-endian integer `octets` (leading zero octets and
+/// bits not counted): a 2047-bit RSA modulus is 2047 bits, not its octets times eight.
+pub(crate) fn bit_length(octets: &[u8]) -> usize {
+    let octets = match octets.iter().position(|b| *b != 0) {
+        Some(first) => &octets[first..],
+        None => return 0,
+    };
+    octets.len() * 8 - octets[0].leading_zeros() as usize
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn bit_lengths_count_bits_not_octets() {
+        assert_eq!(bit_length(&[]), 0);
+        assert_eq!(bit_length(&[0, 0]), 0);
+        assert_eq!(bit_length(&[1]), 1);
+        assert_eq!(bit_length(&[0, 0x80, 0]), 16);
+        let mut modulus = vec![0x7f];
+        modulus.extend([0xff; 255]);
+        assert_eq!(bit_length(&modulus), 2047);
+        modulus.insert(0, 0);
+        assert_eq!(
+            bit_length(&modulus),
+            2047,
+            "a DER sign octet is not counted"
+        );
+    }
 
     /// A file given as a certificate's key that holds none, or a broken one, is refused with
     /// a reason, never a panic.

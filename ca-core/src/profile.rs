@@ -55,6 +55,14 @@ impl Profile {
         }
     }
 
+    /// Its extended key usages, in words.
+    pub(crate) fn usages_named(self) -> &'static str {
+        match self {
+            Profile::Server => "TLS server authentication",
+            Profile::ServerAndClient => "TLS server and client authentication",
+        }
+    }
+
     pub(crate) fn extended_key_usages(self) -> Vec<ExtendedKeyUsagePurpose> {
         match self {
             Profile::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],

@@ -137,29 +137,10 @@ impl Authority {
         self.store().add_user(name, role.name(), &hash, actor).await
     }
 
-    /// Refuses a change that would leave no administrator who can sign in: the pages could
-    /// then no longer approve, deny or revoke anything.
-    async fn keep_an_admin(&self, name: &str) -> Result<()> {
-        let is_active_admin = self
-            .store()
-            .user(name)
-            .await?
-            .is_some_and(|u| u.role == "admin" && !u.disabled);
-        if is_active_admin && self.store().other_admins(name).await? == 0 {
-            return Err(Error::Conflict(format!(
-                "{name} is the last administrator who can sign in: add another administrator first"
-            )));
-        }
-        Ok(())
-    }
-
     /// Sets an existing user's role, keeping its password. The last administrator who can
     /// sign in cannot be made a requester.
     #[instrument(skip_all)]
     pub async fn set_role(&self, name: &str, role: Role, actor: &str) -> Result<()> {
-        if role != Role::Admin {
-            self.keep_an_admin(name).await?;
-        }
         self.store().set_role(name, role.name(), actor).await
     }
 
@@ -173,16 +154,12 @@ impl Authority {
     /// Disables a user (their credentials stop working at once) or enables them again.
     #[instrument(skip_all)]
     pub async fn set_disabled(&self, name: &str, disabled: bool, actor: &str) -> Result<()> {
-        if disabled {
-            self.keep_an_admin(name).await?;
-        }
         self.store().set_disabled(name, disabled, actor).await
     }
 
     /// Removes a user; what they requested stays in the log.
     #[instrument(skip_all)]
     pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
-        self.keep_an_admin(name).await?;
         self.store().remove_user(name, actor).await
     }
 
@@ -352,6 +329,57 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(ours, reference);
+    }
+
+    /// Two administrators demoting, disabling or removing each other at once: one change is
+    /// made, the other refused, and an administrator who can sign in is left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_admins_removing_each_other_at_once_leave_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = std::sync::Arc::new(crate::testing::authority(dir.path()).await);
+        let password = Password::new("correct horse".into()).unwrap();
+        for round in 0..3 {
+            let (a, b) = (format!("a{round}"), format!("b{round}"));
+            for name in [&a, &b] {
+                authority
+                    .add_user(name, Role::Admin, &password, "test")
+                    .await
+                    .unwrap();
+            }
+            // The admins made in earlier rounds are taken away first: these two are the last.
+            for user in authority.users().await.unwrap() {
+                if user.role == Role::Admin && user.name != a && user.name != b {
+                    authority.remove_user(&user.name, "test").await.unwrap();
+                }
+            }
+            let change = |name: String, actor: String| {
+                let authority = authority.clone();
+                tokio::spawn(async move {
+                    match round {
+                        0 => authority.set_role(&name, Role::Requester, &actor).await,
+                        1 => authority.set_disabled(&name, true, &actor).await,
+                        _ => authority.remove_user(&name, &actor).await,
+                    }
+                })
+            };
+            let (first, second) = tokio::join!(change(b.clone(), a.clone()), change(a, b));
+            let results = [first.unwrap(), second.unwrap()];
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                1,
+                "round {round}: {results:?}"
+            );
+            assert!(results.iter().any(|r| matches!(r, Err(Error::Conflict(_)))));
+            let admins = authority.users().await.unwrap();
+            assert_eq!(
+                admins
+                    .iter()
+                    .filter(|u| u.role == Role::Admin && !u.disabled)
+                    .count(),
+                1,
+                "round {round}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -96,16 +96,35 @@ pub(crate) const ACME_SKIPS_APPROVAL: &str = "requests over the web pages wait f
 /// before it can fetch from it, and which the CA/Browser Forum's certificate profiles do not
 /// allow there). `None` for an http:// URL.
 pub(crate) fn revocation_links_note(url: Option<&str>) -> Option<String> {
-    match url {
-        None => Some(
+    let Some(url) = url else {
+        return Some(
             "certificates carry no CRL or OCSP address while the CA has no URL, so clients cannot learn that one was revoked: \
              `ca config set url http://HOST` (where clients reach this CA's pages over plain HTTP) adds them to every certificate issued after"
                 .to_owned(),
-        ),
-        Some(url) if url.to_ascii_lowercase().starts_with("https://") => Some(format!(
+        );
+    };
+    let mut notes = Vec::new();
+    if url.to_ascii_lowercase().starts_with("https://") {
+        notes.push(format!(
             "certificates will send clients to {url} for the CRL and OCSP: over https a client must first validate that server's certificate, \
              and the CA/Browser Forum's certificate profiles require http:// there; `ca config set url http://HOST` is the usual choice"
-        )),
-        Some(_) => None,
+        ));
     }
+    // `ca serve` answers at the root of its address: a path is for a reverse proxy in front.
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| path.trim_end_matches('/'))
+        .filter(|path| !path.is_empty());
+    if let Some(path) = path {
+        notes.push(format!(
+            "certificates will send clients to {} and {}, and `ca serve` answers at {} and {} on its own address: \
+             those links work only through a reverse proxy that takes /{path} off before passing requests on",
+            (ca_web::LINKS.crl)(url),
+            (ca_web::LINKS.ocsp)(url),
+            (ca_web::LINKS.crl)(""),
+            (ca_web::LINKS.ocsp)(""),
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{Folder, PUBLIC_MODE, SECRET_MODE, StagedFiles, Unplaced};
 use ca_core::{
-    Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, Signed, SubjectName,
+    Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, RequestSource, Signed,
+    SubjectName,
 };
 
 use crate::cmd::Refused;
@@ -19,7 +20,7 @@ pub(crate) struct Args {
     #[arg(required = true, value_name = "NAME")]
     names: Vec<SubjectName>,
     /// An IP address to add to the certificate; repeatable.
-    #[arg(long = "ip", value_name = "ADDR")]
+    #[arg(long = "ip", value_name = "ADDR", value_parser = ip_address)]
     ips: Vec<SubjectName>,
     /// The key (rsa2048 works with every Windows since XP).
     #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::LEAF_DEFAULT)]
@@ -199,28 +200,34 @@ impl FileArgs {
     }
 }
 
+/// The value of `--ip`: an address, judged as a name given without `--ip` is; a host name or
+/// a range is said to be none.
+fn ip_address(text: &str) -> Result<SubjectName, String> {
+    let shown = ca_core::display::inert(text);
+    match text.parse::<SubjectName>() {
+        Ok(ip @ SubjectName::Ip(_)) => Ok(ip),
+        Ok(SubjectName::Dns(_)) => Err(format!(
+            "'{shown}' is not an IP address; give DNS names without --ip"
+        )),
+        Err(_) if text.contains('/') => Err(format!(
+            "'{shown}' is not an IP address: a certificate holds single addresses (a range such as 192.0.2.0/24 is for `ca init --permit`)"
+        )),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     // What is wrong with the request itself is said before anything about its files.
     if let Some(days) = args.days {
         ca_core::profile::check_leaf_days(days)?;
     }
     let mut names = args.names;
-    for ip in args.ips {
-        match ip {
-            SubjectName::Ip(_) => names.push(ip),
-            SubjectName::Dns(_) => {
-                return Err(Refused(format!(
-                    "--ip '{ip}' is not an IP address; give DNS names without --ip"
-                ))
-                .into());
-            }
-        }
-    }
+    names.extend(args.ips);
     let files = args
         .files
         .prepare(&ca_core::name::files_stem(&names), data)?;
 
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_to_sign(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(&names).await?;
     // The key is written (under a temporary name) before the certificate is committed: a key
@@ -235,6 +242,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 profile: Profile::for_client_auth(args.client_auth),
                 allow_internal: args.allow_internal,
                 requester: crate::cmd::actor(),
+                source: RequestSource::Cli,
             },
             |signed| files.stage_key(signed),
         )
@@ -242,7 +250,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     files.place_and_close(&issued, staged, &authority).await?;
     describe(&issued, &files)
         .and_then(|()| {
-            for note in renewal_notes(&holders) {
+            for note in renewal_notes(&holders, Made::WithKey) {
                 say!("Note: {note}");
             }
             Ok(())
@@ -253,10 +261,20 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
 /// The most holders named one by one; more are summed up in one note.
 const HOLDERS_NAMED: usize = 3;
 
-/// Which valid certificates already held these names, and how to renew one instead of
-/// keeping two (the new one is issued all the same: some want two, on two servers). Past a
-/// few, one note counts them and says how to list them, rather than a screenful of notes.
-pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
+/// How the new certificate came: with a key the CA made, or signing a request whose key its
+/// server keeps (IIS, certreq, OpenSSL), where `ca renew`, which makes a key, is no way to
+/// replace a certificate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Made {
+    WithKey,
+    FromRequest,
+}
+
+/// Which valid certificates already held these names, and how to replace one instead of
+/// keeping two (the new one is issued all the same: some want two, on two servers): renew it,
+/// or, for a certificate signed from a request, withdraw the one it replaces. Past a few, one
+/// note counts them and says how to list them, rather than a screenful of notes.
+pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> Vec<String> {
     // As every other line shows a name: its U-label beside the A-label the log keeps.
     let shown = |name: &str| {
         name.parse::<SubjectName>()
@@ -266,10 +284,19 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
         return holders
             .iter()
             .map(|holder| {
+                let id = holder.id;
+                let how = match made {
+                    Made::WithKey => format!(
+                        "To replace it, `ca renew {id}` gives the same names a new key; then \
+                         `ca revoke {id} --reason superseded` withdraws the old one."
+                    ),
+                    Made::FromRequest => format!(
+                        "If this certificate replaces it, `ca revoke {id} --reason superseded` \
+                         withdraws the old one once its server has the new one."
+                    ),
+                };
                 format!(
-                    "certificate {} for {} is still valid (until {}). To replace it, `ca renew {}` gives \
-                     the same names a new key; then `ca revoke {} --reason superseded` withdraws the old one.",
-                    holder.id,
+                    "certificate {id} for {} is still valid (until {}). {how}",
                     holder
                         .names
                         .iter()
@@ -277,8 +304,6 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
                         .collect::<Vec<_>>()
                         .join(", "),
                     when(holder.not_after),
-                    holder.id,
-                    holder.id
                 )
             })
             .collect();
@@ -303,10 +328,19 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder]) -> Vec<String> {
         .max()
         .map(when)
         .unwrap_or_default();
+    let how = match made {
+        Made::WithKey => {
+            "To replace one, `ca renew ID` gives the same names a new key; then \
+             `ca revoke ID --reason superseded` withdraws the old one."
+        }
+        Made::FromRequest => {
+            "`ca revoke ID --reason superseded` withdraws one this certificate replaces, once its \
+             server has the new one."
+        }
+    };
     vec![format!(
         "{} certificates for {} are still valid (the newest: {}; the last until {}). \
-         `ca list --status valid --name {}` lists them. To replace one, `ca renew ID` gives the same \
-         names a new key; then `ca revoke ID --reason superseded` withdraws the old one.",
+         `ca list --status valid --name {}` lists them. {how}",
         holders.len(),
         names
             .iter()

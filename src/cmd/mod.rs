@@ -111,6 +111,38 @@ pub(crate) async fn open(data: &Path) -> anyhow::Result<Authority> {
     Ok(authority)
 }
 
+/// Opens the CA in `data` to sign with its root key. When the key is encrypted, no passphrase
+/// came from the service manager or the environment, and standard input is a terminal, the
+/// passphrase is asked there (not shown as it is typed; three tries), before anything is
+/// done: typed on a command line (`CA_PASSPHRASE=... ca issue`), it would stay in the shell's
+/// history.
+pub(crate) async fn open_to_sign(data: &Path) -> anyhow::Result<Authority> {
+    let options = open_options(1)?;
+    let given = options.passphrase.is_some();
+    let mut authority = Authority::open(data, options).await?;
+    warn_of_an_unused_passphrase(&authority, given);
+    if given || !std::io::stdin().is_terminal() || !matches!(authority.key_is_encrypted(), Ok(true))
+    {
+        return Ok(authority);
+    }
+    let key = authority.dir().join("root.key");
+    let what = format!("passphrase of the root key {}", key.display());
+    for attempt in 1..=PASSPHRASE_TRIES {
+        let typed = ask_secret_once(&what)?;
+        match authority.unlock(Passphrase::new(typed)?) {
+            Ok(()) => return Ok(authority),
+            Err(ca_core::Error::CaKeyPassphrase { .. }) if attempt < PASSPHRASE_TRIES => {
+                tell!("ca: that passphrase does not decrypt {}", key.display());
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(authority)
+}
+
+/// How many times the root key's passphrase is asked at a terminal, as sudo asks.
+const PASSPHRASE_TRIES: u32 = 3;
+
 /// Warns when a passphrase was given for a root key that is not encrypted: there it protects
 /// nothing, and whoever set it may believe it does.
 pub(crate) fn warn_of_an_unused_passphrase(authority: &Authority, given: bool) {
@@ -220,6 +252,16 @@ fn ask_secret(what: &str) -> anyhow::Result<String> {
         .into());
     }
     Ok(first)
+}
+
+/// Asks for `what`, an existing secret, at the terminal on standard input, once, not shown as
+/// it is typed.
+fn ask_secret_once(what: &str) -> anyhow::Result<String> {
+    let mut asked = what.to_owned();
+    if let Some(first) = asked.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    QuietTerminal::new()?.ask(&format!("{asked} (not shown as you type): "), what)
 }
 
 /// The terminal on standard input with its echo off and its keys read one by one, restored

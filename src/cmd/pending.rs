@@ -51,7 +51,7 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_to_sign(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let asked = authority.request(args.id).await?.names;
     let holders = authority.holders_of(&asked).await?;
@@ -64,7 +64,7 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
     if let Some(note) = &issued.left_out {
         say!("Note: {note}.");
     }
-    for note in crate::cmd::issue::renewal_notes(&holders) {
+    for note in crate::cmd::issue::renewal_notes(&holders, crate::cmd::issue::Made::FromRequest) {
         say!("Note: {note}");
     }
     authority.close().await;

@@ -11,12 +11,20 @@ pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
+    /// How long the renewal is valid, in days from an hour before it is made (at most 825)
+    /// [default: as long as the certificate it renews]
+    #[arg(long, value_name = "N")]
+    days: Option<u32>,
     #[command(flatten)]
     files: FileArgs,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    // What is wrong with the command line itself is said first.
+    if let Some(days) = args.days {
+        ca_core::profile::check_leaf_days(days)?;
+    }
+    let authority = crate::cmd::open_to_sign(data).await?;
     let old = authority.find(&args.id).await?;
     // What cannot be renewed is said before the files: a pending request is refused for
     // being pending, not for a file in the way.
@@ -25,7 +33,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;
     let (issued, staged) = authority
-        .renew_staged(old.id, &crate::cmd::actor(), |signed| {
+        .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
             files.stage_key(signed)
         })
         .await?;

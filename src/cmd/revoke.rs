@@ -33,7 +33,7 @@ pub(crate) struct CrlArgs {
 }
 
 pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> {
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_to_sign(data).await?;
     let row = authority.find(&args.id).await?;
     let serves = row
         .certificate
@@ -67,9 +67,17 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         say!("That was an earlier HTTPS certificate of `ca serve`'s; it presents another now.");
     }
     if revoked.requester == ca_core::responder::RESPONDER_REQUESTER {
+        // It names no responder or CRL on purpose: it carries OCSP No Check (RFC 6960
+        // §4.2.2.2.1), as a responder's certificate does, so no client asks about it.
         say!(
-            "That was the OCSP responder's certificate: the responder makes a new one when next asked."
+            "That was the OCSP responder's certificate: the responder makes a new one (and a new key) when next asked. \
+             Like every responder's certificate it carries OCSP No Check, so clients never ask whether it is revoked: \
+             they accept responses signed with its key until it expires{}, which is why it is short-lived.",
+            cert.map(|c| format!(" ({})", when(c.not_after)))
+                .unwrap_or_default()
         );
+        authority.close().await;
+        return Ok(());
     }
     let pointers = cert
         .map(|c| ca_core::certificate::RevocationPointers::of(&c.der))
@@ -104,7 +112,7 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
     };
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_to_sign(data).await?;
     let written = write_crl(&authority, &args, out).await;
     authority.close().await;
     written

@@ -42,7 +42,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         );
     }
     if let Some(note) = authority.left_out_of(row.id).await? {
-        say!("  left out     {}", crate::explain::printable(&note));
+        say!("  note         {}", crate::explain::printable(&note));
     }
     if let Some(cert) = &row.certificate {
         say!("  serial       {}", cert.serial);

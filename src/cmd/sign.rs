@@ -56,7 +56,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
-    let authority = crate::cmd::open(data).await?;
+    let authority = crate::cmd::open_to_sign(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(request.names()).await?;
     let issued = authority
@@ -100,7 +100,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     if let Some(note) = &issued.left_out {
         tell!("ca: note: {note}");
     }
-    for note in crate::cmd::issue::renewal_notes(&holders) {
+    if request.asks_client_auth() && !args.client_auth {
+        tell!(
+            "ca: note: for TLS client authentication too, sign the request again with --client-auth"
+        );
+    }
+    for note in crate::cmd::issue::renewal_notes(&holders, crate::cmd::issue::Made::FromRequest) {
         tell!("ca: note: {note}");
     }
     authority.close().await;

@@ -129,7 +129,7 @@ impl Jws {
     pub fn verify_mac(&self, key: &[u8]) -> Result<(), Problem> {
         if self.header.alg != Algorithm::HS256 {
             return Err(Problem::new(
-                ProblemType::Malformed,
+                ProblemType::BadSignatureAlgorithm,
                 "the external account binding must be signed with HS256",
             ));
         }
@@ -196,7 +196,12 @@ fn check_key(jwk: &Jwk, alg: Algorithm) -> Result<(), Problem> {
             if n.first().is_none_or(|b| *b == 0) || e.first().is_none_or(|b| *b == 0) {
                 return bad("the RSA key's n and e must be written without leading zero octets (RFC 7518 §6.3.1)".into());
             }
-            let bits = n.len() * 8;
+            // An exponent of 1 (or any even one) makes no signature key: refused as such,
+            // not later as a signature that does not verify.
+            if e.last().is_some_and(|b| b % 2 == 0) || e.as_slice() == [1] {
+                return bad("the RSA key's exponent e must be odd and at least 3".into());
+            }
+            let bits = crate::key::bit_length(&n);
             if bits < RSA_MIN_BITS {
                 return bad(format!(
                     "the RSA account key has {bits} bits; at least {RSA_MIN_BITS} are required"

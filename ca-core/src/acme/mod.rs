@@ -479,8 +479,9 @@ pub struct NewOrder {
 #[derive(Debug, Deserialize)]
 pub struct Revocation {
     pub certificate: String,
+    /// Any integer: one that is no reason code is `badRevocationReason`, not `malformed`.
     #[serde(default)]
-    pub reason: Option<u8>,
+    pub reason: Option<i64>,
 }
 
 /// A suggested renewal window (RFC 9773 §4.2).

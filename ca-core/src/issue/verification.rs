@@ -23,6 +23,7 @@ fn request(names: &[&str]) -> IssueRequest {
         profile: Profile::Server,
         allow_internal: false,
         requester: "test".into(),
+        source: RequestSource::Cli,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::authority::Authority;
 use crate::issue::IssueRequest;
 use crate::profile::Profile;
 use crate::store::RequestId;
+use crate::store::RequestSource;
 
 const SHA1: &str = "1.3.14.3.2.26";
 const SHA256: &str = "2.16.840.1.101.3.4.2.1";
@@ -123,6 +124,7 @@ async fn issue(authority: &Authority, name: &str) -> (RequestId, SerialNumber) {
             profile: Profile::Server,
             allow_internal: false,
             requester: "test".into(),
+            source: RequestSource::Cli,
         })
         .await
         .unwrap();
@@ -205,15 +207,23 @@ fn hashes_of_another_length_than_their_algorithms_are_malformed() {
 }
 
 #[test]
-fn nonces_of_1_to_32_octets_are_echoed_and_others_left_out() {
-    let with = |nonce: &[u8]| {
+fn nonces_of_1_to_32_octets_are_echoed_longer_ones_left_out_and_none_or_huge_malformed() {
+    let read = |nonce: &[u8]| {
         let der = request(vec![cert_id(SHA1, &[1; 20], &[2; 20], &[1])], Some(nonce));
-        OcspRequest::from_der(&der).unwrap().nonce().is_some()
+        OcspRequest::from_der(&der).map(|read| read.nonce().is_some())
     };
-    assert!(with(&[1]));
-    assert!(with(&[1; 32]));
-    assert!(!with(&[]));
-    assert!(!with(&[1; 33]));
+    assert!(read(&[1]).unwrap());
+    assert!(read(&[1; 32]).unwrap());
+    assert!(!read(&[1; 33]).unwrap());
+    assert!(!read(&[1; 128]).unwrap());
+    // RFC 8954 §2.1: a responder that reads nonces refuses these.
+    for refused in [&[][..], &[1; 129][..], &[1; 2000][..]] {
+        assert!(
+            matches!(read(refused), Err(RequestRefused::Malformed(_))),
+            "{} octets",
+            refused.len()
+        );
+    }
 }
 
 #[test]

@@ -33,6 +33,8 @@ const ID_PKIX_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// The longest nonce echoed: RFC 8954 §2.1 asks responders to accept 1 to 32 octets.
 const MAX_NONCE: usize = 32;
+/// The longest nonce answered at all (without it, past [`MAX_NONCE`]): RFC 8954 §2.1.
+const MAX_NONCE_READ: usize = 128;
 
 /// Reads an OCSPRequest (RFC 6960 §4.1.1), DER and nothing after it.
 pub(super) fn read_request(der: &[u8]) -> Result<OcspRequest, RequestRefused> {
@@ -80,13 +82,16 @@ pub(super) fn read_request(der: &[u8]) -> Result<OcspRequest, RequestRefused> {
             }
         }
     }
-    let nonce = request
+    let nonce = match request
         .tbs_request
         .request_extensions
         .iter()
         .flatten()
         .find(|ext| ext.extn_id == ID_PKIX_OCSP_NONCE)
-        .and_then(|ext| nonce(ext.extn_value.as_bytes()));
+    {
+        Some(ext) => nonce(ext.extn_value.as_bytes())?,
+        None => None,
+    };
     Ok(OcspRequest { entries, nonce })
 }
 
@@ -329,13 +334,18 @@ fn cert_id(id: &x509_ocsp::CertId) -> Result<CertId, RequestRefused> {
 /// (RFC 6960 §4.4.1), when its nonce is 1 to 32 octets long (RFC 8954 §2.1); longer or empty
 /// ones are left unanswered, as RFC 8954 allows. The value is an OCTET STRING holding the
 /// nonce; OpenSSL before 0.9.7 sent the bare nonce, which is measured as it is.
-fn nonce(value: &[u8]) -> Option<Nonce> {
+fn nonce(value: &[u8]) -> Result<Option<Nonce>, RequestRefused> {
     let length = OctetString::from_der(value)
         .map(|inner| inner.as_bytes().len())
         .unwrap_or(value.len());
-    (1..=MAX_NONCE)
-        .contains(&length)
-        .then(|| Nonce(value.to_vec()))
+    // RFC 8954 §2.1: none, or more than 128 octets, is refused; up to 128 may be answered
+    // without one.
+    if length == 0 || length > MAX_NONCE_READ {
+        return Err(RequestRefused::Malformed(
+            "its nonce is empty or longer than 128 octets (RFC 8954)",
+        ));
+    }
+    Ok((length <= MAX_NONCE).then(|| Nonce(value.to_vec())))
 }
 
 fn oid_of(hash: HashAlgorithm) -> ObjectIdentifier {

@@ -96,7 +96,8 @@ pub enum RequestSource {
     Cli,
     /// A PKCS#10 request signed at the command line.
     Csr,
-    /// A request submitted over the web pages.
+    /// Made on the web pages: a request submitted there, or a certificate and key an
+    /// administrator had the CA make there (certrqma.asp).
     Web,
     /// A renewal of an earlier certificate.
     Renewal,

@@ -60,19 +60,10 @@ impl Store {
         Ok(())
     }
 
-    /// How many enabled administrators there are besides `name`.
-    pub async fn other_admins(&self, name: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name <> $1",
-        )
-        .bind(name)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// Changes an existing user and gives it a new generation: `assignments` is the SQL of
     /// the columns set (with `$3` for `value`, when there is one), recorded in the audit trail
-    /// as `action` with `detail`. Unknown users are [`Error::NotFound`].
+    /// as `action` with `detail`. Unknown users are [`Error::NotFound`]; a change that
+    /// `may_remove_an_admin` is refused when it leaves no administrator who can sign in.
     async fn change_user(
         &self,
         name: &str,
@@ -80,9 +71,11 @@ impl Store {
         value: Option<&str>,
         (action, detail): (&str, &str),
         actor: &str,
+        may_remove_an_admin: bool,
     ) -> Result<()> {
         let generation = new_generation()?;
         let mut tx = self.begin_write().await?;
+        let admins = active_admins(&mut tx).await?;
         let sql = format!("UPDATE users SET {assignments}, generation = $2 WHERE name = $1");
         let mut query = sqlx::query(&sql).bind(name).bind(generation);
         if let Some(value) = value {
@@ -92,16 +85,28 @@ impl Store {
         if changed.rows_affected() != 1 {
             return Err(Error::NotFound(format!("the user {name}")));
         }
+        if may_remove_an_admin {
+            keep_an_admin(&mut tx, name, admins).await?;
+        }
         audit::record(&mut tx, actor, action, name, detail).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Sets a user's role, keeping its password.
+    /// Sets a user's role, keeping its password. The last administrator who can sign in
+    /// stays one.
     #[instrument(skip_all)]
     pub async fn set_role(&self, name: &str, role: &str, actor: &str) -> Result<()> {
-        self.change_user(name, "role = $3", Some(role), ("role", role), actor)
-            .await
+        let demoted = role != "admin";
+        self.change_user(
+            name,
+            "role = $3",
+            Some(role),
+            ("role", role),
+            actor,
+            demoted,
+        )
+        .await
     }
 
     /// Sets a user's password hash.
@@ -113,11 +118,12 @@ impl Store {
             Some(password_hash),
             ("passwd", ""),
             actor,
+            false,
         )
         .await
     }
 
-    /// Disables or enables a user.
+    /// Disables or enables a user. The last administrator who can sign in is not disabled.
     #[instrument(skip_all)]
     pub async fn set_disabled(&self, name: &str, disabled: bool, actor: &str) -> Result<()> {
         let (assignment, action) = if disabled {
@@ -125,14 +131,16 @@ impl Store {
         } else {
             ("disabled = 0", "enable")
         };
-        self.change_user(name, assignment, None, (action, ""), actor)
+        self.change_user(name, assignment, None, (action, ""), actor, disabled)
             .await
     }
 
-    /// Removes a user; what they requested stays in the log under their name.
+    /// Removes a user; what they requested stays in the log under their name. The last
+    /// administrator who can sign in is not removed.
     #[instrument(skip_all)]
     pub async fn remove_user(&self, name: &str, actor: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        let admins = active_admins(&mut tx).await?;
         let removed = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -140,6 +148,7 @@ impl Store {
         if removed.rows_affected() != 1 {
             return Err(Error::NotFound(format!("the user {name}")));
         }
+        keep_an_admin(&mut tx, name, admins).await?;
         audit::record(&mut tx, actor, "remove user", name, "").await?;
         tx.commit().await?;
         Ok(())
@@ -229,4 +238,30 @@ fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
         created_at: OffsetDateTime::from_unix_timestamp(created)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?,
     })
+}
+
+/// How many administrators can sign in, as `tx` reads the log.
+async fn active_admins(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// Refuses, in the write transaction `tx` that changed `name`, a change that leaves no
+/// administrator who can sign in where there were `before`: the pages could then no longer
+/// approve, deny or revoke anything. Read in the transaction that writes, so that two
+/// administrators demoting each other at once cannot both pass.
+async fn keep_an_admin(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    name: &str,
+    before: i64,
+) -> Result<()> {
+    if before > 0 && active_admins(tx).await? == 0 {
+        return Err(Error::Conflict(format!(
+            "{name} is the last administrator who can sign in: add another administrator first"
+        )));
+    }
+    Ok(())
 }

@@ -206,7 +206,12 @@ impl Store {
         let names =
             serde_json::to_string(&texts).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let serial = new.serial.hex();
-        let mut detail = format!("serial {serial} for {}", texts.join(", "));
+        let mut detail = if new.requester == super::RESPONDER_REQUESTER {
+            // It names no host: it is the responder's.
+            format!("serial {serial} for the OCSP responder")
+        } else {
+            format!("serial {serial} for {}", texts.join(", "))
+        };
         if let Some(old) = new.renewed_from {
             detail.push_str(&format!(", renewing certificate {old}"));
         }

@@ -9,7 +9,8 @@ use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::probe;
 use ca_core::revoke::RevocationReason;
 use ca_core::{
-    Authority, Choice, IssueRequest, Issued, KeyAlgorithm, Profile, RequestId, SubjectName,
+    Authority, Choice, IssueRequest, Issued, KeyAlgorithm, Profile, RequestId, RequestSource,
+    SubjectName,
 };
 use serde::Deserialize;
 
@@ -163,6 +164,7 @@ async fn issue_pfx(state: &AppState, admin: &str, form: &IssueForm) -> Result<Re
             profile: Profile::Server,
             allow_internal: form.allow_internal.is_some(),
             requester: admin.to_owned(),
+            source: RequestSource::Web,
         })
         .await?;
     pfx_download(&issued, &password, profile)

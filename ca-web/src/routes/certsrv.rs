@@ -98,7 +98,8 @@ fn encoding(params: &Params) -> Result<Encoding, BadParameter> {
         }
         None => Ok(Encoding::Base64),
         Some(other) => Err(BadParameter(format!(
-            "Enc={other} is not an encoding: use Enc=bin (DER) or Enc=b64 (Base 64)."
+            "Enc={} is not an encoding: use Enc=bin (DER) or Enc=b64 (Base 64).",
+            super::echoed(other)
         ))),
     }
 }
@@ -115,7 +116,10 @@ fn check_renewal(state: &AppState, params: &Params) -> Result<(), BadParameter> 
             Ok(n) => Err(BadParameter(format!(
                 "This CA has no certificate for Renewal={n}: it has had {renewals} renewals, so use Renewal={renewals} or Renewal=-1."
             ))),
-            Err(_) => Err(BadParameter(format!("Renewal={text} is not a number."))),
+            Err(_) => Err(BadParameter(format!(
+                "Renewal={} is not a number.",
+                super::echoed(text)
+            ))),
         },
     }
 }
@@ -135,7 +139,8 @@ fn target(params: &Params) -> Result<Target, BadParameter> {
     }
     id.parse().map(Target::Request).map_err(|_| {
         BadParameter(format!(
-            "ReqID={id} is neither CACert nor a request id (a positive number)."
+            "ReqID={} is neither CACert nor a request id (a positive number).",
+            super::echoed(id)
         ))
     })
 }
@@ -433,7 +438,8 @@ pub(crate) async fn certcrl(
             "This CA publishes no delta CRLs: fetch the base CRL (Type=base), which is always complete.".into(),
         )),
         Some(other) => Err(BadParameter(format!(
-            "Type={other} is not a CRL type: use Type=base."
+            "Type={} is not a CRL type: use Type=base.",
+            super::echoed(other)
         ))),
     };
     let enc = match checked
