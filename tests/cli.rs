@@ -410,6 +410,19 @@ fn refuses_addresses_no_client_connects_to() {
     );
     let zeros = sb.refused(&["issue", "a.example.com", "--ip", "010.1.2.3"]);
     assert!(zeros.contains("leading zero"), "{zeros}");
+    for (value, said) in [
+        ("192.0.2.1:443", "is an address with a port"),
+        ("[2001:db8::1]:443", "is an address with a port"),
+        ("fe80::1%eth0", "leave out the zone"),
+        ("10.0.0.1-10.0.0.5", "is not an IP address (as in 192.0.2.1"),
+        ("1.2.3.4\u{1b}", "is not an IP address (as in"),
+    ] {
+        let refused = sb.refused(&["issue", "a.example.com", "--ip", value]);
+        assert!(
+            refused.contains(said) && !refused.contains("host name"),
+            "{value}: {refused}"
+        );
+    }
     sb.ok(&["issue", "203.0.113.7", "--key", "ecdsa-p256"]);
 }
 
@@ -716,6 +729,18 @@ fn the_root_keys_passphrase_is_asked_at_a_terminal() {
             && !said.contains("correct horse"),
         "{said}"
     );
+    // Asked at the terminal itself when standard error goes elsewhere (a file, a pipe).
+    let (status, said) = crate::util::at_a_terminal(
+        &sb,
+        right,
+        &[
+            "--sh",
+            "exec \"$0\" --data \"$1\" crl --new --out new.crl 2>errors.txt",
+        ],
+        &[],
+    );
+    assert_eq!(status, Some(0), "{said}");
+    assert!(said.contains("root.key (not shown as you type):"), "{said}");
     // A wrong one is said, and asked again.
     let (status, said) = crate::util::at_a_terminal(
         &sb,
@@ -727,10 +752,10 @@ fn the_root_keys_passphrase_is_asked_at_a_terminal() {
     assert!(said.contains("that passphrase does not decrypt"), "{said}");
     // Three wrong ones: refused, nothing done, the terminal's echo on again.
     let rows = sb.row_count();
-    let (status, said) = crate::util::at_a_terminal(&sb, "a1|b2|c3", &issue, &[]);
+    let (status, said) = crate::util::at_a_terminal(&sb, "a1||c3", &issue, &[]);
     assert_eq!(status, Some(2), "{said}");
     assert!(
-        said.contains("the passphrase is wrong") && said.ends_with("[echo on]"),
+        said.contains("none of the 3 passphrases typed decrypts") && said.ends_with("[echo on]"),
         "{said}"
     );
     assert_eq!(sb.row_count(), rows);

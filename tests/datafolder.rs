@@ -1386,6 +1386,16 @@ fn a_backup_is_read_where_it_is_and_changed_only_once_restored() {
         before,
         "nothing changed"
     );
+    assert!(
+        note.contains(&format!("in {}", sb.data().display())),
+        "an absolute path: {note}"
+    );
+    // Not restored into a folder holding a backup's note: the CA would refuse every change.
+    let noted = Sandbox::new();
+    std::fs::create_dir_all(noted.data()).unwrap();
+    std::fs::write(noted.data().join("backup.txt"), "stray").unwrap();
+    let refused = noted.refused(&["restore", bk.to_str().unwrap()]);
+    assert!(refused.contains("holds backup.txt"), "{refused}");
     let target = Sandbox::new();
     let out = target.ca().arg("restore").arg(&bk).output().unwrap();
     assert!(out.status.success(), "{out:?}");

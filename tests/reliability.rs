@@ -34,6 +34,35 @@ fn issued_id(body: &str) -> Option<i64> {
     body[start..].split('&').next()?.parse().ok()
 }
 
+/// Two servers starting at once on one data folder (as a unit restarted while another runs,
+/// or two started by hand) make one administrator and one HTTPS certificate between them,
+/// and both start: each checks and makes them holding the log's write lock or the folder's
+/// HTTPS lock, never from what it read before.
+#[test]
+fn two_servers_starting_at_once_make_one_admin_and_one_https_certificate() {
+    for round in 0..3 {
+        let sb = Sandbox::new();
+        sb.init(&[]);
+        let servers: Vec<Server> = std::thread::scope(|scope| {
+            let started: Vec<_> = (0..2).map(|_| scope.spawn(|| Server::start(&sb))).collect();
+            started.into_iter().map(|s| s.join().unwrap()).collect()
+        });
+        let shown = servers
+            .iter()
+            .filter(|server| !server.admin_password.is_empty())
+            .count();
+        assert_eq!(shown, 1, "round {round}: one server made the admin");
+        let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+        let https = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["requester"] == "ca serve")
+            .count();
+        assert_eq!(https, 1, "round {round}: {rows}");
+    }
+}
+
 #[test]
 fn five_hundred_web_requests_from_32_clients_while_other_processes_write() {
     const REQUESTS: usize = 500;

@@ -834,7 +834,8 @@ pub fn assert_verifies_strictly(sb: &Sandbox, file: &str) {
 /// typing the answers (separated by `|`; none when empty) one per prompt as each comes (a prompt ends in "not
 /// shown as you type" or " again:"); an answer ending in Ctrl-C is sent without a line end.
 /// Returns the exit status and all the terminal showed, followed by whether its echo was on
-/// at the end (`[echo on]`, `[echo off]`).
+/// at the end (`[echo on]`, `[echo off]`). `ARGS` of `["--sh", SCRIPT]` run SCRIPT with sh
+/// instead, `$0` being ca and `$1` the data folder (to redirect what ca writes).
 pub fn at_a_terminal(
     sb: &Sandbox,
     answers: &str,
@@ -873,21 +874,30 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(out + (b"[echo on]" if echo else b"[echo off]"))
 sys.exit(os.waitstatus_to_exitcode(status))
 "#;
+    let mut command = vec![
+        std::ffi::OsString::from(env!("CARGO_BIN_EXE_ca")),
+        "--data".into(),
+        sb.data().into(),
+    ];
+    command.extend(args.iter().map(std::ffi::OsString::from));
+    if args.first() == Some(&"--sh") {
+        // `--sh SCRIPT`: the script, run by sh with ca and the data folder as $0 and $1.
+        command = vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            args[1].into(),
+            command[0].clone(),
+            command[2].clone(),
+        ];
+    }
     let mut python = Command::new("python3");
     isolate(&mut python);
     sb.log_env(&mut python);
     let out = python
         .current_dir(sb.path())
         .envs(env.iter().copied())
-        .args([
-            "-c",
-            AT_A_TERMINAL,
-            answers,
-            env!("CARGO_BIN_EXE_ca"),
-            "--data",
-        ])
-        .arg(sb.data())
-        .args(args)
+        .args(["-c", AT_A_TERMINAL, answers])
+        .args(command)
         .output()
         .unwrap();
     (

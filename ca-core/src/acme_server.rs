@@ -23,7 +23,7 @@ use crate::error::{Error, NameRule};
 use crate::name::{DnsName, SubjectName};
 use crate::profile::Profile;
 use crate::revoke::RevocationReason;
-use crate::store::{NewAccountOutcome, RequestId, RequestSource, Status};
+use crate::store::{KeyRollover, NewAccountOutcome, RequestId, RequestSource, Status};
 
 /// How long a nonce may wait to be used.
 const NONCE_LIFETIME: Duration = Duration::hours(1);
@@ -34,6 +34,17 @@ const MAX_IDENTIFIERS: usize = crate::name::MAX_NAMES;
 /// The most pending authorizations one account may hold (as Let's Encrypt): a client that
 /// orders and never validates cannot fill the log.
 const MAX_PENDING_AUTHZS: i64 = 300;
+
+/// The refusal of an order that would give its account more than [`MAX_PENDING_AUTHZS`]
+/// pending authorizations; it has `pending`.
+fn too_many_pending(pending: i64) -> Problem {
+    Problem::new(
+        ProblemType::RateLimited,
+        format!(
+            "this account has {pending} pending authorizations; at most {MAX_PENDING_AUTHZS}: complete or deactivate some first"
+        ),
+    )
+}
 
 /// A nonce's length: expiry (8), random (8), MAC (16).
 const NONCE_LEN: usize = 32;
@@ -438,7 +449,12 @@ impl Authority {
                 ));
             }
         };
-        self.store().update_account(id, &contact, status).await?;
+        if !self.store().update_account(id, &contact, status).await? {
+            return Err(Problem::new(
+                ProblemType::Unauthorized,
+                "the account was deactivated meanwhile: a deactivated account stays so",
+            ));
+        }
         let mut account = account.clone();
         account.contact = contact;
         account.status = status;
@@ -502,16 +518,25 @@ impl Authority {
                 "the new key is the account's key already: roll over to another key",
             ));
         }
-        if !self
+        match self
             .store()
-            .set_account_key(&account.id, &new_key, &thumbprint)
+            .set_account_key(&account.id, &account.thumbprint, &new_key, &thumbprint)
             .await?
         {
-            return Err(Problem::new(
-                ProblemType::Malformed,
-                "another account already has this key",
-            )
-            .with_status(409));
+            KeyRollover::Done => {}
+            KeyRollover::KeyTaken => {
+                return Err(Problem::new(
+                    ProblemType::Malformed,
+                    "another account already has this key",
+                )
+                .with_status(409));
+            }
+            KeyRollover::AccountChanged => {
+                return Err(Problem::new(
+                    ProblemType::Unauthorized,
+                    "the account's key or status changed since this request was signed (another key change, or a deactivation): nothing was changed",
+                ));
+            }
         }
         let mut account = account.clone();
         account.jwk = new_key;
@@ -541,14 +566,10 @@ impl Authority {
                 format!("an order names 1 to {MAX_IDENTIFIERS} identifiers"),
             ));
         }
+        // Counted again as the order is recorded, for orders placed at once.
         let pending = self.store().pending_authzs(&account.id).await?;
         if pending + payload.identifiers.len() as i64 > MAX_PENDING_AUTHZS {
-            return Err(Problem::new(
-                ProblemType::RateLimited,
-                format!(
-                    "this account has {pending} pending authorizations; at most {MAX_PENDING_AUTHZS}: complete or deactivate some first"
-                ),
-            ));
+            return Err(too_many_pending(pending));
         }
         let server_names = self.current_settings().await?.server_names;
         let mut identifiers: Vec<Identifier> = Vec::new();
@@ -644,7 +665,13 @@ impl Authority {
                 challenges,
             });
         }
-        self.store().insert_order(&order, &authzs).await?;
+        if let Some(pending) = self
+            .store()
+            .insert_order(&order, &authzs, MAX_PENDING_AUTHZS)
+            .await?
+        {
+            return Err(too_many_pending(pending));
+        }
         Ok(order)
     }
 
@@ -1282,6 +1309,120 @@ mod tests {
         ] {
             assert!(check_contact(vec![hostile.into()]).is_err(), "{hostile}");
         }
+    }
+
+    /// What another request changed between a request's reading of its account and its
+    /// write is not undone: a deactivation stays (RFC 8555 §7.3.6), a key change made from a
+    /// key that is no longer the account's changes nothing, and orders are counted against
+    /// the limit of pending authorizations as they are recorded.
+    #[tokio::test]
+    async fn writes_made_on_a_stale_read_of_an_account_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = crate::testing::authority(dir.path()).await;
+        let store = authority.store();
+        let jwk = |n: &str| -> Jwk {
+            serde_json::from_value(serde_json::json!({ "kty": "RSA", "n": n, "e": "AQAB" }))
+                .unwrap()
+        };
+        let account = Account {
+            id: "acct".into(),
+            jwk: jwk("AQAB"),
+            thumbprint: "first".into(),
+            contact: Vec::new(),
+            status: AccountStatus::Valid,
+            owner: None,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        store.insert_account(&account, None).await.unwrap();
+        // Key changes: only from the key the account has.
+        assert_eq!(
+            store
+                .set_account_key("acct", "stale", &jwk("AQAC"), "second")
+                .await
+                .unwrap(),
+            KeyRollover::AccountChanged
+        );
+        assert_eq!(
+            store
+                .set_account_key("acct", "first", &jwk("AQAC"), "second")
+                .await
+                .unwrap(),
+            KeyRollover::Done
+        );
+        assert_eq!(
+            store
+                .set_account_key("acct", "first", &jwk("AQAD"), "third")
+                .await
+                .unwrap(),
+            KeyRollover::AccountChanged,
+            "a second rollover from the same old key"
+        );
+        // An order over the limit, counted as it is recorded: nothing recorded.
+        let order = Order {
+            id: "order".into(),
+            account_id: "acct".into(),
+            status: OrderStatus::Pending,
+            identifiers: vec![Identifier {
+                kind: IdentifierKind::Dns,
+                value: "mail.example.com".into(),
+            }],
+            expires_at: OffsetDateTime::now_utc() + Duration::days(1),
+            error: None,
+            authorizations: Vec::new(),
+            certificate: None,
+            replaces: None,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let authz = Authz {
+            id: "authz".into(),
+            order_id: "order".into(),
+            identifier: order.identifiers[0].clone(),
+            wildcard: false,
+            status: AuthzStatus::Pending,
+            expires_at: order.expires_at,
+            challenges: Vec::new(),
+        };
+        let authzs = [authz];
+        assert_eq!(store.insert_order(&order, &authzs, 1).await.unwrap(), None);
+        let second = Order {
+            id: "order2".into(),
+            ..order.clone()
+        };
+        let authzs = [Authz {
+            id: "authz2".into(),
+            order_id: "order2".into(),
+            ..authzs[0].clone()
+        }];
+        assert_eq!(
+            store.insert_order(&second, &authzs, 1).await.unwrap(),
+            Some(1)
+        );
+        assert!(store.order("order2").await.unwrap().is_none());
+        // A deactivation, then an update read before it: the account stays deactivated.
+        assert!(
+            store
+                .update_account("acct", &[], AccountStatus::Deactivated)
+                .await
+                .unwrap()
+        );
+        let contact = vec!["mailto:admin@example.com".to_owned()];
+        assert!(
+            !store
+                .update_account("acct", &contact, AccountStatus::Valid)
+                .await
+                .unwrap()
+        );
+        let read = store.account("acct").await.unwrap().unwrap();
+        assert_eq!(read.status, AccountStatus::Deactivated);
+        assert!(read.contact.is_empty());
+        assert_eq!(
+            store
+                .set_account_key("acct", "second", &jwk("AQAE"), "fourth")
+                .await
+                .unwrap(),
+            KeyRollover::AccountChanged,
+            "a deactivated account's key stays"
+        );
     }
 
     #[test]

@@ -546,7 +546,9 @@ impl Authority {
              It is not a data folder: what would change its log refuses it, so that it never issues\n\
              beside the CA it copies. Restore it into an empty data folder (or database) to use it;\n\
              what only reads (listing, showing, exporting, checking) works on it where it is.\n",
-            self.dir.display(),
+            std::path::absolute(&self.dir)
+                .unwrap_or_else(|_| self.dir.clone())
+                .display(),
             crate::display::rfc3339(OffsetDateTime::now_utc())
         );
         write_atomic(&target.join(BACKUP_NOTE), note.as_bytes(), PUBLIC_MODE)?;
@@ -600,6 +602,14 @@ impl Authority {
         refuse_unsafe_path(dir, Made::NotYet)?;
         // What a log that was here left (a crash, or a log removed by hand while a process
         // had it open): SQLite would take it for the restored log's and apply it to it.
+        // A folder holding a backup's note would be taken for a backup once restored into.
+        if occupied(&dir.join(BACKUP_NOTE)) {
+            return Err(Error::InvalidInput(format!(
+                "{} holds {BACKUP_NOTE}, the note of a backup: a CA restored there would be taken for a backup and refuse every change; \
+                 choose an empty folder, or move the note out",
+                dir.display()
+            )));
+        }
         if !unfinished && matches!(location, LogLocation::File(_)) {
             for leftover in ["ca.db-wal", "ca.db-shm", "ca.db-journal"] {
                 if fs::symlink_metadata(dir.join(leftover)).is_ok() {

@@ -395,7 +395,12 @@ impl CertificateRequest {
             })
             .collect();
         if !usages.is_empty() {
-            asked.push(format!("for {}", usages.join(", ")));
+            let more = match usages.len().saturating_sub(LEFT_OUT_SHOWN) {
+                0 => String::new(),
+                count => format!(" and {count} more"),
+            };
+            let shown: Vec<&str> = usages.iter().take(LEFT_OUT_SHOWN).copied().collect();
+            asked.push(format!("for {}{more}", shown.join(", ")));
         }
         (!asked.is_empty()).then(|| {
             format!(
@@ -599,6 +604,27 @@ fn not_a_request(what: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A request asking for thousands of usages gets a note of a few, and a count.
+    #[test]
+    fn the_usage_note_names_a_few_usages_and_counts_the_rest() {
+        let pair = KeyAlgorithm::EcdsaP256.generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()]).unwrap();
+        params.extended_key_usages = (1..=300u64)
+            .map(|n| rcgen::ExtendedKeyUsagePurpose::Other(vec![1, 3, 6, 1, 4, 1, 99999, n]))
+            .collect();
+        let der = params.serialize_request(&pair).unwrap().der().to_vec();
+        let note = CertificateRequest::parse(&der)
+            .unwrap()
+            .usage_note(Profile::Server)
+            .unwrap();
+        assert!(
+            note.contains("for 1.3.6.1.4.1.99999.1, ") && note.contains(" and 295 more, which"),
+            "{note}"
+        );
+        assert!(note.len() < 400, "{note}");
+    }
 
     /// A certificate or a key given for a request is named as what it is.
     #[test]

@@ -9,7 +9,7 @@ use tracing::instrument;
 use crate::authority::Authority;
 use crate::certificate::{SerialNumber, pem_certificates};
 use crate::error::{Error, Result};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, write_atomic};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, lock_file, write_atomic};
 use crate::issue::IssueRequest;
 use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
@@ -20,6 +20,8 @@ pub use crate::store::SERVER_REQUESTER;
 
 const SERVER_CERT: &str = "https.crt";
 const SERVER_KEY: &str = "https.key";
+/// Held while a server makes its HTTPS certificate and key.
+const SERVER_LOCK: &str = "https.lock";
 /// A server certificate is replaced once it has less than this left.
 pub const RENEW_BEFORE: Duration = Duration::days(30);
 
@@ -45,6 +47,34 @@ impl std::fmt::Debug for ServerIdentity {
 }
 
 impl Authority {
+    /// The HTTPS identity in the data folder when it covers exactly `wanted`, has more than
+    /// [`RENEW_BEFORE`] left and is not revoked.
+    async fn usable_identity(&self, wanted: &[String]) -> Result<Option<ServerIdentity>> {
+        let Some(identity) = self.stored_identity(wanted) else {
+            return Ok(None);
+        };
+        if identity.not_after - OffsetDateTime::now_utc() <= RENEW_BEFORE {
+            return Ok(None);
+        }
+        match self.store().issuance_by_serial(&identity.serial).await {
+            Ok(row)
+                if row
+                    .certificate
+                    .as_ref()
+                    .is_some_and(|c| c.revocation.is_some()) =>
+            {
+                tracing::warn!(
+                    id = row.id.get(),
+                    serial = %identity.serial,
+                    "the server's HTTPS certificate was revoked: a new one is issued in its place"
+                );
+                Ok(None)
+            }
+            Ok(_) | Err(Error::NotFound(_)) => Ok(Some(identity)),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The HTTPS identity for `names`: the one in the data folder while it covers exactly these
     /// names and has more than [`RENEW_BEFORE`] left, else a new one (recorded in the log like
     /// any certificate, its key kept mode 0600 beside the root's).
@@ -66,25 +96,18 @@ impl Authority {
                 )
                 .await?;
         }
-        if let Some(identity) = self.stored_identity(&wanted)
-            && identity.not_after - OffsetDateTime::now_utc() > RENEW_BEFORE
-        {
-            match self.store().issuance_by_serial(&identity.serial).await {
-                Ok(row)
-                    if row
-                        .certificate
-                        .as_ref()
-                        .is_some_and(|c| c.revocation.is_some()) =>
-                {
-                    tracing::warn!(
-                        id = row.id.get(),
-                        serial = %identity.serial,
-                        "the server's HTTPS certificate was revoked: a new one is issued in its place"
-                    );
-                }
-                Ok(_) | Err(Error::NotFound(_)) => return Ok(identity),
-                Err(err) => return Err(err),
-            }
+        if let Some(identity) = self.usable_identity(&wanted).await? {
+            return Ok(identity);
+        }
+        // One server at a time makes it (two on one folder would each issue one, and could
+        // leave one's key beside the other's certificate); another may have made it while
+        // this one waited.
+        let lock_path = self.dir().join(SERVER_LOCK);
+        let _lock = tokio::task::spawn_blocking(move || lock_file(&lock_path))
+            .await
+            .map_err(|err| Error::Crypto(format!("could not wait for the HTTPS lock: {err}")))??;
+        if let Some(identity) = self.usable_identity(&wanted).await? {
+            return Ok(identity);
         }
         let issued = self
             .issue(IssueRequest {
@@ -135,15 +158,12 @@ impl Authority {
     /// True when the certificate with `serial` is the one the CA's own web server keeps in
     /// the data folder and presents.
     pub fn is_server_identity(&self, serial: &SerialNumber) -> bool {
-        fs::read(self.dir().join(SERVER_CERT))
-            .ok()
-            .and_then(|pem| pem_certificates(&pem))
-            .and_then(|chain| chain.into_iter().next())
-            .and_then(|leaf| {
-                x509_parser::parse_x509_certificate(&leaf)
-                    .ok()
-                    .and_then(|(_, cert)| SerialNumber::from_bytes(cert.raw_serial()).ok())
-            })
+        first_serial(&self.dir().join(SERVER_CERT)).is_some_and(|stored| &stored == serial)
+    }
+
+    /// True when `serial` is that of the certificate the OCSP responder signs with now.
+    pub fn is_current_responder(&self, serial: &SerialNumber) -> bool {
+        first_serial(&self.dir().join(crate::ocsp::signer::RESPONDER_CERT))
             .is_some_and(|stored| &stored == serial)
     }
 
@@ -173,6 +193,14 @@ impl Authority {
             key,
         })
     }
+}
+
+/// The serial of the first certificate in the PEM file at `path`, if it reads.
+fn first_serial(path: &std::path::Path) -> Option<SerialNumber> {
+    let pem = fs::read(path).ok()?;
+    let leaf = pem_certificates(&pem)?.into_iter().next()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).ok()?;
+    SerialNumber::from_bytes(cert.raw_serial()).ok()
 }
 
 #[cfg(test)]

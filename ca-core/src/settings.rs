@@ -229,7 +229,17 @@ impl Setting {
         let value = value.trim();
         let stored = match self {
             Setting::Url => {
-                check_url(value)?;
+                // A scheme is read in any case (RFC 3986 §3.1); certificates carry it lowercase.
+                let value = match value.split_once("://") {
+                    Some((scheme, rest))
+                        if scheme.eq_ignore_ascii_case("http")
+                            || scheme.eq_ignore_ascii_case("https") =>
+                    {
+                        format!("{}://{rest}", scheme.to_ascii_lowercase())
+                    }
+                    _ => value.to_owned(),
+                };
+                check_url(&value)?;
                 value.trim_end_matches('/').to_owned()
             }
             Setting::Policy => RequestPolicy::from_name(value)?.name().to_owned(),
@@ -484,6 +494,18 @@ fn check_url(url: &str) -> Result<()> {
             "'{url}' is not a base URL: give scheme and host (and a path if any), as in http://mail.example.com"
         )));
     }
+    // Clients resolve `.` and `..` before they ask (RFC 3986 §5.2.4): the address a
+    // certificate carries would not be the one asked.
+    let path = rest.get(authority.len()..).unwrap_or_default();
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(Error::InvalidInput(format!(
+            "'{}' has . or .. in its path, which clients resolve before they ask: give the path as it is, without them",
+            crate::display::inert(url)
+        )));
+    }
     if let Some(port) = port
         && !port.parse::<u16>().is_ok_and(|port| port > 0)
     {
@@ -634,6 +656,20 @@ mod tests {
         assert!(emptied.contains("no CRL or OCSP address"), "{emptied}");
         assert!(check_url("http://[2001:db8::1]:8080/pki").is_ok());
         assert!(check_url("http://192.0.2.1:80").is_ok());
+        for dotted in [
+            "http://ca.example.com/pki/../x",
+            "http://ca.example.com/./pki",
+        ] {
+            assert!(check_url(dotted).is_err(), "{dotted}");
+        }
+        assert!(check_url("http://ca.example.com/pki..x/a.b").is_ok());
+        assert_eq!(
+            Setting::Url
+                .normalise("HTTP://ca.example.com/pki/")
+                .unwrap()
+                .1,
+            "http://ca.example.com/pki"
+        );
         // A password is refused and not repeated.
         let refused = check_url("http://admin:s3cret@ca.example.com").unwrap_err();
         assert!(!refused.to_string().contains("s3cret"), "{refused}");

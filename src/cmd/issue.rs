@@ -212,7 +212,18 @@ fn ip_address(text: &str) -> Result<SubjectName, String> {
         Err(_) if text.contains('/') => Err(format!(
             "'{shown}' is not an IP address: a certificate holds single addresses (a range such as 192.0.2.0/24 is for `ca init --permit`)"
         )),
-        Err(err) => Err(err.to_string()),
+        Err(_) if text.parse::<std::net::SocketAddr>().is_ok() => Err(format!(
+            "'{shown}' is an address with a port: give the address alone (clients match the address, whatever the port)"
+        )),
+        Err(_) if text.contains('%') => Err(format!(
+            "'{shown}' is not an IP address a certificate can hold: leave out the zone (%...), which only this machine knows"
+        )),
+        // A dotted number is judged as an address (leading zeros, a fifth part...): its own
+        // reason says what is wrong with it.
+        Err(err) if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') => Err(err.to_string()),
+        Err(_) => Err(format!(
+            "'{shown}' is not an IP address (as in 192.0.2.1 or 2001:db8::1)"
+        )),
     }
 }
 

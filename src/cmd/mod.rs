@@ -129,15 +129,25 @@ pub(crate) async fn open_to_sign(data: &Path) -> anyhow::Result<Authority> {
     let what = format!("passphrase of the root key {}", key.display());
     for attempt in 1..=PASSPHRASE_TRIES {
         let typed = ask_secret_once(&what)?;
-        match authority.unlock(Passphrase::new(typed)?) {
+        // An empty line is a wrong passphrase too, not a reason to stop.
+        let unlocked = match Passphrase::new(typed) {
+            Ok(passphrase) => authority.unlock(passphrase),
+            Err(_) => Err(ca_core::Error::CaKeyPassphrase { path: key.clone() }),
+        };
+        match unlocked {
             Ok(()) => return Ok(authority),
             Err(ca_core::Error::CaKeyPassphrase { .. }) if attempt < PASSPHRASE_TRIES => {
                 tell!("ca: that passphrase does not decrypt {}", key.display());
             }
+            Err(ca_core::Error::CaKeyPassphrase { .. }) => break,
             Err(err) => return Err(err.into()),
         }
     }
-    Ok(authority)
+    Err(Refused(format!(
+        "none of the {PASSPHRASE_TRIES} passphrases typed decrypts {}: nothing was done",
+        key.display()
+    ))
+    .into())
 }
 
 /// How many times the root key's passphrase is asked at a terminal, as sudo asks.
@@ -290,14 +300,20 @@ impl QuietTerminal {
         Ok(QuietTerminal { saved })
     }
 
-    /// One line, `prompt` written to standard error first; the line end is echoed.
+    /// One line, `prompt` written first to the terminal itself (/dev/tty, as sudo and ssh
+    /// write theirs: standard error may be a file), else to standard error; the line end is
+    /// echoed.
     fn ask(&self, prompt: &str, what: &str) -> anyhow::Result<String> {
         use rustix::termios::SpecialCodeIndex as Key;
         use std::io::Write;
         let key = |index| self.saved.special_codes[index];
         let (interrupt, quit, suspend) = (key(Key::VINTR), key(Key::VQUIT), key(Key::VSUSP));
         let (erase, kill, end) = (key(Key::VERASE), key(Key::VKILL), key(Key::VEOF));
-        let mut err = std::io::stderr().lock();
+        let mut err: Box<dyn Write> = match std::fs::OpenOptions::new().write(true).open("/dev/tty")
+        {
+            Ok(terminal) => Box::new(terminal),
+            Err(_) => Box::new(std::io::stderr().lock()),
+        };
         let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
         let mut line: Vec<u8> = Vec::new();
         let mut stdin = std::io::stdin().lock();

@@ -39,6 +39,10 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .certificate
         .as_ref()
         .is_some_and(|c| authority.is_server_identity(&c.serial));
+    let responds = row
+        .certificate
+        .as_ref()
+        .is_some_and(|c| authority.is_current_responder(&c.serial));
     let revoked = authority
         .revoke(row.id, args.reason, &crate::cmd::actor())
         .await?;
@@ -65,6 +69,14 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         );
     } else if revoked.requester == ca_core::identity::SERVER_REQUESTER {
         say!("That was an earlier HTTPS certificate of `ca serve`'s; it presents another now.");
+    }
+    if revoked.requester == ca_core::responder::RESPONDER_REQUESTER && !responds {
+        say!(
+            "That was an earlier certificate of the OCSP responder's; it signs with another now. \
+             Like every responder's certificate it carries OCSP No Check, so clients never asked whether it is revoked."
+        );
+        authority.close().await;
+        return Ok(());
     }
     if revoked.requester == ca_core::responder::RESPONDER_REQUESTER {
         // It names no responder or CRL on purpose: it carries OCSP No Check (RFC 6960

@@ -180,10 +180,21 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     }
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
-        authority
+        let made = authority
             .add_user("admin", Role::Admin, &password, "ca serve")
-            .await?;
-        if crate::log::stdout_is_journal() {
+            .await;
+        match made {
+            Ok(()) => {}
+            // Another server starting on the same log at once made it first: its password
+            // is the one it showed.
+            Err(ca_core::Error::UserExists(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        if made.is_err() {
+            say!(
+                "The user admin was made meanwhile by another server on this log, which showed its password"
+            );
+        } else if crate::log::stdout_is_journal() {
             // The journal keeps what it is given, for whoever may read it: no password there.
             say!(
                 "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",

@@ -88,18 +88,22 @@ impl Authority {
     ) -> Result<()> {
         let key = setting.key();
         let value = config::normalise(key, value)?;
-        if matches!(setting, Setting::SmtpHost | Setting::SmtpTls) {
-            let host = self.store().setting(config::SMTP_HOST).await?;
-            let tls = self.store().setting(config::SMTP_TLS).await?;
-            let (host, tls) = if setting == Setting::SmtpHost {
-                (Some(value.clone()), tls)
-            } else {
-                (host, Some(value.clone()))
-            };
-            config::check_security(host.as_deref(), tls.as_deref())?;
+        let pair = [(key, Some(value.as_str()), setting.audit())];
+        if !matches!(setting, Setting::SmtpHost | Setting::SmtpTls) {
+            return self.store().set_settings(actor, &pair).await;
         }
+        // Checked against the other as the change's own transaction reads it: two processes
+        // setting a remote host and no TLS at once must not both pass.
+        let check = |current: &[Option<String>]| {
+            let (host, tls) = match (setting, current) {
+                (Setting::SmtpHost, [_, tls]) => (Some(value.as_str()), tls.as_deref()),
+                (_, [host, _]) => (host.as_deref(), Some(value.as_str())),
+                _ => (None, None),
+            };
+            config::check_security(host, tls)
+        };
         self.store()
-            .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
+            .set_settings_checked(actor, &pair, &[config::SMTP_HOST, config::SMTP_TLS], check)
             .await
     }
 
@@ -551,4 +555,44 @@ fn rfc3339(at: OffsetDateTime) -> String {
         .unwrap_or(at)
         .format(&Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A remote relay and no TLS, set at once by two processes, never both pass: each change
+    /// is checked against what the other left, in its own write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_remote_relay_without_tls_set_in_two_halves_at_once_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = std::sync::Arc::new(crate::testing::authority(dir.path()).await);
+        for round in 0..10 {
+            for (setting, value) in [(Setting::SmtpTls, "tls"), (Setting::SmtpHost, "localhost")] {
+                authority
+                    .set_notice_setting(setting, value, "test")
+                    .await
+                    .unwrap();
+            }
+            let set = |setting: Setting, value: &'static str| {
+                let authority = authority.clone();
+                tokio::spawn(
+                    async move { authority.set_notice_setting(setting, value, "test").await },
+                )
+            };
+            let (host, tls) = tokio::join!(
+                set(Setting::SmtpHost, "mail.example.com"),
+                set(Setting::SmtpTls, "none")
+            );
+            let (host, tls) = (host.unwrap(), tls.unwrap());
+            assert!(host.is_err() || tls.is_err(), "round {round}: both passed");
+            let host = authority.store().setting(config::SMTP_HOST).await.unwrap();
+            let tls = authority.store().setting(config::SMTP_TLS).await.unwrap();
+            assert!(
+                config::check_security(host.as_deref(), tls.as_deref()).is_ok(),
+                "round {round}: {host:?} {tls:?}"
+            );
+        }
+    }
 }

@@ -36,6 +36,21 @@ fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// How many unexpired authorizations of an account (`$1`) are pending at `$2`.
+const PENDING_AUTHZS: &str = "SELECT COUNT(*) FROM acme_authzs a JOIN acme_orders o ON o.id = a.order_id \
+     WHERE o.account_id = $1 AND a.status = 'pending' AND a.expires_at > $2";
+
+/// What became of a key change.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum KeyRollover {
+    Done,
+    /// Another account has the new key.
+    KeyTaken,
+    /// The account's key or status changed since it was read (another key change, a
+    /// deactivation): nothing was changed.
+    AccountChanged,
+}
+
 impl Store {
     /// The key nonces are MACs under: made by the first server that needs it, then shared
     /// by every server on this log.
@@ -189,55 +204,84 @@ impl Store {
         row.as_ref().map(account_from_row).transpose()
     }
 
-    /// Changes an account's contact list and status.
+    /// Changes an account's contact list and status, while it is valid: false when it is not
+    /// (deactivated meanwhile by another request: a deactivation is for good, RFC 8555
+    /// §7.3.6, and an update read before it must not bring the account back).
     pub(crate) async fn update_account(
         &self,
         id: &str,
         contact: &[String],
         status: AccountStatus,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE acme_accounts SET contact = $1, status = $2 WHERE id = $3")
-            .bind(serde_json::to_string(contact).map_err(corrupt)?)
-            .bind(status.name())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        audit::record(&mut tx, "acme", "acme account", id, status.name()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Replaces an account's key; false when another account has that key.
-    pub(crate) async fn set_account_key(
-        &self,
-        id: &str,
-        jwk: &jsonwebtoken::jwk::Jwk,
-        thumbprint: &str,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let changed =
-            sqlx::query("UPDATE acme_accounts SET jwk = $1, thumbprint = $2 WHERE id = $3")
-                .bind(serde_json::to_string(jwk).map_err(corrupt)?)
-                .bind(thumbprint)
-                .bind(id)
-                .execute(&mut *tx)
-                .await;
-        if let Err(sqlx::Error::Database(db)) = &changed
-            && db.is_unique_violation()
-        {
+        let changed = sqlx::query(
+            "UPDATE acme_accounts SET contact = $1, status = $2 WHERE id = $3 AND status = 'valid'",
+        )
+        .bind(serde_json::to_string(contact).map_err(corrupt)?)
+        .bind(status.name())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() != 1 {
             return Ok(false);
         }
-        changed?;
-        audit::record(&mut tx, "acme", "acme key change", id, thumbprint).await?;
+        audit::record(&mut tx, "acme", "acme account", id, status.name()).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Records a new order with its authorizations and their challenges, in one transaction.
-    #[instrument(skip_all)]
-    pub(crate) async fn insert_order(&self, order: &Order, authzs: &[Authz]) -> Result<()> {
+    /// Replaces a valid account's key `old` (a thumbprint) with `jwk`.
+    pub(crate) async fn set_account_key(
+        &self,
+        id: &str,
+        old: &str,
+        jwk: &jsonwebtoken::jwk::Jwk,
+        thumbprint: &str,
+    ) -> Result<KeyRollover> {
         let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE acme_accounts SET jwk = $1, thumbprint = $2
+             WHERE id = $3 AND thumbprint = $4 AND status = 'valid'",
+        )
+        .bind(serde_json::to_string(jwk).map_err(corrupt)?)
+        .bind(thumbprint)
+        .bind(id)
+        .bind(old)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(db)) = &changed
+            && db.is_unique_violation()
+        {
+            return Ok(KeyRollover::KeyTaken);
+        }
+        if changed?.rows_affected() != 1 {
+            return Ok(KeyRollover::AccountChanged);
+        }
+        audit::record(&mut tx, "acme", "acme key change", id, thumbprint).await?;
+        tx.commit().await?;
+        Ok(KeyRollover::Done)
+    }
+
+    /// Records a new order with its authorizations and their challenges, in one transaction,
+    /// unless its account would then have more than `max_pending` pending authorizations
+    /// (counted in that transaction, so that orders placed at once cannot pass together):
+    /// then `Some` of how many it has, and nothing is recorded.
+    #[instrument(skip_all)]
+    pub(crate) async fn insert_order(
+        &self,
+        order: &Order,
+        authzs: &[Authz],
+        max_pending: i64,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let pending: i64 = sqlx::query_scalar(PENDING_AUTHZS)
+            .bind(&order.account_id)
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await?;
+        if pending + authzs.len() as i64 > max_pending {
+            return Ok(Some(pending));
+        }
         sqlx::query(
             "INSERT INTO acme_orders (id, account_id, status, identifiers, expires_at, replaces, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -279,7 +323,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(None)
     }
 
     /// An order, its authorizations' ids in order, and its stored status (not yet derived).
@@ -454,14 +498,11 @@ impl Store {
 
     /// How many unexpired authorizations of `account` are pending.
     pub(crate) async fn pending_authzs(&self, account: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM acme_authzs a JOIN acme_orders o ON o.id = a.order_id \
-             WHERE o.account_id = $1 AND a.status = 'pending' AND a.expires_at > $2",
-        )
-        .bind(account)
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(PENDING_AUTHZS)
+            .bind(account)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Moves an authorization to `to` from any of `from`; false when it was in none of them

@@ -55,7 +55,7 @@ use crate::error::{Error, Result, StoreError};
 use crate::files::lock_file;
 
 pub use crate::location::{DatabaseUrl, LogLocation};
-pub(crate) use acme::NewAccountOutcome;
+pub(crate) use acme::{KeyRollover, NewAccountOutcome};
 pub use copy::CopyReport;
 pub use holders::Holder;
 pub(crate) use notices::{NewNotice, Notice};

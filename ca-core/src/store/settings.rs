@@ -112,6 +112,33 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// [`Store::set_settings`], once `check` accepts the values of `keys` as the write's own
+    /// transaction reads them: a rule between settings holds whatever another process sets
+    /// meanwhile (each change checked against what the other left, never both against what
+    /// was there before).
+    pub(crate) async fn set_settings_checked(
+        &self,
+        actor: &str,
+        pairs: &[(&str, Option<&str>, Audit)],
+        keys: &[&str],
+        check: impl FnOnce(&[Option<String>]) -> Result<()>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+            );
+        }
+        check(&values)?;
+        write_settings(&mut tx, actor, pairs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Sets (or removes) each of `pairs` and records it in the audit trail, inside the caller's
