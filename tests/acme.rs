@@ -1540,33 +1540,24 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
         "pw",
     ];
     acme.sb.ok(&add);
-    let shown = acme.sb.ok(&["user", "eab", "bob"]);
-    let field = |label: &str| {
-        shown
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .unwrap()
-            .trim()
-            .to_owned()
+    let eab_key = || {
+        let shown = acme.sb.ok(&["user", "eab", "bob"]);
+        let field = |label: &str| {
+            shown
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(label))
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+        (field("key id"), field("HMAC key"))
     };
-    let (kid, key) = (field("key id"), field("HMAC key"));
+    let (kid, key) = eab_key();
+    let (spare_kid, spare_key) = eab_key();
     let mut bob = Raw::new(&acme);
     let url = bob.url("newAccount");
     // A binding of the account's key, signed with `alg` under the key `ca user eab` gave.
-    let bind = |alg: jsonwebtoken::Algorithm| {
-        let mac_key = URL_SAFE_NO_PAD.decode(&key).unwrap();
-        let protected = b64(json!({ "alg": format!("{alg:?}"), "kid": kid, "url": url })
-            .to_string()
-            .as_bytes());
-        let payload = b64(bob.key.jwk.to_string().as_bytes());
-        let signature = jsonwebtoken::crypto::sign(
-            format!("{protected}.{payload}").as_bytes(),
-            &jsonwebtoken::EncodingKey::from_secret(&mac_key),
-            alg,
-        )
-        .unwrap();
-        json!({ "protected": protected, "payload": payload, "signature": signature })
-    };
+    let bind = |alg: jsonwebtoken::Algorithm| eab_binding((&kid, &key), &url, &bob.key.jwk, alg);
     let binding = bind(jsonwebtoken::Algorithm::HS256);
     // A binding signed with no MAC at all is told which algorithm a binding takes.
     let unsigned = json!({
@@ -1619,4 +1610,39 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     acme.sb.ok(&add);
     let (code, kind, _) = problem(bob.post(&account, None));
     assert_eq!((code, kind.as_str()), (403, "unauthorized"));
+    // A key made for the removed bob and never used is not the new bob's.
+    let carol = Raw::new(&acme);
+    let binding = eab_binding(
+        (&spare_kid, &spare_key),
+        &url,
+        &carol.key.jwk,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let (code, kind, detail) = problem(carol.post(
+        &url,
+        Some(&json!({ "termsOfServiceAgreed": true, "externalAccountBinding": binding })),
+    ));
+    assert_eq!((code, kind.as_str()), (403, "unauthorized"), "{detail}");
+    assert!(detail.contains("made for an earlier user"), "{detail}");
+}
+
+/// An external account binding of `jwk` for the newAccount `url`, signed with `alg` under the
+/// key (id, HMAC key in base64url) `ca user eab` gave.
+fn eab_binding(
+    (kid, key): (&str, &str),
+    url: &str,
+    jwk: &Value,
+    alg: jsonwebtoken::Algorithm,
+) -> Value {
+    let protected = b64(json!({ "alg": format!("{alg:?}"), "kid": kid, "url": url })
+        .to_string()
+        .as_bytes());
+    let payload = b64(jwk.to_string().as_bytes());
+    let signature = jsonwebtoken::crypto::sign(
+        format!("{protected}.{payload}").as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(&URL_SAFE_NO_PAD.decode(key).unwrap()),
+        alg,
+    )
+    .unwrap();
+    json!({ "protected": protected, "payload": payload, "signature": signature })
 }

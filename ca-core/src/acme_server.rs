@@ -357,7 +357,7 @@ impl Authority {
             .kid
             .clone()
             .ok_or_else(|| malformed("the binding names no key (kid)"))?;
-        let (user, key, bound) = self.store().eab_key(&kid).await?.ok_or_else(|| {
+        let (user, key, bound, made_at) = self.store().eab_key(&kid).await?.ok_or_else(|| {
             Problem::new(
                 ProblemType::Unauthorized,
                 "the external account binding key is not known",
@@ -394,6 +394,21 @@ impl Authority {
             return Err(Problem::new(
                 ProblemType::Unauthorized,
                 "the user of this external account binding key is disabled or removed",
+            ));
+        }
+        // A key made for a user removed since, before another user was added under the name,
+        // is not the new user's (the log keeps times in seconds).
+        let user_since = self
+            .store()
+            .user(&user)
+            .await?
+            .map(|record| record.created_at.unix_timestamp());
+        if user_since.is_some_and(|since| made_at < since) {
+            return Err(Problem::new(
+                ProblemType::Unauthorized,
+                format!(
+                    "the external account binding key {kid} was made for an earlier user named {user}, removed since: ask for a new key"
+                ),
             ));
         }
         Ok((kid, user))

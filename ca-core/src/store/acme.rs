@@ -120,9 +120,9 @@ impl Store {
     pub(crate) async fn eab_key(
         &self,
         kid: &str,
-    ) -> Result<Option<(String, Vec<u8>, Option<String>)>> {
+    ) -> Result<Option<(String, Vec<u8>, Option<String>, i64)>> {
         Ok(sqlx::query_as(
-            "SELECT user_name, hmac_key, account_id FROM acme_eab_keys WHERE kid = $1",
+            "SELECT user_name, hmac_key, account_id, created_at FROM acme_eab_keys WHERE kid = $1",
         )
         .bind(kid)
         .fetch_optional(&self.pool)
