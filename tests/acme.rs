@@ -522,16 +522,7 @@ fn external_account_binding_when_required_ties_each_account_to_a_user() {
         "--password-file",
         "pw",
     ]);
-    let shown = acme.sb.ok(&["user", "eab", "bob"]);
-    let field = |label: &str| {
-        shown
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let (kid, key) = (field("key id"), field("HMAC key"));
+    let (kid, key) = eab_key(&acme.sb, "bob");
     let mut bound = vec!["--eab", "--kid", &kid, "--hmac", &key];
     bound.extend_from_slice(&order);
     acme.lego_ok("lego-bob", &bound);
@@ -1540,20 +1531,8 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
         "pw",
     ];
     acme.sb.ok(&add);
-    let eab_key = || {
-        let shown = acme.sb.ok(&["user", "eab", "bob"]);
-        let field = |label: &str| {
-            shown
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(label))
-                .unwrap()
-                .trim()
-                .to_owned()
-        };
-        (field("key id"), field("HMAC key"))
-    };
-    let (kid, key) = eab_key();
-    let (spare_kid, spare_key) = eab_key();
+    let (kid, key) = eab_key(&acme.sb, "bob");
+    let (spare_kid, spare_key) = eab_key(&acme.sb, "bob");
     let mut bob = Raw::new(&acme);
     let url = bob.url("newAccount");
     // A binding of the account's key, signed with `alg` under the key `ca user eab` gave.
@@ -1624,6 +1603,21 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     ));
     assert_eq!((code, kind.as_str()), (403, "unauthorized"), "{detail}");
     assert!(detail.contains("made for an earlier user"), "{detail}");
+}
+
+/// A new external account binding key for `user`, as `ca user eab` shows it: (key id, HMAC
+/// key in base64url).
+fn eab_key(sb: &Sandbox, user: &str) -> (String, String) {
+    let shown = sb.ok(&["user", "eab", user]);
+    let field = |label: &str| {
+        shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    (field("key id"), field("HMAC key"))
 }
 
 /// An external account binding of `jwk` for the newAccount `url`, signed with `alg` under the
