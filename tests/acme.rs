@@ -943,35 +943,42 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
 
     // An order that replaces it: the new certificate is linked to the old one in the log.
     let identifiers = json!([{ "type": "dns", "value": "mail.example.com" }]);
-    let response = raw.post(
-        &raw.url("newOrder"),
-        Some(&json!({ "identifiers": identifiers, "replaces": cert_id })),
-    );
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let replacing: Value = response.json().unwrap();
+    let replacing_order = || {
+        let response = raw.post(
+            &raw.url("newOrder"),
+            Some(&json!({ "identifiers": identifiers, "replaces": cert_id })),
+        );
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let order: Value = response.json().unwrap();
+        for authz_url in order["authorizations"].as_array().unwrap() {
+            // The account proved control of the name minutes ago, but each order proves it
+            // again.
+            let (_, authz) = raw.json(authz_url.as_str().unwrap(), None);
+            let challenge = authz["challenges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == "http-01")
+                .unwrap()
+                .clone();
+            let token = challenge["token"].as_str().unwrap().to_owned();
+            answers
+                .lock()
+                .unwrap()
+                .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
+            raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+            settle(&raw, authz_url.as_str().unwrap());
+        }
+        order
+    };
+    let replacing = replacing_order();
+    // A second order for the same replacement, placed before the first is finalized.
+    let second = replacing_order();
     let location = replacing["finalize"]
         .as_str()
         .unwrap()
         .trim_end_matches("/finalize")
         .to_owned();
-    for authz_url in replacing["authorizations"].as_array().unwrap() {
-        // The account proved control of the name minutes ago, but each order proves it again.
-        let (_, authz) = raw.json(authz_url.as_str().unwrap(), None);
-        let challenge = authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()
-            .clone();
-        let token = challenge["token"].as_str().unwrap().to_owned();
-        answers
-            .lock()
-            .unwrap()
-            .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
-        raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
-        settle(&raw, authz_url.as_str().unwrap());
-    }
     let response = raw.post(
         replacing["finalize"].as_str().unwrap(),
         Some(&json!({ "csr": csr(&["mail.example.com"]).0 })),
@@ -981,12 +988,18 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
     let rows = acme.acme_rows();
     let new = rows.iter().find(|r| r["id"] != old["id"]).unwrap();
     assert_eq!(new["renewed_from"], old["id"], "{rows:?}");
-    // A certificate is replaced once.
+    // A certificate is replaced once: by no new order, nor by the one placed before.
     let (status, kind, _) = problem(raw.post(
         &raw.url("newOrder"),
         Some(&json!({ "identifiers": identifiers, "replaces": cert_id })),
     ));
     assert_eq!((status, kind.as_str()), (409, "alreadyReplaced"));
+    let (status, kind, _) = problem(raw.post(
+        second["finalize"].as_str().unwrap(),
+        Some(&json!({ "csr": csr(&["mail.example.com"]).0 })),
+    ));
+    assert_eq!((status, kind.as_str()), (409, "alreadyReplaced"));
+    assert_eq!(acme.acme_rows().len(), rows.len(), "nothing issued");
 
     // Revocation signed by the certificate's own key, not an account.
     let cert_signer = Key {

@@ -35,6 +35,14 @@ const MAX_IDENTIFIERS: usize = crate::name::MAX_NAMES;
 /// orders and never validates cannot fill the log.
 const MAX_PENDING_AUTHZS: i64 = 300;
 
+/// The refusal of an order for a certificate another order replaced (RFC 9773 §5).
+fn already_replaced(id: RequestId) -> Problem {
+    Problem::new(
+        ProblemType::AlreadyReplaced,
+        format!("certificate {id} was already replaced"),
+    )
+}
+
 /// The refusal of an order that would give its account more than [`MAX_PENDING_AUTHZS`]
 /// pending authorizations; it has `pending`.
 fn too_many_pending(pending: i64) -> Problem {
@@ -775,10 +783,7 @@ impl Authority {
             ));
         }
         if self.store().is_replaced(row.id).await? {
-            return Err(Problem::new(
-                ProblemType::AlreadyReplaced,
-                format!("certificate {} was already replaced", row.id),
-            ));
+            return Err(already_replaced(row.id));
         }
         Ok(row.id)
     }
@@ -1093,6 +1098,11 @@ impl Authority {
             )
             .await?
         {
+            if let Some(replaced) = order.replaces
+                && self.store().is_replaced(replaced).await?
+            {
+                return Err(already_replaced(replaced));
+            }
             return Err(Problem::new(
                 ProblemType::OrderNotReady,
                 "the order is being finalized already",

@@ -388,7 +388,10 @@ impl Store {
     }
 
     /// Moves an order from `from` to `to`, with an error or a certificate; false when the
-    /// order was no longer in `from` (another request moved it first).
+    /// order was no longer in `from` (another request moved it first), or, to processing,
+    /// when another order replacing the same certificate is processing or valid already (RFC
+    /// 9773 §5: a certificate is replaced once; orders placed at once are checked as they
+    /// start, in the write's transaction).
     pub(crate) async fn move_order(
         &self,
         id: &str,
@@ -401,17 +404,23 @@ impl Store {
             .map(serde_json::to_string)
             .transpose()
             .map_err(corrupt)?;
+        let mut tx = self.begin_write().await?;
         let moved = sqlx::query(
             "UPDATE acme_orders SET status = $1, error = COALESCE($2, error), request_id = COALESCE($3, request_id)
-             WHERE id = $4 AND status = $5",
+             WHERE id = $4 AND status = $5
+               AND ($1 <> 'processing' OR replaces IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM acme_orders other
+                   WHERE other.replaces = acme_orders.replaces AND other.id <> acme_orders.id
+                     AND other.status IN ('processing', 'valid')))",
         )
         .bind(to.name())
         .bind(error)
         .bind(certificate.map(RequestId::get))
         .bind(id)
         .bind(from.name())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(moved.rows_affected() == 1)
     }
 
