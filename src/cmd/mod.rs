@@ -247,13 +247,9 @@ pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
 /// Asks for `what` at the terminal on standard input, as OpenSSL and passwd(1) do: not shown
 /// as it is typed, and asked again, since a mistyped new password locks away what it protects.
 fn ask_secret(what: &str) -> anyhow::Result<String> {
-    let mut asked = what.to_owned();
-    if let Some(first) = asked.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
     let terminal = QuietTerminal::new()?;
-    let first = terminal.ask(&format!("{asked} (not shown as you type): "), what)?;
-    let again = terminal.ask(&format!("{asked} again: "), what)?;
+    let first = terminal.ask(&not_shown(what), what)?;
+    let again = terminal.ask(&format!("{} again: ", capitalised(what)), what)?;
     drop(terminal);
     if first != again {
         return Err(Refused(format!(
@@ -267,11 +263,21 @@ fn ask_secret(what: &str) -> anyhow::Result<String> {
 /// Asks for `what`, an existing secret, at the terminal on standard input, once, not shown as
 /// it is typed.
 fn ask_secret_once(what: &str) -> anyhow::Result<String> {
+    QuietTerminal::new()?.ask(&not_shown(what), what)
+}
+
+/// The prompt for `what`, said not to be shown as it is typed.
+fn not_shown(what: &str) -> String {
+    format!("{} (not shown as you type): ", capitalised(what))
+}
+
+/// `what` with its first letter in capitals, to begin a prompt.
+fn capitalised(what: &str) -> String {
     let mut asked = what.to_owned();
     if let Some(first) = asked.get_mut(..1) {
         first.make_ascii_uppercase();
     }
-    QuietTerminal::new()?.ask(&format!("{asked} (not shown as you type): "), what)
+    asked
 }
 
 /// The terminal on standard input with its echo off and its keys read one by one, restored
