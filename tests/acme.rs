@@ -789,10 +789,17 @@ fn ready_order(
         .iter()
         .map(|n| json!({ "type": "dns", "value": n }))
         .collect();
-    let response = raw.post(
-        &raw.url("newOrder"),
-        Some(&json!({ "identifiers": identifiers })),
-    );
+    ready_order_of(raw, answers, &json!({ "identifiers": identifiers }))
+}
+
+/// Places the newOrder `payload`, proves each of its names over http-01, and returns the
+/// order's URL and its body once ready.
+fn ready_order_of(
+    raw: &Raw,
+    answers: &Arc<Mutex<Vec<(String, String)>>>,
+    payload: &Value,
+) -> (String, Value) {
+    let response = raw.post(&raw.url("newOrder"), Some(payload));
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let order: Value = response.json().unwrap();
@@ -943,42 +950,17 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
 
     // An order that replaces it: the new certificate is linked to the old one in the log.
     let identifiers = json!([{ "type": "dns", "value": "mail.example.com" }]);
+    // Each order proves the names again, though the account proved them minutes ago.
     let replacing_order = || {
-        let response = raw.post(
-            &raw.url("newOrder"),
-            Some(&json!({ "identifiers": identifiers, "replaces": cert_id })),
-        );
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let order: Value = response.json().unwrap();
-        for authz_url in order["authorizations"].as_array().unwrap() {
-            // The account proved control of the name minutes ago, but each order proves it
-            // again.
-            let (_, authz) = raw.json(authz_url.as_str().unwrap(), None);
-            let challenge = authz["challenges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["type"] == "http-01")
-                .unwrap()
-                .clone();
-            let token = challenge["token"].as_str().unwrap().to_owned();
-            answers
-                .lock()
-                .unwrap()
-                .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
-            raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
-            settle(&raw, authz_url.as_str().unwrap());
-        }
-        order
+        ready_order_of(
+            &raw,
+            &answers,
+            &json!({ "identifiers": identifiers, "replaces": cert_id }),
+        )
     };
-    let replacing = replacing_order();
+    let (location, replacing) = replacing_order();
     // A second order for the same replacement, placed before the first is finalized.
-    let second = replacing_order();
-    let location = replacing["finalize"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches("/finalize")
-        .to_owned();
+    let (_, second) = replacing_order();
     let response = raw.post(
         replacing["finalize"].as_str().unwrap(),
         Some(&json!({ "csr": csr(&["mail.example.com"]).0 })),

@@ -1573,9 +1573,14 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
             "subjectAltName=DNS:mail.example.com,DNS:owa.example.com",
         ],
     );
-    let out = sb.run(&["sign", &csr, "--out", "signed.crt"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    // `ca sign ARGS`, which must succeed: what it said on standard error.
+    let signed = |args: &[&str]| {
+        let out = sb.run(&[&["sign"], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = signed(&[&csr, "--out", "signed.crt"]);
     assert!(
         stderr.contains("ca: note: certificate 1 for mail.example.com is still valid")
             && stderr.contains(
@@ -1613,9 +1618,7 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
             "extendedKeyUsage=serverAuth,clientAuth,codeSigning",
         ],
     );
-    let out = sb.run(&["sign", &usages, "--out", "u.crt"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = signed(&[&usages, "--out", "u.crt"]);
     assert!(
         stderr.contains(
             "the request also asked to be a CA (basicConstraints CA:TRUE) and for TLS client authentication, code signing, \
@@ -1632,13 +1635,19 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
         "{text}"
     );
     // With --client-auth, only what it still is not.
-    let out = sb.run(&["sign", &usages, "--out", "u2.crt", "--client-auth"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = signed(&[&usages, "--out", "u2.crt", "--client-auth"]);
     assert!(
         stderr.contains("asked to be a CA (basicConstraints CA:TRUE) and for code signing, which")
             && stderr.contains("(TLS server and client authentication, CA:FALSE)")
             && !stderr.contains("sign the request again"),
         "{stderr}"
+    );
+    let text = x509_text(sb.path(), "u2.crt");
+    assert!(
+        text.contains("CA:FALSE")
+            && text.contains("TLS Web Server Authentication, TLS Web Client Authentication")
+            && !text.contains("Code Signing"),
+        "{text}"
     );
 }
 

@@ -476,6 +476,38 @@ fn the_responder_certificate_verifies_and_says_what_it_is_for() {
         trail.contains("for the OCSP responder") && !trail.lines().any(|l| l.ends_with(" for ")),
         "{trail}"
     );
+    // A responder certificate replaced since (the server made another after the revocation,
+    // then, restarted without its files, a third): revoked, it is said to be an earlier one,
+    // not the one the responder signs with.
+    let responder_ids = || -> Vec<String> {
+        let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["requester"] == "ca ocsp" && row["status"] == "valid")
+            .map(|row| row["id"].to_string())
+            .collect()
+    };
+    let asked = |server: &Server| {
+        let (answered, text) = ask(&sb, server, &["-cert", "mail.example.com.crt"]);
+        assert!(answered, "{text}");
+    };
+    asked(&server);
+    let earlier = responder_ids();
+    assert_eq!(earlier.len(), 1, "{earlier:?}");
+    drop(server);
+    for file in ["ocsp.crt", "ocsp.key"] {
+        std::fs::remove_file(sb.data().join(file)).unwrap();
+    }
+    let server = Server::start(&sb);
+    asked(&server);
+    assert_eq!(responder_ids().len(), 2);
+    let said = sb.ok(&["revoke", &earlier[0]]);
+    assert!(
+        said.contains("an earlier certificate of the OCSP responder's")
+            && !said.contains("makes a new one"),
+        "{said}"
+    );
 }
 
 #[test]

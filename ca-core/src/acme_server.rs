@@ -1360,25 +1360,17 @@ mod tests {
         };
         store.insert_account(&account, None).await.unwrap();
         // Key changes: only from the key the account has.
+        let roll = |old: &'static str, n: &'static str, new: &'static str| {
+            let key = jwk(n);
+            async move { store.set_account_key("acct", old, &key, new).await.unwrap() }
+        };
         assert_eq!(
-            store
-                .set_account_key("acct", "stale", &jwk("AQAC"), "second")
-                .await
-                .unwrap(),
+            roll("stale", "AQAC", "second").await,
             KeyRollover::AccountChanged
         );
+        assert_eq!(roll("first", "AQAC", "second").await, KeyRollover::Done);
         assert_eq!(
-            store
-                .set_account_key("acct", "first", &jwk("AQAC"), "second")
-                .await
-                .unwrap(),
-            KeyRollover::Done
-        );
-        assert_eq!(
-            store
-                .set_account_key("acct", "first", &jwk("AQAD"), "third")
-                .await
-                .unwrap(),
+            roll("first", "AQAD", "third").await,
             KeyRollover::AccountChanged,
             "a second rollover from the same old key"
         );
@@ -1441,10 +1433,7 @@ mod tests {
         assert_eq!(read.status, AccountStatus::Deactivated);
         assert!(read.contact.is_empty());
         assert_eq!(
-            store
-                .set_account_key("acct", "second", &jwk("AQAE"), "fourth")
-                .await
-                .unwrap(),
+            roll("second", "AQAE", "fourth").await,
             KeyRollover::AccountChanged,
             "a deactivated account's key stays"
         );

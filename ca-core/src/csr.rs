@@ -256,16 +256,16 @@ impl CertificateRequest {
                 match extension {
                     ParsedExtension::BasicConstraints(constraints) => asks_ca |= constraints.ca,
                     ParsedExtension::ExtendedKeyUsage(eku) => usages_asked.extend(Usage::of(eku)),
+                    ParsedExtension::SubjectAlternativeName(san) => {
+                        alt_names_left_out.extend(san.general_names.iter().filter_map(unsupported));
+                        alt_names.extend(san_texts(&san.general_names).ok_or_else(|| {
+                            Error::InvalidRequest(
+                                "it asks for an IP address of a length that is neither IPv4 nor IPv6"
+                                    .into(),
+                            )
+                        })?);
+                    }
                     _ => {}
-                }
-                if let ParsedExtension::SubjectAlternativeName(san) = extension {
-                    alt_names_left_out.extend(san.general_names.iter().filter_map(unsupported));
-                    alt_names.extend(san_texts(&san.general_names).ok_or_else(|| {
-                        Error::InvalidRequest(
-                            "it asks for an IP address of a length that is neither IPv4 nor IPv6"
-                                .into(),
-                        )
-                    })?);
                 }
             }
         }
@@ -348,24 +348,16 @@ impl CertificateRequest {
     /// holds names only (its subject is its first name), so these are left out; saying so
     /// beats leaving them out unseen.
     pub fn left_out_note(&self) -> Option<String> {
-        let all: Vec<&String> = self
+        let all: Vec<&str> = self
             .subject_left_out
             .iter()
             .chain(&self.alt_names_left_out)
+            .map(String::as_str)
             .collect();
-        let shown: Vec<&str> = all
-            .iter()
-            .take(LEFT_OUT_SHOWN)
-            .map(|text| text.as_str())
-            .collect();
-        let more = match all.len().saturating_sub(LEFT_OUT_SHOWN) {
-            0 => String::new(),
-            count => format!(" and {count} more"),
-        };
-        (!shown.is_empty()).then(|| {
+        (!all.is_empty()).then(|| {
             format!(
-                "the request also asked for {}{more}, which no certificate of this CA carries (it holds DNS names and IP addresses, with the first name as its subject): left out",
-                shown.join(", ")
+                "the request also asked for {}, which no certificate of this CA carries (it holds DNS names and IP addresses, with the first name as its subject): left out",
+                a_few(&all)
             )
         })
     }
@@ -395,12 +387,7 @@ impl CertificateRequest {
             })
             .collect();
         if !usages.is_empty() {
-            let more = match usages.len().saturating_sub(LEFT_OUT_SHOWN) {
-                0 => String::new(),
-                count => format!(" and {count} more"),
-            };
-            let shown: Vec<&str> = usages.iter().take(LEFT_OUT_SHOWN).copied().collect();
-            asked.push(format!("for {}{more}", shown.join(", ")));
+            asked.push(format!("for {}", a_few(&usages)));
         }
         (!asked.is_empty()).then(|| {
             format!(
@@ -591,6 +578,15 @@ fn other_pem(pem: &str) -> String {
         _ => return "no CERTIFICATE REQUEST block was found in the PEM input".into(),
     };
     not_a_request(what)
+}
+
+/// The first [`LEFT_OUT_SHOWN`] of `items`, and how many more there are: `a, b and 3 more`.
+fn a_few(items: &[&str]) -> String {
+    let shown = items[..items.len().min(LEFT_OUT_SHOWN)].join(", ");
+    match items.len().saturating_sub(LEFT_OUT_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 /// That the input is `what` (a certificate, a key), not a request.

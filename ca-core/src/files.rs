@@ -790,6 +790,14 @@ pub(crate) fn lock_file(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// [`lock_file`] from async code: waited for on a blocking thread, so that the runtime goes
+/// on serving while another process holds the lock.
+pub(crate) async fn lock_file_waiting(path: PathBuf) -> Result<File> {
+    tokio::task::spawn_blocking(move || lock_file(&path))
+        .await
+        .map_err(|err| Error::Crypto(format!("could not wait for a lock: {err}")))?
+}
+
 /// Takes a shared advisory lock on `path` (created if missing, mode 0600): several holders
 /// at once, none while someone holds it exclusively; released on drop.
 pub(crate) fn lock_file_shared(path: &Path) -> Result<File> {

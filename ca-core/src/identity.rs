@@ -9,7 +9,7 @@ use tracing::instrument;
 use crate::authority::Authority;
 use crate::certificate::{SerialNumber, pem_certificates};
 use crate::error::{Error, Result};
-use crate::files::{PUBLIC_MODE, SECRET_MODE, lock_file, write_atomic};
+use crate::files::{PUBLIC_MODE, SECRET_MODE, lock_file_waiting, write_atomic};
 use crate::issue::IssueRequest;
 use crate::key::{self, KeyAlgorithm};
 use crate::name::{SubjectName, san_texts};
@@ -102,10 +102,7 @@ impl Authority {
         // One server at a time makes it (two on one folder would each issue one, and could
         // leave one's key beside the other's certificate); another may have made it while
         // this one waited.
-        let lock_path = self.dir().join(SERVER_LOCK);
-        let _lock = tokio::task::spawn_blocking(move || lock_file(&lock_path))
-            .await
-            .map_err(|err| Error::Crypto(format!("could not wait for the HTTPS lock: {err}")))??;
+        let _lock = lock_file_waiting(self.dir().join(SERVER_LOCK)).await?;
         if let Some(identity) = self.usable_identity(&wanted).await? {
             return Ok(identity);
         }

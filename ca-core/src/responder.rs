@@ -11,7 +11,7 @@ use tracing::instrument;
 use crate::authority::Authority;
 use crate::certificate::SerialNumber;
 use crate::error::{Error, Result};
-use crate::files::lock_file;
+use crate::files::lock_file_waiting;
 use crate::issue::LeafSpec;
 use crate::key::KeyAlgorithm;
 use crate::ocsp::cache::Entry;
@@ -45,12 +45,7 @@ impl Authority {
         {
             return Ok(responder.info().clone());
         }
-        let lock_path = self.dir().join(RESPONDER_LOCK);
-        let lock = tokio::task::spawn_blocking(move || lock_file(&lock_path))
-            .await
-            .map_err(|err| {
-                Error::Crypto(format!("could not wait for the responder lock: {err}"))
-            })??;
+        let lock = lock_file_waiting(self.dir().join(RESPONDER_LOCK)).await?;
         // Another process may have made one while this one waited for the lock.
         if let Some(read) = Responder::read(self.dir(), self.root())
             && !read.needs_renewal(now)

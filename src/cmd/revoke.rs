@@ -70,24 +70,23 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
     } else if revoked.requester == ca_core::identity::SERVER_REQUESTER {
         say!("That was an earlier HTTPS certificate of `ca serve`'s; it presents another now.");
     }
-    if revoked.requester == ca_core::responder::RESPONDER_REQUESTER && !responds {
-        say!(
-            "That was an earlier certificate of the OCSP responder's; it signs with another now. \
-             Like every responder's certificate it carries OCSP No Check, so clients never asked whether it is revoked."
-        );
-        authority.close().await;
-        return Ok(());
-    }
     if revoked.requester == ca_core::responder::RESPONDER_REQUESTER {
         // It names no responder or CRL on purpose: it carries OCSP No Check (RFC 6960
         // §4.2.2.2.1), as a responder's certificate does, so no client asks about it.
-        say!(
-            "That was the OCSP responder's certificate: the responder makes a new one (and a new key) when next asked. \
-             Like every responder's certificate it carries OCSP No Check, so clients never ask whether it is revoked: \
-             they accept responses signed with its key until it expires{}, which is why it is short-lived.",
-            cert.map(|c| format!(" ({})", when(c.not_after)))
-                .unwrap_or_default()
-        );
+        if responds {
+            say!(
+                "That was the OCSP responder's certificate: the responder makes a new one (and a new key) when next asked. \
+                 Like every responder's certificate it carries OCSP No Check, so clients never ask whether it is revoked: \
+                 they accept responses signed with its key until it expires{}, which is why it is short-lived.",
+                cert.map(|c| format!(" ({})", when(c.not_after)))
+                    .unwrap_or_default()
+            );
+        } else {
+            say!(
+                "That was an earlier certificate of the OCSP responder's; it signs with another now. \
+                 Like every responder's certificate it carries OCSP No Check, so clients never asked whether it is revoked."
+            );
+        }
         authority.close().await;
         return Ok(());
     }
