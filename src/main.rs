@@ -70,6 +70,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Write the root certificate, to install on clients.
     Root(cmd::root::Args),
+    /// Encrypt the root key with a passphrase, change it, or store the key unencrypted.
+    Passphrase(cmd::passphrase::Args),
     /// Issue a new certificate and key for the names of an existing certificate.
     Renew(cmd::renew::Args),
     /// Revoke a certificate.
@@ -220,6 +222,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
             Command::List(args) => cmd::list::run(&cli.data, args).await,
             Command::Show(args) => cmd::show::run(&cli.data, args).await,
             Command::Root(args) => cmd::root::run(&cli.data, args).await,
+            Command::Passphrase(args) => cmd::passphrase::run(&cli.data, args).await,
             Command::Renew(args) => cmd::renew::run(&cli.data, args).await,
             Command::Revoke(args) => cmd::revoke::revoke(&cli.data, args).await,
             Command::Crl(args) => cmd::revoke::crl(&cli.data, args).await,

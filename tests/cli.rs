@@ -915,33 +915,207 @@ fn a_passphrase_for_an_unencrypted_root_key_is_pointed_out() {
     assert!(stderr.contains(warned), "{stderr}");
     assert!(!issue(None, "b.example.com").contains(warned));
     // The way the warning gives.
-    let key = sb.data().join("root.key");
-    let new = sb.data().join("root.key.new");
-    let out = std::process::Command::new("openssl")
-        .args([
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-passout",
-            "env:CA_PASSPHRASE",
-        ])
-        .arg("-in")
-        .arg(&key)
-        .arg("-out")
-        .arg(&new)
-        .env("CA_PASSPHRASE", "correct horse")
-        .output()
-        .unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("`ca passphrase` encrypts the key"),
+        "{stderr}"
     );
-    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::rename(&new, &key).unwrap();
+    let said = with_input(
+        &sb,
+        &["passphrase", "--new-passphrase-file", "-"],
+        "correct horse\n",
+    );
+    assert!(said.contains("Encrypted "), "{said}");
     let stderr = issue(Some("correct horse"), "c.example.com");
     assert!(!stderr.contains(warned), "{stderr}");
+}
+
+/// Runs `ca ARGS` with `input` on its standard input; asserts that it succeeded and returns
+/// what it wrote on standard output.
+fn with_input(sb: &Sandbox, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = sb
+        .ca()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ca init --key-passphrase-file` encrypts the new root key (asked twice at a terminal, two
+/// that differ refused before anything is made); `ca passphrase` changes the passphrase (the
+/// present one asked as signing asks it, the new one twice), and `--remove` stores the key
+/// unencrypted. Each change replaces the file whole, mode 0600, opens in openssl with the new
+/// passphrase and not the old, and is in the audit trail; what is refused changes nothing.
+#[test]
+fn the_root_keys_passphrase_is_set_at_init_and_changed_later() {
+    let sb = Sandbox::new();
+    let key = sb.data().join("root.key");
+    let opens_with = |passphrase: Option<&str>| {
+        let mut args = vec!["pkey", "-in", key.to_str().unwrap(), "-noout"];
+        let pass = format!("pass:{}", passphrase.unwrap_or_default());
+        if passphrase.is_some() {
+            args.extend(["-passin", pass.as_str()]);
+        }
+        openssl(sb.path(), &args).status.success()
+    };
+    let key_state = || {
+        let bytes = std::fs::read(&key).unwrap();
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        (bytes, mode)
+    };
+    // At a terminal: two that differ are refused, and nothing is made.
+    let init = ["init", "--key", "ecdsa-p256", "--key-passphrase-file", "-"];
+    let (status, said) = crate::util::at_a_terminal(&sb, "first horse|other horse", &init, &[]);
+    assert_eq!(status, Some(2), "{said}");
+    assert!(
+        said.contains("differ") && !said.contains("first horse"),
+        "{said}"
+    );
+    assert!(!key.exists() && !sb.data().join("root.crt").exists());
+    // With $CA_PASSPHRASE as well: two passphrases, refused.
+    let file = sb.path().join("passphrase.txt");
+    std::fs::write(&file, "first horse\n").unwrap();
+    let out = sb
+        .ca()
+        .env("CA_PASSPHRASE", "other horse")
+        .args(&init[..4])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two passphrases for the new root key"));
+    assert!(!key.exists());
+    let (status, said) = crate::util::at_a_terminal(&sb, "first horse|first horse", &init, &[]);
+    assert_eq!(status, Some(0), "{said}");
+    assert!(opens_with(Some("first horse")) && !opens_with(None));
+    assert_eq!(key_state().1, 0o600);
+
+    // Changed at a terminal: the present passphrase, then the new one twice.
+    let (status, said) = crate::util::at_a_terminal(
+        &sb,
+        "first horse|second horse|second horse",
+        &["passphrase"],
+        &[],
+    );
+    assert_eq!(status, Some(0), "{said}");
+    assert!(
+        said.contains("Passphrase of the root key")
+            && said.contains("New passphrase of the root key again:")
+            && said.contains("Changed the passphrase of ")
+            && said.contains("ca.passphrase")
+            && !said.contains("horse"),
+        "{said}"
+    );
+    assert!(opens_with(Some("second horse")) && !opens_with(Some("first horse")));
+    assert_eq!(key_state().1, 0o600);
+    let issued = sb
+        .ca()
+        .env("CA_PASSPHRASE", "second horse")
+        .args(["issue", "mail.example.com", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    assert!(issued.status.success(), "{issued:?}");
+
+    // What is refused leaves the key as it was: a wrong present passphrase, an empty new
+    // one, a new one from a file that is not there, no terminal and no file for the new one.
+    let before = key_state();
+    let attempts: [(&[&str], Option<&str>, &str, &str); 4] = [
+        (
+            &["passphrase", "--new-passphrase-file", "-"],
+            Some("first horse"),
+            "x\n",
+            "the passphrase is wrong",
+        ),
+        (
+            &["passphrase", "--new-passphrase-file", "-"],
+            Some("second horse"),
+            "\n",
+            "the passphrase is empty",
+        ),
+        (
+            &["passphrase", "--new-passphrase-file", "third horse"],
+            Some("second horse"),
+            "",
+            "no such file",
+        ),
+        (
+            &["passphrase"],
+            Some("second horse"),
+            "",
+            "no terminal to ask the new passphrase",
+        ),
+    ];
+    for (args, present, input, said) in attempts {
+        use std::io::Write;
+        let mut cmd = sb.ca();
+        if let Some(present) = present {
+            cmd.env("CA_PASSPHRASE", present);
+        }
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(said) && !stderr.contains("third horse"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(key_state(), before, "{args:?}");
+    }
+    let conflict = sb.run(&["passphrase", "--remove", "--new-passphrase-file", "-"]);
+    assert_eq!(conflict.status.code(), Some(2));
+    assert_eq!(key_state(), before);
+
+    // Removed: unencrypted, still 0600; removing again has nothing to remove.
+    let mut remove = sb.ca();
+    let out = remove
+        .env("CA_PASSPHRASE", "second horse")
+        .args(["passphrase", "--remove"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unencrypted: whoever can read it"));
+    let (bytes, mode) = key_state();
+    assert!(bytes.starts_with(b"-----BEGIN PRIVATE KEY-----") && mode == 0o600);
+    assert!(opens_with(None));
+    assert!(
+        sb.refused(&["passphrase", "--remove"])
+            .contains("has no passphrase to remove")
+    );
+    // No temporary file left beside it; every change in the audit trail, no secret in it.
+    let names: Vec<String> = std::fs::read_dir(sb.data())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|name| name.contains(".tmp")), "{names:?}");
+    let audit = sb.ok(&["audit"]);
+    let changes: Vec<&str> = audit
+        .lines()
+        .filter(|line| line.contains("root key"))
+        .collect();
+    assert!(
+        changes.len() == 2
+            && changes[0].contains("passphrase changed")
+            && changes[1].contains("stored unencrypted")
+            && !audit.contains("horse"),
+        "{audit}"
+    );
 }
 
 #[test]

@@ -1302,10 +1302,57 @@ impl Authority {
         read
     }
 
+    /// Writes the root key again, encrypted under `new` (PKCS#8, PBES2 with PBKDF2-SHA256 and
+    /// AES-256-CBC, a new salt) or, with `None`, unencrypted, once it is read with the
+    /// passphrase given and found to be the root's; recorded in the audit trail as `actor`'s.
+    /// The file is replaced whole (a temporary file, flushed, then renamed over it): a failure
+    /// leaves the key as it was. Returns whether the key was encrypted before.
+    pub async fn set_key_passphrase(
+        &mut self,
+        new: Option<Passphrase>,
+        actor: &str,
+    ) -> Result<bool> {
+        if let Some(new) = &new {
+            new.refuse_line_breaks()?;
+        }
+        // One change at a time, in the order the audit trail tells.
+        let _lock = lock_file(&self.dir.join(INIT_LOCK))?;
+        let was_encrypted = self.key_is_encrypted()?;
+        if new.is_none() && !was_encrypted {
+            return Err(Error::InvalidInput(format!(
+                "{} is not encrypted: it has no passphrase to remove",
+                self.dir.join(ROOT_KEY).display()
+            )));
+        }
+        // Read again under the lock (another command may have changed it since this one
+        // opened the CA), and checked to be the root's before anything is written.
+        let der = self.read_key()?;
+        self.check_key_is_the_roots(&der)?;
+        let pem = key::encode_pkcs8_pem(&der, new.as_ref())?;
+        let staged = Staged::write(&self.dir.join(ROOT_KEY), pem.as_bytes(), SECRET_MODE)?;
+        let detail = match (was_encrypted, new.is_some()) {
+            (false, _) => "encrypted with a passphrase",
+            (true, true) => "passphrase changed",
+            (true, false) => "stored unencrypted",
+        };
+        self.store
+            .audit(actor, "root key", ROOT_KEY, detail)
+            .await?;
+        staged.commit()?;
+        self.passphrase = new;
+        Ok(was_encrypted)
+    }
+
     /// True when the root key can be read now (it is not encrypted, or its passphrase was
     /// given): what [`Authority::check`] compares with the root.
     pub fn key_is_readable(&self) -> bool {
-        self.issuer().is_ok()
+        self.check_key().is_ok()
+    }
+
+    /// Reads the root key (with its passphrase, when it is encrypted) and checks that it is
+    /// the root's: why it could not sign now, if it could not.
+    pub fn check_key(&self) -> Result<()> {
+        self.issuer().map(|_| ())
     }
 
     /// Closes the log.
@@ -1318,6 +1365,15 @@ impl Authority {
         if let Some(issuer) = self.issuer.get() {
             return Ok(issuer);
         }
+        let der = self.read_key()?;
+        let key_pair = self.check_key_is_the_roots(&der)?;
+        let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
+        Ok(self.issuer.get_or_init(|| issuer))
+    }
+
+    /// The root key's PKCS#8 DER, from its file (refused when others may read it or another
+    /// user owns it), decrypted with the passphrase given.
+    fn read_key(&self) -> Result<Vec<u8>> {
         let path = self.dir.join(ROOT_KEY);
         let meta = fs::metadata(&path).map_err(|err| Error::io(&path, err))?;
         let mode = meta.permissions().mode() & 0o777;
@@ -1331,9 +1387,13 @@ impl Authority {
         let pem = read_small_file(&path, KEY_FILE_MAX, "a key is a few kilobytes of PEM")?;
         let pem = String::from_utf8(pem)
             .map_err(|_| Error::CaKey(format!("{} is not a PEM key", path.display())))?;
-        let der = key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)?;
-        // Whatever signs must be the root's own key: a certificate or CRL signed by another
-        // verifies nowhere, and the log would keep it for good.
+        key::decode_pkcs8_pem(&pem, self.passphrase.as_ref(), &path)
+    }
+
+    /// The key pair of `der`, refused unless it is the root's own: a certificate or CRL signed
+    /// by another verifies nowhere, and the log would keep it for good.
+    fn check_key_is_the_roots(&self, der: &[u8]) -> Result<KeyPair> {
+        let path = self.dir.join(ROOT_KEY);
         let not_the_roots = || {
             Error::CaKey(format!(
                 "{} is not the key of {ROOT_CERT} (a {} key): nothing was signed; put back the key made with this root (a backup has both)",
@@ -1341,16 +1401,13 @@ impl Authority {
                 self.root.key_algorithm().name()
             ))
         };
-        let key_pair = key::key_pair_from_pkcs8(&der, self.root.key_algorithm(), &path)
+        let key_pair = key::key_pair_from_pkcs8(der, self.root.key_algorithm(), &path)
             .map_err(|_| not_the_roots())?;
-        {
-            use rcgen::PublicKeyData;
-            if key_pair.der_bytes() != self.root.public_key_bits() {
-                return Err(not_the_roots());
-            }
+        use rcgen::PublicKeyData;
+        if key_pair.der_bytes() != self.root.public_key_bits() {
+            return Err(not_the_roots());
         }
-        let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(self.root.der()), key_pair)?;
-        Ok(self.issuer.get_or_init(|| issuer))
+        Ok(key_pair)
     }
 }
 

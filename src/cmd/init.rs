@@ -1,10 +1,12 @@
 //! `ca init`: create the root.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use ca_core::{Authority, InitOptions, KeyAlgorithm, PermittedSubtree, RequestPolicy, RootSpec};
+use ca_core::{
+    Authority, InitOptions, KeyAlgorithm, Passphrase, PermittedSubtree, RequestPolicy, RootSpec,
+};
 
-use crate::cmd::open_options;
+use crate::cmd::{PASSPHRASE_CREDENTIAL, Refused, open_options};
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -27,6 +29,10 @@ pub(crate) struct Args {
     /// What happens to requests that arrive over the web: issued at once, or left pending.
     #[arg(long, value_parser = crate::cmd::choice::<RequestPolicy>(), default_value_t = RequestPolicy::default())]
     policy: RequestPolicy,
+    /// Encrypt root.key (PBES2, AES-256) with the passphrase in FILE (`-` for standard input,
+    /// asked twice at a terminal); the commands that sign then need it.
+    #[arg(long, value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
@@ -41,7 +47,18 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         policy: args.policy,
         actor: crate::cmd::actor(),
     };
-    let authority = Authority::init(data, init, open_options(1)?).await?;
+    let mut options = open_options(1)?;
+    if let Some(path) = &args.key_passphrase_file {
+        if options.passphrase.is_some() {
+            return Err(Refused(format!(
+                "two passphrases for the new root key: --key-passphrase-file and $CA_PASSPHRASE (or the credential {PASSPHRASE_CREDENTIAL}); give one of them"
+            ))
+            .into());
+        }
+        let typed = crate::cmd::read_password(path, "passphrase of the new root key")?;
+        options.passphrase = Some(Passphrase::new(typed)?);
+    }
+    let authority = Authority::init(data, init, options).await?;
     describe_new_root(&authority)?;
     authority.close().await;
     Ok(())

@@ -21,6 +21,7 @@ pub(crate) mod man;
 pub(crate) mod migrate;
 pub(crate) mod notify;
 pub(crate) mod ocsp;
+pub(crate) mod passphrase;
 pub(crate) mod pending;
 pub(crate) mod renew;
 pub(crate) mod revoke;
@@ -159,7 +160,7 @@ pub(crate) fn warn_of_an_unused_passphrase(authority: &Authority, given: bool) {
     if given && matches!(authority.key_is_encrypted(), Ok(false)) {
         tell!(
             "ca: warning: {} is not encrypted, so the passphrase given ($CA_PASSPHRASE, or the credential {PASSPHRASE_CREDENTIAL}) protects nothing; \
-             to encrypt the key with it: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in root.key -out root.key.new`, then put root.key.new (mode 0600) in place of root.key",
+             `ca passphrase` encrypts the key (it asks for the new passphrase at a terminal, or reads it from --new-passphrase-file FILE)",
             authority.dir().join("root.key").display()
         );
     }
