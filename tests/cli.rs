@@ -1727,6 +1727,99 @@ fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs
     assert!(!bare_host.contains("reverse proxy"), "{bare_host}");
 }
 
+/// The IIS cycle from the command line: a request for one name signed with the names
+/// Exchange needs too (`--san`, checked as the request's own are), renewed with the server's
+/// next request (`--renews`: the line of renewals goes on, once), and `ca renew` of a
+/// certificate signed from a request says that its key is new and made here.
+#[test]
+fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
+    let sb = Sandbox::new();
+    sb.init(&["--permit", "example.com", "--permit", "192.0.2.0/24"]);
+    let request = |file: &str| {
+        crate::util::openssl_request(
+            sb.path(),
+            file,
+            "rsa:2048",
+            "/C=US/ST=WA/L=Redmond/O=Example/OU=IT/CN=mail.example.com",
+            &[],
+        )
+    };
+    let first = request("first.csr");
+    let signed = sb.run(&[
+        "sign",
+        &first,
+        "--san",
+        "autodiscover.example.com",
+        "--san",
+        "192.0.2.25",
+        "--out",
+        "first.crt",
+    ]);
+    assert!(signed.status.success(), "{signed:?}");
+    let text = x509_text(sb.path(), "first.crt");
+    assert!(
+        text.contains("Subject: CN = mail.example.com")
+            && text.contains(
+                "DNS:mail.example.com, DNS:autodiscover.example.com, IP Address:192.0.2.25"
+            ),
+        "{text}"
+    );
+    // Added names meet the rules the request's own do: outside the root's constraints, or
+    // not a name at all, refused and nothing issued.
+    let rows = sb.row_count();
+    for (name, said) in [
+        ("autodiscover.example.org", "example.com"),
+        ("not a name", "NAME"),
+    ] {
+        let refused = sb.run(&["sign", &first, "--san", name, "--out", "x.crt"]);
+        assert_eq!(refused.status.code(), Some(2), "{name}: {refused:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(said),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(sb.row_count(), rows);
+
+    // The server's next request renews certificate 1: said, and not taken for a second
+    // holder of its names.
+    let next = request("next.csr");
+    let renewed = sb.run(&["sign", &next, "--renews", "1", "--out", "next.crt"]);
+    let stderr = String::from_utf8_lossy(&renewed.stderr);
+    assert!(renewed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("it renews certificate 1, which stays valid")
+            && !stderr.contains("certificate 1 for mail.example.com is still valid"),
+        "{stderr}"
+    );
+    let old: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let new_id = old["renewed_by"].as_i64().expect("renewed_by");
+    // Once: certificate 1 is renewed already; a certificate that is not there is said so.
+    let again = sb.refused(&["sign", &next, "--renews", "1", "--out", "again.crt"]);
+    assert!(
+        again.contains(&format!("renewed already, as certificate {new_id}")),
+        "{again}"
+    );
+    assert!(
+        sb.refused(&["sign", &next, "--renews", "99", "--out", "again.crt"])
+            .contains("99")
+    );
+    assert!(!sb.file("again.crt").exists());
+
+    // `ca renew` of a certificate signed from a request: its new key is made here, said.
+    let out = sb.ok(&["renew", &new_id.to_string(), "--force"]);
+    assert!(
+        out.contains(&format!(
+            "certificate {new_id} was signed from a request, so its key is on the server that made the request"
+        )) && out.contains("`ca sign REQUEST --renews ID`"),
+        "{out}"
+    );
+    // Not for a certificate whose key the CA made.
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let id = crate::util::id_of(&sb, "www.example.com");
+    let out = sb.ok(&["renew", &id, "--force"]);
+    assert!(!out.contains("signed from a request"), "{out}");
+}
+
 /// `ca sign` says which valid certificates already hold the request's names, as `ca issue`
 /// does (on standard error: standard output may be the certificate), and leaves out, with a
 /// word, a subject CN that is no host name beside the names of the subjectAltName.

@@ -214,6 +214,12 @@ impl Authority {
         self.store().holders(names, OffsetDateTime::now_utc()).await
     }
 
+    /// True when the certificate `id` was signed from a request (PKCS#10: IIS, certreq, an
+    /// ACME client), whose key its holder made and keeps; false for a key the CA made.
+    pub async fn signed_from_request(&self, id: RequestId) -> Result<bool> {
+        Ok(self.store().csr_of(id).await?.is_some())
+    }
+
     /// Issues a server certificate for a new key: checks every name (DESIGN §3), makes the key,
     /// signs, and returns only once the log row is committed.
     pub async fn issue(&self, request: IssueRequest) -> Result<Issued> {

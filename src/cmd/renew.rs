@@ -29,6 +29,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     // What cannot be renewed is said before the files: a pending request is refused for
     // being pending, not for a file in the way.
     authority.refuse_unrenewable(&old).await?;
+    let from_request = authority.signed_from_request(old.id).await?;
     let files = args
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;
@@ -51,6 +52,16 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
                     old.id,
                     old.id
+                );
+            }
+            if from_request {
+                say!(
+                    "Note: certificate {} was signed from a request, so its key is on the server that made the request; \
+                     this renewal's key was made here, and that server needs it too: its key file, or a PFX of both \
+                     (`ca export {} --format pfx --key KEY_FILE`; on IIS, Import, not Complete Certificate Request). \
+                     To renew a certificate with a key its server keeps, sign that server's new request with `ca sign REQUEST --renews ID` instead.",
+                    old.id,
+                    issued.issuance.id
                 );
             }
             Ok(())

@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ca_core::Profile;
-use ca_core::RequestSource;
 use ca_core::csr::{CertificateRequest, SignOptions};
+use ca_core::{CertificateRef, Profile, RequestSource, SubjectName};
 
 use crate::cmd::Refused;
 use crate::output::{OutFile, emit, when};
@@ -29,6 +28,15 @@ pub(crate) struct Args {
     /// Replace FILE if it exists.
     #[arg(long)]
     force: bool,
+    /// Add NAME (a DNS name or IP address) to the names the request asks for, as AD CS's
+    /// `san:dns=` request attribute does (IIS's request wizard asks for one name); repeatable.
+    #[arg(long, value_name = "NAME")]
+    san: Vec<SubjectName>,
+    /// Record the certificate as the renewal of certificate ID (or SERIAL), for a server that
+    /// renews with a new request of its own (IIS, certreq -renew): the line of renewals goes
+    /// on, and the old certificate's expiry needs no one's attention.
+    #[arg(long, value_name = "ID|SERIAL")]
+    renews: Option<CertificateRef>,
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
@@ -57,8 +65,20 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
     let request = CertificateRequest::parse(&input)?;
     let authority = crate::cmd::open_to_sign(data).await?;
-    // Looked up before issuing, so that the new certificate is not among them.
-    let holders = authority.holders_of(request.names()).await?;
+    let renews = match &args.renews {
+        Some(reference) => {
+            let old = authority.find(reference).await?;
+            authority.refuse_unrenewable(&old).await?;
+            Some(old.id)
+        }
+        None => None,
+    };
+    // Looked up before issuing, so that the new certificate is not among them; the one it
+    // renews is said apart.
+    let mut names = request.names().to_vec();
+    names.extend(args.san.iter().cloned());
+    let mut holders = authority.holders_of(&names).await?;
+    holders.retain(|holder| Some(holder.id) != renews);
     let issued = authority
         .sign_request(
             &request,
@@ -66,10 +86,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 days: args.days,
                 allow_internal: args.allow_internal,
                 profile: Profile::for_client_auth(args.client_auth),
-                extra_names: Vec::new(),
+                extra_names: args.san,
                 requester: crate::cmd::actor(),
                 source: RequestSource::Csr,
-                renewed_from: None,
+                renewed_from: renews,
                 acme_order: None,
             },
         )
@@ -95,6 +115,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             cert.key_algorithm,
             when(cert.not_after),
             cert.serial
+        );
+    }
+    if let Some(old) = renews {
+        tell!(
+            "ca: it renews certificate {old}, which stays valid until it expires or is revoked (`ca revoke {old} --reason superseded` once its server has the new one)"
         );
     }
     if let Some(note) = &issued.left_out {
