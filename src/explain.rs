@@ -200,6 +200,11 @@ fn core_sentence(err: &Error) -> String {
         | Error::LogOfAnotherRoot { .. } => format!(
             "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
         ),
+        Error::KeyWithoutRoot(dir) => format!(
+            "{err}: put back the root certificate made with it (a backup has both: `ca restore BACKUP_DIR` into an empty folder); \
+             only if no client trusts that root, move root.key out of {} and run the command again",
+            dir.display()
+        ),
         Error::Backup(dir) => format!(
             "{err}; to use it, restore it into an empty folder: `ca restore {} --data NEW_FOLDER` \
              (list, show, export, root and check read it where it is)",

@@ -283,6 +283,46 @@ fn a_folder_whose_root_went_missing_is_refused_and_not_reinitialised() {
     assert!(!sb.data().join("root.crt").exists());
 }
 
+/// A root key without its certificate (the certificate deleted, with or without the log; a
+/// key copied alone into a folder) is never replaced by a new CA, by `ca init` or by `ca serve`
+/// starting on the folder: clients trust the root that key signs for.
+#[test]
+fn a_root_key_without_its_certificate_is_never_replaced() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let key = sb.data().join("root.key");
+    let kept = std::fs::read(&key).unwrap();
+    std::fs::remove_file(sb.data().join("root.crt")).unwrap();
+    if !sb.on_postgres() {
+        std::fs::remove_file(sb.data().join("ca.db")).unwrap();
+    }
+    for args in [
+        &["init", "--key", "ecdsa-p256"][..],
+        &["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"],
+    ] {
+        let stderr = failed(&sb, args);
+        assert!(
+            stderr.contains("holds a root key (root.key) but no root certificate")
+                && stderr.contains("only if no client trusts that root, move root.key out"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&key).unwrap(),
+            kept,
+            "{args:?}: the key was replaced"
+        );
+        assert!(!sb.data().join("root.crt").exists(), "{args:?}");
+    }
+    // A key alone in a new folder.
+    let other = Sandbox::new();
+    std::fs::create_dir_all(other.data()).unwrap();
+    std::fs::set_permissions(other.data(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(other.data().join("root.key"), &kept).unwrap();
+    let stderr = failed(&other, &["init", "--key", "ecdsa-p256"]);
+    assert!(stderr.contains("but no root certificate"), "{stderr}");
+    assert_eq!(std::fs::read(other.data().join("root.key")).unwrap(), kept);
+}
+
 #[test]
 fn serve_on_an_empty_folder_creates_the_ca_and_says_where() {
     let sb = Sandbox::new();

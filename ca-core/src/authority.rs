@@ -255,6 +255,11 @@ impl Authority {
         }
         let location = open.log_location(dir);
         refuse_links(dir)?;
+        // A key without its root certificate is a CA's whose root went missing: a new CA
+        // would put its own key in its place, and the root clients trust would sign no more.
+        if occupied(&dir.join(ROOT_KEY)) {
+            return Err(Error::KeyWithoutRoot(dir.to_owned()));
+        }
         Self::clear_abandoned_log(dir, &location).await?;
         let (key_pair, certificate) = init.root.make()?;
         let store = Store::open(&location, open.connections, Access::Create).await?;

@@ -137,6 +137,10 @@ pub enum Error {
     #[error("{} holds the issuance log or the key of a CA but no root certificate (root.crt)", .0.display())]
     RootMissing(PathBuf),
 
+    /// The data folder holds a root key but no root certificate: never replaced by a new CA.
+    #[error("{} holds a root key (root.key) but no root certificate (root.crt), so a new CA is not made there: it would replace that key", .0.display())]
+    KeyWithoutRoot(PathBuf),
+
     /// The issuance log of a CA is missing.
     #[error(
         "the issuance log {0} is missing, so this CA's requests, certificates and revocations are not there"
@@ -397,6 +401,7 @@ impl Error {
             | Error::Backup(_) => true,
             Error::Store(StoreError::NotFound) => true,
             Error::RootMissing(_)
+            | Error::KeyWithoutRoot(_)
             | Error::RestoreUnfinished(_)
             | Error::LogMissing(_)
             | Error::LogEmpty(_)

@@ -50,6 +50,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         say!("  not after    {}", when(cert.not_after));
         say!("  key          {}", cert.key_algorithm);
         say!("  SHA-256      {}", cert.sha256.colons());
+        // What Windows names a certificate by: certutil, IIS's bindings, netsh's certhash,
+        // Enable-ExchangeCertificate -Thumbprint.
+        if !cert.der.is_empty() {
+            say!(
+                "  thumbprint   {} (SHA-1, as Windows shows it)",
+                ca_core::certificate::sha1_thumbprint(&cert.der).replace(':', "")
+            );
+        }
         if let Some(revocation) = &cert.revocation {
             say!(
                 "  revoked      {} ({})",
