@@ -993,8 +993,8 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
     };
     let url = raw.url("revokeCert");
     // A number that is no reason code is badRevocationReason, however large or negative
-    // (7 is unused, RFC 5280 §5.3.1), and revokes nothing.
-    for reason in [json!(-1), json!(7), json!(99_999_999_999_i64)] {
+    // (7 is unused, RFC 5280 §5.3.1), and revokes nothing; so is cACompromise (2), a CA's.
+    for reason in [json!(-1), json!(2), json!(7), json!(99_999_999_999_i64)] {
         let header =
             json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
         let body = cert_signer.sign(

@@ -36,6 +36,52 @@ fn crl_number(sb: &Sandbox, crl: &str) -> u64 {
     u64::from_str_radix(hex, 16).unwrap()
 }
 
+/// A request for a key known to be exposed (that of a certificate revoked for keyCompromise)
+/// or for the root's own key is refused and nothing is issued; the same request is signed
+/// while the certificate is revoked for another reason.
+#[test]
+fn a_compromised_key_or_the_roots_is_never_certified() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
+    let request = |key: &str, file: &str| {
+        openssl_ok(
+            sb.path(),
+            &[
+                "req",
+                "-new",
+                "-key",
+                key,
+                "-subj",
+                "/CN=c.example.com",
+                "-out",
+                file,
+            ],
+        );
+        file.to_owned()
+    };
+    let exposed = request("a.example.com.key", "exposed.csr");
+    let moved_on = request("b.example.com.key", "moved-on.csr");
+    let root_key = sb.data().join("root.key");
+    let roots = request(root_key.to_str().unwrap(), "root.csr");
+    sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    sb.ok(&["revoke", "2", "--reason", "superseded"]);
+    let rows = sb.row_count();
+    let said = sb.refused(&["sign", &exposed, "--out", "x.crt"]);
+    assert!(
+        said.contains(
+            "its key is that of certificate 1, which was revoked because its key was compromised"
+        ),
+        "{said}"
+    );
+    let said = sb.refused(&["sign", &roots, "--out", "x.crt"]);
+    assert!(said.contains("its key is the root's own"), "{said}");
+    assert!(!sb.file("x.crt").exists());
+    assert_eq!(sb.row_count(), rows);
+    sb.ok(&["sign", &moved_on, "--out", "y.crt"]);
+}
+
 #[test]
 fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
     let sb = Sandbox::new();
@@ -45,6 +91,14 @@ fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
     let (ok, text) = crl_verify(&sb, "before.pem", "mail.example.com.crt");
     assert!(ok, "{text}");
 
+    // cACompromise is a CA's reason (BR §7.2.2), refused for a server's certificate, which
+    // stays valid.
+    let refused = sb.refused(&["revoke", "1", "--reason", "cACompromise"]);
+    assert!(
+        refused.contains("the reason for revoking a CA's certificate"),
+        "{refused}"
+    );
+    assert!(sb.ok(&["show", "1"]).contains("(valid)"));
     let out = sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
     assert!(out.contains("Revoked certificate 1"), "{out}");
     let twice = sb.refused(&["revoke", "1"]);

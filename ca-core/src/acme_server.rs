@@ -1203,7 +1203,7 @@ impl Authority {
             ));
         }
         let code = payload.reason.unwrap_or(0);
-        let reason = RevocationReason::ALL
+        let reason = RevocationReason::FOR_LEAVES
             .iter()
             .copied()
             .find(|r| i64::from(r.code()) == code)

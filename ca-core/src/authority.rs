@@ -1023,6 +1023,11 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
+        if !RevocationReason::FOR_LEAVES.contains(&reason) {
+            return Err(Error::InvalidInput(format!(
+                "{reason} is the reason for revoking a CA's certificate, not a server's: revoke a certificate whose key was exposed for keyCompromise"
+            )));
+        }
         self.store
             .issuance(id)
             .await?

@@ -20,10 +20,9 @@ pub enum RevocationReason {
         value(name = "keyCompromise", alias = "key-compromise")
     )]
     KeyCompromise,
-    #[cfg_attr(
-        feature = "clap",
-        value(name = "cACompromise", alias = "ca-compromise")
-    )]
+    /// For a CA's certificate (RFC 5280): read from logs and OCSP, never given to a server's
+    /// certificate ([`RevocationReason::FOR_LEAVES`]), so not offered.
+    #[cfg_attr(feature = "clap", value(skip))]
     CaCompromise,
     #[cfg_attr(
         feature = "clap",
@@ -71,6 +70,18 @@ impl Choice for RevocationReason {
 }
 
 impl RevocationReason {
+    /// The reasons a server's certificate is revoked for: every one but cACompromise, which
+    /// says a CA's key was compromised (the CA/Browser Forum's Baseline Requirements §7.2.2
+    /// leave it out of a subscriber certificate's CRL entry).
+    pub const FOR_LEAVES: &'static [Self] = &[
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+        RevocationReason::PrivilegeWithdrawn,
+    ];
+
     /// The RFC 5280 name.
     pub fn name(self) -> &'static str {
         Choice::name(self)

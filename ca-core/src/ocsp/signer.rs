@@ -161,10 +161,13 @@ impl Responder {
 /// The subject common name of `root`'s OCSP responder certificates, which name no host: what
 /// the lists show for their names.
 pub fn responder_common_name(root: &Root) -> String {
-    format!("{} OCSP Responder", root.common_name())
-        .chars()
-        .take(MAX_COMMON_NAME)
-        .collect()
+    // The root's name is cut, never the suffix: a root named with 64 characters would
+    // otherwise give its responder the root's own subject (a certificate whose subject is
+    // its issuer's, which RFC 5280 calls self-issued).
+    const SUFFIX: &str = " OCSP Responder";
+    let room = MAX_COMMON_NAME - SUFFIX.chars().count();
+    let name: String = root.common_name().chars().take(room).collect();
+    format!("{}{SUFFIX}", name.trim_end())
 }
 
 /// The template of a responder certificate (RFC 6960 §4.2.2.2): a subject naming the root,
@@ -190,4 +193,42 @@ pub(crate) fn params(root: &Root, serial: &SerialNumber, validity: &Validity) ->
     params.not_before = validity.not_before;
     params.not_after = validity.not_after;
     params
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::responder_common_name;
+    use crate::KeyAlgorithm;
+    use crate::root::{Root, RootSpec};
+
+    fn root_named(name: &str) -> Root {
+        let spec = RootSpec {
+            name: Some(name.to_owned()),
+            key: KeyAlgorithm::EcdsaP256,
+            ..RootSpec::default()
+        };
+        let (_, certificate) = spec.make().unwrap();
+        Root::parse(certificate.der().to_vec(), "test").unwrap()
+    }
+
+    /// The responder's name always ends in "OCSP Responder" and is never the root's own, however
+    /// long the root's name (a CN holds 64 characters).
+    #[test]
+    fn the_responders_name_is_never_the_roots() {
+        assert_eq!(
+            responder_common_name(&root_named("Example Root CA")),
+            "Example Root CA OCSP Responder"
+        );
+        for length in [49, 50, 63, 64] {
+            let root = root_named(&"R".repeat(length));
+            let name = responder_common_name(&root);
+            assert!(
+                name.ends_with(" OCSP Responder")
+                    && name.chars().count() <= 64
+                    && name != root.common_name(),
+                "{length}: {name}"
+            );
+        }
+    }
 }

@@ -628,7 +628,10 @@ pub(crate) async fn certificate(
         id: row.id,
         revoked: cert.revocation.is_some(),
         renewed_by: cert.renewed_by,
-        reasons: RevocationReason::ALL.iter().map(|r| r.name()).collect(),
+        reasons: RevocationReason::FOR_LEAVES
+            .iter()
+            .map(|r| r.name())
+            .collect(),
         profiles: {
             use ca_core::export::pkcs12::PfxProfile;
             let default = PfxProfile::default();

@@ -323,7 +323,10 @@ pub(crate) async fn overview(
             .url()
         }),
         back: view.query(),
-        reasons: RevocationReason::ALL.iter().map(|r| r.name()).collect(),
+        reasons: RevocationReason::FOR_LEAVES
+            .iter()
+            .map(|r| r.name())
+            .collect(),
         profiles: {
             use ca_core::export::pkcs12::PfxProfile;
             let default = PfxProfile::default();
