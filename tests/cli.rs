@@ -920,9 +920,32 @@ fn acme_issuing_past_a_pending_policy_is_said() {
         !sb.ok(&["config", "set", "policy", "pending"])
             .contains(every_name)
     );
-    // Chosen when the CA is made, it is said then.
+    // Chosen when the CA is made, it is said then; so is ACME issuing past a pending
+    // policy, also when the server starts.
     let made = Sandbox::new().ok(&["init", "--key", "ecdsa-p256", "--policy", "auto"]);
-    assert!(made.contains(every_name), "{made}");
+    assert!(made.contains(every_name) && !made.contains(said), "{made}");
+    let pending = Sandbox::new();
+    let made = pending.ok(&["init", "--key", "ecdsa-p256"]);
+    assert!(made.contains(said), "{made}");
+    let mut serve = pending
+        .ca()
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(serve.stdout.take().unwrap())) {
+        let line = line.unwrap();
+        let last = line.starts_with("OCSP responder on");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(banner.join("\n").contains(said), "{banner:?}");
 }
 
 /// A passphrase given for a root key that is not encrypted protects nothing: the command says

@@ -769,14 +769,23 @@ fn users_and_audit_pages_use_the_commands_operations_and_name_who_acted() {
     assert!(none.as_array().unwrap().is_empty());
     sb.refused(&["audit", "--since", "yesterday"]);
     sb.refused(&["audit", "--since", "2027-13-01"]);
-    // An action in any case finds its events; one the trail never held is refused, naming
-    // those it holds, rather than answered "Nothing matches".
+    // An action in any case finds its events; one that is no action is refused, naming the
+    // actions, rather than answered "Nothing matches"; an action with no event yet is
+    // nothing found. Every action the trail holds is one of those named.
     assert!(sb.ok(&["audit", "--action", "ROLE"]).contains("carol"));
     let typo = sb.refused(&["audit", "--action", "revokee"]);
     assert!(
-        typo.contains("'revokee'") && typo.contains("role"),
+        typo.contains("'revokee' is no action") && typo.contains("role"),
         "{typo}"
     );
+    assert!(
+        sb.ok(&["audit", "--action", "root key"])
+            .contains("Nothing matches.")
+    );
+    for event in events {
+        let action = event["action"].as_str().unwrap();
+        assert!(typo.contains(action), "{action}: {typo}");
+    }
     // Secrets never reach the trail.
     assert!(!serde_json::to_string(&trail).unwrap().contains(&password));
     assert!(

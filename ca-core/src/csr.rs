@@ -488,6 +488,17 @@ impl Authority {
 }
 
 /// DER from PEM, bare base64 or DER input.
+/// UTF-16 text (after its byte order mark), its units read by `unit`.
+fn from_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String> {
+    let refused = || Error::InvalidRequest("it is UTF-16 text that does not decode".into());
+    if !bytes.len().is_multiple_of(2) {
+        return Err(refused());
+    }
+    char::decode_utf16(bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]])))
+        .collect::<std::result::Result<String, _>>()
+        .map_err(|_| refused())
+}
+
 fn decode(input: &[u8]) -> Result<Vec<u8>> {
     if input.len() > MAX_REQUEST_SIZE {
         return Err(Error::InvalidRequest(format!(
@@ -495,6 +506,21 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
             MAX_REQUEST_SIZE / 1024
         )));
     }
+    // Text saved by Windows tools: Notepad's UTF-8 with a byte order mark, PowerShell's
+    // `>` and Out-File (Windows PowerShell 5) UTF-16 with one.
+    let utf16;
+    let input = match input {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => rest,
+        [0xFF, 0xFE, rest @ ..] => {
+            utf16 = from_utf16(rest, u16::from_le_bytes)?;
+            utf16.as_bytes()
+        }
+        [0xFE, 0xFF, rest @ ..] => {
+            utf16 = from_utf16(rest, u16::from_be_bytes)?;
+            utf16.as_bytes()
+        }
+        _ => input,
+    };
     // DER starts with a SEQUENCE tag, 0x30, which no PEM or base64 text starts with: it is
     // taken as it is, since its last byte may well be 0x09, 0x0A, 0x0D or 0x20.
     if input.first() == Some(&0x30) {
@@ -738,12 +764,33 @@ mod tests {
             .join("\r\n");
         let one_line: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let plus_as_space = one_line.replace('+', " ");
+        // Saved by Notepad (UTF-8 with a byte order mark) and PowerShell (UTF-16, either way).
+        let utf8_bom = [b"\xEF\xBB\xBF".as_slice(), new_label.as_bytes()].concat();
+        let utf16 = |le: bool| -> Vec<u8> {
+            let mut bytes = if le {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for unit in new_label.encode_utf16() {
+                bytes.extend(if le {
+                    unit.to_le_bytes()
+                } else {
+                    unit.to_be_bytes()
+                });
+            }
+            bytes
+        };
+        let (utf16_le, utf16_be) = (utf16(true), utf16(false));
         for input in [
             pem.as_bytes(),
             new_label.as_bytes(),
             bare.as_bytes(),
             one_line.as_bytes(),
             plus_as_space.as_bytes(),
+            &utf8_bom,
+            &utf16_le,
+            &utf16_be,
             &der,
         ] {
             let parsed = CertificateRequest::parse(input).unwrap();
@@ -751,6 +798,17 @@ mod tests {
             assert_eq!(
                 parsed.names(),
                 &["mail.example.com".parse::<SubjectName>().unwrap()]
+            );
+        }
+        // UTF-16 cut in the middle of a unit, or with a lone surrogate: said so.
+        for input in [
+            &utf16_le[..utf16_le.len() - 1],
+            &[0xFF, 0xFE, 0x00, 0xD8][..],
+        ] {
+            let refused = CertificateRequest::parse(input).unwrap_err().to_string();
+            assert!(
+                refused.contains("UTF-16 text that does not decode"),
+                "{refused}"
             );
         }
     }

@@ -274,6 +274,12 @@ pub enum NameRule {
     LabelTooLong,
     /// A character other than letters, digits and hyphens.
     Character(char),
+    /// A URL (`https://mail.example.com/owa`) where a host name goes.
+    Url,
+    /// A host name with a port (`mail.example.com:443`).
+    Port,
+    /// An email address.
+    Email,
     /// A label that starts or ends with a hyphen.
     Hyphen,
     /// A label that mixes Latin letters with Cyrillic or Greek ones (a look-alike name).
@@ -324,6 +330,15 @@ impl fmt::Display for NameRule {
                 f,
                 "{} is not allowed in a host name: only letters, digits and hyphens are (RFC 1123 §2.1)",
                 crate::display::quoted(&c.to_string())
+            ),
+            NameRule::Url => f.write_str(
+                "it is a URL: give the host name alone, as in mail.example.com (a certificate names a host, and serves every URL on it)",
+            ),
+            NameRule::Port => f.write_str(
+                "give the host name without the port: a certificate names a host, and serves it on every port",
+            ),
+            NameRule::Email => f.write_str(
+                "it is an email address: a server's certificate names the server's host name, as in mail.example.com",
             ),
             NameRule::Hyphen => {
                 f.write_str("a label cannot start or end with a hyphen (RFC 1123 §2.1)")

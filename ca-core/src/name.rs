@@ -107,6 +107,21 @@ impl FromStr for DnsName {
         if name.contains(char::is_whitespace) {
             return refuse(NameRule::Whitespace);
         }
+        // What people paste where a host name goes: a URL, a host and port, an address.
+        if name.contains("://") {
+            return refuse(NameRule::Url);
+        }
+        if name.contains('@') {
+            return refuse(NameRule::Email);
+        }
+        if let Some((host, port)) = name.rsplit_once(':')
+            && !host.is_empty()
+            && !host.contains(':')
+            && (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+        {
+            return refuse(NameRule::Port);
+        }
         if name.split('.').any(str::is_empty) {
             return refuse(NameRule::EmptyLabel);
         }
@@ -701,6 +716,10 @@ mod tests {
     #[test]
     fn refuses_underscore() {
         assert_eq!(rule("mail_1.example.com"), NameRule::Character('_'));
+        assert_eq!(rule("https://mail.example.com/owa"), NameRule::Url);
+        assert_eq!(rule("mail.example.com:443"), NameRule::Port);
+        assert_eq!(rule("admin@example.com"), NameRule::Email);
+        assert_eq!(rule("mail.example.com:http"), NameRule::Character(':'));
     }
 
     #[test]

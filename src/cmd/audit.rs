@@ -17,7 +17,8 @@ pub(crate) struct Args {
     /// Only events by this user (a user of the pages, or who ran a command).
     #[arg(long, value_name = "USER")]
     actor: Option<String>,
-    /// Only events of this action (issue, revoke, user, passwd, role, ...).
+    /// Only events of this action (issue, revoke, submit, deny, user, passwd, role, setting,
+    /// root key, ...).
     #[arg(long, value_name = "ACTION")]
     action: Option<String>,
     /// Print a JSON array instead of a table.
@@ -41,15 +42,18 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             ..AuditFilter::default()
         })
         .await?;
+    // One that is no action at all is a typo, not "nothing" (an earlier release's may be
+    // held still).
     if let Some(action) = &action
         && events.is_empty()
+        && !ca_core::store::AUDIT_ACTIONS.contains(&action.as_str())
     {
         let held = authority.audit_actions().await?;
         if !held.contains(action) {
             return Err(Refused(format!(
-                "no event of the audit trail has the action {}: the actions it holds are {}",
+                "{} is no action of the audit trail: the actions are {}",
                 ca_core::display::quoted(action),
-                held.join(", ")
+                ca_core::store::AUDIT_ACTIONS.join(", ")
             ))
             .into());
         }

@@ -95,6 +95,9 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     if authority.settings().policy == RequestPolicy::Auto {
         say!("Note: {POLICY_AUTO}.");
     }
+    if authority.settings().acme_skips_approval() {
+        say!("Note: {ACME_SKIPS_APPROVAL}.");
+    }
     Ok(())
 }
 

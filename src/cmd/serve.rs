@@ -227,6 +227,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     if authority.settings().acme.enabled {
         // Clients check the server's name, so the directory is given by the first one.
         say!("ACME directory at {origin}/acme/directory");
+        if authority.settings().acme_skips_approval() {
+            say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
+        }
     }
     say!(
         "OCSP responder on http://{}/ocsp (responder certificate valid until {})",

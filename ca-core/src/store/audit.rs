@@ -8,6 +8,27 @@ use tracing::instrument;
 use super::{AuditEvent, AuditFilter, Store};
 use crate::error::{Result, StoreError};
 
+/// Every action the audit trail records, in order: what `ca audit --action` takes.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "acme account",
+    "acme eab key",
+    "acme key change",
+    "deny",
+    "disable",
+    "enable",
+    "init",
+    "issue",
+    "migrate",
+    "passwd",
+    "remove user",
+    "revoke",
+    "role",
+    "root key",
+    "setting",
+    "submit",
+    "user",
+];
+
 impl Store {
     /// Appends an event to the audit trail.
     #[instrument(skip_all)]

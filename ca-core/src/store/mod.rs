@@ -56,6 +56,7 @@ use crate::files::lock_file;
 
 pub use crate::location::{DatabaseUrl, LogLocation};
 pub(crate) use acme::{KeyRollover, NewAccountOutcome};
+pub use audit::AUDIT_ACTIONS;
 pub use copy::CopyReport;
 pub use holders::Holder;
 pub(crate) use notices::{NewNotice, Notice};
