@@ -347,6 +347,27 @@ fn serve_on_an_empty_folder_creates_the_ca_and_says_where() {
     let fingerprint = fingerprint.trim().split('=').nth(1).unwrap();
     assert!(banner.contains(fingerprint), "{banner}");
     assert!(!root.is_empty());
+    // Standard output is a pipe here, not a terminal: the admin's password is not in it, but
+    // in a file of the data folder (mode 0600, checked as it is read), which signs in and
+    // which a new password takes away.
+    let file = sb.data().join("admin-password.txt");
+    assert!(
+        !server.admin_password.is_empty() && !banner.contains(&server.admin_password),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("its password is in {}", file.display())),
+        "{banner}"
+    );
+    let admin = client(&sb)
+        .get(format!("{}/certsrv/admin", server.https()))
+        .basic_auth("admin", Some(&server.admin_password))
+        .send()
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    std::fs::write(sb.file("new-password"), "a new password for admin\n").unwrap();
+    sb.ok(&["user", "passwd", "admin", "--password-file", "new-password"]);
+    assert!(!file.exists());
 }
 
 #[test]

@@ -349,8 +349,8 @@ fn the_ca_key_never_appears_in_a_response_or_a_log() {
     let mut password = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some(p) = line.strip_prefix("Created the user admin with the password ") {
-            password = p.trim().to_owned();
+        if let Some(given) = crate::util::admin_password(&line) {
+            password = given;
         }
         if let Some(rest) = line.strip_prefix("listening on https://") {
             https = rest

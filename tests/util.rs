@@ -501,8 +501,8 @@ impl Server {
         for line in lines.by_ref() {
             let line = line.unwrap();
             banner.push(line.clone());
-            if let Some(rest) = line.strip_prefix("Created the user admin with the password ") {
-                password = rest.trim().to_owned();
+            if let Some(given) = admin_password(&line) {
+                password = given;
             }
             if let Some(rest) = line.strip_prefix("listening on http://") {
                 http = Some(format!("http://{}", rest.split('/').next().unwrap()));
@@ -904,4 +904,21 @@ sys.exit(os.waitstatus_to_exitcode(status))
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+/// The first admin's password from a line `ca serve` printed: shown at a terminal, else
+/// written to the file the line names (standard output is not one here); `None` for any
+/// other line.
+pub fn admin_password(line: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(shown) = line.strip_prefix("Created the user admin with the password ") {
+        return Some(shown.trim().to_owned());
+    }
+    let (path, _) = line
+        .strip_prefix("Created the user admin; its password is in ")?
+        .split_once(" (mode 0600")?;
+    let written = std::fs::read_to_string(path).unwrap();
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{path}");
+    Some(written.trim_end().to_owned())
 }

@@ -37,6 +37,10 @@ pub(crate) use crate::explain::Refused;
 /// (`LoadCredential=ca.passphrase`, systemd.exec(5)).
 pub(crate) const PASSPHRASE_CREDENTIAL: &str = "ca.passphrase";
 
+/// Where `ca serve` puts the first admin's password in the data folder when its standard
+/// output is neither a terminal nor the journal (kept somewhere: a file, a container's log).
+pub(crate) const ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
+
 /// The CA key's passphrase (never from the command line): the systemd credential
 /// `ca.passphrase` when the service manager passed one (its first line), else
 /// `$CA_PASSPHRASE`.

@@ -200,13 +200,22 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
                 "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
                 absolute(authority.dir()).display()
             );
-        } else {
+        } else if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             say!(
                 "Created the user admin with the password {}",
                 password.reveal()
             );
             say!(
                 "  (shown only this once; set another with `ca user passwd admin --password-file -`)"
+            );
+        } else {
+            // Standard output is kept somewhere (a file, a container's log, a pipe to a
+            // logger): the password goes into a file only this user reads, beside the key.
+            let path = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
+            write_secret(&path, password.reveal())?;
+            say!(
+                "Created the user admin; its password is in {} (mode 0600; standard output is not a terminal, so it is not shown here): read it, then remove the file, or set another password with `ca user passwd admin`, which removes it",
+                path.display()
             );
         }
     }
@@ -610,4 +619,24 @@ async fn shutdown_signal(mut terminate: Signal) {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down: no new connections; the requests in flight finish");
+}
+
+/// Writes `secret` and a line end to a new file at `path`, mode 0600 whatever the umask,
+/// flushed; one there already (a password written at an earlier start) is replaced.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut file| {
+                file.write_all(format!("{secret}\n").as_bytes())?;
+                file.sync_all()
+            }),
+    };
+    written.map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))
 }

@@ -121,6 +121,10 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             authority
                 .set_password(&args.name, &password, &actor)
                 .await?;
+            // The first password `ca serve` wrote down is no more: so is its file.
+            if args.name == "admin" {
+                let _ = std::fs::remove_file(authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
+            }
             if generated {
                 say!(
                     "The user {} has the new password {} (shown only this once)",
