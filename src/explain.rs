@@ -185,6 +185,9 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run ca as the user that owns the CA, or `chown` {} to the user running it",
             path.display()
         ),
+        Error::Unreadable { owner, .. } => format!(
+            "{err}: run ca as that user (`sudo -u '#{owner}' ca ...`, or as the service's user: `sudo -u ca ca ...`)"
+        ),
         Error::FolderNotOwned { owner, .. } => format!(
             "{err}: run ca as that user (`sudo -u '#{owner}' ca ...`), or choose a folder that only you (or root) can change, all the way from /"
         ),

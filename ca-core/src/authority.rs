@@ -366,6 +366,7 @@ impl Authority {
     async fn open_unmarked(dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
         let location = open.log_location(dir);
+        refuse_unreadable(dir, location.file())?;
         if !Self::exists(dir) {
             // The log in the folder, or the root's key, shows that a CA lived here.
             if location.file().is_some_and(Path::exists) || dir.join(ROOT_KEY).exists() {
@@ -1450,6 +1451,30 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
             "{} is a file, not a folder: a CA's data folder is the folder that holds its root.crt, root.key and ca.db",
             dir.display()
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a data folder, or a log in it, that this user may not read (another user's CA, a
+/// folder of mode 0700), saying so: a folder it cannot look into would otherwise seem to hold
+/// no CA, and a log it cannot open would fail as SQLite's "unable to open database file".
+fn refuse_unreadable(dir: &Path, log: Option<&Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let denied = |path: &Path| {
+        let owner = fs::metadata(path).map_or(u32::MAX, |meta| meta.uid());
+        Err(Error::Unreadable {
+            path: path.to_owned(),
+            owner,
+        })
+    };
+    let permission = |err: &std::io::Error| err.kind() == std::io::ErrorKind::PermissionDenied;
+    if fs::symlink_metadata(dir.join(ROOT_CERT)).is_err_and(|err| permission(&err)) {
+        return denied(dir);
+    }
+    if let Some(log) = log
+        && fs::File::open(log).is_err_and(|err| permission(&err))
+    {
+        return denied(log);
     }
     Ok(())
 }

@@ -200,6 +200,10 @@ pub enum Error {
     #[error("{} belongs to another user (uid {owner}), who could replace what is written there, so it is not used", .path.display())]
     FolderNotOwned { path: PathBuf, owner: u32 },
 
+    /// The data folder, or the log in it, cannot be read by the user running the command.
+    #[error("{} cannot be read by the user running this command (it belongs to uid {owner})", .path.display())]
+    Unreadable { path: PathBuf, owner: u32 },
+
     /// A new CA was asked for where one exists.
     #[error("a CA already exists in {}: it was left untouched", .0.display())]
     AlreadyInitialised(PathBuf),
@@ -427,6 +431,7 @@ impl Error {
             | Error::FolderExposed { .. }
             | Error::CaKeyNotOwned { .. }
             | Error::FolderNotOwned { .. }
+            | Error::Unreadable { .. }
             | Error::CaKeyExposed { .. }
             | Error::CaKeyLocked { .. }
             | Error::CaKeyPassphrase { .. }

@@ -8,7 +8,7 @@ use tracing::instrument;
 use super::{AuditEvent, AuditFilter, Store};
 use crate::error::{Result, StoreError};
 
-/// Every action the audit trail records, in order: what `ca audit --action` takes.
+/// Every action the audit trail records, in order: what a filter by action may name.
 pub const AUDIT_ACTIONS: &[&str] = &[
     "acme account",
     "acme eab key",
