@@ -85,6 +85,42 @@ fn assert_page(response: Response, disposition: &str, status: &str) -> String {
     text
 }
 
+/// A request for the key of a certificate revoked for keyCompromise is denied on the pages as
+/// from the command line: a page scripts read, the reason in its disposition, and no
+/// certificate.
+#[test]
+fn a_request_for_a_compromised_key_is_denied() {
+    let sb = Sandbox::new();
+    sb.init(&["--policy", "auto"]);
+    add_user(&sb, "alice", "requester", "alice password");
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    let again = openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "mail.example.com.key",
+            "-subj",
+            "/CN=mail.example.com",
+        ],
+    );
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let text = submit(&web, &server, &again, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    let disposition = quoted_disposition(&text).unwrap_or_default();
+    assert!(
+        text.contains("Certificate Request Denied")
+            && disposition.contains("its key is that of certificate 1, which was revoked because its key was compromised"),
+        "{text}"
+    );
+    let valid = sb.ok(&["list", "--status", "valid"]);
+    assert!(!valid.contains("mail.example.com"), "{valid}");
+}
+
 #[test]
 fn every_outcome_is_a_page_scripts_can_read() {
     let sb = Sandbox::new();

@@ -257,7 +257,11 @@ impl Authority {
         refuse_links(dir)?;
         // A key without its root certificate is a CA's whose root went missing: a new CA
         // would put its own key in its place, and the root clients trust would sign no more.
+        // Refused before anything is removed (an unused log beside it keeps its settings).
         if occupied(&dir.join(ROOT_KEY)) {
+            if location.file().is_some_and(occupied) {
+                return Err(Error::RootMissing(dir.to_owned()));
+            }
             return Err(Error::KeyWithoutRoot(dir.to_owned()));
         }
         Self::clear_abandoned_log(dir, &location).await?;

@@ -426,23 +426,16 @@ impl Authority {
             .await
     }
 
-    /// Refuses a request for a key that must not be certified: the root's own (a server's
-    /// certificate with the CA's key, whose key identifier is the root's, which a client
-    /// looking for the issuer by key identifier may take for it), or one of a certificate
-    /// revoked for keyCompromise (a key known to be exposed: the Baseline Requirements
-    /// §6.1.1.3 forbid certifying it again).
-    async fn refuse_unusable_key(&self, request: &CertificateRequest) -> Result<()> {
+    /// Refuses a request for the root's own key: a server's certificate with the CA's key
+    /// carries the root's key identifier, and a client looking for the issuer by key
+    /// identifier may take it for the root. (A key of a certificate revoked for keyCompromise
+    /// is refused as the certificate is written, in the same transaction.)
+    fn refuse_the_roots_key(&self, request: &CertificateRequest) -> Result<()> {
         use rcgen::PublicKeyData;
-        let key = request.public_key.der_bytes();
-        if key == self.root().public_key_bits() {
+        if request.public_key.der_bytes() == self.root().public_key_bits() {
             return Err(Error::InvalidRequest(
                 "its key is the root's own: a CA's key is never certified for a server; make the request with a new key".into(),
             ));
-        }
-        if let Some(id) = self.store().compromised_key(key).await? {
-            return Err(Error::InvalidRequest(format!(
-                "its key is that of certificate {id}, which was revoked because its key was compromised: make the request with a new key"
-            )));
         }
         Ok(())
     }
@@ -458,7 +451,7 @@ impl Authority {
         let mut names = request.names.clone();
         names.extend(options.extra_names.iter().cloned());
         let names = self.check_names(&names, options.allow_internal)?;
-        self.refuse_unusable_key(request).await?;
+        self.refuse_the_roots_key(request)?;
         let validity = Validity::leaf(
             options.days,
             self.root().not_after(),

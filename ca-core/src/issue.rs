@@ -476,6 +476,7 @@ impl Authority {
                     pending_request: spec.pending_request,
                     acme_order: spec.acme_order,
                     decided_by: spec.decided_by,
+                    holder_key: spec.csr_der.map(|_| public_key.der_bytes()),
                 })
                 .await;
             match recorded {

@@ -348,6 +348,9 @@ pub struct NewIssuance<'a> {
     pub acme_order: Option<&'a str>,
     /// Who decided to issue (the requester itself when the policy issued at once).
     pub decided_by: &'a str,
+    /// The subjectPublicKey bits of a key its holder made (a request's): refused, in the
+    /// write's transaction, when a certificate revoked for keyCompromise had it.
+    pub holder_key: Option<&'a [u8]>,
 }
 
 /// A submission that was refused, to be recorded as a denied request.

@@ -8,27 +8,6 @@ use crate::error::{Error, Result};
 use crate::revoke::RevocationReason;
 
 impl Store {
-    /// The first certificate revoked for keyCompromise whose public key (the subjectPublicKey's
-    /// bits) is `key`: a key known to be exposed, never to be certified again.
-    #[instrument(skip_all)]
-    pub(crate) async fn compromised_key(&self, key: &[u8]) -> Result<Option<RequestId>> {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT c.request_id, c.der FROM revocations v
-             JOIN certificates c ON c.request_id = v.request_id
-             WHERE v.reason = 'keyCompromise' ORDER BY c.request_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for (id, der) in rows {
-            let same = x509_parser::parse_x509_certificate(&der)
-                .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key);
-            if same {
-                return Ok(Some(RequestId::from_log(id)?));
-            }
-        }
-        Ok(None)
-    }
-
     /// Records the revocation of the certificate of request `id`. Revoking twice, or a
     /// request without a certificate, is a [`Error::Conflict`] that says why.
     #[instrument(skip_all)]

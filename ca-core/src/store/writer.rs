@@ -49,6 +49,11 @@ const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (request_id, serial, 
 /// The renewal a certificate has already (the first, of a log written before a certificate
 /// could be renewed only once).
 const RENEWAL_OF: &str = "SELECT min(request_id) FROM certificates WHERE renewed_from = $1";
+/// The certificates revoked for keyCompromise, with their DER (through the partial index of
+/// those revocations: nothing is read while there are none).
+const COMPROMISED: &str = "SELECT c.request_id, c.der FROM revocations v
+     JOIN certificates c ON c.request_id = v.request_id
+     WHERE v.reason = 'keyCompromise' ORDER BY c.request_id";
 const COMPLETE_ORDER: &str = "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'";
 
 /// An issuance waiting for the writer, with owned copies of what it writes.
@@ -70,6 +75,9 @@ struct Job {
     pending_request: Option<i64>,
     decided_by: String,
     acme_order: Option<String>,
+    /// The subjectPublicKey bits of a key its holder made (a request's), checked against the
+    /// keys of certificates revoked for keyCompromise in the write's transaction.
+    holder_key: Option<Vec<u8>>,
 }
 
 /// What the log's row holds beyond what the caller wrote.
@@ -231,6 +239,7 @@ impl Store {
             pending_request: new.pending_request.map(RequestId::get),
             decided_by: new.decided_by.to_owned(),
             acme_order: new.acme_order.map(str::to_owned),
+            holder_key: new.holder_key.map(<[u8]>::to_vec),
         };
         let written = self.writer.send(job).await?;
         row_of(&new, written)
@@ -405,6 +414,16 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
             return Err(JobError::Refused(renewed_already(old, by)));
         }
     }
+    if let Some(key) = &job.holder_key {
+        let mut query = tx.prepare_cached(COMPROMISED)?;
+        let mut rows = query.query([])?;
+        while let Some(row) = rows.next()? {
+            let der: Vec<u8> = row.get(1)?;
+            if has_key(&der, key) {
+                return Err(JobError::Refused(compromised(row.get(0)?)));
+            }
+        }
+    }
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let written = match job.pending_request {
         None => Written {
@@ -497,6 +516,20 @@ fn renewal(job: &Job) -> Option<i64> {
 pub(crate) fn renewed_already(id: i64, by: i64) -> Error {
     Error::Conflict(format!(
         "certificate {id} was renewed already, as certificate {by}: renew certificate {by} instead"
+    ))
+}
+
+/// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`.
+fn has_key(der: &[u8], key: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der)
+        .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key)
+}
+
+/// Why a request for the key of certificate `id`, revoked for keyCompromise, is not signed: a
+/// key known to be exposed is never certified again (Baseline Requirements §6.1.1.3).
+fn compromised(id: i64) -> Error {
+    Error::InvalidRequest(format!(
+        "its key is that of certificate {id}, which was revoked because its key was compromised: make the request with a new key"
     ))
 }
 
@@ -595,6 +628,12 @@ async fn write_postgres_one(tx: &mut AnyConnection, job: &Job) -> Result<Written
             .await?;
         if let Some(by) = by {
             return Err(renewed_already(old, by));
+        }
+    }
+    if let Some(key) = &job.holder_key {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(COMPROMISED).fetch_all(&mut *tx).await?;
+        if let Some((id, _)) = rows.iter().find(|(_, der)| has_key(der, key)) {
+            return Err(compromised(*id));
         }
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
