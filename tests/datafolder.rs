@@ -479,6 +479,15 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The CA it was taken from is still there: two working copies of one CA, said.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "Note: the CA this backup was taken from is still in {}",
+            std::path::absolute(sb.data()).unwrap().display()
+        )),
+        "{said}"
+    );
     let original: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
     let copy: Value = serde_json::from_str(&restored.ok(&["list", "--json"])).unwrap();
     let by_id = |list: &Value| -> BTreeMap<i64, String> {
@@ -519,6 +528,17 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
     let stderr = sb.refused(&["backup", "dangling"]);
     assert!(stderr.contains("is a link to nothing"), "{stderr}");
     assert!(!sb.file("nowhere").exists());
+    // Once the folder it was taken from is gone (the usual restore, after a loss), no note.
+    std::fs::rename(sb.data(), sb.file("moved-aside")).unwrap();
+    let elsewhere = Sandbox::new();
+    let out = elsewhere
+        .ca()
+        .args(["restore"])
+        .arg(sb.file("bk"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Note: the CA this backup"));
 }
 
 #[test]

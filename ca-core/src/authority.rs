@@ -370,8 +370,8 @@ impl Authority {
     async fn open_unmarked(dir: &Path, open: OpenOptions) -> Result<Authority> {
         refuse_a_file(dir)?;
         let location = open.log_location(dir);
-        refuse_unreadable(dir, location.file())?;
         if !Self::exists(dir) {
+            refuse_unreadable(dir, None)?;
             // The log in the folder, or the root's key, shows that a CA lived here.
             if location.file().is_some_and(Path::exists) || dir.join(ROOT_KEY).exists() {
                 return Err(Error::RootMissing(dir.to_owned()));
@@ -389,7 +389,14 @@ impl Authority {
         } else {
             Access::Write
         };
-        let store = Store::open(&location, open.connections, access).await?;
+        let store = match Store::open(&location, open.connections, access).await {
+            Ok(store) => store,
+            Err(err) => {
+                // Said as what it is, rather than as SQLite's "unable to open database file".
+                refuse_unreadable(dir, location.file())?;
+                return Err(err);
+            }
+        };
         Self::open_with_store(dir, store, open).await
     }
 
@@ -1462,6 +1469,7 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
 /// Refuses a data folder, or a log in it, that this user may not read (another user's CA, a
 /// folder of mode 0700), saying so: a folder it cannot look into would otherwise seem to hold
 /// no CA, and a log it cannot open would fail as SQLite's "unable to open database file".
+/// Looked at only once something failed: a command that opens its CA pays nothing for it.
 fn refuse_unreadable(dir: &Path, log: Option<&Path>) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let denied = |path: &Path| {

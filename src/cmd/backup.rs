@@ -54,6 +54,28 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         rows.len(),
         authority.root().fingerprint().colons()
     );
+    if let Some(origin) = still_running_origin(&args.dir, data) {
+        say!(
+            "Note: the CA this backup was taken from is still in {}: two folders issuing from one root each miss the other's certificates and revocations; \
+             keep one of them (stop the other's server, and move its folder aside)",
+            origin.display()
+        );
+    }
     authority.close().await;
     Ok(())
+}
+
+/// The data folder the backup in `backup` was taken from (its backup.txt names it), when it
+/// still holds a CA and is not `restored_into`: a second working copy of one CA.
+fn still_running_origin(backup: &Path, restored_into: &Path) -> Option<PathBuf> {
+    let note = std::fs::read_to_string(backup.join("backup.txt")).ok()?;
+    let (_, rest) = note.split_once("certificate authority in ")?;
+    let (origin, _) = rest.split_once(", taken ")?;
+    let origin = PathBuf::from(origin);
+    let same = |a: &Path, b: &Path| {
+        std::fs::canonicalize(a)
+            .ok()
+            .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+    };
+    (origin.join("root.crt").is_file() && !same(&origin, restored_into)).then_some(origin)
 }
