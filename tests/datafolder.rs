@@ -479,6 +479,18 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Both ends are in the audit trails: the backup in the CA's, the restore in the copy's.
+    let backed_up = sb.ok(&["audit", "--action", "backup"]);
+    assert!(
+        backed_up.contains(&sb.file("bk").display().to_string()),
+        "{backed_up}"
+    );
+    let restored_from = restored.ok(&["audit", "--action", "restore"]);
+    assert!(
+        restored_from.contains(&sb.file("bk").display().to_string())
+            && restored_from.contains("into "),
+        "{restored_from}"
+    );
     // The CA it was taken from is still there: two working copies of one CA, said.
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -1007,6 +1007,29 @@ impl Authority {
         self.store.list_page(filter).await
     }
 
+    /// Records that `actor` copied this CA into the backup `target` (the log the backup holds
+    /// was taken just before, so the event is this log's, not the backup's).
+    pub async fn record_backup(&self, actor: &str, target: &Path) -> Result<()> {
+        let target = std::path::absolute(target).unwrap_or_else(|_| target.to_owned());
+        self.store
+            .audit(actor, "backup", &target.display().to_string(), "")
+            .await
+    }
+
+    /// Records that `actor` put this CA back from the backup in `backup`.
+    pub async fn record_restore(&self, actor: &str, backup: &Path) -> Result<()> {
+        let backup = std::path::absolute(backup).unwrap_or_else(|_| backup.to_owned());
+        let into = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        self.store
+            .audit(
+                actor,
+                "restore",
+                &backup.display().to_string(),
+                &format!("into {}", into.display()),
+            )
+            .await
+    }
+
     /// The events of the audit trail that `filter` asks for.
     pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
         self.store.audit_events(filter).await

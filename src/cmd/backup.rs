@@ -23,6 +23,9 @@ pub(crate) struct RestoreArgs {
 pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open(data).await?;
     authority.backup(&args.dir).await?;
+    authority
+        .record_backup(&crate::cmd::actor(), &args.dir)
+        .await?;
     say!(
         "Backed up the CA \"{}\" from {} to {}: the log (one consistent snapshot), root.crt and root.key (mode 0600).",
         authority.root().common_name(),
@@ -36,6 +39,9 @@ pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> 
 
 pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()> {
     let authority = Authority::restore(&args.dir, data, open_options(1)?).await?;
+    authority
+        .record_restore(&crate::cmd::actor(), &args.dir)
+        .await?;
     let rows = authority.list(&ca_core::ListFilter::default()).await?;
     let log = match authority.log_location() {
         ca_core::LogLocation::Postgres(url) => format!(" (the log in {url})"),
