@@ -400,10 +400,60 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 
+    // The key in the structures OpenSSL's older commands write: SEC1 (`openssl ec`,
+    // `ecparam -genkey`) and PKCS#1 (`genrsa -traditional`), read as the PKCS#8 they wrap
+    // into; encrypted the traditional way, pointed to the conversion.
     openssl_ok(
         sb.path(),
         &["ec", "-in", "ec.example.com.key", "-out", "sec1.key"],
     );
+    openssl_ok(
+        sb.path(),
+        &[
+            "rsa",
+            "-in",
+            "mail.example.com.key",
+            "-traditional",
+            "-out",
+            "pkcs1.key",
+        ],
+    );
+    openssl_ok(
+        sb.path(),
+        &[
+            "rsa",
+            "-in",
+            "mail.example.com.key",
+            "-traditional",
+            "-aes256",
+            "-passout",
+            "pass:old way",
+            "-out",
+            "traditional.key",
+        ],
+    );
+    for (id, key, name) in [
+        ("3", "sec1.key", "ec.example.com"),
+        ("1", "pkcs1.key", "mail.example.com"),
+    ] {
+        assert!(
+            std::fs::read_to_string(sb.file(key))
+                .unwrap()
+                .contains(if id == "3" {
+                    "BEGIN EC PRIVATE KEY"
+                } else {
+                    "BEGIN RSA PRIVATE KEY"
+                })
+        );
+        let _ = std::fs::remove_file(sb.file(&format!("{name}.pfx")));
+        let out = export_pfx(&sb, id, key, &format!("{name}.pfx"), &[]);
+        assert!(
+            out.status.success(),
+            "{key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_pfx_holds(&sb, name);
+    }
     std::fs::write(sb.file("kp"), "key secret\n").unwrap();
     std::fs::write(sb.file("wrong"), "not it\n").unwrap();
     openssl_ok(
@@ -443,7 +493,20 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
             &[],
             "holds no PEM private key",
         ),
-        ("3", "sec1.key", "a.pfx", &[], "openssl pkcs8 -topk8"),
+        (
+            "3",
+            "pkcs1.key",
+            "a.pfx",
+            &[],
+            "does not hold a usable key of the certificate's kind",
+        ),
+        (
+            "1",
+            "traditional.key",
+            "a.pfx",
+            &[],
+            "encrypted the traditional OpenSSL way",
+        ),
         (
             "3",
             "enc.key",
@@ -535,6 +598,7 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
     );
 
     // An encrypted key, with its passphrase; in the modern profile.
+    std::fs::remove_file(sb.file("ec.example.com.pfx")).unwrap();
     let out = export_pfx(
         &sb,
         "3",

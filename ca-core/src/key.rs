@@ -278,6 +278,15 @@ impl PrivateKey {
         let text = std::str::from_utf8(file).map_err(|_| {
             refused("is not a PEM file (text with a -----BEGIN ... PRIVATE KEY----- block)".into())
         })?;
+        // OpenSSL's traditional encryption (headers in the block) is no PKCS#8: its own tool
+        // converts it.
+        if text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(refused(
+                "holds a key encrypted the traditional OpenSSL way (Proc-Type and DEK-Info headers): \
+                 `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out KEY.pk8` makes it a PKCS#8 key, encrypted again"
+                    .into(),
+            ));
+        }
         let blocks = pem_blocks(text);
         let Some((label, der)) = blocks
             .iter()
@@ -301,6 +310,16 @@ impl PrivateKey {
                 return Err(refused(
                     "is encrypted, and no passphrase was given for it".into(),
                 ));
+            }
+            // What `openssl genrsa -traditional` (and OpenSSL before 3) and `openssl ecparam
+            // -genkey` write: the same key, in the algorithm's own structure, which PKCS#8
+            // wraps.
+            ("RSA PRIVATE KEY", _) if algorithm.is_rsa() => pkcs8_wrapping(der, algorithm)?,
+            ("EC PRIVATE KEY", _) if !algorithm.is_rsa() => pkcs8_wrapping(der, algorithm)?,
+            ("RSA PRIVATE KEY" | "EC PRIVATE KEY", _) => {
+                return Err(refused(format!(
+                    "does not hold a usable key of the certificate's kind ({algorithm}): give the key made with its request"
+                )));
             }
             (other, _) => {
                 return Err(refused(format!(
@@ -326,6 +345,40 @@ impl PrivateKey {
         }
         Ok(PrivateKey::new(algorithm, &key))
     }
+}
+
+/// The PKCS#8 PrivateKeyInfo (RFC 5208) holding `key`, a PKCS#1 RSAPrivateKey or a SEC1
+/// ECPrivateKey of `algorithm`: rsaEncryption with NULL parameters, or id-ecPublicKey with the
+/// curve's name (RFC 5480), as `openssl pkcs8 -topk8` writes them.
+fn pkcs8_wrapping(key: &[u8], algorithm: KeyAlgorithm) -> Result<Vec<u8>> {
+    use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+    use der::{Encode, Tag};
+    const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+    const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+    let fail = |err: der::Error| Error::InvalidInput(format!("the key cannot be read: {err}"));
+    let (oid, parameters) = match algorithm {
+        KeyAlgorithm::EcdsaP256 => (
+            EC_PUBLIC_KEY,
+            AnyRef::new(Tag::ObjectIdentifier, P256.as_bytes()).map_err(fail)?,
+        ),
+        KeyAlgorithm::EcdsaP384 => (
+            EC_PUBLIC_KEY,
+            AnyRef::new(Tag::ObjectIdentifier, P384.as_bytes()).map_err(fail)?,
+        ),
+        _ => (RSA_ENCRYPTION, AnyRef::NULL),
+    };
+    pkcs8::PrivateKeyInfoRef {
+        algorithm: pkcs8::AlgorithmIdentifierRef {
+            oid,
+            parameters: Some(parameters),
+        },
+        private_key: OctetStringRef::new(key).map_err(fail)?,
+        public_key: None,
+    }
+    .to_der()
+    .map_err(fail)
 }
 
 /// True when `file` holds an encrypted PKCS#8 PEM key (`ENCRYPTED PRIVATE KEY`).

@@ -21,7 +21,8 @@ pub(crate) struct Args {
     /// Write to FILE instead of standard output (`-`); a PFX only to a new file, mode 0600.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// For pfx: the certificate's key, as its request left it (PEM PKCS#8, such as NAME.key).
+    /// For pfx: the certificate's key, as its request left it (PEM: PKCS#8 such as NAME.key,
+    /// encrypted or not, or OpenSSL's traditional PKCS#1 RSA or SEC1 EC key).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// For pfx: the passphrase of an encrypted --key, in FILE (`-` for standard input).
