@@ -247,11 +247,18 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     );
     // Said by the new root's description on the first start, and at every start after it:
     // a responder no certificate names answers no client.
-    if !created
-        && let Some(note) =
-            crate::cmd::init::revocation_links_note(authority.settings().url.as_deref())
-    {
+    let note = crate::cmd::init::revocation_links_note(authority.settings().url.as_deref());
+    if let Some(note) = note.as_deref().filter(|_| !created) {
         say!("Note: {note}.");
+    } else if let (None, Some(url)) = (&note, authority.settings().url.as_deref()) {
+        // Where certificates send clients, beside where this server listens: the two must
+        // meet (DNS, a proxy, a port forwarded), or clients that check revocation fail.
+        say!(
+            "Certificates send clients to {} and {}: that address must reach this server's HTTP listener ({})",
+            (ca_web::LINKS.crl)(url),
+            (ca_web::LINKS.ocsp)(url),
+            http.local_addr()?
+        );
     }
     use std::io::Write;
     std::io::stdout().flush()?;
