@@ -232,7 +232,7 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run the command at a terminal, where it is asked, or set $CA_PASSPHRASE to it (a service gets it from the systemd credential ca.passphrase)"
         ),
         Error::CaKeyPassphrase { .. } => format!(
-            "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase the CA was created with"
+            "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase root.key is encrypted with (set at `ca init`, or by the last `ca passphrase`)"
         ),
         Error::UserExists(name) => format!(
             "{err}: `ca user role {name} ROLE` changes its role, `ca user passwd {name}` its password"

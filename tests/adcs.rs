@@ -119,6 +119,20 @@ fn a_request_for_a_compromised_key_is_denied() {
     );
     let valid = sb.ok(&["list", "--status", "valid"]);
     assert!(!valid.contains("mail.example.com"), "{valid}");
+    // Left pending for an administrator, it cannot be approved: the refusal says how to take
+    // it off the queue.
+    sb.ok(&["config", "set", "policy", "pending"]);
+    let text = submit(&web, &server, &again, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    let id = request_id(&text).to_string();
+    let refused = sb.refused(&["approve", &id]);
+    assert!(
+        refused.contains("revoked because its key was compromised")
+            && refused.contains(&format!("`ca deny {id} --reason ...`")),
+        "{refused}"
+    );
+    assert!(sb.ok(&["pending"]).contains("mail.example.com"));
 }
 
 #[test]

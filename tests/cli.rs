@@ -1045,7 +1045,8 @@ fn the_root_keys_passphrase_is_set_at_init_and_changed_later() {
     let (status, said) = crate::util::at_a_terminal(&sb, "first horse|other horse", &init, &[]);
     assert_eq!(status, Some(2), "{said}");
     assert!(
-        said.contains("differ") && !said.contains("first horse"),
+        said.contains("the passphrase of the new root key was typed differently the second time")
+            && !said.contains("first horse"),
         "{said}"
     );
     assert!(!key.exists() && !sb.data().join("root.crt").exists());
@@ -1147,6 +1148,46 @@ fn the_root_keys_passphrase_is_set_at_init_and_changed_later() {
     let conflict = sb.run(&["passphrase", "--remove", "--new-passphrase-file", "-"]);
     assert_eq!(conflict.status.code(), Some(2));
     assert_eq!(key_state(), before);
+    // A server does not start on a key it cannot read: no passphrase, no terminal.
+    let serve = sb.run(&["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"]);
+    assert_eq!(serve.status.code(), Some(2), "{serve:?}");
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("no passphrase was given"),
+        "{serve:?}"
+    );
+    // A key file that is a link is not written through (the file it points to would keep
+    // the key as it was); a copy a stopped change left is flagged by `ca check`, and taken
+    // out by the next change.
+    let elsewhere = sb.path().join("root.key.elsewhere");
+    std::fs::rename(&key, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &key).unwrap();
+    let linked = sb
+        .ca()
+        .env("CA_PASSPHRASE", "second horse")
+        .args(["passphrase", "--remove"])
+        .output()
+        .unwrap();
+    assert_eq!(linked.status.code(), Some(2), "{linked:?}");
+    assert!(
+        String::from_utf8_lossy(&linked.stderr).contains("is a link"),
+        "{linked:?}"
+    );
+    std::fs::remove_file(&key).unwrap();
+    std::fs::rename(&elsewhere, &key).unwrap();
+    let left = sb.data().join(".root.key.0123456789abcdef.tmp");
+    std::fs::copy(&key, &left).unwrap();
+    let checked = sb
+        .ca()
+        .env("CA_PASSPHRASE", "second horse")
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        !checked.status.success()
+            && String::from_utf8_lossy(&checked.stderr)
+                .contains("is a copy of the root key that a stopped command left"),
+        "{checked:?}"
+    );
 
     // Removed: unencrypted, still 0600; removing again has nothing to remove.
     let mut remove = sb.ca();
@@ -1159,6 +1200,10 @@ fn the_root_keys_passphrase_is_set_at_init_and_changed_later() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("unencrypted: whoever can read it"));
     let (bytes, mode) = key_state();
     assert!(bytes.starts_with(b"-----BEGIN PRIVATE KEY-----") && mode == 0o600);
+    assert!(
+        !left.exists(),
+        "the copy a stopped change left is still there"
+    );
     assert!(opens_with(None));
     assert!(
         sb.refused(&["passphrase", "--remove"])
@@ -1869,6 +1914,11 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
         sb.refused(&["sign", &next, "--renews", "99", "--out", "again.crt"])
             .contains("99")
     );
+    // A request for none of a certificate's names renews another server's: a mistyped id.
+    sb.ok(&["issue", "other.example.com", "--key", "ecdsa-p256"]);
+    let other = crate::util::id_of(&sb, "other.example.com");
+    let typo = sb.refused(&["sign", &next, "--renews", &other, "--out", "again.crt"]);
+    assert!(typo.contains("the request names none of them"), "{typo}");
     assert!(!sb.file("again.crt").exists());
 
     // `ca renew` of a certificate signed from a request: its new key is made here, said.

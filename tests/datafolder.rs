@@ -370,6 +370,24 @@ fn serve_on_an_empty_folder_creates_the_ca_and_says_where() {
     assert!(!file.exists());
 }
 
+/// Where the first admin's password cannot be written (its file's name taken by a folder),
+/// the server stops before making the user: no password is lost, and the next start, with
+/// the way clear, makes it.
+#[test]
+fn the_first_admin_is_made_only_once_its_password_is_written() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    std::fs::create_dir(sb.data().join("admin-password.txt")).unwrap();
+    let out = sb.run(&["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no user was made"), "{stderr}");
+    assert!(!sb.ok(&["user", "list"]).contains("admin"));
+    std::fs::remove_dir(sb.data().join("admin-password.txt")).unwrap();
+    let server = Server::start(&sb);
+    assert!(!server.admin_password.is_empty(), "{:?}", server.banner);
+}
+
 #[test]
 fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_before_it() {
     let sb = Sandbox::new();
@@ -540,8 +558,10 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
     let stderr = sb.refused(&["backup", "dangling"]);
     assert!(stderr.contains("is a link to nothing"), "{stderr}");
     assert!(!sb.file("nowhere").exists());
-    // Once the folder it was taken from is gone (the usual restore, after a loss), no note.
+    // Once the folder it was taken from holds another CA (or none: the usual restore, after a
+    // loss), no note.
     std::fs::rename(sb.data(), sb.file("moved-aside")).unwrap();
+    sb.init(&[]);
     let elsewhere = Sandbox::new();
     let out = elsewhere
         .ca()

@@ -1005,7 +1005,7 @@ fn a_password_typed_at_a_terminal_is_not_shown_and_asked_twice() {
     let (status, said) = typed("one säcret|another", "tty2.example.com");
     assert_eq!(status, Some(2), "{said}");
     assert!(
-        said.contains("the two PFX passwords typed differ"),
+        said.contains("the PFX password was typed differently the second time"),
         "{said}"
     );
     assert!(

@@ -1058,11 +1058,7 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
-        if !RevocationReason::FOR_LEAVES.contains(&reason) {
-            return Err(Error::InvalidInput(format!(
-                "{reason} is the reason for revoking a CA's certificate, not a server's: revoke a certificate whose key was exposed for keyCompromise"
-            )));
-        }
+        reason.for_a_leaf_only()?;
         self.store
             .issuance(id)
             .await?
@@ -1228,6 +1224,12 @@ impl Authority {
             return Err(err);
         }
         let (mut problems, _) = self.store.check().await?;
+        for stale in stale_key_copies(&self.dir) {
+            problems.push(format!(
+                "{} is a copy of the root key that a stopped command left (perhaps unencrypted): remove it (the next change of the key's passphrase does)",
+                stale.display()
+            ));
+        }
         let (_, root) = x509_parser::parse_x509_certificate(self.root.der())
             .map_err(|_| Error::CaKey("the root certificate does not parse".into()))?;
         let rows = self.store.list(&ListFilter::default()).await?;
@@ -1360,8 +1362,21 @@ impl Authority {
         if let Some(new) = &new {
             new.refuse_line_breaks()?;
         }
-        // One change at a time, in the order the audit trail tells.
+        let path = self.dir.join(ROOT_KEY);
+        if fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            return Err(Error::InvalidInput(format!(
+                "{} is a link: the key is written again in the data folder itself, which would leave the file it points to as it is; \
+                 put the key file itself there (mode 0600), then run the command again",
+                path.display()
+            )));
+        }
+        // One change at a time, in the order the audit trail tells; what a change that was
+        // stopped (killed, the machine down) left under the lock is no one's, and may be the
+        // key in the clear: taken out first.
         let _lock = lock_file(&self.dir.join(INIT_LOCK))?;
+        for stale in stale_key_copies(&self.dir) {
+            fs::remove_file(&stale).map_err(|err| Error::io(&stale, err))?;
+        }
         let was_encrypted = self.key_is_encrypted()?;
         if new.is_none() && !was_encrypted {
             return Err(Error::InvalidInput(format!(
@@ -1374,17 +1389,24 @@ impl Authority {
         let der = self.read_key()?;
         self.check_key_is_the_roots(&der)?;
         let pem = key::encode_pkcs8_pem(&der, new.as_ref())?;
-        let staged = Staged::write(&self.dir.join(ROOT_KEY), pem.as_bytes(), SECRET_MODE)?;
-        let detail = match (was_encrypted, new.is_some()) {
+        Staged::write(&path, pem.as_bytes(), SECRET_MODE)?.commit()?;
+        self.passphrase = new;
+        // Written once the file is in place: the trail tells what was done, never a change
+        // that a failure undid.
+        let detail = match (was_encrypted, self.passphrase.is_some()) {
             (false, _) => "encrypted with a passphrase",
             (true, true) => "passphrase changed",
             (true, false) => "stored unencrypted",
         };
         self.store
             .audit(actor, "root key", ROOT_KEY, detail)
-            .await?;
-        staged.commit()?;
-        self.passphrase = new;
+            .await
+            .map_err(|err| {
+                Error::Conflict(format!(
+                    "{} was written ({detail}), but the audit trail could not record it: {err}",
+                    path.display()
+                ))
+            })?;
         Ok(was_encrypted)
     }
 
@@ -1487,6 +1509,24 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The copies of the root key that a command writing it (`ca init`, `ca restore`, a change of
+/// its passphrase) left under their temporary names when it was stopped: `.root.key.X.tmp`.
+fn stale_key_copies(dir: &Path) -> Vec<PathBuf> {
+    let prefix = format!(".{ROOT_KEY}.");
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.starts_with(&prefix) && name.ends_with(".tmp")
+                })
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Refuses a data folder, or a log in it, that this user may not read (another user's CA, a

@@ -87,6 +87,37 @@ impl RevocationReason {
         Choice::name(self)
     }
 
+    /// This reason, when a server's certificate may be revoked for it; cACompromise, a CA's
+    /// reason, refused saying so.
+    pub fn for_a_leaf_only(self) -> crate::error::Result<RevocationReason> {
+        if RevocationReason::FOR_LEAVES.contains(&self) {
+            return Ok(self);
+        }
+        Err(crate::error::Error::InvalidInput(format!(
+            "{self} is the reason for revoking a CA's certificate, not a server's: revoke a certificate whose key was exposed for keyCompromise"
+        )))
+    }
+
+    /// Reads a reason given for revoking a server's certificate: one of
+    /// [`RevocationReason::FOR_LEAVES`], by any spelling [`Choice::from_name`] takes; any
+    /// other is refused naming those.
+    pub fn for_a_leaf(text: &str) -> crate::error::Result<RevocationReason> {
+        match RevocationReason::from_name(text) {
+            Ok(reason) => reason.for_a_leaf_only(),
+            Err(_) => {
+                let names: Vec<&str> = RevocationReason::FOR_LEAVES
+                    .iter()
+                    .map(|r| r.name())
+                    .collect();
+                Err(crate::error::Error::UnknownChoice {
+                    what: <RevocationReason as Choice>::WHAT,
+                    value: text.trim().to_owned(),
+                    choices: names.join(", "),
+                })
+            }
+        }
+    }
+
     /// The CRLReason code (RFC 5280 §5.3.1), as CRL entries and OCSP answers carry it.
     pub fn code(self) -> u8 {
         match self {
@@ -154,6 +185,25 @@ mod tests {
             RevocationReason::Superseded
         );
         assert!(RevocationReason::from_name("certificateHold").is_err());
+        // For a server's certificate, a CA's reason is refused as unknown, named among none.
+        assert_eq!(
+            RevocationReason::for_a_leaf("key-compromise").unwrap(),
+            RevocationReason::KeyCompromise
+        );
+        let refused = RevocationReason::for_a_leaf("cACompromise")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("the reason for revoking a CA's certificate"),
+            "{refused}"
+        );
+        let unknown = RevocationReason::for_a_leaf("removeFromCRL")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !unknown.contains("cACompromise") && unknown.contains("superseded"),
+            "{unknown}"
+        );
     }
 
     #[test]

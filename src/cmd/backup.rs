@@ -75,13 +75,17 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
 /// still holds a CA and is not `restored_into`: a second working copy of one CA.
 fn still_running_origin(backup: &Path, restored_into: &Path) -> Option<PathBuf> {
     let note = std::fs::read_to_string(backup.join("backup.txt")).ok()?;
-    let (_, rest) = note.split_once("certificate authority in ")?;
-    let (origin, _) = rest.split_once(", taken ")?;
+    let first = note.lines().next()?;
+    let (_, rest) = first.split_once("certificate authority in ")?;
+    let (origin, _) = rest.rsplit_once(", taken ")?;
     let origin = PathBuf::from(origin);
     let same = |a: &Path, b: &Path| {
         std::fs::canonicalize(a)
             .ok()
             .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
     };
-    (origin.join("root.crt").is_file() && !same(&origin, restored_into)).then_some(origin)
+    // The same CA only: the same root certificate (a new CA made there since is another).
+    let root = |dir: &Path| std::fs::read(dir.join("root.crt")).ok();
+    let same_root = root(&origin).is_some_and(|there| Some(there) == root(restored_into));
+    (same_root && !same(&origin, restored_into)).then_some(origin)
 }

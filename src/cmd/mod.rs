@@ -126,9 +126,16 @@ pub(crate) async fn open_to_sign(data: &Path) -> anyhow::Result<Authority> {
     let given = options.passphrase.is_some();
     let mut authority = Authority::open(data, options).await?;
     warn_of_an_unused_passphrase(&authority, given);
+    unlock_at_a_terminal(&mut authority, given)?;
+    Ok(authority)
+}
+
+/// Asks for the root key's passphrase at the terminal on standard input, when the key is
+/// encrypted and no passphrase was `given` (not shown as it is typed; three tries).
+pub(crate) fn unlock_at_a_terminal(authority: &mut Authority, given: bool) -> anyhow::Result<()> {
     if given || !std::io::stdin().is_terminal() || !matches!(authority.key_is_encrypted(), Ok(true))
     {
-        return Ok(authority);
+        return Ok(());
     }
     let key = authority.dir().join("root.key");
     let what = format!("passphrase of the root key {}", key.display());
@@ -140,7 +147,7 @@ pub(crate) async fn open_to_sign(data: &Path) -> anyhow::Result<Authority> {
             Err(_) => Err(ca_core::Error::CaKeyPassphrase { path: key.clone() }),
         };
         match unlocked {
-            Ok(()) => return Ok(authority),
+            Ok(()) => return Ok(()),
             Err(ca_core::Error::CaKeyPassphrase { .. }) if attempt < PASSPHRASE_TRIES => {
                 tell!("ca: that passphrase does not decrypt {}", key.display());
             }
@@ -258,7 +265,7 @@ fn ask_secret(what: &str) -> anyhow::Result<String> {
     drop(terminal);
     if first != again {
         return Err(Refused(format!(
-            "the two {what}s typed differ: nothing was done; run the command again"
+            "the {what} was typed differently the second time: nothing was done; run the command again"
         ))
         .into());
     }

@@ -55,7 +55,25 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
     // Looked up before issuing, so that the new certificate is not among them.
     let asked = authority.request(args.id).await?.names;
     let holders = authority.holders_of(&asked).await?;
-    let issued = authority.approve(args.id, &crate::cmd::actor()).await?;
+    let issued = match authority.approve(args.id, &crate::cmd::actor()).await {
+        Ok(issued) => issued,
+        // A request that can never be signed (its key the root's, or one known to be
+        // compromised; a name the rules refuse) stays pending until it is denied.
+        Err(
+            err @ (ca_core::Error::InvalidRequest(_)
+            | ca_core::Error::NameRefused { .. }
+            | ca_core::Error::InvalidInput(_)),
+        ) => {
+            return Err(crate::cmd::Refused(format!(
+                "request {} cannot be issued: {}; it stays pending until `ca deny {} --reason ...` takes it off the queue, with a reason its requester reads",
+                args.id,
+                crate::explain::sentence(&anyhow::Error::from(err)),
+                args.id
+            ))
+            .into());
+        }
+        Err(err) => return Err(err.into()),
+    };
     say!(
         "Issued certificate {} for {}",
         issued.issuance.id,

@@ -149,10 +149,15 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     };
     // Held for the server's life: `ca migrate` is refused while a server writes to the log.
     let held = Authority::hold_serving(&settings.data)?;
-    let (authority, created) =
-        Authority::open_or_init(&settings.data, init, settings.open_options()?).await?;
+    let options = settings.open_options()?;
+    let given = options.passphrase.is_some();
+    let (mut authority, created) = Authority::open_or_init(&settings.data, init, options).await?;
     if !created {
-        crate::cmd::warn_of_an_unused_passphrase(&authority, crate::cmd::passphrase()?.is_some());
+        crate::cmd::warn_of_an_unused_passphrase(&authority, given);
+        // A server that cannot sign answers every request to issue, and every CRL it should
+        // renew, with an error: it does not start (at a terminal, the passphrase is asked).
+        crate::cmd::unlock_at_a_terminal(&mut authority, given)?;
+        authority.check_key()?;
     }
     let _serving = match held {
         Some(held) => held,
@@ -180,6 +185,16 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     }
     if authority.user_count().await? == 0 {
         let password = Password::random()?;
+        // Where the password goes when standard output is kept somewhere (a file, a
+        // container's log, a pipe to a logger): a file only this user reads, beside the key,
+        // written before the user is made, so that a file that cannot be written loses no
+        // password.
+        let journal = crate::log::stdout_is_journal();
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let file = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
+        if !journal && !terminal {
+            write_secret(&file, password.reveal())?;
+        }
         let made = authority
             .add_user("admin", Role::Admin, &password, "ca serve")
             .await;
@@ -188,19 +203,25 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             // Another server starting on the same log at once made it first: its password
             // is the one it showed.
             Err(ca_core::Error::UserExists(_)) => {}
-            Err(err) => return Err(err.into()),
+            Err(err) => {
+                let _ = std::fs::remove_file(&file);
+                return Err(err.into());
+            }
         }
         if made.is_err() {
+            if !journal && !terminal {
+                let _ = std::fs::remove_file(&file);
+            }
             say!(
                 "The user admin was made meanwhile by another server on this log, which showed its password"
             );
-        } else if crate::log::stdout_is_journal() {
+        } else if journal {
             // The journal keeps what it is given, for whoever may read it: no password there.
             say!(
                 "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
                 absolute(authority.dir()).display()
             );
-        } else if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        } else if terminal {
             say!(
                 "Created the user admin with the password {}",
                 password.reveal()
@@ -209,13 +230,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
                 "  (shown only this once; set another with `ca user passwd admin --password-file -`)"
             );
         } else {
-            // Standard output is kept somewhere (a file, a container's log, a pipe to a
-            // logger): the password goes into a file only this user reads, beside the key.
-            let path = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
-            write_secret(&path, password.reveal())?;
             say!(
                 "Created the user admin; its password is in {} (mode 0600; standard output is not a terminal, so it is not shown here): read it, then remove the file, or set another password with `ca user passwd admin`, which removes it",
-                path.display()
+                file.display()
             );
         }
     }
@@ -645,5 +662,10 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
                 file.sync_all()
             }),
     };
-    written.map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))
+    written.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot write {}, where the first admin's password goes when standard output is not a terminal ({err}): no user was made; make it writable, or start the server at a terminal",
+            path.display()
+        )
+    })
 }

@@ -69,10 +69,29 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         Some(reference) => {
             let old = authority.find(reference).await?;
             authority.refuse_unrenewable(&old).await?;
-            Some(old.id)
+            // A renewal replaces a certificate of the same server: a request that names
+            // none of its names is another server's (a mistyped id would end the line of
+            // renewals of a certificate that goes on being used, for good).
+            let asked: Vec<&SubjectName> = request.names().iter().chain(&args.san).collect();
+            if !old.names.iter().any(|name| asked.contains(&name)) {
+                return Err(Refused(format!(
+                    "certificate {} is for {}, and the request names none of them: a renewal is for the same server; check the id (`ca list` shows them)",
+                    old.id,
+                    old.names_shown()
+                ))
+                .into());
+            }
+            Some((
+                old.id,
+                old.certificate
+                    .as_ref()
+                    .is_some_and(|c| c.revocation.is_some()),
+            ))
         }
         None => None,
     };
+    let revoked_renewed = renews.is_some_and(|(_, revoked)| revoked);
+    let renews = renews.map(|(id, _)| id);
     // Looked up before issuing, so that the new certificate is not among them; the one it
     // renews is said apart.
     let mut names = request.names().to_vec();
@@ -117,10 +136,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             cert.serial
         );
     }
-    if let Some(old) = renews {
-        tell!(
+    match renews {
+        Some(old) if revoked_renewed => tell!("ca: it renews certificate {old}, which is revoked"),
+        Some(old) => tell!(
             "ca: it renews certificate {old}, which stays valid until it expires or is revoked (`ca revoke {old} --reason superseded` once its server has the new one)"
-        );
+        ),
+        None => {}
     }
     if let Some(note) = &issued.left_out {
         tell!("ca: note: {note}");

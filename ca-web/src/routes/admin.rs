@@ -190,7 +190,7 @@ pub(crate) async fn revoke(
     let reason = if form.reason.trim().is_empty() {
         RevocationReason::Unspecified
     } else {
-        RevocationReason::from_name(&form.reason)?
+        RevocationReason::for_a_leaf(&form.reason)?
     };
     state.authority.revoke(id, reason, &admin.name).await?;
     let back = back_to_list(form.back.as_deref()).unwrap_or_else(|| format!("/certsrv/cert/{id}"));
