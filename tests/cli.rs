@@ -489,40 +489,6 @@ fn refuses_to_overwrite_files_unless_forced() {
     assert_eq!(sb.row_count(), 2);
 }
 
-/// `ca show` gives the SHA-1 thumbprint Windows names a certificate by (IIS, certutil,
-/// Enable-ExchangeCertificate -Thumbprint), as openssl computes it.
-#[test]
-fn show_gives_the_thumbprint_windows_names_a_certificate_by() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
-    let shown = sb.ok(&["show", "1"]);
-    let fingerprint = openssl_ok(
-        sb.path(),
-        &[
-            "x509",
-            "-in",
-            "mail.example.com.crt",
-            "-noout",
-            "-fingerprint",
-            "-sha1",
-        ],
-    );
-    let thumbprint = fingerprint
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap()
-        .replace(':', "");
-    assert_eq!(thumbprint.len(), 40, "{fingerprint}");
-    assert!(
-        shown.contains(&format!(
-            "  thumbprint   {thumbprint} (SHA-1, as Windows shows it)"
-        )),
-        "{shown}"
-    );
-}
-
 #[test]
 fn list_and_show_json_carry_the_documented_fields() {
     let sb = Sandbox::new();
@@ -584,6 +550,28 @@ fn list_and_show_json_carry_the_documented_fields() {
         .replace(':', "")
         .to_ascii_lowercase();
     assert_eq!(rows[0]["sha256"], fp.as_str());
+    // The text of `ca show` gives the SHA-1 thumbprint Windows names a certificate by (IIS,
+    // certutil, Enable-ExchangeCertificate -Thumbprint), as openssl computes it.
+    let sha1 = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "mail.example.com.crt",
+            "-noout",
+            "-fingerprint",
+            "-sha1",
+        ],
+    );
+    let thumbprint = sha1.trim().rsplit('=').next().unwrap().replace(':', "");
+    assert_eq!(thumbprint.len(), 40, "{sha1}");
+    let shown = sb.ok(&["show", "1"]);
+    assert!(
+        shown.contains(&format!(
+            "  thumbprint   {thumbprint} (SHA-1, as Windows shows it)"
+        )),
+        "{shown}"
+    );
     let serial = openssl_ok(
         sb.path(),
         &["x509", "-in", "mail.example.com.crt", "-noout", "-serial"],

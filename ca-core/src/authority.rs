@@ -1511,7 +1511,7 @@ fn refuse_a_file(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The copies of the root key that a command writing it (`ca init`, `ca restore`, a change of
+/// The copies of the root key that a command writing it (a new CA, a restore, a change of
 /// its passphrase) left under their temporary names when it was stopped: `.root.key.X.tmp`.
 fn stale_key_copies(dir: &Path) -> Vec<PathBuf> {
     let prefix = format!(".{ROOT_KEY}.");
