@@ -189,29 +189,42 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         // container's log, a pipe to a logger): a file only this user reads, beside the key,
         // written before the user is made, so that a file that cannot be written loses no
         // password.
+        // It is written under a name of this server's own, and put in place once the user
+        // is made: of two servers starting at once, the one that made the user leaves its
+        // password there.
         let journal = crate::log::stdout_is_journal();
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        let file = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
-        if !journal && !terminal {
-            write_secret(&file, password.reveal())?;
-        }
+        let mut file = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));
+        let staged = if journal || terminal {
+            None
+        } else {
+            Some(stage_secret(&file, password.reveal())?)
+        };
         let made = authority
             .add_user("admin", Role::Admin, &password, "ca serve")
             .await;
+        match (&made, &staged) {
+            (Ok(()), Some(staged)) => {
+                if let Err(err) = std::fs::rename(staged, &file) {
+                    tracing::warn!(%err, "could not put the admin's password file in place");
+                    file.clone_from(staged);
+                }
+            }
+            (Ok(()), None) => {}
+            (Err(_), staged) => {
+                if let Some(staged) = staged {
+                    let _ = std::fs::remove_file(staged);
+                }
+            }
+        }
         match made {
             Ok(()) => {}
             // Another server starting on the same log at once made it first: its password
             // is the one it showed.
             Err(ca_core::Error::UserExists(_)) => {}
-            Err(err) => {
-                let _ = std::fs::remove_file(&file);
-                return Err(err.into());
-            }
+            Err(err) => return Err(err.into()),
         }
         if made.is_err() {
-            if !journal && !terminal {
-                let _ = std::fs::remove_file(&file);
-            }
             say!(
                 "The user admin was made meanwhile by another server on this log, which showed its password"
             );
@@ -645,27 +658,40 @@ async fn shutdown_signal(mut terminate: Signal) {
     tracing::info!("shutting down: no new connections; the requests in flight finish");
 }
 
-/// Writes `secret` and a line end to a new file at `path`, mode 0600 whatever the umask,
-/// flushed; one there already (a password written at an earlier start) is replaced.
-fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+/// Writes `secret` and a line end to a new file beside `path` under a name of its own
+/// (`.NAME.X.tmp`), mode 0600 whatever the umask, flushed, to be renamed to `path`; refused
+/// when `path` is something no file can replace (a folder).
+fn stage_secret(path: &Path, secret: &str) -> anyhow::Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let written = match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-        _ => std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .and_then(|mut file| {
-                file.write_all(format!("{secret}\n").as_bytes())?;
-                file.sync_all()
-            }),
-    };
-    written.map_err(|err| {
+    let refused = |err: std::io::Error| {
         anyhow::anyhow!(
             "cannot write {}, where the first admin's password goes when standard output is not a terminal ({err}): no user was made; make it writable, or start the server at a terminal",
             path.display()
         )
-    })
+    };
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) {
+        return Err(refused(std::io::Error::from(
+            std::io::ErrorKind::IsADirectory,
+        )));
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut random = [0u8; 8];
+    ca_core::random::fill(&mut random).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let staged = path.with_file_name(format!(".{name}.{hex}.tmp"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .and_then(|mut file| {
+            file.write_all(format!("{secret}\n").as_bytes())?;
+            file.sync_all()
+        })
+        .map_err(|err| {
+            let _ = std::fs::remove_file(&staged);
+            refused(err)
+        })?;
+    Ok(staged)
 }
