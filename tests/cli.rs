@@ -530,41 +530,29 @@ fn list_and_show_json_carry_the_documented_fields() {
         serde_json::json!(["mail.example.com", "192.0.2.10"])
     );
 
-    // The fingerprint and serial are those openssl sees.
-    let fp = openssl_ok(
-        sb.path(),
-        &[
-            "x509",
-            "-in",
-            "mail.example.com.crt",
-            "-noout",
-            "-fingerprint",
-            "-sha256",
-        ],
+    // The fingerprint and serial are those openssl sees; the text of `ca show` gives the
+    // SHA-1 thumbprint Windows names a certificate by (IIS, certutil,
+    // Enable-ExchangeCertificate -Thumbprint), as openssl computes it.
+    let fingerprint = |digest: &str| {
+        let said = openssl_ok(
+            sb.path(),
+            &[
+                "x509",
+                "-in",
+                "mail.example.com.crt",
+                "-noout",
+                "-fingerprint",
+                digest,
+            ],
+        );
+        said.trim().rsplit('=').next().unwrap().replace(':', "")
+    };
+    assert_eq!(
+        rows[0]["sha256"],
+        fingerprint("-sha256").to_ascii_lowercase().as_str()
     );
-    let fp = fp
-        .trim()
-        .split('=')
-        .nth(1)
-        .unwrap()
-        .replace(':', "")
-        .to_ascii_lowercase();
-    assert_eq!(rows[0]["sha256"], fp.as_str());
-    // The text of `ca show` gives the SHA-1 thumbprint Windows names a certificate by (IIS,
-    // certutil, Enable-ExchangeCertificate -Thumbprint), as openssl computes it.
-    let sha1 = openssl_ok(
-        sb.path(),
-        &[
-            "x509",
-            "-in",
-            "mail.example.com.crt",
-            "-noout",
-            "-fingerprint",
-            "-sha1",
-        ],
-    );
-    let thumbprint = sha1.trim().rsplit('=').next().unwrap().replace(':', "");
-    assert_eq!(thumbprint.len(), 40, "{sha1}");
+    let thumbprint = fingerprint("-sha1");
+    assert_eq!(thumbprint.len(), 40, "{thumbprint}");
     let shown = sb.ok(&["show", "1"]);
     assert!(
         shown.contains(&format!(

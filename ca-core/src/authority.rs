@@ -258,13 +258,19 @@ impl Authority {
         // A key without its root certificate is a CA's whose root went missing: a new CA
         // would put its own key in its place, and the root clients trust would sign no more.
         // Refused before anything is removed (an unused log beside it keeps its settings).
-        if occupied(&dir.join(ROOT_KEY)) {
-            if location.file().is_some_and(occupied) {
-                return Err(Error::RootMissing(dir.to_owned()));
-            }
+        let key_there = occupied(&dir.join(ROOT_KEY));
+        if key_there && let Some(log) = location.file() {
+            return Err(if occupied(log) {
+                Error::RootMissing(dir.to_owned())
+            } else {
+                Error::KeyWithoutRoot(dir.to_owned())
+            });
+        }
+        // (A PostgreSQL database is never cleared: it says whose log it holds.)
+        Self::clear_abandoned_log(dir, &location).await?;
+        if key_there {
             return Err(Error::KeyWithoutRoot(dir.to_owned()));
         }
-        Self::clear_abandoned_log(dir, &location).await?;
         let (key_pair, certificate) = init.root.make()?;
         let store = Store::open(&location, open.connections, Access::Create).await?;
         let mut rows = settings;
