@@ -119,20 +119,53 @@ fn a_request_for_a_compromised_key_is_denied() {
     );
     let valid = sb.ok(&["list", "--status", "valid"]);
     assert!(!valid.contains("mail.example.com"), "{valid}");
-    // Left pending for an administrator, it cannot be approved: the refusal says how to take
-    // it off the queue.
+    // Where requests wait for an administrator, it is denied at once too, not queued.
     sb.ok(&["config", "set", "policy", "pending"]);
     let text = submit(&web, &server, &again, "CertificateTemplate:WebServer")
         .text()
         .unwrap();
+    assert!(
+        text.contains("Certificate Request Denied")
+            && quoted_disposition(&text)
+                .unwrap_or_default()
+                .contains("revoked because its key was compromised"),
+        "{text}"
+    );
+    // A request left pending whose key was compromised since cannot be approved: the
+    // refusal says how to take it off the queue.
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "later.key",
+            "-subj",
+            "/CN=later.example.com",
+            "-out",
+            "later.csr",
+        ],
+    );
+    let later = std::fs::read_to_string(sb.file("later.csr")).unwrap();
+    let text = submit(&web, &server, &later, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
     let id = request_id(&text).to_string();
+    sb.ok(&["sign", "later.csr", "--out", "later.crt"]);
+    let signed = crate::util::id_of(&sb, "later.example.com");
+    sb.ok(&["revoke", &signed, "--reason", "keyCompromise"]);
     let refused = sb.refused(&["approve", &id]);
     assert!(
         refused.contains("revoked because its key was compromised")
             && refused.contains(&format!("`ca deny {id} --reason ...`")),
         "{refused}"
     );
-    assert!(sb.ok(&["pending"]).contains("mail.example.com"));
+    assert!(sb.ok(&["pending"]).contains("later.example.com"));
 }
 
 #[test]

@@ -408,6 +408,12 @@ impl CertificateRequest {
         &self.names
     }
 
+    /// The subjectPublicKey bits of the key the request is for.
+    pub(crate) fn public_key_bits(&self) -> &[u8] {
+        use rcgen::PublicKeyData;
+        self.public_key.der_bytes()
+    }
+
     /// The algorithm of the request's key.
     pub fn key_algorithm(&self) -> KeyAlgorithm {
         self.key_algorithm
@@ -430,9 +436,8 @@ impl Authority {
     /// carries the root's key identifier, and a client looking for the issuer by key
     /// identifier may take it for the root. (A key of a certificate revoked for keyCompromise
     /// is refused as the certificate is written, in the same transaction.)
-    fn refuse_the_roots_key(&self, request: &CertificateRequest) -> Result<()> {
-        use rcgen::PublicKeyData;
-        if request.public_key.der_bytes() == self.root().public_key_bits() {
+    pub(crate) fn refuse_the_roots_key(&self, request: &CertificateRequest) -> Result<()> {
+        if request.public_key_bits() == self.root().public_key_bits() {
             return Err(Error::InvalidRequest(
                 "its key is the root's own: a CA's key is never certified for a server; make the request with a new key".into(),
             ));

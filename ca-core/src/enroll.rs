@@ -132,6 +132,12 @@ impl Authority {
                 Ok(Submission::Issued(Box::new(issued)))
             }
             RequestPolicy::Pending => {
+                // What can never be signed is refused now, not left for an administrator
+                // to find at approval.
+                self.refuse_the_roots_key(request)?;
+                self.store()
+                    .refuse_compromised_key(request.public_key_bits())
+                    .await?;
                 let row = self
                     .store()
                     .record_pending(

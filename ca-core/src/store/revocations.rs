@@ -8,6 +8,23 @@ use crate::error::{Error, Result};
 use crate::revoke::RevocationReason;
 
 impl Store {
+    /// Refuses a request for `key` (subjectPublicKey bits) when a certificate revoked for
+    /// keyCompromise had it: for what is taken now and signed later (a pending request),
+    /// whose signing checks again as it is written.
+    #[instrument(skip_all)]
+    pub(crate) async fn refuse_compromised_key(&self, key: &[u8]) -> Result<()> {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(super::writer::COMPROMISED)
+            .fetch_all(&self.pool)
+            .await?;
+        match rows
+            .iter()
+            .find(|(_, der)| super::writer::has_key(der, key))
+        {
+            Some((id, _)) => Err(super::writer::compromised(*id)),
+            None => Ok(()),
+        }
+    }
+
     /// Records the revocation of the certificate of request `id`. Revoking twice, or a
     /// request without a certificate, is a [`Error::Conflict`] that says why.
     #[instrument(skip_all)]

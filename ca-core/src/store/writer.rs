@@ -51,7 +51,7 @@ const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (request_id, serial, 
 const RENEWAL_OF: &str = "SELECT min(request_id) FROM certificates WHERE renewed_from = $1";
 /// The certificates revoked for keyCompromise, with their DER (through the partial index of
 /// those revocations: nothing is read while there are none).
-const COMPROMISED: &str = "SELECT c.request_id, c.der FROM revocations v
+pub(super) const COMPROMISED: &str = "SELECT c.request_id, c.der FROM revocations v
      JOIN certificates c ON c.request_id = v.request_id
      WHERE v.reason = 'keyCompromise' ORDER BY c.request_id";
 const COMPLETE_ORDER: &str = "UPDATE acme_orders SET status = 'valid', request_id = $1 WHERE id = $2 AND status = 'processing'";
@@ -520,14 +520,14 @@ pub(crate) fn renewed_already(id: i64, by: i64) -> Error {
 }
 
 /// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`.
-fn has_key(der: &[u8], key: &[u8]) -> bool {
+pub(super) fn has_key(der: &[u8], key: &[u8]) -> bool {
     x509_parser::parse_x509_certificate(der)
         .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key)
 }
 
 /// Why a request for the key of certificate `id`, revoked for keyCompromise, is not signed: a
 /// key known to be exposed is never certified again (Baseline Requirements §6.1.1.3).
-fn compromised(id: i64) -> Error {
+pub(crate) fn compromised(id: i64) -> Error {
     Error::InvalidRequest(format!(
         "its key is that of certificate {id}, which was revoked because its key was compromised: make the request with a new key"
     ))
