@@ -1020,6 +1020,22 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
         serde_json::from_str(&acme.sb.ok(&["show", &old["id"].to_string(), "--json"])).unwrap();
     assert_eq!(row["status"], "revoked");
     assert_eq!(row["revocation_reason"], "keyCompromise");
+    // Its key, known compromised now, is not certified again: badCSR, nothing issued.
+    let rows = acme.acme_rows().len();
+    let (_, fresh) = ready_order(&raw, &answers, &["mail.example.com"]);
+    let mut params = rcgen::CertificateParams::new(vec!["mail.example.com".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let exposed = b64(params.serialize_request(&cert_signer.pair).unwrap().der());
+    let (status, kind, detail) = problem(raw.post(
+        fresh["finalize"].as_str().unwrap(),
+        Some(&json!({ "csr": exposed })),
+    ));
+    assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
+    assert!(
+        detail.contains("revoked because its key was compromised"),
+        "{detail}"
+    );
+    assert_eq!(acme.acme_rows().len(), rows, "nothing issued");
     // Again: alreadyRevoked. And the renewal window of a revoked certificate has begun.
     let header =
         json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
