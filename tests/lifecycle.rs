@@ -65,8 +65,31 @@ fn a_compromised_key_or_the_roots_is_never_certified() {
     let moved_on = request("b.example.com.key", "moved-on.csr");
     let root_key = sb.data().join("root.key");
     let roots = request(root_key.to_str().unwrap(), "root.csr");
-    sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
-    sb.ok(&["revoke", "2", "--reason", "superseded"]);
+    // Renewed keeping its key (as IIS may): certificate 3 has certificate 1's key. Revoked
+    // for keyCompromise, it names certificate 1, renewed but still valid, to revoke too.
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "a.example.com.key",
+            "-subj",
+            "/CN=a.example.com",
+            "-out",
+            "kept.csr",
+        ],
+    );
+    sb.ok(&["sign", "kept.csr", "--renews", "1", "--out", "kept.crt"]);
+    let said = sb.ok(&["revoke", "3", "--reason", "keyCompromise"]);
+    assert!(
+        said.contains("Note: the same key is in certificate 1, still valid: revoke it too"),
+        "{said}"
+    );
+    let said = sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    assert!(!said.contains("the same key"), "{said}");
+    let said = sb.ok(&["revoke", "2", "--reason", "superseded"]);
+    assert!(!said.contains("the same key"), "{said}");
     let rows = sb.row_count();
     let said = sb.refused(&["sign", &exposed, "--out", "x.crt"]);
     assert!(

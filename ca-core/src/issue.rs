@@ -214,6 +214,44 @@ impl Authority {
         self.store().holders(names, OffsetDateTime::now_utc()).await
     }
 
+    /// The valid certificates, other than `id`, for the same key as certificate `id`: among
+    /// those that hold one of its names (a server renewed keeping its key, as IIS may), found
+    /// through the names' index rather than by reading every certificate of the log.
+    pub async fn valid_with_the_same_key(&self, id: RequestId) -> Result<Vec<RequestId>> {
+        let row = self.store().issuance(id).await?;
+        let Some(cert) = &row.certificate else {
+            return Ok(Vec::new());
+        };
+        let key_of = |der: &[u8]| {
+            x509_parser::parse_x509_certificate(der)
+                .ok()
+                .map(|(_, cert)| cert.public_key().subject_public_key.data.to_vec())
+        };
+        let Some(key) = key_of(&cert.der) else {
+            return Ok(Vec::new());
+        };
+        let mut same = Vec::new();
+        let holders = self
+            .store()
+            .holders_of(&row.names, OffsetDateTime::now_utc(), true)
+            .await?;
+        for holder in holders {
+            if holder.id == id {
+                continue;
+            }
+            let other = self.store().issuance(holder.id).await?;
+            if other
+                .certificate
+                .as_ref()
+                .and_then(|c| key_of(&c.der))
+                .is_some_and(|other| other == key)
+            {
+                same.push(holder.id);
+            }
+        }
+        Ok(same)
+    }
+
     /// True when the certificate `id` was signed from a request (PKCS#10: IIS, certreq, an
     /// ACME client), whose key its holder made and keeps; false for a key the CA made.
     pub async fn signed_from_request(&self, id: RequestId) -> Result<bool> {

@@ -90,6 +90,23 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         authority.close().await;
         return Ok(());
     }
+    // A key known to be exposed is exposed in every certificate that holds it.
+    if args.reason == RevocationReason::KeyCompromise {
+        let same = authority.valid_with_the_same_key(revoked.id).await?;
+        if let Some(first) = same.first() {
+            let ids: Vec<String> = same.iter().map(ToString::to_string).collect();
+            say!(
+                "Note: the same key is in {} {}, still valid: revoke {} too (`ca revoke {first} --reason keyCompromise`).",
+                if same.len() == 1 {
+                    "certificate"
+                } else {
+                    "certificates"
+                },
+                ids.join(", "),
+                if same.len() == 1 { "it" } else { "each" }
+            );
+        }
+    }
     let pointers = cert
         .map(|c| ca_core::certificate::RevocationPointers::of(&c.der))
         .unwrap_or_default();

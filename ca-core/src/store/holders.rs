@@ -31,6 +31,17 @@ impl Store {
         names: &[SubjectName],
         now: OffsetDateTime,
     ) -> Result<Vec<Holder>> {
+        self.holders_of(names, now, false).await
+    }
+
+    /// [`Store::holders`], those renewed since among them when `renewed` is set (still valid
+    /// all the same: what shares a key with a certificate revoked for keyCompromise).
+    pub(crate) async fn holders_of(
+        &self,
+        names: &[SubjectName],
+        now: OffsetDateTime,
+        renewed: bool,
+    ) -> Result<Vec<Holder>> {
         // Each name once (a command line may repeat one, in any case or with a trailing dot,
         // which parsing made the same name): the note names it once.
         let wanted: Vec<String> = crate::name::distinct(names.iter().cloned())
@@ -46,7 +57,7 @@ impl Store {
         let mut held: std::collections::BTreeMap<i64, (i64, Vec<String>)> =
             std::collections::BTreeMap::new();
         for batch in wanted.chunks(NAMES_PER_QUERY) {
-            for (id, not_after, name) in self.holder_rows(batch, now_secs).await? {
+            for (id, not_after, name) in self.holder_rows(batch, now_secs, renewed).await? {
                 held.entry(id)
                     .or_insert_with(|| (not_after, Vec::new()))
                     .1
@@ -77,8 +88,9 @@ impl Store {
         &self,
         names: &[String],
         now_secs: i64,
+        renewed: bool,
     ) -> Result<Vec<(i64, i64, String)>> {
-        let sql = holders_sql(names.len());
+        let sql = holders_sql(names.len(), renewed);
         // The CA's own certificates (its web server's, its OCSP responder's) are its to
         // renew, never an administrator's: they are no holder to point to.
         // On SQLite, on the caller's thread (parameters `$1`, `$2`... are numbered in the
@@ -118,7 +130,7 @@ const NAMES_PER_QUERY: usize = 500;
 /// The query of [`Store::holders`] for `count` names: `$1` the time, `$2` and `$3` the CA's own
 /// requesters, then the names (on SQLite, parameters are numbered in the order they first
 /// appear in the text, so they appear in this order).
-fn holders_sql(count: usize) -> String {
+fn holders_sql(count: usize, renewed: bool) -> String {
     let names: Vec<String> = (0..count).map(|index| format!("${}", index + 4)).collect();
     // Each condition is read from a key: the names' own (with the end of validity), the
     // requests of the CA's own requesters (a handful, read once), the revocations' and the
@@ -129,9 +141,14 @@ fn holders_sql(count: usize) -> String {
            AND h.request_id NOT IN (SELECT r.id FROM requests r WHERE r.requester IN ($2, $3))
            AND h.name IN ({})
            AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = h.request_id)
-           AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = h.request_id)
+           {}
          ORDER BY h.request_id",
-        names.join(", ")
+        names.join(", "),
+        if renewed {
+            ""
+        } else {
+            "AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = h.request_id)"
+        }
     )
 }
 
@@ -150,7 +167,7 @@ mod tests {
         let connection = rusqlite::Connection::open(&path).unwrap();
         for count in [1, 3] {
             let mut plan = connection
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", holders_sql(count)))
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", holders_sql(count, false)))
                 .unwrap();
             let steps: Vec<String> = plan
                 .query_map(
