@@ -133,25 +133,7 @@ fn a_request_for_a_compromised_key_is_denied() {
     );
     // A request left pending whose key was compromised since cannot be approved: the
     // refusal says how to take it off the queue.
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "later.key",
-            "-subj",
-            "/CN=later.example.com",
-            "-out",
-            "later.csr",
-        ],
-    );
-    let later = std::fs::read_to_string(sb.file("later.csr")).unwrap();
+    let later = csr(&sb, "later.csr", "later.example.com");
     let text = submit(&web, &server, &later, "CertificateTemplate:WebServer")
         .text()
         .unwrap();

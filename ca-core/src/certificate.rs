@@ -210,6 +210,13 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`
+/// (false for what does not parse).
+pub(crate) fn holds_key(der: &[u8], key: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der)
+        .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key)
+}
+
 /// The SHA-1 fingerprint of `der` as Windows' certificate dialog shows it ("Thumbprint"), for
 /// comparing a root out of band; never used for any security decision.
 pub fn sha1_thumbprint(der: &[u8]) -> String {

@@ -222,14 +222,10 @@ impl Authority {
         let Some(cert) = &row.certificate else {
             return Ok(Vec::new());
         };
-        let key_of = |der: &[u8]| {
-            x509_parser::parse_x509_certificate(der)
-                .ok()
-                .map(|(_, cert)| cert.public_key().subject_public_key.data.to_vec())
-        };
-        let Some(key) = key_of(&cert.der) else {
+        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(&cert.der) else {
             return Ok(Vec::new());
         };
+        let key = parsed.public_key().subject_public_key.data.to_vec();
         let mut same = Vec::new();
         let holders = self
             .store()
@@ -243,8 +239,7 @@ impl Authority {
             if other
                 .certificate
                 .as_ref()
-                .and_then(|c| key_of(&c.der))
-                .is_some_and(|other| other == key)
+                .is_some_and(|c| crate::certificate::holds_key(&c.der, &key))
             {
                 same.push(holder.id);
             }

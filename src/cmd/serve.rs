@@ -187,11 +187,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         let password = Password::random()?;
         // Where the password goes when standard output is kept somewhere (a file, a
         // container's log, a pipe to a logger): a file only this user reads, beside the key,
-        // written before the user is made, so that a file that cannot be written loses no
-        // password.
-        // It is written under a name of this server's own, and put in place once the user
-        // is made: of two servers starting at once, the one that made the user leaves its
-        // password there.
+        // written under a name of this server's own before the user is made (a file that
+        // cannot be written loses no password), and put in place once it is (of two servers
+        // starting at once, the one that made the user leaves its password there).
         let journal = crate::log::stdout_is_journal();
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let mut file = absolute(&authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE));

@@ -18,7 +18,7 @@ impl Store {
             .await?;
         match rows
             .iter()
-            .find(|(_, der)| super::writer::has_key(der, key))
+            .find(|(_, der)| crate::certificate::holds_key(der, key))
         {
             Some((id, _)) => Err(super::writer::compromised(*id)),
             None => Ok(()),

@@ -419,7 +419,7 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
         let mut rows = query.query([])?;
         while let Some(row) = rows.next()? {
             let der: Vec<u8> = row.get(1)?;
-            if has_key(&der, key) {
+            if crate::certificate::holds_key(&der, key) {
                 return Err(JobError::Refused(compromised(row.get(0)?)));
             }
         }
@@ -517,12 +517,6 @@ pub(crate) fn renewed_already(id: i64, by: i64) -> Error {
     Error::Conflict(format!(
         "certificate {id} was renewed already, as certificate {by}: renew certificate {by} instead"
     ))
-}
-
-/// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`.
-pub(super) fn has_key(der: &[u8], key: &[u8]) -> bool {
-    x509_parser::parse_x509_certificate(der)
-        .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key)
 }
 
 /// Why a request for the key of certificate `id`, revoked for keyCompromise, is not signed: a
@@ -632,7 +626,10 @@ async fn write_postgres_one(tx: &mut AnyConnection, job: &Job) -> Result<Written
     }
     if let Some(key) = &job.holder_key {
         let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(COMPROMISED).fetch_all(&mut *tx).await?;
-        if let Some((id, _)) = rows.iter().find(|(_, der)| has_key(der, key)) {
+        if let Some((id, _)) = rows
+            .iter()
+            .find(|(_, der)| crate::certificate::holds_key(der, key))
+        {
             return Err(compromised(*id));
         }
     }
