@@ -486,7 +486,11 @@ impl Authority {
                 target.display()
             )));
         }
-        if !target.exists() && fs::symlink_metadata(target).is_ok() {
+        // A link (looked at without following it) to what is not there; the folder made
+        // meanwhile by another backup into it is no link.
+        if fs::symlink_metadata(target).is_ok_and(|meta| meta.file_type().is_symlink())
+            && !target.exists()
+        {
             return Err(Error::InvalidInput(format!(
                 "{} is a link to nothing: give a folder that is empty or does not exist yet, or make the folder it points to first",
                 target.display()
