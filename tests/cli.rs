@@ -235,6 +235,7 @@ fn writes_key_with_mode_0600_and_a_chain_of_leaf_then_root() {
 fn refuses_each_bad_name_with_its_rule_and_leaves_nothing_behind() {
     let cases: &[(&str, &str)] = &[
         ("*.com", "at least two labels"),
+        ("*.co.uk", "co.uk is a public suffix"),
         ("mail.*.example.com", "leftmost label"),
         ("m*.example.com", "leftmost label"),
         ("mail_1.example.com", "'_' is not allowed"),

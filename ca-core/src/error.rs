@@ -272,6 +272,9 @@ pub enum NameRule {
     WildcardPosition,
     /// `*.com`: fewer than two labels after the wildcard.
     WildcardTooBroad,
+    /// `*.co.uk`: a wildcard directly under a public suffix of the Public Suffix List's
+    /// ICANN section, which Chromium and Edge never match.
+    WildcardOverPublicSuffix(String),
     /// Not a valid internationalised domain name (RFC 5891).
     Idna,
     /// A label over 63 octets.
@@ -323,6 +326,10 @@ impl fmt::Display for NameRule {
             ),
             NameRule::WildcardTooBroad => f.write_str(
                 "a wildcard needs at least two labels after '*.', as in *.example.com: clients refuse *.com",
+            ),
+            NameRule::WildcardOverPublicSuffix(suffix) => write!(
+                f,
+                "{suffix} is a public suffix, under which anyone registers names: Chromium and Edge match no wildcard directly under it, as they match none under .com; name a domain of yours, as in *.example.{suffix}"
             ),
             NameRule::Idna => {
                 f.write_str("it is not a valid internationalised domain name (IDNA, RFC 5891)")

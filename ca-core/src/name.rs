@@ -164,6 +164,10 @@ impl FromStr for DnsName {
                 return refuse(NameRule::Hyphen);
             }
         }
+        if wildcard && is_public_suffix(&ascii) {
+            // Named as people write it (U-labels).
+            return refuse(NameRule::WildcardOverPublicSuffix(DnsName(ascii).unicode()));
+        }
         let full = if wildcard {
             format!("*.{ascii}")
         } else {
@@ -181,6 +185,16 @@ impl FromStr for DnsName {
         }
         Ok(DnsName(full))
     }
+}
+
+/// Whether `name` (A-labels) is itself a public suffix of the Public Suffix List's ICANN
+/// section (`co.uk`, or `b.ck` by the rule `*.ck`), as Chromium decides whether a wildcard
+/// over it may match: the list's private section (`github.io`) and names under no rule of
+/// the list (`corp`) are no public suffix to it.
+fn is_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes()).is_some_and(|suffix| {
+        suffix.is_known() && suffix.typ() == Some(psl::Type::Icann) && suffix == name.as_bytes()
+    })
 }
 
 impl fmt::Display for DnsName {
@@ -701,6 +715,35 @@ mod tests {
     fn refuses_wildcard_over_a_public_suffix() {
         assert_eq!(rule("*.com"), NameRule::WildcardTooBroad);
         assert!(dns("*.example.com").is_ok());
+    }
+
+    #[test]
+    fn refuses_wildcard_directly_under_a_public_suffix_of_the_list() {
+        for (name, suffix) in [
+            ("*.co.uk", "co.uk"),
+            ("*.CO.UK.", "co.uk"),
+            ("*.com.au", "com.au"),
+            // The list's rule `*.ck` makes every name under ck a public suffix.
+            ("*.b.ck", "b.ck"),
+            ("*.k12.ca.us", "k12.ca.us"),
+            // Checked in A-labels (公司.cn is xn--55qx5d.cn), named in U-labels.
+            ("*.xn--55qx5d.cn", "公司.cn"),
+        ] {
+            match rule(name) {
+                NameRule::WildcardOverPublicSuffix(found) if found == suffix => {}
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // A domain under the suffix, the list's private section (Chromium matches those),
+        // the exception `!www.ck`, and a name under no rule of the list.
+        for name in [
+            "*.example.co.uk",
+            "*.github.io",
+            "*.www.ck",
+            "*.example.corp",
+        ] {
+            assert_eq!(dns(name).unwrap(), name);
+        }
     }
 
     #[test]
