@@ -264,7 +264,7 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Manage requests and certificates");
             let who = browser.find(Locator::Css(".who")).await?.text().await?;
-            assert_eq!(who, "Signed in as admin (administrator)");
+            assert_eq!(who, "Signed in as admin (administrator) · Change password");
             let page = browser.source().await?;
             assert!(page.contains("days left"), "{page}");
             assert!(page.contains("this CA's HTTPS server"), "{page}");
@@ -335,6 +335,32 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                     "//tr[contains(., 'alice') and contains(., 'disabled')]",
                 ))
                 .await?;
+            // Then remove her: the page asks first, and its form does it.
+            browser
+                .find(Locator::Css(
+                    "form[action$='/users/remove'] input[value='alice'] ~ button",
+                ))
+                .await?
+                .click()
+                .await?;
+            let asked = browser
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::Css("h1"))
+                .await?
+                .text()
+                .await?;
+            assert_eq!(asked, "Remove the user alice?");
+            browser
+                .find(Locator::Css("main form button"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::XPath("//p[contains(., 'Removed the user alice')]"))
+                .await?;
             browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Audit trail");
@@ -343,7 +369,7 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 .await?
                 .text()
                 .await?;
-            assert!(newest.contains("admin disable alice"), "{newest}");
+            assert!(newest.contains("admin remove user alice"), "{newest}");
             std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
             Ok::<(), fantoccini::error::CmdError>(())
         }

@@ -389,6 +389,7 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         "admin/users/password",
         "admin/users/role",
         "admin/users/state",
+        "admin/users/remove",
         "certrqma.asp",
     ] {
         let refused = web
@@ -499,6 +500,186 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
 
 fn post<'a>(web: &Client, url: String, admin: (&'a str, &'a str)) -> RequestBuilder {
     web.post(url).basic_auth(admin.0, Some(admin.1))
+}
+
+/// The last event of the audit trail with `action`, as `ca audit --json` gives it.
+fn last_audited(sb: &Sandbox, action: &str) -> Value {
+    let events: Value =
+        serde_json::from_str(&sb.ok(&["audit", "--action", action, "--json"])).unwrap();
+    events
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn users_change_their_own_password_and_admins_remove_users_after_asking() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let base = server.https();
+    let admin = ("admin", server.admin_password.as_str());
+    let users = format!("{base}/certsrv/admin/users");
+    let own = format!("{base}/certsrv/password");
+    text_of(
+        post(&web, format!("{users}/add"), admin)
+            .form(&[
+                ("name", "erin"),
+                ("role", "requester"),
+                ("password", "erin's first password"),
+            ])
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    let first = ("erin", "erin's first password");
+    let second = ("erin", "erin's second password");
+
+    // Every page links to the form; no one signed in, no form.
+    let home = text_of(
+        get(&web, &format!("{base}/certsrv/"), first),
+        StatusCode::OK,
+    );
+    assert!(home.contains("href=\"/certsrv/password\""), "{home}");
+    let form = text_of(get(&web, &own, first), StatusCode::OK);
+    assert!(form.contains("name=\"current\""), "{form}");
+    assert_eq!(
+        web.get(&own).send().unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Each refusal is a readable page that says why, and changes nothing.
+    for (fields, status, why) in [
+        (
+            [first.1, "erin's second password", "erin's other password"],
+            StatusCode::BAD_REQUEST,
+            "the two new passwords differ",
+        ),
+        (
+            ["not erin's password", second.1, second.1],
+            StatusCode::FORBIDDEN,
+            "the present password typed is not yours",
+        ),
+        ([first.1, "Tiny7", "Tiny7"], StatusCode::BAD_REQUEST, "8"),
+        (
+            [first.1, first.1, first.1],
+            StatusCode::BAD_REQUEST,
+            "the new password is the present one",
+        ),
+    ] {
+        let answer = post(&web, own.clone(), first)
+            .form(&[
+                ("current", fields[0]),
+                ("new", fields[1]),
+                ("again", fields[2]),
+            ])
+            .send()
+            .unwrap();
+        let body = text_of(answer, status);
+        assert!(
+            body.contains("class=\"refused\"") && body.contains(why),
+            "{why}: {body}"
+        );
+        assert!(!body.contains(fields[1]), "no password comes back: {body}");
+        assert_eq!(get(&web, &own, first).status(), StatusCode::OK);
+    }
+    // Another site's page cannot change it either.
+    let forged = post(&web, own.clone(), first)
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("current", first.1), ("new", second.1), ("again", second.1)])
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(get(&web, &own, first).status(), StatusCode::OK);
+    // Changed: the old password no longer signs in, the new one does, and the trail says
+    // who changed whose.
+    let done = text_of(
+        post(&web, own.clone(), first)
+            .form(&[("current", first.1), ("new", second.1), ("again", second.1)])
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    assert!(done.contains("Your password is changed"), "{done}");
+    assert_eq!(get(&web, &own, first).status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&web, &own, second).status(), StatusCode::OK);
+    let event = last_audited(&sb, "passwd");
+    assert_eq!(
+        (&event["actor"], &event["subject"]),
+        (&"erin".into(), &"erin".into())
+    );
+
+    // Removing a user is not a requester's to do, nor to be asked about.
+    let asked = format!("{users}/remove?name=admin");
+    assert_eq!(get(&web, &asked, second).status(), StatusCode::FORBIDDEN);
+    // An administrator is asked first, on a page whose form does it.
+    let asking = text_of(
+        get(&web, &format!("{users}/remove?name=erin"), admin),
+        StatusCode::OK,
+    );
+    assert!(asking.contains("Remove the user erin?"), "{asking}");
+    assert!(
+        asking.contains("action=\"/certsrv/admin/users/remove\""),
+        "{asking}"
+    );
+    assert_eq!(
+        get(&web, &own, second).status(),
+        StatusCode::OK,
+        "asking removes no one"
+    );
+    let listed = text_of(get(&web, &users, admin), StatusCode::OK);
+    assert!(listed.contains("/certsrv/admin/users/remove"), "{listed}");
+    // Hostile questions: readable 4xx pages.
+    for query in ["name=nobody", "name=erin&NAME=admin", "", "name=%3Cb%3E"] {
+        let answer = get(&web, &format!("{users}/remove?{query}"), admin);
+        let status = answer.status();
+        let body = answer.text().unwrap();
+        assert!(status.is_client_error(), "{query}: {status} {body}");
+        assert!(
+            body.contains("<h1>") && !body.contains("<b>"),
+            "{query}: {body}"
+        );
+    }
+    let removed = text_of(
+        post(&web, format!("{users}/remove"), admin)
+            .form(&[("name", "erin")])
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    assert!(removed.contains("Removed the user erin"), "{removed}");
+    assert_eq!(get(&web, &own, second).status(), StatusCode::UNAUTHORIZED);
+    let listed = text_of(get(&web, &users, admin), StatusCode::OK);
+    assert!(!listed.contains(">erin<"), "{listed}");
+    let event = last_audited(&sb, "remove user");
+    assert_eq!(
+        (&event["actor"], &event["subject"]),
+        (&"admin".into(), &"erin".into())
+    );
+    // Not twice, not the last administrator, not by another site.
+    for (name, status) in [
+        ("erin", StatusCode::NOT_FOUND),
+        ("admin", StatusCode::CONFLICT),
+    ] {
+        let answer = post(&web, format!("{users}/remove"), admin)
+            .form(&[("name", name)])
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), status, "{name}");
+        assert!(answer.text().unwrap().contains("<h1>"));
+    }
+    sb.ok(&["user", "add", "frank", "--role", "requester"]);
+    let forged = post(&web, format!("{users}/remove"), admin)
+        .header("Origin", "https://evil.example")
+        .form(&[("name", "frank")])
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let listed = text_of(get(&web, &users, admin), StatusCode::OK);
+    assert!(listed.contains(">frank<"), "{listed}");
+    assert_eq!(get(&web, &own, admin).status(), StatusCode::OK);
 }
 
 /// The password a page shows once.

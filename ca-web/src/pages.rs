@@ -342,6 +342,25 @@ pub(crate) struct UserDone {
 }
 
 #[derive(Template)]
+#[template(path = "user_remove.html")]
+pub(crate) struct UserRemove {
+    pub chrome: Chrome,
+    pub name: String,
+    /// The administrator asking to remove themselves.
+    pub yourself: bool,
+}
+
+/// The page where a signed-in user changes their own password: its form (with why the last
+/// one was refused), or that it is done.
+#[derive(Template)]
+#[template(path = "password.html")]
+pub(crate) struct OwnPassword {
+    pub chrome: Chrome,
+    pub refusal: Option<String>,
+    pub done: bool,
+}
+
+#[derive(Template)]
 #[template(path = "audit.html")]
 pub(crate) struct Audit {
     pub chrome: Chrome,

@@ -109,6 +109,14 @@ fn routes() -> Router<AppState> {
         .route("/certsrv/admin/users/password", post(users::reset_password))
         .route("/certsrv/admin/users/role", post(users::set_role))
         .route("/certsrv/admin/users/state", post(users::set_state))
+        .route(
+            "/certsrv/admin/users/remove",
+            get(users::remove_page).post(users::remove),
+        )
+        .route(
+            "/certsrv/password",
+            get(users::own_password_page).post(users::change_own_password),
+        )
         .route("/certsrv/admin/audit", get(audit::page))
         .route("/certsrv/admin/approve", post(admin::approve))
         .route("/certsrv/admin/deny", post(admin::deny))

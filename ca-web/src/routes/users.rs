@@ -1,8 +1,10 @@
 //! The users page for administrators: add a user, disable or enable one, reset a password
-//! (typed, or made here and shown once), change a role. Each form calls the ca-core operation
-//! `ca user` calls, and the audit trail names the administrator who posted it.
+//! (typed, or made here and shown once), change a role, remove one (after a page that asks).
+//! Each form calls the ca-core operation `ca user` calls, and the audit trail names the
+//! administrator who posted it. Every signed-in user changes their own password on a page of
+//! their own.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::Choice;
@@ -246,4 +248,123 @@ fn done_page(
         done,
         password: made.map(|p| p.reveal().to_owned()),
     })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NameForm {
+    name: String,
+}
+
+/// The page that asks an administrator whether to remove a user, before the form that does.
+pub(crate) async fn remove_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    let params = super::Params::new(query)?;
+    let name = params.get("name").unwrap_or_default().trim();
+    if !state.authority.user_exists(name).await? {
+        return Err(WebError::NotFound(format!(
+            "There is no user {}.",
+            super::echoed(name)
+        )));
+    }
+    Ok(render(&pages::UserRemove {
+        chrome: caller.chrome(&state),
+        yourself: name == admin.name,
+        name: name.to_owned(),
+    }))
+}
+
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    Form(form): Form<NameForm>,
+) -> Result<Response, WebError> {
+    let admin = caller.admin()?;
+    state.authority.remove_user(&form.name, &admin.name).await?;
+    let done = format!(
+        "Removed the user {}: they can no longer sign in, and what they requested stays in the log under their name.",
+        form.name
+    );
+    Ok(done_page(&state, &caller, &form.name, done, None))
+}
+
+/// The form where a signed-in user changes their own password.
+pub(crate) async fn own_password_page(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, WebError> {
+    caller.user()?;
+    Ok(render(&pages::OwnPassword {
+        chrome: caller.chrome(&state),
+        refusal: None,
+        done: false,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OwnPasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    again: String,
+}
+
+/// Changes the caller's password once they typed the present one (a browser left signed in
+/// is not enough) and the new one twice; the audit trail names them as who changed it.
+pub(crate) async fn change_own_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<OwnPasswordForm>,
+) -> Result<Response, WebError> {
+    let user = caller.user()?;
+    let refused = |why: String, status: StatusCode| {
+        let mut response = render(&pages::OwnPassword {
+            chrome: caller.chrome(&state),
+            refusal: Some(full_stop(why)),
+            done: false,
+        });
+        *response.status_mut() = status;
+        Ok(response)
+    };
+    if form.new != form.again {
+        return refused(
+            "the two new passwords differ".into(),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    if form.new == form.current {
+        return refused(
+            "the new password is the present one".into(),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let new = match Password::new(form.new) {
+        Ok(new) => new,
+        Err(err) => return refused(crate::error::explain(&err), StatusCode::BAD_REQUEST),
+    };
+    let confirmed = state
+        .authority
+        .authenticate(&user.name, &form.current)
+        .await?
+        .is_some_and(|found| found.generation == user.generation);
+    if !confirmed {
+        return refused(
+            "the present password typed is not yours".into(),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    state
+        .authority
+        .set_password(&user.name, &new, &user.name)
+        .await?;
+    Ok(render(&pages::OwnPassword {
+        chrome: caller.chrome(&state),
+        refusal: None,
+        done: true,
+    }))
 }
