@@ -305,6 +305,23 @@ fn refuses_more_than_825_days_with_the_reason() {
     );
     assert!(sb.files().is_empty());
     assert_eq!(sb.row_count(), 0);
+    // What is no number of days is said in words, not as clap's range of a u32, and a
+    // negative number is read as one, not as an option.
+    for (days, said) in [
+        (vec!["--days=-5"], "1 day or more"),
+        (vec!["--days", "-5"], "1 day or more"),
+        (vec!["--days", "0"], "1 day or more"),
+        (vec!["--days", "ninety"], "a whole number"),
+        (vec!["--days", "99999999999"], "longer than any certificate"),
+    ] {
+        let mut args = vec!["issue", "mail.example.com"];
+        args.extend(&days);
+        let stderr = sb.refused(&args);
+        assert!(
+            stderr.contains(said) && !stderr.contains("4294967295") && !stderr.contains("-- -5"),
+            "{days:?}: {stderr}"
+        );
+    }
     // Said first, before anything about where the files would go, by `ca sign` too.
     let stderr = sb.refused(&[
         "issue",
@@ -1905,6 +1922,46 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
             "certificate {new_id} was signed from a request, so its key is on the server that made the request"
         )) && out.contains("`ca sign REQUEST --renews ID`"),
         "{out}"
+    );
+    // The PFX command it gives runs as given, and makes a PFX openssl opens.
+    let command = out
+        .split("`ca export ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("an export command: {out}"));
+    let args: Vec<&str> = std::iter::once("export")
+        .chain(command.split_whitespace())
+        .collect();
+    let mut export = sb
+        .ca()
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = export.stdin.take().unwrap();
+        stdin.write_all(b"a pfx password\n").unwrap();
+    }
+    let exported = export.wait_with_output().unwrap();
+    assert!(
+        exported.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let pfx = args[args.iter().position(|a| *a == "--out").unwrap() + 1];
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12",
+            "-in",
+            pfx,
+            "-passin",
+            "pass:a pfx password",
+            "-noout",
+        ],
     );
     // Not for a certificate whose key the CA made.
     sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);

@@ -523,6 +523,22 @@ fn backup_during_concurrent_issuance_restores_every_certificate_handed_out_befor
         )),
         "{said}"
     );
+    // So is a restore straight from the CA's own folder (a copy, not a backup), which
+    // would otherwise be a second CA without a word (on SQLite: a folder on PostgreSQL holds
+    // no log to restore).
+    if !sb.on_postgres() {
+        let cloned = Sandbox::new();
+        let out = cloned.ca().arg("restore").arg(sb.data()).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!(
+                "Note: {} is not a backup but a CA's own data folder, which still holds this CA",
+                sb.data().display()
+            )) && said.contains("`ca backup` it"),
+            "{said}"
+        );
+    }
     let original: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
     let copy: Value = serde_json::from_str(&restored.ok(&["list", "--json"])).unwrap();
     let by_id = |list: &Value| -> BTreeMap<i64, String> {
@@ -1272,6 +1288,29 @@ fn check_reports_an_encrypted_key_as_unread_not_as_a_problem() {
         check.contains("is sound") && check.contains("encrypted"),
         "{check}"
     );
+}
+
+#[test]
+fn a_root_key_others_can_read_is_refused_with_the_chmod_that_mends_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let key = sb.data().join("root.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mend = format!("chmod 600 {}", key.display());
+    // A failure of the folder, not of what was asked (DESIGN §5: 1).
+    let out = sb.run(&["issue", "mail.example.com"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&mend), "{stderr}");
+    // `ca check` names the same mend, not a restore: nothing is damaged.
+    let stderr = check_fails(&sb);
+    assert!(
+        stderr.contains("can be read by other users (mode 644)") && stderr.contains(&mend),
+        "{stderr}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(sb.ok(&["check"]).contains("is sound"));
 }
 
 #[test]

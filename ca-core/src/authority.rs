@@ -1336,6 +1336,15 @@ impl Authority {
             // An encrypted key without its passphrase is as it should be; it is only unread.
             Err(Error::CaKeyLocked { .. }) => {}
             Err(err @ Error::CaKey(_)) => problems.push(err.to_string()),
+            // Nothing damaged: the file's mode or owner, which one command mends.
+            Err(ref err @ Error::CaKeyExposed { ref path, .. }) => problems.push(format!(
+                "the root key could not be checked: {err}: `chmod 600 {}` makes it its owner's alone",
+                path.display()
+            )),
+            Err(ref err @ Error::CaKeyNotOwned { ref path, .. }) => problems.push(format!(
+                "the root key could not be checked: {err}: check the folder as the user who owns it, or `chown` {} to this one",
+                path.display()
+            )),
             Err(err) => problems.push(format!("the root key could not be checked: {err}")),
         }
         Ok(problems)

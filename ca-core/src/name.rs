@@ -487,6 +487,10 @@ impl FromStr for PermittedSubtree {
     type Err = Error;
 
     fn from_str(input: &str) -> Result<Self> {
+        // A URL's slashes are no range's: said as a URL, as wherever a name is asked for.
+        if input.contains("://") {
+            return Err(Error::name(input, NameRule::Url));
+        }
         if let Some((addr, prefix)) = input.trim().split_once('/') {
             let network: IpAddr = addr.parse().map_err(|_| {
                 Error::name(
@@ -1153,6 +1157,19 @@ mod tests {
                     })
                 ),
                 "{bad}"
+            );
+        }
+        // A URL is named as one, not as a range with a bad address.
+        for url in ["https://example.com", "https://example.com/"] {
+            assert!(
+                matches!(
+                    url.parse::<PermittedSubtree>(),
+                    Err(Error::NameRefused {
+                        rule: NameRule::Url,
+                        ..
+                    })
+                ),
+                "{url}"
             );
         }
     }

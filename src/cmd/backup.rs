@@ -60,25 +60,47 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         rows.len(),
         authority.root().fingerprint().colons()
     );
-    if let Some(origin) = still_running_origin(&args.dir, data) {
-        say!(
+    match still_running_origin(&args.dir, data) {
+        Some(Origin::Backup(origin)) => say!(
             "Note: the CA this backup was taken from is still in {}: two folders issuing from one root each miss the other's certificates and revocations; \
              keep one of them (stop the other's server, and move its folder aside)",
             origin.display()
-        );
+        ),
+        Some(Origin::Folder) => say!(
+            "Note: {} is not a backup but a CA's own data folder, which still holds this CA: two folders issuing from one root each miss the other's certificates and revocations; \
+             keep one of them (stop the other's server, and move its folder aside). To copy a CA, `ca backup` it: a backup issues nothing until it is restored",
+            args.dir.display()
+        ),
+        None => {}
     }
     authority.close().await;
     Ok(())
 }
 
-/// The data folder the backup in `backup` was taken from (its backup.txt names it), when it
-/// still holds a CA and is not `restored_into`: a second working copy of one CA.
-fn still_running_origin(backup: &Path, restored_into: &Path) -> Option<PathBuf> {
-    let note = std::fs::read_to_string(backup.join("backup.txt")).ok()?;
-    let first = note.lines().next()?;
-    let (_, rest) = first.split_once("certificate authority in ")?;
-    let (origin, _) = rest.rsplit_once(", taken ")?;
-    let origin = PathBuf::from(origin);
+/// Where a restored CA still issues besides the folder restored into.
+enum Origin {
+    /// The data folder a backup was taken from.
+    Backup(PathBuf),
+    /// The folder restored from, a CA's data folder itself rather than a backup.
+    Folder,
+}
+
+/// The data folder the backup in `backup` was taken from (its backup.txt names it), or
+/// `backup` itself when it is a data folder (no backup.txt), when it still holds the CA
+/// restored and is not `restored_into`: a second working copy of one CA.
+fn still_running_origin(backup: &Path, restored_into: &Path) -> Option<Origin> {
+    let (origin, found) = match std::fs::read_to_string(backup.join("backup.txt")) {
+        Ok(note) => {
+            let first = note.lines().next()?;
+            let (_, rest) = first.split_once("certificate authority in ")?;
+            let (origin, _) = rest.rsplit_once(", taken ")?;
+            (PathBuf::from(origin), Origin::Backup(PathBuf::from(origin)))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            (backup.to_owned(), Origin::Folder)
+        }
+        Err(_) => return None,
+    };
     let same = |a: &Path, b: &Path| {
         std::fs::canonicalize(a)
             .ok()
@@ -87,5 +109,5 @@ fn still_running_origin(backup: &Path, restored_into: &Path) -> Option<PathBuf> 
     // The same CA only: the same root certificate (a new CA made there since is another).
     let root = |dir: &Path| std::fs::read(dir.join("root.crt")).ok();
     let same_root = root(&origin).is_some_and(|there| Some(there) == root(restored_into));
-    (same_root && !same(&origin, restored_into)).then_some(origin)
+    (same_root && !same(&origin, restored_into)).then_some(found)
 }

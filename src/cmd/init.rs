@@ -18,7 +18,7 @@ pub(crate) struct Args {
     #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::ROOT_DEFAULT)]
     key: KeyAlgorithm,
     /// How long the root is valid, in days from an hour before it is made [default: 3650]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cmd::days, allow_negative_numbers = true)]
     days: Option<u32>,
     /// Restrict the root to names under DOMAIN (or an IP range ADDR/PREFIX); repeatable.
     #[arg(long, value_name = "DOMAIN")]

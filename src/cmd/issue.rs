@@ -26,7 +26,7 @@ pub(crate) struct Args {
     #[arg(long, value_parser = crate::cmd::choice::<KeyAlgorithm>(), value_name = "ALG", default_value_t = KeyAlgorithm::LEAF_DEFAULT)]
     key: KeyAlgorithm,
     /// How long the certificate is valid, in days from an hour before it is made (at most 825) [default: 397]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cmd::days, allow_negative_numbers = true)]
     days: Option<u32>,
     #[command(flatten)]
     files: FileArgs,
@@ -405,6 +405,16 @@ impl OutputFiles {
             replace: false,
             pfx: None,
         }
+    }
+
+    /// Where the key goes.
+    pub(crate) fn key_path(&self) -> &Path {
+        &self.key
+    }
+
+    /// Where the PFX goes, when one is written.
+    pub(crate) fn pfx_path(&self) -> Option<&Path> {
+        self.pfx.as_ref().map(|(path, ..)| path.as_path())
     }
 
     /// Every file to write.

@@ -377,6 +377,23 @@ impl Drop for QuietTerminal {
     }
 }
 
+/// A number of days (`--days N`), refused in words when it is none: clap's own message for a
+/// `u32` names a range no validity has (`0..=4294967295`), and a negative number was taken
+/// for an option.
+pub(crate) fn days(text: &str) -> Result<u32, String> {
+    let text = text.trim();
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a number of days is a whole number, as in --days 397".to_owned());
+    }
+    if text.starts_with('-') || digits.bytes().all(|b| b == b'0') {
+        return Err("a certificate is valid for 1 day or more".to_owned());
+    }
+    digits
+        .parse()
+        .map_err(|_| "that is longer than any certificate may be valid".to_owned())
+}
+
 /// Reads a value of one of `ca-core`'s fixed sets as `ca-core` reads it everywhere (any case,
 /// with or without hyphens or underscores), listing the values in help, completions and errors
 /// as clap's `ValueEnum` does.

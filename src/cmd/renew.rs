@@ -13,7 +13,7 @@ pub(crate) struct Args {
     id: CertificateRef,
     /// How long the renewal is valid, in days from an hour before it is made (at most 825)
     /// [default: as long as the certificate it renews]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cmd::days, allow_negative_numbers = true)]
     days: Option<u32>,
     #[command(flatten)]
     files: FileArgs,
@@ -55,16 +55,42 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 );
             }
             if from_request {
+                let id = issued.issuance.id;
+                let pfx = match files.pfx_path() {
+                    Some(pfx) => format!("the PFX written beside it, {}", pfx.display()),
+                    None => {
+                        let key = files.key_path();
+                        format!(
+                            "a PFX of both (`ca export {id} --format pfx --key {} --pfx-password-file - --out {}`)",
+                            shell_quoted(key),
+                            shell_quoted(&key.with_extension("pfx")),
+                        )
+                    }
+                };
                 say!(
                     "Note: certificate {} was signed from a request, so its key is on the server that made the request; \
-                     this renewal's key was made here, and that server needs it too: its key file, or a PFX of both \
-                     (`ca export {} --format pfx --key KEY_FILE`; on IIS, Import, not Complete Certificate Request). \
+                     this renewal's key was made here, and that server needs it too: its key file, or {pfx} \
+                     (on IIS, Import, not Complete Certificate Request). \
                      To renew a certificate with a key its server keeps, sign that server's new request with `ca sign REQUEST --renews ID` instead.",
                     old.id,
-                    issued.issuance.id
                 );
             }
             Ok(())
         })
         .map_err(|err| reported_but(&issued, &files, err))
+}
+
+/// `path` as a shell reads it back: quoted when it holds anything but letters, digits and
+/// `@%_+=:,./-`.
+fn shell_quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }

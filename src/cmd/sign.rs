@@ -14,7 +14,7 @@ pub(crate) struct Args {
     #[arg(value_name = "CSR_FILE")]
     csr: PathBuf,
     /// How long the certificate is valid, in days from an hour before it is made (at most 825) [default: 397]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cmd::days, allow_negative_numbers = true)]
     days: Option<u32>,
     /// Write the certificate (PEM) to FILE instead of standard output (`-`).
     #[arg(long, value_name = "FILE")]
