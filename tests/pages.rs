@@ -764,7 +764,8 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     assert!(!seventh.contains("Note: certificate"), "{seventh}");
     assert_eq!(seventh.matches("Note: ").count(), 1, "{seventh}");
     assert!(
-        seventh.contains("Note: 4 certificates for mail.example.com are still valid (the newest: ")
+        seventh
+            .contains("Note: 4 certificates for mail.example.com are still valid (the newest 3: ")
             && newest.iter().all(|id| seventh.contains(&format!(", {id}")))
             && seventh.contains("`ca list --status valid --name mail.example.com`")
             && seventh.contains("`ca renew ID`"),
@@ -779,6 +780,33 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
             "{listed}"
         );
     }
+    // Holders of different names: no one name's list shows them all, and the note says so.
+    for out in ["eighth", "ninth"] {
+        std::fs::create_dir(sb.file(out)).unwrap();
+    }
+    sb.ok(&[
+        "issue",
+        "autodiscover.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "eighth",
+    ]);
+    let both = sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "autodiscover.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "ninth",
+    ]);
+    assert!(
+        both.contains("still valid (the newest 3: ")
+            && both.contains("`ca list --status valid --name NAME` lists those of each name")
+            && !both.contains("--name mail.example.com`"),
+        "{both}"
+    );
 
     // The CA's own web server's certificate (for localhost here) is no holder to renew.
     let ca = Server::start(&sb);

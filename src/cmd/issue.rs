@@ -349,18 +349,31 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
              server has the new one."
         }
     };
+    // One name's list shows them all only when each holds that name.
+    let first = names.first().copied().unwrap_or_default();
+    let listed = if holders
+        .iter()
+        .all(|holder| holder.names.iter().any(|name| name == first))
+    {
+        format!(
+            "`ca list --status valid --name {}` lists them",
+            shell_word(first)
+        )
+    } else {
+        "`ca list --status valid --name NAME` lists those of each name".to_owned()
+    };
     vec![format!(
-        "{} certificates for {} are still valid (the newest: {}; the last until {}). \
-         `ca list --status valid --name {}` lists them. {how}",
+        "{} certificates for {} are still valid (the newest {}: {}; the last until {}). \
+         {listed}. {how}",
         holders.len(),
         names
             .iter()
             .map(|name| shown(name))
             .collect::<Vec<_>>()
             .join(", "),
+        newest.len(),
         newest.join(", "),
         latest,
-        shell_word(names.first().copied().unwrap_or_default())
     )]
 }
 
