@@ -922,6 +922,51 @@ fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
 }
 
 #[test]
+fn a_protocol_body_over_the_limit_gets_the_protocols_answer_not_a_broken_pipe() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let server = Server::start(&sb);
+    // Sent whole before anything is read, as curl --data-binary sends it, a piece at a time
+    // as over a network: the server reads it before it answers, or closes with it unread and
+    // the client, still sending, gets a broken pipe instead of the answer.
+    let body = vec![b'A'; 100 * 1024];
+    for (path, media, answer) in [
+        ("/ocsp", "application/ocsp-request", "HTTP/1.1 200"),
+        ("/acme/new-order", "application/jose+json", "HTTP/1.1 413"),
+    ] {
+        for round in 0..3 {
+            let mut stream = tls(&sb, &server.https_addr(), b"http/1.1");
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {media}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            for (piece, bytes) in body.chunks(8 * 1024).enumerate() {
+                let sent = stream.write_all(bytes).and_then(|()| stream.flush());
+                assert!(
+                    sent.is_ok(),
+                    "{path}, round {round}, piece {piece}: {sent:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let mut read = Vec::new();
+            let got = stream.read_to_end(&mut read);
+            let text = String::from_utf8_lossy(&read);
+            assert!(
+                got.is_ok() && text.starts_with(answer),
+                "{path}, round {round}: {got:?} {text}"
+            );
+            if path == "/ocsp" {
+                // OCSPResponse { responseStatus malformedRequest (1) }.
+                assert!(read.ends_with(&[0x30, 0x03, 0x0a, 0x01, 0x01]), "{text}");
+            } else {
+                assert!(text.contains("application/problem+json"), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
 fn a_user_removed_and_added_again_gets_the_new_role_at_once() {
     let sb = Sandbox::new();
     sb.init(&[]);

@@ -288,7 +288,9 @@ fn panic_page(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
 ///
 /// ACME and OCSP are protocols, not forms: their requests carry their own signatures or
 /// change nothing, come without browser headers, and are refused in the protocol's own terms
-/// (a problem document, an OCSP status) by their handlers, which read bodies to the same limit.
+/// (a problem document, an OCSP status) by their handlers, which read bodies to the same
+/// limit. One declared over it is drained here all the same, then handed to its handler as a
+/// body that fails as an oversized one does.
 async fn guard(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let protocol = path.starts_with("/acme/") || ocsp::is_responder_path(path);
@@ -297,7 +299,7 @@ async fn guard(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let oversized = declared.filter(|l| *l > MAX_BODY as u64 && !protocol);
+    let oversized = declared.filter(|l| *l > MAX_BODY as u64);
     if let Some(length) = oversized {
         // A client that waits for 100 Continue has sent nothing: answered at once. Another
         // gets what it sends within DRAIN_TIME read first, never its whole 30 seconds.
@@ -305,11 +307,22 @@ async fn guard(request: Request, next: Next) -> Response {
             .headers()
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let (parts, body) = request.into_parts();
         if length <= DRAIN_LIMIT as u64 && !waits {
-            let _ =
-                tokio::time::timeout(DRAIN_TIME, discard(request.into_body(), DRAIN_LIMIT)).await;
+            let _ = tokio::time::timeout(DRAIN_TIME, discard(body, DRAIN_LIMIT)).await;
         }
-        WebError::TooLarge.into_response()
+        if protocol {
+            let over = futures_util::stream::once(async {
+                Err::<axum::body::Bytes, _>(std::io::Error::other("over the limit"))
+            });
+            next.run(Request::from_parts(
+                parts,
+                axum::body::Body::from_stream(over),
+            ))
+            .await
+        } else {
+            WebError::TooLarge.into_response()
+        }
     } else if request.method() == Method::POST && !protocol && is_cross_site(&request) {
         WebError::Forbidden(
             "This form was posted from another site, so it was refused. Use the form on this site."
