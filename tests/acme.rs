@@ -1412,6 +1412,71 @@ fn a_key_change_moves_the_account_to_the_new_key() {
 }
 
 #[test]
+fn accounts_and_orders_past_an_addresses_hourly_rate_are_refused_until_retry_after() {
+    let acme = Acme::start();
+    for bad in ["-1", "many", "1000001", "2.5"] {
+        let stderr = acme
+            .sb
+            .refused(&["config", "set", "acme-accounts-per-hour", bad]);
+        assert!(stderr.contains("0 (no limit)"), "{bad}: {stderr}");
+    }
+    acme.sb
+        .ok(&["config", "set", "acme-accounts-per-hour", "2"]);
+    acme.sb.ok(&["config", "set", "acme-orders-per-hour", "1"]);
+    let shown = acme.sb.ok(&["acme"]);
+    assert!(
+        shown.contains("acme-accounts-per-hour  2 (per client address)")
+            && shown.contains("acme-orders-per-hour    1 (per client address)"),
+        "{shown}"
+    );
+    let mut first = Raw::new(&acme);
+    first.register();
+    let mut second = Raw::new(&acme);
+    second.register();
+    // A third account from the same address: refused, with when to try again.
+    let third = Raw::new(&acme);
+    let response = third.post(
+        &third.url("newAccount"),
+        Some(&json!({ "termsOfServiceAgreed": true })),
+    );
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1801).contains(&retry), "{retry}");
+    let (status, kind, detail) = problem(response);
+    assert_eq!((status, kind.as_str()), (429, "rateLimited"), "{detail}");
+    assert!(
+        detail.contains("acme-accounts-per-hour") && detail.contains(&format!("{retry} seconds")),
+        "{detail}"
+    );
+    // An account that exists is found all the same: its key makes no new one.
+    let kid = first.kid.take().unwrap();
+    let found = first.post(
+        &first.url("newAccount"),
+        Some(&json!({ "onlyReturnExisting": true })),
+    );
+    assert_eq!(found.status(), StatusCode::OK);
+    assert_eq!(found.headers()["location"], kid.as_str());
+    first.kid = Some(kid);
+    // One order an hour: the second, by another account of the address, waits.
+    let order = json!({ "identifiers": [{ "type": "dns", "value": "rate.example.com" }] });
+    let (status, made) = first.json(&first.url("newOrder"), Some(&order));
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let refused = second.post(&second.url("newOrder"), Some(&order));
+    assert!(refused.headers().contains_key("retry-after"));
+    let (status, kind, detail) = problem(refused);
+    assert_eq!((status, kind.as_str()), (429, "rateLimited"), "{detail}");
+    assert!(detail.contains("acme-orders-per-hour"), "{detail}");
+    // 0 lifts a limit, at the next request.
+    acme.sb
+        .ok(&["config", "set", "acme-accounts-per-hour", "0"]);
+    let mut fourth = Raw::new(&acme);
+    fourth.register();
+}
+
+#[test]
 fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_clients_leave_them() {
     let acme = Acme::start();
     let answers = Arc::new(Mutex::new(Vec::new()));

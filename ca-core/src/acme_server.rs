@@ -267,6 +267,7 @@ impl Authority {
         &self,
         request: &Verified,
         new_account_url: &str,
+        may_make: impl FnOnce(&AcmeSettings) -> Result<(), Problem>,
     ) -> Result<(Account, bool), Problem> {
         let settings = self.acme_settings().await?;
         let payload: NewAccount = request.payload()?;
@@ -304,7 +305,9 @@ impl Authority {
                     "this certificate authority needs an external account binding: ask its administrator for a key (the install page says how)",
                 ));
             }
-            None => {}
+            // An account bound to no user is anyone's to make: the caller's limit of them
+            // (a binding's key makes one account only).
+            None => may_make(&settings)?,
         }
         let account = Account {
             id: new_id()?,

@@ -79,6 +79,11 @@ pub enum Setting {
     AcmeTlsPort,
     /// The DNS server the validators ask (host:port), or `system`.
     AcmeDns,
+    /// New ACME accounts without an external account binding one client address may make in
+    /// an hour (0: no limit).
+    AcmeAccountsPerHour,
+    /// New ACME orders one client address may make in an hour (0: no limit).
+    AcmeOrdersPerHour,
     /// Days before expiry at which a certificate is warned about (`30,7,1`, or `off`).
     NotifyDays,
     /// Minutes between two rounds of the server's notices.
@@ -119,6 +124,8 @@ impl Choice for Setting {
         Setting::AcmeHttpPort,
         Setting::AcmeTlsPort,
         Setting::AcmeDns,
+        Setting::AcmeAccountsPerHour,
+        Setting::AcmeOrdersPerHour,
         Setting::NotifyDays,
         Setting::NotifyInterval,
         Setting::SmtpHost,
@@ -145,6 +152,8 @@ impl Choice for Setting {
             Setting::AcmeHttpPort => "acme-http-port",
             Setting::AcmeTlsPort => "acme-tls-port",
             Setting::AcmeDns => "acme-dns",
+            Setting::AcmeAccountsPerHour => "acme-accounts-per-hour",
+            Setting::AcmeOrdersPerHour => "acme-orders-per-hour",
             Setting::NotifyDays => "notify-days",
             Setting::NotifyInterval => "notify-interval",
             Setting::SmtpHost => "smtp-host",
@@ -181,6 +190,8 @@ impl Setting {
             Setting::AcmeHttpPort => "acme_http_port",
             Setting::AcmeTlsPort => "acme_tls_port",
             Setting::AcmeDns => "acme_dns",
+            Setting::AcmeAccountsPerHour => "acme_accounts_per_hour",
+            Setting::AcmeOrdersPerHour => "acme_orders_per_hour",
             Setting::NotifyDays => "notify_days",
             Setting::NotifyInterval => "notify_interval",
             Setting::SmtpHost => "smtp_host",
@@ -261,6 +272,9 @@ impl Setting {
                 .join(","),
             Setting::AcmeDays => parse_acme_days(value)?.to_string(),
             Setting::AcmeHttpPort | Setting::AcmeTlsPort => parse_port(value)?.to_string(),
+            Setting::AcmeAccountsPerHour | Setting::AcmeOrdersPerHour => {
+                parse_per_hour(value)?.to_string()
+            }
             Setting::MetricsTokenFile => {
                 return Err(Error::InvalidInput(
                     "metrics-token-file takes the path of a file that holds the token, which is read from it".into(),
@@ -335,6 +349,8 @@ impl Settings {
                 "acme_http_port",
                 "acme_tls_port",
                 "acme_dns",
+                "acme_accounts_per_hour",
+                "acme_orders_per_hour",
             ])
             .await?;
         let get = |key: &str| {
@@ -378,6 +394,14 @@ impl Settings {
                     .transpose()?
                     .unwrap_or(443),
                 dns: get("acme_dns").and_then(|d| d.parse().ok()),
+                accounts_per_hour: get("acme_accounts_per_hour")
+                    .map(parse_per_hour)
+                    .transpose()?
+                    .unwrap_or(crate::acme::ACCOUNTS_PER_HOUR),
+                orders_per_hour: get("acme_orders_per_hour")
+                    .map(parse_per_hour)
+                    .transpose()?
+                    .unwrap_or(crate::acme::ORDERS_PER_HOUR),
             },
         })
     }
@@ -433,6 +457,21 @@ fn parse_acme_days(text: &str) -> Result<u32> {
             Error::InvalidInput(format!(
                 "'{text}' is not a certificate lifetime: give 1 to {} days",
                 crate::profile::LEAF_MAX_DAYS
+            ))
+        })
+}
+
+/// The most an ACME rate may be set to: past it, a limit limits nothing.
+const MAX_PER_HOUR: u32 = 1_000_000;
+
+fn parse_per_hour(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= MAX_PER_HOUR)
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "'{text}' is not a number per hour: give 0 (no limit) to {MAX_PER_HOUR}"
             ))
         })
 }
@@ -630,6 +669,17 @@ mod tests {
     #[test]
     fn a_dns_server_needs_a_port() {
         assert!(Setting::AcmeDns.normalise("1.2.3.4:0").is_err());
+        for bad in ["-1", "ten", "", "1000001", "1.5"] {
+            assert!(
+                Setting::AcmeAccountsPerHour.normalise(bad).is_err(),
+                "{bad}"
+            );
+            assert!(Setting::AcmeOrdersPerHour.normalise(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Setting::AcmeOrdersPerHour.normalise(" 0 ").unwrap(),
+            ("acme_orders_per_hour", "0".to_owned())
+        );
         assert!(Setting::AcmeDns.normalise("1.2.3.4:53").is_ok());
         assert!(Setting::AcmeDns.normalise("[2001:db8::53]:53").is_ok());
     }

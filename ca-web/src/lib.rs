@@ -7,6 +7,7 @@ mod error;
 mod log;
 mod metrics;
 mod pages;
+mod rates;
 mod routes;
 mod server;
 mod state;

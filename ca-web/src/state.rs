@@ -12,6 +12,8 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub(crate) credentials: Arc<CredentialCache>,
     pub(crate) throttle: Arc<Throttle>,
+    /// How fast each client address makes ACME accounts and orders.
+    pub(crate) acme_rates: Arc<crate::rates::AcmeRates>,
     /// Request latencies this server measured, for `/metrics`.
     pub(crate) metrics: Arc<crate::metrics::Recorder>,
     /// The server's HTTPS address as clients write it (`https://NAME:PORT`), for pages read
@@ -27,6 +29,7 @@ impl AppState {
         Ok(AppState {
             credentials: Arc::new(CredentialCache::new()?),
             throttle: Arc::new(Throttle::new()),
+            acme_rates: Arc::default(),
             metrics: Arc::new(crate::metrics::Recorder::new()),
             https_origin: Arc::new(RwLock::new(None)),
             authority,

@@ -133,7 +133,7 @@ pub(crate) struct Throttle {
 
 /// The client an address stands for: an IPv4 address, or the /64 of an IPv6 one (RFC 6177:
 /// a site is given a /64 at least, so one machine may hold any address in it).
-fn client(addr: IpAddr) -> IpAddr {
+pub(crate) fn client(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V4(_) => addr,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

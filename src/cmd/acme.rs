@@ -61,6 +61,14 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
             |d| d.to_string()
         )
     );
+    say!(
+        "acme-accounts-per-hour  {}",
+        crate::cmd::config::per_hour(acme.accounts_per_hour)
+    );
+    say!(
+        "acme-orders-per-hour    {}",
+        crate::cmd::config::per_hour(acme.orders_per_hour)
+    );
     let orders = authority.acme_recent_orders(RECENT).await?;
     say!();
     if orders.is_empty() {

@@ -14,7 +14,8 @@ pub(crate) enum Command {
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
     /// crl-days (1 to 365), acme (on|off), acme-eab (required|optional), acme-domains
     /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
-    /// acme-dns (IP:PORT or system); notices: notify-days (30,7,1 or off), notify-interval
+    /// acme-dns (IP:PORT or system), acme-accounts-per-hour and acme-orders-per-hour (per
+    /// client address, 0 for no limit); notices: notify-days (30,7,1 or off), notify-interval
     /// (minutes between rounds, 1 to 1440), smtp-host, smtp-port, smtp-tls
     /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line,
     /// or `-` for standard input: never the password itself), smtp-from, smtp-to
@@ -25,6 +26,8 @@ pub(crate) enum Command {
     Set {
         #[arg(value_parser = crate::cmd::choice::<Setting>())]
         key: Setting,
+        /// The value (one that starts with '-', as -1, is taken as a value and checked).
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
 }
@@ -154,6 +157,14 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         "acme-dns        {}",
         acme.dns
             .map_or_else(|| "system".to_owned(), |d| d.to_string())
+    ));
+    lines.push(format!(
+        "acme-accounts-per-hour  {}",
+        per_hour(acme.accounts_per_hour)
+    ));
+    lines.push(format!(
+        "acme-orders-per-hour    {}",
+        per_hour(acme.orders_per_hour)
     ));
     lines.push(format!(
         "metrics-token    {}",
@@ -342,4 +353,13 @@ async fn show_notices(
         }
     }
     Ok(())
+}
+
+/// An ACME rate as the settings show it: per client address, or no limit.
+pub(crate) fn per_hour(limit: u32) -> String {
+    if limit == 0 {
+        "0 (no limit)".to_owned()
+    } else {
+        format!("{limit} (per client address)")
+    }
 }

@@ -41,10 +41,22 @@ pub struct AcmeSettings {
     pub tls_port: u16,
     /// The DNS server the validators ask; `None` for the system's.
     pub dns: Option<SocketAddr>,
+    /// New accounts without an external account binding one client address may make in an
+    /// hour; 0 for no limit.
+    pub accounts_per_hour: u32,
+    /// New orders one client address may make in an hour; 0 for no limit.
+    pub orders_per_hour: u32,
 }
 
 /// Days an ACME certificate is valid unless configured otherwise.
 pub const ACME_DEFAULT_DAYS: u32 = 90;
+/// New accounts without a binding a client address may make in an hour unless configured
+/// otherwise: Let's Encrypt's ten per three hours, more or less, over the hour a LAN's
+/// servers are set up in; every account costs the log rows that no one removes.
+pub const ACCOUNTS_PER_HOUR: u32 = 20;
+/// New orders a client address may make in an hour unless configured otherwise: Let's
+/// Encrypt's 300 per account in three hours, per address.
+pub const ORDERS_PER_HOUR: u32 = 300;
 
 /// An ACME error (RFC 8555 §6.7): its type, a sentence for the person reading the client's
 /// output, the HTTP status, and problems per identifier.
@@ -56,6 +68,10 @@ pub struct Problem {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subproblems: Vec<Subproblem>,
+    /// Seconds after which the request may be made again (a rate limit's), sent as
+    /// Retry-After (RFC 8555 §6.6).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// A problem with one identifier of an order (RFC 8555 §6.7.1).
@@ -191,7 +207,14 @@ impl Problem {
             detail: detail.into(),
             status: kind.status(),
             subproblems: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// The same problem, to be tried again after `seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The same problem, answered with another HTTP status.

@@ -167,13 +167,38 @@ fn problem_response(problem: &Problem) -> Response {
         body,
     )
         .into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if let Some(seconds) = problem.retry_after {
+        retry_after(response.headers_mut(), seconds);
+    } else if status == StatusCode::SERVICE_UNAVAILABLE {
         retry_after(
             response.headers_mut(),
             crate::error::UNAVAILABLE_RETRY.as_secs(),
         );
     }
     response
+}
+
+/// The address a request came from, for its rates (unknown: all such requests are one).
+fn client_of(request: &Request) -> std::net::IpAddr {
+    request
+        .extensions()
+        .get::<Peer>()
+        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |peer| {
+            peer.addr.ip()
+        })
+}
+
+/// The refusal of more `what` from an address that made `per_hour` in the last hour, the
+/// limit `setting` sets, to be tried again after `wait`.
+fn rate_limited(what: &str, per_hour: u32, setting: &str, wait: std::time::Duration) -> Problem {
+    let seconds = wait.as_secs() + 1;
+    Problem::new(
+        ProblemType::RateLimited,
+        format!(
+            "this address made {per_hour} {what} in the last hour, the most this CA allows (its {setting} setting): try again in {seconds} seconds"
+        ),
+    )
+    .with_retry_after(seconds)
 }
 
 /// What every ACME answer gets: a fresh nonce, the index link, and no caching.
@@ -396,15 +421,29 @@ async fn new_nonce(State(state): State<AppState>, request: Request) -> Response 
 
 /// `newAccount` (RFC 8555 §7.3): 201 for a new account, 200 for this key's existing one.
 async fn new_account(State(state): State<AppState>, request: Request) -> Response {
+    let client = client_of(&request);
     handle_post(
         state,
         request,
         Signer::Key,
         |state, endpoint, verified| async move {
             let new_account_url = format!("{}/new-account", endpoint.base);
+            let rates = state.acme_rates.clone();
             let (account, created) = state
                 .authority
-                .acme_new_account(&verified, &new_account_url)
+                .acme_new_account(&verified, &new_account_url, |settings| {
+                    rates
+                        .accounts
+                        .take(client, settings.accounts_per_hour)
+                        .map_err(|wait| {
+                            rate_limited(
+                                "new accounts",
+                                settings.accounts_per_hour,
+                                "acme-accounts-per-hour",
+                                wait,
+                            )
+                        })
+                })
                 .await?;
             let status = if created {
                 StatusCode::CREATED
@@ -470,11 +509,20 @@ async fn orders(
 
 /// `newOrder` (RFC 8555 §7.4).
 async fn new_order(State(state): State<AppState>, request: Request) -> Response {
+    let client = client_of(&request);
     handle_post(
         state,
         request,
         Signer::Account,
         |state, endpoint, verified| async move {
+            let per_hour = state.authority.acme_settings().await?.orders_per_hour;
+            state
+                .acme_rates
+                .orders
+                .take(client, per_hour)
+                .map_err(|wait| {
+                    rate_limited("new orders", per_hour, "acme-orders-per-hour", wait)
+                })?;
             let order = state.authority.acme_new_order(&verified).await?;
             Ok(located(
                 StatusCode::CREATED,
