@@ -1412,6 +1412,63 @@ fn a_key_change_moves_the_account_to_the_new_key() {
 }
 
 #[test]
+fn http01_follows_no_redirect_to_an_ip_address() {
+    let acme = Acme::start();
+    // The client's web server sends the validator to an address of the CA's own network.
+    let listener = TcpListener::bind(("127.0.0.1", acme.http_port)).unwrap();
+    let probed = TcpListener::bind(("127.0.0.2", acme.http_port)).unwrap();
+    probed.set_nonblocking(true).unwrap();
+    let port = acme.http_port;
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(
+                format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{port}/internal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    let mut raw = Raw::new(&acme);
+    raw.register();
+    let response = raw.post(
+        &raw.url("newOrder"),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "mail.example.com" }] })),
+    );
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let order: Value = response.json().unwrap();
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let (_, authz) = raw.json(&authz_url, None);
+    let challenge = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "http-01")
+        .unwrap()
+        .clone();
+    raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+    let authz = settle(&raw, &authz_url);
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    let failed = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "http-01")
+        .unwrap();
+    let detail = failed["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("a redirect to an IP address"), "{failed}");
+    // Nothing reached the address.
+    assert!(
+        probed.accept().is_err(),
+        "the validator connected to 127.0.0.2"
+    );
+}
+
+#[test]
 fn accounts_and_orders_past_an_addresses_hourly_rate_are_refused_until_retry_after() {
     let acme = Acme::start();
     for bad in ["-1", "many", "1000001", "2.5"] {

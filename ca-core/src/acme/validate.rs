@@ -148,6 +148,11 @@ impl Validator {
         // A name without an address is a DNS problem, said as one.
         self.addresses(identifier).await?;
         let (http_port, tls_port) = (self.http_port, self.tls_port);
+        // The identifier's own address, when it is one: the only address a redirect may name.
+        let own_address = match identifier.kind {
+            IdentifierKind::Ip => identifier.value.parse::<IpAddr>().ok(),
+            IdentifierKind::Dns => None,
+        };
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             let url = attempt.url();
             let allowed = match url.scheme() {
@@ -155,8 +160,20 @@ impl Validator {
                 "https" => url.port_or_known_default() == Some(tls_port),
                 _ => false,
             };
+            // A redirect to an address names no one's domain: followed, it would let a
+            // client have this validator look into the CA's own network (which addresses
+            // answer, which paths exist), as Let's Encrypt's validator refuses too.
+            let address = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("more than 10 redirects")
+            } else if address.is_some() && address != own_address {
+                attempt.error(
+                    "a redirect to an IP address: the validator follows redirects to names only",
+                )
             } else if allowed {
                 attempt.follow()
             } else {
