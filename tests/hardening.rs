@@ -183,8 +183,9 @@ fn every_connection_has_a_deadline() {
             "{what}: still open after {waited:?}"
         );
         if what == "a body that never comes" {
+            // A readable page, not hyper's or a timeout layer's empty 408.
             assert!(
-                text.starts_with("HTTP/1.1 408") || text.is_empty(),
+                text.starts_with("HTTP/1.1 408") && text.contains("Request timed out"),
                 "{what}: {text}"
             );
         }

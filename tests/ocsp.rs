@@ -545,6 +545,24 @@ fn ocsp_clients_get_an_ocsp_status_for_whatever_they_send() {
     assert_eq!(get.status(), 200);
     std::fs::write(sb.file("get.der"), get.bytes().unwrap()).unwrap();
     assert_eq!(response_status(&sb, "get.der"), "malformedrequest (1)");
+    // A method OCSP does not take: 405 naming those it does, in plain text, never a page.
+    for path in ["/ocsp", "/ocsp/", "/ocsp/MEMwQTA"] {
+        let put = http
+            .put(format!("{}{path}", server.http))
+            .body(b"x".to_vec())
+            .send()
+            .unwrap();
+        assert_eq!(put.status(), 405, "{path}");
+        assert_eq!(put.headers()["allow"], "GET, POST", "{path}");
+        assert!(
+            put.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"),
+            "{path}"
+        );
+        assert!(!put.text().unwrap().contains("<html"), "{path}");
+    }
 
     // A CertID hashed with MD5: the responder cannot tell whose it is.
     openssl_ok(

@@ -26,7 +26,6 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::WebError;
@@ -130,9 +129,18 @@ fn routes() -> Router<AppState> {
         .route("/certsrv/ca.mobileconfig", get(install::mobileconfig))
         .route("/certsrv/static/style.css", get(assets::stylesheet))
         .merge(acme::routes())
-        .route(ocsp::PATH, get(ocsp::get).post(ocsp::post))
-        .route("/ocsp/", get(ocsp::get).post(ocsp::post))
-        .route("/ocsp/{*request}", get(ocsp::get).post(ocsp::post))
+        .route(
+            ocsp::PATH,
+            get(ocsp::get).post(ocsp::post).fallback(ocsp::other_method),
+        )
+        .route(
+            "/ocsp/",
+            get(ocsp::get).post(ocsp::post).fallback(ocsp::other_method),
+        )
+        .route(
+            "/ocsp/{*request}",
+            get(ocsp::get).post(ocsp::post).fallback(ocsp::other_method),
+        )
         .route(
             "/metrics",
             get(metrics::get).fallback(metrics::other_method),
@@ -173,10 +181,7 @@ fn app(routes: Router<AppState>, state: AppState) -> Router {
             crate::auth::sign_error_pages,
         ))
         .layer(CatchPanicLayer::custom(panic_page))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(middleware::from_fn(deadline))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(guard))
         .service(routes.with_state(state));
@@ -357,6 +362,14 @@ async fn answer_headers(request: Request, next: Next) -> Response {
 /// (`display::inert`), so that a link made to mislead an administrator reads as it is.
 pub(crate) fn echoed(text: &str) -> String {
     ca_core::display::inert(&text.chars().take(64).collect::<String>())
+}
+
+/// Answers a request not received and answered within [`REQUEST_TIMEOUT`] (a body sent too
+/// slowly, a handler stuck) with a readable 408 page, not an empty answer.
+async fn deadline(request: Request, next: Next) -> Response {
+    tokio::time::timeout(REQUEST_TIMEOUT, next.run(request))
+        .await
+        .unwrap_or_else(|_| WebError::Timeout.into_response())
 }
 
 /// Reads `body` to its end, or until `limit` bytes or an error, keeping nothing.

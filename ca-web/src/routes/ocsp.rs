@@ -45,6 +45,20 @@ pub(crate) async fn post(State(state): State<AppState>, body: Body) -> Response 
     respond(answer, None)
 }
 
+/// Any other method: 405 with the methods OCSP takes, in plain text, never a page (an OCSP
+/// client reads none).
+pub(crate) async fn other_method() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [
+            (header::ALLOW, "GET, POST"),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        "OCSP requests are POSTed as application/ocsp-request, or sent by GET with the request in the path (RFC 6960, appendix A).\n",
+    )
+        .into_response()
+}
+
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
 pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
     let arrived = Instant::now();
