@@ -221,22 +221,23 @@ impl Authority {
             if self.is_renewed(&row).await? {
                 continue;
             }
-            let days_left = (left.whole_hours() + 23) / 24;
+            // Whole days, as `ca list`, the inventory and the metrics count them (0 on the
+            // last day).
+            let days_left = left.whole_days();
+            let (when, from_now) = match days_left {
+                0 => ("today".to_owned(), "within a day".to_owned()),
+                n => (format!("in {}", days(n)), format!("{} from now", days(n))),
+            };
             let names = row.names_shown();
             let ca = self.root().common_name();
-            let subject = format!(
-                "[{ca}] Certificate {} for {names} expires in {}",
-                row.id,
-                days(days_left)
-            );
+            let subject = format!("[{ca}] Certificate {} for {names} expires {when}", row.id,);
             let body = format!(
-                "The certificate {} for {names} expires on {} ({} from now).\n\
+                "The certificate {} for {names} expires on {} ({from_now}).\n\
                  Renew it (ca renew {} on the CA's machine, or from the certificate's page), then install the new \
                  certificate and key on the server.\n\n\
                  Serial number: {}\nRequested by: {}\nCA: {ca}\n",
                 row.id,
                 rfc3339(cert.not_after),
-                days(days_left),
                 row.id,
                 cert.serial,
                 row.requester,
