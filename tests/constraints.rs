@@ -233,3 +233,33 @@ fn a_root_limited_to_addresses_vouches_for_no_host_name() {
         &["-verify_ip", "192.0.2.20"]
     ));
 }
+
+#[test]
+fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
+    let sb = Sandbox::new();
+    sb.init(&["--permit", "example.com", "--permit", "192.0.2.0/24"]);
+    // A domain no name of which the root may vouch for: every order would be refused.
+    let said = sb.refused(&["config", "set", "acme-domains", "example.org"]);
+    assert!(
+        said.contains("example.org lies outside the names the root may vouch for (example.com)"),
+        "{said}"
+    );
+    let said = sb.refused(&[
+        "config",
+        "set",
+        "acme-domains",
+        "mail.example.com,example.net",
+    ]);
+    assert!(said.contains("example.net"), "{said}");
+    assert!(!sb.ok(&["config", "show"]).contains("example.net"));
+    // Within the constraints, or around them (the constraints then narrow it): taken.
+    for domains in ["mail.example.com", "example.com", "com"] {
+        sb.ok(&["config", "set", "acme-domains", domains]);
+    }
+    assert!(sb.ok(&["config", "show"]).contains("acme-domains    com"));
+    // A root limited to addresses vouches for no domain at all.
+    let addresses = Sandbox::new();
+    addresses.init(&["--permit", "192.0.2.0/24"]);
+    let said = addresses.refused(&["config", "set", "acme-domains", "example.com"]);
+    assert!(said.contains("(IP addresses only)"), "{said}");
+}

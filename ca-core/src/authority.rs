@@ -30,7 +30,7 @@ use crate::files::{
     PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file, rename_new, write_atomic,
 };
 use crate::key::{self, Passphrase};
-use crate::name::{NamePolicy, SubjectName};
+use crate::name::{DnsName, NamePolicy, PermittedSubtree, SubjectName};
 use crate::ocsp::cache::AnswerCache;
 use crate::ocsp::{self, Responder};
 use crate::revoke::RevocationReason;
@@ -947,10 +947,48 @@ impl Authority {
     /// Changes a setting for this and every later process.
     pub async fn set_setting(&mut self, setting: Setting, value: &str, actor: &str) -> Result<()> {
         let (key, value) = setting.normalise(value)?;
+        if setting == Setting::AcmeDomains {
+            self.check_acme_domains(&value)?;
+        }
         self.store
             .set_settings(actor, &[(key, Some(value.as_str()), setting.audit())])
             .await?;
         self.settings = Settings::read(&self.store).await?;
+        Ok(())
+    }
+
+    /// Refuses ACME domains (as the log keeps them: comma-separated) of which the root's name
+    /// constraints permit no name: every order for them would be refused.
+    fn check_acme_domains(&self, domains: &str) -> Result<()> {
+        let permitted: Vec<&DnsName> = self
+            .root
+            .permitted()
+            .iter()
+            .filter_map(|subtree| match subtree {
+                PermittedSubtree::Dns(domain) => Some(domain),
+                PermittedSubtree::Ip { .. } => None,
+            })
+            .collect();
+        if self.root.permitted().is_empty() {
+            return Ok(());
+        }
+        for domain in domains.split(',').filter(|d| !d.is_empty()) {
+            let domain: DnsName = domain.parse()?;
+            let reachable = permitted
+                .iter()
+                .any(|allowed| domain.is_within(allowed) || allowed.is_within(&domain));
+            if !reachable {
+                let allowed: Vec<&str> = permitted.iter().map(|d| d.as_str()).collect();
+                return Err(Error::InvalidInput(format!(
+                    "{domain} lies outside the names the root may vouch for ({}): no ACME order for it could be issued",
+                    if allowed.is_empty() {
+                        "IP addresses only".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                )));
+            }
+        }
         Ok(())
     }
 
