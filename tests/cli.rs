@@ -2172,3 +2172,18 @@ fn request_signatures_are_checked_or_named() {
         "{said}"
     );
 }
+
+#[test]
+fn a_root_shorter_than_a_servers_certificate_is_said_at_init() {
+    let short = Sandbox::new();
+    let said = short.ok(&["init", "--key", "ecdsa-p256", "--days", "30"]);
+    assert!(
+        said.contains(
+            "Note: the root is valid for 30 days only: every certificate it signs ends by then"
+        ),
+        "{said}"
+    );
+    let usual = Sandbox::new();
+    let said = usual.ok(&["init", "--key", "ecdsa-p256", "--days", "400"]);
+    assert!(!said.contains("the root is valid for"), "{said}");
+}

@@ -89,6 +89,17 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         "Install {} on every client as a trusted root (`ca root --out root.crt` writes a copy).",
         std::path::absolute(authority.dir().join("root.crt"))?.display()
     );
+    // A root shorter than a server's certificate cuts every certificate it signs short.
+    // Counted as --days counts them (the root starts an hour back).
+    let days = ((root.not_after() - time::OffsetDateTime::now_utc()).whole_hours() + 23) / 24;
+    if days < i64::from(ca_core::profile::LEAF_DEFAULT_DAYS) {
+        say!(
+            "Note: the root is valid for {days} days only: every certificate it signs ends by then (a server's lasts {} days otherwise), \
+             and after it every client must be given a new root; a root usually lasts years ({} days unless --days says otherwise).",
+            ca_core::profile::LEAF_DEFAULT_DAYS,
+            ca_core::profile::ROOT_DEFAULT_DAYS
+        );
+    }
     if let Some(note) = revocation_links_note(authority.settings().url.as_deref()) {
         say!("Note: {note}.");
     }
