@@ -1841,6 +1841,11 @@ fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
     }
     let (_, stderr) = run(Some("postgres://ca:SECRET@127.0.0.1:1/ca"), &["list"]);
     assert!(stderr.contains("ca:***@127.0.0.1:1/ca"), "{stderr}");
+    // Why it cannot be reached, not only that the time ran out.
+    assert!(
+        stderr.contains("Connection refused") && !stderr.contains("time allowed"),
+        "{stderr}"
+    );
     // A parameter the driver would ignore (and log with its value), and a URL too long to
     // echo: refused, without the value.
     for url in [

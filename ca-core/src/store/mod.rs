@@ -415,18 +415,36 @@ impl Store {
         let options: AnyConnectOptions = url.secret().parse().map(quiet).map_err(|_| {
             Error::InvalidInput(format!("'{url}' is not a database URL the driver can read"))
         })?;
-        AnyPoolOptions::new()
+        // The driver's own words, without the URL (they may hold a password).
+        let unavailable = |why: String| {
+            Error::Store(StoreError::Unavailable(format!(
+                "cannot connect to the PostgreSQL database {url}: {why}"
+            )))
+        };
+        let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(PG_ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|err| {
-                // The driver's own words, without the URL (they may hold a password).
-                Error::Store(StoreError::Unavailable(format!(
-                    "cannot connect to the PostgreSQL database {url}: {}",
-                    describe(&err)
-                )))
-            })
+            .connect_with(options.clone())
+            .await;
+        match pool {
+            Ok(pool) => Ok(pool),
+            // The pool tries again what fails (a refused connection, a name that does not
+            // resolve) until its time is up, and then says only that: one connection of its
+            // own says why.
+            Err(sqlx::Error::PoolTimedOut) => {
+                use sqlx::Connection;
+                let once = tokio::time::timeout(
+                    PG_ACQUIRE_TIMEOUT,
+                    sqlx::AnyConnection::connect_with(&options),
+                )
+                .await;
+                Err(unavailable(match once {
+                    Ok(Err(err)) => describe(&err),
+                    _ => describe(&sqlx::Error::PoolTimedOut),
+                }))
+            }
+            Err(err) => Err(unavailable(describe(&err))),
+        }
     }
 
     /// Where the log lives.
