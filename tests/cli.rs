@@ -930,25 +930,33 @@ fn acme_issuing_past_a_pending_policy_is_said() {
     let pending = Sandbox::new();
     let made = pending.ok(&["init", "--key", "ecdsa-p256"]);
     assert!(made.contains(said), "{made}");
-    let mut serve = pending
-        .ca()
-        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = Vec::new();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(serve.stdout.take().unwrap())) {
-        let line = line.unwrap();
-        let last = line.starts_with("OCSP responder on");
-        banner.push(line);
-        if last {
-            break;
+    let banner = |sb: &Sandbox| {
+        let mut serve = sb
+            .ca()
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut banner = Vec::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(serve.stdout.take().unwrap())) {
+            let line = line.unwrap();
+            let last = line.starts_with("OCSP responder on");
+            banner.push(line);
+            if last {
+                break;
+            }
         }
-    }
-    serve.kill().unwrap();
-    serve.wait().unwrap();
-    assert!(banner.join("\n").contains(said), "{banner:?}");
+        serve.kill().unwrap();
+        serve.wait().unwrap();
+        banner.join("\n")
+    };
+    let shown = banner(&pending);
+    assert_eq!(shown.matches(said).count(), 1, "{shown}");
+    // A server that makes the CA says it once, with what it made.
+    let shown = banner(&Sandbox::new());
+    assert!(shown.contains("Created the CA"), "{shown}");
+    assert_eq!(shown.matches(said).count(), 1, "{shown}");
 }
 
 /// A passphrase given for a root key that is not encrypted protects nothing: the command says

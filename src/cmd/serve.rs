@@ -264,7 +264,8 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     if authority.settings().acme.enabled {
         // Clients check the server's name, so the directory is given by the first one.
         say!("ACME directory at {origin}/acme/directory");
-        if authority.settings().acme_skips_approval() {
+        // A CA made just now said so with the rest of what was made.
+        if authority.settings().acme_skips_approval() && !created {
             say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
         }
     }
