@@ -179,7 +179,10 @@ fn core_sentence(err: &Error) -> String {
             absolute(dir).display()
         ),
         Error::CaKeyExposed { path, .. } => {
-            format!("{err}: run `chmod 600 {}` and try again", path.display())
+            format!(
+                "{err}: run `chmod 600 {}` and try again",
+                ca_core::display::shell_word(path)
+            )
         }
         Error::CaKeyNotOwned { path, .. } => format!(
             "{err}: run ca as the user that owns the CA, or `chown` {} to the user running it",

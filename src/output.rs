@@ -190,7 +190,7 @@ pub(crate) fn when(at: time::OffsetDateTime) -> String {
 /// Days left before a certificate expires, as the inventory page says them.
 pub(crate) fn days_left(left: i64) -> String {
     match left {
-        0 => "expires today".to_owned(),
+        0 => "expires within a day".to_owned(),
         1 => "1 day left".to_owned(),
         n => format!("{n} days left"),
     }

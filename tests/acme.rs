@@ -1419,6 +1419,13 @@ fn http01_follows_no_redirect_to_an_ip_address() {
     let probed = TcpListener::bind(("127.0.0.2", acme.http_port)).unwrap();
     probed.set_nonblocking(true).unwrap();
     let port = acme.http_port;
+    // Where it sends the validator: an address, then this machine's own name.
+    let targets = [
+        format!("http://127.0.0.2:{port}/internal"),
+        format!("http://LocalHost.:{port}/internal"),
+    ];
+    let asked = Arc::new(Mutex::new(0usize));
+    let counted = Arc::clone(&asked);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -1427,17 +1434,36 @@ fn http01_follows_no_redirect_to_an_ip_address() {
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
+            let mut asked = counted.lock().unwrap();
+            let target = &targets[(*asked).min(1)];
+            *asked += 1;
             let _ = stream.write_all(
-                format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:{port}/internal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                     .as_bytes(),
             );
         }
     });
     let mut raw = Raw::new(&acme);
     raw.register();
+    for (name, refusal) in [
+        ("mail.example.com", "a redirect to an IP address"),
+        ("www.example.com", "a redirect to localhost"),
+    ] {
+        validation_refused(&raw, name, refusal);
+    }
+    assert_eq!(*asked.lock().unwrap(), 2, "one request per validation");
+    // Nothing reached the address.
+    assert!(
+        probed.accept().is_err(),
+        "the validator connected to 127.0.0.2"
+    );
+}
+
+/// Orders `name`, asks for its http-01 validation, and checks that it fails with `refusal`.
+fn validation_refused(raw: &Raw, name: &str, refusal: &str) {
     let response = raw.post(
         &raw.url("newOrder"),
-        Some(&json!({ "identifiers": [{ "type": "dns", "value": "mail.example.com" }] })),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": name }] })),
     );
     assert_eq!(response.status(), StatusCode::CREATED);
     let order: Value = response.json().unwrap();
@@ -1451,7 +1477,7 @@ fn http01_follows_no_redirect_to_an_ip_address() {
         .unwrap()
         .clone();
     raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
-    let authz = settle(&raw, &authz_url);
+    let authz = settle(raw, &authz_url);
     assert_eq!(authz["status"], "invalid", "{authz}");
     let failed = authz["challenges"]
         .as_array()
@@ -1460,12 +1486,7 @@ fn http01_follows_no_redirect_to_an_ip_address() {
         .find(|c| c["type"] == "http-01")
         .unwrap();
     let detail = failed["error"]["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("a redirect to an IP address"), "{failed}");
-    // Nothing reached the address.
-    assert!(
-        probed.accept().is_err(),
-        "the validator connected to 127.0.0.2"
-    );
+    assert!(detail.contains(refusal), "{name}: {failed}");
 }
 
 #[test]
@@ -1517,7 +1538,13 @@ fn accounts_and_orders_past_an_addresses_hourly_rate_are_refused_until_retry_aft
     assert_eq!(found.status(), StatusCode::OK);
     assert_eq!(found.headers()["location"], kid.as_str());
     first.kid = Some(kid);
-    // One order an hour: the second, by another account of the address, waits.
+    // One order an hour, counting those made only (a refused one takes nothing): the second,
+    // by another account of the address, waits.
+    let refused = first.post(
+        &first.url("newOrder"),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "*.co.uk" }] })),
+    );
+    assert_eq!(problem(refused).1, "rejectedIdentifier");
     let order = json!({ "identifiers": [{ "type": "dns", "value": "rate.example.com" }] });
     let (status, made) = first.json(&first.url("newOrder"), Some(&order));
     assert_eq!(status, StatusCode::CREATED, "{made}");

@@ -154,6 +154,22 @@ fn every_connection_has_a_deadline() {
             std::thread::spawn(move || until_closed(stream)),
         ));
     }
+    // The same to the protocols, answered in their own forms.
+    for (what, head) in [
+        (
+            "an OCSP body that never comes",
+            "POST /ocsp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ocsp-request\r\nContent-Length: 1000\r\n\r\n0",
+        ),
+        (
+            "an ACME body that never comes",
+            "POST /acme/new-order HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/jose+json\r\nContent-Length: 1000\r\n\r\n{",
+        ),
+    ] {
+        let mut stream = tls(&sb, &https, b"http/1.1");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.flush().unwrap();
+        probes.push((what, std::thread::spawn(move || until_closed(stream))));
+    }
     {
         let mut stream = tcp(&http);
         // Timed from before the request: the server's idle clock starts once it has answered,
@@ -173,7 +189,7 @@ fn every_connection_has_a_deadline() {
     for (what, probe) in probes {
         let (waited, read) = probe.join().unwrap();
         let text = String::from_utf8_lossy(&read);
-        let limit = if what == "a body that never comes" {
+        let limit = if what.ends_with("body that never comes") {
             40
         } else {
             30
@@ -186,6 +202,22 @@ fn every_connection_has_a_deadline() {
             // A readable page, not hyper's or a timeout layer's empty 408.
             assert!(
                 text.starts_with("HTTP/1.1 408") && text.contains("Request timed out"),
+                "{what}: {text}"
+            );
+        }
+        if what == "an OCSP body that never comes" {
+            assert!(
+                text.starts_with("HTTP/1.1 408")
+                    && text.contains("text/plain")
+                    && !text.contains("<html"),
+                "{what}: {text}"
+            );
+        }
+        if what == "an ACME body that never comes" {
+            assert!(
+                text.starts_with("HTTP/1.1 408")
+                    && text.contains("application/problem+json")
+                    && text.contains("urn:ietf:params:acme:error:malformed"),
                 "{what}: {text}"
             );
         }

@@ -564,6 +564,11 @@ fn users_change_their_own_password_and_admins_remove_users_after_asking() {
         ),
         ([first.1, "Tiny7", "Tiny7"], StatusCode::BAD_REQUEST, "8"),
         (
+            [first.1, &"long".repeat(300), &"long".repeat(300)],
+            StatusCode::BAD_REQUEST,
+            "longer than 1024 characters",
+        ),
+        (
             [first.1, first.1, first.1],
             StatusCode::BAD_REQUEST,
             "the new password is the present one",
@@ -680,6 +685,29 @@ fn users_change_their_own_password_and_admins_remove_users_after_asking() {
     let listed = text_of(get(&web, &users, admin), StatusCode::OK);
     assert!(listed.contains(">frank<"), "{listed}");
     assert_eq!(get(&web, &own, admin).status(), StatusCode::OK);
+    // Guessing the present password from a browser left signed in is throttled as guessing
+    // at the sign-in is: the attempts come to a 429 soon.
+    let mut statuses = Vec::new();
+    for guess in 0..10 {
+        let answer = post(&web, own.clone(), admin)
+            .form(&[
+                ("current", format!("guess number {guess}").as_str()),
+                ("new", "a fresh password"),
+                ("again", "a fresh password"),
+            ])
+            .send()
+            .unwrap();
+        statuses.push(answer.status());
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(answer.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
 }
 
 /// The password a page shows once.

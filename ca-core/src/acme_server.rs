@@ -573,7 +573,11 @@ impl Authority {
     /// newOrder (RFC 8555 §7.4): every identifier passes the name rules, the root's
     /// constraints and the ACME domains, or the order is refused with a subproblem per name.
     #[instrument(skip_all)]
-    pub async fn acme_new_order(&self, request: &Verified) -> Result<Order, Problem> {
+    pub async fn acme_new_order(
+        &self,
+        request: &Verified,
+        may_make: impl FnOnce(&AcmeSettings) -> Result<(), Problem>,
+    ) -> Result<Order, Problem> {
         let settings = self.acme_settings().await?;
         let account = request.account()?;
         let payload: NewOrder = request.payload()?;
@@ -635,6 +639,8 @@ impl Authority {
             Some(cert_id) => Some(self.replaced_certificate(account, cert_id).await?),
             None => None,
         };
+        // The caller's limit of orders counts those made, not those refused.
+        may_make(&settings)?;
         let created_at = OffsetDateTime::now_utc();
         let expires_at = created_at + ORDER_LIFETIME;
         let mut order = Order {

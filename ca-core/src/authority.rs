@@ -1377,11 +1377,11 @@ impl Authority {
             // Nothing damaged: the file's mode or owner, which one command mends.
             Err(ref err @ Error::CaKeyExposed { ref path, .. }) => problems.push(format!(
                 "the root key could not be checked: {err}: `chmod 600 {}` makes it its owner's alone",
-                path.display()
+                crate::display::shell_word(path)
             )),
             Err(ref err @ Error::CaKeyNotOwned { ref path, .. }) => problems.push(format!(
                 "the root key could not be checked: {err}: check the folder as the user who owns it, or `chown` {} to this one",
-                path.display()
+                crate::display::shell_word(path)
             )),
             Err(err) => problems.push(format!("the root key could not be checked: {err}")),
         }

@@ -86,6 +86,22 @@ pub fn quoted(text: &str) -> String {
     }
 }
 
+/// `path` as a POSIX shell reads it back, for a command a message gives to run: as it is when
+/// it holds only letters, digits and `@%_+=:,./-`, else in single quotes (a `'` in it as
+/// `'\''`).
+pub fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 /// `text` whole up to [`QUOTED_WHOLE`] characters, otherwise its beginning and its length,
 /// for a message that quotes it in its own way.
 pub fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
@@ -129,6 +145,19 @@ pub fn colons(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_in_a_command_to_run_is_quoted_as_the_shell_reads_it() {
+        use std::path::Path;
+        assert_eq!(
+            shell_word(Path::new("/var/lib/ca/root.key")),
+            "/var/lib/ca/root.key"
+        );
+        assert_eq!(shell_word(Path::new("my ca/root.key")), "'my ca/root.key'");
+        assert_eq!(shell_word(Path::new("dr space'q/k")), "'dr space'\\''q/k'");
+        assert_eq!(shell_word(Path::new("$HOME/k")), "'$HOME/k'");
+        assert_eq!(shell_word(Path::new("")), "''");
+    }
 
     #[test]
     fn quotes_what_someone_else_chose_with_its_controls_and_marks_escaped() {

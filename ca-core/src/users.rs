@@ -68,13 +68,24 @@ pub struct UserInfo {
 #[derive(Clone)]
 pub struct Password(String);
 
+/// The longest password taken: browsers send it in a header (Basic authentication), and
+/// HTTP/2 servers refuse headers past some kilobytes, which would lock its user out of every
+/// browser.
+pub const MAX_PASSWORD: usize = 1024;
+
 impl Password {
-    /// Wraps a password; it must be at least 8 characters long.
+    /// Wraps a password; it must be 8 to [`MAX_PASSWORD`] characters long.
     pub fn new(password: String) -> Result<Self> {
-        if password.chars().count() < 8 {
+        let length = password.chars().count();
+        if length < 8 {
             return Err(Error::InvalidInput(
                 "the password is shorter than 8 characters".into(),
             ));
+        }
+        if length > MAX_PASSWORD {
+            return Err(Error::InvalidInput(format!(
+                "the password is longer than {MAX_PASSWORD} characters"
+            )));
         }
         Ok(Password(password))
     }

@@ -167,6 +167,44 @@ async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebErro
     }
 }
 
+/// Checks `password` as `name`'s where a page asks for it again (a password change), as a
+/// sign-in is checked: refused while the name or the address is held back, in the address's
+/// line and behind the one argon2 check at a time, a failure counted and logged; the user
+/// when it is right.
+pub(crate) async fn check_password(
+    state: &AppState,
+    peer: Option<Peer>,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, WebError> {
+    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    if let Some(wait) = state.throttle.wait(name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    let queued = state
+        .throttle
+        .queue(addr)
+        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
+    let _turn = queued.turn().await;
+    let _permit = state
+        .credentials
+        .checking
+        .acquire()
+        .await
+        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    if let Some(wait) = state.throttle.wait(name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    let user = state.authority.authenticate(name, password).await?;
+    if user.is_some() {
+        state.throttle.succeeded(name, addr);
+    } else {
+        state.throttle.failed(name, addr);
+        tracing::warn!(user = %crate::log::clean(name), %addr, "wrong present password");
+    }
+    Ok(user)
+}
+
 fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(header).ok()?;
     let (scheme, encoded) = text.trim().split_once(' ')?;

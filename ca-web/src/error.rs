@@ -45,8 +45,8 @@ pub(crate) enum WebError {
     MethodNotAllowed(std::borrow::Cow<'static, str>),
     Conflict(String),
     TooLarge,
-    /// The request was not received and answered within the server's deadline.
-    Timeout,
+    /// The request was not received and answered within the server's deadline (this long).
+    Timeout(std::time::Duration),
     /// Too many failed sign-ins: try again after this long.
     TooManyAttempts(std::time::Duration),
     /// The issuance log cannot be reached now (its database is away): 503, try again.
@@ -126,12 +126,12 @@ impl IntoResponse for WebError {
                 format!("This address answers {allow} only."),
             ),
             WebError::Conflict(message) => (StatusCode::CONFLICT, "Not possible now", message),
-            WebError::Timeout => (
+            WebError::Timeout(deadline) => (
                 StatusCode::REQUEST_TIMEOUT,
                 "Request timed out",
                 format!(
                     "The request was not received and answered within {} seconds: its body came too slowly, or the server was busy. Send it again.",
-                    crate::routes::REQUEST_TIMEOUT.as_secs()
+                    deadline.as_secs()
                 ),
             ),
             WebError::TooLarge => (

@@ -94,8 +94,13 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     let days = ((root.not_after() - time::OffsetDateTime::now_utc()).whole_hours() + 23) / 24;
     if days < i64::from(ca_core::profile::LEAF_DEFAULT_DAYS) {
         say!(
-            "Note: the root is valid for {days} days only: every certificate it signs ends by then (a server's lasts {} days otherwise), \
+            "Note: the root is valid for {} only: every certificate it signs ends by then (a server's lasts {} days otherwise), \
              and after it every client must be given a new root; a root usually lasts years ({} days unless --days says otherwise).",
+            if days == 1 {
+                "1 day".to_owned()
+            } else {
+                format!("{days} days")
+            },
             ca_core::profile::LEAF_DEFAULT_DAYS,
             ca_core::profile::ROOT_DEFAULT_DAYS
         );

@@ -425,6 +425,11 @@ impl OutputFiles {
         &self.key
     }
 
+    /// Whether the key is written encrypted (with a passphrase).
+    pub(crate) fn key_is_encrypted(&self) -> bool {
+        self.key_passphrase.is_some()
+    }
+
     /// Where the PFX goes, when one is written.
     pub(crate) fn pfx_path(&self) -> Option<&Path> {
         self.pfx.as_ref().map(|(path, ..)| path.as_path())

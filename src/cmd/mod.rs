@@ -382,6 +382,7 @@ impl Drop for QuietTerminal {
 /// for an option.
 pub(crate) fn days(text: &str) -> Result<u32, String> {
     let text = text.trim();
+    let text = text.strip_prefix('+').unwrap_or(text);
     let digits = text.strip_prefix('-').unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err("a number of days is a whole number, as in --days 397".to_owned());

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use ca_core::CertificateRef;
+use ca_core::display::shell_word;
 
 use crate::cmd::issue::{FileArgs, describe, reported_but};
 
@@ -60,10 +61,20 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     Some(pfx) => format!("the PFX written beside it, {}", pfx.display()),
                     None => {
                         let key = files.key_path();
+                        // An encrypted key needs its passphrase too, from a file of its own:
+                        // standard input gives the PFX's password.
+                        let (passphrase, file) = if files.key_is_encrypted() {
+                            (
+                                " --key-passphrase-file FILE",
+                                ", FILE holding the key's passphrase",
+                            )
+                        } else {
+                            ("", "")
+                        };
                         format!(
-                            "a PFX of both (`ca export {id} --format pfx --key {} --pfx-password-file - --out {}`)",
-                            shell_quoted(key),
-                            shell_quoted(&key.with_extension("pfx")),
+                            "a PFX of both (`ca export {id} --format pfx --key {}{passphrase} --pfx-password-file - --out {}`{file})",
+                            shell_word(key),
+                            shell_word(&key.with_extension("pfx")),
                         )
                     }
                 };
@@ -78,19 +89,4 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             Ok(())
         })
         .map_err(|err| reported_but(&issued, &files, err))
-}
-
-/// `path` as a shell reads it back: quoted when it holds anything but letters, digits and
-/// `@%_+=:,./-`.
-fn shell_quoted(path: &Path) -> String {
-    let text = path.display().to_string();
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }

@@ -168,8 +168,19 @@ impl Validator {
                 Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
                 _ => None,
             };
+            // Nor to this machine by the name that is always its own, which a resolver
+            // answers itself (RFC 6761) without asking the validator's DNS server.
+            let loopback = match url.host() {
+                Some(url::Host::Domain(name)) => {
+                    let name = name.trim_end_matches('.').to_ascii_lowercase();
+                    name == "localhost" || name.ends_with(".localhost")
+                }
+                _ => false,
+            };
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("more than 10 redirects")
+            } else if loopback {
+                attempt.error("a redirect to localhost: the validator follows redirects to names of the DNS only")
             } else if address.is_some() && address != own_address {
                 attempt.error(
                     "a redirect to an IP address: the validator follows redirects to names only",

@@ -221,11 +221,14 @@ impl Authority {
             if self.is_renewed(&row).await? {
                 continue;
             }
-            // Whole days, as `ca list`, the inventory and the metrics count them (0 on the
-            // last day).
+            // Whole days, as the list of certificates, the inventory and the metrics count
+            // them (0 on the last day).
             let days_left = left.whole_days();
             let (when, from_now) = match days_left {
-                0 => ("today".to_owned(), "within a day".to_owned()),
+                0 => (
+                    "within a day".to_owned(),
+                    "less than a day from now".to_owned(),
+                ),
                 n => (format!("in {}", days(n)), format!("{} from now", days(n))),
             };
             let names = row.names_shown();

@@ -178,6 +178,20 @@ fn problem_response(problem: &Problem) -> Response {
     response
 }
 
+/// A request not received within the server's deadline: 408, as a problem document.
+pub(crate) fn timed_out() -> Response {
+    problem_response(
+        &Problem::new(
+            ProblemType::Malformed,
+            format!(
+                "the request was not received within {} seconds: send it again",
+                super::REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .with_status(408),
+    )
+}
+
 /// The address a request came from, for its rates (unknown: all such requests are one).
 fn client_of(request: &Request) -> std::net::IpAddr {
     request
@@ -515,15 +529,16 @@ async fn new_order(State(state): State<AppState>, request: Request) -> Response 
         request,
         Signer::Account,
         |state, endpoint, verified| async move {
-            let per_hour = state.authority.acme_settings().await?.orders_per_hour;
-            state
-                .acme_rates
-                .orders
-                .take(client, per_hour)
-                .map_err(|wait| {
-                    rate_limited("new orders", per_hour, "acme-orders-per-hour", wait)
-                })?;
-            let order = state.authority.acme_new_order(&verified).await?;
+            let rates = state.acme_rates.clone();
+            let order = state
+                .authority
+                .acme_new_order(&verified, |settings| {
+                    let per_hour = settings.orders_per_hour;
+                    rates.orders.take(client, per_hour).map_err(|wait| {
+                        rate_limited("new orders", per_hour, "acme-orders-per-hour", wait)
+                    })
+                })
+                .await?;
             Ok(located(
                 StatusCode::CREATED,
                 &endpoint.order_url(&order.id),

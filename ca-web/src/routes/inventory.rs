@@ -368,7 +368,7 @@ fn inventory_row(
         source: row.source.name(),
         status: row.status.name(),
         days_left: days_left.map(|left| match left {
-            0 => "expires today".to_owned(),
+            0 => "expires within a day".to_owned(),
             1 => "1 day left".to_owned(),
             n => format!("{n} days left"),
         }),

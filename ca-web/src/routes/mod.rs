@@ -365,11 +365,20 @@ pub(crate) fn echoed(text: &str) -> String {
 }
 
 /// Answers a request not received and answered within [`REQUEST_TIMEOUT`] (a body sent too
-/// slowly, a handler stuck) with a readable 408 page, not an empty answer.
+/// slowly, a handler stuck) with a 408 that says so, not an empty answer: a page, or for ACME
+/// and OCSP the protocol's own form (a problem document, a line of plain text).
 async fn deadline(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let answer: fn() -> Response = if path.starts_with("/acme/") {
+        acme::timed_out
+    } else if ocsp::is_responder_path(path) {
+        ocsp::timed_out
+    } else {
+        || WebError::Timeout(REQUEST_TIMEOUT).into_response()
+    };
     tokio::time::timeout(REQUEST_TIMEOUT, next.run(request))
         .await
-        .unwrap_or_else(|_| WebError::Timeout.into_response())
+        .unwrap_or_else(|_| answer())
 }
 
 /// Reads `body` to its end, or until `limit` bytes or an error, keeping nothing.

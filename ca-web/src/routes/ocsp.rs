@@ -59,6 +59,19 @@ pub(crate) async fn other_method() -> Response {
         .into_response()
 }
 
+/// A request not received within the server's deadline: 408, in plain text.
+pub(crate) fn timed_out() -> Response {
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "The OCSP request was not received within {} seconds: send it again.\n",
+            super::REQUEST_TIMEOUT.as_secs()
+        ),
+    )
+        .into_response()
+}
+
 /// `GET /ocsp/{request}`: the request in base64 after the path, URL-encoded or not.
 pub(crate) async fn get(State(state): State<AppState>, request: Request) -> Response {
     let arrived = Instant::now();

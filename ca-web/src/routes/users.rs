@@ -319,6 +319,7 @@ pub(crate) struct OwnPasswordForm {
 pub(crate) async fn change_own_password(
     State(state): State<AppState>,
     caller: Caller,
+    peer: Option<axum::Extension<crate::auth::Peer>>,
     Form(form): Form<OwnPasswordForm>,
 ) -> Result<Response, WebError> {
     let user = caller.user()?;
@@ -347,9 +348,9 @@ pub(crate) async fn change_own_password(
         Ok(new) => new,
         Err(err) => return refused(crate::error::explain(&err), StatusCode::BAD_REQUEST),
     };
-    let confirmed = state
-        .authority
-        .authenticate(&user.name, &form.current)
+    // Throttled as a sign-in is: whoever has the browser gets no more guesses than anyone.
+    let peer = peer.map(|axum::Extension(peer)| peer);
+    let confirmed = crate::auth::check_password(&state, peer, &user.name, &form.current)
         .await?
         .is_some_and(|found| found.generation == user.generation);
     if !confirmed {
