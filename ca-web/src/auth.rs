@@ -1,6 +1,6 @@
 //! Who is calling: HTTP Basic against the store's users (DESIGN §6).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -119,22 +119,7 @@ async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebErro
         }
         state.credentials.forget(&name, &password);
     }
-    if let Some(wait) = state.throttle.wait(&name, addr) {
-        return Err(WebError::TooManyAttempts(wait));
-    }
-    // The attempts of one address wait in a line of their own (a bounded one), so that
-    // only one of them at a time waits for the check with everyone else's.
-    let queued = state
-        .throttle
-        .queue(addr)
-        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
-    let _turn = queued.turn().await;
-    let _permit = state
-        .credentials
-        .checking
-        .acquire()
-        .await
-        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    let _turn = take_turn(state, &name, addr).await?;
     // Another request may have checked the same credentials while this one waited.
     if let Some(user) = state.credentials.get(&name, &password)
         && authority.is_current(&user).await?
@@ -167,6 +152,43 @@ async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebErro
     }
 }
 
+/// A credential check's turn, held while it runs: its place in its address's line, the line's
+/// turn, and the one argon2 check at a time (dropped in that order, last taken first).
+struct Turn<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _queued: crate::throttle::Queued<'a>,
+}
+
+/// Waits for a turn to check a password of `name` from `addr`, unless either is held back.
+/// The attempts of one address wait in a line of their own (a bounded one), so that only one
+/// of them at a time waits for the check with everyone else's.
+async fn take_turn<'a>(
+    state: &'a AppState,
+    name: &str,
+    addr: IpAddr,
+) -> Result<Turn<'a>, WebError> {
+    if let Some(wait) = state.throttle.wait(name, addr) {
+        return Err(WebError::TooManyAttempts(wait));
+    }
+    let queued = state
+        .throttle
+        .queue(addr)
+        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
+    let turn = queued.turn().await;
+    let permit = state
+        .credentials
+        .checking
+        .acquire()
+        .await
+        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    Ok(Turn {
+        _permit: permit,
+        _turn: turn,
+        _queued: queued,
+    })
+}
+
 /// Checks `password` as `name`'s where a page asks for it again (a password change), as a
 /// sign-in is checked: refused while the name or the address is held back, in the address's
 /// line and behind the one argon2 check at a time, a failure counted and logged; the user
@@ -178,20 +200,7 @@ pub(crate) async fn check_password(
     password: &str,
 ) -> Result<Option<User>, WebError> {
     let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
-    if let Some(wait) = state.throttle.wait(name, addr) {
-        return Err(WebError::TooManyAttempts(wait));
-    }
-    let queued = state
-        .throttle
-        .queue(addr)
-        .ok_or(WebError::TooManyAttempts(QUEUE_FULL_RETRY))?;
-    let _turn = queued.turn().await;
-    let _permit = state
-        .credentials
-        .checking
-        .acquire()
-        .await
-        .map_err(|_| WebError::Internal("the credential check is closed".into()))?;
+    let _turn = take_turn(state, name, addr).await?;
     if let Some(wait) = state.throttle.wait(name, addr) {
         return Err(WebError::TooManyAttempts(wait));
     }
