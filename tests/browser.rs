@@ -371,10 +371,53 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 .await?;
             assert!(newest.contains("admin remove user alice"), "{newest}");
             std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
+            // Last, the admin's own password, from the link beside the name on every page.
+            browser
+                .find(Locator::Css(".who a[href='/certsrv/password']"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::Css("#current"))
+                .await?
+                .send_keys(admin_password)
+                .await?;
+            for field in ["#new", "#again"] {
+                browser
+                    .find(Locator::Css(field))
+                    .await?
+                    .send_keys("the admin's new password")
+                    .await?;
+            }
+            browser
+                .find(Locator::Css("main form button"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::XPath(
+                    "//p[contains(., 'Your password is changed')]",
+                ))
+                .await?;
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;
         let _ = browser.close().await;
         result.expect("the browser walk");
     });
+    // The new password signs in; the old one no longer does.
+    let web = reqwest::blocking::Client::new();
+    let status = |password: &str| {
+        web.get(format!("{base}/certsrv/password"))
+            .basic_auth("admin", Some(password))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status("the admin's new password"), 200);
+    assert_eq!(status(admin_password), 401);
 }
