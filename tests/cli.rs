@@ -1932,11 +1932,30 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
         "{out}"
     );
     // The PFX command it gives runs as given, and makes a PFX openssl opens.
-    let command = out
+    export_as_noted(&sb, &out);
+    // With the key written encrypted, the command reads its passphrase from the same file.
+    crate::util::csr(&sb, "enc.csr", "enc.example.com");
+    sb.ok(&["sign", "enc.csr", "--out", "enc.crt"]);
+    let enc = crate::util::id_of(&sb, "enc.example.com");
+    std::fs::write(sb.file("kp"), "a key passphrase\n").unwrap();
+    let out = sb.ok(&["renew", &enc, "--key-passphrase-file", "kp", "--force"]);
+    assert!(out.contains("--key-passphrase-file kp "), "{out}");
+    export_as_noted(&sb, &out);
+    // Not for a certificate whose key the CA made.
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let id = crate::util::id_of(&sb, "www.example.com");
+    let out = sb.ok(&["renew", &id, "--force"]);
+    assert!(!out.contains("signed from a request"), "{out}");
+}
+
+/// Runs the `ca export` command that `said` gives (a PFX password on standard input), and
+/// opens the PFX it writes with openssl.
+fn export_as_noted(sb: &Sandbox, said: &str) {
+    let command = said
         .split("`ca export ")
         .nth(1)
         .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("an export command: {out}"));
+        .unwrap_or_else(|| panic!("an export command: {said}"));
     let args: Vec<&str> = std::iter::once("export")
         .chain(command.split_whitespace())
         .collect();
@@ -1971,11 +1990,6 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
             "-noout",
         ],
     );
-    // Not for a certificate whose key the CA made.
-    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
-    let id = crate::util::id_of(&sb, "www.example.com");
-    let out = sb.ok(&["renew", &id, "--force"]);
-    assert!(!out.contains("signed from a request"), "{out}");
 }
 
 /// `ca sign` says which valid certificates already hold the request's names, as `ca issue`

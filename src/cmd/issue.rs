@@ -195,6 +195,7 @@ impl FileArgs {
         if let Some(path) = &self.key_passphrase_file {
             let passphrase = crate::cmd::read_password(path, "key passphrase")?;
             files.key_passphrase = Some(Passphrase::new(passphrase)?);
+            files.key_passphrase_file = Some(path.clone()).filter(|path| path != Path::new("-"));
         }
         Ok(files)
     }
@@ -401,6 +402,9 @@ pub(crate) struct OutputFiles {
     chain: PathBuf,
     pfx: Option<(PathBuf, PfxPassword, PfxProfile)>,
     key_passphrase: Option<Passphrase>,
+    /// The file the key's passphrase was read from (not standard input), for commands that
+    /// read the key again.
+    key_passphrase_file: Option<PathBuf>,
     /// Whether files already in place are replaced (--force).
     replace: bool,
 }
@@ -415,6 +419,7 @@ impl OutputFiles {
             key: dir.join(format!("{stem}.key")),
             chain: dir.join(format!("{stem}-chain.pem")),
             key_passphrase: None,
+            key_passphrase_file: None,
             replace: false,
             pfx: None,
         }
@@ -425,9 +430,24 @@ impl OutputFiles {
         &self.key
     }
 
-    /// Whether the key is written encrypted (with a passphrase).
-    pub(crate) fn key_is_encrypted(&self) -> bool {
-        self.key_passphrase.is_some()
+    /// How a command that reads the key again gives its passphrase: nothing when the key is
+    /// not encrypted; the file it was read from; or, read from standard input, `FILE` and
+    /// what it stands for.
+    pub(crate) fn key_passphrase_option(&self) -> (String, &'static str) {
+        match (&self.key_passphrase, &self.key_passphrase_file) {
+            (None, _) => (String::new(), ""),
+            (Some(_), Some(file)) => (
+                format!(
+                    " --key-passphrase-file {}",
+                    ca_core::display::shell_word(file)
+                ),
+                "",
+            ),
+            (Some(_), None) => (
+                " --key-passphrase-file FILE".to_owned(),
+                ", FILE holding the key's passphrase",
+            ),
+        }
     }
 
     /// Where the PFX goes, when one is written.

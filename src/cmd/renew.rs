@@ -63,14 +63,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                         let key = files.key_path();
                         // An encrypted key needs its passphrase too, from a file of its own:
                         // standard input gives the PFX's password.
-                        let (passphrase, file) = if files.key_is_encrypted() {
-                            (
-                                " --key-passphrase-file FILE",
-                                ", FILE holding the key's passphrase",
-                            )
-                        } else {
-                            ("", "")
-                        };
+                        let (passphrase, file) = files.key_passphrase_option();
                         format!(
                             "a PFX of both (`ca export {id} --format pfx --key {}{passphrase} --pfx-password-file - --out {}`{file})",
                             shell_word(key),
