@@ -170,6 +170,22 @@ fn downloads_the_base64_root_from_the_welcome_page_in_chromium() {
     });
 }
 
+/// Clicks what `css` finds, then waits (20 s at most) for `answer`, which only the page the
+/// click leads to holds: the page clicked on stays until the answer comes, and an element of
+/// it found meanwhile would be gone when read.
+async fn click_then(
+    browser: &fantoccini::Client,
+    css: &str,
+    answer: Locator<'_>,
+) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+    browser.find(Locator::Css(css)).await?.click().await?;
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(answer)
+        .await
+}
+
 /// Signs the browser in as `name`: every request it sends from now on carries HTTP Basic
 /// credentials, set through chromedriver's DevTools endpoint. (Chromium no longer answers a
 /// Basic challenge with credentials written in the address, and a headless one shows no
@@ -319,46 +335,26 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             assert!(rows[1].starts_with("alice requester active"), "{rows:?}");
             std::fs::write(shots.join("users.png"), browser.screenshot().await?).unwrap();
             // Disable alice from the page: the form posts same-origin, and the trail says who.
-            browser
-                .find(Locator::Css(
-                    "form[action$='/users/state'] input[value='alice'] ~ button",
-                ))
-                .await?
-                .click()
-                .await?;
-            // The post answers with the users page again, alice disabled: wait for it, or
-            // the next navigation races the post's answer.
-            browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::XPath(
-                    "//tr[contains(., 'alice') and contains(., 'disabled')]",
-                ))
-                .await?;
+            // The post answers with the users page again, alice disabled.
+            click_then(
+                &browser,
+                "form[action$='/users/state'] input[value='alice'] ~ button",
+                Locator::XPath("//tr[contains(., 'alice') and contains(., 'disabled')]"),
+            )
+            .await?;
             // Then remove her: the page asks first, and its form does it.
-            browser
-                .find(Locator::Css(
-                    "form[action$='/users/remove'] input[value='alice'] ~ button",
-                ))
-                .await?
-                .click()
-                .await?;
-            // Waited for by its own heading: the users page's stays until the answer comes.
-            browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::XPath("//h1[. = 'Remove the user alice?']"))
-                .await?;
-            browser
-                .find(Locator::Css("main form button"))
-                .await?
-                .click()
-                .await?;
-            browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::XPath("//p[contains(., 'Removed the user alice')]"))
-                .await?;
+            click_then(
+                &browser,
+                "form[action$='/users/remove'] input[value='alice'] ~ button",
+                Locator::XPath("//h1[. = 'Remove the user alice?']"),
+            )
+            .await?;
+            click_then(
+                &browser,
+                "main form button",
+                Locator::XPath("//p[contains(., 'Removed the user alice')]"),
+            )
+            .await?;
             browser.goto(&format!("{base}/certsrv/admin/audit")).await?;
             let heading = browser.find(Locator::Css("h1")).await?.text().await?;
             assert_eq!(heading, "Audit trail");
@@ -370,18 +366,14 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
             assert!(newest.contains("admin remove user alice"), "{newest}");
             std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
             // Last, the admin's own password, from the link beside the name on every page.
-            browser
-                .find(Locator::Css(".who a[href='/certsrv/password']"))
-                .await?
-                .click()
-                .await?;
-            browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::Css("#current"))
-                .await?
-                .send_keys(admin_password)
-                .await?;
+            click_then(
+                &browser,
+                ".who a[href='/certsrv/password']",
+                Locator::Css("#current"),
+            )
+            .await?
+            .send_keys(admin_password)
+            .await?;
             for field in ["#new", "#again"] {
                 browser
                     .find(Locator::Css(field))
@@ -389,18 +381,12 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                     .send_keys("the admin's new password")
                     .await?;
             }
-            browser
-                .find(Locator::Css("main form button"))
-                .await?
-                .click()
-                .await?;
-            browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::XPath(
-                    "//p[contains(., 'Your password is changed')]",
-                ))
-                .await?;
+            click_then(
+                &browser,
+                "main form button",
+                Locator::XPath("//p[contains(., 'Your password is changed')]"),
+            )
+            .await?;
             Ok::<(), fantoccini::error::CmdError>(())
         }
         .await;

@@ -23,6 +23,14 @@ pub struct Peer {
     pub tls: bool,
 }
 
+impl Peer {
+    /// The client address of `peer`, as throttles and rates count clients: without the
+    /// server's word on the connection (a test's router), every such request is one client.
+    pub(crate) fn address(peer: Option<Peer>) -> IpAddr {
+        peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip())
+    }
+}
+
 /// The caller: a user when valid credentials came with the request, else anonymous.
 /// Wrong credentials are answered 401 at once, as AD CS does (scripts test them this way).
 #[derive(Clone, Debug)]
@@ -110,7 +118,7 @@ async fn identify(parts: &mut Parts, state: &AppState) -> Result<Caller, WebErro
     if !secure {
         return Err(WebError::InsecureCredentials);
     }
-    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    let addr = Peer::address(peer);
     let (name, password) = basic_credentials(value.as_bytes()).ok_or(WebError::Unauthorized)?;
     let authority = &state.authority;
     if let Some(user) = state.credentials.get(&name, &password) {
@@ -199,7 +207,7 @@ pub(crate) async fn check_password(
     name: &str,
     password: &str,
 ) -> Result<Option<User>, WebError> {
-    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    let addr = Peer::address(peer);
     let _turn = take_turn(state, name, addr).await?;
     if let Some(wait) = state.throttle.wait(name, addr) {
         return Err(WebError::TooManyAttempts(wait));

@@ -192,14 +192,9 @@ pub(crate) fn timed_out() -> Response {
     )
 }
 
-/// The address a request came from, for its rates (unknown: all such requests are one).
+/// The address a request came from, for its rates.
 fn client_of(request: &Request) -> std::net::IpAddr {
-    request
-        .extensions()
-        .get::<Peer>()
-        .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |peer| {
-            peer.addr.ip()
-        })
+    Peer::address(request.extensions().get::<Peer>().copied())
 }
 
 /// The refusal of more `what` from an address that made `per_hour` in the last hour, the

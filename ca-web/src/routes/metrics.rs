@@ -55,7 +55,7 @@ async fn authorise(state: &AppState, parts: &mut Parts) -> Result<(), WebError> 
     if !peer.is_some_and(|p| p.tls || p.addr.ip().is_loopback()) {
         return Err(WebError::InsecureCredentials);
     }
-    let addr = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.addr.ip());
+    let addr = Peer::address(peer);
     if let Some(wait) = state.throttle.wait_from(addr) {
         return Err(WebError::TooManyAttempts(wait));
     }
