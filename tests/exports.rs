@@ -281,6 +281,8 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     let pem = sb.ok(&["export", "1", "--format", "pem"]);
     let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
     assert_eq!(pem, chain);
+    // PEM unless told otherwise, as `ca root` and `ca crl` write.
+    assert_eq!(sb.ok(&["export", "1"]), chain);
     // `--out -` is standard output, as OpenSSL reads it, never a file named `-`.
     assert_eq!(
         sb.ok(&["export", "1", "--format", "pem", "--out", "-"]),

@@ -16,7 +16,7 @@ pub(crate) struct Args {
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
     /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
-    #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]
+    #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>(), default_value = "pem")]
     format: ExportFormat,
     /// Write to FILE instead of standard output (`-`); a PFX only to a new file, mode 0600.
     #[arg(long, value_name = "FILE")]
