@@ -546,7 +546,14 @@ fn external_account_binding_when_required_ties_each_account_to_a_user() {
 #[test]
 fn names_outside_the_constraints_or_the_rules_are_refused_with_the_reason() {
     let sb = Sandbox::new();
-    sb.init(&["--permit", "example.com", "--permit", "127.0.0.1/32"]);
+    sb.init(&[
+        "--permit",
+        "example.com",
+        "--permit",
+        "127.0.0.1/32",
+        "--permit",
+        "192.0.2.0/24",
+    ]);
     let server = Server::start_with(&sb, &["--hostname", "ca.example.com"]);
     let origin = format!("https://127.0.0.1:{}", server.https_port);
     let acme = Acme::around(sb, server, origin);
@@ -567,10 +574,42 @@ fn names_outside_the_constraints_or_the_rules_are_refused_with_the_reason() {
         );
     }
     assert!(acme.acme_rows().is_empty());
+    // Names and addresses past acme-domains, which holds a name and a range the rules and the
+    // constraints allow: refused, naming the setting; those inside it make an order.
+    acme.sb.ok(&[
+        "config",
+        "set",
+        "acme-domains",
+        "www.example.com,192.0.2.0/28",
+    ]);
+    for name in ["mail.example.com", "192.0.2.99"] {
+        let out = acme.lego("lego", &["-d", name, "--http", "--http.port", &http, "run"]);
+        assert!(!out.status.success(), "{name}");
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(said.contains("rejectedIdentifier"), "{name}: {said}");
+        assert!(
+            said.contains(&format!(
+                "{name} is refused: ACME accounts may ask only for names under www.example.com, 192.0.2.0/28 (acme-domains)"
+            )),
+            "{name}: {said}"
+        );
+    }
+    let mut raw = Raw::new(&acme);
+    raw.register();
+    let order = json!({ "identifiers": [
+        { "type": "dns", "value": "www.example.com" },
+        { "type": "ip", "value": "192.0.2.7" },
+    ] });
+    let (status, made) = raw.json(&raw.url("newOrder"), Some(&order));
+    assert_eq!(status, StatusCode::CREATED, "{made}");
     // The admin's view lists the ACME settings.
     let shown = acme.sb.ok(&["acme"]);
+    assert!(
+        shown.contains("acme-domains    www.example.com, 192.0.2.0/28"),
+        "{shown}"
+    );
     assert!(shown.contains("acme            on"), "{shown}");
-    assert!(shown.contains("No ACME orders"), "{shown}");
+    assert!(shown.contains("www.example.com, 192.0.2.7"), "{shown}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -241,7 +241,9 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
     // A domain no name of which the root may vouch for: every order would be refused.
     let said = sb.refused(&["config", "set", "acme-domains", "example.org"]);
     assert!(
-        said.contains("example.org lies outside the names the root may vouch for (example.com)"),
+        said.contains(
+            "example.org lies outside the names the root may vouch for (example.com, 192.0.2.0/24)"
+        ),
         "{said}"
     );
     let said = sb.refused(&[
@@ -257,9 +259,30 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
         sb.ok(&["config", "set", "acme-domains", domains]);
     }
     assert!(sb.ok(&["config", "show"]).contains("acme-domains    com"));
+    // Addresses and ranges, held to the root's ranges the same way; one address alone is kept
+    // as written.
+    for outside in ["198.51.100.7", "198.51.100.0/24", "2001:db8::1"] {
+        let said = sb.refused(&["config", "set", "acme-domains", outside]);
+        assert!(
+            said.contains(&format!("{outside} lies outside")),
+            "{outside}: {said}"
+        );
+    }
+    let said = sb.refused(&["config", "set", "acme-domains", "192.0.2.1/24"]);
+    assert!(said.contains("the range is 192.0.2.0/24"), "{said}");
+    sb.ok(&[
+        "config",
+        "set",
+        "acme-domains",
+        "example.com, 192.0.2.7 192.0.0.0/16",
+    ]);
+    assert!(
+        sb.ok(&["config", "show"])
+            .contains("acme-domains    example.com,192.0.2.7,192.0.0.0/16")
+    );
     // A root limited to addresses vouches for no domain at all.
     let addresses = Sandbox::new();
     addresses.init(&["--permit", "192.0.2.0/24"]);
     let said = addresses.refused(&["config", "set", "acme-domains", "example.com"]);
-    assert!(said.contains("(IP addresses only)"), "{said}");
+    assert!(said.contains("(192.0.2.0/24)"), "{said}");
 }

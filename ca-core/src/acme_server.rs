@@ -20,7 +20,7 @@ use crate::authority::Authority;
 use crate::choice::Choice;
 use crate::csr::{CertificateRequest, SignOptions};
 use crate::error::{Error, NameRule};
-use crate::name::{DnsName, SubjectName};
+use crate::name::SubjectName;
 use crate::profile::Profile;
 use crate::revoke::RevocationReason;
 use crate::store::{KeyRollover, NewAccountOutcome, RequestId, RequestSource, Status};
@@ -751,15 +751,12 @@ impl Authority {
                 NameRule::Reserved,
             )));
         }
-        if let SubjectName::Dns(dns) = &name
-            && !settings.domains.is_empty()
-            && !settings.domains.iter().any(|domain| dns.is_within(domain))
-        {
-            let domains: Vec<&str> = settings.domains.iter().map(DnsName::as_str).collect();
+        if !settings.domains.is_empty() && !settings.domains.iter().any(|d| d.permits(&name)) {
+            let domains = settings.domain_texts();
             return Err(Problem::new(
                 ProblemType::RejectedIdentifier,
                 format!(
-                    "{name} is refused: ACME accounts may ask only for names under {}",
+                    "{name} is refused: ACME accounts may ask only for names under {} (acme-domains)",
                     domains.join(", ")
                 ),
             ));

@@ -30,7 +30,7 @@ use crate::files::{
     PUBLIC_MODE, SECRET_MODE, Staged, copy_atomic, lock_file, rename_new, write_atomic,
 };
 use crate::key::{self, Passphrase};
-use crate::name::{DnsName, NamePolicy, PermittedSubtree, SubjectName};
+use crate::name::{NamePolicy, SubjectName};
 use crate::ocsp::cache::AnswerCache;
 use crate::ocsp::{self, Responder};
 use crate::revoke::RevocationReason;
@@ -957,35 +957,21 @@ impl Authority {
         Ok(())
     }
 
-    /// Refuses ACME domains (as the log keeps them: comma-separated) of which the root's name
-    /// constraints permit no name: every order for them would be refused.
+    /// Refuses ACME domains and ranges (as the log keeps them: comma-separated) of which the
+    /// root's name constraints permit no name: every order for them would be refused.
     fn check_acme_domains(&self, domains: &str) -> Result<()> {
-        let permitted: Vec<&DnsName> = self
-            .root
-            .permitted()
-            .iter()
-            .filter_map(|subtree| match subtree {
-                PermittedSubtree::Dns(domain) => Some(domain),
-                PermittedSubtree::Ip { .. } => None,
-            })
-            .collect();
-        if self.root.permitted().is_empty() {
+        let permitted = self.root.permitted();
+        if permitted.is_empty() {
             return Ok(());
         }
-        for domain in domains.split(',').filter(|d| !d.is_empty()) {
-            let domain: DnsName = domain.parse()?;
-            let reachable = permitted
-                .iter()
-                .any(|allowed| domain.is_within(allowed) || allowed.is_within(&domain));
+        for wanted in crate::settings::parse_domains(domains)? {
+            let reachable = permitted.iter().any(|allowed| allowed.overlaps(&wanted));
             if !reachable {
-                let allowed: Vec<&str> = permitted.iter().map(|d| d.as_str()).collect();
+                let allowed: Vec<String> = permitted.iter().map(|p| p.to_string()).collect();
                 return Err(Error::InvalidInput(format!(
-                    "{domain} lies outside the names the root may vouch for ({}): no ACME order for it could be issued",
-                    if allowed.is_empty() {
-                        "IP addresses only".to_owned()
-                    } else {
-                        allowed.join(", ")
-                    }
+                    "{} lies outside the names the root may vouch for ({}): no ACME order for it could be issued",
+                    wanted.address_or_range(),
+                    allowed.join(", ")
                 )));
             }
         }

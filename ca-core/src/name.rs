@@ -481,6 +481,39 @@ impl PermittedSubtree {
             _ => false,
         }
     }
+
+    /// The subtree as written, but for a range of one address, which is the address alone.
+    pub fn address_or_range(&self) -> String {
+        match self {
+            PermittedSubtree::Ip { network, prefix }
+                if *prefix == if network.is_ipv4() { 32 } else { 128 } =>
+            {
+                network.to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// True when some name lies in both subtrees: one domain within the other, or two ranges
+    /// of one family that share their shorter prefix.
+    pub fn overlaps(&self, other: &PermittedSubtree) -> bool {
+        match (self, other) {
+            (PermittedSubtree::Dns(a), PermittedSubtree::Dns(b)) => {
+                a.is_within(b) || b.is_within(a)
+            }
+            (
+                PermittedSubtree::Ip {
+                    network: a,
+                    prefix: pa,
+                },
+                PermittedSubtree::Ip {
+                    network: b,
+                    prefix: pb,
+                },
+            ) => in_network(*a, *b, (*pa).min(*pb)),
+            _ => false,
+        }
+    }
 }
 
 impl FromStr for PermittedSubtree {

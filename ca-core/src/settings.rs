@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 pub use crate::acme::{ACME_DEFAULT_DAYS, AcmeSettings};
 use crate::choice::Choice;
 use crate::error::{Error, Result};
-use crate::name::{DnsName, SubjectName};
+use crate::name::{DnsName, PermittedSubtree, SubjectName};
 use crate::store::{Audit, Store};
 
 /// Days from a CRL's thisUpdate to its nextUpdate unless configured otherwise.
@@ -69,7 +69,8 @@ pub enum Setting {
     Acme,
     /// Whether ACME accounts need an external account binding (a user's key).
     AcmeEab,
-    /// The domains ACME accounts may ask for (comma-separated; empty for any the rules allow).
+    /// The domains and IP ranges ACME accounts may ask for (comma-separated; empty for any the
+    /// rules allow).
     AcmeDomains,
     /// How long ACME certificates are valid, in days.
     AcmeDays,
@@ -267,7 +268,7 @@ impl Setting {
             },
             Setting::AcmeDomains => parse_domains(value)?
                 .iter()
-                .map(DnsName::as_str)
+                .map(PermittedSubtree::address_or_range)
                 .collect::<Vec<_>>()
                 .join(","),
             Setting::AcmeDays => parse_acme_days(value)?.to_string(),
@@ -432,18 +433,29 @@ fn on_off(text: &str) -> Result<&'static str> {
     }
 }
 
-fn parse_domains(text: &str) -> Result<Vec<DnsName>> {
+pub(crate) fn parse_domains(text: &str) -> Result<Vec<PermittedSubtree>> {
     text.split([',', ' '])
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(|d| {
+            // An address alone is the range of that one address.
+            if let Ok(ip) = d.parse::<std::net::IpAddr>() {
+                let prefix = if ip.is_ipv4() { 32 } else { 128 };
+                return Ok(PermittedSubtree::Ip {
+                    network: ip,
+                    prefix,
+                });
+            }
+            if d.contains('/') && !d.contains("://") {
+                return d.parse();
+            }
             let domain: DnsName = d.parse()?;
             if domain.is_wildcard() {
                 return Err(Error::InvalidInput(format!(
                     "'{d}' is not a domain: give example.com, which covers every name below it"
                 )));
             }
-            Ok(domain)
+            Ok(PermittedSubtree::Dns(domain))
         })
         .collect()
 }

@@ -36,7 +36,7 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     if settings.acme_skips_approval() {
         say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
     }
-    let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
+    let domains = acme.domain_texts();
     say!(
         "acme-domains    {}",
         if domains.is_empty() {

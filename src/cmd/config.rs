@@ -13,8 +13,8 @@ pub(crate) enum Command {
     Show,
     /// Change a setting: url (public base URL, for CRL and AIA links), policy (auto|pending),
     /// crl-days (1 to 365), acme (on|off), acme-eab (required|optional), acme-domains
-    /// (comma-separated, empty for any), acme-days (1 to 825), acme-http-port, acme-tls-port,
-    /// acme-dns (IP:PORT or system), acme-accounts-per-hour and acme-orders-per-hour (per
+    /// (domains and IP ranges, comma-separated, empty for any), acme-days (1 to 825),
+    /// acme-http-port, acme-tls-port, acme-dns (IP:PORT or system), acme-accounts-per-hour and acme-orders-per-hour (per
     /// client address, 0 for no limit); notices: notify-days (30,7,1 or off), notify-interval
     /// (minutes between rounds, 1 to 1440), smtp-host, smtp-port, smtp-tls
     /// (starttls|tls|none), smtp-user, smtp-password (a FILE holding it on its first line,
@@ -141,7 +141,7 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
             "optional"
         }
     ));
-    let domains: Vec<&str> = acme.domains.iter().map(|d| d.as_str()).collect();
+    let domains = acme.domain_texts();
     lines.push(format!(
         "acme-domains    {}",
         if domains.is_empty() {

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::RequestId;
 use crate::choice::Choice;
 use crate::error::Error;
-use crate::name::{DnsName, SubjectName};
+use crate::name::{PermittedSubtree, SubjectName};
 use jws::Jws;
 
 /// How long ARI clients wait before asking again (RFC 9773 §4.3: Retry-After).
@@ -31,8 +31,8 @@ pub struct AcmeSettings {
     pub enabled: bool,
     /// Accounts need an external account binding (a key made for a user).
     pub eab_required: bool,
-    /// The domains accounts may ask for; empty for any the name rules allow.
-    pub domains: Vec<DnsName>,
+    /// The domains and IP ranges accounts may ask for; empty for any the name rules allow.
+    pub domains: Vec<PermittedSubtree>,
     /// How long certificates are valid, in days.
     pub days: u32,
     /// The port the http-01 validator connects to.
@@ -46,6 +46,16 @@ pub struct AcmeSettings {
     pub accounts_per_hour: u32,
     /// New orders one client address may make in an hour; 0 for no limit.
     pub orders_per_hour: u32,
+}
+
+impl AcmeSettings {
+    /// The domains and ranges accounts may ask for, as `acme-domains` writes them.
+    pub fn domain_texts(&self) -> Vec<String> {
+        self.domains
+            .iter()
+            .map(PermittedSubtree::address_or_range)
+            .collect()
+    }
 }
 
 /// Days an ACME certificate is valid unless configured otherwise.
