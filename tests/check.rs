@@ -837,6 +837,56 @@ fn a_name_mismatch_lists_the_names_held_and_how_to_get_the_right_one() {
     );
 }
 
+#[test]
+fn a_server_dns_does_not_point_at_yet_is_checked_at_the_address_given() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    let server = Tls::openssl(sb.path(), "www.example.com.crt", "www.example.com.key", &[]);
+    // The name leads nowhere here; at the address given, the certificate is judged against it.
+    let url = format!("https://www.example.com:{}", server.port);
+    let (status, report) = check(&sb, &[&url, "--address", "127.0.0.1"]);
+    assert_eq!(status, 0, "{report:#}");
+    assert!(codes_failing(&report).is_empty(), "{report:#}");
+    assert_eq!(report["address"], format!("127.0.0.1:{}", server.port));
+    let connected = finding(&report, "connected", "ok");
+    assert!(
+        connected["fact"]
+            .as_str()
+            .unwrap()
+            .contains("the address given in place of www.example.com's own"),
+        "{connected}"
+    );
+    finding(&report, "trusted", "ok");
+    // A name the certificate does not hold fails there as it would under DNS.
+    let other = format!("https://mail.example.com:{}", server.port);
+    let (status, report) = check(&sb, &[&other, "--address", "127.0.0.1"]);
+    assert_eq!(status, 1, "{report:#}");
+    finding(&report, "name-mismatch", "fail");
+    let out = sb.run(&["check", &url, "--address", "127.0.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("Checked {url} (127.0.0.1:{})", server.port)),
+        "{text}"
+    );
+    // Not an address; a URL that names one already; no URL at all.
+    for bad in ["www.example.com", "127.0.0.1:443", "300.1.1.1", ""] {
+        let said = sb.refused(&["check", &url, "--address", bad]);
+        assert!(said.contains("is not an IP address"), "{bad}: {said}");
+    }
+    let said = sb.refused(&[
+        "check",
+        &format!("https://127.0.0.1:{}", server.port),
+        "--address",
+        "127.0.0.1",
+    ]);
+    assert!(
+        said.contains("names the address 127.0.0.1 already"),
+        "{said}"
+    );
+    sb.refused(&["check", "--address", "127.0.0.1"]);
+}
+
 /// `openssl ca` in `dir` with `root` as the CA: a leaf `NAME.crt` for localhost valid from
 /// `start` to `end` (YYYYMMDDHHMMSSZ).
 fn dated_leaf(dir: &Path, name: &str, start: &str, end: &str) {

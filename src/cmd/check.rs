@@ -1,10 +1,11 @@
 //! `ca check`: is the data folder sound? With a URL: will clients connect to that server?
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ca_core::probe::{self, Finding, Remedy, Report, Target, Trust, Verdict};
-use ca_core::{Authority, Choice};
+use ca_core::{Authority, Choice, SubjectName};
 use serde_json::{Value, json};
 
 use crate::explain::{Refused, printable};
@@ -22,6 +23,10 @@ pub(crate) struct Args {
     /// CA's root and this machine's trust store.
     #[arg(long, value_name = "FILE", requires = "url")]
     root: Option<PathBuf>,
+    /// Connect to IP instead of the address DNS gives the URL's host (a new server before DNS
+    /// points at it); the certificate is still judged against the host.
+    #[arg(long, value_name = "IP", requires = "url", value_parser = address)]
+    address: Option<IpAddr>,
     /// Print the findings as a JSON object.
     #[arg(long, requires = "url")]
     json: bool,
@@ -34,6 +39,15 @@ pub(crate) struct Args {
         value_parser = clap::value_parser!(u64).range(1..=300)
     )]
     timeout: u64,
+}
+
+/// `--address`: an IP address, said so when it is not one.
+fn address(text: &str) -> Result<IpAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "'{text}' is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
+        )
+    })
 }
 
 impl Args {
@@ -49,7 +63,16 @@ pub(crate) async fn run(data: &Path, data_given: bool, args: Args) -> anyhow::Re
         // Read here rather than by clap, whose refusal would repeat the URL whole, a password
         // in it included.
         Some(url) => {
-            let target = url.parse()?;
+            let mut target: Target = url.parse()?;
+            if let Some(address) = args.address {
+                if let SubjectName::Ip(ip) = target.host {
+                    return Err(Refused(format!(
+                        "the URL names the address {ip} already: --address gives the one to connect to for a host name"
+                    ))
+                    .into());
+                }
+                target.address = Some(address);
+            }
             // A folder named that holds no CA is a mistake, not a request to judge against
             // this machine's trust store only.
             if data_given && args.root.is_none() && !Authority::exists(data) {

@@ -1,4 +1,4 @@
-//! Reaching the server as a client does: the host's addresses, a TCP connection to the first
+//! Reaching the server as a client does: the host's addresses (or the one address given), a TCP connection to the first
 //! that answers, and for mail protocols the plain-text exchange that switches to TLS
 //! (SMTP `STARTTLS`, RFC 3207; IMAP `STARTTLS`, RFC 3501; POP3 `STLS`, RFC 2595). Every
 //! step is bounded by the budget, every line read by a length.
@@ -18,6 +18,9 @@ const MAX_LINES: usize = 100;
 
 /// The host's addresses, in the order the system's resolver gives them.
 pub(super) async fn resolve(target: &Target, budget: &Budget) -> Result<Vec<SocketAddr>, Finding> {
+    if let Some(address) = target.address {
+        return Ok(vec![SocketAddr::new(address, target.port)]);
+    }
     let name = match &target.host {
         SubjectName::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, target.port)]),
         SubjectName::Dns(name) => name.as_str().to_owned(),

@@ -595,7 +595,13 @@ async fn connect_and_shake(target: &Target, budget: &Budget, report: &mut Report
         Verdict::Ok,
         "connected",
         format!(
-            "Connected to {address}{}.",
+            "Connected to {address}{}{}.",
+            match (target.address, &target.host) {
+                (Some(_), SubjectName::Dns(name)) => format!(
+                    ", the address given in place of {name}'s own (DNS was not asked: whether clients reach this server under the name is not checked)"
+                ),
+                _ => String::new(),
+            },
             match target.protocol.starttls() {
                 Some(command) => format!(" and switched to TLS with {command}"),
                 None => String::new(),

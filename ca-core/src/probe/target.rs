@@ -44,6 +44,9 @@ pub struct Target {
     pub host: SubjectName,
     pub port: u16,
     pub protocol: Protocol,
+    /// The address to connect to in place of the host's own: a server that DNS does not point
+    /// at yet. `None`: the host is looked up, as clients look it up.
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// The schemes read, each with its default port and how TLS starts.
@@ -67,6 +70,7 @@ impl Target {
             host,
             port: 443,
             protocol: Protocol::Tls,
+            address: None,
         }
     }
 
@@ -192,6 +196,7 @@ impl FromStr for Target {
             host,
             port: port.unwrap_or(default_port),
             protocol,
+            address: None,
         })
     }
 }
