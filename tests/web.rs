@@ -398,8 +398,12 @@ fn pending_policy_waits_for_approve_and_shows_denials() {
         "{text}"
     );
     assert!(!text.contains("<public>"), "the reason is escaped: {text}");
+    // Decided once: approving or denying it again says, in the same words, what it is now.
+    let said = format!("request {denied_id} is not pending: it is denied");
     let twice = sb.refused(&["deny", &denied_id.to_string()]);
-    assert!(twice.contains("not pending"), "{twice}");
+    assert!(twice.contains(&said), "{twice}");
+    let approved = sb.refused(&["approve", &denied_id.to_string()]);
+    assert!(approved.contains(&said), "{approved}");
 
     // certckpn lists both for alice.
     let status = web

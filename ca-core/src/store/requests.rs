@@ -139,8 +139,11 @@ impl Store {
                 .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
         let status: String = row.try_get("status").map_err(StoreError::from)?;
         if status != "pending" {
+            // As a denial of it says: what the request stands as now (valid, revoked, ...).
+            let row = self.issuance(id).await?;
             return Err(Error::Conflict(format!(
-                "request {id} is not pending: it was {status}"
+                "request {id} is not pending: it is {}",
+                row.status.name()
             )));
         }
         let csr_der: Option<Vec<u8>> = row.try_get("csr").map_err(StoreError::from)?;
