@@ -281,8 +281,42 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     let pem = sb.ok(&["export", "1", "--format", "pem"]);
     let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
     assert_eq!(pem, chain);
-    // PEM unless told otherwise, as `ca root` and `ca crl` write.
+    // PEM unless told otherwise, as `ca root` and `ca crl` write; Base64 in a .cer, as
+    // Windows writes it too; but not into a file whose name says another format, unless asked.
     assert_eq!(sb.ok(&["export", "1"]), chain);
+    sb.ok(&["export", "1", "--out", "b64.cer"]);
+    assert_eq!(std::fs::read_to_string(sb.file("b64.cer")).unwrap(), chain);
+    for (out, format) in [
+        ("leaf.pfx", "--format pfx"),
+        ("leaf.P12", "--format pfx"),
+        ("leaf.der", "--format der"),
+        ("leaf.p7b", "--format p7b"),
+    ] {
+        let said = sb.refused(&["export", "1", "--out", out]);
+        assert!(
+            said.contains(format) && said.contains("--format pem"),
+            "{out}: {said}"
+        );
+        assert!(!sb.file(out).exists(), "{out}");
+    }
+    sb.ok(&["export", "1", "--format", "pem", "--out", "asked.der"]);
+    std::fs::write(sb.file("pw"), "a password\n").unwrap();
+    let said = sb.refused(&[
+        "export",
+        "1",
+        "--key",
+        "mail.example.com.key",
+        "--pfx-password-file",
+        "pw",
+        "--out",
+        "later.pfx",
+    ]);
+    assert!(said.contains("add --format pfx"), "{said}");
+    let said = sb.refused(&["export", "1", "--format", "pem", "--pfx-profile", "modern"]);
+    assert!(
+        said.contains("--pfx-profile go with --format pfx"),
+        "{said}"
+    );
     // `--out -` is standard output, as OpenSSL reads it, never a file named `-`.
     assert_eq!(
         sb.ok(&["export", "1", "--format", "pem", "--out", "-"]),

@@ -15,9 +15,9 @@ pub(crate) struct Args {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
-    /// pem (certificate, then root), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
-    #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>(), default_value = "pem")]
-    format: ExportFormat,
+    /// pem (certificate, then root; the default), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
+    #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]
+    format: Option<ExportFormat>,
     /// Write to FILE instead of standard output (`-`); a PFX only to a new file, mode 0600.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -32,8 +32,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     pfx_password_file: Option<PathBuf>,
     /// For pfx: compat (every Windows since Server 2003) or modern (Windows Server 2019 and later).
-    #[arg(long, value_parser = crate::cmd::choice::<PfxProfile>(), value_name = "PROFILE", default_value_t = PfxProfile::default())]
-    pfx_profile: PfxProfile,
+    #[arg(long, value_parser = crate::cmd::choice::<PfxProfile>(), value_name = "PROFILE")]
+    pfx_profile: Option<PfxProfile>,
 }
 
 /// What `ca export` writes: a certificate format, or a PFX.
@@ -78,13 +78,28 @@ impl ExportFormat {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let Some(format) = args.format.certificate() else {
+    let key_options = args.key.is_some()
+        || args.key_passphrase_file.is_some()
+        || args.pfx_password_file.is_some();
+    let chosen = match args.format {
+        Some(format) => format,
+        None if key_options => {
+            return Err(Refused(
+                "--key, --key-passphrase-file and --pfx-password-file make a PFX: add --format pfx (without --format, ca export writes PEM, which holds no key)".into(),
+            )
+            .into());
+        }
+        None => {
+            refuse_a_file_named_for_another_format(args.out.as_deref())?;
+            ExportFormat::Pem
+        }
+    };
+    let Some(format) = chosen.certificate() else {
         return pfx(data, args).await;
     };
-    if args.key.is_some() || args.key_passphrase_file.is_some() || args.pfx_password_file.is_some()
-    {
+    if key_options || args.pfx_profile.is_some() {
         return Err(Refused(format!(
-            "--key, --key-passphrase-file and --pfx-password-file go with --format pfx; a {format} file holds no key"
+            "--key, --key-passphrase-file, --pfx-password-file and --pfx-profile go with --format pfx; a {format} file holds no key"
         ))
         .into());
     }
@@ -98,6 +113,28 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         &bytes,
         format.is_binary(),
     )
+}
+
+/// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,
+/// which whatever opens it by its name would fail to read. (A `.cer` may hold Base64, as
+/// Windows' own export writes it.)
+fn refuse_a_file_named_for_another_format(out: Option<&Path>) -> Result<(), Refused> {
+    let Some(extension) = out
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    else {
+        return Ok(());
+    };
+    let (what, format) = match extension.as_str() {
+        "pfx" | "p12" => ("a PFX", "pfx (with --key and --pfx-password-file)"),
+        "der" => ("a DER certificate", "der"),
+        "p7b" | "p7c" | "p7" => ("a PKCS#7 file", "p7b (or p7b-pem for Base64)"),
+        _ => return Ok(()),
+    };
+    Err(Refused(format!(
+        "a .{extension} file is {what}, and without --format ca export writes PEM: add --format {format}, or --format pem to write PEM into it all the same"
+    )))
 }
 
 /// `--format pfx`: the certificate, its root and the key its holder kept, which is checked to
@@ -185,14 +222,14 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
         &key,
         &[authority.root().der().to_vec()],
         &password,
-        args.pfx_profile,
+        args.pfx_profile.unwrap_or_default(),
     )?;
     out.write_new_secret(&bytes)?;
     tell!(
         "ca: wrote {} (key, certificate {} and root; {} profile, mode 0600: keep it secret)",
         out_path.display(),
         row.id,
-        args.pfx_profile
+        args.pfx_profile.unwrap_or_default()
     );
     Ok(())
 }
