@@ -589,7 +589,7 @@ fn names_outside_the_constraints_or_the_rules_are_refused_with_the_reason() {
         assert!(said.contains("rejectedIdentifier"), "{name}: {said}");
         assert!(
             said.contains(&format!(
-                "{name} is refused: ACME accounts may ask only for names under www.example.com, 192.0.2.0/28 (acme-domains)"
+                "{name} is refused: ACME accounts may ask only for names under www.example.com and addresses in 192.0.2.0/28 (acme-domains)"
             )),
             "{name}: {said}"
         );
@@ -605,7 +605,7 @@ fn names_outside_the_constraints_or_the_rules_are_refused_with_the_reason() {
     // The admin's view lists the ACME settings.
     let shown = acme.sb.ok(&["acme"]);
     assert!(
-        shown.contains("acme-domains    www.example.com, 192.0.2.0/28"),
+        shown.contains("acme-domains    names under www.example.com and addresses in 192.0.2.0/28"),
         "{shown}"
     );
     assert!(shown.contains("acme            on"), "{shown}");

@@ -280,6 +280,56 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
         sb.ok(&["config", "show"])
             .contains("acme-domains    example.com,192.0.2.7,192.0.0.0/16")
     );
+    // Entries under which ACME could issue nothing are refused, each saying why; duplicates
+    // fold, any white space separates, an IPv6 address may come in brackets.
+    for (never, why) in [
+        ("192.0.2.0/024", "without leading zeros"),
+        ("192.0.2.0/+24", "without leading zeros"),
+        ("fe80::1%eth0", "zone index"),
+        ("::ffff:192.0.2.0/120", "give 192.0.2.0/24"),
+    ] {
+        let said = sb.refused(&["config", "set", "acme-domains", never]);
+        assert!(said.contains(why), "{never}: {said}");
+    }
+    let unconstrained = Sandbox::new();
+    unconstrained.init(&[]);
+    for internal in [
+        "10.0.0.0/8",
+        "192.168.1.0/24",
+        "::1",
+        "fe80::/10",
+        "corp.local",
+        "224.0.0.1",
+    ] {
+        let said = unconstrained.refused(&["config", "set", "acme-domains", internal]);
+        assert!(
+            said.contains("holds only internal names or addresses"),
+            "{internal}: {said}"
+        );
+    }
+    unconstrained.ok(&[
+        "config",
+        "set",
+        "acme-domains",
+        "192.0.2.1,192.0.2.1 [2001:db8::1]\n192.0.2.1",
+    ]);
+    assert!(
+        unconstrained
+            .ok(&["config", "show"])
+            .contains("acme-domains    192.0.2.1,2001:db8::1\n")
+    );
+    assert!(
+        unconstrained
+            .ok(&["acme"])
+            .contains("acme-domains    addresses in 192.0.2.1, 2001:db8::1 (no DNS name)")
+    );
+    // What an earlier version took stays readable, refused or not now.
+    unconstrained.alter_log("UPDATE settings SET value = 'corp.local' WHERE key = 'acme_domains'");
+    assert!(
+        unconstrained
+            .ok(&["acme"])
+            .contains("acme-domains    names under corp.local (no IP address)")
+    );
     // A root limited to addresses vouches for no domain at all.
     let addresses = Sandbox::new();
     addresses.init(&["--permit", "192.0.2.0/24"]);

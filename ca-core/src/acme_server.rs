@@ -752,12 +752,11 @@ impl Authority {
             )));
         }
         if !settings.domains.is_empty() && !settings.domains.iter().any(|d| d.permits(&name)) {
-            let domains = settings.domain_texts();
             return Err(Problem::new(
                 ProblemType::RejectedIdentifier,
                 format!(
-                    "{name} is refused: ACME accounts may ask only for names under {} (acme-domains)",
-                    domains.join(", ")
+                    "{name} is refused: ACME accounts may ask only for {} (acme-domains)",
+                    settings.domains_in_words(5)
                 ),
             ));
         }

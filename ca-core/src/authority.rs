@@ -964,7 +964,7 @@ impl Authority {
         if permitted.is_empty() {
             return Ok(());
         }
-        for wanted in crate::settings::parse_domains(domains)? {
+        for wanted in crate::settings::parse_domains(domains, false)? {
             let reachable = permitted.iter().any(|allowed| allowed.overlaps(&wanted));
             if !reachable {
                 let allowed: Vec<String> = permitted.iter().map(|p| p.to_string()).collect();

@@ -68,6 +68,15 @@ impl DnsName {
                 .any(|suffix| is_at_or_below(&self.0, suffix))
     }
 
+    /// True for domains every name under which is internal (see [`DnsName::is_internal`]):
+    /// at or below `.local`, `.lan`, `home.arpa`, ... (a single label such as `com` is a
+    /// domain of public names).
+    pub fn holds_only_internal_names(&self) -> bool {
+        INTERNAL_SUFFIXES
+            .iter()
+            .any(|suffix| is_at_or_below(&self.0, suffix))
+    }
+
     /// True when some host name is matched by both this name and `other`: they are equal, or
     /// one is a wildcard whose `*` stands for the leftmost label of the other (RFC 6125
     /// §6.4.3: `*` matches exactly one whole label, so `*.example.com` covers
@@ -494,6 +503,15 @@ impl PermittedSubtree {
         }
     }
 
+    /// True for a range of addresses every one of which is internal or unusable (see
+    /// [`is_internal_v4`], [`is_internal_v6`]): the range lies within one such block.
+    pub fn holds_only_internal_addresses(&self) -> bool {
+        match self {
+            PermittedSubtree::Dns(_) => false,
+            PermittedSubtree::Ip { network, prefix } => range_is_internal(*network, *prefix),
+        }
+    }
+
     /// True when some name lies in both subtrees: one domain within the other, or two ranges
     /// of one family that share their shorter prefix.
     pub fn overlaps(&self, other: &PermittedSubtree) -> bool {
@@ -535,14 +553,18 @@ impl FromStr for PermittedSubtree {
                 )
             })?;
             let max = if network.is_ipv4() { 32 } else { 128 };
-            let prefix = prefix
-                .parse::<u8>()
-                .ok()
+            // Digits only, without leading zeros, as an address's octets are written.
+            let prefix = Some(prefix)
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|p| *p == "0" || !p.starts_with('0'))
+                .and_then(|p| p.parse::<u8>().ok())
                 .filter(|p| *p <= max)
                 .ok_or_else(|| {
                     Error::name(
                         input,
-                        NameRule::Subtree(format!("the prefix length must be 0 to {max}")),
+                        NameRule::Subtree(format!(
+                            "the prefix length must be a number of 0 to {max}, without leading zeros"
+                        )),
                     )
                 })?;
             // A range written with bits past its prefix (192.0.2.1/24) is a typo for a host
@@ -660,6 +682,66 @@ impl NamePolicy {
             });
         }
         Ok(())
+    }
+}
+
+/// True when the range `network/prefix` lies within one block of internal or unusable
+/// addresses; an IPv6 range within a form that carries IPv4 addresses is judged by the IPv4
+/// range it carries.
+fn range_is_internal(network: IpAddr, prefix: u8) -> bool {
+    const V4: &[([u8; 4], u8)] = &[
+        ([0, 0, 0, 0], 8),
+        ([10, 0, 0, 0], 8),
+        ([100, 64, 0, 0], 10),
+        ([127, 0, 0, 0], 8),
+        ([169, 254, 0, 0], 16),
+        ([172, 16, 0, 0], 12),
+        ([192, 168, 0, 0], 16),
+        ([224, 0, 0, 0], 4),
+        ([240, 0, 0, 0], 4),
+    ];
+    const V6: &[(u128, u8)] = &[
+        (0, 128),
+        (1, 128),
+        (0xfc00 << 112, 7),
+        (0xfe80 << 112, 10),
+        (0xfec0 << 112, 10),
+        (0xff00 << 112, 8),
+        (0x0064_ff9b_0001 << 80, 48),
+    ];
+    let within = |block: IpAddr, length: u8| prefix >= length && in_network(network, block, length);
+    match network {
+        IpAddr::V4(_) => V4
+            .iter()
+            .any(|(block, length)| within(IpAddr::from(*block), *length)),
+        IpAddr::V6(ip) => {
+            if V6
+                .iter()
+                .any(|(block, length)| within(IpAddr::V6(Ipv6Addr::from(*block)), *length))
+            {
+                return true;
+            }
+            let bits = u128::from(ip);
+            // The last 32 bits: IPv4-mapped, -compatible, -translated and NAT64's prefix.
+            let carried = [
+                0xffff_u128 << 32,
+                0,
+                0xffff_u128 << 48,
+                0x0064_ff9b_u128 << 96,
+            ]
+            .into_iter()
+            .any(|form| within(IpAddr::V6(Ipv6Addr::from(form)), 96));
+            if carried {
+                let v4 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
+                return range_is_internal(IpAddr::V4(v4), prefix - 96);
+            }
+            // 6to4: the IPv4 address in the 32 bits after 2002::/16.
+            if prefix >= 16 && within(IpAddr::V6(Ipv6Addr::from(0x2002_u128 << 112)), 16) {
+                let v4 = Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32);
+                return range_is_internal(IpAddr::V4(v4), (prefix - 16).min(32));
+            }
+            false
+        }
     }
 }
 

@@ -266,7 +266,7 @@ impl Setting {
                     )));
                 }
             },
-            Setting::AcmeDomains => parse_domains(value)?
+            Setting::AcmeDomains => parse_domains(value, true)?
                 .iter()
                 .map(PermittedSubtree::address_or_range)
                 .collect::<Vec<_>>()
@@ -381,7 +381,7 @@ impl Settings {
             acme: AcmeSettings {
                 enabled: get("acme") != Some("off"),
                 eab_required: get("acme_eab") == Some("required"),
-                domains: parse_domains(get("acme_domains").unwrap_or_default())?,
+                domains: parse_domains(get("acme_domains").unwrap_or_default(), false)?,
                 days: match get("acme_days") {
                     Some(days) => parse_acme_days(days)?,
                     None => ACME_DEFAULT_DAYS,
@@ -433,31 +433,85 @@ fn on_off(text: &str) -> Result<&'static str> {
     }
 }
 
-pub(crate) fn parse_domains(text: &str) -> Result<Vec<PermittedSubtree>> {
-    text.split([',', ' '])
-        .map(str::trim)
+/// `acme-domains` as given (`strict`: each entry must let ACME issue for some name), or as
+/// the log keeps it (what an earlier version took stays readable).
+pub(crate) fn parse_domains(text: &str, strict: bool) -> Result<Vec<PermittedSubtree>> {
+    let mut domains: Vec<PermittedSubtree> = Vec::new();
+    for d in text
+        .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|d| !d.is_empty())
-        .map(|d| {
-            // An address alone is the range of that one address.
-            if let Ok(ip) = d.parse::<std::net::IpAddr>() {
-                let prefix = if ip.is_ipv4() { 32 } else { 128 };
-                return Ok(PermittedSubtree::Ip {
-                    network: ip,
-                    prefix,
-                });
+    {
+        let domain = parse_domain(d)?;
+        if strict {
+            refuse_a_domain_acme_never_issues_under(d, &domain)?;
+        }
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    Ok(domains)
+}
+
+/// One entry of `acme-domains`: a domain, an address (the range of that one address), or a
+/// range.
+fn parse_domain(d: &str) -> Result<PermittedSubtree> {
+    let unbracketed = d
+        .strip_prefix('[')
+        .and_then(|d| d.strip_suffix(']'))
+        .unwrap_or(d);
+    if unbracketed.contains('%') {
+        return Err(Error::InvalidInput(format!(
+            "'{d}' carries a zone index (%...), which names a link of one machine: give the address alone"
+        )));
+    }
+    let domain = if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
+        let prefix = if ip.is_ipv4() { 32 } else { 128 };
+        PermittedSubtree::Ip {
+            network: ip,
+            prefix,
+        }
+    } else if d.contains('/') && !d.contains("://") {
+        d.parse()?
+    } else {
+        let domain: DnsName = d.parse()?;
+        if domain.is_wildcard() {
+            return Err(Error::InvalidInput(format!(
+                "'{d}' is not a domain: give example.com, which covers every name below it"
+            )));
+        }
+        PermittedSubtree::Dns(domain)
+    };
+    Ok(domain)
+}
+
+/// Refuses an entry of `acme-domains` under which ACME could issue for no name.
+fn refuse_a_domain_acme_never_issues_under(d: &str, domain: &PermittedSubtree) -> Result<()> {
+    if let PermittedSubtree::Ip {
+        network: std::net::IpAddr::V6(ip),
+        prefix,
+    } = &domain
+        && let Some(v4) = ip.to_ipv4_mapped()
+        && *prefix >= 96
+    {
+        return Err(Error::InvalidInput(format!(
+            "'{d}' is IPv4 written in IPv6 form, which ACME identifiers never are: give {}",
+            PermittedSubtree::Ip {
+                network: v4.into(),
+                prefix: prefix - 96
             }
-            if d.contains('/') && !d.contains("://") {
-                return d.parse();
-            }
-            let domain: DnsName = d.parse()?;
-            if domain.is_wildcard() {
-                return Err(Error::InvalidInput(format!(
-                    "'{d}' is not a domain: give example.com, which covers every name below it"
-                )));
-            }
-            Ok(PermittedSubtree::Dns(domain))
-        })
-        .collect()
+            .address_or_range()
+        )));
+    }
+    let internal = match domain {
+        PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
+        PermittedSubtree::Ip { .. } => domain.holds_only_internal_addresses(),
+    };
+    if internal {
+        return Err(Error::InvalidInput(format!(
+            "'{d}' holds only internal names or addresses (private, loopback or link-local ranges, .local and the like): ACME issues for none of them, so no order for it could be issued"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_acme_days(text: &str) -> Result<u32> {
@@ -596,6 +650,68 @@ fn check_url(url: &str) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn acme_domains_refuse_ranges_of_internal_addresses_only() {
+        let refused = |d: &str| parse_domains(d, true).is_err();
+        // Wholly inside one internal or unusable block, also as IPv6 forms carrying IPv4.
+        for d in [
+            "10.1.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "240.0.0.0/5",
+            "0.0.0.0/8",
+            "fc00::/7",
+            "ff02::1",
+            "64:ff9b::a00:0/104",
+            "64:ff9b:1::/48",
+            "2002:a00::/24",
+            "::a00:1",
+        ] {
+            assert!(refused(d), "{d}");
+        }
+        // Holding some address a client outside reaches.
+        for d in [
+            "0.0.0.0/0",
+            "8.0.0.0/7",
+            "192.0.2.0/24",
+            "::/0",
+            "2002:c000:200::/40",
+            "64:ff9b::/96",
+            "2001:db8::/32",
+        ] {
+            assert!(!refused(d), "{d}");
+        }
+        // What the log holds is read whatever it is.
+        assert_eq!(
+            parse_domains("10.0.0.0/8,corp.local", false).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn acme_domains_in_words_name_a_few_of_each_kind() {
+        struct Words(Vec<PermittedSubtree>);
+        impl Words {
+            fn domains_in_words(&self, shown: usize) -> String {
+                crate::acme::domains_in_words(&self.0, shown)
+            }
+        }
+        let settings = |text: &str| Words(parse_domains(text, true).unwrap());
+        assert_eq!(
+            settings("a.example, 192.0.2.0/24").domains_in_words(5),
+            "names under a.example and addresses in 192.0.2.0/24"
+        );
+        let many: Vec<String> = (1..=9).map(|i| format!("192.0.2.{i}")).collect();
+        assert_eq!(
+            settings(&many.join(",")).domains_in_words(2),
+            "addresses in 192.0.2.1, 192.0.2.2 and 7 more (no DNS name)"
+        );
+        assert_eq!(
+            settings("example.com").domains_in_words(2),
+            "names under example.com (no IP address)"
+        );
+    }
 
     #[test]
     fn the_audit_trail_holds_no_secret() {

@@ -36,13 +36,12 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     if settings.acme_skips_approval() {
         say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
     }
-    let domains = acme.domain_texts();
     say!(
         "acme-domains    {}",
-        if domains.is_empty() {
+        if acme.domains.is_empty() {
             "any name the rules and the root's constraints allow".to_owned()
         } else {
-            domains.join(", ")
+            acme.domains_in_words(usize::MAX)
         }
     );
     say!("acme-days       {}", acme.days);

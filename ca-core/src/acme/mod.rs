@@ -56,6 +56,38 @@ impl AcmeSettings {
             .map(PermittedSubtree::address_or_range)
             .collect()
     }
+
+    /// What `acme-domains` lets accounts ask for, in words (see [`domains_in_words`]).
+    pub fn domains_in_words(&self, shown: usize) -> String {
+        domains_in_words(&self.domains, shown)
+    }
+}
+
+/// What `acme-domains` lets accounts ask for, in words: "names under example.com and
+/// addresses in 192.0.2.0/24", at most `shown` of each kind named.
+pub fn domains_in_words(domains: &[PermittedSubtree], shown: usize) -> String {
+    let words = |dns: bool, what: &str| {
+        let all: Vec<String> = domains
+            .iter()
+            .filter(|d| matches!(d, PermittedSubtree::Dns(_)) == dns)
+            .map(PermittedSubtree::address_or_range)
+            .collect();
+        match all.len() {
+            0 => None,
+            n if n > shown => Some(format!(
+                "{what} {} and {} more",
+                all[..shown].join(", "),
+                n - shown
+            )),
+            _ => Some(format!("{what} {}", all.join(", "))),
+        }
+    };
+    match (words(true, "names under"), words(false, "addresses in")) {
+        (Some(names), Some(addresses)) => format!("{names} and {addresses}"),
+        (Some(names), None) => format!("{names} (no IP address)"),
+        (None, Some(addresses)) => format!("{addresses} (no DNS name)"),
+        (None, None) => "any name the rules allow".to_owned(),
+    }
 }
 
 /// Days an ACME certificate is valid unless configured otherwise.
