@@ -849,6 +849,7 @@ fn a_server_dns_does_not_point_at_yet_is_checked_at_the_address_given() {
     assert_eq!(status, 0, "{report:#}");
     assert!(codes_failing(&report).is_empty(), "{report:#}");
     assert_eq!(report["address"], format!("127.0.0.1:{}", server.port));
+    assert_eq!(report["address_given"], "127.0.0.1");
     let connected = finding(&report, "connected", "ok");
     assert!(
         connected["fact"]
@@ -863,16 +864,34 @@ fn a_server_dns_does_not_point_at_yet_is_checked_at_the_address_given() {
     let (status, report) = check(&sb, &[&other, "--address", "127.0.0.1"]);
     assert_eq!(status, 1, "{report:#}");
     finding(&report, "name-mismatch", "fail");
-    let out = sb.run(&["check", &url, "--address", "127.0.0.1"]);
+    let out = sb.run(&["check", &url, "--address", "[127.0.0.1]"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with(&format!("Checked {url} (127.0.0.1:{})", server.port)),
+        text.starts_with(&format!(
+            "Checked {url} (127.0.0.1:{}, the address given)",
+            server.port
+        )) && text.contains(&format!(
+            "Clients will connect to {url} once www.example.com leads them to 127.0.0.1."
+        )),
         "{text}"
     );
-    // Not an address; a URL that names one already; no URL at all.
-    for bad in ["www.example.com", "127.0.0.1:443", "300.1.1.1", ""] {
+    let (_, report) = check(&sb, &[&url, "--address", "::1", "--timeout", "2"]);
+    assert_eq!(report["address_given"], "::1");
+    assert_eq!(report["address"], Value::Null);
+    // Not an address; one no server listens at; a URL that names one already; no URL at all.
+    for bad in [
+        "www.example.com",
+        "127.0.0.1:443",
+        "300.1.1.1",
+        "",
+        "fe80::1%lo",
+    ] {
         let said = sb.refused(&["check", &url, "--address", bad]);
         assert!(said.contains("is not an IP address"), "{bad}: {said}");
+    }
+    for bad in ["0.0.0.0", "::", "224.0.0.1", "255.255.255.255"] {
+        let said = sb.refused(&["check", &url, "--address", bad]);
+        assert!(said.contains("no client connects"), "{bad}: {said}");
     }
     let said = sb.refused(&[
         "check",

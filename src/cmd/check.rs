@@ -41,13 +41,26 @@ pub(crate) struct Args {
     timeout: u64,
 }
 
-/// `--address`: an IP address, said so when it is not one.
+/// `--address`: an IP address a server can listen at (IPv6 in brackets or not), said so when
+/// it is not one.
 fn address(text: &str) -> Result<IpAddr, String> {
-    text.trim().parse().map_err(|_| {
+    let not_one = || {
         format!(
             "'{text}' is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
         )
-    })
+    };
+    let unbracketed = text.trim();
+    let unbracketed = unbracketed
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(unbracketed);
+    let ip: IpAddr = unbracketed.parse().map_err(|_| not_one())?;
+    // Unspecified, multicast or broadcast: no server is reached there.
+    match text.parse::<SubjectName>() {
+        Ok(SubjectName::Ip(_)) => Ok(ip),
+        Ok(SubjectName::Dns(_)) => Err(not_one()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 impl Args {
@@ -119,10 +132,12 @@ async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()>
     } else {
         say!(
             "Checked {target}{} on {}, against {}:",
-            report
-                .address
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default(),
+            match (report.address, target.address) {
+                (Some(connected), None) => format!(" ({connected})"),
+                (Some(connected), Some(_)) => format!(" ({connected}, the address given)"),
+                (None, Some(given)) => format!(" (at {given}, the address given)"),
+                (None, None) => String::new(),
+            },
             when(report.checked_at),
             trust.described_as
         );
@@ -139,7 +154,12 @@ async fn server(data: &Path, target: &Target, args: &Args) -> anyhow::Result<()>
     if report.clients_connect() {
         if !args.json {
             say!(
-                "Clients will connect to {target}{}.",
+                "Clients will connect to {target}{}{}.",
+                match (target.address, &target.host) {
+                    (Some(given), SubjectName::Dns(name)) =>
+                        format!(" once {name} leads them to {given}"),
+                    _ => String::new(),
+                },
                 match warnings {
                     0 => String::new(),
                     1 => "; 1 warning above".to_owned(),
@@ -311,6 +331,7 @@ fn report_json(report: &Report, trust: &Trust, advice: &Advice) -> Value {
         "host": target.host.to_string(),
         "port": target.port,
         "address": report.address.map(|a| a.to_string()),
+        "address_given": target.address.map(|a| a.to_string()),
         "checked_at": rfc3339(report.checked_at),
         "trust": trust.described_as,
         "verdict": report.verdict().name(),
