@@ -1353,6 +1353,37 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
         "{cert_page}"
     );
 
+    // At an address given in place of the host's own, judged against the host; an address
+    // that is none, or one no server is reached at, refused readably.
+    let at = |url: &str, address: &str| {
+        web.post(format!("{}/certsrv/admin/check", ca.https()))
+            .basic_auth("admin", Some(&ca.admin_password))
+            .form(&[("url", url), ("address", address)])
+            .send()
+            .unwrap()
+    };
+    let given = at(&format!("https://localhost:{}", server.port), "127.0.0.1");
+    assert_eq!(given.status(), StatusCode::OK);
+    let text = given.text().unwrap();
+    assert!(
+        text.contains("Clients will connect.")
+            && text.contains(&format!("(127.0.0.1:{}, the address given)", server.port))
+            && text.contains("value=\"127.0.0.1\""),
+        "{text}"
+    );
+    for (bad, said) in [
+        ("<script>alert(1)</script>", "is not an IP address"),
+        ("0.0.0.0", "no client connects"),
+    ] {
+        let refused = at(&server.url(), bad);
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let text = refused.text().unwrap();
+        assert!(
+            text.contains(said) && !text.contains("<script>alert"),
+            "{text}"
+        );
+    }
+
     // A port nobody listens on: a page that says so.
     let dead = page(&format!("https://127.0.0.1:{}", free_port()));
     assert_eq!(dead.status(), StatusCode::OK);

@@ -422,6 +422,8 @@ pub(crate) struct Check {
     pub chrome: Chrome,
     /// The address as typed, to check again.
     pub url: String,
+    /// The IP address to connect to as typed, empty for the host's own.
+    pub address: String,
     pub max_url: usize,
     /// The longest a check takes, in seconds.
     pub deadline: u64,

@@ -1,6 +1,5 @@
 //! `ca check`: is the data folder sound? With a URL: will clients connect to that server?
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,8 +24,8 @@ pub(crate) struct Args {
     root: Option<PathBuf>,
     /// Connect to IP instead of the address DNS gives the URL's host (a new server before DNS
     /// points at it); the certificate is still judged against the host.
-    #[arg(long, value_name = "IP", requires = "url", value_parser = address)]
-    address: Option<IpAddr>,
+    #[arg(long, value_name = "IP", requires = "url")]
+    address: Option<String>,
     /// Print the findings as a JSON object.
     #[arg(long, requires = "url")]
     json: bool,
@@ -39,28 +38,6 @@ pub(crate) struct Args {
         value_parser = clap::value_parser!(u64).range(1..=300)
     )]
     timeout: u64,
-}
-
-/// `--address`: an IP address a server can listen at (IPv6 in brackets or not), said so when
-/// it is not one.
-fn address(text: &str) -> Result<IpAddr, String> {
-    let not_one = || {
-        format!(
-            "'{text}' is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
-        )
-    };
-    let unbracketed = text.trim();
-    let unbracketed = unbracketed
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(unbracketed);
-    let ip: IpAddr = unbracketed.parse().map_err(|_| not_one())?;
-    // Unspecified, multicast or broadcast: no server is reached there.
-    match text.parse::<SubjectName>() {
-        Ok(SubjectName::Ip(_)) => Ok(ip),
-        Ok(SubjectName::Dns(_)) => Err(not_one()),
-        Err(err) => Err(err.to_string()),
-    }
 }
 
 impl Args {
@@ -77,14 +54,8 @@ pub(crate) async fn run(data: &Path, data_given: bool, args: Args) -> anyhow::Re
         // in it included.
         Some(url) => {
             let mut target: Target = url.parse()?;
-            if let Some(address) = args.address {
-                if let SubjectName::Ip(ip) = target.host {
-                    return Err(Refused(format!(
-                        "the URL names the address {ip} already: --address gives the one to connect to for a host name"
-                    ))
-                    .into());
-                }
-                target.address = Some(address);
+            if let Some(address) = &args.address {
+                target = target.at_address(address)?;
             }
             // A folder named that holds no CA is a mistake, not a request to judge against
             // this machine's trust store only.

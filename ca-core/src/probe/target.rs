@@ -74,6 +74,38 @@ impl Target {
         }
     }
 
+    /// The target reached at `address` (an IP address, IPv6 in brackets or not) in place of
+    /// the host's own: refused for a target that names an address already, and for
+    /// addresses no server is reached at (unspecified, multicast, broadcast).
+    pub fn at_address(mut self, address: &str) -> Result<Target> {
+        let not_one = || {
+            Error::InvalidInput(format!(
+                "'{address}' is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
+            ))
+        };
+        let ip = match address.trim().parse::<SubjectName>() {
+            Ok(SubjectName::Ip(ip)) => ip,
+            Ok(SubjectName::Dns(_)) => return Err(not_one()),
+            Err(err) => {
+                // An address no server is reached at (0.0.0.0, ff02::1) says so; anything
+                // else is no address at all.
+                let unbracketed = address.trim().trim_start_matches('[').trim_end_matches(']');
+                return Err(if unbracketed.parse::<std::net::IpAddr>().is_ok() {
+                    err
+                } else {
+                    not_one()
+                });
+            }
+        };
+        if let SubjectName::Ip(named) = &self.host {
+            return Err(Error::InvalidInput(format!(
+                "the URL names the address {named} already: an address to connect to is given for a host name"
+            )));
+        }
+        self.address = Some(ip);
+        Ok(self)
+    }
+
     /// True for `https`: what Outlook Anywhere and browsers connect to.
     pub fn is_https(&self) -> bool {
         self.scheme == "https"

@@ -243,6 +243,7 @@ pub(crate) async fn check_form(
     Ok(render(&check_page(
         caller.chrome(&state),
         String::new(),
+        String::new(),
         None,
     )))
 }
@@ -251,6 +252,10 @@ pub(crate) async fn check_form(
 pub(crate) struct CheckForm {
     #[serde(default)]
     url: String,
+    /// An IP address to connect to in place of the host's own (a server DNS does not point
+    /// at yet); empty to look the host up.
+    #[serde(default)]
+    address: String,
 }
 
 /// Checks a server as its clients see it, against this CA's root, and shows the findings.
@@ -260,7 +265,10 @@ pub(crate) async fn check(
     Form(form): Form<CheckForm>,
 ) -> Result<Response, WebError> {
     caller.admin()?;
-    let target: probe::Target = form.url.parse()?;
+    let mut target: probe::Target = form.url.parse()?;
+    if !form.address.trim().is_empty() {
+        target = target.at_address(&form.address)?;
+    }
     // Each check may hold a CRL of up to 16 MiB in memory while it runs: a few at once.
     let Ok(_permit) = CHECKS_AT_ONCE.try_acquire() else {
         return Err(WebError::Busy(format!(
@@ -274,6 +282,7 @@ pub(crate) async fn check(
     Ok(render(&check_page(
         caller.chrome(&state),
         form.url,
+        form.address,
         Some(view),
     )))
 }
@@ -281,11 +290,13 @@ pub(crate) async fn check(
 fn check_page(
     chrome: pages::Chrome,
     url: String,
+    address: String,
     report: Option<pages::CheckReport>,
 ) -> pages::Check {
     pages::Check {
         chrome,
         url,
+        address,
         max_url: probe::MAX_URL,
         deadline: CHECK_OPTIONS.deadline.as_secs(),
         report,
@@ -356,7 +367,12 @@ fn check_report(
     pages::CheckReport {
         summary,
         target: report.target.to_string(),
-        address: report.address.map(|a| a.to_string()),
+        address: match (report.address, report.target.address) {
+            (Some(connected), None) => Some(connected.to_string()),
+            (Some(connected), Some(_)) => Some(format!("{connected}, the address given")),
+            (None, Some(given)) => Some(format!("at {given}, the address given")),
+            (None, None) => None,
+        },
         checked_at: ca_core::display::time(report.checked_at),
         trust: trust.described_as.clone(),
         issued_here: report.issued_here,
