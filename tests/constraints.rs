@@ -321,15 +321,24 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
     assert!(
         unconstrained
             .ok(&["acme"])
-            .contains("acme-domains    addresses in 192.0.2.1, 2001:db8::1 (no DNS name)")
+            .contains("acme-domains    addresses in 192.0.2.1, 2001:db8::1; no DNS name")
     );
     // What an earlier version took stays readable, refused or not now.
     unconstrained.alter_log("UPDATE settings SET value = 'corp.local' WHERE key = 'acme_domains'");
     assert!(
         unconstrained
             .ok(&["acme"])
-            .contains("acme-domains    names under corp.local (no IP address)")
+            .contains("acme-domains    names under corp.local; no IP address")
     );
+    unconstrained.alter_log(
+        "UPDATE settings SET value = 'example.com,192.0.2.0/024' WHERE key = 'acme_domains'",
+    );
+    assert!(
+        unconstrained
+            .ok(&["acme"])
+            .contains("acme-domains    names under example.com and addresses in 192.0.2.0/24")
+    );
+    unconstrained.ok(&["config", "set", "acme-domains", ""]);
     // A root limited to addresses vouches for no domain at all.
     let addresses = Sandbox::new();
     addresses.init(&["--permit", "192.0.2.0/24"]);

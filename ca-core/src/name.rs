@@ -685,21 +685,25 @@ impl NamePolicy {
     }
 }
 
-/// True when the range `network/prefix` lies within one block of internal or unusable
-/// addresses; an IPv6 range within a form that carries IPv4 addresses is judged by the IPv4
-/// range it carries.
+/// True when every address of the range `network/prefix` is internal or unusable: the
+/// range is covered by the blocks of such addresses (one, or several side by side, as
+/// 224.0.0.0/3 by multicast and the reserved 240.0.0.0/4). IPv6 forms that carry an IPv4
+/// address are blocks too, one for each IPv4 block.
 fn range_is_internal(network: IpAddr, prefix: u8) -> bool {
-    const V4: &[([u8; 4], u8)] = &[
-        ([0, 0, 0, 0], 8),
-        ([10, 0, 0, 0], 8),
-        ([100, 64, 0, 0], 10),
-        ([127, 0, 0, 0], 8),
-        ([169, 254, 0, 0], 16),
-        ([172, 16, 0, 0], 12),
-        ([192, 168, 0, 0], 16),
-        ([224, 0, 0, 0], 4),
-        ([240, 0, 0, 0], 4),
+    /// IPv4 blocks of internal or unusable addresses (see [`is_internal_v4`] and
+    /// [`is_unusable`]), as (address, prefix).
+    const V4: &[(u32, u8)] = &[
+        (0x0000_0000, 8),
+        (0x0a00_0000, 8),
+        (0x6440_0000, 10),
+        (0x7f00_0000, 8),
+        (0xa9fe_0000, 16),
+        (0xac10_0000, 12),
+        (0xc0a8_0000, 16),
+        (0xe000_0000, 4),
+        (0xf000_0000, 4),
     ];
+    /// IPv6 blocks of their own (see [`is_internal_v6`]).
     const V6: &[(u128, u8)] = &[
         (0, 128),
         (1, 128),
@@ -709,40 +713,53 @@ fn range_is_internal(network: IpAddr, prefix: u8) -> bool {
         (0xff00 << 112, 8),
         (0x0064_ff9b_0001 << 80, 48),
     ];
-    let within = |block: IpAddr, length: u8| prefix >= length && in_network(network, block, length);
     match network {
-        IpAddr::V4(_) => V4
-            .iter()
-            .any(|(block, length)| within(IpAddr::from(*block), *length)),
+        IpAddr::V4(ip) => {
+            let blocks: Vec<(u128, u8)> = V4.iter().map(|(a, l)| (u128::from(*a), *l)).collect();
+            covered(u128::from(u32::from(ip)), prefix, 32, &blocks)
+        }
         IpAddr::V6(ip) => {
-            if V6
-                .iter()
-                .any(|(block, length)| within(IpAddr::V6(Ipv6Addr::from(*block)), *length))
-            {
-                return true;
+            let mut blocks = V6.to_vec();
+            for (v4, length) in V4 {
+                let v4 = u128::from(*v4);
+                // Mapped, compatible, translated and NAT64's well-known prefix: the last 32
+                // bits; 6to4: the 32 bits after 2002::/16.
+                for form in [
+                    0xffff_u128 << 32,
+                    0,
+                    0xffff_u128 << 48,
+                    0x0064_ff9b_u128 << 96,
+                ] {
+                    blocks.push((form | v4, 96 + length));
+                }
+                blocks.push(((0x2002_u128 << 112) | (v4 << 80), 16 + length));
             }
-            let bits = u128::from(ip);
-            // The last 32 bits: IPv4-mapped, -compatible, -translated and NAT64's prefix.
-            let carried = [
-                0xffff_u128 << 32,
-                0,
-                0xffff_u128 << 48,
-                0x0064_ff9b_u128 << 96,
-            ]
-            .into_iter()
-            .any(|form| within(IpAddr::V6(Ipv6Addr::from(form)), 96));
-            if carried {
-                let v4 = Ipv4Addr::from((bits & 0xffff_ffff) as u32);
-                return range_is_internal(IpAddr::V4(v4), prefix - 96);
-            }
-            // 6to4: the IPv4 address in the 32 bits after 2002::/16.
-            if prefix >= 16 && within(IpAddr::V6(Ipv6Addr::from(0x2002_u128 << 112)), 16) {
-                let v4 = Ipv4Addr::from(((bits >> 80) & 0xffff_ffff) as u32);
-                return range_is_internal(IpAddr::V4(v4), (prefix - 16).min(32));
-            }
-            false
+            covered(u128::from(ip), prefix, 128, &blocks)
         }
     }
+}
+
+/// True when `blocks` (CIDR blocks of a `width`-bit family) cover the range `net/prefix`:
+/// one holds it, or it is split in halves that are each covered.
+fn covered(net: u128, prefix: u8, width: u8, blocks: &[(u128, u8)]) -> bool {
+    let agree = |a: u128, b: u128, length: u8| {
+        length == 0 || (a >> (width - length)) == (b >> (width - length))
+    };
+    if blocks
+        .iter()
+        .any(|(block, length)| *length <= prefix && agree(net, *block, *length))
+    {
+        return true;
+    }
+    // Only a block inside the range can cover part of it; with none, nothing does.
+    let inside = blocks
+        .iter()
+        .any(|(block, length)| *length > prefix && agree(net, *block, prefix));
+    if !inside || prefix >= width {
+        return false;
+    }
+    let half = 1u128 << (width - prefix - 1);
+    covered(net, prefix + 1, width, blocks) && covered(net | half, prefix + 1, width, blocks)
 }
 
 /// True when the first `prefix` bits of `ip` and `network` agree (both of one family).

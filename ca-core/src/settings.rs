@@ -441,15 +441,30 @@ pub(crate) fn parse_domains(text: &str, strict: bool) -> Result<Vec<PermittedSub
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|d| !d.is_empty())
     {
-        let domain = parse_domain(d)?;
-        if strict {
+        let domain = if strict {
+            let domain = parse_domain(d)?;
             refuse_a_domain_acme_never_issues_under(d, &domain)?;
-        }
+            domain
+        } else {
+            parse_domain(&as_kept(d))?
+        };
         if !domains.contains(&domain) {
             domains.push(domain);
         }
     }
     Ok(domains)
+}
+
+/// An entry as the log keeps it, in the form read now: earlier versions took a range's
+/// prefix with leading zeros or a plus sign (`/024`, `/+24`).
+fn as_kept(d: &str) -> String {
+    match d.split_once('/') {
+        Some((network, prefix)) if !d.contains("://") => match prefix.parse::<u8>() {
+            Ok(prefix) => format!("{network}/{prefix}"),
+            Err(_) => d.to_owned(),
+        },
+        _ => d.to_owned(),
+    }
 }
 
 /// One entry of `acme-domains`: a domain, an address (the range of that one address), or a
@@ -486,6 +501,15 @@ fn parse_domain(d: &str) -> Result<PermittedSubtree> {
 
 /// Refuses an entry of `acme-domains` under which ACME could issue for no name.
 fn refuse_a_domain_acme_never_issues_under(d: &str, domain: &PermittedSubtree) -> Result<()> {
+    let internal = match domain {
+        PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
+        PermittedSubtree::Ip { .. } => domain.holds_only_internal_addresses(),
+    };
+    if internal {
+        return Err(Error::InvalidInput(format!(
+            "'{d}' holds only internal names or addresses (private, loopback or link-local ranges, .local and the like): ACME issues for none of them, so no order for it could be issued"
+        )));
+    }
     if let PermittedSubtree::Ip {
         network: std::net::IpAddr::V6(ip),
         prefix,
@@ -500,15 +524,6 @@ fn refuse_a_domain_acme_never_issues_under(d: &str, domain: &PermittedSubtree) -
                 prefix: prefix - 96
             }
             .address_or_range()
-        )));
-    }
-    let internal = match domain {
-        PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
-        PermittedSubtree::Ip { .. } => domain.holds_only_internal_addresses(),
-    };
-    if internal {
-        return Err(Error::InvalidInput(format!(
-            "'{d}' holds only internal names or addresses (private, loopback or link-local ranges, .local and the like): ACME issues for none of them, so no order for it could be issued"
         )));
     }
     Ok(())
@@ -667,6 +682,14 @@ mod tests {
             "64:ff9b:1::/48",
             "2002:a00::/24",
             "::a00:1",
+            // Covered by two blocks side by side, not by one.
+            "224.0.0.0/3",
+            "fe80::/9",
+            "2002:e000::/19",
+            "64:ff9b::e000:0/99",
+            "::ffff:0:e000:0/99",
+            // A mapped internal range: internal, not told a form that is refused in turn.
+            "::ffff:10.0.0.0/104",
         ] {
             assert!(refused(d), "{d}");
         }
@@ -705,11 +728,11 @@ mod tests {
         let many: Vec<String> = (1..=9).map(|i| format!("192.0.2.{i}")).collect();
         assert_eq!(
             settings(&many.join(",")).domains_in_words(2),
-            "addresses in 192.0.2.1, 192.0.2.2 and 7 more (no DNS name)"
+            "addresses in 192.0.2.1, 192.0.2.2 (and 7 more); no DNS name"
         );
         assert_eq!(
-            settings("example.com").domains_in_words(2),
-            "names under example.com (no IP address)"
+            settings("bücher.example, a.example, b.example").domains_in_words(2),
+            "names under bücher.example, a.example (and 1 more); no IP address"
         );
     }
 

@@ -70,12 +70,15 @@ pub fn domains_in_words(domains: &[PermittedSubtree], shown: usize) -> String {
         let all: Vec<String> = domains
             .iter()
             .filter(|d| matches!(d, PermittedSubtree::Dns(_)) == dns)
-            .map(PermittedSubtree::address_or_range)
+            .map(|d| match d {
+                PermittedSubtree::Dns(name) => name.unicode(),
+                range => range.address_or_range(),
+            })
             .collect();
         match all.len() {
             0 => None,
             n if n > shown => Some(format!(
-                "{what} {} and {} more",
+                "{what} {} (and {} more)",
                 all[..shown].join(", "),
                 n - shown
             )),
@@ -84,8 +87,8 @@ pub fn domains_in_words(domains: &[PermittedSubtree], shown: usize) -> String {
     };
     match (words(true, "names under"), words(false, "addresses in")) {
         (Some(names), Some(addresses)) => format!("{names} and {addresses}"),
-        (Some(names), None) => format!("{names} (no IP address)"),
-        (None, Some(addresses)) => format!("{addresses} (no DNS name)"),
+        (Some(names), None) => format!("{names}; no IP address"),
+        (None, Some(addresses)) => format!("{addresses}; no DNS name"),
         (None, None) => "any name the rules allow".to_owned(),
     }
 }
