@@ -48,8 +48,12 @@ impl std::fmt::Debug for ServerIdentity {
 
 impl Authority {
     /// The HTTPS identity in the data folder when it covers exactly `wanted`, has more than
-    /// [`RENEW_BEFORE`] left and is not revoked.
-    async fn usable_identity(&self, wanted: &[String]) -> Result<Option<ServerIdentity>> {
+    /// [`RENEW_BEFORE`] left and is not revoked; a revoked one is logged when `tell`.
+    async fn usable_identity(
+        &self,
+        wanted: &[String],
+        tell: bool,
+    ) -> Result<Option<ServerIdentity>> {
         let Some(identity) = self.stored_identity(wanted) else {
             return Ok(None);
         };
@@ -63,11 +67,13 @@ impl Authority {
                     .as_ref()
                     .is_some_and(|c| c.revocation.is_some()) =>
             {
-                tracing::warn!(
+                if tell {
+                    tracing::warn!(
                     id = row.id.get(),
                     serial = %identity.serial,
                     "the server's HTTPS certificate was revoked: a new one is issued in its place"
-                );
+                    );
+                }
                 Ok(None)
             }
             Ok(_) | Err(Error::NotFound(_)) => Ok(Some(identity)),
@@ -96,14 +102,15 @@ impl Authority {
                 )
                 .await?;
         }
-        if let Some(identity) = self.usable_identity(&wanted).await? {
+        if let Some(identity) = self.usable_identity(&wanted, true).await? {
             return Ok(identity);
         }
         // One server at a time makes it (two on one folder would each issue one, and could
         // leave one's key beside the other's certificate); another may have made it while
         // this one waited.
         let _lock = lock_file_waiting(self.dir().join(SERVER_LOCK)).await?;
-        if let Some(identity) = self.usable_identity(&wanted).await? {
+        // Asked again (said once already, if it was revoked).
+        if let Some(identity) = self.usable_identity(&wanted, false).await? {
             return Ok(identity);
         }
         let issued = self

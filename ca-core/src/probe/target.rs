@@ -78,23 +78,27 @@ impl Target {
     /// the host's own: refused for a target that names an address already, and for
     /// addresses no server is reached at (unspecified, multicast, broadcast).
     pub fn at_address(mut self, address: &str) -> Result<Target> {
-        let not_one = || {
-            Error::InvalidInput(format!(
-                "'{address}' is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
-            ))
-        };
-        let ip = match address.trim().parse::<SubjectName>() {
-            Ok(SubjectName::Ip(ip)) => ip,
-            Ok(SubjectName::Dns(_)) => return Err(not_one()),
-            Err(err) => {
-                // An address no server is reached at (0.0.0.0, ff02::1) says so; anything
-                // else is no address at all.
-                let unbracketed = address.trim().trim_start_matches('[').trim_end_matches(']');
-                return Err(if unbracketed.parse::<std::net::IpAddr>().is_ok() {
-                    err
-                } else {
-                    not_one()
-                });
+        let given = crate::display::quoted(address);
+        let trimmed = address.trim();
+        let literal = trimmed
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or(trimmed);
+        if literal.contains('%') {
+            return Err(Error::InvalidInput(format!(
+                "{given} carries a zone index (%...), which names a link of one machine: give the address alone"
+            )));
+        }
+        if literal.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::InvalidInput(format!(
+                "{given} is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
+            )));
+        }
+        // Unspecified, multicast or broadcast: refused as no server is reached there.
+        let ip = match literal.parse::<SubjectName>()? {
+            SubjectName::Ip(ip) => ip,
+            SubjectName::Dns(_) => {
+                return Err(Error::InvalidInput(format!("{given} is not an IP address")));
             }
         };
         if let SubjectName::Ip(named) = &self.host {

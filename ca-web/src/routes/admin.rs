@@ -316,13 +316,19 @@ fn check_report(
             "Some clients will not connect: {fails} finding{} marked fail.",
             if fails == 1 { "" } else { "s" }
         )
-    } else if warnings > 0 {
-        format!(
-            "Clients will connect; {warnings} warning{}.",
-            if warnings == 1 { "" } else { "s" }
-        )
     } else {
-        "Clients will connect.".to_owned()
+        // At an address given in place of the host's own: once DNS leads clients there.
+        let once = match (report.target.address, &report.target.host) {
+            (Some(given), SubjectName::Dns(name)) => {
+                format!(" once {} leads them to {given}", name.unicode())
+            }
+            _ => String::new(),
+        };
+        match warnings {
+            0 => format!("Clients will connect{once}."),
+            1 => format!("Clients will connect{once}; 1 warning."),
+            n => format!("Clients will connect{once}; {n} warnings."),
+        }
     };
     let host = report.target.host.shown();
     let findings = report
