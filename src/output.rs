@@ -150,6 +150,38 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
     Ok(())
 }
 
+/// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,
+/// which whatever opens it by its name would fail to read (a `.cer` may hold Base64, as
+/// Windows' own export writes it). `pfx`: what to do instead of a PFX.
+pub(crate) fn refuse_pem_in_a_file_named_otherwise(
+    out: Option<&Path>,
+    command: &str,
+    pfx: &str,
+) -> Result<(), Refused> {
+    // The part after the last dot, a name that is nothing else (`.pfx`) included.
+    let Some(extension) = out
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+    else {
+        return Ok(());
+    };
+    let (what, add) = match extension.as_str() {
+        "pfx" | "p12" => {
+            return Err(Refused(format!(
+                "a .{extension} file is a PFX (a key with its certificates, opened with a password), and without --format {command} writes PEM: {pfx}"
+            )));
+        }
+        "der" => ("a DER certificate", "der"),
+        "p7b" | "p7c" | "p7" => ("a PKCS#7 file", "p7b (or p7b-pem for Base64)"),
+        _ => return Ok(()),
+    };
+    Err(Refused(format!(
+        "a .{extension} file is {what}, and without --format {command} writes PEM: add --format {add}, or --format pem to write PEM into it all the same"
+    )))
+}
+
 /// The file named by --out, or `None` for standard output: none given, or `-`, as OpenSSL and
 /// most tools read it (a file named `-` would be a surprise nobody asked for).
 pub(crate) fn named(out: Option<&Path>) -> Option<&Path> {

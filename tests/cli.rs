@@ -628,6 +628,23 @@ fn root_is_written_as_pem_or_der() {
     let from_der = openssl_ok(sb.path(), &["x509", "-inform", "DER", "-in", "root.cer"]);
     assert_eq!(from_der, pem);
     sb.refused(&["root", "--format", "pfx"]);
+    // PEM by default, but not into a file whose name says another format unless asked.
+    for (out, said) in [
+        ("root.der", "add --format der"),
+        ("root.P7B", "add --format p7b"),
+        ("root.pfx", "ca root writes no PFX"),
+        (".p12", "ca root writes no PFX"),
+    ] {
+        let refused = sb.refused(&["root", "--out", out]);
+        assert!(refused.contains(said), "{out}: {refused}");
+        assert!(!sb.file(out).exists(), "{out}");
+    }
+    sb.ok(&["root", "--format", "pem", "--out", "asked.der"]);
+    sb.ok(&["root", "--out", "root-b64.cer"]);
+    assert_eq!(
+        std::fs::read_to_string(sb.file("root-b64.cer")).unwrap(),
+        pem
+    );
 }
 
 #[test]

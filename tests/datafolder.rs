@@ -2599,8 +2599,14 @@ fn a_restore_stopped_half_way_is_finished_by_the_next_and_nothing_opens_meanwhil
             target.ok(&["restore", backup.to_str().unwrap()]);
         }
         assert!(target.ok(&["check"]).contains("is sound"), "{delay} ms");
+        // Killed as the finished restore closed its log, it may leave SQLite's write-ahead
+        // log beside it: committed rows the next opening reads, not a piece of the restore.
+        let left: Vec<String> = left_in(&target.data())
+            .into_iter()
+            .filter(|name| name != "ca.db-wal" && name != "ca.db-shm")
+            .collect();
         assert_eq!(
-            left_in(&target.data()),
+            left,
             ["ca.db", "root.crt", "root.key"],
             "killed after {delay} ms"
         );

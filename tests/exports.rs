@@ -287,16 +287,17 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     sb.ok(&["export", "1", "--out", "b64.cer"]);
     assert_eq!(std::fs::read_to_string(sb.file("b64.cer")).unwrap(), chain);
     for (out, format) in [
-        ("leaf.pfx", "--format pfx"),
-        ("leaf.P12", "--format pfx"),
-        ("leaf.der", "--format der"),
-        ("leaf.p7b", "--format p7b"),
+        ("leaf.pfx", "add --format pfx with --key"),
+        ("leaf.P12", "add --format pfx with --key"),
+        (".pfx", "add --format pfx with --key"),
+        ("leaf.der", "add --format der, or --format pem"),
+        (
+            "leaf.p7b",
+            "add --format p7b (or p7b-pem for Base64), or --format pem",
+        ),
     ] {
         let said = sb.refused(&["export", "1", "--out", out]);
-        assert!(
-            said.contains(format) && said.contains("--format pem"),
-            "{out}: {said}"
-        );
+        assert!(said.contains(format), "{out}: {said}");
         assert!(!sb.file(out).exists(), "{out}");
     }
     sb.ok(&["export", "1", "--format", "pem", "--out", "asked.der"]);
@@ -317,6 +318,8 @@ fn exports_der_and_pem_by_id_and_by_serial() {
         said.contains("--pfx-profile go with --format pfx"),
         "{said}"
     );
+    let said = sb.refused(&["export", "1", "--pfx-profile", "modern"]);
+    assert!(said.contains("make a PFX: add --format pfx"), "{said}");
     // `--out -` is standard output, as OpenSSL reads it, never a file named `-`.
     assert_eq!(
         sb.ok(&["export", "1", "--format", "pem", "--out", "-"]),

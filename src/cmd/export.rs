@@ -78,26 +78,31 @@ impl ExportFormat {
 }
 
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
-    let key_options = args.key.is_some()
+    let pfx_options = args.pfx_profile.is_some()
+        || args.key.is_some()
         || args.key_passphrase_file.is_some()
         || args.pfx_password_file.is_some();
     let chosen = match args.format {
         Some(format) => format,
-        None if key_options => {
+        None if pfx_options => {
             return Err(Refused(
-                "--key, --key-passphrase-file and --pfx-password-file make a PFX: add --format pfx (without --format, ca export writes PEM, which holds no key)".into(),
+                "--key, --key-passphrase-file, --pfx-password-file and --pfx-profile make a PFX: add --format pfx (without --format, ca export writes PEM, which holds no key)".into(),
             )
             .into());
         }
         None => {
-            refuse_a_file_named_for_another_format(args.out.as_deref())?;
+            crate::output::refuse_pem_in_a_file_named_otherwise(
+                args.out.as_deref(),
+                "ca export",
+                "add --format pfx with --key and --pfx-password-file, or name the file .crt or .pem",
+            )?;
             ExportFormat::Pem
         }
     };
     let Some(format) = chosen.certificate() else {
         return pfx(data, args).await;
     };
-    if key_options || args.pfx_profile.is_some() {
+    if pfx_options {
         return Err(Refused(format!(
             "--key, --key-passphrase-file, --pfx-password-file and --pfx-profile go with --format pfx; a {format} file holds no key"
         ))
@@ -113,28 +118,6 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         &bytes,
         format.is_binary(),
     )
-}
-
-/// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,
-/// which whatever opens it by its name would fail to read. (A `.cer` may hold Base64, as
-/// Windows' own export writes it.)
-fn refuse_a_file_named_for_another_format(out: Option<&Path>) -> Result<(), Refused> {
-    let Some(extension) = out
-        .and_then(Path::extension)
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-    else {
-        return Ok(());
-    };
-    let (what, format) = match extension.as_str() {
-        "pfx" | "p12" => ("a PFX", "pfx (with --key and --pfx-password-file)"),
-        "der" => ("a DER certificate", "der"),
-        "p7b" | "p7c" | "p7" => ("a PKCS#7 file", "p7b (or p7b-pem for Base64)"),
-        _ => return Ok(()),
-    };
-    Err(Refused(format!(
-        "a .{extension} file is {what}, and without --format ca export writes PEM: add --format {format}, or --format pem to write PEM into it all the same"
-    )))
 }
 
 /// `--format pfx`: the certificate, its root and the key its holder kept, which is checked to
