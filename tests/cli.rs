@@ -1769,7 +1769,7 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
     for out in ["mail.example.com.key", "old.pfx"] {
         for args in [
             &["export", "1", "--format", "pem", "--out", out][..],
-            &["root", "--out", out],
+            &["root", "--format", "pem", "--out", out],
             &["crl", "--out", out],
         ] {
             let said = sb.refused(args);
