@@ -1377,12 +1377,26 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
     for (bad, said) in [
         ("<script>alert(1)</script>", "is not an IP address"),
         ("0.0.0.0", "no client connects"),
+        (
+            "\u{1b}[2J\u{202e}1.2.3.4",
+            "&#39;\\u{1b}[2J\\u{202e}1.2.3.4&#39; is not an IP address",
+        ),
     ] {
         let refused = at(&server.url(), bad);
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{bad}");
         let text = refused.text().unwrap();
         assert!(
             text.contains(said) && !text.contains("<script>alert"),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        // Said on the form, with the URL kept to be mended.
+        assert!(
+            text.contains("Not checked:")
+                && text.contains(&format!("name=\"url\" value=\"{}\"", server.url())),
             "{text}"
         );
     }

@@ -427,6 +427,8 @@ pub(crate) struct Check {
     pub max_url: usize,
     /// The longest a check takes, in seconds.
     pub deadline: u64,
+    /// Why what was typed was refused, when it was.
+    pub refused: Option<String>,
     pub report: Option<CheckReport>,
 }
 

@@ -3,7 +3,7 @@
 //! as a PFX, never kept), and checking a server.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::probe;
@@ -265,10 +265,31 @@ pub(crate) async fn check(
     Form(form): Form<CheckForm>,
 ) -> Result<Response, WebError> {
     caller.admin()?;
-    let mut target: probe::Target = form.url.parse()?;
-    if !form.address.trim().is_empty() {
-        target = target.at_address(&form.address)?;
-    }
+    let parsed = form.url.parse::<probe::Target>().and_then(|target| {
+        if form.address.trim().is_empty() {
+            Ok(target)
+        } else {
+            target.at_address(&form.address)
+        }
+    });
+    let target = match parsed {
+        Ok(target) => target,
+        // Said on the form, with what was typed kept to be mended.
+        Err(err) if err.is_refusal() => {
+            // Control characters and marks that reorder text are kept as escapes.
+            let mut page = check_page(
+                caller.chrome(&state),
+                ca_core::display::inert(&form.url),
+                ca_core::display::inert(&form.address),
+                None,
+            );
+            page.refused = Some(crate::error::explain(&err));
+            let mut response = render(&page);
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(response);
+        }
+        Err(err) => return Err(err.into()),
+    };
     // Each check may hold a CRL of up to 16 MiB in memory while it runs: a few at once.
     let Ok(_permit) = CHECKS_AT_ONCE.try_acquire() else {
         return Err(WebError::Busy(format!(
@@ -299,6 +320,7 @@ fn check_page(
         address,
         max_url: probe::MAX_URL,
         deadline: CHECK_OPTIONS.deadline.as_secs(),
+        refused: None,
         report,
     }
 }
