@@ -461,6 +461,24 @@ pub fn file_stem(text: &str) -> String {
     stem
 }
 
+/// The IP address `text` writes (IPv6 in brackets or not), or `None` when it writes none;
+/// refused when it carries a zone index (`fe80::1%eth0`), which names a link of one machine
+/// and no certificate or client elsewhere can use.
+pub fn address_literal(text: &str) -> Result<Option<IpAddr>> {
+    let trimmed = text.trim();
+    let literal = trimmed
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(trimmed);
+    if literal.contains('%') {
+        return Err(Error::InvalidInput(format!(
+            "{} carries a zone index (%...), which names a link of one machine: give the address alone",
+            crate::display::quoted(text)
+        )));
+    }
+    Ok(literal.parse().ok())
+}
+
 /// This machine's host name, or `localhost` when it has none that is a valid DNS name.
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -470,16 +470,7 @@ fn as_kept(d: &str) -> String {
 /// One entry of `acme-domains`: a domain, an address (the range of that one address), or a
 /// range.
 fn parse_domain(d: &str) -> Result<PermittedSubtree> {
-    let unbracketed = d
-        .strip_prefix('[')
-        .and_then(|d| d.strip_suffix(']'))
-        .unwrap_or(d);
-    if unbracketed.contains('%') {
-        return Err(Error::InvalidInput(format!(
-            "'{d}' carries a zone index (%...), which names a link of one machine: give the address alone"
-        )));
-    }
-    let domain = if let Ok(ip) = unbracketed.parse::<std::net::IpAddr>() {
+    let domain = if let Some(ip) = crate::name::address_literal(d)? {
         let prefix = if ip.is_ipv4() { 32 } else { 128 };
         PermittedSubtree::Ip {
             network: ip,

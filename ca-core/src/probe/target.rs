@@ -78,28 +78,16 @@ impl Target {
     /// the host's own: refused for a target that names an address already, and for
     /// addresses no server is reached at (unspecified, multicast, broadcast).
     pub fn at_address(mut self, address: &str) -> Result<Target> {
-        let given = crate::display::quoted(address);
-        let trimmed = address.trim();
-        let literal = trimmed
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .unwrap_or(trimmed);
-        if literal.contains('%') {
+        let Some(literal) = crate::name::address_literal(address)? else {
             return Err(Error::InvalidInput(format!(
-                "{given} carries a zone index (%...), which names a link of one machine: give the address alone"
+                "{} is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)",
+                crate::display::quoted(address)
             )));
-        }
-        if literal.parse::<std::net::IpAddr>().is_err() {
-            return Err(Error::InvalidInput(format!(
-                "{given} is not an IP address: give the address clients will reach the server at, as in 192.0.2.10 or 2001:db8::10 (the port is the URL's)"
-            )));
-        }
+        };
         // Unspecified, multicast or broadcast: refused as no server is reached there.
-        let ip = match literal.parse::<SubjectName>()? {
+        let ip = match literal.to_string().parse::<SubjectName>()? {
             SubjectName::Ip(ip) => ip,
-            SubjectName::Dns(_) => {
-                return Err(Error::InvalidInput(format!("{given} is not an IP address")));
-            }
+            SubjectName::Dns(_) => literal,
         };
         if let SubjectName::Ip(named) = &self.host {
             return Err(Error::InvalidInput(format!(
