@@ -142,8 +142,13 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
         })?;
     if key || (pkcs12 && entry.st_size > 0) {
         return Err(Refused(format!(
-            "{} holds a private key, which is not replaced by what this writes: give another file name, or move the key away first",
-            path.display()
+            "{} {}, which is not replaced by what this writes: give another file name, or move the key away first",
+            path.display(),
+            if key {
+                "holds a private key"
+            } else {
+                "is named as a PFX, which holds a private key"
+            }
         ))
         .into());
     }

@@ -1400,6 +1400,30 @@ fn admins_check_a_server_from_the_admin_page_and_the_certificate_page() {
             "{text}"
         );
     }
+    // What the form gives back repeats no password or query, and no more than fits.
+    let secret = format!(
+        "https://user:hunter2@localhost:{}/owa?token=s3cret",
+        server.port
+    );
+    let refused = at(&secret, "127.0.0.1");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let text = refused.text().unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("s3cret"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("value=\"https://localhost:{}/owa\"", server.port)),
+        "{text}"
+    );
+    let slashed = format!("https://user:pa/ss?w#rd@localhost:{}/", server.port);
+    let text = at(&slashed, "127.0.0.1").text().unwrap();
+    assert!(!text.contains("pa/ss") && !text.contains("w#rd"), "{text}");
+    let long = "1".repeat(60_000);
+    let refused = at(&server.url(), &long);
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let text = refused.text().unwrap();
+    assert!(text.len() < 20_000, "{} bytes", text.len());
 
     // A port nobody listens on: a page that says so.
     let dead = page(&format!("https://127.0.0.1:{}", free_port()));

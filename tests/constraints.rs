@@ -330,6 +330,11 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
             .ok(&["acme"])
             .contains("acme-domains    names under corp.local; no IP address")
     );
+    assert!(
+        unconstrained
+            .ok(&["acme"])
+            .contains("Note: ACME issues for no name under corp.local")
+    );
     unconstrained.alter_log(
         "UPDATE settings SET value = 'example.com,192.0.2.0/024' WHERE key = 'acme_domains'",
     );

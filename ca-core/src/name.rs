@@ -490,7 +490,7 @@ pub fn host_name() -> String {
 }
 
 /// A subtree the root may vouch for: a domain and everything below it, or an IP range.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PermittedSubtree {
     Dns(DnsName),
     Ip { network: IpAddr, prefix: u8 },
@@ -527,6 +527,18 @@ impl PermittedSubtree {
         match self {
             PermittedSubtree::Dns(_) => false,
             PermittedSubtree::Ip { network, prefix } => range_is_internal(*network, *prefix),
+        }
+    }
+
+    /// True when ACME issues for no name in this subtree: every name or address in it is
+    /// internal or unusable, or it is IPv4 written as IPv6 (which no ACME identifier is).
+    pub fn acme_never_issues_under(&self) -> bool {
+        match self {
+            PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
+            PermittedSubtree::Ip { network, prefix } => {
+                self.holds_only_internal_addresses()
+                    || matches!(network, IpAddr::V6(ip) if ip.to_ipv4_mapped().is_some() && *prefix >= 96)
+            }
         }
     }
 

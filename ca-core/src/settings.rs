@@ -437,6 +437,7 @@ fn on_off(text: &str) -> Result<&'static str> {
 /// the log keeps it (what an earlier version took stays readable).
 pub(crate) fn parse_domains(text: &str, strict: bool) -> Result<Vec<PermittedSubtree>> {
     let mut domains: Vec<PermittedSubtree> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for d in text
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|d| !d.is_empty())
@@ -448,7 +449,7 @@ pub(crate) fn parse_domains(text: &str, strict: bool) -> Result<Vec<PermittedSub
         } else {
             parse_domain(&as_kept(d))?
         };
-        if !domains.contains(&domain) {
+        if seen.insert(domain.clone()) {
             domains.push(domain);
         }
     }

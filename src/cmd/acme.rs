@@ -44,6 +44,14 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
             acme.domains_in_words(usize::MAX)
         }
     );
+    let barren = acme.barren_domains();
+    if !barren.is_empty() {
+        say!(
+            "Note: ACME issues for no name under {} (internal names or addresses, taken by an earlier version): `ca config set acme-domains` without {} would say what it admits.",
+            barren.join(", "),
+            if barren.len() == 1 { "it" } else { "them" }
+        );
+    }
     say!("acme-days       {}", acme.days);
     say!(
         "acme-http-port  {} (http-01 is checked on this port)",

@@ -57,6 +57,16 @@ impl AcmeSettings {
             .collect()
     }
 
+    /// The entries of `acme-domains` under which ACME issues for no name: kept from an earlier
+    /// version, which took them.
+    pub fn barren_domains(&self) -> Vec<String> {
+        self.domains
+            .iter()
+            .filter(|d| d.acme_never_issues_under())
+            .map(PermittedSubtree::address_or_range)
+            .collect()
+    }
+
     /// What `acme-domains` lets accounts ask for, in words (see [`domains_in_words`]).
     pub fn domains_in_words(&self, shown: usize) -> String {
         domains_in_words(&self.domains, shown)

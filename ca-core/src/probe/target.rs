@@ -179,7 +179,13 @@ impl FromStr for Target {
         if authority.contains('@') {
             return refuse(format!(
                 "'{}' holds a user name or password: leave them out, the check sends none",
-                shorten(&text.replace(authority, "..."))
+                // Nor its query, where a token may ride.
+                shorten(
+                    text.replace(authority, "...")
+                        .split(['?', '#'])
+                        .next()
+                        .unwrap_or_default()
+                )
             ));
         }
         // A password may hold `/`, `?` or `#`, which would end the authority early: a URL

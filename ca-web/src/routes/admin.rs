@@ -276,11 +276,10 @@ pub(crate) async fn check(
         Ok(target) => target,
         // Said on the form, with what was typed kept to be mended.
         Err(err) if err.is_refusal() => {
-            // Control characters and marks that reorder text are kept as escapes.
             let mut page = check_page(
                 caller.chrome(&state),
-                ca_core::display::inert(&form.url),
-                ca_core::display::inert(&form.address),
+                kept_url(&form.url),
+                kept_address(&form.address),
                 None,
             );
             page.refused = Some(crate::error::explain(&err));
@@ -302,10 +301,33 @@ pub(crate) async fn check(
     let view = check_report(&state.authority, &report, &trust);
     Ok(render(&check_page(
         caller.chrome(&state),
-        form.url,
-        form.address,
+        kept_url(&form.url),
+        kept_address(&form.address),
         Some(view),
     )))
+}
+
+/// The URL as the form gives it back to be checked again or mended: no user name or
+/// password (a URL with them is refused, and the page repeats no secret), no query or
+/// fragment (ignored, and a token may ride in them), no longer than a URL may be; control
+/// characters and marks that reorder text as escapes.
+fn kept_url(url: &str) -> String {
+    // A password may hold `/`, `?` or `#`: everything before the last `@` goes.
+    let url = match url.rsplit_once('@') {
+        Some((before, host)) => match before.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://{host}"),
+            None => host.to_owned(),
+        },
+        None => url.to_owned(),
+    };
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    ca_core::display::inert(&url.chars().take(probe::MAX_URL).collect::<String>())
+}
+
+/// The address as the form gives it back: as long as an address may be written (the field
+/// takes 64 characters), control characters and marks that reorder text as escapes.
+fn kept_address(address: &str) -> String {
+    ca_core::display::inert(&address.chars().take(64).collect::<String>())
 }
 
 fn check_page(
