@@ -297,6 +297,8 @@ pub enum NameRule {
     NumericTld,
     /// An address no server is reached at: unspecified, multicast, reserved or broadcast.
     UnusableAddress,
+    /// An IP address with a zone index (`fe80::1%eth0`), which names a link of one machine.
+    ZoneIndex,
     /// An IPv4 address written in one of IPv6's forms for it (::ffff:192.0.2.1, ::192.0.2.1),
     /// which a certificate would hold as 16 octets that no IPv4 connection matches.
     Ipv4InIpv6(std::net::Ipv4Addr),
@@ -371,6 +373,9 @@ impl fmt::Display for NameRule {
                 "no client connects to a server at an unspecified, multicast, reserved or broadcast address",
             )
             }
+            NameRule::ZoneIndex => f.write_str(
+                "it carries a zone index (%...), which names a link of one machine: give the address alone",
+            ),
             NameRule::Ipv4InIpv6(v4) => write!(
                 f,
                 "it is the IPv4 address {v4} written in IPv6 form: a client connecting to {v4} compares the \

@@ -285,6 +285,12 @@ impl FromStr for SubjectName {
             }
             return Ok(SubjectName::Ip(ip));
         }
+        if literal
+            .split_once('%')
+            .is_some_and(|(address, _)| address.parse::<IpAddr>().is_ok())
+        {
+            return Err(Error::name(input, NameRule::ZoneIndex));
+        }
         DnsName::from_str(input).map(SubjectName::Dns)
     }
 }
@@ -471,10 +477,7 @@ pub fn address_literal(text: &str) -> Result<Option<IpAddr>> {
         .and_then(|t| t.strip_suffix(']'))
         .unwrap_or(trimmed);
     if literal.contains('%') {
-        return Err(Error::InvalidInput(format!(
-            "{} carries a zone index (%...), which names a link of one machine: give the address alone",
-            crate::display::quoted(text)
-        )));
+        return Err(Error::name(text, NameRule::ZoneIndex));
     }
     Ok(literal.parse().ok())
 }
@@ -1038,6 +1041,9 @@ mod tests {
             "64:ff9b::e000:1",
         ] {
             assert_eq!(rule(s), NameRule::UnusableAddress, "{s}");
+        }
+        for s in ["fe80::1%eth0", "[fe80::1%25eth0]", "2001:db8::5%1"] {
+            assert_eq!(rule(s), NameRule::ZoneIndex, "{s}");
         }
     }
 
