@@ -234,6 +234,8 @@ fn a_root_key_that_is_not_the_roots_signs_nothing() {
             said.contains("root.key is not the key of root.crt"),
             "{said}"
         );
+        // Damage, which a backup mends.
+        assert!(said.contains("(`ca restore`)"), "{said}");
         assert_eq!(sb.row_count(), before);
         assert!(!sb.path().join("after.crl").exists());
         assert!(!sb.path().join("d.example.com.crt").exists());
@@ -1307,6 +1309,11 @@ fn a_root_key_others_can_read_is_refused_with_the_chmod_that_mends_it() {
     let stderr = check_fails(&sb);
     assert!(
         stderr.contains("can be read by other users (mode 644)") && stderr.contains(&mend),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing in the log or the key is damaged")
+            && !stderr.contains("ca restore"),
         "{stderr}"
     );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();

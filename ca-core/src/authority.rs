@@ -165,6 +165,16 @@ impl Default for InitOptions {
     }
 }
 
+/// A problem [`Authority::check_folder`] found, and whether it is damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderProblem {
+    /// What is wrong and what to do, in one sentence.
+    pub text: String,
+    /// The log or the key altered or broken (a backup mends it), rather than a matter one
+    /// command mends in place.
+    pub damage: bool,
+}
+
 /// An open certificate authority.
 pub struct Authority {
     dir: PathBuf,
@@ -1252,14 +1262,28 @@ impl Authority {
     /// What no certificate vouches for (a user's role, a setting, a request's status) cannot
     /// be checked this way: the log is not signed.
     pub async fn check(&self) -> Result<Vec<String>> {
+        Ok(self
+            .check_folder()
+            .await?
+            .into_iter()
+            .map(|problem| problem.text)
+            .collect())
+    }
+
+    /// [`Authority::check`], each problem told apart: damage (the log or the key altered or
+    /// broken, which a backup mends) or a matter one command mends in place (a file's mode
+    /// or owner, a stale copy of the key, more than the root in its file).
+    pub async fn check_folder(&self) -> Result<Vec<FolderProblem>> {
         // A passphrase that does not open the key is the caller's mistake, not the folder's:
         // said first and alone, it is no reason to restore anything.
         if let Err(err @ Error::CaKeyPassphrase { .. }) = self.issuer() {
             return Err(err);
         }
         let (mut problems, _) = self.store.check().await?;
+        // Matters one command mends; `problems` is damage.
+        let mut mends: Vec<String> = Vec::new();
         for stale in stale_key_copies(&self.dir) {
-            problems.push(format!(
+            mends.push(format!(
                 "{} is a copy of the root key that a stopped command left (perhaps unencrypted): remove it (the next change of the key's passphrase does)",
                 stale.display()
             ));
@@ -1349,7 +1373,7 @@ impl Authority {
         let pem = read_root_file(&path)?;
         let others = crate::certificate::pem_extras(&pem);
         if !others.is_empty() {
-            problems.push(format!(
+            mends.push(format!(
                 "{ROOT_CERT} holds more than the root certificate (also: {}): every client that installs the file would take that too; \
                  keep the root alone in it (`openssl x509 -in {ROOT_CERT}` prints just the root)",
                 others.join(", ")
@@ -1361,17 +1385,24 @@ impl Authority {
             Err(Error::CaKeyLocked { .. }) => {}
             Err(err @ Error::CaKey(_)) => problems.push(err.to_string()),
             // Nothing damaged: the file's mode or owner, which one command mends.
-            Err(ref err @ Error::CaKeyExposed { ref path, .. }) => problems.push(format!(
+            Err(ref err @ Error::CaKeyExposed { ref path, .. }) => mends.push(format!(
                 "the root key could not be checked: {err}: `chmod 600 {}` makes it its owner's alone",
                 crate::display::shell_word(path)
             )),
-            Err(ref err @ Error::CaKeyNotOwned { ref path, .. }) => problems.push(format!(
+            Err(ref err @ Error::CaKeyNotOwned { ref path, .. }) => mends.push(format!(
                 "the root key could not be checked: {err}: check the folder as the user who owns it, or `chown` {} to this one",
                 crate::display::shell_word(path)
             )),
             Err(err) => problems.push(format!("the root key could not be checked: {err}")),
         }
-        Ok(problems)
+        let damage = problems
+            .into_iter()
+            .map(|text| FolderProblem { text, damage: true });
+        let mends = mends.into_iter().map(|text| FolderProblem {
+            text,
+            damage: false,
+        });
+        Ok(damage.chain(mends).collect())
     }
 
     /// True when the root key file is encrypted (a PKCS#8 `ENCRYPTED PRIVATE KEY`).

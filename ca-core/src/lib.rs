@@ -38,7 +38,7 @@ pub mod store;
 mod tlv;
 pub mod users;
 
-pub use authority::{Authority, InitOptions, Links, OpenOptions, ServingGuard};
+pub use authority::{Authority, FolderProblem, InitOptions, Links, OpenOptions, ServingGuard};
 pub use certificate::{Fingerprint, SerialNumber};
 pub use choice::Choice;
 pub use error::{Error, NameRule, Result, StoreError};

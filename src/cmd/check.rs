@@ -338,7 +338,7 @@ fn report_json(report: &Report, trust: &Trust, advice: &Advice) -> Value {
 /// The data folder: the log's integrity, every certificate, the root key.
 async fn folder(data: &Path) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
-    let problems = authority.check().await?;
+    let problems = authority.check_folder().await?;
     let folder = std::path::absolute(data)?;
     if let Some(role) = authority.audit_exposed_to().await? {
         tell!("ca: warning: {}", crate::cmd::audit_exposed(&role));
@@ -362,10 +362,18 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     for problem in &problems {
-        tell!("ca: problem: {}", printable(problem));
+        tell!("ca: problem: {}", printable(&problem.text));
     }
+    if problems.iter().any(|problem| problem.damage) {
+        anyhow::bail!(
+            "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",
+            problems.len(),
+            folder.display()
+        )
+    }
+    // Nothing damaged: each line says the command that mends it.
     anyhow::bail!(
-        "{} problem(s) found in {}: restore the folder from a backup (`ca restore`) if the log or the key is damaged",
+        "{} problem(s) found in {}, each mended in place as its line says: nothing in the log or the key is damaged",
         problems.len(),
         folder.display()
     )
