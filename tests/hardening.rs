@@ -641,6 +641,23 @@ fn requesters_cannot_get_the_servers_names_or_private_addresses() {
         assert!(text.contains(why), "{cn} {san:?} {attributes}: {text}");
         assert!(!text.contains("--allow-internal"), "{cn}: {text}");
     }
+    // Each denied row lists the names asked for, CertAttrib's included: the wildcard three
+    // times (as CN, in the request's extension, in CertAttrib).
+    let denied: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["list", "--status", "denied", "--json"])).unwrap();
+    let wildcards = denied
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| {
+            row["names"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|name| name == "*.example.com")
+        })
+        .count();
+    assert_eq!(wildcards, 3, "{denied:#}");
     // A wildcard one level further down does not cover the server's name.
     let answer = web
         .post(format!("{}/certsrv/certfnsh.asp", server.https()))

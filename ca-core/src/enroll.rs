@@ -221,16 +221,21 @@ impl Authority {
         disposition: &str,
     ) -> Result<Issuance> {
         // A request refused as it was read (a weak key, a bad signature) still shows the
-        // names it asked for.
-        let asked = match request {
-            Some(_) => Vec::new(),
+        // names it asked for, and so do the names CertAttrib's san line added (the refused
+        // one often among them).
+        let mut asked = match request {
+            Some(request) => request.names().to_vec(),
             None => CertificateRequest::names_asked(typed.as_bytes()),
         };
+        if let Ok(parsed) = RequestAttributes::parse(attributes) {
+            asked.extend(parsed.san);
+        }
+        let asked = crate::name::distinct(asked);
         self.store()
             .record_refusal(Refusal {
                 requester,
                 source: RequestSource::Web,
-                names: request.map_or(&asked[..], CertificateRequest::names),
+                names: &asked,
                 csr_der: request.map(CertificateRequest::der),
                 attributes,
                 disposition,
