@@ -365,6 +365,50 @@ fn shows_the_inventory_users_and_audit_pages_in_chromium() {
                 .await?;
             assert!(newest.contains("admin remove user alice"), "{newest}");
             std::fs::write(shots.join("audit.png"), browser.screenshot().await?).unwrap();
+            // A server checked at an address given in place of its name's own (the CA's own
+            // HTTPS server, by a name it does not hold); then a refused address, said above
+            // the form with the URL kept.
+            let port = server.https_port;
+            let url = format!("https://mail.example.com:{port}");
+            browser.goto(&format!("{base}/certsrv/admin/check")).await?;
+            browser
+                .find(Locator::Css("#url"))
+                .await?
+                .send_keys(&url)
+                .await?;
+            browser
+                .find(Locator::Css("#address"))
+                .await?
+                .send_keys("127.0.0.1")
+                .await?;
+            let result = click_then(&browser, "main form button", Locator::Css("#result"))
+                .await?
+                .text()
+                .await?;
+            assert!(
+                result.starts_with("Some clients will not connect"),
+                "{result}"
+            );
+            let page = browser.source().await?;
+            assert!(
+                page.contains(&format!("(127.0.0.1:{port}, the address given)")),
+                "{page}"
+            );
+            let address = browser.find(Locator::Css("#address")).await?;
+            address.clear().await?;
+            address.send_keys("0.0.0.0").await?;
+            click_then(
+                &browser,
+                "main form button",
+                Locator::XPath("//p[contains(., 'Not checked:')]"),
+            )
+            .await?;
+            let kept = browser
+                .find(Locator::Css("#url"))
+                .await?
+                .prop("value")
+                .await?;
+            assert_eq!(kept.as_deref(), Some(url.as_str()));
             // Last, the admin's own password, from the link beside the name on every page.
             click_then(
                 &browser,
