@@ -616,6 +616,27 @@ fn list_and_show_json_carry_the_documented_fields() {
 }
 
 #[test]
+fn names_under_invalid_are_refused_even_for_the_lan() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    for args in [
+        &["issue", "mail.invalid", "--key", "ecdsa-p256"][..],
+        &[
+            "issue",
+            "mail.invalid",
+            "--key",
+            "ecdsa-p256",
+            "--allow-internal",
+        ],
+    ] {
+        let said = sb.refused(args);
+        assert!(said.contains("never resolve"), "{args:?}: {said}");
+    }
+    assert_eq!(sb.row_count(), 0);
+    assert!(!sb.file("mail.invalid.key").exists());
+}
+
+#[test]
 fn root_is_written_as_pem_or_der() {
     let sb = Sandbox::new();
     sb.init(&[]);

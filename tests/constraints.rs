@@ -300,6 +300,7 @@ fn acme_domains_the_root_may_not_vouch_for_are_refused_as_a_setting() {
         "fe80::/10",
         "corp.local",
         "224.0.0.1",
+        "example.invalid",
     ] {
         let said = unconstrained.refused(&["config", "set", "acme-domains", internal]);
         assert!(

@@ -299,6 +299,8 @@ pub enum NameRule {
     UnusableAddress,
     /// An IP address with a zone index (`fe80::1%eth0`), which names a link of one machine.
     ZoneIndex,
+    /// A name under `.invalid`, which never resolves anywhere (RFC 6761 §6.4).
+    NeverResolves,
     /// An IPv4 address written in one of IPv6's forms for it (::ffff:192.0.2.1, ::192.0.2.1),
     /// which a certificate would hold as 16 octets that no IPv4 connection matches.
     Ipv4InIpv6(std::net::Ipv4Addr),
@@ -373,6 +375,9 @@ impl fmt::Display for NameRule {
                 "no client connects to a server at an unspecified, multicast, reserved or broadcast address",
             )
             }
+            NameRule::NeverResolves => f.write_str(
+                "names under .invalid never resolve, on any network (RFC 6761 §6.4): no client reaches a server by it",
+            ),
             NameRule::ZoneIndex => f.write_str(
                 "it carries a zone index (%...), which names a link of one machine: give the address alone",
             ),

@@ -68,6 +68,11 @@ impl DnsName {
                 .any(|suffix| is_at_or_below(&self.0, suffix))
     }
 
+    /// True for `invalid` and the names under it, which never resolve (RFC 6761 §6.4).
+    pub fn never_resolves(&self) -> bool {
+        is_at_or_below(&self.0, "invalid")
+    }
+
     /// True for domains every name under which is internal (see [`DnsName::is_internal`]):
     /// at or below `.local`, `.lan`, `home.arpa`, ... (a single label such as `com` is a
     /// domain of public names).
@@ -537,7 +542,9 @@ impl PermittedSubtree {
     /// internal or unusable, or it is IPv4 written as IPv6 (which no ACME identifier is).
     pub fn acme_never_issues_under(&self) -> bool {
         match self {
-            PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
+            PermittedSubtree::Dns(name) => {
+                name.holds_only_internal_names() || name.never_resolves()
+            }
             PermittedSubtree::Ip { network, prefix } => {
                 self.holds_only_internal_addresses()
                     || matches!(network, IpAddr::V6(ip) if ip.to_ipv4_mapped().is_some() && *prefix >= 96)
@@ -689,6 +696,11 @@ impl NamePolicy {
     }
 
     fn check_one(&self, name: &SubjectName) -> Result<()> {
+        if let SubjectName::Dns(dns) = name
+            && dns.never_resolves()
+        {
+            return Err(Error::name(name.to_string(), NameRule::NeverResolves));
+        }
         if !self.allow_internal && name.is_internal() {
             let rule = match name {
                 SubjectName::Dns(_) => NameRule::Internal,
@@ -1082,6 +1094,24 @@ mod tests {
         }
         assert!(policy.check(&["::1".parse().unwrap()]).is_ok());
         assert!(policy.check(&["64:ff9b::808:808".parse().unwrap()]).is_ok());
+    }
+
+    #[test]
+    fn names_under_invalid_are_refused_even_on_a_lan() {
+        let lan = NamePolicy {
+            allow_internal: true,
+            ..NamePolicy::default()
+        };
+        for s in ["mail.invalid", "a.b.INVALID.", "invalid"] {
+            assert_eq!(policy_rule(s, &lan), NameRule::NeverResolves, "{s}");
+            assert_eq!(
+                policy_rule(s, &NamePolicy::default()),
+                NameRule::NeverResolves,
+                "{s}"
+            );
+        }
+        assert!(lan.check(&[name("invalid.example.com")]).is_ok());
+        assert!(lan.check(&[name("notinvalid")]).is_ok());
     }
 
     #[test]

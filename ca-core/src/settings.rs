@@ -494,7 +494,7 @@ fn parse_domain(d: &str) -> Result<PermittedSubtree> {
 /// Refuses an entry of `acme-domains` under which ACME could issue for no name.
 fn refuse_a_domain_acme_never_issues_under(d: &str, domain: &PermittedSubtree) -> Result<()> {
     let internal = match domain {
-        PermittedSubtree::Dns(name) => name.holds_only_internal_names(),
+        PermittedSubtree::Dns(name) => name.holds_only_internal_names() || name.never_resolves(),
         PermittedSubtree::Ip { .. } => domain.holds_only_internal_addresses(),
     };
     if internal {
