@@ -793,6 +793,17 @@ fn http01_responder(port: u16, answers: Arc<Mutex<Vec<(String, String)>>>) {
 }
 
 /// Polls `url` until its status is not `pending` or `processing` (at most 30 s).
+/// The challenge of `kind` (`http-01`, `tls-alpn-01`, `dns-01`) an authorization offers.
+fn challenge(authz: &Value, kind: &str) -> Value {
+    authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} challenge in {authz}"))
+        .clone()
+}
+
 fn settle(raw: &Raw, url: &str) -> Value {
     let started = Instant::now();
     loop {
@@ -845,19 +856,13 @@ fn ready_order_of(
     assert_eq!(order["status"], "pending");
     for authz_url in order["authorizations"].as_array().unwrap() {
         let (_, authz) = raw.json(authz_url.as_str().unwrap(), None);
-        let challenge = authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()
-            .clone();
-        let token = challenge["token"].as_str().unwrap().to_owned();
+        let http01 = challenge(&authz, "http-01");
+        let token = http01["token"].as_str().unwrap().to_owned();
         answers
             .lock()
             .unwrap()
             .push((token.clone(), format!("{token}.{}", raw.key.thumbprint())));
-        let response = raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+        let response = raw.post(http01["url"].as_str().unwrap(), Some(&json!({})));
         assert_eq!(response.status(), StatusCode::OK);
         let up = response.headers()["link"].to_str().unwrap().to_owned();
         assert!(
@@ -1508,22 +1513,11 @@ fn validation_refused(raw: &Raw, name: &str, refusal: &str) {
     let order: Value = response.json().unwrap();
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let (_, authz) = raw.json(&authz_url, None);
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "http-01")
-        .unwrap()
-        .clone();
-    raw.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+    let http01 = challenge(&authz, "http-01");
+    raw.post(http01["url"].as_str().unwrap(), Some(&json!({})));
     let authz = settle(raw, &authz_url);
     assert_eq!(authz["status"], "invalid", "{authz}");
-    let failed = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "http-01")
-        .unwrap();
+    let failed = challenge(&authz, "http-01");
     let detail = failed["error"]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(refusal), "{name}: {failed}");
 }
@@ -1646,16 +1640,10 @@ fn accounts_act_only_while_what_let_them_in_holds_and_authorizations_stay_as_cli
     let order: Value = response.json().unwrap();
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let (_, authz) = raw.json(&authz_url, None);
-    let challenge = |kind: &str| {
-        authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == kind)
-            .unwrap()
-            .clone()
-    };
-    let (http01, tls) = (challenge("http-01"), challenge("tls-alpn-01"));
+    let (http01, tls) = (
+        challenge(&authz, "http-01"),
+        challenge(&authz, "tls-alpn-01"),
+    );
     let token = http01["token"].as_str().unwrap().to_owned();
     answers
         .lock()

@@ -841,6 +841,34 @@ fn the_root_keys_passphrase_is_asked_at_a_terminal() {
     );
 }
 
+/// What a `ca serve` on `sb` prints at start, up to the line of its OCSP responder, and the
+/// `more` lines after it; the server is stopped then.
+fn serve_banner(sb: &Sandbox, more: usize) -> Vec<String> {
+    use std::io::BufRead;
+    let mut serve = sb
+        .ca()
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap);
+    let mut banner = Vec::new();
+    for line in lines.by_ref() {
+        let last = line.starts_with("OCSP responder on");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    banner.extend(lines.take(more));
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    banner
+}
+
 /// A CA whose certificates will not let clients learn of a revocation says so when it is
 /// made: without a URL they carry no CRL or OCSP address, and with an https one they send
 /// clients where they must validate a server before they can check revocation. `ca config`
@@ -890,23 +918,8 @@ fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
         // And every `ca serve` after says it again, right after the responder it starts; an
         // http URL, where the links go, beside where the server listens.
         {
-            use std::io::BufRead;
-            let mut serve = sb
-                .ca()
-                .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap()).lines();
-            let banner: Vec<String> = lines
-                .by_ref()
-                .map(Result::unwrap)
-                .take_while(|line| !line.starts_with("OCSP responder on"))
-                .collect();
-            let next = lines.next().map(Result::unwrap).unwrap_or_default();
-            serve.kill().unwrap();
-            serve.wait().unwrap();
+            let mut banner = serve_banner(&sb, 1);
+            let next = banner.pop().unwrap_or_default();
             assert!(
                 banner.iter().any(|l| l.starts_with("Serving the CA")),
                 "{banner:?}"
@@ -968,27 +981,7 @@ fn acme_issuing_past_a_pending_policy_is_said() {
     let pending = Sandbox::new();
     let made = pending.ok(&["init", "--key", "ecdsa-p256"]);
     assert!(made.contains(said), "{made}");
-    let banner = |sb: &Sandbox| {
-        let mut serve = sb
-            .ca()
-            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut banner = Vec::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(serve.stdout.take().unwrap())) {
-            let line = line.unwrap();
-            let last = line.starts_with("OCSP responder on");
-            banner.push(line);
-            if last {
-                break;
-            }
-        }
-        serve.kill().unwrap();
-        serve.wait().unwrap();
-        banner.join("\n")
-    };
+    let banner = |sb: &Sandbox| serve_banner(sb, 0).join("\n");
     let shown = banner(&pending);
     assert_eq!(shown.matches(said).count(), 1, "{shown}");
     // A server that makes the CA says it once, with what it made.
