@@ -105,6 +105,95 @@ fn a_compromised_key_or_the_roots_is_never_certified() {
     sb.ok(&["sign", &moved_on, "--out", "y.crt"]);
 }
 
+/// Writes `to`, an RSA key over the modulus of the key in `from` with public exponent 65539
+/// (what whoever holds the first key can make: its factors give the private exponent for
+/// any public one), computed by Python's integers and written by `openssl asn1parse`.
+fn same_modulus_other_exponent(sb: &Sandbox, from: &str, to: &str) {
+    let text = openssl_ok(sb.path(), &["rsa", "-in", from, "-noout", "-text"]);
+    let script = r#"
+import math, re, subprocess, sys
+text, out = sys.stdin.read(), sys.argv[1]
+def field(name):
+    found = re.search(name + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", text)
+    return int(re.sub(r"[\s:]", "", found.group(1)), 16)
+n, p, q, e = field("modulus"), field("prime1"), field("prime2"), 65539
+d = pow(e, -1, (p - 1) * (q - 1) // math.gcd(p - 1, q - 1))
+values = [0, n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p)]
+conf = "asn1=SEQUENCE:k\n[k]\n" + "".join(f"f{i}=INTEGER:{hex(v)}\n" for i, v in enumerate(values))
+open(out + ".conf", "w").write(conf)
+subprocess.run(["openssl", "asn1parse", "-genconf", out + ".conf", "-out", out + ".der", "-noout"], check=True)
+subprocess.run(["openssl", "rsa", "-inform", "DER", "-in", out + ".der", "-out", out], check=True, capture_output=True)
+"#;
+    let mut python = std::process::Command::new("python3")
+        .current_dir(sb.path())
+        .args(["-c", script, to])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    python
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(python.wait().unwrap().success());
+    openssl_ok(sb.path(), &["rsa", "-in", to, "-noout", "-check"]);
+    let modulus = |file: &str| openssl_ok(sb.path(), &["rsa", "-in", file, "-noout", "-modulus"]);
+    assert_eq!(modulus(from), modulus(to));
+}
+
+/// An RSA key is its modulus: one revoked for keyCompromise, or the root's, is refused again
+/// when a request brings it with another public exponent (whoever holds the key can make
+/// it), and the note at the revocation finds the certificates with that modulus.
+#[test]
+fn an_rsa_key_is_refused_whatever_its_exponent() {
+    let sb = Sandbox::new();
+    sb.ok(&["init", "--key", "rsa-2048"]);
+    sb.ok(&["issue", "a.example.com", "--key", "rsa-2048"]);
+    same_modulus_other_exponent(&sb, "a.example.com.key", "a65539.key");
+    let root_key = sb.data().join("root.key");
+    same_modulus_other_exponent(&sb, root_key.to_str().unwrap(), "root65539.key");
+    let request = |key: &str, file: &str| {
+        openssl_ok(
+            sb.path(),
+            &[
+                "req",
+                "-new",
+                "-key",
+                key,
+                "-subj",
+                "/CN=a.example.com",
+                "-out",
+                file,
+            ],
+        );
+        file.to_owned()
+    };
+    let other = request("a65539.key", "other.csr");
+    let roots = request("root65539.key", "root.csr");
+    let said = sb.refused(&["sign", &roots, "--out", "x.crt"]);
+    assert!(said.contains("its key is the root's own"), "{said}");
+    // The same modulus renewed with another exponent: one key, so the note names it.
+    sb.ok(&["sign", &other, "--renews", "1", "--out", "other.crt"]);
+    let said = sb.ok(&["revoke", "2", "--reason", "keyCompromise"]);
+    assert!(
+        said.contains("Note: the same key is in certificate 1, still valid: revoke it too"),
+        "{said}"
+    );
+    let again = request("a65539.key", "again.csr");
+    let rows = sb.row_count();
+    let said = sb.refused(&["sign", &again, "--out", "x.crt"]);
+    assert!(
+        said.contains(
+            "its key is that of certificate 2, which was revoked because its key was compromised"
+        ),
+        "{said}"
+    );
+    assert!(!sb.file("x.crt").exists());
+    assert_eq!(sb.row_count(), rows);
+}
+
 #[test]
 fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
     let sb = Sandbox::new();

@@ -210,11 +210,13 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-/// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`
-/// (false for what does not parse).
+/// True when the certificate `der` is for the key whose subjectPublicKey bits are `key`, an
+/// RSA key by its modulus whatever its exponent ([`crate::key::identity`]); false for what
+/// does not parse.
 pub(crate) fn holds_key(der: &[u8], key: &[u8]) -> bool {
-    x509_parser::parse_x509_certificate(der)
-        .is_ok_and(|(_, cert)| cert.public_key().subject_public_key.data.as_ref() == key)
+    x509_parser::parse_x509_certificate(der).is_ok_and(|(_, cert)| {
+        crate::key::same_key(cert.public_key().subject_public_key.data.as_ref(), key)
+    })
 }
 
 /// The SHA-1 fingerprint of `der` as Windows' certificate dialog shows it ("Thumbprint"), for

@@ -437,7 +437,7 @@ impl Authority {
     /// identifier may take it for the root. (A key of a certificate revoked for keyCompromise
     /// is refused as the certificate is written, in the same transaction.)
     pub(crate) fn refuse_the_roots_key(&self, request: &CertificateRequest) -> Result<()> {
-        if request.public_key_bits() == self.root().public_key_bits() {
+        if crate::key::same_key(request.public_key_bits(), self.root().public_key_bits()) {
             return Err(Error::InvalidRequest(
                 "its key is the root's own: a CA's key is never certified for a server; make the request with a new key".into(),
             ));

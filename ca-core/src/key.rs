@@ -619,10 +619,80 @@ pub(crate) fn bit_length(octets: &[u8]) -> usize {
     octets.len() * 8 - octets[0].leading_zeros() as usize
 }
 
+/// The part of a public key (its subjectPublicKey bits) that makes it the key it is, for
+/// telling whether two keys are one: an RSA key's modulus, since whoever can sign for a
+/// modulus knows its factors, and with them signs for any public exponent over it (a key
+/// refused as the root's, or as one revoked for keyCompromise, is not made new by another
+/// exponent); any other key's bits (an elliptic-curve point is taken uncompressed only, so
+/// one point has one writing).
+pub(crate) fn identity(bits: &[u8]) -> &[u8] {
+    use x509_parser::prelude::FromDer;
+    match x509_parser::public_key::RSAPublicKey::from_der(bits) {
+        Ok(([], rsa)) => {
+            let first = rsa.modulus.iter().position(|b| *b != 0);
+            first.map_or(rsa.modulus, |first| &rsa.modulus[first..])
+        }
+        _ => bits,
+    }
+}
+
+/// True when the subjectPublicKey bits `a` and `b` are one key ([`identity`]).
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    identity(a) == identity(b)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// RSA public keys written as DER: SEQUENCE { INTEGER modulus, INTEGER exponent }.
+    fn rsa_bits(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+        let integer = |value: &[u8]| {
+            let mut out = vec![0x02];
+            let sign = value[0] & 0x80 != 0;
+            let length = value.len() + usize::from(sign);
+            assert!(length < 0x80, "short lengths only in this test");
+            out.push(u8::try_from(length).unwrap());
+            if sign {
+                out.push(0);
+            }
+            out.extend(value);
+            out
+        };
+        let body = [integer(modulus), integer(exponent)].concat();
+        let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
+        out.extend(body);
+        out
+    }
+
+    /// One RSA modulus is one key whatever the exponent beside it (whoever holds the one
+    /// holds the other); different moduli are different keys; a point is compared as written.
+    #[test]
+    fn an_rsa_key_is_its_modulus() {
+        let modulus = [0xc3; 64];
+        let mut other = modulus;
+        other[63] = 0xc5;
+        let usual = rsa_bits(&modulus, &[1, 0, 1]);
+        assert!(same_key(&usual, &rsa_bits(&modulus, &[1, 0, 3])));
+        assert!(same_key(&usual, &rsa_bits(&modulus, &[3])));
+        assert!(!same_key(&usual, &rsa_bits(&other, &[1, 0, 1])));
+        assert_eq!(
+            identity(&usual),
+            &modulus[..],
+            "the sign octet is not the key"
+        );
+        let mut point = vec![4];
+        point.extend([7; 64]);
+        assert_eq!(identity(&point), &point[..]);
+        let mut moved = point.clone();
+        moved[64] = 8;
+        assert!(!same_key(&point, &moved));
+        // Bits that only start like an RSA key are taken whole.
+        let mut trailing = usual.clone();
+        trailing.push(0);
+        assert_eq!(identity(&trailing), &trailing[..]);
+    }
 
     #[test]
     fn bit_lengths_count_bits_not_octets() {

@@ -261,7 +261,9 @@ pub fn key_authorization(token: &str, jwk: &Jwk) -> Result<String, Problem> {
     Ok(format!("{token}.{}", thumbprint(jwk)?))
 }
 
-/// True when `jwk` is the public key `spki` holds (revocation signed by a certificate's key).
+/// True when `jwk` is the public key `spki` holds (revocation signed by a certificate's key,
+/// a CSR for the account's key): an RSA key by its modulus, whatever its exponent, since
+/// whoever signs for a modulus knows its factors and so holds it with any exponent.
 pub fn is_key_of(jwk: &Jwk, spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> bool {
     use x509_parser::public_key::PublicKey;
     let decode = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
@@ -275,7 +277,6 @@ pub fn is_key_of(jwk: &Jwk, spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) 
     match (&jwk.algorithm, spki.parsed()) {
         (AlgorithmParameters::RSA(rsa), Ok(PublicKey::RSA(key))) => {
             decode(&rsa.n).is_some_and(|n| strip(&n) == strip(key.modulus))
-                && decode(&rsa.e).is_some_and(|e| strip(&e) == strip(key.exponent))
         }
         (AlgorithmParameters::EllipticCurve(ec), Ok(PublicKey::EC(point))) => {
             match (decode(&ec.x), decode(&ec.y)) {
@@ -343,6 +344,32 @@ mod tests {
         let body = format!(r#"{{"protected":"{header}","payload":"","signature":""}}"#);
         let problem = Jws::parse(body.as_bytes()).unwrap_err();
         assert_eq!(problem.kind, ProblemType::BadPublicKey);
+    }
+
+    /// An RSA JWK is the key of an SPKI with its modulus, whatever the exponent beside it:
+    /// a CSR for the account key's modulus with another exponent is still the account key.
+    #[test]
+    fn an_rsa_jwk_is_the_key_of_its_modulus() {
+        use x509_parser::prelude::FromDer;
+        use x509_parser::public_key::PublicKey;
+        let pair = crate::KeyAlgorithm::Rsa2048.generate().unwrap();
+        let der = rcgen::PublicKeyData::subject_public_key_info(&pair);
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).unwrap();
+        let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+            panic!("not an RSA key");
+        };
+        let n = b64(rsa.modulus.strip_prefix(&[0]).unwrap_or(rsa.modulus));
+        let jwk = |n: &str, e: &str| -> Jwk {
+            serde_json::from_str(&format!(r#"{{"kty":"RSA","n":"{n}","e":"{e}"}}"#)).unwrap()
+        };
+        assert!(is_key_of(&jwk(&n, "AQAB"), &spki));
+        assert!(
+            is_key_of(&jwk(&n, "AQAD"), &spki),
+            "65539 over the same modulus"
+        );
+        let mut other = unb64(&n).unwrap();
+        other[10] ^= 1;
+        assert!(!is_key_of(&jwk(&b64(&other), "AQAB"), &spki));
     }
 
     #[test]
