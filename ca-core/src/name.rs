@@ -128,9 +128,10 @@ impl FromStr for DnsName {
         if name.contains('@') {
             return refuse(NameRule::Email);
         }
+        // A host and port, or an IPv6 address in brackets and a port (`[2001:db8::1]:443`).
         if let Some((host, port)) = name.rsplit_once(':')
             && !host.is_empty()
-            && !host.contains(':')
+            && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')))
             && (1..=5).contains(&port.len())
             && port.bytes().all(|b| b.is_ascii_digit())
         {
@@ -942,6 +943,7 @@ mod tests {
         assert_eq!(rule("mail_1.example.com"), NameRule::Character('_'));
         assert_eq!(rule("https://mail.example.com/owa"), NameRule::Url);
         assert_eq!(rule("mail.example.com:443"), NameRule::Port);
+        assert_eq!(rule("[2001:db8::1]:443"), NameRule::Port);
         assert_eq!(rule("admin@example.com"), NameRule::Email);
         assert_eq!(rule("mail.example.com:http"), NameRule::Character(':'));
     }
