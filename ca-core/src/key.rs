@@ -124,19 +124,35 @@ impl KeyAlgorithm {
     ) -> Result<Self> {
         use x509_parser::public_key::PublicKey;
         match spki.parsed() {
-            Ok(PublicKey::RSA(rsa)) => match bit_length(rsa.modulus) {
-                bits if bits < RSA_MIN_BITS => Err(Error::WeakKey {
-                    bits,
-                    min: RSA_MIN_BITS,
-                }),
-                bits if bits <= 2048 => Ok(KeyAlgorithm::Rsa2048),
-                bits if bits <= 3072 => Ok(KeyAlgorithm::Rsa3072),
-                bits if bits <= RSA_MAX_BITS => Ok(KeyAlgorithm::Rsa4096),
-                bits => Err(Error::KeyTooLarge {
-                    bits,
-                    max: RSA_MAX_BITS,
-                }),
-            },
+            Ok(PublicKey::RSA(rsa)) => {
+                let algorithm = match bit_length(rsa.modulus) {
+                    bits if bits < RSA_MIN_BITS => Err(Error::WeakKey {
+                        bits,
+                        min: RSA_MIN_BITS,
+                    }),
+                    bits if bits <= 2048 => Ok(KeyAlgorithm::Rsa2048),
+                    bits if bits <= 3072 => Ok(KeyAlgorithm::Rsa3072),
+                    bits if bits <= RSA_MAX_BITS => Ok(KeyAlgorithm::Rsa4096),
+                    bits => Err(Error::KeyTooLarge {
+                        bits,
+                        max: RSA_MAX_BITS,
+                    }),
+                }?;
+                // An odd exponent of at least 3 (the Baseline Requirements §6.1.6), held in 32
+                // bits: Windows keeps it in a DWORD (RSAPUBKEY's pubexp) and aws-lc, like
+                // BoringSSL, verifies none past 33 bits, so a larger one would read as a
+                // signature that does not verify.
+                match rsa.try_exponent() {
+                    Ok(e) if e >= 3 && e % 2 == 1 && e <= u64::from(u32::MAX) => Ok(algorithm),
+                    found => Err(Error::InvalidRequest(format!(
+                        "its RSA key's public exponent is {}: clients take an odd one from 3 to 4294967295 (Windows holds it in 32 bits); make the key again with the usual 65537",
+                        found.map_or_else(
+                            |_| "negative or past 64 bits".to_owned(),
+                            |e| e.to_string()
+                        )
+                    ))),
+                }
+            }
             Ok(PublicKey::EC(point)) => {
                 let curve = spki
                     .algorithm
@@ -692,6 +708,67 @@ mod tests {
         let mut trailing = usual.clone();
         trailing.push(0);
         assert_eq!(identity(&trailing), &trailing[..]);
+    }
+
+    /// An RSA key's exponent is odd, at least 3 and held in 32 bits; 3 and 65537 pass.
+    #[test]
+    fn an_rsa_exponent_is_odd_and_within_32_bits() {
+        use x509_parser::prelude::FromDer;
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag];
+            match content.len() {
+                n if n < 0x80 => out.push(u8::try_from(n).unwrap()),
+                n => {
+                    let bytes = u16::try_from(n).unwrap().to_be_bytes();
+                    out.extend([0x82, bytes[0], bytes[1]]);
+                }
+            }
+            out.extend(content);
+            out
+        }
+        let algorithm = tlv(
+            0x30,
+            &[
+                tlv(
+                    0x06,
+                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+                ),
+                vec![0x05, 0x00],
+            ]
+            .concat(),
+        );
+        let mut modulus = vec![0x00];
+        modulus.extend([0xc5; 256]);
+        let spki = |exponent: &[u8]| {
+            let key = tlv(0x30, &[tlv(0x02, &modulus), tlv(0x02, exponent)].concat());
+            let bits = tlv(0x03, &[&[0][..], &key].concat());
+            tlv(0x30, &[algorithm.clone(), bits].concat())
+        };
+        let judge = |exponent: &[u8]| {
+            let der = spki(exponent);
+            let (_, parsed) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).unwrap();
+            KeyAlgorithm::of_public_key(&parsed)
+        };
+        assert_eq!(judge(&[1, 0, 1]).unwrap(), KeyAlgorithm::Rsa2048);
+        assert_eq!(judge(&[3]).unwrap(), KeyAlgorithm::Rsa2048);
+        assert_eq!(
+            judge(&[0x00, 0xff, 0xff, 0xff, 0xff]).unwrap(),
+            KeyAlgorithm::Rsa2048
+        );
+        for (exponent, said) in [
+            (&[1][..], "is 1:"),
+            (&[1, 0, 0][..], "is 65536:"),
+            (&[1, 0, 0, 0, 1][..], "is 4294967297:"),
+            (
+                &[1, 0, 0, 0, 0, 0, 0, 0, 1][..],
+                "is negative or past 64 bits:",
+            ),
+            (&[0x81][..], "is negative or past 64 bits:"),
+        ] {
+            let err = judge(exponent).unwrap_err();
+            assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
+            assert!(err.to_string().contains(said), "{err}");
+        }
     }
 
     #[test]
