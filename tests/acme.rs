@@ -1052,18 +1052,32 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
             "{reason}"
         );
     }
-    let header =
-        json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
-    let body = cert_signer.sign(
-        &header,
-        Some(&json!({ "certificate": b64(&leaf_der), "reason": 1 })),
-    );
-    let response = raw.send(&url, &body);
+    // Revoked as superseded (4), then, the key found exposed, for keyCompromise (1) by the
+    // key's holder: the reason is raised, its date kept.
+    let revoke = |reason: u8| {
+        let header =
+            json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
+        let body = cert_signer.sign(
+            &header,
+            Some(&json!({ "certificate": b64(&leaf_der), "reason": reason })),
+        );
+        raw.send(&url, &body)
+    };
+    let shown = || -> Value {
+        serde_json::from_str(&acme.sb.ok(&["show", &old["id"].to_string(), "--json"])).unwrap()
+    };
+    let response = revoke(4);
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text());
-    let row: Value =
-        serde_json::from_str(&acme.sb.ok(&["show", &old["id"].to_string(), "--json"])).unwrap();
+    let superseded = shown();
+    assert_eq!(superseded["revocation_reason"], "superseded");
+    let (_, kind, _) = problem(revoke(5));
+    assert_eq!(kind, "alreadyRevoked", "only keyCompromise raises a reason");
+    let response = revoke(1);
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text());
+    let row = shown();
     assert_eq!(row["status"], "revoked");
     assert_eq!(row["revocation_reason"], "keyCompromise");
+    assert_eq!(row["revoked_at"], superseded["revoked_at"]);
     // Its key, known compromised now, is not certified again: badCSR, nothing issued.
     let rows = acme.acme_rows().len();
     let (_, fresh) = ready_order(&raw, &answers, &["mail.example.com"]);
@@ -1080,11 +1094,14 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
         "{detail}"
     );
     assert_eq!(acme.acme_rows().len(), rows, "nothing issued");
-    // Again: alreadyRevoked. And the renewal window of a revoked certificate has begun.
+    // Again: alreadyRevoked, for keyCompromise too. And the renewal window of a revoked
+    // certificate has begun.
     let header =
         json!({ "alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": cert_signer.jwk });
     let body = cert_signer.sign(&header, Some(&json!({ "certificate": b64(&leaf_der) })));
     let (_, kind, _) = problem(raw.send(&url, &body));
+    assert_eq!(kind, "alreadyRevoked");
+    let (_, kind, _) = problem(revoke(1));
     assert_eq!(kind, "alreadyRevoked");
     let info: Value = raw
         .http

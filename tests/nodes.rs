@@ -861,6 +861,7 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     for attack in [
         "DELETE FROM revocations WHERE request_id = 1",
         "UPDATE revocations SET revoked_at = 0",
+        "UPDATE revocations SET reason = 'unspecified'",
         "TRUNCATE revocations",
         "DELETE FROM certificates WHERE request_id = 1",
         "UPDATE certificates SET not_after = not_after + 86400",
@@ -889,6 +890,9 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     node.ok(&["issue", "after.example.com", "--key", "ecdsa-p256"]);
     let after = crate::util::psql(&runtime_url, "SELECT max(request_id) FROM certificates");
     node.ok(&["revoke", after.trim(), "--reason", "superseded"]);
+    // The one change a revocation takes: its reason raised to keyCompromise.
+    let said = node.ok(&["revoke", after.trim(), "--reason", "keyCompromise"]);
+    assert!(said.contains("is now revoked for keyCompromise"), "{said}");
     node.ok(&["crl", "--new", "--out", "after.crl"]);
     let (_, serials) = crl_contents(node.path(), "after.crl");
     for serial in revoked_before.lines() {

@@ -866,6 +866,101 @@ fn nginx_staples_our_answer_and_stops_once_the_certificate_is_revoked() {
     assert!(!text.contains("Cert Status: good"), "{text}");
 }
 
+/// A certificate revoked for another reason whose key is found exposed later is revoked
+/// again for keyCompromise: its reason is raised, its date kept (Baseline Requirements
+/// §7.2.2), and the running server's answers and CRL say so at once; its key is refused from
+/// then on. Nothing else about a revocation changes.
+#[test]
+fn a_revocation_reason_raised_to_key_compromise_reaches_ocsp_and_the_crl() {
+    let (sb, server) = ca_with_responder();
+    let (id, serial) = issue(&sb, "mail.example.com");
+    sb.ok(&["revoke", &id, "--reason", "superseded"]);
+    let answer = || {
+        let (_, text) = ask(
+            &sb,
+            &server,
+            &["-cert", "mail.example.com.crt", "-no_nonce"],
+        );
+        assert!(text.contains("mail.example.com.crt: revoked"), "{text}");
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(name).map(str::to_owned))
+                .unwrap_or_else(|| panic!("{name}: {text}"))
+        };
+        (field("Reason: "), field("Revocation Time: "))
+    };
+    let (reason, at) = answer();
+    assert_eq!(reason, "superseded");
+    // A reason other than keyCompromise does not replace the first.
+    let said = sb.run(&["revoke", &id, "--reason", "affiliationChanged"]);
+    let said = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.contains("was already revoked on")
+            && said.contains("(superseded); a revocation's reason changes only to keyCompromise"),
+        "{said}"
+    );
+    let said = sb.ok(&["revoke", &id, "--reason", "keyCompromise"]);
+    assert!(
+        said.contains("revoked at")
+            && said.contains("for superseded, is now revoked for keyCompromise"),
+        "{said}"
+    );
+    let (reason, raised_at) = answer();
+    assert_eq!(reason, "keyCompromise");
+    assert_eq!(raised_at, at, "the date stays");
+    let crl = client(&sb)
+        .get(format!("{}/certsrv/ca.crl", server.http))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    std::fs::write(sb.file("served.crl"), &crl).unwrap();
+    let text = openssl_ok(
+        sb.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "served.crl",
+            "-noout",
+            "-text",
+        ],
+    );
+    let entry = text
+        .split("Serial Number: ")
+        .find(|entry| entry.to_ascii_lowercase().starts_with(&serial))
+        .unwrap_or_else(|| panic!("{serial}: {text}"));
+    assert!(entry.contains("Key Compromise"), "{entry}");
+    // Once keyCompromise, it stays so; and the key is refused.
+    let said = sb.run(&["revoke", &id, "--reason", "keyCompromise"]);
+    let said = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.contains("(keyCompromise)") && !said.contains("changes only"),
+        "{said}"
+    );
+    openssl_ok(
+        sb.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "mail.example.com.key",
+            "-subj",
+            "/CN=mail.example.com",
+            "-out",
+            "again.csr",
+        ],
+    );
+    let said = sb.refused(&["sign", "again.csr", "--out", "again.crt"]);
+    assert!(
+        said.contains("revoked because its key was compromised"),
+        "{said}"
+    );
+    let row: Value = serde_json::from_str(&sb.ok(&["show", &id, "--json"])).unwrap();
+    assert_eq!(row["revocation_reason"], "keyCompromise");
+}
+
 /// The first date `openssl` prints after `prefix` on a line of `text` ("Dec  5 21:50:00 2026
 /// GMT").
 fn openssl_time(text: &str, prefix: &str) -> Option<time::OffsetDateTime> {

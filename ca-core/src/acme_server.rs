@@ -1218,7 +1218,16 @@ impl Authority {
                     format!("reason code {code} is not offered"),
                 )
             })?;
-        if row.status == Status::Revoked {
+        // Revoked already: only its key's holder may raise the reason to keyCompromise, the
+        // request signed with that key being the proof (as Let's Encrypt takes it).
+        let raises = request.account.is_none()
+            && reason == RevocationReason::KeyCompromise
+            && row
+                .certificate
+                .as_ref()
+                .and_then(|c| c.revocation.as_ref())
+                .is_some_and(|r| r.reason != RevocationReason::KeyCompromise);
+        if row.status == Status::Revoked && !raises {
             return Err(Problem::new(
                 ProblemType::AlreadyRevoked,
                 "the certificate is already revoked",

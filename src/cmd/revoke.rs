@@ -43,25 +43,39 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .certificate
         .as_ref()
         .is_some_and(|c| authority.is_current_responder(&c.serial));
+    // Revoked already (for another reason, or this is refused): the reason is raised.
+    let earlier = row
+        .certificate
+        .as_ref()
+        .and_then(|c| c.revocation.as_ref())
+        .map(|r| r.reason);
     let revoked = authority
         .revoke(row.id, args.reason, &crate::cmd::actor())
         .await?;
     let cert = revoked.certificate.as_ref();
     let names = revoked.names_shown();
-    say!(
-        "Revoked certificate {} ({}){}, reason {}, at {}",
-        revoked.id,
-        cert.map(|c| c.serial.hex()).unwrap_or_default(),
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(" for {names}")
-        },
-        args.reason,
-        cert.and_then(|c| c.revocation.as_ref())
-            .map(|r| when(r.revoked_at))
-            .unwrap_or_default()
-    );
+    let names = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" for {names}")
+    };
+    let at = cert
+        .and_then(|c| c.revocation.as_ref())
+        .map(|r| when(r.revoked_at))
+        .unwrap_or_default();
+    let serial = cert.map(|c| c.serial.hex()).unwrap_or_default();
+    match earlier {
+        Some(earlier) => say!(
+            "Certificate {}{names} ({serial}), revoked at {at} for {earlier}, is now revoked for {}: its key is refused from now on, and the CRL and OCSP answers give the new reason (the date stays)",
+            revoked.id,
+            args.reason,
+        ),
+        None => say!(
+            "Revoked certificate {} ({serial}){names}, reason {}, at {at}",
+            revoked.id,
+            args.reason,
+        ),
+    }
     if serves {
         tell!(
             "ca: warning: that is the HTTPS certificate `ca serve` presents (from {}). Clients that check revocation now refuse the server's pages, ACME and downloads. The server issues itself a new one at its next start or reload (`systemctl reload ca`, or SIGHUP), or within 6 hours; do that now.",

@@ -28,7 +28,8 @@ use crate::tlv::{any_element, element};
 /// 50 on SQLite) hold a few MiB, not the whole CRL.
 pub(crate) const PART: usize = if cfg!(test) { 256 } else { 64 * 1024 };
 
-/// The CRL as the log keeps it, with the number of revocations it was signed over.
+/// The CRL as the log keeps it, with the count of changes to the revocations it was signed
+/// over ([`revocation_count`]).
 #[derive(Clone, Debug)]
 struct StoredCrl {
     crl: Crl,
@@ -284,11 +285,16 @@ async fn stored(conn: &mut AnyConnection, with_der: bool) -> Result<Option<Store
     }))
 }
 
-/// How many revocations the log holds; it only grows, since none is ever removed.
+/// A count that grows with every change to the revocations, which the CRL signed at a
+/// count is current for: each revocation counts once, and once more for keyCompromise (a
+/// reason raised to it, the only change a revocation takes, counts then); none is removed.
 async fn revocation_count(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM revocations")
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM revocations)
+              + (SELECT COUNT(*) FROM revocations WHERE reason = 'keyCompromise')",
+    )
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The entries of every revocation of a certificate whose notAfter is at or after `since`,

@@ -25,8 +25,11 @@ impl Store {
         }
     }
 
-    /// Records the revocation of the certificate of request `id`. Revoking twice, or a
-    /// request without a certificate, is a [`Error::Conflict`] that says why.
+    /// Records the revocation of the certificate of request `id`. A certificate revoked for
+    /// another reason and revoked again for keyCompromise has its reason raised to it (its
+    /// date kept): its key was found exposed later (Baseline Requirements §7.2.2). Any other
+    /// second revocation, or a request without a certificate, is a [`Error::Conflict`] that
+    /// says why.
     #[instrument(skip_all)]
     pub async fn revoke(
         &self,
@@ -52,34 +55,65 @@ impl Store {
         .bind(reason.name())
         .execute(&mut *tx)
         .await?;
+        let mut detail = format!("serial {} reason {reason}", cert.serial);
         if inserted.rows_affected() != 1 {
-            drop(tx);
-            let row = self.issuance(id).await?;
-            let when = row
-                .certificate
-                .as_ref()
-                .and_then(|c| c.revocation.as_ref())
-                .map(|r| crate::display::time(r.revoked_at))
-                .unwrap_or_default();
-            return Err(Error::Conflict(format!(
-                "certificate {id} (serial {}) was already revoked on {when}",
-                cert.serial
-            )));
+            let earlier: Option<String> =
+                sqlx::query_scalar("SELECT reason FROM revocations WHERE request_id = $1")
+                    .bind(id.get())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let raised = match &earlier {
+                Some(earlier)
+                    if reason == RevocationReason::KeyCompromise
+                        && earlier.as_str() != reason.name() =>
+                {
+                    sqlx::query(
+                        "UPDATE revocations SET reason = $1 WHERE request_id = $2 AND reason = $3",
+                    )
+                    .bind(reason.name())
+                    .bind(id.get())
+                    .bind(earlier)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+                _ => false,
+            };
+            if !raised {
+                drop(tx);
+                let row = self.issuance(id).await?;
+                let (when, was) = row
+                    .certificate
+                    .as_ref()
+                    .and_then(|c| c.revocation.as_ref())
+                    .map(|r| (crate::display::time(r.revoked_at), r.reason))
+                    .unzip();
+                let was = was.unwrap_or(reason);
+                return Err(Error::Conflict(format!(
+                    "certificate {id} (serial {}) was already revoked on {} ({was}){}",
+                    cert.serial,
+                    when.unwrap_or_default(),
+                    if was == RevocationReason::KeyCompromise {
+                        ""
+                    } else {
+                        "; a revocation's reason changes only to keyCompromise, when the key is found exposed later"
+                    }
+                )));
+            }
+            detail = format!(
+                "serial {} reason raised from {} to {reason}",
+                cert.serial,
+                earlier.unwrap_or_default()
+            );
         }
-        // The response signed ahead says good: it goes with the same commit, so no process
-        // hands it out once the revocation is recorded.
+        // The response signed ahead says good (or the reason before): it goes with the same
+        // commit, so no process hands it out once the revocation is recorded.
         sqlx::query("DELETE FROM ocsp_responses WHERE request_id = $1")
             .bind(id.get())
             .execute(&mut *tx)
             .await?;
-        audit::record(
-            &mut tx,
-            actor,
-            "revoke",
-            &id.to_string(),
-            &format!("serial {} reason {reason}", cert.serial),
-        )
-        .await?;
+        audit::record(&mut tx, actor, "revoke", &id.to_string(), &detail).await?;
         tx.commit().await?;
         self.issuance(id).await
     }

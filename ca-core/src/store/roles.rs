@@ -46,8 +46,8 @@ impl fmt::Display for RoleName {
 }
 
 /// The tables whose rows the program changes (requests only while pending, the CRL only to a
-/// higher number, as the log's triggers insist). Certificates, revocations and the audit
-/// trail are never changed.
+/// higher number, as the log's triggers insist). Certificates and the audit trail are never
+/// changed, nor a revocation but for its reason raised to keyCompromise (granted apart).
 const UPDATED: &[&str] = &[
     "settings",
     "users",
@@ -129,6 +129,8 @@ impl Store {
             format!("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA {schema} TO {role}"),
             format!("REVOKE INSERT ON {schema}._sqlx_migrations FROM {role}"),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+            // A revocation's reason, raised to keyCompromise (its trigger allows nothing else).
+            format!("GRANT UPDATE (reason) ON {schema}.revocations TO {role}"),
         ]
         .into_iter()
         .chain(

@@ -300,6 +300,63 @@ async fn certificates_revocations_requests_and_the_crl_number_are_kept() {
     assert_eq!(revoked, 1);
 }
 
+/// A revocation's one change: its reason raised to keyCompromise, once, its date kept; the
+/// log's trigger refuses any other, whoever writes. Revoking again for keyCompromise raises
+/// it; for anything else, or once keyCompromise, is a conflict.
+#[tokio::test]
+async fn a_revocation_changes_only_by_its_reason_raised_to_key_compromise() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let row = store
+        .record_issuance(Sample::new("0e", "a.example.com", days(1)).issuance())
+        .await
+        .unwrap();
+    store
+        .revoke(row.id, RevocationReason::Superseded, "tester")
+        .await
+        .unwrap();
+    for refused in [
+        "UPDATE revocations SET reason = 'unspecified'",
+        "UPDATE revocations SET reason = 'keyCompromise', revoked_at = revoked_at - 1",
+        "UPDATE revocations SET revoked_at = 0",
+    ] {
+        assert!(
+            sqlx::query(refused).execute(&store.pool).await.is_err(),
+            "{refused}"
+        );
+    }
+    let again = store
+        .revoke(row.id, RevocationReason::AffiliationChanged, "tester")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, Error::Conflict(text) if text.contains("changes only to keyCompromise")),
+        "{again}"
+    );
+    let before = store.issuance(row.id).await.unwrap();
+    let raised = store
+        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+        .await
+        .unwrap();
+    let (was, now) = (
+        before.certificate.unwrap().revocation.unwrap(),
+        raised.certificate.unwrap().revocation.unwrap(),
+    );
+    assert_eq!(now.reason, RevocationReason::KeyCompromise);
+    assert_eq!(now.revoked_at, was.revoked_at);
+    assert!(
+        sqlx::query("UPDATE revocations SET reason = 'superseded'")
+            .execute(&store.pool)
+            .await
+            .is_err()
+    );
+    let again = store
+        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::Conflict(_)), "{again}");
+}
+
 #[tokio::test]
 async fn the_row_answered_for_an_issuance_is_the_row_the_log_holds() {
     let dir = tempfile::tempdir().unwrap();
