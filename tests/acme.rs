@@ -929,6 +929,20 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
     ));
     assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
     assert!(detail.contains("account key"), "{detail}");
+    // The field is DER: the same request as PEM text, or DER behind a byte-order mark, is
+    // badCSR, whatever key it holds (the account's, as PEM, once got past that check).
+    let request = params.serialize_request(&raw.key.pair).unwrap();
+    let (csr_b64, _) = csr(&["mail.example.com"]);
+    let mut with_bom = b"\xef\xbb\xbf".to_vec();
+    with_bom.extend(URL_SAFE_NO_PAD.decode(&csr_b64).unwrap());
+    for text in [b64(request.pem().unwrap().as_bytes()), b64(&with_bom)] {
+        let (status, kind, detail) = problem(raw.post(
+            order["finalize"].as_str().unwrap(),
+            Some(&json!({ "csr": text })),
+        ));
+        assert_eq!((status, kind.as_str()), (400, "badCSR"), "{detail}");
+        assert!(detail.contains("DER in base64url"), "{detail}");
+    }
     let (csr_b64, cert_key) = csr(&["mail.example.com"]);
     let response = raw.post(
         order["finalize"].as_str().unwrap(),

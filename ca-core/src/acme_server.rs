@@ -1053,6 +1053,14 @@ impl Authority {
         // included) is a bad CSR (RFC 8555 §7.4).
         let csr = CertificateRequest::parse(&der)
             .map_err(|err| Problem::new(ProblemType::BadCsr, err.to_string()))?;
+        // The field is the request's DER (RFC 8555 §7.4): the PEM, Base64 or text that `ca
+        // sign` and the pages also take is not what an ACME client sends.
+        if csr.der() != der.as_slice() {
+            return Err(Problem::new(
+                ProblemType::BadCsr,
+                "the csr field holds the request's DER in base64url (RFC 8555 §7.4), not PEM or other text",
+            ));
+        }
         // An order names DNS names and IP addresses only: a CSR that asks for more (an email
         // address, a URI) would get a certificate without it, which RFC 8555 §7.4 has the
         // server refuse rather than sign.
@@ -1066,15 +1074,8 @@ impl Authority {
         }
         // The certificate's key is not the account's (Let's Encrypt refuses it too): a server
         // key that leaked would then also hold the account, its orders and its revocations.
-        let same_key = {
-            use x509_parser::prelude::FromDer;
-            x509_parser::certification_request::X509CertificationRequest::from_der(&der).is_ok_and(
-                |(_, parsed)| {
-                    jws::is_key_of(&request.jwk, &parsed.certification_request_info.subject_pki)
-                },
-            )
-        };
-        if same_key {
+        // Compared with the key the request was read with, so no writing of it escapes.
+        if jws::is_key_with_bits(&request.jwk, csr.public_key_bits()) {
             return Err(Problem::new(
                 ProblemType::BadCsr,
                 "the CSR's key is the account key: a certificate needs a key of its own",

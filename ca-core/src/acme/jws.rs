@@ -261,9 +261,9 @@ pub fn key_authorization(token: &str, jwk: &Jwk) -> Result<String, Problem> {
     Ok(format!("{token}.{}", thumbprint(jwk)?))
 }
 
-/// True when `jwk` is the public key `spki` holds (revocation signed by a certificate's key,
-/// a CSR for the account's key): an RSA key by its modulus, whatever its exponent, since
-/// whoever signs for a modulus knows its factors and so holds it with any exponent.
+/// True when `jwk` is the public key `spki` holds (revocation signed by a certificate's
+/// key): an RSA key by its modulus, whatever its exponent, since whoever signs for a modulus
+/// knows its factors and so holds it with any exponent.
 pub fn is_key_of(jwk: &Jwk, spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> bool {
     use x509_parser::public_key::PublicKey;
     let decode = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
@@ -294,6 +294,36 @@ pub fn is_key_of(jwk: &Jwk, spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) 
         }
         _ => false,
     }
+}
+
+/// True when `jwk` is the key whose subjectPublicKey bits are `bits` (a request's), one key
+/// as [`crate::key::identity`] tells it: an RSA key by its modulus, an elliptic-curve key by
+/// its point (coordinates padded to the curve's length), an OKP key by its bits.
+pub(crate) fn is_key_with_bits(jwk: &Jwk, bits: &[u8]) -> bool {
+    let decode = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
+    let identity = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => decode(&rsa.n).map(|n| {
+            let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+            n[first..].to_vec()
+        }),
+        AlgorithmParameters::EllipticCurve(ec) => {
+            let length = bits.len().saturating_sub(1) / 2;
+            match (decode(&ec.x), decode(&ec.y)) {
+                (Some(x), Some(y)) if x.len() <= length && y.len() <= length => {
+                    let mut point = vec![0x04];
+                    point.extend(std::iter::repeat_n(0, length - x.len()));
+                    point.extend(x);
+                    point.extend(std::iter::repeat_n(0, length - y.len()));
+                    point.extend(y);
+                    Some(point)
+                }
+                _ => None,
+            }
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => decode(&okp.x),
+        _ => None,
+    };
+    identity.is_some_and(|identity| identity.as_slice() == crate::key::identity(bits))
 }
 
 /// Base64url without padding, as ACME writes binary fields.
@@ -370,6 +400,23 @@ mod tests {
         let mut other = unb64(&n).unwrap();
         other[10] ^= 1;
         assert!(!is_key_of(&jwk(&b64(&other), "AQAB"), &spki));
+        // And by its bits, as a request holds them.
+        let bits = spki.subject_public_key.data.as_ref();
+        assert!(is_key_with_bits(&jwk(&n, "AQAD"), bits));
+        assert!(!is_key_with_bits(&jwk(&b64(&other), "AQAB"), bits));
+        // An elliptic-curve JWK by its point, a short coordinate padded as the point has it.
+        let mut point = vec![4, 0];
+        point.extend([9; 63]);
+        let ec = |x: &[u8]| -> Jwk {
+            let (x, y) = (b64(x), b64(&[9; 32]));
+            serde_json::from_str(&format!(
+                r#"{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}"#
+            ))
+            .unwrap()
+        };
+        assert!(is_key_with_bits(&ec(&point[1..33]), &point));
+        assert!(is_key_with_bits(&ec(&point[2..33]), &point));
+        assert!(!is_key_with_bits(&ec(&[9; 32]), &point));
     }
 
     #[test]
