@@ -84,6 +84,22 @@ impl fmt::Debug for SerialNumber {
     }
 }
 
+/// `text` without the invisible formatting characters that copying brings along: Windows'
+/// certificate dialog puts a left-to-right mark (U+200E) before the serial number and the
+/// thumbprint it shows, and other programs add zero-width spaces, joiners, direction marks
+/// and isolates, or a byte-order mark.
+pub(crate) fn without_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    if text.contains(invisible) {
+        text.chars()
+            .filter(|c| !invisible(*c))
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 impl FromStr for SerialNumber {
     type Err = Error;
 
@@ -110,7 +126,8 @@ impl FromStr for SerialNumber {
                 crate::display::quoted(input.trim())
             ))
         };
-        let trimmed = input.trim();
+        let visible = without_invisible(input);
+        let trimmed = visible.trim();
         let trimmed = trimmed
             .strip_prefix("0x")
             .or_else(|| trimmed.strip_prefix("0X"))
@@ -391,6 +408,25 @@ mod tests {
         let mut der = cert.as_bytes().to_vec();
         der.extend_from_slice(&[0x30, 0x82, 0x01, 0x0a, 0x02, 0x01]);
         assert_eq!(pem_extras(&der), ["binary data"]);
+    }
+
+    /// A serial number copied from Windows' certificate dialog (a left-to-right mark before
+    /// it, spaces between octets) reads as typed; so does a request id with a mark.
+    #[test]
+    fn a_serial_copied_from_windows_reads_without_its_invisible_mark() {
+        let copied: SerialNumber = "\u{200e}41 a2 4b c8 f9 15 eb 21".parse().unwrap();
+        assert_eq!(copied.hex(), "41a24bc8f915eb21");
+        let zero_width: SerialNumber = "41a2\u{200b}4bc8\u{feff}".parse().unwrap();
+        assert_eq!(zero_width.hex(), "41a24bc8");
+        assert_eq!(
+            "\u{200e}41a24bc8".parse::<crate::CertificateRef>().unwrap(),
+            crate::CertificateRef::Serial(zero_width)
+        );
+        assert_eq!(
+            "\u{200e}12".parse::<crate::CertificateRef>().unwrap(),
+            crate::CertificateRef::Id("12".parse().unwrap())
+        );
+        assert!("\u{200e}".parse::<SerialNumber>().is_err());
     }
 
     #[test]

@@ -74,7 +74,8 @@ impl FromStr for CertificateRef {
     /// Digits (at most 15 of them) are a request id; anything else is read as a serial number
     /// in hex (colons allowed).
     fn from_str(text: &str) -> Result<Self> {
-        let trimmed = text.trim();
+        let visible = crate::certificate::without_invisible(text);
+        let trimmed = visible.trim();
         if !trimmed.is_empty() && trimmed.len() <= 15 && trimmed.bytes().all(|b| b.is_ascii_digit())
         {
             return trimmed.parse().map(CertificateRef::Id);
