@@ -899,7 +899,11 @@ fn a_revocation_reason_raised_to_key_compromise_reaches_ocsp_and_the_crl() {
             && said.contains("(superseded); a revocation's reason changes only to keyCompromise"),
         "{said}"
     );
-    let said = sb.ok(&["revoke", &id, "--reason", "keyCompromise"]);
+    // Nor is a certificate held (AD CS's certificateHold): revocations are final.
+    let said = sb.refused(&["revoke", &id, "--reason", "certificateHold"]);
+    assert!(said.contains("revocations here are final"), "{said}");
+    // By its code, as `certutil -revoke SERIAL 1` takes it.
+    let said = sb.ok(&["revoke", &id, "--reason", "1"]);
     assert!(
         said.contains("revoked at")
             && said.contains("for superseded, is now revoked for keyCompromise"),

@@ -99,19 +99,41 @@ impl RevocationReason {
     }
 
     /// Reads a reason given for revoking a server's certificate: one of
-    /// [`RevocationReason::FOR_LEAVES`], by any spelling [`Choice::from_name`] takes; any
-    /// other is refused naming those.
+    /// [`RevocationReason::FOR_LEAVES`], by any spelling [`Choice::from_name`] takes or by
+    /// its code (`certutil -revoke SERIAL 1`); certificateHold and removeFromCRL, which
+    /// suspend and release, are refused saying revocations here are final; any other is
+    /// refused naming those there are.
     pub fn for_a_leaf(text: &str) -> crate::error::Result<RevocationReason> {
-        match RevocationReason::from_name(text) {
+        let trimmed = text.trim();
+        let by_code = trimmed
+            .parse::<u8>()
+            .ok()
+            .and_then(|code| Self::ALL.iter().copied().find(|r| r.code() == code));
+        match by_code.map_or_else(|| RevocationReason::from_name(trimmed), Ok) {
             Ok(reason) => reason.for_a_leaf_only(),
             Err(_) => {
-                let names: Vec<&str> = RevocationReason::FOR_LEAVES
+                let squashed: String = trimmed
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                if squashed == "certificatehold" || squashed == "6" {
+                    return Err(crate::error::Error::InvalidInput(
+                        "certificateHold suspends a certificate to release it later (AD CS's unrevoke), and revocations here are final: the log keeps each one, and CRLs and OCSP answers give it until the certificate expires; revoke a certificate that must stop being trusted, and issue a new one when it is needed again".into(),
+                    ));
+                }
+                if squashed == "removefromcrl" || squashed == "8" {
+                    return Err(crate::error::Error::InvalidInput(
+                        "removeFromCRL releases a certificate on hold, and nothing is held here: revocations are final".into(),
+                    ));
+                }
+                let names: Vec<String> = RevocationReason::FOR_LEAVES
                     .iter()
-                    .map(|r| r.name())
+                    .map(|r| format!("{} ({})", r.name(), r.code()))
                     .collect();
                 Err(crate::error::Error::UnknownChoice {
                     what: <RevocationReason as Choice>::WHAT,
-                    value: text.trim().to_owned(),
+                    value: trimmed.to_owned(),
                     choices: names.join(", "),
                 })
             }
@@ -197,13 +219,41 @@ mod tests {
             refused.contains("the reason for revoking a CA's certificate"),
             "{refused}"
         );
-        let unknown = RevocationReason::for_a_leaf("removeFromCRL")
+        let unknown = RevocationReason::for_a_leaf("aACompromise")
             .unwrap_err()
             .to_string();
         assert!(
-            !unknown.contains("cACompromise") && unknown.contains("superseded"),
+            !unknown.contains("cACompromise") && unknown.contains("superseded (4)"),
             "{unknown}"
         );
+        // By code, as certutil takes them; holding is refused saying why.
+        assert_eq!(
+            RevocationReason::for_a_leaf(" 1 ").unwrap(),
+            RevocationReason::KeyCompromise
+        );
+        assert_eq!(
+            RevocationReason::for_a_leaf("9").unwrap(),
+            RevocationReason::PrivilegeWithdrawn
+        );
+        assert!(RevocationReason::for_a_leaf("2").is_err());
+        for code in ["7", "11", "-1", "256"] {
+            let unknown = RevocationReason::for_a_leaf(code).unwrap_err().to_string();
+            assert!(unknown.contains("superseded (4)"), "{code}: {unknown}");
+        }
+        for hold in [
+            "certificateHold",
+            "certificate-hold",
+            "6",
+            "removeFromCRL",
+            "8",
+        ] {
+            let refused = RevocationReason::for_a_leaf(hold).unwrap_err().to_string();
+            assert!(
+                refused.contains("revocations here are final")
+                    || refused.contains("revocations are final"),
+                "{hold}: {refused}"
+            );
+        }
     }
 
     #[test]

@@ -14,9 +14,39 @@ pub(crate) struct RevokeArgs {
     /// The request id, or the certificate's serial number in hex.
     #[arg(value_name = "ID|SERIAL")]
     id: CertificateRef,
-    /// Why (RFC 5280 §5.3.1).
-    #[arg(long, value_parser = crate::cmd::choice::<RevocationReason>(), default_value_t = RevocationReason::Unspecified)]
+    /// Why (RFC 5280 §5.3.1), by name or code (`1` for keyCompromise, as certutil takes it).
+    #[arg(long, value_parser = ReasonParser, default_value_t = RevocationReason::Unspecified)]
     reason: RevocationReason,
+}
+
+/// A reason for revoking a server's certificate, by name or code
+/// ([`RevocationReason::for_a_leaf`]), offering the names in help.
+#[derive(Clone, Debug)]
+struct ReasonParser;
+
+impl clap::builder::TypedValueParser for ReasonParser {
+    type Value = RevocationReason;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RevocationReason, clap::Error> {
+        let read = |text: &str| RevocationReason::for_a_leaf(text);
+        read.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::ValueEnum;
+        Some(Box::new(
+            RevocationReason::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
 }
 
 #[derive(clap::Args, Debug)]
