@@ -172,7 +172,14 @@ impl KeyAlgorithm {
                 // The uncompressed point alone: every client reads it (RFC 5480 §2.2), where
                 // the compressed form is optional (Go's x509 refuses it) and the hybrid form
                 // is not allowed at all. One key, one encoding.
-                if point.data().first() != Some(&0x04) || point.data().len() != length {
+                if point.data().first() == Some(&0x04) && point.data().len() != length {
+                    return Err(Error::InvalidRequest(format!(
+                        "its elliptic-curve key is {} octets, not the {length} of an uncompressed point on {}: the key and its curve do not agree; make the request again",
+                        point.data().len(),
+                        if length == 65 { "P-256" } else { "P-384" },
+                    )));
+                }
+                if point.data().first() != Some(&0x04) {
                     return Err(Error::InvalidRequest(
                         "its elliptic-curve key is written in compressed or hybrid form, which not every client reads: make it again with the key in uncompressed form, as common tools write it".into(),
                     ));
@@ -184,6 +191,13 @@ impl KeyAlgorithm {
             }),
             _ => {
                 let oid = spki.algorithm.algorithm.to_id_string();
+                // rsaEncryption whose key does not read as RSAPublicKey (leading zero octets,
+                // a whole SubjectPublicKeyInfo inside, parameters other than NULL).
+                if oid == "1.2.840.113549.1.1.1" {
+                    return Err(Error::InvalidRequest(
+                        "its RSA key is not written as DER has it (RFC 8017's RSAPublicKey: a modulus and an exponent, each without leading zero octets, after NULL parameters): make the request again with a common tool".into(),
+                    ));
+                }
                 // The names administrators know, for the keys tools make most often.
                 let known = match oid.as_str() {
                     "1.3.101.112" => Some("an Ed25519 key"),
@@ -710,9 +724,10 @@ mod tests {
         assert_eq!(identity(&trailing), &trailing[..]);
     }
 
-    /// An RSA key's exponent is odd, at least 3 and held in 32 bits; 3 and 65537 pass.
+    /// An RSA key's exponent is odd, at least 3 and held in 32 bits; 3 and 65537 pass. A key
+    /// that does not read as its algorithm has it is told what is wrong with it.
     #[test]
-    fn an_rsa_exponent_is_odd_and_within_32_bits() {
+    fn an_rsa_exponent_is_odd_and_within_32_bits_and_a_misshapen_key_is_told_so() {
         use x509_parser::prelude::FromDer;
         fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
             let mut out = vec![tag];
@@ -754,6 +769,43 @@ mod tests {
         assert_eq!(
             judge(&[0x00, 0xff, 0xff, 0xff, 0xff]).unwrap(),
             KeyAlgorithm::Rsa2048
+        );
+        // An rsaEncryption key that is no RSAPublicKey (a leading zero octet too many) is told
+        // so, not that RSA is unknown.
+        let mut padded = vec![0x00, 0x00];
+        padded.extend([0xc5; 256]);
+        let key = tlv(0x30, &[tlv(0x02, &padded), tlv(0x02, &[1, 0, 1])].concat());
+        let der = tlv(
+            0x30,
+            &[algorithm.clone(), tlv(0x03, &[&[0][..], &key].concat())].concat(),
+        );
+        let (_, parsed) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).unwrap();
+        let err = KeyAlgorithm::of_public_key(&parsed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RSA key is not written as DER has it"),
+            "{err}"
+        );
+        // A P-256 point one octet too long is told its length, not that it is compressed.
+        let ec = tlv(
+            0x30,
+            &[
+                tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+                tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+            ]
+            .concat(),
+        );
+        let mut point = vec![0, 4];
+        point.extend([7; 65]);
+        let der = tlv(0x30, &[ec, tlv(0x03, &point)].concat());
+        let (_, parsed) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).unwrap();
+        let err = KeyAlgorithm::of_public_key(&parsed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is 66 octets, not the 65 of an uncompressed point on P-256"),
+            "{err}"
         );
         for (exponent, said) in [
             (&[1][..], "is 1:"),
