@@ -81,7 +81,7 @@ enum Command {
     /// Show what the OCSP responder answers for a certificate, and the responder's certificate.
     Ocsp(cmd::ocsp::Args),
     /// List the requests waiting for an administrator.
-    Pending,
+    Pending(cmd::pending::PendingArgs),
     /// Issue a pending request.
     Approve(cmd::pending::ApproveArgs),
     /// Deny a pending request.
@@ -233,7 +233,7 @@ fn run(cli: Cli, data_given: bool) -> anyhow::Result<()> {
             Command::Migrate(args) => cmd::migrate::run(&cli.data, args).await,
             Command::Config(command) => cmd::config::run(&cli.data, command).await,
             Command::Notify(command) => cmd::notify::run(&cli.data, command).await,
-            Command::Pending => cmd::pending::list(&cli.data).await,
+            Command::Pending(args) => cmd::pending::list(&cli.data, args).await,
             Command::Approve(args) => cmd::pending::approve(&cli.data, args).await,
             Command::Deny(args) => cmd::pending::deny(&cli.data, args).await,
             Command::User(command) => cmd::user::run(&cli.data, command).await,

@@ -475,6 +475,47 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     );
     let plain_shown = sb.ok(&["show", &ids[1].to_string()]);
     assert!(!plain_shown.contains("left out"), "{plain_shown}");
+    assert!(!plain_shown.contains("added"), "{plain_shown}");
+    // Names the requester adds in the request's attributes, which the CSR's key did not
+    // sign, are told apart before it is decided (`ca pending`, `ca show`), when it is
+    // approved, and on the certificate's page.
+    let shop = csr(&sb, "shop.csr", "shop.example.com");
+    let page = submit(
+        &web,
+        &server,
+        &shop,
+        "CertificateTemplate:WebServer\r\nsan:dns=bank.example.com&dns=admin.example.com",
+    )
+    .text()
+    .unwrap();
+    let shop_id = request_id(&page).to_string();
+    let added =
+        "bank.example.com, admin.example.com (by its requester, not in the CSR its key signed)";
+    let pending = sb.ok(&["pending"]);
+    assert!(pending.contains(&format!("added: {added}")), "{pending}");
+    let listed: Value = serde_json::from_str(&sb.ok(&["pending", "--json"])).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed.iter().all(|row| row["status"] == "pending")
+            && listed[1]["id"].to_string() == shop_id
+            && listed[1]["names"][1] == "bank.example.com",
+        "{listed:?}"
+    );
+    let shown = sb.ok(&["show", &shop_id]);
+    assert!(shown.contains(&format!("added        {added}")), "{shown}");
+    let approved = sb.ok(&["approve", &shop_id]);
+    assert!(
+        approved.contains("  serial   ") && approved.contains(&format!("`ca export {shop_id}`")),
+        "{approved}"
+    );
+    let page = get(&web, &server, &format!("/certsrv/cert/{shop_id}"))
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("<dt>Added by the requester</dt><dd>bank.example.com, admin.example.com"),
+        "{page}"
+    );
     let approved = sb.ok(&["approve", &ids[1].to_string()]);
     assert!(!approved.contains("Note:"), "{approved}");
     // A second request for names a valid certificate holds: approving it says so, as

@@ -167,6 +167,25 @@ impl Authority {
             .and_then(|request| request.left_out_note()))
     }
 
+    /// The names request `row` holds beyond those its CSR asks for: added by its requester
+    /// in the request's attributes (CertAttrib `san:`) on the pages, or at signing (`--san`),
+    /// and so not signed with the CSR's key. Said before an administrator decides: such
+    /// names are how a requester asks for more than the server it holds the key of.
+    pub async fn names_beyond_the_csr(&self, row: &Issuance) -> Result<Vec<SubjectName>> {
+        let Some(der) = self.store().csr_of(row.id).await? else {
+            return Ok(Vec::new());
+        };
+        let Ok(request) = CertificateRequest::parse(&der) else {
+            return Ok(Vec::new());
+        };
+        Ok(row
+            .names
+            .iter()
+            .filter(|name| !request.names().contains(name))
+            .cloned()
+            .collect())
+    }
+
     /// Issues a pending request, as an admin decided.
     #[instrument(skip_all)]
     pub async fn approve(&self, id: RequestId, actor: &str) -> Result<Issued> {

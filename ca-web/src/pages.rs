@@ -396,6 +396,8 @@ pub(crate) struct CertPage {
     pub profiles: Vec<&'static str>,
     pub first_name: String,
     pub names: String,
+    /// The names its requester added to those its CSR's key signed (CertAttrib `san:`).
+    pub added: Option<String>,
     pub status: &'static str,
     pub not_before: String,
     pub not_after: String,

@@ -7,6 +7,13 @@ use ca_core::{ListFilter, RequestId, Status};
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
+pub(crate) struct PendingArgs {
+    /// Print a JSON array (as `ca list --json` does) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
 pub(crate) struct ApproveArgs {
     /// The request id.
     id: RequestId,
@@ -21,7 +28,7 @@ pub(crate) struct DenyArgs {
     reason: String,
 }
 
-pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
+pub(crate) async fn list(data: &Path, args: PendingArgs) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let rows = authority
         .list(&ListFilter {
@@ -29,6 +36,10 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
             ..ListFilter::default()
         })
         .await?;
+    if args.json {
+        crate::output::print_json_rows(&rows)?;
+        return Ok(());
+    }
     if rows.is_empty() {
         say!("No request is pending.");
         return Ok(());
@@ -42,7 +53,12 @@ pub(crate) async fn list(data: &Path) -> anyhow::Result<()> {
             crate::explain::printable(&row.requester),
             row.names_shown()
         );
-        // What approving it would leave out, said before it is decided.
+        // Names its requester added to what the CSR's key signed, and what approving it
+        // would leave out, said before it is decided.
+        let added = authority.names_beyond_the_csr(&row).await?;
+        if !added.is_empty() {
+            say!("        added: {}", added_names(&added));
+        }
         if let Some(note) = authority.left_out_of(row.id).await? {
             say!("        note: {}", crate::explain::printable(&note));
         }
@@ -74,10 +90,21 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
         }
         Err(err) => return Err(err.into()),
     };
+    let row = &issued.issuance;
+    say!("Issued certificate {} for {}", row.id, row.names_shown());
+    if let Some(cert) = &row.certificate {
+        say!("  serial   {}", cert.serial);
+        say!(
+            "  valid    {} to {}",
+            when(cert.not_before),
+            when(cert.not_after)
+        );
+        say!("  key      {} (its requester's)", cert.key_algorithm);
+        say!("  SHA-256  {}", cert.sha256.colons());
+    }
     say!(
-        "Issued certificate {} for {}",
-        issued.issuance.id,
-        issued.issuance.names_shown()
+        "Its requester collects it on the pages (View the status of a pending certificate request); `ca export {}` writes it.",
+        row.id
     );
     if let Some(note) = &issued.left_out {
         say!("Note: {note}.");
@@ -101,4 +128,13 @@ pub(crate) async fn deny(data: &Path, args: DenyArgs) -> anyhow::Result<()> {
     );
     authority.close().await;
     Ok(())
+}
+
+/// The line that names the names a request's requester added to its CSR's.
+pub(crate) fn added_names(added: &[ca_core::SubjectName]) -> String {
+    let names: Vec<String> = added.iter().map(ToString::to_string).collect();
+    format!(
+        "{} (by its requester, not in the CSR its key signed)",
+        crate::explain::printable(&names.join(", "))
+    )
 }

@@ -41,6 +41,13 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             crate::explain::printable(&row.disposition)
         );
     }
+    let added = authority.names_beyond_the_csr(&row).await?;
+    if !added.is_empty() {
+        say!(
+            "  added        {}",
+            crate::cmd::pending::added_names(&added)
+        );
+    }
     if let Some(note) = authority.left_out_of(row.id).await? {
         say!("  note         {}", crate::explain::printable(&note));
     }

@@ -622,8 +622,16 @@ pub(crate) async fn certificate(
     };
     let pointers = RevocationPointers::of(&cert.der);
     let left_out = state.authority.left_out_of(row.id).await?;
+    let added = state.authority.names_beyond_the_csr(&row).await?;
     Ok(render(&pages::CertPage {
         left_out,
+        added: (!added.is_empty()).then(|| {
+            added
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
         chrome: caller.chrome(&state),
         id: row.id,
         revoked: cert.revocation.is_some(),
