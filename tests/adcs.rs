@@ -498,7 +498,7 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert!(
         listed.iter().all(|row| row["status"] == "pending")
-            && listed[1]["id"].to_string() == shop_id
+            && listed[1]["id"].as_i64().map(|id| id.to_string()) == Some(shop_id.clone())
             && listed[1]["names"][1] == "bank.example.com",
         "{listed:?}"
     );
