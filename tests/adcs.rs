@@ -504,6 +504,20 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     );
     let shown = sb.ok(&["show", &shop_id]);
     assert!(shown.contains(&format!("added        {added}")), "{shown}");
+    add_user(&sb, "carol", "admin", "carol password");
+    let inventory = web
+        .get(format!("{}/certsrv/admin", server.https()))
+        .basic_auth("carol", Some("carol password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        inventory.contains(
+            "Added by the requester, not in the request its key signed: bank.example.com, admin.example.com</p>"
+        ),
+        "{inventory}"
+    );
     let approved = sb.ok(&["approve", &shop_id]);
     assert!(
         approved.contains("  serial   ") && approved.contains(&format!("`ca export {shop_id}`")),

@@ -323,6 +323,33 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         answer.headers()["location"].to_str().unwrap(),
         "/certsrv/admin"
     );
+    // A certificate revoked for another reason offers keyCompromise, for a key found exposed
+    // since; one revoked for keyCompromise offers nothing. The form raises the reason.
+    let page = |id: &str| {
+        web.get(format!("{base}/certsrv/cert/{id}"))
+            .basic_auth(admin.0, Some(admin.1))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let superseded = page("4");
+    assert!(
+        superseded.contains("Revoked for superseded.")
+            && superseded.contains("<button type=\"submit\">Revoke for keyCompromise</button>"),
+        "{superseded}"
+    );
+    assert!(!page("2").contains("Revoke for keyCompromise"));
+    let answer = web
+        .post(format!("{base}/certsrv/admin/revoke"))
+        .basic_auth(admin.0, Some(admin.1))
+        .form(&[("id", "4"), ("reason", "keyCompromise")])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let four: Value = serde_json::from_str(&sb.ok(&["show", "4", "--json"])).unwrap();
+    assert_eq!(four["revocation_reason"], "keyCompromise");
+    assert!(!page("4").contains("Revoke for keyCompromise"));
 
     // Hostile input: readable 4xx pages.
     let huge = "9".repeat(40);

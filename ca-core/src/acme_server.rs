@@ -1238,7 +1238,7 @@ impl Authority {
             .account
             .as_ref()
             .map_or_else(|| "acme (certificate key)".to_owned(), Account::requester);
-        self.revoke(row.id, reason, &actor)
+        self.revoke_with(row.id, reason, &actor, raises)
             .await
             .map_err(|err| match err {
                 Error::Conflict(_) => Problem::new(

@@ -1102,24 +1102,36 @@ impl Authority {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
+        Ok(self.revoke_with(id, reason, actor, true).await?.0)
+    }
+
+    /// [`Authority::revoke`], raising an earlier revocation's reason to keyCompromise only
+    /// when `may_raise` (as [`Store::revoke_with`]); with the reason raised from, when it was.
+    pub async fn revoke_with(
+        &self,
+        id: RequestId,
+        reason: RevocationReason,
+        actor: &str,
+        may_raise: bool,
+    ) -> Result<(Issuance, Option<RevocationReason>)> {
         reason.for_a_leaf_only()?;
         self.store
             .issuance(id)
             .await?
             .agrees_with_its_certificate()?;
-        let row = self.store.revoke(id, reason, actor).await?;
+        let (row, raised_from) = self.store.revoke_with(id, reason, actor, may_raise).await?;
         if let Some(cert) = &row.certificate
             && let Some(responder) = Responder::read(&self.dir, &self.root)
             && responder.info().serial == cert.serial
         {
             // The responder itself: it signs no more, nor does anything it signed go out.
             self.retire_responder().await?;
-            return Ok(row);
+            return Ok((row, raised_from));
         }
         if let Err(err) = self.sign_ahead_for(&row).await {
             tracing::warn!(%err, id = id.get(), "could not sign the revoked certificate's OCSP response ahead; the responder signs it when asked");
         }
-        Ok(row)
+        Ok((row, raised_from))
     }
 
     /// Signs and keeps the OCSP response of the certificate in `row`, if a responder can sign.

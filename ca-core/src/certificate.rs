@@ -84,12 +84,14 @@ impl fmt::Debug for SerialNumber {
     }
 }
 
-/// `text` without the invisible formatting characters that copying brings along: Windows'
-/// certificate dialog puts a left-to-right mark (U+200E) before the serial number and the
-/// thumbprint it shows, and other programs add zero-width spaces, joiners, direction marks
-/// and isolates, or a byte-order mark.
+/// `text` without the invisible characters that copying brings along: Windows' certificate
+/// dialog puts a left-to-right mark (U+200E) before the serial number and the thumbprint it
+/// shows, and other programs add zero-width spaces and joiners, a right-to-left mark, a word
+/// joiner or a byte-order mark. Characters that reorder what is shown (embeddings, overrides,
+/// isolates: `\u{202e}12` reads as 21) are kept, so the number is refused rather than read
+/// as other than it looks.
 pub(crate) fn without_invisible(text: &str) -> std::borrow::Cow<'_, str> {
-    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}');
     if text.contains(invisible) {
         text.chars()
             .filter(|c| !invisible(*c))
@@ -427,6 +429,9 @@ mod tests {
             crate::CertificateRef::Id("12".parse().unwrap())
         );
         assert!("\u{200e}".parse::<SerialNumber>().is_err());
+        // What reorders the digits on screen is refused, not dropped.
+        assert!("\u{202e}12".parse::<crate::CertificateRef>().is_err());
+        assert!("1\u{2067}9".parse::<crate::CertificateRef>().is_err());
     }
 
     #[test]

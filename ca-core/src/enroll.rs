@@ -168,7 +168,7 @@ impl Authority {
     }
 
     /// The names request `row` holds beyond those its CSR asks for: added by its requester
-    /// in the request's attributes (CertAttrib `san:`) on the pages, or at signing (`--san`),
+    /// in the request's attributes (CertAttrib `san:`) on the pages, or as extra names at signing,
     /// and so not signed with the CSR's key. Said before an administrator decides: such
     /// names are how a requester asks for more than the server it holds the key of.
     pub async fn names_beyond_the_csr(&self, row: &Issuance) -> Result<Vec<SubjectName>> {

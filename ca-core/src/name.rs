@@ -243,6 +243,18 @@ impl SubjectName {
         }
     }
 
+    /// The name as shown to people and, when it differs, as certificates carry it:
+    /// `bücher.example (xn--bcher-kva.example)`, so that a name in a script that passes for
+    /// another (an all-Cyrillic `аррӏе.com`) is seen for what it is where it is weighed.
+    pub fn shown_with_a_labels(&self) -> String {
+        let (shown, written) = (self.shown(), self.to_string());
+        if shown == written {
+            shown
+        } else {
+            format!("{shown} ({written})")
+        }
+    }
+
     /// A file name stem for this name (see [`file_stem`]).
     pub fn file_stem(&self) -> String {
         file_stem(&self.to_string())
@@ -936,6 +948,25 @@ mod tests {
     #[test]
     fn refuses_partial_wildcard_label() {
         assert_eq!(rule("m*.example.com"), NameRule::WildcardPosition);
+    }
+
+    /// A name weighed by an administrator shows both forms when they differ.
+    #[test]
+    fn shown_with_a_labels_gives_both_forms_of_an_idn() {
+        let idn: SubjectName = "bücher.example".parse().unwrap();
+        assert_eq!(
+            idn.shown_with_a_labels(),
+            "bücher.example (xn--bcher-kva.example)"
+        );
+        let cyrillic: SubjectName = "xn--80ak6aa92e.com".parse().unwrap();
+        assert_eq!(
+            cyrillic.shown_with_a_labels(),
+            "аррӏе.com (xn--80ak6aa92e.com)"
+        );
+        let plain: SubjectName = "mail.example.com".parse().unwrap();
+        assert_eq!(plain.shown_with_a_labels(), "mail.example.com");
+        let ip: SubjectName = "2001:db8::1".parse().unwrap();
+        assert_eq!(ip.shown_with_a_labels(), "2001:db8::1");
     }
 
     #[test]

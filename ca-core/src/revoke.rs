@@ -105,10 +105,16 @@ impl RevocationReason {
     /// refused naming those there are.
     pub fn for_a_leaf(text: &str) -> crate::error::Result<RevocationReason> {
         let trimmed = text.trim();
-        let by_code = trimmed
-            .parse::<u8>()
-            .ok()
-            .and_then(|code| Self::ALL.iter().copied().find(|r| r.code() == code));
+        // A code is digits alone (`01` is 1; `+1` is no code).
+        let code = Some(trimmed)
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<u64>().ok());
+        let by_code = code.and_then(|code| {
+            Self::ALL
+                .iter()
+                .copied()
+                .find(|r| u64::from(r.code()) == code)
+        });
         match by_code.map_or_else(|| RevocationReason::from_name(trimmed), Ok) {
             Ok(reason) => reason.for_a_leaf_only(),
             Err(_) => {
@@ -117,12 +123,12 @@ impl RevocationReason {
                     .filter(char::is_ascii_alphanumeric)
                     .map(|c| c.to_ascii_lowercase())
                     .collect();
-                if squashed == "certificatehold" || squashed == "6" {
+                if squashed == "certificatehold" || code == Some(6) {
                     return Err(crate::error::Error::InvalidInput(
                         "certificateHold suspends a certificate to release it later (AD CS's unrevoke), and revocations here are final: the log keeps each one, and CRLs and OCSP answers give it until the certificate expires; revoke a certificate that must stop being trusted, and issue a new one when it is needed again".into(),
                     ));
                 }
-                if squashed == "removefromcrl" || squashed == "8" {
+                if squashed == "removefromcrl" || code == Some(8) {
                     return Err(crate::error::Error::InvalidInput(
                         "removeFromCRL releases a certificate on hold, and nothing is held here: revocations are final".into(),
                     ));
@@ -236,7 +242,11 @@ mod tests {
             RevocationReason::PrivilegeWithdrawn
         );
         assert!(RevocationReason::for_a_leaf("2").is_err());
-        for code in ["7", "11", "-1", "256"] {
+        assert_eq!(
+            RevocationReason::for_a_leaf("01").unwrap(),
+            RevocationReason::KeyCompromise
+        );
+        for code in ["7", "11", "-1", "+1", "256", "99999999999999999999999"] {
             let unknown = RevocationReason::for_a_leaf(code).unwrap_err().to_string();
             assert!(unknown.contains("superseded (4)"), "{code}: {unknown}");
         }
@@ -244,6 +254,7 @@ mod tests {
             "certificateHold",
             "certificate-hold",
             "6",
+            "06",
             "removeFromCRL",
             "8",
         ] {

@@ -241,6 +241,9 @@ pub(crate) struct RequestRow {
     pub status: &'static str,
     pub disposition: String,
     pub issued: bool,
+    /// The names its requester added to those its CSR's key signed, for an administrator to
+    /// weigh before deciding; empty when none (or not looked up).
+    pub added: String,
 }
 
 #[derive(Template)]
@@ -389,6 +392,8 @@ pub(crate) struct CertPage {
     pub chrome: Chrome,
     pub id: RequestId,
     pub revoked: bool,
+    /// The reason it was revoked for, when it may still be raised to keyCompromise.
+    pub raisable: Option<&'static str>,
     /// The certificate that renewed this one: it is renewed once, and its renewal carries on.
     pub renewed_by: Option<RequestId>,
     pub reasons: Vec<&'static str>,
@@ -480,6 +485,7 @@ impl RequestRow {
             status: row.status.name(),
             disposition: row.disposition.clone(),
             issued: row.certificate.is_some(),
+            added: String::new(),
         }
     }
 }

@@ -132,7 +132,10 @@ pub(crate) async fn deny(data: &Path, args: DenyArgs) -> anyhow::Result<()> {
 
 /// The line that names the names a request's requester added to its CSR's.
 pub(crate) fn added_names(added: &[ca_core::SubjectName]) -> String {
-    let names: Vec<String> = added.iter().map(ToString::to_string).collect();
+    let names: Vec<String> = added
+        .iter()
+        .map(ca_core::SubjectName::shown_with_a_labels)
+        .collect();
     format!(
         "{} (by its requester, not in the CSR its key signed)",
         crate::explain::printable(&names.join(", "))

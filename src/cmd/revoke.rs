@@ -73,14 +73,9 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .certificate
         .as_ref()
         .is_some_and(|c| authority.is_current_responder(&c.serial));
-    // Revoked already (for another reason, or this is refused): the reason is raised.
-    let earlier = row
-        .certificate
-        .as_ref()
-        .and_then(|c| c.revocation.as_ref())
-        .map(|r| r.reason);
-    let revoked = authority
-        .revoke(row.id, args.reason, &crate::cmd::actor())
+    // Revoked already (for another reason, or this is refused): the reason was raised.
+    let (revoked, earlier) = authority
+        .revoke_with(row.id, args.reason, &crate::cmd::actor(), true)
         .await?;
     let cert = revoked.certificate.as_ref();
     let names = revoked.names_shown();

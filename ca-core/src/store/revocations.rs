@@ -37,6 +37,19 @@ impl Store {
         reason: RevocationReason,
         actor: &str,
     ) -> Result<Issuance> {
+        Ok(self.revoke_with(id, reason, actor, true).await?.0)
+    }
+
+    /// [`Store::revoke`], raising an earlier revocation's reason only when `may_raise`; with
+    /// the reason raised from, when it was.
+    #[instrument(skip_all)]
+    pub async fn revoke_with(
+        &self,
+        id: RequestId,
+        reason: RevocationReason,
+        actor: &str,
+        may_raise: bool,
+    ) -> Result<(Issuance, Option<RevocationReason>)> {
         let row = self.issuance(id).await?;
         let Some(cert) = &row.certificate else {
             return Err(Error::Conflict(format!(
@@ -56,6 +69,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let mut detail = format!("serial {} reason {reason}", cert.serial);
+        let mut raised_from = None;
         if inserted.rows_affected() != 1 {
             let earlier: Option<String> =
                 sqlx::query_scalar("SELECT reason FROM revocations WHERE request_id = $1")
@@ -64,7 +78,8 @@ impl Store {
                     .await?;
             let raised = match &earlier {
                 Some(earlier)
-                    if reason == RevocationReason::KeyCompromise
+                    if may_raise
+                        && reason == RevocationReason::KeyCompromise
                         && earlier.as_str() != reason.name() =>
                 {
                     sqlx::query(
@@ -101,11 +116,12 @@ impl Store {
                     }
                 )));
             }
+            let earlier = earlier.unwrap_or_default();
             detail = format!(
-                "serial {} reason raised from {} to {reason}",
-                cert.serial,
-                earlier.unwrap_or_default()
+                "serial {} reason raised from {earlier} to {reason}",
+                cert.serial
             );
+            raised_from = <RevocationReason as crate::choice::Choice>::from_name(&earlier).ok();
         }
         // The response signed ahead says good (or the reason before): it goes with the same
         // commit, so no process hands it out once the revocation is recorded.
@@ -115,6 +131,6 @@ impl Store {
             .await?;
         audit::record(&mut tx, actor, "revoke", &id.to_string(), &detail).await?;
         tx.commit().await?;
-        self.issuance(id).await
+        Ok((self.issuance(id).await?, raised_from))
     }
 }

@@ -311,10 +311,11 @@ async fn a_revocation_changes_only_by_its_reason_raised_to_key_compromise() {
         .record_issuance(Sample::new("0e", "a.example.com", days(1)).issuance())
         .await
         .unwrap();
-    store
-        .revoke(row.id, RevocationReason::Superseded, "tester")
+    let (_, from) = store
+        .revoke_with(row.id, RevocationReason::Superseded, "tester", true)
         .await
         .unwrap();
+    assert_eq!(from, None, "a first revocation raises nothing");
     for refused in [
         "UPDATE revocations SET reason = 'unspecified'",
         "UPDATE revocations SET reason = 'keyCompromise', revoked_at = revoked_at - 1",
@@ -333,11 +334,22 @@ async fn a_revocation_changes_only_by_its_reason_raised_to_key_compromise() {
         matches!(&again, Error::Conflict(text) if text.contains("changes only to keyCompromise")),
         "{again}"
     );
+    // Not where the caller may not raise it (an ACME account's request).
+    let refused = store
+        .revoke_with(row.id, RevocationReason::KeyCompromise, "tester", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Conflict(_)), "{refused}");
     let before = store.issuance(row.id).await.unwrap();
-    let raised = store
-        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+    let (raised, from) = store
+        .revoke_with(row.id, RevocationReason::KeyCompromise, "tester", true)
         .await
         .unwrap();
+    assert_eq!(
+        from,
+        Some(RevocationReason::Superseded),
+        "what it was raised from"
+    );
     let (was, now) = (
         before.certificate.unwrap().revocation.unwrap(),
         raised.certificate.unwrap().revocation.unwrap(),

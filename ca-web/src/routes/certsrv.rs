@@ -628,13 +628,18 @@ pub(crate) async fn certificate(
         added: (!added.is_empty()).then(|| {
             added
                 .iter()
-                .map(ToString::to_string)
+                .map(ca_core::SubjectName::shown_with_a_labels)
                 .collect::<Vec<_>>()
                 .join(", ")
         }),
         chrome: caller.chrome(&state),
         id: row.id,
         revoked: cert.revocation.is_some(),
+        raisable: cert
+            .revocation
+            .as_ref()
+            .filter(|r| r.reason != RevocationReason::KeyCompromise)
+            .map(|r| r.reason.name()),
         renewed_by: cert.renewed_by,
         reasons: RevocationReason::FOR_LEAVES
             .iter()

@@ -271,9 +271,24 @@ pub(crate) async fn overview(
         status: Some(Shown::Status(Status::Pending)),
         ..Inventory::default()
     };
+    // Each waiting request with the names its requester added beyond its CSR's, said
+    // before it is decided (at most PENDING_SHOWN of them, each a read of its CSR).
+    let mut pending_rows = Vec::with_capacity(pending.rows.len());
+    for row in &pending.rows {
+        let mut shown = RequestRow::from(row);
+        shown.added = state
+            .authority
+            .names_beyond_the_csr(row)
+            .await?
+            .iter()
+            .map(ca_core::SubjectName::shown_with_a_labels)
+            .collect::<Vec<_>>()
+            .join(", ");
+        pending_rows.push(shown);
+    }
     Ok(render(&pages::Admin {
         chrome: caller.chrome(&state),
-        pending: pending.rows.iter().map(RequestRow::from).collect(),
+        pending: pending_rows,
         more_pending: pending.next.is_some().then(|| pending_view.url()),
         heading: view.heading(),
         name: view.name_typed.clone(),
