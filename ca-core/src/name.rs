@@ -243,8 +243,8 @@ impl SubjectName {
         }
     }
 
-    /// The name as shown to people and, when it differs, as certificates carry it:
-    /// `bücher.example (xn--bcher-kva.example)`, so that a name in a script that passes for
+    /// The name as shown to people and, when it differs, as certificates carry it in brackets
+    /// (`bücher.example` with its A-labels), so that a name in a script that passes for
     /// another (an all-Cyrillic `аррӏе.com`) is seen for what it is where it is weighed.
     pub fn shown_with_a_labels(&self) -> String {
         let (shown, written) = (self.shown(), self.to_string());
