@@ -499,7 +499,9 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     assert!(
         listed.iter().all(|row| row["status"] == "pending")
             && listed[1]["id"].as_i64().map(|id| id.to_string()) == Some(shop_id.clone())
-            && listed[1]["names"][1] == "bank.example.com",
+            && listed[1]["names"][1] == "bank.example.com"
+            && listed[1]["added_names"] == json!(["bank.example.com", "admin.example.com"])
+            && listed[0]["added_names"] == json!([]),
         "{listed:?}"
     );
     let shown = sb.ok(&["show", &shop_id]);

@@ -8,7 +8,8 @@ use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct PendingArgs {
-    /// Print a JSON array (as `ca list --json` does) instead of text.
+    /// Print a JSON array instead of text: the rows as `ca list --json` writes them, each
+    /// with `added_names`, those its requester added beyond its CSR's.
     #[arg(long)]
     json: bool,
 }
@@ -37,7 +38,20 @@ pub(crate) async fn list(data: &Path, args: PendingArgs) -> anyhow::Result<()> {
         })
         .await?;
     if args.json {
-        crate::output::print_json_rows(&rows)?;
+        // The rows as `ca list --json` writes them, each with the names its requester added.
+        let mut shown = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut value = serde_json::to_value(crate::output::IssuanceJson::new(row))?;
+            let added: Vec<String> = authority
+                .names_beyond_the_csr(row)
+                .await?
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            value["added_names"] = added.into();
+            shown.push(value);
+        }
+        say!("{}", serde_json::to_string_pretty(&shown)?);
         return Ok(());
     }
     if rows.is_empty() {
