@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, assert_crl_verifies, client, openssl, openssl_ok};
+use crate::util::{
+    Sandbox, Server, assert_crl_verifies, client, openssl, openssl_ok, request_for_key,
+};
 
 fn crl_verify(sb: &Sandbox, crl: &str, leaf: &str) -> (bool, String) {
     let root = sb.data().join("root.crt");
@@ -45,41 +47,14 @@ fn a_compromised_key_or_the_roots_is_never_certified() {
     sb.init(&[]);
     sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
     sb.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
-    let request = |key: &str, file: &str| {
-        openssl_ok(
-            sb.path(),
-            &[
-                "req",
-                "-new",
-                "-key",
-                key,
-                "-subj",
-                "/CN=c.example.com",
-                "-out",
-                file,
-            ],
-        );
-        file.to_owned()
-    };
+    let request = |key: &str, file: &str| request_for_key(sb.path(), key, "c.example.com", file);
     let exposed = request("a.example.com.key", "exposed.csr");
     let moved_on = request("b.example.com.key", "moved-on.csr");
     let root_key = sb.data().join("root.key");
     let roots = request(root_key.to_str().unwrap(), "root.csr");
     // Renewed keeping its key (as IIS may): certificate 3 has certificate 1's key. Revoked
     // for keyCompromise, it names certificate 1, renewed but still valid, to revoke too.
-    openssl_ok(
-        sb.path(),
-        &[
-            "req",
-            "-new",
-            "-key",
-            "a.example.com.key",
-            "-subj",
-            "/CN=a.example.com",
-            "-out",
-            "kept.csr",
-        ],
-    );
+    request_for_key(sb.path(), "a.example.com.key", "a.example.com", "kept.csr");
     sb.ok(&["sign", "kept.csr", "--renews", "1", "--out", "kept.crt"]);
     let said = sb.ok(&["revoke", "3", "--reason", "keyCompromise"]);
     assert!(
@@ -154,22 +129,7 @@ fn an_rsa_key_is_refused_whatever_its_exponent() {
     same_modulus_other_exponent(&sb, "a.example.com.key", "a65539.key");
     let root_key = sb.data().join("root.key");
     same_modulus_other_exponent(&sb, root_key.to_str().unwrap(), "root65539.key");
-    let request = |key: &str, file: &str| {
-        openssl_ok(
-            sb.path(),
-            &[
-                "req",
-                "-new",
-                "-key",
-                key,
-                "-subj",
-                "/CN=a.example.com",
-                "-out",
-                file,
-            ],
-        );
-        file.to_owned()
-    };
+    let request = |key: &str, file: &str| request_for_key(sb.path(), key, "a.example.com", file);
     let other = request("a65539.key", "other.csr");
     let roots = request("root65539.key", "root.csr");
     let said = sb.refused(&["sign", &roots, "--out", "x.crt"]);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{Sandbox, Server, client, openssl, openssl_ok};
+use crate::util::{Sandbox, Server, client, openssl, openssl_ok, request_for_key};
 
 /// A CA with a server whose HTTP address is the public URL (so leaves name its responder),
 /// and the root in `root.pem`.
@@ -943,18 +943,11 @@ fn a_revocation_reason_raised_to_key_compromise_reaches_ocsp_and_the_crl() {
         said.contains("(keyCompromise)") && !said.contains("changes only"),
         "{said}"
     );
-    openssl_ok(
+    request_for_key(
         sb.path(),
-        &[
-            "req",
-            "-new",
-            "-key",
-            "mail.example.com.key",
-            "-subj",
-            "/CN=mail.example.com",
-            "-out",
-            "again.csr",
-        ],
+        "mail.example.com.key",
+        "mail.example.com",
+        "again.csr",
     );
     let said = sb.refused(&["sign", "again.csr", "--out", "again.crt"]);
     assert!(

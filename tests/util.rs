@@ -390,6 +390,17 @@ pub fn openssl_request(dir: &Path, file: &str, key: &str, subject: &str, extra: 
     file.to_owned()
 }
 
+/// A request for the key in the file `key` with the subject `/CN=cn`, made by `openssl req`
+/// in `dir` and written to `file` (PEM), whose name is returned.
+pub fn request_for_key(dir: &Path, key: &str, cn: &str, file: &str) -> String {
+    let subject = format!("/CN={cn}");
+    openssl_ok(
+        dir,
+        &["req", "-new", "-key", key, "-subj", &subject, "-out", file],
+    );
+    file.to_owned()
+}
+
 /// The text `openssl x509 -text` prints for a PEM certificate file.
 pub fn x509_text(dir: &Path, file: &str) -> String {
     openssl_ok(dir, &["x509", "-in", file, "-noout", "-text"])

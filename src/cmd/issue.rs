@@ -625,20 +625,27 @@ pub(crate) fn reported_but(
     )
 }
 
-pub(crate) fn describe(issued: &Issued, files: &OutputFiles) -> anyhow::Result<()> {
-    let row = &issued.issuance;
-    let Some(cert) = &row.certificate else {
-        return Ok(());
-    };
-    say!("Issued certificate {} for {}", row.id, row.names_shown());
+/// The lines under "Issued certificate N": serial, dates, key (`whose` after its type, as
+/// " (its requester's)") and fingerprint.
+pub(crate) fn summary(cert: &ca_core::store::CertificateRecord, whose: &str) -> anyhow::Result<()> {
     say!("  serial   {}", cert.serial);
     say!(
         "  valid    {} to {}",
         when(cert.not_before),
         when(cert.not_after)
     );
-    say!("  key      {}", cert.key_algorithm);
+    say!("  key      {}{whose}", cert.key_algorithm);
     say!("  SHA-256  {}", cert.sha256.colons());
+    Ok(())
+}
+
+pub(crate) fn describe(issued: &Issued, files: &OutputFiles) -> anyhow::Result<()> {
+    let row = &issued.issuance;
+    let Some(cert) = &row.certificate else {
+        return Ok(());
+    };
+    say!("Issued certificate {} for {}", row.id, row.names_shown());
+    summary(cert, "")?;
     if issued.shortened_to_root {
         say!("  note     the validity was shortened to end with the root's");
     }

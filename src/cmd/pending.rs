@@ -107,14 +107,7 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
     let row = &issued.issuance;
     say!("Issued certificate {} for {}", row.id, row.names_shown());
     if let Some(cert) = &row.certificate {
-        say!("  serial   {}", cert.serial);
-        say!(
-            "  valid    {} to {}",
-            when(cert.not_before),
-            when(cert.not_after)
-        );
-        say!("  key      {} (its requester's)", cert.key_algorithm);
-        say!("  SHA-256  {}", cert.sha256.colons());
+        crate::cmd::issue::summary(cert, " (its requester's)")?;
     }
     say!(
         "Its requester collects it on the pages (View the status of a pending certificate request); `ca export {}` writes it.",
