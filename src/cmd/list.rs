@@ -116,6 +116,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             if let Some(by) = row.certificate.as_ref().and_then(|c| c.renewed_by) {
                 notes.push(format!("renewed by {by}"));
             }
+            // When and why, as AD CS's view of revoked certificates has them.
+            if let Some(revoked) = row.certificate.as_ref().and_then(|c| c.revocation.as_ref()) {
+                notes.push(format!(
+                    "revoked {} for {}",
+                    when(revoked.revoked_at),
+                    revoked.reason
+                ));
+            }
             match row.own() {
                 Some(OwnCertificate::Server) => notes.push("this CA's HTTPS server".to_owned()),
                 Some(OwnCertificate::OcspResponder) => {
