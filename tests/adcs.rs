@@ -521,6 +521,16 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         "{inventory}"
     );
     let approved = sb.ok(&["approve", &shop_id]);
+    // The audit trail records it as an approval, not as an issuance of the administrator's.
+    let approvals: Value =
+        serde_json::from_str(&sb.ok(&["audit", "--action", "approve", "--json"])).unwrap();
+    let approvals = approvals.as_array().unwrap();
+    assert!(
+        approvals
+            .last()
+            .is_some_and(|e| e["subject"] == shop_id.as_str()),
+        "{approvals:?}"
+    );
     assert!(
         approved.contains("  serial   ") && approved.contains(&format!("`ca export {shop_id}`")),
         "{approved}"

@@ -13,6 +13,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "acme account",
     "acme eab key",
     "acme key change",
+    "approve",
     "backup",
     "deny",
     "disable",

@@ -80,6 +80,18 @@ struct Job {
     holder_key: Option<Vec<u8>>,
 }
 
+impl Job {
+    /// The audit trail's action: a pending request answered is approved (by whom the row's
+    /// decided_by says), anything else issued.
+    fn audit_action(&self) -> &'static str {
+        if self.pending_request.is_some() {
+            "approve"
+        } else {
+            "issue"
+        }
+    }
+}
+
 /// What the log's row holds beyond what the caller wrote.
 #[derive(Debug)]
 struct Written {
@@ -496,7 +508,7 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
         .execute(rusqlite::params![
             now,
             job.decided_by,
-            "issue",
+            job.audit_action(),
             written.id.to_string(),
             job.detail,
         ])?;
@@ -700,7 +712,7 @@ async fn write_postgres_one(tx: &mut AnyConnection, job: &Job) -> Result<Written
     audit::record(
         tx,
         &job.decided_by,
-        "issue",
+        job.audit_action(),
         &written.id.to_string(),
         &job.detail,
     )
