@@ -300,6 +300,96 @@ async fn certificates_revocations_requests_and_the_crl_number_are_kept() {
     assert_eq!(revoked, 1);
 }
 
+/// SQLite's REPLACE removes the rows it conflicts with without their delete triggers: every
+/// table the log keeps refuses it (a revocation's is skipped, as a second revocation is), and
+/// what the log held stays as it was.
+#[tokio::test]
+async fn replace_takes_the_place_of_nothing_the_log_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 1).await;
+    let row = store
+        .record_issuance(Sample::new("0f", "a.example.com", days(1)).issuance())
+        .await
+        .unwrap();
+    store
+        .revoke(row.id, RevocationReason::KeyCompromise, "tester")
+        .await
+        .unwrap();
+    store.audit("tester", "test", "", "").await.unwrap();
+    let id = row.id.get();
+    let pending = Sample::new("10", "b.example.com", days(1));
+    store
+        .record_pending("asker", RequestSource::Web, &pending.names, b"CSR", "")
+        .await
+        .unwrap();
+    let count = |table: &'static str| {
+        let pool = store.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let reason = || async {
+        sqlx::query_scalar::<_, String>("SELECT reason || ':' || revoked_at FROM revocations")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    };
+    let before = (
+        count("requests").await,
+        count("certificates").await,
+        count("audit").await,
+        reason().await,
+    );
+    sqlx::query(
+        "INSERT INTO crl (id, number, this_update, next_update, revocations, der) VALUES (1, 5, 0, 0, 1, x'00')",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    for skipped in [
+        format!("REPLACE INTO certificates SELECT * FROM certificates WHERE request_id = {id}"),
+        "REPLACE INTO certificates SELECT request_id + 100, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from FROM certificates".to_owned(),
+    ] {
+        let done = sqlx::query(&skipped).execute(&store.pool).await.unwrap();
+        assert_eq!(done.rows_affected(), 0, "{skipped}");
+    }
+    for refused in [
+        format!("INSERT OR REPLACE INTO requests SELECT * FROM requests WHERE id = {id}"),
+        "REPLACE INTO audit SELECT id, at, 'nobody', action, subject, detail FROM audit".to_owned(),
+        "REPLACE INTO crl (id, number, this_update, next_update, revocations, der) VALUES (1, 4, 0, 0, 0, x'00')".to_owned(),
+        format!("UPDATE OR REPLACE requests SET id = {id} WHERE id <> {id}"),
+    ] {
+        assert!(
+            sqlx::query(&refused).execute(&store.pool).await.is_err(),
+            "{refused}"
+        );
+    }
+    let skipped = sqlx::query(&format!(
+        "REPLACE INTO revocations (request_id, revoked_at, reason) VALUES ({id}, 0, 'superseded')"
+    ))
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    assert_eq!(skipped.rows_affected(), 0);
+    assert_eq!(
+        (
+            count("requests").await,
+            count("certificates").await,
+            count("audit").await,
+            reason().await,
+        ),
+        before
+    );
+    let number: i64 = sqlx::query_scalar("SELECT number FROM crl")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(number, 5);
+}
+
 /// A revocation's one change: its reason raised to keyCompromise, once, its date kept; the
 /// log's trigger refuses any other, whoever writes. Revoking again for keyCompromise raises
 /// it; for anything else, or once keyCompromise, is a conflict.
@@ -746,12 +836,13 @@ async fn a_log_from_before_the_fingerprint_index_keeps_every_row_trigger_and_ref
     let path = dir.path().join("ca.db");
     migrated_until(&path, "fingerprint not indexed").await;
     // Every index and trigger of the tables around the one rebuilt, by name.
-    // (Those of the names' table, and the index of keyCompromise revocations, come with
-    // later migrations.)
+    // (Those of the names' table, the index of keyCompromise revocations and the triggers
+    // against REPLACE come with later migrations.)
     const SCHEMA_NAMES: &str = "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema
          WHERE type IN ('index', 'trigger') AND sql IS NOT NULL
            AND tbl_name <> 'certificate_names' AND name NOT LIKE 'certificate_names%'
            AND name <> 'revocations_key_compromise'
+           AND name NOT LIKE '%_not_replaced' AND name <> 'requests_keep_their_id'
          ORDER BY name)";
     let day = 20_000_i64;
     let older = rusqlite::Connection::open(&path).unwrap();
@@ -842,16 +933,20 @@ async fn a_log_from_before_the_fingerprint_index_keeps_every_row_trigger_and_ref
         )
         .unwrap_err();
     assert!(changed.to_string().contains("append-only"), "{changed}");
-    let duplicate = log
-        .execute_batch(
-            "INSERT INTO requests (created_at, requester, source, names, status)
-                 VALUES (4, 'alice', 'cli', '[]', 'issued');
-             INSERT INTO certificates (request_id, serial, names, not_before, not_after,
-                                       key_algorithm, sha256, der)
-                 VALUES (4, '01', '[]', 0, 1, 'ecdsa-p256', 'dd', x'30');",
-        )
-        .unwrap_err();
-    assert!(duplicate.to_string().contains("UNIQUE"), "{duplicate}");
+    // A second certificate for a serial the log holds is not written (skipped by the trigger
+    // against REPLACE, with the serial's unique index behind it).
+    log.execute_batch(
+        "INSERT INTO requests (created_at, requester, source, names, status)
+             VALUES (4, 'alice', 'cli', '[]', 'issued');
+         INSERT INTO certificates (request_id, serial, names, not_before, not_after,
+                                   key_algorithm, sha256, der)
+             VALUES (4, '01', '[]', 0, 1, 'ecdsa-p256', 'dd', x'30');",
+    )
+    .unwrap();
+    assert_eq!(
+        one("SELECT group_concat(request_id) FROM certificates WHERE serial = '01'"),
+        r#"Text("1")"#
+    );
     let orphan = log
         .execute(
             "INSERT INTO revocations (request_id, revoked_at, reason) VALUES (99, 1, 'superseded')",
