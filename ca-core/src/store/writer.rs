@@ -494,9 +494,6 @@ fn write_sqlite_one(tx: &rusqlite::Connection, job: &Job) -> Result<Written, Job
         {
             return Err(JobError::Refused(StoreError::DuplicateSerial.into()));
         }
-        // Skipped by the trigger that keeps REPLACE from taking a row's place: a serial (or
-        // request) the log holds already.
-        Ok(0) => return Err(JobError::Refused(StoreError::DuplicateSerial.into())),
         inserted => inserted?,
     };
     if let Some(order) = &job.acme_order {
