@@ -2225,6 +2225,28 @@ fn a_revocation_removed_or_a_guard_rewritten_is_found_and_not_restored() {
     sb.ok(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
     sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
     sb.ok(&["crl", "--out", "ca.crl"]);
+    // The revocation changed (its guard dropped and put back): the CRL the root signed says
+    // otherwise.
+    let update = sb.alter_log(
+        "SELECT sql FROM sqlite_master WHERE name = 'revocations_are_append_only_update'",
+    );
+    sb.alter_log(&format!(
+        "DROP TRIGGER revocations_are_append_only_update; \
+         UPDATE revocations SET reason = 'superseded', revoked_at = 0; {update};"
+    ));
+    let stderr = check_fails(&sb);
+    assert!(
+        stderr.contains("for keyCompromise, but the log holds certificate 1 as revoked at 1970-01-01 00:00 UTC for superseded (a revocation was altered in the log)"),
+        "{stderr}"
+    );
+    // A reason raised to keyCompromise after the CRL was signed is the one change allowed.
+    let raised = Sandbox::new();
+    raised.init(&[]);
+    raised.ok(&["issue", "b.example.com", "--key", "ecdsa-p256"]);
+    raised.ok(&["revoke", "1", "--reason", "superseded"]);
+    raised.ok(&["crl", "--out", "ca.crl"]);
+    raised.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    assert!(raised.ok(&["check"]).contains("is sound"));
     let guard = sb.alter_log(
         "SELECT sql FROM sqlite_master WHERE name = 'revocations_are_append_only_delete'",
     );

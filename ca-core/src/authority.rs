@@ -1305,7 +1305,7 @@ impl Authority {
         let rows = self.store.list(&ListFilter::default()).await?;
         // Each certificate's serial as the certificate itself holds it (what CRLs list), and
         // whether the log holds it as revoked.
-        let mut serials: Vec<(String, RequestId, bool)> = Vec::new();
+        let mut serials: Vec<(String, RequestId, Option<RevokedAs>)> = Vec::new();
         for listed in rows.iter().filter(|r| r.certificate.is_some()) {
             // Lists leave the DER out; read each row whole.
             let row = self.store.issuance(listed.id).await?;
@@ -1325,7 +1325,8 @@ impl Authority {
                     .as_ref()
                     .and_then(|(_, leaf)| SerialNumber::from_bytes(leaf.raw_serial()).ok())
                 {
-                    serials.push((serial.hex(), row.id, cert.revocation.is_some()));
+                    let revoked = cert.revocation.as_ref().map(|r| (r.revoked_at, r.reason));
+                    serials.push((serial.hex(), row.id, revoked));
                 }
                 let signed = parsed.is_some_and(|(_, leaf)| {
                     leaf.verify_signature(Some(root.public_key())).is_ok()
@@ -1346,16 +1347,44 @@ impl Authority {
                 // What this root signed as revoked stays revoked: a serial it lists that the
                 // log no longer holds as revoked is a revocation removed from the log.
                 Some((_, parsed)) => {
-                    let revoked: std::collections::HashSet<&str> = serials
-                        .iter()
-                        .filter(|(_, _, revoked)| *revoked)
-                        .map(|(serial, _, _)| serial.as_str())
-                        .collect();
+                    let revoked: std::collections::HashMap<&str, (RequestId, OffsetDateTime, RevocationReason)> =
+                        serials
+                            .iter()
+                            .filter_map(|(serial, id, revoked)| {
+                                revoked.map(|(at, reason)| (serial.as_str(), (*id, at, reason)))
+                            })
+                            .collect();
                     for entry in parsed.iter_revoked_certificates() {
                         let serial = SerialNumber::from_bytes(entry.raw_serial())
                             .map(|serial| serial.hex())
                             .unwrap_or_else(|_| entry.raw_serial_as_string());
-                        if !revoked.contains(serial.as_str()) {
+                        // Listed as the log holds it: the same date, the same reason (or
+                        // keyCompromise since, the one change a revocation takes).
+                        if let Some((id, at, reason)) = revoked.get(serial.as_str()) {
+                            let listed_at = entry.revocation_date.timestamp();
+                            let listed = entry.reason_code().map(|(_, code)| code.0);
+                            let code = reason.crl_code().map(|c| c as u8);
+                            if listed_at != at.unix_timestamp()
+                                || (listed != code && *reason != RevocationReason::KeyCompromise)
+                            {
+                                let listed_reason = match listed {
+                                    None => "unspecified".to_owned(),
+                                    Some(code) => <RevocationReason as crate::choice::Choice>::ALL
+                                        .iter()
+                                        .find(|r| r.code() == code)
+                                        .map_or_else(|| format!("code {code}"), |r| r.name().to_owned()),
+                                };
+                                problems.push(format!(
+                                    "the CRL kept in the log (number {}), signed by this root, lists serial {serial} as revoked at {} for {listed_reason}, but the log holds certificate {id} as revoked at {} for {reason} (a revocation was altered in the log)",
+                                    crl.number,
+                                    OffsetDateTime::from_unix_timestamp(listed_at)
+                                        .map(crate::display::time)
+                                        .unwrap_or_else(|_| listed_at.to_string()),
+                                    crate::display::time(*at),
+                                ));
+                            }
+                        }
+                        if !revoked.contains_key(serial.as_str()) {
                             let holder = serials
                                 .iter()
                                 .find(|(held, _, _)| *held == serial)
@@ -1563,6 +1592,9 @@ impl Authority {
         Ok(key_pair)
     }
 }
+
+/// When and why the log holds a certificate as revoked.
+type RevokedAs = (OffsetDateTime, RevocationReason);
 
 /// Where `path` leads, part by part: every part that exists with its links followed, `..`
 /// taken from what the part before really is (not from how it was written).
