@@ -428,10 +428,16 @@ where
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(
-            T::value_variants()
-                .iter()
-                .filter_map(clap::ValueEnum::to_possible_value),
-        ))
+        Some(possible_values::<T>())
     }
+}
+
+/// The values of `T` as help, completions and errors list them (clap's `ValueEnum`).
+pub(crate) fn possible_values<T: clap::ValueEnum + 'static>()
+-> Box<dyn Iterator<Item = clap::builder::PossibleValue>> {
+    Box::new(
+        T::value_variants()
+            .iter()
+            .filter_map(clap::ValueEnum::to_possible_value),
+    )
 }

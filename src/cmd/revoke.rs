@@ -40,12 +40,7 @@ impl clap::builder::TypedValueParser for ReasonParser {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        use clap::ValueEnum;
-        Some(Box::new(
-            RevocationReason::value_variants()
-                .iter()
-                .filter_map(ValueEnum::to_possible_value),
-        ))
+        Some(crate::cmd::possible_values::<RevocationReason>())
     }
 }
 
