@@ -241,8 +241,16 @@ pub(crate) struct IssuanceJson<'a> {
     /// Whole days until a valid certificate expires (0 on its last day).
     days_left: Option<i64>,
     disposition: &'a str,
+    /// `ca show` alone: the certificate's extended key usage, issuer, key usage, subject and
+    /// SHA-1 thumbprint (what certutil prints of it); a list leaves them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extended_key_usage: Option<Vec<String>>,
     id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
     key_algorithm: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_usage: Option<Vec<&'static str>>,
     names: Names<'a>,
     not_after: Option<String>,
     not_before: Option<String>,
@@ -258,6 +266,10 @@ pub(crate) struct IssuanceJson<'a> {
     sha256: Option<String>,
     source: &'static str,
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbprint_sha1: Option<String>,
 }
 
 /// A row's names as text, each written as it is serialised.
@@ -275,9 +287,12 @@ impl<'a> IssuanceJson<'a> {
         let revocation = cert.and_then(|c| c.revocation.as_ref());
         IssuanceJson {
             days_left: row.expires_within(u32::MAX, time::OffsetDateTime::now_utc()),
-            disposition: &row.disposition,
+            disposition: row.disposition_shown(),
+            extended_key_usage: None,
             id: row.id.get(),
+            issuer: None,
             key_algorithm: cert.map(|c| c.key_algorithm.name()),
+            key_usage: None,
             names: Names(&row.names),
             not_after: cert.map(|c| rfc3339(c.not_after)),
             not_before: cert.map(|c| rfc3339(c.not_before)),
@@ -295,7 +310,25 @@ impl<'a> IssuanceJson<'a> {
             sha256: cert.map(|c| c.sha256.hex()),
             source: row.source.name(),
             status: row.status.name(),
+            subject: None,
+            thumbprint_sha1: None,
         }
+    }
+
+    /// The row with what its certificate says of itself (`ca show --json`).
+    pub(crate) fn with_contents(mut self, row: &Issuance) -> Self {
+        let Some(der) = row.certificate.as_ref().map(|c| &c.der) else {
+            return self;
+        };
+        if let Some(contents) = ca_core::certificate::Contents::of(der) {
+            self.subject = Some(contents.subject);
+            self.issuer = Some(contents.issuer);
+            self.key_usage = Some(contents.key_usage);
+            self.extended_key_usage = Some(contents.extended_key_usage);
+            self.thumbprint_sha1 =
+                Some(ca_core::certificate::sha1_thumbprint(der).replace(':', ""));
+        }
+        self
     }
 }
 
@@ -444,7 +477,7 @@ fn write_json_row(
     key(out, "days_left", true)?;
     number(out, row.expires_within(u32::MAX, now))?;
     key(out, "disposition", false)?;
-    text(out, &row.disposition)?;
+    text(out, row.disposition_shown())?;
     key(out, "id", false)?;
     number(out, Some(row.id.get()))?;
     key(out, "key_algorithm", false)?;

@@ -599,7 +599,65 @@ fn list_and_show_json_carry_the_documented_fields() {
         .join(":");
     let by_serial: Value = serde_json::from_str(&sb.ok(&["show", &with_colons, "--json"])).unwrap();
     assert_eq!(by_id, by_serial);
-    assert_eq!(by_id, rows[0]);
+    // What the list leaves out, `ca show` adds, as openssl reads the certificate: its subject
+    // and issuer, key usage, purposes and SHA-1 thumbprint.
+    let read = |what: &[&str]| {
+        let mut args = vec!["x509", "-in", "mail.example.com.crt", "-noout"];
+        args.extend_from_slice(what);
+        openssl_ok(sb.path(), &args)
+    };
+    let subject = read(&["-subject", "-nameopt", "RFC2253"]);
+    assert_eq!(
+        Some(by_id["subject"].as_str().unwrap()),
+        subject.trim().strip_prefix("subject=")
+    );
+    let issuer = read(&["-issuer", "-nameopt", "RFC2253"]);
+    assert_eq!(
+        Some(by_id["issuer"].as_str().unwrap()),
+        issuer.trim().strip_prefix("issuer=")
+    );
+    let usage = read(&["-ext", "keyUsage"]);
+    let words: Vec<&str> = by_id["key_usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|bit| bit.as_str().unwrap())
+        .collect();
+    assert!(
+        usage.contains("critical")
+            && usage.lines().nth(1).map(str::trim) == Some(&words.join(", ")),
+        "{usage} {words:?}"
+    );
+    let purposes = read(&["-ext", "extendedKeyUsage"]);
+    assert_eq!(
+        purposes.lines().nth(1).map(str::trim),
+        Some("TLS Web Server Authentication")
+    );
+    assert_eq!(
+        by_id["extended_key_usage"],
+        serde_json::json!(["Server Authentication (1.3.6.1.5.5.7.3.1)"])
+    );
+    assert_eq!(by_id["thumbprint_sha1"], thumbprint.as_str());
+    for line in [
+        format!("  subject      {}", by_id["subject"].as_str().unwrap()),
+        format!("  issuer       {}", by_id["issuer"].as_str().unwrap()),
+        format!("  key usage    {} (critical)", words.join(", ")),
+        "  purposes     Server Authentication (1.3.6.1.5.5.7.3.1)".to_owned(),
+    ] {
+        assert!(shown.contains(&format!("{line}\n")), "{line} in {shown}");
+    }
+    assert!(!shown.contains("  CA  "), "{shown}");
+    let mut listed_fields = by_id.clone();
+    for added in [
+        "subject",
+        "issuer",
+        "key_usage",
+        "extended_key_usage",
+        "thumbprint_sha1",
+    ] {
+        listed_fields.as_object_mut().unwrap().remove(added);
+    }
+    assert_eq!(listed_fields, rows[0]);
 
     // Filters.
     let expiring: Value =
@@ -1937,6 +1995,13 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
     );
     let old: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
     let new_id = old["renewed_by"].as_i64().expect("renewed_by");
+    // Listed among renewals (as `ca renew`'s are), with the request it was made from kept.
+    let renewals: Value =
+        serde_json::from_str(&sb.ok(&["list", "--source", "renewal", "--json"])).unwrap();
+    let renewals = renewals.as_array().unwrap();
+    assert_eq!(renewals.len(), 1, "{renewals:?}");
+    assert_eq!(renewals[0]["id"].as_i64(), Some(new_id));
+    assert_eq!(renewals[0]["renewed_from"].as_i64(), Some(1));
     // Once: certificate 1 is renewed already; a certificate that is not there is said so.
     let again = sb.refused(&["sign", &next, "--renews", "1", "--out", "again.crt"]);
     assert!(

@@ -234,6 +234,14 @@ fn a_revoked_certificate_fails_crl_checks_with_its_reason() {
     let revoked: Value =
         serde_json::from_str(&sb.ok(&["list", "--status", "revoked", "--json"])).unwrap();
     assert_eq!(revoked.as_array().unwrap().len(), 1);
+    // Its disposition is AD CS's for a revoked row, in the list and in `ca show`.
+    assert_eq!(row["disposition"], "Revoked");
+    assert_eq!(revoked[0]["disposition"], "Revoked");
+    assert!(
+        sb.ok(&["show", "1"]).contains("  disposition  Revoked\n"),
+        "{}",
+        sb.ok(&["show", "1"])
+    );
     // The list says when and why, as AD CS's view of revoked certificates does.
     let listed = sb.ok(&["list", "--status", "revoked"]);
     let at = &row["revoked_at"].as_str().unwrap()[..16].replace('T', " ");

@@ -299,6 +299,107 @@ impl RevocationPointers {
     }
 }
 
+/// What a certificate says of itself beyond its names and dates, in the words Windows'
+/// certificate dialog uses (certutil prints the same): its subject and issuer, its key usage and
+/// extended key usage, and whether it is a CA. For `ca show`, where an administrator who has
+/// read AD CS's view looks for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contents {
+    /// The subject's distinguished name (RFC 4514), empty for an empty subject.
+    pub subject: String,
+    pub issuer: String,
+    /// The key usage bits set ("Digital Signature"), and whether the extension is critical.
+    pub key_usage: Vec<&'static str>,
+    pub key_usage_critical: bool,
+    /// Each purpose, named with its OID ("Server Authentication (1.3.6.1.5.5.7.3.1)").
+    pub extended_key_usage: Vec<String>,
+    /// The basicConstraints' cA flag (false when the extension is absent).
+    pub is_ca: bool,
+}
+
+impl Contents {
+    /// The contents of `der`; None when it does not parse.
+    pub fn of(der: &[u8]) -> Option<Self> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        let mut contents = Contents {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            ..Contents::default()
+        };
+        if let Ok(Some(usage)) = cert.key_usage() {
+            let bits = [
+                (usage.value.digital_signature(), "Digital Signature"),
+                (usage.value.non_repudiation(), "Non-Repudiation"),
+                (usage.value.key_encipherment(), "Key Encipherment"),
+                (usage.value.data_encipherment(), "Data Encipherment"),
+                (usage.value.key_agreement(), "Key Agreement"),
+                (usage.value.key_cert_sign(), "Certificate Signing"),
+                (usage.value.crl_sign(), "CRL Signing"),
+                (usage.value.encipher_only(), "Encipher Only"),
+                (usage.value.decipher_only(), "Decipher Only"),
+            ];
+            contents.key_usage = bits
+                .iter()
+                .filter(|(set, _)| *set)
+                .map(|(_, name)| *name)
+                .collect();
+            contents.key_usage_critical = usage.critical;
+        }
+        if let Ok(Some(usage)) = cert.extended_key_usage() {
+            let named = [
+                (
+                    usage.value.server_auth,
+                    "Server Authentication",
+                    "1.3.6.1.5.5.7.3.1",
+                ),
+                (
+                    usage.value.client_auth,
+                    "Client Authentication",
+                    "1.3.6.1.5.5.7.3.2",
+                ),
+                (
+                    usage.value.code_signing,
+                    "Code Signing",
+                    "1.3.6.1.5.5.7.3.3",
+                ),
+                (
+                    usage.value.email_protection,
+                    "Secure Email",
+                    "1.3.6.1.5.5.7.3.4",
+                ),
+                (
+                    usage.value.time_stamping,
+                    "Time Stamping",
+                    "1.3.6.1.5.5.7.3.8",
+                ),
+                (
+                    usage.value.ocsp_signing,
+                    "OCSP Signing",
+                    "1.3.6.1.5.5.7.3.9",
+                ),
+            ];
+            if usage.value.any {
+                contents
+                    .extended_key_usage
+                    .push("All application policies (2.5.29.37.0)".into());
+            }
+            contents.extended_key_usage.extend(
+                named
+                    .iter()
+                    .filter(|(set, _, _)| *set)
+                    .map(|(_, name, oid)| format!("{name} ({oid})")),
+            );
+            contents
+                .extended_key_usage
+                .extend(usage.value.other.iter().map(|oid| oid.to_id_string()));
+        }
+        if let Ok(Some(constraints)) = cert.basic_constraints() {
+            contents.is_ca = constraints.value.ca;
+        }
+        Some(contents)
+    }
+}
+
 /// DER of the SubjectPublicKeyInfo of the certificate `der` (one from the log).
 pub fn public_key_info(der: &[u8]) -> Result<Vec<u8>> {
     let (_, certificate) = x509_parser::parse_x509_certificate(der).map_err(|_| {

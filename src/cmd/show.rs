@@ -23,7 +23,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     if args.json {
         say!(
             "{}",
-            serde_json::to_string_pretty(&IssuanceJson::new(&row))?
+            serde_json::to_string_pretty(&IssuanceJson::new(&row).with_contents(&row))?
         );
         return Ok(());
     }
@@ -38,7 +38,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     if !row.disposition.is_empty() {
         say!(
             "  disposition  {}",
-            crate::explain::printable(&row.disposition)
+            crate::explain::printable(row.disposition_shown())
         );
     }
     let added = authority.names_beyond_the_csr(&row).await?;
@@ -64,6 +64,33 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 "  thumbprint   {} (SHA-1, as Windows shows it)",
                 ca_core::certificate::sha1_thumbprint(&cert.der).replace(':', "")
             );
+        }
+        if let Some(contents) = ca_core::certificate::Contents::of(&cert.der) {
+            say!(
+                "  subject      {}",
+                crate::explain::printable(&contents.subject)
+            );
+            say!(
+                "  issuer       {}",
+                crate::explain::printable(&contents.issuer)
+            );
+            if !contents.key_usage.is_empty() {
+                say!(
+                    "  key usage    {}{}",
+                    contents.key_usage.join(", "),
+                    if contents.key_usage_critical {
+                        " (critical)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if !contents.extended_key_usage.is_empty() {
+                say!("  purposes     {}", contents.extended_key_usage.join(", "));
+            }
+            if contents.is_ca {
+                say!("  CA           yes: it may sign certificates");
+            }
         }
         if let Some(revocation) = &cert.revocation {
             say!(

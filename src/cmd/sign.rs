@@ -107,7 +107,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 profile: Profile::for_client_auth(args.client_auth),
                 extra_names: args.san,
                 requester: crate::cmd::actor(),
-                source: RequestSource::Csr,
+                // A renewal, whoever made its key: `ca list --source renewal` finds it.
+                source: if renews.is_some() {
+                    RequestSource::Renewal
+                } else {
+                    RequestSource::Csr
+                },
                 renewed_from: renews,
                 acme_order: None,
             },

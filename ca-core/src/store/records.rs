@@ -253,6 +253,21 @@ impl Issuance {
         (left < i64::from(days)).then_some(left)
     }
 
+    /// The outcome as AD CS's view of its database words it (certutil's "Request
+    /// Disposition"): "Revoked" once the certificate is revoked (the row keeps the "Issued" it
+    /// was decided with; the revocation is a row of its own), else as recorded.
+    pub fn disposition_shown(&self) -> &str {
+        let revoked = self
+            .certificate
+            .as_ref()
+            .is_some_and(|cert| cert.revocation.is_some());
+        if revoked && self.disposition == "Issued" {
+            "Revoked"
+        } else {
+            &self.disposition
+        }
+    }
+
     /// The names as people read them (U-labels), joined by commas.
     pub fn names_shown(&self) -> String {
         self.names
