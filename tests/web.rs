@@ -78,6 +78,98 @@ fn header(response: &Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A CRL download is dated and tagged, so a cache or client may keep it, and revalidated
+/// before each use (a revocation publishes a new CRL at once): while it is current the
+/// question costs a 304 and no bytes; after a revocation the old tag gets the new CRL.
+#[test]
+fn crl_downloads_are_dated_tagged_and_revalidated() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let server = Server::start(&sb);
+    let web = client(&sb);
+    let url = format!("{}/certsrv/ca.crl", server.http);
+    let first = web.get(&url).send().unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let tag = header(&first, "etag");
+    let modified = header(&first, "last-modified");
+    assert!(
+        tag.starts_with('"') && tag.ends_with('"') && tag.len() > 2,
+        "{tag}"
+    );
+    assert_eq!(header(&first, "cache-control"), "public, no-cache");
+    std::fs::write(sb.file("first.crl"), first.bytes().unwrap()).unwrap();
+    // Last-Modified is the CRL's thisUpdate, as openssl reads it ("Dec  6 16:18:32 2026 GMT"
+    // against "Sun, 06 Dec 2026 16:18:32 GMT").
+    let last_update = openssl_ok(
+        sb.path(),
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "first.crl",
+            "-noout",
+            "-lastupdate",
+        ],
+    );
+    let parts: Vec<&str> = modified.split(' ').collect();
+    let day: u32 = parts[1].parse().unwrap();
+    assert_eq!(
+        last_update.trim().strip_prefix("lastUpdate="),
+        Some(format!("{} {day:>2} {} {} GMT", parts[2], parts[4], parts[3]).as_str()),
+        "{modified}"
+    );
+
+    // Asked again with its tag: 304, no body. Another encoding is another tag; a tag that is
+    // not the CRL's, or a malformed one, gets the CRL.
+    let again = web.get(&url).header("If-None-Match", &tag).send().unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&again, "etag"), tag);
+    assert!(again.bytes().unwrap().is_empty());
+    let pem = web
+        .get(format!(
+            "{}/certsrv/certcrl.crl?Type=base&Enc=b64",
+            server.http
+        ))
+        .header("If-None-Match", &tag)
+        .send()
+        .unwrap();
+    assert_eq!(pem.status(), StatusCode::OK);
+    assert_ne!(header(&pem, "etag"), tag);
+    let long = "x".repeat(4000);
+    for other in [
+        b"\"1-der-00\"".as_slice(),
+        b"W/",
+        b"\xff\xfe",
+        b",,,",
+        long.as_bytes(),
+    ] {
+        let answer = web
+            .get(&url)
+            .header(
+                "If-None-Match",
+                reqwest::header::HeaderValue::from_bytes(other).unwrap(),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{other:?}");
+    }
+
+    // Revoked: the old tag gets the new CRL, which lists the serial.
+    sb.ok(&["revoke", "1", "--reason", "keyCompromise"]);
+    let after = web.get(&url).header("If-None-Match", &tag).send().unwrap();
+    assert_eq!(after.status(), StatusCode::OK);
+    assert_ne!(header(&after, "etag"), tag);
+    std::fs::write(sb.file("after.crl"), after.bytes().unwrap()).unwrap();
+    let (number, serials) = crate::util::crl_contents(sb.path(), "after.crl");
+    let (first_number, _) = crate::util::crl_contents(sb.path(), "first.crl");
+    assert!(
+        number > first_number && serials.len() == 1,
+        "{number} {serials:?}"
+    );
+}
+
 #[test]
 fn ca_certificate_chain_and_crl_downloads_match_ca_root() {
     let sb = Sandbox::new();

@@ -428,6 +428,7 @@ pub(crate) async fn certnew_p7b(
 pub(crate) async fn certcrl(
     State(state): State<AppState>,
     caller: Caller,
+    request: axum::http::HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let params = Params::new(query)?;
@@ -450,19 +451,77 @@ pub(crate) async fn certcrl(
         Err(bad) => return Ok(bad_parameter(&state, &caller, bad)),
     };
     let crl = state.authority.current_crl().await?;
-    let bytes = match enc {
-        Encoding::Binary => crl.der,
-        Encoding::Base64 => crl.pem().into_bytes(),
-    };
-    Ok(download(bytes, "application/pkix-crl", "certcrl.crl"))
+    Ok(crl_download(crl, enc, "certcrl.crl", &request))
 }
 
 /// The CRL distribution point named in certificates (DER, as RFC 5280 §4.2.1.13 requires).
 pub(crate) async fn crl_distribution_point(
     State(state): State<AppState>,
+    request: axum::http::HeaderMap,
 ) -> Result<Response, WebError> {
     let crl = state.authority.current_crl().await?;
-    Ok(download(crl.der, "application/pkix-crl", "ca.crl"))
+    Ok(crl_download(crl, Encoding::Binary, "ca.crl", &request))
+}
+
+/// The current CRL as a download a cache may keep but must ask about again before each use
+/// (`no-cache`): a revocation publishes a new CRL at once, which a cache holding the old one
+/// until its nextUpdate would hide. Dated (Last-Modified: its thisUpdate) and tagged, so the
+/// asking costs a 304 and no bytes while it is current, as IIS serves AD CS's CRL file.
+fn crl_download(
+    crl: ca_core::crl::Crl,
+    enc: Encoding,
+    file_name: &str,
+    request: &axum::http::HeaderMap,
+) -> Response {
+    let etag = crl_etag(&crl, enc);
+    let fresh = super::ocsp::matches_etag(request, &etag);
+    let mut response = if fresh {
+        let mut response = Response::new(axum::body::Body::empty());
+        *response.status_mut() = axum::http::StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let bytes = match enc {
+            Encoding::Binary => crl.der,
+            Encoding::Base64 => crl.pem().into_bytes(),
+        };
+        download(bytes, "application/pkix-crl", file_name)
+    };
+    let headers = response.headers_mut();
+    let dated = [
+        (header::ETAG, etag),
+        (
+            header::LAST_MODIFIED,
+            super::ocsp::http_date(crl.this_update),
+        ),
+        (header::CACHE_CONTROL, "public, no-cache".to_owned()),
+    ];
+    for (name, value) in dated {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// A strong entity tag for one CRL in one encoding: its cRLNumber (strictly greater for each
+/// newer CRL) and the last 16 octets of its signature (so another root's CRL of the same
+/// number, after the CA was made anew at the same address, is told apart), without hashing
+/// what may be megabytes.
+fn crl_etag(crl: &ca_core::crl::Crl, enc: Encoding) -> String {
+    let tail = &crl.der[crl.der.len().saturating_sub(16)..];
+    let mut tag = format!(
+        "\"{}-{}-",
+        crl.number,
+        match enc {
+            Encoding::Binary => "der",
+            Encoding::Base64 => "pem",
+        }
+    );
+    for byte in tail {
+        tag.push_str(&format!("{byte:02x}"));
+    }
+    tag.push('"');
+    tag
 }
 
 /// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).

@@ -241,7 +241,7 @@ impl Prepared {
 }
 
 /// True when `If-None-Match` among `headers` names `etag` (or any).
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -375,7 +375,7 @@ fn insert_dates(
     }
 }
 
-fn http_date(at: OffsetDateTime) -> String {
+pub(super) fn http_date(at: OffsetDateTime) -> String {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
