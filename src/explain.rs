@@ -228,6 +228,9 @@ fn core_sentence(err: &Error) -> String {
         Error::LogOutdated(_) => format!(
             "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder, as a user who may write to it"
         ),
+        Error::Store(ca_core::StoreError::NotGranted(_)) => format!(
+            "{err}: the role lacks a grant this release needs (given by `ca migrate --grant ROLE` after each upgrade): run that once with $CA_DATABASE naming the owning role (ROLE being the one this runs as), then try again"
+        ),
         Error::SchemaNotOwned(_) => format!(
             "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
         ),

@@ -890,6 +890,32 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
     node.ok(&["issue", "after.example.com", "--key", "ecdsa-p256"]);
     let after = crate::util::psql(&runtime_url, "SELECT max(request_id) FROM certificates");
     node.ok(&["revoke", after.trim(), "--reason", "superseded"]);
+    // A log upgraded without `ca migrate --grant` lacks the grant the raise needs: said,
+    // with what to run, and nothing changed.
+    crate::util::psql(
+        &owner_url,
+        &format!(
+            "REVOKE UPDATE (reason) ON revocations FROM {}",
+            roles.runtime
+        ),
+    );
+    let refused = node.run(&["revoke", after.trim(), "--reason", "keyCompromise"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PostgreSQL refused the role this runs as")
+            && stderr.contains("`ca migrate --grant ROLE`"),
+        "{stderr}"
+    );
+    let reason = format!(
+        "SELECT reason FROM revocations WHERE request_id = {}",
+        after.trim()
+    );
+    assert_eq!(
+        crate::util::psql(&runtime_url, &reason).trim(),
+        "superseded"
+    );
+    owner.ok(&["migrate", "--grant", &roles.runtime]);
     // The one change a revocation takes: its reason raised to keyCompromise.
     let said = node.ok(&["revoke", after.trim(), "--reason", "keyCompromise"]);
     assert!(said.contains("is now revoked for keyCompromise"), "{said}");

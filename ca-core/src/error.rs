@@ -531,6 +531,10 @@ pub enum StoreError {
     /// cut off; no connection within the time allowed): trying again later may succeed.
     #[error("the issuance log cannot be reached: {0}")]
     Unavailable(String),
+    /// PostgreSQL refused the role this runs as (SQLSTATE 42501): it lacks a grant, as a
+    /// runtime role does after an upgrade whose new grants were not given to it yet.
+    #[error("PostgreSQL refused the role this runs as: {0}")]
+    NotGranted(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -558,6 +562,9 @@ impl From<sqlx::Error> for StoreError {
                 }) =>
             {
                 StoreError::Unavailable(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "42501") => {
+                StoreError::NotGranted(db.message().to_owned())
             }
             other => StoreError::Database(other),
         }
