@@ -213,7 +213,7 @@ fn core_sentence(err: &Error) -> String {
         ),
         Error::Backup(dir) => format!(
             "{err}; to use it, restore it into an empty folder: `ca restore {} --data NEW_FOLDER` \
-             (list, show, export, root and check read it where it is)",
+             (list, show, export, root and check read it where it is, and crl writes the CRL it keeps)",
             dir.display()
         ),
         Error::RestoreUnfinished(_) => format!(

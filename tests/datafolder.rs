@@ -1560,6 +1560,20 @@ fn a_backup_is_read_where_it_is_and_changed_only_once_restored() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("a.example.com"));
     assert!(on_backup(&["show", "1"]).status.success());
     let before = std::fs::read(bk.join("ca.db")).unwrap();
+    // The CRL it keeps is handed out as the CA signed it (a backup signs nothing), to a file
+    // or as PEM, while it lists every revocation and its next update is ahead.
+    let kept = on_backup(&["crl", "--out", sb.file("kept.crl").to_str().unwrap()]);
+    assert!(kept.status.success(), "{kept:?}");
+    assert_eq!(
+        std::fs::read(sb.file("kept.crl")).unwrap(),
+        std::fs::read(sb.file("before.crl")).unwrap()
+    );
+    assert_crl_verifies(sb.path(), "kept.crl", &bk.join("root.crt"));
+    let pem = on_backup(&["crl", "--format", "pem"]);
+    assert!(
+        String::from_utf8_lossy(&pem.stdout).starts_with("-----BEGIN X509 CRL-----"),
+        "{pem:?}"
+    );
     for args in [
         &["issue", "d.example.com", "--key", "ecdsa-p256"][..],
         &["revoke", "1", "--reason", "superseded"],
@@ -1597,6 +1611,33 @@ fn a_backup_is_read_where_it_is_and_changed_only_once_restored() {
     assert!(!target.data().join("backup.txt").exists());
     target.ok(&["issue", "d.example.com", "--key", "ecdsa-p256"]);
     assert!(bk.join("backup.txt").exists(), "the backup stays one");
+
+    // A backup whose log holds a revocation its CRL does not list hands out nothing, and
+    // says why and what to do; the file named is not made.
+    sb.ok(&["revoke", "3", "--reason", "superseded"]);
+    sb.ok(&["backup", "bk2"]);
+    let behind = sb
+        .ca_bare()
+        .arg("--data")
+        .arg(sb.file("bk2"))
+        .args(["crl", "--out", "behind.crl"])
+        .current_dir(sb.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&behind.stderr);
+    assert_eq!(behind.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("does not list a revocation recorded after it was signed")
+            && stderr.contains("`ca restore "),
+        "{stderr}"
+    );
+    assert!(behind.stdout.is_empty());
+    assert!(!sb.file("behind.crl").exists());
+    assert!(
+        left_in(sb.path())
+            .iter()
+            .all(|name| !name.contains("behind"))
+    );
 }
 
 #[test]

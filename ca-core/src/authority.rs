@@ -175,6 +175,17 @@ pub struct FolderProblem {
     pub damage: bool,
 }
 
+/// Why the CRL a log keeps cannot be handed out as it is (see [`Authority::write_kept_crl`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeptCrl {
+    /// No CRL was ever signed into the log.
+    None,
+    /// A revocation was recorded after it was signed.
+    Behind(CrlDates),
+    /// Its nextUpdate has passed: clients refuse it.
+    Expired(CrlDates),
+}
+
 /// An open certificate authority.
 pub struct Authority {
     dir: PathBuf,
@@ -1230,6 +1241,28 @@ impl Authority {
         self.store.write_crl(out).await?.ok_or_else(|| {
             StoreError::Corrupt("the CRL just signed is not in the log".into()).into()
         })
+    }
+
+    /// Writes the CRL the log keeps, signing nothing (for a backup, which never signs): only
+    /// while it lists every revocation the log holds and its nextUpdate is ahead, else
+    /// [`KeptCrl`] says what stops it and nothing is written.
+    pub async fn write_kept_crl(
+        &self,
+        out: &mut (dyn Write + Send),
+    ) -> Result<std::result::Result<CrlDates, KeptCrl>> {
+        let Some((dates, lists_all)) = self.store.kept_crl().await? else {
+            return Ok(Err(KeptCrl::None));
+        };
+        if !lists_all {
+            return Ok(Err(KeptCrl::Behind(dates)));
+        }
+        if dates.next_update <= OffsetDateTime::now_utc() {
+            return Ok(Err(KeptCrl::Expired(dates)));
+        }
+        match self.store.write_crl(out).await? {
+            Some(written) => Ok(Ok(written)),
+            None => Ok(Err(KeptCrl::None)),
+        }
     }
 
     /// The CRL the log holds, whole.

@@ -3,6 +3,7 @@
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use ca_core::authority::KeptCrl;
 use ca_core::export::{CrlFormat, PemWriter};
 use ca_core::{Authority, CertificateRef, RevocationReason};
 
@@ -174,10 +175,33 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
         Some(path) => Some(OutFile::open(path, data)?),
         None => None,
     };
-    let authority = crate::cmd::open_to_sign(data).await?;
-    let written = write_crl(&authority, &args, out).await;
+    let authority = match crate::cmd::open_to_sign(data).await {
+        // A backup signs nothing, but hands out the CRL it keeps while clients take it.
+        Err(err)
+            if !args.new
+                && matches!(
+                    err.downcast_ref::<ca_core::Error>(),
+                    Some(ca_core::Error::Backup(_))
+                ) =>
+        {
+            let backup = crate::cmd::open_read(data).await?;
+            let written = write_crl(&backup, &args, out, Kept::Only(data)).await;
+            backup.close().await;
+            return written;
+        }
+        opened => opened?,
+    };
+    let written = write_crl(&authority, &args, out, Kept::OrSigned).await;
     authority.close().await;
     written
+}
+
+/// Which CRL `ca crl` writes: the current one, signed first when due; or, from a backup (the
+/// folder given), only the one the log keeps.
+#[derive(Clone, Copy)]
+enum Kept<'a> {
+    OrSigned,
+    Only(&'a Path),
 }
 
 /// Writes the CRL to `--out` (in full or not at all) or to standard output, as it is read from
@@ -186,13 +210,14 @@ async fn write_crl(
     authority: &Authority,
     args: &CrlArgs,
     out: Option<OutFile<'_>>,
+    kept: Kept<'_>,
 ) -> anyhow::Result<()> {
     match out {
         Some(out) => {
             let path = out.path().to_owned();
             let written = async {
                 let mut file = BufWriter::with_capacity(OUTPUT_BUFFER, out.create()?);
-                write_as(authority, args, &mut file).await?;
+                write_as(authority, args, &mut file, kept).await?;
                 file.into_inner()
                     .map_err(|err| err.into_error())?
                     .commit()?;
@@ -209,7 +234,7 @@ async fn write_crl(
         }
         None => {
             let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout());
-            write_as(authority, args, &mut out).await?;
+            write_as(authority, args, &mut out, kept).await?;
             out.flush()?;
         }
     }
@@ -222,16 +247,46 @@ async fn write_as(
     authority: &Authority,
     args: &CrlArgs,
     out: &mut (dyn Write + Send),
+    kept: Kept<'_>,
 ) -> anyhow::Result<()> {
     match args.format {
-        CrlFormat::Der => {
-            authority.write_crl(args.new, out).await?;
-        }
+        CrlFormat::Der => write_one(authority, args, out, kept).await,
         CrlFormat::Pem => {
             let mut pem = PemWriter::new(out, "X509 CRL")?;
-            authority.write_crl(args.new, &mut pem).await?;
+            write_one(authority, args, &mut pem, kept).await?;
             pem.finish()?;
+            Ok(())
         }
     }
-    Ok(())
+}
+
+async fn write_one(
+    authority: &Authority,
+    args: &CrlArgs,
+    out: &mut (dyn Write + Send),
+    kept: Kept<'_>,
+) -> anyhow::Result<()> {
+    let Kept::Only(backup) = kept else {
+        authority.write_crl(args.new, out).await?;
+        return Ok(());
+    };
+    let why = match authority.write_kept_crl(out).await? {
+        Ok(_) => return Ok(()),
+        Err(KeptCrl::None) => "holds no CRL".to_owned(),
+        Err(KeptCrl::Behind(dates)) => format!(
+            "keeps CRL number {}, which does not list a revocation recorded after it was signed",
+            dates.number
+        ),
+        Err(KeptCrl::Expired(dates)) => format!(
+            "keeps CRL number {}, whose next update ({}) has passed, so clients refuse it",
+            dates.number,
+            when(dates.next_update)
+        ),
+    };
+    Err(Refused(format!(
+        "the backup {} {why}; a backup signs nothing: restore it into an empty folder (`ca restore {} --data NEW_FOLDER`) and run `ca crl` there",
+        backup.display(),
+        ca_core::display::shell_word(backup)
+    ))
+    .into())
 }

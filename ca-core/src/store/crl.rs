@@ -83,6 +83,16 @@ impl Store {
         Ok(stored(&mut conn, false).await?.map(|s| s.crl.dates()))
     }
 
+    /// The number and dates of the CRL the log holds, and whether it lists every revocation
+    /// the log holds (a backup's log may hold one recorded after its last CRL was signed).
+    #[instrument(skip_all)]
+    pub(crate) async fn kept_crl(&self) -> Result<Option<(CrlDates, bool)>> {
+        let mut conn = self.pool.acquire().await?;
+        let stored = stored(&mut conn, false).await?;
+        let revocations = revocation_count(&mut conn).await?;
+        Ok(stored.map(|s| (s.crl.dates(), s.revocations == revocations)))
+    }
+
     /// The CRL the log holds now, current or not, written to `out` part by part as it is
     /// read (one statement: one snapshot); its number and dates, or `None` (nothing written)
     /// before the first is signed.
