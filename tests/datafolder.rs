@@ -2105,8 +2105,7 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
 fn as_the_release_before_left_it(backup: &Path) {
     sqlite(
         &backup.join("ca.db"),
-        "DROP TRIGGER revocations_are_not_replaced; DROP TRIGGER requests_keep_their_id;
-         DROP TRIGGER crl_is_not_replaced;
+        "ALTER TABLE ocsp_responses DROP COLUMN reason;
          DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
     );
 }

@@ -273,6 +273,7 @@ impl Authority {
                 this_update,
                 next_update,
                 revoked_at: state.revocation.as_ref().map(|r| r.revoked_at),
+                reason: state.revocation.as_ref().map(|r| r.reason),
             };
             // Not kept in memory: this commit changes the log, which empties the cache.
             if let Err(err) = self.store().keep_ocsp_responses(&[(state.id, kept)]).await {

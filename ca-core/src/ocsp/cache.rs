@@ -98,6 +98,7 @@ mod tests {
                 this_update,
                 next_update: this_update + Duration::days(4),
                 revoked_at: None,
+                reason: None,
             },
             sha256: [0; 32],
         }

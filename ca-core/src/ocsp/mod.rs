@@ -255,6 +255,14 @@ impl CertStatus {
             CertStatus::Good | CertStatus::Unknown => None,
         }
     }
+
+    /// The revocation reason it states, if any.
+    pub(crate) fn reason(&self) -> Option<RevocationReason> {
+        match self {
+            CertStatus::Revoked { reason, .. } => Some(*reason),
+            CertStatus::Good | CertStatus::Unknown => None,
+        }
+    }
 }
 
 /// A DER OCSPResponse, ready to send.
@@ -413,6 +421,7 @@ pub(crate) fn sign_ahead(
         this_update,
         next_update,
         revoked_at: status.revoked_at(),
+        reason: status.reason(),
     })
 }
 

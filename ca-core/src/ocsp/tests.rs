@@ -553,6 +553,7 @@ async fn a_good_response_kept_after_the_revocation_is_not_handed_out() {
         this_update,
         next_update,
         revoked_at: None,
+        reason: None,
     };
     authority
         .store()
@@ -568,6 +569,70 @@ async fn a_good_response_kept_after_the_revocation_is_not_handed_out() {
     ));
 }
 
+/// A reason raised to keyCompromise keeps the revocation's time: a response stating the old
+/// reason, stored by a slower writer after the raise, is not handed out for its time alone.
+#[tokio::test]
+async fn a_response_kept_after_a_raise_to_key_compromise_is_not_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = crate::testing::authority(dir.path()).await;
+    let (id, serial) = issue(&authority, "mail.example.com").await;
+    let der = request(
+        vec![cert_id_for(
+            authority.root(),
+            HashAlgorithm::Sha1,
+            serial.as_bytes(),
+        )],
+        None,
+    );
+    authority
+        .revoke(id, RevocationReason::Superseded, "test")
+        .await
+        .unwrap();
+    let superseded = authority.answer_ocsp(&der).await;
+    let (state, _) = authority
+        .store()
+        .ocsp_lookup(&serial)
+        .await
+        .unwrap()
+        .unwrap();
+    let revoked_at = state.revocation.as_ref().map(|r| r.revoked_at);
+    let (_, raised_from) = authority
+        .revoke_with(id, RevocationReason::KeyCompromise, "test", true)
+        .await
+        .unwrap();
+    assert_eq!(raised_from, Some(RevocationReason::Superseded));
+    let (this_update, next_update) = superseded.validity.unwrap();
+    let stale = PresignedResponse {
+        der: superseded.der.clone(),
+        this_update,
+        next_update,
+        revoked_at,
+        reason: Some(RevocationReason::Superseded),
+    };
+    authority
+        .store()
+        .keep_ocsp_responses(&[(id, stale)])
+        .await
+        .unwrap();
+    let reason = |answer: &[u8]| {
+        let (_, basic) = read(answer);
+        match statuses(&basic.unwrap())[0] {
+            x509_ocsp::CertStatus::Revoked(info) => info.revocation_reason,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        reason(&superseded.der),
+        Some(x509_cert02::ext::pkix::CrlReason::Superseded)
+    );
+    let answer = authority.answer_ocsp(&der).await;
+    assert_ne!(answer.der, superseded.der);
+    assert_eq!(
+        reason(&answer.der),
+        Some(x509_cert02::ext::pkix::CrlReason::KeyCompromise)
+    );
+}
+
 /// A response kept for a certificate, signed a little more than half its lifetime ago.
 fn past_half_way() -> PresignedResponse {
     let now = OffsetDateTime::now_utc();
@@ -576,6 +641,7 @@ fn past_half_way() -> PresignedResponse {
         this_update: now - Duration::days(2) - Duration::minutes(1),
         next_update: now + Duration::days(2) - Duration::minutes(1),
         revoked_at: None,
+        reason: None,
     }
 }
 

@@ -221,6 +221,7 @@ const TABLES: &[Table] = &[
             ("next_update", Int),
             ("revoked_at", Int),
             ("der", Blob),
+            ("reason", Text),
         ],
         order: "request_id",
         identity: None,

@@ -33,13 +33,18 @@ pub struct PresignedResponse {
     pub next_update: OffsetDateTime,
     /// The revocation time it states; `None` when it says good.
     pub revoked_at: Option<OffsetDateTime>,
+    /// The revocation reason it states; `None` when it says good (or was kept before the log
+    /// recorded reasons, and so is never current for a revoked certificate).
+    pub reason: Option<RevocationReason>,
 }
 
 impl PresignedResponse {
     /// True while it may be handed out for a certificate whose revocation is `revocation`:
-    /// it says the same, and less than half its lifetime (at least a minute) has passed.
+    /// it says the same (time and reason: a reason raised to keyCompromise keeps its time),
+    /// and less than half its lifetime (at least a minute) has passed.
     pub fn is_current(&self, revocation: Option<&Revocation>, now: OffsetDateTime) -> bool {
         self.revoked_at == revocation.map(|r| r.revoked_at)
+            && self.reason == revocation.map(|r| r.reason)
             && self.this_update <= now
             && now < self.current_until()
     }
@@ -61,7 +66,8 @@ impl Store {
         serial: &SerialNumber,
     ) -> Result<Option<(CertificateState, Option<PresignedResponse>)>> {
         let sql = format!(
-            "SELECT {STATE_COLUMNS}, o.this_update, o.next_update, o.revoked_at AS stated, o.der
+            "SELECT {STATE_COLUMNS}, o.this_update, o.next_update, o.revoked_at AS stated,
+                 o.reason AS stated_reason, o.der
              FROM certificates c
              LEFT JOIN revocations v ON v.request_id = c.request_id
              LEFT JOIN ocsp_responses o ON o.request_id = c.request_id
@@ -81,6 +87,7 @@ impl Store {
                 this_update: time(&row, "this_update")?,
                 next_update: time(&row, "next_update")?,
                 revoked_at: optional_time(&row, "stated")?,
+                reason: stated_reason(&row)?,
             }),
         };
         Ok(Some((state, presigned)))
@@ -99,7 +106,7 @@ impl Store {
     ) -> Result<Vec<(CertificateState, Option<PresignedResponse>)>> {
         let sql = format!(
             "SELECT {STATE_COLUMNS}, o.this_update, o.next_update, o.revoked_at AS stated,
-                 CASE WHEN o.request_id IS NULL THEN 0 ELSE 1 END AS kept
+                 o.reason AS stated_reason, CASE WHEN o.request_id IS NULL THEN 0 ELSE 1 END AS kept
              FROM certificates c
              LEFT JOIN revocations v ON v.request_id = c.request_id
              LEFT JOIN ocsp_responses o ON o.request_id = c.request_id
@@ -122,6 +129,7 @@ impl Store {
                         this_update: time(row, "this_update")?,
                         next_update: time(row, "next_update")?,
                         revoked_at: optional_time(row, "stated")?,
+                        reason: stated_reason(row)?,
                     }),
                 };
                 Ok((state, presigned))
@@ -141,17 +149,18 @@ impl Store {
         let mut tx = self.begin_write().await?;
         for (id, response) in responses {
             sqlx::query(
-                "INSERT INTO ocsp_responses (request_id, this_update, next_update, revoked_at, der)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO ocsp_responses (request_id, this_update, next_update, revoked_at, der, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (request_id) DO UPDATE SET this_update = excluded.this_update,
                      next_update = excluded.next_update, revoked_at = excluded.revoked_at,
-                     der = excluded.der",
+                     der = excluded.der, reason = excluded.reason",
             )
             .bind(id.get())
             .bind(response.this_update.unix_timestamp())
             .bind(response.next_update.unix_timestamp())
             .bind(response.revoked_at.map(OffsetDateTime::unix_timestamp))
             .bind(&response.der)
+            .bind(response.reason.map(Choice::name))
             .execute(&mut *tx)
             .await?;
         }
@@ -193,6 +202,14 @@ fn corrupt(what: impl std::fmt::Display) -> Error {
 fn time(row: &AnyRow, column: &str) -> Result<OffsetDateTime> {
     let secs: i64 = row.try_get(column).map_err(StoreError::from)?;
     OffsetDateTime::from_unix_timestamp(secs).map_err(corrupt)
+}
+
+/// The reason a kept response states: `None` for good, and for one kept before reasons were
+/// (or naming one this release does not know): such a response is never current for a revoked
+/// certificate, so it is signed again.
+fn stated_reason(row: &AnyRow) -> Result<Option<RevocationReason>> {
+    let text: Option<String> = row.try_get("stated_reason").map_err(StoreError::from)?;
+    Ok(text.and_then(|text| RevocationReason::from_name(&text).ok()))
 }
 
 fn optional_time(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>> {
@@ -238,6 +255,7 @@ mod tests {
             this_update,
             next_update: this_update + Duration::days(4),
             revoked_at,
+            reason: revoked_at.map(|_| RevocationReason::KeyCompromise),
         }
     }
 
@@ -280,6 +298,13 @@ mod tests {
             "a log restored from before it"
         );
         assert!(!response.is_current(Some(&revocation(at + Duration::seconds(1))), now));
+        // The same time, another reason: a reason raised to keyCompromise keeps its time.
+        let mut superseded = kept(Some(at));
+        superseded.reason = Some(RevocationReason::Superseded);
+        assert!(!superseded.is_current(Some(&revocation(at)), now));
+        // Kept before the log recorded reasons: signed again.
+        superseded.reason = None;
+        assert!(!superseded.is_current(Some(&revocation(at)), now));
     }
 
     #[test]
