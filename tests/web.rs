@@ -78,6 +78,13 @@ fn header(response: &Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The same URL again, unconditionally.
+fn first_again(web: &Client, url: &str) -> Response {
+    let answer = web.get(url).send().unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer
+}
+
 /// A CRL download is dated and tagged, so a cache or client may keep it, and revalidated
 /// before each use (a revocation publishes a new CRL at once): while it is current the
 /// question costs a 304 and no bytes; after a revocation the old tag gets the new CRL.
@@ -123,10 +130,61 @@ fn crl_downloads_are_dated_tagged_and_revalidated() {
 
     // Asked again with its tag: 304, no body. Another encoding is another tag; a tag that is
     // not the CRL's, or a malformed one, gets the CRL.
+    let length: usize = header(&first_again(&web, &url), "content-length")
+        .parse()
+        .unwrap();
     let again = web.get(&url).header("If-None-Match", &tag).send().unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(header(&again, "etag"), tag);
+    // A 304 carries no Content-Length, or the 200's (RFC 9110 §8.6), never the empty body's
+    // 0 (what HTTP/2 sent).
+    let said = header(&again, "content-length");
+    assert!(said.is_empty() || said == length.to_string(), "{said}");
     assert!(again.bytes().unwrap().is_empty());
+    // Compared weakly (a proxy weakens the tags of answers it alters), in any of the fields;
+    // `*` only as a whole field.
+    let weak = format!("W/{tag}");
+    for fields in [
+        vec![weak.as_str()],
+        vec!["\"other\"", tag.as_str()],
+        vec!["\"other\", W/\"x\"", weak.as_str()],
+        vec!["*"],
+    ] {
+        let mut asked = web.get(&url);
+        for field in &fields {
+            asked = asked.header("If-None-Match", *field);
+        }
+        assert_eq!(
+            asked.send().unwrap().status(),
+            StatusCode::NOT_MODIFIED,
+            "{fields:?}"
+        );
+    }
+    let listed_star = web
+        .get(&url)
+        .header("If-None-Match", "\"other\", *")
+        .send()
+        .unwrap();
+    assert_eq!(listed_star.status(), StatusCode::OK);
+    // If-Modified-Since: the very date it was handed out with, and only without
+    // If-None-Match; any other date gets the CRL.
+    let since = |value: &str, tag: Option<&str>| {
+        let mut asked = web.get(&url).header("If-Modified-Since", value);
+        if let Some(tag) = tag {
+            asked = asked.header("If-None-Match", tag);
+        }
+        asked.send().unwrap().status()
+    };
+    assert_eq!(since(&modified, None), StatusCode::NOT_MODIFIED);
+    assert_eq!(since(&modified, Some("\"other\"")), StatusCode::OK);
+    for other in [
+        "Fri, 31 Dec 2100 23:59:59 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "yesterday",
+        "",
+    ] {
+        assert_eq!(since(other, None), StatusCode::OK, "{other}");
+    }
     let pem = web
         .get(format!(
             "{}/certsrv/certcrl.crl?Type=base&Enc=b64",
@@ -161,7 +219,38 @@ fn crl_downloads_are_dated_tagged_and_revalidated() {
     let after = web.get(&url).header("If-None-Match", &tag).send().unwrap();
     assert_eq!(after.status(), StatusCode::OK);
     assert_ne!(header(&after, "etag"), tag);
+    // Nor does the old date fetch a 304, though the new CRL was signed within the second.
+    assert_ne!(header(&after, "last-modified"), modified);
+    assert_eq!(since(&modified, None), StatusCode::OK);
     std::fs::write(sb.file("after.crl"), after.bytes().unwrap()).unwrap();
+    // The server's own certificates say what they are in `ca show`.
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let own: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row["own"].as_str())
+        .collect();
+    assert!(
+        own.contains(&"https-server") && own.contains(&"ocsp-responder"),
+        "{own:?}"
+    );
+    for row in rows.as_array().unwrap() {
+        let shown = sb.ok(&["show", &row["id"].to_string()]);
+        match row["own"].as_str() {
+            Some("https-server") => assert!(
+                shown.contains("  role         the certificate `ca serve` presents over HTTPS")
+                    && !shown.contains("Outlook"),
+                "{shown}"
+            ),
+            Some("ocsp-responder") => assert!(
+                shown.contains("  names        none: the OCSP responder's certificate")
+                    && shown.contains("  role         the OCSP responder's certificate"),
+                "{shown}"
+            ),
+            _ => assert!(!shown.contains("  role "), "{shown}"),
+        }
+    }
     let (number, serials) = crate::util::crl_contents(sb.path(), "after.crl");
     let (first_number, _) = crate::util::crl_contents(sb.path(), "first.crl");
     assert!(

@@ -1277,7 +1277,7 @@ impl Authority {
         let days = self.current_settings().await?.crl_days;
         let key_identifier = self.root.key_identifier();
         self.store
-            .refresh_crl(force, |entries, number, now| {
+            .refresh_crl(force, |entries, number, now, previous| {
                 // Dated back as certificates and OCSP answers are (an hour; AD CS dates its
                 // CRLs back by its clock skew, ten minutes): a client whose clock is a little
                 // slow finds a CRL signed a moment ago not yet valid, and so no revocation
@@ -1286,7 +1286,7 @@ impl Authority {
                 // dating the CRL at the revocation would make it, and so the revocation status
                 // of every certificate of this CA, not yet valid on those slow clocks (OCSP
                 // answers are dated the same way). Its next update counts from now.
-                let this_update = now - crate::profile::BACKDATE;
+                let this_update = crl::this_update(now, previous);
                 let next_update = now + Duration::days(i64::from(days.max(1)));
                 crl::sign(
                     entries,

@@ -100,6 +100,22 @@ impl Read for Signed {
     }
 }
 
+/// The thisUpdate of a CRL signed at `now` after one dated `previous`: an hour back (see
+/// [`crate::profile::BACKDATE`]), in whole seconds as the CRL carries it, and at least a second
+/// after the previous CRL's, so that no two CRLs carry one date (a download's Last-Modified is
+/// it, and a cache that compares dates would take one CRL for another) while it stays before
+/// `now`.
+pub(crate) fn this_update(now: OffsetDateTime, previous: Option<OffsetDateTime>) -> OffsetDateTime {
+    let backdated = now - crate::profile::BACKDATE;
+    let backdated = backdated.replace_nanosecond(0).unwrap_or(backdated);
+    match previous {
+        Some(previous) if backdated <= previous => {
+            (previous + time::Duration::seconds(1)).min(now.replace_nanosecond(0).unwrap_or(now))
+        }
+        _ => backdated,
+    }
+}
+
 /// Signs a CRL listing `entries`, numbered `number`, valid from `this_update` to
 /// `next_update`, whose authorityKeyIdentifier is `key_identifier` (the root's SKI).
 ///
@@ -373,6 +389,31 @@ fn params(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn each_crl_is_dated_a_second_or_more_after_the_last() {
+        let now = time::macros::datetime!(2026-12-06 12:00:00.5 UTC);
+        let first = this_update(now, None);
+        assert_eq!(first, time::macros::datetime!(2026-12-06 11:00:00 UTC));
+        // Signed again within the second, and within the hour after a clock set back.
+        assert_eq!(
+            this_update(now, Some(first)),
+            time::macros::datetime!(2026-12-06 11:00:01 UTC)
+        );
+        let later = time::macros::datetime!(2026-12-06 11:30:00 UTC);
+        assert_eq!(
+            this_update(now, Some(later)),
+            time::macros::datetime!(2026-12-06 11:30:01 UTC)
+        );
+        // Never after the time it is signed.
+        assert_eq!(
+            this_update(now, Some(now + time::Duration::hours(2))),
+            time::macros::datetime!(2026-12-06 12:00:00 UTC)
+        );
+        // An older previous CRL changes nothing.
+        let old = time::macros::datetime!(2026-12-01 00:00 UTC);
+        assert_eq!(this_update(now, Some(old)), first);
+    }
     use crate::certificate::SerialNumber;
     use crate::choice::Choice;
     use crate::revoke::RevocationReason;

@@ -28,7 +28,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     say!("Request {} ({})", row.id, row.status);
-    say!("  names        {}", row.names_shown());
+    if row.names.is_empty() && row.own() == Some(ca_core::OwnCertificate::OcspResponder) {
+        say!("  names        none: the OCSP responder's certificate names no host");
+    } else {
+        say!("  names        {}", row.names_shown());
+    }
     say!(
         "  requested    {} by {} ({})",
         when(row.requested_at),
@@ -105,14 +109,22 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         if let Some(new) = cert.renewed_by {
             say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
         }
-        if let Some(first) = row.names.first() {
-            say!("  Outlook      principal name for the proxy server: msstd:{first}");
-        }
-        if row.requester == ca_core::responder::RESPONDER_REQUESTER {
-            say!(
-                "  role         the OCSP responder's certificate: clients do not check its revocation (OCSP No Check), and `ca serve` renews it"
-            );
-            return Ok(());
+        match row.own() {
+            Some(ca_core::OwnCertificate::OcspResponder) => {
+                say!(
+                    "  role         the OCSP responder's certificate: clients do not check its revocation (OCSP No Check), and `ca serve` renews it"
+                );
+                return Ok(());
+            }
+            Some(ca_core::OwnCertificate::Server) => say!(
+                "  role         the certificate `ca serve` presents over HTTPS: it renews it 30 days before it expires, and makes a new one once it is revoked (at its next start or reload, or within 6 hours)"
+            ),
+            // Outlook matches the subject's CN, the first DNS name (an address is no CN).
+            None => {
+                if let Some(first) = row.names.iter().find_map(ca_core::SubjectName::dns) {
+                    say!("  Outlook      principal name for the proxy server: msstd:{first}");
+                }
+            }
         }
         // Where clients check it is what the certificate itself names.
         let pointers = RevocationPointers::of(&cert.der);

@@ -103,13 +103,14 @@ impl Store {
     }
 
     /// Makes sure the log holds a current CRL: signed anew by `sign` (given the entries to
-    /// list, the number, and thisUpdate) when the rule above asks for it, or always when
-    /// `force` is set. Its number and dates. Runs in one write transaction.
+    /// list, the number, the time, and the previous CRL's thisUpdate) when the rule above
+    /// asks for it, or always when `force` is set. Its number and dates. Runs in one write
+    /// transaction.
     #[instrument(skip_all)]
     pub(crate) async fn refresh_crl(
         &self,
         force: bool,
-        sign: impl FnOnce(Entries, i64, OffsetDateTime) -> Result<Signed>,
+        sign: impl FnOnce(Entries, i64, OffsetDateTime, Option<OffsetDateTime>) -> Result<Signed>,
     ) -> Result<CrlDates> {
         let mut tx = self.begin_write().await?;
         let now = OffsetDateTime::now_utc();
@@ -151,7 +152,12 @@ impl Store {
             .as_ref()
             .map_or(0, |p| p.crl.number)
             .max(legacy.and_then(|n| n.parse().ok()).unwrap_or(0));
-        let mut signed = sign(listed, last + 1, now)?;
+        let mut signed = sign(
+            listed,
+            last + 1,
+            now,
+            previous.as_ref().map(|p| p.crl.this_update),
+        )?;
         let dates = CrlDates {
             number: signed.number,
             this_update: signed.this_update,

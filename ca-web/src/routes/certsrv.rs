@@ -474,25 +474,37 @@ fn crl_download(
     request: &axum::http::HeaderMap,
 ) -> Response {
     let etag = crl_etag(&crl, enc);
-    let fresh = super::ocsp::matches_etag(request, &etag);
+    let modified = super::ocsp::http_date(crl.this_update);
+    // If-Modified-Since counts only without If-None-Match (RFC 9110 §13.2.2), and only as
+    // the very date this CRL was handed out with (as nginx compares by default): each CRL's
+    // thisUpdate is a second or more after the last one's, so no other CRL carries it.
+    let fresh = if request.contains_key(header::IF_NONE_MATCH) {
+        super::ocsp::matches_etag(request, &etag)
+    } else {
+        request
+            .get(header::IF_MODIFIED_SINCE)
+            .is_some_and(|since| since.as_bytes() == modified.as_bytes())
+    };
+    let bytes = match enc {
+        Encoding::Binary => crl.der,
+        Encoding::Base64 => crl.pem().into_bytes(),
+    };
     let mut response = if fresh {
         let mut response = Response::new(axum::body::Body::empty());
         *response.status_mut() = axum::http::StatusCode::NOT_MODIFIED;
+        // What a 200 would have carried (RFC 9110 §8.6), not the empty body's 0 that HTTP/2
+        // would send.
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, bytes.len().into());
         response
     } else {
-        let bytes = match enc {
-            Encoding::Binary => crl.der,
-            Encoding::Base64 => crl.pem().into_bytes(),
-        };
         download(bytes, "application/pkix-crl", file_name)
     };
     let headers = response.headers_mut();
     let dated = [
         (header::ETAG, etag),
-        (
-            header::LAST_MODIFIED,
-            super::ocsp::http_date(crl.this_update),
-        ),
+        (header::LAST_MODIFIED, modified),
         (header::CACHE_CONTROL, "public, no-cache".to_owned()),
     ];
     for (name, value) in dated {

@@ -224,7 +224,8 @@ impl Prepared {
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        let mut response = if matches_etag(request, etag) {
+        let not_modified = matches_etag(request, etag);
+        let mut response = if not_modified {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             response
@@ -233,6 +234,9 @@ impl Prepared {
         };
         let headers = response.headers_mut();
         *headers = self.headers.clone();
+        if not_modified {
+            headers.insert(header::CONTENT_LENGTH, self.body.len().into());
+        }
         if let Ok(value) = HeaderValue::from_str(&cache_control(self.next_update, now)) {
             headers.insert(header::CACHE_CONTROL, value);
         }
@@ -240,14 +244,19 @@ impl Prepared {
     }
 }
 
-/// True when `If-None-Match` among `headers` names `etag` (or any).
+/// True when an `If-None-Match` field among `headers` names `etag`, compared weakly as RFC
+/// 9110 §13.1.2 asks (`W/"x"` matches `"x"`: a proxy that alters an answer weakens its tag),
+/// or is `*` (the whole field, as its grammar has it).
 pub(super) fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
     headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.trim() == "*"
+                || v.split(',')
+                    .map(str::trim)
+                    .any(|tag| tag.strip_prefix("W/").unwrap_or(tag) == etag)
         })
 }
 
@@ -308,12 +317,18 @@ fn respond(answer: OcspAnswer, get: Option<&HeaderMap>) -> Response {
         (Some(etag), Some(headers)) => matches_etag(headers, etag),
         _ => false,
     };
+    let length = answer.der.len();
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         answer.der.into_response()
     };
     let headers = response.headers_mut();
+    if not_modified {
+        // What a 200 would have carried (RFC 9110 §8.6), not the empty body's 0 that HTTP/2
+        // would send.
+        headers.insert(header::CONTENT_LENGTH, length.into());
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/ocsp-response"),
@@ -528,7 +543,18 @@ mod tests {
         request.insert(header::IF_NONE_MATCH, headers[header::ETAG].clone());
         let again = prepared.respond(&request, now);
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(again.headers(), headers);
+        // The same headers, and the length a 200 would have carried (RFC 9110 §8.6), which
+        // HTTP/2 would otherwise give as the empty body's 0.
+        let mut expected = headers.clone();
+        expected.insert(header::CONTENT_LENGTH, prepared.body.len().into());
+        assert_eq!(again.headers(), &expected);
+        // Compared weakly: a proxy that alters an answer weakens its tag.
+        let weak = format!("W/{}", headers[header::ETAG].to_str().unwrap());
+        request.insert(header::IF_NONE_MATCH, weak.parse().unwrap());
+        assert_eq!(
+            prepared.respond(&request, now).status(),
+            StatusCode::NOT_MODIFIED
+        );
     }
 
     #[test]
