@@ -507,6 +507,55 @@ fn refuses_to_overwrite_files_unless_forced() {
     assert_eq!(sb.row_count(), 2);
 }
 
+/// A root named with a comma and quotes is one CN in `ca show`, escaped as RFC 4514 writes
+/// it and openssl prints it, not a CN and an attribute of its own.
+#[test]
+fn show_writes_names_as_rfc_4514_escapes_them() {
+    let sb = Sandbox::new();
+    sb.init(&["--name", "Contoso, Inc. \"Lab\"+Root CA"]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    let shown: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    let issuer = openssl_ok(
+        sb.path(),
+        &[
+            "x509",
+            "-in",
+            "mail.example.com.crt",
+            "-noout",
+            "-issuer",
+            "-nameopt",
+            "RFC2253",
+        ],
+    );
+    assert_eq!(
+        Some(shown["issuer"].as_str().unwrap()),
+        issuer.trim().strip_prefix("issuer="),
+    );
+    assert_eq!(shown["issuer"], "CN=Contoso\\, Inc. \\\"Lab\\\"\\+Root CA");
+    assert!(
+        sb.ok(&["show", "1"])
+            .contains("  issuer       CN=Contoso\\, Inc. \\\"Lab\\\"\\+Root CA\n")
+    );
+    // Outlook's principal name is the subject's CN: the first DNS name, never an address.
+    sb.ok(&[
+        "issue",
+        "192.0.2.10",
+        "web.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        ".",
+        "--force",
+    ]);
+    let shown = sb.ok(&["show", "2"]);
+    assert!(
+        shown.contains("  subject      CN=web.example.com\n")
+            && shown.contains("msstd:web.example.com\n")
+            && !shown.contains("msstd:192"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn list_and_show_json_carry_the_documented_fields() {
     let sb = Sandbox::new();

@@ -679,3 +679,62 @@ fn a_certificate_is_renewed_once_even_when_asked_at_once() {
     assert_eq!(std::fs::read_dir(sb.file("again")).unwrap().count(), 0);
     sb.ok(&["renew", &renewal.to_string(), "--out", "again"]);
 }
+
+/// A certificate whose renewal was revoked is the one in use again: listed as expiring, no
+/// longer shown as renewed, and renewable again.
+#[test]
+fn a_revoked_renewal_leaves_the_certificate_it_renewed_tracked_and_renewable() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "mail.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--days",
+        "20",
+    ]);
+    let expiring = |sb: &Sandbox| -> Vec<i64> {
+        let rows: Value =
+            serde_json::from_str(&sb.ok(&["list", "--expiring", "30", "--json"])).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(expiring(&sb), [1]);
+    std::fs::create_dir_all(sb.file("renewed")).unwrap();
+    std::fs::create_dir_all(sb.file("again")).unwrap();
+    sb.ok(&["renew", "1", "--days", "20", "--out", "renewed", "--force"]);
+    assert!(expiring(&sb).ends_with(&[2]) && !expiring(&sb).contains(&1));
+    assert!(sb.ok(&["show", "1"]).contains("renewed by   2"));
+    sb.refused(&["renew", "1", "--out", "again", "--force"]);
+
+    sb.ok(&["revoke", "2", "--reason", "cessationOfOperation"]);
+    assert_eq!(expiring(&sb), [1]);
+    let shown: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    assert!(shown["renewed_by"].is_null(), "{shown}");
+    assert!(shown["days_left"].as_i64().is_some(), "{shown}");
+    assert!(!sb.ok(&["show", "1"]).contains("renewed by"));
+    // Renewed again: the new renewal is the one that counts.
+    sb.ok(&["renew", "1", "--out", "again", "--force"]);
+    let shown: Value = serde_json::from_str(&sb.ok(&["show", "1", "--json"])).unwrap();
+    assert_eq!(shown["renewed_by"], 3);
+    assert!(!expiring(&sb).contains(&1));
+
+    // A revoked renewal renewed in turn still counts: its renewal is the one in use.
+    sb.ok(&[
+        "issue",
+        "web.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--days",
+        "20",
+    ]);
+    sb.ok(&["renew", "4", "--days", "20", "--out", "renewed", "--force"]);
+    sb.ok(&["revoke", "5", "--reason", "keyCompromise"]);
+    sb.ok(&["renew", "5", "--days", "20", "--out", "again", "--force"]);
+    let listed = expiring(&sb);
+    assert!(listed.contains(&6) && !listed.contains(&4), "{listed:?}");
+}

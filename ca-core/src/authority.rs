@@ -180,7 +180,7 @@ pub struct FolderProblem {
 pub enum KeptCrl {
     /// No CRL was ever signed into the log.
     None,
-    /// A revocation was recorded after it was signed.
+    /// A revocation was recorded, or a reason raised to keyCompromise, after it was signed.
     Behind(CrlDates),
     /// Its nextUpdate has passed: clients refuse it.
     Expired(CrlDates),
@@ -1243,6 +1243,19 @@ impl Authority {
         })
     }
 
+    /// What stops the CRL the log keeps from being handed out as it is, if anything: checked
+    /// before any of it is written (see [`Authority::write_kept_crl`]).
+    pub async fn kept_crl_problem(&self) -> Result<Option<KeptCrl>> {
+        Ok(match self.store.kept_crl().await? {
+            None => Some(KeptCrl::None),
+            Some((dates, false)) => Some(KeptCrl::Behind(dates)),
+            Some((dates, true)) if dates.next_update <= OffsetDateTime::now_utc() => {
+                Some(KeptCrl::Expired(dates))
+            }
+            Some(_) => None,
+        })
+    }
+
     /// Writes the CRL the log keeps, signing nothing (for a backup, which never signs): only
     /// while it lists every revocation the log holds and its nextUpdate is ahead, else
     /// [`KeptCrl`] says what stops it and nothing is written.
@@ -1250,14 +1263,8 @@ impl Authority {
         &self,
         out: &mut (dyn Write + Send),
     ) -> Result<std::result::Result<CrlDates, KeptCrl>> {
-        let Some((dates, lists_all)) = self.store.kept_crl().await? else {
-            return Ok(Err(KeptCrl::None));
-        };
-        if !lists_all {
-            return Ok(Err(KeptCrl::Behind(dates)));
-        }
-        if dates.next_update <= OffsetDateTime::now_utc() {
-            return Ok(Err(KeptCrl::Expired(dates)));
+        if let Some(problem) = self.kept_crl_problem().await? {
+            return Ok(Err(problem));
         }
         match self.store.write_crl(out).await? {
             Some(written) => Ok(Ok(written)),

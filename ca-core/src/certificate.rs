@@ -301,11 +301,11 @@ impl RevocationPointers {
 
 /// What a certificate says of itself beyond its names and dates, in the words Windows'
 /// certificate dialog uses (certutil prints the same): its subject and issuer, its key usage and
-/// extended key usage, and whether it is a CA. For `ca show`, where an administrator who has
-/// read AD CS's view looks for them.
+/// extended key usage, and whether it is a CA. For the command line's view of one row, where an
+/// administrator who has read AD CS's view looks for them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Contents {
-    /// The subject's distinguished name (RFC 4514), empty for an empty subject.
+    /// The subject's distinguished name as RFC 4514 writes it, empty for an empty subject.
     pub subject: String,
     pub issuer: String,
     /// The key usage bits set ("Digital Signature"), and whether the extension is critical.
@@ -322,8 +322,8 @@ impl Contents {
     pub fn of(der: &[u8]) -> Option<Self> {
         let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
         let mut contents = Contents {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
+            subject: rfc4514(cert.subject()),
+            issuer: rfc4514(cert.issuer()),
             ..Contents::default()
         };
         if let Ok(Some(usage)) = cert.key_usage() {
@@ -398,6 +398,89 @@ impl Contents {
         }
         Some(contents)
     }
+}
+
+/// A distinguished name as RFC 4514 writes it (and `openssl -nameopt RFC2253` prints it): the
+/// last RDN first, each attribute by its short name (its OID where it has none), values with
+/// `,` `+` `"` `\` `<` `>` `;`, a leading `#` or space and a trailing space escaped, so that a
+/// root named `Contoso, Inc.` reads as one CN, not a CN and an attribute `Inc.`. A value that
+/// is no text is written `#` and its octets in hex.
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let mut rdns = Vec::new();
+    for rdn in name.iter().collect::<Vec<_>>().into_iter().rev() {
+        let attributes: Vec<String> = rdn
+            .iter()
+            .map(|attribute| {
+                let kind = x509_parser::objects::oid2abbrev(
+                    attribute.attr_type(),
+                    x509_parser::objects::oid_registry(),
+                )
+                .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
+                let value = match attribute_text(attribute) {
+                    Some(text) => escape_rfc4514(&text),
+                    None => format!(
+                        "#{}",
+                        attribute
+                            .as_slice()
+                            .iter()
+                            .map(|byte| format!("{byte:02x}"))
+                            .collect::<String>()
+                    ),
+                };
+                format!("{kind}={value}")
+            })
+            .collect();
+        rdns.push(attributes.join("+"));
+    }
+    rdns.join(",")
+}
+
+/// The text of a subject attribute in any of the string types names use: UTF-8 and the
+/// ASCII ones, and BMPString (UTF-16, which Windows writes) and UniversalString (UTF-32);
+/// `None` for a value that is no text.
+pub(crate) fn attribute_text(
+    attribute: &x509_parser::x509::AttributeTypeAndValue<'_>,
+) -> Option<String> {
+    use x509_parser::asn1_rs::Tag;
+    if let Ok(text) = attribute.as_str() {
+        return Some(text.to_owned());
+    }
+    let data = attribute.as_slice();
+    match attribute.attr_value().tag() {
+        Tag::BmpString if data.len().is_multiple_of(2) => char::decode_utf16(
+            data.chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
+        )
+        .collect::<Result<String, _>>()
+        .ok(),
+        Tag::UniversalString if data.len().is_multiple_of(4) => data
+            .chunks_exact(4)
+            .map(|four| char::from_u32(u32::from_be_bytes([four[0], four[1], four[2], four[3]])))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// An attribute's value escaped as RFC 4514 §2.4 asks.
+fn escape_rfc4514(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' | ' ' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' ' if i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// DER of the SubjectPublicKeyInfo of the certificate `der` (one from the log).
@@ -484,6 +567,23 @@ pub fn pem_extras(pem: &[u8]) -> Vec<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn names_are_written_as_rfc_4514_escapes_them() {
+        for (value, written) in [
+            (
+                "Contoso, Inc. \"Lab\" Root CA",
+                "Contoso\\, Inc. \\\"Lab\\\" Root CA",
+            ),
+            ("Evil, O=Microsoft+OU=IT", "Evil\\, O=Microsoft\\+OU=IT"),
+            ("#1 ", "\\#1\\ "),
+            (" a;b<c>d\\", "\\ a\\;b\\<c\\>d\\\\"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(escape_rfc4514(value), written, "{value}");
+        }
+    }
 
     #[test]
     fn a_pem_file_s_extras_are_its_blocks_after_the_first_certificate_and_binary_data() {

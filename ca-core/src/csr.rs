@@ -59,30 +59,6 @@ fn printable(text: &str) -> String {
     crate::display::inert(&crate::display::shortened(text))
 }
 
-/// The text of a subject attribute in any of the string types requests use: UTF-8 and the
-/// ASCII ones, and BMPString (UTF-16, which Windows writes) and UniversalString (UTF-32);
-/// `None` for a value that is no text.
-fn attribute_text(attribute: &x509_parser::x509::AttributeTypeAndValue<'_>) -> Option<String> {
-    use x509_parser::asn1_rs::Tag;
-    if let Ok(text) = attribute.as_str() {
-        return Some(text.to_owned());
-    }
-    let data = attribute.as_slice();
-    match attribute.attr_value().tag() {
-        Tag::BmpString if data.len().is_multiple_of(2) => char::decode_utf16(
-            data.chunks_exact(2)
-                .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
-        )
-        .collect::<Result<String, _>>()
-        .ok(),
-        Tag::UniversalString if data.len().is_multiple_of(4) => data
-            .chunks_exact(4)
-            .map(|four| char::from_u32(u32::from_be_bytes([four[0], four[1], four[2], four[3]])))
-            .collect(),
-        _ => None,
-    }
-}
-
 /// The largest request accepted, in bytes of input (a 16384-bit RSA request is under 6 KiB).
 pub const MAX_REQUEST_SIZE: usize = 64 * 1024;
 
@@ -210,7 +186,7 @@ impl CertificateRequest {
                     x509_parser::objects::oid_registry(),
                 )
                 .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
-                let value = attribute_text(attribute)
+                let value = crate::certificate::attribute_text(attribute)
                     .map_or_else(|| "(not text)".into(), |text| printable(&text));
                 format!("{kind}={value}")
             })
@@ -356,7 +332,7 @@ impl CertificateRequest {
             .collect();
         (!all.is_empty()).then(|| {
             format!(
-                "the request also asked for {}, which no certificate of this CA carries (it holds DNS names and IP addresses, with the first name as its subject): left out",
+                "the request also asked for {}, which no certificate of this CA carries (it holds DNS names and IP addresses, with the first DNS name as its subject): left out",
                 a_few(&all)
             )
         })

@@ -185,6 +185,11 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
                 ) =>
         {
             let backup = crate::cmd::open_read(data).await?;
+            // Refused before anything is written: PEM's first line included.
+            if let Some(problem) = backup.kept_crl_problem().await? {
+                backup.close().await;
+                return Err(kept_refusal(data, problem));
+            }
             let written = write_crl(&backup, &args, out, Kept::Only(data)).await;
             backup.close().await;
             return written;
@@ -270,23 +275,30 @@ async fn write_one(
         authority.write_crl(args.new, out).await?;
         return Ok(());
     };
-    let why = match authority.write_kept_crl(out).await? {
-        Ok(_) => return Ok(()),
-        Err(KeptCrl::None) => "holds no CRL".to_owned(),
-        Err(KeptCrl::Behind(dates)) => format!(
-            "keeps CRL number {}, which does not list a revocation recorded after it was signed",
+    match authority.write_kept_crl(out).await? {
+        Ok(_) => Ok(()),
+        Err(problem) => Err(kept_refusal(backup, problem)),
+    }
+}
+
+/// Why the backup in `backup` hands out no CRL, and what to do.
+fn kept_refusal(backup: &Path, problem: KeptCrl) -> anyhow::Error {
+    let why = match problem {
+        KeptCrl::None => "holds no CRL".to_owned(),
+        KeptCrl::Behind(dates) => format!(
+            "keeps CRL number {}, which does not list every revocation of the backup's log as it stands (one was recorded, or its reason raised to keyCompromise, after it was signed; `ca list --status revoked` lists them)",
             dates.number
         ),
-        Err(KeptCrl::Expired(dates)) => format!(
+        KeptCrl::Expired(dates) => format!(
             "keeps CRL number {}, whose next update ({}) has passed, so clients refuse it",
             dates.number,
             when(dates.next_update)
         ),
     };
-    Err(Refused(format!(
+    Refused(format!(
         "the backup {} {why}; a backup signs nothing: restore it into an empty folder (`ca restore {} --data NEW_FOLDER`) and run `ca crl` there",
         backup.display(),
         ca_core::display::shell_word(backup)
     ))
-    .into())
+    .into()
 }
