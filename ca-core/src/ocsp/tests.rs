@@ -115,6 +115,42 @@ fn statuses(basic: &BasicOcspResponse) -> Vec<x509_ocsp::CertStatus> {
         .collect()
 }
 
+/// An OCSP request for `serial` as clients send it: one SHA-1 CertID, no nonce.
+fn asked_as_clients_ask(authority: &Authority, serial: &SerialNumber) -> Vec<u8> {
+    request(
+        vec![cert_id_for(
+            authority.root(),
+            HashAlgorithm::Sha1,
+            serial.as_bytes(),
+        )],
+        None,
+    )
+}
+
+/// Keeps `answer` for certificate `id` as a slower writer would, after the log changed, as
+/// stating `revoked_at` and `reason`.
+async fn kept_late(
+    authority: &Authority,
+    id: RequestId,
+    answer: &OcspAnswer,
+    revoked_at: Option<OffsetDateTime>,
+    reason: Option<RevocationReason>,
+) {
+    let (this_update, next_update) = answer.validity.unwrap();
+    let stale = PresignedResponse {
+        der: answer.der.clone(),
+        this_update,
+        next_update,
+        revoked_at,
+        reason,
+    };
+    authority
+        .store()
+        .keep_ocsp_responses(&[(id, stale)])
+        .await
+        .unwrap();
+}
+
 async fn issue(authority: &Authority, name: &str) -> (RequestId, SerialNumber) {
     let issued = authority
         .issue(IssueRequest {
@@ -356,14 +392,7 @@ async fn a_request_without_nonce_gets_the_response_kept_for_it() {
     let dir = tempfile::tempdir().unwrap();
     let authority = crate::testing::authority(dir.path()).await;
     let (_, serial) = issue(&authority, "mail.example.com").await;
-    let der = request(
-        vec![cert_id_for(
-            authority.root(),
-            HashAlgorithm::Sha1,
-            serial.as_bytes(),
-        )],
-        None,
-    );
+    let der = asked_as_clients_ask(&authority, &serial);
     let first = authority.answer_ocsp(&der).await;
     let (this_update, next_update) = first.validity.unwrap();
     assert_eq!(next_update - this_update, RESPONSE_LIFETIME);
@@ -533,33 +562,14 @@ async fn a_good_response_kept_after_the_revocation_is_not_handed_out() {
     let dir = tempfile::tempdir().unwrap();
     let authority = crate::testing::authority(dir.path()).await;
     let (id, serial) = issue(&authority, "mail.example.com").await;
-    let der = request(
-        vec![cert_id_for(
-            authority.root(),
-            HashAlgorithm::Sha1,
-            serial.as_bytes(),
-        )],
-        None,
-    );
+    let der = asked_as_clients_ask(&authority, &serial);
     let good = authority.answer_ocsp(&der).await;
     authority
         .revoke(id, RevocationReason::KeyCompromise, "test")
         .await
         .unwrap();
     // A slower writer that signed "good" before the revocation stores it after.
-    let (this_update, next_update) = good.validity.unwrap();
-    let stale = PresignedResponse {
-        der: good.der.clone(),
-        this_update,
-        next_update,
-        revoked_at: None,
-        reason: None,
-    };
-    authority
-        .store()
-        .keep_ocsp_responses(&[(id, stale)])
-        .await
-        .unwrap();
+    kept_late(&authority, id, &good, None, None).await;
     let answer = authority.answer_ocsp(&der).await;
     assert_ne!(answer.der, good.der);
     let (_, basic) = read(&answer.der);
@@ -576,14 +586,7 @@ async fn a_response_kept_after_a_raise_to_key_compromise_is_not_handed_out() {
     let dir = tempfile::tempdir().unwrap();
     let authority = crate::testing::authority(dir.path()).await;
     let (id, serial) = issue(&authority, "mail.example.com").await;
-    let der = request(
-        vec![cert_id_for(
-            authority.root(),
-            HashAlgorithm::Sha1,
-            serial.as_bytes(),
-        )],
-        None,
-    );
+    let der = asked_as_clients_ask(&authority, &serial);
     authority
         .revoke(id, RevocationReason::Superseded, "test")
         .await
@@ -601,19 +604,14 @@ async fn a_response_kept_after_a_raise_to_key_compromise_is_not_handed_out() {
         .await
         .unwrap();
     assert_eq!(raised_from, Some(RevocationReason::Superseded));
-    let (this_update, next_update) = superseded.validity.unwrap();
-    let stale = PresignedResponse {
-        der: superseded.der.clone(),
-        this_update,
-        next_update,
+    kept_late(
+        &authority,
+        id,
+        &superseded,
         revoked_at,
-        reason: Some(RevocationReason::Superseded),
-    };
-    authority
-        .store()
-        .keep_ocsp_responses(&[(id, stale)])
-        .await
-        .unwrap();
+        Some(RevocationReason::Superseded),
+    )
+    .await;
     let reason = |answer: &[u8]| {
         let (_, basic) = read(answer);
         match statuses(&basic.unwrap())[0] {
@@ -816,14 +814,7 @@ async fn revoking_the_responder_retires_it_and_what_it_signed() {
         .await
         .unwrap();
     assert_eq!(authority.ocsp_responder_info(), None);
-    let der = request(
-        vec![cert_id_for(
-            authority.root(),
-            HashAlgorithm::Sha1,
-            serial.as_bytes(),
-        )],
-        None,
-    );
+    let der = asked_as_clients_ask(&authority, &serial);
     let (_, basic) = read(&authority.answer_ocsp(&der).await.der);
     let signer = crate::Fingerprint::of(&basic.unwrap().certs.unwrap()[0].to_der().unwrap());
     assert_ne!(signer, old.sha256, "signed by a new responder");
