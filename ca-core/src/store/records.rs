@@ -192,9 +192,7 @@ pub struct CertificateRecord {
     /// The certificate this one renews.
     pub renewed_from: Option<RequestId>,
     /// The first certificate that renews this one (a renewal from the command line or the pages, an
-    /// ACME order that replaces it) and is not revoked (or was renewed in turn): once renewed,
-    /// its expiry needs no one's attention; a revoked renewal that nothing renewed leaves this
-    /// one in use, tracked and renewable again.
+    /// ACME order that replaces it): once renewed, its expiry needs no one's attention.
     pub renewed_by: Option<RequestId>,
 }
 

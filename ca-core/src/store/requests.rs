@@ -34,11 +34,8 @@ macro_rules! columns {
 
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
-const COLUMNS: &str = columns!(
-    "(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id
-     AND (NOT EXISTS (SELECT 1 FROM revocations nv WHERE nv.request_id = n.request_id)
-          OR EXISTS (SELECT 1 FROM certificates nn WHERE nn.renewed_from = n.request_id)))"
-);
+const COLUMNS: &str =
+    columns!("(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)");
 
 /// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
 /// renewed one has its successor), so none has a successor to look up.
@@ -555,9 +552,7 @@ fn select(
         clauses.push(format!(
             "v.request_id IS NULL AND {not_after} > {now} AND {not_after} <= {horizon}
              AND r.requester <> {responder}
-             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id
-                 AND (NOT EXISTS (SELECT 1 FROM revocations nv WHERE nv.request_id = n.request_id)
-          OR EXISTS (SELECT 1 FROM certificates nn WHERE nn.renewed_from = n.request_id)))"
+             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
         ));
     }
     if let Some(search) = &filter.name {

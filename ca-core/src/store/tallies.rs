@@ -137,9 +137,7 @@ impl Store {
             "SELECT c.not_after FROM certificates c JOIN requests r ON r.id = c.request_id
              WHERE c.not_after >= $1
                AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
-               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id
-                   AND (NOT EXISTS (SELECT 1 FROM revocations nv WHERE nv.request_id = n.request_id)
-          OR EXISTS (SELECT 1 FROM certificates nn WHERE nn.renewed_from = n.request_id)))",
+               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)",
         );
         for index in 0..self_renewing.len() {
             sql.push_str(&format!(" AND r.requester <> ${}", index + 2));

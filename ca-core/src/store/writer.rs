@@ -47,11 +47,8 @@ const ISSUE_PENDING: &str = "UPDATE requests SET status = 'issued', disposition 
 const INSERT_CERTIFICATE: &str = "INSERT INTO certificates (request_id, serial, names, not_before, not_after, key_algorithm, sha256, der, renewed_from)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 /// The renewal a certificate has already (the first, of a log written before a certificate
-/// could be renewed only once), not counting a revoked one that was not renewed in turn: a
-/// certificate whose renewal was revoked is the one in use again, and may be renewed again.
-const RENEWAL_OF: &str = "SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = $1
-     AND (NOT EXISTS (SELECT 1 FROM revocations nv WHERE nv.request_id = n.request_id)
-          OR EXISTS (SELECT 1 FROM certificates nn WHERE nn.renewed_from = n.request_id))";
+/// could be renewed only once).
+const RENEWAL_OF: &str = "SELECT min(request_id) FROM certificates WHERE renewed_from = $1";
 /// The certificates revoked for keyCompromise, with their DER (through the partial index of
 /// those revocations: nothing is read while there are none).
 pub(super) const COMPROMISED: &str = "SELECT c.request_id, c.der FROM revocations v
