@@ -465,11 +465,20 @@ fn refuses_a_name_equal_to_the_roots_own() {
         "Root\nFAKE LINE",
         "A\tB",
         "Root \u{202e}AC",
+        "Root \u{61c}AC",
+        "Ro\u{ad}ot",
+        "Root\u{e0041}",
+        "Root \u{3164}",
     ] {
         let stderr = fresh.refused(&["init", "--key", "ecdsa-p256", "--name", name]);
         assert!(stderr.contains("control character"), "{stderr}");
         assert!(
-            !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}'),
+            !stderr.contains('\u{1b}')
+                && !stderr.contains('\u{202e}')
+                && !stderr.contains('\u{61c}')
+                && !stderr.contains('\u{ad}')
+                && !stderr.contains('\u{e0041}')
+                && !stderr.contains('\u{3164}'),
             "{stderr:?}"
         );
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");

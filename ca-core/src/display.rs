@@ -67,12 +67,26 @@ pub fn inert(text: &str) -> String {
 }
 
 /// True for the marks that make a line read other than it is without being control
-/// characters: those that reorder text (U+202A-U+202E, U+2066-U+2069, U+200E-U+200F), hide
-/// (U+200B-U+200D, U+2060-U+2064, U+FEFF) or break a line (U+2028, U+2029).
+/// characters: those that reorder text (U+202A-U+202E, U+2066-U+2069, U+200E-U+200F and the
+/// Arabic letter mark U+061C), hide (U+200B-U+200D, U+2060-U+2064, U+FEFF, the soft hyphen,
+/// the combining grapheme joiner, the Mongolian vowel separator, the Hangul fillers and the
+/// tag characters U+E0000-U+E007F) or break a line (U+2028, U+2029).
 pub fn misleads(c: char) -> bool {
     matches!(
         c,
-        '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{61c}'
+            | '\u{ad}'
+            | '\u{34f}'
+            | '\u{180e}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e007f}'
     )
 }
 
@@ -166,6 +180,12 @@ mod tests {
             "'x.example.com\\u{1b}[31m\\u{202e}moc'"
         );
         assert_eq!(quoted("bücher.example"), "'bücher.example'");
+        // The Arabic letter mark reorders too; a soft hyphen, a Hangul filler and a tag
+        // character show nothing.
+        assert_eq!(
+            quoted("a\u{61c}b\u{ad}c\u{3164}d\u{e0041}"),
+            "'a\\u{61c}b\\u{ad}c\\u{3164}d\\u{e0041}'"
+        );
     }
 
     #[test]
