@@ -229,6 +229,56 @@ fn subjects(messages: &[String]) -> Vec<String> {
     subjects
 }
 
+/// A certificate whose renewal was revoked is the one in use again: its expiry gets a notice;
+/// one whose renewal stands does not (the renewal's own expiry does).
+#[test]
+fn a_certificate_whose_renewal_was_revoked_still_gets_its_expiry_notice() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    issue_for_days(&sb, "abandoned.example.com", "5");
+    sb.ok(&["renew", "1", "--force"]);
+    sb.ok(&["revoke", "2", "--reason", "superseded"]);
+    issue_for_days(&sb, "kept.example.com", "5");
+    sb.ok(&["renew", "3", "--force"]);
+    let hook = Receiver::webhook(sb.path());
+    let hook_url = format!("http://127.0.0.1:{}/hooks/T0/token-123", hook.port);
+    sb.ok(&["config", "set", "webhook", &hook_url]);
+    let mut server = serve(&sb);
+    let posts = hook.wait_for(2);
+    server.wait_for_log("notice round");
+    std::thread::sleep(Duration::from_secs(1));
+    let mut about: Vec<i64> = hook
+        .received()
+        .iter()
+        .map(|p| {
+            let json: Value = serde_json::from_str(p).unwrap();
+            json["request_id"].as_i64().unwrap()
+        })
+        .collect();
+    about.sort_unstable();
+    assert_eq!(about, [1, 4], "{posts:#?}");
+    // The command it gives is one that runs: certificate 1 was renewed once already, so
+    // the revoked renewal is the one to renew.
+    let first: Value = serde_json::from_str(
+        posts
+            .iter()
+            .find(|p| p.contains("abandoned.example.com"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["renew"], "ca renew 2");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("renewed as certificate 2, which was revoked"),
+        "{first}"
+    );
+    assert!(server.stop().success());
+    sb.refused(&["renew", "1", "--force"]);
+    sb.ok(&["renew", "2", "--force"]);
+}
+
 #[test]
 fn expiry_notices_reach_the_relay_and_the_webhook_once_across_restarts() {
     let (sb, soon, later) = ca_with_expiring_certificates();

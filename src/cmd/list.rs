@@ -70,6 +70,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let filter = ListFilter {
         status: args.status,
         expiring_within_days: args.expiring,
+        renewed_too: false,
         name: args.name,
         requester: args.requester,
         source: args.source,

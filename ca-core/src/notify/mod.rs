@@ -188,10 +188,13 @@ impl Authority {
             return Ok(0);
         };
         let now = OffsetDateTime::now_utc();
-        // Valid (neither revoked nor expired) and within the widest window.
+        // Valid (neither revoked nor expired) and within the widest window, renewed or not:
+        // whether a later valid certificate covers it is asked below (a renewal revoked since
+        // leaves it the one in use, and its expiry worth a notice).
         let rows = self
             .list(&ListFilter {
                 expiring_within_days: Some(widest),
+                renewed_too: true,
                 ..ListFilter::default()
             })
             .await?;
@@ -234,14 +237,30 @@ impl Authority {
             let names = row.names_shown();
             let ca = self.root().common_name();
             let subject = format!("[{ca}] Certificate {} for {names} expires {when}", row.id,);
+            // Renewed by one revoked since (not renewed, as asked above): a certificate is
+            // renewed once, so the newest of its renewals is the one to renew.
+            let to_renew = match cert.renewed_by {
+                Some(first) => self
+                    .newest_renewal(first)
+                    .await
+                    .map_or(row.id, |newest| newest.id),
+                None => row.id,
+            };
+            let renew = if to_renew == row.id {
+                format!(
+                    "Renew it (ca renew {to_renew} on the CA's machine, or from the certificate's page)"
+                )
+            } else {
+                format!(
+                    "It was renewed as certificate {to_renew}, which was revoked: renew that one (ca renew {to_renew} on the CA's machine, or from its page)"
+                )
+            };
             let body = format!(
                 "The certificate {} for {names} expires on {} ({from_now}).\n\
-                 Renew it (ca renew {} on the CA's machine, or from the certificate's page), then install the new \
-                 certificate and key on the server.\n\n\
+                 {renew}, then install the new certificate and key on the server.\n\n\
                  Serial number: {}\nRequested by: {}\nCA: {ca}\n",
                 row.id,
                 rfc3339(cert.not_after),
-                row.id,
                 cert.serial,
                 row.requester,
             );
@@ -254,7 +273,7 @@ impl Authority {
                 "not_after": rfc3339(cert.not_after),
                 "days_left": days_left,
                 "window": window,
-                "renew": format!("ca renew {}", row.id),
+                "renew": format!("ca renew {to_renew}"),
                 "subject": subject,
                 "text": body,
             })

@@ -423,8 +423,13 @@ impl fmt::Debug for UserRecord {
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub status: Option<Status>,
-    /// Only certificates that are still valid and expire within this many days.
+    /// Only certificates that are still valid and expire within this many days (not those
+    /// renewed since, unless `renewed_too`).
     pub expiring_within_days: Option<u32>,
+    /// With `expiring_within_days`, the renewed certificates too, for a caller that judges
+    /// renewals itself (expiry notices ask for a later valid certificate with the same names:
+    /// a renewal revoked since leaves its predecessor the one in use).
+    pub renewed_too: bool,
     /// Only rows one of whose names holds this text.
     pub name: Option<NameSearch>,
     /// Only rows requested by this user (a web user, an ACME account's user, or the

@@ -551,9 +551,14 @@ fn select(
         let responder = sql.arg(Arg::Text(RESPONDER_REQUESTER.to_owned()));
         clauses.push(format!(
             "v.request_id IS NULL AND {not_after} > {now} AND {not_after} <= {horizon}
-             AND r.requester <> {responder}
-             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
+             AND r.requester <> {responder}"
         ));
+        if !filter.renewed_too {
+            clauses.push(
+                "NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
+                    .to_owned(),
+            );
+        }
     }
     if let Some(search) = &filter.name {
         // The names are a JSON array of A-labels; the search holds only characters of names
@@ -623,7 +628,7 @@ fn select(
             }
         }
     };
-    let columns = if filter.expiring_within_days.is_some() {
+    let columns = if filter.expiring_within_days.is_some() && !filter.renewed_too {
         COLUMNS_NOT_RENEWED
     } else {
         COLUMNS

@@ -187,6 +187,7 @@ impl Inventory {
         ListFilter {
             status,
             expiring_within_days: expiring,
+            renewed_too: false,
             name: self.name.clone(),
             requester: self.requester.clone(),
             source: self.source,
