@@ -418,14 +418,7 @@ fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
                 .map_or_else(|_| attribute.attr_type().to_id_string(), str::to_owned);
                 let value = match attribute_text(attribute) {
                     Some(text) => escape_rfc4514(&text),
-                    None => format!(
-                        "#{}",
-                        attribute
-                            .as_slice()
-                            .iter()
-                            .map(|byte| format!("{byte:02x}"))
-                            .collect::<String>()
-                    ),
+                    None => format!("#{}", hex(attribute.as_slice())),
                 };
                 format!("{kind}={value}")
             })

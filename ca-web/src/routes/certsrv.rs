@@ -521,19 +521,11 @@ fn crl_download(
 /// what may be megabytes.
 fn crl_etag(crl: &ca_core::crl::Crl, enc: Encoding) -> String {
     let tail = &crl.der[crl.der.len().saturating_sub(16)..];
-    let mut tag = format!(
-        "\"{}-{}-",
-        crl.number,
-        match enc {
-            Encoding::Binary => "der",
-            Encoding::Base64 => "pem",
-        }
-    );
-    for byte in tail {
-        tag.push_str(&format!("{byte:02x}"));
-    }
-    tag.push('"');
-    tag
+    let enc = match enc {
+        Encoding::Binary => "der",
+        Encoding::Base64 => "pem",
+    };
+    format!("\"{}-{enc}-{}\"", crl.number, display::hex(tail))
 }
 
 /// The caIssuers location named in certificates: the root, DER (RFC 5280 §4.2.2.1).
@@ -762,7 +754,39 @@ pub(crate) async fn certificate(
 
 #[cfg(test)]
 mod tests {
-    use super::plain;
+    use axum::http::{HeaderMap, StatusCode, header};
+
+    use super::{Encoding, crl_download, plain};
+
+    /// A 304 to a CRL download carries the length its 200 carries, in either encoding (RFC
+    /// 9110 §8.6): HTTP/2 would otherwise send the empty body's 0, which HTTP/1.1 leaves out
+    /// and the end-to-end test cannot see.
+    #[test]
+    fn a_crl_not_modified_carries_the_length_of_the_crl() {
+        let at = time::macros::datetime!(2026-12-06 12:00 UTC);
+        let crl = ca_core::crl::Crl {
+            der: vec![0x30, 0x03, 0x02, 0x01, 0x07],
+            number: 7,
+            this_update: at,
+            next_update: at + time::Duration::days(7),
+        };
+        for (enc, length) in [
+            (Encoding::Binary, crl.der.len()),
+            (Encoding::Base64, crl.pem().len()),
+        ] {
+            let full = crl_download(crl.clone(), enc, "ca.crl", &HeaderMap::new());
+            assert_eq!(full.status(), StatusCode::OK);
+            let mut asked = HeaderMap::new();
+            asked.insert(header::IF_NONE_MATCH, full.headers()[header::ETAG].clone());
+            let again = crl_download(crl.clone(), enc, "ca.crl", &asked);
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+            assert_eq!(
+                again.headers()[header::CONTENT_LENGTH],
+                length.to_string().as_str()
+            );
+            assert_eq!(again.headers()[header::ETAG], full.headers()[header::ETAG]);
+        }
+    }
 
     #[test]
     fn a_disposition_keeps_its_apostrophes_readable_and_loses_its_quotes() {
