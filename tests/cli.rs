@@ -2363,3 +2363,97 @@ fn a_root_shorter_than_a_servers_certificate_is_said_at_init() {
     let said = usual.ok(&["init", "--key", "ecdsa-p256", "--days", "400"]);
     assert!(!said.contains("the root is valid for"), "{said}");
 }
+
+/// A certificate is named by its thumbprint as Windows shows it (SHA-1, in the certificate's
+/// details, IIS's bindings and PowerShell's `Cert:\`) or as `openssl x509 -fingerprint
+/// -sha256` prints it, in any case, with or without colons or spaces: `ca show`, `ca revoke`
+/// and `ca ocsp` find it. A thumbprint no certificate has is not found, and says so.
+#[test]
+fn a_certificate_is_named_by_its_thumbprint() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&["issue", "mail.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["issue", "www.example.com", "--key", "ecdsa-p256"]);
+    sb.ok(&["issue", "autodiscover.example.com", "--key", "ecdsa-p256"]);
+    let fingerprint = |algorithm: &str| {
+        let out = openssl_ok(
+            sb.path(),
+            &[
+                "x509",
+                "-in",
+                "www.example.com.crt",
+                "-noout",
+                "-fingerprint",
+                algorithm,
+            ],
+        );
+        out.trim().split_once('=').unwrap().1.to_owned()
+    };
+    let sha1 = fingerprint("-sha1");
+    let sha256 = fingerprint("-sha256");
+    assert_eq!((sha1.len(), sha256.len()), (59, 95), "{sha1} {sha256}");
+    let windows = sha1.replace(':', "");
+    let certutil = sha1.replace(':', " ").to_ascii_lowercase();
+    let id_of = |reference: &str| {
+        let shown: Value = serde_json::from_str(&sb.ok(&["show", reference, "--json"])).unwrap();
+        shown["id"].as_i64().unwrap()
+    };
+    for reference in [
+        &sha1,
+        &windows,
+        &certutil,
+        &sha256,
+        &sha256.replace(':', ""),
+    ] {
+        assert_eq!(id_of(reference), 2, "{reference}");
+    }
+    let shown = sb.ok(&["show", &windows]);
+    assert!(shown.starts_with("Request 2 (valid)"), "{shown}");
+
+    sb.ok(&[
+        "revoke",
+        &sha256.to_ascii_lowercase(),
+        "--reason",
+        "superseded",
+    ]);
+    let answer = sb.ok(&["ocsp", &windows]);
+    assert!(answer.contains("revoked"), "{answer}");
+    let statuses: Vec<String> = (1..=3)
+        .map(|id| {
+            let row: Value =
+                serde_json::from_str(&sb.ok(&["show", &id.to_string(), "--json"])).unwrap();
+            row["status"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(statuses, ["valid", "revoked", "valid"]);
+
+    // Hostile and mistyped: none is found, each says what it looked for.
+    let unknown_sha1 = "ab".repeat(20);
+    let stderr = sb.refused(&["show", &unknown_sha1]);
+    assert!(
+        stderr.contains(&format!(
+            "a certificate with serial number or SHA-1 thumbprint {unknown_sha1}"
+        )) && stderr.contains("not found"),
+        "{stderr}"
+    );
+    let stderr = sb.refused(&["revoke", &"cd".repeat(32)]);
+    assert!(
+        stderr.contains(&format!("SHA-256 thumbprint {}", "cd".repeat(32))),
+        "{stderr}"
+    );
+    // A serial this CA never issued is the responder's "unknown", thumbprint-long or not.
+    let answer = sb.ok(&["ocsp", &unknown_sha1]);
+    assert!(answer.contains("unknown"), "{answer}");
+    for mistyped in [
+        &sha256[..sha256.len() - 1],
+        "zz".repeat(20).as_str(),
+        &"ab".repeat(33),
+    ] {
+        let stderr = sb.refused(&["show", mistyped]);
+        assert!(
+            stderr.contains("thumbprint (40 or 64 hex digits)"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(sb.row_count(), 3);
+}

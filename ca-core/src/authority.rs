@@ -1048,6 +1048,28 @@ impl Authority {
         match reference {
             CertificateRef::Id(id) => self.store.issuance(*id).await,
             CertificateRef::Serial(serial) => self.store.issuance_by_serial(serial).await,
+            CertificateRef::SerialOrSha1(serial, digest) => {
+                match self.store.issuance_by_serial(serial).await {
+                    Err(Error::NotFound(_)) => {
+                        self.store
+                            .issuance_by_sha1(digest)
+                            .await
+                            .map_err(|err| match err {
+                                Error::NotFound(_) => Error::NotFound(format!(
+                                    "a certificate with serial number or SHA-1 thumbprint {}",
+                                    crate::display::hex(digest)
+                                )),
+                                err => err,
+                            })
+                    }
+                    found => found,
+                }
+            }
+            CertificateRef::Sha256(digest) => {
+                self.store
+                    .issuance_by_sha256(&crate::display::hex(digest))
+                    .await
+            }
         }
     }
 

@@ -241,8 +241,15 @@ pub(crate) fn holds_key(der: &[u8], key: &[u8]) -> bool {
 /// The SHA-1 fingerprint of `der` as Windows' certificate dialog shows it ("Thumbprint"), for
 /// comparing a root out of band; never used for any security decision.
 pub fn sha1_thumbprint(der: &[u8]) -> String {
+    colons(&sha1(der))
+}
+
+/// The SHA-1 digest of a certificate's DER: its thumbprint, as Windows names certificates.
+pub(crate) fn sha1(der: &[u8]) -> [u8; 20] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
-    colons(digest.as_ref())
+    let mut sha1 = [0; 20];
+    sha1.copy_from_slice(digest.as_ref());
+    sha1
 }
 
 /// Where a certificate tells clients to check whether it was revoked: the URIs of its CRL
@@ -604,6 +611,30 @@ mod tests {
         let mut der = cert.as_bytes().to_vec();
         der.extend_from_slice(&[0x30, 0x82, 0x01, 0x0a, 0x02, 0x01]);
         assert_eq!(pem_extras(&der), ["binary data"]);
+    }
+
+    /// A thumbprint copied from Windows (a mark before it, spaces between octets) keeps its
+    /// leading zero octet, which the serial number the same digits make leaves out.
+    #[test]
+    fn a_thumbprint_keeps_its_leading_zeros() {
+        let copied = format!("\u{200e}00 7f {}", "ab ".repeat(18));
+        let mut digest = [0xab; 20];
+        digest[..2].copy_from_slice(&[0x00, 0x7f]);
+        let serial: SerialNumber = format!("7f{}", "ab".repeat(18)).parse().unwrap();
+        assert_eq!(
+            copied.parse::<crate::CertificateRef>().unwrap(),
+            crate::CertificateRef::SerialOrSha1(serial, digest)
+        );
+        let sha256 = "0F".repeat(32);
+        assert_eq!(
+            sha256.parse::<crate::CertificateRef>().unwrap(),
+            crate::CertificateRef::Sha256([0x0f; 32])
+        );
+        assert!(
+            format!("{sha256}0")
+                .parse::<crate::CertificateRef>()
+                .is_err()
+        );
     }
 
     /// A serial number copied from Windows' certificate dialog (a left-to-right mark before

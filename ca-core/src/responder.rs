@@ -145,8 +145,17 @@ impl Authority {
     ) -> Result<(SerialNumber, CertStatus)> {
         let serial = match reference {
             CertificateRef::Serial(serial) => serial.clone(),
-            CertificateRef::Id(id) => {
-                let row = self.request(*id).await?;
+            // A serial the log does not hold is the responder's to call unknown.
+            CertificateRef::SerialOrSha1(serial, _) => match self.find(reference).await {
+                Ok(row) => row
+                    .certificate
+                    .map_or_else(|| serial.clone(), |cert| cert.serial),
+                Err(Error::NotFound(_)) => serial.clone(),
+                Err(err) => return Err(err),
+            },
+            CertificateRef::Id(_) | CertificateRef::Sha256(_) => {
+                let row = self.find(reference).await?;
+                let id = row.id;
                 match row.certificate {
                     Some(cert) => cert.serial,
                     None => {

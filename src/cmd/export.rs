@@ -12,8 +12,9 @@ use crate::output::{OutFile, emit};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The request id, or the certificate's serial number in hex.
-    #[arg(value_name = "ID|SERIAL")]
+    /// The request id, the certificate's serial number in hex, or its thumbprint: SHA-1 (as
+    /// Windows shows it) or SHA-256, 40 or 64 hex digits, colons and spaces allowed.
+    #[arg(value_name = "ID|SERIAL|THUMBPRINT")]
     id: CertificateRef,
     /// pem (certificate, then root; the default), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
     #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]

@@ -9,10 +9,10 @@ use crate::output::when;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The request id, or the certificate's serial number in hex (any serial: one this CA
-    /// never issued is answered "unknown"); all digits are read as an id, so write a serial
-    /// such as 1234 as 0x1234.
-    #[arg(value_name = "ID|SERIAL")]
+    /// The request id, the certificate's serial number in hex (any serial: one this CA
+    /// never issued is answered "unknown"), or its SHA-1 or SHA-256 thumbprint; all digits
+    /// are read as an id, so write a serial such as 1234 as 0x1234.
+    #[arg(value_name = "ID|SERIAL|THUMBPRINT")]
     id: CertificateRef,
 }
 

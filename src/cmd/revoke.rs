@@ -12,8 +12,9 @@ use crate::output::{OutFile, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RevokeArgs {
-    /// The request id, or the certificate's serial number in hex.
-    #[arg(value_name = "ID|SERIAL")]
+    /// The request id, the certificate's serial number in hex, or its thumbprint: SHA-1 (as
+    /// Windows shows it) or SHA-256, 40 or 64 hex digits, colons and spaces allowed.
+    #[arg(value_name = "ID|SERIAL|THUMBPRINT")]
     id: CertificateRef,
     /// Why (RFC 5280 §5.3.1), by name or code (`1` for keyCompromise, as certutil takes it).
     #[arg(long, value_parser = ReasonParser, default_value_t = RevocationReason::Unspecified)]

@@ -9,8 +9,9 @@ use crate::output::{IssuanceJson, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The request id, or the certificate's serial number in hex.
-    #[arg(value_name = "ID|SERIAL")]
+    /// The request id, the certificate's serial number in hex, or its thumbprint: SHA-1 (as
+    /// Windows shows it) or SHA-256, 40 or 64 hex digits, colons and spaces allowed.
+    #[arg(value_name = "ID|SERIAL|THUMBPRINT")]
     id: CertificateRef,
     /// Print a JSON object instead of text.
     #[arg(long)]

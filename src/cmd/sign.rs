@@ -35,7 +35,7 @@ pub(crate) struct Args {
     /// Record the certificate as the renewal of certificate ID (or SERIAL), for a server that
     /// renews with a new request of its own (IIS, certreq -renew): the line of renewals goes
     /// on, and the old certificate's expiry needs no one's attention.
-    #[arg(long, value_name = "ID|SERIAL")]
+    #[arg(long, value_name = "ID|SERIAL|THUMBPRINT")]
     renews: Option<CertificateRef>,
 }
 

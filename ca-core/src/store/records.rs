@@ -61,18 +61,27 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// A certificate named by its request id or its serial number, as commands take them.
+/// A certificate named by its request id, its serial number, or its thumbprint, as commands
+/// take them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CertificateRef {
     Id(RequestId),
     Serial(SerialNumber),
+    /// 40 hex digits: a serial number of 20 octets, or the SHA-1 digest of a certificate's
+    /// DER (the thumbprint Windows shows, in the certificate's details, IIS's bindings and
+    /// `Cert:\` in PowerShell). The serial is looked for first.
+    SerialOrSha1(SerialNumber, [u8; 20]),
+    /// 64 hex digits: the SHA-256 digest of a certificate's DER (`openssl x509 -fingerprint
+    /// -sha256`), longer than any serial number.
+    Sha256([u8; 32]),
 }
 
 impl FromStr for CertificateRef {
     type Err = Error;
 
-    /// Digits (at most 15 of them) are a request id; anything else is read as a serial number
-    /// in hex (colons allowed).
+    /// Digits (at most 15 of them) are a request id; 40 hex digits a serial number or a SHA-1
+    /// thumbprint, 64 a SHA-256 one; anything else is read as a serial number in hex (colons
+    /// and spaces between octets allowed throughout).
     fn from_str(text: &str) -> Result<Self> {
         let visible = crate::certificate::without_invisible(text);
         let trimmed = visible.trim();
@@ -80,13 +89,38 @@ impl FromStr for CertificateRef {
         {
             return trimmed.parse().map(CertificateRef::Id);
         }
-        trimmed.parse().map(CertificateRef::Serial).map_err(|_| {
+        let digits: Vec<u8> = trimmed
+            .bytes()
+            .filter(|c| *c != b':' && *c != b' ')
+            .collect();
+        if let Some(digest) = digest_of::<32>(&digits) {
+            return Ok(CertificateRef::Sha256(digest));
+        }
+        let serial = trimmed.parse().map_err(|_| {
             Error::InvalidInput(format!(
-                "{} is neither a request id (digits) nor a serial number (hex)",
+                "{} is neither a request id (digits), a serial number (hex) nor a thumbprint (40 or 64 hex digits)",
                 crate::display::quoted(trimmed)
             ))
+        })?;
+        Ok(match digest_of::<20>(&digits) {
+            Some(digest) => CertificateRef::SerialOrSha1(serial, digest),
+            None => CertificateRef::Serial(serial),
         })
     }
+}
+
+/// The `N` octets that `digits` (ASCII) write in hex, when they are exactly that.
+fn digest_of<const N: usize>(digits: &[u8]) -> Option<[u8; N]> {
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut digest = [0; N];
+    for (octet, pair) in digest.iter_mut().zip(digits.chunks_exact(2)) {
+        let high = char::from(pair[0]).to_digit(16)?;
+        let low = char::from(pair[1]).to_digit(16)?;
+        *octet = u8::try_from(high * 16 + low).ok()?;
+    }
+    Some(digest)
 }
 
 /// Where a request came from.

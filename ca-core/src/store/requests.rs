@@ -1,6 +1,7 @@
 //! Requests and their certificates: recording pending requests, deciding them, and reading
 //! rows back one at a time or as filtered lists.
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -40,6 +41,9 @@ const COLUMNS: &str =
 /// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
 /// renewed one has its successor), so none has a successor to look up.
 const COLUMNS_NOT_RENEWED: &str = columns!("CAST(NULL AS BIGINT)");
+
+/// Every certificate's DER, newest first, for a look by SHA-1 thumbprint.
+const SHA1_SCAN: &str = "SELECT request_id, der FROM certificates ORDER BY request_id DESC";
 
 const JOINS: &str = "FROM requests r
     LEFT JOIN certificates c ON c.request_id = r.id
@@ -212,6 +216,61 @@ impl Store {
             .await?
             .ok_or_else(|| Error::NotFound(format!("a certificate with serial {serial}")))?;
         issuance_from_row(&row, true)
+    }
+
+    /// The row of the certificate whose DER has this SHA-256 digest (lowercase hex, as the
+    /// log keeps it), its DER included.
+    #[instrument(skip_all)]
+    pub async fn issuance_by_sha256(&self, hex: &str) -> Result<Issuance> {
+        let sql = format!("SELECT {COLUMNS}, c.der {JOINS} WHERE c.sha256 = $1");
+        let row = sqlx::query(&sql)
+            .bind(hex)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!("a certificate with SHA-256 thumbprint {hex}"))
+            })?;
+        issuance_from_row(&row, true)
+    }
+
+    /// The row of the certificate whose DER has this SHA-1 digest (the thumbprint Windows
+    /// shows), newest first. The log keeps no SHA-1 digests: every certificate is read and
+    /// hashed until one matches, on a SQLite log on the caller's thread, on the connection
+    /// that watches the log (a command's: a server's looks would wait behind the scan).
+    #[instrument(skip_all)]
+    pub async fn issuance_by_sha1(&self, digest: &[u8; 20]) -> Result<Issuance> {
+        let matches = |der: &[u8]| crate::certificate::sha1(der) == *digest;
+        let here = self.read_here(|connection| {
+            let mut statement = connection.prepare(SHA1_SCAN)?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                if matches(row.get_ref(1)?.as_blob()?) {
+                    return Ok(Some(row.get::<_, i64>(0)?));
+                }
+            }
+            Ok(None)
+        });
+        let found = match here {
+            Some(found) => found,
+            None => {
+                let mut rows = sqlx::query_as::<_, (i64, Vec<u8>)>(SHA1_SCAN).fetch(&self.pool);
+                let mut found = None;
+                while let Some((id, der)) = rows.try_next().await? {
+                    if matches(&der) {
+                        found = Some(id);
+                        break;
+                    }
+                }
+                found
+            }
+        };
+        match found {
+            Some(id) => self.issuance(RequestId::from_log(id)?).await,
+            None => Err(Error::NotFound(format!(
+                "a certificate with SHA-1 thumbprint {}",
+                crate::display::hex(digest)
+            ))),
+        }
     }
 
     /// Rows requested by `requester`, newest first (at most 200).
