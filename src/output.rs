@@ -570,6 +570,7 @@ mod tests {
             }),
             renewed_from: Some(id(3)),
             renewed_by: Some(id(9)),
+            renewal_in_force: false,
         };
         let issued = Issuance {
             id: id(4),

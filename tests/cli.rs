@@ -1597,6 +1597,87 @@ fn a_renewed_certificate_is_marked_renewed_and_not_expiring() {
     assert!(row("2").contains("days left"), "{table}");
 }
 
+/// A certificate whose renewals were all revoked is still the one its server holds: it is
+/// expiring again, in the list, `ca show` and the holders' note, and renewing the newest
+/// renewal carries its line on. Two revoked renewals in a row leave it tracked too.
+#[test]
+fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    sb.ok(&[
+        "issue",
+        "old.example.com",
+        "--days",
+        "5",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let expiring = || -> Vec<i64> {
+        let rows: Value =
+            serde_json::from_str(&sb.ok(&["list", "--expiring", "30", "--json"])).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["id"].as_i64().unwrap())
+            .collect()
+    };
+    let days_left = |id: &str| {
+        let row: Value = serde_json::from_str(&sb.ok(&["show", id, "--json"])).unwrap();
+        row["days_left"].as_i64()
+    };
+    sb.ok(&["renew", "1", "--days", "5", "--force"]);
+    assert_eq!(expiring(), [2]);
+    assert_eq!(days_left("1"), None);
+    sb.ok(&["revoke", "2", "--reason", "superseded"]);
+    assert_eq!(expiring(), [1]);
+    assert!(days_left("1").is_some());
+    let shown = sb.ok(&["show", "1"]);
+    assert!(
+        shown.contains("  renewed by   2, revoked since, as is every later renewal: this certificate is still the one in force; `ca renew 2` carries its line on\n"),
+        "{shown}"
+    );
+    let table = sb.ok(&["list"]);
+    assert!(table.contains("renewed by 2, revoked since"), "{table}");
+    // Another certificate for its names is told of it, as of any certificate in force.
+    std::fs::create_dir(sb.file("other")).unwrap();
+    let issued = sb.ok(&[
+        "issue",
+        "old.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "other",
+    ]);
+    assert!(
+        issued.contains("Note: certificate 1 for old.example.com is still valid")
+            && issued.contains("Its renewal was revoked: to replace it, `ca renew 2` gives")
+            && issued.contains("`ca revoke 1 --reason superseded`"),
+        "{issued}"
+    );
+    sb.ok(&["revoke", "3", "--reason", "superseded"]);
+
+    // The line goes on from its newest renewal, and is carried on again; revoked, it is not.
+    sb.refused(&["renew", "1", "--force"]);
+    sb.ok(&["renew", "2", "--days", "5", "--force"]);
+    assert_eq!(expiring(), [4]);
+    assert!(
+        sb.ok(&["show", "1"])
+            .contains("  renewed by   2: the holder should use that one")
+    );
+    sb.ok(&["revoke", "4", "--reason", "superseded"]);
+    assert_eq!(expiring(), [1]);
+    let shown = sb.ok(&["show", "1"]);
+    assert!(
+        shown.contains("`ca renew 4` carries its line on"),
+        "{shown}"
+    );
+    // A revoked certificate's line is nothing to act on.
+    assert!(
+        sb.ok(&["show", "2"])
+            .contains("  renewed by   4 (revoked since)\n")
+    );
+}
+
 /// Files that cannot be put in place once the certificate is committed are kept under their
 /// temporary names, which the error gives: the key is never lost with them.
 #[test]

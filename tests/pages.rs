@@ -247,6 +247,35 @@ fn metrics_count_what_the_log_holds_whoever_wrote_it() {
             > unix(short["not_after"].as_str().unwrap()),
         "a revoked certificate is no longer the soonest to expire"
     );
+    // Nor is a renewed one; but one whose renewal was revoked is again.
+    sb.ok(&[
+        "issue",
+        "soon.example.com",
+        "--days",
+        "2",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    let soon: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["list", "--name", "soon.example.com", "--json"])).unwrap();
+    let (soon_id, soon_expiry) = (
+        soon[0]["id"].as_i64().unwrap().to_string(),
+        unix(soon[0]["not_after"].as_str().unwrap()),
+    );
+    let soonest = || {
+        value(
+            &scrape(&web, &server),
+            "ca_certificate_soonest_expiry_timestamp_seconds",
+        )
+    };
+    assert_eq!(soonest(), soon_expiry);
+    let renewed = sb.ok(&["renew", &soon_id, "--days", "30", "--force"]);
+    assert!(soonest() > soon_expiry, "{renewed}");
+    let renewal: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["show", &soon_id, "--json"])).unwrap();
+    let renewal = renewal["renewed_by"].as_i64().unwrap().to_string();
+    sb.ok(&["revoke", &renewal, "--reason", "superseded"]);
+    assert_eq!(soonest(), soon_expiry);
     // This process's latencies: the scrapes and the form above were timed.
     assert!(
         value(

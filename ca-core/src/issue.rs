@@ -196,7 +196,7 @@ const RENEWALS_FOLLOWED: usize = 1000;
 impl Authority {
     /// The newest of a certificate's renewals, from `first`, its renewal, following each
     /// renewal's own (at most [`RENEWALS_FOLLOWED`]); `None` when the log cannot say.
-    pub(crate) async fn newest_renewal(&self, first: RequestId) -> Option<Issuance> {
+    pub async fn newest_renewal(&self, first: RequestId) -> Option<Issuance> {
         let mut newest = self.store().issuance(first).await.ok()?;
         for _ in 0..RENEWALS_FOLLOWED {
             let Some(next) = newest.certificate.as_ref().and_then(|cert| cert.renewed_by) else {
@@ -211,7 +211,19 @@ impl Authority {
     /// `names`, oldest first: before issuing another, say so, since renewing is usually meant.
     #[instrument(skip_all)]
     pub async fn holders_of(&self, names: &[SubjectName]) -> Result<Vec<crate::store::Holder>> {
-        self.store().holders(names, OffsetDateTime::now_utc()).await
+        let mut holders = self
+            .store()
+            .holders(names, OffsetDateTime::now_utc())
+            .await?;
+        for holder in &mut holders {
+            if let Some(first) = holder.renewed_by {
+                holder.to_renew = self
+                    .newest_renewal(first)
+                    .await
+                    .map_or(first, |newest| newest.id);
+            }
+        }
+        Ok(holders)
     }
 
     /// The valid certificates, other than `id`, for the same key as certificate `id`: among

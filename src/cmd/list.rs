@@ -114,8 +114,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             if let Some(left) = row.expires_within(mark_days, now) {
                 notes.push(days_left(left));
             }
-            if let Some(by) = row.certificate.as_ref().and_then(|c| c.renewed_by) {
-                notes.push(format!("renewed by {by}"));
+            if let Some(cert) = &row.certificate
+                && let Some(by) = cert.renewed_by
+            {
+                notes.push(if cert.renewal_in_force {
+                    format!("renewed by {by}")
+                } else {
+                    format!("renewed by {by}, revoked since")
+                });
             }
             // When and why, as AD CS's view of revoked certificates has them.
             if let Some(revoked) = row.certificate.as_ref().and_then(|c| c.revocation.as_ref()) {

@@ -108,7 +108,20 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             say!("  renews       {old}");
         }
         if let Some(new) = cert.renewed_by {
-            say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+            if cert.renewal_in_force {
+                say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+            } else if row.status == ca_core::Status::Valid {
+                // Its renewals were revoked: this one is still what its server holds.
+                let newest = authority
+                    .newest_renewal(new)
+                    .await
+                    .map_or(new, |newest| newest.id);
+                say!(
+                    "  renewed by   {new}, revoked since, as is every later renewal: this certificate is still the one in force; `ca renew {newest}` carries its line on"
+                );
+            } else {
+                say!("  renewed by   {new} (revoked since)");
+            }
         }
         match row.own() {
             Some(ca_core::OwnCertificate::OcspResponder) => {

@@ -226,8 +226,12 @@ pub struct CertificateRecord {
     /// The certificate this one renews.
     pub renewed_from: Option<RequestId>,
     /// The first certificate that renews this one (a renewal from the command line or the pages, an
-    /// ACME order that replaces it): once renewed, its expiry needs no one's attention.
+    /// ACME order that replaces it).
     pub renewed_by: Option<RequestId>,
+    /// Whether a certificate later in its line of renewals is in force (not revoked): then its
+    /// expiry needs no one's attention. A certificate whose renewals were all revoked is still
+    /// the one its server holds.
+    pub renewal_in_force: bool,
 }
 
 /// One row of the log: a request and, once issued, its certificate.
@@ -273,12 +277,13 @@ impl Issuance {
 
     /// Whole days until the certificate expires (0 on its last day), for a certificate that
     /// is valid and expires within `days`; `None` otherwise.
-    /// A renewed certificate, and the OCSP responder's (which the server renews itself), are
-    /// never expiring in this sense: nothing is left to do about them.
+    /// A certificate whose line a renewal in force carries on, and the OCSP responder's (which
+    /// the server renews itself), are never expiring in this sense: nothing is left to do about
+    /// them.
     pub fn expires_within(&self, days: u32, now: OffsetDateTime) -> Option<i64> {
         let cert = self.certificate.as_ref()?;
         if self.status != Status::Valid
-            || cert.renewed_by.is_some()
+            || cert.renewal_in_force
             || self.own() == Some(OwnCertificate::OcspResponder)
         {
             return None;

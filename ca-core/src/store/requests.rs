@@ -20,27 +20,31 @@ use crate::name::SubjectName;
 use crate::revoke::{Revocation, RevocationReason};
 use crate::status::StatusCode;
 
-/// The columns of a row, with `renewed_by` as given.
+/// The columns of a row, with whether a renewal is in force as given.
 macro_rules! columns {
-    ($renewed_by:literal) => {
+    ($in_force:expr) => {
         concat!(
             "r.id, r.created_at, r.requester, r.source, r.names AS request_names, r.status,
         r.disposition, r.status_code, c.serial, c.names AS cert_names, c.not_before, c.not_after, c.key_algorithm,
-        c.sha256, c.renewed_from, v.revoked_at, v.reason, ",
-            $renewed_by,
-            " AS renewed_by"
+        c.sha256, c.renewed_from, v.revoked_at, v.reason,
+        (SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id) AS renewed_by, ",
+            $in_force,
+            " AS renewal_in_force"
         )
     };
 }
 
 /// The columns of a row, without the certificate's DER: a list never needs it, and copying a
 /// kilobyte a row out of the database was most of the time a list took on a large log.
-const COLUMNS: &str =
-    columns!("(SELECT min(n.request_id) FROM certificates n WHERE n.renewed_from = c.request_id)");
+const COLUMNS: &str = columns!(concat!(
+    "CAST(CASE WHEN ",
+    renewal_in_force!("c.request_id"),
+    " THEN 1 ELSE 0 END AS BIGINT)"
+));
 
-/// [`COLUMNS`] where the filter leaves out every renewed certificate (the expiring: a
-/// renewed one has its successor), so none has a successor to look up.
-const COLUMNS_NOT_RENEWED: &str = columns!("CAST(NULL AS BIGINT)");
+/// [`COLUMNS`] where the filter leaves out every certificate whose line a renewal carries on
+/// (the expiring), so that none has one to look for.
+const COLUMNS_NOT_RENEWED: &str = columns!("CAST(0 AS BIGINT)");
 
 /// Every certificate's DER, newest first, for a look by SHA-1 thumbprint.
 const SHA1_SCAN: &str = "SELECT request_id, der FROM certificates ORDER BY request_id DESC";
@@ -613,10 +617,7 @@ fn select(
              AND r.requester <> {responder}"
         ));
         if !filter.renewed_too {
-            clauses.push(
-                "NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)"
-                    .to_owned(),
-            );
+            clauses.push(concat!("NOT ", renewal_in_force!("c.request_id")).to_owned());
         }
     }
     if let Some(search) = &filter.name {
@@ -731,7 +732,8 @@ mod col {
     pub(super) const REVOKED_AT: usize = 15;
     pub(super) const REASON: usize = 16;
     pub(super) const RENEWED_BY: usize = 17;
-    pub(super) const DER: usize = 18;
+    pub(super) const RENEWAL_IN_FORCE: usize = 18;
+    pub(super) const DER: usize = 19;
 }
 
 /// A row as either driver yields it, read by position: sqlx's (PostgreSQL, and SQLite where
@@ -848,6 +850,7 @@ fn issuance_from_row_at(
                     .int(col::RENEWED_BY)?
                     .map(RequestId::from_log)
                     .transpose()?,
+                renewal_in_force: row.int(col::RENEWAL_IN_FORCE)? == Some(1),
             })
         }
     };

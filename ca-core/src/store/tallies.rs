@@ -133,12 +133,13 @@ impl Store {
         now: i64,
         self_renewing: &[&str],
     ) -> Result<Option<OffsetDateTime>> {
-        let mut sql = String::from(
+        let mut sql = String::from(concat!(
             "SELECT c.not_after FROM certificates c JOIN requests r ON r.id = c.request_id
              WHERE c.not_after >= $1
                AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
-               AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = c.request_id)",
-        );
+               AND NOT ",
+            renewal_in_force!("c.request_id")
+        ));
         for index in 0..self_renewing.len() {
             sql.push_str(&format!(" AND r.requester <> ${}", index + 2));
         }

@@ -1422,10 +1422,13 @@ async fn a_whole_list_of_the_expiring_reads_the_expiry_index() {
                 .any(|step| step.starts_with("SEARCH c USING INDEX certificates_not_after")),
             "{order:?} {status:?}: {plan:#?}"
         );
+        // `line` is the renewals of one certificate's line (see `renewal_in_force!`), not a
+        // table of the log.
         assert!(
             !plan
                 .iter()
-                .any(|step| step.starts_with("SCAN") || step.contains("TEMP B-TREE")),
+                .any(|step| (step.starts_with("SCAN") && step != "SCAN line")
+                    || step.contains("TEMP B-TREE")),
             "{order:?} {status:?}: {plan:#?}"
         );
     }

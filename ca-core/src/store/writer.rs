@@ -299,6 +299,7 @@ fn row_of(new: &NewIssuance<'_>, written: Written) -> Result<Issuance> {
             revocation: None,
             renewed_from: new.renewed_from,
             renewed_by: None,
+            renewal_in_force: false,
         }),
     })
 }
