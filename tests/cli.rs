@@ -1633,11 +1633,14 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     assert!(days_left("1").is_some());
     let shown = sb.ok(&["show", "1"]);
     assert!(
-        shown.contains("  renewed by   2, revoked since, as is every later renewal: this certificate is still the one in force; `ca renew 2` carries its line on\n"),
+        shown.contains("  renewed by   2, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew 2` carries its line on\n"),
         "{shown}"
     );
     let table = sb.ok(&["list"]);
-    assert!(table.contains("renewed by 2, revoked since"), "{table}");
+    assert!(
+        table.contains("renewed by 2, no longer in force"),
+        "{table}"
+    );
     // Another certificate for its names is told of it, as of any certificate in force.
     std::fs::create_dir(sb.file("other")).unwrap();
     let issued = sb.ok(&[
@@ -1650,7 +1653,9 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     ]);
     assert!(
         issued.contains("Note: certificate 1 for old.example.com is still valid")
-            && issued.contains("Its renewal was revoked: to replace it, `ca renew 2` gives")
+            && issued.contains(
+                "It was renewed, and no renewal is in force: to replace it, `ca renew 2` gives"
+            )
             && issued.contains("`ca revoke 1 --reason superseded`"),
         "{issued}"
     );
@@ -1660,9 +1665,11 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     sb.refused(&["renew", "1", "--force"]);
     sb.ok(&["renew", "2", "--days", "5", "--force"]);
     assert_eq!(expiring(), [4]);
+    // Its first renewal is revoked, the next one carries the line on: the holder is sent there.
+    let shown = sb.ok(&["show", "1"]);
     assert!(
-        sb.ok(&["show", "1"])
-            .contains("  renewed by   2: the holder should use that one")
+        shown.contains("  renewed by   2, which is not in force; certificate 4, later in its line, is: the holder should use that one (`ca show 4`)\n"),
+        "{shown}"
     );
     sb.ok(&["revoke", "4", "--reason", "superseded"]);
     assert_eq!(expiring(), [1]);
@@ -1674,8 +1681,28 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     // A revoked certificate's line is nothing to act on.
     assert!(
         sb.ok(&["show", "2"])
-            .contains("  renewed by   4 (revoked since)\n")
+            .contains("  renewed by   4, no longer in force\n")
     );
+
+    // A renewal that ends sooner (`--days`) does not carry on a certificate that outlives it:
+    // both are expiring, the renewal first; a longer renewal of the renewal carries both on.
+    sb.ok(&[
+        "issue",
+        "long.example.com",
+        "--days",
+        "20",
+        "--key",
+        "ecdsa-p256",
+    ]);
+    sb.ok(&["renew", "5", "--days", "3", "--force"]);
+    assert_eq!(expiring(), [1, 5, 6]);
+    let shown = sb.ok(&["show", "5"]);
+    assert!(
+        shown.contains("`ca renew 6` carries its line on"),
+        "{shown}"
+    );
+    sb.ok(&["renew", "6", "--days", "60", "--force"]);
+    assert_eq!(expiring(), [1]);
 }
 
 /// Files that cannot be put in place once the certificate is committed are kept under their

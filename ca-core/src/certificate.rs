@@ -617,7 +617,7 @@ mod tests {
     /// leading zero octet, which the serial number the same digits make leaves out.
     #[test]
     fn a_thumbprint_keeps_its_leading_zeros() {
-        let copied = format!("\u{200e}00 7f {}", "ab ".repeat(18));
+        let copied = format!("\u{200e}00\u{a0}7f\t{}", "ab ".repeat(18));
         let mut digest = [0xab; 20];
         digest[..2].copy_from_slice(&[0x00, 0x7f]);
         let serial: SerialNumber = format!("7f{}", "ab".repeat(18)).parse().unwrap();

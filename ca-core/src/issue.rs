@@ -207,6 +207,24 @@ impl Authority {
         Some(newest)
     }
 
+    /// The certificate that carries on the line of `row` (see `renewal_in_force!`): from
+    /// `first`, its renewal, the first one later in the line that is not revoked and valid at
+    /// least as long as `row` (at most [`RENEWALS_FOLLOWED`] looked at); `None` when the log
+    /// cannot say.
+    pub async fn renewal_carrying(&self, row: &Issuance, first: RequestId) -> Option<Issuance> {
+        let until = row.certificate.as_ref()?.not_after;
+        let mut next = Some(first);
+        for _ in 0..=RENEWALS_FOLLOWED {
+            let renewal = self.store().issuance(next?).await.ok()?;
+            let cert = renewal.certificate.as_ref()?;
+            if cert.revocation.is_none() && cert.not_after >= until {
+                return Some(renewal);
+            }
+            next = cert.renewed_by;
+        }
+        None
+    }
+
     /// The valid certificates (not expired, revoked or renewed) that already hold any of
     /// `names`, oldest first: before issuing another, say so, since renewing is usually meant.
     #[instrument(skip_all)]

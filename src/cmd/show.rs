@@ -109,18 +109,28 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         }
         if let Some(new) = cert.renewed_by {
             if cert.renewal_in_force {
-                say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+                let carrier = authority
+                    .renewal_carrying(&row, new)
+                    .await
+                    .map_or(new, |carrier| carrier.id);
+                if carrier == new {
+                    say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+                } else {
+                    say!(
+                        "  renewed by   {new}, which is not in force; certificate {carrier}, later in its line, is: the holder should use that one (`ca show {carrier}`)"
+                    );
+                }
             } else if row.status == ca_core::Status::Valid {
-                // Its renewals were revoked: this one is still what its server holds.
+                // Its renewals were revoked, or end before it: this one is what its server holds.
                 let newest = authority
                     .newest_renewal(new)
                     .await
                     .map_or(new, |newest| newest.id);
                 say!(
-                    "  renewed by   {new}, revoked since, as is every later renewal: this certificate is still the one in force; `ca renew {newest}` carries its line on"
+                    "  renewed by   {new}, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew {newest}` carries its line on"
                 );
             } else {
-                say!("  renewed by   {new} (revoked since)");
+                say!("  renewed by   {new}, no longer in force");
             }
         }
         match row.own() {

@@ -21,26 +21,31 @@
 //! backups of a PostgreSQL log). [`records`] holds the types the rest of the authority sees.
 
 /// SQL: whether a certificate later in the line of renewals of the certificate whose request id
-/// is `$id` (its renewal, that renewal's, and so on) is in force, not revoked. Only then is the
-/// line carried on: a certificate whose renewals were all revoked is still the one its server
-/// holds, and its expiry still needs someone's attention. The renewals are found through their
-/// key on `renewed_from`; a line is read once (UNION), however a log was altered.
+/// is `$id` and notAfter `$not_after` (its renewal, that renewal's, and so on) carries the line
+/// on: not revoked, and valid at least as long as it. Only then is its expiry no one's concern:
+/// a certificate whose renewals were all revoked is still the one its server holds, and one
+/// renewed for a shorter time (`--days`) outlives its renewal. The renewals are found through
+/// their key on `renewed_from`; a line is read once (UNION), however a log was altered.
 ///
 /// Most certificates were never renewed: one look in that key says so (SQLite evaluates
 /// `AND` from the left and stops there), and only a renewed certificate's line is walked.
 macro_rules! renewal_in_force {
-    ($id:literal) => {
+    ($id:literal, $not_after:literal) => {
         concat!(
             "(EXISTS (SELECT 1 FROM certificates n WHERE n.renewed_from = ",
             $id,
             ")
-             AND EXISTS (WITH RECURSIVE line(id) AS (
-                 SELECT n.request_id FROM certificates n WHERE n.renewed_from = ",
+             AND EXISTS (WITH RECURSIVE line(id, not_after) AS (
+                 SELECT n.request_id, n.not_after FROM certificates n WHERE n.renewed_from = ",
             $id,
             "
-                 UNION SELECT n.request_id FROM certificates n JOIN line ON n.renewed_from = line.id)
+                 UNION SELECT n.request_id, n.not_after FROM certificates n
+                       JOIN line ON n.renewed_from = line.id)
              SELECT 1 FROM line
-             WHERE NOT EXISTS (SELECT 1 FROM revocations w WHERE w.request_id = line.id)))"
+             WHERE line.not_after >= ",
+            $not_after,
+            "
+               AND NOT EXISTS (SELECT 1 FROM revocations w WHERE w.request_id = line.id)))"
         )
     };
 }

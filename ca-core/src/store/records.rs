@@ -89,22 +89,23 @@ impl FromStr for CertificateRef {
         {
             return trimmed.parse().map(CertificateRef::Id);
         }
-        let digits: Vec<u8> = trimmed
-            .bytes()
-            .filter(|c| *c != b':' && *c != b' ')
+        // Windows copies a thumbprint with no-break spaces or tabs between octets, too.
+        let digits: String = trimmed
+            .chars()
+            .filter(|c| *c != ':' && !c.is_whitespace())
             .collect();
-        if let Some(digest) = digest_of::<32>(&digits) {
+        if let Some(digest) = digest_of::<32>(digits.as_bytes()) {
             return Ok(CertificateRef::Sha256(digest));
         }
-        let serial = trimmed.parse().map_err(|_| {
+        let neither = |_| {
             Error::InvalidInput(format!(
                 "{} is neither a request id (digits), a serial number (hex) nor a thumbprint (40 or 64 hex digits)",
                 crate::display::quoted(trimmed)
             ))
-        })?;
-        Ok(match digest_of::<20>(&digits) {
-            Some(digest) => CertificateRef::SerialOrSha1(serial, digest),
-            None => CertificateRef::Serial(serial),
+        };
+        Ok(match digest_of::<20>(digits.as_bytes()) {
+            Some(digest) => CertificateRef::SerialOrSha1(digits.parse().map_err(neither)?, digest),
+            None => CertificateRef::Serial(trimmed.parse().map_err(neither)?),
         })
     }
 }

@@ -38,7 +38,7 @@ macro_rules! columns {
 /// kilobyte a row out of the database was most of the time a list took on a large log.
 const COLUMNS: &str = columns!(concat!(
     "CAST(CASE WHEN ",
-    renewal_in_force!("c.request_id"),
+    renewal_in_force!("c.request_id", "c.not_after"),
     " THEN 1 ELSE 0 END AS BIGINT)"
 ));
 
@@ -617,7 +617,8 @@ fn select(
              AND r.requester <> {responder}"
         ));
         if !filter.renewed_too {
-            clauses.push(concat!("NOT ", renewal_in_force!("c.request_id")).to_owned());
+            clauses
+                .push(concat!("NOT ", renewal_in_force!("c.request_id", "c.not_after")).to_owned());
         }
     }
     if let Some(search) = &filter.name {

@@ -138,7 +138,7 @@ impl Store {
              WHERE c.not_after >= $1
                AND NOT EXISTS (SELECT 1 FROM revocations v WHERE v.request_id = c.request_id)
                AND NOT ",
-            renewal_in_force!("c.request_id")
+            renewal_in_force!("c.request_id", "c.not_after")
         ));
         for index in 0..self_renewing.len() {
             sql.push_str(&format!(" AND r.requester <> ${}", index + 2));
