@@ -24,7 +24,7 @@
 /// is `$id` and notAfter `$not_after` (its renewal, that renewal's, and so on) carries the line
 /// on: not revoked, and valid at least as long as it. Only then is its expiry no one's concern:
 /// a certificate whose renewals were all revoked is still the one its server holds, and one
-/// renewed for a shorter time (`--days`) outlives its renewal. The renewals are found through
+/// renewed for a shorter time than it outlives its renewal. The renewals are found through
 /// their key on `renewed_from`; a line is read once (UNION), however a log was altered.
 ///
 /// Most certificates were never renewed: one look in that key says so (SQLite evaluates
