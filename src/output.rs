@@ -256,6 +256,10 @@ pub(crate) struct IssuanceJson<'a> {
     not_before: Option<String>,
     /// One of the CA's own certificates: `https-server` or `ocsp-responder`.
     own: Option<&'static str>,
+    /// Whether a certificate later in its line of renewals carries it on (not revoked, valid
+    /// as long): then its expiry is no one's concern. `renewed_by` names the first renewal,
+    /// whatever became of it.
+    renewal_in_force: Option<bool>,
     renewed_by: Option<i64>,
     renewed_from: Option<i64>,
     requested_at: String,
@@ -300,6 +304,7 @@ impl<'a> IssuanceJson<'a> {
                 OwnCertificate::Server => "https-server",
                 OwnCertificate::OcspResponder => "ocsp-responder",
             }),
+            renewal_in_force: cert.map(|c| c.renewal_in_force),
             renewed_by: cert.and_then(|c| c.renewed_by).map(RequestId::get),
             renewed_from: cert.and_then(|c| c.renewed_from).map(RequestId::get),
             requested_at: rfc3339(row.requested_at),
@@ -507,6 +512,12 @@ fn write_json_row(
             OwnCertificate::OcspResponder => "ocsp-responder",
         }),
     )?;
+    key(out, "renewal_in_force", false)?;
+    out.write_all(match cert.map(|c| c.renewal_in_force) {
+        Some(true) => b"true",
+        Some(false) => b"false",
+        None => b"null",
+    })?;
     key(out, "renewed_by", false)?;
     number(out, cert.and_then(|c| c.renewed_by).map(RequestId::get))?;
     key(out, "renewed_from", false)?;
@@ -620,10 +631,16 @@ mod tests {
                 .unwrap()
                 + time::Duration::hours(2);
         }
+        // Carried on by a renewal in force: no days left shown.
+        let mut carried = valid.clone();
+        carried.id = id(6);
+        if let Some(cert) = carried.certificate.as_mut() {
+            cert.renewal_in_force = true;
+        }
         for rows in [
             vec![],
             vec![pending.clone()],
-            vec![issued, pending, valid, last_day],
+            vec![issued, pending, valid, last_day, carried],
         ] {
             let mut ours = Vec::new();
             write_json_rows(&mut ours, &rows).unwrap();

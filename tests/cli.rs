@@ -1625,12 +1625,29 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
         let row: Value = serde_json::from_str(&sb.ok(&["show", id, "--json"])).unwrap();
         row["days_left"].as_i64()
     };
+    // What scripts read: the first renewal, and whether the line is carried on.
+    let renewal = |id: &str| {
+        let row: Value = serde_json::from_str(&sb.ok(&["show", id, "--json"])).unwrap();
+        (
+            row["renewed_by"].as_i64(),
+            row["renewal_in_force"].as_bool(),
+        )
+    };
+    assert_eq!(renewal("1"), (None, Some(false)));
     sb.ok(&["renew", "1", "--days", "5", "--force"]);
     assert_eq!(expiring(), [2]);
     assert_eq!(days_left("1"), None);
+    assert_eq!(renewal("1"), (Some(2), Some(true)));
     sb.ok(&["revoke", "2", "--reason", "superseded"]);
     assert_eq!(expiring(), [1]);
     assert!(days_left("1").is_some());
+    assert_eq!(renewal("1"), (Some(2), Some(false)));
+    let listed: Value =
+        serde_json::from_str(&sb.ok(&["list", "--expiring", "30", "--json"])).unwrap();
+    assert_eq!(
+        (&listed[0]["renewed_by"], &listed[0]["renewal_in_force"]),
+        (&Value::from(2), &Value::from(false))
+    );
     let shown = sb.ok(&["show", "1"]);
     assert!(
         shown.contains("  renewed by   2, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew 2` carries its line on\n"),
