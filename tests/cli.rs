@@ -1655,7 +1655,7 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     );
     let table = sb.ok(&["list"]);
     assert!(
-        table.contains("renewed by 2, no longer in force"),
+        table.contains("renewed by 2, not carrying it on"),
         "{table}"
     );
     // Another certificate for its names is told of it, as of any certificate in force.
@@ -1671,7 +1671,7 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     assert!(
         issued.contains("Note: certificate 1 for old.example.com is still valid")
             && issued.contains(
-                "It was renewed, and no renewal is in force: to replace it, `ca renew 2` gives"
+                "It was renewed, but no renewal carries it on (each was revoked, or ends sooner): to replace it, `ca renew 2` gives"
             )
             && issued.contains("`ca revoke 1 --reason superseded`"),
         "{issued}"
@@ -1696,10 +1696,7 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
         "{shown}"
     );
     // A revoked certificate's line is nothing to act on.
-    assert!(
-        sb.ok(&["show", "2"])
-            .contains("  renewed by   4, no longer in force\n")
-    );
+    assert!(sb.ok(&["show", "2"]).contains("  renewed by   4\n"));
 
     // A renewal that ends sooner (`--days`) does not carry on a certificate that outlives it:
     // both are expiring, the renewal first; a longer renewal of the renewal carries both on.
@@ -1717,6 +1714,12 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     assert!(
         shown.contains("`ca renew 6` carries its line on"),
         "{shown}"
+    );
+    // The renewal is valid: the list says it does not carry the line on, not that it ended.
+    let table = sb.ok(&["list", "--name", "long.example.com"]);
+    assert!(
+        table.contains("renewed by 6, not carrying it on"),
+        "{table}"
     );
     sb.ok(&["renew", "6", "--days", "60", "--force"]);
     assert_eq!(expiring(), [1]);

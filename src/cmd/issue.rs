@@ -299,9 +299,9 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
                 let id = holder.id;
                 let how = match made {
                     Made::WithKey if holder.to_renew != id => format!(
-                        "It was renewed, and no renewal is in force: to replace it, `ca renew {}` \
-                         gives the same names a new key; then `ca revoke {id} --reason \
-                         superseded` withdraws the old one.",
+                        "It was renewed, but no renewal carries it on (each was revoked, or ends \
+                         sooner): to replace it, `ca renew {}` gives the same names a new key; \
+                         then `ca revoke {id} --reason superseded` withdraws the old one.",
                         holder.to_renew
                     ),
                     Made::WithKey => format!(

@@ -120,7 +120,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 notes.push(if cert.renewal_in_force {
                     format!("renewed by {by}")
                 } else {
-                    format!("renewed by {by}, no longer in force")
+                    format!("renewed by {by}, not carrying it on")
                 });
             }
             // When and why, as AD CS's view of revoked certificates has them.

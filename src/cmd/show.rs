@@ -130,7 +130,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     "  renewed by   {new}, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew {newest}` carries its line on"
                 );
             } else {
-                say!("  renewed by   {new}, no longer in force");
+                say!("  renewed by   {new}");
             }
         }
         match row.own() {

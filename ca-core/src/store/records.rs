@@ -229,9 +229,9 @@ pub struct CertificateRecord {
     /// The first certificate that renews this one (a renewal from the command line or the pages, an
     /// ACME order that replaces it).
     pub renewed_by: Option<RequestId>,
-    /// Whether a certificate later in its line of renewals is in force (not revoked): then its
-    /// expiry needs no one's attention. A certificate whose renewals were all revoked is still
-    /// the one its server holds.
+    /// Whether a certificate later in its line of renewals carries it on (not revoked, and valid
+    /// at least as long): then its expiry needs no one's attention. A certificate whose
+    /// renewals were all revoked, or end before it, is still the one its server holds.
     pub renewal_in_force: bool,
 }
 
