@@ -21,7 +21,14 @@
 //! connection in all: this one also writes the command's issuances (see
 //! [`Changes::write`]). SQLite's `data_version` does not move for a connection's own commits,
 //! so what a look reads is a count of the changes seen, which such a write moves too.
+//!
+//! A look reads a second count, which every commit moves too except a server's own issuance
+//! groups ([`Vouches`]): what is kept of the tables an issuance never writes (the settings,
+//! the users' states, see [`super::memo`]) holds while it reads the same. Under load every
+//! request follows a group's commit, and reading those tables again after each one cost a
+//! server a twentieth of its issuances.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -37,6 +44,76 @@ const LOOK_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug, Default)]
 pub(super) struct Changes {
     watch: Arc<OnceLock<Option<Mutex<Watch>>>>,
+    vouches: Vouches,
+}
+
+/// What a look reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Counters {
+    /// Moves at every commit seen.
+    pub(super) any: i64,
+    /// Moves at every commit seen but the issuance groups of this process's writer thread
+    /// (see [`Vouches`]), which write no table but the requests, certificates, their names,
+    /// the audit trail and the tallies.
+    pub(super) beyond_issuances: i64,
+}
+
+/// The wal-index headers this process's writer thread read at the start of its last
+/// issuance groups, each read while it held SQLite's write lock and kept once the group
+/// committed: each vouches that the one commit that followed it was that group's.
+///
+/// Every commit, and only a commit, adds one to the header's `iChange` (SQLite's `walFrames`;
+/// a restart of the write-ahead log or a recovery rewrites the header without it, and
+/// changes no row). So a look that remembered header `A` and now reads header `B`, `k`
+/// commits later by their `iChange`, knows that all `k` were this writer's groups when `k`
+/// consecutive vouches start from `A` exactly and each counts one commit more than the one
+/// before: between two of them, and after the last, there was room for the group's own
+/// commit and nothing else. Anything else (another connection's commit, of this process or
+/// another, in between; a vouch not yet kept; a header not read) is an ordinary change.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Vouches(Arc<Mutex<VecDeque<[u8; HEADER]>>>);
+
+/// The most vouches kept: a look under load follows a few groups at most.
+const MAX_VOUCHES: usize = 256;
+
+impl Vouches {
+    /// Keeps `before`, the header read under the write lock at the start of a group that
+    /// has committed since, having written at least one row.
+    pub(super) fn vouch(&self, before: [u8; HEADER]) {
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() == MAX_VOUCHES {
+            kept.pop_front();
+        }
+        kept.push_back(before);
+    }
+
+    /// Whether every commit from header `from` to header `to` was a vouched group's.
+    fn cover(&self, from: &[u8; HEADER], to: &[u8; HEADER]) -> bool {
+        let commits = i_change(to).wrapping_sub(i_change(from)) as usize;
+        if commits == 0 || commits > MAX_VOUCHES {
+            return false;
+        }
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(start) = kept.iter().rposition(|before| before == from) else {
+            return false;
+        };
+        let first = i_change(from);
+        (0..commits).all(|n| {
+            kept.get(start + n)
+                .is_some_and(|before| i_change(before) == first.wrapping_add(n as u32))
+        })
+    }
+}
+
+/// The header's `iChange`: one more at every commit.
+fn i_change(header: &[u8; HEADER]) -> u32 {
+    u32::from_ne_bytes([header[8], header[9], header[10], header[11]])
 }
 
 #[derive(Debug)]
@@ -47,17 +124,18 @@ struct Watch {
     writable: bool,
     /// What the pragma last read.
     data_version: Option<i64>,
-    /// The changes seen: the pragma reading something new, or a write on this connection.
-    /// What a look reads.
-    seen: i64,
+    /// The changes seen: the pragma reading something new, a write on this connection, or
+    /// a vouched header. What a look reads.
+    seen: Counters,
     /// When the last look began, and what it read.
-    looked: Option<(Instant, i64)>,
+    looked: Option<(Instant, Counters)>,
     /// The `-shm` file, when the log is in WAL mode and SQLite made it.
     shm: Option<File>,
     /// Whether to look for the `-shm` file (the log is in WAL mode, and it was not found yet).
     find_shm: bool,
-    /// The wal-index header read before the last pragma, and what the pragma read.
-    header: Option<([u8; HEADER], i64)>,
+    /// The wal-index header read before the last pragma or vouched since, and what the
+    /// look read with it.
+    header: Option<([u8; HEADER], Counters)>,
 }
 
 /// The length of the wal-index header; the file begins with two copies of it.
@@ -71,28 +149,44 @@ impl Changes {
         let watch = watch(connection, writable).ok().map(Mutex::new);
         Changes {
             watch: Arc::new(OnceLock::from(watch)),
+            vouches: Vouches::default(),
         }
     }
 
-    /// The counter as a look that began after `since` read it; `None` when it cannot be read.
-    /// Callers that arrive while a look is under way share the next one, so that one
+    /// The headers the writer thread vouches for (see [`Vouches`]).
+    pub(super) fn vouches(&self) -> Vouches {
+        self.vouches.clone()
+    }
+
+    /// The counters as a look that began after `since` read them; `None` when they cannot be
+    /// read. Callers that arrive while a look is under way share the next one, so that one
     /// connection serves any number of them.
-    pub(super) fn read(&self, path: &Path, since: Instant) -> Option<i64> {
+    pub(super) fn read(&self, path: &Path, since: Instant) -> Option<Counters> {
         let watch = self.watch.get_or_init(|| open(path).map(Mutex::new));
         let mut watch = watch.as_ref()?.lock().ok()?;
         watch.connection.as_ref()?;
-        if let Some((began, version)) = watch.looked
+        if let Some((began, counters)) = watch.looked
             && began > since
         {
-            return Some(version);
+            return Some(counters);
         }
         let began = Instant::now();
         let header = watch.shm.as_ref().and_then(wal_index_header);
-        if let (Some(header), Some((seen, version))) = (header, watch.header)
-            && header == seen
-        {
-            watch.looked = Some((began, version));
-            return Some(version);
+        if let (Some(header), Some((seen, counters))) = (header, watch.header) {
+            if header == seen {
+                watch.looked = Some((began, counters));
+                return Some(counters);
+            }
+            if self.vouches.cover(&seen, &header) {
+                watch.seen.any += 1;
+                let counters = Counters {
+                    any: watch.seen.any,
+                    beyond_issuances: counters.beyond_issuances,
+                };
+                watch.looked = Some((began, counters));
+                watch.header = Some((header, counters));
+                return Some(counters);
+            }
         }
         let read = watch
             .connection
@@ -103,17 +197,18 @@ impl Changes {
             Ok(data_version) => {
                 if watch.data_version != Some(data_version) {
                     watch.data_version = Some(data_version);
-                    watch.seen += 1;
+                    watch.seen.any += 1;
+                    watch.seen.beyond_issuances += 1;
                 }
-                let version = watch.seen;
-                watch.looked = Some((began, version));
-                watch.header = header.map(|header| (header, version));
+                let counters = watch.seen;
+                watch.looked = Some((began, counters));
+                watch.header = header.map(|header| (header, counters));
                 if watch.find_shm {
                     // SQLite made it for the pragma's read, if not before.
                     watch.shm = File::open(super::beside(path, "-shm")).ok();
                     watch.find_shm = watch.shm.is_none();
                 }
-                Some(version)
+                Some(counters)
             }
             Err(err) => {
                 tracing::debug!(%err, "could not read the log's data version");
@@ -163,9 +258,10 @@ impl Changes {
         connection.busy_timeout(busy).ok()?;
         let written = write(connection);
         let _ = connection.busy_timeout(LOOK_TIMEOUT);
-        // Whatever `write` did, the next look reads a new count: a look already made would
+        // Whatever `write` did, the next look reads new counts: a look already made would
         // hand out what was read before it, and a header remembered would match again.
-        watch.seen += 1;
+        watch.seen.any += 1;
+        watch.seen.beyond_issuances += 1;
         watch.looked = None;
         watch.header = None;
         Some(written)
@@ -189,7 +285,7 @@ impl Changes {
 /// The wal-index header in `shm`, when both copies are written, the same, and their checksum
 /// (SQLite's, over the first 40 bytes in native byte order) is right; `None` otherwise (a
 /// commit may be writing it).
-fn wal_index_header(shm: &File) -> Option<[u8; HEADER]> {
+pub(super) fn wal_index_header(shm: &File) -> Option<[u8; HEADER]> {
     let mut both = [0; 2 * HEADER];
     shm.read_exact_at(&mut both, 0).ok()?;
     let (first, second) = both.split_at(HEADER);
@@ -235,7 +331,10 @@ fn watch(connection: Connection, writable: bool) -> rusqlite::Result<Watch> {
         connection: Some(connection),
         writable,
         data_version: None,
-        seen: 0,
+        seen: Counters {
+            any: 0,
+            beyond_issuances: 0,
+        },
         looked: None,
         shm: None,
         find_shm: mode.eq_ignore_ascii_case("wal"),
@@ -293,6 +392,90 @@ mod tests {
             assert_ne!(version, last, "commit {n} is seen");
             last = version;
         }
+    }
+
+    /// A group as the writer thread writes one: the header read under the write lock, a row,
+    /// the commit, then (when `vouched`) the vouch.
+    fn group(writer: &Connection, shm: &File, vouches: &Vouches, vouched: bool) {
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let before = wal_index_header(shm).unwrap();
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        writer.execute_batch("COMMIT").unwrap();
+        if vouched {
+            vouches.vouch(before);
+        }
+    }
+
+    #[test]
+    fn the_writers_own_groups_leave_the_second_counter_and_anything_else_moves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = log(dir.path());
+        let other = Connection::open(&path).unwrap();
+        let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
+        let changes = Changes::default();
+        let vouches = changes.vouches();
+        let look = || changes.read(&path, Instant::now()).unwrap();
+        // Read twice: the first look finds the -shm file, the second remembers its header.
+        look();
+        let mut last = look();
+        let mut step = |what: &str, kept: bool, commits: &mut dyn FnMut()| {
+            commits();
+            let now = look();
+            assert_ne!(now.any, last.any, "{what}: a commit is seen");
+            assert_eq!(
+                now.beyond_issuances == last.beyond_issuances,
+                kept,
+                "{what}: the second counter"
+            );
+            assert_eq!(look(), now, "{what}: nothing since");
+            last = now;
+        };
+        step("one group", true, &mut || {
+            group(&writer, &shm, &vouches, true);
+        });
+        step("three groups", true, &mut || {
+            for _ in 0..3 {
+                group(&writer, &shm, &vouches, true);
+            }
+        });
+        step("another connection's commit", false, &mut || {
+            other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        });
+        step("another's commit between two groups", false, &mut || {
+            group(&writer, &shm, &vouches, true);
+            other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+            group(&writer, &shm, &vouches, true);
+        });
+        step("another's commit after a group", false, &mut || {
+            group(&writer, &shm, &vouches, true);
+            other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        });
+        step("another's commit before a group", false, &mut || {
+            other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+            group(&writer, &shm, &vouches, true);
+        });
+        step("a commit not vouched for", false, &mut || {
+            group(&writer, &shm, &vouches, false);
+        });
+        step(
+            "groups around a restart of the write-ahead log",
+            true,
+            &mut || {
+                group(&writer, &shm, &vouches, true);
+                other
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                    .unwrap();
+                group(&writer, &shm, &vouches, true);
+            },
+        );
+        // A group committed, its vouch not kept yet: an ordinary change; the groups after it
+        // follow on from the header that look remembered.
+        group(&writer, &shm, &vouches, false);
+        step("a group seen before its vouch", false, &mut || {});
+        step("the groups after it", true, &mut || {
+            group(&writer, &shm, &vouches, true);
+            group(&writer, &shm, &vouches, true);
+        });
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! What nearly every request reads (the settings, and the state of the user it comes from),
-//! kept in memory while the log's change counter (see [`super::changes`]) reads the same, so
-//! that a request reads it from the log only when something was committed since.
+//! kept in memory while the log's settings counter (see [`super::changes`]) reads the same, so
+//! that a request reads it from the log only when something was committed since that could
+//! have changed it.
 //!
 //! Each value was read after a look at the counter that read the value the memo is tagged
 //! with, and is handed out only while a look made after the request arrived reads that same
-//! value: any commit by any process (a setting changed, a user disabled, a certificate
-//! issued) in between makes the next request read the log again, so what it gets is what the
-//! log holds. Without a counter (PostgreSQL, where a commit may come from another node) every
-//! read goes to the log.
+//! value: any commit by any process (a setting changed, a user disabled) in between makes the
+//! next request read the log again, so what it gets is what the log holds. The one exception
+//! is this process's own issuance groups, written by its writer thread, which the counter
+//! knows to write no setting and no user (see [`super::changes::Vouches`]). Without a counter
+//! (PostgreSQL, where a commit may come from another node) every read goes to the log.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

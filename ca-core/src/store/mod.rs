@@ -256,8 +256,9 @@ impl Store {
                 return Err(err);
             }
         }
+        let changes = changes::Changes::default();
         let writer = match location {
-            LogLocation::File(path) => writer::Writer::sqlite(path, None),
+            LogLocation::File(path) => writer::Writer::sqlite(path, None, changes.vouches()),
             LogLocation::Postgres(_) => writer::Writer::postgres(pool.clone()),
         };
         let reader = location.file().map(reader::Reader::new);
@@ -268,7 +269,7 @@ impl Store {
             reader,
             location: location.clone(),
             nonce_key: tokio::sync::OnceCell::new(),
-            changes: changes::Changes::default(),
+            changes,
             memo: Arc::default(),
             read_only: access == Access::Read,
         })
@@ -324,7 +325,7 @@ impl Store {
         Some(Store {
             pool,
             backend: Backend::Sqlite,
-            writer: writer::Writer::sqlite(path, Some(changes.clone())),
+            writer: writer::Writer::sqlite(path, Some(changes.clone()), changes.vouches()),
             reader: Some(reader::Reader::new(path)),
             location,
             nonce_key: tokio::sync::OnceCell::new(),
@@ -512,7 +513,20 @@ impl Store {
     /// would otherwise reach this one only after a round trip of its own).
     pub(crate) fn change_counter(&self, since: Instant) -> Option<i64> {
         match &self.location {
-            LogLocation::File(path) => self.changes.read(path, since),
+            LogLocation::File(path) => self.changes.read(path, since).map(|seen| seen.any),
+            LogLocation::Postgres(_) => None,
+        }
+    }
+
+    /// As [`Store::change_counter`], but not moved by this process's issuances written by
+    /// its writer thread (see [`changes::Vouches`]), which write no setting and no user:
+    /// what is kept in memory of those holds while it reads the same.
+    fn settings_counter(&self, since: Instant) -> Option<i64> {
+        match &self.location {
+            LogLocation::File(path) => self
+                .changes
+                .read(path, since)
+                .map(|seen| seen.beyond_issuances),
             LogLocation::Postgres(_) => None,
         }
     }

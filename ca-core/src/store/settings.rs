@@ -28,7 +28,7 @@ impl Store {
                 .cloned()
                 .collect()
         };
-        let Some(version) = self.change_counter(Instant::now()) else {
+        let Some(version) = self.settings_counter(Instant::now()) else {
             return Ok(wanted(&self.all_settings().await?));
         };
         let all = match self.memo.settings(version) {

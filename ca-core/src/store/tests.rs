@@ -628,6 +628,61 @@ async fn settings_and_users_states_follow_every_commit() {
     other.close().await;
 }
 
+// The server's way: issuances go through the writer thread, whose groups leave what is kept
+// of the settings and users in place, while any other commit is read at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    if !matches!(store.location(), LogLocation::File(_)) {
+        return; // On PostgreSQL every read goes through the pool.
+    }
+    store
+        .set_settings("tester", &[("x", Some("1"), Audit::Value)])
+        .await
+        .unwrap();
+    store
+        .add_user("alice", "requester", "hash", "tester")
+        .await
+        .unwrap();
+    let x = async |store: &Store| store.setting("x").await.unwrap();
+    assert_eq!(x(&store).await.as_deref(), Some("1"));
+    let kept = store.settings_counter(Instant::now()).unwrap();
+    let any = store.change_counter(Instant::now()).unwrap();
+    let other = rusqlite::Connection::open(dir.path().join("ca.db")).unwrap();
+    for n in 0..5 {
+        let sample = Sample::new(&format!("6{n}"), "a.example.com", days(30));
+        store.record_issuance(sample.issuance()).await.unwrap();
+    }
+    assert_ne!(store.change_counter(Instant::now()).unwrap(), any);
+    assert_eq!(store.settings_counter(Instant::now()).unwrap(), kept);
+    // Another process's change right after an issuance: read by the next request.
+    let sample = Sample::new("70", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    other
+        .execute("UPDATE settings SET value = '2' WHERE key = 'x'", [])
+        .unwrap();
+    assert_eq!(x(&store).await.as_deref(), Some("2"));
+    assert!(!store.user_state("alice").await.unwrap().unwrap().1);
+    let sample = Sample::new("71", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    other
+        .execute("UPDATE users SET disabled = 1 WHERE name = 'alice'", [])
+        .unwrap();
+    assert!(store.user_state("alice").await.unwrap().unwrap().1);
+    // And this process's own, through the pool, between two issuances.
+    let sample = Sample::new("72", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    store
+        .set_settings("tester", &[("x", Some("3"), Audit::Value)])
+        .await
+        .unwrap();
+    let sample = Sample::new("73", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    assert_eq!(x(&store).await.as_deref(), Some("3"));
+    store.close().await;
+}
+
 #[tokio::test]
 async fn settings_and_users_states_are_read_without_the_pool_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

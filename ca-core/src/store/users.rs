@@ -177,7 +177,7 @@ impl Store {
     /// a remembered credential against. `None` when the user no longer exists. From memory
     /// while nothing was committed to the log since it was read (see [`super::memo`]).
     pub async fn user_state(&self, name: &str) -> Result<Option<(i64, bool)>> {
-        let Some(version) = self.change_counter(Instant::now()) else {
+        let Some(version) = self.settings_counter(Instant::now()) else {
             return self.read_user_state(name).await;
         };
         if let Some(state) = self.memo.user(version, name) {

@@ -10,6 +10,7 @@
 //! writer is a task on the runtime that writes through the pool. Both run the same
 //! statements.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::time::Duration;
@@ -20,7 +21,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tracing::instrument;
 
-use super::changes::Changes;
+use super::changes::{Changes, Vouches};
 use super::{
     CertificateRecord, Issuance, NewIssuance, RequestId, RequestSource, Status, Store, audit,
 };
@@ -127,6 +128,8 @@ struct SqliteWriter {
     /// the caller's thread (a command issues one at a time; a thread of its own would only
     /// add its start, its heap and two wake-ups to each).
     here: Mutex<Option<rusqlite::Connection>>,
+    /// Where the writer thread tells the store's watch which commits were its groups.
+    vouches: Vouches,
 }
 
 enum Message {
@@ -136,14 +139,16 @@ enum Message {
 }
 
 impl Writer {
-    /// The writer of a SQLite log at `path`; its thread starts with the first issuance. On a
-    /// command's runtime it writes on `watch`'s connection when that may write.
-    pub(super) fn sqlite(path: &Path, watch: Option<Changes>) -> Self {
+    /// The writer of a SQLite log at `path`; its thread starts with the first issuance, and
+    /// keeps in `vouches` the commits that were its groups. On a command's runtime it writes
+    /// on `watch`'s connection when that may write.
+    pub(super) fn sqlite(path: &Path, watch: Option<Changes>, vouches: Vouches) -> Self {
         Writer(Inner::Sqlite(Arc::new(SqliteWriter {
             path: path.to_owned(),
             jobs: Mutex::new(None),
             watch,
             here: Mutex::new(None),
+            vouches,
         })))
     }
 
@@ -162,7 +167,7 @@ impl Writer {
                 let batch = vec![(job, reply)];
                 let watched = writer.watch.as_ref().and_then(|watch| {
                     watch.write(BUSY_TIMEOUT, |connection| {
-                        write_sqlite_group(connection, &batch)
+                        write_sqlite_group(connection, &batch, None)
                     })
                 });
                 let written = match watched {
@@ -175,7 +180,7 @@ impl Writer {
                                 open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?,
                             ),
                         };
-                        write_sqlite_group(connection, &batch)
+                        write_sqlite_group(connection, &batch, None)
                     }
                 };
                 answer(batch, written.map_err(|err| sqlite_error(&err)));
@@ -184,7 +189,7 @@ impl Writer {
                 let mut jobs = writer.jobs.lock().map_err(|_| stopped())?;
                 let sender = match jobs.as_ref() {
                     Some(sender) => sender,
-                    None => jobs.insert(start_sqlite(&writer.path)?),
+                    None => jobs.insert(start_sqlite(&writer.path, writer.vouches.clone())?),
                 };
                 sender
                     .send(Message::Job(Box::new(job), reply))
@@ -305,21 +310,24 @@ fn row_of(new: &NewIssuance<'_>, written: Written) -> Result<Issuance> {
 }
 
 /// Starts the SQLite writer's thread; it opens its connection at its first group.
-fn start_sqlite(path: &Path) -> Result<std_mpsc::Sender<Message>> {
+fn start_sqlite(path: &Path, vouches: Vouches) -> Result<std_mpsc::Sender<Message>> {
     let (sender, receiver) = std_mpsc::channel();
     let path = path.to_owned();
     std::thread::Builder::new()
         .name("ca-log-writer".into())
-        .spawn(move || run_sqlite(&path, &receiver))
+        .spawn(move || run_sqlite(&path, &receiver, &vouches))
         .map_err(|err| StoreError::Commit(format!("could not start the log's writer: {err}")))?;
     Ok(sender)
 }
 
 /// The SQLite writer: takes every job that is waiting (up to [`MAX_GROUP`]), writes each in a
 /// savepoint of one `BEGIN IMMEDIATE` transaction, commits once (`synchronous=FULL`: durable
-/// when the commit returns), and only then answers every caller.
-fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>) {
+/// when the commit returns), and only then answers every caller. Each group that commits a
+/// row is vouched for in `vouches` (see [`Vouches`]).
+fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>, vouches: &Vouches) {
     let mut connection: Option<rusqlite::Connection> = None;
+    // The wal-index, opened once the connection made it.
+    let mut shm: Option<File> = None;
     while let Ok(first) = messages.recv() {
         let mut batch = Vec::new();
         let mut stop = None;
@@ -335,14 +343,19 @@ fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>) {
             }
         }
         if !batch.is_empty() {
-            let written = match &mut connection {
-                Some(open) => write_sqlite_group(open, &batch),
-                None => open_sqlite(path).and_then(|mut open| {
-                    let written = write_sqlite_group(&mut open, &batch);
-                    connection = Some(open);
-                    written
-                }),
+            let open = match connection.take() {
+                Some(open) => Ok(open),
+                None => open_sqlite(path),
             };
+            let written = open.and_then(|mut open| {
+                if shm.is_none() {
+                    shm = File::open(super::beside(path, "-shm")).ok();
+                }
+                let vouch = shm.as_ref().map(|shm| (shm, vouches));
+                let written = write_sqlite_group(&mut open, &batch, vouch);
+                connection = Some(open);
+                written
+            });
             answer(batch, written.map_err(|err| sqlite_error(&err)));
         }
         if let Some(done) = stop {
@@ -373,8 +386,12 @@ pub(super) const SQLITE_PRAGMAS: &str =
 fn write_sqlite_group(
     connection: &mut rusqlite::Connection,
     batch: &[(Job, Reply)],
+    vouch: Option<(&File, &Vouches)>,
 ) -> rusqlite::Result<Vec<Result<Written>>> {
     let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read while this connection holds the write lock, its view the newest (else `BEGIN
+    // IMMEDIATE` fails with SQLITE_BUSY_SNAPSHOT): the header the group's commit follows.
+    let before = vouch.and_then(|(shm, _)| super::changes::wal_index_header(shm));
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         let savepoint = tx.savepoint()?;
@@ -392,6 +409,12 @@ fn write_sqlite_group(
         }
     }
     tx.commit()?;
+    // A group that wrote a row committed: the one commit after `before` was its own.
+    if let (Some(before), Some((_, vouches))) = (before, vouch)
+        && results.iter().any(Result::is_ok)
+    {
+        vouches.vouch(before);
+    }
     Ok(results)
 }
 
