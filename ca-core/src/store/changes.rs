@@ -32,9 +32,11 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
 
 /// How long a look waits for SQLite's locks before the caller reads the log instead.
@@ -58,62 +60,131 @@ pub(super) struct Counters {
     pub(super) beyond_issuances: i64,
 }
 
-/// The wal-index headers this process's writer thread read at the start of its last
-/// issuance groups, each read while it held SQLite's write lock and kept once the group
-/// committed: each vouches that the one commit that followed it was that group's.
+/// The commits of this process's writer thread that were its issuance groups and nothing
+/// else, each as the pair of wal-index headers around it: the one read while it held
+/// SQLite's write lock at the group's start (`BEGIN IMMEDIATE`: its view the newest), and
+/// the one read once it committed, kept only when the writer's own `PRAGMA data_version`,
+/// read after that, has not moved since the start (so no other connection had committed by
+/// then, and the header read was its commit's).
 ///
-/// Every commit, and only a commit, adds one to the header's `iChange` (SQLite's `walFrames`;
-/// a restart of the write-ahead log or a recovery rewrites the header without it, and
-/// changes no row). So a look that remembered header `A` and now reads header `B`, `k`
-/// commits later by their `iChange`, knows that all `k` were this writer's groups when `k`
-/// consecutive vouches start from `A` exactly and each counts one commit more than the one
-/// before: between two of them, and after the last, there was room for the group's own
-/// commit and nothing else. Anything else (another connection's commit, of this process or
-/// another, in between; a vouch not yet kept; a header not read) is an ordinary change.
+/// A look that remembered header `A` and now reads header `B` knows every commit in between
+/// was one of those groups when a run of kept pairs leads from `A` to `B`, each starting with
+/// the very header the one before ended with: byte for byte, so with the same frame count,
+/// frame checksums and salts (any other commit, a checkpoint that restarted the write-ahead
+/// log, or a recovery of the wal-index, changes them). Anything else (a pair not yet kept, a
+/// header not read) is an ordinary change.
+///
+/// The groups write no table but the requests, certificates, their names, the audit trail
+/// and the tallies; that holds for the triggers too only as long as the schema says so, so
+/// [`Vouches::watch_writes`] has SQLite report every table the writer's statements (their
+/// triggers with them) may write as it prepares them, and once one is the settings or the
+/// users, nothing is vouched for again.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Vouches(Arc<Mutex<VecDeque<[u8; HEADER]>>>);
+pub(super) struct Vouches {
+    kept: Arc<Mutex<VecDeque<Pair>>>,
+    /// Set once a statement of the writer's may write the settings or the users.
+    writes_kept_tables: Arc<AtomicBool>,
+}
 
-/// The most vouches kept: a look under load follows a few groups at most.
+/// A wal-index header at a vouched group's start, and the one its commit wrote.
+type Pair = ([u8; HEADER], [u8; HEADER]);
+
+/// The most pairs kept: a look under load follows a few groups at most.
 const MAX_VOUCHES: usize = 256;
 
+/// A group under way, to be vouched for once it committed (see [`Vouches::begin`]).
+pub(super) struct Vouching {
+    before: [u8; HEADER],
+    data_version: i64,
+}
+
 impl Vouches {
-    /// Keeps `before`, the header read under the write lock at the start of a group that
-    /// has committed since, having written at least one row.
-    pub(super) fn vouch(&self, before: [u8; HEADER]) {
+    /// Has SQLite tell, as `connection` prepares each statement, every table it may write,
+    /// triggers included (an authorizer that allows everything).
+    pub(super) fn watch_writes(&self, connection: &Connection) {
+        let flag = Arc::clone(&self.writes_kept_tables);
+        connection.authorizer(Some(move |context: AuthContext<'_>| {
+            let table = match context.action {
+                AuthAction::Insert { table_name }
+                | AuthAction::Update { table_name, .. }
+                | AuthAction::Delete { table_name } => Some(table_name),
+                _ => None,
+            };
+            if table.is_some_and(|table| {
+                table.eq_ignore_ascii_case("settings") || table.eq_ignore_ascii_case("users")
+            }) {
+                flag.store(true, Ordering::Relaxed);
+            }
+            Authorization::Allow
+        }));
+    }
+
+    /// Called by the writer right after `BEGIN IMMEDIATE` on `connection`: what a vouch for
+    /// the group needs, or `None` when it will not be vouched for.
+    pub(super) fn begin(&self, connection: &Connection, shm: &File) -> Option<Vouching> {
+        if self.writes_kept_tables.load(Ordering::Relaxed) {
+            return None;
+        }
+        let before = wal_index_header(shm)?;
+        let data_version = data_version(connection)?;
+        Some(Vouching {
+            before,
+            data_version,
+        })
+    }
+
+    /// Called by the writer once the group begun with `vouching` committed, having written at
+    /// least one row: keeps the pair when nothing else committed since it began.
+    pub(super) fn committed(&self, vouching: Vouching, connection: &Connection, shm: &File) {
+        let Some(after) = wal_index_header(shm) else {
+            return;
+        };
+        // Read after the header: had another connection committed before this read, the
+        // header read may be its commit's, and the pragma moves.
+        if data_version(connection) != Some(vouching.data_version)
+            || self.writes_kept_tables.load(Ordering::Relaxed)
+        {
+            return;
+        }
         let mut kept = self
-            .0
+            .kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.len() == MAX_VOUCHES {
             kept.pop_front();
         }
-        kept.push_back(before);
+        kept.push_back((vouching.before, after));
     }
 
     /// Whether every commit from header `from` to header `to` was a vouched group's.
     fn cover(&self, from: &[u8; HEADER], to: &[u8; HEADER]) -> bool {
-        let commits = i_change(to).wrapping_sub(i_change(from)) as usize;
-        if commits == 0 || commits > MAX_VOUCHES {
-            return false;
-        }
         let kept = self
-            .0
+            .kept
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(start) = kept.iter().rposition(|before| before == from) else {
+        let Some(start) = kept.iter().rposition(|(before, _)| before == from) else {
             return false;
         };
-        let first = i_change(from);
-        (0..commits).all(|n| {
-            kept.get(start + n)
-                .is_some_and(|before| i_change(before) == first.wrapping_add(n as u32))
-        })
+        let mut at = from;
+        for (before, after) in kept.iter().skip(start) {
+            if before != at {
+                return false;
+            }
+            if after == to {
+                return true;
+            }
+            at = after;
+        }
+        false
     }
 }
 
-/// The header's `iChange`: one more at every commit.
-fn i_change(header: &[u8; HEADER]) -> u32 {
-    u32::from_ne_bytes([header[8], header[9], header[10], header[11]])
+/// `PRAGMA data_version` on `connection`: moves when another connection committed.
+fn data_version(connection: &Connection) -> Option<i64> {
+    connection
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .ok()
 }
 
 #[derive(Debug)]
@@ -394,15 +465,15 @@ mod tests {
         }
     }
 
-    /// A group as the writer thread writes one: the header read under the write lock, a row,
-    /// the commit, then (when `vouched`) the vouch.
+    /// A group as the writer thread writes one: begun with the write lock, a row, the
+    /// commit, then (when `vouched`) the vouch.
     fn group(writer: &Connection, shm: &File, vouches: &Vouches, vouched: bool) {
         writer.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let before = wal_index_header(shm).unwrap();
+        let vouching = vouches.begin(writer, shm);
         writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
         writer.execute_batch("COMMIT").unwrap();
-        if vouched {
-            vouches.vouch(before);
+        if let Some(vouching) = vouching.filter(|_| vouched) {
+            vouches.committed(vouching, writer, shm);
         }
     }
 
@@ -411,9 +482,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, writer) = log(dir.path());
         let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch("CREATE TABLE users (x INTEGER)")
+            .unwrap();
         let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
         let changes = Changes::default();
         let vouches = changes.vouches();
+        vouches.watch_writes(&writer);
         let look = || changes.read(&path, Instant::now()).unwrap();
         // Read twice: the first look finds the -shm file, the second remembers its header.
         look();
@@ -454,9 +529,23 @@ mod tests {
             other.execute("INSERT INTO t VALUES (2)", []).unwrap();
             group(&writer, &shm, &vouches, true);
         });
+        step(
+            "another's commit before the group's end is read",
+            false,
+            &mut || {
+                writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+                let vouching = vouches.begin(&writer, &shm).unwrap();
+                writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+                writer.execute_batch("COMMIT").unwrap();
+                other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+                vouches.committed(vouching, &writer, &shm);
+            },
+        );
         step("a commit not vouched for", false, &mut || {
             group(&writer, &shm, &vouches, false);
         });
+        // A checkpoint in RESTART mode leaves the header as it was (the next group restarts
+        // the write-ahead log, inside its own commit); one in TRUNCATE mode rewrites it.
         step(
             "groups around a restart of the write-ahead log",
             true,
@@ -468,12 +557,63 @@ mod tests {
                 group(&writer, &shm, &vouches, true);
             },
         );
+        step(
+            "groups around a truncation of the write-ahead log",
+            false,
+            &mut || {
+                group(&writer, &shm, &vouches, true);
+                other
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .unwrap();
+                group(&writer, &shm, &vouches, true);
+            },
+        );
         // A group committed, its vouch not kept yet: an ordinary change; the groups after it
         // follow on from the header that look remembered.
         group(&writer, &shm, &vouches, false);
         step("a group seen before its vouch", false, &mut || {});
         step("the groups after it", true, &mut || {
             group(&writer, &shm, &vouches, true);
+            group(&writer, &shm, &vouches, true);
+        });
+        // A recovery of the wal-index starts its commit count again: another connection's
+        // commits then bring it back to where a group's would have left it.
+        step("a recovery and as many commits", false, &mut || {
+            group(&writer, &shm, &vouches, true);
+            let commits = {
+                let header = wal_index_header(&shm).unwrap();
+                u32::from_ne_bytes([header[8], header[9], header[10], header[11]])
+            };
+            let raw = std::fs::OpenOptions::new()
+                .write(true)
+                .open(crate::store::beside(&path, "-shm"))
+                .unwrap();
+            for at in [12, HEADER as u64 + 12] {
+                raw.write_all_at(&[0], at).unwrap();
+            }
+            for _ in 0..commits {
+                other.execute("INSERT INTO t VALUES (2)", []).unwrap();
+            }
+        });
+        step("a group again", true, &mut || {
+            group(&writer, &shm, &vouches, true);
+        });
+        // A trigger that has the groups' rows write the users: from then on nothing is
+        // vouched for.
+        step("a trigger made", false, &mut || {
+            other
+                .execute_batch(
+                    "CREATE TRIGGER t_users AFTER INSERT ON t BEGIN INSERT INTO users VALUES (1); END",
+                )
+                .unwrap();
+        });
+        step("a group whose trigger writes the users", false, &mut || {
+            group(&writer, &shm, &vouches, true);
+        });
+        step("the trigger dropped", false, &mut || {
+            other.execute_batch("DROP TRIGGER t_users").unwrap();
+        });
+        step("any group after it", false, &mut || {
             group(&writer, &shm, &vouches, true);
         });
     }

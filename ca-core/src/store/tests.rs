@@ -680,6 +680,26 @@ async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
     let sample = Sample::new("73", "a.example.com", days(30));
     store.record_issuance(sample.issuance()).await.unwrap();
     assert_eq!(x(&store).await.as_deref(), Some("3"));
+    // A trigger added to the log that has an issuance write the users and the settings: the
+    // next request reads what it wrote.
+    other
+        .execute("UPDATE users SET disabled = 0 WHERE name = 'alice'", [])
+        .unwrap();
+    assert!(!store.user_state("alice").await.unwrap().unwrap().1);
+    assert_eq!(x(&store).await.as_deref(), Some("3"));
+    other
+        .execute_batch(
+            "CREATE TRIGGER lockdown AFTER INSERT ON certificates BEGIN
+                 UPDATE users SET disabled = 1 WHERE name = 'alice';
+                 UPDATE settings SET value = '4' WHERE key = 'x';
+             END",
+        )
+        .unwrap();
+    assert!(!store.user_state("alice").await.unwrap().unwrap().1);
+    let sample = Sample::new("74", "a.example.com", days(30));
+    store.record_issuance(sample.issuance()).await.unwrap();
+    assert!(store.user_state("alice").await.unwrap().unwrap().1);
+    assert_eq!(x(&store).await.as_deref(), Some("4"));
     store.close().await;
 }
 

@@ -350,6 +350,7 @@ fn run_sqlite(path: &Path, messages: &std_mpsc::Receiver<Message>, vouches: &Vou
             let written = open.and_then(|mut open| {
                 if shm.is_none() {
                     shm = File::open(super::beside(path, "-shm")).ok();
+                    vouches.watch_writes(&open);
                 }
                 let vouch = shm.as_ref().map(|shm| (shm, vouches));
                 let written = write_sqlite_group(&mut open, &batch, vouch);
@@ -389,9 +390,9 @@ fn write_sqlite_group(
     vouch: Option<(&File, &Vouches)>,
 ) -> rusqlite::Result<Vec<Result<Written>>> {
     let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Read while this connection holds the write lock, its view the newest (else `BEGIN
-    // IMMEDIATE` fails with SQLITE_BUSY_SNAPSHOT): the header the group's commit follows.
-    let before = vouch.and_then(|(shm, _)| super::changes::wal_index_header(shm));
+    // While this connection holds the write lock, its view the newest (else `BEGIN
+    // IMMEDIATE` fails with SQLITE_BUSY_SNAPSHOT).
+    let vouching = vouch.and_then(|(shm, vouches)| vouches.begin(&tx, shm));
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         let savepoint = tx.savepoint()?;
@@ -409,11 +410,12 @@ fn write_sqlite_group(
         }
     }
     tx.commit()?;
-    // A group that wrote a row committed: the one commit after `before` was its own.
-    if let (Some(before), Some((_, vouches))) = (before, vouch)
+    // A group that wrote a row committed (one that wrote none may have left the log as it
+    // was, and the next commit would be another's).
+    if let (Some(vouching), Some((shm, vouches))) = (vouching, vouch)
         && results.iter().any(Result::is_ok)
     {
-        vouches.vouch(before);
+        vouches.committed(vouching, connection, shm);
     }
     Ok(results)
 }
