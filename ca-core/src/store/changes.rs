@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -78,12 +78,17 @@ pub(super) struct Counters {
 /// and the tallies; that holds for the triggers too only as long as the schema says so, so
 /// [`Vouches::watch_writes`] has SQLite report every table the writer's statements (their
 /// triggers with them) may write as it prepares them, and once one is the settings or the
-/// users, nothing is vouched for again.
+/// users, nothing is vouched for again. Nor once either is not a table of the log's own (a
+/// view, which may read what the groups write, or change with the clock): checked again
+/// whenever the schema changed.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Vouches {
     kept: Arc<Mutex<VecDeque<Pair>>>,
-    /// Set once a statement of the writer's may write the settings or the users.
+    /// Set once a statement of the writer's may write the settings or the users, or the log
+    /// holds them as anything but its own tables.
     writes_kept_tables: Arc<AtomicBool>,
+    /// The schema version at which the settings and the users were last found to be tables.
+    schema_checked: Arc<AtomicI64>,
 }
 
 /// A wal-index header at a vouched group's start, and the one its commit wrote.
@@ -124,6 +129,24 @@ impl Vouches {
     pub(super) fn begin(&self, connection: &Connection, shm: &File) -> Option<Vouching> {
         if self.writes_kept_tables.load(Ordering::Relaxed) {
             return None;
+        }
+        let schema: i64 = connection
+            .query_row("PRAGMA schema_version", [], |row| row.get(0))
+            .ok()?;
+        if self.schema_checked.load(Ordering::Relaxed) != schema {
+            let tables: i64 = connection
+                .query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table'
+                     AND name COLLATE NOCASE IN ('settings', 'users')",
+                    [],
+                    |row| row.get(0),
+                )
+                .ok()?;
+            if tables != 2 {
+                self.writes_kept_tables.store(true, Ordering::Relaxed);
+                return None;
+            }
+            self.schema_checked.store(schema, Ordering::Relaxed);
         }
         let before = wal_index_header(shm)?;
         let data_version = data_version(connection)?;
@@ -483,7 +506,7 @@ mod tests {
         let (path, writer) = log(dir.path());
         let other = Connection::open(&path).unwrap();
         other
-            .execute_batch("CREATE TABLE users (x INTEGER)")
+            .execute_batch("CREATE TABLE users (x INTEGER); CREATE TABLE settings (x INTEGER);")
             .unwrap();
         let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
         let changes = Changes::default();
@@ -616,6 +639,40 @@ mod tests {
         step("any group after it", false, &mut || {
             group(&writer, &shm, &vouches, true);
         });
+    }
+
+    #[test]
+    fn nothing_is_vouched_for_while_the_users_are_a_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = log(dir.path());
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "CREATE TABLE users_base (x INTEGER); CREATE VIEW users AS SELECT x FROM users_base;
+                 CREATE TABLE settings (x INTEGER);",
+            )
+            .unwrap();
+        let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
+        let changes = Changes::default();
+        let vouches = changes.vouches();
+        vouches.watch_writes(&writer);
+        let look = || changes.read(&path, Instant::now()).unwrap();
+        look();
+        let mut last = look();
+        for _ in 0..2 {
+            group(&writer, &shm, &vouches, true);
+            let now = look();
+            assert_ne!(now.beyond_issuances, last.beyond_issuances);
+            last = now;
+        }
+        // Made a table again: still nothing (the writer stopped vouching for good).
+        other
+            .execute_batch("DROP VIEW users; ALTER TABLE users_base RENAME TO users;")
+            .unwrap();
+        look();
+        last = look();
+        group(&writer, &shm, &vouches, true);
+        assert_ne!(look().beyond_issuances, last.beyond_issuances);
     }
 
     #[test]
