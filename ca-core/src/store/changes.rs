@@ -500,18 +500,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_writers_own_groups_leave_the_second_counter_and_anything_else_moves_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, writer) = log(dir.path());
+    /// A log with a writer as the writer thread is set up, another connection that has run
+    /// `schema`, the -shm file, and the watch.
+    struct Vouched {
+        path: std::path::PathBuf,
+        writer: Connection,
+        other: Connection,
+        shm: File,
+        changes: Changes,
+        vouches: Vouches,
+    }
+
+    fn vouched(dir: &Path, schema: &str) -> Vouched {
+        let (path, writer) = log(dir);
         let other = Connection::open(&path).unwrap();
-        other
-            .execute_batch("CREATE TABLE users (x INTEGER); CREATE TABLE settings (x INTEGER);")
-            .unwrap();
+        other.execute_batch(schema).unwrap();
         let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
         let changes = Changes::default();
         let vouches = changes.vouches();
         vouches.watch_writes(&writer);
+        Vouched {
+            path,
+            writer,
+            other,
+            shm,
+            changes,
+            vouches,
+        }
+    }
+
+    #[test]
+    fn the_writers_own_groups_leave_the_second_counter_and_anything_else_moves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let Vouched {
+            path,
+            writer,
+            other,
+            shm,
+            changes,
+            vouches,
+        } = vouched(
+            dir.path(),
+            "CREATE TABLE users (x INTEGER); CREATE TABLE settings (x INTEGER);",
+        );
         let look = || changes.read(&path, Instant::now()).unwrap();
         // Read twice: the first look finds the -shm file, the second remembers its header.
         look();
@@ -635,18 +666,18 @@ mod tests {
     #[test]
     fn nothing_is_vouched_for_while_the_users_are_a_view() {
         let dir = tempfile::tempdir().unwrap();
-        let (path, writer) = log(dir.path());
-        let other = Connection::open(&path).unwrap();
-        other
-            .execute_batch(
-                "CREATE TABLE users_base (x INTEGER); CREATE VIEW users AS SELECT x FROM users_base;
-                 CREATE TABLE settings (x INTEGER);",
-            )
-            .unwrap();
-        let shm = File::open(crate::store::beside(&path, "-shm")).unwrap();
-        let changes = Changes::default();
-        let vouches = changes.vouches();
-        vouches.watch_writes(&writer);
+        let Vouched {
+            path,
+            writer,
+            other,
+            shm,
+            changes,
+            vouches,
+        } = vouched(
+            dir.path(),
+            "CREATE TABLE users_base (x INTEGER); CREATE VIEW users AS SELECT x FROM users_base;
+             CREATE TABLE settings (x INTEGER);",
+        );
         let look = || changes.read(&path, Instant::now()).unwrap();
         look();
         let mut last = look();

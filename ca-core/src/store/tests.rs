@@ -628,14 +628,11 @@ async fn settings_and_users_states_follow_every_commit() {
     other.close().await;
 }
 
-// The server's way: issuances go through the writer thread, whose groups leave what is kept
-// of the settings and users in place, while any other commit is read at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir, 2).await;
+/// A SQLite log with the setting `x` at 1 and the requester `alice`; `None` on PostgreSQL.
+async fn sqlite_with_x_and_alice(dir: &tempfile::TempDir) -> Option<Store> {
+    let store = open(dir, 2).await;
     if !matches!(store.location(), LogLocation::File(_)) {
-        return; // On PostgreSQL every read goes through the pool.
+        return None;
     }
     store
         .set_settings("tester", &[("x", Some("1"), Audit::Value)])
@@ -645,6 +642,17 @@ async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
         .add_user("alice", "requester", "hash", "tester")
         .await
         .unwrap();
+    Some(store)
+}
+
+// The server's way: issuances go through the writer thread, whose groups leave what is kept
+// of the settings and users in place, while any other commit is read at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(store) = sqlite_with_x_and_alice(&dir).await else {
+        return; // On PostgreSQL every read goes through the pool.
+    };
     let x = async |store: &Store| store.setting("x").await.unwrap();
     assert_eq!(x(&store).await.as_deref(), Some("1"));
     let kept = store.settings_counter(Instant::now()).unwrap();
@@ -706,18 +714,9 @@ async fn a_servers_issuances_keep_the_settings_read_and_other_commits_do_not() {
 #[tokio::test]
 async fn settings_and_users_states_are_read_without_the_pool_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir, 2).await;
-    if !matches!(store.location(), LogLocation::File(_)) {
+    let Some(store) = sqlite_with_x_and_alice(&dir).await else {
         return; // On PostgreSQL every read goes through the pool.
-    }
-    store
-        .set_settings("tester", &[("x", Some("1"), Audit::Value)])
-        .await
-        .unwrap();
-    store
-        .add_user("alice", "requester", "hash", "tester")
-        .await
-        .unwrap();
+    };
     // Nothing read yet, so nothing kept: with the pool closed, only the connection that
     // watches the log for changes, on the caller's thread, can answer.
     store.pool.close().await;
