@@ -657,6 +657,15 @@ fn sigterm_lets_the_request_in_flight_finish() {
     assert!(text.contains("Cert Status: good"), "{text}");
     let status = server.wait_exit();
     assert!(status.success(), "{status}");
+    // Stopped, it closed the log: everything it wrote (its own certificate, the OCSP
+    // responses it signed ahead) is in ca.db, with no write-ahead log left beside it for a
+    // copy of the file alone to miss.
+    if !sb.on_postgres() {
+        assert!(
+            !data.join("ca.db-wal").exists(),
+            "the server left its write-ahead log"
+        );
+    }
 }
 
 #[test]

@@ -330,6 +330,9 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     notifier.abort();
     pruner.abort();
     signer.abort();
+    // The last connection to close puts the write-ahead log back into ca.db: a copy of the
+    // data folder made once the server has stopped then holds everything it wrote.
+    authority.close().await;
     say!("stopped");
     Ok(())
 }
