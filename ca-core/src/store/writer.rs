@@ -405,6 +405,20 @@ fn write_sqlite_group(
             Err(err) => {
                 // Dropping the savepoint rolls it back.
                 drop(savepoint);
+                if tx.is_autocommit() {
+                    // SQLite rolled back the whole transaction (an I/O error, a full disk,
+                    // a trigger's RAISE(ROLLBACK)): the jobs before this one are not written
+                    // either, and a savepoint now would begin a transaction of its own that
+                    // its release commits. Nothing of the group is in the log: every caller
+                    // hears so.
+                    return Err(match err {
+                        JobError::Sqlite(err) => err,
+                        JobError::Refused(err) => rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT_ROLLBACK),
+                            Some(format!("the transaction was rolled back: {err}")),
+                        ),
+                    });
+                }
                 results.push(Err(job_error(err)));
             }
         }
@@ -775,5 +789,71 @@ mod tests {
         assert_eq!(pragma("temp_store"), "2");
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("foreign_keys"), "1");
+    }
+
+    /// An issuance for `name`, with serial `serial`, and where its answer goes.
+    fn job(name: &str, serial: u8) -> (Job, Reply) {
+        let (reply, _) = oneshot::channel();
+        let job = Job {
+            requester: "alice".into(),
+            source: RequestSource::Cli,
+            names: format!("[\"{name}\"]"),
+            detail: format!("serial {serial:02x} for {name}"),
+            csr_der: None,
+            serial: format!("{serial:02x}"),
+            not_before: 1_700_000_000,
+            not_after: 1_730_000_000,
+            key_algorithm: "ecdsa-p256",
+            sha256: format!("{serial:064x}"),
+            der: vec![0x30, 0x00],
+            renewed_from: None,
+            pending_request: None,
+            decided_by: "alice".into(),
+            acme_order: None,
+            holder_key: None,
+        };
+        (job, reply)
+    }
+
+    #[test]
+    fn a_failure_that_rolls_back_the_whole_transaction_fails_the_group_and_writes_none_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.db");
+        let made = rusqlite::Connection::open(&path).unwrap();
+        for migration in sqlx::migrate!("../migrations/sqlite").iter() {
+            made.execute_batch(&migration.sql).unwrap();
+        }
+        drop(made);
+        let mut connection = open_sqlite(&path).unwrap();
+        // What an I/O error or a full disk may do in the middle of a group: SQLite rolls back
+        // the whole transaction, not only the failing issuance's savepoint.
+        connection
+            .execute_batch(
+                "CREATE TEMP TRIGGER boom BEFORE INSERT ON requests \
+                 WHEN NEW.names LIKE '%boom%' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END;",
+            )
+            .unwrap();
+        let certificates = |connection: &rusqlite::Connection| -> i64 {
+            connection
+                .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
+                .unwrap()
+        };
+        let batch = [
+            job("a.example.com", 1),
+            job("boom.example.com", 2),
+            job("c.example.com", 3),
+        ];
+        let written = write_sqlite_group(&mut connection, &batch, None);
+        assert!(written.is_err(), "{written:?}");
+        // Neither the issuance before the failure (rolled back with it) nor the one after
+        // (which would have begun and committed a transaction of its own, its caller told it
+        // failed) is in the log.
+        assert_eq!(certificates(&connection), 0);
+        assert!(connection.is_autocommit());
+
+        // The next group is written as any other.
+        let written = write_sqlite_group(&mut connection, &[job("d.example.com", 4)], None);
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        assert_eq!(certificates(&connection), 1);
     }
 }
