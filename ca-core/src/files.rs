@@ -368,13 +368,16 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
 }
 
 /// Files written in full under temporary names beside their places and flushed to disk (all
-/// written, then each flushed), put in place by [`StagedFiles::place`]; dropped unplaced, the
+/// written, then each flushed; or flushed later, see [`StagedFiles::stage_in_unflushed`]),
+/// put in place by [`StagedFiles::place`]; dropped unplaced, the
 /// temporary files are removed. A file that cannot be written (a full disk, a quota, an I/O
 /// error) fails the staging, before anything that depends on the files is done.
 #[derive(Default)]
 pub struct StagedFiles {
     staged: Vec<StagedFile>,
     placed: usize,
+    /// Files written by [`StagedFiles::stage_in_unflushed`], not yet flushed.
+    unflushed: Vec<(File, PathBuf)>,
 }
 
 /// A file of [`StagedFiles`]: its folder, temporary name and name there, and its path as the
@@ -411,9 +414,12 @@ pub fn stage_all(files: &[(&Path, &[u8], u32)]) -> Result<StagedFiles> {
         named.push((folder, file_name(path)?, path, bytes, mode));
     }
     let mut staged = StagedFiles::default();
-    staged.write_more(named.iter().map(|(folder, name, path, bytes, mode)| {
-        (folder, name.as_os_str(), *path, *bytes, *mode)
-    }))?;
+    staged.write_more(
+        named.iter().map(|(folder, name, path, bytes, mode)| {
+            (folder, name.as_os_str(), *path, *bytes, *mode)
+        }),
+        true,
+    )?;
     Ok(staged)
 }
 
@@ -440,15 +446,41 @@ impl StagedFiles {
             files
                 .iter()
                 .map(|&(name, path, bytes, mode)| (folder, name, path, bytes, mode)),
+            true,
         )
+    }
+
+    /// [`StagedFiles::stage_in`] without waiting for the disk: the files are written and the
+    /// disk given them, and [`StagedFiles::flush`] waits until they are on it (placing them
+    /// flushes them first), so that the caller can do other work meanwhile.
+    pub fn stage_in_unflushed(
+        &mut self,
+        folder: &Arc<Folder>,
+        files: &[(&OsStr, &Path, &[u8], u32)],
+    ) -> Result<()> {
+        self.write_more(
+            files
+                .iter()
+                .map(|&(name, path, bytes, mode)| (folder, name, path, bytes, mode)),
+            false,
+        )
+    }
+
+    /// Flushes to disk the files [`StagedFiles::stage_in_unflushed`] wrote.
+    pub fn flush(&mut self) -> Result<()> {
+        for (file, path) in self.unflushed.drain(..) {
+            file.sync_all().map_err(|err| Error::io(&path, err))?;
+        }
+        Ok(())
     }
 
     fn write_more<'f>(
         &mut self,
         files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
+        flush: bool,
     ) -> Result<()> {
         let before = self.staged.len();
-        let written = self.write_each(files);
+        let written = self.write_each(files, flush);
         if written.is_err() {
             for file in self.staged.drain(before..) {
                 file.folder.remove(&file.tmp);
@@ -460,6 +492,7 @@ impl StagedFiles {
     fn write_each<'f>(
         &mut self,
         files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
+        flush: bool,
     ) -> Result<()> {
         let mut written = Vec::new();
         for (folder, name, path, bytes, mode) in files {
@@ -480,6 +513,14 @@ impl StagedFiles {
             // here). Only advice: nothing depends on it.
             let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
             written.push((file, path));
+        }
+        if !flush {
+            self.unflushed.extend(
+                written
+                    .into_iter()
+                    .map(|(file, path)| (file, path.to_owned())),
+            );
+            return Ok(());
         }
         for (file, path) in written {
             file.sync_all().map_err(|err| Error::io(path, err))?;
@@ -537,6 +578,8 @@ impl StagedFiles {
     /// names at once place them one set after the other, never a key of one beside a
     /// certificate of the other. One file alone is renamed without: nothing to keep together.
     fn rename_all(&mut self, replace: bool) -> Result<()> {
+        // Nothing is put in place before it is on disk.
+        self.flush()?;
         let set = self.staged.len() > 1;
         // Each folder once, by device and inode, in that order.
         let mut folders: Vec<((u64, u64), &Arc<Folder>)> = Vec::new();

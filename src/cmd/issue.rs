@@ -476,7 +476,8 @@ impl OutputFiles {
 
     /// Puts the files of `issued`, its row committed, in place once `authority` is closed
     /// (written or not): its key, written before the commit (`staged`), and its certificate
-    /// files, written now: a certificate is written nowhere before the log holds it. Without
+    /// files, written now: a certificate is written nowhere before the log holds it. They go
+    /// to the disk while the log closes (its checkpoint) and are flushed after it. Without
     /// --force, only where nothing is yet: another command writing the same names meanwhile
     /// keeps its files, and these are kept under their temporary names, which the error gives.
     pub(crate) async fn place_and_close(
@@ -485,8 +486,9 @@ impl OutputFiles {
         mut staged: StagedFiles,
         authority: &Authority,
     ) -> anyhow::Result<()> {
+        let written = self.stage_certificate(issued, &mut staged);
         authority.close().await;
-        if let Err(err) = self.stage_certificate(issued, &mut staged) {
+        if let Err(err) = written.and_then(|()| staged.flush()) {
             // The certificate is in the log, from which it can be written again; its key
             // exists only here, and is kept, not put in place: over an older key (--force)
             // it would leave the folder a key that matches none of its certificates.
@@ -520,7 +522,7 @@ impl OutputFiles {
     }
 
     /// Writes the certificate files of `issued` (certificate, chain, PFX) under temporary
-    /// names, flushed to disk, to be placed after its key.
+    /// names, to be flushed ([`StagedFiles::flush`]) and placed after its key.
     fn stage_certificate(&self, issued: &Issued, staged: &mut StagedFiles) -> ca_core::Result<()> {
         let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
         let pfx = match &self.pfx {
@@ -534,7 +536,7 @@ impl OutputFiles {
         if let Some((path, pfx)) = &pfx {
             files.push(Self::file(path, pfx, SECRET_MODE));
         }
-        staged.stage_in(&self.folder, &files)
+        staged.stage_in_unflushed(&self.folder, &files)
     }
 }
 
