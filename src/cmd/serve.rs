@@ -38,6 +38,8 @@ const OCSP_REFRESH: Duration = Duration::from_secs(3600);
 const NOTICE_SETTINGS_LOOK: Duration = Duration::from_secs(5);
 /// Connections to the store a server keeps.
 const SERVER_CONNECTIONS: u32 = 8;
+/// How long a stopping server waits for its log to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Args {
@@ -331,8 +333,18 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     pruner.abort();
     signer.abort();
     // The last connection to close puts the write-ahead log back into ca.db: a copy of the
-    // data folder made once the server has stopped then holds everything it wrote.
-    authority.close().await;
+    // data folder made once the server has stopped then holds everything it wrote. Bounded:
+    // a connection still held somewhere would keep the pool from closing, and a server that
+    // was asked to stop stops (nothing is lost: the next opening recovers the log).
+    if tokio::time::timeout(CLOSE_TIMEOUT, authority.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the issuance log was not closed within {} seconds; its write-ahead log stays beside it until the next start",
+            CLOSE_TIMEOUT.as_secs()
+        );
+    }
     say!("stopped");
     Ok(())
 }
