@@ -891,6 +891,73 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
     drop(mounted);
 }
 
+/// Certificate files written after the commit whose flush fails (an I/O error, injected by
+/// strace into the command's second fsync: the key's is the first, and SQLite flushes the log
+/// with fdatasync) are removed as unwritten ones are: the key alone is kept, and the error
+/// offers it alone for renaming, never a file the disk may not hold whole.
+#[test]
+fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    let ca = sb.ca();
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args([
+        "-f",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=fsync",
+        "-e",
+        "inject=fsync:error=EIO:when=2",
+    ])
+    .arg(ca.get_program())
+    .args(ca.get_args())
+    .args([
+        "issue",
+        "f.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "out",
+    ])
+    .current_dir(sb.path())
+    .stdin(Stdio::null());
+    for (name, value) in ca.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    let run = cmd.output().expect("strace runs");
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("certificate 1 was issued and is in the log, but its certificate files could not be written")
+            && said.contains("f.example.com.crt: Input/output error"),
+        "{said}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let key = left[0].as_str();
+    assert!(
+        key.starts_with(".f.example.com.key.") && key.ends_with(".tmp"),
+        "{key}"
+    );
+    assert!(
+        said.contains(&format!("then rename out/{key} to out/f.example.com.key")),
+        "{said}"
+    );
+    assert!(!said.contains(".f.example.com.crt."), "{said}");
+    assert!(!said.contains(".f.example.com-chain.pem."), "{said}");
+    assert_eq!(sb.row_count(), 1);
+}
+
 #[test]
 fn der_requests_are_read_as_der_whatever_their_last_byte() {
     let sb = Sandbox::new();

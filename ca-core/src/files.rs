@@ -466,12 +466,24 @@ impl StagedFiles {
         )
     }
 
-    /// Flushes to disk the files [`StagedFiles::stage_in_unflushed`] wrote.
+    /// Flushes to disk the files [`StagedFiles::stage_in_unflushed`] wrote. When one cannot
+    /// be flushed, those files are removed (what the disk holds of them is not known) and
+    /// the ones staged before them stay staged, as when a file cannot be written.
     pub fn flush(&mut self) -> Result<()> {
+        let from = self.staged.len() - self.unflushed.len();
+        let mut flushed = Ok(());
         for (file, path) in self.unflushed.drain(..) {
-            file.sync_all().map_err(|err| Error::io(&path, err))?;
+            if let Err(err) = file.sync_all() {
+                flushed = Err(Error::io(&path, err));
+                break;
+            }
         }
-        Ok(())
+        if flushed.is_err() {
+            for file in self.staged.drain(from..) {
+                file.folder.remove(&file.tmp);
+            }
+        }
+        flushed
     }
 
     fn write_more<'f>(
@@ -479,6 +491,10 @@ impl StagedFiles {
         files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
         flush: bool,
     ) -> Result<()> {
+        if flush {
+            // Files staged unflushed stay the last ones staged (see [`StagedFiles::flush`]).
+            self.flush()?;
+        }
         let before = self.staged.len();
         let written = self.write_each(files, flush);
         if written.is_err() {
