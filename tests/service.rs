@@ -668,6 +668,50 @@ fn sigterm_lets_the_request_in_flight_finish() {
     }
 }
 
+/// Another process with the log open keeps the stopping server from putting the write-ahead
+/// log back into ca.db: it says so, and that a copy of ca.db alone would miss those writes.
+#[test]
+fn a_server_that_cannot_fold_its_log_back_says_so_as_it_stops() {
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        return; // A database has no write-ahead log beside the folder.
+    }
+    let mut server = Server::start_wrapped(&sb, &[], &["--hostname", "localhost"], "info");
+    // A reader that stays: sqlite3 with its standard input open, after one read.
+    let mut reader = Command::new("sqlite3")
+        .arg(sb.data().join("ca.db"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = reader.stdin.take().unwrap();
+    writeln!(input, "SELECT COUNT(*) FROM certificates;").unwrap();
+    let mut counted = [0u8; 1];
+    reader
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut counted)
+        .unwrap();
+    server.signal("TERM");
+    let log = server.wait_for_log("still holds the log's latest writes");
+    assert!(server.wait_exit().success());
+    let wal = sb.data().join("ca.db-wal");
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "the reader kept the log open"
+    );
+    assert!(
+        log.contains(&format!(
+            "{} still holds the log's latest writes",
+            wal.display()
+        )) && log.contains("a copy of that file alone would miss them"),
+        "{log}"
+    );
+    drop(input);
+    reader.wait().unwrap();
+}
+
 #[test]
 fn the_ca_passphrase_comes_from_the_systemd_credential() {
     let sb = Sandbox::new();

@@ -344,6 +344,15 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             "the issuance log was not closed within {} seconds; its write-ahead log stays beside it until the next start",
             CLOSE_TIMEOUT.as_secs()
         );
+    } else if let Some(wal) = unfolded_wal(authority.log_location()) {
+        tracing::warn!(
+            "{} still holds the log's latest writes: another process has the log open (or was writing to it as the server stopped), so it could not be put back into {}; nothing is lost (the next opening of the log takes them in), but a copy of that file alone would miss them: copy the data folder whole, or use `ca backup`",
+            wal.display(),
+            authority
+                .log_location()
+                .file()
+                .map_or_else(String::new, |file| file.display().to_string())
+        );
     }
     say!("stopped");
     Ok(())
@@ -664,6 +673,17 @@ fn server_names(
 }
 
 /// Completes on SIGTERM (what a service manager sends) or SIGINT (Ctrl-C).
+/// The write-ahead log beside a SQLite log at `location`, when it still holds writes (its
+/// length not zero): what closing the log could not put back into the file.
+fn unfolded_wal(location: &ca_core::LogLocation) -> Option<PathBuf> {
+    let mut wal = location.file()?.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    std::fs::metadata(&wal)
+        .is_ok_and(|meta| meta.len() > 0)
+        .then_some(wal)
+}
+
 async fn shutdown_signal(mut terminate: Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
