@@ -442,12 +442,7 @@ impl StagedFiles {
         folder: &Arc<Folder>,
         files: &[(&OsStr, &Path, &[u8], u32)],
     ) -> Result<()> {
-        self.write_more(
-            files
-                .iter()
-                .map(|&(name, path, bytes, mode)| (folder, name, path, bytes, mode)),
-            true,
-        )
+        self.stage_in_folder(folder, files, true)
     }
 
     /// [`StagedFiles::stage_in`] without waiting for the disk: the files are written and the
@@ -458,11 +453,20 @@ impl StagedFiles {
         folder: &Arc<Folder>,
         files: &[(&OsStr, &Path, &[u8], u32)],
     ) -> Result<()> {
+        self.stage_in_folder(folder, files, false)
+    }
+
+    fn stage_in_folder(
+        &mut self,
+        folder: &Arc<Folder>,
+        files: &[(&OsStr, &Path, &[u8], u32)],
+        flush: bool,
+    ) -> Result<()> {
         self.write_more(
             files
                 .iter()
                 .map(|&(name, path, bytes, mode)| (folder, name, path, bytes, mode)),
-            false,
+            flush,
         )
     }
 
