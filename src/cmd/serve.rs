@@ -341,7 +341,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!(
-            "the issuance log was not closed within {} seconds; its write-ahead log stays beside it until the next start",
+            "the issuance log was not closed within {} seconds; its write-ahead log stays beside it until the log is next opened",
             CLOSE_TIMEOUT.as_secs()
         );
     } else if let Some(wal) = unfolded_wal(authority.log_location()) {
@@ -672,7 +672,6 @@ fn server_names(
     Ok(names)
 }
 
-/// Completes on SIGTERM (what a service manager sends) or SIGINT (Ctrl-C).
 /// The write-ahead log beside a SQLite log at `location`, when it still holds writes (its
 /// length not zero): what closing the log could not put back into the file.
 fn unfolded_wal(location: &ca_core::LogLocation) -> Option<PathBuf> {
@@ -684,6 +683,7 @@ fn unfolded_wal(location: &ca_core::LogLocation) -> Option<PathBuf> {
         .then_some(wal)
 }
 
+/// Completes on SIGTERM (what a service manager sends) or SIGINT (Ctrl-C).
 async fn shutdown_signal(mut terminate: Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
