@@ -958,6 +958,59 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
     assert_eq!(sb.row_count(), 1);
 }
 
+/// An issuance whose write to the log the disk does not confirm (an I/O error, injected by
+/// strace into every sync of the write-ahead log) is reported as such, and its certificate is
+/// not handed out: no certificate file, no key in place.
+#[test]
+fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    let ca = sb.ca();
+    let wal = sb.data().join("ca.db-wal");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-o", "/dev/null", "-P"])
+        .arg(&wal)
+        .args([
+            "-e",
+            "trace=fsync,fdatasync",
+            "-e",
+            "inject=fsync,fdatasync:error=EIO",
+        ])
+        .arg(ca.get_program())
+        .args(ca.get_args())
+        .args(["issue", "f.example.com", "--out", "out"])
+        .current_dir(sb.path())
+        .stdin(Stdio::null());
+    for (name, value) in ca.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    let run = cmd.output().expect("strace runs");
+    let said = String::from_utf8_lossy(&run.stderr);
+    if sb.on_postgres() {
+        // The log is in the database: nothing of it is flushed here.
+        assert!(run.status.success(), "{said}");
+        return;
+    }
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("certificate 1 could not be flushed to disk")
+            && said.contains("it was not handed out")
+            && said.contains("`ca show 1`"),
+        "{said}"
+    );
+    let placed: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    assert!(placed.is_empty(), "{placed:?}");
+}
+
 #[test]
 fn der_requests_are_read_as_der_whatever_their_last_byte() {
     let sb = Sandbox::new();

@@ -6,9 +6,10 @@
 //! which under load cost more than the writes themselves. A command (a current-thread
 //! runtime, one issuance at a time) writes on its own thread instead, on the connection
 //! that watches the log for changes when it opened the log to write (one connection in all,
-//! the schema parsed once), else on one it keeps until the store closes. On PostgreSQL the
-//! writer is a task on the runtime that writes through the pool. Both run the same
-//! statements.
+//! the schema parsed once), else on one it keeps until the store closes; into a write-ahead
+//! log it made, it commits without a sync and checkpoints at once, the checkpoint's syncs
+//! making the issuance durable before it returns. On PostgreSQL the writer is a task on the
+//! runtime that writes through the pool. Both run the same statements.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -130,6 +131,9 @@ struct SqliteWriter {
     here: Mutex<Option<rusqlite::Connection>>,
     /// Where the writer thread tells the store's watch which commits were its groups.
     vouches: Vouches,
+    /// The log had no write-ahead log when the store opened it: a command's issuance may be
+    /// written into a new one without a sync, then checkpointed (see [`write_sqlite_alone`]).
+    new_wal: bool,
 }
 
 enum Message {
@@ -141,14 +145,21 @@ enum Message {
 impl Writer {
     /// The writer of a SQLite log at `path`; its thread starts with the first issuance, and
     /// keeps in `vouches` the commits that were its groups. On a command's runtime it writes
-    /// on `watch`'s connection when that may write.
-    pub(super) fn sqlite(path: &Path, watch: Option<Changes>, vouches: Vouches) -> Self {
+    /// on `watch`'s connection when that may write; `new_wal` when the log had no write-ahead
+    /// log as the store opened it.
+    pub(super) fn sqlite(
+        path: &Path,
+        watch: Option<Changes>,
+        vouches: Vouches,
+        new_wal: bool,
+    ) -> Self {
         Writer(Inner::Sqlite(Arc::new(SqliteWriter {
             path: path.to_owned(),
             jobs: Mutex::new(None),
             watch,
             here: Mutex::new(None),
             vouches,
+            new_wal,
         })))
     }
 
@@ -165,9 +176,11 @@ impl Writer {
         match &self.0 {
             Inner::Sqlite(writer) if crate::on_current_thread() => {
                 let batch = vec![(job, reply)];
+                let new_wal = writer.new_wal.then(|| super::beside(&writer.path, "-wal"));
+                let new_wal = new_wal.as_deref();
                 let watched = writer.watch.as_ref().and_then(|watch| {
                     watch.write(BUSY_TIMEOUT, |connection| {
-                        write_sqlite_group(connection, &batch, None)
+                        write_sqlite_alone(connection, &batch, new_wal)
                     })
                 });
                 let written = match watched {
@@ -180,7 +193,7 @@ impl Writer {
                                 open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?,
                             ),
                         };
-                        write_sqlite_group(connection, &batch, None)
+                        write_sqlite_alone(connection, &batch, new_wal)
                     }
                 };
                 answer(batch, written.map_err(|err| sqlite_error(&err)));
@@ -384,12 +397,115 @@ fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
 pub(super) const SQLITE_PRAGMAS: &str =
     "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;";
 
+/// How a command's connection writes without syncing: set outside a transaction (SQLite
+/// refuses to change it inside one), with no automatic checkpoint, which would copy frames not
+/// yet on disk into the log file.
+const UNSYNCED: &str = "PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0;";
+/// [`UNSYNCED`] undone: SQLite's defaults, as every connection has them.
+const SYNCED: &str = "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000;";
+
+/// A command's issuance (one at a time, on its own thread), durable when it returns like any
+/// group's. When the store found no write-ahead log (`new_wal` is its path) and it is still
+/// empty once this connection holds the write lock, the commit is written without a sync and
+/// then checkpointed: the checkpoint syncs the write-ahead log, copies it into the log file
+/// and syncs that, which a command's close would do anyway. Two syncs fewer than a commit that
+/// syncs (the new write-ahead log's header, then the commit), on a path where every sync is a
+/// wait on the disk.
+///
+/// Safe only in a new write-ahead log: a synced header is what keeps frames of an earlier one
+/// out of a recovery after a crash (SQLite's ticket ff5be73dee), and a new file has none. A
+/// checkpoint never runs without its syncs (no automatic one; the connection's syncs are
+/// back before this one). When another connection keeps frames from being copied (a reader
+/// in another process), the write-ahead log and its folder are synced here instead.
+fn write_sqlite_alone(
+    connection: &mut rusqlite::Connection,
+    batch: &[(Job, Reply)],
+    new_wal: Option<&Path>,
+) -> rusqlite::Result<Vec<Result<Written>>> {
+    let Some(wal) = new_wal.filter(|wal| is_empty(wal)) else {
+        return write_sqlite_group(connection, batch, None);
+    };
+    connection.execute_batch(UNSYNCED)?;
+    let written = write_sqlite_group_if(connection, batch, None, || is_empty(wal));
+    let synced = connection.execute_batch(SYNCED);
+    let written = match (written, synced) {
+        (Err(err), _) | (Ok(_), Err(err)) => return Err(err),
+        // Another process wrote first: a commit as any other's.
+        (Ok(None), Ok(())) => return write_sqlite_group(connection, batch, None),
+        (Ok(Some(written)), Ok(())) => written,
+    };
+    let ids: Vec<String> = written
+        .iter()
+        .flatten()
+        .map(|row| row.id.to_string())
+        .collect();
+    if !ids.is_empty() {
+        make_durable(connection, wal).map_err(|err| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                Some(format!(
+                    "certificate {} could not be flushed to disk ({err}), and a crash may \
+                     lose it; it was not handed out. Once the disk is sound, `ca show {}` \
+                     tells whether the log kept it: revoke it if so",
+                    ids.join(", "),
+                    ids.join(" "),
+                )),
+            )
+        })?;
+    }
+    Ok(written)
+}
+
+/// Whether the file at `path` is empty (a write-ahead log SQLite made and wrote nothing to).
+fn is_empty(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0)
+}
+
+/// Puts what `connection` committed without a sync on disk: a checkpoint copies it into the
+/// log file (syncing the write-ahead log first, the log file after); when frames are left
+/// behind (another connection reads an older state, or checkpoints itself), the
+/// write-ahead log at `wal` and its folder are synced instead.
+fn make_durable(connection: &rusqlite::Connection, wal: &Path) -> std::io::Result<()> {
+    let copied = connection
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(std::io::Error::other)?;
+    if let (0, frames, copied) = copied
+        && frames >= 0
+        && frames == copied
+    {
+        return Ok(());
+    }
+    File::open(wal)?.sync_data()?;
+    let folder = wal.parent().filter(|folder| !folder.as_os_str().is_empty());
+    File::open(folder.unwrap_or(Path::new(".")))?.sync_all()
+}
+
 fn write_sqlite_group(
     connection: &mut rusqlite::Connection,
     batch: &[(Job, Reply)],
     vouch: Option<(&File, &Vouches)>,
 ) -> rusqlite::Result<Vec<Result<Written>>> {
+    Ok(write_sqlite_group_if(connection, batch, vouch, || true)?.unwrap_or_default())
+}
+
+/// [`write_sqlite_group`], once `proceed` says so with the write lock held: `None`, nothing
+/// written, when it does not.
+fn write_sqlite_group_if(
+    connection: &mut rusqlite::Connection,
+    batch: &[(Job, Reply)],
+    vouch: Option<(&File, &Vouches)>,
+    proceed: impl FnOnce() -> bool,
+) -> rusqlite::Result<Option<Vec<Result<Written>>>> {
     let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !proceed() {
+        return Ok(None);
+    }
     // While this connection holds the write lock, its view the newest (else `BEGIN
     // IMMEDIATE` fails with SQLITE_BUSY_SNAPSHOT).
     let vouching = vouch.and_then(|(shm, vouches)| vouches.begin(&tx, shm));
@@ -431,7 +547,7 @@ fn write_sqlite_group(
     {
         vouches.committed(vouching, connection, shm);
     }
-    Ok(results)
+    Ok(Some(results))
 }
 
 /// Why one issuance of a group was not written.
@@ -855,5 +971,109 @@ mod tests {
         let written = write_sqlite_group(&mut connection, &[job("d.example.com", 4)], None);
         assert!(written.unwrap().iter().all(Result::is_ok));
         assert_eq!(certificates(&connection), 1);
+    }
+
+    /// A log made by the migrations, closed: no write-ahead log beside it.
+    fn new_log(dir: &Path) -> PathBuf {
+        let path = dir.join("ca.db");
+        let made = rusqlite::Connection::open(&path).unwrap();
+        made.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        for migration in sqlx::migrate!("../migrations/sqlite").iter() {
+            made.execute_batch(&migration.sql).unwrap();
+        }
+        drop(made);
+        assert!(!super::super::beside(&path, "-wal").exists());
+        path
+    }
+
+    /// The certificates in the log file alone, without its write-ahead log: what a copy of
+    /// ca.db holds.
+    fn in_log_file(path: &Path) -> i64 {
+        let copy = path.with_file_name("copy.db");
+        std::fs::copy(path, &copy).unwrap();
+        let copied = rusqlite::Connection::open(&copy).unwrap();
+        let count = copied
+            .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
+            .unwrap();
+        drop(copied);
+        std::fs::remove_file(&copy).unwrap();
+        count
+    }
+
+    fn pragma(connection: &rusqlite::Connection, name: &str) -> i64 {
+        connection
+            .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_commands_issuance_into_a_new_write_ahead_log_is_in_the_log_file_when_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = new_log(dir.path());
+        let wal = super::super::beside(&path, "-wal");
+        let mut connection = open_sqlite(&path).unwrap();
+        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], Some(&wal));
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        // Checkpointed, synced: in ca.db itself, not only in its write-ahead log.
+        assert_eq!(in_log_file(&path), 1);
+        // The connection syncs again, and checkpoints as any other.
+        assert_eq!(pragma(&connection, "synchronous"), 2);
+        assert_eq!(pragma(&connection, "wal_autocheckpoint"), 1000);
+
+        // The next one finds the write-ahead log used: a commit that syncs, left in it.
+        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], Some(&wal));
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        assert_eq!(in_log_file(&path), 1);
+        assert_eq!(pragma(&connection, "synchronous"), 2);
+    }
+
+    #[test]
+    fn a_write_ahead_log_that_another_process_wrote_to_first_is_written_with_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = new_log(dir.path());
+        let wal = super::super::beside(&path, "-wal");
+        let mut connection = open_sqlite(&path).unwrap();
+        // Another connection's commit between the store's opening and this write.
+        let mut other = open_sqlite(&path).unwrap();
+        let written = write_sqlite_group(&mut other, &[job("a.example.com", 1)], None);
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], Some(&wal));
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        // Neither was checkpointed: this one was committed with its syncs, as the other was.
+        assert_eq!(in_log_file(&path), 0);
+
+        // Once the write lock is held, a write-ahead log found used writes nothing.
+        let written = write_sqlite_group_if(&mut other, &[job("c.example.com", 3)], None, || false);
+        assert!(written.unwrap().is_none());
+        let count: i64 = connection
+            .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 2);
+    }
+
+    #[test]
+    fn an_issuance_a_reader_keeps_out_of_the_log_file_is_still_written_and_the_syncs_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = new_log(dir.path());
+        let wal = super::super::beside(&path, "-wal");
+        let mut connection = open_sqlite(&path).unwrap();
+        // A reader whose snapshot predates the issuance: the checkpoint cannot copy past it
+        // (the write-ahead log and its folder are synced instead).
+        let reader = open_sqlite(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let before: i64 = reader
+            .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(before, 0);
+        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], Some(&wal));
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        assert_eq!(in_log_file(&path), 0);
+        assert_eq!(pragma(&connection, "synchronous"), 2);
+        assert_eq!(pragma(&connection, "wal_autocheckpoint"), 1000);
+        reader.execute_batch("COMMIT").unwrap();
+        let after: i64 = reader
+            .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(after, 1);
     }
 }
