@@ -527,6 +527,17 @@ pub enum StoreError {
     /// A row holds a value this version cannot read.
     #[error("the issuance log holds an unreadable value: {0}")]
     Corrupt(String),
+    /// Issuances committed to a SQLite log whose flush to disk then failed: in the log, and
+    /// valid, unless a crash loses them before the disk is sound again.
+    #[error(
+        "certificate {certificates} is in the log, but the disk did not confirm writing it \
+         ({reason}), so a crash may yet lose it; it is issued and valid, and nothing of it was \
+         written here"
+    )]
+    Unconfirmed {
+        certificates: String,
+        reason: String,
+    },
     /// The database cannot be reached now (a PostgreSQL server that is down, restarting or
     /// cut off; no connection within the time allowed): trying again later may succeed.
     #[error("the issuance log cannot be reached: {0}")]

@@ -1,9 +1,9 @@
 //! The issuance log, on one of two backends with one interface:
 //!
 //! - SQLite, a file in the data folder (the default): WAL, foreign keys on, `synchronous=FULL`
-//!   (a command's issuance into a write-ahead log it made is synced by the checkpoint that
-//!   follows it instead, see [`writer`]); a write is one `BEGIN IMMEDIATE` transaction, so
-//!   processes queue on SQLite's write lock.
+//!   (a command's issuance into a write-ahead log nothing wrote to yet is synced by the
+//!   checkpoint that follows it instead, see [`writer`]); a write is one `BEGIN IMMEDIATE`
+//!   transaction, so processes queue on SQLite's write lock.
 //! - PostgreSQL, one database that several servers and commands share: a write that reads
 //!   before it writes takes one transaction-scoped advisory lock first, the same queue across
 //!   every node; issuances need no lock (ids come from sequences, serials are unique).
@@ -260,7 +260,7 @@ impl Store {
         }
         let changes = changes::Changes::default();
         let writer = match location {
-            LogLocation::File(path) => writer::Writer::sqlite(path, None, changes.vouches(), false),
+            LogLocation::File(path) => writer::Writer::sqlite(path, None, changes.vouches()),
             LogLocation::Postgres(_) => writer::Writer::postgres(pool.clone()),
         };
         let reader = location.file().map(reader::Reader::new);
@@ -290,8 +290,6 @@ impl Store {
         if !std::fs::metadata(path).is_ok_and(|meta| meta.len() > 0) {
             return None;
         }
-        // Before this connection makes one.
-        let new_wal = !beside(path, "-wal").exists();
         let mode = match access {
             Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
             Access::Write | Access::Create => OpenFlags::SQLITE_OPEN_READ_WRITE,
@@ -329,7 +327,7 @@ impl Store {
         Some(Store {
             pool,
             backend: Backend::Sqlite,
-            writer: writer::Writer::sqlite(path, Some(changes.clone()), changes.vouches(), new_wal),
+            writer: writer::Writer::sqlite(path, Some(changes.clone()), changes.vouches()),
             reader: Some(reader::Reader::new(path)),
             location,
             nonce_key: tokio::sync::OnceCell::new(),

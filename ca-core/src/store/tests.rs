@@ -87,6 +87,55 @@ async fn records_and_reads_back_an_issuance_on_a_real_file() {
     assert_eq!(read.certificate.unwrap().serial, sample.serial);
 }
 
+/// An issuance that arrives once the log is closed (a server's request still running as it
+/// stops) is refused as the log being away, and written nowhere, on a server's runtime and on
+/// a command's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_log_refuses_an_issuance_instead_of_writing_it_after_its_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, 2).await;
+    store
+        .record_issuance(Sample::new("0a", "a.example.com", days(1)).issuance())
+        .await
+        .unwrap();
+    store.close().await;
+    let late = store
+        .record_issuance(Sample::new("0b", "b.example.com", days(1)).issuance())
+        .await;
+    assert!(
+        matches!(late, Err(Error::Store(StoreError::Unavailable(_)))),
+        "{late:?}"
+    );
+    let reopened = open(&dir, 1).await;
+    assert_eq!(
+        reopened.list(&ListFilter::default()).await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_closed_log_refuses_a_commands_issuance() {
+    let dir = tempfile::tempdir().unwrap();
+    open(&dir, 1).await.close().await;
+    let store = open(&dir, 1).await;
+    store.close().await;
+    let late = store
+        .record_issuance(Sample::new("0b", "b.example.com", days(1)).issuance())
+        .await;
+    assert!(
+        matches!(late, Err(Error::Store(StoreError::Unavailable(_)))),
+        "{late:?}"
+    );
+    let reopened = open(&dir, 1).await;
+    assert!(
+        reopened
+            .list(&ListFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn refuses_a_duplicate_serial_and_keeps_no_half_row() {
     let dir = tempfile::tempdir().unwrap();

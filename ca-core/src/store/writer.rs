@@ -7,12 +7,13 @@
 //! runtime, one issuance at a time) writes on its own thread instead, on the connection
 //! that watches the log for changes when it opened the log to write (one connection in all,
 //! the schema parsed once), else on one it keeps until the store closes; into a write-ahead
-//! log it made, it commits without a sync and checkpoints at once, the checkpoint's syncs
-//! making the issuance durable before it returns. On PostgreSQL the writer is a task on the
+//! log nothing wrote to yet, it commits without a sync and checkpoints at once, the
+//! checkpoint's syncs making the issuance durable before it returns. On PostgreSQL the writer is a task on the
 //! runtime that writes through the pool. Both run the same statements.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::time::Duration;
 
@@ -131,9 +132,9 @@ struct SqliteWriter {
     here: Mutex<Option<rusqlite::Connection>>,
     /// Where the writer thread tells the store's watch which commits were its groups.
     vouches: Vouches,
-    /// The log had no write-ahead log when the store opened it: a command's issuance may be
-    /// written into a new one without a sync, then checkpointed (see [`write_sqlite_alone`]).
-    new_wal: bool,
+    /// Set by [`Writer::close`] (under `jobs`' lock): later issuances are refused, not written
+    /// after the log was closed.
+    closed: AtomicBool,
 }
 
 enum Message {
@@ -145,21 +146,15 @@ enum Message {
 impl Writer {
     /// The writer of a SQLite log at `path`; its thread starts with the first issuance, and
     /// keeps in `vouches` the commits that were its groups. On a command's runtime it writes
-    /// on `watch`'s connection when that may write; `new_wal` when the log had no write-ahead
-    /// log as the store opened it.
-    pub(super) fn sqlite(
-        path: &Path,
-        watch: Option<Changes>,
-        vouches: Vouches,
-        new_wal: bool,
-    ) -> Self {
+    /// on `watch`'s connection when that may write.
+    pub(super) fn sqlite(path: &Path, watch: Option<Changes>, vouches: Vouches) -> Self {
         Writer(Inner::Sqlite(Arc::new(SqliteWriter {
             path: path.to_owned(),
             jobs: Mutex::new(None),
             watch,
             here: Mutex::new(None),
             vouches,
-            new_wal,
+            closed: AtomicBool::new(false),
         })))
     }
 
@@ -172,15 +167,18 @@ impl Writer {
 
     async fn send(&self, job: Job) -> Result<Written> {
         let stopped = || StoreError::Commit("the store's writer has stopped".into());
+        let closed = || StoreError::Unavailable("it has been closed".into());
         let (reply, answered) = oneshot::channel();
         match &self.0 {
             Inner::Sqlite(writer) if crate::on_current_thread() => {
+                if writer.closed.load(Ordering::Acquire) {
+                    return Err(closed().into());
+                }
                 let batch = vec![(job, reply)];
-                let new_wal = writer.new_wal.then(|| super::beside(&writer.path, "-wal"));
-                let new_wal = new_wal.as_deref();
+                let wal = super::beside(&writer.path, "-wal");
                 let watched = writer.watch.as_ref().and_then(|watch| {
                     watch.write(BUSY_TIMEOUT, |connection| {
-                        write_sqlite_alone(connection, &batch, new_wal)
+                        write_sqlite_alone(connection, &batch, &wal)
                     })
                 });
                 let written = match watched {
@@ -193,13 +191,16 @@ impl Writer {
                                 open_sqlite(&writer.path).map_err(|err| sqlite_error(&err))?,
                             ),
                         };
-                        write_sqlite_alone(connection, &batch, new_wal)
+                        write_sqlite_alone(connection, &batch, &wal)
                     }
                 };
-                answer(batch, written.map_err(|err| sqlite_error(&err)));
+                answer(batch, written);
             }
             Inner::Sqlite(writer) => {
                 let mut jobs = writer.jobs.lock().map_err(|_| stopped())?;
+                if writer.closed.load(Ordering::Acquire) {
+                    return Err(closed().into());
+                }
                 let sender = match jobs.as_ref() {
                     Some(sender) => sender,
                     None => jobs.insert(start_sqlite(&writer.path, writer.vouches.clone())?),
@@ -214,14 +215,18 @@ impl Writer {
     }
 
     /// Closes the connection a command wrote on, and ends the SQLite writer's thread once it
-    /// has answered every issuance sent before, closing its connection; the next issuance
-    /// starts a new one.
+    /// has answered every issuance sent before, closing its connection. Issuances sent after
+    /// are refused (the log is closed: a server's request still running when the server
+    /// stops hears so, rather than being written after the log was put away).
     pub(super) async fn close(&self) {
         if let Inner::Sqlite(writer) = &self.0 {
             if let Ok(mut here) = writer.here.lock() {
                 drop(here.take());
             }
-            let sender = writer.jobs.lock().ok().and_then(|mut jobs| jobs.take());
+            let sender = writer.jobs.lock().ok().and_then(|mut jobs| {
+                writer.closed.store(true, Ordering::Release);
+                jobs.take()
+            });
             if let Some(sender) = sender {
                 let (done, stopped) = oneshot::channel();
                 if sender.send(Message::Stop(done)).is_ok() {
@@ -405,33 +410,49 @@ const UNSYNCED: &str = "PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0;
 const SYNCED: &str = "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000;";
 
 /// A command's issuance (one at a time, on its own thread), durable when it returns like any
-/// group's. When the store found no write-ahead log (`new_wal` is its path) and it is still
-/// empty once this connection holds the write lock, the commit is written without a sync and
-/// then checkpointed: the checkpoint syncs the write-ahead log, copies it into the log file
-/// and syncs that, which a command's close would do anyway. Two syncs fewer than a commit that
+/// group's. When nothing wrote to the write-ahead log at `wal` yet (SQLite made it when the
+/// command opened the log, or a command that only read did) and nothing did once this
+/// connection holds the write lock, the commit is written without a sync and then
+/// checkpointed: the checkpoint syncs the write-ahead log, copies it into the log file and
+/// syncs that, which a command's close would do anyway. Two syncs fewer than a commit that
 /// syncs (the new write-ahead log's header, then the commit), on a path where every sync is a
 /// wait on the disk.
 ///
-/// Safe only in a new write-ahead log: a synced header is what keeps frames of an earlier one
-/// out of a recovery after a crash (SQLite's ticket ff5be73dee), and a new file has none. A
-/// checkpoint never runs without its syncs (no automatic one; the connection's syncs are
+/// Safe only in a write-ahead log that never held a frame: a synced header is what keeps
+/// frames of its earlier life out of a recovery after a crash (SQLite's ticket ff5be73dee).
+/// A checkpoint never runs without its syncs (no automatic one; the connection's syncs are
 /// back before this one). When another connection keeps frames from being copied (a reader
-/// in another process), the write-ahead log and its folder are synced here instead.
+/// in another process), the write-ahead log and its folder are synced here instead. Unlike a
+/// commit whose sync fails, which SQLite undoes, an issuance whose checkpoint or sync fails
+/// is in the log (others may have read it): the caller hears it is unconfirmed
+/// ([`StoreError::Unconfirmed`]).
 fn write_sqlite_alone(
     connection: &mut rusqlite::Connection,
     batch: &[(Job, Reply)],
-    new_wal: Option<&Path>,
-) -> rusqlite::Result<Vec<Result<Written>>> {
-    let Some(wal) = new_wal.filter(|wal| is_empty(wal)) else {
-        return write_sqlite_group(connection, batch, None);
+    wal: &Path,
+) -> Result<Vec<Result<Written>>> {
+    let sqlite = |err: rusqlite::Error| sqlite_error(&err);
+    if !never_written(wal) {
+        return write_sqlite_group(connection, batch, None).map_err(sqlite);
+    }
+    let unsynced = connection.execute_batch(UNSYNCED);
+    // The syncs come back whatever happens in between, a panic included: a connection left
+    // without them would commit, and checkpoint as it closes, without a sync.
+    let written = match unsynced {
+        Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_sqlite_group_if(connection, batch, None, || never_written(wal))
+        })),
+        Err(err) => Ok(Err(err)),
     };
-    connection.execute_batch(UNSYNCED)?;
-    let written = write_sqlite_group_if(connection, batch, None, || is_empty(wal));
     let synced = connection.execute_batch(SYNCED);
+    let written = match written {
+        Ok(written) => written,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
     let written = match (written, synced) {
-        (Err(err), _) | (Ok(_), Err(err)) => return Err(err),
+        (Err(err), _) | (Ok(_), Err(err)) => return Err(sqlite(err)),
         // Another process wrote first: a commit as any other's.
-        (Ok(None), Ok(())) => return write_sqlite_group(connection, batch, None),
+        (Ok(None), Ok(())) => return write_sqlite_group(connection, batch, None).map_err(sqlite),
         (Ok(Some(written)), Ok(())) => written,
     };
     let ids: Vec<String> = written
@@ -439,26 +460,29 @@ fn write_sqlite_alone(
         .flatten()
         .map(|row| row.id.to_string())
         .collect();
-    if !ids.is_empty() {
-        make_durable(connection, wal).map_err(|err| {
-            rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
-                Some(format!(
-                    "certificate {} could not be flushed to disk ({err}), and a crash may \
-                     lose it; it was not handed out. Once the disk is sound, `ca show {}` \
-                     tells whether the log kept it: revoke it if so",
-                    ids.join(", "),
-                    ids.join(" "),
-                )),
-            )
-        })?;
+    if !ids.is_empty()
+        && let Err(err) = make_durable(connection, wal)
+    {
+        return Err(StoreError::Unconfirmed {
+            certificates: ids.join(", "),
+            reason: err.to_string(),
+        }
+        .into());
     }
     Ok(written)
 }
 
-/// Whether the file at `path` is empty (a write-ahead log SQLite made and wrote nothing to).
-fn is_empty(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0)
+/// Whether the file at `path` is a write-ahead log SQLite made and nothing wrote to: empty,
+/// and last changed when it was made. One emptied by a checkpoint in TRUNCATE mode (which
+/// nothing here runs; a sqlite3 shell may) was changed after it was made, and its truncation
+/// may not be on disk yet: frames of its earlier life could come back after a crash.
+fn never_written(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|meta| {
+        meta.len() == 0
+            && meta
+                .created()
+                .is_ok_and(|made| meta.modified().is_ok_and(|changed| changed == made))
+    })
 }
 
 /// Puts what `connection` committed without a sync on disk: a checkpoint copies it into the
@@ -710,6 +734,19 @@ fn answer(batch: Vec<(Job, Reply)>, written: Result<Vec<Result<Written>>>) {
         Ok(results) => {
             for ((_, reply), result) in batch.into_iter().zip(results) {
                 let _ = reply.send(result);
+            }
+        }
+        // In the log, unconfirmed: not a commit that failed.
+        Err(Error::Store(StoreError::Unconfirmed {
+            certificates,
+            reason,
+        })) => {
+            for (_, reply) in batch {
+                let unconfirmed = StoreError::Unconfirmed {
+                    certificates: certificates.clone(),
+                    reason: reason.clone(),
+                };
+                let _ = reply.send(Err(unconfirmed.into()));
             }
         }
         Err(err) => {
@@ -1012,7 +1049,7 @@ mod tests {
         let path = new_log(dir.path());
         let wal = super::super::beside(&path, "-wal");
         let mut connection = open_sqlite(&path).unwrap();
-        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], Some(&wal));
+        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], &wal);
         assert!(written.unwrap().iter().all(Result::is_ok));
         // Checkpointed, synced: in ca.db itself, not only in its write-ahead log.
         assert_eq!(in_log_file(&path), 1);
@@ -1021,7 +1058,7 @@ mod tests {
         assert_eq!(pragma(&connection, "wal_autocheckpoint"), 1000);
 
         // The next one finds the write-ahead log used: a commit that syncs, left in it.
-        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], Some(&wal));
+        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], &wal);
         assert!(written.unwrap().iter().all(Result::is_ok));
         assert_eq!(in_log_file(&path), 1);
         assert_eq!(pragma(&connection, "synchronous"), 2);
@@ -1037,7 +1074,7 @@ mod tests {
         let mut other = open_sqlite(&path).unwrap();
         let written = write_sqlite_group(&mut other, &[job("a.example.com", 1)], None);
         assert!(written.unwrap().iter().all(Result::is_ok));
-        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], Some(&wal));
+        let written = write_sqlite_alone(&mut connection, &[job("b.example.com", 2)], &wal);
         assert!(written.unwrap().iter().all(Result::is_ok));
         // Neither was checkpointed: this one was committed with its syncs, as the other was.
         assert_eq!(in_log_file(&path), 0);
@@ -1049,6 +1086,38 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
             .unwrap();
         assert_eq!(count, 2);
+    }
+
+    #[test]
+    fn a_write_ahead_log_a_reader_made_counts_as_new_and_one_emptied_by_a_checkpoint_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = new_log(dir.path());
+        let wal = super::super::beside(&path, "-wal");
+        // What a command that only reads leaves: an empty write-ahead log.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = rusqlite::Connection::open_with_flags(&path, flags).unwrap();
+        reader
+            .query_row("SELECT COUNT(*) FROM certificates", [], |_| Ok(()))
+            .unwrap();
+        drop(reader);
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let mut connection = open_sqlite(&path).unwrap();
+        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], &wal);
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        assert_eq!(in_log_file(&path), 1);
+
+        // Emptied by a checkpoint in TRUNCATE mode, a tick of the clock after it was made:
+        // empty, but written to before, so written with syncs.
+        let mut other = open_sqlite(&path).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        write_sqlite_group(&mut other, &[job("b.example.com", 2)], None).unwrap();
+        connection
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let written = write_sqlite_alone(&mut connection, &[job("c.example.com", 3)], &wal);
+        assert!(written.unwrap().iter().all(Result::is_ok));
+        assert_eq!(in_log_file(&path), 2);
     }
 
     #[test]
@@ -1065,7 +1134,7 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM certificates", [], |row| row.get(0))
             .unwrap();
         assert_eq!(before, 0);
-        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], Some(&wal));
+        let written = write_sqlite_alone(&mut connection, &[job("a.example.com", 1)], &wal);
         assert!(written.unwrap().iter().all(Result::is_ok));
         assert_eq!(in_log_file(&path), 0);
         assert_eq!(pragma(&connection, "synchronous"), 2);
