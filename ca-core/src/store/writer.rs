@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc as std_mpsc};
 use std::time::Duration;
 
 use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
@@ -223,10 +223,12 @@ impl Writer {
             if let Ok(mut here) = writer.here.lock() {
                 drop(here.take());
             }
-            let sender = writer.jobs.lock().ok().and_then(|mut jobs| {
+            // Closed even when a panic poisoned the lock: nothing is written after this.
+            let sender = {
+                let mut jobs = writer.jobs.lock().unwrap_or_else(PoisonError::into_inner);
                 writer.closed.store(true, Ordering::Release);
                 jobs.take()
-            });
+            };
             if let Some(sender) = sender {
                 let (done, stopped) = oneshot::channel();
                 if sender.send(Message::Stop(done)).is_ok() {
@@ -422,10 +424,9 @@ const SYNCED: &str = "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 100
 /// frames of its earlier life out of a recovery after a crash (SQLite's ticket ff5be73dee).
 /// A checkpoint never runs without its syncs (no automatic one; the connection's syncs are
 /// back before this one). When another connection keeps frames from being copied (a reader
-/// in another process), the write-ahead log and its folder are synced here instead. Unlike a
-/// commit whose sync fails, which SQLite undoes, an issuance whose checkpoint or sync fails
-/// is in the log (others may have read it): the caller hears it is unconfirmed
-/// ([`StoreError::Unconfirmed`]).
+/// in another process), the write-ahead log and its folder are synced here instead. An
+/// issuance whose checkpoint or sync fails is committed (others may have read it): the caller
+/// hears it is in the log, unconfirmed ([`StoreError::Unconfirmed`]).
 fn write_sqlite_alone(
     connection: &mut rusqlite::Connection,
     batch: &[(Job, Reply)],
