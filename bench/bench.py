@@ -202,12 +202,13 @@ CAUSES = {
         "folder and ca.db flushed by the command around an explicit checkpoint: ~0.11 ms less); it would "
         "lock every other connection, the command's own pool's included, out of the log for the command's "
         "life, and skip SQLite's sync of a restarted write-ahead log's header, for ~4% of the command. "
-        "What was kept of it: a command's issuance into a write-ahead log it made (none when the store "
-        "opened, still empty once it holds the write lock) is committed without a sync and checkpointed at "
+        "What was kept of it: a command's issuance into a write-ahead log nothing wrote to yet (empty and "
+        "unchanged since it was made, checked again once it holds the write lock) is committed without a "
+        "sync and checkpointed at "
         "once with every sync back on, so that the new write-ahead log's header and the commit are no longer "
         "flushed on their own (two flushes fewer; nothing else's frames are in a new file, and no checkpoint "
-        "runs unsynced); a write-ahead log another process uses is written as before: 0.39 and 0.64 ms less "
-        "in 200 and 300 interleaved runs, an hour apart."
+        "runs unsynced); a write-ahead log another process uses is written as before: 0.39, 0.64 and 0.90 "
+        "ms less in 200, 300 and 300 interleaved runs over an hour (the slower the disk, the more)."
     ),
     "certificates stored: web issuances": (
         "the rate is measured once `ca serve` has gone idle after its start (it first signs OCSP responses "
