@@ -891,6 +891,27 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
     drop(mounted);
 }
 
+/// `ca ARGS` in the sandbox's folder, under `strace -f -o /dev/null STRACE` (which injects the
+/// faults STRACE names), with the sandbox's environment.
+fn under_strace(sb: &Sandbox, strace: &[&str], args: &[&str]) -> Output {
+    let ca = sb.ca();
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-o", "/dev/null"])
+        .args(strace)
+        .arg(ca.get_program())
+        .args(ca.get_args())
+        .args(args)
+        .current_dir(sb.path())
+        .stdin(Stdio::null());
+    for (name, value) in ca.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.output().expect("strace runs")
+}
+
 /// Certificate files written after the commit whose flush fails (an I/O error, injected by
 /// strace into the command's second fsync: the key's is the first, and SQLite flushes the log
 /// with fdatasync) are removed as unwritten ones are: the key alone is kept, and the error
@@ -901,36 +922,18 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
     sb.init(&[]);
     let out = sb.file("out");
     std::fs::create_dir(&out).unwrap();
-    let ca = sb.ca();
-    let mut cmd = std::process::Command::new("strace");
-    cmd.args([
-        "-f",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=fsync",
-        "-e",
-        "inject=fsync:error=EIO:when=2",
-    ])
-    .arg(ca.get_program())
-    .args(ca.get_args())
-    .args([
-        "issue",
-        "f.example.com",
-        "--key",
-        "ecdsa-p256",
-        "--out",
-        "out",
-    ])
-    .current_dir(sb.path())
-    .stdin(Stdio::null());
-    for (name, value) in ca.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    let run = cmd.output().expect("strace runs");
+    let run = under_strace(
+        &sb,
+        &["-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2"],
+        &[
+            "issue",
+            "f.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--out",
+            "out",
+        ],
+    );
     let said = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{said}");
     assert!(
@@ -968,29 +971,19 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
     sb.init(&[]);
     let out = sb.file("out");
     std::fs::create_dir(&out).unwrap();
-    let ca = sb.ca();
     let wal = sb.data().join("ca.db-wal");
-    let mut cmd = std::process::Command::new("strace");
-    cmd.args(["-f", "-o", "/dev/null", "-P"])
-        .arg(&wal)
-        .args([
+    let run = under_strace(
+        &sb,
+        &[
+            "-P",
+            &wal.to_string_lossy(),
             "-e",
             "trace=fsync,fdatasync",
             "-e",
             "inject=fsync,fdatasync:error=EIO",
-        ])
-        .arg(ca.get_program())
-        .args(ca.get_args())
-        .args(["issue", "f.example.com", "--out", "out"])
-        .current_dir(sb.path())
-        .stdin(Stdio::null());
-    for (name, value) in ca.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    let run = cmd.output().expect("strace runs");
+        ],
+        &["issue", "f.example.com", "--out", "out"],
+    );
     let said = String::from_utf8_lossy(&run.stderr);
     if sb.on_postgres() {
         // The log is in the database: nothing of it is flushed here.

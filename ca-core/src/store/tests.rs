@@ -87,6 +87,24 @@ async fn records_and_reads_back_an_issuance_on_a_real_file() {
     assert_eq!(read.certificate.unwrap().serial, sample.serial);
 }
 
+/// Closes `store`, then checks that an issuance sent to it is refused as the log being away,
+/// and that the log holds `kept` certificates.
+async fn refuses_after_its_close(store: Store, dir: &tempfile::TempDir, kept: usize) {
+    store.close().await;
+    let late = store
+        .record_issuance(Sample::new("0b", "b.example.com", days(1)).issuance())
+        .await;
+    assert!(
+        matches!(late, Err(Error::Store(StoreError::Unavailable(_)))),
+        "{late:?}"
+    );
+    let reopened = open(dir, 1).await;
+    assert_eq!(
+        reopened.list(&ListFilter::default()).await.unwrap().len(),
+        kept
+    );
+}
+
 /// An issuance that arrives once the log is closed (a server's request still running as it
 /// stops) is refused as the log being away, and written nowhere, on a server's runtime and on
 /// a command's.
@@ -98,42 +116,14 @@ async fn a_closed_log_refuses_an_issuance_instead_of_writing_it_after_its_close(
         .record_issuance(Sample::new("0a", "a.example.com", days(1)).issuance())
         .await
         .unwrap();
-    store.close().await;
-    let late = store
-        .record_issuance(Sample::new("0b", "b.example.com", days(1)).issuance())
-        .await;
-    assert!(
-        matches!(late, Err(Error::Store(StoreError::Unavailable(_)))),
-        "{late:?}"
-    );
-    let reopened = open(&dir, 1).await;
-    assert_eq!(
-        reopened.list(&ListFilter::default()).await.unwrap().len(),
-        1
-    );
+    refuses_after_its_close(store, &dir, 1).await;
 }
 
 #[tokio::test]
 async fn a_closed_log_refuses_a_commands_issuance() {
     let dir = tempfile::tempdir().unwrap();
     open(&dir, 1).await.close().await;
-    let store = open(&dir, 1).await;
-    store.close().await;
-    let late = store
-        .record_issuance(Sample::new("0b", "b.example.com", days(1)).issuance())
-        .await;
-    assert!(
-        matches!(late, Err(Error::Store(StoreError::Unavailable(_)))),
-        "{late:?}"
-    );
-    let reopened = open(&dir, 1).await;
-    assert!(
-        reopened
-            .list(&ListFilter::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    refuses_after_its_close(open(&dir, 1).await, &dir, 0).await;
 }
 
 #[tokio::test]
