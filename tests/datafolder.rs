@@ -1005,6 +1005,55 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
     assert!(placed.is_empty(), "{placed:?}");
 }
 
+/// A commit whose flush fails, on the ordinary path (a write-ahead log with frames in it, left
+/// by a process that was killed), is reported as failed but as possibly in the log all the
+/// same: SQLite wrote its frames, and the next opening recovers them when they reached the
+/// disk, as they do here (strace fails the flush, not the write).
+#[test]
+fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    if sb.on_postgres() {
+        // The log is in the database: nothing of it is flushed here.
+        return;
+    }
+    let log = sb.data().join("ca.db");
+    let killed = std::process::Command::new("sqlite3")
+        .arg(&log)
+        .args([
+            "PRAGMA user_version = 1;",
+            "PRAGMA user_version = 0;",
+            ".system kill -9 $PPID",
+        ])
+        .status()
+        .unwrap();
+    assert!(!killed.success());
+    let wal = sb.data().join("ca.db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    std::fs::create_dir(sb.file("out")).unwrap();
+    let run = under_strace(
+        &sb,
+        &[
+            "-P",
+            &wal.to_string_lossy(),
+            "-e",
+            "trace=fdatasync",
+            "-e",
+            "inject=fdatasync:error=EIO",
+        ],
+        &["issue", "f.example.com", "--out", "out"],
+    );
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the issuance log could not commit: disk I/O error")
+            && said.contains("may be in the log all the same once it is opened again"),
+        "{said}"
+    );
+    // Opened again, the log has it: the warning was due.
+    assert_eq!(sb.row_count(), 1);
+}
+
 #[test]
 fn der_requests_are_read_as_der_whatever_their_last_byte() {
     let sb = Sandbox::new();

@@ -595,6 +595,18 @@ fn job_error(err: JobError) -> Error {
 }
 
 fn sqlite_error(err: &rusqlite::Error) -> Error {
+    // A commit whose sync failed wrote its frames all the same: the next opening of the log
+    // recovers them when they reached the disk, and the issuance is then in the log.
+    if err
+        .sqlite_error()
+        .is_some_and(|err| err.extended_code == rusqlite::ffi::SQLITE_IOERR_FSYNC)
+    {
+        return StoreError::Commit(format!(
+            "{err}; a write whose flush failed may be in the log all the same once it is opened \
+             again: look for it there before trying again"
+        ))
+        .into();
+    }
     StoreError::Commit(err.to_string()).into()
 }
 
