@@ -8,8 +8,8 @@
 //! that watches the log for changes when it opened the log to write (one connection in all,
 //! the schema parsed once), else on one it keeps until the store closes; into a write-ahead
 //! log nothing wrote to yet, it commits without a sync and checkpoints at once, the
-//! checkpoint's syncs making the issuance durable before it returns. On PostgreSQL the writer is a task on the
-//! runtime that writes through the pool. Both run the same statements.
+//! checkpoint's syncs making the issuance durable before it returns. On PostgreSQL the writer
+//! is a task on the runtime that writes through the pool. Both run the same statements.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
