@@ -941,74 +941,117 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
             && said.contains("f.example.com.crt: Input/output error"),
         "{said}"
     );
-    let mut left: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left.len(), 1, "{left:?}");
-    let key = left[0].as_str();
-    assert!(
-        key.starts_with(".f.example.com.key.") && key.ends_with(".tmp"),
-        "{key}"
-    );
-    assert!(
-        said.contains(&format!("then rename out/{key} to out/f.example.com.key")),
-        "{said}"
-    );
+    let key = kept_key(&out, "f.example.com", &said);
     assert!(!said.contains(".f.example.com.crt."), "{said}");
     assert!(!said.contains(".f.example.com-chain.pem."), "{said}");
     assert_eq!(sb.row_count(), 1);
+    export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
+}
+
+/// The one file `ca` left in `dir` (a key kept under its temporary name, for `name`), which
+/// the error `said` offers to rename into place: its name, after checking it is readable by
+/// its owner alone.
+fn kept_key(dir: &Path, name: &str, said: &str) -> String {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let key = left[0].clone();
+    assert!(
+        key.starts_with(&format!(".{name}.key.")) && key.ends_with(".tmp"),
+        "{key}"
+    );
+    let mode = std::fs::metadata(dir.join(&key))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{key}");
+    let folder = dir.file_name().unwrap().to_string_lossy();
+    assert!(
+        said.contains(&format!(
+            "then rename {folder}/{key} to {folder}/{name}.key"
+        )),
+        "{said}"
+    );
+    key
+}
+
+/// Follows the advice for a key kept beside a certificate `id` the log holds: the certificate
+/// and its chain exported into `dir`, the key renamed into place; they match.
+fn export_beside_kept_key(sb: &Sandbox, dir: &Path, id: &str, name: &str, key: &str) {
+    let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let chain = format!("{folder}/{name}-chain.pem");
+    sb.ok(&["export", id, "--format", "pem", "--out", &chain]);
+    std::fs::rename(dir.join(key), dir.join(format!("{name}.key"))).unwrap();
+    assert_key_of(dir, &format!("{name}.key"), &format!("{name}-chain.pem"));
 }
 
 /// An issuance whose write to the log the disk does not confirm (an I/O error, injected by
 /// strace into every sync of the write-ahead log, after a commit made without one) is reported
 /// as in the log but unconfirmed, not as a commit that failed, and its certificate is not
-/// handed out: no certificate file, no key in place.
+/// handed out: no certificate file, no key in place. Its key, flushed before the commit, is
+/// kept under its temporary name (the certificate is valid: it is never lost with its key),
+/// and the advice given writes the certificate beside it. A renewal then, whose commit's
+/// flush fails (the reads that followed left the write-ahead log its frames), keeps its key
+/// too, the certificate perhaps in the log, as it is.
 #[test]
 fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    let out = sb.file("out");
-    std::fs::create_dir(&out).unwrap();
     let wal = sb.data().join("ca.db-wal");
-    let run = under_strace(
-        &sb,
-        &[
-            "-P",
-            &wal.to_string_lossy(),
-            "-e",
-            "trace=fsync,fdatasync",
-            "-e",
-            "inject=fsync,fdatasync:error=EIO",
-        ],
-        &["issue", "f.example.com", "--out", "out"],
-    );
-    let said = String::from_utf8_lossy(&run.stderr);
-    if sb.on_postgres() {
-        // The log is in the database: nothing of it is flushed here.
-        assert!(run.status.success(), "{said}");
-        return;
+    let wal = wal.to_string_lossy();
+    let unconfirmed = [
+        "-P",
+        &wal,
+        "-e",
+        "trace=fsync,fdatasync",
+        "-e",
+        "inject=fsync,fdatasync:error=EIO",
+    ];
+    let runs: [(&str, &[&str], &[&str]); 2] = [
+        (
+            "1",
+            &["issue", "f.example.com", "--out", "out"],
+            &[
+                "certificate 1 is in the log, but the disk did not confirm writing it",
+                "its certificate files were not written",
+                "its key is kept under a temporary name",
+            ],
+        ),
+        (
+            "2",
+            &["renew", "1", "--out", "renewed"],
+            &[
+                "may be in the log all the same once it is opened again",
+                "its key is kept under a temporary name in case it is",
+                "`ca list --name f.example.com` shows the certificate",
+            ],
+        ),
+    ];
+    for (id, args, words) in runs {
+        let out = sb.file(args.last().unwrap());
+        std::fs::create_dir(&out).unwrap();
+        let run = under_strace(&sb, &unconfirmed, args);
+        let said = String::from_utf8_lossy(&run.stderr);
+        if sb.on_postgres() {
+            // The log is in the database: nothing of it is flushed here.
+            assert!(run.status.success(), "{said}");
+            return;
+        }
+        assert_eq!(run.status.code(), Some(1), "{said}");
+        assert!(words.iter().all(|words| said.contains(words)), "{said}");
+        let key = kept_key(&out, "f.example.com", &said);
+        sb.ok(&["show", id]);
+        export_beside_kept_key(&sb, &out, id, "f.example.com", &key);
     }
-    assert_eq!(run.status.code(), Some(1), "{said}");
-    assert!(
-        said.contains("certificate 1 is in the log, but the disk did not confirm writing it")
-            && said.contains("nothing of it was written here")
-            && !said.contains("could not commit"),
-        "{said}"
-    );
-    let placed: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    assert!(placed.is_empty(), "{placed:?}");
 }
 
 /// A commit whose flush fails, on the ordinary path (a write-ahead log with frames in it, left
 /// by a process that was killed), is reported as failed but as possibly in the log all the
 /// same: SQLite wrote its frames, and the next opening recovers them when they reached the
-/// disk, as they do here (strace fails the flush, not the write).
+/// disk, as they do here (strace fails the flush, not the write). The key is kept, as for an
+/// issuance the disk did not confirm, and matches the certificate the log then holds.
 #[test]
 fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
     let sb = Sandbox::new();
@@ -1030,7 +1073,8 @@ fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
     assert!(!killed.success());
     let wal = sb.data().join("ca.db-wal");
     assert!(std::fs::metadata(&wal).unwrap().len() > 0);
-    std::fs::create_dir(sb.file("out")).unwrap();
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
     let run = under_strace(
         &sb,
         &[
@@ -1047,11 +1091,15 @@ fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
     assert_eq!(run.status.code(), Some(1), "{said}");
     assert!(
         said.contains("the issuance log could not commit: disk I/O error")
-            && said.contains("may be in the log all the same once it is opened again"),
+            && said.contains("may be in the log all the same once it is opened again")
+            && said.contains("its key is kept under a temporary name in case it is")
+            && said.contains("`ca list --name f.example.com` shows the certificate"),
         "{said}"
     );
-    // Opened again, the log has it: the warning was due.
+    let key = kept_key(&out, "f.example.com", &said);
+    // Opened again, the log has it: the warning was due, and the key is its key.
     assert_eq!(sb.row_count(), 1);
+    export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
 }
 
 #[test]

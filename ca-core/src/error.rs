@@ -460,6 +460,16 @@ impl Error {
         }
     }
 
+    /// True when what failed is, or may be, in the log all the same: committed but not
+    /// confirmed on disk ([`StoreError::Unconfirmed`]), or a commit whose flush failed
+    /// ([`StoreError::Unflushed`]). What was made for it (a new key) is kept, not removed.
+    pub fn may_be_in_the_log(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(StoreError::Unconfirmed { .. } | StoreError::Unflushed(_))
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -538,6 +548,13 @@ pub enum StoreError {
         certificates: String,
         reason: String,
     },
+    /// A commit whose flush to disk failed: SQLite wrote its frames all the same, and the next
+    /// opening of the log recovers them when they reached the disk.
+    #[error(
+        "the issuance log could not commit: {0}; a write whose flush failed may be in the log \
+         all the same once it is opened again: look for it there before trying again"
+    )]
+    Unflushed(String),
     /// The database cannot be reached now (a PostgreSQL server that is down, restarting or
     /// cut off; no connection within the time allowed): trying again later may succeed.
     #[error("the issuance log cannot be reached: {0}")]

@@ -242,10 +242,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_to_sign(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(&names).await?;
+    let first = names.first().map(ToString::to_string).unwrap_or_default();
     // The key is written (under a temporary name) before the certificate is committed: a key
     // that cannot be written leaves no certificate behind, and a certificate is never lost
     // with its key.
-    let (issued, staged) = authority
+    let mut staged = None;
+    let issued = authority
         .issue_staged(
             IssueRequest {
                 names,
@@ -256,9 +258,13 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 requester: crate::cmd::actor(),
                 source: RequestSource::Cli,
             },
-            |signed| files.stage_key(signed),
+            |signed| {
+                staged = Some(files.stage_key(signed)?);
+                Ok(())
+            },
         )
-        .await?;
+        .await;
+    let (issued, staged) = files.with_key(issued, staged, &first)?;
     files.place_and_close(&issued, staged, &authority).await?;
     describe(&issued, &files)
         .and_then(|()| {
@@ -498,6 +504,61 @@ impl OutputFiles {
         staged
             .place_or_keep(self.replace)
             .map_err(|unplaced| not_placed(issued, *unplaced, &self.key))
+    }
+
+    /// An issuance's outcome with the key [`OutputFiles::stage_key`] wrote for it (`staged`).
+    /// When the issuance failed but its certificate is, or may be, in the log all the same (a
+    /// disk that did not confirm the log's write), the key is kept under its temporary name,
+    /// not removed, and the error says how to write the certificate (`name`, one of its
+    /// names, finds it) and put the key in place: a certificate is never lost with its key.
+    pub(crate) fn with_key(
+        &self,
+        issued: ca_core::Result<(Issued, ())>,
+        staged: Option<StagedFiles>,
+        name: &str,
+    ) -> anyhow::Result<(Issued, StagedFiles)> {
+        match (issued, staged) {
+            (Ok((issued, ())), Some(staged)) => Ok((issued, staged)),
+            (Ok((issued, ())), None) => Err(anyhow::anyhow!(
+                "certificate {} was issued, but no key was written for it",
+                issued.issuance.id
+            )),
+            (Err(err), Some(staged)) if err.may_be_in_the_log() => {
+                Err(self.key_kept(err, &staged.keep(), name))
+            }
+            (Err(err), _) => Err(err.into()),
+        }
+    }
+
+    /// Why an issuance that is, or may be, in the log failed, its key kept (`kept`).
+    fn key_kept(
+        &self,
+        err: ca_core::Error,
+        kept: &[(PathBuf, PathBuf)],
+        name: &str,
+    ) -> anyhow::Error {
+        let chain = ca_core::display::shell_word(&self.chain);
+        match &err {
+            ca_core::Error::Store(ca_core::StoreError::Unconfirmed {
+                certificates,
+                reason,
+            }) => anyhow::anyhow!(
+                "certificate {certificates} is in the log, but the disk did not confirm writing it ({reason}), \
+                 so a crash may yet lose it; it is issued and valid, its certificate files were not written, \
+                 and its key is kept under a temporary name. Once the disk is sound, `ca show {certificates}` \
+                 says whether the log still holds it; if it does, `ca export {certificates} --format pem --out {chain}` \
+                 writes the certificate and its chain; then {}",
+                renames(kept, &self.key)
+            ),
+            _ => anyhow::anyhow!(
+                "{}; its key is kept under a temporary name in case it is: \
+                 `ca list --name {}` shows the certificate if the log holds it, \
+                 `ca export ID --format pem --out {chain}` then writes it and its chain; then {}",
+                crate::explain::sentence(&err.into()),
+                ca_core::display::shell_word(Path::new(name)),
+                renames(kept, &self.key)
+            ),
+        }
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,

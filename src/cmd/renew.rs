@@ -35,11 +35,19 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let files = args
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;
-    let (issued, staged) = authority
+    let mut staged = None;
+    let issued = authority
         .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
-            files.stage_key(signed)
+            staged = Some(files.stage_key(signed)?);
+            Ok(())
         })
-        .await?;
+        .await;
+    let first = old
+        .names
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let (issued, staged) = files.with_key(issued, staged, &first)?;
     files.place_and_close(&issued, staged, &authority).await?;
     let revoked = old
         .certificate

@@ -601,11 +601,7 @@ fn sqlite_error(err: &rusqlite::Error) -> Error {
         .sqlite_error()
         .is_some_and(|err| err.extended_code == rusqlite::ffi::SQLITE_IOERR_FSYNC)
     {
-        return StoreError::Commit(format!(
-            "{err}; a write whose flush failed may be in the log all the same once it is opened \
-             again: look for it there before trying again"
-        ))
-        .into();
+        return StoreError::Unflushed(err.to_string()).into();
     }
     StoreError::Commit(err.to_string()).into()
 }
@@ -749,7 +745,7 @@ fn answer(batch: Vec<(Job, Reply)>, written: Result<Vec<Result<Written>>>) {
                 let _ = reply.send(result);
             }
         }
-        // In the log, unconfirmed: not a commit that failed.
+        // In the log, unconfirmed, or perhaps in it: not a commit that failed and left nothing.
         Err(Error::Store(StoreError::Unconfirmed {
             certificates,
             reason,
@@ -760,6 +756,11 @@ fn answer(batch: Vec<(Job, Reply)>, written: Result<Vec<Result<Written>>>) {
                     reason: reason.clone(),
                 };
                 let _ = reply.send(Err(unconfirmed.into()));
+            }
+        }
+        Err(Error::Store(StoreError::Unflushed(reason))) => {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::Unflushed(reason.clone()).into()));
             }
         }
         Err(err) => {
