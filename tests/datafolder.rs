@@ -862,6 +862,7 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
         said.contains("certificate 2 was issued and is in the log, but its certificate files could not be written")
             && said.contains("could not be written (full/c.example.com.crt: No space left on device")
             && said.contains("nothing in the folder was replaced")
+            && said.contains("`ca export 2 --format crt --out full/c.example.com.crt`")
             && said.contains("`ca export 2 --format pem --out full/c.example.com-chain.pem`")
             && !said.contains("try again"),
         "{said}"
@@ -969,22 +970,36 @@ fn kept_key(dir: &Path, name: &str, said: &str) -> String {
     assert_eq!(mode & 0o777, 0o600, "{key}");
     let folder = dir.file_name().unwrap().to_string_lossy();
     assert!(
-        said.contains(&format!(
-            "then rename {folder}/{key} to {folder}/{name}.key"
-        )),
+        said.contains(&format!("rename {folder}/{key} to {folder}/{name}.key")),
         "{said}"
     );
     key
 }
 
-/// Follows the advice for a key kept beside a certificate `id` the log holds: the certificate
-/// and its chain exported into `dir`, the key renamed into place; they match.
-fn export_beside_kept_key(sb: &Sandbox, dir: &Path, id: &str, name: &str, key: &str) {
+/// The serial of the certificate an error says to look for with `ca show SERIAL`.
+fn advised_serial(said: &str) -> String {
+    let (_, after) = said.split_once("`ca show ").expect(said);
+    let (serial, _) = after.split_once('`').expect(said);
+    assert!(serial.bytes().all(|b| b.is_ascii_hexdigit()), "{said}");
+    serial.to_owned()
+}
+
+/// Follows the advice for a key kept beside certificate `which` (its id or serial), which the
+/// log holds: the key renamed into place, the certificate alone and its chain exported into
+/// `dir`; all three match, as `ca issue` would have written them.
+fn export_beside_kept_key(sb: &Sandbox, dir: &Path, which: &str, name: &str, key: &str) {
     let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let chain = format!("{folder}/{name}-chain.pem");
-    sb.ok(&["export", id, "--format", "pem", "--out", &chain]);
     std::fs::rename(dir.join(key), dir.join(format!("{name}.key"))).unwrap();
+    let leaf = format!("{folder}/{name}.crt");
+    let chain = format!("{folder}/{name}-chain.pem");
+    sb.ok(&["export", which, "--format", "crt", "--out", &leaf]);
+    sb.ok(&["export", which, "--format", "pem", "--out", &chain]);
+    assert_key_of(dir, &format!("{name}.key"), &format!("{name}.crt"));
     assert_key_of(dir, &format!("{name}.key"), &format!("{name}-chain.pem"));
+    let leaf = std::fs::read_to_string(dir.join(format!("{name}.crt"))).unwrap();
+    let chain = std::fs::read_to_string(dir.join(format!("{name}-chain.pem"))).unwrap();
+    assert_eq!(leaf.matches("BEGIN CERTIFICATE").count(), 1, "{leaf}");
+    assert!(chain.starts_with(&leaf), "{chain}");
 }
 
 /// An issuance whose write to the log the disk does not confirm (an I/O error, injected by
@@ -1014,7 +1029,8 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
             "1",
             &["issue", "f.example.com", "--out", "out"],
             &[
-                "certificate 1 is in the log, but the disk did not confirm writing it",
+                "certificate 1 (serial ",
+                ") is in the log, but the disk did not confirm writing it",
                 "its certificate files were not written",
                 "its key is kept under a temporary name",
             ],
@@ -1024,8 +1040,8 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
             &["renew", "1", "--out", "renewed"],
             &[
                 "may be in the log all the same once it is opened again",
-                "its key is kept under a temporary name in case it is",
-                "`ca list --name f.example.com` shows the certificate",
+                "the certificate's key is kept under a temporary name in case it is",
+                "says whether the log holds it: if it does, rename",
             ],
         ),
     ];
@@ -1042,8 +1058,10 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
         assert_eq!(run.status.code(), Some(1), "{said}");
         assert!(words.iter().all(|words| said.contains(words)), "{said}");
         let key = kept_key(&out, "f.example.com", &said);
-        sb.ok(&["show", id]);
-        export_beside_kept_key(&sb, &out, id, "f.example.com", &key);
+        let serial = advised_serial(&said);
+        let shown: Value = serde_json::from_str(&sb.ok(&["show", &serial, "--json"])).unwrap();
+        assert_eq!(shown["id"].to_string(), id, "{shown}");
+        export_beside_kept_key(&sb, &out, &serial, "f.example.com", &key);
     }
 }
 
@@ -1092,14 +1110,60 @@ fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
     assert!(
         said.contains("the issuance log could not commit: disk I/O error")
             && said.contains("may be in the log all the same once it is opened again")
-            && said.contains("its key is kept under a temporary name in case it is")
-            && said.contains("`ca list --name f.example.com` shows the certificate"),
+            && said.contains("the certificate's key is kept under a temporary name in case it is"),
         "{said}"
     );
     let key = kept_key(&out, "f.example.com", &said);
     // Opened again, the log has it: the warning was due, and the key is its key.
     assert_eq!(sb.row_count(), 1);
-    export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
+    export_beside_kept_key(&sb, &out, &advised_serial(&said), "f.example.com", &key);
+}
+
+/// A commit whose first flush fails but whose log then closes soundly (the write-ahead log
+/// checkpointed and removed without the frames of the commit that failed) holds no such
+/// certificate: the advice given then says the key is to be removed, and it is the one file
+/// it names.
+#[test]
+fn a_key_kept_for_a_commit_that_did_not_stand_is_named_for_removal() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    if sb.on_postgres() {
+        // The log is in the database: nothing of it is flushed here.
+        return;
+    }
+    let killed = std::process::Command::new("sqlite3")
+        .arg(sb.data().join("ca.db"))
+        .args(["PRAGMA user_version = 1;", ".system kill -9 $PPID"])
+        .status()
+        .unwrap();
+    assert!(!killed.success());
+    let wal = sb.data().join("ca.db-wal");
+    let out = sb.file("o u t");
+    std::fs::create_dir(&out).unwrap();
+    let run = under_strace(
+        &sb,
+        &[
+            "-P",
+            &wal.to_string_lossy(),
+            "-e",
+            "trace=fdatasync",
+            "-e",
+            "inject=fdatasync:error=EIO:when=1",
+        ],
+        &["issue", "f.example.com", "--out", "o u t"],
+    );
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    // Its close checkpointed what was committed and removed the write-ahead log.
+    assert!(!wal.exists());
+    let key = kept_key(&out, "f.example.com", &said.replace('\'', ""));
+    let serial = advised_serial(&said);
+    assert!(
+        said.contains(&format!("if not, it was not issued: remove 'o u t/{key}'")),
+        "{said}"
+    );
+    sb.refused(&["show", &serial]);
+    assert_eq!(sb.row_count(), 0);
 }
 
 #[test]

@@ -281,6 +281,13 @@ fn exports_der_and_pem_by_id_and_by_serial() {
     let pem = sb.ok(&["export", "1", "--format", "pem"]);
     let chain = std::fs::read_to_string(sb.file("mail.example.com-chain.pem")).unwrap();
     assert_eq!(pem, chain);
+    // crt: the certificate alone in PEM, the very .crt `ca issue` wrote.
+    assert_eq!(sb.ok(&["export", &serial, "--format", "crt"]), leaf);
+    sb.ok(&["export", "1", "--format", "crt", "--out", "again.crt"]);
+    assert_eq!(
+        openssl_ok(sb.path(), &["x509", "-in", "again.crt"]),
+        from_der
+    );
     // PEM unless told otherwise, as `ca root` and `ca crl` write; Base64 in a .cer, as
     // Windows writes it too; but not into a file whose name says another format, unless asked.
     assert_eq!(sb.ok(&["export", "1"]), chain);
@@ -676,6 +683,45 @@ fn sign_and_verify(sb: &Sandbox, csr: &str, expect_san: &str) {
     );
     assert!(text.contains(expect_san), "{text}");
     assert!(text.contains("CA:FALSE"), "{text}");
+}
+
+/// A signed certificate that standard output cannot take (a full disk behind it) is in the log
+/// all the same, and the error's `ca export` writes it as `ca sign` does: the certificate
+/// alone, for the request's key.
+#[test]
+fn a_signed_certificate_that_could_not_be_written_is_written_again_as_advised() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let csr = openssl_request(
+        sb.path(),
+        "full.csr",
+        "ec",
+        "/CN=full.example.com",
+        &["-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let out = sb
+        .ca()
+        .args(["sign", &csr])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("certificate 1 was issued and is in the log, but could not be written")
+            && said.contains("`ca export 1 --format crt --out FILE` writes it again"),
+        "{said}"
+    );
+    sb.ok(&["export", "1", "--format", "crt", "--out", "again.crt"]);
+    let again = std::fs::read_to_string(sb.file("again.crt")).unwrap();
+    assert_eq!(again.matches("BEGIN CERTIFICATE").count(), 1, "{again}");
+    assert_eq!(
+        openssl_ok(
+            sb.path(),
+            &["x509", "-in", "again.crt", "-noout", "-pubkey"]
+        ),
+        openssl_ok(sb.path(), &["req", "-in", &csr, "-noout", "-pubkey"])
+    );
 }
 
 /// What a request asks for that a server certificate does not carry (subject attributes

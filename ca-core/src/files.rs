@@ -584,11 +584,22 @@ impl StagedFiles {
     /// Keeps every file under its temporary name, placing none: for a set that cannot be
     /// completed, whose first files must not replace files of another set. Returns (temporary
     /// name, place) of each, in order.
+    /// Their folders are flushed, so that the names the caller is given outlast a crash.
     pub fn keep(mut self) -> Vec<(PathBuf, PathBuf)> {
         let kept = self.staged[self.placed..]
             .iter()
             .map(|file| (file.tmp_path(), file.path.clone()))
             .collect();
+        let mut synced: Vec<&Arc<Folder>> = Vec::new();
+        for file in &self.staged[self.placed..] {
+            if !synced
+                .iter()
+                .any(|folder| Arc::ptr_eq(folder, &file.folder))
+            {
+                file.folder.sync();
+                synced.push(&file.folder);
+            }
+        }
         self.placed = self.staged.len();
         kept
     }

@@ -111,6 +111,13 @@ pub struct Signed<'a> {
 }
 
 impl Signed<'_> {
+    /// The leaf's serial number.
+    pub fn serial(&self) -> Result<SerialNumber> {
+        let (_, leaf) = x509_parser::parse_x509_certificate(self.leaf)
+            .map_err(|err| Error::Crypto(format!("the new certificate does not parse: {err}")))?;
+        SerialNumber::from_bytes(leaf.raw_serial())
+    }
+
     /// PEM of the leaf.
     pub fn leaf_pem(&self) -> String {
         certificate_pem(self.leaf)

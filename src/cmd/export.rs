@@ -16,7 +16,7 @@ pub(crate) struct Args {
     /// Windows shows it) or SHA-256, 40 or 64 hex digits, colons and spaces allowed.
     #[arg(value_name = "ID|SERIAL|THUMBPRINT")]
     id: CertificateRef,
-    /// pem (certificate, then root; the default), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
+    /// pem (certificate, then root; the default), crt (PEM, the certificate alone, as `ca issue` writes NAME.crt), der (certificate alone), p7b or p7b-pem (PKCS#7: certificate, then root), or pfx (PKCS#12: the key given with --key, the certificate and the root).
     #[arg(long, value_parser = crate::cmd::choice::<ExportFormat>())]
     format: Option<ExportFormat>,
     /// Write to FILE instead of standard output (`-`); a PFX only to a new file, mode 0600.
@@ -41,6 +41,7 @@ pub(crate) struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ExportFormat {
     Pem,
+    Crt,
     Der,
     P7b,
     P7bPem,
@@ -51,6 +52,7 @@ impl Choice for ExportFormat {
     const WHAT: &'static str = "format";
     const ALL: &'static [Self] = &[
         ExportFormat::Pem,
+        ExportFormat::Crt,
         ExportFormat::Der,
         ExportFormat::P7b,
         ExportFormat::P7bPem,
@@ -58,9 +60,10 @@ impl Choice for ExportFormat {
     ];
 
     fn name(self) -> &'static str {
-        match self.certificate() {
-            Some(format) => format.name(),
-            None => "pfx",
+        match (self, self.certificate()) {
+            (ExportFormat::Crt, _) => "crt",
+            (_, Some(format)) => format.name(),
+            (_, None) => "pfx",
         }
     }
 }
@@ -69,7 +72,7 @@ impl ExportFormat {
     /// The certificate format, or `None` for a PFX.
     fn certificate(self) -> Option<CertificateFormat> {
         match self {
-            ExportFormat::Pem => Some(CertificateFormat::Pem),
+            ExportFormat::Pem | ExportFormat::Crt => Some(CertificateFormat::Pem),
             ExportFormat::Der => Some(CertificateFormat::Der),
             ExportFormat::P7b => Some(CertificateFormat::P7b),
             ExportFormat::P7bPem => Some(CertificateFormat::P7bPem),
@@ -112,7 +115,13 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let row = authority.find(&args.id).await?;
     let cert = certificate_of(&row)?;
-    let bytes = format.render(&cert.der, &[authority.root().der()])?;
+    // crt: the certificate alone, as the .crt of `ca issue`.
+    let chain: &[&[u8]] = if chosen == ExportFormat::Crt {
+        &[]
+    } else {
+        &[authority.root().der()]
+    };
+    let bytes = format.render(&cert.der, chain)?;
     emit(
         data,
         crate::output::named(args.out.as_deref()),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::files::{Folder, PUBLIC_MODE, SECRET_MODE, StagedFiles, Unplaced};
 use ca_core::{
-    Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, RequestSource, Signed,
-    SubjectName,
+    Authority, IssueRequest, Issued, KeyAlgorithm, Passphrase, Profile, RequestSource,
+    SerialNumber, Signed, SubjectName,
 };
 
 use crate::cmd::Refused;
@@ -242,7 +242,6 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_to_sign(data).await?;
     // Looked up before issuing, so that the new certificate is not among them.
     let holders = authority.holders_of(&names).await?;
-    let first = names.first().map(ToString::to_string).unwrap_or_default();
     // The key is written (under a temporary name) before the certificate is committed: a key
     // that cannot be written leaves no certificate behind, and a certificate is never lost
     // with its key.
@@ -259,12 +258,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 source: RequestSource::Cli,
             },
             |signed| {
-                staged = Some(files.stage_key(signed)?);
+                staged = Some((files.stage_key(signed)?, signed.serial()?));
                 Ok(())
             },
         )
         .await;
-    let (issued, staged) = files.with_key(issued, staged, &first)?;
+    let (issued, staged) = files.with_key(issued, staged)?;
     files.place_and_close(&issued, staged, &authority).await?;
     describe(&issued, &files)
         .and_then(|()| {
@@ -506,25 +505,25 @@ impl OutputFiles {
             .map_err(|unplaced| not_placed(issued, *unplaced, &self.key))
     }
 
-    /// An issuance's outcome with the key [`OutputFiles::stage_key`] wrote for it (`staged`).
-    /// When the issuance failed but its certificate is, or may be, in the log all the same (a
-    /// disk that did not confirm the log's write), the key is kept under its temporary name,
-    /// not removed, and the error says how to write the certificate (`name`, one of its
-    /// names, finds it) and put the key in place: a certificate is never lost with its key.
+    /// An issuance's outcome with the key [`OutputFiles::stage_key`] wrote for it and the
+    /// certificate's serial (`staged`). When the issuance failed but its certificate is, or
+    /// may be, in the log all the same (a disk that did not confirm the log's write), the key
+    /// is kept under its temporary name, not removed, and the error says how to find the
+    /// certificate by its serial, write its files and put the key in place, or else remove
+    /// the key: a certificate is never lost with its key.
     pub(crate) fn with_key(
         &self,
         issued: ca_core::Result<(Issued, ())>,
-        staged: Option<StagedFiles>,
-        name: &str,
+        staged: Option<(StagedFiles, SerialNumber)>,
     ) -> anyhow::Result<(Issued, StagedFiles)> {
         match (issued, staged) {
-            (Ok((issued, ())), Some(staged)) => Ok((issued, staged)),
+            (Ok((issued, ())), Some((staged, _))) => Ok((issued, staged)),
             (Ok((issued, ())), None) => Err(anyhow::anyhow!(
                 "certificate {} was issued, but no key was written for it",
                 issued.issuance.id
             )),
-            (Err(err), Some(staged)) if err.may_be_in_the_log() => {
-                Err(self.key_kept(err, &staged.keep(), name))
+            (Err(err), Some((staged, serial))) if err.may_be_in_the_log() => {
+                Err(self.key_kept(err, &staged.keep(), &serial))
             }
             (Err(err), _) => Err(err.into()),
         }
@@ -535,30 +534,62 @@ impl OutputFiles {
         &self,
         err: ca_core::Error,
         kept: &[(PathBuf, PathBuf)],
-        name: &str,
+        serial: &SerialNumber,
     ) -> anyhow::Error {
-        let chain = ca_core::display::shell_word(&self.chain);
+        let serial = serial.hex();
+        let removed = kept
+            .iter()
+            .map(|(tmp, _)| shell_path(tmp))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let either = format!(
+            "if it does, {}; if not, it was not issued: remove {removed}",
+            self.rewrite(&serial, kept)
+        );
         match &err {
             ca_core::Error::Store(ca_core::StoreError::Unconfirmed {
                 certificates,
                 reason,
             }) => anyhow::anyhow!(
-                "certificate {certificates} is in the log, but the disk did not confirm writing it ({reason}), \
-                 so a crash may yet lose it; it is issued and valid, its certificate files were not written, \
-                 and its key is kept under a temporary name. Once the disk is sound, `ca show {certificates}` \
-                 says whether the log still holds it; if it does, `ca export {certificates} --format pem --out {chain}` \
-                 writes the certificate and its chain; then {}",
-                renames(kept, &self.key)
+                "certificate {certificates} (serial {serial}) is in the log, but the disk did not confirm \
+                 writing it ({reason}), so a crash may yet lose it; it is issued and valid, its certificate \
+                 files were not written, and its key is kept under a temporary name. Once the disk is sound, \
+                 `ca show {serial}` says whether the log still holds it: {either}"
             ),
             _ => anyhow::anyhow!(
-                "{}; its key is kept under a temporary name in case it is: \
-                 `ca list --name {}` shows the certificate if the log holds it, \
-                 `ca export ID --format pem --out {chain}` then writes it and its chain; then {}",
+                "{}; the certificate's key is kept under a temporary name in case it is: \
+                 `ca show {serial}` says whether the log holds it: {either}",
                 crate::explain::sentence(&err.into()),
-                ca_core::display::shell_word(Path::new(name)),
-                renames(kept, &self.key)
             ),
         }
+    }
+
+    /// How to put in place the files of certificate `which` (its id or serial), whose key is
+    /// kept under a temporary name (`kept`): the key renamed, then the certificate alone, its
+    /// chain and the PFX asked for written from the log.
+    fn rewrite(&self, which: &str, kept: &[(PathBuf, PathBuf)]) -> String {
+        let mut text = format!(
+            "{}, then `ca export {which} --format crt --out {}` and `ca export {which} --format pem --out {}` \
+             write the certificate and its chain",
+            renames(kept, &self.key),
+            shell_path(&self.leaf),
+            shell_path(&self.chain)
+        );
+        if let Some((pfx, ..)) = &self.pfx {
+            let (passphrase, file) = self.key_passphrase_option();
+            text.push_str(&format!(
+                ", and `ca export {which} --format pfx --key {}{passphrase} --pfx-password-file - --out {}` \
+                 its PFX (with its password on standard input{file}{})",
+                shell_path(&self.key),
+                shell_path(pfx),
+                if self.replace {
+                    "; a PFX is written only to a new file: move the old one away first"
+                } else {
+                    ""
+                }
+            ));
+        }
+        text
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,
@@ -614,7 +645,7 @@ fn went_in(placed: &[PathBuf]) -> String {
 fn renames(kept: &[(PathBuf, PathBuf)], key: &Path) -> String {
     let renames: Vec<String> = kept
         .iter()
-        .map(|(tmp, path)| format!("{} to {}", tmp.display(), path.display()))
+        .map(|(tmp, path)| format!("{} to {}", shell_path(tmp), shell_path(path)))
         .collect();
     let secret = if kept.iter().any(|(_, path)| path == key) {
         " (the key's file, like the key, is readable only by you)"
@@ -653,11 +684,18 @@ fn certificate_not_written(
     // another certificate.
     anyhow::anyhow!(
         "certificate {id} was issued and is in the log, but its certificate files could not be written ({err:#}); \
-         nothing in the folder was replaced, and its key is kept under a temporary name. Once that is mended, \
-         `ca export {id} --format pem --out {}` writes the certificate and its chain; then {}",
-        files.chain.display(),
-        renames(kept, &files.key)
+         nothing in the folder was replaced, and its key is kept under a temporary name. Once that is mended, {}",
+        files.rewrite(&id.to_string(), kept)
     )
+}
+
+/// `path` as a word to paste into a shell: quoted when it must be, and after `./` when it
+/// would otherwise read as an option.
+fn shell_path(path: &Path) -> String {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"-") {
+        return ca_core::display::shell_word(&Path::new(".").join(path));
+    }
+    ca_core::display::shell_word(path)
 }
 
 /// Why the report of a certificate whose row and files are written did not reach standard

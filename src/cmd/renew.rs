@@ -38,16 +38,11 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let mut staged = None;
     let issued = authority
         .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
-            staged = Some(files.stage_key(signed)?);
+            staged = Some((files.stage_key(signed)?, signed.serial()?));
             Ok(())
         })
         .await;
-    let first = old
-        .names
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let (issued, staged) = files.with_key(issued, staged, &first)?;
+    let (issued, staged) = files.with_key(issued, staged)?;
     files.place_and_close(&issued, staged, &authority).await?;
     let revoked = old
         .certificate

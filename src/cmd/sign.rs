@@ -127,7 +127,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         let id = issued.issuance.id;
         anyhow::anyhow!(
             "certificate {id} was issued and is in the log, but could not be written ({}): \
-             `ca export {id} --format pem --out FILE` writes it again",
+             `ca export {id} --format crt --out FILE` writes it again",
             crate::explain::sentence(&err)
         )
     })?;
