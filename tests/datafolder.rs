@@ -1027,7 +1027,16 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
     let runs: [(&str, &[&str], &[&str]); 2] = [
         (
             "1",
-            &["issue", "f.example.com", "--out", "out"],
+            &[
+                "issue",
+                "f.example.com",
+                "--pfx-password-file",
+                "pw",
+                "--pfx-profile",
+                "modern",
+                "--out",
+                "out",
+            ],
             &[
                 "certificate 1 (serial ",
                 ") is in the log, but the disk did not confirm writing it",
@@ -1041,10 +1050,11 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
             &[
                 "may be in the log all the same once it is opened again",
                 "the certificate's key is kept under a temporary name in case it is",
-                "says whether the log holds it: if it does, rename",
+                "says whether the log holds it: if it does, and nothing was issued into that folder since, rename",
             ],
         ),
     ];
+    std::fs::write(sb.file("pw"), "a password\n").unwrap();
     for (id, args, words) in runs {
         let out = sb.file(args.last().unwrap());
         std::fs::create_dir(&out).unwrap();
@@ -1062,6 +1072,32 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
         let shown: Value = serde_json::from_str(&sb.ok(&["show", &serial, "--json"])).unwrap();
         assert_eq!(shown["id"].to_string(), id, "{shown}");
         export_beside_kept_key(&sb, &out, &serial, "f.example.com", &key);
+        if args.contains(&"--pfx-profile") {
+            // The PFX asked for, in the profile asked for (its password from a file here,
+            // where the advice reads standard input).
+            assert!(
+                said.contains(&format!(
+                    "`ca export {serial} --format pfx --key out/f.example.com.key --pfx-password-file - --pfx-profile modern --out out/f.example.com.pfx`"
+                )),
+                "{said}"
+            );
+            sb.ok(&[
+                "export",
+                &serial,
+                "--format",
+                "pfx",
+                "--key",
+                "out/f.example.com.key",
+                "--pfx-password-file",
+                "pw",
+                "--pfx-profile",
+                "modern",
+                "--out",
+                "out/f.example.com.pfx",
+            ]);
+            let info = crate::exports::pkcs12_info(&sb, "out/f.example.com.pfx");
+            assert!(info.contains("AES-256-CBC"), "{info}");
+        }
     }
 }
 

@@ -100,19 +100,56 @@ pub fn quoted(text: &str) -> String {
     }
 }
 
-/// `path` as a POSIX shell reads it back, for a command a message gives to run: as it is when
-/// it holds only letters, digits and `@%_+=:,./-`, else in single quotes (a `'` in it as
-/// `'\''`).
+/// `path` as a shell reads it back, for a command a message gives to run: as it is when it
+/// holds only letters, digits and `@%_+=:,./-`, else in single quotes (a `'` in it as `'\''`);
+/// after `./` when it begins with `-`, which the command would take for an option. A path
+/// holding a control character, a mark [`inert`] escapes or bytes that are not UTF-8 is
+/// written as bash's `$'...'`, those written `\xHH` or `\uHHHH`: still one line of printable
+/// text that messages show as it is, and bash reads it back exactly.
 pub fn shell_word(path: &std::path::Path) -> String {
-    let text = path.display().to_string();
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let prefix = if bytes.starts_with(b"-") { "./" } else { "" };
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(|c| c.is_control() || misleads(c)) => {
+            if !text.is_empty()
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"@%_+=:,./-".contains(&b))
+            {
+                format!("{prefix}{text}")
+            } else {
+                format!("'{prefix}{}'", text.replace('\'', "'\\''"))
+            }
+        }
+        _ => {
+            let mut word = format!("$'{prefix}");
+            for chunk in bytes.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    match c {
+                        '\\' | '\'' => {
+                            word.push('\\');
+                            word.push(c);
+                        }
+                        c if c.is_ascii_control() => {
+                            word.push_str(&format!("\\x{:02x}", u32::from(c)))
+                        }
+                        c if (c.is_control() || misleads(c)) && u32::from(c) > 0xffff => {
+                            word.push_str(&format!("\\U{:08x}", u32::from(c)));
+                        }
+                        c if c.is_control() || misleads(c) => {
+                            word.push_str(&format!("\\u{:04x}", u32::from(c)));
+                        }
+                        c => word.push(c),
+                    }
+                }
+                for b in chunk.invalid() {
+                    word.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            word.push('\'');
+            word
+        }
     }
 }
 
@@ -171,6 +208,42 @@ mod tests {
         assert_eq!(shell_word(Path::new("dr space'q/k")), "'dr space'\\''q/k'");
         assert_eq!(shell_word(Path::new("$HOME/k")), "'$HOME/k'");
         assert_eq!(shell_word(Path::new("")), "''");
+        assert_eq!(shell_word(Path::new("-o/k")), "./-o/k");
+        assert_eq!(shell_word(Path::new("-o u/k")), "'./-o u/k'");
+    }
+
+    /// A path with controls, marks that mislead or bytes that are not UTF-8 is written as
+    /// printable text that `inert` leaves as it is, and bash (the judge) reads back the very
+    /// bytes.
+    #[test]
+    fn a_path_no_terminal_may_show_as_it_is_is_written_for_bash_to_read_back() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        use std::path::Path;
+        let hostile: [&[u8]; 7] = [
+            b"a\nb/k",
+            b"red\x1b[31m/k",
+            "rtl\u{202e}txt.crt".as_bytes(),
+            b"bad\xff\xfebytes/k",
+            b"-q'x\\y\x07/k",
+            "tag\u{e0041}/k".as_bytes(),
+            "\u{85}next\rline\t/k".as_bytes(),
+        ];
+        for bytes in hostile {
+            let word = shell_word(Path::new(OsStr::from_bytes(bytes)));
+            assert!(word.starts_with("$'"), "{word}");
+            assert_eq!(inert(&word), word);
+            let read = std::process::Command::new("bash")
+                .args(["-c", &format!("printf %s {word}")])
+                .output()
+                .expect("bash runs");
+            let expected = if bytes.starts_with(b"-") {
+                [b"./", bytes].concat()
+            } else {
+                bytes.to_vec()
+            };
+            assert_eq!(read.stdout, expected, "{word}");
+        }
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     };
     if pfx_options {
         return Err(Refused(format!(
-            "--key, --key-passphrase-file, --pfx-password-file and --pfx-profile go with --format pfx; a {format} file holds no key"
+            "--key, --key-passphrase-file, --pfx-password-file and --pfx-profile go with --format pfx; a {} file holds no key",
+            chosen.name()
         ))
         .into());
     }

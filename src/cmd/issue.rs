@@ -539,11 +539,13 @@ impl OutputFiles {
         let serial = serial.hex();
         let removed = kept
             .iter()
-            .map(|(tmp, _)| shell_path(tmp))
+            .map(|(tmp, _)| ca_core::display::shell_word(tmp))
             .collect::<Vec<_>>()
             .join(" and ");
+        // Files issued into the folder since (the command run again) would be replaced.
         let either = format!(
-            "if it does, {}; if not, it was not issued: remove {removed}",
+            "if it does, and nothing was issued into that folder since, {}; if not, it was not issued: \
+             remove {removed}",
             self.rewrite(&serial, kept)
         );
         match &err {
@@ -556,9 +558,12 @@ impl OutputFiles {
                  files were not written, and its key is kept under a temporary name. Once the disk is sound, \
                  `ca show {serial}` says whether the log still holds it: {either}"
             ),
+            // A process that has the log open (`ca serve`) reads it without the frames of the
+            // commit that failed, which the next opening after a crash recovers.
             _ => anyhow::anyhow!(
                 "{}; the certificate's key is kept under a temporary name in case it is: \
-                 `ca show {serial}` says whether the log holds it: {either}",
+                 `ca show {serial}`, run while no other process has the log open (`ca serve` stopped), \
+                 says whether the log holds it: {either}",
                 crate::explain::sentence(&err.into()),
             ),
         }
@@ -572,16 +577,17 @@ impl OutputFiles {
             "{}, then `ca export {which} --format crt --out {}` and `ca export {which} --format pem --out {}` \
              write the certificate and its chain",
             renames(kept, &self.key),
-            shell_path(&self.leaf),
-            shell_path(&self.chain)
+            ca_core::display::shell_word(&self.leaf),
+            ca_core::display::shell_word(&self.chain)
         );
-        if let Some((pfx, ..)) = &self.pfx {
+        if let Some((pfx, _, profile)) = &self.pfx {
             let (passphrase, file) = self.key_passphrase_option();
             text.push_str(&format!(
-                ", and `ca export {which} --format pfx --key {}{passphrase} --pfx-password-file - --out {}` \
+                ", and `ca export {which} --format pfx --key {}{passphrase} --pfx-password-file - --pfx-profile {} --out {}` \
                  its PFX (with its password on standard input{file}{})",
-                shell_path(&self.key),
-                shell_path(pfx),
+                ca_core::display::shell_word(&self.key),
+                profile.name(),
+                ca_core::display::shell_word(pfx),
                 if self.replace {
                     "; a PFX is written only to a new file: move the old one away first"
                 } else {
@@ -645,7 +651,13 @@ fn went_in(placed: &[PathBuf]) -> String {
 fn renames(kept: &[(PathBuf, PathBuf)], key: &Path) -> String {
     let renames: Vec<String> = kept
         .iter()
-        .map(|(tmp, path)| format!("{} to {}", shell_path(tmp), shell_path(path)))
+        .map(|(tmp, path)| {
+            format!(
+                "{} to {}",
+                ca_core::display::shell_word(tmp),
+                ca_core::display::shell_word(path)
+            )
+        })
         .collect();
     let secret = if kept.iter().any(|(_, path)| path == key) {
         " (the key's file, like the key, is readable only by you)"
@@ -687,15 +699,6 @@ fn certificate_not_written(
          nothing in the folder was replaced, and its key is kept under a temporary name. Once that is mended, {}",
         files.rewrite(&id.to_string(), kept)
     )
-}
-
-/// `path` as a word to paste into a shell: quoted when it must be, and after `./` when it
-/// would otherwise read as an option.
-fn shell_path(path: &Path) -> String {
-    if path.as_os_str().as_encoded_bytes().starts_with(b"-") {
-        return ca_core::display::shell_word(&Path::new(".").join(path));
-    }
-    ca_core::display::shell_word(path)
 }
 
 /// Why the report of a certificate whose row and files are written did not reach standard

@@ -125,10 +125,13 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     };
     written.map_err(|err| {
         let id = issued.issuance.id;
+        // The operating system's reason alone: the usual advice ("try again") would issue
+        // another certificate.
+        let file = crate::output::named(args.out.as_deref())
+            .map_or_else(|| "FILE".to_owned(), ca_core::display::shell_word);
         anyhow::anyhow!(
-            "certificate {id} was issued and is in the log, but could not be written ({}): \
-             `ca export {id} --format crt --out FILE` writes it again",
-            crate::explain::sentence(&err)
+            "certificate {id} was issued and is in the log, but could not be written ({err:#}): \
+             do not sign the request again; `ca export {id} --format crt --out {file}` writes it again"
         )
     })?;
     if let Some(cert) = &issued.issuance.certificate {
