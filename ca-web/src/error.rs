@@ -54,6 +54,10 @@ pub(crate) enum WebError {
     /// Too much of one kind of work is under way (checks of live servers): 503, try again;
     /// the message says what.
     Busy(String),
+    /// An issuance that failed, but whose certificate is, or may be, in the log all the same (a
+    /// disk that did not confirm the log's write): 500, logged, and the page says so, lest the
+    /// request be sent again for a second certificate.
+    Uncertain(String),
     /// Anything else: logged, never shown.
     Internal(String),
 }
@@ -71,6 +75,7 @@ impl From<Error> for WebError {
             Error::Store(ca_core::StoreError::Unavailable(_)) => {
                 WebError::Unavailable(err.to_string())
             }
+            _ if err.may_be_in_the_log() => WebError::Uncertain(err.to_string()),
             _ if err.is_refusal() => WebError::BadRequest(explain(&err)),
             _ => WebError::Internal(err.to_string()),
         }
@@ -157,6 +162,17 @@ impl IntoResponse for WebError {
                         .to_owned(),
                 )
             }
+            WebError::Uncertain(detail) => {
+                tracing::error!(detail = %crate::log::clean(&detail), "request failed, perhaps issued");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Perhaps issued",
+                    "The certificate authority's disk did not confirm writing this certificate, so it may be issued all the same. \
+                     Look for it among the requests (View the status of a pending certificate request, or an administrator's list) \
+                     before sending the request again. The details are in the server's log."
+                        .to_owned(),
+                )
+            }
             WebError::Internal(detail) => {
                 tracing::error!(detail = %crate::log::clean(&detail), "request failed");
                 (
@@ -193,5 +209,44 @@ impl IntoResponse for WebError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::response::IntoResponse;
+    use ca_core::{Error, StoreError};
+
+    use super::{ErrorText, WebError};
+
+    /// An issuance that may stand though it failed is a 500 whose page says it may be issued
+    /// (the request is not to be sent again blind), without the log's own words; any other
+    /// failure of the log keeps the page that says nothing.
+    #[test]
+    fn a_failure_that_may_have_issued_says_so() {
+        let uncertain = [
+            Error::Store(StoreError::Unflushed("disk I/O error".into())),
+            Error::Store(StoreError::Unconfirmed {
+                certificates: "7".into(),
+                reason: "disk I/O error".into(),
+            }),
+        ];
+        for err in uncertain {
+            let response = WebError::from(err).into_response();
+            assert_eq!(response.status(), 500);
+            let text = response.extensions().get::<ErrorText>().unwrap();
+            assert_eq!(text.heading, "Perhaps issued");
+            assert!(
+                text.message.contains("may be issued all the same")
+                    && !text.message.contains("disk I/O error"),
+                "{}",
+                text.message
+            );
+        }
+        let failed = WebError::from(Error::Store(StoreError::Commit("disk I/O error".into())))
+            .into_response();
+        let text = failed.extensions().get::<ErrorText>().unwrap();
+        assert_eq!(text.heading, "Something went wrong");
     }
 }
