@@ -949,6 +949,42 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
     export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
 }
 
+/// Leaves frames in the log's write-ahead log, from a sqlite3 killed before it could fold them
+/// back, so that the next issuance commits on the ordinary path: the write-ahead log's path.
+fn leave_frames(sb: &Sandbox) -> PathBuf {
+    let killed = std::process::Command::new("sqlite3")
+        .arg(sb.data().join("ca.db"))
+        .args([
+            "PRAGMA user_version = 1;",
+            "PRAGMA user_version = 0;",
+            ".system kill -9 $PPID",
+        ])
+        .status()
+        .unwrap();
+    assert!(!killed.success());
+    let wal = sb.data().join("ca.db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    wal
+}
+
+/// `ca issue f.example.com --out OUT` (a new folder) with the flushes of the write-ahead log
+/// `wal` failing as strace's `inject` says (`fdatasync:error=EIO:when=1`: the first only).
+fn issue_with_failed_flushes(sb: &Sandbox, wal: &Path, out: &str, inject: &str) -> Output {
+    std::fs::create_dir(sb.file(out)).unwrap();
+    under_strace(
+        sb,
+        &[
+            "-P",
+            &wal.to_string_lossy(),
+            "-e",
+            "trace=fdatasync",
+            "-e",
+            &format!("inject={inject}"),
+        ],
+        &["issue", "f.example.com", "--out", out],
+    )
+}
+
 /// The one file `ca` left in `dir` (a key kept under its temporary name, for `name`), which
 /// the error `said` offers to rename into place: its name, after checking it is readable by
 /// its owner alone.
@@ -1114,33 +1150,9 @@ fn a_commit_whose_flush_fails_says_it_may_be_in_the_log_all_the_same() {
         // The log is in the database: nothing of it is flushed here.
         return;
     }
-    let log = sb.data().join("ca.db");
-    let killed = std::process::Command::new("sqlite3")
-        .arg(&log)
-        .args([
-            "PRAGMA user_version = 1;",
-            "PRAGMA user_version = 0;",
-            ".system kill -9 $PPID",
-        ])
-        .status()
-        .unwrap();
-    assert!(!killed.success());
-    let wal = sb.data().join("ca.db-wal");
-    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    let wal = leave_frames(&sb);
     let out = sb.file("out");
-    std::fs::create_dir(&out).unwrap();
-    let run = under_strace(
-        &sb,
-        &[
-            "-P",
-            &wal.to_string_lossy(),
-            "-e",
-            "trace=fdatasync",
-            "-e",
-            "inject=fdatasync:error=EIO",
-        ],
-        &["issue", "f.example.com", "--out", "out"],
-    );
+    let run = issue_with_failed_flushes(&sb, &wal, "out", "fdatasync:error=EIO");
     let said = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{said}");
     assert!(
@@ -1167,27 +1179,9 @@ fn a_key_kept_for_a_commit_that_did_not_stand_is_named_for_removal() {
         // The log is in the database: nothing of it is flushed here.
         return;
     }
-    let killed = std::process::Command::new("sqlite3")
-        .arg(sb.data().join("ca.db"))
-        .args(["PRAGMA user_version = 1;", ".system kill -9 $PPID"])
-        .status()
-        .unwrap();
-    assert!(!killed.success());
-    let wal = sb.data().join("ca.db-wal");
+    let wal = leave_frames(&sb);
     let out = sb.file("o u t");
-    std::fs::create_dir(&out).unwrap();
-    let run = under_strace(
-        &sb,
-        &[
-            "-P",
-            &wal.to_string_lossy(),
-            "-e",
-            "trace=fdatasync",
-            "-e",
-            "inject=fdatasync:error=EIO:when=1",
-        ],
-        &["issue", "f.example.com", "--out", "o u t"],
-    );
+    let run = issue_with_failed_flushes(&sb, &wal, "o u t", "fdatasync:error=EIO:when=1");
     let said = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{said}");
     // Its close checkpointed what was committed and removed the write-ahead log.
