@@ -195,7 +195,10 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run ca as that user (`sudo -u '#{owner}' ca ...`), or choose a folder that only you (or root) can change, all the way from /"
         ),
         Error::FolderExposed { path, .. } => {
-            format!("{err}: run `chmod go-w {}` and try again", path.display())
+            format!(
+                "{err}: run `chmod go-w {}` and try again",
+                ca_core::display::shell_word(path)
+            )
         }
         Error::LogAltered { .. } => format!(
             "{err}: restore the folder from a backup (`ca restore`); `ca check` lists every altered row"
@@ -214,7 +217,7 @@ fn core_sentence(err: &Error) -> String {
         Error::Backup(dir) => format!(
             "{err}; to use it, restore it into an empty folder: `ca restore {} --data NEW_FOLDER` \
              (list, show, export, root and check read it where it is, and crl writes the CRL it keeps)",
-            dir.display()
+            ca_core::display::shell_word(dir)
         ),
         Error::RestoreUnfinished(_) => format!(
             "{err}: run the same `ca restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"

@@ -862,8 +862,14 @@ fn a_full_disk_loses_no_key_and_writes_no_certificate_the_log_lacks() {
         said.contains("certificate 2 was issued and is in the log, but its certificate files could not be written")
             && said.contains("could not be written (full/c.example.com.crt: No space left on device")
             && said.contains("nothing in the folder was replaced")
-            && said.contains("`ca export 2 --format crt --out full/c.example.com.crt`")
-            && said.contains("`ca export 2 --format pem --out full/c.example.com-chain.pem`")
+            && said.contains(&format!(
+                "`ca --data {} export 2 --format crt --out full/c.example.com.crt`",
+                sb.data().display()
+            ))
+            && said.contains(&format!(
+                "`ca --data {} export 2 --format pem --out full/c.example.com-chain.pem`",
+                sb.data().display()
+            ))
             && !said.contains("try again"),
         "{said}"
     );
@@ -1012,9 +1018,10 @@ fn kept_key(dir: &Path, name: &str, said: &str) -> String {
     key
 }
 
-/// The serial of the certificate an error says to look for with `ca show SERIAL`.
+/// The serial of the certificate an error says to look for with `ca --data DIR show SERIAL`.
 fn advised_serial(said: &str) -> String {
-    let (_, after) = said.split_once("`ca show ").expect(said);
+    let (_, after) = said.split_once("`ca --data ").expect(said);
+    let (_, after) = after.split_once(" show ").expect(said);
     let (serial, _) = after.split_once('`').expect(said);
     assert!(serial.bytes().all(|b| b.is_ascii_hexdigit()), "{said}");
     serial.to_owned()
@@ -1113,7 +1120,8 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
             // where the advice reads standard input).
             assert!(
                 said.contains(&format!(
-                    "`ca export {serial} --format pfx --key out/f.example.com.key --pfx-password-file - --pfx-profile modern --out out/f.example.com.pfx`"
+                    "`ca --data {} export {serial} --format pfx --key out/f.example.com.key --pfx-password-file - --pfx-profile modern --out out/f.example.com.pfx`",
+                    sb.data().display()
                 )),
                 "{said}"
             );
@@ -2014,6 +2022,46 @@ fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
             .unwrap();
         file.set_len(4096).unwrap();
     });
+}
+
+/// A data folder whose name holds a line break or a tab opens its own log, never that of the
+/// folder named without them (a URL's parser drops both, and the log is opened by URL).
+#[test]
+fn a_data_folder_named_with_a_line_break_opens_its_own_log() {
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        // The log is in the database.
+        return;
+    }
+    let ca = |data: &str, args: &[&str]| {
+        let out = sb
+            .ca_bare()
+            .arg("--data")
+            .arg(data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{data:?} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for data in ["a\nb", "ab", "c\td", "cd"] {
+        ca(data, &["init", "--key", "ecdsa-p256"]);
+    }
+    ca("a\nb", &["issue", "x.example.com", "--key", "ecdsa-p256"]);
+    ca("c\td", &["user", "add", "bob", "--role", "admin"]);
+    let listed = |data: &str| -> usize {
+        serde_json::from_str::<Vec<Value>>(&ca(data, &["list", "--json"]))
+            .unwrap()
+            .len()
+    };
+    assert_eq!((listed("a\nb"), listed("ab")), (1, 0));
+    let users = |data: &str| ca(data, &["user", "list"]);
+    assert!(users("c\td").contains("bob") && !users("cd").contains("bob"));
+    ca("a\nb", &["check"]);
 }
 
 #[test]

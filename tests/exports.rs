@@ -710,7 +710,10 @@ fn a_signed_certificate_that_could_not_be_written_is_written_again_as_advised() 
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
         said.contains("certificate 1 was issued and is in the log, but could not be written")
-            && said.contains("`ca export 1 --format crt --out FILE` writes it again")
+            && said.contains(&format!(
+                "`ca --data {} export 1 --format crt --out FILE` writes it again",
+                sb.data().display()
+            ))
             && !said.contains("try again"),
         "{said}"
     );

@@ -103,15 +103,17 @@ pub fn quoted(text: &str) -> String {
 /// `path` as a shell reads it back, for a command a message gives to run: as it is when it
 /// holds only letters, digits and `@%_+=:,./-`, else in single quotes (a `'` in it as `'\''`);
 /// after `./` when it begins with `-`, which the command would take for an option. A path
-/// holding a control character, a mark [`inert`] escapes or bytes that are not UTF-8 is
-/// written as bash's `$'...'`, those written `\xHH` or `\uHHHH`: still one line of printable
-/// text that messages show as it is, and bash reads it back exactly.
+/// holding a control character, a mark [`inert`] escapes, a backquote (which would seem to end
+/// the command a message quotes in backquotes) or bytes that are not UTF-8 is written as
+/// bash's `$'...'` with those as the bytes they are, `\xHH`: one line of printable text that
+/// messages show as it is, which bash reads back exactly in any locale.
 pub fn shell_word(path: &std::path::Path) -> String {
     use std::os::unix::ffi::OsStrExt;
+    let escaped = |c: char| c.is_control() || misleads(c) || c == '`';
     let bytes = path.as_os_str().as_bytes();
     let prefix = if bytes.starts_with(b"-") { "./" } else { "" };
     match std::str::from_utf8(bytes) {
-        Ok(text) if !text.chars().any(|c| c.is_control() || misleads(c)) => {
+        Ok(text) if !text.chars().any(escaped) => {
             if !text.is_empty()
                 && text
                     .bytes()
@@ -124,6 +126,11 @@ pub fn shell_word(path: &std::path::Path) -> String {
         }
         _ => {
             let mut word = format!("$'{prefix}");
+            let push_bytes = |word: &mut String, bytes: &[u8]| {
+                for b in bytes {
+                    word.push_str(&format!("\\x{b:02x}"));
+                }
+            };
             for chunk in bytes.utf8_chunks() {
                 for c in chunk.valid().chars() {
                     match c {
@@ -131,21 +138,13 @@ pub fn shell_word(path: &std::path::Path) -> String {
                             word.push('\\');
                             word.push(c);
                         }
-                        c if c.is_ascii_control() => {
-                            word.push_str(&format!("\\x{:02x}", u32::from(c)))
-                        }
-                        c if (c.is_control() || misleads(c)) && u32::from(c) > 0xffff => {
-                            word.push_str(&format!("\\U{:08x}", u32::from(c)));
-                        }
-                        c if c.is_control() || misleads(c) => {
-                            word.push_str(&format!("\\u{:04x}", u32::from(c)));
+                        c if escaped(c) => {
+                            push_bytes(&mut word, c.encode_utf8(&mut [0; 4]).as_bytes())
                         }
                         c => word.push(c),
                     }
                 }
-                for b in chunk.invalid() {
-                    word.push_str(&format!("\\x{b:02x}"));
-                }
+                push_bytes(&mut word, chunk.invalid());
             }
             word.push('\'');
             word
@@ -220,7 +219,7 @@ mod tests {
         use std::ffi::OsStr;
         use std::os::unix::ffi::OsStrExt;
         use std::path::Path;
-        let hostile: [&[u8]; 7] = [
+        let hostile: [&[u8]; 8] = [
             b"a\nb/k",
             b"red\x1b[31m/k",
             "rtl\u{202e}txt.crt".as_bytes(),
@@ -228,12 +227,16 @@ mod tests {
             b"-q'x\\y\x07/k",
             "tag\u{e0041}/k".as_bytes(),
             "\u{85}next\rline\t/k".as_bytes(),
+            b"`touch x`/k",
         ];
         for bytes in hostile {
             let word = shell_word(Path::new(OsStr::from_bytes(bytes)));
             assert!(word.starts_with("$'"), "{word}");
             assert_eq!(inert(&word), word);
+            assert!(!word.contains('`'), "{word}");
+            // In the C locale too, where bash reads no \\u escape.
             let read = std::process::Command::new("bash")
+                .env("LC_ALL", "C")
                 .args(["-c", &format!("printf %s {word}")])
                 .output()
                 .expect("bash runs");

@@ -105,6 +105,7 @@ impl FileArgs {
         }
         let mut files = OutputFiles::new(folder, &self.out, stem);
         files.replace = self.force;
+        files.data = data.to_owned();
         let pfx = self.out.join(format!("{stem}.pfx"));
         let wanted: Vec<&Path> = files
             .paths()
@@ -418,6 +419,8 @@ pub(crate) struct OutputFiles {
     key_passphrase_file: Option<PathBuf>,
     /// Whether files already in place are replaced (--force).
     replace: bool,
+    /// The CA's data folder, which the commands a message gives to run name.
+    data: PathBuf,
 }
 
 impl OutputFiles {
@@ -433,6 +436,7 @@ impl OutputFiles {
             key_passphrase_file: None,
             replace: false,
             pfx: None,
+            data: PathBuf::new(),
         }
     }
 
@@ -556,15 +560,17 @@ impl OutputFiles {
                 "certificate {certificates} (serial {serial}) is in the log, but the disk did not confirm \
                  writing it ({reason}), so a crash may yet lose it; it is issued and valid, its certificate \
                  files were not written, and its key is kept under a temporary name. Once the disk is sound, \
-                 `ca show {serial}` says whether the log still holds it: {either}"
+                 `{ca} show {serial}` says whether the log still holds it: {either}",
+                ca = self.ca()
             ),
             // A process that has the log open (`ca serve`) reads it without the frames of the
             // commit that failed, which the next opening after a crash recovers.
             _ => anyhow::anyhow!(
                 "{}; the certificate's key is kept under a temporary name in case it is: \
-                 `ca show {serial}`, run while no other process has the log open (`ca serve` stopped), \
+                 `{} show {serial}`, run while no other process has the log open (`ca serve` stopped), \
                  says whether the log holds it: {either}",
                 crate::explain::sentence(&err.into()),
+                self.ca(),
             ),
         }
     }
@@ -573,8 +579,9 @@ impl OutputFiles {
     /// kept under a temporary name (`kept`): the key renamed, then the certificate alone, its
     /// chain and the PFX asked for written from the log.
     fn rewrite(&self, which: &str, kept: &[(PathBuf, PathBuf)]) -> String {
+        let ca = self.ca();
         let mut text = format!(
-            "{}, then `ca export {which} --format crt --out {}` and `ca export {which} --format pem --out {}` \
+            "{}, then `{ca} export {which} --format crt --out {}` and `{ca} export {which} --format pem --out {}` \
              write the certificate and its chain",
             renames(kept, &self.key),
             ca_core::display::shell_word(&self.leaf),
@@ -583,7 +590,7 @@ impl OutputFiles {
         if let Some((pfx, _, profile)) = &self.pfx {
             let (passphrase, file) = self.key_passphrase_option();
             text.push_str(&format!(
-                ", and `ca export {which} --format pfx --key {}{passphrase} --pfx-password-file - --pfx-profile {} --out {}` \
+                ", and `{ca} export {which} --format pfx --key {}{passphrase} --pfx-password-file - --pfx-profile {} --out {}` \
                  its PFX (with its password on standard input{file}{})",
                 ca_core::display::shell_word(&self.key),
                 profile.name(),
@@ -596,6 +603,12 @@ impl OutputFiles {
             ));
         }
         text
+    }
+
+    /// `ca --data DIR`: how the commands a message gives to run reach this CA, whatever the
+    /// folder or configuration they would find by default.
+    fn ca(&self) -> String {
+        format!("ca --data {}", ca_core::display::shell_word(&self.data))
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,

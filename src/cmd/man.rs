@@ -37,8 +37,8 @@ pub(crate) fn run(cli: clap::Command, args: Args) -> anyhow::Result<()> {
     write_pages(&cli, &args.dir, &date()?, &mut written)?;
     say!(
         "Wrote {written} manual pages into {} (read one with `man -l {}`)",
-        args.dir.display(),
-        args.dir.join("ca.1").display()
+        crate::explain::printable(&args.dir.display().to_string()),
+        ca_core::display::shell_word(&args.dir.join("ca.1"))
     );
     Ok(())
 }

@@ -232,7 +232,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             // The journal keeps what it is given, for whoever may read it: no password there.
             say!(
                 "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
-                absolute(authority.dir()).display()
+                ca_core::display::shell_word(&absolute(authority.dir()))
             );
         } else if terminal {
             say!(

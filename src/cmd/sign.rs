@@ -131,7 +131,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             .map_or_else(|| "FILE".to_owned(), ca_core::display::shell_word);
         anyhow::anyhow!(
             "certificate {id} was issued and is in the log, but could not be written ({err:#}): \
-             do not sign the request again; `ca export {id} --format crt --out {file}` writes it again"
+             do not sign the request again; `ca --data {} export {id} --format crt --out {file}` writes it again",
+            ca_core::display::shell_word(data)
         )
     })?;
     if let Some(cert) = &issued.issuance.certificate {

@@ -841,11 +841,16 @@ fn sqlite_options(path: &Path, mode: &str, immutable: bool) -> Result<AnyConnect
         .ok_or_else(|| Error::InvalidInput(format!("{} is not a UTF-8 path", path.display())))?;
     let absolute = std::path::absolute(text).map_err(|err| Error::io(path, err))?;
     let absolute = absolute.to_str().unwrap_or(text);
-    // The driver reads the file name percent-decoded, after the URL's own syntax.
-    let escaped = absolute
-        .replace('%', "%25")
-        .replace('?', "%3F")
-        .replace('#', "%23");
+    // The driver reads the file name percent-decoded, after the URL's own syntax, which drops
+    // tabs and line breaks: `a<LF>b` would open `ab`.
+    let mut escaped = String::with_capacity(absolute.len());
+    for c in absolute.chars() {
+        match c {
+            '%' | '?' | '#' => escaped.push_str(&format!("%{:02X}", u32::from(c))),
+            c if c.is_ascii_control() => escaped.push_str(&format!("%{:02X}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
     let immutable = if immutable { "&immutable=true" } else { "" };
     format!("sqlite://{escaped}?mode={mode}{immutable}")
         .parse::<AnyConnectOptions>()
