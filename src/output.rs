@@ -30,14 +30,41 @@ macro_rules! tell {
 }
 
 pub(crate) fn tell(args: std::fmt::Arguments<'_>) {
+    let text = shown(&args.to_string()).into_owned();
     let mut err = std::io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+    let _ = err
+        .write_all(text.as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
 }
 
 pub(crate) fn say(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let text = args.to_string();
     let mut out = std::io::stdout().lock();
-    out.write_fmt(args)?;
+    out.write_all(shown(&text).as_bytes())?;
     out.write_all(b"\n")
+}
+
+/// `text` as a terminal may show it: its line breaks and tabs as they are, every other control
+/// character and each mark that makes a line read other than it is as an escape ([`inert`]'s):
+/// a path named with an escape sequence or U+202E, printed in a line saying what was written,
+/// moves no cursor and reorders nothing.
+///
+/// [`inert`]: ca_core::display::inert
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let escaped =
+        |c: char| (c.is_control() && c != '\n' && c != '\t') || ca_core::display::misleads(c);
+    if !text.chars().any(escaped) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            out.push_str(&ca_core::display::inert(c.encode_utf8(&mut [0; 4])));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// A file named by --out, checked and its folder opened before anything is written (before

@@ -2024,6 +2024,34 @@ fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
     });
 }
 
+/// The lines that say what was written show a folder named with an escape sequence and a
+/// reordering mark as escapes: printed, the name moves no cursor, colours nothing and reorders
+/// nothing, while the output keeps its own line breaks.
+#[test]
+fn what_was_written_is_said_without_the_controls_of_its_name() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let folder = "o\u{1b}[2Ju\u{202e}t";
+    std::fs::create_dir(sb.file(folder)).unwrap();
+    let said = sb.ok(&[
+        "issue",
+        "w.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        folder,
+    ]);
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{202e}'),
+        "{said:?}"
+    );
+    assert!(
+        said.contains("Wrote o\\u{1b}[2Ju\\u{202e}t/w.example.com.crt\n"),
+        "{said}"
+    );
+    assert!(sb.file(folder).join("w.example.com.crt").exists());
+}
+
 /// A data folder whose name holds a line break or a tab opens its own log, never that of the
 /// folder named without them (a URL's parser drops both, and the log is opened by URL).
 #[test]
