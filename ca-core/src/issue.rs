@@ -108,16 +108,11 @@ pub struct Signed<'a> {
     pub chain: &'a [Vec<u8>],
     /// The leaf's names, in its order.
     pub names: &'a [SubjectName],
+    /// The leaf's serial number.
+    pub serial: &'a SerialNumber,
 }
 
 impl Signed<'_> {
-    /// The leaf's serial number.
-    pub fn serial(&self) -> Result<SerialNumber> {
-        let (_, leaf) = x509_parser::parse_x509_certificate(self.leaf)
-            .map_err(|err| Error::Crypto(format!("the new certificate does not parse: {err}")))?;
-        SerialNumber::from_bytes(leaf.raw_serial())
-    }
-
     /// PEM of the leaf.
     pub fn leaf_pem(&self) -> String {
         certificate_pem(self.leaf)
@@ -451,12 +446,13 @@ impl Authority {
     ) -> Result<(Issued, T)> {
         let key = PrivateKey::new(spec.key_algorithm, key_pair);
         let (mut issued, staged) = self
-            .sign_leaf_staged(spec, key_pair, |leaf, chain| {
+            .sign_leaf_staged(spec, key_pair, |leaf, chain, serial| {
                 stage(&Signed {
                     leaf,
                     key: &key,
                     chain,
                     names: spec.names,
+                    serial,
                 })
             })
             .await?;
@@ -471,7 +467,7 @@ impl Authority {
         public_key: &impl PublicKeyData,
     ) -> Result<Issued> {
         Ok(self
-            .sign_leaf_staged(spec, public_key, |_, _| Ok(()))
+            .sign_leaf_staged(spec, public_key, |_, _, _| Ok(()))
             .await?
             .0)
     }
@@ -482,7 +478,7 @@ impl Authority {
         &self,
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
-        stage: impl FnMut(&[u8], &[Vec<u8>]) -> Result<T>,
+        stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<T>,
     ) -> Result<(Issued, T)> {
         let url = self.current_settings().await?.url;
         let links = url.as_deref().zip(self.links());
@@ -505,7 +501,7 @@ impl Authority {
         template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
     ) -> Result<Issued> {
         Ok(self
-            .sign_recorded_staged(spec, public_key, template, |_, _| Ok(()))
+            .sign_recorded_staged(spec, public_key, template, |_, _, _| Ok(()))
             .await?
             .0)
     }
@@ -518,7 +514,7 @@ impl Authority {
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
         template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
-        mut stage: impl FnMut(&[u8], &[Vec<u8>]) -> Result<T>,
+        mut stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<T>,
     ) -> Result<(Issued, T)> {
         let issuer = self.issuer()?;
         let chain = vec![self.root().der().to_vec()];
@@ -528,7 +524,7 @@ impl Authority {
                 .signed_by(public_key, issuer)?
                 .der()
                 .to_vec();
-            let staged = stage(&der, &chain)?;
+            let staged = stage(&der, &chain, &serial)?;
             let recorded = self
                 .store()
                 .record_issuance(NewIssuance {

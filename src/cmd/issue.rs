@@ -259,7 +259,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 source: RequestSource::Cli,
             },
             |signed| {
-                staged = Some((files.stage_key(signed)?, signed.serial()?));
+                staged = Some((files.stage_key(signed)?, signed.serial.clone()));
                 Ok(())
             },
         )

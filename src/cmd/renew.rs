@@ -38,7 +38,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let mut staged = None;
     let issued = authority
         .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
-            staged = Some((files.stage_key(signed)?, signed.serial()?));
+            staged = Some((files.stage_key(signed)?, signed.serial.clone()));
             Ok(())
         })
         .await;
