@@ -168,6 +168,7 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
 
 /// A `ca-core` error with the command line's advice added.
 fn core_sentence(err: &Error) -> String {
+    let ca = crate::invocation::ca();
     match err {
         Error::NameRefused {
             rule: NameRule::Internal | NameRule::InternalAddress,
@@ -175,7 +176,7 @@ fn core_sentence(err: &Error) -> String {
         } => format!("{err}, or pass --allow-internal if this certificate is only for the LAN"),
         Error::ValidityTooShort => format!("{err}: give --days 1 or more"),
         Error::NotInitialised(dir) => format!(
-            "there is no CA in {}: run `ca init` to create one there, or point --data (or $CA_DATA) at the folder that holds yours",
+            "there is no CA in {}: run `{ca} init` to create one there, or point --data (or $CA_DATA) at the folder that holds yours",
             absolute(dir).display()
         ),
         Error::CaKeyExposed { path, .. } => {
@@ -201,7 +202,7 @@ fn core_sentence(err: &Error) -> String {
             )
         }
         Error::LogAltered { .. } => format!(
-            "{err}: restore the folder from a backup (`ca restore`); `ca check` lists every altered row"
+            "{err}: restore the folder from a backup (`ca restore`); `{ca} check` lists every altered row"
         ),
         Error::RootMissing(_)
         | Error::LogMissing(_)
@@ -220,7 +221,7 @@ fn core_sentence(err: &Error) -> String {
             ca_core::display::shell_word(dir)
         ),
         Error::RestoreUnfinished(_) => format!(
-            "{err}: run the same `ca restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
+            "{err}: run the same `{ca} restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
         ),
         Error::LogMoved { to, .. } => {
             format!("{err}: give it to every command with --database {to} (or set CA_DATABASE)")
@@ -229,7 +230,7 @@ fn core_sentence(err: &Error) -> String {
             "{err}: to serve that CA from this node too, copy its root.crt and root.key into the data folder; to make a new CA, give an empty database"
         ),
         Error::LogOutdated(_) => format!(
-            "{err}: run a command that writes, such as `ca crl --out /dev/null`, once on the folder, as a user who may write to it"
+            "{err}: run a command that writes, such as `{ca} crl --out /dev/null`, once on the folder, as a user who may write to it"
         ),
         Error::Store(ca_core::StoreError::NotGranted(_)) => format!(
             "{err}: the role lacks a grant this release needs (given by `ca migrate --grant ROLE` after each upgrade): run that once with $CA_DATABASE naming the owning role (ROLE being the one this runs as), then try again"
@@ -244,13 +245,13 @@ fn core_sentence(err: &Error) -> String {
             "{err}; $CA_PASSPHRASE (or the systemd credential ca.passphrase) must hold the passphrase root.key is encrypted with (set at `ca init`, or by the last `ca passphrase`)"
         ),
         Error::UserExists(name) => format!(
-            "{err}: `ca user role {name} ROLE` changes its role, `ca user passwd {name}` its password"
+            "{err}: `{ca} user role {name} ROLE` changes its role, `{ca} user passwd {name}` its password"
         ),
         Error::NotFound(what) if what.starts_with("the user ") => {
-            format!("{err}: `ca user list` shows the users there are")
+            format!("{err}: `{ca} user list` shows the users there are")
         }
         Error::NotFound(_) => {
-            format!("{err}: `ca list` shows the requests and certificates there are")
+            format!("{err}: `{ca} list` shows the requests and certificates there are")
         }
         Error::Io { source, path } => {
             // The data folder's own files, by their names: elsewhere (an output folder) a

@@ -11,6 +11,7 @@ mod output;
 mod cmd;
 mod config_file;
 mod explain;
+mod invocation;
 mod log;
 
 /// An embedded private certificate authority: a root your clients trust, server certificates
@@ -155,6 +156,11 @@ fn main() -> ExitCode {
         }
     }
     cmd::set_database(cli.database.clone());
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    invocation::set_invocation(
+        given("data").then_some(cli.data.as_path()),
+        cli.database.as_ref().filter(|_| given("database")),
+    );
     log::init(if matches!(cli.command, Command::Serve(_)) {
         cmd::serve::DEFAULT_LOG
     } else {

@@ -144,7 +144,7 @@ fn a_request_for_a_compromised_key_is_denied() {
     let refused = sb.refused(&["approve", &id]);
     assert!(
         refused.contains("revoked because its key was compromised")
-            && refused.contains(&format!("`ca deny {id} --reason ...`")),
+            && refused.contains(&format!("`{} deny {id} --reason ...`", sb.said())),
         "{refused}"
     );
     assert!(sb.ok(&["pending"]).contains("later.example.com"));
@@ -532,7 +532,8 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         "{approvals:?}"
     );
     assert!(
-        approved.contains("  serial   ") && approved.contains(&format!("`ca export {shop_id}`")),
+        approved.contains("  serial   ")
+            && approved.contains(&format!("`{} export {shop_id}`", sb.said())),
         "{approved}"
     );
     let page = get(&web, &server, &format!("/certsrv/cert/{shop_id}"))

@@ -803,7 +803,10 @@ fn a_name_mismatch_lists_the_names_held_and_how_to_get_the_right_one() {
             "{mismatch}"
         );
         assert!(
-            mismatch["fix"].as_str().unwrap().contains("`ca issue "),
+            mismatch["fix"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{} issue ", sb.said())),
             "{mismatch}"
         );
         finding(&report, "trusted", "ok");
@@ -832,7 +835,7 @@ fn a_name_mismatch_lists_the_names_held_and_how_to_get_the_right_one() {
     assert_eq!(status, 1, "{report:#}");
     let mismatch = finding(&report, "name-mismatch", "fail");
     assert!(
-        !mismatch["fix"].as_str().unwrap().contains("`ca issue "),
+        !mismatch["fix"].as_str().unwrap().contains(" issue "),
         "{mismatch}"
     );
 }
@@ -1078,7 +1081,10 @@ fn a_revoked_certificate_is_seen_by_its_crl_and_its_ocsp_responder() {
                 .contains("(keyCompromise)"),
             "{finding}"
         );
-        let renew = format!("`ca renew {id}` writes a new certificate and key");
+        let renew = format!(
+            "`{} renew {id}` writes a new certificate and key",
+            sb.said()
+        );
         assert!(
             finding["fix"].as_str().unwrap().contains(&renew),
             "{finding}"
@@ -1675,7 +1681,10 @@ fn a_wildcard_in_the_suggested_command_is_quoted() {
     );
     let fix = mismatch_fix(&sb, &format!("https://127.0.0.1:{}", server.port));
     assert!(
-        fix.contains("`ca issue '*.example.com' 127.0.0.1 --allow-internal`"),
+        fix.contains(&format!(
+            "`{} issue '*.example.com' 127.0.0.1 --allow-internal`",
+            sb.said()
+        )),
         "{fix}"
     );
 }
@@ -1688,9 +1697,10 @@ fn a_name_the_cas_constraints_refuse_gets_no_ca_issue_advice() {
     let fix = mismatch_fix(&sb, &url);
     // The names the certificate holds stay: the clients that use them keep working.
     assert!(
-        fix.contains(
-            "`ca issue localhost 127.0.0.1 --allow-internal` (it keeps the names the certificate holds now, for the clients that use them; internal names need --allow-internal)"
-        ),
+        fix.contains(&format!(
+            "`{} issue localhost 127.0.0.1 --allow-internal` (it keeps the names the certificate holds now, for the clients that use them; internal names need --allow-internal)",
+            sb.said()
+        )),
         "{fix}"
     );
 
@@ -1750,7 +1760,7 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
         revoked["fix"]
             .as_str()
             .unwrap()
-            .contains(&format!("`ca renew {id}`")),
+            .contains(&format!("`{} renew {id}`", sb.said())),
         "{revoked}"
     );
     let out = sb.run(&["check", &server.url()]);
@@ -1775,12 +1785,12 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
         let fix = revoked_fix(&sb, &server.url());
         assert!(
             fix.contains(&format!("renewed it already, as certificate {renewal}"))
-                && fix.contains(&format!("`ca renew {renewal}`"))
-                && !fix.contains(&format!("`ca renew {id}`")),
+                && fix.contains(&format!("`{} renew {renewal}`", sb.said()))
+                && !fix.contains(&format!("renew {id}`")),
             "{round}: {fix}"
         );
         // The command it gives to write that certificate again runs as written.
-        let export = format!("`ca export {renewal} --format pem --out FILE`");
+        let export = format!("`{} export {renewal} --format pem --out FILE`", sb.said());
         assert!(fix.contains(&export), "{fix}");
         let file = format!("again/{round}.pem");
         sb.ok(&["export", &renewal, "--format", "pem", "--out", &file]);
@@ -1815,8 +1825,10 @@ fn a_certificate_revoked_in_the_log_is_reported_even_where_clients_cannot_learn_
     sb.ok(&["revoke", &renewal, "--reason", "keyCompromise"]);
     let fix = revoked_fix(&sb, &server.url());
     assert!(
-        fix.contains(&format!("`ca renew {renewal}` writes a new certificate"))
-            && !fix.contains("install that one"),
+        fix.contains(&format!(
+            "`{} renew {renewal}` writes a new certificate",
+            sb.said()
+        )) && !fix.contains("install that one"),
         "{fix}"
     );
 }

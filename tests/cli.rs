@@ -93,7 +93,7 @@ fn issues_rsa_leaf_under_default_rsa_root_that_openssl_verifies() {
     let stderr = sb.refused(&["issue", "mail.example.com"]);
     assert!(
         stderr.contains(&format!("there is no CA in {}", sb.data().display()))
-            && stderr.contains("ca init")
+            && stderr.contains(&format!("`{} init`", sb.said()))
             && stderr.contains("--data"),
         "{stderr}"
     );
@@ -788,9 +788,72 @@ fn root_is_written_as_pem_or_der() {
 fn commands_on_an_empty_data_folder_say_to_run_init() {
     let sb = Sandbox::new();
     let stderr = sb.refused(&["list"]);
-    assert!(stderr.contains("ca init"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`{} init`", sb.said())),
+        "{stderr}"
+    );
     let out = sb.run(&["issue"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+/// The commands a message gives to run reach the CA the command that gave them did: they name
+/// the data folder given with --data (as a shell word: pasted into bash, the advice makes the
+/// CA there, whatever its name), and leave it out when $CA_DATA named it, as the shell that
+/// runs them names it too.
+#[test]
+fn the_commands_messages_give_name_the_data_folder_given() {
+    let sb = Sandbox::new();
+    let folder = "a CA's $(touch PWNED)";
+    let given = sb
+        .ca_bare()
+        .args(["--data", folder, "list"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&given.stderr);
+    assert_eq!(given.status.code(), Some(2), "{said}");
+    let command = said
+        .split("run `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("a command to run: {said}"));
+    assert_eq!(
+        command, "ca --data 'a CA'\\''s $(touch PWNED)' init",
+        "{said}"
+    );
+    // Pasted as it is, with this build of ca first on the path.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ca"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = std::process::Command::new("bash");
+    crate::util::isolate(&mut bash);
+    sb.log_env(&mut bash);
+    let pasted = bash
+        .args(["-c", command])
+        .env("PATH", path)
+        .current_dir(sb.path())
+        .output()
+        .unwrap();
+    assert!(
+        pasted.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    assert!(sb.file(folder).join("root.crt").exists());
+    assert!(!sb.file("PWNED").exists() && !sb.data().exists());
+    // Named by $CA_DATA instead: the same advice, bare.
+    let named = sb
+        .ca_bare()
+        .env("CA_DATA", "another")
+        .args(["list"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&named.stderr);
+    assert!(said.contains("run `ca init` to create one there"), "{said}");
 }
 
 /// A passphrase variable that is set but holds nothing (`CA_PASSPHRASE="$PW"` with PW unset)
@@ -1012,7 +1075,10 @@ fn a_new_ca_says_when_clients_cannot_learn_of_revocations() {
         match said {
             Some(said) => {
                 assert!(made.contains(&format!("Note: {said}")), "{made}");
-                assert!(made.contains("`ca config set url http://HOST`"), "{made}");
+                assert!(
+                    made.contains(&format!("`{} config set url http://HOST`", sb.said())),
+                    "{made}"
+                );
             }
             None => assert!(!made.contains("Note: certificates"), "{made}"),
         }
@@ -1131,7 +1197,7 @@ fn a_passphrase_for_an_unencrypted_root_key_is_pointed_out() {
     assert!(!issue(None, "b.example.com").contains(warned));
     // The way the warning gives.
     assert!(
-        stderr.contains("`ca passphrase` encrypts the key"),
+        stderr.contains(&format!("`{} passphrase` encrypts the key", sb.said())),
         "{stderr}"
     );
     let said = with_input(
@@ -1452,14 +1518,16 @@ fn encrypts_the_ca_key_when_a_passphrase_is_set() {
     for (passphrase, said) in [
         (
             None,
-            "every check of `ca check` but one: the root key is encrypted",
+            "every check of `{}` but one: the root key is encrypted",
         ),
         (
             Some("correct horse battery staple"),
-            "It passes every check of `ca check`.",
+            "It passes every check of `{}`.",
         ),
     ] {
         let target = Sandbox::new();
+        // The check to run names the folder restored into.
+        let said = said.replace("{}", &format!("{} check", target.said()));
         let mut restore = target.ca();
         if let Some(passphrase) = passphrase {
             restore.env("CA_PASSPHRASE", passphrase);
@@ -1471,7 +1539,7 @@ fn encrypts_the_ca_key_when_a_passphrase_is_set() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains(said), "{stdout}");
+        assert!(stdout.contains(&said), "{stdout}");
     }
 }
 
@@ -1650,7 +1718,7 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     );
     let shown = sb.ok(&["show", "1"]);
     assert!(
-        shown.contains("  renewed by   2, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew 2` carries its line on\n"),
+        shown.contains(&format!("  renewed by   2, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `{} renew 2` carries its line on\n", sb.said())),
         "{shown}"
     );
     let table = sb.ok(&["list"]);
@@ -1670,10 +1738,11 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     ]);
     assert!(
         issued.contains("Note: certificate 1 for old.example.com is still valid")
-            && issued.contains(
-                "It was renewed, but no renewal carries it on (each was revoked, or ends sooner): to replace it, `ca renew 2` gives"
-            )
-            && issued.contains("`ca revoke 1 --reason superseded`"),
+            && issued.contains(&format!(
+                "It was renewed, but no renewal carries it on (each was revoked, or ends sooner): to replace it, `{} renew 2` gives",
+                sb.said()
+            ))
+            && issued.contains(&format!("`{} revoke 1 --reason superseded`", sb.said())),
         "{issued}"
     );
     sb.ok(&["revoke", "3", "--reason", "superseded"]);
@@ -1685,14 +1754,14 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     // Its first renewal is revoked, the next one carries the line on: the holder is sent there.
     let shown = sb.ok(&["show", "1"]);
     assert!(
-        shown.contains("  renewed by   2, which is not in force; certificate 4, later in its line, is: the holder should use that one (`ca show 4`)\n"),
+        shown.contains(&format!("  renewed by   2, which is not in force; certificate 4, later in its line, is: the holder should use that one (`{} show 4`)\n", sb.said())),
         "{shown}"
     );
     sb.ok(&["revoke", "4", "--reason", "superseded"]);
     assert_eq!(expiring(), [1]);
     let shown = sb.ok(&["show", "1"]);
     assert!(
-        shown.contains("`ca renew 4` carries its line on"),
+        shown.contains(&format!("`{} renew 4` carries its line on", sb.said())),
         "{shown}"
     );
     // A revoked certificate's line is nothing to act on.
@@ -1712,7 +1781,7 @@ fn a_certificate_whose_renewals_were_revoked_is_expiring_again() {
     assert_eq!(expiring(), [1, 5, 6]);
     let shown = sb.ok(&["show", "5"]);
     assert!(
-        shown.contains("`ca renew 6` carries its line on"),
+        shown.contains(&format!("`{} renew 6` carries its line on", sb.said())),
         "{shown}"
     );
     // The renewal is valid: the list says it does not carry the line on, not that it ended.
@@ -2054,7 +2123,7 @@ fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs
     assert!(
         changed.contains(
             "valid certificates issued before do not name the OCSP responder of this URL (1 names http://old.example.com/ocsp)"
-        ) && changed.contains("`ca renew ID`"),
+        ) && changed.contains(&format!("`{} renew ID`", sb.said())),
         "{changed}"
     );
     // Set again to the same: nothing changed, nothing said.
@@ -2092,7 +2161,8 @@ fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs
     );
     let shown = bare.ok(&["ocsp", "1"]);
     assert!(
-        shown.contains("but this certificate names none") && shown.contains("`ca renew`"),
+        shown.contains("but this certificate names none")
+            && shown.contains(&format!("`{} renew`", bare.said())),
         "{shown}"
     );
     // Renewed, the renewal is the one to install, not a second renewal.
@@ -2210,7 +2280,7 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
     assert!(
         out.contains(&format!(
             "certificate {new_id} was signed from a request, so its key is on the server that made the request"
-        )) && out.contains("`ca sign REQUEST --renews ID`"),
+        )) && out.contains(&format!("`{} sign REQUEST --renews ID`", sb.said())),
         "{out}"
     );
     // The PFX command it gives runs as given, and makes a PFX openssl opens.
@@ -2233,8 +2303,9 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
 /// Runs the `ca export` command that `said` gives (a PFX password on standard input), and
 /// opens the PFX it writes with openssl.
 fn export_as_noted(sb: &Sandbox, said: &str) {
+    // The command names the CA's folder, as every command a message gives to run does.
     let command = said
-        .split("`ca export ")
+        .split(&format!("`ca --data {} export ", sb.data().display()))
         .nth(1)
         .and_then(|rest| rest.split('`').next())
         .unwrap_or_else(|| panic!("an export command: {said}"));
@@ -2304,9 +2375,10 @@ fn signing_says_who_holds_the_names_already_and_what_was_left_out() {
     let stderr = signed(&[&csr, "--out", "signed.crt"]);
     assert!(
         stderr.contains("ca: note: certificate 1 for mail.example.com is still valid")
-            && stderr.contains(
-                "If this certificate replaces it, `ca revoke 1 --reason superseded` withdraws the old one once its server has the new one."
-            )
+            && stderr.contains(&format!(
+                "If this certificate replaces it, `{} revoke 1 --reason superseded` withdraws the old one once its server has the new one.",
+                sb.said()
+            ))
             && !stderr.contains("ca renew"),
         "{stderr}"
     );

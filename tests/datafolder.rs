@@ -1116,11 +1116,11 @@ fn an_issuance_the_disk_does_not_confirm_is_not_handed_out() {
         assert_eq!(shown["id"].to_string(), id, "{shown}");
         export_beside_kept_key(&sb, &out, &serial, "f.example.com", &key);
         if args.contains(&"--pfx-profile") {
-            // The PFX asked for, in the profile asked for (its password from a file here,
-            // where the advice reads standard input).
+            // The PFX asked for, in the profile asked for, its password from the file it came
+            // from.
             assert!(
                 said.contains(&format!(
-                    "`ca --data {} export {serial} --format pfx --key out/f.example.com.key --pfx-password-file - --pfx-profile modern --out out/f.example.com.pfx`",
+                    "`ca --data {} export {serial} --format pfx --key out/f.example.com.key --pfx-password-file pw --pfx-profile modern --out out/f.example.com.pfx` its PFX; if not",
                     sb.data().display()
                 )),
                 "{said}"
@@ -1691,8 +1691,8 @@ fn user_names_are_echoed_without_control_characters_and_unique_whatever_their_ca
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("the user alice exists already")
-            && stderr.contains("ca user role alice")
-            && stderr.contains("ca user passwd alice"),
+            && stderr.contains(&format!("`{} user role alice ROLE`", sb.said()))
+            && stderr.contains(&format!("`{} user passwd alice`", sb.said())),
         "{stderr}"
     );
     let list = sb.ok(&["user", "list"]);
@@ -2451,7 +2451,10 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
     assert!(!out.status.success());
     assert!(
         said.contains("needs an upgrade, which a command that only reads does not make")
-            && said.contains("`ca crl --out /dev/null`"),
+            && said.contains(&format!(
+                "`ca --data {} crl --out /dev/null`",
+                backup.display()
+            )),
         "{said}"
     );
     let restored = Sandbox::new();
@@ -2567,7 +2570,7 @@ fn an_issuance_whose_report_cannot_be_written_says_it_was_issued_all_the_same() 
         ) && stderr.contains("the certificate was issued, is in the log and its files are written")
             && stderr.contains("mail.example.com.key")
             && stderr.contains("do not run this command again")
-            && stderr.contains("ca show 1"),
+            && stderr.contains(&format!("`{} show 1`", sb.said())),
         "{stderr}"
     );
     assert_eq!(sb.row_count(), 1);
@@ -3019,7 +3022,8 @@ fn a_restore_stopped_half_way_is_finished_by_the_next_and_nothing_opens_meanwhil
     std::fs::write(target.data().join(".root.crt.0123456789abcdef.tmp"), "half").unwrap();
     let said = failed(&target, &["list"]);
     assert!(
-        said.contains("did not finish") && said.contains("`ca restore BACKUP_DIR` again"),
+        said.contains("did not finish")
+            && said.contains(&format!("`{} restore BACKUP_DIR` again", target.said())),
         "{said}"
     );
     let said = failed(&target, &["init", "--key", "ecdsa-p256"]);

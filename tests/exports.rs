@@ -605,12 +605,15 @@ fn a_pfx_is_made_later_from_the_key_the_holder_kept() {
     // What is not found is pointed to where it would be listed.
     let stderr = sb.refused(&["export", "9", "--format", "pem"]);
     assert!(
-        stderr.contains("`ca list` shows the requests and certificates there are"),
+        stderr.contains(&format!(
+            "`{} list` shows the requests and certificates there are",
+            sb.said()
+        )),
         "{stderr}"
     );
     let stderr = sb.refused(&["user", "role", "nobody", "admin"]);
     assert!(
-        stderr.contains("`ca user list` shows the users"),
+        stderr.contains(&format!("`{} user list` shows the users", sb.said())),
         "{stderr}"
     );
     let crt = std::fs::read_to_string(sb.file("mail.example.com.crt")).unwrap();

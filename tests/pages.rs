@@ -735,7 +735,7 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     assert!(
         second.contains(&format!(
             "Note: certificate {id} for mail.example.com is still valid (until "
-        )) && second.contains(&format!("`ca renew {id}`")),
+        )) && second.contains(&format!("`{} renew {id}`", sb.said())),
         "{second}"
     );
     // The date is written as everywhere else: `2027-12-27 10:04 UTC`.
@@ -759,7 +759,7 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     ]);
     assert!(!third.contains(&format!("certificate {id} ")), "{third}");
     assert!(
-        third.contains("ca renew"),
+        third.contains(&format!("`{} renew", sb.said())),
         "the second still holds it: {third}"
     );
 
@@ -796,8 +796,11 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
         seventh
             .contains("Note: 4 certificates for mail.example.com are still valid (the newest 3: ")
             && newest.iter().all(|id| seventh.contains(&format!(", {id}")))
-            && seventh.contains("`ca list --status valid --name mail.example.com`")
-            && seventh.contains("`ca renew ID`"),
+            && seventh.contains(&format!(
+                "`{} list --status valid --name mail.example.com`",
+                sb.said()
+            ))
+            && seventh.contains(&format!("`{} renew ID`", sb.said())),
         "{seventh}"
     );
     let listed = sb.ok(&["list", "--status", "valid", "--name", "mail.example.com"]);
@@ -832,7 +835,10 @@ fn issuing_a_name_that_has_a_valid_certificate_points_to_ca_renew() {
     ]);
     assert!(
         both.contains("still valid (the newest 3: ")
-            && both.contains("`ca list --status valid --name NAME` lists those of each name")
+            && both.contains(&format!(
+                "`{} list --status valid --name NAME` lists those of each name",
+                sb.said()
+            ))
             && !both.contains("--name mail.example.com`"),
         "{both}"
     );

@@ -82,6 +82,12 @@ impl Sandbox {
         self.path().join("ca-data")
     }
 
+    /// How a message of `ca` run with [`Sandbox::ca`] starts the commands it gives to run:
+    /// `ca --data DIR`, so that, pasted, they reach this CA.
+    pub fn said(&self) -> String {
+        format!("ca --data {}", self.data().display())
+    }
+
     /// `ca` with `--data` set, run in the sandbox folder.
     pub fn ca(&self) -> Command {
         let mut cmd = self.ca_bare();

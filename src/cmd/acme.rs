@@ -22,19 +22,22 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
                 "on: https://{host}:PORT/acme/directory while `ca serve` runs (PORT: its --https port, 8443 unless set, left out when 443; `ca serve` prints the whole URL)"
             )
         } else {
-            "off (ca config set acme on)".to_owned()
+            format!("off ({} config set acme on)", crate::invocation::ca())
         }
     );
     say!(
         "acme-eab        {}",
         if acme.eab_required {
-            "required: each account needs a key from `ca user eab NAME`"
+            format!(
+                "required: each account needs a key from `{} user eab NAME`",
+                crate::invocation::ca()
+            )
         } else {
-            "optional"
+            "optional".to_owned()
         }
     );
     if settings.acme_skips_approval() {
-        say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
+        say!("Note: {}.", crate::cmd::init::acme_skips_approval());
     }
     say!(
         "acme-domains    {}",
@@ -47,8 +50,9 @@ pub(crate) async fn run(data: &Path) -> anyhow::Result<()> {
     let barren = acme.barren_domains();
     if !barren.is_empty() {
         say!(
-            "Note: ACME issues for no name under {} (internal names or addresses, taken by an earlier version): `ca config set acme-domains` without {} would say what it admits.",
+            "Note: ACME issues for no name under {} (internal names or addresses, taken by an earlier version): `{} config set acme-domains` without {} would say what it admits.",
             barren.join(", "),
+            crate::invocation::ca(),
             if barren.len() == 1 { "it" } else { "them" }
         );
     }

@@ -47,10 +47,13 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         ca_core::LogLocation::Postgres(url) => format!(" (the log in {url})"),
         ca_core::LogLocation::File(_) => String::new(),
     };
+    let ca = crate::invocation::ca();
     let checked = if authority.key_is_readable() {
-        "It passes every check of `ca check`."
+        format!("It passes every check of `{ca} check`.")
     } else {
-        "It passes every check of `ca check` but one: the root key is encrypted, and was not compared with the root (set $CA_PASSPHRASE and run `ca check` to compare it)."
+        format!(
+            "It passes every check of `{ca} check` but one: the root key is encrypted, and was not compared with the root (set $CA_PASSPHRASE and run `{ca} check` to compare it)."
+        )
     };
     say!(
         "Restored the CA \"{}\" from {} into {}{log}: {} requests, root SHA-256 {}. {checked}",

@@ -247,7 +247,8 @@ impl Advice {
                         })
                         .collect();
                     format!(
-                        "With this CA: `ca issue {}{}`{}.",
+                        "With this CA: `{} issue {}{}`{}.",
+                        crate::invocation::ca(),
                         names.join(" "),
                         if internal { " --allow-internal" } else { "" },
                         if notes.is_empty() {
@@ -258,13 +259,16 @@ impl Advice {
                     )
                 }
                 Remedy::Renew(id) => format!(
-                    "This CA issued it: `ca renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server."
+                    "This CA issued it: `{ca} renew {id}` writes a new certificate and key into the current folder (or --out DIR); install both on the server.",
+                    ca = crate::invocation::ca()
                 ),
                 Remedy::InstallRenewal { id, renewal } => format!(
-                    "This CA renewed it already, as certificate {renewal}: install that one on the server, with the key written when it was made (`ca export {renewal} --format pem --out FILE` writes the certificate and its chain again); if that key is lost, `ca renew {renewal}` makes another. Certificate {id} cannot be renewed a second time."
+                    "This CA renewed it already, as certificate {renewal}: install that one on the server, with the key written when it was made (`{ca} export {renewal} --format pem --out FILE` writes the certificate and its chain again); if that key is lost, `{ca} renew {renewal}` makes another. Certificate {id} cannot be renewed a second time.",
+                    ca = crate::invocation::ca()
                 ),
                 Remedy::RenewRenewal { id, renewal } => format!(
-                    "This CA renewed it already, as certificate {renewal}, which is revoked or expired too: `ca renew {renewal}` writes a new certificate and key into the current folder (or --out DIR); install both on the server. Certificate {id} cannot be renewed a second time."
+                    "This CA renewed it already, as certificate {renewal}, which is revoked or expired too: `{ca} renew {renewal}` writes a new certificate and key into the current folder (or --out DIR); install both on the server. Certificate {id} cannot be renewed a second time.",
+                    ca = crate::invocation::ca()
                 ),
                 Remedy::ReloadServer(id) => format!(
                     "This is `ca serve`'s own certificate (number {id}): restart the server, or reload it (`systemctl reload ca` or SIGHUP), and it makes and presents a new one."
@@ -283,10 +287,10 @@ impl Advice {
                         .to_owned(),
                 )
             }
-            "revocation-unreachable" if self.this_ca => Some(
-                "`ca serve` answers the CRL and OCSP at the CA's public URL (`ca config show`): it must run, and be reachable there."
-                    .to_owned(),
-            ),
+            "revocation-unreachable" if self.this_ca => Some(format!(
+                "`ca serve` answers the CRL and OCSP at the CA's public URL (`{} config show`): it must run, and be reachable there.",
+                crate::invocation::ca()
+            )),
             _ => None,
         }
     }

@@ -64,7 +64,8 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
                     // takes an empty value, said as such.
                     if password.is_empty() {
                         return Err(Refused(format!(
-                            "{value} holds no SMTP password, so the one stored is kept: put the password on its first line, or remove it with `ca config set smtp-password ''`"
+                            "{value} holds no SMTP password, so the one stored is kept: put the password on its first line, or remove it with `{} config set smtp-password ''`",
+                            crate::invocation::ca()
                         ))
                         .into());
                     }
@@ -118,12 +119,12 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         notes.push((&["url"], note));
     }
     if settings.policy == ca_core::settings::RequestPolicy::Auto {
-        notes.push((&["policy"], crate::cmd::init::POLICY_AUTO.to_owned()));
+        notes.push((&["policy"], crate::cmd::init::policy_auto()));
     }
     if settings.acme_skips_approval() {
         notes.push((
             &["policy", "acme", "acme-eab"],
-            crate::cmd::init::ACME_SKIPS_APPROVAL.to_owned(),
+            crate::cmd::init::acme_skips_approval(),
         ));
     }
     lines.push(format!("policy    {}", settings.policy));
@@ -263,8 +264,9 @@ async fn links_left_behind(
         ("them", "their")
     };
     Ok(Some(format!(
-        "valid certificates issued before do not name the OCSP responder of this URL ({}): {their} clients ask where each names, or, where none is named, cannot learn of a revocation; keep those addresses answering, or renew {them} (`ca list --status valid`, then `ca renew ID`)",
-        parts.join("; ")
+        "valid certificates issued before do not name the OCSP responder of this URL ({}): {their} clients ask where each names, or, where none is named, cannot learn of a revocation; keep those addresses answering, or renew {them} (`{ca} list --status valid`, then `{ca} renew ID`)",
+        parts.join("; "),
+        ca = crate::invocation::ca()
     )))
 }
 

@@ -182,9 +182,10 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
         ca_core::store::Status::Revoked | ca_core::store::Status::Expired
     ) {
         tell!(
-            "ca: warning: certificate {} is {}: clients will refuse it, in a PFX as anywhere (`ca list --name NAME` shows its successor, if any)",
+            "ca: warning: certificate {} is {}: clients will refuse it, in a PFX as anywhere (`{} list --name NAME` shows its successor, if any)",
             row.id,
-            row.status
+            row.status,
+            crate::invocation::ca()
         );
     }
     let spki = ca_core::certificate::public_key_info(&cert.der)?;

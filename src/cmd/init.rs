@@ -86,8 +86,9 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         say!("  OCSP         {}", (ca_web::LINKS.ocsp)(url));
     }
     say!(
-        "Install {} on every client as a trusted root (`ca root --out root.crt` writes a copy).",
-        std::path::absolute(authority.dir().join("root.crt"))?.display()
+        "Install {} on every client as a trusted root (`{} root --out root.crt` writes a copy).",
+        std::path::absolute(authority.dir().join("root.crt"))?.display(),
+        crate::invocation::ca()
     );
     // A root shorter than a server's certificate cuts every certificate it signs short.
     // Counted as --days counts them (the root starts an hour back).
@@ -109,23 +110,33 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
         say!("Note: {note}.");
     }
     if authority.settings().policy == RequestPolicy::Auto {
-        say!("Note: {POLICY_AUTO}.");
+        say!("Note: {}.", policy_auto());
     }
     if authority.settings().acme_skips_approval() {
-        say!("Note: {ACME_SKIPS_APPROVAL}.");
+        say!("Note: {}.", acme_skips_approval());
     }
     Ok(())
 }
 
 /// What the policy auto means, for the administrator who chose it.
-pub(crate) const POLICY_AUTO: &str = "requests over the web pages are issued at once, for any name the rules allow, to every signed-in user \
-     (a request may name any host, and a CertAttrib line such as san:dns=NAME adds more, as AD CS's EDITF_ATTRIBUTESUBJECTALTNAME2 does): \
-     keep it for requesters trusted with every name, else `ca config set policy pending`";
+pub(crate) fn policy_auto() -> String {
+    let ca = crate::invocation::ca();
+    format!(
+        "requests over the web pages are issued at once, for any name the rules allow, to every signed-in user \
+         (a request may name any host, and a CertAttrib line such as san:dns=NAME adds more, as AD CS's EDITF_ATTRIBUTESUBJECTALTNAME2 does): \
+         keep it for requesters trusted with every name, else `{ca} config set policy pending`"
+    )
+}
 
 /// What `acme_skips_approval` means, for the administrator who set the policy.
-pub(crate) const ACME_SKIPS_APPROVAL: &str = "requests over the web pages wait for an administrator (policy pending), but ACME issues at once \
-     to any client that proves control of a name, with no account bound to a user: `ca config set acme-eab required` binds each ACME account \
-     to a user (keys from `ca user eab NAME`), `ca config set acme off` turns ACME off";
+pub(crate) fn acme_skips_approval() -> String {
+    let ca = crate::invocation::ca();
+    format!(
+        "requests over the web pages wait for an administrator (policy pending), but ACME issues at once \
+         to any client that proves control of a name, with no account bound to a user: `{ca} config set acme-eab required` binds each ACME account \
+         to a user (keys from `{ca} user eab NAME`), `{ca} config set acme off` turns ACME off"
+    )
+}
 
 /// What the CA's URL means for revocation, when clients would not learn of one: no URL (no
 /// CRL or OCSP address in certificates), or one over https (which a client must validate
@@ -133,17 +144,18 @@ pub(crate) const ACME_SKIPS_APPROVAL: &str = "requests over the web pages wait f
 /// allow there). `None` for an http:// URL.
 pub(crate) fn revocation_links_note(url: Option<&str>) -> Option<String> {
     let Some(url) = url else {
-        return Some(
+        return Some(format!(
             "certificates carry no CRL or OCSP address while the CA has no URL, so clients cannot learn that one was revoked: \
-             `ca config set url http://HOST` (where clients reach this CA's pages over plain HTTP) adds them to every certificate issued after"
-                .to_owned(),
-        );
+             `{} config set url http://HOST` (where clients reach this CA's pages over plain HTTP) adds them to every certificate issued after",
+            crate::invocation::ca()
+        ));
     };
     let mut notes = Vec::new();
     if url.to_ascii_lowercase().starts_with("https://") {
         notes.push(format!(
             "certificates will send clients to {url} for the CRL and OCSP: over https a client must first validate that server's certificate, \
-             and the CA/Browser Forum's certificate profiles require http:// there; `ca config set url http://HOST` is the usual choice"
+             and the CA/Browser Forum's certificate profiles require http:// there; `{ca} config set url http://HOST` is the usual choice",
+            ca = crate::invocation::ca()
         ));
     }
     // `ca serve` answers at the root of its address: a path is for a reverse proxy in front.

@@ -192,6 +192,7 @@ impl FileArgs {
         if let Some(path) = &self.pfx_password_file {
             let password = PfxPassword::new(crate::cmd::read_password(path, "PFX password")?)?;
             files.pfx = Some((pfx, password, self.pfx_profile));
+            files.pfx_password_file = Some(path.clone()).filter(|path| path != Path::new("-"));
         }
         if let Some(path) = &self.key_passphrase_file {
             let passphrase = crate::cmd::read_password(path, "key passphrase")?;
@@ -298,6 +299,7 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
         name.parse::<SubjectName>()
             .map_or_else(|_| name.to_owned(), |name| name.shown())
     };
+    let ca = crate::invocation::ca();
     if holders.len() <= HOLDERS_NAMED {
         return holders
             .iter()
@@ -306,16 +308,16 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
                 let how = match made {
                     Made::WithKey if holder.to_renew != id => format!(
                         "It was renewed, but no renewal carries it on (each was revoked, or ends \
-                         sooner): to replace it, `ca renew {}` gives the same names a new key; \
-                         then `ca revoke {id} --reason superseded` withdraws the old one.",
+                         sooner): to replace it, `{ca} renew {}` gives the same names a new key; \
+                         then `{ca} revoke {id} --reason superseded` withdraws the old one.",
                         holder.to_renew
                     ),
                     Made::WithKey => format!(
-                        "To replace it, `ca renew {id}` gives the same names a new key; then \
-                         `ca revoke {id} --reason superseded` withdraws the old one."
+                        "To replace it, `{ca} renew {id}` gives the same names a new key; then \
+                         `{ca} revoke {id} --reason superseded` withdraws the old one."
                     ),
                     Made::FromRequest => format!(
-                        "If this certificate replaces it, `ca revoke {id} --reason superseded` \
+                        "If this certificate replaces it, `{ca} revoke {id} --reason superseded` \
                          withdraws the old one once its server has the new one."
                     ),
                 };
@@ -353,14 +355,14 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
         .map(when)
         .unwrap_or_default();
     let how = match made {
-        Made::WithKey => {
-            "To replace one, `ca renew ID` gives the same names a new key; then \
-             `ca revoke ID --reason superseded` withdraws the old one."
-        }
-        Made::FromRequest => {
-            "`ca revoke ID --reason superseded` withdraws one this certificate replaces, once its \
+        Made::WithKey => format!(
+            "To replace one, `{ca} renew ID` gives the same names a new key; then \
+             `{ca} revoke ID --reason superseded` withdraws the old one."
+        ),
+        Made::FromRequest => format!(
+            "`{ca} revoke ID --reason superseded` withdraws one this certificate replaces, once its \
              server has the new one."
-        }
+        ),
     };
     // One name's list shows them all only when each holds that name.
     let first = names.first().copied().unwrap_or_default();
@@ -369,11 +371,11 @@ pub(crate) fn renewal_notes(holders: &[ca_core::store::Holder], made: Made) -> V
         .all(|holder| holder.names.iter().any(|name| name == first))
     {
         format!(
-            "`ca list --status valid --name {}` lists them",
+            "`{ca} list --status valid --name {}` lists them",
             shell_word(first)
         )
     } else {
-        "`ca list --status valid --name NAME` lists those of each name".to_owned()
+        format!("`{ca} list --status valid --name NAME` lists those of each name")
     };
     vec![format!(
         "{} certificates for {} are still valid (the newest {}: {}; the last until {}). \
@@ -417,6 +419,9 @@ pub(crate) struct OutputFiles {
     /// The file the key's passphrase was read from (not standard input), for commands that
     /// read the key again.
     key_passphrase_file: Option<PathBuf>,
+    /// The file the PFX's password was read from (not standard input), for the command that
+    /// writes the PFX again.
+    pfx_password_file: Option<PathBuf>,
     /// Whether files already in place are replaced (--force).
     replace: bool,
     /// The CA's data folder, which the commands a message gives to run name.
@@ -434,6 +439,7 @@ impl OutputFiles {
             chain: dir.join(format!("{stem}-chain.pem")),
             key_passphrase: None,
             key_passphrase_file: None,
+            pfx_password_file: None,
             replace: false,
             pfx: None,
             data: PathBuf::new(),
@@ -589,16 +595,34 @@ impl OutputFiles {
         );
         if let Some((pfx, _, profile)) = &self.pfx {
             let (passphrase, file) = self.key_passphrase_option();
+            // The password from the file it came from; read from standard input, from there
+            // again.
+            let (password, mut how) = match &self.pfx_password_file {
+                Some(path) => (ca_core::display::shell_word(path), String::new()),
+                None => (
+                    "-".to_owned(),
+                    "with its password on standard input".to_owned(),
+                ),
+            };
+            if !file.is_empty() {
+                how = format!("{how}{file}").trim_start_matches(", ").to_owned();
+            }
+            if self.replace {
+                if !how.is_empty() {
+                    how.push_str("; ");
+                }
+                how.push_str("a PFX is written only to a new file: move the old one away first");
+            }
             text.push_str(&format!(
-                ", and `{ca} export {which} --format pfx --key {}{passphrase} --pfx-password-file - --pfx-profile {} --out {}` \
-                 its PFX (with its password on standard input{file}{})",
+                ", and `{ca} export {which} --format pfx --key {}{passphrase} --pfx-password-file {password} --pfx-profile {} --out {}` \
+                 its PFX{}",
                 ca_core::display::shell_word(&self.key),
                 profile.name(),
                 ca_core::display::shell_word(pfx),
-                if self.replace {
-                    "; a PFX is written only to a new file: move the old one away first"
+                if how.is_empty() {
+                    String::new()
                 } else {
-                    ""
+                    format!(" ({how})")
                 }
             ));
         }
@@ -608,7 +632,7 @@ impl OutputFiles {
     /// `ca --data DIR`: how the commands a message gives to run reach this CA, whatever the
     /// folder or configuration they would find by default.
     fn ca(&self) -> String {
-        format!("ca --data {}", ca_core::display::shell_word(&self.data))
+        crate::invocation::invocation_in(&self.data)
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,
@@ -738,13 +762,14 @@ pub(crate) fn reported_but(
     anyhow::anyhow!(
         "the report of certificate {id} could not be written to standard output ({}), but the certificate \
          was issued, is in the log and its files are written ({}): do not run this command again; \
-         `ca show {id}` shows the certificate",
+         `{ca} show {id}` shows the certificate",
         crate::explain::sentence(&err),
         written
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        ca = crate::invocation::ca(),
     )
 }
 

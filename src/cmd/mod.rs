@@ -171,8 +171,9 @@ pub(crate) fn warn_of_an_unused_passphrase(authority: &Authority, given: bool) {
     if given && matches!(authority.key_is_encrypted(), Ok(false)) {
         tell!(
             "ca: warning: {} is not encrypted, so the passphrase given ($CA_PASSPHRASE, or the credential {PASSPHRASE_CREDENTIAL}) protects nothing; \
-             `ca passphrase` encrypts the key (it asks for the new passphrase at a terminal, or reads it from --new-passphrase-file FILE)",
-            authority.dir().join("root.key").display()
+             `{} passphrase` encrypts the key (it asks for the new passphrase at a terminal, or reads it from --new-passphrase-file FILE)",
+            authority.dir().join("root.key").display(),
+            crate::invocation::ca()
         );
     }
 }

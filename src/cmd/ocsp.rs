@@ -61,7 +61,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     // What gives its holder a certificate that names this URL's responder.
     let replace = match cert.as_ref().and_then(|cert| cert.renewed_by) {
         Some(by) => format!("certificate {by}, its renewal, is the one to install"),
-        None => "`ca renew` gives one that names it".to_owned(),
+        None => format!(
+            "`{} renew` gives one that names it",
+            crate::invocation::ca()
+        ),
     };
     let now = authority
         .settings()
@@ -74,7 +77,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 "responder: {now}, but this certificate names none (it was issued before a public URL was set): its clients cannot ask; {replace}"
             ),
             None => say!(
-                "responder: none named in this certificate, since no public URL was set (`ca config set url http://...`)"
+                "responder: none named in this certificate, since no public URL was set (`{} config set url http://...`)",
+                crate::invocation::ca()
             ),
         },
         (Some(named), Some(now)) if !named.contains(&now) => say!(
@@ -84,7 +88,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         (Some(named), _) => say!("responder: {}", named.join(", ")),
         (None, Some(now)) => say!("responder: {now}"),
         (None, None) => say!(
-            "responder: not named in certificates, since no public URL is set (`ca config set url http://...`)"
+            "responder: not named in certificates, since no public URL is set (`{} config set url http://...`)",
+            crate::invocation::ca()
         ),
     }
     Ok(())

@@ -95,9 +95,10 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
             | ca_core::Error::InvalidInput(_)),
         ) => {
             return Err(crate::cmd::Refused(format!(
-                "request {} cannot be issued: {}; it stays pending until `ca deny {} --reason ...` takes it off the queue, with a reason its requester reads",
+                "request {} cannot be issued: {}; it stays pending until `{} deny {} --reason ...` takes it off the queue, with a reason its requester reads",
                 args.id,
                 crate::explain::sentence(&anyhow::Error::from(err)),
+                crate::invocation::ca(),
                 args.id
             ))
             .into());
@@ -110,7 +111,8 @@ pub(crate) async fn approve(data: &Path, args: ApproveArgs) -> anyhow::Result<()
         crate::cmd::issue::summary(cert, " (its requester's)")?;
     }
     say!(
-        "Its requester collects it on the pages (View the status of a pending certificate request); `ca export {}` writes it.",
+        "Its requester collects it on the pages (View the status of a pending certificate request); `{} export {}` writes it.",
+        crate::invocation::ca(),
         row.id
     );
     if let Some(note) = &issued.left_out {

@@ -54,8 +54,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 say!("It renews certificate {}, which is revoked.", old.id);
             } else {
                 say!(
-                    "It renews certificate {}, which stays valid until it expires or is revoked (`ca revoke {} --reason superseded`).",
+                    "It renews certificate {}, which stays valid until it expires or is revoked (`{} revoke {} --reason superseded`).",
                     old.id,
+                    crate::invocation::ca(),
                     old.id
                 );
             }
@@ -69,9 +70,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                         // standard input gives the PFX's password.
                         let (passphrase, file) = files.key_passphrase_option();
                         format!(
-                            "a PFX of both (`ca export {id} --format pfx --key {}{passphrase} --pfx-password-file - --out {}`{file})",
+                            "a PFX of both (`{ca} export {id} --format pfx --key {}{passphrase} --pfx-password-file - --out {}`{file})",
                             shell_word(key),
                             shell_word(&key.with_extension("pfx")),
+                            ca = crate::invocation::ca(),
                         )
                     }
                 };
@@ -79,8 +81,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     "Note: certificate {} was signed from a request, so its key is on the server that made the request; \
                      this renewal's key was made here, and that server needs it too: its key file, or {pfx} \
                      (on IIS, Import, not Complete Certificate Request). \
-                     To renew a certificate with a key its server keeps, sign that server's new request with `ca sign REQUEST --renews ID` instead.",
+                     To renew a certificate with a key its server keeps, sign that server's new request with `{} sign REQUEST --renews ID` instead.",
                     old.id,
+                    crate::invocation::ca(),
                 );
             }
             Ok(())

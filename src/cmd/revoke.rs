@@ -132,14 +132,15 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         if let Some(first) = same.first() {
             let ids: Vec<String> = same.iter().map(ToString::to_string).collect();
             say!(
-                "Note: the same key is in {} {}, still valid: revoke {} too (`ca revoke {first} --reason keyCompromise`).",
+                "Note: the same key is in {} {}, still valid: revoke {} too (`{ca} revoke {first} --reason keyCompromise`).",
                 if same.len() == 1 {
                     "certificate"
                 } else {
                     "certificates"
                 },
                 ids.join(", "),
-                if same.len() == 1 { "it" } else { "each" }
+                if same.len() == 1 { "it" } else { "each" },
+                ca = crate::invocation::ca(),
             );
         }
     }
@@ -148,16 +149,20 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
         .unwrap_or_default();
     if pointers.ocsp.is_empty() && pointers.crl.is_empty() {
         let why = if authority.settings().url.is_some() {
-            "it was issued before the CA's public URL was set"
+            "it was issued before the CA's public URL was set".to_owned()
         } else {
-            "the CA has no public URL: `ca config set url http://HOST` gives the next ones both"
+            format!(
+                "the CA has no public URL: `{} config set url http://HOST` gives the next ones both",
+                crate::invocation::ca()
+            )
         };
         say!(
             "The certificate names no OCSP responder and no CRL ({why}), so clients cannot learn of the revocation: replace it on its server."
         );
     } else {
         say!(
-            "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`ca crl`; `ca serve` publishes one at once)."
+            "The OCSP responder answers \"revoked\" at once; clients that read CRLs learn of it from the next one (`{} crl`; `ca serve` publishes one at once).",
+            crate::invocation::ca()
         );
     }
     authority.close().await;
@@ -287,8 +292,9 @@ fn kept_refusal(backup: &Path, problem: KeptCrl) -> anyhow::Error {
     let why = match problem {
         KeptCrl::None => "holds no CRL".to_owned(),
         KeptCrl::Behind(dates) => format!(
-            "keeps CRL number {}, which does not list every revocation of the backup's log as it stands (one was recorded, or its reason raised to keyCompromise, after it was signed; `ca list --status revoked` lists them)",
-            dates.number
+            "keeps CRL number {}, which does not list every revocation of the backup's log as it stands (one was recorded, or its reason raised to keyCompromise, after it was signed; `{} list --status revoked` lists them)",
+            dates.number,
+            crate::invocation::ca()
         ),
         KeptCrl::Expired(dates) => format!(
             "keeps CRL number {}, whose next update ({}) has passed, so clients refuse it",

@@ -231,8 +231,8 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         } else if journal {
             // The journal keeps what it is given, for whoever may read it: no password there.
             say!(
-                "Created the user admin with a random password that is shown nowhere: `ca --data {} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
-                ca_core::display::shell_word(&absolute(authority.dir()))
+                "Created the user admin with a random password that is shown nowhere: `{} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
+                crate::invocation::invocation_in(&absolute(authority.dir()))
             );
         } else if terminal {
             say!(
@@ -240,12 +240,14 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
                 password.reveal()
             );
             say!(
-                "  (shown only this once; set another with `ca user passwd admin --password-file -`)"
+                "  (shown only this once; set another with `{} user passwd admin --password-file -`)",
+                crate::invocation::ca()
             );
         } else {
             say!(
-                "Created the user admin; its password is in {} (mode 0600; standard output is not a terminal, so it is not shown here): read it, then remove the file, or set another password with `ca user passwd admin`, which removes it",
-                file.display()
+                "Created the user admin; its password is in {} (mode 0600; standard output is not a terminal, so it is not shown here): read it, then remove the file, or set another password with `{} user passwd admin`, which removes it",
+                file.display(),
+                crate::invocation::ca()
             );
         }
     }
@@ -268,7 +270,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         say!("ACME directory at {origin}/acme/directory");
         // A CA made just now said so with the rest of what was made.
         if authority.settings().acme_skips_approval() && !created {
-            say!("Note: {}.", crate::cmd::init::ACME_SKIPS_APPROVAL);
+            say!("Note: {}.", crate::cmd::init::acme_skips_approval());
         }
     }
     say!(
@@ -600,7 +602,8 @@ async fn warn_about_expiring(authority: Arc<Authority>) {
                             id = row.id.get(),
                             names = %row.names_shown(),
                             not_after = %crate::output::when(cert.not_after),
-                            "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `ca renew {}`",
+                            "certificate expires within {EXPIRY_WARNING_DAYS} days: renew it with `{} renew {}`",
+                            crate::invocation::ca(),
                             row.id
                         );
                     }

@@ -114,10 +114,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     .await
                     .map_or(new, |carrier| carrier.id);
                 if carrier == new {
-                    say!("  renewed by   {new}: the holder should use that one (`ca show {new}`)");
+                    say!(
+                        "  renewed by   {new}: the holder should use that one (`{} show {new}`)",
+                        crate::invocation::ca()
+                    );
                 } else {
                     say!(
-                        "  renewed by   {new}, which is not in force; certificate {carrier}, later in its line, is: the holder should use that one (`ca show {carrier}`)"
+                        "  renewed by   {new}, which is not in force; certificate {carrier}, later in its line, is: the holder should use that one (`{} show {carrier}`)",
+                        crate::invocation::ca()
                     );
                 }
             } else if row.status == ca_core::Status::Valid {
@@ -127,7 +131,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                     .await
                     .map_or(new, |newest| newest.id);
                 say!(
-                    "  renewed by   {new}, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `ca renew {newest}` carries its line on"
+                    "  renewed by   {new}, but no certificate later in its line is in force for as long (each was revoked, or ends sooner): this certificate is still the one in force; `{} renew {newest}` carries its line on",
+                    crate::invocation::ca()
                 );
             } else {
                 say!("  renewed by   {new}");
@@ -162,9 +167,15 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             say!(
                 "  revocation   none: the certificate names no OCSP responder or CRL, so clients cannot check it{}",
                 if authority.settings().url.is_some() {
-                    " (it was issued before the public URL was set: `ca renew` it)"
+                    format!(
+                        " (it was issued before the public URL was set: `{} renew` it)",
+                        crate::invocation::ca()
+                    )
                 } else {
-                    " (set a public URL with `ca config set url http://...`, then renew it)"
+                    format!(
+                        " (set a public URL with `{} config set url http://...`, then renew it)",
+                        crate::invocation::ca()
+                    )
                 }
             );
         }

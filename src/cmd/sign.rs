@@ -75,9 +75,10 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             let asked: Vec<&SubjectName> = request.names().iter().chain(&args.san).collect();
             if !old.names.iter().any(|name| asked.contains(&name)) {
                 return Err(Refused(format!(
-                    "certificate {} is for {}, and the request names none of them: a renewal is for the same server; check the id (`ca list` shows them)",
+                    "certificate {} is for {}, and the request names none of them: a renewal is for the same server; check the id (`{} list` shows them)",
                     old.id,
-                    old.names_shown()
+                    old.names_shown(),
+                    crate::invocation::ca()
                 ))
                 .into());
             }
@@ -131,8 +132,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             .map_or_else(|| "FILE".to_owned(), ca_core::display::shell_word);
         anyhow::anyhow!(
             "certificate {id} was issued and is in the log, but could not be written ({err:#}): \
-             do not sign the request again; `ca --data {} export {id} --format crt --out {file}` writes it again",
-            ca_core::display::shell_word(data)
+             do not sign the request again; `{} export {id} --format crt --out {file}` writes it again",
+            crate::invocation::invocation_in(data)
         )
     })?;
     if let Some(cert) = &issued.issuance.certificate {
@@ -148,7 +149,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     match renews {
         Some(old) if revoked_renewed => tell!("ca: it renews certificate {old}, which is revoked"),
         Some(old) => tell!(
-            "ca: it renews certificate {old}, which stays valid until it expires or is revoked (`ca revoke {old} --reason superseded` once its server has the new one)"
+            "ca: it renews certificate {old}, which stays valid until it expires or is revoked (`{} revoke {old} --reason superseded` once its server has the new one)",
+            crate::invocation::ca()
         ),
         None => {}
     }
