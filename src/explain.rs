@@ -224,7 +224,17 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run the same `{ca} restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
         ),
         Error::LogMoved { to, .. } => {
-            format!("{err}: give it to every command with --database {to} (or set CA_DATABASE)")
+            // A password is shown as *** and never goes on a command line.
+            if to.contains("***") {
+                format!(
+                    "{err}: give it to every command in $CA_DATABASE, its password (shown as ***) there or in $PGPASSWORD or ~/.pgpass"
+                )
+            } else {
+                format!(
+                    "{err}: give it to every command with --database {} (or set CA_DATABASE)",
+                    ca_core::display::shell_word(std::path::Path::new(to))
+                )
+            }
         }
         Error::LogInUse { .. } => format!(
             "{err}: to serve that CA from this node too, copy its root.crt and root.key into the data folder; to make a new CA, give an empty database"

@@ -1,51 +1,96 @@
-//! How the commands that messages give to run are written: `ca`, with the `--data` and
-//! `--database` this run was given on its command line, so that, pasted, they act on the same
-//! CA.
+//! How the commands that messages give to run are written: `ca` as this run was pointed at its
+//! CA, so that, pasted, they act on the same CA.
 
-use std::path::Path;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ca_core::DatabaseUrl;
+use ca_core::display::shell_word;
 
-/// `ca` as a message writes the commands it gives to run: with the `--data` and `--database`
-/// this run was given on its command line, so that, pasted, they act on the same CA. A folder
-/// or database that came from $CA_DATA, $CA_DATABASE or the configuration file is found again
-/// without them; set once by `main` before any command runs.
-static INVOCATION: OnceLock<(String, Option<DatabaseUrl>)> = OnceLock::new();
-
-/// Records how this run was pointed at its CA: the data folder and database given on the
-/// command line, if any.
-pub(crate) fn set_invocation(data: Option<&Path>, database: Option<&DatabaseUrl>) {
-    let _ = INVOCATION.set((invocation(data, database), database.cloned()));
+/// How this run was pointed at its CA, as far as a command pasted later needs to be told.
+struct Pointed {
+    /// The configuration file `ca serve --config FILE` read, which a command finds only in
+    /// $CA_CONFIG.
+    config: Option<PathBuf>,
+    /// The data folder given on the command line.
+    data: Option<PathBuf>,
+    /// The database given on the command line (never with a password: refused there).
+    database: Option<DatabaseUrl>,
+    /// Whether the database came from the configuration file, which `--data` would skip.
+    database_configured: bool,
 }
 
-/// `ca --data DIR`, with the `--database` given on the command line: a command that must reach
-/// this CA whatever folder or configuration it would find by default.
-pub(crate) fn invocation_in(data: &Path) -> String {
-    invocation(
-        Some(data),
-        INVOCATION.get().and_then(|(_, database)| database.as_ref()),
-    )
+static POINTED: Mutex<Pointed> = Mutex::new(Pointed {
+    config: None,
+    data: None,
+    database: None,
+    database_configured: false,
+});
+
+fn pointed() -> std::sync::MutexGuard<'static, Pointed> {
+    POINTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// `ca`, then `--data DIR` and `--database URL` for those given, each a shell word.
-fn invocation(data: Option<&Path>, database: Option<&DatabaseUrl>) -> String {
-    let mut ca = "ca".to_owned();
+/// Records the data folder and database given on the command line, if any (set by `main`
+/// before any command runs). A folder or database that came from $CA_DATA, $CA_DATABASE or
+/// the configuration file is found again by a command without them.
+pub(crate) fn given(data: Option<&Path>, database: Option<&DatabaseUrl>) {
+    let mut pointed = pointed();
+    pointed.data = data.map(Path::to_owned);
+    pointed.database = database.cloned();
+}
+
+/// Records that the database came from the configuration file.
+pub(crate) fn database_configured() {
+    pointed().database_configured = true;
+}
+
+/// Records how `ca serve` found its CA: the data folder given on the command line is written
+/// whole (the server's working folder is not its reader's), and `config`, the configuration
+/// file given with `--config` when a command would not find that one by itself.
+pub(crate) fn served(config: Option<&Path>) {
+    let whole = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut pointed = pointed();
+    pointed.data = pointed.data.as_deref().map(whole);
+    pointed.config = config.map(whole);
+}
+
+/// The start of every command a message gives to run on this CA: `ca`, with `--data DIR` and
+/// `--database URL` when those were given on the command line (each a shell word), after
+/// `CA_CONFIG=FILE` for a server's `--config FILE`.
+pub(crate) fn ca() -> String {
+    let pointed = pointed();
+    write(&pointed, pointed.data.as_deref())
+}
+
+/// [`ca`] for a command that must name the data folder `data` whatever folder it would find by
+/// default: `ca --data DIR`, unless the folder came with a database from a configuration
+/// file, which `--data` would skip (the configuration names both).
+pub(crate) fn ca_in(data: &Path) -> String {
+    let pointed = pointed();
+    if pointed.data.is_none() && (pointed.config.is_some() || pointed.database_configured) {
+        return write(&pointed, None);
+    }
+    write(&pointed, Some(pointed.data.as_deref().unwrap_or(data)))
+}
+
+fn write(pointed: &Pointed, data: Option<&Path>) -> String {
+    let mut ca = String::new();
+    if let Some(config) = &pointed.config {
+        ca.push_str("CA_CONFIG=");
+        ca.push_str(&shell_word(config));
+        ca.push(' ');
+    }
+    ca.push_str("ca");
     if let Some(data) = data {
         ca.push_str(" --data ");
-        ca.push_str(&ca_core::display::shell_word(data));
+        ca.push_str(&shell_word(data));
     }
-    if let Some(database) = database {
+    if let Some(url) = pointed.database.as_ref().and_then(DatabaseUrl::given) {
         ca.push_str(" --database ");
-        ca.push_str(&ca_core::display::shell_word(Path::new(
-            &database.to_string(),
-        )));
+        ca.push_str(&shell_word(Path::new(url)));
     }
     ca
-}
-
-/// The start of every command a message gives to run on this CA: `ca`, or `ca --data DIR`
-/// (see [`set_invocation`]).
-pub(crate) fn ca() -> &'static str {
-    INVOCATION.get().map_or("ca", |(ca, _)| ca.as_str())
 }

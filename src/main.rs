@@ -157,7 +157,7 @@ fn main() -> ExitCode {
     }
     cmd::set_database(cli.database.clone());
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-    invocation::set_invocation(
+    invocation::given(
         given("data").then_some(cli.data.as_path()),
         cli.database.as_ref().filter(|_| given("database")),
     );
@@ -202,8 +202,9 @@ fn configured(cli: &mut Cli) -> anyhow::Result<()> {
     if let Some(data) = file.data {
         cli.data = data;
     }
-    if cli.database.is_none() {
+    if cli.database.is_none() && file.database.is_some() {
         cli.database = file.database;
+        invocation::database_configured();
     }
     Ok(())
 }

@@ -67,6 +67,21 @@ fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// A path as a line of output names it: its control characters, line breaks included, and the
+/// marks that mislead written as escapes ([`inert`]'s), so that a folder named with a line
+/// break does not break the line that says what was written into it.
+///
+/// [`inert`]: ca_core::display::inert
+pub(crate) trait Printed {
+    fn printed(&self) -> String;
+}
+
+impl Printed for Path {
+    fn printed(&self) -> String {
+        ca_core::display::inert(&self.display().to_string())
+    }
+}
+
 /// A file named by --out, checked and its folder opened before anything is written (before
 /// anything is issued, for `ca sign`): what is written goes into the folder that was checked,
 /// whatever its path names by then.

@@ -854,6 +854,116 @@ fn the_commands_messages_give_name_the_data_folder_given() {
         .unwrap();
     let said = String::from_utf8_lossy(&named.stderr);
     assert!(said.contains("run `ca init` to create one there"), "{said}");
+    // A database given on the command line is repeated whole, its options too (shown as ***
+    // elsewhere): it holds no password, which is refused there.
+    let url = "postgres://ca@127.0.0.1:1/ca?options=-c%20statement_timeout%3D5000";
+    let given = sb
+        .ca_bare()
+        .args(["--data", "empty", "--database", url, "list"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&given.stderr);
+    assert!(
+        said.contains(&format!("run `ca --data empty --database '{url}' init`")),
+        "{said}"
+    );
+}
+
+/// A data folder whose path is not UTF-8 (which the log's driver cannot open) is refused by
+/// `ca init` before anything is made: no folder left holding an empty log and a lock, which
+/// every later command would take for a CA whose root went missing.
+#[test]
+fn a_data_folder_whose_path_is_not_utf8_is_refused_before_anything_is_made() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        // The log is in the database: the folder holds the root and its key, any name.
+        return;
+    }
+    let folder = std::ffi::OsStr::from_bytes(b"ca-\xff\xfe");
+    let made = sb
+        .ca_bare()
+        .arg("--data")
+        .arg(folder)
+        .args(["init", "--key", "ecdsa-p256"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert_eq!(made.status.code(), Some(2), "{said}");
+    assert!(said.contains("is not a UTF-8 path"), "{said}");
+    assert!(!sb.path().join(folder).exists(), "{said}");
+}
+
+/// `ca serve --config FILE` finds its CA through a file that a command finds only in
+/// $CA_CONFIG: the commands it gives to run say so, and, pasted, reach the served CA (bare,
+/// they would look in the default folder, or in another CA's /etc/ca/ca.toml).
+#[test]
+fn the_commands_a_server_gives_reach_the_ca_its_configuration_file_names() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    let config = sb.file("served.toml");
+    std::fs::write(
+        &config,
+        "data = \"served\"\nhttp = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nhostname = [\"localhost\"]\n",
+    )
+    .unwrap();
+    let mut serve = sb
+        .ca_bare()
+        .args(["serve", "--config", "served.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    for line in std::io::BufReader::new(serve.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+    {
+        let last = line.starts_with("OCSP responder on");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let banner = banner.join("\n");
+    let command = banner
+        .split("set another password with `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("a command to run: {banner}"));
+    assert_eq!(
+        command,
+        format!("CA_CONFIG={} ca user passwd admin", config.display()),
+        "{banner}"
+    );
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ca"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = std::process::Command::new("bash");
+    crate::util::isolate(&mut bash);
+    sb.log_env(&mut bash);
+    let pasted = bash
+        .args(["-c", command])
+        .env("PATH", path)
+        .current_dir(sb.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        pasted.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    // It changed the served CA's admin, whose password file it removed.
+    assert!(!sb.file("served/admin-password.txt").exists());
+    assert!(!sb.data().exists());
 }
 
 /// A passphrase variable that is set but holds nothing (`CA_PASSPHRASE="$PW"` with PW unset)
@@ -2162,7 +2272,10 @@ fn a_new_url_says_which_certificates_keep_the_old_links_and_ca_ocsp_shows_theirs
     let shown = bare.ok(&["ocsp", "1"]);
     assert!(
         shown.contains("but this certificate names none")
-            && shown.contains(&format!("`{} renew`", bare.said())),
+            && shown.contains(&format!(
+                "`{} renew 1` gives one that names it",
+                bare.said()
+            )),
         "{shown}"
     );
     // Renewed, the renewal is the one to install, not a second renewal.

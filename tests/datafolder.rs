@@ -2024,14 +2024,15 @@ fn backup_and_restore_refuse_files_and_broken_backups_as_input() {
     });
 }
 
-/// The lines that say what was written show a folder named with an escape sequence and a
-/// reordering mark as escapes: printed, the name moves no cursor, colours nothing and reorders
-/// nothing, while the output keeps its own line breaks.
+/// The lines that say what was written show a folder named with an escape sequence, a
+/// reordering mark, a tab and a line break as escapes: printed, the name moves no cursor,
+/// colours nothing, reorders nothing and breaks no line, while the output keeps its own line
+/// breaks.
 #[test]
 fn what_was_written_is_said_without_the_controls_of_its_name() {
     let sb = Sandbox::new();
     sb.init(&[]);
-    let folder = "o\u{1b}[2Ju\u{202e}t";
+    let folder = "o\u{1b}[2Ju\u{202e}t\tx\ny";
     std::fs::create_dir(sb.file(folder)).unwrap();
     let said = sb.ok(&[
         "issue",
@@ -2046,7 +2047,13 @@ fn what_was_written_is_said_without_the_controls_of_its_name() {
         "{said:?}"
     );
     assert!(
-        said.contains("Wrote o\\u{1b}[2Ju\\u{202e}t/w.example.com.crt\n"),
+        said.contains("Wrote o\\u{1b}[2Ju\\u{202e}t\\tx\\ny/w.example.com.crt\n"),
+        "{said}"
+    );
+    // Each file on a line of its own, whole.
+    assert!(
+        said.lines()
+            .all(|line| !line.starts_with("y/") && !line.contains('\t')),
         "{said}"
     );
     assert!(sb.file(folder).join("w.example.com.crt").exists());

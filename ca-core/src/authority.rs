@@ -252,6 +252,17 @@ impl Authority {
             return Ok((Self::open(dir, open).await?, false));
         }
         // Everything that can be refused is checked before anything is written.
+        // The log's driver opens a SQLite file by a UTF-8 path only: refused here, not once
+        // the folder holds an empty log and a lock that every later command would stop at.
+        if let Some(log) = open.log_location(dir).file()
+            && (log.to_str().is_none()
+                || std::path::absolute(log).is_ok_and(|path| path.to_str().is_none()))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{} is not a UTF-8 path, which the issuance log needs: choose a data folder whose path is",
+                log.display()
+            )));
+        }
         let name = init.root.common_name()?;
         crate::profile::Validity::root(init.root.days, OffsetDateTime::now_utc())?;
         let settings = Settings::initial(init.url.as_deref(), init.policy)?;

@@ -46,6 +46,13 @@ impl DatabaseUrl {
         url.to_string()
     }
 
+    /// The URL whole, as a command line may carry it, when it holds no password: its options
+    /// too, which [`Display`](fmt::Display) hides (for the command that was given it, to
+    /// repeat).
+    pub fn given(&self) -> Option<&str> {
+        (!self.has_password).then_some(self.url.as_str())
+    }
+
     /// True when the URL carries a password (which then must not come from a command line).
     pub fn has_password(&self) -> bool {
         self.has_password

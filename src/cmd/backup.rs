@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use ca_core::Authority;
 
 use crate::cmd::open_options;
+use crate::output::Printed;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct BackupArgs {
@@ -29,8 +30,8 @@ pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> 
     say!(
         "Backed up the CA \"{}\" from {} to {}: the log (one consistent snapshot), root.crt and root.key (mode 0600).",
         authority.root().common_name(),
-        data.display(),
-        args.dir.display()
+        data.printed(),
+        args.dir.printed()
     );
     say!("Keep it as safe as the CA itself: root.key signs for every client that trusts the root.");
     authority.close().await;
@@ -58,8 +59,8 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
     say!(
         "Restored the CA \"{}\" from {} into {}{log}: {} requests, root SHA-256 {}. {checked}",
         authority.root().common_name(),
-        args.dir.display(),
-        std::path::absolute(data)?.display(),
+        args.dir.printed(),
+        std::path::absolute(data)?.printed(),
         rows.len(),
         authority.root().fingerprint().colons()
     );
@@ -67,12 +68,12 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         Some(Origin::Backup(origin)) => say!(
             "Note: the CA this backup was taken from is still in {}: two folders issuing from one root each miss the other's certificates and revocations; \
              keep one of them (stop the other's server, and move its folder aside)",
-            origin.display()
+            origin.printed()
         ),
         Some(Origin::Folder) => say!(
             "Note: {} is not a backup but a CA's own data folder, which still holds this CA: two folders issuing from one root each miss the other's certificates and revocations; \
              keep one of them (stop the other's server, and move its folder aside). To copy a CA, `ca backup` it: a backup issues nothing until it is restored",
-            args.dir.display()
+            args.dir.printed()
         ),
         None => {}
     }

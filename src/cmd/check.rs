@@ -8,6 +8,7 @@ use ca_core::{Authority, Choice, SubjectName};
 use serde_json::{Value, json};
 
 use crate::explain::{Refused, printable};
+use crate::output::Printed;
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -361,7 +362,7 @@ async fn folder(data: &Path) -> anyhow::Result<()> {
         };
         say!(
             "The data folder {} is sound: {log}, every certificate matches its fingerprint and was signed by the root, {key}.",
-            folder.display()
+            folder.printed()
         );
         return Ok(());
     }

@@ -8,6 +8,7 @@ use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::{CertificateRef, Choice, Passphrase, PrivateKey};
 
 use crate::cmd::Refused;
+use crate::output::Printed;
 use crate::output::{OutFile, emit};
 
 #[derive(clap::Args, Debug)]
@@ -222,7 +223,7 @@ async fn pfx(data: &Path, args: Args) -> anyhow::Result<()> {
     out.write_new_secret(&bytes)?;
     tell!(
         "ca: wrote {} (key, certificate {} and root; {} profile, mode 0600: keep it secret)",
-        out_path.display(),
+        out_path.printed(),
         row.id,
         args.pfx_profile.unwrap_or_default()
     );

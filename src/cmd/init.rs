@@ -7,6 +7,7 @@ use ca_core::{
 };
 
 use crate::cmd::{PASSPHRASE_CREDENTIAL, Refused, open_options};
+use crate::output::Printed;
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -70,7 +71,7 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     say!(
         "Created the CA \"{}\" in {}",
         root.common_name(),
-        std::path::absolute(authority.dir())?.display()
+        std::path::absolute(authority.dir())?.printed()
     );
     say!("  key          {}", root.key_algorithm());
     say!("  valid until  {}", when(root.not_after()));
@@ -87,7 +88,7 @@ pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
     }
     say!(
         "Install {} on every client as a trusted root (`{} root --out root.crt` writes a copy).",
-        std::path::absolute(authority.dir().join("root.crt"))?.display(),
+        std::path::absolute(authority.dir().join("root.crt"))?.printed(),
         crate::invocation::ca()
     );
     // A root shorter than a server's certificate cuts every certificate it signs short.

@@ -12,6 +12,7 @@ use ca_core::{
 };
 
 use crate::cmd::Refused;
+use crate::output::Printed;
 use crate::output::when;
 
 #[derive(clap::Args, Debug)]
@@ -632,7 +633,7 @@ impl OutputFiles {
     /// `ca --data DIR`: how the commands a message gives to run reach this CA, whatever the
     /// folder or configuration they would find by default.
     fn ca(&self) -> String {
-        crate::invocation::invocation_in(&self.data)
+        crate::invocation::ca_in(&self.data)
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,
@@ -797,19 +798,19 @@ pub(crate) fn describe(issued: &Issued, files: &OutputFiles) -> anyhow::Result<(
     if issued.shortened_to_root {
         say!("  note     the validity was shortened to end with the root's");
     }
-    say!("Wrote {}", files.leaf.display());
+    say!("Wrote {}", files.leaf.printed());
     say!(
         "      {} (private key, mode 0600: keep it secret)",
-        files.key.display()
+        files.key.printed()
     );
     say!(
         "      {} (certificate and root, for servers that want the chain)",
-        files.chain.display()
+        files.chain.printed()
     );
     if let Some((pfx, _, profile)) = &files.pfx {
         say!(
             "      {} (key, certificate and root for IIS; {profile} protection)",
-            pfx.display()
+            pfx.printed()
         );
     }
     Ok(())

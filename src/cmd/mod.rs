@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::output::Printed;
 use ca_core::{Authority, DatabaseUrl, OpenOptions, Passphrase};
 
 pub(crate) mod acme;
@@ -149,7 +150,7 @@ pub(crate) fn unlock_at_a_terminal(authority: &mut Authority, given: bool) -> an
         match unlocked {
             Ok(()) => return Ok(()),
             Err(ca_core::Error::CaKeyPassphrase { .. }) if attempt < PASSPHRASE_TRIES => {
-                tell!("ca: that passphrase does not decrypt {}", key.display());
+                tell!("ca: that passphrase does not decrypt {}", key.printed());
             }
             Err(ca_core::Error::CaKeyPassphrase { .. }) => break,
             Err(err) => return Err(err.into()),
@@ -172,7 +173,7 @@ pub(crate) fn warn_of_an_unused_passphrase(authority: &Authority, given: bool) {
         tell!(
             "ca: warning: {} is not encrypted, so the passphrase given ($CA_PASSPHRASE, or the credential {PASSPHRASE_CREDENTIAL}) protects nothing; \
              `{} passphrase` encrypts the key (it asks for the new passphrase at a terminal, or reads it from --new-passphrase-file FILE)",
-            authority.dir().join("root.key").display(),
+            authority.dir().join("root.key").printed(),
             crate::invocation::ca()
         );
     }

@@ -19,9 +19,9 @@ pub(crate) struct Args {
 pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = crate::cmd::open_read(data).await?;
     let (serial, status) = authority.ocsp_status(&args.id).await?;
-    let cert = match authority.find(&args.id).await {
-        Ok(row) => row.certificate,
-        Err(_) => None,
+    let (id, cert) = match authority.find(&args.id).await {
+        Ok(row) => (Some(row.id), row.certificate),
+        Err(_) => (None, None),
     };
     let expired = cert
         .as_ref()
@@ -62,8 +62,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let replace = match cert.as_ref().and_then(|cert| cert.renewed_by) {
         Some(by) => format!("certificate {by}, its renewal, is the one to install"),
         None => format!(
-            "`{} renew` gives one that names it",
-            crate::invocation::ca()
+            "`{} renew {}` gives one that names it",
+            crate::invocation::ca(),
+            id.map_or_else(|| "ID".to_owned(), |id| id.to_string())
         ),
     };
     let now = authority

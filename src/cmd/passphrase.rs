@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use ca_core::Passphrase;
 
 use crate::cmd::{PASSPHRASE_CREDENTIAL, Refused};
+use crate::output::Printed;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -50,12 +51,12 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     match (was_encrypted, encrypted) {
         (false, _) => say!(
             "Encrypted {} with the new passphrase (PKCS#8, PBES2 with AES-256): the commands that sign ask for it at a terminal, or read it from $CA_PASSPHRASE.",
-            key.display()
+            key.printed()
         ),
-        (true, true) => say!("Changed the passphrase of {}.", key.display()),
+        (true, true) => say!("Changed the passphrase of {}.", key.printed()),
         (true, false) => say!(
             "Stored {} unencrypted: whoever can read it can sign as this CA (it stays mode 0600).",
-            key.display()
+            key.printed()
         ),
     }
     if encrypted {

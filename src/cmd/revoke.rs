@@ -8,6 +8,7 @@ use ca_core::export::{CrlFormat, PemWriter};
 use ca_core::{Authority, CertificateRef, RevocationReason};
 
 use crate::explain::Refused;
+use crate::output::Printed;
 use crate::output::{OutFile, when};
 
 #[derive(clap::Args, Debug)]
@@ -101,7 +102,7 @@ pub(crate) async fn revoke(data: &Path, args: RevokeArgs) -> anyhow::Result<()> 
     if serves {
         tell!(
             "ca: warning: that is the HTTPS certificate `ca serve` presents (from {}). Clients that check revocation now refuse the server's pages, ACME and downloads. The server issues itself a new one at its next start or reload (`systemctl reload ca`, or SIGHUP), or within 6 hours; do that now.",
-            authority.dir().display()
+            authority.dir().printed()
         );
     } else if revoked.requester == ca_core::identity::SERVER_REQUESTER {
         say!("That was an earlier HTTPS certificate of `ca serve`'s; it presents another now.");

@@ -19,6 +19,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::cmd::{Refused, init::describe_new_root, open_options};
 use crate::config_file::{ConfigFile, Reader};
+use crate::output::Printed;
 
 /// What `ca serve` logs unless `$CA_LOG` or its configuration file say otherwise.
 pub(crate) const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn";
@@ -123,12 +124,24 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("cannot receive SIGTERM: {err}"))?;
     let file = match ConfigFile::load(args.config.as_deref(), Reader::Serve)? {
         Some((path, file)) => {
-            say!("Configuration from {}", absolute(&path).display());
+            say!("Configuration from {}", absolute(&path).printed());
+            // A command finds the file ca serve was given only in $CA_CONFIG, as ca serve
+            // does; one in the default place, or in $CA_CONFIG already, it finds by itself.
+            let elsewhere = args.config.is_some()
+                && std::env::var_os("CA_CONFIG").map(PathBuf::from) != args.config
+                && path != Path::new(crate::config_file::DEFAULT_PATH);
+            crate::invocation::served(elsewhere.then_some(path.as_path()));
             file
         }
-        None => ConfigFile::default(),
+        None => {
+            crate::invocation::served(None);
+            ConfigFile::default()
+        }
     };
     let settings = Settings::of(data, &args, &file);
+    if crate::cmd::database().is_none() && file.database.is_some() {
+        crate::invocation::database_configured();
+    }
     crate::log::set_filter(settings.log.as_deref(), DEFAULT_LOG);
     // The addresses first: a server that cannot listen creates nothing.
     let bind = |addr: SocketAddr| async move {
@@ -173,12 +186,12 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         say!(
             "Serving the CA \"{}\" in {}",
             root.common_name(),
-            absolute(authority.dir()).display()
+            absolute(authority.dir()).printed()
         );
         say!("  root SHA-256 {}", root.fingerprint().colons());
     }
     match authority.log_location() {
-        ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).display()),
+        ca_core::LogLocation::File(path) => say!("  issuance log {}", absolute(path).printed()),
         database => say!("  issuance log {database}"),
     }
     let names = server_names(authority.root(), wanted, defaulted)?;
@@ -232,7 +245,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
             // The journal keeps what it is given, for whoever may read it: no password there.
             say!(
                 "Created the user admin with a random password that is shown nowhere: `{} user passwd admin`, run as the user that runs this server, makes a new one and shows it",
-                crate::invocation::invocation_in(&absolute(authority.dir()))
+                crate::invocation::ca_in(&absolute(authority.dir()))
             );
         } else if terminal {
             say!(
@@ -246,7 +259,7 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         } else {
             say!(
                 "Created the user admin; its password is in {} (mode 0600; standard output is not a terminal, so it is not shown here): read it, then remove the file, or set another password with `{} user passwd admin`, which removes it",
-                file.display(),
+                file.printed(),
                 crate::invocation::ca()
             );
         }

@@ -168,8 +168,9 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 "  revocation   none: the certificate names no OCSP responder or CRL, so clients cannot check it{}",
                 if authority.settings().url.is_some() {
                     format!(
-                        " (it was issued before the public URL was set: `{} renew` it)",
-                        crate::invocation::ca()
+                        " (it was issued before the public URL was set: `{} renew {}` gives one that names them)",
+                        crate::invocation::ca(),
+                        row.id
                     )
                 } else {
                     format!(

@@ -133,7 +133,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         anyhow::anyhow!(
             "certificate {id} was issued and is in the log, but could not be written ({err:#}): \
              do not sign the request again; `{} export {id} --format crt --out {file}` writes it again",
-            crate::invocation::invocation_in(data)
+            crate::invocation::ca_in(data)
         )
     })?;
     if let Some(cert) = &issued.issuance.certificate {
