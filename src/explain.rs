@@ -224,10 +224,11 @@ fn core_sentence(err: &Error) -> String {
             "{err}: run the same `{ca} restore BACKUP_DIR` again (it takes out what the stopped one left, then restores)"
         ),
         Error::LogMoved { to, .. } => {
-            // A password is shown as *** and never goes on a command line.
+            // As recorded: a password and options shown as *** (a password never goes on a
+            // command line).
             if to.contains("***") {
                 format!(
-                    "{err}: give it to every command in $CA_DATABASE, its password (shown as ***) there or in $PGPASSWORD or ~/.pgpass"
+                    "{err}: give it to every command in $CA_DATABASE (or with --database when it holds no password): the URL `ca migrate` was given, whose password or options are shown here as ***"
                 )
             } else {
                 format!(

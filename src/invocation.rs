@@ -9,14 +9,15 @@ use ca_core::display::shell_word;
 
 /// How this run was pointed at its CA, as far as a command pasted later needs to be told.
 struct Pointed {
-    /// The configuration file `ca serve --config FILE` read, which a command finds only in
-    /// $CA_CONFIG.
+    /// The configuration file `ca serve` read, when a command would not find it by itself.
     config: Option<PathBuf>,
     /// The data folder given on the command line.
     data: Option<PathBuf>,
-    /// The database given on the command line (never with a password: refused there).
+    /// The database given on the command line (never with a password: refused there), or the
+    /// one a server opens when it holds none.
     database: Option<DatabaseUrl>,
-    /// Whether the database came from the configuration file, which `--data` would skip.
+    /// Whether the database came from the configuration file, which `--data` would skip (or,
+    /// for a server, holds a password that no command line may carry).
     database_configured: bool,
 }
 
@@ -47,14 +48,26 @@ pub(crate) fn database_configured() {
     pointed().database_configured = true;
 }
 
-/// Records how `ca serve` found its CA: the data folder given on the command line is written
-/// whole (the server's working folder is not its reader's), and `config`, the configuration
-/// file given with `--config` when a command would not find that one by itself.
-pub(crate) fn served(config: Option<&Path>) {
+/// Records how `ca serve` found its CA: `data`, the folder it serves, and `database`, the one
+/// it opens, if any. Its commands name both, the folder whole (the server's working folder is
+/// not its reader's), since a command given a folder reads no configuration file; unless the
+/// database holds a password, which a command line must not: then they leave both to where
+/// the server found them, `config` being the configuration file it read when a command would
+/// not find that one by itself.
+pub(crate) fn served(data: &Path, database: Option<&DatabaseUrl>, config: Option<&Path>) {
     let whole = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let mut pointed = pointed();
-    pointed.data = pointed.data.as_deref().map(whole);
-    pointed.config = config.map(whole);
+    match database {
+        Some(url) if url.given().is_none() => {
+            pointed.data = pointed.data.as_deref().map(whole);
+            pointed.config = config.map(whole);
+            pointed.database_configured = true;
+        }
+        _ => {
+            pointed.data = Some(whole(data));
+            pointed.database = database.cloned();
+        }
+    }
 }
 
 /// The start of every command a message gives to run on this CA: `ca`, with `--data DIR` and

@@ -796,6 +796,26 @@ fn commands_on_an_empty_data_folder_say_to_run_init() {
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
 
+/// bash, to run `command` as it runs a line pasted into it in `dir`: with this build of ca
+/// first on the path, and no configuration file, data folder or passphrase from the machine.
+fn pasted(command: &str, dir: &std::path::Path) -> std::process::Command {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ca"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = std::process::Command::new("bash");
+    crate::util::isolate(&mut bash);
+    bash.args(["-c", command])
+        .env("PATH", path)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    bash
+}
+
 /// The commands a message gives to run reach the CA the command that gave them did: they name
 /// the data folder given with --data (as a shell word: pasted into bash, the advice makes the
 /// CA there, whatever its name), and leave it out when $CA_DATA named it, as the shell that
@@ -820,24 +840,10 @@ fn the_commands_messages_give_name_the_data_folder_given() {
         command, "ca --data 'a CA'\\''s $(touch PWNED)' init",
         "{said}"
     );
-    // Pasted as it is, with this build of ca first on the path.
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ca"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut bash = std::process::Command::new("bash");
-    crate::util::isolate(&mut bash);
+    // Pasted as it is.
+    let mut bash = pasted(command, sb.path());
     sb.log_env(&mut bash);
-    let pasted = bash
-        .args(["-c", command])
-        .env("PATH", path)
-        .current_dir(sb.path())
-        .output()
-        .unwrap();
+    let pasted = bash.output().unwrap();
     assert!(
         pasted.status.success(),
         "{command}: {}",
@@ -894,9 +900,10 @@ fn a_data_folder_whose_path_is_not_utf8_is_refused_before_anything_is_made() {
     assert!(!sb.path().join(folder).exists(), "{said}");
 }
 
-/// `ca serve --config FILE` finds its CA through a file that a command finds only in
-/// $CA_CONFIG: the commands it gives to run say so, and, pasted, reach the served CA (bare,
-/// they would look in the default folder, or in another CA's /etc/ca/ca.toml).
+/// `ca serve --config FILE` finds its CA through a file that a command does not read (it reads
+/// $CA_CONFIG or /etc/ca/ca.toml): the commands it gives to run name the folder it serves,
+/// whole, and its database, and, pasted anywhere, reach the served CA (bare, they would look
+/// in the default folder, or in another CA's configuration).
 #[test]
 fn the_commands_a_server_gives_reach_the_ca_its_configuration_file_names() {
     use std::io::BufRead;
@@ -933,27 +940,20 @@ fn the_commands_a_server_gives_reach_the_ca_its_configuration_file_names() {
         .nth(1)
         .and_then(|rest| rest.split('`').next())
         .unwrap_or_else(|| panic!("a command to run: {banner}"));
-    assert_eq!(
-        command,
-        format!("CA_CONFIG={} ca user passwd admin", config.display()),
-        "{banner}"
-    );
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ca"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut bash = std::process::Command::new("bash");
-    crate::util::isolate(&mut bash);
-    sb.log_env(&mut bash);
-    let pasted = bash
-        .args(["-c", command])
-        .env("PATH", path)
-        .current_dir(sb.path())
-        .stdin(Stdio::null())
+    let served = format!("ca --data {}", sb.file("served").display());
+    match sb.database_url() {
+        None => assert_eq!(command, format!("{served} user passwd admin"), "{banner}"),
+        Some(_) => assert!(
+            command.starts_with(&format!("{served} --database "))
+                && command.ends_with(" user passwd admin"),
+            "{banner}"
+        ),
+    }
+    // Pasted in another folder, with neither the configuration nor $CA_DATABASE.
+    let elsewhere = sb.file("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let pasted = pasted(command, &elsewhere)
+        .env_remove("CA_DATABASE")
         .output()
         .unwrap();
     assert!(
@@ -963,7 +963,7 @@ fn the_commands_a_server_gives_reach_the_ca_its_configuration_file_names() {
     );
     // It changed the served CA's admin, whose password file it removed.
     assert!(!sb.file("served/admin-password.txt").exists());
-    assert!(!sb.data().exists());
+    assert!(!sb.data().exists() && !elsewhere.join("ca-data").exists());
 }
 
 /// A passphrase variable that is set but holds nothing (`CA_PASSPHRASE="$PW"` with PW unset)

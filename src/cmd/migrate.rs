@@ -70,10 +70,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         report.certificates
     );
     // Servers and commands run as the runtime role, when one is granted, never as the owner.
-    let shown = match &args.grant {
-        Some(role) => to.shown_as(&role.to_string()),
-        None => to.to_string(),
+    // Whole when it holds no password (its options too, which the shown form hides), and a
+    // shell word: a URL's `&` would end the command it is pasted into.
+    let shown = match (&args.grant, to.given()) {
+        (Some(role), _) => to.shown_as(&role.to_string()),
+        (None, Some(whole)) => whole.to_owned(),
+        (None, None) => to.to_string(),
     };
+    let shown = ca_core::display::shell_word(Path::new(&shown));
     say!(
         "From now on give every command and every `ca serve` the database: --database {} (or CA_DATABASE={}), with this folder's root.crt and root.key on each node.",
         shown,

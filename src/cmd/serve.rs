@@ -122,26 +122,23 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("cannot receive SIGHUP: {err}"))?;
     let terminate = signal(SignalKind::terminate())
         .map_err(|err| anyhow::anyhow!("cannot receive SIGTERM: {err}"))?;
-    let file = match ConfigFile::load(args.config.as_deref(), Reader::Serve)? {
+    let (file, path) = match ConfigFile::load(args.config.as_deref(), Reader::Serve)? {
         Some((path, file)) => {
             say!("Configuration from {}", absolute(&path).printed());
-            // A command finds the file ca serve was given only in $CA_CONFIG, as ca serve
-            // does; one in the default place, or in $CA_CONFIG already, it finds by itself.
-            let elsewhere = args.config.is_some()
-                && std::env::var_os("CA_CONFIG").map(PathBuf::from) != args.config
-                && path != Path::new(crate::config_file::DEFAULT_PATH);
-            crate::invocation::served(elsewhere.then_some(path.as_path()));
-            file
+            (file, Some(path))
         }
-        None => {
-            crate::invocation::served(None);
-            ConfigFile::default()
-        }
+        None => (ConfigFile::default(), None),
     };
     let settings = Settings::of(data, &args, &file);
-    if crate::cmd::database().is_none() && file.database.is_some() {
-        crate::invocation::database_configured();
-    }
+    // A command finds the configuration file in $CA_CONFIG, else in its default place; the
+    // one ca serve read, elsewhere, it must be told of.
+    let found = std::env::var_os("CA_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(crate::config_file::DEFAULT_PATH)));
+    let elsewhere = path
+        .as_deref()
+        .filter(|path| path.is_relative() || found.as_deref() != Some(*path));
+    crate::invocation::served(&settings.data, settings.database.as_ref(), elsewhere);
     crate::log::set_filter(settings.log.as_deref(), DEFAULT_LOG);
     // The addresses first: a server that cannot listen creates nothing.
     let bind = |addr: SocketAddr| async move {
