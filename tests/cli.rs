@@ -2768,5 +2768,17 @@ fn a_certificate_is_named_by_its_thumbprint() {
             "{stderr}"
         );
     }
+    // A thumbprint copied a digit short is a serial number this CA never issued: the refusal
+    // says how long a thumbprint is; a short serial's does not.
+    let stderr = sb.refused(&["show", &windows[..39]]);
+    assert!(
+        stderr.contains("(a thumbprint has 40 hex digits, SHA-1, or 64, SHA-256"),
+        "{stderr}"
+    );
+    let stderr = sb.refused(&["show", "abcdef"]);
+    assert!(
+        stderr.contains("a certificate with serial") && !stderr.contains("a thumbprint has"),
+        "{stderr}"
+    );
     assert_eq!(sb.row_count(), 3);
 }

@@ -500,25 +500,39 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
     if input.first() == Some(&0x30) {
         return Ok(input.to_vec());
     }
-    let trimmed = input.trim_ascii();
-    if trimmed.is_empty() {
+    if input.trim_ascii().is_empty() {
         return Err(Error::InvalidRequest("the input is empty".into()));
     }
+    // Trailing spaces stay for the lines below to judge: one may be a '+' a form post decoded.
+    let trimmed = input.trim_ascii_start();
+    let end = trimmed
+        .iter()
+        .rposition(|b| !matches!(b, b'\r' | b'\n' | b'\t' | 0x0b | 0x0c))
+        .map_or(0, |last| last + 1);
+    let trimmed = &trimmed[..end];
     let text = std::str::from_utf8(trimmed)
         .map_err(|_| Error::InvalidRequest("it is neither PEM, base64 nor DER".into()))?;
     // IIS and certreq label the block "NEW CERTIFICATE REQUEST"; RFC 7468 says
     // "CERTIFICATE REQUEST". Bare base64 (the AD CS web form's textarea) gets the standard
     // armour, so one PEM reader handles all three, CRLF line ends included.
     // Base64 has no spaces: a space inside a line is a '+' that a form post decoded as one
-    // (a request pasted into a script without URL-encoding).
+    // (a request pasted into a script without URL-encoding). So are the spaces that end a
+    // line when they complete its last group of four characters (a '+' that ended the line,
+    // one time in 64); others are the editor's, and go.
     let text: String = text
         .lines()
         .map(|line| {
-            let line = line.trim();
+            let line = line.trim_start().trim_end_matches(['\r', '\t']);
             if line.starts_with("-----") {
-                line.to_owned()
+                return line.trim_end().to_owned();
+            }
+            let core = line.trim_end_matches(' ');
+            let spaces = line.len() - core.len();
+            let core = core.replace(' ', "+");
+            if core.len() % 4 != 0 && (core.len() + spaces) % 4 == 0 {
+                core + &"+".repeat(spaces)
             } else {
-                line.replace(' ', "+")
+                core
             }
         })
         .collect::<Vec<_>>()
@@ -723,6 +737,32 @@ mod tests {
             ),
             "{note}"
         );
+    }
+
+    /// A '+' that ends the base64, or a full line of it, is read back from the space a form
+    /// post decoded it as (one request in a hundred or so ends a line with one), while spaces
+    /// an editor left after a whole line go.
+    #[test]
+    fn a_plus_decoded_as_a_space_at_the_end_of_a_line_is_read_back() {
+        let bytes = [&[0x30, 0x2e][..], &[0; 45], &[0x3e]].concat();
+        let line = "MC4AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+";
+        let pem = |line: &str| {
+            format!(
+                "-----BEGIN CERTIFICATE REQUEST-----\n{line}\n-----END CERTIFICATE REQUEST-----\n"
+            )
+        };
+        let spaced = line.replace('+', " ");
+        for input in [
+            pem(line),
+            pem(&spaced),
+            pem(&format!("{line}   ")),
+            spaced.clone(),
+            format!("{spaced}\r\n"),
+            format!("  {line}  \n  "),
+        ] {
+            assert_eq!(decode(input.as_bytes()).expect(&input), bytes, "{input:?}");
+        }
+        assert_eq!(decode(b"MAE ").expect("MAE "), [0x30, 0x01, 0x3e]);
     }
 
     #[test]
