@@ -516,21 +516,29 @@ fn decode(input: &[u8]) -> Result<Vec<u8>> {
     // "CERTIFICATE REQUEST". Bare base64 (the AD CS web form's textarea) gets the standard
     // armour, so one PEM reader handles all three, CRLF line ends included.
     // Base64 has no spaces: a space inside a line is a '+' that a form post decoded as one
-    // (a request pasted into a script without URL-encoding). So are the spaces that end a
-    // line when they complete its last group of four characters (a '+' that ended the line,
-    // one time in 64); others are the editor's, and go.
+    // (a request pasted into a script without URL-encoding). So are the spaces that begin or
+    // end a line when they complete its last group of four characters (a '+' that began or
+    // ended the line, one line in 32); others are the editor's, and go.
     let text: String = text
         .lines()
         .map(|line| {
-            let line = line.trim_start().trim_end_matches(['\r', '\t']);
-            if line.starts_with("-----") {
-                return line.trim_end().to_owned();
+            let line = line.trim_matches(['\r', '\t']);
+            if line.trim_start().starts_with("-----") {
+                return line.trim().to_owned();
             }
-            let core = line.trim_end_matches(' ');
-            let spaces = line.len() - core.len();
-            let core = core.replace(' ', "+");
-            if core.len() % 4 != 0 && (core.len() + spaces) % 4 == 0 {
-                core + &"+".repeat(spaces)
+            let lead = line.len() - line.trim_start_matches(' ').len();
+            let trail = line.len() - line.trim_end_matches(' ').len();
+            let core = line.trim_matches(' ').replace(' ', "+");
+            let plus = |count: usize| "+".repeat(count);
+            let whole = |n: usize| (core.len() + n).is_multiple_of(4);
+            if core.is_empty() || whole(0) {
+                core
+            } else if whole(lead + trail) {
+                plus(lead) + &core + &plus(trail)
+            } else if whole(trail) {
+                core + &plus(trail)
+            } else if whole(lead) {
+                plus(lead) + &core
             } else {
                 core
             }
@@ -739,9 +747,9 @@ mod tests {
         );
     }
 
-    /// A '+' that ends the base64, or a full line of it, is read back from the space a form
-    /// post decoded it as (one request in a hundred or so ends a line with one), while spaces
-    /// an editor left after a whole line go.
+    /// A '+' that ends the base64, or begins or ends a line of it, is read back from the space a
+    /// form post decoded it as (one request in a hundred or so ends a line with one), while
+    /// spaces an editor left around a whole line go.
     #[test]
     fn a_plus_decoded_as_a_space_at_the_end_of_a_line_is_read_back() {
         let bytes = [&[0x30, 0x2e][..], &[0; 45], &[0x3e]].concat();
@@ -763,6 +771,13 @@ mod tests {
             assert_eq!(decode(input.as_bytes()).expect(&input), bytes, "{input:?}");
         }
         assert_eq!(decode(b"MAE ").expect("MAE "), [0x30, 0x01, 0x3e]);
+        // A second line that begins with a '+'.
+        let bytes = [&[0x30, 0x5e][..], &[0; 46], &[0xf8, 0, 0]].concat();
+        let first = format!("MF4{}", "A".repeat(61));
+        for second in ["+AAA", " AAA", " AAA  "] {
+            let input = pem(&format!("{first}\n{second}"));
+            assert_eq!(decode(input.as_bytes()).expect(&input), bytes, "{input:?}");
+        }
     }
 
     #[test]

@@ -8,8 +8,7 @@ use ca_core::{Authority, Choice, SubjectName};
 use serde_json::{Value, json};
 
 use crate::explain::{Refused, printable};
-use crate::output::Printed;
-use crate::output::when;
+use crate::output::{Printed, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

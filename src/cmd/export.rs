@@ -8,8 +8,7 @@ use ca_core::export::pkcs12::{PfxPassword, PfxProfile};
 use ca_core::{CertificateRef, Choice, Passphrase, PrivateKey};
 
 use crate::cmd::Refused;
-use crate::output::Printed;
-use crate::output::{OutFile, emit};
+use crate::output::{OutFile, Printed, emit};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

@@ -7,8 +7,7 @@ use ca_core::{
 };
 
 use crate::cmd::{PASSPHRASE_CREDENTIAL, Refused, open_options};
-use crate::output::Printed;
-use crate::output::when;
+use crate::output::{Printed, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

@@ -12,8 +12,7 @@ use ca_core::{
 };
 
 use crate::cmd::Refused;
-use crate::output::Printed;
-use crate::output::when;
+use crate::output::{Printed, when};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {

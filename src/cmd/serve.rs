@@ -132,12 +132,13 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
     let settings = Settings::of(data, &args, &file);
     // A command finds the configuration file in $CA_CONFIG, else in its default place; the
     // one ca serve read, elsewhere, it must be told of.
-    let found = std::env::var_os("CA_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(crate::config_file::DEFAULT_PATH)));
+    let found = std::env::var_os("CA_CONFIG").map_or_else(
+        || PathBuf::from(crate::config_file::DEFAULT_PATH),
+        PathBuf::from,
+    );
     let elsewhere = path
         .as_deref()
-        .filter(|path| path.is_relative() || found.as_deref() != Some(*path));
+        .filter(|path| path.is_relative() || *path != found);
     crate::invocation::served(&settings.data, settings.database.as_ref(), elsewhere);
     crate::log::set_filter(settings.log.as_deref(), DEFAULT_LOG);
     // The addresses first: a server that cannot listen creates nothing.

@@ -846,8 +846,9 @@ fn sqlite_options(path: &Path, mode: &str, immutable: bool) -> Result<AnyConnect
     let mut escaped = String::with_capacity(absolute.len());
     for c in absolute.chars() {
         match c {
-            '%' | '?' | '#' => escaped.push_str(&format!("%{:02X}", u32::from(c))),
-            c if c.is_ascii_control() => escaped.push_str(&format!("%{:02X}", u32::from(c))),
+            '%' | '?' | '#' | '\0'..='\x1f' | '\x7f' => {
+                escaped.push_str(&format!("%{:02X}", u32::from(c)));
+            }
             c => escaped.push(c),
         }
     }
