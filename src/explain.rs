@@ -122,7 +122,12 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         )
     {
         let shown = ca_core::display::quoted(value);
-        let text = if reason.contains(&shown) {
+        // A name or other operand refused with a reason that quotes it says it all, as the
+        // rules checked after parsing do ("'srv01.corp.local' is refused: ..."); an option's
+        // refusal keeps the option's name.
+        let text = if reason.contains(&shown) && arg.starts_with('<') {
+            reason.clone()
+        } else if reason.contains(&shown) {
             format!("invalid value for '{arg}': {reason}")
         } else {
             format!("invalid value {shown} for '{arg}': {reason}")
@@ -151,6 +156,8 @@ pub(crate) fn usage_error(err: clap::Error) -> ExitCode {
         .collect();
     if !tips.is_empty() {
         text = format!("{text} ({})", tips.join("; "));
+    } else if err.kind() == ErrorKind::InvalidSubcommand {
+        text = format!("{text} (`ca --help` lists the commands)");
     }
     // A value pasted by mistake is not repeated whole: clap quotes an unknown argument up to
     // three times, a value that is not one of the choices once.

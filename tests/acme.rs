@@ -890,11 +890,15 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
         Some(&json!({ "identifiers": [{ "type": "dns", "value": "www.example.com" }] })),
     );
     let early: Value = response.json().unwrap();
-    let (status, kind, _) = problem(raw.post(
+    let (status, kind, detail) = problem(raw.post(
         early["finalize"].as_str().unwrap(),
         Some(&json!({ "csr": csr(&["www.example.com"]).0 })),
     ));
     assert_eq!((status, kind.as_str()), (403, "orderNotReady"));
+    assert!(
+        detail.contains("every authorization must be valid first"),
+        "{detail}"
+    );
 
     let (location, order) = ready_order(&raw, &answers, &["mail.example.com"]);
     assert_eq!(order["status"], "ready", "{order}");
@@ -952,6 +956,13 @@ fn an_order_moves_from_pending_to_valid_and_replaces_links_the_old_certificate()
     assert_eq!(response.headers()["location"], location.as_str());
     let order = settle(&raw, &location);
     assert_eq!(order["status"], "valid", "{order}");
+    // Finalized again: orderNotReady, saying where the certificate is.
+    let (status, kind, detail) = problem(raw.post(
+        order["finalize"].as_str().unwrap(),
+        Some(&json!({ "csr": csr(&["mail.example.com"]).0 })),
+    ));
+    assert_eq!((status, kind.as_str()), (403, "orderNotReady"));
+    assert!(detail.contains("valid already"), "{detail}");
 
     // The certificate: leaf then root, with an alternate (the leaf alone).
     let response = raw.post(order["certificate"].as_str().unwrap(), None);
@@ -1443,6 +1454,36 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         assert_eq!((status, kind.as_str()), (403, "unauthorized"), "{detail}");
         assert!(detail.contains("deactivated"), "{detail}");
     }
+
+    // Addresses whose id is not UTF-8 once decoded name no object: the 404 problem document
+    // of any unknown address, not the router's plain text.
+    let base = raw.url("newNonce").replace("/new-nonce", "");
+    for path in [
+        "order/%ff",
+        "order/%ff/finalize",
+        "authz/%c3%28",
+        "chall/%ff",
+        "account/%ff",
+        "account/%ff/orders",
+        "cert/%ff",
+        "cert/%ff/leaf",
+    ] {
+        let url = format!("{base}/{path}");
+        let body = raw.key.sign(&raw.header(&url, &raw.nonce()), None);
+        let (status, kind, detail) = problem(raw.send(&url, &body));
+        assert_eq!(
+            (status, kind.as_str()),
+            (404, "malformed"),
+            "{path}: {detail}"
+        );
+        assert!(detail.contains("no ACME resource"), "{path}: {detail}");
+    }
+    let info = raw
+        .http
+        .get(format!("{base}/renewal-info/%00%ff"))
+        .send()
+        .unwrap();
+    assert_eq!(problem(info).0, 404);
     assert!(!acme.server.log_text().contains("panicked"));
 }
 
@@ -1532,6 +1573,35 @@ fn http01_follows_no_redirect_to_an_ip_address() {
         probed.accept().is_err(),
         "the validator connected to 127.0.0.2"
     );
+    // The administrator's list shows each order as it stands, though no client asked for it
+    // since: the failed ones invalid with the reason, a new one pending (not ready).
+    let response = raw.post(
+        &raw.url("newOrder"),
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "pop.example.com" }] })),
+    );
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let shown = acme.sb.ok(&["acme"]);
+    let lines: Vec<&str> = shown.lines().collect();
+    let row = |name: &str| {
+        let at = lines
+            .iter()
+            .position(|line| line.ends_with(&format!("  {name}")))
+            .unwrap_or_else(|| panic!("no order for {name}: {shown}"));
+        (lines[at], lines.get(at + 1).copied().unwrap_or_default())
+    };
+    for (name, refusal) in [
+        ("mail.example.com", "a redirect to an IP address"),
+        ("www.example.com", "a redirect to localhost"),
+    ] {
+        let (order, why) = row(name);
+        assert!(order.contains("  invalid  "), "{name}: {shown}");
+        assert!(
+            why.trim_start().starts_with("why: ") && why.contains(refusal),
+            "{name}: {shown}"
+        );
+    }
+    assert!(row("pop.example.com").0.contains("  pending  "), "{shown}");
+    assert!(!shown.contains(" ready "), "{shown}");
 }
 
 /// Orders `name`, asks for its http-01 validation, and checks that it fails with `refusal`.

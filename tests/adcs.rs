@@ -319,6 +319,23 @@ fn every_outcome_is_a_page_scripts_can_read() {
         said.contains("The requested property value is empty."),
         "{said}"
     );
+    // An id that is not UTF-8 once decoded, or no number: refused on a page of its own.
+    for odd in ["%c3%28", "%ff", "abc"] {
+        let refused = get(&web, &server, &format!("/certsrv/cert/{odd}"));
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{odd}");
+        assert!(
+            refused.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{odd}"
+        );
+        let said = refused.text().unwrap();
+        assert!(
+            said.contains("a request id is a positive number"),
+            "{odd}: {said}"
+        );
+    }
     let denied = get(&web, &server, &format!("/certsrv/cert/{officer_id}"));
     assert_eq!(denied.status(), StatusCode::OK);
     assert!(denied.text().unwrap().contains("Not this one"));

@@ -2071,6 +2071,11 @@ fn a_mistyped_command_or_option_is_answered_with_the_one_meant() {
             "(a similar subcommand exists: 'issue')",
         ),
         (
+            &["frobnicate"][..],
+            "unrecognized subcommand 'frobnicate'",
+            "(`ca --help` lists the commands)",
+        ),
+        (
             &["issue", "mail.example.com", "--forse"],
             "unexpected argument '--forse'",
             "(a similar argument exists: '--force')",
@@ -2152,7 +2157,7 @@ fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
     let stderr = sb.refused(&["issue", "a_b.example.com"]);
     assert_eq!(stderr.matches("'a_b.example.com'").count(), 1, "{stderr}");
     assert!(
-        stderr.contains("invalid value for '<NAME>...': 'a_b.example.com' is refused"),
+        stderr.starts_with("ca: error: 'a_b.example.com' is refused"),
         "{stderr}"
     );
     // A file's contents pasted as a name: its beginning and its length, once.
@@ -2385,7 +2390,12 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
     sb.ok(&["issue", "other.example.com", "--key", "ecdsa-p256"]);
     let other = crate::util::id_of(&sb, "other.example.com");
     let typo = sb.refused(&["sign", &next, "--renews", &other, "--out", "again.crt"]);
-    assert!(typo.contains("the request names none of them"), "{typo}");
+    assert!(
+        typo.contains(&format!(
+            "certificate {other} is for other.example.com, and the request names another:"
+        )),
+        "{typo}"
+    );
     assert!(!sb.file("again.crt").exists());
 
     // `ca renew` of a certificate signed from a request: its new key is made here, said.

@@ -372,9 +372,18 @@ fn serve_on_an_empty_folder_creates_the_ca_and_says_where() {
         .send()
         .unwrap();
     assert_eq!(admin.status(), 200);
+    // Each later start recalls the file while it is there.
+    server.stop();
+    let mut server = Server::start(&sb);
+    let log = server.wait_for_log("still holds the password the user admin was first given");
+    assert!(log.contains(&file.display().to_string()), "{log}");
+    server.stop();
     std::fs::write(sb.file("new-password"), "a new password for admin\n").unwrap();
     sb.ok(&["user", "passwd", "admin", "--password-file", "new-password"]);
     assert!(!file.exists());
+    let server = Server::start(&sb);
+    let log = server.stop_and_log();
+    assert!(!log.contains("admin-password.txt"), "{log}");
 }
 
 /// Where the first admin's password cannot be written (its file's name taken by a folder),

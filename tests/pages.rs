@@ -301,7 +301,15 @@ fn metrics_answer_the_token_or_an_administrator_and_no_one_else() {
     // Too short to be a secret: refused, and nothing set.
     std::fs::write(sb.file("short"), "abc\n").unwrap();
     sb.refused(&["config", "set", "metrics-token-file", "short"]);
-    assert!(sb.ok(&["config", "show"]).contains("(none"));
+    // Shown as whether there is one, with the command that sets one.
+    let none = sb.ok(&["config", "show"]);
+    assert!(
+        none.contains(&format!(
+            "(none: /metrics answers administrators only; `{} config set metrics-token-file FILE` sets one)",
+            sb.said()
+        )),
+        "{none}"
+    );
     sb.ok(&["config", "set", "metrics-token-file", "token"]);
     let shown = sb.ok(&["config", "show"]);
     assert!(

@@ -452,6 +452,8 @@ pub struct Server {
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
     /// The server's standard output after the start-up lines, read on a thread.
     _reader: std::thread::JoinHandle<()>,
+    /// The thread that reads its log, done once the server exits.
+    log_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -502,7 +504,7 @@ impl Server {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("ca serve: {line}");
@@ -541,6 +543,7 @@ impl Server {
             banner,
             log,
             _reader: reader,
+            log_reader: Some(log_reader),
         }
     }
 
@@ -597,6 +600,17 @@ impl Server {
             .unwrap();
         assert!(status.success());
         self.child.wait().unwrap()
+    }
+
+    /// [`Server::stop`], then the whole of what the server logged.
+    pub fn stop_and_log(mut self) -> String {
+        let reader = self.log_reader.take();
+        let log = self.log.clone();
+        self.stop();
+        if let Some(reader) = reader {
+            reader.join().unwrap();
+        }
+        log.lock().unwrap().clone()
     }
 
     /// Waits for the server to exit (after a signal sent with [`Server::signal`]).

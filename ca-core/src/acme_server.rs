@@ -806,53 +806,63 @@ impl Authority {
     }
 
     /// An order with its status as of now: ready once every authorization is valid, invalid
-    /// (with the failed authorization's error) once one is not, or when it expired.
-    async fn order_now(&self, mut order: Order) -> Result<Order, Problem> {
-        if order.status == OrderStatus::Pending {
-            let now = OffsetDateTime::now_utc();
-            let mut all_valid = true;
-            for authz_id in &order.authorizations {
-                let authz = self.authz_now(authz_id).await?;
-                match authz.status {
-                    AuthzStatus::Valid => {}
-                    AuthzStatus::Pending => all_valid = false,
-                    _ => {
-                        let error = authz
-                            .challenges
-                            .iter()
-                            .find_map(|c| c.error.clone())
-                            .unwrap_or_else(|| {
-                                Problem::new(
-                                    ProblemType::Unauthorized,
-                                    format!(
-                                        "the authorization of {} is {}",
-                                        authz.identifier.value,
-                                        authz.status.name()
-                                    ),
-                                )
-                            });
-                        self.store()
-                            .move_order(
-                                &order.id,
-                                OrderStatus::Pending,
-                                OrderStatus::Invalid,
-                                Some(&error),
-                                None,
-                            )
-                            .await?;
-                        order.status = OrderStatus::Invalid;
-                        order.error = Some(error);
-                        return Ok(order);
-                    }
-                }
-            }
-            if order.expires_at <= now {
-                order.status = OrderStatus::Invalid;
-            } else if all_valid {
-                order.status = OrderStatus::Ready;
-            }
+    /// (with the failed authorization's error) once one is not, or when it expired. An order
+    /// that a failed authorization made invalid is recorded so.
+    async fn order_now(&self, order: Order) -> Result<Order, Problem> {
+        let (order, failed) = self.order_seen_now(order).await?;
+        if failed {
+            self.store()
+                .move_order(
+                    &order.id,
+                    OrderStatus::Pending,
+                    OrderStatus::Invalid,
+                    order.error.as_ref(),
+                    None,
+                )
+                .await?;
         }
         Ok(order)
+    }
+
+    /// [`Self::order_now`] without writing anything: the order, and whether a failed
+    /// authorization made it invalid.
+    async fn order_seen_now(&self, mut order: Order) -> Result<(Order, bool), Problem> {
+        if order.status != OrderStatus::Pending {
+            return Ok((order, false));
+        }
+        let mut all_valid = true;
+        for authz_id in &order.authorizations {
+            let authz = self.authz_now(authz_id).await?;
+            match authz.status {
+                AuthzStatus::Valid => {}
+                AuthzStatus::Pending => all_valid = false,
+                _ => {
+                    let error = authz
+                        .challenges
+                        .iter()
+                        .find_map(|c| c.error.clone())
+                        .unwrap_or_else(|| {
+                            Problem::new(
+                                ProblemType::Unauthorized,
+                                format!(
+                                    "the authorization of {} is {}",
+                                    authz.identifier.value,
+                                    authz.status.name()
+                                ),
+                            )
+                        });
+                    order.status = OrderStatus::Invalid;
+                    order.error = Some(error);
+                    return Ok((order, true));
+                }
+            }
+        }
+        if order.expires_at <= OffsetDateTime::now_utc() {
+            order.status = OrderStatus::Invalid;
+        } else if all_valid {
+            order.status = OrderStatus::Ready;
+        }
+        Ok((order, false))
     }
 
     /// The ids of an account's orders.
@@ -860,11 +870,12 @@ impl Authority {
         Ok(self.store().orders_of(&account.id).await?)
     }
 
-    /// Recent orders, for people.
+    /// Recent orders, for people: each with its status as of now, read only (a pending order
+    /// whose authorization failed is invalid, with the reason).
     pub async fn acme_recent_orders(&self, limit: i64) -> crate::Result<Vec<Order>> {
         let mut orders = Vec::new();
         for order in self.store().recent_orders(limit).await? {
-            orders.push(self.order_now(order).await?);
+            orders.push(self.order_seen_now(order).await?.0);
         }
         Ok(orders)
     }
@@ -1034,13 +1045,21 @@ impl Authority {
         let account = request.account()?;
         let order = self.acme_order(account, id).await?;
         if order.status != OrderStatus::Ready {
-            return Err(Problem::new(
-                ProblemType::OrderNotReady,
-                format!(
-                    "the order is {}, not ready: every authorization must be valid first",
-                    order.status.name()
-                ),
-            ));
+            let why = match order.status {
+                OrderStatus::Valid => {
+                    "the order is valid already: its certificate is at the order's certificate URL"
+                }
+                OrderStatus::Processing => {
+                    "the order is being finalized already: poll the order for its certificate"
+                }
+                OrderStatus::Invalid => {
+                    "the order is invalid (the order says why): place a new order"
+                }
+                OrderStatus::Pending | OrderStatus::Ready => {
+                    "the order is pending, not ready: every authorization must be valid first"
+                }
+            };
+            return Err(Problem::new(ProblemType::OrderNotReady, why));
         }
         #[derive(Deserialize)]
         struct Finalize {

@@ -112,3 +112,22 @@ fn printable(text: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// The README's row for `ca audit` names every action the trail records, which is what
+    /// `--action` takes.
+    #[test]
+    fn the_readme_names_every_action_a_filter_takes() {
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with("| `ca audit "))
+            .unwrap();
+        for action in ca_core::store::AUDIT_ACTIONS {
+            assert!(row.contains(&format!("`{action}`")), "{action}");
+        }
+    }
+}

@@ -167,12 +167,17 @@ pub(crate) async fn run(data: &Path, command: Command) -> anyhow::Result<()> {
         "acme-orders-per-hour    {}",
         per_hour(acme.orders_per_hour)
     ));
+    // The token is set from a file (`metrics-token-file`), and kept only as its hash: what
+    // is shown is whether there is one.
     lines.push(format!(
         "metrics-token    {}",
         if authority.has_metrics_token().await? {
-            "set (only its SHA-256 is kept)"
+            "set (only its SHA-256 is kept; metrics-token-file sets another)".to_owned()
         } else {
-            "(none: /metrics answers administrators only)"
+            format!(
+                "(none: /metrics answers administrators only; `{} config set metrics-token-file FILE` sets one)",
+                crate::invocation::ca()
+            )
         }
     ));
     show_notices(&authority, &mut lines).await?;

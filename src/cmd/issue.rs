@@ -68,7 +68,7 @@ impl FileArgs {
             let what = if self.out.exists() {
                 "is not a folder: --out names the folder the files go into"
             } else {
-                "does not exist"
+                "does not exist: create it first, or name another with --out"
             };
             return Err(Refused(format!("the output folder {} {what}", self.out.display())).into());
         }

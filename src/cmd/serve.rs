@@ -261,6 +261,17 @@ pub(crate) async fn run(data: Option<&Path>, args: Args) -> anyhow::Result<()> {
                 crate::invocation::ca()
             );
         }
+    } else {
+        // A password file a first start left: a secret beside the key until someone removes
+        // it, which each start recalls.
+        let file = authority.dir().join(crate::cmd::ADMIN_PASSWORD_FILE);
+        if file.exists() {
+            tracing::warn!(
+                "{} still holds the password the user admin was first given: remove it once read, or set another password with `{} user passwd admin`, which removes it",
+                absolute(&file).printed(),
+                crate::invocation::ca()
+            );
+        }
     }
     let identity = authority.server_identity(&names).await?;
     let tls = tls_config(&identity)

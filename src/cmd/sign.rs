@@ -75,9 +75,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             let asked: Vec<&SubjectName> = request.names().iter().chain(&args.san).collect();
             if !old.names.iter().any(|name| asked.contains(&name)) {
                 return Err(Refused(format!(
-                    "certificate {} is for {}, and the request names none of them: a renewal is for the same server; check the id (`{} list` shows them)",
+                    "certificate {} is for {}, and the request names {}: a renewal is for the same server; check the id (`{} list` shows them)",
                     old.id,
                     old.names_shown(),
+                    if old.names.len() == 1 {
+                        "another"
+                    } else {
+                        "none of them"
+                    },
                     crate::invocation::ca()
                 ))
                 .into());

@@ -334,12 +334,18 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut order = order_from_row(&row)?;
-        order.authorizations =
-            sqlx::query_scalar("SELECT id FROM acme_authzs WHERE order_id = $1 ORDER BY rowid")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
+        order.authorizations = self.authorizations_of(id).await?;
         Ok(Some(order))
+    }
+
+    /// The ids of an order's authorizations, in the order they were made.
+    async fn authorizations_of(&self, order_id: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM acme_authzs WHERE order_id = $1 ORDER BY rowid")
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The order that produced the certificate of request `id`, if any.
@@ -376,7 +382,7 @@ impl Store {
         .await?)
     }
 
-    /// Recent orders of every account, newest first.
+    /// Recent orders of every account, newest first, each with its authorizations.
     pub(crate) async fn recent_orders(&self, limit: i64) -> Result<Vec<Order>> {
         let rows = sqlx::query(&format!(
             "SELECT {ORDER} FROM acme_orders ORDER BY created_at DESC, rowid DESC LIMIT $1"
@@ -384,7 +390,13 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(order_from_row).collect()
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut order = order_from_row(row)?;
+            order.authorizations = self.authorizations_of(&order.id).await?;
+            orders.push(order);
+        }
+        Ok(orders)
     }
 
     /// Moves an order from `from` to `to`, with an error or a certificate; false when the

@@ -470,11 +470,7 @@ async fn new_account(State(state): State<AppState>, request: Request) -> Respons
 }
 
 /// An account: read (POST-as-GET), contact changed, or deactivated.
-async fn account(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn account(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -491,11 +487,7 @@ async fn account(
 }
 
 /// An account's orders (RFC 8555 §7.1.2.1).
-async fn orders(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn orders(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -545,11 +537,7 @@ async fn new_order(State(state): State<AppState>, request: Request) -> Response 
 }
 
 /// An order, as it stands now.
-async fn order(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn order(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -563,11 +551,7 @@ async fn order(
 }
 
 /// `finalize` (RFC 8555 §7.4).
-async fn finalize(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn finalize(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -581,11 +565,7 @@ async fn finalize(
 }
 
 /// An authorization: read, or deactivated.
-async fn authz(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn authz(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -607,11 +587,7 @@ async fn authz(
 }
 
 /// A challenge: read, or (with `{}`) answered, so that the server validates it.
-async fn challenge(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn challenge(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -637,11 +613,7 @@ async fn challenge(
 
 /// The certificate with the root after it (RFC 8555 §7.4.2), and an alternate link to the
 /// leaf alone.
-async fn certificate(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn certificate(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -661,11 +633,7 @@ async fn certificate(
 }
 
 /// The certificate alone, for servers that should not send the root.
-async fn certificate_leaf(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn certificate_leaf(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     handle_post(
         state,
         request,
@@ -751,11 +719,7 @@ async fn key_change(State(state): State<AppState>, request: Request) -> Response
 }
 
 /// `GET /acme/renewal-info/{id}` (RFC 9773 §4.2): the suggested renewal window.
-async fn renewal_info(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    request: Request,
-) -> Response {
+async fn renewal_info(State(state): State<AppState>, Id(id): Id, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let endpoint = match Endpoint::of(&parts) {
         Ok(endpoint) => endpoint,
@@ -799,13 +763,33 @@ async fn not_allowed(State(state): State<AppState>, request: Request) -> Respons
 /// A path under `/acme` that is not an ACME resource.
 async fn unknown(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let endpoint = Endpoint::of(&parts).ok();
+    no_resource(&state, &parts).await
+}
+
+/// The answer to an address under /acme that names nothing: 404, as a problem document.
+async fn no_resource(state: &AppState, parts: &Parts) -> Response {
+    let endpoint = Endpoint::of(parts).ok();
     let problem = Problem::new(
         ProblemType::Malformed,
         "there is no ACME resource at this address: start from /acme/directory",
     )
     .with_status(404);
-    finish(&state, endpoint.as_ref(), Err(problem)).await
+    finish(state, endpoint.as_ref(), Err(problem)).await
+}
+
+/// The id of the object an ACME address names. One that is not UTF-8 once decoded (`%ff`)
+/// names no object: the answer is [`no_resource`]'s, not the router's plain-text refusal.
+struct Id(String);
+
+impl axum::extract::FromRequestParts<AppState> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(_) => Err(no_resource(state, parts).await),
+        }
+    }
 }
 
 #[cfg(test)]

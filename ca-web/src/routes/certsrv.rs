@@ -664,8 +664,14 @@ pub(crate) async fn certckpn(
 pub(crate) async fn certificate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, WebError> {
+    // An id that is not UTF-8 once decoded (`%ff`): refused as any other that is no number.
+    let Ok(Path(id)) = id else {
+        return Err(WebError::BadRequest(
+            "the address names no request id: a request id is a positive number".into(),
+        ));
+    };
     let id: RequestId = id.parse()?;
     let row = match issued_certificate(&state, &caller, id).await? {
         // This page is ca's own, not one AD CS clients parse: a request the caller cannot
