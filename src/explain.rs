@@ -253,6 +253,9 @@ fn core_sentence(err: &Error) -> String {
         Error::Store(ca_core::StoreError::NotGranted(_)) => format!(
             "{err}: the role lacks a grant this release needs (given by `ca migrate --grant ROLE` after each upgrade): run that once with $CA_DATABASE naming the owning role (ROLE being the one this runs as), then try again"
         ),
+        Error::Store(ca_core::StoreError::Unavailable(_)) => format!(
+            "{err}: check that the database server is running and reachable from here (`pg_isready` with the URL's host and port tells), then try again"
+        ),
         Error::SchemaNotOwned(_) => format!(
             "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
         ),

@@ -537,6 +537,27 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         ),
         "{inventory}"
     );
+    assert!(inventory.contains("Waiting for a decision"), "{inventory}");
+    // A filtered list (or a later page) is not headed by the waiting requests, whose buttons
+    // would stand above rows they are not; each pending row of its own has Issue and Deny.
+    let filtered = web
+        .get(format!(
+            "{}/certsrv/admin?name=shop.example.com",
+            server.https()
+        ))
+        .basic_auth("carol", Some("carol password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!filtered.contains("Waiting for a decision"), "{filtered}");
+    let row = filtered
+        .split("<tr")
+        .find(|row| row.contains(&format!("<td>{shop_id}</td>")))
+        .unwrap_or_else(|| panic!("{filtered}"));
+    for form in ["/certsrv/admin/approve", "/certsrv/admin/deny"] {
+        assert!(row.contains(form), "{form}: {row}");
+    }
     let approved = sb.ok(&["approve", &shop_id]);
     // The audit trail records it as an approval, not as an issuance of the administrator's.
     let approvals: Value =
@@ -578,6 +599,38 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         )) && approved.contains("once its server has the new one")
             && !approved.contains("ca renew"),
         "{approved}"
+    );
+    // Denied from a filtered list: back to it, which says what was done.
+    let page = submit(&web, &server, &plain, "CertificateTemplate:WebServer")
+        .text()
+        .unwrap();
+    let denied = request_id(&page);
+    let answer = web
+        .post(format!("{}/certsrv/admin/deny", server.https()))
+        .basic_auth("carol", Some("carol password"))
+        .form(&[
+            ("id", denied.to_string().as_str()),
+            ("reason", "not ours"),
+            ("back", "status=pending"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let back = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        back,
+        format!("/certsrv/admin?status=pending&done=denied-{denied}")
+    );
+    let listed = web
+        .get(format!("{}{back}", server.https()))
+        .basic_auth("carol", Some("carol password"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        listed.contains(&format!("Request {denied} was denied.")),
+        "{listed}"
     );
 }
 

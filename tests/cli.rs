@@ -997,6 +997,54 @@ fn an_empty_or_unreadable_passphrase_is_refused_not_taken_for_none() {
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
 }
 
+/// A password file of more lines than one (a key given by mistake, whose first line would have
+/// been the password) or holding a control character (a NUL no prompt could take) is refused
+/// before anything is issued, without repeating what it holds; one line with its line end, and
+/// blank lines after it, is the password.
+#[test]
+fn a_password_file_of_two_lines_or_with_a_nul_is_refused() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let issue = [
+        "issue",
+        "p3.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--pfx-password-file",
+        "pw",
+    ];
+    for (content, said) in [
+        ("secret line1\nline2\n", "holds more than one line"),
+        (
+            "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n",
+            "holds more than one line",
+        ),
+        ("pw\0tail\n", "holds a control character"),
+        ("pw\u{1b}[2Jtail", "holds a control character"),
+    ] {
+        std::fs::write(sb.file("pw"), content).unwrap();
+        let stderr = sb.refused(&issue);
+        assert!(stderr.contains(said), "{content:?}: {stderr}");
+        for held in ["line1", "line2", "tail", "BEGIN", "MIGH"] {
+            assert!(!stderr.contains(held), "{content:?}: {stderr}");
+        }
+    }
+    assert_eq!(sb.row_count(), 0);
+    std::fs::write(sb.file("pw"), "one line\r\n\n").unwrap();
+    sb.ok(&issue);
+    openssl_ok(
+        sb.path(),
+        &[
+            "pkcs12",
+            "-in",
+            "p3.example.com.pfx",
+            "-passin",
+            "pass:one line",
+            "-noout",
+        ],
+    );
+}
+
 /// A passphrase the CA key could not be given back with is refused before anything is made
 /// (one holding a line break: the systemd credential gives only its first line), and a
 /// missing or wrong one is the caller's input, refused with exit status 2; `ca check` says the
@@ -2189,6 +2237,14 @@ fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
         let stderr = sb.refused(&args);
         assert!(stderr.len() < 800, "{} bytes: {stderr:.800}", stderr.len());
         assert!(stderr.contains("... (10000"), "{stderr}");
+    }
+    // --grant of a restore needs a PostgreSQL log to restore into.
+    if crate::util::postgres_admin().is_none() {
+        let stderr = sb.refused(&["restore", "backup", "--grant", "ca"]);
+        assert!(
+            stderr.contains("--grant works on a PostgreSQL log"),
+            "{stderr}"
+        );
     }
     // A reason that holds the value only by chance does not stand in for it.
     let stderr = sb.refused(&["migrate", "--grant", "public"]);

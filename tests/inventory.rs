@@ -283,7 +283,8 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         assert!(!page.contains("action=\"/certsrv/admin/renew\""), "{page}");
     }
 
-    // Revoke from the list with a reason: back to the same filtered list.
+    // Revoke from the list with a reason: back to the same filtered list, which says what
+    // was done (the row itself has left a list of valid ones).
     let answer = web
         .post(format!("{base}/certsrv/admin/revoke"))
         .basic_auth(admin.0, Some(admin.1))
@@ -295,10 +296,21 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         .send()
         .unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        answer.headers()["location"].to_str().unwrap(),
-        "/certsrv/admin?name=mail&status=valid"
+    let back = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, "/certsrv/admin?name=mail&status=valid&done=revoked-2");
+    let listed = text_of(get(&web, &format!("{base}{back}"), admin), StatusCode::OK);
+    assert!(
+        listed.contains("<p class=\"notice\" role=\"status\">Certificate 2 was revoked.</p>"),
+        "{listed}"
     );
+    // Only a notice made from a known deed and an id: anything else there shows nothing.
+    for done in ["revoked-2%3Cscript%3E", "hacked-2", "revoked-", "revoked-x"] {
+        let page = text_of(
+            get(&web, &format!("{base}/certsrv/admin?done={done}"), admin),
+            StatusCode::OK,
+        );
+        assert!(!page.contains("class=\"notice\""), "{done}: {page}");
+    }
     let revoked: Value =
         serde_json::from_str(&sb.ok(&["list", "--status", "revoked", "--json"])).unwrap();
     let row = revoked
@@ -321,7 +333,7 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         .unwrap();
     assert_eq!(
         answer.headers()["location"].to_str().unwrap(),
-        "/certsrv/admin"
+        "/certsrv/admin?done=revoked-4"
     );
     // A certificate revoked for another reason offers keyCompromise, for a key found exposed
     // since; one revoked for keyCompromise offers nothing. The form raises the reason.
@@ -340,6 +352,27 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
         "{superseded}"
     );
     assert!(!page("2").contains("Revoke for keyCompromise"));
+    // When and why, as `ca show` says them, on its page and in the list.
+    let four: Value = serde_json::from_str(&sb.ok(&["show", "4", "--json"])).unwrap();
+    let revoked_at = four["revoked_at"].as_str().unwrap();
+    let when = format!("{} {} UTC", &revoked_at[..10], &revoked_at[11..16]);
+    assert!(
+        superseded.contains(&format!(
+            "<dt>Status</dt><dd>revoked {when} (superseded)</dd>"
+        )) && superseded.contains("<dt>Requested</dt>"),
+        "{superseded}"
+    );
+    let listed = web
+        .get(format!("{base}/certsrv/admin?status=revoked"))
+        .basic_auth(admin.0, Some(admin.1))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        listed.contains(&format!("<small>{when} (superseded)</small>")),
+        "{listed}"
+    );
     let answer = web
         .post(format!("{base}/certsrv/admin/revoke"))
         .basic_auth(admin.0, Some(admin.1))

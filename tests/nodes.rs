@@ -976,7 +976,12 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
         "postgres://{}@127.0.0.1:{}/{second}",
         roles.owner, roles.port
     );
-    let said = moved.ok(&["migrate", "--to", &target, "--grant", &roles.runtime]);
+    let migrated = moved.run(&["migrate", "--to", &target, "--grant", &roles.runtime]);
+    let said = String::from_utf8_lossy(&migrated.stdout).into_owned();
+    let warned = String::from_utf8_lossy(&migrated.stderr);
+    assert!(migrated.status.success(), "{warned}");
+    // Nothing but its own lines: no notice of PostgreSQL's on tables not the log's.
+    assert!(warned.trim().is_empty(), "{warned}");
     let runtime_target = format!(
         "postgres://{}@127.0.0.1:{}/{second}",
         roles.runtime, roles.port
@@ -986,6 +991,45 @@ fn the_runtime_role_only_adds_to_the_audit_trail_and_the_owner_is_warned() {
         "{said}"
     );
     assert!(!said.contains(&format!("--database {target}")), "{said}");
+    // And a command that still opens the folder's SQLite log is told the same.
+    let stderr = moved.refused(&["list"]);
+    assert!(
+        stderr.contains(&format!("--database {runtime_target}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&roles.owner), "{stderr}");
+
+    // A backup restored into a database of the owner's, granted in the same go: the runtime
+    // role runs it at once; without --grant, the restore says what the role still needs.
+    let backup = node.file("bk").to_str().unwrap().to_owned();
+    node.ok(&["backup", &backup]);
+    for (tag, grant) in [("restored", true), ("ungranted", false)] {
+        let database = format!("{}_{tag}", roles.database);
+        crate::util::psql(
+            &roles.admin,
+            &format!("CREATE DATABASE {database} OWNER {}", roles.owner),
+        );
+        let at = |role: &str| format!("postgres://{role}@127.0.0.1:{}/{database}", roles.port);
+        let restorer = Sandbox::on_database(&at(&roles.owner));
+        let mut args = vec!["restore", backup.as_str()];
+        if grant {
+            args.extend(["--grant", roles.runtime.as_str()]);
+        }
+        let said = restorer.ok(&args);
+        let runtime = Sandbox::on_database(&at(&roles.runtime));
+        copy_ca(&restorer.data(), &runtime.data());
+        if grant {
+            assert!(
+                said.contains(&format!("the role {} may read and write it", roles.runtime)),
+                "{said}"
+            );
+            runtime.ok(&["check"]);
+        } else {
+            assert!(said.contains("migrate --grant ROLE"), "{said}");
+            let stderr = String::from_utf8_lossy(&runtime.run(&["list"]).stderr).into_owned();
+            assert!(stderr.contains("ca migrate --grant"), "{stderr}");
+        }
+    }
 
     // The same CA run as the owner: warned at start-up and by `ca check`.
     let as_owner = Sandbox::on_database(&owner_url);

@@ -882,9 +882,11 @@ impl Authority {
 
     /// Copies this CA's log into the empty PostgreSQL database `to` (its tables made there
     /// first): every row with its id, sequences set after them, then counts and every
-    /// certificate's fingerprint compared. This CA's own log is only read, and stays as it is.
+    /// certificate's fingerprint compared. This CA's own log is only read, and stays as it is,
+    /// but for the mark that names where it went: `runtime_url`, the database as commands are
+    /// to reach it from now on (as the runtime role, when one is granted; never a password).
     #[instrument(skip_all)]
-    pub async fn migrate_log(&self, to: &DatabaseUrl) -> Result<CopyReport> {
+    pub async fn migrate_log(&self, to: &DatabaseUrl, runtime_url: &str) -> Result<CopyReport> {
         let location = LogLocation::Postgres(to.clone());
         if &location == self.store.location() {
             return Err(Error::InvalidInput(format!(
@@ -908,7 +910,7 @@ impl Authority {
         // server still running): then the two differ, and the database must be emptied and
         // the copy made again with every writer stopped.
         self.store
-            .mark_moved(&report, MOVED_TO, &to.to_string())
+            .mark_moved(&report, MOVED_TO, runtime_url)
             .await?;
         Ok(report)
     }

@@ -852,14 +852,10 @@ pub(crate) fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<()> {
     write_atomic(to, &bytes, mode)
 }
 
-/// Takes an exclusive advisory lock on `path` (created if missing); released on drop.
+/// Takes an exclusive advisory lock on `path` (created if missing, mode 0600: no other user
+/// can open it, so none can hold it to stall the CA's commands); released on drop.
 pub(crate) fn lock_file(path: &Path) -> Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|err| Error::io(path, err))?;
+    let file = lock_target(path)?;
     file.lock().map_err(|err| Error::io(path, err))?;
     Ok(file)
 }

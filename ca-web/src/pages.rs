@@ -257,6 +257,8 @@ pub(crate) struct CertCkPn {
 #[template(path = "admin.html")]
 pub(crate) struct Admin {
     pub chrome: Chrome,
+    /// What was just done from the list ("Certificate 7 was revoked.").
+    pub done: Option<String>,
     /// The newest pending requests, and the list of all of them when there are more.
     pub pending: Vec<RequestRow>,
     pub more_pending: Option<String>,
@@ -403,7 +405,10 @@ pub(crate) struct CertPage {
     pub names: String,
     /// The names its requester added to those its CSR's key signed (CertAttrib `san:`).
     pub added: Option<String>,
-    pub status: &'static str,
+    /// Its status; when revoked, when and why.
+    pub status: String,
+    /// When it was requested, and by whom.
+    pub requested: String,
     pub not_before: String,
     pub not_after: String,
     pub key_algorithm: String,

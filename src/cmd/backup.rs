@@ -19,6 +19,11 @@ pub(crate) struct RestoreArgs {
     /// The folder `ca backup` wrote.
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+
+    /// On PostgreSQL, where this runs as the role that owns the database: the role servers and
+    /// commands run as, given its share of the restored log, as `ca migrate --grant` gives it.
+    #[arg(long, value_name = "ROLE", value_parser = crate::cmd::migrate::role_name)]
+    grant: Option<ca_core::RoleName>,
 }
 
 pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> {
@@ -39,6 +44,13 @@ pub(crate) async fn backup(data: &Path, args: BackupArgs) -> anyhow::Result<()> 
 }
 
 pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()> {
+    if args.grant.is_some() && crate::cmd::database().is_none() {
+        return Err(crate::cmd::Refused(
+            "--grant works on a PostgreSQL log: give the database to restore into with --database or $CA_DATABASE, connecting as the role that owns it"
+                .into(),
+        )
+        .into());
+    }
     let authority = Authority::restore(&args.dir, data, open_options(1)?).await?;
     authority
         .record_restore(&crate::cmd::actor(), &args.dir)
@@ -77,7 +89,16 @@ pub(crate) async fn restore(data: &Path, args: RestoreArgs) -> anyhow::Result<()
         ),
         None => {}
     }
+    let location = authority.log_location().clone();
     authority.close().await;
+    if let ca_core::LogLocation::Postgres(url) = location {
+        match args.grant {
+            Some(role) => crate::cmd::migrate::grant(&url, &role).await?,
+            None => say!(
+                "Servers and commands that run as a role of their own (not the owner's) need its grant first: `{ca} migrate --grant ROLE` with this database, as its owner."
+            ),
+        }
+    }
     Ok(())
 }
 

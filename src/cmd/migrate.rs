@@ -24,7 +24,7 @@ pub(crate) struct Args {
     grant: Option<RoleName>,
 }
 
-fn role_name(text: &str) -> Result<RoleName, String> {
+pub(crate) fn role_name(text: &str) -> Result<RoleName, String> {
     text.parse().map_err(|err: ca_core::Error| err.to_string())
 }
 
@@ -56,7 +56,13 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     let authority = crate::cmd::open(data).await?;
     let from = authority.log_location().clone();
-    let report = authority.migrate_log(&to).await?;
+    // What the SQLite log's mark tells a command that still opens it: the database as the
+    // runtime role reaches it, when one is granted, never as the owner.
+    let recorded = match &args.grant {
+        Some(role) => to.shown_as(&role.to_string()),
+        None => to.to_string(),
+    };
+    let report = authority.migrate_log(&to, &recorded).await?;
     let rows: u64 = report.rows.iter().map(|(_, rows)| rows).sum();
     let requests = report
         .rows
@@ -94,7 +100,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
 }
 
 /// Brings the log at `url` up to date and grants `role` its share, saying so.
-async fn grant(url: &DatabaseUrl, role: &RoleName) -> anyhow::Result<()> {
+pub(crate) async fn grant(url: &DatabaseUrl, role: &RoleName) -> anyhow::Result<()> {
     Authority::prepare_database(url, role).await?;
     say!(
         "The log in {url} is up to date, and the role {role} may read and write it but only add to its audit trail: give servers and commands a URL that connects as {role}, and run this again, as the owner, after every upgrade of ca."

@@ -43,7 +43,7 @@ pub(crate) const PASSPHRASE_CREDENTIAL: &str = "ca.passphrase";
 pub(crate) const ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
 
 /// The CA key's passphrase (never from the command line): the systemd credential
-/// `ca.passphrase` when the service manager passed one (its first line), else
+/// `ca.passphrase` when the service manager passed one (its one line), else
 /// `$CA_PASSPHRASE`.
 pub(crate) fn passphrase() -> anyhow::Result<Option<Passphrase>> {
     if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
@@ -234,10 +234,13 @@ pub(crate) fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Reads a password from FILE or standard input (`-`): the first line, without its line end.
+/// Reads a password from FILE or standard input (`-`): its one line, without its line end.
 /// A FILE that does not exist is not named in the refusal: it may be the password itself,
 /// typed where its file's name was asked for. Standard input that is a terminal is asked,
-/// twice, with the terminal's echo off (see [`ask_secret`]).
+/// twice, with the terminal's echo off (see [`ask_secret`]). More lines than one (a key or a
+/// certificate given by mistake, whose first line would have been the password) and control
+/// characters (a NUL, which no prompt could take: what it protects could not be opened) are
+/// refused, without repeating what was read.
 pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
     if path == Path::new("-") && std::io::stdin().is_terminal() {
         return ask_secret(what);
@@ -255,7 +258,26 @@ pub(crate) fn read_password(path: &Path, what: &str) -> anyhow::Result<String> {
             path.display()
         ))
     })?;
-    Ok(text.lines().next().unwrap_or_default().to_owned())
+    let source = if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    if lines.any(|line| !line.trim().is_empty()) {
+        return Err(Refused(format!(
+            "the {what} in {source} holds more than one line: a {what} is one line (was a key or a certificate given?); what it holds is not repeated here"
+        ))
+        .into());
+    }
+    if first.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Refused(format!(
+            "the {what} in {source} holds a control character (a NUL, an escape), which could not be typed where it is asked for: write it as plain text"
+        ))
+        .into());
+    }
+    Ok(first.to_owned())
 }
 
 /// Asks for `what` at the terminal on standard input, as OpenSSL and passwd(1) do: not shown

@@ -15,7 +15,7 @@ use ca_core::{
 use serde::Deserialize;
 
 use super::Form;
-use super::inventory::back_to_list;
+use super::inventory::{Done, back_to_list};
 use crate::auth::{AdminCaller, Caller};
 use crate::error::WebError;
 use crate::pages::{self, render};
@@ -66,8 +66,8 @@ pub(crate) async fn deny(
         .authority
         .deny(id, &decision.reason, &admin.name)
         .await?;
-    let back = back_to_list(decision.back.as_deref());
-    Ok(Redirect::to(back.as_deref().unwrap_or("/certsrv/admin")).into_response())
+    let back = back_to_list(decision.back.as_deref()).unwrap_or_else(|| "/certsrv/admin".into());
+    Ok(Redirect::to(&super::inventory::with_done(&back, Done::Denied, id)).into_response())
 }
 
 pub(crate) async fn issue_form(
@@ -193,7 +193,12 @@ pub(crate) async fn revoke(
         RevocationReason::for_a_leaf(&form.reason)?
     };
     state.authority.revoke(id, reason, &admin.name).await?;
-    let back = back_to_list(form.back.as_deref()).unwrap_or_else(|| format!("/certsrv/cert/{id}"));
+    // Back to the list it was revoked from, which says so above the rows (the row itself may
+    // have left the list); else to its page, whose status says when and why.
+    let back = match back_to_list(form.back.as_deref()) {
+        Some(list) => super::inventory::with_done(&list, Done::Revoked, id),
+        None => format!("/certsrv/cert/{id}"),
+    };
     Ok(Redirect::to(&back).into_response())
 }
 

@@ -728,7 +728,15 @@ pub(crate) async fn certificate(
             .map(ToString::to_string)
             .unwrap_or_default(),
         names: row.names_shown(),
-        status: row.status.name(),
+        status: match &cert.revocation {
+            Some(revocation) => format!(
+                "revoked {} ({})",
+                display::time(revocation.revoked_at),
+                revocation.reason.name()
+            ),
+            None => row.status.name().to_owned(),
+        },
+        requested: format!("{} by {}", display::time(row.requested_at), row.requester),
         not_before: display::time(cert.not_before),
         not_after: display::time(cert.not_after),
         key_algorithm: cert.key_algorithm.name().to_owned(),

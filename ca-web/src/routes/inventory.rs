@@ -7,8 +7,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use ca_core::revoke::RevocationReason;
 use ca_core::{
-    Choice, Issuance, ListFilter, ListKey, ListOrder, NameSearch, OwnCertificate, RequestSource,
-    Status,
+    Choice, Issuance, ListFilter, ListKey, ListOrder, NameSearch, OwnCertificate, RequestId,
+    RequestSource, Status,
 };
 
 use super::Params;
@@ -249,15 +249,26 @@ pub(crate) async fn overview(
     caller.admin()?;
     let view = Inventory::from_query(query.as_deref())?;
     let page = state.authority.list_page(&view.filter()).await?;
-    let pending = state
-        .authority
-        .list_page(&ListFilter {
-            status: Some(Status::Pending),
-            order: ListOrder::IdDesc,
-            limit: Some(PENDING_SHOWN),
-            ..ListFilter::default()
-        })
-        .await?;
+    // The requests waiting for a decision head the first page of the whole inventory only: over
+    // a filtered list (or a later page) their Issue and Deny buttons would stand above rows
+    // they are not, for a click meant for a row found below.
+    let whole = view.after.is_none() && view.first() == Inventory::default();
+    let pending = if whole {
+        state
+            .authority
+            .list_page(&ListFilter {
+                status: Some(Status::Pending),
+                order: ListOrder::IdDesc,
+                limit: Some(PENDING_SHOWN),
+                ..ListFilter::default()
+            })
+            .await?
+    } else {
+        ca_core::ListPage {
+            rows: Vec::new(),
+            next: None,
+        }
+    };
     let now = time::OffsetDateTime::now_utc();
     let order = view.order();
     let toggle = |ascending: ListOrder, descending: ListOrder| {
@@ -288,6 +299,7 @@ pub(crate) async fn overview(
         pending_rows.push(shown);
     }
     Ok(render(&pages::Admin {
+        done: Done::notice(query.as_deref()),
         chrome: caller.chrome(&state),
         pending: pending_rows,
         more_pending: pending.next.is_some().then(|| pending_view.url()),
@@ -398,8 +410,22 @@ fn inventory_row(
             .as_ref()
             .map(|c| ca_core::display::time(c.not_after))
             .unwrap_or_default(),
+        // Why it was refused; when and why it was revoked (what AD CS lists as Revocation Date
+        // and Revocation Reason).
         disposition: match row.status {
             Status::Denied => row.disposition.clone(),
+            Status::Revoked => row
+                .certificate
+                .as_ref()
+                .and_then(|cert| cert.revocation.as_ref())
+                .map(|revocation| {
+                    format!(
+                        "{} ({})",
+                        ca_core::display::time(revocation.revoked_at),
+                        revocation.reason.name()
+                    )
+                })
+                .unwrap_or_default(),
             _ => String::new(),
         },
         issued: row.certificate.is_some(),
@@ -411,6 +437,43 @@ fn inventory_row(
             && row.own().is_none(),
         pending: row.status == Status::Pending,
     }
+}
+
+/// What was done from the list, said above it when it comes back (`done=revoked-7`): the
+/// row itself may have left the list (a revoked certificate from a list of valid ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Done {
+    Revoked,
+    Denied,
+}
+
+impl Done {
+    fn name(self) -> &'static str {
+        match self {
+            Done::Revoked => "revoked",
+            Done::Denied => "denied",
+        }
+    }
+
+    /// The notice for `query`'s `done`, when it names one of these and a request id; anything
+    /// else there is not shown (the notice is made from the two, never from the text).
+    fn notice(query: Option<&str>) -> Option<String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
+        let (_, value) = pairs.iter().find(|(key, _)| key == "done")?;
+        let (what, id) = value.split_once('-')?;
+        let id: RequestId = id.parse().ok()?;
+        match what {
+            "revoked" => Some(format!("Certificate {id} was revoked.")),
+            "denied" => Some(format!("Request {id} was denied.")),
+            _ => None,
+        }
+    }
+}
+
+/// `list` (an address [`back_to_list`] gave) with what was done from it.
+pub(crate) fn with_done(list: &str, done: Done, id: RequestId) -> String {
+    let join = if list.contains('?') { '&' } else { '?' };
+    format!("{list}{join}done={}-{id}", done.name())
 }
 
 /// Where a form posted from the list goes back to: the list with the filter it was posted
