@@ -341,6 +341,17 @@ impl Folder {
         }
     }
 
+    /// Holds the folder's lock, the one [`StagedFiles::place`] takes to put a set of files in
+    /// place, from now until the reservation is dropped or the files are placed: a command
+    /// that checks which names are free, issues, then places its files keeps another from
+    /// doing the same between its check and its placing (both would issue, and the second
+    /// could place nothing). Waits as long as placing does; nothing for a folder opened as a
+    /// place only.
+    pub fn reserve(self: &Arc<Self>) -> Result<Reservation> {
+        self.lock().map_err(|err| Error::io(&self.path, err))?;
+        Ok(Reservation(Arc::clone(self)))
+    }
+
     /// Flushes the folder's entries to disk (renames made durable); a failure loses nothing
     /// already written.
     fn sync(&self) {
@@ -850,6 +861,17 @@ impl Write for AtomicFile {
 pub(crate) fn copy_atomic(from: &Path, to: &Path, mode: u32) -> Result<()> {
     let bytes = fs::read(from).map_err(|err| Error::io(from, err))?;
     write_atomic(to, &bytes, mode)
+}
+
+/// A folder's lock held since [`Folder::reserve`], released on drop (or when files are put in
+/// place there: placing them is the last thing done under it).
+#[derive(Debug)]
+pub struct Reservation(Arc<Folder>);
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.0.unlock();
+    }
 }
 
 /// Takes an exclusive advisory lock on `path` (created if missing, mode 0600: no other user

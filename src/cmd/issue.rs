@@ -104,6 +104,12 @@ impl FileArgs {
             .into());
         }
         let mut files = OutputFiles::new(folder, &self.out, stem);
+        // Held until the files are in place: another command issuing the same names into this
+        // folder at once waits here, then finds these files and is refused before it issues
+        // (with --force the second replaces the first's files, each set whole).
+        if !self.force {
+            files.reservation = Some(files.folder.reserve()?);
+        }
         files.replace = self.force;
         files.data = data.to_owned();
         let pfx = self.out.join(format!("{stem}.pfx"));
@@ -426,6 +432,8 @@ pub(crate) struct OutputFiles {
     replace: bool,
     /// The CA's data folder, which the commands a message gives to run name.
     data: PathBuf,
+    /// The folder's lock, held from the check that the names are free to their placing.
+    reservation: Option<ca_core::files::Reservation>,
 }
 
 impl OutputFiles {
@@ -443,6 +451,7 @@ impl OutputFiles {
             replace: false,
             pfx: None,
             data: PathBuf::new(),
+            reservation: None,
         }
     }
 
