@@ -524,13 +524,15 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     let shown = sb.ok(&["show", &shop_id]);
     assert!(shown.contains(&format!("added        {added}")), "{shown}");
     add_user(&sb, "carol", "admin", "carol password");
-    let inventory = web
-        .get(format!("{}/certsrv/admin", server.https()))
-        .basic_auth("carol", Some("carol password"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let as_carol = |path: &str| {
+        web.get(format!("{}{path}", server.https()))
+            .basic_auth("carol", Some("carol password"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let inventory = as_carol("/certsrv/admin");
     assert!(
         inventory.contains(
             "Added by the requester, not in the request its key signed: bank.example.com, admin.example.com</p>"
@@ -540,16 +542,7 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
     assert!(inventory.contains("Waiting for a decision"), "{inventory}");
     // A filtered list (or a later page) is not headed by the waiting requests, whose buttons
     // would stand above rows they are not; each pending row of its own has Issue and Deny.
-    let filtered = web
-        .get(format!(
-            "{}/certsrv/admin?name=shop.example.com",
-            server.https()
-        ))
-        .basic_auth("carol", Some("carol password"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let filtered = as_carol("/certsrv/admin?name=shop.example.com");
     assert!(!filtered.contains("Waiting for a decision"), "{filtered}");
     let row = filtered
         .split("<tr")
@@ -621,13 +614,7 @@ fn a_pending_request_and_its_approval_say_what_is_left_out() {
         back,
         format!("/certsrv/admin?status=pending&done=denied-{denied}")
     );
-    let listed = web
-        .get(format!("{}{back}", server.https()))
-        .basic_auth("carol", Some("carol password"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let listed = as_carol(&back);
     assert!(
         listed.contains(&format!("Request {denied} was denied.")),
         "{listed}"
