@@ -354,6 +354,34 @@ fn inventory_searches_filters_sorts_and_pages_over_http_on_100000_rows() {
     assert!(!page("2").contains("Revoke for keyCompromise"));
     // When and why, as `ca show` says them, on its page and in the list.
     let four: Value = serde_json::from_str(&sb.ok(&["show", "4", "--json"])).unwrap();
+    // A serial number or a thumbprint typed where a name goes leads to the certificate's page,
+    // as written, with colons, in capitals; hex that no certificate has is searched as a name.
+    let serial = four["serial"].as_str().unwrap().to_owned();
+    let with_colons = serial
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).unwrap().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
+    for typed in [
+        serial.clone(),
+        with_colons,
+        four["sha256"].as_str().unwrap().to_owned(),
+        four["thumbprint_sha1"].as_str().unwrap().to_owned(),
+    ] {
+        let answer = get(&web, &format!("{base}/certsrv/admin?name={typed}"), admin);
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{typed}");
+        assert_eq!(answer.headers()["location"], "/certsrv/cert/4", "{typed}");
+    }
+    let unknown = text_of(
+        get(
+            &web,
+            &format!("{base}/certsrv/admin?name={}", "ab".repeat(16)),
+            admin,
+        ),
+        StatusCode::OK,
+    );
+    assert!(unknown.contains("Nothing matches."), "{unknown}");
     let revoked_at = four["revoked_at"].as_str().unwrap();
     let when = format!("{} {} UTC", &revoked_at[..10], &revoked_at[11..16]);
     assert!(

@@ -4,7 +4,7 @@
 //! keeps the filter in its URL.
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use ca_core::revoke::RevocationReason;
 use ca_core::{
     Choice, Issuance, ListFilter, ListKey, ListOrder, NameSearch, OwnCertificate, RequestId,
@@ -247,6 +247,9 @@ pub(crate) async fn overview(
     RawQuery(query): RawQuery,
 ) -> Result<Response, WebError> {
     caller.admin()?;
+    if let Some(id) = certificate_typed(&state, query.as_deref()).await? {
+        return Ok(Redirect::to(&format!("/certsrv/cert/{id}")).into_response());
+    }
     let view = Inventory::from_query(query.as_deref())?;
     let page = state.authority.list_page(&view.filter()).await?;
     // The requests waiting for a decision head the first page of the whole inventory only: over
@@ -436,6 +439,42 @@ fn inventory_row(
             .is_some_and(|cert| cert.renewed_by.is_none())
             && row.own().is_none(),
         pending: row.status == Status::Pending,
+    }
+}
+
+/// The certificate whose serial number or thumbprint (SHA-1, as Windows shows it, or SHA-256)
+/// was typed where a name goes, as an AD CS administrator looks a certificate up: its page is
+/// the answer. Only hex digits (colons and spaces between octets allowed), from 8 octets to a
+/// thumbprint's length, are tried; text that finds no certificate is searched as a
+/// name, as before (a label of 32 hex digits is a name too).
+async fn certificate_typed(
+    state: &AppState,
+    query: Option<&str>,
+) -> Result<Option<RequestId>, WebError> {
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or("")) else {
+        return Ok(None);
+    };
+    let Some((_, typed)) = pairs
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("name"))
+    else {
+        return Ok(None);
+    };
+    let digits: String = typed
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
+    let long_enough = (16..=40).contains(&digits.len()) || digits.len() == 64;
+    if !long_enough || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let Ok(reference) = typed.parse::<ca_core::CertificateRef>() else {
+        return Ok(None);
+    };
+    match state.authority.find(&reference).await {
+        Ok(found) if found.certificate.is_some() => Ok(Some(found.id)),
+        Ok(_) | Err(ca_core::Error::NotFound(_)) => Ok(None),
+        Err(err) => Err(err.into()),
     }
 }
 
