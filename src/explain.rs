@@ -306,7 +306,33 @@ fn core_sentence(err: &Error) -> String {
             };
             format!("{err}: {source}{advice}")
         }
+        // SQLite's own words for a disk that is full, read-only or failing, with what to do;
+        // not after a failed flush, whose sentence says already what to look for first.
+        Error::Store(
+            ca_core::StoreError::Database(_)
+            | ca_core::StoreError::Migrate(_)
+            | ca_core::StoreError::Commit(_)
+            | ca_core::StoreError::Read(_),
+        ) => format!("{err}{}", disk_advice(&err.to_string())),
         _ => err.to_string(),
+    }
+}
+
+/// Advice for what SQLite says when the disk under the issuance log cannot take a write (its
+/// result codes' fixed messages), or nothing.
+fn disk_advice(said: &str) -> &'static str {
+    let full = said.contains("database or disk is full")
+        || (said.contains("disk I/O error") && crate::invocation::log_disk_nearly_full());
+    if full {
+        ": the disk that holds the issuance log is full: make room on it (`df -h` shows how much is free) and run the command again"
+    } else if said.contains("readonly database") {
+        ": ca.db or the data folder cannot be written by the user running ca, or the disk is mounted read-only: ca writes as the user that owns the CA (`ls -l` on the folder shows who), which must be able to write both, on a writable disk"
+    } else if said.contains("unable to open database file") {
+        ": ca.db, or the write-ahead log beside it, cannot be opened or made by the user running ca (a full or read-only disk does this too): run ca as the user that owns the CA, with room on its disk"
+    } else if said.contains("disk I/O error") {
+        ": the disk that holds the issuance log failed a read or a write, or is full (`df -h` shows whether it is; the kernel's log, `dmesg`, says more): once it is sound, run the command again"
+    } else {
+        ""
     }
 }
 

@@ -107,3 +107,20 @@ fn write(pointed: &Pointed, data: Option<&Path>) -> String {
     }
     ca
 }
+
+/// The data folder whose ca.db this run opens, when its log is a SQLite file (set by `main`).
+static SQLITE_FOLDER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Records that this run's issuance log is ca.db in `data`.
+pub(crate) fn log_in(data: &Path) {
+    let _ = SQLITE_FOLDER.set(data.to_owned());
+}
+
+/// True when the disk under this run's ca.db has less than a mebibyte free for this user:
+/// SQLite says only "disk I/O error" when it cannot grow the write-ahead log's index there.
+pub(crate) fn log_disk_nearly_full() -> bool {
+    SQLITE_FOLDER
+        .get()
+        .and_then(|data| rustix::fs::statvfs(data).ok())
+        .is_some_and(|disk| disk.f_bavail.saturating_mul(disk.f_frsize) < 1 << 20)
+}

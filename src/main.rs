@@ -156,6 +156,9 @@ fn main() -> ExitCode {
         }
     }
     cmd::set_database(cli.database.clone());
+    if cli.database.is_none() {
+        invocation::log_in(&cli.data);
+    }
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     invocation::given(
         given("data").then_some(cli.data.as_path()),

@@ -1396,13 +1396,123 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
         assert!(sb.ok(&["show", "1"]).contains("revoked"));
         return;
     }
-    // Writing is refused with a clear error, and the folder is as it was.
+    // Writing is refused with a clear error, which says what stops it, rather than SQLite's
+    // "attempt to write a readonly database" alone, and the folder is as it was.
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("ca: error: "),
-        "{out:?}"
+        said.starts_with("ca: error: the issuance log failed: attempt to write a readonly database: ca.db or the data folder cannot be written by the user running ca")
+            && !said.contains("(code: "),
+        "{said}"
     );
     chmod("u+w");
+    assert!(sb.ok(&["show", "1"]).contains("valid"));
+}
+
+/// A data folder on a full disk: `ca init` fails with what to do and leaves no log behind,
+/// wherever in its making the disk ran out (its tables, the root's key or certificate, the
+/// log's claim), so the folder is one with no CA in it (not a CA whose root went missing, as
+/// a half-made log once made every command say), and the next `ca init` with room succeeds;
+/// then the log's disk filling refuses an issuance with the same advice, and leaves nothing.
+#[test]
+fn init_on_a_full_disk_leaves_no_log_and_says_to_make_room() {
+    let sb = Sandbox::new();
+    let disk = sb.file("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let _mounted = Mounted::tmpfs(&disk, "2m");
+    let data = disk.join("data");
+    let ca = |args: &[&str]| {
+        let out = sb
+            .ca_bare()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let filler = disk.join("filler");
+    // The disk filled to the last page, then `kib` given back.
+    let leave_free = |kib: u64| {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let page = [0u8; 4096];
+        while file.write_all(&page).is_ok() {}
+        let filled = file.metadata().unwrap().len();
+        file.set_len(filled.saturating_sub(kib * 1024)).unwrap();
+    };
+    let mut failed_in_the_log = 0;
+    let mut made = false;
+    for kib in (0..=2000).step_by(20) {
+        leave_free(kib);
+        let (code, said) = ca(&["init", "--key", "ecdsa-p256"]);
+        if code == Some(0) {
+            made = true;
+            break;
+        }
+        assert_eq!(code, Some(1), "{kib} KiB free: {said}");
+        assert!(
+            said.contains("make room") && !said.contains("(code: "),
+            "{kib} KiB free: {said}"
+        );
+        if said.contains("the disk that holds the issuance log is full") {
+            failed_in_the_log += 1;
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| !name.ends_with(".lock"))
+            .collect();
+        left.sort();
+        assert!(left.is_empty(), "{kib} KiB free: left {left:?}");
+        let (code, said) = ca(&["list"]);
+        assert_eq!(code, Some(2), "{said}");
+        assert!(said.contains("there is no CA in"), "{kib} KiB free: {said}");
+    }
+    assert!(made, "no room made a CA");
+    if !sb.on_postgres() {
+        assert!(
+            failed_in_the_log >= 2,
+            "the log's making never met the full disk: {failed_in_the_log}"
+        );
+    }
+    std::fs::remove_file(&filler).unwrap();
+    let (code, said) = ca(&["issue", "a.example.com", "--key", "ecdsa-p256"]);
+    assert_eq!(code, Some(0), "{said}");
+    if sb.on_postgres() {
+        return;
+    }
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    leave_free(0);
+    let (code, said) = ca(&[
+        "issue",
+        "b.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("the disk that holds the issuance log is full: make room on it")
+            && !said.contains("(code: "),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    std::fs::remove_file(&filler).unwrap();
+    let (code, said) = ca(&[
+        "issue",
+        "b.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{said}");
 }
 
 #[test]

@@ -304,29 +304,54 @@ impl Authority {
             return Err(Error::KeyWithoutRoot(dir.to_owned()));
         }
         let (key_pair, certificate) = init.root.make()?;
-        let store = Store::open(&location, open.connections, Access::Create).await?;
+        // A SQLite log this creation makes is taken out again if the creation fails before
+        // the log is claimed (a full disk during its tables' creation, the key's or the
+        // certificate's writing): left, every command would take the folder for a CA whose
+        // root went missing. (The folder held no log now: one was cleared just above.)
+        let made_log = location.file().map(Path::to_owned);
+        let store = match Store::open(&location, open.connections, Access::Create).await {
+            Ok(store) => store,
+            Err(err) => {
+                remove_new_log(made_log.as_deref());
+                return Err(err);
+            }
+        };
         let mut rows = settings;
         rows.push((ROOT_FINGERPRINT, Fingerprint::of(certificate.der()).hex()));
-        // The key and the certificate are written first, under temporary names: a folder
-        // that cannot take them fails before the log is claimed, which would otherwise be
-        // left (a PostgreSQL database) claimed by a root whose key nobody holds.
-        let key_pem = key::encode_pkcs8_pem(key_pair.serialized_der(), open.passphrase.as_ref())?;
-        let staged_key = Staged::write(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
-        let staged_cert = Staged::write(
-            &dir.join(ROOT_CERT),
-            certificate.pem().as_bytes(),
-            PUBLIC_MODE,
-        )?;
-        // Claimed in one transaction, with its audit entry: of two nodes creating a CA in one
-        // empty database at once, one wins and the other is refused, and its staged files go.
         let event = format!("{} root", init.root.key);
-        if let Some(recorded) = store
-            .claim(&init.actor, ROOT_FINGERPRINT, &rows, (&name, &event))
-            .await?
-        {
-            store.close().await;
-            return Err(Error::LogInUse { location, recorded });
+        let claimed = async {
+            // The key and the certificate are written first, under temporary names: a folder
+            // that cannot take them fails before the log is claimed, which would otherwise be
+            // left (a PostgreSQL database) claimed by a root whose key nobody holds.
+            let key_pem =
+                key::encode_pkcs8_pem(key_pair.serialized_der(), open.passphrase.as_ref())?;
+            let staged_key = Staged::write(&dir.join(ROOT_KEY), key_pem.as_bytes(), SECRET_MODE)?;
+            let staged_cert = Staged::write(
+                &dir.join(ROOT_CERT),
+                certificate.pem().as_bytes(),
+                PUBLIC_MODE,
+            )?;
+            // Claimed in one transaction, with its audit entry: of two nodes creating a CA in
+            // one empty database at once, one wins and the other is refused, and its staged
+            // files go.
+            let recorded = store
+                .claim(&init.actor, ROOT_FINGERPRINT, &rows, (&name, &event))
+                .await?;
+            Ok::<_, Error>((staged_key, staged_cert, recorded))
         }
+        .await;
+        let (staged_key, staged_cert) = match claimed {
+            Ok((staged_key, staged_cert, None)) => (staged_key, staged_cert),
+            Ok((_, _, Some(recorded))) => {
+                store.close().await;
+                return Err(Error::LogInUse { location, recorded });
+            }
+            Err(err) => {
+                store.close().await;
+                remove_new_log(made_log.as_deref());
+                return Err(err);
+            }
+        };
         staged_key.commit()?;
         // The root certificate comes last: its presence marks a complete CA.
         staged_cert.commit()?;
@@ -2009,6 +2034,22 @@ fn refuse_links(dir: &Path) -> Result<()> {
 }
 
 /// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
+/// Takes out the SQLite log at `path` that a creation made and could not finish, with its
+/// write-ahead log and shared memory (closed first by the caller); `None` for a PostgreSQL
+/// log, never removed. Best effort: what cannot be removed is the next `ca init`'s to clear,
+/// as it clears any log that holds no request and no user.
+fn remove_new_log(path: Option<&Path>) {
+    let Some(path) = path else { return };
+    for suffix in ["-wal", "-shm", ""] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Err(err) = fs::remove_file(&file)
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %file.display(), "could not remove what a failed creation left: {err}");
+        }
+    }
+}
+
 fn occupied(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
 }

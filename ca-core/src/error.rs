@@ -514,7 +514,7 @@ pub enum StoreError {
     #[error("no such row in the issuance log")]
     NotFound,
     /// The schema could not be brought up to date.
-    #[error("the issuance log could not be migrated: {0}")]
+    #[error("the issuance log could not be migrated: {}", migrate_words(.0))]
     Migrate(sqlx::migrate::MigrateError),
     /// The log was brought up to date by a newer release: it records a change of its schema
     /// that this release does not know.
@@ -523,7 +523,7 @@ pub enum StoreError {
     )]
     Newer(i64),
     /// The database reported an error.
-    #[error("the issuance log failed: {0}")]
+    #[error("the issuance log failed: {}", database_words(.0))]
     Database(sqlx::Error),
     /// A certificate with this serial number is already in the log.
     #[error("the serial number is already in the log")]
@@ -563,6 +563,24 @@ pub enum StoreError {
     /// runtime role does after an upgrade whose new grants were not given to it yet.
     #[error("PostgreSQL refused the role this runs as: {0}")]
     NotGranted(String),
+}
+
+/// What the database said, without the driver's wrapping ("error returned from database:
+/// (code: 1544)") around its own words.
+fn database_words(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Why a migration failed: the database's own words when it refused a statement.
+fn migrate_words(err: &sqlx::migrate::MigrateError) -> String {
+    match err {
+        sqlx::migrate::MigrateError::Execute(err)
+        | sqlx::migrate::MigrateError::ExecuteMigration(err, _) => database_words(err),
+        other => other.to_string(),
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

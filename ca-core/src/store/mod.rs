@@ -385,8 +385,12 @@ impl Store {
                 let mut probe = sqlx::AnyConnection::connect_with(&options)
                     .await
                     .map_err(StoreError::from)?;
+                // The schema's version is read too: the first read opens the write-ahead
+                // log's index, which a full disk refuses (then the pool would retry it).
                 let pragmas = probe
-                    .execute("PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL;")
+                    .execute(
+                        "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; PRAGMA schema_version;",
+                    )
                     .await;
                 if let Err(err) = pragmas {
                     let _ = probe.close().await;
