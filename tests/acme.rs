@@ -1412,6 +1412,31 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         body["subproblems"][0]["identifier"]["value"], "localhost",
         "{body}"
     );
+    // A name in its Unicode form is refused with the form a certificate holds (RFC 8555
+    // §7.1.4), rather than ordered, authorized and issued under a name the client never sent.
+    let (status, kind, detail) = problem(raw.post(
+        &new_order,
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "bücher.example.com" }] })),
+    ));
+    assert_eq!(
+        (status, kind.as_str()),
+        (400, "rejectedIdentifier"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("send \"xn--bcher-kva.example.com\""),
+        "{detail}"
+    );
+    // Its A-label form is ordered under that same form.
+    let (status, ordered) = raw.json(
+        &new_order,
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "xn--bcher-kva.example.com" }] })),
+    );
+    assert_eq!(status.as_u16(), 201, "{ordered}");
+    assert_eq!(
+        ordered["identifiers"][0]["value"], "xn--bcher-kva.example.com",
+        "{ordered}"
+    );
 
     // GET where a signed POST is due; a path that is no resource; plain HTTP.
     let response = raw.http.get(&new_order).send().unwrap();

@@ -728,6 +728,18 @@ impl Authority {
             ));
         }
         let name: SubjectName = identifier.value.parse().map_err(Problem::from)?;
+        // A name is sent as a certificate holds it (RFC 8555 §7.1.4): its A-label form. The
+        // order, the authorization and the certificate would otherwise each name it in a form
+        // the client did not send, and a client comparing them would find a mismatch.
+        if !value.is_ascii() {
+            return Err(Problem::new(
+                ProblemType::RejectedIdentifier,
+                format!(
+                    "\"{}\" is not written as a certificate holds it: send \"{name}\", its A-label (ASCII) form (RFC 8555 §7.1.4)",
+                    crate::display::inert(value)
+                ),
+            ));
+        }
         let kind_matches = match (&name, identifier.kind) {
             (SubjectName::Dns(_), IdentifierKind::Dns)
             | (SubjectName::Ip(_), IdentifierKind::Ip) => true,
