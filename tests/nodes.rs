@@ -625,6 +625,22 @@ fn a_node_cut_off_from_the_database_answers_503_while_the_other_serves() {
             other => panic!("the other node answered {other:?}"),
         }
     }
+    // The page says the log is away, and that the caller's sign-in could not be checked,
+    // not that they are not signed in (with a link to sign in again).
+    let page = client
+        .post(format!("{}/certsrv/certfnsh.asp", cut_off.http))
+        .basic_auth("load", Some("load password"))
+        .form(&[("Mode", "newreq"), ("CertRequest", csr.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    let body = page.text().unwrap();
+    assert!(
+        body.contains("cannot reach its issuance log just now")
+            && body.contains("Your sign-in cannot be checked just now")
+            && !body.contains("Not signed in"),
+        "{body}"
+    );
     let log = rows(&nodes.one);
     assert!(served.iter().all(|id| log.contains_key(id)));
     // Once the network is back, the node serves again without a restart.

@@ -249,6 +249,7 @@ pub(crate) async fn sign_error_pages(
     let signed_in = SignedIn::default();
     request.extensions_mut().insert(signed_in.clone());
     let credentials = request.headers().get(header::AUTHORIZATION).cloned();
+    let sent_credentials = credentials.is_some();
     let peer = request.extensions().get::<Peer>().copied();
     let mut response = next.run(request).await;
     // A method a page does not take gets the router's bare 405: a page like every other
@@ -287,7 +288,10 @@ pub(crate) async fn sign_error_pages(
             .ok()
             .and_then(|caller| caller.user);
     }
-    let chrome = Chrome::new(state.authority.root().common_name(), user.as_ref());
+    let mut chrome = Chrome::new(state.authority.root().common_name(), user.as_ref());
+    if user.is_none() && response.status() == StatusCode::SERVICE_UNAVAILABLE && sent_credentials {
+        chrome = chrome.sign_in_unchecked();
+    }
     text.redraw(chrome, response)
 }
 

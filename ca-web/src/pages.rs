@@ -13,6 +13,9 @@ pub(crate) struct Chrome {
     pub ca_name: String,
     pub user: Option<String>,
     pub admin: bool,
+    /// Credentials came with the request but could not be checked (the log is away): the
+    /// frame then says so, rather than "Not signed in".
+    pub unchecked: bool,
 }
 
 impl Chrome {
@@ -22,7 +25,15 @@ impl Chrome {
             ca_name: ca_name.to_owned(),
             user: user.map(|u| u.name.clone()),
             admin: user.is_some_and(|u| u.role == Role::Admin),
+            unchecked: false,
         }
+    }
+
+    /// The frame of a page answered before credentials that came with the request could be
+    /// checked.
+    pub(crate) fn sign_in_unchecked(mut self) -> Self {
+        self.unchecked = true;
+        self
     }
 
     /// For error pages, which do not know the caller.
@@ -31,6 +42,7 @@ impl Chrome {
             ca_name: "Certificate authority".to_owned(),
             user: None,
             admin: false,
+            unchecked: false,
         }
     }
 }
