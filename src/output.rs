@@ -182,6 +182,28 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
                 path.display()
             ))
         })?;
+    // A file only its owner may read is kept as a secret is (an age, GPG or WireGuard key,
+    // a .env): replaced only when it holds what ca writes, as its own files do under a
+    // umask of 077.
+    if !key && !pkcs12 && entry.st_size > 0 && entry.st_mode & 0o077 == 0 {
+        let mut head = Vec::new();
+        folder
+            .open_read(name)
+            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 64 * 1024), &mut head))
+            .map_err(|err| {
+                Refused(format!(
+                    "{} is there and cannot be read ({err}), so it is not replaced: give another file name, or move it away first",
+                    path.display()
+                ))
+            })?;
+        if !holds_what_ca_writes(&head) {
+            return Err(Refused(format!(
+                "{} is readable by its owner only, as a secret is, and holds no certificate or CRL, so it is not replaced by what this writes (a mistyped --out?): give another file name, or move it away first",
+                path.display()
+            ))
+            .into());
+        }
+    }
     if key || (pkcs12 && entry.st_size > 0) {
         return Err(Refused(format!(
             "{} {}, which is not replaced by what this writes: give another file name, or move the key away first",
@@ -195,6 +217,22 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
         .into());
     }
     Ok(())
+}
+
+/// Whether `head` (a file's first bytes) holds what ca writes with --out: certificates, CRLs
+/// or PKCS#7 in PEM, or the same in DER (binary, opening with a SEQUENCE).
+fn holds_what_ca_writes(head: &[u8]) -> bool {
+    const LABELS: [&[u8]; 4] = [
+        b"-----BEGIN CERTIFICATE-----",
+        b"-----BEGIN X509 CRL-----",
+        b"-----BEGIN PKCS7-----",
+        b"-----BEGIN TRUSTED CERTIFICATE-----",
+    ];
+    let text = |byte: &u8| byte.is_ascii_graphic() || byte.is_ascii_whitespace();
+    LABELS
+        .iter()
+        .any(|label| head.windows(label.len()).any(|window| window == *label))
+        || (head.first() == Some(&0x30) && !head.iter().all(text))
 }
 
 /// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,

@@ -2275,6 +2275,49 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
         }
     }
     assert_eq!(std::fs::read(sb.file("mail.example.com.key")).unwrap(), key);
+    // A file only its owner may read, kept as a secret is (an age or WireGuard key, a .env),
+    // is not replaced either, unless it holds what these commands write (their own files,
+    // written under a umask of 077, are replaced again: PEM or DER).
+    use std::os::unix::fs::PermissionsExt;
+    let owner_only = |name: &str, bytes: &[u8]| {
+        std::fs::write(sb.file(name), bytes).unwrap();
+        std::fs::set_permissions(sb.file(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    for (name, secret) in [
+        (
+            "age.txt",
+            &b"AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n"[..],
+        ),
+        ("wg0.key", b"0HqXqOs3lMIu0rhP2VKFTQPSKfSG1bSl6aZPeSD1X3A=\n"),
+        (".env", b"DB_PASSWORD=hunter2\n"),
+    ] {
+        owner_only(name, secret);
+        for args in [
+            &["export", "1", "--format", "pem", "--out", name][..],
+            &["root", "--out", name],
+            &["crl", "--out", name],
+        ] {
+            let said = sb.refused(args);
+            assert!(
+                said.contains(
+                    "is readable by its owner only, as a secret is, and holds no certificate or CRL"
+                ),
+                "{args:?}: {said}"
+            );
+            assert!(!said.contains("hunter2"), "{said}");
+        }
+        assert_eq!(std::fs::read(sb.file(name)).unwrap(), secret);
+    }
+    for (name, args) in [
+        ("own.pem", &["root", "--out", "own.pem"][..]),
+        ("own.der", &["root", "--format", "der", "--out", "own.der"]),
+        ("own.crl", &["crl", "--out", "own.crl"]),
+    ] {
+        sb.ok(args);
+        let first = std::fs::read(sb.file(name)).unwrap();
+        owner_only(name, &first);
+        sb.ok(args);
+    }
     // Any other file is replaced, as before.
     std::fs::write(sb.file("root.pem"), "old").unwrap();
     sb.ok(&["root", "--out", "root.pem"]);
