@@ -2440,7 +2440,8 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
         "{text}"
     );
     // Added names meet the rules the request's own do: outside the root's constraints, or
-    // not a name at all, refused and nothing issued.
+    // not a name at all, refused and nothing issued (the first recorded as a denied request,
+    // the second refused as the command line is read).
     let rows = sb.row_count();
     for (name, said) in [
         ("autodiscover.example.org", "example.com"),
@@ -2453,7 +2454,11 @@ fn a_request_is_signed_with_more_names_and_renewed_with_the_next_request() {
             "{refused:?}"
         );
     }
-    assert_eq!(sb.row_count(), rows);
+    assert_eq!(sb.row_count(), rows + 1);
+    assert!(
+        sb.ok(&["show", &(rows + 1).to_string()]).contains("denied"),
+        "the added name's refusal is recorded"
+    );
 
     // The server's next request renews certificate 1: said, and not taken for a second
     // holder of its names.
@@ -2768,6 +2773,84 @@ fn request_signatures_are_checked_or_named() {
     assert!(
         said.contains("an Ed25519 key") && !said.contains("1.3.101"),
         "{said}"
+    );
+}
+
+/// A request `ca sign` refuses for what it holds (a weak key, a name the rules refuse) is in
+/// the log as a denied request, with its names, why, and an audit entry, as one refused on
+/// the pages is: the log holds every request. A file that is no request is not one.
+#[test]
+fn a_request_refused_by_ca_sign_is_in_the_log_as_denied() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let weak = crate::util::openssl_request(
+        sb.path(),
+        "weak.csr",
+        "rsa:1024",
+        "/CN=weak.example.com",
+        &[],
+    );
+    let said = sb.refused(&["sign", &weak]);
+    assert!(
+        said.starts_with("ca: error: request 1 is refused (recorded in the log as denied): the RSA key has 1024 bits"),
+        "{said}"
+    );
+    let internal = crate::util::openssl_request(
+        sb.path(),
+        "int.csr",
+        "ec",
+        "/CN=srv01.corp.local",
+        &["-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let said = sb.refused(&["sign", &internal, "--san", "www.corp.local"]);
+    assert!(
+        said.contains("request 2 is refused (recorded in the log as denied)")
+            && said.contains("or pass --allow-internal"),
+        "{said}"
+    );
+    // Not a request: refused, and nothing recorded.
+    let said = sb.refused(&["sign", "ca-data/root.crt"]);
+    assert!(
+        said.contains("it is a certificate, not a certificate request"),
+        "{said}"
+    );
+    sb.ok(&["sign", &internal, "--allow-internal", "--out", "int.crt"]);
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let denied: Vec<(i64, String, String)> = rows
+        .iter()
+        .filter(|row| row["status"] == "denied")
+        .map(|row| {
+            (
+                row["id"].as_i64().unwrap(),
+                row["source"].as_str().unwrap().to_owned(),
+                row["names"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            (1, "csr".to_owned(), r#"["weak.example.com"]"#.to_owned()),
+            (
+                2,
+                "csr".to_owned(),
+                r#"["srv01.corp.local","www.corp.local"]"#.to_owned()
+            ),
+        ],
+        "{rows:?}"
+    );
+    let shown = sb.ok(&["show", "1"]);
+    assert!(
+        shown.contains("denied") && shown.contains("the RSA key has 1024 bits"),
+        "{shown}"
+    );
+    let audit = sb.ok(&["audit"]);
+    assert!(
+        audit.contains("refused: the RSA key has 1024 bits")
+            && audit.contains("refused: 'srv01.corp.local' is refused"),
+        "{audit}"
     );
 }
 

@@ -943,7 +943,13 @@ fn refuses_weak_forged_wildcard_garbage_and_empty_requests() {
     let stderr = sb.refused(&["sign", "no-such.csr"]);
     assert!(stderr.contains("cannot read"), "{stderr}");
 
-    assert_eq!(sb.row_count(), 0, "nothing refused reaches the log");
+    // What was read as a request and refused for what it holds is in the log as denied
+    // (the weak key, the forged signature, the wildcard); garbage, nothing and no file are
+    // no request, and leave nothing.
+    let rows: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(rows.iter().all(|row| row["status"] == "denied"), "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
 }
 
 #[test]

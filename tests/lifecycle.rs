@@ -76,7 +76,10 @@ fn a_compromised_key_or_the_roots_is_never_certified() {
     let said = sb.refused(&["sign", &roots, "--out", "x.crt"]);
     assert!(said.contains("its key is the root's own"), "{said}");
     assert!(!sb.file("x.crt").exists());
-    assert_eq!(sb.row_count(), rows);
+    // Both in the log as denied requests, neither issued.
+    assert_eq!(sb.row_count(), rows + 2);
+    let denied = sb.ok(&["list", "--status", "denied"]);
+    assert_eq!(denied.lines().count(), 3, "{denied}");
     sb.ok(&["sign", &moved_on, "--out", "y.crt"]);
 }
 
@@ -133,10 +136,13 @@ fn an_rsa_key_is_refused_whatever_its_exponent() {
     let other = request("a65539.key", "other.csr");
     let roots = request("root65539.key", "root.csr");
     let said = sb.refused(&["sign", &roots, "--out", "x.crt"]);
-    assert!(said.contains("its key is the root's own"), "{said}");
+    assert!(
+        said.contains("request 2 is refused") && said.contains("its key is the root's own"),
+        "{said}"
+    );
     // The same modulus renewed with another exponent: one key, so the note names it.
     sb.ok(&["sign", &other, "--renews", "1", "--out", "other.crt"]);
-    let said = sb.ok(&["revoke", "2", "--reason", "keyCompromise"]);
+    let said = sb.ok(&["revoke", "3", "--reason", "keyCompromise"]);
     assert!(
         said.contains("Note: the same key is in certificate 1, still valid: revoke it too"),
         "{said}"
@@ -146,12 +152,17 @@ fn an_rsa_key_is_refused_whatever_its_exponent() {
     let said = sb.refused(&["sign", &again, "--out", "x.crt"]);
     assert!(
         said.contains(
-            "its key is that of certificate 2, which was revoked because its key was compromised"
+            "its key is that of certificate 3, which was revoked because its key was compromised"
         ),
         "{said}"
     );
     assert!(!sb.file("x.crt").exists());
-    assert_eq!(sb.row_count(), rows);
+    // Recorded as a denied request, never issued.
+    assert_eq!(sb.row_count(), rows + 1);
+    assert!(
+        sb.ok(&["show", &rows.saturating_add(1).to_string()])
+            .contains("denied")
+    );
 }
 
 #[test]

@@ -2036,7 +2036,7 @@ fn refuse_links(dir: &Path) -> Result<()> {
 /// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
 /// Takes out the SQLite log at `path` that a creation made and could not finish, with its
 /// write-ahead log and shared memory (closed first by the caller); `None` for a PostgreSQL
-/// log, never removed. Best effort: what cannot be removed is the next `ca init`'s to clear,
+/// log, never removed. Best effort: what cannot be removed is cleared by the next creation,
 /// as it clears any log that holds no request and no user.
 fn remove_new_log(path: Option<&Path>) {
     let Some(path) = path else { return };

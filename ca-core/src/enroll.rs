@@ -263,6 +263,38 @@ impl Authority {
             .await
     }
 
+    /// Records a request given as a file to sign (`input`, read as `request` when it could be)
+    /// that was refused for `err`, as a denied request of `requester` from a CSR file, with
+    /// the names it asked for (`extra`: those its signer added): the log holds every request,
+    /// refused ones included, as it does those refused on the pages.
+    #[instrument(skip_all)]
+    pub async fn record_refused_csr(
+        &self,
+        requester: &str,
+        request: Option<&CertificateRequest>,
+        input: &[u8],
+        extra: &[SubjectName],
+        err: &Error,
+    ) -> Result<Issuance> {
+        let mut asked = match request {
+            Some(request) => request.names().to_vec(),
+            None => CertificateRequest::names_asked(input),
+        };
+        asked.extend(extra.iter().cloned());
+        let asked = crate::name::distinct(asked);
+        self.store()
+            .record_refusal(Refusal {
+                requester,
+                source: RequestSource::Csr,
+                names: &asked,
+                csr_der: request.map(CertificateRequest::der),
+                attributes: "",
+                disposition: &err.to_string(),
+                status_code: err.status_code(),
+            })
+            .await
+    }
+
     /// Request `id` as `user` may see it: an admin sees every request, a requester only their
     /// own. Someone else's request is reported as not found, so ids reveal nothing; so is a
     /// request made under the same name before this user was added (a user removed and

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ca_core::csr::{CertificateRequest, SignOptions};
-use ca_core::{CertificateRef, Profile, RequestSource, SubjectName};
+use ca_core::{Authority, CertificateRef, Profile, RequestSource, SubjectName};
 
 use crate::cmd::Refused;
 use crate::output::{OutFile, emit, when};
@@ -63,7 +63,22 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .into());
     }
     let input = crate::cmd::read_input(&args.csr, "certificate request")?;
-    let request = CertificateRequest::parse(&input)?;
+    let request = match CertificateRequest::parse(&input) {
+        Ok(request) => request,
+        // A request refused for what it holds (its signature, its key, a name) is in the
+        // log as denied, as on the pages; a file that is no request at all is not a request.
+        Err(
+            err @ (ca_core::Error::BadRequestSignature
+            | ca_core::Error::NameRefused { .. }
+            | ca_core::Error::WeakKey { .. }
+            | ca_core::Error::KeyTooLarge { .. }
+            | ca_core::Error::UnsupportedKey { .. }),
+        ) => {
+            let authority = Authority::open(data, crate::cmd::open_options(1)?).await?;
+            return Err(recorded(&authority, None, &input, &args.san, err).await);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let authority = crate::cmd::open_to_sign(data).await?;
     let renews = match &args.renews {
         Some(reference) => {
@@ -104,7 +119,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     names.extend(args.san.iter().cloned());
     let mut holders = authority.holders_of(&names).await?;
     holders.retain(|holder| Some(holder.id) != renews);
-    let issued = authority
+    let extra_names = args.san.clone();
+    let signed = authority
         .sign_request(
             &request,
             SignOptions {
@@ -123,7 +139,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 acme_order: None,
             },
         )
-        .await?;
+        .await;
+    let issued = match signed {
+        Ok(issued) => issued,
+        Err(err) if err.is_refusal() && !matches!(err, ca_core::Error::NotFound(_)) => {
+            return Err(recorded(&authority, Some(&request), &input, &extra_names, err).await);
+        }
+        Err(err) => return Err(err.into()),
+    };
     let pem = issued.leaf_pem();
     let written = match out {
         Some(out) => out.write(pem.as_bytes()),
@@ -172,4 +195,28 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     }
     authority.close().await;
     Ok(())
+}
+
+/// `err`, a refusal of the request `input` (read as `request` when it could be), after
+/// recording it in the log as a denied request: the error then names that request. Should
+/// the log not take it, the refusal is said all the same, with why it is not recorded.
+async fn recorded(
+    authority: &Authority,
+    request: Option<&CertificateRequest>,
+    input: &[u8],
+    extra: &[SubjectName],
+    err: ca_core::Error,
+) -> anyhow::Error {
+    let row = authority
+        .record_refused_csr(&crate::cmd::actor(), request, input, extra, &err)
+        .await;
+    match row {
+        Ok(row) => anyhow::Error::new(err).context(format!(
+            "request {} is refused (recorded in the log as denied)",
+            row.id
+        )),
+        Err(why) => anyhow::Error::new(err).context(format!(
+            "the request is refused (and could not be recorded in the log: {why})"
+        )),
+    }
 }
