@@ -411,9 +411,18 @@ fn refuses_addresses_no_client_connects_to() {
         ],
     );
     let stderr = sb.refused(&["sign", &csr]);
-    assert!(stderr.contains("no client connects"), "{stderr}");
-    let listed = sb.ok(&["list", "--json"]);
-    assert_eq!(listed.trim(), "[]", "nothing issued: {listed}");
+    assert!(
+        stderr.contains("no client connects") && stderr.contains("recorded in the log as denied"),
+        "{stderr}"
+    );
+    let listed: Value = serde_json::from_str(&sb.ok(&["list", "--json"])).unwrap();
+    let statuses: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["status"])
+        .collect();
+    assert_eq!(statuses, ["denied"], "nothing issued: {listed}");
     // --ip takes one address: a range or a host name is said to be none, as such.
     let range = sb.refused(&["issue", "a.example.com", "--ip", "192.0.2.7/24"]);
     assert!(
