@@ -40,8 +40,15 @@ pub(crate) fn sentence(err: &anyhow::Error) -> String {
     printable(&parts.join(": "))
 }
 
-/// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure.
+/// DESIGN §5: 2 for bad usage or refused input, 1 for any other failure; 130, as a shell
+/// reports a command that Ctrl-C ended, for work a signal stopped.
 pub(crate) fn exit_status(err: &anyhow::Error) -> u8 {
+    if err
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref::<Error>(), Some(Error::Interrupted)))
+    {
+        return 130;
+    }
     // A missing or wrong passphrase for the CA key is the caller's input, refused like any
     // other here; to a web client the same error is the server's, which is why the library's
     // `is_refusal` (what pages answer 4xx for) leaves it out.

@@ -4006,3 +4006,108 @@ fn a_folder_locked_by_another_process_does_not_stall_an_issue_for_good() {
     assert_eq!(sb.row_count(), 0);
     assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0, "{said}");
 }
+
+/// Ctrl-C or SIGTERM while `ca issue` waits for the log's write lock (another process holds
+/// it), its new key already written under a temporary name: the wait is given up, the key
+/// removed, nothing issued, exit status 130 with a sentence that says so; the log takes the
+/// next issuance as usual. A second signal ends the process at once.
+#[test]
+fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing() {
+    use std::io::{BufRead, Write};
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    if sb.on_postgres() {
+        // The write lock held here is SQLite's.
+        return;
+    }
+    // Another process holds the log's write lock until its standard input closes.
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\nsys.stdin.read()",
+        ])
+        .arg(sb.data().join("ca.db"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let waiting = |signals: &[&str]| {
+        let child = sb
+            .ca()
+            .args([
+                "issue",
+                "wait.example.com",
+                "--key",
+                "ecdsa-p256",
+                "--out",
+                "out",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its key is written before the commit that waits.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !names(&out).iter().any(|name| name.ends_with(".tmp")) {
+            assert!(std::time::Instant::now() < deadline, "no key was written");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        for signal in signals {
+            let sent = std::process::Command::new("kill")
+                .args([*signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+        }
+        let output = child.wait_with_output().unwrap();
+        (output, started.elapsed())
+    };
+    for signal in ["-INT", "-TERM"] {
+        let (output, took) = waiting(&[signal]);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(130), "{signal}: {said}");
+        assert!(
+            said.contains("interrupted before the certificate was issued: nothing was issued, and the new key was removed"),
+            "{signal}: {said}"
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "{signal}: stopped after {took:?}"
+        );
+        assert!(names(&out).is_empty(), "{signal}: left {:?}", names(&out));
+    }
+    // A second signal does not wait for anything.
+    let (output, _) = waiting(&["-INT", "-INT"]);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(2), "{output:?}");
+    for name in names(&out) {
+        std::fs::remove_file(out.join(name)).unwrap();
+    }
+    holder.stdin.take().unwrap().write_all(b"").unwrap();
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(sb.row_count(), 0, "nothing was issued");
+    sb.ok(&[
+        "issue",
+        "wait.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        "out",
+    ]);
+    assert_eq!(sb.row_count(), 1);
+}

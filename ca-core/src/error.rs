@@ -34,6 +34,12 @@ pub enum Error {
     )]
     TooManyNames { given: usize, max: usize },
 
+    /// A signal (Ctrl-C, SIGTERM) stopped the work before anything was committed.
+    #[error(
+        "interrupted before the certificate was issued: nothing was issued, and the new key was removed"
+    )]
+    Interrupted,
+
     /// No name at all was given for a certificate.
     #[error("no name given: a server certificate needs at least one DNS name or IP address")]
     NoNames,
@@ -456,6 +462,7 @@ impl Error {
             | Error::RandomUnavailable
             | Error::Io { .. }
             | Error::Store(_)
+            | Error::Interrupted
             | Error::Crypto(_) => false,
         }
     }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod export;
 pub mod files;
 pub mod identity;
+pub mod interrupt;
 pub mod issue;
 pub mod key;
 pub mod location;

@@ -253,6 +253,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     // The key is written (under a temporary name) before the certificate is committed: a key
     // that cannot be written leaves no certificate behind, and a certificate is never lost
     // with its key.
+    let guard = crate::cmd::Guard::begin();
     let mut staged = None;
     let issued = authority
         .issue_staged(
@@ -273,6 +274,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .await;
     let (issued, staged) = files.with_key(issued, staged)?;
     files.place_and_close(&issued, staged, &authority).await?;
+    guard.end();
     describe(&issued, &files)
         .and_then(|()| {
             for note in renewal_notes(&holders, Made::WithKey) {
@@ -653,6 +655,11 @@ impl OutputFiles {
             &self.folder,
             &[Self::file(&self.key, key.as_bytes(), SECRET_MODE)],
         )?;
+        // The last moment a signal stops the issuance whole: the key written so far is
+        // removed as `staged` goes, and nothing is committed.
+        if ca_core::interrupt::requested() {
+            return Err(ca_core::Error::Interrupted);
+        }
         Ok(staged)
     }
 

@@ -465,3 +465,47 @@ pub(crate) fn possible_values<T: clap::ValueEnum + 'static>()
             .filter_map(clap::ValueEnum::to_possible_value),
     )
 }
+
+/// The part of `ca issue` and `ca renew` from the new key's making to its files' placing, in
+/// which Ctrl-C, SIGTERM or SIGHUP stop the work where that loses nothing: before the
+/// certificate is committed (or while the commit waits for the log's lock), the key written
+/// so far is removed and nothing is issued (exit status 130); once it is committed, the
+/// files are put in place first. A second signal ends the process at once, as does any
+/// signal outside this part.
+pub(crate) struct Guard;
+
+impl Guard {
+    pub(crate) fn begin() -> Guard {
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| {
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                let flag = ca_core::interrupt::flag();
+                // While the flag is set (outside the guarded part, or a signal in it
+                // already), the signal acts as if no handler were there; the second
+                // registration sets the flag. Without the first, the second is not made:
+                // a signal would then be ignored outside the guarded part.
+                if signal_hook::flag::register_conditional_default(signal, flag.clone()).is_ok() {
+                    let _ = signal_hook::flag::register(signal, flag);
+                }
+            }
+        });
+        ca_core::interrupt::arm();
+        Guard
+    }
+
+    /// Ends the guarded part once its work is done, saying so when a signal came during it.
+    pub(crate) fn end(self) {
+        if ca_core::interrupt::disarm() {
+            tell!(
+                "ca: the signal came once the certificate was in the log: its files were put in place first"
+            );
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        ca_core::interrupt::disarm();
+    }
+}

@@ -35,6 +35,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let files = args
         .files
         .prepare(&ca_core::name::files_stem(&old.names), data)?;
+    let guard = crate::cmd::Guard::begin();
     let mut staged = None;
     let issued = authority
         .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
@@ -44,6 +45,7 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
         .await;
     let (issued, staged) = files.with_key(issued, staged)?;
     files.place_and_close(&issued, staged, &authority).await?;
+    guard.end();
     let revoked = old
         .certificate
         .as_ref()

@@ -527,6 +527,26 @@ fn write_sqlite_group_if(
     vouch: Option<(&File, &Vouches)>,
     proceed: impl FnOnce() -> bool,
 ) -> rusqlite::Result<Option<Vec<Result<Written>>>> {
+    // A command stopped by a signal while it waits for the write lock gives up the wait
+    // (nothing written); once the lock is held, it finishes.
+    let interruptible = crate::interrupt::armed();
+    if interruptible {
+        connection.busy_handler(Some(crate::interrupt::busy_wait))?;
+    }
+    let written = write_sqlite_group_locked(connection, batch, vouch, proceed);
+    if interruptible {
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+    }
+    written
+}
+
+/// [`write_sqlite_group_if`] with the connection's wait for the lock set.
+fn write_sqlite_group_locked(
+    connection: &mut rusqlite::Connection,
+    batch: &[(Job, Reply)],
+    vouch: Option<(&File, &Vouches)>,
+    proceed: impl FnOnce() -> bool,
+) -> rusqlite::Result<Option<Vec<Result<Written>>>> {
     let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !proceed() {
         return Ok(None);
@@ -595,6 +615,14 @@ fn job_error(err: JobError) -> Error {
 }
 
 fn sqlite_error(err: &rusqlite::Error) -> Error {
+    // The wait for the write lock given up at a signal's request: nothing was written.
+    if crate::interrupt::requested()
+        && err
+            .sqlite_error()
+            .is_some_and(|err| err.code == rusqlite::ErrorCode::DatabaseBusy)
+    {
+        return Error::Interrupted;
+    }
     // A commit whose sync failed wrote its frames all the same: the next opening of the log
     // recovers them when they reached the disk, and the issuance is then in the log.
     if err
@@ -761,6 +789,12 @@ fn answer(batch: Vec<(Job, Reply)>, written: Result<Vec<Result<Written>>>) {
         Err(Error::Store(StoreError::Unflushed(reason))) => {
             for (_, reply) in batch {
                 let _ = reply.send(Err(StoreError::Unflushed(reason.clone()).into()));
+            }
+        }
+        // A command's wait for the lock, given up at a signal: nothing written.
+        Err(Error::Interrupted) => {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(Error::Interrupted));
             }
         }
         Err(err) => {
