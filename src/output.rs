@@ -183,22 +183,21 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
             ))
         })?;
     // A file only its owner may read is kept as a secret is (an age, GPG or WireGuard key,
-    // a .env): replaced only when it holds what ca writes, as its own files do under a
-    // umask of 077.
+    // a .env): replaced only when it holds nothing but what ca writes, as its own files do
+    // under a umask of 077.
     if !key && !pkcs12 && entry.st_size > 0 && entry.st_mode & 0o077 == 0 {
-        let mut head = Vec::new();
-        folder
+        let ours = folder
             .open_read(name)
-            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 64 * 1024), &mut head))
+            .and_then(|file| holds_only_what_ca_writes(file, entry.st_size))
             .map_err(|err| {
                 Refused(format!(
                     "{} is there and cannot be read ({err}), so it is not replaced: give another file name, or move it away first",
                     path.display()
                 ))
             })?;
-        if !holds_what_ca_writes(&head) {
+        if !ours {
             return Err(Refused(format!(
-                "{} is readable by its owner only, as a secret is, and holds no certificate or CRL, so it is not replaced by what this writes (a mistyped --out?): give another file name, or move it away first",
+                "{} is readable by its owner only, as a secret is, and holds more than certificates or CRLs, so it is not replaced by what this writes (a mistyped --out?): give another file name, or move it away first",
                 path.display()
             ))
             .into());
@@ -219,20 +218,81 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
     Ok(())
 }
 
-/// Whether `head` (a file's first bytes) holds what ca writes with --out: certificates, CRLs
-/// or PKCS#7 in PEM, or the same in DER (binary, opening with a SEQUENCE).
-fn holds_what_ca_writes(head: &[u8]) -> bool {
-    const LABELS: [&[u8]; 4] = [
-        b"-----BEGIN CERTIFICATE-----",
-        b"-----BEGIN X509 CRL-----",
-        b"-----BEGIN PKCS7-----",
-        b"-----BEGIN TRUSTED CERTIFICATE-----",
-    ];
-    let text = |byte: &u8| byte.is_ascii_graphic() || byte.is_ascii_whitespace();
-    LABELS
-        .iter()
-        .any(|label| head.windows(label.len()).any(|window| window == *label))
-        || (head.first() == Some(&0x30) && !head.iter().all(text))
+/// Whether `file` (of `size` bytes) holds nothing but what ca writes with --out: PEM blocks of
+/// certificates, CRLs or PKCS#7 and the blank space between them, or one DER structure of
+/// those (a SEQUENCE spanning the whole file, opening with a SEQUENCE or an OID). A secret
+/// beside a certificate (an OpenVPN profile, a .env quoting one) is not.
+fn holds_only_what_ca_writes(file: impl std::io::Read, size: i64) -> std::io::Result<bool> {
+    /// Larger than any CRL of a million entries in PEM.
+    const MOST: i64 = 512 << 20;
+    let Ok(size) = u64::try_from(size) else {
+        return Ok(false);
+    };
+    if size > MOST as u64 {
+        return Ok(false);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, size), &mut bytes)?;
+    if bytes.first() == Some(&0x30) {
+        return Ok(der_spans_whole(&bytes));
+    }
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(false);
+    };
+    Ok(pem_blocks_only(text))
+}
+
+/// Whether `bytes` are one DER SEQUENCE and nothing after it, whose content opens with a
+/// SEQUENCE (a certificate's or a CRL's signed part) or an OID (PKCS#7's content type).
+fn der_spans_whole(bytes: &[u8]) -> bool {
+    let Some(&first_length) = bytes.get(1) else {
+        return false;
+    };
+    let (header, length) = match first_length {
+        short @ 0..=0x7f => (2, usize::from(short)),
+        0x81..=0x84 => {
+            let count = usize::from(first_length & 0x7f);
+            let Some(octets) = bytes.get(2..2 + count) else {
+                return false;
+            };
+            let length = octets
+                .iter()
+                .fold(0usize, |length, octet| (length << 8) | usize::from(*octet));
+            (2 + count, length)
+        }
+        _ => return false,
+    };
+    header.checked_add(length) == Some(bytes.len())
+        && matches!(bytes.get(header), Some(0x30 | 0x06))
+}
+
+/// Whether `text` is PEM blocks of certificates, CRLs or PKCS#7 and blank space only.
+fn pem_blocks_only(text: &str) -> bool {
+    const LABELS: [&str; 4] = ["CERTIFICATE", "X509 CRL", "PKCS7", "TRUSTED CERTIFICATE"];
+    let mut rest = text.trim_start();
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let Some((label, after)) = rest
+            .strip_prefix("-----BEGIN ")
+            .and_then(|after| after.split_once("-----"))
+        else {
+            return false;
+        };
+        if !LABELS.contains(&label) {
+            return false;
+        }
+        let Some((body, after)) = after.split_once(&format!("-----END {label}-----")) else {
+            return false;
+        };
+        let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+        if !body.chars().all(|c| base64(c) || c.is_ascii_whitespace()) {
+            return false;
+        }
+        rest = after.trim_start();
+    }
+    true
 }
 
 /// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,

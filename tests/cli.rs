@@ -2292,6 +2292,13 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
         std::fs::write(sb.file(name), bytes).unwrap();
         std::fs::set_permissions(sb.file(name), std::fs::Permissions::from_mode(0o600)).unwrap();
     };
+    let root = std::fs::read_to_string(sb.data().join("root.crt")).unwrap();
+    // Secrets beside a certificate: an OpenVPN profile, a .env quoting one.
+    let ovpn = format!("<ca>\n{root}</ca>\n<tls-crypt>\nhunter2\n</tls-crypt>\n");
+    let env = format!("CA_CERT=\"{root}\"\nAPI_TOKEN=hunter2\n");
+    // A binary secret opening as DER does.
+    let mut binary = vec![0x30, 0x82, 0x01, 0x00];
+    binary.extend(b"hunter2\x00\x01\x02");
     for (name, secret) in [
         (
             "age.txt",
@@ -2299,6 +2306,9 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
         ),
         ("wg0.key", b"0HqXqOs3lMIu0rhP2VKFTQPSKfSG1bSl6aZPeSD1X3A=\n"),
         (".env", b"DB_PASSWORD=hunter2\n"),
+        ("client.ovpn", ovpn.as_bytes()),
+        ("app.env", env.as_bytes()),
+        ("blob.bin", &binary),
     ] {
         owner_only(name, secret);
         for args in [
@@ -2309,7 +2319,7 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
             let said = sb.refused(args);
             assert!(
                 said.contains(
-                    "is readable by its owner only, as a secret is, and holds no certificate or CRL"
+                    "is readable by its owner only, as a secret is, and holds more than certificates or CRLs"
                 ),
                 "{args:?}: {said}"
             );
@@ -2321,6 +2331,18 @@ fn export_root_and_crl_do_not_write_over_a_private_key() {
         ("own.pem", &["root", "--out", "own.pem"][..]),
         ("own.der", &["root", "--format", "der", "--out", "own.der"]),
         ("own.crl", &["crl", "--out", "own.crl"]),
+        (
+            "own.der.crl",
+            &["crl", "--format", "der", "--out", "own.der.crl"],
+        ),
+        (
+            "own.p7b",
+            &["export", "1", "--format", "p7b", "--out", "own.p7b"],
+        ),
+        (
+            "own.p7b.pem",
+            &["export", "1", "--format", "p7b-pem", "--out", "own.p7b.pem"],
+        ),
     ] {
         sb.ok(args);
         let first = std::fs::read(sb.file(name)).unwrap();
