@@ -4003,8 +4003,8 @@ fn a_folder_locked_by_another_process_does_not_stall_an_issue_for_good() {
 
 /// Ctrl-C or SIGTERM while `ca issue` waits for the log's write lock (another process holds
 /// it), its new key already written under a temporary name: the wait is given up, the key
-/// removed, nothing issued, exit status 130 with a sentence that says so; the log takes the
-/// next issuance as usual.
+/// removed, nothing issued, exit status 130 with a sentence that says so. A signal it was
+/// started ignoring stays ignored, and the issuance goes on once the log is free.
 #[test]
 fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing() {
     use std::io::{BufRead, Write};
@@ -4038,9 +4038,19 @@ fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing(
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect()
     };
-    let waiting = |signal: &str| {
-        let child = sb
-            .ca()
+    // `ca issue` started (by a shell that first sets `ignoring` to be ignored, as `nohup`
+    // does SIGHUP), once its key is written and it waits for the log.
+    let waiting = |ignoring: Option<&str>| {
+        let mut cmd = std::process::Command::new("sh");
+        crate::util::isolate(&mut cmd);
+        sb.log_env(&mut cmd);
+        let trap = ignoring.map_or(String::new(), |signal| format!("trap '' {signal}; "));
+        let child = cmd
+            .current_dir(sb.path())
+            .args(["-c", &format!("{trap}exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_ca"))
+            .arg("--data")
+            .arg(sb.data())
             .args([
                 "issue",
                 "wait.example.com",
@@ -4049,29 +4059,32 @@ fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing(
                 "--out",
                 "out",
             ])
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Its key is written before the commit that waits.
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !names(&out).iter().any(|name| name.ends_with(".tmp")) {
             assert!(std::time::Instant::now() < deadline, "no key was written");
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(200));
-        let started = std::time::Instant::now();
-        let pid = child.id().to_string();
+        child
+    };
+    let send = |signal: &str, child: &std::process::Child| {
         let sent = std::process::Command::new("kill")
-            .args(["-s", signal, pid.as_str()])
+            .args(["-s", signal, &child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
-        let output = child.wait_with_output().unwrap();
-        (output, started.elapsed())
     };
     for signal in ["INT", "TERM"] {
-        let (output, took) = waiting(signal);
+        let child = waiting(None);
+        let started = std::time::Instant::now();
+        send(signal, &child);
+        let output = child.wait_with_output().unwrap();
+        let took = started.elapsed();
         let said = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(130), "{signal}: {said}");
         assert!(
@@ -4084,16 +4097,29 @@ fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing(
         );
         assert!(names(&out).is_empty(), "{signal}: left {:?}", names(&out));
     }
+    assert_eq!(sb.row_count(), 0, "nothing was issued");
+    // A signal the command was started ignoring (`nohup`'s SIGHUP) stays ignored: it goes on
+    // waiting, and issues once the log is free.
+    let mut child = waiting(Some("HUP"));
+    send("HUP", &child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "stopped by an ignored signal"
+    );
     holder.stdin.take().unwrap().write_all(b"").unwrap();
     assert!(holder.wait().unwrap().success());
-    assert_eq!(sb.row_count(), 0, "nothing was issued");
-    sb.ok(&[
-        "issue",
-        "wait.example.com",
-        "--key",
-        "ecdsa-p256",
-        "--out",
-        "out",
-    ]);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
     assert_eq!(sb.row_count(), 1);
+    let mut placed = names(&out);
+    placed.sort();
+    assert_eq!(
+        placed,
+        [
+            "wait.example.com-chain.pem",
+            "wait.example.com.crt",
+            "wait.example.com.key"
+        ]
+    );
 }

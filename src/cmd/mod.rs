@@ -479,7 +479,16 @@ impl Guard {
         static REGISTERED: std::sync::Once = std::sync::Once::new();
         REGISTERED.call_once(|| {
             use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+            // A signal this process was started ignoring (`nohup`, a background job of a
+            // script, `trap '' INT`) stays ignored: its caller asked for the command to run
+            // on whatever it is sent. Not knowing (no /proc), none is handled.
+            let Some(ignored) = ignored_signals() else {
+                return;
+            };
             for signal in [SIGINT, SIGTERM, SIGHUP] {
+                if ignored >> (signal - 1) & 1 == 1 {
+                    continue;
+                }
                 let flag = ca_core::interrupt::flag();
                 // While the flag is set (outside the guarded part, or a signal in it
                 // already), the signal acts as if no handler were there; the second
@@ -502,6 +511,16 @@ impl Guard {
             );
         }
     }
+}
+
+/// The signals this process ignores, as /proc shows them (bit N-1 for signal N).
+fn ignored_signals() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))?
+        .trim();
+    u64::from_str_radix(mask, 16).ok()
 }
 
 impl Drop for Guard {
