@@ -2839,6 +2839,21 @@ fn a_request_refused_by_ca_sign_is_in_the_log_as_denied() {
             && said.contains("or pass --allow-internal"),
         "{said}"
     );
+    // Where it cannot be recorded (a backup, which takes no writes), the refusal is said
+    // all the same, with why it is not recorded.
+    sb.ok(&["backup", "bk"]);
+    let out = sb
+        .ca_bare()
+        .args(["--data", "bk", "sign", &weak])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("the request is refused (and could not be recorded in the log: ")
+            && said.contains("the RSA key has 1024 bits"),
+        "{said}"
+    );
     // Not a request: refused, and nothing recorded.
     let said = sb.refused(&["sign", "ca-data/root.crt"]);
     assert!(

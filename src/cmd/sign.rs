@@ -74,8 +74,14 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
             | ca_core::Error::KeyTooLarge { .. }
             | ca_core::Error::UnsupportedKey { .. }),
         ) => {
-            let authority = Authority::open(data, crate::cmd::open_options(1)?).await?;
-            return Err(recorded(&authority, None, &input, &args.san, err).await);
+            // The refusal is said whatever becomes of its record (a backup, a folder this
+            // user may not write).
+            return Err(
+                match Authority::open(data, crate::cmd::open_options(1)?).await {
+                    Ok(authority) => recorded(&authority, None, &input, &args.san, err).await,
+                    Err(why) => not_recorded(err, &why),
+                },
+            );
         }
         Err(err) => return Err(err.into()),
     };
@@ -215,8 +221,13 @@ async fn recorded(
             "request {} is refused (recorded in the log as denied)",
             row.id
         )),
-        Err(why) => anyhow::Error::new(err).context(format!(
-            "the request is refused (and could not be recorded in the log: {why})"
-        )),
+        Err(why) => not_recorded(err, &why),
     }
+}
+
+/// `err`, a refusal of a request that could not be recorded in the log, and why not.
+fn not_recorded(err: ca_core::Error, why: &ca_core::Error) -> anyhow::Error {
+    anyhow::Error::new(err).context(format!(
+        "the request is refused (and could not be recorded in the log: {why})"
+    ))
 }
