@@ -224,6 +224,9 @@ fn core_sentence(err: &Error) -> String {
         | Error::LogOfAnotherRoot { .. } => format!(
             "{err}; the log is never replaced: restore this CA's backup with `ca restore BACKUP_DIR` into an empty folder"
         ),
+        Error::CreationUnfinished(_) => format!(
+            "{err}: `{ca} init` there makes the CA again from the start (if a CA that never issued anything lived here and its root files were removed, restore its backup instead, with `ca restore BACKUP_DIR` into an empty folder)"
+        ),
         Error::KeyWithoutRoot(dir) => format!(
             "{err}: put back the root certificate made with it (a backup has both: `ca restore BACKUP_DIR` into an empty folder); \
              only if no client trusts that root, move root.key out of {} and run the command again",

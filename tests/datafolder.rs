@@ -2437,6 +2437,102 @@ fn a_database_password_is_never_printed_nor_taken_from_the_command_line() {
     assert!(stderr.len() < 1000, "{}", stderr.len());
 }
 
+/// What a `ca init` killed half way leaves (an empty log, or one whose tables hold nothing;
+/// the root's key and certificate under temporary names) is said to be that, with the
+/// command that starts over, rather than a CA whose root went missing; `ca init` then makes
+/// the CA and takes out the stopped one's files. A write-ahead log whose log is gone is
+/// never taken over or removed by a new CA.
+#[test]
+fn a_stopped_init_is_said_and_made_again_and_an_orphan_wal_is_kept() {
+    use std::os::unix::fs::DirBuilderExt;
+    let sb = Sandbox::new();
+    if sb.on_postgres() {
+        // The log is in the database, which a stopped creation leaves unclaimed (tested
+        // with the folder that cannot take the key).
+        return;
+    }
+    let data = sb.data();
+    let stopped = |log: &[u8]| {
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&data)
+            .unwrap();
+        std::fs::write(data.join("ca.db"), log).unwrap();
+        std::fs::set_permissions(data.join("ca.db"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        for left in [
+            ".root.key.0123456789abcdef.tmp",
+            ".root.crt.0123456789abcdef.tmp",
+        ] {
+            std::fs::write(data.join(left), b"left by a stopped init").unwrap();
+        }
+    };
+    // An empty log (killed as it was made), then one whose tables were made but hold
+    // nothing (killed before the root was claimed).
+    let tables = sb.file("tables.db");
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript('CREATE TABLE requests (id INTEGER); CREATE TABLE users (name TEXT);')\nc.close()",
+        ])
+        .arg(&tables)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for log in [Vec::new(), std::fs::read(&tables).unwrap()] {
+        stopped(&log);
+        let out = sb.run(&["list"]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains("what the making of a CA that was stopped half way leaves")
+                && said.contains(&format!("`{} init` there makes the CA again", sb.said()))
+                && !said.contains("restore this CA's backup with"),
+            "{said}"
+        );
+        sb.init(&[]);
+        let mut left: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        left.sort();
+        assert!(left.is_empty(), "left: {left:?}");
+        sb.ok(&[
+            "issue",
+            "again.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--force",
+        ]);
+    }
+    // A CA's root files gone, its log used: still a CA whose root went missing.
+    std::fs::remove_file(data.join("root.crt")).unwrap();
+    std::fs::remove_file(data.join("root.key")).unwrap();
+    let out = sb.run(&["list"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("restore this CA's backup"), "{said}");
+    // The log moved away, its write-ahead log left behind.
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&data)
+        .unwrap();
+    std::fs::write(data.join("ca.db-wal"), vec![7u8; 4096]).unwrap();
+    let said = sb.refused(&["init", "--key", "ecdsa-p256"]);
+    assert!(
+        said.contains("is the write-ahead log of an issuance log that is not there"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(data.join("ca.db-wal")).unwrap(),
+        vec![7u8; 4096]
+    );
+    assert!(!data.join("ca.db").exists());
+}
+
 /// A data folder that cannot take the new root's key fails `ca init` before the log is
 /// claimed: on PostgreSQL the database stays free for the next attempt, not claimed by a root
 /// whose key nobody holds; nothing half-written is left in the folder.

@@ -298,8 +298,23 @@ impl Authority {
                 Error::KeyWithoutRoot(dir.to_owned())
             });
         }
+        // A write-ahead log whose log is gone may hold a CA's last issuances: never taken
+        // over, nor removed, by a new log of the same name.
+        if let Some(log) = location.file()
+            && !occupied(log)
+        {
+            let wal = PathBuf::from(format!("{}-wal", log.display()));
+            if fs::metadata(&wal).is_ok_and(|meta| meta.len() > 0) {
+                return Err(Error::Conflict(format!(
+                    "{} is the write-ahead log of an issuance log that is not there ({} is missing), and may hold a CA's last issuances: put its log back beside it (or restore the CA's backup), or move it away to make a new CA here",
+                    wal.display(),
+                    log.display()
+                )));
+            }
+        }
         // (A PostgreSQL database is never cleared: it says whose log it holds.)
         Self::clear_abandoned_log(dir, &location).await?;
+        remove_stopped_root_files(dir);
         if key_there {
             return Err(Error::KeyWithoutRoot(dir.to_owned()));
         }
@@ -435,8 +450,17 @@ impl Authority {
         let location = open.log_location(dir);
         if !Self::exists(dir) {
             refuse_unreadable(dir, None)?;
-            // The log in the folder, or the root's key, shows that a CA lived here.
-            if location.file().is_some_and(Path::exists) || dir.join(ROOT_KEY).exists() {
+            // The log in the folder, or the root's key, shows that a CA lived here; unless
+            // the log holds nothing and neither root file is there: a creation stopped half
+            // way (killed, the machine down), which a new creation clears.
+            let key_there = dir.join(ROOT_KEY).exists();
+            if let Some(log) = location.file().filter(|log| log.exists())
+                && !key_there
+                && crate::store::sqlite_holds_history(log) == Some(false)
+            {
+                return Err(Error::CreationUnfinished(dir.to_owned()));
+            }
+            if location.file().is_some_and(Path::exists) || key_there {
                 return Err(Error::RootMissing(dir.to_owned()));
             }
             return Err(Error::NotInitialised(dir.to_owned()));
@@ -2034,6 +2058,26 @@ fn refuse_links(dir: &Path) -> Result<()> {
 }
 
 /// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
+/// Takes out the root key and certificate a creation stopped half way left under temporary
+/// names (`.root.key.*.tmp`: the key of a root no one will use), called with the folder's
+/// init lock held and no CA in the folder, so that no creation of this folder still writes
+/// them.
+fn remove_stopped_root_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stopped = [ROOT_KEY, ROOT_CERT]
+            .iter()
+            .any(|file| name.starts_with(&format!(".{file}.")) && name.ends_with(".tmp"));
+        if stopped && let Err(err) = fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), "could not remove what a stopped creation left: {err}");
+        }
+    }
+}
+
 /// Takes out the SQLite log at `path` that a creation made and could not finish, with its
 /// write-ahead log and shared memory (closed first by the caller); `None` for a PostgreSQL
 /// log, never removed. Best effort: what cannot be removed is cleared by the next creation,

@@ -143,6 +143,11 @@ pub enum Error {
     #[error("{} holds the issuance log or the key of a CA but no root certificate (root.crt)", .0.display())]
     RootMissing(PathBuf),
 
+    /// The data folder holds a log with no request and no user, and neither root file: what
+    /// the making of a CA stopped half way leaves.
+    #[error("{} holds an issuance log with no request and no user, but no root certificate or key: what the making of a CA that was stopped half way leaves", .0.display())]
+    CreationUnfinished(PathBuf),
+
     /// The data folder holds a root key but no root certificate: never replaced by a new CA.
     #[error("{} holds a root key (root.key) but no root certificate (root.crt), so a new CA is not made there: it would replace that key", .0.display())]
     KeyWithoutRoot(PathBuf),
@@ -443,6 +448,7 @@ impl Error {
             | Error::Backup(_) => true,
             Error::Store(StoreError::NotFound) => true,
             Error::RootMissing(_)
+            | Error::CreationUnfinished(_)
             | Error::KeyWithoutRoot(_)
             | Error::RestoreUnfinished(_)
             | Error::LogMissing(_)

@@ -832,6 +832,37 @@ async fn begin_write(pool: &AnyPool, backend: Backend) -> Result<Transaction<'st
 }
 
 /// The file beside the SQLite log at `path` that SQLite names with `suffix` (`-wal`, `-shm`).
+/// Whether the SQLite log at `path` holds any request or user, read without writing:
+/// `Some(false)` for a log made but never used (or one whose tables were never made),
+/// `None` when it cannot be read.
+pub(crate) fn sqlite_holds_history(path: &Path) -> Option<bool> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('requests', 'users')",
+            [],
+            |row| row.get(0),
+        )
+        .ok()?;
+    match tables {
+        0 => Some(false),
+        2 => connection
+            .query_row(
+                "SELECT (SELECT count(*) FROM requests) + (SELECT count(*) FROM users)",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .ok()
+            .map(|used| used > 0),
+        _ => None,
+    }
+}
+
 fn beside(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
