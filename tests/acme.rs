@@ -61,6 +61,8 @@ impl Dns {
         for name in NAMES {
             conf.push_str(&format!("host-record={name},127.0.0.1\n"));
         }
+        // A name this server says does not exist (NXDOMAIN), where it refuses other names.
+        conf.push_str("local=/nowhere.example.com/\n");
         std::fs::write(dir.join("dns.conf"), conf).unwrap();
         std::fs::write(dir.join("txt.conf"), "").unwrap();
         let hook = dir.join("dns-hook");
@@ -1552,6 +1554,8 @@ fn a_key_change_moves_the_account_to_the_new_key() {
     assert_eq!(response.headers()["location"], kid.as_str());
 }
 
+/// http-01 follows no redirect to an IP address or to localhost, and says why; a name the
+/// DNS does not hold is said to be that, in words.
 #[test]
 fn http01_follows_no_redirect_to_an_ip_address() {
     let acme = Acme::start();
@@ -1593,6 +1597,16 @@ fn http01_follows_no_redirect_to_an_ip_address() {
         validation_refused(&raw, name, refusal);
     }
     assert_eq!(*asked.lock().unwrap(), 2, "one request per validation");
+    // A name the DNS does not hold: said in words, not as the resolver's dump of its query.
+    let detail = validation_refused(
+        &raw,
+        "nowhere.example.com",
+        "nowhere.example.com: no address: ",
+    );
+    assert!(
+        !detail.contains("Query {") && !detail.contains("Name(") && detail.contains("DNS"),
+        "{detail}"
+    );
     // Nothing reached the address.
     assert!(
         probed.accept().is_err(),
@@ -1630,7 +1644,7 @@ fn http01_follows_no_redirect_to_an_ip_address() {
 }
 
 /// Orders `name`, asks for its http-01 validation, and checks that it fails with `refusal`.
-fn validation_refused(raw: &Raw, name: &str, refusal: &str) {
+fn validation_refused(raw: &Raw, name: &str, refusal: &str) -> String {
     let response = raw.post(
         &raw.url("newOrder"),
         Some(&json!({ "identifiers": [{ "type": "dns", "value": name }] })),
@@ -1646,6 +1660,7 @@ fn validation_refused(raw: &Raw, name: &str, refusal: &str) {
     let failed = challenge(&authz, "http-01");
     let detail = failed["error"]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(refusal), "{name}: {failed}");
+    detail.to_owned()
 }
 
 #[test]

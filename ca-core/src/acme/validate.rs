@@ -118,7 +118,12 @@ impl Validator {
         let found = tokio::time::timeout(STEP_TIMEOUT, self.resolver.lookup_ip(name.as_str()))
             .await
             .map_err(|_| dns_problem(&identifier.value, "the DNS lookup timed out"))?
-            .map_err(|err| dns_problem(&identifier.value, &format!("no address: {err}")))?;
+            .map_err(|err| {
+                dns_problem(
+                    &identifier.value,
+                    &format!("no address: {}", lookup_failure(&err)),
+                )
+            })?;
         let addresses: Vec<IpAddr> = found.iter().collect();
         if addresses.is_empty() {
             return Err(dns_problem(&identifier.value, "no A or AAAA record"));
@@ -265,7 +270,9 @@ impl Validator {
         let found = tokio::time::timeout(STEP_TIMEOUT, self.resolver.txt_lookup(name.as_str()))
             .await
             .map_err(|_| dns_problem(&name, "the TXT lookup timed out"))?
-            .map_err(|err| dns_problem(&name, &format!("no TXT record: {err}")))?;
+            .map_err(|err| {
+                dns_problem(&name, &format!("no TXT record: {}", lookup_failure(&err)))
+            })?;
         let values: Vec<String> = found
             .answers()
             .iter()
@@ -431,6 +438,18 @@ fn reverse_name(address: &str) -> Result<String, Problem> {
             Ok(format!("{}.ip6.arpa", nibbles.join(".")))
         }
         Err(_) => Err(Problem::new(ProblemType::Malformed, "not an IP address")),
+    }
+}
+
+/// Why a lookup found nothing, in words: the resolver's own text for "no records" is a
+/// debugging dump of its query (`Query { name: Name(...), query_type: AAAA, ... }`).
+fn lookup_failure(err: &hickory_resolver::net::NetError) -> String {
+    if err.is_nx_domain() {
+        "the name does not exist in DNS (NXDOMAIN)".to_owned()
+    } else if err.is_no_records_found() {
+        "the DNS holds no such record for the name".to_owned()
+    } else {
+        err.to_string()
     }
 }
 
