@@ -328,15 +328,18 @@ fn core_sentence(err: &Error) -> String {
     }
 }
 
-/// Advice for what SQLite says when the disk under the issuance log cannot take a write (its
-/// result codes' fixed messages), or nothing.
+/// Advice for what SQLite says when the disk under the issuance log cannot take a write, or
+/// another process holds its write lock too long (its result codes' fixed messages), or
+/// nothing.
 fn disk_advice(said: &str) -> &'static str {
-    let full = said.contains("database or disk is full")
-        || (said.contains("disk I/O error") && crate::invocation::log_disk_nearly_full());
-    if full {
+    if said.contains("database or disk is full") {
+        ": make room on the disk that holds the issuance log (`df -h` shows how much is free) and run the command again"
+    } else if said.contains("disk I/O error") && crate::invocation::log_disk_nearly_full() {
         ": the disk that holds the issuance log is full: make room on it (`df -h` shows how much is free) and run the command again"
+    } else if said.contains("database is locked") {
+        ": another process held the log's write lock for a minute (a long command, a backup, or a tool with ca.db open in a transaction), and nothing was written: run the command again once it is done"
     } else if said.contains("readonly database") {
-        ": ca.db or the data folder cannot be written by the user running ca, or the disk is mounted read-only: ca writes as the user that owns the CA (`ls -l` on the folder shows who), which must be able to write both, on a writable disk"
+        ": ca.db or the data folder cannot be written by the user running ca, or the disk is mounted read-only: ca writes as the user that owns the CA, who must be able to write both (`ls -l` shows their owner and mode; `chmod u+w` lets the owner write them)"
     } else if said.contains("unable to open database file") {
         ": ca.db, or the write-ahead log beside it, cannot be opened or made by the user running ca (a full or read-only disk does this too): run ca as the user that owns the CA, with room on its disk"
     } else if said.contains("disk I/O error") {
@@ -353,6 +356,24 @@ fn absolute(path: &std::path::Path) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlites_words_for_a_disk_or_a_lock_get_what_to_do() {
+        for (said, advice) in [
+            ("database or disk is full", "make room on the disk"),
+            (
+                "database is locked",
+                "held the log's write lock for a minute",
+            ),
+            ("attempt to write a readonly database", "`chmod u+w`"),
+            ("unable to open database file", "cannot be opened or made"),
+            ("no such table: requests", ""),
+        ] {
+            let found = disk_advice(&format!("the issuance log could not commit: {said}"));
+            assert!(found.contains(advice), "{said}: {found}");
+            assert_eq!(found.is_empty(), advice.is_empty(), "{said}: {found}");
+        }
+    }
 
     #[test]
     fn control_characters_are_shown_as_escapes() {

@@ -156,7 +156,8 @@ fn main() -> ExitCode {
         }
     }
     cmd::set_database(cli.database.clone());
-    if cli.database.is_none() {
+    // (A server reads its folder from its configuration file itself, and logs its errors.)
+    if cli.database.is_none() && opens_the_ca(&cli.command) {
         invocation::log_in(&cli.data);
     }
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);

@@ -1429,6 +1429,17 @@ fn hostile_requests_get_the_acme_error_that_names_them() {
         detail.contains("send \"xn--bcher-kva.example.com\""),
         "{detail}"
     );
+    // So is one with the root's final dot, which no certificate's name carries.
+    let (status, kind, detail) = problem(raw.post(
+        &new_order,
+        Some(&json!({ "identifiers": [{ "type": "dns", "value": "mail.example.com." }] })),
+    ));
+    assert_eq!(
+        (status, kind.as_str()),
+        (400, "rejectedIdentifier"),
+        "{detail}"
+    );
+    assert!(detail.contains("send \"mail.example.com\""), "{detail}");
     // Its A-label form is ordered under that same form.
     let (status, ordered) = raw.json(
         &new_order,

@@ -731,6 +731,16 @@ impl Authority {
         // A name is sent as a certificate holds it (RFC 8555 §7.1.4): its A-label form. The
         // order, the authorization and the certificate would otherwise each name it in a form
         // the client did not send, and a client comparing them would find a mismatch.
+        if value.ends_with('.') && value.len() > 1 {
+            return Err(Problem::new(
+                ProblemType::RejectedIdentifier,
+                format!(
+                    "\"{}\" ends with a dot, which a certificate's names do not: send \"{}\" (RFC 8555 §7.1.4)",
+                    crate::display::inert(value),
+                    crate::display::inert(value.trim_end_matches('.'))
+                ),
+            ));
+        }
         if !value.is_ascii() {
             return Err(Problem::new(
                 ProblemType::RejectedIdentifier,

@@ -527,7 +527,7 @@ pub enum StoreError {
     #[error("no such row in the issuance log")]
     NotFound,
     /// The schema could not be brought up to date.
-    #[error("the issuance log could not be migrated: {}", migrate_words(.0))]
+    #[error("the issuance log's tables could not be made or brought up to date: {}", migrate_words(.0))]
     Migrate(sqlx::migrate::MigrateError),
     /// The log was brought up to date by a newer release: it records a change of its schema
     /// that this release does not know.
