@@ -4141,14 +4141,17 @@ fn a_signal_while_an_issue_waits_for_the_log_removes_its_key_and_issues_nothing(
             .collect()
     };
     // `ca issue` started (by a shell that first sets `ignoring` to be ignored, as `nohup`
-    // does SIGHUP), once its key is written and it waits for the log.
+    // does SIGHUP), once its key is written and it waits for the log. The signals are first
+    // set back to their defaults: a suite run in the background has SIGINT ignored, and so
+    // would the command.
     let waiting = |ignoring: Option<&str>| {
-        let mut cmd = std::process::Command::new("sh");
+        let mut cmd = std::process::Command::new("/usr/bin/env");
         crate::util::isolate(&mut cmd);
         sb.log_env(&mut cmd);
         let trap = ignoring.map_or(String::new(), |signal| format!("trap '' {signal}; "));
         let child = cmd
             .current_dir(sb.path())
+            .args(["--default-signal=INT,TERM,HUP", "sh"])
             .args(["-c", &format!("{trap}exec \"$0\" \"$@\"")])
             .arg(env!("CARGO_BIN_EXE_ca"))
             .arg("--data")
