@@ -314,10 +314,10 @@ impl Authority {
         }
         // (A PostgreSQL database is never cleared: it says whose log it holds.)
         Self::clear_abandoned_log(dir, &location).await?;
-        remove_stopped_root_files(dir);
         if key_there {
             return Err(Error::KeyWithoutRoot(dir.to_owned()));
         }
+        remove_stopped_root_files(dir);
         let (key_pair, certificate) = init.root.make()?;
         // A SQLite log this creation makes is taken out again if the creation fails before
         // the log is claimed (a full disk during its tables' creation, the key's or the
@@ -2057,7 +2057,6 @@ fn refuse_links(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
 /// Takes out the root key and certificate a creation stopped half way left under temporary
 /// names (`.root.key.*.tmp`: the key of a root no one will use), called with the folder's
 /// init lock held and no CA in the folder, so that no creation of this folder still writes
@@ -2094,6 +2093,7 @@ fn remove_new_log(path: Option<&Path>) {
     }
 }
 
+/// True when anything at all (a file, a folder, a link, even a dangling one) is at `path`.
 fn occupied(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
 }

@@ -216,6 +216,8 @@ async fn recorded(
     let row = authority
         .record_refused_csr(&crate::cmd::actor(), request, input, extra, &err)
         .await;
+    // Closed as after an issuance: the write-ahead log goes into ca.db now.
+    authority.close().await;
     match row {
         Ok(row) => anyhow::Error::new(err).context(format!(
             "request {} is refused (recorded in the log as denied)",
