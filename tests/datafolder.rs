@@ -1366,6 +1366,8 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
                 .success()
         );
     };
+    // The CRL the log keeps, signed while the folder could be written.
+    let kept = sb.ok(&["crl", "--format", "pem"]);
     if as_root {
         chown_to_nobody(&data);
     }
@@ -1405,6 +1407,17 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
             && said.contains("`chmod u+w` lets the owner write them")
             && !said.contains("(code: "),
         "{said}"
+    );
+    // The CRL it keeps is handed out while it is current, as the server would; a new one
+    // cannot be signed, and that is said.
+    let out = run(&["crl", "--format", "pem"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), kept);
+    let out = run(&["crl", "--new", "--format", "pem"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("attempt to write a readonly database"),
+        "{out:?}"
     );
     chmod("u+w");
     assert!(sb.ok(&["show", "1"]).contains("valid"));

@@ -201,10 +201,43 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
             backup.close().await;
             return written;
         }
+        Err(err) if !args.new && read_only(&err) => return kept_or(data, &args, err).await,
         opened => opened?,
     };
     let written = write_crl(&authority, &args, out, Kept::OrSigned).await;
     authority.close().await;
+    match written {
+        Err(err) if !args.new && read_only(&err) => kept_or(data, &args, err).await,
+        written => written,
+    }
+}
+
+/// Whether `err` is the log refusing a write because this user may not write it (a folder
+/// others may read, a read-only disk).
+fn read_only(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ca_core::Error>(),
+            Some(ca_core::Error::Store(store)) if store.to_string().contains("readonly database")
+        )
+    })
+}
+
+/// For a log this user may read but not write: the CRL it keeps, while that is still the
+/// current one (it lists every revocation and its next update is ahead), as clients would
+/// fetch it from the server; else `err`, which says what stops the writing of a new one.
+async fn kept_or(data: &Path, args: &CrlArgs, err: anyhow::Error) -> anyhow::Result<()> {
+    let reader = crate::cmd::open_read(data).await?;
+    if reader.kept_crl_problem().await?.is_some() {
+        reader.close().await;
+        return Err(err);
+    }
+    let out = match crate::output::named(args.out.as_deref()) {
+        Some(path) => Some(OutFile::open(path, data)?),
+        None => None,
+    };
+    let written = write_crl(&reader, args, out, Kept::Only(data)).await;
+    reader.close().await;
     written
 }
 
