@@ -119,8 +119,13 @@ pub(crate) fn log_in(data: &Path) {
 /// True when the disk under this run's ca.db has less than a mebibyte free for this user:
 /// SQLite says only "disk I/O error" when it cannot grow the write-ahead log's index there.
 pub(crate) fn log_disk_nearly_full() -> bool {
+    log_disk_free().is_some_and(|free| free < 1 << 20)
+}
+
+/// The bytes free for this user on the disk under this run's ca.db, when its log is one.
+pub(crate) fn log_disk_free() -> Option<u64> {
     SQLITE_FOLDER
         .get()
         .and_then(|data| rustix::fs::statvfs(data).ok())
-        .is_some_and(|disk| disk.f_bavail.saturating_mul(disk.f_frsize) < 1 << 20)
+        .map(|disk| disk.f_bavail.saturating_mul(disk.f_frsize))
 }

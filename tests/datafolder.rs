@@ -1462,8 +1462,26 @@ fn init_on_a_full_disk_leaves_no_log_and_says_to_make_room() {
     let mut made = false;
     for kib in (0..=2000).step_by(20) {
         leave_free(kib);
-        let (code, said) = ca(&["init", "--key", "ecdsa-p256"]);
+        let out = sb
+            .ca_bare()
+            .arg("--data")
+            .arg(&data)
+            .args(["init", "--key", "ecdsa-p256"])
+            .output()
+            .unwrap();
+        let (code, said) = (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
         if code == Some(0) {
+            // Made on a disk it nearly fills: said, where the log is a file there.
+            let told = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                told.contains("Note: the disk that holds ")
+                    && told.contains(" KiB free: the log grows"),
+                !sb.on_postgres(),
+                "{told}"
+            );
             made = true;
             break;
         }

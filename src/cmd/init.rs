@@ -61,8 +61,27 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let authority = Authority::init(data, init, options).await?;
     describe_new_root(&authority)?;
     authority.close().await;
+    // A CA made on a disk it nearly fills stops at its first issuances, with nothing said
+    // before (its log grows with each, and each write needs room for the write-ahead log).
+    if let Some(free) = crate::invocation::log_disk_free()
+        && free < LOW_DISK
+    {
+        let shown = if free < 1 << 20 {
+            format!("{} KiB", free >> 10)
+        } else {
+            format!("{} MiB", free >> 20)
+        };
+        say!(
+            "Note: the disk that holds {} has {shown} free: the log grows with every certificate, and each write needs room beside it; make room before the CA is used (`df -h` shows the disk).",
+            std::path::absolute(data)?.printed()
+        );
+    }
     Ok(())
 }
+
+/// Free room under a new SQLite log below which `ca init` says so: a few thousand
+/// certificates, and their write-ahead log.
+const LOW_DISK: u64 = 64 << 20;
 
 /// Tells people what was created and what to do next.
 pub(crate) fn describe_new_root(authority: &Authority) -> anyhow::Result<()> {
