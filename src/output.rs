@@ -221,78 +221,92 @@ fn refuse_replacing_a_key(folder: &Folder, name: &OsStr, path: &Path) -> anyhow:
 /// Whether `file` (of `size` bytes) holds nothing but what ca writes with --out: PEM blocks of
 /// certificates, CRLs or PKCS#7 and the blank space between them, or one DER structure of
 /// those (a SEQUENCE spanning the whole file, opening with a SEQUENCE or an OID). A secret
-/// beside a certificate (an OpenVPN profile, a .env quoting one) is not.
+/// beside a certificate (an OpenVPN profile, a .env quoting one) is not. Read a line at a
+/// time: a CRL of a million entries is never whole in memory.
 fn holds_only_what_ca_writes(file: impl std::io::Read, size: i64) -> std::io::Result<bool> {
-    /// Larger than any CRL of a million entries in PEM.
-    const MOST: i64 = 512 << 20;
-    let Ok(size) = u64::try_from(size) else {
+    use std::io::{BufRead, Read};
+    let Ok(size) = usize::try_from(size) else {
         return Ok(false);
     };
-    if size > MOST as u64 {
-        return Ok(false);
+    let mut reader = std::io::BufReader::new(file);
+    if reader.fill_buf()?.first() == Some(&0x30) {
+        let mut header = Vec::with_capacity(8);
+        reader.take(8).read_to_end(&mut header)?;
+        return Ok(der_spans(&header, size));
     }
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, size), &mut bytes)?;
-    if bytes.first() == Some(&0x30) {
-        return Ok(der_spans_whole(&bytes));
+    const LABELS: [&str; 4] = ["CERTIFICATE", "X509 CRL", "PKCS7", "TRUSTED CERTIFICATE"];
+    // The block being read, if any; whether any block was read.
+    let mut inside: Option<&str> = None;
+    let mut blocks = 0usize;
+    let mut line = Vec::with_capacity(128);
+    loop {
+        line.clear();
+        // No line of PEM is longer than this; anything longer is something else.
+        if (&mut reader).take(1024).read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.len() == 1024 && line.last() != Some(&b'\n') {
+            return Ok(false);
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            return Ok(false);
+        };
+        let text = text.trim();
+        match inside {
+            None if text.is_empty() => {}
+            None => {
+                let Some(label) = text
+                    .strip_prefix("-----BEGIN ")
+                    .and_then(|rest| rest.strip_suffix("-----"))
+                    .and_then(|label| LABELS.iter().find(|known| **known == label))
+                else {
+                    return Ok(false);
+                };
+                inside = Some(label);
+            }
+            Some(label) => {
+                if text
+                    .strip_prefix("-----END ")
+                    .and_then(|rest| rest.strip_suffix("-----"))
+                    == Some(label)
+                {
+                    inside = None;
+                    blocks += 1;
+                } else if !text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+                {
+                    return Ok(false);
+                }
+            }
+        }
     }
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return Ok(false);
-    };
-    Ok(pem_blocks_only(text))
+    Ok(inside.is_none() && blocks > 0)
 }
 
-/// Whether `bytes` are one DER SEQUENCE and nothing after it, whose content opens with a
-/// SEQUENCE (a certificate's or a CRL's signed part) or an OID (PKCS#7's content type).
-fn der_spans_whole(bytes: &[u8]) -> bool {
-    let Some(&first_length) = bytes.get(1) else {
+/// Whether a DER structure opening with `header` (its first bytes) is one SEQUENCE spanning
+/// a file of `size` bytes, whose content opens with a SEQUENCE (a certificate's or a CRL's
+/// signed part) or an OID (PKCS#7's content type).
+fn der_spans(header: &[u8], size: usize) -> bool {
+    let Some(&first_length) = header.get(1) else {
         return false;
     };
-    let (header, length) = match first_length {
-        short @ 0..=0x7f => (2, usize::from(short)),
+    let (length_octets, length) = match first_length {
+        short @ 0..=0x7f => (0, usize::from(short)),
         0x81..=0x84 => {
             let count = usize::from(first_length & 0x7f);
-            let Some(octets) = bytes.get(2..2 + count) else {
+            let Some(octets) = header.get(2..2 + count) else {
                 return false;
             };
             let length = octets
                 .iter()
                 .fold(0usize, |length, octet| (length << 8) | usize::from(*octet));
-            (2 + count, length)
+            (count, length)
         }
         _ => return false,
     };
-    header.checked_add(length) == Some(bytes.len())
-        && matches!(bytes.get(header), Some(0x30 | 0x06))
-}
-
-/// Whether `text` is PEM blocks of certificates, CRLs or PKCS#7 and blank space only.
-fn pem_blocks_only(text: &str) -> bool {
-    const LABELS: [&str; 4] = ["CERTIFICATE", "X509 CRL", "PKCS7", "TRUSTED CERTIFICATE"];
-    let mut rest = text.trim_start();
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let Some((label, after)) = rest
-            .strip_prefix("-----BEGIN ")
-            .and_then(|after| after.split_once("-----"))
-        else {
-            return false;
-        };
-        if !LABELS.contains(&label) {
-            return false;
-        }
-        let Some((body, after)) = after.split_once(&format!("-----END {label}-----")) else {
-            return false;
-        };
-        let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
-        if !body.chars().all(|c| base64(c) || c.is_ascii_whitespace()) {
-            return false;
-        }
-        rest = after.trim_start();
-    }
-    true
+    let start = 2 + length_octets;
+    start.checked_add(length) == Some(size) && matches!(header.get(start), Some(0x30 | 0x06))
 }
 
 /// Without --format, PEM is written: refused into a file whose name says PFX, DER or PKCS#7,
