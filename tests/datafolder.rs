@@ -928,28 +928,103 @@ fn under_strace(sb: &Sandbox, strace: &[&str], args: &[&str]) -> Output {
     cmd.output().expect("strace runs")
 }
 
-/// Certificate files written after the commit whose flush fails (an I/O error, injected by
-/// strace into the command's second fsync: the key's is the first, and SQLite flushes the log
-/// with fdatasync) are removed as unwritten ones are: the key alone is kept, and the error
-/// offers it alone for renaming, never a file the disk may not hold whole.
-#[test]
-fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
-    let sb = Sandbox::new();
-    sb.init(&[]);
-    let out = sb.file("out");
-    std::fs::create_dir(&out).unwrap();
-    let run = under_strace(
-        &sb,
-        &["-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2"],
-        &[
+/// A shared library that, preloaded into `ca`, fails with EIO the fsync of every file whose
+/// path holds the text in `FAIL_FSYNC_OF` (an I/O error the disk would give), and passes every
+/// other to the C library: the files are flushed on threads of their own, whose calls strace's
+/// injection counts apart. Built in the sandbox with the C compiler.
+fn failing_fsync(sb: &Sandbox) -> PathBuf {
+    let source = sb.file("failing-fsync.c");
+    std::fs::write(
+        &source,
+        r#"#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int fsync(int fd) {
+    char link[64], path[4096];
+    const char *failing = getenv("FAIL_FSYNC_OF");
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (failing && n > 0) {
+        path[n] = 0;
+        if (strstr(path, failing)) {
+            errno = EIO;
+            return -1;
+        }
+    }
+    int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    return next(fd);
+}
+"#,
+    )
+    .unwrap();
+    let library = sb.file("failing-fsync.so");
+    let built = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .arg("-ldl")
+        .output()
+        .expect("cc runs");
+    assert!(built.status.success(), "{built:?}");
+    library
+}
+
+/// `ca issue f.example.com --key ecdsa-p256 --out out` (a new folder), the flush of each file
+/// whose path holds `failing` failing with EIO.
+fn issue_failing_fsync_of(sb: &Sandbox, failing: &str) -> Output {
+    let library = failing_fsync(sb);
+    std::fs::create_dir(sb.file("out")).unwrap();
+    sb.ca()
+        .args([
             "issue",
             "f.example.com",
             "--key",
             "ecdsa-p256",
             "--out",
             "out",
-        ],
+        ])
+        .env("LD_PRELOAD", &library)
+        .env("FAIL_FSYNC_OF", failing)
+        .output()
+        .unwrap()
+}
+
+/// A key whose flush fails (an I/O error: the key is flushed on a thread of its own while its
+/// certificate's row is written) stops the issuance before the commit: nothing in the log, no
+/// file left, and the error names the key's file.
+#[test]
+fn a_key_that_cannot_be_flushed_issues_nothing() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let run = issue_failing_fsync_of(&sb, "/.f.example.com.key.");
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("out/f.example.com.key: Input/output error"),
+        "{said}"
     );
+    assert!(!said.contains("certificate 1"), "{said}");
+    assert_eq!(sb.row_count(), 0);
+    let left: Vec<_> = std::fs::read_dir(sb.file("out")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The next issuance goes in whole (its id the next one on SQLite; PostgreSQL's sequence
+    // does not go back with a rollback).
+    sb.ok(&["issue", "f.example.com", "--out", "out"]);
+    assert_eq!(sb.row_count(), 1);
+}
+
+/// Certificate files written after the commit whose flush fails (an I/O error, here the
+/// certificate's) are removed as unwritten ones are: the key alone is kept, and the error
+/// offers it alone for renaming, never a file the disk may not hold whole.
+#[test]
+fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let run = issue_failing_fsync_of(&sb, "/.f.example.com.crt.");
     let said = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{said}");
     assert!(
@@ -957,6 +1032,7 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
             && said.contains("f.example.com.crt: Input/output error"),
         "{said}"
     );
+    let out = sb.file("out");
     let key = kept_key(&out, "f.example.com", &said);
     assert!(!said.contains(".f.example.com.crt."), "{said}");
     assert!(!said.contains(".f.example.com-chain.pem."), "{said}");

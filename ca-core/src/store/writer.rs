@@ -29,6 +29,7 @@ use super::{
 };
 use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
+use crate::files::Flushing;
 use crate::status::StatusCode;
 
 /// The most issuances committed in one transaction.
@@ -81,6 +82,9 @@ struct Job {
     /// The subjectPublicKey bits of a key its holder made (a request's), checked against the
     /// keys of certificates revoked for keyCompromise in the write's transaction.
     holder_key: Option<Vec<u8>>,
+    /// Waited for once the rows are written, before they are committed: when it fails, they
+    /// are not.
+    before_commit: Option<Flushing>,
 }
 
 impl Job {
@@ -277,6 +281,7 @@ impl Store {
             decided_by: new.decided_by.to_owned(),
             acme_order: new.acme_order.map(str::to_owned),
             holder_key: new.holder_key.map(<[u8]>::to_vec),
+            before_commit: new.before_commit.clone(),
         };
         let written = self.writer.send(job).await?;
         row_of(&new, written)
@@ -557,7 +562,10 @@ fn write_sqlite_group_locked(
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         let savepoint = tx.savepoint()?;
-        let result = write_sqlite_one(&savepoint, job);
+        let result = write_sqlite_one(&savepoint, job).and_then(|written| {
+            waited_for(job)?;
+            Ok(written)
+        });
         match result {
             Ok(written) => {
                 savepoint.commit()?;
@@ -593,6 +601,14 @@ fn write_sqlite_group_locked(
         vouches.committed(vouching, connection, shm);
     }
     Ok(Some(results))
+}
+
+/// Waits for what `job` must have on disk before it is committed ([`Job::before_commit`]).
+fn waited_for(job: &Job) -> Result<(), JobError> {
+    match &job.before_commit {
+        Some(flushing) => flushing.wait().map_err(JobError::Refused),
+        None => Ok(()),
+    }
 }
 
 /// Why one issuance of a group was not written.
@@ -854,7 +870,12 @@ async fn write_postgres_group(
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         sqlx::query("SAVEPOINT issuance").execute(&mut *tx).await?;
-        let result = write_postgres_one(&mut tx, job).await;
+        // A command's key, flushed meanwhile on a thread of its own: the wait blocks the
+        // runtime, which on a command has nothing else to do.
+        let result = match write_postgres_one(&mut tx, job).await {
+            Ok(written) => waited_for(job).map(|()| written).map_err(job_error),
+            Err(err) => Err(err),
+        };
         if result.is_err() {
             sqlx::query("ROLLBACK TO issuance")
                 .execute(&mut *tx)
@@ -1012,6 +1033,7 @@ mod tests {
             decided_by: "alice".into(),
             acme_order: None,
             holder_key: None,
+            before_commit: None,
         };
         (job, reply)
     }
