@@ -929,31 +929,40 @@ fn under_strace(sb: &Sandbox, strace: &[&str], args: &[&str]) -> Output {
 }
 
 /// A shared library that, preloaded into `ca`, fails with EIO the fsync of every file whose
-/// path holds the text in `FAIL_FSYNC_OF` (an I/O error the disk would give), and passes every
-/// other to the C library: the files are flushed on threads of their own, whose calls strace's
-/// injection counts apart. Built in the sandbox with the C compiler.
-fn failing_fsync(sb: &Sandbox) -> PathBuf {
-    let source = sb.file("failing-fsync.c");
+/// path holds the text in `FAIL_FSYNC_OF` (an I/O error the disk would give), and makes the
+/// fsync of every file whose path holds `SLOW_FSYNC_OF` take two more seconds (a slow disk),
+/// creating the file `SLOW_FSYNC_MARK` as it begins; every other call goes to the C library.
+/// The files are flushed on threads of their own, whose calls strace's injection counts
+/// apart. Built in the sandbox with the C compiler.
+fn fsync_shim(sb: &Sandbox) -> PathBuf {
+    let source = sb.file("fsync-shim.c");
     std::fs::write(
         &source,
         r#"#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+static int holds(const char *path, const char *variable) {
+    const char *text = getenv(variable);
+    return text && *text && strstr(path, text);
+}
 int fsync(int fd) {
     char link[64], path[4096];
-    const char *failing = getenv("FAIL_FSYNC_OF");
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, path, sizeof path - 1);
-    if (failing && n > 0) {
-        path[n] = 0;
-        if (strstr(path, failing)) {
-            errno = EIO;
-            return -1;
-        }
+    path[n > 0 ? n : 0] = 0;
+    if (holds(path, "FAIL_FSYNC_OF")) {
+        errno = EIO;
+        return -1;
+    }
+    if (holds(path, "SLOW_FSYNC_OF")) {
+        const char *mark = getenv("SLOW_FSYNC_MARK");
+        if (mark) close(open(mark, O_CREAT | O_WRONLY, 0600));
+        sleep(2);
     }
     int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     return next(fd);
@@ -961,7 +970,7 @@ int fsync(int fd) {
 "#,
     )
     .unwrap();
-    let library = sb.file("failing-fsync.so");
+    let library = sb.file("fsync-shim.so");
     let built = std::process::Command::new("cc")
         .args(["-shared", "-fPIC", "-o"])
         .arg(&library)
@@ -976,7 +985,7 @@ int fsync(int fd) {
 /// `ca issue f.example.com --key ecdsa-p256 --out out` (a new folder), the flush of each file
 /// whose path holds `failing` failing with EIO.
 fn issue_failing_fsync_of(sb: &Sandbox, failing: &str) -> Output {
-    let library = failing_fsync(sb);
+    let library = fsync_shim(sb);
     std::fs::create_dir(sb.file("out")).unwrap();
     sb.ca()
         .args([
@@ -1038,6 +1047,105 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
     assert!(!said.contains(".f.example.com-chain.pem."), "{said}");
     assert_eq!(sb.row_count(), 1);
     export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
+}
+
+/// A key whose flush is slow (two seconds, as on a loaded or network disk) keeps no other
+/// writer of the log waiting: the command gives the log's write lock back while it waits, and
+/// another issuance meanwhile goes in at once; the slow one then goes in too. A signal that
+/// comes during the flush stops the issuance before its commit (the last moment it can), as
+/// when the key was flushed before the rows were written: nothing issued, the key removed,
+/// exit status 130.
+#[test]
+fn a_slow_key_flush_holds_no_writer_back_and_a_signal_during_it_issues_nothing() {
+    let sb = Sandbox::new();
+    sb.init(&[]);
+    let library = fsync_shim(&sb);
+    let mark = sb.file("slow-flush-began");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // `ca issue NAME --out DIR`, its key's flush slow, once that flush has begun. The signals
+    // are first set back to their defaults: a suite run in the background has SIGINT ignored.
+    let slow = |name: &str, dir: &str| {
+        let _ = std::fs::remove_file(&mark);
+        std::fs::create_dir(sb.file(dir)).unwrap();
+        let mut cmd = std::process::Command::new("/usr/bin/env");
+        crate::util::isolate(&mut cmd);
+        sb.log_env(&mut cmd);
+        let child = cmd
+            .current_dir(sb.path())
+            .env("LD_PRELOAD", &library)
+            .env("SLOW_FSYNC_OF", format!("/.{name}.key."))
+            .env("SLOW_FSYNC_MARK", &mark)
+            .arg("--default-signal=INT,TERM,HUP")
+            .arg(env!("CARGO_BIN_EXE_ca"))
+            .arg("--data")
+            .arg(sb.data())
+            .args(["issue", name, "--key", "ecdsa-p256", "--out", dir])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !mark.exists() {
+            assert!(std::time::Instant::now() < deadline, "no key was flushed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
+    };
+    // Another issuance while the key's flush goes on goes in before it ends.
+    let mut child = slow("slow.example.com", "slow");
+    std::thread::sleep(Duration::from_millis(200));
+    sb.ok(&["issue", "quick.example.com", "--out", "."]);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the other issuance waited for the slow flush"
+    );
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(sb.row_count(), 2);
+    assert_eq!(
+        names(&sb.file("slow")),
+        [
+            "slow.example.com-chain.pem",
+            "slow.example.com.crt",
+            "slow.example.com.key"
+        ]
+    );
+    assert_key_of(
+        &sb.file("slow"),
+        "slow.example.com.key",
+        "slow.example.com.crt",
+    );
+    // A signal during the flush: nothing issued.
+    for signal in ["INT", "TERM"] {
+        let dir = format!("stopped-{signal}");
+        let child = slow("stopped.example.com", &dir);
+        let sent = std::process::Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let output = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(130), "{signal}: {said}");
+        assert!(
+            said.contains("interrupted before the certificate was issued: nothing was issued, and the new key was removed"),
+            "{signal}: {said}"
+        );
+        assert!(
+            names(&sb.file(&dir)).is_empty(),
+            "{signal}: {:?}",
+            names(&sb.file(&dir))
+        );
+    }
+    assert_eq!(sb.row_count(), 2);
 }
 
 /// Leaves frames in the log's write-ahead log, from a sqlite3 killed before it could fold them

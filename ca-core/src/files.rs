@@ -397,93 +397,98 @@ pub struct StagedFiles {
 /// disk (an issuance's commit, their placing) waits for it, and each waiter hears how it
 /// ended.
 #[derive(Clone, Debug)]
-pub struct Flushing(Arc<std::sync::Mutex<Flush>>);
+pub struct Flushing(Arc<FlushState>);
 
 #[derive(Debug)]
-enum Flush {
-    /// Each file's flush, in the files' order.
-    Running(Vec<FileFlush>),
-    Ended(FlushResult),
+struct FlushState {
+    /// Each file's path and, once its flush has ended, how.
+    files: std::sync::Mutex<Vec<(PathBuf, Option<std::io::Result<()>>)>>,
+    ended: std::sync::Condvar,
 }
-
-#[derive(Debug)]
-enum FileFlush {
-    Thread(std::thread::JoinHandle<FlushResult>),
-    Ended(FlushResult),
-}
-
-/// How a flush ended: with the file that could not be flushed and why.
-type FlushResult = std::result::Result<(), (PathBuf, std::io::Error)>;
 
 impl Flushing {
     /// Flushes each of `files` (with its path, for messages) on a thread of its own: the
     /// disk is given them together, and the file system commits them together where it can
     /// (ext4's journal). A file whose thread cannot be started is flushed on this one.
     fn start(files: Vec<(File, PathBuf)>) -> Flushing {
-        fn flush(file: &(File, PathBuf)) -> FlushResult {
-            file.0.sync_all().map_err(|err| (file.1.clone(), err))
+        let state = Arc::new(FlushState {
+            files: std::sync::Mutex::new(
+                files.iter().map(|(_, path)| (path.clone(), None)).collect(),
+            ),
+            ended: std::sync::Condvar::new(),
+        });
+        for (index, (file, _)) in files.into_iter().enumerate() {
+            let file = Arc::new(file);
+            let flush = {
+                let (state, file) = (state.clone(), file.clone());
+                move || state.end(index, file.sync_all())
+            };
+            let started = std::thread::Builder::new()
+                .name("ca-flush".into())
+                .stack_size(64 * 1024)
+                .spawn(flush);
+            if started.is_err() {
+                state.end(index, file.sync_all());
+            }
         }
-        let flushes = files
-            .into_iter()
-            .map(|file| {
-                let file = Arc::new(file);
-                let started = std::thread::Builder::new()
-                    .name("ca-flush".into())
-                    .stack_size(64 * 1024)
-                    .spawn({
-                        let file = file.clone();
-                        move || flush(&file)
-                    });
-                match started {
-                    Ok(thread) => FileFlush::Thread(thread),
-                    Err(_) => FileFlush::Ended(flush(&file)),
-                }
-            })
-            .collect();
-        Flushing(Arc::new(std::sync::Mutex::new(Flush::Running(flushes))))
+        Flushing(state)
     }
 
     /// Waits until the files are on disk; the error names the first file, in their order,
     /// that could not be flushed.
     pub fn wait(&self) -> Result<()> {
-        let mut flush = self
+        let files = self.0.lock();
+        let files = self
             .0
-            .lock()
+            .ended
+            .wait_while(files, |files| FlushState::running(files))
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ended = match std::mem::replace(&mut *flush, Flush::Ended(Ok(()))) {
-            Flush::Running(flushes) => {
-                let mut ended = Ok(());
-                for file in flushes {
-                    let result = match file {
-                        FileFlush::Thread(thread) => thread.join().unwrap_or_else(|_| {
-                            Err((
-                                PathBuf::new(),
-                                std::io::Error::other("the thread flushing a file stopped"),
-                            ))
-                        }),
-                        FileFlush::Ended(result) => result,
-                    };
-                    if ended.is_ok() {
-                        ended = result;
-                    }
-                }
-                ended
-            }
-            Flush::Ended(ended) => ended,
-        };
-        let outcome = match &ended {
-            Ok(()) => Ok(()),
-            // Each waiter hears the same error.
-            Err((path, err)) => Err(Error::io(
-                path,
-                err.raw_os_error().map_or_else(
+        FlushState::outcome(&files)
+    }
+
+    /// [`Flushing::wait`] for at most `limit`: `None` when the files are not on disk by then.
+    pub fn wait_within(&self, limit: std::time::Duration) -> Option<Result<()>> {
+        let files = self.0.lock();
+        let (files, _) = self
+            .0
+            .ended
+            .wait_timeout_while(files, limit, |files| FlushState::running(files))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (!FlushState::running(&files)).then(|| FlushState::outcome(&files))
+    }
+}
+
+type FlushedFiles = Vec<(PathBuf, Option<std::io::Result<()>>)>;
+
+impl FlushState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FlushedFiles> {
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records how the flush of file `index` ended, and tells the waiters.
+    fn end(&self, index: usize, flushed: std::io::Result<()>) {
+        self.lock()[index].1 = Some(flushed);
+        self.ended.notify_all();
+    }
+
+    fn running(files: &FlushedFiles) -> bool {
+        files.iter().any(|(_, flushed)| flushed.is_none())
+    }
+
+    /// The first failure, in the files' order; each waiter hears the same.
+    fn outcome(files: &FlushedFiles) -> Result<()> {
+        for (path, flushed) in files {
+            if let Some(Err(err)) = flushed {
+                let copy = err.raw_os_error().map_or_else(
                     || std::io::Error::new(err.kind(), err.to_string()),
                     std::io::Error::from_raw_os_error,
-                ),
-            )),
-        };
-        *flush = Flush::Ended(ended);
-        outcome
+                );
+                return Err(Error::io(path, copy));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -658,8 +658,9 @@ impl OutputFiles {
             &self.folder,
             &[Self::file(&self.key, key.as_bytes(), SECRET_MODE)],
         )?;
-        // The last moment a signal stops the issuance whole: the key written so far is
-        // removed as `staged` goes, and nothing is committed.
+        // A signal that came while the key was written stops the issuance here (one that
+        // comes while it is flushed, at the commit, which waits for the flush): the key
+        // written so far is removed as `staged` goes, and nothing is committed.
         if ca_core::interrupt::requested() {
             return Err(ca_core::Error::Interrupted);
         }
