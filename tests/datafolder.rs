@@ -932,8 +932,8 @@ fn under_strace(sb: &Sandbox, strace: &[&str], args: &[&str]) -> Output {
 /// path holds the text in `FAIL_FSYNC_OF` (an I/O error the disk would give), and makes the
 /// fsync of every file whose path holds `SLOW_FSYNC_OF` take two more seconds (a slow disk),
 /// creating the file `SLOW_FSYNC_MARK` as it begins; every other call goes to the C library.
-/// The files are flushed on threads of their own, whose calls strace's injection counts
-/// apart. Built in the sandbox with the C compiler.
+/// It picks a file by its name, where strace's injection counts calls (per thread). Built in
+/// the sandbox with the C compiler.
 fn fsync_shim(sb: &Sandbox) -> PathBuf {
     let source = sb.file("fsync-shim.c");
     std::fs::write(
@@ -1002,9 +1002,9 @@ fn issue_failing_fsync_of(sb: &Sandbox, failing: &str) -> Output {
         .unwrap()
 }
 
-/// A key whose flush fails (an I/O error: the key is flushed on a thread of its own while its
-/// certificate's row is written) stops the issuance before the commit: nothing in the log, no
-/// file left, and the error names the key's file.
+/// A key whose flush fails (an I/O error; the key is flushed before its certificate's rows are
+/// written) stops the issuance before the commit: nothing in the log, no file left, and the
+/// error names the key's file.
 #[test]
 fn a_key_that_cannot_be_flushed_issues_nothing() {
     let sb = Sandbox::new();
@@ -1050,11 +1050,10 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
 }
 
 /// A key whose flush is slow (two seconds, as on a loaded or network disk) keeps no other
-/// writer of the log waiting: the command gives the log's write lock back while it waits, and
+/// writer of the log waiting: the command flushes it before it takes the log's write lock, and
 /// another issuance meanwhile goes in at once; the slow one then goes in too. A signal that
-/// comes during the flush stops the issuance before its commit (the last moment it can), as
-/// when the key was flushed before the rows were written: nothing issued, the key removed,
-/// exit status 130.
+/// comes during the flush stops the issuance before its commit: nothing issued, the key
+/// removed, exit status 130.
 #[test]
 fn a_slow_key_flush_holds_no_writer_back_and_a_signal_during_it_issues_nothing() {
     let sb = Sandbox::new();

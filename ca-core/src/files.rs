@@ -379,117 +379,16 @@ pub fn write_all_atomic(files: &[(&Path, &[u8], u32)]) -> Result<()> {
 }
 
 /// Files written in full under temporary names beside their places and flushed to disk (all
-/// written, then each flushed; or flushed on a thread of their own, see
-/// [`StagedFiles::stage_in_flushing`]), put in place by [`StagedFiles::place`]; dropped
-/// unplaced, the temporary files are removed. A file that cannot be written (a full disk, a
-/// quota, an I/O error) fails the staging, before anything that depends on the files is done.
+/// written, then each flushed; or flushed later, see [`StagedFiles::stage_in_unflushed`]),
+/// put in place by [`StagedFiles::place`]; dropped unplaced, the
+/// temporary files are removed. A file that cannot be written (a full disk, a quota, an I/O
+/// error) fails the staging, before anything that depends on the files is done.
 #[derive(Default)]
 pub struct StagedFiles {
     staged: Vec<StagedFile>,
     placed: usize,
-    /// The flush of the last files staged by [`StagedFiles::stage_in_flushing`], and how
-    /// many they are, until it is known to have ended well.
-    flushing: Option<(Flushing, usize)>,
-}
-
-/// A flush to disk of staged files, under way on threads of their own
-/// ([`StagedFiles::stage_in_flushing`]): whatever must not happen before the files are on
-/// disk (an issuance's commit, their placing) waits for it, and each waiter hears how it
-/// ended.
-#[derive(Clone, Debug)]
-pub struct Flushing(Arc<FlushState>);
-
-#[derive(Debug)]
-struct FlushState {
-    /// Each file's path and, once its flush has ended, how.
-    files: std::sync::Mutex<Vec<(PathBuf, Option<std::io::Result<()>>)>>,
-    ended: std::sync::Condvar,
-}
-
-impl Flushing {
-    /// Flushes each of `files` (with its path, for messages) on a thread of its own: the
-    /// disk is given them together, and the file system commits them together where it can
-    /// (ext4's journal). A file whose thread cannot be started is flushed on this one.
-    fn start(files: Vec<(File, PathBuf)>) -> Flushing {
-        let state = Arc::new(FlushState {
-            files: std::sync::Mutex::new(
-                files.iter().map(|(_, path)| (path.clone(), None)).collect(),
-            ),
-            ended: std::sync::Condvar::new(),
-        });
-        for (index, (file, _)) in files.into_iter().enumerate() {
-            let file = Arc::new(file);
-            let flush = {
-                let (state, file) = (state.clone(), file.clone());
-                move || state.end(index, file.sync_all())
-            };
-            let started = std::thread::Builder::new()
-                .name("ca-flush".into())
-                .stack_size(64 * 1024)
-                .spawn(flush);
-            if started.is_err() {
-                state.end(index, file.sync_all());
-            }
-        }
-        Flushing(state)
-    }
-
-    /// Waits until the files are on disk; the error names the first file, in their order,
-    /// that could not be flushed.
-    pub fn wait(&self) -> Result<()> {
-        let files = self.0.lock();
-        let files = self
-            .0
-            .ended
-            .wait_while(files, |files| FlushState::running(files))
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        FlushState::outcome(&files)
-    }
-
-    /// [`Flushing::wait`] for at most `limit`: `None` when the files are not on disk by then.
-    pub fn wait_within(&self, limit: std::time::Duration) -> Option<Result<()>> {
-        let files = self.0.lock();
-        let (files, _) = self
-            .0
-            .ended
-            .wait_timeout_while(files, limit, |files| FlushState::running(files))
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (!FlushState::running(&files)).then(|| FlushState::outcome(&files))
-    }
-}
-
-type FlushedFiles = Vec<(PathBuf, Option<std::io::Result<()>>)>;
-
-impl FlushState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FlushedFiles> {
-        self.files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Records how the flush of file `index` ended, and tells the waiters.
-    fn end(&self, index: usize, flushed: std::io::Result<()>) {
-        self.lock()[index].1 = Some(flushed);
-        self.ended.notify_all();
-    }
-
-    fn running(files: &FlushedFiles) -> bool {
-        files.iter().any(|(_, flushed)| flushed.is_none())
-    }
-
-    /// The first failure, in the files' order; each waiter hears the same.
-    fn outcome(files: &FlushedFiles) -> Result<()> {
-        for (path, flushed) in files {
-            if let Some(Err(err)) = flushed {
-                let copy = err.raw_os_error().map_or_else(
-                    || std::io::Error::new(err.kind(), err.to_string()),
-                    std::io::Error::from_raw_os_error,
-                );
-                return Err(Error::io(path, copy));
-            }
-        }
-        Ok(())
-    }
+    /// Files written by [`StagedFiles::stage_in_unflushed`], not yet flushed.
+    unflushed: Vec<(File, PathBuf)>,
 }
 
 /// A file of [`StagedFiles`]: its folder, temporary name and name there, and its path as the
@@ -557,11 +456,10 @@ impl StagedFiles {
         self.stage_in_folder(folder, files, true)
     }
 
-    /// [`StagedFiles::stage_in`] without waiting for the disk: the files are written and
-    /// flushed on a thread of their own, so that the caller can do other work meanwhile;
-    /// [`StagedFiles::flushing`] hands out that flush, and [`StagedFiles::flush`] (placing
-    /// the files flushes them first) waits for it.
-    pub fn stage_in_flushing(
+    /// [`StagedFiles::stage_in`] without waiting for the disk: the files are written and the
+    /// disk given them, and [`StagedFiles::flush`] waits until they are on it (placing them
+    /// flushes them first), so that the caller can do other work meanwhile.
+    pub fn stage_in_unflushed(
         &mut self,
         folder: &Arc<Folder>,
         files: &[(&OsStr, &Path, &[u8], u32)],
@@ -583,22 +481,19 @@ impl StagedFiles {
         )
     }
 
-    /// The flush of the files [`StagedFiles::stage_in_flushing`] wrote last, while it may not
-    /// have ended well: what must wait until they are on disk waits for it.
-    pub fn flushing(&self) -> Option<Flushing> {
-        self.flushing.as_ref().map(|(flushing, _)| flushing.clone())
-    }
-
-    /// Waits until the files [`StagedFiles::stage_in_flushing`] wrote are on disk. When one
-    /// cannot be flushed, those files are removed (what the disk holds of them is not known)
-    /// and the ones staged before them stay staged, as when a file cannot be written.
+    /// Flushes to disk the files [`StagedFiles::stage_in_unflushed`] wrote. When one cannot
+    /// be flushed, those files are removed (what the disk holds of them is not known) and
+    /// the ones staged before them stay staged, as when a file cannot be written.
     pub fn flush(&mut self) -> Result<()> {
-        let Some((flushing, count)) = self.flushing.take() else {
-            return Ok(());
-        };
-        let flushed = flushing.wait();
+        let from = self.staged.len() - self.unflushed.len();
+        let mut flushed = Ok(());
+        for (file, path) in self.unflushed.drain(..) {
+            if let Err(err) = file.sync_all() {
+                flushed = Err(Error::io(&path, err));
+                break;
+            }
+        }
         if flushed.is_err() {
-            let from = self.staged.len() - count;
             for file in self.staged.drain(from..) {
                 file.folder.remove(&file.tmp);
             }
@@ -611,8 +506,10 @@ impl StagedFiles {
         files: impl Iterator<Item = (&'f Arc<Folder>, &'f OsStr, &'f Path, &'f [u8], u32)>,
         flush: bool,
     ) -> Result<()> {
-        // Files being flushed stay the last ones staged (see [`StagedFiles::flush`]).
-        self.flush()?;
+        if flush {
+            // Files staged unflushed stay the last ones staged (see [`StagedFiles::flush`]).
+            self.flush()?;
+        }
         let before = self.staged.len();
         let written = self.write_each(files, flush);
         if written.is_err() {
@@ -641,10 +538,6 @@ impl StagedFiles {
                 path: path.to_owned(),
             });
             file.write_all(bytes).map_err(|err| Error::io(path, err))?;
-            if !flush {
-                written.push((file, path));
-                continue;
-            }
             // Starts the pages' writeback without waiting for it (Linux writes a file's dirty
             // pages out when told they are not needed soon), so that the files go to the disk
             // together and the flushes below wait for less (~0.2 ms of three small files
@@ -653,12 +546,11 @@ impl StagedFiles {
             written.push((file, path));
         }
         if !flush {
-            let count = written.len();
-            let files = written
-                .into_iter()
-                .map(|(file, path)| (file, path.to_owned()))
-                .collect();
-            self.flushing = Some((Flushing::start(files), count));
+            self.unflushed.extend(
+                written
+                    .into_iter()
+                    .map(|(file, path)| (file, path.to_owned())),
+            );
             return Ok(());
         }
         for (file, path) in written {
@@ -705,8 +597,6 @@ impl StagedFiles {
     /// name, place) of each, in order.
     /// Their folders are flushed, so that the names the caller is given outlast a crash.
     pub fn keep(mut self) -> Vec<(PathBuf, PathBuf)> {
-        // Files that could not be flushed are removed, not named.
-        let _ = self.flush();
         let kept = self.staged[self.placed..]
             .iter()
             .map(|file| (file.tmp_path(), file.path.clone()))
@@ -1286,49 +1176,6 @@ mod tests {
         assert_eq!(fs::read(&key).unwrap(), b"secret");
         assert_eq!(fs::read(&crt).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-    }
-
-    #[test]
-    fn files_flushed_on_threads_are_placed_in_order_once_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = Folder::open(dir.path()).unwrap();
-        let path = |name: &str| dir.path().join(name);
-        let (key, crt, chain) = (path("a.key"), path("a.crt"), path("a-chain.pem"));
-        // As `ca issue` stages them: the key, whose flush its commit waits for, then the
-        // certificate files.
-        let mut staged = StagedFiles::default();
-        let name = |path: &Path| path.file_name().unwrap().to_os_string();
-        let key_name = name(&key);
-        staged
-            .stage_in_flushing(
-                &folder,
-                &[(key_name.as_os_str(), &key, b"secret", SECRET_MODE)],
-            )
-            .unwrap();
-        let flushing = staged.flushing().expect("the key is being flushed");
-        flushing.wait().unwrap();
-        // Every waiter hears how it ended.
-        flushing.wait().unwrap();
-        let (crt_name, chain_name) = (name(&crt), name(&chain));
-        staged
-            .stage_in_flushing(
-                &folder,
-                &[
-                    (crt_name.as_os_str(), &crt, b"leaf", PUBLIC_MODE),
-                    (chain_name.as_os_str(), &chain, b"leaf root", PUBLIC_MODE),
-                ],
-            )
-            .unwrap();
-        assert!(staged.flushing().is_some());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
-        assert!(!key.exists() && !crt.exists() && !chain.exists());
-        staged.place().unwrap();
-        assert_eq!(fs::read(&key).unwrap(), b"secret");
-        assert_eq!(fs::read(&crt).unwrap(), b"leaf");
-        assert_eq!(fs::read(&chain).unwrap(), b"leaf root");
-        let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, SECRET_MODE);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::authority::{Authority, Links};
 use crate::certificate::{Fingerprint, SerialNumber, certificate_pem};
 use crate::error::{Error, NameRule, Result, StoreError};
 use crate::export::pkcs12::{PfxPassword, PfxProfile};
-use crate::files::Flushing;
 use crate::key::{KeyAlgorithm, PrivateKey};
 use crate::name::SubjectName;
 use crate::profile::{LeafValidity, Profile, Validity};
@@ -289,21 +288,19 @@ impl Authority {
     /// Issues a server certificate for a new key: checks every name (DESIGN §3), makes the key,
     /// signs, and returns only once the log row is committed.
     pub async fn issue(&self, request: IssueRequest) -> Result<Issued> {
-        self.issue_staged(request, |_| Ok(None)).await
+        Ok(self.issue_staged(request, |_| Ok(())).await?.0)
     }
 
     /// [`Authority::issue`], calling `stage` with the certificate and its key once signed and
     /// before the row is committed (again for another serial, should one collide): where the
     /// key is written, so that a key that cannot be written leaves no certificate in the log.
-    /// Its failure ends the issuance; the flush it returns, if any (the key's, on a thread of
-    /// its own while the row is written), is waited for before the commit, whose failure it
-    /// then is.
+    /// Its failure ends the issuance; what it returns is handed back beside the certificate.
     #[instrument(skip_all)]
-    pub async fn issue_staged(
+    pub async fn issue_staged<T>(
         &self,
         request: IssueRequest,
-        stage: impl FnMut(&Signed<'_>) -> Result<Option<Flushing>>,
-    ) -> Result<Issued> {
+        stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let names = self.check_names(&request.names, request.allow_internal)?;
         let validity = Validity::leaf(
             request.days,
@@ -333,7 +330,7 @@ impl Authority {
     /// a new key and a new serial, linked to the old row. The old certificate stays valid
     /// until it expires or is revoked.
     pub async fn renew(&self, id: RequestId, requester: &str) -> Result<Issued> {
-        self.renew_staged(id, requester, None, |_| Ok(None)).await
+        Ok(self.renew_staged(id, requester, None, |_| Ok(())).await?.0)
     }
 
     /// Refuses what cannot be renewed, before anything is made or written: a request with no
@@ -383,13 +380,13 @@ impl Authority {
     /// [`Authority::renew`], calling `stage` as [`Authority::issue_staged`] does, valid for
     /// `days` when given (else as long as the certificate it renews).
     #[instrument(skip_all)]
-    pub async fn renew_staged(
+    pub async fn renew_staged<T>(
         &self,
         id: RequestId,
         requester: &str,
         days: Option<u32>,
-        stage: impl FnMut(&Signed<'_>) -> Result<Option<Flushing>>,
-    ) -> Result<Issued> {
+        stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let old = self.store().issuance(id).await?;
         let cert = self.refuse_unrenewable(&old).await?;
         // Names accepted once stay accepted (internal ones included); the root's constraints
@@ -441,14 +438,14 @@ impl Authority {
     /// Signs and records a leaf for `key_pair`, a key the authority made, calling `stage`
     /// before the commit (see [`Authority::issue_staged`]); the key comes back in the
     /// certificate.
-    async fn sign_new_key(
+    async fn sign_new_key<T>(
         &self,
         spec: &LeafSpec<'_>,
         key_pair: &KeyPair,
-        mut stage: impl FnMut(&Signed<'_>) -> Result<Option<Flushing>>,
-    ) -> Result<Issued> {
+        mut stage: impl FnMut(&Signed<'_>) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let key = PrivateKey::new(spec.key_algorithm, key_pair);
-        let mut issued = self
+        let (mut issued, staged) = self
             .sign_leaf_staged(spec, key_pair, |leaf, chain, serial| {
                 stage(&Signed {
                     leaf,
@@ -460,7 +457,7 @@ impl Authority {
             })
             .await?;
         issued.key = Some(key);
-        Ok(issued)
+        Ok((issued, staged))
     }
 
     /// Signs a leaf for `public_key` and records it, drawing a new serial if one collides.
@@ -469,18 +466,20 @@ impl Authority {
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
     ) -> Result<Issued> {
-        self.sign_leaf_staged(spec, public_key, |_, _, _| Ok(None))
-            .await
+        Ok(self
+            .sign_leaf_staged(spec, public_key, |_, _, _| Ok(()))
+            .await?
+            .0)
     }
 
     /// [`Authority::sign_leaf`], calling `stage` with the leaf and its chain before the row is
     /// committed (see [`Authority::sign_recorded_staged`]).
-    async fn sign_leaf_staged(
+    async fn sign_leaf_staged<T>(
         &self,
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
-        stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<Option<Flushing>>,
-    ) -> Result<Issued> {
+        stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let url = self.current_settings().await?.url;
         let links = url.as_deref().zip(self.links());
         self.sign_recorded_staged(
@@ -501,20 +500,22 @@ impl Authority {
         public_key: &impl PublicKeyData,
         template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
     ) -> Result<Issued> {
-        self.sign_recorded_staged(spec, public_key, template, |_, _, _| Ok(None))
-            .await
+        Ok(self
+            .sign_recorded_staged(spec, public_key, template, |_, _, _| Ok(()))
+            .await?
+            .0)
     }
 
     /// [`Authority::sign_recorded`], calling `stage` with each certificate signed and its chain
-    /// before its row is written: its failure writes no row, the flush it returns is waited
-    /// for before the commit, and what it made for a serial that collided is dropped.
-    async fn sign_recorded_staged(
+    /// before its row is written: its failure writes no row, and what it made for a serial
+    /// that collided is dropped.
+    async fn sign_recorded_staged<T>(
         &self,
         spec: &LeafSpec<'_>,
         public_key: &impl PublicKeyData,
         template: impl Fn(&SerialNumber) -> Result<CertificateParams>,
-        mut stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<Option<Flushing>>,
-    ) -> Result<Issued> {
+        mut stage: impl FnMut(&[u8], &[Vec<u8>], &SerialNumber) -> Result<T>,
+    ) -> Result<(Issued, T)> {
         let issuer = self.issuer()?;
         let chain = vec![self.root().der().to_vec()];
         for _ in 0..SERIAL_ATTEMPTS {
@@ -523,7 +524,7 @@ impl Authority {
                 .signed_by(public_key, issuer)?
                 .der()
                 .to_vec();
-            let flushing = stage(&der, &chain, &serial)?;
+            let staged = stage(&der, &chain, &serial)?;
             let recorded = self
                 .store()
                 .record_issuance(NewIssuance {
@@ -542,7 +543,6 @@ impl Authority {
                     acme_order: spec.acme_order,
                     decided_by: spec.decided_by,
                     holder_key: spec.csr_der.map(|_| public_key.der_bytes()),
-                    before_commit: flushing,
                 })
                 .await;
             match recorded {
@@ -555,7 +555,7 @@ impl Authority {
                         shortened_to_root: spec.validity.shortened_to_root,
                         left_out: None,
                     };
-                    return Ok(issued);
+                    return Ok((issued, staged));
                 }
                 Err(Error::Store(StoreError::DuplicateSerial)) => continue,
                 Err(other) => return Err(other),

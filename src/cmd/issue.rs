@@ -267,10 +267,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
                 source: RequestSource::Cli,
             },
             |signed| {
-                let key = files.stage_key(signed)?;
-                let flushing = key.flushing();
-                staged = Some((key, signed.serial.clone()));
-                Ok(flushing)
+                staged = Some((files.stage_key(signed)?, signed.serial.clone()));
+                Ok(())
             },
         )
         .await;
@@ -504,8 +502,8 @@ impl OutputFiles {
 
     /// Puts the files of `issued`, its row committed, in place once `authority` is closed
     /// (written or not): its key, written before the commit (`staged`), and its certificate
-    /// files, written now: a certificate is written nowhere before the log holds it. They are
-    /// flushed on a thread of their own while the log closes, and placed once on disk. Without
+    /// files, written now: a certificate is written nowhere before the log holds it. They go
+    /// to the disk while the log closes (its checkpoint) and are flushed after it. Without
     /// --force, only where nothing is yet: another command writing the same names meanwhile
     /// keeps its files, and these are kept under their temporary names, which the error gives.
     pub(crate) async fn place_and_close(
@@ -536,12 +534,12 @@ impl OutputFiles {
     /// the key: a certificate is never lost with its key.
     pub(crate) fn with_key(
         &self,
-        issued: ca_core::Result<Issued>,
+        issued: ca_core::Result<(Issued, ())>,
         staged: Option<(StagedFiles, SerialNumber)>,
     ) -> anyhow::Result<(Issued, StagedFiles)> {
         match (issued, staged) {
-            (Ok(issued), Some((staged, _))) => Ok((issued, staged)),
-            (Ok(issued), None) => Err(anyhow::anyhow!(
+            (Ok((issued, ())), Some((staged, _))) => Ok((issued, staged)),
+            (Ok((issued, ())), None) => Err(anyhow::anyhow!(
                 "certificate {} was issued, but no key was written for it",
                 issued.issuance.id
             )),
@@ -649,18 +647,16 @@ impl OutputFiles {
     }
 
     /// Writes the key of a certificate signed and not yet committed, under a temporary name,
-    /// and starts its flush to disk, which the commit waits for ([`StagedFiles::flushing`]):
-    /// a key that cannot be written stops the issuance.
+    /// flushed to disk: a key that cannot be written stops the issuance.
     pub(crate) fn stage_key(&self, signed: &Signed<'_>) -> ca_core::Result<StagedFiles> {
         let key = signed.key.to_pem(self.key_passphrase.as_ref())?;
         let mut staged = StagedFiles::default();
-        staged.stage_in_flushing(
+        staged.stage_in(
             &self.folder,
             &[Self::file(&self.key, key.as_bytes(), SECRET_MODE)],
         )?;
-        // A signal that came while the key was written stops the issuance here (one that
-        // comes while it is flushed, at the commit, which waits for the flush): the key
-        // written so far is removed as `staged` goes, and nothing is committed.
+        // The last moment a signal stops the issuance whole: the key written so far is
+        // removed as `staged` goes, and nothing is committed.
         if ca_core::interrupt::requested() {
             return Err(ca_core::Error::Interrupted);
         }
@@ -677,8 +673,7 @@ impl OutputFiles {
     }
 
     /// Writes the certificate files of `issued` (certificate, chain, PFX) under temporary
-    /// names, their flush started ([`StagedFiles::stage_in_flushing`]), to be placed after its
-    /// key.
+    /// names, to be flushed ([`StagedFiles::flush`]) and placed after its key.
     fn stage_certificate(&self, issued: &Issued, staged: &mut StagedFiles) -> ca_core::Result<()> {
         let (leaf, chain) = (issued.leaf_pem(), issued.chain_pem());
         let pfx = match &self.pfx {
@@ -692,7 +687,7 @@ impl OutputFiles {
         if let Some((path, pfx)) = &pfx {
             files.push(Self::file(path, pfx, SECRET_MODE));
         }
-        staged.stage_in_flushing(&self.folder, &files)
+        staged.stage_in_unflushed(&self.folder, &files)
     }
 }
 

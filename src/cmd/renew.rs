@@ -39,10 +39,8 @@ pub(crate) async fn run(data: &Path, args: Args) -> anyhow::Result<()> {
     let mut staged = None;
     let issued = authority
         .renew_staged(old.id, &crate::cmd::actor(), args.days, |signed| {
-            let key = files.stage_key(signed)?;
-            let flushing = key.flushing();
-            staged = Some((key, signed.serial.clone()));
-            Ok(flushing)
+            staged = Some((files.stage_key(signed)?, signed.serial.clone()));
+            Ok(())
         })
         .await;
     let (issued, staged) = files.with_key(issued, staged)?;

@@ -407,9 +407,6 @@ pub struct NewIssuance<'a> {
     /// The subjectPublicKey bits of a key its holder made (a request's): refused, in the
     /// write's transaction, when a certificate revoked for keyCompromise had it.
     pub holder_key: Option<&'a [u8]>,
-    /// What must be on disk before the row is committed (the certificate's key, written by
-    /// the caller and flushed while the row is written): when it cannot be, nothing is.
-    pub before_commit: Option<crate::files::Flushing>,
 }
 
 /// A submission that was refused, to be recorded as a denied request.

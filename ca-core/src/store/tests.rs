@@ -48,7 +48,6 @@ impl Sample {
             acme_order: None,
             decided_by: "tester",
             holder_key: None,
-            before_commit: None,
         }
     }
 }

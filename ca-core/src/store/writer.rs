@@ -29,7 +29,6 @@ use super::{
 };
 use crate::choice::Choice;
 use crate::error::{Error, Result, StoreError};
-use crate::files::Flushing;
 use crate::status::StatusCode;
 
 /// The most issuances committed in one transaction.
@@ -82,9 +81,6 @@ struct Job {
     /// The subjectPublicKey bits of a key its holder made (a request's), checked against the
     /// keys of certificates revoked for keyCompromise in the write's transaction.
     holder_key: Option<Vec<u8>>,
-    /// Waited for once the rows are written, before they are committed: when it fails, they
-    /// are not.
-    before_commit: Option<Flushing>,
 }
 
 impl Job {
@@ -281,7 +277,6 @@ impl Store {
             decided_by: new.decided_by.to_owned(),
             acme_order: new.acme_order.map(str::to_owned),
             holder_key: new.holder_key.map(<[u8]>::to_vec),
-            before_commit: new.before_commit.clone(),
         };
         let written = self.writer.send(job).await?;
         row_of(&new, written)
@@ -457,8 +452,7 @@ fn write_sqlite_alone(
     };
     let written = match (written, synced) {
         (Err(err), _) | (Ok(_), Err(err)) => return Err(sqlite(err)),
-        // Another process wrote first, or the key's flush outlasted [`FLUSH_HOLD`]: a commit
-        // as any other's.
+        // Another process wrote first: a commit as any other's.
         (Ok(None), Ok(())) => return write_sqlite_group(connection, batch, None).map_err(sqlite),
         (Ok(Some(written)), Ok(())) => written,
     };
@@ -522,16 +516,7 @@ fn write_sqlite_group(
     batch: &[(Job, Reply)],
     vouch: Option<(&File, &Vouches)>,
 ) -> rusqlite::Result<Vec<Result<Written>>> {
-    loop {
-        if let Some(written) = write_sqlite_group_if(connection, batch, vouch, || true)? {
-            return Ok(written);
-        }
-        // A key's flush outlasted [`FLUSH_HOLD`]: waited for without the lock, then the group
-        // is written again (the wait then ends at once).
-        for (job, _) in batch {
-            let _ = flushed(job);
-        }
-    }
+    Ok(write_sqlite_group_if(connection, batch, vouch, || true)?.unwrap_or_default())
 }
 
 /// [`write_sqlite_group`], once `proceed` says so with the write lock held: `None`, nothing
@@ -572,15 +557,7 @@ fn write_sqlite_group_locked(
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         let savepoint = tx.savepoint()?;
-        let result = match write_sqlite_one(&savepoint, job) {
-            Ok(written) => match flushed_within(job, FLUSH_HOLD) {
-                Some(flushed) => flushed.map(|()| written).map_err(JobError::Refused),
-                // Rolled back as the transaction goes, the lock given back: written again once
-                // the key is on disk (see [`write_sqlite_group`]).
-                None => return Ok(None),
-            },
-            Err(err) => Err(err),
-        };
+        let result = write_sqlite_one(&savepoint, job);
         match result {
             Ok(written) => {
                 savepoint.commit()?;
@@ -616,41 +593,6 @@ fn write_sqlite_group_locked(
         vouches.committed(vouching, connection, shm);
     }
     Ok(Some(results))
-}
-
-/// How long a command's write, its rows written, waits for its key to be on disk while it
-/// holds the log's write lock (the key is flushed meanwhile on a thread of its own: ~0.3 ms
-/// on a local disk). On a slower disk the rows are rolled back and the lock given back, and
-/// they are written again once the key is on disk: no other writer of the log waits on this
-/// command's disk.
-const FLUSH_HOLD: Duration = Duration::from_millis(20);
-
-/// Whether what `job` must have on disk before it is committed ([`Job::before_commit`]) is
-/// there: `None` when it is not after `limit`. A signal that came meanwhile stops the issuance
-/// here, the last moment before its commit (the key's flush ended, as it did when the key was
-/// flushed before the rows were written).
-fn flushed_within(job: &Job, limit: Duration) -> Option<Result<()>> {
-    let flushed = match &job.before_commit {
-        Some(flushing) => flushing.wait_within(limit)?,
-        None => Ok(()),
-    };
-    Some(flushed.and_then(|()| not_interrupted(job)))
-}
-
-/// [`flushed_within`] without a limit.
-fn flushed(job: &Job) -> Result<()> {
-    if let Some(flushing) = &job.before_commit {
-        flushing.wait()?;
-    }
-    not_interrupted(job)
-}
-
-/// A command's issuance (one with a key staged) stops at a signal that came during it.
-fn not_interrupted(job: &Job) -> Result<()> {
-    if job.before_commit.is_some() && crate::interrupt::requested() {
-        return Err(Error::Interrupted);
-    }
-    Ok(())
 }
 
 /// Why one issuance of a group was not written.
@@ -912,12 +854,7 @@ async fn write_postgres_group(
     let mut results = Vec::with_capacity(batch.len());
     for (job, _) in batch {
         sqlx::query("SAVEPOINT issuance").execute(&mut *tx).await?;
-        // A command's key, flushed meanwhile on a thread of its own: the wait blocks the
-        // runtime, which on a command has nothing else to do.
-        let result = match write_postgres_one(&mut tx, job).await {
-            Ok(written) => flushed(job).map(|()| written),
-            Err(err) => Err(err),
-        };
+        let result = write_postgres_one(&mut tx, job).await;
         if result.is_err() {
             sqlx::query("ROLLBACK TO issuance")
                 .execute(&mut *tx)
@@ -1075,7 +1012,6 @@ mod tests {
             decided_by: "alice".into(),
             acme_order: None,
             holder_key: None,
-            before_commit: None,
         };
         (job, reply)
     }
