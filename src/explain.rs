@@ -263,9 +263,12 @@ fn core_sentence(err: &Error) -> String {
         Error::Store(ca_core::StoreError::NotGranted(_)) => format!(
             "{err}: the role lacks a grant this release needs (given by `ca migrate --grant ROLE` after each upgrade): run that once with $CA_DATABASE naming the owning role (ROLE being the one this runs as), then try again"
         ),
-        Error::Store(ca_core::StoreError::Unavailable(_)) => format!(
-            "{err}: check that the database server is running and reachable from here (`pg_isready` with the URL's host and port tells), then try again"
-        ),
+        Error::Store(ca_core::StoreError::Unavailable(said)) => {
+            format!(
+                "{err}{}",
+                unavailable_advice(said, crate::invocation::log_is_file())
+            )
+        }
         Error::SchemaNotOwned(_) => format!(
             "{err}: run `ca migrate --grant ROLE` once with $CA_DATABASE naming the owning role (ROLE being the one servers run as), then start this again"
         ),
@@ -331,6 +334,20 @@ fn core_sentence(err: &Error) -> String {
 /// Advice for what SQLite says when the disk under the issuance log cannot take a write, or
 /// another process holds its write lock too long (its result codes' fixed messages), or
 /// nothing.
+/// What to do when the log cannot be reached (`said`, the driver's words): a database server
+/// to check; or, for a log that is a file here (`file`), no server at all, and the system's
+/// refusal to start the threads its driver opens it with (EAGAIN: a limit on this user's
+/// processes and threads, or on memory) to lift.
+fn unavailable_advice(said: &str, file: bool) -> &'static str {
+    if !file {
+        return ": check that the database server is running and reachable from here (`pg_isready` with the URL's host and port tells), then try again";
+    }
+    if said.contains("(os error 11)") {
+        return ": the system refused this process a thread to open the log with (a limit on this user's processes and threads, `ulimit -u`, or on its memory, `ulimit -v`): raise the limit or stop other processes of this user, then try again";
+    }
+    ""
+}
+
 fn disk_advice(said: &str) -> &'static str {
     if said.contains("database or disk is full") {
         ": make room on the disk that holds the issuance log (`df -h` shows how much is free) and run the command again"
@@ -373,6 +390,17 @@ mod tests {
             assert!(found.contains(advice), "{said}: {found}");
             assert_eq!(found.is_empty(), advice.is_empty(), "{said}: {found}");
         }
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_reached_gets_advice_for_its_kind() {
+        let eagain =
+            "error communicating with database: Resource temporarily unavailable (os error 11)";
+        assert!(unavailable_advice(eagain, false).contains("`pg_isready`"));
+        let file = unavailable_advice(eagain, true);
+        assert!(file.contains("`ulimit -u`"), "{file}");
+        assert!(!file.contains("pg_isready"), "{file}");
+        assert_eq!(unavailable_advice("pool timed out", true), "");
     }
 
     #[test]

@@ -116,6 +116,11 @@ pub(crate) fn log_in(data: &Path) {
     let _ = SQLITE_FOLDER.set(data.to_owned());
 }
 
+/// Whether this run's issuance log is a SQLite file (ca.db in its data folder).
+pub(crate) fn log_is_file() -> bool {
+    SQLITE_FOLDER.get().is_some()
+}
+
 /// True when the disk under this run's ca.db has less than a mebibyte free for this user:
 /// SQLite says only "disk I/O error" when it cannot grow the write-ahead log's index there.
 pub(crate) fn log_disk_nearly_full() -> bool {
