@@ -331,9 +331,6 @@ fn core_sentence(err: &Error) -> String {
     }
 }
 
-/// Advice for what SQLite says when the disk under the issuance log cannot take a write, or
-/// another process holds its write lock too long (its result codes' fixed messages), or
-/// nothing.
 /// What to do when the log cannot be reached (`said`, the driver's words): a database server
 /// to check; or, for a log that is a file here (`file`), no server at all, and the system's
 /// refusal to start the threads its driver opens it with (EAGAIN: a limit on this user's
@@ -348,6 +345,9 @@ fn unavailable_advice(said: &str, file: bool) -> &'static str {
     ""
 }
 
+/// Advice for what SQLite says when the disk under the issuance log cannot take a write, or
+/// another process holds its write lock too long (its result codes' fixed messages), or
+/// nothing.
 fn disk_advice(said: &str) -> &'static str {
     if said.contains("database or disk is full") {
         ": make room on the disk that holds the issuance log (`df -h` shows how much is free) and run the command again"

@@ -930,7 +930,7 @@ fn under_strace(sb: &Sandbox, strace: &[&str], args: &[&str]) -> Output {
 
 /// A shared library that, preloaded into `ca`, fails with EIO the fsync of every file whose
 /// path holds the text in `FAIL_FSYNC_OF` (an I/O error the disk would give), and makes the
-/// fsync of every file whose path holds `SLOW_FSYNC_OF` take two more seconds (a slow disk),
+/// fsync of every file whose path holds `SLOW_FSYNC_OF` take three more seconds (a slow disk),
 /// creating the file `SLOW_FSYNC_MARK` as it begins; every other call goes to the C library.
 /// It picks a file by its name, where strace's injection counts calls (per thread). Built in
 /// the sandbox with the C compiler.
@@ -962,7 +962,7 @@ int fsync(int fd) {
     if (holds(path, "SLOW_FSYNC_OF")) {
         const char *mark = getenv("SLOW_FSYNC_MARK");
         if (mark) close(open(mark, O_CREAT | O_WRONLY, 0600));
-        sleep(2);
+        sleep(3);
     }
     int (*next)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     return next(fd);
@@ -1049,7 +1049,7 @@ fn certificate_files_that_cannot_be_flushed_are_removed_and_the_key_kept() {
     export_beside_kept_key(&sb, &out, "1", "f.example.com", &key);
 }
 
-/// A key whose flush is slow (two seconds, as on a loaded or network disk) keeps no other
+/// A key whose flush is slow (three seconds, as on a loaded or network disk) keeps no other
 /// writer of the log waiting: the command flushes it before it takes the log's write lock, and
 /// another issuance meanwhile goes in at once; the slow one then goes in too. A signal that
 /// comes during the flush stops the issuance before its commit: nothing issued, the key
