@@ -1020,8 +1020,7 @@ fn a_key_that_cannot_be_flushed_issues_nothing() {
     assert_eq!(sb.row_count(), 0);
     let left: Vec<_> = std::fs::read_dir(sb.file("out")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
-    // The next issuance goes in whole (its id the next one on SQLite; PostgreSQL's sequence
-    // does not go back with a rollback).
+    // The next issuance goes in whole.
     sb.ok(&["issue", "f.example.com", "--out", "out"]);
     assert_eq!(sb.row_count(), 1);
 }
