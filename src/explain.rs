@@ -285,11 +285,11 @@ fn core_sentence(err: &Error) -> String {
             format!("{err}: `{ca} user list` shows the users there are")
         }
         Error::NotFound(what) => {
-            // A thumbprint copied a digit short or long reads as a serial number (shown
-            // with a leading 0 when its digits are odd in number).
+            // A thumbprint copied a digit short or long reads as a serial number, shown as
+            // typed (leading zeros kept): a serial number's digits are otherwise even in number.
             let near_a_thumbprint = what
                 .strip_prefix("a certificate with serial ")
-                .is_some_and(|hex| matches!(hex.trim_start_matches('0').len(), 38..=41 | 62..=65));
+                .is_some_and(|hex| matches!(hex.len(), 39 | 41 | 63 | 65));
             let hint = if near_a_thumbprint {
                 " (a thumbprint has 40 hex digits, SHA-1, or 64, SHA-256: if this is one, check that it was copied whole)"
             } else {

@@ -3013,6 +3013,17 @@ fn a_certificate_is_named_by_its_thumbprint() {
         stderr.contains("(a thumbprint has 40 hex digits, SHA-1, or 64, SHA-256"),
         "{stderr}"
     );
+    // One in 256 thumbprints starts with two zeros, which a serial number leaves out: the
+    // refusal still says how long a thumbprint is, and shows the digits as they were typed.
+    let zeros = format!("0000{}", &windows[4..39]);
+    let stderr = sb.refused(&["show", &zeros]);
+    assert!(
+        stderr.contains(&format!(
+            "a certificate with serial {} was not found (a thumbprint has 40 hex digits",
+            zeros.to_ascii_lowercase()
+        )),
+        "{stderr}"
+    );
     let stderr = sb.refused(&["show", "abcdef"]);
     assert!(
         stderr.contains("a certificate with serial") && !stderr.contains("a thumbprint has"),

@@ -1110,6 +1110,16 @@ impl Authority {
         match reference {
             CertificateRef::Id(id) => self.store.issuance(*id).await,
             CertificateRef::Serial(serial) => self.store.issuance_by_serial(serial).await,
+            CertificateRef::NearThumbprint(serial, typed) => self
+                .store
+                .issuance_by_serial(serial)
+                .await
+                .map_err(|err| match err {
+                    Error::NotFound(_) => {
+                        Error::NotFound(format!("a certificate with serial {typed}"))
+                    }
+                    err => err,
+                }),
             CertificateRef::SerialOrSha1(serial, digest) => {
                 match self.store.issuance_by_serial(serial).await {
                     Err(Error::NotFound(_)) => {

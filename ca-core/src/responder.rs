@@ -144,7 +144,9 @@ impl Authority {
         reference: &CertificateRef,
     ) -> Result<(SerialNumber, CertStatus)> {
         let serial = match reference {
-            CertificateRef::Serial(serial) => serial.clone(),
+            CertificateRef::Serial(serial) | CertificateRef::NearThumbprint(serial, _) => {
+                serial.clone()
+            }
             // A serial the log does not hold is the responder's to call unknown.
             CertificateRef::SerialOrSha1(serial, _) => match self.find(reference).await {
                 Ok(row) => row

@@ -71,6 +71,10 @@ pub enum CertificateRef {
     /// DER (the thumbprint Windows shows, in the certificate's details, IIS's bindings and
     /// `Cert:\` in PowerShell). The serial is looked for first.
     SerialOrSha1(SerialNumber, [u8; 20]),
+    /// 39, 41, 63 or 65 hex digits: a serial number, or a thumbprint copied a digit short or
+    /// long. The digits are kept as typed (lowercase, without separators), leading zeros
+    /// included, so that what was not found can be shown as it was typed and told apart.
+    NearThumbprint(SerialNumber, String),
     /// 64 hex digits: the SHA-256 digest of a certificate's DER (`openssl x509 -fingerprint
     /// -sha256`), longer than any serial number.
     Sha256([u8; 32]),
@@ -105,6 +109,10 @@ impl FromStr for CertificateRef {
         };
         Ok(match digest_of::<20>(digits.as_bytes()) {
             Some(digest) => CertificateRef::SerialOrSha1(digits.parse().map_err(neither)?, digest),
+            None if matches!(digits.len(), 39 | 41 | 63 | 65) => CertificateRef::NearThumbprint(
+                trimmed.parse().map_err(neither)?,
+                digits.to_ascii_lowercase(),
+            ),
             None => CertificateRef::Serial(trimmed.parse().map_err(neither)?),
         })
     }
@@ -767,5 +775,19 @@ mod tests {
             CertificateRef::Serial(_)
         ));
         assert!("xyz".parse::<CertificateRef>().is_err());
+        // A thumbprint a digit short keeps the leading zeros its serial number leaves out.
+        let short = format!("00:{}", "AB".repeat(18)) + "C";
+        assert_eq!(
+            short.parse::<CertificateRef>().unwrap(),
+            CertificateRef::NearThumbprint(
+                format!("{}c", "ab".repeat(18)).parse().unwrap(),
+                format!("00{}c", "ab".repeat(18))
+            )
+        );
+        assert!(
+            format!("{}g", "ab".repeat(19))
+                .parse::<CertificateRef>()
+                .is_err()
+        );
     }
 }
