@@ -315,6 +315,9 @@ fn core_sentence(err: &Error) -> String {
                     "; it, or a folder on the way to it, does not exist (or cannot hold files)"
                 }
                 std::io::ErrorKind::StorageFull => "; the disk is full: make room and try again",
+                std::io::ErrorKind::QuotaExceeded => {
+                    "; this user's disk quota is used up (`quota -s` shows it): make room, or have the quota raised, and try again"
+                }
                 _ => "",
             };
             format!("{err}: {source}{advice}")
@@ -360,7 +363,7 @@ fn disk_advice(said: &str) -> &'static str {
     } else if said.contains("unable to open database file") {
         ": ca.db, or the write-ahead log beside it, cannot be opened or made by the user running ca (a full or read-only disk does this too): run ca as the user that owns the CA, with room on its disk"
     } else if said.contains("disk I/O error") {
-        ": the disk that holds the issuance log failed a read or a write, or is full (`df -h` shows whether it is; the kernel's log, `dmesg`, says more): once it is sound, run the command again"
+        ": the disk that holds the issuance log failed a read or a write, is full, or this user's disk quota on it is used up (`df -h` and `quota -s` show whether it is; the kernel's log, `dmesg`, says more): once it is sound, run the command again"
     } else {
         ""
     }
@@ -385,6 +388,7 @@ mod tests {
             ("attempt to write a readonly database", "`chmod u+w`"),
             ("unable to open database file", "cannot be opened or made"),
             ("no such table: requests", ""),
+            ("disk I/O error", "`quota -s`"),
         ] {
             let found = disk_advice(&format!("the issuance log could not commit: {said}"));
             assert!(found.contains(advice), "{said}: {found}");
@@ -429,6 +433,19 @@ mod tests {
         assert!(
             !output.contains("restore") && output.contains("does not exist"),
             "{output}"
+        );
+    }
+
+    /// A write refused for the user's quota (EDQUOT) gets what to do, as a full disk does.
+    #[test]
+    fn a_quota_used_up_is_said_with_what_to_do() {
+        let said = core_sentence(&Error::Io {
+            path: "/home/admin/certs/mail.example.com.crt".into(),
+            source: std::io::Error::from_raw_os_error(122),
+        });
+        assert!(
+            said.contains("disk quota") && said.contains("`quota -s`"),
+            "{said}"
         );
     }
 }
