@@ -107,12 +107,21 @@ impl FromStr for CertificateRef {
                 crate::display::quoted(trimmed)
             ))
         };
+        // Hex digits alone (no `0x`), a thumbprint's number of them but for one.
+        let near_a_thumbprint = matches!(digits.len(), 39 | 41 | 63 | 65)
+            && digits.bytes().all(|b| b.is_ascii_hexdigit());
         Ok(match digest_of::<20>(digits.as_bytes()) {
             Some(digest) => CertificateRef::SerialOrSha1(digits.parse().map_err(neither)?, digest),
-            None if matches!(digits.len(), 39 | 41 | 63 | 65) => CertificateRef::NearThumbprint(
-                trimmed.parse().map_err(neither)?,
-                digits.to_ascii_lowercase(),
-            ),
+            None if near_a_thumbprint => match digits.parse() {
+                Ok(serial) => CertificateRef::NearThumbprint(serial, digits.to_ascii_lowercase()),
+                Err(_) => {
+                    return Err(Error::InvalidInput(format!(
+                        "{} has {} hex digits, too many for a serial number: a thumbprint (40 or 64 hex digits) copied a digit short or long? Check that it was copied whole",
+                        crate::display::quoted(trimmed),
+                        digits.len()
+                    )));
+                }
+            },
             None => CertificateRef::Serial(trimmed.parse().map_err(neither)?),
         })
     }
@@ -789,5 +798,29 @@ mod tests {
                 .parse::<CertificateRef>()
                 .is_err()
         );
+        // Windows' separators (tabs, no-break spaces) count as they do for a whole thumbprint.
+        let tabbed = format!("00\t{}\u{a0}c", "ab\t".repeat(18));
+        assert!(matches!(
+            tabbed.parse::<CertificateRef>().unwrap(),
+            CertificateRef::NearThumbprint(_, typed) if typed == format!("00{}c", "ab".repeat(18))
+        ));
+        // `0x` and a serial's digits are a serial number, whatever their count.
+        assert!(matches!(
+            format!("0x{}c", "ab".repeat(19))
+                .parse::<CertificateRef>()
+                .unwrap(),
+            CertificateRef::Serial(_)
+        ));
+        // Too many digits for a serial number: a thumbprint a digit off, said so.
+        for digits in [63, 65] {
+            let text = "9".repeat(digits);
+            let refused = text.parse::<CertificateRef>().unwrap_err().to_string();
+            assert!(
+                refused.contains(&format!(
+                    "has {digits} hex digits, too many for a serial number"
+                )) && refused.contains("thumbprint (40 or 64 hex digits)"),
+                "{refused}"
+            );
+        }
     }
 }
