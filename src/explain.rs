@@ -285,11 +285,12 @@ fn core_sentence(err: &Error) -> String {
             format!("{err}: `{ca} user list` shows the users there are")
         }
         Error::NotFound(what) => {
-            // A thumbprint copied a digit short or long reads as a serial number, shown as
-            // typed (leading zeros kept): a serial number's digits are otherwise even in number.
+            // A SHA-1 thumbprint copied a digit short or long reads as a serial number, shown
+            // as typed (leading zeros kept): a serial number's digits are otherwise even in
+            // number. (A SHA-256 one a digit off is too long for a serial, and refused as read.)
             let near_a_thumbprint = what
                 .strip_prefix("a certificate with serial ")
-                .is_some_and(|hex| matches!(hex.len(), 39 | 41 | 63 | 65));
+                .is_some_and(|hex| matches!(hex.len(), 39 | 41));
             let hint = if near_a_thumbprint {
                 " (a thumbprint has 40 hex digits, SHA-1, or 64, SHA-256: if this is one, check that it was copied whole)"
             } else {

@@ -71,9 +71,10 @@ pub enum CertificateRef {
     /// DER (the thumbprint Windows shows, in the certificate's details, IIS's bindings and
     /// `Cert:\` in PowerShell). The serial is looked for first.
     SerialOrSha1(SerialNumber, [u8; 20]),
-    /// 39, 41, 63 or 65 hex digits: a serial number, or a thumbprint copied a digit short or
-    /// long. The digits are kept as typed (lowercase, without separators), leading zeros
-    /// included, so that what was not found can be shown as it was typed and told apart.
+    /// 39 or 41 hex digits: a serial number, or a thumbprint copied a digit short or long (63
+    /// or 65, too many for a serial number, are refused as that). The digits are kept as
+    /// typed (lowercase, without separators), leading zeros included, so that what was not
+    /// found can be shown as it was typed and told apart.
     NearThumbprint(SerialNumber, String),
     /// 64 hex digits: the SHA-256 digest of a certificate's DER (`openssl x509 -fingerprint
     /// -sha256`), longer than any serial number.
