@@ -2945,7 +2945,8 @@ fn a_backup_from_the_release_before_restores_and_stays_as_it_was() {
 fn as_the_release_before_left_it(backup: &Path) {
     sqlite(
         &backup.join("ca.db"),
-        "ALTER TABLE ocsp_responses DROP COLUMN reason;
+        "DROP INDEX certificates_renewed_from;
+         CREATE INDEX certificates_renewed_from ON certificates (renewed_from);
          DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations);",
     );
 }
