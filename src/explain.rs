@@ -341,6 +341,20 @@ fn core_sentence(err: &Error) -> String {
 /// processes and threads, or on memory) to lift.
 fn unavailable_advice(said: &str, file: bool) -> &'static str {
     if !file {
+        // The server answered and refused the login: it is running, and what to mend is the
+        // login itself (PostgreSQL's fixed words for each refusal).
+        if said.contains("password authentication failed") {
+            return ": the server refused the password given for that role: ca gives it the one in $PGPASSWORD, else the line of ~/.pgpass that matches the URL (of the user running ca; HOST:PORT:DATABASE:ROLE:PASSWORD, mode 0600), else none; put the role's password there, or give the whole URL with it in $CA_DATABASE or the configuration file's `database` key, then try again";
+        }
+        if said.contains("no pg_hba.conf entry") {
+            return ": the server's pg_hba.conf lets no such connection in (this role, database and address, with or without TLS): add a line for it there and reload the server (`SELECT pg_reload_conf()`), then try again";
+        }
+        if said.contains("role \"") && said.contains("\" does not exist") {
+            return ": the URL names a role the server does not have: create it there (`CREATE ROLE NAME LOGIN`, with a password) or name the right one in the URL, then try again";
+        }
+        if said.contains("database \"") && said.contains("\" does not exist") {
+            return ": the URL names a database the server does not have: create it there (`CREATE DATABASE NAME OWNER OWNING_ROLE`) or name the right one in the URL, then try again";
+        }
         return ": check that the database server is running and reachable from here (`pg_isready` with the URL's host and port tells), then try again";
     }
     if said.contains("(os error 11)") {
@@ -406,6 +420,32 @@ mod tests {
         assert!(file.contains("`ulimit -u`"), "{file}");
         assert!(!file.contains("pg_isready"), "{file}");
         assert_eq!(unavailable_advice("pool timed out", true), "");
+    }
+
+    /// A server that answers and refuses the login is running: the advice is the login's, by
+    /// PostgreSQL's words for each refusal, not a look for a server that is down.
+    #[test]
+    fn a_login_the_server_refused_gets_advice_for_the_login() {
+        let refused = |words: &str| {
+            unavailable_advice(
+                &format!(
+                    "cannot connect to the PostgreSQL database postgres://ca@db:5432/ca: {words}"
+                ),
+                false,
+            )
+        };
+        let password = refused("password authentication failed for user \"ca\"");
+        assert!(
+            password.contains("$PGPASSWORD") && password.contains("~/.pgpass"),
+            "{password}"
+        );
+        assert!(refused("no pg_hba.conf entry for host \"10.0.0.2\", user \"ca\", database \"ca\", no encryption").contains("pg_hba.conf lets no such connection in"));
+        assert!(refused("role \"nobody\" does not exist").contains("`CREATE ROLE NAME LOGIN`"));
+        assert!(refused("database \"nope\" does not exist").contains("`CREATE DATABASE NAME"));
+        for advice in [password, refused("database \"nope\" does not exist")] {
+            assert!(!advice.contains("pg_isready"), "{advice}");
+        }
+        assert!(refused("Connection refused (os error 111)").contains("`pg_isready`"));
     }
 
     #[test]

@@ -2264,6 +2264,43 @@ fn a_refused_value_is_quoted_once_and_a_long_one_shortened() {
     assert_eq!(sb.row_count(), 0);
 }
 
+/// A PostgreSQL server that answers and refuses the login is not taken for one that is down:
+/// a role or a database the server does not have is said to be missing, with what creates it,
+/// and nothing is made in the data folder. (The suite's server trusts every role it has; a
+/// refused password is told by PostgreSQL's words in `explain`'s unit test.)
+#[test]
+fn a_login_postgresql_refuses_says_what_to_mend() {
+    let Some(admin) = crate::util::postgres_admin() else {
+        // The run on SQLite has no server to ask; the run on PostgreSQL checks this.
+        return;
+    };
+    let server = admin.rsplit_once('/').map(|(server, _)| server).unwrap();
+    let sb = Sandbox::new();
+    let no_role = server.replacen("postgres://postgres@", "postgres://no_such_role@", 1);
+    for (url, advice) in [
+        (format!("{no_role}/postgres"), "`CREATE ROLE NAME LOGIN`"),
+        (
+            format!("{server}/no_such_database"),
+            "`CREATE DATABASE NAME",
+        ),
+    ] {
+        let out = sb
+            .ca_bare()
+            .arg("--data")
+            .arg(sb.path().join("node"))
+            .args(["--database", &url, "init", "--key", "ecdsa-p256"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains(advice) && !said.contains("pg_isready"),
+            "{said}"
+        );
+        assert!(!sb.path().join("node").join("root.key").exists(), "{said}");
+    }
+}
+
 /// A mistyped --out never replaces a private key with a certificate or a CRL: the CA keeps
 /// no server's key, so that file would be its only copy.
 #[test]
