@@ -1605,6 +1605,75 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
     assert!(sb.ok(&["show", "1"]).contains("valid"));
 }
 
+/// A full disk under the log does not keep `ca crl` from handing out the CRL the log keeps
+/// while it is current (every revocation on it, its next update ahead), as the server would,
+/// and it says that the disk is full and no new one can be signed; `ca crl --new` is refused
+/// with what to do, and signs again once there is room. (On PostgreSQL the log is not on that
+/// disk: the CRL is the log's as ever, with nothing to warn of.)
+#[test]
+fn crl_on_a_full_disk_hands_out_the_kept_one_and_says_the_disk_is_full() {
+    let sb = Sandbox::new();
+    let disk = sb.file("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let _mounted = Mounted::tmpfs(&disk, "2m");
+    let data = disk.join("data");
+    let ca = |args: &[&str]| {
+        sb.ca_bare()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(ca(&["init", "--key", "ecdsa-p256"]).status.success());
+    let out = sb.file("out");
+    std::fs::create_dir(&out).unwrap();
+    let issued = ca(&[
+        "issue",
+        "a.example.com",
+        "--key",
+        "ecdsa-p256",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    assert!(
+        ca(&["revoke", "1", "--reason", "keyCompromise"])
+            .status
+            .success()
+    );
+    let kept = ca(&["crl", "--format", "pem"]);
+    assert!(kept.status.success(), "{kept:?}");
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let page = [0u8; 4096];
+        while file.write_all(&page).is_ok() {}
+    }
+    let out = ca(&["crl", "--format", "pem"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert_eq!(out.stdout, kept.stdout, "{said}");
+    assert_eq!(
+        said.contains("ca: warning: the disk that holds the issuance log is full"),
+        !sb.on_postgres(),
+        "{said}"
+    );
+    let new = ca(&["crl", "--new", "--format", "pem"]);
+    let said = String::from_utf8_lossy(&new.stderr);
+    if sb.on_postgres() {
+        assert!(new.status.success(), "{said}");
+    } else {
+        assert_eq!(new.status.code(), Some(1), "{said}");
+        assert!(said.contains("make room"), "{said}");
+    }
+    std::fs::remove_file(&filler).unwrap();
+    let new = ca(&["crl", "--new", "--format", "pem"]);
+    assert!(new.status.success(), "{new:?}");
+    assert_ne!(new.stdout, kept.stdout);
+}
+
 /// A data folder on a full disk: `ca init` fails with what to do and leaves no log behind,
 /// wherever in its making the disk ran out (its tables, the root's key or certificate, the
 /// log's claim), so the folder is one with no CA in it (not a CA whose root went missing, as

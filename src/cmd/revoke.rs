@@ -201,31 +201,53 @@ pub(crate) async fn crl(data: &Path, args: CrlArgs) -> anyhow::Result<()> {
             backup.close().await;
             return written;
         }
-        Err(err) if !args.new && read_only(&err) => return kept_or(data, &args, err).await,
+        Err(err) if !args.new && unwritable(&err).is_some() => {
+            return kept_or(data, &args, err).await;
+        }
         opened => opened?,
     };
     let written = write_crl(&authority, &args, out, Kept::OrSigned).await;
     authority.close().await;
     match written {
-        Err(err) if !args.new && read_only(&err) => kept_or(data, &args, err).await,
+        Err(err) if !args.new && unwritable(&err).is_some() => kept_or(data, &args, err).await,
         written => written,
     }
 }
 
-/// Whether `err` is the log refusing a write because this user may not write it (a folder
-/// others may read, a read-only disk).
-fn read_only(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<ca_core::Error>(),
-            Some(ca_core::Error::Store(store)) if store.to_string().contains("readonly database")
-        )
+/// Why the log cannot take a write, when that is what `err` says.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unwritable {
+    /// This user may not write it (a folder others may read, a read-only disk).
+    ReadOnly,
+    /// The disk under it is full (SQLite's own refusal, or its I/O error on a disk that has
+    /// no room left).
+    Full,
+}
+
+/// Whether `err` is the log refusing a write it cannot take, and why.
+fn unwritable(err: &anyhow::Error) -> Option<Unwritable> {
+    err.chain().find_map(|cause| {
+        let Some(ca_core::Error::Store(store)) = cause.downcast_ref::<ca_core::Error>() else {
+            return None;
+        };
+        let said = store.to_string();
+        if said.contains("readonly database") {
+            Some(Unwritable::ReadOnly)
+        } else if said.contains("database or disk is full")
+            || (said.contains("disk I/O error") && crate::invocation::log_disk_nearly_full())
+        {
+            Some(Unwritable::Full)
+        } else {
+            None
+        }
     })
 }
 
-/// For a log this user may read but not write: the CRL it keeps, while that is still the
-/// current one (it lists every revocation and its next update is ahead), as clients would
-/// fetch it from the server; else `err`, which says what stops the writing of a new one.
+/// For a log that cannot take a write (this user may read but not write it, or its disk is
+/// full): the CRL it keeps, while that is still the current one (it lists every revocation and
+/// its next update is ahead), as clients would fetch it from the server; else `err`, which
+/// says what stops the writing of a new one. A full disk is said even then: the next CRL is
+/// due at the kept one's next update, and cannot be signed until there is room.
 async fn kept_or(data: &Path, args: &CrlArgs, err: anyhow::Error) -> anyhow::Result<()> {
     let reader = crate::cmd::open_read(data).await?;
     if reader.kept_crl_problem().await?.is_some() {
@@ -238,6 +260,11 @@ async fn kept_or(data: &Path, args: &CrlArgs, err: anyhow::Error) -> anyhow::Res
     };
     let written = write_crl(&reader, args, out, Kept::Only(data)).await;
     reader.close().await;
+    if written.is_ok() && unwritable(&err) == Some(Unwritable::Full) {
+        tell!(
+            "ca: warning: the disk that holds the issuance log is full, so the CRL written is the one the log keeps, which is still current; no new one can be signed, nor a revocation recorded, until there is room (`df -h` shows how much is free): make room before its next update is due"
+        );
+    }
     written
 }
 
