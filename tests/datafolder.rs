@@ -1613,18 +1613,9 @@ fn list_show_check_and_root_work_on_a_read_only_data_folder() {
 #[test]
 fn crl_on_a_full_disk_hands_out_the_kept_one_and_says_the_disk_is_full() {
     let sb = Sandbox::new();
-    let disk = sb.file("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let _mounted = Mounted::tmpfs(&disk, "2m");
+    let (disk, _mounted) = small_disk(&sb);
     let data = disk.join("data");
-    let ca = |args: &[&str]| {
-        sb.ca_bare()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let ca = |args: &[&str]| ca_on(&sb, &data, args);
     assert!(ca(&["init", "--key", "ecdsa-p256"]).status.success());
     let out = sb.file("out");
     std::fs::create_dir(&out).unwrap();
@@ -1645,12 +1636,7 @@ fn crl_on_a_full_disk_hands_out_the_kept_one_and_says_the_disk_is_full() {
     let kept = ca(&["crl", "--format", "pem"]);
     assert!(kept.status.success(), "{kept:?}");
     let filler = disk.join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let page = [0u8; 4096];
-        while file.write_all(&page).is_ok() {}
-    }
+    fill_disk(&filler, 0);
     let out = ca(&["crl", "--format", "pem"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
@@ -1682,44 +1668,22 @@ fn crl_on_a_full_disk_hands_out_the_kept_one_and_says_the_disk_is_full() {
 #[test]
 fn init_on_a_full_disk_leaves_no_log_and_says_to_make_room() {
     let sb = Sandbox::new();
-    let disk = sb.file("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let _mounted = Mounted::tmpfs(&disk, "2m");
+    let (disk, _mounted) = small_disk(&sb);
     let data = disk.join("data");
     let ca = |args: &[&str]| {
-        let out = sb
-            .ca_bare()
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = ca_on(&sb, &data, args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
     let filler = disk.join("filler");
-    // The disk filled to the last page, then `kib` given back.
-    let leave_free = |kib: u64| {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let page = [0u8; 4096];
-        while file.write_all(&page).is_ok() {}
-        let filled = file.metadata().unwrap().len();
-        file.set_len(filled.saturating_sub(kib * 1024)).unwrap();
-    };
+    let leave_free = |kib: u64| fill_disk(&filler, kib);
     let mut failed_in_the_log = 0;
     let mut made = false;
     for kib in (0..=2000).step_by(20) {
         leave_free(kib);
-        let out = sb
-            .ca_bare()
-            .arg("--data")
-            .arg(&data)
-            .args(["init", "--key", "ecdsa-p256"])
-            .output()
-            .unwrap();
+        let out = ca_on(&sb, &data, &["init", "--key", "ecdsa-p256"]);
         let (code, said) = (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -3942,6 +3906,35 @@ fn output_files_that_could_not_be_written_refuse_the_issue_before_it_is_made() {
 }
 
 /// A bind mount of `from` over `to`, undone when dropped (as root, or through `sudo -n`).
+/// A disk of 2 MiB of its own in `sb` (a tmpfs on its folder `disk`), and its mount, which
+/// goes with the value.
+fn small_disk(sb: &Sandbox) -> (PathBuf, Mounted) {
+    let disk = sb.file("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Mounted::tmpfs(&disk, "2m");
+    (disk, mounted)
+}
+
+/// `ca --data DATA ARGS` in `sb`, with nothing from the machine (see `Sandbox::ca_bare`).
+fn ca_on(sb: &Sandbox, data: &Path, args: &[&str]) -> Output {
+    sb.ca_bare()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Fills the disk under `filler` to its last page with that file, then gives `kib` back.
+fn fill_disk(filler: &Path, kib: u64) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(filler).unwrap();
+    let page = [0u8; 4096];
+    while file.write_all(&page).is_ok() {}
+    let filled = file.metadata().unwrap().len();
+    file.set_len(filled.saturating_sub(kib * 1024)).unwrap();
+}
+
 struct Mounted(PathBuf);
 
 impl Mounted {
