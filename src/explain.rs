@@ -342,18 +342,22 @@ fn core_sentence(err: &Error) -> String {
 fn unavailable_advice(said: &str, file: bool) -> &'static str {
     if !file {
         // The server answered and refused the login: it is running, and what to mend is the
-        // login itself (PostgreSQL's fixed words for each refusal).
-        if said.contains("password authentication failed") {
-            return ": the server refused the password given for that role: ca gives it the one in $PGPASSWORD, else the line of ~/.pgpass that matches the URL (of the user running ca; HOST:PORT:DATABASE:ROLE:PASSWORD, mode 0600), else none; put the role's password there, or give the whole URL with it in $CA_DATABASE or the configuration file's `database` key, then try again";
+        // login itself, by the SQLSTATE the log's error ends with (28P01 a password refused,
+        // 3D000 no such database, 28000 a login refused otherwise: by pg_hba.conf, or for a
+        // role the server lacks, told apart by the server's words).
+        if said.ends_with("(SQLSTATE 28P01)") {
+            return ": the server refused the password given for that role (or has no such role): ca gives it the one in $PGPASSWORD, else the line of ~/.pgpass that matches the URL (of the user running ca; HOST:PORT:DATABASE:ROLE:PASSWORD, mode 0600, else it is skipped), else none; put the role's password there, or give the whole URL with it in $CA_DATABASE or the configuration file's `database` key, then try again";
         }
-        if said.contains("no pg_hba.conf entry") {
-            return ": the server's pg_hba.conf lets no such connection in (this role, database and address, with or without TLS): add a line for it there and reload the server (`SELECT pg_reload_conf()`), then try again";
-        }
-        if said.contains("role \"") && said.contains("\" does not exist") {
-            return ": the URL names a role the server does not have: create it there (`CREATE ROLE NAME LOGIN`, with a password) or name the right one in the URL, then try again";
-        }
-        if said.contains("database \"") && said.contains("\" does not exist") {
+        if said.ends_with("(SQLSTATE 3D000)") {
             return ": the URL names a database the server does not have: create it there (`CREATE DATABASE NAME OWNER OWNING_ROLE`) or name the right one in the URL, then try again";
+        }
+        if said.ends_with("(SQLSTATE 28000)") {
+            if said.contains("no pg_hba.conf entry") {
+                return ": the server's pg_hba.conf lets no such connection in (this role, database and address, with or without TLS): add a line for it there and reload the server (`SELECT pg_reload_conf()`), then try again";
+            }
+            if said.contains("\" does not exist") {
+                return ": the URL names a role the server does not have: create it there (`CREATE ROLE NAME LOGIN`, with a password) or name the right one in the URL, then try again";
+            }
         }
         return ": check that the database server is running and reachable from here (`pg_isready` with the URL's host and port tells), then try again";
     }
@@ -434,18 +438,31 @@ mod tests {
                 false,
             )
         };
-        let password = refused("password authentication failed for user \"ca\"");
+        let password = refused("password authentication failed for user \"ca\" (SQLSTATE 28P01)");
         assert!(
             password.contains("$PGPASSWORD") && password.contains("~/.pgpass"),
             "{password}"
         );
-        assert!(refused("no pg_hba.conf entry for host \"10.0.0.2\", user \"ca\", database \"ca\", no encryption").contains("pg_hba.conf lets no such connection in"));
-        assert!(refused("role \"nobody\" does not exist").contains("`CREATE ROLE NAME LOGIN`"));
-        assert!(refused("database \"nope\" does not exist").contains("`CREATE DATABASE NAME"));
-        for advice in [password, refused("database \"nope\" does not exist")] {
+        assert!(refused("no pg_hba.conf entry for host \"10.0.0.2\", user \"ca\", database \"ca\", no encryption (SQLSTATE 28000)").contains("pg_hba.conf lets no such connection in"));
+        assert!(
+            refused("role \"nobody\" does not exist (SQLSTATE 28000)")
+                .contains("`CREATE ROLE NAME LOGIN`")
+        );
+        assert!(
+            refused("database \"nope\" does not exist (SQLSTATE 3D000)")
+                .contains("`CREATE DATABASE NAME")
+        );
+        for advice in [
+            password,
+            refused("database \"nope\" does not exist (SQLSTATE 3D000)"),
+        ] {
             assert!(!advice.contains("pg_isready"), "{advice}");
         }
         assert!(refused("Connection refused (os error 111)").contains("`pg_isready`"));
+        // Names quoted in the message choose nothing: a database named as a refusal's words.
+        let named =
+            refused("database \"password authentication failed\" does not exist (SQLSTATE 3D000)");
+        assert!(named.contains("`CREATE DATABASE NAME"), "{named}");
     }
 
     #[test]

@@ -611,6 +611,8 @@ impl From<sqlx::Error> for StoreError {
             // 53 (too many connections, disk or memory full), 57 (shutting down, starting,
             // cancelled), 3D000 (the database gone) and 55000 (a database not accepting
             // connections).
+            // Its code goes last, where no name the message quotes can put it: what to do is
+            // chosen by it, whatever the server's words (and their language).
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|code| {
                     ["08", "28", "53", "57"]
@@ -620,7 +622,8 @@ impl From<sqlx::Error> for StoreError {
                         || code == "55000"
                 }) =>
             {
-                StoreError::Unavailable(db.message().to_owned())
+                let code = db.code().unwrap_or_default().into_owned();
+                StoreError::Unavailable(format!("{} (SQLSTATE {code})", db.message()))
             }
             sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "42501") => {
                 StoreError::NotGranted(db.message().to_owned())

@@ -182,6 +182,33 @@ impl FromStr for DatabaseUrl {
             shown.query_pairs_mut().clear().extend_pairs(pairs);
         }
         let shown = shown.to_string();
+        // The role's name as the driver reads it (the URL's user, or its `user` parameter), and
+        // prepares it for a password login: a name SASLprep refuses (a control character, a
+        // private-use or bidi mark, encoded as %07 and the like) is said here, where the driver
+        // would stop the process. Not shown: it holds what a terminal should not print.
+        let user = percent_encoding::percent_decode_str(parsed.username()).decode_utf8_lossy();
+        let in_query = parsed
+            .query_pairs()
+            .filter(|(key, _)| key == "user")
+            .map(|(_, value)| value.into_owned());
+        if std::iter::once(user.into_owned())
+            .chain(in_query)
+            .any(|name| stringprep::saslprep(&format!("n={name}")).is_err())
+        {
+            return Err(InvalidDatabaseUrl(format!(
+                "the role named in '{shown}' holds a character that PostgreSQL's password login cannot send (SASLprep, RFC 4013, refuses it: a control character, a private-use or a bidirectional mark): write the role's name as the server knows it"
+            )));
+        }
+        // A URL that names no role takes the driver's default, $PGUSER when set.
+        if parsed.username().is_empty()
+            && !parsed.query_pairs().any(|(key, _)| key == "user")
+            && std::env::var("PGUSER")
+                .is_ok_and(|name| stringprep::saslprep(&format!("n={name}")).is_err())
+        {
+            return Err(InvalidDatabaseUrl(
+                "$PGUSER, the role of a database URL that names none, holds a character that PostgreSQL's password login cannot send (SASLprep, RFC 4013, refuses it: a control character, a private-use or a bidirectional mark): set it to the role's name as the server knows it".into(),
+            ));
+        }
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(InvalidDatabaseUrl(format!(
                 "'{shown}' names no database server: write postgres://USER@HOST:PORT/NAME"
@@ -267,6 +294,31 @@ mod tests {
             url.to_string(),
             "postgresql://ca@db/ca?sslmode=require&password=***"
         );
+    }
+
+    /// A role name the driver's password login would refuse to prepare (and stop the process
+    /// on) is refused as read, shown only as the URL encodes it; names it takes pass.
+    #[test]
+    fn a_role_name_saslprep_refuses_is_refused_as_read() {
+        for text in [
+            "postgres://ca%07@db/ca",
+            "postgres://ca%1B%5B31mRED@db/ca",
+            "postgres://ca%E2%80%AE@db/ca",
+            "postgres://ca%EE%80%80@db/ca",
+            "postgres://ca@db/ca?user=a%07b",
+        ] {
+            let err = text.parse::<DatabaseUrl>().unwrap_err().to_string();
+            assert!(err.contains("SASLprep"), "{text}: {err}");
+            assert!(!err.chars().any(char::is_control), "{text}: {err}");
+        }
+        for text in [
+            "postgres://ca@db/ca",
+            "postgres://j%C3%B6rg@db/ca",
+            "postgres://ca%20owner@db/ca",
+            "postgres://db/ca",
+        ] {
+            assert!(text.parse::<DatabaseUrl>().is_ok(), "{text}");
+        }
     }
 
     #[test]

@@ -306,7 +306,13 @@ async fn write_crl(
         }
         None => {
             let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, std::io::stdout());
-            write_as(authority, args, &mut out, kept).await?;
+            if let Err(err) = write_as(authority, args, &mut out, kept).await {
+                // What is buffered is no CRL (PEM's first line, written before the log was
+                // asked to sign one): dropped, not flushed, so that the kept CRL written after
+                // a refused signing (see `kept_or`) stands alone.
+                let _ = out.into_parts();
+                return Err(err);
+            }
             out.flush()?;
         }
     }

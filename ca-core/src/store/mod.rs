@@ -1025,7 +1025,11 @@ async fn may_change_schema(pool: &AnyPool) -> Result<bool> {
 /// What a driver error says, for a person: the database's own message, never a URL.
 fn describe(err: &sqlx::Error) -> String {
     match err {
-        sqlx::Error::Database(db) => db.message().to_owned(),
+        // Its code last, as `StoreError::from` puts it: the advice is chosen by it.
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_owned(),
+        },
         sqlx::Error::Io(io) => io.to_string(),
         sqlx::Error::Tls(tls) => format!("TLS: {tls}"),
         sqlx::Error::PoolTimedOut => "no connection within the time allowed".into(),
