@@ -185,7 +185,8 @@ impl FromStr for DatabaseUrl {
         // The role's name as the driver reads it (the URL's user, or its `user` parameter), and
         // prepares it for a password login: a name SASLprep refuses (a control character, a
         // private-use or bidi mark, encoded as %07 and the like) is said here, where the driver
-        // would stop the process. Not shown: it holds what a terminal should not print.
+        // would stop the process. Shown only as the URL encodes it (%07), never decoded: it
+        // holds what a terminal should not print.
         let user = percent_encoding::percent_decode_str(parsed.username()).decode_utf8_lossy();
         let in_query = parsed
             .query_pairs()
